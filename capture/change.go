@@ -1,0 +1,78 @@
+package capture
+
+import (
+	"time"
+
+	"github.com/floe-cdc/floe/schema"
+)
+
+// TableID names a source table: PostgreSQL schema.table, MySQL database.table.
+type TableID struct {
+	Schema string
+	Name   string
+}
+
+// String renders the id as "schema.name".
+func (t TableID) String() string { return t.Schema + "." + t.Name }
+
+// Op is the kind of a change. The byte values are the ones written to the
+// _floe_op metadata column.
+type Op byte
+
+const (
+	OpInsert   Op = 'c'
+	OpUpdate   Op = 'u'
+	OpDelete   Op = 'd'
+	OpRead     Op = 'r' // a row read by the initial snapshot
+	OpTruncate Op = 't' // the whole table was emptied; no images
+)
+
+// String returns the single-letter op code.
+func (o Op) String() string { return string(rune(o)) }
+
+// Change is one row change of one table.
+type Change struct {
+	Table TableID
+	Op    Op
+	// Schema is the layout of Before and After. The pointer changes only
+	// when the table's layout changes.
+	Schema *schema.Table
+	// Before is the old image: for OpDelete always set; for OpUpdate set
+	// when the source sent an old image (a key change, or a full replica
+	// identity), nil otherwise. When BeforeKeyOnly is true only the key
+	// columns of Before are meaningful; the others are nil.
+	Before        schema.Row
+	BeforeKeyOnly bool
+	// After is the new image for OpInsert, OpUpdate and OpRead; nil
+	// otherwise. It may hold schema.Unchanged for values the source did
+	// not send (unchanged TOAST).
+	After schema.Row
+}
+
+// Batch is the unit a source emits: the changes of one source transaction
+// in source order, or the rows of one snapshot chunk. A checkpoint is only
+// ever cut between batches.
+type Batch struct {
+	Changes []Change
+	// Position is where the stream stands once this batch is applied.
+	// Batches of one stream have strictly increasing positions; snapshot
+	// batches carry the position the stream starts after (StartInfo.From).
+	Position Position
+	// CommitTime is the source commit time (UTC); for snapshot batches the
+	// time the snapshot was taken.
+	CommitTime time.Time
+	// Chunk is set on snapshot batches: the batch holds every row of that chunk.
+	Chunk *ChunkRef
+}
+
+// ChunkRef identifies one snapshot chunk of one table.
+type ChunkRef struct {
+	Table TableID
+	Index int
+}
+
+// TableInfo describes one captured table as found at discovery.
+type TableInfo struct {
+	ID     TableID
+	Schema *schema.Table
+}

@@ -1,0 +1,141 @@
+package capture
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Chunk is one contiguous primary-key range of a table: the rows with
+// Lower < key <= Upper in the source's key order. Bounds hold the source's
+// text form of each key column, in key order; a nil bound is unbounded.
+type Chunk struct {
+	Index int      `json:"i"`
+	Lower []string `json:"lo,omitempty"`
+	Upper []string `json:"hi,omitempty"`
+}
+
+// SnapshotPlanVersion is the version of the SnapshotPlan encoding.
+const SnapshotPlanVersion = 1
+
+// SnapshotPlan is the durable progress of one table's initial snapshot:
+// its chunks and which of them are committed. It is persisted in the
+// summary of every Iceberg snapshot written while the table's snapshot is
+// in progress (floe.snapshot), so progress survives losing local state.
+type SnapshotPlan struct {
+	Chunks []Chunk
+	Done   map[int]bool
+}
+
+type snapshotPlanJSON struct {
+	Version int     `json:"v"`
+	Chunks  []Chunk `json:"chunks"`
+	Done    string  `json:"done"`
+}
+
+// Remaining returns the chunks not yet done, in index order.
+func (p *SnapshotPlan) Remaining() []Chunk {
+	var out []Chunk
+	for _, c := range p.Chunks {
+		if !p.Done[c.Index] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Complete reports whether every chunk is done.
+func (p *SnapshotPlan) Complete() bool { return len(p.Remaining()) == 0 }
+
+// MarkDone records chunk i as committed.
+func (p *SnapshotPlan) MarkDone(i int) {
+	if p.Done == nil {
+		p.Done = map[int]bool{}
+	}
+	p.Done[i] = true
+}
+
+// Clone returns a deep copy of the done set sharing the (immutable) chunks.
+func (p *SnapshotPlan) Clone() *SnapshotPlan {
+	c := &SnapshotPlan{Chunks: p.Chunks, Done: make(map[int]bool, len(p.Done))}
+	for k, v := range p.Done {
+		c.Done[k] = v
+	}
+	return c
+}
+
+// Encode renders the plan as versioned JSON; done chunks are written as
+// compact ranges ("0-17,19").
+func (p *SnapshotPlan) Encode() string {
+	b, err := json.Marshal(snapshotPlanJSON{Version: SnapshotPlanVersion, Chunks: p.Chunks, Done: encodeRanges(p.Done)})
+	if err != nil {
+		panic(fmt.Sprintf("encode snapshot plan: %v", err)) // only strings and ints: cannot fail
+	}
+	return string(b)
+}
+
+// DecodeSnapshotPlan parses an encoding made by Encode.
+func DecodeSnapshotPlan(s string) (*SnapshotPlan, error) {
+	var j snapshotPlanJSON
+	if err := json.Unmarshal([]byte(s), &j); err != nil {
+		return nil, fmt.Errorf("decode snapshot plan: %w", err)
+	}
+	if j.Version != SnapshotPlanVersion {
+		return nil, fmt.Errorf("decode snapshot plan: unsupported version %d (this build reads %d)", j.Version, SnapshotPlanVersion)
+	}
+	done, err := decodeRanges(j.Done)
+	if err != nil {
+		return nil, fmt.Errorf("decode snapshot plan: %w", err)
+	}
+	return &SnapshotPlan{Chunks: j.Chunks, Done: done}, nil
+}
+
+func encodeRanges(set map[int]bool) string {
+	var idx []int
+	for i, ok := range set {
+		if ok {
+			idx = append(idx, i)
+		}
+	}
+	slices.Sort(idx)
+	var parts []string
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && idx[j+1] == idx[j]+1 {
+			j++
+		}
+		if i == j {
+			parts = append(parts, strconv.Itoa(idx[i]))
+		} else {
+			parts = append(parts, strconv.Itoa(idx[i])+"-"+strconv.Itoa(idx[j]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
+}
+
+func decodeRanges(s string) (map[int]bool, error) {
+	out := map[int]bool{}
+	if s == "" {
+		return out, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return nil, fmt.Errorf("bad chunk range %q", part)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, fmt.Errorf("bad chunk range %q", part)
+			}
+		}
+		for i := a; i <= b; i++ {
+			out[i] = true
+		}
+	}
+	return out, nil
+}

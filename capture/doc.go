@@ -1,0 +1,16 @@
+// Package capture defines what a change source produces and how it is
+// driven: Change, Batch, Position, Source and Snapshotter, plus the
+// snapshot chunk plan shared by every source.
+//
+// In: a source database (each backend is a subpackage: postgres, mysql).
+// Out: Batches — one source transaction each, or one snapshot chunk —
+// in source order, each with the Position the stream stands at after it.
+//
+// Invariants:
+//   - a transaction may be split across batches only at change boundaries
+//     and is never reordered; positions of stream batches strictly increase;
+//   - a source is acknowledged (Source.Ack) only with positions it emitted,
+//     never backwards, and only after the data is durable in Iceberg;
+//   - snapshot rows and stream rows decode through the same code path;
+//   - SnapshotPlan's encoding is versioned and pinned by a golden test.
+package capture

@@ -1,0 +1,301 @@
+package testdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// PostgresOptions configures a throwaway PostgreSQL cluster.
+type PostgresOptions struct {
+	// WALLevel is wal_level; default "logical".
+	WALLevel string
+	// ExtraConf lines are appended to postgresql.conf.
+	ExtraConf []string
+}
+
+// Postgres is a running throwaway cluster listening on 127.0.0.1:Port.
+// Superuser "postgres" connects without a password over TCP; every other
+// role authenticates with scram-sha-256.
+type Postgres struct {
+	Port int
+	Dir  string
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// PostgresBinDir returns the newest /usr/lib/postgresql/N/bin that holds a
+// server, or an error saying how to install one.
+func PostgresBinDir() (string, error) {
+	if d := os.Getenv("FLOE_PG_BINDIR"); d != "" {
+		return d, nil
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	if len(matches) == 0 {
+		return "", errors.New("no PostgreSQL server found under /usr/lib/postgresql: install it with 'apt-get install -y postgresql' (or run 'make deps')")
+	}
+	sort.Slice(matches, func(i, j int) bool { return versionOf(matches[i]) > versionOf(matches[j]) })
+	return filepath.Dir(matches[0]), nil
+}
+
+func versionOf(p string) int {
+	parts := strings.Split(p, string(filepath.Separator))
+	for i, s := range parts {
+		if s == "postgresql" && i+1 < len(parts) {
+			n, _ := strconv.Atoi(parts[i+1])
+			return n
+		}
+	}
+	return 0
+}
+
+// EnsurePostgresInstalled installs the Debian postgresql package when no
+// server binary is present and the process runs as root.
+func EnsurePostgresInstalled(ctx context.Context) error {
+	if _, err := PostgresBinDir(); err == nil {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("PostgreSQL server is not installed and this process is not root: run 'sudo apt-get install -y postgresql'")
+	}
+	for _, args := range [][]string{{"apt-get", "update", "-qq"}, {"apt-get", "install", "-y", "-qq", "postgresql"}} {
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	_, err := PostgresBinDir()
+	return err
+}
+
+// StartPostgres initialises a cluster in a new temporary directory, starts
+// it on a free port and waits until it accepts connections. Stop it with
+// Stop; the directory is removed then.
+func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
+	bin, err := PostgresBinDir()
+	if err != nil {
+		return nil, err
+	}
+	if opts.WALLevel == "" {
+		opts.WALLevel = "logical"
+	}
+	dir, err := os.MkdirTemp("", "floe-pg-")
+	if err != nil {
+		return nil, fmt.Errorf("create cluster dir: %w", err)
+	}
+	cred, err := serverCredential()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("chown cluster dir: %w", err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	port, err := FreePort()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	conf := []string{
+		"listen_addresses = '127.0.0.1'",
+		fmt.Sprintf("port = %d", port),
+		fmt.Sprintf("unix_socket_directories = '%s'", dir),
+		"wal_level = " + opts.WALLevel,
+		"max_replication_slots = 20",
+		"max_wal_senders = 20",
+		"max_connections = 100",
+		"fsync = off",
+		"synchronous_commit = off",
+		"full_page_writes = off",
+		"shared_buffers = 128MB",
+		"wal_sender_timeout = 60s",
+		"log_min_messages = warning",
+	}
+	conf = append(conf, opts.ExtraConf...)
+	if err := appendFile(filepath.Join(data, "postgresql.conf"), strings.Join(conf, "\n")+"\n"); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	hba := strings.Join([]string{
+		"local all all trust",
+		"host all postgres 127.0.0.1/32 trust",
+		"host replication postgres 127.0.0.1/32 trust",
+		"host all all 127.0.0.1/32 scram-sha-256",
+		"host replication all 127.0.0.1/32 scram-sha-256",
+	}, "\n") + "\n"
+	if err := os.WriteFile(filepath.Join(data, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("write pg_hba.conf: %w", err)
+	}
+	if cred != nil {
+		_ = os.Chown(filepath.Join(data, "pg_hba.conf"), int(cred.Uid), int(cred.Gid))
+	}
+	logf, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("create server log: %w", err)
+	}
+	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGQUIT}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	p := &Postgres{Port: port, Dir: dir, cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); logf.Close() }()
+	if err := p.waitReady(ctx); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
+		p.Stop()
+		return nil, fmt.Errorf("postgres did not become ready: %w\n%s", err, log)
+	}
+	return p, nil
+}
+
+func (p *Postgres) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return fmt.Errorf("server exited: %v", err)
+		default:
+		}
+		conn, err := pgx.Connect(ctx, p.AdminDSN("postgres"))
+		if err == nil {
+			conn.Close(ctx)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// AdminDSN is a superuser connection string for database db.
+func (p *Postgres) AdminDSN(db string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.Port, db)
+}
+
+// DSN is a connection string for a password-authenticated role.
+func (p *Postgres) DSN(db, user, password string) string {
+	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable", user, password, p.Port, db)
+}
+
+// Exec runs SQL statements as the superuser in database db.
+func (p *Postgres) Exec(ctx context.Context, db string, sql ...string) error {
+	conn, err := pgx.Connect(ctx, p.AdminDSN(db))
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", db, err)
+	}
+	defer conn.Close(ctx)
+	for _, s := range sql {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			return fmt.Errorf("exec %q: %w", truncate(s, 80), err)
+		}
+	}
+	return nil
+}
+
+// CreateDatabase creates database db owned by a new LOGIN REPLICATION role
+// user with the given password, and returns that role's DSN.
+func (p *Postgres) CreateDatabase(ctx context.Context, db, user, password string) (string, error) {
+	err := p.Exec(ctx, "postgres",
+		fmt.Sprintf("CREATE ROLE %s LOGIN REPLICATION PASSWORD '%s'", pgx.Identifier{user}.Sanitize(), strings.ReplaceAll(password, "'", "''")),
+		fmt.Sprintf("CREATE DATABASE %s OWNER %s", pgx.Identifier{db}.Sanitize(), pgx.Identifier{user}.Sanitize()))
+	if err != nil {
+		return "", err
+	}
+	return p.DSN(db, user, password), nil
+}
+
+// Stop shuts the server down (fast shutdown, then kill after 10 s) and
+// removes its directory. Safe to call more than once.
+func (p *Postgres) Stop() error {
+	if p == nil || p.cmd == nil {
+		return nil
+	}
+	cmd := p.cmd
+	p.cmd = nil
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+	return os.RemoveAll(p.Dir)
+}
+
+// FreePort asks the kernel for a free TCP port on 127.0.0.1.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// serverCredential returns the credential of the "postgres" OS user when
+// running as root (the server refuses to run as root), else nil.
+func serverCredential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("running as root needs the 'postgres' OS user (installed with the postgresql package): %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+func appendFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

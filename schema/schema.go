@@ -1,0 +1,142 @@
+package schema
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/iceberg-go"
+)
+
+// SourceType describes a column's type as the source declares it. It is
+// what the mapping functions take to decide the Iceberg type and the
+// decoder, and what error messages quote.
+type SourceType struct {
+	// Name is the source's type name: for PostgreSQL the pg_type.typname
+	// ("int4", "numeric", "varchar", "_int4" for arrays, the enum's own name).
+	Name string
+	// OID is the PostgreSQL type OID (0 for MySQL).
+	OID uint32
+	// Modifier is the PostgreSQL atttypmod (-1 when absent).
+	Modifier int32
+	// Kind says how to treat a type that is not one of the built-in ones.
+	Kind TypeKind
+	// Elem is the element type of an array; nil otherwise.
+	Elem *SourceType
+}
+
+// TypeKind classifies source types whose OID is not a built-in one.
+type TypeKind uint8
+
+const (
+	KindBase   TypeKind = iota // a built-in or extension base type: mapped by OID/name, else string
+	KindEnum                   // an enum: Iceberg string
+	KindArray                  // an array: Iceberg list of Elem
+	KindDomain                 // a domain, already resolved to its base type by the caller
+)
+
+// String renders the type the way the source would print it, for messages.
+func (t SourceType) String() string {
+	if t.Kind == KindArray && t.Elem != nil {
+		return t.Elem.String() + "[]"
+	}
+	return t.Name
+}
+
+// Column is one column of a table as Floe writes it to Iceberg.
+type Column struct {
+	Name     string
+	Type     iceberg.Type
+	Nullable bool
+	Source   SourceType
+}
+
+// Table is the layout of a table at one point in its history: the column
+// order of every Row produced for it, and which columns form its key.
+// A *Table is immutable once built; a layout change yields a new *Table.
+type Table struct {
+	Columns []Column
+	// Key holds the ordinals (into Columns) of the primary-key columns, in
+	// key order. Empty when the table has no key.
+	Key []int
+}
+
+// Index returns the ordinal of the named column, or -1.
+func (t *Table) Index(name string) int {
+	for i, c := range t.Columns {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// KeyNames returns the names of the key columns in key order.
+func (t *Table) KeyNames() []string {
+	names := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		names[i] = t.Columns[k].Name
+	}
+	return names
+}
+
+// String renders the layout compactly for logs and errors.
+func (t *Table) String() string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i, c := range t.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %s", c.Name, c.Type)
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// Row holds one image of a row: Row[i] is the value of Table.Columns[i].
+//
+// Values are canonical Go values, one Go type per Iceberg type, produced by
+// the decoders in this package and consumed by lakewriter:
+//
+//	boolean        bool
+//	int            int32
+//	long           int64
+//	float          float32
+//	double         float64
+//	decimal(P,S)   decimal128.Num (unscaled, scale S of the column type)
+//	string         string
+//	binary/fixed   []byte
+//	uuid           [16]byte
+//	date           int32  (days since 1970-01-01)
+//	time           int64  (microseconds since midnight)
+//	timestamp      int64  (microseconds since 1970-01-01T00:00:00, wall clock, no zone)
+//	timestamptz    int64  (microseconds since the Unix epoch, UTC)
+//	list<T>        []any  (elements canonical for T; nil element = NULL)
+//
+// nil is SQL NULL. The value Unchanged marks a column whose value the
+// source did not send (PostgreSQL's unchanged TOAST); it must be resolved
+// before a row reaches lakewriter.
+type Row []any
+
+// unchangedValue is the type of Unchanged; it has exactly one value.
+type unchangedValue struct{}
+
+// Unchanged stands in a Row for a value the source did not send because it
+// did not change (PostgreSQL unchanged TOAST). See Row.
+var Unchanged any = unchangedValue{}
+
+// IsUnchanged reports whether v is the Unchanged marker.
+func IsUnchanged(v any) bool {
+	_, ok := v.(unchangedValue)
+	return ok
+}
+
+// HasUnchanged reports whether any value of r is the Unchanged marker.
+func (r Row) HasUnchanged() bool {
+	for _, v := range r {
+		if IsUnchanged(v) {
+			return true
+		}
+	}
+	return false
+}
