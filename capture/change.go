@@ -55,7 +55,8 @@ type Change struct {
 type Batch struct {
 	Changes []Change
 	// Position is where the stream stands once this batch is applied.
-	// Batches of one stream have strictly increasing positions; snapshot
+	// Complete transactions of one stream have strictly increasing
+	// positions (see More for the parts of a split one); snapshot
 	// batches carry the position the stream starts after (StartInfo.From).
 	Position Position
 	// CommitTime is the source commit time (UTC); for snapshot batches the
@@ -63,6 +64,13 @@ type Batch struct {
 	CommitTime time.Time
 	// Chunk is set on snapshot batches: the batch holds every row of that chunk.
 	Chunk *ChunkRef
+	// More is true when further batches of the same source transaction
+	// follow (a large transaction split to bound memory). A checkpoint is
+	// never cut after a batch with More set. Such a partial batch carries a
+	// provisional Position that is after every earlier transaction's
+	// position and not after its own transaction's final position
+	// (PostgreSQL: commit LSN + 1); the last part carries the final one.
+	More bool
 }
 
 // ChunkRef identifies one snapshot chunk of one table.
