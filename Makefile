@@ -1,0 +1,34 @@
+# Floe: the two commands a newcomer needs are `make demo` and `make test`.
+GO      ?= go
+BIN     := bin/floe
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+# Packages with long integration tests get this much time in all.
+TEST_TIMEOUT ?= 45m
+
+.PHONY: all deps build demo test unit lint clean
+
+all: build
+
+deps: ## install the PostgreSQL server and staticcheck when missing
+	@deploy/install-deps.sh
+
+build: ## build bin/floe (a static binary: CGO is off)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/floe
+
+demo: deps build ## run Floe end to end on a throwaway PostgreSQL (about a minute)
+	./$(BIN) demo
+
+lint: deps ## gofmt, go vet and staticcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: run gofmt -w on the files above'; exit 1; }
+	$(GO) vet ./...
+	$$($(GO) env GOPATH)/bin/staticcheck ./...
+
+test: deps lint build ## the whole suite: unit, integration and crash tests against real servers
+	$(GO) test -count=1 -p 2 -timeout $(TEST_TIMEOUT) ./...
+
+unit: ## fast tests only (no servers)
+	$(GO) test -count=1 -short ./...
+
+clean:
+	rm -rf bin .floe

@@ -1,0 +1,146 @@
+package checkpoint
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/state"
+	"github.com/floe-cdc/floe/transform"
+)
+
+// flush cuts a checkpoint at c.lastPos: it commits every dirty table (data,
+// deletes and position in one Iceberg snapshot each), then acknowledges the
+// position to the source and caches the committed state. A failure leaves
+// some tables committed and others not; that is safe, because recovery
+// reads each table's own position back and skips what it already holds.
+func (c *Coordinator) flush(ctx context.Context) error {
+	if !c.dirty() {
+		return nil
+	}
+	start := time.Now()
+	checkpoint := c.nextCheckpoint
+	pos := c.lastPos
+	cached := map[string]state.TableState{}
+	for _, t := range c.order {
+		if t.buf == nil {
+			continue
+		}
+		if err := c.commitTable(ctx, t, checkpoint, pos); err != nil {
+			return err
+		}
+		cached[t.id.String()] = state.TableState{Position: fmtPos(pos), Checkpoint: checkpoint, Snapshot: encodePlan(t.plan)}
+	}
+	c.nextCheckpoint++
+	c.buffered = 0
+	c.ack(pos)
+	if c.opts.Store != nil {
+		if err := c.opts.Store.PutTables(cached); err != nil {
+			c.log.Warn("cache committed state", "err", err) // a cache: never fatal
+		}
+	}
+	c.opts.Metrics.Checkpoints.Inc()
+	c.opts.Metrics.CheckpointSeconds.Observe(time.Since(start).Seconds())
+	c.log.Info("checkpoint committed", "checkpoint", checkpoint, "position", fmtPos(pos),
+		"tables", len(cached), "duration", time.Since(start).Round(time.Millisecond).String())
+	return nil
+}
+
+func encodePlan(p *capture.SnapshotPlan) string {
+	if p == nil || p.Complete() {
+		return ""
+	}
+	return p.Encode()
+}
+
+// commitTable resolves the table's pending TOAST lookups and commits its
+// buffer as one Iceberg snapshot.
+func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint int64, pos capture.Position) error {
+	buf := t.buf
+	if keys := buf.PendingKeys(); len(keys) > 0 {
+		found, err := t.table.Lookup(ctx, keys, c.newer(t))
+		if err != nil {
+			return fmt.Errorf("look up %d unchanged-TOAST rows of %s: %w", len(keys), t.id, err)
+		}
+		if err := buf.Resolve(found); err != nil {
+			return fmt.Errorf("fill unchanged TOAST values of %s: %w", t.id, err)
+		}
+	}
+	plan := t.plan
+	if len(t.chunks) > 0 {
+		plan = t.plan.Clone()
+		for _, i := range t.chunks {
+			plan.MarkDone(i)
+		}
+	}
+	commit := lakewriter.Commit{
+		Rows:      buf.Rows(),
+		DeleteAll: buf.Truncated(),
+		Props:     commitProps(c.opts.Pipeline, checkpoint, pos, plan),
+		Token:     PropCheckpoint,
+	}
+	if c.opts.Mode == transform.Upsert && buf.NumDeleteKeys() > 0 {
+		commit.DeleteKeys = buf.DeleteKeys()
+	}
+	rows := buf.Len()
+	res, err := t.table.Commit(ctx, commit)
+	if err != nil {
+		return fmt.Errorf("commit %s (checkpoint %d): %w", t.id, checkpoint, err)
+	}
+	c.log.Debug("table committed", "table", t.id.String(), "checkpoint", checkpoint, "rows", rows,
+		"snapshot_id", res.SnapshotID)
+	c.opts.Metrics.CommittedRows.WithLabelValues(t.id.String()).Add(float64(rows))
+	if err := buf.Close(); err != nil {
+		c.log.Warn("close buffer", "table", t.id.String(), "err", err)
+	}
+	t.buf = nil
+	t.chunks = nil
+	t.plan = plan
+	t.committed = pos
+	t.checkpoint = checkpoint
+	return nil
+}
+
+// newer orders two rows of one key in a changelog table by position, then
+// sequence; upsert tables hold one row per key and need no order.
+func (c *Coordinator) newer(t *tableRun) func(a, b schema.Row) bool {
+	if c.opts.Mode != transform.Changelog {
+		return nil
+	}
+	posCol, seqCol := t.layout.Index(transform.ColPos), t.layout.Index(transform.ColSeq)
+	return func(a, b schema.Row) bool {
+		pa, errA := c.opts.Source.DecodePosition(asString(a[posCol]))
+		pb, errB := c.opts.Source.DecodePosition(asString(b[posCol]))
+		if errA != nil || errB != nil {
+			return errB != nil
+		}
+		if cmp := pa.Compare(pb); cmp != 0 {
+			return cmp > 0
+		}
+		sa, _ := a[seqCol].(int64)
+		sb, _ := b[seqCol].(int64)
+		return sa > sb
+	}
+}
+
+func asString(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// ack acknowledges pos to the source unless it would not move forward.
+func (c *Coordinator) ack(pos capture.Position) {
+	if pos == nil || (c.ackedPos != nil && pos.Compare(c.ackedPos) <= 0) {
+		return
+	}
+	c.opts.Source.Ack(pos)
+	c.ackedPos = pos
+	if c.opts.Store != nil {
+		if err := c.opts.Store.PutAckedPosition(pos.String()); err != nil {
+			c.log.Warn("cache acked position", "err", err)
+		}
+	}
+}

@@ -1,0 +1,323 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/state"
+	"github.com/floe-cdc/floe/transform"
+)
+
+// Snapshot modes, as configured by source.snapshot.mode.
+const (
+	SnapshotInitial     = "initial"      // snapshot tables with no committed data, then stream
+	SnapshotNever       = "never"        // stream only
+	SnapshotInitialOnly = "initial_only" // snapshot, then stop
+)
+
+// Options configures a Coordinator. Zero values take the defaults noted.
+type Options struct {
+	Pipeline string
+	Source   capture.Source
+	Catalog  *lakewriter.Catalog
+	Router   *transform.Router
+	Mode     transform.Mode
+	// Store is the local cache of committed state; nil disables it.
+	Store *state.Store
+	// Interval between checkpoints (default 10s).
+	Interval time.Duration
+	// MaxCheckpointChanges cuts a checkpoint early once this many changes
+	// are buffered (default 1,000,000), at the next transaction boundary.
+	MaxCheckpointChanges int
+	SnapshotMode         string // default SnapshotInitial
+	SnapshotParallelism  int    // default 2
+	SnapshotChunkRows    int    // default 50,000
+	// SpillDir holds buffer spill files; it is emptied on start.
+	SpillDir string
+	// MemoryBudget per table buffer in bytes (default 64 MiB).
+	MemoryBudget int64
+	Logger       *slog.Logger
+	Metrics      *Metrics
+	// Progress, when set, receives a progress bar for the initial snapshot.
+	Progress io.Writer
+}
+
+func (o *Options) setDefaults() error {
+	if o.Pipeline == "" || o.Source == nil || o.Catalog == nil || o.Router == nil {
+		return errors.New("checkpoint: Pipeline, Source, Catalog and Router are required")
+	}
+	if o.Interval <= 0 {
+		o.Interval = 10 * time.Second
+	}
+	if o.MaxCheckpointChanges <= 0 {
+		o.MaxCheckpointChanges = 1_000_000
+	}
+	if o.SnapshotMode == "" {
+		o.SnapshotMode = SnapshotInitial
+	}
+	if o.SnapshotParallelism <= 0 {
+		o.SnapshotParallelism = 2
+	}
+	if o.SnapshotChunkRows <= 0 {
+		o.SnapshotChunkRows = 50_000
+	}
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = 64 << 20
+	}
+	if o.SpillDir == "" {
+		o.SpillDir = filepath.Join(os.TempDir(), "floe-spill-"+o.Pipeline)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	return nil
+}
+
+// Coordinator runs one pipeline. Create it with New and call Run once.
+type Coordinator struct {
+	opts   Options
+	log    *slog.Logger
+	tables map[capture.TableID]*tableRun
+	order  []*tableRun // discovery order, for stable logs and commits
+
+	nextCheckpoint int64
+	// lastPos is the position of the last complete transaction applied;
+	// ackedPos the last one acknowledged to the source.
+	lastPos  capture.Position
+	ackedPos capture.Position
+	// buffered counts changes applied since the last checkpoint.
+	buffered int
+}
+
+// tableRun is the coordinator's view of one captured table.
+type tableRun struct {
+	id     capture.TableID
+	src    *schema.Table
+	target transform.Target
+	layout *schema.Table
+	table  *lakewriter.Table
+
+	committed  capture.Position // nil when nothing was committed
+	checkpoint int64
+	// plan is non-nil while the table's initial snapshot is in progress
+	// (or about to start); done chunks are the committed ones.
+	plan *capture.SnapshotPlan
+	// needsSnapshot is true when the table must be snapshotted this run.
+	needsSnapshot bool
+
+	buf *transform.Buffer
+	// chunks holds the indexes of snapshot chunks whose rows are in buf.
+	chunks []int
+}
+
+// New validates the options and returns a Coordinator.
+func New(opts Options) (*Coordinator, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	return &Coordinator{opts: opts, log: opts.Logger, tables: map[capture.TableID]*tableRun{}}, nil
+}
+
+// Run discovers the tables, recovers their committed state, snapshots what
+// needs it and streams until ctx is cancelled. On cancellation it commits
+// what it has buffered up to the last complete transaction and returns nil.
+func (c *Coordinator) Run(ctx context.Context) error {
+	if err := os.RemoveAll(c.opts.SpillDir); err != nil {
+		return fmt.Errorf("clear spill dir: %w", err)
+	}
+	if err := os.MkdirAll(c.opts.SpillDir, 0o755); err != nil {
+		return fmt.Errorf("create spill dir: %w", err)
+	}
+	defer c.closeBuffers()
+
+	if err := c.recover(ctx); err != nil {
+		return err
+	}
+	req := capture.StartRequest{Resume: c.resumePosition()}
+	for _, t := range c.order {
+		if t.needsSnapshot {
+			req.Snapshot = true
+		}
+	}
+	info, err := c.opts.Source.Start(ctx, req)
+	if err != nil {
+		return fmt.Errorf("start source: %w", err)
+	}
+	c.log.Info("source started", "from", info.From, "exact_snapshot", info.Exact, "snapshot", req.Snapshot,
+		"resume", fmtPos(req.Resume))
+	c.lastPos = info.From
+	c.ackedPos = req.Resume
+
+	if req.Snapshot {
+		if err := c.snapshot(ctx, info); err != nil {
+			return err
+		}
+	} else if snap, ok := c.opts.Source.(capture.Snapshotter); ok {
+		if err := snap.EndSnapshot(ctx); err != nil {
+			return fmt.Errorf("end snapshot: %w", err)
+		}
+	}
+	if ctx.Err() != nil || c.opts.SnapshotMode == SnapshotInitialOnly {
+		c.log.Info("stopping after snapshot", "reason", stopReason(ctx))
+		return nil
+	}
+	return c.stream(ctx)
+}
+
+func stopReason(ctx context.Context) string {
+	if ctx.Err() != nil {
+		return "signal"
+	}
+	return "snapshot.mode=initial_only"
+}
+
+// recover discovers the source tables, makes sure each has its Iceberg
+// table and reads its committed state back from the table's history.
+func (c *Coordinator) recover(ctx context.Context) error {
+	infos, err := c.opts.Source.Discover(ctx)
+	if err != nil {
+		return fmt.Errorf("discover tables: %w", err)
+	}
+	ids := make([]capture.TableID, len(infos))
+	for i, ti := range infos {
+		ids[i] = ti.ID
+	}
+	if err := c.opts.Router.Validate(ids); err != nil {
+		return err
+	}
+	for _, ti := range infos {
+		t, err := c.openTable(ctx, ti)
+		if err != nil {
+			return err
+		}
+		c.tables[ti.ID] = t
+		c.order = append(c.order, t)
+		if t.checkpoint >= c.nextCheckpoint {
+			c.nextCheckpoint = t.checkpoint + 1
+		}
+	}
+	if c.nextCheckpoint == 0 {
+		c.nextCheckpoint = 1
+	}
+	return nil
+}
+
+func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo) (*tableRun, error) {
+	target := c.opts.Router.Target(ti.ID)
+	layout, err := transform.BuildSinkLayout(ti.Schema, c.opts.Mode)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", ti.ID, err)
+	}
+	var identifier []int
+	if c.opts.Mode == transform.Upsert {
+		if len(layout.Key) == 0 {
+			return nil, fmt.Errorf("table %s has no primary key: add one, name a key with route primary-key, or use sink.mode: changelog", ti.ID)
+		}
+		identifier = layout.Key
+	}
+	ident := lakewriter.Ident{Namespace: target.Namespace, Name: target.Name}
+	tbl, err := c.opts.Catalog.EnsureTable(ctx, ident, layout, identifier)
+	if err != nil {
+		return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
+	}
+	props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p[PropPipeline] == c.opts.Pipeline })
+	if err != nil {
+		return nil, fmt.Errorf("read history of %s.%s: %w", ident.Namespace, ident.Name, err)
+	}
+	st, err := parseProps(props, c.opts.Source.DecodePosition)
+	if err != nil {
+		return nil, fmt.Errorf("read history of %s.%s: %w", ident.Namespace, ident.Name, err)
+	}
+	t := &tableRun{
+		id: ti.ID, src: ti.Schema, target: target, layout: tbl.Layout(), table: tbl,
+		committed: st.position, checkpoint: st.checkpoint, plan: st.plan,
+	}
+	switch {
+	case st.plan != nil:
+		t.needsSnapshot = true // resume an interrupted snapshot
+	case !st.found && c.opts.SnapshotMode != SnapshotNever:
+		t.needsSnapshot = true
+	}
+	c.log.Info("table recovered", "table", ti.ID.String(), "sink", ident.Namespace+"."+ident.Name,
+		"position", fmtPos(st.position), "checkpoint", st.checkpoint, "snapshot_needed", t.needsSnapshot,
+		"chunks_done", doneChunks(st.plan))
+	return t, nil
+}
+
+func doneChunks(p *capture.SnapshotPlan) int {
+	if p == nil {
+		return 0
+	}
+	return len(p.Done)
+}
+
+// resumePosition is the lowest committed position over all tables, or nil
+// when any table has none... only tables that committed count.
+func (c *Coordinator) resumePosition() capture.Position {
+	var min capture.Position
+	for _, t := range c.order {
+		if t.committed == nil {
+			continue
+		}
+		if min == nil || t.committed.Compare(min) < 0 {
+			min = t.committed
+		}
+	}
+	return min
+}
+
+func fmtPos(p capture.Position) string {
+	if p == nil {
+		return "none"
+	}
+	return p.String()
+}
+
+// buffer returns the table's buffer for the current checkpoint.
+func (c *Coordinator) buffer(t *tableRun) (*transform.Buffer, error) {
+	if t.buf != nil {
+		return t.buf, nil
+	}
+	buf, err := transform.NewBuffer(transform.BufferOptions{
+		Layout: t.layout, Mode: c.opts.Mode, SpillDir: c.opts.SpillDir,
+		MemoryBudget: c.opts.MemoryBudget, Table: t.id.String(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("buffer for %s: %w", t.id, err)
+	}
+	t.buf = buf
+	return buf, nil
+}
+
+func (c *Coordinator) closeBuffers() {
+	for _, t := range c.order {
+		if t.buf != nil {
+			if err := t.buf.Close(); err != nil {
+				c.log.Warn("close buffer", "table", t.id.String(), "err", err)
+			}
+			t.buf = nil
+		}
+	}
+}
+
+// dirty reports whether any table holds buffered changes.
+func (c *Coordinator) dirty() bool {
+	for _, t := range c.order {
+		if t.buf != nil {
+			return true
+		}
+	}
+	return false
+}

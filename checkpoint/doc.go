@@ -1,0 +1,22 @@
+// Package checkpoint is Floe's coordinator: it drives a capture.Source,
+// feeds its batches through transform buffers, decides when to cut a
+// checkpoint, commits every dirty table to Iceberg through lakewriter, and
+// only then acknowledges the position to the source.
+//
+// In: a Source (and its Snapshotter), a Router, a lakewriter.Catalog.
+// Out: one Iceberg snapshot per dirty table per checkpoint, whose summary
+// carries floe.pipeline, floe.checkpoint and floe.position (and
+// floe.snapshot while that table's initial snapshot is in progress).
+//
+// Invariants (DESIGN.md §6):
+//   - a checkpoint is cut only between complete source transactions;
+//   - data and position of a table land in the same Iceberg commit;
+//   - the source is acknowledged a position only after every table that
+//     holds changes at or before it has committed;
+//   - on start, each table's committed position and snapshot progress are
+//     read back from its Iceberg history (the local state is only a cache),
+//     the source resumes from the lowest of them, and a change at or before
+//     a table's committed position is skipped for that table;
+//   - a snapshot chunk is done exactly when its rows are committed: the
+//     commit that holds them also records it in floe.snapshot.
+package checkpoint

@@ -1,0 +1,76 @@
+package checkpoint
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/floe-cdc/floe/capture"
+)
+
+// Snapshot summary property keys. Together they are a persisted format:
+// PropsVersion changes whenever their meaning does.
+const (
+	PropVersion    = "floe.version"
+	PropPipeline   = "floe.pipeline"
+	PropCheckpoint = "floe.checkpoint"
+	PropPosition   = "floe.position"
+	// PropSnapshot holds the table's capture.SnapshotPlan while its initial
+	// snapshot is in progress; it is absent once the snapshot is complete.
+	PropSnapshot = "floe.snapshot"
+)
+
+// PropsVersion is the version of the summary property set written by this
+// build.
+const PropsVersion = "1"
+
+// commitProps builds the summary properties of one table's commit.
+func commitProps(pipeline string, checkpoint int64, pos capture.Position, plan *capture.SnapshotPlan) map[string]string {
+	props := map[string]string{
+		PropVersion:    PropsVersion,
+		PropPipeline:   pipeline,
+		PropCheckpoint: strconv.FormatInt(checkpoint, 10),
+	}
+	if pos != nil {
+		props[PropPosition] = pos.String()
+	}
+	if plan != nil && !plan.Complete() {
+		props[PropSnapshot] = plan.Encode()
+	}
+	return props
+}
+
+// committedState is what a table's Iceberg history says about it.
+type committedState struct {
+	// found is false when no snapshot of this pipeline exists.
+	found      bool
+	checkpoint int64
+	position   capture.Position // nil when the commit carried none
+	plan       *capture.SnapshotPlan
+}
+
+// parseProps decodes the summary properties of one of our commits.
+func parseProps(props map[string]string, decode func(string) (capture.Position, error)) (committedState, error) {
+	if props == nil {
+		return committedState{}, nil
+	}
+	if v := props[PropVersion]; v != PropsVersion {
+		return committedState{}, fmt.Errorf("snapshot summary has %s=%q, this build reads %q", PropVersion, v, PropsVersion)
+	}
+	st := committedState{found: true}
+	n, err := strconv.ParseInt(props[PropCheckpoint], 10, 64)
+	if err != nil {
+		return committedState{}, fmt.Errorf("parse %s: %w", PropCheckpoint, err)
+	}
+	st.checkpoint = n
+	if s, ok := props[PropPosition]; ok {
+		if st.position, err = decode(s); err != nil {
+			return committedState{}, fmt.Errorf("parse %s: %w", PropPosition, err)
+		}
+	}
+	if s, ok := props[PropSnapshot]; ok {
+		if st.plan, err = capture.DecodeSnapshotPlan(s); err != nil {
+			return committedState{}, fmt.Errorf("parse %s: %w", PropSnapshot, err)
+		}
+	}
+	return st, nil
+}

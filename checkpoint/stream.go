@@ -1,0 +1,130 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/transform"
+)
+
+// stream applies source batches until ctx is cancelled, cutting a
+// checkpoint every Interval (or every MaxCheckpointChanges changes) at a
+// transaction boundary.
+func (c *Coordinator) stream(ctx context.Context) error {
+	streamCtx, stopStream := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopStream()
+	batches := make(chan capture.Batch, 16)
+	streamDone := make(chan error, 1)
+	go func() { streamDone <- c.opts.Source.Stream(streamCtx, batches) }()
+	// stopSource stops the stream goroutine and waits for it; it is the
+	// owner that waits, so no goroutine outlives stream().
+	stopSource := func() error {
+		stopStream()
+		for {
+			select {
+			case err := <-streamDone:
+				if errors.Is(err, context.Canceled) {
+					return nil
+				}
+				return err
+			case <-batches: // unblock a pending send; the batch is replayed on restart
+			}
+		}
+	}
+
+	ticker := time.NewTicker(c.opts.Interval)
+	defer ticker.Stop()
+	var (
+		inTxn   bool  // the last batch had More set
+		txnSeq  int64 // changes of the current transaction applied so far
+		lastCut = time.Now()
+	)
+	for {
+		select {
+		case <-ctx.Done():
+			err := stopSource()
+			if inTxn {
+				c.log.Warn("stopping inside a split transaction; its changes are replayed on restart")
+				return err
+			}
+			if ferr := c.flush(context.WithoutCancel(ctx)); ferr != nil {
+				return errors.Join(err, ferr)
+			}
+			c.log.Info("stopped", "position", fmtPos(c.lastPos))
+			return err
+		case err := <-streamDone:
+			if err == nil {
+				err = errors.New("source stream ended unexpectedly")
+			}
+			return fmt.Errorf("stream: %w", err)
+		case b := <-batches:
+			if err := c.applyStream(b, txnSeq); err != nil {
+				return errors.Join(err, stopSource())
+			}
+			if b.More {
+				inTxn = true
+				txnSeq += int64(len(b.Changes))
+				continue
+			}
+			inTxn, txnSeq = false, 0
+			c.lastPos = b.Position
+			c.opts.Metrics.observeBatch(b)
+			if !c.dirty() {
+				// Nothing is buffered, so everything up to here is durable.
+				c.ack(b.Position)
+				continue
+			}
+			if c.buffered >= c.opts.MaxCheckpointChanges || time.Since(lastCut) >= c.opts.Interval {
+				if err := c.flush(ctx); err != nil {
+					return errors.Join(err, stopSource())
+				}
+				lastCut = time.Now()
+			}
+		case <-ticker.C:
+			if inTxn || !c.dirty() || time.Since(lastCut) < c.opts.Interval {
+				continue
+			}
+			if err := c.flush(ctx); err != nil {
+				return errors.Join(err, stopSource())
+			}
+			lastCut = time.Now()
+		}
+	}
+}
+
+// applyStream buffers the changes of one stream batch, skipping those at or
+// before their table's committed position (already in Iceberg).
+func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
+	if len(b.Changes) == 0 {
+		return nil
+	}
+	meta := transform.Meta{Pos: b.Position.String(), CommitMicros: b.CommitTime.UnixMicro()}
+	skipped := 0
+	for i, ch := range b.Changes {
+		t := c.tables[ch.Table]
+		if t == nil {
+			return fmt.Errorf("change for table %s, which is not captured", ch.Table)
+		}
+		if t.committed != nil && b.Position.Compare(t.committed) <= 0 {
+			skipped++
+			continue
+		}
+		buf, err := c.buffer(t)
+		if err != nil {
+			return err
+		}
+		meta.Seq = seqBase + int64(i)
+		if err := buf.Apply(ch, meta); err != nil {
+			return fmt.Errorf("apply %s change at %s: %w", t.id, b.Position, err)
+		}
+		c.opts.Metrics.Changes.WithLabelValues(t.id.String(), ch.Op.String()).Inc()
+	}
+	if skipped > 0 {
+		c.log.Debug("skipped changes already committed", "position", b.Position.String(), "changes", skipped)
+	}
+	c.buffered += len(b.Changes) - skipped
+	return nil
+}

@@ -1,0 +1,263 @@
+package checkpoint
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/transform"
+)
+
+// TableScanner is the optional source ability verify needs: read every
+// current row of a table through the same decoders the capture uses.
+type TableScanner interface {
+	ScanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error) error
+}
+
+// VerifyOptions configures Verify.
+type VerifyOptions struct {
+	Pipeline string
+	Source   capture.Source // must also implement TableScanner
+	Catalog  *lakewriter.Catalog
+	Router   *transform.Router
+	Mode     transform.Mode
+	// MaxExamples bounds the differing keys listed per table (default 5).
+	MaxExamples int
+}
+
+// TableReport is the outcome of verifying one table.
+type TableReport struct {
+	Table      capture.TableID
+	Sink       string
+	SourceRows int
+	SinkRows   int
+	// SourceHash and SinkHash are order-independent: the sum of one hash
+	// per row over all source columns.
+	SourceHash, SinkHash uint64
+	// Missing rows are in the source only, Extra in Iceberg only, Differ
+	// in both with different values.
+	Missing, Extra, Differ int
+	Examples               []string
+	// SinkPosition is the position the Iceberg table has committed.
+	SinkPosition string
+	Err          error
+}
+
+// OK reports whether source and Iceberg hold the same rows.
+func (r TableReport) OK() bool {
+	return r.Err == nil && r.Missing == 0 && r.Extra == 0 && r.Differ == 0 &&
+		r.SourceRows == r.SinkRows && r.SourceHash == r.SinkHash
+}
+
+// String renders the report as one line.
+func (r TableReport) String() string {
+	if r.Err != nil {
+		return fmt.Sprintf("ERROR %s -> %s: %v", r.Table, r.Sink, r.Err)
+	}
+	status := "OK"
+	if !r.OK() {
+		status = "MISMATCH"
+	}
+	line := fmt.Sprintf("%-8s %s -> %s: source %d rows (hash %016x), iceberg %d rows (hash %016x) at %s",
+		status, r.Table, r.Sink, r.SourceRows, r.SourceHash, r.SinkRows, r.SinkHash, r.SinkPosition)
+	if !r.OK() {
+		line += fmt.Sprintf("; %d missing, %d extra, %d differ; e.g. %s",
+			r.Missing, r.Extra, r.Differ, strings.Join(r.Examples, ", "))
+	}
+	return line
+}
+
+// Verify compares every captured source table with its Iceberg table, key
+// by key. It returns one report per table; err is set only when the tables
+// cannot be listed at all.
+func Verify(ctx context.Context, o VerifyOptions) ([]TableReport, error) {
+	scanner, ok := o.Source.(TableScanner)
+	if !ok {
+		return nil, fmt.Errorf("this source cannot be verified: it cannot scan tables")
+	}
+	if o.MaxExamples <= 0 {
+		o.MaxExamples = 5
+	}
+	infos, err := o.Source.Discover(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("discover tables: %w", err)
+	}
+	reports := make([]TableReport, 0, len(infos))
+	for _, ti := range infos {
+		target := o.Router.Target(ti.ID)
+		r := TableReport{Table: ti.ID, Sink: target.Namespace + "." + target.Name}
+		r.Err = verifyTable(ctx, o, scanner, ti, target, &r)
+		reports = append(reports, r)
+	}
+	return reports, nil
+}
+
+// rowDigest is what verify keeps of a row: its key and a hash of its values.
+type rowDigest struct {
+	key   string
+	label string
+	hash  uint64
+}
+
+func verifyTable(ctx context.Context, o VerifyOptions, scanner TableScanner, ti capture.TableInfo, target transform.Target, r *TableReport) error {
+	src := ti.Schema
+	if len(src.Key) == 0 {
+		return fmt.Errorf("table has no key; verify compares rows by key")
+	}
+	tbl, err := o.Catalog.LoadTable(ctx, lakewriter.Ident{Namespace: target.Namespace, Name: target.Name})
+	if err != nil {
+		return fmt.Errorf("load iceberg table: %w", err)
+	}
+	props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p[PropPipeline] == o.Pipeline })
+	if err != nil {
+		return fmt.Errorf("read iceberg history: %w", err)
+	}
+	r.SinkPosition = props[PropPosition]
+	if r.SinkPosition == "" {
+		r.SinkPosition = "no commit"
+	}
+	cols := make([]int, len(src.Columns))
+	for i := range cols {
+		cols[i] = i
+	}
+
+	sink, err := sinkDigests(ctx, o, tbl, src, cols)
+	if err != nil {
+		return fmt.Errorf("scan iceberg: %w", err)
+	}
+	type sinkKey struct {
+		hash  uint64
+		label string
+		count int
+		seen  bool
+	}
+	byKey := make(map[string]*sinkKey, len(sink))
+	for _, d := range sink {
+		r.SinkRows++
+		r.SinkHash += d.hash
+		if k := byKey[d.key]; k != nil {
+			k.count++
+			continue
+		}
+		byKey[d.key] = &sinkKey{hash: d.hash, label: d.label, count: 1}
+	}
+	err = scanner.ScanTable(ctx, ti.ID, func(row schema.Row) error {
+		key := schema.AppendKey(nil, src, row)
+		h := schema.HashRow(src, row, cols)
+		r.SourceRows++
+		r.SourceHash += h
+		k := byKey[string(key)]
+		switch {
+		case k == nil:
+			r.Missing++
+			r.example(o, keyLabel(src, row), "missing in iceberg")
+		case k.hash != h:
+			k.seen = true
+			r.Differ++
+			r.example(o, k.label, "differs")
+		default:
+			k.seen = true
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("scan source: %w", err)
+	}
+	for _, k := range byKey {
+		if !k.seen {
+			r.Extra += k.count
+			r.example(o, k.label, "only in iceberg")
+		} else if k.count > 1 {
+			r.Extra += k.count - 1
+			r.example(o, k.label, fmt.Sprintf("%d times in iceberg", k.count))
+		}
+	}
+	slices.Sort(r.Examples)
+	return nil
+}
+
+func (r *TableReport) example(o VerifyOptions, label, what string) {
+	if len(r.Examples) < o.MaxExamples {
+		r.Examples = append(r.Examples, label+" "+what)
+	}
+}
+
+// keyLabel renders a row's key for people: "(id=5, tenant=acme)".
+func keyLabel(src *schema.Table, row schema.Row) string {
+	parts := make([]string, len(src.Key))
+	for i, k := range src.Key {
+		c := src.Columns[k]
+		parts[i] = c.Name + "=" + schema.FormatValue(row[k], c.Type)
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+// sinkDigests reads the Iceberg table's current rows. Upsert tables hold
+// one row per key; changelog tables are folded to the newest image per key
+// (a delete removes the key, a truncate everything before it).
+func sinkDigests(ctx context.Context, o VerifyOptions, tbl *lakewriter.Table, src *schema.Table, cols []int) ([]rowDigest, error) {
+	layout := tbl.Layout()
+	if o.Mode == transform.Upsert {
+		var out []rowDigest
+		err := tbl.Scan(ctx, func(row schema.Row) error {
+			out = append(out, rowDigest{key: string(schema.AppendKey(nil, src, row)), label: keyLabel(src, row), hash: schema.HashRow(src, row, cols)})
+			return nil
+		})
+		return out, err
+	}
+	type event struct {
+		pos   capture.Position
+		seq   int64
+		op    string
+		key   string
+		label string
+		hash  uint64
+	}
+	opCol, posCol, seqCol := layout.Index(transform.ColOp), layout.Index(transform.ColPos), layout.Index(transform.ColSeq)
+	var events []event
+	err := tbl.Scan(ctx, func(row schema.Row) error {
+		pos, err := o.Source.DecodePosition(asString(row[posCol]))
+		if err != nil {
+			return err
+		}
+		seq, _ := row[seqCol].(int64)
+		e := event{pos: pos, seq: seq, op: asString(row[opCol])}
+		if e.op != string(capture.OpTruncate) {
+			e.key = string(schema.AppendKey(nil, src, row))
+			e.hash = schema.HashRow(src, row, cols)
+			e.label = keyLabel(src, row)
+		}
+		events = append(events, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(events, func(a, b event) int {
+		if c := a.pos.Compare(b.pos); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	latest := map[string]rowDigest{}
+	for _, e := range events {
+		switch e.op {
+		case string(capture.OpTruncate):
+			clear(latest)
+		case string(capture.OpDelete):
+			delete(latest, e.key)
+		default:
+			latest[e.key] = rowDigest{key: e.key, label: e.label, hash: e.hash}
+		}
+	}
+	out := make([]rowDigest, 0, len(latest))
+	for _, d := range latest {
+		out = append(out, d)
+	}
+	return out, nil
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/floe-cdc/floe/deploy/testdb"
+)
+
+// runFloe runs a floe verb to completion and returns its combined output
+// and exit code.
+func runFloe(t *testing.T, e *pipelineEnv, args ...string) (string, int) {
+	t.Helper()
+	cmd := e.floeCmd(args...)
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("floe %v did not finish within 2 minutes", args)
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("floe %v: %v", args, err)
+	}
+	return string(out), 0
+}
+
+// rewriteConfig replaces old with new in the env's config file.
+func rewriteConfig(t *testing.T, e *pipelineEnv, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("config has no %q", old)
+	}
+	if err := os.WriteFile(e.config, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// expectOneLineError asserts a failing exit and a message holding every
+// fragment on one line.
+func expectOneLineError(t *testing.T, out string, code int, fragments ...string) {
+	t.Helper()
+	if code == 0 {
+		t.Fatalf("exit 0, want a failure; output:\n%s", out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		ok := true
+		for _, f := range fragments {
+			ok = ok && strings.Contains(line, f)
+		}
+		if ok {
+			return
+		}
+	}
+	t.Fatalf("no output line holds all of %q; output:\n%s", fragments, out)
+}
+
+func TestBadInput(t *testing.T) {
+	needServers(t)
+	e := newPipelineEnv(t, "badinput", `public\.orders`, "upsert", "")
+	e.exec(`CREATE TABLE orders (id int PRIMARY KEY, item text)`, `INSERT INTO orders SELECT g, 'i' || g FROM generate_series(1, 500) g`,
+		`ALTER TABLE orders OWNER TO u_badinput`)
+
+	t.Run("typo in a config key", func(t *testing.T) {
+		rewriteConfig(t, e, "checkpoint-interval:", "checkpoint-intervall:")
+		defer rewriteConfig(t, e, "checkpoint-intervall:", "checkpoint-interval:")
+		for _, verb := range []string{"check", "run"} {
+			out, code := runFloe(t, e, verb, "--config", e.config)
+			expectOneLineError(t, out, code, "pipeline.checkpoint-intervall", "checkpoint-interval")
+		}
+	})
+	t.Run("wrong password", func(t *testing.T) {
+		rewriteConfig(t, e, "${FLOE_TEST_PASSWORD}", "wrong-password")
+		defer rewriteConfig(t, e, "wrong-password", "${FLOE_TEST_PASSWORD}")
+		for _, verb := range []string{"check", "run"} {
+			out, code := runFloe(t, e, verb, "--config", e.config)
+			expectOneLineError(t, out, code, "source.password")
+			if strings.Contains(out, "wrong-password") {
+				t.Fatalf("the password leaked into the output:\n%s", out)
+			}
+		}
+	})
+	t.Run("missing table", func(t *testing.T) {
+		rewriteConfig(t, e, `public\.orders`, `public\.orderz`)
+		out, code := runFloe(t, e, "check", "--config", e.config)
+		expectOneLineError(t, out, code, "source.tables", "orderz")
+		out, code = runFloe(t, e, "run", "--config", e.config)
+		expectOneLineError(t, out, code, "orderz")
+		// Nothing half-written: with the table name fixed, a run mirrors
+		// the table and verify passes.
+		rewriteConfig(t, e, `public\.orderz`, `public\.orders`)
+		out, code = runFloe(t, e, "check", "--config", e.config)
+		if code != 0 {
+			t.Fatalf("floe check after the fix: exit %d\n%s", code, out)
+		}
+		r := e.start()
+		e.waitCaughtUp(r, time.Minute)
+		e.stop(r)
+		e.mustVerify(1)
+	})
+	t.Run("wal_level not logical", func(t *testing.T) {
+		ctx := context.Background()
+		pg, err := testdb.StartPostgres(ctx, testdb.PostgresOptions{WALLevel: "replica"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pg.Stop()
+		other := &pipelineEnv{t: t, pg: pg, db: "badinput", dir: t.TempDir()}
+		if _, err := pg.CreateDatabase(ctx, "badinput", "u_badinput", testPassword); err != nil {
+			t.Fatal(err)
+		}
+		if err := pg.Exec(ctx, "badinput", `CREATE TABLE orders (id int PRIMARY KEY)`); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(e.config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other.config = other.dir + "/floe.yaml"
+		cfg := strings.Replace(string(b), "port: "+strconv.Itoa(sharedPG.Port), "port: "+strconv.Itoa(pg.Port), 1)
+		if err := os.WriteFile(other.config, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, code := runFloe(t, other, "check", "--config", other.config)
+		expectOneLineError(t, out, code, "wal_level", "logical")
+		out, code = runFloe(t, other, "run", "--config", other.config)
+		expectOneLineError(t, out, code, "wal_level", "logical")
+	})
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestCrashExactlyOnce SIGKILLs `floe run` at random moments spread over
+// the initial snapshot and streaming while a workload keeps changing the
+// source, restarts it each time (once with the state dir deleted), and then
+// shows with `floe verify` that no row is lost and none is duplicated.
+func TestCrashExactlyOnce(t *testing.T) {
+	needServers(t)
+	for _, mode := range []string{"upsert", "changelog"} {
+		t.Run(mode, func(t *testing.T) { crashTest(t, mode) })
+	}
+}
+
+func crashTest(t *testing.T, mode string) {
+	ctx := context.Background()
+	db := "crash_" + mode
+	e := newPipelineEnv(t, db, `public\.(accounts|events|notes|scratch)`, mode, "  snapshot.chunk-rows: 2000\n  snapshot.parallelism: 2\n")
+	e.exec(testSchema)
+	const seeded = 40_000
+	e.exec(seedSQL(seeded)...)
+	for _, tbl := range []string{"accounts", "events", "notes", "scratch"} {
+		e.exec(fmt.Sprintf("ALTER TABLE %s OWNER TO u_%s", tbl, db))
+	}
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
+	seed := rng.Uint64() % 1000
+	t.Logf("random seed %d", seed)
+
+	// The workload runs for the whole test, with two large transactions.
+	w := newWorkload(ctx, t, e, seeded, seed)
+	wctx, stopWork := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var workErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; wctx.Err() == nil; i++ {
+			if i%400 == 200 {
+				if err := w.bulk(wctx, fmt.Sprintf("bulk%d", i), 30_000); err != nil && wctx.Err() == nil {
+					workErr = err
+					return
+				}
+			}
+			if err := w.step(wctx); err != nil && wctx.Err() == nil {
+				workErr = err
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	defer func() { stopWork(); wg.Wait() }()
+
+	const kills = 12
+	phases := map[string]int{}
+	stateDir := filepath.Join(e.dir, "state")
+	for i := range kills {
+		if i == kills/2 {
+			if err := os.RemoveAll(stateDir); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("kill %d: state dir deleted before restart", i)
+		}
+		appendLog(t, e, fmt.Sprintf("=== test: start %d ===", i))
+		r := e.start()
+		// Early kills land in the snapshot, later ones in streaming.
+		wait := time.Duration(300+rng.IntN(1500)) * time.Millisecond
+		if i >= 4 {
+			wait = time.Duration(800+rng.IntN(3500)) * time.Millisecond
+		}
+		time.Sleep(wait)
+		select {
+		case err := <-r.done:
+			t.Fatalf("floe run exited before kill %d: %v; log:\n%s", i, err, e.tail(40))
+		default:
+		}
+		e.kill(r)
+		phase := phaseOf(e.tail(100000))
+		phases[phase]++
+		t.Logf("kill %d after %v during %s", i, wait, phase)
+	}
+	if phases["snapshot"] < 2 || phases["streaming"] < 4 {
+		t.Fatalf("kills by phase %v: want >= 2 during the snapshot and >= 4 while streaming", phases)
+	}
+	stopWork()
+	wg.Wait()
+	if workErr != nil {
+		t.Fatalf("workload: %v", workErr)
+	}
+	t.Logf("workload: %d transactions", w.txns)
+
+	appendLog(t, e, "=== test: final run ===")
+	r := e.start()
+	e.waitCaughtUp(r, 3*time.Minute)
+	e.stop(r)
+	t.Logf("floe verify:\n%s", e.mustVerify(4))
+}
+
+// phaseOf says what the last floe run in the log was doing.
+func phaseOf(log string) string {
+	i := strings.LastIndex(log, "=== test: start")
+	run := log[i:]
+	switch {
+	case strings.Contains(run, "snapshot complete"), strings.Contains(run, "snapshot=false"):
+		return "streaming"
+	case strings.Contains(run, "snapshot planned"):
+		return "snapshot"
+	default:
+		return "startup"
+	}
+}
+
+func appendLog(t *testing.T, e *pipelineEnv, line string) {
+	t.Helper()
+	f, err := os.OpenFile(e.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := fmt.Fprintln(f, line); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/floe-cdc/floe/deploy/testdb"
+)
+
+// The integration tests of this package run the real floe binary against a
+// real PostgreSQL, as a user would. TestMain builds the binary and starts
+// one cluster; each test uses its own database.
+var (
+	floeBin   string
+	sharedPG  *testdb.Postgres
+	setupErr  error
+	testsRoot string
+)
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if testing.Short() {
+			return m.Run()
+		}
+		var err error
+		testsRoot, err = os.MkdirTemp("", "floe-cmd-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(testsRoot)
+		ctx := context.Background()
+		floeBin = filepath.Join(testsRoot, "floe")
+		build := exec.Command("go", "build", "-o", floeBin, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			setupErr = fmt.Errorf("build floe: %v\n%s", err, out)
+		} else if err := testdb.EnsurePostgresInstalled(ctx); err != nil {
+			setupErr = err
+		} else if sharedPG, err = testdb.StartPostgres(ctx, testdb.PostgresOptions{
+			ExtraConf: []string{"max_replication_slots = 20", "max_wal_senders = 20"},
+		}); err != nil {
+			setupErr = err
+		}
+		defer func() {
+			if sharedPG != nil {
+				_ = sharedPG.Stop()
+			}
+		}()
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// needServers skips in -short mode and fails when the servers could not start.
+func needServers(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs PostgreSQL")
+	}
+	if setupErr != nil {
+		t.Fatalf("test setup: %v", setupErr)
+	}
+}
+
+// pipelineEnv is one test's database, config and directories.
+type pipelineEnv struct {
+	t       *testing.T
+	pg      *testdb.Postgres
+	db      string
+	dsn     string
+	dir     string
+	config  string
+	slot    string
+	logPath string
+}
+
+const testPassword = "s3cret-pw"
+
+// newPipelineEnv creates database db owned by a replication user and writes
+// a config with the given extra YAML under source: and sink:.
+func newPipelineEnv(t *testing.T, db, tables, sinkMode string, extraSource string) *pipelineEnv {
+	t.Helper()
+	ctx := context.Background()
+	dsn, err := sharedPG.CreateDatabase(ctx, db, "u_"+db, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &pipelineEnv{t: t, pg: sharedPG, db: db, dsn: dsn, dir: t.TempDir(), slot: "floe_" + db}
+	e.logPath = filepath.Join(e.dir, "floe.log")
+	e.config = filepath.Join(e.dir, "floe.yaml")
+	cfg := fmt.Sprintf(`pipeline:
+  name: %s
+  checkpoint-interval: 1s
+state:
+  dir: %s/state
+source:
+  type: postgres
+  hostname: 127.0.0.1
+  port: %d
+  username: u_%s
+  password: ${FLOE_TEST_PASSWORD}
+  database: %s
+  tables: %s
+  snapshot.parallelism: 2
+%ssink:
+  type: iceberg
+  catalog:
+    type: sql
+    uri: sqlite://%s/catalog.db
+  warehouse: %s/warehouse
+  namespace: lake
+  mode: %s
+log:
+  level: debug
+`, db, e.dir, sharedPG.Port, db, db, tables, extraSource, e.dir, e.dir, sinkMode)
+	if err := os.WriteFile(e.config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Drop the slot so the shared cluster does not retain WAL for it.
+		_ = sharedPG.Exec(context.Background(), db, fmt.Sprintf(
+			"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '%s' AND NOT active", e.slot))
+	})
+	return e
+}
+
+// exec runs SQL as the superuser in the test database.
+func (e *pipelineEnv) exec(sql ...string) {
+	e.t.Helper()
+	if err := e.pg.Exec(context.Background(), e.db, sql...); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// floeCmd prepares a floe invocation with the test's environment.
+func (e *pipelineEnv) floeCmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(floeBin, args...)
+	cmd.Env = append(os.Environ(), "FLOE_TEST_PASSWORD="+testPassword)
+	cmd.Dir = e.dir
+	return cmd
+}
+
+// running is a floe run process.
+type running struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// start launches `floe run`, appending its output to the env's log.
+func (e *pipelineEnv) start() *running {
+	e.t.Helper()
+	logFile, err := os.OpenFile(e.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cmd := e.floeCmd("run", "--config", e.config)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	r := &running{cmd: cmd, done: make(chan error, 1)}
+	go func() { r.done <- cmd.Wait(); logFile.Close() }()
+	e.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-r.doneOrClosed()
+	})
+	return r
+}
+
+func (r *running) doneOrClosed() <-chan error {
+	ch := make(chan error, 1)
+	go func() {
+		select {
+		case err, ok := <-r.done:
+			if ok {
+				r.done <- err // keep it for other readers
+			}
+			ch <- err
+		case <-time.After(30 * time.Second):
+			ch <- errors.New("timeout")
+		}
+	}()
+	return ch
+}
+
+// stop sends SIGTERM and expects a clean exit (the final checkpoint commits).
+func (e *pipelineEnv) stop(r *running) {
+	e.t.Helper()
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-r.done:
+		r.done <- err
+		if err != nil {
+			e.t.Fatalf("floe run exited with %v after SIGTERM; log:\n%s", err, e.tail(40))
+		}
+	case <-time.After(2 * time.Minute):
+		e.t.Fatalf("floe run did not stop within 2 minutes of SIGTERM; log:\n%s", e.tail(40))
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (e *pipelineEnv) kill(r *running) {
+	e.t.Helper()
+	_ = r.cmd.Process.Signal(syscall.SIGKILL)
+	err := <-r.done
+	r.done <- err
+}
+
+// waitCaughtUp waits until floe has acknowledged a marker written now.
+func (e *pipelineEnv) waitCaughtUp(r *running, timeout time.Duration) {
+	e.t.Helper()
+	runDone := make(chan error, 1)
+	go func() {
+		err := <-r.done
+		r.done <- err
+		runDone <- err
+	}()
+	if err := waitCaughtUp(context.Background(), e.dsn, e.slot, timeout, runDone); err != nil {
+		e.t.Fatalf("%v; log:\n%s", err, e.tail(60))
+	}
+}
+
+// verify runs `floe verify` and returns its output and exit code.
+func (e *pipelineEnv) verify() (string, int) {
+	e.t.Helper()
+	out, err := e.floeCmd("verify", "--config", e.config).CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return string(out), 0
+	case errors.As(err, &ee):
+		return string(out), ee.ExitCode()
+	default:
+		e.t.Fatalf("floe verify: %v", err)
+		return "", -1
+	}
+}
+
+// mustVerify fails the test unless every table verifies.
+func (e *pipelineEnv) mustVerify(wantTables int) string {
+	e.t.Helper()
+	out, code := e.verify()
+	if code != 0 {
+		e.t.Fatalf("floe verify exit %d:\n%s\nfloe log tail:\n%s", code, out, e.tail(60))
+	}
+	if n := strings.Count(out, "OK "); n != wantTables {
+		e.t.Fatalf("floe verify reported %d OK tables, want %d:\n%s", n, wantTables, out)
+	}
+	return out
+}
+
+// tail returns the last n lines of the floe log.
+func (e *pipelineEnv) tail(n int) string {
+	b, _ := os.ReadFile(e.logPath)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// conn opens a connection to the test database as the superuser.
+func (e *pipelineEnv) conn() *pgx.Conn {
+	e.t.Helper()
+	c, err := pgx.Connect(context.Background(), e.pg.AdminDSN(e.db))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+func (e *pipelineEnv) count(table string) int {
+	e.t.Helper()
+	var n int
+	if err := e.conn().QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// loadConfig parses the env's config file as floe would.
+func (e *pipelineEnv) loadConfig() *Config {
+	e.t.Helper()
+	data, err := os.ReadFile(e.config)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg, err := ParseConfig(e.config, data, func(k string) (string, bool) {
+		if k == "FLOE_TEST_PASSWORD" {
+			return testPassword, true
+		}
+		return "", false
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cfg
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/floe-cdc/floe/checkpoint"
+	"github.com/floe-cdc/floe/state"
+)
+
+func runCommand() *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "run --config FILE",
+		Short: "Snapshot (when needed), then stream changes until SIGINT/SIGTERM",
+		Long: `run mirrors the configured source tables into Iceberg. It snapshots tables
+that have no committed data, then streams changes. On SIGINT/SIGTERM it commits
+the current checkpoint and exits 0; a second signal exits at once (also safe).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := LoadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			var progress io.Writer
+			if isTerminal(os.Stderr) {
+				progress = os.Stderr
+			}
+			return runPipeline(cmd.Context(), cfg, os.Stderr, progress)
+		},
+	}
+	cmd.Flags().StringVarP(&configPath, "config", "c", "", "pipeline configuration file (YAML)")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+// runPipeline runs one pipeline until ctx is cancelled.
+func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) error {
+	log := newLogger(cfg.Log, logOut).With("pipeline", cfg.Pipeline.Name)
+	mode, err := sinkMode(cfg)
+	if err != nil {
+		return err
+	}
+	store, err := state.Open(cfg.State.Dir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	reg := prometheus.NewRegistry()
+	metrics := checkpoint.NewMetrics(reg)
+	if cfg.Server.MetricsAddress != "" {
+		if err := serveMetrics(ctx, cfg.Server.MetricsAddress, reg, log); err != nil {
+			return err
+		}
+	}
+	src, err := openSource(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	// The same preflight as floe check, so a misconfigured source fails
+	// with the setting and the fix before anything is created.
+	if problems := src.Check(ctx); len(problems) > 0 {
+		lines := make([]string, len(problems))
+		for i, p := range problems {
+			lines[i] = formatSourceProblem(p)
+		}
+		return errors.New(strings.Join(lines, "\n"))
+	}
+	cat, err := openCatalog(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+
+	coord, err := checkpoint.New(checkpoint.Options{
+		Pipeline:            cfg.Pipeline.Name,
+		Source:              src,
+		Catalog:             cat,
+		Router:              newRouter(cfg),
+		Mode:                mode,
+		Store:               store,
+		Interval:            cfg.Pipeline.CheckpointInterval,
+		SnapshotMode:        cfg.Source.SnapshotMode,
+		SnapshotParallelism: cfg.Source.SnapshotParallelism,
+		SnapshotChunkRows:   cfg.Source.SnapshotChunkRows,
+		SpillDir:            filepath.Join(cfg.State.Dir, "spill"),
+		Logger:              log,
+		Metrics:             metrics,
+		Progress:            progress,
+	})
+	if err != nil {
+		return err
+	}
+	if err := coord.Run(ctx); err != nil {
+		return fmt.Errorf("pipeline %s: %w", cfg.Pipeline.Name, err)
+	}
+	return nil
+}

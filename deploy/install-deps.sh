@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what `make test` and `make demo` need on a fresh Debian machine:
+# the PostgreSQL server binaries (the tests and the demo start their own
+# throwaway clusters; the system service is not used) and staticcheck.
+# Downloads are cached outside the checkout (Go module cache, ~/go/bin).
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  echo "installing the PostgreSQL server (Debian package postgresql)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+
+STATICCHECK_VERSION=v0.8.2
+gobin="$(go env GOPATH)/bin"
+if ! "$gobin/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
+  echo "installing staticcheck $STATICCHECK_VERSION"
+  GOFLAGS= go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+fi

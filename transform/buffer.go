@@ -1,0 +1,469 @@
+package transform
+
+import (
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// Meta says where a change came from; it fills the metadata columns.
+type Meta struct {
+	Pos          string // capture.Position.String() of the change's batch
+	CommitMicros int64  // source commit time, microseconds since the Unix epoch (UTC)
+	Seq          int64  // order of the change inside its batch, from 0
+}
+
+// DefaultMemoryBudget is the MemoryBudget used when none is given.
+const DefaultMemoryBudget = 64 << 20
+
+// BufferOptions configures a Buffer.
+type BufferOptions struct {
+	// Layout is the sink layout (see SinkLayout) of the rows the Buffer yields.
+	Layout *schema.Table
+	Mode   Mode
+	// SpillDir holds spill files; "" means os.TempDir().
+	SpillDir string
+	// MemoryBudget bounds the bytes of encoded row images kept in memory;
+	// images past it go to a spill file. <= 0 means DefaultMemoryBudget.
+	MemoryBudget int64
+	// Table names the table in errors.
+	Table string
+}
+
+// entry is the state of one key in Upsert mode.
+type entry struct {
+	key string
+	// img is the encoded row image (Layout) or, when dead, the encoded key
+	// row (key columns only).
+	img ref
+	// lookup is the encoded key whose row in Iceberg (as of before this
+	// checkpoint) supplies the image's Unchanged values; valid when pend.
+	lookup string
+	pend   bool
+	dead   bool // deleted: no row is written
+	del    bool // an equality delete must be written for key
+}
+
+// Buffer is the keyed state of one sink table for one checkpoint. It is
+// not safe for concurrent use, and Apply must not be called while Rows or
+// DeleteKeys is being iterated.
+//
+// The caller applies changes in source order, then calls PendingKeys, looks
+// those keys up in Iceberg, calls Resolve, and finally commits Rows,
+// DeleteKeys and Truncated in one Iceberg snapshot.
+type Buffer struct {
+	o         BufferOptions
+	layout    *schema.Table
+	keyLayout *schema.Table
+	n         int  // number of source columns
+	keyed     bool // the layout has a key
+	store     spill
+	maps      map[*schema.Table]*colMap
+
+	// Upsert mode.
+	index     map[string]int32 // encoded key -> entries index
+	entries   []entry
+	truncated bool
+
+	// Changelog mode.
+	rows    []ref
+	rowPend map[int32]string // row index -> lookup key, for rows holding Unchanged
+	last    map[string]int32 // encoded key -> index of its last row with an image; -1 when deleted
+
+	pending map[string]schema.Row // lookup key -> key row
+	cut     bool                  // an OpTruncate was applied: state before it is gone
+	closed  bool
+
+	row, before schema.Row // scratch rows in Layout
+	enc         []byte     // scratch encoding
+}
+
+// NewBuffer returns an empty Buffer.
+func NewBuffer(o BufferOptions) (*Buffer, error) {
+	if o.Layout == nil {
+		return nil, fmt.Errorf("buffer for %s: no layout", o.Table)
+	}
+	if err := isSinkLayout(o.Layout); err != nil {
+		return nil, fmt.Errorf("buffer for %s: %w", o.Table, err)
+	}
+	if o.Mode != Upsert && o.Mode != Changelog {
+		return nil, fmt.Errorf("buffer for %s: unknown mode %s", o.Table, o.Mode)
+	}
+	if o.Mode == Upsert && len(o.Layout.Key) == 0 {
+		return nil, fmt.Errorf("buffer for %s: upsert mode needs a key; declare one in the route or use changelog mode", o.Table)
+	}
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = DefaultMemoryBudget
+	}
+	n := len(o.Layout.Columns) - numMeta
+	kl := &schema.Table{}
+	for i, k := range o.Layout.Key {
+		kl.Columns = append(kl.Columns, o.Layout.Columns[k])
+		kl.Key = append(kl.Key, i)
+	}
+	return &Buffer{
+		o:         o,
+		layout:    o.Layout,
+		keyLayout: kl,
+		n:         n,
+		keyed:     len(o.Layout.Key) > 0,
+		store:     spill{dir: o.SpillDir, budget: o.MemoryBudget},
+		maps:      map[*schema.Table]*colMap{},
+		index:     map[string]int32{},
+		rowPend:   map[int32]string{},
+		last:      map[string]int32{},
+		pending:   map[string]schema.Row{},
+		row:       make(schema.Row, len(o.Layout.Columns)),
+		before:    make(schema.Row, len(o.Layout.Columns)),
+	}, nil
+}
+
+// Apply adds one change. Changes must come in source order. Applying a
+// sequence of changes again (replay) yields the same rows and delete keys.
+func (b *Buffer) Apply(ch capture.Change, m Meta) error {
+	if b.closed {
+		return b.errf("apply to a closed buffer")
+	}
+	switch ch.Op {
+	case capture.OpTruncate:
+		return b.truncate(m)
+	case capture.OpInsert, capture.OpUpdate, capture.OpRead:
+		if ch.After == nil {
+			return b.errf("%s change without a new image", ch.Op)
+		}
+	case capture.OpDelete:
+		if ch.Before == nil {
+			return b.errf("delete without an old image")
+		}
+	default:
+		return b.errf("unknown change op %q", ch.Op)
+	}
+	cm, err := b.mapping(ch.Schema)
+	if err != nil {
+		return err
+	}
+	hasBefore := ch.Before != nil
+	if hasBefore {
+		if err := b.project(b.before, cm, ch.Before); err != nil {
+			return err
+		}
+	}
+	if ch.Op == capture.OpDelete {
+		return b.applyDelete(ch, m)
+	}
+
+	row := b.row
+	if err := b.project(row, cm, ch.After); err != nil {
+		return err
+	}
+	b.setMeta(row, ch.Op, m)
+	key, err := b.keyOf(row)
+	if err != nil {
+		return err
+	}
+	// The fill key is where the row lived before this change.
+	fillKey, fillRow, oldKey := key, row, ""
+	if hasBefore {
+		bk, err := b.keyOf(b.before)
+		if err != nil {
+			return err
+		}
+		if bk != key {
+			fillKey, fillRow, oldKey = bk, b.before, bk
+		}
+	}
+	var (
+		lookup string
+		pend   bool
+	)
+	if schema.Row(row[:b.n]).HasUnchanged() {
+		if hasBefore && !ch.BeforeKeyOnly {
+			for i := 0; i < b.n; i++ {
+				if schema.IsUnchanged(row[i]) {
+					row[i] = b.before[i]
+				}
+			}
+		}
+		if schema.Row(row[:b.n]).HasUnchanged() {
+			if lookup, pend, err = b.fillFromState(row, fillKey, fillRow); err != nil {
+				return err
+			}
+		}
+	}
+	if b.o.Mode == Changelog {
+		return b.appendRow(key, row, lookup, pend, oldKey)
+	}
+	if oldKey != "" {
+		if err := b.tombstone(oldKey, b.before); err != nil {
+			return err
+		}
+	}
+	return b.upsert(key, row, lookup, pend, ch.Op != capture.OpRead)
+}
+
+func (b *Buffer) applyDelete(ch capture.Change, m Meta) error {
+	key, err := b.keyOf(b.before)
+	if err != nil {
+		return err
+	}
+	if b.o.Mode == Upsert {
+		return b.tombstone(key, b.before)
+	}
+	row := b.row
+	for i := 0; i < b.n; i++ {
+		v := b.before[i]
+		// A delete row carries the old values the source sent; the others are NULL.
+		if (ch.BeforeKeyOnly && !b.isKey(i)) || schema.IsUnchanged(v) {
+			v = nil
+		}
+		row[i] = v
+	}
+	b.setMeta(row, capture.OpDelete, m)
+	if err := b.appendRow("", row, "", false, ""); err != nil {
+		return err
+	}
+	if b.keyed {
+		b.last[key] = -1
+	}
+	return nil
+}
+
+func (b *Buffer) truncate(m Meta) error {
+	b.cut = true
+	if b.o.Mode == Changelog {
+		row := b.row
+		for i := 0; i < b.n; i++ {
+			row[i] = nil
+		}
+		b.setMeta(row, capture.OpTruncate, m)
+		clear(b.last)
+		return b.appendRow("", row, "", false, "")
+	}
+	for _, e := range b.entries {
+		b.store.free(e.img)
+	}
+	b.entries = nil
+	b.index = map[string]int32{}
+	b.pending = map[string]schema.Row{}
+	b.truncated = true
+	return nil
+}
+
+// fillFromState fills row's Unchanged values from the buffered image of
+// fillKey. It returns the lookup key whose Iceberg row must supply the
+// values still Unchanged, or an error when none can.
+func (b *Buffer) fillFromState(row schema.Row, fillKey string, fillRow schema.Row) (string, bool, error) {
+	reason := "the table has no key to find an earlier image by"
+	if b.keyed {
+		var (
+			img      schema.Row
+			lookup   string
+			pend     bool
+			found    bool
+			deleted  bool
+			imgError error
+		)
+		if b.o.Mode == Upsert {
+			if i, ok := b.index[fillKey]; ok {
+				e := &b.entries[i]
+				if deleted = e.dead; !deleted {
+					img, imgError = b.image(e.img)
+					lookup, pend, found = e.lookup, e.pend, true
+				}
+			}
+		} else if i, ok := b.last[fillKey]; ok {
+			if deleted = i < 0; !deleted {
+				img, imgError = b.image(b.rows[i])
+				lookup, pend = b.rowPend[i]
+				found = true
+			}
+		}
+		if imgError != nil {
+			return "", false, imgError
+		}
+		switch {
+		case found:
+			for i := 0; i < b.n; i++ {
+				if schema.IsUnchanged(row[i]) {
+					row[i] = img[i]
+				}
+			}
+			if !schema.Row(row[:b.n]).HasUnchanged() {
+				return "", false, nil
+			}
+			if pend {
+				return lookup, true, nil
+			}
+			reason = "the earlier image lacks it too"
+		case deleted:
+			reason = "the row was deleted earlier in this checkpoint"
+		case b.cut:
+			reason = "the table was truncated earlier in this checkpoint"
+		default:
+			if _, ok := b.pending[fillKey]; !ok {
+				b.pending[fillKey] = b.keyRow(fillRow)
+			}
+			return fillKey, true, nil
+		}
+	}
+	return "", false, b.errf("key %s: column %s was not sent by the source (unchanged TOAST) and %s",
+		b.formatKey(b.keyRow(row)), b.layout.Columns[firstUnchanged(row[:b.n])].Name, reason)
+}
+
+// upsert stores row as the image of key.
+func (b *Buffer) upsert(key string, row schema.Row, lookup string, pend, del bool) error {
+	r, err := b.encode(b.layout, row)
+	if err != nil {
+		return err
+	}
+	b.put(key, entry{img: r, lookup: lookup, pend: pend, del: del})
+	return nil
+}
+
+// tombstone marks the key of src (a row in Layout) deleted.
+func (b *Buffer) tombstone(key string, src schema.Row) error {
+	r, err := b.encode(b.keyLayout, b.keyRow(src))
+	if err != nil {
+		return err
+	}
+	b.put(key, entry{img: r, dead: true, del: true})
+	return nil
+}
+
+func (b *Buffer) put(key string, e entry) {
+	if i, ok := b.index[key]; ok {
+		old := &b.entries[i]
+		b.store.free(old.img)
+		e.key, e.del = old.key, e.del || old.del
+		*old = e
+		return
+	}
+	e.key = key
+	b.index[key] = int32(len(b.entries))
+	b.entries = append(b.entries, e)
+}
+
+// appendRow appends a changelog row; key ("" for none) becomes the key's
+// last image and oldKey (a PK change's old key, or "") is marked deleted.
+func (b *Buffer) appendRow(key string, row schema.Row, lookup string, pend bool, oldKey string) error {
+	r, err := b.encode(b.layout, row)
+	if err != nil {
+		return err
+	}
+	i := int32(len(b.rows))
+	b.rows = append(b.rows, r)
+	if pend {
+		b.rowPend[i] = lookup
+	}
+	if b.keyed && key != "" {
+		if oldKey != "" {
+			b.last[oldKey] = -1
+		}
+		b.last[key] = i
+	}
+	return nil
+}
+
+func (b *Buffer) encode(t *schema.Table, row schema.Row) (ref, error) {
+	var err error
+	b.enc, err = schema.AppendRow(b.enc[:0], t, row)
+	if err != nil {
+		return ref{}, b.errf("encode row: %w", err)
+	}
+	r, err := b.store.put(b.enc)
+	if err != nil {
+		return ref{}, b.errf("%w", err)
+	}
+	return r, nil
+}
+
+// image decodes a stored row image (Layout). The row is the caller's.
+func (b *Buffer) image(r ref) (schema.Row, error) {
+	return b.decode(b.layout, r)
+}
+
+func (b *Buffer) decode(t *schema.Table, r ref) (schema.Row, error) {
+	raw, err := b.store.get(r)
+	if err != nil {
+		return nil, b.errf("%w", err)
+	}
+	row, err := schema.DecodeRow(t, raw)
+	if err != nil {
+		return nil, b.errf("decode buffered row: %w", err)
+	}
+	return row, nil
+}
+
+// Truncated reports whether the commit must drop every existing row of
+// the table first (an OpTruncate was applied in Upsert mode; the rows
+// buffered before it are already gone). Always false in Changelog mode,
+// where a truncate is recorded as a row with _floe_op 't'.
+func (b *Buffer) Truncated() bool { return b.truncated }
+
+// Len is the number of buffered entries: in Upsert mode the keys touched
+// (images and deletions), in Changelog mode the rows. Zero means Rows and
+// DeleteKeys yield nothing (Truncated may still be true).
+func (b *Buffer) Len() int {
+	if b.o.Mode == Changelog {
+		return len(b.rows)
+	}
+	return len(b.entries)
+}
+
+// SpilledBytes is the number of bytes written to the spill file so far.
+func (b *Buffer) SpilledBytes() int64 { return b.store.size }
+
+// MemoryBytes is the number of bytes of row images held in memory.
+func (b *Buffer) MemoryBytes() int64 { return b.store.mem }
+
+// Close releases memory and removes the spill file. Safe to call more
+// than once; the Buffer cannot be used afterwards.
+func (b *Buffer) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	b.entries, b.rows, b.index, b.last, b.pending, b.rowPend = nil, nil, nil, nil, nil, nil
+	if err := b.store.close(); err != nil {
+		return b.errf("%w", err)
+	}
+	return nil
+}
+
+var errClosed = errors.New("buffer is closed")
+
+func (b *Buffer) errf(format string, args ...any) error {
+	return fmt.Errorf("table %s: "+format, append([]any{b.o.Table}, args...)...)
+}
+
+func (b *Buffer) setMeta(row schema.Row, op capture.Op, m Meta) {
+	row[b.n] = op.String()
+	row[b.n+1] = m.CommitMicros
+	row[b.n+2] = m.Pos
+	row[b.n+3] = m.Seq
+}
+
+func firstUnchanged(r schema.Row) int {
+	for i, v := range r {
+		if schema.IsUnchanged(v) {
+			return i
+		}
+	}
+	return -1
+}
+
+// walk turns fn into an iterator that yields fn's error, if any, last.
+func (b *Buffer) walk(fn func(yield func(schema.Row, error) bool) error) iter.Seq2[schema.Row, error] {
+	return func(yield func(schema.Row, error) bool) {
+		if b.closed {
+			yield(nil, b.errf("%w", errClosed))
+			return
+		}
+		if err := fn(yield); err != nil {
+			yield(nil, err)
+		}
+	}
+}

@@ -1,0 +1,26 @@
+// Package transform turns captured changes into the rows Floe writes to
+// one sink table per checkpoint: it routes source tables to sink tables
+// (Router), defines the sink layout with Floe's metadata columns
+// (SinkLayout), and keeps the keyed state of one table for one checkpoint
+// (Buffer).
+//
+// In: capture.Change values of one table in source order, each with a Meta
+// (position, commit time, order inside its batch).
+// Out: rows in the sink layout, key-only rows for equality deletes, and a
+// truncate flag, ready for one Iceberg commit.
+//
+// Invariants:
+//   - Upsert mode: a Buffer yields at most one row per key (the last image
+//     applied), so one Iceberg snapshot never holds two versions of a key;
+//     every key touched by a stream change gets an equality delete, so
+//     applying a change twice (replay) converges to the same table;
+//   - Changelog mode: every change is one row, in the order applied, with
+//     _floe_op/_floe_pos/_floe_seq saying what and where it came from;
+//   - an unchanged (TOAST) value is filled from the change's old image,
+//     else from the buffered image of the key the row had before the
+//     change, else from Iceberg (PendingKeys/Resolve); it is never written
+//     as a placeholder or NULL: an unresolvable value is an error naming
+//     the table, the key and the column;
+//   - a Buffer's memory is bounded by its budget plus its key index; row
+//     images past the budget live in a spill file removed by Close.
+package transform

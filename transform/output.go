@@ -1,0 +1,284 @@
+package transform
+
+import (
+	"iter"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// PendingKeys returns the keys (key-only rows in Layout key order) whose
+// rows in Iceberg, as committed before this checkpoint, must supply
+// values the source did not send. Each key appears once.
+func (b *Buffer) PendingKeys() []schema.Row {
+	var out []schema.Row
+	seen := map[string]bool{}
+	add := func(k string) {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, b.pending[k])
+		}
+	}
+	if b.o.Mode == Changelog {
+		for _, i := range slices.Sorted(maps.Keys(b.rowPend)) {
+			add(b.rowPend[i])
+		}
+		return out
+	}
+	for _, e := range b.entries {
+		if e.pend && !e.dead {
+			add(e.lookup)
+		}
+	}
+	return out
+}
+
+// Resolve fills the values still Unchanged from found, the rows (in
+// Layout) that Iceberg holds for the keys of PendingKeys, mapped by
+// string(schema.AppendKeyOf(nil, Layout, key)). In Changelog mode found
+// must hold the newest row of each key; a delete or truncate row counts as
+// no row. A value that cannot be filled is an error naming the table, the
+// key and the column; nothing is ever filled with a placeholder. (A NULL
+// that Iceberg holds is taken as it is: it is the committed truth, and a
+// replayed change converges to the source by the later changes.)
+func (b *Buffer) Resolve(found map[string]schema.Row) error {
+	if b.closed {
+		return b.errf("%w", errClosed)
+	}
+	fill := func(r ref, lookup string) (ref, error) {
+		img, err := b.image(r)
+		if err != nil {
+			return ref{}, err
+		}
+		src, ok := found[lookup]
+		if ok && len(src) != len(b.layout.Columns) {
+			return ref{}, b.errf("row found for key %s has %d columns, the layout has %d", b.formatKey(b.pending[lookup]), len(src), len(b.layout.Columns))
+		}
+		if ok && b.o.Mode == Changelog {
+			if op, _ := src[b.n].(string); op == capture.OpDelete.String() || op == capture.OpTruncate.String() {
+				ok = false
+			}
+		}
+		for i := 0; i < b.n; i++ {
+			if !schema.IsUnchanged(img[i]) {
+				continue
+			}
+			if !ok || schema.IsUnchanged(src[i]) {
+				return ref{}, b.errf("key %s: column %s was not sent by the source (unchanged TOAST) and Iceberg holds no row for key %s to take it from",
+					b.formatKey(b.keyRow(img)), b.layout.Columns[i].Name, b.formatKey(b.pending[lookup]))
+			}
+			img[i] = src[i]
+		}
+		nr, err := b.encode(b.layout, img)
+		if err != nil {
+			return ref{}, err
+		}
+		b.store.free(r)
+		return nr, nil
+	}
+	if b.o.Mode == Changelog {
+		for _, i := range slices.Sorted(maps.Keys(b.rowPend)) {
+			nr, err := fill(b.rows[i], b.rowPend[i])
+			if err != nil {
+				return err
+			}
+			b.rows[i] = nr
+			delete(b.rowPend, i)
+		}
+	} else {
+		for i := range b.entries {
+			e := &b.entries[i]
+			if !e.pend || e.dead {
+				continue
+			}
+			nr, err := fill(e.img, e.lookup)
+			if err != nil {
+				return err
+			}
+			e.img, e.pend, e.lookup = nr, false, ""
+		}
+	}
+	clear(b.pending)
+	return nil
+}
+
+// Rows yields the rows to write, in Layout with the metadata columns
+// filled: in Upsert mode the last image of every live key, in Changelog
+// mode every change in the order applied. It fails if a value is still
+// Unchanged (Resolve was not called or failed). Each row is the caller's.
+func (b *Buffer) Rows() iter.Seq2[schema.Row, error] {
+	return b.walk(func(yield func(schema.Row, error) bool) error {
+		emit := func(r ref) (bool, error) {
+			row, err := b.image(r)
+			if err != nil {
+				return false, err
+			}
+			if i := firstUnchanged(row[:b.n]); i >= 0 {
+				return false, b.errf("key %s: column %s is still unresolved (unchanged TOAST); call Resolve before Rows", b.formatKey(b.keyRow(row)), b.layout.Columns[i].Name)
+			}
+			return yield(row, nil), nil
+		}
+		if b.o.Mode == Changelog {
+			for _, r := range b.rows {
+				if more, err := emit(r); !more || err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		for i := range b.entries {
+			if b.entries[i].dead {
+				continue
+			}
+			if more, err := emit(b.entries[i].img); !more || err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteKeys yields the key-only rows (Layout key order) that need an
+// equality delete: in Upsert mode every key touched by a stream change
+// (inserted, updated, deleted, or the old key of a key change); snapshot
+// reads need none. Changelog mode yields nothing.
+func (b *Buffer) DeleteKeys() iter.Seq2[schema.Row, error] {
+	return b.walk(func(yield func(schema.Row, error) bool) error {
+		if b.o.Mode == Changelog {
+			return nil
+		}
+		for i := range b.entries {
+			e := &b.entries[i]
+			if !e.del {
+				continue
+			}
+			var key schema.Row
+			if e.dead {
+				k, err := b.decode(b.keyLayout, e.img)
+				if err != nil {
+					return err
+				}
+				key = k
+			} else {
+				row, err := b.image(e.img)
+				if err != nil {
+					return err
+				}
+				key = b.keyRow(row)
+			}
+			if !yield(key, nil) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// NumDeleteKeys is the number of rows DeleteKeys yields.
+func (b *Buffer) NumDeleteKeys() int {
+	n := 0
+	for i := range b.entries {
+		if b.entries[i].del {
+			n++
+		}
+	}
+	return n
+}
+
+// colMap maps a change's layout onto the source columns of the sink layout.
+type colMap struct {
+	src   []int // sink ordinal -> change ordinal, -1 when absent (NULL)
+	width int   // columns in the change's layout
+}
+
+func (b *Buffer) mapping(s *schema.Table) (*colMap, error) {
+	if cm, ok := b.maps[s]; ok {
+		return cm, nil
+	}
+	if s == nil {
+		return nil, b.errf("change without a layout")
+	}
+	cm := &colMap{src: make([]int, b.n), width: len(s.Columns)}
+	for i := range cm.src {
+		cm.src[i] = -1
+	}
+	for j, c := range s.Columns {
+		i := b.layout.Index(c.Name)
+		if i < 0 || i >= b.n {
+			return nil, b.errf("column %s of the change is not in the sink layout %s; the source layout changed and the buffer must be flushed and rebuilt", c.Name, b.layout)
+		}
+		if want := b.layout.Columns[i].Type; !schema.SameType(want, c.Type) {
+			return nil, b.errf("column %s is %s in the change but %s in the sink layout; the buffer must be flushed and rebuilt", c.Name, c.Type, want)
+		}
+		cm.src[i] = j
+	}
+	for i, j := range cm.src {
+		if c := b.layout.Columns[i]; j < 0 && (!c.Nullable || b.isKey(i)) {
+			return nil, b.errf("column %s of the sink layout is missing from the change", c.Name)
+		}
+	}
+	b.maps[s] = cm
+	return cm, nil
+}
+
+// project writes the source columns of dst from img, a row in the
+// change's layout.
+func (b *Buffer) project(dst schema.Row, cm *colMap, img schema.Row) error {
+	if len(img) != cm.width {
+		return b.errf("row has %d values, its layout %d columns", len(img), cm.width)
+	}
+	for i, j := range cm.src {
+		if j < 0 {
+			dst[i] = nil
+		} else {
+			dst[i] = img[j]
+		}
+	}
+	return nil
+}
+
+// keyOf returns the encoded key of r (a row in Layout).
+func (b *Buffer) keyOf(r schema.Row) (string, error) {
+	for _, k := range b.layout.Key {
+		if schema.IsUnchanged(r[k]) {
+			return "", b.errf("key column %s has no value", b.layout.Columns[k].Name)
+		}
+	}
+	return string(schema.AppendKey(nil, b.layout, r)), nil
+}
+
+// keyRow returns a new row holding the key values of r in key order.
+func (b *Buffer) keyRow(r schema.Row) schema.Row {
+	k := make(schema.Row, len(b.layout.Key))
+	for i, o := range b.layout.Key {
+		k[i] = r[o]
+	}
+	return k
+}
+
+func (b *Buffer) isKey(i int) bool { return slices.Contains(b.layout.Key, i) }
+
+// formatKey renders a key row for messages: "id=5, region=eu".
+func (b *Buffer) formatKey(key schema.Row) string {
+	if len(key) == 0 {
+		return "(none)"
+	}
+	var s strings.Builder
+	for i, o := range b.layout.Key {
+		if i > 0 {
+			s.WriteString(", ")
+		}
+		c := b.layout.Columns[o]
+		s.WriteString(c.Name)
+		s.WriteByte('=')
+		if v := key[i]; v == nil {
+			s.WriteString("NULL")
+		} else {
+			s.WriteString(schema.FormatValue(v, c.Type))
+		}
+	}
+	return s.String()
+}

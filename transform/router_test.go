@@ -1,0 +1,77 @@
+package transform
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/floe-cdc/floe/capture"
+)
+
+func TestRouterTarget(t *testing.T) {
+	r := NewRouter("lake", []Route{
+		{Source: regexp.MustCompile(`public\.orders`), Namespace: "sales", Name: "orders_v2", Key: []string{"id"}},
+		{Source: regexp.MustCompile(`app\.(.*)`), Name: "app_$1"},
+		{Source: regexp.MustCompile(`audit\..*`), Namespace: "audit"},
+		{Source: regexp.MustCompile(`public\.t`)}, // matches public.t only, not public.tx
+	})
+	cases := []struct {
+		id   capture.TableID
+		want Target
+	}{
+		{capture.TableID{Schema: "public", Name: "orders"}, Target{"sales", "orders_v2", []string{"id"}}},
+		{capture.TableID{Schema: "public", Name: "orders_old"}, Target{"lake", "orders_old", nil}},
+		{capture.TableID{Schema: "app", Name: "users"}, Target{"lake", "app_users", nil}},
+		{capture.TableID{Schema: "audit", Name: "log"}, Target{"audit", "log", nil}},
+		{capture.TableID{Schema: "public", Name: "t"}, Target{"lake", "t", nil}},
+		{capture.TableID{Schema: "public", Name: "tx"}, Target{"lake", "tx", nil}},
+		{capture.TableID{Schema: "xapp", Name: "users"}, Target{"lake", "users", nil}},
+	}
+	for _, c := range cases {
+		got := r.Target(c.id)
+		if got.Namespace != c.want.Namespace || got.Name != c.want.Name || strings.Join(got.Key, ",") != strings.Join(c.want.Key, ",") {
+			t.Errorf("Target(%s) = %+v, want %+v", c.id, got, c.want)
+		}
+	}
+}
+
+func TestRouterValidate(t *testing.T) {
+	id := func(s, n string) capture.TableID { return capture.TableID{Schema: s, Name: n} }
+	cases := []struct {
+		name   string
+		routes []Route
+		ids    []capture.TableID
+		want   []string // substrings of the error; none = valid
+	}{
+		{"distinct", nil, []capture.TableID{id("public", "a"), id("public", "b")}, nil},
+		{"same name in two schemas", nil, []capture.TableID{id("s1", "a"), id("s2", "a")},
+			[]string{"tables s1.a and s2.a both write to sink table lake.a"}},
+		{"merge by route", []Route{{Source: regexp.MustCompile(`shard\d\.orders`), Name: "orders"}},
+			[]capture.TableID{id("shard1", "orders"), id("shard2", "orders"), id("shard3", "orders")},
+			[]string{"shard1.orders and shard2.orders", "shard1.orders and shard3.orders"}},
+		{"routed apart", []Route{{Source: regexp.MustCompile(`s2\.a`), Name: "a2"}},
+			[]capture.TableID{id("s1", "a"), id("s2", "a")}, nil},
+		{"empty name", []Route{{Source: regexp.MustCompile(`s\.(x*)a`), Name: "$1"}},
+			[]capture.TableID{id("s", "a")}, []string{"empty sink name"}},
+		{"duplicate id is fine", nil, []capture.TableID{id("s", "a"), id("s", "a")}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := NewRouter("lake", c.routes).Validate(c.ids)
+			if len(c.want) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", c.want)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
