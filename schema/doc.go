@@ -11,4 +11,18 @@
 //   - a value that cannot be represented exactly is an error naming the column
 //     and the value, never a silently altered value;
 //   - the process's local time zone is never consulted.
+//
+// PostgreSQL: PostgresColumn maps a column type to its Iceberg type (the
+// table is in postgres.go) and PostgresDecoder returns the one decoder of
+// the column's text output, which assumes the session settings
+// DateStyle=ISO, IntervalStyle=iso_8601, TimeZone=UTC, extra_float_digits=3,
+// bytea_output=hex and lc_monetary=C. Decoders reject what Iceberg cannot
+// hold exactly (infinite dates, NaN decimals, multi-dimensional arrays, ...)
+// with a *ValueError.
+//
+// Encodings (codec.go): AppendRow/DecodeRow are a lossless, versioned row
+// codec for spilling rows to disk; AppendKey/AppendKeyOf give equal bytes
+// exactly for equal key values; HashRow is a stable FNV-1a hash of the same
+// key encoding. All three are pinned by golden files in testdata/.
+// FormatValue renders values for people.
 package schema

@@ -1,0 +1,289 @@
+package schema
+
+import (
+	"fmt"
+
+	"github.com/apache/iceberg-go"
+)
+
+// PostgreSQL type mapping.
+//
+// PostgresColumn maps a PostgreSQL column type to the Iceberg type Floe
+// writes, and PostgresDecoder turns the type's text output into the
+// canonical value of that Iceberg type (see Row). Built-in types are
+// recognised by OID (by typname when OID is 0; citext by typname always),
+// enums and arrays by SourceType.Kind. A domain arrives already resolved to
+// its base type and maps like that base type.
+//
+//	PostgreSQL                      Iceberg          notes
+//	int2, int4                      int
+//	int8, oid                       long
+//	numeric(p,s), p<=38, 0<=s<=p    decimal(p,s)
+//	numeric(p,s), s<0               decimal(p-s,0)   when p-s <= 38, else string
+//	numeric(p,s), s>p               decimal(s,s)     when s <= 38, else string
+//	numeric(p,s), p>38              string           the exact text
+//	numeric (unconstrained)         decimal(38,18)   a value that does not fit is a ValueError
+//	float4                          float            NaN and ±Infinity kept
+//	float8                          double           NaN and ±Infinity kept
+//	bool                            boolean
+//	text, varchar, bpchar, name,
+//	citext, "char"                  string           bpchar keeps its padding
+//	bytea                           binary           needs bytea_output=hex
+//	date                            date             BC and years > 9999 kept; ±infinity is a ValueError
+//	time                            time             24:00:00 is a ValueError
+//	timetz                          string           keeps the offset
+//	timestamp                       timestamp        wall clock; ±infinity is a ValueError
+//	timestamptz                     timestamptz      the instant in UTC; ±infinity is a ValueError
+//	uuid                            uuid
+//	json, jsonb, xml                string
+//	inet, cidr, macaddr, macaddr8   string
+//	interval                        string           ISO 8601 (IntervalStyle=iso_8601)
+//	money                           decimal(19,2)    needs lc_monetary=C
+//	enum                            string           the label
+//	bit, varbit                     string           e.g. "0101"
+//	any other base type             string           its text output (tsvector, point, ...)
+//	T[] (one dimension)             list<T'>         T' = mapping of T, elements optional;
+//	                                                 multi-dimensional values and non-default
+//	                                                 lower bounds are ValueErrors
+//
+// Nested field IDs: a list type is returned as &iceberg.ListType with
+// ElementID 0 (unassigned). iceberg-go ignores IDs <= 0 when it checks a
+// schema for duplicate IDs, and whoever creates the Iceberg table must
+// assign real IDs (lakewriter does, e.g. with iceberg.AssignFreshSchemaIDs).
+// ListType.Equals compares ElementID, so compare a mapped type with a
+// table's type with SameType, which ignores nested IDs.
+
+// Built-in PostgreSQL type OIDs (pg_type.oid; stable across versions).
+const (
+	oidBool        = 16
+	oidBytea       = 17
+	oidChar        = 18
+	oidName        = 19
+	oidInt8        = 20
+	oidInt2        = 21
+	oidInt2Vector  = 22
+	oidInt4        = 23
+	oidText        = 25
+	oidOID         = 26
+	oidOIDVector   = 30
+	oidJSON        = 114
+	oidXML         = 142
+	oidPoint       = 600
+	oidBox         = 603
+	oidCIDR        = 650
+	oidFloat4      = 700
+	oidFloat8      = 701
+	oidMacaddr8    = 774
+	oidMoney       = 790
+	oidMacaddr     = 829
+	oidInet        = 869
+	oidBpchar      = 1042
+	oidVarchar     = 1043
+	oidDate        = 1082
+	oidTime        = 1083
+	oidTimestamp   = 1114
+	oidTimestamptz = 1184
+	oidInterval    = 1186
+	oidTimetz      = 1266
+	oidBit         = 1560
+	oidVarbit      = 1562
+	oidNumeric     = 1700
+	oidUUID        = 2950
+	oidTSVector    = 3614
+	oidJSONB       = 3802
+)
+
+// builtinByName maps typnames to OIDs for callers that only know names
+// (OID 0) and for extension types whose OID differs per database.
+var builtinByName = map[string]uint32{
+	"bool": oidBool, "bytea": oidBytea, "char": oidChar, "name": oidName,
+	"int8": oidInt8, "int2": oidInt2, "int4": oidInt4, "text": oidText,
+	"oid": oidOID, "json": oidJSON, "xml": oidXML, "point": oidPoint,
+	"box": oidBox, "cidr": oidCIDR, "float4": oidFloat4, "float8": oidFloat8,
+	"macaddr8": oidMacaddr8, "money": oidMoney, "macaddr": oidMacaddr,
+	"inet": oidInet, "bpchar": oidBpchar, "varchar": oidVarchar,
+	"date": oidDate, "time": oidTime, "timestamp": oidTimestamp,
+	"timestamptz": oidTimestamptz, "interval": oidInterval, "timetz": oidTimetz,
+	"bit": oidBit, "varbit": oidVarbit, "numeric": oidNumeric, "uuid": oidUUID,
+	"tsvector": oidTSVector, "jsonb": oidJSONB,
+}
+
+// arrayElem maps the OIDs of the built-in array types to their element
+// OIDs, so an array SourceType without Elem still maps.
+var arrayElem = map[uint32]uint32{
+	1000: oidBool, 1001: oidBytea, 1002: oidChar, 1003: oidName, 1005: oidInt2,
+	1007: oidInt4, 1009: oidText, 1014: oidBpchar, 1015: oidVarchar, 1016: oidInt8,
+	1017: oidPoint, 1020: oidBox, 1021: oidFloat4, 1022: oidFloat8, 1028: oidOID,
+	1231: oidNumeric, 1182: oidDate, 1183: oidTime, 1115: oidTimestamp,
+	1185: oidTimestamptz, 1187: oidInterval, 1270: oidTimetz, 2951: oidUUID,
+	199: oidJSON, 3807: oidJSONB, 791: oidMoney, 1041: oidInet, 651: oidCIDR,
+	1040: oidMacaddr, 775: oidMacaddr8, 1561: oidBit, 1563: oidVarbit, 143: oidXML,
+	3643: oidTSVector,
+}
+
+// Precision and scale used for numeric columns declared without them.
+const (
+	unconstrainedPrecision = 38
+	unconstrainedScale     = 18
+)
+
+// PostgresColumn returns the Iceberg column for a PostgreSQL column named
+// name of type t; notNull is pg_attribute.attnotnull (or a key column).
+// The mapping is the table above. It fails only for an array whose element
+// type is unknown or itself an array.
+func PostgresColumn(name string, t SourceType, notNull bool) (Column, error) {
+	typ, err := postgresType(t)
+	if err != nil {
+		return Column{}, fmt.Errorf("map column %s: %w", name, err)
+	}
+	return Column{Name: name, Type: typ, Nullable: !notNull, Source: t}, nil
+}
+
+// postgresType maps one source type (see PostgresColumn).
+func postgresType(t SourceType) (iceberg.Type, error) {
+	if t.OID == oidInt2Vector || t.OID == oidOIDVector {
+		// Catalog vector types look like arrays in pg_type but print as
+		// space-separated text, not {...}.
+		return iceberg.PrimitiveTypes.String, nil
+	}
+	switch t.Kind {
+	case KindEnum:
+		return iceberg.PrimitiveTypes.String, nil
+	case KindArray:
+		elem, err := arrayElemType(t)
+		if err != nil {
+			return nil, err
+		}
+		if elem.Kind == KindArray {
+			return nil, fmt.Errorf("array of arrays %s is not a PostgreSQL type", t)
+		}
+		et, err := postgresType(elem)
+		if err != nil {
+			return nil, err
+		}
+		return &iceberg.ListType{ElementID: 0, Element: et, ElementRequired: false}, nil
+	}
+	if _, ok := arrayElem[t.OID]; ok {
+		return postgresType(SourceType{Name: t.Name, OID: t.OID, Modifier: t.Modifier, Kind: KindArray})
+	}
+	switch builtinOID(t) {
+	case oidInt2, oidInt4:
+		return iceberg.PrimitiveTypes.Int32, nil
+	case oidInt8, oidOID:
+		return iceberg.PrimitiveTypes.Int64, nil
+	case oidNumeric:
+		return numericType(t.Modifier), nil
+	case oidFloat4:
+		return iceberg.PrimitiveTypes.Float32, nil
+	case oidFloat8:
+		return iceberg.PrimitiveTypes.Float64, nil
+	case oidBool:
+		return iceberg.PrimitiveTypes.Bool, nil
+	case oidBytea:
+		return iceberg.PrimitiveTypes.Binary, nil
+	case oidDate:
+		return iceberg.PrimitiveTypes.Date, nil
+	case oidTime:
+		return iceberg.PrimitiveTypes.Time, nil
+	case oidTimestamp:
+		return iceberg.PrimitiveTypes.Timestamp, nil
+	case oidTimestamptz:
+		return iceberg.PrimitiveTypes.TimestampTz, nil
+	case oidUUID:
+		return iceberg.PrimitiveTypes.UUID, nil
+	case oidMoney:
+		return iceberg.DecimalTypeOf(19, 2), nil
+	default:
+		// text, varchar, bpchar, name, citext, "char", timetz, json, jsonb,
+		// xml, inet, cidr, macaddr(8), interval, bit, varbit and every
+		// other base type: the exact text output.
+		return iceberg.PrimitiveTypes.String, nil
+	}
+}
+
+// builtinOID returns t's built-in OID: its own OID, or for OID 0 (or an
+// extension type such as citext) the OID of the built-in with its name.
+func builtinOID(t SourceType) uint32 {
+	if t.OID != 0 && t.OID < 16384 {
+		return t.OID
+	}
+	if oid, ok := builtinByName[t.Name]; ok && t.OID == 0 {
+		return oid
+	}
+	return t.OID
+}
+
+// arrayElemType returns the element type of array type t, taking the
+// array's modifier (atttypmod applies to the elements) when Elem has none.
+func arrayElemType(t SourceType) (SourceType, error) {
+	if t.Elem != nil {
+		elem := *t.Elem
+		if elem.Modifier <= 0 && t.Modifier > 0 {
+			elem.Modifier = t.Modifier
+		}
+		if elem.Kind == KindBase || elem.Kind == KindDomain {
+			if _, ok := arrayElem[elem.OID]; ok {
+				elem.Kind = KindArray
+			}
+		}
+		return elem, nil
+	}
+	if oid, ok := arrayElem[t.OID]; ok {
+		return SourceType{OID: oid, Name: builtinName(oid), Modifier: t.Modifier}, nil
+	}
+	return SourceType{}, fmt.Errorf("array type %s has no element type", t.Name)
+}
+
+func builtinName(oid uint32) string {
+	for n, o := range builtinByName {
+		if o == oid {
+			return n
+		}
+	}
+	return fmt.Sprint(oid)
+}
+
+// numericTypmod decodes a numeric atttypmod into precision and scale; ok
+// is false for an unconstrained numeric. The scale is an 11-bit signed
+// field (PostgreSQL 15 allows -1000..1000).
+func numericTypmod(mod int32) (prec, scale int, ok bool) {
+	if mod < 4 {
+		return 0, 0, false
+	}
+	m := mod - 4
+	prec = int((m >> 16) & 0xffff)
+	scale = int(((m & 0x7ff) ^ 1024) - 1024)
+	return prec, scale, true
+}
+
+// numericType maps numeric(p,s) (see the table above).
+func numericType(mod int32) iceberg.Type {
+	prec, scale, ok := numericTypmod(mod)
+	if !ok {
+		return iceberg.DecimalTypeOf(unconstrainedPrecision, unconstrainedScale)
+	}
+	switch {
+	case scale < 0:
+		prec, scale = prec-scale, 0
+	case scale > prec:
+		prec = scale
+	}
+	if prec < 1 || prec > 38 {
+		return iceberg.PrimitiveTypes.String
+	}
+	return iceberg.DecimalTypeOf(prec, scale)
+}
+
+// SameType reports whether a and b are the same Iceberg type, ignoring the
+// IDs of nested fields (a mapped list type has ElementID 0).
+func SameType(a, b iceberg.Type) bool {
+	la, oka := a.(*iceberg.ListType)
+	lb, okb := b.(*iceberg.ListType)
+	if oka || okb {
+		return oka && okb && la.ElementRequired == lb.ElementRequired && SameType(la.Element, lb.Element)
+	}
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equals(b)
+}
