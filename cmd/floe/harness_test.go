@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,6 +30,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := func() int {
+		flag.Parse()
 		if testing.Short() {
 			return m.Run()
 		}

@@ -80,6 +80,7 @@ FROM generate_series(1, %d) g`, n*3/8),
 // updates that leave TOAST unchanged and that change it, deletes, primary
 // key changes, multi-table transactions and an occasional truncate.
 type workload struct {
+	dsn     string
 	conn    *pgx.Conn
 	rng     *rand.Rand
 	n       int   // seeded accounts
@@ -93,12 +94,30 @@ func newWorkload(ctx context.Context, t *testing.T, e *pipelineEnv, n int, seed 
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close(context.Background()) })
-	return &workload{conn: c, rng: rand.New(rand.NewPCG(seed, 7)), n: n, nextID: 5_000_000 + int64(seed)*1_000_000, nextSeq: 1 << 40}
+	w := &workload{dsn: e.pg.AdminDSN(e.db), conn: c, rng: rand.New(rand.NewPCG(seed, 7)), n: n, nextID: 5_000_000 + int64(seed)*1_000_000, nextSeq: 1 << 40}
+	t.Cleanup(func() { w.conn.Close(context.Background()) })
+	return w
+}
+
+// reconnect replaces a connection that a cancelled query closed (pgx closes
+// the connection when a context ends mid-query).
+func (w *workload) reconnect(ctx context.Context) error {
+	if !w.conn.IsClosed() {
+		return nil
+	}
+	c, err := pgx.Connect(ctx, w.dsn)
+	if err != nil {
+		return err
+	}
+	w.conn = c
+	return nil
 }
 
 // step runs one transaction.
 func (w *workload) step(ctx context.Context) error {
+	if err := w.reconnect(ctx); err != nil {
+		return err
+	}
 	id := 1 + w.rng.IntN(w.n)
 	err := pgx.BeginFunc(ctx, w.conn, func(tx pgx.Tx) error {
 		var stmts []string
@@ -166,6 +185,9 @@ func (w *workload) run(ctx context.Context) error {
 // bulk runs one transaction that inserts rows events rows and then updates
 // all of them (so one transaction holds 2*rows changes).
 func (w *workload) bulk(ctx context.Context, tenant string, rows int) error {
+	if err := w.reconnect(ctx); err != nil {
+		return err
+	}
 	return pgx.BeginFunc(ctx, w.conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO events SELECT '%s', g, 'bulk', g, json_build_object('b', g) FROM generate_series(1, %d) g`, tenant, rows)); err != nil {
 			return err

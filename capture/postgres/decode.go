@@ -1,0 +1,69 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pglogrepl"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// decodeTuple decodes a pgoutput tuple: 'n' is NULL, 'u' (unchanged
+// TOAST) is schema.Unchanged, 't' goes through the column's decoder, the
+// same one the snapshot uses.
+func decodeTuple(t *table, td *pglogrepl.TupleData) (schema.Row, error) {
+	if td == nil {
+		return nil, errors.New("tuple missing")
+	}
+	if len(td.Columns) != len(t.decoders) {
+		return nil, fmt.Errorf("tuple has %d columns, the layout has %d", len(td.Columns), len(t.decoders))
+	}
+	row := make(schema.Row, len(td.Columns))
+	for i, c := range td.Columns {
+		switch c.DataType {
+		case pglogrepl.TupleDataTypeNull:
+		case pglogrepl.TupleDataTypeToast:
+			row[i] = schema.Unchanged
+		case pglogrepl.TupleDataTypeText:
+			v, err := t.decoders[i](c.Data)
+			if err != nil {
+				return nil, err
+			}
+			row[i] = v
+		default:
+			return nil, fmt.Errorf("column %s: unsupported tuple data kind %q", t.layout.Columns[i].Name, c.DataType)
+		}
+	}
+	return row, nil
+}
+
+// decodeUpdate builds an OpUpdate change. A 'K' old tuple gives a key-only
+// Before; an 'O' old tuple (REPLICA IDENTITY FULL) a full one, from which
+// unchanged After values are filled.
+func decodeUpdate(t *table, m *pglogrepl.UpdateMessage) (capture.Change, error) {
+	after, err := decodeTuple(t, m.NewTuple)
+	if err != nil {
+		return capture.Change{}, err
+	}
+	ch := capture.Change{Op: capture.OpUpdate, After: after}
+	switch m.OldTupleType {
+	case pglogrepl.UpdateMessageTupleTypeKey:
+		ch.Before, err = decodeTuple(t, m.OldTuple)
+		ch.BeforeKeyOnly = true
+	case pglogrepl.UpdateMessageTupleTypeOld:
+		ch.Before, err = decodeTuple(t, m.OldTuple)
+		if err == nil {
+			for i, v := range after {
+				if schema.IsUnchanged(v) && !schema.IsUnchanged(ch.Before[i]) {
+					after[i] = ch.Before[i]
+				}
+			}
+		}
+	}
+	if err != nil {
+		return capture.Change{}, fmt.Errorf("old tuple: %w", err)
+	}
+	return ch, nil
+}

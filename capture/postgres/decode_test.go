@@ -1,0 +1,170 @@
+package postgres
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pglogrepl"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// unitTable builds a table (id int4 primary key, name text, big text)
+// without a database.
+func unitTable(t *testing.T) *table {
+	t.Helper()
+	tb := &table{id: capture.TableID{Schema: "public", Name: "t"}, layout: &schema.Table{Key: []int{0}}}
+	for _, c := range []struct {
+		name string
+		typ  schema.SourceType
+		oid  uint32
+	}{
+		{"id", schema.SourceType{Name: "int4", OID: 23, Modifier: -1}, 23},
+		{"name", schema.SourceType{Name: "text", OID: 25, Modifier: -1}, 25},
+		{"big", schema.SourceType{Name: "text", OID: 25, Modifier: -1}, 25},
+	} {
+		col, err := schema.PostgresColumn(c.name, c.typ, c.name == "id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := schema.PostgresDecoder(col)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.layout.Columns = append(tb.layout.Columns, col)
+		tb.decoders = append(tb.decoders, d)
+		tb.attTypes = append(tb.attTypes, c.oid)
+		tb.attMods = append(tb.attMods, -1)
+	}
+	return tb
+}
+
+func tuple(cols ...string) *pglogrepl.TupleData {
+	td := &pglogrepl.TupleData{ColumnNum: uint16(len(cols))}
+	for _, c := range cols {
+		switch c {
+		case "<null>":
+			td.Columns = append(td.Columns, &pglogrepl.TupleDataColumn{DataType: 'n'})
+		case "<toast>":
+			td.Columns = append(td.Columns, &pglogrepl.TupleDataColumn{DataType: 'u'})
+		default:
+			td.Columns = append(td.Columns, &pglogrepl.TupleDataColumn{DataType: 't', Data: []byte(c)})
+		}
+	}
+	return td
+}
+
+func TestDecodeUpdate(t *testing.T) {
+	tb := unitTable(t)
+	tests := []struct {
+		name       string
+		msg        *pglogrepl.UpdateMessage
+		wantBefore schema.Row
+		wantAfter  schema.Row
+		keyOnly    bool
+		errPart    string
+	}{
+		{
+			name:      "no old tuple, unchanged toast stays unchanged",
+			msg:       &pglogrepl.UpdateMessage{NewTuple: tuple("1", "a", "<toast>")},
+			wantAfter: schema.Row{int32(1), "a", schema.Unchanged},
+		},
+		{
+			name:       "key change gives a key-only before",
+			msg:        &pglogrepl.UpdateMessage{OldTupleType: 'K', OldTuple: tuple("1", "<null>", "<null>"), NewTuple: tuple("2", "a", "<toast>")},
+			wantBefore: schema.Row{int32(1), nil, nil},
+			wantAfter:  schema.Row{int32(2), "a", schema.Unchanged},
+			keyOnly:    true,
+		},
+		{
+			name:       "full old tuple fills unchanged values",
+			msg:        &pglogrepl.UpdateMessage{OldTupleType: 'O', OldTuple: tuple("1", "a", "long value"), NewTuple: tuple("1", "<null>", "<toast>")},
+			wantBefore: schema.Row{int32(1), "a", "long value"},
+			wantAfter:  schema.Row{int32(1), nil, "long value"},
+		},
+		{
+			name:       "full old tuple that is itself unchanged leaves the marker",
+			msg:        &pglogrepl.UpdateMessage{OldTupleType: 'O', OldTuple: tuple("1", "a", "<toast>"), NewTuple: tuple("1", "b", "<toast>")},
+			wantBefore: schema.Row{int32(1), "a", schema.Unchanged},
+			wantAfter:  schema.Row{int32(1), "b", schema.Unchanged},
+		},
+		{
+			name:    "bad value names the column",
+			msg:     &pglogrepl.UpdateMessage{NewTuple: tuple("x", "a", "b")},
+			errPart: "id",
+		},
+		{
+			name:    "wrong column count",
+			msg:     &pglogrepl.UpdateMessage{NewTuple: tuple("1", "a")},
+			errPart: "tuple has 2 columns, the layout has 3",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ch, err := decodeUpdate(tb, tc.msg)
+			if tc.errPart != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errPart) {
+					t.Fatalf("error = %v, want it to contain %q", err, tc.errPart)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ch.Op != capture.OpUpdate || ch.BeforeKeyOnly != tc.keyOnly {
+				t.Errorf("op %v keyOnly %v, want u %v", ch.Op, ch.BeforeKeyOnly, tc.keyOnly)
+			}
+			if !reflect.DeepEqual(ch.Before, tc.wantBefore) {
+				t.Errorf("before = %#v, want %#v", ch.Before, tc.wantBefore)
+			}
+			if !reflect.DeepEqual(ch.After, tc.wantAfter) {
+				t.Errorf("after = %#v, want %#v", ch.After, tc.wantAfter)
+			}
+		})
+	}
+}
+
+func TestDecodeTupleKinds(t *testing.T) {
+	tb := unitTable(t)
+	row, err := decodeTuple(tb, tuple("7", "<null>", "<toast>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row[0] != int32(7) || row[1] != nil || !schema.IsUnchanged(row[2]) {
+		t.Fatalf("row = %#v", row)
+	}
+	td := tuple("7", "a", "b")
+	td.Columns[1].DataType = 'b'
+	if _, err := decodeTuple(tb, td); err == nil || !strings.Contains(err.Error(), "name") {
+		t.Fatalf("binary tuple data: error = %v, want one naming column name", err)
+	}
+}
+
+func TestLayoutDiff(t *testing.T) {
+	tb := unitTable(t)
+	cols := func(names ...string) []*pglogrepl.RelationMessageColumn {
+		var out []*pglogrepl.RelationMessageColumn
+		for _, n := range names {
+			oid := uint32(25)
+			if n == "id" {
+				oid = 23
+			}
+			out = append(out, &pglogrepl.RelationMessageColumn{Name: n, DataType: oid, TypeModifier: -1})
+		}
+		return out
+	}
+	if d := layoutDiff(tb, &pglogrepl.RelationMessage{Columns: cols("id", "name", "big")}); d != "" {
+		t.Errorf("same layout reported as different: %s", d)
+	}
+	added := layoutDiff(tb, &pglogrepl.RelationMessage{Columns: cols("id", "name", "big", "extra")})
+	if !strings.Contains(added, "extra") || !strings.Contains(added, "columns were (id int4, name text, big text)") {
+		t.Errorf("added column diff = %q", added)
+	}
+	retyped := cols("id", "name", "big")
+	retyped[0].DataType = 20
+	if d := layoutDiff(tb, &pglogrepl.RelationMessage{Columns: retyped}); !strings.Contains(d, "id type 20") {
+		t.Errorf("retyped column diff = %q", d)
+	}
+}

@@ -1,0 +1,332 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// table is one captured table as discovered.
+type table struct {
+	id        capture.TableID
+	oid       uint32
+	layout    *schema.Table
+	decoders  []schema.Decoder
+	attTypes  []uint32 // pg_attribute.atttypid per column: what Relation messages carry
+	attMods   []int32  // pg_attribute.atttypmod per column
+	hasPK     bool
+	replIdent byte // pg_class.relreplident: 'd', 'f', 'i' or 'n'
+
+	qname      string // quoted "schema"."name"
+	selectList string // quoted column list in layout order
+	keyList    string // quoted key columns in key order, comma-separated
+	keyOIDs    []uint32
+}
+
+// Discover connects, finds the tables whose "schema.table" fully matches
+// one of Config.Tables and returns their layouts. A pattern that matches
+// nothing, a table without a usable key when Config.RequireKey is set, or
+// an unknown override column is an error naming the setting and the fix.
+func (s *Source) Discover(ctx context.Context) ([]capture.TableInfo, error) {
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	tables, problems, err := s.discover(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("discover tables: %w", problemList(problems))
+	}
+	s.mu.Lock()
+	s.setTables(tables)
+	s.mu.Unlock()
+	return tableInfos(tables), nil
+}
+
+func tableInfos(tables []*table) []capture.TableInfo {
+	out := make([]capture.TableInfo, len(tables))
+	for i, t := range tables {
+		out[i] = capture.TableInfo{ID: t.id, Schema: t.layout}
+	}
+	return out
+}
+
+// setTables installs the discovered tables; s.mu must be held.
+func (s *Source) setTables(tables []*table) {
+	s.tables = tables
+	s.byID = make(map[capture.TableID]*table, len(tables))
+	for _, t := range tables {
+		s.byID[t.id] = t
+	}
+}
+
+// ensureDiscovered runs Discover when it has not run yet.
+func (s *Source) ensureDiscovered(ctx context.Context) error {
+	s.mu.Lock()
+	done := s.byID != nil
+	s.mu.Unlock()
+	if done {
+		return nil
+	}
+	_, err := s.Discover(ctx)
+	return err
+}
+
+func (s *Source) table(id capture.TableID) (*table, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("table %s is not captured by this source", id)
+	}
+	return t, nil
+}
+
+// discover reads the catalog. Configuration problems are returned as
+// problems; err is for failures to read the catalog.
+func (s *Source) discover(ctx context.Context, conn *pgx.Conn) ([]*table, []Problem, error) {
+	rows, err := conn.Query(ctx, `
+		SELECT c.oid, n.nspname, c.relname, c.relreplident::text
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind = 'r' AND c.relpersistence = 'p'
+		  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+		  AND n.nspname !~ '^pg_(toast|temp_)'
+		ORDER BY n.nspname, c.relname`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list tables: %w", err)
+	}
+	var tables []*table
+	matched := make([]bool, len(s.matches))
+	for rows.Next() {
+		var (
+			oid         uint32
+			nsp, name   string
+			replIdent   string
+			isCandidate bool
+		)
+		if err := rows.Scan(&oid, &nsp, &name, &replIdent); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("list tables: %w", err)
+		}
+		full := nsp + "." + name
+		for i, re := range s.matches {
+			if re.MatchString(full) {
+				matched[i] = true
+				isCandidate = true
+			}
+		}
+		if isCandidate {
+			tables = append(tables, &table{id: capture.TableID{Schema: nsp, Name: name}, oid: oid, replIdent: replIdent[0]})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("list tables: %w", err)
+	}
+	var problems []Problem
+	for i, ok := range matched {
+		if !ok {
+			problems = append(problems, Problem{Field: "source.tables",
+				Message: fmt.Sprintf(`pattern "%s" matches no table in database %q`, s.cfg.Tables[i].String(), s.cfg.Database),
+				Fix:     `correct the pattern (it must match the whole "schema.table") or create the table`})
+		}
+	}
+	if len(tables) == 0 {
+		return nil, problems, nil
+	}
+	res := &typeResolver{conn: conn, cache: map[uint32]pgType{}}
+	for _, t := range tables {
+		p, err := s.describe(ctx, conn, res, t)
+		if err != nil {
+			return nil, nil, fmt.Errorf("describe %s: %w", t.id, err)
+		}
+		problems = append(problems, p...)
+	}
+	return tables, problems, nil
+}
+
+// describe fills t's layout, decoders and key from the catalog.
+func (s *Source) describe(ctx context.Context, conn *pgx.Conn, res *typeResolver, t *table) ([]Problem, error) {
+	type att struct {
+		num     int16
+		name    string
+		typ     uint32
+		mod     int32
+		notNull bool
+	}
+	rows, err := conn.Query(ctx, `
+		SELECT attnum, attname, atttypid, atttypmod, attnotnull
+		FROM pg_attribute
+		WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+		ORDER BY attnum`, t.oid)
+	if err != nil {
+		return nil, fmt.Errorf("read columns: %w", err)
+	}
+	atts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (att, error) {
+		var a att
+		err := r.Scan(&a.num, &a.name, &a.typ, &a.mod, &a.notNull)
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read columns: %w", err)
+	}
+	var pk []int16
+	err = conn.QueryRow(ctx, `SELECT indkey::int2[] FROM pg_index WHERE indrelid = $1 AND indisprimary`, t.oid).Scan(&pk)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("read primary key: %w", err)
+	}
+	layout := &schema.Table{}
+	var problems []Problem
+	for _, a := range atts {
+		st, err := res.resolve(ctx, a.typ, a.mod, 0)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", a.name, err)
+		}
+		col, err := schema.PostgresColumn(a.name, st, a.notNull)
+		if err != nil {
+			problems = append(problems, Problem{Field: "source.tables",
+				Message: fmt.Sprintf("table %s: %v", t.id, err),
+				Fix:     "exclude the table from source.tables"})
+			continue
+		}
+		layout.Columns = append(layout.Columns, col)
+		t.attTypes = append(t.attTypes, a.typ)
+		t.attMods = append(t.attMods, a.mod)
+	}
+	if len(problems) > 0 {
+		return problems, nil
+	}
+	for _, num := range pk {
+		i := slices.IndexFunc(atts, func(a att) bool { return a.num == num })
+		if i < 0 {
+			return nil, fmt.Errorf("primary key column %d not found", num)
+		}
+		layout.Key = append(layout.Key, i)
+	}
+	t.hasPK = len(layout.Key) > 0
+	if !t.hasPK {
+		if names, ok := s.cfg.KeyOverrides[t.id]; ok && len(names) > 0 {
+			for _, n := range names {
+				i := layout.Index(n)
+				if i < 0 {
+					problems = append(problems, Problem{Field: "route",
+						Message: fmt.Sprintf("key column %q named for table %s does not exist (columns: %s)", n, t.id, strings.Join(columnNames(layout), ", ")),
+						Fix:     "name existing columns as the route's key"})
+					continue
+				}
+				layout.Key = append(layout.Key, i)
+			}
+		} else if s.cfg.RequireKey {
+			problems = append(problems, Problem{Field: "source.tables",
+				Message: fmt.Sprintf("table %s has no primary key, which upsert mode needs", t.id),
+				Fix:     fmt.Sprintf("add a primary key to %s, or name a key in the route for this table, or use sink.mode: changelog", t.id)})
+		}
+	}
+	if len(problems) > 0 {
+		return problems, nil
+	}
+	t.layout = layout
+	t.decoders = make([]schema.Decoder, len(layout.Columns))
+	for i, c := range layout.Columns {
+		d, err := schema.PostgresDecoder(c)
+		if err != nil {
+			return nil, fmt.Errorf("decoder for column %s: %w", c.Name, err)
+		}
+		t.decoders[i] = d
+	}
+	t.qname = pgx.Identifier{t.id.Schema, t.id.Name}.Sanitize()
+	quoted := make([]string, len(layout.Columns))
+	for i, c := range layout.Columns {
+		quoted[i] = pgx.Identifier{c.Name}.Sanitize()
+	}
+	t.selectList = strings.Join(quoted, ", ")
+	keys := make([]string, len(layout.Key))
+	for i, k := range layout.Key {
+		keys[i] = quoted[k]
+		t.keyOIDs = append(t.keyOIDs, t.attTypes[k])
+	}
+	t.keyList = strings.Join(keys, ", ")
+	return nil, nil
+}
+
+func columnNames(t *schema.Table) []string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	return names
+}
+
+// pgType is the part of a pg_type row that type resolution needs.
+type pgType struct {
+	name     string
+	typtype  string // b, c, d, e, p, r, m
+	elem     uint32
+	baseType uint32
+	typmod   int32 // a domain's typmod
+	length   int16
+}
+
+// typeResolver turns pg_type entries into schema.SourceTypes, resolving
+// domains to their base types and arrays to their element types.
+type typeResolver struct {
+	conn  *pgx.Conn
+	cache map[uint32]pgType
+}
+
+func (r *typeResolver) get(ctx context.Context, oid uint32) (pgType, error) {
+	if t, ok := r.cache[oid]; ok {
+		return t, nil
+	}
+	var t pgType
+	err := r.conn.QueryRow(ctx, `SELECT typname, typtype::text, typelem, typbasetype, typtypmod, typlen FROM pg_type WHERE oid = $1`, oid).
+		Scan(&t.name, &t.typtype, &t.elem, &t.baseType, &t.typmod, &t.length)
+	if err != nil {
+		return t, fmt.Errorf("read type %d: %w", oid, err)
+	}
+	r.cache[oid] = t
+	return t, nil
+}
+
+func (r *typeResolver) resolve(ctx context.Context, oid uint32, mod int32, depth int) (schema.SourceType, error) {
+	if depth > 16 {
+		return schema.SourceType{}, fmt.Errorf("type %d nests too deeply", oid)
+	}
+	t, err := r.get(ctx, oid)
+	if err != nil {
+		return schema.SourceType{}, err
+	}
+	switch {
+	case t.typtype == "d":
+		if mod < 0 {
+			mod = t.typmod
+		}
+		base, err := r.resolve(ctx, t.baseType, mod, depth+1)
+		if err != nil {
+			return base, err
+		}
+		if base.Kind == schema.KindBase {
+			base.Kind = schema.KindDomain
+		}
+		return base, nil
+	case t.typtype == "e":
+		return schema.SourceType{Name: t.name, OID: oid, Modifier: mod, Kind: schema.KindEnum}, nil
+	case t.elem != 0 && t.length == -1:
+		elem, err := r.resolve(ctx, t.elem, -1, depth+1)
+		if err != nil {
+			return elem, err
+		}
+		return schema.SourceType{Name: t.name, OID: oid, Modifier: mod, Kind: schema.KindArray, Elem: &elem}, nil
+	}
+	return schema.SourceType{Name: t.name, OID: oid, Modifier: mod, Kind: schema.KindBase}, nil
+}

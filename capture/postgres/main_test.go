@@ -1,0 +1,203 @@
+package postgres
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/deploy/testdb"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// testPG is the wal_level=logical cluster shared by the integration tests
+// of this package; each test gets its own database, role, slot and
+// publication.
+var testPG *testdb.Postgres
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if !testing.Short() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		err := testdb.EnsurePostgresInstalled(ctx)
+		if err == nil {
+			testPG, err = testdb.StartPostgres(ctx, testdb.PostgresOptions{})
+		}
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "start PostgreSQL:", err)
+			return 1
+		}
+		defer testPG.Stop()
+	}
+	return m.Run()
+}
+
+var envSeq atomic.Int64
+
+// testEnv is one database owned by one REPLICATION role.
+type testEnv struct {
+	t        *testing.T
+	pg       *testdb.Postgres
+	db, user string
+	dsn      string
+	slot     string
+}
+
+const testPassword = "s3cret"
+
+func newEnv(t *testing.T) *testEnv {
+	t.Helper()
+	if testPG == nil {
+		t.Skip("integration test (needs PostgreSQL; not run with -short)")
+	}
+	n := envSeq.Add(1)
+	name := fmt.Sprintf("%s_%d", strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_")), n)
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	e := &testEnv{t: t, pg: testPG, db: name, user: name + "_u", slot: name + "_slot"}
+	dsn, err := testPG.CreateDatabase(context.Background(), e.db, e.user, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.dsn = dsn
+	t.Cleanup(func() {
+		// Drop the slot so the cluster does not retain WAL for it.
+		_ = testPG.Exec(context.Background(), "postgres",
+			fmt.Sprintf("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '%s' AND NOT active", e.slot))
+	})
+	return e
+}
+
+// connect opens a connection as the database owner, closed at cleanup.
+func (e *testEnv) connect() *pgx.Conn {
+	e.t.Helper()
+	conn, err := pgx.Connect(context.Background(), e.dsn)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// exec runs statements as the database owner.
+func (e *testEnv) exec(sql ...string) {
+	e.t.Helper()
+	conn, err := pgx.Connect(context.Background(), e.dsn)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, s := range sql {
+		if _, err := conn.Exec(context.Background(), s); err != nil {
+			e.t.Fatalf("exec %q: %v", s, err)
+		}
+	}
+}
+
+func (e *testEnv) config(tables ...string) Config {
+	cfg := Config{
+		Host: "127.0.0.1", Port: e.pg.Port, User: e.user, Password: testPassword, Database: e.db,
+		SlotName: e.slot, PublicationName: e.db + "_pub",
+		StatusInterval: 200 * time.Millisecond, HeartbeatInterval: time.Hour,
+	}
+	for _, p := range tables {
+		cfg.Tables = append(cfg.Tables, regexp.MustCompile(p))
+	}
+	return cfg
+}
+
+func (e *testEnv) source(cfg Config) *Source {
+	e.t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// stream runs s.Stream in the background; the returned channel yields its
+// batches. The stream is stopped (and its error checked) at cleanup.
+type runningStream struct {
+	t      *testing.T
+	out    chan capture.Batch
+	done   chan error
+	cancel context.CancelFunc
+}
+
+func startStream(t *testing.T, s *Source) *runningStream {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningStream{t: t, out: make(chan capture.Batch, 16), done: make(chan error, 1), cancel: cancel}
+	go func() { r.done <- s.Stream(ctx, r.out) }()
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+// stop cancels the stream and checks it returned context.Canceled.
+func (r *runningStream) stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.done:
+		if err != context.Canceled {
+			r.t.Errorf("Stream returned %v after cancel, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		r.t.Error("Stream did not return within 10s of cancel")
+	}
+}
+
+// next returns the next batch that has changes (heartbeats are skipped).
+func (r *runningStream) next() capture.Batch {
+	r.t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case b := <-r.out:
+			if len(b.Changes) == 0 && !b.More {
+				continue
+			}
+			return b
+		case err := <-r.done:
+			r.cancel()
+			r.cancel = nil
+			r.t.Fatalf("Stream ended: %v", err)
+		case <-deadline:
+			r.t.Fatal("no batch within 20s")
+		}
+	}
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func mustRE(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+
+func freePort(t *testing.T) int {
+	p, err := testdb.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

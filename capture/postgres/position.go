@@ -1,0 +1,77 @@
+package postgres
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pglogrepl"
+
+	"github.com/floe-cdc/floe/capture"
+)
+
+// positionPrefix is the versioned prefix of Position.String. Changing the
+// encoding means a new version; old versions must stay decodable.
+const positionPrefix = "pg.v1:"
+
+// Position is a point in the WAL: the end LSN of a transaction (or of a
+// heartbeat message), or, for the parts of a split transaction, its commit
+// LSN + 1.
+type Position struct {
+	LSN pglogrepl.LSN
+}
+
+// String is the persisted form, "pg.v1:16/B374D848".
+func (p Position) String() string {
+	return fmt.Sprintf("%s%X/%X", positionPrefix, uint32(p.LSN>>32), uint32(p.LSN))
+}
+
+// Compare orders positions by LSN. other must be a postgres Position
+// (value or pointer); anything else is a programming error and panics.
+func (p Position) Compare(other capture.Position) int {
+	o := asPosition(other)
+	switch {
+	case p.LSN < o.LSN:
+		return -1
+	case p.LSN > o.LSN:
+		return 1
+	}
+	return 0
+}
+
+func asPosition(p capture.Position) Position {
+	switch v := p.(type) {
+	case Position:
+		return v
+	case *Position:
+		return *v
+	}
+	panic(fmt.Sprintf("postgres: cannot compare with position of type %T", p))
+}
+
+// DecodePosition parses the form written by Position.String.
+func DecodePosition(s string) (Position, error) {
+	rest, ok := strings.CutPrefix(s, positionPrefix)
+	if !ok {
+		if v, _, found := strings.Cut(s, ":"); found && strings.HasPrefix(v, "pg.") {
+			return Position{}, fmt.Errorf("decode position %q: unsupported version %q (this build reads %q)", s, v, strings.TrimSuffix(positionPrefix, ":"))
+		}
+		return Position{}, fmt.Errorf("decode position %q: not a PostgreSQL position (want %s<hi>/<lo>)", s, positionPrefix)
+	}
+	hiText, loText, ok := strings.Cut(rest, "/")
+	hi, err1 := strconv.ParseUint(hiText, 16, 32)
+	lo, err2 := strconv.ParseUint(loText, 16, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return Position{}, fmt.Errorf("decode position %q: malformed LSN (want hex <hi>/<lo>)", s)
+	}
+	return Position{LSN: pglogrepl.LSN(hi<<32 | lo)}, nil
+}
+
+// DecodePosition parses a position encoded by Position.String.
+func (s *Source) DecodePosition(str string) (capture.Position, error) {
+	p, err := DecodePosition(str)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}

@@ -1,0 +1,90 @@
+package postgres
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pglogrepl"
+)
+
+func TestPositionGolden(t *testing.T) {
+	lsns := []pglogrepl.LSN{0, 1, 0x16B374D848, 0xFFFFFFFF, 0x100000000, 0xFFFFFFFFFFFFFFFF}
+	var b strings.Builder
+	for _, l := range lsns {
+		s := Position{LSN: l}.String()
+		b.WriteString(s + "\n")
+		back, err := DecodePosition(s)
+		if err != nil {
+			t.Fatalf("DecodePosition(%q): %v", s, err)
+		}
+		if back.LSN != l {
+			t.Errorf("DecodePosition(%q) = %v, want %v", s, back.LSN, l)
+		}
+	}
+	path := filepath.Join("testdata", "position.golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("position encoding changed:\n got %q\nwant %q", b.String(), want)
+	}
+}
+
+func TestDecodePositionErrors(t *testing.T) {
+	tests := []struct {
+		in, errPart string
+	}{
+		{"pg.v2:0/1", `unsupported version "pg.v2"`},
+		{"mysql.v1:abc", "not a PostgreSQL position"},
+		{"16/B374D848", "not a PostgreSQL position"},
+		{"pg.v1:16", "malformed LSN"},
+		{"pg.v1:16/", "malformed LSN"},
+		{"pg.v1:/1", "malformed LSN"},
+		{"pg.v1:1G/0", "malformed LSN"},
+		{"pg.v1:100000000/0", "malformed LSN"},
+		{"pg.v1:-1/0", "malformed LSN"},
+	}
+	for _, tc := range tests {
+		_, err := DecodePosition(tc.in)
+		if err == nil || !strings.Contains(err.Error(), tc.errPart) {
+			t.Errorf("DecodePosition(%q) error = %v, want it to contain %q", tc.in, err, tc.errPart)
+		}
+	}
+}
+
+func TestPositionCompare(t *testing.T) {
+	a, b := Position{LSN: 10}, Position{LSN: 20}
+	tests := []struct {
+		x, y Position
+		want int
+	}{{a, b, -1}, {b, a, 1}, {a, a, 0}}
+	for _, tc := range tests {
+		if got := tc.x.Compare(tc.y); got != tc.want {
+			t.Errorf("%v.Compare(%v) = %d, want %d", tc.x, tc.y, got, tc.want)
+		}
+	}
+	if got := a.Compare(&b); got != -1 {
+		t.Errorf("Compare with *Position = %d, want -1", got)
+	}
+}
+
+func TestAckNeverMovesBackwards(t *testing.T) {
+	s := &Source{}
+	s.Ack(Position{LSN: 100})
+	s.Ack(Position{LSN: 50})
+	if got := s.acked.Load(); got != 100 {
+		t.Fatalf("acked = %d after Ack(100), Ack(50); want 100", got)
+	}
+	s.Ack(Position{LSN: 150})
+	if got := s.acked.Load(); got != 150 {
+		t.Fatalf("acked = %d, want 150", got)
+	}
+}

@@ -1,0 +1,370 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// readerPoolSize bounds the connections reading chunks at once.
+const readerPoolSize = 4
+
+// textFormat asks for every result column in text form, the form the
+// schema decoders read (the same form pgoutput sends).
+var textFormat = []int16{0}
+
+// errSnapshotEnded is returned by snapshot calls after EndSnapshot.
+var errSnapshotEnded = errors.New("snapshot has ended")
+
+// readerPool hands out chunk-reader connections. With an exported
+// snapshot every connection imports it once and keeps that REPEATABLE READ
+// transaction open until EndSnapshot; otherwise each use runs its own
+// fresh REPEATABLE READ transaction.
+type readerPool struct {
+	s     *Source
+	slots chan struct{}
+
+	mu    sync.Mutex
+	idle  []*pgx.Conn
+	ended bool
+}
+
+func newReaderPool(s *Source, size int) *readerPool {
+	return &readerPool{s: s, slots: make(chan struct{}, size)}
+}
+
+func (p *readerPool) acquire(ctx context.Context) (*pgx.Conn, error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	p.mu.Lock()
+	if p.ended {
+		p.mu.Unlock()
+		<-p.slots
+		return nil, errSnapshotEnded
+	}
+	if n := len(p.idle); n > 0 {
+		c := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return c, nil
+	}
+	p.mu.Unlock()
+	c, err := p.open(ctx)
+	if err != nil {
+		<-p.slots
+		return nil, err
+	}
+	return c, nil
+}
+
+// open connects a reader; with an exported snapshot it imports it.
+func (p *readerPool) open(ctx context.Context) (*pgx.Conn, error) {
+	c, err := p.s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.s.mu.Lock()
+	name, exact := p.s.snapName, p.s.exact
+	p.s.mu.Unlock()
+	if !exact {
+		return c, nil
+	}
+	if name == "" {
+		c.Close(context.Background())
+		return nil, errors.New("exported snapshot is no longer available")
+	}
+	if _, err := c.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		c.Close(context.Background())
+		return nil, fmt.Errorf("begin snapshot transaction: %w", err)
+	}
+	if _, err := c.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+strings.ReplaceAll(name, "'", "''")+"'"); err != nil {
+		c.Close(context.Background())
+		return nil, fmt.Errorf("import snapshot %s: %w", name, err)
+	}
+	return c, nil
+}
+
+// release returns c to the pool; a connection that failed is closed.
+func (p *readerPool) release(c *pgx.Conn, failed bool) {
+	p.mu.Lock()
+	keep := !failed && !p.ended && !c.IsClosed()
+	if keep {
+		p.idle = append(p.idle, c)
+	}
+	p.mu.Unlock()
+	if !keep {
+		c.Close(context.Background())
+	}
+	<-p.slots
+}
+
+// end closes the idle connections and refuses further use.
+func (p *readerPool) end() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle, p.ended = nil, true
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.Close(context.Background())
+	}
+}
+
+// withSnapshot runs fn on a reader connection inside the snapshot: the
+// imported exported snapshot, or a fresh REPEATABLE READ transaction. It
+// passes fn the time the snapshot was taken.
+func (s *Source) withSnapshot(ctx context.Context, fn func(c *pgx.Conn, at time.Time) error) error {
+	s.mu.Lock()
+	pool, exact, snapTime := s.readers, s.exact, s.snapTime
+	s.mu.Unlock()
+	if pool == nil {
+		return errors.New("source not started: call Start before reading the snapshot")
+	}
+	c, err := pool.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	if exact {
+		err = fn(c, snapTime)
+		pool.release(c, err != nil)
+		return err
+	}
+	err = inRepeatableRead(ctx, c, fn)
+	pool.release(c, err != nil)
+	return err
+}
+
+// inRepeatableRead runs fn in a new REPEATABLE READ READ ONLY transaction
+// on c and passes it the transaction's snapshot time.
+func inRepeatableRead(ctx context.Context, c *pgx.Conn, fn func(c *pgx.Conn, at time.Time) error) error {
+	if _, err := c.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		return fmt.Errorf("begin snapshot transaction: %w", err)
+	}
+	var at time.Time
+	if err := c.QueryRow(ctx, "SELECT now()").Scan(&at); err != nil {
+		return fmt.Errorf("read snapshot time: %w", err)
+	}
+	if err := fn(c, at.UTC()); err != nil {
+		return err
+	}
+	if _, err := c.Exec(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("end snapshot transaction: %w", err)
+	}
+	return nil
+}
+
+// PlanChunks splits the table into contiguous key ranges of about
+// rowsPerChunk rows (Lower exclusive, Upper inclusive; the first Lower and
+// the last Upper are nil), in one pass over the key inside the snapshot.
+// A table without rows, or without a key, is one unbounded chunk.
+func (s *Source) PlanChunks(ctx context.Context, id capture.TableID, rowsPerChunk int) ([]capture.Chunk, error) {
+	t, err := s.table(id)
+	if err != nil {
+		return nil, err
+	}
+	if rowsPerChunk < 1 {
+		return nil, fmt.Errorf("plan chunks of %s: rows per chunk must be positive, got %d", id, rowsPerChunk)
+	}
+	if len(t.layout.Key) == 0 {
+		return []capture.Chunk{{Index: 0}}, nil
+	}
+	sql := fmt.Sprintf(`SELECT %[1]s FROM (SELECT %[1]s, row_number() OVER (ORDER BY %[1]s) AS "floe$rn" FROM %[2]s) AS k WHERE "floe$rn" %% $1 = 0 ORDER BY "floe$rn"`,
+		t.keyList, t.qname)
+	var bounds [][]string
+	err = s.withSnapshot(ctx, func(c *pgx.Conn, _ time.Time) error {
+		rr := c.PgConn().ExecParams(ctx, sql, [][]byte{[]byte(strconv.Itoa(rowsPerChunk))}, []uint32{20}, nil, textFormat)
+		for rr.NextRow() {
+			vals := rr.Values()
+			b := make([]string, len(vals))
+			for i, v := range vals {
+				if v == nil {
+					rr.Close()
+					return fmt.Errorf("key column %s is NULL in some row; chunking needs non-null keys", t.layout.Columns[t.layout.Key[i]].Name)
+				}
+				b[i] = string(v)
+			}
+			bounds = append(bounds, b)
+		}
+		_, err := rr.Close()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("plan chunks of %s: %w", id, err)
+	}
+	chunks := make([]capture.Chunk, 0, len(bounds)+1)
+	var lower []string
+	for i, b := range bounds {
+		chunks = append(chunks, capture.Chunk{Index: i, Lower: lower, Upper: b})
+		lower = b
+	}
+	chunks = append(chunks, capture.Chunk{Index: len(bounds), Lower: lower})
+	return chunks, nil
+}
+
+// ReadChunk reads the chunk's rows in key order as OpRead changes.
+func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk capture.Chunk) (capture.Batch, error) {
+	t, err := s.table(id)
+	if err != nil {
+		return capture.Batch{}, err
+	}
+	sql, params, oids, err := chunkQuery(t, chunk)
+	if err != nil {
+		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
+	}
+	b := capture.Batch{Chunk: &capture.ChunkRef{Table: id, Index: chunk.Index}}
+	err = s.withSnapshot(ctx, func(c *pgx.Conn, at time.Time) error {
+		b.CommitTime = at
+		return readRows(ctx, c.PgConn(), t, sql, params, oids, func(r schema.Row) error {
+			b.Changes = append(b.Changes, capture.Change{Table: id, Op: capture.OpRead, Schema: t.layout, After: r})
+			return nil
+		})
+	})
+	if err != nil {
+		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
+	}
+	s.mu.Lock()
+	b.Position = s.from
+	s.mu.Unlock()
+	return b, nil
+}
+
+// chunkQuery builds the SELECT of one chunk with its bounds as text
+// parameters typed by the key columns' OIDs.
+func chunkQuery(t *table, chunk capture.Chunk) (string, [][]byte, []uint32, error) {
+	var (
+		where  []string
+		params [][]byte
+		oids   []uint32
+	)
+	nkey := len(t.layout.Key)
+	bound := func(op string, vals []string) error {
+		if len(vals) != nkey {
+			return fmt.Errorf("bound has %d values, the key has %d columns", len(vals), nkey)
+		}
+		ph := make([]string, nkey)
+		for i, v := range vals {
+			params = append(params, []byte(v))
+			oids = append(oids, t.keyOIDs[i])
+			ph[i] = "$" + strconv.Itoa(len(params))
+		}
+		where = append(where, fmt.Sprintf("(%s) %s (%s)", t.keyList, op, strings.Join(ph, ", ")))
+		return nil
+	}
+	if chunk.Lower != nil {
+		if err := bound(">", chunk.Lower); err != nil {
+			return "", nil, nil, err
+		}
+	}
+	if chunk.Upper != nil {
+		if err := bound("<=", chunk.Upper); err != nil {
+			return "", nil, nil, err
+		}
+	}
+	sql := "SELECT " + t.selectList + " FROM " + t.qname
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	if nkey > 0 {
+		sql += " ORDER BY " + t.keyList
+	}
+	return sql, params, oids, nil
+}
+
+// readRows runs sql with text results and calls fn with each row decoded
+// by the table's decoders. When fn fails the rows are not drained; the
+// caller must discard the connection.
+func readRows(ctx context.Context, c *pgconn.PgConn, t *table, sql string, params [][]byte, oids []uint32, fn func(schema.Row) error) error {
+	rr := c.ExecParams(ctx, sql, params, oids, nil, textFormat)
+	if n := len(rr.FieldDescriptions()); n != len(t.layout.Columns) && n != 0 {
+		rr.Close()
+		return fmt.Errorf("query returned %d columns, the layout has %d", n, len(t.layout.Columns))
+	}
+	for rr.NextRow() {
+		row, err := decodeText(t, rr.Values())
+		if err != nil {
+			return err
+		}
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
+	_, err := rr.Close()
+	return err
+}
+
+// decodeText decodes one row of text values (nil = NULL).
+func decodeText(t *table, vals [][]byte) (schema.Row, error) {
+	if len(vals) != len(t.decoders) {
+		return nil, fmt.Errorf("row has %d values, the layout has %d columns", len(vals), len(t.decoders))
+	}
+	row := make(schema.Row, len(vals))
+	for i, v := range vals {
+		if v == nil {
+			continue // NULL
+		}
+		val, err := t.decoders[i](v) // decoders never retain their input
+		if err != nil {
+			return nil, err
+		}
+		row[i] = val
+	}
+	return row, nil
+}
+
+// EndSnapshot closes the chunk readers and releases the exported snapshot.
+// Safe to call more than once.
+func (s *Source) EndSnapshot(ctx context.Context) error {
+	s.mu.Lock()
+	pool, conn := s.readers, s.snapConn
+	s.snapConn, s.snapName = nil, ""
+	s.mu.Unlock()
+	if pool != nil {
+		pool.end()
+	}
+	if conn != nil {
+		if err := conn.Close(ctx); err != nil {
+			return fmt.Errorf("release exported snapshot: %w", err)
+		}
+	}
+	return nil
+}
+
+// ScanTable reads the whole table in key order in its own REPEATABLE READ
+// transaction, decoding values exactly as the snapshot and the stream do.
+func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error) error {
+	if err := s.ensureDiscovered(ctx); err != nil {
+		return err
+	}
+	t, err := s.table(id)
+	if err != nil {
+		return err
+	}
+	c, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	sql, _, _, err := chunkQuery(t, capture.Chunk{})
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", id, err)
+	}
+	err = inRepeatableRead(ctx, c, func(c *pgx.Conn, _ time.Time) error {
+		return readRows(ctx, c.PgConn(), t, sql, nil, nil, fn)
+	})
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", id, err)
+	}
+	return nil
+}

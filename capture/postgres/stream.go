@@ -1,0 +1,421 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/floe-cdc/floe/capture"
+)
+
+// heartbeatSQL writes a non-transactional logical message; it reaches the
+// stream as a Message whose LSN can be acknowledged even when no captured
+// table changes.
+const heartbeatSQL = "SELECT pg_logical_emit_message(false, 'floe.heartbeat', '')"
+
+// Stream starts logical replication after StartInfo.From and sends one
+// Batch per transaction (see the package doc) until ctx is done; it then
+// returns ctx.Err(). It releases the exported snapshot if EndSnapshot was
+// not called. Called once.
+func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
+	s.mu.Lock()
+	if !s.started {
+		s.mu.Unlock()
+		return errors.New("stream: source not started")
+	}
+	if s.streamed {
+		s.mu.Unlock()
+		return errors.New("stream: already called")
+	}
+	s.streamed = true
+	from := s.from
+	byName := make(map[capture.TableID]*table, len(s.tables))
+	for _, t := range s.tables {
+		byName[t.id] = t
+	}
+	s.mu.Unlock()
+	if err := s.EndSnapshot(ctx); err != nil {
+		s.log.Warn("release exported snapshot", "error", err)
+	}
+
+	conn, err := s.connectReplication(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	pubList := strings.ReplaceAll(pgx.Identifier{s.cfg.PublicationName}.Sanitize(), "'", "''")
+	args := []string{"proto_version '1'", "publication_names '" + pubList + "'"}
+	if serverMajor(conn) >= 14 {
+		args = append(args, "messages 'true'") // heartbeats; pgoutput has the option since 14
+	} else {
+		s.log.Warn("PostgreSQL before 14 does not stream logical messages: an idle database will not advance the slot", "server_version", conn.ParameterStatus("server_version"))
+	}
+	err = pglogrepl.StartReplication(ctx, conn, s.cfg.SlotName, from.LSN, pglogrepl.StartReplicationOptions{
+		Mode: pglogrepl.LogicalReplication, PluginArgs: args,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("start replication on slot %s at %s: %w", s.cfg.SlotName, from, err)
+	}
+	s.log.Info("streaming", "slot", s.cfg.SlotName, "publication", s.cfg.PublicationName, "position", from.String())
+
+	st := &streamer{
+		s: s, conn: conn, out: out, start: from.LSN, last: from.LSN,
+		byName: byName, rels: map[uint32]*table{}, ignored: map[uint32]string{},
+	}
+	st.activity.Store(time.Now().UnixNano())
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return st.run(gctx) })
+	g.Go(func() error { s.heartbeat(gctx, &st.activity); return nil })
+	err = g.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// serverMajor returns the server's major version, 0 if unknown.
+func serverMajor(conn *pgconn.PgConn) int {
+	v := conn.ParameterStatus("server_version")
+	end := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
+	if end < 0 {
+		end = len(v)
+	}
+	n, _ := strconv.Atoi(v[:end])
+	return n
+}
+
+// Ack marks everything at or before pos as durable downstream; the next
+// standby status update reports it as written, flushed and applied. Acks
+// never move the position backwards. Safe for concurrent use.
+func (s *Source) Ack(pos capture.Position) {
+	lsn := uint64(asPosition(pos).LSN)
+	for {
+		cur := s.acked.Load()
+		if lsn <= cur || s.acked.CompareAndSwap(cur, lsn) {
+			return
+		}
+	}
+}
+
+// Close releases the snapshot resources. A running Stream closes its own
+// connection when its context ends. Safe to call more than once.
+func (s *Source) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	return s.EndSnapshot(context.Background())
+}
+
+// heartbeat writes a heartbeat message whenever no batch was emitted for
+// HeartbeatInterval. Failures are logged and retried on the next beat.
+func (s *Source) heartbeat(ctx context.Context, activity *atomic.Int64) {
+	interval := s.cfg.HeartbeatInterval
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+	}()
+	for {
+		wait := time.Until(time.Unix(0, activity.Load()).Add(interval))
+		timer := time.NewTimer(max(wait, time.Millisecond))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+		if time.Since(time.Unix(0, activity.Load())) < interval {
+			continue
+		}
+		activity.Store(time.Now().UnixNano())
+		if conn == nil {
+			c, err := s.connect(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("heartbeat connect failed", "error", err)
+				}
+				continue
+			}
+			conn = c
+		}
+		if _, err := conn.Exec(ctx, heartbeatSQL); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("heartbeat failed", "error", err)
+			}
+			conn.Close(context.Background())
+			conn = nil
+		}
+	}
+}
+
+// streamer is the state of one replication session.
+type streamer struct {
+	s     *Source
+	conn  *pgconn.PgConn
+	out   chan<- capture.Batch
+	start pglogrepl.LSN // batches at or before it are skipped
+	last  pglogrepl.LSN // position of the last batch emitted
+
+	byName  map[capture.TableID]*table
+	rels    map[uint32]*table // relation id -> captured table
+	ignored map[uint32]string // relation ids of tables not captured
+
+	txn        *txnState
+	nextStatus time.Time
+	activity   atomic.Int64 // unix nanos of the last emitted batch (or heartbeat)
+}
+
+type txnState struct {
+	finalLSN   pglogrepl.LSN
+	commitTime time.Time
+	changes    []capture.Change
+	skip       bool
+}
+
+func (st *streamer) run(ctx context.Context) error {
+	st.nextStatus = time.Now().Add(st.s.cfg.StatusInterval)
+	for {
+		if !time.Now().Before(st.nextStatus) {
+			if err := st.sendStatus(); err != nil {
+				return err
+			}
+		}
+		rctx, cancel := context.WithDeadline(ctx, st.nextStatus)
+		msg, err := st.conn.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if pgconn.Timeout(err) {
+				continue
+			}
+			return fmt.Errorf("receive replication message: %w", err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.CopyData:
+			if len(m.Data) == 0 {
+				continue
+			}
+			switch m.Data[0] {
+			case pglogrepl.PrimaryKeepaliveMessageByteID:
+				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(m.Data[1:])
+				if err != nil {
+					return fmt.Errorf("parse keepalive: %w", err)
+				}
+				if ka.ReplyRequested {
+					if err := st.sendStatus(); err != nil {
+						return err
+					}
+				}
+			case pglogrepl.XLogDataByteID:
+				xld, err := pglogrepl.ParseXLogData(m.Data[1:])
+				if err != nil {
+					return fmt.Errorf("parse xlog data: %w", err)
+				}
+				if err := st.handle(ctx, xld.WALData); err != nil {
+					return err
+				}
+			}
+		case *pgproto3.ErrorResponse:
+			return fmt.Errorf("replication stream: %w", pgconn.ErrorResponseToPgError(m))
+		case *pgproto3.CopyDone:
+			return errors.New("replication stream: server ended the stream")
+		}
+	}
+}
+
+// sendStatus reports the last acknowledged LSN as written, flushed and
+// applied (0 before the first ack, which the server ignores).
+func (st *streamer) sendStatus() error {
+	lsn := pglogrepl.LSN(st.s.acked.Load())
+	err := pglogrepl.SendStandbyStatusUpdate(context.Background(), st.conn, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: lsn, WALFlushPosition: lsn, WALApplyPosition: lsn,
+	})
+	if err != nil {
+		return fmt.Errorf("send standby status: %w", err)
+	}
+	st.nextStatus = time.Now().Add(st.s.cfg.StatusInterval)
+	return nil
+}
+
+// emit sends b downstream, keeping the standby status flowing while the
+// consumer applies backpressure.
+func (st *streamer) emit(ctx context.Context, b capture.Batch) error {
+	for {
+		timer := time.NewTimer(max(time.Until(st.nextStatus), time.Millisecond))
+		select {
+		case st.out <- b:
+			timer.Stop()
+			st.activity.Store(time.Now().UnixNano())
+			return nil
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+			if err := st.sendStatus(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// handle processes one pgoutput message.
+func (st *streamer) handle(ctx context.Context, data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	msg, err := pglogrepl.Parse(data)
+	if err != nil {
+		return fmt.Errorf("parse pgoutput message %q: %w", data[0], err)
+	}
+	switch m := msg.(type) {
+	case *pglogrepl.RelationMessage:
+		return st.relation(m)
+	case *pglogrepl.BeginMessage:
+		if st.txn != nil {
+			return fmt.Errorf("pgoutput: begin of %s inside an open transaction", m.FinalLSN)
+		}
+		st.txn = &txnState{finalLSN: m.FinalLSN, commitTime: m.CommitTime.UTC(), skip: m.FinalLSN < st.start}
+		return nil
+	case *pglogrepl.CommitMessage:
+		txn := st.txn
+		st.txn = nil
+		if txn == nil {
+			return fmt.Errorf("pgoutput: commit at %s without begin", m.CommitLSN)
+		}
+		if txn.skip || m.TransactionEndLSN <= st.last {
+			return nil
+		}
+		st.last = m.TransactionEndLSN
+		return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: Position{LSN: m.TransactionEndLSN}, CommitTime: m.CommitTime.UTC()})
+	case *pglogrepl.LogicalDecodingMessage:
+		if m.Transactional || st.txn != nil || m.LSN <= st.last {
+			return nil
+		}
+		st.last = m.LSN
+		return st.emit(ctx, capture.Batch{Position: Position{LSN: m.LSN}, CommitTime: time.Now().UTC()})
+	case *pglogrepl.InsertMessage:
+		return st.change(ctx, m.RelationID, func(t *table) (capture.Change, error) {
+			after, err := decodeTuple(t, m.Tuple)
+			return capture.Change{Op: capture.OpInsert, After: after}, err
+		})
+	case *pglogrepl.UpdateMessage:
+		return st.change(ctx, m.RelationID, func(t *table) (capture.Change, error) {
+			return decodeUpdate(t, m)
+		})
+	case *pglogrepl.DeleteMessage:
+		return st.change(ctx, m.RelationID, func(t *table) (capture.Change, error) {
+			before, err := decodeTuple(t, m.OldTuple)
+			return capture.Change{Op: capture.OpDelete, Before: before, BeforeKeyOnly: m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey}, err
+		})
+	case *pglogrepl.TruncateMessage:
+		for _, id := range m.RelationIDs {
+			if err := st.change(ctx, id, func(*table) (capture.Change, error) {
+				return capture.Change{Op: capture.OpTruncate}, nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return nil // Type and Origin messages carry nothing Floe needs
+}
+
+// change decodes one row change of relation rel with build and adds it to
+// the open transaction, emitting a part first when the transaction has
+// reached MaxBatchChanges.
+func (st *streamer) change(ctx context.Context, rel uint32, build func(*table) (capture.Change, error)) error {
+	txn := st.txn
+	if txn == nil {
+		return fmt.Errorf("pgoutput: row change outside a transaction")
+	}
+	t, ok := st.rels[rel]
+	if !ok {
+		if _, known := st.ignored[rel]; known {
+			return nil
+		}
+		return fmt.Errorf("pgoutput: change for relation %d before its Relation message", rel)
+	}
+	if txn.skip {
+		return nil
+	}
+	ch, err := build(t)
+	if err != nil {
+		return fmt.Errorf("decode change of %s in transaction %s: %w", t.id, txn.finalLSN, err)
+	}
+	ch.Table, ch.Schema = t.id, t.layout
+	if len(txn.changes) >= st.s.cfg.MaxBatchChanges {
+		part := capture.Batch{Changes: txn.changes, Position: Position{LSN: txn.finalLSN + 1}, CommitTime: txn.commitTime, More: true}
+		txn.changes = make([]capture.Change, 0, st.s.cfg.MaxBatchChanges)
+		if err := st.emit(ctx, part); err != nil {
+			return err
+		}
+	}
+	txn.changes = append(txn.changes, ch)
+	return nil
+}
+
+// relation records a Relation message: a captured table's layout must be
+// the discovered one; other tables are remembered and their changes ignored.
+func (st *streamer) relation(m *pglogrepl.RelationMessage) error {
+	id := capture.TableID{Schema: m.Namespace, Name: m.RelationName}
+	t, ok := st.byName[id]
+	if !ok {
+		st.ignored[m.RelationID] = id.String()
+		delete(st.rels, m.RelationID)
+		st.s.log.Warn("ignoring changes of a table that is not captured", "table", id.String())
+		return nil
+	}
+	if diff := layoutDiff(t, m); diff != "" {
+		return fmt.Errorf("schema change on %s is not supported yet: %s; restore the table's previous layout, or re-snapshot the table after the change", id, diff)
+	}
+	st.rels[m.RelationID] = t
+	return nil
+}
+
+// layoutDiff describes how a Relation message differs from the discovered
+// layout (column names, type OIDs and modifiers), or returns "".
+func layoutDiff(t *table, m *pglogrepl.RelationMessage) string {
+	same := len(m.Columns) == len(t.attTypes)
+	for i := 0; same && i < len(m.Columns); i++ {
+		c := m.Columns[i]
+		same = c.Name == t.layout.Columns[i].Name && c.DataType == t.attTypes[i] && c.TypeModifier == t.attMods[i]
+	}
+	if same {
+		return ""
+	}
+	was := make([]string, len(t.attTypes))
+	for i, c := range t.layout.Columns {
+		was[i] = fmt.Sprintf("%s %s", c.Name, c.Source)
+	}
+	now := make([]string, len(m.Columns))
+	for i, c := range m.Columns {
+		typ := fmt.Sprintf("type %d", c.DataType)
+		if j := t.layout.Index(c.Name); j >= 0 && t.attTypes[j] == c.DataType && t.attMods[j] == c.TypeModifier {
+			typ = t.layout.Columns[j].Source.String()
+		} else if c.TypeModifier >= 0 {
+			typ += fmt.Sprintf(" modifier %d", c.TypeModifier)
+		}
+		now[i] = c.Name + " " + typ
+	}
+	return fmt.Sprintf("columns were (%s), now (%s)", strings.Join(was, ", "), strings.Join(now, ", "))
+}

@@ -1,0 +1,1004 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is one floe configuration file (Flink CDC pipeline shape) after
+// ${VAR} expansion and defaults. Build it with LoadConfig or ParseConfig; a
+// Config built in code starts from DefaultConfig, then ApplyDefaults and
+// Validate. Paths (state dir, local warehouse, sqlite catalog file) are
+// absolute after ApplyDefaults.
+type Config struct {
+	Pipeline PipelineConfig
+	State    StateConfig
+	Source   SourceConfig
+	Sink     SinkConfig
+	Route    []RouteConfig
+	Server   ServerConfig
+	Log      LogConfig
+
+	lines map[string]int // field path -> line in the file; nil for a Config built in code
+}
+
+// PipelineConfig is the `pipeline:` section.
+type PipelineConfig struct {
+	Name               string        // name; required
+	CheckpointInterval time.Duration // checkpoint-interval; default 10s
+}
+
+// StateConfig is the `state:` section.
+type StateConfig struct {
+	Dir string // dir; default ./.floe/<pipeline.name>, made absolute
+}
+
+// SourceConfig is the `source:` section.
+type SourceConfig struct {
+	Type     string // type: postgres (mysql is parsed but not supported yet)
+	Hostname string // hostname; default 127.0.0.1
+	Port     int    // port; default 5432
+	Username string // username; required
+	Password string // password; never printed, see Redacted
+	Database string // database; required
+	// Tables holds the patterns of `tables`, a comma-separated list split on
+	// commas not escaped by a backslash (`\,` is a literal comma, `\.` stays
+	// a regexp escape). Each is a regexp on "schema.table".
+	Tables []string
+	// TableRegexps are Tables compiled and anchored as ^(?:pattern)$.
+	TableRegexps        []*regexp.Regexp
+	SlotName            string // slot.name; default floe_<pipeline.name> sanitised to [a-z0-9_]
+	PublicationName     string // publication.name; same default
+	SnapshotMode        string // snapshot.mode: initial | never | initial_only; default initial
+	SnapshotParallelism int    // snapshot.parallelism: 1..64; default 2
+	SnapshotChunkRows   int    // snapshot.chunk-rows: >= 1; default 50000
+}
+
+// SinkConfig is the `sink:` section.
+type SinkConfig struct {
+	Type    string // type: iceberg
+	Catalog CatalogConfig
+	// Warehouse is an absolute local path (a relative path or file:// URI
+	// is resolved); default <state.dir>/warehouse.
+	Warehouse string
+	Namespace string // namespace; default pipeline.name
+	Mode      string // mode: upsert | changelog; default upsert
+}
+
+// CatalogConfig is `sink.catalog:`.
+type CatalogConfig struct {
+	Type string // type: sql; default sql
+	Name string // name; default floe
+	// URI is sqlite:///abs/path (sqlite:relative/path is resolved) or a
+	// postgres:// / postgresql:// URL; default sqlite://<state.dir>/catalog.db.
+	URI string
+}
+
+// RouteConfig is one `route:` entry.
+type RouteConfig struct {
+	SourceTable  string         // source-table: regexp on "schema.table"; required
+	SourceRegexp *regexp.Regexp // SourceTable anchored as ^(?:pattern)$
+	SinkTable    string         // sink-table: "namespace.table" (sink.namespace added when absent)
+	PrimaryKey   []string       // primary-key: comma-separated column names; optional
+}
+
+// SinkIdent splits SinkTable into namespace and table name.
+func (r RouteConfig) SinkIdent() (namespace, name string) {
+	ns, n, ok := strings.Cut(r.SinkTable, ".")
+	if !ok {
+		return "", r.SinkTable
+	}
+	return ns, n
+}
+
+// ServerConfig is the `server:` section.
+type ServerConfig struct {
+	MetricsAddress string // metrics-address, host:port for /metrics and /healthz; empty = off
+}
+
+// LogConfig is the `log:` section.
+type LogConfig struct {
+	Format string // format: text | json; default text
+	Level  string // level: debug | info | warn | error; default info
+}
+
+// Problem is one configuration error. Path is the dotted field path
+// ("source.slot.name", "route[1].sink-table"); Line is 1-based, 0 if unknown.
+type Problem struct {
+	Path, Message, Fix string
+	Line               int
+}
+
+func (p Problem) format(file string) string {
+	var b strings.Builder
+	b.WriteString(file)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+	}
+	b.WriteString(": ")
+	if p.Path != "" {
+		b.WriteString(p.Path + ": ")
+	}
+	b.WriteString(p.Message)
+	if p.Fix != "" {
+		b.WriteString(" (fix: " + p.Fix + ")")
+	}
+	return b.String()
+}
+
+// ConfigError carries every problem found in one file. Error renders one
+// line per problem: "FILE:LINE: PATH: MESSAGE (fix: FIX)".
+type ConfigError struct {
+	File     string
+	Problems []Problem
+}
+
+func (e *ConfigError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.format(e.File)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// DefaultConfig returns the defaults that do not depend on other fields.
+func DefaultConfig() *Config {
+	return &Config{
+		Pipeline: PipelineConfig{CheckpointInterval: 10 * time.Second},
+		Source: SourceConfig{Hostname: "127.0.0.1", Port: 5432, SnapshotMode: "initial",
+			SnapshotParallelism: 2, SnapshotChunkRows: 50000},
+		Sink: SinkConfig{Catalog: CatalogConfig{Type: "sql", Name: "floe"}, Mode: "upsert"},
+		Log:  LogConfig{Format: "text", Level: "info"},
+	}
+}
+
+// LoadConfig reads, expands, parses, defaults and validates the file at path,
+// expanding ${VAR} from the process environment. Invalid content yields a
+// *ConfigError with every problem.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return ParseConfig(path, data, os.LookupEnv)
+}
+
+// ParseConfig is LoadConfig on data; name labels problems. lookupEnv resolves
+// ${VAR} (nil: no variable is set). Problems come back as one *ConfigError,
+// sorted by line, and never contain the password.
+func ParseConfig(name string, data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	if lookupEnv == nil {
+		lookupEnv = func(string) (string, bool) { return "", false }
+	}
+	c := DefaultConfig()
+	d := &decoder{env: lookupEnv, lines: map[string]int{}}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	switch err := dec.Decode(&doc); {
+	case errors.Is(err, io.EOF): // empty file: the required fields are reported below
+	case err != nil:
+		return nil, &ConfigError{File: name, Problems: []Problem{syntaxProblem(err)}}
+	default:
+		var extra yaml.Node
+		if dec.Decode(&extra) == nil {
+			d.problems = append(d.problems, Problem{Line: extra.Line, Message: "a second YAML document",
+				Fix: "keep one document per file; remove the '---' separator"})
+		}
+		d.root(&doc, c)
+	}
+	c.lines = d.lines
+	if err := c.ApplyDefaults(); err != nil {
+		return nil, err
+	}
+	problems := d.problems
+	for _, p := range c.Validate() {
+		if !d.reported(p.Path) { // a field that failed to decode is not reported twice
+			problems = append(problems, p)
+		}
+	}
+	if len(problems) > 0 {
+		sortProblems(problems)
+		return nil, &ConfigError{File: name, Problems: problems}
+	}
+	return c, nil
+}
+
+var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func syntaxProblem(err error) Problem {
+	p := Problem{Message: "bad YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Fix: "correct the YAML syntax"}
+	if m := syntaxLine.FindStringSubmatch(err.Error()); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		p.Message = "bad YAML: " + m[2]
+	}
+	return p
+}
+
+// ApplyDefaults fills the defaults that depend on other fields, makes local
+// paths absolute, qualifies route sink tables with sink.namespace and
+// compiles the table patterns that compile (Validate reports the others).
+func (c *Config) ApplyDefaults() error {
+	name := c.Pipeline.Name
+	if c.State.Dir == "" {
+		c.State.Dir = filepath.Join(".floe", name)
+	}
+	dir, err := filepath.Abs(c.State.Dir)
+	if err != nil {
+		return fmt.Errorf("resolve state.dir: %w", err)
+	}
+	c.State.Dir = dir
+	if c.Source.SlotName == "" {
+		c.Source.SlotName = defaultIdent(name)
+	}
+	if c.Source.PublicationName == "" {
+		c.Source.PublicationName = defaultIdent(name)
+	}
+	if c.Sink.Namespace == "" {
+		c.Sink.Namespace = name
+	}
+	if c.Sink.Warehouse == "" {
+		c.Sink.Warehouse = filepath.Join(dir, "warehouse")
+	}
+	if p, ok := localPath(c.Sink.Warehouse); ok {
+		if c.Sink.Warehouse, err = filepath.Abs(p); err != nil {
+			return fmt.Errorf("resolve sink.warehouse: %w", err)
+		}
+	}
+	if c.Sink.Catalog.URI == "" {
+		c.Sink.Catalog.URI = "sqlite://" + filepath.Join(dir, "catalog.db")
+	}
+	if p, ok := strings.CutPrefix(c.Sink.Catalog.URI, "sqlite:"); ok && p != "" && !strings.HasPrefix(p, "//") {
+		if p, err = filepath.Abs(p); err != nil {
+			return fmt.Errorf("resolve sink.catalog.uri: %w", err)
+		}
+		c.Sink.Catalog.URI = "sqlite://" + p
+	}
+	c.Source.TableRegexps = nil
+	for _, t := range c.Source.Tables {
+		if re, err := anchored(t); err == nil {
+			c.Source.TableRegexps = append(c.Source.TableRegexps, re)
+		}
+	}
+	for i := range c.Route {
+		r := &c.Route[i]
+		r.SourceRegexp, _ = anchored(r.SourceTable)
+		if r.SinkTable != "" && !strings.Contains(r.SinkTable, ".") && c.Sink.Namespace != "" {
+			r.SinkTable = c.Sink.Namespace + "." + r.SinkTable
+		}
+	}
+	return nil
+}
+
+// defaultIdent is "floe_<name>" lowercased, every rune outside [a-z0-9_]
+// replaced by '_', cut to PostgreSQL's 63-byte identifier limit.
+func defaultIdent(name string) string {
+	s := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' {
+			return r
+		}
+		return '_'
+	}, "floe_"+strings.ToLower(name))
+	return s[:min(len(s), 63)]
+}
+
+// localPath returns the filesystem path of a plain path or file:// URI.
+func localPath(s string) (string, bool) {
+	if p, ok := strings.CutPrefix(s, "file://"); ok {
+		return p, true
+	}
+	return s, uriScheme(s) == ""
+}
+
+var schemeRe = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*)://`)
+
+func uriScheme(s string) string {
+	if m := schemeRe.FindStringSubmatch(s); m != nil {
+		return strings.ToLower(m[1])
+	}
+	return ""
+}
+
+// anchored compiles a table pattern so it must match the whole name.
+func anchored(pattern string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile("^(?:" + pattern + ")$")
+	if err == nil {
+		return re, nil
+	}
+	var se *syntax.Error
+	if !errors.As(err, &se) {
+		return nil, err
+	}
+	if wrapped := "^(?:" + pattern + ")$"; se.Expr == wrapped || se.Expr == "" {
+		return nil, errors.New(se.Code.String())
+	}
+	return nil, fmt.Errorf("%s: `%s`", se.Code, strings.TrimSuffix(se.Expr, ")$"))
+}
+
+// splitList splits on commas not escaped by an odd number of backslashes,
+// turns `\,` into `,`, keeps every other backslash, trims spaces and drops
+// empty entries.
+func splitList(s string) []string {
+	var out []string
+	var cur []byte
+	flush := func() {
+		if t := strings.TrimSpace(string(cur)); t != "" {
+			out = append(out, t)
+		}
+		cur = cur[:0]
+	}
+	backslashes := 0
+	for i := 0; i < len(s); i++ {
+		switch ch := s[i]; {
+		case ch == ',' && backslashes%2 == 1:
+			cur[len(cur)-1] = ','
+		case ch == ',':
+			flush()
+		default:
+			cur = append(cur, ch)
+		}
+		if s[i] == '\\' {
+			backslashes++
+		} else {
+			backslashes = 0
+		}
+	}
+	flush()
+	return out
+}
+
+// joinList is the inverse of splitList.
+func joinList(items []string) string {
+	esc := make([]string, len(items))
+	for i, s := range items {
+		esc[i] = strings.ReplaceAll(s, ",", `\,`)
+	}
+	return strings.Join(esc, ", ")
+}
+
+// Validate checks a defaulted Config and returns every problem, sorted by
+// line. Messages never contain the password.
+func (c *Config) Validate() []Problem {
+	v := &validator{c: c}
+	v.required("pipeline.name", c.Pipeline.Name, "name the pipeline, e.g. `name: shop`")
+	if c.Pipeline.Name != "" && !nameRe.MatchString(c.Pipeline.Name) {
+		v.add("pipeline.name", "use letters, digits, '_' and '-', starting with a letter or digit",
+			"bad pipeline name %q", c.Pipeline.Name)
+	}
+	v.positive("pipeline.checkpoint-interval", c.Pipeline.CheckpointInterval)
+	v.required("state.dir", c.State.Dir, "set a directory for local state")
+
+	s := c.Source
+	if v.required("source.type", s.Type, "set `type: postgres`") && v.oneOf("source.type", s.Type, "postgres", "mysql") &&
+		s.Type == "mysql" {
+		v.add("source.type", "use postgres", "mysql sources are not supported yet")
+	}
+	v.required("source.hostname", s.Hostname, "set the database host")
+	v.between("source.port", s.Port, 1, 65535)
+	v.required("source.username", s.Username, "set the replication user, e.g. `username: floe`")
+	v.required("source.database", s.Database, "set the database to capture")
+	if len(s.Tables) == 0 {
+		v.add("source.tables", "list the tables, e.g. `tables: public.orders, public\\.line_.*`", "required")
+	}
+	for _, t := range s.Tables {
+		if _, err := anchored(t); err != nil {
+			v.add("source.tables", "write a valid regular expression (RE2 syntax)", "bad table pattern %q: %v", t, err)
+		}
+	}
+	if !slotRe.MatchString(s.SlotName) {
+		v.add("source.slot.name", "use 1 to 63 characters of a-z, 0-9 and _", "bad replication slot name %q", s.SlotName)
+	}
+	if s.PublicationName == "" || len(s.PublicationName) > 63 {
+		v.add("source.publication.name", "use 1 to 63 bytes", "bad publication name %q", s.PublicationName)
+	}
+	v.oneOf("source.snapshot.mode", s.SnapshotMode, "initial", "never", "initial_only")
+	v.between("source.snapshot.parallelism", s.SnapshotParallelism, 1, 64)
+	v.between("source.snapshot.chunk-rows", s.SnapshotChunkRows, 1, 1<<30)
+
+	k := c.Sink
+	if v.required("sink.type", k.Type, "set `type: iceberg`") {
+		v.oneOf("sink.type", k.Type, "iceberg")
+	}
+	v.oneOf("sink.catalog.type", k.Catalog.Type, "sql")
+	v.required("sink.catalog.name", k.Catalog.Name, "set a catalog name, e.g. `name: floe`")
+	const uriFix = "use sqlite:///absolute/path.db, sqlite:relative.db or postgres://user@host/db"
+	if p, ok := strings.CutPrefix(k.Catalog.URI, "sqlite:"); ok {
+		if p = strings.TrimPrefix(p, "//"); !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#") {
+			v.add("sink.catalog.uri", uriFix, "%q is not a SQLite file path", k.Catalog.URI)
+		}
+	} else if sc := uriScheme(k.Catalog.URI); sc != "postgres" && sc != "postgresql" {
+		v.add("sink.catalog.uri", uriFix, "unsupported catalog URI %q", redactURI(k.Catalog.URI))
+	}
+	switch sc := uriScheme(k.Warehouse); {
+	case k.Warehouse == "":
+		v.add("sink.warehouse", "set a local directory", "required")
+	case sc == "s3" || sc == "s3a" || sc == "gs" || sc == "abfs":
+		v.add("sink.warehouse", "use a local path or file:// URI", "%s:// warehouses are not supported yet", sc)
+	case sc != "" && sc != "file":
+		v.add("sink.warehouse", "use a local path or file:// URI", "unsupported warehouse URI %q", redactURI(k.Warehouse))
+	}
+	if k.Namespace == "" && c.Pipeline.Name != "" { // an empty name is reported; the namespace defaults to it
+		v.add("sink.namespace", "set `namespace:`", "required")
+	} else if strings.Contains(k.Namespace, ".") {
+		v.add("sink.namespace", "use a single-level namespace without '.'", "bad namespace %q", k.Namespace)
+	}
+	v.oneOf("sink.mode", k.Mode, "upsert", "changelog")
+
+	for i, r := range c.Route {
+		p := fmt.Sprintf("route[%d]", i)
+		if v.required(p+".source-table", r.SourceTable, "set the source table pattern, e.g. `source-table: public.orders`") {
+			if _, err := anchored(r.SourceTable); err != nil {
+				v.add(p+".source-table", "write a valid regular expression (RE2 syntax)", "bad table pattern %q: %v", r.SourceTable, err)
+			}
+		}
+		if v.required(p+".sink-table", r.SinkTable, "set `sink-table: namespace.table` or `sink-table: table`") {
+			parts := strings.Split(r.SinkTable, ".")
+			if len(parts) > 2 || slices.Contains(parts, "") {
+				v.add(p+".sink-table", "write `namespace.table` or `table`", "bad sink table %q", r.SinkTable)
+			}
+		}
+		if lit := strings.ReplaceAll(r.SourceTable, `\.`, "."); len(r.PrimaryKey) > 0 && r.SourceTable != "" &&
+			(strings.Count(lit, ".") != 1 || regexp.QuoteMeta(lit) != strings.ReplaceAll(lit, ".", `\.`)) {
+			v.add(p+".primary-key", "give the key in a route whose source-table names one table, e.g. public\\.events",
+				"a key needs a source-table naming exactly one schema.table, got %q", r.SourceTable)
+		}
+		seen := map[string]bool{}
+		for _, col := range r.PrimaryKey {
+			if seen[col] {
+				v.add(p+".primary-key", "name each key column once", "column %q repeated", col)
+			}
+			seen[col] = true
+		}
+	}
+
+	if a := c.Server.MetricsAddress; a != "" {
+		_, port, err := net.SplitHostPort(a)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 {
+			v.add("server.metrics-address", "write host:port, e.g. 127.0.0.1:9464, or leave it empty to disable",
+				"bad listen address %q", a)
+		}
+	}
+	v.oneOf("log.format", c.Log.Format, "text", "json")
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+
+	sortProblems(v.problems)
+	return v.problems
+}
+
+var (
+	nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+	slotRe = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+)
+
+type validator struct {
+	c        *Config
+	problems []Problem
+}
+
+func (v *validator) add(path, fix, format string, args ...any) {
+	msg := fmt.Sprintf(format, hide(v.c.Source.Password, args)...)
+	v.problems = append(v.problems, Problem{Path: path, Message: msg, Fix: fix, Line: v.c.lineOf(path)})
+}
+
+// required reports an empty value and says whether value is set.
+func (v *validator) required(path, value, fix string) bool {
+	if value == "" {
+		v.add(path, fix, "required")
+	}
+	return value != ""
+}
+
+// oneOf reports a value outside allowed and says whether it is allowed.
+func (v *validator) oneOf(path, value string, allowed ...string) bool {
+	if slices.Contains(allowed, value) {
+		return true
+	}
+	fix := "use " + strings.Join(allowed, " or ")
+	if s := suggest(value, allowed); s != "" {
+		fix += fmt.Sprintf(" (did you mean %s?)", s)
+	}
+	v.add(path, fix, "unknown value %q", value)
+	return false
+}
+
+func (v *validator) between(path string, n, lo, hi int) {
+	if n < lo || n > hi {
+		v.add(path, fmt.Sprintf("use a value from %d to %d", lo, hi), "%d is out of range", n)
+	}
+}
+
+func (v *validator) positive(path string, d time.Duration) {
+	if d <= 0 {
+		v.add(path, "use a positive duration such as 10s", "%s is not positive", d)
+	}
+}
+
+// lineOf is the line of path, or of its nearest enclosing field in the file.
+func (c *Config) lineOf(path string) int {
+	for path != "" {
+		if l, ok := c.lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+// hide returns args with the password replaced by *** inside every string
+// or error, so a value quoted back in a message never shows it. Only the
+// arguments are rewritten, never the message text around them.
+func hide(password string, args []any) []any {
+	if password == "" {
+		return args
+	}
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch a := a.(type) {
+		case string:
+			out[i] = strings.ReplaceAll(a, password, "***")
+		case error:
+			out[i] = strings.ReplaceAll(a.Error(), password, "***")
+		default:
+			out[i] = a
+		}
+	}
+	return out
+}
+
+// sortProblems orders by line; problems without a line go last.
+func sortProblems(ps []Problem) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i].Line, ps[j].Line
+		return a != 0 && (b == 0 || a < b)
+	})
+}
+
+func redactURI(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
+}
+
+// Redacted renders the effective configuration as YAML that ParseConfig
+// accepts, with the password (also inside URIs and any other value) as ***.
+func (c *Config) Redacted() string {
+	pw := c.Source.Password
+	str := func(s string) *yaml.Node {
+		if pw != "" {
+			s = strings.ReplaceAll(s, pw, "***")
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: strings.ReplaceAll(s, "${", "$${")}
+	}
+	num := func(n int) *yaml.Node {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(n)}
+	}
+	m := func(kv ...any) *yaml.Node {
+		n := &yaml.Node{Kind: yaml.MappingNode}
+		for i := 0; i < len(kv); i += 2 {
+			n.Content = append(n.Content, str(kv[i].(string)), kv[i+1].(*yaml.Node))
+		}
+		return n
+	}
+	password := str("")
+	if pw != "" {
+		password = str("***")
+	}
+	s, k := c.Source, c.Sink
+	root := m(
+		"pipeline", m("name", str(c.Pipeline.Name), "checkpoint-interval", str(c.Pipeline.CheckpointInterval.String())),
+		"state", m("dir", str(c.State.Dir)),
+		"source", m("type", str(s.Type), "hostname", str(s.Hostname), "port", num(s.Port),
+			"username", str(s.Username), "password", password, "database", str(s.Database),
+			"tables", str(joinList(s.Tables)), "slot.name", str(s.SlotName), "publication.name", str(s.PublicationName),
+			"snapshot.mode", str(s.SnapshotMode), "snapshot.parallelism", num(s.SnapshotParallelism),
+			"snapshot.chunk-rows", num(s.SnapshotChunkRows)),
+		"sink", m("type", str(k.Type),
+			"catalog", m("type", str(k.Catalog.Type), "name", str(k.Catalog.Name), "uri", str(redactURI(k.Catalog.URI))),
+			"warehouse", str(redactURI(k.Warehouse)), "namespace", str(k.Namespace), "mode", str(k.Mode)),
+	)
+	if len(c.Route) > 0 {
+		routes := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, r := range c.Route {
+			item := m("source-table", str(r.SourceTable), "sink-table", str(r.SinkTable))
+			if len(r.PrimaryKey) > 0 {
+				item.Content = append(item.Content, str("primary-key"), str(joinList(r.PrimaryKey)))
+			}
+			routes.Content = append(routes.Content, item)
+		}
+		root.Content = append(root.Content, str("route"), routes)
+	}
+	root.Content = append(root.Content,
+		str("server"), m("metrics-address", str(c.Server.MetricsAddress)),
+		str("log"), m("format", str(c.Log.Format), "level", str(c.Log.Level)))
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(root); err != nil {
+		return fmt.Sprintf("# cannot render configuration: %v\n", err)
+	}
+	_ = enc.Close()
+	return b.String()
+}
+
+// decoder walks the yaml.Node tree into a Config, collecting every problem
+// with its path and line instead of stopping at the first.
+type decoder struct {
+	env      func(string) (string, bool)
+	secret   string // the expanded source.password, hidden in every message
+	lines    map[string]int
+	problems []Problem
+}
+
+// setter stores the value node n found at path.
+type setter func(n *yaml.Node, path string)
+
+type field struct {
+	key string
+	set setter
+}
+
+// sectionsLater are top-level sections of the design that this version does
+// not read yet.
+var sectionsLater = map[string]bool{"transform": true, "registry": true, "compaction": true}
+
+// aliases maps common spellings from other tools to floe's keys.
+var aliases = map[string]string{"host": "hostname", "user": "username", "dbname": "database",
+	"slot": "slot.name", "publication": "publication.name"}
+
+func (d *decoder) add(n *yaml.Node, path, fix, format string, args ...any) {
+	msg := fmt.Sprintf(format, hide(d.secret, args)...)
+	d.problems = append(d.problems, Problem{Path: path, Message: msg, Fix: fix, Line: n.Line})
+}
+
+// reported says whether decoding already found a problem at path, around
+// it, or in one of its list items.
+func (d *decoder) reported(path string) bool {
+	for _, p := range d.problems {
+		if p.Path != "" && (path == p.Path || strings.HasPrefix(path, p.Path+".") || strings.HasPrefix(path, p.Path+"[") ||
+			strings.HasPrefix(p.Path, path+"[")) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *decoder) root(doc *yaml.Node, c *Config) {
+	n := doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	d.secret = d.peekPassword(n)
+	sec := func(fs ...field) setter { return func(n *yaml.Node, p string) { d.mapping(n, p, fs) } }
+	s, k := &c.Source, &c.Sink
+	d.mapping(n, "", []field{
+		{"pipeline", sec(field{"name", d.str(&c.Pipeline.Name)},
+			field{"checkpoint-interval", d.duration(&c.Pipeline.CheckpointInterval)})},
+		{"state", sec(field{"dir", d.str(&c.State.Dir)})},
+		{"source", sec(field{"type", d.str(&s.Type)}, field{"hostname", d.str(&s.Hostname)},
+			field{"port", d.integer(&s.Port)}, field{"username", d.str(&s.Username)},
+			field{"password", d.raw(&s.Password)}, field{"database", d.str(&s.Database)},
+			field{"tables", d.list(&s.Tables)}, field{"slot.name", d.str(&s.SlotName)},
+			field{"publication.name", d.str(&s.PublicationName)}, field{"snapshot.mode", d.str(&s.SnapshotMode)},
+			field{"snapshot.parallelism", d.integer(&s.SnapshotParallelism)},
+			field{"snapshot.chunk-rows", d.integer(&s.SnapshotChunkRows)})},
+		{"sink", sec(field{"type", d.str(&k.Type)},
+			field{"catalog", sec(field{"type", d.str(&k.Catalog.Type)}, field{"name", d.str(&k.Catalog.Name)},
+				field{"uri", d.str(&k.Catalog.URI)})},
+			field{"warehouse", d.str(&k.Warehouse)}, field{"namespace", d.str(&k.Namespace)},
+			field{"mode", d.str(&k.Mode)})},
+		{"route", d.routes(&c.Route)},
+		{"server", sec(field{"metrics-address", d.str(&c.Server.MetricsAddress)})},
+		{"log", sec(field{"format", d.str(&c.Log.Format)}, field{"level", d.str(&c.Log.Level)})},
+	})
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == 0 || n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// kindName describes a node's type without quoting its value.
+func kindName(n *yaml.Node) string {
+	switch {
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	case n.Tag == "!!int" || n.Tag == "!!float":
+		return "a number"
+	case n.Tag == "!!bool":
+		return "a boolean"
+	}
+	return "a string"
+}
+
+// mapping decodes the keys of n with fields; a null node leaves defaults.
+func (d *decoder) mapping(n *yaml.Node, path string, fields []field) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	where := "at top level"
+	if path != "" {
+		where = "under " + path
+	}
+	if n.Kind != yaml.MappingNode {
+		d.add(n, path, "write key: value pairs "+where, "expected a mapping, got %s", kindName(n))
+		return
+	}
+	known := make([]string, len(fields))
+	for i, f := range fields {
+		known[i] = f.key
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, vn := resolve(n.Content[i]), n.Content[i+1]
+		p := kn.Value
+		if path != "" {
+			p = path + "." + kn.Value
+		}
+		if kn.Kind != yaml.ScalarNode {
+			d.add(kn, path, "use plain names as keys", "a key %s is %s", where, kindName(kn))
+			continue
+		}
+		if first, dup := seen[kn.Value]; dup {
+			d.add(kn, p, "keep one of them", "duplicate key (first at line %d)", first)
+			continue
+		}
+		seen[kn.Value] = kn.Line
+		j := slices.Index(known, kn.Value)
+		if j < 0 {
+			d.unknown(kn, p, path, where, known)
+			continue
+		}
+		d.lines[p] = kn.Line
+		fields[j].set(vn, p)
+	}
+}
+
+func (d *decoder) unknown(kn *yaml.Node, p, parent, where string, known []string) {
+	if parent == "" && sectionsLater[kn.Value] {
+		d.add(kn, p, "remove it", "section not supported yet by this version of floe")
+		return
+	}
+	s := aliases[strings.ToLower(kn.Value)]
+	if !slices.Contains(known, s) {
+		s = suggest(kn.Value, known)
+	}
+	if s != "" {
+		d.add(kn, p, fmt.Sprintf("did you mean %s?", s), "unknown key")
+		return
+	}
+	d.add(kn, p, "remove it; known keys "+where+": "+strings.Join(known, ", "), "unknown key")
+}
+
+// scalar returns the ${VAR}-expanded text of a scalar node; ok is false when
+// the node is null (keep the default) or a problem was reported.
+func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
+	n = resolve(n)
+	if isNull(n) {
+		return "", false
+	}
+	if n.Kind != yaml.ScalarNode {
+		d.add(n, path, "write a single value", "expected %s, got %s", want, kindName(n))
+		return "", false
+	}
+	return d.expand(n, path, n.Value)
+}
+
+// expand replaces ${NAME} with the variable's value; $${ is a literal ${.
+func (d *decoder) expand(n *yaml.Node, path, s string) (string, bool) {
+	if !strings.Contains(s, "${") {
+		return s, true
+	}
+	var b strings.Builder
+	ok := true
+	for i := 0; i < len(s); {
+		switch {
+		case strings.HasPrefix(s[i:], "$${"):
+			b.WriteString("${")
+			i += 3
+		case strings.HasPrefix(s[i:], "${"):
+			end := strings.IndexByte(s[i+2:], '}')
+			if end < 0 {
+				d.add(n, path, "close it with } or write $${ for a literal ${", "unterminated ${")
+				return "", false
+			}
+			name := s[i+2 : i+2+end]
+			if v, set := d.env(name); !envNameRe.MatchString(name) {
+				d.add(n, path, "use ${NAME} with letters, digits and _", "bad environment variable reference ${%s}", name)
+				ok = false
+			} else if !set {
+				d.add(n, path, fmt.Sprintf("export %s or remove the reference", name), "environment variable %s is not set", name)
+				ok = false
+			} else {
+				b.WriteString(v)
+			}
+			i += 3 + end
+		default:
+			b.WriteByte(s[i])
+			i++
+		}
+	}
+	return b.String(), ok
+}
+
+var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (d *decoder) str(dst *string) setter {
+	return func(n *yaml.Node, p string) {
+		if s, ok := d.scalar(n, p, "a string"); ok {
+			*dst = strings.TrimSpace(s)
+		}
+	}
+}
+
+// raw is str without trimming, for the password.
+func (d *decoder) raw(dst *string) setter {
+	return func(n *yaml.Node, p string) {
+		if s, ok := d.scalar(n, p, "a string"); ok {
+			*dst = s
+		}
+	}
+}
+
+// peekPassword expands source.password before the walk so that problems
+// found earlier in the file can hide it too. Its own problems are
+// reported by the walk.
+func (d *decoder) peekPassword(root *yaml.Node) string {
+	child := func(n *yaml.Node, key string) *yaml.Node {
+		if n = resolve(n); n.Kind != yaml.MappingNode {
+			return nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return resolve(n.Content[i+1])
+			}
+		}
+		return nil
+	}
+	src := child(root, "source")
+	if src == nil {
+		return ""
+	}
+	pw := child(src, "password")
+	if pw == nil || pw.Kind != yaml.ScalarNode || isNull(pw) {
+		return ""
+	}
+	before := len(d.problems)
+	s, ok := d.expand(pw, "", pw.Value)
+	d.problems = d.problems[:before]
+	if !ok {
+		return ""
+	}
+	return s
+}
+
+func (d *decoder) integer(dst *int) setter {
+	return func(n *yaml.Node, p string) {
+		s, ok := d.scalar(n, p, "an integer")
+		if !ok {
+			return
+		}
+		i, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			d.add(n, p, "write a whole number such as 2", "expected an integer, got %q", s)
+			return
+		}
+		*dst = i
+	}
+}
+
+func (d *decoder) duration(dst *time.Duration) setter {
+	return func(n *yaml.Node, p string) {
+		s, ok := d.scalar(n, p, "a duration")
+		if !ok {
+			return
+		}
+		v, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil {
+			d.add(n, p, "use Go duration syntax with a unit, e.g. 10s, 500ms, 1m30s", "bad duration %q", s)
+			return
+		}
+		*dst = v
+	}
+}
+
+// list reads a comma-separated scalar (see splitList) or a YAML list of
+// scalars, one entry per item.
+func (d *decoder) list(dst *[]string) setter {
+	return func(n *yaml.Node, p string) {
+		n = resolve(n)
+		if n.Kind != yaml.SequenceNode {
+			if s, ok := d.scalar(n, p, "a comma-separated list"); ok {
+				*dst = splitList(s)
+			}
+			return
+		}
+		*dst = nil
+		for i, item := range n.Content {
+			if s, ok := d.scalar(item, fmt.Sprintf("%s[%d]", p, i), "a string"); ok && strings.TrimSpace(s) != "" {
+				*dst = append(*dst, strings.TrimSpace(s))
+			}
+		}
+	}
+}
+
+func (d *decoder) routes(dst *[]RouteConfig) setter {
+	return func(n *yaml.Node, p string) {
+		n = resolve(n)
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			d.add(n, p, "write a list of entries, each starting with `- source-table:`", "expected a list, got %s", kindName(n))
+			return
+		}
+		for i, item := range n.Content {
+			ip := fmt.Sprintf("%s[%d]", p, i)
+			d.lines[ip] = item.Line
+			var r RouteConfig
+			d.mapping(item, ip, []field{{"source-table", d.str(&r.SourceTable)},
+				{"sink-table", d.str(&r.SinkTable)}, {"primary-key", d.list(&r.PrimaryKey)}})
+			*dst = append(*dst, r)
+		}
+	}
+}
+
+// suggest returns the candidate closest to s within edit distance 2 (case
+// ignored), or "".
+func suggest(s string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if dist := editDistance(strings.ToLower(s), c); dist < bestDist {
+			best, bestDist = c, dist
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
