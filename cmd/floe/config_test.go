@@ -104,8 +104,10 @@ func TestConfigDefaults(t *testing.T) {
 	require.Equal(t, "initial", cfg.Source.SnapshotMode)
 	require.Equal(t, 2, cfg.Source.SnapshotParallelism)
 	require.Equal(t, 50000, cfg.Source.SnapshotChunkRows)
-	require.Equal(t, CatalogConfig{Type: "sql", Name: "floe", URI: "sqlite://" + filepath.Join(dir, "catalog.db")}, cfg.Sink.Catalog)
-	require.Equal(t, filepath.Join(dir, "warehouse"), cfg.Sink.Warehouse)
+	// The lake lives beside the state dir, which may be deleted.
+	lake := mustAbs(t, ".floe")
+	require.Equal(t, CatalogConfig{Type: "sql", Name: "floe", URI: "sqlite://" + filepath.Join(lake, "catalog.db")}, cfg.Sink.Catalog)
+	require.Equal(t, filepath.Join(lake, "warehouse"), cfg.Sink.Warehouse)
 	require.Equal(t, "My-Shop", cfg.Sink.Namespace)
 	require.Equal(t, "upsert", cfg.Sink.Mode)
 	require.Empty(t, cfg.Route)

@@ -1,0 +1,376 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// decoder walks the yaml.Node tree into a Config, collecting every problem
+// with its path and line instead of stopping at the first.
+type decoder struct {
+	env      func(string) (string, bool)
+	secret   string // the expanded source.password, hidden in every message
+	lines    map[string]int
+	problems []Problem
+}
+
+// setter stores the value node n found at path.
+type setter func(n *yaml.Node, path string)
+
+type field struct {
+	key string
+	set setter
+}
+
+// sectionsLater are top-level sections of the design that this version does
+// not read yet.
+var sectionsLater = map[string]bool{"transform": true, "registry": true, "compaction": true}
+
+// aliases maps common spellings from other tools to floe's keys.
+var aliases = map[string]string{"host": "hostname", "user": "username", "dbname": "database",
+	"slot": "slot.name", "publication": "publication.name"}
+
+func (d *decoder) add(n *yaml.Node, path, fix, format string, args ...any) {
+	msg := fmt.Sprintf(format, hide(d.secret, args)...)
+	d.problems = append(d.problems, Problem{Path: path, Message: msg, Fix: fix, Line: n.Line})
+}
+
+// reported says whether decoding already found a problem at path, around
+// it, or in one of its list items.
+func (d *decoder) reported(path string) bool {
+	for _, p := range d.problems {
+		if p.Path != "" && (path == p.Path || strings.HasPrefix(path, p.Path+".") || strings.HasPrefix(path, p.Path+"[") ||
+			strings.HasPrefix(p.Path, path+"[")) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *decoder) root(doc *yaml.Node, c *Config) {
+	n := doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	d.secret = d.peekPassword(n)
+	sec := func(fs ...field) setter { return func(n *yaml.Node, p string) { d.mapping(n, p, fs) } }
+	s, k := &c.Source, &c.Sink
+	d.mapping(n, "", []field{
+		{"pipeline", sec(field{"name", d.str(&c.Pipeline.Name)},
+			field{"checkpoint-interval", d.duration(&c.Pipeline.CheckpointInterval)})},
+		{"state", sec(field{"dir", d.str(&c.State.Dir)})},
+		{"source", sec(field{"type", d.str(&s.Type)}, field{"hostname", d.str(&s.Hostname)},
+			field{"port", d.integer(&s.Port)}, field{"username", d.str(&s.Username)},
+			field{"password", d.raw(&s.Password)}, field{"database", d.str(&s.Database)},
+			field{"tables", d.list(&s.Tables)}, field{"slot.name", d.str(&s.SlotName)},
+			field{"publication.name", d.str(&s.PublicationName)}, field{"snapshot.mode", d.str(&s.SnapshotMode)},
+			field{"snapshot.parallelism", d.integer(&s.SnapshotParallelism)},
+			field{"snapshot.chunk-rows", d.integer(&s.SnapshotChunkRows)})},
+		{"sink", sec(field{"type", d.str(&k.Type)},
+			field{"catalog", sec(field{"type", d.str(&k.Catalog.Type)}, field{"name", d.str(&k.Catalog.Name)},
+				field{"uri", d.str(&k.Catalog.URI)})},
+			field{"warehouse", d.str(&k.Warehouse)}, field{"namespace", d.str(&k.Namespace)},
+			field{"mode", d.str(&k.Mode)})},
+		{"route", d.routes(&c.Route)},
+		{"server", sec(field{"metrics-address", d.str(&c.Server.MetricsAddress)})},
+		{"log", sec(field{"format", d.str(&c.Log.Format)}, field{"level", d.str(&c.Log.Level)})},
+	})
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == 0 || n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// kindName describes a node's type without quoting its value.
+func kindName(n *yaml.Node) string {
+	switch {
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	case n.Tag == "!!int" || n.Tag == "!!float":
+		return "a number"
+	case n.Tag == "!!bool":
+		return "a boolean"
+	}
+	return "a string"
+}
+
+// mapping decodes the keys of n with fields; a null node leaves defaults.
+func (d *decoder) mapping(n *yaml.Node, path string, fields []field) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	where := "at top level"
+	if path != "" {
+		where = "under " + path
+	}
+	if n.Kind != yaml.MappingNode {
+		d.add(n, path, "write key: value pairs "+where, "expected a mapping, got %s", kindName(n))
+		return
+	}
+	known := make([]string, len(fields))
+	for i, f := range fields {
+		known[i] = f.key
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, vn := resolve(n.Content[i]), n.Content[i+1]
+		p := kn.Value
+		if path != "" {
+			p = path + "." + kn.Value
+		}
+		if kn.Kind != yaml.ScalarNode {
+			d.add(kn, path, "use plain names as keys", "a key %s is %s", where, kindName(kn))
+			continue
+		}
+		if first, dup := seen[kn.Value]; dup {
+			d.add(kn, p, "keep one of them", "duplicate key (first at line %d)", first)
+			continue
+		}
+		seen[kn.Value] = kn.Line
+		j := slices.Index(known, kn.Value)
+		if j < 0 {
+			d.unknown(kn, p, path, where, known)
+			continue
+		}
+		d.lines[p] = kn.Line
+		fields[j].set(vn, p)
+	}
+}
+
+func (d *decoder) unknown(kn *yaml.Node, p, parent, where string, known []string) {
+	if parent == "" && sectionsLater[kn.Value] {
+		d.add(kn, p, "remove it", "section not supported yet by this version of floe")
+		return
+	}
+	s := aliases[strings.ToLower(kn.Value)]
+	if !slices.Contains(known, s) {
+		s = suggest(kn.Value, known)
+	}
+	if s != "" {
+		d.add(kn, p, fmt.Sprintf("did you mean %s?", s), "unknown key")
+		return
+	}
+	d.add(kn, p, "remove it; known keys "+where+": "+strings.Join(known, ", "), "unknown key")
+}
+
+// scalar returns the ${VAR}-expanded text of a scalar node; ok is false when
+// the node is null (keep the default) or a problem was reported.
+func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
+	n = resolve(n)
+	if isNull(n) {
+		return "", false
+	}
+	if n.Kind != yaml.ScalarNode {
+		d.add(n, path, "write a single value", "expected %s, got %s", want, kindName(n))
+		return "", false
+	}
+	return d.expand(n, path, n.Value)
+}
+
+// expand replaces ${NAME} with the variable's value; $${ is a literal ${.
+func (d *decoder) expand(n *yaml.Node, path, s string) (string, bool) {
+	if !strings.Contains(s, "${") {
+		return s, true
+	}
+	var b strings.Builder
+	ok := true
+	for i := 0; i < len(s); {
+		switch {
+		case strings.HasPrefix(s[i:], "$${"):
+			b.WriteString("${")
+			i += 3
+		case strings.HasPrefix(s[i:], "${"):
+			end := strings.IndexByte(s[i+2:], '}')
+			if end < 0 {
+				d.add(n, path, "close it with } or write $${ for a literal ${", "unterminated ${")
+				return "", false
+			}
+			name := s[i+2 : i+2+end]
+			if v, set := d.env(name); !envNameRe.MatchString(name) {
+				d.add(n, path, "use ${NAME} with letters, digits and _", "bad environment variable reference ${%s}", name)
+				ok = false
+			} else if !set {
+				d.add(n, path, fmt.Sprintf("export %s or remove the reference", name), "environment variable %s is not set", name)
+				ok = false
+			} else {
+				b.WriteString(v)
+			}
+			i += 3 + end
+		default:
+			b.WriteByte(s[i])
+			i++
+		}
+	}
+	return b.String(), ok
+}
+
+var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (d *decoder) str(dst *string) setter {
+	return func(n *yaml.Node, p string) {
+		if s, ok := d.scalar(n, p, "a string"); ok {
+			*dst = strings.TrimSpace(s)
+		}
+	}
+}
+
+// raw is str without trimming, for the password.
+func (d *decoder) raw(dst *string) setter {
+	return func(n *yaml.Node, p string) {
+		if s, ok := d.scalar(n, p, "a string"); ok {
+			*dst = s
+		}
+	}
+}
+
+// peekPassword expands source.password before the walk so that problems
+// found earlier in the file can hide it too. Its own problems are
+// reported by the walk.
+func (d *decoder) peekPassword(root *yaml.Node) string {
+	child := func(n *yaml.Node, key string) *yaml.Node {
+		if n = resolve(n); n.Kind != yaml.MappingNode {
+			return nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return resolve(n.Content[i+1])
+			}
+		}
+		return nil
+	}
+	src := child(root, "source")
+	if src == nil {
+		return ""
+	}
+	pw := child(src, "password")
+	if pw == nil || pw.Kind != yaml.ScalarNode || isNull(pw) {
+		return ""
+	}
+	before := len(d.problems)
+	s, ok := d.expand(pw, "", pw.Value)
+	d.problems = d.problems[:before]
+	if !ok {
+		return ""
+	}
+	return s
+}
+
+func (d *decoder) integer(dst *int) setter {
+	return func(n *yaml.Node, p string) {
+		s, ok := d.scalar(n, p, "an integer")
+		if !ok {
+			return
+		}
+		i, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			d.add(n, p, "write a whole number such as 2", "expected an integer, got %q", s)
+			return
+		}
+		*dst = i
+	}
+}
+
+func (d *decoder) duration(dst *time.Duration) setter {
+	return func(n *yaml.Node, p string) {
+		s, ok := d.scalar(n, p, "a duration")
+		if !ok {
+			return
+		}
+		v, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil {
+			d.add(n, p, "use Go duration syntax with a unit, e.g. 10s, 500ms, 1m30s", "bad duration %q", s)
+			return
+		}
+		*dst = v
+	}
+}
+
+// list reads a comma-separated scalar (see splitList) or a YAML list of
+// scalars, one entry per item.
+func (d *decoder) list(dst *[]string) setter {
+	return func(n *yaml.Node, p string) {
+		n = resolve(n)
+		if n.Kind != yaml.SequenceNode {
+			if s, ok := d.scalar(n, p, "a comma-separated list"); ok {
+				*dst = splitList(s)
+			}
+			return
+		}
+		*dst = nil
+		for i, item := range n.Content {
+			if s, ok := d.scalar(item, fmt.Sprintf("%s[%d]", p, i), "a string"); ok && strings.TrimSpace(s) != "" {
+				*dst = append(*dst, strings.TrimSpace(s))
+			}
+		}
+	}
+}
+
+func (d *decoder) routes(dst *[]RouteConfig) setter {
+	return func(n *yaml.Node, p string) {
+		n = resolve(n)
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			d.add(n, p, "write a list of entries, each starting with `- source-table:`", "expected a list, got %s", kindName(n))
+			return
+		}
+		for i, item := range n.Content {
+			ip := fmt.Sprintf("%s[%d]", p, i)
+			d.lines[ip] = item.Line
+			var r RouteConfig
+			d.mapping(item, ip, []field{{"source-table", d.str(&r.SourceTable)},
+				{"sink-table", d.str(&r.SinkTable)}, {"primary-key", d.list(&r.PrimaryKey)}})
+			*dst = append(*dst, r)
+		}
+	}
+}
+
+// suggest returns the candidate closest to s within edit distance 2 (case
+// ignored), or "".
+func suggest(s string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if dist := editDistance(strings.ToLower(s), c); dist < bestDist {
+			best, bestDist = c, dist
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
