@@ -1,0 +1,286 @@
+package lakewriter
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/extensions"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/floe-cdc/floe/schema"
+)
+
+// batchRows is the number of rows per Arrow record batch handed to the
+// Parquet writers; it bounds the memory a commit holds in Arrow form.
+const batchRows = 64 * 1024
+
+// encoder appends canonical rows to Arrow record batches shaped like an
+// Iceberg schema. Field i of the schema takes row[pos[i]]; rows must have
+// exactly width values. Values are validated as they are appended: a NULL
+// in a required field, schema.Unchanged, a Go type that is not the
+// canonical one for the field, a decimal beyond its precision or a fixed
+// value of the wrong length is an error naming the column. After an
+// error the encoder must not be flushed.
+type encoder struct {
+	schema  *arrow.Schema
+	rb      *array.RecordBuilder
+	pos     []int
+	names   []string
+	writers []valueWriter
+	width   int
+	rows    int
+}
+
+type valueWriter func(v any) error
+
+func newEncoder(sc *iceberg.Schema, pos []int, width int) (*encoder, error) {
+	asc, err := table.SchemaToArrowSchema(sc, nil, true, false)
+	if err != nil {
+		return nil, fmt.Errorf("arrow schema: %w", err)
+	}
+	fields := sc.Fields()
+	e := &encoder{
+		schema:  asc,
+		rb:      array.NewRecordBuilder(memory.DefaultAllocator, asc),
+		pos:     pos,
+		names:   make([]string, len(fields)),
+		writers: make([]valueWriter, len(fields)),
+		width:   width,
+	}
+	for i, f := range fields {
+		e.names[i] = f.Name
+		w, err := newWriter(e.rb.Field(i), f.Type, f.Required, f.Name)
+		if err != nil {
+			e.rb.Release()
+			return nil, err
+		}
+		e.writers[i] = w
+	}
+	return e, nil
+}
+
+// append validates r and appends it to the current batch.
+func (e *encoder) append(r schema.Row) error {
+	if len(r) != e.width {
+		return fmt.Errorf("row has %d values, want %d", len(r), e.width)
+	}
+	for i, w := range e.writers {
+		if err := w(r[e.pos[i]]); err != nil {
+			return err
+		}
+	}
+	e.rows++
+	return nil
+}
+
+// flush returns the rows appended since the last flush as one batch (the
+// caller owns it) and resets the builder.
+func (e *encoder) flush() arrow.RecordBatch {
+	e.rows = 0
+	return e.rb.NewRecordBatch()
+}
+
+func (e *encoder) release() { e.rb.Release() }
+
+func typeError(col string, t iceberg.Type, v any) error {
+	return fmt.Errorf("column %s: value of Go type %T is not canonical for %s", col, v, t)
+}
+
+// typed adapts an append function for canonical Go type T.
+func typed[T any](col string, t iceberg.Type, app func(T)) func(any) error {
+	return func(v any) error {
+		x, ok := v.(T)
+		if !ok {
+			return typeError(col, t, v)
+		}
+		app(x)
+		return nil
+	}
+}
+
+// newWriter returns the writer of canonical values of type t into b.
+func newWriter(b array.Builder, t iceberg.Type, required bool, col string) (valueWriter, error) {
+	var app func(any) error
+	switch t := t.(type) {
+	case iceberg.BooleanType:
+		app = typed(col, t, b.(*array.BooleanBuilder).Append)
+	case iceberg.Int32Type:
+		app = typed(col, t, b.(*array.Int32Builder).Append)
+	case iceberg.Int64Type:
+		app = typed(col, t, b.(*array.Int64Builder).Append)
+	case iceberg.Float32Type:
+		app = typed(col, t, b.(*array.Float32Builder).Append)
+	case iceberg.Float64Type:
+		app = typed(col, t, b.(*array.Float64Builder).Append)
+	case iceberg.DecimalType:
+		db := b.(*array.Decimal128Builder)
+		prec := int32(t.Precision())
+		app = func(v any) error {
+			x, ok := v.(decimal128.Num)
+			if !ok {
+				return typeError(col, t, v)
+			}
+			if !x.FitsInPrecision(prec) {
+				return fmt.Errorf("column %s: decimal %s does not fit %s", col, x.ToString(int32(t.Scale())), t)
+			}
+			db.Append(x)
+			return nil
+		}
+	case iceberg.StringType:
+		app = typed(col, t, b.(*array.StringBuilder).Append)
+	case iceberg.BinaryType:
+		app = typed(col, t, b.(*array.BinaryBuilder).Append)
+	case iceberg.FixedType:
+		fb := b.(*array.FixedSizeBinaryBuilder)
+		app = func(v any) error {
+			x, ok := v.([]byte)
+			if !ok {
+				return typeError(col, t, v)
+			}
+			if len(x) != t.Len() {
+				return fmt.Errorf("column %s: %d bytes for %s", col, len(x), t)
+			}
+			fb.Append(x)
+			return nil
+		}
+	case iceberg.UUIDType:
+		ub, ok := b.(interface{ AppendBytes([16]byte) })
+		if !ok {
+			return nil, fmt.Errorf("column %s: unexpected arrow builder %T for uuid", col, b)
+		}
+		app = typed(col, t, ub.AppendBytes)
+	case iceberg.DateType:
+		db := b.(*array.Date32Builder)
+		app = typed(col, t, func(x int32) { db.Append(arrow.Date32(x)) })
+	case iceberg.TimeType:
+		tb := b.(*array.Time64Builder)
+		app = typed(col, t, func(x int64) { tb.Append(arrow.Time64(x)) })
+	case iceberg.TimestampType, iceberg.TimestampTzType:
+		tb := b.(*array.TimestampBuilder)
+		app = typed(col, t, func(x int64) { tb.Append(arrow.Timestamp(x)) })
+	case *iceberg.ListType:
+		lb := b.(*array.ListBuilder)
+		elem, err := newWriter(lb.ValueBuilder(), t.Element, t.ElementRequired, col+".element")
+		if err != nil {
+			return nil, err
+		}
+		app = func(v any) error {
+			x, ok := v.([]any)
+			if !ok {
+				return typeError(col, t, v)
+			}
+			lb.Append(true)
+			for _, e := range x {
+				if err := elem(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	default:
+		return nil, fmt.Errorf("column %s: type %s is not supported by lakewriter", col, t)
+	}
+	return func(v any) error {
+		if v == nil {
+			if required {
+				return fmt.Errorf("column %s: NULL in a required column", col)
+			}
+			b.AppendNull()
+			return nil
+		}
+		if schema.IsUnchanged(v) {
+			return fmt.Errorf("column %s: unchanged (TOAST) value was not resolved before writing", col)
+		}
+		return app(v)
+	}, nil
+}
+
+// valueReader returns the canonical value at row i of one Arrow column.
+type valueReader func(i int) any
+
+// newReader returns the reader of arr, a column of Iceberg type t as
+// iceberg-go's scan delivers it. Values are copied out of Arrow buffers,
+// so they stay valid after the batch is released.
+func newReader(arr arrow.Array, t iceberg.Type) (valueReader, error) {
+	var get valueReader
+	switch a := arr.(type) {
+	case *array.Boolean:
+		get = func(i int) any { return a.Value(i) }
+	case *array.Int32:
+		get = func(i int) any { return a.Value(i) }
+	case *array.Int64:
+		get = func(i int) any { return a.Value(i) }
+	case *array.Float32:
+		get = func(i int) any { return a.Value(i) }
+	case *array.Float64:
+		get = func(i int) any { return a.Value(i) }
+	case *array.Decimal128:
+		get = func(i int) any { return a.Value(i) }
+	case *array.String:
+		get = func(i int) any { return strings.Clone(a.Value(i)) }
+	case *array.LargeString:
+		get = func(i int) any { return strings.Clone(a.Value(i)) }
+	case *array.Binary:
+		get = func(i int) any { return bytes.Clone(a.Value(i)) }
+	case *array.LargeBinary:
+		get = func(i int) any { return bytes.Clone(a.Value(i)) }
+	case *array.FixedSizeBinary:
+		if _, ok := t.(iceberg.UUIDType); ok {
+			get = func(i int) any { return [16]byte(a.Value(i)) }
+		} else {
+			get = func(i int) any { return bytes.Clone(a.Value(i)) }
+		}
+	case *extensions.UUIDArray:
+		get = func(i int) any { return [16]byte(a.Value(i)) }
+	case *array.Date32:
+		get = func(i int) any { return int32(a.Value(i)) }
+	case *array.Time64:
+		div := unitDivisor(a.DataType().(*arrow.Time64Type).Unit)
+		get = func(i int) any { return int64(a.Value(i)) / div }
+	case *array.Timestamp:
+		div := unitDivisor(a.DataType().(*arrow.TimestampType).Unit)
+		get = func(i int) any { return int64(a.Value(i)) / div }
+	case array.ListLike:
+		lt, ok := t.(*iceberg.ListType)
+		if !ok {
+			return nil, fmt.Errorf("arrow list for iceberg type %s", t)
+		}
+		elem, err := newReader(a.ListValues(), lt.Element)
+		if err != nil {
+			return nil, err
+		}
+		get = func(i int) any {
+			start, end := a.ValueOffsets(i)
+			out := make([]any, 0, end-start)
+			for j := start; j < end; j++ {
+				out = append(out, elem(int(j)))
+			}
+			return out
+		}
+	case array.ExtensionArray:
+		return newReader(a.Storage(), t)
+	default:
+		return nil, fmt.Errorf("arrow type %s for iceberg type %s is not supported", arr.DataType(), t)
+	}
+	return func(i int) any {
+		if arr.IsNull(i) {
+			return nil
+		}
+		return get(i)
+	}, nil
+}
+
+// unitDivisor converts a time unit to microseconds by division (units
+// coarser than microseconds do not occur for Iceberg micro types).
+func unitDivisor(u arrow.TimeUnit) int64 {
+	if u == arrow.Nanosecond {
+		return 1000
+	}
+	return 1
+}

@@ -1,0 +1,404 @@
+package lakewriter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/floe-cdc/floe/schema"
+)
+
+// Commit is one atomic change to a table. See Table.Commit.
+type Commit struct {
+	// Rows are the data rows to add, in Layout order; nil means none.
+	Rows iter.Seq2[schema.Row, error]
+	// DeleteKeys are key-only rows (values in Layout().Key order); every
+	// live row with one of these keys that was committed before this
+	// commit is deleted (one equality-delete file). Rows added by this same
+	// commit are not affected. Ignored when DeleteAll is set.
+	DeleteKeys iter.Seq2[schema.Row, error]
+	// DeleteAll drops every existing row (truncate) in the same snapshot.
+	DeleteAll bool
+	// Props go into the summary of the snapshot this commit creates.
+	Props map[string]string
+	// Token is the Props key whose value identifies this commit; it must
+	// be set and unique in the table's history (e.g. a checkpoint id).
+	Token string
+}
+
+// CommitResult describes a successful commit.
+type CommitResult struct {
+	SnapshotID  int64 // the snapshot that carries Props
+	Rows        int64 // data rows written
+	Deletes     int64 // delete keys written
+	DataFiles   int
+	DeleteFiles int
+	Attempts    int  // catalog commit attempts made
+	Recovered   bool // an attempt reported an error but had in fact landed
+}
+
+// maxAttempts bounds catalog commit attempts per Commit; backoff between
+// attempts starts at firstBackoff and doubles up to maxBackoff.
+const (
+	maxAttempts  = 6
+	firstBackoff = 100 * time.Millisecond
+	maxBackoff   = 3 * time.Second
+)
+
+// reservedProps are summary keys iceberg-go writes itself; Props must not
+// use them.
+var reservedProps = map[string]bool{
+	"operation": true, "added-data-files": true, "added-delete-files": true,
+	"added-equality-deletes": true, "added-files-size": true, "added-position-deletes": true,
+	"added-position-delete-files": true, "added-records": true, "added-equality-delete-files": true,
+	"deleted-data-files": true, "deleted-records": true, "removed-delete-files": true,
+	"removed-equality-deletes": true, "removed-equality-delete-files": true, "removed-files-size": true,
+	"removed-position-deletes": true, "removed-position-delete-files": true,
+	"total-equality-deletes": true, "total-position-deletes": true, "total-data-files": true,
+	"total-delete-files": true, "total-records": true, "total-files-size": true,
+	"changed-partition-count": true, "iceberg-version": true,
+	iceberg.EnvironmentEngineNameKey: true, iceberg.EnvironmentEngineVersionKey: true,
+}
+
+func checkCommit(c Commit) error {
+	if c.Token == "" || c.Props[c.Token] == "" {
+		return fmt.Errorf("commit token: Token must name a non-empty Props value (Token=%q)", c.Token)
+	}
+	for k := range c.Props {
+		if reservedProps[k] {
+			return fmt.Errorf("commit props: key %q is reserved by iceberg", k)
+		}
+	}
+	return nil
+}
+
+// Commit writes c as one snapshot: Parquet data files from c.Rows, one
+// equality-delete file on the key columns from c.DeleteKeys (when it
+// yields keys), removal of every existing file when c.DeleteAll, and
+// c.Props in the snapshot summary. A commit with nothing to write still
+// creates a snapshot carrying c.Props.
+//
+// Rows are validated while they are written: a NULL in a required column,
+// schema.Unchanged or a non-canonical value fails the commit with an
+// error naming the table, row and column, and nothing is committed.
+//
+// Files are written once. When the catalog commit fails, the table is
+// reloaded: if a snapshot newer than the starting one carries c.Props
+// (same token value), the commit landed and Commit succeeds; otherwise
+// it is retried on the new base with the same files, up to maxAttempts
+// times with backoff, honouring ctx.
+func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
+	t.commitMu.Lock()
+	defer t.commitMu.Unlock()
+	var res CommitResult
+	if err := checkCommit(c); err != nil {
+		return res, fmt.Errorf("commit %s: %w", t.id, err)
+	}
+	base, err := t.refresh(ctx)
+	if err != nil {
+		return res, err
+	}
+	var baseID *int64
+	if s := base.CurrentSnapshot(); s != nil {
+		id := s.SnapshotID
+		baseID = &id
+	}
+	start := time.Now()
+	dataFiles, rows, err := t.writeData(ctx, base, c.Rows)
+	if err != nil {
+		t.removeFiles(ctx, base, dataFiles)
+		return res, fmt.Errorf("commit %s: write data: %w", t.id, err)
+	}
+	var delFiles []iceberg.DataFile
+	var dels int64
+	if !c.DeleteAll && c.DeleteKeys != nil {
+		delFiles, dels, err = t.writeDeletes(ctx, base, c.DeleteKeys)
+		if err != nil {
+			t.removeFiles(ctx, base, append(dataFiles, delFiles...))
+			return res, fmt.Errorf("commit %s: write deletes: %w", t.id, err)
+		}
+	}
+	res.Rows, res.Deletes, res.DataFiles, res.DeleteFiles = rows, dels, len(dataFiles), len(delFiles)
+
+	tbl := base
+	backoff := firstBackoff
+	for {
+		res.Attempts++
+		if t.commitVia != nil {
+			tbl = t.commitVia(tbl)
+		}
+		next, err := commitOnce(ctx, tbl, c, dataFiles, delFiles)
+		if err == nil {
+			t.setCurrent(next)
+			res.SnapshotID = next.CurrentSnapshot().SnapshotID
+			t.logCommit(res, start)
+			return res, nil
+		}
+		// The outcome is unknown: the catalog may have applied the commit
+		// and failed afterwards. The token in the history decides.
+		fresh, lerr := t.refresh(ctx)
+		if lerr == nil {
+			if id, ok := landed(fresh, baseID, c.Props); ok {
+				res.SnapshotID, res.Recovered = id, true
+				t.log.Warn("commit reported an error but landed", "snapshot_id", id, "error", err)
+				t.logCommit(res, start)
+				return res, nil
+			}
+			tbl = fresh
+		}
+		if res.Attempts >= maxAttempts || ctx.Err() != nil {
+			return res, fmt.Errorf("commit %s: gave up after %d attempts: %w", t.id, res.Attempts, errors.Join(err, lerr))
+		}
+		t.log.Debug("commit attempt failed; retrying", "attempt", res.Attempts, "error", err, "reload_error", lerr)
+		select {
+		case <-ctx.Done():
+			return res, fmt.Errorf("commit %s: %w (last attempt: %w)", t.id, ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+func (t *Table) logCommit(res CommitResult, start time.Time) {
+	t.log.Debug("committed", "snapshot_id", res.SnapshotID, "rows", res.Rows, "deletes", res.Deletes,
+		"data_files", res.DataFiles, "delete_files", res.DeleteFiles, "attempts", res.Attempts,
+		"duration", time.Since(start))
+}
+
+// landed reports whether main's history above baseID (exclusive; nil =
+// the whole history) holds a snapshot whose summary carries every entry
+// of props, and returns its id.
+func landed(tbl *table.Table, baseID *int64, props map[string]string) (int64, bool) {
+	for s := range ancestry(tbl) {
+		if baseID != nil && s.SnapshotID == *baseID {
+			return 0, false
+		}
+		if s.Summary == nil {
+			continue
+		}
+		match := true
+		for k, v := range props {
+			if got, ok := s.Summary.Properties[k]; !ok || got != v {
+				match = false
+				break
+			}
+		}
+		if match {
+			return s.SnapshotID, true
+		}
+	}
+	return 0, false
+}
+
+// commitOnce stages the snapshot for c on top of tbl and commits it.
+func commitOnce(ctx context.Context, tbl *table.Table, c Commit, dataFiles, delFiles []iceberg.DataFile) (*table.Table, error) {
+	tx := tbl.NewTransaction()
+	props := iceberg.Properties(maps.Clone(c.Props))
+	var liveData, liveDel []iceberg.DataFile
+	if c.DeleteAll {
+		var err error
+		liveData, liveDel, err = liveFiles(ctx, tbl)
+		if err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	switch {
+	case len(liveData)+len(liveDel) > 0:
+		// Truncate: drop every live file in the same snapshot. Delete keys
+		// are not written; they could only match rows being dropped.
+		err = tx.ReplaceFiles(ctx, liveData, dataFiles, liveDel, props)
+	case len(dataFiles)+len(delFiles) > 0:
+		err = tx.NewRowDelta(props).AddRows(dataFiles...).AddDeletes(delFiles...).Commit(ctx)
+	default:
+		err = tx.AddFiles(ctx, nil, props, false) // empty snapshot carrying props
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stage snapshot: %w", err)
+	}
+	next, err := tx.Commit(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("commit snapshot: %w", err)
+	}
+	return next, nil
+}
+
+// liveFiles lists the live data and delete files of tbl's current snapshot.
+func liveFiles(ctx context.Context, tbl *table.Table) (data, deletes []iceberg.DataFile, err error) {
+	s := tbl.CurrentSnapshot()
+	if s == nil {
+		return nil, nil, nil
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	manifests, err := s.Manifests(fs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read manifest list: %w", err)
+	}
+	for _, m := range manifests {
+		entries, err := m.FetchEntries(fs, true)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read manifest %s: %w", m.FilePath(), err)
+		}
+		for _, e := range entries {
+			df := e.DataFile()
+			if df.ContentType() == iceberg.EntryContentData {
+				data = append(data, df)
+			} else {
+				deletes = append(deletes, df)
+			}
+		}
+	}
+	return data, deletes, nil
+}
+
+// rowBatches turns rows into Arrow batches of at most batchRows rows via
+// enc. It never yields an error (some iceberg-go writers panic on one);
+// instead it stops and records the error, which the caller reads with
+// the returned function once the writer is done.
+func rowBatches(rows iter.Seq2[schema.Row, error], enc *encoder, count *int64) (iter.Seq2[arrow.RecordBatch, error], func() error) {
+	var mu sync.Mutex
+	var failed error
+	seq := func(yield func(arrow.RecordBatch, error) bool) {
+		fail := func(err error) {
+			mu.Lock()
+			failed = err
+			mu.Unlock()
+		}
+		var n int64
+		defer func() {
+			mu.Lock()
+			*count = n
+			mu.Unlock()
+		}()
+		for r, err := range rows {
+			if err != nil {
+				fail(fmt.Errorf("read row %d: %w", n, err))
+				return
+			}
+			if err := enc.append(r); err != nil {
+				fail(fmt.Errorf("row %d: %w", n, err))
+				return
+			}
+			n++
+			if enc.rows >= batchRows && !yield(enc.flush(), nil) {
+				return
+			}
+		}
+		if enc.rows > 0 {
+			yield(enc.flush(), nil)
+		}
+	}
+	return seq, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return failed
+	}
+}
+
+// writeData writes rows as Parquet data files for tbl's current schema.
+// It returns the files written so far even on error, for cleanup.
+func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[schema.Row, error]) ([]iceberg.DataFile, int64, error) {
+	if rows == nil {
+		return nil, 0, nil
+	}
+	sc := tbl.Schema()
+	fields := sc.Fields()
+	pos := make([]int, len(fields))
+	for i, f := range fields {
+		if pos[i] = t.layout.Index(f.Name); pos[i] < 0 {
+			return nil, 0, fmt.Errorf("table column %s is not in the layout", f.Name)
+		}
+	}
+	enc, err := newEncoder(sc, pos, len(t.layout.Columns))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer enc.release()
+	var n int64
+	batches, failed := rowBatches(rows, enc, &n)
+	var files []iceberg.DataFile
+	for df, err := range table.WriteRecords(ctx, tbl, enc.schema, batches) {
+		if err != nil {
+			return files, 0, err
+		}
+		files = append(files, df)
+	}
+	if err := failed(); err != nil {
+		return files, 0, err
+	}
+	return files, n, nil
+}
+
+// writeDeletes writes key-only rows as equality-delete files on the
+// layout's key columns.
+func (t *Table) writeDeletes(ctx context.Context, tbl *table.Table, keys iter.Seq2[schema.Row, error]) ([]iceberg.DataFile, int64, error) {
+	names := t.layout.KeyNames()
+	if len(names) == 0 {
+		return nil, 0, errors.New("the table has no key columns to delete by")
+	}
+	sc := tbl.Schema()
+	delSc, err := sc.Select(true, names...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("key schema: %w", err)
+	}
+	ids := make([]int, len(names))
+	for i, name := range names {
+		f, ok := sc.FindFieldByName(name)
+		if !ok {
+			return nil, 0, fmt.Errorf("key column %s is not in the table", name)
+		}
+		ids[i] = f.ID
+	}
+	fields := delSc.Fields()
+	pos := make([]int, len(fields))
+	for i, f := range fields {
+		for j, name := range names {
+			if name == f.Name {
+				pos[i] = j
+			}
+		}
+	}
+	enc, err := newEncoder(delSc, pos, len(names))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer enc.release()
+	var n int64
+	batches, failed := rowBatches(keys, enc, &n)
+	files, err := tbl.NewTransaction().WriteEqualityDeletes(ctx, ids, batches)
+	if err != nil {
+		return files, 0, err
+	}
+	if err := failed(); err != nil {
+		return files, 0, err
+	}
+	return files, n, nil
+}
+
+// removeFiles deletes files that were written but will not be committed.
+// Failures only leave orphans for maintenance to remove.
+func (t *Table) removeFiles(ctx context.Context, tbl *table.Table, files []iceberg.DataFile) {
+	if len(files) == 0 {
+		return
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return
+	}
+	for _, f := range files {
+		if err := fs.Remove(f.FilePath()); err != nil {
+			t.log.Debug("remove uncommitted file", "path", f.FilePath(), "error", err)
+		}
+	}
+}

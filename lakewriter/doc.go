@@ -1,0 +1,39 @@
+// Package lakewriter writes canonical rows (schema.Row) into Apache Iceberg
+// tables through iceberg-go and reads them back.
+//
+// In: an Iceberg catalog (Open: the SQL catalog on SQLite or PostgreSQL, a
+// local warehouse directory), a table layout (schema.Table) per table, and
+// per checkpoint one Commit per table: data rows, key-only delete rows, an
+// optional truncate, and snapshot-summary properties.
+//
+// Out: Iceberg format-version 2 tables (unpartitioned, zstd Parquet) whose
+// snapshots carry the committer's properties; Scan and Lookup return live
+// rows as canonical values in Layout order; LatestProps returns the newest
+// matching summary in main's history, which is how callers recover their
+// committed position after a crash.
+//
+// Invariants:
+//   - One snapshot per Commit. Data files, the equality-delete file (on the
+//     layout's key columns) and a truncate land together or not at all, and
+//     Props are in that snapshot's summary. A Commit with nothing to write
+//     still creates a snapshot carrying Props.
+//   - Equality deletes reach only rows committed before the Commit that
+//     carries them; a Commit must therefore not hold two rows with one key
+//     (dedupe before writing).
+//   - Conflicts: the SQL catalog rejects a commit on a stale base with a
+//     plain error and never retries. After any failed catalog commit the
+//     table is reloaded; a snapshot above the starting one whose summary
+//     carries every Props entry (Props[Token] identifies the commit) means
+//     the commit landed and it is reported as a success; otherwise the same
+//     files are committed again on the new base, a bounded number of times.
+//     Token values must be unique in a table's history.
+//   - Rows are validated before they reach Parquet: NULL in a required
+//     column (iceberg-go would write 0), schema.Unchanged, a non-canonical
+//     Go type, a decimal beyond its precision or a wrong-length fixed value
+//     fails the Commit with an error naming table, row and column.
+//   - Rows are converted to Arrow in batches of batchRows, so memory stays
+//     bounded however many rows the iterators yield.
+//   - An existing table whose schema differs from the layout (names, types,
+//     nullability, identifier fields) is refused by EnsureTable; schema
+//     evolution is not implemented yet.
+package lakewriter

@@ -1,0 +1,304 @@
+package lakewriter
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"log/slog"
+	"maps"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
+
+	"github.com/floe-cdc/floe/schema"
+)
+
+// Table is one Iceberg table opened through a Catalog. Its methods are
+// safe for concurrent use; commits through one Table are serialised.
+// Reads (Scan, Lookup, LatestProps) see the newest state in the catalog.
+type Table struct {
+	cat    *Catalog
+	id     Ident
+	layout *schema.Table
+	log    *slog.Logger
+
+	commitMu sync.Mutex // serialises Commit
+
+	mu  sync.Mutex
+	tbl *table.Table // newest state seen
+
+	// commitVia, when set (tests only), replaces the table a commit
+	// attempt is staged on, e.g. to route it through a faulty catalog.
+	commitVia func(*table.Table) *table.Table
+}
+
+func newTable(c *Catalog, id Ident, layout *schema.Table, tbl *table.Table) (*Table, error) {
+	return &Table{cat: c, id: id, layout: layout, log: c.log.With("table", id.String()), tbl: tbl}, nil
+}
+
+// Layout returns the layout rows are written and read in: the one given
+// to EnsureTable, or for LoadTable the table's schema with Key = its
+// identifier fields.
+func (t *Table) Layout() *schema.Table { return t.layout }
+
+// Ident returns the table's identifier.
+func (t *Table) Ident() Ident { return t.id }
+
+func (t *Table) current() *table.Table {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.tbl
+}
+
+func (t *Table) setCurrent(tbl *table.Table) {
+	t.mu.Lock()
+	t.tbl = tbl
+	t.mu.Unlock()
+}
+
+// refresh loads the table's newest metadata from the catalog.
+func (t *Table) refresh(ctx context.Context) (*table.Table, error) {
+	tbl, err := t.cat.cat.LoadTable(ctx, t.id.iceberg())
+	if err != nil {
+		return nil, fmt.Errorf("reload table %s: %w", t.id, err)
+	}
+	t.setCurrent(tbl)
+	return tbl, nil
+}
+
+// LatestProps walks main's current snapshot and its ancestors, newest
+// first, and returns a copy of the first summary-property map for which
+// match returns true (iceberg-go's own summary keys included, the
+// "operation" key excluded). It returns nil, nil when no snapshot
+// matches or the table has no snapshot.
+func (t *Table) LatestProps(ctx context.Context, match func(map[string]string) bool) (map[string]string, error) {
+	tbl, err := t.refresh(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for s := range ancestry(tbl) {
+		if s.Summary != nil && match(s.Summary.Properties) {
+			return maps.Clone(map[string]string(s.Summary.Properties)), nil
+		}
+	}
+	return nil, nil
+}
+
+// ancestry yields main's current snapshot and then its ancestors, newest
+// first, stopping at the first parent that is no longer in the metadata
+// (expired).
+func ancestry(tbl *table.Table) iter.Seq[*table.Snapshot] {
+	return func(yield func(*table.Snapshot) bool) {
+		snaps := tbl.Metadata().Snapshots()
+		byID := make(map[int64]*table.Snapshot, len(snaps))
+		for i := range snaps {
+			byID[snaps[i].SnapshotID] = &snaps[i]
+		}
+		for s := tbl.CurrentSnapshot(); s != nil; {
+			if !yield(s) || s.ParentSnapshotID == nil {
+				return
+			}
+			s = byID[*s.ParentSnapshotID]
+		}
+	}
+}
+
+// Scan calls fn with every live row of the table's newest snapshot
+// (equality and position deletes applied), as a Row in Layout order. It
+// stops at the first error fn returns and returns it.
+func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
+	tbl, err := t.refresh(ctx)
+	if err != nil {
+		return err
+	}
+	if err := t.scan(ctx, tbl, nil, fn); err != nil {
+		return fmt.Errorf("scan %s: %w", t.id, err)
+	}
+	return nil
+}
+
+func (t *Table) scan(ctx context.Context, tbl *table.Table, filter iceberg.BooleanExpression, fn func(schema.Row) error) error {
+	if tbl.CurrentSnapshot() == nil {
+		return nil
+	}
+	var opts []table.ScanOption
+	if filter != nil {
+		opts = append(opts, table.WithRowFilter(filter))
+	}
+	_, batches, err := tbl.Scan(opts...).ToArrowRecords(ctx)
+	if err != nil {
+		return err
+	}
+	cols := t.layout.Columns
+	readers := make([]valueReader, len(cols))
+	for rec, err := range batches {
+		if err != nil {
+			return err
+		}
+		for j, c := range cols {
+			idx := rec.Schema().FieldIndices(c.Name)
+			if len(idx) != 1 {
+				rec.Release()
+				return fmt.Errorf("column %s is missing from the scan", c.Name)
+			}
+			r, err := newReader(rec.Column(idx[0]), c.Type)
+			if err != nil {
+				rec.Release()
+				return fmt.Errorf("column %s: %w", c.Name, err)
+			}
+			readers[j] = r
+		}
+		n := int(rec.NumRows())
+		for i := 0; i < n; i++ {
+			row := make(schema.Row, len(cols))
+			for j, r := range readers {
+				row[j] = r(i)
+			}
+			if err := fn(row); err != nil {
+				rec.Release()
+				return err
+			}
+		}
+		rec.Release()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxFilterValues bounds the IN list pushed into a Lookup scan per key
+// column; beyond it the scan reads every row and matches in Go.
+const maxFilterValues = 10000
+
+// Lookup returns the live rows whose key (Layout().Key) equals one of
+// keys (key-only rows in Layout().Key order). The map key is
+// string(schema.AppendKeyOf(nil, Layout(), key)). When several live rows
+// share a key (changelog tables) the one for which newer(candidate, kept)
+// is true replaces the one kept; with newer nil the first row read wins.
+func (t *Table) Lookup(ctx context.Context, keys []schema.Row, newer func(a, b schema.Row) bool) (map[string]schema.Row, error) {
+	out := make(map[string]schema.Row)
+	if len(keys) == 0 {
+		return out, nil
+	}
+	layout := t.layout
+	if len(layout.Key) == 0 {
+		return nil, fmt.Errorf("lookup in %s: the table has no key", t.id)
+	}
+	want := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		if len(k) != len(layout.Key) {
+			return nil, fmt.Errorf("lookup in %s: key has %d values, want %d", t.id, len(k), len(layout.Key))
+		}
+		want[string(schema.AppendKeyOf(nil, layout, k))] = struct{}{}
+	}
+	tbl, err := t.refresh(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var buf []byte
+	err = t.scan(ctx, tbl, keyFilter(layout, keys), func(r schema.Row) error {
+		buf = schema.AppendKey(buf[:0], layout, r)
+		if _, ok := want[string(buf)]; !ok {
+			return nil
+		}
+		if kept, ok := out[string(buf)]; ok && (newer == nil || !newer(r, kept)) {
+			return nil
+		}
+		out[string(buf)] = r
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lookup in %s: %w", t.id, err)
+	}
+	return out, nil
+}
+
+// keyFilter narrows a scan to rows whose key columns each take one of the
+// values the keys hold (a superset of the keys; exact matching follows in
+// Go). It returns nil when no column can be filtered.
+func keyFilter(layout *schema.Table, keys []schema.Row) iceberg.BooleanExpression {
+	var preds []iceberg.BooleanExpression
+	for j, ord := range layout.Key {
+		col := layout.Columns[ord]
+		seen := make(map[any]struct{})
+		lits := make([]iceberg.Literal, 0, len(keys))
+		ok := true
+		for _, k := range keys {
+			lit, usable := literalOf(col.Type, k[j])
+			if !usable {
+				ok = false
+				break
+			}
+			id := any(lit.String())
+			if _, dup := seen[id]; dup {
+				continue
+			}
+			seen[id] = struct{}{}
+			lits = append(lits, lit)
+		}
+		if !ok || len(lits) == 0 || len(lits) > maxFilterValues {
+			continue
+		}
+		preds = append(preds, iceberg.SetPredicate(iceberg.OpIn, iceberg.Reference(col.Name), lits))
+	}
+	switch len(preds) {
+	case 0:
+		return nil
+	case 1:
+		return preds[0]
+	default:
+		return iceberg.NewAnd(preds[0], preds[1], preds[2:]...)
+	}
+}
+
+// literalOf converts a canonical key value to an Iceberg literal of type
+// t; usable is false for values and types the filter does not handle.
+func literalOf(t iceberg.Type, v any) (lit iceberg.Literal, usable bool) {
+	switch t := t.(type) {
+	case iceberg.BooleanType:
+		if x, ok := v.(bool); ok {
+			return iceberg.NewLiteral(x), true
+		}
+	case iceberg.Int32Type:
+		if x, ok := v.(int32); ok {
+			return iceberg.NewLiteral(x), true
+		}
+	case iceberg.Int64Type:
+		if x, ok := v.(int64); ok {
+			return iceberg.NewLiteral(x), true
+		}
+	case iceberg.StringType:
+		if x, ok := v.(string); ok {
+			return iceberg.NewLiteral(x), true
+		}
+	case iceberg.BinaryType:
+		if x, ok := v.([]byte); ok {
+			return iceberg.NewLiteral(x), true
+		}
+	case iceberg.DecimalType:
+		if x, ok := v.(decimal128.Num); ok {
+			return iceberg.NewLiteral(iceberg.Decimal{Val: x, Scale: t.Scale()}), true
+		}
+	case iceberg.UUIDType:
+		if x, ok := v.([16]byte); ok {
+			return iceberg.NewLiteral(uuid.UUID(x)), true
+		}
+	case iceberg.DateType:
+		if x, ok := v.(int32); ok {
+			return iceberg.NewLiteral(iceberg.Date(x)), true
+		}
+	case iceberg.TimeType:
+		if x, ok := v.(int64); ok {
+			return iceberg.NewLiteral(iceberg.Time(x)), true
+		}
+	case iceberg.TimestampType, iceberg.TimestampTzType:
+		if x, ok := v.(int64); ok {
+			return iceberg.NewLiteral(iceberg.Timestamp(x)), true
+		}
+	}
+	return nil, false
+}
