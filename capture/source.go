@@ -2,6 +2,8 @@ package capture
 
 import (
 	"context"
+
+	"github.com/floe-cdc/floe/schema"
 )
 
 // Position is a point in one source's change stream. Positions of one
@@ -72,4 +74,19 @@ type Snapshotter interface {
 	ReadChunk(ctx context.Context, table TableID, chunk Chunk) (Batch, error)
 	// EndSnapshot releases snapshot resources; Stream may start afterwards.
 	EndSnapshot(ctx context.Context) error
+}
+
+// RowReader is implemented by sources that can read current rows by key.
+// The coordinator uses it after a resumed (inexact) snapshot: a change
+// replayed over rows read at a later position cannot take an unchanged
+// value it was not sent from Iceberg, so it is filled from the source's
+// current row, and the table converges once the stream passes the
+// position at which that row was read.
+type RowReader interface {
+	// ReadRows returns the current rows of the given keys (key-only rows
+	// in the table's key order); keys with no row are left out.
+	ReadRows(ctx context.Context, table TableID, keys []schema.Row) ([]schema.Row, error)
+	// CurrentPosition returns a position at or after every transaction
+	// committed before the call.
+	CurrentPosition(ctx context.Context) (Position, error)
 }

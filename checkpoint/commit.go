@@ -60,14 +60,8 @@ func encodePlan(p *capture.SnapshotPlan) string {
 // buffer as one Iceberg snapshot.
 func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint int64, pos capture.Position) error {
 	buf := t.buf
-	if keys := buf.PendingKeys(); len(keys) > 0 {
-		found, err := t.table.Lookup(ctx, keys, c.newer(t))
-		if err != nil {
-			return fmt.Errorf("look up %d unchanged-TOAST rows of %s: %w", len(keys), t.id, err)
-		}
-		if err := buf.Resolve(found); err != nil {
-			return fmt.Errorf("fill unchanged TOAST values of %s: %w", t.id, err)
-		}
+	if err := c.resolve(ctx, t); err != nil {
+		return err
 	}
 	plan := t.plan
 	if len(t.chunks) > 0 {
@@ -79,7 +73,7 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	commit := lakewriter.Commit{
 		Rows:      buf.Rows(),
 		DeleteAll: buf.Truncated(),
-		Props:     commitProps(c.opts.Pipeline, checkpoint, pos, plan),
+		Props:     commitProps(c.opts.Pipeline, checkpoint, pos, plan, t.convergeUntil),
 		Token:     PropCheckpoint,
 	}
 	if c.opts.Mode == transform.Upsert && buf.NumDeleteKeys() > 0 {
@@ -101,6 +95,64 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	t.plan = plan
 	t.committed = pos
 	t.checkpoint = checkpoint
+	if t.convergeUntil != nil && pos != nil && pos.Compare(t.convergeUntil) >= 0 {
+		c.log.Info("table converged after resumed snapshot", "table", t.id.String(), "position", pos.String())
+		t.convergeUntil = nil
+	}
+	return nil
+}
+
+// resolve fills the unchanged TOAST values the buffer could not fill
+// itself, in one Resolve: from the Iceberg rows of the keys they lived
+// under before this checkpoint, or, for changes replayed inside the table's
+// convergence window, from the source's current rows. Rows read now are
+// ahead of the stream, so the window extends past the read; a row the
+// source no longer has is deleted by a change still to come, and its image
+// is dropped.
+func (c *Coordinator) resolve(ctx context.Context, t *tableRun) error {
+	buf := t.buf
+	var found map[string]schema.Row
+	if keys := buf.PendingKeys(); len(keys) > 0 {
+		var err error
+		if found, err = t.table.Lookup(ctx, keys, c.newer(t)); err != nil {
+			return fmt.Errorf("look up %d unchanged-TOAST rows of %s: %w", len(keys), t.id, err)
+		}
+	}
+	keys, err := buf.RereadKeys()
+	if err != nil {
+		return err
+	}
+	var reread map[string]schema.Row
+	var readBy capture.Position
+	if len(keys) > 0 {
+		rr, ok := c.opts.Source.(capture.RowReader)
+		if !ok {
+			return fmt.Errorf("fill unchanged TOAST values of %s: the source cannot read rows by key", t.id)
+		}
+		rows, err := rr.ReadRows(ctx, t.id, keys)
+		if err != nil {
+			return fmt.Errorf("read %d rows of %s again: %w", len(keys), t.id, err)
+		}
+		if readBy, err = rr.CurrentPosition(ctx); err != nil {
+			return err
+		}
+		reread = make(map[string]schema.Row, len(rows))
+		for _, r := range rows {
+			reread[string(schema.AppendKey(nil, t.src, r))] = r
+		}
+	}
+	if found == nil && reread == nil {
+		return nil
+	}
+	dropped, err := buf.Resolve(found, reread)
+	if err != nil {
+		return fmt.Errorf("fill unchanged TOAST values of %s: %w", t.id, err)
+	}
+	if readBy != nil {
+		t.convergeUntil = laterOf(t.convergeUntil, readBy)
+		c.log.Info("filled replayed changes from current source rows", "table", t.id.String(), "keys", len(keys),
+			"dropped", dropped, "converge_until", readBy.String())
+	}
 	return nil
 }
 

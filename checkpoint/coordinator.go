@@ -116,6 +116,10 @@ type tableRun struct {
 	plan *capture.SnapshotPlan
 	// needsSnapshot is true when the table must be snapshotted this run.
 	needsSnapshot bool
+	// convergeUntil is set while the table replays changes over rows an
+	// inexact snapshot (or a row re-read) saw at later positions; changes
+	// at or before it are applied as Converging (see transform.Meta).
+	convergeUntil capture.Position
 
 	buf *transform.Buffer
 	// chunks holds the indexes of snapshot chunks whose rows are in buf.
@@ -243,6 +247,7 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo) (*tab
 	t := &tableRun{
 		id: ti.ID, src: ti.Schema, target: target, layout: tbl.Layout(), table: tbl,
 		committed: st.position, checkpoint: st.checkpoint, plan: st.plan,
+		convergeUntil: st.convergeUntil,
 	}
 	switch {
 	case st.plan != nil:
@@ -276,6 +281,14 @@ func (c *Coordinator) resumePosition() capture.Position {
 		}
 	}
 	return min
+}
+
+// laterOf returns the later of two positions (nil counts as earliest).
+func laterOf(a, b capture.Position) capture.Position {
+	if a == nil || (b != nil && b.Compare(a) > 0) {
+		return b
+	}
+	return a
 }
 
 func fmtPos(p capture.Position) string {

@@ -17,6 +17,11 @@ const (
 	// PropSnapshot holds the table's capture.SnapshotPlan while its initial
 	// snapshot is in progress; it is absent once the snapshot is complete.
 	PropSnapshot = "floe.snapshot"
+	// PropConvergeUntil is set while a table replays changes over rows a
+	// resumed (inexact) snapshot read at later positions: until its
+	// position passes this one, unchanged TOAST values of replayed
+	// changes come from the source's current rows (see capture.RowReader).
+	PropConvergeUntil = "floe.converge-until"
 )
 
 // PropsVersion is the version of the summary property set written by this
@@ -24,7 +29,7 @@ const (
 const PropsVersion = "1"
 
 // commitProps builds the summary properties of one table's commit.
-func commitProps(pipeline string, checkpoint int64, pos capture.Position, plan *capture.SnapshotPlan) map[string]string {
+func commitProps(pipeline string, checkpoint int64, pos capture.Position, plan *capture.SnapshotPlan, convergeUntil capture.Position) map[string]string {
 	props := map[string]string{
 		PropVersion:    PropsVersion,
 		PropPipeline:   pipeline,
@@ -36,6 +41,9 @@ func commitProps(pipeline string, checkpoint int64, pos capture.Position, plan *
 	if plan != nil && !plan.Complete() {
 		props[PropSnapshot] = plan.Encode()
 	}
+	if convergeUntil != nil && (pos == nil || pos.Compare(convergeUntil) < 0) {
+		props[PropConvergeUntil] = convergeUntil.String()
+	}
 	return props
 }
 
@@ -46,6 +54,9 @@ type committedState struct {
 	checkpoint int64
 	position   capture.Position // nil when the commit carried none
 	plan       *capture.SnapshotPlan
+	// convergeUntil is set while the table is still inside the replay
+	// window of a resumed snapshot.
+	convergeUntil capture.Position
 }
 
 // parseProps decodes the summary properties of one of our commits.
@@ -65,6 +76,11 @@ func parseProps(props map[string]string, decode func(string) (capture.Position, 
 	if s, ok := props[PropPosition]; ok {
 		if st.position, err = decode(s); err != nil {
 			return committedState{}, fmt.Errorf("parse %s: %w", PropPosition, err)
+		}
+	}
+	if s, ok := props[PropConvergeUntil]; ok {
+		if st.convergeUntil, err = decode(s); err != nil {
+			return committedState{}, fmt.Errorf("parse %s: %w", PropConvergeUntil, err)
 		}
 	}
 	if s, ok := props[PropSnapshot]; ok {

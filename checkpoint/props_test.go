@@ -40,8 +40,10 @@ func TestCommitPropsGolden(t *testing.T) {
 		Done:   map[int]bool{0: true},
 	}
 	got := map[string]map[string]string{
-		"streaming": commitProps("shop", 42, testPos(7), nil),
-		"snapshot":  commitProps("shop", 3, testPos(2), plan),
+		"streaming":  commitProps("shop", 42, testPos(7), nil, nil),
+		"snapshot":   commitProps("shop", 3, testPos(2), plan, testPos(4)),
+		"converging": commitProps("shop", 5, testPos(3), nil, testPos(4)),
+		"converged":  commitProps("shop", 6, testPos(4), nil, testPos(4)),
 	}
 	b, err := json.MarshalIndent(got, "", "  ")
 	require.NoError(t, err)
@@ -57,18 +59,20 @@ func TestCommitPropsGolden(t *testing.T) {
 
 func TestParsePropsRoundTrip(t *testing.T) {
 	plan := &capture.SnapshotPlan{Chunks: []capture.Chunk{{Index: 0}, {Index: 1}}, Done: map[int]bool{1: true}}
-	st, err := parseProps(commitProps("shop", 9, testPos(5), plan), decodeTestPos)
+	st, err := parseProps(commitProps("shop", 9, testPos(5), plan, testPos(8)), decodeTestPos)
 	require.NoError(t, err)
 	require.True(t, st.found)
 	require.Equal(t, int64(9), st.checkpoint)
 	require.Equal(t, testPos(5), st.position)
 	require.Equal(t, []capture.Chunk{{Index: 0}}, st.plan.Remaining())
+	require.Equal(t, testPos(8), st.convergeUntil)
 
 	// A complete plan is not written: the table's snapshot is over.
 	plan.MarkDone(0)
-	st, err = parseProps(commitProps("shop", 10, testPos(6), plan), decodeTestPos)
+	st, err = parseProps(commitProps("shop", 10, testPos(6), plan, testPos(6)), decodeTestPos)
 	require.NoError(t, err)
 	require.Nil(t, st.plan)
+	require.Nil(t, st.convergeUntil, "a table at its converge position has converged")
 
 	st, err = parseProps(nil, decodeTestPos)
 	require.NoError(t, err)

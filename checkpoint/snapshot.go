@@ -58,7 +58,13 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 	defer cancelRead()
 	g, gctx := errgroup.WithContext(readCtx)
 	queue := make(chan chunkJob)
-	results := make(chan capture.Batch, c.opts.SnapshotParallelism)
+	results := make(chan chunkRead, c.opts.SnapshotParallelism)
+	// An inexact snapshot reads each chunk at its own, later position; the
+	// table then converges by replay up to the latest of them.
+	rowReader, _ := c.opts.Source.(capture.RowReader)
+	if info.Exact {
+		rowReader = nil
+	}
 	g.Go(func() error {
 		defer close(queue)
 		for _, j := range jobs {
@@ -81,8 +87,14 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 					}
 					return fmt.Errorf("read chunk %d of %s: %w", j.chunk.Index, j.table.id, err)
 				}
+				read := chunkRead{batch: b}
+				if rowReader != nil {
+					if read.readBy, err = rowReader.CurrentPosition(gctx); err != nil {
+						return fmt.Errorf("position after chunk %d of %s: %w", j.chunk.Index, j.table.id, err)
+					}
+				}
 				select {
-				case results <- b:
+				case results <- read:
 				case <-gctx.Done():
 					return nil
 				}
@@ -97,11 +109,11 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 
 	lastCut := time.Now()
 	var applyErr error
-	for b := range results {
+	for r := range results {
 		if applyErr != nil || ctx.Err() != nil {
 			continue // drain so the readers can finish
 		}
-		if applyErr = c.applyChunk(b); applyErr != nil {
+		if applyErr = c.applyChunk(r); applyErr != nil {
 			cancelRead()
 			continue
 		}
@@ -144,8 +156,16 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 	return nil
 }
 
+// chunkRead is one chunk's rows and, for an inexact snapshot, a position
+// at or after the one it was read at.
+type chunkRead struct {
+	batch  capture.Batch
+	readBy capture.Position
+}
+
 // applyChunk buffers the rows of one snapshot chunk.
-func (c *Coordinator) applyChunk(b capture.Batch) error {
+func (c *Coordinator) applyChunk(r chunkRead) error {
+	b := r.batch
 	if b.Chunk == nil {
 		return errors.New("snapshot batch without a chunk reference")
 	}
@@ -165,6 +185,7 @@ func (c *Coordinator) applyChunk(b capture.Batch) error {
 		}
 	}
 	t.chunks = append(t.chunks, b.Chunk.Index)
+	t.convergeUntil = laterOf(t.convergeUntil, r.readBy)
 	c.buffered += len(b.Changes)
 	c.opts.Metrics.SnapshotRows.WithLabelValues(t.id.String()).Add(float64(len(b.Changes)))
 	c.opts.Metrics.SnapshotChunksPending.Dec()

@@ -45,16 +45,15 @@ func (c *Coordinator) stream(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			err := stopSource()
+			// Commit first, then stop the stream: its last standby status
+			// then reports this final acknowledgement.
 			if inTxn {
 				c.log.Warn("stopping inside a split transaction; its changes are replayed on restart")
-				return err
+			} else if err := c.flush(context.WithoutCancel(ctx)); err != nil {
+				return errors.Join(err, stopSource())
 			}
-			if ferr := c.flush(context.WithoutCancel(ctx)); ferr != nil {
-				return errors.Join(err, ferr)
-			}
-			c.log.Info("stopped", "position", fmtPos(c.lastPos))
-			return err
+			c.log.Info("stopped", "position", fmtPos(c.ackedPos))
+			return stopSource()
 		case err := <-streamDone:
 			if err == nil {
 				err = errors.New("source stream ended unexpectedly")
@@ -117,6 +116,7 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 			return err
 		}
 		meta.Seq = seqBase + int64(i)
+		meta.Converging = t.convergeUntil != nil && b.Position.Compare(t.convergeUntil) <= 0
 		if err := buf.Apply(ch, meta); err != nil {
 			return fmt.Errorf("apply %s change at %s: %w", t.id, b.Position, err)
 		}

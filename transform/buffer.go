@@ -14,6 +14,11 @@ type Meta struct {
 	Pos          string // capture.Position.String() of the change's batch
 	CommitMicros int64  // source commit time, microseconds since the Unix epoch (UTC)
 	Seq          int64  // order of the change inside its batch, from 0
+	// Converging marks a change replayed over rows that a resumed
+	// (non-exported) snapshot read at a later position. The Iceberg rows
+	// are then no reliable source for its unchanged TOAST values: they
+	// are taken from the source's current row instead (see RereadKeys).
+	Converging bool
 }
 
 // DefaultMemoryBudget is the MemoryBudget used when none is given.
@@ -43,7 +48,11 @@ type entry struct {
 	// checkpoint) supplies the image's Unchanged values; valid when pend.
 	lookup string
 	pend   bool
-	dead   bool // deleted: no row is written
+	// conv is set on a pending image from a Converging change (or one
+	// that inherited its pending values): Resolve fills it from the
+	// source's current row, not from Iceberg.
+	conv bool
+	dead bool // deleted: no row is written
 	del    bool // an equality delete must be written for key
 }
 
@@ -71,6 +80,8 @@ type Buffer struct {
 	// Changelog mode.
 	rows    []ref
 	rowPend map[int32]string // row index -> lookup key, for rows holding Unchanged
+	rowConv map[int32]bool   // rows of rowPend to fill from the source's current row
+	dropped map[int32]bool   // rows Resolve dropped (converging, row gone at the source)
 	last    map[string]int32 // encoded key -> index of its last row with an image; -1 when deleted
 
 	pending map[string]schema.Row // lookup key -> key row
@@ -114,6 +125,8 @@ func NewBuffer(o BufferOptions) (*Buffer, error) {
 		maps:      map[*schema.Table]*colMap{},
 		index:     map[string]int32{},
 		rowPend:   map[int32]string{},
+		rowConv:   map[int32]bool{},
+		dropped:   map[int32]bool{},
 		last:      map[string]int32{},
 		pending:   map[string]schema.Row{},
 		row:       make(schema.Row, len(o.Layout.Columns)),
@@ -178,6 +191,7 @@ func (b *Buffer) Apply(ch capture.Change, m Meta) error {
 	var (
 		lookup string
 		pend   bool
+		conv   = m.Converging
 	)
 	if schema.Row(row[:b.n]).HasUnchanged() {
 		if hasBefore && !ch.BeforeKeyOnly {
@@ -188,20 +202,32 @@ func (b *Buffer) Apply(ch capture.Change, m Meta) error {
 			}
 		}
 		if schema.Row(row[:b.n]).HasUnchanged() {
-			if lookup, pend, err = b.fillFromState(row, fillKey, fillRow); err != nil {
+			var inherited bool
+			if lookup, pend, inherited, err = b.fillFromState(row, fillKey, fillRow); err != nil {
+				return err
+			}
+			conv = conv || inherited
+		}
+	}
+	if !pend {
+		conv = false
+	}
+	if b.o.Mode == Changelog {
+		if oldKey != "" {
+			// A key change is logged as the old key's delete, then the
+			// new row: folding the log by key must not keep the old key.
+			if err := b.appendDeleteRow(oldKey, ch.BeforeKeyOnly, m); err != nil {
 				return err
 			}
 		}
-	}
-	if b.o.Mode == Changelog {
-		return b.appendRow(key, row, lookup, pend, oldKey)
+		return b.appendRow(key, row, lookup, pend, conv, "")
 	}
 	if oldKey != "" {
 		if err := b.tombstone(oldKey, b.before); err != nil {
 			return err
 		}
 	}
-	return b.upsert(key, row, lookup, pend, ch.Op != capture.OpRead)
+	return b.upsert(key, row, lookup, pend, conv, ch.Op != capture.OpRead)
 }
 
 func (b *Buffer) applyDelete(ch capture.Change, m Meta) error {
@@ -212,17 +238,22 @@ func (b *Buffer) applyDelete(ch capture.Change, m Meta) error {
 	if b.o.Mode == Upsert {
 		return b.tombstone(key, b.before)
 	}
-	row := b.row
+	return b.appendDeleteRow(key, ch.BeforeKeyOnly, m)
+}
+
+// appendDeleteRow appends a changelog delete row for key from b.before. A
+// delete row carries the old values the source sent; the others are NULL.
+func (b *Buffer) appendDeleteRow(key string, keyOnly bool, m Meta) error {
+	row := make(schema.Row, len(b.layout.Columns))
 	for i := 0; i < b.n; i++ {
 		v := b.before[i]
-		// A delete row carries the old values the source sent; the others are NULL.
-		if (ch.BeforeKeyOnly && !b.isKey(i)) || schema.IsUnchanged(v) {
+		if (keyOnly && !b.isKey(i)) || schema.IsUnchanged(v) {
 			v = nil
 		}
 		row[i] = v
 	}
 	b.setMeta(row, capture.OpDelete, m)
-	if err := b.appendRow("", row, "", false, ""); err != nil {
+	if err := b.appendRow("", row, "", false, false, ""); err != nil {
 		return err
 	}
 	if b.keyed {
@@ -240,7 +271,7 @@ func (b *Buffer) truncate(m Meta) error {
 		}
 		b.setMeta(row, capture.OpTruncate, m)
 		clear(b.last)
-		return b.appendRow("", row, "", false, "")
+		return b.appendRow("", row, "", false, false, "")
 	}
 	for _, e := range b.entries {
 		b.store.free(e.img)
@@ -254,14 +285,16 @@ func (b *Buffer) truncate(m Meta) error {
 
 // fillFromState fills row's Unchanged values from the buffered image of
 // fillKey. It returns the lookup key whose Iceberg row must supply the
-// values still Unchanged, or an error when none can.
-func (b *Buffer) fillFromState(row schema.Row, fillKey string, fillRow schema.Row) (string, bool, error) {
+// values still Unchanged and whether the earlier image was a converging
+// one, or an error when none can.
+func (b *Buffer) fillFromState(row schema.Row, fillKey string, fillRow schema.Row) (string, bool, bool, error) {
 	reason := "the table has no key to find an earlier image by"
 	if b.keyed {
 		var (
 			img      schema.Row
 			lookup   string
 			pend     bool
+			conv     bool
 			found    bool
 			deleted  bool
 			imgError error
@@ -271,18 +304,19 @@ func (b *Buffer) fillFromState(row schema.Row, fillKey string, fillRow schema.Ro
 				e := &b.entries[i]
 				if deleted = e.dead; !deleted {
 					img, imgError = b.image(e.img)
-					lookup, pend, found = e.lookup, e.pend, true
+					lookup, pend, conv, found = e.lookup, e.pend, e.conv, true
 				}
 			}
 		} else if i, ok := b.last[fillKey]; ok {
 			if deleted = i < 0; !deleted {
 				img, imgError = b.image(b.rows[i])
 				lookup, pend = b.rowPend[i]
+				conv = b.rowConv[i]
 				found = true
 			}
 		}
 		if imgError != nil {
-			return "", false, imgError
+			return "", false, false, imgError
 		}
 		switch {
 		case found:
@@ -292,10 +326,10 @@ func (b *Buffer) fillFromState(row schema.Row, fillKey string, fillRow schema.Ro
 				}
 			}
 			if !schema.Row(row[:b.n]).HasUnchanged() {
-				return "", false, nil
+				return "", false, false, nil
 			}
 			if pend {
-				return lookup, true, nil
+				return lookup, true, conv, nil
 			}
 			reason = "the earlier image lacks it too"
 		case deleted:
@@ -306,20 +340,20 @@ func (b *Buffer) fillFromState(row schema.Row, fillKey string, fillRow schema.Ro
 			if _, ok := b.pending[fillKey]; !ok {
 				b.pending[fillKey] = b.keyRow(fillRow)
 			}
-			return fillKey, true, nil
+			return fillKey, true, false, nil
 		}
 	}
-	return "", false, b.errf("key %s: column %s was not sent by the source (unchanged TOAST) and %s",
+	return "", false, false, b.errf("key %s: column %s was not sent by the source (unchanged TOAST) and %s",
 		b.formatKey(b.keyRow(row)), b.layout.Columns[firstUnchanged(row[:b.n])].Name, reason)
 }
 
 // upsert stores row as the image of key.
-func (b *Buffer) upsert(key string, row schema.Row, lookup string, pend, del bool) error {
+func (b *Buffer) upsert(key string, row schema.Row, lookup string, pend, conv, del bool) error {
 	r, err := b.encode(b.layout, row)
 	if err != nil {
 		return err
 	}
-	b.put(key, entry{img: r, lookup: lookup, pend: pend, del: del})
+	b.put(key, entry{img: r, lookup: lookup, pend: pend, conv: conv, del: del})
 	return nil
 }
 
@@ -348,7 +382,7 @@ func (b *Buffer) put(key string, e entry) {
 
 // appendRow appends a changelog row; key ("" for none) becomes the key's
 // last image and oldKey (a PK change's old key, or "") is marked deleted.
-func (b *Buffer) appendRow(key string, row schema.Row, lookup string, pend bool, oldKey string) error {
+func (b *Buffer) appendRow(key string, row schema.Row, lookup string, pend, conv bool, oldKey string) error {
 	r, err := b.encode(b.layout, row)
 	if err != nil {
 		return err
@@ -357,6 +391,9 @@ func (b *Buffer) appendRow(key string, row schema.Row, lookup string, pend bool,
 	b.rows = append(b.rows, r)
 	if pend {
 		b.rowPend[i] = lookup
+		if conv {
+			b.rowConv[i] = true
+		}
 	}
 	if b.keyed && key != "" {
 		if oldKey != "" {
@@ -427,6 +464,7 @@ func (b *Buffer) Close() error {
 	}
 	b.closed = true
 	b.entries, b.rows, b.index, b.last, b.pending, b.rowPend = nil, nil, nil, nil, nil, nil
+	b.rowConv, b.dropped = nil, nil
 	if err := b.store.close(); err != nil {
 		return b.errf("%w", err)
 	}

@@ -150,7 +150,7 @@ func runBufCase(t *testing.T, c bufCase) {
 			t.Errorf("PendingKeys = %v, want %v", pend, c.wantPending)
 		}
 		if len(pend) > 0 && c.found != nil {
-			err = b.Resolve(icebergRows(b.layout, c.found...))
+			_, err = b.Resolve(icebergRows(b.layout, c.found...), nil)
 			if err == nil && len(b.PendingKeys()) != 0 {
 				t.Errorf("PendingKeys after Resolve = %v", b.PendingKeys())
 			}
@@ -264,9 +264,9 @@ func TestBufferChangelog(t *testing.T) {
 		{name: "toast from before, then from the last image",
 			changes:  []capture.Change{updFull(img(1, "a", "X"), img(1, "b", U)), upd(1, "c", U)},
 			wantRows: []string{"1 b X u 0", "1 c X u 1"}},
-		{name: "key change",
+		{name: "key change logs the old key's delete first",
 			changes:  []capture.Change{ins(1, "a", "X"), move(1, img(2, "b", U))},
-			wantRows: []string{"1 a X c 0", "2 b X u 1"}},
+			wantRows: []string{"1 a X c 0", "1 NULL NULL d 1", "2 b X u 1"}},
 		{name: "toast for the old key of a key change",
 			changes: []capture.Change{ins(1, "a", "X"), move(1, img(2, "b", U)), upd(1, "c", U)},
 			wantErr: "the row was deleted earlier in this checkpoint"},
@@ -339,7 +339,7 @@ func TestBufferReplay(t *testing.T) {
 	}
 	found := icebergRows(once.layout, schema.Row{int64(6), "f0", "F", "u"})
 	for _, b := range []*Buffer{once, twice} {
-		if err := b.Resolve(found); err != nil {
+		if _, err := b.Resolve(found, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

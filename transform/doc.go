@@ -15,12 +15,18 @@
 //     every key touched by a stream change gets an equality delete, so
 //     applying a change twice (replay) converges to the same table;
 //   - Changelog mode: every change is one row, in the order applied, with
-//     _floe_op/_floe_pos/_floe_seq saying what and where it came from;
+//     _floe_op/_floe_pos/_floe_seq saying what and where it came from; a
+//     primary-key change is two rows, a delete of the old key and then
+//     the new row, so folding the log by key gives the table;
 //   - an unchanged (TOAST) value is filled from the change's old image,
 //     else from the buffered image of the key the row had before the
 //     change, else from Iceberg (PendingKeys/Resolve); it is never written
 //     as a placeholder or NULL: an unresolvable value is an error naming
-//     the table, the key and the column;
+//     the table, the key and the column. A change applied as Converging
+//     (replayed over rows a resumed snapshot read later) takes such values
+//     from the source's current row instead (RereadKeys/Resolve); when the
+//     source no longer has the row, a later change deletes it, and the
+//     image is dropped;
 //   - a Buffer's memory is bounded by its budget plus its key index; row
 //     images past the budget live in a spill file removed by Close.
 package transform

@@ -24,16 +24,54 @@ func (b *Buffer) PendingKeys() []schema.Row {
 	}
 	if b.o.Mode == Changelog {
 		for _, i := range slices.Sorted(maps.Keys(b.rowPend)) {
-			add(b.rowPend[i])
+			if !b.rowConv[i] {
+				add(b.rowPend[i])
+			}
 		}
 		return out
 	}
 	for _, e := range b.entries {
-		if e.pend && !e.dead {
+		if e.pend && !e.conv && !e.dead {
 			add(e.lookup)
 		}
 	}
 	return out
+}
+
+// RereadKeys returns the own keys (key-only rows in Layout key order) of
+// the images from Converging changes that still hold Unchanged values.
+// The caller reads those rows from the source as they are now and passes
+// them to Resolve. Each key appears once.
+func (b *Buffer) RereadKeys() ([]schema.Row, error) {
+	var out []schema.Row
+	seen := map[string]bool{}
+	add := func(r ref) error {
+		img, err := b.image(r)
+		if err != nil {
+			return err
+		}
+		if k := string(schema.AppendKey(nil, b.layout, img)); !seen[k] {
+			seen[k] = true
+			out = append(out, b.keyRow(img))
+		}
+		return nil
+	}
+	if b.o.Mode == Changelog {
+		for _, i := range slices.Sorted(maps.Keys(b.rowConv)) {
+			if err := add(b.rows[i]); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	for _, e := range b.entries {
+		if e.pend && e.conv && !e.dead {
+			if err := add(e.img); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // Resolve fills the values still Unchanged from found, the rows (in
@@ -44,49 +82,85 @@ func (b *Buffer) PendingKeys() []schema.Row {
 // key and the column; nothing is ever filled with a placeholder. (A NULL
 // that Iceberg holds is taken as it is: it is the committed truth, and a
 // replayed change converges to the source by the later changes.)
-func (b *Buffer) Resolve(found map[string]schema.Row) error {
+//
+// Images from Converging changes are filled from reread instead: the
+// source's current rows (source columns only, or whole Layout rows) by
+// their own key, as string(schema.AppendKeyOf(nil, Layout, key)). When the
+// source no longer has the row, a later change still to be replayed
+// deletes it: the image is dropped (Upsert: the key becomes a delete;
+// Changelog: the change's row is left out). dropped counts those.
+func (b *Buffer) Resolve(found, reread map[string]schema.Row) (dropped int, err error) {
 	if b.closed {
-		return b.errf("%w", errClosed)
+		return 0, b.errf("%w", errClosed)
 	}
-	fill := func(r ref, lookup string) (ref, error) {
-		img, err := b.image(r)
-		if err != nil {
-			return ref{}, err
-		}
-		src, ok := found[lookup]
-		if ok && len(src) != len(b.layout.Columns) {
-			return ref{}, b.errf("row found for key %s has %d columns, the layout has %d", b.formatKey(b.pending[lookup]), len(src), len(b.layout.Columns))
-		}
-		if ok && b.o.Mode == Changelog {
-			if op, _ := src[b.n].(string); op == capture.OpDelete.String() || op == capture.OpTruncate.String() {
-				ok = false
-			}
+	// fillFrom fills img's Unchanged values from src; ok=false when src
+	// cannot supply them.
+	fillFrom := func(img, src schema.Row) bool {
+		if src == nil {
+			return false
 		}
 		for i := 0; i < b.n; i++ {
-			if !schema.IsUnchanged(img[i]) {
-				continue
+			if schema.IsUnchanged(img[i]) {
+				if schema.IsUnchanged(src[i]) {
+					return false
+				}
+				img[i] = src[i]
 			}
-			if !ok || schema.IsUnchanged(src[i]) {
-				return ref{}, b.errf("key %s: column %s was not sent by the source (unchanged TOAST) and Iceberg holds no row for key %s to take it from",
+		}
+		return true
+	}
+	fill := func(r ref, lookup string, conv bool) (ref, bool, error) {
+		img, err := b.image(r)
+		if err != nil {
+			return ref{}, false, err
+		}
+		if conv {
+			src := reread[string(schema.AppendKey(nil, b.layout, img))]
+			if src != nil && len(src) < b.n {
+				return ref{}, false, b.errf("row read again for key %s has %d columns, the table %d", b.formatKey(b.keyRow(img)), len(src), b.n)
+			}
+			if !fillFrom(img, src) {
+				return ref{}, false, nil
+			}
+		} else {
+			src, ok := found[lookup]
+			if ok && len(src) != len(b.layout.Columns) {
+				return ref{}, false, b.errf("row found for key %s has %d columns, the layout has %d", b.formatKey(b.pending[lookup]), len(src), len(b.layout.Columns))
+			}
+			if ok && b.o.Mode == Changelog {
+				if op, _ := src[b.n].(string); op == capture.OpDelete.String() || op == capture.OpTruncate.String() {
+					ok = false
+				}
+			}
+			if !ok {
+				src = nil
+			}
+			if i := firstUnchanged(img[:b.n]); !fillFrom(img, src) {
+				return ref{}, false, b.errf("key %s: column %s was not sent by the source (unchanged TOAST) and Iceberg holds no row for key %s to take it from",
 					b.formatKey(b.keyRow(img)), b.layout.Columns[i].Name, b.formatKey(b.pending[lookup]))
 			}
-			img[i] = src[i]
 		}
 		nr, err := b.encode(b.layout, img)
 		if err != nil {
-			return ref{}, err
+			return ref{}, false, err
 		}
 		b.store.free(r)
-		return nr, nil
+		return nr, true, nil
 	}
 	if b.o.Mode == Changelog {
 		for _, i := range slices.Sorted(maps.Keys(b.rowPend)) {
-			nr, err := fill(b.rows[i], b.rowPend[i])
+			nr, ok, err := fill(b.rows[i], b.rowPend[i], b.rowConv[i])
 			if err != nil {
-				return err
+				return dropped, err
 			}
-			b.rows[i] = nr
+			if ok {
+				b.rows[i] = nr
+			} else {
+				b.dropped[i] = true
+				dropped++
+			}
 			delete(b.rowPend, i)
+			delete(b.rowConv, i)
 		}
 	} else {
 		for i := range b.entries {
@@ -94,17 +168,30 @@ func (b *Buffer) Resolve(found map[string]schema.Row) error {
 			if !e.pend || e.dead {
 				continue
 			}
-			nr, err := fill(e.img, e.lookup)
+			nr, ok, err := fill(e.img, e.lookup, e.conv)
 			if err != nil {
-				return err
+				return dropped, err
 			}
-			e.img, e.pend, e.lookup = nr, false, ""
+			if ok {
+				e.img, e.pend, e.conv, e.lookup = nr, false, false, ""
+				continue
+			}
+			img, err := b.image(e.img)
+			if err != nil {
+				return dropped, err
+			}
+			kr, err := b.encode(b.keyLayout, b.keyRow(img))
+			if err != nil {
+				return dropped, err
+			}
+			b.store.free(e.img)
+			e.img, e.pend, e.conv, e.lookup, e.dead, e.del = kr, false, false, "", true, true
+			dropped++
 		}
 	}
 	clear(b.pending)
-	return nil
+	return dropped, nil
 }
-
 // Rows yields the rows to write, in Layout with the metadata columns
 // filled: in Upsert mode the last image of every live key, in Changelog
 // mode every change in the order applied. It fails if a value is still
@@ -122,7 +209,10 @@ func (b *Buffer) Rows() iter.Seq2[schema.Row, error] {
 			return yield(row, nil), nil
 		}
 		if b.o.Mode == Changelog {
-			for _, r := range b.rows {
+			for i, r := range b.rows {
+				if b.dropped[int32(i)] {
+					continue
+				}
 				if more, err := emit(r); !more || err != nil {
 					return err
 				}

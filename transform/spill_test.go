@@ -148,7 +148,7 @@ func TestBufferSpillChangelog(t *testing.T) {
 	for i := range 50 {
 		found = append(found, schema.Row{int64(i), "old", "T" + itoa(i), "c"})
 	}
-	if err := b.Resolve(icebergRows(b.layout, found...)); err != nil {
+	if _, err := b.Resolve(icebergRows(b.layout, found...), nil); err != nil {
 		t.Fatal(err)
 	}
 	i := 0

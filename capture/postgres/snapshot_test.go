@@ -139,6 +139,28 @@ func TestSnapshotCompositeKeyChunks(t *testing.T) {
 		t.Errorf("ScanTable differs from the concatenated chunks (%d vs %d rows)", len(scanned), len(got))
 	}
 
+	// ReadRows finds rows by composite key and leaves out missing keys.
+	byKey, err := s.ReadRows(ctx, id, []schema.Row{{"us", int64(1)}, {"eu", int64(3)}, {"eu", int64(4)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byKey) != 2 {
+		t.Fatalf("ReadRows returned %d rows, want 2 (eu/4 does not exist)", len(byKey))
+	}
+	for _, r := range byKey {
+		k := key{r[0].(string), int(r[1].(int64))}
+		if !reflect.DeepEqual(r, want[k]) {
+			t.Errorf("ReadRows row %#v, want %#v", r, want[k])
+		}
+	}
+	pos, err := s.CurrentPosition(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pos.Compare(info.From) < 0 {
+		t.Errorf("CurrentPosition %s is before the snapshot's %s", pos, info.From)
+	}
+
 	emptyID := capture.TableID{Schema: "public", Name: "empty"}
 	ec, err := s.PlanChunks(ctx, emptyID, 97)
 	if err != nil {

@@ -81,6 +81,11 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	g.Go(func() error { s.heartbeat(gctx, &st.activity); return nil })
 	err = g.Wait()
 	if ctx.Err() != nil {
+		// Report the last acknowledgement before leaving, so a restart
+		// does not replay what is already durable.
+		if serr := st.sendStatus(); serr != nil {
+			s.log.Debug("final standby status", "error", serr)
+		}
 		return ctx.Err()
 	}
 	return err
@@ -180,6 +185,8 @@ type streamer struct {
 
 	txn        *txnState
 	nextStatus time.Time
+	sentLSN    uint64       // the LSN of the last standby status sent
+	sentAt     time.Time    // when it was sent
 	activity   atomic.Int64 // unix nanos of the last emitted batch (or heartbeat)
 }
 
@@ -193,12 +200,20 @@ type txnState struct {
 func (st *streamer) run(ctx context.Context) error {
 	st.nextStatus = time.Now().Add(st.s.cfg.StatusInterval)
 	for {
-		if !time.Now().Before(st.nextStatus) {
+		// A new acknowledgement is reported within ackReportDelay, not
+		// only every StatusInterval: the slot then releases WAL sooner and
+		// a restart replays less.
+		fresh := st.s.acked.Load() > st.sentLSN
+		if !time.Now().Before(st.nextStatus) || (fresh && time.Since(st.sentAt) >= ackReportDelay) {
 			if err := st.sendStatus(); err != nil {
 				return err
 			}
 		}
-		rctx, cancel := context.WithDeadline(ctx, st.nextStatus)
+		deadline := st.nextStatus
+		if st.s.acked.Load() > st.sentLSN {
+			deadline = time.Now().Add(ackReportDelay)
+		}
+		rctx, cancel := context.WithDeadline(ctx, deadline)
 		msg, err := st.conn.ReceiveMessage(rctx)
 		cancel()
 		if err != nil {
@@ -253,9 +268,14 @@ func (st *streamer) sendStatus() error {
 	if err != nil {
 		return fmt.Errorf("send standby status: %w", err)
 	}
+	st.sentLSN, st.sentAt = uint64(lsn), time.Now()
 	st.nextStatus = time.Now().Add(st.s.cfg.StatusInterval)
 	return nil
 }
+
+// ackReportDelay bounds how long a new acknowledgement waits before a
+// standby status update reports it.
+const ackReportDelay = 200 * time.Millisecond
 
 // emit sends b downstream, keeping the standby status flowing while the
 // consumer applies backpressure.

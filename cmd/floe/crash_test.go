@@ -26,7 +26,7 @@ func TestCrashExactlyOnce(t *testing.T) {
 func crashTest(t *testing.T, mode string) {
 	ctx := context.Background()
 	db := "crash_" + mode
-	e := newPipelineEnv(t, db, `public\.(accounts|events|notes|scratch)`, mode, "  snapshot.chunk-rows: 2000\n  snapshot.parallelism: 2\n")
+	e := newPipelineEnv(t, db, `public\.(accounts|events|notes|scratch)`, mode, "  snapshot.chunk-rows: 2000\n")
 	e.exec(testSchema)
 	const seeded = 40_000
 	e.exec(seedSQL(seeded)...)
@@ -81,8 +81,8 @@ func crashTest(t *testing.T, mode string) {
 		}
 		time.Sleep(wait)
 		select {
-		case err := <-r.done:
-			t.Fatalf("floe run exited before kill %d: %v; log:\n%s", i, err, e.tail(40))
+		case <-r.exited:
+			t.Fatalf("floe run exited before kill %d: %v; log:\n%s", i, r.err, e.tail(40))
 		default:
 		}
 		e.kill(r)
@@ -112,7 +112,7 @@ func phaseOf(log string) string {
 	i := strings.LastIndex(log, "=== test: start")
 	run := log[i:]
 	switch {
-	case strings.Contains(run, "snapshot complete"), strings.Contains(run, "snapshot=false"):
+	case strings.Contains(run, "snapshot complete"), strings.Contains(run, " snapshot=false"):
 		return "streaming"
 	case strings.Contains(run, "snapshot planned"):
 		return "snapshot"

@@ -130,6 +130,14 @@ log:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		// Keep the evidence of a failure: the log and the lake.
+		if t.Failed() {
+			keep := filepath.Join(os.TempDir(), "floe-failed-tests", strings.ReplaceAll(t.Name(), "/", "_"))
+			_ = os.RemoveAll(keep)
+			if err := os.CopyFS(keep, os.DirFS(e.dir)); err == nil {
+				t.Logf("kept the log, config and lake of this failed test in %s", keep)
+			}
+		}
 		// Drop the slot so the shared cluster does not retain WAL for it.
 		_ = sharedPG.Exec(context.Background(), db, fmt.Sprintf(
 			"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '%s' AND NOT active", e.slot))
@@ -153,10 +161,12 @@ func (e *pipelineEnv) floeCmd(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// running is a floe run process.
+// running is a floe run process. exited is closed once it has exited,
+// and err is its exit error from then on.
 type running struct {
-	cmd  *exec.Cmd
-	done chan error
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
 }
 
 // start launches `floe run`, appending its output to the env's log.
@@ -172,29 +182,17 @@ func (e *pipelineEnv) start() *running {
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
-	r := &running{cmd: cmd, done: make(chan error, 1)}
-	go func() { r.done <- cmd.Wait(); logFile.Close() }()
+	r := &running{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		r.err = cmd.Wait()
+		logFile.Close()
+		close(r.exited)
+	}()
 	e.t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-r.doneOrClosed()
+		<-r.exited
 	})
 	return r
-}
-
-func (r *running) doneOrClosed() <-chan error {
-	ch := make(chan error, 1)
-	go func() {
-		select {
-		case err, ok := <-r.done:
-			if ok {
-				r.done <- err // keep it for other readers
-			}
-			ch <- err
-		case <-time.After(30 * time.Second):
-			ch <- errors.New("timeout")
-		}
-	}()
-	return ch
 }
 
 // stop sends SIGTERM and expects a clean exit (the final checkpoint commits).
@@ -202,10 +200,9 @@ func (e *pipelineEnv) stop(r *running) {
 	e.t.Helper()
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-r.done:
-		r.done <- err
-		if err != nil {
-			e.t.Fatalf("floe run exited with %v after SIGTERM; log:\n%s", err, e.tail(40))
+	case <-r.exited:
+		if r.err != nil {
+			e.t.Fatalf("floe run exited with %v after SIGTERM; log:\n%s", r.err, e.tail(40))
 		}
 	case <-time.After(2 * time.Minute):
 		e.t.Fatalf("floe run did not stop within 2 minutes of SIGTERM; log:\n%s", e.tail(40))
@@ -216,8 +213,7 @@ func (e *pipelineEnv) stop(r *running) {
 func (e *pipelineEnv) kill(r *running) {
 	e.t.Helper()
 	_ = r.cmd.Process.Signal(syscall.SIGKILL)
-	err := <-r.done
-	r.done <- err
+	<-r.exited
 }
 
 // waitCaughtUp waits until floe has acknowledged a marker written now.
@@ -225,9 +221,8 @@ func (e *pipelineEnv) waitCaughtUp(r *running, timeout time.Duration) {
 	e.t.Helper()
 	runDone := make(chan error, 1)
 	go func() {
-		err := <-r.done
-		r.done <- err
-		runDone <- err
+		<-r.exited
+		runDone <- r.err
 	}()
 	if err := waitCaughtUp(context.Background(), e.dsn, e.slot, timeout, runDone); err != nil {
 		e.t.Fatalf("%v; log:\n%s", err, e.tail(60))

@@ -1,0 +1,146 @@
+package transform
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// applyConverging applies changes as replayed over a resumed snapshot.
+func applyConverging(t *testing.T, b *Buffer, changes []capture.Change) {
+	t.Helper()
+	for i, ch := range changes {
+		if err := b.Apply(ch, Meta{Pos: "p", Seq: int64(i), Converging: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// reread builds the map of rows read again from the source.
+func reread(layout *schema.Table, rows ...schema.Row) map[string]schema.Row {
+	out := map[string]schema.Row{}
+	for _, r := range rows {
+		out[string(schema.AppendKeyOf(nil, layout, schema.Row{r[0]}))] = r
+	}
+	return out
+}
+
+func rereadIDs(t *testing.T, b *Buffer) []int64 {
+	t.Helper()
+	keys, err := b.RereadKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, k := range keys {
+		ids = append(ids, k[0].(int64))
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func TestBufferConvergingUpsert(t *testing.T) {
+	// A key change 1 -> 2 with an unchanged TOAST value, replayed over a
+	// snapshot that read neither key 1 (gone) nor key 2 (not yet there).
+	b := newBuf(t, Upsert, 0)
+	applyConverging(t, b, []capture.Change{move(1, img(2, "b", U)), upd(5, "e", U), ins(6, "f", "y")})
+	if p := b.PendingKeys(); len(p) != 0 {
+		t.Fatalf("converging images must not be looked up in Iceberg, PendingKeys = %v", p)
+	}
+	if got := rereadIDs(t, b); !slices.Equal(got, []int64{2, 5}) {
+		t.Fatalf("RereadKeys = %v, want [2 5]", got)
+	}
+	// Key 2 exists at the source now; key 5 is gone (a later change deletes it).
+	dropped, err := b.Resolve(nil, reread(b.layout, schema.Row{int64(2), "b2", "TOASTED"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dropped != 1 {
+		t.Errorf("dropped = %d, want 1", dropped)
+	}
+	rows, dels, err := collect(t, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"2 b TOASTED u 0", "6 f y c 2"}; !slices.Equal(rows, want) {
+		t.Errorf("rows = %q, want %q", rows, want)
+	}
+	if want := []int64{1, 2, 5, 6}; !slices.Equal(dels, want) {
+		t.Errorf("delete keys = %v, want %v", dels, want)
+	}
+}
+
+func TestBufferConvergingInheritedByLaterChange(t *testing.T) {
+	// A converging pending image stays converging when a later, ordinary
+	// change of the same key inherits its missing value.
+	b := newBuf(t, Upsert, 0)
+	applyConverging(t, b, []capture.Change{upd(1, "a", U)})
+	if err := b.Apply(upd(1, "b", U), Meta{Pos: "q", Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rereadIDs(t, b); !slices.Equal(got, []int64{1}) {
+		t.Fatalf("RereadKeys = %v, want [1]", got)
+	}
+	if _, err := b.Resolve(nil, reread(b.layout, schema.Row{int64(1), "now", "T"})); err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := collect(t, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"1 b T u 1"}; !slices.Equal(rows, want) {
+		t.Errorf("rows = %q, want %q", rows, want)
+	}
+}
+
+func TestBufferConvergingChangelog(t *testing.T) {
+	b := newBuf(t, Changelog, 0)
+	applyConverging(t, b, []capture.Change{upd(1, "a", U), upd(2, "b", U), ins(3, "c", "z")})
+	if got := rereadIDs(t, b); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("RereadKeys = %v, want [1 2]", got)
+	}
+	dropped, err := b.Resolve(nil, reread(b.layout, schema.Row{int64(1), "x", "T1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dropped != 1 {
+		t.Errorf("dropped = %d, want 1", dropped)
+	}
+	rows, _, err := collect(t, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"1 a T1 u 0", "3 c z c 2"}; !slices.Equal(rows, want) {
+		t.Errorf("rows = %q, want %q", rows, want)
+	}
+}
+
+func TestBufferResolveMixesIcebergAndReread(t *testing.T) {
+	// One Resolve fills ordinary images from Iceberg and converging ones
+	// from the source; neither kind is dropped for lack of the other map.
+	b := newBuf(t, Upsert, 0)
+	applyConverging(t, b, []capture.Change{upd(1, "a", U)})
+	if err := b.Apply(upd(2, "b", U), Meta{Pos: "q", Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.PendingKeys(); len(p) != 1 || p[0][0] != int64(2) {
+		t.Fatalf("PendingKeys = %v, want [[2]]", p)
+	}
+	if got := rereadIDs(t, b); !slices.Equal(got, []int64{1}) {
+		t.Fatalf("RereadKeys = %v, want [1]", got)
+	}
+	dropped, err := b.Resolve(icebergRows(b.layout, schema.Row{int64(2), "old", "T2", "u"}),
+		reread(b.layout, schema.Row{int64(1), "now", "T1"}))
+	if err != nil || dropped != 0 {
+		t.Fatalf("Resolve: dropped %d, err %v", dropped, err)
+	}
+	rows, _, err := collect(t, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"1 a T1 u 0", "2 b T2 u 1"}; !slices.Equal(rows, want) {
+		t.Errorf("rows = %q, want %q", rows, want)
+	}
+}
