@@ -53,7 +53,7 @@ type entry struct {
 	// source's current row, not from Iceberg.
 	conv bool
 	dead bool // deleted: no row is written
-	del    bool // an equality delete must be written for key
+	del  bool // an equality delete must be written for key
 }
 
 // Buffer is the keyed state of one sink table for one checkpoint. It is

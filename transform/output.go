@@ -192,6 +192,7 @@ func (b *Buffer) Resolve(found, reread map[string]schema.Row) (dropped int, err 
 	clear(b.pending)
 	return dropped, nil
 }
+
 // Rows yields the rows to write, in Layout with the metadata columns
 // filled: in Upsert mode the last image of every live key, in Changelog
 // mode every change in the order applied. It fails if a value is still
