@@ -246,11 +246,10 @@ func liveFiles(ctx context.Context, tbl *table.Table) (data, deletes []iceberg.D
 		return nil, nil, fmt.Errorf("read manifest list: %w", err)
 	}
 	for _, m := range manifests {
-		entries, err := m.FetchEntries(fs, true)
-		if err != nil {
-			return nil, nil, fmt.Errorf("read manifest %s: %w", m.FilePath(), err)
-		}
-		for _, e := range entries {
+		for e, err := range m.Entries(fs, true) {
+			if err != nil {
+				return nil, nil, fmt.Errorf("read manifest %s: %w", m.FilePath(), err)
+			}
 			df := e.DataFile()
 			if df.ContentType() == iceberg.EntryContentData {
 				data = append(data, df)

@@ -65,6 +65,7 @@ func expectOneLineError(t *testing.T, out string, code int, fragments ...string)
 			ok = ok && strings.Contains(line, f)
 		}
 		if ok {
+			t.Logf("exit %d: %s", code, line)
 			return
 		}
 	}

@@ -93,7 +93,7 @@ type CatalogConfig struct {
 type RouteConfig struct {
 	SourceTable  string         // source-table: regexp on "schema.table"; required
 	SourceRegexp *regexp.Regexp // SourceTable anchored as ^(?:pattern)$
-	SinkTable    string         // sink-table: "namespace.table" (sink.namespace added when absent)
+	SinkTable    string         // sink-table: "namespace.table" (sink.namespace added when absent); default: the source table's name
 	PrimaryKey   []string       // primary-key: comma-separated column names; optional
 }
 
@@ -451,7 +451,10 @@ func (c *Config) Validate() []Problem {
 				v.add(p+".source-table", "write a valid regular expression (RE2 syntax)", "bad table pattern %q: %v", r.SourceTable, err)
 			}
 		}
-		if v.required(p+".sink-table", r.SinkTable, "set `sink-table: namespace.table` or `sink-table: table`") {
+		if r.SinkTable == "" && len(r.PrimaryKey) == 0 {
+			v.add(p+".sink-table", "set `sink-table: namespace.table` (or `primary-key:` for a table without one)",
+				"a route needs a sink-table or a primary-key")
+		} else if r.SinkTable != "" {
 			parts := strings.Split(r.SinkTable, ".")
 			if len(parts) > 2 || slices.Contains(parts, "") {
 				v.add(p+".sink-table", "write `namespace.table` or `table`", "bad sink table %q", r.SinkTable)

@@ -74,10 +74,12 @@ func crashTest(t *testing.T, mode string) {
 		}
 		appendLog(t, e, fmt.Sprintf("=== test: start %d ===", i))
 		r := e.start()
-		// Early kills land in the snapshot, later ones in streaming.
-		wait := time.Duration(300+rng.IntN(1500)) * time.Millisecond
-		if i >= 4 {
-			wait = time.Duration(800+rng.IntN(3500)) * time.Millisecond
+		// Early kills land in the snapshot (a random moment after this
+		// run planned it), later ones in streaming.
+		wait := time.Duration(800+rng.IntN(3500)) * time.Millisecond
+		if i < 4 {
+			waitForLog(t, e, r, "snapshot planned", " snapshot=false")
+			wait = time.Duration(50+rng.IntN(900)) * time.Millisecond
 		}
 		time.Sleep(wait)
 		select {
@@ -131,4 +133,26 @@ func appendLog(t *testing.T, e *pipelineEnv, line string) {
 	if _, err := fmt.Fprintln(f, line); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitForLog waits until the current run's part of the log holds one of
+// the markers (or the run exits, which the caller then reports).
+func waitForLog(t *testing.T, e *pipelineEnv, r *running, markers ...string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		log := e.tail(100000)
+		run := log[strings.LastIndex(log, "=== test: start"):]
+		for _, m := range markers {
+			if strings.Contains(run, m) {
+				return
+			}
+		}
+		select {
+		case <-r.exited:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("the run logged none of %q within a minute", markers)
 }

@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/deploy/testdb"
 	"github.com/floe-cdc/floe/schema"
 )
 
@@ -25,6 +26,12 @@ func TestEndToEndMixedWorkload(t *testing.T) {
 	e.exec("ALTER TABLE accounts OWNER TO u_mixed", "ALTER TABLE events OWNER TO u_mixed",
 		"ALTER TABLE notes OWNER TO u_mixed", "ALTER TABLE scratch OWNER TO u_mixed")
 
+	port, err := testdb.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := "127.0.0.1:" + strconv.Itoa(port)
+	rewriteConfig(t, e, "\nlog:\n", "\nserver:\n  metrics-address: "+metricsAddr+"\nlog:\n  format: json\n")
 	r := e.start()
 	w := newWorkload(ctx, t, e, 48_000, 1)
 	wctx, stopWork := context.WithTimeout(ctx, 12*time.Second)
@@ -42,12 +49,18 @@ func TestEndToEndMixedWorkload(t *testing.T) {
 	}
 	t.Logf("workload: %d transactions plus one of 300k changes", w.txns)
 	e.waitCaughtUp(r, 3*time.Minute)
+	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "floe_checkpoint_commits_total"} {
+		body := httpGet(t, "http://"+metricsAddr+path)
+		if !strings.Contains(body, want) {
+			t.Errorf("GET %s lacks %q:\n%.500s", path, want, body)
+		}
+	}
 	e.stop(r)
 
 	out := e.mustVerify(4)
 	t.Logf("floe verify:\n%s", out)
 	log := e.tail(100000)
-	for _, want := range []string{"snapshot complete", "checkpoint committed"} {
+	for _, want := range []string{`"msg":"snapshot complete"`, `"msg":"checkpoint committed"`} {
 		if !strings.Contains(log, want) {
 			t.Errorf("floe log lacks %q", want)
 		}
@@ -83,19 +96,10 @@ func TestEndToEndMixedWorkload(t *testing.T) {
 func icebergColumn(t *testing.T, e *pipelineEnv, table, keyCol, valCol string) map[int64]string {
 	t.Helper()
 	ctx := context.Background()
-	cfg := e.loadConfig()
-	cat, err := openCatalog(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
-	tbl, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: cfg.Sink.Namespace, Name: table})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := e.sinkTable(table)
 	k, v := tbl.Layout().Index(keyCol), tbl.Layout().Index(valCol)
 	out := map[int64]string{}
-	err = tbl.Scan(ctx, func(row schema.Row) error {
+	err := tbl.Scan(ctx, func(row schema.Row) error {
 		if s, ok := row[v].(string); ok {
 			out[row[k].(int64)] = s
 		}
@@ -105,4 +109,18 @@ func icebergColumn(t *testing.T, e *pipelineEnv, table, keyCol, valCol string) m
 		t.Fatal(err)
 	}
 	return out
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d, err %v", url, resp.StatusCode, err)
+	}
+	return string(b)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/floe-cdc/floe/deploy/testdb"
+	"github.com/floe-cdc/floe/lakewriter"
 )
 
 // The integration tests of this package run the real floe binary against a
@@ -279,15 +281,6 @@ func (e *pipelineEnv) conn() *pgx.Conn {
 	return c
 }
 
-func (e *pipelineEnv) count(table string) int {
-	e.t.Helper()
-	var n int
-	if err := e.conn().QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
-		e.t.Fatal(err)
-	}
-	return n
-}
-
 // loadConfig parses the env's config file as floe would.
 func (e *pipelineEnv) loadConfig() *Config {
 	e.t.Helper()
@@ -305,4 +298,37 @@ func (e *pipelineEnv) loadConfig() *Config {
 		e.t.Fatal(err)
 	}
 	return cfg
+}
+
+// sinkTable opens the env's Iceberg table name through the configured catalog.
+func (e *pipelineEnv) sinkTable(name string) *lakewriter.Table {
+	e.t.Helper()
+	ctx := context.Background()
+	cfg := e.loadConfig()
+	cat, err := openCatalog(ctx, cfg, newLogger(cfg.Log, io.Discard))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { cat.Close() })
+	tbl, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: cfg.Sink.Namespace, Name: name})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tbl
+}
+
+// waitStreaming waits until the run has taken its snapshot and streams.
+func (e *pipelineEnv) waitStreaming(r *running) {
+	e.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(e.tail(100000), "msg=streaming") {
+		select {
+		case <-r.exited:
+			e.t.Fatalf("floe run exited: %v; log:\n%s", r.err, e.tail(40))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("floe run did not start streaming; log:\n%s", e.tail(40))
+		}
+	}
 }
