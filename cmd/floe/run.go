@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,7 +18,7 @@ import (
 )
 
 func runCommand() *cobra.Command {
-	var configPath string
+	var configPath, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "run --config FILE",
 		Short: "Snapshot (when needed), then stream changes until SIGINT/SIGTERM",
@@ -34,12 +35,34 @@ the current checkpoint and exits 0; a second signal exits at once (also safe).`,
 			if isTerminal(os.Stderr) {
 				progress = os.Stderr
 			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			return runPipeline(cmd.Context(), cfg, os.Stderr, progress)
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "pipeline configuration file (YAML)")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the run to this file")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
+}
+
+// startCPUProfile profiles the process into path until the returned stop
+// is called (a SIGKILLed run leaves an incomplete profile).
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // runPipeline runs one pipeline until ctx is cancelled.
