@@ -85,7 +85,7 @@ func DecodeSnapshotPlan(s string) (*SnapshotPlan, error) {
 	if j.Version != SnapshotPlanVersion {
 		return nil, fmt.Errorf("decode snapshot plan: unsupported version %d (this build reads %d)", j.Version, SnapshotPlanVersion)
 	}
-	done, err := decodeRanges(j.Done)
+	done, err := decodeRanges(j.Done, len(j.Chunks))
 	if err != nil {
 		return nil, fmt.Errorf("decode snapshot plan: %w", err)
 	}
@@ -116,7 +116,8 @@ func encodeRanges(set map[int]bool) string {
 	return strings.Join(parts, ",")
 }
 
-func decodeRanges(s string) (map[int]bool, error) {
+// decodeRanges parses "0-17,19" into a set of chunk indexes below n.
+func decodeRanges(s string, n int) (map[int]bool, error) {
 	out := map[int]bool{}
 	if s == "" {
 		return out, nil
@@ -132,6 +133,9 @@ func decodeRanges(s string) (map[int]bool, error) {
 			if b, err = strconv.Atoi(hi); err != nil || b < a {
 				return nil, fmt.Errorf("bad chunk range %q", part)
 			}
+		}
+		if a < 0 || b >= n {
+			return nil, fmt.Errorf("chunk range %q outside the plan's %d chunks", part, n)
 		}
 		for i := a; i <= b; i++ {
 			out[i] = true

@@ -1,0 +1,182 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Check connects and reports every problem that would stop capture, each
+// with the configuration field it concerns and the fix: connection and
+// authentication, log_bin, binlog_format=ROW, binlog_row_image=FULL,
+// binlog_row_metadata=FULL (MariaDB >= 10.5 / MySQL >= 8.0.1; needed to
+// verify column names), the REPLICATION SLAVE and REPLICATION CLIENT
+// privileges, a server-id clash with the server or another replica, GTID
+// mode, table patterns and keys. It returns nil when all is well.
+func (s *Source) Check(ctx context.Context) []Problem {
+	c, err := s.conn(ctx)
+	if err != nil {
+		var p Problem
+		if errors.As(err, &p) {
+			return []Problem{p}
+		}
+		return []Problem{{Field: "source", Message: err.Error(), Fix: "check source.hostname, source.port and that MySQL/MariaDB is running"}}
+	}
+	defer c.Close()
+	var problems []Problem
+	add := func(field, fix, format string, args ...any) {
+		problems = append(problems, Problem{Field: field, Message: fmt.Sprintf(format, args...), Fix: fix})
+	}
+	fail := func(what string, err error) {
+		add("source", "check that the user may read server variables", "%s: %v", what, err)
+	}
+
+	vars, err := globalVars(ctx, c, "log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata",
+		"server_id", "gtid_mode", "binlog_row_value_options")
+	if err != nil {
+		fail("read server variables", err)
+	} else {
+		if !isOn(vars["log_bin"]) {
+			add("source", "start the server with log_bin (and binlog_format=ROW, binlog_row_image=FULL), then restart it",
+				"the binary log is off (log_bin=%s) at %s; change capture needs it", vars["log_bin"], s.addr())
+		} else {
+			if f := vars["binlog_format"]; !strings.EqualFold(f, "ROW") {
+				add("source", "SET GLOBAL binlog_format=ROW (and in the server's option file); existing sessions keep the old format until they reconnect",
+					"binlog_format is %s, row-based capture needs ROW", f)
+			}
+			if f, ok := vars["binlog_row_image"]; ok && !strings.EqualFold(f, "FULL") {
+				add("source", "SET GLOBAL binlog_row_image=FULL (and in the server's option file)",
+					"binlog_row_image is %s; Floe needs FULL images (every column before and after each change)", f)
+			}
+			if f, ok := vars["binlog_row_metadata"]; ok && !strings.EqualFold(f, "FULL") {
+				add("source", "SET GLOBAL binlog_row_metadata=FULL (and in the server's option file)",
+					"binlog_row_metadata is %s; Floe needs FULL to check column names of row events", f)
+			}
+			if f := vars["binlog_row_value_options"]; strings.Contains(strings.ToUpper(f), "PARTIAL_JSON") {
+				add("source", "SET GLOBAL binlog_row_value_options=''", "binlog_row_value_options is %s; partial JSON updates carry no full image", f)
+			}
+		}
+		if id, _ := strconv.ParseUint(vars["server_id"], 10, 32); id == uint64(s.cfg.ServerID) {
+			add("source.server-id", "choose a source.server-id different from the server's own server_id",
+				"source.server-id %d is the server's own server_id", s.cfg.ServerID)
+		}
+		if s.Flavor() == FlavorMySQL && !strings.EqualFold(vars["gtid_mode"], "ON") {
+			s.log.Info("gtid_mode is not ON: positions are binlog file and offset", "gtid_mode", vars["gtid_mode"])
+		}
+	}
+
+	problems = append(problems, s.checkGrants(ctx, c)...)
+	problems = append(problems, s.checkReplicas(ctx, c)...)
+
+	_, tp, err := s.discover(ctx, c)
+	if err != nil {
+		fail("discover tables", err)
+	}
+	return append(problems, tp...)
+}
+
+func isOn(v string) bool { return strings.EqualFold(v, "ON") || v == "1" }
+
+// globalVars reads the named global variables; absent ones are left out.
+func globalVars(ctx context.Context, c *sql.Conn, names ...string) (map[string]string, error) {
+	quoted := make([]string, len(names))
+	args := make([]any, len(names))
+	for i, n := range names {
+		quoted[i], args[i] = "?", n
+	}
+	rows, err := c.QueryContext(ctx, "SHOW GLOBAL VARIABLES WHERE Variable_name IN ("+strings.Join(quoted, ", ")+")", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		out[strings.ToLower(k)] = v
+	}
+	return out, rows.Err()
+}
+
+// checkGrants reports missing REPLICATION SLAVE / REPLICATION CLIENT
+// (MariaDB 10.5+ names: BINLOG MONITOR, REPLICATION SLAVE) privileges.
+func (s *Source) checkGrants(ctx context.Context, c *sql.Conn) []Problem {
+	rows, err := c.QueryContext(ctx, "SHOW GRANTS FOR CURRENT_USER()")
+	if err != nil {
+		return []Problem{{Field: "source.username", Message: fmt.Sprintf("read the user's grants: %v", err), Fix: "check that the user may run SHOW GRANTS"}}
+	}
+	defer rows.Close()
+	var grants []string
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			return []Problem{{Field: "source.username", Message: fmt.Sprintf("read the user's grants: %v", err)}}
+		}
+		grants = append(grants, strings.ToUpper(g))
+	}
+	global := ""
+	for _, g := range grants {
+		if strings.Contains(g, " ON *.* ") {
+			global += g + " "
+		}
+	}
+	has := func(p string) bool {
+		return strings.Contains(global, "ALL PRIVILEGES") || strings.Contains(global, p)
+	}
+	var missing []string
+	if !has("REPLICATION SLAVE") && !has("REPLICATION REPLICA") {
+		missing = append(missing, "REPLICATION SLAVE")
+	}
+	if !has("REPLICATION CLIENT") && !has("BINLOG MONITOR") {
+		missing = append(missing, "REPLICATION CLIENT")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return []Problem{{Field: "source.username",
+		Message: fmt.Sprintf("user %q lacks the %s privilege(s) needed to read the binlog", s.cfg.User, strings.Join(missing, " and ")),
+		Fix:     fmt.Sprintf("run GRANT %s ON *.* TO '%s'@'<host>'", strings.Join(missing, ", "), s.cfg.User)}}
+}
+
+// checkReplicas reports another registered replica using our server id.
+func (s *Source) checkReplicas(ctx context.Context, c *sql.Conn) []Problem {
+	var problems []Problem
+	for _, q := range []string{"SHOW REPLICAS", "SHOW SLAVE HOSTS"} {
+		rows, err := c.QueryContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]sql.NullString, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				break
+			}
+			for i, col := range cols {
+				if strings.EqualFold(col, "Server_id") && vals[i].String == strconv.FormatUint(uint64(s.cfg.ServerID), 10) {
+					host := ""
+					for j, cc := range cols {
+						if strings.EqualFold(cc, "Host") {
+							host = vals[j].String
+						}
+					}
+					problems = append(problems, Problem{Field: "source.server-id",
+						Message: fmt.Sprintf("a replica (host %q) is already connected with server id %d; two binlog readers with one server id disconnect each other", host, s.cfg.ServerID),
+						Fix:     "stop the other reader (another Floe pipeline?), or give this pipeline a different source.server-id"})
+				}
+			}
+		}
+		rows.Close()
+		break
+	}
+	return problems
+}

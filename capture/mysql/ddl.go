@@ -1,0 +1,327 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/floe-cdc/floe/capture"
+)
+
+// ddlRef is one table a DDL statement names, and what it does to it.
+type ddlRef struct {
+	verb string // ALTER, CREATE, DROP, RENAME, TRUNCATE, INDEX, DROPDB
+	id   capture.TableID
+}
+
+var (
+	commentRE = regexp.MustCompile(`(?s)/\*.*?\*/|(?m)(--|#)[^\n]*$`)
+	spaceRE   = regexp.MustCompile(`\s+`)
+	// Leading clauses that may stand between the verb and the table name.
+	alterRE    = regexp.MustCompile(`(?i)^ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?:IF\s+EXISTS\s+)?`)
+	createRE   = regexp.MustCompile(`(?i)^CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`)
+	dropRE     = regexp.MustCompile(`(?i)^DROP\s+(?:TEMPORARY\s+)?TABLES?\s+(?:IF\s+EXISTS\s+)?`)
+	renameRE   = regexp.MustCompile(`(?i)^RENAME\s+TABLES?\s+`)
+	truncateRE = regexp.MustCompile(`(?i)^TRUNCATE\s+(?:TABLE\s+)?`)
+	indexRE    = regexp.MustCompile(`(?i)^(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:ONLINE\s+)?(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX|DROP\s+INDEX)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?\S+\s+ON\s+`)
+	dropDBRE   = regexp.MustCompile(`(?i)^DROP\s+(?:DATABASE|SCHEMA)\s+(?:IF\s+EXISTS\s+)?`)
+)
+
+// parseDDL returns the tables a statement changes; nil for statements
+// that change no table layout (DML, GRANT, SAVEPOINT, ...). db is the
+// statement's default database.
+func parseDDL(db, stmt string) []ddlRef {
+	s := strings.TrimSpace(spaceRE.ReplaceAllString(commentRE.ReplaceAllString(stmt, " "), " "))
+	one := func(verb string, re *regexp.Regexp) []ddlRef {
+		loc := re.FindStringIndex(s)
+		if loc == nil {
+			return nil
+		}
+		id, _, ok := parseTableName(db, s[loc[1]:])
+		if !ok {
+			return nil
+		}
+		return []ddlRef{{verb: verb, id: id}}
+	}
+	for _, c := range []struct {
+		verb string
+		re   *regexp.Regexp
+	}{{"ALTER", alterRE}, {"CREATE", createRE}, {"TRUNCATE", truncateRE}, {"INDEX", indexRE}} {
+		if r := one(c.verb, c.re); r != nil {
+			return r
+		}
+	}
+	if loc := dropRE.FindStringIndex(s); loc != nil {
+		var out []ddlRef
+		rest := s[loc[1]:]
+		for {
+			id, after, ok := parseTableName(db, rest)
+			if !ok {
+				break
+			}
+			out = append(out, ddlRef{verb: "DROP", id: id})
+			after = strings.TrimSpace(after)
+			if !strings.HasPrefix(after, ",") {
+				break
+			}
+			rest = after[1:]
+		}
+		return out
+	}
+	if loc := renameRE.FindStringIndex(s); loc != nil {
+		var out []ddlRef
+		rest := s[loc[1]:]
+		for {
+			from, after, ok := parseTableName(db, rest)
+			if !ok {
+				break
+			}
+			after = strings.TrimSpace(after)
+			if len(after) < 3 || !strings.EqualFold(after[:3], "TO ") {
+				break
+			}
+			to, after2, ok := parseTableName(db, after[3:])
+			if !ok {
+				break
+			}
+			out = append(out, ddlRef{verb: "RENAME", id: from}, ddlRef{verb: "CREATE", id: to})
+			after2 = strings.TrimSpace(after2)
+			if !strings.HasPrefix(after2, ",") {
+				break
+			}
+			rest = after2[1:]
+		}
+		return out
+	}
+	if loc := dropDBRE.FindStringIndex(s); loc != nil {
+		name, _, ok := parseIdent(strings.TrimSpace(s[loc[1]:]))
+		if ok {
+			return []ddlRef{{verb: "DROPDB", id: capture.TableID{Schema: name}}}
+		}
+	}
+	return nil
+}
+
+// parseTableName reads "name", "`name`", "db.name" or "`db`.`name`" at the
+// start of s and returns it (db defaulting to db) and the rest of s.
+func parseTableName(db, s string) (capture.TableID, string, bool) {
+	s = strings.TrimSpace(s)
+	first, rest, ok := parseIdent(s)
+	if !ok {
+		return capture.TableID{}, s, false
+	}
+	if strings.HasPrefix(rest, ".") {
+		second, rest2, ok := parseIdent(rest[1:])
+		if !ok {
+			return capture.TableID{}, s, false
+		}
+		return capture.TableID{Schema: first, Name: second}, rest2, true
+	}
+	return capture.TableID{Schema: db, Name: first}, rest, true
+}
+
+// parseIdent reads one identifier, backquoted or bare.
+func parseIdent(s string) (string, string, bool) {
+	if strings.HasPrefix(s, "`") {
+		var b strings.Builder
+		for i := 1; i < len(s); i++ {
+			if s[i] == '`' {
+				if i+1 < len(s) && s[i+1] == '`' {
+					b.WriteByte('`')
+					i++
+					continue
+				}
+				return b.String(), s[i+1:], true
+			}
+			b.WriteByte(s[i])
+		}
+		return "", s, false
+	}
+	end := strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '_' || r == '$' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127)
+	})
+	if end < 0 {
+		end = len(s)
+	}
+	if end == 0 {
+		return "", s, false
+	}
+	return s[:end], s[end:], true
+}
+
+// ddl decides what a statement in the binlog means for capture: TRUNCATE
+// of a captured table is an OpTruncate change; DROP or RENAME of one, or
+// an ALTER that changed its layout, is an error (schema history is not
+// implemented yet); statements on other tables are ignored, except that a
+// new table matching source.tables is logged (a restart captures it).
+func (st *streamer) ddl(ctx context.Context, db, stmt string) ([]capture.Change, error) {
+	var out []capture.Change
+	for _, r := range parseDDL(db, stmt) {
+		if r.verb == "DROPDB" {
+			for id := range st.byName {
+				if strings.EqualFold(id.Schema, r.id.Schema) {
+					return nil, st.unsupported(id, stmt)
+				}
+			}
+			continue
+		}
+		t, captured := st.byName[r.id]
+		switch {
+		case !captured:
+			if r.verb == "CREATE" && st.s.matchesTable(r.id) {
+				st.s.log.Warn("a new table matches source.tables; restart the pipeline to capture it", "table", r.id.String(), "position", st.cur.String())
+			}
+		case r.verb == "TRUNCATE":
+			out = append(out, capture.Change{Table: t.id, Op: capture.OpTruncate, Schema: t.layout})
+		case r.verb == "ALTER" || r.verb == "INDEX":
+			same, err := st.s.layoutUnchanged(ctx, t)
+			if err != nil {
+				return nil, fmt.Errorf("check layout of %s after %q: %w", t.id, truncate(stmt, 120), err)
+			}
+			if !same {
+				return nil, st.unsupported(t.id, stmt)
+			}
+			st.s.log.Info("statement on a captured table left its layout unchanged", "table", t.id.String(), "statement", truncate(stmt, 120))
+		default:
+			return nil, st.unsupported(t.id, stmt)
+		}
+	}
+	return out, nil
+}
+
+func (st *streamer) unsupported(id capture.TableID, stmt string) error {
+	return fmt.Errorf("schema change on %s is not supported yet: %q at %s; restore the table's previous layout, or re-snapshot the table after the change (drop its Iceberg table and restart)",
+		id, truncate(stmt, 200), st.cur)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// matchesTable reports whether id matches one of Config.Tables.
+func (s *Source) matchesTable(id capture.TableID) bool {
+	for _, re := range s.matches {
+		if re.MatchString(id.String()) {
+			return true
+		}
+	}
+	return false
+}
+
+// layoutUnchanged re-reads t from information_schema and reports whether
+// its layout (names, types, nullability, key) is still the discovered one.
+func (s *Source) layoutUnchanged(ctx context.Context, t *table) (bool, error) {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	now, problems, err := s.describe(ctx, c, t.id)
+	if err != nil {
+		return false, err
+	}
+	if len(problems) > 0 || now == nil {
+		return false, nil
+	}
+	if !slices.Equal(now.colType, t.colType) || !slices.Equal(now.layout.Key, t.layout.Key) || len(now.layout.Columns) != len(t.layout.Columns) {
+		return false, nil
+	}
+	for i, c := range now.layout.Columns {
+		o := t.layout.Columns[i]
+		if c.Name != o.Name || c.Nullable != o.Nullable || c.Source.Name != o.Source.Name || !c.Type.Equals(o.Type) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// layoutDiff describes how a TABLE_MAP event differs from the discovered
+// layout: column count, names (with binlog_row_metadata=FULL) and binlog
+// type families. "" when they agree.
+func layoutDiff(t *table, e *replication.TableMapEvent) string {
+	if int(e.ColumnCount) != len(t.layout.Columns) {
+		return fmt.Sprintf("%d columns where the discovered layout %s has %d", e.ColumnCount, t.layout, len(t.layout.Columns))
+	}
+	names := e.ColumnNameString()
+	for i, c := range t.layout.Columns {
+		if len(names) == len(t.layout.Columns) && names[i] != c.Name {
+			return fmt.Sprintf("column %d named %q where the discovered layout has %q", i+1, names[i], c.Name)
+		}
+		meta := uint16(0)
+		if i < len(e.ColumnMeta) {
+			meta = e.ColumnMeta[i]
+		}
+		if !binlogTypeMatches(t.colType[i], e.ColumnType[i], meta) {
+			return fmt.Sprintf("column %s of binlog type %d where the discovered type is %s", c.Name, e.ColumnType[i], t.colType[i])
+		}
+	}
+	return ""
+}
+
+// binlogTypeMatches reports whether a binlog column type code can hold
+// values of the information_schema COLUMN_TYPE colType. Unknown types pass.
+func binlogTypeMatches(colType string, code byte, meta uint16) bool {
+	if code == gomysql.MYSQL_TYPE_STRING {
+		if real := byte(meta >> 8); real == gomysql.MYSQL_TYPE_ENUM || real == gomysql.MYSQL_TYPE_SET || real == gomysql.MYSQL_TYPE_STRING {
+			code = real
+		}
+	}
+	base := strings.ToLower(strings.TrimSpace(colType))
+	if i := strings.IndexAny(base, "( "); i >= 0 {
+		base = base[:i]
+	}
+	in := func(codes ...byte) bool { return slices.Contains(codes, code) }
+	switch base {
+	case "tinyint", "bool", "boolean":
+		return in(gomysql.MYSQL_TYPE_TINY)
+	case "smallint":
+		return in(gomysql.MYSQL_TYPE_SHORT)
+	case "mediumint":
+		return in(gomysql.MYSQL_TYPE_INT24)
+	case "int", "integer":
+		return in(gomysql.MYSQL_TYPE_LONG)
+	case "bigint":
+		return in(gomysql.MYSQL_TYPE_LONGLONG)
+	case "decimal", "numeric", "dec", "fixed":
+		return in(gomysql.MYSQL_TYPE_NEWDECIMAL, gomysql.MYSQL_TYPE_DECIMAL)
+	case "float":
+		return in(gomysql.MYSQL_TYPE_FLOAT)
+	case "double", "real":
+		return in(gomysql.MYSQL_TYPE_DOUBLE)
+	case "bit":
+		return in(gomysql.MYSQL_TYPE_BIT)
+	case "date":
+		return in(gomysql.MYSQL_TYPE_DATE, gomysql.MYSQL_TYPE_NEWDATE)
+	case "datetime":
+		return in(gomysql.MYSQL_TYPE_DATETIME, gomysql.MYSQL_TYPE_DATETIME2)
+	case "timestamp":
+		return in(gomysql.MYSQL_TYPE_TIMESTAMP, gomysql.MYSQL_TYPE_TIMESTAMP2)
+	case "time":
+		return in(gomysql.MYSQL_TYPE_TIME, gomysql.MYSQL_TYPE_TIME2)
+	case "year":
+		return in(gomysql.MYSQL_TYPE_YEAR)
+	case "char", "binary":
+		return in(gomysql.MYSQL_TYPE_STRING)
+	case "varchar", "varbinary":
+		return in(gomysql.MYSQL_TYPE_VARCHAR, gomysql.MYSQL_TYPE_VAR_STRING)
+	case "tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob", "mediumblob", "longblob":
+		return in(gomysql.MYSQL_TYPE_BLOB, gomysql.MYSQL_TYPE_TINY_BLOB, gomysql.MYSQL_TYPE_MEDIUM_BLOB, gomysql.MYSQL_TYPE_LONG_BLOB)
+	case "json":
+		return in(gomysql.MYSQL_TYPE_JSON, gomysql.MYSQL_TYPE_BLOB)
+	case "enum":
+		return in(gomysql.MYSQL_TYPE_ENUM)
+	case "set":
+		return in(gomysql.MYSQL_TYPE_SET)
+	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
+		return in(gomysql.MYSQL_TYPE_GEOMETRY)
+	}
+	return true
+}

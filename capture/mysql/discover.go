@@ -1,0 +1,259 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// table is one captured table as discovered.
+type table struct {
+	id      capture.TableID
+	layout  *schema.Table
+	text    []schema.Decoder                // snapshot (text protocol) decoders, per column
+	binlog  []func(v any) (any, error)      // row-event decoders, per column
+	colType []string                        // information_schema COLUMN_TYPE per column
+	hasPK   bool
+	binKey  []bool // per key column: bounds are hex-encoded (binary collation bytes)
+
+	qname      string // `db`.`table`
+	selectList string // quoted columns in layout order (binary keys as-is)
+	keyList    string // quoted key columns in key order
+}
+
+// systemSchemas are never captured.
+var systemSchemas = []string{"mysql", "information_schema", "performance_schema", "sys"}
+
+// Discover connects, finds the tables whose "database.table" fully
+// matches one of Config.Tables and returns their layouts. A pattern that
+// matches nothing, a table without a usable key when Config.RequireKey is
+// set, or an unknown override column is an error naming the fix.
+func (s *Source) Discover(ctx context.Context) ([]capture.TableInfo, error) {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	tables, problems, err := s.discover(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("discover tables: %w", problemList(problems))
+	}
+	s.mu.Lock()
+	s.setTables(tables)
+	s.mu.Unlock()
+	out := make([]capture.TableInfo, len(tables))
+	for i, t := range tables {
+		out[i] = capture.TableInfo{ID: t.id, Schema: t.layout}
+	}
+	return out, nil
+}
+
+// setTables installs the discovered tables; s.mu must be held.
+func (s *Source) setTables(tables []*table) {
+	s.tables = tables
+	s.byID = make(map[capture.TableID]*table, len(tables))
+	for _, t := range tables {
+		s.byID[t.id] = t
+	}
+}
+
+// ensureDiscovered runs Discover when it has not run yet.
+func (s *Source) ensureDiscovered(ctx context.Context) error {
+	s.mu.Lock()
+	done := s.byID != nil
+	s.mu.Unlock()
+	if done {
+		return nil
+	}
+	_, err := s.Discover(ctx)
+	return err
+}
+
+func (s *Source) table(id capture.TableID) (*table, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("table %s is not captured by this source", id)
+	}
+	return t, nil
+}
+
+// discover reads information_schema. Configuration problems are returned
+// as problems; err is for failures to read the catalog.
+func (s *Source) discover(ctx context.Context, c *sql.Conn) ([]*table, []Problem, error) {
+	rows, err := c.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
+		WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list tables: %w", err)
+	}
+	var ids []capture.TableID
+	matched := make([]bool, len(s.matches))
+	for rows.Next() {
+		var id capture.TableID
+		if err := rows.Scan(&id.Schema, &id.Name); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("list tables: %w", err)
+		}
+		if slices.Contains(systemSchemas, strings.ToLower(id.Schema)) {
+			continue
+		}
+		hit := false
+		for i, re := range s.matches {
+			if re.MatchString(id.String()) {
+				matched[i], hit = true, true
+			}
+		}
+		if hit {
+			ids = append(ids, id)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return nil, nil, fmt.Errorf("list tables: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("list tables: %w", err)
+	}
+	var problems []Problem
+	for i, ok := range matched {
+		if !ok {
+			problems = append(problems, Problem{Field: "source.tables",
+				Message: fmt.Sprintf("pattern %q matches no table at %s (or the user may not see it)", s.cfg.Tables[i].String(), s.addr()),
+				Fix:     `correct the pattern (it is matched against "database.table"), create the table, or grant the user SELECT on it`})
+		}
+	}
+	var tables []*table
+	for _, id := range ids {
+		t, tp, err := s.describe(ctx, c, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		problems = append(problems, tp...)
+		if t != nil {
+			tables = append(tables, t)
+		}
+	}
+	return tables, problems, nil
+}
+
+// describe reads one table's columns and primary key and builds its layout.
+func (s *Source) describe(ctx context.Context, c *sql.Conn, id capture.TableID) (*table, []Problem, error) {
+	rows, err := c.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, COALESCE(CHARACTER_SET_NAME, ''), IS_NULLABLE
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, id.Schema, id.Name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read columns of %s: %w", id, err)
+	}
+	type colInfo struct{ name, colType, dataType, charset, nullable string }
+	var cols []colInfo
+	for rows.Next() {
+		var ci colInfo
+		if err := rows.Scan(&ci.name, &ci.colType, &ci.dataType, &ci.charset, &ci.nullable); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("read columns of %s: %w", id, err)
+		}
+		cols = append(cols, ci)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, nil, fmt.Errorf("read columns of %s: %w", id, err)
+	}
+	krows, err := c.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION`, id.Schema, id.Name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read primary key of %s: %w", id, err)
+	}
+	var pk []string
+	for krows.Next() {
+		var n string
+		if err := krows.Scan(&n); err != nil {
+			krows.Close()
+			return nil, nil, fmt.Errorf("read primary key of %s: %w", id, err)
+		}
+		pk = append(pk, n)
+	}
+	if err := krows.Close(); err != nil {
+		return nil, nil, fmt.Errorf("read primary key of %s: %w", id, err)
+	}
+
+	t := &table{id: id, hasPK: len(pk) > 0}
+	keyNames := pk
+	if o, ok := s.cfg.KeyOverrides[id]; ok && len(pk) == 0 {
+		keyNames = o
+	}
+	layout := &schema.Table{}
+	var problems []Problem
+	for _, ci := range cols {
+		isKey := slices.Contains(keyNames, ci.name)
+		col, err := schema.MySQLColumn(ci.name, ci.colType, ci.dataType, ci.charset, ci.nullable == "NO" || (isKey && t.hasPK))
+		if err != nil {
+			problems = append(problems, Problem{Field: "source.tables",
+				Message: fmt.Sprintf("table %s: %v", id, err),
+				Fix:     "exclude the table from source.tables, or change the column's type"})
+			continue
+		}
+		layout.Columns = append(layout.Columns, col)
+		t.colType = append(t.colType, ci.colType)
+	}
+	for _, k := range keyNames {
+		i := layout.Index(k)
+		if i < 0 {
+			problems = append(problems, Problem{Field: "route.primary-key",
+				Message: fmt.Sprintf("table %s has no column %q named as its key", id, k),
+				Fix:     fmt.Sprintf("name existing columns of %s in the route's primary-key", id)})
+			continue
+		}
+		layout.Key = append(layout.Key, i)
+	}
+	if len(layout.Key) == 0 && s.cfg.RequireKey {
+		problems = append(problems, Problem{Field: "source.tables",
+			Message: fmt.Sprintf("table %s has no primary key, which upsert mode needs", id),
+			Fix:     fmt.Sprintf("add a primary key to %s, or name a key in the route for this table, or use sink.mode: changelog", id)})
+	}
+	if len(problems) > 0 {
+		return nil, problems, nil
+	}
+	t.layout = layout
+	opts := schema.MySQLOptions{ZeroDate: s.cfg.ZeroDate}
+	quoted := make([]string, len(layout.Columns))
+	for i, col := range layout.Columns {
+		td, err := schema.MySQLTextDecoder(col, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("text decoder for %s.%s: %w", id, col.Name, err)
+		}
+		bd, err := schema.MySQLBinlogDecoder(col, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("binlog decoder for %s.%s: %w", id, col.Name, err)
+		}
+		t.text = append(t.text, td)
+		t.binlog = append(t.binlog, bd)
+		quoted[i] = quoteIdent(col.Name)
+	}
+	t.qname = quoteIdent(id.Schema) + "." + quoteIdent(id.Name)
+	t.selectList = strings.Join(quoted, ", ")
+	keys := make([]string, len(layout.Key))
+	for i, k := range layout.Key {
+		keys[i] = quoted[k]
+		t.binKey = append(t.binKey, isBinaryType(t.colType[k]))
+	}
+	t.keyList = strings.Join(keys, ", ")
+	return t, nil, nil
+}
+
+// isBinaryType reports whether a COLUMN_TYPE holds bytes that need not be
+// valid UTF-8 (chunk bounds of such key columns are hex-encoded).
+func isBinaryType(colType string) bool {
+	ct := strings.ToLower(colType)
+	for _, p := range []string{"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit"} {
+		if ct == p || strings.HasPrefix(ct, p+"(") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,367 @@
+package mysql
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/iceberg-go"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// readerPoolSize bounds the connections reading chunks at once.
+const readerPoolSize = 4
+
+// errSnapshotEnded is returned by snapshot calls after EndSnapshot.
+var errSnapshotEnded = errors.New("snapshot has ended")
+
+// inSnapshot runs fn in a REPEATABLE READ, READ ONLY transaction (InnoDB
+// consistent read) on a pooled connection.
+func (s *Source) inSnapshot(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	db, err := s.pool()
+	if err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return s.connectError(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("end snapshot transaction: %w", err)
+	}
+	return nil
+}
+
+func (s *Source) snapshotTable(id capture.TableID) (*table, error) {
+	s.mu.Lock()
+	started, ended := s.started, s.ended
+	s.mu.Unlock()
+	if !started {
+		return nil, errors.New("source not started: call Start before reading the snapshot")
+	}
+	if ended {
+		return nil, errSnapshotEnded
+	}
+	return s.table(id)
+}
+
+// keyExprs returns the key columns as SELECTed for chunk bounds: binary
+// columns as HEX() so that bounds are valid text.
+func keyExprs(t *table) []string {
+	out := make([]string, len(t.layout.Key))
+	for i, k := range t.layout.Key {
+		q := quoteIdent(t.layout.Columns[k].Name)
+		if t.binKey[i] {
+			q = "HEX(" + q + ")"
+		}
+		out[i] = q
+	}
+	return out
+}
+
+// PlanChunks splits the table into contiguous key ranges of about
+// rowsPerChunk rows (Lower exclusive, Upper inclusive; the first Lower and
+// the last Upper are nil) in one pass over the key. A table without rows,
+// or without a key, is one unbounded chunk.
+func (s *Source) PlanChunks(ctx context.Context, id capture.TableID, rowsPerChunk int) ([]capture.Chunk, error) {
+	t, err := s.snapshotTable(id)
+	if err != nil {
+		return nil, err
+	}
+	if rowsPerChunk < 1 {
+		return nil, fmt.Errorf("plan chunks of %s: rows per chunk must be positive, got %d", id, rowsPerChunk)
+	}
+	if len(t.layout.Key) == 0 {
+		return []capture.Chunk{{Index: 0}}, nil
+	}
+	names := make([]string, len(t.layout.Key))
+	for i := range names {
+		names[i] = fmt.Sprintf("k%d", i)
+	}
+	aliased := make([]string, len(t.layout.Key))
+	for i, e := range keyExprs(t) {
+		aliased[i] = e + " AS " + names[i]
+	}
+	q := fmt.Sprintf("SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (ORDER BY %s) AS floe_rn FROM %s) AS k WHERE floe_rn %% ? = 0 ORDER BY floe_rn",
+		strings.Join(names, ", "), strings.Join(aliased, ", "), t.keyList, t.qname)
+	var bounds [][]string
+	err = s.inSnapshot(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, q, rowsPerChunk)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		vals := make([]sql.RawBytes, len(names))
+		ptrs := make([]any, len(names))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				return err
+			}
+			b := make([]string, len(vals))
+			for i, v := range vals {
+				if v == nil {
+					return fmt.Errorf("key column %s is NULL in some row; chunking needs non-null keys", t.layout.Columns[t.layout.Key[i]].Name)
+				}
+				b[i] = string(v)
+			}
+			bounds = append(bounds, b)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("plan chunks of %s: %w", id, err)
+	}
+	chunks := make([]capture.Chunk, 0, len(bounds)+1)
+	var lower []string
+	for i, b := range bounds {
+		chunks = append(chunks, capture.Chunk{Index: i, Lower: lower, Upper: b})
+		lower = b
+	}
+	chunks = append(chunks, capture.Chunk{Index: len(bounds), Lower: lower})
+	return chunks, nil
+}
+
+// chunkQuery builds the SELECT of one chunk with its bounds as parameters.
+func chunkQuery(t *table, chunk capture.Chunk) (string, []any, error) {
+	var (
+		where []string
+		args  []any
+	)
+	nkey := len(t.layout.Key)
+	bound := func(op string, vals []string) error {
+		if len(vals) != nkey {
+			return fmt.Errorf("bound has %d values, the key has %d columns", len(vals), nkey)
+		}
+		ph := make([]string, nkey)
+		for i, v := range vals {
+			ph[i] = "?"
+			if t.binKey[i] {
+				ph[i] = "UNHEX(?)"
+			}
+			args = append(args, v)
+		}
+		where = append(where, fmt.Sprintf("(%s) %s (%s)", t.keyList, op, strings.Join(ph, ", ")))
+		return nil
+	}
+	if chunk.Lower != nil {
+		if err := bound(">", chunk.Lower); err != nil {
+			return "", nil, err
+		}
+	}
+	if chunk.Upper != nil {
+		if err := bound("<=", chunk.Upper); err != nil {
+			return "", nil, err
+		}
+	}
+	q := "SELECT " + t.selectList + " FROM " + t.qname
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if nkey > 0 {
+		q += " ORDER BY " + t.keyList
+	}
+	return q, args, nil
+}
+
+// queryRows runs q on db (a *sql.Tx or *sql.Conn) and calls fn with each
+// row decoded by the table's text decoders.
+func queryRows(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, t *table, q string, args []any, fn func(schema.Row) error) error {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	if len(cols) != len(t.text) {
+		return fmt.Errorf("query returned %d columns, the layout has %d", len(cols), len(t.text))
+	}
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		row, err := decodeText(t, vals)
+		if err != nil {
+			return err
+		}
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// decodeText decodes one row of text values (nil = NULL). The driver
+// reuses the buffers, so every value is copied before decoding.
+func decodeText(t *table, vals []sql.RawBytes) (schema.Row, error) {
+	row := make(schema.Row, len(vals))
+	for i, v := range vals {
+		if v == nil {
+			continue
+		}
+		val, err := t.text[i](bytes.Clone(v))
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", t.layout.Columns[i].Name, err)
+		}
+		row[i] = val
+	}
+	return row, nil
+}
+
+// ReadChunk reads the chunk's rows in key order as OpRead changes, in one
+// consistent read. Position is StartInfo.From; the rows are as of a later
+// point, which the coordinator converges by replay (Exact is false).
+func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk capture.Chunk) (capture.Batch, error) {
+	t, err := s.snapshotTable(id)
+	if err != nil {
+		return capture.Batch{}, err
+	}
+	q, args, err := chunkQuery(t, chunk)
+	if err != nil {
+		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
+	}
+	b := capture.Batch{Chunk: &capture.ChunkRef{Table: id, Index: chunk.Index}}
+	err = s.inSnapshot(ctx, func(tx *sql.Tx) error {
+		b.CommitTime = time.Now().UTC()
+		return queryRows(ctx, tx, t, q, args, func(r schema.Row) error {
+			b.Changes = append(b.Changes, capture.Change{Table: id, Op: capture.OpRead, Schema: t.layout, After: r})
+			return nil
+		})
+	})
+	if err != nil {
+		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
+	}
+	s.mu.Lock()
+	b.Position = s.from
+	s.mu.Unlock()
+	return b, nil
+}
+
+// EndSnapshot ends the snapshot phase; later snapshot calls fail. Safe to
+// call more than once.
+func (s *Source) EndSnapshot(context.Context) error {
+	s.mu.Lock()
+	s.ended = true
+	s.mu.Unlock()
+	return nil
+}
+
+// ScanTable reads the whole table in key order in one consistent read,
+// decoding values exactly as the snapshot does (for verify).
+func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error) error {
+	if err := s.ensureDiscovered(ctx); err != nil {
+		return err
+	}
+	t, err := s.table(id)
+	if err != nil {
+		return err
+	}
+	q, _, err := chunkQuery(t, capture.Chunk{})
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", id, err)
+	}
+	err = s.inSnapshot(ctx, func(tx *sql.Tx) error { return queryRows(ctx, tx, t, q, nil, fn) })
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", id, err)
+	}
+	return nil
+}
+
+// rereadBatch bounds the keys of one ReadRows query.
+const rereadBatch = 500
+
+// ReadRows reads the current rows of the given keys (key-only rows in the
+// table's key order), decoded as the snapshot does. Keys with no row are
+// left out.
+func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema.Row) ([]schema.Row, error) {
+	if err := s.ensureDiscovered(ctx); err != nil {
+		return nil, err
+	}
+	t, err := s.table(id)
+	if err != nil {
+		return nil, err
+	}
+	nkey := len(t.layout.Key)
+	if nkey == 0 {
+		return nil, fmt.Errorf("read rows of %s: the table has no key", id)
+	}
+	c, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	var out []schema.Row
+	for start := 0; start < len(keys); start += rereadBatch {
+		batch := keys[start:min(start+rereadBatch, len(keys))]
+		var (
+			tuples []string
+			args   []any
+		)
+		for _, key := range batch {
+			if len(key) != nkey {
+				return nil, fmt.Errorf("read rows of %s: key has %d values, the table's key %d columns", id, len(key), nkey)
+			}
+			ph := make([]string, nkey)
+			for i, v := range key {
+				if v == nil {
+					return nil, fmt.Errorf("read rows of %s: key column %s is NULL", id, t.layout.Columns[t.layout.Key[i]].Name)
+				}
+				ph[i] = "?"
+				args = append(args, keyArg(v, t.layout.Columns[t.layout.Key[i]]))
+			}
+			tuples = append(tuples, "("+strings.Join(ph, ", ")+")")
+		}
+		q := fmt.Sprintf("SELECT %s FROM %s WHERE (%s) IN (%s)", t.selectList, t.qname, t.keyList, strings.Join(tuples, ", "))
+		err := queryRows(ctx, c, t, q, args, func(r schema.Row) error {
+			out = append(out, r)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read rows of %s: %w", id, err)
+		}
+	}
+	return out, nil
+}
+
+// keyArg turns a canonical key value into a query argument MySQL compares
+// correctly with the column (sessions run in UTC).
+func keyArg(v any, col schema.Column) any {
+	src := strings.ToLower(col.Source.Name)
+	if us, ok := v.(int64); ok && strings.HasPrefix(src, "time") && !strings.HasPrefix(src, "timestamp") {
+		sign := ""
+		if us < 0 {
+			sign, us = "-", -us
+		}
+		return fmt.Sprintf("%s%d:%02d:%02d.%06d", sign, us/3600e6, us/60e6%60, us/1e6%60, us%1e6)
+	}
+	switch col.Type.(type) {
+	case iceberg.DecimalType, iceberg.DateType:
+		return schema.FormatValue(v, col.Type)
+	case iceberg.TimestampType, iceberg.TimestampTzType:
+		s := schema.FormatValue(v, col.Type) // 2024-01-02T03:04:05.000000[Z]
+		return strings.TrimSuffix(strings.Replace(s, "T", " ", 1), "Z")
+	}
+	return v
+}

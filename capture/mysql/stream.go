@@ -1,0 +1,444 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/google/uuid"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// Stream reads the binlog after StartInfo.From and sends one Batch per
+// transaction (see the package doc) until ctx is done; it then returns
+// ctx.Err(). Called once.
+func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
+	s.mu.Lock()
+	if !s.started {
+		s.mu.Unlock()
+		return errors.New("stream: source not started")
+	}
+	if s.streamed {
+		s.mu.Unlock()
+		return errors.New("stream: already called")
+	}
+	s.streamed = true
+	from, flavor := s.from, s.flavor
+	byName := make(map[capture.TableID]*table, len(s.tables))
+	for _, t := range s.tables {
+		byName[t.id] = t
+	}
+	s.mu.Unlock()
+	_ = s.EndSnapshot(ctx)
+
+	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID:                s.cfg.ServerID,
+		Flavor:                  flavor,
+		Host:                    s.cfg.Host,
+		Port:                    uint16(s.cfg.Port),
+		User:                    s.cfg.User,
+		Password:                s.cfg.Password,
+		Localhost:               "floe",
+		Charset:                 "utf8mb4",
+		ParseTime:               false,
+		UseDecimal:              false,
+		TimestampStringLocation: time.UTC,
+		RenderJSONAsMySQLText:   true,
+		HeartbeatPeriod:         s.cfg.HeartbeatInterval,
+		ReadTimeout:             s.cfg.HeartbeatInterval*3 + 10*time.Second,
+		DisableRetrySync:        true,
+		Logger:                  s.log.With("component", "binlog"),
+		Option: func(c *client.Conn) error {
+			// Sessions of the dump connection read TIMESTAMP defaults in UTC too.
+			_, err := c.Execute("SET time_zone = '+00:00'")
+			return err
+		},
+	})
+	defer syncer.Close()
+	var (
+		bs  *replication.BinlogStreamer
+		err error
+	)
+	switch from.Kind {
+	case KindFile:
+		bs, err = syncer.StartSync(gomysql.Position{Name: from.File, Pos: from.Offset})
+	case KindMariaDB:
+		var set gomysql.GTIDSet
+		if set, err = gomysql.ParseMariadbGTIDSet(positionBody(from)); err == nil {
+			bs, err = syncer.StartSyncGTID(set)
+		}
+	case KindGTID:
+		bs, err = syncer.StartSyncGTID(from.GTIDs.Clone())
+	default:
+		err = fmt.Errorf("invalid start position %s", from)
+	}
+	if err != nil {
+		return s.streamError(from, err)
+	}
+	s.log.Info("streaming", "flavor", flavor, "server_id", s.cfg.ServerID, "position", from.String())
+
+	st := &streamer{s: s, out: out, cur: from, last: from, byName: byName,
+		maps: map[uint64]*table{}, ignored: map[uint64]bool{}, lastEmit: time.Now()}
+	if from.Kind == KindFile {
+		st.file = from.File
+	}
+	for {
+		ev, err := bs.GetEvent(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return s.streamError(st.cur, err)
+		}
+		if err := st.handle(ctx, ev); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+	}
+}
+
+// positionBody is the GTID list of a MariaDB position ("0-1-5,1-2-3").
+func positionBody(p Position) string {
+	parts := make([]string, len(p.Maria))
+	for i, g := range p.Maria {
+		parts[i] = g.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// streamError explains binlog failures the user can act on.
+func (s *Source) streamError(at Position, err error) error {
+	var me *gomysql.MyError
+	if errors.As(err, &me) {
+		msg := strings.ToLower(me.Message)
+		switch {
+		case me.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG && strings.Contains(msg, "same server"):
+			return Problem{Field: "source.server-id",
+				Message: fmt.Sprintf("another replica uses server id %d: %s", s.cfg.ServerID, me.Message),
+				Fix:     "give this pipeline a source.server-id no other replica or pipeline uses"}
+		case me.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG &&
+			(strings.Contains(msg, "purged") || strings.Contains(msg, "could not find") || strings.Contains(msg, "not find first log")):
+			return fmt.Errorf("binlog stream at %s: %s: %w", at, me.Message, &PurgedError{Resume: at.String(), Tables: s.tableNames()})
+		case me.Code == gomysql.ER_ACCESS_DENIED_ERROR || me.Code == gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR:
+			return Problem{Field: "source.username",
+				Message: fmt.Sprintf("user %q may not read the binlog: %s", s.cfg.User, me.Message),
+				Fix:     fmt.Sprintf("run GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '%s'", s.cfg.User)}
+		}
+	}
+	return fmt.Errorf("binlog stream at %s: %w (if another replica or pipeline registered server id %d, give this one a different source.server-id)", at, err, s.cfg.ServerID)
+}
+
+// Ack records pos as durable downstream. MySQL keeps no replica state on
+// the server, so nothing is sent; acks never move backwards.
+func (s *Source) Ack(pos capture.Position) {
+	p := asPosition(pos)
+	s.ackMu.Lock()
+	defer s.ackMu.Unlock()
+	if s.acked == nil || p.Compare(*s.acked) > 0 {
+		s.acked = &p
+	}
+}
+
+// Acked returns the last acknowledged position (nil before the first).
+func (s *Source) Acked() capture.Position {
+	s.ackMu.Lock()
+	defer s.ackMu.Unlock()
+	if s.acked == nil {
+		return nil
+	}
+	return *s.acked
+}
+
+// streamer is the state of one binlog session.
+type streamer struct {
+	s    *Source
+	out  chan<- capture.Batch
+	cur  Position // after the last complete transaction seen (captured or not)
+	last Position // position of the last batch emitted (or From)
+	file string   // current binlog file (file positions)
+
+	byName  map[capture.TableID]*table
+	maps    map[uint64]*table // TABLE_MAP id -> captured table, valid layout
+	ignored map[uint64]bool   // TABLE_MAP ids of tables not captured
+
+	txn      *txnState
+	lastEmit time.Time
+}
+
+type txnState struct {
+	final   Position // GTID kinds: the position once this transaction commits
+	hasGTID bool
+	begun   bool // inside BEGIN ... COMMIT (MariaDB: a non-standalone GTID event)
+	changes []capture.Change
+	parts   int       // parts already emitted with More
+	commit  time.Time // MySQL immediate commit timestamp, when known
+}
+
+// handle processes one binlog event.
+func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) error {
+	switch e := ev.Event.(type) {
+	case *replication.RotateEvent:
+		st.file = string(e.NextLogName)
+	case *replication.MariadbGTIDEvent:
+		st.txn = &txnState{hasGTID: true, begun: !e.IsStandalone(),
+			final: Position{Kind: KindMariaDB, Maria: addMaria(st.cur.Maria, MariaGTID{Domain: e.GTID.DomainID, Server: e.GTID.ServerID, Seq: e.GTID.SequenceNumber})}}
+	case *replication.GTIDEvent:
+		return st.mysqlGTID(e, gomysql.Tag{})
+	case *replication.GtidTaggedLogEvent:
+		return st.mysqlGTID(&e.GTIDEvent, e.Tag)
+	case *replication.QueryEvent:
+		return st.query(ctx, ev.Header, e)
+	case *replication.TableMapEvent:
+		return st.tableMap(e)
+	case *replication.RowsEvent:
+		if ev.Header.EventType == replication.PARTIAL_UPDATE_ROWS_EVENT {
+			return errors.New("binlog holds a partial JSON update (binlog_row_value_options=PARTIAL_JSON); fix: SET GLOBAL binlog_row_value_options='' so updates carry full images")
+		}
+		return st.rows(ctx, ev.Header, e)
+	case *replication.XIDEvent:
+		return st.commit(ctx, ev.Header)
+	case *replication.TransactionPayloadEvent:
+		for _, inner := range e.Events {
+			if err := st.handle(ctx, inner); err != nil {
+				return err
+			}
+		}
+	default:
+		switch ev.Header.EventType {
+		case replication.HEARTBEAT_EVENT, replication.HEARTBEAT_LOG_EVENT_V2:
+			if st.txn == nil && st.cur.Compare(st.last) > 0 {
+				return st.emit(ctx, capture.Batch{Position: st.cur, CommitTime: time.Now().UTC()})
+			}
+		}
+	}
+	return nil
+}
+
+func (st *streamer) mysqlGTID(e *replication.GTIDEvent, tag gomysql.Tag) error {
+	sid, err := uuid.FromBytes(e.SID)
+	if err != nil {
+		return fmt.Errorf("binlog GTID event: %w", err)
+	}
+	var set *gomysql.MysqlGTIDSet
+	if st.cur.GTIDs != nil {
+		set = st.cur.GTIDs.Clone().(*gomysql.MysqlGTIDSet)
+	} else {
+		e := gomysql.NewMysqlGTIDSet()
+		set = &e
+	}
+	set.AddGTIDWithTag(sid, tag, e.GNO)
+	st.txn = &txnState{hasGTID: true, final: Position{Kind: KindGTID, GTIDs: set}}
+	if e.ImmediateCommitTimestamp > 0 {
+		st.txn.commit = time.UnixMicro(int64(e.ImmediateCommitTimestamp)).UTC()
+	}
+	return nil
+}
+
+// query handles BEGIN, COMMIT and statements (DDL) of a Query event.
+func (st *streamer) query(ctx context.Context, h *replication.EventHeader, e *replication.QueryEvent) error {
+	stmt := strings.TrimSpace(string(e.Query))
+	switch strings.ToUpper(stmt) {
+	case "BEGIN", "START TRANSACTION":
+		if st.txn == nil {
+			st.txn = &txnState{}
+		}
+		st.txn.begun = true
+		return nil
+	case "COMMIT", "ROLLBACK":
+		return st.commit(ctx, h)
+	}
+	if st.txn == nil {
+		st.txn = &txnState{}
+	}
+	changes, err := st.ddl(ctx, string(e.Schema), stmt)
+	if err != nil {
+		return err
+	}
+	for _, ch := range changes {
+		if err := st.add(ctx, h, ch); err != nil {
+			return err
+		}
+	}
+	if st.txn.begun {
+		return nil // a statement inside a transaction; the XID commits it
+	}
+	return st.commit(ctx, h)
+}
+
+// tableMap records which captured table a TABLE_MAP id stands for, after
+// checking the event's columns against the discovered layout.
+func (st *streamer) tableMap(e *replication.TableMapEvent) error {
+	id := capture.TableID{Schema: string(e.Schema), Name: string(e.Table)}
+	t, ok := st.byName[id]
+	if !ok {
+		st.ignored[e.TableID] = true
+		delete(st.maps, e.TableID)
+		return nil
+	}
+	if diff := layoutDiff(t, e); diff != "" {
+		return fmt.Errorf("schema change on %s is not supported yet: the binlog at %s has %s; restore the table's previous layout, or re-snapshot the table after the change", id, st.cur, diff)
+	}
+	delete(st.ignored, e.TableID)
+	st.maps[e.TableID] = t
+	return nil
+}
+
+// rows turns one rows event into changes with full images.
+func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *replication.RowsEvent) error {
+	t, ok := st.maps[e.TableID]
+	if !ok {
+		if st.ignored[e.TableID] {
+			return nil
+		}
+		return fmt.Errorf("binlog rows event for table id %d before its TABLE_MAP event", e.TableID)
+	}
+	if st.txn == nil {
+		st.txn = &txnState{}
+	}
+	for _, skipped := range e.SkippedColumns {
+		if len(skipped) > 0 {
+			return fmt.Errorf("binlog rows event of %s lacks columns (binlog_row_image is not FULL); fix: SET GLOBAL binlog_row_image=FULL", t.id)
+		}
+	}
+	decode := func(raw []any) (schema.Row, error) {
+		if len(raw) != len(t.binlog) {
+			return nil, fmt.Errorf("row of %s has %d values, the layout %d columns", t.id, len(raw), len(t.binlog))
+		}
+		row := make(schema.Row, len(raw))
+		for i, v := range raw {
+			if v == nil {
+				continue
+			}
+			val, err := t.binlog[i](v)
+			if err != nil {
+				return nil, fmt.Errorf("decode %s.%s at %s: %w", t.id, t.layout.Columns[i].Name, st.cur, err)
+			}
+			row[i] = val
+		}
+		return row, nil
+	}
+	switch e.Type() {
+	case replication.EnumRowsEventTypeInsert, replication.EnumRowsEventTypeDelete:
+		op := capture.OpInsert
+		if e.Type() == replication.EnumRowsEventTypeDelete {
+			op = capture.OpDelete
+		}
+		for _, raw := range e.Rows {
+			row, err := decode(raw)
+			if err != nil {
+				return err
+			}
+			ch := capture.Change{Table: t.id, Op: op, Schema: t.layout, After: row}
+			if op == capture.OpDelete {
+				ch.Before, ch.After = row, nil
+			}
+			if err := st.add(ctx, h, ch); err != nil {
+				return err
+			}
+		}
+	case replication.EnumRowsEventTypeUpdate:
+		if len(e.Rows)%2 != 0 {
+			return fmt.Errorf("binlog update event of %s has %d images, want pairs", t.id, len(e.Rows))
+		}
+		for i := 0; i < len(e.Rows); i += 2 {
+			before, err := decode(e.Rows[i])
+			if err != nil {
+				return err
+			}
+			after, err := decode(e.Rows[i+1])
+			if err != nil {
+				return err
+			}
+			if err := st.add(ctx, h, capture.Change{Table: t.id, Op: capture.OpUpdate, Schema: t.layout, Before: before, After: after}); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("binlog event %s of %s is not a rows event Floe knows", h.EventType, t.id)
+	}
+	return nil
+}
+
+// add appends ch to the open transaction, emitting a part first when the
+// transaction has reached MaxBatchChanges.
+func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capture.Change) error {
+	txn := st.txn
+	if len(txn.changes) >= st.s.cfg.MaxBatchChanges {
+		// A provisional position: after every earlier transaction and not
+		// after this one's final position.
+		pos := txn.final
+		if !txn.hasGTID {
+			pos = Position{Kind: KindFile, File: st.file, Offset: h.LogPos}
+		}
+		part := capture.Batch{Changes: txn.changes, Position: pos, CommitTime: st.commitTime(h), More: true}
+		txn.changes = make([]capture.Change, 0, st.s.cfg.MaxBatchChanges)
+		txn.parts++
+		if err := st.emit(ctx, part); err != nil {
+			return err
+		}
+	}
+	txn.changes = append(txn.changes, ch)
+	return nil
+}
+
+func (st *streamer) commitTime(h *replication.EventHeader) time.Time {
+	if st.txn != nil && !st.txn.commit.IsZero() {
+		return st.txn.commit
+	}
+	return time.Unix(int64(h.Timestamp), 0).UTC()
+}
+
+// commit ends the open transaction at the event h: it becomes the current
+// position, and its changes (if any) one Batch. A transaction without
+// captured changes is only emitted, as an empty Batch, when nothing was
+// emitted for HeartbeatInterval, so that an idle capture still advances.
+func (st *streamer) commit(ctx context.Context, h *replication.EventHeader) error {
+	txn := st.txn
+	st.txn = nil
+	if txn == nil {
+		txn = &txnState{}
+	}
+	pos := txn.final
+	switch {
+	case st.cur.Kind == KindFile:
+		pos = Position{Kind: KindFile, File: st.file, Offset: h.LogPos}
+	case !txn.hasGTID:
+		return fmt.Errorf("binlog transaction ending at %s:%d has no GTID event", st.file, h.LogPos)
+	}
+	st.cur = pos
+	if pos.Compare(st.last) <= 0 {
+		return nil // at or before where the stream started
+	}
+	at := time.Now()
+	if len(txn.changes) == 0 && txn.parts == 0 && at.Sub(st.lastEmit) < st.s.cfg.HeartbeatInterval {
+		return nil
+	}
+	ct := time.Unix(int64(h.Timestamp), 0).UTC()
+	if !txn.commit.IsZero() {
+		ct = txn.commit
+	}
+	return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: pos, CommitTime: ct})
+}
+
+// emit sends b downstream.
+func (st *streamer) emit(ctx context.Context, b capture.Batch) error {
+	select {
+	case st.out <- b:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if !b.More {
+		st.last = asPosition(b.Position)
+	}
+	st.lastEmit = time.Now()
+	return nil
+}
