@@ -19,3 +19,14 @@ if ! "$gobin/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#
   echo "installing staticcheck $STATICCHECK_VERSION"
   GOFLAGS= go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 fi
+
+# MariaDB server binaries for the MySQL/MariaDB tests (deploy/testdb starts
+# throwaway servers with their own data dirs; the system service is not used).
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
+if ! { have mariadbd || have mysqld; } || ! { have mariadb-install-db || have mysql_install_db; }; then
+  echo "installing the MariaDB server (Debian package mariadb-server)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null
+  if command -v systemctl >/dev/null 2>&1; then as_root systemctl disable --now mariadb >/dev/null 2>&1 || true; fi
+  as_root service mariadb stop >/dev/null 2>&1 || true
+fi

@@ -25,4 +25,8 @@
 // exactly for equal key values; HashRow is a stable FNV-1a hash of the same
 // key encoding. All three are pinned by golden files in testdata/.
 // FormatValue renders values for people.
+//
+// MySQL and MariaDB columns map through MySQLColumn; MySQLTextDecoder (the
+// snapshot's text protocol) and MySQLBinlogDecoder (go-mysql's row event
+// values) produce identical canonical values for the same stored value.
 package schema

@@ -1,0 +1,127 @@
+package testdb
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestStartMariaDBBinlog(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := EnsureMariaDBInstalled(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m, err := StartMariaDB(ctx, MariaDBOptions{ExtraConf: []string{"max_connections=50"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Stop() })
+	pid, dir := m.PID(), m.Dir
+
+	vars := map[string]string{
+		"log_bin": "1", "binlog_format": "ROW", "binlog_row_image": "FULL",
+		"binlog_row_metadata": "FULL", "gtid_strict_mode": "1", "server_id": "1",
+		"log_slave_updates": "1", "character_set_server": "utf8mb4", "time_zone": "+00:00", "port": "", "max_connections": "50",
+	}
+	for name, want := range vars {
+		rows, err := m.Query(ctx, "", "SELECT @@"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "port" {
+			want = strings.TrimPrefix(m.Addr(), "127.0.0.1:")
+		}
+		if len(rows) != 1 || rows[0][0] != want {
+			t.Errorf("@@%s = %v, want %s", name, rows, want)
+		}
+	}
+
+	if err := m.CreateDatabase(ctx, "shop", "floe", "s3'cret"); err != nil {
+		t.Fatal(err)
+	}
+	grants, err := m.Query(ctx, "", "SHOW GRANTS FOR 'floe'@'127.0.0.1'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.ToUpper(strings.Join(flatten(grants), "\n"))
+	// MariaDB 10.5+ shows REPLICATION CLIENT as its new name, BINLOG MONITOR.
+	for _, p := range []string{"SELECT", "RELOAD", "SHOW DATABASES", "REPLICATION SLAVE", "MONITOR", "ALL PRIVILEGES ON `SHOP`.*"} {
+		if !strings.Contains(all, p) {
+			t.Errorf("grants of floe lack %s:\n%s", p, all)
+		}
+	}
+
+	before := binlogState(ctx, t, m)
+	if err := m.Exec(ctx, "shop",
+		"CREATE TABLE orders (id INT PRIMARY KEY, note VARCHAR(20))",
+		"INSERT INTO orders VALUES (1, 'semi;colon')"); err != nil {
+		t.Fatal(err)
+	}
+	after := binlogState(ctx, t, m)
+	if after.gtid == before.gtid || after.gtid == "" {
+		t.Errorf("gtid_binlog_pos did not advance: %q -> %q", before.gtid, after.gtid)
+	}
+	if after.file == before.file && after.pos <= before.pos {
+		t.Errorf("SHOW MASTER STATUS did not advance: %s:%d -> %s:%d", before.file, before.pos, after.file, after.pos)
+	}
+	rows, err := m.Query(ctx, "shop", "SELECT note FROM orders WHERE id = 1")
+	if err != nil || len(rows) != 1 || rows[0][0] != "semi;colon" {
+		t.Fatalf("read back = %v, %v", rows, err)
+	}
+	if err := m.Exec(ctx, "shop", "INSERT INTO nope VALUES (1)"); err == nil {
+		t.Error("Exec of a failing statement returned nil")
+	}
+
+	if err := m.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("server pid %d still exists after Stop (kill 0: %v)", pid, err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("server dir %s still exists after Stop (%v)", dir, err)
+	}
+	if err := m.Stop(); err != nil {
+		t.Errorf("second Stop: %v", err)
+	}
+}
+
+type binlogPos struct {
+	file, gtid string
+	pos        int
+}
+
+func binlogState(ctx context.Context, t *testing.T, m *MariaDB) binlogPos {
+	t.Helper()
+	st, err := m.Query(ctx, "", "SHOW MASTER STATUS")
+	if err != nil || len(st) != 1 || len(st[0]) < 2 {
+		t.Fatalf("SHOW MASTER STATUS = %v, %v", st, err)
+	}
+	g, err := m.Query(ctx, "", "SELECT @@gtid_binlog_pos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos, err := strconv.Atoi(st[0][1])
+	if err != nil {
+		t.Fatalf("SHOW MASTER STATUS position %q: %v", st[0][1], err)
+	}
+	p := binlogPos{file: st[0][0], pos: pos}
+	if len(g) == 1 {
+		p.gtid = g[0][0]
+	}
+	return p
+}
+
+func flatten(rows [][]string) []string {
+	var out []string
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out
+}

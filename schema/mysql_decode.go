@@ -1,0 +1,632 @@
+package schema
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/iceberg-go"
+)
+
+// MySQL decoders. Both kinds reduce a value to the same intermediate form
+// (digits, raw bytes, date/time text) and then share one conversion per
+// column, so the snapshot and the binlog cannot disagree on a value both
+// read the same way.
+//
+// Text protocol (MySQLTextDecoder): the bytes of one non-NULL value of a
+// COM_QUERY result, unparsed (take them from mysql.RowData with
+// mysql.LengthEncodedString, not from FieldValue, which reformats floats).
+// The connection must use character_set_results utf8mb4 (go-mysql's
+// default charset) and time_zone '+00:00' (or MySQLOptions.ServerTimeZone).
+//
+// Binlog (MySQLBinlogDecoder): one non-NULL value of a go-mysql v1.16.0
+// replication.RowsEvent row, decoded with BinlogSyncerConfig ParseTime
+// false, UseDecimal false, UseFloatWithTrailingZero false,
+// TimestampStringLocation time.UTC and (for MySQL JSON)
+// RenderJSONAsMySQLText true. Accepted Go types:
+//
+//	integers          int8..int64, uint8..uint64, int (signed values of an UNSIGNED column are reinterpreted)
+//	DECIMAL           string (also []byte or a fmt.Stringer such as decimal.Decimal)
+//	FLOAT, DOUBLE     float32, float64
+//	BIT, ENUM, SET    int64 (bits, 1-based index, member bitmask)
+//	YEAR              int
+//	character types   string or []byte in the column's character set
+//	binary, GEOMETRY  string or []byte
+//	DATE, TIME        string
+//	DATETIME          string, or time.Time (wall clock in its location)
+//	TIMESTAMP         string in UTC, or time.Time (the instant)
+//	JSON              string or []byte
+//
+// A value a decoder cannot represent exactly is a *ValueError; the
+// decoders never consult the process's local time zone.
+
+// MySQLTextDecoder returns the decoder of c's text-protocol values (see
+// above) into canonical values of c.Type. c must come from MySQLColumn.
+func MySQLTextDecoder(c Column, o MySQLOptions) (Decoder, error) {
+	d, err := newMySQLDec(c, o)
+	if err != nil {
+		return nil, err
+	}
+	return d.text, nil
+}
+
+// MySQLBinlogDecoder returns the decoder of c's go-mysql row-event values
+// (see above) into the canonical value MySQLTextDecoder gives for the same
+// stored value. c must come from MySQLColumn.
+func MySQLBinlogDecoder(c Column, o MySQLOptions) (func(v any) (any, error), error) {
+	d, err := newMySQLDec(c, o)
+	if err != nil {
+		return nil, err
+	}
+	if !d.binlogCharsetOK {
+		return nil, fmt.Errorf("decoder for column %s: binlog values in character set %s are not supported; convert the column to utf8mb4 (ALTER TABLE ... CONVERT TO CHARACTER SET utf8mb4)", c.Name, d.t.charset)
+	}
+	return d.binlog, nil
+}
+
+// mysqlDec decodes the values of one column.
+type mysqlDec struct {
+	c               *Column
+	t               mysqlType
+	family          byte // see the family constants
+	bits            int  // integer width, BIT length
+	loc             *time.Location
+	zeroDate        string
+	binlogCharsetOK bool
+}
+
+// Column families: how a value is read.
+const (
+	famInt = iota
+	famDecimal
+	famFloat
+	famBit
+	famChars
+	famBinary
+	famEnum
+	famSet
+	famDate
+	famDatetime
+	famTimestamp
+	famTime
+	famYear
+	famJSON
+)
+
+func newMySQLDec(c Column, o MySQLOptions) (*mysqlDec, error) {
+	if c.Type == nil {
+		return nil, fmt.Errorf("decoder for column %s: no Iceberg type", c.Name)
+	}
+	t, err := parseMySQLType(c.Source.Name)
+	if err != nil {
+		return nil, fmt.Errorf("decoder for column %s: %w", c.Name, err)
+	}
+	d := &mysqlDec{c: &c, t: t, loc: o.ServerTimeZone, zeroDate: o.ZeroDate, binlogCharsetOK: true}
+	if d.loc == nil {
+		d.loc = time.UTC
+	}
+	switch d.zeroDate {
+	case "":
+		d.zeroDate = ZeroDateError
+	case ZeroDateError, ZeroDateNull, ZeroDateEpoch:
+	default:
+		return nil, fmt.Errorf("decoder for column %s: zero-date treatment %q is not one of error, null, epoch", c.Name, o.ZeroDate)
+	}
+	if b, ok := mysqlIntBits[t.base]; ok {
+		d.family, d.bits = famInt, b
+	} else {
+		switch {
+		case mysqlChars[t.base] && t.charset == "binary", mysqlBinary[t.base], mysqlGeo[t.base]:
+			d.family = famBinary
+		case mysqlChars[t.base]:
+			d.family = famChars
+			_, d.binlogCharsetOK = charsetDecoders[t.charset]
+		default:
+			fam, ok := map[string]byte{"decimal": famDecimal, "numeric": famDecimal, "dec": famDecimal, "fixed": famDecimal,
+				"float": famFloat, "double": famFloat, "real": famFloat, "bit": famBit, "enum": famEnum, "set": famSet,
+				"date": famDate, "datetime": famDatetime, "timestamp": famTimestamp, "time": famTime,
+				"year": famYear, "bool": famInt, "boolean": famInt, "json": famJSON}[t.base]
+			if !ok {
+				return nil, fmt.Errorf("decoder for column %s: MySQL type %s is not supported", c.Name, t.base)
+			}
+			d.family, d.bits = fam, 8
+		}
+	}
+	if d.family == famBit {
+		d.bits = t.width(0, 1)
+	}
+	return d, nil
+}
+
+// fail builds a ValueError quoting v.
+func (d *mysqlDec) fail(v any, reason string) error {
+	var b []byte
+	switch x := v.(type) {
+	case []byte:
+		b = x
+	case string:
+		b = []byte(x)
+	default:
+		b = fmt.Appendf(nil, "%v", v)
+	}
+	return newValueError(d.c, b, reason)
+}
+
+// text decodes one text-protocol value.
+func (d *mysqlDec) text(b []byte) (any, error) {
+	switch d.family {
+	case famInt, famYear:
+		neg, mag, ok := parseMySQLInt(b)
+		if !ok {
+			return nil, d.fail(b, "not an integer")
+		}
+		return d.intOut(b, neg, mag)
+	case famDecimal:
+		return d.decimalOut(b)
+	case famFloat:
+		bits := 64
+		if _, ok := d.c.Type.(iceberg.Float32Type); ok {
+			bits = 32
+		}
+		f, err := strconv.ParseFloat(string(b), bits)
+		if err != nil {
+			return nil, d.fail(b, "not a floating-point number")
+		}
+		return d.floatOut(b, f)
+	case famBit:
+		if len(b) > 8 {
+			return nil, d.fail(b, "BIT value longer than 8 bytes")
+		}
+		var u uint64
+		for _, x := range b {
+			u = u<<8 | uint64(x)
+		}
+		return d.bitOut(b, u)
+	case famChars, famEnum, famSet:
+		s, ok := charsetDecoders["utf8mb4"](b)
+		if !ok {
+			return nil, d.fail(b, "not valid UTF-8; the connection must use character set utf8mb4")
+		}
+		if d.family != famChars && !d.members(s) {
+			return nil, d.fail(b, "not a member of the column's "+strings.ToUpper(d.t.base)+" (is the layout current?)")
+		}
+		return d.charsOut(s), nil
+	case famBinary:
+		return d.binaryOut(b), nil
+	case famJSON:
+		return d.jsonOut(b)
+	default:
+		return d.temporal(b, string(b), false)
+	}
+}
+
+// binlog decodes one go-mysql row-event value.
+func (d *mysqlDec) binlog(v any) (any, error) {
+	switch d.family {
+	case famInt, famYear:
+		neg, mag, ok := d.binlogInt(v)
+		if !ok {
+			return nil, d.fail(v, fmt.Sprintf("binlog value of Go type %T is not an integer", v))
+		}
+		return d.intOut(v, neg, mag)
+	case famDecimal:
+		switch x := v.(type) {
+		case string:
+			return d.decimalOut([]byte(x))
+		case []byte:
+			return d.decimalOut(x)
+		case fmt.Stringer:
+			return d.decimalOut([]byte(x.String()))
+		}
+	case famFloat:
+		switch x := v.(type) {
+		case float32:
+			return d.floatOut(v, float64(x))
+		case float64:
+			return d.floatOut(v, x)
+		}
+	case famBit:
+		if n, ok := v.(int64); ok {
+			return d.bitOut(v, uint64(n))
+		}
+	case famEnum, famSet:
+		n, ok := v.(int64)
+		if !ok {
+			break
+		}
+		if d.family == famEnum {
+			switch {
+			case n == 0:
+				return "", nil
+			case n > 0 && int(n) <= len(d.t.args):
+				return d.t.args[n-1], nil
+			}
+			return nil, d.fail(v, "ENUM index out of range of the column's members")
+		}
+		var labels []string
+		for i, m := 0, uint64(n); m != 0; i, m = i+1, m>>1 {
+			if m&1 == 0 {
+				continue
+			}
+			if i >= len(d.t.args) {
+				return nil, d.fail(v, "SET bitmask names a member the column does not have")
+			}
+			labels = append(labels, d.t.args[i])
+		}
+		return strings.Join(labels, ","), nil
+	case famChars, famBinary, famJSON:
+		var b []byte
+		switch x := v.(type) {
+		case string:
+			b = []byte(x)
+		case []byte:
+			b = x
+		default:
+			return nil, d.fail(v, fmt.Sprintf("binlog value of Go type %T is not a string", v))
+		}
+		switch d.family {
+		case famBinary:
+			return d.binaryOut(b), nil
+		case famJSON:
+			return d.jsonOut(b)
+		}
+		s, ok := charsetDecoders[d.t.charset](b)
+		if !ok {
+			return nil, d.fail(b, "not valid "+d.t.charset+" text")
+		}
+		return d.charsOut(s), nil
+	default:
+		switch x := v.(type) {
+		case string:
+			return d.temporal(v, x, true)
+		case []byte:
+			return d.temporal(v, string(x), true)
+		case time.Time:
+			return d.timeValue(x)
+		}
+	}
+	return nil, d.fail(v, fmt.Sprintf("unexpected binlog value of Go type %T (check the go-mysql settings in schema/mysql_decode.go)", v))
+}
+
+// binlogInt returns the sign and magnitude of an integer binlog value,
+// reinterpreting a signed value of an UNSIGNED column by the column width.
+func (d *mysqlDec) binlogInt(v any) (neg bool, mag uint64, ok bool) {
+	var s int64
+	switch x := v.(type) {
+	case int8:
+		s = int64(x)
+	case int16:
+		s = int64(x)
+	case int32:
+		s = int64(x)
+	case int64:
+		s = x
+	case int:
+		s = int64(x)
+	case uint8:
+		return false, uint64(x), true
+	case uint16:
+		return false, uint64(x), true
+	case uint32:
+		return false, uint64(x), true
+	case uint64:
+		return false, x, true
+	default:
+		return false, 0, false
+	}
+	if d.t.unsigned {
+		u := uint64(s)
+		if d.bits < 64 {
+			u &= 1<<d.bits - 1
+		}
+		return false, u, true
+	}
+	if s < 0 {
+		return true, uint64(-(s + 1)) + 1, true
+	}
+	return false, uint64(s), true
+}
+
+// parseMySQLInt parses [-]digits into sign and magnitude.
+func parseMySQLInt(b []byte) (neg bool, mag uint64, ok bool) {
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg, b = b[0] == '-', b[1:]
+	}
+	if len(b) == 0 {
+		return false, 0, false
+	}
+	mag, err := strconv.ParseUint(string(b), 10, 64)
+	return neg && mag != 0, mag, err == nil
+}
+
+// intOut renders an integer as c.Type: int, long or decimal(p,0).
+func (d *mysqlDec) intOut(raw any, neg bool, mag uint64) (any, error) {
+	switch t := d.c.Type.(type) {
+	case iceberg.Int32Type:
+		if !neg && mag <= math.MaxInt32 {
+			return int32(mag), nil
+		}
+		if neg && mag <= 1<<31 {
+			return int32(-int64(mag)), nil
+		}
+	case iceberg.Int64Type:
+		if !neg && mag <= math.MaxInt64 {
+			return int64(mag), nil
+		}
+		if neg && mag <= 1<<63 {
+			return int64(-mag), nil
+		}
+	case iceberg.DecimalType:
+		n := decimal128.FromU64(mag)
+		if neg {
+			n = n.Negate()
+		}
+		if t.Scale() > 0 {
+			n = n.IncreaseScaleBy(int32(t.Scale()))
+		}
+		if n.FitsInPrecision(int32(t.Precision())) {
+			return n, nil
+		}
+	}
+	return nil, d.fail(raw, "integer out of range of Iceberg "+d.c.Type.String())
+}
+
+// decimalOut parses DECIMAL text into decimal(p,s) or canonical text.
+func (d *mysqlDec) decimalOut(b []byte) (any, error) {
+	if t, ok := d.c.Type.(iceberg.DecimalType); ok {
+		n, reason := parseDecimal(b, t.Precision(), t.Scale())
+		if reason != "" {
+			return nil, d.fail(b, reason)
+		}
+		return n, nil
+	}
+	s, ok := canonDecimalText(b, d.t.width(1, 0))
+	if !ok {
+		return nil, d.fail(b, "not a decimal number with at most "+strconv.Itoa(d.t.width(1, 0))+" fractional digits")
+	}
+	return s, nil
+}
+
+// canonDecimalText renders [+-]digits[.digits] with no leading zeros, no
+// plus sign, no negative zero and exactly scale fractional digits.
+func canonDecimalText(b []byte, scale int) (string, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		b = b[1:]
+	}
+	intPart, frac, _ := strings.Cut(string(b), ".")
+	if intPart == "" && frac == "" || strings.Trim(intPart+frac, "0123456789") != "" {
+		return "", false
+	}
+	intPart = strings.TrimLeft(intPart, "0")
+	for len(frac) > scale && frac[len(frac)-1] == '0' {
+		frac = frac[:len(frac)-1]
+	}
+	if len(frac) > scale {
+		return "", false
+	}
+	frac += strings.Repeat("0", scale-len(frac))
+	if intPart == "" {
+		intPart = "0"
+	}
+	if strings.Trim(intPart+frac, "0") == "" {
+		neg = false
+	}
+	s := intPart
+	if scale > 0 {
+		s += "." + frac
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s, true
+}
+
+func (d *mysqlDec) floatOut(raw any, f float64) (any, error) {
+	switch d.c.Type.(type) {
+	case iceberg.Float32Type:
+		return float32(f), nil
+	case iceberg.Float64Type:
+		return f, nil
+	}
+	return nil, d.fail(raw, "no float form for Iceberg "+d.c.Type.String())
+}
+
+// bitOut renders BIT bits as long, or as 8 big-endian bytes (BIT(64)).
+func (d *mysqlDec) bitOut(raw any, u uint64) (any, error) {
+	if d.bits < 64 && u>>d.bits != 0 {
+		return nil, d.fail(raw, fmt.Sprintf("value has more than %d bits", d.bits))
+	}
+	switch d.c.Type.(type) {
+	case iceberg.Int64Type:
+		if u <= math.MaxInt64 {
+			return int64(u), nil
+		}
+	case iceberg.BinaryType:
+		return binary.BigEndian.AppendUint64(nil, u), nil
+	}
+	return nil, d.fail(raw, "BIT value does not fit Iceberg "+d.c.Type.String())
+}
+
+// members reports whether s is a valid ENUM or SET value of the column.
+func (d *mysqlDec) members(s string) bool {
+	if s == "" {
+		return true
+	}
+	labels := []string{s}
+	if d.family == famSet {
+		labels = strings.Split(s, ",")
+	}
+	for _, l := range labels {
+		found := false
+		for _, m := range d.t.args {
+			found = found || m == l
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// charsOut applies CHAR's trailing-space removal (as SELECT returns CHAR).
+func (d *mysqlDec) charsOut(s string) string {
+	if d.t.base == "char" {
+		s = strings.TrimRight(s, " ")
+	}
+	return s
+}
+
+// binaryOut copies b, 0x00-padding BINARY(n) to n bytes.
+func (d *mysqlDec) binaryOut(b []byte) []byte {
+	n := len(b)
+	if d.t.base == "binary" {
+		n = max(n, d.t.width(0, 1))
+	}
+	out := make([]byte, n)
+	copy(out, b)
+	return out
+}
+
+// temporal decodes DATE, DATETIME, TIMESTAMP and TIME text: "YYYY-MM-DD",
+// "YYYY-MM-DD HH:MM:SS[.f]", "[-]HHH:MM:SS[.f]" (f: 1 to 6 digits).
+// TIMESTAMP text is in UTC when it comes from the binlog, else in the
+// session time zone (MySQLOptions.ServerTimeZone).
+func (d *mysqlDec) temporal(raw any, s string, fromBinlog bool) (any, error) {
+	if d.family == famTime {
+		us, ok := parseMySQLTime(s)
+		if !ok {
+			return nil, d.fail(raw, "not MySQL TIME text [-]HHH:MM:SS[.ffffff]")
+		}
+		return us, nil
+	}
+	y, m, day, rest, ok := scanYMD(s)
+	if !ok {
+		return nil, d.fail(raw, "not MySQL date text YYYY-MM-DD")
+	}
+	var tod int64
+	if d.family != famDate {
+		if len(rest) == 0 || rest[0] != ' ' {
+			return nil, d.fail(raw, "not MySQL datetime text YYYY-MM-DD HH:MM:SS[.ffffff]")
+		}
+		var left []byte
+		tod, left, ok = scanTime([]byte(rest[1:]))
+		if !ok || len(left) != 0 || tod >= dayMicros {
+			return nil, d.fail(raw, "not MySQL datetime text YYYY-MM-DD HH:MM:SS[.ffffff]")
+		}
+	} else if rest != "" {
+		return nil, d.fail(raw, "not MySQL date text YYYY-MM-DD")
+	}
+	if m < 1 || m > 12 || day < 1 || day > daysInMonth(y, m) {
+		return d.zero(raw)
+	}
+	days := daysFromCivil(y, m, day)
+	switch d.family {
+	case famDate:
+		return int32(days), nil
+	case famTimestamp:
+		if !fromBinlog && d.loc != time.UTC {
+			sec, frac := tod/1_000_000, tod%1_000_000
+			t := time.Date(int(y), time.Month(m), day, int(sec/3600), int(sec/60%60), int(sec%60), int(frac)*1000, d.loc)
+			return t.UnixMicro(), nil
+		}
+	}
+	return days*dayMicros + tod, nil
+}
+
+// timeValue decodes a time.Time binlog value (go-mysql with ParseTime):
+// DATETIME by its wall clock, TIMESTAMP by its instant.
+func (d *mysqlDec) timeValue(t time.Time) (any, error) {
+	switch d.family {
+	case famTimestamp:
+		return t.UnixMicro(), nil
+	case famDatetime, famDate:
+		y, m, day := t.Date()
+		days := daysFromCivil(int64(y), int(m), day)
+		if d.family == famDate {
+			return int32(days), nil
+		}
+		h, mi, sec := t.Clock()
+		return days*dayMicros + (int64(h)*3600+int64(mi)*60+int64(sec))*1_000_000 + int64(t.Nanosecond()/1000), nil
+	}
+	return nil, d.fail(t, "unexpected time.Time binlog value")
+}
+
+// zero applies the zero-date treatment to a value that is not a calendar
+// date ('0000-00-00', '2020-05-00', '2021-02-30').
+func (d *mysqlDec) zero(raw any) (any, error) {
+	switch d.zeroDate {
+	case ZeroDateNull:
+		if d.c.Nullable {
+			return nil, nil
+		}
+		return nil, d.fail(raw, "zero or invalid date in a NOT NULL column cannot become NULL; "+
+			"set the zero-date treatment to epoch, or fix the row")
+	case ZeroDateEpoch:
+		if d.family == famDate {
+			return int32(0), nil
+		}
+		return int64(0), nil
+	}
+	return nil, d.fail(raw, "zero or invalid date (MySQL zero date) has no Iceberg form; "+
+		"set the zero-date treatment to null or epoch, or fix the row")
+}
+
+// scanYMD reads YYYY-MM-DD at the start of s without validating it.
+func scanYMD(s string) (y int64, m, day int, rest string, ok bool) {
+	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
+		return 0, 0, 0, "", false
+	}
+	for i := 0; i < 4; i++ {
+		if !isDigit(s[i]) {
+			return 0, 0, 0, "", false
+		}
+		y = y*10 + int64(s[i]-'0')
+	}
+	m, ok1 := twoDigits([]byte(s[5:7]))
+	day, ok2 := twoDigits([]byte(s[8:10]))
+	return y, m, day, s[10:], ok1 && ok2
+}
+
+// parseMySQLTime parses TIME text into signed microseconds.
+func parseMySQLTime(s string) (int64, bool) {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	hours, rest, ok := strings.Cut(s, ":")
+	if !ok || len(hours) < 2 || len(hours) > 3 || len(rest) < 5 || rest[2] != ':' {
+		return 0, false
+	}
+	if strings.Trim(hours, "0123456789") != "" {
+		return 0, false
+	}
+	h, err := strconv.Atoi(hours)
+	mi, ok1 := twoDigits([]byte(rest))
+	sec, ok2 := twoDigits([]byte(rest[3:]))
+	if err != nil || h < 0 || !ok1 || !ok2 || mi > 59 || sec > 59 {
+		return 0, false
+	}
+	us := (int64(h)*3600 + int64(mi)*60 + int64(sec)) * 1_000_000
+	if frac := rest[5:]; frac != "" {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 7 {
+			return 0, false
+		}
+		f, err := strconv.Atoi(frac[1:])
+		if err != nil || f < 0 || frac[1] == '+' {
+			return 0, false
+		}
+		for k := len(frac) - 1; k < 6; k++ {
+			f *= 10
+		}
+		us += int64(f)
+	}
+	if neg {
+		us = -us
+	}
+	return us, true
+}

@@ -1,0 +1,326 @@
+package schema
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/iceberg-go"
+	"github.com/floe-cdc/floe/deploy/testdb"
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+)
+
+// mysqlLiveCase is one column of the live table: its declaration, the SQL
+// literals inserted (row k gets values[k], NULL once they run out) and the
+// canonical values both decoders must produce.
+type mysqlLiveCase struct {
+	decl   string
+	typ    iceberg.Type
+	values []string
+	want   []any
+}
+
+func mysqlLiveCases() []mysqlLiveCase {
+	dt := func(s string) int64 { // wall clock micros
+		us, reason := parseTimestamp([]byte(s), false)
+		if reason != "" {
+			panic(s + ": " + reason)
+		}
+		return us
+	}
+	day := func(s string) int32 {
+		d, reason := parseDate([]byte(s))
+		if reason != "" {
+			panic(s + ": " + reason)
+		}
+		return d
+	}
+	d20 := func(s string) decimal128.Num {
+		n, reason := parseDecimal([]byte(s), 20, 0)
+		if reason != "" {
+			panic(reason)
+		}
+		return n
+	}
+	dps := func(s string, p, sc int) decimal128.Num {
+		n, reason := parseDecimal([]byte(s), p, sc)
+		if reason != "" {
+			panic(reason)
+		}
+		return n
+	}
+	i := iceberg.PrimitiveTypes.Int32
+	l := iceberg.PrimitiveTypes.Int64
+	str := iceberg.PrimitiveTypes.String
+	bin := iceberg.PrimitiveTypes.Binary
+	return []mysqlLiveCase{
+		{"tinyint", i, []string{"-128", "127", "0"}, []any{int32(-128), int32(127), int32(0)}},
+		{"tinyint unsigned", i, []string{"255", "0"}, []any{int32(255), int32(0)}},
+		{"bool", i, []string{"1", "-5"}, []any{int32(1), int32(-5)}},
+		{"smallint", i, []string{"-32768", "32767"}, []any{int32(-32768), int32(32767)}},
+		{"smallint unsigned", i, []string{"65535"}, []any{int32(65535)}},
+		{"mediumint", i, []string{"-8388608", "8388607"}, []any{int32(-8388608), int32(8388607)}},
+		{"mediumint unsigned", i, []string{"16777215", "8388608"}, []any{int32(16777215), int32(8388608)}},
+		{"int", i, []string{"-2147483648", "2147483647"}, []any{int32(-2147483648), int32(2147483647)}},
+		{"int unsigned", l, []string{"4294967295", "2147483648"}, []any{int64(4294967295), int64(2147483648)}},
+		{"bigint", l, []string{"-9223372036854775808", "9223372036854775807"}, []any{int64(-9223372036854775808), int64(9223372036854775807)}},
+		{"bigint unsigned", iceberg.DecimalTypeOf(20, 0), []string{"18446744073709551615", "9223372036854775808", "0"},
+			[]any{d20("18446744073709551615"), d20("9223372036854775808"), d20("0")}},
+		{"decimal(10,2)", iceberg.DecimalTypeOf(10, 2), []string{"-12345678.90", "0.01", "0"},
+			[]any{dps("-12345678.90", 10, 2), dps("0.01", 10, 2), dps("0", 10, 2)}},
+		{"decimal(5,5)", iceberg.DecimalTypeOf(5, 5), []string{"-0.00001", "0.99999"}, []any{dps("-0.00001", 5, 5), dps("0.99999", 5, 5)}},
+		{"decimal(38,10) unsigned", iceberg.DecimalTypeOf(38, 10), []string{"9999999999999999999999999999.9999999999"},
+			[]any{dps("9999999999999999999999999999.9999999999", 38, 10)}},
+		{"decimal(65,30)", str, []string{"-12345678901234567890123456789012345.123456789012345678901234567890", "0.5"},
+			[]any{"-12345678901234567890123456789012345.123456789012345678901234567890", "0.500000000000000000000000000000"}},
+		{"float", iceberg.PrimitiveTypes.Float32, []string{"1.2345678", "-3.4028235e38", "0.1", "1.17549435e-38", "-0e0"}, // the server stores -0 as 0
+			[]any{float32(1.2345678), float32(-3.4028235e38), float32(0.1), float32(1.17549435e-38), float32(0)}},
+		{"double", iceberg.PrimitiveTypes.Float64, []string{"0.1", "1.7976931348623157e308", "-2.2250738585072014e-308", "0.1e0 + 0.2e0", "1.2345678901234567", "-0e0"},
+			[]any{0.1, 1.7976931348623157e308, -2.2250738585072014e-308, 0.30000000000000004, 1.2345678901234567, 0.0}},
+		{"bit(1)", l, []string{"b'1'", "b'0'"}, []any{int64(1), int64(0)}},
+		{"bit(10)", l, []string{"b'1000000001'"}, []any{int64(513)}},
+		{"bit(63)", l, []string{"b'111111111111111111111111111111111111111111111111111111111111111'"}, []any{int64(1<<63 - 1)}},
+		{"bit(64)", bin, []string{"b'1111111111111111111111111111111111111111111111111111111111111110'", "b'1'"},
+			[]any{[]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe}, []byte{0, 0, 0, 0, 0, 0, 0, 1}}},
+		{"char(5)", str, []string{"'ab'", "' é ü '", "''"}, []any{"ab", " é ü", ""}},
+		{"char(5) character set latin1", str, []string{"'é€‰'"}, []any{"é€‰"}},
+		{"varchar(20) character set latin1", str, []string{"'Ž€™ x '"}, []any{"Ž€™ x "}},
+		{"varchar(10) character set utf8mb4 collate utf8mb4_bin", str, []string{"'😀 '"}, []any{"😀 "}},
+		{"varchar(10) character set utf8mb3", str, []string{"'Ω≈'"}, []any{"Ω≈"}},
+		{"varchar(10) character set ucs2", str, []string{"'Ωé'"}, []any{"Ωé"}},
+		{"varchar(10) character set utf16", str, []string{"'😀é'"}, []any{"😀é"}},
+		{"varchar(10) character set utf32", str, []string{"'😀é'"}, []any{"😀é"}},
+		{"char(3) character set ascii", str, []string{"'a\\tb'"}, []any{"a\tb"}},
+		{"tinytext", str, []string{"'t\\ni'"}, []any{"t\ni"}},
+		{"text character set latin1", str, []string{"'Grüße'"}, []any{"Grüße"}},
+		{"mediumtext", str, []string{"REPEAT('x', 300)"}, []any{strings.Repeat("x", 300)}},
+		{"longtext", str, []string{"'ő'"}, []any{"ő"}},
+		{"binary(4)", bin, []string{"X'0102'", "X'00000000'"}, []any{[]byte{1, 2, 0, 0}, []byte{0, 0, 0, 0}}},
+		{"varbinary(10)", bin, []string{"X'00FF20'", "''"}, []any{[]byte{0, 0xff, 0x20}, []byte{}}},
+		{"blob", bin, []string{"X'DEADBEEF'"}, []any{[]byte{0xde, 0xad, 0xbe, 0xef}}},
+		{"longblob", bin, []string{"X'00'"}, []any{[]byte{0}}},
+		{"date", iceberg.PrimitiveTypes.Date, []string{"'2024-02-29'", "'0001-01-01'", "'9999-12-31'", "'0000-00-00'", "'2020-05-00'"},
+			[]any{day("2024-02-29"), day("0001-01-01"), day("9999-12-31"), nil, nil}},
+		{"datetime", iceberg.PrimitiveTypes.Timestamp, []string{"'1969-12-31 23:59:59'", "'1000-01-01 00:00:00'", "'0000-00-00 00:00:00'"},
+			[]any{dt("1969-12-31 23:59:59"), dt("1000-01-01 00:00:00"), nil}},
+		{"datetime(6)", iceberg.PrimitiveTypes.Timestamp, []string{"'2024-02-29 23:59:59.999999'", "'9999-12-31 23:59:59.000001'"},
+			[]any{dt("2024-02-29 23:59:59.999999"), dt("9999-12-31 23:59:59.000001")}},
+		{"datetime(3)", iceberg.PrimitiveTypes.Timestamp, []string{"'2001-02-03 04:05:06.7'"}, []any{dt("2001-02-03 04:05:06.700")}},
+		{"timestamp(6) null", iceberg.PrimitiveTypes.TimestampTz, []string{"'1970-01-01 00:00:01'", "'2038-01-19 03:14:07.999999'", "'0000-00-00 00:00:00'"},
+			[]any{int64(1_000_000), int64(2147483647_999999), nil}},
+		{"timestamp(2) null", iceberg.PrimitiveTypes.TimestampTz, []string{"'2000-01-01 00:00:00.25'"}, []any{int64(946684800_250000)}},
+		{"time(6)", l, []string{"'-838:59:59.000000'", "'838:59:59'", "'-00:00:00.5'", "'12:34:56.789'", "'00:00:00'"},
+			[]any{-int64(838*3600+59*60+59) * 1e6, int64(838*3600+59*60+59) * 1e6, int64(-500000), int64(45296789000), int64(0)}},
+		{"time", l, []string{"'-01:02:03'", "'100:00:00'"}, []any{-int64(3723) * 1e6, int64(360000) * 1e6}},
+		{"time(2)", l, []string{"'-01:00:00.25'", "'00:00:00.01'"}, []any{-int64(3600_250000), int64(10000)}},
+		{"year", i, []string{"1901", "2155", "0"}, []any{int32(1901), int32(2155), int32(0)}},
+		{"enum('a','it''s','ü','b,c')", str, []string{"'it''s'", "'ü'", "'nope'", "'b,c'"}, []any{"it's", "ü", "", "b,c"}},
+		{`enum('back\\slash','q"uote',' lead')`, str, []string{`'back\\slash'`, `'q"uote'`, `' lead'`}, []any{`back\slash`, `q"uote`, " lead"}},
+		{"set('x','y','z')", str, []string{"'z,x'", "''", "'y'"}, []any{"x,z", "", "y"}},
+		{"json", str, []string{`'{"a": [1, 2.50, "x"]}'`}, []any{`{"a": [1, 2.50, "x"]}`}},
+		{"point", bin, []string{"ST_PointFromText('POINT(1 2)', 4326)"},
+			[]any{[]byte{0xe6, 0x10, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0x40}}},
+	}
+}
+
+func TestMySQLDecodersLive(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := testdb.EnsureMariaDBInstalled(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m, err := testdb.StartMariaDB(ctx, testdb.MariaDBOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Stop() })
+	if err := m.CreateDatabase(ctx, "typ", "floe", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	cases := mysqlLiveCases()
+	cols := []string{"id INT PRIMARY KEY"}
+	nrows := 0
+	for k, c := range cases {
+		cols = append(cols, fmt.Sprintf("c%d %s", k, c.decl))
+		nrows = max(nrows, len(c.values))
+	}
+	var rows []string
+	for r := range nrows {
+		vals := []string{strconv.Itoa(r)}
+		for _, c := range cases {
+			if r < len(c.values) {
+				vals = append(vals, c.values[r])
+			} else {
+				vals = append(vals, "NULL")
+			}
+		}
+		rows = append(rows, "("+strings.Join(vals, ", ")+")")
+	}
+	if err := m.Exec(ctx, "typ", "CREATE TABLE t ("+strings.Join(cols, ", ")+") CHARACTER SET utf8mb4"); err != nil {
+		t.Fatal(err)
+	}
+
+	conn, err := client.Connect(m.Addr(), "floe", "pw", "typ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Execute("SET time_zone = '+00:00', sql_mode = ''"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := conn.Execute("SHOW MASTER STATUS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _ := st.GetString(0, 0)
+	pos, _ := st.GetInt(0, 1)
+	if _, err := conn.Execute("INSERT INTO t VALUES " + strings.Join(rows, ", ")); err != nil {
+		t.Fatal(err)
+	}
+
+	// The layout, from information_schema as the capture source reads it.
+	meta, err := conn.Execute(`SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, COALESCE(CHARACTER_SET_NAME, ''), IS_NULLABLE
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'typ' AND TABLE_NAME = 't' ORDER BY ORDINAL_POSITION`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := MySQLOptions{ZeroDate: ZeroDateNull}
+	var columns []Column
+	var textDec []Decoder
+	var binDec []func(any) (any, error)
+	for r := range meta.RowNumber() {
+		s := func(i int) string { v, _ := meta.GetString(r, i); return v }
+		c, err := MySQLColumn(s(0), s(1), s(2), s(3), s(4) == "NO")
+		if err != nil {
+			t.Fatal(err)
+		}
+		td, err := MySQLTextDecoder(c, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bd, err := MySQLBinlogDecoder(c, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		columns, textDec, binDec = append(columns, c), append(textDec, td), append(binDec, bd)
+	}
+	for k, c := range cases {
+		if got := columns[k+1].Type; !got.Equals(c.typ) {
+			t.Errorf("%s (%s): Iceberg type %s, want %s", c.decl, columns[k+1].Source.Name, got, c.typ)
+		}
+	}
+
+	// Text protocol: the raw bytes of each value, as the snapshot reads them.
+	var exprs []string
+	for _, c := range columns {
+		exprs = append(exprs, MySQLSelectExpr(c, "`"+c.Name+"`"))
+	}
+	res, err := conn.Execute("SELECT " + strings.Join(exprs, ", ") + " FROM t ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := make([][]any, len(res.RowDatas))
+	for r, rd := range res.RowDatas {
+		raw := []byte(rd)
+		for i := range columns {
+			v, isNull, n, err := mysql.LengthEncodedString(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw = raw[n:]
+			if isNull {
+				text[r] = append(text[r], nil)
+				continue
+			}
+			val, err := textDec[i](v)
+			if err != nil {
+				t.Errorf("text row %d %s: %v", r, columns[i].Source.Name, err)
+			}
+			text[r] = append(text[r], val)
+		}
+	}
+
+	// Binlog: the WRITE_ROWS event of the insert.
+	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID: 4242, Flavor: mysql.MariaDBFlavor, Host: "127.0.0.1", Port: uint16(m.Port), User: "floe", Password: "pw",
+		TimestampStringLocation: time.UTC, RenderJSONAsMySQLText: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	defer syncer.Close()
+	streamer, err := syncer.StartSync(mysql.Position{Name: file, Pos: uint32(pos)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var binRows [][]any
+	for len(binRows) < nrows {
+		ev, err := streamer.GetEvent(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		re, ok := ev.Event.(*replication.RowsEvent)
+		if !ok || string(re.Table.Table) != "t" {
+			continue
+		}
+		for _, row := range re.Rows {
+			var out []any
+			for i, v := range row {
+				if v == nil {
+					out = append(out, nil)
+					continue
+				}
+				val, err := binDec[i](v)
+				if err != nil {
+					t.Errorf("binlog row %d %s: %v (%T %#v)", len(binRows), columns[i].Source.Name, err, v, v)
+				}
+				out = append(out, val)
+			}
+			binRows = append(binRows, out)
+		}
+	}
+
+	for r := range nrows {
+		for k, c := range cases {
+			var want any
+			if r < len(c.want) {
+				want = c.want[r]
+			}
+			tv, bv := text[r][k+1], binRows[r][k+1]
+			if !sameCanonical(tv, want) {
+				t.Errorf("%s row %d: text decoder %#v, want %#v", c.decl, r, tv, want)
+			}
+			if !sameCanonical(bv, want) {
+				t.Errorf("%s row %d: binlog decoder %#v, want %#v", c.decl, r, bv, want)
+			}
+		}
+	}
+
+	// The default zero-date treatment is an error on both paths.
+	for k, c := range cases {
+		col := columns[k+1]
+		if _, ok := col.Type.(iceberg.DateType); !ok && !strings.HasPrefix(c.decl, "datetime") && !strings.HasPrefix(c.decl, "timestamp") {
+			continue
+		}
+		td, _ := MySQLTextDecoder(col, MySQLOptions{})
+		bd, _ := MySQLBinlogDecoder(col, MySQLOptions{})
+		zero := "0000-00-00 00:00:00"
+		if c.decl == "date" {
+			zero = "0000-00-00"
+		}
+		var ve *ValueError
+		if _, err := td([]byte(zero)); !errors.As(err, &ve) {
+			t.Errorf("%s: text zero date: %v, want a ValueError", c.decl, err)
+		}
+		if _, err := bd(zero); !errors.As(err, &ve) {
+			t.Errorf("%s: binlog zero date: %v, want a ValueError", c.decl, err)
+		}
+	}
+}
