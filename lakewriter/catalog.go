@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -27,26 +28,35 @@ var ErrNoSuchTable = errors.New("no such table")
 
 // Options configures Open.
 type Options struct {
-	// CatalogType is the Iceberg catalog kind; only "sql" (the default when
-	// empty) is supported so far.
+	// CatalogType is the Iceberg catalog kind: "sql" (the default when
+	// empty), "rest" or "glue" (glue is untested here).
 	CatalogType string
-	// CatalogName is the catalog_name stored in the SQL catalog rows;
-	// default "floe".
+	// CatalogName is the catalog_name stored in the SQL catalog rows (the
+	// name Trino's, Spark's and PyIceberg's JDBC/SQL catalogs must be
+	// given to see the tables); default "floe".
 	CatalogName string
-	// URI locates the catalog database: sqlite:///abs/path.db,
-	// sqlite:relative.db, or postgres://... / postgresql://...
+	// URI locates the catalog: for sql the database (sqlite:///abs/path.db,
+	// sqlite:relative.db, or postgres://... / postgresql://...), for rest
+	// the server's base URL (http(s)://host:port/path); unused by glue.
 	URI string
 	// Warehouse is the root under which new tables are placed: a local
-	// directory or a file:// URI.
+	// directory, a file:// URI or s3://bucket/prefix (sql, glue). For rest
+	// it is optional and passed to the server as is.
 	Warehouse string
+	// S3 configures S3 access for an s3:// warehouse and S3 table
+	// locations.
+	S3 S3Options
+	// Credential ("client_id:client_secret", OAuth2 client credentials)
+	// or Token (a bearer token) authenticates to a REST catalog; optional.
+	Credential, Token string
 	// Logger receives debug lines about commits; nil discards them.
 	Logger *slog.Logger
 }
 
 // Catalog is an open Iceberg catalog. It is safe for concurrent use.
 type Catalog struct {
-	cat       *sqlcat.Catalog
-	db        *sql.DB
+	cat       catalog.Catalog
+	db        *sql.DB // sql catalogs only
 	name      string
 	warehouse string
 	log       *slog.Logger
@@ -70,16 +80,47 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 	if typ == "" {
 		typ = "sql"
 	}
-	if typ != "sql" {
-		return nil, fmt.Errorf("sink.catalog.type: %s is not supported yet; use sql", typ)
-	}
 	name := opts.CatalogName
 	if name == "" {
 		name = "floe"
 	}
+	if err := opts.S3.validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	props := opts.S3.properties()
+	switch typ {
+	case "sql":
+	case "rest":
+		cat, err := openREST(ctx, name, opts, props)
+		if err != nil {
+			return nil, err
+		}
+		return &Catalog{cat: cat, name: name, warehouse: opts.Warehouse, log: log}, nil
+	case "glue":
+		warehouse, err := warehouseURI(opts.Warehouse)
+		if err != nil {
+			return nil, err
+		}
+		cat, err := openGlue(ctx, opts, warehouse, props)
+		if err != nil {
+			return nil, err
+		}
+		return &Catalog{cat: cat, name: name, warehouse: warehouse, log: log}, nil
+	default:
+		return nil, fmt.Errorf("sink.catalog.type: %s is not supported; use sql, rest or glue", typ)
+	}
 	warehouse, err := warehouseURI(opts.Warehouse)
 	if err != nil {
 		return nil, err
+	}
+	if isS3(warehouse) {
+		if err := checkFileIO(ctx, props, warehouse); err != nil {
+			return nil, err
+		}
 	}
 	driver, dsn, dialect, err := catalogDSN(opts.URI)
 	if err != nil {
@@ -93,17 +134,12 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to catalog database %s: %w", redactURI(opts.URI), err)
 	}
-	cat, err := sqlcat.NewCatalog(name, db, dialect, iceberg.Properties{
-		"warehouse":           warehouse,
-		"init_catalog_tables": "true",
-	})
+	props["warehouse"] = warehouse
+	props["init_catalog_tables"] = "true"
+	cat, err := sqlcat.NewCatalog(name, db, dialect, props)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("initialise sql catalog: %w", err)
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
 	}
 	return &Catalog{cat: cat, db: db, name: name, warehouse: warehouse, log: log}, nil
 }
@@ -111,8 +147,14 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 // Close releases the catalog database connections. Tables obtained from
 // the catalog must not be used afterwards.
 func (c *Catalog) Close() error {
-	err := c.cat.Close()
-	return errors.Join(err, c.db.Close())
+	var err error
+	if cl, ok := c.cat.(io.Closer); ok {
+		err = cl.Close()
+	}
+	if c.db != nil {
+		err = errors.Join(err, c.db.Close())
+	}
+	return err
 }
 
 // catalogDSN maps a catalog URI to a database/sql driver, DSN and dialect.
@@ -155,7 +197,7 @@ func catalogDSN(uri string) (driver, dsn string, dialect sqlcat.SupportedDialect
 // URI and creates the directory.
 func warehouseURI(w string) (string, error) {
 	if w == "" {
-		return "", errors.New("sink.warehouse: is empty; use a local directory")
+		return "", errors.New("sink.warehouse: is empty; use a local directory or s3://bucket/prefix")
 	}
 	p := w
 	if i := strings.Index(w, "://"); i > 0 {
@@ -170,10 +212,12 @@ func warehouseURI(w string) (string, error) {
 				return "", fmt.Errorf("sink.warehouse: %q names a host; use file:///absolute/path", w)
 			}
 			p = u.Path
-		case "s3", "s3a", "gs", "abfs", "abfss":
-			return "", fmt.Errorf("sink.warehouse: %s:// is not supported yet; use a local directory", scheme)
+		case "s3", "s3a", "s3n":
+			return s3Warehouse(w)
+		case "gs", "abfs", "abfss":
+			return "", fmt.Errorf("sink.warehouse: %s:// is not supported yet; use a local directory or s3://bucket/prefix", scheme)
 		default:
-			return "", fmt.Errorf("sink.warehouse: scheme %q is not supported; use a local directory", scheme)
+			return "", fmt.Errorf("sink.warehouse: scheme %q is not supported; use a local directory or s3://bucket/prefix", scheme)
 		}
 	}
 	abs, err := filepath.Abs(p)

@@ -15,9 +15,9 @@ import (
 type table struct {
 	id      capture.TableID
 	layout  *schema.Table
-	text    []schema.Decoder                // snapshot (text protocol) decoders, per column
-	binlog  []func(v any) (any, error)      // row-event decoders, per column
-	colType []string                        // information_schema COLUMN_TYPE per column
+	text    []schema.Decoder           // snapshot (text protocol) decoders, per column
+	binlog  []func(v any) (any, error) // row-event decoders, per column
+	colType []string                   // information_schema COLUMN_TYPE per column
 	hasPK   bool
 	binKey  []bool // per key column: bounds are hex-encoded (binary collation bytes)
 

@@ -52,8 +52,8 @@ func runCheck(cmd *cobra.Command, configPath string, out io.Writer) error {
 	if len(problems) > 0 {
 		return exitError{code: 1}
 	}
-	fmt.Fprintf(out, "%s: OK: source %s:%d/%s reachable, logical replication ready, tables have keys\n",
-		configPath, cfg.Source.Hostname, cfg.Source.Port, cfg.Source.Database)
+	fmt.Fprintf(out, "%s: OK: %s source at %s:%d reachable, change capture ready, every table has a key\n",
+		configPath, cfg.Source.Type, cfg.Source.Hostname, cfg.Source.Port)
 	return nil
 }
 

@@ -50,12 +50,20 @@ type StateConfig struct {
 
 // SourceConfig is the `source:` section.
 type SourceConfig struct {
-	Type     string // type: postgres (mysql is parsed but not supported yet)
+	Type     string // type: postgres | mysql (MySQL and MariaDB; the flavour is detected)
 	Hostname string // hostname; default 127.0.0.1
-	Port     int    // port; default 5432
+	Port     int    // port; default 5432 (postgres), 3306 (mysql)
 	Username string // username; required
 	Password string // password; never printed, see Redacted
-	Database string // database; required
+	Database string // database; required for postgres, unused by mysql (tables name their database)
+	// ServerID is server-id (mysql): the replica server id of the binlog
+	// connection; default derived from pipeline.name (see DefaultServerID).
+	ServerID int
+	// ServerTimeZone is server-time-zone (mysql): an IANA zone name or UTC;
+	// accepted for compatibility, TIMESTAMP is read as UTC instants anyway.
+	ServerTimeZone string
+	// ZeroDate is zero-date (mysql): error | null | epoch; default error.
+	ZeroDate string
 	// Tables holds the patterns of `tables`, a comma-separated list split on
 	// commas not escaped by a backslash (`\,` is a literal comma, `\.` stays
 	// a regexp escape). Each is a regexp on "schema.table".
@@ -74,19 +82,37 @@ type SinkConfig struct {
 	Type    string // type: iceberg
 	Catalog CatalogConfig
 	// Warehouse is an absolute local path (a relative path or file:// URI
-	// is resolved); default ./.floe/warehouse (outside the state dir, which may be deleted).
+	// is resolved) or s3://bucket/prefix; default ./.floe/warehouse (outside
+	// the state dir, which may be deleted) for the sql catalog. For rest it
+	// is optional (no default) and passed to the server as is.
 	Warehouse string
-	Namespace string // namespace; default pipeline.name
-	Mode      string // mode: upsert | changelog; default upsert
+	S3        S3Config // s3: access to an s3:// warehouse and S3 table locations
+	Namespace string   // namespace; default pipeline.name
+	Mode      string   // mode: upsert | changelog; default upsert
 }
 
 // CatalogConfig is `sink.catalog:`.
 type CatalogConfig struct {
-	Type string // type: sql; default sql
+	Type string // type: sql | rest | glue (glue is untested); default sql
 	Name string // name; default floe
-	// URI is sqlite:///abs/path (sqlite:relative/path is resolved) or a
-	// postgres:// / postgresql:// URL; default sqlite://<cwd>/.floe/catalog.db.
+	// URI is, for sql, sqlite:///abs/path (sqlite:relative/path is
+	// resolved) or a postgres:// / postgresql:// URL, default
+	// sqlite://<cwd>/.floe/catalog.db; for rest the server's http(s) base
+	// URL (required); unused by glue.
 	URI string
+	// Credential ("client_id:client_secret", OAuth2 client credentials) or
+	// Token (a bearer token) authenticates to a rest catalog; never printed.
+	Credential, Token string
+}
+
+// S3Config is `sink.s3:`. Empty fields fall back to the AWS SDK's standard
+// chain (AWS_ACCESS_KEY_ID, AWS_REGION, ~/.aws, instance roles).
+type S3Config struct {
+	Endpoint        string // endpoint: http(s) URL of an S3-compatible server; empty = AWS
+	Region          string // region: signing region; us-east-1 when an endpoint is set and none is known
+	PathStyle       *bool  // path-style: true | false; unset = path style exactly when an endpoint is set
+	AccessKeyID     string // access-key-id: with secret-access-key, or neither
+	SecretAccessKey string // secret-access-key: never printed, see Redacted
 }
 
 // RouteConfig is one `route:` entry.
@@ -245,6 +271,14 @@ func (c *Config) ApplyDefaults() error {
 	if c.Source.SlotName == "" {
 		c.Source.SlotName = defaultIdent(name)
 	}
+	if c.Source.Type == "mysql" {
+		if _, set := c.lines["source.port"]; !set && c.Source.Port == 5432 {
+			c.Source.Port = 3306
+		}
+		if c.Source.ServerID == 0 {
+			c.Source.ServerID = DefaultServerID(name)
+		}
+	}
 	if c.Source.PublicationName == "" {
 		c.Source.PublicationName = defaultIdent(name)
 	}
@@ -253,15 +287,16 @@ func (c *Config) ApplyDefaults() error {
 	}
 	// The warehouse and catalog defaults sit beside the state dir, not in
 	// it: the state dir is a cache that may be deleted, the lake may not.
-	if c.Sink.Warehouse == "" {
+	rest := c.Sink.Catalog.Type == "rest"
+	if c.Sink.Warehouse == "" && !rest {
 		c.Sink.Warehouse = filepath.Join(".floe", "warehouse")
 	}
-	if p, ok := localPath(c.Sink.Warehouse); ok {
+	if p, ok := localPath(c.Sink.Warehouse); ok && c.Sink.Warehouse != "" && !rest {
 		if c.Sink.Warehouse, err = filepath.Abs(p); err != nil {
 			return fmt.Errorf("resolve sink.warehouse: %w", err)
 		}
 	}
-	if c.Sink.Catalog.URI == "" {
+	if c.Sink.Catalog.URI == "" && c.Sink.Catalog.Type == "sql" {
 		catalog, err := filepath.Abs(filepath.Join(".floe", "catalog.db"))
 		if err != nil {
 			return fmt.Errorf("resolve sink.catalog.uri: %w", err)
@@ -389,14 +424,23 @@ func (c *Config) Validate() []Problem {
 	v.required("state.dir", c.State.Dir, "set a directory for local state")
 
 	s := c.Source
-	if v.required("source.type", s.Type, "set `type: postgres`") && v.oneOf("source.type", s.Type, "postgres", "mysql") &&
-		s.Type == "mysql" {
-		v.add("source.type", "use postgres", "mysql sources are not supported yet")
+	if v.required("source.type", s.Type, "set `type: postgres`") {
+		v.oneOf("source.type", s.Type, "postgres", "mysql")
 	}
 	v.required("source.hostname", s.Hostname, "set the database host")
 	v.between("source.port", s.Port, 1, 65535)
 	v.required("source.username", s.Username, "set the replication user, e.g. `username: floe`")
-	v.required("source.database", s.Database, "set the database to capture")
+	if s.Type == "mysql" {
+		v.between("source.server-id", s.ServerID, 1, 1<<32-1)
+		if _, err := mysqlTimeZone(s.ServerTimeZone); err != nil {
+			v.add("source.server-time-zone", "use an IANA zone name such as UTC or Europe/Berlin", "%v", err)
+		}
+		if s.ZeroDate != "" {
+			v.oneOf("source.zero-date", s.ZeroDate, "error", "null", "epoch")
+		}
+	} else {
+		v.required("source.database", s.Database, "set the database to capture")
+	}
 	if len(s.Tables) == 0 {
 		v.add("source.tables", "list the tables, e.g. `tables: public.orders, public\\.line_.*`", "required")
 	}
@@ -419,24 +463,9 @@ func (c *Config) Validate() []Problem {
 	if v.required("sink.type", k.Type, "set `type: iceberg`") {
 		v.oneOf("sink.type", k.Type, "iceberg")
 	}
-	v.oneOf("sink.catalog.type", k.Catalog.Type, "sql")
+	v.oneOf("sink.catalog.type", k.Catalog.Type, "sql", "rest", "glue")
 	v.required("sink.catalog.name", k.Catalog.Name, "set a catalog name, e.g. `name: floe`")
-	const uriFix = "use sqlite:///absolute/path.db, sqlite:relative.db or postgres://user@host/db"
-	if p, ok := strings.CutPrefix(k.Catalog.URI, "sqlite:"); ok {
-		if p = strings.TrimPrefix(p, "//"); !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#") {
-			v.add("sink.catalog.uri", uriFix, "%q is not a SQLite file path", k.Catalog.URI)
-		}
-	} else if sc := uriScheme(k.Catalog.URI); sc != "postgres" && sc != "postgresql" {
-		v.add("sink.catalog.uri", uriFix, "unsupported catalog URI %q", redactURI(k.Catalog.URI))
-	}
-	switch sc := uriScheme(k.Warehouse); {
-	case k.Warehouse == "":
-		v.add("sink.warehouse", "set a local directory", "required")
-	case sc == "s3" || sc == "s3a" || sc == "gs" || sc == "abfs":
-		v.add("sink.warehouse", "use a local path or file:// URI", "%s:// warehouses are not supported yet", sc)
-	case sc != "" && sc != "file":
-		v.add("sink.warehouse", "use a local path or file:// URI", "unsupported warehouse URI %q", redactURI(k.Warehouse))
-	}
+	v.sinkCatalog(k)
 	if k.Namespace == "" && c.Pipeline.Name != "" { // an empty name is reported; the namespace defaults to it
 		v.add("sink.namespace", "set `namespace:`", "required")
 	} else if strings.Contains(k.Namespace, ".") {
@@ -621,8 +650,12 @@ func (c *Config) Redacted() string {
 			"snapshot.mode", str(s.SnapshotMode), "snapshot.parallelism", num(s.SnapshotParallelism),
 			"snapshot.chunk-rows", num(s.SnapshotChunkRows)),
 		"sink", m("type", str(k.Type),
-			"catalog", m("type", str(k.Catalog.Type), "name", str(k.Catalog.Name), "uri", str(redactURI(k.Catalog.URI))),
-			"warehouse", str(redactURI(k.Warehouse)), "namespace", str(k.Namespace), "mode", str(k.Mode)),
+			"catalog", m("type", str(k.Catalog.Type), "name", str(k.Catalog.Name), "uri", str(redactURI(k.Catalog.URI)),
+				"credential", str(mask(k.Catalog.Credential)), "token", str(mask(k.Catalog.Token))),
+			"warehouse", str(redactURI(k.Warehouse)),
+			"s3", m("endpoint", str(k.S3.Endpoint), "region", str(k.S3.Region), "path-style", str(optBool(k.S3.PathStyle)),
+				"access-key-id", str(k.S3.AccessKeyID), "secret-access-key", str(mask(k.S3.SecretAccessKey))),
+			"namespace", str(k.Namespace), "mode", str(k.Mode)),
 	)
 	if len(c.Route) > 0 {
 		routes := &yaml.Node{Kind: yaml.SequenceNode}

@@ -71,11 +71,18 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 			field{"tables", d.list(&s.Tables)}, field{"slot.name", d.str(&s.SlotName)},
 			field{"publication.name", d.str(&s.PublicationName)}, field{"snapshot.mode", d.str(&s.SnapshotMode)},
 			field{"snapshot.parallelism", d.integer(&s.SnapshotParallelism)},
-			field{"snapshot.chunk-rows", d.integer(&s.SnapshotChunkRows)})},
+			field{"snapshot.chunk-rows", d.integer(&s.SnapshotChunkRows)},
+			field{"server-id", d.integer(&s.ServerID)}, field{"server-time-zone", d.str(&s.ServerTimeZone)},
+			field{"zero-date", d.str(&s.ZeroDate)})},
 		{"sink", sec(field{"type", d.str(&k.Type)},
 			field{"catalog", sec(field{"type", d.str(&k.Catalog.Type)}, field{"name", d.str(&k.Catalog.Name)},
-				field{"uri", d.str(&k.Catalog.URI)})},
-			field{"warehouse", d.str(&k.Warehouse)}, field{"namespace", d.str(&k.Namespace)},
+				field{"uri", d.str(&k.Catalog.URI)}, field{"credential", d.raw(&k.Catalog.Credential)},
+				field{"token", d.raw(&k.Catalog.Token)})},
+			field{"warehouse", d.str(&k.Warehouse)},
+			field{"s3", sec(field{"endpoint", d.str(&k.S3.Endpoint)}, field{"region", d.str(&k.S3.Region)},
+				field{"path-style", d.optBool(&k.S3.PathStyle)}, field{"access-key-id", d.str(&k.S3.AccessKeyID)},
+				field{"secret-access-key", d.raw(&k.S3.SecretAccessKey)})},
+			field{"namespace", d.str(&k.Namespace)},
 			field{"mode", d.str(&k.Mode)})},
 		{"route", d.routes(&c.Route)},
 		{"server", sec(field{"metrics-address", d.str(&c.Server.MetricsAddress)})},
@@ -283,6 +290,29 @@ func (d *decoder) integer(dst *int) setter {
 			return
 		}
 		*dst = i
+	}
+}
+
+// optBool reads true/false (also yes/no, on/off); an empty string leaves
+// the value unset.
+func (d *decoder) optBool(dst **bool) setter {
+	return func(n *yaml.Node, p string) {
+		s, ok := d.scalar(n, p, "true or false")
+		if !ok {
+			return
+		}
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "":
+			*dst = nil
+		case "true", "yes", "on":
+			b := true
+			*dst = &b
+		case "false", "no", "off":
+			b := false
+			*dst = &b
+		default:
+			d.add(n, p, "write true or false", "expected a boolean, got %q", s)
+		}
 	}
 }
 

@@ -35,14 +35,26 @@ func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// floeSource is what the verbs need of a source: capture plus the
+// preflight check. Sources report problems in the postgres.Problem shape
+// (Field, Message, Fix); see source_mysql.go for the MySQL adapter.
+type floeSource interface {
+	capture.Source
+	Check(ctx context.Context) []postgres.Problem
+}
+
 // openSource builds the configured source; it does not connect yet.
-func openSource(cfg *Config, log *slog.Logger) (*postgres.Source, error) {
-	if cfg.Source.Type != "postgres" {
-		return nil, fmt.Errorf("source.type: %q is not supported yet (fix: use postgres)", cfg.Source.Type)
-	}
+func openSource(cfg *Config, log *slog.Logger) (floeSource, error) {
 	keys, err := keyOverrides(cfg)
 	if err != nil {
 		return nil, err
+	}
+	switch cfg.Source.Type {
+	case "postgres":
+	case "mysql":
+		return openMySQL(cfg, log, keys)
+	default:
+		return nil, fmt.Errorf("source.type: %q is not supported (fix: use postgres or mysql)", cfg.Source.Type)
 	}
 	return postgres.New(postgres.Config{
 		Host:            cfg.Source.Hostname,
@@ -101,7 +113,16 @@ func openCatalog(ctx context.Context, cfg *Config, log *slog.Logger) (*lakewrite
 		CatalogName: cfg.Sink.Catalog.Name,
 		URI:         cfg.Sink.Catalog.URI,
 		Warehouse:   cfg.Sink.Warehouse,
-		Logger:      log.With("component", "lakewriter"),
+		Credential:  cfg.Sink.Catalog.Credential,
+		Token:       cfg.Sink.Catalog.Token,
+		S3: lakewriter.S3Options{
+			Endpoint:        cfg.Sink.S3.Endpoint,
+			Region:          cfg.Sink.S3.Region,
+			PathStyle:       cfg.Sink.S3.PathStyle,
+			AccessKeyID:     cfg.Sink.S3.AccessKeyID,
+			SecretAccessKey: cfg.Sink.S3.SecretAccessKey,
+		},
+		Logger: log.With("component", "lakewriter"),
 	})
 }
 

@@ -1,0 +1,214 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/deploy/testdb"
+	"github.com/floe-cdc/floe/schema"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// testMaria is the ROW/GTID MariaDB shared by the integration tests of
+// this package; each test gets its own database, user and server id.
+var testMaria *testdb.MariaDB
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if !testing.Short() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		err := testdb.EnsureMariaDBInstalled(ctx)
+		if err == nil {
+			testMaria, err = testdb.StartMariaDB(ctx, testdb.MariaDBOptions{})
+		}
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "start MariaDB:", err)
+			return 1
+		}
+		defer testMaria.Stop()
+	}
+	return m.Run()
+}
+
+var envSeq atomic.Int64
+
+const testPassword = "s3cret"
+
+// testEnv is one database with its own user on testMaria.
+type testEnv struct {
+	t        *testing.T
+	m        *testdb.MariaDB
+	db, user string
+	serverID uint32
+	root     *sql.DB
+}
+
+func newEnv(t *testing.T) *testEnv {
+	t.Helper()
+	if testMaria == nil {
+		t.Skip("integration test (needs MariaDB; not run with -short)")
+	}
+	n := envSeq.Add(1)
+	name := fmt.Sprintf("%s_%d", strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_")), n)
+	if len(name) > 30 {
+		name = name[len(name)-30:]
+	}
+	name = strings.TrimLeft(name, "_")
+	e := &testEnv{t: t, m: testMaria, db: name, user: "u" + fmt.Sprint(n), serverID: uint32(1000 + n)}
+	if err := testMaria.CreateDatabase(context.Background(), e.db, e.user, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	root, err := sql.Open("mysql", testMaria.RootDSN(e.db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	e.root = root
+	return e
+}
+
+// exec runs statements as root in the test's database.
+func (e *testEnv) exec(stmts ...string) {
+	e.t.Helper()
+	for _, s := range stmts {
+		if _, err := e.root.Exec(s); err != nil {
+			e.t.Fatalf("exec %q: %v", s, err)
+		}
+	}
+}
+
+// tx runs statements as root in one transaction.
+func (e *testEnv) tx(stmts ...string) {
+	e.t.Helper()
+	tx, err := e.root.Begin()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, s := range stmts {
+		if _, err := tx.Exec(s); err != nil {
+			tx.Rollback()
+			e.t.Fatalf("exec %q: %v", s, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *testEnv) config(tables ...string) Config {
+	cfg := Config{Host: "127.0.0.1", Port: e.m.Port, User: e.user, Password: testPassword,
+		ServerID: e.serverID, HeartbeatInterval: time.Hour}
+	for _, p := range tables {
+		cfg.Tables = append(cfg.Tables, regexp.MustCompile(p))
+	}
+	return cfg
+}
+
+func (e *testEnv) source(cfg Config) *Source {
+	e.t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { s.Close() })
+	return s
+}
+
+type runningStream struct {
+	t      *testing.T
+	out    chan capture.Batch
+	done   chan error
+	cancel context.CancelFunc
+}
+
+func startStream(t *testing.T, s *Source) *runningStream {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningStream{t: t, out: make(chan capture.Batch, 64), done: make(chan error, 1), cancel: cancel}
+	go func() { r.done <- s.Stream(ctx, r.out) }()
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+func (r *runningStream) stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.done:
+		if err != context.Canceled {
+			r.t.Errorf("Stream returned %v after cancel, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		r.t.Error("Stream did not return within 10s of cancel")
+	}
+}
+
+// next returns the next batch with changes (empty batches are skipped).
+func (r *runningStream) next() capture.Batch {
+	r.t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case b := <-r.out:
+			if len(b.Changes) == 0 && !b.More {
+				continue
+			}
+			return b
+		case err := <-r.done:
+			r.cancel = nil
+			r.t.Fatalf("Stream ended: %v", err)
+		case <-deadline:
+			r.t.Fatal("no batch within 20s")
+		}
+	}
+}
+
+// streamErr waits for the stream to fail and returns its error.
+func (r *runningStream) streamErr() error {
+	r.t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case <-r.out:
+		case err := <-r.done:
+			r.cancel = nil
+			return err
+		case <-deadline:
+			r.t.Fatal("stream did not fail within 20s")
+		}
+	}
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func id(db, name string) capture.TableID { return capture.TableID{Schema: db, Name: name} }
+
+type (
+	schemaRow = schema.Row
+	regexpT   = regexp.Regexp
+)
+
+func mustRE(s string) *regexp.Regexp { return regexp.MustCompile(s) }

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/floe-cdc/floe/capture/mysql"
+	"github.com/floe-cdc/floe/checkpoint"
+	"github.com/floe-cdc/floe/deploy/testdb"
+	"github.com/floe-cdc/floe/lakewriter"
+)
+
+// mysqlEnv is one test's MariaDB server (started for the test and stopped
+// at its end), database, config and directories. The pipelineEnv helpers
+// that do not touch PostgreSQL (start, stop, kill, verify, tail) apply.
+type mysqlEnv struct {
+	*pipelineEnv
+	m    *testdb.MariaDB
+	root *sql.DB
+}
+
+// mysqlSchema covers the common MySQL types, a composite key and a marker
+// table that waitCaughtUp writes.
+const mysqlSchema = `CREATE TABLE accounts (
+  id BIGINT PRIMARY KEY, name VARCHAR(60) NOT NULL, balance DECIMAL(18,4), ratio DOUBLE, small SMALLINT,
+  flag TINYINT(1), born DATE, seen DATETIME(6), changed TIMESTAMP(6) NULL, doc JSON, bin VARBINARY(64),
+  big MEDIUMTEXT, u BIGINT UNSIGNED, mood ENUM('happy','sad','ok'), tags SET('a','b','c'), y YEAR, tm TIME(3), bits BIT(5))
+|CREATE TABLE events (tenant VARCHAR(20) NOT NULL, seq BIGINT NOT NULL, kind VARCHAR(20), amount FLOAT, PRIMARY KEY (tenant, seq))
+|CREATE TABLE floe_marker (id INT PRIMARY KEY, at DATETIME(6))`
+
+func newMySQLEnv(t *testing.T, db, mode, extraSource string) *mysqlEnv {
+	t.Helper()
+	needServers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := testdb.EnsureMariaDBInstalled(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m, err := testdb.StartMariaDB(ctx, testdb.MariaDBOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop() })
+	if err := m.CreateDatabase(ctx, db, "u_"+db, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	root, err := sql.Open("mysql", m.RootDSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	e := &mysqlEnv{pipelineEnv: &pipelineEnv{t: t, db: db, dir: t.TempDir()}, m: m, root: root}
+	e.logPath = filepath.Join(e.dir, "floe.log")
+	e.config = filepath.Join(e.dir, "floe.yaml")
+	cfg := fmt.Sprintf(`pipeline:
+  name: %s
+  checkpoint-interval: 1s
+state:
+  dir: %s/state
+source:
+  type: mysql
+  hostname: 127.0.0.1
+  port: %d
+  username: u_%s
+  password: ${FLOE_TEST_PASSWORD}
+  tables: %s\.(accounts|events|floe_marker)
+  server-time-zone: UTC
+  snapshot.parallelism: 2
+%ssink:
+  type: iceberg
+  catalog:
+    type: sql
+    uri: sqlite://%s/catalog.db
+  warehouse: %s/warehouse
+  namespace: lake
+  mode: %s
+log:
+  level: debug
+`, db, e.dir, m.Port, db, db, extraSource, e.dir, e.dir, mode)
+	if err := os.WriteFile(e.config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range strings.Split(mysqlSchema, "|") {
+		e.sql(s)
+	}
+	return e
+}
+
+func (e *mysqlEnv) sql(stmts ...string) {
+	e.t.Helper()
+	for _, s := range stmts {
+		if _, err := e.root.Exec(s); err != nil {
+			e.t.Fatalf("exec %q: %v", s, err)
+		}
+	}
+}
+
+// seed inserts n accounts and n events with the sequence engine.
+func (e *mysqlEnv) seed(n int) {
+	e.sql(fmt.Sprintf(`INSERT INTO accounts SELECT seq, CONCAT('name ', seq), seq * 1.5, seq / 7, seq %% 1000, seq %% 2,
+		'2000-01-01' + INTERVAL (seq %% 9000) DAY, '2020-02-29 10:00:00.123456' + INTERVAL seq SECOND,
+		FROM_UNIXTIME(1600000000 + seq), JSON_OBJECT('k', seq, 'n', 'x'), UNHEX(HEX(seq)), REPEAT('big', seq %% 50),
+		18446744073709551615 - seq, ELT(1 + seq %% 3, 'happy', 'sad', 'ok'), 'a,c', 1901 + seq %% 200, '12:34:56.789', seq %% 32
+		FROM seq_1_to_%d`, n),
+		fmt.Sprintf(`INSERT INTO events SELECT CONCAT('t', seq %% 10), seq, 'seed', seq / 3 FROM seq_1_to_%d`, n))
+}
+
+// mysqlWorkload makes random transactions: inserts, updates, key changes,
+// deletes, multi-table transactions and occasional large ones.
+type mysqlWorkload struct {
+	e    *mysqlEnv
+	rng  *rand.Rand
+	next int64
+	txns int
+}
+
+func (w *mysqlWorkload) step(ctx context.Context) error {
+	tx, err := w.e.root.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	n := 1 + w.rng.IntN(4)
+	for range n {
+		id := 1 + w.rng.Int64N(w.next)
+		var q string
+		switch w.rng.IntN(6) {
+		case 0:
+			w.next++
+			q = fmt.Sprintf(`INSERT INTO accounts (id, name, balance, doc, changed, mood, tm) VALUES (%d, 'new', %d.25, '{"a": [1, 2.5, null]}', NOW(6), 'ok', '-01:02:03.5')`, w.next+1_000_000, w.rng.IntN(1000))
+		case 1:
+			q = fmt.Sprintf("UPDATE accounts SET balance = balance + 1, name = CONCAT(name, '+'), seen = NOW(6), tags = 'b' WHERE id = %d", id)
+		case 2:
+			q = fmt.Sprintf("UPDATE accounts SET id = id + 2000000 WHERE id = %d", id)
+		case 3:
+			q = fmt.Sprintf("DELETE FROM accounts WHERE id = %d", id)
+		case 4:
+			q = fmt.Sprintf("INSERT INTO events VALUES ('w', %d, 'step', %f) ON DUPLICATE KEY UPDATE kind = 'again'", w.rng.Int64N(1_000_000), w.rng.Float64())
+		default:
+			q = fmt.Sprintf("DELETE FROM events WHERE tenant = 't%d' AND seq = %d", id%10, id)
+		}
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
+	w.txns++
+	return tx.Commit()
+}
+
+// bulk inserts rows events in one transaction.
+func (w *mysqlWorkload) bulk(ctx context.Context, tenant string, rows int) error {
+	_, err := w.e.root.ExecContext(ctx, fmt.Sprintf("INSERT INTO events SELECT '%s', seq, 'bulk', seq FROM seq_1_to_%d", tenant, rows))
+	w.txns++
+	return err
+}
+
+// waitCaughtUp writes a marker and waits until its Iceberg table has
+// committed a position at or after the server's position after the write.
+func (e *mysqlEnv) waitCaughtUp(r *running, timeout time.Duration) {
+	e.t.Helper()
+	e.sql("REPLACE INTO floe_marker VALUES (1, NOW(6))")
+	var gtid string
+	if err := e.root.QueryRow("SELECT @@GLOBAL.gtid_binlog_pos").Scan(&gtid); err != nil {
+		e.t.Fatal(err)
+	}
+	target, err := mysql.DecodePosition("mysql.v1:mariadb:" + gtid)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx := context.Background()
+	cfg := e.loadConfig()
+	cat, err := openCatalog(ctx, cfg, newLogger(cfg.Log, io.Discard))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer cat.Close()
+	deadline := time.Now().Add(timeout)
+	for {
+		tbl, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: cfg.Sink.Namespace, Name: "floe_marker"})
+		if err == nil {
+			props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p[checkpoint.PropPipeline] == cfg.Pipeline.Name })
+			if err == nil && props != nil {
+				if p, err := mysql.DecodePosition(props[checkpoint.PropPosition]); err == nil && p.Compare(target) >= 0 {
+					return
+				}
+			}
+		}
+		select {
+		case <-r.exited:
+			e.t.Fatalf("floe run exited while catching up: %v; log:\n%s", r.err, e.tail(60))
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("floe did not commit %s within %v; log:\n%s", target, timeout, e.tail(60))
+		}
+	}
+}
+
+func TestMySQLEndToEnd(t *testing.T) {
+	for _, mode := range []string{"upsert", "changelog"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newMySQLEnv(t, "my_e2e_"+mode, mode, "  snapshot.chunk-rows: 700\n")
+			e.seed(3000)
+			out, err := e.floeCmd("check", "--config", e.config).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "OK") {
+				t.Fatalf("floe check: %v\n%s", err, out)
+			}
+			r := e.start()
+			e.waitStreaming(r)
+			w := &mysqlWorkload{e: e, rng: rand.New(rand.NewPCG(1, 2)), next: 3000}
+			ctx := context.Background()
+			for i := range 300 {
+				if err := w.step(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if i == 150 {
+					if err := w.bulk(ctx, "bulk", 25_000); err != nil { // split: more than 10000 changes
+						t.Fatal(err)
+					}
+				}
+			}
+			e.sql("UPDATE accounts SET doc = NULL, born = NULL, big = NULL WHERE id % 97 = 0")
+			start := time.Now()
+			e.waitCaughtUp(r, 2*time.Minute)
+			t.Logf("caught up %v after the workload (%d transactions)", time.Since(start).Round(time.Millisecond), w.txns)
+			e.stop(r)
+			t.Logf("floe verify:\n%s", e.mustVerify(3))
+		})
+	}
+}

@@ -1,0 +1,117 @@
+package lakewriter
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/apache/iceberg-go"
+	iceio "github.com/apache/iceberg-go/io"
+	_ "github.com/apache/iceberg-go/io/gocloud/s3" // registers the s3://, s3a:// and s3n:// file IO
+)
+
+// S3Options configures access to S3 (or an S3-compatible server) for an
+// s3:// warehouse and for the S3 table locations a REST or Glue catalog
+// hands out. Every field is optional: an empty one falls back to the AWS
+// SDK's standard chain (AWS_ACCESS_KEY_ID, AWS_REGION, ~/.aws/config,
+// instance roles, ...).
+type S3Options struct {
+	// Endpoint is the S3 API base URL of an S3-compatible server, e.g.
+	// http://127.0.0.1:9000; empty = AWS.
+	Endpoint string
+	// Region is the signing region. Empty: the SDK chain, and "us-east-1"
+	// when an Endpoint is set and the environment names no region
+	// (S3-compatible servers rarely care, but SigV4 needs one).
+	Region string
+	// PathStyle selects path-style (true: http://host/bucket/key) or
+	// virtual-hosted (false: http://bucket.host/key) requests; nil = path
+	// style exactly when an Endpoint is set.
+	PathStyle *bool
+	// AccessKeyID and SecretAccessKey are a static key pair (both or
+	// neither); SessionToken optionally goes with them.
+	AccessKeyID, SecretAccessKey, SessionToken string
+}
+
+// properties returns the iceberg-go FileIO properties for o.
+func (o S3Options) properties() iceberg.Properties {
+	p := iceberg.Properties{}
+	if o.Endpoint != "" {
+		p[iceio.S3EndpointURL] = o.Endpoint
+	}
+	region := o.Region
+	if region == "" && o.Endpoint != "" && os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
+		region = "us-east-1"
+	}
+	if region != "" {
+		p[iceio.S3Region] = region
+	}
+	if o.PathStyle != nil {
+		p[iceio.S3ForceVirtualAddressing] = strconv.FormatBool(!*o.PathStyle)
+	}
+	if o.AccessKeyID != "" {
+		p[iceio.S3AccessKeyID] = o.AccessKeyID
+		p[iceio.S3SecretAccessKey] = o.SecretAccessKey
+		if o.SessionToken != "" {
+			p[iceio.S3SessionToken] = o.SessionToken
+		}
+	}
+	return p
+}
+
+func (o S3Options) validate() error {
+	if (o.AccessKeyID == "") != (o.SecretAccessKey == "") {
+		return fmt.Errorf("sink.s3: set both access-key-id and secret-access-key, or neither (to use the AWS credential chain)")
+	}
+	if o.SessionToken != "" && o.AccessKeyID == "" {
+		return fmt.Errorf("sink.s3: a session token needs access-key-id and secret-access-key")
+	}
+	if o.Endpoint != "" {
+		u, err := url.Parse(o.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("sink.s3.endpoint: %q is not an http:// or https:// URL", o.Endpoint)
+		}
+	}
+	return nil
+}
+
+// isS3 reports whether a warehouse or location URI is on S3.
+func isS3(uri string) bool {
+	scheme, _, ok := strings.Cut(uri, "://")
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(scheme) {
+	case "s3", "s3a", "s3n":
+		return true
+	}
+	return false
+}
+
+// s3Warehouse validates an s3://bucket[/prefix] warehouse and returns it
+// without a trailing slash.
+func s3Warehouse(w string) (string, error) {
+	u, err := url.Parse(w)
+	if err != nil {
+		return "", fmt.Errorf("sink.warehouse: parse %q: %w", w, err)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("sink.warehouse: %q names no bucket; use s3://bucket/prefix", w)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("sink.warehouse: %q carries credentials, a query or a fragment; use s3://bucket/prefix and sink.s3 for credentials", redactURI(w))
+	}
+	return strings.TrimRight(w, "/"), nil
+}
+
+// checkFileIO builds the file IO for location with props once, so that a
+// bad S3 setting fails Open instead of the first commit. It does not
+// contact the server.
+func checkFileIO(ctx context.Context, props iceberg.Properties, location string) error {
+	if _, err := iceio.LoadFS(ctx, props, location); err != nil {
+		return fmt.Errorf("sink.s3: prepare file io for %s: %w", location, err)
+	}
+	return nil
+}
