@@ -18,13 +18,14 @@ import (
 // some tables committed and others not; that is safe, because recovery
 // reads each table's own position back and skips what it already holds.
 func (c *Coordinator) flush(ctx context.Context) error {
-	if !c.dirty() {
+	if !c.dirty() && len(c.idleTables()) == 0 {
 		return nil
 	}
 	start := time.Now()
 	checkpoint := c.nextCheckpoint
 	pos := c.lastPos
 	cached := map[string]state.TableState{}
+	idle := c.idleTables()
 	for _, t := range c.order {
 		if t.buf == nil {
 			continue
@@ -33,6 +34,12 @@ func (c *Coordinator) flush(ctx context.Context) error {
 			return err
 		}
 		cached[t.id.String()] = state.TableState{Position: fmtPos(pos), Checkpoint: checkpoint, Snapshot: encodePlan(t.plan)}
+	}
+	for _, t := range idle {
+		if err := c.advanceTable(ctx, t, checkpoint, pos); err != nil {
+			return err
+		}
+		cached[t.id.String()] = state.TableState{Position: fmtPos(pos), Checkpoint: checkpoint}
 	}
 	c.nextCheckpoint++
 	c.buffered = 0
@@ -95,6 +102,7 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	t.plan = plan
 	t.committed = pos
 	t.checkpoint = checkpoint
+	t.lastCommit = time.Now()
 	if t.convergeUntil != nil && pos != nil && pos.Compare(t.convergeUntil) >= 0 {
 		c.log.Info("table converged after resumed snapshot", "table", t.id.String(), "position", pos.String())
 		t.convergeUntil = nil
@@ -152,6 +160,42 @@ func (c *Coordinator) resolve(ctx context.Context, t *tableRun) error {
 		t.convergeUntil = laterOf(t.convergeUntil, readBy)
 		c.log.Info("filled replayed changes from current source rows", "table", t.id.String(), "keys", len(keys),
 			"dropped", dropped, "converge_until", readBy.String())
+	}
+	return nil
+}
+
+// idleTables returns the tables with nothing buffered whose committed
+// position lags the current one and that have not committed for
+// IdleCommitInterval.
+func (c *Coordinator) idleTables() []*tableRun {
+	var out []*tableRun
+	for _, t := range c.order {
+		if t.buf != nil || t.needsSnapshot || t.plan != nil || c.lastPos == nil ||
+			time.Since(t.lastCommit) < c.opts.IdleCommitInterval {
+			continue
+		}
+		if t.committed == nil || t.committed.Compare(c.lastPos) < 0 {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// advanceTable commits an empty snapshot that moves a quiet table's
+// position to pos: it holds every change up to pos, because it has none
+// buffered.
+func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint int64, pos capture.Position) error {
+	_, err := t.table.Commit(ctx, lakewriter.Commit{
+		Props: commitProps(c.opts.Pipeline, checkpoint, pos, nil, t.convergeUntil),
+		Token: PropCheckpoint,
+	})
+	if err != nil {
+		return fmt.Errorf("advance the position of quiet table %s (checkpoint %d): %w", t.id, checkpoint, err)
+	}
+	c.log.Debug("quiet table position advanced", "table", t.id.String(), "position", pos.String())
+	t.committed, t.checkpoint, t.lastCommit = pos, checkpoint, time.Now()
+	if t.convergeUntil != nil && pos.Compare(t.convergeUntil) >= 0 {
+		t.convergeUntil = nil
 	}
 	return nil
 }

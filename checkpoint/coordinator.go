@@ -45,8 +45,14 @@ type Options struct {
 	SpillDir string
 	// MemoryBudget per table buffer in bytes (default 64 MiB).
 	MemoryBudget int64
-	Logger       *slog.Logger
-	Metrics      *Metrics
+	// IdleCommitInterval is how long a table without changes may keep an
+	// old committed position before an empty commit moves it to the
+	// current one (default 5 minutes). The source resumes from the lowest
+	// table position, so a quiet table must not pin it to a point the
+	// source may have discarded (an expired binlog).
+	IdleCommitInterval time.Duration
+	Logger             *slog.Logger
+	Metrics            *Metrics
 	// Progress, when set, receives a progress bar for the initial snapshot.
 	Progress io.Writer
 }
@@ -72,6 +78,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.MemoryBudget <= 0 {
 		o.MemoryBudget = 64 << 20
+	}
+	if o.IdleCommitInterval <= 0 {
+		o.IdleCommitInterval = 5 * time.Minute
 	}
 	if o.SpillDir == "" {
 		o.SpillDir = filepath.Join(os.TempDir(), "floe-spill-"+o.Pipeline)
@@ -111,6 +120,8 @@ type tableRun struct {
 
 	committed  capture.Position // nil when nothing was committed
 	checkpoint int64
+	// lastCommit is when this run last committed the table (or recovered it).
+	lastCommit time.Time
 	// plan is non-nil while the table's initial snapshot is in progress
 	// (or about to start); done chunks are the committed ones.
 	plan *capture.SnapshotPlan
@@ -247,7 +258,7 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo) (*tab
 	t := &tableRun{
 		id: ti.ID, src: ti.Schema, target: target, layout: tbl.Layout(), table: tbl,
 		committed: st.position, checkpoint: st.checkpoint, plan: st.plan,
-		convergeUntil: st.convergeUntil,
+		convergeUntil: st.convergeUntil, lastCommit: time.Now(),
 	}
 	switch {
 	case st.plan != nil:

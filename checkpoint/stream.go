@@ -83,7 +83,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 				lastCut = time.Now()
 			}
 		case <-ticker.C:
-			if inTxn || !c.dirty() || time.Since(lastCut) < c.opts.Interval {
+			if inTxn || time.Since(lastCut) < c.opts.Interval || (!c.dirty() && len(c.idleTables()) == 0) {
 				continue
 			}
 			if err := c.flush(ctx); err != nil {

@@ -99,3 +99,24 @@ func TestSnapshotModes(t *testing.T) {
 		t.Fatalf("snapshot.mode never wrote %d rows %v, want only the insert and the delete", total, ops)
 	}
 }
+
+// TestReconnectAfterLostConnection: when the server drops the replication
+// connection, floe run starts again from the committed positions instead of
+// exiting, and loses nothing.
+func TestReconnectAfterLostConnection(t *testing.T) {
+	needServers(t)
+	e := newPipelineEnv(t, "reconnect", `public\.orders`, "upsert", "")
+	e.exec(`CREATE TABLE orders (id int PRIMARY KEY, item text)`, `INSERT INTO orders SELECT g, 'i' || g FROM generate_series(1, 1000) g`,
+		`ALTER TABLE orders OWNER TO u_reconnect`)
+	r := e.start()
+	e.waitStreaming(r)
+	e.exec(`INSERT INTO orders SELECT g, 'before' FROM generate_series(1001, 1500) g`)
+	e.exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE application_name <> 'x'`)
+	e.exec(`UPDATE orders SET item = 'after' WHERE id <= 300`, `DELETE FROM orders WHERE id > 1400`)
+	e.waitCaughtUp(r, time.Minute)
+	e.stop(r)
+	if !strings.Contains(e.tail(100000), "connection lost; restarting") {
+		t.Fatalf("floe did not report restarting after the connection loss; log:\n%s", e.tail(30))
+	}
+	e.mustVerify(1)
+}

@@ -5,16 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/floe-cdc/floe/checkpoint"
+	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/state"
+	"github.com/floe-cdc/floe/transform"
 )
 
 func runCommand() *cobra.Command {
@@ -89,7 +93,7 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer func() { src.Close() }()
 	// The same preflight as floe check, so a misconfigured source fails
 	// with the setting and the fix before anything is created.
 	if problems := src.Check(ctx); len(problems) > 0 {
@@ -105,6 +109,38 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 	}
 	defer cat.Close()
 
+	// A lost connection ends one attempt; the next starts from what the
+	// Iceberg tables hold, as after a crash. Other errors end the run.
+	backoff := time.Second
+	for attempt := 1; ; attempt++ {
+		started := time.Now()
+		err := runAttempt(ctx, cfg, src, cat, mode, store, metrics, log, progress)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if !transient(err) {
+			return fmt.Errorf("pipeline %s: %w", cfg.Pipeline.Name, err)
+		}
+		if time.Since(started) > time.Minute {
+			backoff = time.Second
+		}
+		log.Warn("connection lost; restarting from the committed positions", "err", err, "attempt", attempt, "retry_in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+		src.Close()
+		if src, err = openSource(cfg, log); err != nil {
+			return err
+		}
+	}
+}
+
+// runAttempt runs the coordinator once on a fresh source.
+func runAttempt(ctx context.Context, cfg *Config, src floeSource, cat *lakewriter.Catalog, mode transform.Mode,
+	store *state.Store, metrics *checkpoint.Metrics, log *slog.Logger, progress io.Writer) error {
 	coord, err := checkpoint.New(checkpoint.Options{
 		Pipeline:            cfg.Pipeline.Name,
 		Source:              src,
@@ -124,8 +160,5 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 	if err != nil {
 		return err
 	}
-	if err := coord.Run(ctx); err != nil {
-		return fmt.Errorf("pipeline %s: %w", cfg.Pipeline.Name, err)
-	}
-	return nil
+	return coord.Run(ctx)
 }
