@@ -1,8 +1,11 @@
 // Package lakewriter writes canonical rows (schema.Row) into Apache Iceberg
 // tables through iceberg-go and reads them back.
 //
-// In: an Iceberg catalog (Open: the SQL catalog on SQLite or PostgreSQL, a
-// local warehouse directory), a table layout (schema.Table) per table, and
+// In: an Iceberg catalog (Open: the SQL catalog on SQLite or PostgreSQL in
+// the JDBC-catalog layout Trino, Spark and PyIceberg read; an Iceberg REST
+// catalog; AWS Glue, untested) with a warehouse that is a local directory
+// or s3://bucket/prefix (S3Options: endpoint, region, path style, static
+// keys or the AWS chain), a table layout (schema.Table) per table, and
 // per checkpoint one Commit per table: data rows, key-only delete rows, an
 // optional truncate, and snapshot-summary properties.
 //
