@@ -30,3 +30,27 @@ if ! { have mariadbd || have mysqld; } || ! { have mariadb-install-db || have my
   if command -v systemctl >/dev/null 2>&1; then as_root systemctl disable --now mariadb >/dev/null 2>&1 || true; fi
   as_root service mariadb stop >/dev/null 2>&1 || true
 fi
+
+# The interop tests (deploy/interop) fetch Trino and the Iceberg REST test
+# server from Maven Central with mvn, run them on a JDK >= 24 (the Temurin
+# JDK under /usr/lib/jvm), and read tables with PyIceberg from a venv under
+# ~/.cache/floe. Downloads are cached outside the checkout.
+if ! command -v mvn >/dev/null 2>&1; then
+  echo "installing Maven (Debian package maven)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven >/dev/null
+fi
+jdk_ok=
+for java in /usr/lib/jvm/*/bin/java; do
+  v=$("$java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+  if [ -n "$v" ] && [ "$v" -ge 24 ]; then jdk_ok=$java; fi
+done
+if [ -z "$jdk_ok" ]; then
+  echo "no JDK 24 or newer under /usr/lib/jvm: Trino 476 needs one (install a Temurin JDK there)" >&2
+  exit 1
+fi
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  echo "installing python3-venv (Debian package)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+fi

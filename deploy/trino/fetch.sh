@@ -7,7 +7,7 @@
 #   TRINO_VERSION=476 deploy/trino/fetch.sh
 # Maven Central serves trino-server-core only as 476 here (checked Nov 2026).
 # The Trino version must run on a JDK the machine has: 476 needs Java 24+
-# (deploy/trino/start.sh picks the newest JDK under /usr/lib/jvm).
+# (the Go helper in deploy/interop/trino.go starts it with the newest JDK under /usr/lib/jvm).
 set -euo pipefail
 
 TRINO_VERSION="${TRINO_VERSION:-476}"
