@@ -89,6 +89,7 @@ type Source struct {
 var (
 	_ capture.Source      = (*Source)(nil)
 	_ capture.Snapshotter = (*Source)(nil)
+	_ capture.RowReader   = (*Source)(nil)
 )
 
 // New validates cfg, applies defaults and returns a Source. It does not connect.

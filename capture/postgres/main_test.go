@@ -65,10 +65,13 @@ func newEnv(t *testing.T) *testEnv {
 		t.Skip("integration test (needs PostgreSQL; not run with -short)")
 	}
 	n := envSeq.Add(1)
-	name := fmt.Sprintf("%s_%d", strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_")), n)
-	if len(name) > 40 {
-		name = name[:40]
+	// Shorten the test name, not the sequence number: names stay unique
+	// (and under PostgreSQL's 63-byte limit with the suffixes added below).
+	base := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_"))
+	if len(base) > 32 {
+		base = base[len(base)-32:]
 	}
+	name := fmt.Sprintf("%s_%d", strings.TrimLeft(base, "_"), n)
 	e := &testEnv{t: t, pg: testPG, db: name, user: name + "_u", slot: name + "_slot"}
 	dsn, err := testPG.CreateDatabase(context.Background(), e.db, e.user, testPassword)
 	if err != nil {

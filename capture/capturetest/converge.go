@@ -1,0 +1,153 @@
+package capturetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// testSnapshotConverges: rows read by the snapshot while the table is
+// being written, then the stream from StartInfo.From applied as upserts
+// and deletes by key, equal the table at the end — whether the snapshot
+// is exact or converges by replay.
+func testSnapshotConverges(t *testing.T, e Env) {
+	model := map[int64]tRow{}
+	var rows []tRow
+	for i := int64(1); i <= 300; i++ {
+		r := tRow{ID: i * 10, Name: fmt.Sprintf("n%d", i), Cents: i, Note: "v0"}
+		rows = append(rows, r)
+		model[r.ID] = r
+	}
+	e.Exec(ddlT, insertT(rows...))
+	src, info := start(t, e, Options{MaxBatchChanges: 50}, capture.StartRequest{Snapshot: true}, "t")
+	sn, ok := src.(capture.Snapshotter)
+	if !ok {
+		t.Fatalf("%T does not implement capture.Snapshotter", src)
+	}
+	ctx := testCtx(t)
+	chunks, err := sn.PlanChunks(ctx, e.Table("t"), 30)
+	if err != nil {
+		t.Fatalf("PlanChunks: %v", err)
+	}
+	state := map[string]schema.Row{}
+	// Between chunk reads, write all over the key space: updates, deletes,
+	// inserts, key changes, and one transaction larger than a batch.
+	writes := func(i int) {
+		a, b := int64(i*97%300+1)*10, int64(i*31%300+1)*10
+		stmts := []string{fmt.Sprintf("UPDATE t SET note = 'v%d', amount = amount + 1 WHERE id = %d", i+1, a)}
+		if r, ok := model[a]; ok {
+			r.Note, r.Cents = fmt.Sprintf("v%d", i+1), r.Cents+100
+			model[a] = r
+		}
+		if _, ok := model[b]; ok && b != a {
+			stmts = append(stmts, fmt.Sprintf("DELETE FROM t WHERE id = %d", b))
+			delete(model, b)
+		}
+		n := tRow{ID: int64(10000 + i), Name: "new", Cents: int64(i)}
+		stmts = append(stmts, insertT(n))
+		model[n.ID] = n
+		if r, ok := model[a]; ok {
+			stmts = append(stmts, fmt.Sprintf("UPDATE t SET id = %d WHERE id = %d", a+5, a))
+			delete(model, a)
+			r.ID = a + 5
+			model[r.ID] = r
+		}
+		e.Exec(stmts...)
+		if i == 2 {
+			var bulk []string
+			for id := range model {
+				if id%3 == 0 {
+					bulk = append(bulk, fmt.Sprintf("UPDATE t SET name = 'bulk' WHERE id = %d", id))
+					r := model[id]
+					r.Name = "bulk"
+					model[id] = r
+				}
+			}
+			e.Tx(bulk...)
+		}
+	}
+	for i, c := range chunks {
+		b, err := sn.ReadChunk(ctx, e.Table("t"), c)
+		if err != nil {
+			t.Fatalf("ReadChunk %d: %v", c.Index, err)
+		}
+		for _, ch := range b.Changes {
+			state[keyString(ch.Schema, ch.After)] = ch.After
+		}
+		writes(i)
+	}
+	if err := sn.EndSnapshot(ctx); err != nil {
+		t.Fatalf("EndSnapshot: %v", err)
+	}
+	marker := tRow{ID: -1, Name: "marker"}
+	e.Exec(insertT(marker))
+	model[marker.ID] = marker
+
+	s := startStream(t, e, src, info.From, "t")
+	deadline := time.Now().Add(waitTimeout)
+	for seen := false; !seen; {
+		if time.Now().After(deadline) {
+			t.Fatalf("marker insert not streamed within %s", waitTimeout)
+		}
+		b := s.next()
+		for _, ch := range b.Changes {
+			switch ch.Op {
+			case capture.OpInsert, capture.OpUpdate:
+				if ch.After.HasUnchanged() {
+					t.Fatalf("change %s has unchanged values; the workload has none", fmtChange(ch))
+				}
+				if ch.Before != nil {
+					delete(state, keyString(ch.Schema, ch.Before))
+				}
+				state[keyString(ch.Schema, ch.After)] = ch.After
+				seen = seen || ch.After[0] == marker.ID
+			case capture.OpDelete:
+				delete(state, keyString(ch.Schema, ch.Before))
+			case capture.OpTruncate:
+				clear(state)
+			}
+		}
+	}
+	want := map[string]schema.Row{}
+	for _, r := range model {
+		want[keyString(tLayout, r.row())] = r.row()
+	}
+	if !equalRows(state, want) {
+		t.Errorf("snapshot (exact=%v) plus stream hold %d rows, the table %d%s", info.Exact, len(state), len(want), diffRows(state, want))
+	}
+}
+
+// testSchemaChangeStops: both sources document that a layout change of a
+// captured table stops the stream with an error (schema evolution is not
+// implemented); no change in the new layout may be emitted.
+func testSchemaChangeStops(t *testing.T, e Env) {
+	e.Exec(ddlT)
+	src, info := start(t, e, Options{}, capture.StartRequest{}, "t")
+	s := startStream(t, e, src, info.From, "t")
+	r := tRow{ID: 1, Name: "before"}
+	e.Exec(insertT(r))
+	s.expect(e, ins("t", r.row()))
+	e.Exec("ALTER TABLE t ADD COLUMN extra int", "INSERT INTO t (id, name, extra) VALUES (2, 'after', 7)")
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case b := <-s.out:
+			s.check(b)
+			if len(b.Changes) > 0 {
+				t.Fatalf("stream emitted %s after a layout change, want an error", fmtChange(b.Changes[0]))
+			}
+		case err := <-s.done:
+			s.cancel = nil
+			if err == nil {
+				t.Fatal("Stream returned nil after a layout change, want an error")
+			}
+			t.Logf("Stream stopped as documented: %v", err)
+			return
+		case <-deadline:
+			t.Fatalf("Stream still running %s after a layout change, want an error", waitTimeout)
+		}
+	}
+}

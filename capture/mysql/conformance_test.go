@@ -1,0 +1,92 @@
+package mysql
+
+import (
+	"database/sql"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/capturetest"
+)
+
+// TestConformance runs the capture conformance suite against this source.
+func TestConformance(t *testing.T) {
+	capturetest.Run(t, mariaHarness{})
+}
+
+type mariaHarness struct{}
+
+func (mariaHarness) Setup(t *testing.T) capturetest.Env { return &mariaConfEnv{e: newEnv(t)} }
+
+// mariaConfEnv adapts a testEnv (one database on the shared MariaDB) to the suite.
+type mariaConfEnv struct{ e *testEnv }
+
+func (c *mariaConfEnv) Exec(stmts ...string) { c.e.t.Helper(); c.e.exec(stmts...) }
+func (c *mariaConfEnv) Tx(stmts ...string)   { c.e.t.Helper(); c.e.tx(stmts...) }
+
+func (c *mariaConfEnv) Begin() capturetest.OpenTx {
+	c.e.t.Helper()
+	tx, err := c.e.root.Begin()
+	if err != nil {
+		c.e.t.Fatalf("begin: %v", err)
+	}
+	c.e.t.Cleanup(func() { _ = tx.Rollback() })
+	return &mariaOpenTx{t: c.e.t, tx: tx}
+}
+
+type mariaOpenTx struct {
+	t  *testing.T
+	tx *sql.Tx
+}
+
+func (o *mariaOpenTx) Exec(stmts ...string) {
+	o.t.Helper()
+	for _, s := range stmts {
+		if _, err := o.tx.Exec(s); err != nil {
+			o.t.Fatalf("exec %q: %v", s, err)
+		}
+	}
+}
+
+func (o *mariaOpenTx) Commit() {
+	o.t.Helper()
+	if err := o.tx.Commit(); err != nil {
+		o.t.Fatalf("commit: %v", err)
+	}
+}
+
+func (o *mariaOpenTx) Rollback() {
+	o.t.Helper()
+	if err := o.tx.Rollback(); err != nil {
+		o.t.Fatalf("rollback: %v", err)
+	}
+}
+
+// NewSource gives every source its own replica server id, so a resumed
+// source never clashes with the one it replaces.
+func (c *mariaConfEnv) NewSource(opts capturetest.Options, tables ...string) capture.Source {
+	cfg := c.e.config()
+	cfg.ServerID = uint32(1000 + envSeq.Add(1))
+	for _, name := range tables {
+		cfg.Tables = append(cfg.Tables, regexp.MustCompile(regexp.QuoteMeta(c.e.db+"."+name)))
+	}
+	cfg.MaxBatchChanges = opts.MaxBatchChanges
+	if opts.HeartbeatInterval > 0 {
+		cfg.HeartbeatInterval = opts.HeartbeatInterval
+	} else {
+		cfg.HeartbeatInterval = time.Hour
+	}
+	return c.e.source(cfg)
+}
+
+func (c *mariaConfEnv) Table(name string) capture.TableID {
+	return capture.TableID{Schema: c.e.db, Name: name}
+}
+
+// Caps: full row images always; an idle server moves no position, so
+// empty batches come only after transactions on other tables (see the
+// package doc).
+func (c *mariaConfEnv) Caps() capturetest.Caps {
+	return capturetest.Caps{}
+}
