@@ -149,6 +149,17 @@ func New(opts Options) (*Coordinator, error) {
 // needs it and streams until ctx is cancelled. On cancellation it commits
 // what it has buffered up to the last complete transaction and returns nil.
 func (c *Coordinator) Run(ctx context.Context) error {
+	err := c.run(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Stopped by a signal mid-step (a connect, a chunk plan): what was
+		// committed stays committed and the next run starts from it.
+		c.log.Warn("stopped on a signal", "interrupted", err.Error())
+		return nil
+	}
+	return err
+}
+
+func (c *Coordinator) run(ctx context.Context) error {
 	if err := os.RemoveAll(c.opts.SpillDir); err != nil {
 		return fmt.Errorf("clear spill dir: %w", err)
 	}

@@ -76,10 +76,13 @@ func crashTest(t *testing.T, mode string) {
 		r := e.start()
 		// Early kills land in the snapshot (a random moment after this
 		// run planned it), later ones in streaming.
-		wait := time.Duration(800+rng.IntN(3500)) * time.Millisecond
+		var wait time.Duration
 		if i < 4 {
 			waitForLog(t, e, r, "snapshot planned", " snapshot=false")
 			wait = time.Duration(50+rng.IntN(900)) * time.Millisecond
+		} else {
+			waitForLog(t, e, r, "msg=streaming")
+			wait = time.Duration(100+rng.IntN(3000)) * time.Millisecond
 		}
 		time.Sleep(wait)
 		select {

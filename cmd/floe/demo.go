@@ -262,11 +262,32 @@ func waitCaughtUp(ctx context.Context, dsn, slot string, timeout time.Duration, 
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	// The marker must come after the slot exists: a slot created later
+	// starts past it and would look caught up before its snapshot is done.
+	deadline := time.Now().Add(timeout)
+	for {
+		var exists bool
+		if err := conn.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&exists); err != nil {
+			return fmt.Errorf("look for the replication slot: %w", err)
+		}
+		if exists {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("floe did not create replication slot %s within %s", slot, timeout)
+		}
+		select {
+		case err := <-runDone:
+			return fmt.Errorf("floe run stopped early: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	var marker string
 	if err := conn.QueryRow(ctx, `SELECT pg_logical_emit_message(false, 'floe.demo', 'caught up?')::text`).Scan(&marker); err != nil {
 		return fmt.Errorf("write catch-up marker: %w", err)
 	}
-	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		var done bool
 		err := conn.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn >= $1::pg_lsn, false) FROM pg_replication_slots WHERE slot_name = $2`,
