@@ -32,3 +32,7 @@ unit: ## fast tests only (no servers)
 
 clean:
 	rm -rf bin .floe
+
+.PHONY: bench
+bench: deps build ## Floe vs the raw source speed (not part of test; ~25 min; BENCH_FLAGS=-quick: ~2 min)
+	$(GO) run ./cmd/floe-bench -floe $(BIN) $(BENCH_FLAGS)

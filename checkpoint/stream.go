@@ -35,8 +35,10 @@ func (c *Coordinator) stream(ctx context.Context) error {
 		}
 	}
 
-	ticker := time.NewTicker(c.opts.Interval)
-	defer ticker.Stop()
+	// The timer fires Interval after the last cut, so a checkpoint is
+	// never later than that when the source goes quiet.
+	timer := time.NewTimer(c.opts.Interval)
+	defer timer.Stop()
 	var (
 		inTxn   bool  // the last batch had More set
 		txnSeq  int64 // changes of the current transaction applied so far
@@ -81,13 +83,19 @@ func (c *Coordinator) stream(ctx context.Context) error {
 					return errors.Join(err, stopSource())
 				}
 				lastCut = time.Now()
+				timer.Reset(c.opts.Interval)
 			}
-		case <-ticker.C:
-			if inTxn || time.Since(lastCut) < c.opts.Interval || (!c.dirty() && len(c.idleTables()) == 0) {
+		case <-timer.C:
+			// Inside a split transaction the cut waits for its last part,
+			// which the batch branch above then takes.
+			timer.Reset(c.opts.Interval)
+			if inTxn {
 				continue
 			}
-			if err := c.flush(ctx); err != nil {
-				return errors.Join(err, stopSource())
+			if c.dirty() || len(c.idleTables()) > 0 {
+				if err := c.flush(ctx); err != nil {
+					return errors.Join(err, stopSource())
+				}
 			}
 			lastCut = time.Now()
 		}

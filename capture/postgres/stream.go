@@ -209,9 +209,11 @@ func (st *streamer) run(ctx context.Context) error {
 				return err
 			}
 		}
+		// Wake at least every ackReportDelay: an ack that arrives while
+		// this loop waits for the server is then reported promptly.
 		deadline := st.nextStatus
-		if st.s.acked.Load() > st.sentLSN {
-			deadline = time.Now().Add(ackReportDelay)
+		if soon := time.Now().Add(ackReportDelay); soon.Before(deadline) {
+			deadline = soon
 		}
 		rctx, cancel := context.WithDeadline(ctx, deadline)
 		msg, err := st.conn.ReceiveMessage(rctx)

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// floeRunner starts floe processes for pipelines against one source and
+// keeps track of them, so that every one is stopped by its PID.
+type floeRunner struct {
+	bin         string
+	workdir     string
+	src         benchSource
+	log         *slog.Logger
+	parallelism int
+	chunkRows   int
+	// profiles is the directory for CPU profiles; "" when floe cannot
+	// write them (no --cpuprofile flag) or profiling is off.
+	profiles string
+
+	mu   sync.Mutex
+	live map[*floeProc]struct{}
+}
+
+// pipelineDir is one pipeline's config, log, state and lake.
+type pipelineDir struct {
+	name, dir, config, log string
+}
+
+// floeProc is one running `floe run`. exited is closed when it has exited;
+// err and state are set from then on.
+type floeProc struct {
+	cmd     *exec.Cmd
+	started time.Time
+	exited  chan struct{}
+	err     error
+	state   *os.ProcessState
+	logPath string
+}
+
+// supportsCPUProfile reports whether bin's run verb has --cpuprofile.
+func supportsCPUProfile(bin string) bool {
+	out, err := exec.Command(bin, "run", "--help").CombinedOutput()
+	return err == nil && strings.Contains(string(out), "--cpuprofile")
+}
+
+// newPipeline writes a fresh config for pipeline (removing any earlier
+// files of that name).
+func (r *floeRunner) newPipeline(name, snapshotMode string, interval time.Duration) (*pipelineDir, error) {
+	d := &pipelineDir{name: name, dir: filepath.Join(r.workdir, name)}
+	if err := os.RemoveAll(d.dir); err != nil {
+		return nil, fmt.Errorf("clear %s: %w", d.dir, err)
+	}
+	if err := os.MkdirAll(d.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", d.dir, err)
+	}
+	d.config = filepath.Join(d.dir, "floe.yaml")
+	d.log = filepath.Join(d.dir, "floe.log")
+	cfg := fmt.Sprintf(`pipeline:
+  name: %s
+  checkpoint-interval: %s
+state:
+  dir: %s/state
+source:
+%ssink:
+  type: iceberg
+  catalog:
+    type: sql
+    name: floe
+    uri: sqlite://%s/catalog.db
+  warehouse: %s/warehouse
+  namespace: bench
+  mode: upsert
+log:
+  level: info
+`, name, interval, d.dir, r.src.FloeSourceYAML(name, snapshotMode, r.parallelism, r.chunkRows), d.dir, d.dir)
+	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
+		return nil, fmt.Errorf("write config: %w", err)
+	}
+	return d, nil
+}
+
+// catalogURI and warehouse are where the pipeline's lake lives.
+func (d *pipelineDir) catalogURI() string { return "sqlite://" + d.dir + "/catalog.db" }
+func (d *pipelineDir) warehouse() string  { return d.dir + "/warehouse" }
+
+// dropLake removes the pipeline's state and lake, keeping config and log.
+func (d *pipelineDir) dropLake() error {
+	for _, p := range []string{"state", "warehouse", "catalog.db", "catalog.db-wal", "catalog.db-shm"} {
+		if err := os.RemoveAll(filepath.Join(d.dir, p)); err != nil {
+			return fmt.Errorf("remove %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// tail returns the last n lines of the pipeline's log.
+func (d *pipelineDir) tail(n int) string {
+	b, _ := os.ReadFile(d.log)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// start launches `floe run` for d, writing a CPU profile named profile
+// into the profiles directory when profiling is on.
+func (r *floeRunner) start(d *pipelineDir, profile string) (*floeProc, error) {
+	logFile, err := os.OpenFile(d.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open floe log: %w", err)
+	}
+	args := []string{"run", "--config", d.config}
+	if r.profiles != "" && profile != "" {
+		args = append(args, "--cpuprofile", filepath.Join(r.profiles, profile))
+	}
+	cmd := exec.Command(r.bin, args...)
+	cmd.Env = append(os.Environ(), r.src.FloeEnv()...)
+	cmd.Dir = d.dir
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start floe: %w", err)
+	}
+	p := &floeProc{cmd: cmd, started: time.Now(), exited: make(chan struct{}), logPath: d.log}
+	r.mu.Lock()
+	if r.live == nil {
+		r.live = map[*floeProc]struct{}{}
+	}
+	r.live[p] = struct{}{}
+	r.mu.Unlock()
+	go func() {
+		p.err = cmd.Wait()
+		p.state = cmd.ProcessState
+		logFile.Close()
+		r.mu.Lock()
+		delete(r.live, p)
+		r.mu.Unlock()
+		close(p.exited)
+	}()
+	r.log.Debug("floe started", "pid", cmd.Process.Pid, "pipeline", d.name)
+	return p, nil
+}
+
+// wait waits for the process to exit on its own.
+func (p *floeProc) wait(ctx context.Context, timeout time.Duration) error {
+	select {
+	case <-p.exited:
+		if p.err != nil {
+			return fmt.Errorf("floe run: %w", p.err)
+		}
+		return nil
+	case <-time.After(timeout):
+		p.kill()
+		return fmt.Errorf("floe run did not finish within %s", timeout)
+	case <-ctx.Done():
+		p.kill()
+		return ctx.Err()
+	}
+}
+
+// stop sends SIGTERM (floe commits its checkpoint and exits 0) and waits;
+// after timeout it kills the process.
+func (p *floeProc) stop(timeout time.Duration) error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		if p.err != nil {
+			return fmt.Errorf("floe run after SIGTERM: %w", p.err)
+		}
+		return nil
+	case <-time.After(timeout):
+		p.kill()
+		return fmt.Errorf("floe run did not stop within %s of SIGTERM", timeout)
+	}
+}
+
+// kill sends SIGKILL to the process by PID and waits for it.
+func (p *floeProc) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
+}
+
+// peakRSS is the process's maximum resident set size in bytes (from the
+// kernel's rusage at exit); 0 before it has exited.
+func (p *floeProc) peakRSS() int64 {
+	if p.state == nil {
+		return 0
+	}
+	if ru, ok := p.state.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss * 1024
+	}
+	return 0
+}
+
+// killAll kills every floe process still running.
+func (r *floeRunner) killAll() {
+	r.mu.Lock()
+	procs := make([]*floeProc, 0, len(r.live))
+	for p := range r.live {
+		procs = append(procs, p)
+	}
+	r.mu.Unlock()
+	for _, p := range procs {
+		r.log.Warn("killing floe", "pid", p.cmd.Process.Pid)
+		p.kill()
+	}
+}
+
+// waitLog waits until the process's log contains needle.
+func waitLog(ctx context.Context, p *floeProc, needle string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		b, _ := os.ReadFile(p.logPath)
+		if strings.Contains(string(b), needle) {
+			return nil
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("floe exited (%v) before logging %q", p.err, needle)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("floe did not log %q within %s", needle, timeout)
+		}
+	}
+}

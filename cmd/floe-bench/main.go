@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the command-line settings.
+type options struct {
+	floeBin         string
+	quick           bool
+	rows            int64
+	changes         int64
+	txnChanges      int
+	bigTxn          int64
+	rate            float64
+	duration        time.Duration
+	freshTxnChanges int
+	runs            int
+	parallelism     int
+	chunkRows       int
+	interval        time.Duration
+	streamInterval  time.Duration
+	poll            time.Duration
+	scenarios       []string
+	workdir         string
+	out             string
+	profiles        string
+	label           string
+	keep            bool
+	verbose         bool
+}
+
+var allScenarios = []string{scSnapshot, scStreaming, scBigTxn, scFreshness}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("floe-bench", flag.ContinueOnError)
+	fs.StringVar(&o.floeBin, "floe", "bin/floe", "the floe binary to measure (make build)")
+	fs.BoolVar(&o.quick, "quick", false, "development scale: 200k rows, 100k changes, 100k-row transaction, 15 s freshness, 1 run (explicit flags still win)")
+	fs.Int64Var(&o.rows, "rows", 5_000_000, "rows generated over the 4 tables")
+	fs.Int64Var(&o.changes, "changes", 1_000_000, "streaming changes (insert:update:delete 2:2:1)")
+	fs.IntVar(&o.txnChanges, "txn-changes", 100, "changes per streaming transaction")
+	fs.Int64Var(&o.bigTxn, "bigtxn", 1_000_000, "rows inserted by the single big transaction")
+	fs.Float64Var(&o.rate, "rate", 10_000, "freshness load in changes/s")
+	fs.DurationVar(&o.duration, "duration", 60*time.Second, "freshness load duration")
+	fs.IntVar(&o.freshTxnChanges, "fresh-txn-changes", 50, "changes per freshness transaction")
+	fs.IntVar(&o.runs, "runs", 3, "runs per scenario")
+	fs.IntVar(&o.parallelism, "parallelism", 2, "snapshot parallelism (floe and the raw COPY)")
+	fs.IntVar(&o.chunkRows, "chunk-rows", 50_000, "snapshot chunk rows (floe and the raw COPY)")
+	fs.DurationVar(&o.interval, "interval", 10*time.Second, "checkpoint interval of the freshness scenario (floe's default)")
+	fs.DurationVar(&o.streamInterval, "stream-interval", time.Second, "checkpoint interval of the snapshot, streaming and bigtxn scenarios (bounds the wait for the last checkpoint)")
+	fs.DurationVar(&o.poll, "poll", 100*time.Millisecond, "freshness: how often each Iceberg table's position is read")
+	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios to run, comma-separated")
+	fs.StringVar(&o.workdir, "workdir", "bench/work", "floe configs, logs and lakes (the lakes are removed after each run)")
+	fs.StringVar(&o.out, "out", "bench/results", "directory for <date>.json and <date>.md")
+	fs.StringVar(&o.profiles, "profiles", "bench/profiles", "directory for CPU profiles (a <date>-<label> folder is made); empty = none")
+	fs.StringVar(&o.label, "label", "", "scale label in the results (default: full, quick or custom)")
+	fs.BoolVar(&o.keep, "keep", false, "keep each run's lake")
+	fs.BoolVar(&o.verbose, "v", false, "debug logging")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.quick {
+		quick := map[string]func(){
+			"rows": func() { o.rows = 200_000 }, "changes": func() { o.changes = 100_000 },
+			"bigtxn": func() { o.bigTxn = 100_000 }, "duration": func() { o.duration = 15 * time.Second },
+			"runs": func() { o.runs = 1 },
+		}
+		for name, apply := range quick {
+			if !set[name] {
+				apply()
+			}
+		}
+	}
+	if o.label == "" {
+		o.label = "full"
+		if o.quick {
+			o.label = "quick"
+		}
+		for _, name := range []string{"rows", "changes", "bigtxn", "duration", "runs", "rate", "txn-changes"} {
+			if set[name] {
+				o.label = "custom"
+			}
+		}
+	}
+	o.scenarios = nil
+	for _, s := range strings.Split(*scen, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !contains(allScenarios, s) {
+			return o, fmt.Errorf("-scenarios: unknown scenario %q (known: %s)", s, strings.Join(allScenarios, ", "))
+		}
+		o.scenarios = append(o.scenarios, s)
+	}
+	switch {
+	case o.runs < 1:
+		return o, errors.New("-runs: must be at least 1")
+	case o.rows < 4000:
+		return o, errors.New("-rows: must be at least 4000")
+	case o.parallelism < 1 || o.chunkRows < 1:
+		return o, errors.New("-parallelism and -chunk-rows: must be positive")
+	case o.txnChanges < 5 || o.freshTxnChanges < 5:
+		return o, errors.New("-txn-changes and -fresh-txn-changes: must be at least 5")
+	}
+	return o, nil
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "floe-bench:", err)
+		os.Exit(2)
+	}
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = runBench(ctx, o, log)
+	stop()
+	if err != nil {
+		log.Error("benchmark failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// runBench starts the source, loads the data, runs the scenarios and
+// writes the results. Every process it starts is stopped before it
+// returns, whatever happens.
+func runBench(ctx context.Context, o options, log *slog.Logger) (err error) {
+	started := time.Now()
+	bin, err := filepath.Abs(o.floeBin)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("floe binary: %w (build it with make build)", err)
+	}
+	floeVersion, err := exec.CommandContext(ctx, bin, "version").Output()
+	if err != nil {
+		return fmt.Errorf("floe version: %w", err)
+	}
+	workdir, err := filepath.Abs(o.workdir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(workdir, 0o755); err != nil {
+		return fmt.Errorf("create workdir: %w", err)
+	}
+	date := started.Format("2006-01-02")
+	var profiles string
+	if o.profiles != "" {
+		if !supportsCPUProfile(bin) {
+			log.Warn("this floe has no run --cpuprofile flag: no CPU profiles")
+		} else if profiles, err = filepath.Abs(filepath.Join(o.profiles, date+"-"+o.label)); err != nil {
+			return err
+		} else if err := os.MkdirAll(profiles, 0o755); err != nil {
+			return fmt.Errorf("create profiles dir: %w", err)
+		}
+	}
+
+	pg, err := startPostgres(ctx, log)
+	if err != nil {
+		return err
+	}
+	var src benchSource = pg
+	defer func() {
+		if serr := src.Stop(); serr != nil {
+			log.Warn("stop source", "err", serr)
+		}
+	}()
+	runner := &floeRunner{bin: bin, workdir: workdir, src: src, log: log, parallelism: o.parallelism, chunkRows: o.chunkRows, profiles: profiles}
+	defer runner.killAll()
+
+	srcVersion, err := src.Version(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("loading", "rows", o.rows)
+	info, err := src.Load(ctx, o.rows)
+	if err != nil {
+		return err
+	}
+	log.Info("loaded", "rows", info.Rows, "avg_row_bytes", round3(info.AvgRowBytes), "seconds", round3(info.Elapsed.Seconds()))
+
+	res := &Results{
+		Version: resultsVersion, Date: date, StartedAt: started.Format(time.RFC3339), Label: o.label,
+		Command: reproduceCommand(os.Args[1:]),
+		Machine: machineInfo(src.Kind(), srcVersion, firstLine(string(floeVersion))),
+		Scale: Scale{Rows: info.Rows, Tables: len(info.Tables), AvgRowBytes: round3(info.AvgRowBytes), Changes: o.changes,
+			TxnChanges: o.txnChanges, BigTxnRows: o.bigTxn, FreshnessRate: o.rate, FreshnessSeconds: o.duration.Seconds(),
+			Runs: o.runs, Parallelism: o.parallelism, ChunkRows: o.chunkRows, StreamInterval: o.streamInterval.String(),
+			CheckpointInterval: o.interval.String(), PollInterval: o.poll.String()},
+	}
+	b := &bench{o: o, log: log, src: src, floe: runner, tables: info.Tables}
+	for _, name := range o.scenarios {
+		log.Info("scenario", "name", name, "runs", o.runs)
+		sc, err := b.runScenario(ctx, name)
+		if err != nil {
+			return err
+		}
+		res.Scenarios = append(res.Scenarios, sc)
+	}
+	return writeResults(o.out, res, log)
+}
+
+// writeResults writes <date>[-label].json and .md into dir and prints
+// the markdown.
+func writeResults(dir string, res *Results, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create results dir: %w", err)
+	}
+	base := res.Date
+	if res.Label != "full" {
+		base += "-" + res.Label
+	}
+	js, err := marshalResults(res)
+	if err != nil {
+		return err
+	}
+	md := markdown(res)
+	for name, data := range map[string][]byte{base + ".json": js, base + ".md": []byte(md)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	fmt.Print("\n" + md)
+	log.Info("results written", "json", filepath.Join(dir, base+".json"))
+	return nil
+}
+
+// machineInfo describes this machine from /proc and the runtime.
+func machineInfo(kind, srcVersion, floeVersion string) Machine {
+	m := Machine{NProc: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version(),
+		Source: kind, SourceVersion: srcVersion, FloeVersion: floeVersion}
+	if v, ok := procField("/proc/meminfo", "MemTotal"); ok {
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
+		m.MemBytes = kb * 1024
+	}
+	if v, ok := procField("/proc/cpuinfo", "model name"); ok {
+		m.CPU = v
+	}
+	return m
+}
+
+// procField returns the value of the first "key: value" line for key.
+func procField(path, key string) (string, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}
+
+// reproduceCommand is the make invocation with the flags that shape the
+// measurement (paths and -v are left out).
+func reproduceCommand(args []string) string {
+	skip := map[string]bool{"floe": true, "out": true, "profiles": true, "workdir": true}
+	var kept []string
+	for i := 0; i < len(args); i++ {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		switch {
+		case name == "v":
+		case skip[name]:
+			if !hasValue {
+				i++
+			}
+		default:
+			kept = append(kept, args[i])
+		}
+	}
+	if len(kept) == 0 {
+		return "make bench"
+	}
+	return "make bench BENCH_FLAGS='" + strings.Join(kept, " ") + "'"
+}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Apply writes the workload through one connection, one round trip per
+// transaction, and ends with a marker transaction that updates one row of
+// every table; Marker is read inside it, so it is before that
+// transaction's end and after every change of the workload.
+func (p *pgSource) Apply(ctx context.Context, w workload) (applyResult, error) {
+	c, err := pgx.Connect(ctx, p.db.AdminDSN(pgDatabase))
+	if err != nil {
+		return applyResult{}, fmt.Errorf("connect: %w", err)
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	var res applyResult
+	start := time.Now()
+	if w.BigInsert > 0 {
+		t := pgTables[1]
+		r := p.ranges[t.name]
+		sql := fmt.Sprintf("INSERT INTO %s SELECT %s FROM generate_series(%d::bigint, %d) g", t.name, t.gen, r.hi, r.hi+w.BigInsert-1)
+		if _, err := c.Exec(ctx, sql); err != nil {
+			return res, fmt.Errorf("insert %d rows into %s: %w", w.BigInsert, t.name, err)
+		}
+		r.hi += w.BigInsert
+		res.Changes, res.Txns = w.BigInsert, 1
+	} else {
+		k := max(int64(w.TxnChanges)*2/5, 2) // inserts = updates = k, deletes = k/2
+		per := k + k + k/2
+		var every time.Duration
+		if w.Rate > 0 {
+			every = time.Duration(float64(per) / w.Rate * float64(time.Second))
+		}
+		for i := 0; ; i++ {
+			if w.Duration > 0 && time.Since(start) >= w.Duration || w.Duration <= 0 && res.Changes >= w.Changes || stopped(w.Stop) {
+				break
+			}
+			if every > 0 {
+				if err := sleepUntil(ctx, start.Add(time.Duration(i)*every)); err != nil {
+					return res, err
+				}
+			}
+			if _, err := c.Exec(ctx, p.txnSQL(pgTables[i%len(pgTables)], k)); err != nil {
+				return res, fmt.Errorf("workload transaction %d: %w", i, err)
+			}
+			res.Changes += per
+			res.Txns++
+		}
+	}
+	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		for _, t := range pgTables {
+			if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE id = %d", t.name, t.set, p.ranges[t.name].lo)); err != nil {
+				return err
+			}
+		}
+		var lsn string
+		if err := tx.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
+			return err
+		}
+		res.Marker, err = parseLSN(lsn)
+		return err
+	})
+	if err != nil {
+		return res, fmt.Errorf("marker transaction: %w", err)
+	}
+	res.Changes += int64(len(pgTables))
+	res.Txns++
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// txnSQL is one workload transaction on t: delete the k/2 oldest rows,
+// insert k new ones, update k live ones at a random place.
+func (p *pgSource) txnSQL(t pgTable, k int64) string {
+	r := p.ranges[t.name]
+	d := k / 2
+	del := fmt.Sprintf("DELETE FROM %s WHERE id >= %d AND id < %d", t.name, r.lo, r.lo+d)
+	ins := fmt.Sprintf("INSERT INTO %s SELECT %s FROM generate_series(%d::bigint, %d) g", t.name, t.gen, r.hi, r.hi+k-1)
+	r.lo += d
+	r.hi += k
+	a := r.lo + p.rng.Int64N(r.hi-r.lo-k+1)
+	upd := fmt.Sprintf("UPDATE %s SET %s WHERE id >= %d AND id < %d", t.name, t.set, a, a+k)
+	return "BEGIN; " + del + "; " + ins + "; " + upd + "; COMMIT"
+}
+
+// RawDecode is the baseline decoder: it streams pgoutput from the raw
+// slot, parses each message (to find transaction ends) and drops it,
+// until the transaction that ends after marker.
+func (p *pgSource) RawDecode(ctx context.Context, name string, marker pos, collect bool) (decodeResult, error) {
+	start := time.Now()
+	conn, err := pgconn.Connect(ctx, p.db.AdminDSN(pgDatabase)+"&replication=database")
+	if err != nil {
+		return decodeResult{}, fmt.Errorf("replication connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	err = pglogrepl.StartReplication(ctx, conn, name, 0, pglogrepl.StartReplicationOptions{
+		PluginArgs: []string{"proto_version '1'", "publication_names '" + rawPublication + "'"},
+	})
+	if err != nil {
+		return decodeResult{}, fmt.Errorf("start replication on %s: %w", name, err)
+	}
+	var (
+		res        decodeResult
+		rels       = map[uint32]string{}
+		cur        txnInfo
+		last       pglogrepl.LSN
+		nextStatus = time.Now().Add(5 * time.Second)
+	)
+	status := func() error {
+		nextStatus = time.Now().Add(5 * time.Second)
+		return pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: last})
+	}
+	touch := func(rel uint32) {
+		cur.Changes++
+		res.Changes++
+		if collect && !slices.Contains(cur.Tables, rels[rel]) {
+			cur.Tables = append(cur.Tables, rels[rel])
+		}
+	}
+	for {
+		if time.Now().After(nextStatus) {
+			if err := status(); err != nil {
+				return res, fmt.Errorf("standby status: %w", err)
+			}
+		}
+		msg, err := conn.ReceiveMessage(ctx)
+		if err != nil {
+			return res, fmt.Errorf("receive from %s: %w", name, err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			return res, fmt.Errorf("replication on %s: %s", name, m.Message)
+		case *pgproto3.CopyData:
+			if len(m.Data) == 0 {
+				continue
+			}
+			switch m.Data[0] {
+			case pglogrepl.PrimaryKeepaliveMessageByteID:
+				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(m.Data[1:])
+				if err != nil {
+					return res, fmt.Errorf("parse keepalive: %w", err)
+				}
+				if ka.ReplyRequested {
+					if err := status(); err != nil {
+						return res, fmt.Errorf("standby status: %w", err)
+					}
+				}
+			case pglogrepl.XLogDataByteID:
+				xld, err := pglogrepl.ParseXLogData(m.Data[1:])
+				if err != nil {
+					return res, fmt.Errorf("parse xlogdata: %w", err)
+				}
+				lm, err := pglogrepl.Parse(xld.WALData)
+				if err != nil {
+					return res, fmt.Errorf("parse pgoutput: %w", err)
+				}
+				switch lm := lm.(type) {
+				case *pglogrepl.RelationMessage:
+					rels[lm.RelationID] = lm.RelationName
+				case *pglogrepl.InsertMessage:
+					touch(lm.RelationID)
+				case *pglogrepl.UpdateMessage:
+					touch(lm.RelationID)
+				case *pglogrepl.DeleteMessage:
+					touch(lm.RelationID)
+				case *pglogrepl.CommitMessage:
+					last = lm.TransactionEndLSN
+					if collect && cur.Changes > 0 {
+						cur.End, cur.Commit = pos(lm.TransactionEndLSN), lm.CommitTime
+						res.Txns = append(res.Txns, cur)
+					}
+					cur = txnInfo{}
+					if pos(lm.TransactionEndLSN) > marker {
+						res.Elapsed = time.Since(start)
+						return res, nil
+					}
+				}
+			}
+		}
+	}
+}
+
+// parseLSN parses PostgreSQL's text form of an LSN.
+func parseLSN(s string) (pos, error) {
+	l, err := pglogrepl.ParseLSN(s)
+	if err != nil {
+		return 0, fmt.Errorf("parse lsn %q: %w", s, err)
+	}
+	return pos(l), nil
+}
+
+// stopped reports whether ch is closed (a nil ch never is).
+func stopped(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// sleepUntil waits until t or until ctx ends.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

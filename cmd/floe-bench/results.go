@@ -1,0 +1,303 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// resultsVersion is the version of the results file format (Results as
+// JSON). Bump it whenever a field changes meaning; the golden test in
+// results_test.go pins the format.
+const resultsVersion = 1
+
+// Scenario names.
+const (
+	scSnapshot  = "snapshot"
+	scStreaming = "streaming"
+	scBigTxn    = "bigtxn"
+	scFreshness = "freshness"
+)
+
+// Results is one invocation's results file.
+type Results struct {
+	Version   int        `json:"version"`
+	Date      string     `json:"date"`       // YYYY-MM-DD (local time of the start)
+	StartedAt string     `json:"started_at"` // RFC 3339
+	Label     string     `json:"label"`      // full | quick | custom: which scale
+	Command   string     `json:"command"`    // how to reproduce
+	Machine   Machine    `json:"machine"`
+	Scale     Scale      `json:"scale"`
+	Scenarios []Scenario `json:"scenarios"`
+}
+
+// Machine describes where the numbers were taken.
+type Machine struct {
+	NProc         int    `json:"nproc"`
+	MemBytes      int64  `json:"mem_bytes"`
+	CPU           string `json:"cpu"`
+	OS            string `json:"os"`
+	GoVersion     string `json:"go_version"`
+	Source        string `json:"source"`         // source kind, e.g. postgres
+	SourceVersion string `json:"source_version"` // server version
+	FloeVersion   string `json:"floe_version"`
+}
+
+// Scale is what was generated and how it was run.
+type Scale struct {
+	Rows               int64   `json:"rows"`
+	Tables             int     `json:"tables"`
+	AvgRowBytes        float64 `json:"avg_row_bytes"`
+	Changes            int64   `json:"changes"`
+	TxnChanges         int     `json:"txn_changes"`
+	BigTxnRows         int64   `json:"bigtxn_rows"`
+	FreshnessRate      float64 `json:"freshness_rate"` // changes/s
+	FreshnessSeconds   float64 `json:"freshness_seconds"`
+	Runs               int     `json:"runs"`
+	Parallelism        int     `json:"parallelism"`
+	ChunkRows          int     `json:"chunk_rows"`
+	StreamInterval     string  `json:"stream_checkpoint_interval"` // streaming and bigtxn
+	CheckpointInterval string  `json:"checkpoint_interval"`        // freshness
+	PollInterval       string  `json:"poll_interval"`
+}
+
+// Scenario is one scenario's runs and summary. Median and Baseline are
+// medians over the runs of Floe's and the raw source's figure in Unit;
+// Ratio = Median / Baseline. For freshness Median is the p99 delay.
+type Scenario struct {
+	Name         string   `json:"name"`
+	Source       string   `json:"source"`
+	Unit         string   `json:"unit"`
+	Runs         []Run    `json:"runs"`
+	Median       float64  `json:"median"`
+	Baseline     *float64 `json:"baseline,omitempty"`
+	Ratio        *float64 `json:"ratio,omitempty"`
+	P50Seconds   *float64 `json:"p50_seconds,omitempty"`    // freshness: median of the runs' p50
+	PeakRSSBytes int64    `json:"peak_rss_bytes,omitempty"` // highest over the runs
+	Target       string   `json:"target"`
+	Met          *bool    `json:"met,omitempty"`
+	RSSMet       *bool    `json:"rss_met,omitempty"`
+}
+
+// Run is one run of a scenario.
+type Run struct {
+	Floe         float64  `json:"floe"`
+	Raw          *float64 `json:"raw,omitempty"`
+	Count        int64    `json:"count"` // rows or changes measured
+	FloeSeconds  float64  `json:"floe_seconds"`
+	RawSeconds   *float64 `json:"raw_seconds,omitempty"`
+	PeakRSSBytes int64    `json:"peak_rss_bytes,omitempty"`
+	Txns         int64    `json:"txns,omitempty"`
+	LoadRate     float64  `json:"load_rate,omitempty"` // changes/s the workload achieved
+	P50Seconds   *float64 `json:"p50_seconds,omitempty"`
+	P99Seconds   *float64 `json:"p99_seconds,omitempty"`
+	MaxSeconds   *float64 `json:"max_seconds,omitempty"`
+	Profile      string   `json:"profile,omitempty"`
+}
+
+// Targets (issue #4): reported, not asserted.
+const (
+	targetSnapshotRatio  = 0.5
+	targetStreamingRatio = 0.7
+	targetFreshSlackSec  = 2.0
+	targetRSSBytes       = 1 << 30
+)
+
+// summarize fills the scenario's medians, ratio and target verdicts.
+// checkpointSec is the freshness scenario's checkpoint interval.
+func (s *Scenario) summarize(checkpointSec float64) {
+	var floe, raw, p50 []float64
+	s.PeakRSSBytes = 0
+	for _, r := range s.Runs {
+		floe = append(floe, r.Floe)
+		if r.Raw != nil {
+			raw = append(raw, *r.Raw)
+		}
+		if r.P50Seconds != nil {
+			p50 = append(p50, *r.P50Seconds)
+		}
+		s.PeakRSSBytes = max(s.PeakRSSBytes, r.PeakRSSBytes)
+	}
+	s.Median = median(floe)
+	if len(raw) > 0 {
+		s.Baseline = ptr(median(raw))
+		if *s.Baseline > 0 {
+			s.Ratio = ptr(round3(s.Median / *s.Baseline))
+		}
+	}
+	if len(p50) > 0 {
+		s.P50Seconds = ptr(median(p50))
+	}
+	switch s.Name {
+	case scSnapshot:
+		s.Target = fmt.Sprintf(">= %.1fx raw", targetSnapshotRatio)
+		if s.Ratio != nil {
+			s.Met = ptr(*s.Ratio >= targetSnapshotRatio)
+		}
+	case scStreaming:
+		s.Target = fmt.Sprintf(">= %.1fx raw", targetStreamingRatio)
+		if s.Ratio != nil {
+			s.Met = ptr(*s.Ratio >= targetStreamingRatio)
+		}
+	case scFreshness:
+		limit := checkpointSec + targetFreshSlackSec
+		s.Target = "p99 <= " + strconv.FormatFloat(limit, 'f', -1, 64) + " s"
+		if len(s.Runs) > 0 {
+			s.Met = ptr(s.Median <= limit)
+		}
+	}
+	if s.PeakRSSBytes > 0 {
+		s.RSSMet = ptr(s.PeakRSSBytes <= targetRSSBytes)
+	}
+}
+
+// marshalResults is the results file's bytes.
+func marshalResults(r *Results) ([]byte, error) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode results: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// markdown renders the results as the table for the README.
+func markdown(r *Results) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Benchmark %s (%s scale)\n\n", r.Date, r.Label)
+	fmt.Fprintf(&b, "%d cores, %s RAM, %s; %s %s; %s; %s. Median of %d runs.\n\n",
+		r.Machine.NProc, fmtBytes(r.Machine.MemBytes), r.Machine.OS, r.Machine.Source, r.Machine.SourceVersion,
+		r.Machine.GoVersion, r.Machine.FloeVersion, r.Scale.Runs)
+	b.WriteString("| scenario | floe | raw source | ratio | target | met? |\n|---|---|---|---|---|---|\n")
+	row := func(cells ...string) { b.WriteString("| " + strings.Join(cells, " | ") + " |\n") }
+	for _, s := range r.Scenarios {
+		switch s.Name {
+		case scSnapshot:
+			row(fmt.Sprintf("snapshot: %s rows, %d tables, ~%.0f B/row, parallelism %d", fmtInt(r.Scale.Rows), r.Scale.Tables, r.Scale.AvgRowBytes, r.Scale.Parallelism),
+				fmtRate(s.Median, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtRatio(s.Ratio), s.Target, fmtMet(s.Met))
+		case scStreaming:
+			row(fmt.Sprintf("streaming: %s mixed changes, %d per transaction", fmtInt(runCount(s)), r.Scale.TxnChanges),
+				fmtRate(s.Median, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtRatio(s.Ratio), s.Target, fmtMet(s.Met))
+		case scBigTxn:
+			row(fmt.Sprintf("one transaction of %s inserted rows", fmtInt(r.Scale.BigTxnRows)),
+				fmtRate(s.Median, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtRatio(s.Ratio), "-", "-")
+		case scFreshness:
+			what := fmt.Sprintf("at %s changes/s, checkpoint %s", fmtInt(int64(r.Scale.FreshnessRate)), r.Scale.CheckpointInterval)
+			row("freshness p50 "+what, fmtSecondsP(s.P50Seconds), "-", "-", "-", "-")
+			row("freshness p99 "+what, fmtSeconds(s.Median), "-", "-", s.Target, fmtMet(s.Met))
+		}
+	}
+	for _, s := range r.Scenarios {
+		if s.PeakRSSBytes > 0 {
+			row("peak RSS, "+s.Name, fmtBytes(s.PeakRSSBytes), "-", "-", "<= 1 GiB", fmtMet(s.RSSMet))
+		}
+	}
+	fmt.Fprintf(&b, "\nSnapshot: `floe run` (snapshot.mode initial_only) from start to exit, vs parallel "+
+		"`COPY (chunk) TO STDOUT` into io.Discard with the same parallelism and %s-row chunks. "+
+		"Streaming and bigtxn: the changes are written while floe is stopped, then `floe run` is timed from start "+
+		"until every Iceberg table has committed past the last transaction (checkpoint interval %s), vs a bare "+
+		"pglogrepl loop reading pgoutput from a second slot over the same WAL range. Freshness: per transaction, "+
+		"source commit time to the %s poll that sees it committed in Iceberg, under a steady paced load.\n",
+		fmtInt(int64(r.Scale.ChunkRows)), r.Scale.StreamInterval, r.Scale.PollInterval)
+	fmt.Fprintf(&b, "\nReproduce: `%s`\n", r.Command)
+	return b.String()
+}
+
+func runCount(s Scenario) int64 {
+	if len(s.Runs) == 0 {
+		return 0
+	}
+	return s.Runs[0].Count
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+}
+
+// percentile is the nearest-rank p-th percentile (0 < p <= 100).
+func percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	rank := int(math.Ceil(p / 100 * float64(len(s))))
+	return s[min(max(rank, 1), len(s))-1]
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+func fmtInt(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var out []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}
+
+func fmtRate(v float64, unit string) string { return fmtInt(int64(math.Round(v))) + " " + unit }
+
+func fmtRateP(v *float64, unit string) string {
+	if v == nil {
+		return "-"
+	}
+	return fmtRate(*v, unit)
+}
+
+func fmtRatio(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*v, 'f', 2, 64) + "x"
+}
+
+func fmtSeconds(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) + " s" }
+
+func fmtSecondsP(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmtSeconds(*v)
+}
+
+func fmtMet(m *bool) string {
+	switch {
+	case m == nil:
+		return "-"
+	case *m:
+		return "yes"
+	default:
+		return "**no**"
+	}
+}
+
+func fmtBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64) + " GiB"
+	default:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	}
+}

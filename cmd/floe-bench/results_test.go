@@ -1,0 +1,223 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// fixedResults is a results value with every kind of scenario.
+func fixedResults() *Results {
+	snap := Scenario{Name: scSnapshot, Source: "postgres", Unit: "rows/s", Runs: []Run{
+		{Floe: 100_000, Raw: ptr(400_000.0), Count: 5_000_000, FloeSeconds: 50, RawSeconds: ptr(12.5), PeakRSSBytes: 300 << 20, Profile: "snapshot-run1.pprof"},
+		{Floe: 120_000, Raw: ptr(500_000.0), Count: 5_000_000, FloeSeconds: 41.7, RawSeconds: ptr(10.0), PeakRSSBytes: 310 << 20},
+		{Floe: 110_000, Raw: ptr(450_000.0), Count: 5_000_000, FloeSeconds: 45.5, RawSeconds: ptr(11.1), PeakRSSBytes: 305 << 20},
+	}}
+	stream := Scenario{Name: scStreaming, Source: "postgres", Unit: "changes/s", Runs: []Run{
+		{Floe: 80_000, Raw: ptr(100_000.0), Count: 1_000_004, FloeSeconds: 12.5, RawSeconds: ptr(10.0), PeakRSSBytes: 2 << 30, Txns: 10_001, LoadRate: 70_000},
+	}}
+	big := Scenario{Name: scBigTxn, Source: "postgres", Unit: "rows/s", Runs: []Run{
+		{Floe: 50_000, Raw: ptr(100_000.0), Count: 1_000_004, FloeSeconds: 20, RawSeconds: ptr(10.0), PeakRSSBytes: 700 << 20, Txns: 2},
+	}}
+	fresh := Scenario{Name: scFreshness, Source: "postgres", Unit: "s", Runs: []Run{
+		{Floe: 11.2, Count: 600_004, Txns: 12_001, LoadRate: 9_998, P50Seconds: ptr(6.1), P99Seconds: ptr(11.2), MaxSeconds: ptr(11.9), PeakRSSBytes: 200 << 20},
+		{Floe: 12.4, Count: 600_004, Txns: 12_001, LoadRate: 9_990, P50Seconds: ptr(6.5), P99Seconds: ptr(12.4), MaxSeconds: ptr(13.0), PeakRSSBytes: 210 << 20},
+	}}
+	scs := []Scenario{snap, stream, big, fresh}
+	for i := range scs {
+		scs[i].summarize(10)
+	}
+	return &Results{
+		Version: resultsVersion, Date: "2026-11-24", StartedAt: "2026-11-24T15:00:00Z", Label: "full", Command: "make bench",
+		Machine: Machine{NProc: 2, MemBytes: 24 << 30, CPU: "Test CPU", OS: "linux/amd64", GoVersion: "go1.26.8",
+			Source: "postgres", SourceVersion: "15.18", FloeVersion: "floe v0.1.0"},
+		Scale: Scale{Rows: 5_000_000, Tables: 4, AvgRowBytes: 141.2, Changes: 1_000_000, TxnChanges: 100, BigTxnRows: 1_000_000,
+			FreshnessRate: 10_000, FreshnessSeconds: 60, Runs: 3, Parallelism: 2, ChunkRows: 50_000,
+			StreamInterval: "1s", CheckpointInterval: "10s", PollInterval: "100ms"},
+		Scenarios: scs,
+	}
+}
+
+// TestResultsGolden pins the persisted results format (JSON) and the
+// markdown derived from it.
+func TestResultsGolden(t *testing.T) {
+	r := fixedResults()
+	js, err := marshalResults(r)
+	require.NoError(t, err)
+	for name, got := range map[string][]byte{"results.json.golden": js, "results.md.golden": []byte(markdown(r))} {
+		path := filepath.Join("testdata", name)
+		if *update {
+			require.NoError(t, os.WriteFile(path, got, 0o644))
+		}
+		want, err := os.ReadFile(path)
+		require.NoError(t, err, "run go test -update to create the golden files")
+		assert.Equal(t, string(want), string(got), "%s differs (go test -update rewrites it after an intended change; bump resultsVersion if the JSON meaning changed)", name)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	r := fixedResults()
+	tests := []struct {
+		name             string
+		sc               Scenario
+		median, baseline float64
+		ratio            float64
+		met, rssMet      *bool
+		peakRSS          int64
+		target           string
+	}{
+		{"snapshot", r.Scenarios[0], 110_000, 450_000, 0.244, ptr(false), ptr(true), 310 << 20, ">= 0.5x raw"},
+		{"streaming", r.Scenarios[1], 80_000, 100_000, 0.8, ptr(true), ptr(false), 2 << 30, ">= 0.7x raw"},
+		{"bigtxn", r.Scenarios[2], 50_000, 100_000, 0.5, nil, ptr(true), 700 << 20, ""},
+		{"freshness", r.Scenarios[3], 11.8, 0, 0, ptr(true), ptr(true), 210 << 20, "p99 <= 12 s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tt.sc
+			assert.InDelta(t, tt.median, s.Median, 1e-9)
+			if tt.baseline == 0 {
+				assert.Nil(t, s.Baseline)
+				assert.Nil(t, s.Ratio)
+			} else {
+				require.NotNil(t, s.Ratio)
+				assert.InDelta(t, tt.baseline, *s.Baseline, 1e-9)
+				assert.InDelta(t, tt.ratio, *s.Ratio, 1e-9)
+			}
+			assert.Equal(t, tt.met, s.Met)
+			assert.Equal(t, tt.rssMet, s.RSSMet)
+			assert.Equal(t, tt.peakRSS, s.PeakRSSBytes)
+			assert.Equal(t, tt.target, s.Target)
+		})
+	}
+	assert.InDelta(t, 6.3, *r.Scenarios[3].P50Seconds, 1e-9)
+}
+
+func TestStats(t *testing.T) {
+	tests := []struct {
+		name   string
+		xs     []float64
+		median float64
+		p50    float64
+		p99    float64
+		p100   float64
+	}{
+		{"empty", nil, 0, 0, 0, 0},
+		{"one", []float64{3}, 3, 3, 3, 3},
+		{"even", []float64{4, 1, 3, 2}, 2.5, 2, 4, 4},
+		{"hundred", seq(100), 50.5, 50, 99, 100},
+		{"unsorted odd", []float64{9, 1, 5}, 5, 5, 9, 9},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := append([]float64(nil), tt.xs...)
+			assert.Equal(t, tt.median, median(tt.xs))
+			assert.Equal(t, tt.p50, percentile(tt.xs, 50))
+			assert.Equal(t, tt.p99, percentile(tt.xs, 99))
+			assert.Equal(t, tt.p100, percentile(tt.xs, 100))
+			assert.Equal(t, in, tt.xs, "input must not be reordered")
+		})
+	}
+}
+
+func seq(n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = float64(n - i)
+	}
+	return out
+}
+
+func TestFormat(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{fmtInt(0), "0"},
+		{fmtInt(999), "999"},
+		{fmtInt(1000), "1,000"},
+		{fmtInt(-1234567), "-1,234,567"},
+		{fmtBytes(300 << 20), "300 MiB"},
+		{fmtBytes(3 << 29), "1.5 GiB"},
+		{fmtRatio(ptr(0.2449)), "0.24x"},
+		{fmtRatio(nil), "-"},
+		{fmtMet(ptr(false)), "**no**"},
+		{fmtSeconds(11.234), "11.23 s"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, tt.got)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		label   string
+		rows    int64
+		runs    int
+		dur     time.Duration
+		scen    []string
+		wantErr string
+	}{
+		{"defaults are the issue's sizes", nil, "full", 5_000_000, 3, time.Minute, allScenarios, ""},
+		{"quick", []string{"-quick"}, "quick", 200_000, 1, 15 * time.Second, allScenarios, ""},
+		{"quick with an explicit size", []string{"-quick", "-rows", "1000000"}, "custom", 1_000_000, 1, 15 * time.Second, allScenarios, ""},
+		{"explicit label", []string{"-rows", "1000000", "-label", "medium"}, "medium", 1_000_000, 3, time.Minute, allScenarios, ""},
+		{"scenario subset", []string{"-scenarios", "freshness, snapshot"}, "full", 5_000_000, 3, time.Minute, []string{scFreshness, scSnapshot}, ""},
+		{"unknown scenario", []string{"-scenarios", "snapshot,nope"}, "", 0, 0, 0, nil, `unknown scenario "nope"`},
+		{"zero runs", []string{"-runs", "0"}, "", 0, 0, 0, nil, "-runs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseFlags(tt.args)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.label, o.label)
+			assert.Equal(t, tt.rows, o.rows)
+			assert.Equal(t, tt.runs, o.runs)
+			assert.Equal(t, tt.dur, o.duration)
+			assert.Equal(t, tt.scen, o.scenarios)
+		})
+	}
+}
+
+// TestDelays checks the freshness computation: a transaction is visible
+// when every table it touched was seen committed at or past its end.
+func TestDelays(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC)
+	lp := &lakePoller{obs: map[string][]observation{
+		"a": {{at: t0.Add(10 * time.Second), pos: 100}, {at: t0.Add(20 * time.Second), pos: 300}},
+		"b": {{at: t0.Add(11 * time.Second), pos: 150}},
+	}}
+	txns := []txnInfo{
+		{End: 100, Commit: t0.Add(1 * time.Second), Tables: []string{"a"}},       // 9 s
+		{End: 90, Commit: t0.Add(2 * time.Second), Tables: []string{"a", "b"}},   // both seen: b at 11 s -> 9 s
+		{End: 200, Commit: t0.Add(12 * time.Second), Tables: []string{"a"}},      // 8 s
+		{End: 200, Commit: t0.Add(12 * time.Second), Tables: []string{"a", "b"}}, // b never past 150
+		{End: 50, Commit: t0, Tables: nil},                                       // touched nothing
+	}
+	got, missing := lp.delays(txns)
+	assert.Equal(t, []float64{9, 9, 8}, got)
+	assert.Equal(t, 2, missing)
+}
+
+func TestReproduceCommand(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "make bench"},
+		{[]string{"-floe", "/x/floe", "-out=/r", "-v"}, "make bench"},
+		{[]string{"-quick", "-workdir", "/tmp/w", "-rows", "1000000"}, "make bench BENCH_FLAGS='-quick -rows 1000000'"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, reproduceCommand(tt.args))
+	}
+}

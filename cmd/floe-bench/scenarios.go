@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// bench runs the scenarios against one source.
+type bench struct {
+	o      options
+	log    *slog.Logger
+	src    benchSource
+	floe   *floeRunner
+	tables []string
+}
+
+// Generous ceilings: a run that takes longer has hung.
+const (
+	runTimeout  = 45 * time.Minute
+	stopTimeout = 3 * time.Minute
+)
+
+// runScenario runs scenario name o.runs times.
+func (b *bench) runScenario(ctx context.Context, name string) (Scenario, error) {
+	sc := Scenario{Name: name, Source: b.src.Kind(), Unit: "changes/s"}
+	switch name {
+	case scSnapshot:
+		sc.Unit = "rows/s"
+	case scBigTxn:
+		sc.Unit = "rows/s"
+	case scFreshness:
+		sc.Unit = "s"
+	}
+	for i := 1; i <= b.o.runs; i++ {
+		var (
+			r   Run
+			err error
+		)
+		switch name {
+		case scSnapshot:
+			r, err = b.snapshotRun(ctx, i)
+		case scStreaming:
+			r, err = b.catchUpRun(ctx, name, i, workload{Changes: b.o.changes, TxnChanges: b.o.txnChanges})
+		case scBigTxn:
+			r, err = b.catchUpRun(ctx, name, i, workload{BigInsert: b.o.bigTxn})
+		case scFreshness:
+			r, err = b.freshnessRun(ctx, i)
+		default:
+			return sc, fmt.Errorf("unknown scenario %q", name)
+		}
+		if err != nil {
+			return sc, fmt.Errorf("%s run %d: %w", name, i, err)
+		}
+		b.log.Info("run done", "scenario", name, "run", i, "floe", round3(r.Floe), "raw", round3(deref(r.Raw)), "unit", sc.Unit,
+			"peak_rss_mib", r.PeakRSSBytes>>20, "floe_seconds", round3(r.FloeSeconds))
+		sc.Runs = append(sc.Runs, r)
+	}
+	sc.summarize(b.o.interval.Seconds())
+	return sc, nil
+}
+
+// snapshotRun times the raw parallel COPY, then `floe run` with
+// snapshot.mode initial_only from start to exit.
+func (b *bench) snapshotRun(ctx context.Context, i int) (Run, error) {
+	start := time.Now()
+	rows, err := b.src.RawSnapshot(ctx, b.o.parallelism, b.o.chunkRows)
+	if err != nil {
+		return Run{}, fmt.Errorf("raw snapshot: %w", err)
+	}
+	rawSec := time.Since(start).Seconds()
+
+	d, err := b.floe.newPipeline(fmt.Sprintf("snap%d", i), "initial_only", b.o.streamInterval)
+	if err != nil {
+		return Run{}, err
+	}
+	profile := fmt.Sprintf("%s-run%d.pprof", scSnapshot, i)
+	p, err := b.floe.start(d, profile)
+	if err != nil {
+		return Run{}, err
+	}
+	if err := p.wait(ctx, runTimeout); err != nil {
+		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
+	}
+	floeSec := time.Since(p.started).Seconds()
+	got, err := b.lakeRowCount(ctx, d)
+	if err != nil {
+		return Run{}, err
+	}
+	if got != rows {
+		return Run{}, fmt.Errorf("floe snapshot holds %d rows, the source %d", got, rows)
+	}
+	if err := b.cleanup(ctx, d); err != nil {
+		return Run{}, err
+	}
+	return Run{Floe: float64(rows) / floeSec, Raw: ptr(float64(rows) / rawSec), Count: rows,
+		FloeSeconds: floeSec, RawSeconds: ptr(rawSec), PeakRSSBytes: p.peakRSS(), Profile: b.profileName(profile)}, nil
+}
+
+func (b *bench) lakeRowCount(ctx context.Context, d *pipelineDir) (int64, error) {
+	cat, err := openLake(ctx, d)
+	if err != nil {
+		return 0, err
+	}
+	defer cat.Close()
+	return lakeRows(ctx, cat, b.tables, d.name)
+}
+
+// catchUpRun writes the workload while floe is stopped (its slot and a
+// raw slot both exist), then times `floe run` from start until every
+// Iceberg table has committed the last transaction, and the raw decoder
+// over the same
+// range. Both read the same WAL, so the ratio compares decode-and-deliver
+// with decode alone, not with the speed of the load generator.
+func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) (Run, error) {
+	d, err := b.floe.newPipeline(fmt.Sprintf("%s%d", name, i), "never", b.o.streamInterval)
+	if err != nil {
+		return Run{}, err
+	}
+	// First start: creates the slot, the publication and the tables.
+	p, err := b.floe.start(d, "")
+	if err != nil {
+		return Run{}, err
+	}
+	if err := waitLog(ctx, p, "msg=streaming", 2*time.Minute); err != nil {
+		p.kill()
+		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
+	}
+	if err := p.stop(stopTimeout); err != nil {
+		return Run{}, err
+	}
+	raw := fmt.Sprintf("bench_raw_%s%d", name, i)
+	if err := b.src.OpenRawCursor(ctx, raw); err != nil {
+		return Run{}, err
+	}
+	defer func() { _ = b.src.CloseRawCursor(context.WithoutCancel(ctx), raw) }()
+	ap, err := b.src.Apply(ctx, w)
+	if err != nil {
+		return Run{}, err
+	}
+	b.log.Info("workload written", "scenario", name, "run", i, "changes", ap.Changes, "txns", ap.Txns,
+		"seconds", round3(ap.Elapsed.Seconds()))
+
+	profile := fmt.Sprintf("%s-run%d.pprof", name, i)
+	p, err = b.floe.start(d, profile)
+	if err != nil {
+		return Run{}, err
+	}
+	seen, err := waitCommitted(ctx, d, b.tables, b.src.DecodeFloePosition, p, ap.Marker, runTimeout)
+	if err != nil {
+		p.kill()
+		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
+	}
+	floeSec := seen.Sub(p.started).Seconds()
+	if err := p.stop(stopTimeout); err != nil {
+		return Run{}, err
+	}
+	dr, err := b.src.RawDecode(ctx, raw, ap.Marker, false)
+	if err != nil {
+		return Run{}, fmt.Errorf("raw decode: %w", err)
+	}
+	if dr.Changes != ap.Changes {
+		b.log.Warn("raw decoder saw a different number of changes than written", "decoded", dr.Changes, "written", ap.Changes)
+	}
+	if err := b.cleanup(ctx, d); err != nil {
+		return Run{}, err
+	}
+	rawSec := dr.Elapsed.Seconds()
+	n := float64(dr.Changes)
+	return Run{Floe: n / floeSec, Raw: ptr(n / rawSec), Count: dr.Changes, FloeSeconds: floeSec, RawSeconds: ptr(rawSec),
+		PeakRSSBytes: p.peakRSS(), Txns: ap.Txns, LoadRate: float64(ap.Changes) / ap.Elapsed.Seconds(), Profile: b.profileName(profile)}, nil
+}
+
+// freshnessRun streams a paced load through a running floe with the
+// default checkpoint interval and measures, per transaction, the delay
+// from its source commit to the poll that saw it committed in Iceberg.
+func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
+	d, err := b.floe.newPipeline(fmt.Sprintf("fresh%d", i), "never", b.o.interval)
+	if err != nil {
+		return Run{}, err
+	}
+	profile := fmt.Sprintf("%s-run%d.pprof", scFreshness, i)
+	p, err := b.floe.start(d, profile)
+	if err != nil {
+		return Run{}, err
+	}
+	defer func() {
+		select {
+		case <-p.exited:
+		default:
+			p.kill()
+		}
+	}()
+	if err := waitLog(ctx, p, "msg=streaming", 2*time.Minute); err != nil {
+		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
+	}
+	raw := fmt.Sprintf("bench_raw_fresh%d", i)
+	if err := b.src.OpenRawCursor(ctx, raw); err != nil {
+		return Run{}, err
+	}
+	defer func() { _ = b.src.CloseRawCursor(context.WithoutCancel(ctx), raw) }()
+	cat, err := openLake(ctx, d)
+	if err != nil {
+		return Run{}, err
+	}
+	defer cat.Close()
+	lp, err := newLakePoller(ctx, cat, b.tables, d.name, b.src.DecodeFloePosition, b.o.poll, b.log)
+	if err != nil {
+		return Run{}, err
+	}
+	pctx, stopPoll := context.WithCancel(ctx)
+	polled := make(chan struct{})
+	go func() { defer close(polled); lp.run(pctx) }()
+	defer func() { stopPoll(); <-polled }()
+
+	ap, err := b.src.Apply(ctx, workload{TxnChanges: b.o.freshTxnChanges, Rate: b.o.rate, Duration: b.o.duration})
+	if err != nil {
+		return Run{}, err
+	}
+	loadRate := float64(ap.Changes) / ap.Elapsed.Seconds()
+	b.log.Info("paced load done", "run", i, "changes", ap.Changes, "txns", ap.Txns, "rate", round3(loadRate))
+	// The load keeps going (unmeasured) until the measured transactions
+	// are committed: a steady load has no idle tail, which would time
+	// the last checkpoint differently.
+	tailStop := make(chan struct{})
+	tailDone := make(chan error, 1)
+	go func() {
+		_, err := b.src.Apply(ctx, workload{TxnChanges: b.o.freshTxnChanges, Rate: b.o.rate, Duration: runTimeout, Stop: tailStop})
+		tailDone <- err
+	}()
+	_, err = waitCommitted(ctx, d, b.tables, b.src.DecodeFloePosition, p, ap.Marker, b.o.interval*3+2*time.Minute)
+	close(tailStop)
+	if terr := <-tailDone; err == nil && terr != nil {
+		err = fmt.Errorf("tail load: %w", terr)
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
+	}
+	// Give the poller two more rounds to see the last commit.
+	if err := sleepUntil(ctx, time.Now().Add(2*b.o.poll+50*time.Millisecond)); err != nil {
+		return Run{}, err
+	}
+	stopPoll()
+	<-polled
+	if err := p.stop(stopTimeout); err != nil {
+		return Run{}, err
+	}
+	dr, err := b.src.RawDecode(ctx, raw, ap.Marker, true)
+	if err != nil {
+		return Run{}, fmt.Errorf("raw decode: %w", err)
+	}
+	delays, missing := lp.delays(dr.Txns)
+	if missing > 0 {
+		return Run{}, fmt.Errorf("%d of %d transactions were never seen committed in Iceberg", missing, len(dr.Txns))
+	}
+	if err := b.cleanup(ctx, d); err != nil {
+		return Run{}, err
+	}
+	p99 := percentile(delays, 99)
+	return Run{Floe: p99, Count: dr.Changes, Txns: int64(len(dr.Txns)), LoadRate: loadRate,
+		FloeSeconds: ap.Elapsed.Seconds(), PeakRSSBytes: p.peakRSS(),
+		P50Seconds: ptr(percentile(delays, 50)), P99Seconds: ptr(p99), MaxSeconds: ptr(percentile(delays, 100)),
+		Profile: b.profileName(profile)}, nil
+}
+
+// cleanup drops a finished pipeline's slot, publication and lake (unless
+// -keep), keeping its config and log.
+func (b *bench) cleanup(ctx context.Context, d *pipelineDir) error {
+	if err := b.src.DropPipeline(ctx, d.name); err != nil {
+		return fmt.Errorf("drop pipeline %s: %w", d.name, err)
+	}
+	if b.o.keep {
+		return nil
+	}
+	return d.dropLake()
+}
+
+func (b *bench) profileName(p string) string {
+	if b.floe.profiles == "" {
+		return ""
+	}
+	return p
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"time"
+)
+
+// pos is a point in a source's change log, ordered: a PostgreSQL LSN (a
+// MariaDB source would map its single-domain GTID sequence here).
+type pos uint64
+
+// txnInfo describes one source transaction as the raw decoder saw it.
+type txnInfo struct {
+	End     pos       // the position floe records once the transaction is committed
+	Commit  time.Time // the source commit time
+	Tables  []string  // tables the transaction touched (bare names)
+	Changes int
+}
+
+// decodeResult is what one raw decode pass read.
+type decodeResult struct {
+	Changes int64
+	Txns    []txnInfo // only when collected
+	Elapsed time.Duration
+}
+
+// applyResult is what one workload pass wrote.
+type applyResult struct {
+	Changes int64         // row changes written
+	Txns    int64         // transactions committed
+	Marker  pos           // a position inside the last transaction (which touches every table), before its commit
+	Elapsed time.Duration // from the first statement to the last commit
+}
+
+// workload describes a batch of source changes.
+type workload struct {
+	// Changes is the total number of row changes; TxnChanges per
+	// transaction (inserts, updates and deletes in the ratio 2:2:1).
+	Changes    int64
+	TxnChanges int
+	// Rate paces the load in changes per second; 0 writes flat out.
+	Rate float64
+	// Duration, when set, ends a paced load after this long instead.
+	Duration time.Duration
+	// BigInsert, when set, makes the whole workload one transaction that
+	// inserts this many rows into one table.
+	BigInsert int64
+	// Stop, when closed, ends the load early.
+	Stop <-chan struct{}
+}
+
+// loadInfo describes the generated data set.
+type loadInfo struct {
+	Tables      []string
+	Rows        int64
+	AvgRowBytes float64
+	Elapsed     time.Duration
+}
+
+// benchSource is one source kind under test: the server, the data set, the
+// raw baselines and the floe source configuration. PostgreSQL implements
+// it in pg.go; a MySQL/MariaDB kind adds its own file.
+type benchSource interface {
+	// Kind names the source ("postgres"), as in floe's source.type.
+	Kind() string
+	// Version is the server version string.
+	Version(ctx context.Context) (string, error)
+	// Load creates the tables and fills them with about rows rows.
+	Load(ctx context.Context, rows int64) (loadInfo, error)
+	// FloeSourceYAML is the source: section of a floe config (indented
+	// two spaces, without the "source:" line).
+	FloeSourceYAML(pipeline, snapshotMode string, parallelism, chunkRows int) string
+	// FloeEnv is the environment floe needs for that section.
+	FloeEnv() []string
+	// RawSnapshot reads every row of every table, parallelism chunks at
+	// once, chunkRows rows per chunk, and discards them; it returns rows.
+	RawSnapshot(ctx context.Context, parallelism, chunkRows int) (int64, error)
+	// OpenRawCursor starts a raw change cursor at the current end of the
+	// log (a second replication slot for PostgreSQL).
+	OpenRawCursor(ctx context.Context, name string) error
+	// RawDecode reads the cursor's changes up to and including the
+	// transaction that contains marker, discarding them.
+	RawDecode(ctx context.Context, name string, marker pos, collect bool) (decodeResult, error)
+	// CloseRawCursor drops the cursor.
+	CloseRawCursor(ctx context.Context, name string) error
+	// Apply writes the workload, then a marker transaction that changes
+	// one row of every table (so every table's next commit is past it).
+	Apply(ctx context.Context, w workload) (applyResult, error)
+	// DecodeFloePosition parses floe's floe.position summary value.
+	DecodeFloePosition(s string) (pos, error)
+	// DropPipeline removes what a floe pipeline left in the source (its
+	// slot and publication); it must not be running.
+	DropPipeline(ctx context.Context, pipeline string) error
+	// Stop stops the server and removes its files.
+	Stop() error
+}
