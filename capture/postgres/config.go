@@ -141,42 +141,12 @@ func New(cfg Config) (*Source, error) {
 	return s, nil
 }
 
-// Problem is one thing wrong with the source or its configuration: the
-// configuration field it concerns, what is wrong, and how to fix it.
-// It is also the error type of connection and setup failures.
-type Problem struct {
-	Field   string
-	Message string
-	Fix     string
-}
+// Problem is capture.Problem: one thing wrong with the source or its
+// configuration, with the field and the fix.
+type Problem = capture.Problem
 
-// Error renders the problem on one line.
-func (p Problem) Error() string {
-	if p.Fix == "" {
-		return p.Field + ": " + p.Message
-	}
-	return p.Field + ": " + p.Message + "; fix: " + p.Fix
-}
-
-// problemList is an error made of several problems, rendered on one line.
-type problemList []Problem
-
-func (l problemList) Error() string {
-	parts := make([]string, len(l))
-	for i, p := range l {
-		parts[i] = p.Error()
-	}
-	return strings.Join(parts, " | ")
-}
-
-// Unwrap exposes the problems to errors.As.
-func (l problemList) Unwrap() []error {
-	errs := make([]error, len(l))
-	for i, p := range l {
-		errs[i] = p
-	}
-	return errs
-}
+// problemList is an error made of several problems.
+type problemList = capture.Problems
 
 // dsn renders the connection settings as a keyword/value string.
 func (s *Source) dsn() string {

@@ -6,9 +6,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/floe-cdc/floe/capture"
 	"github.com/spf13/cobra"
-
-	"github.com/floe-cdc/floe/capture/postgres"
 )
 
 func checkCommand() *cobra.Command {
@@ -58,7 +57,7 @@ func runCheck(cmd *cobra.Command, configPath string, out io.Writer) error {
 }
 
 // formatSourceProblem renders a source problem as one line: "FIELD: MESSAGE (fix: FIX)".
-func formatSourceProblem(p postgres.Problem) string {
+func formatSourceProblem(p capture.Problem) string {
 	line := p.Field + ": " + p.Message
 	if p.Fix != "" {
 		line += " (fix: " + p.Fix + ")"

@@ -36,11 +36,11 @@ func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
 }
 
 // floeSource is what the verbs need of a source: capture plus the
-// preflight check. Sources report problems in the postgres.Problem shape
-// (Field, Message, Fix); see source_mysql.go for the MySQL adapter.
+// preflight check. Sources report problems as capture.Problem
+// (Field, Message, Fix).
 type floeSource interface {
 	capture.Source
-	Check(ctx context.Context) []postgres.Problem
+	Check(ctx context.Context) []capture.Problem
 }
 
 // openSource builds the configured source; it does not connect yet.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/mysql"
-	"github.com/floe-cdc/floe/capture/postgres"
 )
 
 // DefaultServerID derives a replica server id from the pipeline name: a
@@ -34,26 +32,7 @@ func mysqlTimeZone(name string) (*time.Location, error) {
 	return loc, nil
 }
 
-// mysqlSource adapts *mysql.Source to floeSource; every other method
-// (Snapshotter, RowReader, ScanTable) is promoted from the embedded source.
-type mysqlSource struct {
-	*mysql.Source
-}
-
-// Check runs the MySQL preflight and reports its problems in the shared shape.
-func (s mysqlSource) Check(ctx context.Context) []postgres.Problem {
-	ps := s.Source.Check(ctx)
-	out := make([]postgres.Problem, len(ps))
-	for i, p := range ps {
-		out[i] = postgres.Problem{Field: p.Field, Message: p.Message, Fix: p.Fix}
-	}
-	return out
-}
-
-var (
-	_ capture.Snapshotter = mysqlSource{}
-	_ capture.RowReader   = mysqlSource{}
-)
+var _ floeSource = (*mysql.Source)(nil)
 
 // openMySQL builds the MySQL/MariaDB source of cfg; it does not connect yet.
 func openMySQL(cfg *Config, log *slog.Logger, keys map[capture.TableID][]string) (floeSource, error) {
@@ -77,5 +56,5 @@ func openMySQL(cfg *Config, log *slog.Logger, keys map[capture.TableID][]string)
 	if err != nil {
 		return nil, err
 	}
-	return mysqlSource{src}, nil
+	return src, nil
 }

@@ -1,0 +1,40 @@
+package capture
+
+import "strings"
+
+// Problem is one thing wrong with a source or its configuration, as a
+// source's preflight check (and its setup errors) report it: the
+// configuration field it concerns, what is wrong, and how to fix it.
+type Problem struct {
+	Field   string
+	Message string
+	Fix     string
+}
+
+// Error renders the problem on one line.
+func (p Problem) Error() string {
+	if p.Fix == "" {
+		return p.Field + ": " + p.Message
+	}
+	return p.Field + ": " + p.Message + "; fix: " + p.Fix
+}
+
+// Problems is an error made of several problems, rendered on one line.
+type Problems []Problem
+
+func (l Problems) Error() string {
+	parts := make([]string, len(l))
+	for i, p := range l {
+		parts[i] = p.Error()
+	}
+	return strings.Join(parts, " | ")
+}
+
+// Unwrap exposes the problems to errors.As.
+func (l Problems) Unwrap() []error {
+	errs := make([]error, len(l))
+	for i, p := range l {
+		errs[i] = p
+	}
+	return errs
+}
