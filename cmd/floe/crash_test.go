@@ -37,10 +37,37 @@ func crashTest(t *testing.T, mode string) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	seed := rng.Uint64() % 1000
 	t.Logf("random seed %d", seed)
-
-	// The workload runs for the whole test, with two large transactions.
 	w := newWorkload(ctx, t, e, seeded, seed)
-	wctx, stopWork := context.WithCancel(ctx)
+	crashLoop(t, e, w, rng, 4)
+}
+
+// crashEnv is what the crash loop needs of a test's pipeline: the
+// PostgreSQL and MariaDB envs differ in how they wait for catch-up.
+type crashEnv interface {
+	base() *pipelineEnv
+	waitCaughtUp(r *running, timeout time.Duration)
+}
+
+func (e *pipelineEnv) base() *pipelineEnv { return e }
+
+// crashWorkload is a source workload: small random transactions and the
+// occasional large one.
+type crashWorkload interface {
+	step(ctx context.Context) error
+	bulk(ctx context.Context, tenant string, rows int) error
+	transactions() int
+}
+
+func (w *workload) transactions() int { return w.txns }
+
+// crashLoop runs w for the whole test, SIGKILLs `floe run` 12 times —
+// four at random moments of the snapshot, the rest while streaming — and
+// restarts it each time, deleting the state dir before the seventh start.
+// It then lets a last run catch up and requires `floe verify` to find
+// wantTables tables equal: nothing lost, nothing duplicated.
+func crashLoop(t *testing.T, env crashEnv, w crashWorkload, rng *rand.Rand, wantTables int) {
+	e := env.base()
+	wctx, stopWork := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var workErr error
 	wg.Add(1)
@@ -79,7 +106,7 @@ func crashTest(t *testing.T, mode string) {
 		var wait time.Duration
 		if i < 4 {
 			waitForLog(t, e, r, "snapshot planned", " snapshot=false")
-			wait = time.Duration(50+rng.IntN(900)) * time.Millisecond
+			wait = time.Duration(20+rng.IntN(700)) * time.Millisecond
 		} else {
 			waitForLog(t, e, r, "msg=streaming")
 			wait = time.Duration(100+rng.IntN(3000)) * time.Millisecond
@@ -103,13 +130,15 @@ func crashTest(t *testing.T, mode string) {
 	if workErr != nil {
 		t.Fatalf("workload: %v", workErr)
 	}
-	t.Logf("workload: %d transactions", w.txns)
+	t.Logf("workload: %d transactions", w.transactions())
 
 	appendLog(t, e, "=== test: final run ===")
 	r := e.start()
-	e.waitCaughtUp(r, 3*time.Minute)
+	start := time.Now()
+	env.waitCaughtUp(r, 3*time.Minute)
+	t.Logf("final run caught up in %v", time.Since(start).Round(time.Millisecond))
 	e.stop(r)
-	t.Logf("floe verify:\n%s", e.mustVerify(4))
+	t.Logf("floe verify:\n%s", e.mustVerify(wantTables))
 }
 
 // phaseOf says what the last floe run in the log was doing.
