@@ -236,7 +236,13 @@ func (s *Source) describe(ctx context.Context, c *sql.Conn, id capture.TableID) 
 		quoted[i] = quoteIdent(col.Name)
 	}
 	t.qname = quoteIdent(id.Schema) + "." + quoteIdent(id.Name)
-	t.selectList = strings.Join(quoted, ", ")
+	// The select list reads each column losslessly (FLOAT as DOUBLE: the
+	// server prints FLOAT with 6 digits); keys use the plain names.
+	selects := make([]string, len(quoted))
+	for i, col := range layout.Columns {
+		selects[i] = schema.MySQLSelectExpr(col, quoted[i])
+	}
+	t.selectList = strings.Join(selects, ", ")
 	keys := make([]string, len(layout.Key))
 	for i, k := range layout.Key {
 		keys[i] = quoted[k]

@@ -12,23 +12,32 @@ const (
 	readmeEnd   = "<!-- type-fidelity:end -->"
 )
 
-// TestREADMETypeFidelity keeps the README's type-fidelity table equal to
-// the one TestTypeFidelity generates; -update copies it into the README.
+// TestREADMETypeFidelity keeps the README's type-fidelity tables equal to
+// the ones TestTypeFidelity and TestTypeFidelityMySQL generate; -update
+// copies them into the README.
 func TestREADMETypeFidelity(t *testing.T) {
 	gen, err := os.ReadFile(filepath.Join("testdata", "type-fidelity.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var table []string
+	// Every table of the file (PostgreSQL, MySQL/MariaDB), in order, each
+	// kept apart by a blank line so that Markdown renders them separately.
+	var tables []string
+	inTable := false
 	for _, line := range strings.Split(string(gen), "\n") {
-		if strings.HasPrefix(line, "|") {
-			table = append(table, line)
+		isRow := strings.HasPrefix(line, "|")
+		switch {
+		case isRow && inTable:
+			tables[len(tables)-1] += "\n" + line
+		case isRow:
+			tables = append(tables, line)
 		}
+		inTable = isRow
 	}
-	if len(table) < 3 {
+	if len(tables) == 0 || strings.Count(tables[0], "\n") < 2 {
 		t.Fatalf("testdata/type-fidelity.md holds no table")
 	}
-	want := readmeBegin + "\n" + strings.Join(table, "\n") + "\n" + readmeEnd
+	want := readmeBegin + "\n" + strings.Join(tables, "\n\n") + "\n" + readmeEnd
 	path := filepath.Join("..", "..", "README.md")
 	readme, err := os.ReadFile(path)
 	if err != nil {
