@@ -265,6 +265,26 @@ func (l *lake) catchUpAndStop(r *floeRun, marker string) {
 	l.t.Helper()
 	ctx := context.Background()
 	conn := l.admin()
+	// The marker must follow the slot's creation: a slot created after it
+	// starts past it and would look caught up before its snapshot is done.
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		var exists bool
+		if err := conn.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_name = $1`, "floe_"+l.name).Scan(&exists); err != nil {
+			l.t.Fatal(err)
+		}
+		if exists {
+			break
+		}
+		select {
+		case <-r.done:
+			l.t.Fatalf("floe run exited early: %v\n%s", r.err, tailFile(l.logPath, 40))
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("floe did not create its replication slot within 3 minutes\n%s", tailFile(l.logPath, 40))
+		}
+	}
 	if _, err := conn.Exec(ctx, "INSERT INTO "+marker+" DEFAULT VALUES"); err != nil {
 		l.t.Fatal(err)
 	}
@@ -272,7 +292,6 @@ func (l *lake) catchUpAndStop(r *floeRun, marker string) {
 	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
 		l.t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		var ok bool
 		err := conn.QueryRow(ctx, `SELECT coalesce(bool_or(confirmed_flush_lsn >= $1::pg_lsn), false)
