@@ -34,5 +34,5 @@ clean:
 	rm -rf bin .floe
 
 .PHONY: bench
-bench: deps build ## Floe vs the raw source speed (not part of test; ~25 min; BENCH_FLAGS=-quick: ~2 min)
+bench: deps build ## Floe vs the raw source speed, PostgreSQL and MariaDB (not part of test; ~36 min; BENCH_FLAGS=-quick: a few min)
 	$(GO) run ./cmd/floe-bench -floe $(BIN) $(BENCH_FLAGS)

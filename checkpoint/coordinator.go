@@ -199,7 +199,35 @@ func (c *Coordinator) run(ctx context.Context) error {
 		c.log.Info("stopping after snapshot", "reason", stopReason(ctx))
 		return nil
 	}
+	if err := c.recordStart(ctx, info.From); err != nil {
+		return err
+	}
 	return c.stream(ctx)
+}
+
+// recordStart commits the stream's start position to every table that has
+// none yet (snapshot.mode never): a source without a server-side slot
+// (MySQL) would otherwise start at its current position again after a
+// stop before the first checkpoint, skipping what changed meanwhile.
+func (c *Coordinator) recordStart(ctx context.Context, from capture.Position) error {
+	var fresh []*tableRun
+	for _, t := range c.order {
+		if t.committed == nil && t.plan == nil && !t.needsSnapshot {
+			fresh = append(fresh, t)
+		}
+	}
+	if len(fresh) == 0 || from == nil {
+		return nil
+	}
+	checkpoint := c.nextCheckpoint
+	for _, t := range fresh {
+		if err := c.advanceTable(ctx, t, checkpoint, from); err != nil {
+			return err
+		}
+	}
+	c.nextCheckpoint++
+	c.log.Info("start position recorded", "tables", len(fresh), "position", from.String())
+	return nil
 }
 
 func stopReason(ctx context.Context) string {

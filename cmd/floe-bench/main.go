@@ -36,6 +36,8 @@ type options struct {
 	streamInterval  time.Duration
 	poll            time.Duration
 	scenarios       []string
+	sources         []string
+	merge           string
 	workdir         string
 	out             string
 	profiles        string
@@ -45,6 +47,14 @@ type options struct {
 }
 
 var allScenarios = []string{scSnapshot, scStreaming, scBigTxn, scFreshness}
+
+// Source kinds, in the order they run and are reported.
+const (
+	srcPostgres = "postgres"
+	srcMariaDB  = "mariadb"
+)
+
+var allSources = []string{srcPostgres, srcMariaDB}
 
 func parseFlags(args []string) (options, error) {
 	var o options
@@ -65,13 +75,16 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.streamInterval, "stream-interval", time.Second, "checkpoint interval of the snapshot, streaming and bigtxn scenarios (bounds the wait for the last checkpoint)")
 	fs.DurationVar(&o.poll, "poll", 100*time.Millisecond, "freshness: how often each Iceberg table's position is read")
 	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios to run, comma-separated")
+	srcs := fs.String("source", strings.Join(allSources, ","), "source kinds to measure, comma-separated (each starts its own server)")
+	fs.StringVar(&o.merge, "merge", "", "an existing results file (version 1 or 2): the sources measured now replace theirs in it, the others are kept, and it (and its .md) is rewritten")
 	fs.StringVar(&o.workdir, "workdir", "bench/work", "floe configs, logs and lakes (the lakes are removed after each run)")
 	fs.StringVar(&o.out, "out", "bench/results", "directory for <date>.json and <date>.md")
 	fs.StringVar(&o.profiles, "profiles", "bench/profiles", "directory for CPU profiles (a <date>-<label> folder is made); empty = none")
 	fs.StringVar(&o.label, "label", "", "scale label in the results (default: full, quick or custom)")
 	fs.BoolVar(&o.keep, "keep", false, "keep each run's lake")
 	fs.BoolVar(&o.verbose, "v", false, "debug logging")
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if err != nil {
 		return o, err
 	}
 	set := map[string]bool{}
@@ -99,16 +112,11 @@ func parseFlags(args []string) (options, error) {
 			}
 		}
 	}
-	o.scenarios = nil
-	for _, s := range strings.Split(*scen, ",") {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		if !contains(allScenarios, s) {
-			return o, fmt.Errorf("-scenarios: unknown scenario %q (known: %s)", s, strings.Join(allScenarios, ", "))
-		}
-		o.scenarios = append(o.scenarios, s)
+	if o.scenarios, err = splitList("-scenarios", "scenario", *scen, allScenarios); err != nil {
+		return o, err
+	}
+	if o.sources, err = splitList("-source", "source", *srcs, allSources); err != nil {
+		return o, err
 	}
 	switch {
 	case o.runs < 1:
@@ -121,6 +129,26 @@ func parseFlags(args []string) (options, error) {
 		return o, errors.New("-txn-changes and -fresh-txn-changes: must be at least 5")
 	}
 	return o, nil
+}
+
+// splitList splits a comma-separated flag value, checking each item
+// against known.
+func splitList(flagName, what, value string, known []string) ([]string, error) {
+	var out []string
+	for _, s := range strings.Split(value, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !contains(known, s) {
+			return nil, fmt.Errorf("%s: unknown %s %q (known: %s)", flagName, what, s, strings.Join(known, ", "))
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: nothing given", flagName)
+	}
+	return out, nil
 }
 
 func contains(xs []string, s string) bool {
@@ -190,11 +218,56 @@ func runBench(ctx context.Context, o options, log *slog.Logger) (err error) {
 		}
 	}
 
-	pg, err := startPostgres(ctx, log)
-	if err != nil {
-		return err
+	var base *Results
+	if o.merge != "" {
+		// Read it first: a bad file should fail before the measurement.
+		if base, err = readResultsFile(o.merge); err != nil {
+			return err
+		}
 	}
-	var src benchSource = pg
+	res := &Results{Version: resultsVersion, Date: date, Machine: machineInfo()}
+	for _, kind := range o.sources {
+		sr, err := runSource(ctx, o, log, kind, bin, firstLine(string(floeVersion)), filepath.Join(workdir, kind), profiles)
+		if err != nil {
+			return fmt.Errorf("%s: %w", kind, err)
+		}
+		res.Sources = append(res.Sources, sr)
+	}
+	if base == nil {
+		name := res.Date
+		if label := res.Sources[0].Label; label != "full" {
+			name += "-" + label
+		}
+		return writeResults(o.out, name, res, log)
+	}
+	merged := mergeResults(base, res)
+	return writeResults(filepath.Dir(o.merge), strings.TrimSuffix(filepath.Base(o.merge), ".json"), merged, log)
+}
+
+// startSource starts the server of a source kind.
+func startSource(ctx context.Context, kind string, log *slog.Logger) (benchSource, error) {
+	switch kind {
+	case srcPostgres:
+		return startPostgres(ctx, log)
+	case srcMariaDB:
+		return startMariaDB(ctx, log)
+	}
+	return nil, fmt.Errorf("unknown source kind %q", kind)
+}
+
+// runSource starts one source, loads the data and runs the scenarios on
+// it. The server and every floe process are stopped before it returns,
+// whatever happens.
+func runSource(ctx context.Context, o options, log *slog.Logger, kind, bin, floeVersion, workdir, profiles string) (SourceResults, error) {
+	log = log.With("source", kind)
+	srcStarted := time.Now()
+	if err := os.MkdirAll(workdir, 0o755); err != nil {
+		return SourceResults{}, fmt.Errorf("create workdir: %w", err)
+	}
+	src, err := startSource(ctx, kind, log)
+	if err != nil {
+		return SourceResults{}, err
+	}
 	defer func() {
 		if serr := src.Stop(); serr != nil {
 			log.Warn("stop source", "err", serr)
@@ -205,19 +278,16 @@ func runBench(ctx context.Context, o options, log *slog.Logger) (err error) {
 
 	srcVersion, err := src.Version(ctx)
 	if err != nil {
-		return err
+		return SourceResults{}, err
 	}
 	log.Info("loading", "rows", o.rows)
 	info, err := src.Load(ctx, o.rows)
 	if err != nil {
-		return err
+		return SourceResults{}, err
 	}
 	log.Info("loaded", "rows", info.Rows, "avg_row_bytes", round3(info.AvgRowBytes), "seconds", round3(info.Elapsed.Seconds()))
-
-	res := &Results{
-		Version: resultsVersion, Date: date, StartedAt: started.Format(time.RFC3339), Label: o.label,
-		Command: reproduceCommand(os.Args[1:]),
-		Machine: machineInfo(src.Kind(), srcVersion, firstLine(string(floeVersion))),
+	sr := SourceResults{Source: kind, SourceVersion: srcVersion, FloeVersion: floeVersion,
+		StartedAt: srcStarted.Format(time.RFC3339), Label: o.label, Command: reproduceCommand(os.Args[1:]),
 		Scale: Scale{Rows: info.Rows, Tables: len(info.Tables), AvgRowBytes: round3(info.AvgRowBytes), Changes: o.changes,
 			TxnChanges: o.txnChanges, BigTxnRows: o.bigTxn, FreshnessRate: o.rate, FreshnessSeconds: o.duration.Seconds(),
 			Runs: o.runs, Parallelism: o.parallelism, ChunkRows: o.chunkRows, StreamInterval: o.streamInterval.String(),
@@ -228,22 +298,18 @@ func runBench(ctx context.Context, o options, log *slog.Logger) (err error) {
 		log.Info("scenario", "name", name, "runs", o.runs)
 		sc, err := b.runScenario(ctx, name)
 		if err != nil {
-			return err
+			return sr, err
 		}
-		res.Scenarios = append(res.Scenarios, sc)
+		sr.Scenarios = append(sr.Scenarios, sc)
 	}
-	return writeResults(o.out, res, log)
+	return sr, nil
 }
 
-// writeResults writes <date>[-label].json and .md into dir and prints
-// the markdown.
-func writeResults(dir string, res *Results, log *slog.Logger) error {
+// writeResults writes base.json and base.md into dir and prints the
+// markdown.
+func writeResults(dir, base string, res *Results, log *slog.Logger) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create results dir: %w", err)
-	}
-	base := res.Date
-	if res.Label != "full" {
-		base += "-" + res.Label
 	}
 	js, err := marshalResults(res)
 	if err != nil {
@@ -261,9 +327,8 @@ func writeResults(dir string, res *Results, log *slog.Logger) error {
 }
 
 // machineInfo describes this machine from /proc and the runtime.
-func machineInfo(kind, srcVersion, floeVersion string) Machine {
-	m := Machine{NProc: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version(),
-		Source: kind, SourceVersion: srcVersion, FloeVersion: floeVersion}
+func machineInfo() Machine {
+	m := Machine{NProc: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version()}
 	if v, ok := procField("/proc/meminfo", "MemTotal"); ok {
 		kb, _ := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
 		m.MemBytes = kb * 1024
@@ -299,7 +364,7 @@ func firstLine(s string) string {
 // reproduceCommand is the make invocation with the flags that shape the
 // measurement (paths and -v are left out).
 func reproduceCommand(args []string) string {
-	skip := map[string]bool{"floe": true, "out": true, "profiles": true, "workdir": true}
+	skip := map[string]bool{"floe": true, "out": true, "profiles": true, "workdir": true, "merge": true}
 	var kept []string
 	for i := 0; i < len(args); i++ {
 		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")

@@ -11,8 +11,9 @@ import (
 
 // resultsVersion is the version of the results file format (Results as
 // JSON). Bump it whenever a field changes meaning; the golden test in
-// results_test.go pins the format.
-const resultsVersion = 1
+// results_test.go pins the format. Version 1 (one source per file, its
+// fields at the top level) is still read, by readResults.
+const resultsVersion = 2
 
 // Scenario names.
 const (
@@ -22,28 +23,35 @@ const (
 	scFreshness = "freshness"
 )
 
-// Results is one invocation's results file.
+// Results is one results file: the machine and, per source kind, the
+// run that measured it (runs of different invocations may be merged, so
+// scale, label and floe version are per source).
 type Results struct {
-	Version   int        `json:"version"`
-	Date      string     `json:"date"`       // YYYY-MM-DD (local time of the start)
-	StartedAt string     `json:"started_at"` // RFC 3339
-	Label     string     `json:"label"`      // full | quick | custom: which scale
-	Command   string     `json:"command"`    // how to reproduce
-	Machine   Machine    `json:"machine"`
-	Scale     Scale      `json:"scale"`
-	Scenarios []Scenario `json:"scenarios"`
+	Version int             `json:"version"`
+	Date    string          `json:"date"` // YYYY-MM-DD (local time of the start)
+	Machine Machine         `json:"machine"`
+	Sources []SourceResults `json:"sources"` // in allSources order
 }
 
 // Machine describes where the numbers were taken.
 type Machine struct {
-	NProc         int    `json:"nproc"`
-	MemBytes      int64  `json:"mem_bytes"`
-	CPU           string `json:"cpu"`
-	OS            string `json:"os"`
-	GoVersion     string `json:"go_version"`
-	Source        string `json:"source"`         // source kind, e.g. postgres
-	SourceVersion string `json:"source_version"` // server version
-	FloeVersion   string `json:"floe_version"`
+	NProc     int    `json:"nproc"`
+	MemBytes  int64  `json:"mem_bytes"`
+	CPU       string `json:"cpu"`
+	OS        string `json:"os"`
+	GoVersion string `json:"go_version"`
+}
+
+// SourceResults is one source kind's scenarios from one invocation.
+type SourceResults struct {
+	Source        string     `json:"source"`         // source kind: postgres | mariadb
+	SourceVersion string     `json:"source_version"` // server version
+	FloeVersion   string     `json:"floe_version"`
+	StartedAt     string     `json:"started_at"` // RFC 3339
+	Label         string     `json:"label"`      // full | quick | custom | -label: which scale
+	Command       string     `json:"command"`    // how to reproduce
+	Scale         Scale      `json:"scale"`
+	Scenarios     []Scenario `json:"scenarios"`
 }
 
 // Scale is what was generated and how it was run.
@@ -163,46 +171,67 @@ func marshalResults(r *Results) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// markdown renders the results as the table for the README.
+// markdown renders the results as the table for the README: one line
+// per source (its version, scale and command), one table with a row per
+// source and scenario, then how each baseline was measured.
 func markdown(r *Results) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Benchmark %s (%s scale)\n\n", r.Date, r.Label)
-	fmt.Fprintf(&b, "%d cores, %s RAM, %s; %s %s; %s; %s. Median of %d runs.\n\n",
-		r.Machine.NProc, fmtBytes(r.Machine.MemBytes), r.Machine.OS, r.Machine.Source, r.Machine.SourceVersion,
-		r.Machine.GoVersion, r.Machine.FloeVersion, r.Scale.Runs)
-	b.WriteString("| scenario | floe | raw source | ratio | target | met? |\n|---|---|---|---|---|---|\n")
-	row := func(cells ...string) { b.WriteString("| " + strings.Join(cells, " | ") + " |\n") }
-	for _, s := range r.Scenarios {
+	fmt.Fprintf(&b, "## Benchmark %s\n\n", r.Date)
+	fmt.Fprintf(&b, "%d cores, %s RAM, %s; %s.\n\n", r.Machine.NProc, fmtBytes(r.Machine.MemBytes), r.Machine.OS, r.Machine.GoVersion)
+	for _, src := range r.Sources {
+		sc := src.Scale
+		fmt.Fprintf(&b, "- %s %s, %s: %s scale, median of %d run%s, parallelism %d, %s-row chunks, checkpoint interval %s (catch-up) and %s (freshness). Reproduce: `%s`\n",
+			src.Source, src.SourceVersion, src.FloeVersion, src.Label, sc.Runs, plural(sc.Runs), sc.Parallelism,
+			fmtInt(int64(sc.ChunkRows)), sc.StreamInterval, sc.CheckpointInterval, src.Command)
+	}
+	b.WriteString("\n| source | scenario | floe | raw source | ratio | target | met? |\n|---|---|---|---|---|---|---|\n")
+	for _, src := range r.Sources {
+		sourceRows(&b, src)
+	}
+	b.WriteString("\nSnapshot: `floe run` (snapshot.mode initial_only) from start to exit, vs a raw read of the same key-range " +
+		"chunks with the same parallelism into a discard (PostgreSQL: `COPY (chunk) TO STDOUT`; MariaDB: a chunked `SELECT` " +
+		"drained through go-sql-driver/mysql). Streaming and bigtxn: the changes are written while floe is stopped, then " +
+		"`floe run` is timed from start until every Iceberg table has committed past the last transaction, vs a bare " +
+		"decoder reading the same log range and discarding the changes (PostgreSQL: a pglogrepl loop on a second slot; " +
+		"MariaDB: a go-mysql BinlogSyncer loop from the GTID position before the workload). Freshness: per transaction, " +
+		"source commit time (MariaDB: when COMMIT returned to the client, as binlog timestamps have 1 s resolution) to the " +
+		"poll that sees it committed in Iceberg, under a steady paced load.\n")
+	return b.String()
+}
+
+// sourceRows writes one source's table rows.
+func sourceRows(b *strings.Builder, src SourceResults) {
+	row := func(cells ...string) { b.WriteString("| " + src.Source + " | " + strings.Join(cells, " | ") + " |\n") }
+	sc := src.Scale
+	for _, s := range src.Scenarios {
 		switch s.Name {
 		case scSnapshot:
-			row(fmt.Sprintf("snapshot: %s rows, %d tables, ~%.0f B/row, parallelism %d", fmtInt(r.Scale.Rows), r.Scale.Tables, r.Scale.AvgRowBytes, r.Scale.Parallelism),
+			row(fmt.Sprintf("snapshot: %s rows, %d tables, ~%.0f B/row, parallelism %d", fmtInt(sc.Rows), sc.Tables, sc.AvgRowBytes, sc.Parallelism),
 				fmtRate(s.Median, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtRatio(s.Ratio), s.Target, fmtMet(s.Met))
 		case scStreaming:
-			row(fmt.Sprintf("streaming: %s mixed changes, %d per transaction", fmtInt(runCount(s)), r.Scale.TxnChanges),
+			row(fmt.Sprintf("streaming: %s mixed changes, %d per transaction", fmtInt(runCount(s)), sc.TxnChanges),
 				fmtRate(s.Median, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtRatio(s.Ratio), s.Target, fmtMet(s.Met))
 		case scBigTxn:
-			row(fmt.Sprintf("one transaction of %s inserted rows", fmtInt(r.Scale.BigTxnRows)),
+			row(fmt.Sprintf("one transaction of %s inserted rows", fmtInt(sc.BigTxnRows)),
 				fmtRate(s.Median, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtRatio(s.Ratio), "-", "-")
 		case scFreshness:
-			what := fmt.Sprintf("at %s changes/s, checkpoint %s", fmtInt(int64(r.Scale.FreshnessRate)), r.Scale.CheckpointInterval)
+			what := fmt.Sprintf("at %s changes/s, checkpoint %s", fmtInt(int64(sc.FreshnessRate)), sc.CheckpointInterval)
 			row("freshness p50 "+what, fmtSecondsP(s.P50Seconds), "-", "-", "-", "-")
 			row("freshness p99 "+what, fmtSeconds(s.Median), "-", "-", s.Target, fmtMet(s.Met))
 		}
 	}
-	for _, s := range r.Scenarios {
+	for _, s := range src.Scenarios {
 		if s.PeakRSSBytes > 0 {
 			row("peak RSS, "+s.Name, fmtBytes(s.PeakRSSBytes), "-", "-", "<= 1 GiB", fmtMet(s.RSSMet))
 		}
 	}
-	fmt.Fprintf(&b, "\nSnapshot: `floe run` (snapshot.mode initial_only) from start to exit, vs parallel "+
-		"`COPY (chunk) TO STDOUT` into io.Discard with the same parallelism and %s-row chunks. "+
-		"Streaming and bigtxn: the changes are written while floe is stopped, then `floe run` is timed from start "+
-		"until every Iceberg table has committed past the last transaction (checkpoint interval %s), vs a bare "+
-		"pglogrepl loop reading pgoutput from a second slot over the same WAL range. Freshness: per transaction, "+
-		"source commit time to the %s poll that sees it committed in Iceberg, under a steady paced load.\n",
-		fmtInt(int64(r.Scale.ChunkRows)), r.Scale.StreamInterval, r.Scale.PollInterval)
-	fmt.Fprintf(&b, "\nReproduce: `%s`\n", r.Command)
-	return b.String()
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 func runCount(s Scenario) int64 {

@@ -34,14 +34,34 @@ func fixedResults() *Results {
 	for i := range scs {
 		scs[i].summarize(10)
 	}
+	mySnap := Scenario{Name: scSnapshot, Source: "mariadb", Unit: "rows/s", Runs: []Run{
+		{Floe: 50_000, Raw: ptr(200_000.0), Count: 1_000_000, FloeSeconds: 20, RawSeconds: ptr(5.0), PeakRSSBytes: 400 << 20, Profile: "mariadb-snapshot-run1.pprof"},
+	}}
+	myStream := Scenario{Name: scStreaming, Source: "mariadb", Unit: "changes/s", Runs: []Run{
+		{Floe: 30_000, Raw: ptr(150_000.0), Count: 300_004, FloeSeconds: 10, RawSeconds: ptr(2.0), PeakRSSBytes: 150 << 20, Txns: 3_001, LoadRate: 20_000},
+	}}
+	myScs := []Scenario{mySnap, myStream}
+	for i := range myScs {
+		myScs[i].summarize(10)
+	}
 	return &Results{
-		Version: resultsVersion, Date: "2026-11-24", StartedAt: "2026-11-24T15:00:00Z", Label: "full", Command: "make bench",
-		Machine: Machine{NProc: 2, MemBytes: 24 << 30, CPU: "Test CPU", OS: "linux/amd64", GoVersion: "go1.26.8",
-			Source: "postgres", SourceVersion: "15.18", FloeVersion: "floe v0.1.0"},
-		Scale: Scale{Rows: 5_000_000, Tables: 4, AvgRowBytes: 141.2, Changes: 1_000_000, TxnChanges: 100, BigTxnRows: 1_000_000,
-			FreshnessRate: 10_000, FreshnessSeconds: 60, Runs: 3, Parallelism: 2, ChunkRows: 50_000,
-			StreamInterval: "1s", CheckpointInterval: "10s", PollInterval: "100ms"},
-		Scenarios: scs,
+		Version: resultsVersion, Date: "2026-11-24",
+		Machine: Machine{NProc: 2, MemBytes: 24 << 30, CPU: "Test CPU", OS: "linux/amd64", GoVersion: "go1.26.8"},
+		Sources: []SourceResults{{
+			Source: "postgres", SourceVersion: "15.18", FloeVersion: "floe v0.1.0", StartedAt: "2026-11-24T15:00:00Z",
+			Label: "full", Command: "make bench",
+			Scale: Scale{Rows: 5_000_000, Tables: 4, AvgRowBytes: 141.2, Changes: 1_000_000, TxnChanges: 100, BigTxnRows: 1_000_000,
+				FreshnessRate: 10_000, FreshnessSeconds: 60, Runs: 3, Parallelism: 2, ChunkRows: 50_000,
+				StreamInterval: "1s", CheckpointInterval: "10s", PollInterval: "100ms"},
+			Scenarios: scs,
+		}, {
+			Source: "mariadb", SourceVersion: "10.11.14-MariaDB", FloeVersion: "floe v0.1.1", StartedAt: "2026-11-24T16:00:00Z",
+			Label: "custom", Command: "make bench BENCH_FLAGS='-source mariadb -rows 1000000 -changes 300000 -runs 1'",
+			Scale: Scale{Rows: 1_000_000, Tables: 4, AvgRowBytes: 180.5, Changes: 300_000, TxnChanges: 100, BigTxnRows: 1_000_000,
+				FreshnessRate: 10_000, FreshnessSeconds: 60, Runs: 1, Parallelism: 2, ChunkRows: 50_000,
+				StreamInterval: "1s", CheckpointInterval: "10s", PollInterval: "100ms"},
+			Scenarios: myScs,
+		}},
 	}
 }
 
@@ -63,7 +83,7 @@ func TestResultsGolden(t *testing.T) {
 }
 
 func TestSummarize(t *testing.T) {
-	r := fixedResults()
+	r := fixedResults().Sources[0]
 	tests := []struct {
 		name             string
 		sc               Scenario
@@ -164,6 +184,8 @@ func TestParseFlags(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults are the issue's sizes", nil, "full", 5_000_000, 3, time.Minute, allScenarios, ""},
+		{"unknown source", []string{"-source", "postgres,oracle"}, "", 0, 0, 0, nil, `unknown source "oracle"`},
+		{"no source", []string{"-source", " , "}, "", 0, 0, 0, nil, "-source: nothing given"},
 		{"quick", []string{"-quick"}, "quick", 200_000, 1, 15 * time.Second, allScenarios, ""},
 		{"quick with an explicit size", []string{"-quick", "-rows", "1000000"}, "custom", 1_000_000, 1, 15 * time.Second, allScenarios, ""},
 		{"explicit label", []string{"-rows", "1000000", "-label", "medium"}, "medium", 1_000_000, 3, time.Minute, allScenarios, ""},

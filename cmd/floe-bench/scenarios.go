@@ -75,7 +75,7 @@ func (b *bench) snapshotRun(ctx context.Context, i int) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
-	profile := fmt.Sprintf("%s-run%d.pprof", scSnapshot, i)
+	profile := b.profileFile(scSnapshot, i)
 	p, err := b.floe.start(d, profile)
 	if err != nil {
 		return Run{}, err
@@ -127,6 +127,20 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 		p.kill()
 		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
 	}
+	// Prime: one marker transaction, committed by floe before it stops, so
+	// that the pipeline has a durable position to resume from. PostgreSQL
+	// keeps it in the slot anyway; a MySQL-family server keeps nothing,
+	// and floe stopped before its first checkpoint restarts at the
+	// server's current position, skipping the workload.
+	prime, err := b.src.Apply(ctx, workload{})
+	if err != nil {
+		p.kill()
+		return Run{}, fmt.Errorf("prime: %w", err)
+	}
+	if _, err := waitCommitted(ctx, d, b.tables, b.src.DecodeFloePosition, p, prime.Marker, 2*time.Minute); err != nil {
+		p.kill()
+		return Run{}, fmt.Errorf("prime: %w; log:\n%s", err, d.tail(20))
+	}
 	if err := p.stop(stopTimeout); err != nil {
 		return Run{}, err
 	}
@@ -142,7 +156,7 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 	b.log.Info("workload written", "scenario", name, "run", i, "changes", ap.Changes, "txns", ap.Txns,
 		"seconds", round3(ap.Elapsed.Seconds()))
 
-	profile := fmt.Sprintf("%s-run%d.pprof", name, i)
+	profile := b.profileFile(name, i)
 	p, err = b.floe.start(d, profile)
 	if err != nil {
 		return Run{}, err
@@ -180,7 +194,7 @@ func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
-	profile := fmt.Sprintf("%s-run%d.pprof", scFreshness, i)
+	profile := b.profileFile(scFreshness, i)
 	p, err := b.floe.start(d, profile)
 	if err != nil {
 		return Run{}, err
@@ -274,6 +288,11 @@ func (b *bench) cleanup(ctx context.Context, d *pipelineDir) error {
 		return nil
 	}
 	return d.dropLake()
+}
+
+// profileFile is the CPU profile file name of a scenario's run i.
+func (b *bench) profileFile(scenario string, i int) string {
+	return fmt.Sprintf("%s-%s-run%d.pprof", b.src.Kind(), scenario, i)
 }
 
 func (b *bench) profileName(p string) string {

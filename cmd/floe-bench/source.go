@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// pos is a point in a source's change log, ordered: a PostgreSQL LSN (a
-// MariaDB source would map its single-domain GTID sequence here).
+// pos is a point in a source's change log, ordered: a PostgreSQL LSN or
+// a MariaDB GTID sequence number (of the single domain 0).
 type pos uint64
 
 // txnInfo describes one source transaction as the raw decoder saw it.
@@ -59,7 +59,7 @@ type loadInfo struct {
 
 // benchSource is one source kind under test: the server, the data set, the
 // raw baselines and the floe source configuration. PostgreSQL implements
-// it in pg.go; a MySQL/MariaDB kind adds its own file.
+// it in pg.go, MariaDB in source_mariadb.go.
 type benchSource interface {
 	// Kind names the source ("postgres"), as in floe's source.type.
 	Kind() string
@@ -76,7 +76,8 @@ type benchSource interface {
 	// once, chunkRows rows per chunk, and discards them; it returns rows.
 	RawSnapshot(ctx context.Context, parallelism, chunkRows int) (int64, error)
 	// OpenRawCursor starts a raw change cursor at the current end of the
-	// log (a second replication slot for PostgreSQL).
+	// log (a second replication slot for PostgreSQL, the current GTID position
+	// for MariaDB).
 	OpenRawCursor(ctx context.Context, name string) error
 	// RawDecode reads the cursor's changes up to and including the
 	// transaction that contains marker, discarding them.

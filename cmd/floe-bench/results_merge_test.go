@@ -1,0 +1,88 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestReadResultsV1 reads a version 1 file (the format before sources
+// were split out) as one source.
+func TestReadResultsV1(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "results_v1.json"))
+	require.NoError(t, err)
+	r, err := readResults(b)
+	require.NoError(t, err)
+	assert.Equal(t, resultsVersion, r.Version)
+	assert.Equal(t, "2026-11-24", r.Date)
+	assert.Equal(t, "Test CPU", r.Machine.CPU)
+	require.Len(t, r.Sources, 1)
+	s := r.Sources[0]
+	assert.Equal(t, "postgres", s.Source)
+	assert.Equal(t, "15.18", s.SourceVersion)
+	assert.Equal(t, "floe v0.1.0", s.FloeVersion)
+	assert.Equal(t, "full", s.Label)
+	assert.Equal(t, "make bench", s.Command)
+	assert.Equal(t, "2026-11-24T15:00:00Z", s.StartedAt)
+	assert.Equal(t, int64(5_000_000), s.Scale.Rows)
+	require.Len(t, s.Scenarios, 4)
+	assert.Equal(t, fixedResults().Sources[0].Scenarios, s.Scenarios)
+}
+
+func TestReadResultsRoundTripAndVersions(t *testing.T) {
+	want := fixedResults()
+	js, err := marshalResults(want)
+	require.NoError(t, err)
+	got, err := readResults(js)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+
+	for _, bad := range []string{`{"version": 3}`, `{"version": 0}`, `not json`} {
+		_, err := readResults([]byte(bad))
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestMergeResults(t *testing.T) {
+	src := func(kind, label string) SourceResults { return SourceResults{Source: kind, Label: label} }
+	tests := []struct {
+		name        string
+		base, fresh []SourceResults
+		want        []SourceResults
+	}{
+		{"add mariadb to a postgres file", []SourceResults{src("postgres", "full")}, []SourceResults{src("mariadb", "custom")},
+			[]SourceResults{src("postgres", "full"), src("mariadb", "custom")}},
+		{"replace mariadb, keep postgres", []SourceResults{src("postgres", "full"), src("mariadb", "quick")}, []SourceResults{src("mariadb", "full")},
+			[]SourceResults{src("postgres", "full"), src("mariadb", "full")}},
+		{"postgres first whatever the order", []SourceResults{src("mariadb", "full")}, []SourceResults{src("postgres", "quick")},
+			[]SourceResults{src("postgres", "quick"), src("mariadb", "full")}},
+		{"replace both", []SourceResults{src("postgres", "a"), src("mariadb", "a")}, []SourceResults{src("postgres", "b"), src("mariadb", "b")},
+			[]SourceResults{src("postgres", "b"), src("mariadb", "b")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := &Results{Version: 2, Date: "2026-11-24", Machine: Machine{CPU: "old"}, Sources: tt.base}
+			fresh := &Results{Version: 2, Date: "2026-11-25", Machine: Machine{CPU: "new"}, Sources: tt.fresh}
+			got := mergeResults(base, fresh)
+			assert.Equal(t, tt.want, got.Sources)
+			assert.Equal(t, "2026-11-24", got.Date, "the merged file keeps its date")
+			assert.Equal(t, "new", got.Machine.CPU)
+			assert.Equal(t, resultsVersion, got.Version)
+			assert.Len(t, base.Sources, len(tt.base), "base is not modified")
+		})
+	}
+}
+
+func TestParseFlagsSources(t *testing.T) {
+	o, err := parseFlags(nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"postgres", "mariadb"}, o.sources)
+	o, err = parseFlags([]string{"-source", "mariadb", "-merge", "bench/results/x.json"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"mariadb"}, o.sources)
+	assert.Equal(t, "bench/results/x.json", o.merge)
+	assert.Equal(t, "make bench BENCH_FLAGS='-source mariadb'", reproduceCommand([]string{"-source", "mariadb", "-merge", "x.json"}))
+}

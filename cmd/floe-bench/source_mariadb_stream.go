@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/floe-cdc/floe/capture/mysql"
+)
+
+// Apply writes the workload through one connection, one round trip per
+// transaction (a multi-statement START TRANSACTION ... COMMIT), and ends
+// with a marker transaction that updates one row of every table. Marker is
+// the marker transaction's GTID sequence minus one: every workload
+// transaction is at or before it, the marker after it. A paced load
+// (Rate > 0) also records, per transaction, when its COMMIT returned: the
+// binlog's own timestamps have a resolution of one second.
+func (s *mariaSource) Apply(ctx context.Context, w workload) (applyResult, error) {
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return applyResult{}, fmt.Errorf("connect: %w", err)
+	}
+	defer c.Close()
+	var res applyResult
+	paced := w.Rate > 0
+	exec := func(q string) error {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			return err
+		}
+		if !paced {
+			return nil
+		}
+		at := time.Now()
+		seq, err := lastSeq(ctx, c)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.commitAt[uint64(seq)] = at
+		s.mu.Unlock()
+		return nil
+	}
+	start := time.Now()
+	if w.BigInsert > 0 {
+		t := myTables[1]
+		r := s.ranges[t.name]
+		q := fmt.Sprintf("INSERT INTO %s SELECT %s FROM seq_%d_to_%d", t.name, t.gen, r.hi, r.hi+w.BigInsert-1)
+		if err := exec(q); err != nil {
+			return res, fmt.Errorf("insert %d rows into %s: %w", w.BigInsert, t.name, err)
+		}
+		r.hi += w.BigInsert
+		res.Changes, res.Txns = w.BigInsert, 1
+	} else {
+		k := max(int64(w.TxnChanges)*2/5, 2) // inserts = updates = k, deletes = k/2
+		per := k + k + k/2
+		var every time.Duration
+		if paced {
+			every = time.Duration(float64(per) / w.Rate * float64(time.Second))
+		}
+		for i := 0; ; i++ {
+			if w.Duration > 0 && time.Since(start) >= w.Duration || w.Duration <= 0 && res.Changes >= w.Changes || stopped(w.Stop) {
+				break
+			}
+			if every > 0 {
+				if err := sleepUntil(ctx, start.Add(time.Duration(i)*every)); err != nil {
+					return res, err
+				}
+			}
+			if err := exec(s.txnSQL(myTables[i%len(myTables)], k)); err != nil {
+				return res, fmt.Errorf("workload transaction %d: %w", i, err)
+			}
+			res.Changes += per
+			res.Txns++
+		}
+	}
+	marker := []string{"START TRANSACTION"}
+	for _, t := range myTables {
+		marker = append(marker, fmt.Sprintf("UPDATE %s SET %s WHERE id = %d", t.name, t.set, s.ranges[t.name].lo))
+	}
+	if err := exec(strings.Join(append(marker, "COMMIT"), "; ")); err != nil {
+		return res, fmt.Errorf("marker transaction: %w", err)
+	}
+	seq, err := lastSeq(ctx, c)
+	if err != nil {
+		return res, fmt.Errorf("marker transaction: %w", err)
+	}
+	res.Marker = seq - 1
+	res.Changes += int64(len(myTables))
+	res.Txns++
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// lastSeq is the GTID sequence number of the connection's last
+// transaction.
+func lastSeq(ctx context.Context, c *sql.Conn) (pos, error) {
+	var gtid string
+	if err := c.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&gtid); err != nil {
+		return 0, fmt.Errorf("read last_gtid: %w", err)
+	}
+	p, err := mysql.DecodePosition("mysql.v1:mariadb:" + gtid)
+	if err != nil {
+		return 0, err
+	}
+	return mariaSeq(p.Maria)
+}
+
+// txnSQL is one workload transaction on t: delete the k/2 oldest rows,
+// insert k new ones, update k live ones at a random place.
+func (s *mariaSource) txnSQL(t myTable, k int64) string {
+	r := s.ranges[t.name]
+	d := k / 2
+	del := fmt.Sprintf("DELETE FROM %s WHERE id >= %d AND id < %d", t.name, r.lo, r.lo+d)
+	ins := fmt.Sprintf("INSERT INTO %s SELECT %s FROM seq_%d_to_%d", t.name, t.gen, r.hi, r.hi+k-1)
+	r.lo += d
+	r.hi += k
+	a := r.lo + s.rng.Int64N(r.hi-r.lo-k+1)
+	upd := fmt.Sprintf("UPDATE %s SET %s WHERE id >= %d AND id < %d", t.name, t.set, a, a+k)
+	return "START TRANSACTION; " + del + "; " + ins + "; " + upd + "; COMMIT"
+}
+
+// RawDecode is the baseline decoder: a bare go-mysql BinlogSyncer (with
+// floe's decoding options) reading the binlog from the cursor's GTID
+// position, decoding every rows event and dropping it, until the
+// transaction whose GTID sequence is after marker has committed.
+func (s *mariaSource) RawDecode(ctx context.Context, name string, marker pos, collect bool) (decodeResult, error) {
+	s.mu.Lock()
+	from, ok := s.cursors[name]
+	s.mu.Unlock()
+	if !ok {
+		return decodeResult{}, fmt.Errorf("no raw cursor %s", name)
+	}
+	ctx, cancel := context.WithTimeout(ctx, runTimeout)
+	defer cancel()
+	start := time.Now()
+	set, err := gomysql.ParseMariadbGTIDSet(from)
+	if err != nil {
+		return decodeResult{}, fmt.Errorf("parse cursor position %q: %w", from, err)
+	}
+	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID: myRawServerID, Flavor: gomysql.MariaDBFlavor, Host: "127.0.0.1", Port: uint16(s.m.Port),
+		User: myUser, Password: myPassword, Localhost: "floe-bench", Charset: "utf8mb4",
+		TimestampStringLocation: time.UTC, RenderJSONAsMySQLText: true, DisableRetrySync: true,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	defer syncer.Close()
+	bs, err := syncer.StartSyncGTID(set)
+	if err != nil {
+		return decodeResult{}, fmt.Errorf("start binlog sync after %q: %w", from, err)
+	}
+	var (
+		res    decodeResult
+		tables = map[uint64]string{}
+		cur    txnInfo
+		seq    uint64
+	)
+	for {
+		ev, err := bs.GetEvent(ctx)
+		if err != nil {
+			return res, fmt.Errorf("read binlog: %w", err)
+		}
+		switch e := ev.Event.(type) {
+		case *replication.MariadbGTIDEvent:
+			seq, cur = e.GTID.SequenceNumber, txnInfo{}
+			continue
+		case *replication.TableMapEvent:
+			tables[e.TableID] = string(e.Table)
+			continue
+		case *replication.RowsEvent:
+			n := len(e.Rows)
+			if e.Type() == replication.EnumRowsEventTypeUpdate {
+				n /= 2
+			}
+			cur.Changes += n
+			res.Changes += int64(n)
+			if t := tables[e.TableID]; collect && !slices.Contains(cur.Tables, t) {
+				cur.Tables = append(cur.Tables, t)
+			}
+			continue
+		case *replication.XIDEvent:
+		case *replication.QueryEvent:
+			if !strings.EqualFold(strings.TrimSpace(string(e.Query)), "COMMIT") {
+				continue
+			}
+		default:
+			continue
+		}
+		// A transaction committed.
+		if collect && cur.Changes > 0 {
+			s.mu.Lock()
+			at, ok := s.commitAt[seq]
+			s.mu.Unlock()
+			if !ok {
+				at = time.Unix(int64(ev.Header.Timestamp), 0)
+			}
+			cur.End, cur.Commit = pos(seq), at
+			res.Txns = append(res.Txns, cur)
+		}
+		cur = txnInfo{}
+		if pos(seq) > marker {
+			res.Elapsed = time.Since(start)
+			return res, nil
+		}
+	}
+}
