@@ -262,12 +262,14 @@ func waitCaughtUp(ctx context.Context, dsn, slot string, timeout time.Duration, 
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	// The marker must come after the slot exists: a slot created later
-	// starts past it and would look caught up before its snapshot is done.
+	// The marker must come after the slot's start point: a slot that finds
+	// its consistent point later starts past the marker and would look
+	// caught up before its snapshot is done. confirmed_flush_lsn stays NULL
+	// until that point is found.
 	deadline := time.Now().Add(timeout)
 	for {
 		var exists bool
-		if err := conn.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&exists); err != nil {
+		if err := conn.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn IS NOT NULL`, slot).Scan(&exists); err != nil {
 			return fmt.Errorf("look for the replication slot: %w", err)
 		}
 		if exists {

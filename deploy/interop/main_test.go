@@ -265,12 +265,13 @@ func (l *lake) catchUpAndStop(r *floeRun, marker string) {
 	l.t.Helper()
 	ctx := context.Background()
 	conn := l.admin()
-	// The marker must follow the slot's creation: a slot created after it
-	// starts past it and would look caught up before its snapshot is done.
+	// The marker must follow the slot's start point: a slot that finds its
+	// consistent point after the marker starts past it and would look caught
+	// up before its snapshot is done (confirmed_flush_lsn is NULL until then).
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		var exists bool
-		if err := conn.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_name = $1`, "floe_"+l.name).Scan(&exists); err != nil {
+		if err := conn.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn IS NOT NULL`, "floe_"+l.name).Scan(&exists); err != nil {
 			l.t.Fatal(err)
 		}
 		if exists {
