@@ -143,3 +143,16 @@ func decodeRanges(s string, n int) (map[int]bool, error) {
 	}
 	return out, nil
 }
+
+// ChunksFromBounds turns the ascending key values that end each chunk
+// (every rowsPerChunk-th key, in the source's text form) into contiguous
+// chunks covering the whole key space: (nil, b0], (b0, b1], ..., (bn, nil).
+func ChunksFromBounds(bounds [][]string) []Chunk {
+	chunks := make([]Chunk, 0, len(bounds)+1)
+	var lower []string
+	for i, b := range bounds {
+		chunks = append(chunks, Chunk{Index: i, Lower: lower, Upper: b})
+		lower = b
+	}
+	return append(chunks, Chunk{Index: len(bounds), Lower: lower})
+}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -75,4 +76,20 @@ func FuzzDecodeSnapshotPlan(f *testing.F) {
 			t.Fatalf("re-decode of %q: %v", p.Encode(), err)
 		}
 	})
+}
+
+func TestChunksFromBounds(t *testing.T) {
+	got := ChunksFromBounds([][]string{{"10"}, {"20"}})
+	want := []Chunk{{Index: 0, Upper: []string{"10"}}, {Index: 1, Lower: []string{"10"}, Upper: []string{"20"}}, {Index: 2, Lower: []string{"20"}}}
+	if len(got) != len(want) {
+		t.Fatalf("got %d chunks, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Index != want[i].Index || fmt.Sprint(got[i].Lower) != fmt.Sprint(want[i].Lower) || fmt.Sprint(got[i].Upper) != fmt.Sprint(want[i].Upper) {
+			t.Errorf("chunk %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if one := ChunksFromBounds(nil); len(one) != 1 || one[0].Lower != nil || one[0].Upper != nil {
+		t.Errorf("no bounds = %+v, want one unbounded chunk", one)
+	}
 }

@@ -203,14 +203,7 @@ func (s *Source) PlanChunks(ctx context.Context, id capture.TableID, rowsPerChun
 	if err != nil {
 		return nil, fmt.Errorf("plan chunks of %s: %w", id, err)
 	}
-	chunks := make([]capture.Chunk, 0, len(bounds)+1)
-	var lower []string
-	for i, b := range bounds {
-		chunks = append(chunks, capture.Chunk{Index: i, Lower: lower, Upper: b})
-		lower = b
-	}
-	chunks = append(chunks, capture.Chunk{Index: len(bounds), Lower: lower})
-	return chunks, nil
+	return capture.ChunksFromBounds(bounds), nil
 }
 
 // ReadChunk reads the chunk's rows in key order as OpRead changes.
