@@ -657,6 +657,18 @@ func (c *Config) Redacted() string {
 				"access-key-id", str(k.S3.AccessKeyID), "secret-access-key", str(mask(k.S3.SecretAccessKey))),
 			"namespace", str(k.Namespace), "mode", str(k.Mode)),
 	)
+	if s.Type == "mysql" {
+		src := root.Content[5] // the source mapping: pipeline, state, source
+		src.Content = append(src.Content, str("server-id"), num(s.ServerID))
+		if s.ServerTimeZone != "" {
+			src.Content = append(src.Content, str("server-time-zone"), str(s.ServerTimeZone))
+		}
+		if s.ZeroDate != "" {
+			zd := str(s.ZeroDate)
+			zd.Style = yaml.DoubleQuotedStyle // "null" is a word here, not YAML's null
+			src.Content = append(src.Content, str("zero-date"), zd)
+		}
+	}
 	if len(c.Route) > 0 {
 		routes := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, r := range c.Route {

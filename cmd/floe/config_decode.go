@@ -73,7 +73,7 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 			field{"snapshot.parallelism", d.integer(&s.SnapshotParallelism)},
 			field{"snapshot.chunk-rows", d.integer(&s.SnapshotChunkRows)},
 			field{"server-id", d.integer(&s.ServerID)}, field{"server-time-zone", d.str(&s.ServerTimeZone)},
-			field{"zero-date", d.str(&s.ZeroDate)})},
+			field{"zero-date", d.word(&s.ZeroDate)})},
 		{"sink", sec(field{"type", d.str(&k.Type)},
 			field{"catalog", sec(field{"type", d.str(&k.Catalog.Type)}, field{"name", d.str(&k.Catalog.Name)},
 				field{"uri", d.str(&k.Catalog.URI)}, field{"credential", d.raw(&k.Catalog.Credential)},
@@ -234,6 +234,18 @@ func (d *decoder) str(dst *string) setter {
 		if s, ok := d.scalar(n, p, "a string"); ok {
 			*dst = strings.TrimSpace(s)
 		}
+	}
+}
+
+// word is str for a setting whose values include the word null: YAML reads
+// an unquoted `null` as no value, but `zero-date: null` means the word.
+func (d *decoder) word(dst *string) setter {
+	return func(n *yaml.Node, p string) {
+		if r := resolve(n); r.Kind == yaml.ScalarNode && r.Tag == "!!null" && r.Value == "null" {
+			*dst = "null"
+			return
+		}
+		d.str(dst)(n, p)
 	}
 }
 

@@ -442,6 +442,17 @@ func TestConfigRedacted(t *testing.T) {
 
 	none := DefaultConfig()
 	require.Contains(t, none.Redacted(), `password: ""`)
+
+	// A MySQL source keeps its own settings through the dump.
+	my := strings.Replace(minimalYAML, "type: postgres", "type: mysql\n  server-id: 5401\n  server-time-zone: Europe/Berlin\n  zero-date: null", 1)
+	mcfg, err := ParseConfig("my.yaml", []byte(my), nil)
+	require.NoError(t, err)
+	mout := mcfg.Redacted()
+	mback, err := ParseConfig("redacted", []byte(mout), nil)
+	require.NoError(t, err, mout)
+	require.Equal(t, 5401, mback.Source.ServerID)
+	require.Equal(t, "Europe/Berlin", mback.Source.ServerTimeZone)
+	require.Equal(t, "null", mback.Source.ZeroDate)
 }
 
 func TestConfigInCode(t *testing.T) {
