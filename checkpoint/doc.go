@@ -18,5 +18,13 @@
 //     the source resumes from the lowest of them, and a change at or before
 //     a table's committed position is skipped for that table;
 //   - a snapshot chunk is done exactly when its rows are committed: the
-//     commit that holds them also records it in floe.snapshot.
+//     commit that holds them also records it in floe.snapshot;
+//   - chunks read after the stream's start (an inexact snapshot) put their
+//     table in a convergence window (floe.converge-until): replayed
+//     changes in it take values they were not sent from the source's
+//     current rows (capture.RowReader), never from Iceberg;
+//   - a table that receives no changes still moves forward: its start
+//     position is committed before streaming, and an empty commit advances
+//     it after IdleCommitInterval, so no table pins the source's resume
+//     point.
 package checkpoint
