@@ -48,7 +48,7 @@ func TestCheck(t *testing.T) {
 		{"wrong password", func(c *Config) { c.Password = "wrong" }, "source.password", "password authentication failed", "source.password", true},
 		{"missing database", func(c *Config) { c.Database = "nope" }, "source.database", `database "nope" does not exist`, "source.database", true},
 		{"missing table", func(c *Config) { c.Tables = append(c.Tables, mustRE(`public\.missing`)) }, "source.tables", `pattern "public\.missing" matches no table`, "pattern", false},
-		{"unreachable", func(c *Config) { c.Port = freePort(t) }, "source.host", "cannot reach PostgreSQL", "source.port", true},
+		{"unreachable", func(c *Config) { c.Port = freePort(t) }, "source.hostname", "cannot reach PostgreSQL", "source.port", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,7 +124,7 @@ func TestCheckWALLevelReplica(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	_, err := New(Config{SlotName: "Bad-Name"})
-	for _, part := range []string{"source.username", "source.database", "source.tables", "source.slot_name"} {
+	for _, part := range []string{"source.username", "source.database", "source.tables", "source.slot.name"} {
 		if err == nil || !strings.Contains(err.Error(), part) {
 			t.Errorf("New error %v, want it to name %s", err, part)
 		}

@@ -129,7 +129,7 @@ func New(cfg Config) (*Source, error) {
 		problems = append(problems, Problem{Field: "source.tables", Message: "no tables given", Fix: `list the tables to capture as "schema.table" patterns`})
 	}
 	if !slotNameRE.MatchString(cfg.SlotName) {
-		problems = append(problems, Problem{Field: "source.slot_name", Message: fmt.Sprintf("invalid replication slot name %q", cfg.SlotName), Fix: "use lower-case letters, digits and underscores, at most 63 characters"})
+		problems = append(problems, Problem{Field: "source.slot.name", Message: fmt.Sprintf("invalid replication slot name %q", cfg.SlotName), Fix: "use lower-case letters, digits and underscores, at most 63 characters"})
 	}
 	if len(problems) > 0 {
 		return nil, problems
@@ -244,7 +244,7 @@ func (s *Source) classifyConnectError(err error) (Problem, bool) {
 	default:
 		return Problem{}, false
 	}
-	return Problem{Field: "source.host",
+	return Problem{Field: "source.hostname",
 		Message: fmt.Sprintf("cannot reach PostgreSQL at %s: %v", s.addr(), reason),
 		Fix:     "check source.host and source.port and that the server accepts TCP connections"}, true
 }

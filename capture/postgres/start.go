@@ -147,7 +147,7 @@ func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn, tables [
 	case err != nil:
 		return fmt.Errorf("read publication %s: %w", s.cfg.PublicationName, err)
 	case allTables:
-		return Problem{Field: "source.publication_name",
+		return Problem{Field: "source.publication.name",
 			Message: fmt.Sprintf("publication %q exists and is FOR ALL TABLES", s.cfg.PublicationName),
 			Fix:     "name a different publication, or drop this one so Floe can create it for the captured tables"}
 	}
@@ -207,9 +207,9 @@ func (s *Source) readSlot(ctx context.Context, conn *pgx.Conn) (*slotInfo, error
 		if database != nil {
 			db = *database
 		}
-		return nil, Problem{Field: "source.slot_name",
+		return nil, Problem{Field: "source.slot.name",
 			Message: fmt.Sprintf("replication slot %q exists but is a %s slot for plugin %q in database %q, not a pgoutput slot in %q", s.cfg.SlotName, slotType, plugin, db, s.cfg.Database),
-			Fix:     "name a different slot in source.slot_name"}
+			Fix:     "name a different slot in source.slot.name"}
 	}
 	if confirmed == nil {
 		return nil, fmt.Errorf("replication slot %s has no confirmed position", s.cfg.SlotName)

@@ -347,13 +347,7 @@ func (m *MariaDB) Stop() error {
 	}
 	cmd := m.cmd
 	m.cmd = nil
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-m.done
-	}
+	stopServer(cmd, m.done, syscall.SIGTERM)
 	return os.RemoveAll(m.Dir)
 }
 

@@ -246,14 +246,21 @@ func (p *Postgres) Stop() error {
 	}
 	cmd := p.cmd
 	p.cmd = nil
-	_ = cmd.Process.Signal(syscall.SIGINT)
+	stopServer(cmd, p.done, syscall.SIGINT) // SIGINT: fast shutdown
+	return os.RemoveAll(p.Dir)
+}
+
+// stopServer sends sig to a server started by this package, SIGKILLs its
+// process group if it has not exited after 10 s, and waits for the exit
+// that done reports.
+func stopServer(cmd *exec.Cmd, done <-chan error, sig syscall.Signal) {
+	_ = cmd.Process.Signal(sig)
 	select {
-	case <-p.done:
+	case <-done:
 	case <-time.After(10 * time.Second):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
+		<-done
 	}
-	return os.RemoveAll(p.Dir)
 }
 
 // FreePort asks the kernel for a free TCP port on 127.0.0.1.
