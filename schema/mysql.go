@@ -40,6 +40,7 @@ import (
 //	VARBINARY, *BLOB                   binary
 //	DATE                               date             zero dates: see MySQLOptions.ZeroDate
 //	DATETIME(0-6)                      timestamp        wall clock, never shifted
+//	                                   timestamptz      with MySQLOptions.DatetimeZone: the UTC instant of the wall clock in that zone
 //	TIMESTAMP(0-6)                     timestamptz      the UTC instant
 //	TIME(0-6)                          long             signed microseconds, -838:59:59 .. 838:59:59
 //	YEAR                               int              0 for YEAR 0000
@@ -65,6 +66,14 @@ type MySQLOptions struct {
 	// clock and never shifted. Binlog TIMESTAMP values are epoch instants
 	// and do not depend on it.
 	ServerTimeZone *time.Location
+	// DatetimeZone is the zone whose wall clocks the server's DATETIME
+	// values are. nil (the default): DATETIME is a wall clock without a
+	// zone, Iceberg timestamp, never shifted. Set: DATETIME maps to Iceberg
+	// timestamptz and each value becomes the UTC instant of its wall clock
+	// in this zone; gaps and overlaps are resolved as ZonedInstant says.
+	// MySQLColumnWith and the decoders must be given the same value.
+	// TIMESTAMP is an instant either way and does not depend on it.
+	DatetimeZone *time.Location
 	// ZeroDate is the treatment of DATE, DATETIME and TIMESTAMP values
 	// that are not calendar dates: MySQL's zero date '0000-00-00' and,
 	// without NO_ZERO_IN_DATE / with ALLOW_INVALID_DATES, dates such as
@@ -205,6 +214,13 @@ var (
 // CHARACTER_SET_NAME ("" for non-character types) and notNull is
 // IS_NULLABLE = 'NO' (or a key column). The mapping is the table above.
 func MySQLColumn(name, columnType, dataType, charset string, notNull bool) (Column, error) {
+	return MySQLColumnWith(name, columnType, dataType, charset, notNull, MySQLOptions{})
+}
+
+// MySQLColumnWith is MySQLColumn under the options o: with
+// o.DatetimeZone set, DATETIME maps to timestamptz. The decoders of the
+// column must be built with the same options.
+func MySQLColumnWith(name, columnType, dataType, charset string, notNull bool, o MySQLOptions) (Column, error) {
 	if strings.TrimSpace(columnType) == "" {
 		columnType = dataType
 	}
@@ -221,6 +237,9 @@ func MySQLColumn(name, columnType, dataType, charset string, notNull bool) (Colu
 	typ, err := mysqlIcebergType(t)
 	if err != nil {
 		return Column{}, fmt.Errorf("map column %s: %w", name, err)
+	}
+	if t.base == "datetime" && o.DatetimeZone != nil {
+		typ = iceberg.PrimitiveTypes.TimestampTz
 	}
 	kind := KindBase
 	if t.base == "enum" || t.base == "set" {

@@ -37,7 +37,8 @@ import (
 //	character types   string or []byte in the column's character set
 //	binary, GEOMETRY  string or []byte
 //	DATE, TIME        string
-//	DATETIME          string, or time.Time (wall clock in its location)
+//	DATETIME          string, or time.Time (wall clock in its location; with
+//	                  MySQLOptions.DatetimeZone, the instant of that wall clock in that zone)
 //	TIMESTAMP         string in UTC, or time.Time (the instant)
 //	JSON              string or []byte
 //
@@ -75,6 +76,7 @@ type mysqlDec struct {
 	family          byte // see the family constants
 	bits            int  // integer width, BIT length
 	loc             *time.Location
+	zone            *time.Location // DATETIME wall clocks' zone, nil: none
 	zeroDate        string
 	binlogCharsetOK bool
 }
@@ -138,6 +140,13 @@ func newMySQLDec(c Column, o MySQLOptions) (*mysqlDec, error) {
 	}
 	if d.family == famBit {
 		d.bits = t.width(0, 1)
+	}
+	if d.family == famDatetime {
+		d.zone = o.DatetimeZone
+		_, zoned := c.Type.(iceberg.TimestampTzType)
+		if zoned != (d.zone != nil) {
+			return nil, fmt.Errorf("decoder for column %s: DATETIME of Iceberg type %s does not fit the options' DatetimeZone (%v); build the column with MySQLColumnWith and the same options", c.Name, c.Type, d.zone)
+		}
 	}
 	return d, nil
 }
@@ -464,7 +473,7 @@ func (d *mysqlDec) members(s string) bool {
 	for _, l := range labels {
 		found := false
 		for _, m := range d.t.args {
-			found = found || m == l
+			found = found || labelMatches(m, l)
 		}
 		if !found {
 			return false
@@ -528,6 +537,10 @@ func (d *mysqlDec) temporal(raw any, s string, fromBinlog bool) (any, error) {
 	switch d.family {
 	case famDate:
 		return int32(days), nil
+	case famDatetime:
+		if d.zone != nil {
+			return ZonedInstant(days*dayMicros+tod, d.zone), nil
+		}
 	case famTimestamp:
 		if !fromBinlog && d.loc != time.UTC {
 			sec, frac := tod/1_000_000, tod%1_000_000
@@ -551,7 +564,11 @@ func (d *mysqlDec) timeValue(t time.Time) (any, error) {
 			return int32(days), nil
 		}
 		h, mi, sec := t.Clock()
-		return days*dayMicros + (int64(h)*3600+int64(mi)*60+int64(sec))*1_000_000 + int64(t.Nanosecond()/1000), nil
+		wall := days*dayMicros + (int64(h)*3600+int64(mi)*60+int64(sec))*1_000_000 + int64(t.Nanosecond()/1000)
+		if d.zone != nil {
+			return ZonedInstant(wall, d.zone), nil
+		}
+		return wall, nil
 	}
 	return nil, d.fail(t, "unexpected time.Time binlog value")
 }

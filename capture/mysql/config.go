@@ -31,9 +31,14 @@ type Config struct {
 	// with; it must differ from the server's and from every other replica's.
 	// Required (cmd/floe derives a default from the pipeline name).
 	ServerID uint32
-	// ServerTimeZone is the zone DATETIME values are NOT converted from:
-	// DATETIME is wall-clock (Iceberg timestamp); TIMESTAMP is an instant
-	// and is read in UTC. It is passed to the schema decoders (default UTC).
+	// ServerTimeZone is the zone whose wall clocks the DATETIME columns
+	// hold. time.UTC (the default, also for nil) keeps DATETIME a wall
+	// clock without a zone (Iceberg timestamp, never shifted); any other
+	// location, Etc/UTC included, maps DATETIME to Iceberg timestamptz,
+	// each value the UTC instant of its wall clock in that zone (DST gaps
+	// and overlaps: see schema.ZonedInstant). TIMESTAMP is an instant
+	// either way: sessions read it in UTC (time_zone '+00:00'), the binlog
+	// carries it as epoch seconds.
 	ServerTimeZone *time.Location
 	// ZeroDate is the treatment of zero dates ('0000-00-00'), passed to the
 	// schema decoders (see schema.MySQLOptions).

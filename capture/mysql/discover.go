@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
@@ -13,13 +14,14 @@ import (
 
 // table is one captured table as discovered.
 type table struct {
-	id      capture.TableID
-	layout  *schema.Table
-	text    []schema.Decoder           // snapshot (text protocol) decoders, per column
-	binlog  []func(v any) (any, error) // row-event decoders, per column
-	colType []string                   // information_schema COLUMN_TYPE per column
-	hasPK   bool
-	binKey  []bool // per key column: bounds are hex-encoded (binary collation bytes)
+	id       capture.TableID
+	layout   *schema.Table
+	text     []schema.Decoder           // snapshot (text protocol) decoders, per column
+	binlog   []func(v any) (any, error) // row-event decoders, per column (ENUM/SET: see rowDecoders)
+	enumCols []int                      // ENUM and SET columns
+	colType  []string                   // information_schema COLUMN_TYPE per column
+	hasPK    bool
+	binKey   []bool // per key column: bounds are hex-encoded (binary collation bytes)
 
 	qname      string // `db`.`table`
 	selectList string // quoted columns in layout order (binary keys as-is)
@@ -191,7 +193,7 @@ func (s *Source) describe(ctx context.Context, c *sql.Conn, id capture.TableID) 
 	var problems []Problem
 	for _, ci := range cols {
 		isKey := slices.Contains(keyNames, ci.name)
-		col, err := schema.MySQLColumn(ci.name, ci.colType, ci.dataType, ci.charset, ci.nullable == "NO" || (isKey && t.hasPK))
+		col, err := schema.MySQLColumnWith(ci.name, ci.colType, ci.dataType, ci.charset, ci.nullable == "NO" || (isKey && t.hasPK), s.decodeOptions())
 		if err != nil {
 			problems = append(problems, Problem{Field: "source.tables",
 				Message: fmt.Sprintf("table %s: %v", id, err),
@@ -220,7 +222,7 @@ func (s *Source) describe(ctx context.Context, c *sql.Conn, id capture.TableID) 
 		return nil, problems, nil
 	}
 	t.layout = layout
-	opts := schema.MySQLOptions{ZeroDate: s.cfg.ZeroDate}
+	opts := s.decodeOptions()
 	quoted := make([]string, len(layout.Columns))
 	for i, col := range layout.Columns {
 		td, err := schema.MySQLTextDecoder(col, opts)
@@ -235,6 +237,7 @@ func (s *Source) describe(ctx context.Context, c *sql.Conn, id capture.TableID) 
 		t.binlog = append(t.binlog, bd)
 		quoted[i] = quoteIdent(col.Name)
 	}
+	t.enumCols = enumColumns(layout)
 	t.qname = quoteIdent(id.Schema) + "." + quoteIdent(id.Name)
 	// The select list reads each column losslessly (FLOAT as DOUBLE: the
 	// server prints FLOAT with 6 digits); keys use the plain names.
@@ -250,6 +253,17 @@ func (s *Source) describe(ctx context.Context, c *sql.Conn, id capture.TableID) 
 	}
 	t.keyList = strings.Join(keys, ", ")
 	return t, nil, nil
+}
+
+// decodeOptions are the schema options of every column: zero dates per
+// Config.ZeroDate; DATETIME zoned when Config.ServerTimeZone is not UTC.
+// Sessions read TIMESTAMP in UTC, so ServerTimeZone stays nil.
+func (s *Source) decodeOptions() schema.MySQLOptions {
+	o := schema.MySQLOptions{ZeroDate: s.cfg.ZeroDate}
+	if s.cfg.ServerTimeZone != time.UTC {
+		o.DatetimeZone = s.cfg.ServerTimeZone
+	}
+	return o
 }
 
 // isBinaryType reports whether a COLUMN_TYPE holds bytes that need not be

@@ -50,7 +50,17 @@
 //     RENAME / layout-changing ALTER of a captured table, stop the stream
 //     with "schema change on <table> is not supported yet": schema
 //     history (decoding old events with old layouts) is not implemented.
-//   - Config.ServerTimeZone is accepted but not needed: TIMESTAMP values
-//     are read as UTC instants and DATETIME as wall clock, whatever the
-//     server's zone.
+//   - TIMESTAMP values are UTC instants whatever the server's or the
+//     session's zone. DATETIME values are wall clocks (Iceberg timestamp)
+//     unless Config.ServerTimeZone names a zone other than time.UTC: then
+//     they are the UTC instants of those wall clocks in that zone (Iceberg
+//     timestamptz; a wall clock in a DST gap is read with the offset
+//     before the gap, one in an overlap as the earlier instant), the same
+//     on both paths because both go through one conversion;
+//   - ENUM and SET labels with characters outside the BMP (emoji), which
+//     information_schema shows as '?', are read in full: the snapshot
+//     receives the stored label, the stream takes the labels from the
+//     TABLE_MAP metadata (binlog_row_metadata=FULL; without it a label
+//     with '?' is an error naming the setting). TABLE_MAP labels that are
+//     not the discovered ones are a schema change.
 package mysql

@@ -65,17 +65,23 @@ func newEnv(t *testing.T) *testEnv {
 	if testMaria == nil {
 		t.Skip("integration test (needs MariaDB; not run with -short)")
 	}
+	return newEnvOn(t, testMaria)
+}
+
+// newEnvOn is newEnv on the server m.
+func newEnvOn(t *testing.T, m *testdb.MariaDB) *testEnv {
+	t.Helper()
 	n := envSeq.Add(1)
 	name := fmt.Sprintf("%s_%d", strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_")), n)
 	if len(name) > 30 {
 		name = name[len(name)-30:]
 	}
 	name = strings.TrimLeft(name, "_")
-	e := &testEnv{t: t, m: testMaria, db: name, user: "u" + fmt.Sprint(n), serverID: uint32(1000 + n)}
-	if err := testMaria.CreateDatabase(context.Background(), e.db, e.user, testPassword); err != nil {
+	e := &testEnv{t: t, m: m, db: name, user: "u" + fmt.Sprint(n), serverID: uint32(1000 + n)}
+	if err := m.CreateDatabase(context.Background(), e.db, e.user, testPassword); err != nil {
 		t.Fatal(err)
 	}
-	root, err := sql.Open("mysql", testMaria.RootDSN(e.db))
+	root, err := sql.Open("mysql", m.RootDSN(e.db))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -312,19 +313,24 @@ func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema
 			tuples []string
 			args   []any
 		)
+		ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", nkey), ", ") + ")"
 		for _, key := range batch {
 			if len(key) != nkey {
 				return nil, fmt.Errorf("read rows of %s: key has %d values, the table's key %d columns", id, len(key), nkey)
 			}
-			ph := make([]string, nkey)
+			// Each key is one tuple, or several when a zoned DATETIME
+			// has two wall clocks (see schema.ZonedWallClocks).
+			alts := make([][]any, nkey)
 			for i, v := range key {
 				if v == nil {
 					return nil, fmt.Errorf("read rows of %s: key column %s is NULL", id, t.layout.Columns[t.layout.Key[i]].Name)
 				}
-				ph[i] = "?"
-				args = append(args, keyArg(v, t.layout.Columns[t.layout.Key[i]]))
+				alts[i] = s.keyArgs(v, t.layout.Columns[t.layout.Key[i]])
 			}
-			tuples = append(tuples, "("+strings.Join(ph, ", ")+")")
+			for _, tuple := range product(alts) {
+				tuples = append(tuples, ph)
+				args = append(args, tuple...)
+			}
 		}
 		q := fmt.Sprintf("SELECT %s FROM %s WHERE (%s) IN (%s)", t.selectList, t.qname, t.keyList, strings.Join(tuples, ", "))
 		err := queryRows(ctx, c, t, q, args, func(r schema.Row) error {
@@ -338,8 +344,40 @@ func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema
 	return out, nil
 }
 
+// product lists every combination that takes one value from each of alts.
+func product(alts [][]any) [][]any {
+	out := [][]any{nil}
+	for _, vals := range alts {
+		next := make([][]any, 0, len(out)*len(vals))
+		for _, prefix := range out {
+			for _, v := range vals {
+				next = append(next, append(slices.Clip(prefix), v))
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// keyArgs turns a canonical key value into the query arguments MySQL
+// compares with the column: one, except for a zoned DATETIME instant that
+// two stored wall clocks map to.
+func (s *Source) keyArgs(v any, col schema.Column) []any {
+	if us, ok := v.(int64); ok && strings.HasPrefix(strings.ToLower(col.Source.Name), "datetime") {
+		if zone := s.decodeOptions().DatetimeZone; zone != nil {
+			var out []any
+			for _, w := range schema.ZonedWallClocks(us, zone) {
+				out = append(out, keyArg(w, schema.Column{Type: iceberg.PrimitiveTypes.Timestamp, Source: col.Source}))
+			}
+			return out
+		}
+	}
+	return []any{keyArg(v, col)}
+}
+
 // keyArg turns a canonical key value into a query argument MySQL compares
-// correctly with the column (sessions run in UTC).
+// correctly with the column (sessions run in UTC; a zoned DATETIME is
+// given as its wall clock, see keyArgs).
 func keyArg(v any, col schema.Column) any {
 	src := strings.ToLower(col.Source.Name)
 	if us, ok := v.(int64); ok && strings.HasPrefix(src, "time") && !strings.HasPrefix(src, "timestamp") {

@@ -85,7 +85,8 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	s.log.Info("streaming", "flavor", flavor, "server_id", s.cfg.ServerID, "position", from.String())
 
 	st := &streamer{s: s, out: out, cur: from, last: from, byName: byName,
-		maps: map[uint64]*table{}, ignored: map[uint64]bool{}, lastEmit: time.Now()}
+		maps: map[uint64]*table{}, ignored: map[uint64]bool{}, decs: map[uint64]*rowDecoders{},
+		lastDecs: map[*table]*rowDecoders{}, lastEmit: time.Now()}
 	if from.Kind == KindFile {
 		st.file = from.File
 	}
@@ -167,8 +168,12 @@ type streamer struct {
 	file string   // current binlog file (file positions)
 
 	byName  map[capture.TableID]*table
-	maps    map[uint64]*table // TABLE_MAP id -> captured table, valid layout
-	ignored map[uint64]bool   // TABLE_MAP ids of tables not captured
+	maps    map[uint64]*table       // TABLE_MAP id -> captured table, valid layout
+	ignored map[uint64]bool         // TABLE_MAP ids of tables not captured
+	decs    map[uint64]*rowDecoders // TABLE_MAP id -> decoders for its labels
+	// lastDecs are each table's decoders of its last TABLE_MAP, reused
+	// while the labels stay the same.
+	lastDecs map[*table]*rowDecoders
 
 	txn      *txnState
 	lastEmit time.Time
@@ -287,8 +292,13 @@ func (st *streamer) tableMap(e *replication.TableMapEvent) error {
 	if diff := layoutDiff(t, e); diff != "" {
 		return fmt.Errorf("schema change on %s is not supported yet: the binlog at %s has %s; restore the table's previous layout, or re-snapshot the table after the change", id, st.cur, diff)
 	}
+	d, err := st.s.decoders(t, e, st.lastDecs[t])
+	if err != nil {
+		return fmt.Errorf("schema change on %s is not supported yet: the binlog at %s has %v; restore the table's previous layout, or re-snapshot the table after the change", id, st.cur, err)
+	}
 	delete(st.ignored, e.TableID)
 	st.maps[e.TableID] = t
+	st.decs[e.TableID], st.lastDecs[t] = d, d
 	return nil
 }
 
@@ -301,6 +311,7 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 		}
 		return fmt.Errorf("binlog rows event for table id %d before its TABLE_MAP event", e.TableID)
 	}
+	dec := st.decs[e.TableID].dec
 	if st.txn == nil {
 		st.txn = &txnState{}
 	}
@@ -310,15 +321,15 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 		}
 	}
 	decode := func(raw []any) (schema.Row, error) {
-		if len(raw) != len(t.binlog) {
-			return nil, fmt.Errorf("row of %s has %d values, the layout %d columns", t.id, len(raw), len(t.binlog))
+		if len(raw) != len(dec) {
+			return nil, fmt.Errorf("row of %s has %d values, the layout %d columns", t.id, len(raw), len(dec))
 		}
 		row := make(schema.Row, len(raw))
 		for i, v := range raw {
 			if v == nil {
 				continue
 			}
-			val, err := t.binlog[i](v)
+			val, err := dec[i](v)
 			if err != nil {
 				return nil, fmt.Errorf("decode %s.%s at %s: %w", t.id, t.layout.Columns[i].Name, st.cur, err)
 			}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	_ "time/tzdata" // server-time-zone names resolve in the static binary without the system's zoneinfo
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/mysql"
@@ -20,7 +21,10 @@ func DefaultServerID(pipeline string) int {
 	return 1000 + int(h.Sum32()%(1<<32-1-1000))
 }
 
-// mysqlTimeZone parses source.server-time-zone ("" is UTC).
+// mysqlTimeZone parses source.server-time-zone. "" and "UTC" (any case)
+// are time.UTC: DATETIME stays a wall clock (Iceberg timestamp). Any other
+// IANA name, Etc/UTC included, makes DATETIME the instant of its wall
+// clock in that zone (Iceberg timestamptz); see mysql.Config.ServerTimeZone.
 func mysqlTimeZone(name string) (*time.Location, error) {
 	if name == "" || strings.EqualFold(name, "utc") {
 		return time.UTC, nil
