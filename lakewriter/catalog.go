@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
@@ -60,6 +61,15 @@ type Catalog struct {
 	name      string
 	warehouse string
 	log       *slog.Logger
+
+	locks sync.Map // Ident.String() -> *sync.Mutex, see tableLock
+}
+
+// tableLock returns the mutex that serialises writers of table id in
+// this process, shared by every Table opened for it.
+func (c *Catalog) tableLock(id Ident) *sync.Mutex {
+	mu, _ := c.locks.LoadOrStore(id.String(), &sync.Mutex{})
+	return mu.(*sync.Mutex)
 }
 
 // Ident names a table: Namespace (dots separate levels) and Name.

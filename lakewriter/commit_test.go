@@ -206,9 +206,17 @@ func TestCommitValidation(t *testing.T) {
 // fails; A must retry on the new base with the same files.
 func TestCommitConflictRetries(t *testing.T) {
 	ctx := context.Background()
-	c, _ := openTestCatalog(t)
+	c, dir := openTestCatalog(t)
 	a := ensureSimple(t, c, "conflict")
-	b, err := c.LoadTable(ctx, a.Ident())
+	// B writes through its own Catalog, as another process would: handles
+	// from one Catalog share a commit lock and never race each other.
+	other, err := Open(ctx, Options{
+		URI:       "sqlite://" + filepath.Join(dir, "catalog", "catalog.db"),
+		Warehouse: filepath.Join(dir, "warehouse"),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { other.Close() })
+	b, err := other.LoadTable(ctx, a.Ident())
 	require.NoError(t, err)
 	_, err = a.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "a"), simpleRow(2, "b")), Props: props("0"), Token: "floe.checkpoint"})
 	require.NoError(t, err)

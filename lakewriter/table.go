@@ -25,7 +25,9 @@ type Table struct {
 	layout *schema.Table
 	log    *slog.Logger
 
-	commitMu sync.Mutex // serialises Commit
+	// commitMu serialises Commit and Maintain on this table across every
+	// Table the Catalog opened for the same identifier.
+	commitMu *sync.Mutex
 
 	mu  sync.Mutex
 	tbl *table.Table // newest state seen
@@ -36,7 +38,8 @@ type Table struct {
 }
 
 func newTable(c *Catalog, id Ident, layout *schema.Table, tbl *table.Table) (*Table, error) {
-	return &Table{cat: c, id: id, layout: layout, log: c.log.With("table", id.String()), tbl: tbl}, nil
+	return &Table{cat: c, id: id, layout: layout, log: c.log.With("table", id.String()), tbl: tbl,
+		commitMu: c.tableLock(id)}, nil
 }
 
 // Layout returns the layout rows are written and read in: the one given

@@ -1,0 +1,343 @@
+package compaction
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+	icecompact "github.com/apache/iceberg-go/table/compaction"
+
+	"github.com/floe-cdc/floe/lakewriter"
+)
+
+// Summary property keys of a compaction snapshot. Together they are a
+// persisted format: PropsVersion changes whenever their meaning does.
+const (
+	// PropCompaction holds the id of the pass that wrote the snapshot.
+	PropCompaction = "floe.compaction"
+	// PropVersion is the version of the compaction property set.
+	PropVersion = "floe.compaction-version"
+	// PropsVersion is the value of PropVersion written by this build.
+	PropsVersion = "1"
+)
+
+// pipelineProp is the summary key every ingestion commit carries
+// (checkpoint.PropPipeline); expiry never removes the newest snapshot
+// that has it, because recovery reads positions from there.
+const pipelineProp = "floe.pipeline"
+
+// Options configures one maintenance pass. Zero values take the defaults
+// of DefaultOptions, except ExpireOlderThan and OrphansOlderThan, where
+// zero turns the step off.
+type Options struct {
+	// TargetFileSize is the size rewritten data files aim for, in bytes.
+	TargetFileSize int64
+	// MinInputFiles is how many undersized data files (below 3/4 of
+	// TargetFileSize) must fit into one output file before they are
+	// bin-packed.
+	MinInputFiles int
+	// DeleteFileThreshold: once the table holds this many delete files,
+	// every data file a delete applies to is rewritten with the deletes
+	// applied, and the delete files that no longer apply to anything are
+	// dropped in the same snapshot.
+	DeleteFileThreshold int
+	// ExpireOlderThan expires snapshots older than this, keeping at least
+	// RetainLast and always the newest snapshot an ingestion commit wrote;
+	// files only they referenced are deleted. Zero: no expiry.
+	ExpireOlderThan time.Duration
+	// RetainLast is the number of newest snapshots expiry always keeps.
+	RetainLast int
+	// OrphansOlderThan removes files under the table location that no
+	// snapshot references and that are older than this. It must exceed
+	// the longest time a writer takes from writing a file to committing
+	// it (hours, not seconds). Zero: no orphan removal.
+	OrphansOlderThan time.Duration
+	// Logger receives one line per pass; nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultOptions returns the defaults: 128 MiB files, bin-pack from 5
+// small files, apply deletes from the first delete file, expire
+// snapshots after 24 hours keeping the last 20, remove orphans older
+// than 3 days.
+func DefaultOptions() Options {
+	return Options{
+		TargetFileSize:      128 << 20,
+		MinInputFiles:       5,
+		DeleteFileThreshold: 1,
+		ExpireOlderThan:     24 * time.Hour,
+		RetainLast:          20,
+		OrphansOlderThan:    72 * time.Hour,
+	}
+}
+
+func (o *Options) setDefaults() {
+	d := DefaultOptions()
+	if o.TargetFileSize <= 0 {
+		o.TargetFileSize = d.TargetFileSize
+	}
+	if o.MinInputFiles <= 0 {
+		o.MinInputFiles = d.MinInputFiles
+	}
+	if o.DeleteFileThreshold <= 0 {
+		o.DeleteFileThreshold = d.DeleteFileThreshold
+	}
+	if o.RetainLast <= 0 {
+		o.RetainLast = d.RetainLast
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Result reports what one pass did to one table.
+type Result struct {
+	Table string
+	// SnapshotID is the rewrite snapshot; 0 when nothing was rewritten.
+	SnapshotID         int64
+	RewrittenDataFiles int
+	AddedDataFiles     int
+	RemovedDeleteFiles int
+	BytesBefore        int64
+	BytesAfter         int64
+	ExpiredSnapshots   int
+	RemovedOrphans     int
+}
+
+// ErrConflict reports that a writer in another process committed deletes
+// while the pass rewrote the files they apply to; the rewrite was not
+// committed and nothing changed. A later pass retries.
+var ErrConflict = errors.New("a concurrent commit added deletes to the files being rewritten")
+
+// Compact runs one maintenance pass on t: rewrite, then snapshot expiry,
+// then orphan removal. Each step commits on its own; a step that fails
+// leaves the table as the previous step left it (never a lost or
+// resurrected row) and the error names the step.
+func Compact(ctx context.Context, t *lakewriter.Table, opts Options) (Result, error) {
+	opts.setDefaults()
+	res := Result{Table: t.Ident().String()}
+	start := time.Now()
+	if err := rewrite(ctx, t, opts, &res); err != nil {
+		return res, err
+	}
+	if opts.ExpireOlderThan > 0 {
+		if err := expire(ctx, t, opts, &res); err != nil {
+			return res, err
+		}
+	}
+	if opts.OrphansOlderThan > 0 {
+		if err := removeOrphans(ctx, t, opts, &res); err != nil {
+			return res, err
+		}
+	}
+	opts.Logger.Info("compaction pass", "table", res.Table, "rewritten_data_files", res.RewrittenDataFiles,
+		"added_data_files", res.AddedDataFiles, "removed_delete_files", res.RemovedDeleteFiles,
+		"bytes_before", res.BytesBefore, "bytes_after", res.BytesAfter,
+		"expired_snapshots", res.ExpiredSnapshots, "removed_orphans", res.RemovedOrphans,
+		"duration", time.Since(start).Round(time.Millisecond).String())
+	return res, nil
+}
+
+// rewrite bin-packs small data files and applies delete files into the
+// data files they cover, in one rewrite snapshot. Rows never change: the
+// output holds exactly the live rows of the input. The snapshot is
+// validated against commits that landed meanwhile (iceberg-go rejects
+// it when any of them added deletes), so a delete committed during the
+// rewrite is never lost and a deleted row never comes back.
+func rewrite(ctx context.Context, t *lakewriter.Table, opts Options, res *Result) error {
+	return t.Maintain(ctx, func(ctx context.Context, tbl *table.Table) (*table.Table, error) {
+		snap := tbl.CurrentSnapshot()
+		if snap == nil {
+			return nil, nil
+		}
+		tasks, err := tbl.Scan().PlanFiles(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("plan files: %w", err)
+		}
+		plan, err := planRewrite(tasks, opts)
+		if err != nil {
+			return nil, err
+		}
+		if len(plan.Groups) == 0 {
+			return nil, nil
+		}
+		groups := make([]table.CompactionTaskGroup, len(plan.Groups))
+		rewritten := map[string]struct{}{}
+		for i, g := range plan.Groups {
+			groups[i] = table.CompactionTaskGroup{PartitionKey: g.PartitionKey, Tasks: g.Tasks, TotalSizeBytes: g.TotalSizeBytes}
+			for _, task := range g.Tasks {
+				rewritten[task.File.FilePath()] = struct{}{}
+			}
+		}
+		fs, err := tbl.FS(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("open table io: %w", err)
+		}
+		dead, err := icecompact.CollectDeadEqualityDeletesWithSpecs(ctx, fs, tbl.Metadata(), snap, rewritten)
+		if err != nil {
+			return nil, fmt.Errorf("find deletes the rewrite makes dead: %w", err)
+		}
+		id := passID()
+		props := iceberg.Properties{PropCompaction: id, PropVersion: PropsVersion}
+		tx := tbl.NewTransaction()
+		rr, err := tx.RewriteDataFiles(ctx, groups, table.RewriteDataFilesOptions{
+			SnapshotProps:            props,
+			ExtraDeleteFilesToRemove: dead,
+			GroupOptions:             []table.CompactionGroupOption{table.WithCompactionTargetFileSize(opts.TargetFileSize)},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("rewrite data files: %w", err)
+		}
+		if rr.RewrittenGroups == 0 {
+			return nil, nil
+		}
+		next, err := tx.Commit(ctx)
+		if err != nil {
+			// Any failure may have landed all the same; the table's history
+			// decides. Files written by a pass that did not land are left
+			// for orphan removal.
+			landedID, moved, ok := findPass(ctx, t, id, snap.SnapshotID)
+			if !ok {
+				if moved {
+					return nil, fmt.Errorf("commit rewrite: %w (%w)", ErrConflict, err)
+				}
+				return nil, fmt.Errorf("commit rewrite: %w", err)
+			}
+			res.SnapshotID = landedID
+		} else {
+			res.SnapshotID = next.CurrentSnapshot().SnapshotID
+		}
+		res.RewrittenDataFiles, res.AddedDataFiles = rr.RemovedDataFiles, rr.AddedDataFiles
+		res.RemovedDeleteFiles = rr.RemovedEqualityDeleteFiles + rr.RemovedPositionDeleteFiles + rr.RemovedDeletionVectorFiles
+		res.BytesBefore, res.BytesAfter = rr.BytesBefore, rr.BytesAfter
+		return next, nil
+	})
+}
+
+// planRewrite chooses the files to rewrite: every data file with a delete
+// applying to it once the table holds DeleteFileThreshold delete files,
+// and undersized files in bins of at least MinInputFiles.
+func planRewrite(tasks []table.FileScanTask, opts Options) (icecompact.Plan, error) {
+	cfg := icecompact.DefaultConfig()
+	cfg.TargetFileSizeBytes = opts.TargetFileSize
+	cfg.MinFileSizeBytes = opts.TargetFileSize * 3 / 4
+	cfg.MaxFileSizeBytes = opts.TargetFileSize * 9 / 5
+	cfg.MinInputFiles = uint(opts.MinInputFiles)
+	cfg.DeleteFileThreshold = 1 << 30 // decided below, per table
+	cfg.DeleteRatioThreshold = 0
+	deletes := map[string]bool{}
+	for _, task := range tasks {
+		for _, d := range task.EqualityDeleteFiles {
+			deletes[d.FilePath()] = true
+		}
+		for _, d := range task.DeleteFiles {
+			deletes[d.FilePath()] = true
+		}
+		for _, d := range task.DeletionVectorFiles {
+			deletes[d.FilePath()] = true
+		}
+	}
+	if len(deletes) >= opts.DeleteFileThreshold {
+		cfg.DeleteFileThreshold = 1
+		cfg.MinInputFiles = 1
+	}
+	plan, err := cfg.PlanCompaction(tasks)
+	if err != nil {
+		return plan, fmt.Errorf("plan rewrite: %w", err)
+	}
+	return plan, nil
+}
+
+// findPass looks for the snapshot pass id wrote in t's history and
+// returns its id. When the pass did not land, moved reports whether the
+// table's current snapshot is no longer base, i.e. another commit landed
+// first.
+func findPass(ctx context.Context, t *lakewriter.Table, id string, base int64) (snapshot int64, moved, ok bool) {
+	hist, err := t.History(ctx)
+	if err != nil || len(hist) == 0 {
+		return 0, false, false
+	}
+	for _, s := range hist {
+		if s.Props[PropCompaction] == id {
+			return s.ID, false, true
+		}
+	}
+	return 0, hist[0].ID != base, false
+}
+
+// passID returns a random id for one rewrite snapshot.
+func passID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// expire removes snapshots older than opts.ExpireOlderThan beyond the
+// newest opts.RetainLast, never the newest snapshot an ingestion commit
+// wrote (nor any after it): recovery reads the committed positions from
+// there. Files only the expired snapshots referenced are deleted.
+func expire(ctx context.Context, t *lakewriter.Table, opts Options, res *Result) error {
+	return t.Maintain(ctx, func(ctx context.Context, tbl *table.Table) (*table.Table, error) {
+		before := len(tbl.Metadata().Snapshots())
+		// Keep every snapshot from the newest ingestion commit on.
+		keep := max(opts.RetainLast, sinceIngestion(tbl))
+		if before <= keep {
+			return nil, nil
+		}
+		tx := tbl.NewTransaction()
+		if err := tx.ExpireSnapshots(table.WithOlderThan(opts.ExpireOlderThan), table.WithRetainLast(keep)); err != nil {
+			return nil, fmt.Errorf("expire snapshots: %w", err)
+		}
+		next, err := tx.Commit(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("commit snapshot expiry: %w", err)
+		}
+		res.ExpiredSnapshots = before - len(next.Metadata().Snapshots())
+		return next, nil
+	})
+}
+
+// sinceIngestion counts the snapshots of main's history from the current
+// one back to the newest that carries the pipeline property, inclusive
+// (0 when none does).
+func sinceIngestion(tbl *table.Table) int {
+	snaps := tbl.Metadata().Snapshots()
+	byID := make(map[int64]*table.Snapshot, len(snaps))
+	for i := range snaps {
+		byID[snaps[i].SnapshotID] = &snaps[i]
+	}
+	n := 0
+	for s := tbl.CurrentSnapshot(); s != nil; {
+		n++
+		if s.Summary != nil && s.Summary.Properties[pipelineProp] != "" {
+			return n
+		}
+		if s.ParentSnapshotID == nil {
+			break
+		}
+		s = byID[*s.ParentSnapshotID]
+	}
+	return 0
+}
+
+// removeOrphans deletes files under the table location that no snapshot
+// references and that are older than opts.OrphansOlderThan. The commit
+// lock is held, so none of this process's in-flight commits can lose a
+// file; writers elsewhere are protected by the age limit.
+func removeOrphans(ctx context.Context, t *lakewriter.Table, opts Options, res *Result) error {
+	return t.Maintain(ctx, func(ctx context.Context, tbl *table.Table) (*table.Table, error) {
+		out, err := tbl.DeleteOrphanFiles(ctx, table.WithFilesOlderThan(opts.OrphansOlderThan))
+		if err != nil {
+			return nil, fmt.Errorf("remove orphan files: %w", err)
+		}
+		res.RemovedOrphans = len(out.DeletedFiles)
+		opts.Logger.Debug("removed orphans", "files", out.DeletedFiles)
+		return nil, nil
+	})
+}

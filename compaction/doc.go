@@ -1,0 +1,24 @@
+// Package compaction keeps Floe's Iceberg tables cheap to read: it
+// rewrites small data files into larger ones, applies equality deletes
+// into the data files they cover and drops the deletes that no longer
+// apply, expires old snapshots and removes orphan files.
+//
+// Contract:
+//   - A pass never changes which rows a reader sees: the rewrite snapshot
+//     holds exactly the live rows of the snapshot it started from.
+//   - It runs beside ingestion. Inside one process it holds the table's
+//     commit lock (lakewriter.Table.Maintain), so it never races that
+//     process's commits. Against writers in other processes the rewrite
+//     commit is validated by iceberg-go: if a concurrent commit added
+//     deletes (or landed at all), the rewrite is not committed and
+//     Compact returns ErrConflict; a deleted row is never resurrected.
+//   - Expiry never removes the newest snapshot an ingestion commit wrote
+//     (summary property floe.pipeline) nor anything after it, so
+//     recovery still finds every table's committed position.
+//   - Orphan removal only deletes unreferenced files older than
+//     Options.OrphansOlderThan.
+//   - Rewrite snapshots carry floe.compaction (the pass id) and
+//     floe.compaction-version (PropsVersion), and no floe.pipeline.
+//
+// Dependency direction: compaction imports lakewriter only (DESIGN.md).
+package compaction

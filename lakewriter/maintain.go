@@ -1,0 +1,102 @@
+package lakewriter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
+)
+
+// Maintain runs fn on the table's newest state while no Commit of this
+// table runs in this process (the lock Commit takes is held for the whole
+// call), so a maintenance pass such as compaction never races this
+// process's own ingestion commits. fn stages its changes on a transaction
+// of tbl and commits them itself; it returns the table it committed, or
+// nil when it changed nothing. Writers in other processes are not
+// excluded: fn must commit with the validation iceberg-go offers for its
+// operation, and a conflict fails fn's commit.
+func (t *Table) Maintain(ctx context.Context, fn func(ctx context.Context, tbl *table.Table) (*table.Table, error)) error {
+	t.commitMu.Lock()
+	defer t.commitMu.Unlock()
+	base, err := t.refresh(ctx)
+	if err != nil {
+		return err
+	}
+	next, err := fn(ctx, base)
+	if next != nil {
+		t.setCurrent(next)
+	}
+	if err != nil {
+		return fmt.Errorf("maintain %s: %w", t.id, err)
+	}
+	return nil
+}
+
+// Snapshot identifies the current snapshot of a table and what it holds.
+type Snapshot struct {
+	ID          int64
+	TimestampMs int64
+	Props       map[string]string
+}
+
+// History returns main's current snapshot and its ancestors, newest first
+// (as far back as the metadata still holds them).
+func (t *Table) History(ctx context.Context) ([]Snapshot, error) {
+	tbl, err := t.refresh(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Snapshot
+	for s := range ancestry(tbl) {
+		snap := Snapshot{ID: s.SnapshotID, TimestampMs: s.TimestampMs}
+		if s.Summary != nil {
+			snap.Props = map[string]string(s.Summary.Properties)
+		}
+		out = append(out, snap)
+	}
+	return out, nil
+}
+
+// FileCounts reports the live data and delete files of the table's
+// newest snapshot.
+func (t *Table) FileCounts(ctx context.Context) (data, deletes int, err error) {
+	tbl, err := t.refresh(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	d, del, err := liveFiles(ctx, tbl)
+	if err != nil {
+		return 0, 0, fmt.Errorf("list files of %s: %w", t.id, err)
+	}
+	return len(d), len(del), nil
+}
+
+// Location returns the table's root location (a path or URI).
+func (t *Table) Location() string { return t.current().Location() }
+
+// DropTable removes table id from the catalog. With purge, its files are
+// deleted too where the catalog offers that (catalog.PurgeableTable);
+// otherwise they stay for the warehouse's own cleanup. A missing table is
+// an error matching ErrNoSuchTable. Writers of the table in this process
+// finish their commit first.
+func (c *Catalog) DropTable(ctx context.Context, id Ident, purge bool) error {
+	mu := c.tableLock(id)
+	mu.Lock()
+	defer mu.Unlock()
+	var err error
+	if p, ok := c.cat.(catalog.PurgeableTable); ok && purge {
+		err = p.PurgeTable(ctx, id.iceberg())
+	} else {
+		err = c.cat.DropTable(ctx, id.iceberg())
+	}
+	if errors.Is(err, catalog.ErrNoSuchTable) || errors.Is(err, catalog.ErrNoSuchNamespace) {
+		return fmt.Errorf("drop table %s: %w", id, ErrNoSuchTable)
+	}
+	if err != nil {
+		return fmt.Errorf("drop table %s: %w", id, err)
+	}
+	c.log.Info("dropped iceberg table", "table", id.String(), "purged", purge)
+	return nil
+}
