@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
@@ -41,9 +42,43 @@ func openREST(ctx context.Context, name string, opts Options, props iceberg.Prop
 	}
 	cat, err := rest.NewCatalog(ctx, name, opts.URI, ro...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to rest catalog %s: %w", opts.URI, err)
+		return nil, restAuthError(opts, err)
 	}
 	return cat, nil
+}
+
+// restAuthError names the setting behind a refused connection (the
+// client's first request, GET /v1/config, is already authenticated) and
+// its fix; other errors keep the catalog's URI as context. The cause
+// stays wrapped.
+func restAuthError(opts Options, err error) error {
+	uri := redactURI(opts.URI)
+	cause := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		cause = ue.Err // the URL is GET /v1/config, whatever failed
+	}
+	// iceberg-go reports both an OAuth2 error answer of the token endpoint
+	// and a failure to reach it as ErrOAuthError; only the latter carries
+	// ErrOAuthError's own text.
+	tokenRefused := errors.Is(err, rest.ErrOAuthError) && !strings.Contains(err.Error(), rest.ErrOAuthError.Error())
+	refused := errors.Is(err, rest.ErrUnauthorized) || errors.Is(err, rest.ErrForbidden) ||
+		errors.Is(err, rest.ErrAuthorizationExpired)
+	switch {
+	case opts.Credential != "" && tokenRefused:
+		return fmt.Errorf("sink.catalog.credential: the REST catalog at %s issued no token for these client credentials: %w; "+
+			"check the client id and secret (client_id:client_secret)", uri, cause)
+	case opts.Credential != "" && refused:
+		return fmt.Errorf("sink.catalog.credential: the REST catalog at %s refused the token issued for these client credentials: %w; "+
+			"check that the client may use the catalog", uri, cause)
+	case opts.Token != "" && refused:
+		return fmt.Errorf("sink.catalog.token: the REST catalog at %s refused the bearer token: %w; "+
+			"check the token or issue a new one", uri, cause)
+	case refused:
+		return fmt.Errorf("sink.catalog: the REST catalog at %s requires authentication: %w; "+
+			"set sink.catalog.credential (client_id:client_secret) or sink.catalog.token", uri, cause)
+	}
+	return fmt.Errorf("connect to rest catalog %s: %w", uri, err)
 }
 
 // openGlue opens the AWS Glue catalog of the account and region the AWS
