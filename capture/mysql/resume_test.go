@@ -190,7 +190,8 @@ func TestResumePurged(t *testing.T) {
 	}
 	_, err = s.Start(ctx, capture.StartRequest{Resume: old})
 	var pe *PurgedError
-	if !errors.As(err, &pe) || !errors.Is(err, ErrBinlogPurged) || !strings.Contains(err.Error(), e.db+".t") {
+	if !errors.As(err, &pe) || !errors.Is(err, ErrBinlogPurged) || !strings.Contains(err.Error(), e.db+".t") ||
+		!strings.Contains(err.Error(), "floe resnapshot --config FILE --table DATABASE.TABLE") {
 		t.Fatalf("Start with a purged resume position: %v", err)
 	}
 }

@@ -30,8 +30,8 @@ func (e *PurgedError) Error() string {
 	if e.Oldest != "" {
 		msg += fmt.Sprintf(" (its oldest binlog starts at %s)", e.Oldest)
 	}
-	return msg + fmt.Sprintf("; fix: re-snapshot the tables committed at or before that position (captured: %s): "+
-		"drop their Iceberg tables (or reset their snapshot) and start again; keep binlogs longer "+
+	return msg + fmt.Sprintf("; fix: stop floe, re-snapshot the tables committed at or before that position (all captured ones if unsure: %s) "+
+		"with `floe resnapshot --config FILE --table DATABASE.TABLE` (repeat --table), and start floe again; keep binlogs longer "+
 		"(binlog_expire_logs_seconds / expire_logs_days) so a stopped pipeline can resume", strings.Join(e.Tables, ", "))
 }
 

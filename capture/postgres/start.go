@@ -28,7 +28,8 @@ type SlotMissingError struct {
 
 func (e *SlotMissingError) Error() string {
 	return fmt.Sprintf("replication slot %q does not exist, so the changes after %s can no longer be read; "+
-		"fix: re-snapshot the captured tables (drop the sink tables, or reset their snapshot) and start again, which creates a new slot",
+		"fix: stop floe, re-snapshot every captured table that holds a committed position (all of them, usually) with "+
+		"`floe resnapshot --config FILE --table SCHEMA.TABLE` (repeat --table), and start floe again, which creates a new slot",
 		e.Slot, e.Resume)
 }
 

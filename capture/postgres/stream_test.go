@@ -298,7 +298,7 @@ func TestStartSlotMissing(t *testing.T) {
 	if !errors.As(err, &sm) || sm.Slot != e.slot || sm.Resume != "pg.v1:0/1000000" {
 		t.Fatalf("Start = %v, want *SlotMissingError for %s", err, e.slot)
 	}
-	if !strings.Contains(err.Error(), "can no longer be read") || !strings.Contains(err.Error(), "re-snapshot") || !errors.Is(err, ErrSlotMissing) {
+	if !strings.Contains(err.Error(), "can no longer be read") || !strings.Contains(err.Error(), "floe resnapshot --config FILE --table SCHEMA.TABLE") || !errors.Is(err, ErrSlotMissing) {
 		t.Fatalf("error text %q", err)
 	}
 }
