@@ -424,3 +424,26 @@ func localPath(t *testing.T, loc string) string {
 	require.Equal(t, "file", u.Scheme)
 	return u.Path
 }
+
+// TestRepeatedRewriteAndExpiry expires, pass after pass, snapshots whose
+// files earlier passes already rewrote and removed: no pass may fail on
+// the files that are gone, and the rows stay.
+func TestRepeatedRewriteAndExpiry(t *testing.T) {
+	ctx := context.Background()
+	c := newLake(t).open(t)
+	tbl := ensure(t, c)
+	m := model{}
+	rng := rand.New(rand.NewPCG(13, 14))
+	cp := 0
+	for pass := range 4 {
+		for range 3 {
+			cp++
+			ingest(t, tbl, m, rng, cp, 20, 100)
+		}
+		time.Sleep(2 * time.Millisecond)
+		res, err := Compact(ctx, tbl, Options{MinInputFiles: 2, ExpireOlderThan: time.Millisecond, RetainLast: 1})
+		require.NoError(t, err, "pass %d", pass)
+		require.NotZero(t, res.SnapshotID, "pass %d", pass)
+		requireEqual(t, tbl, m)
+	}
+}

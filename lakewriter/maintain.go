@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
@@ -99,4 +100,23 @@ func (c *Catalog) DropTable(ctx context.Context, id Ident, purge bool) error {
 	}
 	c.log.Info("dropped iceberg table", "table", id.String(), "purged", purge)
 	return nil
+}
+
+// ListTables returns the tables of namespace (dots separate levels); a
+// namespace that does not exist has none.
+func (c *Catalog) ListTables(ctx context.Context, namespace string) ([]Ident, error) {
+	var out []Ident
+	for id, err := range c.cat.ListTables(ctx, strings.Split(namespace, ".")) {
+		if errors.Is(err, catalog.ErrNoSuchNamespace) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list tables of %s: %w", namespace, err)
+		}
+		if len(id) < 2 {
+			continue
+		}
+		out = append(out, Ident{Namespace: strings.Join(id[:len(id)-1], "."), Name: id[len(id)-1]})
+	}
+	return out, nil
 }

@@ -26,3 +26,16 @@ func TestDropTableThenRecreateEmpty(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, hist, "a recreated table starts without history")
 }
+
+func TestListTables(t *testing.T) {
+	ctx := context.Background()
+	c, _ := openTestCatalog(t)
+	ensureSimple(t, c, "b")
+	ensureSimple(t, c, "a")
+	ids, err := c.ListTables(ctx, "db")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []Ident{{Namespace: "db", Name: "a"}, {Namespace: "db", Name: "b"}}, ids)
+	ids, err = c.ListTables(ctx, "nowhere")
+	require.NoError(t, err)
+	require.Empty(t, ids)
+}

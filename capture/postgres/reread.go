@@ -69,7 +69,7 @@ func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema
 	return out, nil
 }
 
-// CurrentPosition returns the source's current WAL position: every
+// CurrentPosition returns the source's current WAL insert position: every
 // transaction that committed before the call is at or before it.
 func (s *Source) CurrentPosition(ctx context.Context) (capture.Position, error) {
 	c, err := s.connect(ctx)
@@ -78,7 +78,7 @@ func (s *Source) CurrentPosition(ctx context.Context) (capture.Position, error) 
 	}
 	defer c.Close(context.WithoutCancel(ctx))
 	var lsn string
-	if err := c.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+	if err := c.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
 		return nil, fmt.Errorf("read current wal position: %w", err)
 	}
 	return DecodePosition("pg.v1:" + lsn)

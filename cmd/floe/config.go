@@ -26,13 +26,14 @@ import (
 // Validate. Paths (state dir, local warehouse, sqlite catalog file) are
 // absolute after ApplyDefaults.
 type Config struct {
-	Pipeline PipelineConfig
-	State    StateConfig
-	Source   SourceConfig
-	Sink     SinkConfig
-	Route    []RouteConfig
-	Server   ServerConfig
-	Log      LogConfig
+	Pipeline   PipelineConfig
+	State      StateConfig
+	Source     SourceConfig
+	Sink       SinkConfig
+	Route      []RouteConfig
+	Compaction CompactionConfig
+	Server     ServerConfig
+	Log        LogConfig
 
 	lines map[string]int // field path -> line in the file; nil for a Config built in code
 }
@@ -132,6 +133,26 @@ func (r RouteConfig) SinkIdent() (namespace, name string) {
 	return ns, n
 }
 
+// CompactionConfig is the `compaction:` section: background table
+// maintenance inside `floe run`, and the settings of `floe compact`.
+type CompactionConfig struct {
+	Enabled             *bool         // enabled: run passes inside floe run; unset = true
+	Interval            time.Duration // interval between passes; default 30m
+	TargetFileSizeMB    int           // target-file-size-mb: size rewritten files aim for; default 128
+	MinInputFiles       int           // min-input-files: small files needed to bin-pack; default 5
+	DeleteFileThreshold int           // delete-file-threshold: delete files that trigger applying them; default 1
+	// ExpireSnapshotsOlderThan is expire-snapshots-older-than; default
+	// 24h, 0 keeps every snapshot.
+	ExpireSnapshotsOlderThan time.Duration
+	RetainLast               int // retain-last: snapshots expiry always keeps; default 20
+	// RemoveOrphansOlderThan is remove-orphans-older-than; default 72h, 0
+	// keeps orphan files. Must exceed the longest commit of any writer.
+	RemoveOrphansOlderThan time.Duration
+}
+
+// On reports whether floe run compacts in the background.
+func (c CompactionConfig) On() bool { return c.Enabled == nil || *c.Enabled }
+
 // ServerConfig is the `server:` section.
 type ServerConfig struct {
 	MetricsAddress string // metrics-address, host:port for /metrics and /healthz; empty = off
@@ -189,7 +210,10 @@ func DefaultConfig() *Config {
 		Source: SourceConfig{Hostname: "127.0.0.1", Port: 5432, SnapshotMode: "initial",
 			SnapshotParallelism: 2, SnapshotChunkRows: 50000},
 		Sink: SinkConfig{Catalog: CatalogConfig{Type: "sql", Name: "floe"}, Mode: "upsert"},
-		Log:  LogConfig{Format: "text", Level: "info"},
+		Compaction: CompactionConfig{Interval: 30 * time.Minute, TargetFileSizeMB: 128, MinInputFiles: 5,
+			DeleteFileThreshold: 1, ExpireSnapshotsOlderThan: 24 * time.Hour, RetainLast: 20,
+			RemoveOrphansOlderThan: 72 * time.Hour},
+		Log: LogConfig{Format: "text", Level: "info"},
 	}
 }
 
@@ -503,6 +527,19 @@ func (c *Config) Validate() []Problem {
 		}
 	}
 
+	cc := c.Compaction
+	v.positive("compaction.interval", cc.Interval)
+	v.between("compaction.target-file-size-mb", cc.TargetFileSizeMB, 1, 1<<20)
+	v.between("compaction.min-input-files", cc.MinInputFiles, 1, 1<<20)
+	v.between("compaction.delete-file-threshold", cc.DeleteFileThreshold, 1, 1<<20)
+	v.between("compaction.retain-last", cc.RetainLast, 1, 1<<20)
+	v.notNegative("compaction.expire-snapshots-older-than", cc.ExpireSnapshotsOlderThan)
+	v.notNegative("compaction.remove-orphans-older-than", cc.RemoveOrphansOlderThan)
+	if o := cc.RemoveOrphansOlderThan; o > 0 && o < time.Hour {
+		v.add("compaction.remove-orphans-older-than", "use 1h or more (a writer's files are unreferenced until it commits), or 0 to keep orphans",
+			"%s is too short to be safe", o)
+	}
+
 	if a := c.Server.MetricsAddress; a != "" {
 		_, port, err := net.SplitHostPort(a)
 		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 {
@@ -562,6 +599,12 @@ func (v *validator) between(path string, n, lo, hi int) {
 func (v *validator) positive(path string, d time.Duration) {
 	if d <= 0 {
 		v.add(path, "use a positive duration such as 10s", "%s is not positive", d)
+	}
+}
+
+func (v *validator) notNegative(path string, d time.Duration) {
+	if d < 0 {
+		v.add(path, "use a duration such as 24h, or 0 to turn the step off", "%s is negative", d)
 	}
 }
 
@@ -680,7 +723,17 @@ func (c *Config) Redacted() string {
 		}
 		root.Content = append(root.Content, str("route"), routes)
 	}
+	cc := c.Compaction
+	compaction := m("interval", str(cc.Interval.String()),
+		"target-file-size-mb", num(cc.TargetFileSizeMB), "min-input-files", num(cc.MinInputFiles),
+		"delete-file-threshold", num(cc.DeleteFileThreshold),
+		"expire-snapshots-older-than", str(cc.ExpireSnapshotsOlderThan.String()), "retain-last", num(cc.RetainLast),
+		"remove-orphans-older-than", str(cc.RemoveOrphansOlderThan.String()))
+	if cc.Enabled != nil {
+		compaction.Content = append([]*yaml.Node{str("enabled"), str(optBool(cc.Enabled))}, compaction.Content...)
+	}
 	root.Content = append(root.Content,
+		str("compaction"), compaction,
 		str("server"), m("metrics-address", str(c.Server.MetricsAddress)),
 		str("log"), m("format", str(c.Log.Format), "level", str(c.Log.Level)))
 	var b strings.Builder

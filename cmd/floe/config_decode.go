@@ -30,7 +30,7 @@ type field struct {
 
 // sectionsLater are top-level sections of the design that this version does
 // not read yet.
-var sectionsLater = map[string]bool{"transform": true, "registry": true, "compaction": true}
+var sectionsLater = map[string]bool{"transform": true, "registry": true}
 
 // aliases maps common spellings from other tools to floe's keys.
 var aliases = map[string]string{"host": "hostname", "user": "username", "dbname": "database",
@@ -85,6 +85,14 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 			field{"namespace", d.str(&k.Namespace)},
 			field{"mode", d.str(&k.Mode)})},
 		{"route", d.routes(&c.Route)},
+		{"compaction", sec(field{"enabled", d.optBool(&c.Compaction.Enabled)},
+			field{"interval", d.duration(&c.Compaction.Interval)},
+			field{"target-file-size-mb", d.integer(&c.Compaction.TargetFileSizeMB)},
+			field{"min-input-files", d.integer(&c.Compaction.MinInputFiles)},
+			field{"delete-file-threshold", d.integer(&c.Compaction.DeleteFileThreshold)},
+			field{"expire-snapshots-older-than", d.duration(&c.Compaction.ExpireSnapshotsOlderThan)},
+			field{"retain-last", d.integer(&c.Compaction.RetainLast)},
+			field{"remove-orphans-older-than", d.duration(&c.Compaction.RemoveOrphansOlderThan)})},
 		{"server", sec(field{"metrics-address", d.str(&c.Server.MetricsAddress)})},
 		{"log", sec(field{"format", d.str(&c.Log.Format)}, field{"level", d.str(&c.Log.Level)})},
 	})

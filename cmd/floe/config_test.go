@@ -482,3 +482,46 @@ func TestLoadConfig(t *testing.T) {
 	var cerr *ConfigError
 	require.False(t, errors.As(err, &cerr))
 }
+
+func TestConfigCompaction(t *testing.T) {
+	cfg, err := ParseConfig("c.yaml", []byte(minimalYAML), nil)
+	require.NoError(t, err)
+	require.True(t, cfg.Compaction.On(), "compaction runs by default")
+	require.Equal(t, 30*time.Minute, cfg.Compaction.Interval)
+
+	y := minimalYAML + `compaction:
+  enabled: false
+  interval: 5m
+  target-file-size-mb: 64
+  min-input-files: 3
+  delete-file-threshold: 4
+  expire-snapshots-older-than: 0s
+  retain-last: 5
+  remove-orphans-older-than: 48h
+`
+	cfg, err = ParseConfig("c.yaml", []byte(y), nil)
+	require.NoError(t, err)
+	want := CompactionConfig{Enabled: cfg.Compaction.Enabled, Interval: 5 * time.Minute, TargetFileSizeMB: 64,
+		MinInputFiles: 3, DeleteFileThreshold: 4, RetainLast: 5, RemoveOrphansOlderThan: 48 * time.Hour}
+	require.Equal(t, want, cfg.Compaction)
+	require.False(t, cfg.Compaction.On())
+	back, err := ParseConfig("redacted", []byte(cfg.Redacted()), nil)
+	require.NoError(t, err, cfg.Redacted())
+	require.Equal(t, cfg.Compaction.On(), back.Compaction.On())
+	require.Equal(t, cfg.Compaction.RemoveOrphansOlderThan, back.Compaction.RemoveOrphansOlderThan)
+
+	bad := minimalYAML + `compaction:
+  interval: 0s
+  retain-last: 0
+  remove-orphans-older-than: 10m
+  expire-snapshots-older-than: -1h
+  min-input-file: 3
+`
+	_, err = ParseConfig("c.yaml", []byte(bad), nil)
+	require.Error(t, err)
+	for _, path := range []string{"compaction.interval", "compaction.retain-last", "compaction.remove-orphans-older-than",
+		"compaction.expire-snapshots-older-than", "compaction.min-input-file"} {
+		require.Contains(t, err.Error(), path)
+	}
+	require.Contains(t, err.Error(), "too short to be safe")
+}

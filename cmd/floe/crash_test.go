@@ -65,8 +65,19 @@ func (w *workload) transactions() int { return w.txns }
 // restarts it each time, deleting the state dir before the seventh start.
 // It then lets a last run catch up and requires `floe verify` to find
 // wantTables tables equal: nothing lost, nothing duplicated.
+//
+// Background compaction runs every few seconds throughout (rewrites,
+// snapshot expiry), so kills also land inside compaction passes; at least
+// one pass must have rewritten files. At the end `floe compact` runs once
+// more and verify must still find every table equal.
 func crashLoop(t *testing.T, env crashEnv, w crashWorkload, rng *rand.Rand, wantTables int) {
 	e := env.base()
+	e.appendConfig(`compaction:
+  interval: 1s
+  min-input-files: 2
+  expire-snapshots-older-than: 5s
+  retain-last: 3
+`)
 	wctx, stopWork := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var workErr error
@@ -139,6 +150,23 @@ func crashLoop(t *testing.T, env crashEnv, w crashWorkload, rng *rand.Rand, want
 	t.Logf("final run caught up in %v", time.Since(start).Round(time.Millisecond))
 	e.stop(r)
 	t.Logf("floe verify:\n%s", e.mustVerify(wantTables))
+
+	log := e.tail(1 << 30)
+	passes := strings.Count(log, "msg=\"compaction pass\"")
+	rewrote := passes - strings.Count(log, "rewritten_data_files=0 ")
+	t.Logf("background compaction: %d passes, %d rewrote files", passes, rewrote)
+	if rewrote == 0 {
+		t.Fatalf("no background compaction pass rewrote files during the test")
+	}
+	out, err := e.floeCmd("compact", "--config", e.config).Output()
+	if err != nil {
+		t.Fatalf("floe compact: %v\n%s", err, out)
+	}
+	if n := strings.Count(string(out), "\n"); n != wantTables {
+		t.Fatalf("floe compact printed %d lines, want one per table (%d):\n%s", n, wantTables, out)
+	}
+	t.Logf("floe compact:\n%s", out)
+	t.Logf("floe verify after compact:\n%s", e.mustVerify(wantTables))
 }
 
 // phaseOf says what the last floe run in the log was doing.

@@ -147,6 +147,19 @@ log:
 	return e
 }
 
+// appendConfig adds top-level YAML sections to the env's config file.
+func (e *pipelineEnv) appendConfig(yaml string) {
+	e.t.Helper()
+	f, err := os.OpenFile(e.config, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(yaml); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // exec runs SQL as the superuser in the test database.
 func (e *pipelineEnv) exec(sql ...string) {
 	e.t.Helper()

@@ -108,6 +108,17 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 		return err
 	}
 	defer cat.Close()
+	if cfg.Compaction.On() {
+		// Stopped before the catalog closes (defers run last-in first-out).
+		compactCtx, stopCompactor := context.WithCancel(ctx)
+		done := make(chan struct{})
+		metrics := newCompactionMetrics(reg)
+		go func() {
+			defer close(done)
+			runCompactor(compactCtx, cfg, cat, metrics, log)
+		}()
+		defer func() { stopCompactor(); <-done }()
+	}
 
 	// A lost connection ends one attempt; the next starts from what the
 	// Iceberg tables hold, as after a crash. Other errors end the run.

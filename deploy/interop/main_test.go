@@ -290,7 +290,7 @@ func (l *lake) catchUpAndStop(r *floeRun, marker string) {
 		l.t.Fatal(err)
 	}
 	var lsn string
-	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
 		l.t.Fatal(err)
 	}
 	for {

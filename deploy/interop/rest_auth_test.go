@@ -359,13 +359,7 @@ func floeThroughAuthProxy(t *testing.T, l *lake, proxy *AuthProxy) {
 	l.exec(`CREATE TABLE events (id bigint PRIMARY KEY, kind text, qty integer, ts timestamp);
 		CREATE TABLE markers (id bigserial PRIMARY KEY, at timestamptz DEFAULT now());
 		INSERT INTO events SELECT g, 'k' || g % 4, g, timestamp '2024-03-01' + g * interval '1 second' FROM generate_series(1, 300) g;`,
-		"ALTER TABLE events OWNER TO u_restauth", "ALTER TABLE markers OWNER TO u_restauth",
-		// The test server runs with synchronous_commit off, where
-		// pg_current_wal_lsn() (the WAL write position catchUpAndStop reads
-		// after its marker) can still be before the marker's commit, even
-		// before the slot's start: floe would look caught up mid-snapshot.
-		// Sessions on this database commit synchronously.
-		"ALTER DATABASE restauth SET synchronous_commit = on")
+		"ALTER TABLE events OWNER TO u_restauth", "ALTER TABLE markers OWNER TO u_restauth")
 	catalog := "    type: rest\n    uri: " + proxy.URL + "\n    credential: ${FLOE_REST_CREDENTIAL}\n"
 	l.writeConfig(`public\..*`, catalog, l.warehouse)
 

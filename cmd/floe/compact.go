@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/floe-cdc/floe/checkpoint"
+	"github.com/floe-cdc/floe/compaction"
+	"github.com/floe-cdc/floe/lakewriter"
+)
+
+func compactCommand() *cobra.Command {
+	var configPath string
+	var tables []string
+	cmd := &cobra.Command{
+		Use:   "compact --config FILE [--table NAMESPACE.TABLE]...",
+		Short: "Run one maintenance pass over the pipeline's Iceberg tables",
+		Long: `compact runs one pass of the maintenance floe run does in the background
+(the compaction: section): it rewrites small data files, applies equality
+deletes into the data files they cover, expires old snapshots and removes
+orphan files. Readers see the same rows before and after.
+
+It may run while floe run is running elsewhere: a pass that overlaps one of
+its commits is not committed ("conflict") and changes nothing; run it again,
+or let floe run compact in the background, where passes never conflict.
+Without --table it covers every table the pipeline has committed to.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := LoadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			return compactTables(cmd.Context(), cfg, tables, cmd.OutOrStdout(), os.Stderr)
+		},
+	}
+	cmd.Flags().StringVarP(&configPath, "config", "c", "", "pipeline configuration file (YAML)")
+	cmd.Flags().StringArrayVar(&tables, "table", nil, "an Iceberg table of the pipeline, as namespace.table (repeatable)")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+// compactTables runs one pass over the named tables (all of the
+// pipeline's when names is empty) and prints one line per table. A table
+// that fails or conflicts makes the verb exit 1 after the others ran.
+func compactTables(ctx context.Context, cfg *Config, names []string, out, logOut io.Writer) error {
+	log := newLogger(cfg.Log, logOut).With("pipeline", cfg.Pipeline.Name)
+	cat, err := openCatalog(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	var tables []*lakewriter.Table
+	if len(names) == 0 {
+		if tables, err = pipelineTables(ctx, cfg, cat); err != nil {
+			return err
+		}
+		if len(tables) == 0 {
+			fmt.Fprintf(out, "pipeline %s has no committed tables yet; nothing to compact\n", cfg.Pipeline.Name)
+			return nil
+		}
+	}
+	for _, name := range names {
+		ns, table, ok := cutLast(name)
+		if !ok {
+			return fmt.Errorf("--table %q: write namespace.table, e.g. %s.orders", name, cfg.Sink.Namespace)
+		}
+		t, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: ns, Name: table})
+		if err != nil {
+			return fmt.Errorf("--table %s: %w", name, err)
+		}
+		tables = append(tables, t)
+	}
+	failed := 0
+	opts := compactionOptions(cfg, log)
+	for _, t := range tables {
+		res, err := compaction.Compact(ctx, t, opts)
+		switch {
+		case errors.Is(err, compaction.ErrConflict):
+			failed++
+			fmt.Fprintf(out, "%s: CONFLICT: another writer committed during the pass; nothing changed, run again\n", t.Ident())
+		case err != nil:
+			failed++
+			fmt.Fprintf(out, "%s: FAILED: %v\n", t.Ident(), err)
+		default:
+			fmt.Fprintf(out, "%s: %s\n", t.Ident(), describe(res))
+		}
+	}
+	if failed > 0 {
+		return exitError{code: 1}
+	}
+	return nil
+}
+
+// describe renders a pass's result for people.
+func describe(r compaction.Result) string {
+	s := "no files to rewrite"
+	if r.SnapshotID != 0 {
+		s = fmt.Sprintf("rewrote %d data files into %d (%s -> %s), dropped %d delete files",
+			r.RewrittenDataFiles, r.AddedDataFiles, mib(r.BytesBefore), mib(r.BytesAfter), r.RemovedDeleteFiles)
+	}
+	return fmt.Sprintf("%s; expired %d snapshots; removed %d orphan files", s, r.ExpiredSnapshots, r.RemovedOrphans)
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// cutLast splits "a.b.c" into "a.b" and "c".
+func cutLast(s string) (string, string, bool) {
+	for i := len(s) - 1; i > 0; i-- {
+		if s[i] == '.' {
+			return s[:i], s[i+1:], i+1 < len(s)
+		}
+	}
+	return "", "", false
+}
+
+// compactionOptions maps the compaction: section onto compaction.Options.
+func compactionOptions(cfg *Config, log *slog.Logger) compaction.Options {
+	c := cfg.Compaction
+	return compaction.Options{
+		TargetFileSize:      int64(c.TargetFileSizeMB) << 20,
+		MinInputFiles:       c.MinInputFiles,
+		DeleteFileThreshold: c.DeleteFileThreshold,
+		ExpireOlderThan:     c.ExpireSnapshotsOlderThan,
+		RetainLast:          c.RetainLast,
+		OrphansOlderThan:    c.RemoveOrphansOlderThan,
+		Logger:              log.With("component", "compaction"),
+	}
+}
+
+// pipelineTables opens every table in the pipeline's namespaces (sink
+// namespace and route targets) whose history holds a commit of this
+// pipeline.
+func pipelineTables(ctx context.Context, cfg *Config, cat *lakewriter.Catalog) ([]*lakewriter.Table, error) {
+	namespaces := []string{cfg.Sink.Namespace}
+	for _, r := range cfg.Route {
+		if ns, _ := r.SinkIdent(); ns != "" && !slices.Contains(namespaces, ns) {
+			namespaces = append(namespaces, ns)
+		}
+	}
+	var out []*lakewriter.Table
+	for _, ns := range namespaces {
+		ids, err := cat.ListTables(ctx, ns)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			t, err := cat.LoadTable(ctx, id)
+			if errors.Is(err, lakewriter.ErrNoSuchTable) {
+				continue // dropped meanwhile
+			}
+			if err != nil {
+				return nil, err
+			}
+			props, err := t.LatestProps(ctx, func(p map[string]string) bool {
+				return p[checkpoint.PropPipeline] == cfg.Pipeline.Name
+			})
+			if err != nil {
+				return nil, err
+			}
+			if props != nil {
+				out = append(out, t)
+			}
+		}
+	}
+	return out, nil
+}
+
+// compactionMetrics count the background passes of floe run.
+type compactionMetrics struct {
+	passes          *prometheus.CounterVec
+	rewrittenFiles  prometheus.Counter
+	removedDeletes  prometheus.Counter
+	expiredSnaps    prometheus.Counter
+	removedOrphans  prometheus.Counter
+	lastPassSeconds prometheus.Gauge
+}
+
+func newCompactionMetrics(reg prometheus.Registerer) *compactionMetrics {
+	m := &compactionMetrics{
+		passes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_compaction_passes_total",
+			Help: "Table maintenance passes by outcome (ok, conflict, error)."}, []string{"outcome"}),
+		rewrittenFiles: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_rewritten_data_files_total",
+			Help: "Data files replaced by compaction rewrites."}),
+		removedDeletes: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_removed_delete_files_total",
+			Help: "Delete files applied and dropped by compaction rewrites."}),
+		expiredSnaps: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_expired_snapshots_total",
+			Help: "Snapshots expired."}),
+		removedOrphans: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_removed_orphan_files_total",
+			Help: "Orphan files removed."}),
+		lastPassSeconds: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_compaction_last_pass_duration_seconds",
+			Help: "Duration of the last maintenance pass over all tables."}),
+	}
+	reg.MustRegister(m.passes, m.rewrittenFiles, m.removedDeletes, m.expiredSnaps, m.removedOrphans, m.lastPassSeconds)
+	return m
+}
+
+// runCompactor runs a maintenance pass over the pipeline's tables every
+// compaction.interval until ctx is done. It shares cat, and with it the
+// tables' commit locks, with the pipeline, so a pass never races an
+// ingestion commit of this process. Failures are logged and retried at
+// the next interval; they never stop the pipeline.
+func runCompactor(ctx context.Context, cfg *Config, cat *lakewriter.Catalog, m *compactionMetrics, log *slog.Logger) {
+	opts := compactionOptions(cfg, log)
+	log = opts.Logger
+	ticker := time.NewTicker(cfg.Compaction.Interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		start := time.Now()
+		tables, err := pipelineTables(ctx, cfg, cat)
+		if err != nil {
+			if ctx.Err() == nil {
+				m.passes.WithLabelValues("error").Inc()
+				log.Warn("compaction: list tables", "err", err)
+			}
+			continue
+		}
+		for _, t := range tables {
+			res, err := compaction.Compact(ctx, t, opts)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case errors.Is(err, compaction.ErrConflict):
+				m.passes.WithLabelValues("conflict").Inc()
+				log.Info("compaction: another writer committed during the pass; retrying next interval", "table", t.Ident().String())
+			case err != nil:
+				m.passes.WithLabelValues("error").Inc()
+				log.Warn("compaction pass failed; retrying next interval", "table", t.Ident().String(), "err", err)
+			default:
+				m.passes.WithLabelValues("ok").Inc()
+				m.rewrittenFiles.Add(float64(res.RewrittenDataFiles))
+				m.removedDeletes.Add(float64(res.RemovedDeleteFiles))
+				m.expiredSnaps.Add(float64(res.ExpiredSnapshots))
+				m.removedOrphans.Add(float64(res.RemovedOrphans))
+			}
+		}
+		m.lastPassSeconds.Set(time.Since(start).Seconds())
+	}
+}
