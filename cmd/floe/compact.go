@@ -110,7 +110,13 @@ func describe(r compaction.Result) string {
 	return fmt.Sprintf("%s; expired %d snapshots; removed %d orphan files", s, r.ExpiredSnapshots, r.RemovedOrphans)
 }
 
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+// mib renders a byte count as MiB, or KiB below one MiB.
+func mib(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
 
 // cutLast splits "a.b.c" into "a.b" and "c".
 func cutLast(s string) (string, string, bool) {

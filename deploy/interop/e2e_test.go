@@ -121,26 +121,63 @@ func TestTrinoEndToEnd(t *testing.T) {
 	if len(res.Rows) != 3 {
 		t.Fatalf("trino sees tables %v, want orders, events, markers", res.Rows)
 	}
-	py := readPython(t, l.pySQLCatalog(), "lake.orders", "lake.events")
-	for _, tc := range []struct {
+	tables := []struct {
 		name string
 		cols []col
-	}{{"orders", orderCols}, {"events", eventCols}} {
-		want := l.readPG(tc.name, tc.cols)
-		cnt, err := tr.Query(ctx, "SELECT count(*) FROM shop.lake."+tc.name)
-		if err != nil {
-			t.Fatal(err)
+	}{{"orders", orderCols}, {"events", eventCols}}
+	compare := func(stage string) {
+		t.Helper()
+		py := readPython(t, l.pySQLCatalog(), "lake.orders", "lake.events")
+		for _, tc := range tables {
+			want := l.readPG(tc.name, tc.cols)
+			cnt, err := tr.Query(ctx, "SELECT count(*) FROM shop.lake."+tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(cnt.Rows[0][0]); got != fmt.Sprint(len(want)) {
+				t.Errorf("%s, %s: trino count(*) = %s, source has %d rows", stage, tc.name, got, len(want))
+			}
+			if d := diff(want, readTrino(t, tr, "shop.lake."+tc.name, tc.cols), tc.cols, 20); len(d) > 0 {
+				t.Errorf("%s, %s through trino differs from the source:\n%s", stage, tc.name, strings.Join(d, "\n"))
+			}
+			p := py["lake."+tc.name]
+			if d := diff(want, pyTable(t, p, tc.cols), tc.cols, 20); len(d) > 0 {
+				t.Errorf("%s, %s through pyiceberg (%s) differs from the source:\n%s", stage, tc.name, p.Reader, strings.Join(d, "\n"))
+			}
+			t.Logf("%s: %s: %d rows equal in source, trino and pyiceberg (%s)", stage, tc.name, len(want), p.Reader)
 		}
-		if got := fmt.Sprint(cnt.Rows[0][0]); got != fmt.Sprint(len(want)) {
-			t.Errorf("%s: trino count(*) = %s, source has %d rows", tc.name, got, len(want))
-		}
-		if d := diff(want, readTrino(t, tr, "shop.lake."+tc.name, tc.cols), tc.cols, 20); len(d) > 0 {
-			t.Errorf("%s through trino differs from the source:\n%s", tc.name, strings.Join(d, "\n"))
-		}
-		p := py["lake."+tc.name]
-		if d := diff(want, pyTable(t, p, tc.cols), tc.cols, 20); len(d) > 0 {
-			t.Errorf("%s through pyiceberg (%s) differs from the source:\n%s", tc.name, p.Reader, strings.Join(d, "\n"))
-		}
-		t.Logf("%s: %d rows equal in source, trino and pyiceberg (%s)", tc.name, len(want), p.Reader)
 	}
+	// Before compaction Trino applies the equality deletes the upserts
+	// wrote; the check is only meaningful if there are some.
+	if n := deleteFiles(t, tr, "orders"); n == 0 {
+		t.Fatal("orders has no delete files before compaction: the workload did not exercise equality deletes")
+	}
+	compare("before compaction")
+
+	out, err := runFloe(l, 3*time.Minute, "compact", "--config", l.configPath)
+	if err != nil {
+		t.Fatalf("floe compact: %v\n%s", err, out)
+	}
+	t.Logf("floe compact:\n%s", out)
+	for _, tc := range tables {
+		if n := deleteFiles(t, tr, tc.name); n != 0 {
+			t.Errorf("%s still has %d delete files after floe compact", tc.name, n)
+		}
+	}
+	compare("after compaction")
+}
+
+// deleteFiles counts the live delete files of lake.<table> through
+// Trino's $files metadata table (content 0 = data, 1/2 = deletes).
+func deleteFiles(t *testing.T, tr *Trino, table string) int {
+	t.Helper()
+	res, err := tr.Query(context.Background(), fmt.Sprintf(`SELECT count(*) FROM shop.lake."%s$files" WHERE content <> 0`, table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if _, err := fmt.Sscan(fmt.Sprint(res.Rows[0][0]), &n); err != nil {
+		t.Fatalf("count of delete files: %v (%v)", err, res.Rows)
+	}
+	return n
 }
