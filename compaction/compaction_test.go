@@ -109,6 +109,19 @@ func ingest(t *testing.T, tbl *lakewriter.Table, m model, rng *rand.Rand, checkp
 	require.NoError(t, err)
 }
 
+// seeded opens a fresh lake and table and commits checkpoints 1..n of
+// the given size over keys [0, keys), with a generator seeded by seed.
+func seeded(t *testing.T, seed uint64, n, changes, keys int) (*lakewriter.Table, model, *rand.Rand) {
+	t.Helper()
+	tbl := ensure(t, newLake(t).open(t))
+	m := model{}
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	for cp := 1; cp <= n; cp++ {
+		ingest(t, tbl, m, rng, cp, changes, keys)
+	}
+	return tbl, m, rng
+}
+
 // requireEqual compares the table's live rows with m, row by row.
 func requireEqual(t *testing.T, tbl *lakewriter.Table, m model) {
 	t.Helper()
@@ -143,13 +156,7 @@ func requireEqual(t *testing.T, tbl *lakewriter.Table, m model) {
 
 func TestCompactAppliesDeletesAndBinPacks(t *testing.T) {
 	ctx := context.Background()
-	c := newLake(t).open(t)
-	tbl := ensure(t, c)
-	m := model{}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for cp := 1; cp <= 25; cp++ {
-		ingest(t, tbl, m, rng, cp, 40, 300)
-	}
+	tbl, m, rng := seeded(t, 1, 25, 40, 300)
 	data, deletes, err := tbl.FileCounts(ctx)
 	require.NoError(t, err)
 	require.Greater(t, data, 20)
@@ -291,13 +298,7 @@ func TestCompactBesideIngestionElsewhere(t *testing.T) {
 
 func TestExpireKeepsTheNewestIngestionSnapshot(t *testing.T) {
 	ctx := context.Background()
-	c := newLake(t).open(t)
-	tbl := ensure(t, c)
-	m := model{}
-	rng := rand.New(rand.NewPCG(7, 8))
-	for cp := 1; cp <= 8; cp++ {
-		ingest(t, tbl, m, rng, cp, 20, 100)
-	}
+	tbl, m, _ := seeded(t, 7, 8, 20, 100)
 	oldFiles := dataFilesOnDisk(t, tbl)
 	// The rewrite is newer than the last ingestion commit; expiring
 	// everything older than a millisecond with RetainLast 1 would drop
@@ -330,13 +331,7 @@ func TestExpireKeepsTheNewestIngestionSnapshot(t *testing.T) {
 
 func TestRemoveOrphansOnlyOldUnreferencedFiles(t *testing.T) {
 	ctx := context.Background()
-	c := newLake(t).open(t)
-	tbl := ensure(t, c)
-	m := model{}
-	rng := rand.New(rand.NewPCG(9, 10))
-	for cp := 1; cp <= 3; cp++ {
-		ingest(t, tbl, m, rng, cp, 20, 100)
-	}
+	tbl, m, _ := seeded(t, 9, 3, 20, 100)
 	dataDir := filepath.Join(localPath(t, tbl.Location()), "data")
 	oldOrphan := filepath.Join(dataDir, "orphan-old.parquet")
 	newOrphan := filepath.Join(dataDir, "orphan-new.parquet")
@@ -366,13 +361,7 @@ func TestRemoveOrphansOnlyOldUnreferencedFiles(t *testing.T) {
 // snapshot (a persisted format).
 func TestCompactionPropsGolden(t *testing.T) {
 	ctx := context.Background()
-	c := newLake(t).open(t)
-	tbl := ensure(t, c)
-	m := model{}
-	rng := rand.New(rand.NewPCG(11, 12))
-	for cp := 1; cp <= 3; cp++ {
-		ingest(t, tbl, m, rng, cp, 20, 100)
-	}
+	tbl, _, _ := seeded(t, 11, 3, 20, 100)
 	res, err := Compact(ctx, tbl, Options{MinInputFiles: 2})
 	require.NoError(t, err)
 	hist, err := tbl.History(ctx)

@@ -60,8 +60,9 @@ type SourceConfig struct {
 	// ServerID is server-id (mysql): the replica server id of the binlog
 	// connection; default derived from pipeline.name (see DefaultServerID).
 	ServerID int
-	// ServerTimeZone is server-time-zone (mysql): an IANA zone name or UTC;
-	// accepted for compatibility, TIMESTAMP is read as UTC instants anyway.
+	// ServerTimeZone is server-time-zone (mysql): unset or UTC keeps DATETIME
+	// as Iceberg timestamp (wall clock); any other IANA zone lands DATETIME
+	// as timestamptz, read in that zone. TIMESTAMP is UTC instants always.
 	ServerTimeZone string
 	// ZeroDate is zero-date (mysql): error | null | epoch; default error.
 	ZeroDate string

@@ -34,22 +34,7 @@ func TestRESTAuth(t *testing.T) {
 	needServers(t)
 	ctx := context.Background()
 	l := newLake(t, "restauth")
-	start := time.Now()
-	rc, err := StartREST(ctx, RESTOptions{
-		JDBCURL:  fmt.Sprintf("jdbc:postgresql://127.0.0.1:%d/%s", sharedPG.Port, l.catDB),
-		JDBCUser: l.catUser, JDBCPassword: testPassword,
-		Warehouse: l.warehouse, S3: sharedS3,
-	})
-	if err != nil {
-		t.Fatalf("rest catalog could not start: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("rest catalog log tail:\n%s", rc.LogTail(30))
-		}
-		_ = rc.Stop()
-	})
-	t.Logf("iceberg rest catalog ready in %s", time.Since(start).Round(time.Millisecond))
+	rc := startRESTFor(t, l)
 	proxy := startAuthProxy(t, rc.URL, AuthProxyOptions{
 		ClientID: restClientID, ClientSecret: restClientSecret, StaticToken: restStaticToken})
 

@@ -17,17 +17,7 @@ func TestRESTCatalog(t *testing.T) {
 	ctx := context.Background()
 	tr := trino(t)
 	l := newLake(t, "restshop")
-	start := time.Now()
-	rc, err := StartREST(ctx, RESTOptions{
-		JDBCURL:  fmt.Sprintf("jdbc:postgresql://127.0.0.1:%d/%s", sharedPG.Port, l.catDB),
-		JDBCUser: l.catUser, JDBCPassword: testPassword,
-		Warehouse: l.warehouse, S3: sharedS3,
-	})
-	if err != nil {
-		t.Fatalf("rest catalog could not start: %v", err)
-	}
-	t.Cleanup(func() { _ = rc.Stop() })
-	t.Logf("iceberg rest catalog ready in %s", time.Since(start).Round(time.Millisecond))
+	rc := startRESTFor(t, l)
 
 	l.exec(`CREATE TABLE events (id bigint PRIMARY KEY, kind text, qty integer, ts timestamp);
 		CREATE TABLE markers (id bigserial PRIMARY KEY, at timestamptz DEFAULT now());
@@ -60,4 +50,28 @@ func TestRESTCatalog(t *testing.T) {
 		t.Logf("rest catalog log tail:\n%s", rc.LogTail(30))
 	}
 	t.Logf("events: %d rows equal in source, trino and pyiceberg via the rest catalog", len(want))
+}
+
+// startRESTFor starts a REST catalog server keeping its catalog in l's
+// catalog database and its tables in l's warehouse; it is stopped when
+// the test ends (its log tail is printed if the test failed).
+func startRESTFor(t *testing.T, l *lake) *RESTCatalog {
+	t.Helper()
+	start := time.Now()
+	rc, err := StartREST(context.Background(), RESTOptions{
+		JDBCURL:  fmt.Sprintf("jdbc:postgresql://127.0.0.1:%d/%s", sharedPG.Port, l.catDB),
+		JDBCUser: l.catUser, JDBCPassword: testPassword,
+		Warehouse: l.warehouse, S3: sharedS3,
+	})
+	if err != nil {
+		t.Fatalf("rest catalog could not start: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("rest catalog log tail:\n%s", rc.LogTail(30))
+		}
+		_ = rc.Stop()
+	})
+	t.Logf("iceberg rest catalog ready in %s", time.Since(start).Round(time.Millisecond))
+	return rc
 }
