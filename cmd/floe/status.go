@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/checkpoint"
+	"github.com/floe-cdc/floe/compaction"
+	"github.com/floe-cdc/floe/lakewriter"
+)
+
+func statusCommand() *cobra.Command {
+	var configPath string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status --config FILE [--json]",
+		Short: "Show what each of the pipeline's Iceberg tables has committed",
+		Long: `status reads the pipeline's Iceberg tables (not the source, which may be down)
+and prints per table: the last checkpoint and source position committed, when,
+the initial snapshot's progress, the live data and delete files, and the last
+compaction. It may run while floe run is running.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := LoadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			st, err := pipelineStatus(cmd.Context(), cfg, time.Now())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			return printStatus(cmd.OutOrStdout(), st)
+		},
+	}
+	cmd.Flags().StringVarP(&configPath, "config", "c", "", "pipeline configuration file (YAML)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (format version in \"version\")")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+// statusVersion is the version of status --json's output format.
+const statusVersion = 1
+
+// Status is what `floe status --json` prints.
+type Status struct {
+	Version  int           `json:"version"`
+	Pipeline string        `json:"pipeline"`
+	Tables   []TableStatus `json:"tables"`
+}
+
+// TableStatus is one Iceberg table of the pipeline.
+type TableStatus struct {
+	Table      string    `json:"table"`
+	Checkpoint int64     `json:"checkpoint"`
+	Position   string    `json:"position,omitempty"`
+	CommitTime time.Time `json:"commit_time"`
+	// Snapshot is "complete", or "N/M chunks" while the initial snapshot
+	// runs.
+	Snapshot string `json:"snapshot"`
+	// ConvergeUntil is set while a resumed snapshot is being converged.
+	ConvergeUntil  string     `json:"converge_until,omitempty"`
+	DataFiles      int        `json:"data_files"`
+	DeleteFiles    int        `json:"delete_files"`
+	Snapshots      int        `json:"snapshots"`
+	LastCompaction *time.Time `json:"last_compaction,omitempty"`
+	age            time.Duration
+}
+
+// pipelineStatus collects the status of every table the pipeline has
+// committed to.
+func pipelineStatus(ctx context.Context, cfg *Config, now time.Time) (*Status, error) {
+	log := newLogger(cfg.Log, io.Discard)
+	cat, err := openCatalog(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer cat.Close()
+	tables, err := pipelineTables(ctx, cfg, cat)
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{Version: statusVersion, Pipeline: cfg.Pipeline.Name, Tables: []TableStatus{}}
+	for _, t := range tables {
+		ts, err := tableStatus(ctx, cfg.Pipeline.Name, t, now)
+		if err != nil {
+			return nil, err
+		}
+		st.Tables = append(st.Tables, ts)
+	}
+	return st, nil
+}
+
+func tableStatus(ctx context.Context, pipeline string, t *lakewriter.Table, now time.Time) (TableStatus, error) {
+	ts := TableStatus{Table: t.Ident().String(), Snapshot: "complete"}
+	hist, err := t.History(ctx)
+	if err != nil {
+		return ts, err
+	}
+	ts.Snapshots = len(hist)
+	for _, s := range hist {
+		if ts.LastCompaction == nil && s.Props[compaction.PropCompaction] != "" {
+			at := time.UnixMilli(s.TimestampMs).UTC()
+			ts.LastCompaction = &at
+		}
+		if s.Props[checkpoint.PropPipeline] != pipeline {
+			continue
+		}
+		ts.CommitTime = time.UnixMilli(s.TimestampMs).UTC()
+		ts.age = now.Sub(ts.CommitTime)
+		ts.Checkpoint, _ = strconv.ParseInt(s.Props[checkpoint.PropCheckpoint], 10, 64)
+		ts.Position = s.Props[checkpoint.PropPosition]
+		ts.ConvergeUntil = s.Props[checkpoint.PropConvergeUntil]
+		if enc := s.Props[checkpoint.PropSnapshot]; enc != "" {
+			plan, err := capture.DecodeSnapshotPlan(enc)
+			if err != nil {
+				return ts, fmt.Errorf("%s: %s: %w", ts.Table, checkpoint.PropSnapshot, err)
+			}
+			ts.Snapshot = fmt.Sprintf("%d/%d chunks", len(plan.Chunks)-len(plan.Remaining()), len(plan.Chunks))
+		}
+		break
+	}
+	if ts.DataFiles, ts.DeleteFiles, err = t.FileCounts(ctx); err != nil {
+		return ts, err
+	}
+	return ts, nil
+}
+
+// printStatus renders st as an aligned table.
+func printStatus(out io.Writer, st *Status) error {
+	if len(st.Tables) == 0 {
+		_, err := fmt.Fprintf(out, "pipeline %s has not committed to any table yet\n", st.Pipeline)
+		return err
+	}
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "TABLE\tCHECKPOINT\tPOSITION\tCOMMITTED\tSNAPSHOT\tDATA FILES\tDELETE FILES\tSNAPSHOTS\tLAST COMPACTION")
+	for _, t := range st.Tables {
+		snap := t.Snapshot
+		if t.ConvergeUntil != "" {
+			snap += ", converging until " + t.ConvergeUntil
+		}
+		compacted := "never"
+		if t.LastCompaction != nil {
+			compacted = t.LastCompaction.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s (%s ago)\t%s\t%d\t%d\t%d\t%s\n", t.Table, t.Checkpoint, orNone(t.Position),
+			t.CommitTime.Format(time.RFC3339), t.age.Round(time.Second), snap, t.DataFiles, t.DeleteFiles, t.Snapshots, compacted)
+	}
+	return w.Flush()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
