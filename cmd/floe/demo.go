@@ -176,6 +176,22 @@ func runDemo(ctx context.Context, out io.Writer, duration time.Duration, keep bo
 	say("floe caught up with the source and stopped cleanly")
 
 	say("floe verify:")
+	if err := runVerify(ctx, cfg, out); err != nil {
+		return err
+	}
+	say("floe status:")
+	st, err := pipelineStatus(ctx, cfg, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := printStatus(out, st); err != nil {
+		return err
+	}
+	say("floe compact (applies the equality deletes into the data files; floe run does this every 30m):")
+	if err := compactTables(ctx, cfg, nil, out, logFile); err != nil {
+		return err
+	}
+	say("floe verify after compaction:")
 	verr := runVerify(ctx, cfg, out)
 	if err := printSample(ctx, cfg, out); err != nil {
 		return err
