@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/floe-cdc/floe/capture/postgres"
 	"github.com/floe-cdc/floe/deploy/testdb"
@@ -41,16 +39,8 @@ var pgServerConf = []string{
 
 // pgTable is one generated table: its DDL, the SELECT list that makes row
 // g, the SET list of its workload updates and its share of the rows.
-type pgTable struct {
-	name  string
-	ddl   string
-	gen   string // select list over generate_series column g
-	set   string
-	share float64
-}
-
 // pgTables are four tables of mixed types, ~150 bytes a row on disk.
-var pgTables = []pgTable{
+var pgTables = []benchTable{
 	{
 		name: "customers", share: 0.1,
 		ddl: `id bigint PRIMARY KEY, name text NOT NULL, email text, country char(2), balance numeric(12,2),
@@ -88,8 +78,6 @@ var pgTables = []pgTable{
 
 // idRange is the live key range [lo, hi) of a generated table: deletes
 // take keys from the bottom, inserts append at the top.
-type idRange struct{ lo, hi int64 }
-
 // pgSource is the PostgreSQL benchSource.
 type pgSource struct {
 	db     *testdb.Postgres
@@ -173,47 +161,16 @@ func (p *pgSource) Load(ctx context.Context, rows int64) (loadInfo, error) {
 	if _, err := c.Exec(ctx, fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s", rawPublication, strings.Join(names, ", "))); err != nil {
 		return loadInfo{}, fmt.Errorf("create publication: %w", err)
 	}
-	type stmt struct{ table, sql string }
-	var stmts []stmt
-	var total int64
-	for _, t := range pgTables {
-		n := max(int64(math.Round(float64(rows)*t.share)), 1000)
-		total += n
-		p.ranges[t.name] = &idRange{lo: 1, hi: n + 1}
-		for lo := int64(1); lo <= n; lo += 500_000 {
-			hi := min(lo+500_000-1, n)
-			stmts = append(stmts, stmt{t.name, fmt.Sprintf("INSERT INTO %s SELECT %s FROM generate_series(%d::bigint, %d) g", t.name, t.gen, lo, hi)})
+	stmts, total := loadPlan(pgTables, rows, p.ranges, pgSeries)
+	err = runLoad(ctx, stmts, func(ctx context.Context) (func(context.Context, string) error, func(), error) {
+		wc, err := p.connect(ctx)
+		if err != nil {
+			return nil, nil, err
 		}
-	}
-	jobs := make(chan stmt)
-	g, gctx := errgroup.WithContext(ctx)
-	for range 2 {
-		g.Go(func() error {
-			wc, err := p.connect(gctx)
-			if err != nil {
-				return err
-			}
-			defer wc.Close(context.WithoutCancel(gctx))
-			for s := range jobs {
-				if _, err := wc.Exec(gctx, s.sql); err != nil {
-					return fmt.Errorf("load %s: %w", s.table, err)
-				}
-			}
-			return nil
-		})
-	}
-	g.Go(func() error {
-		defer close(jobs)
-		for _, s := range stmts {
-			select {
-			case jobs <- s:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		}
-		return nil
+		exec := func(ctx context.Context, sql string) error { _, err := wc.Exec(ctx, sql); return err }
+		return exec, func() { wc.Close(context.WithoutCancel(ctx)) }, nil
 	})
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return loadInfo{}, err
 	}
 	var bytes float64
@@ -257,57 +214,22 @@ func (p *pgSource) FloeEnv() []string { return []string{pgPasswordEnv + "=" + pg
 // RawSnapshot copies every table in key-range chunks of chunkRows rows
 // (the shape of floe's chunk query), parallelism at once, into io.Discard.
 func (p *pgSource) RawSnapshot(ctx context.Context, parallelism, chunkRows int) (int64, error) {
-	type chunk struct {
-		table  string
-		lo, hi int64 // lo exclusive, hi inclusive
-	}
-	var chunks []chunk
-	for _, t := range pgTables {
-		r := p.ranges[t.name]
-		for lo := r.lo - 1; lo < r.hi-1; lo += int64(chunkRows) {
-			chunks = append(chunks, chunk{t.name, lo, min(lo+int64(chunkRows), r.hi-1)})
+	chunks := rawChunks(pgTables, p.ranges, chunkRows)
+	return runWorkers(ctx, chunks, parallelism, func(ctx context.Context) (func(context.Context, rawChunk) (int64, error), func(), error) {
+		c, err := p.connect(ctx)
+		if err != nil {
+			return nil, nil, err
 		}
-	}
-	jobs := make(chan chunk)
-	counts := make([]int64, parallelism)
-	g, gctx := errgroup.WithContext(ctx)
-	for w := range parallelism {
-		g.Go(func() error {
-			c, err := p.connect(gctx)
+		copyChunk := func(ctx context.Context, ch rawChunk) (int64, error) {
+			sql := fmt.Sprintf("COPY (SELECT * FROM %s WHERE id > %d AND id <= %d ORDER BY id) TO STDOUT", ch.table, ch.lo, ch.hi)
+			tag, err := c.PgConn().CopyTo(ctx, io.Discard, sql)
 			if err != nil {
-				return err
+				return 0, fmt.Errorf("copy chunk of %s: %w", ch.table, err)
 			}
-			defer c.Close(context.WithoutCancel(gctx))
-			for ch := range jobs {
-				sql := fmt.Sprintf("COPY (SELECT * FROM %s WHERE id > %d AND id <= %d ORDER BY id) TO STDOUT", ch.table, ch.lo, ch.hi)
-				tag, err := c.PgConn().CopyTo(gctx, io.Discard, sql)
-				if err != nil {
-					return fmt.Errorf("copy chunk of %s: %w", ch.table, err)
-				}
-				counts[w] += tag.RowsAffected()
-			}
-			return nil
-		})
-	}
-	g.Go(func() error {
-		defer close(jobs)
-		for _, ch := range chunks {
-			select {
-			case jobs <- ch:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
+			return tag.RowsAffected(), nil
 		}
-		return nil
+		return copyChunk, func() { c.Close(context.WithoutCancel(ctx)) }, nil
 	})
-	if err := g.Wait(); err != nil {
-		return 0, err
-	}
-	var n int64
-	for _, c := range counts {
-		n += c
-	}
-	return n, nil
 }
 
 func (p *pgSource) OpenRawCursor(ctx context.Context, name string) error {

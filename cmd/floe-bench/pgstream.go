@@ -78,19 +78,14 @@ func (p *pgSource) Apply(ctx context.Context, w workload) (applyResult, error) {
 	return res, nil
 }
 
-// txnSQL is one workload transaction on t: delete the k/2 oldest rows,
-// insert k new ones, update k live ones at a random place.
-func (p *pgSource) txnSQL(t pgTable, k int64) string {
-	r := p.ranges[t.name]
-	d := k / 2
-	del := fmt.Sprintf("DELETE FROM %s WHERE id >= %d AND id < %d", t.name, r.lo, r.lo+d)
-	ins := fmt.Sprintf("INSERT INTO %s SELECT %s FROM generate_series(%d::bigint, %d) g", t.name, t.gen, r.hi, r.hi+k-1)
-	r.lo += d
-	r.hi += k
-	a := r.lo + p.rng.Int64N(r.hi-r.lo-k+1)
-	upd := fmt.Sprintf("UPDATE %s SET %s WHERE id >= %d AND id < %d", t.name, t.set, a, a+k)
+// txnSQL is one workload transaction on t (see workloadTxn).
+func (p *pgSource) txnSQL(t benchTable, k int64) string {
+	del, ins, upd := workloadTxn(t, p.ranges[t.name], p.rng, k, pgSeries)
 	return "BEGIN; " + del + "; " + ins + "; " + upd + "; COMMIT"
 }
+
+// pgSeries is PostgreSQL's row generator for ids lo..hi (column g).
+func pgSeries(lo, hi int64) string { return fmt.Sprintf("generate_series(%d::bigint, %d) g", lo, hi) }
 
 // RawDecode is the baseline decoder: it streams pgoutput from the raw
 // slot, parses each message (to find transaction ends) and drops it,

@@ -5,14 +5,12 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
 
 	driver "github.com/go-sql-driver/mysql"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/floe-cdc/floe/capture/mysql"
 	"github.com/floe-cdc/floe/deploy/testdb"
@@ -44,15 +42,7 @@ var myServerConf = []string{
 // myTable is one generated table: its DDL, the SELECT list that makes row
 // seq (over the sequence engine's seq_A_to_B tables), the SET list of its
 // workload updates and its share of the rows. Same shapes as pgTables.
-type myTable struct {
-	name  string
-	ddl   string
-	gen   string
-	set   string
-	share float64
-}
-
-var myTables = []myTable{
+var myTables = []benchTable{
 	{
 		name: "customers", share: 0.1,
 		ddl: `id BIGINT PRIMARY KEY, name VARCHAR(64) NOT NULL, email VARCHAR(128), country CHAR(2), balance DECIMAL(12,2),
@@ -181,47 +171,17 @@ func (s *mariaSource) Load(ctx context.Context, rows int64) (loadInfo, error) {
 			return loadInfo{}, fmt.Errorf("create table %s: %w", t.name, err)
 		}
 	}
-	type stmt struct{ table, sql string }
-	var stmts []stmt
-	var total int64
-	for _, t := range myTables {
-		n := max(int64(math.Round(float64(rows)*t.share)), 1000)
-		total += n
-		s.ranges[t.name] = &idRange{lo: 1, hi: n + 1}
-		for lo := int64(1); lo <= n; lo += 500_000 {
-			hi := min(lo+500_000-1, n)
-			stmts = append(stmts, stmt{t.name, fmt.Sprintf("INSERT INTO %s SELECT %s FROM seq_%d_to_%d", t.name, t.gen, lo, hi)})
-		}
-	}
+	stmts, total := loadPlan(myTables, rows, s.ranges, mariaSeries)
 	loader, err := openMy(s.m, "root", "", map[string]string{"time_zone": "'+00:00'", "sql_log_bin": "0"}, false)
 	if err != nil {
 		return loadInfo{}, err
 	}
 	defer loader.Close()
-	jobs := make(chan stmt)
-	g, gctx := errgroup.WithContext(ctx)
-	for range 2 {
-		g.Go(func() error {
-			for st := range jobs {
-				if _, err := loader.ExecContext(gctx, st.sql); err != nil {
-					return fmt.Errorf("load %s: %w", st.table, err)
-				}
-			}
-			return nil
-		})
-	}
-	g.Go(func() error {
-		defer close(jobs)
-		for _, st := range stmts {
-			select {
-			case jobs <- st:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		}
-		return nil
+	err = runLoad(ctx, stmts, func(context.Context) (func(context.Context, string) error, func(), error) {
+		exec := func(ctx context.Context, sql string) error { _, err := loader.ExecContext(ctx, sql); return err }
+		return exec, func() {}, nil
 	})
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return loadInfo{}, err
 	}
 	var bytes float64
@@ -266,62 +226,27 @@ func (s *mariaSource) FloeEnv() []string { return []string{pgPasswordEnv + "=" +
 // user over the text protocol, scanning each row's column bytes and
 // dropping them.
 func (s *mariaSource) RawSnapshot(ctx context.Context, parallelism, chunkRows int) (int64, error) {
-	type chunk struct {
-		table  string
-		lo, hi int64 // lo exclusive, hi inclusive
-	}
-	var chunks []chunk
-	for _, t := range myTables {
-		r := s.ranges[t.name]
-		for lo := r.lo - 1; lo < r.hi-1; lo += int64(chunkRows) {
-			chunks = append(chunks, chunk{t.name, lo, min(lo+int64(chunkRows), r.hi-1)})
-		}
-	}
+	chunks := rawChunks(myTables, s.ranges, chunkRows)
 	db, err := openMy(s.m, myUser, myPassword, map[string]string{"time_zone": "'+00:00'"}, false)
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(parallelism)
-	jobs := make(chan chunk)
-	counts := make([]int64, parallelism)
-	g, gctx := errgroup.WithContext(ctx)
-	for w := range parallelism {
-		g.Go(func() error {
-			c, err := db.Conn(gctx)
-			if err != nil {
-				return fmt.Errorf("connect: %w", err)
-			}
-			defer c.Close()
-			for ch := range jobs {
-				n, err := drainQuery(gctx, c, fmt.Sprintf("SELECT * FROM %s WHERE id > %d AND id <= %d ORDER BY id", ch.table, ch.lo, ch.hi))
-				if err != nil {
-					return fmt.Errorf("read chunk of %s: %w", ch.table, err)
-				}
-				counts[w] += n
-			}
-			return nil
-		})
-	}
-	g.Go(func() error {
-		defer close(jobs)
-		for _, ch := range chunks {
-			select {
-			case jobs <- ch:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
+	return runWorkers(ctx, chunks, parallelism, func(ctx context.Context) (func(context.Context, rawChunk) (int64, error), func(), error) {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("connect: %w", err)
 		}
-		return nil
+		drain := func(ctx context.Context, ch rawChunk) (int64, error) {
+			n, err := drainQuery(ctx, c, fmt.Sprintf("SELECT * FROM %s WHERE id > %d AND id <= %d ORDER BY id", ch.table, ch.lo, ch.hi))
+			if err != nil {
+				return 0, fmt.Errorf("read chunk of %s: %w", ch.table, err)
+			}
+			return n, nil
+		}
+		return drain, func() { c.Close() }, nil
 	})
-	if err := g.Wait(); err != nil {
-		return 0, err
-	}
-	var n int64
-	for _, c := range counts {
-		n += c
-	}
-	return n, nil
 }
 
 // drainQuery runs q and scans every row into reused raw byte slices.

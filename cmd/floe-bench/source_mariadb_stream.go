@@ -112,19 +112,15 @@ func lastSeq(ctx context.Context, c *sql.Conn) (pos, error) {
 	return mariaSeq(p.Maria)
 }
 
-// txnSQL is one workload transaction on t: delete the k/2 oldest rows,
-// insert k new ones, update k live ones at a random place.
-func (s *mariaSource) txnSQL(t myTable, k int64) string {
-	r := s.ranges[t.name]
-	d := k / 2
-	del := fmt.Sprintf("DELETE FROM %s WHERE id >= %d AND id < %d", t.name, r.lo, r.lo+d)
-	ins := fmt.Sprintf("INSERT INTO %s SELECT %s FROM seq_%d_to_%d", t.name, t.gen, r.hi, r.hi+k-1)
-	r.lo += d
-	r.hi += k
-	a := r.lo + s.rng.Int64N(r.hi-r.lo-k+1)
-	upd := fmt.Sprintf("UPDATE %s SET %s WHERE id >= %d AND id < %d", t.name, t.set, a, a+k)
+// txnSQL is one workload transaction on t (see workloadTxn).
+func (s *mariaSource) txnSQL(t benchTable, k int64) string {
+	del, ins, upd := workloadTxn(t, s.ranges[t.name], s.rng, k, mariaSeries)
 	return "START TRANSACTION; " + del + "; " + ins + "; " + upd + "; COMMIT"
 }
+
+// mariaSeries is MariaDB's row generator for ids lo..hi (the Sequence
+// engine's table, column seq).
+func mariaSeries(lo, hi int64) string { return fmt.Sprintf("seq_%d_to_%d", lo, hi) }
 
 // RawDecode is the baseline decoder: a bare go-mysql BinlogSyncer (with
 // floe's decoding options) reading the binlog from the cursor's GTID
