@@ -77,8 +77,7 @@ type Source struct {
 	mu       sync.Mutex
 	flavor   string
 	gtidMode bool // MySQL gtid_mode=ON (MariaDB always uses GTIDs)
-	tables   []*table
-	byID     map[capture.TableID]*table
+	tables   capture.Tables[*table]
 	started  bool
 	from     Position
 	streamed bool

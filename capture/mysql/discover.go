@@ -28,6 +28,9 @@ type table struct {
 	keyList    string // quoted key columns in key order
 }
 
+// Info returns the table's id and layout (capture.Discovered).
+func (t *table) Info() capture.TableInfo { return capture.TableInfo{ID: t.id, Schema: t.layout} }
+
 // systemSchemas are never captured.
 var systemSchemas = []string{"mysql", "information_schema", "performance_schema", "sys"}
 
@@ -48,45 +51,8 @@ func (s *Source) Discover(ctx context.Context) ([]capture.TableInfo, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("discover tables: %w", problemList(problems))
 	}
-	s.mu.Lock()
-	s.setTables(tables)
-	s.mu.Unlock()
-	out := make([]capture.TableInfo, len(tables))
-	for i, t := range tables {
-		out[i] = capture.TableInfo{ID: t.id, Schema: t.layout}
-	}
-	return out, nil
-}
-
-// setTables installs the discovered tables; s.mu must be held.
-func (s *Source) setTables(tables []*table) {
-	s.tables = tables
-	s.byID = make(map[capture.TableID]*table, len(tables))
-	for _, t := range tables {
-		s.byID[t.id] = t
-	}
-}
-
-// ensureDiscovered runs Discover when it has not run yet.
-func (s *Source) ensureDiscovered(ctx context.Context) error {
-	s.mu.Lock()
-	done := s.byID != nil
-	s.mu.Unlock()
-	if done {
-		return nil
-	}
-	_, err := s.Discover(ctx)
-	return err
-}
-
-func (s *Source) table(id capture.TableID) (*table, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.byID[id]
-	if !ok {
-		return nil, fmt.Errorf("table %s is not captured by this source", id)
-	}
-	return t, nil
+	s.tables.Set(tables)
+	return capture.TableInfos(tables), nil
 }
 
 // discover reads information_schema. Configuration problems are returned

@@ -81,7 +81,7 @@ func TestLabelMetadata(t *testing.T) {
 	if _, err := s.Discover(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := s.table(id(e.db, "emo"))
+	tbl, err := s.tables.Get(id(e.db, "emo"))
 	if err != nil {
 		t.Fatal(err)
 	}

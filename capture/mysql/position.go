@@ -118,15 +118,7 @@ func (p Position) kindName() string {
 	return "invalid"
 }
 
-func asPosition(p capture.Position) Position {
-	switch v := p.(type) {
-	case Position:
-		return v
-	case *Position:
-		return *v
-	}
-	panic(fmt.Sprintf("mysql: cannot compare with position of type %T", p))
-}
+func asPosition(p capture.Position) Position { return capture.AsPosition[Position](p, "mysql") }
 
 func compareMaria(a, b []MariaGTID) int {
 	seq := func(gs []MariaGTID, domain uint32) (uint64, bool) {
@@ -212,12 +204,9 @@ func gtidCount(s *gomysql.MysqlGTIDSet) int64 {
 
 // DecodePosition parses the form written by Position.String.
 func DecodePosition(s string) (Position, error) {
-	rest, ok := strings.CutPrefix(s, positionPrefix)
-	if !ok {
-		if v, _, found := strings.Cut(s, ":"); found && strings.HasPrefix(v, "mysql.") {
-			return Position{}, fmt.Errorf("decode position %q: unsupported version %q (this build reads %q)", s, v, strings.TrimSuffix(positionPrefix, ":"))
-		}
-		return Position{}, fmt.Errorf("decode position %q: not a MySQL position (want %smariadb:|gtid:|file:...)", s, positionPrefix)
+	rest, err := capture.CutPositionPrefix(s, positionPrefix, "MySQL", "mariadb:|gtid:|file:...")
+	if err != nil {
+		return Position{}, err
 	}
 	kind, body, _ := strings.Cut(rest, ":")
 	switch kind {
@@ -289,9 +278,5 @@ func addMaria(gs []MariaGTID, g MariaGTID) []MariaGTID {
 
 // DecodePosition parses a position encoded by Position.String.
 func (s *Source) DecodePosition(str string) (capture.Position, error) {
-	p, err := DecodePosition(str)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return capture.PositionOf(DecodePosition(str))
 }

@@ -53,7 +53,7 @@ func (s *Source) snapshotTable(id capture.TableID) (*table, error) {
 	if ended {
 		return nil, errSnapshotEnded
 	}
-	return s.table(id)
+	return s.tables.Get(id)
 }
 
 // keyExprs returns the key columns as SELECTed for chunk bounds: binary
@@ -265,10 +265,10 @@ func (s *Source) EndSnapshot(context.Context) error {
 // ScanTable reads the whole table in key order in one consistent read,
 // decoding values exactly as the snapshot does (for verify).
 func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error) error {
-	if err := s.ensureDiscovered(ctx); err != nil {
+	if err := s.tables.Ensure(ctx, s.Discover); err != nil {
 		return err
 	}
-	t, err := s.table(id)
+	t, err := s.tables.Get(id)
 	if err != nil {
 		return err
 	}
@@ -283,48 +283,39 @@ func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(sche
 	return nil
 }
 
-// rereadBatch bounds the keys of one ReadRows query.
-const rereadBatch = 500
-
 // ReadRows reads the current rows of the given keys (key-only rows in the
 // table's key order), decoded as the snapshot does. Keys with no row are
 // left out.
 func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema.Row) ([]schema.Row, error) {
-	if err := s.ensureDiscovered(ctx); err != nil {
+	if err := s.tables.Ensure(ctx, s.Discover); err != nil {
 		return nil, err
 	}
-	t, err := s.table(id)
+	t, err := s.tables.Get(id)
 	if err != nil {
 		return nil, err
 	}
-	nkey := len(t.layout.Key)
-	if nkey == 0 {
-		return nil, fmt.Errorf("read rows of %s: the table has no key", id)
+	batches, err := capture.KeyBatches(id, t.layout, keys)
+	if err != nil {
+		return nil, err
 	}
 	c, err := s.conn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
+	nkey := len(t.layout.Key)
+	ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", nkey), ", ") + ")"
 	var out []schema.Row
-	for start := 0; start < len(keys); start += rereadBatch {
-		batch := keys[start:min(start+rereadBatch, len(keys))]
+	for _, batch := range batches {
 		var (
 			tuples []string
 			args   []any
 		)
-		ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", nkey), ", ") + ")"
 		for _, key := range batch {
-			if len(key) != nkey {
-				return nil, fmt.Errorf("read rows of %s: key has %d values, the table's key %d columns", id, len(key), nkey)
-			}
 			// Each key is one tuple, or several when a zoned DATETIME
 			// has two wall clocks (see schema.ZonedWallClocks).
 			alts := make([][]any, nkey)
 			for i, v := range key {
-				if v == nil {
-					return nil, fmt.Errorf("read rows of %s: key column %s is NULL", id, t.layout.Columns[t.layout.Key[i]].Name)
-				}
 				alts[i] = s.keyArgs(v, t.layout.Columns[t.layout.Key[i]])
 			}
 			for _, tuple := range product(alts) {

@@ -53,7 +53,7 @@ func (s *Source) Start(ctx context.Context, req capture.StartRequest) (capture.S
 	if started {
 		return capture.StartInfo{}, errors.New("start: already started")
 	}
-	if err := s.ensureDiscovered(ctx); err != nil {
+	if err := s.tables.Ensure(ctx, s.Discover); err != nil {
 		return capture.StartInfo{}, err
 	}
 	c, err := s.conn(ctx)
@@ -197,7 +197,7 @@ func binlogFiles(ctx context.Context, c *sql.Conn) ([]string, error) {
 // binlog after from.
 func (s *Source) checkPurged(ctx context.Context, c *sql.Conn, from Position) error {
 	purged := func(oldest string) error {
-		return &PurgedError{Resume: from.String(), Oldest: oldest, Tables: s.tableNames()}
+		return &PurgedError{Resume: from.String(), Oldest: oldest, Tables: s.tables.Names()}
 	}
 	switch from.Kind {
 	case KindMariaDB:
@@ -256,16 +256,6 @@ func (s *Source) checkPurged(ctx context.Context, c *sql.Conn, from Position) er
 	return nil
 }
 
-func (s *Source) tableNames() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	names := make([]string, len(s.tables))
-	for i, t := range s.tables {
-		names[i] = t.id.String()
-	}
-	return names
-}
-
 // CurrentPosition returns the server's current binlog position: every
 // transaction committed before the call is at or before it.
 func (s *Source) CurrentPosition(ctx context.Context) (capture.Position, error) {
@@ -274,9 +264,5 @@ func (s *Source) CurrentPosition(ctx context.Context) (capture.Position, error) 
 		return nil, err
 	}
 	defer c.Close()
-	p, err := s.currentPosition(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return capture.PositionOf(s.currentPosition(ctx, c))
 }

@@ -31,10 +31,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	}
 	s.streamed = true
 	from, flavor := s.from, s.flavor
-	byName := make(map[capture.TableID]*table, len(s.tables))
-	for _, t := range s.tables {
-		byName[t.id] = t
-	}
+	byName := s.tables.ByID()
 	s.mu.Unlock()
 	_ = s.EndSnapshot(ctx)
 
@@ -128,7 +125,7 @@ func (s *Source) streamError(at Position, err error) error {
 				Fix:     "give this pipeline a source.server-id no other replica or pipeline uses"}
 		case me.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG &&
 			(strings.Contains(msg, "purged") || strings.Contains(msg, "could not find") || strings.Contains(msg, "not find first log")):
-			return fmt.Errorf("binlog stream at %s: %s: %w", at, me.Message, &PurgedError{Resume: at.String(), Tables: s.tableNames()})
+			return fmt.Errorf("binlog stream at %s: %s: %w", at, me.Message, &PurgedError{Resume: at.String(), Tables: s.tables.Names()})
 		case me.Code == gomysql.ER_ACCESS_DENIED_ERROR || me.Code == gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR:
 			return Problem{Field: "source.username",
 				Message: fmt.Sprintf("user %q may not read the binlog: %s", s.cfg.User, me.Message),

@@ -71,8 +71,7 @@ type Source struct {
 	matches []*regexp.Regexp // Config.Tables, anchored at both ends
 
 	mu       sync.Mutex
-	tables   []*table // discovered, in name order
-	byID     map[capture.TableID]*table
+	tables   capture.Tables[*table] // discovered, in name order
 	started  bool
 	from     Position
 	exact    bool

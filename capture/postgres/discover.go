@@ -30,6 +30,9 @@ type table struct {
 	keyOIDs    []uint32
 }
 
+// Info returns the table's id and layout (capture.Discovered).
+func (t *table) Info() capture.TableInfo { return capture.TableInfo{ID: t.id, Schema: t.layout} }
+
 // Discover connects, finds the tables whose "schema.table" fully matches
 // one of Config.Tables and returns their layouts. A pattern that matches
 // nothing, a table without a usable key when Config.RequireKey is set, or
@@ -47,49 +50,8 @@ func (s *Source) Discover(ctx context.Context) ([]capture.TableInfo, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("discover tables: %w", problemList(problems))
 	}
-	s.mu.Lock()
-	s.setTables(tables)
-	s.mu.Unlock()
-	return tableInfos(tables), nil
-}
-
-func tableInfos(tables []*table) []capture.TableInfo {
-	out := make([]capture.TableInfo, len(tables))
-	for i, t := range tables {
-		out[i] = capture.TableInfo{ID: t.id, Schema: t.layout}
-	}
-	return out
-}
-
-// setTables installs the discovered tables; s.mu must be held.
-func (s *Source) setTables(tables []*table) {
-	s.tables = tables
-	s.byID = make(map[capture.TableID]*table, len(tables))
-	for _, t := range tables {
-		s.byID[t.id] = t
-	}
-}
-
-// ensureDiscovered runs Discover when it has not run yet.
-func (s *Source) ensureDiscovered(ctx context.Context) error {
-	s.mu.Lock()
-	done := s.byID != nil
-	s.mu.Unlock()
-	if done {
-		return nil
-	}
-	_, err := s.Discover(ctx)
-	return err
-}
-
-func (s *Source) table(id capture.TableID) (*table, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.byID[id]
-	if !ok {
-		return nil, fmt.Errorf("table %s is not captured by this source", id)
-	}
-	return t, nil
+	s.tables.Set(tables)
+	return capture.TableInfos(tables), nil
 }
 
 // discover reads the catalog. Configuration problems are returned as

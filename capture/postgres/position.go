@@ -39,24 +39,13 @@ func (p Position) Compare(other capture.Position) int {
 	return 0
 }
 
-func asPosition(p capture.Position) Position {
-	switch v := p.(type) {
-	case Position:
-		return v
-	case *Position:
-		return *v
-	}
-	panic(fmt.Sprintf("postgres: cannot compare with position of type %T", p))
-}
+func asPosition(p capture.Position) Position { return capture.AsPosition[Position](p, "postgres") }
 
 // DecodePosition parses the form written by Position.String.
 func DecodePosition(s string) (Position, error) {
-	rest, ok := strings.CutPrefix(s, positionPrefix)
-	if !ok {
-		if v, _, found := strings.Cut(s, ":"); found && strings.HasPrefix(v, "pg.") {
-			return Position{}, fmt.Errorf("decode position %q: unsupported version %q (this build reads %q)", s, v, strings.TrimSuffix(positionPrefix, ":"))
-		}
-		return Position{}, fmt.Errorf("decode position %q: not a PostgreSQL position (want %s<hi>/<lo>)", s, positionPrefix)
+	rest, err := capture.CutPositionPrefix(s, positionPrefix, "PostgreSQL", "<hi>/<lo>")
+	if err != nil {
+		return Position{}, err
 	}
 	hiText, loText, ok := strings.Cut(rest, "/")
 	hi, err1 := strconv.ParseUint(hiText, 16, 32)
@@ -69,9 +58,5 @@ func DecodePosition(s string) (Position, error) {
 
 // DecodePosition parses a position encoded by Position.String.
 func (s *Source) DecodePosition(str string) (capture.Position, error) {
-	p, err := DecodePosition(str)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return capture.PositionOf(DecodePosition(str))
 }

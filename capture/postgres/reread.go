@@ -10,24 +10,21 @@ import (
 	"github.com/floe-cdc/floe/schema"
 )
 
-// rereadBatch bounds the keys of one ReadRows query.
-const rereadBatch = 500
-
 // ReadRows reads the current rows of the given keys (key-only rows in the
 // table's key order), decoded exactly as the snapshot and the stream do.
 // Keys with no row are left out. The coordinator uses it to fill values
 // that a change replayed over a resumed snapshot cannot take from Iceberg.
 func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema.Row) ([]schema.Row, error) {
-	if err := s.ensureDiscovered(ctx); err != nil {
+	if err := s.tables.Ensure(ctx, s.Discover); err != nil {
 		return nil, err
 	}
-	t, err := s.table(id)
+	t, err := s.tables.Get(id)
 	if err != nil {
 		return nil, err
 	}
-	nkey := len(t.layout.Key)
-	if nkey == 0 {
-		return nil, fmt.Errorf("read rows of %s: the table has no key", id)
+	batches, err := capture.KeyBatches(id, t.layout, keys)
+	if err != nil {
+		return nil, err
 	}
 	c, err := s.connect(ctx)
 	if err != nil {
@@ -35,22 +32,15 @@ func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema
 	}
 	defer c.Close(context.WithoutCancel(ctx))
 	var out []schema.Row
-	for start := 0; start < len(keys); start += rereadBatch {
-		batch := keys[start:min(start+rereadBatch, len(keys))]
+	for _, batch := range batches {
 		var (
 			tuples []string
 			params [][]byte
 			oids   []uint32
 		)
 		for _, key := range batch {
-			if len(key) != nkey {
-				return nil, fmt.Errorf("read rows of %s: key has %d values, the table's key %d columns", id, len(key), nkey)
-			}
-			ph := make([]string, nkey)
+			ph := make([]string, len(key))
 			for i, v := range key {
-				if v == nil {
-					return nil, fmt.Errorf("read rows of %s: key column %s is NULL", id, t.layout.Columns[t.layout.Key[i]].Name)
-				}
 				params = append(params, []byte(schema.FormatValue(v, t.layout.Columns[t.layout.Key[i]].Type)))
 				oids = append(oids, t.keyOIDs[i])
 				ph[i] = "$" + strconv.Itoa(len(params))

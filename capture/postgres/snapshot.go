@@ -170,7 +170,7 @@ func inRepeatableRead(ctx context.Context, c *pgx.Conn, fn func(c *pgx.Conn, at 
 // the last Upper are nil), in one pass over the key inside the snapshot.
 // A table without rows, or without a key, is one unbounded chunk.
 func (s *Source) PlanChunks(ctx context.Context, id capture.TableID, rowsPerChunk int) ([]capture.Chunk, error) {
-	t, err := s.table(id)
+	t, err := s.tables.Get(id)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +208,7 @@ func (s *Source) PlanChunks(ctx context.Context, id capture.TableID, rowsPerChun
 
 // ReadChunk reads the chunk's rows in key order as OpRead changes.
 func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk capture.Chunk) (capture.Batch, error) {
-	t, err := s.table(id)
+	t, err := s.tables.Get(id)
 	if err != nil {
 		return capture.Batch{}, err
 	}
@@ -337,10 +337,10 @@ func (s *Source) EndSnapshot(ctx context.Context) error {
 // ScanTable reads the whole table in key order in its own REPEATABLE READ
 // transaction, decoding values exactly as the snapshot and the stream do.
 func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error) error {
-	if err := s.ensureDiscovered(ctx); err != nil {
+	if err := s.tables.Ensure(ctx, s.Discover); err != nil {
 		return err
 	}
-	t, err := s.table(id)
+	t, err := s.tables.Get(id)
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func (s *Source) Start(ctx context.Context, req capture.StartRequest) (capture.S
 	if started {
 		return capture.StartInfo{}, errors.New("start: already started")
 	}
-	if err := s.ensureDiscovered(ctx); err != nil {
+	if err := s.tables.Ensure(ctx, s.Discover); err != nil {
 		return capture.StartInfo{}, err
 	}
 	var resume *Position
@@ -68,9 +68,7 @@ func (s *Source) Start(ctx context.Context, req capture.StartRequest) (capture.S
 	}
 	defer conn.Close(context.Background())
 
-	s.mu.Lock()
-	tables := s.tables
-	s.mu.Unlock()
+	tables := s.tables.List()
 	if p := identityProblems(tables); len(p) > 0 {
 		return capture.StartInfo{}, fmt.Errorf("start: %w", problemList(p))
 	}

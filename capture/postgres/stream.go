@@ -39,10 +39,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	}
 	s.streamed = true
 	from := s.from
-	byName := make(map[capture.TableID]*table, len(s.tables))
-	for _, t := range s.tables {
-		byName[t.id] = t
-	}
+	byName := s.tables.ByID()
 	s.mu.Unlock()
 	if err := s.EndSnapshot(ctx); err != nil {
 		s.log.Warn("release exported snapshot", "error", err)
