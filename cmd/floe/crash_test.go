@@ -124,8 +124,8 @@ func crashLoop(t *testing.T, env crashEnv, w crashWorkload, rng *rand.Rand, want
 		}
 		time.Sleep(wait)
 		select {
-		case <-r.exited:
-			t.Fatalf("floe run exited before kill %d: %v; log:\n%s", i, r.err, e.tail(40))
+		case <-r.Exited:
+			t.Fatalf("floe run exited before kill %d: %v; log:\n%s", i, r.Err, e.tail(40))
 		default:
 		}
 		e.kill(r)
@@ -209,7 +209,7 @@ func waitForLog(t *testing.T, e *pipelineEnv, r *running, markers ...string) {
 			}
 		}
 		select {
-		case <-r.exited:
+		case <-r.Exited:
 			return
 		case <-time.After(20 * time.Millisecond):
 		}

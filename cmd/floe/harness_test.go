@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -176,68 +175,38 @@ func (e *pipelineEnv) floeCmd(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// running is a floe run process. exited is closed once it has exited,
-// and err is its exit error from then on.
-type running struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error
-}
+// running is a floe run process.
+type running = testdb.Process
 
 // start launches `floe run`, appending its output to the env's log.
 func (e *pipelineEnv) start() *running {
 	e.t.Helper()
-	logFile, err := os.OpenFile(e.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	r, err := testdb.StartLogged(e.floeCmd("run", "--config", e.config), e.logPath)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	cmd := e.floeCmd("run", "--config", e.config)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	r := &running{cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		r.err = cmd.Wait()
-		logFile.Close()
-		close(r.exited)
-	}()
-	e.t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-r.exited
-	})
+	e.t.Cleanup(r.Kill)
 	return r
 }
 
 // stop sends SIGTERM and expects a clean exit (the final checkpoint commits).
 func (e *pipelineEnv) stop(r *running) {
 	e.t.Helper()
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.exited:
-		if r.err != nil {
-			e.t.Fatalf("floe run exited with %v after SIGTERM; log:\n%s", r.err, e.tail(40))
-		}
-	case <-time.After(2 * time.Minute):
-		e.t.Fatalf("floe run did not stop within 2 minutes of SIGTERM; log:\n%s", e.tail(40))
+	if err := r.Stop(2 * time.Minute); err != nil {
+		e.t.Fatalf("floe run %v; log:\n%s", err, e.tail(40))
 	}
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (e *pipelineEnv) kill(r *running) {
-	e.t.Helper()
-	_ = r.cmd.Process.Signal(syscall.SIGKILL)
-	<-r.exited
-}
+func (e *pipelineEnv) kill(r *running) { r.Kill() }
 
 // waitCaughtUp waits until floe has acknowledged a marker written now.
 func (e *pipelineEnv) waitCaughtUp(r *running, timeout time.Duration) {
 	e.t.Helper()
 	runDone := make(chan error, 1)
 	go func() {
-		<-r.exited
-		runDone <- r.err
+		<-r.Exited
+		runDone <- r.Err
 	}()
 	if err := waitCaughtUp(context.Background(), e.dsn, e.slot, timeout, runDone); err != nil {
 		e.t.Fatalf("%v; log:\n%s", err, e.tail(60))
@@ -336,8 +305,8 @@ func (e *pipelineEnv) waitStreaming(r *running) {
 	deadline := time.Now().Add(time.Minute)
 	for !strings.Contains(e.tail(100000), "msg=streaming") {
 		select {
-		case <-r.exited:
-			e.t.Fatalf("floe run exited: %v; log:\n%s", r.err, e.tail(40))
+		case <-r.Exited:
+			e.t.Fatalf("floe run exited: %v; log:\n%s", r.Err, e.tail(40))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {

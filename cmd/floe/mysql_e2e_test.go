@@ -196,8 +196,8 @@ func (e *mysqlEnv) waitCaughtUp(r *running, timeout time.Duration) {
 			}
 		}
 		select {
-		case <-r.exited:
-			e.t.Fatalf("floe run exited while catching up: %v; log:\n%s", r.err, e.tail(60))
+		case <-r.Exited:
+			e.t.Fatalf("floe run exited while catching up: %v; log:\n%s", r.Err, e.tail(60))
 		case <-time.After(200 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {

@@ -227,35 +227,16 @@ func (l *lake) floeCmd(args ...string) *exec.Cmd {
 }
 
 // floeRun is a running `floe run`.
-type floeRun struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-}
+type floeRun = testdb.Process
 
 // start launches `floe run`, its output appended to the lake's log.
 func (l *lake) start() *floeRun {
 	l.t.Helper()
-	logf, err := os.OpenFile(l.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	r, err := testdb.StartLogged(l.floeCmd("run", "--config", l.configPath), l.logPath)
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	cmd := l.floeCmd("run", "--config", l.configPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		l.t.Fatal(err)
-	}
-	r := &floeRun{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		r.err = cmd.Wait()
-		logf.Close()
-		close(r.done)
-	}()
-	l.t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-r.done
-	})
+	l.t.Cleanup(r.Kill)
 	return r
 }
 
@@ -278,8 +259,8 @@ func (l *lake) catchUpAndStop(r *floeRun, marker string) {
 			break
 		}
 		select {
-		case <-r.done:
-			l.t.Fatalf("floe run exited early: %v\n%s", r.err, tailFile(l.logPath, 40))
+		case <-r.Exited:
+			l.t.Fatalf("floe run exited early: %v\n%s", r.Err, tailFile(l.logPath, 40))
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -304,19 +285,19 @@ func (l *lake) catchUpAndStop(r *floeRun, marker string) {
 			break
 		}
 		select {
-		case <-r.done:
-			l.t.Fatalf("floe run exited early: %v\n%s", r.err, tailFile(l.logPath, 40))
+		case <-r.Exited:
+			l.t.Fatalf("floe run exited early: %v\n%s", r.Err, tailFile(l.logPath, 40))
 		case <-time.After(200 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			l.t.Fatalf("floe did not catch up with %s within 3 minutes\n%s", lsn, tailFile(l.logPath, 40))
 		}
 	}
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	_ = r.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-r.done:
-		if r.err != nil {
-			l.t.Fatalf("floe run exited with %v after SIGTERM\n%s", r.err, tailFile(l.logPath, 40))
+	case <-r.Exited:
+		if r.Err != nil {
+			l.t.Fatalf("floe run exited with %v after SIGTERM\n%s", r.Err, tailFile(l.logPath, 40))
 		}
 	case <-time.After(2 * time.Minute):
 		l.t.Fatalf("floe run did not stop within 2 minutes of SIGTERM")

@@ -403,8 +403,8 @@ func waitSlot(t *testing.T, l *lake, r *floeRun) {
 			return
 		}
 		select {
-		case <-r.done:
-			t.Fatalf("floe run exited early: %v\n%s", r.err, tailFile(l.logPath, 40))
+		case <-r.Exited:
+			t.Fatalf("floe run exited early: %v\n%s", r.Err, tailFile(l.logPath, 40))
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {

@@ -288,8 +288,8 @@ func (l *myLake) waitCommitted(r *floeRun, table string, anyPos bool) {
 			}
 		}
 		select {
-		case <-r.done:
-			l.t.Fatalf("floe run exited early: %v\n%s", r.err, tailFile(l.logPath, 40))
+		case <-r.Exited:
+			l.t.Fatalf("floe run exited early: %v\n%s", r.Err, tailFile(l.logPath, 40))
 		case <-time.After(300 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -303,11 +303,11 @@ func (l *myLake) waitCommitted(r *floeRun, table string, anyPos bool) {
 func (l *myLake) catchUpAndStop(r *floeRun, table string) {
 	l.t.Helper()
 	l.waitCommitted(r, table, false)
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	_ = r.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-r.done:
-		if r.err != nil {
-			l.t.Fatalf("floe run exited with %v after SIGTERM\n%s", r.err, tailFile(l.logPath, 40))
+	case <-r.Exited:
+		if r.Err != nil {
+			l.t.Fatalf("floe run exited with %v after SIGTERM\n%s", r.Err, tailFile(l.logPath, 40))
 		}
 	case <-time.After(2 * time.Minute):
 		l.t.Fatalf("floe run did not stop within 2 minutes of SIGTERM")

@@ -1,0 +1,62 @@
+package testdb
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// Process is a child process (a `floe run` under test) whose output is
+// appended to a log file. It dies with its parent (PDEATHSIG), so a
+// crashed test leaves no process behind.
+type Process struct {
+	Cmd *exec.Cmd
+	// Exited is closed once the process has exited; Err is its exit error
+	// from then on.
+	Exited chan struct{}
+	Err    error
+}
+
+// StartLogged starts cmd with its stdout and stderr appended to logPath.
+// The caller must Kill it (or see it exit) before the test ends.
+func StartLogged(cmd *exec.Cmd, logPath string) (*Process, error) {
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	p := &Process{Cmd: cmd, Exited: make(chan struct{})}
+	go func() {
+		p.Err = cmd.Wait()
+		logFile.Close()
+		close(p.Exited)
+	}()
+	return p, nil
+}
+
+// Kill sends SIGKILL and waits until the process is gone.
+func (p *Process) Kill() {
+	_ = p.Cmd.Process.Signal(syscall.SIGKILL)
+	<-p.Exited
+}
+
+// Stop sends SIGTERM and waits up to timeout for a clean exit (status 0).
+func (p *Process) Stop(timeout time.Duration) error {
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.Exited:
+		if p.Err != nil {
+			return fmt.Errorf("exited with %v after SIGTERM", p.Err)
+		}
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("did not stop within %v of SIGTERM", timeout)
+	}
+}
