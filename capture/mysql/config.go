@@ -78,10 +78,8 @@ type Source struct {
 	flavor   string
 	gtidMode bool // MySQL gtid_mode=ON (MariaDB always uses GTIDs)
 	tables   capture.Tables[*table]
-	started  bool
+	life     capture.Lifecycle
 	from     Position
-	streamed bool
-	closed   bool
 	ended    bool
 
 	ackMu sync.Mutex
@@ -172,8 +170,8 @@ func (s *Source) pool() (*sql.DB, error) {
 			return
 		}
 		s.db = sql.OpenDB(conn)
-		s.db.SetMaxOpenConns(readerPoolSize + 2)
-		s.db.SetMaxIdleConns(readerPoolSize + 2)
+		s.db.SetMaxOpenConns(capture.ChunkReaders + 2)
+		s.db.SetMaxIdleConns(capture.ChunkReaders + 2)
 		s.db.SetConnMaxIdleTime(time.Minute)
 	})
 	return s.db, s.dbErr
@@ -270,13 +268,9 @@ func (s *Source) connectError(err error) error {
 // Close releases connections. A running Stream closes its own binlog
 // connection when its context ends. Safe to call more than once.
 func (s *Source) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.life.BeginClose() {
 		return nil
 	}
-	s.closed = true
-	s.mu.Unlock()
 	s.dbOnce.Do(func() {}) // waits for a pool being opened; makes s.db safe to read
 	if s.db != nil {
 		return s.db.Close()

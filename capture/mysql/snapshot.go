@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,12 +14,6 @@ import (
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
 )
-
-// readerPoolSize bounds the connections reading chunks at once.
-const readerPoolSize = 4
-
-// errSnapshotEnded is returned by snapshot calls after EndSnapshot.
-var errSnapshotEnded = errors.New("snapshot has ended")
 
 // inSnapshot runs fn in a REPEATABLE READ, READ ONLY transaction (InnoDB
 // consistent read) on a pooled connection.
@@ -44,14 +37,14 @@ func (s *Source) inSnapshot(ctx context.Context, fn func(tx *sql.Tx) error) erro
 }
 
 func (s *Source) snapshotTable(id capture.TableID) (*table, error) {
-	s.mu.Lock()
-	started, ended := s.started, s.ended
-	s.mu.Unlock()
-	if !started {
-		return nil, errors.New("source not started: call Start before reading the snapshot")
+	if !s.life.Started() {
+		return nil, capture.ErrNotStarted
 	}
+	s.mu.Lock()
+	ended := s.ended
+	s.mu.Unlock()
 	if ended {
-		return nil, errSnapshotEnded
+		return nil, capture.ErrSnapshotEnded
 	}
 	return s.tables.Get(id)
 }
@@ -79,12 +72,14 @@ func (s *Source) PlanChunks(ctx context.Context, id capture.TableID, rowsPerChun
 	if err != nil {
 		return nil, err
 	}
-	if rowsPerChunk < 1 {
-		return nil, fmt.Errorf("plan chunks of %s: rows per chunk must be positive, got %d", id, rowsPerChunk)
-	}
-	if len(t.layout.Key) == 0 {
-		return []capture.Chunk{{Index: 0}}, nil
-	}
+	return capture.PlanKeyRanges(id, t.layout, rowsPerChunk, func() ([][]string, error) {
+		return s.keyBounds(ctx, t, rowsPerChunk)
+	})
+}
+
+// keyBounds reads every rowsPerChunk-th key of t in key order, in one
+// consistent read.
+func (s *Source) keyBounds(ctx context.Context, t *table, rowsPerChunk int) ([][]string, error) {
 	names := make([]string, len(t.layout.Key))
 	for i := range names {
 		names[i] = fmt.Sprintf("k%d", i)
@@ -96,7 +91,7 @@ func (s *Source) PlanChunks(ctx context.Context, id capture.TableID, rowsPerChun
 	q := fmt.Sprintf("SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (ORDER BY %s) AS floe_rn FROM %s) AS k WHERE floe_rn %% ? = 0 ORDER BY floe_rn",
 		strings.Join(names, ", "), strings.Join(aliased, ", "), t.keyList, t.qname)
 	var bounds [][]string
-	err = s.inSnapshot(ctx, func(tx *sql.Tx) error {
+	err := s.inSnapshot(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, q, rowsPerChunk)
 		if err != nil {
 			return err
@@ -111,21 +106,15 @@ func (s *Source) PlanChunks(ctx context.Context, id capture.TableID, rowsPerChun
 			if err := rows.Scan(ptrs...); err != nil {
 				return err
 			}
-			b := make([]string, len(vals))
-			for i, v := range vals {
-				if v == nil {
-					return fmt.Errorf("key column %s is NULL in some row; chunking needs non-null keys", t.layout.Columns[t.layout.Key[i]].Name)
-				}
-				b[i] = string(v)
+			b, err := capture.KeyBound(t.layout, vals)
+			if err != nil {
+				return err
 			}
 			bounds = append(bounds, b)
 		}
 		return rows.Err()
 	})
-	if err != nil {
-		return nil, fmt.Errorf("plan chunks of %s: %w", id, err)
-	}
-	return capture.ChunksFromBounds(bounds), nil
+	return bounds, err
 }
 
 // chunkQuery builds the SELECT of one chunk with its bounds as parameters.
@@ -236,13 +225,10 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 	if err != nil {
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 	}
-	b := capture.Batch{Chunk: &capture.ChunkRef{Table: id, Index: chunk.Index}}
+	b, add := capture.ChunkBatch(id, chunk, t.layout)
 	err = s.inSnapshot(ctx, func(tx *sql.Tx) error {
 		b.CommitTime = time.Now().UTC()
-		return queryRows(ctx, tx, t, q, args, func(r schema.Row) error {
-			b.Changes = append(b.Changes, capture.Change{Table: id, Op: capture.OpRead, Schema: t.layout, After: r})
-			return nil
-		})
+		return queryRows(ctx, tx, t, q, args, add)
 	})
 	if err != nil {
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
@@ -250,7 +236,7 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 	s.mu.Lock()
 	b.Position = s.from
 	s.mu.Unlock()
-	return b, nil
+	return *b, nil
 }
 
 // EndSnapshot ends the snapshot phase; later snapshot calls fail. Safe to

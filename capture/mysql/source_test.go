@@ -90,7 +90,7 @@ func TestSnapshotChunksEqualTable(t *testing.T) {
 	if err := s.EndSnapshot(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ReadChunk(ctx, tid, chunks[0]); !errors.Is(err, errSnapshotEnded) {
+	if _, err := s.ReadChunk(ctx, tid, chunks[0]); !errors.Is(err, capture.ErrSnapshotEnded) {
 		t.Fatalf("ReadChunk after EndSnapshot: %v", err)
 	}
 }

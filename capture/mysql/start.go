@@ -47,11 +47,8 @@ func (e *PurgedError) Is(target error) bool { return target == ErrBinlogPurged }
 //     has the binlog after it (*PurgedError otherwise) and that it has the
 //     form the server uses now.
 func (s *Source) Start(ctx context.Context, req capture.StartRequest) (capture.StartInfo, error) {
-	s.mu.Lock()
-	started := s.started
-	s.mu.Unlock()
-	if started {
-		return capture.StartInfo{}, errors.New("start: already started")
+	if err := s.life.CheckStart(); err != nil {
+		return capture.StartInfo{}, err
 	}
 	if err := s.tables.Ensure(ctx, s.Discover); err != nil {
 		return capture.StartInfo{}, err
@@ -77,8 +74,9 @@ func (s *Source) Start(ctx context.Context, req capture.StartRequest) (capture.S
 		}
 	}
 	s.mu.Lock()
-	s.from, s.started = from, true
+	s.from = from
 	s.mu.Unlock()
+	s.life.MarkStarted()
 	s.log.Info("source started", "flavor", s.Flavor(), "position", from.String(), "server_position", cur.String())
 	return capture.StartInfo{From: from, Exact: false}, nil
 }

@@ -20,16 +20,10 @@ import (
 // transaction (see the package doc) until ctx is done; it then returns
 // ctx.Err(). Called once.
 func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
+	if err := s.life.BeginStream(); err != nil {
+		return err
+	}
 	s.mu.Lock()
-	if !s.started {
-		s.mu.Unlock()
-		return errors.New("stream: source not started")
-	}
-	if s.streamed {
-		s.mu.Unlock()
-		return errors.New("stream: already called")
-	}
-	s.streamed = true
 	from, flavor := s.from, s.flavor
 	byName := s.tables.ByID()
 	s.mu.Unlock()

@@ -72,15 +72,13 @@ type Source struct {
 
 	mu       sync.Mutex
 	tables   capture.Tables[*table] // discovered, in name order
-	started  bool
+	life     capture.Lifecycle
 	from     Position
 	exact    bool
 	snapName string
 	snapTime time.Time
 	snapConn *pgconn.PgConn // replication connection holding the exported snapshot
 	readers  *readerPool
-	streamed bool
-	closed   bool
 
 	acked atomic.Uint64 // highest acknowledged LSN
 }

@@ -16,15 +16,9 @@ import (
 	"github.com/floe-cdc/floe/schema"
 )
 
-// readerPoolSize bounds the connections reading chunks at once.
-const readerPoolSize = 4
-
 // textFormat asks for every result column in text form, the form the
 // schema decoders read (the same form pgoutput sends).
 var textFormat = []int16{0}
-
-// errSnapshotEnded is returned by snapshot calls after EndSnapshot.
-var errSnapshotEnded = errors.New("snapshot has ended")
 
 // readerPool hands out chunk-reader connections. With an exported
 // snapshot every connection imports it once and keeps that REPEATABLE READ
@@ -53,7 +47,7 @@ func (p *readerPool) acquire(ctx context.Context) (*pgx.Conn, error) {
 	if p.ended {
 		p.mu.Unlock()
 		<-p.slots
-		return nil, errSnapshotEnded
+		return nil, capture.ErrSnapshotEnded
 	}
 	if n := len(p.idle); n > 0 {
 		c := p.idle[n-1]
@@ -130,7 +124,7 @@ func (s *Source) withSnapshot(ctx context.Context, fn func(c *pgx.Conn, at time.
 	pool, exact, snapTime := s.readers, s.exact, s.snapTime
 	s.mu.Unlock()
 	if pool == nil {
-		return errors.New("source not started: call Start before reading the snapshot")
+		return capture.ErrNotStarted
 	}
 	c, err := pool.acquire(ctx)
 	if err != nil {
@@ -174,36 +168,31 @@ func (s *Source) PlanChunks(ctx context.Context, id capture.TableID, rowsPerChun
 	if err != nil {
 		return nil, err
 	}
-	if rowsPerChunk < 1 {
-		return nil, fmt.Errorf("plan chunks of %s: rows per chunk must be positive, got %d", id, rowsPerChunk)
-	}
-	if len(t.layout.Key) == 0 {
-		return []capture.Chunk{{Index: 0}}, nil
-	}
+	return capture.PlanKeyRanges(id, t.layout, rowsPerChunk, func() ([][]string, error) {
+		return s.keyBounds(ctx, t, rowsPerChunk)
+	})
+}
+
+// keyBounds reads every rowsPerChunk-th key of t in key order, inside the
+// snapshot.
+func (s *Source) keyBounds(ctx context.Context, t *table, rowsPerChunk int) ([][]string, error) {
 	sql := fmt.Sprintf(`SELECT %[1]s FROM (SELECT %[1]s, row_number() OVER (ORDER BY %[1]s) AS "floe$rn" FROM %[2]s) AS k WHERE "floe$rn" %% $1 = 0 ORDER BY "floe$rn"`,
 		t.keyList, t.qname)
 	var bounds [][]string
-	err = s.withSnapshot(ctx, func(c *pgx.Conn, _ time.Time) error {
+	err := s.withSnapshot(ctx, func(c *pgx.Conn, _ time.Time) error {
 		rr := c.PgConn().ExecParams(ctx, sql, [][]byte{[]byte(strconv.Itoa(rowsPerChunk))}, []uint32{20}, nil, textFormat)
 		for rr.NextRow() {
-			vals := rr.Values()
-			b := make([]string, len(vals))
-			for i, v := range vals {
-				if v == nil {
-					rr.Close()
-					return fmt.Errorf("key column %s is NULL in some row; chunking needs non-null keys", t.layout.Columns[t.layout.Key[i]].Name)
-				}
-				b[i] = string(v)
+			b, err := capture.KeyBound(t.layout, rr.Values())
+			if err != nil {
+				rr.Close()
+				return err
 			}
 			bounds = append(bounds, b)
 		}
 		_, err := rr.Close()
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("plan chunks of %s: %w", id, err)
-	}
-	return capture.ChunksFromBounds(bounds), nil
+	return bounds, err
 }
 
 // ReadChunk reads the chunk's rows in key order as OpRead changes.
@@ -216,13 +205,10 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 	if err != nil {
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 	}
-	b := capture.Batch{Chunk: &capture.ChunkRef{Table: id, Index: chunk.Index}}
+	b, add := capture.ChunkBatch(id, chunk, t.layout)
 	err = s.withSnapshot(ctx, func(c *pgx.Conn, at time.Time) error {
 		b.CommitTime = at
-		return readRows(ctx, c.PgConn(), t, sql, params, oids, func(r schema.Row) error {
-			b.Changes = append(b.Changes, capture.Change{Table: id, Op: capture.OpRead, Schema: t.layout, After: r})
-			return nil
-		})
+		return readRows(ctx, c.PgConn(), t, sql, params, oids, add)
 	})
 	if err != nil {
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
@@ -230,7 +216,7 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 	s.mu.Lock()
 	b.Position = s.from
 	s.mu.Unlock()
-	return b, nil
+	return *b, nil
 }
 
 // chunkQuery builds the SELECT of one chunk with its bounds as text

@@ -176,8 +176,8 @@ func TestSnapshotCompositeKeyChunks(t *testing.T) {
 	if err := s.EndSnapshot(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ReadChunk(ctx, id, chunks[0]); !errors.Is(err, errSnapshotEnded) {
-		t.Fatalf("ReadChunk after EndSnapshot: %v, want errSnapshotEnded", err)
+	if _, err := s.ReadChunk(ctx, id, chunks[0]); !errors.Is(err, capture.ErrSnapshotEnded) {
+		t.Fatalf("ReadChunk after EndSnapshot: %v, want capture.ErrSnapshotEnded", err)
 	}
 }
 

@@ -48,11 +48,8 @@ func (e *SlotMissingError) Is(target error) bool { return target == ErrSlotMissi
 //   - slot present: From = max(confirmed_flush_lsn, req.Resume), Exact =
 //     false, chunk readers use fresh REPEATABLE READ transactions.
 func (s *Source) Start(ctx context.Context, req capture.StartRequest) (capture.StartInfo, error) {
-	s.mu.Lock()
-	started := s.started
-	s.mu.Unlock()
-	if started {
-		return capture.StartInfo{}, errors.New("start: already started")
+	if err := s.life.CheckStart(); err != nil {
+		return capture.StartInfo{}, err
 	}
 	if err := s.tables.Ensure(ctx, s.Discover); err != nil {
 		return capture.StartInfo{}, err
@@ -99,9 +96,9 @@ func (s *Source) Start(ctx context.Context, req capture.StartRequest) (capture.S
 	}
 	info.From, info.Exact = s.from, s.exact
 	s.mu.Lock()
-	s.started = true
-	s.readers = newReaderPool(s, readerPoolSize)
+	s.readers = newReaderPool(s, capture.ChunkReaders)
 	s.mu.Unlock()
+	s.life.MarkStarted()
 	return info, nil
 }
 

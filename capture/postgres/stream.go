@@ -28,16 +28,10 @@ const heartbeatSQL = "SELECT pg_logical_emit_message(false, 'floe.heartbeat', ''
 // returns ctx.Err(). It releases the exported snapshot if EndSnapshot was
 // not called. Called once.
 func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
+	if err := s.life.BeginStream(); err != nil {
+		return err
+	}
 	s.mu.Lock()
-	if !s.started {
-		s.mu.Unlock()
-		return errors.New("stream: source not started")
-	}
-	if s.streamed {
-		s.mu.Unlock()
-		return errors.New("stream: already called")
-	}
-	s.streamed = true
 	from := s.from
 	byName := s.tables.ByID()
 	s.mu.Unlock()
@@ -115,13 +109,9 @@ func (s *Source) Ack(pos capture.Position) {
 // Close releases the snapshot resources. A running Stream closes its own
 // connection when its context ends. Safe to call more than once.
 func (s *Source) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.life.BeginClose() {
 		return nil
 	}
-	s.closed = true
-	s.mu.Unlock()
 	return s.EndSnapshot(context.Background())
 }
 

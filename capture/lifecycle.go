@@ -1,0 +1,73 @@
+package capture
+
+import (
+	"errors"
+	"sync"
+)
+
+// Errors of Snapshotter calls made out of order; every source returns them.
+var (
+	// ErrNotStarted is returned by snapshot calls before Start succeeded.
+	ErrNotStarted = errors.New("source not started: call Start before reading the snapshot")
+	// ErrSnapshotEnded is returned by snapshot calls after EndSnapshot.
+	ErrSnapshotEnded = errors.New("snapshot has ended")
+)
+
+// Lifecycle enforces the call order the Source contract states: Start
+// until one succeeds, Stream once after it, Close any number of times.
+// A source keeps one (unexported) and records a successful Start only
+// after everything Stream reads is set. The zero value is ready; safe for
+// concurrent use.
+type Lifecycle struct {
+	mu       sync.Mutex
+	started  bool
+	streamed bool
+	closed   bool
+}
+
+// CheckStart fails when Start already succeeded.
+func (l *Lifecycle) CheckStart() error {
+	if l.Started() {
+		return errors.New("start: already started")
+	}
+	return nil
+}
+
+// MarkStarted records that Start succeeded.
+func (l *Lifecycle) MarkStarted() {
+	l.mu.Lock()
+	l.started = true
+	l.mu.Unlock()
+}
+
+// Started reports whether Start succeeded.
+func (l *Lifecycle) Started() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.started
+}
+
+// BeginStream is called first by Stream: it fails unless Start succeeded
+// and Stream was not called before.
+func (l *Lifecycle) BeginStream() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.started {
+		return errors.New("stream: source not started")
+	}
+	if l.streamed {
+		return errors.New("stream: already called")
+	}
+	l.streamed = true
+	return nil
+}
+
+// BeginClose reports whether this is the first call of Close, the one
+// that releases the source's resources.
+func (l *Lifecycle) BeginClose() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first := !l.closed
+	l.closed = true
+	return first
+}
