@@ -1,12 +1,14 @@
 package compaction
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/apache/iceberg-go"
@@ -40,13 +42,18 @@ type Options struct {
 	TargetFileSize int64
 	// MinInputFiles is how many undersized data files (below 3/4 of
 	// TargetFileSize) must fit into one output file before they are
-	// bin-packed.
+	// bin-packed; values below 2 count as 2.
 	MinInputFiles int
 	// DeleteFileThreshold: once the table holds this many delete files,
 	// every data file a delete applies to is rewritten with the deletes
 	// applied, and the delete files that no longer apply to anything are
 	// dropped in the same snapshot.
 	DeleteFileThreshold int
+	// MaxRewriteBytes bounds the input bytes one pass rewrites (whole
+	// bins; at least one bin always), and with it how long a pass holds
+	// the table's commit lock. Deletes whose data files are left for a
+	// later pass stay until then. Zero: no bound.
+	MaxRewriteBytes int64
 	// ExpireOlderThan expires snapshots older than this, keeping at least
 	// RetainLast and always the newest snapshot an ingestion commit wrote;
 	// files only they referenced are deleted. Zero: no expiry.
@@ -220,36 +227,48 @@ func rewrite(ctx context.Context, t *lakewriter.Table, opts Options, res *Result
 	})
 }
 
-// planRewrite chooses the files to rewrite: every data file with a delete
-// applying to it once the table holds DeleteFileThreshold delete files,
-// and undersized files in bins of at least MinInputFiles.
+// planRewrite chooses the files to rewrite. Once the table holds
+// DeleteFileThreshold delete files, every data file a delete applies to
+// is rewritten, packed together with the undersized files (below 3/4 of
+// TargetFileSize); groups holding deletes come first. Otherwise
+// undersized files are bin-packed when at least MinInputFiles (never
+// fewer than 2: rewriting one small file alone gains nothing) fill a bin.
+// MaxRewriteBytes then keeps a prefix of the groups.
 func planRewrite(tasks []table.FileScanTask, opts Options) (icecompact.Plan, error) {
 	cfg := icecompact.DefaultConfig()
 	cfg.TargetFileSizeBytes = opts.TargetFileSize
 	cfg.MinFileSizeBytes = opts.TargetFileSize * 3 / 4
 	cfg.MaxFileSizeBytes = opts.TargetFileSize * 9 / 5
-	cfg.MinInputFiles = uint(opts.MinInputFiles)
-	cfg.DeleteFileThreshold = 1 << 30 // decided below, per table
 	cfg.DeleteRatioThreshold = 0
 	deletes := map[string]bool{}
 	for _, task := range tasks {
-		for _, d := range task.EqualityDeleteFiles {
-			deletes[d.FilePath()] = true
-		}
-		for _, d := range task.DeleteFiles {
-			deletes[d.FilePath()] = true
-		}
-		for _, d := range task.DeletionVectorFiles {
-			deletes[d.FilePath()] = true
+		for _, files := range [][]iceberg.DataFile{task.EqualityDeleteFiles, task.DeleteFiles, task.DeletionVectorFiles} {
+			for _, d := range files {
+				deletes[d.FilePath()] = true
+			}
 		}
 	}
-	if len(deletes) >= opts.DeleteFileThreshold {
-		cfg.DeleteFileThreshold = 1
-		cfg.MinInputFiles = 1
+	if len(deletes) >= opts.DeleteFileThreshold && len(deletes) > 0 {
+		cfg.DeleteFileThreshold, cfg.MinInputFiles = 1, 1
+	} else {
+		cfg.DeleteFileThreshold = 1 << 30
+		cfg.MinInputFiles = uint(max(opts.MinInputFiles, 2))
 	}
 	plan, err := cfg.PlanCompaction(tasks)
 	if err != nil {
 		return plan, fmt.Errorf("plan rewrite: %w", err)
+	}
+	slices.SortStableFunc(plan.Groups, func(a, b icecompact.Group) int {
+		return cmp.Compare(min(b.DeleteFileCount, 1), min(a.DeleteFileCount, 1))
+	})
+	if opts.MaxRewriteBytes > 0 {
+		var bytes int64
+		for i, g := range plan.Groups {
+			if bytes += g.TotalSizeBytes; i > 0 && bytes > opts.MaxRewriteBytes {
+				plan.Groups = plan.Groups[:i]
+				break
+			}
+		}
 	}
 	return plan, nil
 }

@@ -436,3 +436,29 @@ func TestRepeatedRewriteAndExpiry(t *testing.T) {
 		requireEqual(t, tbl, m)
 	}
 }
+
+// TestMaxRewriteBytes rewrites a bounded part of the table per pass: the
+// deletes of the files left for later keep applying, and pass after pass
+// the table ends compacted, equal to the model throughout.
+func TestMaxRewriteBytes(t *testing.T) {
+	ctx := context.Background()
+	tbl, m, _ := seeded(t, 15, 12, 30, 400)
+	data, _, err := tbl.FileCounts(ctx)
+	require.NoError(t, err)
+	// Tiny targets make one bin per two files; the budget lets one bin in.
+	opts := Options{TargetFileSize: 4 << 10, MinInputFiles: 2, MaxRewriteBytes: 1}
+	passes := 0
+	for ; passes < 3*data; passes++ {
+		res, err := Compact(ctx, tbl, opts)
+		require.NoError(t, err)
+		requireEqual(t, tbl, m)
+		if res.SnapshotID == 0 {
+			break
+		}
+		require.Less(t, res.RewrittenDataFiles, data, "a pass within the budget rewrote every file")
+	}
+	require.Greater(t, passes, 1, "the budget split the work over passes")
+	_, deletes, err := tbl.FileCounts(ctx)
+	require.NoError(t, err)
+	require.Zero(t, deletes, "once every file was rewritten, every delete was dropped")
+}

@@ -135,6 +135,7 @@ func compactionOptions(cfg *Config, log *slog.Logger) compaction.Options {
 		TargetFileSize:      int64(c.TargetFileSizeMB) << 20,
 		MinInputFiles:       c.MinInputFiles,
 		DeleteFileThreshold: c.DeleteFileThreshold,
+		MaxRewriteBytes:     int64(c.MaxRewriteMB) << 20,
 		ExpireOlderThan:     c.ExpireSnapshotsOlderThan,
 		RetainLast:          c.RetainLast,
 		OrphansOlderThan:    c.RemoveOrphansOlderThan,

@@ -142,6 +142,7 @@ type CompactionConfig struct {
 	TargetFileSizeMB    int           // target-file-size-mb: size rewritten files aim for; default 128
 	MinInputFiles       int           // min-input-files: small files needed to bin-pack; default 5
 	DeleteFileThreshold int           // delete-file-threshold: delete files that trigger applying them; default 1
+	MaxRewriteMB        int           // max-rewrite-mb: input MiB one pass rewrites at most; default 2048, 0 = no bound
 	// ExpireSnapshotsOlderThan is expire-snapshots-older-than; default
 	// 24h, 0 keeps every snapshot.
 	ExpireSnapshotsOlderThan time.Duration
@@ -212,7 +213,7 @@ func DefaultConfig() *Config {
 			SnapshotParallelism: 2, SnapshotChunkRows: 50000},
 		Sink: SinkConfig{Catalog: CatalogConfig{Type: "sql", Name: "floe"}, Mode: "upsert"},
 		Compaction: CompactionConfig{Interval: 30 * time.Minute, TargetFileSizeMB: 128, MinInputFiles: 5,
-			DeleteFileThreshold: 1, ExpireSnapshotsOlderThan: 24 * time.Hour, RetainLast: 20,
+			DeleteFileThreshold: 1, MaxRewriteMB: 2048, ExpireSnapshotsOlderThan: 24 * time.Hour, RetainLast: 20,
 			RemoveOrphansOlderThan: 72 * time.Hour},
 		Log: LogConfig{Format: "text", Level: "info"},
 	}
@@ -531,7 +532,8 @@ func (c *Config) Validate() []Problem {
 	cc := c.Compaction
 	v.positive("compaction.interval", cc.Interval)
 	v.between("compaction.target-file-size-mb", cc.TargetFileSizeMB, 1, 1<<20)
-	v.between("compaction.min-input-files", cc.MinInputFiles, 1, 1<<20)
+	v.between("compaction.min-input-files", cc.MinInputFiles, 2, 1<<20)
+	v.between("compaction.max-rewrite-mb", cc.MaxRewriteMB, 0, 1<<30)
 	v.between("compaction.delete-file-threshold", cc.DeleteFileThreshold, 1, 1<<20)
 	v.between("compaction.retain-last", cc.RetainLast, 1, 1<<20)
 	v.notNegative("compaction.expire-snapshots-older-than", cc.ExpireSnapshotsOlderThan)
@@ -727,7 +729,7 @@ func (c *Config) Redacted() string {
 	cc := c.Compaction
 	compaction := m("interval", str(cc.Interval.String()),
 		"target-file-size-mb", num(cc.TargetFileSizeMB), "min-input-files", num(cc.MinInputFiles),
-		"delete-file-threshold", num(cc.DeleteFileThreshold),
+		"delete-file-threshold", num(cc.DeleteFileThreshold), "max-rewrite-mb", num(cc.MaxRewriteMB),
 		"expire-snapshots-older-than", str(cc.ExpireSnapshotsOlderThan.String()), "retain-last", num(cc.RetainLast),
 		"remove-orphans-older-than", str(cc.RemoveOrphansOlderThan.String()))
 	if cc.Enabled != nil {

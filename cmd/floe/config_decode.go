@@ -90,6 +90,7 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 			field{"target-file-size-mb", d.integer(&c.Compaction.TargetFileSizeMB)},
 			field{"min-input-files", d.integer(&c.Compaction.MinInputFiles)},
 			field{"delete-file-threshold", d.integer(&c.Compaction.DeleteFileThreshold)},
+			field{"max-rewrite-mb", d.integer(&c.Compaction.MaxRewriteMB)},
 			field{"expire-snapshots-older-than", d.duration(&c.Compaction.ExpireSnapshotsOlderThan)},
 			field{"retain-last", d.integer(&c.Compaction.RetainLast)},
 			field{"remove-orphans-older-than", d.duration(&c.Compaction.RemoveOrphansOlderThan)})},

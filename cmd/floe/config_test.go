@@ -495,6 +495,7 @@ func TestConfigCompaction(t *testing.T) {
   target-file-size-mb: 64
   min-input-files: 3
   delete-file-threshold: 4
+  max-rewrite-mb: 0
   expire-snapshots-older-than: 0s
   retain-last: 5
   remove-orphans-older-than: 48h
@@ -516,11 +517,12 @@ func TestConfigCompaction(t *testing.T) {
   remove-orphans-older-than: 10m
   expire-snapshots-older-than: -1h
   min-input-file: 3
+  min-input-files: 1
 `
 	_, err = ParseConfig("c.yaml", []byte(bad), nil)
 	require.Error(t, err)
 	for _, path := range []string{"compaction.interval", "compaction.retain-last", "compaction.remove-orphans-older-than",
-		"compaction.expire-snapshots-older-than", "compaction.min-input-file"} {
+		"compaction.expire-snapshots-older-than", "compaction.min-input-file", "compaction.min-input-files"} {
 		require.Contains(t, err.Error(), path)
 	}
 	require.Contains(t, err.Error(), "too short to be safe")
