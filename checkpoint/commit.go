@@ -26,8 +26,15 @@ func (c *Coordinator) flush(ctx context.Context) error {
 	pos := c.lastPos
 	cached := map[string]state.TableState{}
 	idle := c.idleTables()
+	// Finish every table's snapshot data files at once, in parallel,
+	// before committing them one table after the other.
 	for _, t := range c.order {
-		if t.buf == nil {
+		if t.data != nil {
+			t.data.finish(context.WithoutCancel(ctx))
+		}
+	}
+	for _, t := range c.order {
+		if t.buf == nil && t.data == nil {
 			continue
 		}
 		if err := c.commitTable(ctx, t, checkpoint, pos); err != nil {
@@ -64,11 +71,25 @@ func encodePlan(p *capture.SnapshotPlan) string {
 }
 
 // commitTable resolves the table's pending TOAST lookups and commits its
-// buffer as one Iceberg snapshot.
+// buffer, and the data files of snapshot chunks written past it, as one
+// Iceberg snapshot.
 func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint int64, pos capture.Position) error {
 	buf := t.buf
-	if err := c.resolve(ctx, t); err != nil {
-		return err
+	if buf != nil {
+		if err := c.resolve(ctx, t); err != nil {
+			return err
+		}
+	}
+	var data []*lakewriter.WrittenData
+	if cw := t.data; cw != nil {
+		// From here the files are the commit's: after a failed commit
+		// they may still have landed, so nothing may remove them.
+		t.data = nil
+		written, err := cw.wait(context.WithoutCancel(ctx))
+		if err != nil {
+			return fmt.Errorf("write snapshot rows of %s (checkpoint %d): %w", t.id, checkpoint, err)
+		}
+		data = written
 	}
 	plan := t.plan
 	if len(t.chunks) > 0 {
@@ -78,15 +99,21 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 		}
 	}
 	commit := lakewriter.Commit{
-		Rows:      buf.Rows(),
-		DeleteAll: buf.Truncated(),
-		Props:     commitProps(c.opts.Pipeline, checkpoint, pos, plan, t.convergeUntil),
-		Token:     PropCheckpoint,
+		Data:  data,
+		Props: commitProps(c.opts.Pipeline, checkpoint, pos, plan, t.convergeUntil),
+		Token: PropCheckpoint,
 	}
-	if c.opts.Mode == transform.Upsert && buf.NumDeleteKeys() > 0 {
-		commit.DeleteKeys = buf.DeleteKeys()
+	rows := 0
+	for _, d := range data {
+		rows += int(d.Rows())
 	}
-	rows := buf.Len()
+	if buf != nil {
+		commit.Rows, commit.DeleteAll = buf.Rows(), buf.Truncated()
+		if c.opts.Mode == transform.Upsert && buf.NumDeleteKeys() > 0 {
+			commit.DeleteKeys = buf.DeleteKeys()
+		}
+		rows += buf.Len()
+	}
 	res, err := t.table.Commit(ctx, commit)
 	if err != nil {
 		return fmt.Errorf("commit %s (checkpoint %d): %w", t.id, checkpoint, err)
@@ -94,8 +121,10 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	c.log.Debug("table committed", "table", t.id.String(), "checkpoint", checkpoint, "rows", rows,
 		"snapshot_id", res.SnapshotID)
 	c.opts.Metrics.CommittedRows.WithLabelValues(t.id.String()).Add(float64(rows))
-	if err := buf.Close(); err != nil {
-		c.log.Warn("close buffer", "table", t.id.String(), "err", err)
+	if buf != nil {
+		if err := buf.Close(); err != nil {
+			c.log.Warn("close buffer", "table", t.id.String(), "err", err)
+		}
 	}
 	t.buf = nil
 	t.chunks = nil

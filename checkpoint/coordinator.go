@@ -133,7 +133,11 @@ type tableRun struct {
 	convergeUntil capture.Position
 
 	buf *transform.Buffer
-	// chunks holds the indexes of snapshot chunks whose rows are in buf.
+	// data holds the rows of snapshot chunks written straight to data
+	// files, bypassing buf (see direct.go); nil when none.
+	data *chunkWriter
+	// chunks holds the indexes of snapshot chunks whose rows are in buf
+	// or data.
 	chunks []int
 }
 
@@ -375,10 +379,11 @@ func (c *Coordinator) closeBuffers() {
 	}
 }
 
-// dirty reports whether any table holds buffered changes.
+// dirty reports whether any table holds buffered changes (or snapshot
+// rows written but not committed).
 func (c *Coordinator) dirty() bool {
 	for _, t := range c.order {
-		if t.buf != nil {
+		if t.buf != nil || t.data != nil {
 			return true
 		}
 	}

@@ -10,75 +10,106 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/transform"
 )
 
 // chunkJob is one chunk of one table still to be read.
 type chunkJob struct {
-	table *tableRun
-	chunk capture.Chunk
+	table   *tableRun
+	chunk   capture.Chunk
+	planned *plannedTable
+}
+
+// plannedTable is a table's snapshot plan as the planner made it; the
+// apply loop takes it over with the table's first chunk.
+type plannedTable struct {
+	plan      *capture.SnapshotPlan
+	remaining int // chunks to read in this run
 }
 
 // snapshot reads every remaining chunk of every table that needs it,
 // SnapshotParallelism chunks at a time, and commits them in checkpoints.
-// A chunk is recorded as done in the same commit as its rows.
+// A chunk is recorded as done in the same commit as its rows. Tables are
+// planned one after the other while the chunks of those planned before
+// them are already being read.
 func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) error {
 	snap, ok := c.opts.Source.(capture.Snapshotter)
 	if !ok {
 		return errors.New("this source cannot snapshot tables: set source.snapshot.mode: never")
 	}
-	var jobs []chunkJob
+	var todo []chunkJob // one per table: its plan if resumed
 	for _, t := range c.order {
-		if !t.needsSnapshot {
-			continue
+		if t.needsSnapshot {
+			todo = append(todo, chunkJob{table: t, planned: &plannedTable{plan: t.plan}})
 		}
-		if t.plan == nil {
-			chunks, err := snap.PlanChunks(ctx, t.id, c.opts.SnapshotChunkRows)
-			if err != nil {
-				return fmt.Errorf("plan snapshot of %s: %w", t.id, err)
-			}
-			t.plan = &capture.SnapshotPlan{Chunks: chunks, Done: map[int]bool{}}
-		}
-		for _, ch := range t.plan.Remaining() {
-			jobs = append(jobs, chunkJob{table: t, chunk: ch})
-		}
-		c.log.Info("snapshot planned", "table", t.id.String(), "chunks", len(t.plan.Chunks),
-			"remaining", len(t.plan.Remaining()))
 	}
-	c.opts.Metrics.SnapshotChunksPending.Set(float64(len(jobs)))
+	c.opts.Metrics.SnapshotChunksPending.Set(0)
 
 	var bar *progressbar.ProgressBar
 	if c.opts.Progress != nil {
-		bar = progressbar.NewOptions(len(jobs), progressbar.OptionSetWriter(c.opts.Progress),
+		bar = progressbar.NewOptions(0, progressbar.OptionSetWriter(c.opts.Progress),
 			progressbar.OptionSetDescription("snapshot chunks"), progressbar.OptionShowCount(),
 			progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
 	}
+
+	// Data writers outlive a signal: the last flush commits what was read.
+	writeCtx := context.WithoutCancel(ctx)
+	defer c.abortWriters(writeCtx)
+	// chunksLeft counts each planned table's chunks not yet applied; a
+	// table's data files are finished as soon as its last chunk is.
+	chunksLeft := map[*tableRun]int{}
 
 	readCtx, cancelRead := context.WithCancel(ctx)
 	defer cancelRead()
 	g, gctx := errgroup.WithContext(readCtx)
 	queue := make(chan chunkJob)
 	results := make(chan chunkRead, c.opts.SnapshotParallelism)
+	// The planner owns todo; it touches no tableRun field (the apply loop
+	// takes each plan over with the table's first chunk).
+	g.Go(func() error {
+		defer close(queue)
+		for _, td := range todo {
+			plan := td.planned.plan
+			if plan == nil {
+				chunks, err := snap.PlanChunks(gctx, td.table.id, c.opts.SnapshotChunkRows)
+				if err != nil {
+					if gctx.Err() != nil {
+						return nil // stopping: what was read is still committed
+					}
+					return fmt.Errorf("plan snapshot of %s: %w", td.table.id, err)
+				}
+				plan = &capture.SnapshotPlan{Chunks: chunks, Done: map[int]bool{}}
+			}
+			remaining := plan.Remaining()
+			planned := &plannedTable{plan: plan, remaining: len(remaining)}
+			c.log.Info("snapshot planned", "table", td.table.id.String(), "chunks", len(plan.Chunks),
+				"remaining", len(remaining))
+			c.opts.Metrics.SnapshotChunksPending.Add(float64(len(remaining)))
+			if bar != nil {
+				bar.AddMax(len(remaining))
+			}
+			for _, ch := range remaining {
+				select {
+				case queue <- chunkJob{table: td.table, chunk: ch, planned: planned}:
+				case <-gctx.Done():
+					return nil
+				}
+			}
+		}
+		return nil
+	})
 	// An inexact snapshot reads each chunk at its own, later position; the
 	// table then converges by replay up to the latest of them.
 	rowReader, _ := c.opts.Source.(capture.RowReader)
 	if info.Exact {
 		rowReader = nil
 	}
-	g.Go(func() error {
-		defer close(queue)
-		for _, j := range jobs {
-			select {
-			case queue <- j:
-			case <-gctx.Done():
-				return nil
-			}
-		}
-		return nil
-	})
 	readers := errgroup.Group{}
 	for range c.opts.SnapshotParallelism {
 		readers.Go(func() error {
+			encoders := chunkEncoders{mode: c.opts.Mode, m: map[*tableRun]*chunkEncoder{}}
+			defer encoders.release()
 			for j := range queue {
 				b, err := snap.ReadChunk(gctx, j.table.id, j.chunk)
 				if err != nil {
@@ -87,7 +118,20 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 					}
 					return fmt.Errorf("read chunk %d of %s: %w", j.chunk.Index, j.table.id, err)
 				}
-				read := chunkRead{batch: b}
+				read := chunkRead{batch: b, n: len(b.Changes), planned: j.planned}
+				enc, err := encoders.get(j.table)
+				if err != nil {
+					return err
+				}
+				if enc != nil {
+					if read.rows, err = enc.encode(b); err != nil {
+						return fmt.Errorf("chunk %d of %s: %w", j.chunk.Index, j.table.id, err)
+					}
+					if read.rows != nil { // an empty chunk still makes a (empty) buffer, so it is committed
+						read.direct = true
+						read.batch.Changes = nil // encoded: free the decoded rows now
+					}
+				}
 				if rowReader != nil {
 					if read.readBy, err = rowReader.CurrentPosition(gctx); err != nil {
 						return fmt.Errorf("position after chunk %d of %s: %w", j.chunk.Index, j.table.id, err)
@@ -96,6 +140,7 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 				select {
 				case results <- read:
 				case <-gctx.Done():
+					read.release()
 					return nil
 				}
 			}
@@ -111,11 +156,27 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 	var applyErr error
 	for r := range results {
 		if applyErr != nil || ctx.Err() != nil {
+			r.release()
 			continue // drain so the readers can finish
 		}
-		if applyErr = c.applyChunk(r); applyErr != nil {
+		var t *tableRun
+		if r.batch.Chunk != nil {
+			t = c.tables[r.batch.Chunk.Table]
+		}
+		if t != nil {
+			if _, seen := chunksLeft[t]; !seen {
+				if t.plan == nil {
+					t.plan = r.planned.plan
+				}
+				chunksLeft[t] = r.planned.remaining
+			}
+		}
+		if applyErr = c.applyChunk(writeCtx, r); applyErr != nil {
 			cancelRead()
 			continue
+		}
+		if chunksLeft[t]--; chunksLeft[t] == 0 && t.data != nil {
+			t.data.finish(writeCtx)
 		}
 		if bar != nil {
 			_ = bar.Add(1)
@@ -157,37 +218,75 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 }
 
 // chunkRead is one chunk's rows and, for an inexact snapshot, a position
-// at or after the one it was read at.
+// at or after the one it was read at. A direct chunk's rows are in rows,
+// encoded for the table's data files (see direct.go), and batch.Changes
+// is nil.
 type chunkRead struct {
-	batch  capture.Batch
-	readBy capture.Position
+	batch   capture.Batch
+	readBy  capture.Position
+	n       int // rows in the chunk
+	planned *plannedTable
+	direct  bool
+	rows    []*lakewriter.RowBatch
 }
 
-// applyChunk buffers the rows of one snapshot chunk.
-func (c *Coordinator) applyChunk(r chunkRead) error {
+func (r *chunkRead) release() {
+	for _, rb := range r.rows {
+		rb.Release()
+	}
+	r.rows = nil
+}
+
+// applyChunk buffers the rows of one snapshot chunk, or hands them to the
+// table's data writer when they were encoded for it.
+func (c *Coordinator) applyChunk(ctx context.Context, r chunkRead) error {
 	b := r.batch
 	if b.Chunk == nil {
+		r.release()
 		return errors.New("snapshot batch without a chunk reference")
 	}
 	t := c.tables[b.Chunk.Table]
 	if t == nil {
+		r.release()
 		return fmt.Errorf("snapshot batch for unknown table %s", b.Chunk.Table)
 	}
-	buf, err := c.buffer(t)
-	if err != nil {
-		return err
-	}
-	meta := transform.Meta{Pos: b.Position.String(), CommitMicros: b.CommitTime.UnixMicro()}
-	for i, ch := range b.Changes {
-		meta.Seq = int64(i)
-		if err := buf.Apply(ch, meta); err != nil {
-			return fmt.Errorf("chunk %d of %s: %w", b.Chunk.Index, t.id, err)
+	if r.direct {
+		if len(r.rows) > 0 {
+			if t.data == nil {
+				t.data = newChunkWriter(t, c.opts.SnapshotParallelism)
+			}
+			if err := t.data.write(ctx, r.rows); err != nil {
+				return fmt.Errorf("chunk %d of %s: %w", b.Chunk.Index, t.id, err)
+			}
+		}
+	} else {
+		buf, err := c.buffer(t)
+		if err != nil {
+			return err
+		}
+		meta := transform.Meta{Pos: b.Position.String(), CommitMicros: b.CommitTime.UnixMicro()}
+		for i, ch := range b.Changes {
+			meta.Seq = int64(i)
+			if err := buf.Apply(ch, meta); err != nil {
+				return fmt.Errorf("chunk %d of %s: %w", b.Chunk.Index, t.id, err)
+			}
 		}
 	}
 	t.chunks = append(t.chunks, b.Chunk.Index)
 	t.convergeUntil = laterOf(t.convergeUntil, r.readBy)
-	c.buffered += len(b.Changes)
-	c.opts.Metrics.SnapshotRows.WithLabelValues(t.id.String()).Add(float64(len(b.Changes)))
+	c.buffered += r.n
+	c.opts.Metrics.SnapshotRows.WithLabelValues(t.id.String()).Add(float64(r.n))
 	c.opts.Metrics.SnapshotChunksPending.Dec()
 	return nil
+}
+
+// abortWriters removes the data files of every table's uncommitted
+// snapshot rows (after an error; a completed snapshot has none left).
+func (c *Coordinator) abortWriters(ctx context.Context) {
+	for _, t := range c.order {
+		if t.data != nil {
+			t.data.abort(ctx)
+			t.data = nil
+		}
+	}
 }

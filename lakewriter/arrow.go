@@ -2,6 +2,7 @@ package lakewriter
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -87,6 +88,88 @@ func (e *encoder) flush() arrow.RecordBatch {
 }
 
 func (e *encoder) release() { e.rb.Release() }
+
+// layoutEncoder returns an encoder of rows in t's Layout for the fields
+// of sc.
+func (t *Table) layoutEncoder(sc *iceberg.Schema) (*encoder, error) {
+	fields := sc.Fields()
+	pos := make([]int, len(fields))
+	for i, f := range fields {
+		if pos[i] = t.layout.Index(f.Name); pos[i] < 0 {
+			return nil, fmt.Errorf("table column %s is not in the layout", f.Name)
+		}
+	}
+	return newEncoder(sc, pos, len(t.layout.Columns))
+}
+
+// RowBatch is rows encoded by a RowEncoder, ready for a DataWriter of the
+// same table. Write takes it over; otherwise Release it.
+type RowBatch struct {
+	rec      arrow.RecordBatch
+	schemaID int
+}
+
+// Len is the number of rows in the batch.
+func (b *RowBatch) Len() int64 {
+	if b == nil || b.rec == nil {
+		return 0
+	}
+	return b.rec.NumRows()
+}
+
+// Release frees the batch's memory. Safe on a nil batch and more than once.
+func (b *RowBatch) Release() {
+	if b != nil && b.rec != nil {
+		b.rec.Release()
+		b.rec = nil
+	}
+}
+
+// RowEncoder encodes rows in the table's Layout into RowBatches shaped
+// like the table's current schema, validating each value as a Commit's
+// Rows are validated (a NULL in a required column, schema.Unchanged or a
+// non-canonical value is an error naming the column). It lets rows be
+// encoded on the goroutine that produced them, apart from the DataWriter
+// that compresses them. Not safe for concurrent use; Release it when done.
+type RowEncoder struct {
+	enc      *encoder
+	schemaID int
+	broken   bool
+}
+
+// NewRowEncoder returns an encoder for the table's schema as last seen.
+func (t *Table) NewRowEncoder() (*RowEncoder, error) {
+	sc := t.current().Schema()
+	enc, err := t.layoutEncoder(sc)
+	if err != nil {
+		return nil, fmt.Errorf("encoder for %s: %w", t.id, err)
+	}
+	return &RowEncoder{enc: enc, schemaID: sc.ID}, nil
+}
+
+// Append validates r and adds it to the current batch. After an error the
+// rows appended since the last Batch are lost and Batch fails.
+func (e *RowEncoder) Append(r schema.Row) error {
+	if err := e.enc.append(r); err != nil {
+		e.broken = true
+		return err
+	}
+	return nil
+}
+
+// Batch returns the rows appended since the last Batch (nil when none).
+func (e *RowEncoder) Batch() (*RowBatch, error) {
+	if e.broken {
+		return nil, errors.New("row encoder: a row failed to encode; the batch is incomplete")
+	}
+	if e.enc.rows == 0 {
+		return nil, nil
+	}
+	return &RowBatch{rec: e.enc.flush(), schemaID: e.schemaID}, nil
+}
+
+// Release frees the encoder.
+func (e *RowEncoder) Release() { e.enc.release() }
 
 func typeError(col string, t iceberg.Type, v any) error {
 	return fmt.Errorf("column %s: value of Go type %T is not canonical for %s", col, v, t)

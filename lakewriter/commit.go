@@ -25,6 +25,11 @@ type Commit struct {
 	// commit is deleted (one equality-delete file). Rows added by this same
 	// commit are not affected. Ignored when DeleteAll is set.
 	DeleteKeys iter.Seq2[schema.Row, error]
+	// Data are data files a DataWriter of this table wrote ahead (see
+	// DataWriter.Close); they are added in the same snapshot as Rows.
+	// They must match the table's current schema and partition spec, or
+	// the commit fails. A failed Commit does not remove them.
+	Data []*WrittenData
 	// DeleteAll drops every existing row (truncate) in the same snapshot.
 	DeleteAll bool
 	// Props go into the summary of the snapshot this commit creates.
@@ -125,6 +130,14 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 			t.removeFiles(ctx, base, append(dataFiles, delFiles...))
 			return res, fmt.Errorf("commit %s: write deletes: %w", t.id, err)
 		}
+	}
+	for _, w := range c.Data {
+		if err := w.fits(base); err != nil {
+			t.removeFiles(ctx, base, append(dataFiles, delFiles...))
+			return res, fmt.Errorf("commit %s: %w", t.id, err)
+		}
+		dataFiles = append(dataFiles, w.files...)
+		rows += w.rows
 	}
 	res.Rows, res.Deletes, res.DataFiles, res.DeleteFiles = rows, dels, len(dataFiles), len(delFiles)
 
@@ -311,15 +324,7 @@ func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[
 	if rows == nil {
 		return nil, 0, nil
 	}
-	sc := tbl.Schema()
-	fields := sc.Fields()
-	pos := make([]int, len(fields))
-	for i, f := range fields {
-		if pos[i] = t.layout.Index(f.Name); pos[i] < 0 {
-			return nil, 0, fmt.Errorf("table column %s is not in the layout", f.Name)
-		}
-	}
-	enc, err := newEncoder(sc, pos, len(t.layout.Columns))
+	enc, err := t.layoutEncoder(tbl.Schema())
 	if err != nil {
 		return nil, 0, err
 	}
@@ -337,6 +342,168 @@ func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[
 		return files, 0, err
 	}
 	return files, n, nil
+}
+
+// dataWriterQueue bounds the RowBatches a DataWriter holds before Write
+// blocks (besides the one its Parquet writer is compressing).
+const dataWriterQueue = 2
+
+// DataWriter writes RowBatches to Parquet data files of one table ahead of
+// the Commit that adds them (Commit.Data), on goroutines of its own, so
+// that compression overlaps with whatever produces the rows. The files
+// belong to no snapshot until that Commit lands: Abort removes them, and
+// after a crash they are orphans for maintenance to remove (they are
+// younger than any orphan age limit, which must exceed the time from
+// writing a file to committing it).
+//
+// Write and Close must be called from one goroutine, Close at most once.
+// Abort may follow Close, to remove files that will not be committed;
+// it must not once they were given to a Commit.
+type DataWriter struct {
+	t        *Table
+	tbl      *table.Table
+	schemaID int
+	in       chan arrow.RecordBatch
+	done     chan struct{}
+	cancel   context.CancelFunc
+	rows     int64
+	closed   bool
+
+	// Set by the writing goroutine before done is closed.
+	files []iceberg.DataFile
+	err   error
+}
+
+// WrittenData is what a DataWriter wrote: data files for Commit.Data.
+type WrittenData struct {
+	files    []iceberg.DataFile
+	rows     int64
+	schemaID int
+	specID   int
+}
+
+// Rows is the number of rows in the files.
+func (w *WrittenData) Rows() int64 { return w.rows }
+
+// Files is the number of data files.
+func (w *WrittenData) Files() int { return len(w.files) }
+
+// fits checks that the files were written for tbl's current schema and
+// partition spec.
+func (w *WrittenData) fits(tbl *table.Table) error {
+	if id := tbl.Schema().ID; id != w.schemaID {
+		return fmt.Errorf("data files written for schema %d, the table now has schema %d", w.schemaID, id)
+	}
+	spec := tbl.Spec()
+	if id := spec.ID(); id != w.specID {
+		return fmt.Errorf("data files written for partition spec %d, the table now has spec %d", w.specID, id)
+	}
+	return nil
+}
+
+// NewDataWriter starts a writer for the table's current schema and
+// partition spec. Cancelling ctx aborts the writing; the caller still
+// calls Close or Abort.
+func (t *Table) NewDataWriter(ctx context.Context) (*DataWriter, error) {
+	tbl, err := t.refresh(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sc := tbl.Schema()
+	asc, err := table.SchemaToArrowSchema(sc, nil, true, false)
+	if err != nil {
+		return nil, fmt.Errorf("data writer for %s: arrow schema: %w", t.id, err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	w := &DataWriter{
+		t: t, tbl: tbl, schemaID: sc.ID, cancel: cancel,
+		in: make(chan arrow.RecordBatch, dataWriterQueue), done: make(chan struct{}),
+	}
+	go w.run(wctx, asc)
+	return w, nil
+}
+
+func (w *DataWriter) run(ctx context.Context, asc *arrow.Schema) {
+	defer close(w.done)
+	recs := func(yield func(arrow.RecordBatch, error) bool) {
+		for rec := range w.in {
+			if !yield(rec, nil) { // WriteRecords releases what it is given
+				return
+			}
+		}
+	}
+	for df, err := range table.WriteRecords(ctx, w.tbl, asc, recs, table.WithRecordBatchBufferSize(1)) {
+		if err != nil {
+			w.err = err
+			return
+		}
+		w.files = append(w.files, df)
+	}
+	if err := ctx.Err(); err != nil {
+		w.err = err
+	}
+}
+
+// Write hands b to the writer (which releases it), blocking while the
+// writer is behind. An error means the writer failed; Abort it.
+func (w *DataWriter) Write(b *RowBatch) error {
+	if w.closed {
+		b.Release()
+		return errors.New("write to a closed data writer")
+	}
+	if b.Len() == 0 {
+		b.Release()
+		return nil
+	}
+	if b.schemaID != w.schemaID {
+		b.Release()
+		return fmt.Errorf("data writer for %s: rows encoded for schema %d, the writer writes schema %d", w.t.id, b.schemaID, w.schemaID)
+	}
+	n := b.Len()
+	select {
+	case w.in <- b.rec:
+		b.rec = nil
+		w.rows += n
+		return nil
+	case <-w.done:
+		b.Release()
+		if w.err != nil {
+			return fmt.Errorf("data writer for %s: %w", w.t.id, w.err)
+		}
+		return fmt.Errorf("data writer for %s stopped", w.t.id)
+	}
+}
+
+// finish ends the input and waits for the writing goroutine.
+func (w *DataWriter) finish() {
+	if !w.closed {
+		w.closed = true
+		close(w.in)
+	}
+	<-w.done
+	for rec := range w.in { // left over when the writer stopped early
+		rec.Release()
+	}
+}
+
+// Close finishes the files and returns them for Commit.Data. On error
+// the files written are removed.
+func (w *DataWriter) Close(ctx context.Context) (*WrittenData, error) {
+	w.finish()
+	w.cancel()
+	if w.err != nil {
+		w.t.removeFiles(ctx, w.tbl, w.files)
+		return nil, fmt.Errorf("data writer for %s: %w", w.t.id, w.err)
+	}
+	spec := w.tbl.Spec()
+	return &WrittenData{files: w.files, rows: w.rows, schemaID: w.schemaID, specID: spec.ID()}, nil
+}
+
+// Abort stops the writer and removes the files it wrote.
+func (w *DataWriter) Abort(ctx context.Context) {
+	w.cancel()
+	w.finish()
+	w.t.removeFiles(ctx, w.tbl, w.files)
 }
 
 // writeDeletes writes key-only rows as equality-delete files on the
