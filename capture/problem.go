@@ -1,6 +1,11 @@
 package capture
 
-import "strings"
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
 
 // Problem is one thing wrong with a source or its configuration, as a
 // source's preflight check (and its setup errors) report it: the
@@ -37,4 +42,32 @@ func (l Problems) Unwrap() []error {
 		errs[i] = p
 	}
 	return errs
+}
+
+// RequireUser reports a missing user name (source.username).
+func RequireUser(user string) []Problem {
+	if user != "" {
+		return nil
+	}
+	return []Problem{{Field: "source.username", Message: "no user name given", Fix: "set source.username"}}
+}
+
+// RequireTables reports missing table patterns (source.tables); form is
+// what the patterns are matched against ("schema.table").
+func RequireTables(tables []*regexp.Regexp, form string) []Problem {
+	if len(tables) > 0 {
+		return nil
+	}
+	return []Problem{{Field: "source.tables", Message: "no tables given", Fix: fmt.Sprintf("list the tables to capture as %q patterns", form)}}
+}
+
+// ConnectProblems is what a source's preflight check reports when it
+// cannot connect: the Problem the connection error is, or a problem of
+// field "source" with err's text and fix.
+func ConnectProblems(err error, fix string) []Problem {
+	var p Problem
+	if errors.As(err, &p) {
+		return []Problem{p}
+	}
+	return []Problem{{Field: "source", Message: err.Error(), Fix: fix}}
 }

@@ -3,10 +3,11 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/floe-cdc/floe/capture"
 )
 
 // Check connects and reports every problem that would stop capture, each
@@ -19,11 +20,7 @@ import (
 func (s *Source) Check(ctx context.Context) []Problem {
 	c, err := s.conn(ctx)
 	if err != nil {
-		var p Problem
-		if errors.As(err, &p) {
-			return []Problem{p}
-		}
-		return []Problem{{Field: "source", Message: err.Error(), Fix: "check source.hostname, source.port and that MySQL/MariaDB is running"}}
+		return capture.ConnectProblems(err, "check source.hostname, source.port and that MySQL/MariaDB is running")
 	}
 	defer c.Close()
 	var problems []Problem

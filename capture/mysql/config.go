@@ -66,9 +66,9 @@ const (
 // capture.RowReader. Lifecycle: Discover -> Start ->
 // PlanChunks/ReadChunk/EndSnapshot -> Stream -> Close.
 type Source struct {
-	cfg     Config
-	log     *slog.Logger
-	matches []*regexp.Regexp
+	cfg      Config
+	log      *slog.Logger
+	patterns capture.TablePatterns // Config.Tables
 
 	dbOnce sync.Once
 	db     *sql.DB
@@ -112,24 +112,15 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	var problems problemList
-	if cfg.User == "" {
-		problems = append(problems, Problem{Field: "source.username", Message: "no user name given", Fix: "set source.username"})
-	}
-	if len(cfg.Tables) == 0 {
-		problems = append(problems, Problem{Field: "source.tables", Message: "no tables given", Fix: `list the tables to capture as "database.table" patterns`})
-	}
+	problems := problemList(capture.RequireUser(cfg.User))
+	problems = append(problems, capture.RequireTables(cfg.Tables, "database.table")...)
 	if cfg.ServerID == 0 {
 		problems = append(problems, Problem{Field: "source.server-id", Message: "no replica server id given", Fix: "set source.server-id to a number no other replica of this server uses"})
 	}
 	if len(problems) > 0 {
 		return nil, problems
 	}
-	s := &Source{cfg: cfg, log: cfg.Logger}
-	for _, re := range cfg.Tables {
-		s.matches = append(s.matches, regexp.MustCompile(`^(?:`+re.String()+`)$`))
-	}
-	return s, nil
+	return &Source{cfg: cfg, log: cfg.Logger, patterns: capture.NewTablePatterns(cfg.Tables)}, nil
 }
 
 // Problem is capture.Problem: one thing wrong with the source or its

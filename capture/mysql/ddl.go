@@ -173,7 +173,7 @@ func (st *streamer) ddl(ctx context.Context, db, stmt string) ([]capture.Change,
 		t, captured := st.byName[r.id]
 		switch {
 		case !captured:
-			if r.verb == "CREATE" && st.s.matchesTable(r.id) {
+			if r.verb == "CREATE" && st.s.patterns.Match(r.id) {
 				st.s.log.Warn("a new table matches source.tables; restart the pipeline to capture it", "table", r.id.String(), "position", st.cur.String())
 			}
 		case r.verb == "TRUNCATE":
@@ -204,16 +204,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
-}
-
-// matchesTable reports whether id matches one of Config.Tables.
-func (s *Source) matchesTable(id capture.TableID) bool {
-	for _, re := range s.matches {
-		if re.MatchString(id.String()) {
-			return true
-		}
-	}
-	return false
 }
 
 // layoutUnchanged re-reads t from information_schema and reports whether

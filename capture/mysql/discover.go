@@ -64,7 +64,7 @@ func (s *Source) discover(ctx context.Context, c *sql.Conn) ([]*table, []Problem
 		return nil, nil, fmt.Errorf("list tables: %w", err)
 	}
 	var ids []capture.TableID
-	matched := make([]bool, len(s.matches))
+	match := s.patterns.Matcher()
 	for rows.Next() {
 		var id capture.TableID
 		if err := rows.Scan(&id.Schema, &id.Name); err != nil {
@@ -74,13 +74,7 @@ func (s *Source) discover(ctx context.Context, c *sql.Conn) ([]*table, []Problem
 		if slices.Contains(systemSchemas, strings.ToLower(id.Schema)) {
 			continue
 		}
-		hit := false
-		for i, re := range s.matches {
-			if re.MatchString(id.String()) {
-				matched[i], hit = true, true
-			}
-		}
-		if hit {
+		if match.Match(id) {
 			ids = append(ids, id)
 		}
 	}
@@ -91,12 +85,10 @@ func (s *Source) discover(ctx context.Context, c *sql.Conn) ([]*table, []Problem
 		return nil, nil, fmt.Errorf("list tables: %w", err)
 	}
 	var problems []Problem
-	for i, ok := range matched {
-		if !ok {
-			problems = append(problems, Problem{Field: "source.tables",
-				Message: fmt.Sprintf("pattern %q matches no table at %s (or the user may not see it)", s.cfg.Tables[i].String(), s.addr()),
-				Fix:     `correct the pattern (it is matched against "database.table"), create the table, or grant the user SELECT on it`})
-		}
+	for _, pattern := range match.Unmatched() {
+		problems = append(problems, Problem{Field: "source.tables",
+			Message: fmt.Sprintf("pattern %q matches no table at %s (or the user may not see it)", pattern, s.addr()),
+			Fix:     `correct the pattern (it is matched against "database.table"), create the table, or grant the user SELECT on it`})
 	}
 	var tables []*table
 	for _, id := range ids {

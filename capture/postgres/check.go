@@ -2,11 +2,12 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/floe-cdc/floe/capture"
 )
 
 // Check connects and reports every problem that would stop capture, each
@@ -17,11 +18,7 @@ import (
 func (s *Source) Check(ctx context.Context) []Problem {
 	conn, err := s.connect(ctx)
 	if err != nil {
-		var p Problem
-		if errors.As(err, &p) {
-			return []Problem{p}
-		}
-		return []Problem{{Field: "source", Message: err.Error(), Fix: "check source.host, source.port and that PostgreSQL is running"}}
+		return capture.ConnectProblems(err, "check source.host, source.port and that PostgreSQL is running")
 	}
 	defer conn.Close(context.Background())
 	var problems []Problem

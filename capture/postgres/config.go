@@ -66,9 +66,9 @@ var slotNameRE = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 // Source is the PostgreSQL capture.Source and capture.Snapshotter.
 // Lifecycle: Discover -> Start -> PlanChunks/ReadChunk/EndSnapshot -> Stream -> Close.
 type Source struct {
-	cfg     Config
-	log     *slog.Logger
-	matches []*regexp.Regexp // Config.Tables, anchored at both ends
+	cfg      Config
+	log      *slog.Logger
+	patterns capture.TablePatterns // Config.Tables
 
 	mu       sync.Mutex
 	tables   capture.Tables[*table] // discovered, in name order
@@ -115,27 +115,18 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	var problems problemList
-	if cfg.User == "" {
-		problems = append(problems, Problem{Field: "source.username", Message: "no user name given", Fix: "set source.username"})
-	}
+	problems := problemList(capture.RequireUser(cfg.User))
 	if cfg.Database == "" {
 		problems = append(problems, Problem{Field: "source.database", Message: "no database given", Fix: "set source.database"})
 	}
-	if len(cfg.Tables) == 0 {
-		problems = append(problems, Problem{Field: "source.tables", Message: "no tables given", Fix: `list the tables to capture as "schema.table" patterns`})
-	}
+	problems = append(problems, capture.RequireTables(cfg.Tables, "schema.table")...)
 	if !slotNameRE.MatchString(cfg.SlotName) {
 		problems = append(problems, Problem{Field: "source.slot.name", Message: fmt.Sprintf("invalid replication slot name %q", cfg.SlotName), Fix: "use lower-case letters, digits and underscores, at most 63 characters"})
 	}
 	if len(problems) > 0 {
 		return nil, problems
 	}
-	s := &Source{cfg: cfg, log: cfg.Logger}
-	for _, re := range cfg.Tables {
-		s.matches = append(s.matches, regexp.MustCompile(`^(?:`+re.String()+`)$`))
-	}
-	return s, nil
+	return &Source{cfg: cfg, log: cfg.Logger, patterns: capture.NewTablePatterns(cfg.Tables)}, nil
 }
 
 // Problem is capture.Problem: one thing wrong with the source or its

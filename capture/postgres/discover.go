@@ -68,27 +68,19 @@ func (s *Source) discover(ctx context.Context, conn *pgx.Conn) ([]*table, []Prob
 		return nil, nil, fmt.Errorf("list tables: %w", err)
 	}
 	var tables []*table
-	matched := make([]bool, len(s.matches))
+	match := s.patterns.Matcher()
 	for rows.Next() {
 		var (
-			oid         uint32
-			nsp, name   string
-			replIdent   string
-			isCandidate bool
+			oid       uint32
+			id        capture.TableID
+			replIdent string
 		)
-		if err := rows.Scan(&oid, &nsp, &name, &replIdent); err != nil {
+		if err := rows.Scan(&oid, &id.Schema, &id.Name, &replIdent); err != nil {
 			rows.Close()
 			return nil, nil, fmt.Errorf("list tables: %w", err)
 		}
-		full := nsp + "." + name
-		for i, re := range s.matches {
-			if re.MatchString(full) {
-				matched[i] = true
-				isCandidate = true
-			}
-		}
-		if isCandidate {
-			tables = append(tables, &table{id: capture.TableID{Schema: nsp, Name: name}, oid: oid, replIdent: replIdent[0]})
+		if match.Match(id) {
+			tables = append(tables, &table{id: id, oid: oid, replIdent: replIdent[0]})
 		}
 	}
 	rows.Close()
@@ -96,12 +88,10 @@ func (s *Source) discover(ctx context.Context, conn *pgx.Conn) ([]*table, []Prob
 		return nil, nil, fmt.Errorf("list tables: %w", err)
 	}
 	var problems []Problem
-	for i, ok := range matched {
-		if !ok {
-			problems = append(problems, Problem{Field: "source.tables",
-				Message: fmt.Sprintf(`pattern "%s" matches no table in database %q`, s.cfg.Tables[i].String(), s.cfg.Database),
-				Fix:     `correct the pattern (it must match the whole "schema.table") or create the table`})
-		}
+	for _, pattern := range match.Unmatched() {
+		problems = append(problems, Problem{Field: "source.tables",
+			Message: fmt.Sprintf(`pattern "%s" matches no table in database %q`, pattern, s.cfg.Database),
+			Fix:     `correct the pattern (it must match the whole "schema.table") or create the table`})
 	}
 	if len(tables) == 0 {
 		return nil, problems, nil
