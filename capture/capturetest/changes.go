@@ -168,7 +168,7 @@ func testResume(t *testing.T, e Env) {
 	// everything after it.
 	srcA.Ack(batches[k].Position)
 	time.Sleep(500 * time.Millisecond) // let the acknowledgement reach the server
-	s.stop()
+	s.Stop()
 	if err := srcA.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -223,7 +223,7 @@ func testResumeAfterSplit(t *testing.T, e Env) {
 	matchBatch(t, e, txn, bigWant)
 	e.Exec(insertT(last))
 	p3 := s.expect(e, ins("t", last.row())).Position
-	s.stop()
+	s.Stop()
 	if err := src.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -254,7 +254,7 @@ func testResumeAfterSplit(t *testing.T, e Env) {
 	if b := sb.expect(e, ins("t", last.row())); b.Position.Compare(p3) != 0 {
 		t.Errorf("replayed batch at %s, first emitted at %s", b.Position, p3)
 	}
-	sb.stop()
+	sb.Stop()
 	if err := srcB.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

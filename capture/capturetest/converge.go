@@ -134,13 +134,13 @@ func testSchemaChangeStops(t *testing.T, e Env) {
 	deadline := time.After(waitTimeout)
 	for {
 		select {
-		case b := <-s.out:
+		case b := <-s.Out:
 			s.check(b)
 			if len(b.Changes) > 0 {
 				t.Fatalf("stream emitted %s after a layout change, want an error", fmtChange(b.Changes[0]))
 			}
-		case err := <-s.done:
-			s.cancel = nil
+		case err := <-s.Done:
+			s.Returned()
 			if err == nil {
 				t.Fatal("Stream returned nil after a layout change, want an error")
 			}

@@ -2,7 +2,6 @@ package capturetest
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -38,10 +37,8 @@ func start(t *testing.T, e Env, opts Options, req capture.StartRequest, tables .
 // stream runs Source.Stream in the background and checks the invariants
 // of every batch it emits (see the package doc).
 type stream struct {
+	*Running
 	t        *testing.T
-	out      chan capture.Batch
-	done     chan error
-	cancel   context.CancelFunc
 	captured map[capture.TableID]bool
 
 	lastComplete capture.Position // last batch without More, or From
@@ -52,43 +49,22 @@ type stream struct {
 // startStream starts src's Stream; from is StartInfo.From and tables the
 // captured tables. The stream is stopped at cleanup.
 func startStream(t *testing.T, e Env, src capture.Source, from capture.Position, tables ...string) *stream {
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &stream{t: t, out: make(chan capture.Batch, 64), done: make(chan error, 1), cancel: cancel,
-		captured: map[capture.TableID]bool{}, lastComplete: from}
+	s := &stream{Running: StartStream(t, src), t: t, captured: map[capture.TableID]bool{}, lastComplete: from}
 	for _, name := range tables {
 		s.captured[e.Table(name)] = true
 	}
-	go func() { s.done <- src.Stream(ctx, s.out) }()
-	t.Cleanup(s.stop)
 	return s
-}
-
-// stop cancels the stream and checks that Stream returned context.Canceled.
-func (s *stream) stop() {
-	if s.cancel == nil {
-		return
-	}
-	s.cancel()
-	s.cancel = nil
-	select {
-	case err := <-s.done:
-		if !errors.Is(err, context.Canceled) {
-			s.t.Errorf("Stream returned %v after cancel, want context.Canceled", err)
-		}
-	case <-time.After(15 * time.Second):
-		s.t.Error("Stream did not return within 15s of cancel")
-	}
 }
 
 // receive returns the next batch of any kind, after checking it.
 func (s *stream) receive(timeout time.Duration) (capture.Batch, bool) {
 	s.t.Helper()
 	select {
-	case b := <-s.out:
+	case b := <-s.Out:
 		s.check(b)
 		return b, true
-	case err := <-s.done:
-		s.cancel = nil
+	case err := <-s.Done:
+		s.Returned()
 		s.t.Fatalf("Stream ended early: %v", err)
 	case <-time.After(timeout):
 	}

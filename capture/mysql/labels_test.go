@@ -53,8 +53,8 @@ func TestEmojiLabels(t *testing.T) {
 	e.exec("DELETE FROM emo")
 	e.exec("INSERT INTO emo VALUES " + strings.Join(rows, ", "))
 	e.exec("UPDATE emo SET k = 'ü🎉', s = 'y🐟' WHERE id = 1")
-	del := r.next()
-	ins := r.next()
+	del := r.Next()
+	ins := r.Next()
 	if len(del.Changes) != len(want) || len(ins.Changes) != len(want) {
 		t.Fatalf("binlog: %d deletes and %d inserts, want %d each", len(del.Changes), len(ins.Changes), len(want))
 	}
@@ -66,7 +66,7 @@ func TestEmojiLabels(t *testing.T) {
 			t.Errorf("binlog insert %d: %s, want %s", i, got, want[i])
 		}
 	}
-	upd := r.next()
+	upd := r.Next()
 	if len(upd.Changes) != 1 || fmtRow(upd.Changes[0].Before) != want[0] || fmtRow(upd.Changes[0].After) != "1|ü🎉|y🐟|é" {
 		t.Fatalf("binlog update: %+v", upd.Changes)
 	}

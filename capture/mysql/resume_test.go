@@ -27,13 +27,13 @@ func TestResumeIsExact(t *testing.T) {
 	}
 	var pos []capture.Position
 	for i := 0; i < 5; i++ {
-		b := r.next()
+		b := r.Next()
 		if got := b.Changes[0].After[0]; got != int32(i+1) {
 			t.Fatalf("batch %d holds id %v", i, got)
 		}
 		pos = append(pos, b.Position)
 	}
-	r.stop()
+	r.Stop()
 	// The stored form is what a restart reads back.
 	resume, err := s.DecodePosition(pos[1].String())
 	if err != nil {
@@ -49,13 +49,13 @@ func TestResumeIsExact(t *testing.T) {
 	}
 	r2 := startStream(t, s2)
 	for i := 2; i < 5; i++ {
-		b := r2.next()
+		b := r2.Next()
 		if got := b.Changes[0].After[0]; got != int32(i+1) || b.Position.Compare(pos[i]) != 0 {
 			t.Fatalf("after resume: batch holds id %v at %s, want id %d at %s", got, b.Position, i+1, pos[i])
 		}
 	}
 	e.exec("INSERT INTO t VALUES (6, 6)")
-	if b := r2.next(); b.Changes[0].After[0] != int32(6) {
+	if b := r2.Next(); b.Changes[0].After[0] != int32(6) {
 		t.Fatalf("after resume: next batch holds %v, want id 6", b.Changes[0].After[0])
 	}
 	cur, err := s2.CurrentPosition(ctx)
@@ -102,11 +102,11 @@ func TestSchemaChangeStopsStream(t *testing.T) {
 	}
 	r := startStream(t, s)
 	e.exec("ALTER TABLE other ADD COLUMN c INT", "CREATE INDEX iv ON t (v)", "INSERT INTO t VALUES (1, 1)")
-	if b := r.next(); b.Changes[0].After[0] != int32(1) {
+	if b := r.Next(); b.Changes[0].After[0] != int32(1) {
 		t.Fatalf("batch = %+v", b)
 	}
 	e.exec("ALTER TABLE t ADD COLUMN c INT", "INSERT INTO t VALUES (2, 2, 2)")
-	err := r.streamErr()
+	err := r.Err()
 	if err == nil || !strings.Contains(err.Error(), "schema change on "+e.db+".t is not supported yet") {
 		t.Fatalf("stream error = %v", err)
 	}
@@ -130,7 +130,7 @@ func TestResumeAfterSchemaChangeFailsLoudly(t *testing.T) {
 	if _, err := s2.Start(ctx, capture.StartRequest{Resume: info.From}); err != nil {
 		t.Fatal(err)
 	}
-	err = startStream(t, s2).streamErr()
+	err = startStream(t, s2).Err()
 	if err == nil || !strings.Contains(err.Error(), "schema change on "+e.db+".t") {
 		t.Fatalf("stream error = %v", err)
 	}

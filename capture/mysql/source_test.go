@@ -123,7 +123,7 @@ func TestStreamChanges(t *testing.T) {
 	prev := info.From
 	var batches []capture.Batch
 	for len(batches) < 9 {
-		b := r.next()
+		b := r.Next()
 		if b.Position.Compare(prev) < 0 || (b.Position.Compare(prev) == 0 && len(batches) > 0 && !batches[len(batches)-1].More) {
 			t.Fatalf("batch %d position %s not after %s", len(batches), b.Position, prev)
 		}

@@ -149,7 +149,7 @@ func TestServerTimeZone(t *testing.T) {
 	r := startStream(t, s)
 	e.tx(insert(100)...)
 	e.exec("UPDATE tzkey SET v = v + 10")
-	b := r.next()
+	b := r.Next()
 	if len(b.Changes) != len(rows) {
 		t.Fatalf("binlog batch has %d changes, want %d", len(b.Changes), len(rows))
 	}
@@ -162,7 +162,7 @@ func TestServerTimeZone(t *testing.T) {
 	}
 	// A DATETIME key: the binlog's keys are the snapshot's, and key
 	// lookups (convergence re-reads) find the rows by them.
-	kb := r.next()
+	kb := r.Next()
 	if len(kb.Changes) != 3 || len(keySnap.Changes) != 3 {
 		t.Fatalf("tzkey: %d binlog changes, %d snapshot rows, want 3 each", len(kb.Changes), len(keySnap.Changes))
 	}

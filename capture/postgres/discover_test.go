@@ -89,7 +89,7 @@ func TestDiscoverTypesAndOneDecodePath(t *testing.T) {
 	r := startStream(t, s)
 	e.exec(`INSERT INTO typed (id, i2, i8, num, f4, f8, ok, raw, d, tm, ts, tstz, u, j, iv, cash, m, tags, moods, s) VALUES (` +
 		strings.Replace(typedValues, "1,", "2,", 1) + `)`)
-	b := r.next()
+	b := r.Next()
 	if b.Position.Compare(info.From) <= 0 {
 		t.Errorf("stream position %v not after %v", b.Position, info.From)
 	}
@@ -164,11 +164,11 @@ func TestDiscoverKeysAndPatterns(t *testing.T) {
 	}
 	r := startStream(t, s)
 	e.exec(`UPDATE nokey SET a = 2`, `DELETE FROM nokey`)
-	up := r.next().Changes[0]
+	up := r.Next().Changes[0]
 	if up.Op != capture.OpUpdate || up.BeforeKeyOnly || !reflect.DeepEqual(up.Before, schema.Row{int32(1), "x"}) || !reflect.DeepEqual(up.After, schema.Row{int32(2), "x"}) {
 		t.Errorf("keyless FULL update: %+v", up)
 	}
-	del := r.next().Changes[0]
+	del := r.Next().Changes[0]
 	if del.Op != capture.OpDelete || del.BeforeKeyOnly || !reflect.DeepEqual(del.Before, schema.Row{int32(2), "x"}) {
 		t.Errorf("keyless FULL delete: %+v", del)
 	}

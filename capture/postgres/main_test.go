@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/capturetest"
 	"github.com/floe-cdc/floe/deploy/testdb"
 )
 
@@ -134,59 +134,9 @@ func (e *testEnv) source(cfg Config) *Source {
 	return s
 }
 
-// stream runs s.Stream in the background; the returned channel yields its
-// batches. The stream is stopped (and its error checked) at cleanup.
-type runningStream struct {
-	t      *testing.T
-	out    chan capture.Batch
-	done   chan error
-	cancel context.CancelFunc
-}
-
-func startStream(t *testing.T, s *Source) *runningStream {
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &runningStream{t: t, out: make(chan capture.Batch, 16), done: make(chan error, 1), cancel: cancel}
-	go func() { r.done <- s.Stream(ctx, r.out) }()
-	t.Cleanup(func() { r.stop() })
-	return r
-}
-
-// stop cancels the stream and checks it returned context.Canceled.
-func (r *runningStream) stop() {
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	r.cancel = nil
-	select {
-	case err := <-r.done:
-		if err != context.Canceled {
-			r.t.Errorf("Stream returned %v after cancel, want context.Canceled", err)
-		}
-	case <-time.After(10 * time.Second):
-		r.t.Error("Stream did not return within 10s of cancel")
-	}
-}
-
-// next returns the next batch that has changes (heartbeats are skipped).
-func (r *runningStream) next() capture.Batch {
-	r.t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		select {
-		case b := <-r.out:
-			if len(b.Changes) == 0 && !b.More {
-				continue
-			}
-			return b
-		case err := <-r.done:
-			r.cancel()
-			r.cancel = nil
-			r.t.Fatalf("Stream ended: %v", err)
-		case <-deadline:
-			r.t.Fatal("no batch within 20s")
-		}
-	}
+// startStream runs s.Stream in the background until cleanup.
+func startStream(t *testing.T, s *Source) *capturetest.Running {
+	return capturetest.StartStream(t, s)
 }
 
 func testCtx(t *testing.T) context.Context {

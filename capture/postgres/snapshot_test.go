@@ -224,7 +224,7 @@ func TestSnapshotExact(t *testing.T) {
 	}
 	prev := info.From
 	for i, w := range want {
-		b := r.next()
+		b := r.Next()
 		if len(b.Changes) != 1 {
 			t.Fatalf("batch %d has %d changes", i, len(b.Changes))
 		}
@@ -241,7 +241,7 @@ func TestSnapshotExact(t *testing.T) {
 		}
 		prev = b.Position
 	}
-	r.stop()
+	r.Stop()
 
 	// A restart mid-snapshot: the slot exists, nothing was acknowledged.
 	// Chunks are read under a fresh snapshot (the current rows) and the
@@ -265,7 +265,7 @@ func TestSnapshotExact(t *testing.T) {
 	}
 	r2 := startStream(t, s2)
 	for i, w := range want {
-		if ch := r2.next().Changes[0]; ch.Op != w.op {
+		if ch := r2.Next().Changes[0]; ch.Op != w.op {
 			t.Errorf("replayed change %d: %v, want %v", i, ch.Op, w.op)
 		}
 	}

@@ -76,7 +76,7 @@ func TestStreamChanges(t *testing.T) {
 	for _, st := range steps {
 		t0 := time.Now()
 		e.exec(st.sql...)
-		b := r.next()
+		b := r.Next()
 		if b.More {
 			t.Errorf("%s: More set on a small transaction", st.name)
 		}
@@ -114,7 +114,7 @@ func TestStreamToast(t *testing.T) {
 	r := startStream(t, s)
 
 	e.exec(`UPDATE tdefault SET n = 2 WHERE id = 1`)
-	b := r.next()
+	b := r.Next()
 	ch := b.Changes[0]
 	if ch.Op != capture.OpUpdate || ch.Before != nil || !schema.IsUnchanged(ch.After[1]) || ch.After[2] != int32(2) {
 		t.Errorf("DEFAULT identity: change %v before %v after[1] unchanged=%v after[2]=%v; want update, no before, Unchanged big",
@@ -122,7 +122,7 @@ func TestStreamToast(t *testing.T) {
 	}
 
 	e.exec(`UPDATE tfull SET n = 2 WHERE id = 1`)
-	b = r.next()
+	b = r.Next()
 	ch = b.Changes[0]
 	if ch.Op != capture.OpUpdate || ch.BeforeKeyOnly || len(ch.Before) != 3 || ch.Before[2] != int32(1) {
 		t.Fatalf("FULL identity: change %v keyOnly %v before %.40v", ch.Op, ch.BeforeKeyOnly, ch.Before)
@@ -145,7 +145,7 @@ func TestStreamLargeTransactionSplit(t *testing.T) {
 	var parts []capture.Batch
 	next := 1
 	for {
-		b := r.next()
+		b := r.Next()
 		parts = append(parts, b)
 		if len(b.Changes) > cfg.MaxBatchChanges {
 			t.Fatalf("part %d has %d changes, max %d", len(parts), len(b.Changes), cfg.MaxBatchChanges)
@@ -211,7 +211,7 @@ func TestHeartbeatAckResume(t *testing.T) {
 
 	var hb capture.Batch
 	select {
-	case hb = <-r.out:
+	case hb = <-r.Out:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no heartbeat batch within 10s on an idle database")
 	}
@@ -233,12 +233,12 @@ func TestHeartbeatAckResume(t *testing.T) {
 	}
 
 	e.exec(`INSERT INTO hb VALUES (1)`)
-	row1 := r.next()
+	row1 := r.Next()
 	time.Sleep(500 * time.Millisecond)
 	if got := slotConfirmed(t, e.slot); got != want {
 		t.Fatalf("confirmed_flush_lsn = %v, moved past the last ack %v", got, want)
 	}
-	r.stop()
+	r.Stop()
 
 	// Same slot, no resume position: From = the confirmed position, not exact.
 	s2 := e.source(cfg)
@@ -260,7 +260,7 @@ func TestHeartbeatAckResume(t *testing.T) {
 	}
 	r3 := startStream(t, s3)
 	e.exec(`INSERT INTO hb VALUES (2)`)
-	b := r3.next()
+	b := r3.Next()
 	if b.Changes[0].After[0] != int32(2) {
 		t.Fatalf("after resume the first change is %v, want row 2", b.Changes[0].After)
 	}
@@ -273,16 +273,15 @@ func TestStreamSchemaChangeIsAnError(t *testing.T) {
 	startNoSnapshot(t, s)
 	r := startStream(t, s)
 	e.exec(`INSERT INTO evolving VALUES (1, 'a')`)
-	r.next()
+	r.Next()
 	e.exec(`ALTER TABLE evolving ADD COLUMN w int8`, `INSERT INTO evolving VALUES (2, 'b', 3)`)
 	select {
-	case err := <-r.done:
-		r.cancel()
-		r.cancel = nil
+	case err := <-r.Done:
+		r.Returned()
 		if err == nil || !strings.Contains(err.Error(), "schema change on public.evolving is not supported yet") || !strings.Contains(err.Error(), "w type 20") {
 			t.Fatalf("Stream error = %v", err)
 		}
-	case b := <-r.out:
+	case b := <-r.Out:
 		t.Fatalf("got batch %+v after an unsupported schema change", b)
 	case <-time.After(20 * time.Second):
 		t.Fatal("Stream did not fail on a schema change")
