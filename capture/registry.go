@@ -51,6 +51,27 @@ func (r *Tables[T]) Ensure(ctx context.Context, discover func(context.Context) (
 	return err
 }
 
+// Install is the end of a source's Discover: with no problems it sets the
+// discovered tables and returns their infos; otherwise it installs
+// nothing and returns the problems as one "discover tables" error.
+func (r *Tables[T]) Install(tables []T, problems []Problem) ([]TableInfo, error) {
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("discover tables: %w", Problems(problems))
+	}
+	r.Set(tables)
+	return TableInfos(tables), nil
+}
+
+// Lookup returns table id after running discover when no tables are
+// installed yet (see Ensure): for calls that may come before Start.
+func (r *Tables[T]) Lookup(ctx context.Context, discover func(context.Context) ([]TableInfo, error), id TableID) (T, error) {
+	if err := r.Ensure(ctx, discover); err != nil {
+		var zero T
+		return zero, err
+	}
+	return r.Get(id)
+}
+
 // Get returns the captured table id; a table not captured is an error.
 func (r *Tables[T]) Get(id TableID) (T, error) {
 	r.mu.Lock()

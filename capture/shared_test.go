@@ -55,6 +55,17 @@ func TestTables(t *testing.T) {
 	if infos := TableInfos(r.List()); len(infos) != 2 || infos[1].ID != b.id {
 		t.Fatalf("TableInfos = %v", infos)
 	}
+	if got, err := r.Lookup(context.Background(), nil, a.id); err != nil || got != a {
+		t.Fatalf("Lookup(s.a) = %v, %v", got, err)
+	}
+	var fresh Tables[*fakeTable]
+	p := []Problem{{Field: "source.tables", Message: "m"}}
+	if _, err := fresh.Install([]*fakeTable{a}, p); err == nil || err.Error() != "discover tables: source.tables: m" || fresh.Installed() {
+		t.Fatalf("Install with problems = %v (installed %v)", err, fresh.Installed())
+	}
+	if infos, err := fresh.Install([]*fakeTable{a}, nil); err != nil || len(infos) != 1 || !fresh.Installed() {
+		t.Fatalf("Install = %v, %v", infos, err)
+	}
 	wantErr := errors.New("boom")
 	var empty Tables[*fakeTable]
 	if err := empty.Ensure(context.Background(), func(context.Context) ([]TableInfo, error) { return nil, wantErr }); err != wantErr {

@@ -48,11 +48,7 @@ func (s *Source) Discover(ctx context.Context) ([]capture.TableInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("discover tables: %w", problemList(problems))
-	}
-	s.tables.Set(tables)
-	return capture.TableInfos(tables), nil
+	return s.tables.Install(tables, problems)
 }
 
 // discover reads information_schema. Configuration problems are returned

@@ -251,10 +251,7 @@ func (s *Source) EndSnapshot(context.Context) error {
 // ScanTable reads the whole table in key order in one consistent read,
 // decoding values exactly as the snapshot does (for verify).
 func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error) error {
-	if err := s.tables.Ensure(ctx, s.Discover); err != nil {
-		return err
-	}
-	t, err := s.tables.Get(id)
+	t, err := s.tables.Lookup(ctx, s.Discover, id)
 	if err != nil {
 		return err
 	}
@@ -273,10 +270,7 @@ func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(sche
 // table's key order), decoded as the snapshot does. Keys with no row are
 // left out.
 func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema.Row) ([]schema.Row, error) {
-	if err := s.tables.Ensure(ctx, s.Discover); err != nil {
-		return nil, err
-	}
-	t, err := s.tables.Get(id)
+	t, err := s.tables.Lookup(ctx, s.Discover, id)
 	if err != nil {
 		return nil, err
 	}

@@ -15,10 +15,7 @@ import (
 // Keys with no row are left out. The coordinator uses it to fill values
 // that a change replayed over a resumed snapshot cannot take from Iceberg.
 func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema.Row) ([]schema.Row, error) {
-	if err := s.tables.Ensure(ctx, s.Discover); err != nil {
-		return nil, err
-	}
-	t, err := s.tables.Get(id)
+	t, err := s.tables.Lookup(ctx, s.Discover, id)
 	if err != nil {
 		return nil, err
 	}

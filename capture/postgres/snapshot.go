@@ -323,10 +323,7 @@ func (s *Source) EndSnapshot(ctx context.Context) error {
 // ScanTable reads the whole table in key order in its own REPEATABLE READ
 // transaction, decoding values exactly as the snapshot and the stream do.
 func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error) error {
-	if err := s.tables.Ensure(ctx, s.Discover); err != nil {
-		return err
-	}
-	t, err := s.tables.Get(id)
+	t, err := s.tables.Lookup(ctx, s.Discover, id)
 	if err != nil {
 		return err
 	}
