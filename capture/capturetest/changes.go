@@ -178,7 +178,7 @@ func testResume(t *testing.T, e Env) {
 	if err != nil {
 		t.Fatalf("DecodePosition(%q): %v", batches[k].Position.String(), err)
 	}
-	ctx := testCtx(t)
+	ctx := Context(t)
 	if _, err := srcB.Discover(ctx); err != nil {
 		t.Fatalf("Discover: %v", err)
 	}
@@ -231,7 +231,7 @@ func testResumeAfterSplit(t *testing.T, e Env) {
 	resume := func(at capture.Position) (capture.Source, *stream) {
 		t.Helper()
 		src := e.NewSource(opts, "t")
-		ctx := testCtx(t)
+		ctx := Context(t)
 		pos, err := src.DecodePosition(at.String())
 		if err != nil {
 			t.Fatalf("DecodePosition(%q): %v", at, err)

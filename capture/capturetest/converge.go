@@ -27,7 +27,7 @@ func testSnapshotConverges(t *testing.T, e Env) {
 	if !ok {
 		t.Fatalf("%T does not implement capture.Snapshotter", src)
 	}
-	ctx := testCtx(t)
+	ctx := Context(t)
 	chunks, err := sn.PlanChunks(ctx, e.Table("t"), 30)
 	if err != nil {
 		t.Fatalf("PlanChunks: %v", err)

@@ -74,7 +74,7 @@ func testReadRows(t *testing.T, e Env) {
 	if !ok {
 		t.Fatalf("%T does not implement capture.RowReader", src)
 	}
-	ctx := testCtx(t)
+	ctx := Context(t)
 	read := func(table string, keys ...schema.Row) map[string]schema.Row {
 		t.Helper()
 		rows, err := rr.ReadRows(ctx, e.Table(table), keys)
@@ -163,7 +163,7 @@ func testHeartbeat(t *testing.T, e Env) {
 	for i := 1; i <= 2; i++ {
 		time.Sleep(time.Second)
 		e.Exec(fmt.Sprintf("INSERT INTO other VALUES (%d, %d)", i, i))
-		cur, err := rr.CurrentPosition(testCtx(t))
+		cur, err := rr.CurrentPosition(Context(t))
 		if err != nil {
 			t.Fatalf("CurrentPosition: %v", err)
 		}

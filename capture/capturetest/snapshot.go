@@ -19,7 +19,7 @@ import (
 // layouts and keys; a name that matches no table is an error.
 func testDiscover(t *testing.T, e Env) {
 	e.Exec(ddlT, ddlU, ddlOther, "CREATE TABLE tt (id bigint PRIMARY KEY)")
-	ctx := testCtx(t)
+	ctx := Context(t)
 	infos, err := e.NewSource(Options{}, "t", "u").Discover(ctx)
 	if err != nil {
 		t.Fatalf("Discover: %v", err)
@@ -149,7 +149,7 @@ func testSnapshot(t *testing.T, e Env) {
 	if !ok {
 		t.Fatalf("%T does not implement capture.Snapshotter", src)
 	}
-	ctx := testCtx(t)
+	ctx := Context(t)
 	tWantLate := map[string]schema.Row{}
 	for k, v := range tWant {
 		tWantLate[k] = v

@@ -1,7 +1,6 @@
 package capturetest
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -9,18 +8,11 @@ import (
 	"github.com/floe-cdc/floe/capture"
 )
 
-// testCtx is a context bounded by the test's life.
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // start builds a source for tables, discovers and starts it.
 func start(t *testing.T, e Env, opts Options, req capture.StartRequest, tables ...string) (capture.Source, capture.StartInfo) {
 	t.Helper()
 	src := e.NewSource(opts, tables...)
-	ctx := testCtx(t)
+	ctx := Context(t)
 	if _, err := src.Discover(ctx); err != nil {
 		t.Fatalf("Discover: %v", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,24 +27,16 @@ var testMaria *testdb.MariaDB
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if !testing.Short() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	os.Exit(capturetest.Main(m, "MariaDB", func(ctx context.Context) (func() error, error) {
 		err := testdb.EnsureMariaDBInstalled(ctx)
 		if err == nil {
 			testMaria, err = testdb.StartMariaDB(ctx, testdb.MariaDBOptions{})
 		}
-		cancel()
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "start MariaDB:", err)
-			return 1
+			return nil, err
 		}
-		defer testMaria.Stop()
-	}
-	return m.Run()
+		return testMaria.Stop, nil
+	}))
 }
 
 var envSeq atomic.Int64
@@ -73,11 +64,7 @@ func newEnv(t *testing.T) *testEnv {
 func newEnvOn(t *testing.T, m *testdb.MariaDB) *testEnv {
 	t.Helper()
 	n := envSeq.Add(1)
-	name := fmt.Sprintf("%s_%d", strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_")), n)
-	if len(name) > 30 {
-		name = name[len(name)-30:]
-	}
-	name = strings.TrimLeft(name, "_")
+	name := capturetest.UniqueName(t, n, 24)
 	e := &testEnv{t: t, m: m, db: name, user: "u" + fmt.Sprint(n), serverID: uint32(1000 + n)}
 	if err := m.CreateDatabase(context.Background(), e.db, e.user, testPassword); err != nil {
 		t.Fatal(err)
@@ -143,11 +130,8 @@ func startStream(t *testing.T, s *Source) *capturetest.Running {
 	return capturetest.StartStream(t, s)
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+// testCtx is a context bounded by the test's life.
+var testCtx = capturetest.Context
 
 func id(db, name string) capture.TableID { return capture.TableID{Schema: db, Name: name} }
 

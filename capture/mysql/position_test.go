@@ -1,10 +1,11 @@
 package mysql
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/floe-cdc/floe/capture/capturetest"
 )
 
 func mustPos(t *testing.T, s string) Position {
@@ -39,19 +40,7 @@ func TestPositionGolden(t *testing.T) {
 			t.Errorf("round trip of %q: %q", s, back.String())
 		}
 	}
-	path := filepath.Join("testdata", "position.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("position encoding changed:\n got %q\nwant %q", b.String(), want)
-	}
+	capturetest.Golden(t, filepath.Join("testdata", "position.golden"), b.String(), *update)
 }
 
 func TestPositionCompare(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,24 +25,16 @@ var testPG *testdb.Postgres
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if !testing.Short() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	os.Exit(capturetest.Main(m, "PostgreSQL", func(ctx context.Context) (func() error, error) {
 		err := testdb.EnsurePostgresInstalled(ctx)
 		if err == nil {
 			testPG, err = testdb.StartPostgres(ctx, testdb.PostgresOptions{})
 		}
-		cancel()
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "start PostgreSQL:", err)
-			return 1
+			return nil, err
 		}
-		defer testPG.Stop()
-	}
-	return m.Run()
+		return testPG.Stop, nil
+	}))
 }
 
 var envSeq atomic.Int64
@@ -65,13 +56,8 @@ func newEnv(t *testing.T) *testEnv {
 		t.Skip("integration test (needs PostgreSQL; not run with -short)")
 	}
 	n := envSeq.Add(1)
-	// Shorten the test name, not the sequence number: names stay unique
-	// (and under PostgreSQL's 63-byte limit with the suffixes added below).
-	base := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_"))
-	if len(base) > 32 {
-		base = base[len(base)-32:]
-	}
-	name := fmt.Sprintf("%s_%d", strings.TrimLeft(base, "_"), n)
+	// Under PostgreSQL's 63-byte limit with the suffixes added below.
+	name := capturetest.UniqueName(t, n, 32)
 	e := &testEnv{t: t, pg: testPG, db: name, user: name + "_u", slot: name + "_slot"}
 	dsn, err := testPG.CreateDatabase(context.Background(), e.db, e.user, testPassword)
 	if err != nil {
@@ -139,11 +125,8 @@ func startStream(t *testing.T, s *Source) *capturetest.Running {
 	return capturetest.StartStream(t, s)
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+// testCtx is a context bounded by the test's life.
+var testCtx = capturetest.Context
 
 func mustRE(s string) *regexp.Regexp { return regexp.MustCompile(s) }
 

@@ -1,12 +1,13 @@
 package postgres
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pglogrepl"
+
+	"github.com/floe-cdc/floe/capture/capturetest"
 )
 
 func TestPositionGolden(t *testing.T) {
@@ -23,19 +24,7 @@ func TestPositionGolden(t *testing.T) {
 			t.Errorf("DecodePosition(%q) = %v, want %v", s, back.LSN, l)
 		}
 	}
-	path := filepath.Join("testdata", "position.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("position encoding changed:\n got %q\nwant %q", b.String(), want)
-	}
+	capturetest.Golden(t, filepath.Join("testdata", "position.golden"), b.String(), *update)
 }
 
 func TestDecodePositionErrors(t *testing.T) {
