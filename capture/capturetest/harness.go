@@ -97,3 +97,53 @@ func Run(t *testing.T, h Harness) {
 
 // waitTimeout bounds every wait for a batch.
 const waitTimeout = 30 * time.Second
+
+// HarnessFunc is a Harness made of its Setup function.
+type HarnessFunc func(t *testing.T) Env
+
+// Setup calls f.
+func (f HarnessFunc) Setup(t *testing.T) Env { return f(t) }
+
+// Heartbeat returns HeartbeatInterval, or, when it is 0, an hour: an
+// interval no test waits for.
+func (o Options) Heartbeat() time.Duration {
+	if o.HeartbeatInterval > 0 {
+		return o.HeartbeatInterval
+	}
+	return time.Hour
+}
+
+// NewOpenTx makes an OpenTx of a driver's transaction calls: exec runs
+// one statement. Failures fail t.
+func NewOpenTx(t *testing.T, exec func(stmt string) error, commit, rollback func() error) OpenTx {
+	return &funcTx{t: t, exec: exec, commit: commit, rollback: rollback}
+}
+
+type funcTx struct {
+	t                *testing.T
+	exec             func(string) error
+	commit, rollback func() error
+}
+
+func (o *funcTx) Exec(stmts ...string) {
+	o.t.Helper()
+	for _, s := range stmts {
+		if err := o.exec(s); err != nil {
+			o.t.Fatalf("exec %q: %v", s, err)
+		}
+	}
+}
+
+func (o *funcTx) Commit() {
+	o.t.Helper()
+	if err := o.commit(); err != nil {
+		o.t.Fatalf("commit: %v", err)
+	}
+}
+
+func (o *funcTx) Rollback() {
+	o.t.Helper()
+	if err := o.rollback(); err != nil {
+		o.t.Fatalf("rollback: %v", err)
+	}
+}

@@ -1,10 +1,8 @@
 package mysql
 
 import (
-	"database/sql"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/capturetest"
@@ -12,12 +10,8 @@ import (
 
 // TestConformance runs the capture conformance suite against this source.
 func TestConformance(t *testing.T) {
-	capturetest.Run(t, mariaHarness{})
+	capturetest.Run(t, capturetest.HarnessFunc(func(t *testing.T) capturetest.Env { return &mariaConfEnv{e: newEnv(t)} }))
 }
-
-type mariaHarness struct{}
-
-func (mariaHarness) Setup(t *testing.T) capturetest.Env { return &mariaConfEnv{e: newEnv(t)} }
 
 // mariaConfEnv adapts a testEnv (one database on the shared MariaDB) to the suite.
 type mariaConfEnv struct{ e *testEnv }
@@ -32,35 +26,8 @@ func (c *mariaConfEnv) Begin() capturetest.OpenTx {
 		c.e.t.Fatalf("begin: %v", err)
 	}
 	c.e.t.Cleanup(func() { _ = tx.Rollback() })
-	return &mariaOpenTx{t: c.e.t, tx: tx}
-}
-
-type mariaOpenTx struct {
-	t  *testing.T
-	tx *sql.Tx
-}
-
-func (o *mariaOpenTx) Exec(stmts ...string) {
-	o.t.Helper()
-	for _, s := range stmts {
-		if _, err := o.tx.Exec(s); err != nil {
-			o.t.Fatalf("exec %q: %v", s, err)
-		}
-	}
-}
-
-func (o *mariaOpenTx) Commit() {
-	o.t.Helper()
-	if err := o.tx.Commit(); err != nil {
-		o.t.Fatalf("commit: %v", err)
-	}
-}
-
-func (o *mariaOpenTx) Rollback() {
-	o.t.Helper()
-	if err := o.tx.Rollback(); err != nil {
-		o.t.Fatalf("rollback: %v", err)
-	}
+	exec := func(stmt string) error { _, err := tx.Exec(stmt); return err }
+	return capturetest.NewOpenTx(c.e.t, exec, tx.Commit, tx.Rollback)
 }
 
 // NewSource gives every source its own replica server id, so a resumed
@@ -71,12 +38,7 @@ func (c *mariaConfEnv) NewSource(opts capturetest.Options, tables ...string) cap
 	for _, name := range tables {
 		cfg.Tables = append(cfg.Tables, regexp.MustCompile(regexp.QuoteMeta(c.e.db+"."+name)))
 	}
-	cfg.MaxBatchChanges = opts.MaxBatchChanges
-	if opts.HeartbeatInterval > 0 {
-		cfg.HeartbeatInterval = opts.HeartbeatInterval
-	} else {
-		cfg.HeartbeatInterval = time.Hour
-	}
+	cfg.MaxBatchChanges, cfg.HeartbeatInterval = opts.MaxBatchChanges, opts.Heartbeat()
 	return c.e.source(cfg)
 }
 

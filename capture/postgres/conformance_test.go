@@ -4,7 +4,6 @@ import (
 	"context"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -14,12 +13,8 @@ import (
 
 // TestConformance runs the capture conformance suite against this source.
 func TestConformance(t *testing.T) {
-	capturetest.Run(t, pgHarness{})
+	capturetest.Run(t, capturetest.HarnessFunc(func(t *testing.T) capturetest.Env { return &pgConfEnv{e: newEnv(t)} }))
 }
-
-type pgHarness struct{}
-
-func (pgHarness) Setup(t *testing.T) capturetest.Env { return &pgConfEnv{e: newEnv(t)} }
 
 // pgConfEnv adapts a testEnv (one database, one slot) to the suite.
 type pgConfEnv struct{ e *testEnv }
@@ -50,37 +45,10 @@ func (c *pgConfEnv) Begin() capturetest.OpenTx {
 	if err != nil {
 		c.e.t.Fatalf("begin: %v", err)
 	}
-	o := &pgOpenTx{t: c.e.t, tx: tx}
-	c.e.t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
-	return o
-}
-
-type pgOpenTx struct {
-	t  *testing.T
-	tx pgx.Tx
-}
-
-func (o *pgOpenTx) Exec(stmts ...string) {
-	o.t.Helper()
-	for _, s := range stmts {
-		if _, err := o.tx.Exec(context.Background(), s); err != nil {
-			o.t.Fatalf("exec %q: %v", s, err)
-		}
-	}
-}
-
-func (o *pgOpenTx) Commit() {
-	o.t.Helper()
-	if err := o.tx.Commit(context.Background()); err != nil {
-		o.t.Fatalf("commit: %v", err)
-	}
-}
-
-func (o *pgOpenTx) Rollback() {
-	o.t.Helper()
-	if err := o.tx.Rollback(context.Background()); err != nil {
-		o.t.Fatalf("rollback: %v", err)
-	}
+	ctx := context.Background()
+	c.e.t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	exec := func(stmt string) error { _, err := tx.Exec(ctx, stmt); return err }
+	return capturetest.NewOpenTx(c.e.t, exec, func() error { return tx.Commit(ctx) }, func() error { return tx.Rollback(ctx) })
 }
 
 func (c *pgConfEnv) NewSource(opts capturetest.Options, tables ...string) capture.Source {
@@ -88,12 +56,7 @@ func (c *pgConfEnv) NewSource(opts capturetest.Options, tables ...string) captur
 	for _, name := range tables {
 		cfg.Tables = append(cfg.Tables, regexp.MustCompile(`public\.`+regexp.QuoteMeta(name)))
 	}
-	cfg.MaxBatchChanges = opts.MaxBatchChanges
-	if opts.HeartbeatInterval > 0 {
-		cfg.HeartbeatInterval = opts.HeartbeatInterval
-	} else {
-		cfg.HeartbeatInterval = time.Hour
-	}
+	cfg.MaxBatchChanges, cfg.HeartbeatInterval = opts.MaxBatchChanges, opts.Heartbeat()
 	return c.e.source(cfg)
 }
 
