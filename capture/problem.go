@@ -2,8 +2,6 @@ package capture
 
 import (
 	"errors"
-	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -42,23 +40,6 @@ func (l Problems) Unwrap() []error {
 		errs[i] = p
 	}
 	return errs
-}
-
-// RequireUser reports a missing user name (source.username).
-func RequireUser(user string) []Problem {
-	if user != "" {
-		return nil
-	}
-	return []Problem{{Field: "source.username", Message: "no user name given", Fix: "set source.username"}}
-}
-
-// RequireTables reports missing table patterns (source.tables); form is
-// what the patterns are matched against ("schema.table").
-func RequireTables(tables []*regexp.Regexp, form string) []Problem {
-	if len(tables) > 0 {
-		return nil
-	}
-	return []Problem{{Field: "source.tables", Message: "no tables given", Fix: fmt.Sprintf("list the tables to capture as %q patterns", form)}}
 }
 
 // ConnectProblems is what a source's preflight check reports when it

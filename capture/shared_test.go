@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/floe-cdc/floe/schema"
 )
@@ -229,5 +230,15 @@ func TestRequiredProblems(t *testing.T) {
 	}
 	if p := ConnectProblems(errors.New("refused"), "check it"); len(p) != 1 || p[0] != (Problem{Field: "source", Message: "refused", Fix: "check it"}) {
 		t.Fatalf("ConnectProblems = %v", p)
+	}
+}
+
+func TestStreamDefaults(t *testing.T) {
+	n, hb, log := StreamDefaults(0, -1, nil)
+	if n != 10000 || hb != 10*time.Second || log == nil {
+		t.Fatalf("StreamDefaults(unset) = %d, %v, %v", n, hb, log)
+	}
+	if n, hb, _ := StreamDefaults(5, time.Minute, log); n != 5 || hb != time.Minute {
+		t.Fatalf("StreamDefaults(set) = %d, %v", n, hb)
 	}
 }

@@ -100,18 +100,10 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Port == 0 {
 		cfg.Port = 3306
 	}
-	if cfg.MaxBatchChanges <= 0 {
-		cfg.MaxBatchChanges = 10000
-	}
-	if cfg.HeartbeatInterval <= 0 {
-		cfg.HeartbeatInterval = 10 * time.Second
-	}
 	if cfg.ServerTimeZone == nil {
 		cfg.ServerTimeZone = time.UTC
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger = capture.StreamDefaults(cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger)
 	problems := problemList(capture.RequireUser(cfg.User))
 	problems = append(problems, capture.RequireTables(cfg.Tables, "database.table")...)
 	if cfg.ServerID == 0 {

@@ -106,15 +106,7 @@ func New(cfg Config) (*Source, error) {
 	if cfg.StatusInterval <= 0 {
 		cfg.StatusInterval = 10 * time.Second
 	}
-	if cfg.HeartbeatInterval <= 0 {
-		cfg.HeartbeatInterval = 10 * time.Second
-	}
-	if cfg.MaxBatchChanges <= 0 {
-		cfg.MaxBatchChanges = 10000
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger = capture.StreamDefaults(cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger)
 	problems := problemList(capture.RequireUser(cfg.User))
 	if cfg.Database == "" {
 		problems = append(problems, Problem{Field: "source.database", Message: "no database given", Fix: "set source.database"})
