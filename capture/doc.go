@@ -2,6 +2,13 @@
 // driven: Change, Batch, Position, Source and Snapshotter, plus the
 // snapshot chunk plan shared by every source.
 //
+// It also holds the source-agnostic parts every backend uses, so that
+// each is written once: the table registry (Tables) and table patterns,
+// the Start/Stream/Close order (Lifecycle), config defaults and required
+// settings, position helpers (AsPosition, CutPositionPrefix), the frame
+// of chunk planning (PlanKeyRanges, KeyBound, ChunkBatch) and of
+// RowReader key batches (KeyBatches). It imports no database driver.
+//
 // In: a source database (each backend is a subpackage: postgres, mysql).
 // Out: Batches — one source transaction each, or one snapshot chunk —
 // in source order, each with the Position the stream stands at after it.

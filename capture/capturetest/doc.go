@@ -23,4 +23,8 @@
 // of a split transaction (More) are non-decreasing, after the previous
 // complete batch and not after their final part; every change names a
 // captured table, carries its layout, and has the images its Op requires.
+//
+// It also serves the sources' own integration tests: Main (TestMain with
+// a test server), StartStream (a Stream in the background), Context,
+// UniqueName, Golden, and the adaptors HarnessFunc and NewOpenTx.
 package capturetest
