@@ -31,8 +31,7 @@ type plannedTable struct {
 // snapshot reads every remaining chunk of every table that needs it,
 // SnapshotParallelism chunks at a time, and commits them in checkpoints.
 // A chunk is recorded as done in the same commit as its rows. Tables are
-// planned one after the other while the chunks of those planned before
-// them are already being read.
+// planned while the chunks of those planned before them are being read.
 func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) error {
 	snap, ok := c.opts.Source.(capture.Snapshotter)
 	if !ok {
@@ -65,31 +64,56 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 	g, gctx := errgroup.WithContext(readCtx)
 	queue := make(chan chunkJob)
 	results := make(chan chunkRead, c.opts.SnapshotParallelism)
-	// The planner owns todo; it touches no tableRun field (the apply loop
-	// takes each plan over with the table's first chunk).
+	// Planners plan the tables (SnapshotParallelism at once) while the
+	// feeder queues the chunks of each, table after table, as soon as its
+	// plan is ready. They touch no tableRun field: the apply loop takes
+	// each plan over with the table's first chunk.
+	plans := make([]chan *plannedTable, len(todo))
+	for i := range plans {
+		plans[i] = make(chan *plannedTable, 1)
+	}
+	toPlan := make(chan int, len(todo))
+	for i := range todo {
+		toPlan <- i
+	}
+	close(toPlan)
+	for range min(c.opts.SnapshotParallelism, len(todo)) {
+		g.Go(func() error {
+			for i := range toPlan {
+				td := todo[i]
+				plan := td.planned.plan
+				if plan == nil {
+					chunks, err := snap.PlanChunks(gctx, td.table.id, c.opts.SnapshotChunkRows)
+					if err != nil {
+						if gctx.Err() != nil {
+							return nil // stopping: what was read is still committed
+						}
+						return fmt.Errorf("plan snapshot of %s: %w", td.table.id, err)
+					}
+					plan = &capture.SnapshotPlan{Chunks: chunks, Done: map[int]bool{}}
+				}
+				remaining := len(plan.Remaining())
+				c.log.Info("snapshot planned", "table", td.table.id.String(), "chunks", len(plan.Chunks),
+					"remaining", remaining)
+				c.opts.Metrics.SnapshotChunksPending.Add(float64(remaining))
+				if bar != nil {
+					bar.AddMax(remaining)
+				}
+				plans[i] <- &plannedTable{plan: plan, remaining: remaining}
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		defer close(queue)
-		for _, td := range todo {
-			plan := td.planned.plan
-			if plan == nil {
-				chunks, err := snap.PlanChunks(gctx, td.table.id, c.opts.SnapshotChunkRows)
-				if err != nil {
-					if gctx.Err() != nil {
-						return nil // stopping: what was read is still committed
-					}
-					return fmt.Errorf("plan snapshot of %s: %w", td.table.id, err)
-				}
-				plan = &capture.SnapshotPlan{Chunks: chunks, Done: map[int]bool{}}
+		for i, td := range todo {
+			var planned *plannedTable
+			select {
+			case planned = <-plans[i]:
+			case <-gctx.Done():
+				return nil
 			}
-			remaining := plan.Remaining()
-			planned := &plannedTable{plan: plan, remaining: len(remaining)}
-			c.log.Info("snapshot planned", "table", td.table.id.String(), "chunks", len(plan.Chunks),
-				"remaining", len(remaining))
-			c.opts.Metrics.SnapshotChunksPending.Add(float64(len(remaining)))
-			if bar != nil {
-				bar.AddMax(len(remaining))
-			}
-			for _, ch := range remaining {
+			for _, ch := range planned.plan.Remaining() {
 				select {
 				case queue <- chunkJob{table: td.table, chunk: ch, planned: planned}:
 				case <-gctx.Done():
