@@ -64,7 +64,8 @@ type Source interface {
 
 // Snapshotter is implemented by sources that can read tables in chunks
 // for the initial snapshot. Its methods are called after Start and
-// before Stream; ReadChunk may be called concurrently for different chunks.
+// before Stream; PlanChunks and ReadChunk may be called concurrently with
+// each other and themselves (different tables and chunks).
 type Snapshotter interface {
 	// PlanChunks splits the table into contiguous key ranges of about
 	// rowsPerChunk rows, covering the whole key space.

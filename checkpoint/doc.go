@@ -18,7 +18,12 @@
 //     the source resumes from the lowest of them, and a change at or before
 //     a table's committed position is skipped for that table;
 //   - a snapshot chunk is done exactly when its rows are committed: the
-//     commit that holds them also records it in floe.snapshot;
+//     commit that holds them also records it in floe.snapshot. Chunks that
+//     need no per-key state (full read images of disjoint key ranges, the
+//     sink key being the source key) skip the transform buffer: their rows
+//     go straight to a lakewriter.DataWriter on the reader goroutines and
+//     its files join the table's next commit (see direct.go); files of a
+//     failed run that were never handed to a commit are removed;
 //   - chunks read after the stream's start (an inexact snapshot) put their
 //     table in a convergence window (floe.converge-until): replayed
 //     changes in it take values they were not sent from the source's

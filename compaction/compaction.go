@@ -355,9 +355,11 @@ func sinceIngestion(tbl *table.Table) int {
 }
 
 // removeOrphans deletes files under the table location that no snapshot
-// references and that are older than opts.OrphansOlderThan. The commit
-// lock is held, so none of this process's in-flight commits can lose a
-// file; writers elsewhere are protected by the age limit.
+// references and that are older than opts.OrphansOlderThan. Files a
+// writer has written but not committed yet (an ingestion checkpoint's,
+// whose snapshot chunks are written ahead of the commit for up to a
+// checkpoint interval, or another process's) are protected by that age
+// limit alone, which must exceed the longest such wait.
 func removeOrphans(ctx context.Context, t *lakewriter.Table, opts Options, res *Result) error {
 	return t.Maintain(ctx, func(ctx context.Context, tbl *table.Table) (*table.Table, error) {
 		out, err := tbl.DeleteOrphanFiles(ctx, table.WithFilesOlderThan(opts.OrphansOlderThan))

@@ -325,8 +325,11 @@ func tableProperties() iceberg.Properties {
 	return iceberg.Properties{
 		table.PropertyFormatVersion: "2",
 		table.ParquetCompressionKey: "zstd",
-		"floe.table-version":        tableFormatVersion,
-		table.WriteDeleteModeKey:    table.WriteModeCopyOnWrite,
-		table.CommitNumRetriesKey:   "0", // lakewriter retries itself (see Commit)
+		// Level 1 costs ~9% larger files than the default level and saves
+		// ~17-20% of the Parquet write path's CPU (BenchmarkCodec).
+		table.ParquetCompressionLevelKey: "1",
+		"floe.table-version":             tableFormatVersion,
+		table.WriteDeleteModeKey:         table.WriteModeCopyOnWrite,
+		table.CommitNumRetriesKey:        "0", // lakewriter retries itself (see Commit)
 	}
 }

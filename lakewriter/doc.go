@@ -36,6 +36,15 @@
 //     fails the Commit with an error naming table, row and column.
 //   - Rows are converted to Arrow in batches of batchRows, so memory stays
 //     bounded however many rows the iterators yield.
+//   - Files may also be written ahead of their commit (DataWriter, fed
+//     RowBatches from RowEncoder on other goroutines) and passed as
+//     Commit.Data; they are unreferenced until that commit lands, so orphan
+//     removal must only take files older than the longest such wait.
+//   - New tables write zstd level 1 (table property
+//     write.parquet.compression-level; see BenchmarkCodec).
+//   - Maintenance (compaction) runs through Table.Maintain, which holds the
+//     same per-table lock as Commit; every Table a Catalog opens for one
+//     identifier shares it.
 //   - An existing table whose schema differs from the layout (names, types,
 //     nullability, identifier fields) is refused by EnsureTable; schema
 //     evolution is not implemented yet.

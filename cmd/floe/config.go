@@ -538,8 +538,10 @@ func (c *Config) Validate() []Problem {
 	v.between("compaction.retain-last", cc.RetainLast, 1, 1<<20)
 	v.notNegative("compaction.expire-snapshots-older-than", cc.ExpireSnapshotsOlderThan)
 	v.notNegative("compaction.remove-orphans-older-than", cc.RemoveOrphansOlderThan)
-	if o := cc.RemoveOrphansOlderThan; o > 0 && o < time.Hour {
-		v.add("compaction.remove-orphans-older-than", "use 1h or more (a writer's files are unreferenced until it commits), or 0 to keep orphans",
+	// Snapshot data files wait up to a checkpoint interval for their
+	// commit; orphan removal must never see them as orphans.
+	if o, min := cc.RemoveOrphansOlderThan, max(time.Hour, 10*c.Pipeline.CheckpointInterval); o > 0 && o < min {
+		v.add("compaction.remove-orphans-older-than", fmt.Sprintf("use %s or more (1h, and 10 checkpoint intervals: a writer's files are unreferenced until it commits), or 0 to keep orphans", min),
 			"%s is too short to be safe", o)
 	}
 
