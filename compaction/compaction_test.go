@@ -109,6 +109,43 @@ func ingest(t *testing.T, tbl *lakewriter.Table, m model, rng *rand.Rand, checkp
 	require.NoError(t, err)
 }
 
+// passCounts is what passesDuring saw.
+type passCounts struct {
+	rewrites, conflicts int
+	err                 error // the first error other than ErrConflict
+}
+
+// passesDuring runs compaction passes on tbl back to back while work
+// runs, and stops at the first pass error other than ErrConflict.
+func passesDuring(tbl *lakewriter.Table, work func()) passCounts {
+	var out passCounts
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			res, err := Compact(context.Background(), tbl, Options{MinInputFiles: 2})
+			switch {
+			case errors.Is(err, ErrConflict):
+				out.conflicts++
+			case err != nil:
+				out.err = err
+				return
+			case res.SnapshotID != 0:
+				out.rewrites++
+			}
+		}
+	})
+	work()
+	close(stop)
+	wg.Wait()
+	return out
+}
+
 // seeded opens a fresh lake and table and commits checkpoints 1..n of
 // the given size over keys [0, keys), with a generator seeded by seed.
 func seeded(t *testing.T, seed uint64, n, changes, keys int) (*lakewriter.Table, model, *rand.Rand) {
@@ -201,35 +238,14 @@ func TestCompactBesideIngestionInProcess(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	ingest(t, ingestTbl, m, rng, 1, 50, 200)
 
-	stop := make(chan struct{})
-	var passes, rewrites int
-	var passErr error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			res, err := Compact(context.Background(), compactTbl, Options{MinInputFiles: 2})
-			if err != nil {
-				passErr = err
-				return
-			}
-			passes++
-			if res.SnapshotID != 0 {
-				rewrites++
-			}
+	passes := passesDuring(compactTbl, func() {
+		for cp := 2; cp <= 40; cp++ {
+			ingest(t, ingestTbl, m, rng, cp, 30, 200)
 		}
 	})
-	for cp := 2; cp <= 40; cp++ {
-		ingest(t, ingestTbl, m, rng, cp, 30, 200)
-	}
-	close(stop)
-	wg.Wait()
-	require.NoError(t, passErr, "a pass in the committing process must never conflict")
-	require.Positive(t, rewrites, "some passes rewrote files (passes: %d)", passes)
+	require.NoError(t, passes.err, "a pass in the committing process must never conflict")
+	require.Zero(t, passes.conflicts)
+	require.Positive(t, passes.rewrites, "some passes rewrote files")
 	requireEqual(t, ingestTbl, m)
 }
 
@@ -246,42 +262,14 @@ func TestCompactBesideIngestionElsewhere(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	ingest(t, ingestTbl, m, rng, 1, 50, 200)
 
-	var mu sync.Mutex
-	conflicts, rewrites := 0, 0
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var passErr error
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			res, err := Compact(context.Background(), compactTbl, Options{MinInputFiles: 2})
-			mu.Lock()
-			switch {
-			case errors.Is(err, ErrConflict):
-				conflicts++
-			case err != nil:
-				passErr = err
-			case res.SnapshotID != 0:
-				rewrites++
-			}
-			mu.Unlock()
-			if err != nil && !errors.Is(err, ErrConflict) {
-				return
-			}
+	passes := passesDuring(compactTbl, func() {
+		for cp := 2; cp <= 40; cp++ {
+			ingest(t, ingestTbl, m, rng, cp, 30, 200)
+			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 		}
 	})
-	for cp := 2; cp <= 40; cp++ {
-		ingest(t, ingestTbl, m, rng, cp, 30, 200)
-		time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
-	}
-	close(stop)
-	wg.Wait()
-	require.NoError(t, passErr)
-	t.Logf("passes: %d rewrites, %d conflicts", rewrites, conflicts)
+	require.NoError(t, passes.err)
+	t.Logf("passes: %d rewrites, %d conflicts", passes.rewrites, passes.conflicts)
 	requireEqual(t, ingestTbl, m)
 
 	// Quiet now (after one more commit to give it work): a pass from the

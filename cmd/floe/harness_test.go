@@ -216,7 +216,14 @@ func (e *pipelineEnv) waitCaughtUp(r *running, timeout time.Duration) {
 // verify runs `floe verify` and returns its output and exit code.
 func (e *pipelineEnv) verify() (string, int) {
 	e.t.Helper()
-	out, err := e.floeCmd("verify", "--config", e.config).CombinedOutput()
+	return e.runVerb("verify", "--config", e.config)
+}
+
+// runVerb runs a floe verb to its end and returns its combined output and
+// exit code; a failure to run it at all fails the test.
+func (e *pipelineEnv) runVerb(args ...string) (string, int) {
+	e.t.Helper()
+	out, err := e.floeCmd(args...).CombinedOutput()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -224,7 +231,7 @@ func (e *pipelineEnv) verify() (string, int) {
 	case errors.As(err, &ee):
 		return string(out), ee.ExitCode()
 	default:
-		e.t.Fatalf("floe verify: %v", err)
+		e.t.Fatalf("floe %s: %v", args[0], err)
 		return "", -1
 	}
 }

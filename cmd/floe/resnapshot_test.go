@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"iter"
 	"math/rand/v2"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -195,17 +194,7 @@ func resnapshotCLI(t *testing.T, e *pipelineEnv, tables ...string) (string, int)
 	for _, tb := range tables {
 		args = append(args, "--table", tb)
 	}
-	out, err := e.floeCmd(args...).CombinedOutput()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return string(out), 0
-	case errors.As(err, &ee):
-		return string(out), ee.ExitCode()
-	default:
-		t.Fatalf("floe resnapshot: %v", err)
-		return "", -1
-	}
+	return e.runVerb(args...)
 }
 
 // sinkHistory returns the history of sink table name, newest first.
