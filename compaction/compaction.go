@@ -335,21 +335,12 @@ func expire(ctx context.Context, t *lakewriter.Table, opts Options, res *Result)
 // one back to the newest that carries the pipeline property, inclusive
 // (0 when none does).
 func sinceIngestion(tbl *table.Table) int {
-	snaps := tbl.Metadata().Snapshots()
-	byID := make(map[int64]*table.Snapshot, len(snaps))
-	for i := range snaps {
-		byID[snaps[i].SnapshotID] = &snaps[i]
-	}
 	n := 0
-	for s := tbl.CurrentSnapshot(); s != nil; {
+	for s := range lakewriter.Ancestry(tbl) {
 		n++
 		if s.Summary != nil && s.Summary.Properties[pipelineProp] != "" {
 			return n
 		}
-		if s.ParentSnapshotID == nil {
-			break
-		}
-		s = byID[*s.ParentSnapshotID]
 	}
 	return 0
 }

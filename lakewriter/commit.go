@@ -190,7 +190,7 @@ func (t *Table) logCommit(res CommitResult, start time.Time) {
 // the whole history) holds a snapshot whose summary carries every entry
 // of props, and returns its id.
 func landed(tbl *table.Table, baseID *int64, props map[string]string) (int64, bool) {
-	for s := range ancestry(tbl) {
+	for s := range Ancestry(tbl) {
 		if baseID != nil && s.SnapshotID == *baseID {
 			return 0, false
 		}

@@ -243,7 +243,7 @@ func TestCommitConflictRetries(t *testing.T) {
 	// History: base, B's snapshot, A's snapshot; each exactly once.
 	cur := a.current()
 	var tokens []string
-	for s := range ancestry(cur) {
+	for s := range Ancestry(cur) {
 		tokens = append(tokens, s.Summary.Properties["floe.checkpoint"])
 	}
 	require.Equal(t, []string{"1", "b1", "0"}, tokens)

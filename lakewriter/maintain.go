@@ -50,7 +50,7 @@ func (t *Table) History(ctx context.Context) ([]Snapshot, error) {
 		return nil, err
 	}
 	var out []Snapshot
-	for s := range ancestry(tbl) {
+	for s := range Ancestry(tbl) {
 		snap := Snapshot{ID: s.SnapshotID, TimestampMs: s.TimestampMs}
 		if s.Summary != nil {
 			snap.Props = map[string]string(s.Summary.Properties)

@@ -82,7 +82,7 @@ func (t *Table) LatestProps(ctx context.Context, match func(map[string]string) b
 	if err != nil {
 		return nil, err
 	}
-	for s := range ancestry(tbl) {
+	for s := range Ancestry(tbl) {
 		if s.Summary != nil && match(s.Summary.Properties) {
 			return maps.Clone(map[string]string(s.Summary.Properties)), nil
 		}
@@ -90,10 +90,10 @@ func (t *Table) LatestProps(ctx context.Context, match func(map[string]string) b
 	return nil, nil
 }
 
-// ancestry yields main's current snapshot and then its ancestors, newest
+// Ancestry yields main's current snapshot and then its ancestors, newest
 // first, stopping at the first parent that is no longer in the metadata
 // (expired).
-func ancestry(tbl *table.Table) iter.Seq[*table.Snapshot] {
+func Ancestry(tbl *table.Table) iter.Seq[*table.Snapshot] {
 	return func(yield func(*table.Snapshot) bool) {
 		snaps := tbl.Metadata().Snapshots()
 		byID := make(map[int64]*table.Snapshot, len(snaps))
