@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -118,14 +119,10 @@ func mib(n int64) string {
 	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
-// cutLast splits "a.b.c" into "a.b" and "c".
+// cutLast splits "a.b.c" into "a.b" and "c"; both parts must be non-empty.
 func cutLast(s string) (string, string, bool) {
-	for i := len(s) - 1; i > 0; i-- {
-		if s[i] == '.' {
-			return s[:i], s[i+1:], i+1 < len(s)
-		}
-	}
-	return "", "", false
+	i := strings.LastIndex(s, ".")
+	return s[:max(i, 0)], s[i+1:], i > 0 && i+1 < len(s)
 }
 
 // compactionOptions maps the compaction: section onto compaction.Options.
@@ -179,6 +176,17 @@ func pipelineTables(ctx context.Context, cfg *Config, cat *lakewriter.Catalog) (
 		}
 	}
 	return out, nil
+}
+
+// lastCommit returns the newest snapshot of hist (newest first, as
+// lakewriter.Table.History gives it) that pipeline committed.
+func lastCommit(hist []lakewriter.Snapshot, pipeline string) (lakewriter.Snapshot, bool) {
+	for _, s := range hist {
+		if s.Props[checkpoint.PropPipeline] == pipeline {
+			return s, true
+		}
+	}
+	return lakewriter.Snapshot{}, false
 }
 
 // compactionMetrics count the background passes of floe run.

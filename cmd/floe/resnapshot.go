@@ -203,19 +203,15 @@ func inspectSinks(ctx context.Context, cat *lakewriter.Catalog, pipeline string,
 			errs = append(errs, fmt.Errorf("--table %s: read history of %s: %w", t.source, t.sink, err))
 			continue
 		}
-		props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p[checkpoint.PropPipeline] == pipeline })
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--table %s: read history of %s: %w", t.source, t.sink, err))
-			continue
-		}
-		if props == nil && len(hist) > 0 {
+		last, committed := lastCommit(hist, pipeline)
+		if !committed && len(hist) > 0 {
 			errs = append(errs, fmt.Errorf("--table %s: Iceberg table %s has %d snapshots but none of pipeline %q (pipeline.name); refusing to drop a table this pipeline did not write",
 				t.source, t.sink, len(hist), pipeline))
 			continue
 		}
 		t.snapshots = len(hist)
-		if props != nil {
-			t.checkpoint, t.position = props[checkpoint.PropCheckpoint], props[checkpoint.PropPosition]
+		if committed {
+			t.checkpoint, t.position = last.Props[checkpoint.PropCheckpoint], last.Props[checkpoint.PropPosition]
 		}
 	}
 	return errors.Join(errs...)

@@ -111,13 +111,13 @@ func tableStatus(ctx context.Context, pipeline string, t *lakewriter.Table, now 
 	}
 	ts.Snapshots = len(hist)
 	for _, s := range hist {
-		if ts.LastCompaction == nil && s.Props[compaction.PropCompaction] != "" {
+		if s.Props[compaction.PropCompaction] != "" {
 			at := time.UnixMilli(s.TimestampMs).UTC()
 			ts.LastCompaction = &at
+			break
 		}
-		if s.Props[checkpoint.PropPipeline] != pipeline {
-			continue
-		}
+	}
+	if s, ok := lastCommit(hist, pipeline); ok {
 		ts.CommitTime = time.UnixMilli(s.TimestampMs).UTC()
 		ts.age = now.Sub(ts.CommitTime)
 		ts.Checkpoint, _ = strconv.ParseInt(s.Props[checkpoint.PropCheckpoint], 10, 64)
@@ -130,7 +130,6 @@ func tableStatus(ctx context.Context, pipeline string, t *lakewriter.Table, now 
 			}
 			ts.Snapshot = fmt.Sprintf("%d/%d chunks", len(plan.Chunks)-len(plan.Remaining()), len(plan.Chunks))
 		}
-		break
 	}
 	if ts.DataFiles, ts.DeleteFiles, err = t.FileCounts(ctx); err != nil {
 		return ts, err
