@@ -220,8 +220,18 @@ type resnapshotScenario struct {
 	keptSink     string
 	tables       int
 	changeRows   func()                    // while floe is stopped
-	work         func(ctx context.Context) // while floe runs
+	workload     crashWorkload // 60 steps of it run while floe runs
 	waitCaughtUp func(r *running)
+}
+
+// work runs 60 steps of the scenario's workload.
+func (s resnapshotScenario) work(t *testing.T, ctx context.Context) {
+	t.Helper()
+	for range 60 {
+		if err := s.workload.step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func (s resnapshotScenario) run(t *testing.T) {
@@ -229,7 +239,7 @@ func (s resnapshotScenario) run(t *testing.T) {
 	ctx := context.Background()
 	r := e.start()
 	e.waitStreaming(r)
-	s.work(ctx)
+	s.work(t, ctx)
 	s.waitCaughtUp(r)
 
 	out, code := resnapshotCLI(t, e, s.resnap)
@@ -266,7 +276,7 @@ func (s resnapshotScenario) run(t *testing.T) {
 	}
 
 	r = e.start() // the workload runs while the table is snapshotted again
-	s.work(ctx)
+	s.work(t, ctx)
 	s.waitCaughtUp(r)
 	e.stop(r)
 	verified := e.mustVerify(s.tables)
@@ -349,13 +359,7 @@ func TestResnapshotPostgres(t *testing.T) {
 				`UPDATE events SET kind = 'stopped' WHERE seq <= 40`,
 				`DELETE FROM events WHERE seq BETWEEN 50 AND 80`)
 		},
-		work: func(ctx context.Context) {
-			for range 60 {
-				if err := w.step(ctx); err != nil {
-					t.Fatal(err)
-				}
-			}
-		},
+		workload: w,
 		waitCaughtUp: func(r *running) { e.waitCaughtUp(r, 2*time.Minute) },
 	}.run(t)
 }
@@ -377,13 +381,7 @@ func TestResnapshotMariaDB(t *testing.T) {
 				`UPDATE events SET kind = 'stopped' WHERE seq <= 40`,
 				`DELETE FROM events WHERE seq BETWEEN 50 AND 80`)
 		},
-		work: func(ctx context.Context) {
-			for range 60 {
-				if err := w.step(ctx); err != nil {
-					t.Fatal(err)
-				}
-			}
-		},
+		workload: w,
 		waitCaughtUp: func(r *running) { e.waitCaughtUp(r, 2*time.Minute) },
 	}.run(t)
 }
