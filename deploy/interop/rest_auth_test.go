@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog/rest"
 
 	"github.com/floe-cdc/floe/lakewriter"
@@ -289,10 +288,7 @@ func restRoundTrip(t *testing.T, open func() (*lakewriter.Catalog, error), name 
 	if err != nil {
 		t.Fatal(err)
 	}
-	layout := &schema.Table{Columns: []schema.Column{
-		{Name: "id", Type: iceberg.PrimitiveTypes.Int64},
-		{Name: "name", Type: iceberg.PrimitiveTypes.String, Nullable: true},
-	}, Key: []int{0}}
+	layout := idNameLayout()
 	id := lakewriter.Ident{Namespace: "lake", Name: name}
 	tbl, err := c.EnsureTable(ctx, id, layout, layout.Key)
 	if err != nil {

@@ -14,6 +14,15 @@ import (
 	"github.com/floe-cdc/floe/schema"
 )
 
+// idNameLayout is (id long key, name string nullable), the layout of the
+// lakewriter round trips.
+func idNameLayout() *schema.Table {
+	return &schema.Table{Columns: []schema.Column{
+		{Name: "id", Type: iceberg.PrimitiveTypes.Int64},
+		{Name: "name", Type: iceberg.PrimitiveTypes.String, Nullable: true},
+	}, Key: []int{0}}
+}
+
 func rowsOf(rows ...schema.Row) iter.Seq2[schema.Row, error] {
 	return func(yield func(schema.Row, error) bool) {
 		for _, r := range rows {
@@ -46,10 +55,7 @@ func TestLakewriterS3RoundTrip(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
-	layout := &schema.Table{Columns: []schema.Column{
-		{Name: "id", Type: iceberg.PrimitiveTypes.Int64},
-		{Name: "name", Type: iceberg.PrimitiveTypes.String, Nullable: true},
-	}, Key: []int{0}}
+	layout := idNameLayout()
 	c := open(sharedS3.SecretKey)
 	tbl, err := c.EnsureTable(ctx, lakewriter.Ident{Namespace: "db", Name: "t"}, layout, layout.Key)
 	if err != nil {
