@@ -219,7 +219,7 @@ type resnapshotScenario struct {
 	resnapSink   string
 	keptSink     string
 	tables       int
-	changeRows   func()                    // while floe is stopped
+	changeRows   func()        // while floe is stopped
 	workload     crashWorkload // 60 steps of it run while floe runs
 	waitCaughtUp func(r *running)
 }
@@ -359,7 +359,7 @@ func TestResnapshotPostgres(t *testing.T) {
 				`UPDATE events SET kind = 'stopped' WHERE seq <= 40`,
 				`DELETE FROM events WHERE seq BETWEEN 50 AND 80`)
 		},
-		workload: w,
+		workload:     w,
 		waitCaughtUp: func(r *running) { e.waitCaughtUp(r, 2*time.Minute) },
 	}.run(t)
 }
@@ -381,7 +381,7 @@ func TestResnapshotMariaDB(t *testing.T) {
 				`UPDATE events SET kind = 'stopped' WHERE seq <= 40`,
 				`DELETE FROM events WHERE seq BETWEEN 50 AND 80`)
 		},
-		workload: w,
+		workload:     w,
 		waitCaughtUp: func(r *running) { e.waitCaughtUp(r, 2*time.Minute) },
 	}.run(t)
 }
