@@ -314,9 +314,14 @@ func expire(ctx context.Context, t *lakewriter.Table, opts Options, res *Result)
 			return nil, fmt.Errorf("expire snapshots: %w", err)
 		}
 		next, err := tx.Commit(ctx)
-		if next == nil || len(next.Metadata().Snapshots()) >= before {
+		if err != nil && (next == nil || len(next.Metadata().Snapshots()) >= before) {
 			return nil, fmt.Errorf("commit snapshot expiry: %w", err)
 		}
+		if next == nil {
+			return nil, errors.New("commit snapshot expiry: the catalog returned no table")
+		}
+		// With no snapshot older than opts.ExpireOlderThan beyond the kept
+		// ones, the commit succeeds and removes nothing: not an error.
 		if err != nil {
 			// The catalog took the expiry; removing the files that only
 			// expired snapshots referenced failed for some. iceberg-go also

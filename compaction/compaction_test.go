@@ -317,6 +317,23 @@ func TestExpireKeepsTheNewestIngestionSnapshot(t *testing.T) {
 	}
 }
 
+func TestExpireWithNothingOldEnough(t *testing.T) {
+	// More snapshots than RetainLast, none older than ExpireOlderThan: the
+	// pass expires nothing and that is not a failure (a crash test's final
+	// `floe compact` ran into this as "commit snapshot expiry: <nil>").
+	ctx := context.Background()
+	tbl, m, _ := seeded(t, 7, 8, 20, 100)
+	before, err := tbl.History(ctx)
+	require.NoError(t, err)
+	res, err := Compact(ctx, tbl, Options{MinInputFiles: 2, ExpireOlderThan: time.Hour, RetainLast: 1})
+	require.NoError(t, err)
+	require.Zero(t, res.ExpiredSnapshots)
+	after, err := tbl.History(ctx)
+	require.NoError(t, err)
+	require.Len(t, after, len(before)+1, "every snapshot kept, plus the rewrite")
+	requireEqual(t, tbl, m)
+}
+
 func TestRemoveOrphansOnlyOldUnreferencedFiles(t *testing.T) {
 	ctx := context.Background()
 	tbl, m, _ := seeded(t, 9, 3, 20, 100)
