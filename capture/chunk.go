@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,22 +18,32 @@ type Chunk struct {
 	Upper []string `json:"hi,omitempty"`
 }
 
-// SnapshotPlanVersion is the version of the SnapshotPlan encoding.
-const SnapshotPlanVersion = 1
+// SnapshotPlanVersion is the version of the SnapshotPlan encoding. Version
+// 2 added Watermarks; version 1 plans (none) are still read.
+const SnapshotPlanVersion = 2
 
 // SnapshotPlan is the durable progress of one table's initial snapshot:
 // its chunks and which of them are committed. It is persisted in the
 // summary of every Iceberg snapshot written while the table's snapshot is
 // in progress (floe.snapshot), so progress survives losing local state.
+// A complete plan with Watermarks stays there until the table's committed
+// position passes the latest of them (see Watermarker).
 type SnapshotPlan struct {
 	Chunks []Chunk
 	Done   map[int]bool
+	// Watermarks maps a done chunk read at a position of its own (see
+	// Watermarker) to that position's encoding (Position.String). Chunks
+	// read at StartInfo.From have none.
+	Watermarks map[int]string
 }
 
 type snapshotPlanJSON struct {
 	Version int     `json:"v"`
 	Chunks  []Chunk `json:"chunks"`
 	Done    string  `json:"done"`
+	// Watermarks maps each watermark to its chunks' indexes as ranges
+	// ("0-17,19"): chunks read without writes in between share one.
+	Watermarks map[string]string `json:"w,omitempty"`
 }
 
 // Remaining returns the chunks not yet done, in index order.
@@ -49,27 +60,59 @@ func (p *SnapshotPlan) Remaining() []Chunk {
 // Complete reports whether every chunk is done.
 func (p *SnapshotPlan) Complete() bool { return len(p.Remaining()) == 0 }
 
-// MarkDone records chunk i as committed.
-func (p *SnapshotPlan) MarkDone(i int) {
+// MarkDone records chunk i as committed, with the encoded position its
+// rows were read at when it has one of its own ("" when it was read at
+// StartInfo.From).
+func (p *SnapshotPlan) MarkDone(i int, watermark string) {
 	if p.Done == nil {
 		p.Done = map[int]bool{}
 	}
 	p.Done[i] = true
+	if watermark != "" {
+		if p.Watermarks == nil {
+			p.Watermarks = map[int]string{}
+		}
+		p.Watermarks[i] = watermark
+	}
 }
 
-// Clone returns a deep copy of the done set sharing the (immutable) chunks.
+// Clone returns a deep copy of the done set and the watermarks sharing the
+// (immutable) chunks.
 func (p *SnapshotPlan) Clone() *SnapshotPlan {
-	c := &SnapshotPlan{Chunks: p.Chunks, Done: make(map[int]bool, len(p.Done))}
-	for k, v := range p.Done {
-		c.Done[k] = v
+	return &SnapshotPlan{Chunks: p.Chunks, Done: maps.Clone(p.Done), Watermarks: maps.Clone(p.Watermarks)}
+}
+
+// Chunk returns the chunk with index i (false when the plan has none).
+func (p *SnapshotPlan) Chunk(i int) (Chunk, bool) {
+	if i >= 0 && i < len(p.Chunks) && p.Chunks[i].Index == i {
+		return p.Chunks[i], true
 	}
-	return c
+	for _, c := range p.Chunks {
+		if c.Index == i {
+			return c, true
+		}
+	}
+	return Chunk{}, false
 }
 
 // Encode renders the plan as versioned JSON; done chunks are written as
 // compact ranges ("0-17,19").
 func (p *SnapshotPlan) Encode() string {
-	b, err := json.Marshal(snapshotPlanJSON{Version: SnapshotPlanVersion, Chunks: p.Chunks, Done: encodeRanges(p.Done)})
+	j := snapshotPlanJSON{Version: SnapshotPlanVersion, Chunks: p.Chunks, Done: encodeRanges(p.Done)}
+	if len(p.Watermarks) > 0 {
+		byMark := map[string]map[int]bool{}
+		for i, w := range p.Watermarks {
+			if byMark[w] == nil {
+				byMark[w] = map[int]bool{}
+			}
+			byMark[w][i] = true
+		}
+		j.Watermarks = make(map[string]string, len(byMark))
+		for w, set := range byMark {
+			j.Watermarks[w] = encodeRanges(set)
+		}
+	}
+	b, err := json.Marshal(j) // map keys are sorted: the encoding is stable
 	if err != nil {
 		panic(fmt.Sprintf("encode snapshot plan: %v", err)) // only strings and ints: cannot fail
 	}
@@ -82,14 +125,33 @@ func DecodeSnapshotPlan(s string) (*SnapshotPlan, error) {
 	if err := json.Unmarshal([]byte(s), &j); err != nil {
 		return nil, fmt.Errorf("decode snapshot plan: %w", err)
 	}
-	if j.Version != SnapshotPlanVersion {
-		return nil, fmt.Errorf("decode snapshot plan: unsupported version %d (this build reads %d)", j.Version, SnapshotPlanVersion)
+	if j.Version < 1 || j.Version > SnapshotPlanVersion || (j.Version == 1 && j.Watermarks != nil) {
+		return nil, fmt.Errorf("decode snapshot plan: unsupported version %d (this build reads 1 to %d)", j.Version, SnapshotPlanVersion)
 	}
 	done, err := decodeRanges(j.Done, len(j.Chunks))
 	if err != nil {
 		return nil, fmt.Errorf("decode snapshot plan: %w", err)
 	}
-	return &SnapshotPlan{Chunks: j.Chunks, Done: done}, nil
+	p := &SnapshotPlan{Chunks: j.Chunks, Done: done}
+	for w, ranges := range j.Watermarks {
+		set, err := decodeRanges(ranges, len(j.Chunks))
+		if err != nil {
+			return nil, fmt.Errorf("decode snapshot plan: watermark %s: %w", w, err)
+		}
+		for i := range set {
+			if !done[i] {
+				return nil, fmt.Errorf("decode snapshot plan: chunk %d has a watermark but is not done", i)
+			}
+			if p.Watermarks == nil {
+				p.Watermarks = map[int]string{}
+			}
+			if _, dup := p.Watermarks[i]; dup || w == "" {
+				return nil, fmt.Errorf("decode snapshot plan: chunk %d has a bad or second watermark", i)
+			}
+			p.Watermarks[i] = w
+		}
+	}
+	return p, nil
 }
 
 func encodeRanges(set map[int]bool) string {

@@ -3,6 +3,7 @@ package capture
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,10 +19,11 @@ func TestSnapshotPlanGolden(t *testing.T) {
 			{Index: 2, Lower: []string{"us", "7"}, Upper: []string{"us", "9"}},
 			{Index: 3, Lower: []string{"us", "9"}},
 		},
-		Done: map[int]bool{0: true, 1: true, 3: true},
+		Done:       map[int]bool{0: true, 1: true, 3: true},
+		Watermarks: map[int]string{0: "src.v1:9", 1: "src.v1:9", 3: "src.v1:12"},
 	}
 	got := p.Encode()
-	golden := filepath.Join("testdata", "snapshot_plan_v1.golden")
+	golden := filepath.Join("testdata", "snapshot_plan_v2.golden")
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
@@ -35,25 +37,50 @@ func TestSnapshotPlanGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got != string(want) {
-		t.Fatalf("encoding changed:\n got %s\nwant %s\n(a persisted format: bump SnapshotPlanVersion and keep reading v1)", got, want)
+		t.Fatalf("encoding changed:\n got %s\nwant %s\n(a persisted format: bump SnapshotPlanVersion and keep reading v1 and v2)", got, want)
 	}
 	back, err := DecodeSnapshotPlan(got)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !maps.Equal(back.Watermarks, p.Watermarks) {
+		t.Fatalf("Watermarks after round trip = %v, want %v", back.Watermarks, p.Watermarks)
+	}
 	if r := back.Remaining(); len(r) != 1 || r[0].Index != 2 {
 		t.Fatalf("Remaining after round trip = %v, want chunk 2", r)
 	}
-	back.MarkDone(2)
+	back.MarkDone(2, "")
 	if !back.Complete() || p.Complete() {
 		t.Fatalf("Complete: round trip %v (want true), original %v (want false: MarkDone on a decoded copy)", back.Complete(), p.Complete())
+	}
+	if _, ok := back.Watermarks[2]; ok {
+		t.Fatal("a chunk done without a watermark got one")
+	}
+}
+
+// Plans written by builds before watermarks (version 1) are still read.
+func TestSnapshotPlanV1StillRead(t *testing.T) {
+	v1, err := os.ReadFile(filepath.Join("testdata", "snapshot_plan_v1.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := DecodeSnapshotPlan(string(v1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Chunks) != 4 || len(p.Done) != 3 || p.Done[2] || p.Watermarks != nil {
+		t.Fatalf("decoded v1 plan = %+v, want 4 chunks, 0, 1 and 3 done, no watermarks", p)
 	}
 }
 
 func TestDecodeSnapshotPlanErrors(t *testing.T) {
 	for _, s := range []string{
 		`not json`,
-		`{"v":2,"chunks":[],"done":""}`,
+		`{"v":3,"chunks":[],"done":""}`,
+		`{"v":1,"chunks":[{"i":0}],"done":"0","w":{"p":"0"}}`,
+		`{"v":2,"chunks":[{"i":0},{"i":1}],"done":"0","w":{"p":"1"}}`,
+		`{"v":2,"chunks":[{"i":0}],"done":"0","w":{"p":"0","q":"0"}}`,
+		`{"v":2,"chunks":[{"i":0}],"done":"0","w":{"":"0"}}`,
 		`{"v":1,"chunks":[{"i":0}],"done":"0-5"}`,
 		`{"v":1,"chunks":[{"i":0},{"i":1}],"done":"1-0"}`,
 		`{"v":1,"chunks":[{"i":0}],"done":"x"}`,
@@ -67,6 +94,7 @@ func TestDecodeSnapshotPlanErrors(t *testing.T) {
 
 func FuzzDecodeSnapshotPlan(f *testing.F) {
 	f.Add(`{"v":1,"chunks":[{"i":0},{"i":1}],"done":"0-1"}`)
+	f.Add(`{"v":2,"chunks":[{"i":0},{"i":1}],"done":"0-1","w":{"a":"0","b":"1"}}`)
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := DecodeSnapshotPlan(s)
 		if err != nil {

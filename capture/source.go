@@ -77,6 +77,24 @@ type Snapshotter interface {
 	EndSnapshot(ctx context.Context) error
 }
 
+// Watermarker is implemented by sources that read each snapshot chunk at
+// an exact position of its own, later than StartInfo.From (MariaDB: the
+// binlog position of the chunk's consistent snapshot). ReadChunk's batch
+// then carries that position, the chunk's watermark, instead of From: its
+// rows are the chunk's rows exactly as of the watermark. A change of a key
+// in that chunk's range at or before the watermark is therefore already in
+// those rows, and the stream must not emit it again; later changes it
+// emits as usual. This is the DBLog reconciliation of chunks with the
+// stream, with a window of zero width. A chunk the source cannot read
+// that way (a key it cannot order as the server does) comes back at From
+// and converges by replay, as with an inexact snapshot.
+type Watermarker interface {
+	// SetWatermarks is called before Stream with the plan of every table
+	// that has chunks with watermarks the stream may not have passed yet
+	// (SnapshotPlan.Watermarks, from this run or a committed earlier one).
+	SetWatermarks(plans map[TableID]*SnapshotPlan) error
+}
+
 // RowReader is implemented by sources that can read current rows by key.
 // The coordinator uses it after a resumed (inexact) snapshot: a change
 // replayed over rows read at a later position cannot take an unchanged

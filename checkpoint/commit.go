@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -94,13 +95,22 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	plan := t.plan
 	if len(t.chunks) > 0 {
 		plan = t.plan.Clone()
-		for _, i := range t.chunks {
-			plan.MarkDone(i)
+		for _, rc := range t.chunks {
+			plan.MarkDone(rc.index, rc.watermark)
+		}
+	}
+	kept, keepUntil := plan, capture.Position(nil)
+	if plan == nil {
+		kept, keepUntil = t.window, t.windowEnd
+	} else if plan.Complete() {
+		var err error
+		if keepUntil, err = c.latestWatermark(plan); err != nil {
+			return fmt.Errorf("commit %s (checkpoint %d): %w", t.id, checkpoint, err)
 		}
 	}
 	commit := lakewriter.Commit{
 		Data:  data,
-		Props: commitProps(c.opts.Pipeline, checkpoint, pos, plan, t.convergeUntil),
+		Props: commitProps(c.opts.Pipeline, checkpoint, pos, kept, keepUntil, t.convergeUntil),
 		Token: PropCheckpoint,
 	}
 	rows := 0
@@ -135,6 +145,69 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	if t.convergeUntil != nil && pos != nil && pos.Compare(t.convergeUntil) >= 0 {
 		c.log.Info("table converged after resumed snapshot", "table", t.id.String(), "position", pos.String())
 		t.convergeUntil = nil
+	}
+	c.closeWindow(t)
+	return nil
+}
+
+// latestWatermark decodes the watermarks of plan and returns the latest
+// (nil when it has none).
+func (c *Coordinator) latestWatermark(plan *capture.SnapshotPlan) (capture.Position, error) {
+	var latest capture.Position
+	seen := map[string]bool{}
+	for _, w := range plan.Watermarks {
+		if seen[w] {
+			continue
+		}
+		seen[w] = true
+		p, err := c.opts.Source.DecodePosition(w)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot chunk watermark: %w", err)
+		}
+		latest = laterOf(latest, p)
+	}
+	return latest, nil
+}
+
+// openWindow keeps the complete plan of t's snapshot while t's committed
+// position is before the latest of its chunk watermarks.
+func (c *Coordinator) openWindow(t *tableRun, plan *capture.SnapshotPlan) error {
+	end, err := c.latestWatermark(plan)
+	if err != nil || end == nil || (t.committed != nil && t.committed.Compare(end) >= 0) {
+		return err
+	}
+	t.window, t.windowEnd = plan, end
+	return nil
+}
+
+// closeWindow forgets t's snapshot plan once t's committed position has
+// passed its latest chunk watermark: no change the stream sends from
+// there on can be one the chunks already hold.
+func (c *Coordinator) closeWindow(t *tableRun) {
+	if t.window != nil && t.committed != nil && t.committed.Compare(t.windowEnd) >= 0 {
+		c.log.Info("stream passed the snapshot's chunk watermarks", "table", t.id.String(), "watermark", t.windowEnd.String())
+		t.window, t.windowEnd = nil, nil
+	}
+}
+
+// setWatermarks tells a Watermarker source, before it streams, which
+// chunks of which tables hold changes up to which position.
+func (c *Coordinator) setWatermarks() error {
+	plans := map[capture.TableID]*capture.SnapshotPlan{}
+	for _, t := range c.order {
+		if t.window != nil {
+			plans[t.id] = t.window
+		}
+	}
+	wm, ok := c.opts.Source.(capture.Watermarker)
+	switch {
+	case !ok && len(plans) > 0:
+		return errors.New("snapshot chunks carry watermarks, but this source cannot reconcile them with its stream")
+	case !ok:
+		return nil
+	}
+	if err := wm.SetWatermarks(plans); err != nil {
+		return fmt.Errorf("set snapshot chunk watermarks: %w", err)
 	}
 	return nil
 }
@@ -215,7 +288,7 @@ func (c *Coordinator) idleTables() []*tableRun {
 // buffered.
 func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint int64, pos capture.Position) error {
 	_, err := t.table.Commit(ctx, lakewriter.Commit{
-		Props: commitProps(c.opts.Pipeline, checkpoint, pos, nil, t.convergeUntil),
+		Props: commitProps(c.opts.Pipeline, checkpoint, pos, t.window, t.windowEnd, t.convergeUntil),
 		Token: PropCheckpoint,
 	})
 	if err != nil {
@@ -226,6 +299,7 @@ func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint 
 	if t.convergeUntil != nil && pos.Compare(t.convergeUntil) >= 0 {
 		t.convergeUntil = nil
 	}
+	c.closeWindow(t)
 	return nil
 }
 

@@ -102,6 +102,8 @@ type Coordinator struct {
 	order  []*tableRun // discovery order, for stable logs and commits
 
 	nextCheckpoint int64
+	// from is where the source's stream starts (StartInfo.From).
+	from capture.Position
 	// lastPos is the position of the last complete transaction applied;
 	// ackedPos the last one acknowledged to the source.
 	lastPos  capture.Position
@@ -125,6 +127,13 @@ type tableRun struct {
 	// plan is non-nil while the table's initial snapshot is in progress
 	// (or about to start); done chunks are the committed ones.
 	plan *capture.SnapshotPlan
+	// window is the complete plan of a snapshot whose chunks carry
+	// watermarks (capture.Watermarker) that the table's committed
+	// position has not passed yet (windowEnd, the latest of them). The
+	// source drops changes the chunks already hold until then, and the
+	// plan stays in the table's commits so that a restart knows too.
+	window    *capture.SnapshotPlan
+	windowEnd capture.Position
 	// needsSnapshot is true when the table must be snapshotted this run.
 	needsSnapshot bool
 	// convergeUntil is set while the table replays changes over rows an
@@ -136,9 +145,16 @@ type tableRun struct {
 	// data holds the rows of snapshot chunks written straight to data
 	// files, bypassing buf (see direct.go); nil when none.
 	data *chunkWriter
-	// chunks holds the indexes of snapshot chunks whose rows are in buf
-	// or data.
-	chunks []int
+	// chunks holds the snapshot chunks whose rows are in buf or data.
+	chunks []readChunk
+}
+
+// readChunk is a snapshot chunk read and not yet committed: its index and
+// the encoded watermark it was read at ("" when read at the stream's
+// start, see capture.Watermarker).
+type readChunk struct {
+	index     int
+	watermark string
 }
 
 // New validates the options and returns a Coordinator.
@@ -187,7 +203,7 @@ func (c *Coordinator) run(ctx context.Context) error {
 	}
 	c.log.Info("source started", "from", info.From, "exact_snapshot", info.Exact, "snapshot", req.Snapshot,
 		"resume", fmtPos(req.Resume))
-	c.lastPos = info.From
+	c.from, c.lastPos = info.From, info.From
 	c.ackedPos = req.Resume
 
 	if req.Snapshot {
@@ -204,6 +220,9 @@ func (c *Coordinator) run(ctx context.Context) error {
 		return nil
 	}
 	if err := c.recordStart(ctx, info.From); err != nil {
+		return err
+	}
+	if err := c.setWatermarks(); err != nil {
 		return err
 	}
 	return c.stream(ctx)
@@ -304,6 +323,12 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo) (*tab
 		convergeUntil: st.convergeUntil, lastCommit: time.Now(),
 	}
 	switch {
+	case st.plan != nil && st.plan.Complete():
+		// A finished snapshot whose watermarks the table has not passed.
+		t.plan = nil
+		if err := c.openWindow(t, st.plan); err != nil {
+			return nil, fmt.Errorf("read history of %s.%s: %w", ident.Namespace, ident.Name, err)
+		}
 	case st.plan != nil:
 		t.needsSnapshot = true // resume an interrupted snapshot
 	case !st.found && c.opts.SnapshotMode != SnapshotNever:

@@ -15,7 +15,8 @@ const (
 	PropCheckpoint = "floe.checkpoint"
 	PropPosition   = "floe.position"
 	// PropSnapshot holds the table's capture.SnapshotPlan while its initial
-	// snapshot is in progress; it is absent once the snapshot is complete.
+	// snapshot is in progress and, once complete, while the table's
+	// position is before the latest of its chunk watermarks; absent after.
 	PropSnapshot = "floe.snapshot"
 	// PropConvergeUntil is set while a table replays changes over rows a
 	// resumed (inexact) snapshot read at later positions: until its
@@ -29,7 +30,9 @@ const (
 const PropsVersion = "1"
 
 // commitProps builds the summary properties of one table's commit.
-func commitProps(pipeline string, checkpoint int64, pos capture.Position, plan *capture.SnapshotPlan, convergeUntil capture.Position) map[string]string {
+// A complete plan is kept while pos is before keepUntil (its latest chunk
+// watermark).
+func commitProps(pipeline string, checkpoint int64, pos capture.Position, plan *capture.SnapshotPlan, keepUntil, convergeUntil capture.Position) map[string]string {
 	props := map[string]string{
 		PropVersion:    PropsVersion,
 		PropPipeline:   pipeline,
@@ -38,7 +41,7 @@ func commitProps(pipeline string, checkpoint int64, pos capture.Position, plan *
 	if pos != nil {
 		props[PropPosition] = pos.String()
 	}
-	if plan != nil && !plan.Complete() {
+	if plan != nil && (!plan.Complete() || (keepUntil != nil && (pos == nil || pos.Compare(keepUntil) < 0))) {
 		props[PropSnapshot] = plan.Encode()
 	}
 	if convergeUntil != nil && (pos == nil || pos.Compare(convergeUntil) < 0) {

@@ -39,11 +39,17 @@ func TestCommitPropsGolden(t *testing.T) {
 		Chunks: []capture.Chunk{{Index: 0, Upper: []string{"100"}}, {Index: 1, Lower: []string{"100"}}},
 		Done:   map[int]bool{0: true},
 	}
+	watermarked := plan.Clone()
+	watermarked.MarkDone(1, testPos(6).String())
+	watermarked.Watermarks[0] = testPos(5).String()
 	got := map[string]map[string]string{
-		"streaming":  commitProps("shop", 42, testPos(7), nil, nil),
-		"snapshot":   commitProps("shop", 3, testPos(2), plan, testPos(4)),
-		"converging": commitProps("shop", 5, testPos(3), nil, testPos(4)),
-		"converged":  commitProps("shop", 6, testPos(4), nil, testPos(4)),
+		"streaming":  commitProps("shop", 42, testPos(7), nil, nil, nil),
+		"snapshot":   commitProps("shop", 3, testPos(2), plan, nil, testPos(4)),
+		"converging": commitProps("shop", 5, testPos(3), nil, nil, testPos(4)),
+		"converged":  commitProps("shop", 6, testPos(4), nil, nil, testPos(4)),
+		// A complete plan with chunk watermarks, kept until passed.
+		"watermarks": commitProps("shop", 7, testPos(2), watermarked, testPos(6), nil),
+		"passed":     commitProps("shop", 8, testPos(6), watermarked, testPos(6), nil),
 	}
 	b, err := json.MarshalIndent(got, "", "  ")
 	require.NoError(t, err)
@@ -59,7 +65,7 @@ func TestCommitPropsGolden(t *testing.T) {
 
 func TestParsePropsRoundTrip(t *testing.T) {
 	plan := &capture.SnapshotPlan{Chunks: []capture.Chunk{{Index: 0}, {Index: 1}}, Done: map[int]bool{1: true}}
-	st, err := parseProps(commitProps("shop", 9, testPos(5), plan, testPos(8)), decodeTestPos)
+	st, err := parseProps(commitProps("shop", 9, testPos(5), plan, nil, testPos(8)), decodeTestPos)
 	require.NoError(t, err)
 	require.True(t, st.found)
 	require.Equal(t, int64(9), st.checkpoint)
@@ -68,8 +74,8 @@ func TestParsePropsRoundTrip(t *testing.T) {
 	require.Equal(t, testPos(8), st.convergeUntil)
 
 	// A complete plan is not written: the table's snapshot is over.
-	plan.MarkDone(0)
-	st, err = parseProps(commitProps("shop", 10, testPos(6), plan, testPos(6)), decodeTestPos)
+	plan.MarkDone(0, "")
+	st, err = parseProps(commitProps("shop", 10, testPos(6), plan, nil, testPos(6)), decodeTestPos)
 	require.NoError(t, err)
 	require.Nil(t, st.plan)
 	require.Nil(t, st.convergeUntil, "a table at its converge position has converged")

@@ -232,6 +232,11 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 			return fmt.Errorf("snapshot of %s ended with %d chunks unread", t.id, len(t.plan.Remaining()))
 		}
 		t.needsSnapshot = false
+		if t.plan != nil {
+			if err := c.openWindow(t, t.plan); err != nil {
+				return err
+			}
+		}
 		t.plan = nil
 	}
 	if err := snap.EndSnapshot(ctx); err != nil {
@@ -296,7 +301,11 @@ func (c *Coordinator) applyChunk(ctx context.Context, r chunkRead) error {
 			}
 		}
 	}
-	t.chunks = append(t.chunks, b.Chunk.Index)
+	rc := readChunk{index: b.Chunk.Index}
+	if _, ok := c.opts.Source.(capture.Watermarker); ok && b.Position.Compare(c.from) > 0 {
+		rc.watermark = b.Position.String()
+	}
+	t.chunks = append(t.chunks, rc)
 	t.convergeUntil = laterOf(t.convergeUntil, r.readBy)
 	c.buffered += r.n
 	c.opts.Metrics.SnapshotRows.WithLabelValues(t.id.String()).Add(float64(r.n))
