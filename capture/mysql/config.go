@@ -81,6 +81,8 @@ type Source struct {
 	life     capture.Lifecycle
 	from     Position
 	ended    bool
+	// marks are the chunk watermarks the stream reconciles (SetWatermarks).
+	marks map[capture.TableID]*chunkMarks
 
 	ackMu sync.Mutex
 	acked *Position
@@ -90,6 +92,7 @@ var (
 	_ capture.Source      = (*Source)(nil)
 	_ capture.Snapshotter = (*Source)(nil)
 	_ capture.RowReader   = (*Source)(nil)
+	_ capture.Watermarker = (*Source)(nil)
 )
 
 // New validates cfg, applies defaults and returns a Source. It does not connect.

@@ -214,8 +214,10 @@ func decodeText(t *table, vals []sql.RawBytes) (schema.Row, error) {
 }
 
 // ReadChunk reads the chunk's rows in key order as OpRead changes, in one
-// consistent read. Position is StartInfo.From; the rows are as of a later
-// point, which the coordinator converges by replay (Exact is false).
+// consistent read. On MariaDB, for a key Go orders as the server does,
+// Position is the chunk's watermark: the position the read is consistent
+// with (see watermark.go). Otherwise it is StartInfo.From, and the rows
+// are as of a later point, which the coordinator converges by replay.
 func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk capture.Chunk) (capture.Batch, error) {
 	t, err := s.snapshotTable(id)
 	if err != nil {
@@ -226,16 +228,25 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 	}
 	b, add := capture.ChunkBatch(id, chunk, t.layout)
-	err = s.inSnapshot(ctx, func(tx *sql.Tx) error {
-		b.CommitTime = time.Now().UTC()
-		return queryRows(ctx, tx, t, q, args, add)
-	})
+	b.CommitTime = time.Now().UTC()
+	s.mu.Lock()
+	from := s.from
+	s.mu.Unlock()
+	b.Position = from
+	if s.watermarked(t) {
+		mark, err := s.readAtSnapshotPosition(ctx, t, q, args, add)
+		if err != nil {
+			return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
+		}
+		if mark.Compare(from) > 0 {
+			b.Position = mark
+		}
+		return *b, nil
+	}
+	err = s.inSnapshot(ctx, func(tx *sql.Tx) error { return queryRows(ctx, tx, t, q, args, add) })
 	if err != nil {
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 	}
-	s.mu.Lock()
-	b.Position = s.from
-	s.mu.Unlock()
 	return *b, nil
 }
 

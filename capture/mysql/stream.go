@@ -26,6 +26,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	s.mu.Lock()
 	from, flavor := s.from, s.flavor
 	byName := s.tables.ByID()
+	marks := s.marks
 	s.mu.Unlock()
 	_ = s.EndSnapshot(ctx)
 
@@ -77,7 +78,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 
 	st := &streamer{s: s, out: out, cur: from, last: from, byName: byName,
 		maps: map[uint64]*table{}, ignored: map[uint64]bool{}, decs: map[uint64]*rowDecoders{},
-		lastDecs: map[*table]*rowDecoders{}, lastEmit: time.Now()}
+		lastDecs: map[*table]*rowDecoders{}, lastEmit: time.Now(), marks: marks}
 	if from.Kind == KindFile {
 		st.file = from.File
 	}
@@ -168,6 +169,10 @@ type streamer struct {
 
 	txn      *txnState
 	lastEmit time.Time
+	// marks are the chunk watermarks of tables whose snapshot chunks may
+	// hold changes the stream has not passed yet; a table's entry goes
+	// once the stream is past its latest watermark.
+	marks map[capture.TableID]*chunkMarks
 }
 
 type txnState struct {
@@ -374,6 +379,16 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 // transaction has reached MaxBatchChanges.
 func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capture.Change) error {
 	txn := st.txn
+	if len(st.marks) > 0 && st.marks[ch.Table] != nil {
+		if !txn.hasGTID {
+			return fmt.Errorf("binlog transaction at %s:%d has no GTID event, but %s's snapshot chunks carry GTID watermarks", st.file, h.LogPos, ch.Table)
+		}
+		var keep bool
+		var err error
+		if ch, keep, err = st.reconcile(txn.final, ch); err != nil || !keep {
+			return err
+		}
+	}
 	if len(txn.changes) >= st.s.cfg.MaxBatchChanges {
 		// A provisional position: after every earlier transaction and not
 		// after this one's final position.

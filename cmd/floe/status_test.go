@@ -60,7 +60,7 @@ func TestStatus(t *testing.T) {
 		require.NoError(t, err)
 	}
 	plan := &capture.SnapshotPlan{Chunks: []capture.Chunk{{Index: 0, Upper: []string{"10"}}, {Index: 1, Lower: []string{"10"}, Upper: []string{"20"}}, {Index: 2, Lower: []string{"20"}}}}
-	plan.MarkDone(0)
+	plan.MarkDone(0, "")
 	snapping := open("orders")
 	commit(snapping, map[string]string{"floe.version": "1", "floe.pipeline": "shop", "floe.checkpoint": "3",
 		"floe.position": "pg.v1:0/10", "floe.snapshot": plan.Encode()}, 1, 2)

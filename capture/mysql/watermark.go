@@ -1,0 +1,385 @@
+package mysql
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/hex"
+		"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/iceberg-go"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// Snapshot chunks at watermarks (capture.Watermarker).
+//
+// On MariaDB every chunk is read in a transaction started WITH CONSISTENT
+// SNAPSHOT, for which the server reports the binlog position its read view
+// is consistent with (binlog_snapshot_file / binlog_snapshot_position; no
+// lock is taken). That position, as a GTID position, is the chunk's
+// watermark: its rows are the chunk's rows exactly as of it. The stream
+// then drops every change of a key in the chunk's range at or before the
+// watermark (they are in the rows already) and sends the later ones: the
+// DBLog low/high watermark reconciliation, with both watermarks the same
+// exact point, so that no change is held back and none is sent twice.
+//
+// The stream must place a changed key in its chunk exactly as the
+// server's ORDER BY did when the chunks were planned. Keys of numeric,
+// temporal (not a DATETIME read in a non-UTC server-time-zone, whose
+// instants do not follow wall-clock order across a DST gap) and binary
+// columns are compared in Go; a table with a key column in a character
+// collation (or ENUM/SET) gets no watermarks and converges by replay.
+// MySQL reports no snapshot position, so its chunks have none either.
+
+// watermarked reports whether t's chunks are read at watermarks.
+func (s *Source) watermarked(t *table) bool {
+	s.mu.Lock()
+	flavor := s.flavor
+	s.mu.Unlock()
+	return flavor == FlavorMariaDB && s.orderableKey(t) == nil
+}
+
+// orderableKey returns nil when Go orders t's key as the server does,
+// otherwise the reason it does not.
+func (s *Source) orderableKey(t *table) error {
+	for i, k := range t.layout.Key {
+		col := t.layout.Columns[k]
+		switch col.Type.(type) {
+		case iceberg.Int32Type, iceberg.Int64Type, iceberg.Float32Type, iceberg.Float64Type, iceberg.DecimalType,
+			iceberg.DateType, iceberg.TimeType, iceberg.TimestampType, iceberg.BooleanType:
+			continue
+		case iceberg.TimestampTzType:
+			if !strings.HasPrefix(strings.ToLower(t.colType[k]), "datetime") {
+				continue // TIMESTAMP: UTC instants, ordered as stored
+			}
+		case iceberg.BinaryType, iceberg.FixedType:
+			if t.binKey[i] {
+				continue
+			}
+		}
+		return fmt.Errorf("key column %s (%s) is not compared byte for byte or as a number", col.Name, t.colType[k])
+	}
+	return nil
+}
+
+// readAtSnapshotPosition reads one chunk with q in a consistent snapshot
+// and returns the GTID position that snapshot is consistent with.
+func (s *Source) readAtSnapshotPosition(ctx context.Context, t *table, q string, args []any, add func(schema.Row) error) (Position, error) {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return Position{}, err
+	}
+	defer c.Close()
+	// The GTID position of the binlog's end, read so that no commit can
+	// fall in between (the end did not move while it was read): when the
+	// snapshot is at that end, BINLOG_GTID_POS (a scan of the binlog
+	// file) is not needed.
+	endFile, endOffset, endGTIDs, err := binlogEnd(ctx, c)
+	if err != nil {
+		return Position{}, err
+	}
+	if _, err := c.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
+		return Position{}, fmt.Errorf("set isolation level: %w", err)
+	}
+	if _, err := c.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
+		return Position{}, fmt.Errorf("start consistent snapshot: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			_, _ = c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	file, offset, err := snapshotBinlogPosition(ctx, c)
+	if err != nil {
+		return Position{}, err
+	}
+	gtids := endGTIDs
+	if file != endFile || offset != endOffset {
+		var pos sql.NullString
+		if err := c.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", file, offset).Scan(&pos); err != nil {
+			return Position{}, fmt.Errorf("GTID position of binlog %s:%d: %w", file, offset, err)
+		}
+		if !pos.Valid {
+			return Position{}, fmt.Errorf("GTID position of binlog %s:%d: the server has none", file, offset)
+		}
+		gtids = pos.String
+	}
+	gs, err := parseMaria(gtids)
+	if err != nil {
+		return Position{}, fmt.Errorf("GTID position of binlog %s:%d: %w", file, offset, err)
+	}
+	if err := queryRows(ctx, c, t, q, args, add); err != nil {
+		return Position{}, err
+	}
+	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
+		return Position{}, fmt.Errorf("end snapshot transaction: %w", err)
+	}
+	done = true
+	return Position{Kind: KindMariaDB, Maria: gs}, nil
+}
+
+// binlogEnd reads the binlog's current end and its GTID position, retrying
+// until no commit moved the end while the GTID position was read.
+func binlogEnd(ctx context.Context, c *sql.Conn) (file string, offset uint32, gtids string, err error) {
+	for range 5 {
+		f1, o1, err := masterStatus(ctx, c)
+		if err != nil {
+			return "", 0, "", err
+		}
+		if err := c.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_pos").Scan(&gtids); err != nil {
+			return "", 0, "", fmt.Errorf("read gtid_binlog_pos: %w", err)
+		}
+		f2, o2, err := masterStatus(ctx, c)
+		if err != nil {
+			return "", 0, "", err
+		}
+		if f1 == f2 && o1 == o2 {
+			return f1, o1, gtids, nil
+		}
+	}
+	return "", 0, "", nil // busy server: leave it to BINLOG_GTID_POS
+}
+
+// snapshotBinlogPosition reads the binlog position MariaDB reports for the
+// session's consistent snapshot.
+func snapshotBinlogPosition(ctx context.Context, c *sql.Conn) (string, uint32, error) {
+	rows, err := c.QueryContext(ctx, "SHOW SESSION STATUS LIKE 'binlog_snapshot_%'")
+	if err != nil {
+		return "", 0, fmt.Errorf("read the snapshot's binlog position: %w", err)
+	}
+	defer rows.Close()
+	var file, offset string
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return "", 0, err
+		}
+		switch strings.ToLower(name) {
+		case "binlog_snapshot_file":
+			file = value
+		case "binlog_snapshot_position":
+			offset = value
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", 0, err
+	}
+	off, err := strconv.ParseUint(offset, 10, 32)
+	if file == "" || err != nil {
+		return "", 0, fmt.Errorf("the server reported no binlog position for the snapshot (binlog_snapshot_file %q, binlog_snapshot_position %q)", file, offset)
+	}
+	return file, uint32(off), nil
+}
+
+// chunkMarks is one table's chunk watermarks as the stream uses them.
+type chunkMarks struct {
+	key    []int        // key columns in layout order
+	uppers []schema.Row // each chunk's Upper bound, decoded; nil = unbounded
+	marks  []*Position  // each chunk's watermark; nil = read at From
+	end    Position     // the latest watermark
+}
+
+// SetWatermarks implements capture.Watermarker: the stream started next
+// drops the changes each plan's chunks already hold.
+func (s *Source) SetWatermarks(plans map[capture.TableID]*capture.SnapshotPlan) error {
+	marks := map[capture.TableID]*chunkMarks{}
+	for id, plan := range plans {
+		t, err := s.tables.Get(id)
+		if err != nil {
+			return err
+		}
+		m, err := s.buildMarks(t, plan)
+		if err != nil {
+			return fmt.Errorf("snapshot watermarks of %s: %w; re-snapshot the table with floe resnapshot", id, err)
+		}
+		if m != nil {
+			marks[id] = m
+		}
+	}
+	s.mu.Lock()
+	s.marks = marks
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Source) buildMarks(t *table, plan *capture.SnapshotPlan) (*chunkMarks, error) {
+	if len(plan.Watermarks) == 0 {
+		return nil, nil
+	}
+	if err := s.orderableKey(t); err != nil {
+		return nil, err
+	}
+	chunks := append([]capture.Chunk(nil), plan.Chunks...)
+	sort.Slice(chunks, func(i, j int) bool { return chunks[i].Index < chunks[j].Index })
+	m := &chunkMarks{key: t.layout.Key, uppers: make([]schema.Row, len(chunks)), marks: make([]*Position, len(chunks))}
+	for i, ch := range chunks {
+		if ch.Upper != nil {
+			up, err := decodeBound(t, ch.Upper)
+			if err != nil {
+				return nil, fmt.Errorf("chunk %d bound: %w", ch.Index, err)
+			}
+			if i > 0 && m.uppers[i-1] != nil && compareKeys(m.uppers[i-1], up) >= 0 {
+				return nil, fmt.Errorf("chunk %d bound is not after chunk %d's", ch.Index, chunks[i-1].Index)
+			}
+			m.uppers[i] = up
+		} else if i != len(chunks)-1 {
+			return nil, fmt.Errorf("chunk %d is unbounded but not the last", ch.Index)
+		}
+		w, ok := plan.Watermarks[ch.Index]
+		if !ok {
+			continue
+		}
+		p, err := DecodePosition(w)
+		if err != nil {
+			return nil, err
+		}
+		if p.Kind != KindMariaDB {
+			return nil, fmt.Errorf("chunk %d watermark %s is not a MariaDB GTID position", ch.Index, w)
+		}
+		m.marks[i] = &p
+		if m.end.Kind == 0 || p.Compare(m.end) > 0 {
+			m.end = p
+		}
+	}
+	return m, nil
+}
+
+// decodeBound decodes a chunk bound (the text form of each key column;
+// binary columns hex-encoded) into canonical key values.
+func decodeBound(t *table, bound []string) (schema.Row, error) {
+	if len(bound) != len(t.layout.Key) {
+		return nil, fmt.Errorf("bound has %d values, the key has %d columns", len(bound), len(t.layout.Key))
+	}
+	out := make(schema.Row, len(bound))
+	for i, k := range t.layout.Key {
+		raw := []byte(bound[i])
+		if t.binKey[i] {
+			var err error
+			if raw, err = hex.DecodeString(bound[i]); err != nil {
+				return nil, fmt.Errorf("key column %s: %w", t.layout.Columns[k].Name, err)
+			}
+		}
+		v, err := t.text[k](raw)
+		if err != nil {
+			return nil, fmt.Errorf("key column %s: %w", t.layout.Columns[k].Name, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// watermark returns the watermark of the chunk that holds row's key (nil
+// when that chunk was read at From). Chunks are (previous Upper, Upper].
+func (m *chunkMarks) watermark(row schema.Row) *Position {
+	key := make(schema.Row, len(m.key))
+	for i, k := range m.key {
+		key[i] = row[k]
+	}
+	i := sort.Search(len(m.uppers), func(i int) bool {
+		return m.uppers[i] == nil || compareKeys(key, m.uppers[i]) <= 0
+	})
+	if i == len(m.uppers) {
+		return nil // past the last bound of a plan without an open end: cannot happen
+	}
+	return m.marks[i]
+}
+
+// compareKeys orders two canonical keys of orderable columns (see
+// orderableKey) as the server does.
+func compareKeys(a, b schema.Row) int {
+	for i := range a {
+		if c := compareValue(a[i], b[i]); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func compareValue(a, b any) int {
+	switch x := a.(type) {
+	case int32:
+		return cmp.Compare(x, b.(int32))
+	case int64:
+		return cmp.Compare(x, b.(int64))
+	case float32:
+		return cmp.Compare(x, b.(float32))
+	case float64:
+		return cmp.Compare(x, b.(float64))
+	case bool:
+		y := b.(bool)
+		switch {
+		case x == y:
+			return 0
+		case y:
+			return -1
+		}
+		return 1
+	case decimal128.Num:
+		return x.Cmp(b.(decimal128.Num))
+	case []byte:
+		return bytes.Compare(x, b.([]byte))
+	}
+	panic(fmt.Sprintf("mysql: key value of type %T is not orderable", a))
+}
+
+// reconcile applies the chunk watermarks to one change of a transaction at
+// pos: a change a chunk already holds is dropped (false); an update whose
+// old and new keys lie in chunks on different sides of pos keeps only the
+// side the chunk does not hold, as a delete or an insert.
+func (st *streamer) reconcile(pos Position, ch capture.Change) (capture.Change, bool, error) {
+	m := st.marks[ch.Table]
+	if m == nil {
+		return ch, true, nil
+	}
+	if pos.Compare(m.end) > 0 {
+		delete(st.marks, ch.Table) // positions only grow from here
+		return ch, true, nil
+	}
+	held := func(row schema.Row) bool {
+		w := m.watermark(row)
+		return w != nil && pos.Compare(*w) <= 0
+	}
+	switch ch.Op {
+	case capture.OpInsert:
+		return ch, !held(ch.After), nil
+	case capture.OpDelete:
+		return ch, !held(ch.Before), nil
+	case capture.OpUpdate:
+		oldHeld, newHeld := held(ch.Before), held(ch.After)
+		switch {
+		case oldHeld && newHeld:
+			return ch, false, nil
+		case oldHeld:
+			return capture.Change{Table: ch.Table, Op: capture.OpInsert, Schema: ch.Schema, After: ch.After}, true, nil
+		case newHeld:
+			return capture.Change{Table: ch.Table, Op: capture.OpDelete, Schema: ch.Schema, Before: ch.Before}, true, nil
+		}
+		return ch, true, nil
+	case capture.OpTruncate:
+		before, after := 0, 0
+		for _, w := range m.marks {
+			switch {
+			case w == nil || pos.Compare(*w) > 0:
+				after++
+			default:
+				before++
+			}
+		}
+		switch {
+		case after == 0:
+			return ch, false, nil // every chunk was read after it
+		case before == 0:
+			return ch, true, nil
+		}
+		return ch, false, fmt.Errorf("%s was truncated at %s while its snapshot was read: some chunks hold rows from before and some from after; re-snapshot it with floe resnapshot", ch.Table, pos)
+	}
+	return ch, true, nil
+}

@@ -1,0 +1,219 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// watermarkRun reads a table's chunks while writers change it, then
+// streams from the start position with the chunks' watermarks set (or
+// not) and applies the stream to the chunk rows strictly: an insert of a
+// key already there, or an update or delete of a key not there, is an
+// error. It returns the result, the table as the server has it at the
+// end, and the first strictness error (nil when there was none).
+func watermarkRun(t *testing.T, setMarks bool) (got, want map[int64]string, strictErr error, marked int) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE wm (id BIGINT PRIMARY KEY, v VARCHAR(40) NOT NULL)`)
+	const rows = 3000
+	for lo := 0; lo < rows; lo += 500 {
+		stmt := "INSERT INTO wm VALUES "
+		for i := lo; i < lo+500; i++ {
+			if i > lo {
+				stmt += ","
+			}
+			stmt += fmt.Sprintf("(%d, 'v%d')", i*2, i)
+		}
+		e.exec(stmt)
+	}
+	s := e.source(e.config(e.db + `\.wm`))
+	ctx := testCtx(t)
+	if _, err := s.Discover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Start(ctx, capture.StartRequest{Snapshot: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid := id(e.db, "wm")
+	chunks, err := s.PlanChunks(ctx, tid, 150)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Writers: inserts between and past the keys, updates, deletes and
+	// key changes that move rows across chunks, in small transactions.
+	wctx, stopWriters := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for n := 0; wctx.Err() == nil; n++ {
+				k := rng.Int64N(rows * 2)
+				var stmt string
+				switch rng.IntN(4) {
+				case 0:
+					stmt = fmt.Sprintf("INSERT INTO wm VALUES (%d, 'w%d-%d') ON DUPLICATE KEY UPDATE v = VALUES(v)", k, w, n)
+				case 1:
+					stmt = fmt.Sprintf("UPDATE wm SET v = 'u%d-%d' WHERE id = %d", w, n, k)
+				case 2:
+					stmt = fmt.Sprintf("DELETE FROM wm WHERE id = %d", k)
+				default:
+					stmt = fmt.Sprintf("UPDATE IGNORE wm SET id = %d WHERE id = %d", rng.Int64N(rows*2), k)
+				}
+				if _, err := e.root.ExecContext(wctx, stmt); err != nil && wctx.Err() == nil {
+					t.Errorf("writer: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	plan := &capture.SnapshotPlan{Chunks: chunks}
+	got = map[int64]string{}
+	for _, c := range chunks {
+		b, err := s.ReadChunk(ctx, tid, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Position.Compare(info.From) > 0 {
+			marked++
+			plan.MarkDone(c.Index, b.Position.String())
+		} else {
+			plan.MarkDone(c.Index, "")
+		}
+		for _, ch := range b.Changes {
+			got[ch.After[0].(int64)] = ch.After[1].(string)
+		}
+		time.Sleep(20 * time.Millisecond) // let writes fall between chunks too
+	}
+	stopWriters()
+	wg.Wait()
+	end, err := s.CurrentPosition(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if setMarks {
+		if err := s.SetWatermarks(map[capture.TableID]*capture.SnapshotPlan{tid: plan}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := startStream(t, s)
+	key := func(r schema.Row) int64 { return r[0].(int64) }
+	for done := false; !done; {
+		select {
+		case b := <-run.Out:
+			for _, ch := range b.Changes {
+				var err error
+				switch ch.Op {
+				case capture.OpInsert:
+					if _, ok := got[key(ch.After)]; ok {
+						err = fmt.Errorf("insert of id %d at %s: already there", key(ch.After), b.Position)
+					}
+				case capture.OpUpdate, capture.OpDelete:
+					if _, ok := got[key(ch.Before)]; !ok {
+						err = fmt.Errorf("%s of id %d at %s: not there", ch.Op, key(ch.Before), b.Position)
+					}
+					delete(got, key(ch.Before))
+				}
+				if err != nil && strictErr == nil {
+					strictErr = err
+				}
+				if ch.After != nil {
+					got[key(ch.After)] = ch.After[1].(string)
+				}
+			}
+			done = !b.More && b.Position.Compare(end) >= 0
+		case err := <-run.Done:
+			run.Returned()
+			t.Fatalf("stream ended: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("the stream did not reach the position after the writes")
+		}
+	}
+	want = map[int64]string{}
+	if err := s.ScanTable(ctx, tid, func(r schema.Row) error {
+		want[key(r)] = r[1].(string)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return got, want, strictErr, marked
+}
+
+// TestChunkWatermarksReconcile: chunks read while the table changes carry
+// watermarks; with them, the stream from the start position adds to the
+// chunks exactly the changes they do not hold: no insert of a key already
+// read, no change of a key not there, and the table's final state.
+// Without them (the control), the same run does not add up.
+func TestChunkWatermarksReconcile(t *testing.T) {
+	got, want, strictErr, marked := watermarkRun(t, true)
+	if marked < 2 {
+		t.Fatalf("only %d chunks were read after writes: the test needs writes during the snapshot", marked)
+	}
+	if strictErr != nil {
+		t.Fatalf("with watermarks: %v", strictErr)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("with watermarks: %d rows, the table has %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("with watermarks: id %d = %q, the table has %q", k, got[k], v)
+		}
+	}
+	t.Logf("%d chunks at their own watermarks; %d rows equal", marked, len(want))
+
+	_, _, strictErr, _ = watermarkRun(t, false)
+	if strictErr == nil {
+		t.Fatal("without watermarks the stream replayed no change the chunks already held: the control shows nothing")
+	}
+	t.Logf("control without watermarks: %v", strictErr)
+}
+
+func TestReconcileSplitsKeyChanges(t *testing.T) {
+	at := func(seq uint64) Position {
+		return Position{Kind: KindMariaDB, Maria: []MariaGTID{{Domain: 0, Server: 1, Seq: seq}}}
+	}
+	w10, w20 := at(10), at(20)
+	m := &chunkMarks{key: []int{0}, uppers: []schema.Row{{int64(100)}, nil}, marks: []*Position{&w10, &w20}, end: w20}
+	tid := capture.TableID{Schema: "d", Name: "t"}
+	st := &streamer{marks: map[capture.TableID]*chunkMarks{tid: m}}
+	row := func(k int64) schema.Row { return schema.Row{k, "x"} }
+	upd := func(from, to int64) capture.Change {
+		return capture.Change{Table: tid, Op: capture.OpUpdate, Before: row(from), After: row(to)}
+	}
+	for _, tc := range []struct {
+		name   string
+		pos    Position
+		ch     capture.Change
+		keep   bool
+		wantOp capture.Op
+	}{
+		{"insert in chunk 0 before its mark", at(5), capture.Change{Table: tid, Op: capture.OpInsert, After: row(7)}, false, 0},
+		{"insert in chunk 0 after its mark", at(15), capture.Change{Table: tid, Op: capture.OpInsert, After: row(100)}, true, capture.OpInsert},
+		{"insert in chunk 1 before its mark", at(15), capture.Change{Table: tid, Op: capture.OpInsert, After: row(101)}, false, 0},
+		{"delete at the mark", at(20), capture.Change{Table: tid, Op: capture.OpDelete, Before: row(500)}, false, 0},
+		{"key moves from held chunk 1 to chunk 0", at(15), upd(500, 5), true, capture.OpInsert},
+		{"key moves from chunk 0 to held chunk 1", at(15), upd(5, 500), true, capture.OpDelete},
+		{"key moves, both held", at(8), upd(5, 500), false, 0},
+	} {
+		ch, keep, err := st.reconcile(tc.pos, tc.ch)
+		if err != nil || keep != tc.keep || (keep && ch.Op != tc.wantOp) {
+			t.Errorf("%s: keep %v op %s err %v, want keep %v op %s", tc.name, keep, ch.Op, err, tc.keep, tc.wantOp)
+		}
+	}
+	if _, _, err := st.reconcile(at(15), capture.Change{Table: tid, Op: capture.OpTruncate}); err == nil {
+		t.Error("a truncate between two chunks' marks must be an error")
+	}
+	if _, keep, _ := st.reconcile(at(21), capture.Change{Table: tid, Op: capture.OpInsert, After: row(7)}); !keep || st.marks[tid] != nil {
+		t.Error("past the latest mark every change is kept and the table's marks are dropped")
+	}
+}
