@@ -117,7 +117,7 @@ func crashLoop(t *testing.T, env crashEnv, w crashWorkload, rng *rand.Rand, want
 		var wait time.Duration
 		if i < 4 {
 			waitForLog(t, e, r, "snapshot planned", " snapshot=false")
-			wait = time.Duration(20+rng.IntN(700)) * time.Millisecond
+			wait = time.Duration(20+rng.IntN(400)) * time.Millisecond
 		} else {
 			waitForLog(t, e, r, "msg=streaming")
 			wait = time.Duration(100+rng.IntN(3000)) * time.Millisecond
