@@ -6,7 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
-		"fmt"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
