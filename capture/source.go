@@ -92,7 +92,7 @@ type Watermarker interface {
 	// SetWatermarks is called before Stream with the plan of every table
 	// that has chunks with watermarks the stream may not have passed yet
 	// (SnapshotPlan.Watermarks, from this run or a committed earlier one).
-	SetWatermarks(plans map[TableID]*SnapshotPlan) error
+	SetWatermarks(ctx context.Context, plans map[TableID]*SnapshotPlan) error
 }
 
 // RowReader is implemented by sources that can read current rows by key.

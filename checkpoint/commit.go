@@ -192,7 +192,7 @@ func (c *Coordinator) closeWindow(t *tableRun) {
 
 // setWatermarks tells a Watermarker source, before it streams, which
 // chunks of which tables hold changes up to which position.
-func (c *Coordinator) setWatermarks() error {
+func (c *Coordinator) setWatermarks(ctx context.Context) error {
 	plans := map[capture.TableID]*capture.SnapshotPlan{}
 	for _, t := range c.order {
 		if t.window != nil {
@@ -206,7 +206,7 @@ func (c *Coordinator) setWatermarks() error {
 	case !ok:
 		return nil
 	}
-	if err := wm.SetWatermarks(plans); err != nil {
+	if err := wm.SetWatermarks(ctx, plans); err != nil {
 		return fmt.Errorf("set snapshot chunk watermarks: %w", err)
 	}
 	return nil

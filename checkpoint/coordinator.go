@@ -222,7 +222,7 @@ func (c *Coordinator) run(ctx context.Context) error {
 	if err := c.recordStart(ctx, info.From); err != nil {
 		return err
 	}
-	if err := c.setWatermarks(); err != nil {
+	if err := c.setWatermarks(ctx); err != nil {
 		return err
 	}
 	return c.stream(ctx)

@@ -31,7 +31,7 @@ func (s *watermarkSource) ReadChunk(ctx context.Context, id capture.TableID, ch 
 	return b, err
 }
 
-func (s *watermarkSource) SetWatermarks(plans map[capture.TableID]*capture.SnapshotPlan) error {
+func (s *watermarkSource) SetWatermarks(_ context.Context, plans map[capture.TableID]*capture.SnapshotPlan) error {
 	s.marks <- plans
 	return nil
 }

@@ -20,8 +20,11 @@ type table struct {
 	binlog   []func(v any) (any, error) // row-event decoders, per column (ENUM/SET: see rowDecoders)
 	enumCols []int                      // ENUM and SET columns
 	colType  []string                   // information_schema COLUMN_TYPE per column
-	hasPK    bool
-	binKey   []bool // per key column: bounds are hex-encoded (binary collation bytes)
+	// collation is each column's character set and collation ("" for
+	// non-character columns) and its length in characters.
+	collation []collation
+	hasPK     bool
+	binKey    []bool // per key column: bounds are hex-encoded (binary collation bytes)
 
 	qname      string // `db`.`table`
 	selectList string // quoted columns in layout order (binary keys as-is)
@@ -102,16 +105,20 @@ func (s *Source) discover(ctx context.Context, c *sql.Conn) ([]*table, []Problem
 
 // describe reads one table's columns and primary key and builds its layout.
 func (s *Source) describe(ctx context.Context, c *sql.Conn, id capture.TableID) (*table, []Problem, error) {
-	rows, err := c.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, COALESCE(CHARACTER_SET_NAME, ''), IS_NULLABLE
+	rows, err := c.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, COALESCE(CHARACTER_SET_NAME, ''), IS_NULLABLE,
+			COALESCE(COLLATION_NAME, ''), COALESCE(CHARACTER_MAXIMUM_LENGTH, 0)
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, id.Schema, id.Name)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read columns of %s: %w", id, err)
 	}
-	type colInfo struct{ name, colType, dataType, charset, nullable string }
+	type colInfo struct {
+		name, colType, dataType, charset, nullable, collation string
+		chars                                                 int64
+	}
 	var cols []colInfo
 	for rows.Next() {
 		var ci colInfo
-		if err := rows.Scan(&ci.name, &ci.colType, &ci.dataType, &ci.charset, &ci.nullable); err != nil {
+		if err := rows.Scan(&ci.name, &ci.colType, &ci.dataType, &ci.charset, &ci.nullable, &ci.collation, &ci.chars); err != nil {
 			rows.Close()
 			return nil, nil, fmt.Errorf("read columns of %s: %w", id, err)
 		}
@@ -156,6 +163,7 @@ func (s *Source) describe(ctx context.Context, c *sql.Conn, id capture.TableID) 
 		}
 		layout.Columns = append(layout.Columns, col)
 		t.colType = append(t.colType, ci.colType)
+		t.collation = append(t.collation, collation{charset: ci.charset, name: ci.collation, chars: ci.chars})
 	}
 	for _, k := range keyNames {
 		i := layout.Index(k)

@@ -385,7 +385,7 @@ func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capt
 		}
 		var keep bool
 		var err error
-		if ch, keep, err = st.reconcile(txn.final, ch); err != nil || !keep {
+		if ch, keep, err = st.reconcile(ctx, txn.final, ch); err != nil || !keep {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,11 +33,16 @@ import (
 //
 // The stream must place a changed key in its chunk exactly as the
 // server's ORDER BY did when the chunks were planned. Keys of numeric,
-// temporal (not a DATETIME read in a non-UTC server-time-zone, whose
-// instants do not follow wall-clock order across a DST gap) and binary
-// columns are compared in Go; a table with a key column in a character
-// collation (or ENUM/SET) gets no watermarks and converges by replay.
-// MySQL reports no snapshot position, so its chunks have none either.
+// temporal and binary columns are compared in Go. CHAR and VARCHAR keys
+// are compared by their collation's weight strings, which the server
+// computes (WEIGHT_STRING, padded to the column's length for PAD SPACE
+// collations, so that trailing spaces compare as the server does); only
+// keys the stream sees before the latest watermark need one, and each is
+// asked for once. A table with another key column (TEXT, ENUM, SET, or a
+// DATETIME read in a non-UTC server-time-zone, whose instants do not
+// follow wall-clock order across a DST gap) gets no watermarks and
+// converges by replay. MySQL reports no snapshot position, so its chunks
+// have none either.
 
 // watermarked reports whether t's chunks are read at watermarks.
 func (s *Source) watermarked(t *table) bool {
@@ -61,6 +67,10 @@ func (s *Source) orderableKey(t *table) error {
 			}
 		case iceberg.BinaryType, iceberg.FixedType:
 			if t.binKey[i] {
+				continue
+			}
+		case iceberg.StringType:
+			if t.collation[k].weighable(t.colType[k]) {
 				continue
 			}
 		}
@@ -179,24 +189,67 @@ func snapshotBinlogPosition(ctx context.Context, c *sql.Conn) (string, uint32, e
 	return file, uint32(off), nil
 }
 
+// collation is a character column's character set and collation.
+type collation struct {
+	charset, name string
+	chars         int64 // the column's length in characters
+}
+
+// weighable reports whether key values of the column can be ordered by
+// weight strings: CHAR and VARCHAR of a known collation.
+func (c collation) weighable(colType string) bool {
+	ct := strings.ToLower(colType)
+	return c.name != "" && c.chars > 0 && c.chars <= 4096 &&
+		(strings.HasPrefix(ct, "char(") || strings.HasPrefix(ct, "varchar("))
+}
+
+// padSpace reports whether trailing spaces are insignificant (every
+// collation but MariaDB's NO PAD ones and MySQL's UCA 9.0 ones).
+func (c collation) padSpace() bool {
+	return !strings.Contains(c.name, "_nopad_") && !strings.Contains(c.name, "_0900_")
+}
+
+// weightExpr is the SQL expression of the weight string of a parameter in
+// the column's collation: padded with spaces to the column's length for
+// PAD SPACE collations, so that weight strings compare as the values do.
+func (c collation) weightExpr() string {
+	e := fmt.Sprintf("WEIGHT_STRING(CONVERT(? USING %s) COLLATE %s", c.charset, c.name)
+	if c.padSpace() {
+		e += fmt.Sprintf(" AS CHAR(%d)", c.chars)
+	}
+	return e + ")"
+}
+
+// weight is a collated string key value as the stream compares it: its
+// weight string in the column's collation.
+type weight []byte
+
 // chunkMarks is one table's chunk watermarks as the stream uses them.
 type chunkMarks struct {
 	key    []int        // key columns in layout order
-	uppers []schema.Row // each chunk's Upper bound, decoded; nil = unbounded
+	uppers []schema.Row // each chunk's Upper bound, comparable (see comparable); nil = unbounded
 	marks  []*Position  // each chunk's watermark; nil = read at From
 	end    Position     // the latest watermark
+
+	// weighed are the key positions of collated string columns, with
+	// their weight expressions; weights caches the weight strings the
+	// server computed, per position.
+	weighed []int
+	exprs   []string
+	weights []map[string]weight
+	db      *sql.DB
 }
 
 // SetWatermarks implements capture.Watermarker: the stream started next
 // drops the changes each plan's chunks already hold.
-func (s *Source) SetWatermarks(plans map[capture.TableID]*capture.SnapshotPlan) error {
+func (s *Source) SetWatermarks(ctx context.Context, plans map[capture.TableID]*capture.SnapshotPlan) error {
 	marks := map[capture.TableID]*chunkMarks{}
 	for id, plan := range plans {
 		t, err := s.tables.Get(id)
 		if err != nil {
 			return err
 		}
-		m, err := s.buildMarks(t, plan)
+		m, err := s.buildMarks(ctx, t, plan)
 		if err != nil {
 			return fmt.Errorf("snapshot watermarks of %s: %w; re-snapshot the table with floe resnapshot", id, err)
 		}
@@ -210,7 +263,7 @@ func (s *Source) SetWatermarks(plans map[capture.TableID]*capture.SnapshotPlan) 
 	return nil
 }
 
-func (s *Source) buildMarks(t *table, plan *capture.SnapshotPlan) (*chunkMarks, error) {
+func (s *Source) buildMarks(ctx context.Context, t *table, plan *capture.SnapshotPlan) (*chunkMarks, error) {
 	if len(plan.Watermarks) == 0 {
 		return nil, nil
 	}
@@ -220,9 +273,27 @@ func (s *Source) buildMarks(t *table, plan *capture.SnapshotPlan) (*chunkMarks, 
 	chunks := append([]capture.Chunk(nil), plan.Chunks...)
 	sort.Slice(chunks, func(i, j int) bool { return chunks[i].Index < chunks[j].Index })
 	m := &chunkMarks{key: t.layout.Key, uppers: make([]schema.Row, len(chunks)), marks: make([]*Position, len(chunks))}
+	for i, k := range t.layout.Key {
+		if _, ok := t.layout.Columns[k].Type.(iceberg.StringType); ok {
+			m.weighed = append(m.weighed, i)
+			m.exprs = append(m.exprs, t.collation[k].weightExpr())
+			m.weights = append(m.weights, map[string]weight{})
+		}
+	}
+	if len(m.weighed) > 0 {
+		db, err := s.pool()
+		if err != nil {
+			return nil, err
+		}
+		m.db = db
+	}
 	for i, ch := range chunks {
 		if ch.Upper != nil {
-			up, err := decodeBound(t, ch.Upper)
+			bound, err := decodeBound(t, ch.Upper)
+			if err != nil {
+				return nil, fmt.Errorf("chunk %d bound: %w", ch.Index, err)
+			}
+			up, err := m.comparable(ctx, bound)
 			if err != nil {
 				return nil, fmt.Errorf("chunk %d bound: %w", ch.Index, err)
 			}
@@ -276,20 +347,78 @@ func decodeBound(t *table, bound []string) (schema.Row, error) {
 	return out, nil
 }
 
-// watermark returns the watermark of the chunk that holds row's key (nil
-// when that chunk was read at From). Chunks are (previous Upper, Upper].
-func (m *chunkMarks) watermark(row schema.Row) *Position {
+// comparable returns a key (canonical values in key order) with each
+// collated string value replaced by its weight string, asking the server
+// for those it has not seen yet.
+func (m *chunkMarks) comparable(ctx context.Context, key schema.Row) (schema.Row, error) {
+	if len(m.weighed) == 0 {
+		return key, nil
+	}
+	out := slices.Clone(key)
+	var (
+		missing []int
+		args    []any
+		exprs   []string
+	)
+	for j, i := range m.weighed {
+		s, _ := key[i].(string)
+		if w, ok := m.weights[j][s]; ok {
+			out[i] = w
+			continue
+		}
+		missing = append(missing, j)
+		args = append(args, s)
+		exprs = append(exprs, m.exprs[j])
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	got := make([][]byte, len(missing))
+	dest := make([]any, len(missing))
+	for i := range got {
+		dest[i] = &got[i]
+	}
+	if err := m.db.QueryRowContext(ctx, "SELECT "+strings.Join(exprs, ", "), args...).Scan(dest...); err != nil {
+		return nil, fmt.Errorf("collation weight of a key: %w", err)
+	}
+	for n, j := range missing {
+		w := weight(got[n])
+		if len(m.weights[j]) >= maxCachedWeights {
+			clear(m.weights[j])
+		}
+		m.weights[j][args[n].(string)] = w
+		out[m.weighed[j]] = w
+	}
+	return out, nil
+}
+
+// maxCachedWeights bounds each key column's weight cache.
+const maxCachedWeights = 1 << 17
+
+// chunkOf returns the index (in chunk order) of the chunk that holds row's
+// key. Chunks are (previous Upper, Upper].
+func (m *chunkMarks) chunkOf(ctx context.Context, row schema.Row) (int, error) {
 	key := make(schema.Row, len(m.key))
 	for i, k := range m.key {
 		key[i] = row[k]
 	}
-	i := sort.Search(len(m.uppers), func(i int) bool {
-		return m.uppers[i] == nil || compareKeys(key, m.uppers[i]) <= 0
-	})
-	if i == len(m.uppers) {
-		return nil // past the last bound of a plan without an open end: cannot happen
+	key, err := m.comparable(ctx, key)
+	if err != nil {
+		return 0, err
 	}
-	return m.marks[i]
+	return sort.Search(len(m.uppers), func(i int) bool {
+		return m.uppers[i] == nil || compareKeys(key, m.uppers[i]) <= 0
+	}), nil
+}
+
+// watermark returns the watermark of the chunk that holds row's key (nil
+// when that chunk was read at From).
+func (m *chunkMarks) watermark(ctx context.Context, row schema.Row) (*Position, error) {
+	i, err := m.chunkOf(ctx, row)
+	if err != nil || i == len(m.uppers) {
+		return nil, err // past the last bound of a plan without an open end: cannot happen
+	}
+	return m.marks[i], nil
 }
 
 // compareKeys orders two canonical keys of orderable columns (see
@@ -326,15 +455,26 @@ func compareValue(a, b any) int {
 		return x.Cmp(b.(decimal128.Num))
 	case []byte:
 		return bytes.Compare(x, b.([]byte))
+	case weight:
+		return compareWeights(x, b.(weight))
 	}
 	panic(fmt.Sprintf("mysql: key value of type %T is not orderable", a))
 }
+
+// compareWeights compares two weight strings. Both are padded to the
+// column's length (PAD SPACE) or not padded at all (NO PAD), so a weight
+// string that is a prefix of the other is the smaller value, except that
+// an expansion ('ß' weighs as "ss") can leave the longer one with extra
+// trailing space weights; those are still ordered after the prefix, which
+// can only misplace a key equal to a chunk bound under the collation yet
+// spelled differently.
+func compareWeights(a, b weight) int { return bytes.Compare(a, b) }
 
 // reconcile applies the chunk watermarks to one change of a transaction at
 // pos: a change a chunk already holds is dropped (false); an update whose
 // old and new keys lie in chunks on different sides of pos keeps only the
 // side the chunk does not hold, as a delete or an insert.
-func (st *streamer) reconcile(pos Position, ch capture.Change) (capture.Change, bool, error) {
+func (st *streamer) reconcile(ctx context.Context, pos Position, ch capture.Change) (capture.Change, bool, error) {
 	m := st.marks[ch.Table]
 	if m == nil {
 		return ch, true, nil
@@ -343,17 +483,27 @@ func (st *streamer) reconcile(pos Position, ch capture.Change) (capture.Change, 
 		delete(st.marks, ch.Table) // positions only grow from here
 		return ch, true, nil
 	}
+	var err error
 	held := func(row schema.Row) bool {
-		w := m.watermark(row)
+		w, werr := m.watermark(ctx, row)
+		if werr != nil {
+			err = werr
+			return true
+		}
 		return w != nil && pos.Compare(*w) <= 0
 	}
 	switch ch.Op {
 	case capture.OpInsert:
-		return ch, !held(ch.After), nil
+		keep := !held(ch.After)
+		return ch, keep && err == nil, err
 	case capture.OpDelete:
-		return ch, !held(ch.Before), nil
+		keep := !held(ch.Before)
+		return ch, keep && err == nil, err
 	case capture.OpUpdate:
 		oldHeld, newHeld := held(ch.Before), held(ch.After)
+		if err != nil {
+			return ch, false, err
+		}
 		switch {
 		case oldHeld && newHeld:
 			return ch, false, nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,7 +103,7 @@ func watermarkRun(t *testing.T, setMarks bool) (got, want map[int64]string, stri
 		t.Fatal(err)
 	}
 	if setMarks {
-		if err := s.SetWatermarks(map[capture.TableID]*capture.SnapshotPlan{tid: plan}); err != nil {
+		if err := s.SetWatermarks(ctx, map[capture.TableID]*capture.SnapshotPlan{tid: plan}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -205,15 +207,108 @@ func TestReconcileSplitsKeyChanges(t *testing.T) {
 		{"key moves from chunk 0 to held chunk 1", at(15), upd(5, 500), true, capture.OpDelete},
 		{"key moves, both held", at(8), upd(5, 500), false, 0},
 	} {
-		ch, keep, err := st.reconcile(tc.pos, tc.ch)
+		ch, keep, err := st.reconcile(context.Background(), tc.pos, tc.ch)
 		if err != nil || keep != tc.keep || (keep && ch.Op != tc.wantOp) {
 			t.Errorf("%s: keep %v op %s err %v, want keep %v op %s", tc.name, keep, ch.Op, err, tc.keep, tc.wantOp)
 		}
 	}
-	if _, _, err := st.reconcile(at(15), capture.Change{Table: tid, Op: capture.OpTruncate}); err == nil {
+	if _, _, err := st.reconcile(context.Background(), at(15), capture.Change{Table: tid, Op: capture.OpTruncate}); err == nil {
 		t.Error("a truncate between two chunks' marks must be an error")
 	}
-	if _, keep, _ := st.reconcile(at(21), capture.Change{Table: tid, Op: capture.OpInsert, After: row(7)}); !keep || st.marks[tid] != nil {
+	if _, keep, _ := st.reconcile(context.Background(), at(21), capture.Change{Table: tid, Op: capture.OpInsert, After: row(7)}); !keep || st.marks[tid] != nil {
 		t.Error("past the latest mark every change is kept and the table's marks are dropped")
 	}
+}
+
+// TestCollatedKeyChunks: for string keys in several collations, the
+// chunk the stream assigns a key to (by weight strings) is the chunk the
+// server's own comparison assigns it to, for tricky values: case, accents,
+// trailing spaces and tabs, expansions, characters outside the BMP.
+func TestCollatedKeyChunks(t *testing.T) {
+	e := newEnv(t)
+	probes := []string{"", " ", "a", "A", "a ", "a\t", "a  ", "ab", "aB", "a b", "ä", "Ä", "ß", "ss", "SS", "z", "é", "e", "E",
+		"-", "_", "0", "9", "10", "ZZ", "o'x", "~", "😀", "Ω", "żółw", "ı", "i"}
+	collations := []struct{ charset, name string }{
+		{"utf8mb4", "utf8mb4_general_ci"}, {"utf8mb4", "utf8mb4_unicode_ci"}, {"utf8mb4", "utf8mb4_unicode_520_ci"},
+		{"utf8mb4", "utf8mb4_bin"}, {"utf8mb4", "utf8mb4_nopad_bin"}, {"utf8mb4", "utf8mb4_unicode_nopad_ci"},
+		{"latin1", "latin1_swedish_ci"}, {"latin1", "latin1_bin"},
+	}
+	ctx := testCtx(t)
+	differ := map[string]int{}
+	for n, c := range collations {
+		name := fmt.Sprintf("c%d", n)
+		e.exec(fmt.Sprintf("CREATE TABLE %s (k VARCHAR(12) CHARACTER SET %s COLLATE %s PRIMARY KEY)", name, c.charset, c.name))
+		var usable []string
+		for i, p := range probes {
+			if c.charset == "latin1" && strings.ContainsFunc(p, func(r rune) bool { return r > 0xff }) {
+				continue
+			}
+			usable = append(usable, p)
+			if i%2 == 0 { // every other probe is a row, so that both bounds and values between them are probed
+				if _, err := e.root.Exec(fmt.Sprintf("INSERT IGNORE INTO %s VALUES (?)", name), p); err != nil {
+					t.Fatalf("%s: insert %q: %v", c.name, p, err)
+				}
+			}
+		}
+		s := e.source(e.config(e.db + `\.` + name))
+		if _, err := s.Discover(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Start(ctx, capture.StartRequest{Snapshot: true}); err != nil {
+			t.Fatal(err)
+		}
+		tid := id(e.db, name)
+		tbl, err := s.tables.Get(tid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.watermarked(tbl) {
+			t.Fatalf("%s: a VARCHAR key in %s gets no watermarks", name, c.name)
+		}
+		chunks, err := s.PlanChunks(ctx, tid, 1) // every row's key is a chunk bound
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := &capture.SnapshotPlan{Chunks: chunks}
+		for _, ch := range chunks {
+			plan.MarkDone(ch.Index, "mysql.v1:mariadb:0-1-"+fmt.Sprint(ch.Index+1))
+		}
+		m, err := s.buildMarks(ctx, tbl, plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range usable {
+			got, err := m.chunkOf(ctx, schema.Row{p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want int
+			q := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE k < CONVERT(? USING %s) COLLATE %s", name, c.charset, c.name)
+			if err := e.root.QueryRow(q, p).Scan(&want); err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("%s: key %q is in chunk %d by weight strings, in chunk %d by the server", c.name, p, got, want)
+			}
+			if byBytes := sort.SearchStrings(sortedBounds(chunks), p); byBytes != want {
+				differ[c.name]++
+			}
+		}
+		t.Logf("%s: %d chunks, %d probes agree with the server (%d of them would not by byte order)", c.name, len(chunks), len(usable), differ[c.name])
+	}
+	if differ["utf8mb4_general_ci"] == 0 || differ["utf8mb4_unicode_ci"] == 0 {
+		t.Fatal("no probe falls differently by byte order in the case-insensitive collations: the probes test nothing")
+	}
+}
+
+// sortedBounds returns the chunks' upper bounds (single-column keys).
+func sortedBounds(chunks []capture.Chunk) []string {
+	var out []string
+	for _, ch := range chunks {
+		if ch.Upper != nil {
+			out = append(out, ch.Upper[0])
+		}
+	}
+	sort.Strings(out)
+	return out
 }
