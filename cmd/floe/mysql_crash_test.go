@@ -31,7 +31,7 @@ func TestMySQLCrashExactlyOnce(t *testing.T) {
 			w := &mysqlWorkload{e: e, rng: rand.New(rand.NewPCG(seed, 5)), next: seeded}
 			crashLoop(t, e, w, rng, 3)
 			if mode == "changelog" {
-				auditChangelog(t, e.pipelineEnv, "accounts", "id") // BIGINT key
+				auditChangelog(t, e.pipelineEnv, "accounts", "id")          // BIGINT key
 				auditChangelog(t, e.pipelineEnv, "events", "tenant", "seq") // by collation weights
 			}
 		})
