@@ -24,6 +24,12 @@
 //     go straight to a lakewriter.DataWriter on the reader goroutines and
 //     its files join the table's next commit (see direct.go); files of a
 //     failed run that were never handed to a commit are removed;
+//   - a chunk a capture.Watermarker read at a position of its own (its
+//     watermark, the batch's Position) is recorded with it in the plan
+//     (SnapshotPlan.Watermarks); the complete plan stays in floe.snapshot
+//     until the table's committed position passes its latest watermark,
+//     and before every Stream the source gets the plans still inside
+//     that window (SetWatermarks), from this run or from the history;
 //   - chunks read after the stream's start (an inexact snapshot) put their
 //     table in a convergence window (floe.converge-until): replayed
 //     changes in it take values they were not sent from the source's

@@ -28,12 +28,16 @@
 //
 // Snapshot: Start takes From = the server's current position (or the
 // resume position) and reports Exact = false: there is no exported
-// snapshot, so each chunk is read in its own consistent read (REPEATABLE
-// READ, READ ONLY) at a later point, and the coordinator converges the
-// table by replaying the stream from From with RowReader (full images make
-// the replay idempotent). The DBLog watermark reconciliation is not
-// implemented. PlanChunks splits by primary key with ROW_NUMBER() (MySQL
-// 8 / MariaDB 10.2+); binary key bounds are hex-encoded.
+// snapshot, so each chunk is read in its own consistent read at a later
+// point. On MariaDB, for keys this package orders as the server does (see
+// watermark.go), that read's exact binlog position is the chunk batch's
+// Position, its watermark (capture.Watermarker): given the watermarks by
+// SetWatermarks, Stream drops each change of a key whose chunk holds it
+// already (at or before the chunk's watermark), so snapshot and stream
+// neither overlap nor leave a gap. Other chunks carry From and converge by
+// replay (full images make the replay idempotent). PlanChunks splits by
+// primary key with ROW_NUMBER() (MySQL 8 / MariaDB 10.2+); binary key
+// bounds are hex-encoded.
 //
 // Invariants:
 //   - snapshot values are the text protocol decoded by
