@@ -129,6 +129,10 @@ func tableStatus(ctx context.Context, pipeline string, t *lakewriter.Table, now 
 				return ts, fmt.Errorf("%s: %s: %w", ts.Table, checkpoint.PropSnapshot, err)
 			}
 			ts.Snapshot = fmt.Sprintf("%d/%d chunks", len(plan.Chunks)-len(plan.Remaining()), len(plan.Chunks))
+			if plan.Complete() {
+				// Kept until the stream passes the chunks' watermarks.
+				ts.Snapshot = fmt.Sprintf("done (%d chunks), stream reconciling", len(plan.Chunks))
+			}
 		}
 	}
 	if ts.DataFiles, ts.DeleteFiles, err = t.FileCounts(ctx); err != nil {
