@@ -71,6 +71,12 @@ type Batch struct {
 	// position and not after its own transaction's final position
 	// (PostgreSQL: commit LSN + 1); the last part carries the final one.
 	More bool
+	// Barrier is set on the batch of a schema change (DDL) of a captured
+	// table, which is never part of a split transaction: the coordinator
+	// commits what it has buffered, up to and including this batch,
+	// before it applies the next one, so that a table whose layout
+	// changes next holds no rows of the old layout at that point.
+	Barrier bool
 }
 
 // ChunkRef identifies one snapshot chunk of one table.

@@ -113,3 +113,17 @@ func labelMatches(shown, real string) bool {
 	}
 	return i == len(rs)
 }
+
+// MySQLCharsetText decodes b, text in the MySQL character set charset
+// (as the binlog carries ENUM and SET labels), to UTF-8.
+func MySQLCharsetText(charset string, b []byte) (string, error) {
+	dec, ok := charsetDecoders[strings.ToLower(charset)]
+	if !ok {
+		return "", fmt.Errorf("character set %s is not supported in the binlog", charset)
+	}
+	s, ok := dec(b)
+	if !ok {
+		return "", fmt.Errorf("%q is not valid %s text", b, charset)
+	}
+	return s, nil
+}

@@ -2,6 +2,7 @@ package capturetest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,17 +121,24 @@ func testSnapshotConverges(t *testing.T, e Env) {
 	}
 }
 
-// testSchemaChangeStops: both sources document that a layout change of a
-// captured table stops the stream with an error (schema evolution is not
-// implemented); no change in the new layout may be emitted.
-func testSchemaChangeStops(t *testing.T, e Env) {
+// testSchemaChange: a source that follows layout changes sends a Barrier
+// batch for the ALTER, then changes in the new layout (a new Schema
+// pointer that has the added column), and stops with an error at a
+// column added with a default (the server filled existing rows, which
+// the stream cannot see). Any other source stops at the first layout
+// change with an error, and emits no change in the new layout.
+func testSchemaChange(t *testing.T, e Env) {
 	e.Exec(ddlT)
 	src, info := start(t, e, Options{}, capture.StartRequest{}, "t")
 	s := startStream(t, e, src, info.From, "t")
 	r := tRow{ID: 1, Name: "before"}
 	e.Exec(insertT(r))
-	s.expect(e, ins("t", r.row()))
+	before := s.expect(e, ins("t", r.row())).Changes[0].Schema
 	e.Exec("ALTER TABLE t ADD COLUMN extra int", "INSERT INTO t (id, name, extra) VALUES (2, 'after', 7)")
+	if e.Caps().FollowsLayoutChanges {
+		followLayoutChange(t, e, s, before)
+		return
+	}
 	deadline := time.After(waitTimeout)
 	for {
 		select {
@@ -148,6 +156,48 @@ func testSchemaChangeStops(t *testing.T, e Env) {
 			return
 		case <-deadline:
 			t.Fatalf("Stream still running %s after a layout change, want an error", waitTimeout)
+		}
+	}
+}
+
+// followLayoutChange is testSchemaChange for a source that follows layout
+// changes, after "ALTER TABLE t ADD COLUMN extra int" and an insert.
+func followLayoutChange(t *testing.T, e Env, s *stream, before *schema.Table) {
+	barrier := s.next() // next returns Barrier batches too
+	if !barrier.Barrier || len(barrier.Changes) != 0 || barrier.More {
+		t.Fatalf("after the ALTER: batch at %s with %d changes, barrier=%v; want an empty Barrier batch", barrier.Position, len(barrier.Changes), barrier.Barrier)
+	}
+	b := s.next()
+	if len(b.Changes) != 1 || b.Changes[0].Op != capture.OpInsert {
+		t.Fatalf("after the ALTER: batch at %s with %d changes, want the insert", b.Position, len(b.Changes))
+	}
+	ch := b.Changes[0]
+	i := ch.Schema.Index("extra")
+	if ch.Schema == before || i < 0 || len(ch.Schema.Columns) != len(before.Columns)+1 {
+		t.Fatalf("insert after ADD COLUMN has layout %s, want %s plus extra", ch.Schema, before)
+	}
+	if v, ok := ch.After[i].(int32); !ok || v != 7 || ch.After[0] != int64(2) {
+		t.Fatalf("insert after ADD COLUMN = %s, want id 2 with extra 7", fmtChange(ch))
+	}
+	// A column the server fills in for the existing rows cannot be followed.
+	e.Exec("ALTER TABLE t ADD COLUMN filled int NOT NULL DEFAULT 5", "INSERT INTO t (id, name, extra, filled) VALUES (3, 'x', 1, 5)")
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case b := <-s.Out:
+			s.check(b)
+			if len(b.Changes) > 0 {
+				t.Fatalf("stream emitted %s after a column was added with a default, want an error", fmtChange(b.Changes[0]))
+			}
+		case err := <-s.Done:
+			s.Returned()
+			if err == nil || !strings.Contains(err.Error(), "filled") && !strings.Contains(err.Error(), "default") {
+				t.Fatalf("Stream returned %v after a column was added with a default, want an error saying why", err)
+			}
+			t.Logf("Stream stopped as documented: %v", err)
+			return
+		case <-deadline:
+			t.Fatalf("Stream still running %s after a column was added with a default, want an error", waitTimeout)
 		}
 	}
 }

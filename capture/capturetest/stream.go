@@ -72,7 +72,7 @@ func (s *stream) next() capture.Batch {
 		if !ok {
 			s.t.Fatalf("no batch with changes within %s", waitTimeout)
 		}
-		if len(b.Changes) > 0 || b.More {
+		if len(b.Changes) > 0 || b.More || b.Barrier {
 			return b
 		}
 	}

@@ -83,6 +83,9 @@ type Source struct {
 	ended    bool
 	// marks are the chunk watermarks the stream reconciles (SetWatermarks).
 	marks map[capture.TableID]*chunkMarks
+	// collations are the server's collations by id, read once (see
+	// tablemap.go).
+	collations map[uint64]collationInfo
 
 	ackMu sync.Mutex
 	acked *Position

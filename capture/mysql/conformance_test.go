@@ -50,5 +50,5 @@ func (c *mariaConfEnv) Table(name string) capture.TableID {
 // empty batches come only after transactions on other tables (see the
 // package doc).
 func (c *mariaConfEnv) Caps() capturetest.Caps {
-	return capturetest.Caps{}
+	return capturetest.Caps{FollowsLayoutChanges: true}
 }

@@ -155,10 +155,12 @@ func parseIdent(s string) (string, string, bool) {
 }
 
 // ddl decides what a statement in the binlog means for capture: TRUNCATE
-// of a captured table is an OpTruncate change; DROP or RENAME of one, or
-// an ALTER that changed its layout, is an error (schema history is not
-// implemented yet); statements on other tables are ignored, except that a
-// new table matching source.tables is logged (a restart captures it).
+// of a captured table is an OpTruncate change; an ALTER (or index change)
+// of one makes its transaction's batch a Barrier, and the layout it
+// leaves is read from the next TABLE_MAP (see tablemap.go); DROP or RENAME
+// of one is an error naming the fix; statements on other tables are
+// ignored, except that a new table matching source.tables is logged (a
+// restart captures it).
 func (st *streamer) ddl(ctx context.Context, db, stmt string) ([]capture.Change, error) {
 	var out []capture.Change
 	for _, r := range parseDDL(db, stmt) {
@@ -179,14 +181,8 @@ func (st *streamer) ddl(ctx context.Context, db, stmt string) ([]capture.Change,
 		case r.verb == "TRUNCATE":
 			out = append(out, capture.Change{Table: t.id, Op: capture.OpTruncate, Schema: t.layout})
 		case r.verb == "ALTER" || r.verb == "INDEX":
-			same, err := st.s.layoutUnchanged(ctx, t)
-			if err != nil {
-				return nil, fmt.Errorf("check layout of %s after %q: %w", t.id, truncate(stmt, 120), err)
-			}
-			if !same {
-				return nil, st.unsupported(t.id, stmt)
-			}
-			st.s.log.Info("statement on a captured table left its layout unchanged", "table", t.id.String(), "statement", truncate(stmt, 120))
+			st.txn.barrier = true
+			st.s.log.Info("schema change on a captured table", "table", t.id.String(), "position", st.cur.String(), "statement", truncate(stmt, 200))
 		default:
 			return nil, st.unsupported(t.id, stmt)
 		}
@@ -195,7 +191,7 @@ func (st *streamer) ddl(ctx context.Context, db, stmt string) ([]capture.Change,
 }
 
 func (st *streamer) unsupported(id capture.TableID, stmt string) error {
-	return fmt.Errorf("schema change on %s is not supported yet: %q at %s; restore the table's previous layout, or re-snapshot the table after the change (drop its Iceberg table and restart)",
+	return fmt.Errorf("captured table %s was dropped or renamed: %q at %s; Floe does not follow a table to a new name: remove it from source.tables, or re-snapshot it with floe resnapshot once it exists again",
 		id, truncate(stmt, 200), st.cur)
 }
 
@@ -204,33 +200,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
-}
-
-// layoutUnchanged re-reads t from information_schema and reports whether
-// its layout (names, types, nullability, key) is still the discovered one.
-func (s *Source) layoutUnchanged(ctx context.Context, t *table) (bool, error) {
-	c, err := s.conn(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer c.Close()
-	now, problems, err := s.describe(ctx, c, t.id)
-	if err != nil {
-		return false, err
-	}
-	if len(problems) > 0 || now == nil {
-		return false, nil
-	}
-	if !slices.Equal(now.colType, t.colType) || !slices.Equal(now.layout.Key, t.layout.Key) || len(now.layout.Columns) != len(t.layout.Columns) {
-		return false, nil
-	}
-	for i, c := range now.layout.Columns {
-		o := t.layout.Columns[i]
-		if c.Name != o.Name || c.Nullable != o.Nullable || c.Source.Name != o.Source.Name || !c.Type.Equals(o.Type) {
-			return false, nil
-		}
-	}
-	return true, nil
 }
 
 // layoutDiff describes how a TABLE_MAP event differs from the discovered

@@ -111,10 +111,6 @@ func (s *Source) describe(ctx context.Context, c *sql.Conn, id capture.TableID) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("read columns of %s: %w", id, err)
 	}
-	type colInfo struct {
-		name, colType, dataType, charset, nullable, collation string
-		chars                                                 int64
-	}
 	var cols []colInfo
 	for rows.Next() {
 		var ci colInfo
@@ -144,7 +140,19 @@ func (s *Source) describe(ctx context.Context, c *sql.Conn, id capture.TableID) 
 	if err := krows.Close(); err != nil {
 		return nil, nil, fmt.Errorf("read primary key of %s: %w", id, err)
 	}
+	return s.buildTable(id, cols, pk)
+}
 
+// colInfo is one column as information_schema.COLUMNS describes it (or
+// as rebuilt from a TABLE_MAP event, see tablemap.go).
+type colInfo struct {
+	name, colType, dataType, charset, nullable, collation string
+	chars                                                 int64
+}
+
+// buildTable builds a table's layout, decoders and queries from its
+// columns (in ordinal order) and primary key column names.
+func (s *Source) buildTable(id capture.TableID, cols []colInfo, pk []string) (*table, []Problem, error) {
 	t := &table{id: id, hasPK: len(pk) > 0}
 	keyNames := pk
 	if o, ok := s.cfg.KeyOverrides[id]; ok && len(pk) == 0 {

@@ -77,7 +77,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	s.log.Info("streaming", "flavor", flavor, "server_id", s.cfg.ServerID, "position", from.String())
 
 	st := &streamer{s: s, out: out, cur: from, last: from, byName: byName,
-		maps: map[uint64]*table{}, ignored: map[uint64]bool{}, decs: map[uint64]*rowDecoders{},
+		versions: map[string]*table{}, maps: map[uint64]*table{}, ignored: map[uint64]bool{}, decs: map[uint64]*rowDecoders{},
 		lastDecs: map[*table]*rowDecoders{}, lastEmit: time.Now(), marks: marks}
 	if from.Kind == KindFile {
 		st.file = from.File
@@ -159,8 +159,13 @@ type streamer struct {
 	last Position // position of the last batch emitted (or From)
 	file string   // current binlog file (file positions)
 
-	byName  map[capture.TableID]*table
-	maps    map[uint64]*table       // TABLE_MAP id -> captured table, valid layout
+	// byName holds each captured table's current layout version: the
+	// discovered one until a TABLE_MAP states another (see tablemap.go).
+	byName map[capture.TableID]*table
+	// versions are the layout versions rebuilt from TABLE_MAP events, by
+	// tableMapKey (the discovered layout when they agree with it).
+	versions map[string]*table
+	maps     map[uint64]*table       // TABLE_MAP id -> captured table, valid layout
 	ignored map[uint64]bool         // TABLE_MAP ids of tables not captured
 	decs    map[uint64]*rowDecoders // TABLE_MAP id -> decoders for its labels
 	// lastDecs are each table's decoders of its last TABLE_MAP, reused
@@ -181,6 +186,7 @@ type txnState struct {
 	begun   bool // inside BEGIN ... COMMIT (MariaDB: a non-standalone GTID event)
 	changes []capture.Change
 	parts   int       // parts already emitted with More
+	barrier bool      // a DDL of a captured table: emitted as a Barrier
 	commit  time.Time // MySQL immediate commit timestamp, when known
 }
 
@@ -199,7 +205,7 @@ func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) err
 	case *replication.QueryEvent:
 		return st.query(ctx, ev.Header, e)
 	case *replication.TableMapEvent:
-		return st.tableMap(e)
+		return st.tableMap(ctx, e)
 	case *replication.RowsEvent:
 		if ev.Header.EventType == replication.PARTIAL_UPDATE_ROWS_EVENT {
 			return errors.New("binlog holds a partial JSON update (binlog_row_value_options=PARTIAL_JSON); fix: SET GLOBAL binlog_row_value_options='' so updates carry full images")
@@ -277,7 +283,7 @@ func (st *streamer) query(ctx context.Context, h *replication.EventHeader, e *re
 
 // tableMap records which captured table a TABLE_MAP id stands for, after
 // checking the event's columns against the discovered layout.
-func (st *streamer) tableMap(e *replication.TableMapEvent) error {
+func (st *streamer) tableMap(ctx context.Context, e *replication.TableMapEvent) error {
 	id := capture.TableID{Schema: string(e.Schema), Name: string(e.Table)}
 	t, ok := st.byName[id]
 	if !ok {
@@ -285,8 +291,14 @@ func (st *streamer) tableMap(e *replication.TableMapEvent) error {
 		delete(st.maps, e.TableID)
 		return nil
 	}
-	if diff := layoutDiff(t, e); diff != "" {
-		return fmt.Errorf("schema change on %s is not supported yet: the binlog at %s has %s; restore the table's previous layout, or re-snapshot the table after the change", id, st.cur, diff)
+	if len(e.ColumnName) > 0 {
+		next, err := st.layoutVersion(ctx, t, e)
+		if err != nil {
+			return err
+		}
+		t = next
+	} else if diff := layoutDiff(t, e); diff != "" {
+		return fmt.Errorf("the layout of %s changed: the binlog at %s has %s, and without binlog_row_metadata=FULL Floe cannot follow the change; set it, then re-snapshot the table with floe resnapshot", id, st.cur, diff)
 	}
 	d, err := st.s.decoders(t, e, st.lastDecs[t])
 	if err != nil {
@@ -436,14 +448,14 @@ func (st *streamer) commit(ctx context.Context, h *replication.EventHeader) erro
 		return nil // at or before where the stream started
 	}
 	at := time.Now()
-	if len(txn.changes) == 0 && txn.parts == 0 && at.Sub(st.lastEmit) < st.s.cfg.HeartbeatInterval {
+	if len(txn.changes) == 0 && txn.parts == 0 && !txn.barrier && at.Sub(st.lastEmit) < st.s.cfg.HeartbeatInterval {
 		return nil
 	}
 	ct := time.Unix(int64(h.Timestamp), 0).UTC()
 	if !txn.commit.IsZero() {
 		ct = txn.commit
 	}
-	return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: pos, CommitTime: ct})
+	return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: pos, CommitTime: ct, Barrier: txn.barrier})
 }
 
 // emit sends b downstream.

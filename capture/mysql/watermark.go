@@ -226,7 +226,11 @@ type weight []byte
 
 // chunkMarks is one table's chunk watermarks as the stream uses them.
 type chunkMarks struct {
-	key    []int        // key columns in layout order
+	// keyNames are the key columns; keyIdx their ordinals in each layout
+	// version a change came with (a schema change may move them).
+	keyNames []string
+	keyIdx   map[*schema.Table][]int
+
 	uppers []schema.Row // each chunk's Upper bound, comparable (see comparable); nil = unbounded
 	marks  []*Position  // each chunk's watermark; nil = read at From
 	end    Position     // the latest watermark
@@ -272,7 +276,8 @@ func (s *Source) buildMarks(ctx context.Context, t *table, plan *capture.Snapsho
 	}
 	chunks := append([]capture.Chunk(nil), plan.Chunks...)
 	sort.Slice(chunks, func(i, j int) bool { return chunks[i].Index < chunks[j].Index })
-	m := &chunkMarks{key: t.layout.Key, uppers: make([]schema.Row, len(chunks)), marks: make([]*Position, len(chunks))}
+	m := &chunkMarks{keyNames: t.layout.KeyNames(), keyIdx: map[*schema.Table][]int{},
+		uppers: make([]schema.Row, len(chunks)), marks: make([]*Position, len(chunks))}
 	for i, k := range t.layout.Key {
 		if _, ok := t.layout.Columns[k].Type.(iceberg.StringType); ok {
 			m.weighed = append(m.weighed, i)
@@ -395,11 +400,22 @@ func (m *chunkMarks) comparable(ctx context.Context, key schema.Row) (schema.Row
 // maxCachedWeights bounds each key column's weight cache.
 const maxCachedWeights = 1 << 17
 
-// chunkOf returns the index (in chunk order) of the chunk that holds row's
-// key. Chunks are (previous Upper, Upper].
-func (m *chunkMarks) chunkOf(ctx context.Context, row schema.Row) (int, error) {
-	key := make(schema.Row, len(m.key))
-	for i, k := range m.key {
+// chunkOf returns the index (in chunk order) of the chunk that holds the
+// key of row, a row in layout. Chunks are (previous Upper, Upper].
+func (m *chunkMarks) chunkOf(ctx context.Context, layout *schema.Table, row schema.Row) (int, error) {
+	idx, ok := m.keyIdx[layout]
+	if !ok {
+		for _, name := range m.keyNames {
+			i := layout.Index(name)
+			if i < 0 {
+				return 0, fmt.Errorf("key column %s is not in the layout %s", name, layout)
+			}
+			idx = append(idx, i)
+		}
+		m.keyIdx[layout] = idx
+	}
+	key := make(schema.Row, len(idx))
+	for i, k := range idx {
 		key[i] = row[k]
 	}
 	key, err := m.comparable(ctx, key)
@@ -413,8 +429,8 @@ func (m *chunkMarks) chunkOf(ctx context.Context, row schema.Row) (int, error) {
 
 // watermark returns the watermark of the chunk that holds row's key (nil
 // when that chunk was read at From).
-func (m *chunkMarks) watermark(ctx context.Context, row schema.Row) (*Position, error) {
-	i, err := m.chunkOf(ctx, row)
+func (m *chunkMarks) watermark(ctx context.Context, layout *schema.Table, row schema.Row) (*Position, error) {
+	i, err := m.chunkOf(ctx, layout, row)
 	if err != nil || i == len(m.uppers) {
 		return nil, err // past the last bound of a plan without an open end: cannot happen
 	}
@@ -485,7 +501,7 @@ func (st *streamer) reconcile(ctx context.Context, pos Position, ch capture.Chan
 	}
 	var err error
 	held := func(row schema.Row) bool {
-		w, werr := m.watermark(ctx, row)
+		w, werr := m.watermark(ctx, ch.Schema, row)
 		if werr != nil {
 			err = werr
 			return true

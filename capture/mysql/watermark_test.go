@@ -185,12 +185,13 @@ func TestReconcileSplitsKeyChanges(t *testing.T) {
 		return Position{Kind: KindMariaDB, Maria: []MariaGTID{{Domain: 0, Server: 1, Seq: seq}}}
 	}
 	w10, w20 := at(10), at(20)
-	m := &chunkMarks{key: []int{0}, uppers: []schema.Row{{int64(100)}, nil}, marks: []*Position{&w10, &w20}, end: w20}
+	m := &chunkMarks{keyNames: []string{"id"}, keyIdx: map[*schema.Table][]int{}, uppers: []schema.Row{{int64(100)}, nil}, marks: []*Position{&w10, &w20}, end: w20}
+	layout := &schema.Table{Columns: []schema.Column{{Name: "id"}, {Name: "v"}}, Key: []int{0}}
 	tid := capture.TableID{Schema: "d", Name: "t"}
 	st := &streamer{marks: map[capture.TableID]*chunkMarks{tid: m}}
 	row := func(k int64) schema.Row { return schema.Row{k, "x"} }
 	upd := func(from, to int64) capture.Change {
-		return capture.Change{Table: tid, Op: capture.OpUpdate, Before: row(from), After: row(to)}
+		return capture.Change{Table: tid, Op: capture.OpUpdate, Schema: layout, Before: row(from), After: row(to)}
 	}
 	for _, tc := range []struct {
 		name   string
@@ -199,10 +200,10 @@ func TestReconcileSplitsKeyChanges(t *testing.T) {
 		keep   bool
 		wantOp capture.Op
 	}{
-		{"insert in chunk 0 before its mark", at(5), capture.Change{Table: tid, Op: capture.OpInsert, After: row(7)}, false, 0},
-		{"insert in chunk 0 after its mark", at(15), capture.Change{Table: tid, Op: capture.OpInsert, After: row(100)}, true, capture.OpInsert},
-		{"insert in chunk 1 before its mark", at(15), capture.Change{Table: tid, Op: capture.OpInsert, After: row(101)}, false, 0},
-		{"delete at the mark", at(20), capture.Change{Table: tid, Op: capture.OpDelete, Before: row(500)}, false, 0},
+		{"insert in chunk 0 before its mark", at(5), capture.Change{Table: tid, Op: capture.OpInsert, Schema: layout, After: row(7)}, false, 0},
+		{"insert in chunk 0 after its mark", at(15), capture.Change{Table: tid, Op: capture.OpInsert, Schema: layout, After: row(100)}, true, capture.OpInsert},
+		{"insert in chunk 1 before its mark", at(15), capture.Change{Table: tid, Op: capture.OpInsert, Schema: layout, After: row(101)}, false, 0},
+		{"delete at the mark", at(20), capture.Change{Table: tid, Op: capture.OpDelete, Schema: layout, Before: row(500)}, false, 0},
 		{"key moves from held chunk 1 to chunk 0", at(15), upd(500, 5), true, capture.OpInsert},
 		{"key moves from chunk 0 to held chunk 1", at(15), upd(5, 500), true, capture.OpDelete},
 		{"key moves, both held", at(8), upd(5, 500), false, 0},
@@ -212,10 +213,10 @@ func TestReconcileSplitsKeyChanges(t *testing.T) {
 			t.Errorf("%s: keep %v op %s err %v, want keep %v op %s", tc.name, keep, ch.Op, err, tc.keep, tc.wantOp)
 		}
 	}
-	if _, _, err := st.reconcile(context.Background(), at(15), capture.Change{Table: tid, Op: capture.OpTruncate}); err == nil {
+	if _, _, err := st.reconcile(context.Background(), at(15), capture.Change{Table: tid, Op: capture.OpTruncate, Schema: layout}); err == nil {
 		t.Error("a truncate between two chunks' marks must be an error")
 	}
-	if _, keep, _ := st.reconcile(context.Background(), at(21), capture.Change{Table: tid, Op: capture.OpInsert, After: row(7)}); !keep || st.marks[tid] != nil {
+	if _, keep, _ := st.reconcile(context.Background(), at(21), capture.Change{Table: tid, Op: capture.OpInsert, Schema: layout, After: row(7)}); !keep || st.marks[tid] != nil {
 		t.Error("past the latest mark every change is kept and the table's marks are dropped")
 	}
 }
@@ -278,7 +279,7 @@ func TestCollatedKeyChunks(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, p := range usable {
-			got, err := m.chunkOf(ctx, schema.Row{p})
+			got, err := m.chunkOf(ctx, tbl.layout, schema.Row{p})
 			if err != nil {
 				t.Fatal(err)
 			}
