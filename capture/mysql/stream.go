@@ -166,8 +166,8 @@ type streamer struct {
 	// tableMapKey (the discovered layout when they agree with it).
 	versions map[string]*table
 	maps     map[uint64]*table       // TABLE_MAP id -> captured table, valid layout
-	ignored map[uint64]bool         // TABLE_MAP ids of tables not captured
-	decs    map[uint64]*rowDecoders // TABLE_MAP id -> decoders for its labels
+	ignored  map[uint64]bool         // TABLE_MAP ids of tables not captured
+	decs     map[uint64]*rowDecoders // TABLE_MAP id -> decoders for its labels
 	// lastDecs are each table's decoders of its last TABLE_MAP, reused
 	// while the labels stay the same.
 	lastDecs map[*table]*rowDecoders
