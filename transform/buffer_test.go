@@ -391,7 +391,7 @@ func TestBufferLayoutMapping(t *testing.T) {
 		want string
 	}{
 		{"new column", &schema.Table{Columns: append(slices.Clone(src.Columns), schema.Column{Name: "extra", Type: iceberg.PrimitiveTypes.Int32}), Key: []int{0}}, "column extra of the change is not in the sink layout"},
-		{"widened type", &schema.Table{Columns: []schema.Column{{Name: "id", Type: iceberg.PrimitiveTypes.Int32}, src.Columns[1], src.Columns[2]}, Key: []int{0}}, "column id is int in the change but long"},
+		{"incompatible type", &schema.Table{Columns: []schema.Column{{Name: "id", Type: iceberg.PrimitiveTypes.String}, src.Columns[1], src.Columns[2]}, Key: []int{0}}, "column id is string in the change but long"},
 		{"required column missing", &schema.Table{Columns: src.Columns[:2], Key: []int{0}}, "column body of the sink layout is missing"},
 		{"metadata column in change", &schema.Table{Columns: append(slices.Clone(src.Columns), schema.Column{Name: ColOp, Type: iceberg.PrimitiveTypes.String}), Key: []int{0}}, "column _floe_op of the change is not in the sink layout"},
 		{"no layout", nil, "change without a layout"},

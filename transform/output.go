@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/apache/iceberg-go"
+
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
 )
@@ -283,8 +285,19 @@ func (b *Buffer) NumDeleteKeys() int {
 type colMap struct {
 	src   []int // sink ordinal -> change ordinal, -1 when absent (NULL)
 	width int   // columns in the change's layout
+	// from holds, by sink ordinal, the change column's type when its
+	// values must be promoted to the sink column's type (schema.Promote),
+	// else nil; from is nil when no column needs a promotion.
+	from []iceberg.Type
 }
 
+// promotes reports whether the value of sink column i is promoted.
+func (cm *colMap) promotes(i int) bool { return cm.from != nil && cm.from[i] != nil }
+
+// mapping returns (and caches) the colMap of change layout s. Every column
+// of s must be a source column of the sink layout whose type is the
+// same or one the change's type promotes to (schema.Promotable); sink
+// columns s lacks are NULL, so they must be nullable and not key columns.
 func (b *Buffer) mapping(s *schema.Table) (*colMap, error) {
 	if cm, ok := b.maps[s]; ok {
 		return cm, nil
@@ -302,7 +315,13 @@ func (b *Buffer) mapping(s *schema.Table) (*colMap, error) {
 			return nil, b.errf("column %s of the change is not in the sink layout %s; the source layout changed and the buffer must be flushed and rebuilt", c.Name, b.layout)
 		}
 		if want := b.layout.Columns[i].Type; !schema.SameType(want, c.Type) {
-			return nil, b.errf("column %s is %s in the change but %s in the sink layout; the buffer must be flushed and rebuilt", c.Name, c.Type, want)
+			if !schema.Promotable(c.Type, want) {
+				return nil, b.errf("column %s is %s in the change but %s in the sink layout; the buffer must be flushed and rebuilt", c.Name, c.Type, want)
+			}
+			if cm.from == nil {
+				cm.from = make([]iceberg.Type, b.n)
+			}
+			cm.from[i] = c.Type
 		}
 		cm.src[i] = j
 	}
@@ -316,15 +335,29 @@ func (b *Buffer) mapping(s *schema.Table) (*colMap, error) {
 }
 
 // project writes the source columns of dst from img, a row in the
-// change's layout.
+// change's layout, promoting values of narrower change columns to the
+// sink column's type.
 func (b *Buffer) project(dst schema.Row, cm *colMap, img schema.Row) error {
 	if len(img) != cm.width {
 		return b.errf("row has %d values, its layout %d columns", len(img), cm.width)
 	}
+	if cm.from == nil {
+		for i, j := range cm.src {
+			if j < 0 {
+				dst[i] = nil
+			} else {
+				dst[i] = img[j]
+			}
+		}
+		return nil
+	}
 	for i, j := range cm.src {
-		if j < 0 {
+		switch {
+		case j < 0:
 			dst[i] = nil
-		} else {
+		case cm.from[i] != nil:
+			dst[i] = schema.Promote(img[j], cm.from[i], b.layout.Columns[i].Type)
+		default:
 			dst[i] = img[j]
 		}
 	}

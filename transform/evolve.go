@@ -1,0 +1,111 @@
+package transform
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/floe-cdc/floe/schema"
+)
+
+// EvolveSinkLayout returns the sink layout that holds rows of both sink,
+// the current layout of an existing sink table (a sink layout: metadata
+// columns last, as lakewriter derives it from the Iceberg schema), and
+// changes in source layout src, written in mode. Source columns are
+// matched to sink columns by name:
+//
+//   - a src column missing from sink is added, nullable, after the last
+//     source column of sink and before the metadata columns (new columns
+//     keep their src order);
+//   - a src column of a wider type (schema.Promotable(sink type, src type))
+//     widens the sink column, unless it is a key column: rows written
+//     before could not be looked up or deleted by the wider key, so that
+//     is an error; a narrower src column keeps the sink type (its values
+//     are promoted when written); any other type difference is an error
+//     naming the column and both types: the table must be re-snapshotted
+//     (floe resnapshot);
+//   - a src column that is nullable (always, in Changelog mode) makes a
+//     required sink column nullable; an Upsert key column cannot become
+//     nullable, that is an error;
+//   - a source column of sink that src no longer has is kept (rows
+//     already written keep their values) and made nullable;
+//   - the key of src (names, in order) must equal the key of sink, or the
+//     primary key changed and the table must be re-snapshotted;
+//   - a src column named like a metadata column is an error (CheckSource).
+//
+// changes describes each change for people ("add column x int", "widen
+// column y int -> long", "make column z optional"). When nothing changes
+// the result is sink itself and changes is nil, so callers may compare
+// pointers; otherwise it is a new *schema.Table with the key ordinals of
+// sink. sink and src are never modified. Column.Source of existing
+// columns is kept; added columns take theirs from src.
+func EvolveSinkLayout(sink, src *schema.Table, mode Mode) (*schema.Table, []string, error) {
+	if sink == nil || src == nil {
+		return nil, nil, fmt.Errorf("evolve sink layout: missing layout (sink %v, source %v)", sink != nil, src != nil)
+	}
+	if mode != Upsert && mode != Changelog {
+		return nil, nil, fmt.Errorf("evolve sink layout: unknown mode %s", mode)
+	}
+	if err := isSinkLayout(sink); err != nil {
+		return nil, nil, fmt.Errorf("evolve sink layout: %w", err)
+	}
+	if err := CheckSource(src); err != nil {
+		return nil, nil, err
+	}
+	if sk, ck := sink.KeyNames(), src.KeyNames(); !slices.Equal(sk, ck) {
+		return nil, nil, fmt.Errorf("the primary key changed from (%s) in the sink table to (%s) in the source; the table cannot be evolved in place and must be re-snapshotted (floe resnapshot)",
+			strings.Join(sk, ", "), strings.Join(ck, ", "))
+	}
+	n := len(sink.Columns) - numMeta
+	cols := slices.Clone(sink.Columns[:n])
+	var (
+		added   []schema.Column
+		changes []string
+	)
+	inSrc := make([]bool, n)
+	for _, c := range src.Columns {
+		i := sink.Index(c.Name)
+		if i < 0 {
+			c.Nullable = true
+			added = append(added, c)
+			changes = append(changes, fmt.Sprintf("add column %s %s", c.Name, c.Type))
+			continue
+		}
+		// i < n: CheckSource rejected metadata names.
+		inSrc[i] = true
+		col := &cols[i]
+		switch have := col.Type; {
+		case schema.SameType(have, c.Type), schema.Promotable(c.Type, have):
+			// Same or narrower: values are promoted to the sink type.
+		case schema.Promotable(have, c.Type):
+			if slices.Contains(sink.Key, i) {
+				return nil, nil, fmt.Errorf("key column %s widened from %s in the sink table to %s in the source; rows written before cannot be found or deleted by the wider key (iceberg-go reads key filters and equality deletes in each file's own type), so the table must be re-snapshotted (floe resnapshot)",
+					c.Name, have, c.Type)
+			}
+			col.Type = c.Type
+			changes = append(changes, fmt.Sprintf("widen column %s %s -> %s", c.Name, have, c.Type))
+		default:
+			return nil, nil, fmt.Errorf("column %s is %s in the source but %s in the sink table, and Iceberg cannot change one into the other in place; the table must be re-snapshotted (floe resnapshot)",
+				c.Name, c.Type, have)
+		}
+		if (c.Nullable || mode == Changelog) && !col.Nullable {
+			if mode == Upsert && slices.Contains(sink.Key, i) {
+				return nil, nil, fmt.Errorf("key column %s became nullable in the source; an upsert table's key columns must be required: declare the column NOT NULL at the source or use changelog mode", c.Name)
+			}
+			col.Nullable = true
+			changes = append(changes, fmt.Sprintf("make column %s optional", c.Name))
+		}
+	}
+	for i := range cols {
+		if !inSrc[i] && !cols[i].Nullable {
+			cols[i].Nullable = true
+			changes = append(changes, fmt.Sprintf("make column %s optional (the source dropped it)", cols[i].Name))
+		}
+	}
+	if len(changes) == 0 {
+		return sink, nil, nil
+	}
+	cols = append(cols, added...)
+	cols = append(cols, sink.Columns[n:]...)
+	return &schema.Table{Columns: cols, Key: slices.Clone(sink.Key)}, changes, nil
+}
