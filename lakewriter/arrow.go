@@ -90,7 +90,7 @@ func (e *encoder) flush() arrow.RecordBatch {
 func (e *encoder) release() { e.rb.Release() }
 
 // layoutEncoder returns an encoder of rows in t's Layout for the fields
-// of sc.
+// of sc. The caller holds commitMu or evolveMu (see Table.layout).
 func (t *Table) layoutEncoder(sc *iceberg.Schema) (*encoder, error) {
 	fields := sc.Fields()
 	pos := make([]int, len(fields))
@@ -139,6 +139,8 @@ type RowEncoder struct {
 
 // NewRowEncoder returns an encoder for the table's schema as last seen.
 func (t *Table) NewRowEncoder() (*RowEncoder, error) {
+	t.evolveMu.RLock()
+	defer t.evolveMu.RUnlock()
 	sc := t.current().Schema()
 	enc, err := t.layoutEncoder(sc)
 	if err != nil {

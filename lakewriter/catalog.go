@@ -253,8 +253,16 @@ func redactURI(uri string) string {
 // version 2, unpartitioned, zstd Parquet, columns in layout order,
 // non-nullable columns required, identifier fields = identifier (ordinals
 // into layout.Columns; each must be non-nullable and not floating point).
-// An existing table must match layout exactly (names, types,
-// nullability, identifier fields) or an error names the difference.
+//
+// An existing table that matches layout (names, types, nullability,
+// identifier fields) is returned with Layout() == layout. One whose
+// identifier fields differ (by name) is an error: the primary key cannot
+// change in place. One that differs otherwise is returned with its own
+// layout, derived from its current schema as LoadTable derives it, except
+// that Key is layout's key (by name, in layout's key order) when the
+// table has all those columns; the caller compares Layout() with layout
+// and evolves the table (transform.EvolveSinkLayout, then Table.Evolve)
+// before writing rows in the new layout.
 func (c *Catalog) EnsureTable(ctx context.Context, id Ident, layout *schema.Table, identifier []int) (*Table, error) {
 	sc, err := icebergSchema(layout, identifier)
 	if err != nil {
@@ -275,10 +283,34 @@ func (c *Catalog) EnsureTable(ctx context.Context, id Ident, layout *schema.Tabl
 	if err != nil {
 		return nil, fmt.Errorf("ensure table %s: %w", id, err)
 	}
-	if err := compareSchema(tbl.Schema(), sc, layout); err != nil {
-		return nil, fmt.Errorf("table %s: %w (schema evolution is not supported yet)", id, err)
+	diff := compareSchema(tbl.Schema(), sc, layout)
+	if diff == nil {
+		return newTable(c, id, layout, tbl)
 	}
-	return newTable(c, id, layout, tbl)
+	if err := sameIdentifiers(tbl.Schema(), sc); err != nil {
+		return nil, fmt.Errorf("table %s: %w; the primary key cannot change in place: re-snapshot the table (floe resnapshot)", id, err)
+	}
+	own, err := layoutOf(tbl.Schema())
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", id, err)
+	}
+	if key, ok := keyByName(own, layout.KeyNames()); ok {
+		own.Key = key
+	}
+	c.log.Info("iceberg table schema differs from the layout; opened with its own layout", "table", id.String(), "difference", diff.Error())
+	return newTable(c, id, own, tbl)
+}
+
+// keyByName returns the ordinals in t of the named columns, in order;
+// ok is false when one is missing.
+func keyByName(t *schema.Table, names []string) (key []int, ok bool) {
+	key = make([]int, len(names))
+	for i, n := range names {
+		if key[i] = t.Index(n); key[i] < 0 {
+			return nil, false
+		}
+	}
+	return key, true
 }
 
 // LoadTable opens an existing table; its Layout is derived from the

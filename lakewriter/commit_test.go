@@ -344,6 +344,9 @@ func TestCommitHonoursContext(t *testing.T) {
 	require.Empty(t, scanAll(t, tbl))
 }
 
+// TestSchemaMismatch: EnsureTable refuses an existing table whose
+// identifier fields differ from the layout's, and opens one that differs
+// otherwise with the table's own layout (see TestEnsureTableOwnLayout).
 func TestSchemaMismatch(t *testing.T) {
 	ctx := context.Background()
 	c, _ := openTestCatalog(t)
@@ -357,13 +360,9 @@ func TestSchemaMismatch(t *testing.T) {
 		ident []int
 		want  string
 	}{
-		{"type", func(l *schema.Table) { l.Columns[2].Type = iceberg.PrimitiveTypes.Int64 }, []int{0}, "column qty has type int in the table but long in the layout"},
-		{"nullability", func(l *schema.Table) { l.Columns[1].Nullable = true }, []int{0}, "column name is required in the table but nullable in the layout"},
-		{"missing", func(l *schema.Table) {
-			l.Columns = append(l.Columns, schema.Column{Name: "extra", Type: iceberg.PrimitiveTypes.String, Nullable: true})
-		}, []int{0}, "column extra is in the layout but not in the table"},
-		{"dropped", func(l *schema.Table) { l.Columns = l.Columns[:2] }, []int{0}, "column qty is in the table but not in the layout"},
-		{"identifier", func(l *schema.Table) {}, []int{0, 1}, "identifier fields are [id] in the table but [id name] in the layout"},
+		{"identifier added", func(l *schema.Table) {}, []int{0, 1}, "identifier fields are [id] in the table but [id name] in the layout"},
+		{"identifier changed", func(l *schema.Table) {}, []int{1}, "identifier fields are [id] in the table but [name] in the layout"},
+		{"identifier dropped", func(l *schema.Table) { l.Columns[2].Type = iceberg.PrimitiveTypes.Int64 }, nil, "identifier fields are [id] in the table but [] in the layout"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -372,11 +371,14 @@ func TestSchemaMismatch(t *testing.T) {
 			_, err := c.EnsureTable(ctx, id, l, tc.ident)
 			require.ErrorContains(t, err, tc.want)
 			require.ErrorContains(t, err, "table db.mismatch")
+			require.ErrorContains(t, err, "floe resnapshot")
 		})
 	}
-	// The same layout opens fine.
-	_, err := c.EnsureTable(ctx, id, base(), []int{0})
+	// The same layout opens fine, with that very layout.
+	l := base()
+	tbl, err := c.EnsureTable(ctx, id, l, []int{0})
 	require.NoError(t, err)
+	require.Same(t, l, tbl.Layout())
 }
 
 func TestEnsureTableRejectsBadLayouts(t *testing.T) {

@@ -45,7 +45,13 @@
 //   - Maintenance (compaction) runs through Table.Maintain, which holds the
 //     same per-table lock as Commit; every Table a Catalog opens for one
 //     identifier shares it.
-//   - An existing table whose schema differs from the layout (names, types,
-//     nullability, identifier fields) is refused by EnsureTable; schema
-//     evolution is not implemented yet.
+//   - EnsureTable opens an existing table whose schema differs from the
+//     layout with the table's own layout (it refuses only different
+//     identifier fields); Table.Evolve then changes the schema in place
+//     to a superset layout: columns are added as optional fields in
+//     layout order, types widened (int -> long, float -> double, decimal
+//     precision), columns made optional. Columns are never dropped,
+//     narrowed or reordered; data files written before read back with
+//     NULL in added columns and promoted values. Evolve holds the lock
+//     Commit holds.
 package lakewriter

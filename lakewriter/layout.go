@@ -120,6 +120,12 @@ func compareSchema(have, want *iceberg.Schema, layout *schema.Table) error {
 			return fmt.Errorf("column %s is in the table but not in the layout", h.Name)
 		}
 	}
+	return sameIdentifiers(have, want)
+}
+
+// sameIdentifiers reports whether an existing table's schema and the
+// wanted one have the same identifier fields, by name.
+func sameIdentifiers(have, want *iceberg.Schema) error {
 	haveIDs := fieldNames(have, have.IdentifierFieldIDs)
 	wantIDs := fieldNames(want, want.IdentifierFieldIDs)
 	slices.Sort(haveIDs)

@@ -20,13 +20,19 @@ import (
 // safe for concurrent use; commits through one Table are serialised.
 // Reads (Scan, Lookup, LatestProps) see the newest state in the catalog.
 type Table struct {
-	cat    *Catalog
-	id     Ident
-	layout *schema.Table
-	log    *slog.Logger
+	cat *Catalog
+	id  Ident
+	log *slog.Logger
 
-	// commitMu serialises Commit and Maintain on this table across every
-	// Table the Catalog opened for the same identifier.
+	// layout is replaced only by Evolve, which holds commitMu and
+	// evolveMu; it is read under either (Commit's writers hold commitMu,
+	// readers evolveMu.RLock), so a reader sees a layout and a table
+	// state of the same schema.
+	layout   *schema.Table
+	evolveMu sync.RWMutex
+
+	// commitMu serialises Commit, Maintain and Evolve on this table across
+	// every Table the Catalog opened for the same identifier.
 	commitMu *sync.Mutex
 
 	mu  sync.Mutex
@@ -43,9 +49,25 @@ func newTable(c *Catalog, id Ident, layout *schema.Table, tbl *table.Table) (*Ta
 }
 
 // Layout returns the layout rows are written and read in: the one given
-// to EnsureTable, or for LoadTable the table's schema with Key = its
-// identifier fields.
-func (t *Table) Layout() *schema.Table { return t.layout }
+// to EnsureTable when the table matched it, otherwise the table's own
+// (see EnsureTable and LoadTable), and after Evolve the layout evolved to.
+func (t *Table) Layout() *schema.Table {
+	t.evolveMu.RLock()
+	defer t.evolveMu.RUnlock()
+	return t.layout
+}
+
+// readState reloads the table and returns it with the layout of the same
+// schema (no Evolve of this Table runs in between).
+func (t *Table) readState(ctx context.Context) (*table.Table, *schema.Table, error) {
+	t.evolveMu.RLock()
+	defer t.evolveMu.RUnlock()
+	tbl, err := t.refresh(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tbl, t.layout, nil
+}
 
 // Ident returns the table's identifier.
 func (t *Table) Ident() Ident { return t.id }
@@ -113,17 +135,18 @@ func Ancestry(tbl *table.Table) iter.Seq[*table.Snapshot] {
 // (equality and position deletes applied), as a Row in Layout order. It
 // stops at the first error fn returns and returns it.
 func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
-	tbl, err := t.refresh(ctx)
+	tbl, layout, err := t.readState(ctx)
 	if err != nil {
 		return err
 	}
-	if err := t.scan(ctx, tbl, nil, fn); err != nil {
+	if err := t.scan(ctx, tbl, layout, nil, fn); err != nil {
 		return fmt.Errorf("scan %s: %w", t.id, err)
 	}
 	return nil
 }
 
-func (t *Table) scan(ctx context.Context, tbl *table.Table, filter iceberg.BooleanExpression, fn func(schema.Row) error) error {
+// scan reads the live rows of tbl as rows in layout (columns by name).
+func (t *Table) scan(ctx context.Context, tbl *table.Table, layout *schema.Table, filter iceberg.BooleanExpression, fn func(schema.Row) error) error {
 	if tbl.CurrentSnapshot() == nil {
 		return nil
 	}
@@ -135,7 +158,7 @@ func (t *Table) scan(ctx context.Context, tbl *table.Table, filter iceberg.Boole
 	if err != nil {
 		return err
 	}
-	cols := t.layout.Columns
+	cols := layout.Columns
 	readers := make([]valueReader, len(cols))
 	for rec, err := range batches {
 		if err != nil {
@@ -187,7 +210,10 @@ func (t *Table) Lookup(ctx context.Context, keys []schema.Row, newer func(a, b s
 	if len(keys) == 0 {
 		return out, nil
 	}
-	layout := t.layout
+	tbl, layout, err := t.readState(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if len(layout.Key) == 0 {
 		return nil, fmt.Errorf("lookup in %s: the table has no key", t.id)
 	}
@@ -198,12 +224,8 @@ func (t *Table) Lookup(ctx context.Context, keys []schema.Row, newer func(a, b s
 		}
 		want[string(schema.AppendKeyOf(nil, layout, k))] = struct{}{}
 	}
-	tbl, err := t.refresh(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var buf []byte
-	err = t.scan(ctx, tbl, keyFilter(layout, keys), func(r schema.Row) error {
+	err = t.scan(ctx, tbl, layout, keyFilter(layout, keys), func(r schema.Row) error {
 		buf = schema.AppendKey(buf[:0], layout, r)
 		if _, ok := want[string(buf)]; !ok {
 			return nil

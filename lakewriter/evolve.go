@@ -1,0 +1,259 @@
+package lakewriter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/floe-cdc/floe/schema"
+)
+
+// Evolve changes the table's schema to layout, a superset by name of the
+// table's current schema (as transform.EvolveSinkLayout produces it), in
+// one catalog commit, and makes layout the Table's Layout:
+//
+//   - columns of layout the table lacks are added as optional fields at
+//     their position in layout (the Iceberg field order becomes the
+//     layout's column order); they must be nullable;
+//   - a column whose layout type is a promotion of the table's
+//     (schema.Promotable: int -> long, float -> double, decimal
+//     precision) is widened, unless it is a key column (an identifier
+//     field or in layout.Key): iceberg-go applies equality deletes and
+//     evaluates row filters in each data file's own type, so rows
+//     written before could not be deleted or looked up by the wider key;
+//   - a required column that is nullable in layout is made optional.
+//
+// Rows written afterwards are in layout; rows written before read back
+// with NULL in the added columns and promoted values in widened ones.
+// Evolve refuses, committing nothing, a layout that drops a column,
+// narrows or otherwise changes a type, makes a column required, reorders
+// existing columns, or whose Key differs from the table's identifier
+// fields (by name; a table without identifier fields, as changelog tables
+// are, accepts any Key). It is a no-op, and only adopts layout, when the
+// schema already matches.
+//
+// Evolve holds the lock Commit and Maintain hold, so it never races a
+// commit of this table through the same Catalog; other Tables the Catalog
+// opened for the identifier keep their layout and must be reopened. A
+// failed catalog commit is retried on the reloaded table up to
+// maxAttempts times; a commit that reported an error but landed is
+// recognised by the reloaded schema matching layout.
+func (t *Table) Evolve(ctx context.Context, layout *schema.Table) error {
+	if _, err := icebergSchema(layout, nil); err != nil {
+		return fmt.Errorf("evolve %s: %w", t.id, err)
+	}
+	t.commitMu.Lock()
+	defer t.commitMu.Unlock()
+	t.evolveMu.Lock()
+	defer t.evolveMu.Unlock()
+	backoff := firstBackoff
+	for attempt := 1; ; attempt++ {
+		base, err := t.refresh(ctx)
+		if err != nil {
+			return fmt.Errorf("evolve %s: %w", t.id, err)
+		}
+		plan, err := planEvolution(base.Schema(), layout)
+		if err != nil {
+			return fmt.Errorf("evolve %s: %w", t.id, err)
+		}
+		if plan.empty() {
+			t.layout = layout
+			return nil
+		}
+		next, err := plan.commit(ctx, base, layout)
+		if err == nil {
+			t.setCurrent(next)
+			t.layout = layout
+			t.log.Info("evolved iceberg table schema", "changes", plan.String(), "schema_id", next.Schema().ID)
+			return nil
+		}
+		if attempt >= maxAttempts || ctx.Err() != nil || errors.Is(err, errEvolvePlan) {
+			return fmt.Errorf("evolve %s: gave up after %d attempts: %w", t.id, attempt, err)
+		}
+		t.log.Debug("schema commit failed; retrying", "attempt", attempt, "error", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("evolve %s: %w (last attempt: %w)", t.id, ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// errEvolvePlan marks a staged schema that is not the wanted one (a bug,
+// not a conflict): Evolve does not retry it.
+var errEvolvePlan = errors.New("staged schema differs from the layout")
+
+// evolution is what Evolve changes in a table schema.
+type evolution struct {
+	adds     []addColumn
+	widen    []string // column names whose type layout widens
+	optional []string // column names made optional
+}
+
+type addColumn struct {
+	name  string
+	typ   iceberg.Type
+	after string // "" = first
+}
+
+func (e *evolution) empty() bool {
+	return len(e.adds)+len(e.widen)+len(e.optional) == 0
+}
+
+// String lists the changes for logs.
+func (e *evolution) String() string {
+	var parts []string
+	for _, a := range e.adds {
+		parts = append(parts, fmt.Sprintf("add %s %s", a.name, a.typ))
+	}
+	for _, n := range e.widen {
+		parts = append(parts, "widen "+n)
+	}
+	for _, n := range e.optional {
+		parts = append(parts, "make "+n+" optional")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// planEvolution compares the table schema have with layout and returns
+// the changes that turn have into layout, or an error naming the column
+// and why layout cannot be reached in place.
+func planEvolution(have *iceberg.Schema, layout *schema.Table) (*evolution, error) {
+	const fix = "the table must be re-snapshotted (floe resnapshot) to take this layout"
+	e := &evolution{}
+	fields := have.Fields()
+	haveIdent := fieldNames(have, have.IdentifierFieldIDs)
+	last := -1 // layout ordinal of the previous existing column
+	for _, f := range fields {
+		i := layout.Index(f.Name)
+		if i < 0 {
+			return nil, fmt.Errorf("the layout drops column %s; columns are never dropped: %s", f.Name, fix)
+		}
+		if i < last {
+			return nil, fmt.Errorf("the layout moves column %s before column %s; existing columns keep their order", f.Name, layout.Columns[last].Name)
+		}
+		last = i
+		c := layout.Columns[i]
+		switch {
+		case sameType(f.Type, c.Type):
+		case schema.Promotable(f.Type, c.Type):
+			if slices.Contains(haveIdent, f.Name) || slices.Contains(layout.KeyNames(), f.Name) {
+				// Iceberg allows it, but iceberg-go (v0.7.0) compares an
+				// equality delete in the type each data file was written
+				// with (deletes miss older rows) and fails to evaluate a
+				// row filter against older files' bounds (Lookup fails).
+				return nil, fmt.Errorf("the layout widens key column %s from %s to %s; rows written before could not be looked up or deleted by the wider key: %s",
+					f.Name, f.Type, c.Type, fix)
+			}
+			e.widen = append(e.widen, f.Name)
+		case schema.Promotable(c.Type, f.Type):
+			return nil, fmt.Errorf("the layout narrows column %s from %s to %s; %s", f.Name, f.Type, c.Type, fix)
+		default:
+			return nil, fmt.Errorf("the layout changes column %s from %s to %s, which Iceberg cannot do in place; %s", f.Name, f.Type, c.Type, fix)
+		}
+		switch {
+		case f.Required && c.Nullable:
+			if slices.Contains(haveIdent, f.Name) {
+				return nil, fmt.Errorf("the layout makes identifier column %s optional; identifier fields must be required: %s", f.Name, fix)
+			}
+			e.optional = append(e.optional, f.Name)
+		case !f.Required && !c.Nullable:
+			return nil, fmt.Errorf("the layout makes optional column %s required; Iceberg cannot, as rows written before may hold NULL: declare it nullable in the layout", f.Name)
+		}
+	}
+	for i, c := range layout.Columns {
+		if _, ok := have.FindFieldByName(c.Name); ok {
+			continue
+		}
+		if !c.Nullable {
+			return nil, fmt.Errorf("the layout adds column %s as required; added columns must be nullable, as rows written before have no value", c.Name)
+		}
+		a := addColumn{name: c.Name, typ: c.Type}
+		if i > 0 {
+			a.after = layout.Columns[i-1].Name
+		}
+		e.adds = append(e.adds, a)
+	}
+	if len(haveIdent) > 0 {
+		want := layout.KeyNames()
+		h := slices.Sorted(slices.Values(haveIdent))
+		w := slices.Sorted(slices.Values(want))
+		if !slices.Equal(h, w) {
+			return nil, fmt.Errorf("the layout's key is (%s) but the table's identifier fields are (%s); the primary key cannot change in place: %s",
+				strings.Join(want, ", "), strings.Join(haveIdent, ", "), fix)
+		}
+	}
+	return e, nil
+}
+
+// commit stages e on a transaction of base, checks that the staged schema
+// is layout (order, types, nullability, identifier fields unchanged) and
+// commits it.
+func (e *evolution) commit(ctx context.Context, base *table.Table, layout *schema.Table) (*table.Table, error) {
+	tx := base.NewTransaction()
+	us := tx.UpdateSchema(true, false)
+	for _, n := range e.widen {
+		c := layout.Columns[layout.Index(n)]
+		us.UpdateColumn([]string{n}, table.ColumnUpdate{FieldType: iceberg.Optional[iceberg.Type]{Valid: true, Val: c.Type}})
+	}
+	for _, n := range e.optional {
+		us.UpdateColumn([]string{n}, table.ColumnUpdate{Required: iceberg.Optional[bool]{Valid: true, Val: false}})
+	}
+	for _, a := range e.adds {
+		us.AddColumn([]string{a.name}, a.typ, "", false, nil)
+	}
+	// Added fields are appended; place each after its predecessor in
+	// layout order (an earlier added column is placed already).
+	for _, a := range e.adds {
+		if a.after == "" {
+			us.MoveFirst([]string{a.name})
+		} else {
+			us.MoveAfter([]string{a.name}, []string{a.after})
+		}
+	}
+	if err := us.Commit(); err != nil {
+		return nil, fmt.Errorf("stage schema update: %w", err)
+	}
+	staged, err := tx.StagedTable()
+	if err != nil {
+		return nil, fmt.Errorf("stage schema update: %w", err)
+	}
+	if err := matchesLayout(staged.Schema(), layout, base.Schema()); err != nil {
+		return nil, fmt.Errorf("%w: %w", errEvolvePlan, err)
+	}
+	next, err := tx.Commit(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("commit schema update: %w", err)
+	}
+	return next, nil
+}
+
+// matchesLayout checks that sc has exactly layout's columns, in layout
+// order, with its types and nullability, and the identifier fields of
+// before (by name).
+func matchesLayout(sc *iceberg.Schema, layout *schema.Table, before *iceberg.Schema) error {
+	fields := sc.Fields()
+	if len(fields) != len(layout.Columns) {
+		return fmt.Errorf("staged schema has %d columns, the layout %d", len(fields), len(layout.Columns))
+	}
+	for i, f := range fields {
+		c := layout.Columns[i]
+		if f.Name != c.Name || !sameType(f.Type, c.Type) || f.Required == c.Nullable {
+			return fmt.Errorf("staged column %d is %s %s %s, the layout's %s %s %s",
+				i, f.Name, f.Type, nullability(f.Required), c.Name, c.Type, nullability(!c.Nullable))
+		}
+	}
+	got := slices.Sorted(slices.Values(fieldNames(sc, sc.IdentifierFieldIDs)))
+	want := slices.Sorted(slices.Values(fieldNames(before, before.IdentifierFieldIDs)))
+	if !slices.Equal(got, want) {
+		return fmt.Errorf("staged identifier fields are %v, the table's %v", got, want)
+	}
+	return nil
+}
