@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/floe-cdc/floe/capture"
@@ -308,6 +309,21 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo) (*tab
 	tbl, err := c.opts.Catalog.EnsureTable(ctx, ident, layout, identifier)
 	if err != nil {
 		return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
+	}
+	// An existing table keeps its own layout; one the source's current
+	// layout has outgrown (a schema change while Floe was stopped) is
+	// evolved now, before anything is buffered. Changes replayed from
+	// before that change fit the evolved layout too.
+	evolved, changes, err := transform.EvolveSinkLayout(tbl.Layout(), ti.Schema, c.opts.Mode)
+	if err != nil {
+		return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
+	}
+	if evolved != tbl.Layout() {
+		if err := tbl.Evolve(ctx, evolved); err != nil {
+			return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
+		}
+		c.log.Info("iceberg table evolved with its source", "table", ti.ID.String(), "changes", strings.Join(changes, "; "))
+		c.opts.Metrics.SchemaChanges.WithLabelValues(ti.ID.String()).Inc()
 	}
 	props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p[PropPipeline] == c.opts.Pipeline })
 	if err != nil {

@@ -20,6 +20,8 @@ type Metrics struct {
 	// SourceLagSeconds is how far the last applied transaction's commit
 	// time lies behind the wall clock.
 	SourceLagSeconds prometheus.Gauge
+	// SchemaChanges counts Iceberg schema evolutions, by table.
+	SchemaChanges *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not registered).
@@ -47,10 +49,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SourceLagSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "floe_capture_source_lag_seconds", Help: "Wall clock minus the commit time of the last applied transaction.",
 		}),
+		SchemaChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floe_schema_changes_total", Help: "Iceberg schema evolutions that followed a source layout change, by table.",
+		}, []string{"table"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Changes, m.CommittedRows, m.SnapshotRows, m.SnapshotChunksPending,
-			m.Checkpoints, m.CheckpointSeconds, m.SourceLagSeconds)
+			m.Checkpoints, m.CheckpointSeconds, m.SourceLagSeconds, m.SchemaChanges)
 	}
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/floe-cdc/floe/capture"
@@ -62,6 +63,9 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			}
 			return fmt.Errorf("stream: %w", err)
 		case b := <-batches:
+			if err := c.adoptLayouts(ctx, b, inTxn); err != nil {
+				return errors.Join(err, stopSource())
+			}
 			if err := c.applyStream(b, txnSeq); err != nil {
 				return errors.Join(err, stopSource())
 			}
@@ -78,7 +82,9 @@ func (c *Coordinator) stream(ctx context.Context) error {
 				c.ack(b.Position)
 				continue
 			}
-			if c.buffered >= c.opts.MaxCheckpointChanges || time.Since(lastCut) >= c.opts.Interval {
+			// A schema change is a barrier: the rows before it are
+			// committed before any change after it is applied.
+			if b.Barrier || c.buffered >= c.opts.MaxCheckpointChanges || time.Since(lastCut) >= c.opts.Interval {
 				if err := c.flush(ctx); err != nil {
 					return errors.Join(err, stopSource())
 				}
@@ -134,5 +140,46 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 		c.log.Debug("skipped changes already committed", "position", b.Position.String(), "changes", skipped)
 	}
 	c.buffered += len(b.Changes) - skipped
+	return nil
+}
+
+// adoptLayouts takes on the source layouts b's changes come in. A layout
+// the table's sink layout does not hold yet evolves the Iceberg table
+// (transform.EvolveSinkLayout: columns added as optional, types widened,
+// columns the source dropped kept): the rows buffered in the old sink
+// layout are committed first (at the last complete transaction, before
+// b), then the schema change is committed, and later buffers use the new
+// layout. A change the sink cannot follow is an error naming the table
+// and the fix. Replaying after a crash evolves nothing twice: a table
+// already evolved holds the layout.
+func (c *Coordinator) adoptLayouts(ctx context.Context, b capture.Batch, inTxn bool) error {
+	for _, ch := range b.Changes {
+		t := c.tables[ch.Table]
+		if t == nil || ch.Schema == nil || ch.Schema == t.src {
+			continue
+		}
+		evolved, changes, err := transform.EvolveSinkLayout(t.layout, ch.Schema, c.opts.Mode)
+		if err != nil {
+			return fmt.Errorf("schema change of %s at %s: %w", t.id, b.Position, err)
+		}
+		if evolved != t.layout {
+			if t.buf != nil || t.data != nil {
+				if inTxn {
+					return fmt.Errorf("schema change of %s at %s inside a split transaction while rows of its old layout are buffered; restart the pipeline", t.id, b.Position)
+				}
+				if err := c.flush(ctx); err != nil {
+					return err
+				}
+			}
+			if err := t.table.Evolve(ctx, evolved); err != nil {
+				return fmt.Errorf("schema change of %s at %s: %w", t.id, b.Position, err)
+			}
+			t.layout = t.table.Layout()
+			c.log.Info("iceberg table evolved with its source", "table", t.id.String(), "position", b.Position.String(),
+				"changes", strings.Join(changes, "; "))
+			c.opts.Metrics.SchemaChanges.WithLabelValues(t.id.String()).Inc()
+		}
+		t.src = ch.Schema
+	}
 	return nil
 }

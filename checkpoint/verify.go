@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/apache/iceberg-go"
+
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/schema"
@@ -136,8 +138,16 @@ func verifyTable(ctx context.Context, o VerifyOptions, scanner TableScanner, ti 
 	for i := range cols {
 		cols[i] = i
 	}
+	// The Iceberg table may have evolved past the source's columns (it
+	// keeps columns the source dropped, and wider types): rows are
+	// compared on the source's columns, by name, in the sink's types.
+	view, err := sinkView(tbl.Layout(), src)
+	if err != nil {
+		return err
+	}
+	src = view.layout
 
-	sink, err := sinkDigests(ctx, o, tbl, src, cols)
+	sink, err := sinkDigests(ctx, o, tbl, src, cols, view.project)
 	if err != nil {
 		return fmt.Errorf("scan iceberg: %w", err)
 	}
@@ -158,6 +168,7 @@ func verifyTable(ctx context.Context, o VerifyOptions, scanner TableScanner, ti 
 		byKey[d.key] = &sinkKey{hash: d.hash, label: d.label, count: 1}
 	}
 	err = scanner.ScanTable(ctx, ti.ID, func(row schema.Row) error {
+		view.promote(row)
 		key := schema.AppendKey(nil, src, row)
 		h := schema.HashRow(src, row, cols)
 		r.SourceRows++
@@ -211,11 +222,12 @@ func keyLabel(src *schema.Table, row schema.Row) string {
 // sinkDigests reads the Iceberg table's current rows. Upsert tables hold
 // one row per key; changelog tables are folded to the newest image per key
 // (a delete removes the key, a truncate everything before it).
-func sinkDigests(ctx context.Context, o VerifyOptions, tbl *lakewriter.Table, src *schema.Table, cols []int) ([]rowDigest, error) {
+func sinkDigests(ctx context.Context, o VerifyOptions, tbl *lakewriter.Table, src *schema.Table, cols []int, project func(schema.Row) schema.Row) ([]rowDigest, error) {
 	layout := tbl.Layout()
 	if o.Mode == transform.Upsert {
 		var out []rowDigest
 		err := tbl.Scan(ctx, func(row schema.Row) error {
+			row = project(row)
 			out = append(out, rowDigest{key: string(schema.AppendKey(nil, src, row)), label: keyLabel(src, row), hash: schema.HashRow(src, row, cols)})
 			return nil
 		})
@@ -238,6 +250,7 @@ func sinkDigests(ctx context.Context, o VerifyOptions, tbl *lakewriter.Table, sr
 		}
 		seq, _ := row[seqCol].(int64)
 		e := event{pos: pos, seq: seq, op: asString(row[opCol])}
+		row = project(row)
 		if e.op != string(capture.OpTruncate) {
 			e.key = string(schema.AppendKey(nil, src, row))
 			e.hash = schema.HashRow(src, row, cols)
@@ -271,4 +284,53 @@ func sinkDigests(ctx context.Context, o VerifyOptions, tbl *lakewriter.Table, sr
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// sinkRowView compares source rows with rows of an Iceberg table that may
+// have evolved past the source's layout.
+type sinkRowView struct {
+	// layout is the source layout with each column in the sink's type.
+	layout *schema.Table
+	cols   []int          // source ordinal -> sink ordinal
+	wider  []iceberg.Type // source ordinal -> the sink's wider type, nil when the same
+	from   []iceberg.Type // source ordinal -> the source's type
+}
+
+// sinkView matches the source's columns to the sink layout's by name.
+func sinkView(sink, src *schema.Table) (*sinkRowView, error) {
+	v := &sinkRowView{layout: &schema.Table{Columns: slices.Clone(src.Columns), Key: src.Key},
+		cols: make([]int, len(src.Columns)), wider: make([]iceberg.Type, len(src.Columns)), from: make([]iceberg.Type, len(src.Columns))}
+	for i, c := range src.Columns {
+		j := sink.Index(c.Name)
+		if j < 0 {
+			return nil, fmt.Errorf("the iceberg table has no column %s: it has not followed the source's schema change yet (run floe until it has streamed past it)", c.Name)
+		}
+		v.cols[i] = j
+		if st := sink.Columns[j].Type; !schema.SameType(st, c.Type) {
+			if !schema.Promotable(c.Type, st) {
+				return nil, fmt.Errorf("column %s is %s in the source but %s in the iceberg table", c.Name, c.Type, st)
+			}
+			v.wider[i], v.from[i] = st, c.Type
+			v.layout.Columns[i].Type = st
+		}
+	}
+	return v, nil
+}
+
+// project returns a sink row's values of the source's columns.
+func (v *sinkRowView) project(row schema.Row) schema.Row {
+	out := make(schema.Row, len(v.cols))
+	for i, j := range v.cols {
+		out[i] = row[j]
+	}
+	return out
+}
+
+// promote converts a source row's values to the sink's wider types, in place.
+func (v *sinkRowView) promote(row schema.Row) {
+	for i, t := range v.wider {
+		if t != nil {
+			row[i] = schema.Promote(row[i], v.from[i], t)
+		}
+	}
 }

@@ -181,6 +181,10 @@ func (st *streamer) ddl(ctx context.Context, db, stmt string) ([]capture.Change,
 		case r.verb == "TRUNCATE":
 			out = append(out, capture.Change{Table: t.id, Op: capture.OpTruncate, Schema: t.layout})
 		case r.verb == "ALTER" || r.verb == "INDEX":
+			if why := alterFillsRows(stmt); why != "" {
+				return nil, fmt.Errorf("schema change of captured table %s at %s: %s: %q; the binlog carries no row events for that, so the Iceberg table cannot follow; re-snapshot the table with floe resnapshot (add columns as NULL without a default to have them followed)",
+					t.id, st.cur, why, truncate(stmt, 200))
+			}
 			st.txn.barrier = true
 			st.s.log.Info("schema change on a captured table", "table", t.id.String(), "position", st.cur.String(), "statement", truncate(stmt, 200))
 		default:
@@ -283,4 +287,133 @@ func binlogTypeMatches(colType string, code byte, meta uint16) bool {
 		return in(gomysql.MYSQL_TYPE_GEOMETRY)
 	}
 	return true
+}
+
+// alterHeadRE matches an ALTER TABLE statement up to the table name.
+var alterHeadRE = regexp.MustCompile(`(?is)^ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?:IF\s+EXISTS\s+)?`)
+
+// alterFillsRows says why an ALTER TABLE statement changes existing rows
+// in a way no row event shows ("" when it does not): a column added with
+// a default other than NULL, NOT NULL, generated or AUTO_INCREMENT (the
+// server fills it in for every row), or a column renamed (RENAME COLUMN,
+// CHANGE with a new name), whose values move to a name the stream has
+// never seen. Other specifications (MODIFY, DROP, indexes, options) are
+// judged by the layout they leave (see checkpoint's schema evolution).
+func alterFillsRows(stmt string) string {
+	s := strings.TrimSpace(spaceRE.ReplaceAllString(commentRE.ReplaceAllString(stmt, " "), " "))
+	loc := alterHeadRE.FindStringIndex(s)
+	if loc == nil {
+		return ""
+	}
+	_, rest, ok := parseTableName("", s[loc[1]:])
+	if !ok {
+		return ""
+	}
+	for _, spec := range splitTopLevel(rest) {
+		words := strings.Fields(strings.ToUpper(unquoted(spec)))
+		if len(words) == 0 {
+			continue
+		}
+		switch words[0] {
+		case "ADD":
+			if len(words) > 1 && slices.Contains([]string{"INDEX", "KEY", "UNIQUE", "FULLTEXT", "SPATIAL", "PRIMARY", "CONSTRAINT",
+				"FOREIGN", "CHECK", "PARTITION", "PERIOD", "SYSTEM", "VECTOR"}, words[1]) {
+				continue
+			}
+			if why := fillsRows(words); why != "" {
+				return "a column added " + why
+			}
+		case "RENAME":
+			if len(words) > 1 && (words[1] == "COLUMN") {
+				return "a column renamed"
+			}
+		case "CHANGE":
+			names := strings.Fields(spec)[1:]
+			if len(names) > 0 && strings.EqualFold(names[0], "COLUMN") {
+				names = names[1:]
+			}
+			if len(names) > 1 && strings.EqualFold(names[0], "IF") {
+				names = names[2:] // IF EXISTS
+			}
+			if len(names) >= 2 && !strings.EqualFold(strings.Trim(names[0], "`"), strings.Trim(names[1], "`")) {
+				return "a column renamed"
+			}
+		}
+	}
+	return ""
+}
+
+// fillsRows reports how a column definition (upper-cased words, quoted
+// text removed) gives existing rows a value: "" when it leaves them NULL.
+func fillsRows(words []string) string {
+	for i, w := range words {
+		switch {
+		case w == "DEFAULT" && (i+1 == len(words) || words[i+1] != "NULL"):
+			return "with a default"
+		case w == "NOT" && i+1 < len(words) && words[i+1] == "NULL":
+			return "NOT NULL"
+		case w == "AS" || w == "GENERATED":
+			return "as a generated column"
+		case w == "AUTO_INCREMENT" || w == "SERIAL":
+			return "with AUTO_INCREMENT"
+		}
+	}
+	return ""
+}
+
+// splitTopLevel splits s at commas outside parentheses and quotes.
+func splitTopLevel(s string) []string {
+	var (
+		out   []string
+		depth int
+		quote byte
+		start int
+	)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote != '`' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"' || c == '`':
+			quote = c
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// unquoted blanks out quoted text (string literals, identifiers) so that
+// keywords inside them are not read as keywords.
+func unquoted(s string) string {
+	b := []byte(s)
+	var quote byte
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote != '`' && i+1 < len(b) {
+				b[i], b[i+1] = ' ', ' '
+				i++
+				continue
+			}
+			if c == quote {
+				quote = 0
+			}
+			b[i] = ' '
+		case c == '\'' || c == '"' || c == '`':
+			quote = c
+			b[i] = ' '
+		}
+	}
+	return string(b)
 }

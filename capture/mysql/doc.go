@@ -49,11 +49,19 @@
 //     transaction not in it, a file position at the first event after it;
 //   - a resume position the server purged is a *PurgedError naming the
 //     tables to snapshot again; a server-id clash names source.server-id;
-//   - a TABLE_MAP event whose columns (count, names with FULL metadata,
-//     binlog type families) differ from the discovered layout, and DROP /
-//     RENAME / layout-changing ALTER of a captured table, stop the stream
-//     with "schema change on <table> is not supported yet": schema
-//     history (decoding old events with old layouts) is not implemented.
+//   - schema history: each row event is decoded with the layout its own
+//     TABLE_MAP event states (binlog_row_metadata=FULL carries names,
+//     types, metadata, signedness, collations, labels, nullability and
+//     the primary key), never with a later one: the binlog is the
+//     durable, versioned history (see tablemap.go). A change's Schema
+//     pointer changes exactly when the layout does. An ALTER or index
+//     change of a captured table makes its batch a Barrier. A version
+//     that adds a column the server filled for existing rows (a
+//     default, NOT NULL, generated) or that replaces columns (a rename),
+//     and DROP / RENAME of a captured table, stop the stream with an
+//     error naming floe resnapshot. Without FULL metadata a TABLE_MAP
+//     that differs from the discovered layout stops it, naming the
+//     setting.
 //   - TIMESTAMP values are UTC instants whatever the server's or the
 //     session's zone. DATETIME values are wall clocks (Iceberg timestamp)
 //     unless Config.ServerTimeZone names a zone other than time.UTC: then

@@ -77,7 +77,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	s.log.Info("streaming", "flavor", flavor, "server_id", s.cfg.ServerID, "position", from.String())
 
 	st := &streamer{s: s, out: out, cur: from, last: from, byName: byName,
-		versions: map[string]*table{}, maps: map[uint64]*table{}, ignored: map[uint64]bool{}, decs: map[uint64]*rowDecoders{},
+		versions: map[string]*table{}, mapped: map[capture.TableID]bool{}, maps: map[uint64]*table{}, ignored: map[uint64]bool{}, decs: map[uint64]*rowDecoders{},
 		lastDecs: map[*table]*rowDecoders{}, lastEmit: time.Now(), marks: marks}
 	if from.Kind == KindFile {
 		st.file = from.File
@@ -165,9 +165,11 @@ type streamer struct {
 	// versions are the layout versions rebuilt from TABLE_MAP events, by
 	// tableMapKey (the discovered layout when they agree with it).
 	versions map[string]*table
-	maps     map[uint64]*table       // TABLE_MAP id -> captured table, valid layout
-	ignored  map[uint64]bool         // TABLE_MAP ids of tables not captured
-	decs     map[uint64]*rowDecoders // TABLE_MAP id -> decoders for its labels
+	// mapped holds the tables a TABLE_MAP event was seen for this session.
+	mapped  map[capture.TableID]bool
+	maps    map[uint64]*table       // TABLE_MAP id -> captured table, valid layout
+	ignored map[uint64]bool         // TABLE_MAP ids of tables not captured
+	decs    map[uint64]*rowDecoders // TABLE_MAP id -> decoders for its labels
 	// lastDecs are each table's decoders of its last TABLE_MAP, reused
 	// while the labels stay the same.
 	lastDecs map[*table]*rowDecoders

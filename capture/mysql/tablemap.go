@@ -3,7 +3,6 @@ package mysql
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -34,8 +33,9 @@ import (
 // is nullable, has no default and is not generated: the rows already in
 // the table have NULL there, as the Iceberg table will. Otherwise the
 // server filled existing rows without writing a binlog event for them,
-// which no stream can see, and the change is refused, naming the table to
-// re-snapshot.
+// which no stream can see: the ALTER statement is checked for that when
+// its Query event arrives (alterFillsRows), and refused, naming the table
+// to re-snapshot; so is a column rename.
 
 // collationInfo is one server collation.
 type collationInfo struct {
@@ -308,10 +308,10 @@ func normColType(ct string) string {
 	return ct
 }
 
-// checkAddedColumns refuses a new layout version whose added columns the
-// server filled in for existing rows (a default, NOT NULL, a generated
-// column): those values never appear in the binlog.
-func (s *Source) checkAddedColumns(ctx context.Context, old, next *table, at Position) error {
+// replacedColumns refuses a layout version that both drops and adds
+// columns relative to the one before it in the binlog: a rename looks
+// like that, and the renamed column's values are in every existing row.
+func replacedColumns(old, next *table, at Position) error {
 	var added, removed []string
 	for _, c := range next.layout.Columns {
 		if old.layout.Index(c.Name) < 0 {
@@ -323,37 +323,8 @@ func (s *Source) checkAddedColumns(ctx context.Context, old, next *table, at Pos
 			removed = append(removed, c.Name)
 		}
 	}
-	if len(added) == 0 {
-		return nil
-	}
-	if len(removed) > 0 {
-		// A rename looks the same as a drop and an add, and the renamed
-		// column's values are in every existing row.
+	if len(added) > 0 && len(removed) > 0 {
 		return fmt.Errorf("columns %v of %s were replaced by %v at %s (a rename, or a drop and an add in one change): the existing rows' values of the new columns are not in the binlog; re-snapshot the table with floe resnapshot", removed, next.id, added, at)
-	}
-	db, err := s.pool()
-	if err != nil {
-		return err
-	}
-	for _, name := range added {
-		var (
-			nullable string
-			def      sql.NullString
-			extra    string
-		)
-		err := db.QueryRowContext(ctx, `SELECT IS_NULLABLE, COLUMN_DEFAULT, COALESCE(EXTRA, '') FROM information_schema.COLUMNS
-			WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?`, next.id.Schema, next.id.Name, name).Scan(&nullable, &def, &extra)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("column %s was added to %s at %s and is gone from the table now, so Floe cannot tell whether the server filled it in for existing rows; re-snapshot the table with floe resnapshot", name, next.id, at)
-		case err != nil:
-			return fmt.Errorf("read the added column %s of %s: %w", name, next.id, err)
-		}
-		filled := nullable != "YES" || (def.Valid && !strings.EqualFold(def.String, "NULL")) ||
-			strings.Contains(strings.ToLower(extra), "generated")
-		if filled {
-			return fmt.Errorf("column %s was added to %s at %s with a value for the existing rows (a default, NOT NULL or a generated column), which the binlog does not carry; re-snapshot the table with floe resnapshot, or add such columns as NULL without a default", name, next.id, at)
-		}
 	}
 	return nil
 }
@@ -361,7 +332,11 @@ func (s *Source) checkAddedColumns(ctx context.Context, old, next *table, at Pos
 // layoutVersion returns the layout version a TABLE_MAP event states for
 // captured table t (its current version): t itself when they agree, else
 // a version rebuilt from the event, which becomes the table's current
-// one. The changes of later row events carry its layout.
+// one. The changes of later row events carry its layout. The first
+// TABLE_MAP of a table in a session replaces the discovered layout, the
+// server's current one, which need not be the one at the resume
+// position; later versions are checked as transitions (replacedColumns;
+// the DDL itself was checked at its Query event, see alterFillsRows).
 func (st *streamer) layoutVersion(ctx context.Context, t *table, e *replication.TableMapEvent) (*table, error) {
 	key := tableMapKey(e)
 	if v, ok := st.versions[key]; ok && v == t {
@@ -380,11 +355,15 @@ func (st *streamer) layoutVersion(ctx context.Context, t *table, e *replication.
 		st.versions[key] = v
 	}
 	if v == t {
+		st.mapped[t.id] = true
 		return t, nil
 	}
-	if err := st.s.checkAddedColumns(ctx, t, v, st.cur); err != nil {
-		return nil, err
+	if st.mapped[t.id] {
+		if err := replacedColumns(t, v, st.cur); err != nil {
+			return nil, err
+		}
 	}
+	st.mapped[t.id] = true
 	st.s.log.Info("table layout changed in the binlog", "table", t.id.String(), "position", st.cur.String(),
 		"from", t.layout.String(), "to", v.layout.String())
 	st.byName[t.id] = v

@@ -19,8 +19,9 @@ import (
 // not) and applies the stream to the chunk rows strictly: an insert of a
 // key already there, or an update or delete of a key not there, is an
 // error. It returns the result, the table as the server has it at the
-// end, and the first strictness error (nil when there was none).
-func watermarkRun(t *testing.T, setMarks bool) (got, want map[int64]string, strictErr error, marked int) {
+// end, the number of chunks read at a watermark of their own, and the
+// first strictness error (nil when there was none).
+func watermarkRun(t *testing.T, setMarks bool) (got, want map[int64]string, marked int, strictErr error) {
 	e := newEnv(t)
 	e.exec(`CREATE TABLE wm (id BIGINT PRIMARY KEY, v VARCHAR(40) NOT NULL)`)
 	const rows = 3000
@@ -147,7 +148,7 @@ func watermarkRun(t *testing.T, setMarks bool) (got, want map[int64]string, stri
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return got, want, strictErr, marked
+	return got, want, marked, strictErr
 }
 
 // TestChunkWatermarksReconcile: chunks read while the table changes carry
@@ -156,7 +157,7 @@ func watermarkRun(t *testing.T, setMarks bool) (got, want map[int64]string, stri
 // read, no change of a key not there, and the table's final state.
 // Without them (the control), the same run does not add up.
 func TestChunkWatermarksReconcile(t *testing.T) {
-	got, want, strictErr, marked := watermarkRun(t, true)
+	got, want, marked, strictErr := watermarkRun(t, true)
 	if marked < 2 {
 		t.Fatalf("only %d chunks were read after writes: the test needs writes during the snapshot", marked)
 	}
@@ -173,7 +174,7 @@ func TestChunkWatermarksReconcile(t *testing.T) {
 	}
 	t.Logf("%d chunks at their own watermarks; %d rows equal", marked, len(want))
 
-	_, _, strictErr, _ = watermarkRun(t, false)
+	_, _, _, strictErr = watermarkRun(t, false)
 	if strictErr == nil {
 		t.Fatal("without watermarks the stream replayed no change the chunks already held: the control shows nothing")
 	}

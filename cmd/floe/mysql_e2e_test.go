@@ -122,9 +122,18 @@ type mysqlWorkload struct {
 	rng  *rand.Rand
 	next int64
 	txns int
+	// ddlAt are schema changes run before the step with that many
+	// transactions done.
+	ddlAt map[int]string
 }
 
 func (w *mysqlWorkload) step(ctx context.Context) error {
+	if ddl, ok := w.ddlAt[w.txns]; ok {
+		if _, err := w.e.root.ExecContext(ctx, ddl); err != nil {
+			return fmt.Errorf("%s: %w", ddl, err)
+		}
+		delete(w.ddlAt, w.txns)
+	}
 	tx, err := w.e.root.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -144,7 +153,7 @@ func (w *mysqlWorkload) step(ctx context.Context) error {
 		case 3:
 			q = fmt.Sprintf("DELETE FROM accounts WHERE id = %d", id)
 		case 4:
-			q = fmt.Sprintf("INSERT INTO events VALUES ('w', %d, 'step', %f) ON DUPLICATE KEY UPDATE kind = 'again'", w.rng.Int64N(1_000_000), w.rng.Float64())
+			q = fmt.Sprintf("INSERT INTO events (tenant, seq, kind, amount) VALUES ('w', %d, 'step', %f) ON DUPLICATE KEY UPDATE kind = 'again'", w.rng.Int64N(1_000_000), w.rng.Float64())
 		default:
 			q = fmt.Sprintf("DELETE FROM events WHERE tenant = 't%d' AND seq = %d", id%10, id)
 		}
@@ -159,7 +168,7 @@ func (w *mysqlWorkload) step(ctx context.Context) error {
 
 // bulk inserts rows events in one transaction.
 func (w *mysqlWorkload) bulk(ctx context.Context, tenant string, rows int) error {
-	_, err := w.e.root.ExecContext(ctx, fmt.Sprintf("INSERT INTO events SELECT '%s', seq, 'bulk', seq FROM seq_1_to_%d", tenant, rows))
+	_, err := w.e.root.ExecContext(ctx, fmt.Sprintf("INSERT INTO events (tenant, seq, kind, amount) SELECT '%s', seq, 'bulk', seq FROM seq_1_to_%d", tenant, rows))
 	w.txns++
 	return err
 }
