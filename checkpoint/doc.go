@@ -34,6 +34,12 @@
 //     table in a convergence window (floe.converge-until): replayed
 //     changes in it take values they were not sent from the source's
 //     current rows (capture.RowReader), never from Iceberg;
+//   - a source layout the table's sink layout does not hold (at start,
+//     or a change's new Schema) evolves the Iceberg table first
+//     (transform.EvolveSinkLayout, lakewriter Table.Evolve): rows
+//     buffered in the old layout are committed before, and a Barrier
+//     batch (a DDL) is always followed by a checkpoint; a change the
+//     sink cannot follow stops the pipeline naming floe resnapshot;
 //   - a table that receives no changes still moves forward: its start
 //     position is committed before streaming, and an empty commit advances
 //     it after IdleCommitInterval, so no table pins the source's resume

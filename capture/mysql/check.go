@@ -14,7 +14,7 @@ import (
 // with the configuration field it concerns and the fix: connection and
 // authentication, log_bin, binlog_format=ROW, binlog_row_image=FULL,
 // binlog_row_metadata=FULL (MariaDB >= 10.5 / MySQL >= 8.0.1; needed to
-// verify column names), the REPLICATION SLAVE and REPLICATION CLIENT
+// decode row events with the layout they were written in), the REPLICATION SLAVE and REPLICATION CLIENT
 // privileges, a server-id clash with the server or another replica, GTID
 // mode, table patterns and keys. It returns nil when all is well.
 func (s *Source) Check(ctx context.Context) []Problem {
@@ -50,7 +50,7 @@ func (s *Source) Check(ctx context.Context) []Problem {
 			}
 			if f, ok := vars["binlog_row_metadata"]; ok && !strings.EqualFold(f, "FULL") {
 				add("source", "SET GLOBAL binlog_row_metadata=FULL (and in the server's option file)",
-					"binlog_row_metadata is %s; Floe needs FULL to check column names of row events", f)
+					"binlog_row_metadata is %s; Floe needs FULL to decode each row event with the layout it was written in and to follow schema changes", f)
 			}
 			if f := vars["binlog_row_value_options"]; strings.Contains(strings.ToUpper(f), "PARTIAL_JSON") {
 				add("source", "SET GLOBAL binlog_row_value_options=''", "binlog_row_value_options is %s; partial JSON updates carry no full image", f)
