@@ -110,7 +110,7 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	}
 	commit := lakewriter.Commit{
 		Data:  data,
-		Props: commitProps(c.opts.Pipeline, checkpoint, pos, kept, keepUntil, t.convergeUntil),
+		Props: commitProps(c.opts.Pipeline, checkpoint, pos, kept, keepUntil, t.convergeUntil, t.schemaChanges...),
 		Token: PropCheckpoint,
 	}
 	rows := 0
@@ -138,6 +138,7 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	}
 	t.buf = nil
 	t.chunks = nil
+	t.schemaChanges = nil
 	t.plan = plan
 	t.committed = pos
 	t.checkpoint = checkpoint

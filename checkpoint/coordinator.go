@@ -146,6 +146,9 @@ type tableRun struct {
 	// data holds the rows of snapshot chunks written straight to data
 	// files, bypassing buf (see direct.go); nil when none.
 	data *chunkWriter
+	// schemaChanges are the evolutions of the table's Iceberg schema not
+	// yet recorded in a commit (see PropSchemaChange).
+	schemaChanges []SchemaChange
 	// chunks holds the snapshot chunks whose rows are in buf or data.
 	chunks []readChunk
 }

@@ -1,8 +1,10 @@
 package checkpoint
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/floe-cdc/floe/capture"
 )
@@ -23,7 +25,38 @@ const (
 	// position passes this one, unchanged TOAST values of replayed
 	// changes come from the source's current rows (see capture.RowReader).
 	PropConvergeUntil = "floe.converge-until"
+	// PropSchemaChange is set on the first commit of a table after its
+	// Iceberg schema evolved with the source: a JSON array of
+	// SchemaChange, oldest first.
+	PropSchemaChange = "floe.schema-change"
 )
+
+// SchemaChangeVersion is the version of the PropSchemaChange encoding.
+const SchemaChangeVersion = 1
+
+// SchemaChange records one evolution of a table's Iceberg schema in the
+// summary of the commit that first holds rows of the new layout.
+type SchemaChange struct {
+	Version int `json:"v"`
+	// At is the source position of the first change in the new layout.
+	At string `json:"at"`
+	// Changes says what changed, one entry per column ("add column n
+	// string", "widen column a int -> long").
+	Changes []string `json:"changes"`
+	// SchemaID is the Iceberg schema the table evolved to.
+	SchemaID int `json:"schema-id"`
+}
+
+// encodeSchemaChanges renders changes as the PropSchemaChange value.
+func encodeSchemaChanges(changes []SchemaChange) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // "int -> long", not "int -\u003e long"
+	if err := enc.Encode(changes); err != nil {
+		panic(fmt.Sprintf("encode schema changes: %v", err)) // strings and ints: cannot fail
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
 
 // PropsVersion is the version of the summary property set written by this
 // build.
@@ -32,7 +65,7 @@ const PropsVersion = "1"
 // commitProps builds the summary properties of one table's commit.
 // A complete plan is kept while pos is before keepUntil (its latest chunk
 // watermark).
-func commitProps(pipeline string, checkpoint int64, pos capture.Position, plan *capture.SnapshotPlan, keepUntil, convergeUntil capture.Position) map[string]string {
+func commitProps(pipeline string, checkpoint int64, pos capture.Position, plan *capture.SnapshotPlan, keepUntil, convergeUntil capture.Position, schemaChanges ...SchemaChange) map[string]string {
 	props := map[string]string{
 		PropVersion:    PropsVersion,
 		PropPipeline:   pipeline,
@@ -46,6 +79,9 @@ func commitProps(pipeline string, checkpoint int64, pos capture.Position, plan *
 	}
 	if convergeUntil != nil && (pos == nil || pos.Compare(convergeUntil) < 0) {
 		props[PropConvergeUntil] = convergeUntil.String()
+	}
+	if len(schemaChanges) > 0 {
+		props[PropSchemaChange] = encodeSchemaChanges(schemaChanges)
 	}
 	return props
 }

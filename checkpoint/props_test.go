@@ -50,6 +50,12 @@ func TestCommitPropsGolden(t *testing.T) {
 		// A complete plan with chunk watermarks, kept until passed.
 		"watermarks": commitProps("shop", 7, testPos(2), watermarked, testPos(6), nil),
 		"passed":     commitProps("shop", 8, testPos(6), watermarked, testPos(6), nil),
+		// The first commit after the table's Iceberg schema evolved.
+		"evolved": commitProps("shop", 9, testPos(7), nil, nil, nil, SchemaChange{Version: SchemaChangeVersion, At: testPos(7).String(),
+			Changes: []string{"add column n string", "widen column a int -> long"}, SchemaID: 1}),
+		"evolved twice": commitProps("shop", 10, testPos(8), nil, nil, nil,
+			SchemaChange{Version: SchemaChangeVersion, At: testPos(7).String(), Changes: []string{"add column n string"}, SchemaID: 1},
+			SchemaChange{Version: SchemaChangeVersion, At: testPos(8).String(), Changes: []string{"make column s optional"}, SchemaID: 2}),
 	}
 	b, err := json.MarshalIndent(got, "", "  ")
 	require.NoError(t, err)

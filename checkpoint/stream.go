@@ -175,6 +175,8 @@ func (c *Coordinator) adoptLayouts(ctx context.Context, b capture.Batch, inTxn b
 				return fmt.Errorf("schema change of %s at %s: %w", t.id, b.Position, err)
 			}
 			t.layout = t.table.Layout()
+			t.schemaChanges = append(t.schemaChanges, SchemaChange{Version: SchemaChangeVersion, At: b.Position.String(),
+				Changes: changes, SchemaID: t.table.SchemaID()})
 			c.log.Info("iceberg table evolved with its source", "table", t.id.String(), "position", b.Position.String(),
 				"changes", strings.Join(changes, "; "))
 			c.opts.Metrics.SchemaChanges.WithLabelValues(t.id.String()).Inc()

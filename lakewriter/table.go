@@ -69,6 +69,10 @@ func (t *Table) readState(ctx context.Context) (*table.Table, *schema.Table, err
 	return tbl, t.layout, nil
 }
 
+// SchemaID returns the id of the table's current Iceberg schema, as this
+// Table last loaded it.
+func (t *Table) SchemaID() int { return t.current().Schema().ID }
+
 // Ident returns the table's identifier.
 func (t *Table) Ident() Ident { return t.id }
 

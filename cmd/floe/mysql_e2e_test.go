@@ -239,11 +239,25 @@ func TestMySQLEndToEnd(t *testing.T) {
 				}
 			}
 			e.sql("UPDATE accounts SET doc = NULL, born = NULL, big = NULL WHERE id % 97 = 0")
+			// A schema change while streaming: the Iceberg table evolves
+			// and its first commit after it records the change.
+			e.sql("ALTER TABLE accounts ADD COLUMN nick VARCHAR(12) NULL, MODIFY small INT, MODIFY balance DECIMAL(24,4)",
+				"UPDATE accounts SET nick = CONCAT('n', id), balance = balance * 1000000 WHERE id % 5 = 0")
 			start := time.Now()
 			e.waitCaughtUp(r, 2*time.Minute)
 			t.Logf("caught up %v after the workload (%d transactions)", time.Since(start).Round(time.Millisecond), w.txns)
 			e.stop(r)
 			t.Logf("floe verify:\n%s", e.mustVerify(3))
+			var recorded string
+			for _, s := range sinkHistory(t, e.pipelineEnv, "accounts") {
+				if v := s.Props[checkpoint.PropSchemaChange]; v != "" {
+					recorded = v
+				}
+			}
+			if !strings.Contains(recorded, "add column nick") || !strings.Contains(recorded, "decimal(24, 4)") {
+				t.Fatalf("the accounts history records no schema change with the added column and the widened decimal: %q", recorded)
+			}
+			t.Logf("schema change recorded: %s", recorded)
 		})
 	}
 }
