@@ -77,6 +77,17 @@ type Snapshotter interface {
 	EndSnapshot(ctx context.Context) error
 }
 
+// SchemaFollower is implemented by sources whose stream follows schema
+// changes of captured tables: a change's Schema pointer changes with the
+// layout it was written in, a DDL batch is a Barrier, and a change whose
+// effect on existing rows the stream cannot carry stops it with an error.
+// The coordinator evolves Iceberg tables only for such sources; for any
+// other, a source layout that differs from its Iceberg table's is an
+// error naming floe resnapshot.
+type SchemaFollower interface {
+	FollowsSchemaChanges() bool
+}
+
 // Watermarker is implemented by sources that read each snapshot chunk at
 // an exact position of its own, later than StartInfo.From (MariaDB: the
 // binlog position of the chunk's consistent snapshot). ReadChunk's batch

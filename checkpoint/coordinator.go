@@ -322,6 +322,10 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo) (*tab
 		return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
 	}
 	if evolved != tbl.Layout() {
+		if f, ok := c.opts.Source.(capture.SchemaFollower); !ok || !f.FollowsSchemaChanges() {
+			return nil, fmt.Errorf("table %s -> %s.%s: the source table's layout is not the Iceberg table's (%s), and this source does not follow schema changes; re-snapshot the table with floe resnapshot",
+				ti.ID, ident.Namespace, ident.Name, strings.Join(changes, "; "))
+		}
 		if err := tbl.Evolve(ctx, evolved); err != nil {
 			return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
 		}

@@ -163,6 +163,9 @@ func (c *Coordinator) adoptLayouts(ctx context.Context, b capture.Batch, inTxn b
 			return fmt.Errorf("schema change of %s at %s: %w", t.id, b.Position, err)
 		}
 		if evolved != t.layout {
+			if f, ok := c.opts.Source.(capture.SchemaFollower); !ok || !f.FollowsSchemaChanges() {
+				return fmt.Errorf("schema change of %s at %s: this source does not follow schema changes; re-snapshot the table with floe resnapshot", t.id, b.Position)
+			}
 			if t.buf != nil || t.data != nil {
 				if inTxn {
 					return fmt.Errorf("schema change of %s at %s inside a split transaction while rows of its old layout are buffered; restart the pipeline", t.id, b.Position)

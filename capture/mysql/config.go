@@ -92,10 +92,11 @@ type Source struct {
 }
 
 var (
-	_ capture.Source      = (*Source)(nil)
-	_ capture.Snapshotter = (*Source)(nil)
-	_ capture.RowReader   = (*Source)(nil)
-	_ capture.Watermarker = (*Source)(nil)
+	_ capture.Source         = (*Source)(nil)
+	_ capture.Snapshotter    = (*Source)(nil)
+	_ capture.RowReader      = (*Source)(nil)
+	_ capture.Watermarker    = (*Source)(nil)
+	_ capture.SchemaFollower = (*Source)(nil)
 )
 
 // New validates cfg, applies defaults and returns a Source. It does not connect.

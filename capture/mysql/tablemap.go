@@ -369,3 +369,8 @@ func (st *streamer) layoutVersion(ctx context.Context, t *table, e *replication.
 	st.byName[t.id] = v
 	return v, nil
 }
+
+// FollowsSchemaChanges implements capture.SchemaFollower: the stream
+// follows layout changes (this file) when the server logs FULL row
+// metadata, which Check requires.
+func (s *Source) FollowsSchemaChanges() bool { return true }

@@ -143,4 +143,13 @@ func TestBadInput(t *testing.T) {
 		out, code = runFloe(t, other, "run", "--config", other.config)
 		expectOneLineError(t, out, code, "wal_level", "logical")
 	})
+	t.Run("PostgreSQL table altered while floe was stopped", func(t *testing.T) {
+		// The table was mirrored by "missing table". A column added with a
+		// default fills every existing row without a WAL change; the
+		// PostgreSQL source does not follow schema changes, so the run
+		// refuses to evolve the Iceberg table and names the fix.
+		e.exec(`ALTER TABLE orders ADD COLUMN extra int DEFAULT 5`)
+		out, code := runFloe(t, e, "run", "--config", e.config)
+		expectOneLineError(t, out, code, "public.orders", "does not follow schema changes", "floe resnapshot")
+	})
 }
