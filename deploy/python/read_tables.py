@@ -85,6 +85,27 @@ def canonical_value(v, t):
     return str(v)
 
 
+def conform(t: pa.Table, tbl_schema) -> pa.Table:
+    """Read a data file's columns in the table's current schema, matching
+    them by Iceberg field id: a column added after the file was written is
+    all NULL, a column of a narrower type (int, float, decimal precision)
+    is widened, a column dropped since is left out."""
+    target = tbl_schema.as_arrow()
+    by_id = {}
+    for i, f in enumerate(t.schema):
+        fid = (f.metadata or {}).get(b"PARQUET:field_id")
+        if fid is not None:
+            by_id[int(fid)] = i
+    cols = []
+    for f, af in zip(tbl_schema.fields, target):
+        i = by_id.get(f.field_id)
+        if i is None:
+            cols.append(pa.nulls(t.num_rows, type=af.type))
+        else:
+            cols.append(t.column(i).cast(af.type))
+    return pa.Table.from_arrays(cols, schema=target)
+
+
 def live_rows_with_deletes(tbl) -> pa.Table:
     """Scan tbl's current snapshot applying equality deletes by hand."""
     snap = tbl.current_snapshot()
@@ -117,7 +138,7 @@ def live_rows_with_deletes(tbl) -> pa.Table:
         delete_sets.append((seq, names, keys))
     pieces = []
     for seq, path in data:
-        t = read(path, schema.names)
+        t = conform(read(path), tbl.schema())
         keep = [True] * t.num_rows
         for dseq, names, keys in delete_sets:
             if dseq <= seq:
