@@ -294,11 +294,16 @@ func sameLayout(a, b *table) bool {
 }
 
 // normColType drops what does not change a column's values from a
-// COLUMN_TYPE: integer display widths and ZEROFILL.
+// COLUMN_TYPE: integer and YEAR display widths, ZEROFILL, and the
+// subtype of a spatial column (all are WKB with an SRID).
 func normColType(ct string) string {
 	ct = strings.ToLower(strings.TrimSpace(ct))
 	ct = strings.ReplaceAll(ct, " zerofill", "")
-	for _, base := range []string{"tinyint", "smallint", "mediumint", "bigint", "int"} {
+	switch ct {
+	case "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
+		return "geometry"
+	}
+	for _, base := range []string{"tinyint", "smallint", "mediumint", "bigint", "int", "year"} {
 		if rest, ok := strings.CutPrefix(ct, base+"("); ok {
 			if end := strings.IndexByte(rest, ')'); end >= 0 {
 				return base + rest[end+1:]
