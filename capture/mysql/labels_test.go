@@ -70,6 +70,11 @@ func TestEmojiLabels(t *testing.T) {
 	if len(upd.Changes) != 1 || fmtRow(upd.Changes[0].Before) != want[0] || fmtRow(upd.Changes[0].After) != "1|ü🎉|y🐟|é" {
 		t.Fatalf("binlog update: %+v", upd.Changes)
 	}
+	// The TABLE_MAP labels (emoji) and information_schema's ('?') are
+	// one layout: no layout version is made for them.
+	if discovered, err := s.tables.Get(tid); err != nil || upd.Changes[0].Schema != discovered.layout {
+		t.Fatalf("the stream's layout %s is not the discovered one (%v)", upd.Changes[0].Schema, err)
+	}
 }
 
 // TestLabelMetadata covers TABLE_MAP events without label metadata

@@ -285,9 +285,32 @@ func sameLayout(a, b *table) bool {
 	}
 	for i, ca := range a.layout.Columns {
 		cb := b.layout.Columns[i]
-		if ca.Name != cb.Name || ca.Nullable != cb.Nullable || !ca.Type.Equals(cb.Type) ||
-			normColType(a.colType[i]) != normColType(b.colType[i]) || a.collation[i].charset != b.collation[i].charset {
+		if ca.Name != cb.Name || ca.Nullable != cb.Nullable || !ca.Type.Equals(cb.Type) || a.collation[i].charset != b.collation[i].charset {
 			return false
+		}
+		if normColType(a.colType[i]) != normColType(b.colType[i]) && !labelsAlike(schema.MySQLLabels(ca), schema.MySQLLabels(cb)) {
+			return false
+		}
+	}
+	return true
+}
+
+// labelsAlike reports whether two ENUM or SET columns have the same
+// labels, where information_schema may show a character outside the BMP
+// (an emoji) as '?' in either (see labels.go).
+func labelsAlike(a, b []string) bool {
+	if a == nil || b == nil || len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		ra, rb := []rune(a[i]), []rune(b[i])
+		if len(ra) != len(rb) {
+			return false
+		}
+		for j := range ra {
+			if ra[j] != rb[j] && ra[j] != '?' && rb[j] != '?' {
+				return false
+			}
 		}
 	}
 	return true
