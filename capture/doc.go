@@ -1,6 +1,9 @@
 // Package capture defines what a change source produces and how it is
 // driven: Change, Batch, Position, Source and Snapshotter, plus the
-// snapshot chunk plan shared by every source.
+// snapshot chunk plan shared by every source, and the optional abilities
+// a source declares: RowReader, Watermarker (chunks read at positions of
+// their own, reconciled with the stream) and SchemaFollower (the stream
+// follows schema changes; a DDL batch is a Barrier).
 //
 // It also holds the source-agnostic parts every backend uses, so that
 // each is written once: the table registry (Tables) and table patterns,

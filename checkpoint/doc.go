@@ -6,7 +6,10 @@
 // In: a Source (and its Snapshotter), a Router, a lakewriter.Catalog.
 // Out: one Iceberg snapshot per dirty table per checkpoint, whose summary
 // carries floe.pipeline, floe.checkpoint and floe.position (and
-// floe.snapshot while that table's initial snapshot is in progress).
+// floe.snapshot while that table's initial snapshot is in progress or its
+// chunk watermarks are not passed yet, floe.converge-until while it
+// converges, floe.schema-change on the first commit after its Iceberg
+// schema evolved).
 //
 // Invariants (DESIGN.md §6):
 //   - a checkpoint is cut only between complete source transactions;

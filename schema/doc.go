@@ -10,7 +10,10 @@
 //     the same decoder for a column, so a value never changes type between them;
 //   - a value that cannot be represented exactly is an error naming the column
 //     and the value, never a silently altered value;
-//   - the process's local time zone is never consulted.
+//   - the process's local time zone is never consulted;
+//   - Promotable says which Iceberg type changes a column may take in
+//     place (int -> long, float -> double, wider decimal precision), and
+//     Promote converts a canonical value along one.
 //
 // PostgreSQL: PostgresColumn maps a column type to its Iceberg type (the
 // table is in postgres.go) and PostgresDecoder returns the one decoder of

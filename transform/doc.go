@@ -1,8 +1,11 @@
 // Package transform turns captured changes into the rows Floe writes to
 // one sink table per checkpoint: it routes source tables to sink tables
 // (Router), defines the sink layout with Floe's metadata columns
-// (SinkLayout), and keeps the keyed state of one table for one checkpoint
-// (Buffer).
+// (SinkLayout) and how it evolves with a changed source layout
+// (EvolveSinkLayout: added columns optional, widened types, dropped
+// columns kept), and keeps the keyed state of one table for one
+// checkpoint (Buffer), accepting changes of any source layout the sink
+// layout holds.
 //
 // In: capture.Change values of one table in source order, each with a Meta
 // (position, commit time, order inside its batch).
