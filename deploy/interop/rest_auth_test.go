@@ -15,7 +15,6 @@ import (
 	"github.com/apache/iceberg-go/catalog/rest"
 
 	"github.com/floe-cdc/floe/lakewriter"
-	"github.com/floe-cdc/floe/schema"
 )
 
 const (
@@ -294,21 +293,7 @@ func restRoundTrip(t *testing.T, open func() (*lakewriter.Catalog, error), name 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tbl.Commit(ctx, lakewriter.Commit{
-		Rows:  rowsOf(schema.Row{int64(1), "one"}, schema.Row{int64(2), "two"}, schema.Row{int64(3), nil}),
-		Props: map[string]string{"floe.checkpoint": "c1"}, Token: "floe.checkpoint",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	wait()
-	if _, err := tbl.Commit(ctx, lakewriter.Commit{
-		Rows:       rowsOf(schema.Row{int64(2), "TWO"}),
-		DeleteKeys: rowsOf(schema.Row{int64(2)}, schema.Row{int64(3)}),
-		Props:      map[string]string{"floe.checkpoint": "c2"}, Token: "floe.checkpoint",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	wait()
+	commitIDNameRounds(ctx, t, tbl, wait)
 	c2, err := open()
 	if err != nil {
 		t.Fatal(err)
@@ -318,17 +303,7 @@ func restRoundTrip(t *testing.T, open func() (*lakewriter.Catalog, error), name 
 		t.Fatal(err)
 	}
 	for _, tb := range []*lakewriter.Table{tbl, tbl2} {
-		got := map[int64]any{}
-		if err := tb.Scan(ctx, func(r schema.Row) error { got[r[0].(int64)] = r[1]; return nil }); err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != 2 || got[1] != "one" || got[2] != "TWO" {
-			t.Fatalf("scan = %v, want {1: one, 2: TWO}", got)
-		}
-	}
-	props, err := tbl2.LatestProps(ctx, func(p map[string]string) bool { return p["floe.checkpoint"] != "" })
-	if err != nil || props["floe.checkpoint"] != "c2" {
-		t.Fatalf("latest props = %v, %v; want floe.checkpoint c2", props, err)
+		checkIDNameRounds(ctx, t, tb)
 	}
 }
 

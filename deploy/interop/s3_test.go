@@ -33,6 +33,41 @@ func rowsOf(rows ...schema.Row) iter.Seq2[schema.Row, error] {
 	}
 }
 
+// commitIDNameRounds commits the round trips' two checkpoints to an
+// idNameLayout table: c1 inserts ids 1-3, c2 updates 2 and deletes 3.
+// after runs after each commit.
+func commitIDNameRounds(ctx context.Context, t *testing.T, tbl *lakewriter.Table, after func()) {
+	t.Helper()
+	for _, c := range []lakewriter.Commit{
+		{Rows: rowsOf(schema.Row{int64(1), "one"}, schema.Row{int64(2), "two"}, schema.Row{int64(3), nil}),
+			Props: map[string]string{"floe.checkpoint": "c1"}, Token: "floe.checkpoint"},
+		{Rows: rowsOf(schema.Row{int64(2), "TWO"}), DeleteKeys: rowsOf(schema.Row{int64(2)}, schema.Row{int64(3)}),
+			Props: map[string]string{"floe.checkpoint": "c2"}, Token: "floe.checkpoint"},
+	} {
+		if _, err := tbl.Commit(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		after()
+	}
+}
+
+// checkIDNameRounds checks what commitIDNameRounds leaves: rows {1: one,
+// 2: TWO} and c2 as the latest checkpoint.
+func checkIDNameRounds(ctx context.Context, t *testing.T, tbl *lakewriter.Table) {
+	t.Helper()
+	got := map[int64]any{}
+	if err := tbl.Scan(ctx, func(r schema.Row) error { got[r[0].(int64)] = r[1]; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1] != "one" || got[2] != "TWO" {
+		t.Fatalf("scan = %v, want {1: one, 2: TWO}", got)
+	}
+	props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p["floe.checkpoint"] != "" })
+	if err != nil || props["floe.checkpoint"] != "c2" {
+		t.Fatalf("latest props = %v, %v; want floe.checkpoint c2", props, err)
+	}
+}
+
 // TestLakewriterS3RoundTrip writes through lakewriter into an s3://
 // warehouse on versitygw (real SigV4) and reads back with Scan, Lookup and
 // LatestProps; a wrong secret key fails the commit.
@@ -61,36 +96,14 @@ func TestLakewriterS3RoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tbl.Commit(ctx, lakewriter.Commit{
-		Rows:  rowsOf(schema.Row{int64(1), "one"}, schema.Row{int64(2), "two"}, schema.Row{int64(3), nil}),
-		Props: map[string]string{"floe.checkpoint": "c1"}, Token: "floe.checkpoint",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tbl.Commit(ctx, lakewriter.Commit{
-		Rows:       rowsOf(schema.Row{int64(2), "TWO"}),
-		DeleteKeys: rowsOf(schema.Row{int64(2)}, schema.Row{int64(3)}),
-		Props:      map[string]string{"floe.checkpoint": "c2"}, Token: "floe.checkpoint",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	got := map[int64]any{}
-	if err := tbl.Scan(ctx, func(r schema.Row) error { got[r[0].(int64)] = r[1]; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 || got[1] != "one" || got[2] != "TWO" {
-		t.Fatalf("scan = %v, want {1: one, 2: TWO}", got)
-	}
+	commitIDNameRounds(ctx, t, tbl, func() {})
+	checkIDNameRounds(ctx, t, tbl)
 	found, err := tbl.Lookup(ctx, []schema.Row{{int64(2)}, {int64(3)}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(found) != 1 {
 		t.Fatalf("lookup of keys 2, 3 found %d rows, want 1", len(found))
-	}
-	props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p["floe.checkpoint"] != "" })
-	if err != nil || props["floe.checkpoint"] != "c2" {
-		t.Fatalf("latest props = %v, %v; want floe.checkpoint c2", props, err)
 	}
 	objs, err := sharedS3.Objects("roundtrip", "wh")
 	if err != nil {
