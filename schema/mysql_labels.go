@@ -127,3 +127,18 @@ func MySQLCharsetText(charset string, b []byte) (string, error) {
 	}
 	return s, nil
 }
+
+// MySQLLabelsMatch reports whether ENUM or SET labels as information_schema
+// shows them (a character outside the BMP as '?') are the real labels, as
+// the binlog's TABLE_MAP carries them, label by label.
+func MySQLLabelsMatch(shown, real []string) bool {
+	if shown == nil || real == nil || len(shown) != len(real) {
+		return false
+	}
+	for i := range shown {
+		if !labelMatches(shown[i], real[i]) {
+			return false
+		}
+	}
+	return true
+}

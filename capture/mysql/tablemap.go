@@ -278,7 +278,8 @@ func (s *Source) tableFromTableMap(ctx context.Context, id capture.TableID, e *r
 // sameLayout reports whether two layout versions of a table decode and
 // land rows alike: the same columns (names, Iceberg types, nullability,
 // source types up to integer display widths and the same character
-// sets) and the same key.
+// sets; ENUM/SET labels of b may be information_schema's, with '?' for
+// what a's TABLE_MAP labels have in full) and the same key.
 func sameLayout(a, b *table) bool {
 	if len(a.layout.Columns) != len(b.layout.Columns) || !slices.Equal(a.layout.Key, b.layout.Key) {
 		return false
@@ -288,29 +289,8 @@ func sameLayout(a, b *table) bool {
 		if ca.Name != cb.Name || ca.Nullable != cb.Nullable || !ca.Type.Equals(cb.Type) || a.collation[i].charset != b.collation[i].charset {
 			return false
 		}
-		if normColType(a.colType[i]) != normColType(b.colType[i]) && !labelsAlike(schema.MySQLLabels(ca), schema.MySQLLabels(cb)) {
+		if normColType(a.colType[i]) != normColType(b.colType[i]) && !schema.MySQLLabelsMatch(schema.MySQLLabels(cb), schema.MySQLLabels(ca)) {
 			return false
-		}
-	}
-	return true
-}
-
-// labelsAlike reports whether two ENUM or SET columns have the same
-// labels, where information_schema may show a character outside the BMP
-// (an emoji) as '?' in either (see labels.go).
-func labelsAlike(a, b []string) bool {
-	if a == nil || b == nil || len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		ra, rb := []rune(a[i]), []rune(b[i])
-		if len(ra) != len(rb) {
-			return false
-		}
-		for j := range ra {
-			if ra[j] != rb[j] && ra[j] != '?' && rb[j] != '?' {
-				return false
-			}
 		}
 	}
 	return true
