@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/floe-cdc/floe/capture"
@@ -317,20 +316,8 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo) (*tab
 	// layout has outgrown (a schema change while Floe was stopped) is
 	// evolved now, before anything is buffered. Changes replayed from
 	// before that change fit the evolved layout too.
-	evolved, changes, err := transform.EvolveSinkLayout(tbl.Layout(), ti.Schema, c.opts.Mode)
-	if err != nil {
+	if _, err := c.evolveSink(ctx, ti.ID, nil, tbl, ti.Schema, func() error { return nil }); err != nil {
 		return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
-	}
-	if evolved != tbl.Layout() {
-		if f, ok := c.opts.Source.(capture.SchemaFollower); !ok || !f.FollowsSchemaChanges() {
-			return nil, fmt.Errorf("table %s -> %s.%s: the source table's layout is not the Iceberg table's (%s), and this source does not follow schema changes; re-snapshot the table with floe resnapshot",
-				ti.ID, ident.Namespace, ident.Name, strings.Join(changes, "; "))
-		}
-		if err := tbl.Evolve(ctx, evolved); err != nil {
-			return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
-		}
-		c.log.Info("iceberg table evolved with its source", "table", ti.ID.String(), "changes", strings.Join(changes, "; "))
-		c.opts.Metrics.SchemaChanges.WithLabelValues(ti.ID.String()).Inc()
 	}
 	props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p[PropPipeline] == c.opts.Pipeline })
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/transform"
 )
 
@@ -158,33 +160,54 @@ func (c *Coordinator) adoptLayouts(ctx context.Context, b capture.Batch, inTxn b
 		if t == nil || ch.Schema == nil || ch.Schema == t.src {
 			continue
 		}
-		evolved, changes, err := transform.EvolveSinkLayout(t.layout, ch.Schema, c.opts.Mode)
+		// Rows buffered in the old sink layout are committed first, at
+		// the last complete transaction, before b.
+		flushOld := func() error {
+			if t.buf == nil && t.data == nil {
+				return nil
+			}
+			if inTxn {
+				return errors.New("rows of the old layout are buffered inside a split transaction; restart the pipeline")
+			}
+			return c.flush(ctx)
+		}
+		changes, err := c.evolveSink(ctx, t.id, b.Position, t.table, ch.Schema, flushOld)
 		if err != nil {
 			return fmt.Errorf("schema change of %s at %s: %w", t.id, b.Position, err)
 		}
-		if evolved != t.layout {
-			if f, ok := c.opts.Source.(capture.SchemaFollower); !ok || !f.FollowsSchemaChanges() {
-				return fmt.Errorf("schema change of %s at %s: this source does not follow schema changes; re-snapshot the table with floe resnapshot", t.id, b.Position)
-			}
-			if t.buf != nil || t.data != nil {
-				if inTxn {
-					return fmt.Errorf("schema change of %s at %s inside a split transaction while rows of its old layout are buffered; restart the pipeline", t.id, b.Position)
-				}
-				if err := c.flush(ctx); err != nil {
-					return err
-				}
-			}
-			if err := t.table.Evolve(ctx, evolved); err != nil {
-				return fmt.Errorf("schema change of %s at %s: %w", t.id, b.Position, err)
-			}
+		if changes != nil {
 			t.layout = t.table.Layout()
 			t.schemaChanges = append(t.schemaChanges, SchemaChange{Version: SchemaChangeVersion, At: b.Position.String(),
 				Changes: changes, SchemaID: t.table.SchemaID()})
-			c.log.Info("iceberg table evolved with its source", "table", t.id.String(), "position", b.Position.String(),
-				"changes", strings.Join(changes, "; "))
-			c.opts.Metrics.SchemaChanges.WithLabelValues(t.id.String()).Inc()
 		}
 		t.src = ch.Schema
 	}
 	return nil
+}
+
+// evolveSink evolves the Iceberg schema of source table id's tbl so that
+// it holds rows of source layout src (transform.EvolveSinkLayout), seen
+// at position at (nil: at start), calling beforeCommit first, and returns
+// what changed (nil: nothing to evolve). Only a source that follows
+// schema changes (capture.SchemaFollower) may evolve a table; for any
+// other a difference is an error naming floe resnapshot.
+func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at capture.Position, tbl *lakewriter.Table, src *schema.Table, beforeCommit func() error) ([]string, error) {
+	evolved, changes, err := transform.EvolveSinkLayout(tbl.Layout(), src, c.opts.Mode)
+	if err != nil || evolved == tbl.Layout() {
+		return nil, err
+	}
+	if f, ok := c.opts.Source.(capture.SchemaFollower); !ok || !f.FollowsSchemaChanges() {
+		return nil, fmt.Errorf("the source table's layout is not the Iceberg table's (%s), and this source does not follow schema changes; re-snapshot the table with floe resnapshot",
+			strings.Join(changes, "; "))
+	}
+	if err := beforeCommit(); err != nil {
+		return nil, err
+	}
+	if err := tbl.Evolve(ctx, evolved); err != nil {
+		return nil, err
+	}
+	c.log.Info("iceberg table evolved with its source", "table", id.String(), "position", fmtPos(at),
+		"changes", strings.Join(changes, "; "))
+	c.opts.Metrics.SchemaChanges.WithLabelValues(id.String()).Inc()
+	return changes, nil
 }
