@@ -36,7 +36,7 @@ var (
 // that change no table layout (DML, GRANT, SAVEPOINT, ...). db is the
 // statement's default database.
 func parseDDL(db, stmt string) []ddlRef {
-	s := strings.TrimSpace(spaceRE.ReplaceAllString(commentRE.ReplaceAllString(stmt, " "), " "))
+	s := normalizeStmt(stmt)
 	one := func(verb string, re *regexp.Regexp) []ddlRef {
 		loc := re.FindStringIndex(s)
 		if loc == nil {
@@ -105,6 +105,12 @@ func parseDDL(db, stmt string) []ddlRef {
 		}
 	}
 	return nil
+}
+
+// normalizeStmt removes comments from a statement and collapses its
+// whitespace to single spaces.
+func normalizeStmt(stmt string) string {
+	return strings.TrimSpace(spaceRE.ReplaceAllString(commentRE.ReplaceAllString(stmt, " "), " "))
 }
 
 // parseTableName reads "name", "`name`", "db.name" or "`db`.`name`" at the
@@ -289,9 +295,6 @@ func binlogTypeMatches(colType string, code byte, meta uint16) bool {
 	return true
 }
 
-// alterHeadRE matches an ALTER TABLE statement up to the table name.
-var alterHeadRE = regexp.MustCompile(`(?is)^ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?:IF\s+EXISTS\s+)?`)
-
 // alterFillsRows says why an ALTER TABLE statement changes existing rows
 // in a way no row event shows ("" when it does not): a column added with
 // a default other than NULL, NOT NULL, generated or AUTO_INCREMENT (the
@@ -300,8 +303,8 @@ var alterHeadRE = regexp.MustCompile(`(?is)^ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?
 // never seen. Other specifications (MODIFY, DROP, indexes, options) are
 // judged by the layout they leave (see checkpoint's schema evolution).
 func alterFillsRows(stmt string) string {
-	s := strings.TrimSpace(spaceRE.ReplaceAllString(commentRE.ReplaceAllString(stmt, " "), " "))
-	loc := alterHeadRE.FindStringIndex(s)
+	s := normalizeStmt(stmt)
+	loc := alterRE.FindStringIndex(s)
 	if loc == nil {
 		return ""
 	}
