@@ -45,6 +45,9 @@ type TableReport struct {
 	// in both with different values.
 	Missing, Extra, Differ int
 	Examples               []string
+	// Diffs shows, for up to MaxExamples differing keys, each column
+	// whose values differ: "(id=5) amount: source 1.5, iceberg 2.5".
+	Diffs []string
 	// SinkPosition is the position the Iceberg table has committed.
 	SinkPosition string
 	// Skipped says why the table was not compared (a keyless changelog
@@ -80,6 +83,9 @@ func (r TableReport) String() string {
 	if !r.OK() {
 		line += fmt.Sprintf("; %d missing, %d extra, %d differ; e.g. %s",
 			r.Missing, r.Extra, r.Differ, strings.Join(r.Examples, ", "))
+		for _, d := range r.Diffs {
+			line += "\n         " + d
+		}
 	}
 	return line
 }
@@ -167,6 +173,7 @@ func verifyTable(ctx context.Context, o VerifyOptions, scanner TableScanner, ti 
 		}
 		byKey[d.key] = &sinkKey{hash: d.hash, label: d.label, count: 1}
 	}
+	differing := map[string]schema.Row{} // source rows of differing example keys
 	err = scanner.ScanTable(ctx, ti.ID, func(row schema.Row) error {
 		view.promote(row)
 		key := schema.AppendKey(nil, src, row)
@@ -182,6 +189,9 @@ func verifyTable(ctx context.Context, o VerifyOptions, scanner TableScanner, ti 
 			k.seen = true
 			r.Differ++
 			r.example(o, k.label, "differs")
+			if len(differing) < o.MaxExamples {
+				differing[string(key)] = slices.Clone(row)
+			}
 		default:
 			k.seen = true
 		}
@@ -200,7 +210,84 @@ func verifyTable(ctx context.Context, o VerifyOptions, scanner TableScanner, ti 
 		}
 	}
 	slices.Sort(r.Examples)
+	if len(differing) > 0 {
+		diffs, err := columnDiffs(ctx, o, tbl, src, view.project, differing)
+		if err != nil {
+			return fmt.Errorf("read differing rows: %w", err)
+		}
+		r.Diffs = diffs
+	}
 	return nil
+}
+
+// columnDiffs reads the Iceberg rows of the given keys (source rows by
+// encoded key) and names, per key, the columns whose values differ.
+func columnDiffs(ctx context.Context, o VerifyOptions, tbl *lakewriter.Table, src *schema.Table, project func(schema.Row) schema.Row, source map[string]schema.Row) ([]string, error) {
+	sink := map[string]schema.Row{}
+	layout := tbl.Layout()
+	opCol, posCol, seqCol := layout.Index(transform.ColOp), layout.Index(transform.ColPos), layout.Index(transform.ColSeq)
+	type latest struct {
+		pos capture.Position
+		seq int64
+	}
+	at := map[string]latest{}
+	err := tbl.Scan(ctx, func(row schema.Row) error {
+		p := project(row)
+		key := string(schema.AppendKey(nil, src, p))
+		if _, ok := source[key]; !ok {
+			return nil
+		}
+		if o.Mode == transform.Upsert {
+			sink[key] = p
+			return nil
+		}
+		// Changelog: the newest non-delete image of the key (a key that
+		// differs was not deleted last, or it would be missing).
+		pos, err := o.Source.DecodePosition(asString(row[posCol]))
+		if err != nil {
+			return err
+		}
+		seq, _ := row[seqCol].(int64)
+		if prev, ok := at[key]; ok && (pos.Compare(prev.pos) < 0 || (pos.Compare(prev.pos) == 0 && seq < prev.seq)) {
+			return nil
+		}
+		at[key] = latest{pos: pos, seq: seq}
+		if asString(row[opCol]) != string(capture.OpDelete) {
+			sink[key] = p
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for key, srow := range source {
+		irow := sink[key]
+		var cols []string
+		for i, c := range src.Columns {
+			var iv any
+			if irow != nil {
+				iv = irow[i]
+			}
+			a, b := schema.FormatValue(srow[i], c.Type), schema.FormatValue(iv, c.Type)
+			if a != b {
+				cols = append(cols, fmt.Sprintf("%s: source %s, iceberg %s", c.Name, truncateValue(a), truncateValue(b)))
+			}
+		}
+		if len(cols) == 0 {
+			cols = append(cols, "the values format alike but hash differently")
+		}
+		out = append(out, keyLabel(src, srow)+" "+strings.Join(cols, "; "))
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func truncateValue(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
 }
 
 func (r *TableReport) example(o VerifyOptions, label, what string) {

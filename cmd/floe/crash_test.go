@@ -84,19 +84,20 @@ func crashLoop(t *testing.T, env crashEnv, w crashWorkload, rng *rand.Rand, want
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for i := 0; wctx.Err() == nil; i++ {
+		i := 0
+		workErr = untilStopped(wctx, func(ctx context.Context) error {
+			i++
 			if i%400 == 200 {
-				if err := w.bulk(wctx, fmt.Sprintf("bulk%d", i), 30_000); err != nil && wctx.Err() == nil {
-					workErr = err
-					return
+				if err := w.bulk(ctx, fmt.Sprintf("bulk%d", i), 30_000); err != nil {
+					return err
 				}
 			}
-			if err := w.step(wctx); err != nil && wctx.Err() == nil {
-				workErr = err
-				return
+			if err := w.step(ctx); err != nil {
+				return err
 			}
 			time.Sleep(2 * time.Millisecond)
-		}
+			return nil
+		})
 	}()
 	defer func() { stopWork(); wg.Wait() }()
 

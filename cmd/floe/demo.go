@@ -213,12 +213,17 @@ func demoWorkload(ctx context.Context, dsn string) (workloadStats, error) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	// ctx only says when to stop, between transactions: a transaction
+	// cancelled mid-flight may still commit on the server after this
+	// returns, behind the position the demo then waits for.
+	txCtx := context.WithoutCancel(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return st, ctx.Err()
 		case <-tick.C:
 		}
+		ctx := txCtx
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			switch n := rng.IntN(10); {
 			case n < 4: // a new order with its lines

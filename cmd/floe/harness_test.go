@@ -99,7 +99,7 @@ func newPipelineEnv(t *testing.T, db, tables, sinkMode string, extraSource strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &pipelineEnv{t: t, pg: sharedPG, db: db, dsn: dsn, dir: t.TempDir(), slot: "floe_" + db}
+	e := &pipelineEnv{t: t, pg: sharedPG, db: db, dsn: dsn, dir: testDir(t), slot: "floe_" + db}
 	e.logPath = filepath.Join(e.dir, "floe.log")
 	e.config = filepath.Join(e.dir, "floe.yaml")
 	cfg := fmt.Sprintf(`pipeline:
@@ -320,4 +320,25 @@ func (e *pipelineEnv) waitStreaming(r *running) {
 			e.t.Fatalf("floe run did not start streaming; log:\n%s", e.tail(40))
 		}
 	}
+}
+
+// testDir is t.TempDir, kept for a look afterwards when the test fails and
+// FLOE_KEEP_FAILED names a directory (make stress sets it): the floe log,
+// config, state and warehouse of a failed run are copied there.
+func testDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Cleanup(func() { // runs before TempDir's own cleanup
+		keep := os.Getenv("FLOE_KEEP_FAILED")
+		if !t.Failed() || keep == "" {
+			return
+		}
+		dst := filepath.Join(keep, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+"-"+time.Now().Format("150405.000"))
+		if err := os.CopyFS(dst, os.DirFS(dir)); err != nil {
+			t.Logf("keep the failed run's files: %v", err)
+			return
+		}
+		t.Logf("the failed run's files are kept in %s", dst)
+	})
+	return dir
 }

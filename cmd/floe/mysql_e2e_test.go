@@ -59,7 +59,7 @@ func newMySQLEnv(t *testing.T, db, mode, extraSource string) *mysqlEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { root.Close() })
-	e := &mysqlEnv{pipelineEnv: &pipelineEnv{t: t, db: db, dir: t.TempDir()}, m: m, root: root}
+	e := &mysqlEnv{pipelineEnv: &pipelineEnv{t: t, db: db, dir: testDir(t)}, m: m, root: root}
 	e.logPath = filepath.Join(e.dir, "floe.log")
 	e.config = filepath.Join(e.dir, "floe.yaml")
 	cfg := fmt.Sprintf(`pipeline:

@@ -169,17 +169,28 @@ func (w *workload) step(ctx context.Context) error {
 	return err
 }
 
-// run applies steps until ctx is done.
+// run applies steps until ctx is done. ctx is checked between
+// transactions only (see untilStopped).
 func (w *workload) run(ctx context.Context) error {
-	for ctx.Err() == nil {
-		if err := w.step(ctx); err != nil && ctx.Err() == nil {
+	return untilStopped(ctx, w.step)
+}
+
+// untilStopped calls step until stop is done. Each step runs to its end
+// on a context that stop does not cancel: a statement cancelled while in
+// flight returns at once on the client but may still commit on the server
+// afterwards, after a test has read the position it waits for (and the
+// comparison with the source then fails for the wrong reason).
+func untilStopped(stop context.Context, step func(context.Context) error) error {
+	ctx := context.WithoutCancel(stop)
+	for stop.Err() == nil {
+		if err := step(ctx); err != nil {
 			return err
 		}
 	}
-	if errors.Is(ctx.Err(), context.Canceled) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if errors.Is(stop.Err(), context.Canceled) || errors.Is(stop.Err(), context.DeadlineExceeded) {
 		return nil
 	}
-	return ctx.Err()
+	return stop.Err()
 }
 
 // bulk runs one transaction that inserts rows events rows and then updates
