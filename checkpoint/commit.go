@@ -268,16 +268,27 @@ func (c *Coordinator) resolve(ctx context.Context, t *tableRun) error {
 }
 
 // idleTables returns the tables with nothing buffered whose committed
-// position lags the current one and that have not committed for
-// IdleCommitInterval.
+// position lags the current one and that either have not committed for
+// IdleCommitInterval or whose snapshot or convergence window the stream
+// has passed.
 func (c *Coordinator) idleTables() []*tableRun {
 	var out []*tableRun
 	for _, t := range c.order {
-		if t.buf != nil || t.needsSnapshot || t.plan != nil || c.lastPos == nil ||
-			time.Since(t.lastCommit) < c.opts.IdleCommitInterval {
+		if t.buf != nil || t.needsSnapshot || t.plan != nil || c.lastPos == nil {
 			continue
 		}
-		if t.committed == nil || t.committed.Compare(c.lastPos) < 0 {
+		if t.committed != nil && t.committed.Compare(c.lastPos) >= 0 {
+			continue
+		}
+		// A table whose snapshot window (chunk watermarks) or
+		// convergence window the stream has passed is advanced at once,
+		// so that its committed position, and with it floe status and
+		// the resume point, do not stay behind until the idle interval
+		// (its changes inside the window may all have been held by its
+		// chunks, leaving nothing to commit).
+		passed := (t.window != nil && c.lastPos.Compare(t.windowEnd) >= 0) ||
+			(t.convergeUntil != nil && c.lastPos.Compare(t.convergeUntil) >= 0)
+		if passed || time.Since(t.lastCommit) >= c.opts.IdleCommitInterval {
 			out = append(out, t)
 		}
 	}

@@ -103,8 +103,13 @@ func (s *Source) discover(ctx context.Context, c *sql.Conn) ([]*table, []Problem
 	return tables, problems, nil
 }
 
+// querier is a connection or transaction that runs queries.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // describe reads one table's columns and primary key and builds its layout.
-func (s *Source) describe(ctx context.Context, c *sql.Conn, id capture.TableID) (*table, []Problem, error) {
+func (s *Source) describe(ctx context.Context, c querier, id capture.TableID) (*table, []Problem, error) {
 	rows, err := c.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, COALESCE(CHARACTER_SET_NAME, ''), IS_NULLABLE,
 			COALESCE(COLLATION_NAME, ''), COALESCE(CHARACTER_MAXIMUM_LENGTH, 0)
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, id.Schema, id.Name)
@@ -246,4 +251,21 @@ func isBinaryType(colType string) bool {
 		}
 	}
 	return false
+}
+
+// sameDefinition reports whether two descriptions of one table have the
+// same columns (names, declared types, nullability, collations) and key:
+// rows of one decode exactly with the other's decoders and queries.
+func sameDefinition(a, b *table) bool {
+	if len(a.layout.Columns) != len(b.layout.Columns) || !slices.Equal(a.layout.Key, b.layout.Key) {
+		return false
+	}
+	for i, ac := range a.layout.Columns {
+		bc := b.layout.Columns[i]
+		if ac.Name != bc.Name || ac.Nullable != bc.Nullable || !strings.EqualFold(a.colType[i], b.colType[i]) ||
+			a.collation[i].name != b.collation[i].name {
+			return false
+		}
+	}
+	return true
 }

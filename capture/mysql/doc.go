@@ -74,5 +74,15 @@
 //     receives the stored label, the stream takes the labels from the
 //     TABLE_MAP metadata (binlog_row_metadata=FULL; without it a label
 //     with '?' is an error naming the setting). TABLE_MAP labels that are
-//     not the discovered ones are a schema change.
+//     not the discovered ones are a schema change;
+//   - a snapshot chunk is decoded only with the table's definition at
+//     the moment it is read: after reading, still inside the chunk's
+//     transaction (which holds the table's metadata lock, so no ALTER can
+//     complete in between), the definition is read again, and one that
+//     is not the discovered one makes ReadChunk fail with
+//     capture.ErrLayoutChanged (floe run then starts again from the
+//     committed positions with the new layout). Decoded with the old
+//     layout, a widened column lost digits and an added one was missing,
+//     and the stream dropped the changes that carried the right values,
+//     because the chunk's watermark was past them.
 package mysql

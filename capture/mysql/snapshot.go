@@ -243,11 +243,42 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 		}
 		return *b, nil
 	}
-	err = s.inSnapshot(ctx, func(tx *sql.Tx) error { return queryRows(ctx, tx, t, q, args, add) })
+	err = s.inSnapshot(ctx, func(tx *sql.Tx) error { return s.readChunkRows(ctx, tx, t, q, args, add) })
 	if err != nil {
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 	}
 	return *b, nil
+}
+
+// readChunkRows reads a chunk's rows with q inside the caller's
+// transaction and then checks, still inside it, that the table's
+// definition is the one its rows were decoded with. The rows read hold
+// the table's metadata lock until the transaction ends, so no ALTER can
+// complete between the read and the check: a definition that differs is
+// the one the rows came in (an ALTER that completed before the read), and
+// the read is refused with capture.ErrLayoutChanged. A query that fails
+// because of such an ALTER (a dropped column; MariaDB's "table definition
+// has changed" for a table rebuilt after the transaction's read view) is
+// reported the same way.
+func (s *Source) readChunkRows(ctx context.Context, q querier, t *table, query string, args []any, add func(schema.Row) error) error {
+	readErr := queryRows(ctx, q, t, query, args, add)
+	if readErr != nil && ctx.Err() != nil {
+		return readErr
+	}
+	now, _, err := s.describe(ctx, q, t.id)
+	if err != nil {
+		if readErr != nil {
+			return readErr
+		}
+		return fmt.Errorf("check the definition of %s: %w", t.id, err)
+	}
+	if now == nil || !sameDefinition(t, now) {
+		if readErr != nil {
+			return fmt.Errorf("%w (%s was altered: %v)", capture.ErrLayoutChanged, t.id, readErr)
+		}
+		return fmt.Errorf("%w (%s was altered after it was discovered)", capture.ErrLayoutChanged, t.id)
+	}
+	return readErr
 }
 
 // EndSnapshot ends the snapshot phase; later snapshot calls fail. Safe to

@@ -126,7 +126,7 @@ func (s *Source) readAtSnapshotPosition(ctx context.Context, t *table, q string,
 	if err != nil {
 		return Position{}, fmt.Errorf("GTID position of binlog %s:%d: %w", file, offset, err)
 	}
-	if err := queryRows(ctx, c, t, q, args, add); err != nil {
+	if err := s.readChunkRows(ctx, c, t, q, args, add); err != nil {
 		return Position{}, err
 	}
 	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {

@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/floe-cdc/floe/capture"
 )
 
 // transient reports whether err is a lost or refused connection, after
@@ -17,6 +19,11 @@ func transient(err error) bool {
 	var netErr net.Error
 	var pgErr *pgconn.PgError
 	switch {
+	case errors.Is(err, capture.ErrLayoutChanged):
+		// A table was altered while its snapshot ran: the next attempt
+		// discovers the new layout, evolves the Iceberg table and reads
+		// the chunks not yet committed again.
+		return true
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE):
 		return true
