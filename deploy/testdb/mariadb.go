@@ -48,6 +48,7 @@ type MariaDB struct {
 	Flavor, Version string
 	clientPath      string
 	clientArgs      []string
+	tzinfo          string
 	cmd             *exec.Cmd
 	done            chan error
 }
@@ -165,7 +166,7 @@ func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
 	if err != nil {
 		return fail(err)
 	}
-	m := &MariaDB{Port: port, Dir: dir, Flavor: in.flavor, clientPath: in.client, clientArgs: in.clientArgs()}
+	m := &MariaDB{Port: port, Dir: dir, Flavor: in.flavor, clientPath: in.client, clientArgs: in.clientArgs(), tzinfo: in.tzinfo}
 	conf := append(in.conf(m, osUser, port), opts.ExtraConf...)
 	cnf := filepath.Join(dir, "my.cnf")
 	if err := os.WriteFile(cnf, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
@@ -304,6 +305,40 @@ func (m *MariaDB) Exec(ctx context.Context, db string, sql ...string) error {
 		}
 	}
 	return nil
+}
+
+// LoadTimeZone loads the zone name (a file under /usr/share/zoneinfo,
+// e.g. "Europe/Berlin") into the server's time zone tables with the
+// flavour's own tzinfo-to-sql program, so that SET time_zone = name works.
+func (m *MariaDB) LoadTimeZone(ctx context.Context, name string) error {
+	if m.tzinfo == "" {
+		return fmt.Errorf("load time zone %s: no mariadb-tzinfo-to-sql or mysql_tzinfo_to_sql for this %s server", name, m.Flavor)
+	}
+	sql, err := exec.CommandContext(ctx, m.tzinfo, filepath.Join("/usr/share/zoneinfo", name), name).Output()
+	if err != nil {
+		return fmt.Errorf("load time zone %s: %s: %w", name, m.tzinfo, err)
+	}
+	return m.Exec(ctx, "mysql", string(sql))
+}
+
+// Seq returns a table expression with one integer column, seq, holding
+// from..to (from <= to): MariaDB's Sequence engine table seq_FROM_to_TO,
+// or on MySQL, which has none, a derived table of digit lists cross
+// joined.
+func (m *MariaDB) Seq(from, to int64) string {
+	if m.Flavor != FlavorMySQL {
+		return fmt.Sprintf("seq_%d_to_%d", from, to)
+	}
+	const digits = "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 " +
+		"UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
+	var sum, tables []string
+	for span, scale := to-from, int64(1); len(tables) == 0 || span > 0; span, scale = span/10, scale*10 {
+		alias := fmt.Sprintf("d%d", len(tables))
+		sum = append(sum, fmt.Sprintf("%d*%s.d", scale, alias))
+		tables = append(tables, digits+" "+alias)
+	}
+	return fmt.Sprintf("(SELECT seq FROM (SELECT %d + %s AS seq FROM %s) n WHERE seq <= %d) seq_rows",
+		from, strings.Join(sum, " + "), strings.Join(tables, ", "), to)
 }
 
 // mariadbDelimiter ends each statement Exec sends to the client.

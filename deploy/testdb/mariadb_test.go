@@ -3,6 +3,7 @@ package testdb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -91,6 +92,13 @@ func TestStartMariaDBBinlog(t *testing.T) {
 	rows, err := m.Query(ctx, "shop", "SELECT note FROM orders WHERE id = 1")
 	if err != nil || len(rows) != 1 || rows[0][0] != "semi;colon" {
 		t.Fatalf("read back = %v, %v", rows, err)
+	}
+	for _, r := range [][2]int64{{1, 1}, {1, 10}, {5, 12345}} {
+		rows, err := m.Query(ctx, "shop", fmt.Sprintf("SELECT COUNT(*), MIN(seq), MAX(seq), COUNT(DISTINCT seq) FROM %s", m.Seq(r[0], r[1])))
+		want := fmt.Sprint(r[1]-r[0]+1, r[0], r[1], r[1]-r[0]+1)
+		if err != nil || len(rows) != 1 || strings.Join(rows[0], " ") != want {
+			t.Errorf("Seq(%d, %d): count, min, max, distinct = %v, %v; want %s", r[0], r[1], rows, err, want)
+		}
 	}
 	if err := m.Exec(ctx, "shop", "INSERT INTO nope VALUES (1)"); err == nil {
 		t.Error("Exec of a failing statement returned nil")

@@ -22,6 +22,9 @@ type mysqlInstall struct {
 	// for MySQL, whose server initialises its own data directory
 	// (--initialize-insecure).
 	server, installDB, client string
+	// tzinfo is the program that turns zoneinfo files into SQL for this
+	// flavour ("" when none was found).
+	tzinfo string
 	// basedir is the tree's base directory ("" for the system install);
 	// it is passed to install-db and to the server, with files naming
 	// the tree's message, character set and plugin directories.
@@ -39,7 +42,8 @@ func mysqlInstallFor(ctx context.Context, spec ServerSpec) (*mysqlInstall, error
 		if err != nil {
 			return nil, err
 		}
-		return &mysqlInstall{spec: spec, flavor: FlavorMariaDB, server: server, installDB: installDB, client: client}, nil
+		tz, _ := findProgram("mariadb-tzinfo-to-sql", "mysql_tzinfo_to_sql")
+		return &mysqlInstall{spec: spec, flavor: FlavorMariaDB, server: server, installDB: installDB, client: client, tzinfo: tz}, nil
 	}
 	tree, err := fetchServer(ctx, spec)
 	if err != nil {
@@ -50,8 +54,12 @@ func mysqlInstallFor(ctx context.Context, spec ServerSpec) (*mysqlInstall, error
 		installDB: firstExisting(tree, "scripts/mariadb-install-db", "usr/bin/mariadb-install-db"),
 		client:    firstExisting(tree, "bin/mariadb", "usr/bin/mariadb", "usr/bin/mysql"),
 	}
+	in.tzinfo = firstExisting(tree, "usr/bin/mysql_tzinfo_to_sql", "usr/bin/mariadb-tzinfo-to-sql", "bin/mariadb-tzinfo-to-sql")
 	if in.flavor == FlavorMySQL {
 		in.installDB = ""
+	} else if in.tzinfo == "" {
+		// The Debian MariaDB's tool writes SQL every MariaDB reads.
+		in.tzinfo, _ = findProgram("mariadb-tzinfo-to-sql", "mysql_tzinfo_to_sql")
 	}
 	if in.server == "" || in.client == "" || (in.flavor == FlavorMariaDB && in.installDB == "") {
 		return nil, fmt.Errorf("%s: the tree %s lacks the server, install-db or client program", spec, tree)
