@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The server version matrix (`make matrix`): for every PostgreSQL and
 # MySQL-family server Floe is tested against, the capture conformance
-# suite of its source and one SIGKILL crash test of `floe run` (upsert
-# mode: snapshot and streaming kills under a running workload, then
-# `floe verify`). Servers other than the Debian defaults are fetched once
+# suite of its source, the live type decoder test and one SIGKILL crash
+# test of `floe run` (upsert mode: snapshot and streaming kills under a
+# running workload, then `floe verify`). Servers other than the Debian defaults are fetched once
 # by deploy/testdb/fetch-server.sh (cached outside the checkout).
 #
 #   deploy/testdb/matrix.sh                      # everything
@@ -63,14 +63,20 @@ fetch() {
   return 1
 }
 
+# Per server: the capture conformance suite (plus the source's tests of
+# what differs between versions: heartbeats, server ids, tagged GTIDs,
+# compressed transactions), every type decoded from the server's text and
+# its replication stream, and the crash test.
 for v in $pg_versions; do
   if [ "$v" != 15 ]; then fetch postgres "$v" || continue; fi
-  run "postgres-$v" conformance "FLOE_TEST_PG=$v" ./capture/postgres/ '^TestConformance$'
+  run "postgres-$v" capture "FLOE_TEST_PG=$v" ./capture/postgres/ '^(TestConformance|TestHeartbeatAckResume)$'
+  run "postgres-$v" decoders "FLOE_TEST_PG=$v" ./schema/ '^TestDecodersAgainstPostgres$'
   run "postgres-$v" crash "FLOE_TEST_PG=$v" ./cmd/floe/ '^TestCrashExactlyOnce$/^upsert$'
 done
 for s in $mysql_servers; do
   if [ "$s" != mariadb-10.11 ]; then fetch "${s%%-*}" "${s#*-}" || continue; fi
-  run "$s" conformance "FLOE_TEST_MYSQL=$s" ./capture/mysql/ '^TestConformance$'
+  run "$s" capture "FLOE_TEST_MYSQL=$s" ./capture/mysql/ '^(TestConformance|TestReaderWithOurServerID|TestTaggedGTIDs|TestCompressedTransactions)$'
+  run "$s" decoders "FLOE_TEST_MYSQL=$s" ./schema/ '^TestMySQLDecodersLive$'
   run "$s" crash "FLOE_TEST_MYSQL=$s" ./cmd/floe/ '^TestMySQLCrashExactlyOnce$/^upsert$'
 done
 
