@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Packages with long integration tests get this much time in all.
 TEST_TIMEOUT ?= 45m
 
-.PHONY: all deps build demo test unit lint clean
+.PHONY: all deps build demo test matrix unit lint clean
 
 all: build
 
@@ -26,6 +26,9 @@ lint: deps ## gofmt, go vet and staticcheck
 
 test: deps lint build ## the whole suite: unit, integration and crash tests against real servers
 	$(GO) test -count=1 -p 2 -timeout $(TEST_TIMEOUT) ./...
+
+matrix: deps ## the server versions: capture conformance, live decoders and a crash test on PostgreSQL 13-18, MariaDB 10.11/11.4/11.8, MySQL 9.7 (~25 min; MATRIX_PG="13 18" MATRIX_MYSQL=mysql-9.7 narrow it)
+	GO=$(GO) deploy/testdb/matrix.sh
 
 unit: ## fast tests only (no servers)
 	$(GO) test -count=1 -short ./...

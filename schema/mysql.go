@@ -417,7 +417,10 @@ func (d *mysqlDec) jsonOut(b []byte) (any, error) {
 // in document order, ", " and ": " separators, strings with only the
 // required escapes, integers as written and other numbers in Go's
 // shortest form of their double value (MySQL JSON numbers are int64,
-// uint64 or double; a longer literal is kept as written).
+// uint64 or double; a longer literal, a DECIMAL inside the document, is
+// kept as written unless it is exactly a double's value: go-mysql writes
+// a whole-number double with all its digits, 1e300 as "1000…0.0", where
+// MySQL's own text says 1e300).
 func canonJSON(b []byte) (string, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -477,11 +480,11 @@ func canonJSONNumber(s string) string {
 		}
 		return -1
 	}, strings.FieldsFunc(s, func(r rune) bool { return r == 'e' || r == 'E' })[0]), "0")
-	if len(digits) > 17 {
-		return s
-	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
+		return s
+	}
+	if len(digits) > 17 && s != strconv.FormatFloat(f, 'f', 1, 64) {
 		return s
 	}
 	return strconv.FormatFloat(f, 'g', -1, 64)

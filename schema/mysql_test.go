@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -204,6 +205,11 @@ func TestMySQLDecoders(t *testing.T) {
 		{"year(4)", "", "0000", 0, int32(0)},
 		{"json", "", `{"b":[1, 2.50,"x\u0001"], "a" : null}`, `{"b": [1, 2.5, "x\u0001"], "a": null}`, `{"b": [1, 2.5, "x\u0001"], "a": null}`},
 		{"json", "", `[1e2, 12345678901234567890.5, true]`, []byte(`[100.0,12345678901234567890.5,true]`), `[100, 12345678901234567890.5, true]`},
+		// A whole-number double past 1e17: MySQL prints 1e300, go-mysql
+		// every digit of it ("1000…0.0"); a long decimal stays as written.
+		{"json", "", `[1e300, -2.5e20, 1.0, 12345678901234567890.0]`,
+			[]byte("[" + strconv.FormatFloat(1e300, 'f', 1, 64) + "," + strconv.FormatFloat(-2.5e20, 'f', 1, 64) + ",1.0,12345678901234567890.0]"),
+			`[1e+300, -2.5e+20, 1, 12345678901234567890.0]`},
 		{"json", "", `{"a":`, `{"a":`, errWant},
 		{"point", "", "\xe6\x10\x00\x00\x01", []byte{0xe6, 0x10, 0, 0, 1}, []byte{0xe6, 0x10, 0, 0, 1}},
 	}

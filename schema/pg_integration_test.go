@@ -188,7 +188,15 @@ func TestDecodersAgainstPostgres(t *testing.T) {
 		{"ARRAY[box '((1,1),(0,0))', box '((2,2),(1,1))']", []any{"(1,1),(0,0)", "(2,2),(1,1)"}},
 		{"ARRAY['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid]", []any{uuidOf("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")}},
 	}
+	var version string
+	if err := conn.QueryRow(ctx, "SHOW server_version_num").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range cases {
+		// Numeric scales outside 0..precision exist from PostgreSQL 15 on.
+		if version < "150000" && (tc.expr == "1234567::numeric(5,-2)" || tc.expr == "0.00123::numeric(3,5)") {
+			continue
+		}
 		text, src := selectText(ctx, t, conn, tc.expr)
 		c, err := PostgresColumn("v", src, false)
 		if err != nil {
@@ -218,6 +226,9 @@ func TestDecodersAgainstPostgres(t *testing.T) {
 		{"'[0:1]={1,2}'::int4[]", "lower bound"},
 	}
 	for _, tc := range errCases {
+		if version < "140000" && tc.expr == "'Infinity'::numeric" {
+			continue // numeric infinity exists from PostgreSQL 14 on
+		}
 		text, src := selectText(ctx, t, conn, tc.expr)
 		c, err := PostgresColumn("v", src, false)
 		if err != nil {

@@ -140,8 +140,20 @@ func (s *Source) checkGrants(ctx context.Context, c *sql.Conn) []Problem {
 		Fix:     fmt.Sprintf("run GRANT %s ON *.* TO '%s'@'<host>'", strings.Join(missing, ", "), s.cfg.User)}}
 }
 
-// checkReplicas reports another registered replica using our server id.
+// checkReplicas reports another registered replica using our server id,
+// on MariaDB only: MariaDB ends a binlog dump when another replica
+// registers with its server id, so two readers with one id disconnect
+// each other. MySQL (5.6+) tells dump threads apart by replica UUID, which
+// go-mysql sets afresh for every connection: there a registered replica
+// with our id is harmless, and most often the dump thread of this
+// pipeline's own run that was just killed, which the server keeps until
+// its next write fails. Listing the replicas needs REPLICATION MASTER
+// ADMIN on MariaDB 10.5+; without it nothing is reported here, and the
+// clash surfaces when streaming (streamError).
 func (s *Source) checkReplicas(ctx context.Context, c *sql.Conn) []Problem {
+	if s.Flavor() != FlavorMariaDB {
+		return nil
+	}
 	var problems []Problem
 	for _, q := range []string{"SHOW REPLICAS", "SHOW SLAVE HOSTS"} {
 		rows, err := c.QueryContext(ctx, q)

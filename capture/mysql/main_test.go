@@ -35,8 +35,18 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			return nil, err
 		}
+		fmt.Fprintf(os.Stderr, "capture/mysql: testing against %s %s\n", testMaria.Flavor, testMaria.Version)
 		return testMaria.Stop, nil
 	}))
+}
+
+// mariaDBOnly skips t when the test server is MySQL: t tests a mechanism
+// only MariaDB has (why says which).
+func mariaDBOnly(t *testing.T, why string) {
+	t.Helper()
+	if testMaria != nil && testMaria.Flavor != testdb.FlavorMariaDB {
+		t.Skipf("MariaDB only (the server is %s %s): %s", testMaria.Flavor, testMaria.Version, why)
+	}
 }
 
 var envSeq atomic.Int64

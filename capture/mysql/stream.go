@@ -114,7 +114,7 @@ func (s *Source) streamError(at Position, err error) error {
 	if errors.As(err, &me) {
 		msg := strings.ToLower(me.Message)
 		switch {
-		case me.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG && strings.Contains(msg, "same server"):
+		case strings.Contains(msg, "same server"): // 1236; MariaDB 10.x: 4052 (ER_SLAVE_SAME_ID)
 			return Problem{Field: "source.server-id",
 				Message: fmt.Sprintf("another replica uses server id %d: %s", s.cfg.ServerID, me.Message),
 				Fix:     "give this pipeline a source.server-id no other replica or pipeline uses"}

@@ -43,7 +43,13 @@ type collationInfo struct {
 	maxLen        int64 // bytes per character
 }
 
-// collationsByID reads the server's collations once.
+// collationsByID reads the server's collations once, by the id a
+// TABLE_MAP event names them with. MariaDB 10.10+ lists its UCA 14.0
+// collations (the utf8mb4 default from 11.x on, e.g. id 2304
+// utf8mb4_uca1400_ai_ci) in COLLATIONS without an id or character set,
+// once for all character sets; their ids and full names are in
+// COLLATION_CHARACTER_SET_APPLICABILITY (ID, FULL_COLLATION_NAME), which
+// older servers and MySQL lack.
 func (s *Source) collationsByID(ctx context.Context) (map[uint64]collationInfo, error) {
 	s.mu.Lock()
 	cached := s.collations
@@ -55,25 +61,41 @@ func (s *Source) collationsByID(ctx context.Context) (map[uint64]collationInfo, 
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.QueryContext(ctx, `SELECT c.ID, c.COLLATION_NAME, c.CHARACTER_SET_NAME, s.MAXLEN
-		FROM information_schema.COLLATIONS c JOIN information_schema.CHARACTER_SETS s ON s.CHARACTER_SET_NAME = c.CHARACTER_SET_NAME`)
-	if err != nil {
+	out := map[uint64]collationInfo{}
+	read := func(q string) error {
+		rows, err := db.QueryContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				id uint64
+				ci collationInfo
+			)
+			if err := rows.Scan(&id, &ci.name, &ci.charset, &ci.maxLen); err != nil {
+				return err
+			}
+			out[id] = ci
+		}
+		return rows.Err()
+	}
+	if err := read(`SELECT c.ID, c.COLLATION_NAME, c.CHARACTER_SET_NAME, s.MAXLEN
+		FROM information_schema.COLLATIONS c JOIN information_schema.CHARACTER_SETS s ON s.CHARACTER_SET_NAME = c.CHARACTER_SET_NAME
+		WHERE c.ID IS NOT NULL`); err != nil {
 		return nil, fmt.Errorf("read collations: %w", err)
 	}
-	defer rows.Close()
-	out := map[uint64]collationInfo{}
-	for rows.Next() {
-		var (
-			id uint64
-			ci collationInfo
-		)
-		if err := rows.Scan(&id, &ci.name, &ci.charset, &ci.maxLen); err != nil {
+	var full int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'COLLATION_CHARACTER_SET_APPLICABILITY' AND COLUMN_NAME IN ('ID', 'FULL_COLLATION_NAME')`).Scan(&full); err != nil {
+		return nil, fmt.Errorf("read collations: %w", err)
+	}
+	if full == 2 {
+		if err := read(`SELECT a.ID, a.FULL_COLLATION_NAME, a.CHARACTER_SET_NAME, s.MAXLEN
+			FROM information_schema.COLLATION_CHARACTER_SET_APPLICABILITY a JOIN information_schema.CHARACTER_SETS s ON s.CHARACTER_SET_NAME = a.CHARACTER_SET_NAME
+			WHERE a.ID IS NOT NULL`); err != nil {
 			return nil, fmt.Errorf("read collations: %w", err)
 		}
-		out[id] = ci
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read collations: %w", err)
 	}
 	s.mu.Lock()
 	s.collations = out

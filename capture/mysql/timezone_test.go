@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -29,19 +28,7 @@ func berlinServer(t *testing.T) *testdb.MariaDB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Stop() })
-	var tzSQL []byte
-	for _, prog := range []string{"mariadb-tzinfo-to-sql", "mysql_tzinfo_to_sql"} {
-		if path, err := exec.LookPath(prog); err == nil {
-			if tzSQL, err = exec.CommandContext(ctx, path, "/usr/share/zoneinfo/Europe/Berlin", "Europe/Berlin").Output(); err != nil {
-				t.Fatalf("%s: %v", prog, err)
-			}
-			break
-		}
-	}
-	if tzSQL == nil {
-		t.Fatal("no mariadb-tzinfo-to-sql to load Europe/Berlin into the server")
-	}
-	if err := m.Exec(ctx, "mysql", string(tzSQL)); err != nil {
+	if err := m.LoadTimeZone(ctx, "Europe/Berlin"); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Exec(ctx, "", "SET GLOBAL time_zone = 'Europe/Berlin'"); err != nil {

@@ -13,7 +13,9 @@
 // with More set and the provisional Position commit LSN + 1. When the
 // database is idle, a heartbeat message is written every HeartbeatInterval
 // and arrives as an empty Batch whose Position may be acknowledged, so the
-// slot keeps moving. ReadChunk emits one Batch of OpRead changes per chunk
+// slot keeps moving (PostgreSQL 13's pgoutput sends no messages: there the
+// message is transactional and its otherwise empty transaction's commit
+// is the Batch). ReadChunk emits one Batch of OpRead changes per chunk
 // with Position = StartInfo.From.
 //
 // Invariants:

@@ -33,6 +33,7 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			return nil, err
 		}
+		fmt.Fprintf(os.Stderr, "capture/postgres: testing against PostgreSQL %s\n", testPG.Version)
 		return testPG.Stop, nil
 	}))
 }

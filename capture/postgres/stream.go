@@ -23,6 +23,17 @@ import (
 // table changes.
 const heartbeatSQL = "SELECT pg_logical_emit_message(false, 'floe.heartbeat', '')"
 
+// heartbeatTxSQL writes a transactional logical message, for servers whose
+// pgoutput has no "messages" option (PostgreSQL 13): the message itself is
+// not sent, but the transaction it makes is, as an empty Begin/Commit
+// (pgoutput skips empty transactions only since 15), and its commit
+// becomes the empty Batch.
+const heartbeatTxSQL = "SELECT pg_logical_emit_message(true, 'floe.heartbeat', '')"
+
+// messagesSince is the first major version whose pgoutput streams logical
+// messages (the "messages" option).
+const messagesSince = 14
+
 // Stream starts logical replication after StartInfo.From and sends one
 // Batch per transaction (see the package doc) until ctx is done; it then
 // returns ctx.Err(). It releases the exported snapshot if EndSnapshot was
@@ -46,10 +57,8 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	defer conn.Close(context.Background())
 	pubList := strings.ReplaceAll(pgx.Identifier{s.cfg.PublicationName}.Sanitize(), "'", "''")
 	args := []string{"proto_version '1'", "publication_names '" + pubList + "'"}
-	if serverMajor(conn) >= 14 {
-		args = append(args, "messages 'true'") // heartbeats; pgoutput has the option since 14
-	} else {
-		s.log.Warn("PostgreSQL before 14 does not stream logical messages: an idle database will not advance the slot", "server_version", conn.ParameterStatus("server_version"))
+	if serverMajor(conn) >= messagesSince {
+		args = append(args, "messages 'true'") // heartbeats
 	}
 	err = pglogrepl.StartReplication(ctx, conn, s.cfg.SlotName, from.LSN, pglogrepl.StartReplicationOptions{
 		Mode: pglogrepl.LogicalReplication, PluginArgs: args,
@@ -116,10 +125,12 @@ func (s *Source) Close() error {
 }
 
 // heartbeat writes a heartbeat message whenever no batch was emitted for
-// HeartbeatInterval. Failures are logged and retried on the next beat.
+// HeartbeatInterval (transactional where pgoutput cannot send messages,
+// see heartbeatTxSQL). Failures are logged and retried on the next beat.
 func (s *Source) heartbeat(ctx context.Context, activity *atomic.Int64) {
 	interval := s.cfg.HeartbeatInterval
 	var conn *pgx.Conn
+	beat := heartbeatSQL
 	defer func() {
 		if conn != nil {
 			conn.Close(context.Background())
@@ -147,8 +158,12 @@ func (s *Source) heartbeat(ctx context.Context, activity *atomic.Int64) {
 				continue
 			}
 			conn = c
+			beat = heartbeatSQL
+			if serverMajor(conn.PgConn()) < messagesSince {
+				beat = heartbeatTxSQL
+			}
 		}
-		if _, err := conn.Exec(ctx, heartbeatSQL); err != nil {
+		if _, err := conn.Exec(ctx, beat); err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("heartbeat failed", "error", err)
 			}

@@ -275,16 +275,25 @@ func TestStreamSchemaChangeIsAnError(t *testing.T) {
 	e.exec(`INSERT INTO evolving VALUES (1, 'a')`)
 	r.Next()
 	e.exec(`ALTER TABLE evolving ADD COLUMN w int8`, `INSERT INTO evolving VALUES (2, 'b', 3)`)
-	select {
-	case err := <-r.Done:
-		r.Returned()
-		if err == nil || !strings.Contains(err.Error(), "schema change on public.evolving is not supported yet") || !strings.Contains(err.Error(), "w type 20") {
-			t.Fatalf("Stream error = %v", err)
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case err := <-r.Done:
+			r.Returned()
+			if err == nil || !strings.Contains(err.Error(), "schema change on public.evolving is not supported yet") || !strings.Contains(err.Error(), "w type 20") {
+				t.Fatalf("Stream error = %v", err)
+			}
+			return
+		case b := <-r.Out:
+			// PostgreSQL 13 and 14 send the ALTER's transaction as an
+			// empty Begin/Commit (pgoutput skips empty transactions from
+			// 15 on): an empty batch before the new layout is fine.
+			if len(b.Changes) > 0 || b.More {
+				t.Fatalf("got batch %+v after an unsupported schema change", b)
+			}
+		case <-deadline:
+			t.Fatal("Stream did not fail on a schema change")
 		}
-	case b := <-r.Out:
-		t.Fatalf("got batch %+v after an unsupported schema change", b)
-	case <-time.After(20 * time.Second):
-		t.Fatal("Stream did not fail on a schema change")
 	}
 }
 

@@ -111,8 +111,8 @@ func (e *mysqlEnv) seed(n int) {
 		'2000-01-01' + INTERVAL (seq %% 9000) DAY, '2020-02-29 10:00:00.123456' + INTERVAL seq SECOND,
 		FROM_UNIXTIME(1600000000 + seq), JSON_OBJECT('k', seq, 'n', 'x'), UNHEX(HEX(seq)), REPEAT('big', seq %% 50),
 		18446744073709551615 - seq, ELT(1 + seq %% 3, 'happy', 'sad', 'ok'), 'a,c', 1901 + seq %% 200, '12:34:56.789', seq %% 32
-		FROM seq_1_to_%d`, n),
-		fmt.Sprintf(`INSERT INTO events SELECT CONCAT('t', seq %% 10), seq, 'seed', seq / 3 FROM seq_1_to_%d`, n))
+		FROM %s`, e.m.Seq(1, int64(n))),
+		fmt.Sprintf(`INSERT INTO events SELECT CONCAT('t', seq %% 10), seq, 'seed', seq / 3 FROM %s`, e.m.Seq(1, int64(n))))
 }
 
 // mysqlWorkload makes random transactions: inserts, updates, key changes,
@@ -168,7 +168,7 @@ func (w *mysqlWorkload) step(ctx context.Context) error {
 
 // bulk inserts rows events in one transaction.
 func (w *mysqlWorkload) bulk(ctx context.Context, tenant string, rows int) error {
-	_, err := w.e.root.ExecContext(ctx, fmt.Sprintf("INSERT INTO events (tenant, seq, kind, amount) SELECT '%s', seq, 'bulk', seq FROM seq_1_to_%d", tenant, rows))
+	_, err := w.e.root.ExecContext(ctx, fmt.Sprintf("INSERT INTO events (tenant, seq, kind, amount) SELECT '%s', seq, 'bulk', seq FROM %s", tenant, w.e.m.Seq(1, int64(rows))))
 	w.txns++
 	return err
 }
@@ -178,11 +178,16 @@ func (w *mysqlWorkload) bulk(ctx context.Context, tenant string, rows int) error
 func (e *mysqlEnv) waitCaughtUp(r *running, timeout time.Duration) {
 	e.t.Helper()
 	e.sql("REPLACE INTO floe_marker VALUES (1, NOW(6))")
+	// The server's GTID position in the form floe records it.
+	query, form := "SELECT @@GLOBAL.gtid_binlog_pos", "mysql.v1:mariadb:"
+	if e.m.Flavor == testdb.FlavorMySQL {
+		query, form = "SELECT REPLACE(@@GLOBAL.gtid_executed, '\n', '')", "mysql.v1:gtid:"
+	}
 	var gtid string
-	if err := e.root.QueryRow("SELECT @@GLOBAL.gtid_binlog_pos").Scan(&gtid); err != nil {
+	if err := e.root.QueryRow(query).Scan(&gtid); err != nil {
 		e.t.Fatal(err)
 	}
-	target, err := mysql.DecodePosition("mysql.v1:mariadb:" + gtid)
+	target, err := mysql.DecodePosition(form + gtid)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -1,7 +1,16 @@
 // Package testdb starts real, throwaway database servers for tests and
 // for `floe demo`: each on 127.0.0.1 on a free port, in its own temporary
 // directory, stopped and removed by Stop. There is no Docker here; the
-// servers come from Debian packages (EnsurePostgresInstalled and
-// EnsureMariaDBInstalled install PostgreSQL and MariaDB when missing).
-// MariaDB runs with ROW binlogs, full row images and metadata, and GTIDs.
+// default servers come from Debian packages (EnsurePostgresInstalled and
+// EnsureMariaDBInstalled install PostgreSQL 15 and MariaDB 10.11 when
+// missing). MariaDB and MySQL run with ROW binlogs, full row images and
+// metadata, and GTIDs.
+//
+// Other versions: FLOE_TEST_PG (PostgreSQL 13, 14, 16, 17, 18) and
+// FLOE_TEST_MYSQL (mariadb-11.4, mariadb-11.8, mysql-9.7) make every
+// server started without an explicit version (PostgresOptions.Version,
+// MariaDBOptions.Server) that one. fetch-server.sh fetches it once from
+// Maven Central or Debian's trixie / sid packages into a cache outside the
+// checkout (see the script); `make matrix` runs the capture conformance
+// suites and a crash test on each.
 package testdb

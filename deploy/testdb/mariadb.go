@@ -15,27 +15,42 @@ import (
 	"time"
 )
 
-// MariaDBOptions configures a throwaway MariaDB server.
+// MariaDBOptions configures a throwaway MariaDB (or MySQL) server.
 type MariaDBOptions struct {
-	// ExtraConf lines are appended to the [mariadbd] section of the
+	// ExtraConf lines are appended to the [mariadbd] ([mysqld]) section of the
 	// server's option file, after the defaults, so they override them
 	// (e.g. "binlog_format=MIXED", "default_time_zone='+02:00'").
 	ExtraConf []string
+	// Server is the server to run, as kind-version ("mariadb-11.4",
+	// "mariadb-11.8", "mysql-9.7"): "" takes $FLOE_TEST_MYSQL (EnvMySQL),
+	// and "" or "mariadb-10.11" there is the Debian MariaDB; others are
+	// fetched once by deploy/testdb/fetch-server.sh.
+	Server string
 }
 
-// MariaDB is a running throwaway server listening on 127.0.0.1:Port, with
-// its data directory, socket, option file and log (server.log) in Dir.
+// MariaDB is a running throwaway MariaDB or MySQL server listening on
+// 127.0.0.1:Port, with its data directory, socket, option file and log
+// (server.log) in Dir.
 //
 // The server runs with log_bin, binlog_format=ROW, binlog_row_image=FULL,
-// binlog_row_metadata=FULL, gtid_strict_mode=ON, server_id=1,
-// log_slave_updates, skip-name-resolve, character_set_server=utf8mb4 and
-// default_time_zone='+00:00'. The user root has no password and may connect
-// over TCP from 127.0.0.1 and over the socket.
+// binlog_row_metadata=FULL, server_id=1, skip-name-resolve,
+// character_set_server=utf8mb4 and default_time_zone='+00:00'; MariaDB
+// also with gtid_strict_mode=ON, log_slave_updates and
+// utf8mb4_general_ci, MySQL with gtid_mode=ON, enforce_gtid_consistency,
+// log_replica_updates and its default collation (utf8mb4_0900_ai_ci).
+// The user root has no password and may connect over TCP from 127.0.0.1
+// and over the socket.
 type MariaDB struct {
 	Port int
 	Dir  string
-	cmd  *exec.Cmd
-	done chan error
+	// Flavor is FlavorMariaDB or FlavorMySQL; Version is the server's
+	// SELECT VERSION() ("11.4.5-MariaDB", "9.7.4-2").
+	Flavor, Version string
+	clientPath      string
+	clientArgs      []string
+	tzinfo          string
+	cmd             *exec.Cmd
+	done            chan error
 }
 
 // mariadbBinaries are the programs the server needs; each entry lists
@@ -115,13 +130,18 @@ func EnsureMariaDBInstalled(ctx context.Context) error {
 	return err
 }
 
-// StartMariaDB initialises a data directory (mariadb-install-db) in a new
-// temporary directory, starts the server on a free port of 127.0.0.1 and
-// waits until it accepts connections. When the process runs as root the
-// server runs as the OS user "mysql". Stop it with Stop; the directory is
-// removed then. If the calling process dies, the server is killed.
+// StartMariaDB initialises a data directory (mariadb-install-db, or
+// mysqld --initialize-insecure for MySQL) in a new temporary directory,
+// starts the server on a free port of 127.0.0.1 and waits until it accepts
+// connections. When the process runs as root the server runs as the OS
+// user "mysql". Stop it with Stop; the directory is removed then. If the
+// calling process dies, the server is killed.
 func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
-	server, installDB, _, err := mariadbPrograms()
+	spec, err := mysqlSpec(opts.Server)
+	if err != nil {
+		return nil, err
+	}
+	in, err := mysqlInstallFor(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -146,50 +166,16 @@ func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
 	if err != nil {
 		return fail(err)
 	}
-	m := &MariaDB{Port: port, Dir: dir}
-	conf := []string{
-		"[mariadbd]",
-		"user=" + osUser,
-		"datadir=" + m.dataDir(),
-		"socket=" + m.socket(),
-		"pid-file=" + filepath.Join(dir, "mariadbd.pid"),
-		"log_error=" + filepath.Join(dir, "server.log"),
-		"port=" + strconv.Itoa(port),
-		"bind_address=127.0.0.1",
-		"skip_name_resolve",
-		"log_bin=binlog",
-		"binlog_format=ROW",
-		"binlog_row_image=FULL",
-		"binlog_row_metadata=FULL",
-		"gtid_strict_mode=ON",
-		"server_id=1",
-		"log_slave_updates=ON",
-		"sync_binlog=0",
-		"character_set_server=utf8mb4",
-		"collation_server=utf8mb4_general_ci",
-		"default_time_zone='+00:00'",
-		"innodb_buffer_pool_size=32M",
-		"innodb_log_file_size=16M",
-		"innodb_log_buffer_size=4M",
-		"innodb_flush_log_at_trx_commit=0",
-		"innodb_doublewrite=0",
-		"innodb_use_native_aio=0",
-		"performance_schema=OFF",
-		"max_connections=200",
-		"skip_external_locking",
-	}
-	conf = append(conf, opts.ExtraConf...)
+	m := &MariaDB{Port: port, Dir: dir, Flavor: in.flavor, clientPath: in.client, clientArgs: in.clientArgs(), tzinfo: in.tzinfo}
+	conf := append(in.conf(m, osUser, port), opts.ExtraConf...)
 	cnf := filepath.Join(dir, "my.cnf")
 	if err := os.WriteFile(cnf, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
 		return fail(fmt.Errorf("write my.cnf: %w", err))
 	}
-	install := exec.CommandContext(ctx, installDB, "--defaults-file="+cnf,
-		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve")
-	install.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	if out, err := install.CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("mariadb-install-db: %w\n%s", err, out))
+	if err := in.initialize(ctx, cnf, cred); err != nil {
+		return fail(err)
 	}
-	cmd := exec.Command(server, "--defaults-file="+cnf)
+	cmd := exec.Command(in.server, "--defaults-file="+cnf)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	logf, err := os.Create(filepath.Join(dir, "stdout.log"))
 	if err != nil {
@@ -198,14 +184,14 @@ func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return fail(fmt.Errorf("start mariadbd: %w", err))
+		return fail(fmt.Errorf("start %s: %w", in.server, err))
 	}
 	m.cmd, m.done = cmd, make(chan error, 1)
 	go func() { m.done <- cmd.Wait(); logf.Close() }()
 	if err := m.waitReady(ctx); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
 		m.Stop()
-		return nil, fmt.Errorf("mariadb did not become ready: %w\n%s", err, log)
+		return nil, fmt.Errorf("%s did not become ready: %w\n%s", spec, err, log)
 	}
 	// install-db creates root@localhost only; skip-name-resolve makes TCP
 	// clients from 127.0.0.1 need an IP-addressed account.
@@ -215,7 +201,33 @@ func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
 		m.Stop()
 		return nil, fmt.Errorf("create root@127.0.0.1: %w", err)
 	}
+	rows, err := m.Query(ctx, "", "SELECT VERSION()")
+	if err != nil || len(rows) != 1 {
+		m.Stop()
+		return nil, fmt.Errorf("read the server version: %v (rows %v)", err, rows)
+	}
+	m.Version = rows[0][0]
 	return m, nil
+}
+
+// initialize creates the data directory the option file cnf names, as
+// cred's user.
+func (in *mysqlInstall) initialize(ctx context.Context, cnf string, cred *syscall.Credential) error {
+	var cmd *exec.Cmd
+	if in.installDB == "" {
+		cmd = exec.CommandContext(ctx, in.server, "--defaults-file="+cnf, "--initialize-insecure")
+	} else {
+		args := []string{"--defaults-file=" + cnf, "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"}
+		if in.basedir != "" {
+			args = append(args, "--basedir="+in.basedir)
+		}
+		cmd = exec.CommandContext(ctx, in.installDB, args...)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("initialise the %s data directory (%s): %w\n%s", in.spec, filepath.Base(cmd.Path), err, out)
+	}
+	return nil
 }
 
 func (m *MariaDB) dataDir() string { return filepath.Join(m.Dir, "data") }
@@ -266,17 +278,13 @@ func (m *MariaDB) DSN(db, user, password string) string {
 // client runs the command-line client as root over the socket in batch
 // mode with the given extra arguments and SQL on stdin.
 func (m *MariaDB) client(ctx context.Context, db, sql string, args ...string) ([]byte, error) {
-	_, _, cli, err := mariadbPrograms()
-	if err != nil {
-		return nil, err
-	}
 	all := []string{"--no-defaults", "--protocol=socket", "--socket=" + m.socket(), "--user=root",
 		"--batch", "--raw", "--skip-column-names", "--default-character-set=utf8mb4"}
-	all = append(all, args...)
+	all = append(append(all, m.clientArgs...), args...)
 	if db != "" {
 		all = append(all, "--database="+db)
 	}
-	cmd := exec.CommandContext(ctx, cli, all...)
+	cmd := exec.CommandContext(ctx, m.clientPath, all...)
 	cmd.Stdin = strings.NewReader(sql)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -297,6 +305,40 @@ func (m *MariaDB) Exec(ctx context.Context, db string, sql ...string) error {
 		}
 	}
 	return nil
+}
+
+// LoadTimeZone loads the zone name (a file under /usr/share/zoneinfo,
+// e.g. "Europe/Berlin") into the server's time zone tables with the
+// flavour's own tzinfo-to-sql program, so that SET time_zone = name works.
+func (m *MariaDB) LoadTimeZone(ctx context.Context, name string) error {
+	if m.tzinfo == "" {
+		return fmt.Errorf("load time zone %s: no mariadb-tzinfo-to-sql or mysql_tzinfo_to_sql for this %s server", name, m.Flavor)
+	}
+	sql, err := exec.CommandContext(ctx, m.tzinfo, filepath.Join("/usr/share/zoneinfo", name), name).Output()
+	if err != nil {
+		return fmt.Errorf("load time zone %s: %s: %w", name, m.tzinfo, err)
+	}
+	return m.Exec(ctx, "mysql", string(sql))
+}
+
+// Seq returns a table expression with one integer column, seq, holding
+// from..to (from <= to): MariaDB's Sequence engine table seq_FROM_to_TO,
+// or on MySQL, which has none, a derived table of digit lists cross
+// joined.
+func (m *MariaDB) Seq(from, to int64) string {
+	if m.Flavor != FlavorMySQL {
+		return fmt.Sprintf("seq_%d_to_%d", from, to)
+	}
+	const digits = "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 " +
+		"UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
+	var sum, tables []string
+	for span, scale := to-from, int64(1); len(tables) == 0 || span > 0; span, scale = span/10, scale*10 {
+		alias := fmt.Sprintf("d%d", len(tables))
+		sum = append(sum, fmt.Sprintf("%d*%s.d", scale, alias))
+		tables = append(tables, digits+" "+alias)
+	}
+	return fmt.Sprintf("(SELECT seq FROM (SELECT %d + %s AS seq FROM %s) n WHERE seq <= %d) seq_rows",
+		from, strings.Join(sum, " + "), strings.Join(tables, ", "), to)
 }
 
 // mariadbDelimiter ends each statement Exec sends to the client.

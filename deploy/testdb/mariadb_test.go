@@ -3,6 +3,7 @@ package testdb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -24,10 +25,23 @@ func TestStartMariaDBBinlog(t *testing.T) {
 	t.Cleanup(func() { m.Stop() })
 	pid, dir := m.PID(), m.Dir
 
+	spec, err := mysqlSpec("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %s", spec, m.Version)
+	if m.Flavor != spec.Kind || (spec.Version != "" && !strings.HasPrefix(m.Version, spec.Version+".")) {
+		t.Errorf("asked for %s, got %s %s", spec, m.Flavor, m.Version)
+	}
 	vars := map[string]string{
 		"log_bin": "1", "binlog_format": "ROW", "binlog_row_image": "FULL",
-		"binlog_row_metadata": "FULL", "gtid_strict_mode": "1", "server_id": "1",
-		"log_slave_updates": "1", "character_set_server": "utf8mb4", "time_zone": "+00:00", "port": "", "max_connections": "50",
+		"binlog_row_metadata": "FULL", "server_id": "1",
+		"character_set_server": "utf8mb4", "time_zone": "+00:00", "port": "", "max_connections": "50",
+	}
+	if m.Flavor == FlavorMySQL {
+		vars["gtid_mode"], vars["enforce_gtid_consistency"], vars["log_replica_updates"] = "ON", "ON", "1"
+	} else {
+		vars["gtid_strict_mode"], vars["log_slave_updates"] = "1", "1"
 	}
 	for name, want := range vars {
 		rows, err := m.Query(ctx, "", "SELECT @@"+name)
@@ -50,8 +64,13 @@ func TestStartMariaDBBinlog(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := strings.ToUpper(strings.Join(flatten(grants), "\n"))
-	// MariaDB 10.5+ shows REPLICATION CLIENT as its new name, BINLOG MONITOR.
-	for _, p := range []string{"SELECT", "RELOAD", "SHOW DATABASES", "REPLICATION SLAVE", "MONITOR", "ALL PRIVILEGES ON `SHOP`.*"} {
+	// MariaDB 10.5+ shows REPLICATION CLIENT as its new name, BINLOG
+	// MONITOR; MySQL keeps REPLICATION CLIENT.
+	monitor := "MONITOR"
+	if m.Flavor == FlavorMySQL {
+		monitor = "REPLICATION CLIENT"
+	}
+	for _, p := range []string{"SELECT", "RELOAD", "SHOW DATABASES", "REPLICATION SLAVE", monitor, "ALL PRIVILEGES ON `SHOP`.*"} {
 		if !strings.Contains(all, p) {
 			t.Errorf("grants of floe lack %s:\n%s", p, all)
 		}
@@ -65,14 +84,21 @@ func TestStartMariaDBBinlog(t *testing.T) {
 	}
 	after := binlogState(ctx, t, m)
 	if after.gtid == before.gtid || after.gtid == "" {
-		t.Errorf("gtid_binlog_pos did not advance: %q -> %q", before.gtid, after.gtid)
+		t.Errorf("the GTID position did not advance: %q -> %q", before.gtid, after.gtid)
 	}
 	if after.file == before.file && after.pos <= before.pos {
-		t.Errorf("SHOW MASTER STATUS did not advance: %s:%d -> %s:%d", before.file, before.pos, after.file, after.pos)
+		t.Errorf("the binlog status did not advance: %s:%d -> %s:%d", before.file, before.pos, after.file, after.pos)
 	}
 	rows, err := m.Query(ctx, "shop", "SELECT note FROM orders WHERE id = 1")
 	if err != nil || len(rows) != 1 || rows[0][0] != "semi;colon" {
 		t.Fatalf("read back = %v, %v", rows, err)
+	}
+	for _, r := range [][2]int64{{1, 1}, {1, 10}, {5, 12345}} {
+		rows, err := m.Query(ctx, "shop", fmt.Sprintf("SELECT COUNT(*), MIN(seq), MAX(seq), COUNT(DISTINCT seq) FROM %s", m.Seq(r[0], r[1])))
+		want := fmt.Sprint(r[1]-r[0]+1, r[0], r[1], r[1]-r[0]+1)
+		if err != nil || len(rows) != 1 || strings.Join(rows[0], " ") != want {
+			t.Errorf("Seq(%d, %d): count, min, max, distinct = %v, %v; want %s", r[0], r[1], rows, err, want)
+		}
 	}
 	if err := m.Exec(ctx, "shop", "INSERT INTO nope VALUES (1)"); err == nil {
 		t.Error("Exec of a failing statement returned nil")
@@ -97,19 +123,26 @@ type binlogPos struct {
 	pos        int
 }
 
+// binlogState reads the binlog file and offset (SHOW MASTER STATUS;
+// MySQL 8.4+ only knows SHOW BINARY LOG STATUS) and the GTID position
+// (MariaDB gtid_binlog_pos, MySQL gtid_executed).
 func binlogState(ctx context.Context, t *testing.T, m *MariaDB) binlogPos {
 	t.Helper()
-	st, err := m.Query(ctx, "", "SHOW MASTER STATUS")
-	if err != nil || len(st) != 1 || len(st[0]) < 2 {
-		t.Fatalf("SHOW MASTER STATUS = %v, %v", st, err)
+	status, gtid := "SHOW MASTER STATUS", "SELECT @@gtid_binlog_pos"
+	if m.Flavor == FlavorMySQL {
+		status, gtid = "SHOW BINARY LOG STATUS", "SELECT @@gtid_executed"
 	}
-	g, err := m.Query(ctx, "", "SELECT @@gtid_binlog_pos")
+	st, err := m.Query(ctx, "", status)
+	if err != nil || len(st) != 1 || len(st[0]) < 2 {
+		t.Fatalf("%s = %v, %v", status, st, err)
+	}
+	g, err := m.Query(ctx, "", gtid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pos, err := strconv.Atoi(st[0][1])
 	if err != nil {
-		t.Fatalf("SHOW MASTER STATUS position %q: %v", st[0][1], err)
+		t.Fatalf("%s position %q: %v", status, st[0][1], err)
 	}
 	p := binlogPos{file: st[0][0], pos: pos}
 	if len(g) == 1 {

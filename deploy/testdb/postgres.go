@@ -24,6 +24,11 @@ type PostgresOptions struct {
 	WALLevel string
 	// ExtraConf lines are appended to postgresql.conf.
 	ExtraConf []string
+	// Version is the PostgreSQL version to run: "" takes $FLOE_TEST_PG
+	// (EnvPostgres), and "" or "15" there is the Debian server; any other
+	// ("13", "14", "16", "17", "18", or a full version) is fetched once
+	// by deploy/testdb/fetch-server.sh.
+	Version string
 }
 
 // Postgres is a running throwaway cluster listening on 127.0.0.1:Port.
@@ -32,8 +37,10 @@ type PostgresOptions struct {
 type Postgres struct {
 	Port int
 	Dir  string
-	cmd  *exec.Cmd
-	done chan error
+	// Version is the server's server_version ("16.16").
+	Version string
+	cmd     *exec.Cmd
+	done    chan error
 }
 
 // PostgresBinDir returns the newest /usr/lib/postgresql/N/bin that holds a
@@ -85,7 +92,7 @@ func EnsurePostgresInstalled(ctx context.Context) error {
 // it on a free port and waits until it accepts connections. Stop it with
 // Stop; the directory is removed then.
 func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
-	bin, err := PostgresBinDir()
+	bin, err := postgresBin(ctx, postgresSpec(opts.Version))
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +140,9 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 		"shared_buffers = 128MB",
 		"wal_sender_timeout = 60s",
 		"log_min_messages = warning",
+		// pg_hba.conf asks for scram-sha-256; PostgreSQL 13 stores md5
+		// hashes unless told otherwise.
+		"password_encryption = 'scram-sha-256'",
 	}
 	conf = append(conf, opts.ExtraConf...)
 	if err := appendFile(filepath.Join(data, "postgresql.conf"), strings.Join(conf, "\n")+"\n"); err != nil {
@@ -176,6 +186,18 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	return p, nil
 }
 
+// postgresBin returns the directory of spec's initdb and postgres.
+func postgresBin(ctx context.Context, spec ServerSpec) (string, error) {
+	if spec.Version == "" {
+		return PostgresBinDir()
+	}
+	tree, err := fetchServer(ctx, spec)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(tree, "bin"), nil
+}
+
 func (p *Postgres) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -187,8 +209,9 @@ func (p *Postgres) waitReady(ctx context.Context) error {
 		}
 		conn, err := pgx.Connect(ctx, p.AdminDSN("postgres"))
 		if err == nil {
+			err = conn.QueryRow(ctx, "SHOW server_version").Scan(&p.Version)
 			conn.Close(ctx)
-			return nil
+			return err
 		}
 		if time.Now().After(deadline) {
 			return err

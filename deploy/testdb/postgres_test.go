@@ -2,6 +2,7 @@ package testdb
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,15 @@ func TestStartPostgresLogical(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pg.Stop() })
+	spec := postgresSpec("")
+	t.Logf("%s: %s", spec, pg.Version)
+	major, _, _ := strings.Cut(spec.Version, ".")
+	if major == "" {
+		major = debianPostgresMajor
+	}
+	if !strings.HasPrefix(pg.Version, major+".") {
+		t.Errorf("asked for %s, got server_version %s", spec, pg.Version)
+	}
 	dsn, err := pg.CreateDatabase(ctx, "shop", "floe", "s3cret")
 	if err != nil {
 		t.Fatal(err)
