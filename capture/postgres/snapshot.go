@@ -195,7 +195,9 @@ func (s *Source) keyBounds(ctx context.Context, t *table, rowsPerChunk int) ([][
 	return bounds, err
 }
 
-// ReadChunk reads the chunk's rows in key order as OpRead changes.
+// ReadChunk reads the chunk's rows in key order as OpRead changes. The
+// batch's Position is StartInfo.From, or the position of the snapshot
+// ExportSnapshot took.
 func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk capture.Chunk) (capture.Batch, error) {
 	t, err := s.tables.Get(id)
 	if err != nil {
@@ -214,7 +216,7 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 	}
 	s.mu.Lock()
-	b.Position = s.from
+	b.Position = s.snapAt
 	s.mu.Unlock()
 	return *b, nil
 }
