@@ -91,7 +91,9 @@ type Batch struct {
 	// waits for it to shut down, or a client wrote a sync message (see
 	// the postgres package). The coordinator then commits what it has
 	// buffered, moves every other table to Position at once (instead of
-	// after its idle interval) and acknowledges Position.
+	// after its idle interval) and acknowledges Position. A Sync batch
+	// may carry the Position of the batch before it (it is the only
+	// batch that may repeat one).
 	Sync bool
 }
 

@@ -107,10 +107,8 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			if inTxn {
 				continue
 			}
-			if c.dirty() || len(c.idleTables(false)) > 0 {
-				if err := c.flush(ctx); err != nil {
-					return errors.Join(err, stopSource())
-				}
+			if err := c.flush(ctx); err != nil {
+				return errors.Join(err, stopSource())
 			}
 			lastCut = time.Now()
 		}

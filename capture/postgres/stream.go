@@ -166,6 +166,8 @@ type streamer struct {
 	out   chan<- capture.Batch
 	start pglogrepl.LSN // batches at or before it are skipped
 	last  pglogrepl.LSN // position of the last batch emitted
+	// synced is the WAL end of the last Sync batch emitted for a keepalive.
+	synced pglogrepl.LSN
 
 	byName  map[capture.TableID]*table
 	rels    map[uint32]*table // relation id -> captured table
@@ -265,11 +267,15 @@ const SyncPrefix = "floe.sync"
 // waits for exactly that before it exits). Outside a transaction every
 // change before walEnd has been emitted, so an empty Sync batch at walEnd
 // lets the consumer commit its quiet tables there and acknowledge it.
+//
+// walEnd may be the position of the last batch (nothing was written after
+// its transaction): the Sync batch then repeats that position. One Sync
+// is emitted per walEnd, however often the walsender asks.
 func (st *streamer) sync(ctx context.Context, walEnd pglogrepl.LSN) error {
-	if st.txn != nil || walEnd <= st.last || uint64(walEnd) <= st.s.acked.Load() {
+	if st.txn != nil || walEnd < st.last || walEnd <= st.synced || uint64(walEnd) <= st.s.acked.Load() {
 		return nil
 	}
-	st.last = walEnd
+	st.last, st.synced = walEnd, walEnd
 	return st.emit(ctx, capture.Batch{Position: Position{LSN: walEnd}, CommitTime: time.Now().UTC(), Sync: true})
 }
 
