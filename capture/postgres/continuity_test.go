@@ -1,13 +1,17 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
@@ -206,5 +210,82 @@ func TestSyncMessage(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no Sync batch within 20s")
 		}
+	}
+}
+
+// TestExportedSnapshotLockQueue: chunk readers importing an exported
+// snapshot hold no lock between uses. A TRUNCATE issued after a table was
+// planned waits only for the read in progress; readers on other
+// connections queued behind it then go on, instead of waiting forever
+// for a reader transaction that stays open until EndSnapshot.
+func TestExportedSnapshotLockQueue(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE a (id int PRIMARY KEY)`, `CREATE TABLE b (id int PRIMARY KEY)`,
+		`INSERT INTO a SELECT generate_series(1, 200)`, `INSERT INTO b SELECT generate_series(1, 200)`)
+	ctx := testCtx(t)
+	s := e.source(e.config(`public\.(a|b)`))
+	info, err := s.Start(ctx, capture.StartRequest{Snapshot: true})
+	if err != nil || !info.Exact {
+		t.Fatalf("start: %+v %v", info, err)
+	}
+	A, B := capture.TableID{Schema: "public", Name: "a"}, capture.TableID{Schema: "public", Name: "b"}
+	chunksA, err := s.PlanChunks(ctx, A, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunksB, err := s.PlanChunks(ctx, B, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := make(chan error, 1)
+	go func() {
+		c, err := pgx.Connect(context.Background(), e.dsn)
+		if err == nil {
+			_, err = c.Exec(context.Background(), `TRUNCATE a`)
+			c.Close(context.Background())
+		}
+		truncated <- err
+	}()
+	// Give the TRUNCATE time to queue for its lock, if it has to.
+	select {
+	case err := <-truncated:
+		truncated <- err
+	case <-time.After(500 * time.Millisecond):
+	}
+	done := make(chan []schema.Row, 1)
+	go func() {
+		var g errgroup.Group
+		g.SetLimit(capture.ChunkReaders)
+		for _, ch := range chunksA {
+			g.Go(func() error { _, err := s.ReadChunk(ctx, A, ch); return err })
+		}
+		var rowsB []schema.Row
+		var mu sync.Mutex
+		for _, ch := range chunksB {
+			g.Go(func() error {
+				b, err := s.ReadChunk(ctx, B, ch)
+				mu.Lock()
+				for _, c := range b.Changes {
+					rowsB = append(rowsB, c.After)
+				}
+				mu.Unlock()
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			t.Error(err)
+		}
+		done <- rowsB
+	}()
+	select {
+	case rowsB := <-done:
+		if len(rowsB) != 200 {
+			t.Errorf("b: %d rows, want 200", len(rowsB))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("chunk reads did not finish within 30s: a reader waits behind the TRUNCATE, which waits for another reader's open transaction")
+	}
+	if err := <-truncated; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -37,8 +37,9 @@
 //   - a value a column's decoder rejects (schema.ValueError) is carried on
 //     its change as Err; the stream goes on;
 //   - a freshly created slot exports its snapshot, the chunk readers import
-//     it, and the stream starts at the slot's consistent point: no gap, no
-//     overlap (StartInfo.Exact). An existing slot gives From = its confirmed
+//     it (each read in a transaction of its own, so that no reader holds a
+//     table lock another reader could queue behind), and the stream starts
+//     at the slot's consistent point: no gap, no overlap (StartInfo.Exact). An existing slot gives From = its confirmed
 //     position (or the resume position if later) and chunks are read under
 //     fresh snapshots that converge by replay (Exact = false), or under
 //     the snapshot ExportSnapshot took;
