@@ -47,6 +47,15 @@ type Change struct {
 	// otherwise. It may hold schema.Unchanged for values the source did
 	// not send (unchanged TOAST).
 	After schema.Row
+	// Err is set when the source could not decode a value of the change
+	// (Table, Op and Schema are set; Before and After are not
+	// meaningful). It names the column and quotes the value's text. The
+	// source carries such a change instead of ending its stream, because
+	// only the consumer knows whether it needs it: a table whose committed
+	// position (or snapshot) is at or after the batch's Position already
+	// holds the change's effect and skips it; any other consumer must stop
+	// with Err.
+	Err error
 }
 
 // Batch is the unit a source emits: the changes of one source transaction
@@ -77,6 +86,15 @@ type Batch struct {
 	// before it applies the next one, so that a table whose layout
 	// changes next holds no rows of the old layout at that point.
 	Barrier bool
+	// Sync is set on a batch without changes by which the source asks for
+	// its Position to be acknowledged promptly: PostgreSQL's walsender
+	// waits for it to shut down, or a client wrote a sync message (see
+	// the postgres package). The coordinator then commits what it has
+	// buffered, moves every other table to Position at once (instead of
+	// after its idle interval) and acknowledges Position. A Sync batch
+	// may carry the Position of the batch before it (it is the only
+	// batch that may repeat one).
+	Sync bool
 }
 
 // ChunkRef identifies one snapshot chunk of one table.

@@ -2,8 +2,12 @@
 // driven: Change, Batch, Position, Source and Snapshotter, plus the
 // snapshot chunk plan shared by every source, and the optional abilities
 // a source declares: RowReader, Watermarker (chunks read at positions of
-// their own, reconciled with the stream) and SchemaFollower (the stream
-// follows schema changes; a DDL batch is a Barrier).
+// their own, reconciled with the stream), SchemaFollower (the stream
+// follows schema changes; a DDL batch is a Barrier), TableIdentifier (a
+// per-table identity that changes whenever the source stopped carrying
+// the table's changes, so a gap can be told from a quiet table) and
+// SnapshotExporter (an exact snapshot at a position of the source's own
+// after Start).
 //
 // It also holds the source-agnostic parts every backend uses, so that
 // each is written once: the table registry (Tables) and table patterns,
@@ -18,7 +22,11 @@
 //
 // Invariants:
 //   - a transaction may be split across batches only at change boundaries
-//     and is never reordered; positions of stream batches strictly increase;
+//     and is never reordered; positions of stream batches strictly increase
+//     (a Sync batch, which asks for its position to be acknowledged at
+//     once, may repeat the one before it);
+//   - a value the source cannot decode does not end the stream: its change
+//     carries Err, and the consumer decides whether it needs the change;
 //   - a source is acknowledged (Source.Ack) only with positions it emitted,
 //     never backwards, and only after the data is durable in Iceberg;
 //   - snapshot rows and stream rows decode through the same code path;

@@ -23,7 +23,9 @@ type StartRequest struct {
 	// when nothing was ever committed.
 	Resume Position
 	// Snapshot is true when at least one table will be read by the
-	// Snapshotter before streaming starts.
+	// Snapshotter before streaming starts. (A table a TableIdentifier
+	// source reveals as a gap only after Start, from StartInfo.From, is
+	// read too; Start has then found its slot and exports no snapshot.)
 	Snapshot bool
 }
 
@@ -119,4 +121,40 @@ type RowReader interface {
 	// CurrentPosition returns a position at or after every transaction
 	// committed before the call.
 	CurrentPosition(ctx context.Context) (Position, error)
+}
+
+// TableIdentifier is implemented by sources that can prove the
+// continuity of a table's changes across runs and while streaming. Such
+// a source keeps its stream position on the server (PostgreSQL: the
+// replication slot) and moves it only by Ack, so StartInfo.From after a
+// table's committed position means the table's changes in between were
+// released without being captured for it.
+type TableIdentifier interface {
+	// TableIdentities returns the identity of every captured table: a
+	// string that changes whenever the source stops carrying the table's
+	// changes and carries them again, or the table's name comes to denote
+	// another table (PostgreSQL: the table's OID and the OID of its row in
+	// the publication, which a table that leaves and re-joins the
+	// publication gets anew and a dropped table loses), and "" when the
+	// source does not carry the table's changes now (PostgreSQL: not in
+	// the publication, or no such table). It is called before Start
+	// (which may alter what is carried), after it, and before every
+	// checkpoint's commits, so it must be cheap: one catalog query.
+	TableIdentities(ctx context.Context) (map[TableID]string, error)
+}
+
+// SnapshotExporter is implemented by sources that can read a snapshot
+// exactly at a position of their own when the stream does not start at an
+// exported one (StartInfo.Exact false). PostgreSQL creates a temporary
+// replication slot with an exported snapshot.
+type SnapshotExporter interface {
+	// ExportSnapshot is called after Start and before any PlanChunks or
+	// ReadChunk. It takes a consistent snapshot at a new position R: every
+	// transaction whose position is at or before R is in it, none after,
+	// and every transaction committed before the call is at or before R.
+	// Until EndSnapshot, PlanChunks and ReadChunk read under it and
+	// ReadChunk's batches carry Position R. A table read from scratch
+	// under it holds exactly its rows as of R; its changes at or before R,
+	// which the stream still emits, must then be skipped.
+	ExportSnapshot(ctx context.Context) (Position, error)
 }

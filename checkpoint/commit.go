@@ -13,20 +13,43 @@ import (
 	"github.com/floe-cdc/floe/transform"
 )
 
-// flush cuts a checkpoint at c.lastPos: it commits every dirty table (data,
-// deletes and position in one Iceberg snapshot each), then acknowledges the
-// position to the source and caches the committed state. A failure leaves
-// some tables committed and others not; that is safe, because recovery
-// reads each table's own position back and skips what it already holds.
+// flush cuts a checkpoint at c.lastPos: it commits every dirty table
+// (data, deletes and position in one Iceberg snapshot each) and the quiet
+// tables due for an empty commit, then acknowledges what every table has
+// committed and caches the committed state. A failure leaves some tables
+// committed and others not; that is safe, because recovery reads each
+// table's own position back and skips what it already holds.
 func (c *Coordinator) flush(ctx context.Context) error {
-	if !c.dirty() && len(c.idleTables()) == 0 {
+	return c.cut(ctx, false, false)
+}
+
+// cut is flush. With all set (a capture.Batch.Sync), every table behind
+// c.lastPos is moved to it, not only those quiet for IdleCommitInterval,
+// so that c.lastPos itself is acknowledged. With lenient set (the last
+// checkpoint before a stop, or a Sync, which may come from a server that
+// is shutting down and takes no query), failing to check the source's
+// tables does not stop the commits: the next run checks them against what
+// the commits record before it streams.
+func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
+	idle := c.idleTables(all)
+	if !c.dirty() && len(idle) == 0 {
+		// Nothing to commit, but the stream may have moved up to tables
+		// that are ahead of it (read under an exported snapshot).
+		c.ackCommitted()
 		return nil
+	}
+	// The source must still carry every table: a commit past the point
+	// where it stopped would claim changes that were never seen.
+	if err := c.verifyIdentities(ctx); err != nil {
+		if !lenient || errors.Is(err, errIdentityChanged) {
+			return err
+		}
+		c.log.Warn("could not check the source's tables before committing; committing anyway, the next run checks them", "err", err)
 	}
 	start := time.Now()
 	checkpoint := c.nextCheckpoint
 	pos := c.lastPos
 	cached := map[string]state.TableState{}
-	idle := c.idleTables()
 	// Finish every table's snapshot data files at once, in parallel,
 	// before committing them one table after the other.
 	for _, t := range c.order {
@@ -41,7 +64,7 @@ func (c *Coordinator) flush(ctx context.Context) error {
 		if err := c.commitTable(ctx, t, checkpoint, pos); err != nil {
 			return err
 		}
-		cached[t.id.String()] = state.TableState{Position: fmtPos(pos), Checkpoint: checkpoint, Snapshot: encodePlan(t.plan)}
+		cached[t.id.String()] = state.TableState{Position: fmtPos(t.committed), Checkpoint: checkpoint, Snapshot: encodePlan(t.plan)}
 	}
 	for _, t := range idle {
 		if err := c.advanceTable(ctx, t, checkpoint, pos); err != nil {
@@ -51,7 +74,7 @@ func (c *Coordinator) flush(ctx context.Context) error {
 	}
 	c.nextCheckpoint++
 	c.buffered = 0
-	c.ack(pos)
+	c.ackCommitted()
 	if c.opts.Store != nil {
 		if err := c.opts.Store.PutTables(cached); err != nil {
 			c.log.Warn("cache committed state", "err", err) // a cache: never fatal
@@ -60,7 +83,7 @@ func (c *Coordinator) flush(ctx context.Context) error {
 	c.opts.Metrics.Checkpoints.Inc()
 	c.opts.Metrics.CheckpointSeconds.Observe(time.Since(start).Seconds())
 	c.log.Info("checkpoint committed", "checkpoint", checkpoint, "position", fmtPos(pos),
-		"tables", len(cached), "duration", time.Since(start).Round(time.Millisecond).String())
+		"tables", len(cached), "acknowledged", fmtPos(c.ackedPos), "duration", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }
 
@@ -108,9 +131,14 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 			return fmt.Errorf("commit %s (checkpoint %d): %w", t.id, checkpoint, err)
 		}
 	}
+	// A table's position never moves backwards, and a table snapshotted
+	// at a position of its own (an exported snapshot) holds every change
+	// up to that one.
+	pos = laterOf(laterOf(pos, t.floor), t.committed)
 	commit := lakewriter.Commit{
-		Data:  data,
-		Props: commitProps(c.opts.Pipeline, checkpoint, pos, kept, keepUntil, t.convergeUntil, t.schemaChanges...),
+		Data: data,
+		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, pos: pos, plan: kept, keepUntil: keepUntil,
+			convergeUntil: t.convergeUntil, source: t.sourceTable(), reset: t.reset, schemaChanges: t.schemaChanges}.props(),
 		Token: PropCheckpoint,
 	}
 	rows := 0
@@ -139,6 +167,7 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	t.buf = nil
 	t.chunks = nil
 	t.schemaChanges = nil
+	t.reset = nil
 	t.plan = plan
 	t.committed = pos
 	t.checkpoint = checkpoint
@@ -269,12 +298,12 @@ func (c *Coordinator) resolve(ctx context.Context, t *tableRun) error {
 
 // idleTables returns the tables with nothing buffered whose committed
 // position lags the current one and that either have not committed for
-// IdleCommitInterval or whose snapshot or convergence window the stream
-// has passed.
-func (c *Coordinator) idleTables() []*tableRun {
+// IdleCommitInterval (with all: regardless of when they committed) or
+// whose snapshot or convergence window the stream has passed.
+func (c *Coordinator) idleTables(all bool) []*tableRun {
 	var out []*tableRun
 	for _, t := range c.order {
-		if t.buf != nil || t.needsSnapshot || t.plan != nil || c.lastPos == nil {
+		if t.buf != nil || t.data != nil || t.needsSnapshot || t.plan != nil || c.lastPos == nil {
 			continue
 		}
 		if t.committed != nil && t.committed.Compare(c.lastPos) >= 0 {
@@ -288,7 +317,7 @@ func (c *Coordinator) idleTables() []*tableRun {
 		// chunks, leaving nothing to commit).
 		passed := (t.window != nil && c.lastPos.Compare(t.windowEnd) >= 0) ||
 			(t.convergeUntil != nil && c.lastPos.Compare(t.convergeUntil) >= 0)
-		if passed || time.Since(t.lastCommit) >= c.opts.IdleCommitInterval {
+		if all || passed || time.Since(t.lastCommit) >= c.opts.IdleCommitInterval {
 			out = append(out, t)
 		}
 	}
@@ -300,7 +329,8 @@ func (c *Coordinator) idleTables() []*tableRun {
 // buffered.
 func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint int64, pos capture.Position) error {
 	_, err := t.table.Commit(ctx, lakewriter.Commit{
-		Props: commitProps(c.opts.Pipeline, checkpoint, pos, t.window, t.windowEnd, t.convergeUntil),
+		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, pos: pos, plan: t.window, keepUntil: t.windowEnd,
+			convergeUntil: t.convergeUntil, source: t.sourceTable()}.props(),
 		Token: PropCheckpoint,
 	})
 	if err != nil {
@@ -340,6 +370,39 @@ func (c *Coordinator) newer(t *tableRun) func(a, b schema.Row) bool {
 func asString(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+// ackCommitted acknowledges to the source the lowest position every
+// captured table has committed, but no position the stream has not
+// reached yet (a table snapshotted at a later position of its own commits
+// that one before the stream gets there). A table that has committed
+// nothing holds acknowledgement back entirely. This is the invariant the
+// continuity check at start relies on: the source never releases a
+// change some captured table has not committed.
+func (c *Coordinator) ackCommitted() {
+	low := c.lowestCommitted()
+	if low == nil || c.lastPos == nil {
+		return
+	}
+	if c.lastPos.Compare(low) < 0 {
+		low = c.lastPos
+	}
+	c.ack(low)
+}
+
+// lowestCommitted returns the lowest committed position over all captured
+// tables, or nil when some table has none (or there are no tables).
+func (c *Coordinator) lowestCommitted() capture.Position {
+	var low capture.Position
+	for _, t := range c.order {
+		if t.committed == nil {
+			return nil
+		}
+		if low == nil || t.committed.Compare(low) < 0 {
+			low = t.committed
+		}
+	}
+	return low
 }
 
 // ack acknowledges pos to the source unless it would not move forward.

@@ -148,6 +148,24 @@ type tableRun struct {
 	// schemaChanges are the evolutions of the table's Iceberg schema not
 	// yet recorded in a commit (see PropSchemaChange).
 	schemaChanges []SchemaChange
+	// recorded is what the table's last commit recorded of its source
+	// (nil: nothing, a commit of an older build or no commit at all);
+	// identity is the table's identity at the source as this run found it
+	// after Start (capture.TableIdentifier; "" for other sources), which
+	// its commits record and every checkpoint checks.
+	recorded *SourceTable
+	identity string
+	// reset is set while the table must be emptied and snapshotted again
+	// because its continuity could not be proven; the commit that empties
+	// it records it (PropReset) together with the new snapshot plan.
+	reset       *Reset
+	resetLogged bool
+	// floor is the position the table's snapshot is exactly consistent
+	// with (an exported snapshot: capture.SnapshotExporter, or the
+	// stream's start when it is exact); its commits carry at least this
+	// position, so that its changes at or before it are skipped. nil
+	// when its chunks are read at later positions and converge by replay.
+	floor capture.Position
 	// chunks holds the snapshot chunks whose rows are in buf or data.
 	chunks []readChunk
 }
@@ -194,12 +212,11 @@ func (c *Coordinator) run(ctx context.Context) error {
 	if err := c.recover(ctx); err != nil {
 		return err
 	}
-	req := capture.StartRequest{Resume: c.resumePosition()}
-	for _, t := range c.order {
-		if t.needsSnapshot {
-			req.Snapshot = true
-		}
+	// Before Start alters what the source carries (the publication).
+	if err := c.checkContinuity(ctx); err != nil {
+		return err
 	}
+	req := capture.StartRequest{Resume: c.resumePosition(), Snapshot: c.snapshotNeeded()}
 	info, err := c.opts.Source.Start(ctx, req)
 	if err != nil {
 		return fmt.Errorf("start source: %w", err)
@@ -208,8 +225,11 @@ func (c *Coordinator) run(ctx context.Context) error {
 		"resume", fmtPos(req.Resume))
 	c.from, c.lastPos = info.From, info.From
 	c.ackedPos = req.Resume
+	if err := c.checkStart(ctx, info.From); err != nil {
+		return err
+	}
 
-	if req.Snapshot {
+	if c.snapshotNeeded() {
 		if err := c.snapshot(ctx, info); err != nil {
 			return err
 		}
@@ -330,7 +350,7 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo) (*tab
 	t := &tableRun{
 		id: ti.ID, src: ti.Schema, target: target, layout: tbl.Layout(), table: tbl,
 		committed: st.position, checkpoint: st.checkpoint, plan: st.plan,
-		convergeUntil: st.convergeUntil, lastCommit: time.Now(),
+		convergeUntil: st.convergeUntil, lastCommit: time.Now(), recorded: st.source,
 	}
 	switch {
 	case st.plan != nil && st.plan.Complete():
@@ -350,6 +370,16 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo) (*tab
 	return t, nil
 }
 
+// snapshotNeeded reports whether any table is to be snapshotted.
+func (c *Coordinator) snapshotNeeded() bool {
+	for _, t := range c.order {
+		if t.needsSnapshot {
+			return true
+		}
+	}
+	return false
+}
+
 func doneChunks(p *capture.SnapshotPlan) int {
 	if p == nil {
 		return 0
@@ -357,12 +387,13 @@ func doneChunks(p *capture.SnapshotPlan) int {
 	return len(p.Done)
 }
 
-// resumePosition is the lowest committed position over all tables, or nil
-// when any table has none... only tables that committed count.
+// resumePosition is the lowest committed position over the tables that
+// committed one, or nil when none did. A table to be reset does not count:
+// what it committed is dropped.
 func (c *Coordinator) resumePosition() capture.Position {
 	var min capture.Position
 	for _, t := range c.order {
-		if t.committed == nil {
+		if t.committed == nil || t.reset != nil {
 			continue
 		}
 		if min == nil || t.committed.Compare(min) < 0 {

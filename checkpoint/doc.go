@@ -5,17 +5,21 @@
 //
 // In: a Source (and its Snapshotter), a Router, a lakewriter.Catalog.
 // Out: one Iceberg snapshot per dirty table per checkpoint, whose summary
-// carries floe.pipeline, floe.checkpoint and floe.position (and
-// floe.snapshot while that table's initial snapshot is in progress or its
-// chunk watermarks are not passed yet, floe.converge-until while it
-// converges, floe.schema-change on the first commit after its Iceberg
-// schema evolved).
+// carries floe.pipeline, floe.checkpoint, floe.position and
+// floe.source-table (and floe.snapshot while that table's initial snapshot
+// is in progress or its chunk watermarks are not passed yet,
+// floe.converge-until while it converges, floe.schema-change on the first
+// commit after its Iceberg schema evolved, floe.reset on the commit that
+// emptied it for a new snapshot).
 //
 // Invariants (DESIGN.md §6):
 //   - a checkpoint is cut only between complete source transactions;
 //   - data and position of a table land in the same Iceberg commit;
-//   - the source is acknowledged a position only after every table that
-//     holds changes at or before it has committed;
+//   - the source is acknowledged no position above the lowest one every
+//     captured table has committed (nor above what the stream reached);
+//     a quiet table moves up by an empty commit after IdleCommitInterval,
+//     or at once on a capture.Batch.Sync;
+//   - a table's committed position never moves backwards;
 //   - on start, each table's committed position and snapshot progress are
 //     read back from its Iceberg history (the local state is only a cache),
 //     the source resumes from the lowest of them, and a change at or before
@@ -46,5 +50,23 @@
 //   - a table that receives no changes still moves forward: its start
 //     position is committed before streaming, and an empty commit advances
 //     it after IdleCommitInterval, so no table pins the source's resume
-//     point.
+//     point;
+//   - every commit records the table's source and, for a
+//     capture.TableIdentifier, its identity there as the run found it
+//     after Start (floe.source-table). At start (before Start) a table
+//     with history that the source no longer carries, or whose identity
+//     differs from the recorded one, and (after Start) a table whose
+//     position is behind the stream's start, lost changes: it is reset
+//     (emptied in one commit with its new plan and floe.reset) and
+//     snapshotted again while the others resume; with snapshot.mode
+//     never the run refuses instead. Before every checkpoint's commits
+//     the identities are checked again, and a change stops the run;
+//   - tables read from scratch while the source's stream does not start
+//     at an exported snapshot are read under one a
+//     capture.SnapshotExporter takes at R: their commits carry R (their
+//     floor), their changes at or before R are skipped, and they need
+//     no convergence;
+//   - a change the source could not decode (capture.Change.Err) is
+//     skipped when its table's committed position is at or after it, and
+//     otherwise stops the run naming the table, the value and the fix.
 package checkpoint

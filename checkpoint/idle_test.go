@@ -20,7 +20,7 @@ func TestIdleTables(t *testing.T) {
 	}
 	c := &Coordinator{order: tables, lastPos: testPos(5), opts: Options{IdleCommitInterval: time.Minute}}
 	var got []string
-	for _, tr := range c.idleTables() {
+	for _, tr := range c.idleTables(false) {
 		got = append(got, tr.id.Name)
 	}
 	want := []string{"quiet", "never"}
@@ -28,7 +28,7 @@ func TestIdleTables(t *testing.T) {
 		t.Fatalf("idleTables = %v, want %v", got, want)
 	}
 	c.lastPos = nil
-	if n := len(c.idleTables()); n != 0 {
+	if n := len(c.idleTables(false)); n != 0 {
 		t.Fatalf("with no position yet, idleTables = %d tables, want 0", n)
 	}
 }

@@ -22,6 +22,10 @@ type Metrics struct {
 	SourceLagSeconds prometheus.Gauge
 	// SchemaChanges counts Iceberg schema evolutions, by table.
 	SchemaChanges *prometheus.CounterVec
+	// TableResets counts tables emptied and snapshotted again because
+	// their continuity with the source could not be proven, by table and
+	// cause (one of the Cause* constants).
+	TableResets *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not registered).
@@ -52,10 +56,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SchemaChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "floe_schema_changes_total", Help: "Iceberg schema evolutions that followed a source layout change, by table.",
 		}, []string{"table"}),
+		TableResets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floe_checkpoint_table_resets_total", Help: "Tables reset and snapshotted again because their continuity with the source could not be proven, by table and cause.",
+		}, []string{"table", "cause"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Changes, m.CommittedRows, m.SnapshotRows, m.SnapshotChunksPending,
-			m.Checkpoints, m.CheckpointSeconds, m.SourceLagSeconds, m.SchemaChanges)
+			m.Checkpoints, m.CheckpointSeconds, m.SourceLagSeconds, m.SchemaChanges, m.TableResets)
 	}
 	return m
 }

@@ -29,6 +29,58 @@ const (
 	// Iceberg schema evolved with the source: a JSON array of
 	// SchemaChange, oldest first.
 	PropSchemaChange = "floe.schema-change"
+	// PropSourceTable is on every commit: a JSON SourceTable naming the
+	// source table the rows come from and its identity at the source, so
+	// that a later run can tell whether it is still the same table whose
+	// changes were captured without a gap.
+	PropSourceTable = "floe.source-table"
+	// PropReset is on the commit that emptied a table whose continuity
+	// could not be proven and planned its new snapshot: a JSON Reset.
+	PropReset = "floe.reset"
+)
+
+// SourceTableVersion is the version of the PropSourceTable encoding.
+const SourceTableVersion = 1
+
+// SourceTable is the source of a table's commit.
+type SourceTable struct {
+	Version int `json:"v"`
+	// Table is the source table ("schema.table").
+	Table string `json:"table"`
+	// Identity is the table's identity at the source when the run that
+	// made the commit started (capture.TableIdentifier); absent for a
+	// source without identities.
+	Identity string `json:"identity,omitempty"`
+}
+
+// ResetVersion is the version of the PropReset encoding.
+const ResetVersion = 1
+
+// Reset records why a table was emptied and snapshotted again.
+type Reset struct {
+	Version int `json:"v"`
+	// Cause is one of the Cause* constants.
+	Cause string `json:"cause"`
+	// Reason says what was found, in words.
+	Reason string `json:"reason"`
+	// Previous is the position the table had committed before (absent
+	// when it had none).
+	Previous string `json:"previous,omitempty"`
+}
+
+// Causes of a reset (Reset.Cause, and the cause label of
+// floe_checkpoint_table_resets_total).
+const (
+	// CauseNotCaptured: the source no longer carries the table's changes
+	// (PostgreSQL: not in the publication).
+	CauseNotCaptured = "not-captured"
+	// CauseIdentity: the table's identity differs from the recorded one
+	// (dropped and created again, or it left and re-joined the publication).
+	CauseIdentity = "identity"
+	// CausePosition: the table's committed position is behind the source's
+	// start (its changes in between were released by another consumer of
+	// the slot, or while the table was not captured).
+	CausePosition = "position"
 )
 
 // SchemaChangeVersion is the version of the PropSchemaChange encoding.
@@ -47,13 +99,15 @@ type SchemaChange struct {
 	SchemaID int `json:"schema-id"`
 }
 
-// encodeSchemaChanges renders changes as the PropSchemaChange value.
-func encodeSchemaChanges(changes []SchemaChange) string {
+// encodeJSON renders v (strings and ints only, so it cannot fail) as a
+// property value, without HTML escapes ("int -> long", not
+// "int -\u003e long").
+func encodeJSON(v any) string {
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false) // "int -> long", not "int -\u003e long"
-	if err := enc.Encode(changes); err != nil {
-		panic(fmt.Sprintf("encode schema changes: %v", err)) // strings and ints: cannot fail
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(fmt.Sprintf("encode summary property: %v", err))
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
@@ -62,26 +116,51 @@ func encodeSchemaChanges(changes []SchemaChange) string {
 // build.
 const PropsVersion = "1"
 
-// commitProps builds the summary properties of one table's commit.
-// A complete plan is kept while pos is before keepUntil (its latest chunk
-// watermark).
-func commitProps(pipeline string, checkpoint int64, pos capture.Position, plan *capture.SnapshotPlan, keepUntil, convergeUntil capture.Position, schemaChanges ...SchemaChange) map[string]string {
+// commitMeta is what one table's commit records besides its rows.
+type commitMeta struct {
+	pipeline   string
+	checkpoint int64
+	pos        capture.Position
+	// plan is the table's snapshot plan; a complete one is kept while pos
+	// is before keepUntil (its latest chunk watermark).
+	plan          *capture.SnapshotPlan
+	keepUntil     capture.Position
+	convergeUntil capture.Position
+	// source is recorded when its Table is set.
+	source        SourceTable
+	reset         *Reset
+	schemaChanges []SchemaChange
+}
+
+// props builds the summary properties of the commit.
+func (m commitMeta) props() map[string]string {
 	props := map[string]string{
 		PropVersion:    PropsVersion,
-		PropPipeline:   pipeline,
-		PropCheckpoint: strconv.FormatInt(checkpoint, 10),
+		PropPipeline:   m.pipeline,
+		PropCheckpoint: strconv.FormatInt(m.checkpoint, 10),
 	}
+	pos, plan := m.pos, m.plan
 	if pos != nil {
 		props[PropPosition] = pos.String()
 	}
-	if plan != nil && (!plan.Complete() || (keepUntil != nil && (pos == nil || pos.Compare(keepUntil) < 0))) {
+	if plan != nil && (!plan.Complete() || (m.keepUntil != nil && (pos == nil || pos.Compare(m.keepUntil) < 0))) {
 		props[PropSnapshot] = plan.Encode()
 	}
-	if convergeUntil != nil && (pos == nil || pos.Compare(convergeUntil) < 0) {
-		props[PropConvergeUntil] = convergeUntil.String()
+	if m.convergeUntil != nil && (pos == nil || pos.Compare(m.convergeUntil) < 0) {
+		props[PropConvergeUntil] = m.convergeUntil.String()
 	}
-	if len(schemaChanges) > 0 {
-		props[PropSchemaChange] = encodeSchemaChanges(schemaChanges)
+	if len(m.schemaChanges) > 0 {
+		props[PropSchemaChange] = encodeJSON(m.schemaChanges)
+	}
+	if m.source.Table != "" {
+		src := m.source
+		src.Version = SourceTableVersion
+		props[PropSourceTable] = encodeJSON(src)
+	}
+	if m.reset != nil {
+		r := *m.reset
+		r.Version = ResetVersion
+		props[PropReset] = encodeJSON(r)
 	}
 	return props
 }
@@ -96,6 +175,9 @@ type committedState struct {
 	// convergeUntil is set while the table is still inside the replay
 	// window of a resumed snapshot.
 	convergeUntil capture.Position
+	// source is what the commit recorded of its source table; nil when it
+	// recorded nothing (a commit of an older build).
+	source *SourceTable
 }
 
 // parseProps decodes the summary properties of one of our commits.
@@ -126,6 +208,16 @@ func parseProps(props map[string]string, decode func(string) (capture.Position, 
 		if st.plan, err = capture.DecodeSnapshotPlan(s); err != nil {
 			return committedState{}, fmt.Errorf("parse %s: %w", PropSnapshot, err)
 		}
+	}
+	if s, ok := props[PropSourceTable]; ok {
+		var src SourceTable
+		if err := json.Unmarshal([]byte(s), &src); err != nil {
+			return committedState{}, fmt.Errorf("parse %s: %w", PropSourceTable, err)
+		}
+		if src.Version != SourceTableVersion {
+			return committedState{}, fmt.Errorf("parse %s: version %d, this build reads %d", PropSourceTable, src.Version, SourceTableVersion)
+		}
+		st.source = &src
 	}
 	return st, nil
 }

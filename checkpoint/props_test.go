@@ -42,20 +42,37 @@ func TestCommitPropsGolden(t *testing.T) {
 	watermarked := plan.Clone()
 	watermarked.MarkDone(1, testPos(6).String())
 	watermarked.Watermarks[0] = testPos(5).String()
+	cp := func(checkpoint int64, pos capture.Position, plan *capture.SnapshotPlan, keepUntil, convergeUntil capture.Position, changes ...SchemaChange) map[string]string {
+		return commitMeta{pipeline: "shop", checkpoint: checkpoint, pos: pos, plan: plan, keepUntil: keepUntil,
+			convergeUntil: convergeUntil, schemaChanges: changes}.props()
+	}
 	got := map[string]map[string]string{
-		"streaming":  commitProps("shop", 42, testPos(7), nil, nil, nil),
-		"snapshot":   commitProps("shop", 3, testPos(2), plan, nil, testPos(4)),
-		"converging": commitProps("shop", 5, testPos(3), nil, nil, testPos(4)),
-		"converged":  commitProps("shop", 6, testPos(4), nil, nil, testPos(4)),
+		"streaming":  cp(42, testPos(7), nil, nil, nil),
+		"snapshot":   cp(3, testPos(2), plan, nil, testPos(4)),
+		"converging": cp(5, testPos(3), nil, nil, testPos(4)),
+		"converged":  cp(6, testPos(4), nil, nil, testPos(4)),
 		// A complete plan with chunk watermarks, kept until passed.
-		"watermarks": commitProps("shop", 7, testPos(2), watermarked, testPos(6), nil),
-		"passed":     commitProps("shop", 8, testPos(6), watermarked, testPos(6), nil),
+		"watermarks": cp(7, testPos(2), watermarked, testPos(6), nil),
+		"passed":     cp(8, testPos(6), watermarked, testPos(6), nil),
 		// The first commit after the table's Iceberg schema evolved.
-		"evolved": commitProps("shop", 9, testPos(7), nil, nil, nil, SchemaChange{Version: SchemaChangeVersion, At: testPos(7).String(),
+		"evolved": cp(9, testPos(7), nil, nil, nil, SchemaChange{Version: SchemaChangeVersion, At: testPos(7).String(),
 			Changes: []string{"add column n string", "widen column a int -> long"}, SchemaID: 1}),
-		"evolved twice": commitProps("shop", 10, testPos(8), nil, nil, nil,
+		"evolved twice": cp(10, testPos(8), nil, nil, nil,
 			SchemaChange{Version: SchemaChangeVersion, At: testPos(7).String(), Changes: []string{"add column n string"}, SchemaID: 1},
 			SchemaChange{Version: SchemaChangeVersion, At: testPos(8).String(), Changes: []string{"make column s optional"}, SchemaID: 2}),
+		// Every commit of a run records its source table (and identity,
+		// for a source that has them).
+		"source table": commitMeta{pipeline: "shop", checkpoint: 11, pos: testPos(8),
+			source: SourceTable{Table: "public.orders", Identity: "pg.v1:rel=16384/pub=16390"}}.props(),
+		"source table without identity": commitMeta{pipeline: "shop", checkpoint: 12, pos: testPos(8),
+			source: SourceTable{Table: "shop.orders"}}.props(),
+		// The commit that empties a table whose continuity was lost, with
+		// its new snapshot plan.
+		"reset": commitMeta{pipeline: "shop", checkpoint: 13, pos: testPos(9), plan: &capture.SnapshotPlan{
+			Chunks: []capture.Chunk{{Index: 0, Upper: []string{"100"}}, {Index: 1, Lower: []string{"100"}}}, Done: map[int]bool{}},
+			source: SourceTable{Table: "public.orders", Identity: "pg.v1:rel=16400/pub=16402"},
+			reset: &Reset{Cause: CauseIdentity, Reason: "its identity at the source is pg.v1:rel=16400/pub=16402 but its last commit (at test.v1:3) recorded pg.v1:rel=16384/pub=16390",
+				Previous: testPos(3).String()}}.props(),
 	}
 	b, err := json.MarshalIndent(got, "", "  ")
 	require.NoError(t, err)
@@ -71,19 +88,23 @@ func TestCommitPropsGolden(t *testing.T) {
 
 func TestParsePropsRoundTrip(t *testing.T) {
 	plan := &capture.SnapshotPlan{Chunks: []capture.Chunk{{Index: 0}, {Index: 1}}, Done: map[int]bool{1: true}}
-	st, err := parseProps(commitProps("shop", 9, testPos(5), plan, nil, testPos(8)), decodeTestPos)
+	src := SourceTable{Table: "public.orders", Identity: "pg.v1:rel=1/pub=2"}
+	st, err := parseProps(commitMeta{pipeline: "shop", checkpoint: 9, pos: testPos(5), plan: plan, convergeUntil: testPos(8), source: src}.props(), decodeTestPos)
 	require.NoError(t, err)
 	require.True(t, st.found)
 	require.Equal(t, int64(9), st.checkpoint)
 	require.Equal(t, testPos(5), st.position)
 	require.Equal(t, []capture.Chunk{{Index: 0}}, st.plan.Remaining())
 	require.Equal(t, testPos(8), st.convergeUntil)
+	src.Version = SourceTableVersion
+	require.Equal(t, &src, st.source)
 
 	// A complete plan is not written: the table's snapshot is over.
 	plan.MarkDone(0, "")
-	st, err = parseProps(commitProps("shop", 10, testPos(6), plan, nil, testPos(6)), decodeTestPos)
+	st, err = parseProps(commitMeta{pipeline: "shop", checkpoint: 10, pos: testPos(6), plan: plan, convergeUntil: testPos(6)}.props(), decodeTestPos)
 	require.NoError(t, err)
 	require.Nil(t, st.plan)
+	require.Nil(t, st.source, "a commit that records no source table (an older build's)")
 	require.Nil(t, st.convergeUntil, "a table at its converge position has converged")
 
 	st, err = parseProps(nil, decodeTestPos)
@@ -92,4 +113,6 @@ func TestParsePropsRoundTrip(t *testing.T) {
 
 	_, err = parseProps(map[string]string{PropVersion: "2", PropCheckpoint: "1"}, decodeTestPos)
 	require.ErrorContains(t, err, "floe.version")
+	_, err = parseProps(map[string]string{PropVersion: "1", PropCheckpoint: "1", PropSourceTable: `{"v":2,"table":"a.b"}`}, decodeTestPos)
+	require.ErrorContains(t, err, "floe.source-table: version 2, this build reads 1")
 }

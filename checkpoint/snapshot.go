@@ -37,6 +37,9 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 	if !ok {
 		return errors.New("this source cannot snapshot tables: set source.snapshot.mode: never")
 	}
+	if err := c.exportSnapshot(ctx, info); err != nil {
+		return err
+	}
 	var todo []chunkJob // one per table: its plan if resumed
 	for _, t := range c.order {
 		if t.needsSnapshot {
@@ -124,7 +127,8 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 		return nil
 	})
 	// An inexact snapshot reads each chunk at its own, later position; the
-	// table then converges by replay up to the latest of them.
+	// table then converges by replay up to the latest of them. A table
+	// with a floor is read exactly at it.
 	rowReader, _ := c.opts.Source.(capture.RowReader)
 	if info.Exact {
 		rowReader = nil
@@ -156,7 +160,7 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 						read.batch.Changes = nil // encoded: free the decoded rows now
 					}
 				}
-				if rowReader != nil {
+				if rowReader != nil && j.table.floor == nil {
 					if read.readBy, err = rowReader.CurrentPosition(gctx); err != nil {
 						return fmt.Errorf("position after chunk %d of %s: %w", j.chunk.Index, j.table.id, err)
 					}
@@ -193,6 +197,14 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 					t.plan = r.planned.plan
 				}
 				chunksLeft[t] = r.planned.remaining
+				if t.reset != nil {
+					// Emptied, with the plan, before any chunk is applied.
+					if applyErr = c.resetTable(writeCtx, t); applyErr != nil {
+						r.release()
+						cancelRead()
+						continue
+					}
+				}
 			}
 		}
 		if applyErr = c.applyChunk(writeCtx, r); applyErr != nil {

@@ -54,7 +54,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			// then reports this final acknowledgement.
 			if inTxn {
 				c.log.Warn("stopping inside a split transaction; its changes are replayed on restart")
-			} else if err := c.flush(context.WithoutCancel(ctx)); err != nil {
+			} else if err := c.cut(context.WithoutCancel(ctx), false, true); err != nil {
 				return errors.Join(err, stopSource())
 			}
 			c.log.Info("stopped", "position", fmtPos(c.ackedPos))
@@ -79,9 +79,16 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			inTxn, txnSeq = false, 0
 			c.lastPos = b.Position
 			c.opts.Metrics.observeBatch(b)
+			if b.Sync {
+				// Commit everything, and move every table, up to here now.
+				if err := c.cut(ctx, true, true); err != nil {
+					return errors.Join(err, stopSource())
+				}
+				lastCut = time.Now()
+				timer.Reset(c.opts.Interval)
+				continue
+			}
 			if !c.dirty() {
-				// Nothing is buffered, so everything up to here is durable.
-				c.ack(b.Position)
 				continue
 			}
 			// A schema change is a barrier: the rows before it are
@@ -100,10 +107,8 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			if inTxn {
 				continue
 			}
-			if c.dirty() || len(c.idleTables()) > 0 {
-				if err := c.flush(ctx); err != nil {
-					return errors.Join(err, stopSource())
-				}
+			if err := c.flush(ctx); err != nil {
+				return errors.Join(err, stopSource())
 			}
 			lastCut = time.Now()
 		}
@@ -111,7 +116,9 @@ func (c *Coordinator) stream(ctx context.Context) error {
 }
 
 // applyStream buffers the changes of one stream batch, skipping those at or
-// before their table's committed position (already in Iceberg).
+// before their table's committed position (already in Iceberg). A change
+// the source could not decode (capture.Change.Err) that the table needs
+// stops the pipeline.
 func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 	if len(b.Changes) == 0 {
 		return nil
@@ -124,8 +131,13 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 			return fmt.Errorf("change for table %s, which is not captured", ch.Table)
 		}
 		if t.committed != nil && b.Position.Compare(t.committed) <= 0 {
-			skipped++
+			skipped++ // also a change the source could not decode: the table holds its effect
 			continue
+		}
+		if ch.Err != nil {
+			return fmt.Errorf("change of %s at %s: %w; fix: correct or delete the row at the source, then re-snapshot the table "+
+				"with `floe resnapshot --config FILE --table %s` (its new snapshot holds the row's state, and the changes before it are skipped)",
+				t.id, b.Position, ch.Err, t.id)
 		}
 		buf, err := c.buffer(t)
 		if err != nil {

@@ -75,6 +75,7 @@ type Source struct {
 	life     capture.Lifecycle
 	from     Position
 	exact    bool
+	snapAt   Position // the position snapshot chunks are read at: from, or an exported snapshot's
 	snapName string
 	snapTime time.Time
 	snapConn *pgconn.PgConn // replication connection holding the exported snapshot

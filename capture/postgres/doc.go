@@ -26,11 +26,25 @@
 //   - the publication holds exactly the captured tables;
 //   - the slot's confirmed position (standby status write/flush/apply) is
 //     only ever an acknowledged position, and never moves backwards;
+//   - a keepalive that asks for a reply, outside a transaction and at a WAL
+//     end beyond the acknowledged position, becomes an empty Sync batch at
+//     that WAL end (everything before it was sent; at a fast shutdown the
+//     walsender waits for exactly that to be confirmed), and so does a
+//     logical message with prefix floe.sync (SyncPrefix);
+//   - a table's identity (TableIdentities) is its OID and the OID of its
+//     pg_publication_rel row, "" while it is not in the publication;
+//   - with the slot in place, ExportSnapshot takes an exact snapshot at its
+//     own consistent point R through a TEMPORARY slot created with
+//     EXPORT_SNAPSHOT, kept until EndSnapshot; chunks then carry R;
+//   - a value a column's decoder rejects (schema.ValueError) is carried on
+//     its change as Err; the stream goes on;
 //   - a freshly created slot exports its snapshot, the chunk readers import
-//     it, and the stream starts at the slot's consistent point: no gap, no
-//     overlap (StartInfo.Exact). An existing slot gives From = its confirmed
+//     it (each read in a transaction of its own, so that no reader holds a
+//     table lock another reader could queue behind), and the stream starts
+//     at the slot's consistent point: no gap, no overlap (StartInfo.Exact). An existing slot gives From = its confirmed
 //     position (or the resume position if later) and chunks are read under
-//     fresh snapshots that converge by replay (Exact = false);
+//     fresh snapshots that converge by replay (Exact = false), or under
+//     the snapshot ExportSnapshot took;
 //   - a layout change seen in the stream (a Relation message that differs
 //     from the discovered layout) is an error; schema evolution comes later.
 package postgres

@@ -20,10 +20,11 @@ import (
 // schema decoders read (the same form pgoutput sends).
 var textFormat = []int16{0}
 
-// readerPool hands out chunk-reader connections. With an exported
-// snapshot every connection imports it once and keeps that REPEATABLE READ
-// transaction open until EndSnapshot; otherwise each use runs its own
-// fresh REPEATABLE READ transaction.
+// readerPool hands out chunk-reader connections. Each use runs its own
+// REPEATABLE READ transaction: one that imports the exported snapshot, or
+// a fresh one. No reader holds a transaction (and so a table lock) between
+// uses: a TRUNCATE or other ACCESS EXCLUSIVE lock request waits only for
+// the read in progress, never for a reader that waits behind it.
 type readerPool struct {
 	s     *Source
 	slots chan struct{}
@@ -64,31 +65,9 @@ func (p *readerPool) acquire(ctx context.Context) (*pgx.Conn, error) {
 	return c, nil
 }
 
-// open connects a reader; with an exported snapshot it imports it.
+// open connects a reader.
 func (p *readerPool) open(ctx context.Context) (*pgx.Conn, error) {
-	c, err := p.s.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p.s.mu.Lock()
-	name, exact := p.s.snapName, p.s.exact
-	p.s.mu.Unlock()
-	if !exact {
-		return c, nil
-	}
-	if name == "" {
-		c.Close(context.Background())
-		return nil, errors.New("exported snapshot is no longer available")
-	}
-	if _, err := c.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
-		c.Close(context.Background())
-		return nil, fmt.Errorf("begin snapshot transaction: %w", err)
-	}
-	if _, err := c.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+strings.ReplaceAll(name, "'", "''")+"'"); err != nil {
-		c.Close(context.Background())
-		return nil, fmt.Errorf("import snapshot %s: %w", name, err)
-	}
-	return c, nil
+	return p.s.connect(ctx)
 }
 
 // release returns c to the pool; a connection that failed is closed.
@@ -116,12 +95,18 @@ func (p *readerPool) end() {
 	}
 }
 
-// withSnapshot runs fn on a reader connection inside the snapshot: the
-// imported exported snapshot, or a fresh REPEATABLE READ transaction. It
-// passes fn the time the snapshot was taken.
+// withSnapshot runs fn on a reader connection inside the snapshot, in a
+// transaction of its own: one that imports the exported snapshot, or a
+// fresh REPEATABLE READ one. It passes fn the time the snapshot was taken.
+//
+// An exported snapshot can be imported as often as needed while its
+// exporting connection stays idle (until EndSnapshot). A TRUNCATE that
+// commits in between is not MVCC-safe: reads after it find the table
+// empty, and the stream, which carries the TRUNCATE after the snapshot's
+// position, brings the table back in line once it passes it.
 func (s *Source) withSnapshot(ctx context.Context, fn func(c *pgx.Conn, at time.Time) error) error {
 	s.mu.Lock()
-	pool, exact, snapTime := s.readers, s.exact, s.snapTime
+	pool, exact, name, snapTime := s.readers, s.exact, s.snapName, s.snapTime
 	s.mu.Unlock()
 	if pool == nil {
 		return capture.ErrNotStarted
@@ -130,14 +115,34 @@ func (s *Source) withSnapshot(ctx context.Context, fn func(c *pgx.Conn, at time.
 	if err != nil {
 		return err
 	}
-	if exact {
-		err = fn(c, snapTime)
-		pool.release(c, err != nil)
-		return err
+	switch {
+	case exact && name == "":
+		err = errors.New("exported snapshot is no longer available")
+	case exact:
+		err = inExportedSnapshot(ctx, c, name, func(c *pgx.Conn) error { return fn(c, snapTime) })
+	default:
+		err = inRepeatableRead(ctx, c, fn)
 	}
-	err = inRepeatableRead(ctx, c, fn)
 	pool.release(c, err != nil)
 	return err
+}
+
+// inExportedSnapshot runs fn in a new REPEATABLE READ READ ONLY
+// transaction on c that imports the exported snapshot name.
+func inExportedSnapshot(ctx context.Context, c *pgx.Conn, name string, fn func(c *pgx.Conn) error) error {
+	if _, err := c.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		return fmt.Errorf("begin snapshot transaction: %w", err)
+	}
+	if _, err := c.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+strings.ReplaceAll(name, "'", "''")+"'"); err != nil {
+		return fmt.Errorf("import snapshot %s: %w", name, err)
+	}
+	if err := fn(c); err != nil {
+		return err
+	}
+	if _, err := c.Exec(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("end snapshot transaction: %w", err)
+	}
+	return nil
 }
 
 // inRepeatableRead runs fn in a new REPEATABLE READ READ ONLY transaction
@@ -195,7 +200,9 @@ func (s *Source) keyBounds(ctx context.Context, t *table, rowsPerChunk int) ([][
 	return bounds, err
 }
 
-// ReadChunk reads the chunk's rows in key order as OpRead changes.
+// ReadChunk reads the chunk's rows in key order as OpRead changes. The
+// batch's Position is StartInfo.From, or the position of the snapshot
+// ExportSnapshot took.
 func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk capture.Chunk) (capture.Batch, error) {
 	t, err := s.tables.Get(id)
 	if err != nil {
@@ -214,7 +221,7 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 	}
 	s.mu.Lock()
-	b.Position = s.from
+	b.Position = s.snapAt
 	s.mu.Unlock()
 	return *b, nil
 }

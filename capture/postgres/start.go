@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -46,7 +48,8 @@ func (e *SlotMissingError) Is(target error) bool { return target == ErrSlotMissi
 //     EndSnapshot;
 //   - slot missing, neither: the slot is created without a snapshot;
 //   - slot present: From = max(confirmed_flush_lsn, req.Resume), Exact =
-//     false, chunk readers use fresh REPEATABLE READ transactions.
+//     false, chunk readers use fresh REPEATABLE READ transactions, or the
+//     snapshot ExportSnapshot takes.
 func (s *Source) Start(ctx context.Context, req capture.StartRequest) (capture.StartInfo, error) {
 	if err := s.life.CheckStart(); err != nil {
 		return capture.StartInfo{}, err
@@ -96,6 +99,7 @@ func (s *Source) Start(ctx context.Context, req capture.StartRequest) (capture.S
 	}
 	info.From, info.Exact = s.from, s.exact
 	s.mu.Lock()
+	s.snapAt = s.from
 	s.readers = newReaderPool(s, capture.ChunkReaders)
 	s.mu.Unlock()
 	s.life.MarkStarted()
@@ -250,4 +254,73 @@ func (s *Source) createSlot(ctx context.Context, export bool) error {
 	s.snapConn, s.snapName, s.snapTime = rconn, res.SnapshotName, snapTime
 	s.mu.Unlock()
 	return nil
+}
+
+var _ capture.SnapshotExporter = (*Source)(nil)
+
+// ExportSnapshot takes the snapshot that chunks are read under when the
+// slot already exists: it creates a TEMPORARY logical slot with an
+// exported snapshot and returns its consistent point R. The chunk readers
+// import that snapshot, so each table's rows are exactly those of every
+// transaction that ends at or before R, and ReadChunk's batches carry R.
+// The temporary slot only serves the export: it is never streamed, and
+// it goes with its connection at EndSnapshot (or when the process dies).
+// It needs one free replication slot (max_replication_slots) for that
+// long. See capture.SnapshotExporter.
+func (s *Source) ExportSnapshot(ctx context.Context) (capture.Position, error) {
+	if !s.life.Started() {
+		return nil, capture.ErrNotStarted
+	}
+	s.mu.Lock()
+	busy := s.snapConn != nil
+	s.mu.Unlock()
+	if busy {
+		return nil, errors.New("export snapshot: a snapshot is already exported")
+	}
+	rconn, err := s.connectReplication(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := tempSlotName(s.cfg.SlotName)
+	res, err := pglogrepl.CreateReplicationSlot(ctx, rconn, name, "pgoutput",
+		pglogrepl.CreateReplicationSlotOptions{Temporary: true, Mode: pglogrepl.LogicalReplication, SnapshotAction: "EXPORT_SNAPSHOT"})
+	snapTime := time.Now().UTC()
+	if err != nil {
+		rconn.Close(context.Background())
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "53400" {
+			return nil, Problem{Field: "source",
+				Message: fmt.Sprintf("no free replication slot for the temporary slot that exports the snapshot: %s", pgErr.Message),
+				Fix:     "raise max_replication_slots (and max_wal_senders) by one and restart PostgreSQL, or drop an unused slot"}
+		}
+		return nil, fmt.Errorf("create temporary replication slot %s to export a snapshot: %w", name, err)
+	}
+	lsn, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+	if err != nil {
+		rconn.Close(context.Background())
+		return nil, fmt.Errorf("temporary replication slot %s: consistent point: %w", name, err)
+	}
+	at := Position{LSN: lsn}
+	s.mu.Lock()
+	old := s.readers
+	s.snapConn, s.snapName, s.snapTime, s.exact, s.snapAt = rconn, res.SnapshotName, snapTime, true, at
+	s.readers = newReaderPool(s, capture.ChunkReaders)
+	s.mu.Unlock()
+	if old != nil {
+		old.end()
+	}
+	s.log.Info("exported a snapshot through a temporary slot", "slot", name, "position", at.String(), "snapshot", res.SnapshotName)
+	return at, nil
+}
+
+// tempSlotName names the temporary slot of one export: the slot's name,
+// cut to leave room, and a random suffix, so that two exports never
+// collide.
+func tempSlotName(slot string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	if len(slot) > 48 {
+		slot = slot[:48]
+	}
+	return slot + "_snap_" + hex.EncodeToString(b[:])
 }

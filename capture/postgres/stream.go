@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
 )
 
 // heartbeatSQL writes a non-transactional logical message; it reaches the
@@ -180,6 +181,8 @@ type streamer struct {
 	out   chan<- capture.Batch
 	start pglogrepl.LSN // batches at or before it are skipped
 	last  pglogrepl.LSN // position of the last batch emitted
+	// synced is the WAL end of the last Sync batch emitted for a keepalive.
+	synced pglogrepl.LSN
 
 	byName  map[capture.TableID]*table
 	rels    map[uint32]*table // relation id -> captured table
@@ -241,6 +244,9 @@ func (st *streamer) run(ctx context.Context) error {
 					return fmt.Errorf("parse keepalive: %w", err)
 				}
 				if ka.ReplyRequested {
+					if err := st.sync(ctx, ka.ServerWALEnd); err != nil {
+						return err
+					}
 					if err := st.sendStatus(); err != nil {
 						return err
 					}
@@ -260,6 +266,32 @@ func (st *streamer) run(ctx context.Context) error {
 			return errors.New("replication stream: server ended the stream")
 		}
 	}
+}
+
+// SyncPrefix is the prefix of a logical message that asks Floe to commit
+// every table up to the message and acknowledge it at once. The LSN that
+//
+//	SELECT pg_logical_emit_message(false, 'floe.sync', 'any text')
+//
+// returns is the one the slot's confirmed_flush_lsn reaches once
+// everything committed before the message is in Iceberg.
+const SyncPrefix = "floe.sync"
+
+// sync answers a keepalive that asks for a reply: the walsender has sent
+// everything up to walEnd and waits for it to be confirmed (at shutdown it
+// waits for exactly that before it exits). Outside a transaction every
+// change before walEnd has been emitted, so an empty Sync batch at walEnd
+// lets the consumer commit its quiet tables there and acknowledge it.
+//
+// walEnd may be the position of the last batch (nothing was written after
+// its transaction): the Sync batch then repeats that position. One Sync
+// is emitted per walEnd, however often the walsender asks.
+func (st *streamer) sync(ctx context.Context, walEnd pglogrepl.LSN) error {
+	if st.txn != nil || walEnd < st.last || walEnd <= st.synced || uint64(walEnd) <= st.s.acked.Load() {
+		return nil
+	}
+	st.last, st.synced = walEnd, walEnd
+	return st.emit(ctx, capture.Batch{Position: Position{LSN: walEnd}, CommitTime: time.Now().UTC(), Sync: true})
 }
 
 // sendStatus reports the last acknowledged LSN as written, flushed and
@@ -336,24 +368,24 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 			return nil
 		}
 		st.last = m.LSN
-		return st.emit(ctx, capture.Batch{Position: Position{LSN: m.LSN}, CommitTime: time.Now().UTC()})
+		return st.emit(ctx, capture.Batch{Position: Position{LSN: m.LSN}, CommitTime: time.Now().UTC(), Sync: m.Prefix == SyncPrefix})
 	case *pglogrepl.InsertMessage:
-		return st.change(ctx, m.RelationID, func(t *table) (capture.Change, error) {
+		return st.change(ctx, m.RelationID, capture.OpInsert, func(t *table) (capture.Change, error) {
 			after, err := decodeTuple(t, m.Tuple)
 			return capture.Change{Op: capture.OpInsert, After: after}, err
 		})
 	case *pglogrepl.UpdateMessage:
-		return st.change(ctx, m.RelationID, func(t *table) (capture.Change, error) {
+		return st.change(ctx, m.RelationID, capture.OpUpdate, func(t *table) (capture.Change, error) {
 			return decodeUpdate(t, m)
 		})
 	case *pglogrepl.DeleteMessage:
-		return st.change(ctx, m.RelationID, func(t *table) (capture.Change, error) {
+		return st.change(ctx, m.RelationID, capture.OpDelete, func(t *table) (capture.Change, error) {
 			before, err := decodeTuple(t, m.OldTuple)
 			return capture.Change{Op: capture.OpDelete, Before: before, BeforeKeyOnly: m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey}, err
 		})
 	case *pglogrepl.TruncateMessage:
 		for _, id := range m.RelationIDs {
-			if err := st.change(ctx, id, func(*table) (capture.Change, error) {
+			if err := st.change(ctx, id, capture.OpTruncate, func(*table) (capture.Change, error) {
 				return capture.Change{Op: capture.OpTruncate}, nil
 			}); err != nil {
 				return err
@@ -364,10 +396,12 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 	return nil // Type and Origin messages carry nothing Floe needs
 }
 
-// change decodes one row change of relation rel with build and adds it to
-// the open transaction, emitting a part first when the transaction has
-// reached MaxBatchChanges.
-func (st *streamer) change(ctx context.Context, rel uint32, build func(*table) (capture.Change, error)) error {
+// change decodes one row change (op) of relation rel with build and adds
+// it to the open transaction, emitting a part first when the transaction
+// has reached MaxBatchChanges. A value the column's decoder rejects does
+// not end the stream: the change carries the error (capture.Change.Err)
+// and the consumer decides whether it needs it.
+func (st *streamer) change(ctx context.Context, rel uint32, op capture.Op, build func(*table) (capture.Change, error)) error {
 	txn := st.txn
 	if txn == nil {
 		return fmt.Errorf("pgoutput: row change outside a transaction")
@@ -384,7 +418,11 @@ func (st *streamer) change(ctx context.Context, rel uint32, build func(*table) (
 	}
 	ch, err := build(t)
 	if err != nil {
-		return fmt.Errorf("decode change of %s in transaction %s: %w", t.id, txn.finalLSN, err)
+		var bad *schema.ValueError
+		if !errors.As(err, &bad) {
+			return fmt.Errorf("decode change of %s in transaction %s: %w", t.id, txn.finalLSN, err)
+		}
+		ch = capture.Change{Op: op, Err: err}
 	}
 	ch.Table, ch.Schema = t.id, t.layout
 	if len(txn.changes) >= st.s.cfg.MaxBatchChanges {

@@ -275,8 +275,10 @@ func demoWorkload(ctx context.Context, dsn string) (workloadStats, error) {
 }
 
 // waitCaughtUp waits until the slot's confirmed position passes a marker
-// written after the workload stopped: Floe acknowledges only what it
-// committed, so then every workload change is in Iceberg.
+// written after the workload stopped: Floe acknowledges only what every
+// table committed, so then every workload change is in Iceberg. The
+// marker is a sync message (postgres.SyncPrefix), which has Floe commit
+// every table up to it at once rather than after its idle interval.
 func waitCaughtUp(ctx context.Context, dsn, slot string, timeout time.Duration, runDone <-chan error) error {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -308,7 +310,7 @@ func waitCaughtUp(ctx context.Context, dsn, slot string, timeout time.Duration, 
 		}
 	}
 	var marker string
-	if err := conn.QueryRow(ctx, `SELECT pg_logical_emit_message(false, 'floe.demo', 'caught up?')::text`).Scan(&marker); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_logical_emit_message(false, 'floe.sync', 'caught up?')::text`).Scan(&marker); err != nil {
 		return fmt.Errorf("write catch-up marker: %w", err)
 	}
 	for time.Now().Before(deadline) {

@@ -43,7 +43,10 @@ changes are replaced by the snapshot's rows.
 
 Use it when floe run stops because the replication slot was lost (re-snapshot
 every table that holds a committed position) or the binlog was purged past a
-table's position, or to rebuild a damaged table.`,
+table's position, when a value the source cannot decode stopped it (correct or
+delete the row at the source first: on PostgreSQL the new snapshot is exact at a
+position of its own, and the table's older changes, the undecodable one among
+them, are skipped), or to rebuild a damaged table.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := LoadConfig(configPath)

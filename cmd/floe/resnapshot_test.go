@@ -222,6 +222,8 @@ type resnapshotScenario struct {
 	changeRows   func()        // while floe is stopped
 	workload     crashWorkload // 60 steps of it run while floe runs
 	waitCaughtUp func(r *running)
+	// exact: the re-snapshot is read under a snapshot exported for it.
+	exact bool
 }
 
 // work runs 60 steps of the scenario's workload.
@@ -307,17 +309,25 @@ func (s resnapshotScenario) run(t *testing.T) {
 	if !containsSnapshot(newKept, oldKept[0].ID) || len(newKept) <= len(oldKept) {
 		t.Errorf("lake.%s: history of %d snapshots does not continue the old one (head %d, %d snapshots)", s.keptSink, len(newKept), oldKept[0].ID, len(oldKept))
 	}
-	// Only the re-snapshotted table was read again, under an inexact
-	// snapshot, with the stream resuming where the other tables stopped.
+	// Only the re-snapshotted table was read again, with the stream
+	// resuming where the other tables stopped (not at an exported
+	// snapshot of its own); on PostgreSQL under a snapshot exported for
+	// it, exactly.
 	log := e.tail(1 << 20)
-	var started string
+	var started, exported string
 	for _, line := range strings.Split(log, "\n") {
 		if strings.Contains(line, "exact_snapshot=") {
 			started = line
 		}
+		if strings.Contains(line, `msg="snapshot of new tables is exact"`) {
+			exported = line
+		}
 	}
 	if !strings.Contains(started, "exact_snapshot=false snapshot=true") || strings.Contains(started, "resume=none") {
-		t.Errorf("second run started as %q, want an inexact snapshot resuming from a committed position", started)
+		t.Errorf("second run started as %q, want a snapshot while resuming from a committed position", started)
+	}
+	if s.exact != strings.HasSuffix(exported, " tables="+s.resnap) {
+		t.Errorf("the re-snapshot exact: %q, want exact %v", exported, s.exact)
 	}
 	if n := strings.Count(log, `msg="snapshot planned" pipeline=`+e.db+" table="+s.resnap+" "); n != 2 {
 		t.Errorf("%s was snapshotted %d times, want 2", s.resnap, n)
@@ -338,8 +348,8 @@ func containsSnapshot(hist []lakewriter.Snapshot, id int64) bool {
 
 // TestResnapshotPostgres re-snapshots one PostgreSQL table that a route
 // renames, after rows of it and of another table changed while floe was
-// stopped; the slot survives, so the new snapshot is inexact and
-// converges by replay while a workload runs.
+// stopped; the slot survives, and the new snapshot is taken under one
+// exported by a temporary slot while a workload runs.
 func TestResnapshotPostgres(t *testing.T) {
 	needServers(t)
 	e := newPipelineEnv(t, "resnap", `public\..*`, "upsert", "  snapshot.chunk-rows: 400\n")
@@ -361,6 +371,7 @@ func TestResnapshotPostgres(t *testing.T) {
 		},
 		workload:     w,
 		waitCaughtUp: func(r *running) { e.waitCaughtUp(r, 2*time.Minute) },
+		exact:        true,
 	}.run(t)
 }
 

@@ -270,8 +270,10 @@ func (l *lake) catchUpAndStop(r *floeRun, marker string) {
 	if _, err := conn.Exec(ctx, "INSERT INTO "+marker+" DEFAULT VALUES"); err != nil {
 		l.t.Fatal(err)
 	}
+	// A sync message has floe commit every table up to it at once (quiet
+	// ones too), so the slot confirms it without waiting for idle commits.
 	var lsn string
-	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT pg_logical_emit_message(false, 'floe.sync', '')::text").Scan(&lsn); err != nil {
 		l.t.Fatal(err)
 	}
 	for {
