@@ -78,12 +78,20 @@ func (c *Coordinator) checkStart(ctx context.Context, from capture.Position) err
 		if t.reset != nil || t.committed == nil || from == nil || t.committed.Compare(from) >= 0 {
 			continue
 		}
-		reason := fmt.Sprintf("its committed position %s is behind the source's start %s, so its changes in between were released "+
-			"without being captured for it (it was left out of source.tables meanwhile, or another catalog or warehouse used the same slot", t.committed, from)
 		if t.recorded == nil {
-			reason += ", or an older floe that acknowledged past quiet tables committed it"
+			// Committed by a build that recorded no identity and
+			// acknowledged past quiet tables: being behind proves
+			// nothing, and the table is still carried (checkContinuity
+			// passed), so its continuity is assumed rather than paid
+			// for with a snapshot of every quiet table on upgrade.
+			c.log.Warn("table committed by an older floe that recorded no identity; continuity assumed (it is still carried by the source)",
+				"table", t.id.String(), "position", t.committed.String(), "stream_start", from.String(),
+				"fix", "if another catalog or warehouse used this slot since, run floe resnapshot for this table")
+			continue
 		}
-		c.markGap(t, CausePosition, reason+")")
+		reason := fmt.Sprintf("its committed position %s is behind the source's start %s, so its changes in between were released "+
+			"without being captured for it (it was left out of source.tables meanwhile, or another catalog or warehouse used the same slot)", t.committed, from)
+		c.markGap(t, CausePosition, reason)
 	}
 	if err := c.acceptGaps(); err != nil {
 		return err
