@@ -43,8 +43,9 @@ type Config struct {
 	// ZeroDate is the treatment of zero dates ('0000-00-00'), passed to the
 	// schema decoders (see schema.MySQLOptions).
 	ZeroDate string
-	// KeyOverrides name the key columns of tables without a primary key.
-	KeyOverrides map[capture.TableID][]string
+	// KeyOverrides name the key columns of tables without a primary key
+	// (see capture.KeyCheck for what discovery requires of them).
+	KeyOverrides map[capture.TableID]capture.KeyOverride
 	// RequireKey makes a table without a primary key and without an
 	// override an error (upsert mode).
 	RequireKey bool
