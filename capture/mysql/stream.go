@@ -108,13 +108,18 @@ func positionBody(p Position) string {
 	return strings.Join(parts, ",")
 }
 
+// erSlaveSameID is MariaDB's ER_SLAVE_SAME_ID, the error the server sends
+// a binlog reader it drops because another one connected with the same
+// server id (MySQL sends ER_MASTER_FATAL_ERROR_READING_BINLOG instead).
+const erSlaveSameID = 4052
+
 // streamError explains binlog failures the user can act on.
 func (s *Source) streamError(at Position, err error) error {
 	var me *gomysql.MyError
 	if errors.As(err, &me) {
 		msg := strings.ToLower(me.Message)
 		switch {
-		case me.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG && strings.Contains(msg, "same server"):
+		case me.Code == erSlaveSameID || me.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG && strings.Contains(msg, "same server"):
 			return Problem{Field: "source.server-id",
 				Message: fmt.Sprintf("another replica uses server id %d: %s", s.cfg.ServerID, me.Message),
 				Fix:     "give this pipeline a source.server-id no other replica or pipeline uses"}

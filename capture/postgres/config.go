@@ -227,7 +227,7 @@ func (s *Source) classifyConnectError(err error) (Problem, bool) {
 	}
 	return Problem{Field: "source.hostname",
 		Message: fmt.Sprintf("cannot reach PostgreSQL at %s: %v", s.addr(), reason),
-		Fix:     "check source.host and source.port and that the server accepts TCP connections"}, true
+		Fix:     "check source.hostname and source.port and that the server accepts TCP connections"}, true
 }
 
 func (s *Source) addr() string {

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Local paths of a configuration file — state.dir, a local sink.warehouse
@@ -126,4 +129,84 @@ func hideString(password, s string) string {
 		return s
 	}
 	return strings.ReplaceAll(s, password, "***")
+}
+
+// pathProblems reports the local paths floe run could not use: a state
+// dir or warehouse that is a file, a SQLite catalog that is a directory,
+// and any of them (or, when it does not exist yet, the directory it would
+// be created in) that this process may not write. It only looks.
+func (c *Config) pathProblems() []Problem {
+	var out []Problem
+	add := func(path, msg, fix string) {
+		out = append(out, Problem{Path: path, Message: msg, Fix: fix, Line: c.lineOf(path)})
+	}
+	dirs := []struct{ field, dir string }{{"state.dir", c.State.Dir}, {"sink.warehouse", c.localWarehouse()}}
+	for _, d := range dirs {
+		if d.dir == "" {
+			continue
+		}
+		if msg, fix := usableDir(d.dir); msg != "" {
+			add(d.field, msg, fix)
+		}
+	}
+	if db := sqlitePath(c.Sink.Catalog.URI); db != "" && c.Sink.Catalog.Type == "sql" {
+		fi, err := os.Stat(db)
+		switch {
+		case err == nil && fi.IsDir():
+			add("sink.catalog.uri", fmt.Sprintf("the SQLite catalog %s is a directory", db), "name a file, e.g. sqlite:///var/lib/floe/catalog.db")
+		case err == nil && syscall.Access(db, accessWriteFile) != nil:
+			add("sink.catalog.uri", fmt.Sprintf("the SQLite catalog %s is not writable by this user (uid %d)", db, os.Geteuid()),
+				"make the file writable for the user floe runs as, or run floe as its owner")
+		default:
+			// SQLite writes its journal beside the file.
+			if msg, fix := usableDir(filepath.Dir(db)); msg != "" {
+				add("sink.catalog.uri", "the SQLite catalog's directory: "+msg, fix)
+			}
+		}
+	}
+	return out
+}
+
+// access(2) modes: W_OK, and W_OK|X_OK (create and remove entries in a
+// directory).
+const (
+	accessWriteFile = 0x2
+	accessWrite     = 0x2 | 0x1
+)
+
+// usableDir says why floe could not create files in dir ("" when it can):
+// dir, or when it does not exist yet the nearest existing directory above
+// it (where floe would create it), must be a directory this process may
+// write. It creates nothing.
+func usableDir(dir string) (msg, fix string) {
+	at := dir
+	for {
+		fi, err := os.Stat(at)
+		if err == nil {
+			if !fi.IsDir() {
+				if at == dir {
+					return fmt.Sprintf("%s is a file, not a directory", dir), "point it at a directory (floe creates a missing one), or move the file away"
+				}
+				return fmt.Sprintf("%s cannot be created: %s is a file, not a directory", dir, at), "point it at a path under a directory, or move the file away"
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return fmt.Sprintf("cannot use %s: %v", dir, err), "make the path reachable for the user floe runs as"
+		}
+		parent := filepath.Dir(at)
+		if parent == at {
+			return fmt.Sprintf("cannot use %s: no directory above it exists", dir), "create the directory"
+		}
+		at = parent
+	}
+	if err := syscall.Access(at, accessWrite); err != nil {
+		what := "directory " + dir
+		if at != dir {
+			what = fmt.Sprintf("%s cannot be created: directory %s", dir, at)
+		}
+		return fmt.Sprintf("%s is not writable by this user (uid %d): %v", what, os.Geteuid(), err),
+			"make it writable for the user floe runs as (chown or chmod), or choose another directory"
+	}
+	return "", ""
 }
