@@ -25,6 +25,14 @@ const (
 	OpDelete   Op = 'd'
 	OpRead     Op = 'r' // a row read by the initial snapshot
 	OpTruncate Op = 't' // the whole table was emptied; no images
+	// OpUnreadable marks a change the source's log holds in a form
+	// capture cannot turn into rows: a statement a MySQL/MariaDB session
+	// logged as SQL text (binlog_format STATEMENT, or MIXED choosing
+	// statement logging) instead of row images. It carries no images and
+	// no Schema; Reason says what happened and the fix. A consumer must
+	// stop at it, never pass over it, unless the table's committed state
+	// already includes its position (the change is then in the table).
+	OpUnreadable Op = '!'
 )
 
 // String returns the single-letter op code.
@@ -47,6 +55,9 @@ type Change struct {
 	// otherwise. It may hold schema.Unchanged for values the source did
 	// not send (unchanged TOAST).
 	After schema.Row
+	// Reason explains an OpUnreadable change in one line naming the
+	// table, the position and the fix; "" for every other op.
+	Reason string
 }
 
 // Batch is the unit a source emits: the changes of one source transaction

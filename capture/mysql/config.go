@@ -84,6 +84,11 @@ type Source struct {
 	ended    bool
 	// marks are the chunk watermarks the stream reconciles (SetWatermarks).
 	marks map[capture.TableID]*chunkMarks
+	// serverAt is the server's position when Start ran; snapshotted holds
+	// the tables PlanChunks planned since, whose chunks are all read after
+	// it (the stream drops statement-format changes they supersede).
+	serverAt    Position
+	snapshotted map[capture.TableID]bool
 	// collations are the server's collations by id, read once (see
 	// tablemap.go).
 	collations map[uint64]collationInfo
