@@ -277,14 +277,6 @@ func TestConfigRelativeToItsFile(t *testing.T) {
 		cmd.Dir = dir
 		return cmd
 	}
-	want := "paths: state.dir " + confDir + "/.floe/relpaths (default), sink.catalog.uri sqlite://" + confDir + "/.floe/catalog.db (default), sink.warehouse " +
-		confDir + "/.floe/warehouse (default); relative paths and defaults resolve against " + confDir + ", the config file's directory"
-	for _, wd := range []string{wd1, wd2} {
-		out, err := inDir(wd, "check", "--config", e.config).CombinedOutput()
-		if err != nil || !strings.Contains(string(out), want) {
-			t.Fatalf("floe check from %s: %v\n%s\nwant the line %q", wd, err, out, want)
-		}
-	}
 	r, err := testdb.StartLogged(inDir(wd1, "run", "--config", e.config), e.logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -303,5 +295,13 @@ func TestConfigRelativeToItsFile(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(confDir, ".floe", "catalog.db")); err != nil {
 		t.Fatalf("no catalog beside the config file: %v", err)
+	}
+	want := "paths: state.dir " + confDir + "/.floe/relpaths (default), sink.catalog.uri sqlite://" + confDir + "/.floe/catalog.db (default), sink.warehouse " +
+		confDir + "/.floe/warehouse (default); relative paths and defaults resolve against " + confDir + ", the config file's directory"
+	for _, wd := range []string{wd1, wd2} {
+		out, err := inDir(wd, "check", "--config", e.config).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Fatalf("floe check from %s: %v\n%s\nwant the line %q", wd, err, out, want)
+		}
 	}
 }
