@@ -321,11 +321,9 @@ func (p *dmlParser) delete(info dmlInfo) (dmlInfo, bool) {
 	if usingFrom {
 		p.i++
 	}
-	targetsEnd := len(p.toks)
+	targetsEnd := p.findFrom(p.i, "FROM")
 	if usingFrom {
 		targetsEnd = p.findFrom(p.i, "USING")
-	} else {
-		targetsEnd = p.findFrom(p.i, "FROM")
 	}
 	if usingFrom && targetsEnd == len(p.toks) {
 		// DELETE FROM one table [[AS] alias] [PARTITION ...] [WHERE ...]

@@ -276,14 +276,6 @@ func (s *Source) checkKeyOverride(ctx context.Context, conn *pgx.Conn, t *table,
 	return k.Problems(), nil
 }
 
-func columnNames(t *schema.Table) []string {
-	names := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		names[i] = c.Name
-	}
-	return names
-}
-
 // pgType is the part of a pg_type row that type resolution needs.
 type pgType struct {
 	name     string
