@@ -60,7 +60,12 @@
 //   - resuming is exclusive: a GTID position resumes with the first
 //     transaction not in it, a file position at the first event after it;
 //   - a resume position the server purged is a *PurgedError naming the
-//     tables to snapshot again; a server-id clash names source.server-id;
+//     tables to snapshot again; a server-id clash names source.server-id:
+//     Check refuses a replica it sees using the id (SHOW SLAVE HOSTS /
+//     SHOW REPLICAS), the stream the server dropping it for another reader
+//     (ER_SLAVE_SAME_ID), and CheckExclusive, for floe check, says when
+//     connected replicas cannot be listed (MariaDB: REPLICATION MASTER
+//     ADMIN);
 //   - schema history: each row event is decoded with the layout its own
 //     TABLE_MAP event states (binlog_row_metadata=FULL carries names,
 //     types, metadata, signedness, collations, labels, nullability and

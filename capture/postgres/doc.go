@@ -14,7 +14,9 @@
 // database is idle, a heartbeat message is written every HeartbeatInterval
 // and arrives as an empty Batch whose Position may be acknowledged, so the
 // slot keeps moving. ReadChunk emits one Batch of OpRead changes per chunk
-// with Position = StartInfo.From.
+// with Position = StartInfo.From. Check reports what would stop capture;
+// CheckExclusive, for floe check, whether another walsender streams from
+// the slot.
 //
 // Invariants:
 //   - every connection runs with DateStyle=ISO, IntervalStyle=iso_8601,
