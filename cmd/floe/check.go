@@ -103,7 +103,8 @@ func runCheck(cmd *cobra.Command, configPath string, out io.Writer) error {
 func pipelineProblems(ctx context.Context, cfg *Config, src floeSource) []capture.Problem {
 	infos, err := src.Discover(ctx)
 	if err != nil {
-		return []capture.Problem{{Field: "source", Message: fmt.Sprintf("discover tables: %v", err), Fix: "see the message"}}
+		return []capture.Problem{{Field: "source", Message: fmt.Sprintf("discover tables: %v", err),
+			Fix: "run floe check again; if it fails the same way, correct what the message names"}}
 	}
 	ids := make([]capture.TableID, len(infos))
 	var out []capture.Problem
