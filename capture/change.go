@@ -25,6 +25,14 @@ const (
 	OpDelete   Op = 'd'
 	OpRead     Op = 'r' // a row read by the initial snapshot
 	OpTruncate Op = 't' // the whole table was emptied; no images
+	// OpUnreadable marks a change the source's log holds in a form
+	// capture cannot turn into rows: a statement a MySQL/MariaDB session
+	// logged as SQL text (binlog_format STATEMENT, or MIXED choosing
+	// statement logging) instead of row images. It carries no images and
+	// no Schema; Err says what happened and the fix. A consumer must
+	// stop at it, never pass over it, unless the table's committed state
+	// already includes its position (the change is then in the table).
+	OpUnreadable Op = '!'
 )
 
 // String returns the single-letter op code.
@@ -47,14 +55,15 @@ type Change struct {
 	// otherwise. It may hold schema.Unchanged for values the source did
 	// not send (unchanged TOAST).
 	After schema.Row
-	// Err is set when the source could not decode a value of the change
-	// (Table, Op and Schema are set; Before and After are not
-	// meaningful). It names the column and quotes the value's text. The
-	// source carries such a change instead of ending its stream, because
-	// only the consumer knows whether it needs it: a table whose committed
-	// position (or snapshot) is at or after the batch's Position already
-	// holds the change's effect and skips it; any other consumer must stop
-	// with Err.
+	// Err is set when the source could not turn the change into row
+	// images: a value it could not decode (Table, Op and Schema are set;
+	// Before and After are not meaningful; Err names the column and quotes
+	// the value's text), or an OpUnreadable change (Err says what happened
+	// and the fix). The source carries such a change instead of ending its
+	// stream, because only the consumer knows whether it needs it: a table
+	// whose committed position (or snapshot) is at or after the batch's
+	// Position already holds the change's effect and skips it; any other
+	// consumer must stop with Err.
 	Err error
 }
 

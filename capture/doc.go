@@ -30,5 +30,12 @@
 //   - a source is acknowledged (Source.Ack) only with positions it emitted,
 //     never backwards, and only after the data is durable in Iceberg;
 //   - snapshot rows and stream rows decode through the same code path;
+//   - a change the source's log holds in a form capture cannot turn into
+//     rows (OpUnreadable: a MySQL/MariaDB statement logged as text) is
+//     emitted, never passed over; consumers stop at it unless the table
+//     has committed past its position;
+//   - a route's key for a table without a primary key (KeyOverride) is
+//     accepted only when NOT NULL columns a unique index covers exactly
+//     form it (KeyCheck), so two source rows never share a key;
 //   - SnapshotPlan's encoding is versioned and pinned by a golden test.
 package capture

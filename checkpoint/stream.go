@@ -134,6 +134,9 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 			skipped++ // also a change the source could not decode: the table holds its effect
 			continue
 		}
+		if ch.Err != nil && ch.Op == capture.OpUnreadable {
+			return ch.Err // it names the table, the position and the fix
+		}
 		if ch.Err != nil {
 			return fmt.Errorf("change of %s at %s: %w; fix: correct or delete the row at the source, then re-snapshot the table "+
 				"with `floe resnapshot --config FILE --table %s` (its new snapshot holds the row's state, and the changes before it are skipped)",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
@@ -193,13 +194,30 @@ func decimalDecoder(c *Column, t iceberg.DecimalType, src SourceType) Decoder {
 			return n, nil
 		}
 	}
+	// numeric(p,s) accepts NaN as well, so declaring a precision is no fix
+	// for it: only the rows and a constraint are.
+	nanHint := fmt.Sprintf("; numeric(p,s) holds NaN too, so declaring a precision does not help: change the rows that hold it (e.g. SET %[1]s = NULL WHERE %[1]s = 'NaN') and keep it out with a constraint CHECK (%[1]s <> 'NaN'), or exclude the table",
+		quotePGIdent(c.Name))
 	return func(b []byte) (any, error) {
 		n, reason := parseDecimal(b, prec, scale)
 		if reason != "" {
+			if string(b) == "NaN" {
+				return nil, newValueError(c, b, reason+nanHint)
+			}
 			return nil, newValueError(c, b, reason+hint)
 		}
 		return n, nil
 	}
+}
+
+// quotePGIdent quotes a PostgreSQL identifier when it needs quotes.
+func quotePGIdent(name string) string {
+	for i, r := range name {
+		if !(r == '_' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+		}
+	}
+	return name
 }
 
 // parseInt parses a base-10 integer that fits bitSize signed bits, without

@@ -141,6 +141,8 @@ func (b *Buffer) Apply(ch capture.Change, m Meta) error {
 		return b.errf("apply to a closed buffer")
 	}
 	switch ch.Op {
+	case capture.OpUnreadable:
+		return ch.Err // the coordinator skips it when the table is past it
 	case capture.OpTruncate:
 		return b.truncate(m)
 	case capture.OpInsert, capture.OpUpdate, capture.OpRead:

@@ -31,5 +31,10 @@
 //     source no longer has the row, a later change deletes it, and the
 //     image is dropped;
 //   - a Buffer's memory is bounded by its budget plus its key index; row
-//     images past the budget live in a spill file removed by Close.
+//     images past the budget live in a spill file removed by Close;
+//   - routing (Router.Validate) sends every captured table to a sink table
+//     of its own, and every route applies to some table: a shared sink
+//     table or a route that never applies is a problem naming route[i];
+//   - an OpUnreadable change is refused by Apply with its Err: it is
+//     never written, nor passed over.
 package transform

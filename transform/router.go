@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -58,6 +57,12 @@ func NewRouter(defaultNamespace string, routes []Route) *Router {
 
 // Target returns where table id is written.
 func (r *Router) Target(id capture.TableID) Target {
+	t, _ := r.target(id)
+	return t
+}
+
+// target is Target and the index of the route that applies, -1 for none.
+func (r *Router) target(id capture.TableID) (Target, int) {
 	s := id.String()
 	for i, re := range r.exact {
 		m := re.FindStringSubmatchIndex(s)
@@ -72,35 +77,161 @@ func (r *Router) Target(id capture.TableID) Target {
 		if rt.Name != "" {
 			t.Name = string(re.ExpandString(nil, rt.Name, s, m))
 		}
-		return t
+		return t, i
 	}
-	return Target{Namespace: r.def, Name: id.Name}
+	return Target{Namespace: r.def, Name: id.Name}, -1
 }
 
-// Validate checks the targets of the given source tables: every target
-// has a namespace and a name, and no two source tables share a sink table.
-// It reports every problem at once.
+// RouteProblems is every problem Validate found, one capture.Problem each,
+// whose Field names the route as route[i] (its index among the routes
+// given to NewRouter, which are the configuration's in order). Error
+// renders one line per problem.
+type RouteProblems []capture.Problem
+
+func (ps RouteProblems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Validate checks the routing of the captured tables ids, the whole set:
+// the targets (ValidateTargets), and that every route applies to at least
+// one of them that no earlier route takes first (a route that never
+// applies is a mistake the user would not notice). It returns
+// RouteProblems, or nil.
 func (r *Router) Validate(ids []capture.TableID) error {
-	var errs []error
+	ps := r.targetProblems(ids)
+	ps = append(ps, r.coverageProblems(ids)...)
+	if len(ps) == 0 {
+		return nil
+	}
+	return ps
+}
+
+// ValidateTargets checks the targets of the given source tables, which
+// may be a subset of the captured ones: every target has a namespace and
+// a name, and no two of the tables share a sink table. It returns
+// RouteProblems, one per sink table shared, or nil.
+func (r *Router) ValidateTargets(ids []capture.TableID) error {
+	if ps := r.targetProblems(ids); len(ps) > 0 {
+		return ps
+	}
+	return nil
+}
+
+func (r *Router) targetProblems(ids []capture.TableID) RouteProblems {
+	var ps RouteProblems
 	type sink struct{ ns, name string }
-	seen := map[sink]capture.TableID{}
+	var order []sink
+	by := map[sink][]capture.TableID{}
+	via := map[sink][]int{} // the routes that send tables there (-1: none)
+	field := func(route int, f string) string { return fmt.Sprintf("route[%d].%s", route, f) }
 	for _, id := range ids {
-		t := r.Target(id)
+		t, route := r.target(id)
 		if t.Namespace == "" || t.Name == "" {
-			errs = append(errs, fmt.Errorf("route: table %s maps to an empty sink name %q", id, t))
+			p := capture.Problem{Field: "sink.namespace", Message: fmt.Sprintf("table %s maps to an empty sink table name %q", id, t),
+				Fix: "set sink.namespace"}
+			if route >= 0 {
+				p.Field, p.Fix = field(route, "sink-table"), "make the sink-table name a non-empty namespace.table for every table the route matches"
+			}
+			ps = append(ps, p)
 			continue
 		}
 		for _, k := range t.Key {
 			if strings.TrimSpace(k) == "" {
-				errs = append(errs, fmt.Errorf("route: table %s has an empty key column name", id))
+				ps = append(ps, capture.Problem{Field: field(route, "primary-key"), Message: fmt.Sprintf("table %s has an empty key column name", id),
+					Fix: "name the key columns, separated by commas"})
 			}
 		}
 		k := sink{t.Namespace, t.Name}
-		if prev, ok := seen[k]; ok && prev != id {
-			errs = append(errs, fmt.Errorf("route: tables %s and %s both write to sink table %s; route them to different tables", prev, id, t))
+		if slices.Contains(by[k], id) {
 			continue
 		}
-		seen[k] = id
+		if len(by[k]) == 0 {
+			order = append(order, k)
+		}
+		by[k] = append(by[k], id)
+		if !slices.Contains(via[k], route) {
+			via[k] = append(via[k], route)
+		}
 	}
-	return errors.Join(errs...)
+	for _, k := range order {
+		tables := by[k]
+		if len(tables) < 2 {
+			continue
+		}
+		names := make([]string, len(tables))
+		for i, id := range tables {
+			names[i] = id.String()
+		}
+		verb := "all write"
+		if len(tables) == 2 {
+			verb = "both write"
+		}
+		msg := fmt.Sprintf("tables %s %s to sink table %s.%s", joinAnd(names), verb, k.ns, k.name)
+		p := capture.Problem{Field: "route", Message: msg + " (a table no route names lands under its own name in sink.namespace)",
+			Fix: "add a route for each of them but one, with its own sink-table"}
+		if i := slices.IndexFunc(via[k], func(i int) bool { return i >= 0 }); i >= 0 {
+			p = capture.Problem{Field: field(via[k][i], "sink-table"), Message: msg,
+				Fix: "give each table its own sink table (a sink-table may use the source-table pattern's groups, e.g. orders_$1)"}
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// coverageProblems reports each route that applies to none of ids: its
+// pattern matches none of them, or every table it matches is taken by an
+// earlier route.
+func (r *Router) coverageProblems(ids []capture.TableID) RouteProblems {
+	var ps RouteProblems
+	for i, re := range r.exact {
+		var matched []string
+		earlier := -1
+		applies := false
+		for _, id := range ids {
+			if !re.MatchString(id.String()) {
+				continue
+			}
+			matched = append(matched, id.String())
+			if _, route := r.target(id); route == i {
+				applies = true
+			} else if earlier < 0 {
+				earlier = route
+			}
+		}
+		field := fmt.Sprintf("route[%d].source-table", i)
+		switch {
+		case applies:
+		case len(matched) == 0:
+			ps = append(ps, capture.Problem{Field: field,
+				Message: fmt.Sprintf("%s matches none of the captured tables, so the route never applies", patternText(r.routes[i].Source)),
+				Fix:     `correct the pattern (it must match the whole "schema.table" of a table source.tables captures), or remove the route`})
+		default:
+			ps = append(ps, capture.Problem{Field: field,
+				Message: fmt.Sprintf("every table it matches (%s) is routed by route[%d], which comes first, so this route never applies", joinAnd(matched), earlier),
+				Fix:     "remove it, or put it before the route that takes its tables"})
+		}
+	}
+	return ps
+}
+
+// patternText is a route's pattern as written: without the anchoring the
+// configuration adds.
+func patternText(re *regexp.Regexp) string {
+	s := re.String()
+	if inner, ok := strings.CutPrefix(s, "^(?:"); ok && strings.HasSuffix(inner, ")$") {
+		s = strings.TrimSuffix(inner, ")$")
+	}
+	return s
+}
+
+// joinAnd renders "a", "a and b", "a, b and c".
+func joinAnd(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }

@@ -140,27 +140,27 @@ func (s *Source) checkGrants(ctx context.Context, c *sql.Conn) []Problem {
 		Fix:     fmt.Sprintf("run GRANT %s ON *.* TO '%s'@'<host>'", strings.Join(missing, ", "), s.cfg.User)}}
 }
 
-// checkReplicas reports another registered replica using our server id,
-// on MariaDB only: MariaDB ends a binlog dump when another replica
-// registers with its server id, so two readers with one id disconnect
-// each other. MySQL (5.6+) tells dump threads apart by replica UUID, which
-// go-mysql sets afresh for every connection: there a registered replica
-// with our id is harmless, and most often the dump thread of this
-// pipeline's own run that was just killed, which the server keeps until
-// its next write fails. Listing the replicas needs REPLICATION MASTER
-// ADMIN on MariaDB 10.5+; without it nothing is reported here, and the
-// clash surfaces when streaming (streamError).
-func (s *Source) checkReplicas(ctx context.Context, c *sql.Conn) []Problem {
-	if s.Flavor() != FlavorMariaDB {
-		return nil
+// replica is one row of the server's replica list.
+type replica struct{ serverID, host string }
+
+// replicas lists the replicas registered with the server: SHOW REPLICAS
+// (MySQL 8.0.22+, which needs REPLICATION SLAVE) or SHOW SLAVE HOSTS
+// (MariaDB, which needs REPLICATION MASTER ADMIN since 10.5.2). The error
+// is the last statement's, e.g. access denied.
+func (s *Source) replicas(ctx context.Context, c *sql.Conn) ([]replica, error) {
+	queries := []string{"SHOW SLAVE HOSTS"}
+	if s.Flavor() == FlavorMySQL {
+		queries = []string{"SHOW REPLICAS", "SHOW SLAVE HOSTS"}
 	}
-	var problems []Problem
-	for _, q := range []string{"SHOW REPLICAS", "SHOW SLAVE HOSTS"} {
-		rows, err := c.QueryContext(ctx, q)
-		if err != nil {
+	var err error
+	for _, q := range queries {
+		var rows *sql.Rows
+		if rows, err = c.QueryContext(ctx, q); err != nil {
 			continue
 		}
+		defer rows.Close()
 		cols, _ := rows.Columns()
+		var out []replica
 		for rows.Next() {
 			vals := make([]sql.NullString, len(cols))
 			ptrs := make([]any, len(cols))
@@ -168,24 +168,78 @@ func (s *Source) checkReplicas(ctx context.Context, c *sql.Conn) []Problem {
 				ptrs[i] = &vals[i]
 			}
 			if err := rows.Scan(ptrs...); err != nil {
-				break
+				return nil, err
 			}
+			var r replica
 			for i, col := range cols {
-				if strings.EqualFold(col, "Server_id") && vals[i].String == strconv.FormatUint(uint64(s.cfg.ServerID), 10) {
-					host := ""
-					for j, cc := range cols {
-						if strings.EqualFold(cc, "Host") {
-							host = vals[j].String
-						}
-					}
-					problems = append(problems, Problem{Field: "source.server-id",
-						Message: fmt.Sprintf("a replica (host %q) is already connected with server id %d; two binlog readers with one server id disconnect each other", host, s.cfg.ServerID),
-						Fix:     "stop the other reader (another Floe pipeline?), or give this pipeline a different source.server-id"})
+				switch {
+				case strings.EqualFold(col, "Server_id"):
+					r.serverID = vals[i].String
+				case strings.EqualFold(col, "Host"):
+					r.host = vals[i].String
 				}
 			}
+			out = append(out, r)
 		}
-		rows.Close()
-		break
+		return out, rows.Err()
+	}
+	return nil, err
+}
+
+// checkReplicas reports another registered replica using our server id,
+// on MariaDB: MariaDB ends a binlog dump when another replica registers
+// with its server id, so floe run would disconnect it. MySQL (5.6+) tells
+// dump threads apart by replica UUID, which go-mysql sets afresh for every
+// connection: there a registered replica with our id is harmless, and
+// most often the dump thread of this pipeline's own run that was just
+// killed, which the server keeps until its next write fails. A user who
+// may not list the replicas is not reported here; see CheckExclusive.
+func (s *Source) checkReplicas(ctx context.Context, c *sql.Conn) []Problem {
+	if s.Flavor() != FlavorMariaDB {
+		return nil
+	}
+	list, err := s.replicas(ctx, c)
+	if err != nil {
+		return nil
+	}
+	var problems []Problem
+	id := strconv.FormatUint(uint64(s.cfg.ServerID), 10)
+	for _, r := range list {
+		if r.serverID == id {
+			problems = append(problems, Problem{Field: "source.server-id",
+				Message: fmt.Sprintf("a replica (host %q) is already connected with server id %d; two binlog readers with one server id disconnect each other", r.host, s.cfg.ServerID),
+				Fix:     "stop the other reader (another floe run of this pipeline?), or give this pipeline a different source.server-id"})
+		}
 	}
 	return problems
+}
+
+// CheckExclusive is what floe check adds to Check about the replica
+// server id: when the user may not list the server's replicas (MariaDB
+// 10.5.2+ needs REPLICATION MASTER ADMIN for SHOW SLAVE HOSTS) while some
+// are connected (status Slaves_connected), it cannot tell whether one of
+// them uses source.server-id, and says so. Check already reports a
+// replica it sees using the id. It changes nothing.
+func (s *Source) CheckExclusive(ctx context.Context) []Problem {
+	c, err := s.conn(ctx)
+	if err != nil {
+		return capture.ConnectProblems(err, "check source.hostname, source.port and that MySQL/MariaDB is running")
+	}
+	defer c.Close()
+	if s.Flavor() == FlavorMySQL {
+		return nil // see checkReplicas: MySQL tells readers with one id apart
+	}
+	_, listErr := s.replicas(ctx, c)
+	if listErr == nil {
+		return nil
+	}
+	var name string
+	var connected int
+	if err := c.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Slaves_connected'").Scan(&name, &connected); err != nil || connected == 0 {
+		return nil // no replica at all (or a server without the counter: nothing to go on)
+	}
+	return []Problem{{Field: "source.server-id",
+		Message: fmt.Sprintf("%d replica(s) are connected to %s and user %q may not list them (%v), so floe check cannot tell whether one uses server id %d; two binlog readers with one server id disconnect each other",
+			connected, s.addr(), s.cfg.User, listErr, s.cfg.ServerID),
+		Fix: fmt.Sprintf("GRANT REPLICATION MASTER ADMIN ON *.* TO '%s'@'<host>' so that floe check can list the replicas (SHOW SLAVE HOSTS), or make sure no other reader uses source.server-id %d", s.cfg.User, s.cfg.ServerID)}}
 }

@@ -43,8 +43,9 @@ type Config struct {
 	// ZeroDate is the treatment of zero dates ('0000-00-00'), passed to the
 	// schema decoders (see schema.MySQLOptions).
 	ZeroDate string
-	// KeyOverrides name the key columns of tables without a primary key.
-	KeyOverrides map[capture.TableID][]string
+	// KeyOverrides name the key columns of tables without a primary key
+	// (see capture.KeyCheck for what discovery requires of them).
+	KeyOverrides map[capture.TableID]capture.KeyOverride
 	// RequireKey makes a table without a primary key and without an
 	// override an error (upsert mode).
 	RequireKey bool
@@ -83,6 +84,11 @@ type Source struct {
 	ended    bool
 	// marks are the chunk watermarks the stream reconciles (SetWatermarks).
 	marks map[capture.TableID]*chunkMarks
+	// serverAt is the server's position when Start ran; snapshotted holds
+	// the tables PlanChunks planned since, whose chunks are all read after
+	// it (the stream drops statement-format changes they supersede).
+	serverAt    Position
+	snapshotted map[capture.TableID]bool
 	// collations are the server's collations by id, read once (see
 	// tablemap.go).
 	collations map[uint64]collationInfo

@@ -145,7 +145,75 @@ func (s *Source) describe(ctx context.Context, c querier, id capture.TableID) (*
 	if err := krows.Close(); err != nil {
 		return nil, nil, fmt.Errorf("read primary key of %s: %w", id, err)
 	}
+	if o, ok := s.cfg.KeyOverrides[id]; ok && len(o.Columns) > 0 {
+		problems, err := s.checkKeyOverride(ctx, c, id, o, cols, pk)
+		if err != nil || len(problems) > 0 {
+			return nil, problems, err
+		}
+	}
 	return s.buildTable(id, cols, pk)
+}
+
+// checkKeyOverride checks the route key o of table id
+// (capture.KeyCheck): the columns exist, are NOT NULL, and a unique index
+// covers exactly them (functional key parts do not count); a table with a
+// primary key must be keyed by it. Column names compare case-insensitively,
+// as the server compares them.
+func (s *Source) checkKeyOverride(ctx context.Context, c querier, id capture.TableID, o capture.KeyOverride, cols []colInfo, pk []string) ([]Problem, error) {
+	var names, nullable, missing []string
+	for _, ci := range cols {
+		names = append(names, ci.name)
+		if ci.nullable != "NO" {
+			nullable = append(nullable, ci.name)
+		}
+	}
+	for _, n := range o.Columns {
+		if !slices.ContainsFunc(names, func(c string) bool { return strings.EqualFold(c, n) }) {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return []Problem{{Field: o.FieldOr(),
+			Message: fmt.Sprintf("key column(s) %s named for table %s do not exist (columns: %s)", strings.Join(missing, ", "), id, strings.Join(names, ", ")),
+			Fix:     fmt.Sprintf("name existing columns of %s in the route's primary-key", id)}}, nil
+	}
+	rows, err := c.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 ORDER BY INDEX_NAME, SEQ_IN_INDEX`, id.Schema, id.Name)
+	if err != nil {
+		return nil, fmt.Errorf("read unique indexes of %s: %w", id, err)
+	}
+	k := capture.KeyCheck{Table: id, Override: o, PrimaryKey: pk, Nullable: nullable, FoldCase: true, Quote: quoteIdent,
+		SetNotNull: func(col string) string {
+			return fmt.Sprintf("ALTER TABLE %s.%s MODIFY %s <its type> NOT NULL", quoteIdent(id.Schema), quoteIdent(id.Name), quoteIdent(col))
+		}}
+	var index []string
+	var last string
+	functional := false
+	flush := func() {
+		if len(index) > 0 && !functional {
+			k.Unique = append(k.Unique, index)
+		}
+		index, functional = nil, false
+	}
+	for rows.Next() {
+		var name string
+		var col sql.NullString
+		if err := rows.Scan(&name, &col); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read unique indexes of %s: %w", id, err)
+		}
+		if name != last {
+			flush()
+			last = name
+		}
+		functional = functional || !col.Valid
+		index = append(index, col.String)
+	}
+	flush()
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("read unique indexes of %s: %w", id, err)
+	}
+	return k.Problems(), rows.Err()
 }
 
 // colInfo is one column as information_schema.COLUMNS describes it (or
@@ -161,7 +229,7 @@ func (s *Source) buildTable(id capture.TableID, cols []colInfo, pk []string) (*t
 	t := &table{id: id, hasPK: len(pk) > 0}
 	keyNames := pk
 	if o, ok := s.cfg.KeyOverrides[id]; ok && len(pk) == 0 {
-		keyNames = o
+		keyNames = o.Columns
 	}
 	layout := &schema.Table{}
 	var problems []Problem

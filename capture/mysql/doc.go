@@ -20,7 +20,19 @@
 // changes is emitted in parts with More set; a part's provisional Position
 // is the transaction's final GTID position (file:offset of the part's last
 // event with file positions). TRUNCATE of a captured table is an
-// OpTruncate change. Transactions that touch no captured table advance the
+// OpTruncate change. A data-changing statement a session logged as text
+// instead of rows (binlog_format STATEMENT, or MIXED choosing statement
+// logging: INSERT, REPLACE, UPDATE, DELETE in every form, LOAD DATA) that
+// changes a captured table is an OpUnreadable change of that table whose
+// Err names the table, the position and the fix, never passed over;
+// which tables it changes is read from its text (dml.go: targets, aliases,
+// the default database, quoted names; a multi-table UPDATE's unqualified
+// SET column belongs to the captured table that has it), and one that
+// only reads captured tables is no change of theirs. Such a change is
+// dropped only where a snapshot holds its effect: a table whose chunks
+// this session reads (PlanChunks after Start) and a statement at or
+// before the server's position at Start, or a chunk watermark after it.
+// Transactions that touch no captured table advance the
 // position silently; when nothing was emitted for HeartbeatInterval the
 // next one (or a server heartbeat) is emitted as an empty Batch, so the
 // coordinator can cut checkpoints at a recent position. Ack only records
@@ -48,7 +60,12 @@
 //   - resuming is exclusive: a GTID position resumes with the first
 //     transaction not in it, a file position at the first event after it;
 //   - a resume position the server purged is a *PurgedError naming the
-//     tables to snapshot again; a server-id clash names source.server-id;
+//     tables to snapshot again; a server-id clash names source.server-id:
+//     Check refuses a replica it sees using the id (SHOW SLAVE HOSTS /
+//     SHOW REPLICAS), the stream the server dropping it for another reader
+//     (ER_SLAVE_SAME_ID), and CheckExclusive, for floe check, says when
+//     connected replicas cannot be listed (MariaDB: REPLICATION MASTER
+//     ADMIN);
 //   - schema history: each row event is decoded with the layout its own
 //     TABLE_MAP event states (binlog_row_metadata=FULL carries names,
 //     types, metadata, signedness, collations, labels, nullability and

@@ -72,6 +72,12 @@ func (s *Source) PlanChunks(ctx context.Context, id capture.TableID, rowsPerChun
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	if s.snapshotted == nil {
+		s.snapshotted = map[capture.TableID]bool{}
+	}
+	s.snapshotted[id] = true // every chunk is read after Start's server position
+	s.mu.Unlock()
 	return capture.PlanKeyRanges(id, t.layout, rowsPerChunk, func() ([][]string, error) {
 		return s.keyBounds(ctx, t, rowsPerChunk)
 	})

@@ -74,7 +74,7 @@ func (s *Source) Start(ctx context.Context, req capture.StartRequest) (capture.S
 		}
 	}
 	s.mu.Lock()
-	s.from = from
+	s.from, s.serverAt = from, cur
 	s.mu.Unlock()
 	s.life.MarkStarted()
 	s.log.Info("source started", "flavor", s.Flavor(), "position", from.String(), "server_position", cur.String())

@@ -27,6 +27,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	from, flavor := s.from, s.flavor
 	byName := s.tables.ByID()
 	marks := s.marks
+	snapshotted, serverAt := s.snapshotted, s.serverAt
 	s.mu.Unlock()
 	_ = s.EndSnapshot(ctx)
 
@@ -78,7 +79,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 
 	st := &streamer{s: s, out: out, cur: from, last: from, byName: byName,
 		versions: map[string]*table{}, mapped: map[capture.TableID]bool{}, maps: map[uint64]*table{}, ignored: map[uint64]bool{}, decs: map[uint64]*rowDecoders{},
-		lastDecs: map[*table]*rowDecoders{}, lastEmit: time.Now(), marks: marks}
+		lastDecs: map[*table]*rowDecoders{}, lastEmit: time.Now(), marks: marks, snapshotted: snapshotted, serverAt: serverAt}
 	if from.Kind == KindFile {
 		st.file = from.File
 	}
@@ -108,13 +109,18 @@ func positionBody(p Position) string {
 	return strings.Join(parts, ",")
 }
 
+// erSlaveSameID is MariaDB's ER_SLAVE_SAME_ID, the error the server sends
+// a binlog reader it drops because another one connected with the same
+// server id (MySQL sends ER_MASTER_FATAL_ERROR_READING_BINLOG instead).
+const erSlaveSameID = 4052
+
 // streamError explains binlog failures the user can act on.
 func (s *Source) streamError(at Position, err error) error {
 	var me *gomysql.MyError
 	if errors.As(err, &me) {
 		msg := strings.ToLower(me.Message)
 		switch {
-		case strings.Contains(msg, "same server"): // 1236; MariaDB 10.x: 4052 (ER_SLAVE_SAME_ID)
+		case me.Code == erSlaveSameID || strings.Contains(msg, "same server"): // 1236 with "same server"; MariaDB 10.x: 4052
 			return Problem{Field: "source.server-id",
 				Message: fmt.Sprintf("another replica uses server id %d: %s", s.cfg.ServerID, me.Message),
 				Fix:     "give this pipeline a source.server-id no other replica or pipeline uses"}
@@ -180,6 +186,11 @@ type streamer struct {
 	// hold changes the stream has not passed yet; a table's entry goes
 	// once the stream is past its latest watermark.
 	marks map[capture.TableID]*chunkMarks
+	// snapshotted are the tables whose chunks this session read, all after
+	// serverAt, the server's position at Start (see statementChanges).
+	snapshotted map[capture.TableID]bool
+	serverAt    Position
+	checksum    bool // events end with a CRC32 (the format description says)
 }
 
 type txnState struct {
@@ -197,6 +208,10 @@ func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) err
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
 		st.file = string(e.NextLogName)
+	case *replication.FormatDescriptionEvent:
+		st.checksum = e.ChecksumAlgorithm == replication.BINLOG_CHECKSUM_ALG_CRC32
+	case *replication.ExecuteLoadQueryEvent:
+		return st.loadQuery(ctx, ev)
 	case *replication.MariadbGTIDEvent:
 		st.txn = &txnState{hasGTID: true, begun: !e.IsStandalone(),
 			final: Position{Kind: KindMariaDB, Maria: addMaria(st.cur.Maria, MariaGTID{Domain: e.GTID.DomainID, Server: e.GTID.ServerID, Seq: e.GTID.SequenceNumber})}}
@@ -272,6 +287,7 @@ func (st *streamer) query(ctx context.Context, h *replication.EventHeader, e *re
 	if err != nil {
 		return err
 	}
+	changes = append(changes, st.statementChanges(h, string(e.Schema), stmt)...)
 	for _, ch := range changes {
 		if err := st.add(ctx, h, ch); err != nil {
 			return err

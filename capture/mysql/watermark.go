@@ -529,6 +529,16 @@ func (st *streamer) reconcile(ctx context.Context, pos Position, ch capture.Chan
 			return capture.Change{Table: ch.Table, Op: capture.OpDelete, Schema: ch.Schema, Before: ch.Before}, true, nil
 		}
 		return ch, true, nil
+	case capture.OpUnreadable:
+		// A statement-format change: dropped when every chunk was read
+		// after it (the rows hold its effect), kept, and so stopping the
+		// pipeline, otherwise.
+		for _, w := range m.marks {
+			if w == nil || pos.Compare(*w) > 0 {
+				return ch, true, nil
+			}
+		}
+		return ch, false, nil
 	case capture.OpTruncate:
 		before, after := 0, 0
 		for _, w := range m.marks {

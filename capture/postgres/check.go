@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -18,7 +20,7 @@ import (
 func (s *Source) Check(ctx context.Context) []Problem {
 	conn, err := s.connect(ctx)
 	if err != nil {
-		return capture.ConnectProblems(err, "check source.host, source.port and that PostgreSQL is running")
+		return capture.ConnectProblems(err, "check source.hostname, source.port and that PostgreSQL is running")
 	}
 	defer conn.Close(context.Background())
 	var problems []Problem
@@ -114,4 +116,52 @@ func (s *Source) checkPublicationRights(ctx context.Context, conn *pgx.Conn, tab
 			Fix:     fmt.Sprintf("run GRANT CREATE ON DATABASE %s TO %s, or create the publication beforehand", pgx.Identifier{s.cfg.Database}.Sanitize(), pgx.Identifier{s.cfg.User}.Sanitize())})
 	}
 	return out
+}
+
+// CheckExclusive reports another consumer streaming from the pipeline's
+// replication slot: a slot is read by one walsender at a time, so floe
+// run would fail to start (or, if the other consumer is an earlier floe
+// run of this pipeline, the two would fight over it). floe check calls
+// it; it changes nothing.
+func (s *Source) CheckExclusive(ctx context.Context) []Problem {
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return capture.ConnectProblems(err, "check source.hostname, source.port and that PostgreSQL is running")
+	}
+	defer conn.Close(context.Background())
+	var (
+		active      bool
+		pid         *int32
+		app, client *string
+		since       *time.Time
+	)
+	err = conn.QueryRow(ctx, `SELECT s.active, s.active_pid, r.application_name, r.client_addr::text, r.backend_start
+		FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+		WHERE s.slot_name = $1`, s.cfg.SlotName).Scan(&active, &pid, &app, &client, &since)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil // floe run creates it
+	case err != nil:
+		return []Problem{{Field: "source.slot.name", Message: fmt.Sprintf("read replication slot %q: %v", s.cfg.SlotName, oneLine(err)),
+			Fix: "check that the user may read pg_replication_slots"}}
+	case !active:
+		return nil
+	}
+	who := "another consumer"
+	if pid != nil {
+		who += fmt.Sprintf(" (walsender PID %d", *pid)
+		if app != nil && *app != "" {
+			who += fmt.Sprintf(", application %q", *app)
+		}
+		if client != nil && *client != "" {
+			who += ", client " + *client
+		}
+		if since != nil {
+			who += ", connected since " + since.UTC().Format(time.RFC3339)
+		}
+		who += ")"
+	}
+	return []Problem{{Field: "source.slot.name",
+		Message: fmt.Sprintf("replication slot %q is in use by %s; a slot has one reader at a time, so floe run cannot stream from it", s.cfg.SlotName, who),
+		Fix:     "stop the other reader (another floe run of this pipeline?), or give this pipeline its own source.slot.name"}}
 }

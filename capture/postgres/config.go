@@ -34,8 +34,9 @@ type Config struct {
 	SlotName string
 	// PublicationName is the publication holding the captured tables (default "floe").
 	PublicationName string
-	// KeyOverrides name the key columns of tables without a primary key.
-	KeyOverrides map[capture.TableID][]string
+	// KeyOverrides name the key columns of tables without a primary key
+	// (see capture.KeyCheck for what discovery requires of them).
+	KeyOverrides map[capture.TableID]capture.KeyOverride
 	// RequireKey makes a table without a primary key and without an
 	// override an error (upsert mode).
 	RequireKey bool
@@ -227,7 +228,7 @@ func (s *Source) classifyConnectError(err error) (Problem, bool) {
 	}
 	return Problem{Field: "source.hostname",
 		Message: fmt.Sprintf("cannot reach PostgreSQL at %s: %v", s.addr(), reason),
-		Fix:     "check source.host and source.port and that the server accepts TCP connections"}, true
+		Fix:     "check source.hostname and source.port and that the server accepts TCP connections"}, true
 }
 
 func (s *Source) addr() string {

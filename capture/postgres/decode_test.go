@@ -164,7 +164,7 @@ func TestLayoutDiff(t *testing.T) {
 	}
 	retyped := cols("id", "name", "big")
 	retyped[0].DataType = 20
-	if d := layoutDiff(tb, &pglogrepl.RelationMessage{Columns: retyped}); !strings.Contains(d, "id type 20") {
+	if d := layoutDiff(tb, &pglogrepl.RelationMessage{Columns: retyped}); !strings.Contains(d, "now (id int8, name text, big text)") {
 		t.Errorf("retyped column diff = %q", d)
 	}
 }

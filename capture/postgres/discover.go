@@ -105,13 +105,6 @@ func (s *Source) discover(ctx context.Context, conn *pgx.Conn) ([]*table, []Prob
 
 // describe fills t's layout, decoders and key from the catalog.
 func (s *Source) describe(ctx context.Context, conn *pgx.Conn, res *typeResolver, t *table) ([]Problem, error) {
-	type att struct {
-		num     int16
-		name    string
-		typ     uint32
-		mod     int32
-		notNull bool
-	}
 	rows, err := conn.Query(ctx, `
 		SELECT attnum, attname, atttypid, atttypmod, attnotnull
 		FROM pg_attribute
@@ -162,17 +155,21 @@ func (s *Source) describe(ctx context.Context, conn *pgx.Conn, res *typeResolver
 		layout.Key = append(layout.Key, i)
 	}
 	t.hasPK = len(layout.Key) > 0
+	o, override := s.cfg.KeyOverrides[t.id]
+	override = override && len(o.Columns) > 0
+	if override {
+		p, err := s.checkKeyOverride(ctx, conn, t, o, atts)
+		if err != nil {
+			return nil, err
+		}
+		problems = append(problems, p...)
+	}
 	if !t.hasPK {
-		if names, ok := s.cfg.KeyOverrides[t.id]; ok && len(names) > 0 {
-			for _, n := range names {
-				i := layout.Index(n)
-				if i < 0 {
-					problems = append(problems, Problem{Field: "route",
-						Message: fmt.Sprintf("key column %q named for table %s does not exist (columns: %s)", n, t.id, strings.Join(columnNames(layout), ", ")),
-						Fix:     "name existing columns as the route's key"})
-					continue
+		if override {
+			for _, n := range o.Columns {
+				if i := layout.Index(n); i >= 0 {
+					layout.Key = append(layout.Key, i)
 				}
-				layout.Key = append(layout.Key, i)
 			}
 		} else if s.cfg.RequireKey {
 			problems = append(problems, Problem{Field: "source.tables",
@@ -207,12 +204,76 @@ func (s *Source) describe(ctx context.Context, conn *pgx.Conn, res *typeResolver
 	return nil, nil
 }
 
-func columnNames(t *schema.Table) []string {
-	names := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		names[i] = c.Name
+// att is one pg_attribute row of a captured table.
+type att struct {
+	num     int16
+	name    string
+	typ     uint32
+	mod     int32
+	notNull bool
+}
+
+// checkKeyOverride checks the route key o of table t (capture.KeyCheck):
+// the columns exist, are NOT NULL, and a unique index without predicate or
+// expressions covers exactly them (its key columns, INCLUDE columns
+// aside); a table with a primary key must be keyed by it.
+func (s *Source) checkKeyOverride(ctx context.Context, conn *pgx.Conn, t *table, o capture.KeyOverride, atts []att) ([]Problem, error) {
+	byName := func(n string) int { return slices.IndexFunc(atts, func(a att) bool { return a.name == n }) }
+	var missing, names []string
+	for _, a := range atts {
+		names = append(names, a.name)
 	}
-	return names
+	for _, n := range o.Columns {
+		if byName(n) < 0 {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return []Problem{{Field: o.FieldOr(),
+			Message: fmt.Sprintf("key column(s) %s named for table %s do not exist (columns: %s)", strings.Join(missing, ", "), t.id, strings.Join(names, ", ")),
+			Fix:     "name existing columns as the route's key"}}, nil
+	}
+	rows, err := conn.Query(ctx, `SELECT indkey::int2[], indnkeyatts, indisprimary FROM pg_index
+		WHERE indrelid = $1 AND indisunique AND indisvalid AND indpred IS NULL AND indexprs IS NULL`, t.oid)
+	if err != nil {
+		return nil, fmt.Errorf("read unique indexes: %w", err)
+	}
+	k := capture.KeyCheck{Table: t.id, Override: o,
+		Quote: func(s string) string { return pgx.Identifier{s}.Sanitize() },
+		SetNotNull: func(c string) string {
+			return fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", pgx.Identifier{t.id.Schema, t.id.Name}.Sanitize(), pgx.Identifier{c}.Sanitize())
+		}}
+	for rows.Next() {
+		var (
+			keys    []int16
+			nkeys   int16
+			primary bool
+		)
+		if err := rows.Scan(&keys, &nkeys, &primary); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read unique indexes: %w", err)
+		}
+		var cols []string
+		for _, num := range keys[:min(int(nkeys), len(keys))] {
+			if i := slices.IndexFunc(atts, func(a att) bool { return a.num == num }); i >= 0 {
+				cols = append(cols, atts[i].name)
+			}
+		}
+		if primary {
+			k.PrimaryKey = cols
+		}
+		k.Unique = append(k.Unique, cols)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read unique indexes: %w", err)
+	}
+	for _, n := range o.Columns {
+		if a := atts[byName(n)]; !a.notNull {
+			k.Nullable = append(k.Nullable, a.name)
+		}
+	}
+	return k.Problems(), nil
 }
 
 // pgType is the part of a pg_type row that type resolution needs.

@@ -128,18 +128,50 @@ func TestDiscoverKeysAndPatterns(t *testing.T) {
 		}
 	}
 
-	cfg.KeyOverrides = map[capture.TableID][]string{nokey: {"b"}}
+	// A route key must be NOT NULL and exactly the columns of a unique
+	// index, or rows sharing a key would collapse into one Iceberg row.
+	over := func(cols ...string) map[capture.TableID]capture.KeyOverride {
+		return map[capture.TableID]capture.KeyOverride{nokey: {Columns: cols, Field: "route[3].primary-key"}}
+	}
+	cfg.KeyOverrides = over("b")
+	_, err = e.source(cfg).Discover(ctx)
+	for _, part := range []string{"route[3].primary-key: key column b of table public.nokey allows NULL",
+		`route[3].primary-key: no unique index of table public.nokey covers exactly the key columns (b), it has no unique index`,
+		`fix: if the columns are unique, declare it: ALTER TABLE "public"."nokey" ADD UNIQUE ("b")`} {
+		if err == nil || !strings.Contains(err.Error(), part) {
+			t.Errorf("nullable, non-unique key: error %v, want it to contain %q", err, part)
+		}
+	}
+	e.exec(`ALTER TABLE nokey ALTER COLUMN a SET NOT NULL`, `ALTER TABLE nokey ALTER COLUMN b SET NOT NULL`,
+		`CREATE UNIQUE INDEX nokey_ab ON nokey (a, b) INCLUDE (b)`, `CREATE UNIQUE INDEX nokey_partial ON nokey (b) WHERE a > 0`,
+		`CREATE UNIQUE INDEX nokey_expr ON nokey (lower(b))`)
+	cfg.KeyOverrides = over("b")
+	_, err = e.source(cfg).Discover(ctx)
+	if want := "its unique indexes are on (a, b)"; err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "allows NULL") {
+		t.Errorf("key not covered (partial and expression indexes do not count): error %v, want %q", err, want)
+	}
+	cfg.KeyOverrides = over("b", "a")
 	infos, err := e.source(cfg).Discover(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(infos) != 2 || infos[1].ID != nokey || !reflect.DeepEqual(infos[1].Schema.KeyNames(), []string{"b"}) {
+	if len(infos) != 2 || infos[1].ID != nokey || !reflect.DeepEqual(infos[1].Schema.KeyNames(), []string{"b", "a"}) {
 		t.Fatalf("with override: %+v", infos)
 	}
 
-	cfg.KeyOverrides = map[capture.TableID][]string{nokey: {"nope"}}
-	if _, err := e.source(cfg).Discover(ctx); err == nil || !strings.Contains(err.Error(), `key column "nope"`) {
+	cfg.KeyOverrides = over("nope")
+	if _, err := e.source(cfg).Discover(ctx); err == nil || !strings.Contains(err.Error(), `key column(s) nope named for table public.nokey do not exist`) {
 		t.Errorf("unknown override column: %v", err)
+	}
+	keyed := capture.TableID{Schema: "public", Name: "keyed"}
+	cfg.KeyOverrides = map[capture.TableID]capture.KeyOverride{keyed: {Columns: []string{"id"}}, nokey: {Columns: []string{"a", "b"}}}
+	if _, err := e.source(cfg).Discover(ctx); err != nil {
+		t.Errorf("a route key naming the primary key: %v", err)
+	}
+	e.exec(`ALTER TABLE keyed ADD COLUMN u int NOT NULL UNIQUE`)
+	cfg.KeyOverrides = map[capture.TableID]capture.KeyOverride{keyed: {Columns: []string{"u"}}, nokey: {Columns: []string{"a", "b"}}}
+	if _, err := e.source(cfg).Discover(ctx); err == nil || !strings.Contains(err.Error(), "table public.keyed has a primary key (id), which floe keys it by; the route's primary-key (u) would be ignored") {
+		t.Errorf("a route key beside a primary key: %v", err)
 	}
 
 	// Patterns match the whole name: "public\.key" matches neither keyed table.

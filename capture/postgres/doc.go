@@ -16,7 +16,9 @@
 // slot keeps moving (PostgreSQL 13's pgoutput sends no messages: there the
 // message is transactional and its otherwise empty transaction's commit
 // is the Batch). ReadChunk emits one Batch of OpRead changes per chunk
-// with Position = StartInfo.From.
+// with Position = StartInfo.From. Check reports what would stop capture;
+// CheckExclusive, for floe check, whether another walsender streams from
+// the slot.
 //
 // Invariants:
 //   - every connection runs with DateStyle=ISO, IntervalStyle=iso_8601,

@@ -471,11 +471,9 @@ func layoutDiff(t *table, m *pglogrepl.RelationMessage) string {
 	}
 	now := make([]string, len(m.Columns))
 	for i, c := range m.Columns {
-		typ := fmt.Sprintf("type %d", c.DataType)
+		typ := typeName(c.DataType, c.TypeModifier)
 		if j := t.layout.Index(c.Name); j >= 0 && t.attTypes[j] == c.DataType && t.attMods[j] == c.TypeModifier {
 			typ = t.layout.Columns[j].Source.String()
-		} else if c.TypeModifier >= 0 {
-			typ += fmt.Sprintf(" modifier %d", c.TypeModifier)
 		}
 		now[i] = c.Name + " " + typ
 	}

@@ -153,3 +153,40 @@ func TestBadInput(t *testing.T) {
 		expectOneLineError(t, out, code, "public.orders", "does not follow schema changes", "floe resnapshot")
 	})
 }
+
+// TestBadInputMessages: the fix a stopping value or schema change names is
+// one that works, and types are named, not numbered.
+func TestBadInputMessages(t *testing.T) {
+	needServers(t)
+	e := newPipelineEnv(t, "badmsg", `public\.nums`, "upsert", "")
+	e.exec(`CREATE TABLE nums (id int PRIMARY KEY, v numeric)`, `INSERT INTO nums VALUES (1, 1.5), (2, 'NaN')`,
+		`CREATE TABLE notes (id int PRIMARY KEY, body text)`,
+		`ALTER TABLE nums OWNER TO u_badmsg`, `ALTER TABLE notes OWNER TO u_badmsg`)
+	t.Run("NaN in a numeric column", func(t *testing.T) {
+		// Declaring a precision is no fix: numeric(p,s) takes NaN as well.
+		e.exec(`SELECT 'NaN'::numeric(10,2)`)
+		out, code := runFloe(t, e, "run", "--config", e.config)
+		expectOneLineError(t, out, code, `column v (numeric): value "NaN": Iceberg decimals cannot store NaN`,
+			"numeric(p,s) holds NaN too, so declaring a precision does not help", "SET v = NULL WHERE v = 'NaN'", "CHECK (v <> 'NaN')")
+		if strings.Contains(out, "declare it numeric(p,s)") {
+			t.Fatalf("the fix still suggests numeric(p,s):\n%s", out)
+		}
+	})
+	t.Run("a column added while streaming is named with its type", func(t *testing.T) {
+		rewriteConfig(t, e, `tables: public\.nums`, `tables: public\.notes`)
+		r := e.start()
+		e.waitStreaming(r)
+		e.exec(`ALTER TABLE notes ADD COLUMN extra text, ADD COLUMN label varchar(20), ADD COLUMN amount numeric(10,2)`,
+			`INSERT INTO notes VALUES (1, 'b', 'x', 'l', 1.25)`)
+		select {
+		case <-r.Exited:
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("floe run did not stop at the schema change; log:\n%s", e.tail(40))
+		}
+		log := e.tail(200)
+		expectOneLineError(t, log, 1, "public.notes", "now (id int4, body text, extra text, label varchar(20), amount numeric(10,2))")
+		if strings.Contains(log, "type 25") {
+			t.Fatalf("a type is named by its OID:\n%s", log)
+		}
+	})
+}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -24,7 +23,8 @@ import (
 // ${VAR} expansion and defaults. Build it with LoadConfig or ParseConfig; a
 // Config built in code starts from DefaultConfig, then ApplyDefaults and
 // Validate. Paths (state dir, local warehouse, sqlite catalog file) are
-// absolute after ApplyDefaults.
+// absolute after ApplyDefaults: relative ones, and the defaults, resolve
+// against the config file's directory (see config_paths.go).
 type Config struct {
 	Pipeline   PipelineConfig
 	State      StateConfig
@@ -36,6 +36,7 @@ type Config struct {
 	Log        LogConfig
 
 	lines map[string]int // field path -> line in the file; nil for a Config built in code
+	dir   string         // the config file's directory; "" for a Config built in code (working directory)
 }
 
 // PipelineConfig is the `pipeline:` section.
@@ -46,7 +47,7 @@ type PipelineConfig struct {
 
 // StateConfig is the `state:` section.
 type StateConfig struct {
-	Dir string // dir; default ./.floe/<pipeline.name>, made absolute
+	Dir string // dir; default .floe/<pipeline.name> beside the config file, made absolute
 }
 
 // SourceConfig is the `source:` section.
@@ -84,9 +85,10 @@ type SinkConfig struct {
 	Type    string // type: iceberg
 	Catalog CatalogConfig
 	// Warehouse is an absolute local path (a relative path or file:// URI
-	// is resolved) or s3://bucket/prefix; default ./.floe/warehouse (outside
-	// the state dir, which may be deleted) for the sql catalog. For rest it
-	// is optional (no default) and passed to the server as is.
+	// is resolved against the config file's directory) or
+	// s3://bucket/prefix; default .floe/warehouse beside the config file
+	// (outside the state dir, which may be deleted) for the sql catalog.
+	// For rest it is optional (no default) and passed to the server as is.
 	Warehouse string
 	S3        S3Config // s3: access to an s3:// warehouse and S3 table locations
 	Namespace string   // namespace; default pipeline.name
@@ -98,9 +100,9 @@ type CatalogConfig struct {
 	Type string // type: sql | rest | glue (glue is untested); default sql
 	Name string // name; default floe
 	// URI is, for sql, sqlite:///abs/path (sqlite:relative/path is
-	// resolved) or a postgres:// / postgresql:// URL, default
-	// sqlite://<cwd>/.floe/catalog.db; for rest the server's http(s) base
-	// URL (required); unused by glue.
+	// resolved against the config file's directory) or a postgres:// /
+	// postgresql:// URL, default sqlite://<config dir>/.floe/catalog.db;
+	// for rest the server's http(s) base URL (required); unused by glue.
 	URI string
 	// Credential ("client_id:client_secret", OAuth2 client credentials) or
 	// Token (a bearer token) authenticates to a rest catalog; never printed.
@@ -230,9 +232,10 @@ func LoadConfig(path string) (*Config, error) {
 	return ParseConfig(path, data, os.LookupEnv)
 }
 
-// ParseConfig is LoadConfig on data; name labels problems. lookupEnv resolves
-// ${VAR} (nil: no variable is set). Problems come back as one *ConfigError,
-// sorted by line, and never contain the password.
+// ParseConfig is LoadConfig on data; name is the file's path: it labels
+// problems, and relative paths resolve against its directory. lookupEnv
+// resolves ${VAR} (nil: no variable is set). Problems come back as one
+// *ConfigError, sorted by line, and never contain the password.
 func ParseConfig(name string, data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
@@ -253,7 +256,7 @@ func ParseConfig(name string, data []byte, lookupEnv func(string) (string, bool)
 		}
 		d.root(&doc, c)
 	}
-	c.lines = d.lines
+	c.lines, c.dir = d.lines, fileDir(name)
 	if err := c.ApplyDefaults(); err != nil {
 		return nil, err
 	}
@@ -282,18 +285,11 @@ func syntaxProblem(err error) Problem {
 }
 
 // ApplyDefaults fills the defaults that depend on other fields, makes local
-// paths absolute, qualifies route sink tables with sink.namespace and
-// compiles the table patterns that compile (Validate reports the others).
+// paths absolute (see resolvePaths), qualifies route sink tables with
+// sink.namespace and compiles the table patterns that compile (Validate
+// reports the others).
 func (c *Config) ApplyDefaults() error {
 	name := c.Pipeline.Name
-	if c.State.Dir == "" {
-		c.State.Dir = filepath.Join(".floe", name)
-	}
-	dir, err := filepath.Abs(c.State.Dir)
-	if err != nil {
-		return fmt.Errorf("resolve state.dir: %w", err)
-	}
-	c.State.Dir = dir
 	if c.Source.SlotName == "" {
 		c.Source.SlotName = defaultIdent(name)
 	}
@@ -311,29 +307,8 @@ func (c *Config) ApplyDefaults() error {
 	if c.Sink.Namespace == "" {
 		c.Sink.Namespace = name
 	}
-	// The warehouse and catalog defaults sit beside the state dir, not in
-	// it: the state dir is a cache that may be deleted, the lake may not.
-	rest := c.Sink.Catalog.Type == "rest"
-	if c.Sink.Warehouse == "" && !rest {
-		c.Sink.Warehouse = filepath.Join(".floe", "warehouse")
-	}
-	if p, ok := localPath(c.Sink.Warehouse); ok && c.Sink.Warehouse != "" && !rest {
-		if c.Sink.Warehouse, err = filepath.Abs(p); err != nil {
-			return fmt.Errorf("resolve sink.warehouse: %w", err)
-		}
-	}
-	if c.Sink.Catalog.URI == "" && c.Sink.Catalog.Type == "sql" {
-		catalog, err := filepath.Abs(filepath.Join(".floe", "catalog.db"))
-		if err != nil {
-			return fmt.Errorf("resolve sink.catalog.uri: %w", err)
-		}
-		c.Sink.Catalog.URI = "sqlite://" + catalog
-	}
-	if p, ok := strings.CutPrefix(c.Sink.Catalog.URI, "sqlite:"); ok && p != "" && !strings.HasPrefix(p, "//") {
-		if p, err = filepath.Abs(p); err != nil {
-			return fmt.Errorf("resolve sink.catalog.uri: %w", err)
-		}
-		c.Sink.Catalog.URI = "sqlite://" + p
+	if err := c.resolvePaths(); err != nil {
+		return err
 	}
 	c.Source.TableRegexps = nil
 	for _, t := range c.Source.Tables {
@@ -446,7 +421,13 @@ func (c *Config) Validate() []Problem {
 		v.add("pipeline.name", "use letters, digits, '_' and '-', starting with a letter or digit",
 			"bad pipeline name %q", c.Pipeline.Name)
 	}
-	v.positive("pipeline.checkpoint-interval", c.Pipeline.CheckpointInterval)
+	if d := c.Pipeline.CheckpointInterval; d > 0 && d < MinCheckpointInterval {
+		v.add("pipeline.checkpoint-interval", fmt.Sprintf("use %s or more: every checkpoint commits an Iceberg snapshot to each changed table, "+
+			"and shorter intervals pile up snapshots, metadata and small files faster than compaction and snapshot expiry remove them", MinCheckpointInterval),
+			"%s is shorter than the minimum of %s", d, MinCheckpointInterval)
+	} else {
+		v.positive("pipeline.checkpoint-interval", d)
+	}
 	v.required("state.dir", c.State.Dir, "set a directory for local state")
 
 	s := c.Source
@@ -515,11 +496,11 @@ func (c *Config) Validate() []Problem {
 				v.add(p+".sink-table", "write `namespace.table` or `table`", "bad sink table %q", r.SinkTable)
 			}
 		}
-		if lit := strings.ReplaceAll(r.SourceTable, `\.`, "."); len(r.PrimaryKey) > 0 && r.SourceTable != "" &&
-			(strings.Count(lit, ".") != 1 || regexp.QuoteMeta(lit) != strings.ReplaceAll(lit, ".", `\.`)) {
+		if _, one := literalTable(r.SourceTable); len(r.PrimaryKey) > 0 && r.SourceTable != "" && !one {
 			v.add(p+".primary-key", "give the key in a route whose source-table names one table, e.g. public\\.events",
 				"a key needs a source-table naming exactly one schema.table, got %q", r.SourceTable)
 		}
+		v.routeSource(i)
 		seen := map[string]bool{}
 		for _, col := range r.PrimaryKey {
 			if seen[col] {

@@ -142,6 +142,41 @@ sink:
 	require.Equal(t, "sqlite://"+mustAbs(t, "cat/c.db"), cfg.Sink.Catalog.URI)
 }
 
+// TestConfigPathsResolveAgainstFileDir: relative paths and the path
+// defaults resolve against the config file's directory, not the working
+// directory, so one file names one state dir, catalog and lake from
+// anywhere.
+func TestConfigPathsResolveAgainstFileDir(t *testing.T) {
+	dir := t.TempDir()
+	doc := strings.Replace(minimalYAML, "sink:\n  type: iceberg\n", "state:\n  dir: st\nsink:\n  type: iceberg\n  warehouse: file://wh\n", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "explicit.yaml"), []byte(doc), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "defaults.yaml"), []byte(minimalYAML), 0o644))
+	for _, wd := range []string{t.TempDir(), dir} {
+		t.Chdir(wd)
+		for _, path := range []string{filepath.Join(dir, "explicit.yaml"), filepath.Join(dir, "defaults.yaml")} {
+			if wd == dir {
+				path = filepath.Base(path) // a relative config path
+			}
+			cfg, err := LoadConfig(path)
+			require.NoError(t, err)
+			if strings.HasSuffix(path, "explicit.yaml") {
+				require.Equal(t, filepath.Join(dir, "st"), cfg.State.Dir, "from %s", wd)
+				require.Equal(t, filepath.Join(dir, "wh"), cfg.Sink.Warehouse, "from %s", wd)
+			} else {
+				require.Equal(t, filepath.Join(dir, ".floe", "shop"), cfg.State.Dir, "from %s", wd)
+				require.Equal(t, filepath.Join(dir, ".floe", "warehouse"), cfg.Sink.Warehouse, "from %s", wd)
+			}
+			require.Equal(t, "sqlite://"+filepath.Join(dir, ".floe", "catalog.db"), cfg.Sink.Catalog.URI, "from %s", wd)
+			require.Contains(t, cfg.pathsLine(), "relative paths and defaults resolve against "+dir+",")
+		}
+	}
+	// A configuration built in code has no file: the working directory.
+	cfg := DefaultConfig()
+	cfg.Pipeline.Name, cfg.Sink.Catalog.URI = "demo", "sqlite:c.db"
+	require.NoError(t, cfg.ApplyDefaults())
+	require.Equal(t, "sqlite://"+mustAbs(t, "c.db"), cfg.Sink.Catalog.URI)
+}
+
 const minimalYAML = `pipeline:
   name: shop
 source:
@@ -190,6 +225,12 @@ func TestConfigProblems(t *testing.T) {
 			count: 1, path: "route", line: 10, message: "expected a list, got a string"},
 		{name: "bad duration", yaml: strings.Replace(minimalYAML, "name: shop", "name: shop\n  checkpoint-interval: 10", 1),
 			count: 1, path: "pipeline.checkpoint-interval", line: 3, message: `bad duration "10"`, fix: "10s"},
+		{name: "checkpoint interval below the minimum", yaml: strings.Replace(minimalYAML, "name: shop", "name: shop\n  checkpoint-interval: 1ns", 1),
+			count: 1, path: "pipeline.checkpoint-interval", line: 3, message: "1ns is shorter than the minimum of 1s", fix: "use 1s or more: every checkpoint commits an Iceberg snapshot"},
+		{name: "duplicate route", yaml: minimalYAML + "route:\n  - source-table: public.orders\n    sink-table: o1\n  - source-table: public.orders\n    sink-table: o2\n",
+			count: 1, path: "route[1].source-table", line: 13, message: "duplicate of route[0] (line 11): the first matching route applies, so this one never would", fix: "keep one route"},
+		{name: "route for an uncaptured table", yaml: minimalYAML + "route:\n  - source-table: public\\.order\n    sink-table: o\n",
+			count: 1, path: "route[0].source-table", line: 11, message: "table public.order is not captured: no pattern of source.tables (public.orders) matches it", fix: "add the table to source.tables"},
 		{name: "negative duration", yaml: strings.Replace(minimalYAML, "name: shop", "name: shop\n  checkpoint-interval: -1s", 1),
 			count: 1, path: "pipeline.checkpoint-interval", line: 3, message: "-1s is not positive"},
 		{name: "bad regex", yaml: strings.Replace(minimalYAML, "public.orders", `public.orders, public\.(x`, 1),

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,20 +70,21 @@ func openSource(cfg *Config, log *slog.Logger) (floeSource, error) {
 	})
 }
 
-// keyOverrides collects the keys named by routes. A route that names a key
-// must name exactly one table, so its source-table is taken literally.
-func keyOverrides(cfg *Config) (map[capture.TableID][]string, error) {
-	out := map[capture.TableID][]string{}
+// keyOverrides collects the keys named by routes, each with its route's
+// field. A route that names a key must name exactly one table, so its
+// source-table is taken literally.
+func keyOverrides(cfg *Config) (map[capture.TableID]capture.KeyOverride, error) {
+	out := map[capture.TableID]capture.KeyOverride{}
 	for i, r := range cfg.Route {
 		if len(r.PrimaryKey) == 0 {
 			continue
 		}
-		name := strings.ReplaceAll(r.SourceTable, `\.`, ".")
-		schemaName, table, ok := strings.Cut(name, ".")
-		if !ok || regexp.QuoteMeta(name) != strings.ReplaceAll(name, ".", `\.`) {
+		name, ok := literalTable(r.SourceTable)
+		if !ok {
 			return nil, fmt.Errorf("route[%d].primary-key: the route's source-table %q must name one table as schema.table", i, r.SourceTable)
 		}
-		out[capture.TableID{Schema: schemaName, Name: table}] = r.PrimaryKey
+		schemaName, table, _ := strings.Cut(name, ".")
+		out[capture.TableID{Schema: schemaName, Name: table}] = capture.KeyOverride{Columns: r.PrimaryKey, Field: fmt.Sprintf("route[%d].primary-key", i)}
 	}
 	return out, nil
 }

@@ -151,7 +151,7 @@ func resnapshotTargets(cfg *Config, names []string) ([]*resnapshotTable, error) 
 		target := router.Target(id)
 		tables = append(tables, &resnapshotTable{source: id, sink: lakewriter.Ident{Namespace: target.Namespace, Name: target.Name}})
 	}
-	if err := router.Validate(ids); err != nil {
+	if err := router.ValidateTargets(ids); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {

@@ -39,7 +39,7 @@ func mysqlTimeZone(name string) (*time.Location, error) {
 var _ floeSource = (*mysql.Source)(nil)
 
 // openMySQL builds the MySQL/MariaDB source of cfg; it does not connect yet.
-func openMySQL(cfg *Config, log *slog.Logger, keys map[capture.TableID][]string) (floeSource, error) {
+func openMySQL(cfg *Config, log *slog.Logger, keys map[capture.TableID]capture.KeyOverride) (floeSource, error) {
 	loc, err := mysqlTimeZone(cfg.Source.ServerTimeZone)
 	if err != nil {
 		return nil, fmt.Errorf("source.server-time-zone: %w", err)
