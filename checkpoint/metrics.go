@@ -38,8 +38,8 @@ func (m *Metrics) SetBehind(behind func() time.Duration) {
 	m.behind.Store(&behind)
 }
 
-// sourceLag is the value of floe_capture_source_lag_seconds.
-func (m *Metrics) sourceLag() float64 {
+// SourceLag is the value of floe_capture_source_lag_seconds.
+func (m *Metrics) SourceLag() float64 {
 	lag := math.Float64frombits(m.lag.Load())
 	if f := m.behind.Load(); f != nil {
 		lag = max(lag, (*f)().Seconds())
@@ -73,7 +73,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SourceLagSeconds: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "floe_capture_source_lag_seconds",
 			Help: "Wall clock minus the commit time of the last applied transaction when it was applied, or how long the source has owed the stream a delivery (a heartbeat), whichever is larger.",
-		}, m.sourceLag),
+		}, m.SourceLag),
 		SchemaChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "floe_schema_changes_total", Help: "Iceberg schema evolutions that followed a source layout change, by table.",
 		}, []string{"table"}),

@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/floe-cdc/floe/capture"
 )
@@ -59,7 +58,7 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, re
 // (floe_capture_source_lag_seconds) is within maxLag. Not ready during the
 // initial snapshot, while reconnecting (after a lost connection or a
 // stall) and while the lag exceeds the budget; the reason says which.
-func readiness(live *capture.Liveness, lag prometheus.Collector, maxLag time.Duration) func() (bool, string) {
+func readiness(live *capture.Liveness, lag func() float64, maxLag time.Duration) func() (bool, string) {
 	return func() (bool, string) {
 		st := live.Status(time.Now())
 		if !st.Streaming {
@@ -68,23 +67,9 @@ func readiness(live *capture.Liveness, lag prometheus.Collector, maxLag time.Dur
 			}
 			return false, "not streaming: " + st.Reason
 		}
-		if l := gaugeValue(lag); l > maxLag.Seconds() {
+		if l := lag(); l > maxLag.Seconds() {
 			return false, fmt.Sprintf("source lag %.1fs exceeds server.ready-max-lag %s", l, maxLag)
 		}
 		return true, ""
 	}
-}
-
-// gaugeValue reads the value of a single-gauge collector.
-func gaugeValue(c prometheus.Collector) float64 {
-	ch := make(chan prometheus.Metric, 1)
-	c.Collect(ch)
-	close(ch)
-	var m dto.Metric
-	for metric := range ch {
-		if metric.Write(&m) == nil && m.Gauge != nil {
-			return m.Gauge.GetValue()
-		}
-	}
-	return 0
 }

@@ -88,7 +88,7 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 	live := capture.NewLiveness()
 	metrics.SetBehind(live.Behind)
 	if cfg.Server.MetricsAddress != "" {
-		ready := readiness(live, metrics.SourceLagSeconds, cfg.Server.ReadyMaxLag)
+		ready := readiness(live, metrics.SourceLag, cfg.Server.ReadyMaxLag)
 		if err := serveMetrics(ctx, cfg.Server.MetricsAddress, reg, ready, log); err != nil {
 			return err
 		}
