@@ -32,10 +32,12 @@ type MariaDBOptions struct {
 // default_time_zone='+00:00'. The user root has no password and may connect
 // over TCP from 127.0.0.1 and over the socket.
 type MariaDB struct {
-	Port int
-	Dir  string
-	cmd  *exec.Cmd
-	done chan error
+	Port   int
+	Dir    string
+	server string
+	cred   *syscall.Credential
+	cmd    *exec.Cmd
+	done   chan error
 }
 
 // mariadbBinaries are the programs the server needs; each entry lists
@@ -189,23 +191,9 @@ func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
 	if out, err := install.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("mariadb-install-db: %w\n%s", err, out))
 	}
-	cmd := exec.Command(server, "--defaults-file="+cnf)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	logf, err := os.Create(filepath.Join(dir, "stdout.log"))
-	if err != nil {
-		return fail(fmt.Errorf("create server stdout log: %w", err))
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fail(fmt.Errorf("start mariadbd: %w", err))
-	}
-	m.cmd, m.done = cmd, make(chan error, 1)
-	go func() { m.done <- cmd.Wait(); logf.Close() }()
-	if err := m.waitReady(ctx); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-		m.Stop()
-		return nil, fmt.Errorf("mariadb did not become ready: %w\n%s", err, log)
+	m.server, m.cred = server, cred
+	if err := m.launch(ctx); err != nil {
+		return fail(err)
 	}
 	// install-db creates root@localhost only; skip-name-resolve makes TCP
 	// clients from 127.0.0.1 need an IP-addressed account.
@@ -216,6 +204,31 @@ func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
 		return nil, fmt.Errorf("create root@127.0.0.1: %w", err)
 	}
 	return m, nil
+}
+
+// launch starts the server on the data directory in m.Dir (its output
+// appended to stdout.log) and waits until it accepts connections.
+func (m *MariaDB) launch(ctx context.Context) error {
+	cmd := exec.Command(m.server, "--defaults-file="+filepath.Join(m.Dir, "my.cnf"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: m.cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	logf, err := os.OpenFile(filepath.Join(m.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open server stdout log: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start mariadbd: %w", err)
+	}
+	m.cmd, m.done = cmd, make(chan error, 1)
+	go func() { m.done <- cmd.Wait(); logf.Close() }()
+	if err := m.waitReady(ctx); err != nil {
+		log, _ := os.ReadFile(filepath.Join(m.Dir, "server.log"))
+		stopServer(cmd, m.done, syscall.SIGKILL)
+		m.cmd = nil
+		return fmt.Errorf("mariadb did not become ready: %w\n%s", err, log)
+	}
+	return nil
 }
 
 func (m *MariaDB) dataDir() string { return filepath.Join(m.Dir, "data") }
@@ -342,8 +355,11 @@ func (m *MariaDB) CreateDatabase(ctx context.Context, db, user, password string)
 // after 10 s), waits for it to exit and removes Dir. Safe to call more
 // than once.
 func (m *MariaDB) Stop() error {
-	if m == nil || m.cmd == nil {
+	if m == nil {
 		return nil
+	}
+	if m.cmd == nil { // halted (or stopped before)
+		return os.RemoveAll(m.Dir)
 	}
 	cmd := m.cmd
 	m.cmd = nil
