@@ -23,15 +23,18 @@ import (
 // (a non-transactional logical message, heartbeatPrefix) whenever it has
 // emitted nothing for HeartbeatInterval: a healthy stream delivers it
 // within moments, idle or not. When the stream has delivered nothing for
-// StallTimeout while Floe waited for it, Floe asks the server: the
-// walsender's pg_stat_replication.sent_lsn is read at StallTimeout/2 and
-// at StallTimeout of silence. A walsender that moved meanwhile is working
-// through WAL that yields nothing for Floe (a long transaction of other
-// tables) and the wait starts over; one that did not move, or a server
-// that does not answer within probeTimeout, is a stall: the walsender is
-// terminated (best effort) and Stream fails with a capture.StallError,
-// which the caller treats as a lost connection. A stall is thus detected
-// within StallTimeout + probeTimeout of the last message.
+// StallTimeout/2 and again at StallTimeout while Floe waited for it, Floe
+// looks at its walsender on a separate connection (see advancing): one
+// that works meanwhile (its sent_lsn moves, or it is busy rather than
+// waiting) is going through WAL that yields nothing for Floe, such as a
+// long transaction of other tables, and the wait starts over. Without this
+// a long silent stretch of WAL would look like a stall, and reconnecting
+// to the same WAL would repeat it forever. A walsender that does not work,
+// is gone, or a server that does not answer within probeTimeout means a
+// stall: the walsender is terminated (best effort, to free the slot) and
+// Stream fails with a capture.StallError, which the caller treats as a
+// lost connection. A stall is detected StallTimeout after the last
+// message, later by up to 2 x probeTimeout when the server answers slowly.
 //
 // Time spent handing batches downstream (backpressure) is not silence.
 
@@ -137,13 +140,16 @@ type stallWatch struct {
 	pid     uint32        // the walsender's backend PID
 	timeout time.Duration // 0: off
 	since   time.Time     // start of the current silence
-	first   *sentSample   // sent_lsn read at timeout/2 of this silence
+	first   *walsender    // the walsender seen at timeout/2 of this silence
 }
 
-// sentSample is one reading of the walsender's sent_lsn.
-type sentSample struct {
-	lsn pglogrepl.LSN
-	err error
+// walsender is what the server shows of Floe's walsender: its sent_lsn
+// (pg_stat_replication; NULL unless the role has pg_read_all_stats) and
+// its wait event (pg_stat_activity, which shows a role its own sessions).
+type walsender struct {
+	sent      *pglogrepl.LSN
+	waitEvent string
+	err       error
 }
 
 // heard restarts the silence: the server sent something, or a batch was
@@ -163,32 +169,25 @@ func (w *stallWatch) check(ctx context.Context) error {
 		return nil
 	}
 	if w.first == nil {
-		lsn, err := w.s.sentLSN(ctx, w.pid)
-		w.first = &sentSample{lsn: lsn, err: err}
+		ws := w.s.inspectWalsender(ctx, w.pid)
+		w.first = &ws
 		return nil
 	}
 	if silent < w.timeout {
 		return nil
 	}
-	lsn, err := w.s.sentLSN(ctx, w.pid)
+	second := w.s.inspectWalsender(ctx, w.pid)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if err == nil && w.first.err == nil && lsn > w.first.lsn {
-		w.s.log.Debug("stream silent, but the walsender advances", "walsender_pid", w.pid,
-			"sent_lsn", lsn.String(), "silent", silent.Round(time.Millisecond).String())
+	working, detail := advancing(*w.first, second)
+	if working {
+		w.s.log.Debug("stream silent, but the walsender works", "walsender_pid", w.pid, "detail", detail,
+			"silent", silent.Round(time.Millisecond).String())
 		w.heard()
 		return nil
 	}
-	detail := fmt.Sprintf("walsender PID %d", w.pid)
-	switch {
-	case err != nil:
-		detail += fmt.Sprintf(" could not be checked: %v", err)
-	case w.first.err != nil:
-		detail += fmt.Sprintf(" could not be checked: %v", w.first.err)
-	default:
-		detail += fmt.Sprintf(" stayed at sent_lsn %s", lsn)
-	}
+	detail = fmt.Sprintf("walsender PID %d %s", w.pid, detail)
 	if behind := w.s.cfg.Liveness.Behind(); behind > 0 {
 		detail = fmt.Sprintf("a heartbeat written %s ago has not arrived; %s", behind.Round(100*time.Millisecond), detail)
 	}
@@ -196,30 +195,68 @@ func (w *stallWatch) check(ctx context.Context) error {
 	return &capture.StallError{Source: "PostgreSQL at " + w.s.addr(), Silent: silent, Detail: detail}
 }
 
-// errNoWalsender reports a walsender that pg_stat_replication no longer lists.
-var errNoWalsender = errors.New("pg_stat_replication has no such walsender")
+// idleWaits are the wait events of a walsender that has nothing to do
+// (waiting for WAL or for the main loop's latch) or cannot send to Floe;
+// any other state (no wait event: on CPU; reading WAL; spilling) is work.
+var idleWaits = map[string]bool{"WalSenderWaitForWAL": true, "WalSenderMain": true, "WalSenderWriteData": true, "ClientWrite": true}
 
-// sentLSN reads the sent_lsn of walsender pid, within probeTimeout.
-func (s *Source) sentLSN(ctx context.Context, pid uint32) (pglogrepl.LSN, error) {
+// advancing decides from two looks at the walsender, a silence of
+// StallTimeout/2 apart, whether it is working through WAL that yields
+// nothing for Floe (a long transaction of other tables) rather than stuck,
+// and says what was seen. Its sent_lsn moving decides when the role may
+// see it; otherwise a walsender that was neither idle nor blocked on Floe
+// at the second look is taken to work. A walsender that is gone or a
+// server that does not answer is stuck.
+func advancing(first, second walsender) (bool, string) {
+	switch {
+	case second.err != nil:
+		return false, "could not be checked: " + second.err.Error()
+	case first.err != nil:
+		return false, "could not be checked: " + first.err.Error()
+	case first.sent != nil && second.sent != nil:
+		if *second.sent > *first.sent {
+			return true, "sent_lsn advanced to " + second.sent.String()
+		}
+		return false, "stayed at sent_lsn " + second.sent.String()
+	case second.waitEvent == "" || !idleWaits[second.waitEvent]:
+		return true, fmt.Sprintf("is busy (wait event %q)", second.waitEvent)
+	}
+	return false, fmt.Sprintf("stayed in wait event %s (grant the role pg_read_all_stats to let Floe read its sent_lsn)", second.waitEvent)
+}
+
+// errNoWalsender reports a walsender the server no longer lists.
+var errNoWalsender = errors.New("the server lists no such walsender")
+
+// inspectWalsender looks at walsender pid, within probeTimeout.
+func (s *Source) inspectWalsender(ctx context.Context, pid uint32) walsender {
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	conn, err := s.connect(pctx)
 	if err != nil {
-		return 0, err
+		return walsender{err: err}
 	}
 	defer conn.Close(context.Background())
-	var sent *string
-	err = conn.QueryRow(pctx, "SELECT sent_lsn::text FROM pg_stat_replication WHERE pid = $1", int64(pid)).Scan(&sent)
+	var sent, wait *string
+	err = conn.QueryRow(pctx, `SELECT r.sent_lsn::text, a.wait_event
+		FROM pg_stat_activity a LEFT JOIN pg_stat_replication r ON r.pid = a.pid WHERE a.pid = $1`, int64(pid)).Scan(&sent, &wait)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, errNoWalsender
+		return walsender{err: errNoWalsender}
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read pg_stat_replication: %w", err)
+		return walsender{err: fmt.Errorf("read pg_stat_activity: %w", err)}
 	}
-	if sent == nil {
-		return 0, nil
+	var ws walsender
+	if sent != nil {
+		lsn, err := pglogrepl.ParseLSN(*sent)
+		if err != nil {
+			return walsender{err: fmt.Errorf("parse sent_lsn %q: %w", *sent, err)}
+		}
+		ws.sent = &lsn
 	}
-	return pglogrepl.ParseLSN(*sent)
+	if wait != nil {
+		ws.waitEvent = *wait
+	}
+	return ws
 }
 
 // terminateWalsender asks the server to end walsender pid, which Floe is
