@@ -52,7 +52,7 @@ func checkStateMatchesCatalog(ctx context.Context, cfg *Config, store *state.Sto
 		return nil
 	}
 	sort.Strings(missing)
-	return fmt.Errorf("state.dir %s recorded committed checkpoints for %s, but the catalog %s has no such table: the catalog was deleted or replaced since (fix: restore the catalog; or, to snapshot these tables again from scratch, delete the state dir %s)",
+	return fmt.Errorf("state.dir %s recorded committed checkpoints for %s, but the catalog %s has no such table: the catalog was deleted or replaced since (fix: restore the catalog; or, if the tables were dropped on purpose or are to be snapshotted again from scratch, delete the state dir %s)",
 		store.Dir(), strings.Join(missing, ", "), redactURI(cfg.Sink.Catalog.URI), store.Dir())
 }
 
