@@ -17,7 +17,7 @@ func TestHeartbeatContent(t *testing.T) {
 	}
 	for _, m := range []*pglogrepl.LogicalDecodingMessage{
 		{Prefix: heartbeatPrefix, Content: []byte(heartbeatContent("floe_other", at))}, // another pipeline's
-		{Prefix: heartbeatPrefix, Content: nil},                                         // an old, empty heartbeat
+		{Prefix: heartbeatPrefix, Content: nil},                                        // an old, empty heartbeat
 		{Prefix: "floe.demo", Content: []byte(heartbeatContent("floe_shop", at))},
 		{Prefix: heartbeatPrefix, Content: []byte("v2 floe_shop 1")},
 		{Prefix: heartbeatPrefix, Content: []byte("v1 floe_shop x")},

@@ -76,7 +76,7 @@ func TestEndpointAndStorageProblem(t *testing.T) {
 		t.Errorf("endpoint without an address: %q", got)
 	}
 	for path, want := range map[string]string{
-		"/lake/ns.db/t/data/f.parquet":       "sink.warehouse: no space left on device: /lake/ns.db/t/data/f.parquet (fix: free space",
+		"/lake/ns.db/t/data/f.parquet":         "sink.warehouse: no space left on device: /lake/ns.db/t/data/f.parquet (fix: free space",
 		"/var/lib/floe/shop/spill/t-1.parquet": "state.dir: no space left on device: /var/lib/floe/shop/spill/t-1.parquet",
 		"/var/lib/floe/catalog.db-wal":         "sink.catalog.uri: no space left on device: /var/lib/floe/catalog.db-wal",
 		"/lakehouse/x":                         "storage: no space left on device: /lakehouse/x",
