@@ -10,7 +10,10 @@
 // the Start/Stream/Close order (Lifecycle), config defaults and required
 // settings, position helpers (AsPosition, CutPositionPrefix), the frame
 // of chunk planning (PlanKeyRanges, KeyBound, ChunkBatch) and of
-// RowReader key batches (KeyBatches). It imports no database driver.
+// RowReader key batches (KeyBatches), and what a stream reports about its
+// liveness (Liveness, StallError). A Problem keeps the error it was found
+// from (Problem.Err), so a refused connection stays recognisable as one.
+// It imports no database driver.
 //
 // In: a source database (each backend is a subpackage: postgres, mysql).
 // Out: Batches — one source transaction each, or one snapshot chunk —
@@ -22,5 +25,8 @@
 //   - a source is acknowledged (Source.Ack) only with positions it emitted,
 //     never backwards, and only after the data is durable in Iceberg;
 //   - snapshot rows and stream rows decode through the same code path;
+//   - a stream that brings nothing for its StallTimeout while the server
+//     is not working for it fails with a *StallError, which callers treat
+//     as a lost connection;
 //   - SnapshotPlan's encoding is versioned and pinned by a golden test.
 package capture

@@ -13,8 +13,17 @@
 // with More set and the provisional Position commit LSN + 1. When the
 // database is idle, a heartbeat message is written every HeartbeatInterval
 // and arrives as an empty Batch whose Position may be acknowledged, so the
-// slot keeps moving. ReadChunk emits one Batch of OpRead changes per chunk
-// with Position = StartInfo.From.
+// slot keeps moving; its CommitTime is the time it was written. ReadChunk
+// emits one Batch of OpRead changes per chunk with Position =
+// StartInfo.From.
+//
+// Liveness (stall.go): a stream that delivers nothing, not even Floe's own
+// heartbeat, for StallTimeout while Floe waits for it, and whose walsender
+// does not work meanwhile (its sent_lsn, or else its wait event), fails
+// with a capture.StallError after the walsender is terminated; a
+// walsender that works through WAL that yields nothing is waited for.
+// Config.Liveness receives the stream's state (streaming, heard, owed
+// heartbeats). StreamHolder names the walsender holding the slot.
 //
 // Invariants:
 //   - every connection runs with DateStyle=ISO, IntervalStyle=iso_8601,
