@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
@@ -107,4 +112,26 @@ func TestSourceOutageMariaDB(t *testing.T) {
 		t.Fatalf("%d retries logged with endpoint=%s during a %s outage, want several; log:\n%s", n, endpoint, sourceOutage, e.tail(40))
 	}
 	e.mustVerify(3)
+}
+
+// TestSourceUnreachableAtStart: at the very start an unreachable source
+// is a configuration error until proven otherwise (a wrong host or port):
+// floe run exits at once with one line and creates nothing.
+func TestSourceUnreachableAtStart(t *testing.T) {
+	needServers(t)
+	e := newPipelineEnv(t, "unreachable", `public\.orders`, "upsert", "")
+	port, err := testdb.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewriteConfig(t, e, fmt.Sprintf("port: %d\n", sharedPG.Port), fmt.Sprintf("port: %d\n", port))
+	start := time.Now()
+	out, code := runFloe(t, e, "run", "--config", e.config)
+	expectOneLineError(t, out, code, "source.hostname: cannot reach PostgreSQL at 127.0.0.1:"+strconv.Itoa(port), "connection refused", "fix: ")
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("floe run took %v to give up", d)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "catalog.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("floe run created its catalog before reaching the source: %v", err)
+	}
 }
