@@ -161,6 +161,9 @@ func (s *Source) streamError(at Position, err error) error {
 				Fix:     fmt.Sprintf("run GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '%s'", s.cfg.User)}
 		}
 	}
+	if errors.Is(err, gomysql.ErrBadConn) {
+		return fmt.Errorf("binlog stream at %s: %w", at, err) // the connection broke
+	}
 	return fmt.Errorf("binlog stream at %s: %w (if another replica or pipeline registered server id %d, give this one a different source.server-id)", at, err, s.cfg.ServerID)
 }
 
