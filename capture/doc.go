@@ -14,7 +14,10 @@
 // the Start/Stream/Close order (Lifecycle), config defaults and required
 // settings, position helpers (AsPosition, CutPositionPrefix), the frame
 // of chunk planning (PlanKeyRanges, KeyBound, ChunkBatch) and of
-// RowReader key batches (KeyBatches). It imports no database driver.
+// RowReader key batches (KeyBatches), and what a stream reports about its
+// liveness (Liveness, StallError). A Problem keeps the error it was found
+// from (Problem.Err), so a refused connection stays recognisable as one.
+// It imports no database driver.
 //
 // In: a source database (each backend is a subpackage: postgres, mysql).
 // Out: Batches — one source transaction each, or one snapshot chunk —
@@ -37,5 +40,8 @@
 //   - a route's key for a table without a primary key (KeyOverride) is
 //     accepted only when NOT NULL columns a unique index covers exactly
 //     form it (KeyCheck), so two source rows never share a key;
+//   - a stream that brings nothing for its StallTimeout while the server
+//     is not working for it fails with a *StallError, which callers treat
+//     as a lost connection;
 //   - SnapshotPlan's encoding is versioned and pinned by a golden test.
 package capture

@@ -12,7 +12,14 @@ type Problem struct {
 	Field   string
 	Message string
 	Fix     string
+	// Err is the error the problem was found from, when there is one (a
+	// refused connection): callers tell a passing outage from a lasting
+	// misconfiguration by it. It is not part of the rendered line.
+	Err error
 }
+
+// Unwrap returns the error the problem was found from (nil if none).
+func (p Problem) Unwrap() error { return p.Err }
 
 // Error renders the problem on one line.
 func (p Problem) Error() string {

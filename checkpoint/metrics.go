@@ -1,6 +1,8 @@
 package checkpoint
 
 import (
+	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,19 +20,41 @@ type Metrics struct {
 	Checkpoints           prometheus.Counter
 	CheckpointSeconds     prometheus.Histogram
 	// SourceLagSeconds is how far the last applied transaction's commit
-	// time lies behind the wall clock.
-	SourceLagSeconds prometheus.Gauge
+	// time lay behind the wall clock when it was applied, or, when larger,
+	// how long the source has owed a delivery (see SetBehind).
+	SourceLagSeconds prometheus.GaugeFunc
 	// SchemaChanges counts Iceberg schema evolutions, by table.
 	SchemaChanges *prometheus.CounterVec
 	// TableResets counts tables emptied and snapshotted again because
 	// their continuity with the source could not be proven, by table and
 	// cause (one of the Cause* constants).
 	TableResets *prometheus.CounterVec
+
+	lag    atomic.Uint64 // math.Float64bits of the last applied batch's lag in seconds
+	behind atomic.Pointer[func() time.Duration]
+}
+
+// SetBehind makes floe_capture_source_lag_seconds report at least
+// behind(): how long the source has held something the stream has not
+// brought (capture.Liveness.Behind), so that the lag grows while a
+// stalled stream brings nothing.
+func (m *Metrics) SetBehind(behind func() time.Duration) {
+	m.behind.Store(&behind)
+}
+
+// SourceLag is the value of floe_capture_source_lag_seconds.
+func (m *Metrics) SourceLag() float64 {
+	lag := math.Float64frombits(m.lag.Load())
+	if f := m.behind.Load(); f != nil {
+		lag = max(lag, (*f)().Seconds())
+	}
+	return lag
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not registered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
+	m := &Metrics{}
+	*m = Metrics{
 		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "floe_capture_changes_total", Help: "Stream changes applied, by table and op.",
 		}, []string{"table", "op"}),
@@ -50,9 +74,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "floe_checkpoint_duration_seconds", Help: "Time to commit one checkpoint.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}),
-		SourceLagSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "floe_capture_source_lag_seconds", Help: "Wall clock minus the commit time of the last applied transaction.",
-		}),
+		SourceLagSeconds: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "floe_capture_source_lag_seconds",
+			Help: "Wall clock minus the commit time of the last applied transaction when it was applied, or how long the source has owed the stream a delivery (a heartbeat), whichever is larger.",
+		}, m.SourceLag),
 		SchemaChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "floe_schema_changes_total", Help: "Iceberg schema evolutions that followed a source layout change, by table.",
 		}, []string{"table"}),
@@ -69,6 +94,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 func (m *Metrics) observeBatch(b capture.Batch) {
 	if !b.CommitTime.IsZero() {
-		m.SourceLagSeconds.Set(time.Since(b.CommitTime).Seconds())
+		m.lag.Store(math.Float64bits(time.Since(b.CommitTime).Seconds()))
 	}
 }

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
@@ -63,6 +65,11 @@ type Catalog struct {
 	log       *slog.Logger
 
 	locks sync.Map // Ident.String() -> *sync.Mutex, see tableLock
+
+	// file is the SQLite catalog's database file and id its identity
+	// (device and inode) when it was opened; "" for other catalogs.
+	file string
+	id   os.FileInfo
 }
 
 // tableLock returns the mutex that serialises writers of table id in
@@ -136,6 +143,10 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
+	file := ""
+	if driver == "sqlite" {
+		file = strings.TrimPrefix(dsn[:strings.IndexByte(dsn, '?')], "file:")
+	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open catalog database: %w", err)
@@ -151,7 +162,64 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 		db.Close()
 		return nil, fmt.Errorf("initialise sql catalog: %w", err)
 	}
-	return &Catalog{cat: cat, db: db, name: name, warehouse: warehouse, log: log}, nil
+	c := &Catalog{cat: cat, db: db, name: name, warehouse: warehouse, log: log, file: file}
+	if file != "" {
+		if c.id, err = os.Stat(file); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sink.catalog.uri: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// ErrCatalogGone is returned (wrapped) by every catalog operation of a
+// SQLite catalog whose database file was deleted or replaced since Open:
+// writing on would commit into a file nobody else can see.
+var ErrCatalogGone = errors.New("catalog file deleted or replaced")
+
+// checkFile fails with ErrCatalogGone when the SQLite catalog's file is
+// no longer the one opened (same path, device and inode). Other catalogs
+// always pass.
+func (c *Catalog) checkFile() error {
+	if c.file == "" {
+		return nil
+	}
+	now, err := os.Stat(c.file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("sink.catalog.uri: %w: %s no longer exists; Floe stops rather than commit into the deleted file (fix: restore the file, e.g. from a backup, and start Floe again; to start over instead, also delete the state dir)", ErrCatalogGone, c.file)
+	case err != nil:
+		return fmt.Errorf("sink.catalog.uri: check catalog file: %w", err)
+	case !os.SameFile(c.id, now):
+		return fmt.Errorf("sink.catalog.uri: %w: %s is another file than the one Floe opened; Floe stops rather than commit into the replaced file (fix: start Floe again to use the new file)", ErrCatalogGone, c.file)
+	}
+	return nil
+}
+
+// CheckWritable creates and removes a file in a local warehouse directory,
+// so that one Floe may not write fails before anything starts, with a
+// *StorageFault naming the directory. Other warehouses always pass.
+func (c *Catalog) CheckWritable() error {
+	dir, ok := strings.CutPrefix(c.warehouse, "file://")
+	if !ok {
+		return nil
+	}
+	f, err := os.CreateTemp(dir, ".floe-write-check-*")
+	if err == nil {
+		name := f.Name()
+		_, err = f.Write([]byte{0})
+		err = errors.Join(err, f.Close(), os.Remove(name))
+		if err != nil {
+			_ = os.Remove(name)
+		}
+	}
+	if err != nil {
+		if fault, ok := ClassifyStorage(err); ok {
+			return &StorageFault{Kind: fault.Kind, Path: dir, Err: err}
+		}
+		return fmt.Errorf("sink.warehouse: write to %s: %w", dir, err)
+	}
+	return nil
 }
 
 // Close releases the catalog database connections. Tables obtained from
@@ -235,6 +303,9 @@ func warehouseURI(w string) (string, error) {
 		return "", fmt.Errorf("sink.warehouse: resolve %q: %w", p, err)
 	}
 	if err := os.MkdirAll(abs, 0o755); err != nil {
+		if fault, ok := ClassifyStorage(err); (ok && fault.Kind == NotDirectory) || errors.Is(err, syscall.EEXIST) {
+			return "", fmt.Errorf("sink.warehouse: %s (or a directory above it) is a file, not a directory: %w", abs, err)
+		}
 		return "", fmt.Errorf("sink.warehouse: create %s: %w", abs, err)
 	}
 	return "file://" + filepath.ToSlash(abs), nil
@@ -267,6 +338,9 @@ func (c *Catalog) EnsureTable(ctx context.Context, id Ident, layout *schema.Tabl
 	sc, err := icebergSchema(layout, identifier)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", id, err)
+	}
+	if err := c.checkFile(); err != nil {
+		return nil, err
 	}
 	if err := c.ensureNamespace(ctx, id); err != nil {
 		return nil, err

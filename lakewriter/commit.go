@@ -150,6 +150,11 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		}
 		next, err := commitOnce(ctx, tbl, c, dataFiles, delFiles)
 		if err == nil {
+			// A catalog file deleted while the commit ran took the commit
+			// with it: it must not count as durable.
+			if err := t.cat.checkFile(); err != nil {
+				return res, fmt.Errorf("commit %s: %w", t.id, err)
+			}
 			t.setCurrent(next)
 			res.SnapshotID = next.CurrentSnapshot().SnapshotID
 			t.logCommit(res, start)

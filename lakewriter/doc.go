@@ -40,6 +40,15 @@
 //     RowBatches from RowEncoder on other goroutines) and passed as
 //     Commit.Data; they are unreferenced until that commit lands, so orphan
 //     removal must only take files older than the longest such wait.
+//   - Storage faults are classified (ClassifyStorage): no space or quota
+//     heal; permission, read-only and not-a-directory need the operator.
+//     A local warehouse is written through an IO that removes a new file
+//     whose write or close failed, so no empty or partial file remains;
+//     CheckWritable probes it once.
+//   - A SQLite catalog's file (path, device, inode) is checked before every
+//     table reload and after every commit: a deleted or replaced file fails
+//     with ErrCatalogGone, and a commit that landed in it is not reported
+//     as a success.
 //   - New tables write zstd level 1 (table property
 //     write.parquet.compression-level; see BenchmarkCodec).
 //   - Maintenance (compaction) runs through Table.Maintain, which holds the

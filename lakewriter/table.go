@@ -90,6 +90,9 @@ func (t *Table) setCurrent(tbl *table.Table) {
 
 // refresh loads the table's newest metadata from the catalog.
 func (t *Table) refresh(ctx context.Context) (*table.Table, error) {
+	if err := t.cat.checkFile(); err != nil {
+		return nil, err
+	}
 	tbl, err := t.cat.cat.LoadTable(ctx, t.id.iceberg())
 	if err != nil {
 		return nil, fmt.Errorf("reload table %s: %w", t.id, err)

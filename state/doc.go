@@ -3,7 +3,10 @@
 // acknowledged to the source, kept in one bbolt file (dir/state.db).
 //
 // In: what the checkpoint coordinator learned after a successful commit.
-// Out: the same values on the next start, to skip work quickly.
+// Out: the same values on the next start, to skip work quickly, and
+// evidence of what was committed: floe run refuses to start when the
+// catalog lacks tables the cache recorded checkpoints for (a deleted
+// catalog); floe resnapshot forgets the tables it drops (DeleteTables).
 //
 // Invariants:
 //   - the store is a cache: the truth is in the Iceberg snapshot summaries.

@@ -131,6 +131,46 @@ func (s *Store) PutTables(tables map[string]TableState) error {
 	return nil
 }
 
+// Tables returns the cached state of every table, by id.
+func (s *Store) Tables() (map[string]TableState, error) {
+	out := map[string]TableState{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTables).ForEach(func(k, v []byte) error {
+			st, err := decodeTable(v)
+			if err != nil {
+				return fmt.Errorf("table %s: %w", k, err)
+			}
+			out[string(k)] = st
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read table states: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteTables forgets the cached state of the given tables (absent ones
+// are ignored), in one transaction.
+func (s *Store) DeleteTables(ids ...string) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTables)
+		for _, id := range ids {
+			if err := b.Delete([]byte(id)); err != nil {
+				return fmt.Errorf("table %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete table states: %w", err)
+	}
+	return nil
+}
+
+// Dir is the state directory.
+func (s *Store) Dir() string { return s.dir }
+
 // AckedPosition returns the last position stored by PutAckedPosition, or
 // "" if none was.
 func (s *Store) AckedPosition() (string, error) {

@@ -141,3 +141,35 @@ func TestLocked(t *testing.T) {
 	}
 	open(t, dir)
 }
+
+func TestTablesAndDeleteTables(t *testing.T) {
+	s := open(t, t.TempDir())
+	all, err := s.Tables()
+	if err != nil || len(all) != 0 {
+		t.Fatalf("empty store: %v %v", all, err)
+	}
+	want := map[string]TableState{
+		"public.a": {Position: "pg.v1:0/1", Checkpoint: 3},
+		"public.b": {Position: "pg.v1:0/2", Checkpoint: 4, Snapshot: "plan"},
+	}
+	if err := s.PutTables(want); err != nil {
+		t.Fatal(err)
+	}
+	all, err = s.Tables()
+	if err != nil || len(all) != 2 || all["public.a"] != want["public.a"] || all["public.b"] != want["public.b"] {
+		t.Fatalf("Tables() = %v, %v; want %v", all, err, want)
+	}
+	if err := s.DeleteTables("public.a", "public.absent"); err != nil {
+		t.Fatal(err)
+	}
+	all, err = s.Tables()
+	if err != nil || len(all) != 1 || all["public.b"] != want["public.b"] {
+		t.Fatalf("after DeleteTables: %v, %v", all, err)
+	}
+	if _, found, _ := s.Table("public.a"); found {
+		t.Fatal("public.a is still cached")
+	}
+	if s.Dir() == "" {
+		t.Fatal("Dir is empty")
+	}
+}

@@ -54,7 +54,15 @@ type Config struct {
 	// HeartbeatInterval is the binlog heartbeat period the server is asked
 	// for; an idle stream emits an empty Batch at most this often (default 10s).
 	HeartbeatInterval time.Duration
-	Logger            *slog.Logger
+	// StallTimeout is how long a read of the binlog stream may bring
+	// nothing before the stream is deemed stalled and Stream fails with a
+	// capture.StallError (default 3 x HeartbeatInterval; it must exceed
+	// HeartbeatInterval, since an idle server sends only its heartbeats).
+	StallTimeout time.Duration
+	// Liveness, when set, receives what the stream knows about itself
+	// (see capture.Liveness).
+	Liveness *capture.Liveness
+	Logger   *slog.Logger
 }
 
 // Flavors, as detected from SELECT VERSION().
@@ -117,6 +125,9 @@ func New(cfg Config) (*Source, error) {
 		cfg.ServerTimeZone = time.UTC
 	}
 	cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger = capture.StreamDefaults(cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger)
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = capture.DefaultStallTimeout(cfg.HeartbeatInterval)
+	}
 	problems := problemList(capture.RequireUser(cfg.User))
 	problems = append(problems, capture.RequireTables(cfg.Tables, "database.table")...)
 	if cfg.ServerID == 0 {
@@ -245,7 +256,7 @@ func (s *Source) connectError(err error) error {
 				Fix:     "check source.username and source.password (and that the user may connect from this host)"}
 		case 1040: // ER_CON_COUNT_ERROR
 			return Problem{Field: "source", Message: fmt.Sprintf("too many connections at %s", s.addr()),
-				Fix: "raise max_connections or close idle connections"}
+				Fix: "raise max_connections or close idle connections", Err: err}
 		}
 		return fmt.Errorf("connect to %s: %w", s.addr(), err)
 	}
@@ -256,7 +267,7 @@ func (s *Source) connectError(err error) error {
 	if errors.As(err, &dnsErr) || errors.As(err, &opErr) {
 		return Problem{Field: "source.hostname",
 			Message: fmt.Sprintf("cannot reach MySQL at %s: %v", s.addr(), err),
-			Fix:     "check source.hostname and source.port and that the server accepts TCP connections"}
+			Fix:     "check source.hostname and source.port and that the server accepts TCP connections", Err: err}
 	}
 	return fmt.Errorf("connect to %s: %w", s.addr(), err)
 }

@@ -36,7 +36,10 @@
 // position silently; when nothing was emitted for HeartbeatInterval the
 // next one (or a server heartbeat) is emitted as an empty Batch, so the
 // coordinator can cut checkpoints at a recent position. Ack only records
-// the position: MySQL keeps no replica state.
+// the position: MySQL keeps no replica state. The server is asked for a
+// heartbeat every HeartbeatInterval; a binlog read that brings nothing for
+// StallTimeout fails the stream with a capture.StallError. StreamHolder
+// names the binlog reader registered with the pipeline's server id.
 //
 // Snapshot: Start takes From = the server's current position (or the
 // resume position) and reports Exact = false: there is no exported

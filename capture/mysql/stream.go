@@ -44,17 +44,33 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 		UseDecimal:              false,
 		TimestampStringLocation: time.UTC,
 		RenderJSONAsMySQLText:   true,
-		HeartbeatPeriod:         s.cfg.HeartbeatInterval,
-		ReadTimeout:             s.cfg.HeartbeatInterval*3 + 10*time.Second,
-		DisableRetrySync:        true,
-		Logger:                  s.log.With("component", "binlog"),
+		// The server sends a heartbeat event whenever it has sent nothing
+		// for HeartbeatPeriod; every read (go-mysql arms the deadline as
+		// each read starts, so time spent handing events downstream does
+		// not count) must bring something within ReadTimeout. A dump
+		// thread that stalls, or a connection that silently drops
+		// everything, therefore fails the stream within StallTimeout.
+		HeartbeatPeriod:  s.cfg.HeartbeatInterval,
+		ReadTimeout:      s.cfg.StallTimeout,
+		DisableRetrySync: true,
+		Logger:           s.log.With("component", "binlog"),
 		Option: func(c *client.Conn) error {
 			// Sessions of the dump connection read TIMESTAMP defaults in UTC too.
 			_, err := c.Execute("SET time_zone = '+00:00'")
 			return err
 		},
 	})
-	defer syncer.Close()
+	stalled := false
+	defer func() {
+		if stalled {
+			// Closing kills the dump connection through a new connection
+			// to the server, which a stalled server may keep waiting for
+			// up to StallTimeout: do it aside, the caller reconnects now.
+			go syncer.Close()
+			return
+		}
+		syncer.Close()
+	}()
 	var (
 		bs  *replication.BinlogStreamer
 		err error
@@ -75,7 +91,11 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	if err != nil {
 		return s.streamError(from, err)
 	}
-	s.log.Info("streaming", "flavor", flavor, "server_id", s.cfg.ServerID, "position", from.String())
+	s.log.Info("streaming", "flavor", flavor, "server_id", s.cfg.ServerID, "position", from.String(),
+		"stall_timeout", s.cfg.StallTimeout.String())
+	live := s.cfg.Liveness
+	live.Started(s.cfg.HeartbeatInterval)
+	lastEvent := time.Now()
 
 	st := &streamer{s: s, out: out, cur: from, last: from, byName: byName,
 		versions: map[string]*table{}, mapped: map[capture.TableID]bool{}, maps: map[uint64]*table{}, ignored: map[uint64]bool{}, decs: map[uint64]*rowDecoders{},
@@ -87,14 +107,28 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 		ev, err := bs.GetEvent(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
+				live.Ended(nil)
 				return ctx.Err()
 			}
-			return s.streamError(st.cur, err)
+			if silent := time.Since(lastEvent); silent >= s.cfg.StallTimeout && readTimedOut(err) {
+				stalled = true
+				err = &capture.StallError{Source: "MySQL at " + s.addr(), Silent: silent,
+					Detail: fmt.Sprintf("no event and no heartbeat, which the server sends every %s when idle; %v", s.cfg.HeartbeatInterval, err)}
+				live.Ended(err)
+				return err
+			}
+			err = s.streamError(st.cur, err)
+			live.Ended(err)
+			return err
 		}
+		lastEvent = time.Now()
+		live.Delivered(lastEvent)
 		if err := st.handle(ctx, ev); err != nil {
 			if ctx.Err() != nil {
+				live.Ended(nil)
 				return ctx.Err()
 			}
+			live.Ended(err)
 			return err
 		}
 	}
@@ -132,6 +166,9 @@ func (s *Source) streamError(at Position, err error) error {
 				Message: fmt.Sprintf("user %q may not read the binlog: %s", s.cfg.User, me.Message),
 				Fix:     fmt.Sprintf("run GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '%s'", s.cfg.User)}
 		}
+	}
+	if errors.Is(err, gomysql.ErrBadConn) {
+		return fmt.Errorf("binlog stream at %s: %w", at, err) // the connection broke
 	}
 	return fmt.Errorf("binlog stream at %s: %w (if another replica or pipeline registered server id %d, give this one a different source.server-id)", at, err, s.cfg.ServerID)
 }
@@ -488,4 +525,10 @@ func (st *streamer) emit(ctx context.Context, b capture.Batch) error {
 	}
 	st.lastEmit = time.Now()
 	return nil
+}
+
+// readTimedOut reports a binlog read that hit its deadline (go-mysql
+// keeps only the text of the network error inside ErrBadConn).
+func readTimedOut(err error) bool {
+	return errors.Is(err, gomysql.ErrBadConn) && strings.Contains(err.Error(), "i/o timeout")
 }

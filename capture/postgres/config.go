@@ -45,6 +45,15 @@ type Config struct {
 	// HeartbeatInterval is how long the stream may stay idle before a
 	// heartbeat message is written (default 10s).
 	HeartbeatInterval time.Duration
+	// StallTimeout is how long the stream may deliver nothing while Floe
+	// waits for it (not even its own heartbeat) before the server is asked
+	// whether the walsender still makes progress; if it does not, Stream
+	// fails with a capture.StallError (default 3 x HeartbeatInterval; see
+	// stall.go).
+	StallTimeout time.Duration
+	// Liveness, when set, receives what the stream knows about itself
+	// (see capture.Liveness).
+	Liveness *capture.Liveness
 	// MaxBatchChanges splits larger transactions into parts (default 10000).
 	MaxBatchChanges int
 	Logger          *slog.Logger
@@ -109,6 +118,9 @@ func New(cfg Config) (*Source, error) {
 		cfg.StatusInterval = 10 * time.Second
 	}
 	cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger = capture.StreamDefaults(cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger)
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = capture.DefaultStallTimeout(cfg.HeartbeatInterval)
+	}
 	problems := problemList(capture.RequireUser(cfg.User))
 	if cfg.Database == "" {
 		problems = append(problems, Problem{Field: "source.database", Message: "no database given", Fix: "set source.database"})
@@ -189,30 +201,43 @@ func (s *Source) connectError(err error) error {
 func (s *Source) classifyConnectError(err error) (Problem, bool) {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "28P01":
-			return Problem{Field: "source.password",
-				Message: fmt.Sprintf("password authentication failed for user %q at %s", s.cfg.User, s.addr()),
-				Fix:     "check source.username and source.password"}, true
-		case "28000":
-			return Problem{Field: "source.username",
-				Message: fmt.Sprintf("server rejected user %q at %s: %s", s.cfg.User, s.addr(), pgErr.Message),
-				Fix:     "allow the user in pg_hba.conf (for database and for replication connections) or correct source.username"}, true
-		case "3D000":
-			return Problem{Field: "source.database",
-				Message: fmt.Sprintf("database %q does not exist at %s", s.cfg.Database, s.addr()),
-				Fix:     "correct source.database or create the database"}, true
-		case "42501":
-			return Problem{Field: "source.username",
-				Message: fmt.Sprintf("user %q may not open a replication connection: %s", s.cfg.User, pgErr.Message),
-				Fix:     fmt.Sprintf("run ALTER ROLE %s REPLICATION", pgx.Identifier{s.cfg.User}.Sanitize())}, true
-		case "53300":
-			return Problem{Field: "source",
-				Message: fmt.Sprintf("no free connection slot at %s: %s", s.addr(), pgErr.Message),
-				Fix:     "raise max_connections / max_wal_senders or close idle connections"}, true
-		}
-		return Problem{}, false
+		p, ok := s.classifyPgConnectError(pgErr)
+		p.Err = err
+		return p, ok
 	}
+	return s.classifyNetConnectError(err)
+}
+
+// classifyPgConnectError maps the server's refusal of a connection to
+// the setting that causes it.
+func (s *Source) classifyPgConnectError(pgErr *pgconn.PgError) (Problem, bool) {
+	switch pgErr.Code {
+	case "28P01":
+		return Problem{Field: "source.password",
+			Message: fmt.Sprintf("password authentication failed for user %q at %s", s.cfg.User, s.addr()),
+			Fix:     "check source.username and source.password"}, true
+	case "28000":
+		return Problem{Field: "source.username",
+			Message: fmt.Sprintf("server rejected user %q at %s: %s", s.cfg.User, s.addr(), pgErr.Message),
+			Fix:     "allow the user in pg_hba.conf (for database and for replication connections) or correct source.username"}, true
+	case "3D000":
+		return Problem{Field: "source.database",
+			Message: fmt.Sprintf("database %q does not exist at %s", s.cfg.Database, s.addr()),
+			Fix:     "correct source.database or create the database"}, true
+	case "42501":
+		return Problem{Field: "source.username",
+			Message: fmt.Sprintf("user %q may not open a replication connection: %s", s.cfg.User, pgErr.Message),
+			Fix:     fmt.Sprintf("run ALTER ROLE %s REPLICATION", pgx.Identifier{s.cfg.User}.Sanitize())}, true
+	case "53300":
+		return Problem{Field: "source",
+			Message: fmt.Sprintf("no free connection slot at %s: %s", s.addr(), pgErr.Message),
+			Fix:     "raise max_connections / max_wal_senders or close idle connections"}, true
+	}
+	return Problem{}, false
+}
+
+// classifyNetConnectError reports a server that cannot be reached.
+func (s *Source) classifyNetConnectError(err error) (Problem, bool) {
 	var (
 		dnsErr *net.DNSError
 		opErr  *net.OpError
@@ -228,7 +253,7 @@ func (s *Source) classifyConnectError(err error) (Problem, bool) {
 	}
 	return Problem{Field: "source.hostname",
 		Message: fmt.Sprintf("cannot reach PostgreSQL at %s: %v", s.addr(), reason),
-		Fix:     "check source.hostname and source.port and that the server accepts TCP connections"}, true
+		Fix:     "check source.hostname and source.port and that the server accepts TCP connections", Err: err}, true
 }
 
 func (s *Source) addr() string {

@@ -13,12 +13,21 @@
 // with More set and the provisional Position commit LSN + 1. When the
 // database is idle, a heartbeat message is written every HeartbeatInterval
 // and arrives as an empty Batch whose Position may be acknowledged, so the
-// slot keeps moving (PostgreSQL 13's pgoutput sends no messages: there the
-// message is transactional and its otherwise empty transaction's commit
-// is the Batch). ReadChunk emits one Batch of OpRead changes per chunk
-// with Position = StartInfo.From. Check reports what would stop capture;
+// slot keeps moving; its CommitTime is the time it was written
+// (PostgreSQL 13's pgoutput sends no messages: there the message is
+// transactional and its otherwise empty transaction's commit is the
+// Batch). ReadChunk emits one Batch of OpRead changes per chunk with
+// Position = StartInfo.From. Check reports what would stop capture;
 // CheckExclusive, for floe check, whether another walsender streams from
 // the slot.
+//
+// Liveness (stall.go): a stream that delivers nothing, not even Floe's own
+// heartbeat, for StallTimeout while Floe waits for it, and whose walsender
+// does not work meanwhile (its sent_lsn, or else its wait event), fails
+// with a capture.StallError after the walsender is terminated; a
+// walsender that works through WAL that yields nothing is waited for.
+// Config.Liveness receives the stream's state (streaming, heard, owed
+// heartbeats). StreamHolder names the walsender holding the slot.
 //
 // Invariants:
 //   - every connection runs with DateStyle=ISO, IntervalStyle=iso_8601,

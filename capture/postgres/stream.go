@@ -19,18 +19,6 @@ import (
 	"github.com/floe-cdc/floe/schema"
 )
 
-// heartbeatSQL writes a non-transactional logical message; it reaches the
-// stream as a Message whose LSN can be acknowledged even when no captured
-// table changes.
-const heartbeatSQL = "SELECT pg_logical_emit_message(false, 'floe.heartbeat', '')"
-
-// heartbeatTxSQL writes a transactional logical message, for servers whose
-// pgoutput has no "messages" option (PostgreSQL 13): the message itself is
-// not sent, but the transaction it makes is, as an empty Begin/Commit
-// (pgoutput skips empty transactions only since 15), and its commit
-// becomes the empty Batch.
-const heartbeatTxSQL = "SELECT pg_logical_emit_message(true, 'floe.heartbeat', '')"
-
 // messagesSince is the first major version whose pgoutput streams logical
 // messages (the "messages" option).
 const messagesSince = 14
@@ -55,11 +43,14 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	defer closeConn(conn)
 	pubList := strings.ReplaceAll(pgx.Identifier{s.cfg.PublicationName}.Sanitize(), "'", "''")
 	args := []string{"proto_version '1'", "publication_names '" + pubList + "'"}
-	if serverMajor(conn) >= messagesSince {
+	messages := serverMajor(conn) >= messagesSince
+	if messages {
 		args = append(args, "messages 'true'") // heartbeats
+	} else {
+		s.log.Warn("PostgreSQL before 14 does not stream logical messages: heartbeats arrive as empty transactions, and a stalled stream is noticed only when the connection breaks", "server_version", conn.ParameterStatus("server_version"))
 	}
 	err = pglogrepl.StartReplication(ctx, conn, s.cfg.SlotName, from.LSN, pglogrepl.StartReplicationOptions{
 		Mode: pglogrepl.LogicalReplication, PluginArgs: args,
@@ -70,17 +61,26 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 		}
 		return fmt.Errorf("start replication on slot %s at %s: %w", s.cfg.SlotName, from, err)
 	}
-	s.log.Info("streaming", "slot", s.cfg.SlotName, "publication", s.cfg.PublicationName, "position", from.String())
+	s.log.Info("streaming", "slot", s.cfg.SlotName, "publication", s.cfg.PublicationName, "position", from.String(),
+		"walsender_pid", conn.PID(), "stall_timeout", stallTimeout(s.cfg, messages).String())
 
 	st := &streamer{
 		s: s, conn: conn, out: out, start: from.LSN, last: from.LSN,
 		byName: byName, rels: map[uint32]*table{}, ignored: map[uint32]string{},
+		watch: stallWatch{s: s, pid: conn.PID(), timeout: stallTimeout(s.cfg, messages)},
 	}
+	st.watch.heard()
 	st.activity.Store(time.Now().UnixNano())
+	s.cfg.Liveness.Started(0)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return st.run(gctx) })
-	g.Go(func() error { s.heartbeat(gctx, &st.activity); return nil })
+	g.Go(func() error { s.heartbeat(gctx, &st.activity, messages); return nil })
 	err = g.Wait()
+	if ctx.Err() != nil {
+		s.cfg.Liveness.Ended(nil)
+	} else {
+		s.cfg.Liveness.Ended(err)
+	}
 	if ctx.Err() != nil {
 		// Report the last acknowledgement before leaving, so a restart
 		// does not replay what is already durable.
@@ -125,55 +125,6 @@ func (s *Source) Close() error {
 	return s.EndSnapshot(context.Background())
 }
 
-// heartbeat writes a heartbeat message whenever no batch was emitted for
-// HeartbeatInterval (transactional where pgoutput cannot send messages,
-// see heartbeatTxSQL). Failures are logged and retried on the next beat.
-func (s *Source) heartbeat(ctx context.Context, activity *atomic.Int64) {
-	interval := s.cfg.HeartbeatInterval
-	var conn *pgx.Conn
-	beat := heartbeatSQL
-	defer func() {
-		if conn != nil {
-			conn.Close(context.Background())
-		}
-	}()
-	for {
-		wait := time.Until(time.Unix(0, activity.Load()).Add(interval))
-		timer := time.NewTimer(max(wait, time.Millisecond))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-timer.C:
-		}
-		if time.Since(time.Unix(0, activity.Load())) < interval {
-			continue
-		}
-		activity.Store(time.Now().UnixNano())
-		if conn == nil {
-			c, err := s.connect(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.log.Warn("heartbeat connect failed", "error", err)
-				}
-				continue
-			}
-			conn = c
-			beat = heartbeatSQL
-			if serverMajor(conn.PgConn()) < messagesSince {
-				beat = heartbeatTxSQL
-			}
-		}
-		if _, err := conn.Exec(ctx, beat); err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("heartbeat failed", "error", err)
-			}
-			conn.Close(context.Background())
-			conn = nil
-		}
-	}
-}
-
 // streamer is the state of one replication session.
 type streamer struct {
 	s     *Source
@@ -193,6 +144,7 @@ type streamer struct {
 	sentLSN    uint64       // the LSN of the last standby status sent
 	sentAt     time.Time    // when it was sent
 	activity   atomic.Int64 // unix nanos of the last emitted batch (or heartbeat)
+	watch      stallWatch
 }
 
 type txnState struct {
@@ -228,10 +180,15 @@ func (st *streamer) run(ctx context.Context) error {
 				return ctx.Err()
 			}
 			if pgconn.Timeout(err) {
+				if err := st.watch.check(ctx); err != nil {
+					return err
+				}
 				continue
 			}
 			return fmt.Errorf("receive replication message: %w", err)
 		}
+		st.watch.heard()
+		st.s.cfg.Liveness.Heard()
 		switch m := msg.(type) {
 		case *pgproto3.CopyData:
 			if len(m.Data) == 0 {
@@ -322,6 +279,7 @@ func (st *streamer) emit(ctx context.Context, b capture.Batch) error {
 		case st.out <- b:
 			timer.Stop()
 			st.activity.Store(time.Now().UnixNano())
+			st.watch.heard()
 			return nil
 		case <-ctx.Done():
 			timer.Stop()
@@ -364,11 +322,17 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 		st.last = m.TransactionEndLSN
 		return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: Position{LSN: m.TransactionEndLSN}, CommitTime: m.CommitTime.UTC()})
 	case *pglogrepl.LogicalDecodingMessage:
+		written, ours := parseHeartbeat(st.s.cfg.SlotName, m)
+		if ours {
+			st.s.cfg.Liveness.Delivered(written)
+		} else {
+			written = time.Now()
+		}
 		if m.Transactional || st.txn != nil || m.LSN <= st.last {
 			return nil
 		}
 		st.last = m.LSN
-		return st.emit(ctx, capture.Batch{Position: Position{LSN: m.LSN}, CommitTime: time.Now().UTC(), Sync: m.Prefix == SyncPrefix})
+		return st.emit(ctx, capture.Batch{Position: Position{LSN: m.LSN}, CommitTime: written.UTC(), Sync: m.Prefix == SyncPrefix})
 	case *pglogrepl.InsertMessage:
 		return st.change(ctx, m.RelationID, capture.OpInsert, func(t *table) (capture.Change, error) {
 			after, err := decodeTuple(t, m.Tuple)

@@ -78,6 +78,14 @@ type SourceConfig struct {
 	SnapshotMode        string // snapshot.mode: initial | never | initial_only; default initial
 	SnapshotParallelism int    // snapshot.parallelism: 1..64; default 2
 	SnapshotChunkRows   int    // snapshot.chunk-rows: >= 1; default 50000
+	// HeartbeatInterval is heartbeat-interval: how long the stream may
+	// stay idle before Floe writes a heartbeat (PostgreSQL) or the server
+	// sends one (MySQL); default 10s.
+	HeartbeatInterval time.Duration
+	// StallTimeout is stall-timeout: how long the stream may bring nothing
+	// while Floe waits for it before it counts as a lost connection;
+	// default 3 x heartbeat-interval, at least 2 x heartbeat-interval.
+	StallTimeout time.Duration
 }
 
 // SinkConfig is the `sink:` section.
@@ -159,7 +167,10 @@ func (c CompactionConfig) On() bool { return c.Enabled == nil || *c.Enabled }
 
 // ServerConfig is the `server:` section.
 type ServerConfig struct {
-	MetricsAddress string // metrics-address, host:port for /metrics and /healthz; empty = off
+	MetricsAddress string // metrics-address, host:port for /metrics, /healthz and /readyz; empty = off
+	// ReadyMaxLag is ready-max-lag: the largest source lag at which
+	// /readyz still answers ready; default 5m.
+	ReadyMaxLag time.Duration
 }
 
 // LogConfig is the `log:` section.
@@ -212,12 +223,13 @@ func DefaultConfig() *Config {
 	return &Config{
 		Pipeline: PipelineConfig{CheckpointInterval: 10 * time.Second},
 		Source: SourceConfig{Hostname: "127.0.0.1", Port: 5432, SnapshotMode: "initial",
-			SnapshotParallelism: 2, SnapshotChunkRows: 50000},
+			SnapshotParallelism: 2, SnapshotChunkRows: 50000, HeartbeatInterval: 10 * time.Second},
 		Sink: SinkConfig{Catalog: CatalogConfig{Type: "sql", Name: "floe"}, Mode: "upsert"},
 		Compaction: CompactionConfig{Interval: 30 * time.Minute, TargetFileSizeMB: 128, MinInputFiles: 5,
 			DeleteFileThreshold: 1, MaxRewriteMB: 2048, ExpireSnapshotsOlderThan: 24 * time.Hour, RetainLast: 20,
 			RemoveOrphansOlderThan: 72 * time.Hour},
-		Log: LogConfig{Format: "text", Level: "info"},
+		Server: ServerConfig{ReadyMaxLag: 5 * time.Minute},
+		Log:    LogConfig{Format: "text", Level: "info"},
 	}
 }
 
@@ -303,6 +315,9 @@ func (c *Config) ApplyDefaults() error {
 	}
 	if c.Source.PublicationName == "" {
 		c.Source.PublicationName = defaultIdent(name)
+	}
+	if c.Source.StallTimeout == 0 {
+		c.Source.StallTimeout = 3 * c.Source.HeartbeatInterval
 	}
 	if c.Sink.Namespace == "" {
 		c.Sink.Namespace = name
@@ -448,6 +463,11 @@ func (c *Config) Validate() []Problem {
 	} else {
 		v.required("source.database", s.Database, "set the database to capture")
 	}
+	v.positive("source.heartbeat-interval", s.HeartbeatInterval)
+	if s.HeartbeatInterval > 0 && s.StallTimeout < 2*s.HeartbeatInterval {
+		v.add("source.stall-timeout", fmt.Sprintf("use at least 2 x source.heartbeat-interval (%s), or leave it unset for 3 x", 2*s.HeartbeatInterval),
+			"%s is too short: an idle stream brings only a heartbeat every %s", s.StallTimeout, s.HeartbeatInterval)
+	}
 	if len(s.Tables) == 0 {
 		v.add("source.tables", "list the tables, e.g. `tables: public.orders, public\\.line_.*`", "required")
 	}
@@ -533,6 +553,7 @@ func (c *Config) Validate() []Problem {
 				"bad listen address %q", a)
 		}
 	}
+	v.positive("server.ready-max-lag", c.Server.ReadyMaxLag)
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 
@@ -677,7 +698,8 @@ func (c *Config) Redacted() string {
 			"username", str(s.Username), "password", password, "database", str(s.Database),
 			"tables", str(joinList(s.Tables)), "slot.name", str(s.SlotName), "publication.name", str(s.PublicationName),
 			"snapshot.mode", str(s.SnapshotMode), "snapshot.parallelism", num(s.SnapshotParallelism),
-			"snapshot.chunk-rows", num(s.SnapshotChunkRows)),
+			"snapshot.chunk-rows", num(s.SnapshotChunkRows), "heartbeat-interval", str(s.HeartbeatInterval.String()),
+			"stall-timeout", str(s.StallTimeout.String())),
 		"sink", m("type", str(k.Type),
 			"catalog", m("type", str(k.Catalog.Type), "name", str(k.Catalog.Name), "uri", str(redactURI(k.Catalog.URI)),
 				"credential", str(mask(k.Catalog.Credential)), "token", str(mask(k.Catalog.Token))),
@@ -720,7 +742,7 @@ func (c *Config) Redacted() string {
 	}
 	root.Content = append(root.Content,
 		str("compaction"), compaction,
-		str("server"), m("metrics-address", str(c.Server.MetricsAddress)),
+		str("server"), m("metrics-address", str(c.Server.MetricsAddress), "ready-max-lag", str(c.Server.ReadyMaxLag.String())),
 		str("log"), m("format", str(c.Log.Format), "level", str(c.Log.Level)))
 	var b strings.Builder
 	enc := yaml.NewEncoder(&b)

@@ -72,6 +72,8 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 			field{"publication.name", d.str(&s.PublicationName)}, field{"snapshot.mode", d.str(&s.SnapshotMode)},
 			field{"snapshot.parallelism", d.integer(&s.SnapshotParallelism)},
 			field{"snapshot.chunk-rows", d.integer(&s.SnapshotChunkRows)},
+			field{"heartbeat-interval", d.duration(&s.HeartbeatInterval)},
+			field{"stall-timeout", d.duration(&s.StallTimeout)},
 			field{"server-id", d.integer(&s.ServerID)}, field{"server-time-zone", d.str(&s.ServerTimeZone)},
 			field{"zero-date", d.word(&s.ZeroDate)})},
 		{"sink", sec(field{"type", d.str(&k.Type)},
@@ -94,7 +96,8 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 			field{"expire-snapshots-older-than", d.duration(&c.Compaction.ExpireSnapshotsOlderThan)},
 			field{"retain-last", d.integer(&c.Compaction.RetainLast)},
 			field{"remove-orphans-older-than", d.duration(&c.Compaction.RemoveOrphansOlderThan)})},
-		{"server", sec(field{"metrics-address", d.str(&c.Server.MetricsAddress)})},
+		{"server", sec(field{"metrics-address", d.str(&c.Server.MetricsAddress)},
+			field{"ready-max-lag", d.duration(&c.Server.ReadyMaxLag)})},
 		{"log", sec(field{"format", d.str(&c.Log.Format)}, field{"level", d.str(&c.Log.Level)})},
 	})
 }

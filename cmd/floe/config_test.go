@@ -86,7 +86,7 @@ func TestConfigFullExample(t *testing.T) {
 	require.True(t, r.SourceRegexp.MatchString("public.orders"))
 	ns, name := r.SinkIdent()
 	require.Equal(t, [2]string{"shop", "orders_v1"}, [2]string{ns, name})
-	require.Equal(t, ServerConfig{}, cfg.Server)
+	require.Equal(t, ServerConfig{ReadyMaxLag: 5 * time.Minute}, cfg.Server)
 	require.Equal(t, LogConfig{Format: "text", Level: "info"}, cfg.Log)
 }
 

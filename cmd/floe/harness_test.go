@@ -94,12 +94,18 @@ const testPassword = "s3cret-pw"
 // a config with the given extra YAML under source: and sink:.
 func newPipelineEnv(t *testing.T, db, tables, sinkMode string, extraSource string) *pipelineEnv {
 	t.Helper()
+	return newPipelineEnvOn(t, sharedPG, db, tables, sinkMode, extraSource)
+}
+
+// newPipelineEnvOn is newPipelineEnv on the cluster pg.
+func newPipelineEnvOn(t *testing.T, pg *testdb.Postgres, db, tables, sinkMode string, extraSource string) *pipelineEnv {
+	t.Helper()
 	ctx := context.Background()
-	dsn, err := sharedPG.CreateDatabase(ctx, db, "u_"+db, testPassword)
+	dsn, err := pg.CreateDatabase(ctx, db, "u_"+db, testPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &pipelineEnv{t: t, pg: sharedPG, db: db, dsn: dsn, dir: testDir(t), slot: "floe_" + db}
+	e := &pipelineEnv{t: t, pg: pg, db: db, dsn: dsn, dir: testDir(t), slot: "floe_" + db}
 	e.logPath = filepath.Join(e.dir, "floe.log")
 	e.config = filepath.Join(e.dir, "floe.yaml")
 	cfg := fmt.Sprintf(`pipeline:
@@ -126,7 +132,7 @@ source:
   mode: %s
 log:
   level: debug
-`, db, e.dir, sharedPG.Port, db, db, tables, extraSource, e.dir, e.dir, sinkMode)
+`, db, e.dir, pg.Port, db, db, tables, extraSource, e.dir, e.dir, sinkMode)
 	if err := os.WriteFile(e.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +146,7 @@ log:
 			}
 		}
 		// Drop the slot so the shared cluster does not retain WAL for it.
-		_ = sharedPG.Exec(context.Background(), db, fmt.Sprintf(
+		_ = pg.Exec(context.Background(), db, fmt.Sprintf(
 			"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '%s' AND NOT active", e.slot))
 	})
 	return e

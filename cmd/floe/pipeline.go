@@ -2,18 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"strings"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/postgres"
@@ -44,6 +37,12 @@ type floeSource interface {
 
 // openSource builds the configured source; it does not connect yet.
 func openSource(cfg *Config, log *slog.Logger) (floeSource, error) {
+	return openStreamingSource(cfg, log, nil)
+}
+
+// openStreamingSource is openSource for floe run: the source reports its
+// stream's liveness to live (may be nil).
+func openStreamingSource(cfg *Config, log *slog.Logger, live *capture.Liveness) (floeSource, error) {
 	keys, err := keyOverrides(cfg)
 	if err != nil {
 		return nil, err
@@ -51,7 +50,7 @@ func openSource(cfg *Config, log *slog.Logger) (floeSource, error) {
 	switch cfg.Source.Type {
 	case "postgres":
 	case "mysql":
-		return openMySQL(cfg, log, keys)
+		return openMySQL(cfg, log, keys, live)
 	default:
 		return nil, fmt.Errorf("source.type: %q is not supported (fix: use postgres or mysql)", cfg.Source.Type)
 	}
@@ -67,6 +66,10 @@ func openSource(cfg *Config, log *slog.Logger) (floeSource, error) {
 		KeyOverrides:    keys,
 		RequireKey:      cfg.Sink.Mode == "upsert",
 		Logger:          log.With("component", "capture"),
+
+		HeartbeatInterval: cfg.Source.HeartbeatInterval,
+		StallTimeout:      cfg.Source.StallTimeout,
+		Liveness:          live,
 	})
 }
 
@@ -124,33 +127,6 @@ func openCatalog(ctx context.Context, cfg *Config, log *slog.Logger) (*lakewrite
 		},
 		Logger: log.With("component", "lakewriter"),
 	})
-}
-
-// serveMetrics serves /metrics and /healthz on addr until ctx is done. It
-// returns once the listener is bound, so a bad address fails the start.
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger) error {
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, "ok\n")
-	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("server.metrics-address: listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: mux}
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server stopped", "err", err)
-		}
-	}()
-	log.Info("serving metrics", "address", ln.Addr().String())
-	return nil
 }
 
 // isTerminal reports whether f is a terminal (for the progress bar).

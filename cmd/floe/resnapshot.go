@@ -32,8 +32,11 @@ other table resumes from its own committed position. The state dir needs no
 reset.
 
 Stop floe first: floe must not run while its tables are dropped. resnapshot
-refuses while a floe process on this machine holds the state dir (state.dir);
-a floe run elsewhere with the same catalog must be stopped as well.
+refuses while a floe process on this machine holds the state dir (state.dir),
+and while the source shows the pipeline's stream in use, wherever floe runs:
+PostgreSQL's replication slot active (pg_replication_slots.active), or a
+MySQL/MariaDB binlog reader registered with the pipeline's server id (SHOW
+SLAVE HOSTS). It names the holder. The state dir forgets the dropped tables.
 
 --table names the SOURCE table as the run sees it (PostgreSQL schema.table,
 MySQL/MariaDB database.table); source.tables must match it, and route: decides
@@ -81,17 +84,22 @@ func runResnapshot(ctx context.Context, cfg *Config, names []string, out io.Writ
 	if err != nil {
 		return err
 	}
-	unlock, err := lockStateDir(cfg.State.Dir)
+	store, err := lockStateDir(cfg.State.Dir)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	if store != nil {
+		defer store.Close()
+	}
 	cat, err := openCatalog(ctx, cfg, newLogger(cfg.Log, io.Discard))
 	if err != nil {
 		return err
 	}
 	defer cat.Close()
 	if err := inspectSinks(ctx, cat, cfg.Pipeline.Name, tables); err != nil {
+		return err
+	}
+	if err := refuseWhileStreaming(ctx, cfg); err != nil {
 		return err
 	}
 	sources := make([]string, len(tables))
@@ -101,6 +109,13 @@ func runResnapshot(ctx context.Context, cfg *Config, names []string, out io.Writ
 		}
 		fmt.Fprintf(out, "dropped %s (source %s) and its files: %s\n", t.sink, t.source, t.held())
 		sources[i] = t.source.String()
+	}
+	// The state dir must not remember checkpoints of tables dropped on
+	// purpose: floe run refuses to start over such a record.
+	if store != nil {
+		if err := store.DeleteTables(sources...); err != nil {
+			return fmt.Errorf("state.dir: forget the dropped tables: %w", err)
+		}
 	}
 	fmt.Fprintf(out, "the next floe run snapshots %s again; the other tables resume from their committed positions\n", strings.Join(sources, ", "))
 	return nil
@@ -171,18 +186,49 @@ func captured(cfg *Config, id capture.TableID) bool {
 	return false
 }
 
-// lockStateDir takes the state dir's lock, which floe run holds while it
-// runs, so that the two exclude each other on this machine. A state dir
-// that does not exist is not created: no run used it.
-func lockStateDir(dir string) (unlock func(), err error) {
+// lockStateDir opens the state dir, taking its lock, which floe run holds
+// while it runs, so that the two exclude each other on this machine. A
+// state dir that does not exist is not created (nil store): no run used it.
+func lockStateDir(dir string) (*state.Store, error) {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return func() {}, nil
+		return nil, nil
 	}
 	store, err := state.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: stop floe before resnapshot (state.dir)", err)
 	}
-	return func() { _ = store.Close() }, nil
+	return store, nil
+}
+
+// streamHolder is implemented by sources that can tell who streams from
+// them (the PostgreSQL slot's walsender, a MySQL replica with the
+// pipeline's server id).
+type streamHolder interface {
+	StreamHolder(ctx context.Context) (string, error)
+}
+
+// refuseWhileStreaming fails while a floe run of this pipeline streams
+// from the source, wherever it runs: the state dir's lock guards only this
+// machine and this state dir. A source that cannot be asked is a refusal
+// too: resnapshot must know.
+func refuseWhileStreaming(ctx context.Context, cfg *Config) error {
+	src, err := openSource(cfg, newLogger(cfg.Log, io.Discard))
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	h, ok := src.(streamHolder)
+	if !ok {
+		return nil
+	}
+	who, err := h.StreamHolder(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot check that no floe run streams from the source, so nothing was dropped: %w (fix: make the source reachable and run floe resnapshot again)", err)
+	}
+	if who != "" {
+		return fmt.Errorf("a floe run of this pipeline is streaming: %s; nothing was dropped (fix: stop that floe run, wherever it runs, then run floe resnapshot again)", who)
+	}
+	return nil
 }
 
 // inspectSinks loads each table's Iceberg table and what this pipeline

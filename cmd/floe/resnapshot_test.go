@@ -22,8 +22,9 @@ import (
 	"github.com/floe-cdc/floe/state"
 )
 
-// resnapshotConfig is a pipeline whose source is never contacted:
-// resnapshot reads only the config, the state dir and the catalog.
+// resnapshotConfig is a pipeline whose source cannot be reached: every
+// refusal but the last comes before resnapshot asks the source whether a
+// floe run streams from it.
 const resnapshotConfig = `pipeline:
   name: rs
 state:
@@ -115,7 +116,24 @@ func TestResnapshotRefuses(t *testing.T) {
 		}
 	})
 
+	t.Run("source not reachable", func(t *testing.T) {
+		err := runResnapshot(ctx, cfg, []string{"public.a"}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "cannot check that no floe run streams from the source, so nothing was dropped") {
+			t.Fatalf("resnapshot with the source down: %v", err)
+		}
+		if _, err := cat.LoadTable(ctx, a); err != nil {
+			t.Fatalf("lake.a is gone after a refusal: %v", err)
+		}
+	})
+
 	t.Run("drops", func(t *testing.T) {
+		// The source is asked whether a floe run streams from it (it does
+		// not: the slot does not exist).
+		needServers(t)
+		if _, err := sharedPG.CreateDatabase(ctx, "rs_refuses", "u_rs_refuses", testPassword); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Source.Port, cfg.Source.Database, cfg.Source.Username, cfg.Source.Password = sharedPG.Port, "rs_refuses", "u_rs_refuses", testPassword
 		tbl, err := cat.LoadTable(ctx, a)
 		if err != nil {
 			t.Fatal(err)

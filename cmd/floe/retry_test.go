@@ -4,29 +4,110 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
+	"os"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/lakewriter"
 )
 
-func TestTransient(t *testing.T) {
+func TestClassify(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: 5432}, Err: syscall.ECONNREFUSED}
+	pathErr := func(errno syscall.Errno) error {
+		return fmt.Errorf("commit lake.t: write data: %w", &fs.PathError{Op: "write", Path: "/lake/t/data/f.parquet", Err: errno})
+	}
 	cases := []struct {
-		err  error
-		want bool
+		name     string
+		err      error
+		streamed bool
+		want     failureKind
 	}{
-		{fmt.Errorf("stream: %w", io.ErrUnexpectedEOF), true},
-		{fmt.Errorf("receive: %w", &net.OpError{Op: "read", Err: syscall.ECONNRESET}), true},
-		{fmt.Errorf("replication stream: %w", &pgconn.PgError{Code: "57P01"}), true},
-		{&pgconn.PgError{Code: "08006"}, true},
-		{fmt.Errorf("apply: %w", &pgconn.PgError{Code: "23505"}), false},
-		{errors.New("schema change on public.t is not supported yet"), false},
-		{errors.New("table public.t: key id=5: column big was not sent"), false},
+		{"unexpected EOF", fmt.Errorf("stream: %w", io.ErrUnexpectedEOF), false, lostConnection},
+		{"reset", fmt.Errorf("receive: %w", &net.OpError{Op: "read", Err: syscall.ECONNRESET}), false, lostConnection},
+		{"admin shutdown", fmt.Errorf("replication stream: %w", &pgconn.PgError{Code: "57P01"}), false, lostConnection},
+		{"connection exception", &pgconn.PgError{Code: "08006"}, false, lostConnection},
+		{"too many connections", &pgconn.PgError{Code: "53300"}, false, lostConnection},
+		{"refused while reconnecting (a Problem with its cause)", fmt.Errorf("discover tables: %w",
+			capture.Problem{Field: "source.hostname", Message: "cannot reach PostgreSQL", Err: refused}), false, lostConnection},
+		{"a Problem without a cause", capture.Problem{Field: "source.password", Message: "authentication failed"}, false, fatal},
+		{"binlog connection was bad", fmt.Errorf("binlog stream at x: %w", fmt.Errorf("io.ReadFull(header) failed. err EOF: %w", gomysql.ErrBadConn)), false, lostConnection},
+		{"driver: bad connection", fmt.Errorf("read chunk: %w", mysqldriver.ErrInvalidConn), false, lostConnection},
+		{"MariaDB shutting down", &mysqldriver.MySQLError{Number: 1053, Message: "Server shutdown in progress"}, false, lostConnection},
+		{"MariaDB syntax error", &mysqldriver.MySQLError{Number: 1064}, false, fatal},
+		{"stall", fmt.Errorf("stream: %w", &capture.StallError{Source: "x", Silent: time.Second}), false, stalled},
+		{"slot active at the first start", &pgconn.PgError{Code: "55006", Message: `replication slot "s" is active for PID 7`}, false, fatal},
+		{"slot still held by the old walsender", &pgconn.PgError{Code: "55006"}, true, lostConnection},
+		{"unique violation", fmt.Errorf("apply: %w", &pgconn.PgError{Code: "23505"}), true, fatal},
+		{"schema change", errors.New("schema change on public.t is not supported yet"), true, fatal},
+		{"no space", pathErr(syscall.ENOSPC), true, noSpace},
+		{"quota", pathErr(syscall.EDQUOT), true, noSpace},
+		// An *fs.PathError satisfies net.Error: it used to be retried as a
+		// lost connection forever.
+		{"permission denied", pathErr(syscall.EACCES), true, fatal},
+		{"read-only file system", pathErr(syscall.EROFS), true, fatal},
+		{"missing file", pathErr(syscall.ENOENT), true, fatal},
+		{"catalog file deleted", fmt.Errorf("commit: %w", lakewriter.ErrCatalogGone), true, fatal},
+		{"EACCES of a socket is no storage fault", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EACCES)}, true, lostConnection},
 	}
 	for _, c := range cases {
-		if got := transient(c.err); got != c.want {
-			t.Errorf("transient(%v) = %v, want %v", c.err, got, c.want)
+		if got := classify(c.err, c.streamed); got != c.want {
+			t.Errorf("%s: classify(%v) = %v, want %v", c.name, c.err, got, c.want)
 		}
 	}
+}
+
+func TestEndpointAndStorageProblem(t *testing.T) {
+	cfg := &Config{Source: SourceConfig{Hostname: "db", Port: 5432}, State: StateConfig{Dir: "/var/lib/floe/shop"},
+		Sink: SinkConfig{Warehouse: "/lake", Catalog: CatalogConfig{URI: "sqlite:///var/lib/floe/catalog.db"}}}
+	refused := &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: 6543}, Err: syscall.ECONNREFUSED}
+	if got := endpoint(fmt.Errorf("x: %w", refused), cfg); got != "10.0.0.5:6543" {
+		t.Errorf("endpoint of a refused dial: %q", got)
+	}
+	if got := endpoint(io.ErrUnexpectedEOF, cfg); got != "db:5432" {
+		t.Errorf("endpoint without an address: %q", got)
+	}
+	for path, want := range map[string]string{
+		"/lake/ns.db/t/data/f.parquet":         "sink.warehouse: no space left on device: /lake/ns.db/t/data/f.parquet (fix: free space",
+		"/var/lib/floe/shop/spill/t-1.parquet": "state.dir: no space left on device: /var/lib/floe/shop/spill/t-1.parquet",
+		"/var/lib/floe/catalog.db-wal":         "sink.catalog.uri: no space left on device: /var/lib/floe/catalog.db-wal",
+		"/lakehouse/x":                         "storage: no space left on device: /lakehouse/x",
+	} {
+		fault, ok := lakewriter.ClassifyStorage(&fs.PathError{Op: "write", Path: path, Err: syscall.ENOSPC})
+		if !ok {
+			t.Fatalf("ENOSPC on %s not classified", path)
+		}
+		if got := storageProblem(cfg, fault); !strings.HasPrefix(got, want) || strings.Contains(got, "\n") {
+			t.Errorf("storageProblem(%s) = %q, want a line starting %q", path, got, want)
+		}
+	}
+}
+
+func TestReadiness(t *testing.T) {
+	live := capture.NewLiveness()
+	lag := 0.0
+	ready := readiness(live, func() float64 { return lag }, time.Minute)
+	check := func(wantOK bool, wantWhy string) {
+		t.Helper()
+		ok, why := ready()
+		if ok != wantOK || !strings.Contains(why, wantWhy) {
+			t.Fatalf("ready() = %v %q, want %v %q", ok, why, wantOK, wantWhy)
+		}
+	}
+	check(false, "not streaming yet")
+	live.Started(0)
+	check(true, "")
+	lag = 61
+	check(false, "source lag 61.0s exceeds server.ready-max-lag 1m0s")
+	lag = 1
+	live.Ended(errors.New("stream stalled"))
+	check(false, "not streaming: reconnecting after: stream stalled")
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/checkpoint"
 	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/state"
@@ -78,18 +79,21 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 	}
 	store, err := state.Open(cfg.State.Dir)
 	if err != nil {
-		return err
+		return setupError(cfg, err)
 	}
 	defer store.Close()
 
 	reg := prometheus.NewRegistry()
 	metrics := checkpoint.NewMetrics(reg)
+	live := capture.NewLiveness()
+	metrics.SetBehind(live.Behind)
 	if cfg.Server.MetricsAddress != "" {
-		if err := serveMetrics(ctx, cfg.Server.MetricsAddress, reg, log); err != nil {
+		ready := readiness(live, metrics.SourceLag, cfg.Server.ReadyMaxLag)
+		if err := serveMetrics(ctx, cfg.Server.MetricsAddress, reg, ready, log); err != nil {
 			return err
 		}
 	}
-	src, err := openSource(cfg, log)
+	src, err := openStreamingSource(cfg, log, live)
 	if err != nil {
 		return err
 	}
@@ -105,9 +109,15 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 	}
 	cat, err := openCatalog(ctx, cfg, log)
 	if err != nil {
-		return err
+		return setupError(cfg, err)
 	}
 	defer cat.Close()
+	if err := cat.CheckWritable(); err != nil {
+		return setupError(cfg, err)
+	}
+	if err := checkStateMatchesCatalog(ctx, cfg, store, cat); err != nil {
+		return err
+	}
 	if cfg.Compaction.On() {
 		// Stopped before the catalog closes (defers run last-in first-out).
 		compactCtx, stopCompactor := context.WithCancel(ctx)
@@ -120,8 +130,9 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 		defer func() { stopCompactor(); <-done }()
 	}
 
-	// A lost connection ends one attempt; the next starts from what the
-	// Iceberg tables hold, as after a crash. Other errors end the run.
+	// An attempt ends with an error; one that can pass (a lost or stalled
+	// connection, a full disk) is logged and the next attempt starts from
+	// what the Iceberg tables hold, as after a crash. Others end the run.
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		started := time.Now()
@@ -129,24 +140,64 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		if !transient(err) {
-			return fmt.Errorf("pipeline %s: %w", cfg.Pipeline.Name, err)
+		kind := classify(err, live.Status(time.Now()).Streamed)
+		if kind == fatal {
+			return fatalError(cfg, err)
 		}
 		if time.Since(started) > time.Minute {
 			backoff = time.Second
 		}
-		log.Warn("connection lost; restarting from the committed positions", "err", err, "attempt", attempt, "retry_in", backoff.String())
+		logRetry(log, cfg, kind, err, attempt, backoff)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 30*time.Second)
+		backoff = min(2*backoff, maxBackoff)
 		src.Close()
-		if src, err = openSource(cfg, log); err != nil {
+		if src, err = openStreamingSource(cfg, log, live); err != nil {
 			return err
 		}
 	}
+}
+
+// maxBackoff bounds the wait between attempts (1 s, doubling).
+const maxBackoff = 30 * time.Second
+
+// logRetry logs why an attempt ended and when the next one starts.
+func logRetry(log *slog.Logger, cfg *Config, kind failureKind, err error, attempt int, wait time.Duration) {
+	args := []any{"err", err, "attempt", attempt, "retry_in", wait.String()}
+	switch kind {
+	case noSpace:
+		fault, _ := lakewriter.ClassifyStorage(err)
+		log.Error(storageProblem(cfg, fault)+"; retrying from the committed positions", args...)
+	case stalled:
+		log.Warn("stream stalled; restarting from the committed positions",
+			append([]any{"endpoint", endpoint(err, cfg), "stall_timeout", cfg.Source.StallTimeout.String()}, args...)...)
+	case layoutChanged:
+		log.Info("a table changed its layout during its snapshot; restarting from the committed positions", args...)
+	default:
+		log.Warn("connection lost; restarting from the committed positions", append([]any{"endpoint", endpoint(err, cfg)}, args...)...)
+	}
+}
+
+// fatalError is the one line floe run ends with for an error of an
+// attempt: a storage fault names the setting, the problem, the path and
+// the fix.
+func fatalError(cfg *Config, err error) error {
+	if fault, ok := lakewriter.ClassifyStorage(err); ok {
+		return errors.New(storageProblem(cfg, fault))
+	}
+	return fmt.Errorf("pipeline %s: %w", cfg.Pipeline.Name, err)
+}
+
+// setupError is fatalError for errors before the first attempt, which
+// name their setting already.
+func setupError(cfg *Config, err error) error {
+	if fault, ok := lakewriter.ClassifyStorage(err); ok {
+		return errors.New(storageProblem(cfg, fault))
+	}
+	return err
 }
 
 // runAttempt runs the coordinator once on a fresh source.

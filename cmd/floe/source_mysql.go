@@ -39,7 +39,7 @@ func mysqlTimeZone(name string) (*time.Location, error) {
 var _ floeSource = (*mysql.Source)(nil)
 
 // openMySQL builds the MySQL/MariaDB source of cfg; it does not connect yet.
-func openMySQL(cfg *Config, log *slog.Logger, keys map[capture.TableID]capture.KeyOverride) (floeSource, error) {
+func openMySQL(cfg *Config, log *slog.Logger, keys map[capture.TableID]capture.KeyOverride, live *capture.Liveness) (floeSource, error) {
 	loc, err := mysqlTimeZone(cfg.Source.ServerTimeZone)
 	if err != nil {
 		return nil, fmt.Errorf("source.server-time-zone: %w", err)
@@ -56,6 +56,10 @@ func openMySQL(cfg *Config, log *slog.Logger, keys map[capture.TableID]capture.K
 		KeyOverrides:   keys,
 		RequireKey:     cfg.Sink.Mode == "upsert",
 		Logger:         log.With("component", "capture"),
+
+		HeartbeatInterval: cfg.Source.HeartbeatInterval,
+		StallTimeout:      cfg.Source.StallTimeout,
+		Liveness:          live,
 	})
 	if err != nil {
 		return nil, err

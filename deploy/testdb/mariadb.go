@@ -49,6 +49,8 @@ type MariaDB struct {
 	clientPath      string
 	clientArgs      []string
 	tzinfo          string
+	server          string // the server program (mariadbd or mysqld)
+	cred            *syscall.Credential
 	cmd             *exec.Cmd
 	done            chan error
 }
@@ -175,23 +177,9 @@ func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
 	if err := in.initialize(ctx, cnf, cred); err != nil {
 		return fail(err)
 	}
-	cmd := exec.Command(in.server, "--defaults-file="+cnf)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	logf, err := os.Create(filepath.Join(dir, "stdout.log"))
-	if err != nil {
-		return fail(fmt.Errorf("create server stdout log: %w", err))
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fail(fmt.Errorf("start %s: %w", in.server, err))
-	}
-	m.cmd, m.done = cmd, make(chan error, 1)
-	go func() { m.done <- cmd.Wait(); logf.Close() }()
-	if err := m.waitReady(ctx); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-		m.Stop()
-		return nil, fmt.Errorf("%s did not become ready: %w\n%s", spec, err, log)
+	m.server, m.cred = in.server, cred
+	if err := m.launch(ctx); err != nil {
+		return fail(fmt.Errorf("%s: %w", spec, err))
 	}
 	// install-db creates root@localhost only; skip-name-resolve makes TCP
 	// clients from 127.0.0.1 need an IP-addressed account.
@@ -226,6 +214,31 @@ func (in *mysqlInstall) initialize(ctx context.Context, cnf string, cred *syscal
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("initialise the %s data directory (%s): %w\n%s", in.spec, filepath.Base(cmd.Path), err, out)
+	}
+	return nil
+}
+
+// launch starts the server on the data directory in m.Dir (its output
+// appended to stdout.log) and waits until it accepts connections.
+func (m *MariaDB) launch(ctx context.Context) error {
+	cmd := exec.Command(m.server, "--defaults-file="+filepath.Join(m.Dir, "my.cnf"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: m.cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	logf, err := os.OpenFile(filepath.Join(m.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open server stdout log: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start %s: %w", m.server, err)
+	}
+	m.cmd, m.done = cmd, make(chan error, 1)
+	go func() { m.done <- cmd.Wait(); logf.Close() }()
+	if err := m.waitReady(ctx); err != nil {
+		log, _ := os.ReadFile(filepath.Join(m.Dir, "server.log"))
+		stopServer(cmd, m.done, syscall.SIGKILL)
+		m.cmd = nil
+		return fmt.Errorf("server did not become ready: %w\n%s", err, log)
 	}
 	return nil
 }
@@ -384,8 +397,11 @@ func (m *MariaDB) CreateDatabase(ctx context.Context, db, user, password string)
 // after 10 s), waits for it to exit and removes Dir. Safe to call more
 // than once.
 func (m *MariaDB) Stop() error {
-	if m == nil || m.cmd == nil {
+	if m == nil {
 		return nil
+	}
+	if m.cmd == nil { // halted (or stopped before)
+		return os.RemoveAll(m.Dir)
 	}
 	cmd := m.cmd
 	m.cmd = nil

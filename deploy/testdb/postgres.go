@@ -39,6 +39,8 @@ type Postgres struct {
 	Dir  string
 	// Version is the server's server_version ("16.16").
 	Version string
+	bin     string
+	cred    *syscall.Credential
 	cmd     *exec.Cmd
 	done    chan error
 }
@@ -163,25 +165,10 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	if cred != nil {
 		_ = os.Chown(filepath.Join(data, "pg_hba.conf"), int(cred.Uid), int(cred.Gid))
 	}
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
+	p := &Postgres{Port: port, Dir: dir, bin: bin, cred: cred}
+	if err := p.launch(ctx); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("create server log: %w", err)
-	}
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGQUIT}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start postgres: %w", err)
-	}
-	p := &Postgres{Port: port, Dir: dir, cmd: cmd, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait(); logf.Close() }()
-	if err := p.waitReady(ctx); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-		p.Stop()
-		return nil, fmt.Errorf("postgres did not become ready: %w\n%s", err, log)
+		return nil, err
 	}
 	return p, nil
 }
@@ -196,6 +183,31 @@ func postgresBin(ctx context.Context, spec ServerSpec) (string, error) {
 		return "", err
 	}
 	return filepath.Join(tree, "bin"), nil
+}
+
+// launch starts the server on the cluster in p.Dir (its log appended to
+// server.log) and waits until it accepts connections.
+func (p *Postgres) launch(ctx context.Context) error {
+	logf, err := os.OpenFile(filepath.Join(p.Dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open server log: %w", err)
+	}
+	cmd := exec.Command(filepath.Join(p.bin, "postgres"), "-D", filepath.Join(p.Dir, "data"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred, Setpgid: true, Pdeathsig: syscall.SIGQUIT}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	p.cmd, p.done = cmd, make(chan error, 1)
+	go func() { p.done <- cmd.Wait(); logf.Close() }()
+	if err := p.waitReady(ctx); err != nil {
+		log, _ := os.ReadFile(filepath.Join(p.Dir, "server.log"))
+		stopServer(cmd, p.done, syscall.SIGQUIT)
+		p.cmd = nil
+		return fmt.Errorf("postgres did not become ready: %w\n%s", err, log)
+	}
+	return nil
 }
 
 func (p *Postgres) waitReady(ctx context.Context) error {
@@ -264,8 +276,11 @@ func (p *Postgres) CreateDatabase(ctx context.Context, db, user, password string
 // Stop shuts the server down (fast shutdown, then kill after 10 s) and
 // removes its directory. Safe to call more than once.
 func (p *Postgres) Stop() error {
-	if p == nil || p.cmd == nil {
+	if p == nil {
 		return nil
+	}
+	if p.cmd == nil { // halted (or stopped before)
+		return os.RemoveAll(p.Dir)
 	}
 	cmd := p.cmd
 	p.cmd = nil
