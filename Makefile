@@ -24,8 +24,9 @@ lint: deps ## gofmt, go vet and staticcheck
 	$(GO) vet ./...
 	$$($(GO) env GOPATH)/bin/staticcheck ./...
 
-test: deps lint build ## the whole suite: unit, integration and crash tests against real servers
+test: deps lint build ## the whole suite: unit, integration and crash tests against real servers, then a short stressed round
 	$(GO) test -count=1 -p 2 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) run ./deploy/stress -plan short $(STRESS_FLAGS)
 
 unit: ## fast tests only (no servers)
 	$(GO) test -count=1 -short ./...
@@ -36,3 +37,7 @@ clean:
 .PHONY: bench
 bench: deps build ## Floe vs the raw source speed, PostgreSQL and MariaDB (not part of test; ~36 min; BENCH_FLAGS=-quick: a few min)
 	$(GO) run ./cmd/floe-bench -floe $(BIN) $(BENCH_FLAGS)
+
+.PHONY: stress
+stress: deps ## crash, watermark and convergence tests hundreds of times under CPU burners and jitter (hours; results in deploy/stress/results)
+	$(GO) run ./deploy/stress -out deploy/stress/results $(STRESS_FLAGS)
