@@ -3,6 +3,10 @@ package lakewriter
 import (
 	"context"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
 	"io"
 	"net"
 	"os"
@@ -173,4 +177,53 @@ func TestS3SilentServer(t *testing.T) {
 	require.GreaterOrEqual(t, s.accepts(), 1, "the S3 server saw no connection: the test shows nothing")
 	t.Logf("EnsureTable failed after %v (%d connections): %v", took.Round(time.Millisecond), s.accepts(),
 		strings.ReplaceAll(err.Error(), "\n", " "))
+}
+
+// TestExportedMethodsBoundIO: every exported method of Catalog, Table and
+// DataWriter that takes a context puts the bounded S3 client into it
+// (ioContext) first; one that forgot would reach S3 through iceberg-go's
+// own client, which waits forever on a half-open connection.
+func TestExportedMethodsBoundIO(t *testing.T) {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	checked := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		require.NoError(t, err)
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Recv == nil || !fn.Name.IsExported() || fn.Body == nil || !takesContext(fn) {
+				continue
+			}
+			recv := types.ExprString(fn.Recv.List[0].Type)
+			if recv != "*Catalog" && recv != "*Table" && recv != "*DataWriter" {
+				continue
+			}
+			checked++
+			calls := false
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				if sel, ok := n.(*ast.SelectorExpr); ok && sel.Sel.Name == "ioContext" {
+					calls = true
+				}
+				return !calls
+			})
+			if !calls {
+				t.Errorf("%s: (%s).%s takes a context but does not call ioContext", fset.Position(fn.Pos()), recv, fn.Name.Name)
+			}
+		}
+	}
+	require.Greater(t, checked, 10, "found too few methods: the check shows nothing")
+}
+
+func takesContext(fn *ast.FuncDecl) bool {
+	for _, p := range fn.Type.Params.List {
+		if types.ExprString(p.Type) == "context.Context" {
+			return true
+		}
+	}
+	return false
 }
