@@ -176,9 +176,12 @@ func (fr *faultRun) run(t *testing.T) {
 			return
 		}
 	}
+	// A clean stop after the last fault: the final checkpoint holds every
+	// change once floe has caught up with the halted workload.
 	fr.running.halt(t)
+	fr.env.waitCaughtUp(r, catchUpTimeout)
 	e.stop(r)
-	t.Logf("after all faults, floe verify:\n%s", e.mustVerify(fr.tables))
+	t.Logf("after all faults and a clean stop, floe verify:\n%s", e.mustVerify(fr.tables))
 }
 
 // apply injects f for hold (a half-open fault: until floe notices it),
