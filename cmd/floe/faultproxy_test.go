@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
+	zlog "github.com/rs/zerolog/log"
 )
 
 // faultProxy is a real TCP proxy (toxiproxy, in-process) between floe and
@@ -28,14 +30,46 @@ type faultProxy struct {
 var (
 	toxiServerOnce sync.Once
 	toxiServer     *toxiproxy.ApiServer
+	// toxiLog receives toxiproxy's warnings.
+	toxiLog = &lockedBuffer{}
 )
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// count returns how often s occurs in what was written.
+func (l *lockedBuffer) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
+
+// toxiDrop is what toxiproxy logs when it drops data: removing (or
+// updating) a toxic forwards the chunks the toxic still holds, but gives
+// up on one after 5 s when the client does not read (backpressure) and
+// drops it. That is no network fault (TCP never loses bytes silently
+// inside a stream); a MySQL or PostgreSQL client then reads a corrupt
+// stream, e.g. waits forever for a packet of a bogus length.
+const toxiDrop = "Could not write last packets"
 
 // newFaultProxy starts a proxy on a free 127.0.0.1 port in front of
 // upstream (host:port) and stops it at the test's end.
 func newFaultProxy(t *testing.T, endpoint, upstream string) *faultProxy {
 	t.Helper()
 	toxiServerOnce.Do(func() {
-		zerolog.SetGlobalLevel(zerolog.Disabled) // toxics log through zerolog's global logger
+		// Toxics log through zerolog's global logger, toxic removal
+		// through the context's.
+		zerolog.SetGlobalLevel(zerolog.WarnLevel)
+		zlog.Logger = zerolog.New(toxiLog)
 		toxiServer = toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	})
 	p := toxiproxy.NewProxy(toxiServer, strings.ReplaceAll(endpoint, " ", "_"), "127.0.0.1:0", upstream)
@@ -73,7 +107,10 @@ var (
 )
 
 // inject adds f on both directions and returns the function that removes
-// it (removing a half-open toxic closes the connections it held).
+// it (removing a half-open toxic closes the connections it held). When
+// toxiproxy dropped data while removing it (see toxiDrop), the proxy is
+// restarted: every connection through it is closed, as a cut link would
+// close them, instead of going on corrupt.
 func (f *faultProxy) inject(ft fault) (clear func()) {
 	f.t.Helper()
 	var names []string
@@ -86,9 +123,18 @@ func (f *faultProxy) inject(ft fault) (clear func()) {
 		names = append(names, name)
 	}
 	return func() {
+		drops := toxiLog.count(toxiDrop)
+		ctx := zerolog.New(toxiLog).WithContext(context.Background())
 		for _, name := range names {
-			if err := f.proxy.Toxics.RemoveToxic(context.Background(), name); err != nil {
+			if err := f.proxy.Toxics.RemoveToxic(ctx, name); err != nil {
 				f.t.Errorf("remove %s from the %s proxy: %v", name, f.endpoint, err)
+			}
+		}
+		if toxiLog.count(toxiDrop) > drops {
+			f.t.Logf("toxiproxy dropped data of a connection to %s while removing %s; its connections are closed instead", f.endpoint, ft.name)
+			f.proxy.Stop()
+			if err := f.proxy.Start(); err != nil {
+				f.t.Fatalf("restart the fault proxy for %s on %s: %v", f.endpoint, f.addr(), err)
 			}
 		}
 	}
