@@ -24,8 +24,9 @@ lint: deps ## gofmt, go vet and staticcheck
 	$(GO) vet ./...
 	$$($(GO) env GOPATH)/bin/staticcheck ./...
 
-test: deps lint build ## the whole suite: unit, integration and crash tests against real servers
+test: deps lint build ## the whole suite: unit, integration and crash tests against real servers, then a short stressed round
 	$(GO) test -count=1 -p 2 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) run ./deploy/stress -plan short $(STRESS_FLAGS)
 
 matrix: deps ## the server versions: capture conformance, live decoders and a crash test on PostgreSQL 13-18, MariaDB 10.11/11.4/11.8, MySQL 9.7 (~25 min; MATRIX_PG="13 18" MATRIX_MYSQL=mysql-9.7 narrow it)
 	GO=$(GO) deploy/testdb/matrix.sh
@@ -39,3 +40,7 @@ clean:
 .PHONY: bench
 bench: deps build ## Floe vs the raw source speed, PostgreSQL and MariaDB (not part of test; ~36 min; BENCH_FLAGS=-quick: a few min)
 	$(GO) run ./cmd/floe-bench -floe $(BIN) $(BENCH_FLAGS)
+
+.PHONY: stress
+stress: deps ## crash, watermark and convergence tests hundreds of times under CPU burners and jitter (hours; results in deploy/stress/results)
+	$(GO) run ./deploy/stress -out deploy/stress/results $(STRESS_FLAGS)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/state"
@@ -152,7 +153,9 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 		}
 		rows += buf.Len()
 	}
+	jitter.At(jitter.BeforeCommit)
 	res, err := t.table.Commit(ctx, commit)
+	jitter.At(jitter.AfterCommit)
 	if err != nil {
 		return fmt.Errorf("commit %s (checkpoint %d): %w", t.id, checkpoint, err)
 	}
@@ -328,11 +331,13 @@ func (c *Coordinator) idleTables(all bool) []*tableRun {
 // position to pos: it holds every change up to pos, because it has none
 // buffered.
 func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint int64, pos capture.Position) error {
+	jitter.At(jitter.BeforeCommit)
 	_, err := t.table.Commit(ctx, lakewriter.Commit{
 		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, pos: pos, plan: t.window, keepUntil: t.windowEnd,
 			convergeUntil: t.convergeUntil, source: t.sourceTable()}.props(),
 		Token: PropCheckpoint,
 	})
+	jitter.At(jitter.AfterCommit)
 	if err != nil {
 		return fmt.Errorf("advance the position of quiet table %s (checkpoint %d): %w", t.id, checkpoint, err)
 	}
@@ -410,6 +415,7 @@ func (c *Coordinator) ack(pos capture.Position) {
 	if pos == nil || (c.ackedPos != nil && pos.Compare(c.ackedPos) <= 0) {
 		return
 	}
+	jitter.At(jitter.BeforeAck)
 	c.opts.Source.Ack(pos)
 	c.ackedPos = pos
 	if c.opts.Store != nil {

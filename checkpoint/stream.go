@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/transform"
@@ -65,6 +66,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			}
 			return fmt.Errorf("stream: %w", err)
 		case b := <-batches:
+			jitter.At(jitter.Receive)
 			if err := c.adoptLayouts(ctx, b, inTxn); err != nil {
 				return errors.Join(err, stopSource())
 			}

@@ -14,11 +14,13 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	"github.com/apache/iceberg-go/table"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // registers database/sql driver "sqlite"
 
@@ -52,6 +54,11 @@ type Options struct {
 	// Credential ("client_id:client_secret", OAuth2 client credentials)
 	// or Token (a bearer token) authenticates to a REST catalog; optional.
 	Credential, Token string
+	// Timeout bounds connecting to the catalog database, S3 and a REST
+	// catalog, and every wait for data on an open connection to them, so
+	// that a half-open connection fails a call instead of hanging it (see
+	// timeouts.go for what each bounds). 0 means DefaultTimeout.
+	Timeout time.Duration
 	// Logger receives debug lines about commits; nil discards them.
 	Logger *slog.Logger
 }
@@ -63,6 +70,9 @@ type Catalog struct {
 	name      string
 	warehouse string
 	log       *slog.Logger
+	// aws is the S3 configuration with the bounded HTTP client (nil when
+	// no S3 can be involved); see ioContext.
+	aws *aws.Config
 
 	locks sync.Map // Ident.String() -> *sync.Mutex, see tableLock
 
@@ -109,16 +119,27 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	props := opts.S3.properties()
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
 	switch typ {
 	case "sql":
 	case "rest":
+		awsCfg, err := s3Config(ctx, props, opts.Timeout)
+		if err != nil {
+			return nil, err
+		}
 		cat, err := openREST(ctx, name, opts, props)
 		if err != nil {
 			return nil, err
 		}
-		return &Catalog{cat: cat, name: name, warehouse: opts.Warehouse, log: log}, nil
+		return &Catalog{cat: cat, name: name, warehouse: opts.Warehouse, log: log, aws: awsCfg}, nil
 	case "glue":
 		warehouse, err := warehouseURI(opts.Warehouse)
+		if err != nil {
+			return nil, err
+		}
+		awsCfg, err := s3Config(ctx, props, opts.Timeout)
 		if err != nil {
 			return nil, err
 		}
@@ -126,7 +147,7 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Catalog{cat: cat, name: name, warehouse: warehouse, log: log}, nil
+		return &Catalog{cat: cat, name: name, warehouse: warehouse, log: log, aws: awsCfg}, nil
 	default:
 		return nil, fmt.Errorf("sink.catalog.type: %s is not supported; use sql, rest or glue", typ)
 	}
@@ -134,8 +155,12 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
+	var awsCfg *aws.Config
 	if isS3(warehouse) {
 		if err := checkFileIO(ctx, props, warehouse); err != nil {
+			return nil, err
+		}
+		if awsCfg, err = s3Config(ctx, props, opts.Timeout); err != nil {
 			return nil, err
 		}
 	}
@@ -147,7 +172,12 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 	if driver == "sqlite" {
 		file = strings.TrimPrefix(dsn[:strings.IndexByte(dsn, '?')], "file:")
 	}
-	db, err := sql.Open(driver, dsn)
+	var db *sql.DB
+	if driver == "pgx" {
+		db, err = openPostgresDB(dsn, opts.Timeout)
+	} else {
+		db, err = sql.Open(driver, dsn)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open catalog database: %w", err)
 	}
@@ -162,7 +192,7 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 		db.Close()
 		return nil, fmt.Errorf("initialise sql catalog: %w", err)
 	}
-	c := &Catalog{cat: cat, db: db, name: name, warehouse: warehouse, log: log, file: file}
+	c := &Catalog{cat: cat, db: db, name: name, warehouse: warehouse, log: log, aws: awsCfg, file: file}
 	if file != "" {
 		if c.id, err = os.Stat(file); err != nil {
 			db.Close()
@@ -335,6 +365,7 @@ func redactURI(uri string) string {
 // and evolves the table (transform.EvolveSinkLayout, then Table.Evolve)
 // before writing rows in the new layout.
 func (c *Catalog) EnsureTable(ctx context.Context, id Ident, layout *schema.Table, identifier []int) (*Table, error) {
+	ctx = c.ioContext(ctx)
 	sc, err := icebergSchema(layout, identifier)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", id, err)
@@ -391,6 +422,7 @@ func keyByName(t *schema.Table, names []string) (key []int, ok bool) {
 // table's current schema (Key = identifier fields). A missing table is
 // reported with an error matching ErrNoSuchTable.
 func (c *Catalog) LoadTable(ctx context.Context, id Ident) (*Table, error) {
+	ctx = c.ioContext(ctx)
 	tbl, err := c.cat.LoadTable(ctx, id.iceberg())
 	if errors.Is(err, catalog.ErrNoSuchTable) || errors.Is(err, catalog.ErrNoSuchNamespace) {
 		return nil, fmt.Errorf("load table %s: %w", id, ErrNoSuchTable)

@@ -101,6 +101,7 @@ func checkCommit(c Commit) error {
 // it is retried on the new base with the same files, up to maxAttempts
 // times with backoff, honouring ctx.
 func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
+	ctx = t.cat.ioContext(ctx)
 	t.commitMu.Lock()
 	defer t.commitMu.Unlock()
 	var res CommitResult
@@ -410,6 +411,7 @@ func (w *WrittenData) fits(tbl *table.Table) error {
 // partition spec. Cancelling ctx aborts the writing; the caller still
 // calls Close or Abort.
 func (t *Table) NewDataWriter(ctx context.Context) (*DataWriter, error) {
+	ctx = t.cat.ioContext(ctx)
 	tbl, err := t.refresh(ctx)
 	if err != nil {
 		return nil, err
@@ -494,6 +496,7 @@ func (w *DataWriter) finish() {
 // Close finishes the files and returns them for Commit.Data. On error
 // the files written are removed.
 func (w *DataWriter) Close(ctx context.Context) (*WrittenData, error) {
+	ctx = w.t.cat.ioContext(ctx)
 	w.finish()
 	w.cancel()
 	if w.err != nil {
@@ -506,6 +509,7 @@ func (w *DataWriter) Close(ctx context.Context) (*WrittenData, error) {
 
 // Abort stops the writer and removes the files it wrote.
 func (w *DataWriter) Abort(ctx context.Context) {
+	ctx = w.t.cat.ioContext(ctx)
 	w.cancel()
 	w.finish()
 	w.t.removeFiles(ctx, w.tbl, w.files)

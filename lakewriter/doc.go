@@ -63,4 +63,10 @@
 //     narrowed or reordered; data files written before read back with
 //     NULL in added columns and promoted values. Evolve holds the lock
 //     Commit holds.
+//   - No network wait is unbounded: Options.Timeout (default 1m) bounds
+//     connecting to the catalog database, S3 and a REST catalog and every
+//     wait for data on an open connection (timeouts.go), so a half-open
+//     connection fails a call (an error naming the endpoint) instead of
+//     hanging it. Every exported method that reaches iceberg-go first
+//     puts the bounded S3 client into its context (Catalog.ioContext).
 package lakewriter

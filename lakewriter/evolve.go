@@ -45,6 +45,7 @@ import (
 // maxAttempts times; a commit that reported an error but landed is
 // recognised by the reloaded schema matching layout.
 func (t *Table) Evolve(ctx context.Context, layout *schema.Table) error {
+	ctx = t.cat.ioContext(ctx)
 	if _, err := icebergSchema(layout, nil); err != nil {
 		return fmt.Errorf("evolve %s: %w", t.id, err)
 	}

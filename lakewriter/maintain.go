@@ -19,6 +19,7 @@ import (
 // excluded: fn must commit with the validation iceberg-go offers for its
 // operation, and a conflict fails fn's commit.
 func (t *Table) Maintain(ctx context.Context, fn func(ctx context.Context, tbl *table.Table) (*table.Table, error)) error {
+	ctx = t.cat.ioContext(ctx)
 	t.commitMu.Lock()
 	defer t.commitMu.Unlock()
 	base, err := t.refresh(ctx)
@@ -45,6 +46,7 @@ type Snapshot struct {
 // History returns main's current snapshot and its ancestors, newest first
 // (as far back as the metadata still holds them).
 func (t *Table) History(ctx context.Context) ([]Snapshot, error) {
+	ctx = t.cat.ioContext(ctx)
 	tbl, err := t.refresh(ctx)
 	if err != nil {
 		return nil, err
@@ -63,6 +65,7 @@ func (t *Table) History(ctx context.Context) ([]Snapshot, error) {
 // FileCounts reports the live data and delete files of the table's
 // newest snapshot.
 func (t *Table) FileCounts(ctx context.Context) (data, deletes int, err error) {
+	ctx = t.cat.ioContext(ctx)
 	tbl, err := t.refresh(ctx)
 	if err != nil {
 		return 0, 0, err
@@ -83,6 +86,7 @@ func (t *Table) Location() string { return t.current().Location() }
 // an error matching ErrNoSuchTable. Writers of the table in this process
 // finish their commit first.
 func (c *Catalog) DropTable(ctx context.Context, id Ident, purge bool) error {
+	ctx = c.ioContext(ctx)
 	mu := c.tableLock(id)
 	mu.Lock()
 	defer mu.Unlock()
@@ -105,6 +109,7 @@ func (c *Catalog) DropTable(ctx context.Context, id Ident, purge bool) error {
 // ListTables returns the tables of namespace (dots separate levels); a
 // namespace that does not exist has none.
 func (c *Catalog) ListTables(ctx context.Context, namespace string) ([]Ident, error) {
+	ctx = c.ioContext(ctx)
 	var out []Ident
 	for id, err := range c.cat.ListTables(ctx, strings.Split(namespace, ".")) {
 		if errors.Is(err, catalog.ErrNoSuchNamespace) {

@@ -30,7 +30,7 @@ func openREST(ctx context.Context, name string, opts Options, props iceberg.Prop
 	if opts.Credential != "" && opts.Token != "" {
 		return nil, errors.New("sink.catalog: set credential or token, not both")
 	}
-	ro := []rest.Option{rest.WithAdditionalProps(props)}
+	ro := []rest.Option{rest.WithAdditionalProps(props), rest.WithCustomTransport(restTransport(opts.Timeout))}
 	if opts.Credential != "" {
 		ro = append(ro, rest.WithCredential(opts.Credential))
 	}

@@ -107,6 +107,7 @@ func (t *Table) refresh(ctx context.Context) (*table.Table, error) {
 // "operation" key excluded). It returns nil, nil when no snapshot
 // matches or the table has no snapshot.
 func (t *Table) LatestProps(ctx context.Context, match func(map[string]string) bool) (map[string]string, error) {
+	ctx = t.cat.ioContext(ctx)
 	tbl, err := t.refresh(ctx)
 	if err != nil {
 		return nil, err
@@ -142,6 +143,7 @@ func Ancestry(tbl *table.Table) iter.Seq[*table.Snapshot] {
 // (equality and position deletes applied), as a Row in Layout order. It
 // stops at the first error fn returns and returns it.
 func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
+	ctx = t.cat.ioContext(ctx)
 	tbl, layout, err := t.readState(ctx)
 	if err != nil {
 		return err
@@ -213,6 +215,7 @@ const maxFilterValues = 10000
 // share a key (changelog tables) the one for which newer(candidate, kept)
 // is true replaces the one kept; with newer nil the first row read wins.
 func (t *Table) Lookup(ctx context.Context, keys []schema.Row, newer func(a, b schema.Row) bool) (map[string]schema.Row, error) {
+	ctx = t.cat.ioContext(ctx)
 	out := make(map[string]schema.Row)
 	if len(keys) == 0 {
 		return out, nil

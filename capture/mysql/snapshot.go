@@ -12,6 +12,7 @@ import (
 	"github.com/apache/iceberg-go"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/schema"
 )
 
@@ -225,6 +226,7 @@ func decodeText(t *table, vals []sql.RawBytes) (schema.Row, error) {
 // with (see watermark.go). Otherwise it is StartInfo.From, and the rows
 // are as of a later point, which the coordinator converges by replay.
 func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk capture.Chunk) (capture.Batch, error) {
+	jitter.At(jitter.ChunkRead)
 	t, err := s.snapshotTable(id)
 	if err != nil {
 		return capture.Batch{}, err

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/schema"
 )
 
@@ -515,6 +516,7 @@ func (st *streamer) commit(ctx context.Context, h *replication.EventHeader) erro
 
 // emit sends b downstream.
 func (st *streamer) emit(ctx context.Context, b capture.Batch) error {
+	jitter.At(jitter.SourceEmit)
 	select {
 	case st.out <- b:
 	case <-ctx.Done():

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/iceberg-go"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/schema"
 )
 
@@ -95,6 +96,7 @@ func (s *Source) readAtSnapshotPosition(ctx context.Context, t *table, q string,
 	if err != nil {
 		return Position{}, err
 	}
+	jitter.At(jitter.Watermark)
 	if _, err := c.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
 		return Position{}, fmt.Errorf("set isolation level: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/schema"
 )
 
@@ -204,6 +205,7 @@ func (s *Source) keyBounds(ctx context.Context, t *table, rowsPerChunk int) ([][
 // batch's Position is StartInfo.From, or the position of the snapshot
 // ExportSnapshot took.
 func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk capture.Chunk) (capture.Batch, error) {
+	jitter.At(jitter.ChunkRead)
 	t, err := s.tables.Get(id)
 	if err != nil {
 		return capture.Batch{}, err

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/schema"
 )
 
@@ -273,6 +274,7 @@ const ackReportDelay = 200 * time.Millisecond
 // emit sends b downstream, keeping the standby status flowing while the
 // consumer applies backpressure.
 func (st *streamer) emit(ctx context.Context, b capture.Batch) error {
+	jitter.At(jitter.SourceEmit)
 	for {
 		timer := time.NewTimer(max(time.Until(st.nextStatus), time.Millisecond))
 		select {

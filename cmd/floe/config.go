@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/floe-cdc/floe/lakewriter"
 )
 
 // Config is one floe configuration file (Flink CDC pipeline shape) after
@@ -101,6 +103,10 @@ type SinkConfig struct {
 	S3        S3Config // s3: access to an s3:// warehouse and S3 table locations
 	Namespace string   // namespace; default pipeline.name
 	Mode      string   // mode: upsert | changelog; default upsert
+	// Timeout bounds connecting to the catalog database, S3 or a REST
+	// catalog and every wait for data from them on an open connection
+	// (lakewriter.Options.Timeout); timeout, default 1m.
+	Timeout time.Duration
 }
 
 // CatalogConfig is `sink.catalog:`.
@@ -224,7 +230,7 @@ func DefaultConfig() *Config {
 		Pipeline: PipelineConfig{CheckpointInterval: 10 * time.Second},
 		Source: SourceConfig{Hostname: "127.0.0.1", Port: 5432, SnapshotMode: "initial",
 			SnapshotParallelism: 2, SnapshotChunkRows: 50000, HeartbeatInterval: 10 * time.Second},
-		Sink: SinkConfig{Catalog: CatalogConfig{Type: "sql", Name: "floe"}, Mode: "upsert"},
+		Sink: SinkConfig{Catalog: CatalogConfig{Type: "sql", Name: "floe"}, Mode: "upsert", Timeout: lakewriter.DefaultTimeout},
 		Compaction: CompactionConfig{Interval: 30 * time.Minute, TargetFileSizeMB: 128, MinInputFiles: 5,
 			DeleteFileThreshold: 1, MaxRewriteMB: 2048, ExpireSnapshotsOlderThan: 24 * time.Hour, RetainLast: 20,
 			RemoveOrphansOlderThan: 72 * time.Hour},
@@ -499,6 +505,7 @@ func (c *Config) Validate() []Problem {
 		v.add("sink.namespace", "use a single-level namespace without '.'", "bad namespace %q", k.Namespace)
 	}
 	v.oneOf("sink.mode", k.Mode, "upsert", "changelog")
+	v.positive("sink.timeout", k.Timeout)
 
 	for i, r := range c.Route {
 		p := fmt.Sprintf("route[%d]", i)
@@ -706,7 +713,7 @@ func (c *Config) Redacted() string {
 			"warehouse", str(redactURI(k.Warehouse)),
 			"s3", m("endpoint", str(k.S3.Endpoint), "region", str(k.S3.Region), "path-style", str(optBool(k.S3.PathStyle)),
 				"access-key-id", str(k.S3.AccessKeyID), "secret-access-key", str(mask(k.S3.SecretAccessKey))),
-			"namespace", str(k.Namespace), "mode", str(k.Mode)),
+			"namespace", str(k.Namespace), "mode", str(k.Mode), "timeout", str(k.Timeout.String())),
 	)
 	if s.Type == "mysql" {
 		src := root.Content[5] // the source mapping: pipeline, state, source

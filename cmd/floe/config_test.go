@@ -110,6 +110,7 @@ func TestConfigDefaults(t *testing.T) {
 	require.Equal(t, filepath.Join(lake, "warehouse"), cfg.Sink.Warehouse)
 	require.Equal(t, "My-Shop", cfg.Sink.Namespace)
 	require.Equal(t, "upsert", cfg.Sink.Mode)
+	require.Equal(t, time.Minute, cfg.Sink.Timeout)
 	require.Empty(t, cfg.Route)
 	require.Equal(t, "", cfg.Server.MetricsAddress)
 	require.Equal(t, LogConfig{Format: "text", Level: "info"}, cfg.Log)
@@ -233,6 +234,8 @@ func TestConfigProblems(t *testing.T) {
 			count: 1, path: "route[0].source-table", line: 11, message: "table public.order is not captured: no pattern of source.tables (public.orders) matches it", fix: "add the table to source.tables"},
 		{name: "negative duration", yaml: strings.Replace(minimalYAML, "name: shop", "name: shop\n  checkpoint-interval: -1s", 1),
 			count: 1, path: "pipeline.checkpoint-interval", line: 3, message: "-1s is not positive"},
+		{name: "sink timeout not positive", yaml: minimalYAML + "  timeout: 0s\n",
+			count: 1, path: "sink.timeout", line: 10, message: "0s is not positive"},
 		{name: "bad regex", yaml: strings.Replace(minimalYAML, "public.orders", `public.orders, public\.(x`, 1),
 			count: 1, path: "source.tables", line: 7, message: `bad table pattern "public\\.(x": missing closing )`},
 		{name: "missing required", yaml: "pipeline:\n  checkpoint-interval: 1s\nsource:\n  hostname: db\n",

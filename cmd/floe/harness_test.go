@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/deploy/testdb"
 	"github.com/floe-cdc/floe/lakewriter"
 )
@@ -43,11 +44,8 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(testsRoot)
 		ctx := context.Background()
-		floeBin = filepath.Join(testsRoot, "floe")
-		build := exec.Command("go", "build", "-o", floeBin, ".")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			setupErr = fmt.Errorf("build floe: %v\n%s", err, out)
+		if floeBin, err = buildFloe(testsRoot); err != nil {
+			setupErr = err
 		} else if err := testdb.EnsurePostgresInstalled(ctx); err != nil {
 			setupErr = err
 		} else if sharedPG, err = testdb.StartPostgres(ctx, testdb.PostgresOptions{
@@ -63,6 +61,27 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	os.Exit(code)
+}
+
+// buildFloe builds the floe binary under test into dir, with the
+// floestress tag when this test binary has it (make stress: the jitter
+// hook then lives in floe too), or returns FLOE_TEST_BIN when that names
+// one already built (make stress builds it once for all its runs).
+func buildFloe(dir string) (string, error) {
+	if bin := os.Getenv("FLOE_TEST_BIN"); bin != "" {
+		return bin, nil
+	}
+	bin := filepath.Join(dir, "floe")
+	args := []string{"build", "-o", bin}
+	if jitter.Built {
+		args = append(args, "-tags", "floestress")
+	}
+	build := exec.Command("go", append(args, ".")...)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build floe: %v\n%s", err, out)
+	}
+	return bin, nil
 }
 
 // needServers skips in -short mode and fails when the servers could not start.

@@ -125,7 +125,8 @@ func openCatalog(ctx context.Context, cfg *Config, log *slog.Logger) (*lakewrite
 			AccessKeyID:     cfg.Sink.S3.AccessKeyID,
 			SecretAccessKey: cfg.Sink.S3.SecretAccessKey,
 		},
-		Logger: log.With("component", "lakewriter"),
+		Timeout: cfg.Sink.Timeout,
+		Logger:  log.With("component", "lakewriter"),
 	})
 }
 
