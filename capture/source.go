@@ -73,7 +73,8 @@ type Snapshotter interface {
 	// rowsPerChunk rows, covering the whole key space.
 	PlanChunks(ctx context.Context, table TableID, rowsPerChunk int) ([]Chunk, error)
 	// ReadChunk reads every row of the chunk as OpRead changes in one
-	// Batch (Position = StartInfo.From, Chunk set).
+	// Batch (Position = StartInfo.From, Chunk set). Its errors name the
+	// chunk and the table.
 	ReadChunk(ctx context.Context, table TableID, chunk Chunk) (Batch, error)
 	// EndSnapshot releases snapshot resources; Stream may start afterwards.
 	EndSnapshot(ctx context.Context) error

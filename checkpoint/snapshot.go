@@ -144,7 +144,7 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 					if gctx.Err() != nil {
 						return nil
 					}
-					return fmt.Errorf("read chunk %d of %s: %w", j.chunk.Index, j.table.id, err)
+					return err // it names the chunk and the table (Source.ReadChunk)
 				}
 				read := chunkRead{batch: b, n: len(b.Changes), planned: j.planned}
 				enc, err := encoders.get(j.table)

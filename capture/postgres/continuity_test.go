@@ -179,7 +179,7 @@ func TestSyncMessage(t *testing.T) {
 	r := startStream(t, s)
 	var lsn string
 	conn := e.connect()
-	if _, err := conn.Exec(testCtx(t), heartbeatSQL); err != nil {
+	if _, err := conn.Exec(testCtx(t), heartbeatSQL, heartbeatContent(s.cfg.SlotName, time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	if err := conn.QueryRow(testCtx(t), `SELECT pg_logical_emit_message(false, 'floe.sync', 'x')::text`).Scan(&lsn); err != nil {

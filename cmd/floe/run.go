@@ -147,13 +147,20 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 		if time.Since(started) > time.Minute {
 			backoff = time.Second
 		}
-		logRetry(log, cfg, kind, err, attempt, backoff)
+		wait := backoff
+		if kind == layoutChanged {
+			// Nothing to wait for: the table's new layout is there to
+			// be discovered now, and the server is fine.
+			wait = 0
+		} else {
+			backoff = min(2*backoff, maxBackoff)
+		}
+		logRetry(log, cfg, kind, err, attempt, wait)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
-		backoff = min(2*backoff, maxBackoff)
 		src.Close()
 		if src, err = openStreamingSource(cfg, log, live); err != nil {
 			return err
