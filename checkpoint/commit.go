@@ -9,6 +9,7 @@ import (
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/state"
 	"github.com/floe-cdc/floe/transform"
@@ -140,7 +141,7 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 		Data: data,
 		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, pos: pos, plan: kept, keepUntil: keepUntil,
 			convergeUntil: t.convergeUntil, source: t.sourceTable(), reset: t.reset, schemaChanges: t.schemaChanges}.props(),
-		Token: PropCheckpoint,
+		Token: ledger.PropCheckpoint,
 	}
 	rows := 0
 	for _, d := range data {
@@ -335,7 +336,7 @@ func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint 
 	_, err := t.table.Commit(ctx, lakewriter.Commit{
 		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, pos: pos, plan: t.window, keepUntil: t.windowEnd,
 			convergeUntil: t.convergeUntil, source: t.sourceTable()}.props(),
-		Token: PropCheckpoint,
+		Token: ledger.PropCheckpoint,
 	})
 	jitter.At(jitter.AfterCommit)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/transform"
 )
@@ -132,11 +133,11 @@ func verifyTable(ctx context.Context, o VerifyOptions, scanner TableScanner, ti 
 	if err != nil {
 		return fmt.Errorf("load iceberg table: %w", err)
 	}
-	props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p[PropPipeline] == o.Pipeline })
+	props, err := tbl.LatestProps(ctx, ledger.CommitOf(o.Pipeline))
 	if err != nil {
 		return fmt.Errorf("read iceberg history: %w", err)
 	}
-	r.SinkPosition = props[PropPosition]
+	r.SinkPosition = props[ledger.PropPosition]
 	if r.SinkPosition == "" {
 		r.SinkPosition = "no commit"
 	}
