@@ -51,7 +51,7 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 	start := time.Now()
 	checkpoint := c.nextCheckpoint
 	pos := c.lastPos
-	cached := map[string]state.TableState{}
+	recorded := map[string]state.TableState{}
 	// Finish every table's snapshot data files at once, in parallel,
 	// before committing them one table after the other.
 	for _, t := range c.order {
@@ -66,34 +66,29 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 		if err := c.commitTable(ctx, t, checkpoint, pos); err != nil {
 			return err
 		}
-		cached[t.id.String()] = state.TableState{Position: fmtPos(t.committed), Checkpoint: checkpoint, Snapshot: encodePlan(t.plan)}
+		recorded[t.id.String()] = state.TableState{Checkpoint: checkpoint}
 	}
 	for _, t := range idle {
 		if err := c.advanceTable(ctx, t, checkpoint, pos); err != nil {
 			return err
 		}
-		cached[t.id.String()] = state.TableState{Position: fmtPos(pos), Checkpoint: checkpoint}
+		recorded[t.id.String()] = state.TableState{Checkpoint: checkpoint}
 	}
 	c.nextCheckpoint++
 	c.buffered = 0
 	c.ackCommitted()
 	if c.opts.Store != nil {
-		if err := c.opts.Store.PutTables(cached); err != nil {
-			c.log.Warn("cache committed state", "err", err) // a cache: never fatal
+		// Evidence for the next start that these tables hold commits (see
+		// package state); never fatal, the truth is in Iceberg.
+		if err := c.opts.Store.PutTables(recorded); err != nil {
+			c.log.Warn("record committed tables in the state dir", "err", err)
 		}
 	}
 	c.opts.Metrics.Checkpoints.Inc()
 	c.opts.Metrics.CheckpointSeconds.Observe(time.Since(start).Seconds())
 	c.log.Info("checkpoint committed", "checkpoint", checkpoint, "position", fmtPos(pos),
-		"tables", len(cached), "acknowledged", fmtPos(c.ackedPos), "duration", time.Since(start).Round(time.Millisecond).String())
+		"tables", len(recorded), "acknowledged", fmtPos(c.ackedPos), "duration", time.Since(start).Round(time.Millisecond).String())
 	return nil
-}
-
-func encodePlan(p *capture.SnapshotPlan) string {
-	if p == nil || p.Complete() {
-		return ""
-	}
-	return p.Encode()
 }
 
 // commitTable resolves the table's pending TOAST lookups and commits its
@@ -419,9 +414,4 @@ func (c *Coordinator) ack(pos capture.Position) {
 	jitter.At(jitter.BeforeAck)
 	c.opts.Source.Ack(pos)
 	c.ackedPos = pos
-	if c.opts.Store != nil {
-		if err := c.opts.Store.PutAckedPosition(pos.String()); err != nil {
-			c.log.Warn("cache acked position", "err", err)
-		}
-	}
 }
