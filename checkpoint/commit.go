@@ -18,9 +18,10 @@ import (
 // flush cuts a checkpoint at c.lastPos: it commits every dirty table
 // (data, deletes and position in one Iceberg snapshot each) and the quiet
 // tables due for an empty commit, then acknowledges what every table has
-// committed and caches the committed state. A failure leaves some tables
-// committed and others not; that is safe, because recovery reads each
-// table's own position back and skips what it already holds.
+// committed and records the committed tables in the state dir. A failure
+// leaves some tables committed and others not; that is safe, because
+// recovery reads each table's own position back and skips what it
+// already holds.
 func (c *Coordinator) flush(ctx context.Context) error {
 	return c.cut(ctx, false, false)
 }
