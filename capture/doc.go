@@ -44,4 +44,6 @@
 //     is not working for it fails with a *StallError, which callers treat
 //     as a lost connection;
 //   - SnapshotPlan's encoding is versioned and pinned by a golden test.
+//
+// See docs/checkpoint-protocol.md (positions, acknowledgement, snapshots).
 package capture

@@ -9,6 +9,7 @@ import (
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/state"
 	"github.com/floe-cdc/floe/transform"
@@ -17,9 +18,10 @@ import (
 // flush cuts a checkpoint at c.lastPos: it commits every dirty table
 // (data, deletes and position in one Iceberg snapshot each) and the quiet
 // tables due for an empty commit, then acknowledges what every table has
-// committed and caches the committed state. A failure leaves some tables
-// committed and others not; that is safe, because recovery reads each
-// table's own position back and skips what it already holds.
+// committed and records the committed tables in the state dir. A failure
+// leaves some tables committed and others not; that is safe, because
+// recovery reads each table's own position back and skips what it
+// already holds.
 func (c *Coordinator) flush(ctx context.Context) error {
 	return c.cut(ctx, false, false)
 }
@@ -50,7 +52,7 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 	start := time.Now()
 	checkpoint := c.nextCheckpoint
 	pos := c.lastPos
-	cached := map[string]state.TableState{}
+	recorded := map[string]state.TableState{}
 	// Finish every table's snapshot data files at once, in parallel,
 	// before committing them one table after the other.
 	for _, t := range c.order {
@@ -65,34 +67,29 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 		if err := c.commitTable(ctx, t, checkpoint, pos); err != nil {
 			return err
 		}
-		cached[t.id.String()] = state.TableState{Position: fmtPos(t.committed), Checkpoint: checkpoint, Snapshot: encodePlan(t.plan)}
+		recorded[t.id.String()] = state.TableState{Checkpoint: checkpoint}
 	}
 	for _, t := range idle {
 		if err := c.advanceTable(ctx, t, checkpoint, pos); err != nil {
 			return err
 		}
-		cached[t.id.String()] = state.TableState{Position: fmtPos(pos), Checkpoint: checkpoint}
+		recorded[t.id.String()] = state.TableState{Checkpoint: checkpoint}
 	}
 	c.nextCheckpoint++
 	c.buffered = 0
 	c.ackCommitted()
 	if c.opts.Store != nil {
-		if err := c.opts.Store.PutTables(cached); err != nil {
-			c.log.Warn("cache committed state", "err", err) // a cache: never fatal
+		// Evidence for the next start that these tables hold commits (see
+		// package state); never fatal, the truth is in Iceberg.
+		if err := c.opts.Store.PutTables(recorded); err != nil {
+			c.log.Warn("record committed tables in the state dir", "err", err)
 		}
 	}
 	c.opts.Metrics.Checkpoints.Inc()
 	c.opts.Metrics.CheckpointSeconds.Observe(time.Since(start).Seconds())
 	c.log.Info("checkpoint committed", "checkpoint", checkpoint, "position", fmtPos(pos),
-		"tables", len(cached), "acknowledged", fmtPos(c.ackedPos), "duration", time.Since(start).Round(time.Millisecond).String())
+		"tables", len(recorded), "acknowledged", fmtPos(c.ackedPos), "duration", time.Since(start).Round(time.Millisecond).String())
 	return nil
-}
-
-func encodePlan(p *capture.SnapshotPlan) string {
-	if p == nil || p.Complete() {
-		return ""
-	}
-	return p.Encode()
 }
 
 // commitTable resolves the table's pending TOAST lookups and commits its
@@ -140,7 +137,7 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 		Data: data,
 		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, pos: pos, plan: kept, keepUntil: keepUntil,
 			convergeUntil: t.convergeUntil, source: t.sourceTable(), reset: t.reset, schemaChanges: t.schemaChanges}.props(),
-		Token: PropCheckpoint,
+		Token: ledger.PropCheckpoint,
 	}
 	rows := 0
 	for _, d := range data {
@@ -335,7 +332,7 @@ func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint 
 	_, err := t.table.Commit(ctx, lakewriter.Commit{
 		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, pos: pos, plan: t.window, keepUntil: t.windowEnd,
 			convergeUntil: t.convergeUntil, source: t.sourceTable()}.props(),
-		Token: PropCheckpoint,
+		Token: ledger.PropCheckpoint,
 	})
 	jitter.At(jitter.AfterCommit)
 	if err != nil {
@@ -418,9 +415,4 @@ func (c *Coordinator) ack(pos capture.Position) {
 	jitter.At(jitter.BeforeAck)
 	c.opts.Source.Ack(pos)
 	c.ackedPos = pos
-	if c.opts.Store != nil {
-		if err := c.opts.Store.PutAckedPosition(pos.String()); err != nil {
-			c.log.Warn("cache acked position", "err", err)
-		}
-	}
 }

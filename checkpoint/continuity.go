@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/transform"
 )
 
@@ -17,7 +18,7 @@ import (
 // has committed (ackCommitted), so for a source that keeps its position
 // on the server (capture.TableIdentifier) a table behind the stream's
 // start was not captured meanwhile; and every commit records the table's
-// identity at the source (PropSourceTable), so a table that was dropped
+// identity at the source (ledger.PropSourceTable), so a table that was dropped
 // and created again, or that left and re-joined what the source carries,
 // shows a different one. Such a table is reset and snapshotted again,
 // online, while the others resume: the commit that empties it also holds
@@ -28,8 +29,8 @@ import (
 var errIdentityChanged = errors.New("a captured table's identity at the source changed")
 
 // sourceTable is what t's commits record of its source.
-func (t *tableRun) sourceTable() SourceTable {
-	return SourceTable{Table: t.id.String(), Identity: t.identity}
+func (t *tableRun) sourceTable() ledger.SourceTable {
+	return ledger.SourceTable{Table: t.id.String(), Identity: t.identity}
 }
 
 // checkContinuity runs before Start: a table with committed history that
@@ -51,14 +52,14 @@ func (c *Coordinator) checkContinuity(ctx context.Context) error {
 		cur, last := now[t.id], fmtPos(t.committed)
 		switch {
 		case cur == "":
-			c.markGap(t, CauseNotCaptured, fmt.Sprintf("the source does not carry its changes (PostgreSQL: it is not in the publication), "+
+			c.markGap(t, ledger.CauseNotCaptured, fmt.Sprintf("the source does not carry its changes (PostgreSQL: it is not in the publication), "+
 				"so those after its last commit at %s were not captured (it was left out of source.tables, taken out of the publication, or dropped)", last))
 		case t.recorded != nil && t.recorded.Identity != "" && t.recorded.Identity != cur:
 			of := ""
 			if t.recorded.Table != t.id.String() {
 				of = " of source table " + t.recorded.Table
 			}
-			c.markGap(t, CauseIdentity, fmt.Sprintf("its identity at the source is %s but its last commit (at %s) recorded %s%s: "+
+			c.markGap(t, ledger.CauseIdentity, fmt.Sprintf("its identity at the source is %s but its last commit (at %s) recorded %s%s: "+
 				"it was dropped and created again, or left and re-joined the publication, and its changes in between were not captured", cur, last, t.recorded.Identity, of))
 		}
 	}
@@ -91,7 +92,7 @@ func (c *Coordinator) checkStart(ctx context.Context, from capture.Position) err
 		}
 		reason := fmt.Sprintf("its committed position %s is behind the source's start %s, so its changes in between were released "+
 			"without being captured for it (it was left out of source.tables meanwhile, or another catalog or warehouse used the same slot)", t.committed, from)
-		c.markGap(t, CausePosition, reason)
+		c.markGap(t, ledger.CausePosition, reason)
 	}
 	if err := c.acceptGaps(); err != nil {
 		return err
@@ -111,7 +112,7 @@ func (c *Coordinator) checkStart(ctx context.Context, from capture.Position) err
 // markGap marks t for a reset: its history is dropped and it is
 // snapshotted again from scratch.
 func (c *Coordinator) markGap(t *tableRun, cause, reason string) {
-	t.reset = &Reset{Cause: cause, Reason: reason}
+	t.reset = &ledger.Reset{Cause: cause, Reason: reason}
 	if t.committed != nil {
 		t.reset.Previous = t.committed.String()
 	}
@@ -212,7 +213,7 @@ func (c *Coordinator) exportSnapshot(ctx context.Context, info capture.StartInfo
 }
 
 // resetTable empties t in one commit that also records its new snapshot
-// plan (t.plan, nothing done yet), the reason (PropReset) and the position
+// plan (t.plan, nothing done yet), the reason (ledger.PropReset) and the position
 // its snapshot is read at: in upsert mode every row is dropped, in
 // changelog mode a truncate row is appended, ordered before the snapshot's
 // rows (_floe_seq -1). A crash after it resumes that snapshot; a crash

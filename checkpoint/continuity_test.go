@@ -17,6 +17,7 @@ import (
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/transform"
 )
@@ -111,7 +112,7 @@ func (s *slotSource) Stream(ctx context.Context, out chan<- capture.Batch) error
 // must be at or after pos.
 func (s *slotSource) Ack(pos capture.Position) {
 	for _, id := range s.order {
-		p := latestProps(s.t, s.cat, id.Name)[PropPosition]
+		p := latestProps(s.t, s.cat, id.Name)[ledger.PropPosition]
 		committed, err := decodeTestPos(p)
 		if p == "" || err != nil || committed.Compare(pos) < 0 {
 			s.t.Errorf("acknowledged %s while table %s has committed %q", pos, id, p)
@@ -218,7 +219,7 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 
 func position(t *testing.T, cat *lakewriter.Catalog, name string) capture.Position {
 	t.Helper()
-	p, err := decodeTestPos(latestProps(t, cat, name)[PropPosition])
+	p, err := decodeTestPos(latestProps(t, cat, name)[ledger.PropPosition])
 	require.NoError(t, err)
 	return p
 }
@@ -231,9 +232,9 @@ func atLeast(t *testing.T, cat *lakewriter.Catalog, p capture.Position, names ..
 			if err != nil {
 				return false
 			}
-			props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p[PropPipeline] == "p" })
+			props, err := tbl.LatestProps(ctx, ledger.CommitOf("p"))
 			require.NoError(t, err)
-			s := props[PropPosition]
+			s := props[ledger.PropPosition]
 			if s == "" {
 				return false
 			}
@@ -336,9 +337,9 @@ func continuityGaps(t *testing.T, mode transform.Mode) {
 	src := newSlotSource(t, cat, 30, names...)
 	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: mode, until: atLeast(t, cat, testPos(1), names...)}))
 	for _, name := range names {
-		var st SourceTable
-		require.NoError(t, json.Unmarshal([]byte(latestProps(t, cat, name)[PropSourceTable]), &st))
-		require.Equal(t, SourceTable{Version: 1, Table: "s." + name, Identity: name + "#1"}, st)
+		var st ledger.SourceTable
+		require.NoError(t, json.Unmarshal([]byte(latestProps(t, cat, name)[ledger.PropSourceTable]), &st))
+		require.Equal(t, ledger.SourceTable{Version: 1, Table: "s." + name, Identity: name + "#1"}, st)
 	}
 	// Every table commits 5, and the slot confirms it; then "behind" is
 	// set back to 3, as if something else (another catalog, or a run
@@ -349,8 +350,8 @@ func continuityGaps(t *testing.T, mode transform.Mode) {
 	require.Equal(t, testPos(5), src.lastAck())
 	b, err := cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: "lake", Name: "behind"})
 	require.NoError(t, err)
-	_, err = b.Commit(context.Background(), lakewriter.Commit{Token: PropCheckpoint,
-		Props: commitMeta{pipeline: "p", checkpoint: 90, pos: testPos(3), source: SourceTable{Table: "s.behind", Identity: "behind#1"}}.props()})
+	_, err = b.Commit(context.Background(), lakewriter.Commit{Token: ledger.PropCheckpoint,
+		Props: commitMeta{pipeline: "p", checkpoint: 90, pos: testPos(3), source: ledger.SourceTable{Table: "s.behind", Identity: "behind#1"}}.props()})
 	require.NoError(t, err)
 
 	// Meanwhile: "recreated" was dropped and created with other rows,
@@ -399,20 +400,20 @@ func continuityGaps(t *testing.T, mode transform.Mode) {
 		reread[k[:len(k)-2]] = true
 	}
 	require.Equal(t, map[string]bool{"recreated": true, "dropped": true, "behind": true}, reread, "tables read again")
-	causes := map[string]string{"recreated": CauseIdentity, "dropped": CauseNotCaptured, "behind": CausePosition}
+	causes := map[string]string{"recreated": ledger.CauseIdentity, "dropped": ledger.CauseNotCaptured, "behind": ledger.CausePosition}
 	for _, name := range names {
 		hist, err := tableHistory(t, cat, name)
 		require.NoError(t, err)
-		var resets []Reset
+		var resets []ledger.Reset
 		var first map[string]string // the first commit after the reset
 		for i := len(hist) - 1; i >= 0; i-- {
 			p := hist[i].Props
-			if s := p[PropReset]; s != "" {
-				var r Reset
+			if s := p[ledger.PropReset]; s != "" {
+				var r ledger.Reset
 				require.NoError(t, json.Unmarshal([]byte(s), &r))
 				resets = append(resets, r)
-				require.Equal(t, testPos(8).String(), p[PropPosition], "%s: the reset commit carries the exported position", name)
-				require.NotEmpty(t, p[PropSnapshot], "%s: the reset commit holds the new plan", name)
+				require.Equal(t, testPos(8).String(), p[ledger.PropPosition], "%s: the reset commit carries the exported position", name)
+				require.NotEmpty(t, p[ledger.PropSnapshot], "%s: the reset commit holds the new plan", name)
 				if mode == transform.Upsert {
 					require.Equal(t, "0", p["total-records"], "%s: the reset commit empties the table", name)
 				}
@@ -428,8 +429,8 @@ func continuityGaps(t *testing.T, mode transform.Mode) {
 		require.Len(t, resets, 1, name)
 		require.Equal(t, causes[name], resets[0].Cause, name)
 		require.NotNil(t, first, name)
-		require.Equal(t, testPos(8).String(), first[PropPosition], "%s: chunks commit at the exported position", name)
-		require.NotContains(t, first, PropConvergeUntil, "%s: an exact snapshot does not converge", name)
+		require.Equal(t, testPos(8).String(), first[ledger.PropPosition], "%s: chunks commit at the exported position", name)
+		require.NotContains(t, first, ledger.PropConvergeUntil, "%s: an exact snapshot does not converge", name)
 		require.Contains(t, logs.String(), "table lost continuity with its source")
 		require.Contains(t, logs.String(), "table=s."+name+" cause="+causes[name])
 	}
@@ -445,8 +446,8 @@ func continuityGaps(t *testing.T, mode transform.Mode) {
 	} else {
 		checkResetLog(t, cat, "recreated")
 	}
-	var st SourceTable
-	require.NoError(t, json.Unmarshal([]byte(latestProps(t, cat, "dropped")[PropSourceTable]), &st))
+	var st ledger.SourceTable
+	require.NoError(t, json.Unmarshal([]byte(latestProps(t, cat, "dropped")[ledger.PropSourceTable]), &st))
 	require.Equal(t, "dropped#2", st.Identity, "the identity after Start is recorded")
 }
 
@@ -532,7 +533,7 @@ func TestIdentityChangeWhileStreaming(t *testing.T) {
 	src.exportAt = testPos(5)
 	var logs bytes.Buffer
 	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: transform.Upsert, logs: &logs, until: atLeast(t, cat, testPos(5), "b")}))
-	require.Contains(t, logs.String(), "table=s.b cause="+CauseNotCaptured)
+	require.Contains(t, logs.String(), "table=s.b cause="+ledger.CauseNotCaptured)
 }
 
 // TestUndecodableChange: a change the source could not decode is skipped

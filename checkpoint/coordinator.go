@@ -12,6 +12,7 @@ import (
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/state"
 	"github.com/floe-cdc/floe/transform"
@@ -146,19 +147,19 @@ type tableRun struct {
 	// files, bypassing buf (see direct.go); nil when none.
 	data *chunkWriter
 	// schemaChanges are the evolutions of the table's Iceberg schema not
-	// yet recorded in a commit (see PropSchemaChange).
-	schemaChanges []SchemaChange
+	// yet recorded in a commit (see ledger.PropSchemaChange).
+	schemaChanges []ledger.SchemaChange
 	// recorded is what the table's last commit recorded of its source
 	// (nil: nothing, a commit of an older build or no commit at all);
 	// identity is the table's identity at the source as this run found it
 	// after Start (capture.TableIdentifier; "" for other sources), which
 	// its commits record and every checkpoint checks.
-	recorded *SourceTable
+	recorded *ledger.SourceTable
 	identity string
 	// reset is set while the table must be emptied and snapshotted again
 	// because its continuity could not be proven; the commit that empties
-	// it records it (PropReset) together with the new snapshot plan.
-	reset       *Reset
+	// it records it (ledger.PropReset) together with the new snapshot plan.
+	reset       *ledger.Reset
 	resetLogged bool
 	// floor is the position the table's snapshot is exactly consistent
 	// with (an exported snapshot: capture.SnapshotExporter, or the
@@ -339,7 +340,7 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo) (*tab
 	if _, err := c.evolveSink(ctx, ti.ID, nil, tbl, ti.Schema, func() error { return nil }); err != nil {
 		return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
 	}
-	props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p[PropPipeline] == c.opts.Pipeline })
+	props, err := tbl.LatestProps(ctx, ledger.CommitOf(c.opts.Pipeline))
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s.%s: %w", ident.Namespace, ident.Name, err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/transform"
 )
@@ -166,18 +167,18 @@ func checkTable(t *testing.T, cat *lakewriter.Catalog, src *fakeSource, name str
 	hist, err := tbl.History(ctx)
 	require.NoError(t, err)
 	require.NotEmpty(t, hist)
-	require.NotContains(t, hist[0].Props, PropSnapshot, "the last commit of %s still carries a snapshot plan", name)
+	require.NotContains(t, hist[0].Props, ledger.PropSnapshot, "the last commit of %s still carries a snapshot plan", name)
 	id := capture.TableID{Schema: "s", Name: name}
 	prevDone := -1
 	for i := len(hist) - 1; i >= 0; i-- {
 		p := hist[i].Props
 		total, err := strconv.Atoi(p["total-records"])
 		require.NoError(t, err)
-		if p[PropSnapshot] == "" {
+		if p[ledger.PropSnapshot] == "" {
 			require.Equal(t, len(want), total, "%s: complete snapshot", name)
 			continue
 		}
-		plan, err := capture.DecodeSnapshotPlan(p[PropSnapshot])
+		plan, err := capture.DecodeSnapshotPlan(p[ledger.PropSnapshot])
 		require.NoError(t, err)
 		require.Greater(t, len(plan.Done), prevDone, "%s: plan progress must grow", name)
 		prevDone = len(plan.Done)
@@ -232,16 +233,16 @@ func TestSnapshotDirectResumesAfterFailure(t *testing.T) {
 	for _, name := range []string{"a", "b", "c"} {
 		tbl, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: "lake", Name: name})
 		require.NoError(t, err)
-		props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p[PropPipeline] == "p" })
+		props, err := tbl.LatestProps(ctx, ledger.CommitOf("p"))
 		require.NoError(t, err)
 		if props == nil {
 			continue
 		}
-		if props[PropSnapshot] == "" { // the table's snapshot completed
+		if props[ledger.PropSnapshot] == "" { // the table's snapshot completed
 			done[name+"/*"] = true
 			continue
 		}
-		plan, err := capture.DecodeSnapshotPlan(props[PropSnapshot])
+		plan, err := capture.DecodeSnapshotPlan(props[ledger.PropSnapshot])
 		require.NoError(t, err, "table %s", name)
 		for i := range plan.Done {
 			done[fmt.Sprintf("%s/%d", name, i)] = true

@@ -10,9 +10,11 @@
 // is in progress or its chunk watermarks are not passed yet,
 // floe.converge-until while it converges, floe.schema-change on the first
 // commit after its Iceberg schema evolved, floe.reset on the commit that
-// emptied it for a new snapshot).
+// emptied it for a new snapshot), encoded and parsed by lakewriter/ledger;
+// after each checkpoint, the tables it committed in the state dir (package
+// state).
 //
-// Invariants (DESIGN.md §6):
+// Invariants:
 //   - a checkpoint is cut only between complete source transactions;
 //   - data and position of a table land in the same Iceberg commit;
 //   - the source is acknowledged no position above the lowest one every
@@ -21,7 +23,7 @@
 //     or at once on a capture.Batch.Sync;
 //   - a table's committed position never moves backwards;
 //   - on start, each table's committed position and snapshot progress are
-//     read back from its Iceberg history (the local state is only a cache),
+//     read back from its Iceberg history (the state dir holds no positions),
 //     the source resumes from the lowest of them, and a change at or before
 //     a table's committed position is skipped for that table;
 //   - a snapshot chunk is done exactly when its rows are committed: the
@@ -69,4 +71,7 @@
 //   - a change the source could not decode (capture.Change.Err) is
 //     skipped when its table's committed position is at or after it, and
 //     otherwise stops the run naming the table, the value and the fix.
+//
+// floe verify is package checkpoint/verify, which this package does not
+// import. See docs/checkpoint-protocol.md.
 package checkpoint

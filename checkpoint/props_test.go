@@ -2,7 +2,6 @@ package checkpoint
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,9 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // testPos is a minimal Position for unit tests.
 type testPos int
@@ -33,7 +31,10 @@ func decodeTestPos(s string) (capture.Position, error) {
 	return testPos(s[len(s)-1] - '0'), nil
 }
 
-// TestCommitPropsGolden pins the snapshot summary properties, a persisted format.
+// TestCommitPropsGolden: what the coordinator records of a table's state
+// (which plan it keeps, when converge-until is dropped) encodes to the
+// summaries the ledger's golden file pins, byte for byte. The file is
+// written only by the ledger's TestCommitPropsGolden (-update there).
 func TestCommitPropsGolden(t *testing.T) {
 	plan := &capture.SnapshotPlan{
 		Chunks: []capture.Chunk{{Index: 0, Upper: []string{"100"}}, {Index: 1, Lower: []string{"100"}}},
@@ -42,7 +43,7 @@ func TestCommitPropsGolden(t *testing.T) {
 	watermarked := plan.Clone()
 	watermarked.MarkDone(1, testPos(6).String())
 	watermarked.Watermarks[0] = testPos(5).String()
-	cp := func(checkpoint int64, pos capture.Position, plan *capture.SnapshotPlan, keepUntil, convergeUntil capture.Position, changes ...SchemaChange) map[string]string {
+	cp := func(checkpoint int64, pos capture.Position, plan *capture.SnapshotPlan, keepUntil, convergeUntil capture.Position, changes ...ledger.SchemaChange) map[string]string {
 		return commitMeta{pipeline: "shop", checkpoint: checkpoint, pos: pos, plan: plan, keepUntil: keepUntil,
 			convergeUntil: convergeUntil, schemaChanges: changes}.props()
 	}
@@ -55,40 +56,35 @@ func TestCommitPropsGolden(t *testing.T) {
 		"watermarks": cp(7, testPos(2), watermarked, testPos(6), nil),
 		"passed":     cp(8, testPos(6), watermarked, testPos(6), nil),
 		// The first commit after the table's Iceberg schema evolved.
-		"evolved": cp(9, testPos(7), nil, nil, nil, SchemaChange{Version: SchemaChangeVersion, At: testPos(7).String(),
+		"evolved": cp(9, testPos(7), nil, nil, nil, ledger.SchemaChange{Version: ledger.SchemaChangeVersion, At: testPos(7).String(),
 			Changes: []string{"add column n string", "widen column a int -> long"}, SchemaID: 1}),
 		"evolved twice": cp(10, testPos(8), nil, nil, nil,
-			SchemaChange{Version: SchemaChangeVersion, At: testPos(7).String(), Changes: []string{"add column n string"}, SchemaID: 1},
-			SchemaChange{Version: SchemaChangeVersion, At: testPos(8).String(), Changes: []string{"make column s optional"}, SchemaID: 2}),
+			ledger.SchemaChange{Version: ledger.SchemaChangeVersion, At: testPos(7).String(), Changes: []string{"add column n string"}, SchemaID: 1},
+			ledger.SchemaChange{Version: ledger.SchemaChangeVersion, At: testPos(8).String(), Changes: []string{"make column s optional"}, SchemaID: 2}),
 		// Every commit of a run records its source table (and identity,
 		// for a source that has them).
 		"source table": commitMeta{pipeline: "shop", checkpoint: 11, pos: testPos(8),
-			source: SourceTable{Table: "public.orders", Identity: "pg.v1:rel=16384/pub=16390"}}.props(),
+			source: ledger.SourceTable{Table: "public.orders", Identity: "pg.v1:rel=16384/pub=16390"}}.props(),
 		"source table without identity": commitMeta{pipeline: "shop", checkpoint: 12, pos: testPos(8),
-			source: SourceTable{Table: "shop.orders"}}.props(),
+			source: ledger.SourceTable{Table: "shop.orders"}}.props(),
 		// The commit that empties a table whose continuity was lost, with
 		// its new snapshot plan.
 		"reset": commitMeta{pipeline: "shop", checkpoint: 13, pos: testPos(9), plan: &capture.SnapshotPlan{
 			Chunks: []capture.Chunk{{Index: 0, Upper: []string{"100"}}, {Index: 1, Lower: []string{"100"}}}, Done: map[int]bool{}},
-			source: SourceTable{Table: "public.orders", Identity: "pg.v1:rel=16400/pub=16402"},
-			reset: &Reset{Cause: CauseIdentity, Reason: "its identity at the source is pg.v1:rel=16400/pub=16402 but its last commit (at test.v1:3) recorded pg.v1:rel=16384/pub=16390",
+			source: ledger.SourceTable{Table: "public.orders", Identity: "pg.v1:rel=16400/pub=16402"},
+			reset: &ledger.Reset{Cause: ledger.CauseIdentity, Reason: "its identity at the source is pg.v1:rel=16400/pub=16402 but its last commit (at test.v1:3) recorded pg.v1:rel=16384/pub=16390",
 				Previous: testPos(3).String()}}.props(),
 	}
 	b, err := json.MarshalIndent(got, "", "  ")
 	require.NoError(t, err)
-	golden := filepath.Join("testdata", "props.golden")
-	if *update {
-		require.NoError(t, os.MkdirAll("testdata", 0o755))
-		require.NoError(t, os.WriteFile(golden, b, 0o644))
-	}
-	want, err := os.ReadFile(golden)
+	want, err := os.ReadFile(filepath.Join("..", "lakewriter", "ledger", "testdata", "props.golden"))
 	require.NoError(t, err)
 	require.JSONEq(t, string(want), string(b))
 }
 
 func TestParsePropsRoundTrip(t *testing.T) {
 	plan := &capture.SnapshotPlan{Chunks: []capture.Chunk{{Index: 0}, {Index: 1}}, Done: map[int]bool{1: true}}
-	src := SourceTable{Table: "public.orders", Identity: "pg.v1:rel=1/pub=2"}
+	src := ledger.SourceTable{Table: "public.orders", Identity: "pg.v1:rel=1/pub=2"}
 	st, err := parseProps(commitMeta{pipeline: "shop", checkpoint: 9, pos: testPos(5), plan: plan, convergeUntil: testPos(8), source: src}.props(), decodeTestPos)
 	require.NoError(t, err)
 	require.True(t, st.found)
@@ -96,7 +92,7 @@ func TestParsePropsRoundTrip(t *testing.T) {
 	require.Equal(t, testPos(5), st.position)
 	require.Equal(t, []capture.Chunk{{Index: 0}}, st.plan.Remaining())
 	require.Equal(t, testPos(8), st.convergeUntil)
-	src.Version = SourceTableVersion
+	src.Version = ledger.SourceTableVersion
 	require.Equal(t, &src, st.source)
 
 	// A complete plan is not written: the table's snapshot is over.
@@ -111,8 +107,8 @@ func TestParsePropsRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, st.found)
 
-	_, err = parseProps(map[string]string{PropVersion: "2", PropCheckpoint: "1"}, decodeTestPos)
+	_, err = parseProps(map[string]string{ledger.PropVersion: "2", ledger.PropCheckpoint: "1"}, decodeTestPos)
 	require.ErrorContains(t, err, "floe.version")
-	_, err = parseProps(map[string]string{PropVersion: "1", PropCheckpoint: "1", PropSourceTable: `{"v":2,"table":"a.b"}`}, decodeTestPos)
+	_, err = parseProps(map[string]string{ledger.PropVersion: "1", ledger.PropCheckpoint: "1", ledger.PropSourceTable: `{"v":2,"table":"a.b"}`}, decodeTestPos)
 	require.ErrorContains(t, err, "floe.source-table: version 2, this build reads 1")
 }

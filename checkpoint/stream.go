@@ -10,6 +10,7 @@ import (
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/transform"
 )
@@ -194,7 +195,7 @@ func (c *Coordinator) adoptLayouts(ctx context.Context, b capture.Batch, inTxn b
 		}
 		if changes != nil {
 			t.layout = t.table.Layout()
-			t.schemaChanges = append(t.schemaChanges, SchemaChange{Version: SchemaChangeVersion, At: b.Position.String(),
+			t.schemaChanges = append(t.schemaChanges, ledger.SchemaChange{Version: ledger.SchemaChangeVersion, At: b.Position.String(),
 				Changes: changes, SchemaID: t.table.SchemaID()})
 		}
 		t.src = ch.Schema

@@ -10,6 +10,7 @@ import (
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/transform"
 )
@@ -81,7 +82,7 @@ func latestProps(t *testing.T, cat *lakewriter.Catalog, name string) map[string]
 	ctx := context.Background()
 	tbl, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: "lake", Name: name})
 	require.NoError(t, err)
-	props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p[PropPipeline] == "p" })
+	props, err := tbl.LatestProps(ctx, ledger.CommitOf("p"))
 	require.NoError(t, err)
 	return props
 }
@@ -107,8 +108,8 @@ func TestWatermarksKeptUntilPassed(t *testing.T) {
 			require.Equal(t, testPos(10+ch.Index).String(), plan.Watermarks[ch.Index], "%s chunk %d", name, ch.Index)
 		}
 		props := latestProps(t, cat, name)
-		require.Equal(t, testPos(1).String(), props[PropPosition], name)
-		committed, err := capture.DecodeSnapshotPlan(props[PropSnapshot])
+		require.Equal(t, testPos(1).String(), props[ledger.PropPosition], name)
+		committed, err := capture.DecodeSnapshotPlan(props[ledger.PropSnapshot])
 		require.NoError(t, err, name)
 		require.Equal(t, plan.Watermarks, committed.Watermarks, name)
 	}
@@ -126,7 +127,7 @@ func TestWatermarksKeptUntilPassed(t *testing.T) {
 	src.fakeSource.reads = map[string]int{}
 	marks = runWatermarked(t, src, cat, func() bool {
 		for _, name := range names {
-			if latestProps(t, cat, name)[PropPosition] != testPos(15).String() {
+			if latestProps(t, cat, name)[ledger.PropPosition] != testPos(15).String() {
 				return false
 			}
 		}
@@ -135,7 +136,7 @@ func TestWatermarksKeptUntilPassed(t *testing.T) {
 	require.Empty(t, src.fakeSource.reads, "a complete snapshot was read again")
 	require.Len(t, marks, 3, "restored from history")
 	for _, name := range names {
-		require.NotContains(t, latestProps(t, cat, name), PropSnapshot, "%s passed its watermarks", name)
+		require.NotContains(t, latestProps(t, cat, name), ledger.PropSnapshot, "%s passed its watermarks", name)
 	}
 
 	// Run 3: nothing left to reconcile.

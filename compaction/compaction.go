@@ -16,23 +16,8 @@ import (
 	icecompact "github.com/apache/iceberg-go/table/compaction"
 
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 )
-
-// Summary property keys of a compaction snapshot. Together they are a
-// persisted format: PropsVersion changes whenever their meaning does.
-const (
-	// PropCompaction holds the id of the pass that wrote the snapshot.
-	PropCompaction = "floe.compaction"
-	// PropVersion is the version of the compaction property set.
-	PropVersion = "floe.compaction-version"
-	// PropsVersion is the value of PropVersion written by this build.
-	PropsVersion = "1"
-)
-
-// pipelineProp is the summary key every ingestion commit carries
-// (checkpoint.PropPipeline); expiry never removes the newest snapshot
-// that has it, because recovery reads positions from there.
-const pipelineProp = "floe.pipeline"
 
 // Options configures one maintenance pass. Zero values take the defaults
 // of DefaultOptions, except ExpireOlderThan and OrphansOlderThan, where
@@ -191,7 +176,7 @@ func rewrite(ctx context.Context, t *lakewriter.Table, opts Options, res *Result
 			return nil, fmt.Errorf("find deletes the rewrite makes dead: %w", err)
 		}
 		id := passID()
-		props := iceberg.Properties{PropCompaction: id, PropVersion: PropsVersion}
+		props := iceberg.Properties(ledger.CompactionProps(id))
 		tx := tbl.NewTransaction()
 		rr, err := tx.RewriteDataFiles(ctx, groups, table.RewriteDataFilesOptions{
 			SnapshotProps:            props,
@@ -283,7 +268,7 @@ func findPass(ctx context.Context, t *lakewriter.Table, id string, base int64) (
 		return 0, false, false
 	}
 	for _, s := range hist {
-		if s.Props[PropCompaction] == id {
+		if ledger.IsPass(s.Props, id) {
 			return s.ID, false, true
 		}
 	}
@@ -343,7 +328,7 @@ func sinceIngestion(tbl *table.Table) int {
 	n := 0
 	for s := range lakewriter.Ancestry(tbl) {
 		n++
-		if s.Summary != nil && s.Summary.Properties[pipelineProp] != "" {
+		if s.Summary != nil && ledger.IsCommit(s.Summary.Properties) {
 			return n
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
 )
 
@@ -198,7 +199,7 @@ func TestCompactAppliesDeletesAndBinPacks(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, data, 20)
 	require.Greater(t, deletes, 20)
-	before, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p["floe.pipeline"] == "p" })
+	before, err := tbl.LatestProps(ctx, ledger.CommitOf("p"))
 	require.NoError(t, err)
 
 	res, err := Compact(ctx, tbl, Options{MinInputFiles: 2})
@@ -214,7 +215,7 @@ func TestCompactAppliesDeletesAndBinPacks(t *testing.T) {
 	require.Zero(t, deletes, "every delete was applied and dropped")
 
 	// Recovery still finds the last ingestion commit's position.
-	after, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p["floe.pipeline"] == "p" })
+	after, err := tbl.LatestProps(ctx, ledger.CommitOf("p"))
 	require.NoError(t, err)
 	require.Equal(t, before["floe.checkpoint"], after["floe.checkpoint"])
 
@@ -301,7 +302,7 @@ func TestExpireKeepsTheNewestIngestionSnapshot(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, hist, 2)
 	require.Equal(t, "8", hist[1].Props["floe.checkpoint"])
-	props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p["floe.pipeline"] == "p" })
+	props, err := tbl.LatestProps(ctx, ledger.CommitOf("p"))
 	require.NoError(t, err)
 	require.Equal(t, "8", props["floe.checkpoint"])
 	requireEqual(t, tbl, m)
@@ -377,7 +378,7 @@ func TestCompactionPropsGolden(t *testing.T) {
 		if !strings.HasPrefix(k, "floe.") {
 			continue
 		}
-		if k == PropCompaction {
+		if k == ledger.PropCompaction {
 			require.Regexp(t, regexp.MustCompile(`^[0-9a-f]{16}$`), v)
 			v = "<16 hex digits>"
 		}
@@ -391,7 +392,7 @@ func TestCompactionPropsGolden(t *testing.T) {
 	}
 	want, err := os.ReadFile(golden)
 	require.NoError(t, err)
-	require.Equal(t, string(want), got, "the rewrite snapshot's properties changed: bump PropsVersion and rerun with -update")
+	require.Equal(t, string(want), got, "the rewrite snapshot's properties changed: bump ledger.CompactionVersion and rerun with -update")
 }
 
 // dataFilesOnDisk lists the Parquet files under the table's data dir.

@@ -13,12 +13,14 @@
 //     deletes (or landed at all), the rewrite is not committed and
 //     Compact returns ErrConflict; a deleted row is never resurrected.
 //   - Expiry never removes the newest snapshot an ingestion commit wrote
-//     (summary property floe.pipeline) nor anything after it, so
-//     recovery still finds every table's committed position.
+//     (summary property floe.pipeline, ledger.IsCommit) nor anything
+//     after it, so recovery still finds every table's committed position.
 //   - Orphan removal only deletes unreferenced files older than
 //     Options.OrphansOlderThan.
 //   - Rewrite snapshots carry floe.compaction (the pass id) and
-//     floe.compaction-version (PropsVersion), and no floe.pipeline.
+//     floe.compaction-version (ledger.CompactionProps), and no
+//     floe.pipeline.
 //
-// Dependency direction: compaction imports lakewriter only (DESIGN.md).
+// Dependency direction: compaction imports lakewriter (and its leaf
+// lakewriter/ledger) only. See docs/architecture.md.
 package compaction

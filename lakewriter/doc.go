@@ -69,4 +69,6 @@
 //     connection fails a call (an error naming the endpoint) instead of
 //     hanging it. Every exported method that reaches iceberg-go first
 //     puts the bounded S3 client into its context (Catalog.ioContext).
+//
+// See docs/decisions.md (equality deletes, the SQL catalog, commit resolution).
 package lakewriter

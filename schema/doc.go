@@ -32,4 +32,6 @@
 // MySQL and MariaDB columns map through MySQLColumn; MySQLTextDecoder (the
 // snapshot's text protocol) and MySQLBinlogDecoder (go-mysql's row event
 // values) produce identical canonical values for the same stored value.
+//
+// See docs/decisions.md (one decoder per column, snapshot and stream alike).
 package schema

@@ -12,17 +12,18 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// RecordVersion is the version of every JSON record this package writes.
-const RecordVersion = 1
+// RecordVersion is the version of the table records this build writes.
+// Version 1 records (which also held the table's position and snapshot
+// plan, never read) are still read; their other fields are ignored.
+const RecordVersion = 2
 
 // lockTimeout bounds how long Open waits for another process's lock.
 const lockTimeout = time.Second
 
-var (
-	bucketTables = []byte("tables")
-	bucketMeta   = []byte("meta")
-	keyAcked     = []byte("acked_position")
-)
+// bucketTables holds one record per source table, keyed "schema.table".
+// (State dirs of older builds also hold a "meta" bucket with the last
+// acknowledged position; nothing reads it.)
+var bucketTables = []byte("tables")
 
 // Store is an open state directory. Its methods are safe for concurrent use.
 type Store struct {
@@ -30,27 +31,16 @@ type Store struct {
 	db  *bolt.DB
 }
 
-// TableState is the cached progress of one sink table.
+// TableState is what the state dir records of one source table.
 type TableState struct {
-	// Position is the capture.Position encoding of the table's last committed batch.
-	Position string
-	// Checkpoint is the number of the table's last committed checkpoint.
+	// Checkpoint is the number of the last checkpoint that committed (or
+	// advanced) the table's Iceberg table.
 	Checkpoint int64
-	// Snapshot is the capture.SnapshotPlan encoding while the table's
-	// initial snapshot is in progress, "" otherwise.
-	Snapshot string
 }
 
 type tableRecord struct {
-	Version    int    `json:"v"`
-	Position   string `json:"position"`
-	Checkpoint int64  `json:"checkpoint"`
-	Snapshot   string `json:"snapshot,omitempty"`
-}
-
-type ackedRecord struct {
-	Version  int    `json:"v"`
-	Position string `json:"position"`
+	Version    int   `json:"v"`
+	Checkpoint int64 `json:"checkpoint"`
 }
 
 // Open creates dir if needed and opens dir/state.db, taking an exclusive
@@ -69,12 +59,8 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("open state db %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketTables, bucketMeta} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := tx.CreateBucketIfNotExists(bucketTables)
+		return err
 	})
 	if err != nil {
 		_ = db.Close()
@@ -91,30 +77,8 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Table returns the cached state of table id, and false if none is cached.
-func (s *Store) Table(id string) (TableState, bool, error) {
-	var (
-		st    TableState
-		found bool
-	)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketTables).Get([]byte(id))
-		if v == nil {
-			return nil
-		}
-		found = true
-		var err error
-		st, err = decodeTable(v)
-		return err
-	})
-	if err != nil {
-		return TableState{}, false, fmt.Errorf("read state of table %s: %w", id, err)
-	}
-	return st, found, nil
-}
-
-// PutTables stores the states of several tables in one transaction:
-// either all are stored or none.
+// PutTables records the checkpoint that committed each of several tables,
+// in one transaction: either all are stored or none.
 func (s *Store) PutTables(tables map[string]TableState) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTables)
@@ -131,7 +95,7 @@ func (s *Store) PutTables(tables map[string]TableState) error {
 	return nil
 }
 
-// Tables returns the cached state of every table, by id.
+// Tables returns the record of every table, by id ("schema.table").
 func (s *Store) Tables() (map[string]TableState, error) {
 	out := map[string]TableState{}
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -150,8 +114,8 @@ func (s *Store) Tables() (map[string]TableState, error) {
 	return out, nil
 }
 
-// DeleteTables forgets the cached state of the given tables (absent ones
-// are ignored), in one transaction.
+// DeleteTables forgets the records of the given tables (absent ones are
+// ignored), in one transaction.
 func (s *Store) DeleteTables(ids ...string) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTables)
@@ -171,74 +135,26 @@ func (s *Store) DeleteTables(ids ...string) error {
 // Dir is the state directory.
 func (s *Store) Dir() string { return s.dir }
 
-// AckedPosition returns the last position stored by PutAckedPosition, or
-// "" if none was.
-func (s *Store) AckedPosition() (string, error) {
-	var pos string
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketMeta).Get(keyAcked)
-		if v == nil {
-			return nil
-		}
-		var err error
-		pos, err = decodeAcked(v)
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("read acked position: %w", err)
-	}
-	return pos, nil
-}
-
-// PutAckedPosition records pos as the last position acknowledged to the source.
-func (s *Store) PutAckedPosition(pos string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(keyAcked, encodeAcked(pos))
-	})
-	if err != nil {
-		return fmt.Errorf("write acked position: %w", err)
-	}
-	return nil
-}
-
 func encodeTable(st TableState) []byte {
-	return mustJSON(tableRecord{Version: RecordVersion, Position: st.Position, Checkpoint: st.Checkpoint, Snapshot: st.Snapshot})
+	return mustJSON(tableRecord{Version: RecordVersion, Checkpoint: st.Checkpoint})
 }
 
+// decodeTable reads a table record of version 1 or 2.
 func decodeTable(b []byte) (TableState, error) {
 	var r tableRecord
-	if err := unmarshalVersioned(b, &r, func() int { return r.Version }); err != nil {
-		return TableState{}, err
+	if err := json.Unmarshal(b, &r); err != nil {
+		return TableState{}, fmt.Errorf("decode record: %w", err)
 	}
-	return TableState{Position: r.Position, Checkpoint: r.Checkpoint, Snapshot: r.Snapshot}, nil
-}
-
-func encodeAcked(pos string) []byte {
-	return mustJSON(ackedRecord{Version: RecordVersion, Position: pos})
-}
-
-func decodeAcked(b []byte) (string, error) {
-	var r ackedRecord
-	if err := unmarshalVersioned(b, &r, func() int { return r.Version }); err != nil {
-		return "", err
+	if r.Version != 1 && r.Version != RecordVersion {
+		return TableState{}, fmt.Errorf("decode record: unsupported version %d (this build reads 1 and %d)", r.Version, RecordVersion)
 	}
-	return r.Position, nil
-}
-
-func unmarshalVersioned(b []byte, into any, version func() int) error {
-	if err := json.Unmarshal(b, into); err != nil {
-		return fmt.Errorf("decode record: %w", err)
-	}
-	if v := version(); v != RecordVersion {
-		return fmt.Errorf("decode record: unsupported version %d (this build reads %d)", v, RecordVersion)
-	}
-	return nil
+	return TableState{Checkpoint: r.Checkpoint}, nil
 }
 
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic(fmt.Sprintf("encode state record: %v", err)) // strings and ints only: cannot fail
+		panic(fmt.Sprintf("encode state record: %v", err)) // ints only: cannot fail
 	}
 	return b
 }

@@ -37,4 +37,6 @@
 //     table or a route that never applies is a problem naming route[i];
 //   - an OpUnreadable change is refused by Apply with its Err: it is
 //     never written, nor passed over.
+//
+// See docs/decisions.md (one image per key, equality deletes, the spilling buffer).
 package transform

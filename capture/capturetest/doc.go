@@ -27,4 +27,6 @@
 // It also serves the sources' own integration tests: Main (TestMain with
 // a test server), StartStream (a Stream in the background), Context,
 // UniqueName, Golden, and the adaptors HarnessFunc and NewOpenTx.
+//
+// See docs/architecture.md (the capture seam in the package map).
 package capturetest

@@ -23,4 +23,6 @@
 // Invariants: At never changes what the caller does, only when; a
 // production build's At is one nil check (TestProductionBuildHasNoJitter
 // checks the symbol table of both builds).
+//
+// See docs/architecture.md (deploy/stress, make stress).
 package jitter

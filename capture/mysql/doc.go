@@ -105,4 +105,6 @@
 //     layout, a widened column lost digits and an added one was missing,
 //     and the stream dropped the changes that carried the right values,
 //     because the chunk's watermark was past them.
+//
+// See docs/checkpoint-protocol.md (positions, chunk watermarks, convergence).
 package mysql

@@ -58,4 +58,6 @@
 //     the snapshot ExportSnapshot took;
 //   - a layout change seen in the stream (a Relation message that differs
 //     from the discovered layout) is an error; schema evolution comes later.
+//
+// See docs/checkpoint-protocol.md (exported snapshots, acknowledgement, identities).
 package postgres

@@ -40,4 +40,6 @@
 // each floe run) is stopped by its PID when the harness ends, also on an
 // error or SIGINT/SIGTERM; targets are reported, never asserted. A source
 // kind plugs in by implementing benchSource in its own file.
+//
+// See docs/architecture.md (the package map).
 package main

@@ -8,13 +8,10 @@ import (
 	"time"
 
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 )
 
-const (
-	lakeNamespace = "bench"
-	propPipeline  = "floe.pipeline" // checkpoint.PropPipeline
-	propPosition  = "floe.position" // checkpoint.PropPosition
-)
+const lakeNamespace = "bench"
 
 // observation is when a table was first seen at a committed position.
 type observation struct {
@@ -84,11 +81,13 @@ func (lp *lakePoller) run(ctx context.Context) {
 
 // committedPos is the table's newest floe.position of pipeline (0: none).
 func committedPos(ctx context.Context, t *lakewriter.Table, pipeline string, decode func(string) (pos, error)) (pos, error) {
-	props, err := t.LatestProps(ctx, func(p map[string]string) bool { return p[propPipeline] == pipeline && p[propPosition] != "" })
+	props, err := t.LatestProps(ctx, func(p map[string]string) bool {
+		return ledger.IsCommitOf(p, pipeline) && p[ledger.PropPosition] != ""
+	})
 	if err != nil || props == nil {
 		return 0, err
 	}
-	return decode(props[propPosition])
+	return decode(props[ledger.PropPosition])
 }
 
 // visibleAt is when table was first seen at a position at or after end.
@@ -136,7 +135,7 @@ func lakeRows(ctx context.Context, cat *lakewriter.Catalog, tables []string, pip
 		if err != nil {
 			return 0, fmt.Errorf("load %s.%s: %w", lakeNamespace, name, err)
 		}
-		props, err := t.LatestProps(ctx, func(p map[string]string) bool { return p[propPipeline] == pipeline })
+		props, err := t.LatestProps(ctx, ledger.CommitOf(pipeline))
 		if err != nil {
 			return 0, fmt.Errorf("read history of %s: %w", name, err)
 		}

@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
-	"github.com/floe-cdc/floe/checkpoint"
 	"github.com/floe-cdc/floe/compaction"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 )
 
 func compactCommand() *cobra.Command {
@@ -164,9 +164,7 @@ func pipelineTables(ctx context.Context, cfg *Config, cat *lakewriter.Catalog) (
 			if err != nil {
 				return nil, err
 			}
-			props, err := t.LatestProps(ctx, func(p map[string]string) bool {
-				return p[checkpoint.PropPipeline] == cfg.Pipeline.Name
-			})
+			props, err := t.LatestProps(ctx, ledger.CommitOf(cfg.Pipeline.Name))
 			if err != nil {
 				return nil, err
 			}
@@ -176,17 +174,6 @@ func pipelineTables(ctx context.Context, cfg *Config, cat *lakewriter.Catalog) (
 		}
 	}
 	return out, nil
-}
-
-// lastCommit returns the newest snapshot of hist (newest first, as
-// lakewriter.Table.History gives it) that pipeline committed.
-func lastCommit(hist []lakewriter.Snapshot, pipeline string) (lakewriter.Snapshot, bool) {
-	for _, s := range hist {
-		if s.Props[checkpoint.PropPipeline] == pipeline {
-			return s, true
-		}
-	}
-	return lakewriter.Snapshot{}, false
 }
 
 // compactionMetrics count the background passes of floe run.

@@ -15,9 +15,9 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 
 	"github.com/floe-cdc/floe/capture/mysql"
-	"github.com/floe-cdc/floe/checkpoint"
 	"github.com/floe-cdc/floe/deploy/testdb"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 )
 
 // mysqlEnv is one test's MariaDB server (started for the test and stopped
@@ -202,9 +202,9 @@ func (e *mysqlEnv) waitCaughtUp(r *running, timeout time.Duration) {
 	for {
 		tbl, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: cfg.Sink.Namespace, Name: "floe_marker"})
 		if err == nil {
-			props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p[checkpoint.PropPipeline] == cfg.Pipeline.Name })
+			props, err := tbl.LatestProps(ctx, ledger.CommitOf(cfg.Pipeline.Name))
 			if err == nil && props != nil {
-				if p, err := mysql.DecodePosition(props[checkpoint.PropPosition]); err == nil && p.Compare(target) >= 0 {
+				if p, err := mysql.DecodePosition(props[ledger.PropPosition]); err == nil && p.Compare(target) >= 0 {
 					return
 				}
 			}
@@ -255,7 +255,7 @@ func TestMySQLEndToEnd(t *testing.T) {
 			t.Logf("floe verify:\n%s", e.mustVerify(3))
 			var recorded string
 			for _, s := range sinkHistory(t, e.pipelineEnv, "accounts") {
-				if v := s.Props[checkpoint.PropSchemaChange]; v != "" {
+				if v := s.Props[ledger.PropSchemaChange]; v != "" {
 					recorded = v
 				}
 			}

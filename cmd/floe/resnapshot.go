@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/floe-cdc/floe/capture"
-	"github.com/floe-cdc/floe/checkpoint"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/state"
 )
 
@@ -252,7 +252,7 @@ func inspectSinks(ctx context.Context, cat *lakewriter.Catalog, pipeline string,
 			errs = append(errs, fmt.Errorf("--table %s: read history of %s: %w", t.source, t.sink, err))
 			continue
 		}
-		last, committed := lastCommit(hist, pipeline)
+		last, committed := ledger.Last(hist, summary, pipeline)
 		if !committed && len(hist) > 0 {
 			errs = append(errs, fmt.Errorf("--table %s: Iceberg table %s has %d snapshots but none of pipeline %q (pipeline.name); refusing to drop a table this pipeline did not write",
 				t.source, t.sink, len(hist), pipeline))
@@ -260,7 +260,7 @@ func inspectSinks(ctx context.Context, cat *lakewriter.Catalog, pipeline string,
 		}
 		t.snapshots = len(hist)
 		if committed {
-			t.checkpoint, t.position = last.Props[checkpoint.PropCheckpoint], last.Props[checkpoint.PropPosition]
+			t.checkpoint, t.position = last.Props[ledger.PropCheckpoint], last.Props[ledger.PropPosition]
 		}
 	}
 	return errors.Join(errs...)

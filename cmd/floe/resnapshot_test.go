@@ -16,8 +16,8 @@ import (
 
 	"github.com/apache/iceberg-go"
 
-	"github.com/floe-cdc/floe/checkpoint"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/state"
 )
@@ -177,8 +177,8 @@ func commitTestTable(t *testing.T, cat *lakewriter.Catalog, id lakewriter.Ident,
 		t.Fatal(err)
 	}
 	rows := iter.Seq2[schema.Row, error](func(yield func(schema.Row, error) bool) { yield(schema.Row{int64(1)}, nil) })
-	_, err = tbl.Commit(ctx, lakewriter.Commit{Rows: rows, Token: checkpoint.PropCheckpoint, Props: map[string]string{
-		checkpoint.PropPipeline: pipeline, checkpoint.PropCheckpoint: "1", checkpoint.PropPosition: "pg.v1:0/1000000",
+	_, err = tbl.Commit(ctx, lakewriter.Commit{Rows: rows, Token: ledger.PropCheckpoint, Props: map[string]string{
+		ledger.PropPipeline: pipeline, ledger.PropCheckpoint: "1", ledger.PropPosition: "pg.v1:0/1000000",
 	}})
 	if err != nil {
 		t.Fatal(err)

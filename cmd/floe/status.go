@@ -5,16 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/floe-cdc/floe/capture"
-	"github.com/floe-cdc/floe/checkpoint"
-	"github.com/floe-cdc/floe/compaction"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 )
 
 func statusCommand() *cobra.Command {
@@ -111,22 +109,22 @@ func tableStatus(ctx context.Context, pipeline string, t *lakewriter.Table, now 
 	}
 	ts.Snapshots = len(hist)
 	for _, s := range hist {
-		if s.Props[compaction.PropCompaction] != "" {
+		if ledger.IsCompaction(s.Props) {
 			at := time.UnixMilli(s.TimestampMs).UTC()
 			ts.LastCompaction = &at
 			break
 		}
 	}
-	if s, ok := lastCommit(hist, pipeline); ok {
+	if s, ok := ledger.Last(hist, summary, pipeline); ok {
 		ts.CommitTime = time.UnixMilli(s.TimestampMs).UTC()
 		ts.age = now.Sub(ts.CommitTime)
-		ts.Checkpoint, _ = strconv.ParseInt(s.Props[checkpoint.PropCheckpoint], 10, 64)
-		ts.Position = s.Props[checkpoint.PropPosition]
-		ts.ConvergeUntil = s.Props[checkpoint.PropConvergeUntil]
-		if enc := s.Props[checkpoint.PropSnapshot]; enc != "" {
+		ts.Checkpoint, _ = ledger.ParseCheckpoint(s.Props)
+		ts.Position = s.Props[ledger.PropPosition]
+		ts.ConvergeUntil = s.Props[ledger.PropConvergeUntil]
+		if enc := s.Props[ledger.PropSnapshot]; enc != "" {
 			plan, err := capture.DecodeSnapshotPlan(enc)
 			if err != nil {
-				return ts, fmt.Errorf("%s: %s: %w", ts.Table, checkpoint.PropSnapshot, err)
+				return ts, fmt.Errorf("%s: %s: %w", ts.Table, ledger.PropSnapshot, err)
 			}
 			ts.Snapshot = fmt.Sprintf("%d/%d chunks", len(plan.Chunks)-len(plan.Remaining()), len(plan.Chunks))
 			if plan.Complete() {
@@ -140,6 +138,9 @@ func tableStatus(ctx context.Context, pipeline string, t *lakewriter.Table, now 
 	}
 	return ts, nil
 }
+
+// summary is a snapshot's summary properties (for ledger.Last).
+func summary(s lakewriter.Snapshot) map[string]string { return s.Props }
 
 // printStatus renders st as an aligned table.
 func printStatus(out io.Writer, st *Status) error {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/floe-cdc/floe/checkpoint"
+	"github.com/floe-cdc/floe/checkpoint/verify"
 )
 
 func verifyCommand() *cobra.Command {
@@ -51,7 +51,7 @@ func runVerify(ctx context.Context, cfg *Config, out io.Writer) error {
 		return err
 	}
 	defer cat.Close()
-	reports, err := checkpoint.Verify(ctx, checkpoint.VerifyOptions{
+	reports, err := verify.Run(ctx, verify.Options{
 		Pipeline: cfg.Pipeline.Name, Source: src, Catalog: cat, Router: newRouter(cfg), Mode: mode,
 	})
 	if err != nil {

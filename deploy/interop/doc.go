@@ -21,4 +21,6 @@
 //   - A Start function returns only once the server answers (S3 list
 //     buckets, Trino /v1/info with starting=false, REST /v1/config), or
 //     returns an error carrying the tail of the server's log.
+//
+// See docs/architecture.md (the package map).
 package interop

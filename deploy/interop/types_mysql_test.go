@@ -17,9 +17,9 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 
 	"github.com/floe-cdc/floe/capture/mysql"
-	"github.com/floe-cdc/floe/checkpoint"
 	"github.com/floe-cdc/floe/deploy/testdb"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 )
 
 // myFidelityType is one row of the README's MySQL/MariaDB mapping table.
@@ -280,9 +280,9 @@ func (l *myLake) waitCommitted(r *floeRun, table string, anyPos bool) {
 	for {
 		tbl, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: "lake", Name: table})
 		if err == nil {
-			props, err := tbl.LatestProps(ctx, func(p map[string]string) bool { return p[checkpoint.PropPipeline] == l.name })
+			props, err := tbl.LatestProps(ctx, ledger.CommitOf(l.name))
 			if err == nil && props != nil {
-				if p, err := mysql.DecodePosition(props[checkpoint.PropPosition]); err == nil && (anyPos || p.Compare(target) >= 0) {
+				if p, err := mysql.DecodePosition(props[ledger.PropPosition]); err == nil && (anyPos || p.Compare(target) >= 0) {
 					return
 				}
 			}

@@ -13,4 +13,6 @@
 // Maven Central or Debian's trixie / sid packages into a cache outside the
 // checkout (see the script); `make matrix` runs the capture conformance
 // suites and a crash test on each.
+//
+// See docs/architecture.md (the package map).
 package testdb
