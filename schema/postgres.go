@@ -273,17 +273,3 @@ func numericType(mod int32) iceberg.Type {
 	}
 	return iceberg.DecimalTypeOf(prec, scale)
 }
-
-// SameType reports whether a and b are the same Iceberg type, ignoring the
-// IDs of nested fields (a mapped list type has ElementID 0).
-func SameType(a, b iceberg.Type) bool {
-	la, oka := a.(*iceberg.ListType)
-	lb, okb := b.(*iceberg.ListType)
-	if oka || okb {
-		return oka && okb && la.ElementRequired == lb.ElementRequired && SameType(la.Element, lb.Element)
-	}
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return a.Equals(b)
-}
