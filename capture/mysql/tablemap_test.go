@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema/mysqltype"
 )
 
 // everyTypeDDL has a column of every MySQL type family the mapping knows,
@@ -43,8 +44,8 @@ func TestTableMapLayoutMatchesDiscovery(t *testing.T) {
 		var diffs []string
 		for i, c := range got.Columns {
 			d := infos[0].Schema.Columns[i]
-			if c.Name != d.Name || !c.Type.Equals(d.Type) || c.Nullable != d.Nullable || normColType(c.Source.Name) != normColType(d.Source.Name) {
-				diffs = append(diffs, c.Name+": "+c.Source.Name+" vs discovered "+d.Source.Name)
+			if c.Name != d.Name || !c.Type.Equals(d.Type) || c.Nullable != d.Nullable || !c.Source.(mysqltype.Type).SameValues(d.Source.(mysqltype.Type)) {
+				diffs = append(diffs, c.Name+": "+c.Source.String()+" vs discovered "+d.Source.String())
 			}
 		}
 		t.Fatalf("the TABLE_MAP of an unchanged table gave a new layout:\n%s", strings.Join(diffs, "\n"))
