@@ -18,7 +18,7 @@ const everyTypeDDL = `CREATE TABLE every (
 	v VARCHAR(40), vl VARCHAR(20) CHARACTER SET latin1 COLLATE latin1_bin, vb VARBINARY(16), bn BINARY(4),
 	tt TINYTEXT, tx TEXT, mt MEDIUMTEXT CHARACTER SET latin1, lt LONGTEXT, tb TINYBLOB, bl BLOB, mb MEDIUMBLOB, lb LONGBLOB,
 	j JSON, dt DATE, tm TIME, tm3 TIME(3), dtm DATETIME, dtm6 DATETIME(6), ts TIMESTAMP(2) NULL, y YEAR,
-	e ENUM('a','b c','d''e'), st SET('x','y','z'), g GEOMETRY, p POINT)`
+	e ENUM('a','b c','d''e','back\\slash'), st SET('x','y','z'), g GEOMETRY, p POINT)`
 
 // TestTableMapLayoutMatchesDiscovery: for a table of every type, the
 // layout rebuilt from a TABLE_MAP event is the discovered one, so the
