@@ -7,8 +7,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 )
 
-// ParseDecimal parses plain decimal text ([+-]digits[.digits], as
-// PostgreSQL's numeric and MySQL's DECIMAL print it) into the unscaled
+// ParseDecimal parses plain decimal text ([+-]digits[.digits], as SQL
+// databases print their exact numeric types) into the unscaled
 // value of decimal(prec,scale), the canonical value (see Row). It fails,
 // with a reason, when the value has more significant fractional digits
 // than scale or more than prec digits in all; trailing fractional zeros

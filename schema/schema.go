@@ -11,8 +11,7 @@ import (
 // package (schema/pgtype, schema/mysqltype) has one implementation, which
 // carries what that dialect's decoders need; the core only prints it.
 type SourceType interface {
-	// String renders the type the way the source prints it, for messages:
-	// "int4[]", "bigint(20) unsigned".
+	// String renders the type the way the source prints it, for messages.
 	String() string
 }
 
