@@ -143,7 +143,7 @@ func planEvolution(have *iceberg.Schema, layout *schema.Table) (*evolution, erro
 		last = i
 		c := layout.Columns[i]
 		switch {
-		case sameType(f.Type, c.Type):
+		case schema.SameType(f.Type, c.Type):
 		case schema.Promotable(f.Type, c.Type):
 			if slices.Contains(haveIdent, f.Name) || slices.Contains(layout.KeyNames(), f.Name) {
 				// Iceberg allows it, but iceberg-go (v0.7.0) compares an
@@ -246,7 +246,7 @@ func matchesLayout(sc *iceberg.Schema, layout *schema.Table, before *iceberg.Sch
 	}
 	for i, f := range fields {
 		c := layout.Columns[i]
-		if f.Name != c.Name || !sameType(f.Type, c.Type) || f.Required == c.Nullable {
+		if f.Name != c.Name || !schema.SameType(f.Type, c.Type) || f.Required == c.Nullable {
 			return fmt.Errorf("staged column %d is %s %s %s, the layout's %s %s %s",
 				i, f.Name, f.Type, nullability(f.Required), c.Name, c.Type, nullability(!c.Nullable))
 		}

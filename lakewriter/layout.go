@@ -85,20 +85,6 @@ func withFieldIDs(t iceberg.Type, next *int) (iceberg.Type, error) {
 	}
 }
 
-// sameType reports whether a and b are the same Iceberg type, ignoring the
-// field IDs of list elements.
-func sameType(a, b iceberg.Type) bool {
-	la, oka := a.(*iceberg.ListType)
-	lb, okb := b.(*iceberg.ListType)
-	if oka || okb {
-		return oka && okb && la.ElementRequired == lb.ElementRequired && sameType(la.Element, lb.Element)
-	}
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return a.Equals(b)
-}
-
 // compareSchema reports the first difference between an existing table's
 // schema and the wanted one (built by icebergSchema from layout), naming
 // the column and what differs.
@@ -108,7 +94,7 @@ func compareSchema(have, want *iceberg.Schema, layout *schema.Table) error {
 		if !ok {
 			return fmt.Errorf("column %s is in the layout but not in the table", w.Name)
 		}
-		if !sameType(h.Type, w.Type) {
+		if !schema.SameType(h.Type, w.Type) {
 			return fmt.Errorf("column %s has type %s in the table but %s in the layout", w.Name, h.Type, w.Type)
 		}
 		if h.Required != w.Required {

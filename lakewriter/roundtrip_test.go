@@ -119,7 +119,7 @@ func TestRoundTripAllTypes(t *testing.T) {
 	for i, col := range loaded.Layout().Columns {
 		require.Equal(t, layout.Columns[i].Name, col.Name)
 		require.Equal(t, layout.Columns[i].Nullable, col.Nullable)
-		require.True(t, sameType(layout.Columns[i].Type, col.Type), "column %s", col.Name)
+		require.True(t, schema.SameType(layout.Columns[i].Type, col.Type), "column %s", col.Name)
 	}
 	require.Equal(t, []int{0}, loaded.Layout().Key)
 	require.Equal(t, want, scanAll(t, loaded))

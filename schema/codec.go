@@ -151,24 +151,10 @@ func appendValue(dst []byte, v any, typ iceberg.Type, canonical bool) ([]byte, b
 	case int64:
 		return binary.AppendVarint(append(dst, tagInt64), x), want == tagInt64
 	case float32:
-		bits := math.Float32bits(x)
-		if canonical {
-			if x != x {
-				bits = canonicalNaN32
-			} else if x == 0 {
-				bits = 0
-			}
-		}
+		bits := floatBits(x, math.Float32bits, canonicalNaN32, canonical)
 		return binary.LittleEndian.AppendUint32(append(dst, tagFloat32), bits), want == tagFloat32
 	case float64:
-		bits := math.Float64bits(x)
-		if canonical {
-			if x != x {
-				bits = canonicalNaN64
-			} else if x == 0 {
-				bits = 0
-			}
-		}
+		bits := floatBits(x, math.Float64bits, canonicalNaN64, canonical)
 		return binary.LittleEndian.AppendUint64(append(dst, tagFloat64), bits), want == tagFloat64
 	case decimal128.Num:
 		dst = binary.LittleEndian.AppendUint64(append(dst, tagDecimal), x.LowBits())
@@ -201,6 +187,18 @@ func appendValue(dst []byte, v any, typ iceberg.Type, canonical bool) ([]byte, b
 		return append(dst, tagUnchanged), true
 	}
 	return dst, false
+}
+
+// floatBits returns the IEEE 754 bits of f; canonical folds -0 into +0
+// and every NaN into the bits nan.
+func floatBits[F float32 | float64, B uint32 | uint64](f F, bits func(F) B, nan B, canonical bool) B {
+	switch {
+	case canonical && f != f:
+		return nan
+	case canonical && f == 0:
+		return 0
+	}
+	return bits(f)
 }
 
 // tagFor returns the tag of the canonical Go type of typ (tagTrue stands

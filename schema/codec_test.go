@@ -45,7 +45,7 @@ func allTypesRow() Row {
 		true, int32(-123456), int64(math.MinInt64), float32(1.5), -0.1,
 		decimal128.FromI64(-12345), decimal128.GetMaxValue(38),
 		"héllo, \"wörld\" ✓", []byte{0, 1, 0xff}, uuidOf("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
-		days(-43, 3, 15), int64(dayMicros - 1), micros(2024, 1, 2, 3, 4, 5, 123456), int64(math.MaxInt64),
+		days(-43, 3, 15), int64(DayMicros - 1), micros(2024, 1, 2, 3, 4, 5, 123456), int64(math.MaxInt64),
 		[]any{int64(1), nil, int64(-1)}, []any{"a,b", "", nil}, []any{dec("-15")}, []any{false, true},
 		[]any{}, nil, Unchanged, float32(math.Inf(-1)),
 	}

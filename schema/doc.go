@@ -1,27 +1,28 @@
-// Package schema owns table layouts and types: how a source column type
-// maps to an Iceberg type, how a source value becomes a canonical Go value
-// (see Row), and how rows and keys are encoded for buffering and hashing.
+// Package schema is the dialect-free core of Floe's table model: the
+// layout of a table as Floe writes it to Iceberg (Table, Column), the
+// canonical row (Row: one Go type per Iceberg type), how rows and keys are
+// encoded for buffering and hashing, how a column's Iceberg type may
+// evolve, and the civil date, time and decimal arithmetic that every
+// source's decoders share. What a source's own types are and how its
+// values read lives in one package per dialect: schema/pgtype for
+// PostgreSQL, schema/mysqltype for MySQL and MariaDB.
 //
-// In: source type descriptions (SourceType) and source value text.
-// Out: *Table layouts, Column types, canonical Row values, encoded keys.
+// In: columns mapped by a dialect package (each Column's Source is that
+// package's type value, a SourceType) and canonical values decoded by it.
+// Out: *Table layouts, canonical Row values, encoded rows and keys, row
+// hashes, type promotions, value errors.
 //
 // Invariants:
-//   - the initial snapshot and the change stream decode every value through
-//     the same decoder for a column, so a value never changes type between them;
-//   - a value that cannot be represented exactly is an error naming the column
-//     and the value, never a silently altered value;
-//   - the process's local time zone is never consulted;
-//   - Promotable says which Iceberg type changes a column may take in
-//     place (int -> long, float -> double, wider decimal precision), and
-//     Promote converts a canonical value along one.
-//
-// PostgreSQL: PostgresColumn maps a column type to its Iceberg type (the
-// table is in postgres.go) and PostgresDecoder returns the one decoder of
-// the column's text output, which assumes the session settings
-// DateStyle=ISO, IntervalStyle=iso_8601, TimeZone=UTC, extra_float_digits=3,
-// bytea_output=hex and lc_monetary=C. Decoders reject what Iceberg cannot
-// hold exactly (infinite dates, NaN decimals, multi-dimensional arrays, ...)
-// with a *ValueError.
+//   - a value that cannot be represented exactly is a *ValueError naming
+//     the column, the source type and the value, never a silently altered
+//     value (dialect decoders build it with NewValueError);
+//   - the process's local time zone is never consulted: civil dates and
+//     times (civil.go) are proleptic Gregorian arithmetic, and a zone is
+//     applied only where one is named (ZonedInstant);
+//   - SameType compares Iceberg types ignoring nested field IDs; Promotable
+//     says which Iceberg type changes a column may take in place (int ->
+//     long, float -> double, wider decimal precision), and Promote
+//     converts a canonical value along one.
 //
 // Encodings (codec.go): AppendRow/DecodeRow are a lossless, versioned row
 // codec for spilling rows to disk; AppendKey/AppendKeyOf give equal bytes
@@ -29,9 +30,8 @@
 // key encoding. All three are pinned by golden files in testdata/.
 // FormatValue renders values for people.
 //
-// MySQL and MariaDB columns map through MySQLColumn; MySQLTextDecoder (the
-// snapshot's text protocol) and MySQLBinlogDecoder (go-mysql's row event
-// values) produce identical canonical values for the same stored value.
+// Dialects live in schema/pgtype and schema/mysqltype; each turns its
+// source's type descriptions into one type value with its decoders.
 //
 // See docs/decisions.md (one decoder per column, snapshot and stream alike).
 package schema

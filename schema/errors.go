@@ -11,7 +11,7 @@ import (
 // type, the value and the reason.
 type ValueError struct {
 	Column     string // column name
-	SourceType string // source type as the source prints it, e.g. "numeric(10,2)" or "int4[]"
+	SourceType string // the column's type as the source prints it
 	Value      string // the offending text, cut to maxErrValue bytes
 	Reason     string // why, and when there is one, what to do about it
 }
@@ -23,9 +23,10 @@ func (e *ValueError) Error() string {
 	return "column " + e.Column + " (" + e.SourceType + "): value " + strconv.Quote(e.Value) + ": " + e.Reason
 }
 
-// newValueError builds a ValueError for column c, quoting at most
-// maxErrValue bytes of text (cut at a rune boundary).
-func newValueError(c *Column, text []byte, reason string) *ValueError {
+// NewValueError builds the ValueError of column, whose type the source
+// prints as sourceType, for the value text, quoting at most maxErrValue
+// bytes of it (cut at a rune boundary).
+func NewValueError(column, sourceType string, text []byte, reason string) *ValueError {
 	v := text
 	cut := false
 	if len(v) > maxErrValue {
@@ -38,22 +39,5 @@ func newValueError(c *Column, text []byte, reason string) *ValueError {
 	if cut {
 		s += "..."
 	}
-	return &ValueError{Column: c.Name, SourceType: describeSource(c.Source), Value: s, Reason: reason}
-}
-
-// describeSource renders t for messages, with numeric's precision and scale.
-func describeSource(t SourceType) string {
-	if t.Kind == KindArray && t.Elem != nil {
-		e := *t.Elem
-		if e.Modifier <= 0 && t.Modifier > 0 {
-			e.Modifier = t.Modifier
-		}
-		return describeSource(e) + "[]"
-	}
-	if builtinOID(t) == oidNumeric {
-		if p, s, ok := numericTypmod(t.Modifier); ok {
-			return t.Name + "(" + strconv.Itoa(p) + "," + strconv.Itoa(s) + ")"
-		}
-	}
-	return t.String()
+	return &ValueError{Column: column, SourceType: sourceType, Value: s, Reason: reason}
 }

@@ -49,3 +49,18 @@ func Promote(v any, from, to iceberg.Type) any {
 	}
 	return v
 }
+
+// SameType reports whether a and b are the same Iceberg type, ignoring the
+// IDs of nested fields: a mapped list type has ElementID 0, a table's own
+// type real IDs. Compare a layout's types with a table's with SameType.
+func SameType(a, b iceberg.Type) bool {
+	la, oka := a.(*iceberg.ListType)
+	lb, okb := b.(*iceberg.ListType)
+	if oka || okb {
+		return oka && okb && la.ElementRequired == lb.ElementRequired && SameType(la.Element, lb.Element)
+	}
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equals(b)
+}

@@ -62,3 +62,21 @@ func TestPromote(t *testing.T) {
 		require.IsType(t, c.want, got)
 	}
 }
+
+func TestSameType(t *testing.T) {
+	P := iceberg.PrimitiveTypes
+	a := &iceberg.ListType{ElementID: 0, Element: P.Int32}
+	b := &iceberg.ListType{ElementID: 17, Element: P.Int32}
+	if !SameType(a, b) || a.Equals(b) {
+		t.Error("SameType must ignore element IDs (and Equals does not)")
+	}
+	if SameType(a, &iceberg.ListType{Element: P.Int64}) || SameType(a, P.Int32) || SameType(P.Int32, a) {
+		t.Error("different types reported the same")
+	}
+	if SameType(a, &iceberg.ListType{Element: P.Int32, ElementRequired: true}) {
+		t.Error("element optionality ignored")
+	}
+	if !SameType(iceberg.DecimalTypeOf(10, 2), iceberg.DecimalTypeOf(10, 2)) || SameType(iceberg.DecimalTypeOf(10, 2), iceberg.DecimalTypeOf(10, 3)) {
+		t.Error("decimal comparison wrong")
+	}
+}

@@ -51,7 +51,7 @@ func formatValue(b *strings.Builder, v any, typ iceberg.Type) {
 		}
 	case iceberg.TimestampType, iceberg.TimestampTzType:
 		if us, ok := v.(int64); ok {
-			days, tod := floorDiv(us, dayMicros)
+			days, tod := floorDiv(us, DayMicros)
 			writeDate(b, days)
 			b.WriteByte('T')
 			writeTime(b, tod)
@@ -108,7 +108,7 @@ func formatFloat(f float64, bitSize int) string {
 
 // writeDate writes days since 1970-01-01 as ISO 8601 YYYY-MM-DD.
 func writeDate(b *strings.Builder, days int64) {
-	y, m, d := civilFromDays(days)
+	y, m, d := CivilFromDays(days)
 	switch {
 	case y < 0:
 		fmt.Fprintf(b, "-%04d", -y)
@@ -130,14 +130,4 @@ func writeTime(b *strings.Builder, us int64) {
 		b.WriteByte('.')
 		b.WriteString(strings.TrimRight(f, "0"))
 	}
-}
-
-// floorDiv returns q, r with a = q*n + r and 0 <= r < n.
-func floorDiv(a, n int64) (int64, int64) {
-	q, r := a/n, a%n
-	if r < 0 {
-		q--
-		r += n
-	}
-	return q, r
 }

@@ -37,7 +37,7 @@ func TestFormatValue(t *testing.T) {
 		{days(-43, 3, 15), P.Date, "-0043-03-15"},
 		{days(10000, 1, 1), P.Date, "+10000-01-01"},
 		{int64(0), P.Time, "00:00:00"},
-		{int64(dayMicros - 1), P.Time, "23:59:59.999999"},
+		{int64(DayMicros - 1), P.Time, "23:59:59.999999"},
 		{int64((3*3600+4*60+5)*1e6 + 500000), P.Time, "03:04:05.5"},
 		{micros(2024, 1, 2, 3, 4, 5, 123456), P.Timestamp, "2024-01-02T03:04:05.123456"},
 		{micros(2024, 1, 2, 3, 4, 5, 0), P.TimestampTz, "2024-01-02T03:04:05Z"},

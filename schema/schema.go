@@ -7,47 +7,29 @@ import (
 	"github.com/apache/iceberg-go"
 )
 
-// SourceType describes a column's type as the source declares it. It is
-// what the mapping functions take to decide the Iceberg type and the
-// decoder, and what error messages quote.
-type SourceType struct {
-	// Name is the source's type name: for PostgreSQL the pg_type.typname
-	// ("int4", "numeric", "varchar", "_int4" for arrays, the enum's own name).
-	Name string
-	// OID is the PostgreSQL type OID (0 for MySQL).
-	OID uint32
-	// Modifier is the PostgreSQL atttypmod (-1 when absent).
-	Modifier int32
-	// Kind says how to treat a type that is not one of the built-in ones.
-	Kind TypeKind
-	// Elem is the element type of an array; nil otherwise.
-	Elem *SourceType
+// SourceType is a column's type as its source declares it. Each dialect
+// package (schema/pgtype, schema/mysqltype) has one implementation, which
+// carries what that dialect's decoders need; the core only prints it.
+type SourceType interface {
+	// String renders the type the way the source prints it, for messages.
+	String() string
 }
 
-// TypeKind classifies source types whose OID is not a built-in one.
-type TypeKind uint8
+// TypeName is a SourceType that is only a name, for columns no source
+// declares (Floe's metadata columns).
+type TypeName string
 
-const (
-	KindBase   TypeKind = iota // a built-in or extension base type: mapped by OID/name, else string
-	KindEnum                   // an enum: Iceberg string
-	KindArray                  // an array: Iceberg list of Elem
-	KindDomain                 // a domain, already resolved to its base type by the caller
-)
-
-// String renders the type the way the source would print it, for messages.
-func (t SourceType) String() string {
-	if t.Kind == KindArray && t.Elem != nil {
-		return t.Elem.String() + "[]"
-	}
-	return t.Name
-}
+// String returns the name.
+func (n TypeName) String() string { return string(n) }
 
 // Column is one column of a table as Floe writes it to Iceberg.
 type Column struct {
 	Name     string
 	Type     iceberg.Type
 	Nullable bool
-	Source   SourceType
+	// Source is the type the source declares, set by the dialect package
+	// that mapped the column; nil for a layout read back from Iceberg.
+	Source SourceType
 }
 
 // Table is the layout of a table at one point in its history: the column
@@ -96,7 +78,7 @@ func (t *Table) String() string {
 // Row holds one image of a row: Row[i] is the value of Table.Columns[i].
 //
 // Values are canonical Go values, one Go type per Iceberg type, produced by
-// the decoders in this package and consumed by lakewriter:
+// the dialect packages' decoders and consumed by lakewriter:
 //
 //	boolean        bool
 //	int            int32
@@ -140,3 +122,11 @@ func (r Row) HasUnchanged() bool {
 	}
 	return false
 }
+
+// Decoder turns one non-NULL source value, given as the source's text
+// output, into the canonical value of its column's Iceberg type (see Row).
+// NULL never reaches a decoder: the caller maps it to nil. text is valid
+// only during the call and is never retained. A value that cannot be
+// represented exactly yields a *ValueError. Decoders are safe for
+// concurrent use.
+type Decoder func(text []byte) (any, error)

@@ -20,7 +20,7 @@ const (
 // numMeta is the number of metadata columns.
 const numMeta = 4
 
-var metaSource = schema.SourceType{Name: "floe"}
+var metaSource = schema.TypeName("floe")
 
 // metaColumns returns the metadata columns in layout order.
 func metaColumns() []schema.Column {

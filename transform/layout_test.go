@@ -10,9 +10,9 @@ import (
 
 func srcTable() *schema.Table {
 	return &schema.Table{Columns: []schema.Column{
-		{Name: "id", Type: iceberg.PrimitiveTypes.Int64, Source: schema.SourceType{Name: "int8"}},
-		{Name: "name", Type: iceberg.PrimitiveTypes.String, Nullable: true, Source: schema.SourceType{Name: "text"}},
-		{Name: "body", Type: iceberg.PrimitiveTypes.String, Source: schema.SourceType{Name: "text"}},
+		{Name: "id", Type: iceberg.PrimitiveTypes.Int64, Source: schema.TypeName("int8")},
+		{Name: "name", Type: iceberg.PrimitiveTypes.String, Nullable: true, Source: schema.TypeName("text")},
+		{Name: "body", Type: iceberg.PrimitiveTypes.String, Source: schema.TypeName("text")},
 	}, Key: []int{0}}
 }
 
@@ -71,8 +71,8 @@ func TestSinkLayout(t *testing.T) {
 				if g.Name != w.name || !g.Type.Equals(w.typ) || g.Nullable != w.nullable {
 					t.Errorf("column %d = %s %s nullable=%v, want %s %s nullable=%v", i, g.Name, g.Type, g.Nullable, w.name, w.typ, w.nullable)
 				}
-				if i >= len(src.Columns) && g.Source.Name != "floe" {
-					t.Errorf("metadata column %s has source %q", g.Name, g.Source.Name)
+				if i >= len(src.Columns) && g.Source != schema.TypeName("floe") {
+					t.Errorf("metadata column %s has source %v", g.Name, g.Source)
 				}
 			}
 			if len(l.Key) != 1 || l.Key[0] != 0 {

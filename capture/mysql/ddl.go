@@ -7,10 +7,10 @@ import (
 	"slices"
 	"strings"
 
-	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema/mysqltype"
 )
 
 // ddlRef is one table a DDL statement names, and what it does to it.
@@ -213,86 +213,24 @@ func truncate(s string, n int) string {
 }
 
 // layoutDiff describes how a TABLE_MAP event differs from the discovered
-// layout: column count, names (with binlog_row_metadata=FULL) and binlog
-// type families. "" when they agree.
+// layout: column count, names (with binlog_row_metadata=FULL) and how
+// the binlog stores each column (mysqltype.Type.HoldsBinlog). "" when
+// they agree.
 func layoutDiff(t *table, e *replication.TableMapEvent) string {
 	if int(e.ColumnCount) != len(t.layout.Columns) {
 		return fmt.Sprintf("%d columns where the discovered layout %s has %d", e.ColumnCount, t.layout, len(t.layout.Columns))
 	}
 	names := e.ColumnNameString()
+	logged := mysqltype.TableMapColumns(e)
 	for i, c := range t.layout.Columns {
 		if len(names) == len(t.layout.Columns) && names[i] != c.Name {
 			return fmt.Sprintf("column %d named %q where the discovered layout has %q", i+1, names[i], c.Name)
 		}
-		meta := uint16(0)
-		if i < len(e.ColumnMeta) {
-			meta = e.ColumnMeta[i]
-		}
-		if !binlogTypeMatches(t.colType[i], e.ColumnType[i], meta) {
+		if !c.Source.(mysqltype.Type).HoldsBinlog(logged[i]) {
 			return fmt.Sprintf("column %s of binlog type %d where the discovered type is %s", c.Name, e.ColumnType[i], t.colType[i])
 		}
 	}
 	return ""
-}
-
-// binlogTypeMatches reports whether a binlog column type code can hold
-// values of the information_schema COLUMN_TYPE colType. Unknown types pass.
-func binlogTypeMatches(colType string, code byte, meta uint16) bool {
-	if code == gomysql.MYSQL_TYPE_STRING {
-		if real := byte(meta >> 8); real == gomysql.MYSQL_TYPE_ENUM || real == gomysql.MYSQL_TYPE_SET || real == gomysql.MYSQL_TYPE_STRING {
-			code = real
-		}
-	}
-	base := strings.ToLower(strings.TrimSpace(colType))
-	if i := strings.IndexAny(base, "( "); i >= 0 {
-		base = base[:i]
-	}
-	in := func(codes ...byte) bool { return slices.Contains(codes, code) }
-	switch base {
-	case "tinyint", "bool", "boolean":
-		return in(gomysql.MYSQL_TYPE_TINY)
-	case "smallint":
-		return in(gomysql.MYSQL_TYPE_SHORT)
-	case "mediumint":
-		return in(gomysql.MYSQL_TYPE_INT24)
-	case "int", "integer":
-		return in(gomysql.MYSQL_TYPE_LONG)
-	case "bigint":
-		return in(gomysql.MYSQL_TYPE_LONGLONG)
-	case "decimal", "numeric", "dec", "fixed":
-		return in(gomysql.MYSQL_TYPE_NEWDECIMAL, gomysql.MYSQL_TYPE_DECIMAL)
-	case "float":
-		return in(gomysql.MYSQL_TYPE_FLOAT)
-	case "double", "real":
-		return in(gomysql.MYSQL_TYPE_DOUBLE)
-	case "bit":
-		return in(gomysql.MYSQL_TYPE_BIT)
-	case "date":
-		return in(gomysql.MYSQL_TYPE_DATE, gomysql.MYSQL_TYPE_NEWDATE)
-	case "datetime":
-		return in(gomysql.MYSQL_TYPE_DATETIME, gomysql.MYSQL_TYPE_DATETIME2)
-	case "timestamp":
-		return in(gomysql.MYSQL_TYPE_TIMESTAMP, gomysql.MYSQL_TYPE_TIMESTAMP2)
-	case "time":
-		return in(gomysql.MYSQL_TYPE_TIME, gomysql.MYSQL_TYPE_TIME2)
-	case "year":
-		return in(gomysql.MYSQL_TYPE_YEAR)
-	case "char", "binary":
-		return in(gomysql.MYSQL_TYPE_STRING)
-	case "varchar", "varbinary":
-		return in(gomysql.MYSQL_TYPE_VARCHAR, gomysql.MYSQL_TYPE_VAR_STRING)
-	case "tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob", "mediumblob", "longblob":
-		return in(gomysql.MYSQL_TYPE_BLOB, gomysql.MYSQL_TYPE_TINY_BLOB, gomysql.MYSQL_TYPE_MEDIUM_BLOB, gomysql.MYSQL_TYPE_LONG_BLOB)
-	case "json":
-		return in(gomysql.MYSQL_TYPE_JSON, gomysql.MYSQL_TYPE_BLOB)
-	case "enum":
-		return in(gomysql.MYSQL_TYPE_ENUM)
-	case "set":
-		return in(gomysql.MYSQL_TYPE_SET)
-	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
-		return in(gomysql.MYSQL_TYPE_GEOMETRY)
-	}
-	return true
 }
 
 // alterFillsRows says why an ALTER TABLE statement changes existing rows

@@ -10,6 +10,7 @@ import (
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/schema/mysqltype"
 )
 
 // table is one captured table as discovered.
@@ -118,11 +119,15 @@ func (s *Source) describe(ctx context.Context, c querier, id capture.TableID) (*
 	}
 	var cols []colInfo
 	for rows.Next() {
-		var ci colInfo
-		if err := rows.Scan(&ci.name, &ci.colType, &ci.dataType, &ci.charset, &ci.nullable, &ci.collation, &ci.chars); err != nil {
+		var (
+			ci colInfo
+			d  mysqltype.InfoSchema
+		)
+		if err := rows.Scan(&ci.name, &d.ColumnType, &d.DataType, &d.Charset, &ci.nullable, &d.Collation, &d.Chars); err != nil {
 			rows.Close()
 			return nil, nil, fmt.Errorf("read columns of %s: %w", id, err)
 		}
+		ci.typ, ci.typErr = mysqltype.FromInfoSchema(d)
 		cols = append(cols, ci)
 	}
 	if err := rows.Close(); err != nil {
@@ -219,8 +224,19 @@ func (s *Source) checkKeyOverride(ctx context.Context, c querier, id capture.Tab
 // colInfo is one column as information_schema.COLUMNS describes it (or
 // as rebuilt from a TABLE_MAP event, see tablemap.go).
 type colInfo struct {
-	name, colType, dataType, charset, nullable, collation string
-	chars                                                 int64
+	name     string
+	nullable string // IS_NULLABLE: "YES" or "NO"
+	typ      mysqltype.Type
+	typErr   error // why the type could not be read; the column is a Problem
+}
+
+// column maps the column; key marks a column of the primary key, which
+// is NOT NULL whatever IS_NULLABLE says.
+func (ci colInfo) column(key bool, o mysqltype.Options) (schema.Column, error) {
+	if ci.typErr != nil {
+		return schema.Column{}, fmt.Errorf("map column %s: %w", ci.name, ci.typErr)
+	}
+	return mysqltype.Column(ci.name, ci.typ, ci.nullable == "NO" || key, o)
 }
 
 // buildTable builds a table's layout, decoders and queries from its
@@ -232,10 +248,13 @@ func (s *Source) buildTable(id capture.TableID, cols []colInfo, pk []string) (*t
 		keyNames = o.Columns
 	}
 	layout := &schema.Table{}
-	var problems []Problem
+	var (
+		problems []Problem
+		types    []mysqltype.Type
+	)
 	for _, ci := range cols {
 		isKey := slices.Contains(keyNames, ci.name)
-		col, err := schema.MySQLColumnWith(ci.name, ci.colType, ci.dataType, ci.charset, ci.nullable == "NO" || (isKey && t.hasPK), s.decodeOptions())
+		col, err := ci.column(isKey && t.hasPK, s.decodeOptions())
 		if err != nil {
 			problems = append(problems, Problem{Field: "source.tables",
 				Message: fmt.Sprintf("table %s: %v", id, err),
@@ -243,8 +262,9 @@ func (s *Source) buildTable(id capture.TableID, cols []colInfo, pk []string) (*t
 			continue
 		}
 		layout.Columns = append(layout.Columns, col)
-		t.colType = append(t.colType, ci.colType)
-		t.collation = append(t.collation, collation{charset: ci.charset, name: ci.collation, chars: ci.chars})
+		types = append(types, ci.typ)
+		t.colType = append(t.colType, ci.typ.ColumnType())
+		t.collation = append(t.collation, collation{charset: ci.typ.Charset(), name: ci.typ.Collation(), chars: ci.typ.Chars()})
 	}
 	for _, k := range keyNames {
 		i := layout.Index(k)
@@ -268,11 +288,11 @@ func (s *Source) buildTable(id capture.TableID, cols []colInfo, pk []string) (*t
 	opts := s.decodeOptions()
 	quoted := make([]string, len(layout.Columns))
 	for i, col := range layout.Columns {
-		td, err := schema.MySQLTextDecoder(col, opts)
+		td, err := mysqltype.TextDecoder(col, opts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("text decoder for %s.%s: %w", id, col.Name, err)
 		}
-		bd, err := schema.MySQLBinlogDecoder(col, opts)
+		bd, err := mysqltype.BinlogDecoder(col, opts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("binlog decoder for %s.%s: %w", id, col.Name, err)
 		}
@@ -286,13 +306,13 @@ func (s *Source) buildTable(id capture.TableID, cols []colInfo, pk []string) (*t
 	// server prints FLOAT with 6 digits); keys use the plain names.
 	selects := make([]string, len(quoted))
 	for i, col := range layout.Columns {
-		selects[i] = schema.MySQLSelectExpr(col, quoted[i])
+		selects[i] = mysqltype.SelectExpr(col, quoted[i])
 	}
 	t.selectList = strings.Join(selects, ", ")
 	keys := make([]string, len(layout.Key))
 	for i, k := range layout.Key {
 		keys[i] = quoted[k]
-		t.binKey = append(t.binKey, isBinaryType(t.colType[k]))
+		t.binKey = append(t.binKey, types[k].Binary())
 	}
 	t.keyList = strings.Join(keys, ", ")
 	return t, nil, nil
@@ -301,24 +321,12 @@ func (s *Source) buildTable(id capture.TableID, cols []colInfo, pk []string) (*t
 // decodeOptions are the schema options of every column: zero dates per
 // Config.ZeroDate; DATETIME zoned when Config.ServerTimeZone is not UTC.
 // Sessions read TIMESTAMP in UTC, so ServerTimeZone stays nil.
-func (s *Source) decodeOptions() schema.MySQLOptions {
-	o := schema.MySQLOptions{ZeroDate: s.cfg.ZeroDate}
+func (s *Source) decodeOptions() mysqltype.Options {
+	o := mysqltype.Options{ZeroDate: s.cfg.ZeroDate}
 	if s.cfg.ServerTimeZone != time.UTC {
 		o.DatetimeZone = s.cfg.ServerTimeZone
 	}
 	return o
-}
-
-// isBinaryType reports whether a COLUMN_TYPE holds bytes that need not be
-// valid UTF-8 (chunk bounds of such key columns are hex-encoded).
-func isBinaryType(colType string) bool {
-	ct := strings.ToLower(colType)
-	for _, p := range []string{"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit"} {
-		if ct == p || strings.HasPrefix(ct, p+"(") {
-			return true
-		}
-	}
-	return false
 }
 
 // sameDefinition reports whether two descriptions of one table have the

@@ -56,9 +56,9 @@
 //
 // Invariants:
 //   - snapshot values are the text protocol decoded by
-//     schema.MySQLTextDecoder (sessions: utf8mb4, time_zone '+00:00');
+//     mysqltype.TextDecoder (sessions: utf8mb4, time_zone '+00:00');
 //     stream values are go-mysql row values decoded by
-//     schema.MySQLBinlogDecoder with the BinlogSyncer settings that
+//     mysqltype.BinlogDecoder with the BinlogSyncer settings that
 //     decoder documents; both give the same canonical value;
 //   - resuming is exclusive: a GTID position resumes with the first
 //     transaction not in it, a file position at the first event after it;
@@ -73,7 +73,8 @@
 //     TABLE_MAP event states (binlog_row_metadata=FULL carries names,
 //     types, metadata, signedness, collations, labels, nullability and
 //     the primary key), never with a later one: the binlog is the
-//     durable, versioned history (see tablemap.go). A change's Schema
+//     durable, versioned history (see tablemap.go; mysqltype.FromBinlog
+//     reads each column's type from the event). A change's Schema
 //     pointer changes exactly when the layout does. An ALTER or index
 //     change of a captured table makes its batch a Barrier. A version
 //     that adds a column the server filled for existing rows (a

@@ -8,13 +8,14 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/schema/mysqltype"
 )
 
 // ENUM and SET labels in the binlog.
 //
 // A binlog ENUM or SET value is a member index or bitmask, and
 // information_schema shows each label character outside the BMP (emoji)
-// as '?' (see schema.MySQLWithLabels). With binlog_row_metadata=FULL each
+// as '?' (see mysqltype.WithLabels). With binlog_row_metadata=FULL each
 // TABLE_MAP event carries the labels in full; the stream decodes with
 // those, after checking they are the discovered ones (a difference is a
 // schema change). Without them a label containing '?' cannot be trusted,
@@ -31,7 +32,7 @@ type rowDecoders struct {
 func enumColumns(layout *schema.Table) []int {
 	var out []int
 	for i, c := range layout.Columns {
-		if schema.MySQLLabels(c) != nil {
+		if mysqltype.Labels(c) != nil {
 			out = append(out, i)
 		}
 	}
@@ -103,16 +104,16 @@ func (s *Source) decoders(t *table, e *replication.TableMapEvent, prev *rowDecod
 	for k, i := range t.enumCols {
 		col := t.layout.Columns[i]
 		if labels[k] == nil {
-			if schema.MySQLLabelsUncertain(col) {
+			if mysqltype.LabelsUncertain(col) {
 				dec[i] = uncertainLabels(t, col, t.binlog[i])
 			}
 			continue
 		}
-		full, err := schema.MySQLWithLabels(col, labels[k])
+		full, err := mysqltype.WithLabels(col, labels[k])
 		if err != nil {
 			return nil, err
 		}
-		if dec[i], err = schema.MySQLBinlogDecoder(full, s.decodeOptions()); err != nil {
+		if dec[i], err = mysqltype.BinlogDecoder(full, s.decodeOptions()); err != nil {
 			return nil, fmt.Errorf("binlog decoder for %s.%s: %w", t.id, col.Name, err)
 		}
 	}

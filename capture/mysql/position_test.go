@@ -138,29 +138,3 @@ func TestParseDDL(t *testing.T) {
 		}
 	}
 }
-
-func TestBinlogTypeMatches(t *testing.T) {
-	tests := []struct {
-		colType string
-		code    byte
-		meta    uint16
-		want    bool
-	}{
-		{"int(11)", 3, 0, true},              // LONG
-		{"bigint(20) unsigned", 8, 0, true},  // LONGLONG
-		{"int(11)", 8, 0, false},             // INT became BIGINT
-		{"varchar(10)", 15, 40, true},        // VARCHAR
-		{"varchar(10)", 252, 2, false},       // VARCHAR became TEXT
-		{"enum('a','b')", 254, 0xf701, true}, // STRING with real type ENUM
-		{"char(3)", 254, 0xfe0c, true},       // STRING
-		{"char(3)", 254, 0xf701, false},      // CHAR became ENUM
-		{"datetime(6)", 18, 6, true},         // DATETIME2
-		{"json", 252, 4, true},               // MariaDB JSON is LONGTEXT
-		{"some_new_type", 99, 0, true},       // unknown types pass
-	}
-	for _, tc := range tests {
-		if got := binlogTypeMatches(tc.colType, tc.code, tc.meta); got != tc.want {
-			t.Errorf("binlogTypeMatches(%q, %d, %#x) = %v, want %v", tc.colType, tc.code, tc.meta, got, tc.want)
-		}
-	}
-}

@@ -384,7 +384,7 @@ func product(alts [][]any) [][]any {
 // compares with the column: one, except for a zoned DATETIME instant that
 // two stored wall clocks map to.
 func (s *Source) keyArgs(v any, col schema.Column) []any {
-	if us, ok := v.(int64); ok && strings.HasPrefix(strings.ToLower(col.Source.Name), "datetime") {
+	if us, ok := v.(int64); ok && strings.HasPrefix(strings.ToLower(col.Source.String()), "datetime") {
 		if zone := s.decodeOptions().DatetimeZone; zone != nil {
 			var out []any
 			for _, w := range schema.ZonedWallClocks(us, zone) {
@@ -400,7 +400,7 @@ func (s *Source) keyArgs(v any, col schema.Column) []any {
 // correctly with the column (sessions run in UTC; a zoned DATETIME is
 // given as its wall clock, see keyArgs).
 func keyArg(v any, col schema.Column) any {
-	src := strings.ToLower(col.Source.Name)
+	src := strings.ToLower(col.Source.String())
 	if us, ok := v.(int64); ok && strings.HasPrefix(src, "time") && !strings.HasPrefix(src, "timestamp") {
 		sign := ""
 		if us < 0 {

@@ -8,11 +8,10 @@ import (
 	"slices"
 	"strings"
 
-	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/floe-cdc/floe/capture"
-	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/schema/mysqltype"
 )
 
 // Schema history.
@@ -37,11 +36,8 @@ import (
 // its Query event arrives (alterFillsRows), and refused, naming the table
 // to re-snapshot; so is a column rename.
 
-// collationInfo is one server collation.
-type collationInfo struct {
-	name, charset string
-	maxLen        int64 // bytes per character
-}
+// collationInfo is one server collation (the Source caches them by id).
+type collationInfo = mysqltype.Collation
 
 // collationsByID reads the server's collations once, by the id a
 // TABLE_MAP event names them with. MariaDB 10.10+ lists its UCA 14.0
@@ -73,7 +69,7 @@ func (s *Source) collationsByID(ctx context.Context) (map[uint64]collationInfo, 
 				id uint64
 				ci collationInfo
 			)
-			if err := rows.Scan(&id, &ci.name, &ci.charset, &ci.maxLen); err != nil {
+			if err := rows.Scan(&id, &ci.Name, &ci.Charset, &ci.MaxLen); err != nil {
 				return err
 			}
 			out[id] = ci
@@ -149,132 +145,16 @@ func (s *Source) tableFromTableMap(ctx context.Context, id capture.TableID, e *r
 	if err != nil {
 		return nil, err
 	}
-	unsigned := e.UnsignedMap()
-	charColl, enumColl := e.CollationMap(), e.EnumSetCollationMap()
-	enums, sets := e.EnumStrValueMap(), e.SetStrValueMap()
 	cols := make([]colInfo, len(names))
-	for i, name := range names {
-		typ, meta := e.ColumnType[i], e.ColumnMeta[i]
-		if typ == gomysql.MYSQL_TYPE_STRING && meta >= 256 {
-			if real := byte(meta >> 8); real == gomysql.MYSQL_TYPE_ENUM || real == gomysql.MYSQL_TYPE_SET {
-				typ = real
-			}
+	for i, bc := range mysqltype.TableMapColumns(e) {
+		typ, err := mysqltype.FromBinlog(bc, colls)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", names[i], err)
 		}
-		ci := colInfo{name: name, nullable: "YES"}
+		cols[i] = colInfo{name: names[i], nullable: "YES", typ: typ}
 		if avail, nullable := e.Nullable(i); avail && !nullable {
-			ci.nullable = "NO"
+			cols[i].nullable = "NO"
 		}
-		coll, hasColl := charColl[i]
-		if typ == gomysql.MYSQL_TYPE_ENUM || typ == gomysql.MYSQL_TYPE_SET {
-			coll, hasColl = enumColl[i]
-		}
-		var cinfo collationInfo
-		if hasColl {
-			if cinfo, hasColl = colls[coll]; !hasColl {
-				return nil, fmt.Errorf("column %s: unknown collation id %d", name, coll)
-			}
-		}
-		binary := hasColl && cinfo.charset == "binary"
-		if hasColl && !binary {
-			ci.charset, ci.collation = cinfo.charset, cinfo.name
-		}
-		chars := func(bytes int64) int64 {
-			if binary || cinfo.maxLen <= 0 {
-				return bytes
-			}
-			return bytes / cinfo.maxLen
-		}
-		sign := ""
-		if unsigned[i] {
-			sign = " unsigned"
-		}
-		fsp := func(base string) string {
-			if meta == 0 {
-				return base
-			}
-			return fmt.Sprintf("%s(%d)", base, meta)
-		}
-		switch typ {
-		case gomysql.MYSQL_TYPE_TINY:
-			ci.dataType, ci.colType = "tinyint", "tinyint"+sign
-		case gomysql.MYSQL_TYPE_SHORT:
-			ci.dataType, ci.colType = "smallint", "smallint"+sign
-		case gomysql.MYSQL_TYPE_INT24:
-			ci.dataType, ci.colType = "mediumint", "mediumint"+sign
-		case gomysql.MYSQL_TYPE_LONG:
-			ci.dataType, ci.colType = "int", "int"+sign
-		case gomysql.MYSQL_TYPE_LONGLONG:
-			ci.dataType, ci.colType = "bigint", "bigint"+sign
-		case gomysql.MYSQL_TYPE_YEAR:
-			ci.dataType, ci.colType = "year", "year"
-		case gomysql.MYSQL_TYPE_NEWDECIMAL:
-			ci.dataType, ci.colType = "decimal", fmt.Sprintf("decimal(%d,%d)%s", meta>>8, meta&0xff, sign)
-		case gomysql.MYSQL_TYPE_FLOAT:
-			ci.dataType, ci.colType = "float", "float"+sign
-		case gomysql.MYSQL_TYPE_DOUBLE:
-			ci.dataType, ci.colType = "double", "double"+sign
-		case gomysql.MYSQL_TYPE_BIT:
-			ci.dataType, ci.colType = "bit", fmt.Sprintf("bit(%d)", (meta>>8)*8+meta&0xff)
-		case gomysql.MYSQL_TYPE_DATE, gomysql.MYSQL_TYPE_NEWDATE:
-			ci.dataType, ci.colType = "date", "date"
-		case gomysql.MYSQL_TYPE_DATETIME, gomysql.MYSQL_TYPE_DATETIME2:
-			ci.dataType, ci.colType = "datetime", fsp("datetime")
-		case gomysql.MYSQL_TYPE_TIMESTAMP, gomysql.MYSQL_TYPE_TIMESTAMP2:
-			ci.dataType, ci.colType = "timestamp", fsp("timestamp")
-		case gomysql.MYSQL_TYPE_TIME, gomysql.MYSQL_TYPE_TIME2:
-			ci.dataType, ci.colType = "time", fsp("time")
-		case gomysql.MYSQL_TYPE_VARCHAR, gomysql.MYSQL_TYPE_VAR_STRING:
-			ci.chars = chars(int64(meta))
-			ci.dataType = "varchar"
-			if binary {
-				ci.dataType = "varbinary"
-			}
-			ci.colType = fmt.Sprintf("%s(%d)", ci.dataType, ci.chars)
-		case gomysql.MYSQL_TYPE_STRING:
-			n := int64(meta)
-			if meta >= 256 {
-				b0, b1 := byte(meta>>8), byte(meta&0xff)
-				if b0&0x30 != 0x30 {
-					n = int64(uint16(b1) | uint16((b0&0x30)^0x30)<<4)
-				} else {
-					n = int64(meta & 0xff)
-				}
-			}
-			ci.chars = chars(n)
-			ci.dataType = "char"
-			if binary {
-				ci.dataType = "binary"
-			}
-			ci.colType = fmt.Sprintf("%s(%d)", ci.dataType, ci.chars)
-		case gomysql.MYSQL_TYPE_BLOB, gomysql.MYSQL_TYPE_TINY_BLOB, gomysql.MYSQL_TYPE_MEDIUM_BLOB, gomysql.MYSQL_TYPE_LONG_BLOB:
-			size := map[uint16]string{1: "tiny", 2: "", 3: "medium", 4: "long"}[meta]
-			ci.dataType = size + "text"
-			if binary || !hasColl {
-				ci.dataType = size + "blob"
-			}
-			ci.colType = ci.dataType
-		case gomysql.MYSQL_TYPE_JSON:
-			ci.dataType, ci.colType = "json", "json"
-		case gomysql.MYSQL_TYPE_GEOMETRY:
-			ci.dataType, ci.colType = "geometry", "geometry"
-		case gomysql.MYSQL_TYPE_ENUM, gomysql.MYSQL_TYPE_SET:
-			labels, base := enums[i], "enum"
-			if typ == gomysql.MYSQL_TYPE_SET {
-				labels, base = sets[i], "set"
-			}
-			quoted := make([]string, len(labels))
-			for j, l := range labels {
-				text, err := schema.MySQLCharsetText(ci.charset, []byte(l))
-				if err != nil {
-					return nil, fmt.Errorf("column %s label %d: %w", name, j+1, err)
-				}
-				quoted[j] = "'" + strings.ReplaceAll(text, "'", "''") + "'"
-			}
-			ci.dataType, ci.colType = base, base+"("+strings.Join(quoted, ",")+")"
-		default:
-			return nil, fmt.Errorf("column %s: binlog type %d is not one Floe maps", name, typ)
-		}
-		cols[i] = ci
 	}
 	var pk []string
 	for _, k := range e.PrimaryKey {
@@ -299,9 +179,9 @@ func (s *Source) tableFromTableMap(ctx context.Context, id capture.TableID, e *r
 
 // sameLayout reports whether two layout versions of a table decode and
 // land rows alike: the same columns (names, Iceberg types, nullability,
-// source types up to integer display widths and the same character
-// sets; ENUM/SET labels of b may be information_schema's, with '?' for
-// what a's TABLE_MAP labels have in full) and the same key.
+// source types alike as mysqltype.Type.SameValues says, ENUM/SET labels of
+// b possibly information_schema's, with '?' for what a's TABLE_MAP labels
+// have in full; the same character sets) and the same key.
 func sameLayout(a, b *table) bool {
 	if len(a.layout.Columns) != len(b.layout.Columns) || !slices.Equal(a.layout.Key, b.layout.Key) {
 		return false
@@ -311,31 +191,11 @@ func sameLayout(a, b *table) bool {
 		if ca.Name != cb.Name || ca.Nullable != cb.Nullable || !ca.Type.Equals(cb.Type) || a.collation[i].charset != b.collation[i].charset {
 			return false
 		}
-		if normColType(a.colType[i]) != normColType(b.colType[i]) && !schema.MySQLLabelsMatch(schema.MySQLLabels(cb), schema.MySQLLabels(ca)) {
+		if !ca.Source.(mysqltype.Type).SameValues(cb.Source.(mysqltype.Type)) {
 			return false
 		}
 	}
 	return true
-}
-
-// normColType drops what does not change a column's values from a
-// COLUMN_TYPE: integer and YEAR display widths, ZEROFILL, and the
-// subtype of a spatial column (all are WKB with an SRID).
-func normColType(ct string) string {
-	ct = strings.ToLower(strings.TrimSpace(ct))
-	ct = strings.ReplaceAll(ct, " zerofill", "")
-	switch ct {
-	case "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
-		return "geometry"
-	}
-	for _, base := range []string{"tinyint", "smallint", "mediumint", "bigint", "int", "year"} {
-		if rest, ok := strings.CutPrefix(ct, base+"("); ok {
-			if end := strings.IndexByte(rest, ')'); end >= 0 {
-				return base + rest[end+1:]
-			}
-		}
-	}
-	return ct
 }
 
 // replacedColumns refuses a layout version that both drops and adds

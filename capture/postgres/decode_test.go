@@ -9,6 +9,7 @@ import (
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/schema/pgtype"
 )
 
 // unitTable builds a table (id int4 primary key, name text, big text)
@@ -18,18 +19,18 @@ func unitTable(t *testing.T) *table {
 	tb := &table{id: capture.TableID{Schema: "public", Name: "t"}, layout: &schema.Table{Key: []int{0}}}
 	for _, c := range []struct {
 		name string
-		typ  schema.SourceType
+		typ  pgtype.Type
 		oid  uint32
 	}{
-		{"id", schema.SourceType{Name: "int4", OID: 23, Modifier: -1}, 23},
-		{"name", schema.SourceType{Name: "text", OID: 25, Modifier: -1}, 25},
-		{"big", schema.SourceType{Name: "text", OID: 25, Modifier: -1}, 25},
+		{"id", pgtype.Type{Name: "int4", OID: 23, Modifier: -1}, 23},
+		{"name", pgtype.Type{Name: "text", OID: 25, Modifier: -1}, 25},
+		{"big", pgtype.Type{Name: "text", OID: 25, Modifier: -1}, 25},
 	} {
-		col, err := schema.PostgresColumn(c.name, c.typ, c.name == "id")
+		col, err := pgtype.Column(c.name, c.typ, c.name == "id")
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := schema.PostgresDecoder(col)
+		d, err := pgtype.TextDecoder(col)
 		if err != nil {
 			t.Fatal(err)
 		}

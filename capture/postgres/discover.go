@@ -11,6 +11,7 @@ import (
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/schema/pgtype"
 )
 
 // table is one captured table as discovered.
@@ -92,7 +93,7 @@ func (s *Source) discover(ctx context.Context, conn *pgx.Conn) ([]*table, []Prob
 	if len(tables) == 0 {
 		return nil, problems, nil
 	}
-	res := &typeResolver{conn: conn, cache: map[uint32]pgType{}}
+	res := &typeResolver{conn: conn, cache: map[uint32]pgtype.CatalogType{}}
 	for _, t := range tables {
 		p, err := s.describe(ctx, conn, res, t)
 		if err != nil {
@@ -129,11 +130,11 @@ func (s *Source) describe(ctx context.Context, conn *pgx.Conn, res *typeResolver
 	layout := &schema.Table{}
 	var problems []Problem
 	for _, a := range atts {
-		st, err := res.resolve(ctx, a.typ, a.mod, 0)
+		st, err := res.resolve(ctx, a.typ, a.mod)
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", a.name, err)
 		}
-		col, err := schema.PostgresColumn(a.name, st, a.notNull)
+		col, err := pgtype.Column(a.name, st, a.notNull)
 		if err != nil {
 			problems = append(problems, Problem{Field: "source.tables",
 				Message: fmt.Sprintf("table %s: %v", t.id, err),
@@ -183,7 +184,7 @@ func (s *Source) describe(ctx context.Context, conn *pgx.Conn, res *typeResolver
 	t.layout = layout
 	t.decoders = make([]schema.Decoder, len(layout.Columns))
 	for i, c := range layout.Columns {
-		d, err := schema.PostgresDecoder(c)
+		d, err := pgtype.TextDecoder(c)
 		if err != nil {
 			return nil, fmt.Errorf("decoder for column %s: %w", c.Name, err)
 		}
@@ -276,30 +277,19 @@ func (s *Source) checkKeyOverride(ctx context.Context, conn *pgx.Conn, t *table,
 	return k.Problems(), nil
 }
 
-// pgType is the part of a pg_type row that type resolution needs.
-type pgType struct {
-	name     string
-	typtype  string // b, c, d, e, p, r, m
-	elem     uint32
-	baseType uint32
-	typmod   int32 // a domain's typmod
-	length   int16
-}
-
-// typeResolver turns pg_type entries into schema.SourceTypes, resolving
-// domains to their base types and arrays to their element types.
+// typeResolver resolves column types through the catalog
+// (pgtype.Resolve), reading each pg_type row once.
 type typeResolver struct {
 	conn  *pgx.Conn
-	cache map[uint32]pgType
+	cache map[uint32]pgtype.CatalogType
 }
 
-func (r *typeResolver) get(ctx context.Context, oid uint32) (pgType, error) {
+func (r *typeResolver) get(ctx context.Context, oid uint32) (pgtype.CatalogType, error) {
 	if t, ok := r.cache[oid]; ok {
 		return t, nil
 	}
-	var t pgType
-	err := r.conn.QueryRow(ctx, `SELECT typname, typtype::text, typelem, typbasetype, typtypmod, typlen FROM pg_type WHERE oid = $1`, oid).
-		Scan(&t.name, &t.typtype, &t.elem, &t.baseType, &t.typmod, &t.length)
+	var t pgtype.CatalogType
+	err := r.conn.QueryRow(ctx, pgtype.CatalogQuery, oid).Scan(&t.Name, &t.TypType, &t.Elem, &t.BaseType, &t.TypMod, &t.Len)
 	if err != nil {
 		return t, fmt.Errorf("read type %d: %w", oid, err)
 	}
@@ -307,35 +297,6 @@ func (r *typeResolver) get(ctx context.Context, oid uint32) (pgType, error) {
 	return t, nil
 }
 
-func (r *typeResolver) resolve(ctx context.Context, oid uint32, mod int32, depth int) (schema.SourceType, error) {
-	if depth > 16 {
-		return schema.SourceType{}, fmt.Errorf("type %d nests too deeply", oid)
-	}
-	t, err := r.get(ctx, oid)
-	if err != nil {
-		return schema.SourceType{}, err
-	}
-	switch {
-	case t.typtype == "d":
-		if mod < 0 {
-			mod = t.typmod
-		}
-		base, err := r.resolve(ctx, t.baseType, mod, depth+1)
-		if err != nil {
-			return base, err
-		}
-		if base.Kind == schema.KindBase {
-			base.Kind = schema.KindDomain
-		}
-		return base, nil
-	case t.typtype == "e":
-		return schema.SourceType{Name: t.name, OID: oid, Modifier: mod, Kind: schema.KindEnum}, nil
-	case t.elem != 0 && t.length == -1:
-		elem, err := r.resolve(ctx, t.elem, -1, depth+1)
-		if err != nil {
-			return elem, err
-		}
-		return schema.SourceType{Name: t.name, OID: oid, Modifier: mod, Kind: schema.KindArray, Elem: &elem}, nil
-	}
-	return schema.SourceType{Name: t.name, OID: oid, Modifier: mod, Kind: schema.KindBase}, nil
+func (r *typeResolver) resolve(ctx context.Context, oid uint32, mod int32) (pgtype.Type, error) {
+	return pgtype.Resolve(oid, mod, func(oid uint32) (pgtype.CatalogType, error) { return r.get(ctx, oid) })
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/schema/pgtype"
 )
 
 const typedColumns = `
@@ -46,20 +47,20 @@ func TestDiscoverTypesAndOneDecodePath(t *testing.T) {
 	if !reflect.DeepEqual(names, wantNames) {
 		t.Fatalf("columns %v, want %v (no generated or dropped columns)", names, wantNames)
 	}
-	col := func(n string) schema.SourceType { return layout.Columns[layout.Index(n)].Source }
+	col := func(n string) pgtype.Type { return layout.Columns[layout.Index(n)].Source.(pgtype.Type) }
 	checks := []struct {
 		col  string
-		kind schema.TypeKind
+		kind pgtype.Kind
 		name string
 		mod  int32
 		elem string
 	}{
-		{"id", schema.KindDomain, "int4", -1, ""},
-		{"m", schema.KindEnum, "mood", -1, ""},
-		{"tags", schema.KindArray, "_int4", -1, "int4"},
-		{"moods", schema.KindArray, "_mood", -1, "mood"},
-		{"s", schema.KindDomain, "varchar", 9, ""},
-		{"num", schema.KindBase, "numeric", 12<<16 | 3 + 4, ""},
+		{"id", pgtype.KindDomain, "int4", -1, ""},
+		{"m", pgtype.KindEnum, "mood", -1, ""},
+		{"tags", pgtype.KindArray, "_int4", -1, "int4"},
+		{"moods", pgtype.KindArray, "_mood", -1, "mood"},
+		{"s", pgtype.KindDomain, "varchar", 9, ""},
+		{"num", pgtype.KindBase, "numeric", 12<<16 | 3 + 4, ""},
 	}
 	for _, c := range checks {
 		st := col(c.col)
@@ -67,7 +68,7 @@ func TestDiscoverTypesAndOneDecodePath(t *testing.T) {
 			t.Errorf("column %s: source type %+v, want kind %d name %s mod %d elem %q", c.col, st, c.kind, c.name, c.mod, c.elem)
 		}
 	}
-	if col("moods").Elem.Kind != schema.KindEnum {
+	if col("moods").Elem.Kind != pgtype.KindEnum {
 		t.Errorf("moods element kind %d, want enum", col("moods").Elem.Kind)
 	}
 	if !reflect.DeepEqual(layout.Key, []int{0}) || layout.Columns[0].Nullable {

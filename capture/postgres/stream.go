@@ -18,6 +18,7 @@ import (
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/schema/pgtype"
 )
 
 // messagesSince is the first major version whose pgoutput streams logical
@@ -437,7 +438,7 @@ func layoutDiff(t *table, m *pglogrepl.RelationMessage) string {
 	}
 	now := make([]string, len(m.Columns))
 	for i, c := range m.Columns {
-		typ := typeName(c.DataType, c.TypeModifier)
+		typ := pgtype.FromOID(c.DataType, c.TypeModifier).Format()
 		if j := t.layout.Index(c.Name); j >= 0 && t.attTypes[j] == c.DataType && t.attMods[j] == c.TypeModifier {
 			typ = t.layout.Columns[j].Source.String()
 		}

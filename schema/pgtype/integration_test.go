@@ -1,4 +1,4 @@
-package schema
+package pgtype
 
 import (
 	"context"
@@ -11,48 +11,34 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/floe-cdc/floe/deploy/testdb"
+	"github.com/floe-cdc/floe/schema"
 )
 
 // sessionSettings are the settings every Floe connection that produces
-// text values uses (see PostgresDecoder).
+// text values uses (see TextDecoder).
 var sessionSettings = []string{
 	"SET DateStyle = ISO", "SET IntervalStyle = iso_8601", "SET TimeZone = 'UTC'",
 	"SET extra_float_digits = 3", "SET bytea_output = hex", "SET lc_monetary = 'C'",
 }
 
-// pgSourceType describes the result column's type the way a caller
-// building SourceTypes from pg_type would (enum, array, domain resolved).
-func pgSourceType(ctx context.Context, t *testing.T, conn *pgx.Conn, oid uint32, mod int32) SourceType {
+// pgSourceType describes the result column's type as discovery does:
+// through the catalog, with Resolve.
+func pgSourceType(ctx context.Context, t *testing.T, conn *pgx.Conn, oid uint32, mod int32) Type {
 	t.Helper()
-	q := `SELECT t.typname, t.typtype::text, t.typcategory::text, t.typbasetype, t.typelem,
-	             coalesce(e.typname, ''), coalesce(e.typtype::text, '')
-	        FROM pg_type t LEFT JOIN pg_type e ON e.oid = t.typelem WHERE t.oid = $1`
-	var (
-		name, typtype, cat, ename, etyptype string
-		base, elem                          uint32
-	)
-	if err := conn.QueryRow(ctx, q, oid).Scan(&name, &typtype, &cat, &base, &elem, &ename, &etyptype); err != nil {
+	st, err := Resolve(oid, mod, func(oid uint32) (CatalogType, error) {
+		var c CatalogType
+		err := conn.QueryRow(ctx, CatalogQuery, oid).Scan(&c.Name, &c.TypType, &c.Elem, &c.BaseType, &c.TypMod, &c.Len)
+		return c, err
+	})
+	if err != nil {
 		t.Fatalf("look up type %d: %v", oid, err)
-	}
-	st := SourceType{Name: name, OID: oid, Modifier: mod}
-	switch {
-	case typtype == "e":
-		st.Kind = KindEnum
-	case typtype == "d":
-		st.Kind, st.OID = KindDomain, base
-	case cat == "A" && elem != 0:
-		e := SourceType{Name: ename, OID: elem, Modifier: mod}
-		if etyptype == "e" {
-			e.Kind = KindEnum
-		}
-		st.Kind, st.Elem = KindArray, &e
 	}
 	return st
 }
 
 // selectText runs SELECT expr with text results and returns the value's
 // text and its column type.
-func selectText(ctx context.Context, t *testing.T, conn *pgx.Conn, expr string) ([]byte, SourceType) {
+func selectText(ctx context.Context, t *testing.T, conn *pgx.Conn, expr string) ([]byte, Type) {
 	t.Helper()
 	res := conn.PgConn().ExecParams(ctx, "SELECT "+expr, nil, nil, nil, []int16{0}).Read()
 	if res.Err != nil {
@@ -147,7 +133,7 @@ func TestDecodersAgainstPostgres(t *testing.T) {
 		{"'5874897-12-31'::date", days(5874897, 12, 31)},
 		{"'00:00:00'::time", int64(0)},
 		{"'12:34:56.5'::time", int64((12*3600+34*60+56)*1e6 + 500000)},
-		{"'23:59:59.999999'::time", int64(dayMicros - 1)},
+		{"'23:59:59.999999'::time", int64(schema.DayMicros - 1)},
 		{"'12:34:56+05:30'::timetz", "12:34:56+05:30"},
 		{"'2024-01-02 03:04:05'::timestamp", micros(2024, 1, 2, 3, 4, 5, 0)},
 		{"'2024-01-02 03:04:05.1'::timestamp", micros(2024, 1, 2, 3, 4, 5, 100000)},
@@ -198,7 +184,7 @@ func TestDecodersAgainstPostgres(t *testing.T) {
 			continue
 		}
 		text, src := selectText(ctx, t, conn, tc.expr)
-		c, err := PostgresColumn("v", src, false)
+		c, err := Column("v", src, false)
 		if err != nil {
 			t.Errorf("%s: %v", tc.expr, err)
 			continue
@@ -209,7 +195,7 @@ func TestDecodersAgainstPostgres(t *testing.T) {
 			continue
 		}
 		if !sameValue(got, tc.want) {
-			t.Errorf("%s: text %q (%s -> %s) decoded to %T %v, want %T %v", tc.expr, text, describeSource(src), c.Type, got, got, tc.want, tc.want)
+			t.Errorf("%s: text %q (%s -> %s) decoded to %T %v, want %T %v", tc.expr, text, src.describe(), c.Type, got, got, tc.want, tc.want)
 		}
 	}
 
@@ -230,12 +216,12 @@ func TestDecodersAgainstPostgres(t *testing.T) {
 			continue // numeric infinity exists from PostgreSQL 14 on
 		}
 		text, src := selectText(ctx, t, conn, tc.expr)
-		c, err := PostgresColumn("v", src, false)
+		c, err := Column("v", src, false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		v, err := mustDecoder(t, c)(text)
-		var ve *ValueError
+		var ve *schema.ValueError
 		if !errors.As(err, &ve) || !strings.Contains(ve.Reason, tc.reason) {
 			t.Errorf("%s: text %q decoded to %v, %v; want a ValueError with %q", tc.expr, text, v, err, tc.reason)
 		}

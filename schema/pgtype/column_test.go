@@ -1,26 +1,28 @@
-package schema
+package pgtype
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/apache/iceberg-go"
+
+	"github.com/floe-cdc/floe/schema"
 )
 
 // numericMod returns the atttypmod of numeric(p,s).
 func numericMod(p, s int) int32 { return int32(p<<16|(s&0x7ff)) + 4 }
 
-func pgType(name string, oid uint32) SourceType {
-	return SourceType{Name: name, OID: oid, Modifier: -1}
+func pgType(name string, oid uint32) Type {
+	return Type{Name: name, OID: oid, Modifier: -1}
 }
 
-func pgNumeric(p, s int) SourceType {
-	return SourceType{Name: "numeric", OID: oidNumeric, Modifier: numericMod(p, s)}
+func pgNumeric(p, s int) Type {
+	return Type{Name: "numeric", OID: oidNumeric, Modifier: numericMod(p, s)}
 }
 
-func pgArray(elem SourceType) SourceType {
+func pgArray(elem Type) Type {
 	e := elem
-	return SourceType{Name: "_" + elem.Name, OID: 0, Modifier: -1, Kind: KindArray, Elem: &e}
+	return Type{Name: "_" + elem.Name, OID: 0, Modifier: -1, Kind: KindArray, Elem: &e}
 }
 
 func listOf(t iceberg.Type) iceberg.Type {
@@ -30,7 +32,7 @@ func listOf(t iceberg.Type) iceberg.Type {
 func TestPostgresColumnMapping(t *testing.T) {
 	P := iceberg.PrimitiveTypes
 	tests := []struct {
-		src  SourceType
+		src  Type
 		want iceberg.Type
 	}{
 		{pgType("int2", 21), P.Int32},
@@ -48,7 +50,7 @@ func TestPostgresColumnMapping(t *testing.T) {
 		{pgNumeric(39, 2), P.String},
 		{pgNumeric(1000, 0), P.String},
 		{pgType("numeric", 1700), iceberg.DecimalTypeOf(38, 18)},
-		{SourceType{Name: "numeric", OID: 1700, Modifier: 0}, iceberg.DecimalTypeOf(38, 18)},
+		{Type{Name: "numeric", OID: 1700, Modifier: 0}, iceberg.DecimalTypeOf(38, 18)},
 		{pgType("float4", 700), P.Float32},
 		{pgType("float8", 701), P.Float64},
 		{pgType("bool", 16), P.Bool},
@@ -79,11 +81,11 @@ func TestPostgresColumnMapping(t *testing.T) {
 		{pgType("tsvector", 3614), P.String},
 		{pgType("point", 600), P.String},
 		{pgType("hstore", 17001), P.String},
-		{SourceType{Name: "int2vector", OID: 22, Modifier: -1, Kind: KindArray, Elem: &SourceType{Name: "int2", OID: 21}}, P.String},
-		{SourceType{Name: "mood", OID: 16500, Modifier: -1, Kind: KindEnum}, P.String},
+		{Type{Name: "int2vector", OID: 22, Modifier: -1, Kind: KindArray, Elem: &Type{Name: "int2", OID: 21}}, P.String},
+		{Type{Name: "mood", OID: 16500, Modifier: -1, Kind: KindEnum}, P.String},
 		// A domain arrives resolved to its base type.
-		{SourceType{Name: "posint", OID: 23, Modifier: -1, Kind: KindDomain}, P.Int32},
-		{SourceType{Name: "price", OID: 1700, Modifier: numericMod(12, 4), Kind: KindDomain}, iceberg.DecimalTypeOf(12, 4)},
+		{Type{Name: "posint", OID: 23, Modifier: -1, Kind: KindDomain}, P.Int32},
+		{Type{Name: "price", OID: 1700, Modifier: numericMod(12, 4), Kind: KindDomain}, iceberg.DecimalTypeOf(12, 4)},
 		// By name when the OID is unknown to the caller; a user type that
 		// shadows a built-in name but has its own OID is not the built-in.
 		{pgType("int8", 0), P.Int64},
@@ -94,25 +96,25 @@ func TestPostgresColumnMapping(t *testing.T) {
 		{pgArray(pgNumeric(5, 1)), listOf(iceberg.DecimalTypeOf(5, 1))},
 		{pgArray(pgType("money", 790)), listOf(iceberg.DecimalTypeOf(19, 2))},
 		{pgArray(pgNumeric(50, 0)), listOf(P.String)},
-		{pgArray(SourceType{Name: "mood", OID: 16500, Modifier: -1, Kind: KindEnum}), listOf(P.String)},
+		{pgArray(Type{Name: "mood", OID: 16500, Modifier: -1, Kind: KindEnum}), listOf(P.String)},
 		{pgArray(pgType("timestamptz", 1184)), listOf(P.TimestampTz)},
 		// The array's modifier applies to elements that carry none.
-		{SourceType{Name: "_numeric", OID: 1231, Modifier: numericMod(7, 3), Kind: KindArray, Elem: &SourceType{Name: "numeric", OID: 1700}}, listOf(iceberg.DecimalTypeOf(7, 3))},
+		{Type{Name: "_numeric", OID: 1231, Modifier: numericMod(7, 3), Kind: KindArray, Elem: &Type{Name: "numeric", OID: 1700}}, listOf(iceberg.DecimalTypeOf(7, 3))},
 		// A built-in array OID without Elem.
-		{SourceType{Name: "_int4", OID: 1007, Modifier: -1}, listOf(P.Int32)},
-		{SourceType{Name: "_numeric", OID: 1231, Modifier: numericMod(9, 2), Kind: KindArray}, listOf(iceberg.DecimalTypeOf(9, 2))},
+		{Type{Name: "_int4", OID: 1007, Modifier: -1}, listOf(P.Int32)},
+		{Type{Name: "_numeric", OID: 1231, Modifier: numericMod(9, 2), Kind: KindArray}, listOf(iceberg.DecimalTypeOf(9, 2))},
 	}
 	for _, tt := range tests {
-		t.Run(describeSource(tt.src), func(t *testing.T) {
+		t.Run(tt.src.describe(), func(t *testing.T) {
 			for _, notNull := range []bool{false, true} {
-				c, err := PostgresColumn("c", tt.src, notNull)
+				c, err := Column("c", tt.src, notNull)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !SameType(c.Type, tt.want) {
+				if !schema.SameType(c.Type, tt.want) {
 					t.Errorf("type = %s, want %s", c.Type, tt.want)
 				}
-				if c.Nullable != !notNull || c.Name != "c" || c.Source.Name != tt.src.Name {
+				if c.Nullable != !notNull || c.Name != "c" || c.Source.(Type).Name != tt.src.Name {
 					t.Errorf("column = %+v (notNull %v)", c, notNull)
 				}
 				if l, ok := c.Type.(*iceberg.ListType); ok && (l.ElementRequired || l.ElementID != 0) {
@@ -125,35 +127,17 @@ func TestPostgresColumnMapping(t *testing.T) {
 
 func TestPostgresColumnErrors(t *testing.T) {
 	tests := []struct {
-		src  SourceType
+		src  Type
 		want string
 	}{
-		{SourceType{Name: "_mystery", OID: 17000, Kind: KindArray}, "no element type"},
-		{SourceType{Name: "_x", Kind: KindArray, Elem: &SourceType{Name: "_int4", OID: 1007}}, "array of arrays"},
+		{Type{Name: "_mystery", OID: 17000, Kind: KindArray}, "no element type"},
+		{Type{Name: "_x", Kind: KindArray, Elem: &Type{Name: "_int4", OID: 1007}}, "array of arrays"},
 	}
 	for _, tt := range tests {
-		_, err := PostgresColumn("col_a", tt.src, false)
+		_, err := Column("col_a", tt.src, false)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "col_a") {
 			t.Errorf("%s: err = %v, want one naming col_a and containing %q", tt.src.Name, err, tt.want)
 		}
-	}
-}
-
-func TestSameType(t *testing.T) {
-	P := iceberg.PrimitiveTypes
-	a := &iceberg.ListType{ElementID: 0, Element: P.Int32}
-	b := &iceberg.ListType{ElementID: 17, Element: P.Int32}
-	if !SameType(a, b) || a.Equals(b) {
-		t.Error("SameType must ignore element IDs (and Equals does not)")
-	}
-	if SameType(a, &iceberg.ListType{Element: P.Int64}) || SameType(a, P.Int32) || SameType(P.Int32, a) {
-		t.Error("different types reported the same")
-	}
-	if SameType(a, &iceberg.ListType{Element: P.Int32, ElementRequired: true}) {
-		t.Error("element optionality ignored")
-	}
-	if !SameType(iceberg.DecimalTypeOf(10, 2), iceberg.DecimalTypeOf(10, 2)) || SameType(iceberg.DecimalTypeOf(10, 2), iceberg.DecimalTypeOf(10, 3)) {
-		t.Error("decimal comparison wrong")
 	}
 }
 
@@ -162,8 +146,8 @@ func TestSameType(t *testing.T) {
 // fresh IDs make every element ID unique.
 func TestMappedListsFitASchema(t *testing.T) {
 	var fields []iceberg.NestedField
-	for i, src := range []SourceType{pgArray(pgType("int4", 23)), pgArray(pgType("text", 25)), pgType("int8", 20)} {
-		c, err := PostgresColumn("c"+string(rune('a'+i)), src, false)
+	for i, src := range []Type{pgArray(pgType("int4", 23)), pgArray(pgType("text", 25)), pgType("int8", 20)} {
+		c, err := Column("c"+string(rune('a'+i)), src, false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,19 +1,21 @@
-package schema
+package pgtype
 
 import (
 	"fmt"
 
 	"github.com/apache/iceberg-go"
+
+	"github.com/floe-cdc/floe/schema"
 )
 
 // PostgreSQL type mapping.
 //
-// PostgresColumn maps a PostgreSQL column type to the Iceberg type Floe
-// writes, and PostgresDecoder turns the type's text output into the
-// canonical value of that Iceberg type (see Row). Built-in types are
-// recognised by OID (by typname when OID is 0; citext by typname always),
-// enums and arrays by SourceType.Kind. A domain arrives already resolved to
-// its base type and maps like that base type.
+// Column maps a PostgreSQL column type to the Iceberg type Floe writes,
+// and TextDecoder turns the type's text output into the canonical value of
+// that Iceberg type (see schema.Row). Built-in types are recognised by OID
+// (by typname when OID is 0; citext by typname always), enums and arrays
+// by Type.Kind. A domain arrives already resolved to its base type and
+// maps like that base type.
 //
 //	PostgreSQL                      Iceberg          notes
 //	int2, int4                      int
@@ -51,7 +53,7 @@ import (
 // schema for duplicate IDs, and whoever creates the Iceberg table must
 // assign real IDs (lakewriter does, e.g. with iceberg.AssignFreshSchemaIDs).
 // ListType.Equals compares ElementID, so compare a mapped type with a
-// table's type with SameType, which ignores nested IDs.
+// table's type with schema.SameType, which ignores nested IDs.
 
 // Built-in PostgreSQL type OIDs (pg_type.oid; stable across versions).
 const (
@@ -109,7 +111,7 @@ var builtinByName = map[string]uint32{
 }
 
 // arrayElem maps the OIDs of the built-in array types to their element
-// OIDs, so an array SourceType without Elem still maps.
+// OIDs, so an array Type without Elem still maps.
 var arrayElem = map[uint32]uint32{
 	1000: oidBool, 1001: oidBytea, 1002: oidChar, 1003: oidName, 1005: oidInt2,
 	1007: oidInt4, 1009: oidText, 1014: oidBpchar, 1015: oidVarchar, 1016: oidInt8,
@@ -121,26 +123,38 @@ var arrayElem = map[uint32]uint32{
 	3643: oidTSVector,
 }
 
+// builtinTypes are the Iceberg types of the built-in types that map to
+// neither string nor, as numeric does, a type of their modifier.
+var builtinTypes = map[uint32]iceberg.Type{
+	oidInt2: iceberg.PrimitiveTypes.Int32, oidInt4: iceberg.PrimitiveTypes.Int32,
+	oidInt8: iceberg.PrimitiveTypes.Int64, oidOID: iceberg.PrimitiveTypes.Int64,
+	oidFloat4: iceberg.PrimitiveTypes.Float32, oidFloat8: iceberg.PrimitiveTypes.Float64,
+	oidBool: iceberg.PrimitiveTypes.Bool, oidBytea: iceberg.PrimitiveTypes.Binary,
+	oidDate: iceberg.PrimitiveTypes.Date, oidTime: iceberg.PrimitiveTypes.Time,
+	oidTimestamp: iceberg.PrimitiveTypes.Timestamp, oidTimestamptz: iceberg.PrimitiveTypes.TimestampTz,
+	oidUUID: iceberg.PrimitiveTypes.UUID, oidMoney: iceberg.DecimalTypeOf(19, 2),
+}
+
 // Precision and scale used for numeric columns declared without them.
 const (
 	unconstrainedPrecision = 38
 	unconstrainedScale     = 18
 )
 
-// PostgresColumn returns the Iceberg column for a PostgreSQL column named
-// name of type t; notNull is pg_attribute.attnotnull (or a key column).
-// The mapping is the table above. It fails only for an array whose element
-// type is unknown or itself an array.
-func PostgresColumn(name string, t SourceType, notNull bool) (Column, error) {
-	typ, err := postgresType(t)
+// Column returns the Iceberg column for a PostgreSQL column named name of
+// type t; notNull is pg_attribute.attnotnull (or a key column). The
+// mapping is the table above; the column's Source is t. It fails only for
+// an array whose element type is unknown or itself an array.
+func Column(name string, t Type, notNull bool) (schema.Column, error) {
+	typ, err := icebergType(t)
 	if err != nil {
-		return Column{}, fmt.Errorf("map column %s: %w", name, err)
+		return schema.Column{}, fmt.Errorf("map column %s: %w", name, err)
 	}
-	return Column{Name: name, Type: typ, Nullable: !notNull, Source: t}, nil
+	return schema.Column{Name: name, Type: typ, Nullable: !notNull, Source: t}, nil
 }
 
-// postgresType maps one source type (see PostgresColumn).
-func postgresType(t SourceType) (iceberg.Type, error) {
+// icebergType maps one type (see Column).
+func icebergType(t Type) (iceberg.Type, error) {
 	if t.OID == oidInt2Vector || t.OID == oidOIDVector {
 		// Catalog vector types look like arrays in pg_type but print as
 		// space-separated text, not {...}.
@@ -150,110 +164,38 @@ func postgresType(t SourceType) (iceberg.Type, error) {
 	case KindEnum:
 		return iceberg.PrimitiveTypes.String, nil
 	case KindArray:
-		elem, err := arrayElemType(t)
-		if err != nil {
-			return nil, err
-		}
-		if elem.Kind == KindArray {
-			return nil, fmt.Errorf("array of arrays %s is not a PostgreSQL type", t)
-		}
-		et, err := postgresType(elem)
-		if err != nil {
-			return nil, err
-		}
-		return &iceberg.ListType{ElementID: 0, Element: et, ElementRequired: false}, nil
+		return listType(t)
 	}
 	if _, ok := arrayElem[t.OID]; ok {
-		return postgresType(SourceType{Name: t.Name, OID: t.OID, Modifier: t.Modifier, Kind: KindArray})
+		return listType(Type{Name: t.Name, OID: t.OID, Modifier: t.Modifier, Kind: KindArray})
 	}
-	switch builtinOID(t) {
-	case oidInt2, oidInt4:
-		return iceberg.PrimitiveTypes.Int32, nil
-	case oidInt8, oidOID:
-		return iceberg.PrimitiveTypes.Int64, nil
-	case oidNumeric:
+	oid := builtinOID(t)
+	if oid == oidNumeric {
 		return numericType(t.Modifier), nil
-	case oidFloat4:
-		return iceberg.PrimitiveTypes.Float32, nil
-	case oidFloat8:
-		return iceberg.PrimitiveTypes.Float64, nil
-	case oidBool:
-		return iceberg.PrimitiveTypes.Bool, nil
-	case oidBytea:
-		return iceberg.PrimitiveTypes.Binary, nil
-	case oidDate:
-		return iceberg.PrimitiveTypes.Date, nil
-	case oidTime:
-		return iceberg.PrimitiveTypes.Time, nil
-	case oidTimestamp:
-		return iceberg.PrimitiveTypes.Timestamp, nil
-	case oidTimestamptz:
-		return iceberg.PrimitiveTypes.TimestampTz, nil
-	case oidUUID:
-		return iceberg.PrimitiveTypes.UUID, nil
-	case oidMoney:
-		return iceberg.DecimalTypeOf(19, 2), nil
-	default:
-		// text, varchar, bpchar, name, citext, "char", timetz, json, jsonb,
-		// xml, inet, cidr, macaddr(8), interval, bit, varbit and every
-		// other base type: the exact text output.
-		return iceberg.PrimitiveTypes.String, nil
 	}
+	if typ, ok := builtinTypes[oid]; ok {
+		return typ, nil
+	}
+	// text, varchar, bpchar, name, citext, "char", timetz, json, jsonb, xml,
+	// inet, cidr, macaddr(8), interval, bit, varbit and every other base
+	// type: the exact text output.
+	return iceberg.PrimitiveTypes.String, nil
 }
 
-// builtinOID returns t's built-in OID: its own OID, or for OID 0 (or an
-// extension type such as citext) the OID of the built-in with its name.
-func builtinOID(t SourceType) uint32 {
-	if t.OID != 0 && t.OID < 16384 {
-		return t.OID
+// listType maps array type t to a list of its element's mapping.
+func listType(t Type) (iceberg.Type, error) {
+	elem, err := arrayElemType(t)
+	if err != nil {
+		return nil, err
 	}
-	if oid, ok := builtinByName[t.Name]; ok && t.OID == 0 {
-		return oid
+	if elem.Kind == KindArray {
+		return nil, fmt.Errorf("array of arrays %s is not a PostgreSQL type", t)
 	}
-	return t.OID
-}
-
-// arrayElemType returns the element type of array type t, taking the
-// array's modifier (atttypmod applies to the elements) when Elem has none.
-func arrayElemType(t SourceType) (SourceType, error) {
-	if t.Elem != nil {
-		elem := *t.Elem
-		if elem.Modifier <= 0 && t.Modifier > 0 {
-			elem.Modifier = t.Modifier
-		}
-		if elem.Kind == KindBase || elem.Kind == KindDomain {
-			if _, ok := arrayElem[elem.OID]; ok {
-				elem.Kind = KindArray
-			}
-		}
-		return elem, nil
+	et, err := icebergType(elem)
+	if err != nil {
+		return nil, err
 	}
-	if oid, ok := arrayElem[t.OID]; ok {
-		return SourceType{OID: oid, Name: builtinName(oid), Modifier: t.Modifier}, nil
-	}
-	return SourceType{}, fmt.Errorf("array type %s has no element type", t.Name)
-}
-
-func builtinName(oid uint32) string {
-	for n, o := range builtinByName {
-		if o == oid {
-			return n
-		}
-	}
-	return fmt.Sprint(oid)
-}
-
-// numericTypmod decodes a numeric atttypmod into precision and scale; ok
-// is false for an unconstrained numeric. The scale is an 11-bit signed
-// field (PostgreSQL 15 allows -1000..1000).
-func numericTypmod(mod int32) (prec, scale int, ok bool) {
-	if mod < 4 {
-		return 0, 0, false
-	}
-	m := mod - 4
-	prec = int((m >> 16) & 0xffff)
-	scale = int(((m & 0x7ff) ^ 1024) - 1024)
-	return prec, scale, true
+	return &iceberg.ListType{ElementID: 0, Element: et, ElementRequired: false}, nil
 }
 
 // numericType maps numeric(p,s) (see the table above).
@@ -272,18 +214,4 @@ func numericType(mod int32) iceberg.Type {
 		return iceberg.PrimitiveTypes.String
 	}
 	return iceberg.DecimalTypeOf(prec, scale)
-}
-
-// SameType reports whether a and b are the same Iceberg type, ignoring the
-// IDs of nested fields (a mapped list type has ElementID 0).
-func SameType(a, b iceberg.Type) bool {
-	la, oka := a.(*iceberg.ListType)
-	lb, okb := b.(*iceberg.ListType)
-	if oka || okb {
-		return oka && okb && la.ElementRequired == lb.ElementRequired && SameType(la.Element, lb.Element)
-	}
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return a.Equals(b)
 }

@@ -1,4 +1,4 @@
-package schema
+package mysqltype
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/iceberg-go"
 	"github.com/floe-cdc/floe/deploy/testdb"
+	"github.com/floe-cdc/floe/schema"
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -30,29 +31,16 @@ type mysqlLiveCase struct {
 }
 
 func mysqlLiveCases() []mysqlLiveCase {
-	dt := func(s string) int64 { // wall clock micros
-		us, reason := parseTimestamp([]byte(s), false)
-		if reason != "" {
-			panic(s + ": " + reason)
-		}
-		return us
-	}
-	day := func(s string) int32 {
-		d, reason := parseDate([]byte(s))
-		if reason != "" {
-			panic(s + ": " + reason)
-		}
-		return d
-	}
+	dt, day := wallMicros, dayOf
 	d20 := func(s string) decimal128.Num {
-		n, reason := parseDecimal([]byte(s), 20, 0)
+		n, reason := schema.ParseDecimal([]byte(s), 20, 0)
 		if reason != "" {
 			panic(reason)
 		}
 		return n
 	}
 	dps := func(s string, p, sc int) decimal128.Num {
-		n, reason := parseDecimal([]byte(s), p, sc)
+		n, reason := schema.ParseDecimal([]byte(s), p, sc)
 		if reason != "" {
 			panic(reason)
 		}
@@ -239,21 +227,21 @@ func TestMySQLDecodersLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := MySQLOptions{ZeroDate: ZeroDateNull}
-	var columns []Column
-	var textDec []Decoder
+	opts := Options{ZeroDate: ZeroDateNull}
+	var columns []schema.Column
+	var textDec []schema.Decoder
 	var binDec []func(any) (any, error)
 	for r := range meta.RowNumber() {
 		s := func(i int) string { v, _ := meta.GetString(r, i); return v }
-		c, err := MySQLColumn(s(0), s(1), s(2), s(3), s(4) == "NO")
+		c, err := mysqlColumn(s(0), s(1), s(2), s(3), s(4) == "NO")
 		if err != nil {
 			t.Fatal(err)
 		}
-		td, err := MySQLTextDecoder(c, opts)
+		td, err := TextDecoder(c, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		bd, err := MySQLBinlogDecoder(c, opts)
+		bd, err := BinlogDecoder(c, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,14 +249,14 @@ func TestMySQLDecodersLive(t *testing.T) {
 	}
 	for k, c := range cases {
 		if got := columns[k+1].Type; !got.Equals(c.typ) {
-			t.Errorf("%s (%s): Iceberg type %s, want %s", c.decl, columns[k+1].Source.Name, got, c.typ)
+			t.Errorf("%s (%s): Iceberg type %s, want %s", c.decl, columns[k+1].Source.String(), got, c.typ)
 		}
 	}
 
 	// Text protocol: the raw bytes of each value, as the snapshot reads them.
 	var exprs []string
 	for _, c := range columns {
-		exprs = append(exprs, MySQLSelectExpr(c, "`"+c.Name+"`"))
+		exprs = append(exprs, SelectExpr(c, "`"+c.Name+"`"))
 	}
 	res, err := conn.Execute("SELECT " + strings.Join(exprs, ", ") + " FROM t ORDER BY id")
 	if err != nil {
@@ -289,7 +277,7 @@ func TestMySQLDecodersLive(t *testing.T) {
 			}
 			val, err := textDec[i](v)
 			if err != nil {
-				t.Errorf("text row %d %s: %v", r, columns[i].Source.Name, err)
+				t.Errorf("text row %d %s: %v", r, columns[i].Source.String(), err)
 			}
 			text[r] = append(text[r], val)
 		}
@@ -325,7 +313,7 @@ func TestMySQLDecodersLive(t *testing.T) {
 				}
 				val, err := binDec[i](v)
 				if err != nil {
-					t.Errorf("binlog row %d %s: %v (%T %#v)", len(binRows), columns[i].Source.Name, err, v, v)
+					t.Errorf("binlog row %d %s: %v (%T %#v)", len(binRows), columns[i].Source.String(), err, v, v)
 				}
 				out = append(out, val)
 			}
@@ -363,18 +351,18 @@ func TestMySQLDecodersLive(t *testing.T) {
 		if _, ok := col.Type.(iceberg.DateType); !ok && !strings.HasPrefix(c.decl, "datetime") && !strings.HasPrefix(c.decl, "timestamp") {
 			continue
 		}
-		td, _ := MySQLTextDecoder(col, MySQLOptions{})
-		bd, _ := MySQLBinlogDecoder(col, MySQLOptions{})
+		td, _ := TextDecoder(col, Options{})
+		bd, _ := BinlogDecoder(col, Options{})
 		zero := "0000-00-00 00:00:00"
 		if c.decl == "date" {
 			zero = "0000-00-00"
 		}
-		var ve *ValueError
+		var ve *schema.ValueError
 		if _, err := td([]byte(zero)); !errors.As(err, &ve) {
-			t.Errorf("%s: text zero date: %v, want a ValueError", c.decl, err)
+			t.Errorf("%s: text zero date: %v, want a schema.ValueError", c.decl, err)
 		}
 		if _, err := bd(zero); !errors.As(err, &ve) {
-			t.Errorf("%s: binlog zero date: %v, want a ValueError", c.decl, err)
+			t.Errorf("%s: binlog zero date: %v, want a schema.ValueError", c.decl, err)
 		}
 	}
 }

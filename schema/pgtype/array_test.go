@@ -1,12 +1,14 @@
-package schema
+package pgtype
 
 import (
 	"testing"
 	"unicode/utf8"
+
+	"github.com/floe-cdc/floe/schema"
 )
 
 // FuzzPostgresArray: the array parser never panics on any input, for
-// elements of every decoder kind, and returns a list or a *ValueError.
+// elements of every decoder kind, and returns a list or a *schema.ValueError.
 func FuzzPostgresArray(f *testing.F) {
 	for _, s := range []string{
 		"{}", "{1,2,NULL}", `{"a,b","c\"d",NULL,"NULL"}`, "{{1,2},{3,4}}", "[0:1]={1,2}",
@@ -15,8 +17,8 @@ func FuzzPostgresArray(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	var decoders []Decoder
-	for _, src := range []SourceType{
+	var decoders []schema.Decoder
+	for _, src := range []Type{
 		pgArray(pgType("int4", 23)), pgArray(pgType("text", 25)), pgArray(pgNumeric(5, 1)),
 		pgArray(pgType("bytea", 17)), pgArray(pgType("timestamptz", 1184)), pgArray(pgType("box", 603)),
 		pgArray(pgType("bool", 16)), pgArray(pgType("money", 790)), pgArray(pgType("uuid", 2950)),
@@ -27,8 +29,8 @@ func FuzzPostgresArray(f *testing.F) {
 		for _, d := range decoders {
 			v, err := d([]byte(s))
 			if err != nil {
-				if _, ok := err.(*ValueError); !ok {
-					t.Fatalf("%q: error %T %v, want *ValueError", s, err, err)
+				if _, ok := err.(*schema.ValueError); !ok {
+					t.Fatalf("%q: error %T %v, want *schema.ValueError", s, err, err)
 				}
 				continue
 			}

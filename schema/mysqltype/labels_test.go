@@ -1,4 +1,4 @@
-package schema
+package mysqltype
 
 import (
 	"slices"
@@ -8,20 +8,20 @@ import (
 func TestMySQLLabelsFromBinlog(t *testing.T) {
 	// As information_schema shows enum('😀','b','it''s','?','x🎉y') in utf8mb4.
 	shown := `enum('?','b','it''s','?','x?y')`
-	c, err := MySQLColumn("k", shown, "enum", "utf8mb4", false)
+	c, err := mysqlColumn("k", shown, "enum", "utf8mb4", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !MySQLLabelsUncertain(c) {
+	if !LabelsUncertain(c) {
 		t.Fatal("labels with '?' not reported uncertain")
 	}
-	plain, _ := MySQLColumn("k", "enum('a','b')", "enum", "utf8mb4", false)
-	if MySQLLabelsUncertain(plain) || MySQLLabels(plain) == nil {
-		t.Fatalf("enum('a','b'): uncertain or no labels: %q", MySQLLabels(plain))
+	plain, _ := mysqlColumn("k", "enum('a','b')", "enum", "utf8mb4", false)
+	if LabelsUncertain(plain) || Labels(plain) == nil {
+		t.Fatalf("enum('a','b'): uncertain or no labels: %q", Labels(plain))
 	}
 
 	// The snapshot reads the stored labels in full.
-	td, err := MySQLTextDecoder(c, MySQLOptions{})
+	td, err := TextDecoder(c, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,17 +37,17 @@ func TestMySQLLabelsFromBinlog(t *testing.T) {
 	}
 
 	labels := []string{"😀", "b", "it's", "?", "x🎉y"}
-	full, err := MySQLWithLabels(c, raw(labels...))
+	full, err := WithLabels(c, raw(labels...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `enum('😀','b','it''s','?','x🎉y') character set utf8mb4`; full.Source.Name != want {
-		t.Errorf("source type %q, want %q", full.Source.Name, want)
+	if want := `enum('😀','b','it''s','?','x🎉y') character set utf8mb4`; full.Source.String() != want {
+		t.Errorf("source type %q, want %q", full.Source.String(), want)
 	}
-	if got := MySQLLabels(full); !slices.Equal(got, labels) {
+	if got := Labels(full); !slices.Equal(got, labels) {
 		t.Errorf("labels %q, want %q", got, labels)
 	}
-	bd, err := MySQLBinlogDecoder(full, MySQLOptions{})
+	bd, err := BinlogDecoder(full, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,12 +57,12 @@ func TestMySQLLabelsFromBinlog(t *testing.T) {
 		}
 	}
 
-	set, _ := MySQLColumn("s", `set('?','x','\\?')`, "set", "utf8mb4", false)
-	fullSet, err := MySQLWithLabels(set, raw("🐟", "x", `\🎉`))
+	set, _ := mysqlColumn("s", `set('?','x','\\?')`, "set", "utf8mb4", false)
+	fullSet, err := WithLabels(set, raw("🐟", "x", `\🎉`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sd, _ := MySQLBinlogDecoder(fullSet, MySQLOptions{})
+	sd, _ := BinlogDecoder(fullSet, Options{})
 	if got, err := sd(int64(7)); err != nil || got != `🐟,x,\🎉` {
 		t.Errorf("binlog SET 7: %v %v", got, err)
 	}
@@ -72,16 +72,16 @@ func TestMySQLLabelsFromBinlog(t *testing.T) {
 		{"😀", "c", "it's", "?", "x🎉y"}, // a different label
 		{"é", "b", "it's", "?", "x🎉y"}, // '?' never stands for a BMP character
 	} {
-		if _, err := MySQLWithLabels(c, raw(bad...)); err == nil {
+		if _, err := WithLabels(c, raw(bad...)); err == nil {
 			t.Errorf("labels %q accepted for %s", bad, shown)
 		}
 	}
-	if _, err := MySQLWithLabels(plain, raw("a", "b")); err != nil {
+	if _, err := WithLabels(plain, raw("a", "b")); err != nil {
 		t.Errorf("the same labels: %v", err)
 	}
 	// Labels arrive in the column's character set.
-	latin, _ := MySQLColumn("l", "enum('é','?')", "enum", "latin1", false)
-	if _, err := MySQLWithLabels(latin, [][]byte{{0xe9}, {'?'}}); err != nil {
+	latin, _ := mysqlColumn("l", "enum('é','?')", "enum", "latin1", false)
+	if _, err := WithLabels(latin, [][]byte{{0xe9}, {'?'}}); err != nil {
 		t.Errorf("latin1 labels: %v", err)
 	}
 }

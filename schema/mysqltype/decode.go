@@ -1,4 +1,4 @@
-package schema
+package mysqltype
 
 import (
 	"encoding/binary"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/iceberg-go"
+
+	"github.com/floe-cdc/floe/schema"
 )
 
 // MySQL decoders. Both kinds reduce a value to the same intermediate form
@@ -17,13 +19,13 @@ import (
 // column, so the snapshot and the binlog cannot disagree on a value both
 // read the same way.
 //
-// Text protocol (MySQLTextDecoder): the bytes of one non-NULL value of a
+// Text protocol (TextDecoder): the bytes of one non-NULL value of a
 // COM_QUERY result, unparsed (take them from mysql.RowData with
 // mysql.LengthEncodedString, not from FieldValue, which reformats floats).
 // The connection must use character_set_results utf8mb4 (go-mysql's
-// default charset) and time_zone '+00:00' (or MySQLOptions.ServerTimeZone).
+// default charset) and time_zone '+00:00' (or Options.ServerTimeZone).
 //
-// Binlog (MySQLBinlogDecoder): one non-NULL value of a go-mysql v1.16.0
+// Binlog (BinlogDecoder): one non-NULL value of a go-mysql v1.16.0
 // replication.RowsEvent row, decoded with BinlogSyncerConfig ParseTime
 // false, UseDecimal false, UseFloatWithTrailingZero false,
 // TimestampStringLocation time.UTC and (for MySQL JSON)
@@ -38,28 +40,28 @@ import (
 //	binary, GEOMETRY  string or []byte
 //	DATE, TIME        string
 //	DATETIME          string, or time.Time (wall clock in its location; with
-//	                  MySQLOptions.DatetimeZone, the instant of that wall clock in that zone)
+//	                  Options.DatetimeZone, the instant of that wall clock in that zone)
 //	TIMESTAMP         string in UTC, or time.Time (the instant)
 //	JSON              string or []byte
 //
-// A value a decoder cannot represent exactly is a *ValueError; the
+// A value a decoder cannot represent exactly is a *schema.ValueError; the
 // decoders never consult the process's local time zone.
 
-// MySQLTextDecoder returns the decoder of c's text-protocol values (see
-// above) into canonical values of c.Type. c must come from MySQLColumn.
-func MySQLTextDecoder(c Column, o MySQLOptions) (Decoder, error) {
-	d, err := newMySQLDec(c, o)
+// TextDecoder returns the decoder of c's text-protocol values (see
+// above) into canonical values of c.Type. c must come from Column.
+func TextDecoder(c schema.Column, o Options) (schema.Decoder, error) {
+	d, err := newDec(c, o)
 	if err != nil {
 		return nil, err
 	}
 	return d.text, nil
 }
 
-// MySQLBinlogDecoder returns the decoder of c's go-mysql row-event values
-// (see above) into the canonical value MySQLTextDecoder gives for the same
-// stored value. c must come from MySQLColumn.
-func MySQLBinlogDecoder(c Column, o MySQLOptions) (func(v any) (any, error), error) {
-	d, err := newMySQLDec(c, o)
+// BinlogDecoder returns the decoder of c's go-mysql row-event values
+// (see above) into the canonical value TextDecoder gives for the same
+// stored value. c must come from Column.
+func BinlogDecoder(c schema.Column, o Options) (func(v any) (any, error), error) {
+	d, err := newDec(c, o)
 	if err != nil {
 		return nil, err
 	}
@@ -69,10 +71,10 @@ func MySQLBinlogDecoder(c Column, o MySQLOptions) (func(v any) (any, error), err
 	return d.binlog, nil
 }
 
-// mysqlDec decodes the values of one column.
-type mysqlDec struct {
-	c               *Column
-	t               mysqlType
+// dec decodes the values of one column.
+type dec struct {
+	c               *schema.Column
+	t               Type
 	family          byte // see the family constants
 	bits            int  // integer width, BIT length
 	loc             *time.Location
@@ -99,15 +101,21 @@ const (
 	famJSON
 )
 
-func newMySQLDec(c Column, o MySQLOptions) (*mysqlDec, error) {
+// families are the families of the base types not told apart above.
+var families = map[string]byte{"decimal": famDecimal, "numeric": famDecimal, "dec": famDecimal, "fixed": famDecimal,
+	"float": famFloat, "double": famFloat, "real": famFloat, "bit": famBit, "enum": famEnum, "set": famSet,
+	"date": famDate, "datetime": famDatetime, "timestamp": famTimestamp, "time": famTime,
+	"year": famYear, "bool": famInt, "boolean": famInt, "json": famJSON}
+
+func newDec(c schema.Column, o Options) (*dec, error) {
 	if c.Type == nil {
 		return nil, fmt.Errorf("decoder for column %s: no Iceberg type", c.Name)
 	}
-	t, err := parseMySQLType(c.Source.Name)
+	t, err := typeOf(c)
 	if err != nil {
-		return nil, fmt.Errorf("decoder for column %s: %w", c.Name, err)
+		return nil, fmt.Errorf("decoder for %w", err)
 	}
-	d := &mysqlDec{c: &c, t: t, loc: o.ServerTimeZone, zeroDate: o.ZeroDate, binlogCharsetOK: true}
+	d := &dec{c: &c, t: t, loc: o.ServerTimeZone, zeroDate: o.ZeroDate, binlogCharsetOK: true}
 	if d.loc == nil {
 		d.loc = time.UTC
 	}
@@ -118,20 +126,17 @@ func newMySQLDec(c Column, o MySQLOptions) (*mysqlDec, error) {
 	default:
 		return nil, fmt.Errorf("decoder for column %s: zero-date treatment %q is not one of error, null, epoch", c.Name, o.ZeroDate)
 	}
-	if b, ok := mysqlIntBits[t.base]; ok {
+	if b, ok := intBits[t.base]; ok {
 		d.family, d.bits = famInt, b
 	} else {
 		switch {
-		case mysqlChars[t.base] && t.charset == "binary", mysqlBinary[t.base], mysqlGeo[t.base]:
+		case charTypes[t.base] && t.charset == "binary", byteTypes[t.base], geoTypes[t.base]:
 			d.family = famBinary
-		case mysqlChars[t.base]:
+		case charTypes[t.base]:
 			d.family = famChars
 			_, d.binlogCharsetOK = charsetDecoders[t.charset]
 		default:
-			fam, ok := map[string]byte{"decimal": famDecimal, "numeric": famDecimal, "dec": famDecimal, "fixed": famDecimal,
-				"float": famFloat, "double": famFloat, "real": famFloat, "bit": famBit, "enum": famEnum, "set": famSet,
-				"date": famDate, "datetime": famDatetime, "timestamp": famTimestamp, "time": famTime,
-				"year": famYear, "bool": famInt, "boolean": famInt, "json": famJSON}[t.base]
+			fam, ok := families[t.base]
 			if !ok {
 				return nil, fmt.Errorf("decoder for column %s: MySQL type %s is not supported", c.Name, t.base)
 			}
@@ -145,14 +150,14 @@ func newMySQLDec(c Column, o MySQLOptions) (*mysqlDec, error) {
 		d.zone = o.DatetimeZone
 		_, zoned := c.Type.(iceberg.TimestampTzType)
 		if zoned != (d.zone != nil) {
-			return nil, fmt.Errorf("decoder for column %s: DATETIME of Iceberg type %s does not fit the options' DatetimeZone (%v); build the column with MySQLColumnWith and the same options", c.Name, c.Type, d.zone)
+			return nil, fmt.Errorf("decoder for column %s: DATETIME of Iceberg type %s does not fit the options' DatetimeZone (%v); build the column with mysqltype.Column and the same options", c.Name, c.Type, d.zone)
 		}
 	}
 	return d, nil
 }
 
 // fail builds a ValueError quoting v.
-func (d *mysqlDec) fail(v any, reason string) error {
+func (d *dec) fail(v any, reason string) error {
 	var b []byte
 	switch x := v.(type) {
 	case []byte:
@@ -162,14 +167,14 @@ func (d *mysqlDec) fail(v any, reason string) error {
 	default:
 		b = fmt.Appendf(nil, "%v", v)
 	}
-	return newValueError(d.c, b, reason)
+	return schema.NewValueError(d.c.Name, d.t.String(), b, reason)
 }
 
 // text decodes one text-protocol value.
-func (d *mysqlDec) text(b []byte) (any, error) {
+func (d *dec) text(b []byte) (any, error) {
 	switch d.family {
 	case famInt, famYear:
-		neg, mag, ok := parseMySQLInt(b)
+		neg, mag, ok := parseInt(b)
 		if !ok {
 			return nil, d.fail(b, "not an integer")
 		}
@@ -214,7 +219,7 @@ func (d *mysqlDec) text(b []byte) (any, error) {
 }
 
 // binlog decodes one go-mysql row-event value.
-func (d *mysqlDec) binlog(v any) (any, error) {
+func (d *dec) binlog(v any) (any, error) {
 	switch d.family {
 	case famInt, famYear:
 		neg, mag, ok := d.binlogInt(v)
@@ -243,51 +248,11 @@ func (d *mysqlDec) binlog(v any) (any, error) {
 			return d.bitOut(v, uint64(n))
 		}
 	case famEnum, famSet:
-		n, ok := v.(int64)
-		if !ok {
-			break
+		if n, ok := v.(int64); ok {
+			return d.labelsOut(v, n)
 		}
-		if d.family == famEnum {
-			switch {
-			case n == 0:
-				return "", nil
-			case n > 0 && int(n) <= len(d.t.args):
-				return d.t.args[n-1], nil
-			}
-			return nil, d.fail(v, "ENUM index out of range of the column's members")
-		}
-		var labels []string
-		for i, m := 0, uint64(n); m != 0; i, m = i+1, m>>1 {
-			if m&1 == 0 {
-				continue
-			}
-			if i >= len(d.t.args) {
-				return nil, d.fail(v, "SET bitmask names a member the column does not have")
-			}
-			labels = append(labels, d.t.args[i])
-		}
-		return strings.Join(labels, ","), nil
 	case famChars, famBinary, famJSON:
-		var b []byte
-		switch x := v.(type) {
-		case string:
-			b = []byte(x)
-		case []byte:
-			b = x
-		default:
-			return nil, d.fail(v, fmt.Sprintf("binlog value of Go type %T is not a string", v))
-		}
-		switch d.family {
-		case famBinary:
-			return d.binaryOut(b), nil
-		case famJSON:
-			return d.jsonOut(b)
-		}
-		s, ok := charsetDecoders[d.t.charset](b)
-		if !ok {
-			return nil, d.fail(b, "not valid "+d.t.charset+" text")
-		}
-		return d.charsOut(s), nil
+		return d.binlogBytes(v)
 	default:
 		switch x := v.(type) {
 		case string:
@@ -298,12 +263,62 @@ func (d *mysqlDec) binlog(v any) (any, error) {
 			return d.timeValue(x)
 		}
 	}
-	return nil, d.fail(v, fmt.Sprintf("unexpected binlog value of Go type %T (check the go-mysql settings in schema/mysql_decode.go)", v))
+	return nil, d.fail(v, fmt.Sprintf("unexpected binlog value of Go type %T (check the go-mysql settings in schema/mysqltype/decode.go)", v))
+}
+
+// labelsOut renders an ENUM value's 1-based index (0: the error value
+// ”) or a SET value's member bitmask as its labels.
+func (d *dec) labelsOut(raw any, n int64) (any, error) {
+	if d.family == famEnum {
+		switch {
+		case n == 0:
+			return "", nil
+		case n > 0 && int(n) <= len(d.t.args):
+			return d.t.args[n-1], nil
+		}
+		return nil, d.fail(raw, "ENUM index out of range of the column's members")
+	}
+	var labels []string
+	for i, m := 0, uint64(n); m != 0; i, m = i+1, m>>1 {
+		if m&1 == 0 {
+			continue
+		}
+		if i >= len(d.t.args) {
+			return nil, d.fail(raw, "SET bitmask names a member the column does not have")
+		}
+		labels = append(labels, d.t.args[i])
+	}
+	return strings.Join(labels, ","), nil
+}
+
+// binlogBytes decodes a binlog value of a character, binary or JSON
+// column, text in the column's character set.
+func (d *dec) binlogBytes(v any) (any, error) {
+	var b []byte
+	switch x := v.(type) {
+	case string:
+		b = []byte(x)
+	case []byte:
+		b = x
+	default:
+		return nil, d.fail(v, fmt.Sprintf("binlog value of Go type %T is not a string", v))
+	}
+	switch d.family {
+	case famBinary:
+		return d.binaryOut(b), nil
+	case famJSON:
+		return d.jsonOut(b)
+	}
+	s, ok := charsetDecoders[d.t.charset](b)
+	if !ok {
+		return nil, d.fail(b, "not valid "+d.t.charset+" text")
+	}
+	return d.charsOut(s), nil
 }
 
 // binlogInt returns the sign and magnitude of an integer binlog value,
 // reinterpreting a signed value of an UNSIGNED column by the column width.
-func (d *mysqlDec) binlogInt(v any) (neg bool, mag uint64, ok bool) {
+func (d *dec) binlogInt(v any) (neg bool, mag uint64, ok bool) {
 	var s int64
 	switch x := v.(type) {
 	case int8:
@@ -340,8 +355,8 @@ func (d *mysqlDec) binlogInt(v any) (neg bool, mag uint64, ok bool) {
 	return false, uint64(s), true
 }
 
-// parseMySQLInt parses [-]digits into sign and magnitude.
-func parseMySQLInt(b []byte) (neg bool, mag uint64, ok bool) {
+// parseInt parses [-]digits into sign and magnitude.
+func parseInt(b []byte) (neg bool, mag uint64, ok bool) {
 	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
 		neg, b = b[0] == '-', b[1:]
 	}
@@ -353,7 +368,7 @@ func parseMySQLInt(b []byte) (neg bool, mag uint64, ok bool) {
 }
 
 // intOut renders an integer as c.Type: int, long or decimal(p,0).
-func (d *mysqlDec) intOut(raw any, neg bool, mag uint64) (any, error) {
+func (d *dec) intOut(raw any, neg bool, mag uint64) (any, error) {
 	switch t := d.c.Type.(type) {
 	case iceberg.Int32Type:
 		if !neg && mag <= math.MaxInt32 {
@@ -385,9 +400,9 @@ func (d *mysqlDec) intOut(raw any, neg bool, mag uint64) (any, error) {
 }
 
 // decimalOut parses DECIMAL text into decimal(p,s) or canonical text.
-func (d *mysqlDec) decimalOut(b []byte) (any, error) {
+func (d *dec) decimalOut(b []byte) (any, error) {
 	if t, ok := d.c.Type.(iceberg.DecimalType); ok {
-		n, reason := parseDecimal(b, t.Precision(), t.Scale())
+		n, reason := schema.ParseDecimal(b, t.Precision(), t.Scale())
 		if reason != "" {
 			return nil, d.fail(b, reason)
 		}
@@ -435,7 +450,7 @@ func canonDecimalText(b []byte, scale int) (string, bool) {
 	return s, true
 }
 
-func (d *mysqlDec) floatOut(raw any, f float64) (any, error) {
+func (d *dec) floatOut(raw any, f float64) (any, error) {
 	switch d.c.Type.(type) {
 	case iceberg.Float32Type:
 		return float32(f), nil
@@ -446,7 +461,7 @@ func (d *mysqlDec) floatOut(raw any, f float64) (any, error) {
 }
 
 // bitOut renders BIT bits as long, or as 8 big-endian bytes (BIT(64)).
-func (d *mysqlDec) bitOut(raw any, u uint64) (any, error) {
+func (d *dec) bitOut(raw any, u uint64) (any, error) {
 	if d.bits < 64 && u>>d.bits != 0 {
 		return nil, d.fail(raw, fmt.Sprintf("value has more than %d bits", d.bits))
 	}
@@ -462,7 +477,7 @@ func (d *mysqlDec) bitOut(raw any, u uint64) (any, error) {
 }
 
 // members reports whether s is a valid ENUM or SET value of the column.
-func (d *mysqlDec) members(s string) bool {
+func (d *dec) members(s string) bool {
 	if s == "" {
 		return true
 	}
@@ -483,7 +498,7 @@ func (d *mysqlDec) members(s string) bool {
 }
 
 // charsOut applies CHAR's trailing-space removal (as SELECT returns CHAR).
-func (d *mysqlDec) charsOut(s string) string {
+func (d *dec) charsOut(s string) string {
 	if d.t.base == "char" {
 		s = strings.TrimRight(s, " ")
 	}
@@ -491,7 +506,7 @@ func (d *mysqlDec) charsOut(s string) string {
 }
 
 // binaryOut copies b, 0x00-padding BINARY(n) to n bytes.
-func (d *mysqlDec) binaryOut(b []byte) []byte {
+func (d *dec) binaryOut(b []byte) []byte {
 	n := len(b)
 	if d.t.base == "binary" {
 		n = max(n, d.t.width(0, 1))
@@ -499,151 +514,4 @@ func (d *mysqlDec) binaryOut(b []byte) []byte {
 	out := make([]byte, n)
 	copy(out, b)
 	return out
-}
-
-// temporal decodes DATE, DATETIME, TIMESTAMP and TIME text: "YYYY-MM-DD",
-// "YYYY-MM-DD HH:MM:SS[.f]", "[-]HHH:MM:SS[.f]" (f: 1 to 6 digits).
-// TIMESTAMP text is in UTC when it comes from the binlog, else in the
-// session time zone (MySQLOptions.ServerTimeZone).
-func (d *mysqlDec) temporal(raw any, s string, fromBinlog bool) (any, error) {
-	if d.family == famTime {
-		us, ok := parseMySQLTime(s)
-		if !ok {
-			return nil, d.fail(raw, "not MySQL TIME text [-]HHH:MM:SS[.ffffff]")
-		}
-		return us, nil
-	}
-	y, m, day, rest, ok := scanYMD(s)
-	if !ok {
-		return nil, d.fail(raw, "not MySQL date text YYYY-MM-DD")
-	}
-	var tod int64
-	if d.family != famDate {
-		if len(rest) == 0 || rest[0] != ' ' {
-			return nil, d.fail(raw, "not MySQL datetime text YYYY-MM-DD HH:MM:SS[.ffffff]")
-		}
-		var left []byte
-		tod, left, ok = scanTime([]byte(rest[1:]))
-		if !ok || len(left) != 0 || tod >= dayMicros {
-			return nil, d.fail(raw, "not MySQL datetime text YYYY-MM-DD HH:MM:SS[.ffffff]")
-		}
-	} else if rest != "" {
-		return nil, d.fail(raw, "not MySQL date text YYYY-MM-DD")
-	}
-	if m < 1 || m > 12 || day < 1 || day > daysInMonth(y, m) {
-		return d.zero(raw)
-	}
-	days := daysFromCivil(y, m, day)
-	switch d.family {
-	case famDate:
-		return int32(days), nil
-	case famDatetime:
-		if d.zone != nil {
-			return ZonedInstant(days*dayMicros+tod, d.zone), nil
-		}
-	case famTimestamp:
-		if !fromBinlog && d.loc != time.UTC {
-			sec, frac := tod/1_000_000, tod%1_000_000
-			t := time.Date(int(y), time.Month(m), day, int(sec/3600), int(sec/60%60), int(sec%60), int(frac)*1000, d.loc)
-			return t.UnixMicro(), nil
-		}
-	}
-	return days*dayMicros + tod, nil
-}
-
-// timeValue decodes a time.Time binlog value (go-mysql with ParseTime):
-// DATETIME by its wall clock, TIMESTAMP by its instant.
-func (d *mysqlDec) timeValue(t time.Time) (any, error) {
-	switch d.family {
-	case famTimestamp:
-		return t.UnixMicro(), nil
-	case famDatetime, famDate:
-		y, m, day := t.Date()
-		days := daysFromCivil(int64(y), int(m), day)
-		if d.family == famDate {
-			return int32(days), nil
-		}
-		h, mi, sec := t.Clock()
-		wall := days*dayMicros + (int64(h)*3600+int64(mi)*60+int64(sec))*1_000_000 + int64(t.Nanosecond()/1000)
-		if d.zone != nil {
-			return ZonedInstant(wall, d.zone), nil
-		}
-		return wall, nil
-	}
-	return nil, d.fail(t, "unexpected time.Time binlog value")
-}
-
-// zero applies the zero-date treatment to a value that is not a calendar
-// date ('0000-00-00', '2020-05-00', '2021-02-30').
-func (d *mysqlDec) zero(raw any) (any, error) {
-	switch d.zeroDate {
-	case ZeroDateNull:
-		if d.c.Nullable {
-			return nil, nil
-		}
-		return nil, d.fail(raw, "zero or invalid date in a NOT NULL column cannot become NULL; "+
-			"set the zero-date treatment to epoch, or fix the row")
-	case ZeroDateEpoch:
-		if d.family == famDate {
-			return int32(0), nil
-		}
-		return int64(0), nil
-	}
-	return nil, d.fail(raw, "zero or invalid date (MySQL zero date) has no Iceberg form; "+
-		"set the zero-date treatment to null or epoch, or fix the row")
-}
-
-// scanYMD reads YYYY-MM-DD at the start of s without validating it.
-func scanYMD(s string) (y int64, m, day int, rest string, ok bool) {
-	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
-		return 0, 0, 0, "", false
-	}
-	for i := 0; i < 4; i++ {
-		if !isDigit(s[i]) {
-			return 0, 0, 0, "", false
-		}
-		y = y*10 + int64(s[i]-'0')
-	}
-	m, ok1 := twoDigits([]byte(s[5:7]))
-	day, ok2 := twoDigits([]byte(s[8:10]))
-	return y, m, day, s[10:], ok1 && ok2
-}
-
-// parseMySQLTime parses TIME text into signed microseconds.
-func parseMySQLTime(s string) (int64, bool) {
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	hours, rest, ok := strings.Cut(s, ":")
-	if !ok || len(hours) < 2 || len(hours) > 3 || len(rest) < 5 || rest[2] != ':' {
-		return 0, false
-	}
-	if strings.Trim(hours, "0123456789") != "" {
-		return 0, false
-	}
-	h, err := strconv.Atoi(hours)
-	mi, ok1 := twoDigits([]byte(rest))
-	sec, ok2 := twoDigits([]byte(rest[3:]))
-	if err != nil || h < 0 || !ok1 || !ok2 || mi > 59 || sec > 59 {
-		return 0, false
-	}
-	us := (int64(h)*3600 + int64(mi)*60 + int64(sec)) * 1_000_000
-	if frac := rest[5:]; frac != "" {
-		if frac[0] != '.' || len(frac) < 2 || len(frac) > 7 {
-			return 0, false
-		}
-		f, err := strconv.Atoi(frac[1:])
-		if err != nil || f < 0 || frac[1] == '+' {
-			return 0, false
-		}
-		for k := len(frac) - 1; k < 6; k++ {
-			f *= 10
-		}
-		us += int64(f)
-	}
-	if neg {
-		us = -us
-	}
-	return us, true
 }

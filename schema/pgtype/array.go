@@ -1,4 +1,6 @@
-package schema
+package pgtype
+
+import "github.com/floe-cdc/floe/schema"
 
 // parseArray parses PostgreSQL's text output of a one-dimensional array,
 // "{e1,e2,...}", decoding each element with elem. Elements may be quoted
@@ -6,13 +8,13 @@ package schema
 // nil, a quoted "NULL" is the text NULL. "{}" is an empty, non-nil list.
 // Multi-dimensional values and values with explicit bounds ("[0:1]={..}")
 // are ValueErrors: an Iceberg list holds neither.
-func parseArray(c *Column, text []byte, delim byte, elem Decoder) (any, error) {
+func parseArray(c *column, text []byte, delim byte, elem schema.Decoder) (any, error) {
 	b := text
 	if len(b) > 0 && b[0] == '[' {
-		return nil, newValueError(c, text, "arrays with a lower bound other than 1 cannot be stored as an Iceberg list")
+		return nil, c.fail(text, "arrays with a lower bound other than 1 cannot be stored as an Iceberg list")
 	}
 	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
-		return nil, newValueError(c, text, "not array output {...}")
+		return nil, c.fail(text, "not array output {...}")
 	}
 	b = b[1 : len(b)-1]
 	i := skipSpace(b, 0)
@@ -20,14 +22,14 @@ func parseArray(c *Column, text []byte, delim byte, elem Decoder) (any, error) {
 		return []any{}, nil
 	}
 	if b[i] == '{' {
-		return nil, newValueError(c, text, "multi-dimensional arrays cannot be stored as an Iceberg list")
+		return nil, c.fail(text, "multi-dimensional arrays cannot be stored as an Iceberg list")
 	}
 	out := make([]any, 0, 4)
 	var scratch []byte
 	for {
 		i = skipSpace(b, i)
 		if i == len(b) || b[i] == delim {
-			return nil, newValueError(c, text, "malformed array: missing element")
+			return nil, c.fail(text, "malformed array: missing element")
 		}
 		var (
 			raw    []byte
@@ -38,12 +40,12 @@ func parseArray(c *Column, text []byte, delim byte, elem Decoder) (any, error) {
 		case '"':
 			raw, i, scratch, ok = scanQuoted(b, i+1, scratch)
 		case '{':
-			return nil, newValueError(c, text, "multi-dimensional arrays cannot be stored as an Iceberg list")
+			return nil, c.fail(text, "multi-dimensional arrays cannot be stored as an Iceberg list")
 		default:
 			raw, isNull, i, scratch, ok = scanUnquoted(b, i, delim, scratch)
 		}
 		if !ok {
-			return nil, newValueError(c, text, "malformed array")
+			return nil, c.fail(text, "malformed array")
 		}
 		if isNull {
 			out = append(out, nil)
@@ -59,7 +61,7 @@ func parseArray(c *Column, text []byte, delim byte, elem Decoder) (any, error) {
 			return out, nil
 		}
 		if b[i] != delim {
-			return nil, newValueError(c, text, "malformed array: expected a delimiter")
+			return nil, c.fail(text, "malformed array: expected a delimiter")
 		}
 		i++
 	}

@@ -5,14 +5,13 @@ import (
 	"time"
 )
 
-// Zoned DATETIME (MySQLOptions.DatetimeZone).
+// Wall clocks in a zone.
 //
-// A DATETIME is a wall clock without a zone. When the columns of a server
-// hold wall clocks of one known zone, MySQLOptions.DatetimeZone names it
-// and each DATETIME becomes the UTC instant of that wall clock in that
-// zone (Iceberg timestamptz). Wall clocks that daylight saving makes
-// ambiguous are resolved as java.time's ZonedDateTime.of (and Debezium)
-// resolve them:
+// A source's wall-clock timestamp has no zone. When a source's wall clocks
+// are all in one known zone, ZonedInstant turns each into the UTC instant
+// it names in that zone (an Iceberg timestamptz value). Wall clocks that
+// daylight saving makes ambiguous are resolved as java.time's
+// ZonedDateTime.of (and Debezium) resolve them:
 //
 //   - in a gap (spring forward: Europe/Berlin 2024-03-31 02:30 never
 //     happened) the wall clock is read with the offset in force before the

@@ -1,4 +1,4 @@
-package schema
+package mysqltype
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/iceberg-go"
+
+	"github.com/floe-cdc/floe/schema"
 )
 
 // sameCanonical compares canonical values exactly: same Go type, same
@@ -32,9 +34,9 @@ func sameCanonical(a, b any) bool {
 
 func mustDec(t *testing.T, s string, p, sc int) decimal128.Num {
 	t.Helper()
-	n, reason := parseDecimal([]byte(s), p, sc)
+	n, reason := schema.ParseDecimal([]byte(s), p, sc)
 	if reason != "" {
-		t.Fatalf("parseDecimal(%q): %s", s, reason)
+		t.Fatalf("schema.ParseDecimal(%q): %s", s, reason)
 	}
 	return n
 }
@@ -86,23 +88,23 @@ func TestMySQLColumnMapping(t *testing.T) {
 		{"", "int", "", i, "int"},
 	}
 	for _, tt := range tests {
-		c, err := MySQLColumn("c", tt.colType, tt.dataType, tt.charset, true)
+		c, err := mysqlColumn("c", tt.colType, tt.dataType, tt.charset, true)
 		if err != nil {
 			t.Errorf("%q: %v", tt.colType, err)
 			continue
 		}
-		if !c.Type.Equals(tt.want) || c.Source.Name != tt.source || c.Nullable {
-			t.Errorf("%q: got %s %q nullable=%v, want %s %q", tt.colType, c.Type, c.Source.Name, c.Nullable, tt.want, tt.source)
+		if !c.Type.Equals(tt.want) || c.Source.String() != tt.source || c.Nullable {
+			t.Errorf("%q: got %s %q nullable=%v, want %s %q", tt.colType, c.Type, c.Source.String(), c.Nullable, tt.want, tt.source)
 		}
 	}
 	for _, bad := range []string{"uuid", "inet6", "vector(3)", "decimal(5,6)", "bit(65)", "enum('a'"} {
-		if c, err := MySQLColumn("c", bad, "", "", false); err == nil {
+		if c, err := mysqlColumn("c", bad, "", "", false); err == nil {
 			t.Errorf("%q mapped to %s, want an error", bad, c.Type)
 		}
 	}
 }
 
-func TestParseMySQLTypeMembers(t *testing.T) {
+func TestParseMembers(t *testing.T) {
 	for _, tt := range []struct {
 		in   string
 		want []string
@@ -111,7 +113,7 @@ func TestParseMySQLTypeMembers(t *testing.T) {
 		{`set('x\'y','')`, []string{"x'y", ""}},
 		{"enum('ü',' sp ')", []string{"ü", " sp "}},
 	} {
-		got, err := parseMySQLType(tt.in)
+		got, err := Parse(tt.in)
 		if err != nil || strings.Join(got.args, "|") != strings.Join(tt.want, "|") {
 			t.Errorf("%s: got %q, %v; want %q", tt.in, got.args, err, tt.want)
 		}
@@ -124,7 +126,7 @@ type mysqlDecodeCase struct {
 	colType, charset string
 	text             string
 	bin              any
-	want             any // canonical value; an error value means a *ValueError
+	want             any // canonical value; an error value means a *schema.ValueError
 }
 
 var (
@@ -134,13 +136,7 @@ var (
 
 func TestMySQLDecoders(t *testing.T) {
 	d := func(s string, p, sc int) decimal128.Num { return mustDec(t, s, p, sc) }
-	wall := func(s string) int64 {
-		us, reason := parseTimestamp([]byte(s), false)
-		if reason != "" {
-			t.Fatal(reason)
-		}
-		return us
-	}
+	wall := wallMicros
 	tests := []mysqlDecodeCase{
 		{"tinyint(4)", "", "-128", int8(-128), int32(-128)},
 		{"tinyint(3) unsigned", "", "255", int8(-1), int32(255)},
@@ -214,24 +210,24 @@ func TestMySQLDecoders(t *testing.T) {
 		{"point", "", "\xe6\x10\x00\x00\x01", []byte{0xe6, 0x10, 0, 0, 1}, []byte{0xe6, 0x10, 0, 0, 1}},
 	}
 	for _, tt := range tests {
-		c, err := MySQLColumn("c", tt.colType, "", tt.charset, false)
+		c, err := mysqlColumn("c", tt.colType, "", tt.charset, false)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.colType, err)
 		}
-		td, err := MySQLTextDecoder(c, MySQLOptions{})
+		td, err := TextDecoder(c, Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", tt.colType, err)
 		}
-		bd, err := MySQLBinlogDecoder(c, MySQLOptions{})
+		bd, err := BinlogDecoder(c, Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", tt.colType, err)
 		}
 		check := func(path string, got any, err error) {
 			t.Helper()
 			if tt.want == errWant || (tt.want == errBinWant && path == "binlog") {
-				var ve *ValueError
+				var ve *schema.ValueError
 				if !errors.As(err, &ve) || ve.Column != "c" || ve.Reason == "" {
-					t.Errorf("%s %s %q: got %#v, %v; want a ValueError", tt.colType, path, tt.text, got, err)
+					t.Errorf("%s %s %q: got %#v, %v; want a schema.ValueError", tt.colType, path, tt.text, got, err)
 				}
 				return
 			}
@@ -265,13 +261,13 @@ func TestMySQLZeroDate(t *testing.T) {
 		{"timestamp", "", "0000-00-00 00:00:00", true, errWant},
 		{"timestamp", ZeroDateError, "0000-00-00 00:00:00", true, errWant},
 	} {
-		c, err := MySQLColumn("c", tt.colType, "", "", !tt.nullable)
+		c, err := mysqlColumn("c", tt.colType, "", "", !tt.nullable)
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := MySQLOptions{ZeroDate: tt.zero}
-		td, err1 := MySQLTextDecoder(c, o)
-		bd, err2 := MySQLBinlogDecoder(c, o)
+		o := Options{ZeroDate: tt.zero}
+		td, err1 := TextDecoder(c, o)
+		bd, err2 := BinlogDecoder(c, o)
 		if err1 != nil || err2 != nil {
 			t.Fatal(err1, err2)
 		}
@@ -280,19 +276,19 @@ func TestMySQLZeroDate(t *testing.T) {
 			"binlog": func() (any, error) { return bd(tt.text) },
 		} {
 			got, err := dec()
-			var ve *ValueError
+			var ve *schema.ValueError
 			switch {
 			case tt.want == errWant:
 				if !errors.As(err, &ve) || !strings.Contains(ve.Reason, "zero") {
-					t.Errorf("%s %s %q (%s): got %v, %v; want a zero-date ValueError", tt.colType, path, tt.text, tt.zero, got, err)
+					t.Errorf("%s %s %q (%s): got %v, %v; want a zero-date schema.ValueError", tt.colType, path, tt.text, tt.zero, got, err)
 				}
 			case err != nil || !sameCanonical(got, tt.want):
 				t.Errorf("%s %s %q (%s): got %#v, %v; want %#v", tt.colType, path, tt.text, tt.zero, got, err, tt.want)
 			}
 		}
 	}
-	c, _ := MySQLColumn("c", "date", "", "", false)
-	if _, err := MySQLTextDecoder(c, MySQLOptions{ZeroDate: "zero"}); err == nil {
+	c, _ := mysqlColumn("c", "date", "", "", false)
+	if _, err := TextDecoder(c, Options{ZeroDate: "zero"}); err == nil {
 		t.Error("unknown zero-date treatment accepted")
 	}
 }
@@ -302,9 +298,9 @@ func TestMySQLTimestampServerZone(t *testing.T) {
 	if err != nil {
 		t.Skip("no time zone database:", err)
 	}
-	c, _ := MySQLColumn("c", "timestamp(6)", "", "", true)
-	td, _ := MySQLTextDecoder(c, MySQLOptions{ServerTimeZone: berlin})
-	bd, _ := MySQLBinlogDecoder(c, MySQLOptions{ServerTimeZone: berlin})
+	c, _ := mysqlColumn("c", "timestamp(6)", "", "", true)
+	td, _ := TextDecoder(c, Options{ServerTimeZone: berlin})
+	bd, _ := BinlogDecoder(c, Options{ServerTimeZone: berlin})
 	// 12:00 in Berlin in summer is 10:00 UTC; the binlog string is UTC.
 	want := time.Date(2024, 7, 1, 10, 0, 0, 500000000, time.UTC).UnixMicro()
 	if got, err := td([]byte("2024-07-01 12:00:00.500000")); err != nil || got != want {
@@ -313,22 +309,22 @@ func TestMySQLTimestampServerZone(t *testing.T) {
 	if got, err := bd("2024-07-01 10:00:00.500000"); err != nil || got != want {
 		t.Errorf("binlog: %v, %v; want %d", got, err, want)
 	}
-	dc, _ := MySQLColumn("c", "datetime", "", "", true)
-	dd, _ := MySQLTextDecoder(dc, MySQLOptions{ServerTimeZone: berlin})
+	dc, _ := mysqlColumn("c", "datetime", "", "", true)
+	dd, _ := TextDecoder(dc, Options{ServerTimeZone: berlin})
 	if got, err := dd([]byte("2024-07-01 12:00:00")); err != nil || got != time.Date(2024, 7, 1, 12, 0, 0, 0, time.UTC).UnixMicro() {
 		t.Errorf("datetime shifted by the server zone: %v, %v", got, err)
 	}
 }
 
 func TestMySQLBinlogDecoderUnsupportedCharset(t *testing.T) {
-	c, err := MySQLColumn("c", "varchar(10)", "varchar", "gbk", true)
+	c, err := mysqlColumn("c", "varchar(10)", "varchar", "gbk", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := MySQLTextDecoder(c, MySQLOptions{}); err != nil {
+	if _, err := TextDecoder(c, Options{}); err != nil {
 		t.Errorf("text decoder: %v", err)
 	}
-	if _, err := MySQLBinlogDecoder(c, MySQLOptions{}); err == nil || !strings.Contains(err.Error(), "utf8mb4") {
+	if _, err := BinlogDecoder(c, Options{}); err == nil || !strings.Contains(err.Error(), "utf8mb4") {
 		t.Errorf("binlog decoder for gbk: %v, want an error naming the fix", err)
 	}
 }

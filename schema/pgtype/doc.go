@@ -1,0 +1,26 @@
+// Package pgtype is Floe's model of PostgreSQL column types: one value,
+// Type, whatever describes the type, the mapping of each type to its
+// Iceberg type, and the decoder of its text output into canonical values
+// (see schema.Row).
+//
+// In: a type as a pgoutput Relation message gives it (OID and typmod:
+// FromOID), as the catalog does (pg_type rows through CatalogQuery:
+// Resolve, which follows domains and arrays), or as a literal; the text
+// output of a value (snapshot rows and pgoutput 't' tuple columns alike).
+// Out: schema.Columns whose Source is the Type (Column, mapping table in
+// column.go), one schema.Decoder per column (TextDecoder), the type as
+// PostgreSQL declares it for messages (Format).
+//
+// Invariants:
+//   - the snapshot and the change stream decode every value of a column
+//     through the one decoder TextDecoder returns, so a value never changes
+//     type between them; the decoder is chosen by the column's Iceberg
+//     type, so a widened column (int -> long) decodes into the wider type;
+//   - decoders assume the session settings DateStyle=ISO,
+//     IntervalStyle=iso_8601, TimeZone=UTC, extra_float_digits=3,
+//     bytea_output=hex and lc_monetary=C, and never consult the process's
+//     local time zone;
+//   - what Iceberg cannot hold exactly (infinite dates and timestamps, NaN
+//     decimals, multi-dimensional arrays, ...) is a *schema.ValueError
+//     naming the column, the type and the value.
+package pgtype
