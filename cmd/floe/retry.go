@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -93,8 +94,20 @@ func transient(err error) bool {
 		return true
 	case errors.As(err, &opErr), errors.As(err, &dnsErr), errors.As(err, &connErr):
 		return true
+	case timedOut(err):
+		// A bounded wait that expired: a read of S3 that received no
+		// byte for sink.timeout (the AWS SDK's ResponseTimeoutError,
+		// also after its attempts ran out), a net timeout.
+		return true
 	}
 	return pgconn.SafeToRetry(err)
+}
+
+// timedOut reports whether an error in err's chain says it is a timeout
+// (net.Error and the AWS SDK's errors have Timeout() bool).
+func timedOut(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }
 
 // mysqlTransient reports the MySQL/MariaDB error numbers of a server that
@@ -125,10 +138,16 @@ func endpoint(err error, cfg *Config) string {
 		opErr   *net.OpError
 		dnsErr  *net.DNSError
 		connErr *pgconn.ConnectError
+		urlErr  *url.Error
 	)
 	switch {
 	case errors.As(err, &opErr) && opErr.Addr != nil:
 		return opErr.Addr.String()
+	case errors.As(err, &urlErr):
+		// An HTTP request (S3, a REST catalog) that failed.
+		if u, perr := url.Parse(urlErr.URL); perr == nil && u.Host != "" {
+			return u.Host
+		}
 	case errors.As(err, &dnsErr):
 		return dnsErr.Name
 	case errors.As(err, &connErr) && connErr.Config != nil:
