@@ -20,15 +20,16 @@ import (
 // (Trino 476 bundles 1.9.1; Spark and Flink use the same library) compares
 // uuid bounds with java.util.UUID.compareTo, two signed longs, where the
 // spec orders uuids as unsigned bytes (apache/iceberg#14216, open; so
-// still in 1.10.x and the 1.11 release candidates). A file whose uuids lie on
-// both sides of 0x80… then looks disjoint from almost every other file:
+// still in 1.10.x and the 1.11 release candidates). A file whose uuids lie
+// on both sides of 0x80… then looks disjoint from almost every other file:
 // Trino skips the equality deletes meant for it (deleted rows and old
-// versions come back) and key lookups skip the file holding the key. Java
-// reads a missing bound as "may overlap", so Floe writes none for uuid
-// columns: their metrics mode is counts (value and null counts stay).
-// Every other type's Java comparator agrees with the spec's order
-// (deploy/interop TestTrinoKeyTypes reads each through Trino), so their
-// bounds stay.
+// versions come back), and a uuid filter handed to Iceberg's file pruning
+// (InclusiveMetricsEvaluator orders the literal the same way; Trino 476
+// hands none) can skip a file holding a match. Java reads a missing bound
+// as "may overlap", so Floe writes none for uuid columns: their metrics
+// mode is counts (value and null counts stay). Every other type's Java
+// comparator agrees with the spec's order (deploy/interop
+// TestTrinoKeyTypes reads each through Trino), so their bounds stay.
 
 // metricsModeKey is the table property that sets one column's metrics
 // mode; iceberg-go's writers (data files, equality deletes, compaction

@@ -101,8 +101,8 @@ func keyTypes() []keyType {
 			gen(regionSize, strOf("\uE000", "\uFF71", "\uFFFD")),
 			gen(regionSize, strOf("😀", "𝔸", "\U0010FFFD")),
 			// Longer than the 16 code points iceberg-go's default
-			// truncate(16) keeps: the bounds are truncated, the upper one
-			// incremented (U+D7FF -> U+E000; U+10FFFF cannot be).
+			// truncate(16) keeps: this region's files have truncated
+			// bounds, the upper one incremented.
 			gen(regionSize, strOf(long15+"\uD7FF", long15+"\U0010FFFF", long15+"😀", strings.Repeat("😀", 16))),
 		}, []string{
 			"'!" + strings.Repeat("é", 20) + "'",
