@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -354,6 +355,8 @@ func redactURI(uri string) string {
 // version 2, unpartitioned, zstd Parquet, columns in layout order,
 // non-nullable columns required, identifier fields = identifier (ordinals
 // into layout.Columns; each must be non-nullable and not floating point).
+// A new table, and an existing one that lacks it, gets the metrics mode
+// counts for its uuid columns (readers.go), committed before it returns.
 //
 // An existing table that matches layout (names, types, nullability,
 // identifier fields) is returned with Layout() == layout. One whose
@@ -378,7 +381,9 @@ func (c *Catalog) EnsureTable(ctx context.Context, id Ident, layout *schema.Tabl
 	}
 	tbl, err := c.cat.LoadTable(ctx, id.iceberg())
 	if errors.Is(err, catalog.ErrNoSuchTable) {
-		tbl, err = c.cat.CreateTable(ctx, id.iceberg(), sc, catalog.WithProperties(tableProperties()))
+		props := tableProperties()
+		maps.Copy(props, readerSafeProps(sc, props))
+		tbl, err = c.cat.CreateTable(ctx, id.iceberg(), sc, catalog.WithProperties(props))
 		if errors.Is(err, catalog.ErrTableAlreadyExists) {
 			tbl, err = c.cat.LoadTable(ctx, id.iceberg())
 		} else if err == nil {
@@ -387,6 +392,9 @@ func (c *Catalog) EnsureTable(ctx context.Context, id Ident, layout *schema.Tabl
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ensure table %s: %w", id, err)
+	}
+	if tbl, err = c.ensureReaderPropsLocked(ctx, id, tbl); err != nil {
+		return nil, err
 	}
 	diff := compareSchema(tbl.Schema(), sc, layout)
 	if diff == nil {

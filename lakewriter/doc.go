@@ -51,6 +51,19 @@
 //     as a success.
 //   - New tables write zstd level 1 (table property
 //     write.parquet.compression-level; see BenchmarkCodec).
+//   - No file carries lower/upper bounds for a uuid column, data and
+//     equality-delete files alike: the Java Iceberg library (Trino 476
+//     bundles 1.9.1; Spark and Flink share it) compares uuid bounds as
+//     signed longs, not as the spec's unsigned bytes, and then skips
+//     equality deletes and data files that do match (apache/iceberg#14216).
+//     Each uuid column has the table property
+//     write.metadata.metrics.column.<name>=counts, which iceberg-go's
+//     writers honour: set at creation, by EnsureTable on a table that
+//     lacks it, by Evolve in the commit that adds a uuid column, and by
+//     Maintain before a pass. Every other type keeps its bounds: Java
+//     orders strings (code points), binary (unsigned), decimals, numbers,
+//     dates and times as the spec does (readers.go; deploy/interop
+//     TestTrinoKeyTypes reads each through Trino).
 //   - Maintenance (compaction) runs through Table.Maintain, which holds the
 //     same per-table lock as Commit; every Table a Catalog opens for one
 //     identifier shares it.

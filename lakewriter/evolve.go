@@ -229,6 +229,11 @@ func (e *evolution) commit(ctx context.Context, base *table.Table, layout *schem
 	if err := matchesLayout(staged.Schema(), layout, base.Schema()); err != nil {
 		return nil, fmt.Errorf("%w: %w", errEvolvePlan, err)
 	}
+	// An added uuid column gets its metrics mode in the same commit, so no
+	// file is ever written with its bounds (readers.go).
+	if err := tx.SetProperties(readerSafeProps(staged.Schema(), base.Properties())); err != nil {
+		return nil, fmt.Errorf("stage metrics modes: %w", err)
+	}
 	next, err := tx.Commit(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("commit schema update: %w", err)

@@ -26,6 +26,12 @@ func (t *Table) Maintain(ctx context.Context, fn func(ctx context.Context, tbl *
 	if err != nil {
 		return err
 	}
+	// Files fn writes (compaction rewrites) follow the metrics modes too,
+	// also on a table no floe run has opened since they were introduced.
+	if base, err = t.cat.ensureReaderProps(ctx, t.id, base); err != nil {
+		return err
+	}
+	t.setCurrent(base)
 	next, err := fn(ctx, base)
 	if next != nil {
 		t.setCurrent(next)

@@ -149,7 +149,7 @@ func TestTrinoEndToEnd(t *testing.T) {
 	}
 	// Before compaction Trino applies the equality deletes the upserts
 	// wrote; the check is only meaningful if there are some.
-	if n := deleteFiles(t, tr, "orders"); n == 0 {
+	if n := deleteFilesIn(t, tr, "shop", "orders"); n == 0 {
 		t.Fatal("orders has no delete files before compaction: the workload did not exercise equality deletes")
 	}
 	compare("before compaction")
@@ -160,24 +160,9 @@ func TestTrinoEndToEnd(t *testing.T) {
 	}
 	t.Logf("floe compact:\n%s", out)
 	for _, tc := range tables {
-		if n := deleteFiles(t, tr, tc.name); n != 0 {
+		if n := deleteFilesIn(t, tr, "shop", tc.name); n != 0 {
 			t.Errorf("%s still has %d delete files after floe compact", tc.name, n)
 		}
 	}
 	compare("after compaction")
-}
-
-// deleteFiles counts the live delete files of lake.<table> through
-// Trino's $files metadata table (content 0 = data, 1/2 = deletes).
-func deleteFiles(t *testing.T, tr *Trino, table string) int {
-	t.Helper()
-	res, err := tr.Query(context.Background(), fmt.Sprintf(`SELECT count(*) FROM shop.lake."%s$files" WHERE content <> 0`, table))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if _, err := fmt.Sscan(fmt.Sprint(res.Rows[0][0]), &n); err != nil {
-		t.Fatalf("count of delete files: %v (%v)", err, res.Rows)
-	}
-	return n
 }

@@ -244,11 +244,31 @@ func (l *lake) start() *floeRun {
 // waits until the slot has confirmed it, then stops floe with SIGTERM.
 func (l *lake) catchUpAndStop(r *floeRun, marker string) {
 	l.t.Helper()
+	l.awaitSlot(r)
+	if _, err := l.admin().Exec(context.Background(), "INSERT INTO "+marker+" DEFAULT VALUES"); err != nil {
+		l.t.Fatal(err)
+	}
+	l.sync(r)
+	_ = r.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.Exited:
+		if r.Err != nil {
+			l.t.Fatalf("floe run exited with %v after SIGTERM\n%s", r.Err, tailFile(l.logPath, 40))
+		}
+	case <-time.After(2 * time.Minute):
+		l.t.Fatalf("floe run did not stop within 2 minutes of SIGTERM")
+	}
+}
+
+// awaitSlot waits until floe's replication slot has a confirmed position.
+// Changes written after it follow the slot's start point: a slot that
+// finds its consistent point after a change starts past it and would look
+// caught up before its snapshot is done (confirmed_flush_lsn is NULL until
+// then).
+func (l *lake) awaitSlot(r *floeRun) {
+	l.t.Helper()
 	ctx := context.Background()
 	conn := l.admin()
-	// The marker must follow the slot's start point: a slot that finds its
-	// consistent point after the marker starts past it and would look caught
-	// up before its snapshot is done (confirmed_flush_lsn is NULL until then).
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		var exists bool
@@ -256,7 +276,7 @@ func (l *lake) catchUpAndStop(r *floeRun, marker string) {
 			l.t.Fatal(err)
 		}
 		if exists {
-			break
+			return
 		}
 		select {
 		case <-r.Exited:
@@ -267,15 +287,21 @@ func (l *lake) catchUpAndStop(r *floeRun, marker string) {
 			l.t.Fatalf("floe did not create its replication slot within 3 minutes\n%s", tailFile(l.logPath, 40))
 		}
 	}
-	if _, err := conn.Exec(ctx, "INSERT INTO "+marker+" DEFAULT VALUES"); err != nil {
-		l.t.Fatal(err)
-	}
-	// A sync message has floe commit every table up to it at once (quiet
-	// ones too), so the slot confirms it without waiting for idle commits.
+}
+
+// sync writes a floe.sync message and waits until the slot has confirmed
+// it: floe has then committed every table up to it at once (quiet ones
+// too), so everything written before is in Iceberg, and changes written
+// after land in later commits.
+func (l *lake) sync(r *floeRun) {
+	l.t.Helper()
+	ctx := context.Background()
+	conn := l.admin()
 	var lsn string
 	if err := conn.QueryRow(ctx, "SELECT pg_logical_emit_message(false, 'floe.sync', '')::text").Scan(&lsn); err != nil {
 		l.t.Fatal(err)
 	}
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		var ok bool
 		err := conn.QueryRow(ctx, `SELECT coalesce(bool_or(confirmed_flush_lsn >= $1::pg_lsn), false)
@@ -284,7 +310,7 @@ func (l *lake) catchUpAndStop(r *floeRun, marker string) {
 			l.t.Fatal(err)
 		}
 		if ok {
-			break
+			return
 		}
 		select {
 		case <-r.Exited:
@@ -294,15 +320,6 @@ func (l *lake) catchUpAndStop(r *floeRun, marker string) {
 		if time.Now().After(deadline) {
 			l.t.Fatalf("floe did not catch up with %s within 3 minutes\n%s", lsn, tailFile(l.logPath, 40))
 		}
-	}
-	_ = r.Cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.Exited:
-		if r.Err != nil {
-			l.t.Fatalf("floe run exited with %v after SIGTERM\n%s", r.Err, tailFile(l.logPath, 40))
-		}
-	case <-time.After(2 * time.Minute):
-		l.t.Fatalf("floe run did not stop within 2 minutes of SIGTERM")
 	}
 }
 
