@@ -24,11 +24,11 @@ import (
 	"github.com/floe-cdc/floe/lakewriter"
 )
 
-// s3Timeout is the chain of an S3 GetObject whose connection went silent
+// errS3Timeout is the chain of an S3 GetObject whose connection went silent
 // (as floe logged it behind a half-open fault proxy): gocloud's blob
 // error, the SDK's attempts, smithy's send error, net/http's url.Error,
 // the SDK's read timeout.
-var s3Timeout = fmt.Errorf("reload table lake.t: ReadFile s3://lake/t/metadata/1.metadata.json: %w",
+var errS3Timeout = fmt.Errorf("reload table lake.t: ReadFile s3://lake/t/metadata/1.metadata.json: %w",
 	fmt.Errorf("operation error S3: GetObject, exceeded maximum number of attempts, 3: %w",
 		&smithyhttp.RequestSendError{Err: &url.Error{Op: "Get", URL: "http://127.0.0.1:38891/lake/t/metadata/1.metadata.json",
 			Err: &awshttp.ResponseTimeoutError{TimeoutDur: 3 * time.Second}}}))
@@ -69,7 +69,7 @@ func TestClassify(t *testing.T) {
 		{"read-only file system", pathErr(syscall.EROFS), true, fatal},
 		{"missing file", pathErr(syscall.ENOENT), true, fatal},
 		{"catalog file deleted", fmt.Errorf("commit: %w", lakewriter.ErrCatalogGone), true, fatal},
-		{"S3 read that timed out (sink.timeout), after the SDK's attempts", s3Timeout, true, lostConnection},
+		{"S3 read that timed out (sink.timeout), after the SDK's attempts", errS3Timeout, true, lostConnection},
 		{"a bounded wait that expired (ioContext, sink.timeout)", fmt.Errorf("x: %w", context.DeadlineExceeded), true, lostConnection},
 		{"EACCES of a socket is no storage fault", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EACCES)}, true, lostConnection},
 	}
@@ -87,7 +87,7 @@ func TestEndpointAndStorageProblem(t *testing.T) {
 	if got := endpoint(fmt.Errorf("x: %w", refused), cfg); got != "10.0.0.5:6543" {
 		t.Errorf("endpoint of a refused dial: %q", got)
 	}
-	if got := endpoint(s3Timeout, cfg); got != "127.0.0.1:38891" {
+	if got := endpoint(errS3Timeout, cfg); got != "127.0.0.1:38891" {
 		t.Errorf("endpoint of an S3 request: %q", got)
 	}
 	if got := endpoint(io.ErrUnexpectedEOF, cfg); got != "db:5432" {
