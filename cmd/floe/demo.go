@@ -313,15 +313,24 @@ func waitCaughtUp(ctx context.Context, dsn, slot string, timeout time.Duration, 
 	if err := conn.QueryRow(ctx, `SELECT pg_logical_emit_message(false, 'floe.sync', 'caught up?')::text`).Scan(&marker); err != nil {
 		return fmt.Errorf("write catch-up marker: %w", err)
 	}
+	// From here timeout bounds the wait for progress: while the slot's
+	// confirmed position moves (a long backlog on a loaded machine) the
+	// wait goes on; a slot that stays put for timeout means floe is stuck.
+	deadline = time.Now().Add(timeout)
+	var confirmed string
 	for time.Now().Before(deadline) {
 		var done bool
-		err := conn.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn >= $1::pg_lsn, false) FROM pg_replication_slots WHERE slot_name = $2`,
-			marker, slot).Scan(&done)
+		var at *string
+		err := conn.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn >= $1::pg_lsn, false), confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $2`,
+			marker, slot).Scan(&done, &at)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("read slot position: %w", err)
 		}
 		if done {
 			return nil
+		}
+		if at != nil && *at != confirmed {
+			confirmed, deadline = *at, time.Now().Add(timeout)
 		}
 		select {
 		case err := <-runDone:
@@ -331,7 +340,7 @@ func waitCaughtUp(ctx context.Context, dsn, slot string, timeout time.Duration, 
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("floe did not catch up with the source within %s", timeout)
+	return fmt.Errorf("floe did not catch up with the source: the slot's confirmed position stayed at %s for %s", confirmed, timeout)
 }
 
 // printSample prints a few rows of each demo table read back from Iceberg.
