@@ -20,5 +20,11 @@
 //   - Rewrite snapshots carry floe.compaction (the pass id) and
 //     floe.compaction-version (PropsVersion), and no floe.pipeline.
 //
-// Dependency direction: compaction imports lakewriter only (DESIGN.md).
+// Configuration: Config is the compaction: section (Defaults, Validate,
+// On); Config.Options gives the Options of one pass. DefaultOptions is
+// the pass under Defaults(), so floe run and a library caller share one
+// set of defaults (max-rewrite-mb: 2048 MiB; zero turns that bound off).
+//
+// Dependency direction: compaction imports lakewriter only (DESIGN.md),
+// and the leaf schema/problem for the problems Validate reports.
 package compaction

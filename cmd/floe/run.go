@@ -204,20 +204,18 @@ func setupError(cfg *Config, err error) error {
 func runAttempt(ctx context.Context, cfg *Config, src floeSource, cat *lakewriter.Catalog, mode transform.Mode,
 	store *state.Store, metrics *checkpoint.Metrics, log *slog.Logger, progress io.Writer) error {
 	coord, err := checkpoint.New(checkpoint.Options{
-		Pipeline:            cfg.Pipeline.Name,
-		Source:              src,
-		Catalog:             cat,
-		Router:              newRouter(cfg),
-		Mode:                mode,
-		Store:               store,
-		Interval:            cfg.Pipeline.CheckpointInterval,
-		SnapshotMode:        cfg.Source.SnapshotMode,
-		SnapshotParallelism: cfg.Source.SnapshotParallelism,
-		SnapshotChunkRows:   cfg.Source.SnapshotChunkRows,
-		SpillDir:            filepath.Join(cfg.State.Dir, "spill"),
-		Logger:              log,
-		Metrics:             metrics,
-		Progress:            progress,
+		Pipeline: cfg.Pipeline.Name,
+		Source:   src,
+		Catalog:  cat,
+		Router:   newRouter(cfg),
+		Mode:     mode,
+		Store:    store,
+		Config: checkpoint.Config{Interval: cfg.Pipeline.CheckpointInterval, SnapshotMode: cfg.Source.SnapshotMode,
+			SnapshotParallelism: cfg.Source.SnapshotParallelism, SnapshotChunkRows: cfg.Source.SnapshotChunkRows},
+		SpillDir: filepath.Join(cfg.State.Dir, "spill"),
+		Logger:   log,
+		Metrics:  metrics,
+		Progress: progress,
 	})
 	if err != nil {
 		return err
