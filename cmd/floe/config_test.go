@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/floe-cdc/floe/capture/postgres"
 )
 
 const testSecret = "hunter2-Sup3r$ecret"
@@ -123,7 +125,7 @@ func TestConfigDefaultIdent(t *testing.T) {
 		"Çafé":                  "floe__af_", // every rune outside [a-z0-9_] becomes _
 		strings.Repeat("a", 80): "floe_" + strings.Repeat("a", 58),
 	} {
-		require.Equal(t, want, defaultIdent(in), in)
+		require.Equal(t, want, postgres.IdentFor(in), in)
 	}
 }
 
@@ -314,12 +316,12 @@ func TestConfigAllProblemsAtOnce(t *testing.T) {
 	var cerr *ConfigError
 	require.ErrorAs(t, err, &cerr)
 	type at struct {
-		Line int
-		Path string
+		Line  int
+		Field string
 	}
 	var got []at
 	for _, p := range cerr.Problems {
-		got = append(got, at{p.Line, p.Path})
+		got = append(got, at{p.Line, p.Field})
 	}
 	require.Equal(t, []at{
 		{3, "pipeline.checkpoint-intervall"},
@@ -350,7 +352,7 @@ func TestConfigAllProblemsAtOnce(t *testing.T) {
 func problemPaths(ps []Problem) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
-		out[i] = p.Path
+		out[i] = p.Field
 	}
 	return out
 }
@@ -389,7 +391,7 @@ route:
 	var unset []string
 	for _, p := range problems {
 		if strings.Contains(p.Message, "is not set") {
-			unset = append(unset, p.Path+" "+p.Message)
+			unset = append(unset, p.Field+" "+p.Message)
 		}
 	}
 	require.Equal(t, []string{
@@ -398,7 +400,7 @@ route:
 		"source.hostname environment variable C is not set",
 	}, unset)
 	for _, p := range problems {
-		if p.Path == "pipeline.name" || p.Path == "source.hostname" {
+		if p.Field == "pipeline.name" || p.Field == "source.hostname" {
 			require.Contains(t, p.Message, "is not set", "a field whose variable is unset is not reported again")
 		}
 	}
@@ -479,7 +481,7 @@ func TestConfigRedacted(t *testing.T) {
 	require.Equal(t, "***", back.Source.Password)
 	require.Equal(t, "postgres://cat:xxxxx@db/catalog", back.Sink.Catalog.URI)
 	back.Source.Password, back.Sink.Catalog.URI = cfg.Source.Password, cfg.Sink.Catalog.URI
-	back.lines, cfg.lines = nil, nil
+	back.lines, cfg.lines, back.file = nil, nil, cfg.file
 	require.Equal(t, cfg, back)
 	require.Equal(t, "floe${x}", back.Source.Username)
 	require.Equal(t, []string{`public\.events_\d{1,2}`}, []string{back.Route[1].SourceTable})
@@ -509,7 +511,7 @@ func TestConfigInCode(t *testing.T) {
 	require.Len(t, cfg.Source.TableRegexps, 1, "only the patterns that compile")
 	problems := cfg.Validate()
 	require.Len(t, problems, 1)
-	require.Equal(t, Problem{Path: "source.tables", Message: `bad table pattern "bad(": missing closing )`,
+	require.Equal(t, Problem{Field: "source.tables", Message: `bad table pattern "bad(": missing closing )`,
 		Fix: "write a valid regular expression (RE2 syntax)"}, problems[0])
 	require.Equal(t, "f.yaml: source.tables: bad table pattern \"bad(\": missing closing ) (fix: write a valid regular expression (RE2 syntax))",
 		(&ConfigError{File: "f.yaml", Problems: problems}).Error())

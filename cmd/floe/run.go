@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,11 +100,7 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 	// The same preflight as floe check, so a misconfigured source fails
 	// with the setting and the fix before anything is created.
 	if problems := src.Check(ctx); len(problems) > 0 {
-		lines := make([]string, len(problems))
-		for i, p := range problems {
-			lines[i] = formatSourceProblem(p)
-		}
-		return errors.New(strings.Join(lines, "\n"))
+		return cfg.problemError(problems)
 	}
 	cat, err := openCatalog(ctx, cfg, log)
 	if err != nil {
@@ -210,8 +205,7 @@ func runAttempt(ctx context.Context, cfg *Config, src floeSource, cat *lakewrite
 		Router:   newRouter(cfg),
 		Mode:     mode,
 		Store:    store,
-		Config: checkpoint.Config{Interval: cfg.Pipeline.CheckpointInterval, SnapshotMode: cfg.Source.SnapshotMode,
-			SnapshotParallelism: cfg.Source.SnapshotParallelism, SnapshotChunkRows: cfg.Source.SnapshotChunkRows},
+		Config:   checkpointConfig(cfg),
 		SpillDir: filepath.Join(cfg.State.Dir, "spill"),
 		Logger:   log,
 		Metrics:  metrics,
