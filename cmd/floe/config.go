@@ -20,6 +20,7 @@ import (
 	"github.com/floe-cdc/floe/compaction"
 	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/schema/problem"
+	"github.com/floe-cdc/floe/transform"
 )
 
 // Config is one floe configuration file (Flink CDC pipeline shape) after
@@ -221,7 +222,7 @@ func DefaultConfig() *Config {
 		Pipeline: PipelineConfig{CheckpointInterval: cp.Interval},
 		Source: SourceConfig{Hostname: pg.Host, Port: pg.Port, SnapshotMode: cp.SnapshotMode,
 			SnapshotParallelism: cp.SnapshotParallelism, SnapshotChunkRows: cp.SnapshotChunkRows, HeartbeatInterval: pg.HeartbeatInterval},
-		Sink:       SinkConfig{Catalog: CatalogConfig{Type: sink.CatalogType, Name: sink.CatalogName}, Mode: "upsert", Timeout: sink.Timeout},
+		Sink:       SinkConfig{Catalog: CatalogConfig{Type: sink.CatalogType, Name: sink.CatalogName}, Mode: transform.Upsert.String(), Timeout: sink.Timeout},
 		Compaction: compaction.Defaults(),
 		Server:     ServerConfig{ReadyMaxLag: 5 * time.Minute},
 		Log:        LogConfig{Format: "text", Level: "info"},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/floe-cdc/floe/compaction"
 	"github.com/floe-cdc/floe/schema/problem"
+	"github.com/floe-cdc/floe/transform"
 )
 
 // MinCheckpointInterval is the shortest pipeline.checkpoint-interval.
@@ -124,7 +125,7 @@ func (v *validator) sink() {
 	} else if strings.Contains(k.Namespace, ".") {
 		v.add("sink.namespace", "use a single-level namespace without '.'", "bad namespace %q", k.Namespace)
 	}
-	v.OneOf("sink.mode", k.Mode, "upsert", "changelog")
+	v.OneOf("sink.mode", k.Mode, transform.Upsert.String(), transform.Changelog.String())
 }
 
 // crossPackage checks the rules between packages: how often checkpoint

@@ -7,6 +7,7 @@ import (
 
 	"github.com/floe-cdc/floe/capture/mysql"
 	"github.com/floe-cdc/floe/schema/problem"
+	"github.com/floe-cdc/floe/transform"
 )
 
 // mysqlType is source.type mysql (MySQL and MariaDB; the flavour is
@@ -61,6 +62,6 @@ func mysqlConfig(c *Config) (mysql.Config, []Problem) {
 	}
 	mc.ZeroDate = s.ZeroDate
 	mc.HeartbeatInterval, mc.StallTimeout = s.HeartbeatInterval, s.StallTimeout
-	mc.RequireKey = c.Sink.Mode == "upsert"
+	mc.RequireKey = c.Sink.Mode == transform.Upsert.String()
 	return mc, v.List
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/floe-cdc/floe/capture/postgres"
+	"github.com/floe-cdc/floe/transform"
 )
 
 // postgresType is source.type postgres.
@@ -26,6 +27,6 @@ func postgresConfig(c *Config) postgres.Config {
 	pc.Database, pc.Tables = s.Database, s.TableRegexps
 	pc.SlotName, pc.PublicationName = s.SlotName, s.PublicationName
 	pc.HeartbeatInterval, pc.StallTimeout = s.HeartbeatInterval, s.StallTimeout
-	pc.RequireKey = c.Sink.Mode == "upsert"
+	pc.RequireKey = c.Sink.Mode == transform.Upsert.String()
 	return pc
 }
