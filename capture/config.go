@@ -1,14 +1,17 @@
 package capture
 
 import (
-	"fmt"
-	"log/slog"
 	"regexp"
 	"time"
+
+	"github.com/floe-cdc/floe/schema/problem"
 )
 
-// Defaults of the settings every source's Config has.
+// Defaults of the settings every source's Config has. Each source's
+// Defaults() starts from these; cmd/floe takes its defaults from there.
 const (
+	// DefaultHost is the database host when none is given.
+	DefaultHost = "127.0.0.1"
 	// DefaultMaxBatchChanges is the number of changes above which a
 	// transaction is emitted in parts.
 	DefaultMaxBatchChanges = 10000
@@ -17,35 +20,30 @@ const (
 	DefaultHeartbeatInterval = 10 * time.Second
 )
 
-// StreamDefaults returns the settings every source's Config has with the
-// defaults in place of unset (zero or negative) values: MaxBatchChanges,
-// HeartbeatInterval, and a logger that discards everything.
-func StreamDefaults(maxBatchChanges int, heartbeat time.Duration, log *slog.Logger) (int, time.Duration, *slog.Logger) {
-	if maxBatchChanges <= 0 {
-		maxBatchChanges = DefaultMaxBatchChanges
-	}
-	if heartbeat <= 0 {
-		heartbeat = DefaultHeartbeatInterval
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return maxBatchChanges, heartbeat, log
+// CheckEndpoint checks the connection settings every source has:
+// source.hostname, source.port and source.username.
+func CheckEndpoint(c *problem.Checks, host string, port int, user string) {
+	c.Required("source.hostname", host, "set the database host")
+	c.Between("source.port", port, 1, 65535)
+	c.Required("source.username", user, "set the replication user, e.g. `username: floe`")
 }
 
-// RequireUser reports a missing user name (source.username).
-func RequireUser(user string) []Problem {
-	if user != "" {
-		return nil
+// CheckTables reports a source without table patterns (source.tables);
+// example is a value of the setting in the source's own naming
+// ("public.orders, public\\.line_.*").
+func CheckTables(c *problem.Checks, tables []*regexp.Regexp, example string) {
+	if len(tables) == 0 {
+		c.Add("source.tables", "list the tables, e.g. `tables: "+example+"`", "required")
 	}
-	return []Problem{{Field: "source.username", Message: "no user name given", Fix: "set source.username"}}
 }
 
-// RequireTables reports missing table patterns (source.tables); form is
-// what the patterns are matched against ("schema.table").
-func RequireTables(tables []*regexp.Regexp, form string) []Problem {
-	if len(tables) > 0 {
-		return nil
+// CheckStream checks source.heartbeat-interval and source.stall-timeout:
+// an idle stream brings only heartbeats, so the stall timeout must cover
+// at least two of them.
+func CheckStream(c *problem.Checks, heartbeat, stall time.Duration) {
+	c.Positive("source.heartbeat-interval", heartbeat)
+	if heartbeat > 0 && stall < 2*heartbeat {
+		c.Add("source.stall-timeout", "use at least 2 x source.heartbeat-interval ("+(2*heartbeat).String()+"), or leave it unset for 3 x",
+			"%s is too short: an idle stream brings only a heartbeat every %s", stall, heartbeat)
 	}
-	return []Problem{{Field: "source.tables", Message: "no tables given", Fix: fmt.Sprintf("list the tables to capture as %q patterns", form)}}
 }

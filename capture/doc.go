@@ -1,22 +1,25 @@
 // Package capture defines what a change source produces and how it is
-// driven: Change, Batch, Position, Source and Snapshotter, plus the
-// snapshot chunk plan shared by every source, and the optional abilities
-// a source declares: RowReader, Watermarker (chunks read at positions of
-// their own, reconciled with the stream), SchemaFollower (the stream
-// follows schema changes; a DDL batch is a Barrier), TableIdentifier (a
-// per-table identity that changes whenever the source stopped carrying
-// the table's changes, so a gap can be told from a quiet table) and
-// SnapshotExporter (an exact snapshot at a position of the source's own
-// after Start).
+// driven: Change, Batch, Position and Source, plus the snapshot chunk
+// plan shared by every source, and the optional abilities a source
+// declares, all in abilities.go with who uses each: Snapshotter,
+// RowReader, Watermarker (chunks read at positions of their own,
+// reconciled with the stream), SchemaFollower (the stream follows schema
+// changes; a DDL batch is a Barrier), TableIdentifier (a per-table
+// identity that changes whenever the source stopped carrying the table's
+// changes, so a gap can be told from a quiet table), SnapshotExporter (an
+// exact snapshot at a position of the source's own after Start),
+// TableScanner (floe verify), Checker (the preflight of floe check and
+// floe run), ExclusiveChecker and StreamHolder.
 //
 // It also holds the source-agnostic parts every backend uses, so that
 // each is written once: the table registry (Tables) and table patterns,
-// the Start/Stream/Close order (Lifecycle), config defaults and required
-// settings, position helpers (AsPosition, CutPositionPrefix), the frame
+// the Start/Stream/Close order (Lifecycle), the defaults and checks of
+// the settings every source's Config has (config.go), position helpers (AsPosition, CutPositionPrefix), the frame
 // of chunk planning (PlanKeyRanges, KeyBound, ChunkBatch) and of
 // RowReader key batches (KeyBatches), and what a stream reports about its
-// liveness (Liveness, StallError). A Problem keeps the error it was found
-// from (Problem.Err), so a refused connection stays recognisable as one.
+// liveness (Liveness, StallError). Problem is schema/problem's: it keeps
+// the error it was found from (Problem.Err), so a refused connection stays
+// recognisable as one.
 // It imports no database driver.
 //
 // In: a source database (each backend is a subpackage: postgres, mysql).

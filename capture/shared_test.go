@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/schema/problem"
 )
 
 type fakeTable struct {
@@ -214,31 +215,48 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
-func TestRequiredProblems(t *testing.T) {
-	if RequireUser("u") != nil || RequireTables([]*regexp.Regexp{regexp.MustCompile("a")}, "x.y") != nil {
-		t.Fatal("problems for given settings")
+// TestSharedChecks: the checks both sources' Validate make name the
+// field and the fix the same way.
+func TestSharedChecks(t *testing.T) {
+	var ok problem.Checks
+	CheckEndpoint(&ok, "db", 5432, "u")
+	CheckTables(&ok, []*regexp.Regexp{regexp.MustCompile("a")}, "x.y")
+	CheckStream(&ok, 10*time.Second, 20*time.Second)
+	if len(ok.List) != 0 {
+		t.Fatalf("problems for good settings: %v", ok.List)
 	}
-	if p := RequireTables(nil, "database.table"); len(p) != 1 || p[0].Error() != `source.tables: no tables given; fix: list the tables to capture as "database.table" patterns` {
-		t.Fatalf("RequireTables = %v", p)
+	var bad problem.Checks
+	CheckEndpoint(&bad, "", 0, "")
+	CheckTables(&bad, nil, "shop.orders")
+	CheckStream(&bad, 10*time.Second, 15*time.Second)
+	want := []string{
+		"source.hostname: required (fix: set the database host)",
+		"source.port: 0 is out of range (fix: use a value from 1 to 65535)",
+		"source.username: required (fix: set the replication user, e.g. `username: floe`)",
+		"source.tables: required (fix: list the tables, e.g. `tables: shop.orders`)",
+		"source.stall-timeout: 15s is too short: an idle stream brings only a heartbeat every 10s (fix: use at least 2 x source.heartbeat-interval (20s), or leave it unset for 3 x)",
 	}
-	if p := RequireUser(""); len(p) != 1 || p[0].Error() != "source.username: no user name given; fix: set source.username" {
-		t.Fatalf("RequireUser = %v", p)
+	if len(bad.List) != len(want) {
+		t.Fatalf("problems %v, want %d", bad.List, len(want))
 	}
+	for i, w := range want {
+		if got := bad.List[i].Error(); got != w {
+			t.Errorf("problem %d = %q, want %q", i, got, w)
+		}
+	}
+	var hb problem.Checks
+	CheckStream(&hb, -time.Second, 0)
+	if len(hb.List) != 1 || hb.List[0].Field != "source.heartbeat-interval" {
+		t.Fatalf("a heartbeat that is not positive: %v", hb.List)
+	}
+}
+
+func TestConnectProblems(t *testing.T) {
 	want := Problem{Field: "source.password", Message: "denied"}
 	if p := ConnectProblems(errors.Join(errors.New("x"), want), "fix"); len(p) != 1 || p[0] != want {
 		t.Fatalf("ConnectProblems of a Problem = %v", p)
 	}
 	if p := ConnectProblems(errors.New("refused"), "check it"); len(p) != 1 || p[0] != (Problem{Field: "source", Message: "refused", Fix: "check it"}) {
 		t.Fatalf("ConnectProblems = %v", p)
-	}
-}
-
-func TestStreamDefaults(t *testing.T) {
-	n, hb, log := StreamDefaults(0, -1, nil)
-	if n != 10000 || hb != 10*time.Second || log == nil {
-		t.Fatalf("StreamDefaults(unset) = %d, %v, %v", n, hb, log)
-	}
-	if n, hb, _ := StreamDefaults(5, time.Minute, log); n != 5 || hb != time.Minute {
-		t.Fatalf("StreamDefaults(set) = %d, %v", n, hb)
 	}
 }

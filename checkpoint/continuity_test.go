@@ -183,8 +183,8 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 	}
 	c, err := New(Options{
 		Pipeline: "p", Source: src, Catalog: cat, Router: transform.NewRouter("lake", nil), Mode: o.mode,
-		SnapshotMode: o.snapshot, SnapshotParallelism: 2, SnapshotChunkRows: 20,
-		Interval: 20 * time.Millisecond, IdleCommitInterval: o.idle,
+		Config: Config{SnapshotMode: o.snapshot, SnapshotParallelism: 2, SnapshotChunkRows: 20,
+			Interval: 20 * time.Millisecond, IdleCommitInterval: o.idle},
 		SpillDir: t.TempDir(), Logger: log,
 	})
 	require.NoError(t, err)

@@ -14,18 +14,12 @@ import (
 	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/schema/problem"
 	"github.com/floe-cdc/floe/state"
 	"github.com/floe-cdc/floe/transform"
 )
 
-// Snapshot modes, as configured by source.snapshot.mode.
-const (
-	SnapshotInitial     = "initial"      // snapshot tables with no committed data, then stream
-	SnapshotNever       = "never"        // stream only
-	SnapshotInitialOnly = "initial_only" // snapshot, then stop
-)
-
-// Options configures a Coordinator. Zero values take the defaults noted.
+// Options configures a Coordinator: what it runs on, and its Config.
 type Options struct {
 	Pipeline string
 	Source   capture.Source
@@ -34,26 +28,13 @@ type Options struct {
 	Mode     transform.Mode
 	// Store is the local cache of committed state; nil disables it.
 	Store *state.Store
-	// Interval between checkpoints (default 10s).
-	Interval time.Duration
-	// MaxCheckpointChanges cuts a checkpoint early once this many changes
-	// are buffered (default 1,000,000), at the next transaction boundary.
-	MaxCheckpointChanges int
-	SnapshotMode         string // default SnapshotInitial
-	SnapshotParallelism  int    // default 2
-	SnapshotChunkRows    int    // default 50,000
-	// SpillDir holds buffer spill files; it is emptied on start.
+	// Config holds the tunables; zero fields take Defaults().
+	Config
+	// SpillDir holds buffer spill files; it is emptied on start. Default:
+	// floe-spill-<Pipeline> in the system's temporary directory.
 	SpillDir string
-	// MemoryBudget per table buffer in bytes (default 64 MiB).
-	MemoryBudget int64
-	// IdleCommitInterval is how long a table without changes may keep an
-	// old committed position before an empty commit moves it to the
-	// current one (default 5 minutes). The source resumes from the lowest
-	// table position, so a quiet table must not pin it to a point the
-	// source may have discarded (an expired binlog).
-	IdleCommitInterval time.Duration
-	Logger             *slog.Logger
-	Metrics            *Metrics
+	Logger   *slog.Logger
+	Metrics  *Metrics
 	// Progress, when set, receives a progress bar for the initial snapshot.
 	Progress io.Writer
 }
@@ -62,26 +43,9 @@ func (o *Options) setDefaults() error {
 	if o.Pipeline == "" || o.Source == nil || o.Catalog == nil || o.Router == nil {
 		return errors.New("checkpoint: Pipeline, Source, Catalog and Router are required")
 	}
-	if o.Interval <= 0 {
-		o.Interval = 10 * time.Second
-	}
-	if o.MaxCheckpointChanges <= 0 {
-		o.MaxCheckpointChanges = 1_000_000
-	}
-	if o.SnapshotMode == "" {
-		o.SnapshotMode = SnapshotInitial
-	}
-	if o.SnapshotParallelism <= 0 {
-		o.SnapshotParallelism = 2
-	}
-	if o.SnapshotChunkRows <= 0 {
-		o.SnapshotChunkRows = 50_000
-	}
-	if o.MemoryBudget <= 0 {
-		o.MemoryBudget = 64 << 20
-	}
-	if o.IdleCommitInterval <= 0 {
-		o.IdleCommitInterval = 5 * time.Minute
+	o.Config = o.Config.withDefaults()
+	if problems := o.Config.Validate(); len(problems) > 0 {
+		return problem.List(problems)
 	}
 	if o.SpillDir == "" {
 		o.SpillDir = filepath.Join(os.TempDir(), "floe-spill-"+o.Pipeline)
@@ -179,7 +143,9 @@ type readChunk struct {
 	watermark string
 }
 
-// New validates the options and returns a Coordinator.
+// New fills the zero fields of opts.Config from Defaults(), refuses
+// Options missing what the coordinator runs on or whose Config Validate
+// faults (a problem.List), and returns a Coordinator.
 func New(opts Options) (*Coordinator, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err

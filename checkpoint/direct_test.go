@@ -132,9 +132,10 @@ func runFake(t *testing.T, src *fakeSource, cat *lakewriter.Catalog, mode transf
 	t.Helper()
 	c, err := New(Options{
 		Pipeline: "p", Source: src, Catalog: cat, Router: transform.NewRouter("lake", nil), Mode: mode,
-		SnapshotMode: SnapshotInitialOnly, SnapshotParallelism: 2, SnapshotChunkRows: 40,
-		MaxCheckpointChanges: 100, Interval: time.Hour, SpillDir: t.TempDir(),
-		Logger: slog.New(slog.DiscardHandler),
+		Config: Config{SnapshotMode: SnapshotInitialOnly, SnapshotParallelism: 2, SnapshotChunkRows: 40,
+			MaxCheckpointChanges: 100, Interval: time.Hour},
+		SpillDir: t.TempDir(),
+		Logger:   slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
 	return c.Run(context.Background())

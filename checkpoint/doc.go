@@ -3,7 +3,11 @@
 // checkpoint, commits every dirty table to Iceberg through lakewriter, and
 // only then acknowledges the position to the source.
 //
-// In: a Source (and its Snapshotter), a Router, a lakewriter.Catalog.
+// In: a Source (and the optional abilities of capture/abilities.go it
+// has), a Router, a lakewriter.Catalog, and a Config (the checkpoint
+// interval and source.snapshot.* of a configuration file; Defaults holds
+// every default, Validate reports each bad setting with its field and
+// fix, New refuses a Config Validate faults).
 // Out: one Iceberg snapshot per dirty table per checkpoint, whose summary
 // carries floe.pipeline, floe.checkpoint, floe.position and
 // floe.source-table (and floe.snapshot while that table's initial snapshot

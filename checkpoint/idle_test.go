@@ -18,7 +18,7 @@ func TestIdleTables(t *testing.T) {
 		{id: capture.TableID{Schema: "s", Name: "snapshotting"}, committed: testPos(1), lastCommit: old, needsSnapshot: true},
 		{id: capture.TableID{Schema: "s", Name: "dirty"}, committed: testPos(1), lastCommit: old, buf: &transform.Buffer{}},
 	}
-	c := &Coordinator{order: tables, lastPos: testPos(5), opts: Options{IdleCommitInterval: time.Minute}}
+	c := &Coordinator{order: tables, lastPos: testPos(5), opts: Options{Config: Config{IdleCommitInterval: time.Minute}}}
 	var got []string
 	for _, tr := range c.idleTables(false) {
 		got = append(got, tr.id.Name)

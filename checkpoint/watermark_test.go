@@ -56,8 +56,8 @@ func runWatermarked(t *testing.T, src *watermarkSource, cat *lakewriter.Catalog,
 	src.marks = make(chan map[capture.TableID]*capture.SnapshotPlan, 1)
 	c, err := New(Options{
 		Pipeline: "p", Source: src, Catalog: cat, Router: transform.NewRouter("lake", nil), Mode: transform.Upsert,
-		SnapshotMode: SnapshotInitial, SnapshotParallelism: 2, SnapshotChunkRows: 40,
-		MaxCheckpointChanges: 100, Interval: 50 * time.Millisecond, IdleCommitInterval: time.Millisecond,
+		Config: Config{SnapshotMode: SnapshotInitial, SnapshotParallelism: 2, SnapshotChunkRows: 40,
+			MaxCheckpointChanges: 100, Interval: 50 * time.Millisecond, IdleCommitInterval: time.Millisecond},
 		SpillDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)

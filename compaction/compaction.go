@@ -20,8 +20,8 @@ import (
 )
 
 // Options configures one maintenance pass. Zero values take the defaults
-// of DefaultOptions, except ExpireOlderThan and OrphansOlderThan, where
-// zero turns the step off.
+// of DefaultOptions, except MaxRewriteBytes, ExpireOlderThan and
+// OrphansOlderThan, where zero turns the bound or the step off.
 type Options struct {
 	// TargetFileSize is the size rewritten data files aim for, in bytes.
 	TargetFileSize int64
@@ -37,7 +37,7 @@ type Options struct {
 	// MaxRewriteBytes bounds the input bytes one pass rewrites (whole
 	// bins; at least one bin always), and with it how long a pass holds
 	// the table's commit lock. Deletes whose data files are left for a
-	// later pass stay until then. Zero: no bound.
+	// later pass stay until then. Zero: no bound (DefaultOptions: 2 GiB).
 	MaxRewriteBytes int64
 	// ExpireOlderThan expires snapshots older than this, keeping at least
 	// RetainLast and always the newest snapshot an ingestion commit wrote;
@@ -54,20 +54,11 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// DefaultOptions returns the defaults: 128 MiB files, bin-pack from 5
-// small files, apply deletes from the first delete file, expire
-// snapshots after 24 hours keeping the last 20, remove orphans older
-// than 3 days.
-func DefaultOptions() Options {
-	return Options{
-		TargetFileSize:      128 << 20,
-		MinInputFiles:       5,
-		DeleteFileThreshold: 1,
-		ExpireOlderThan:     24 * time.Hour,
-		RetainLast:          20,
-		OrphansOlderThan:    72 * time.Hour,
-	}
-}
+// DefaultOptions returns the Options of a pass under Defaults(): 128 MiB
+// files, bin-pack from 5 small files, apply deletes from the first delete
+// file, rewrite at most 2 GiB, expire snapshots after 24 hours keeping the
+// last 20, remove orphans older than 3 days.
+func DefaultOptions() Options { return Defaults().Options(nil) }
 
 func (o *Options) setDefaults() {
 	d := DefaultOptions()

@@ -21,6 +21,12 @@
 //     floe.compaction-version (ledger.CompactionProps), and no
 //     floe.pipeline.
 //
+// Configuration: Config is the compaction: section (Defaults, Validate,
+// On); Config.Options gives the Options of one pass. DefaultOptions is
+// the pass under Defaults(), so floe run and a library caller share one
+// set of defaults (max-rewrite-mb: 2048 MiB; zero turns that bound off).
+//
 // Dependency direction: compaction imports lakewriter (and its leaf
-// lakewriter/ledger) only. See docs/architecture.md.
+// lakewriter/ledger) only, and the leaf schema/problem for the problems
+// Validate reports. See docs/architecture.md.
 package compaction

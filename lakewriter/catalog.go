@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
@@ -26,43 +25,12 @@ import (
 	_ "modernc.org/sqlite"             // registers database/sql driver "sqlite"
 
 	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/schema/problem"
 )
 
 // ErrNoSuchTable is returned (wrapped) by LoadTable when the catalog has no
 // table under the given identifier.
 var ErrNoSuchTable = errors.New("no such table")
-
-// Options configures Open.
-type Options struct {
-	// CatalogType is the Iceberg catalog kind: "sql" (the default when
-	// empty), "rest" or "glue" (glue is untested here).
-	CatalogType string
-	// CatalogName is the catalog_name stored in the SQL catalog rows (the
-	// name Trino's, Spark's and PyIceberg's JDBC/SQL catalogs must be
-	// given to see the tables); default "floe".
-	CatalogName string
-	// URI locates the catalog: for sql the database (sqlite:///abs/path.db,
-	// sqlite:relative.db, or postgres://... / postgresql://...), for rest
-	// the server's base URL (http(s)://host:port/path); unused by glue.
-	URI string
-	// Warehouse is the root under which new tables are placed: a local
-	// directory, a file:// URI or s3://bucket/prefix (sql, glue). For rest
-	// it is optional and passed to the server as is.
-	Warehouse string
-	// S3 configures S3 access for an s3:// warehouse and S3 table
-	// locations.
-	S3 S3Options
-	// Credential ("client_id:client_secret", OAuth2 client credentials)
-	// or Token (a bearer token) authenticates to a REST catalog; optional.
-	Credential, Token string
-	// Timeout bounds connecting to the catalog database, S3 and a REST
-	// catalog, and every wait for data on an open connection to them, so
-	// that a half-open connection fails a call instead of hanging it (see
-	// timeouts.go for what each bounds). 0 means DefaultTimeout.
-	Timeout time.Duration
-	// Logger receives debug lines about commits; nil discards them.
-	Logger *slog.Logger
-}
 
 // Catalog is an open Iceberg catalog. It is safe for concurrent use.
 type Catalog struct {
@@ -101,28 +69,17 @@ func (id Ident) iceberg() table.Identifier {
 	return append(strings.Split(id.Namespace, "."), id.Name)
 }
 
-// Open connects to the catalog database, creates the catalog tables when
-// they are missing and prepares the warehouse directory.
+// Open fills the zero fields of opts from Defaults(), refuses Options
+// that Validate faults (every problem at once, as a problem.List), then
+// connects to the catalog database, creates the catalog tables when they
+// are missing and prepares the warehouse directory.
 func Open(ctx context.Context, opts Options) (*Catalog, error) {
-	typ := opts.CatalogType
-	if typ == "" {
-		typ = "sql"
+	opts = opts.withDefaults()
+	if problems := opts.Validate(); len(problems) > 0 {
+		return nil, problem.List(problems)
 	}
-	name := opts.CatalogName
-	if name == "" {
-		name = "floe"
-	}
-	if err := opts.S3.validate(); err != nil {
-		return nil, err
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	typ, name, log := opts.CatalogType, opts.CatalogName, opts.Logger
 	props := opts.S3.properties()
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
 	switch typ {
 	case "sql":
 	case "rest":

@@ -5,7 +5,10 @@
 // the JDBC-catalog layout Trino, Spark and PyIceberg read; an Iceberg REST
 // catalog; AWS Glue, untested) with a warehouse that is a local directory
 // or s3://bucket/prefix (S3Options: endpoint, region, path style, static
-// keys or the AWS chain), a table layout (schema.Table) per table, and
+// keys or the AWS chain) as Options, the sink: section of a configuration
+// file (Defaults holds every default, Validate reports each bad setting
+// with its field and fix, and Open refuses Options Validate faults), a
+// table layout (schema.Table) per table, and
 // per checkpoint one Commit per table: data rows, key-only delete rows, an
 // optional truncate, and snapshot-summary properties.
 //

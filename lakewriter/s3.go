@@ -11,6 +11,8 @@ import (
 	"github.com/apache/iceberg-go"
 	iceio "github.com/apache/iceberg-go/io"
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // registers the s3://, s3a:// and s3n:// file IO
+
+	"github.com/floe-cdc/floe/schema/problem"
 )
 
 // S3Options configures access to S3 (or an S3-compatible server) for an
@@ -61,22 +63,6 @@ func (o S3Options) properties() iceberg.Properties {
 	return p
 }
 
-func (o S3Options) validate() error {
-	if (o.AccessKeyID == "") != (o.SecretAccessKey == "") {
-		return fmt.Errorf("sink.s3: set both access-key-id and secret-access-key, or neither (to use the AWS credential chain)")
-	}
-	if o.SessionToken != "" && o.AccessKeyID == "" {
-		return fmt.Errorf("sink.s3: a session token needs access-key-id and secret-access-key")
-	}
-	if o.Endpoint != "" {
-		u, err := url.Parse(o.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("sink.s3.endpoint: %q is not an http:// or https:// URL", o.Endpoint)
-		}
-	}
-	return nil
-}
-
 // isS3 reports whether a warehouse or location URI is on S3.
 func isS3(uri string) bool {
 	scheme, _, ok := strings.Cut(uri, "://")
@@ -90,18 +76,15 @@ func isS3(uri string) bool {
 	return false
 }
 
-// s3Warehouse validates an s3://bucket[/prefix] warehouse and returns it
-// without a trailing slash.
+// s3Warehouse checks an s3://bucket[/prefix] warehouse and returns it
+// without a trailing slash; a bad one is a problem.Problem of
+// sink.warehouse (Options.Validate reports it).
 func s3Warehouse(w string) (string, error) {
-	u, err := url.Parse(w)
-	if err != nil {
-		return "", fmt.Errorf("sink.warehouse: parse %q: %w", w, err)
-	}
-	if u.Host == "" {
-		return "", fmt.Errorf("sink.warehouse: %q names no bucket; use s3://bucket/prefix", w)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("sink.warehouse: %q carries credentials, a query or a fragment; use s3://bucket/prefix and sink.s3 for credentials", redactURI(w))
+	if u, err := url.Parse(w); err != nil || u.Host == "" {
+		return "", problem.New("sink.warehouse", "write s3://bucket/prefix", "bad S3 warehouse %q", redactURI(w))
+	} else if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", problem.New("sink.warehouse", "write s3://bucket/prefix and put credentials in sink.s3",
+			"%q carries credentials, a query or a fragment", redactURI(w))
 	}
 	return strings.TrimRight(w, "/"), nil
 }

@@ -48,10 +48,10 @@ func TestRouterValidate(t *testing.T) {
 			[]string{"tables s1.a and s2.a both write to sink table lake.a"}},
 		{"merge by route", []Route{{Source: regexp.MustCompile(`shard\d\.orders`), Name: "orders"}},
 			[]capture.TableID{id("shard1", "orders"), id("shard2", "orders"), id("shard3", "orders")},
-			[]string{"route[0].sink-table: tables shard1.orders, shard2.orders and shard3.orders all write to sink table lake.orders; fix: give each table its own sink table"}},
+			[]string{"route[0].sink-table: tables shard1.orders, shard2.orders and shard3.orders all write to sink table lake.orders (fix: give each table its own sink table"}},
 		{"a route that matches no table", []Route{{Source: regexp.MustCompile(`^(?:public\.orderz)$`), Name: "o"}},
 			[]capture.TableID{id("public", "orders")},
-			[]string{"route[0].source-table: public\\.orderz matches none of the captured tables, so the route never applies; fix: correct the pattern"}},
+			[]string{"route[0].source-table: public\\.orderz matches none of the captured tables, so the route never applies (fix: correct the pattern"}},
 		{"a route shadowed by an earlier one", []Route{{Source: regexp.MustCompile(`public\..*`), Namespace: "p"}, {Source: regexp.MustCompile(`public\.a`), Name: "a2"}},
 			[]capture.TableID{id("public", "a"), id("public", "b")},
 			[]string{"route[1].source-table: every table it matches (public.a) is routed by route[0], which comes first, so this route never applies"}},
@@ -97,7 +97,7 @@ func TestRouterValidateTargets(t *testing.T) {
 		t.Fatalf("whole set: %v, want the unused route[1] reported", err)
 	}
 	err := r.ValidateTargets([]capture.TableID{{Schema: "s1", Name: "a"}, {Schema: "s2", Name: "a"}})
-	if err == nil || err.Error() != "route[1].sink-table: tables s1.a and s2.a both write to sink table lake.a; fix: give each table its own sink table (a sink-table may use the source-table pattern's groups, e.g. orders_$1)" {
+	if err == nil || err.Error() != "route[1].sink-table: tables s1.a and s2.a both write to sink table lake.a (fix: give each table its own sink table (a sink-table may use the source-table pattern's groups, e.g. orders_$1))" {
 		t.Fatalf("collision: %v", err)
 	}
 }

@@ -1,10 +1,12 @@
 package mysql
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net"
 	"regexp"
@@ -16,23 +18,29 @@ import (
 	driver "github.com/go-sql-driver/mysql"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema/mysqltype"
+	"github.com/floe-cdc/floe/schema/problem"
 )
 
-// Config configures a MySQL / MariaDB source.
+// Config configures a MySQL / MariaDB source. Start from Defaults(); New
+// fills the zero fields from it and refuses a Config Validate faults.
 type Config struct {
-	Host     string // default "localhost"
-	Port     int    // default 3306
-	User     string
+	Host     string // source.hostname; default capture.DefaultHost
+	Port     int    // source.port; default 3306
+	User     string // source.username; required
 	Password string
-	// Tables are regular expressions on "database.table"; a table is
-	// captured when its name fully matches one of them (they are anchored here).
+	// Tables are regular expressions on "database.table" (source.tables,
+	// required); a table is captured when its name fully matches one of
+	// them (they are anchored here).
 	Tables []*regexp.Regexp
 	// ServerID is the replica server id the binlog connection registers
-	// with; it must differ from the server's and from every other replica's.
-	// Required (cmd/floe derives a default from the pipeline name).
+	// with (source.server-id, 1 to MaxServerID); it must differ from the
+	// server's and from every other replica's. Required: floe run uses
+	// DefaultServerID(pipeline).
 	ServerID uint32
 	// ServerTimeZone is the zone whose wall clocks the DATETIME columns
-	// hold. time.UTC (the default, also for nil) keeps DATETIME a wall
+	// hold (source.server-time-zone, see ParseServerTimeZone). time.UTC
+	// (the default, also for nil) keeps DATETIME a wall
 	// clock without a zone (Iceberg timestamp, never shifted); any other
 	// location, Etc/UTC included, maps DATETIME to Iceberg timestamptz,
 	// each value the UTC instant of its wall clock in that zone (DST gaps
@@ -41,7 +49,8 @@ type Config struct {
 	// carries it as epoch seconds.
 	ServerTimeZone *time.Location
 	// ZeroDate is the treatment of zero dates ('0000-00-00'), passed to the
-	// schema decoders (see schema.MySQLOptions).
+	// schema decoders (source.zero-date: error, null or epoch; "" is
+	// error; see mysqltype.Options).
 	ZeroDate string
 	// KeyOverrides name the key columns of tables without a primary key
 	// (see capture.KeyCheck for what discovery requires of them).
@@ -49,20 +58,99 @@ type Config struct {
 	// RequireKey makes a table without a primary key and without an
 	// override an error (upsert mode).
 	RequireKey bool
-	// MaxBatchChanges splits larger transactions into parts (default 10000).
+	// MaxBatchChanges splits larger transactions into parts (default
+	// capture.DefaultMaxBatchChanges).
 	MaxBatchChanges int
 	// HeartbeatInterval is the binlog heartbeat period the server is asked
-	// for; an idle stream emits an empty Batch at most this often (default 10s).
+	// for; an idle stream emits an empty Batch at most this often
+	// (source.heartbeat-interval; default capture.DefaultHeartbeatInterval).
 	HeartbeatInterval time.Duration
 	// StallTimeout is how long a read of the binlog stream may bring
 	// nothing before the stream is deemed stalled and Stream fails with a
-	// capture.StallError (default 3 x HeartbeatInterval; it must exceed
+	// capture.StallError (source.stall-timeout; default
+	// capture.DefaultStallTimeout(HeartbeatInterval); at least 2 x
 	// HeartbeatInterval, since an idle server sends only its heartbeats).
 	StallTimeout time.Duration
 	// Liveness, when set, receives what the stream knows about itself
 	// (see capture.Liveness).
 	Liveness *capture.Liveness
-	Logger   *slog.Logger
+	Logger   *slog.Logger // nil discards
+}
+
+// MaxServerID is the largest replica server id.
+const MaxServerID = 1<<32 - 1
+
+// Defaults returns the defaults of every setting that has one. ServerID
+// has none (see DefaultServerID). The stall timeout is the one that goes
+// with the default heartbeat; New derives it from the Config's own
+// heartbeat when it is zero.
+func Defaults() Config {
+	return Config{
+		Host:              capture.DefaultHost,
+		Port:              3306,
+		ServerTimeZone:    time.UTC,
+		MaxBatchChanges:   capture.DefaultMaxBatchChanges,
+		HeartbeatInterval: capture.DefaultHeartbeatInterval,
+		StallTimeout:      capture.DefaultStallTimeout(capture.DefaultHeartbeatInterval),
+	}
+}
+
+// withDefaults fills the zero fields of c from Defaults().
+func (c Config) withDefaults() Config {
+	d := Defaults()
+	c.Host = cmp.Or(c.Host, d.Host)
+	c.Port = cmp.Or(c.Port, d.Port)
+	if c.ServerTimeZone == nil {
+		c.ServerTimeZone = d.ServerTimeZone
+	}
+	c.MaxBatchChanges = cmp.Or(c.MaxBatchChanges, d.MaxBatchChanges)
+	c.HeartbeatInterval = cmp.Or(c.HeartbeatInterval, d.HeartbeatInterval)
+	c.StallTimeout = cmp.Or(c.StallTimeout, capture.DefaultStallTimeout(c.HeartbeatInterval))
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate returns every problem of c, each naming its field in the
+// configuration file (source.*) and the fix; settings no file sets are
+// named by their Go field name. It does not connect.
+func (c Config) Validate() []Problem {
+	var v problem.Checks
+	capture.CheckEndpoint(&v, c.Host, c.Port, c.User)
+	capture.CheckTables(&v, c.Tables, `shop.orders, shop\.line_.*`)
+	v.Between("source.server-id", int(c.ServerID), 1, MaxServerID)
+	if c.ZeroDate != "" {
+		v.OneOf("source.zero-date", c.ZeroDate, mysqltype.ZeroDateError, mysqltype.ZeroDateNull, mysqltype.ZeroDateEpoch)
+	}
+	capture.CheckStream(&v, c.HeartbeatInterval, c.StallTimeout)
+	v.Between("MaxBatchChanges", c.MaxBatchChanges, 1, 1<<30)
+	return v.List
+}
+
+// ParseServerTimeZone reads source.server-time-zone. "" and "UTC" (any
+// case) are time.UTC: DATETIME stays a wall clock (Iceberg timestamp). Any
+// other IANA name, Etc/UTC included, makes DATETIME the instant of its
+// wall clock in that zone (Iceberg timestamptz); see
+// Config.ServerTimeZone. An unknown name is a Problem.
+func ParseServerTimeZone(name string) (*time.Location, error) {
+	if name == "" || strings.EqualFold(name, "utc") {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, problem.New("source.server-time-zone", "use an IANA zone name such as UTC or Europe/Berlin", "unknown time zone %q", name)
+	}
+	return loc, nil
+}
+
+// DefaultServerID derives a replica server id from a pipeline name: a
+// stable FNV-1a hash folded into 1000..MaxServerID-1, away from the small
+// ids servers and hand-configured replicas usually take.
+func DefaultServerID(pipeline string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte("floe:" + pipeline))
+	return uint32(1000 + h.Sum32()%(MaxServerID-1000))
 }
 
 // Flavors, as detected from SELECT VERSION().
@@ -106,35 +194,24 @@ type Source struct {
 }
 
 var (
-	_ capture.Source         = (*Source)(nil)
-	_ capture.Snapshotter    = (*Source)(nil)
-	_ capture.RowReader      = (*Source)(nil)
-	_ capture.Watermarker    = (*Source)(nil)
-	_ capture.SchemaFollower = (*Source)(nil)
+	_ capture.Source           = (*Source)(nil)
+	_ capture.Snapshotter      = (*Source)(nil)
+	_ capture.RowReader        = (*Source)(nil)
+	_ capture.Watermarker      = (*Source)(nil)
+	_ capture.SchemaFollower   = (*Source)(nil)
+	_ capture.TableScanner     = (*Source)(nil)
+	_ capture.Checker          = (*Source)(nil)
+	_ capture.ExclusiveChecker = (*Source)(nil)
+	_ capture.StreamHolder     = (*Source)(nil)
 )
 
-// New validates cfg, applies defaults and returns a Source. It does not connect.
+// New applies the defaults to cfg's zero fields, validates it and
+// returns a Source; an invalid cfg is a capture.Problems error. It does
+// not connect.
 func New(cfg Config) (*Source, error) {
-	if cfg.Host == "" {
-		cfg.Host = "localhost"
-	}
-	if cfg.Port == 0 {
-		cfg.Port = 3306
-	}
-	if cfg.ServerTimeZone == nil {
-		cfg.ServerTimeZone = time.UTC
-	}
-	cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger = capture.StreamDefaults(cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger)
-	if cfg.StallTimeout <= 0 {
-		cfg.StallTimeout = capture.DefaultStallTimeout(cfg.HeartbeatInterval)
-	}
-	problems := problemList(capture.RequireUser(cfg.User))
-	problems = append(problems, capture.RequireTables(cfg.Tables, "database.table")...)
-	if cfg.ServerID == 0 {
-		problems = append(problems, Problem{Field: "source.server-id", Message: "no replica server id given", Fix: "set source.server-id to a number no other replica of this server uses"})
-	}
-	if len(problems) > 0 {
-		return nil, problems
+	cfg = cfg.withDefaults()
+	if problems := cfg.Validate(); len(problems) > 0 {
+		return nil, capture.Problems(problems)
 	}
 	return &Source{cfg: cfg, log: cfg.Logger, patterns: capture.NewTablePatterns(cfg.Tables)}, nil
 }
@@ -142,9 +219,6 @@ func New(cfg Config) (*Source, error) {
 // Problem is capture.Problem: one thing wrong with the source or its
 // configuration, with the field and the fix.
 type Problem = capture.Problem
-
-// problemList is an error made of several problems.
-type problemList = capture.Problems
 
 func (s *Source) addr() string {
 	return net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.cfg.Port))

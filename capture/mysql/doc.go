@@ -8,7 +8,11 @@
 // REPLICATION SLAVE and REPLICATION CLIENT (MariaDB: BINLOG MONITOR).
 // Config names the tables by anchored regular expressions on
 // "database.table" and gives the replica ServerID, which must be unique
-// among the server's replicas.
+// among the server's replicas (floe run derives it: DefaultServerID).
+// Config is the source: section of a configuration file: Defaults()
+// holds every default, Validate reports each bad setting with its field
+// and fix, ParseServerTimeZone reads source.server-time-zone, and New
+// refuses a Config Validate faults.
 //
 // Out: capture.Batches. Stream emits one Batch per source transaction at
 // its commit (XID event; a DDL or non-transactional statement at its Query

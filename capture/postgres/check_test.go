@@ -121,12 +121,3 @@ func TestCheckWALLevelReplica(t *testing.T) {
 		t.Fatalf("problems %v, want exactly the wal_level one", ps)
 	}
 }
-
-func TestNewValidates(t *testing.T) {
-	_, err := New(Config{SlotName: "Bad-Name"})
-	for _, part := range []string{"source.username", "source.database", "source.tables", "source.slot.name"} {
-		if err == nil || !strings.Contains(err.Error(), part) {
-			t.Errorf("New error %v, want it to name %s", err, part)
-		}
-	}
-}

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,22 +18,27 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema/problem"
 )
 
-// Config configures a PostgreSQL source.
+// Config configures a PostgreSQL source. Start from Defaults(); New
+// fills the zero fields from it and refuses a Config Validate faults.
 type Config struct {
-	Host     string // default "localhost"
-	Port     int    // default 5432
-	User     string
+	Host     string // source.hostname; default capture.DefaultHost
+	Port     int    // source.port; default 5432
+	User     string // source.username; required
 	Password string
-	Database string
-	// Tables are regular expressions on "schema.table"; a table is captured
-	// when its name fully matches one of them (they are anchored here).
+	Database string // source.database; required
+	// Tables are regular expressions on "schema.table" (source.tables,
+	// required); a table is captured when its name fully matches one of
+	// them (they are anchored here).
 	Tables []*regexp.Regexp
-	// SlotName is the logical replication slot (default "floe"); it must be
-	// lower-case letters, digits and underscores, at most 63 characters.
+	// SlotName is the logical replication slot (source.slot.name): 1 to
+	// 63 of a-z, 0-9 and _; default IdentFor("") = "floe" (floe run uses
+	// IdentFor(pipeline)).
 	SlotName string
-	// PublicationName is the publication holding the captured tables (default "floe").
+	// PublicationName is the publication holding the captured tables
+	// (source.publication.name): 1 to 63 bytes; default as SlotName.
 	PublicationName string
 	// KeyOverrides name the key columns of tables without a primary key
 	// (see capture.KeyCheck for what discovery requires of them).
@@ -43,20 +49,93 @@ type Config struct {
 	// StatusInterval is how often a standby status update is sent (default 10s).
 	StatusInterval time.Duration
 	// HeartbeatInterval is how long the stream may stay idle before a
-	// heartbeat message is written (default 10s).
+	// heartbeat message is written (source.heartbeat-interval; default
+	// capture.DefaultHeartbeatInterval).
 	HeartbeatInterval time.Duration
 	// StallTimeout is how long the stream may deliver nothing while Floe
 	// waits for it (not even its own heartbeat) before the server is asked
 	// whether the walsender still makes progress; if it does not, Stream
-	// fails with a capture.StallError (default 3 x HeartbeatInterval; see
-	// stall.go).
+	// fails with a capture.StallError (source.stall-timeout; default
+	// capture.DefaultStallTimeout(HeartbeatInterval), at least 2 x
+	// HeartbeatInterval; see stall.go).
 	StallTimeout time.Duration
 	// Liveness, when set, receives what the stream knows about itself
 	// (see capture.Liveness).
 	Liveness *capture.Liveness
-	// MaxBatchChanges splits larger transactions into parts (default 10000).
+	// MaxBatchChanges splits larger transactions into parts (default
+	// capture.DefaultMaxBatchChanges).
 	MaxBatchChanges int
-	Logger          *slog.Logger
+	Logger          *slog.Logger // nil discards
+}
+
+// Defaults returns the defaults of every setting that has one. The
+// stall timeout is the one that goes with the default heartbeat; New
+// derives it from the Config's own heartbeat when it is zero.
+func Defaults() Config {
+	return Config{
+		Host:              capture.DefaultHost,
+		Port:              5432,
+		SlotName:          IdentFor(""),
+		PublicationName:   IdentFor(""),
+		StatusInterval:    10 * time.Second,
+		HeartbeatInterval: capture.DefaultHeartbeatInterval,
+		StallTimeout:      capture.DefaultStallTimeout(capture.DefaultHeartbeatInterval),
+		MaxBatchChanges:   capture.DefaultMaxBatchChanges,
+	}
+}
+
+// withDefaults fills the zero fields of c from Defaults().
+func (c Config) withDefaults() Config {
+	d := Defaults()
+	c.Host = cmp.Or(c.Host, d.Host)
+	c.Port = cmp.Or(c.Port, d.Port)
+	c.SlotName = cmp.Or(c.SlotName, d.SlotName)
+	c.PublicationName = cmp.Or(c.PublicationName, d.PublicationName)
+	c.StatusInterval = cmp.Or(c.StatusInterval, d.StatusInterval)
+	c.HeartbeatInterval = cmp.Or(c.HeartbeatInterval, d.HeartbeatInterval)
+	c.StallTimeout = cmp.Or(c.StallTimeout, capture.DefaultStallTimeout(c.HeartbeatInterval))
+	c.MaxBatchChanges = cmp.Or(c.MaxBatchChanges, d.MaxBatchChanges)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate returns every problem of c, each naming its field in the
+// configuration file (source.*) and the fix; settings no file sets are
+// named by their Go field name. It does not connect.
+func (c Config) Validate() []Problem {
+	var v problem.Checks
+	capture.CheckEndpoint(&v, c.Host, c.Port, c.User)
+	v.Required("source.database", c.Database, "set the database to capture")
+	capture.CheckTables(&v, c.Tables, `public.orders, public\.line_.*`)
+	if !slotNameRE.MatchString(c.SlotName) {
+		v.Add("source.slot.name", "use 1 to 63 characters of a-z, 0-9 and _", "bad replication slot name %q", c.SlotName)
+	}
+	if c.PublicationName == "" || len(c.PublicationName) > 63 {
+		v.Add("source.publication.name", "use 1 to 63 bytes", "bad publication name %q", c.PublicationName)
+	}
+	capture.CheckStream(&v, c.HeartbeatInterval, c.StallTimeout)
+	v.Positive("StatusInterval", c.StatusInterval)
+	v.Between("MaxBatchChanges", c.MaxBatchChanges, 1, 1<<30)
+	return v.List
+}
+
+// IdentFor is the default slot and publication name of a pipeline:
+// "floe_<pipeline>" lowercased, every rune outside [a-z0-9_] replaced by
+// '_', cut to PostgreSQL's 63-byte identifier limit; "floe" without a
+// pipeline name.
+func IdentFor(pipeline string) string {
+	if pipeline == "" {
+		return "floe"
+	}
+	s := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' {
+			return r
+		}
+		return '_'
+	}, "floe_"+strings.ToLower(pipeline))
+	return s[:min(len(s), 63)]
 }
 
 // sessionParams are set on every connection so that every value's text
@@ -95,42 +174,22 @@ type Source struct {
 }
 
 var (
-	_ capture.Source      = (*Source)(nil)
-	_ capture.Snapshotter = (*Source)(nil)
-	_ capture.RowReader   = (*Source)(nil)
+	_ capture.Source           = (*Source)(nil)
+	_ capture.Snapshotter      = (*Source)(nil)
+	_ capture.RowReader        = (*Source)(nil)
+	_ capture.TableScanner     = (*Source)(nil)
+	_ capture.Checker          = (*Source)(nil)
+	_ capture.ExclusiveChecker = (*Source)(nil)
+	_ capture.StreamHolder     = (*Source)(nil)
 )
 
-// New validates cfg, applies defaults and returns a Source. It does not connect.
+// New applies the defaults to cfg's zero fields, validates it and
+// returns a Source; an invalid cfg is a capture.Problems error. It does
+// not connect.
 func New(cfg Config) (*Source, error) {
-	if cfg.Host == "" {
-		cfg.Host = "localhost"
-	}
-	if cfg.Port == 0 {
-		cfg.Port = 5432
-	}
-	if cfg.SlotName == "" {
-		cfg.SlotName = "floe"
-	}
-	if cfg.PublicationName == "" {
-		cfg.PublicationName = "floe"
-	}
-	if cfg.StatusInterval <= 0 {
-		cfg.StatusInterval = 10 * time.Second
-	}
-	cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger = capture.StreamDefaults(cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger)
-	if cfg.StallTimeout <= 0 {
-		cfg.StallTimeout = capture.DefaultStallTimeout(cfg.HeartbeatInterval)
-	}
-	problems := problemList(capture.RequireUser(cfg.User))
-	if cfg.Database == "" {
-		problems = append(problems, Problem{Field: "source.database", Message: "no database given", Fix: "set source.database"})
-	}
-	problems = append(problems, capture.RequireTables(cfg.Tables, "schema.table")...)
-	if !slotNameRE.MatchString(cfg.SlotName) {
-		problems = append(problems, Problem{Field: "source.slot.name", Message: fmt.Sprintf("invalid replication slot name %q", cfg.SlotName), Fix: "use lower-case letters, digits and underscores, at most 63 characters"})
-	}
-	if len(problems) > 0 {
-		return nil, problems
+	cfg = cfg.withDefaults()
+	if problems := cfg.Validate(); len(problems) > 0 {
+		return nil, capture.Problems(problems)
 	}
 	return &Source{cfg: cfg, log: cfg.Logger, patterns: capture.NewTablePatterns(cfg.Tables)}, nil
 }

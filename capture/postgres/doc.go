@@ -5,7 +5,11 @@
 // In: a PostgreSQL database with wal_level=logical and a role that has the
 // REPLICATION attribute (or is superuser) and owns the captured tables
 // (publications need ownership). Config names the tables by anchored
-// regular expressions on "schema.table".
+// regular expressions on "schema.table". Config is the source: section
+// of a configuration file: Defaults() holds every default (floe run takes
+// its own from there, the slot and publication names from
+// IdentFor(pipeline)), Validate reports each bad setting with its field
+// and fix, and New refuses a Config Validate faults.
 //
 // Out: capture.Batches. Stream emits one Batch per source transaction
 // (Position = the transaction's end LSN, CommitTime = its commit time);

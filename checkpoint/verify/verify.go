@@ -13,11 +13,9 @@ import (
 	"github.com/floe-cdc/floe/transform"
 )
 
-// TableScanner is the optional source ability verify needs: read every
-// current row of a table through the same decoders the capture uses.
-type TableScanner interface {
-	ScanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error) error
-}
+// TableScanner is the optional source ability verify needs (declared
+// with the other abilities in capture).
+type TableScanner = capture.TableScanner
 
 // Options configures Run.
 type Options struct {

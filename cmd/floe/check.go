@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	"github.com/floe-cdc/floe/capture"
-	"github.com/floe-cdc/floe/capture/mysql"
-	"github.com/floe-cdc/floe/capture/postgres"
 	"github.com/floe-cdc/floe/transform"
 	"github.com/spf13/cobra"
 )
@@ -30,19 +28,6 @@ func checkCommand() *cobra.Command {
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
-
-// exclusiveChecker is implemented by sources that can tell whether another
-// reader holds what the pipeline reads exclusively (PostgreSQL: the
-// replication slot; MySQL/MariaDB: the replica server id). floe run finds
-// out by failing; floe check asks.
-type exclusiveChecker interface {
-	CheckExclusive(ctx context.Context) []capture.Problem
-}
-
-var (
-	_ exclusiveChecker = (*postgres.Source)(nil)
-	_ exclusiveChecker = (*mysql.Source)(nil)
-)
 
 // runCheck prints where the local paths resolved to, then one line per
 // problem, and returns exitError{1} when there is any: the configuration,
@@ -73,15 +58,13 @@ func runCheck(cmd *cobra.Command, configPath string, out io.Writer) error {
 	if len(found) == 0 {
 		found = pipelineProblems(ctx, cfg, src)
 	}
-	if ex, ok := src.(exclusiveChecker); ok {
+	if ex, ok := src.(capture.ExclusiveChecker); ok {
 		found = append(found, ex.CheckExclusive(ctx)...)
 	}
-	for _, p := range found {
-		problems = append(problems, Problem{Path: p.Field, Message: p.Message, Fix: p.Fix, Line: cfg.lineOf(p.Field)})
-	}
+	problems = append(problems, cfg.problemError(found).Problems...)
 	var lines []string
 	for _, p := range problems {
-		if line := p.format(configPath); !slices.Contains(lines, line) {
+		if line := p.Format(configPath); !slices.Contains(lines, line) {
 			lines = append(lines, line)
 		}
 	}
@@ -123,13 +106,4 @@ func pipelineProblems(ctx context.Context, cfg *Config, src floeSource) []captur
 		out = append(out, capture.Problem{Field: "route", Message: err.Error(), Fix: "correct the routes"})
 	}
 	return out
-}
-
-// formatSourceProblem renders a source problem as one line: "FIELD: MESSAGE (fix: FIX)".
-func formatSourceProblem(p capture.Problem) string {
-	line := p.Field + ": " + p.Message
-	if p.Fix != "" {
-		line += " (fix: " + p.Fix + ")"
-	}
-	return line
 }

@@ -153,6 +153,15 @@ func TestCheckCatchesWhatRunRejects(t *testing.T) {
 		if strings.Contains(out, "source.host ") || strings.Contains(out, "source.host,") {
 			t.Fatalf("a fix names source.host, which is not a key:\n%s", out)
 		}
+		// floe run refuses with floe check's line: file, line, field, cause, fix.
+		line := e.config + ":" + strconv.Itoa(configLine(t, e, "hostname:")) + ": source.hostname: cannot reach PostgreSQL"
+		expectOneLineError(t, out, code, line)
+		runOut, runCode := runFloe(t, e, "run", "--config", e.config)
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, line) {
+				expectOneLineError(t, runOut, runCode, "floe: "+l)
+			}
+		}
 	})
 }
 

@@ -125,19 +125,9 @@ func cutLast(s string) (string, string, bool) {
 	return s[:max(i, 0)], s[i+1:], i > 0 && i+1 < len(s)
 }
 
-// compactionOptions maps the compaction: section onto compaction.Options.
+// compactionOptions is the pass the compaction: section asks for.
 func compactionOptions(cfg *Config, log *slog.Logger) compaction.Options {
-	c := cfg.Compaction
-	return compaction.Options{
-		TargetFileSize:      int64(c.TargetFileSizeMB) << 20,
-		MinInputFiles:       c.MinInputFiles,
-		DeleteFileThreshold: c.DeleteFileThreshold,
-		MaxRewriteBytes:     int64(c.MaxRewriteMB) << 20,
-		ExpireOlderThan:     c.ExpireSnapshotsOlderThan,
-		RetainLast:          c.RetainLast,
-		OrphansOlderThan:    c.RemoveOrphansOlderThan,
-		Logger:              log.With("component", "compaction"),
-	}
+	return cfg.Compaction.Options(log.With("component", "compaction"))
 }
 
 // pipelineTables opens every table in the pipeline's namespaces (sink

@@ -5,20 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"os"
 	"regexp"
 	"regexp/syntax"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/postgres"
+	"github.com/floe-cdc/floe/checkpoint"
+	"github.com/floe-cdc/floe/compaction"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/schema/problem"
+	"github.com/floe-cdc/floe/transform"
 )
 
 // Config is one floe configuration file (Flink CDC pipeline shape) after
@@ -27,6 +29,14 @@ import (
 // Validate. Paths (state dir, local warehouse, sqlite catalog file) are
 // absolute after ApplyDefaults: relative ones, and the defaults, resolve
 // against the config file's directory (see config_paths.go).
+//
+// The file's sections map onto the configurations of the packages that
+// own them: source: onto the source type's Config (postgres.Config,
+// mysql.Config; see source_types.go), source.snapshot.* and
+// pipeline.checkpoint-interval onto checkpoint.Config, sink: onto
+// lakewriter.Options, compaction: is compaction.Config. Their defaults
+// and checks live there; this package decodes the YAML (with lines),
+// resolves paths, checks what spans packages, and builds them.
 type Config struct {
 	Pipeline   PipelineConfig
 	State      StateConfig
@@ -39,12 +49,13 @@ type Config struct {
 
 	lines map[string]int // field path -> line in the file; nil for a Config built in code
 	dir   string         // the config file's directory; "" for a Config built in code (working directory)
+	file  string         // the config file's name as given, labelling problems; "" for a Config built in code
 }
 
 // PipelineConfig is the `pipeline:` section.
 type PipelineConfig struct {
 	Name               string        // name; required
-	CheckpointInterval time.Duration // checkpoint-interval; default 10s
+	CheckpointInterval time.Duration // checkpoint-interval (checkpoint.Config.Interval); at least MinCheckpointInterval
 }
 
 // StateConfig is the `state:` section.
@@ -52,22 +63,25 @@ type StateConfig struct {
 	Dir string // dir; default .floe/<pipeline.name> beside the config file, made absolute
 }
 
-// SourceConfig is the `source:` section.
+// SourceConfig is the `source:` section: every key of every source type.
+// Defaults and checks are the type's Config's (source_types.go); the
+// snapshot.* keys are checkpoint.Config's.
 type SourceConfig struct {
 	Type     string // type: postgres | mysql (MySQL and MariaDB; the flavour is detected)
-	Hostname string // hostname; default 127.0.0.1
-	Port     int    // port; default 5432 (postgres), 3306 (mysql)
+	Hostname string // hostname
+	Port     int    // port; the type's default (5432, 3306)
 	Username string // username; required
 	Password string // password; never printed, see Redacted
 	Database string // database; required for postgres, unused by mysql (tables name their database)
 	// ServerID is server-id (mysql): the replica server id of the binlog
-	// connection; default derived from pipeline.name (see DefaultServerID).
+	// connection; default derived from pipeline.name
+	// (mysql.DefaultServerID).
 	ServerID int
 	// ServerTimeZone is server-time-zone (mysql): unset or UTC keeps DATETIME
 	// as Iceberg timestamp (wall clock); any other IANA zone lands DATETIME
 	// as timestamptz, read in that zone. TIMESTAMP is UTC instants always.
 	ServerTimeZone string
-	// ZeroDate is zero-date (mysql): error | null | epoch; default error.
+	// ZeroDate is zero-date (mysql): error | null | epoch; unset is error.
 	ZeroDate string
 	// Tables holds the patterns of `tables`, a comma-separated list split on
 	// commas not escaped by a backslash (`\,` is a literal comma, `\.` stays
@@ -75,18 +89,18 @@ type SourceConfig struct {
 	Tables []string
 	// TableRegexps are Tables compiled and anchored as ^(?:pattern)$.
 	TableRegexps        []*regexp.Regexp
-	SlotName            string // slot.name; default floe_<pipeline.name> sanitised to [a-z0-9_]
+	SlotName            string // slot.name; default postgres.IdentFor(pipeline.name)
 	PublicationName     string // publication.name; same default
-	SnapshotMode        string // snapshot.mode: initial | never | initial_only; default initial
-	SnapshotParallelism int    // snapshot.parallelism: 1..64; default 2
-	SnapshotChunkRows   int    // snapshot.chunk-rows: >= 1; default 50000
+	SnapshotMode        string // snapshot.mode: initial | never | initial_only
+	SnapshotParallelism int    // snapshot.parallelism: 1..64
+	SnapshotChunkRows   int    // snapshot.chunk-rows: >= 1
 	// HeartbeatInterval is heartbeat-interval: how long the stream may
 	// stay idle before Floe writes a heartbeat (PostgreSQL) or the server
-	// sends one (MySQL); default 10s.
+	// sends one (MySQL).
 	HeartbeatInterval time.Duration
 	// StallTimeout is stall-timeout: how long the stream may bring nothing
 	// while Floe waits for it before it counts as a lost connection;
-	// default 3 x heartbeat-interval, at least 2 x heartbeat-interval.
+	// default capture.DefaultStallTimeout(heartbeat-interval).
 	StallTimeout time.Duration
 }
 
@@ -105,14 +119,14 @@ type SinkConfig struct {
 	Mode      string   // mode: upsert | changelog; default upsert
 	// Timeout bounds connecting to the catalog database, S3 or a REST
 	// catalog and every wait for data from them on an open connection
-	// (lakewriter.Options.Timeout); timeout, default 1m.
+	// (lakewriter.Options.Timeout); timeout.
 	Timeout time.Duration
 }
 
 // CatalogConfig is `sink.catalog:`.
 type CatalogConfig struct {
-	Type string // type: sql | rest | glue (glue is untested); default sql
-	Name string // name; default floe
+	Type string // type: sql | rest | glue (glue is untested)
+	Name string // name
 	// URI is, for sql, sqlite:///abs/path (sqlite:relative/path is
 	// resolved against the config file's directory) or a postgres:// /
 	// postgresql:// URL, default sqlite://<config dir>/.floe/catalog.db;
@@ -152,24 +166,7 @@ func (r RouteConfig) SinkIdent() (namespace, name string) {
 
 // CompactionConfig is the `compaction:` section: background table
 // maintenance inside `floe run`, and the settings of `floe compact`.
-type CompactionConfig struct {
-	Enabled             *bool         // enabled: run passes inside floe run; unset = true
-	Interval            time.Duration // interval between passes; default 30m
-	TargetFileSizeMB    int           // target-file-size-mb: size rewritten files aim for; default 128
-	MinInputFiles       int           // min-input-files: small files needed to bin-pack; default 5
-	DeleteFileThreshold int           // delete-file-threshold: delete files that trigger applying them; default 1
-	MaxRewriteMB        int           // max-rewrite-mb: input MiB one pass rewrites at most; default 2048, 0 = no bound
-	// ExpireSnapshotsOlderThan is expire-snapshots-older-than; default
-	// 24h, 0 keeps every snapshot.
-	ExpireSnapshotsOlderThan time.Duration
-	RetainLast               int // retain-last: snapshots expiry always keeps; default 20
-	// RemoveOrphansOlderThan is remove-orphans-older-than; default 72h, 0
-	// keeps orphan files. Must exceed the longest commit of any writer.
-	RemoveOrphansOlderThan time.Duration
-}
-
-// On reports whether floe run compacts in the background.
-func (c CompactionConfig) On() bool { return c.Enabled == nil || *c.Enabled }
+type CompactionConfig = compaction.Config
 
 // ServerConfig is the `server:` section.
 type ServerConfig struct {
@@ -185,29 +182,10 @@ type LogConfig struct {
 	Level  string // level: debug | info | warn | error; default info
 }
 
-// Problem is one configuration error. Path is the dotted field path
-// ("source.slot.name", "route[1].sink-table"); Line is 1-based, 0 if unknown.
-type Problem struct {
-	Path, Message, Fix string
-	Line               int
-}
-
-func (p Problem) format(file string) string {
-	var b strings.Builder
-	b.WriteString(file)
-	if p.Line > 0 {
-		fmt.Fprintf(&b, ":%d", p.Line)
-	}
-	b.WriteString(": ")
-	if p.Path != "" {
-		b.WriteString(p.Path + ": ")
-	}
-	b.WriteString(p.Message)
-	if p.Fix != "" {
-		b.WriteString(" (fix: " + p.Fix + ")")
-	}
-	return b.String()
-}
+// Problem is one configuration problem: Field is the dotted field path
+// ("source.slot.name", "route[1].sink-table"); Line is 1-based, 0 if
+// unknown.
+type Problem = problem.Problem
 
 // ConfigError carries every problem found in one file. Error renders one
 // line per problem: "FILE:LINE: PATH: MESSAGE (fix: FIX)".
@@ -219,23 +197,35 @@ type ConfigError struct {
 func (e *ConfigError) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
-		lines[i] = p.format(e.File)
+		lines[i] = p.Format(e.File)
 	}
 	return strings.Join(lines, "\n")
 }
 
-// DefaultConfig returns the defaults that do not depend on other fields.
+// problemError is problems as floe check prints them: each with the line
+// of its field in c's file.
+func (c *Config) problemError(problems []Problem) *ConfigError {
+	out := make([]Problem, len(problems))
+	for i, p := range problems {
+		p.Line = c.lineOf(p.Field)
+		out[i] = p
+	}
+	return &ConfigError{File: c.file, Problems: out}
+}
+
+// DefaultConfig returns the defaults that do not depend on other fields,
+// taken from the packages that own them; the source's are PostgreSQL's
+// until ApplyDefaults knows source.type.
 func DefaultConfig() *Config {
+	pg, cp, sink := postgres.Defaults(), checkpoint.Defaults(), lakewriter.Defaults()
 	return &Config{
-		Pipeline: PipelineConfig{CheckpointInterval: 10 * time.Second},
-		Source: SourceConfig{Hostname: "127.0.0.1", Port: 5432, SnapshotMode: "initial",
-			SnapshotParallelism: 2, SnapshotChunkRows: 50000, HeartbeatInterval: 10 * time.Second},
-		Sink: SinkConfig{Catalog: CatalogConfig{Type: "sql", Name: "floe"}, Mode: "upsert", Timeout: lakewriter.DefaultTimeout},
-		Compaction: CompactionConfig{Interval: 30 * time.Minute, TargetFileSizeMB: 128, MinInputFiles: 5,
-			DeleteFileThreshold: 1, MaxRewriteMB: 2048, ExpireSnapshotsOlderThan: 24 * time.Hour, RetainLast: 20,
-			RemoveOrphansOlderThan: 72 * time.Hour},
-		Server: ServerConfig{ReadyMaxLag: 5 * time.Minute},
-		Log:    LogConfig{Format: "text", Level: "info"},
+		Pipeline: PipelineConfig{CheckpointInterval: cp.Interval},
+		Source: SourceConfig{Hostname: pg.Host, Port: pg.Port, SnapshotMode: cp.SnapshotMode,
+			SnapshotParallelism: cp.SnapshotParallelism, SnapshotChunkRows: cp.SnapshotChunkRows, HeartbeatInterval: pg.HeartbeatInterval},
+		Sink:       SinkConfig{Catalog: CatalogConfig{Type: sink.CatalogType, Name: sink.CatalogName}, Mode: transform.Upsert.String(), Timeout: sink.Timeout},
+		Compaction: compaction.Defaults(),
+		Server:     ServerConfig{ReadyMaxLag: 5 * time.Minute},
+		Log:        LogConfig{Format: "text", Level: "info"},
 	}
 }
 
@@ -274,18 +264,18 @@ func ParseConfig(name string, data []byte, lookupEnv func(string) (string, bool)
 		}
 		d.root(&doc, c)
 	}
-	c.lines, c.dir = d.lines, fileDir(name)
+	c.lines, c.dir, c.file = d.lines, fileDir(name), name
 	if err := c.ApplyDefaults(); err != nil {
 		return nil, err
 	}
 	problems := d.problems
 	for _, p := range c.Validate() {
-		if !d.reported(p.Path) { // a field that failed to decode is not reported twice
+		if !d.reported(p.Field) { // a field that failed to decode is not reported twice
 			problems = append(problems, p)
 		}
 	}
 	if len(problems) > 0 {
-		sortProblems(problems)
+		problem.Sort(problems)
 		return nil, &ConfigError{File: name, Problems: problems}
 	}
 	return c, nil
@@ -302,28 +292,23 @@ func syntaxProblem(err error) Problem {
 	return p
 }
 
-// ApplyDefaults fills the defaults that depend on other fields, makes local
-// paths absolute (see resolvePaths), qualifies route sink tables with
-// sink.namespace and compiles the table patterns that compile (Validate
-// reports the others).
+// ApplyDefaults fills the defaults that depend on other fields (those
+// of source.type, see source_types.go), makes local paths absolute (see
+// resolvePaths), qualifies route sink tables with sink.namespace and
+// compiles the table patterns that compile (Validate reports the others).
 func (c *Config) ApplyDefaults() error {
 	name := c.Pipeline.Name
 	if c.Source.SlotName == "" {
-		c.Source.SlotName = defaultIdent(name)
-	}
-	if c.Source.Type == "mysql" {
-		if _, set := c.lines["source.port"]; !set && c.Source.Port == 5432 {
-			c.Source.Port = 3306
-		}
-		if c.Source.ServerID == 0 {
-			c.Source.ServerID = DefaultServerID(name)
-		}
+		c.Source.SlotName = postgres.IdentFor(name)
 	}
 	if c.Source.PublicationName == "" {
-		c.Source.PublicationName = defaultIdent(name)
+		c.Source.PublicationName = postgres.IdentFor(name)
+	}
+	if t, ok := lookupSourceType(c.Source.Type); ok {
+		t.defaults(c)
 	}
 	if c.Source.StallTimeout == 0 {
-		c.Source.StallTimeout = 3 * c.Source.HeartbeatInterval
+		c.Source.StallTimeout = capture.DefaultStallTimeout(c.Source.HeartbeatInterval)
 	}
 	if c.Sink.Namespace == "" {
 		c.Sink.Namespace = name
@@ -347,16 +332,10 @@ func (c *Config) ApplyDefaults() error {
 	return nil
 }
 
-// defaultIdent is "floe_<name>" lowercased, every rune outside [a-z0-9_]
-// replaced by '_', cut to PostgreSQL's 63-byte identifier limit.
-func defaultIdent(name string) string {
-	s := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' {
-			return r
-		}
-		return '_'
-	}, "floe_"+strings.ToLower(name))
-	return s[:min(len(s), 63)]
+// set says whether the file sets path.
+func (c *Config) set(path string) bool {
+	_, ok := c.lines[path]
+	return ok
 }
 
 // localPath returns the filesystem path of a plain path or file:// URI.
@@ -433,195 +412,6 @@ func joinList(items []string) string {
 	return strings.Join(esc, ", ")
 }
 
-// Validate checks a defaulted Config and returns every problem, sorted by
-// line. Messages never contain the password.
-func (c *Config) Validate() []Problem {
-	v := &validator{c: c}
-	v.required("pipeline.name", c.Pipeline.Name, "name the pipeline, e.g. `name: shop`")
-	if c.Pipeline.Name != "" && !nameRe.MatchString(c.Pipeline.Name) {
-		v.add("pipeline.name", "use letters, digits, '_' and '-', starting with a letter or digit",
-			"bad pipeline name %q", c.Pipeline.Name)
-	}
-	if d := c.Pipeline.CheckpointInterval; d > 0 && d < MinCheckpointInterval {
-		v.add("pipeline.checkpoint-interval", fmt.Sprintf("use %s or more: every checkpoint commits an Iceberg snapshot to each changed table, "+
-			"and shorter intervals pile up snapshots, metadata and small files faster than compaction and snapshot expiry remove them", MinCheckpointInterval),
-			"%s is shorter than the minimum of %s", d, MinCheckpointInterval)
-	} else {
-		v.positive("pipeline.checkpoint-interval", d)
-	}
-	v.required("state.dir", c.State.Dir, "set a directory for local state")
-
-	s := c.Source
-	if v.required("source.type", s.Type, "set `type: postgres`") {
-		v.oneOf("source.type", s.Type, "postgres", "mysql")
-	}
-	v.required("source.hostname", s.Hostname, "set the database host")
-	v.between("source.port", s.Port, 1, 65535)
-	v.required("source.username", s.Username, "set the replication user, e.g. `username: floe`")
-	if s.Type == "mysql" {
-		v.between("source.server-id", s.ServerID, 1, 1<<32-1)
-		if _, err := mysqlTimeZone(s.ServerTimeZone); err != nil {
-			v.add("source.server-time-zone", "use an IANA zone name such as UTC or Europe/Berlin", "%v", err)
-		}
-		if s.ZeroDate != "" {
-			v.oneOf("source.zero-date", s.ZeroDate, "error", "null", "epoch")
-		}
-	} else {
-		v.required("source.database", s.Database, "set the database to capture")
-	}
-	v.positive("source.heartbeat-interval", s.HeartbeatInterval)
-	if s.HeartbeatInterval > 0 && s.StallTimeout < 2*s.HeartbeatInterval {
-		v.add("source.stall-timeout", fmt.Sprintf("use at least 2 x source.heartbeat-interval (%s), or leave it unset for 3 x", 2*s.HeartbeatInterval),
-			"%s is too short: an idle stream brings only a heartbeat every %s", s.StallTimeout, s.HeartbeatInterval)
-	}
-	if len(s.Tables) == 0 {
-		v.add("source.tables", "list the tables, e.g. `tables: public.orders, public\\.line_.*`", "required")
-	}
-	for _, t := range s.Tables {
-		if _, err := anchored(t); err != nil {
-			v.add("source.tables", "write a valid regular expression (RE2 syntax)", "bad table pattern %q: %v", t, err)
-		}
-	}
-	if !slotRe.MatchString(s.SlotName) {
-		v.add("source.slot.name", "use 1 to 63 characters of a-z, 0-9 and _", "bad replication slot name %q", s.SlotName)
-	}
-	if s.PublicationName == "" || len(s.PublicationName) > 63 {
-		v.add("source.publication.name", "use 1 to 63 bytes", "bad publication name %q", s.PublicationName)
-	}
-	v.oneOf("source.snapshot.mode", s.SnapshotMode, "initial", "never", "initial_only")
-	v.between("source.snapshot.parallelism", s.SnapshotParallelism, 1, 64)
-	v.between("source.snapshot.chunk-rows", s.SnapshotChunkRows, 1, 1<<30)
-
-	k := c.Sink
-	if v.required("sink.type", k.Type, "set `type: iceberg`") {
-		v.oneOf("sink.type", k.Type, "iceberg")
-	}
-	v.oneOf("sink.catalog.type", k.Catalog.Type, "sql", "rest", "glue")
-	v.required("sink.catalog.name", k.Catalog.Name, "set a catalog name, e.g. `name: floe`")
-	v.sinkCatalog(k)
-	if k.Namespace == "" && c.Pipeline.Name != "" { // an empty name is reported; the namespace defaults to it
-		v.add("sink.namespace", "set `namespace:`", "required")
-	} else if strings.Contains(k.Namespace, ".") {
-		v.add("sink.namespace", "use a single-level namespace without '.'", "bad namespace %q", k.Namespace)
-	}
-	v.oneOf("sink.mode", k.Mode, "upsert", "changelog")
-	v.positive("sink.timeout", k.Timeout)
-
-	for i, r := range c.Route {
-		p := fmt.Sprintf("route[%d]", i)
-		if v.required(p+".source-table", r.SourceTable, "set the source table pattern, e.g. `source-table: public.orders`") {
-			if _, err := anchored(r.SourceTable); err != nil {
-				v.add(p+".source-table", "write a valid regular expression (RE2 syntax)", "bad table pattern %q: %v", r.SourceTable, err)
-			}
-		}
-		if r.SinkTable == "" && len(r.PrimaryKey) == 0 {
-			v.add(p+".sink-table", "set `sink-table: namespace.table` (or `primary-key:` for a table without one)",
-				"a route needs a sink-table or a primary-key")
-		} else if r.SinkTable != "" {
-			parts := strings.Split(r.SinkTable, ".")
-			if len(parts) > 2 || slices.Contains(parts, "") {
-				v.add(p+".sink-table", "write `namespace.table` or `table`", "bad sink table %q", r.SinkTable)
-			}
-		}
-		if _, one := literalTable(r.SourceTable); len(r.PrimaryKey) > 0 && r.SourceTable != "" && !one {
-			v.add(p+".primary-key", "give the key in a route whose source-table names one table, e.g. public\\.events",
-				"a key needs a source-table naming exactly one schema.table, got %q", r.SourceTable)
-		}
-		v.routeSource(i)
-		seen := map[string]bool{}
-		for _, col := range r.PrimaryKey {
-			if seen[col] {
-				v.add(p+".primary-key", "name each key column once", "column %q repeated", col)
-			}
-			seen[col] = true
-		}
-	}
-
-	cc := c.Compaction
-	v.positive("compaction.interval", cc.Interval)
-	v.between("compaction.target-file-size-mb", cc.TargetFileSizeMB, 1, 1<<20)
-	v.between("compaction.min-input-files", cc.MinInputFiles, 2, 1<<20)
-	v.between("compaction.max-rewrite-mb", cc.MaxRewriteMB, 0, 1<<30)
-	v.between("compaction.delete-file-threshold", cc.DeleteFileThreshold, 1, 1<<20)
-	v.between("compaction.retain-last", cc.RetainLast, 1, 1<<20)
-	v.notNegative("compaction.expire-snapshots-older-than", cc.ExpireSnapshotsOlderThan)
-	v.notNegative("compaction.remove-orphans-older-than", cc.RemoveOrphansOlderThan)
-	// Snapshot data files wait up to a checkpoint interval for their
-	// commit; orphan removal must never see them as orphans.
-	if o, min := cc.RemoveOrphansOlderThan, max(time.Hour, 10*c.Pipeline.CheckpointInterval); o > 0 && o < min {
-		v.add("compaction.remove-orphans-older-than", fmt.Sprintf("use %s or more (1h, and 10 checkpoint intervals: a writer's files are unreferenced until it commits), or 0 to keep orphans", min),
-			"%s is too short to be safe", o)
-	}
-
-	if a := c.Server.MetricsAddress; a != "" {
-		_, port, err := net.SplitHostPort(a)
-		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 {
-			v.add("server.metrics-address", "write host:port, e.g. 127.0.0.1:9464, or leave it empty to disable",
-				"bad listen address %q", a)
-		}
-	}
-	v.positive("server.ready-max-lag", c.Server.ReadyMaxLag)
-	v.oneOf("log.format", c.Log.Format, "text", "json")
-	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
-
-	sortProblems(v.problems)
-	return v.problems
-}
-
-var (
-	nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
-	slotRe = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
-)
-
-type validator struct {
-	c        *Config
-	problems []Problem
-}
-
-func (v *validator) add(path, fix, format string, args ...any) {
-	msg := fmt.Sprintf(format, hide(v.c.Source.Password, args)...)
-	v.problems = append(v.problems, Problem{Path: path, Message: msg, Fix: fix, Line: v.c.lineOf(path)})
-}
-
-// required reports an empty value and says whether value is set.
-func (v *validator) required(path, value, fix string) bool {
-	if value == "" {
-		v.add(path, fix, "required")
-	}
-	return value != ""
-}
-
-// oneOf reports a value outside allowed and says whether it is allowed.
-func (v *validator) oneOf(path, value string, allowed ...string) bool {
-	if slices.Contains(allowed, value) {
-		return true
-	}
-	fix := "use " + strings.Join(allowed, " or ")
-	if s := suggest(value, allowed); s != "" {
-		fix += fmt.Sprintf(" (did you mean %s?)", s)
-	}
-	v.add(path, fix, "unknown value %q", value)
-	return false
-}
-
-func (v *validator) between(path string, n, lo, hi int) {
-	if n < lo || n > hi {
-		v.add(path, fmt.Sprintf("use a value from %d to %d", lo, hi), "%d is out of range", n)
-	}
-}
-
-func (v *validator) positive(path string, d time.Duration) {
-	if d <= 0 {
-		v.add(path, "use a positive duration such as 10s", "%s is not positive", d)
-	}
-}
-
-func (v *validator) notNegative(path string, d time.Duration) {
-	if d < 0 {
-		v.add(path, "use a duration such as 24h, or 0 to turn the step off", "%s is negative", d)
-	}
-}
-
 // lineOf is the line of path, or of its nearest enclosing field in the file.
 func (c *Config) lineOf(path string) int {
 	for path != "" {
@@ -635,128 +425,4 @@ func (c *Config) lineOf(path string) int {
 		path = path[:i]
 	}
 	return 0
-}
-
-// hide returns args with the password replaced by *** inside every string
-// or error, so a value quoted back in a message never shows it. Only the
-// arguments are rewritten, never the message text around them.
-func hide(password string, args []any) []any {
-	if password == "" {
-		return args
-	}
-	out := make([]any, len(args))
-	for i, a := range args {
-		switch a := a.(type) {
-		case string:
-			out[i] = strings.ReplaceAll(a, password, "***")
-		case error:
-			out[i] = strings.ReplaceAll(a.Error(), password, "***")
-		default:
-			out[i] = a
-		}
-	}
-	return out
-}
-
-// sortProblems orders by line; problems without a line go last.
-func sortProblems(ps []Problem) {
-	sort.SliceStable(ps, func(i, j int) bool {
-		a, b := ps[i].Line, ps[j].Line
-		return a != 0 && (b == 0 || a < b)
-	})
-}
-
-func redactURI(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	return s
-}
-
-// Redacted renders the effective configuration as YAML that ParseConfig
-// accepts, with the password (also inside URIs and any other value) as ***.
-func (c *Config) Redacted() string {
-	pw := c.Source.Password
-	str := func(s string) *yaml.Node {
-		if pw != "" {
-			s = strings.ReplaceAll(s, pw, "***")
-		}
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: strings.ReplaceAll(s, "${", "$${")}
-	}
-	num := func(n int) *yaml.Node {
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(n)}
-	}
-	m := func(kv ...any) *yaml.Node {
-		n := &yaml.Node{Kind: yaml.MappingNode}
-		for i := 0; i < len(kv); i += 2 {
-			n.Content = append(n.Content, str(kv[i].(string)), kv[i+1].(*yaml.Node))
-		}
-		return n
-	}
-	password := str("")
-	if pw != "" {
-		password = str("***")
-	}
-	s, k := c.Source, c.Sink
-	root := m(
-		"pipeline", m("name", str(c.Pipeline.Name), "checkpoint-interval", str(c.Pipeline.CheckpointInterval.String())),
-		"state", m("dir", str(c.State.Dir)),
-		"source", m("type", str(s.Type), "hostname", str(s.Hostname), "port", num(s.Port),
-			"username", str(s.Username), "password", password, "database", str(s.Database),
-			"tables", str(joinList(s.Tables)), "slot.name", str(s.SlotName), "publication.name", str(s.PublicationName),
-			"snapshot.mode", str(s.SnapshotMode), "snapshot.parallelism", num(s.SnapshotParallelism),
-			"snapshot.chunk-rows", num(s.SnapshotChunkRows), "heartbeat-interval", str(s.HeartbeatInterval.String()),
-			"stall-timeout", str(s.StallTimeout.String())),
-		"sink", m("type", str(k.Type),
-			"catalog", m("type", str(k.Catalog.Type), "name", str(k.Catalog.Name), "uri", str(redactURI(k.Catalog.URI)),
-				"credential", str(mask(k.Catalog.Credential)), "token", str(mask(k.Catalog.Token))),
-			"warehouse", str(redactURI(k.Warehouse)),
-			"s3", m("endpoint", str(k.S3.Endpoint), "region", str(k.S3.Region), "path-style", str(optBool(k.S3.PathStyle)),
-				"access-key-id", str(k.S3.AccessKeyID), "secret-access-key", str(mask(k.S3.SecretAccessKey))),
-			"namespace", str(k.Namespace), "mode", str(k.Mode), "timeout", str(k.Timeout.String())),
-	)
-	if s.Type == "mysql" {
-		src := root.Content[5] // the source mapping: pipeline, state, source
-		src.Content = append(src.Content, str("server-id"), num(s.ServerID))
-		if s.ServerTimeZone != "" {
-			src.Content = append(src.Content, str("server-time-zone"), str(s.ServerTimeZone))
-		}
-		if s.ZeroDate != "" {
-			zd := str(s.ZeroDate)
-			zd.Style = yaml.DoubleQuotedStyle // "null" is a word here, not YAML's null
-			src.Content = append(src.Content, str("zero-date"), zd)
-		}
-	}
-	if len(c.Route) > 0 {
-		routes := &yaml.Node{Kind: yaml.SequenceNode}
-		for _, r := range c.Route {
-			item := m("source-table", str(r.SourceTable), "sink-table", str(r.SinkTable))
-			if len(r.PrimaryKey) > 0 {
-				item.Content = append(item.Content, str("primary-key"), str(joinList(r.PrimaryKey)))
-			}
-			routes.Content = append(routes.Content, item)
-		}
-		root.Content = append(root.Content, str("route"), routes)
-	}
-	cc := c.Compaction
-	compaction := m("interval", str(cc.Interval.String()),
-		"target-file-size-mb", num(cc.TargetFileSizeMB), "min-input-files", num(cc.MinInputFiles),
-		"delete-file-threshold", num(cc.DeleteFileThreshold), "max-rewrite-mb", num(cc.MaxRewriteMB),
-		"expire-snapshots-older-than", str(cc.ExpireSnapshotsOlderThan.String()), "retain-last", num(cc.RetainLast),
-		"remove-orphans-older-than", str(cc.RemoveOrphansOlderThan.String()))
-	if cc.Enabled != nil {
-		compaction.Content = append([]*yaml.Node{str("enabled"), str(optBool(cc.Enabled))}, compaction.Content...)
-	}
-	root.Content = append(root.Content,
-		str("compaction"), compaction,
-		str("server"), m("metrics-address", str(c.Server.MetricsAddress), "ready-max-lag", str(c.Server.ReadyMaxLag.String())),
-		str("log"), m("format", str(c.Log.Format), "level", str(c.Log.Level)))
-	var b strings.Builder
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(root); err != nil {
-		return fmt.Sprintf("# cannot render configuration: %v\n", err)
-	}
-	_ = enc.Close()
-	return b.String()
 }

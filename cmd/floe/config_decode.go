@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/floe-cdc/floe/schema/problem"
 )
 
 // decoder walks the yaml.Node tree into a Config, collecting every problem
@@ -38,15 +40,15 @@ var aliases = map[string]string{"host": "hostname", "user": "username", "dbname"
 
 func (d *decoder) add(n *yaml.Node, path, fix, format string, args ...any) {
 	msg := fmt.Sprintf(format, hide(d.secret, args)...)
-	d.problems = append(d.problems, Problem{Path: path, Message: msg, Fix: fix, Line: n.Line})
+	d.problems = append(d.problems, Problem{Field: path, Message: msg, Fix: fix, Line: n.Line})
 }
 
 // reported says whether decoding already found a problem at path, around
 // it, or in one of its list items.
 func (d *decoder) reported(path string) bool {
 	for _, p := range d.problems {
-		if p.Path != "" && (path == p.Path || strings.HasPrefix(path, p.Path+".") || strings.HasPrefix(path, p.Path+"[") ||
-			strings.HasPrefix(p.Path, path+"[")) {
+		if p.Field != "" && (path == p.Field || strings.HasPrefix(path, p.Field+".") || strings.HasPrefix(path, p.Field+"[") ||
+			strings.HasPrefix(p.Field, path+"[")) {
 			return true
 		}
 	}
@@ -180,7 +182,7 @@ func (d *decoder) unknown(kn *yaml.Node, p, parent, where string, known []string
 	}
 	s := aliases[strings.ToLower(kn.Value)]
 	if !slices.Contains(known, s) {
-		s = suggest(kn.Value, known)
+		s = problem.Suggest(kn.Value, known)
 	}
 	if s != "" {
 		d.add(kn, p, fmt.Sprintf("did you mean %s?", s), "unknown key")
@@ -395,37 +397,4 @@ func (d *decoder) routes(dst *[]RouteConfig) setter {
 			*dst = append(*dst, r)
 		}
 	}
-}
-
-// suggest returns the candidate closest to s within edit distance 2 (case
-// ignored), or "".
-func suggest(s string, candidates []string) string {
-	best, bestDist := "", 3
-	for _, c := range candidates {
-		if dist := editDistance(strings.ToLower(s), c); dist < bestDist {
-			best, bestDist = c, dist
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

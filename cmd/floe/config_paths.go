@@ -138,7 +138,7 @@ func hideString(password, s string) string {
 func (c *Config) pathProblems() []Problem {
 	var out []Problem
 	add := func(path, msg, fix string) {
-		out = append(out, Problem{Path: path, Message: msg, Fix: fix, Line: c.lineOf(path)})
+		out = append(out, Problem{Field: path, Message: msg, Fix: fix, Line: c.lineOf(path)})
 	}
 	dirs := []struct{ field, dir string }{{"state.dir", c.State.Dir}, {"sink.warehouse", c.localWarehouse()}}
 	for _, d := range dirs {

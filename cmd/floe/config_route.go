@@ -3,13 +3,42 @@ package main
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
-	"time"
 )
 
-// MinCheckpointInterval is the shortest pipeline.checkpoint-interval: each
-// checkpoint is one Iceberg commit per changed table.
-const MinCheckpointInterval = time.Second
+// route checks route i: its source-table pattern, its sink-table, its
+// key, and that it can apply (routeSource). Routes are the file's own:
+// they tie source tables to sink tables.
+func (v *validator) route(i int) {
+	r, p := v.c.Route[i], fmt.Sprintf("route[%d]", i)
+	if v.Required(p+".source-table", r.SourceTable, "set the source table pattern, e.g. `source-table: public.orders`") {
+		if _, err := anchored(r.SourceTable); err != nil {
+			v.add(p+".source-table", "write a valid regular expression (RE2 syntax)", "bad table pattern %q: %v", r.SourceTable, err)
+		}
+	}
+	if r.SinkTable == "" && len(r.PrimaryKey) == 0 {
+		v.add(p+".sink-table", "set `sink-table: namespace.table` (or `primary-key:` for a table without one)",
+			"a route needs a sink-table or a primary-key")
+	} else if r.SinkTable != "" {
+		parts := strings.Split(r.SinkTable, ".")
+		if len(parts) > 2 || slices.Contains(parts, "") {
+			v.add(p+".sink-table", "write `namespace.table` or `table`", "bad sink table %q", r.SinkTable)
+		}
+	}
+	if _, one := literalTable(r.SourceTable); len(r.PrimaryKey) > 0 && r.SourceTable != "" && !one {
+		v.add(p+".primary-key", "give the key in a route whose source-table names one table, e.g. public\\.events",
+			"a key needs a source-table naming exactly one schema.table, got %q", r.SourceTable)
+	}
+	v.routeSource(i)
+	seen := map[string]bool{}
+	for _, col := range r.PrimaryKey {
+		if seen[col] {
+			v.add(p+".primary-key", "name each key column once", "column %q repeated", col)
+		}
+		seen[col] = true
+	}
+}
 
 // routeSource reports route i when an earlier route has the same
 // source-table (the first match wins, so it would never apply) or when

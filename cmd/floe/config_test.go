@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/floe-cdc/floe/capture/postgres"
 )
 
 const testSecret = "hunter2-Sup3r$ecret"
@@ -123,7 +125,7 @@ func TestConfigDefaultIdent(t *testing.T) {
 		"Çafé":                  "floe__af_", // every rune outside [a-z0-9_] becomes _
 		strings.Repeat("a", 80): "floe_" + strings.Repeat("a", 58),
 	} {
-		require.Equal(t, want, defaultIdent(in), in)
+		require.Equal(t, want, postgres.IdentFor(in), in)
 	}
 }
 
@@ -249,6 +251,10 @@ func TestConfigProblems(t *testing.T) {
 			count: 1, path: "source.username", line: 5, message: "bad environment variable reference ${DB-USER}"},
 		{name: "enum with suggestion", yaml: minimalYAML + "  mode: changelgo\n",
 			count: 1, path: "sink.mode", line: 10, message: `unknown value "changelgo"`, fix: "use upsert or changelog (did you mean changelog?)"},
+		{name: "mysql server-id beyond the ids", yaml: strings.Replace(minimalYAML, "type: postgres", "type: mysql\n  server-id: 4294967296", 1),
+			count: 1, path: "source.server-id", line: 5, message: "4294967296 is out of range", fix: "use a value from 1 to 4294967295"},
+		{name: "mysql server-time-zone", yaml: strings.Replace(minimalYAML, "type: postgres", "type: mysql\n  server-time-zone: Mars/Olympus", 1),
+			count: 1, path: "source.server-time-zone", line: 5, message: `unknown time zone "Mars/Olympus"`, fix: "IANA zone name"},
 		{name: "mysql zero-date", yaml: strings.Replace(minimalYAML, "type: postgres", "type: mysql\n  zero-date: bogus", 1),
 			count: 1, path: "source.zero-date", line: 5, message: "bogus"},
 		{name: "snapshot mode", yaml: strings.Replace(minimalYAML, "tables: public.orders", "tables: public.orders\n  snapshot.mode: initial-only", 1),
@@ -314,12 +320,12 @@ func TestConfigAllProblemsAtOnce(t *testing.T) {
 	var cerr *ConfigError
 	require.ErrorAs(t, err, &cerr)
 	type at struct {
-		Line int
-		Path string
+		Line  int
+		Field string
 	}
 	var got []at
 	for _, p := range cerr.Problems {
-		got = append(got, at{p.Line, p.Path})
+		got = append(got, at{p.Line, p.Field})
 	}
 	require.Equal(t, []at{
 		{3, "pipeline.checkpoint-intervall"},
@@ -350,7 +356,7 @@ func TestConfigAllProblemsAtOnce(t *testing.T) {
 func problemPaths(ps []Problem) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
-		out[i] = p.Path
+		out[i] = p.Field
 	}
 	return out
 }
@@ -389,7 +395,7 @@ route:
 	var unset []string
 	for _, p := range problems {
 		if strings.Contains(p.Message, "is not set") {
-			unset = append(unset, p.Path+" "+p.Message)
+			unset = append(unset, p.Field+" "+p.Message)
 		}
 	}
 	require.Equal(t, []string{
@@ -398,7 +404,7 @@ route:
 		"source.hostname environment variable C is not set",
 	}, unset)
 	for _, p := range problems {
-		if p.Path == "pipeline.name" || p.Path == "source.hostname" {
+		if p.Field == "pipeline.name" || p.Field == "source.hostname" {
 			require.Contains(t, p.Message, "is not set", "a field whose variable is unset is not reported again")
 		}
 	}
@@ -479,7 +485,7 @@ func TestConfigRedacted(t *testing.T) {
 	require.Equal(t, "***", back.Source.Password)
 	require.Equal(t, "postgres://cat:xxxxx@db/catalog", back.Sink.Catalog.URI)
 	back.Source.Password, back.Sink.Catalog.URI = cfg.Source.Password, cfg.Sink.Catalog.URI
-	back.lines, cfg.lines = nil, nil
+	back.lines, cfg.lines, back.file = nil, nil, cfg.file
 	require.Equal(t, cfg, back)
 	require.Equal(t, "floe${x}", back.Source.Username)
 	require.Equal(t, []string{`public\.events_\d{1,2}`}, []string{back.Route[1].SourceTable})
@@ -509,7 +515,7 @@ func TestConfigInCode(t *testing.T) {
 	require.Len(t, cfg.Source.TableRegexps, 1, "only the patterns that compile")
 	problems := cfg.Validate()
 	require.Len(t, problems, 1)
-	require.Equal(t, Problem{Path: "source.tables", Message: `bad table pattern "bad(": missing closing )`,
+	require.Equal(t, Problem{Field: "source.tables", Message: `bad table pattern "bad(": missing closing )`,
 		Fix: "write a valid regular expression (RE2 syntax)"}, problems[0])
 	require.Equal(t, "f.yaml: source.tables: bad table pattern \"bad(\": missing closing ) (fix: write a valid regular expression (RE2 syntax))",
 		(&ConfigError{File: "f.yaml", Problems: problems}).Error())

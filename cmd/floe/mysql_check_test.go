@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/floe-cdc/floe/capture/mysql"
 )
 
 // TestMariaDBCheckCatchesWhatRunRejects: a route key that is not unique or
@@ -31,7 +33,7 @@ func TestMariaDBCheckCatchesWhatRunRejects(t *testing.T) {
 
 	r := e.start()
 	e.waitStreaming(r)
-	id := strconv.Itoa(DefaultServerID("my_check"))
+	id := strconv.FormatUint(uint64(mysql.DefaultServerID("my_check")), 10)
 	out, code := runFloe(t, e.pipelineEnv, "check", "--config", e.config)
 	expectOneLineError(t, out, code, "source.server-id: 1 replica(s) are connected to 127.0.0.1:", `user "u_my_check" may not list them`,
 		"so floe check cannot tell whether one uses server id "+id, "fix: GRANT REPLICATION MASTER ADMIN ON *.* TO 'u_my_check'@'<host>'")

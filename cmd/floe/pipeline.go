@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/floe-cdc/floe/capture"
-	"github.com/floe-cdc/floe/capture/postgres"
+	"github.com/floe-cdc/floe/checkpoint"
 	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/transform"
 )
@@ -28,11 +28,10 @@ func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
 }
 
 // floeSource is what the verbs need of a source: capture plus the
-// preflight check. Sources report problems as capture.Problem
-// (Field, Message, Fix).
+// preflight check (capture.Checker).
 type floeSource interface {
 	capture.Source
-	Check(ctx context.Context) []capture.Problem
+	capture.Checker
 }
 
 // openSource builds the configured source; it does not connect yet.
@@ -43,34 +42,15 @@ func openSource(cfg *Config, log *slog.Logger) (floeSource, error) {
 // openStreamingSource is openSource for floe run: the source reports its
 // stream's liveness to live (may be nil).
 func openStreamingSource(cfg *Config, log *slog.Logger, live *capture.Liveness) (floeSource, error) {
+	t, ok := lookupSourceType(cfg.Source.Type)
+	if !ok {
+		return nil, fmt.Errorf("source.type: %q is not supported (fix: use %s)", cfg.Source.Type, strings.Join(sourceTypeNames(), " or "))
+	}
 	keys, err := keyOverrides(cfg)
 	if err != nil {
 		return nil, err
 	}
-	switch cfg.Source.Type {
-	case "postgres":
-	case "mysql":
-		return openMySQL(cfg, log, keys, live)
-	default:
-		return nil, fmt.Errorf("source.type: %q is not supported (fix: use postgres or mysql)", cfg.Source.Type)
-	}
-	return postgres.New(postgres.Config{
-		Host:            cfg.Source.Hostname,
-		Port:            cfg.Source.Port,
-		User:            cfg.Source.Username,
-		Password:        cfg.Source.Password,
-		Database:        cfg.Source.Database,
-		Tables:          cfg.Source.TableRegexps,
-		SlotName:        cfg.Source.SlotName,
-		PublicationName: cfg.Source.PublicationName,
-		KeyOverrides:    keys,
-		RequireKey:      cfg.Sink.Mode == "upsert",
-		Logger:          log.With("component", "capture"),
-
-		HeartbeatInterval: cfg.Source.HeartbeatInterval,
-		StallTimeout:      cfg.Source.StallTimeout,
-		Liveness:          live,
-	})
+	return t.open(cfg, sourceEnv{log: log, keys: keys, live: live})
 }
 
 // keyOverrides collects the keys named by routes, each with its route's
@@ -109,25 +89,43 @@ func sinkMode(cfg *Config) (transform.Mode, error) {
 	return transform.ParseMode(cfg.Sink.Mode)
 }
 
+// sinkOptions maps the sink: section onto lakewriter.Options.
+func sinkOptions(cfg *Config) lakewriter.Options {
+	k := cfg.Sink
+	return lakewriter.Options{
+		CatalogType: k.Catalog.Type,
+		CatalogName: k.Catalog.Name,
+		URI:         k.Catalog.URI,
+		Warehouse:   k.Warehouse,
+		Credential:  k.Catalog.Credential,
+		Token:       k.Catalog.Token,
+		S3: lakewriter.S3Options{
+			Endpoint:        k.S3.Endpoint,
+			Region:          k.S3.Region,
+			PathStyle:       k.S3.PathStyle,
+			AccessKeyID:     k.S3.AccessKeyID,
+			SecretAccessKey: k.S3.SecretAccessKey,
+		},
+		Timeout: k.Timeout,
+	}
+}
+
 // openCatalog opens the configured Iceberg catalog.
 func openCatalog(ctx context.Context, cfg *Config, log *slog.Logger) (*lakewriter.Catalog, error) {
-	return lakewriter.Open(ctx, lakewriter.Options{
-		CatalogType: cfg.Sink.Catalog.Type,
-		CatalogName: cfg.Sink.Catalog.Name,
-		URI:         cfg.Sink.Catalog.URI,
-		Warehouse:   cfg.Sink.Warehouse,
-		Credential:  cfg.Sink.Catalog.Credential,
-		Token:       cfg.Sink.Catalog.Token,
-		S3: lakewriter.S3Options{
-			Endpoint:        cfg.Sink.S3.Endpoint,
-			Region:          cfg.Sink.S3.Region,
-			PathStyle:       cfg.Sink.S3.PathStyle,
-			AccessKeyID:     cfg.Sink.S3.AccessKeyID,
-			SecretAccessKey: cfg.Sink.S3.SecretAccessKey,
-		},
-		Timeout: cfg.Sink.Timeout,
-		Logger:  log.With("component", "lakewriter"),
-	})
+	opts := sinkOptions(cfg)
+	opts.Logger = log.With("component", "lakewriter")
+	return lakewriter.Open(ctx, opts)
+}
+
+// checkpointConfig maps pipeline.checkpoint-interval and
+// source.snapshot.* onto checkpoint.Config; the rest keeps its defaults.
+func checkpointConfig(cfg *Config) checkpoint.Config {
+	cc := checkpoint.Defaults()
+	cc.Interval = cfg.Pipeline.CheckpointInterval
+	cc.SnapshotMode = cfg.Source.SnapshotMode
+	cc.SnapshotParallelism = cfg.Source.SnapshotParallelism
+	cc.SnapshotChunkRows = cfg.Source.SnapshotChunkRows
+	return cc
 }
 
 // isTerminal reports whether f is a terminal (for the progress bar).

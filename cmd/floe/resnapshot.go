@@ -200,13 +200,6 @@ func lockStateDir(dir string) (*state.Store, error) {
 	return store, nil
 }
 
-// streamHolder is implemented by sources that can tell who streams from
-// them (the PostgreSQL slot's walsender, a MySQL replica with the
-// pipeline's server id).
-type streamHolder interface {
-	StreamHolder(ctx context.Context) (string, error)
-}
-
 // refuseWhileStreaming fails while a floe run of this pipeline streams
 // from the source, wherever it runs: the state dir's lock guards only this
 // machine and this state dir. A source that cannot be asked is a refusal
@@ -217,7 +210,7 @@ func refuseWhileStreaming(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	defer src.Close()
-	h, ok := src.(streamHolder)
+	h, ok := src.(capture.StreamHolder)
 	if !ok {
 		return nil
 	}

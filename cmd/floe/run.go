@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,11 +100,7 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 	// The same preflight as floe check, so a misconfigured source fails
 	// with the setting and the fix before anything is created.
 	if problems := src.Check(ctx); len(problems) > 0 {
-		lines := make([]string, len(problems))
-		for i, p := range problems {
-			lines[i] = formatSourceProblem(p)
-		}
-		return errors.New(strings.Join(lines, "\n"))
+		return cfg.problemError(problems)
 	}
 	cat, err := openCatalog(ctx, cfg, log)
 	if err != nil {
@@ -211,20 +206,17 @@ func setupError(cfg *Config, err error) error {
 func runAttempt(ctx context.Context, cfg *Config, src floeSource, cat *lakewriter.Catalog, mode transform.Mode,
 	store *state.Store, metrics *checkpoint.Metrics, log *slog.Logger, progress io.Writer) error {
 	coord, err := checkpoint.New(checkpoint.Options{
-		Pipeline:            cfg.Pipeline.Name,
-		Source:              src,
-		Catalog:             cat,
-		Router:              newRouter(cfg),
-		Mode:                mode,
-		Store:               store,
-		Interval:            cfg.Pipeline.CheckpointInterval,
-		SnapshotMode:        cfg.Source.SnapshotMode,
-		SnapshotParallelism: cfg.Source.SnapshotParallelism,
-		SnapshotChunkRows:   cfg.Source.SnapshotChunkRows,
-		SpillDir:            filepath.Join(cfg.State.Dir, "spill"),
-		Logger:              log,
-		Metrics:             metrics,
-		Progress:            progress,
+		Pipeline: cfg.Pipeline.Name,
+		Source:   src,
+		Catalog:  cat,
+		Router:   newRouter(cfg),
+		Mode:     mode,
+		Store:    store,
+		Config:   checkpointConfig(cfg),
+		SpillDir: filepath.Join(cfg.State.Dir, "spill"),
+		Logger:   log,
+		Metrics:  metrics,
+		Progress: progress,
 	})
 	if err != nil {
 		return err

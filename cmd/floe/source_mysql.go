@@ -1,68 +1,67 @@
 package main
 
 import (
-	"fmt"
-	"hash/fnv"
-	"log/slog"
-	"strings"
-	"time"
+	"errors"
+
 	_ "time/tzdata" // server-time-zone names resolve in the static binary without the system's zoneinfo
 
-	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/mysql"
+	"github.com/floe-cdc/floe/schema/problem"
+	"github.com/floe-cdc/floe/transform"
 )
 
-// DefaultServerID derives a replica server id from the pipeline name: a
-// stable FNV-1a hash folded into 1000..4294967294, away from the small ids
-// servers and hand-configured replicas usually take.
-func DefaultServerID(pipeline string) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte("floe:" + pipeline))
-	return 1000 + int(h.Sum32()%(1<<32-1-1000))
-}
-
-// mysqlTimeZone parses source.server-time-zone. "" and "UTC" (any case)
-// are time.UTC: DATETIME stays a wall clock (Iceberg timestamp). Any other
-// IANA name, Etc/UTC included, makes DATETIME the instant of its wall
-// clock in that zone (Iceberg timestamptz); see mysql.Config.ServerTimeZone.
-func mysqlTimeZone(name string) (*time.Location, error) {
-	if name == "" || strings.EqualFold(name, "utc") {
-		return time.UTC, nil
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, fmt.Errorf("unknown time zone %q", name)
-	}
-	return loc, nil
+// mysqlType is source.type mysql (MySQL and MariaDB; the flavour is
+// detected on connect).
+var mysqlType = sourceType{
+	name: "mysql",
+	defaults: func(c *Config) {
+		if !c.set("source.port") && c.Source.Port == DefaultConfig().Source.Port {
+			c.Source.Port = mysql.Defaults().Port
+		}
+		if c.Source.ServerID == 0 {
+			c.Source.ServerID = int(mysql.DefaultServerID(c.Pipeline.Name))
+		}
+	},
+	validate: func(c *Config) []Problem {
+		mc, problems := mysqlConfig(c)
+		return appendNew(problems, mc.Validate())
+	},
+	open: func(c *Config, env sourceEnv) (floeSource, error) {
+		mc, problems := mysqlConfig(c)
+		if len(problems) > 0 {
+			return nil, problem.List(problems)
+		}
+		mc.KeyOverrides, mc.Liveness, mc.Logger = env.keys, env.live, env.log.With("component", "capture")
+		return mysql.New(mc)
+	},
 }
 
 var _ floeSource = (*mysql.Source)(nil)
 
-// openMySQL builds the MySQL/MariaDB source of cfg; it does not connect yet.
-func openMySQL(cfg *Config, log *slog.Logger, keys map[capture.TableID]capture.KeyOverride, live *capture.Liveness) (floeSource, error) {
-	loc, err := mysqlTimeZone(cfg.Source.ServerTimeZone)
-	if err != nil {
-		return nil, fmt.Errorf("source.server-time-zone: %w", err)
+// mysqlConfig maps the source: section onto mysql.Config. A server-id
+// outside the range of ids and an unknown server-time-zone are problems
+// of the mapping; the value is then left at its default, for Validate.
+func mysqlConfig(c *Config) (mysql.Config, []Problem) {
+	s := c.Source
+	var v problem.Checks
+	mc := mysql.Defaults()
+	mc.Host, mc.Port, mc.User, mc.Password, mc.Tables = s.Hostname, s.Port, s.Username, s.Password, s.TableRegexps
+	if s.ServerID < 0 || s.ServerID > mysql.MaxServerID {
+		v.Between("source.server-id", s.ServerID, 1, mysql.MaxServerID)
+	} else {
+		mc.ServerID = uint32(s.ServerID)
 	}
-	src, err := mysql.New(mysql.Config{
-		Host:           cfg.Source.Hostname,
-		Port:           cfg.Source.Port,
-		User:           cfg.Source.Username,
-		Password:       cfg.Source.Password,
-		Tables:         cfg.Source.TableRegexps,
-		ServerID:       uint32(cfg.Source.ServerID),
-		ServerTimeZone: loc,
-		ZeroDate:       cfg.Source.ZeroDate,
-		KeyOverrides:   keys,
-		RequireKey:     cfg.Sink.Mode == "upsert",
-		Logger:         log.With("component", "capture"),
-
-		HeartbeatInterval: cfg.Source.HeartbeatInterval,
-		StallTimeout:      cfg.Source.StallTimeout,
-		Liveness:          live,
-	})
-	if err != nil {
-		return nil, err
+	if loc, err := mysql.ParseServerTimeZone(s.ServerTimeZone); err != nil {
+		var p Problem
+		if !errors.As(err, &p) {
+			p = Problem{Field: "source.server-time-zone", Message: err.Error()}
+		}
+		v.List = append(v.List, p)
+	} else {
+		mc.ServerTimeZone = loc
 	}
-	return src, nil
+	mc.ZeroDate = s.ZeroDate
+	mc.HeartbeatInterval, mc.StallTimeout = s.HeartbeatInterval, s.StallTimeout
+	mc.RequireKey = c.Sink.Mode == transform.Upsert.String()
+	return mc, v.List
 }
