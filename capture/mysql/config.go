@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	sqldriver "database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,9 +80,11 @@ type Source struct {
 	log      *slog.Logger
 	patterns capture.TablePatterns // Config.Tables
 
-	dbOnce sync.Once
-	db     *sql.DB
-	dbErr  error
+	dbOnce    sync.Once
+	db        *sql.DB
+	dbErr     error
+	reads     *capture.ReadBound  // bounds every read of the query connections (capture/readbound.go)
+	connector sqldriver.Connector // db's, for a connection of its own (inLongSnapshot)
 
 	mu       sync.Mutex
 	flavor   string
@@ -136,7 +139,7 @@ func New(cfg Config) (*Source, error) {
 	if len(problems) > 0 {
 		return nil, problems
 	}
-	return &Source{cfg: cfg, log: cfg.Logger, patterns: capture.NewTablePatterns(cfg.Tables)}, nil
+	return &Source{cfg: cfg, log: cfg.Logger, patterns: capture.NewTablePatterns(cfg.Tables), reads: capture.NewReadBound(cfg.StallTimeout)}, nil
 }
 
 // Problem is capture.Problem: one thing wrong with the source or its
@@ -166,6 +169,7 @@ func (s *Source) pool() (*sql.DB, error) {
 		c.Params = map[string]string{"time_zone": "'+00:00'"}
 		c.InterpolateParams = true
 		c.Timeout = 10 * time.Second
+		c.DialFunc = capture.BoundedDial(nil, s.addr(), s.reads, s.log)
 		c.Logger = quietLogger{}
 		if err := c.Apply(driver.Charset("utf8mb4", "")); err != nil {
 			s.dbErr = fmt.Errorf("connection settings: %w", err)
@@ -176,7 +180,7 @@ func (s *Source) pool() (*sql.DB, error) {
 			s.dbErr = fmt.Errorf("connection settings: %w", err)
 			return
 		}
-		s.db = sql.OpenDB(conn)
+		s.db, s.connector = sql.OpenDB(conn), conn
 		s.db.SetMaxOpenConns(capture.ChunkReaders + 2)
 		s.db.SetMaxIdleConns(capture.ChunkReaders + 2)
 		s.db.SetConnMaxIdleTime(time.Minute)
