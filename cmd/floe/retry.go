@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -93,8 +94,31 @@ func transient(err error) bool {
 		return true
 	case errors.As(err, &opErr), errors.As(err, &dnsErr), errors.As(err, &connErr):
 		return true
+	case timedOut(err):
+		return true
 	}
 	return pgconn.SafeToRetry(err)
+}
+
+// timedOut reports whether some error in err's chain is a timeout: a
+// network wait that hit its bound because the peer went silent (the
+// source's stall timeout, sink.timeout, the S3 SDK's read timeout, which
+// is no net.OpError).
+func timedOut(err error) bool {
+	if t, ok := err.(interface{ Timeout() bool }); ok && t.Timeout() {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return u.Unwrap() != nil && timedOut(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if timedOut(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // mysqlTransient reports the MySQL/MariaDB error numbers of a server that
@@ -125,6 +149,8 @@ func endpoint(err error, cfg *Config) string {
 		opErr   *net.OpError
 		dnsErr  *net.DNSError
 		connErr *pgconn.ConnectError
+		urlErr  *url.Error
+		named   interface{ Endpoint() string }
 	)
 	switch {
 	case errors.As(err, &opErr) && opErr.Addr != nil:
@@ -133,6 +159,12 @@ func endpoint(err error, cfg *Config) string {
 		return dnsErr.Name
 	case errors.As(err, &connErr) && connErr.Config != nil:
 		return net.JoinHostPort(connErr.Config.Host, fmt.Sprint(connErr.Config.Port))
+	case errors.As(err, &named): // a silent catalog database connection
+		return named.Endpoint()
+	case errors.As(err, &urlErr): // an S3 or REST catalog request
+		if u, perr := url.Parse(urlErr.URL); perr == nil && u.Host != "" {
+			return u.Host
+		}
 	}
 	return net.JoinHostPort(cfg.Source.Hostname, fmt.Sprint(cfg.Source.Port))
 }

@@ -6,12 +6,14 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -57,6 +59,12 @@ func TestClassify(t *testing.T) {
 		{"missing file", pathErr(syscall.ENOENT), true, fatal},
 		{"catalog file deleted", fmt.Errorf("commit: %w", lakewriter.ErrCatalogGone), true, fatal},
 		{"EACCES of a socket is no storage fault", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EACCES)}, true, lostConnection},
+		// A half-open S3 connection: the SDK's read timeout is no
+		// net.OpError; it used to end floe run instead of the attempt.
+		{"S3 read timeout", errS3ReadTimeout, true, lostConnection},
+		{"silent catalog database", fmt.Errorf("commit: %w", silentCatalog{}), true, lostConnection},
+		{"silent source query connection", fmt.Errorf("read chunk 3 of t: %w", errSilentSource), false, lostConnection},
+		{"a timeout deep in a joined error", errors.Join(errors.New("commit failed"), fmt.Errorf("reload: %w", errS3ReadTimeout)), true, lostConnection},
 	}
 	for _, c := range cases {
 		if got := classify(c.err, c.streamed); got != c.want {
@@ -64,6 +72,25 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+var (
+	// errS3ReadTimeout is how the AWS SDK reports an S3 request whose
+	// response went silent (wrapped in more layers in practice).
+	errS3ReadTimeout = fmt.Errorf("reload table lake.t: ReadFile s3://lake/t/metadata/v3.metadata.json: %w",
+		&url.Error{Op: "Get", URL: "http://10.0.0.9:9000/lake/t/metadata/v3.metadata.json", Err: &awshttp.ResponseTimeoutError{TimeoutDur: 3 * time.Second}})
+	errSilentSource = &net.OpError{Op: "read", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: 5432},
+		Err: &capture.SilentConnError{Endpoint: "10.0.0.5:5432", Op: "received", After: 30 * time.Second}}
+)
+
+// silentCatalog stands for lakewriter's error of a silent catalog
+// database connection.
+type silentCatalog struct{}
+
+func (silentCatalog) Error() string {
+	return "catalog database 10.0.0.7:5432: no data received for 1m0s (sink.timeout)"
+}
+func (silentCatalog) Timeout() bool    { return true }
+func (silentCatalog) Endpoint() string { return "catalog database 10.0.0.7:5432" }
 
 func TestEndpointAndStorageProblem(t *testing.T) {
 	cfg := &Config{Source: SourceConfig{Hostname: "db", Port: 5432}, State: StateConfig{Dir: "/var/lib/floe/shop"},
@@ -74,6 +101,16 @@ func TestEndpointAndStorageProblem(t *testing.T) {
 	}
 	if got := endpoint(io.ErrUnexpectedEOF, cfg); got != "db:5432" {
 		t.Errorf("endpoint without an address: %q", got)
+	}
+	// Sink endpoints are named, not the source's.
+	if got := endpoint(errS3ReadTimeout, cfg); got != "10.0.0.9:9000" {
+		t.Errorf("endpoint of an S3 read timeout: %q", got)
+	}
+	if got := endpoint(fmt.Errorf("commit: %w", silentCatalog{}), cfg); got != "catalog database 10.0.0.7:5432" {
+		t.Errorf("endpoint of a silent catalog database: %q", got)
+	}
+	if got := endpoint(errSilentSource, cfg); got != "10.0.0.5:5432" {
+		t.Errorf("endpoint of a silent source connection: %q", got)
 	}
 	for path, want := range map[string]string{
 		"/lake/ns.db/t/data/f.parquet":         "sink.warehouse: no space left on device: /lake/ns.db/t/data/f.parquet (fix: free space",
