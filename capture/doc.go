@@ -46,6 +46,13 @@
 //   - a stream that brings nothing for its StallTimeout while the server
 //     is not working for it fails with a *StallError, which callers treat
 //     as a lost connection;
+//   - every read and write of a source's query connections (snapshot
+//     chunks, checks before a commit, re-reads) that moves no byte for
+//     the same StallTimeout fails with a *net.OpError around a
+//     *SilentConnError naming the server (BoundedDial), so a half-open
+//     connection ends the attempt instead of holding it forever; the
+//     connection of a whole-table pass (planning a table's chunks, a
+//     verify scan) waits LongReadFactor times as long;
 //   - SnapshotPlan's encoding is versioned and pinned by a golden test.
 //
 // See docs/checkpoint-protocol.md (positions, acknowledgement, snapshots).

@@ -53,11 +53,18 @@ func (s *watermarkSource) Stream(ctx context.Context, out chan<- capture.Batch) 
 // reports true, and returns the watermarks it handed the source.
 func runWatermarked(t *testing.T, src *watermarkSource, cat *lakewriter.Catalog, until func() bool) map[capture.TableID]*capture.SnapshotPlan {
 	t.Helper()
+	return runWatermarkedIdle(t, src, cat, time.Millisecond, until)
+}
+
+// runWatermarkedIdle is runWatermarked with quiet tables advanced after
+// idle.
+func runWatermarkedIdle(t *testing.T, src *watermarkSource, cat *lakewriter.Catalog, idle time.Duration, until func() bool) map[capture.TableID]*capture.SnapshotPlan {
+	t.Helper()
 	src.marks = make(chan map[capture.TableID]*capture.SnapshotPlan, 1)
 	c, err := New(Options{
 		Pipeline: "p", Source: src, Catalog: cat, Router: transform.NewRouter("lake", nil), Mode: transform.Upsert,
 		Config: Config{SnapshotMode: SnapshotInitial, SnapshotParallelism: 2, SnapshotChunkRows: 40,
-			MaxCheckpointChanges: 100, Interval: 50 * time.Millisecond, IdleCommitInterval: time.Millisecond},
+			MaxCheckpointChanges: 100, Interval: 50 * time.Millisecond, IdleCommitInterval: idle},
 		SpillDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
@@ -143,4 +150,37 @@ func TestWatermarksKeptUntilPassed(t *testing.T) {
 	src.stream = nil
 	marks = runWatermarked(t, src, cat, func() bool { return true })
 	require.Empty(t, marks)
+}
+
+// TestPassedWindowAdvancesAtOnce: when every change of a table inside
+// its snapshot window was held by its chunks (the source dropped them),
+// the stream brings nothing for it but positions; once they pass its
+// latest chunk watermark, the table's position moves up at the next
+// checkpoint, not after the idle interval. Before that rule, a MariaDB
+// run whose snapshot had been slowed down (latency on the source) kept
+// such tables at the snapshot's start for the 5-minute idle interval: a
+// marker written during the snapshot, read by the last chunk, never
+// showed up as committed, and TestFaults/mariadb-source waited for it in
+// vain while the server sent heartbeats.
+func TestPassedWindowAdvancesAtOnce(t *testing.T) {
+	fake, _ := fakeTables()
+	src := &watermarkSource{fakeSource: fake}
+	cat, _ := openCatalog(t)
+	names := []string{"a", "b", "c"} // latest watermarks 15, 14 and 11
+	runWatermarked(t, src, cat, func() bool { return true })
+
+	// The stream passes every watermark with nothing but positions.
+	src.stream = []capture.Batch{{Position: testPos(16), CommitTime: time.Now()}}
+	src.fakeSource.reads = map[string]int{}
+	runWatermarkedIdle(t, src, cat, time.Hour, func() bool {
+		for _, name := range names {
+			if latestProps(t, cat, name)[ledger.PropPosition] != testPos(16).String() {
+				return false
+			}
+		}
+		return true
+	})
+	for _, name := range names {
+		require.NotContains(t, latestProps(t, cat, name), ledger.PropSnapshot, "%s passed its watermarks", name)
+	}
 }

@@ -60,6 +60,10 @@ func (e *timeoutError) Error() string {
 func (e *timeoutError) Timeout() bool   { return true }
 func (e *timeoutError) Temporary() bool { return true }
 
+// Endpoint names the server that went silent ("catalog database
+// HOST:PORT").
+func (e *timeoutError) Endpoint() string { return e.endpoint }
+
 // idleConn fails a Read or Write that makes no progress for timeout.
 // Deadlines its user sets (pgconn sets them to interrupt a statement when
 // a context ends) keep working: the earlier of the two applies.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	sqldriver "database/sql/driver"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -167,9 +168,11 @@ type Source struct {
 	log      *slog.Logger
 	patterns capture.TablePatterns // Config.Tables
 
-	dbOnce sync.Once
-	db     *sql.DB
-	dbErr  error
+	dbOnce    sync.Once
+	db        *sql.DB
+	dbErr     error
+	reads     *capture.ReadBound  // bounds every read of the query connections (capture/readbound.go)
+	connector sqldriver.Connector // db's, for a connection of its own (inLongSnapshot)
 
 	mu       sync.Mutex
 	flavor   string
@@ -213,7 +216,7 @@ func New(cfg Config) (*Source, error) {
 	if problems := cfg.Validate(); len(problems) > 0 {
 		return nil, capture.Problems(problems)
 	}
-	return &Source{cfg: cfg, log: cfg.Logger, patterns: capture.NewTablePatterns(cfg.Tables)}, nil
+	return &Source{cfg: cfg, log: cfg.Logger, patterns: capture.NewTablePatterns(cfg.Tables), reads: capture.NewReadBound(cfg.StallTimeout)}, nil
 }
 
 // Problem is capture.Problem: one thing wrong with the source or its
@@ -240,6 +243,7 @@ func (s *Source) pool() (*sql.DB, error) {
 		c.Params = map[string]string{"time_zone": "'+00:00'"}
 		c.InterpolateParams = true
 		c.Timeout = 10 * time.Second
+		c.DialFunc = capture.BoundedDial(nil, s.addr(), s.reads, s.log)
 		c.Logger = quietLogger{}
 		if err := c.Apply(driver.Charset("utf8mb4", "")); err != nil {
 			s.dbErr = fmt.Errorf("connection settings: %w", err)
@@ -250,7 +254,7 @@ func (s *Source) pool() (*sql.DB, error) {
 			s.dbErr = fmt.Errorf("connection settings: %w", err)
 			return
 		}
-		s.db = sql.OpenDB(conn)
+		s.db, s.connector = sql.OpenDB(conn), conn
 		s.db.SetMaxOpenConns(capture.ChunkReaders + 2)
 		s.db.SetMaxIdleConns(capture.ChunkReaders + 2)
 		s.db.SetConnMaxIdleTime(time.Minute)

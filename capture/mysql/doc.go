@@ -42,8 +42,12 @@
 // coordinator can cut checkpoints at a recent position. Ack only records
 // the position: MySQL keeps no replica state. The server is asked for a
 // heartbeat every HeartbeatInterval; a binlog read that brings nothing for
-// StallTimeout fails the stream with a capture.StallError. StreamHolder
-// names the binlog reader registered with the pipeline's server id.
+// StallTimeout fails the stream with a capture.StallError. Every query
+// connection is bounded the same way: a read or write that moves no byte
+// for StallTimeout fails (capture.BoundedDial), except on the connection
+// of its own that planning a table's chunks or ScanTable uses, which
+// waits capture.LongReadFactor times as long. StreamHolder names the
+// binlog reader registered with the pipeline's server id.
 //
 // Snapshot: Start takes From = the server's current position (or the
 // resume position) and reports Exact = false: there is no exported

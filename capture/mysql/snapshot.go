@@ -23,6 +23,22 @@ func (s *Source) inSnapshot(ctx context.Context, fn func(tx *sql.Tx) error) erro
 	if err != nil {
 		return err
 	}
+	return inSnapshotOn(ctx, db, s, fn)
+}
+
+// inLongSnapshot is inSnapshot for one whole-table pass, which the server
+// may sort or materialise before it answers: it runs on a connection of
+// its own whose reads wait capture.LongReadFactor times the bound.
+func (s *Source) inLongSnapshot(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if _, err := s.pool(); err != nil {
+		return err
+	}
+	db := sql.OpenDB(s.connector) // no idle connection: the next one is dialled with ctx
+	defer db.Close()
+	return inSnapshotOn(capture.WithLongReads(ctx), db, s, fn)
+}
+
+func inSnapshotOn(ctx context.Context, db *sql.DB, s *Source, fn func(tx *sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return s.connectError(err)
@@ -98,7 +114,8 @@ func (s *Source) keyBounds(ctx context.Context, t *table, rowsPerChunk int) ([][
 	q := fmt.Sprintf("SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (ORDER BY %s) AS floe_rn FROM %s) AS k WHERE floe_rn %% ? = 0 ORDER BY floe_rn",
 		strings.Join(names, ", "), strings.Join(aliased, ", "), t.keyList, t.qname)
 	var bounds [][]string
-	err := s.inSnapshot(ctx, func(tx *sql.Tx) error {
+	// The server numbers the whole key before it sends the first bound.
+	err := s.inLongSnapshot(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, q, rowsPerChunk)
 		if err != nil {
 			return err
@@ -309,7 +326,7 @@ func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(sche
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", id, err)
 	}
-	err = s.inSnapshot(ctx, func(tx *sql.Tx) error { return queryRows(ctx, tx, t, q, nil, fn) })
+	err = s.inLongSnapshot(ctx, func(tx *sql.Tx) error { return queryRows(ctx, tx, t, q, nil, fn) })
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", id, err)
 	}

@@ -169,6 +169,7 @@ type Source struct {
 	snapTime time.Time
 	snapConn *pgconn.PgConn // replication connection holding the exported snapshot
 	readers  *readerPool
+	reads    *capture.ReadBound // bounds every read of the query connections (capture/readbound.go)
 
 	acked atomic.Uint64 // highest acknowledged LSN
 }
@@ -191,7 +192,7 @@ func New(cfg Config) (*Source, error) {
 	if problems := cfg.Validate(); len(problems) > 0 {
 		return nil, capture.Problems(problems)
 	}
-	return &Source{cfg: cfg, log: cfg.Logger, patterns: capture.NewTablePatterns(cfg.Tables)}, nil
+	return &Source{cfg: cfg, log: cfg.Logger, patterns: capture.NewTablePatterns(cfg.Tables), reads: capture.NewReadBound(cfg.StallTimeout)}, nil
 }
 
 // Problem is capture.Problem: one thing wrong with the source or its
@@ -219,6 +220,7 @@ func (s *Source) connect(ctx context.Context) (*pgx.Conn, error) {
 	for k, v := range sessionParams {
 		cc.RuntimeParams[k] = v
 	}
+	cc.DialFunc = pgconn.DialFunc(capture.BoundedDial(capture.DialFunc(cc.DialFunc), s.addr(), s.reads, s.log))
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		return nil, s.connectError(err)

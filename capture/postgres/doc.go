@@ -31,7 +31,13 @@
 // with a capture.StallError after the walsender is terminated; a
 // walsender that works through WAL that yields nothing is waited for.
 // Config.Liveness receives the stream's state (streaming, heard, owed
-// heartbeats). StreamHolder names the walsender holding the slot.
+// heartbeats). StreamHolder names the walsender holding the slot. Every
+// regular (non-replication) connection is bounded the same way: a read
+// or write that moves no byte for StallTimeout fails
+// (capture.BoundedDial); planning a table's chunks and ScanTable wait
+// capture.LongReadFactor times as long. The replication connection
+// holding an exported snapshot sends nothing while chunks are read; a
+// half-open one is noticed when the stream starts.
 //
 // Invariants:
 //   - every connection runs with DateStyle=ISO, IntervalStyle=iso_8601,

@@ -186,6 +186,8 @@ func (s *Source) keyBounds(ctx context.Context, t *table, rowsPerChunk int) ([][
 		t.keyList, t.qname)
 	var bounds [][]string
 	err := s.withSnapshot(ctx, func(c *pgx.Conn, _ time.Time) error {
+		// The server may sort the whole key before it sends the first bound.
+		defer capture.ExtendConn(c.PgConn().Conn())()
 		rr := c.PgConn().ExecParams(ctx, sql, [][]byte{[]byte(strconv.Itoa(rowsPerChunk))}, []uint32{20}, nil, textFormat)
 		for rr.NextRow() {
 			b, err := capture.KeyBound(t.layout, rr.Values())
@@ -336,7 +338,7 @@ func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(sche
 	if err != nil {
 		return err
 	}
-	c, err := s.connect(ctx)
+	c, err := s.connect(capture.WithLongReads(ctx)) // a whole-table pass (see capture.ReadBound)
 	if err != nil {
 		return err
 	}

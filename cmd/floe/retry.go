@@ -103,11 +103,25 @@ func transient(err error) bool {
 	return pgconn.SafeToRetry(err)
 }
 
-// timedOut reports whether an error in err's chain says it is a timeout
-// (net.Error and the AWS SDK's errors have Timeout() bool).
+// timedOut reports whether some error in err's chain is a timeout: a
+// network wait that hit its bound because the peer went silent (the
+// source's stall timeout, sink.timeout, the S3 SDK's read timeout, which
+// is no net.OpError).
 func timedOut(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
+	if t, ok := err.(interface{ Timeout() bool }); ok && t.Timeout() {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return u.Unwrap() != nil && timedOut(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if timedOut(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // mysqlTransient reports the MySQL/MariaDB error numbers of a server that
@@ -139,6 +153,7 @@ func endpoint(err error, cfg *Config) string {
 		dnsErr  *net.DNSError
 		connErr *pgconn.ConnectError
 		urlErr  *url.Error
+		named   interface{ Endpoint() string }
 	)
 	switch {
 	case errors.As(err, &opErr) && opErr.Addr != nil:
@@ -152,6 +167,8 @@ func endpoint(err error, cfg *Config) string {
 		return dnsErr.Name
 	case errors.As(err, &connErr) && connErr.Config != nil:
 		return net.JoinHostPort(connErr.Config.Host, fmt.Sprint(connErr.Config.Port))
+	case errors.As(err, &named): // a silent catalog database connection
+		return named.Endpoint()
 	}
 	return net.JoinHostPort(cfg.Source.Hostname, fmt.Sprint(cfg.Source.Port))
 }

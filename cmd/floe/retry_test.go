@@ -72,6 +72,9 @@ func TestClassify(t *testing.T) {
 		{"S3 read that timed out (sink.timeout), after the SDK's attempts", errS3Timeout, true, lostConnection},
 		{"a bounded wait that expired (ioContext, sink.timeout)", fmt.Errorf("x: %w", context.DeadlineExceeded), true, lostConnection},
 		{"EACCES of a socket is no storage fault", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EACCES)}, true, lostConnection},
+		{"silent catalog database", fmt.Errorf("commit: %w", silentCatalog{}), true, lostConnection},
+		{"silent source query connection", fmt.Errorf("read chunk 3 of t: %w", errSilentSource), false, lostConnection},
+		{"a timeout deep in a joined error", errors.Join(errors.New("commit failed"), fmt.Errorf("reload: %w", errS3Timeout)), true, lostConnection},
 	}
 	for _, c := range cases {
 		if got := classify(c.err, c.streamed); got != c.want {
@@ -80,6 +83,21 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+var (
+	errSilentSource = &net.OpError{Op: "read", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(10, 0, 0, 5), Port: 5432},
+		Err: &capture.SilentConnError{Endpoint: "10.0.0.5:5432", Op: "received", After: 30 * time.Second}}
+)
+
+// silentCatalog stands for lakewriter's error of a silent catalog
+// database connection.
+type silentCatalog struct{}
+
+func (silentCatalog) Error() string {
+	return "catalog database 10.0.0.7:5432: no data received for 1m0s (sink.timeout)"
+}
+func (silentCatalog) Timeout() bool    { return true }
+func (silentCatalog) Endpoint() string { return "catalog database 10.0.0.7:5432" }
+
 func TestEndpointAndStorageProblem(t *testing.T) {
 	cfg := &Config{Source: SourceConfig{Hostname: "db", Port: 5432}, State: StateConfig{Dir: "/var/lib/floe/shop"},
 		Sink: SinkConfig{Warehouse: "/lake", Catalog: CatalogConfig{URI: "sqlite:///var/lib/floe/catalog.db"}}}
@@ -87,11 +105,18 @@ func TestEndpointAndStorageProblem(t *testing.T) {
 	if got := endpoint(fmt.Errorf("x: %w", refused), cfg); got != "10.0.0.5:6543" {
 		t.Errorf("endpoint of a refused dial: %q", got)
 	}
-	if got := endpoint(errS3Timeout, cfg); got != "127.0.0.1:38891" {
-		t.Errorf("endpoint of an S3 request: %q", got)
-	}
 	if got := endpoint(io.ErrUnexpectedEOF, cfg); got != "db:5432" {
 		t.Errorf("endpoint without an address: %q", got)
+	}
+	// Sink endpoints are named, not the source's.
+	if got := endpoint(errS3Timeout, cfg); got != "127.0.0.1:38891" {
+		t.Errorf("endpoint of an S3 read timeout: %q", got)
+	}
+	if got := endpoint(fmt.Errorf("commit: %w", silentCatalog{}), cfg); got != "catalog database 10.0.0.7:5432" {
+		t.Errorf("endpoint of a silent catalog database: %q", got)
+	}
+	if got := endpoint(errSilentSource, cfg); got != "10.0.0.5:5432" {
+		t.Errorf("endpoint of a silent source connection: %q", got)
 	}
 	for path, want := range map[string]string{
 		"/lake/ns.db/t/data/f.parquet":         "sink.warehouse: no space left on device: /lake/ns.db/t/data/f.parquet (fix: free space",
