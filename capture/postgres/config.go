@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 )
 
 // Config configures a PostgreSQL source.
@@ -35,7 +36,7 @@ type Config struct {
 	// PublicationName is the publication holding the captured tables (default "floe").
 	PublicationName string
 	// KeyOverrides name the key columns of tables without a primary key
-	// (see capture.KeyCheck for what discovery requires of them).
+	// (see capture.KeyOverride for what discovery requires of them).
 	KeyOverrides map[capture.TableID]capture.KeyOverride
 	// RequireKey makes a table without a primary key and without an
 	// override an error (upsert mode).
@@ -78,11 +79,11 @@ var slotNameRE = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 type Source struct {
 	cfg      Config
 	log      *slog.Logger
-	patterns capture.TablePatterns // Config.Tables
+	patterns toolkit.TablePatterns // Config.Tables
 
 	mu       sync.Mutex
-	tables   capture.Tables[*table] // discovered, in name order
-	life     capture.Lifecycle
+	tables   toolkit.Tables[*table] // discovered, in name order
+	life     toolkit.Lifecycle
 	from     Position
 	exact    bool
 	snapAt   Position // the position snapshot chunks are read at: from, or an exported snapshot's
@@ -132,7 +133,7 @@ func New(cfg Config) (*Source, error) {
 	if len(problems) > 0 {
 		return nil, problems
 	}
-	return &Source{cfg: cfg, log: cfg.Logger, patterns: capture.NewTablePatterns(cfg.Tables)}, nil
+	return &Source{cfg: cfg, log: cfg.Logger, patterns: toolkit.NewTablePatterns(cfg.Tables)}, nil
 }
 
 // Problem is capture.Problem: one thing wrong with the source or its
