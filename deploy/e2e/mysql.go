@@ -1,0 +1,62 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/mysql"
+	"github.com/floe-cdc/floe/deploy/testdb"
+	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
+)
+
+// MySQLPosition returns the server's current GTID position in the form
+// floe records it (mysql.v1:mariadb:... on MariaDB, mysql.v1:gtid:... on
+// MySQL): every transaction committed before the call is at or before it.
+func MySQLPosition(db *sql.DB, flavor string) (capture.Position, error) {
+	query, form := "SELECT @@GLOBAL.gtid_binlog_pos", "mysql.v1:mariadb:"
+	if flavor == testdb.FlavorMySQL {
+		query, form = "SELECT REPLACE(@@GLOBAL.gtid_executed, '\n', '')", "mysql.v1:gtid:"
+	}
+	var gtid string
+	if err := db.QueryRow(query).Scan(&gtid); err != nil {
+		return nil, fmt.Errorf("read the server's GTID position: %w", err)
+	}
+	return mysql.DecodePosition(form + gtid)
+}
+
+// WaitCommitted waits until Iceberg table table has a commit of pipeline
+// whose floe.position (a MySQL position) is at or after target, or any
+// commit when target is nil. It fails when run, if not nil, exits first,
+// or after timeout.
+func WaitCommitted(ctx context.Context, cat *lakewriter.Catalog, table lakewriter.Ident, pipeline string, target capture.Position, timeout time.Duration, run *testdb.Process) error {
+	var exited <-chan struct{}
+	if run != nil {
+		exited = run.Exited
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		tbl, err := cat.LoadTable(ctx, table)
+		if err == nil {
+			props, err := tbl.LatestProps(ctx, ledger.CommitOf(pipeline))
+			if err == nil && props != nil {
+				if p, err := mysql.DecodePosition(props[ledger.PropPosition]); err == nil && (target == nil || p.Compare(target) >= 0) {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("floe run exited while catching up: %v", run.Err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("floe did not commit %v to %s within %v", target, table, timeout)
+		}
+	}
+}
