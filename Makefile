@@ -16,8 +16,8 @@ deps: ## install the PostgreSQL server and staticcheck when missing
 build: ## build bin/floe (a static binary: CGO is off)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/floe
 
-demo: deps build ## run Floe end to end on a throwaway PostgreSQL (about a minute)
-	./$(BIN) demo
+demo: deps build ## run Floe end to end on a throwaway PostgreSQL (about a minute; cmd/floe-demo runs bin/floe)
+	$(GO) run ./cmd/floe-demo -floe $(BIN) $(DEMO_FLAGS)
 
 lint: deps ## gofmt, go vet and staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: run gofmt -w on the files above'; exit 1; }

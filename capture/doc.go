@@ -11,16 +11,17 @@
 // TableScanner (floe verify), Checker (the preflight of floe check and
 // floe run), ExclusiveChecker and StreamHolder.
 //
-// It also holds the source-agnostic parts every backend uses, so that
-// each is written once: the table registry (Tables) and table patterns,
-// the Start/Stream/Close order (Lifecycle), the defaults and checks of
-// the settings every source's Config has (config.go), position helpers (AsPosition, CutPositionPrefix), the frame
-// of chunk planning (PlanKeyRanges, KeyBound, ChunkBatch) and of
-// RowReader key batches (KeyBatches), and what a stream reports about its
-// liveness (Liveness, StallError). Problem is schema/problem's: it keeps
-// the error it was found from (Problem.Err), so a refused connection stays
-// recognisable as one.
-// It imports no database driver.
+// It also holds what callers set and read around a source: the defaults
+// and checks of the settings every source's Config has (config.go), route
+// keys for tables without a primary key (KeyOverride), and what a stream
+// reports about its liveness (Liveness, StallError). Problem is
+// schema/problem's: it keeps the error it was found from (Problem.Err), so
+// a refused connection stays recognisable as one. The parts every backend
+// shares but no caller uses (the table registry, table patterns, the
+// Start/Stream/Close order, position helpers, the frame of chunk planning
+// and of RowReader key batches) live in capture/internal/toolkit, which
+// only the backends below capture can import. It imports no database
+// driver.
 //
 // In: a source database (each backend is a subpackage: postgres, mysql).
 // Out: Batches — one source transaction each, or one snapshot chunk —
@@ -42,7 +43,7 @@
 //     has committed past its position;
 //   - a route's key for a table without a primary key (KeyOverride) is
 //     accepted only when NOT NULL columns a unique index covers exactly
-//     form it (KeyCheck), so two source rows never share a key;
+//     form it, so two source rows never share a key;
 //   - a stream that brings nothing for its StallTimeout while the server
 //     is not working for it fails with a *StallError, which callers treat
 //     as a lost connection;

@@ -2,6 +2,14 @@ package capture
 
 import "errors"
 
+// Errors of Snapshotter calls made out of order; every source returns them.
+var (
+	// ErrNotStarted is returned by snapshot calls before Start succeeded.
+	ErrNotStarted = errors.New("source not started: call Start before reading the snapshot")
+	// ErrSnapshotEnded is returned by snapshot calls after EndSnapshot.
+	ErrSnapshotEnded = errors.New("snapshot has ended")
+)
+
 // ErrLayoutChanged is matched (errors.Is) by a snapshot read that found
 // its table's layout changed since the table was discovered (a schema
 // change while the snapshot runs). The rows cannot be decoded with the

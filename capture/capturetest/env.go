@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/floe-cdc/floe/capture"
 )
 
 // Main runs a source package's tests (m.Run) against a server that start
@@ -27,6 +29,18 @@ func Main(m *testing.M, server string, start func(ctx context.Context) (stop fun
 		defer stop()
 	}
 	return m.Run()
+}
+
+// Open returns the source newSource builds from cfg (a backend's New),
+// closed at t's cleanup; an error fails t.
+func Open[C any, S capture.Source](t *testing.T, newSource func(C) (S, error), cfg C) S {
+	t.Helper()
+	s, err := newSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // Context is a context bounded by the test's life (and 3 minutes).

@@ -19,6 +19,7 @@ import (
 	driver "github.com/go-sql-driver/mysql"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/schema/mysqltype"
 	"github.com/floe-cdc/floe/schema/problem"
 )
@@ -54,7 +55,7 @@ type Config struct {
 	// error; see mysqltype.Options).
 	ZeroDate string
 	// KeyOverrides name the key columns of tables without a primary key
-	// (see capture.KeyCheck for what discovery requires of them).
+	// (see capture.KeyOverride for what discovery requires of them).
 	KeyOverrides map[capture.TableID]capture.KeyOverride
 	// RequireKey makes a table without a primary key and without an
 	// override an error (upsert mode).
@@ -166,7 +167,7 @@ const (
 type Source struct {
 	cfg      Config
 	log      *slog.Logger
-	patterns capture.TablePatterns // Config.Tables
+	patterns toolkit.TablePatterns // Config.Tables
 
 	dbOnce    sync.Once
 	db        *sql.DB
@@ -177,8 +178,8 @@ type Source struct {
 	mu       sync.Mutex
 	flavor   string
 	gtidMode bool // MySQL gtid_mode=ON (MariaDB always uses GTIDs)
-	tables   capture.Tables[*table]
-	life     capture.Lifecycle
+	tables   toolkit.Tables[*table]
+	life     toolkit.Lifecycle
 	from     Position
 	ended    bool
 	// marks are the chunk watermarks the stream reconciles (SetWatermarks).
@@ -216,7 +217,7 @@ func New(cfg Config) (*Source, error) {
 	if problems := cfg.Validate(); len(problems) > 0 {
 		return nil, capture.Problems(problems)
 	}
-	return &Source{cfg: cfg, log: cfg.Logger, patterns: capture.NewTablePatterns(cfg.Tables), reads: capture.NewReadBound(cfg.StallTimeout)}, nil
+	return &Source{cfg: cfg, log: cfg.Logger, patterns: toolkit.NewTablePatterns(cfg.Tables), reads: capture.NewReadBound(cfg.StallTimeout)}, nil
 }
 
 // Problem is capture.Problem: one thing wrong with the source or its
@@ -255,8 +256,8 @@ func (s *Source) pool() (*sql.DB, error) {
 			return
 		}
 		s.db, s.connector = sql.OpenDB(conn), conn
-		s.db.SetMaxOpenConns(capture.ChunkReaders + 2)
-		s.db.SetMaxIdleConns(capture.ChunkReaders + 2)
+		s.db.SetMaxOpenConns(toolkit.ChunkReaders + 2)
+		s.db.SetMaxIdleConns(toolkit.ChunkReaders + 2)
 		s.db.SetConnMaxIdleTime(time.Minute)
 	})
 	return s.db, s.dbErr

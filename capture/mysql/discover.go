@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/schema/mysqltype"
 )
@@ -32,7 +33,7 @@ type table struct {
 	keyList    string // quoted key columns in key order
 }
 
-// Info returns the table's id and layout (capture.Discovered).
+// Info returns the table's id and layout (toolkit.Discovered).
 func (t *table) Info() capture.TableInfo { return capture.TableInfo{ID: t.id, Schema: t.layout} }
 
 // systemSchemas are never captured.
@@ -160,7 +161,7 @@ func (s *Source) describe(ctx context.Context, c querier, id capture.TableID) (*
 }
 
 // checkKeyOverride checks the route key o of table id
-// (capture.KeyCheck): the columns exist, are NOT NULL, and a unique index
+// (toolkit.KeyCheck): the columns exist, are NOT NULL, and a unique index
 // covers exactly them (functional key parts do not count); a table with a
 // primary key must be keyed by it. Column names compare case-insensitively,
 // as the server compares them.
@@ -187,7 +188,7 @@ func (s *Source) checkKeyOverride(ctx context.Context, c querier, id capture.Tab
 	if err != nil {
 		return nil, fmt.Errorf("read unique indexes of %s: %w", id, err)
 	}
-	k := capture.KeyCheck{Table: id, Override: o, PrimaryKey: pk, Nullable: nullable, FoldCase: true, Quote: quoteIdent,
+	k := toolkit.KeyCheck{Table: id, Override: o, PrimaryKey: pk, Nullable: nullable, FoldCase: true, Quote: quoteIdent,
 		SetNotNull: func(col string) string {
 			return fmt.Sprintf("ALTER TABLE %s.%s MODIFY %s <its type> NOT NULL", quoteIdent(id.Schema), quoteIdent(id.Name), quoteIdent(col))
 		}}

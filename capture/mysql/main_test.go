@@ -28,11 +28,8 @@ var testMaria *testdb.MariaDB
 func TestMain(m *testing.M) {
 	flag.Parse()
 	os.Exit(capturetest.Main(m, "MariaDB", func(ctx context.Context) (func() error, error) {
-		err := testdb.EnsureMariaDBInstalled(ctx)
-		if err == nil {
-			testMaria, err = testdb.StartMariaDB(ctx, testdb.MariaDBOptions{})
-		}
-		if err != nil {
+		var err error
+		if testMaria, err = testdb.StartMariaDB(ctx, testdb.MariaDBOptions{}); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(os.Stderr, "capture/mysql: testing against %s %s\n", testMaria.Flavor, testMaria.Version)
@@ -76,15 +73,7 @@ func newEnvOn(t *testing.T, m *testdb.MariaDB) *testEnv {
 	n := envSeq.Add(1)
 	name := capturetest.UniqueName(t, n, 24)
 	e := &testEnv{t: t, m: m, db: name, user: "u" + fmt.Sprint(n), serverID: uint32(1000 + n)}
-	if err := m.CreateDatabase(context.Background(), e.db, e.user, testPassword); err != nil {
-		t.Fatal(err)
-	}
-	root, err := sql.Open("mysql", m.RootDSN(e.db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { root.Close() })
-	e.root = root
+	e.root = m.DatabaseForTest(t, e.db, e.user, testPassword, "")
 	return e
 }
 
@@ -127,12 +116,7 @@ func (e *testEnv) config(tables ...string) Config {
 
 func (e *testEnv) source(cfg Config) *Source {
 	e.t.Helper()
-	s, err := New(cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { s.Close() })
-	return s
+	return capturetest.Open(e.t, New, cfg)
 }
 
 // startStream runs s.Stream in the background until cleanup.

@@ -9,6 +9,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 )
 
 // positionPrefix is the versioned prefix of Position.String. Changing the
@@ -118,7 +119,7 @@ func (p Position) kindName() string {
 	return "invalid"
 }
 
-func asPosition(p capture.Position) Position { return capture.AsPosition[Position](p, "mysql") }
+func asPosition(p capture.Position) Position { return toolkit.AsPosition[Position](p, "mysql") }
 
 func compareMaria(a, b []MariaGTID) int {
 	seq := func(gs []MariaGTID, domain uint32) (uint64, bool) {
@@ -204,7 +205,7 @@ func gtidCount(s *gomysql.MysqlGTIDSet) int64 {
 
 // DecodePosition parses the form written by Position.String.
 func DecodePosition(s string) (Position, error) {
-	rest, err := capture.CutPositionPrefix(s, positionPrefix, "MySQL", "mariadb:|gtid:|file:...")
+	rest, err := toolkit.CutPositionPrefix(s, positionPrefix, "MySQL", "mariadb:|gtid:|file:...")
 	if err != nil {
 		return Position{}, err
 	}
@@ -278,5 +279,5 @@ func addMaria(gs []MariaGTID, g MariaGTID) []MariaGTID {
 
 // DecodePosition parses a position encoded by Position.String.
 func (s *Source) DecodePosition(str string) (capture.Position, error) {
-	return capture.PositionOf(DecodePosition(str))
+	return toolkit.PositionOf(DecodePosition(str))
 }

@@ -313,11 +313,7 @@ func TestCheckBinlogOff(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	m, err := testdb.StartMariaDB(ctx, testdb.MariaDBOptions{ExtraConf: []string{"skip-log-bin", "binlog_format=STATEMENT"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Stop()
+	m := testdb.StartMariaDBForTest(ctx, t, testdb.MariaDBOptions{ExtraConf: []string{"skip-log-bin", "binlog_format=STATEMENT"}})
 	if err := m.CreateDatabase(ctx, "shop", "floe", "pw"); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/iceberg-go"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/schema"
 )
@@ -95,7 +96,7 @@ func (s *Source) PlanChunks(ctx context.Context, id capture.TableID, rowsPerChun
 	}
 	s.snapshotted[id] = true // every chunk is read after Start's server position
 	s.mu.Unlock()
-	return capture.PlanKeyRanges(id, t.layout, rowsPerChunk, func() ([][]string, error) {
+	return toolkit.PlanKeyRanges(id, t.layout, rowsPerChunk, func() ([][]string, error) {
 		return s.keyBounds(ctx, t, rowsPerChunk)
 	})
 }
@@ -130,7 +131,7 @@ func (s *Source) keyBounds(ctx context.Context, t *table, rowsPerChunk int) ([][
 			if err := rows.Scan(ptrs...); err != nil {
 				return err
 			}
-			b, err := capture.KeyBound(t.layout, vals)
+			b, err := toolkit.KeyBound(t.layout, vals)
 			if err != nil {
 				return err
 			}
@@ -252,7 +253,7 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 	if err != nil {
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 	}
-	b, add := capture.ChunkBatch(id, chunk, t.layout)
+	b, add := toolkit.ChunkBatch(id, chunk, t.layout)
 	b.CommitTime = time.Now().UTC()
 	s.mu.Lock()
 	from := s.from
@@ -341,7 +342,7 @@ func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema
 	if err != nil {
 		return nil, err
 	}
-	batches, err := capture.KeyBatches(id, t.layout, keys)
+	batches, err := toolkit.KeyBatches(id, t.layout, keys)
 	if err != nil {
 		return nil, err
 	}

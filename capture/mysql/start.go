@@ -10,6 +10,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 )
 
 // ErrBinlogPurged is matched (errors.Is) by every *PurgedError.
@@ -262,5 +263,5 @@ func (s *Source) CurrentPosition(ctx context.Context) (capture.Position, error) 
 		return nil, err
 	}
 	defer c.Close()
-	return capture.PositionOf(s.currentPosition(ctx, c))
+	return toolkit.PositionOf(s.currentPosition(ctx, c))
 }

@@ -23,11 +23,7 @@ func berlinServer(t *testing.T) *testdb.MariaDB {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	m, err := testdb.StartMariaDB(ctx, testdb.MariaDBOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Stop() })
+	m := testdb.StartMariaDBForTest(ctx, t, testdb.MariaDBOptions{})
 	if err := m.LoadTimeZone(ctx, "Europe/Berlin"); err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/schema/problem"
 )
 
@@ -41,7 +42,7 @@ type Config struct {
 	// (source.publication.name): 1 to 63 bytes; default as SlotName.
 	PublicationName string
 	// KeyOverrides name the key columns of tables without a primary key
-	// (see capture.KeyCheck for what discovery requires of them).
+	// (see capture.KeyOverride for what discovery requires of them).
 	KeyOverrides map[capture.TableID]capture.KeyOverride
 	// RequireKey makes a table without a primary key and without an
 	// override an error (upsert mode).
@@ -157,11 +158,11 @@ var slotNameRE = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 type Source struct {
 	cfg      Config
 	log      *slog.Logger
-	patterns capture.TablePatterns // Config.Tables
+	patterns toolkit.TablePatterns // Config.Tables
 
 	mu       sync.Mutex
-	tables   capture.Tables[*table] // discovered, in name order
-	life     capture.Lifecycle
+	tables   toolkit.Tables[*table] // discovered, in name order
+	life     toolkit.Lifecycle
 	from     Position
 	exact    bool
 	snapAt   Position // the position snapshot chunks are read at: from, or an exported snapshot's
@@ -192,7 +193,7 @@ func New(cfg Config) (*Source, error) {
 	if problems := cfg.Validate(); len(problems) > 0 {
 		return nil, capture.Problems(problems)
 	}
-	return &Source{cfg: cfg, log: cfg.Logger, patterns: capture.NewTablePatterns(cfg.Tables), reads: capture.NewReadBound(cfg.StallTimeout)}, nil
+	return &Source{cfg: cfg, log: cfg.Logger, patterns: toolkit.NewTablePatterns(cfg.Tables), reads: capture.NewReadBound(cfg.StallTimeout)}, nil
 }
 
 // Problem is capture.Problem: one thing wrong with the source or its

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/schema"
 )
 
@@ -255,7 +256,7 @@ func TestExportedSnapshotLockQueue(t *testing.T) {
 	done := make(chan []schema.Row, 1)
 	go func() {
 		var g errgroup.Group
-		g.SetLimit(capture.ChunkReaders)
+		g.SetLimit(toolkit.ChunkReaders)
 		for _, ch := range chunksA {
 			g.Go(func() error { _, err := s.ReadChunk(ctx, A, ch); return err })
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/schema/pgtype"
 )
@@ -31,7 +32,7 @@ type table struct {
 	keyOIDs    []uint32
 }
 
-// Info returns the table's id and layout (capture.Discovered).
+// Info returns the table's id and layout (toolkit.Discovered).
 func (t *table) Info() capture.TableInfo { return capture.TableInfo{ID: t.id, Schema: t.layout} }
 
 // Discover connects, finds the tables whose "schema.table" fully matches
@@ -214,7 +215,7 @@ type att struct {
 	notNull bool
 }
 
-// checkKeyOverride checks the route key o of table t (capture.KeyCheck):
+// checkKeyOverride checks the route key o of table t (toolkit.KeyCheck):
 // the columns exist, are NOT NULL, and a unique index without predicate or
 // expressions covers exactly them (its key columns, INCLUDE columns
 // aside); a table with a primary key must be keyed by it.
@@ -239,7 +240,7 @@ func (s *Source) checkKeyOverride(ctx context.Context, conn *pgx.Conn, t *table,
 	if err != nil {
 		return nil, fmt.Errorf("read unique indexes: %w", err)
 	}
-	k := capture.KeyCheck{Table: t.id, Override: o,
+	k := toolkit.KeyCheck{Table: t.id, Override: o,
 		Quote: func(s string) string { return pgx.Identifier{s}.Sanitize() },
 		SetNotNull: func(c string) string {
 			return fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", pgx.Identifier{t.id.Schema, t.id.Name}.Sanitize(), pgx.Identifier{c}.Sanitize())

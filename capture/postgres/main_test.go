@@ -26,11 +26,8 @@ var testPG *testdb.Postgres
 func TestMain(m *testing.M) {
 	flag.Parse()
 	os.Exit(capturetest.Main(m, "PostgreSQL", func(ctx context.Context) (func() error, error) {
-		err := testdb.EnsurePostgresInstalled(ctx)
-		if err == nil {
-			testPG, err = testdb.StartPostgres(ctx, testdb.PostgresOptions{})
-		}
-		if err != nil {
+		var err error
+		if testPG, err = testdb.StartPostgres(ctx, testdb.PostgresOptions{}); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(os.Stderr, "capture/postgres: testing against PostgreSQL %s\n", testPG.Version)
@@ -60,16 +57,7 @@ func newEnv(t *testing.T) *testEnv {
 	// Under PostgreSQL's 63-byte limit with the suffixes added below.
 	name := capturetest.UniqueName(t, n, 32)
 	e := &testEnv{t: t, pg: testPG, db: name, user: name + "_u", slot: name + "_slot"}
-	dsn, err := testPG.CreateDatabase(context.Background(), e.db, e.user, testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.dsn = dsn
-	t.Cleanup(func() {
-		// Drop the slot so the cluster does not retain WAL for it.
-		_ = testPG.Exec(context.Background(), "postgres",
-			fmt.Sprintf("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '%s' AND NOT active", e.slot))
-	})
+	e.dsn = testPG.DatabaseForTest(t, e.db, e.user, testPassword, e.slot)
 	return e
 }
 
@@ -113,12 +101,7 @@ func (e *testEnv) config(tables ...string) Config {
 
 func (e *testEnv) source(cfg Config) *Source {
 	e.t.Helper()
-	s, err := New(cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { s.Close() })
-	return s
+	return capturetest.Open(e.t, New, cfg)
 }
 
 // startStream runs s.Stream in the background until cleanup.

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pglogrepl"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 )
 
 // positionPrefix is the versioned prefix of Position.String. Changing the
@@ -39,11 +40,11 @@ func (p Position) Compare(other capture.Position) int {
 	return 0
 }
 
-func asPosition(p capture.Position) Position { return capture.AsPosition[Position](p, "postgres") }
+func asPosition(p capture.Position) Position { return toolkit.AsPosition[Position](p, "postgres") }
 
 // DecodePosition parses the form written by Position.String.
 func DecodePosition(s string) (Position, error) {
-	rest, err := capture.CutPositionPrefix(s, positionPrefix, "PostgreSQL", "<hi>/<lo>")
+	rest, err := toolkit.CutPositionPrefix(s, positionPrefix, "PostgreSQL", "<hi>/<lo>")
 	if err != nil {
 		return Position{}, err
 	}
@@ -58,5 +59,5 @@ func DecodePosition(s string) (Position, error) {
 
 // DecodePosition parses a position encoded by Position.String.
 func (s *Source) DecodePosition(str string) (capture.Position, error) {
-	return capture.PositionOf(DecodePosition(str))
+	return toolkit.PositionOf(DecodePosition(str))
 }

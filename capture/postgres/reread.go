@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/schema"
 )
 
@@ -19,7 +20,7 @@ func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema
 	if err != nil {
 		return nil, err
 	}
-	batches, err := capture.KeyBatches(id, t.layout, keys)
+	batches, err := toolkit.KeyBatches(id, t.layout, keys)
 	if err != nil {
 		return nil, err
 	}

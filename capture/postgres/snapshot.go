@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/schema"
 )
@@ -174,7 +175,7 @@ func (s *Source) PlanChunks(ctx context.Context, id capture.TableID, rowsPerChun
 	if err != nil {
 		return nil, err
 	}
-	return capture.PlanKeyRanges(id, t.layout, rowsPerChunk, func() ([][]string, error) {
+	return toolkit.PlanKeyRanges(id, t.layout, rowsPerChunk, func() ([][]string, error) {
 		return s.keyBounds(ctx, t, rowsPerChunk)
 	})
 }
@@ -190,7 +191,7 @@ func (s *Source) keyBounds(ctx context.Context, t *table, rowsPerChunk int) ([][
 		defer capture.ExtendConn(c.PgConn().Conn())()
 		rr := c.PgConn().ExecParams(ctx, sql, [][]byte{[]byte(strconv.Itoa(rowsPerChunk))}, []uint32{20}, nil, textFormat)
 		for rr.NextRow() {
-			b, err := capture.KeyBound(t.layout, rr.Values())
+			b, err := toolkit.KeyBound(t.layout, rr.Values())
 			if err != nil {
 				rr.Close()
 				return err
@@ -216,7 +217,7 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 	if err != nil {
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 	}
-	b, add := capture.ChunkBatch(id, chunk, t.layout)
+	b, add := toolkit.ChunkBatch(id, chunk, t.layout)
 	err = s.withSnapshot(ctx, func(c *pgx.Conn, at time.Time) error {
 		b.CommitTime = at
 		return readRows(ctx, c.PgConn(), t, sql, params, oids, add)

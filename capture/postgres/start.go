@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 )
 
 // ErrSlotMissing is matched (errors.Is) by every *SlotMissingError.
@@ -100,7 +101,7 @@ func (s *Source) Start(ctx context.Context, req capture.StartRequest) (capture.S
 	info.From, info.Exact = s.from, s.exact
 	s.mu.Lock()
 	s.snapAt = s.from
-	s.readers = newReaderPool(s, capture.ChunkReaders)
+	s.readers = newReaderPool(s, toolkit.ChunkReaders)
 	s.mu.Unlock()
 	s.life.MarkStarted()
 	return info, nil
@@ -304,7 +305,7 @@ func (s *Source) ExportSnapshot(ctx context.Context) (capture.Position, error) {
 	s.mu.Lock()
 	old := s.readers
 	s.snapConn, s.snapName, s.snapTime, s.exact, s.snapAt = rconn, res.SnapshotName, snapTime, true, at
-	s.readers = newReaderPool(s, capture.ChunkReaders)
+	s.readers = newReaderPool(s, toolkit.ChunkReaders)
 	s.mu.Unlock()
 	if old != nil {
 		old.end()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,29 +11,13 @@ import (
 	"github.com/floe-cdc/floe/deploy/testdb"
 )
 
-// runFloe runs a floe verb to completion and returns its combined output
-// and exit code.
+// runFloe runs a floe verb to completion (at most 2 minutes) and returns
+// its combined output and exit code.
 func runFloe(t *testing.T, e *pipelineEnv, args ...string) (string, int) {
 	t.Helper()
-	cmd := e.floeCmd(args...)
-	done := make(chan struct{})
-	var out []byte
-	var err error
-	go func() { out, err = cmd.CombinedOutput(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Minute):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("floe %v did not finish within 2 minutes", args)
-	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		return string(out), ee.ExitCode()
-	}
-	if err != nil {
-		t.Fatalf("floe %v: %v", args, err)
-	}
-	return string(out), 0
+	f := e.floe()
+	f.T = t
+	return f.Run(2*time.Minute, args...)
 }
 
 // rewriteConfig replaces old with new in the env's config file.

@@ -26,7 +26,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCommand(), checkCommand(), verifyCommand(), compactCommand(), statusCommand(), resnapshotCommand(), demoCommand(), versionCommand())
+	root.AddCommand(runCommand(), checkCommand(), verifyCommand(), compactCommand(), statusCommand(), resnapshotCommand(), versionCommand())
 
 	ctx, stop := signalContext()
 	defer stop()

@@ -6,15 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"
-
-	"github.com/floe-cdc/floe/capture/mysql"
+	"github.com/floe-cdc/floe/deploy/e2e"
 	"github.com/floe-cdc/floe/deploy/testdb"
 	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/lakewriter/ledger"
@@ -38,58 +34,22 @@ const mysqlSchema = `CREATE TABLE accounts (
 |CREATE TABLE events (tenant VARCHAR(20) NOT NULL, seq BIGINT NOT NULL, kind VARCHAR(20), amount FLOAT, PRIMARY KEY (tenant, seq))
 |CREATE TABLE floe_marker (id INT PRIMARY KEY, at DATETIME(6))`
 
+// newMySQLEnv starts a MariaDB for the test with database db, its CDC user
+// u_<db> and the tables of mysqlSchema, and writes a config with extraSource
+// under source:.
 func newMySQLEnv(t *testing.T, db, mode, extraSource string) *mysqlEnv {
 	t.Helper()
 	needServers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := testdb.EnsureMariaDBInstalled(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m, err := testdb.StartMariaDB(ctx, testdb.MariaDBOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Stop() })
-	if err := m.CreateDatabase(ctx, db, "u_"+db, testPassword); err != nil {
-		t.Fatal(err)
-	}
-	root, err := sql.Open("mysql", m.RootDSN(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { root.Close() })
-	e := &mysqlEnv{pipelineEnv: &pipelineEnv{t: t, db: db, dir: testDir(t)}, m: m, root: root}
-	e.logPath = filepath.Join(e.dir, "floe.log")
-	e.config = filepath.Join(e.dir, "floe.yaml")
-	cfg := fmt.Sprintf(`pipeline:
-  name: %s
-  checkpoint-interval: 1s
-state:
-  dir: %s/state
-source:
-  type: mysql
-  hostname: 127.0.0.1
-  port: %d
-  username: u_%s
-  password: ${FLOE_TEST_PASSWORD}
-  tables: %s\.(accounts|events|floe_marker)
-  server-time-zone: UTC
-  snapshot.parallelism: 2
-%ssink:
-  type: iceberg
-  catalog:
-    type: sql
-    uri: sqlite://%s/catalog.db
-  warehouse: %s/warehouse
-  namespace: lake
-  mode: %s
-log:
-  level: debug
-`, db, e.dir, m.Port, db, db, extraSource, e.dir, e.dir, mode)
-	if err := os.WriteFile(e.config, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	m := testdb.StartMariaDBForTest(ctx, t, testdb.MariaDBOptions{})
+	root := m.DatabaseForTest(t, db, "u_"+db, testPassword, "")
+	f := e2e.NewPipeline(t, floeBin)
+	e := &mysqlEnv{pipelineEnv: &pipelineEnv{t: t, db: db, dir: f.Dir, config: f.Config, logPath: f.Log}, m: m, root: root}
+	f.WriteConfig(e2e.Config{Name: db,
+		Source: e2e.Source{Type: "mysql", Port: m.Port, User: "u_" + db, Tables: db + `\.(accounts|events|floe_marker)`,
+			Extra: "  snapshot.parallelism: 2\n" + extraSource},
+		Sink: e2e.Sink{Mode: mode}})
 	for _, s := range strings.Split(mysqlSchema, "|") {
 		e.sql(s)
 	}
@@ -178,16 +138,7 @@ func (w *mysqlWorkload) bulk(ctx context.Context, tenant string, rows int) error
 func (e *mysqlEnv) waitCaughtUp(r *running, timeout time.Duration) {
 	e.t.Helper()
 	e.sql("REPLACE INTO floe_marker VALUES (1, NOW(6))")
-	// The server's GTID position in the form floe records it.
-	query, form := "SELECT @@GLOBAL.gtid_binlog_pos", "mysql.v1:mariadb:"
-	if e.m.Flavor == testdb.FlavorMySQL {
-		query, form = "SELECT REPLACE(@@GLOBAL.gtid_executed, '\n', '')", "mysql.v1:gtid:"
-	}
-	var gtid string
-	if err := e.root.QueryRow(query).Scan(&gtid); err != nil {
-		e.t.Fatal(err)
-	}
-	target, err := mysql.DecodePosition(form + gtid)
+	target, err := e2e.MySQLPosition(e.root, e.m.Flavor)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -198,31 +149,13 @@ func (e *mysqlEnv) waitCaughtUp(r *running, timeout time.Duration) {
 		e.t.Fatal(err)
 	}
 	defer cat.Close()
+	marker := lakewriter.Ident{Namespace: cfg.Sink.Namespace, Name: "floe_marker"}
 	// timeout bounds the wait for progress, not the catch-up: a floe that
 	// keeps committing checkpoints (a long backlog on a loaded machine)
 	// is waited for; one that commits none for timeout is stuck.
-	deadline, commits := time.Now().Add(timeout), -1
-	for {
-		if n := strings.Count(e.tail(100000), `msg="checkpoint committed"`); n != commits {
-			deadline, commits = time.Now().Add(timeout), n
-		}
-		tbl, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: cfg.Sink.Namespace, Name: "floe_marker"})
-		if err == nil {
-			props, err := tbl.LatestProps(ctx, ledger.CommitOf(cfg.Pipeline.Name))
-			if err == nil && props != nil {
-				if p, err := mysql.DecodePosition(props[ledger.PropPosition]); err == nil && p.Compare(target) >= 0 {
-					return
-				}
-			}
-		}
-		select {
-		case <-r.Exited:
-			e.t.Fatalf("floe run exited while catching up: %v; log:\n%s", r.Err, e.tail(60))
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("floe did not commit %s, and committed no checkpoint for %v; log:\n%s", target, timeout, e.tail(60))
-		}
+	commits := func() int { return strings.Count(e.tail(100000), `msg="checkpoint committed"`) }
+	if err := e2e.WaitCommitted(ctx, cat, marker, cfg.Pipeline.Name, target, timeout, r, commits); err != nil {
+		e.t.Fatalf("%v; log:\n%s", err, e.tail(60))
 	}
 }
 

@@ -10,7 +10,8 @@
 //
 // Out: handles with the addresses and credentials of running servers,
 // Trino queries over its HTTP statement API (no CLI), and Python scripts
-// run in the PyIceberg environment.
+// run in the PyIceberg environment. The tests run floe itself through the
+// harness they share with cmd/floe (deploy/e2e).
 //
 // Invariants:
 //   - Every server listens on 127.0.0.1 on a free port, keeps its files

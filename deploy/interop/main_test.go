@@ -2,31 +2,31 @@ package interop
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/floe-cdc/floe/deploy/e2e"
 	"github.com/floe-cdc/floe/deploy/testdb"
 )
 
 // The interop tests run the real floe binary against a real PostgreSQL
-// and a real S3-compatible server, then read what it wrote with Trino and
-// PyIceberg. TestMain builds floe and starts PostgreSQL and versitygw;
-// Trino, the REST catalog and the Python environment start on first use.
+// and a real S3-compatible server (deploy/e2e), then read what it wrote
+// with Trino and PyIceberg. TestMain builds floe and starts PostgreSQL and
+// versitygw; Trino, the REST catalog and the Python environment start on
+// first use.
 var (
-	floeBin  string
-	sharedPG *testdb.Postgres
+	suite    e2e.Suite
+	floeBin  string           // suite.Bin
+	sharedPG *testdb.Postgres // suite.PG
 	sharedS3 *S3Server
-	setupErr error
 
 	trinoOnce   sync.Once
 	sharedTrino *Trino
@@ -38,65 +38,31 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := func() int {
-		flag.Parse()
-		if testing.Short() {
-			return m.Run()
-		}
-		ctx := context.Background()
-		root, err := RepoRoot()
-		if err != nil {
-			setupErr = err
-			return m.Run()
-		}
-		tmp, err := os.MkdirTemp("", "floe-interop-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(tmp)
-		floeBin = filepath.Join(tmp, "floe")
-		start := time.Now()
-		build := exec.Command("go", "build", "-o", floeBin, "./cmd/floe")
-		build.Dir = root
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			setupErr = fmt.Errorf("build floe: %v\n%s", err, out)
-			return m.Run()
-		}
-		fmt.Fprintf(os.Stderr, "interop: built floe in %s\n", time.Since(start).Round(time.Second))
-		defer func() {
-			_ = sharedTrino.Stop()
-			_ = sharedS3.Stop()
-			_ = sharedPG.Stop()
-		}()
-		if err := testdb.EnsurePostgresInstalled(ctx); err != nil {
-			setupErr = err
-		} else if sharedPG, err = testdb.StartPostgres(ctx, testdb.PostgresOptions{}); err != nil {
-			setupErr = err
-		} else {
-			start = time.Now()
-			if sharedS3, err = StartS3(ctx); err != nil {
-				setupErr = err
-			} else {
-				fmt.Fprintf(os.Stderr, "interop: versitygw ready in %s\n", time.Since(start).Round(time.Millisecond))
+	os.Exit(func() int {
+		defer suite.Setup(testdb.PostgresOptions{}, func(ctx context.Context) (func() error, error) {
+			start := time.Now()
+			s3, err := StartS3(ctx)
+			if err != nil {
+				return nil, err
 			}
-		}
+			fmt.Fprintf(os.Stderr, "interop: versitygw ready in %s\n", time.Since(start).Round(time.Millisecond))
+			sharedS3 = s3
+			return s3.Stop, nil
+		})()
+		defer func() { _ = sharedTrino.Stop() }()
+		floeBin, sharedPG = suite.Bin, suite.PG
 		return m.Run()
-	}()
-	os.Exit(code)
+	}())
 }
 
 // needServers skips in -short mode and fails when setup failed.
 func needServers(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("interop test: needs PostgreSQL, S3, Trino and Python")
-	}
-	if setupErr != nil {
-		t.Fatalf("interop setup: %v", setupErr)
-	}
+	suite.Need(t, "PostgreSQL, S3, Trino and Python")
 }
+
+// tailFile returns the last n lines of a file.
+var tailFile = e2e.TailFile
 
 // trino returns the shared Trino, starting it on first use; a Trino that
 // cannot start fails the test (it never skips).
@@ -147,30 +113,32 @@ type lake struct {
 	logPath    string
 }
 
-// newLake creates the databases and the bucket for test name.
+// newLake creates the source database (owned by u_<name>), the catalog
+// database and the bucket for test name.
 func newLake(t *testing.T, name string) *lake {
 	t.Helper()
-	ctx := context.Background()
+	l := newSink(t, name)
+	l.srcDSN = sharedPG.DatabaseForTest(t, name, "u_"+name, testPassword, "floe_"+name)
+	return l
+}
+
+// newSink is the lake of test name without a source: the catalog database
+// <name>_catalog, the bucket lake-<name> and the pipeline's directory.
+func newSink(t *testing.T, name string) *lake {
+	t.Helper()
 	l := &lake{t: t, name: name, catDB: name + "_catalog", catUser: "u_" + name + "_catalog",
 		bucket: "lake-" + strings.ReplaceAll(name, "_", "-"), dir: t.TempDir()}
-	var err error
-	if l.srcDSN, err = sharedPG.CreateDatabase(ctx, name, "u_"+name, testPassword); err != nil {
-		t.Fatal(err)
-	}
-	if _, err = sharedPG.CreateDatabase(ctx, l.catDB, l.catUser, testPassword); err != nil {
-		t.Fatal(err)
-	}
+	sharedPG.DatabaseForTest(t, l.catDB, l.catUser, testPassword, "")
 	if err := sharedS3.CreateBucket(l.bucket); err != nil {
 		t.Fatal(err)
 	}
 	l.warehouse = "s3://" + l.bucket + "/" + name
 	l.logPath = filepath.Join(l.dir, "floe.log")
+	l.configPath = filepath.Join(l.dir, "floe.yaml")
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("floe log tail:\n%s", tailFile(l.logPath, 40))
 		}
-		_ = sharedPG.Exec(context.Background(), name,
-			fmt.Sprintf("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'floe_%s' AND NOT active", name))
 	})
 	return l
 }
@@ -184,142 +152,51 @@ func (l *lake) catalogDSN() string {
 // four spaces) and warehouse the sink.warehouse value.
 func (l *lake) writeConfig(tables, catalog, warehouse string) {
 	l.t.Helper()
-	cfg := fmt.Sprintf(`pipeline:
-  name: %s
-  checkpoint-interval: 1s
-state:
-  dir: %s/state
-source:
-  type: postgres
-  hostname: 127.0.0.1
-  port: %d
-  username: u_%s
-  password: ${FLOE_TEST_PASSWORD}
-  database: %s
-  tables: %s
-sink:
-  type: iceberg
-  catalog:
-%s  warehouse: %s
-  s3:
-    endpoint: %s
-    region: %s
-    path-style: true
-    access-key-id: %s
-    secret-access-key: ${FLOE_S3_SECRET}
-  namespace: lake
-  mode: upsert
-log:
-  level: debug
-`, l.name, l.dir, sharedPG.Port, l.name, l.name, tables, catalog, warehouse,
-		sharedS3.Endpoint, sharedS3.Region, sharedS3.AccessKey)
-	l.configPath = filepath.Join(l.dir, "floe.yaml")
-	if err := os.WriteFile(l.configPath, []byte(cfg), 0o644); err != nil {
-		l.t.Fatal(err)
-	}
+	l.floe().WriteConfig(e2e.Config{Name: l.name,
+		Source: e2e.Source{Type: "postgres", Port: sharedPG.Port, User: "u_" + l.name, Database: l.name, Tables: tables},
+		Sink:   l.sink(catalog, warehouse)})
 }
 
-func (l *lake) floeCmd(args ...string) *exec.Cmd {
-	cmd := exec.Command(floeBin, args...)
-	cmd.Env = append(os.Environ(), "FLOE_TEST_PASSWORD="+testPassword, "FLOE_S3_SECRET="+sharedS3.SecretKey)
-	cmd.Dir = l.dir
-	return cmd
+// sink is the config's sink: the catalog and warehouse given, on sharedS3.
+func (l *lake) sink(catalog, warehouse string) e2e.Sink {
+	s3 := fmt.Sprintf("    endpoint: %s\n    region: %s\n    path-style: true\n    access-key-id: %s\n    secret-access-key: ${FLOE_S3_SECRET}\n",
+		sharedS3.Endpoint, sharedS3.Region, sharedS3.AccessKey)
+	return e2e.Sink{Catalog: catalog, Warehouse: warehouse, S3: s3, Mode: "upsert"}
 }
+
+// floe is the lake's pipeline as deploy/e2e runs it, the S3 secret in its
+// environment.
+func (l *lake) floe() *e2e.Pipeline {
+	return &e2e.Pipeline{T: l.t, Bin: floeBin, Dir: l.dir, Config: l.configPath, Log: l.logPath,
+		Env: []string{e2e.PasswordEnv + "=" + testPassword, "FLOE_S3_SECRET=" + sharedS3.SecretKey}}
+}
+
+func (l *lake) floeCmd(args ...string) *exec.Cmd { return l.floe().Cmd(args...) }
 
 // floeRun is a running `floe run`.
 type floeRun = testdb.Process
 
 // start launches `floe run`, its output appended to the lake's log.
-func (l *lake) start() *floeRun {
-	l.t.Helper()
-	r, err := testdb.StartLogged(l.floeCmd("run", "--config", l.configPath), l.logPath)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	l.t.Cleanup(r.Kill)
-	return r
-}
+func (l *lake) start() *floeRun { l.t.Helper(); return l.floe().Start() }
 
 // catchUpAndStop writes a marker into table marker (which floe captures),
-// waits until the slot has confirmed it, then stops floe with SIGTERM.
+// waits until the slot has confirmed a position after it, then stops floe
+// with SIGTERM.
 func (l *lake) catchUpAndStop(r *floeRun, marker string) {
 	l.t.Helper()
-	l.awaitSlot(r)
-	if _, err := l.admin().Exec(context.Background(), "INSERT INTO "+marker+" DEFAULT VALUES"); err != nil {
-		l.t.Fatal(err)
-	}
+	l.exec("INSERT INTO " + marker + " DEFAULT VALUES")
 	l.sync(r)
-	_ = r.Cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.Exited:
-		if r.Err != nil {
-			l.t.Fatalf("floe run exited with %v after SIGTERM\n%s", r.Err, tailFile(l.logPath, 40))
-		}
-	case <-time.After(2 * time.Minute):
-		l.t.Fatalf("floe run did not stop within 2 minutes of SIGTERM")
-	}
+	l.floe().Stop(r)
 }
 
-// awaitSlot waits until floe's replication slot has a confirmed position.
-// Changes written after it follow the slot's start point: a slot that
-// finds its consistent point after a change starts past it and would look
-// caught up before its snapshot is done (confirmed_flush_lsn is NULL until
-// then).
-func (l *lake) awaitSlot(r *floeRun) {
-	l.t.Helper()
-	ctx := context.Background()
-	conn := l.admin()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		var exists bool
-		if err := conn.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn IS NOT NULL`, "floe_"+l.name).Scan(&exists); err != nil {
-			l.t.Fatal(err)
-		}
-		if exists {
-			return
-		}
-		select {
-		case <-r.Exited:
-			l.t.Fatalf("floe run exited early: %v\n%s", r.Err, tailFile(l.logPath, 40))
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			l.t.Fatalf("floe did not create its replication slot within 3 minutes\n%s", tailFile(l.logPath, 40))
-		}
-	}
-}
-
-// sync writes a floe.sync message and waits until the slot has confirmed
-// it: floe has then committed every table up to it at once (quiet ones
-// too), so everything written before is in Iceberg, and changes written
-// after land in later commits.
+// sync waits until floe's slot exists and has confirmed a floe.sync
+// message written now: floe has then committed every table up to it at
+// once (quiet ones too), so everything written before is in Iceberg, and
+// changes written after land in later commits (testdb.WaitSlotCaughtUp).
 func (l *lake) sync(r *floeRun) {
 	l.t.Helper()
-	ctx := context.Background()
-	conn := l.admin()
-	var lsn string
-	if err := conn.QueryRow(ctx, "SELECT pg_logical_emit_message(false, 'floe.sync', '')::text").Scan(&lsn); err != nil {
-		l.t.Fatal(err)
-	}
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		var ok bool
-		err := conn.QueryRow(ctx, `SELECT coalesce(bool_or(confirmed_flush_lsn >= $1::pg_lsn), false)
-			FROM pg_replication_slots WHERE slot_name = $2`, lsn, "floe_"+l.name).Scan(&ok)
-		if err != nil {
-			l.t.Fatal(err)
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-r.Exited:
-			l.t.Fatalf("floe run exited early: %v\n%s", r.Err, tailFile(l.logPath, 40))
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			l.t.Fatalf("floe did not catch up with %s within 3 minutes\n%s", lsn, tailFile(l.logPath, 40))
-		}
+	if err := testdb.WaitSlotCaughtUp(context.Background(), sharedPG.AdminDSN(l.name), "floe_"+l.name, 3*time.Minute, r); err != nil {
+		l.t.Fatalf("%v\n%s", err, tailFile(l.logPath, 40))
 	}
 }
 

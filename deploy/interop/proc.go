@@ -3,7 +3,6 @@ package interop
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/floe-cdc/floe/deploy/e2e"
 	"github.com/floe-cdc/floe/deploy/testdb"
 )
 
@@ -90,16 +90,7 @@ func (p *process) stop(grace time.Duration) error {
 
 // logTail returns the last n lines of the process log.
 func (p *process) logTail(n int) string {
-	return tailFile(p.logPath, n)
-}
-
-func tailFile(path string, n int) string {
-	b, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return e2e.TailFile(p.logPath, n)
 }
 
 // waitFor polls ready every 200 ms until it returns true, the process
@@ -124,30 +115,11 @@ func (p *process) waitFor(ctx context.Context, timeout time.Duration, ready func
 	}
 }
 
-// RepoRoot returns the directory holding the floe module's go.mod, found
-// from the working directory upwards.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.Contains(b, []byte("module github.com/floe-cdc/floe\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("floe checkout not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // runScript runs deploy/<rel> with extra environment entries and returns
 // the last line it prints on stdout (the scripts print the path they
 // installed). Its stderr (progress) is returned in errors.
 func runScript(ctx context.Context, rel string, env ...string) (string, error) {
-	root, err := RepoRoot()
+	root, err := testdb.RepoRoot()
 	if err != nil {
 		return "", err
 	}

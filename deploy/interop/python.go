@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/floe-cdc/floe/deploy/testdb"
 )
 
 // Python is a virtual environment with PyIceberg (deploy/python).
@@ -27,7 +29,7 @@ func SetupPython(ctx context.Context) (*Python, error) {
 // Run runs deploy/python/<script> with args and extra environment and
 // returns its stdout; a failure carries stderr.
 func (p *Python) Run(ctx context.Context, script string, env []string, args ...string) ([]byte, error) {
-	root, err := RepoRoot()
+	root, err := testdb.RepoRoot()
 	if err != nil {
 		return nil, err
 	}

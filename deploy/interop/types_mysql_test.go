@@ -5,21 +5,18 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
 
-	"github.com/floe-cdc/floe/capture/mysql"
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/deploy/e2e"
 	"github.com/floe-cdc/floe/deploy/testdb"
 	"github.com/floe-cdc/floe/lakewriter"
-	"github.com/floe-cdc/floe/lakewriter/ledger"
 )
 
 // myFidelityType is one row of the README's MySQL/MariaDB mapping table.
@@ -170,38 +167,9 @@ func newMyLake(t *testing.T, name string) *myLake {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := testdb.EnsureMariaDBInstalled(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m, err := testdb.StartMariaDB(ctx, testdb.MariaDBOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Stop() })
-	if err := m.CreateDatabase(ctx, name, "u_"+name, testPassword); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("mysql", m.RootDSN(name)+"?time_zone=%27%2B00%3A00%27&charset=utf8mb4")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	l := &lake{t: t, name: name, catDB: name + "_catalog", catUser: "u_" + name + "_catalog",
-		bucket: "lake-" + strings.ReplaceAll(name, "_", "-"), dir: t.TempDir()}
-	if _, err := sharedPG.CreateDatabase(ctx, l.catDB, l.catUser, testPassword); err != nil {
-		t.Fatal(err)
-	}
-	if err := sharedS3.CreateBucket(l.bucket); err != nil {
-		t.Fatal(err)
-	}
-	l.warehouse = "s3://" + l.bucket + "/" + name
-	l.logPath = filepath.Join(l.dir, "floe.log")
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("floe log tail:\n%s", tailFile(l.logPath, 40))
-		}
-	})
-	return &myLake{lake: l, m: m, db: db}
+	m := testdb.StartMariaDBForTest(ctx, t, testdb.MariaDBOptions{})
+	db := m.DatabaseForTest(t, name, "u_"+name, testPassword, "time_zone=%27%2B00%3A00%27&charset=utf8mb4")
+	return &myLake{lake: newSink(t, name), m: m, db: db}
 }
 
 func (l *myLake) exec(stmts ...string) {
@@ -217,41 +185,9 @@ func (l *myLake) exec(stmts ...string) {
 // lake's PostgreSQL SQL catalog and S3 warehouse.
 func (l *myLake) writeConfig(tables string) {
 	l.t.Helper()
-	cfg := fmt.Sprintf(`pipeline:
-  name: %s
-  checkpoint-interval: 1s
-state:
-  dir: %s/state
-source:
-  type: mysql
-  hostname: 127.0.0.1
-  port: %d
-  username: u_%s
-  password: ${FLOE_TEST_PASSWORD}
-  tables: %s
-  server-time-zone: UTC
-sink:
-  type: iceberg
-  catalog:
-    type: sql
-    uri: %s
-  warehouse: %s
-  s3:
-    endpoint: %s
-    region: %s
-    path-style: true
-    access-key-id: %s
-    secret-access-key: ${FLOE_S3_SECRET}
-  namespace: lake
-  mode: upsert
-log:
-  level: debug
-`, l.name, l.dir, l.m.Port, l.name, tables, l.catalogDSN(), l.warehouse,
-		sharedS3.Endpoint, sharedS3.Region, sharedS3.AccessKey)
-	l.configPath = filepath.Join(l.dir, "floe.yaml")
-	if err := os.WriteFile(l.configPath, []byte(cfg), 0o644); err != nil {
-		l.t.Fatal(err)
-	}
+	l.floe().WriteConfig(e2e.Config{Name: l.name,
+		Source: e2e.Source{Type: "mysql", Port: l.m.Port, User: "u_" + l.name, Tables: tables},
+		Sink:   l.sink("    type: sql\n    uri: "+l.catalogDSN()+"\n", l.warehouse)})
 }
 
 // waitCommitted waits until Iceberg table lake.<table> has a snapshot of
@@ -260,13 +196,12 @@ log:
 func (l *myLake) waitCommitted(r *floeRun, table string, anyPos bool) {
 	l.t.Helper()
 	ctx := context.Background()
-	var gtid string
-	if err := l.db.QueryRow("SELECT @@GLOBAL.gtid_binlog_pos").Scan(&gtid); err != nil {
-		l.t.Fatal(err)
-	}
-	target, err := mysql.DecodePosition("mysql.v1:mariadb:" + gtid)
-	if err != nil {
-		l.t.Fatal(err)
+	var target capture.Position
+	if !anyPos {
+		var err error
+		if target, err = e2e.MySQLPosition(l.db, l.m.Flavor); err != nil {
+			l.t.Fatal(err)
+		}
 	}
 	pathStyle := true
 	cat, err := lakewriter.Open(ctx, lakewriter.Options{CatalogType: "sql", URI: l.catalogDSN(), Warehouse: l.warehouse,
@@ -276,25 +211,8 @@ func (l *myLake) waitCommitted(r *floeRun, table string, anyPos bool) {
 		l.t.Fatal(err)
 	}
 	defer cat.Close()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		tbl, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: "lake", Name: table})
-		if err == nil {
-			props, err := tbl.LatestProps(ctx, ledger.CommitOf(l.name))
-			if err == nil && props != nil {
-				if p, err := mysql.DecodePosition(props[ledger.PropPosition]); err == nil && (anyPos || p.Compare(target) >= 0) {
-					return
-				}
-			}
-		}
-		select {
-		case <-r.Exited:
-			l.t.Fatalf("floe run exited early: %v\n%s", r.Err, tailFile(l.logPath, 40))
-		case <-time.After(300 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			l.t.Fatalf("floe did not commit %s within 3 minutes\n%s", gtid, tailFile(l.logPath, 40))
-		}
+	if err := e2e.WaitCommitted(ctx, cat, lakewriter.Ident{Namespace: "lake", Name: table}, l.name, target, 3*time.Minute, r, nil); err != nil {
+		l.t.Fatalf("%v\n%s", err, tailFile(l.logPath, 40))
 	}
 }
 
@@ -303,15 +221,7 @@ func (l *myLake) waitCommitted(r *floeRun, table string, anyPos bool) {
 func (l *myLake) catchUpAndStop(r *floeRun, table string) {
 	l.t.Helper()
 	l.waitCommitted(r, table, false)
-	_ = r.Cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.Exited:
-		if r.Err != nil {
-			l.t.Fatalf("floe run exited with %v after SIGTERM\n%s", r.Err, tailFile(l.logPath, 40))
-		}
-	case <-time.After(2 * time.Minute):
-		l.t.Fatalf("floe run did not stop within 2 minutes of SIGTERM")
-	}
+	l.floe().Stop(r)
 }
 
 // readMy reads table src from MariaDB: column i of the result is

@@ -137,7 +137,8 @@ func EnsureMariaDBInstalled(ctx context.Context) error {
 // starts the server on a free port of 127.0.0.1 and waits until it accepts
 // connections. When the process runs as root the server runs as the OS
 // user "mysql". Stop it with Stop; the directory is removed then. If the
-// calling process dies, the server is killed.
+// calling process dies, the server is killed. The default server's Debian
+// package is installed first when missing (EnsureMariaDBInstalled).
 func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
 	spec, err := mysqlSpec(opts.Server)
 	if err != nil {
@@ -223,52 +224,20 @@ func (in *mysqlInstall) initialize(ctx context.Context, cnf string, cred *syscal
 func (m *MariaDB) launch(ctx context.Context) error {
 	cmd := exec.Command(m.server, "--defaults-file="+filepath.Join(m.Dir, "my.cnf"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: m.cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	logf, err := os.OpenFile(filepath.Join(m.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	done, err := launchServer(ctx, cmd, filepath.Join(m.Dir, "stdout.log"), filepath.Join(m.Dir, "server.log"),
+		syscall.SIGKILL, 60*time.Second, func(ctx context.Context) error {
+			_, err := m.Query(ctx, "", "SELECT 1")
+			return err
+		})
 	if err != nil {
-		return fmt.Errorf("open server stdout log: %w", err)
+		return err
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("start %s: %w", m.server, err)
-	}
-	m.cmd, m.done = cmd, make(chan error, 1)
-	go func() { m.done <- cmd.Wait(); logf.Close() }()
-	if err := m.waitReady(ctx); err != nil {
-		log, _ := os.ReadFile(filepath.Join(m.Dir, "server.log"))
-		stopServer(cmd, m.done, syscall.SIGKILL)
-		m.cmd = nil
-		return fmt.Errorf("server did not become ready: %w\n%s", err, log)
-	}
+	m.cmd, m.done = cmd, done
 	return nil
 }
 
 func (m *MariaDB) dataDir() string { return filepath.Join(m.Dir, "data") }
 func (m *MariaDB) socket() string  { return filepath.Join(m.Dir, "mariadbd.sock") }
-
-func (m *MariaDB) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case err := <-m.done:
-			m.done <- err
-			return fmt.Errorf("server exited: %v", err)
-		default:
-		}
-		_, err := m.Query(ctx, "", "SELECT 1")
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
 
 // Addr is the server's TCP address, "127.0.0.1:Port" (the form
 // go-mysql's client.Connect and replication.BinlogSyncerConfig take).

@@ -38,6 +38,9 @@ type mysqlInstall struct {
 // (usr/sbin, usr/bin, usr/share/<flavour>).
 func mysqlInstallFor(ctx context.Context, spec ServerSpec) (*mysqlInstall, error) {
 	if spec.Version == "" {
+		if err := EnsureMariaDBInstalled(ctx); err != nil {
+			return nil, err
+		}
 		server, installDB, client, err := mariadbPrograms()
 		if err != nil {
 			return nil, err

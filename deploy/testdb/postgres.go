@@ -92,7 +92,8 @@ func EnsurePostgresInstalled(ctx context.Context) error {
 
 // StartPostgres initialises a cluster in a new temporary directory, starts
 // it on a free port and waits until it accepts connections. Stop it with
-// Stop; the directory is removed then.
+// Stop; the directory is removed then. The default version's Debian
+// package is installed first when missing (EnsurePostgresInstalled).
 func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
 	bin, err := postgresBin(ctx, postgresSpec(opts.Version))
 	if err != nil {
@@ -176,6 +177,9 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 // postgresBin returns the directory of spec's initdb and postgres.
 func postgresBin(ctx context.Context, spec ServerSpec) (string, error) {
 	if spec.Version == "" {
+		if err := EnsurePostgresInstalled(ctx); err != nil {
+			return "", err
+		}
 		return PostgresBinDir()
 	}
 	tree, err := fetchServer(ctx, spec)
@@ -188,52 +192,22 @@ func postgresBin(ctx context.Context, spec ServerSpec) (string, error) {
 // launch starts the server on the cluster in p.Dir (its log appended to
 // server.log) and waits until it accepts connections.
 func (p *Postgres) launch(ctx context.Context) error {
-	logf, err := os.OpenFile(filepath.Join(p.Dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("open server log: %w", err)
-	}
 	cmd := exec.Command(filepath.Join(p.bin, "postgres"), "-D", filepath.Join(p.Dir, "data"))
-	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred, Setpgid: true, Pdeathsig: syscall.SIGQUIT}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("start postgres: %w", err)
-	}
-	p.cmd, p.done = cmd, make(chan error, 1)
-	go func() { p.done <- cmd.Wait(); logf.Close() }()
-	if err := p.waitReady(ctx); err != nil {
-		log, _ := os.ReadFile(filepath.Join(p.Dir, "server.log"))
-		stopServer(cmd, p.done, syscall.SIGQUIT)
-		p.cmd = nil
-		return fmt.Errorf("postgres did not become ready: %w\n%s", err, log)
-	}
-	return nil
-}
-
-func (p *Postgres) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-p.done:
-			p.done <- err
-			return fmt.Errorf("server exited: %v", err)
-		default:
-		}
+	log := filepath.Join(p.Dir, "server.log")
+	done, err := launchServer(ctx, cmd, log, log, syscall.SIGQUIT, 30*time.Second, func(ctx context.Context) error {
 		conn, err := pgx.Connect(ctx, p.AdminDSN("postgres"))
-		if err == nil {
-			err = conn.QueryRow(ctx, "SHOW server_version").Scan(&p.Version)
-			conn.Close(ctx)
+		if err != nil {
 			return err
 		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+		defer conn.Close(ctx)
+		return conn.QueryRow(ctx, "SHOW server_version").Scan(&p.Version)
+	})
+	if err != nil {
+		return err
 	}
+	p.cmd, p.done = cmd, done
+	return nil
 }
 
 // AdminDSN is a superuser connection string for database db.

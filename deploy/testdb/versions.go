@@ -72,9 +72,9 @@ func mysqlSpec(server string) (ServerSpec, error) {
 // first when needed (deploy/testdb/fetch-server.sh; downloads are cached,
 // so a warm call does not touch the network).
 func fetchServer(ctx context.Context, spec ServerSpec) (string, error) {
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
-		return "", fmt.Errorf("fetch %s: %w", spec, err)
+		return "", fmt.Errorf("fetch %s with deploy/testdb/fetch-server.sh: %w", spec, err)
 	}
 	script := filepath.Join(root, "deploy", "testdb", "fetch-server.sh")
 	cmd := exec.CommandContext(ctx, script, spec.Kind, spec.Version)
@@ -91,9 +91,10 @@ func fetchServer(ctx context.Context, spec ServerSpec) (string, error) {
 	return dir, nil
 }
 
-// repoRoot finds the floe checkout above the working directory (tests run
-// in their package's directory).
-func repoRoot() (string, error) {
+// RepoRoot returns the floe checkout above the working directory (the
+// directory holding the module's go.mod; tests run in their package's
+// directory).
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -104,7 +105,7 @@ func repoRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("servers other than the Debian defaults are fetched by deploy/testdb/fetch-server.sh, and no floe checkout is above the working directory")
+			return "", errors.New("no floe checkout is above the working directory")
 		}
 		dir = parent
 	}

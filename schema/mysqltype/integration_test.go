@@ -13,11 +13,12 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/iceberg-go"
-	"github.com/floe-cdc/floe/deploy/testdb"
-	"github.com/floe-cdc/floe/schema"
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/floe-cdc/floe/deploy/testdb"
+	"github.com/floe-cdc/floe/schema"
 )
 
 // mysqlLiveCase is one column of the live table: its declaration, the SQL
@@ -164,14 +165,7 @@ func mysqlStoresOtherwise(cases []mysqlLiveCase) {
 func TestMySQLDecodersLive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := testdb.EnsureMariaDBInstalled(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m, err := testdb.StartMariaDB(ctx, testdb.MariaDBOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Stop() })
+	m := testdb.StartMariaDBForTest(ctx, t, testdb.MariaDBOptions{})
 	if err := m.CreateDatabase(ctx, "typ", "floe", "pw"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,16 +1,18 @@
-package capture
+package toolkit
 
 import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/floe-cdc/floe/capture"
 )
 
 // Discovered is what a source's own table type (its layout plus the
 // source-specific decoders and quoted names) tells the registry.
 type Discovered interface {
 	// Info returns the table's id and layout.
-	Info() TableInfo
+	Info() capture.TableInfo
 }
 
 // Tables is a source's registry of captured tables: installed by
@@ -20,12 +22,12 @@ type Discovered interface {
 type Tables[T Discovered] struct {
 	mu   sync.Mutex
 	list []T // in discovery order
-	byID map[TableID]T
+	byID map[capture.TableID]T
 }
 
 // Set installs the discovered tables, replacing any installed before.
 func (r *Tables[T]) Set(list []T) {
-	byID := make(map[TableID]T, len(list))
+	byID := make(map[capture.TableID]T, len(list))
 	for _, t := range list {
 		byID[t.Info().ID] = t
 	}
@@ -43,7 +45,7 @@ func (r *Tables[T]) Installed() bool {
 
 // Ensure runs discover (the source's Discover, which calls Set) when no
 // tables are installed yet.
-func (r *Tables[T]) Ensure(ctx context.Context, discover func(context.Context) ([]TableInfo, error)) error {
+func (r *Tables[T]) Ensure(ctx context.Context, discover func(context.Context) ([]capture.TableInfo, error)) error {
 	if r.Installed() {
 		return nil
 	}
@@ -54,9 +56,9 @@ func (r *Tables[T]) Ensure(ctx context.Context, discover func(context.Context) (
 // Install is the end of a source's Discover: with no problems it sets the
 // discovered tables and returns their infos; otherwise it installs
 // nothing and returns the problems as one "discover tables" error.
-func (r *Tables[T]) Install(tables []T, problems []Problem) ([]TableInfo, error) {
+func (r *Tables[T]) Install(tables []T, problems []capture.Problem) ([]capture.TableInfo, error) {
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("discover tables: %w", Problems(problems))
+		return nil, fmt.Errorf("discover tables: %w", capture.Problems(problems))
 	}
 	r.Set(tables)
 	return TableInfos(tables), nil
@@ -64,7 +66,7 @@ func (r *Tables[T]) Install(tables []T, problems []Problem) ([]TableInfo, error)
 
 // Lookup returns table id after running discover when no tables are
 // installed yet (see Ensure): for calls that may come before Start.
-func (r *Tables[T]) Lookup(ctx context.Context, discover func(context.Context) ([]TableInfo, error), id TableID) (T, error) {
+func (r *Tables[T]) Lookup(ctx context.Context, discover func(context.Context) ([]capture.TableInfo, error), id capture.TableID) (T, error) {
 	if err := r.Ensure(ctx, discover); err != nil {
 		var zero T
 		return zero, err
@@ -73,7 +75,7 @@ func (r *Tables[T]) Lookup(ctx context.Context, discover func(context.Context) (
 }
 
 // Get returns the captured table id; a table not captured is an error.
-func (r *Tables[T]) Get(id TableID) (T, error) {
+func (r *Tables[T]) Get(id capture.TableID) (T, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t, ok := r.byID[id]
@@ -92,10 +94,10 @@ func (r *Tables[T]) List() []T {
 }
 
 // ByID returns a new map of the installed tables by id.
-func (r *Tables[T]) ByID() map[TableID]T {
+func (r *Tables[T]) ByID() map[capture.TableID]T {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make(map[TableID]T, len(r.list))
+	out := make(map[capture.TableID]T, len(r.list))
 	for _, t := range r.list {
 		out[t.Info().ID] = t
 	}
@@ -114,8 +116,8 @@ func (r *Tables[T]) Names() []string {
 }
 
 // TableInfos returns the ids and layouts of tables, in their order.
-func TableInfos[T Discovered](tables []T) []TableInfo {
-	out := make([]TableInfo, len(tables))
+func TableInfos[T Discovered](tables []T) []capture.TableInfo {
+	out := make([]capture.TableInfo, len(tables))
 	for i, t := range tables {
 		out[i] = t.Info()
 	}

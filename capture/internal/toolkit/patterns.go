@@ -1,9 +1,14 @@
-package capture
+package toolkit
 
-import "regexp"
+import (
+	"regexp"
 
-// TablePatterns are a source's Config.Tables: a table is captured when
-// its name, TableID.String(), fully matches one of the regular expressions.
+	"github.com/floe-cdc/floe/capture"
+)
+
+// TablePatterns are a source's Config.Tables: a table is captured when its
+// name, capture.TableID.String(), fully matches one of the regular
+// expressions.
 type TablePatterns struct {
 	given    []*regexp.Regexp // as configured, for messages
 	anchored []*regexp.Regexp // the same, anchored at both ends
@@ -19,7 +24,7 @@ func NewTablePatterns(given []*regexp.Regexp) TablePatterns {
 }
 
 // Match reports whether id matches one of the patterns.
-func (p TablePatterns) Match(id TableID) bool {
+func (p TablePatterns) Match(id capture.TableID) bool {
 	name := id.String()
 	for _, re := range p.anchored {
 		if re.MatchString(name) {
@@ -42,7 +47,7 @@ type TableMatcher struct {
 }
 
 // Match reports whether id matches one of the patterns.
-func (m *TableMatcher) Match(id TableID) bool {
+func (m *TableMatcher) Match(id capture.TableID) bool {
 	name, ok := id.String(), false
 	for i, re := range m.p.anchored {
 		if re.MatchString(name) {

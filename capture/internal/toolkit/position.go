@@ -1,14 +1,16 @@
-package capture
+package toolkit
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/floe-cdc/floe/capture"
 )
 
 // AsPosition returns p as the source's own position type P; p may hold a
 // P or a *P. Anything else is a programming error (positions of two
 // sources compared or acknowledged across) and panics naming source.
-func AsPosition[P Position](p Position, source string) P {
+func AsPosition[P capture.Position](p capture.Position, source string) P {
 	switch v := any(p).(type) {
 	case P:
 		return v
@@ -18,9 +20,9 @@ func AsPosition[P Position](p Position, source string) P {
 	panic(fmt.Sprintf("%s: cannot compare with position of type %T", source, p))
 }
 
-// PositionOf returns a source's typed position as a Position, or nil and
-// err when err is set (never a non-nil interface holding a zero value).
-func PositionOf[P Position](p P, err error) (Position, error) {
+// PositionOf returns a source's typed position as a capture.Position, or
+// nil and err when err is set (never a non-nil interface holding a zero value).
+func PositionOf[P capture.Position](p P, err error) (capture.Position, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,9 @@
-package capture
+package toolkit
 
 import (
 	"fmt"
 
+	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
 )
 
@@ -10,23 +11,23 @@ import (
 // at once.
 const ChunkReaders = 4
 
-// PlanKeyRanges is the frame of Snapshotter.PlanChunks: it checks
+// PlanKeyRanges is the frame of capture.Snapshotter.PlanChunks: it checks
 // rowsPerChunk, plans a table without a key as one unbounded chunk, and
 // otherwise turns the bounds readBounds returns (every rowsPerChunk-th key
 // in key order, see KeyBound) into chunks covering the whole key space.
 // Errors are "plan chunks of <table>: ...".
-func PlanKeyRanges(id TableID, layout *schema.Table, rowsPerChunk int, readBounds func() ([][]string, error)) ([]Chunk, error) {
+func PlanKeyRanges(id capture.TableID, layout *schema.Table, rowsPerChunk int, readBounds func() ([][]string, error)) ([]capture.Chunk, error) {
 	if rowsPerChunk < 1 {
 		return nil, fmt.Errorf("plan chunks of %s: rows per chunk must be positive, got %d", id, rowsPerChunk)
 	}
 	if len(layout.Key) == 0 {
-		return []Chunk{{Index: 0}}, nil
+		return []capture.Chunk{{Index: 0}}, nil
 	}
 	bounds, err := readBounds()
 	if err != nil {
 		return nil, fmt.Errorf("plan chunks of %s: %w", id, err)
 	}
-	return ChunksFromBounds(bounds), nil
+	return capture.ChunksFromBounds(bounds), nil
 }
 
 // KeyBound turns one row of key values as a chunk-planning query returns
@@ -43,13 +44,13 @@ func KeyBound[B ~[]byte](layout *schema.Table, vals []B) ([]string, error) {
 	return b, nil
 }
 
-// ChunkBatch returns the Batch for snapshot chunk chunk of table id, with
-// Chunk set, and a function that adds a row read from it as an OpRead
-// change with layout. The caller sets CommitTime and Position.
-func ChunkBatch(id TableID, chunk Chunk, layout *schema.Table) (*Batch, func(schema.Row) error) {
-	b := &Batch{Chunk: &ChunkRef{Table: id, Index: chunk.Index}}
+// ChunkBatch returns the capture.Batch for snapshot chunk chunk of table
+// id, with Chunk set, and a function that adds a row read from it as an
+// OpRead change with layout. The caller sets CommitTime and Position.
+func ChunkBatch(id capture.TableID, chunk capture.Chunk, layout *schema.Table) (*capture.Batch, func(schema.Row) error) {
+	b := &capture.Batch{Chunk: &capture.ChunkRef{Table: id, Index: chunk.Index}}
 	return b, func(r schema.Row) error {
-		b.Changes = append(b.Changes, Change{Table: id, Op: OpRead, Schema: layout, After: r})
+		b.Changes = append(b.Changes, capture.Change{Table: id, Op: capture.OpRead, Schema: layout, After: r})
 		return nil
 	}
 }

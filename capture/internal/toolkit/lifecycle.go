@@ -1,23 +1,15 @@
-package capture
+package toolkit
 
 import (
 	"errors"
 	"sync"
 )
 
-// Errors of Snapshotter calls made out of order; every source returns them.
-var (
-	// ErrNotStarted is returned by snapshot calls before Start succeeded.
-	ErrNotStarted = errors.New("source not started: call Start before reading the snapshot")
-	// ErrSnapshotEnded is returned by snapshot calls after EndSnapshot.
-	ErrSnapshotEnded = errors.New("snapshot has ended")
-)
-
-// Lifecycle enforces the call order the Source contract states: Start
-// until one succeeds, Stream once after it, Close any number of times.
-// A source keeps one (unexported) and records a successful Start only
-// after everything Stream reads is set. The zero value is ready; safe for
-// concurrent use.
+// Lifecycle enforces the call order the capture.Source contract states:
+// Start until one succeeds, Stream once after it, Close any number of
+// times. A source keeps one (unexported) and records a successful Start
+// only after everything Stream reads is set. The zero value is ready; safe
+// for concurrent use.
 type Lifecycle struct {
 	mu       sync.Mutex
 	started  bool

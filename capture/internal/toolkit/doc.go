@@ -1,0 +1,25 @@
+// Package toolkit holds what every capture backend (capture/postgres,
+// capture/mysql) writes the same way, so that each is written once; no
+// caller of a source uses it, and Go's internal rule keeps it to the
+// packages under capture.
+//
+// It provides the table registry a source's Discover installs (Tables),
+// the configured table patterns (TablePatterns), the Start/Stream/Close
+// order the capture.Source contract states (Lifecycle), the check of a
+// route key for a table without a primary key (KeyCheck, the rule
+// capture.KeyOverride states), the conversions between capture.Position
+// and a backend's own position type (AsPosition, PositionOf,
+// CutPositionPrefix), the frame of capture.Snapshotter.PlanChunks
+// (PlanKeyRanges, KeyBound, ChunkReaders) and of ReadChunk's batch
+// (ChunkBatch), and the key batches of capture.RowReader.ReadRows
+// (KeyBatches).
+//
+// In: a backend's discovered tables, configuration and key values. Out:
+// the values and errors the capture contracts ask of every source, with
+// the same wording in every backend ("plan chunks of <table>: ...").
+//
+// Invariants: it imports capture and schema only (no database driver);
+// nothing here is persisted, so moving it changes no encoding.
+//
+// See docs/architecture.md (the package map).
+package toolkit

@@ -1,0 +1,217 @@
+package toolkit
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
+)
+
+func tid(schema, name string) capture.TableID { return capture.TableID{Schema: schema, Name: name} }
+
+type fakeTable struct {
+	id     capture.TableID
+	layout *schema.Table
+}
+
+func (t *fakeTable) Info() capture.TableInfo { return capture.TableInfo{ID: t.id, Schema: t.layout} }
+
+func TestTables(t *testing.T) {
+	var r Tables[*fakeTable]
+	if r.Installed() {
+		t.Fatal("zero registry reports tables installed")
+	}
+	if _, err := r.Get(tid("a", "b")); err == nil || err.Error() != "table a.b is not captured by this source" {
+		t.Fatalf("Get on empty registry: %v", err)
+	}
+	a, b := &fakeTable{id: tid("s", "a")}, &fakeTable{id: tid("s", "b")}
+	calls := 0
+	discover := func(context.Context) ([]capture.TableInfo, error) {
+		calls++
+		r.Set([]*fakeTable{a, b})
+		return nil, nil
+	}
+	for range 2 {
+		if err := r.Ensure(context.Background(), discover); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("Ensure discovered %d times, want 1", calls)
+	}
+	if got, err := r.Get(tid("s", "b")); err != nil || got != b {
+		t.Fatalf("Get(s.b) = %v, %v", got, err)
+	}
+	if got := r.Names(); !slices.Equal(got, []string{"s.a", "s.b"}) {
+		t.Fatalf("Names = %v", got)
+	}
+	m := r.ByID()
+	delete(m, a.id)
+	if _, err := r.Get(a.id); err != nil {
+		t.Fatal("ByID returned the registry's own map")
+	}
+	if infos := TableInfos(r.List()); len(infos) != 2 || infos[1].ID != b.id {
+		t.Fatalf("TableInfos = %v", infos)
+	}
+	if got, err := r.Lookup(context.Background(), nil, a.id); err != nil || got != a {
+		t.Fatalf("Lookup(s.a) = %v, %v", got, err)
+	}
+	var fresh Tables[*fakeTable]
+	p := []capture.Problem{{Field: "source.tables", Message: "m"}}
+	if _, err := fresh.Install([]*fakeTable{a}, p); err == nil || err.Error() != "discover tables: source.tables: m" || fresh.Installed() {
+		t.Fatalf("Install with problems = %v (installed %v)", err, fresh.Installed())
+	}
+	if infos, err := fresh.Install([]*fakeTable{a}, nil); err != nil || len(infos) != 1 || !fresh.Installed() {
+		t.Fatalf("Install = %v, %v", infos, err)
+	}
+	wantErr := errors.New("boom")
+	var empty Tables[*fakeTable]
+	if err := empty.Ensure(context.Background(), func(context.Context) ([]capture.TableInfo, error) { return nil, wantErr }); err != wantErr {
+		t.Fatalf("Ensure = %v, want the discover error", err)
+	}
+}
+
+type fakePos struct{ n int }
+
+func (p fakePos) String() string { return "fake.v1:" }
+func (p fakePos) Compare(o capture.Position) int {
+	return p.n - AsPosition[fakePos](o, "fake").n
+}
+
+func TestPositionHelpers(t *testing.T) {
+	if AsPosition[fakePos](fakePos{3}, "fake").n != 3 || AsPosition[fakePos](&fakePos{4}, "fake").n != 4 {
+		t.Fatal("AsPosition did not unwrap a value or a pointer")
+	}
+	func() {
+		defer func() {
+			if r := recover(); r == nil || !strings.Contains(r.(string), "fake: cannot compare with position of type") {
+				t.Fatalf("AsPosition of a foreign type: recover() = %v", r)
+			}
+		}()
+		AsPosition[fakePos](otherPos{}, "fake")
+	}()
+	if p, err := PositionOf(fakePos{1}, errors.New("x")); p != nil || err == nil {
+		t.Fatalf("PositionOf with error = %v, %v; want nil interface", p, err)
+	}
+	for _, tc := range []struct{ in, rest, err string }{
+		{"pg.v1:0/1", "0/1", ""},
+		{"pg.v2:0/1", "", `decode position "pg.v2:0/1": unsupported version "pg.v2" (this build reads "pg.v1")`},
+		{"mysql.v1:file:x:4", "", `decode position "mysql.v1:file:x:4": not a PostgreSQL position (want pg.v1:<hi>/<lo>)`},
+		{"", "", `decode position "": not a PostgreSQL position (want pg.v1:<hi>/<lo>)`},
+	} {
+		rest, err := CutPositionPrefix(tc.in, "pg.v1:", "PostgreSQL", "<hi>/<lo>")
+		if rest != tc.rest || (err == nil) != (tc.err == "") || (err != nil && err.Error() != tc.err) {
+			t.Errorf("CutPositionPrefix(%q) = %q, %v; want %q, %s", tc.in, rest, err, tc.rest, tc.err)
+		}
+	}
+}
+
+type otherPos struct{}
+
+func (otherPos) String() string                 { return "" }
+func (otherPos) Compare(o capture.Position) int { return 0 }
+
+func keyedLayout() *schema.Table {
+	return &schema.Table{Columns: []schema.Column{{Name: "a"}, {Name: "b"}, {Name: "v"}}, Key: []int{1, 0}}
+}
+
+func TestKeyBatches(t *testing.T) {
+	id := tid("s", "t")
+	keys := make([]schema.Row, 2*KeyBatchSize+1)
+	for i := range keys {
+		keys[i] = schema.Row{int64(i), "x"}
+	}
+	batches, err := KeyBatches(id, keyedLayout(), keys)
+	if err != nil || len(batches) != 3 || len(batches[0]) != KeyBatchSize || len(batches[2]) != 1 {
+		t.Fatalf("KeyBatches: %d batches, %v", len(batches), err)
+	}
+	if b, err := KeyBatches(id, keyedLayout(), nil); err != nil || len(b) != 0 {
+		t.Fatalf("no keys: %v, %v", b, err)
+	}
+	for _, tc := range []struct {
+		layout *schema.Table
+		keys   []schema.Row
+		err    string
+	}{
+		{&schema.Table{Columns: []schema.Column{{Name: "a"}}}, nil, "read rows of s.t: the table has no key"},
+		{keyedLayout(), []schema.Row{{int64(1)}}, "read rows of s.t: key has 1 values, the table's key 2 columns"},
+		{keyedLayout(), []schema.Row{{int64(1), nil}}, "read rows of s.t: key column a is NULL"},
+	} {
+		if _, err := KeyBatches(id, tc.layout, tc.keys); err == nil || err.Error() != tc.err {
+			t.Errorf("KeyBatches(%v) error %v, want %s", tc.keys, err, tc.err)
+		}
+	}
+}
+
+func TestPlanKeyRanges(t *testing.T) {
+	id := tid("s", "t")
+	read := func() ([][]string, error) { return [][]string{{"1", "a"}}, nil }
+	if _, err := PlanKeyRanges(id, keyedLayout(), 0, read); err == nil || err.Error() != "plan chunks of s.t: rows per chunk must be positive, got 0" {
+		t.Fatalf("rowsPerChunk 0: %v", err)
+	}
+	if c, err := PlanKeyRanges(id, &schema.Table{}, 10, nil); err != nil || len(c) != 1 || c[0].Lower != nil || c[0].Upper != nil {
+		t.Fatalf("keyless table: %v, %v", c, err)
+	}
+	if c, err := PlanKeyRanges(id, keyedLayout(), 10, read); err != nil || len(c) != 2 {
+		t.Fatalf("two chunks: %v, %v", c, err)
+	}
+	if _, err := PlanKeyRanges(id, keyedLayout(), 10, func() ([][]string, error) { return nil, errors.New("x") }); err == nil || err.Error() != "plan chunks of s.t: x" {
+		t.Fatalf("read error: %v", err)
+	}
+	if b, err := KeyBound(keyedLayout(), [][]byte{[]byte("1"), nil}); err == nil || b != nil ||
+		err.Error() != "key column a is NULL in some row; chunking needs non-null keys" {
+		t.Fatalf("KeyBound with NULL: %v", err)
+	}
+	b, add := ChunkBatch(id, capture.Chunk{Index: 3}, keyedLayout())
+	_ = add(schema.Row{int64(1), "a", nil})
+	if b.Chunk.Index != 3 || len(b.Changes) != 1 || b.Changes[0].Op != capture.OpRead || b.Changes[0].Table != id {
+		t.Fatalf("ChunkBatch = %+v", b)
+	}
+}
+
+func TestTablePatterns(t *testing.T) {
+	p := NewTablePatterns([]*regexp.Regexp{regexp.MustCompile(`s\.a`), regexp.MustCompile(`s\.b.*`), regexp.MustCompile(`x\.y`)})
+	m := p.Matcher()
+	for _, tc := range []struct {
+		id   capture.TableID
+		want bool
+	}{{tid("s", "a"), true}, {tid("s", "ab"), false}, {tid("s", "bc"), true}, {tid("ss", "a"), false}} {
+		if got := m.Match(tc.id); got != tc.want {
+			t.Errorf("Match(%s) = %v", tc.id, got)
+		}
+		if got := p.Match(tc.id); got != tc.want {
+			t.Errorf("TablePatterns.Match(%s) = %v", tc.id, got)
+		}
+	}
+	if got := m.Unmatched(); !slices.Equal(got, []string{`x\.y`}) {
+		t.Fatalf("Unmatched = %v", got)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	var l Lifecycle
+	if err := l.BeginStream(); err == nil || err.Error() != "stream: source not started" {
+		t.Fatalf("BeginStream before start: %v", err)
+	}
+	if err := l.CheckStart(); err != nil {
+		t.Fatal(err)
+	}
+	l.MarkStarted()
+	if err := l.CheckStart(); err == nil || err.Error() != "start: already started" {
+		t.Fatalf("CheckStart after start: %v", err)
+	}
+	if err := l.BeginStream(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.BeginStream(); err == nil || err.Error() != "stream: already called" {
+		t.Fatalf("second BeginStream: %v", err)
+	}
+	if !l.BeginClose() || l.BeginClose() {
+		t.Fatal("BeginClose is true only the first time")
+	}
+}

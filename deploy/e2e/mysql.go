@@ -1,0 +1,71 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/mysql"
+	"github.com/floe-cdc/floe/deploy/testdb"
+	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
+)
+
+// MySQLPosition returns the server's current GTID position in the form
+// floe records it (mysql.v1:mariadb:... on MariaDB, mysql.v1:gtid:... on
+// MySQL): every transaction committed before the call is at or before it.
+func MySQLPosition(db *sql.DB, flavor string) (capture.Position, error) {
+	query, form := "SELECT @@GLOBAL.gtid_binlog_pos", "mysql.v1:mariadb:"
+	if flavor == testdb.FlavorMySQL {
+		query, form = "SELECT REPLACE(@@GLOBAL.gtid_executed, '\n', '')", "mysql.v1:gtid:"
+	}
+	var gtid string
+	if err := db.QueryRow(query).Scan(&gtid); err != nil {
+		return nil, fmt.Errorf("read the server's GTID position: %w", err)
+	}
+	return mysql.DecodePosition(form + gtid)
+}
+
+// WaitCommitted waits until Iceberg table table has a commit of pipeline
+// whose floe.position (a MySQL position) is at or after target, or any
+// commit when target is nil. It fails when run, if not nil, exits first.
+// timeout bounds the wait for progress, not the catch-up: progress, when
+// not nil, counts what floe has done so far (for example the checkpoint
+// commits in its log); while it grows the wait goes on, and a floe that
+// makes none for timeout is stuck. Without progress timeout bounds the
+// whole wait.
+func WaitCommitted(ctx context.Context, cat *lakewriter.Catalog, table lakewriter.Ident, pipeline string, target capture.Position, timeout time.Duration, run *testdb.Process, progress func() int) error {
+	var exited <-chan struct{}
+	if run != nil {
+		exited = run.Exited
+	}
+	deadline, done := time.Now().Add(timeout), -1
+	for {
+		if progress != nil {
+			if n := progress(); n != done {
+				deadline, done = time.Now().Add(timeout), n
+			}
+		}
+		tbl, err := cat.LoadTable(ctx, table)
+		if err == nil {
+			props, err := tbl.LatestProps(ctx, ledger.CommitOf(pipeline))
+			if err == nil && props != nil {
+				if p, err := mysql.DecodePosition(props[ledger.PropPosition]); err == nil && (target == nil || p.Compare(target) >= 0) {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("floe run exited while catching up: %v", run.Err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("floe did not commit %v to %s, and made no progress for %v", target, table, timeout)
+		}
+	}
+}
