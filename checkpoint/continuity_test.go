@@ -162,9 +162,11 @@ type runOpts struct {
 	mode       transform.Mode
 	snapshot   string
 	idle       time.Duration
+	interval   time.Duration // checkpoint interval; 0: 20ms
 	logs       *bytes.Buffer
-	until      func() bool // when to stop; nil: run until Run returns
-	wantStream bool        // fail if Run returns before until holds
+	until      func() bool   // when to stop; nil: run until Run returns
+	wantStream bool          // fail if Run returns before until holds
+	deadline   time.Duration // how long until may take; 0: 20s
 }
 
 // runCoordinator runs one coordinator over src until o.until holds, then
@@ -177,6 +179,12 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 	if o.idle == 0 {
 		o.idle = time.Hour
 	}
+	if o.interval == 0 {
+		o.interval = 20 * time.Millisecond
+	}
+	if o.deadline == 0 {
+		o.deadline = 20 * time.Second
+	}
 	log := slog.New(slog.DiscardHandler)
 	if o.logs != nil {
 		log = slog.New(slog.NewTextHandler(o.logs, nil))
@@ -184,7 +192,7 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 	c, err := New(Options{
 		Pipeline: "p", Source: src, Catalog: cat, Router: transform.NewRouter("lake", nil), Mode: o.mode,
 		SnapshotMode: o.snapshot, SnapshotParallelism: 2, SnapshotChunkRows: 20,
-		Interval: 20 * time.Millisecond, IdleCommitInterval: o.idle,
+		Interval: o.interval, IdleCommitInterval: o.idle,
 		SpillDir: t.TempDir(), Logger: log,
 	})
 	require.NoError(t, err)
@@ -200,7 +208,7 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 			t.Fatal("run did not end within 20s")
 		}
 	}
-	deadline := time.After(20 * time.Second)
+	deadline := time.After(o.deadline)
 	for !o.until() {
 		select {
 		case err := <-done:
@@ -209,7 +217,9 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 			}
 			return err
 		case <-deadline:
-			t.Fatal("the test's condition did not hold within 20s")
+			cancel()
+			<-done
+			t.Fatalf("the test's condition did not hold within %s", o.deadline)
 		case <-time.After(5 * time.Millisecond):
 		}
 	}

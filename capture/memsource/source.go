@@ -23,8 +23,9 @@ type Config struct {
 	// (0: never).
 	HeartbeatInterval time.Duration
 	// OnBatch, when set, is called on the Stream goroutine before each
-	// batch is sent.
-	OnBatch func(capture.Batch)
+	// batch is sent, with Stream's context: a test may hold the stream at
+	// a chosen batch until the consumer stops it.
+	OnBatch func(ctx context.Context, b capture.Batch)
 	// OnAck, when set, is called by Ack, on the caller's goroutine, after
 	// the position is recorded.
 	OnAck func(capture.Position)
@@ -117,7 +118,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 			}
 			for _, b := range batches {
 				if s.cfg.OnBatch != nil {
-					s.cfg.OnBatch(b)
+					s.cfg.OnBatch(ctx, b)
 				}
 				select {
 				case out <- b:
