@@ -1,6 +1,7 @@
 package memsource
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -24,14 +25,7 @@ func (p Pos) String() string { return posPrefix + strconv.FormatUint(uint64(p), 
 
 // Compare orders positions of one DB. other must be a Pos.
 func (p Pos) Compare(other capture.Position) int {
-	q := capture.AsPosition[Pos](other, "memsource")
-	switch {
-	case p < q:
-		return -1
-	case p > q:
-		return 1
-	}
-	return 0
+	return cmp.Compare(p, capture.AsPosition[Pos](other, "memsource"))
 }
 
 // DecodePosition parses an encoding made by Pos.String.

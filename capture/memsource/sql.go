@@ -3,6 +3,7 @@ package memsource
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -264,7 +265,7 @@ func (p *parser) create() (createStmt, error) {
 			if err := p.expect("key", "("); err != nil {
 				return s, err
 			}
-			if s.key, err = p.names(); err != nil {
+			if s.key, err = list(p, p.ident); err != nil {
 				return s, err
 			}
 		} else {
@@ -280,19 +281,29 @@ func (p *parser) create() (createStmt, error) {
 	}
 }
 
-// names parses "a, b)" (the opening parenthesis consumed).
-func (p *parser) names() ([]string, error) {
-	var out []string
+// list parses "item, item, ...)", the opening parenthesis consumed.
+func list[T any](p *parser, item func() (T, error)) ([]T, error) {
+	var out []T
 	for {
-		n, err := p.ident()
+		v, err := item()
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, n)
+		out = append(out, v)
 		if !p.accept(",") {
 			return out, p.expect(")")
 		}
 	}
+}
+
+// typeArg parses a type argument: varchar(n), decimal(p, s).
+func (p *parser) typeArg() (int, error) {
+	t := p.next()
+	n, err := strconv.Atoi(t.text)
+	if t.kind != 'n' || err != nil {
+		return 0, p.errorf("want a type argument")
+	}
+	return n, nil
 }
 
 func (p *parser) colDef() (colDef, error) {
@@ -305,18 +316,7 @@ func (p *parser) colDef() (colDef, error) {
 		return c, err
 	}
 	if p.accept("(") {
-		for {
-			t := p.next()
-			var n int
-			if _, err := fmt.Sscan(t.text, &n); t.kind != 'n' || err != nil {
-				return c, p.errorf("want a type argument")
-			}
-			c.args = append(c.args, n)
-			if !p.accept(",") {
-				break
-			}
-		}
-		if err := p.expect(")"); err != nil {
+		if c.args, err = list(p, p.typeArg); err != nil {
 			return c, err
 		}
 	}
@@ -351,7 +351,7 @@ func (p *parser) insert() (insertStmt, error) {
 		return s, err
 	}
 	if p.accept("(") {
-		if s.cols, err = p.names(); err != nil {
+		if s.cols, err = list(p, p.ident); err != nil {
 			return s, err
 		}
 	}
@@ -362,18 +362,8 @@ func (p *parser) insert() (insertStmt, error) {
 		if err := p.expect("("); err != nil {
 			return s, err
 		}
-		var row []literal
-		for {
-			l, err := p.literal()
-			if err != nil {
-				return s, err
-			}
-			row = append(row, l)
-			if !p.accept(",") {
-				break
-			}
-		}
-		if err := p.expect(")"); err != nil {
+		row, err := list(p, p.literal)
+		if err != nil {
 			return s, err
 		}
 		s.rows = append(s.rows, row)
@@ -455,17 +445,7 @@ func (p *parser) where() ([]predicate, error) {
 				return nil, err
 			}
 			pr.op = "in"
-			for {
-				l, err := p.literal()
-				if err != nil {
-					return nil, err
-				}
-				pr.args = append(pr.args, l)
-				if !p.accept(",") {
-					break
-				}
-			}
-			if err := p.expect(")"); err != nil {
+			if pr.args, err = list(p, p.literal); err != nil {
 				return nil, err
 			}
 		case t.kind == 'p' && slices.Contains([]string{"=", "<>", "!=", "<", "<=", ">", ">="}, t.text):
