@@ -180,68 +180,6 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	return nil
 }
 
-// latestWatermark decodes the watermarks of plan and returns the latest
-// (nil when it has none).
-func (c *Coordinator) latestWatermark(plan *capture.SnapshotPlan) (capture.Position, error) {
-	var latest capture.Position
-	seen := map[string]bool{}
-	for _, w := range plan.Watermarks {
-		if seen[w] {
-			continue
-		}
-		seen[w] = true
-		p, err := c.opts.Source.DecodePosition(w)
-		if err != nil {
-			return nil, fmt.Errorf("snapshot chunk watermark: %w", err)
-		}
-		latest = laterOf(latest, p)
-	}
-	return latest, nil
-}
-
-// openWindow keeps the complete plan of t's snapshot while t's committed
-// position is before the latest of its chunk watermarks.
-func (c *Coordinator) openWindow(t *tableRun, plan *capture.SnapshotPlan) error {
-	end, err := c.latestWatermark(plan)
-	if err != nil || end == nil || (t.committed != nil && t.committed.Compare(end) >= 0) {
-		return err
-	}
-	t.window, t.windowEnd = plan, end
-	return nil
-}
-
-// closeWindow forgets t's snapshot plan once t's committed position has
-// passed its latest chunk watermark: no change the stream sends from
-// there on can be one the chunks already hold.
-func (c *Coordinator) closeWindow(t *tableRun) {
-	if t.window != nil && t.committed != nil && t.committed.Compare(t.windowEnd) >= 0 {
-		c.log.Info("stream passed the snapshot's chunk watermarks", "table", t.id.String(), "watermark", t.windowEnd.String())
-		t.window, t.windowEnd = nil, nil
-	}
-}
-
-// setWatermarks tells a Watermarker source, before it streams, which
-// chunks of which tables hold changes up to which position.
-func (c *Coordinator) setWatermarks(ctx context.Context) error {
-	plans := map[capture.TableID]*capture.SnapshotPlan{}
-	for _, t := range c.order {
-		if t.window != nil {
-			plans[t.id] = t.window
-		}
-	}
-	wm, ok := c.opts.Source.(capture.Watermarker)
-	switch {
-	case !ok && len(plans) > 0:
-		return errors.New("snapshot chunks carry watermarks, but this source cannot reconcile them with its stream")
-	case !ok:
-		return nil
-	}
-	if err := wm.SetWatermarks(ctx, plans); err != nil {
-		return fmt.Errorf("set snapshot chunk watermarks: %w", err)
-	}
-	return nil
-}
-
 // resolve fills the unchanged TOAST values the buffer could not fill
 // itself, in one Resolve: from the Iceberg rows of the keys they lived
 // under before this checkpoint, or, for changes replayed inside the table's
@@ -372,47 +310,4 @@ func (c *Coordinator) newer(t *tableRun) func(a, b schema.Row) bool {
 func asString(v any) string {
 	s, _ := v.(string)
 	return s
-}
-
-// ackCommitted acknowledges to the source the lowest position every
-// captured table has committed, but no position the stream has not
-// reached yet (a table snapshotted at a later position of its own commits
-// that one before the stream gets there). A table that has committed
-// nothing holds acknowledgement back entirely. This is the invariant the
-// continuity check at start relies on: the source never releases a
-// change some captured table has not committed.
-func (c *Coordinator) ackCommitted() {
-	low := c.lowestCommitted()
-	if low == nil || c.lastPos == nil {
-		return
-	}
-	if c.lastPos.Compare(low) < 0 {
-		low = c.lastPos
-	}
-	c.ack(low)
-}
-
-// lowestCommitted returns the lowest committed position over all captured
-// tables, or nil when some table has none (or there are no tables).
-func (c *Coordinator) lowestCommitted() capture.Position {
-	var low capture.Position
-	for _, t := range c.order {
-		if t.committed == nil {
-			return nil
-		}
-		if low == nil || t.committed.Compare(low) < 0 {
-			low = t.committed
-		}
-	}
-	return low
-}
-
-// ack acknowledges pos to the source unless it would not move forward.
-func (c *Coordinator) ack(pos capture.Position) {
-	if pos == nil || (c.ackedPos != nil && pos.Compare(c.ackedPos) <= 0) {
-		return
-	}
-	jitter.At(jitter.BeforeAck)
-	c.opts.Source.Ack(pos)
-	c.ackedPos = pos
 }

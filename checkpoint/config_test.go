@@ -49,7 +49,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	// New refuses a bad Config, naming the field.
 	cat, _ := openCatalog(t)
-	_, err := New(Options{Pipeline: "p", Source: (*fakeSource)(nil), Catalog: cat, Router: transform.NewRouter("lake", nil),
+	_, err := New(Options{Pipeline: "p", Source: (*tableSource)(nil), Catalog: cat, Router: transform.NewRouter("lake", nil),
 		Config: Config{SnapshotMode: "sometimes"}})
 	if err == nil || !strings.Contains(err.Error(), `source.snapshot.mode: unknown value "sometimes"`) {
 		t.Fatalf("New with a bad snapshot mode: %v", err)

@@ -37,13 +37,9 @@ func (t *tableRun) sourceTable() ledger.SourceTable {
 // the source no longer carries, or whose identity differs from the one its
 // last commit recorded, lost changes and is marked for a reset.
 func (c *Coordinator) checkContinuity(ctx context.Context) error {
-	ider, ok := c.opts.Source.(capture.TableIdentifier)
-	if !ok {
-		return nil
-	}
-	now, err := ider.TableIdentities(ctx)
-	if err != nil {
-		return fmt.Errorf("check the captured tables at the source: %w", err)
+	now, ok, err := c.sourceIdentities(ctx)
+	if !ok || err != nil {
+		return err
 	}
 	for _, t := range c.order {
 		if t.committed == nil && t.plan == nil {
@@ -71,8 +67,7 @@ func (c *Coordinator) checkContinuity(ctx context.Context) error {
 // acknowledged past it by something other than this pipeline's commits of
 // it. It then records the identities the run's commits carry.
 func (c *Coordinator) checkStart(ctx context.Context, from capture.Position) error {
-	ider, ok := c.opts.Source.(capture.TableIdentifier)
-	if !ok {
+	if _, ok := c.opts.Source.(capture.TableIdentifier); !ok {
 		return nil
 	}
 	for _, t := range c.order {
@@ -97,9 +92,9 @@ func (c *Coordinator) checkStart(ctx context.Context, from capture.Position) err
 	if err := c.acceptGaps(); err != nil {
 		return err
 	}
-	now, err := ider.TableIdentities(ctx)
+	now, _, err := c.sourceIdentities(ctx)
 	if err != nil {
-		return fmt.Errorf("check the captured tables at the source: %w", err)
+		return err
 	}
 	for _, t := range c.order {
 		if t.identity = now[t.id]; t.identity == "" {
@@ -107,6 +102,19 @@ func (c *Coordinator) checkStart(ctx context.Context, from capture.Position) err
 		}
 	}
 	return nil
+}
+
+// sourceIdentities returns the identity of every captured table at a
+// capture.TableIdentifier source; ok is false for any other source.
+func (c *Coordinator) sourceIdentities(ctx context.Context) (now map[capture.TableID]string, ok bool, err error) {
+	ider, ok := c.opts.Source.(capture.TableIdentifier)
+	if !ok {
+		return nil, false, nil
+	}
+	if now, err = ider.TableIdentities(ctx); err != nil {
+		return nil, true, fmt.Errorf("check the captured tables at the source: %w", err)
+	}
+	return now, true, nil
 }
 
 // markGap marks t for a reset: its history is dropped and it is
@@ -152,13 +160,9 @@ func (c *Coordinator) acceptGaps() error {
 // an error matching errIdentityChanged; the next run then resets the
 // table (checkContinuity).
 func (c *Coordinator) verifyIdentities(ctx context.Context) error {
-	ider, ok := c.opts.Source.(capture.TableIdentifier)
-	if !ok {
-		return nil
-	}
-	now, err := ider.TableIdentities(ctx)
-	if err != nil {
-		return fmt.Errorf("check the captured tables at the source: %w", err)
+	now, ok, err := c.sourceIdentities(ctx)
+	if !ok || err != nil {
+		return err
 	}
 	var errs []error
 	for _, t := range c.order {

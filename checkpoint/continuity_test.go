@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/memsource"
 	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
@@ -29,7 +30,7 @@ import (
 // Ack checks the invariant the continuity check rests on: no position
 // above what every table committed is acknowledged.
 type slotSource struct {
-	*fakeSource
+	*tableSource
 	t   *testing.T
 	cat *lakewriter.Catalog
 
@@ -58,8 +59,8 @@ func (s *slotSource) Start(_ context.Context, req capture.StartRequest) (capture
 	}
 	s.exported = false
 	if s.confirmed == nil {
-		s.confirmed = testPos(1)
-		return capture.StartInfo{From: testPos(1), Exact: true}, nil
+		s.confirmed = memsource.Pos(1)
+		return capture.StartInfo{From: memsource.Pos(1), Exact: true}, nil
 	}
 	return capture.StartInfo{From: laterOf(s.confirmed, req.Resume)}, nil
 }
@@ -68,7 +69,8 @@ func (s *slotSource) TableIdentities(context.Context) (map[capture.TableID]strin
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[capture.TableID]string{}
-	for _, id := range s.order {
+	for _, name := range s.names {
+		id := capture.TableID{Schema: "s", Name: name}
 		out[id] = s.ids[id]
 	}
 	return out, nil
@@ -82,12 +84,12 @@ func (s *slotSource) ExportSnapshot(context.Context) (capture.Position, error) {
 }
 
 func (s *slotSource) ReadChunk(ctx context.Context, id capture.TableID, ch capture.Chunk) (capture.Batch, error) {
-	b, err := s.fakeSource.ReadChunk(ctx, id, ch)
+	b, err := s.tableSource.ReadChunk(ctx, id, ch)
 	s.mu.Lock()
 	if s.exported {
 		b.Position = s.exportAt
 	} else {
-		b.Position = laterOf(s.confirmed, testPos(1))
+		b.Position = laterOf(s.confirmed, memsource.Pos(1))
 	}
 	s.mu.Unlock()
 	return b, err
@@ -111,9 +113,10 @@ func (s *slotSource) Stream(ctx context.Context, out chan<- capture.Batch) error
 // Ack runs on the coordinator's goroutine: every table's latest commit
 // must be at or after pos.
 func (s *slotSource) Ack(pos capture.Position) {
-	for _, id := range s.order {
-		p := latestProps(s.t, s.cat, id.Name)[ledger.PropPosition]
-		committed, err := decodeTestPos(p)
+	for _, name := range s.names {
+		id := capture.TableID{Schema: "s", Name: name}
+		p := latestProps(s.t, s.cat, name)[ledger.PropPosition]
+		committed, err := memsource.DecodePosition(p)
 		if p == "" || err != nil || committed.Compare(pos) < 0 {
 			s.t.Errorf("acknowledged %s while table %s has committed %q", pos, id, p)
 		}
@@ -136,35 +139,23 @@ func (s *slotSource) lastAck() capture.Position {
 // newSlotSource serves tables of n rows each ("name1", ...), with
 // identities "name#1".
 func newSlotSource(t *testing.T, cat *lakewriter.Catalog, n int64, names ...string) *slotSource {
-	fake := &fakeSource{tables: map[capture.TableID][]schema.Row{}, reads: map[string]int{}}
-	s := &slotSource{fakeSource: fake, t: t, cat: cat, ids: map[capture.TableID]string{}, exportAt: testPos(1)}
+	s := &slotSource{tableSource: newTableSource(t), t: t, cat: cat, ids: map[capture.TableID]string{}, exportAt: memsource.Pos(1)}
 	for _, name := range names {
-		id := capture.TableID{Schema: "s", Name: name}
-		fake.order = append(fake.order, id)
-		s.ids[id] = name + "#1"
-		s.setRows(name, n, "")
+		s.addTable(name, n, "")
+		s.ids[capture.TableID{Schema: "s", Name: name}] = name + "#1"
 	}
 	return s
-}
-
-// setRows makes table name hold ids 1..n with values name+id+suffix.
-func (s *slotSource) setRows(name string, n int64, suffix string) {
-	var rows []schema.Row
-	for k := int64(1); k <= n; k++ {
-		rows = append(rows, schema.Row{k, name + strconv.FormatInt(k, 10) + suffix})
-	}
-	s.fakeSource.mu.Lock()
-	s.tables[capture.TableID{Schema: "s", Name: name}] = rows
-	s.fakeSource.mu.Unlock()
 }
 
 type runOpts struct {
 	mode       transform.Mode
 	snapshot   string
 	idle       time.Duration
+	interval   time.Duration // checkpoint interval; 0: 20ms
 	logs       *bytes.Buffer
-	until      func() bool // when to stop; nil: run until Run returns
-	wantStream bool        // fail if Run returns before until holds
+	until      func() bool   // when to stop; nil: run until Run returns
+	wantStream bool          // fail if Run returns before until holds
+	deadline   time.Duration // how long until may take; 0: 20s
 }
 
 // runCoordinator runs one coordinator over src until o.until holds, then
@@ -177,6 +168,12 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 	if o.idle == 0 {
 		o.idle = time.Hour
 	}
+	if o.interval == 0 {
+		o.interval = 20 * time.Millisecond
+	}
+	if o.deadline == 0 {
+		o.deadline = 20 * time.Second
+	}
 	log := slog.New(slog.DiscardHandler)
 	if o.logs != nil {
 		log = slog.New(slog.NewTextHandler(o.logs, nil))
@@ -184,7 +181,7 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 	c, err := New(Options{
 		Pipeline: "p", Source: src, Catalog: cat, Router: transform.NewRouter("lake", nil), Mode: o.mode,
 		Config: Config{SnapshotMode: o.snapshot, SnapshotParallelism: 2, SnapshotChunkRows: 20,
-			Interval: 20 * time.Millisecond, IdleCommitInterval: o.idle},
+			Interval: o.interval, IdleCommitInterval: o.idle},
 		SpillDir: t.TempDir(), Logger: log,
 	})
 	require.NoError(t, err)
@@ -200,7 +197,7 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 			t.Fatal("run did not end within 20s")
 		}
 	}
-	deadline := time.After(20 * time.Second)
+	deadline := time.After(o.deadline)
 	for !o.until() {
 		select {
 		case err := <-done:
@@ -209,7 +206,9 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 			}
 			return err
 		case <-deadline:
-			t.Fatal("the test's condition did not hold within 20s")
+			cancel()
+			<-done
+			t.Fatalf("the test's condition did not hold within %s", o.deadline)
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
@@ -219,7 +218,7 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 
 func position(t *testing.T, cat *lakewriter.Catalog, name string) capture.Position {
 	t.Helper()
-	p, err := decodeTestPos(latestProps(t, cat, name)[ledger.PropPosition])
+	p, err := memsource.DecodePosition(latestProps(t, cat, name)[ledger.PropPosition])
 	require.NoError(t, err)
 	return p
 }
@@ -238,7 +237,7 @@ func atLeast(t *testing.T, cat *lakewriter.Catalog, p capture.Position, names ..
 			if s == "" {
 				return false
 			}
-			if q, _ := decodeTestPos(s); q.Compare(p) < 0 {
+			if q, _ := memsource.DecodePosition(s); q.Compare(p) < 0 {
 				return false
 			}
 		}
@@ -248,7 +247,7 @@ func atLeast(t *testing.T, cat *lakewriter.Catalog, p capture.Position, names ..
 
 func changeAt(table string, pos int, key int64, v string) capture.Batch {
 	id := capture.TableID{Schema: "s", Name: table}
-	return capture.Batch{Position: testPos(pos), CommitTime: time.Now(), Changes: []capture.Change{
+	return capture.Batch{Position: memsource.Pos(pos), CommitTime: time.Now(), Changes: []capture.Change{
 		{Table: id, Op: capture.OpUpdate, Schema: fakeLayout, After: schema.Row{key, v}}}}
 }
 
@@ -275,7 +274,7 @@ func TestAckOnlyWhatEveryTableCommitted(t *testing.T) {
 	cat, _ := openCatalog(t)
 	src := newSlotSource(t, cat, 30, "a", "b", "c")
 	// Run 1: the initial snapshot at 1.
-	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: transform.Upsert, until: atLeast(t, cat, testPos(1), "a", "b", "c")}))
+	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: transform.Upsert, until: atLeast(t, cat, memsource.Pos(1), "a", "b", "c")}))
 
 	src.batches = make(chan capture.Batch, 16)
 	for pos := 2; pos <= 6; pos++ {
@@ -285,34 +284,34 @@ func TestAckOnlyWhatEveryTableCommitted(t *testing.T) {
 	var beatAt time.Time
 	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: transform.Upsert, wantStream: true,
 		until: func() bool {
-			if beatAt.IsZero() && atLeast(t, cat, testPos(6), "a")() {
+			if beatAt.IsZero() && atLeast(t, cat, memsource.Pos(6), "a")() {
 				beatAt = time.Now()
-				src.batches <- capture.Batch{Position: testPos(7), CommitTime: time.Now()}
+				src.batches <- capture.Batch{Position: memsource.Pos(7), CommitTime: time.Now()}
 			}
 			return !beatAt.IsZero() && len(src.batches) == 0 && time.Since(beatAt) > 200*time.Millisecond
 		}}))
-	require.Equal(t, testPos(1), position(t, cat, "b"), "b is quiet and committed nothing new")
-	if ack := src.lastAck(); ack != nil && ack.Compare(testPos(1)) > 0 {
+	require.Equal(t, memsource.Pos(1), position(t, cat, "b"), "b is quiet and committed nothing new")
+	if ack := src.lastAck(); ack != nil && ack.Compare(memsource.Pos(1)) > 0 {
 		t.Fatalf("acknowledged %v while b and c stayed at 1", ack)
 	}
 
 	// Run 2: the quiet tables' idle commits move them, and the ack, along.
 	src.batches <- changeAt("a", 8, 2, "a2 at 8")
-	src.batches <- capture.Batch{Position: testPos(9), CommitTime: time.Now()}
+	src.batches <- capture.Batch{Position: memsource.Pos(9), CommitTime: time.Now()}
 	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: transform.Upsert, idle: 50 * time.Millisecond, wantStream: true,
-		until: func() bool { a := src.lastAck(); return a != nil && a.Compare(testPos(9)) >= 0 }}))
+		until: func() bool { a := src.lastAck(); return a != nil && a.Compare(memsource.Pos(9)) >= 0 }}))
 	for _, name := range []string{"a", "b", "c"} {
-		require.Equal(t, testPos(9), position(t, cat, name), name)
+		require.Equal(t, memsource.Pos(9), position(t, cat, name), name)
 	}
 
 	// Run 3: a Sync batch commits every table at its position and
 	// acknowledges it, without waiting for the idle interval.
 	src.batches <- changeAt("b", 10, 1, "b1 at 10")
-	src.batches <- capture.Batch{Position: testPos(12), CommitTime: time.Now(), Sync: true}
+	src.batches <- capture.Batch{Position: memsource.Pos(12), CommitTime: time.Now(), Sync: true}
 	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: transform.Upsert, wantStream: true,
-		until: func() bool { a := src.lastAck(); return a != nil && a.Compare(testPos(12)) >= 0 }}))
+		until: func() bool { a := src.lastAck(); return a != nil && a.Compare(memsource.Pos(12)) >= 0 }}))
 	for _, name := range []string{"a", "b", "c"} {
-		require.Equal(t, testPos(12), position(t, cat, name), name)
+		require.Equal(t, memsource.Pos(12), position(t, cat, name), name)
 	}
 	require.Equal(t, "b1 at 10", scanRows(t, cat, "b")[1])
 }
@@ -335,7 +334,7 @@ func continuityGaps(t *testing.T, mode transform.Mode) {
 	cat, _ := openCatalog(t)
 	names := []string{"keep", "recreated", "dropped", "behind"}
 	src := newSlotSource(t, cat, 30, names...)
-	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: mode, until: atLeast(t, cat, testPos(1), names...)}))
+	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: mode, until: atLeast(t, cat, memsource.Pos(1), names...)}))
 	for _, name := range names {
 		var st ledger.SourceTable
 		require.NoError(t, json.Unmarshal([]byte(latestProps(t, cat, name)[ledger.PropSourceTable]), &st))
@@ -345,13 +344,13 @@ func continuityGaps(t *testing.T, mode transform.Mode) {
 	// set back to 3, as if something else (another catalog, or a run
 	// without it) had acknowledged the slot past it.
 	src.batches = make(chan capture.Batch, 16)
-	src.batches <- capture.Batch{Position: testPos(5), CommitTime: time.Now(), Sync: true}
-	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: mode, wantStream: true, until: atLeast(t, cat, testPos(5), names...)}))
-	require.Equal(t, testPos(5), src.lastAck())
+	src.batches <- capture.Batch{Position: memsource.Pos(5), CommitTime: time.Now(), Sync: true}
+	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: mode, wantStream: true, until: atLeast(t, cat, memsource.Pos(5), names...)}))
+	require.Equal(t, memsource.Pos(5), src.lastAck())
 	b, err := cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: "lake", Name: "behind"})
 	require.NoError(t, err)
 	_, err = b.Commit(context.Background(), lakewriter.Commit{Token: ledger.PropCheckpoint,
-		Props: commitMeta{pipeline: "p", checkpoint: 90, pos: testPos(3), source: ledger.SourceTable{Table: "s.behind", Identity: "behind#1"}}.props()})
+		Props: commitMeta{pipeline: "p", checkpoint: 90, pos: memsource.Pos(3), source: ledger.SourceTable{Table: "s.behind", Identity: "behind#1"}}.props()})
 	require.NoError(t, err)
 
 	// Meanwhile: "recreated" was dropped and created with other rows,
@@ -369,7 +368,7 @@ func continuityGaps(t *testing.T, mode transform.Mode) {
 	err = runCoordinator(t, src, cat, runOpts{mode: mode, snapshot: SnapshotNever, logs: &logs})
 	require.Error(t, err)
 	for _, want := range []string{
-		"table s.recreated cannot be continued: its identity at the source is recreated#2 but its last commit (at test.v1:5) recorded recreated#1",
+		"table s.recreated cannot be continued: its identity at the source is recreated#2 but its last commit (at mem.v1:5) recorded recreated#1",
 		"table s.dropped cannot be continued: the source does not carry its changes",
 	} {
 		require.Contains(t, err.Error(), want)
@@ -380,23 +379,23 @@ func continuityGaps(t *testing.T, mode transform.Mode) {
 	src.ids[capture.TableID{Schema: "s", Name: "recreated"}] = "recreated#1"
 	src.ids[capture.TableID{Schema: "s", Name: "dropped"}] = "dropped#1"
 	err = runCoordinator(t, src, cat, runOpts{mode: mode, snapshot: SnapshotNever})
-	require.ErrorContains(t, err, "table s.behind cannot be continued: its committed position test.v1:3 is behind the source's start test.v1:5")
+	require.ErrorContains(t, err, "table s.behind cannot be continued: its committed position mem.v1:3 is behind the source's start mem.v1:5")
 	src.ids[capture.TableID{Schema: "s", Name: "recreated"}] = "recreated#2"
 	src.ids[capture.TableID{Schema: "s", Name: "dropped"}] = ""
 
 	// snapshot.mode initial resets and re-reads the three, exactly at 8.
-	src.exportAt = testPos(8)
-	src.reads = map[string]int{}
+	src.exportAt = memsource.Pos(8)
+	src.resetReads()
 	src.batches = make(chan capture.Batch, 16)
 	src.batches <- changeAt("recreated", 7, 1, "at 7: already in the snapshot")
 	src.batches <- changeAt("recreated", 8, 2, "at 8: already in the snapshot")
 	src.batches <- changeAt("recreated", 9, 3, "at 9")
-	src.batches <- capture.Batch{Position: testPos(10), CommitTime: time.Now(), Sync: true}
+	src.batches <- capture.Batch{Position: memsource.Pos(10), CommitTime: time.Now(), Sync: true}
 	logs.Reset()
-	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: mode, logs: &logs, wantStream: true, until: atLeast(t, cat, testPos(10), names...)}))
+	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: mode, logs: &logs, wantStream: true, until: atLeast(t, cat, memsource.Pos(10), names...)}))
 
 	reread := map[string]bool{}
-	for k := range src.reads {
+	for k := range src.chunkReads() {
 		reread[k[:len(k)-2]] = true
 	}
 	require.Equal(t, map[string]bool{"recreated": true, "dropped": true, "behind": true}, reread, "tables read again")
@@ -412,7 +411,7 @@ func continuityGaps(t *testing.T, mode transform.Mode) {
 				var r ledger.Reset
 				require.NoError(t, json.Unmarshal([]byte(s), &r))
 				resets = append(resets, r)
-				require.Equal(t, testPos(8).String(), p[ledger.PropPosition], "%s: the reset commit carries the exported position", name)
+				require.Equal(t, memsource.Pos(8).String(), p[ledger.PropPosition], "%s: the reset commit carries the exported position", name)
 				require.NotEmpty(t, p[ledger.PropSnapshot], "%s: the reset commit holds the new plan", name)
 				if mode == transform.Upsert {
 					require.Equal(t, "0", p["total-records"], "%s: the reset commit empties the table", name)
@@ -429,7 +428,7 @@ func continuityGaps(t *testing.T, mode transform.Mode) {
 		require.Len(t, resets, 1, name)
 		require.Equal(t, causes[name], resets[0].Cause, name)
 		require.NotNil(t, first, name)
-		require.Equal(t, testPos(8).String(), first[ledger.PropPosition], "%s: chunks commit at the exported position", name)
+		require.Equal(t, memsource.Pos(8).String(), first[ledger.PropPosition], "%s: chunks commit at the exported position", name)
 		require.NotContains(t, first, ledger.PropConvergeUntil, "%s: an exact snapshot does not converge", name)
 		require.Contains(t, logs.String(), "table lost continuity with its source")
 		require.Contains(t, logs.String(), "table=s."+name+" cause="+causes[name])
@@ -479,13 +478,13 @@ func checkResetLog(t *testing.T, cat *lakewriter.Catalog, name string) {
 	for _, r := range rows {
 		switch {
 		case r.op == "t":
-			require.Equal(t, testPos(8).String(), r.pos)
+			require.Equal(t, memsource.Pos(8).String(), r.pos)
 			require.Equal(t, int64(-1), r.seq)
 			truncates++
-		case r.pos == testPos(8).String() && r.op == "r":
+		case r.pos == memsource.Pos(8).String() && r.op == "r":
 			require.Equal(t, 1, truncates, "a snapshot row of the new snapshot before the truncate")
 			reads++
-		case r.pos > testPos(8).String():
+		case r.pos > memsource.Pos(8).String():
 			after++
 		}
 	}
@@ -506,14 +505,14 @@ func tableHistory(t *testing.T, cat *lakewriter.Catalog, name string) ([]lakewri
 func TestIdentityChangeWhileStreaming(t *testing.T) {
 	cat, _ := openCatalog(t)
 	src := newSlotSource(t, cat, 10, "a", "b")
-	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: transform.Upsert, until: atLeast(t, cat, testPos(1), "a", "b")}))
+	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: transform.Upsert, until: atLeast(t, cat, memsource.Pos(1), "a", "b")}))
 
 	src.batches = make(chan capture.Batch, 16)
 	src.batches <- changeAt("a", 2, 1, "at 2")
-	src.batches <- capture.Batch{Position: testPos(3), CommitTime: time.Now(), Sync: true}
+	src.batches <- capture.Batch{Position: memsource.Pos(3), CommitTime: time.Now(), Sync: true}
 	var gone sync.Once
 	err := runCoordinator(t, src, cat, runOpts{mode: transform.Upsert, until: func() bool {
-		if atLeast(t, cat, testPos(3), "a", "b")() {
+		if atLeast(t, cat, memsource.Pos(3), "a", "b")() {
 			gone.Do(func() {
 				src.mu.Lock()
 				src.ids[capture.TableID{Schema: "s", Name: "b"}] = ""
@@ -526,13 +525,13 @@ func TestIdentityChangeWhileStreaming(t *testing.T) {
 	require.True(t, errors.Is(err, errIdentityChanged), "%v", err)
 	require.ErrorContains(t, err, "table s.b left the publication while floe ran (it was b#1)")
 	for _, name := range []string{"a", "b"} {
-		require.Equal(t, testPos(3), position(t, cat, name), "%s committed past the change", name)
+		require.Equal(t, memsource.Pos(3), position(t, cat, name), "%s committed past the change", name)
 	}
 
 	src.onStart = map[capture.TableID]string{{Schema: "s", Name: "b"}: "b#2"}
-	src.exportAt = testPos(5)
+	src.exportAt = memsource.Pos(5)
 	var logs bytes.Buffer
-	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: transform.Upsert, logs: &logs, until: atLeast(t, cat, testPos(5), "b")}))
+	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: transform.Upsert, logs: &logs, until: atLeast(t, cat, memsource.Pos(5), "b")}))
 	require.Contains(t, logs.String(), "table=s.b cause="+ledger.CauseNotCaptured)
 }
 
@@ -543,21 +542,21 @@ func TestIdentityChangeWhileStreaming(t *testing.T) {
 func TestUndecodableChange(t *testing.T) {
 	cat, _ := openCatalog(t)
 	src := newSlotSource(t, cat, 10, "a", "b")
-	src.confirmed, src.exportAt = testPos(2), testPos(4) // a slot exists; the snapshot is exported at 4
+	src.confirmed, src.exportAt = memsource.Pos(2), memsource.Pos(4) // a slot exists; the snapshot is exported at 4
 	bad := func(table string, pos int) capture.Batch {
-		return capture.Batch{Position: testPos(pos), CommitTime: time.Now(), Changes: []capture.Change{{
+		return capture.Batch{Position: memsource.Pos(pos), CommitTime: time.Now(), Changes: []capture.Change{{
 			Table: capture.TableID{Schema: "s", Name: table}, Op: capture.OpInsert, Schema: fakeLayout,
 			Err: fmt.Errorf(`column v (int4[]): value "{{1,2},{3,4}}": multi-dimensional arrays cannot be stored as an Iceberg list`)}}}
 	}
 	src.batches = make(chan capture.Batch, 16)
 	src.batches <- bad("a", 3) // before the snapshot: skipped
 	src.batches <- changeAt("a", 5, 1, "at 5")
-	src.batches <- capture.Batch{Position: testPos(6), CommitTime: time.Now(), Sync: true}
-	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: transform.Upsert, wantStream: true, until: atLeast(t, cat, testPos(6), "a", "b")}))
+	src.batches <- capture.Batch{Position: memsource.Pos(6), CommitTime: time.Now(), Sync: true}
+	require.NoError(t, runCoordinator(t, src, cat, runOpts{mode: transform.Upsert, wantStream: true, until: atLeast(t, cat, memsource.Pos(6), "a", "b")}))
 	require.Equal(t, "at 5", scanRows(t, cat, "a")[1])
 
 	src.batches <- bad("b", 7)
 	err := runCoordinator(t, src, cat, runOpts{mode: transform.Upsert, until: func() bool { return false }})
-	require.ErrorContains(t, err, `change of s.b at test.v1:7: column v (int4[]): value "{{1,2},{3,4}}": multi-dimensional`)
+	require.ErrorContains(t, err, `change of s.b at mem.v1:7: column v (int4[]): value "{{1,2},{3,4}}": multi-dimensional`)
 	require.ErrorContains(t, err, "fix: correct or delete the row at the source, then re-snapshot the table with `floe resnapshot --config FILE --table s.b`")
 }

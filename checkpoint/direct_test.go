@@ -2,14 +2,12 @@ package checkpoint
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,112 +21,34 @@ import (
 	"github.com/floe-cdc/floe/transform"
 )
 
+// fakeLayout is the layout of the tables of a tableSource, for
+// hand-made stream batches.
 var fakeLayout = &schema.Table{Columns: []schema.Column{
 	{Name: "id", Type: iceberg.PrimitiveTypes.Int64},
 	{Name: "v", Type: iceberg.PrimitiveTypes.String, Nullable: true},
 }, Key: []int{0}}
 
-// fakeSource is an exact snapshot source of in-memory tables keyed by an
-// int64 id; a table may hold one id twice (a route key that is not
-// unique), and reading one chunk may be made to fail.
-type fakeSource struct {
-	tables map[capture.TableID][]schema.Row // in key order
-	order  []capture.TableID
-
-	mu     sync.Mutex
-	reads  map[string]int // "table/chunk" -> times read
-	failOn string         // "table/chunk" whose read fails
-}
-
-var _ capture.Snapshotter = (*fakeSource)(nil)
-
-func (s *fakeSource) Discover(context.Context) ([]capture.TableInfo, error) {
-	var out []capture.TableInfo
-	for _, id := range s.order {
-		out = append(out, capture.TableInfo{ID: id, Schema: fakeLayout})
-	}
-	return out, nil
-}
-
-func (s *fakeSource) Start(context.Context, capture.StartRequest) (capture.StartInfo, error) {
-	return capture.StartInfo{From: testPos(1), Exact: true}, nil
-}
-
-func (s *fakeSource) Stream(ctx context.Context, _ chan<- capture.Batch) error {
-	<-ctx.Done()
-	return ctx.Err()
-}
-
-func (s *fakeSource) Ack(capture.Position)                              {}
-func (s *fakeSource) DecodePosition(p string) (capture.Position, error) { return decodeTestPos(p) }
-func (s *fakeSource) Close() error                                      { return nil }
-func (s *fakeSource) EndSnapshot(context.Context) error                 { return nil }
-
-func (s *fakeSource) PlanChunks(_ context.Context, id capture.TableID, n int) ([]capture.Chunk, error) {
-	var bounds [][]string
-	rows := s.tables[id]
-	for i := n - 1; i < len(rows); i += n {
-		b := strconv.FormatInt(rows[i][0].(int64), 10)
-		if len(bounds) == 0 || bounds[len(bounds)-1][0] != b {
-			bounds = append(bounds, []string{b})
-		}
-	}
-	return capture.ChunksFromBounds(bounds), nil
-}
-
-func (s *fakeSource) ReadChunk(_ context.Context, id capture.TableID, ch capture.Chunk) (capture.Batch, error) {
-	name := fmt.Sprintf("%s/%d", id.Name, ch.Index)
-	s.mu.Lock()
-	s.reads[name]++
-	fail := s.failOn == name
-	s.mu.Unlock()
-	if fail {
-		return capture.Batch{}, errors.New("injected read failure")
-	}
-	bound := func(b []string) int64 {
-		v, _ := strconv.ParseInt(b[0], 10, 64)
-		return v
-	}
-	b := capture.Batch{Position: testPos(1), CommitTime: time.Unix(100, 0), Chunk: &capture.ChunkRef{Table: id, Index: ch.Index}}
-	for _, r := range s.tables[id] {
-		k := r[0].(int64)
-		if (ch.Lower != nil && k <= bound(ch.Lower)) || (ch.Upper != nil && k > bound(ch.Upper)) {
-			continue
-		}
-		b.Changes = append(b.Changes, capture.Change{Table: id, Op: capture.OpRead, Schema: fakeLayout, After: r})
-	}
-	return b, nil
-}
-
-func fakeTables() (*fakeSource, map[string][]schema.Row) {
-	s := &fakeSource{tables: map[capture.TableID][]schema.Row{}, reads: map[string]int{}}
+// fakeTables returns a tableSource of tables a, b and c (230, 170 and 60
+// rows "<name><id>"; in c's chunks id 11 has a second, later image) and
+// the rows each table must end with.
+func fakeTables(t *testing.T) (*tableSource, map[string][]schema.Row) {
+	s := newTableSource(t)
 	want := map[string][]schema.Row{}
-	add := func(name string, n int64, dup int64) {
-		id := capture.TableID{Schema: "s", Name: name}
-		var rows []schema.Row
-		for k := int64(1); k <= n; k++ {
-			rows = append(rows, schema.Row{k, name + strconv.FormatInt(k, 10)})
-			if k == dup {
-				rows = append(rows, schema.Row{k, "last image of " + strconv.FormatInt(k, 10)})
-			}
-		}
-		s.tables[id] = rows
-		s.order = append(s.order, id)
-		for _, r := range rows {
-			if len(want[name]) > 0 && want[name][len(want[name])-1][0] == r[0] {
-				want[name][len(want[name])-1] = r // the buffer keeps a key's last image
-				continue
-			}
-			want[name] = append(want[name], r)
+	for _, tb := range []struct {
+		name string
+		n    int64
+	}{{"a", 230}, {"b", 170}, {"c", 60}} {
+		s.addTable(tb.name, tb.n, "")
+		for k := int64(1); k <= tb.n; k++ {
+			want[tb.name] = append(want[tb.name], schema.Row{k, tb.name + strconv.FormatInt(k, 10)})
 		}
 	}
-	add("a", 230, 0)
-	add("b", 170, 0)
-	add("c", 60, 11) // id 11 twice: its chunk must go through the buffer
+	s.dupKey = 11 // its chunk must go through the buffer, which keeps the last image
+	want["c"][10] = schema.Row{int64(11), "last image of 11"}
 	return s, want
 }
 
-func runFake(t *testing.T, src *fakeSource, cat *lakewriter.Catalog, mode transform.Mode) error {
+func runFake(t *testing.T, src *tableSource, cat *lakewriter.Catalog, mode transform.Mode) error {
 	t.Helper()
 	c, err := New(Options{
 		Pipeline: "p", Source: src, Catalog: cat, Router: transform.NewRouter("lake", nil), Mode: mode,
@@ -153,7 +73,7 @@ func openCatalog(t *testing.T) (*lakewriter.Catalog, string) {
 
 // checkTable checks the table's rows and that every snapshot of its
 // history holds exactly the rows of the chunks it records as done.
-func checkTable(t *testing.T, cat *lakewriter.Catalog, src *fakeSource, name string, want []schema.Row) {
+func checkTable(t *testing.T, cat *lakewriter.Catalog, src *tableSource, name string, want []schema.Row) {
 	t.Helper()
 	ctx := context.Background()
 	tbl, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: "lake", Name: name})
@@ -205,9 +125,10 @@ func checkTable(t *testing.T, cat *lakewriter.Catalog, src *fakeSource, name str
 func TestSnapshotDirectKeepsPlanProgress(t *testing.T) {
 	for _, mode := range []transform.Mode{transform.Upsert, transform.Changelog} {
 		t.Run(mode.String(), func(t *testing.T) {
-			src, want := fakeTables()
+			src, want := fakeTables(t)
 			if mode == transform.Changelog {
-				src.tables[capture.TableID{Schema: "s", Name: "c"}] = want["c"] // no duplicate: a changelog keeps both
+				src.dupKey = 0 // no second image: a changelog keeps both
+				want["c"][10] = schema.Row{int64(11), "c11"}
 			}
 			cat, _ := openCatalog(t)
 			require.NoError(t, runFake(t, src, cat, mode))
@@ -223,7 +144,7 @@ func TestSnapshotDirectKeepsPlanProgress(t *testing.T) {
 // not done and ends with every row exactly once.
 func TestSnapshotDirectResumesAfterFailure(t *testing.T) {
 	ctx := context.Background()
-	src, want := fakeTables()
+	src, want := fakeTables(t)
 	src.failOn = "b/2"
 	cat, dir := openCatalog(t)
 	err := runFake(t, src, cat, transform.Upsert)
@@ -252,9 +173,9 @@ func TestSnapshotDirectResumesAfterFailure(t *testing.T) {
 	require.NotEmpty(t, done, "the failed run committed nothing; the test needs an earlier checkpoint")
 
 	src.failOn = ""
-	src.reads = map[string]int{}
+	src.resetReads()
 	require.NoError(t, runFake(t, src, cat, transform.Upsert))
-	for k := range src.reads {
+	for k := range src.chunkReads() {
 		require.False(t, done[k] || done[k[:strings.Index(k, "/")]+"/*"], "chunk %s was read again after being committed", k)
 	}
 	for _, name := range []string{"a", "b", "c"} {

@@ -76,6 +76,40 @@
 //     skipped when its table's committed position is at or after it, and
 //     otherwise stops the run naming the table, the value and the fix.
 //
+// Reading order, one change from capture.Batch to commit to ack:
+//   - coordinator.go: Options, the per-table state (tableRun) and run,
+//     the life of one run: recover, checkContinuity, Source.Start,
+//     checkStart, snapshot, recordStart, setWatermarks, stream;
+//   - recover.go: each table's committed state read back from its
+//     Iceberg history (openTable), and the resume position, the lowest
+//     of them (resumePosition);
+//   - continuity.go: the identity and position checks and table resets;
+//   - snapshot.go: the initial snapshot in four stages joined by
+//     channels: planStage (tables to chunk plans), feedStage (plans to
+//     chunk jobs, table after table), readStage (chunk jobs to chunkReads,
+//     encoded for data files when the chunk may skip the Buffer) and
+//     applyStage (chunkReads into buffers or data writers, checkpoints),
+//     the only one that touches a tableRun; then finishSnapshot. direct.go
+//     holds the data writers of chunks that skip the Buffer;
+//   - stream.go: stream receives the batches and decides when to cut
+//     (never inside a split transaction; at a Barrier or Sync at once);
+//     adoptLayouts evolves a table whose layout changed, applyStream
+//     buffers each change or skips it when its table holds it;
+//   - commit.go: cut commits every dirty table (commitTable, resolve) and
+//     the quiet tables due (idleTables, advanceTable), then acknowledges;
+//   - ack.go: ackCommitted, the lowest position every table committed;
+//   - window.go: the snapshot watermark windows; props.go: what a commit
+//     records, through lakewriter/ledger.
+//
+// Each rule of the protocol has a contract test (contract_test.go) that
+// runs coordinators over the in-memory source capture/memsource, which
+// passes the capture conformance suite, into a local SQLite catalog, with
+// catalog faults injected, and fails when the rule is broken:
+// TestContractAckAfterCommit, TestContractCutBetweenTransactions,
+// TestContractResumeFromLowest, TestContractFlushAtBarrier,
+// TestContractIdleTablesAdvance and TestContractOneCommitPerCheckpoint.
+// They run under go test -short.
+//
 // floe verify is package checkpoint/verify, which this package does not
 // import. See docs/checkpoint-protocol.md.
 package checkpoint

@@ -14,6 +14,19 @@ import (
 	"github.com/floe-cdc/floe/transform"
 )
 
+// The initial snapshot runs as four stages joined by channels; only the
+// last one touches the coordinator's state:
+//
+//	plan  (planStage, SnapshotParallelism goroutines): table -> its chunk plan
+//	feed  (feedStage, one goroutine):                  plans -> chunk jobs, table after table
+//	read  (readStage, SnapshotParallelism goroutines): chunk job -> chunkRead (rows, encoded or not)
+//	apply (applyStage, the coordinator's goroutine):   chunkRead -> buffer or data writer, checkpoints
+//
+// finishSnapshot then commits what is left and hands the stream the
+// tables' watermark windows. Tables are planned while the chunks of those
+// planned before them are being read, and a chunk is done exactly when
+// the checkpoint that commits its rows records it (commitTable).
+
 // chunkJob is one chunk of one table still to be read.
 type chunkJob struct {
 	table   *tableRun
@@ -22,16 +35,36 @@ type chunkJob struct {
 }
 
 // plannedTable is a table's snapshot plan as the planner made it; the
-// apply loop takes it over with the table's first chunk.
+// apply stage takes it over with the table's first chunk.
 type plannedTable struct {
 	plan      *capture.SnapshotPlan
 	remaining int // chunks to read in this run
 }
 
+// chunkRead is one chunk's rows and, for an inexact snapshot, a position
+// at or after the one it was read at. A direct chunk's rows are in rows,
+// encoded for the table's data files (see direct.go), and batch.Changes
+// is nil.
+type chunkRead struct {
+	batch   capture.Batch
+	readBy  capture.Position
+	n       int // rows in the chunk
+	planned *plannedTable
+	direct  bool
+	rows    []*lakewriter.RowBatch
+}
+
+func (r *chunkRead) release() {
+	for _, rb := range r.rows {
+		rb.Release()
+	}
+	r.rows = nil
+}
+
 // snapshot reads every remaining chunk of every table that needs it,
 // SnapshotParallelism chunks at a time, and commits them in checkpoints.
-// A chunk is recorded as done in the same commit as its rows. Tables are
-// planned while the chunks of those planned before them are being read.
+// It returns once every chunk is committed and the source's snapshot is
+// ended, or with nil after a signal once what was read is committed.
 func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) error {
 	snap, ok := c.opts.Source.(capture.Snapshotter)
 	if !ok {
@@ -47,30 +80,47 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 		}
 	}
 	c.opts.Metrics.SnapshotChunksPending.Set(0)
-
-	var bar *progressbar.ProgressBar
-	if c.opts.Progress != nil {
-		bar = progressbar.NewOptions(0, progressbar.OptionSetWriter(c.opts.Progress),
-			progressbar.OptionSetDescription("snapshot chunks"), progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
-	}
+	bar := c.progressBar()
 
 	// Data writers outlive a signal: the last flush commits what was read.
 	writeCtx := context.WithoutCancel(ctx)
 	defer c.abortWriters(writeCtx)
-	// chunksLeft counts each planned table's chunks not yet applied; a
-	// table's data files are finished as soon as its last chunk is.
-	chunksLeft := map[*tableRun]int{}
-
 	readCtx, cancelRead := context.WithCancel(ctx)
 	defer cancelRead()
 	g, gctx := errgroup.WithContext(readCtx)
-	queue := make(chan chunkJob)
-	results := make(chan chunkRead, c.opts.SnapshotParallelism)
-	// Planners plan the tables (SnapshotParallelism at once) while the
-	// feeder queues the chunks of each, table after table, as soon as its
-	// plan is ready. They touch no tableRun field: the apply loop takes
-	// each plan over with the table's first chunk.
+	plans := c.planStage(gctx, g, snap, todo, bar)
+	jobs := feedStage(gctx, g, todo, plans)
+	results := c.readStage(gctx, g, snap, jobs, c.convergeReader(info))
+	applyErr := c.applyStage(ctx, writeCtx, results, cancelRead, bar)
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if applyErr != nil {
+		return applyErr
+	}
+	return c.finishSnapshot(ctx, snap, info)
+}
+
+// progressBar returns the snapshot's progress bar, or nil without
+// Options.Progress.
+func (c *Coordinator) progressBar() *progressbar.ProgressBar {
+	if c.opts.Progress == nil {
+		return nil
+	}
+	return progressbar.NewOptions(0, progressbar.OptionSetWriter(c.opts.Progress),
+		progressbar.OptionSetDescription("snapshot chunks"), progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
+}
+
+// planStage plans the tables of todo on g, SnapshotParallelism at once.
+//
+// In: one chunkJob per table, with the plan it resumes (nil: none yet).
+// Out: one channel per table (same index as todo), which receives the
+// table's plannedTable once; nothing when planning stops (gctx done).
+// Guarantees: it touches no tableRun field (the apply stage takes each
+// plan over with the table's first chunk); a failed plan fails g naming
+// the table, unless the snapshot is stopping anyway.
+func (c *Coordinator) planStage(gctx context.Context, g *errgroup.Group, snap capture.Snapshotter, todo []chunkJob, bar *progressbar.ProgressBar) []chan *plannedTable {
 	plans := make([]chan *plannedTable, len(todo))
 	for i := range plans {
 		plans[i] = make(chan *plannedTable, 1)
@@ -107,8 +157,20 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 			return nil
 		})
 	}
+	return plans
+}
+
+// feedStage queues the chunks to read on g.
+//
+// In: the tables of todo and their plans (planStage).
+// Out: a channel of every remaining chunk of every table, table after
+// table in todo order, so that one table's chunks are read before the
+// next one's and its data files can be finished early; closed when all
+// are queued or gctx is done.
+func feedStage(gctx context.Context, g *errgroup.Group, todo []chunkJob, plans []chan *plannedTable) <-chan chunkJob {
+	jobs := make(chan chunkJob)
 	g.Go(func() error {
-		defer close(queue)
+		defer close(jobs)
 		for i, td := range todo {
 			var planned *plannedTable
 			select {
@@ -118,7 +180,7 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 			}
 			for _, ch := range planned.plan.Remaining() {
 				select {
-				case queue <- chunkJob{table: td.table, chunk: ch, planned: planned}:
+				case jobs <- chunkJob{table: td.table, chunk: ch, planned: planned}:
 				case <-gctx.Done():
 					return nil
 				}
@@ -126,44 +188,43 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 		}
 		return nil
 	})
-	// An inexact snapshot reads each chunk at its own, later position; the
-	// table then converges by replay up to the latest of them. A table
-	// with a floor is read exactly at it.
-	rowReader, _ := c.opts.Source.(capture.RowReader)
+	return jobs
+}
+
+// convergeReader returns the RowReader that dates the chunks of an
+// inexact snapshot: each chunk is then read at its own, later position,
+// and its table converges by replay up to the latest of them. nil when
+// the snapshot is exact (info.Exact) or the source cannot tell.
+func (c *Coordinator) convergeReader(info capture.StartInfo) capture.RowReader {
+	rr, _ := c.opts.Source.(capture.RowReader)
 	if info.Exact {
-		rowReader = nil
+		return nil
 	}
+	return rr
+}
+
+// readStage reads the queued chunks on g, SnapshotParallelism at once.
+//
+// In: chunk jobs (feedStage); rowReader from convergeReader.
+// Out: a channel of chunkReads, one per chunk read, closed once every
+// reader has returned. A chunk of a table whose rows may skip the Buffer
+// (direct.go) arrives encoded as RowBatches and without its changes; a
+// chunk of a table without a floor read by an inexact snapshot carries
+// readBy, a position at or after its read.
+// Guarantees: a read that fails fails g (its error names the chunk and
+// the table); once gctx is done a read's rows are released, not sent.
+func (c *Coordinator) readStage(gctx context.Context, g *errgroup.Group, snap capture.Snapshotter, jobs <-chan chunkJob, rowReader capture.RowReader) <-chan chunkRead {
+	results := make(chan chunkRead, c.opts.SnapshotParallelism)
 	readers := errgroup.Group{}
 	for range c.opts.SnapshotParallelism {
 		readers.Go(func() error {
 			encoders := chunkEncoders{mode: c.opts.Mode, m: map[*tableRun]*chunkEncoder{}}
 			defer encoders.release()
-			for j := range queue {
-				b, err := snap.ReadChunk(gctx, j.table.id, j.chunk)
-				if err != nil {
-					if gctx.Err() != nil {
-						return nil
-					}
-					return err // it names the chunk and the table (Source.ReadChunk)
-				}
-				read := chunkRead{batch: b, n: len(b.Changes), planned: j.planned}
-				enc, err := encoders.get(j.table)
-				if err != nil {
+			for j := range jobs {
+				read, err := c.readChunk(gctx, snap, &encoders, j, rowReader)
+				if err != nil || gctx.Err() != nil {
+					read.release()
 					return err
-				}
-				if enc != nil {
-					if read.rows, err = enc.encode(b); err != nil {
-						return fmt.Errorf("chunk %d of %s: %w", j.chunk.Index, j.table.id, err)
-					}
-					if read.rows != nil { // an empty chunk still makes a (empty) buffer, so it is committed
-						read.direct = true
-						read.batch.Changes = nil // encoded: free the decoded rows now
-					}
-				}
-				if rowReader != nil && j.table.floor == nil {
-					if read.readBy, err = rowReader.CurrentPosition(gctx); err != nil {
-						return fmt.Errorf("position after chunk %d of %s: %w", j.chunk.Index, j.table.id, err)
-					}
 				}
 				select {
 				case results <- read:
@@ -179,107 +240,113 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 		defer close(results)
 		return readers.Wait()
 	})
+	return results
+}
 
+// readChunk reads one chunk and prepares it for the apply stage (see
+// readStage). A read that fails because gctx is done returns no error.
+func (c *Coordinator) readChunk(gctx context.Context, snap capture.Snapshotter, encoders *chunkEncoders, j chunkJob, rowReader capture.RowReader) (chunkRead, error) {
+	b, err := snap.ReadChunk(gctx, j.table.id, j.chunk)
+	if err != nil {
+		if gctx.Err() != nil {
+			return chunkRead{}, nil
+		}
+		return chunkRead{}, err // it names the chunk and the table (Source.ReadChunk)
+	}
+	read := chunkRead{batch: b, n: len(b.Changes), planned: j.planned}
+	enc, err := encoders.get(j.table)
+	if err != nil {
+		return chunkRead{}, err
+	}
+	if enc != nil {
+		if read.rows, err = enc.encode(b); err != nil {
+			return chunkRead{}, fmt.Errorf("chunk %d of %s: %w", j.chunk.Index, j.table.id, err)
+		}
+		if read.rows != nil { // an empty chunk still makes a (empty) buffer, so it is committed
+			read.direct = true
+			read.batch.Changes = nil // encoded: free the decoded rows now
+		}
+	}
+	if rowReader != nil && j.table.floor == nil {
+		if read.readBy, err = rowReader.CurrentPosition(gctx); err != nil {
+			read.release()
+			return chunkRead{}, fmt.Errorf("position after chunk %d of %s: %w", j.chunk.Index, j.table.id, err)
+		}
+	}
+	return read, nil
+}
+
+// applyStage applies the chunks read, on the coordinator's goroutine.
+//
+// In: chunkReads (readStage), until the channel is closed.
+// Out: the rows in the tables' buffers or data writers (applyChunk) and
+// checkpoints cut every Interval or MaxCheckpointChanges changes; the
+// first error.
+// Guarantees: a table is started (its plan taken over, and a table to be
+// reset emptied in one commit) before any chunk of it is applied; its data
+// files are finished as soon as its last chunk is applied. After an error,
+// or once ctx is done, chunks are only drained and released, so that the
+// readers can finish; cancelRead stops them after an error.
+func (c *Coordinator) applyStage(ctx, writeCtx context.Context, results <-chan chunkRead, cancelRead context.CancelFunc, bar *progressbar.ProgressBar) error {
+	// chunksLeft counts each started table's chunks not yet applied.
+	chunksLeft := map[*tableRun]int{}
 	lastCut := time.Now()
-	var applyErr error
+	var err error
 	for r := range results {
-		if applyErr != nil || ctx.Err() != nil {
+		if err != nil || ctx.Err() != nil {
 			r.release()
 			continue // drain so the readers can finish
 		}
-		var t *tableRun
-		if r.batch.Chunk != nil {
-			t = c.tables[r.batch.Chunk.Table]
-		}
-		if t != nil {
-			if _, seen := chunksLeft[t]; !seen {
-				if t.plan == nil {
-					t.plan = r.planned.plan
-				}
-				chunksLeft[t] = r.planned.remaining
-				if t.reset != nil {
-					// Emptied, with the plan, before any chunk is applied.
-					if applyErr = c.resetTable(writeCtx, t); applyErr != nil {
-						r.release()
-						cancelRead()
-						continue
-					}
-				}
-			}
-		}
-		if applyErr = c.applyChunk(writeCtx, r); applyErr != nil {
+		if err = c.takeChunk(writeCtx, r, chunksLeft); err != nil {
 			cancelRead()
 			continue
-		}
-		if chunksLeft[t]--; chunksLeft[t] == 0 && t.data != nil {
-			t.data.finish(writeCtx)
 		}
 		if bar != nil {
 			_ = bar.Add(1)
 		}
 		if time.Since(lastCut) >= c.opts.Interval || c.buffered >= c.opts.MaxCheckpointChanges {
-			if applyErr = c.flush(ctx); applyErr != nil {
+			if err = c.flush(ctx); err != nil {
 				cancelRead()
 				continue
 			}
 			lastCut = time.Now()
 		}
 	}
-	if err := g.Wait(); err != nil {
-		return err
+	return err
+}
+
+// takeChunk starts r's table with its first chunk, applies r and finishes
+// the table's data files after its last one (see applyStage).
+func (c *Coordinator) takeChunk(ctx context.Context, r chunkRead, chunksLeft map[*tableRun]int) error {
+	var t *tableRun
+	if r.batch.Chunk != nil {
+		t = c.tables[r.batch.Chunk.Table]
 	}
-	if applyErr != nil {
-		return applyErr
-	}
-	// Commit what was read, also when stopping on a signal: finished
-	// chunks stay finished.
-	if err := c.flush(context.WithoutCancel(ctx)); err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	for _, t := range c.order {
-		if t.needsSnapshot && t.plan != nil && !t.plan.Complete() {
-			return fmt.Errorf("snapshot of %s ended with %d chunks unread", t.id, len(t.plan.Remaining()))
+	if _, started := chunksLeft[t]; t != nil && !started {
+		if t.plan == nil {
+			t.plan = r.planned.plan
 		}
-		t.needsSnapshot = false
-		if t.plan != nil {
-			if err := c.openWindow(t, t.plan); err != nil {
+		chunksLeft[t] = r.planned.remaining
+		if t.reset != nil {
+			// Emptied, with the plan, before any chunk is applied.
+			if err := c.resetTable(ctx, t); err != nil {
+				r.release()
 				return err
 			}
 		}
-		t.plan = nil
 	}
-	if err := snap.EndSnapshot(ctx); err != nil {
-		return fmt.Errorf("end snapshot: %w", err)
+	if err := c.applyChunk(ctx, r); err != nil {
+		return err
 	}
-	c.log.Info("snapshot complete", "position", fmtPos(info.From))
+	if chunksLeft[t]--; chunksLeft[t] == 0 && t.data != nil {
+		t.data.finish(ctx)
+	}
 	return nil
 }
 
-// chunkRead is one chunk's rows and, for an inexact snapshot, a position
-// at or after the one it was read at. A direct chunk's rows are in rows,
-// encoded for the table's data files (see direct.go), and batch.Changes
-// is nil.
-type chunkRead struct {
-	batch   capture.Batch
-	readBy  capture.Position
-	n       int // rows in the chunk
-	planned *plannedTable
-	direct  bool
-	rows    []*lakewriter.RowBatch
-}
-
-func (r *chunkRead) release() {
-	for _, rb := range r.rows {
-		rb.Release()
-	}
-	r.rows = nil
-}
-
 // applyChunk buffers the rows of one snapshot chunk, or hands them to the
-// table's data writer when they were encoded for it.
+// table's data writer when they were encoded for it, and notes the chunk
+// (with its watermark) for the table's next commit.
 func (c *Coordinator) applyChunk(ctx context.Context, r chunkRead) error {
 	b := r.batch
 	if b.Chunk == nil {
@@ -322,6 +389,37 @@ func (c *Coordinator) applyChunk(ctx context.Context, r chunkRead) error {
 	c.buffered += r.n
 	c.opts.Metrics.SnapshotRows.WithLabelValues(t.id.String()).Add(float64(r.n))
 	c.opts.Metrics.SnapshotChunksPending.Dec()
+	return nil
+}
+
+// finishSnapshot commits what the stages applied, also when stopping on
+// a signal (finished chunks stay finished). Unless stopping, it then
+// checks that every table's plan is complete, keeps a plan whose chunk
+// watermarks the tables have not passed (openWindow) and ends the
+// source's snapshot.
+func (c *Coordinator) finishSnapshot(ctx context.Context, snap capture.Snapshotter, info capture.StartInfo) error {
+	if err := c.flush(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	for _, t := range c.order {
+		if t.needsSnapshot && t.plan != nil && !t.plan.Complete() {
+			return fmt.Errorf("snapshot of %s ended with %d chunks unread", t.id, len(t.plan.Remaining()))
+		}
+		t.needsSnapshot = false
+		if t.plan != nil {
+			if err := c.openWindow(t, t.plan); err != nil {
+				return err
+			}
+		}
+		t.plan = nil
+	}
+	if err := snap.EndSnapshot(ctx); err != nil {
+		return fmt.Errorf("end snapshot: %w", err)
+	}
+	c.log.Info("snapshot complete", "position", fmtPos(info.From))
 	return nil
 }
 

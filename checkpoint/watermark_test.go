@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/memsource"
 	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
@@ -19,7 +20,7 @@ import (
 // the coordinator tells it before streaming; its stream sends the given
 // batches and then waits.
 type watermarkSource struct {
-	*fakeSource
+	*tableSource
 	stream []capture.Batch
 	marks  chan map[capture.TableID]*capture.SnapshotPlan
 }
@@ -27,8 +28,8 @@ type watermarkSource struct {
 var _ capture.Watermarker = (*watermarkSource)(nil)
 
 func (s *watermarkSource) ReadChunk(ctx context.Context, id capture.TableID, ch capture.Chunk) (capture.Batch, error) {
-	b, err := s.fakeSource.ReadChunk(ctx, id, ch)
-	b.Position = testPos(10 + ch.Index)
+	b, err := s.tableSource.ReadChunk(ctx, id, ch)
+	b.Position = memsource.Pos(10 + ch.Index)
 	return b, err
 }
 
@@ -99,12 +100,13 @@ func latestProps(t *testing.T, cat *lakewriter.Catalog, name string) map[string]
 // run and after a restart (from the tables' history alone), and a table
 // forgets them once its committed position passes the latest.
 func TestWatermarksKeptUntilPassed(t *testing.T) {
-	fake, _ := fakeTables()
-	src := &watermarkSource{fakeSource: fake}
+	fake, _ := fakeTables(t)
+	src := &watermarkSource{tableSource: fake}
+	from := fake.db.Position() // where the stream starts
 	cat, _ := openCatalog(t)
 	names := []string{"a", "b", "c"} // 6, 5 and 2 chunks of 40 rows: watermarks 10-15, 10-14, 10-11
 
-	// Run 1: snapshot, then an idle stream at From = 1.
+	// Run 1: snapshot, then an idle stream at From.
 	marks := runWatermarked(t, src, cat, func() bool { return true })
 	require.Len(t, marks, 3)
 	for _, name := range names {
@@ -112,10 +114,10 @@ func TestWatermarksKeptUntilPassed(t *testing.T) {
 		require.NotNil(t, plan, name)
 		require.True(t, plan.Complete(), name)
 		for _, ch := range plan.Chunks {
-			require.Equal(t, testPos(10+ch.Index).String(), plan.Watermarks[ch.Index], "%s chunk %d", name, ch.Index)
+			require.Equal(t, memsource.Pos(10+ch.Index).String(), plan.Watermarks[ch.Index], "%s chunk %d", name, ch.Index)
 		}
 		props := latestProps(t, cat, name)
-		require.Equal(t, testPos(1).String(), props[ledger.PropPosition], name)
+		require.Equal(t, from.String(), props[ledger.PropPosition], name)
 		committed, err := capture.DecodeSnapshotPlan(props[ledger.PropSnapshot])
 		require.NoError(t, err, name)
 		require.Equal(t, plan.Watermarks, committed.Watermarks, name)
@@ -125,22 +127,25 @@ func TestWatermarksKeptUntilPassed(t *testing.T) {
 	// stream reaches 15, past every table's latest watermark (a 15, b 14,
 	// c 11); b changes at 13 only, c at 15, and quiet tables advance.
 	src.stream = []capture.Batch{
-		{Position: testPos(13), CommitTime: time.Now(), Changes: []capture.Change{
+		{Position: memsource.Pos(13), CommitTime: time.Now(), Changes: []capture.Change{
 			{Table: capture.TableID{Schema: "s", Name: "b"}, Op: capture.OpUpdate, Schema: fakeLayout, After: schema.Row{int64(1), "b1 later"}}}},
-		{Position: testPos(15), CommitTime: time.Now(), Changes: []capture.Change{
+		{Position: memsource.Pos(15), CommitTime: time.Now(), Changes: []capture.Change{
 			{Table: capture.TableID{Schema: "s", Name: "a"}, Op: capture.OpUpdate, Schema: fakeLayout, After: schema.Row{int64(1), "a1 later"}},
 			{Table: capture.TableID{Schema: "s", Name: "c"}, Op: capture.OpUpdate, Schema: fakeLayout, After: schema.Row{int64(1), "c1 later"}}}},
 	}
-	src.fakeSource.reads = map[string]int{}
+	for fake.db.Position() < 15 { // the log reaches the stream's positions
+		fake.db.Heartbeat()
+	}
+	src.resetReads()
 	marks = runWatermarked(t, src, cat, func() bool {
 		for _, name := range names {
-			if latestProps(t, cat, name)[ledger.PropPosition] != testPos(15).String() {
+			if latestProps(t, cat, name)[ledger.PropPosition] != memsource.Pos(15).String() {
 				return false
 			}
 		}
 		return true
 	})
-	require.Empty(t, src.fakeSource.reads, "a complete snapshot was read again")
+	require.Empty(t, src.chunkReads(), "a complete snapshot was read again")
 	require.Len(t, marks, 3, "restored from history")
 	for _, name := range names {
 		require.NotContains(t, latestProps(t, cat, name), ledger.PropSnapshot, "%s passed its watermarks", name)
@@ -163,18 +168,21 @@ func TestWatermarksKeptUntilPassed(t *testing.T) {
 // showed up as committed, and TestFaults/mariadb-source waited for it in
 // vain while the server sent heartbeats.
 func TestPassedWindowAdvancesAtOnce(t *testing.T) {
-	fake, _ := fakeTables()
-	src := &watermarkSource{fakeSource: fake}
+	fake, _ := fakeTables(t)
+	src := &watermarkSource{tableSource: fake}
 	cat, _ := openCatalog(t)
 	names := []string{"a", "b", "c"} // latest watermarks 15, 14 and 11
 	runWatermarked(t, src, cat, func() bool { return true })
 
 	// The stream passes every watermark with nothing but positions.
-	src.stream = []capture.Batch{{Position: testPos(16), CommitTime: time.Now()}}
-	src.fakeSource.reads = map[string]int{}
+	src.stream = []capture.Batch{{Position: memsource.Pos(16), CommitTime: time.Now()}}
+	for fake.db.Position() < 16 { // the log reaches the stream's position
+		fake.db.Heartbeat()
+	}
+	src.resetReads()
 	runWatermarkedIdle(t, src, cat, time.Hour, func() bool {
 		for _, name := range names {
-			if latestProps(t, cat, name)[ledger.PropPosition] != testPos(16).String() {
+			if latestProps(t, cat, name)[ledger.PropPosition] != memsource.Pos(16).String() {
 				return false
 			}
 		}

@@ -1,6 +1,9 @@
 // Package capturetest is the conformance suite of the capture seam: one
 // set of tests, written once, that every capture.Source implementation
-// must pass against a real server.
+// must pass against a real server (capture/postgres, capture/mysql), and
+// that the in-memory source capture/memsource passes in process, so that
+// the coordinator's contract tests stand on a source that behaves as the
+// real ones do.
 //
 // In: a Harness, which knows how to give each test a fresh database (or
 // schema) on a running server, run SQL in it, and build a Source for some
