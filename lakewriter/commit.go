@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"strconv"
 	"sync"
 	"time"
 
@@ -303,7 +304,7 @@ func rowBatches(rows iter.Seq2[schema.Row, error], enc *encoder, count *int64) (
 				return
 			}
 			n++
-			if enc.rows >= batchRows && !yield(enc.flush(), nil) {
+			if enc.full() && !yield(enc.flush(), nil) {
 				return
 			}
 		}
@@ -329,10 +330,16 @@ func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[
 		return nil, 0, err
 	}
 	defer enc.release()
+	view, err := writeView(tbl)
+	if err != nil {
+		return nil, 0, err
+	}
 	var n int64
 	batches, failed := rowBatches(rows, enc, &n)
 	var files []iceberg.DataFile
-	for df, err := range table.WriteRecords(ctx, tbl, enc.schema, batches) {
+	// One batch queued at the writer: the rows wait in the buffer (or its
+	// spill files), not in Arrow memory.
+	for df, err := range table.WriteRecords(ctx, view, enc.schema, batches, table.WithRecordBatchBufferSize(1)) {
 		if err != nil {
 			return files, 0, err
 		}
@@ -414,9 +421,13 @@ func (t *Table) NewDataWriter(ctx context.Context) (*DataWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data writer for %s: arrow schema: %w", t.id, err)
 	}
+	view, err := writeView(tbl)
+	if err != nil {
+		return nil, fmt.Errorf("data writer for %s: %w", t.id, err)
+	}
 	wctx, cancel := context.WithCancel(ctx)
 	w := &DataWriter{
-		t: t, tbl: tbl, schemaID: sc.ID, cancel: cancel,
+		t: t, tbl: view, schemaID: sc.ID, cancel: cancel,
 		in: make(chan arrow.RecordBatch, dataWriterQueue), done: make(chan struct{}),
 	}
 	go w.run(wctx, asc)
@@ -542,7 +553,14 @@ func (t *Table) writeDeletes(ctx context.Context, tbl *table.Table, keys iter.Se
 	defer enc.release()
 	var n int64
 	batches, failed := rowBatches(keys, enc, &n)
-	files, err := tbl.NewTransaction().WriteEqualityDeletes(ctx, ids, batches)
+	// The writer gathers a whole file's batches in memory before writing
+	// it (iceberg-go packs batches into files of the target size), so the
+	// delete files of this throwaway transaction are kept small.
+	tx := tbl.NewTransaction()
+	if err := tx.SetProperties(writeProps(tbl, deleteFileBytes)); err != nil {
+		return nil, 0, fmt.Errorf("delete file properties: %w", err)
+	}
+	files, err := tx.WriteEqualityDeletes(ctx, ids, batches)
 	if err != nil {
 		return files, 0, err
 	}
@@ -550,6 +568,53 @@ func (t *Table) writeDeletes(ctx context.Context, tbl *table.Table, keys iter.Se
 		return files, 0, err
 	}
 	return files, n, nil
+}
+
+// Memory of Parquet writing. A writer buffers a whole row group's pages
+// (compressed) before it writes them, and iceberg-go gathers a whole
+// equality-delete file's Arrow batches before writing it; Floe bounds both
+// for its own writes unless the table sets the property itself (then the
+// table's value is used, and so is its memory).
+const (
+	rowGroupBytes   = 16 << 20 // write.parquet.row-group-size-bytes
+	deleteFileBytes = 32 << 20 // write.target-file-size-bytes of equality-delete files
+)
+
+// writeProps returns the write properties Floe sets for one write to tbl:
+// the row-group size, and (targetFile > 0) the target file size, each
+// only when the table does not set it.
+func writeProps(tbl *table.Table, targetFile int64) iceberg.Properties {
+	own := tbl.Metadata().Properties()
+	out := iceberg.Properties{}
+	if _, ok := own[table.ParquetRowGroupSizeBytesKey]; !ok {
+		out[table.ParquetRowGroupSizeBytesKey] = strconv.Itoa(rowGroupBytes)
+	}
+	if _, ok := own[table.WriteTargetFileSizeBytesKey]; !ok && targetFile > 0 {
+		out[table.WriteTargetFileSizeBytesKey] = strconv.FormatInt(targetFile, 10)
+	}
+	return out
+}
+
+// writeView returns tbl with Floe's write properties (writeProps) set in
+// memory, for writing data files through table.WriteRecords; it is never
+// committed.
+func writeView(tbl *table.Table) (*table.Table, error) {
+	props := writeProps(tbl, 0)
+	if len(props) == 0 {
+		return tbl, nil
+	}
+	b, err := table.MetadataBuilderFromBase(tbl.Metadata(), tbl.MetadataLocation())
+	if err != nil {
+		return nil, fmt.Errorf("write properties: %w", err)
+	}
+	if err := b.SetProperties(props); err != nil {
+		return nil, fmt.Errorf("write properties: %w", err)
+	}
+	md, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("write properties: %w", err)
+	}
+	return table.New(tbl.Identifier(), md, tbl.MetadataLocation(), tbl.FS, nil), nil
 }
 
 // removeFiles deletes files that were written but will not be committed.
