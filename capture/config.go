@@ -12,6 +12,10 @@ const (
 	// DefaultMaxBatchChanges is the number of changes above which a
 	// transaction is emitted in parts.
 	DefaultMaxBatchChanges = 10000
+	// DefaultMaxBatchBytes is the size (Change.Size) above which a
+	// transaction is emitted in parts, so that its values, however large,
+	// are never all in memory at once.
+	DefaultMaxBatchBytes = 8 << 20
 	// DefaultHeartbeatInterval is how long a stream may stay idle before
 	// it emits an empty batch.
 	DefaultHeartbeatInterval = 10 * time.Second
@@ -31,6 +35,15 @@ func StreamDefaults(maxBatchChanges int, heartbeat time.Duration, log *slog.Logg
 		log = slog.New(slog.DiscardHandler)
 	}
 	return maxBatchChanges, heartbeat, log
+}
+
+// BatchBytesDefault returns maxBatchBytes, or DefaultMaxBatchBytes when
+// it is unset (zero or negative).
+func BatchBytesDefault(maxBatchBytes int) int {
+	if maxBatchBytes <= 0 {
+		return DefaultMaxBatchBytes
+	}
+	return maxBatchBytes
 }
 
 // RequireUser reports a missing user name (source.username).

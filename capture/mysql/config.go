@@ -50,6 +50,10 @@ type Config struct {
 	RequireKey bool
 	// MaxBatchChanges splits larger transactions into parts (default 10000).
 	MaxBatchChanges int
+	// MaxBatchBytes splits transactions into parts of about this size
+	// (capture.Change.Size; default capture.DefaultMaxBatchBytes). A
+	// change larger than it makes a part of its own.
+	MaxBatchBytes int
 	// HeartbeatInterval is the binlog heartbeat period the server is asked
 	// for; an idle stream emits an empty Batch at most this often (default 10s).
 	HeartbeatInterval time.Duration
@@ -111,6 +115,7 @@ func New(cfg Config) (*Source, error) {
 		cfg.ServerTimeZone = time.UTC
 	}
 	cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger = capture.StreamDefaults(cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger)
+	cfg.MaxBatchBytes = capture.BatchBytesDefault(cfg.MaxBatchBytes)
 	problems := problemList(capture.RequireUser(cfg.User))
 	problems = append(problems, capture.RequireTables(cfg.Tables, "database.table")...)
 	if cfg.ServerID == 0 {

@@ -17,7 +17,8 @@
 // binlog file and offset) and CommitTime = its commit time. Updates carry
 // full Before and After images, deletes full Before images; no value is
 // ever schema.Unchanged. A transaction of more than MaxBatchChanges
-// changes is emitted in parts with More set; a part's provisional Position
+// changes, or whose changes pass MaxBatchBytes (capture.Change.Size), is
+// emitted in parts with More set; a part's provisional Position
 // is the transaction's final GTID position (file:offset of the part's last
 // event with file positions). TRUNCATE of a captured table is an
 // OpTruncate change. Transactions that touch no captured table advance the

@@ -187,6 +187,7 @@ type txnState struct {
 	hasGTID bool
 	begun   bool // inside BEGIN ... COMMIT (MariaDB: a non-standalone GTID event)
 	changes []capture.Change
+	bytes   int       // capture.Change.Size of changes
 	parts   int       // parts already emitted with More
 	barrier bool      // a DDL of a captured table: emitted as a Barrier
 	commit  time.Time // MySQL immediate commit timestamp, when known
@@ -390,7 +391,7 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 }
 
 // add appends ch to the open transaction, emitting a part first when the
-// transaction has reached MaxBatchChanges.
+// transaction has reached MaxBatchChanges or MaxBatchBytes.
 func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capture.Change) error {
 	txn := st.txn
 	if len(st.marks) > 0 && st.marks[ch.Table] != nil {
@@ -403,7 +404,7 @@ func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capt
 			return err
 		}
 	}
-	if len(txn.changes) >= st.s.cfg.MaxBatchChanges {
+	if len(txn.changes) >= st.s.cfg.MaxBatchChanges || (len(txn.changes) > 0 && txn.bytes >= st.s.cfg.MaxBatchBytes) {
 		// A provisional position: after every earlier transaction and not
 		// after this one's final position.
 		pos := txn.final
@@ -411,13 +412,14 @@ func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capt
 			pos = Position{Kind: KindFile, File: st.file, Offset: h.LogPos}
 		}
 		part := capture.Batch{Changes: txn.changes, Position: pos, CommitTime: st.commitTime(h), More: true}
-		txn.changes = make([]capture.Change, 0, st.s.cfg.MaxBatchChanges)
+		txn.changes, txn.bytes = make([]capture.Change, 0, min(len(txn.changes), st.s.cfg.MaxBatchChanges)), 0
 		txn.parts++
 		if err := st.emit(ctx, part); err != nil {
 			return err
 		}
 	}
 	txn.changes = append(txn.changes, ch)
+	txn.bytes += ch.Size()
 	return nil
 }
 

@@ -46,7 +46,11 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// MaxBatchChanges splits larger transactions into parts (default 10000).
 	MaxBatchChanges int
-	Logger          *slog.Logger
+	// MaxBatchBytes splits transactions into parts of about this size
+	// (capture.Change.Size; default capture.DefaultMaxBatchBytes). A
+	// change larger than it makes a part of its own.
+	MaxBatchBytes int
+	Logger        *slog.Logger
 }
 
 // sessionParams are set on every connection so that every value's text
@@ -108,6 +112,7 @@ func New(cfg Config) (*Source, error) {
 		cfg.StatusInterval = 10 * time.Second
 	}
 	cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger = capture.StreamDefaults(cfg.MaxBatchChanges, cfg.HeartbeatInterval, cfg.Logger)
+	cfg.MaxBatchBytes = capture.BatchBytesDefault(cfg.MaxBatchBytes)
 	problems := problemList(capture.RequireUser(cfg.User))
 	if cfg.Database == "" {
 		problems = append(problems, Problem{Field: "source.database", Message: "no database given", Fix: "set source.database"})

@@ -199,6 +199,7 @@ type txnState struct {
 	finalLSN   pglogrepl.LSN
 	commitTime time.Time
 	changes    []capture.Change
+	bytes      int // capture.Change.Size of changes
 	skip       bool
 }
 
@@ -398,7 +399,7 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 
 // change decodes one row change (op) of relation rel with build and adds
 // it to the open transaction, emitting a part first when the transaction
-// has reached MaxBatchChanges. A value the column's decoder rejects does
+// has reached MaxBatchChanges or MaxBatchBytes. A value the column's decoder rejects does
 // not end the stream: the change carries the error (capture.Change.Err)
 // and the consumer decides whether it needs it.
 func (st *streamer) change(ctx context.Context, rel uint32, op capture.Op, build func(*table) (capture.Change, error)) error {
@@ -425,14 +426,15 @@ func (st *streamer) change(ctx context.Context, rel uint32, op capture.Op, build
 		ch = capture.Change{Op: op, Err: err}
 	}
 	ch.Table, ch.Schema = t.id, t.layout
-	if len(txn.changes) >= st.s.cfg.MaxBatchChanges {
+	if len(txn.changes) >= st.s.cfg.MaxBatchChanges || (len(txn.changes) > 0 && txn.bytes >= st.s.cfg.MaxBatchBytes) {
 		part := capture.Batch{Changes: txn.changes, Position: Position{LSN: txn.finalLSN + 1}, CommitTime: txn.commitTime, More: true}
-		txn.changes = make([]capture.Change, 0, st.s.cfg.MaxBatchChanges)
+		txn.changes, txn.bytes = make([]capture.Change, 0, min(len(txn.changes), st.s.cfg.MaxBatchChanges)), 0
 		if err := st.emit(ctx, part); err != nil {
 			return err
 		}
 	}
 	txn.changes = append(txn.changes, ch)
+	txn.bytes += ch.Size()
 	return nil
 }
 
