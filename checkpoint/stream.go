@@ -19,13 +19,15 @@ import (
 func (c *Coordinator) stream(ctx context.Context) error {
 	streamCtx, stopStream := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopStream()
-	batches := make(chan capture.Batch, 16)
+	queue := newBatchQueue(streamCtx)
 	streamDone := make(chan error, 1)
-	go func() { streamDone <- c.opts.Source.Stream(streamCtx, batches) }()
-	// stopSource stops the stream goroutine and waits for it; it is the
-	// owner that waits, so no goroutine outlives stream().
+	go func() { streamDone <- c.opts.Source.Stream(streamCtx, queue.in) }()
+	// stopSource stops the stream and queue goroutines and waits for them;
+	// it is the owner that waits, so no goroutine outlives stream().
+	// Batches not applied are replayed on restart.
 	stopSource := func() error {
 		stopStream()
+		<-queue.done
 		for {
 			select {
 			case err := <-streamDone:
@@ -33,7 +35,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 					return nil
 				}
 				return err
-			case <-batches: // unblock a pending send; the batch is replayed on restart
+			case <-queue.in: // unblock a send that does not watch ctx
 			}
 		}
 	}
@@ -64,13 +66,15 @@ func (c *Coordinator) stream(ctx context.Context) error {
 				err = errors.New("source stream ended unexpectedly")
 			}
 			return fmt.Errorf("stream: %w", err)
-		case b := <-batches:
+		case qb := <-queue.out:
+			b := qb.Batch
 			if err := c.adoptLayouts(ctx, b, inTxn); err != nil {
 				return errors.Join(err, stopSource())
 			}
 			if err := c.applyStream(b, txnSeq); err != nil {
 				return errors.Join(err, stopSource())
 			}
+			queue.release(qb) // its values are in the buffers now
 			if b.More {
 				inTxn = true
 				txnSeq += int64(len(b.Changes))
