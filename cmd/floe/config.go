@@ -42,6 +42,11 @@ type Config struct {
 type PipelineConfig struct {
 	Name               string        // name; required
 	CheckpointInterval time.Duration // checkpoint-interval; default 10s
+	// MemoryLimitMB is memory-limit-mb: the process's soft memory limit in
+	// MiB (Go's runtime collects garbage harder as it nears it), which also
+	// sizes each table's buffer (1/16 of it, at most 64 MiB); default 1024,
+	// 0 sets no limit (GOMEMLIMIT, when set, is used then).
+	MemoryLimitMB int
 }
 
 // StateConfig is the `state:` section.
@@ -208,7 +213,7 @@ func (e *ConfigError) Error() string {
 // DefaultConfig returns the defaults that do not depend on other fields.
 func DefaultConfig() *Config {
 	return &Config{
-		Pipeline: PipelineConfig{CheckpointInterval: 10 * time.Second},
+		Pipeline: PipelineConfig{CheckpointInterval: 10 * time.Second, MemoryLimitMB: defaultMemoryLimitMB},
 		Source: SourceConfig{Hostname: "127.0.0.1", Port: 5432, SnapshotMode: "initial",
 			SnapshotParallelism: 2, SnapshotChunkRows: 50000},
 		Sink: SinkConfig{Catalog: CatalogConfig{Type: "sql", Name: "floe"}, Mode: "upsert"},
@@ -447,6 +452,10 @@ func (c *Config) Validate() []Problem {
 			"bad pipeline name %q", c.Pipeline.Name)
 	}
 	v.positive("pipeline.checkpoint-interval", c.Pipeline.CheckpointInterval)
+	if m := c.Pipeline.MemoryLimitMB; m != 0 && m < minMemoryLimitMB {
+		v.add("pipeline.memory-limit-mb", fmt.Sprintf("use at least %d (MiB), or 0 for no limit", minMemoryLimitMB),
+			"%d MiB is too little for Floe", m)
+	}
 	v.required("state.dir", c.State.Dir, "set a directory for local state")
 
 	s := c.Source
@@ -690,7 +699,8 @@ func (c *Config) Redacted() string {
 	}
 	s, k := c.Source, c.Sink
 	root := m(
-		"pipeline", m("name", str(c.Pipeline.Name), "checkpoint-interval", str(c.Pipeline.CheckpointInterval.String())),
+		"pipeline", m("name", str(c.Pipeline.Name), "checkpoint-interval", str(c.Pipeline.CheckpointInterval.String()),
+			"memory-limit-mb", num(c.Pipeline.MemoryLimitMB)),
 		"state", m("dir", str(c.State.Dir)),
 		"source", m("type", str(s.Type), "hostname", str(s.Hostname), "port", num(s.Port),
 			"username", str(s.Username), "password", password, "database", str(s.Database),

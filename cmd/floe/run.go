@@ -22,7 +22,7 @@ import (
 )
 
 func runCommand() *cobra.Command {
-	var configPath, cpuProfile string
+	var configPath, cpuProfile, memProfile string
 	cmd := &cobra.Command{
 		Use:   "run --config FILE",
 		Short: "Snapshot (when needed), then stream changes until SIGINT/SIGTERM",
@@ -46,11 +46,19 @@ the current checkpoint and exits 0; a second signal exits at once (also safe).`,
 				}
 				defer stop()
 			}
+			if memProfile != "" {
+				stop, err := startHeapProfile(memProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			return runPipeline(cmd.Context(), cfg, os.Stderr, progress)
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "pipeline configuration file (YAML)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the run to this file")
+	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write a pprof heap profile to this file at each new peak of the Go heap")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
@@ -72,6 +80,7 @@ func startCPUProfile(path string) (func(), error) {
 // runPipeline runs one pipeline until ctx is cancelled.
 func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) error {
 	log := newLogger(cfg.Log, logOut).With("pipeline", cfg.Pipeline.Name)
+	budget := applyMemoryLimit(cfg, log)
 	mode, err := sinkMode(cfg)
 	if err != nil {
 		return err
@@ -125,7 +134,7 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		started := time.Now()
-		err := runAttempt(ctx, cfg, src, cat, mode, store, metrics, log, progress)
+		err := runAttempt(ctx, cfg, src, cat, mode, budget, store, metrics, log, progress)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
@@ -151,7 +160,7 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 
 // runAttempt runs the coordinator once on a fresh source.
 func runAttempt(ctx context.Context, cfg *Config, src floeSource, cat *lakewriter.Catalog, mode transform.Mode,
-	store *state.Store, metrics *checkpoint.Metrics, log *slog.Logger, progress io.Writer) error {
+	budget int64, store *state.Store, metrics *checkpoint.Metrics, log *slog.Logger, progress io.Writer) error {
 	coord, err := checkpoint.New(checkpoint.Options{
 		Pipeline:            cfg.Pipeline.Name,
 		Source:              src,
@@ -164,6 +173,7 @@ func runAttempt(ctx context.Context, cfg *Config, src floeSource, cat *lakewrite
 		SnapshotParallelism: cfg.Source.SnapshotParallelism,
 		SnapshotChunkRows:   cfg.Source.SnapshotChunkRows,
 		SpillDir:            filepath.Join(cfg.State.Dir, "spill"),
+		MemoryBudget:        budget,
 		Logger:              log,
 		Metrics:             metrics,
 		Progress:            progress,
