@@ -81,6 +81,8 @@ type Batch struct {
 	// provisional Position that is after every earlier transaction's
 	// position and not after its own transaction's final position
 	// (PostgreSQL: commit LSN + 1); the last part carries the final one.
+	// A part is emitted as soon as its changes reach the size bound, so
+	// the last part may hold no changes.
 	More bool
 	// Barrier is set on the batch of a schema change (DDL) of a captured
 	// table, which is never part of a split transaction: the coordinator

@@ -95,8 +95,9 @@ func testMultiTable(t *testing.T, e Env) {
 }
 
 // testLargeValues: a transaction whose changes carry large values arrives
-// in parts of about MaxBatchBytes, whatever their number of changes, so
-// that a transaction's values are never all in memory at once.
+// in parts of about MaxBatchBytes, whatever their number of changes, each
+// emitted once it reaches that size, so that a transaction's values are
+// never all in memory at once.
 func testLargeValues(t *testing.T, e Env) {
 	e.Exec(ddlT)
 	const maxBytes = 100 << 10
@@ -122,6 +123,13 @@ func testLargeValues(t *testing.T, e Env) {
 		all.Changes = append(all.Changes, b.Changes...)
 		if !b.More {
 			all.Position, all.CommitTime = b.Position, b.CommitTime
+			// A part goes as soon as its changes reach MaxBatchBytes (the
+			// source does not hold their values while it reads on): the
+			// twelfth change completes the fourth part, so the
+			// transaction's end carries none.
+			if len(b.Changes) != 0 {
+				t.Fatalf("the transaction ended with a batch of %d changes, want none: the last part reached MaxBatchBytes and should have gone at once", len(b.Changes))
+			}
 			break
 		}
 	}

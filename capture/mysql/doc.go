@@ -18,9 +18,10 @@
 // full Before and After images, deletes full Before images; no value is
 // ever schema.Unchanged. A transaction of more than MaxBatchChanges
 // changes, or whose changes pass MaxBatchBytes (capture.Change.Size), is
-// emitted in parts with More set; a part's provisional Position
-// is the transaction's final GTID position (file:offset of the part's last
-// event with file positions). TRUNCATE of a captured table is an
+// emitted in parts with More set (a part goes as soon as its changes reach
+// MaxBatchBytes, so the final Batch may hold no changes); a part's
+// provisional Position is the transaction's final GTID position
+// (file:offset of the part's last event with file positions). TRUNCATE of a captured table is an
 // OpTruncate change. Transactions that touch no captured table advance the
 // position silently; when nothing was emitted for HeartbeatInterval the
 // next one (or a server heartbeat) is emitted as an empty Batch, so the

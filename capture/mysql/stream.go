@@ -391,7 +391,8 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 }
 
 // add appends ch to the open transaction, emitting a part first when the
-// transaction has reached MaxBatchChanges or MaxBatchBytes.
+// transaction has reached MaxBatchChanges, and after it when the part has
+// reached MaxBatchBytes.
 func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capture.Change) error {
 	txn := st.txn
 	if len(st.marks) > 0 && st.marks[ch.Table] != nil {
@@ -404,23 +405,33 @@ func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capt
 			return err
 		}
 	}
-	if len(txn.changes) >= st.s.cfg.MaxBatchChanges || (len(txn.changes) > 0 && txn.bytes >= st.s.cfg.MaxBatchBytes) {
-		// A provisional position: after every earlier transaction and not
-		// after this one's final position.
-		pos := txn.final
-		if !txn.hasGTID {
-			pos = Position{Kind: KindFile, File: st.file, Offset: h.LogPos}
-		}
-		part := capture.Batch{Changes: txn.changes, Position: pos, CommitTime: st.commitTime(h), More: true}
-		txn.changes, txn.bytes = make([]capture.Change, 0, min(len(txn.changes), st.s.cfg.MaxBatchChanges)), 0
-		txn.parts++
-		if err := st.emit(ctx, part); err != nil {
+	if len(txn.changes) >= st.s.cfg.MaxBatchChanges {
+		if err := st.emitPart(ctx, h, txn); err != nil {
 			return err
 		}
 	}
 	txn.changes = append(txn.changes, ch)
 	txn.bytes += ch.Size()
+	// A part that reached MaxBatchBytes goes at once: the stream does not
+	// hold its values while it decodes the next event.
+	if txn.bytes >= st.s.cfg.MaxBatchBytes {
+		return st.emitPart(ctx, h, txn)
+	}
 	return nil
+}
+
+// emitPart emits the changes of the open transaction so far as a part
+// (More set) with a provisional position: after every earlier
+// transaction and not after this one's final position.
+func (st *streamer) emitPart(ctx context.Context, h *replication.EventHeader, txn *txnState) error {
+	pos := txn.final
+	if !txn.hasGTID {
+		pos = Position{Kind: KindFile, File: st.file, Offset: h.LogPos}
+	}
+	part := capture.Batch{Changes: txn.changes, Position: pos, CommitTime: st.commitTime(h), More: true}
+	txn.changes, txn.bytes = make([]capture.Change, 0, min(len(txn.changes), st.s.cfg.MaxBatchChanges)), 0
+	txn.parts++
+	return st.emit(ctx, part)
 }
 
 func (st *streamer) commitTime(h *replication.EventHeader) time.Time {
