@@ -341,11 +341,13 @@ func (b *Buffer) DeleteKeys() iter.Seq2[schema.Row, error] {
 				}
 				key = k
 			} else {
-				row, err := b.image(e.img)
+				// Only the key is decoded: the row's other values,
+				// however large, are not copied for its delete.
+				k, err := schema.DecodeKey(b.layout, e.img)
 				if err != nil {
-					return err
+					return b.errf("decode buffered row: %w", err)
 				}
-				key = b.keyRow(row)
+				key = k
 			}
 			if !yield(key, nil) {
 				return errStop
