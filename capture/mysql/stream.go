@@ -46,7 +46,13 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 		HeartbeatPeriod:         s.cfg.HeartbeatInterval,
 		ReadTimeout:             s.cfg.HeartbeatInterval*3 + 10*time.Second,
 		DisableRetrySync:        true,
-		Logger:                  s.log.With("component", "binlog"),
+		// go-mysql reads and parses events ahead into a channel of
+		// EventCacheCount (10,240 by default): a backlog of large rows
+		// events would wait there in memory, unbounded by bytes. One
+		// event ahead keeps reading overlapped with decoding; the
+		// coordinator's queue, bounded by bytes, buffers decoded batches.
+		EventCacheCount: 1,
+		Logger:          s.log.With("component", "binlog"),
 		Option: func(c *client.Conn) error {
 			// Sessions of the dump connection read TIMESTAMP defaults in UTC too.
 			_, err := c.Execute("SET time_zone = '+00:00'")
