@@ -340,7 +340,7 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 	if len(data) == 0 {
 		return nil
 	}
-	msg, err := pglogrepl.Parse(data)
+	msg, err := parseMessage(data)
 	if err != nil {
 		return fmt.Errorf("parse pgoutput message %q: %w", data[0], err)
 	}
