@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -213,6 +214,16 @@ func typeError(col string, t iceberg.Type, v any) error {
 	return fmt.Errorf("column %s: value of Go type %T is not canonical for %s", col, v, t)
 }
 
+// appendBytes appends v to b. A large value first reserves exactly its
+// size: the builder would round the buffer up to a power of two, copying
+// what it holds.
+func appendBytes(b *array.BinaryBuilder, v []byte) {
+	if len(v) >= 1<<20 {
+		b.ReserveData(len(v))
+	}
+	b.Append(v)
+}
+
 // typed adapts an append function for canonical Go type T.
 func typed[T any](col string, t iceberg.Type, app func(T)) func(any) error {
 	return func(v any) error {
@@ -254,9 +265,13 @@ func newWriter(b array.Builder, t iceberg.Type, required bool, col string) (valu
 			return nil
 		}
 	case iceberg.StringType:
-		app = typed(col, t, b.(*array.StringBuilder).Append)
+		sb := b.(*array.StringBuilder).BinaryBuilder
+		// StringBuilder.Append converts the string to a new []byte; a
+		// read-only view of its bytes is appended instead.
+		app = typed(col, t, func(x string) { appendBytes(sb, unsafe.Slice(unsafe.StringData(x), len(x))) })
 	case iceberg.BinaryType:
-		app = typed(col, t, b.(*array.BinaryBuilder).Append)
+		bb := b.(*array.BinaryBuilder)
+		app = typed(col, t, func(x []byte) { appendBytes(bb, x) })
 	case iceberg.FixedType:
 		fb := b.(*array.FixedSizeBinaryBuilder)
 		app = func(v any) error {

@@ -336,14 +336,21 @@ func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[
 	}
 	var n int64
 	batches, failed := rowBatches(rows, enc, &n)
+	large := newLargeWriter(ctx, view, enc.schema)
 	var files []iceberg.DataFile
 	// One batch queued at the writer: the rows wait in the buffer (or its
 	// spill files), not in Arrow memory.
-	for df, err := range table.WriteRecords(ctx, view, enc.schema, batches, table.WithRecordBatchBufferSize(1)) {
+	for df, err := range table.WriteRecords(ctx, view, enc.schema, large.filter(batches), table.WithRecordBatchBufferSize(1)) {
 		if err != nil {
-			return files, 0, err
+			more, _ := large.close(true)
+			return append(files, more...), 0, err
 		}
 		files = append(files, df)
+	}
+	more, err := large.close(failed() != nil)
+	files = append(files, more...)
+	if err != nil {
+		return files, 0, err
 	}
 	if err := failed(); err != nil {
 		return files, 0, err
@@ -443,16 +450,22 @@ func (w *DataWriter) run(ctx context.Context, asc *arrow.Schema) {
 			}
 		}
 	}
-	for df, err := range table.WriteRecords(ctx, w.tbl, asc, recs, table.WithRecordBatchBufferSize(1)) {
+	large := newLargeWriter(ctx, w.tbl, asc)
+	for df, err := range table.WriteRecords(ctx, w.tbl, asc, large.filter(recs), table.WithRecordBatchBufferSize(1)) {
 		if err != nil {
 			w.err = err
+			more, _ := large.close(true)
+			w.files = append(w.files, more...)
 			return
 		}
 		w.files = append(w.files, df)
 	}
-	if err := ctx.Err(); err != nil {
-		w.err = err
+	more, err := large.close(ctx.Err() != nil)
+	w.files = append(w.files, more...)
+	if err == nil {
+		err = ctx.Err()
 	}
+	w.err = err
 }
 
 // Write hands b to the writer (which releases it), blocking while the

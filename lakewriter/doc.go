@@ -42,7 +42,12 @@
 //     most deleteFileBytes of keys (iceberg-go buffers a whole row group,
 //     and a whole delete file, in memory), unless the table sets
 //     write.parquet.row-group-size-bytes or write.target-file-size-bytes
-//     itself.
+//     itself. A batch holding a value of largeValueBytes or more is written
+//     by Floe into a file of large rows (one row group per batch, straight
+//     to the file, no dictionary, no statistics for non-key string and
+//     binary columns; its DataFile read back from the footer), because
+//     iceberg-go's writer keeps about ten copies of each such value; only
+//     unpartitioned tables take that path.
 //   - Files may also be written ahead of their commit (DataWriter, fed
 //     RowBatches from RowEncoder on other goroutines) and passed as
 //     Commit.Data; they are unreferenced until that commit lands, so orphan
