@@ -39,3 +39,7 @@ clean:
 .PHONY: bench
 bench: deps build ## Floe vs the raw source speed, PostgreSQL and MariaDB (not part of test; ~36 min; BENCH_FLAGS=-quick: a few min)
 	$(GO) run ./cmd/floe-bench -floe $(BIN) $(BENCH_FLAGS)
+
+.PHONY: bench-memory
+bench-memory: deps build ## only the memory scenarios of bench: peak RSS of a 10M-row transaction and of 50 MiB values, both sources
+	$(GO) run ./cmd/floe-bench -floe $(BIN) -memory $(BENCH_FLAGS)
