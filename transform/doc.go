@@ -33,7 +33,9 @@
 //   - a Buffer's memory is bounded by its budget, whatever the number of
 //     changes or keys of the checkpoint: past it, Upsert entries (key,
 //     image, flags) are written to sorted runs on disk and merged, newest
-//     first, when read; Changelog rows go to an append-only spill log and
+//     first, when read (a merge reads a value of 1 MiB or more only when it
+//     writes it out, so it holds one such value, not one per run);
+//     Changelog rows go to an append-only spill log and
 //     each key's last row to sorted runs. The runs cost about 2 bytes of
 //     memory a key (a Bloom filter and a sparse index) and are probed only
 //     to fill an unchanged value. A spilled Upsert Buffer yields its rows in

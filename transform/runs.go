@@ -285,22 +285,37 @@ func splitRecord(b []byte) (key, val, rest []byte, err error) {
 	return key, b[n : n+int(vl)], b[n+int(vl):], nil
 }
 
-// runReader reads a run's records in order.
+// runReader reads a run's records in order. In a merge (lazy) a value of
+// lazyValueBytes or more is read only when asked for (value), and then
+// into a buffer the reader does not keep: a merge holds the head record of
+// every run, and must not hold every run's large value with it.
 type runReader struct {
-	r   *run
-	br  *bufio.Reader
-	key []byte
-	val []byte
-	src int // position of the run in its set (merge order)
+	r       *run
+	br      *bufio.Reader
+	lazy    bool
+	key     []byte
+	val     []byte // the value, when read
+	pending uint64 // length of a large value not read yet (0: none)
+	src     int    // position of the run in its set (merge order)
 }
+
+// lazyValueBytes is the value size from which a runReader reads values
+// only on demand.
+const lazyValueBytes = 1 << 20
 
 func newRunReader(r *run, src int) *runReader {
 	return &runReader{r: r, br: bufio.NewReaderSize(io.NewSectionReader(r.f, 0, r.size), runReadBuffer), src: src}
 }
 
-// next reads the next record; io.EOF at the end. key and val are valid
-// until the next call.
+// next reads the next record's key (and a small value); io.EOF at the
+// end. key is valid until the next call.
 func (rr *runReader) next() error {
+	if rr.pending > 0 {
+		if _, err := rr.br.Discard(int(rr.pending)); err != nil {
+			return rr.fail(err)
+		}
+		rr.pending = 0
+	}
 	kl, err := binary.ReadUvarint(rr.br)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -315,10 +330,33 @@ func (rr *runReader) next() error {
 	if err != nil {
 		return rr.fail(err)
 	}
+	if rr.lazy && vl >= lazyValueBytes {
+		if vl > 1<<40 {
+			return rr.fail(errCorruptRun)
+		}
+		rr.val, rr.pending = nil, vl
+		return nil
+	}
 	if rr.val, err = readN(rr.br, rr.val, vl); err != nil {
 		return rr.fail(err)
 	}
 	return nil
+}
+
+// value returns the current record's value. owned reports that it is a
+// large value read into a new buffer, which the caller may keep;
+// otherwise it is valid until the next call of next. Called once per
+// record.
+func (rr *runReader) value() (val []byte, owned bool, err error) {
+	if rr.pending == 0 {
+		return rr.val, false, nil
+	}
+	n := rr.pending
+	rr.pending = 0
+	if val, err = readN(rr.br, nil, n); err != nil {
+		return nil, false, rr.fail(err)
+	}
+	return val, true, nil
 }
 
 func (rr *runReader) fail(err error) error {
@@ -361,7 +399,11 @@ func (s *runSet) scan(fn func(key string, val []byte) error) error {
 		if err != nil {
 			return err
 		}
-		if err := fn(string(rr.key), rr.val); err != nil {
+		val, _, err := rr.value()
+		if err != nil {
+			return err
+		}
+		if err := fn(string(rr.key), val); err != nil {
 			return err
 		}
 	}
@@ -447,6 +489,7 @@ func (s *runSet) mergeInto(w *runWriter) error {
 	h := make(mergeHeap, 0, len(s.runs))
 	for i, r := range s.runs {
 		rr := newRunReader(r, i)
+		rr.lazy = true
 		switch err := rr.next(); {
 		case errors.Is(err, io.EOF):
 		case err != nil:
@@ -470,13 +513,26 @@ func (s *runSet) mergeInto(w *runWriter) error {
 		top := h[0]
 		if have && key == string(top.key) {
 			if s.combine != nil {
-				val = s.combine(val, top.val)
+				older, _, err := top.value()
+				if err != nil {
+					return err
+				}
+				val = s.combine(val, older)
 			}
 		} else {
 			if err := flush(); err != nil {
 				return err
 			}
-			key, val, have = string(top.key), append(val[:0], top.val...), true
+			v, owned, err := top.value()
+			if err != nil {
+				return err
+			}
+			if owned {
+				val = v // a large value: taken over, not copied
+			} else {
+				val = append(val[:0], v...)
+			}
+			key, have = string(top.key), true
 		}
 		switch err := top.next(); {
 		case errors.Is(err, io.EOF):
