@@ -358,9 +358,16 @@ func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[
 	return files, n, nil
 }
 
-// dataWriterQueue bounds the RowBatches a DataWriter holds before Write
-// blocks (besides the one its Parquet writer is compressing).
-const dataWriterQueue = 2
+// A DataWriter holds at most dataWriterQueue RowBatches before Write
+// blocks (besides the one its Parquet writer is compressing), and Write
+// also waits while those queued hold dataWriterQueueBytes or more: a
+// batch of large values (a 100 MB row) then waits, encoded, in its
+// producer until the one before it is written, rather than several
+// queuing up.
+const (
+	dataWriterQueue      = 2
+	dataWriterQueueBytes = 8 << 20
+)
 
 // DataWriter writes RowBatches to Parquet data files of one table ahead of
 // the Commit that adds them (Commit.Data), on goroutines of its own, so
@@ -382,6 +389,10 @@ type DataWriter struct {
 	cancel   context.CancelFunc
 	rows     int64
 	closed   bool
+
+	qmu    sync.Mutex
+	queued int64         // bytes of the batches in `in`
+	taken  chan struct{} // signalled (never blocking) when the writer takes a batch
 
 	// Set by the writing goroutine before done is closed.
 	files []iceberg.DataFile
@@ -435,7 +446,7 @@ func (t *Table) NewDataWriter(ctx context.Context) (*DataWriter, error) {
 	wctx, cancel := context.WithCancel(ctx)
 	w := &DataWriter{
 		t: t, tbl: view, schemaID: sc.ID, cancel: cancel,
-		in: make(chan arrow.RecordBatch, dataWriterQueue), done: make(chan struct{}),
+		in: make(chan arrow.RecordBatch, dataWriterQueue), done: make(chan struct{}), taken: make(chan struct{}, 1),
 	}
 	go w.run(wctx, asc)
 	return w, nil
@@ -445,7 +456,10 @@ func (w *DataWriter) run(ctx context.Context, asc *arrow.Schema) {
 	defer close(w.done)
 	recs := func(yield func(arrow.RecordBatch, error) bool) {
 		for rec := range w.in {
-			if !yield(rec, nil) { // WriteRecords releases what it is given
+			n := recordBytes(rec)
+			ok := yield(rec, nil) // WriteRecords releases what it is given
+			w.took(n)
+			if !ok {
 				return
 			}
 		}
@@ -484,18 +498,58 @@ func (w *DataWriter) Write(b *RowBatch) error {
 		return fmt.Errorf("data writer for %s: rows encoded for schema %d, the writer writes schema %d", w.t.id, b.schemaID, w.schemaID)
 	}
 	n := b.Len()
-	select {
-	case w.in <- b.rec:
-		b.rec = nil
-		w.rows += n
-		return nil
-	case <-w.done:
+	size := recordBytes(b.rec)
+	stopped := func() error {
 		b.Release()
 		if w.err != nil {
 			return fmt.Errorf("data writer for %s: %w", w.t.id, w.err)
 		}
 		return fmt.Errorf("data writer for %s stopped", w.t.id)
 	}
+	for w.queuedBytes() >= dataWriterQueueBytes {
+		select {
+		case <-w.taken:
+		case <-w.done:
+			return stopped()
+		}
+	}
+	w.qmu.Lock()
+	w.queued += size
+	w.qmu.Unlock()
+	select {
+	case w.in <- b.rec:
+		b.rec = nil
+		w.rows += n
+		return nil
+	case <-w.done:
+		return stopped()
+	}
+}
+
+func (w *DataWriter) queuedBytes() int64 {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	return w.queued
+}
+
+// took records that the writer has taken a batch of n bytes.
+func (w *DataWriter) took(n int64) {
+	w.qmu.Lock()
+	w.queued -= n
+	w.qmu.Unlock()
+	select {
+	case w.taken <- struct{}{}:
+	default:
+	}
+}
+
+// recordBytes is the memory of rec's buffers.
+func recordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		n += int64(c.Data().SizeInBytes())
+	}
+	return n
 }
 
 // finish ends the input and waits for the writing goroutine.

@@ -288,3 +288,51 @@ func TestCommitLargeValues(t *testing.T) {
 	require.Equal(t, 2, large, "files of large rows")
 	require.Equal(t, 5, largeRows, "rows in files of large rows")
 }
+
+// TestDataWriterQueueBoundedByBytes: a producer that encodes batches of
+// large values faster than they are written waits in Write while one is
+// queued (the writer's queue holds two small batches, but one of those),
+// and every row is written.
+func TestDataWriterQueueBoundedByBytes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes ~200 MB")
+	}
+	ctx := context.Background()
+	c, _ := openTestCatalog(t)
+	l := blobLayout()
+	tbl, err := c.EnsureTable(ctx, Ident{Namespace: "db", Name: "blobs"}, l, l.Key)
+	require.NoError(t, err)
+	const rows, size = 6, 16 << 20
+	value := strings.Repeat("v", size)
+	w, err := tbl.NewDataWriter(ctx)
+	require.NoError(t, err)
+	enc, err := tbl.NewRowEncoder()
+	require.NoError(t, err)
+	defer enc.Release()
+	var most atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			most.Store(max(most.Load(), int64(len(w.in))))
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}()
+	for i := range int64(rows) {
+		require.NoError(t, enc.Append(schema.Row{i, value, []byte(value)}))
+		b, err := enc.Batch()
+		require.NoError(t, err)
+		require.NoError(t, w.Write(b))
+	}
+	close(stop)
+	<-sampled
+	data, err := w.Close(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, rows, data.Rows())
+	require.LessOrEqual(t, most.Load(), int64(1), "batches of 32 MiB queued in the data writer at once")
+}
