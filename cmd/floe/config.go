@@ -42,10 +42,12 @@ type Config struct {
 type PipelineConfig struct {
 	Name               string        // name; required
 	CheckpointInterval time.Duration // checkpoint-interval; default 10s
-	// MemoryLimitMB is memory-limit-mb: the process's soft memory limit in
-	// MiB (Go's runtime collects garbage harder as it nears it), which also
-	// sizes each table's buffer (1/16 of it, at most 64 MiB); default 1024,
-	// 0 sets no limit (GOMEMLIMIT, when set, is used then).
+	// MemoryLimitMB is memory-limit-mb: the memory in MiB the process is
+	// meant to stay within. Go's soft memory limit is set to three quarters
+	// of it (the collector works harder as the heap nears that; the rest
+	// is for memory outside the Go heap), and each table's buffer gets
+	// 1/16 of it (at most 64 MiB); default 1024, 0 sets no limit
+	// (GOMEMLIMIT, when set, is used then).
 	MemoryLimitMB int
 }
 

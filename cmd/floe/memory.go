@@ -9,14 +9,22 @@ import (
 )
 
 // The memory a pipeline may use (pipeline.memory-limit-mb). See the
-// README's memory model: a table buffer holds at most its budget whatever
-// the checkpoint's size, writers and the source queue are bounded by
-// bytes, and the Go heap's garbage headroom is what the soft limit trims.
+// README's memory section: a table buffer holds at most its budget
+// whatever the checkpoint's size, writers and the source queue are bounded
+// by bytes, and Go's collector is told to keep the heap within a share of
+// the limit, so that the garbage it lets pile up between collections does
+// not take the process past it.
 const (
 	defaultMemoryLimitMB = 1024
 	minMemoryLimitMB     = 128
 	// bufferShare: each table's buffer gets this share of the limit.
 	bufferShare = 16
+	// goShareNum/goShareDen: Go's soft memory limit is this share of the
+	// limit. The rest is for what the runtime does not count: the
+	// binary's code and data in memory (50-70 MiB for floe), and what
+	// the heap overshoots while a collection catches up with large
+	// allocations.
+	goShareNum, goShareDen = 3, 4
 )
 
 // applyMemoryLimit sets the process's soft memory limit from the config
@@ -31,8 +39,8 @@ func applyMemoryLimit(cfg *Config, log *slog.Logger) int64 {
 		return transform.DefaultMemoryBudget
 	}
 	limit := mb << 20
-	debug.SetMemoryLimit(limit)
+	debug.SetMemoryLimit(limit / goShareDen * goShareNum)
 	budget := min(int64(transform.DefaultMemoryBudget), limit/bufferShare)
-	log.Info("memory limit", "limit_mib", mb, "table_buffer_mib", budget>>20)
+	log.Info("memory limit", "limit_mib", mb, "go_heap_limit_mib", limit/goShareDen*goShareNum>>20, "table_buffer_mib", budget>>20)
 	return budget
 }

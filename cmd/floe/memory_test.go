@@ -9,8 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestApplyMemoryLimit: pipeline.memory-limit-mb sets the soft limit and
-// gives each table buffer 1/16 of it (at most 64 MiB); 0 sets none.
+// TestApplyMemoryLimit: pipeline.memory-limit-mb sets Go's soft limit to
+// three quarters of it and gives each table buffer 1/16 of it (at most
+// 64 MiB); 0 sets none.
 func TestApplyMemoryLimit(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	log := slog.New(slog.DiscardHandler)
@@ -19,9 +20,9 @@ func TestApplyMemoryLimit(t *testing.T) {
 		limit  int64
 		budget int64
 	}{
-		{512, 512 << 20, 32 << 20},
-		{4096, 4096 << 20, 64 << 20},
-		{1024, 1024 << 20, 64 << 20},
+		{512, 384 << 20, 32 << 20},
+		{4096, 3072 << 20, 64 << 20},
+		{1024, 768 << 20, 64 << 20},
 	} {
 		cfg := DefaultConfig()
 		cfg.Pipeline.MemoryLimitMB = c.mb
