@@ -23,8 +23,8 @@
 //   - bigtxn: the same for one transaction inserting -bigtxn rows.
 //   - hugetxn (memory): the same for -hugetxn rows (10,000,000); floe's
 //     peak RSS is the figure of interest.
-//   - largevalues (memory): rows with a -large-value-mib (50) MiB text and
-//     binary value each, read by a snapshot and then streamed (inserts, a
+//   - largevalues (memory): rows with a -large-value-mib (50) MiB text or
+//     binary value each (-large-both: both), read by a snapshot and then streamed (inserts, a
 //     multi-row transaction, updates keeping and replacing the values,
 //     deletes) while floe catches up; floe verify must be equal; MiB/s and
 //     peak RSS (memory.go).

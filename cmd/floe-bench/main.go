@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,6 +29,7 @@ type options struct {
 	bigTxn          int64
 	hugeTxn         int64
 	largeValueMiB   int
+	largeBoth       bool
 	memoryRuns      int
 	rate            float64
 	duration        time.Duration
@@ -73,7 +75,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.txnChanges, "txn-changes", 100, "changes per streaming transaction")
 	fs.Int64Var(&o.bigTxn, "bigtxn", 1_000_000, "rows inserted by the single big transaction")
 	fs.Int64Var(&o.hugeTxn, "hugetxn", 10_000_000, "rows inserted by the single transaction of the hugetxn memory scenario")
-	fs.IntVar(&o.largeValueMiB, "large-value-mib", 50, "MiB of each text and binary value of the largevalues memory scenario")
+	fs.IntVar(&o.largeValueMiB, "large-value-mib", 50, "MiB of each large value of the largevalues memory scenario")
+	fs.BoolVar(&o.largeBoth, "large-both", false, "largevalues: each row carries a large text and a large binary value (default: one of them, alternately)")
 	fs.IntVar(&o.memoryRuns, "memory-runs", 1, "runs of each memory scenario (hugetxn, largevalues)")
 	memory := fs.Bool("memory", false, "only the memory scenarios (hugetxn, largevalues) over a minimal data set: -scenarios "+
 		strings.Join(memoryScenarios, ",")+" -rows 4000 -label memory (explicit flags still win)")
@@ -130,7 +133,7 @@ func parseFlags(args []string) (options, error) {
 		if *memory {
 			o.label = strings.TrimSuffix("memory-"+o.label, "-full")
 		}
-		for _, name := range []string{"changes", "bigtxn", "duration", "runs", "rate", "txn-changes", "hugetxn", "large-value-mib", "memory-runs"} {
+		for _, name := range []string{"changes", "bigtxn", "duration", "runs", "rate", "txn-changes", "hugetxn", "large-value-mib", "large-both", "memory-runs"} {
 			if set[name] {
 				o.label = "custom"
 			}
@@ -328,6 +331,10 @@ func runSource(ctx context.Context, o options, log *slog.Logger, kind, bin, floe
 	}
 	if contains(o.scenarios, scLargeValues) {
 		sr.Scale.LargeValueBytes = int64(o.largeValueMiB) << 20
+		sr.Scale.LargeValuesPerRow = 1
+		if o.largeBoth {
+			sr.Scale.LargeValuesPerRow = 2
+		}
 	}
 	for _, name := range memoryScenarios {
 		if contains(o.scenarios, name) {
@@ -403,7 +410,7 @@ func firstLine(s string) string {
 }
 
 // reproduceCommand is the make invocation with the flags that shape the
-// measurement (paths and -v are left out).
+// measurement (paths and -v are left out; -memory is make bench-memory).
 func reproduceCommand(args []string) string {
 	skip := map[string]bool{"floe": true, "out": true, "profiles": true, "workdir": true, "merge": true}
 	var kept []string
@@ -419,8 +426,12 @@ func reproduceCommand(args []string) string {
 			kept = append(kept, args[i])
 		}
 	}
-	if len(kept) == 0 {
-		return "make bench"
+	target := "make bench"
+	if i := slices.Index(kept, "-memory"); i >= 0 {
+		target, kept = "make bench-memory", slices.Delete(kept, i, i+1)
 	}
-	return "make bench BENCH_FLAGS='" + strings.Join(kept, " ") + "'"
+	if len(kept) == 0 {
+		return target
+	}
+	return target + " BENCH_FLAGS='" + strings.Join(kept, " ") + "'"
 }

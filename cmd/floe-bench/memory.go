@@ -38,25 +38,52 @@ type blobOp struct {
 // carriesValues reports whether the op writes fresh large values.
 func (o blobOp) carriesValues() bool { return o.Kind == blobInsert || o.Kind == blobReplace }
 
-// blobGen makes the large values: random bytes, and text of random hex
-// digits (incompressible beyond the hex's 2:1), size bytes each.
+// blobGen makes the values of blobs rows: random bytes, and text of
+// random hex digits (incompressible beyond the hex's 2:1). With both, a
+// row carries a large text and a large binary value; otherwise one of
+// them, text in rows of even id and binary in the others, the other
+// value a few bytes.
 type blobGen struct {
 	rng  *rand.ChaCha8
 	size int64
+	both bool
 }
 
-func newBlobGen(size int64) *blobGen {
-	return &blobGen{rng: rand.NewChaCha8([32]byte{4, 2}), size: size}
+func newBlobGen(size int64, both bool) *blobGen {
+	return &blobGen{rng: rand.NewChaCha8([32]byte{4, 2}), size: size, both: both}
 }
 
-// values returns a fresh text and binary value.
-func (g *blobGen) values() (string, []byte) {
-	raw := make([]byte, (g.size+1)/2)
+// random returns n random bytes and n random hex digits.
+func (g *blobGen) random(n int64) (string, []byte) {
+	raw := make([]byte, (n+1)/2)
 	_, _ = g.rng.Read(raw)
-	text := hex.EncodeToString(raw)[:g.size]
-	bin := make([]byte, g.size)
+	bin := make([]byte, n)
 	_, _ = g.rng.Read(bin)
-	return text, bin
+	return hex.EncodeToString(raw)[:n], bin
+}
+
+// values returns fresh text and binary values for row id.
+func (g *blobGen) values(id int64) (string, []byte) {
+	switch {
+	case g.both:
+		return g.random(g.size)
+	case id%2 == 0:
+		text, _ := g.random(g.size)
+		_, bin := g.random(8)
+		return text, bin
+	default:
+		text, _ := g.random(8)
+		_, bin := g.random(g.size)
+		return text, bin
+	}
+}
+
+// bytes is the size of the large values of one row.
+func (g *blobGen) bytes() int64 {
+	if g.both {
+		return 2 * g.size
+	}
+	return g.size
 }
 
 // largeValuePlan is the largevalues workload. Snapshot rows are written
@@ -78,14 +105,14 @@ var largeValuePlan = struct {
 	},
 }
 
-// largeValuesRun: rows of -large-value-mib text and binary values are
-// read by the snapshot (phase 1, until a marker after it is committed),
+// largeValuesRun: rows of -large-value-mib values (blobGen) are read by
+// the snapshot (phase 1, until a marker after it is committed),
 // then floe is stopped, the stream transactions are written, and floe
 // catches up (phase 2). The figure is MiB of values per second of the
 // two phases; CPU and peak RSS cover both processes. The result must
 // verify equal (floe verify).
 func (b *bench) largeValuesRun(ctx context.Context, i int) (Run, error) {
-	size := int64(b.o.largeValueMiB) << 20
+	g := newBlobGen(int64(b.o.largeValueMiB)<<20, b.o.largeBoth)
 	plan := largeValuePlan
 	if err := b.src.ResetBlobs(ctx); err != nil {
 		return Run{}, err
@@ -93,13 +120,13 @@ func (b *bench) largeValuesRun(ctx context.Context, i int) (Run, error) {
 	valueBytes := func(ops []blobOp) (n int64) {
 		for _, op := range ops {
 			if op.carriesValues() {
-				n += 2 * size
+				n += g.bytes()
 			}
 		}
 		return n
 	}
 	start := time.Now()
-	if _, err := b.src.ApplyBlobs(ctx, [][]blobOp{plan.Snapshot}, size, 0); err != nil {
+	if _, err := b.src.ApplyBlobs(ctx, [][]blobOp{plan.Snapshot}, g, 0); err != nil {
 		return Run{}, fmt.Errorf("snapshot rows: %w", err)
 	}
 	b.log.Info("large values written", "rows", len(plan.Snapshot), "seconds", round3(time.Since(start).Seconds()))
@@ -118,7 +145,7 @@ func (b *bench) largeValuesRun(ctx context.Context, i int) (Run, error) {
 		p1.kill()
 		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
 	}
-	ap1, err := b.src.ApplyBlobs(ctx, nil, size, 1)
+	ap1, err := b.src.ApplyBlobs(ctx, nil, g, 1)
 	if err != nil {
 		p1.kill()
 		return Run{}, err
@@ -135,7 +162,7 @@ func (b *bench) largeValuesRun(ctx context.Context, i int) (Run, error) {
 
 	// Phase 2: catch up with the stream written while floe was stopped.
 	start = time.Now()
-	ap2, err := b.src.ApplyBlobs(ctx, plan.Stream, size, 1)
+	ap2, err := b.src.ApplyBlobs(ctx, plan.Stream, g, 1)
 	if err != nil {
 		return Run{}, fmt.Errorf("stream transactions: %w", err)
 	}

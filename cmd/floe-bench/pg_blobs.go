@@ -29,12 +29,12 @@ func (p *pgSource) execBlob(ctx context.Context, tx pgx.Tx, op blobOp, g *blobGe
 	var err error
 	switch op.Kind {
 	case blobInsert:
-		text, bin := g.values()
+		text, bin := g.values(op.ID)
 		_, err = tx.Exec(ctx, "INSERT INTO "+blobsTable+" VALUES ($1, $2, $3, $4)", op.ID, text, bin, fmt.Sprintf("n%d", op.ID))
 	case blobNote:
 		_, err = tx.Exec(ctx, "UPDATE "+blobsTable+" SET note = note || '+' WHERE id = $1", op.ID)
 	case blobReplace:
-		text, bin := g.values()
+		text, bin := g.values(op.ID)
 		_, err = tx.Exec(ctx, "UPDATE "+blobsTable+" SET body = $1, data = $2 WHERE id = $3", text, bin, op.ID)
 	default:
 		_, err = tx.Exec(ctx, "DELETE FROM "+blobsTable+" WHERE id = $1", op.ID)
@@ -42,13 +42,12 @@ func (p *pgSource) execBlob(ctx context.Context, tx pgx.Tx, op blobOp, g *blobGe
 	return err
 }
 
-func (p *pgSource) ApplyBlobs(ctx context.Context, txns [][]blobOp, size int64, markerID int64) (applyResult, error) {
+func (p *pgSource) ApplyBlobs(ctx context.Context, txns [][]blobOp, g *blobGen, markerID int64) (applyResult, error) {
 	c, err := pgx.Connect(ctx, p.db.AdminDSN(pgDatabase))
 	if err != nil {
 		return applyResult{}, fmt.Errorf("connect: %w", err)
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	g := newBlobGen(size)
 	start := time.Now()
 	var res applyResult
 	for i, txn := range txns {

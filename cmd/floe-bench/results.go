@@ -66,9 +66,10 @@ type Scale struct {
 	TxnChanges         int     `json:"txn_changes"`
 	BigTxnRows         int64   `json:"bigtxn_rows"`
 	HugeTxnRows        int64   `json:"hugetxn_rows,omitempty"`
-	LargeValueBytes    int64   `json:"large_value_bytes,omitempty"` // each text and binary value of largevalues
-	MemoryRuns         int     `json:"memory_runs,omitempty"`       // runs of hugetxn and largevalues
-	FreshnessRate      float64 `json:"freshness_rate"`              // changes/s
+	LargeValueBytes    int64   `json:"large_value_bytes,omitempty"`    // each large value of largevalues
+	LargeValuesPerRow  int     `json:"large_values_per_row,omitempty"` // 1: a text or a binary value, 2: both
+	MemoryRuns         int     `json:"memory_runs,omitempty"`          // runs of hugetxn and largevalues
+	FreshnessRate      float64 `json:"freshness_rate"`                 // changes/s
 	FreshnessSeconds   float64 `json:"freshness_seconds"`
 	Runs               int     `json:"runs"`
 	Parallelism        int     `json:"parallelism"`
@@ -209,8 +210,12 @@ func markdown(r *Results) string {
 	fmt.Fprintf(&b, "%d cores, %s RAM, %s; %s.\n\n", r.Machine.NProc, fmtBytes(r.Machine.MemBytes), r.Machine.OS, r.Machine.GoVersion)
 	for _, src := range r.Sources {
 		sc := src.Scale
-		fmt.Fprintf(&b, "- %s %s, %s: %s scale, median of %d run%s, parallelism %d, %s-row chunks, checkpoint interval %s (catch-up) and %s (freshness). Reproduce: `%s`\n",
-			src.Source, src.SourceVersion, src.FloeVersion, src.Label, sc.Runs, plural(sc.Runs), sc.Parallelism,
+		runs := fmt.Sprintf("median of %d run%s", sc.Runs, plural(sc.Runs))
+		if sc.MemoryRuns > 0 {
+			runs += fmt.Sprintf(" (memory scenarios: %d run%s, their peak)", sc.MemoryRuns, plural(sc.MemoryRuns))
+		}
+		fmt.Fprintf(&b, "- %s %s, %s: %s scale, %s, parallelism %d, %s-row chunks, checkpoint interval %s (catch-up) and %s (freshness). Reproduce: `%s`\n",
+			src.Source, src.SourceVersion, src.FloeVersion, src.Label, runs, sc.Parallelism,
 			fmtInt(int64(sc.ChunkRows)), sc.StreamInterval, sc.CheckpointInterval, src.Command)
 	}
 	b.WriteString("\n| source | scenario | floe | raw source | ratio | floe CPU | target | met? |\n|---|---|---|---|---|---|---|---|\n")
@@ -252,8 +257,11 @@ func sourceRows(b *strings.Builder, src SourceResults) {
 			row(fmt.Sprintf("memory: one transaction of %s inserted rows", fmtInt(sc.HugeTxnRows)),
 				fmtRate(s.Median, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtRatio(s.Ratio), cpu, "-", "-")
 		case scLargeValues:
-			row(fmt.Sprintf("memory: %s changes of rows with a %s text and a %s binary value (snapshot and stream)",
-				fmtInt(runCount(s)), fmtBytes(sc.LargeValueBytes), fmtBytes(sc.LargeValueBytes)),
+			what := fmt.Sprintf("a %s text or binary value", fmtBytes(sc.LargeValueBytes))
+			if sc.LargeValuesPerRow == 2 {
+				what = fmt.Sprintf("a %s text and a %s binary value", fmtBytes(sc.LargeValueBytes), fmtBytes(sc.LargeValueBytes))
+			}
+			row(fmt.Sprintf("memory: %s changes of rows with %s (snapshot and stream)", fmtInt(runCount(s)), what),
 				fmtRate(s.Median, s.Unit), "-", "-", cpu, "-", "-")
 		case scFreshness:
 			what := fmt.Sprintf("at %s changes/s, checkpoint %s", fmtInt(int64(sc.FreshnessRate)), sc.CheckpointInterval)

@@ -64,7 +64,7 @@ func fixedResults() *Results {
 			Source: "mariadb", SourceVersion: "10.11.14-MariaDB", FloeVersion: "floe v0.1.1", StartedAt: "2026-11-24T16:00:00Z",
 			Label: "custom", Command: "make bench BENCH_FLAGS='-source mariadb -rows 1000000 -changes 300000 -runs 1'",
 			Scale: Scale{Rows: 1_000_000, Tables: 4, AvgRowBytes: 180.5, Changes: 300_000, TxnChanges: 100, BigTxnRows: 1_000_000,
-				HugeTxnRows: 10_000_000, LargeValueBytes: 50 << 20, MemoryRuns: 1,
+				HugeTxnRows: 10_000_000, LargeValueBytes: 50 << 20, LargeValuesPerRow: 1, MemoryRuns: 1,
 				FreshnessRate: 10_000, FreshnessSeconds: 60, Runs: 1, Parallelism: 2, ChunkRows: 50_000,
 				StreamInterval: "1s", CheckpointInterval: "10s", PollInterval: "100ms"},
 			Scenarios: myScs,
@@ -245,6 +245,8 @@ func TestReproduceCommand(t *testing.T) {
 		{nil, "make bench"},
 		{[]string{"-floe", "/x/floe", "-out=/r", "-v"}, "make bench"},
 		{[]string{"-quick", "-workdir", "/tmp/w", "-rows", "1000000"}, "make bench BENCH_FLAGS='-quick -rows 1000000'"},
+		{[]string{"-floe", "bin/floe", "-memory"}, "make bench-memory"},
+		{[]string{"-memory", "-source", "mariadb"}, "make bench-memory BENCH_FLAGS='-source mariadb'"},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, reproduceCommand(tt.args))

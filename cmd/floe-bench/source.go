@@ -91,11 +91,11 @@ type benchSource interface {
 	// ResetBlobs (re)creates blobsTable, empty, owned by floe's user.
 	ResetBlobs(ctx context.Context) error
 	// ApplyBlobs runs each of txns as one transaction, in order, with
-	// fresh random values of size bytes (text and binary) for inserts and
-	// replacements; then, when markerID > 0, a marker transaction that
-	// sets the note of row markerID, and Marker is inside it (after every
-	// transaction of txns). Changes counts the marker too.
-	ApplyBlobs(ctx context.Context, txns [][]blobOp, size int64, markerID int64) (applyResult, error)
+	// fresh values from g for inserts and replacements; then, when
+	// markerID > 0, a marker transaction that sets the note of row
+	// markerID, and Marker is inside it (after every transaction of
+	// txns). Changes counts the marker too.
+	ApplyBlobs(ctx context.Context, txns [][]blobOp, g *blobGen, markerID int64) (applyResult, error)
 	// DecodeFloePosition parses floe's floe.position summary value.
 	DecodeFloePosition(s string) (pos, error)
 	// DropPipeline removes what a floe pipeline left in the source (its

@@ -24,12 +24,12 @@ func (s *mariaSource) execBlob(ctx context.Context, tx *sql.Tx, op blobOp, g *bl
 	var err error
 	switch op.Kind {
 	case blobInsert:
-		text, bin := g.values()
+		text, bin := g.values(op.ID)
 		_, err = tx.ExecContext(ctx, "INSERT INTO "+blobsTable+" VALUES (?, ?, ?, ?)", op.ID, text, bin, fmt.Sprintf("n%d", op.ID))
 	case blobNote:
 		_, err = tx.ExecContext(ctx, "UPDATE "+blobsTable+" SET note = CONCAT(note, '+') WHERE id = ?", op.ID)
 	case blobReplace:
-		text, bin := g.values()
+		text, bin := g.values(op.ID)
 		_, err = tx.ExecContext(ctx, "UPDATE "+blobsTable+" SET body = ?, data = ? WHERE id = ?", text, bin, op.ID)
 	default:
 		_, err = tx.ExecContext(ctx, "DELETE FROM "+blobsTable+" WHERE id = ?", op.ID)
@@ -39,13 +39,12 @@ func (s *mariaSource) execBlob(ctx context.Context, tx *sql.Tx, op blobOp, g *bl
 
 // ApplyBlobs writes each transaction; Marker is the marker transaction's
 // GTID sequence minus one (see Apply).
-func (s *mariaSource) ApplyBlobs(ctx context.Context, txns [][]blobOp, size int64, markerID int64) (applyResult, error) {
+func (s *mariaSource) ApplyBlobs(ctx context.Context, txns [][]blobOp, g *blobGen, markerID int64) (applyResult, error) {
 	c, err := s.db.Conn(ctx)
 	if err != nil {
 		return applyResult{}, fmt.Errorf("connect: %w", err)
 	}
 	defer c.Close()
-	g := newBlobGen(size)
 	txn := func(ops []blobOp) error {
 		tx, err := c.BeginTx(ctx, nil)
 		if err != nil {
