@@ -44,3 +44,7 @@ bench: deps build ## Floe vs the raw source speed, PostgreSQL and MariaDB (not p
 .PHONY: stress
 stress: deps ## crash, watermark and convergence tests hundreds of times under CPU burners and jitter (hours; results in deploy/stress/results)
 	$(GO) run ./deploy/stress -out deploy/stress/results $(STRESS_FLAGS)
+
+.PHONY: bench-memory
+bench-memory: deps build ## only the memory scenarios of bench: peak RSS of a 10M-row transaction and of 50 MiB values, both sources
+	$(GO) run ./cmd/floe-bench -floe $(BIN) -memory $(BENCH_FLAGS)

@@ -83,11 +83,15 @@ type Batch struct {
 	// Chunk is set on snapshot batches: the batch holds every row of that chunk.
 	Chunk *ChunkRef
 	// More is true when further batches of the same source transaction
-	// follow (a large transaction split to bound memory). A checkpoint is
+	// follow (a large transaction split to bound memory: by its number of
+	// changes, and by their Size, so that a part of a transaction with
+	// large values is bounded too). A checkpoint is
 	// never cut after a batch with More set. Such a partial batch carries a
 	// provisional Position that is after every earlier transaction's
 	// position and not after its own transaction's final position
 	// (PostgreSQL: commit LSN + 1); the last part carries the final one.
+	// A part is emitted as soon as its changes reach the size bound, so
+	// the last part may hold no changes.
 	More bool
 	// Barrier is set on the batch of a schema change (DDL) of a captured
 	// table, which is never part of a split transaction: the coordinator
@@ -104,6 +108,47 @@ type Batch struct {
 	// may carry the Position of the batch before it (it is the only
 	// batch that may repeat one).
 	Sync bool
+}
+
+// Size estimates the memory of the change's images in bytes: the
+// lengths of its strings, byte slices and lists, plus a fixed cost a
+// value. Sources split transactions by it (see Batch.More).
+func (c Change) Size() int {
+	return 64 + rowSize(c.Before) + rowSize(c.After)
+}
+
+func rowSize(r schema.Row) int {
+	n := 0
+	for _, v := range r {
+		n += valueSize(v)
+	}
+	return n
+}
+
+func valueSize(v any) int {
+	switch x := v.(type) {
+	case string:
+		return 16 + len(x)
+	case []byte:
+		return 24 + len(x)
+	case []any:
+		n := 24
+		for _, e := range x {
+			n += valueSize(e)
+		}
+		return n
+	default:
+		return 16
+	}
+}
+
+// Size is the sum of the Sizes of the batch's changes.
+func (b Batch) Size() int {
+	n := 0
+	for i := range b.Changes {
+		n += b.Changes[i].Size()
+	}
+	return n
 }
 
 // ChunkRef identifies one snapshot chunk of one table.

@@ -15,6 +15,10 @@ const (
 	// DefaultMaxBatchChanges is the number of changes above which a
 	// transaction is emitted in parts.
 	DefaultMaxBatchChanges = 10000
+	// DefaultMaxBatchBytes is the size (Change.Size) above which a
+	// transaction is emitted in parts, so that its values, however large,
+	// are never all in memory at once.
+	DefaultMaxBatchBytes = 8 << 20
 	// DefaultHeartbeatInterval is how long a stream may stay idle before
 	// it emits an empty batch.
 	DefaultHeartbeatInterval = 10 * time.Second

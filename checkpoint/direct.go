@@ -44,9 +44,6 @@ type chunkEncoder struct {
 	enc  *lakewriter.RowEncoder
 }
 
-// rowsPerBatch bounds the rows of one RowBatch.
-const rowsPerBatch = 64 * 1024
-
 // encode returns the chunk's rows as RowBatches, or nil when the chunk
 // must go through the Buffer.
 func (e *chunkEncoder) encode(b capture.Batch) ([]*lakewriter.RowBatch, error) {
@@ -55,13 +52,12 @@ func (e *chunkEncoder) encode(b capture.Batch) ([]*lakewriter.RowBatch, error) {
 		return nil, err
 	}
 	var out []*lakewriter.RowBatch
-	n := 0
 	meta := transform.Meta{Pos: b.Position.String(), CommitMicros: b.CommitTime.UnixMicro()}
 	err = e.proj.Rows(b.Changes, meta, func(r schema.Row) error {
 		if err := e.enc.Append(r); err != nil {
 			return err
 		}
-		if n++; n%rowsPerBatch == 0 {
+		if e.enc.Full() { // a batch's rows or bytes reached their bound
 			rb, err := e.enc.Batch()
 			if err != nil {
 				return err

@@ -72,6 +72,11 @@
 //     capture.SnapshotExporter takes at R: their commits carry R (their
 //     floor), their changes at or before R are skipped, and they need
 //     no convergence;
+//   - stream batches wait for the coordinator in a queue bounded by count
+//     and by size (capture.Batch.Size): it takes no batch from the source
+//     while it holds maxQueuedBytes, so it holds less than that plus one
+//     batch, and the source, waiting, one more; the source cannot decode
+//     far ahead of a commit;
 //   - a change the source could not decode (capture.Change.Err) is
 //     skipped when its table's committed position is at or after it, and
 //     otherwise stops the run naming the table, the value and the fix.

@@ -19,26 +19,8 @@ import (
 // checkpoint every Interval (or every MaxCheckpointChanges changes) at a
 // transaction boundary.
 func (c *Coordinator) stream(ctx context.Context) error {
-	streamCtx, stopStream := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopStream()
-	batches := make(chan capture.Batch, 16)
-	streamDone := make(chan error, 1)
-	go func() { streamDone <- c.opts.Source.Stream(streamCtx, batches) }()
-	// stopSource stops the stream goroutine and waits for it; it is the
-	// owner that waits, so no goroutine outlives stream().
-	stopSource := func() error {
-		stopStream()
-		for {
-			select {
-			case err := <-streamDone:
-				if errors.Is(err, context.Canceled) {
-					return nil
-				}
-				return err
-			case <-batches: // unblock a pending send; the batch is replayed on restart
-			}
-		}
-	}
+	queue, streamDone, stopSource, cancel := c.startStream(ctx)
+	defer cancel() // also when Stream ended by itself: the queue stops
 
 	// The timer fires Interval after the last cut, so a checkpoint is
 	// never later than that when the source goes quiet.
@@ -66,14 +48,16 @@ func (c *Coordinator) stream(ctx context.Context) error {
 				err = errors.New("source stream ended unexpectedly")
 			}
 			return fmt.Errorf("stream: %w", err)
-		case b := <-batches:
+		case qb := <-queue.out:
 			jitter.At(jitter.Receive)
+			b := qb.Batch
 			if err := c.adoptLayouts(ctx, b, inTxn); err != nil {
 				return errors.Join(err, stopSource())
 			}
 			if err := c.applyStream(b, txnSeq); err != nil {
 				return errors.Join(err, stopSource())
 			}
+			queue.release(qb) // its values are in the buffers now
 			if b.More {
 				inTxn = true
 				txnSeq += int64(len(b.Changes))
@@ -116,6 +100,36 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			lastCut = time.Now()
 		}
 	}
+}
+
+// startStream runs the source's Stream into a byte-bounded queue, on a
+// context of its own: the stream outlives ctx until stopSource, so that
+// the final checkpoint is committed before the source's last standby
+// status goes out. stopSource stops the stream and queue goroutines and
+// waits for them; it is the owner that waits, so no goroutine outlives
+// stream(). Batches not applied are replayed on restart. streamDone
+// receives Stream's result; cancel ends the stream's context without
+// waiting (the queue goroutine then stops too).
+func (c *Coordinator) startStream(ctx context.Context) (queue *batchQueue, streamDone chan error, stopSource func() error, cancel context.CancelFunc) {
+	streamCtx, stopStream := context.WithCancel(context.WithoutCancel(ctx))
+	queue = newBatchQueue(streamCtx)
+	streamDone = make(chan error, 1)
+	go func() { streamDone <- c.opts.Source.Stream(streamCtx, queue.in) }()
+	stopSource = func() error {
+		stopStream()
+		<-queue.done
+		for {
+			select {
+			case err := <-streamDone:
+				if errors.Is(err, context.Canceled) {
+					return nil
+				}
+				return err
+			case <-queue.in: // unblock a send that does not watch ctx
+			}
+		}
+	}
+	return queue, streamDone, stopSource, stopStream
 }
 
 // applyStream buffers the changes of one stream batch, skipping those at or

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -17,9 +18,15 @@ import (
 	"github.com/floe-cdc/floe/schema"
 )
 
-// batchRows is the number of rows per Arrow record batch handed to the
-// Parquet writers; it bounds the memory a commit holds in Arrow form.
-const batchRows = 64 * 1024
+// An Arrow record batch handed to the Parquet writers holds at most
+// batchRows rows, and is cut early once its values reach batchBytes (a row
+// is never split, so a single value larger than that makes a batch of its
+// own): this bounds the memory a commit holds in Arrow form, whatever the
+// size of the rows.
+const (
+	batchRows  = 64 * 1024
+	batchBytes = 4 << 20
+)
 
 // encoder appends canonical rows to Arrow record batches shaped like an
 // Iceberg schema. Field i of the schema takes row[pos[i]]; rows must have
@@ -36,6 +43,7 @@ type encoder struct {
 	writers []valueWriter
 	width   int
 	rows    int
+	bytes   int // estimated bytes of the values appended since the last flush
 }
 
 type valueWriter func(v any) error
@@ -72,18 +80,42 @@ func (e *encoder) append(r schema.Row) error {
 		return fmt.Errorf("row has %d values, want %d", len(r), e.width)
 	}
 	for i, w := range e.writers {
-		if err := w(r[e.pos[i]]); err != nil {
+		v := r[e.pos[i]]
+		if err := w(v); err != nil {
 			return err
 		}
+		e.bytes += valueBytes(v)
 	}
 	e.rows++
 	return nil
 }
 
+// full reports whether the batch has reached batchRows rows or batchBytes
+// bytes and should be flushed.
+func (e *encoder) full() bool { return e.rows >= batchRows || e.bytes >= batchBytes }
+
+// valueBytes estimates the Arrow bytes of a canonical value.
+func valueBytes(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len(x) + 4
+	case []byte:
+		return len(x) + 4
+	case []any:
+		n := 4
+		for _, e := range x {
+			n += valueBytes(e)
+		}
+		return n
+	default:
+		return 8
+	}
+}
+
 // flush returns the rows appended since the last flush as one batch (the
 // caller owns it) and resets the builder.
 func (e *encoder) flush() arrow.RecordBatch {
-	e.rows = 0
+	e.rows, e.bytes = 0, 0
 	return e.rb.NewRecordBatch()
 }
 
@@ -159,6 +191,11 @@ func (e *RowEncoder) Append(r schema.Row) error {
 	return nil
 }
 
+// Full reports whether the rows appended since the last Batch have
+// reached the size of a batch (rows or bytes): the caller should take the
+// Batch now, so that no batch holds more than a bounded amount of memory.
+func (e *RowEncoder) Full() bool { return e.enc.full() }
+
 // Batch returns the rows appended since the last Batch (nil when none).
 func (e *RowEncoder) Batch() (*RowBatch, error) {
 	if e.broken {
@@ -175,6 +212,16 @@ func (e *RowEncoder) Release() { e.enc.release() }
 
 func typeError(col string, t iceberg.Type, v any) error {
 	return fmt.Errorf("column %s: value of Go type %T is not canonical for %s", col, v, t)
+}
+
+// appendBytes appends v to b. A large value first reserves exactly its
+// size: the builder would round the buffer up to a power of two, copying
+// what it holds.
+func appendBytes(b *array.BinaryBuilder, v []byte) {
+	if len(v) >= 1<<20 {
+		b.ReserveData(len(v))
+	}
+	b.Append(v)
 }
 
 // typed adapts an append function for canonical Go type T.
@@ -218,9 +265,13 @@ func newWriter(b array.Builder, t iceberg.Type, required bool, col string) (valu
 			return nil
 		}
 	case iceberg.StringType:
-		app = typed(col, t, b.(*array.StringBuilder).Append)
+		sb := b.(*array.StringBuilder).BinaryBuilder
+		// StringBuilder.Append converts the string to a new []byte; a
+		// read-only view of its bytes is appended instead.
+		app = typed(col, t, func(x string) { appendBytes(sb, unsafe.Slice(unsafe.StringData(x), len(x))) })
 	case iceberg.BinaryType:
-		app = typed(col, t, b.(*array.BinaryBuilder).Append)
+		bb := b.(*array.BinaryBuilder)
+		app = typed(col, t, func(x []byte) { appendBytes(bb, x) })
 	case iceberg.FixedType:
 		fb := b.(*array.FixedSizeBinaryBuilder)
 		app = func(v any) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"strconv"
 	"sync"
 	"time"
 
@@ -309,7 +310,7 @@ func rowBatches(rows iter.Seq2[schema.Row, error], enc *encoder, count *int64) (
 				return
 			}
 			n++
-			if enc.rows >= batchRows && !yield(enc.flush(), nil) {
+			if enc.full() && !yield(enc.flush(), nil) {
 				return
 			}
 		}
@@ -335,14 +336,27 @@ func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[
 		return nil, 0, err
 	}
 	defer enc.release()
+	view, err := writeView(tbl)
+	if err != nil {
+		return nil, 0, err
+	}
 	var n int64
 	batches, failed := rowBatches(rows, enc, &n)
+	large := newLargeWriter(ctx, view, enc.schema)
 	var files []iceberg.DataFile
-	for df, err := range table.WriteRecords(ctx, tbl, enc.schema, batches) {
+	// One batch queued at the writer: the rows wait in the buffer (or its
+	// spill files), not in Arrow memory.
+	for df, err := range table.WriteRecords(ctx, view, enc.schema, large.filter(batches), table.WithRecordBatchBufferSize(1)) {
 		if err != nil {
-			return files, 0, err
+			more, _ := large.close(true)
+			return append(files, more...), 0, err
 		}
 		files = append(files, df)
+	}
+	more, err := large.close(failed() != nil)
+	files = append(files, more...)
+	if err != nil {
+		return files, 0, err
 	}
 	if err := failed(); err != nil {
 		return files, 0, err
@@ -350,9 +364,16 @@ func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[
 	return files, n, nil
 }
 
-// dataWriterQueue bounds the RowBatches a DataWriter holds before Write
-// blocks (besides the one its Parquet writer is compressing).
-const dataWriterQueue = 2
+// A DataWriter holds at most dataWriterQueue RowBatches before Write
+// blocks (besides the one its Parquet writer is compressing), and Write
+// also waits while those queued hold dataWriterQueueBytes or more: a
+// batch of large values (a 100 MB row) then waits, encoded, in its
+// producer until the one before it is written, rather than several
+// queuing up.
+const (
+	dataWriterQueue      = 2
+	dataWriterQueueBytes = 8 << 20
+)
 
 // DataWriter writes RowBatches to Parquet data files of one table ahead of
 // the Commit that adds them (Commit.Data), on goroutines of its own, so
@@ -374,6 +395,10 @@ type DataWriter struct {
 	cancel   context.CancelFunc
 	rows     int64
 	closed   bool
+
+	qmu    sync.Mutex
+	queued int64         // bytes of the batches in `in`
+	taken  chan struct{} // signalled (never blocking) when the writer takes a batch
 
 	// Set by the writing goroutine before done is closed.
 	files []iceberg.DataFile
@@ -421,10 +446,14 @@ func (t *Table) NewDataWriter(ctx context.Context) (*DataWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data writer for %s: arrow schema: %w", t.id, err)
 	}
+	view, err := writeView(tbl)
+	if err != nil {
+		return nil, fmt.Errorf("data writer for %s: %w", t.id, err)
+	}
 	wctx, cancel := context.WithCancel(ctx)
 	w := &DataWriter{
-		t: t, tbl: tbl, schemaID: sc.ID, cancel: cancel,
-		in: make(chan arrow.RecordBatch, dataWriterQueue), done: make(chan struct{}),
+		t: t, tbl: view, schemaID: sc.ID, cancel: cancel,
+		in: make(chan arrow.RecordBatch, dataWriterQueue), done: make(chan struct{}), taken: make(chan struct{}, 1),
 	}
 	go w.run(wctx, asc)
 	return w, nil
@@ -434,21 +463,30 @@ func (w *DataWriter) run(ctx context.Context, asc *arrow.Schema) {
 	defer close(w.done)
 	recs := func(yield func(arrow.RecordBatch, error) bool) {
 		for rec := range w.in {
-			if !yield(rec, nil) { // WriteRecords releases what it is given
+			n := recordBytes(rec)
+			ok := yield(rec, nil) // WriteRecords releases what it is given
+			w.took(n)
+			if !ok {
 				return
 			}
 		}
 	}
-	for df, err := range table.WriteRecords(ctx, w.tbl, asc, recs, table.WithRecordBatchBufferSize(1)) {
+	large := newLargeWriter(ctx, w.tbl, asc)
+	for df, err := range table.WriteRecords(ctx, w.tbl, asc, large.filter(recs), table.WithRecordBatchBufferSize(1)) {
 		if err != nil {
 			w.err = err
+			more, _ := large.close(true)
+			w.files = append(w.files, more...)
 			return
 		}
 		w.files = append(w.files, df)
 	}
-	if err := ctx.Err(); err != nil {
-		w.err = err
+	more, err := large.close(ctx.Err() != nil)
+	w.files = append(w.files, more...)
+	if err == nil {
+		err = ctx.Err()
 	}
+	w.err = err
 }
 
 // Write hands b to the writer (which releases it), blocking while the
@@ -467,18 +505,58 @@ func (w *DataWriter) Write(b *RowBatch) error {
 		return fmt.Errorf("data writer for %s: rows encoded for schema %d, the writer writes schema %d", w.t.id, b.schemaID, w.schemaID)
 	}
 	n := b.Len()
-	select {
-	case w.in <- b.rec:
-		b.rec = nil
-		w.rows += n
-		return nil
-	case <-w.done:
+	size := recordBytes(b.rec)
+	stopped := func() error {
 		b.Release()
 		if w.err != nil {
 			return fmt.Errorf("data writer for %s: %w", w.t.id, w.err)
 		}
 		return fmt.Errorf("data writer for %s stopped", w.t.id)
 	}
+	for w.queuedBytes() >= dataWriterQueueBytes {
+		select {
+		case <-w.taken:
+		case <-w.done:
+			return stopped()
+		}
+	}
+	w.qmu.Lock()
+	w.queued += size
+	w.qmu.Unlock()
+	select {
+	case w.in <- b.rec:
+		b.rec = nil
+		w.rows += n
+		return nil
+	case <-w.done:
+		return stopped()
+	}
+}
+
+func (w *DataWriter) queuedBytes() int64 {
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	return w.queued
+}
+
+// took records that the writer has taken a batch of n bytes.
+func (w *DataWriter) took(n int64) {
+	w.qmu.Lock()
+	w.queued -= n
+	w.qmu.Unlock()
+	select {
+	case w.taken <- struct{}{}:
+	default:
+	}
+}
+
+// recordBytes is the memory of rec's buffers.
+func recordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		n += int64(c.Data().SizeInBytes())
+	}
+	return n
 }
 
 // finish ends the input and waits for the writing goroutine.
@@ -551,7 +629,14 @@ func (t *Table) writeDeletes(ctx context.Context, tbl *table.Table, keys iter.Se
 	defer enc.release()
 	var n int64
 	batches, failed := rowBatches(keys, enc, &n)
-	files, err := tbl.NewTransaction().WriteEqualityDeletes(ctx, ids, batches)
+	// The writer gathers a whole file's batches in memory before writing
+	// it (iceberg-go packs batches into files of the target size), so the
+	// delete files of this throwaway transaction are kept small.
+	tx := tbl.NewTransaction()
+	if err := tx.SetProperties(writeProps(tbl, deleteFileBytes)); err != nil {
+		return nil, 0, fmt.Errorf("delete file properties: %w", err)
+	}
+	files, err := tx.WriteEqualityDeletes(ctx, ids, batches)
 	if err != nil {
 		return files, 0, err
 	}
@@ -559,6 +644,53 @@ func (t *Table) writeDeletes(ctx context.Context, tbl *table.Table, keys iter.Se
 		return files, 0, err
 	}
 	return files, n, nil
+}
+
+// Memory of Parquet writing. A writer buffers a whole row group's pages
+// (compressed) before it writes them, and iceberg-go gathers a whole
+// equality-delete file's Arrow batches before writing it; Floe bounds both
+// for its own writes unless the table sets the property itself (then the
+// table's value is used, and so is its memory).
+const (
+	rowGroupBytes   = 16 << 20 // write.parquet.row-group-size-bytes
+	deleteFileBytes = 32 << 20 // write.target-file-size-bytes of equality-delete files
+)
+
+// writeProps returns the write properties Floe sets for one write to tbl:
+// the row-group size, and (targetFile > 0) the target file size, each
+// only when the table does not set it.
+func writeProps(tbl *table.Table, targetFile int64) iceberg.Properties {
+	own := tbl.Metadata().Properties()
+	out := iceberg.Properties{}
+	if _, ok := own[table.ParquetRowGroupSizeBytesKey]; !ok {
+		out[table.ParquetRowGroupSizeBytesKey] = strconv.Itoa(rowGroupBytes)
+	}
+	if _, ok := own[table.WriteTargetFileSizeBytesKey]; !ok && targetFile > 0 {
+		out[table.WriteTargetFileSizeBytesKey] = strconv.FormatInt(targetFile, 10)
+	}
+	return out
+}
+
+// writeView returns tbl with Floe's write properties (writeProps) set in
+// memory, for writing data files through table.WriteRecords; it is never
+// committed.
+func writeView(tbl *table.Table) (*table.Table, error) {
+	props := writeProps(tbl, 0)
+	if len(props) == 0 {
+		return tbl, nil
+	}
+	b, err := table.MetadataBuilderFromBase(tbl.Metadata(), tbl.MetadataLocation())
+	if err != nil {
+		return nil, fmt.Errorf("write properties: %w", err)
+	}
+	if err := b.SetProperties(props); err != nil {
+		return nil, fmt.Errorf("write properties: %w", err)
+	}
+	md, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("write properties: %w", err)
+	}
+	return table.New(tbl.Identifier(), md, tbl.MetadataLocation(), tbl.FS, nil), nil
 }
 
 // removeFiles deletes files that were written but will not be committed.

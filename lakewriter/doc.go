@@ -37,8 +37,20 @@
 //     column (iceberg-go would write 0), schema.Unchanged, a non-canonical
 //     Go type, a decimal beyond its precision or a wrong-length fixed value
 //     fails the Commit with an error naming table, row and column.
-//   - Rows are converted to Arrow in batches of batchRows, so memory stays
-//     bounded however many rows the iterators yield.
+//   - Rows are converted to Arrow in batches of at most batchRows rows and
+//     batchBytes of values (a larger value is a batch of its own), and a
+//     writer queues one batch, so memory stays bounded however many rows
+//     the iterators yield and however large they are. Parquet row groups
+//     are written every rowGroupBytes and equality-delete files hold at
+//     most deleteFileBytes of keys (iceberg-go buffers a whole row group,
+//     and a whole delete file, in memory), unless the table sets
+//     write.parquet.row-group-size-bytes or write.target-file-size-bytes
+//     itself. A batch holding a value of largeValueBytes or more is written
+//     by Floe into a file of large rows (one row group per batch, straight
+//     to the file, no dictionary, no statistics for non-key string and
+//     binary columns; its DataFile read back from the footer), because
+//     iceberg-go's writer keeps about ten copies of each such value; only
+//     unpartitioned tables take that path.
 //   - Files may also be written ahead of their commit (DataWriter, fed
 //     RowBatches from RowEncoder on other goroutines) and passed as
 //     Commit.Data; they are unreferenced until that commit lands, so orphan

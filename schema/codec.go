@@ -238,34 +238,65 @@ var errCorrupt = errors.New("corrupt row encoding")
 // does not fit its column's type, truncated or trailing bytes; it never
 // panics, whatever b holds. Strings and byte slices are copied out of b.
 func DecodeRow(t *Table, b []byte) (Row, error) {
-	if len(b) == 0 {
-		return nil, fmt.Errorf("decode row: %w: empty", errCorrupt)
-	}
-	if b[0] != RowCodecVersion {
-		return nil, fmt.Errorf("decode row: unknown codec version %d", b[0])
-	}
-	d := rowDecoder{b: b, i: 1}
-	n, ok := d.uvarint()
-	if !ok || n != uint64(len(t.Columns)) {
-		return nil, fmt.Errorf("decode row: %w: column count does not match %d columns", errCorrupt, len(t.Columns))
-	}
 	r := make(Row, len(t.Columns))
-	for i := range r {
-		v, ok := d.value(t.Columns[i].Type, true)
-		if !ok {
-			return nil, fmt.Errorf("decode row: %w: column %s (%s) at byte %d", errCorrupt, t.Columns[i].Name, t.Columns[i].Type, d.i)
-		}
-		r[i] = v
-	}
-	if d.i != len(b) {
-		return nil, fmt.Errorf("decode row: %w: %d trailing bytes", errCorrupt, len(b)-d.i)
+	if err := decodeRow(t, b, nil, func(i int, v any) { r[i] = v }); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
 
+// DecodeKey decodes the key values (t.Key order, as KeyRow gives them)
+// of an AppendRow encoding of a row of t. It checks b as DecodeRow does,
+// but copies out only the key values: the others, however large, cost no
+// memory.
+func DecodeKey(t *Table, b []byte) (Row, error) {
+	keep := make([]bool, len(t.Columns))
+	slot := make([]int, len(t.Columns))
+	for j, k := range t.Key {
+		keep[k], slot[k] = true, j
+	}
+	key := make(Row, len(t.Key))
+	if err := decodeRow(t, b, keep, func(i int, v any) { key[slot[i]] = v }); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// decodeRow checks b and passes set the value of every column i with
+// keep[i] (every column when keep is nil); the other values are skipped
+// without being copied.
+func decodeRow(t *Table, b []byte, keep []bool, set func(i int, v any)) error {
+	if len(b) == 0 {
+		return fmt.Errorf("decode row: %w: empty", errCorrupt)
+	}
+	if b[0] != RowCodecVersion {
+		return fmt.Errorf("decode row: unknown codec version %d", b[0])
+	}
+	d := rowDecoder{b: b, i: 1}
+	n, ok := d.uvarint()
+	if !ok || n != uint64(len(t.Columns)) {
+		return fmt.Errorf("decode row: %w: column count does not match %d columns", errCorrupt, len(t.Columns))
+	}
+	for i, c := range t.Columns {
+		d.skip = keep != nil && !keep[i]
+		v, ok := d.value(c.Type, true)
+		if !ok {
+			return fmt.Errorf("decode row: %w: column %s (%s) at byte %d", errCorrupt, c.Name, c.Type, d.i)
+		}
+		if !d.skip {
+			set(i, v)
+		}
+	}
+	if d.i != len(b) {
+		return fmt.Errorf("decode row: %w: %d trailing bytes", errCorrupt, len(b)-d.i)
+	}
+	return nil
+}
+
 type rowDecoder struct {
-	b []byte
-	i int
+	b    []byte
+	i    int
+	skip bool // check values but copy nothing out: strings, bytes and lists decode as nil
 }
 
 func (d *rowDecoder) uvarint() (uint64, bool) {
@@ -353,7 +384,10 @@ func (d *rowDecoder) value(typ iceberg.Type, top bool) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		if tag == tagString {
+		switch {
+		case d.skip:
+			return nil, true
+		case tag == tagString:
 			return string(p), true
 		}
 		return append([]byte{}, p...), true
@@ -373,6 +407,14 @@ func (d *rowDecoder) value(typ iceberg.Type, top bool) (any, bool) {
 			return nil, false
 		}
 		elem := lt.Element
+		if d.skip {
+			for range n {
+				if _, ok = d.value(elem, false); !ok {
+					return nil, false
+				}
+			}
+			return nil, true
+		}
 		out := make([]any, n)
 		for j := range out {
 			if out[j], ok = d.value(elem, false); !ok {

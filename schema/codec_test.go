@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -192,6 +194,48 @@ func TestDecodeRowErrors(t *testing.T) {
 	}
 }
 
+// TestDecodeKey: DecodeKey yields the key of the row (t.Key order) and
+// copies nothing else out: decoding the key of a row with a 64 MiB value
+// allocates a few bytes, not the value.
+func TestDecodeKey(t *testing.T) {
+	tab := allTypesTable()
+	row := allTypesRow()
+	b, err := AppendRow(nil, tab, row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := DecodeKey(tab, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := KeyRow(tab, row); !reflect.DeepEqual(key, want) {
+		t.Fatalf("DecodeKey = %v, want %v", key, want)
+	}
+	if _, err := DecodeKey(tab, b[:len(b)-1]); err == nil {
+		t.Fatal("DecodeKey accepted a truncated encoding")
+	}
+
+	big := &Table{Columns: []Column{{Name: "id", Type: iceberg.PrimitiveTypes.Int64}, {Name: "body", Type: iceberg.PrimitiveTypes.String},
+		{Name: "data", Type: iceberg.PrimitiveTypes.Binary}, {Name: "l", Type: &iceberg.ListType{Element: iceberg.PrimitiveTypes.String}}}, Key: []int{0}}
+	value := strings.Repeat("x", 64<<20)
+	b, err = AppendRow(nil, big, Row{int64(7), value, []byte(value), []any{value}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Row
+	allocs := testing.AllocsPerRun(1, func() { got, err = DecodeKey(big, b) })
+	if err != nil || !reflect.DeepEqual(got, Row{int64(7)}) {
+		t.Fatalf("DecodeKey = %v, %v; want [7]", got, err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _ = DecodeKey(big, b)
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<10 || allocs > 8 {
+		t.Fatalf("DecodeKey allocated %d bytes in %.0f allocations, want a few bytes: the large values must not be copied", n, allocs)
+	}
+}
+
 func TestKeyEncoding(t *testing.T) {
 	tab := allTypesTable()
 	r := allTypesRow()
@@ -249,7 +293,8 @@ func TestKeyEncodingGolden(t *testing.T) {
 }
 
 // FuzzDecodeRow: DecodeRow never panics, and whatever it accepts
-// re-encodes to bytes that decode to the same encoding again.
+// re-encodes to bytes that decode to the same encoding again; DecodeKey
+// accepts exactly what DecodeRow accepts and yields the row's key.
 func FuzzDecodeRow(f *testing.F) {
 	tab := allTypesTable()
 	good, err := AppendRow(nil, tab, allTypesRow())
@@ -266,8 +311,15 @@ func FuzzDecodeRow(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeRow(tab, b)
+		key, kerr := DecodeKey(tab, b)
+		if (err == nil) != (kerr == nil) {
+			t.Fatalf("DecodeRow: %v, DecodeKey: %v: they must accept the same encodings", err, kerr)
+		}
 		if err != nil {
 			return
+		}
+		if want := KeyRow(tab, r); !reflect.DeepEqual(key, want) {
+			t.Fatalf("DecodeKey = %v, the key of DecodeRow's row %v", key, want)
 		}
 		enc1, err := AppendRow(nil, tab, r)
 		if err != nil {

@@ -1,9 +1,14 @@
 package transform
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"iter"
+	"maps"
+	"slices"
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
@@ -31,8 +36,12 @@ type BufferOptions struct {
 	Mode   Mode
 	// SpillDir holds spill files; "" means os.TempDir().
 	SpillDir string
-	// MemoryBudget bounds the bytes of encoded row images kept in memory;
-	// images past it go to a spill file. <= 0 means DefaultMemoryBudget.
+	// MemoryBudget bounds the memory of the buffered state: in Upsert mode
+	// the row images and the key index of the keys held in memory (past
+	// it they are written to a sorted run on disk), in Changelog mode half
+	// of it the rows not yet written to the spill log and half the index
+	// of each key's last row. <= 0 means DefaultMemoryBudget. The state
+	// on disk costs about 2 bytes of memory a key (see runs.go).
 	MemoryBudget int64
 	// Table names the table in errors.
 	Table string
@@ -43,7 +52,7 @@ type entry struct {
 	key string
 	// img is the encoded row image (Layout) or, when dead, the encoded key
 	// row (key columns only).
-	img ref
+	img []byte
 	// lookup is the encoded key whose row in Iceberg (as of before this
 	// checkpoint) supplies the image's Unchanged values; valid when pend.
 	lookup string
@@ -69,24 +78,35 @@ type Buffer struct {
 	keyLayout *schema.Table
 	n         int  // number of source columns
 	keyed     bool // the layout has a key
-	store     spill
 	maps      map[*schema.Table]*colMap
 
-	// Upsert mode.
-	index     map[string]int32 // encoded key -> entries index
+	// Upsert mode: the keys touched since the last run was written, in
+	// memory (index: encoded key -> entries index; memBytes estimates
+	// their memory), and older ones in sorted runs (values: entry.encode).
+	index     map[string]int32
 	entries   []entry
+	memBytes  int64
+	runs      runSet
+	counts    *entryCounts // of the merged runs, once counted
 	truncated bool
 
-	// Changelog mode.
-	rows    []ref
-	rowPend map[int32]string // row index -> lookup key, for rows holding Unchanged
-	rowConv map[int32]bool   // rows of rowPend to fill from the source's current row
-	dropped map[int32]bool   // rows Resolve dropped (converging, row gone at the source)
-	last    map[string]int32 // encoded key -> index of its last row with an image; -1 when deleted
+	// Changelog mode: the rows in order in a spill log, each known by its
+	// offset there; maps by offset for the rows holding Unchanged values.
+	log       rowLog
+	nrows     int
+	rowPend   map[int64]string // row -> lookup key, for rows holding Unchanged
+	rowConv   map[int64]bool   // rows of rowPend to fill from the source's current row
+	dropped   map[int64]bool   // rows Resolve dropped (converging, row gone at the source)
+	repl      map[int64]int64  // row -> offset of its resolved image
+	replRecs  map[int64]bool   // offsets of resolved images (not rows)
+	last      map[string]int64 // encoded key -> its last row with an image; -1 when deleted
+	lastBytes int64            // memory estimate of last
+	lastRuns  runSet           // older parts of last (values: varint offsets)
 
 	pending map[string]schema.Row // lookup key -> key row
 	cut     bool                  // an OpTruncate was applied: state before it is gone
 	closed  bool
+	failed  error // a spill read failed where no error could be returned
 
 	row, before schema.Row // scratch rows in Layout
 	enc         []byte     // scratch encoding
@@ -115,19 +135,24 @@ func NewBuffer(o BufferOptions) (*Buffer, error) {
 		kl.Columns = append(kl.Columns, o.Layout.Columns[k])
 		kl.Key = append(kl.Key, i)
 	}
+	seed := maphash.MakeSeed()
 	return &Buffer{
 		o:         o,
 		layout:    o.Layout,
 		keyLayout: kl,
 		n:         n,
 		keyed:     len(o.Layout.Key) > 0,
-		store:     spill{dir: o.SpillDir, budget: o.MemoryBudget},
 		maps:      map[*schema.Table]*colMap{},
 		index:     map[string]int32{},
-		rowPend:   map[int32]string{},
-		rowConv:   map[int32]bool{},
-		dropped:   map[int32]bool{},
-		last:      map[string]int32{},
+		runs:      runSet{dir: o.SpillDir, seed: seed, combine: combineEntries},
+		log:       rowLog{dir: o.SpillDir, limit: int(max(o.MemoryBudget/2, 1))},
+		rowPend:   map[int64]string{},
+		rowConv:   map[int64]bool{},
+		dropped:   map[int64]bool{},
+		repl:      map[int64]int64{},
+		replRecs:  map[int64]bool{},
+		last:      map[string]int64{},
+		lastRuns:  runSet{dir: o.SpillDir, seed: seed},
 		pending:   map[string]schema.Row{},
 		row:       make(schema.Row, len(o.Layout.Columns)),
 		before:    make(schema.Row, len(o.Layout.Columns)),
@@ -140,6 +165,7 @@ func (b *Buffer) Apply(ch capture.Change, m Meta) error {
 	if b.closed {
 		return b.errf("apply to a closed buffer")
 	}
+	b.counts = nil
 	switch ch.Op {
 	case capture.OpUnreadable:
 		return ch.Err // the coordinator skips it when the table is past it
@@ -259,7 +285,7 @@ func (b *Buffer) appendDeleteRow(key string, keyOnly bool, m Meta) error {
 		return err
 	}
 	if b.keyed {
-		b.last[key] = -1
+		return b.setLast(key, -1)
 	}
 	return nil
 }
@@ -273,15 +299,20 @@ func (b *Buffer) truncate(m Meta) error {
 		}
 		b.setMeta(row, capture.OpTruncate, m)
 		clear(b.last)
+		b.lastBytes = 0
+		if err := b.lastRuns.reset(); err != nil {
+			return b.errf("%w", err)
+		}
 		return b.appendRow("", row, "", false, false, "")
-	}
-	for _, e := range b.entries {
-		b.store.free(e.img)
 	}
 	b.entries = nil
 	b.index = map[string]int32{}
+	b.memBytes = 0
 	b.pending = map[string]schema.Row{}
 	b.truncated = true
+	if err := b.runs.reset(); err != nil {
+		return b.errf("%w", err)
+	}
 	return nil
 }
 
@@ -302,19 +333,28 @@ func (b *Buffer) fillFromState(row schema.Row, fillKey string, fillRow schema.Ro
 			imgError error
 		)
 		if b.o.Mode == Upsert {
-			if i, ok := b.index[fillKey]; ok {
-				e := &b.entries[i]
+			e, ok, err := b.entryOf(fillKey)
+			if err != nil {
+				return "", false, false, err
+			}
+			if ok {
 				if deleted = e.dead; !deleted {
 					img, imgError = b.image(e.img)
 					lookup, pend, conv, found = e.lookup, e.pend, e.conv, true
 				}
 			}
-		} else if i, ok := b.last[fillKey]; ok {
-			if deleted = i < 0; !deleted {
-				img, imgError = b.image(b.rows[i])
-				lookup, pend = b.rowPend[i]
-				conv = b.rowConv[i]
-				found = true
+		} else {
+			i, ok, err := b.lastOf(fillKey)
+			if err != nil {
+				return "", false, false, err
+			}
+			if ok {
+				if deleted = i < 0; !deleted {
+					img, imgError = b.rowImage(i)
+					lookup, pend = b.rowPend[i]
+					conv = b.rowConv[i]
+					found = true
+				}
 			}
 		}
 		if imgError != nil {
@@ -351,46 +391,124 @@ func (b *Buffer) fillFromState(row schema.Row, fillKey string, fillRow schema.Ro
 
 // upsert stores row as the image of key.
 func (b *Buffer) upsert(key string, row schema.Row, lookup string, pend, conv, del bool) error {
-	r, err := b.encode(b.layout, row)
+	img, err := b.encode(b.layout, row)
 	if err != nil {
 		return err
 	}
-	b.put(key, entry{img: r, lookup: lookup, pend: pend, conv: conv, del: del})
-	return nil
+	return b.put(key, entry{img: img, lookup: lookup, pend: pend, conv: conv, del: del})
 }
 
 // tombstone marks the key of src (a row in Layout) deleted.
 func (b *Buffer) tombstone(key string, src schema.Row) error {
-	r, err := b.encode(b.keyLayout, b.keyRow(src))
+	img, err := b.encode(b.keyLayout, b.keyRow(src))
 	if err != nil {
 		return err
 	}
-	b.put(key, entry{img: r, dead: true, del: true})
+	return b.put(key, entry{img: img, dead: true, del: true})
+}
+
+// entryOverhead estimates the memory of one in-memory entry besides its
+// image and key bytes: the entry, its index slot and the allocations.
+const entryOverhead = 160
+
+// put makes e the state of key. The key's earlier state, in memory or in
+// a run, is replaced; its del flag carries over (here, or when the runs
+// are merged). Past the memory budget the entries are written to a run.
+func (b *Buffer) put(key string, e entry) error {
+	e.key = key
+	if i, ok := b.index[key]; ok {
+		old := &b.entries[i]
+		e.del = e.del || old.del
+		b.memBytes += int64(len(e.img)+len(e.lookup)) - int64(len(old.img)+len(old.lookup))
+		*old = e
+	} else {
+		b.index[key] = int32(len(b.entries))
+		b.entries = append(b.entries, e)
+		b.memBytes += int64(len(e.img)+len(e.lookup)+2*len(key)) + entryOverhead
+	}
+	if b.memBytes > b.o.MemoryBudget {
+		return b.flushRun()
+	}
 	return nil
 }
 
-func (b *Buffer) put(key string, e entry) {
+// entryOf returns the state of key: from memory, else from the newest run
+// holding it (a copy, not to be modified).
+func (b *Buffer) entryOf(key string) (*entry, bool, error) {
 	if i, ok := b.index[key]; ok {
-		old := &b.entries[i]
-		b.store.free(old.img)
-		e.key, e.del = old.key, e.del || old.del
-		*old = e
-		return
+		return &b.entries[i], true, nil
 	}
-	e.key = key
-	b.index[key] = int32(len(b.entries))
-	b.entries = append(b.entries, e)
+	val, ok, err := b.runs.get(key)
+	if err != nil || !ok {
+		return nil, false, b.wrapErr(err)
+	}
+	e, err := decodeEntry(key, val)
+	if err != nil {
+		return nil, false, b.errf("%w", err)
+	}
+	return &e, true, nil
+}
+
+// lastOf returns the row of key's last image (-1 after a delete).
+func (b *Buffer) lastOf(key string) (int64, bool, error) {
+	if i, ok := b.last[key]; ok {
+		return i, true, nil
+	}
+	val, ok, err := b.lastRuns.get(key)
+	if err != nil || !ok {
+		return 0, false, b.wrapErr(err)
+	}
+	i, n := binary.Varint(val)
+	if n <= 0 {
+		return 0, false, b.errf("spill run: %w", errCorruptRun)
+	}
+	return i, true, nil
+}
+
+// lastOverhead estimates the memory of one entry of last besides its key.
+const lastOverhead = 64
+
+// setLast records row i (-1: deleted) as key's last; past half the
+// memory budget the map is written to a run.
+func (b *Buffer) setLast(key string, i int64) error {
+	if _, ok := b.last[key]; !ok {
+		b.lastBytes += int64(len(key)) + lastOverhead
+	}
+	b.last[key] = i
+	if b.lastBytes <= b.o.MemoryBudget/2 {
+		return nil
+	}
+	keys := slices.Sorted(maps.Keys(b.last))
+	var buf []byte
+	err := b.lastRuns.add(len(keys), func(add func(string, []byte) error) error {
+		for _, k := range keys {
+			buf = binary.AppendVarint(buf[:0], b.last[k])
+			if err := add(k, buf); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return b.errf("%w", err)
+	}
+	clear(b.last)
+	b.lastBytes = 0
+	return nil
 }
 
 // appendRow appends a changelog row; key ("" for none) becomes the key's
 // last image and oldKey (a PK change's old key, or "") is marked deleted.
 func (b *Buffer) appendRow(key string, row schema.Row, lookup string, pend, conv bool, oldKey string) error {
-	r, err := b.encode(b.layout, row)
-	if err != nil {
+	var err error
+	if b.enc, err = b.appendEncoded(b.enc[:0], b.layout, row); err != nil {
 		return err
 	}
-	i := int32(len(b.rows))
-	b.rows = append(b.rows, r)
+	i, err := b.log.append(b.enc)
+	if err != nil {
+		return b.errf("%w", err)
+	}
+	b.nrows++
 	if pend {
 		b.rowPend[i] = lookup
 		if conv {
@@ -399,41 +517,69 @@ func (b *Buffer) appendRow(key string, row schema.Row, lookup string, pend, conv
 	}
 	if b.keyed && key != "" {
 		if oldKey != "" {
-			b.last[oldKey] = -1
+			if err := b.setLast(oldKey, -1); err != nil {
+				return err
+			}
 		}
-		b.last[key] = i
+		return b.setLast(key, i)
 	}
 	return nil
 }
 
-func (b *Buffer) encode(t *schema.Table, row schema.Row) (ref, error) {
+// encode returns the encoding of row (a new slice).
+func (b *Buffer) encode(t *schema.Table, row schema.Row) ([]byte, error) {
 	var err error
-	b.enc, err = schema.AppendRow(b.enc[:0], t, row)
-	if err != nil {
-		return ref{}, b.errf("encode row: %w", err)
+	if b.enc, err = b.appendEncoded(b.enc[:0], t, row); err != nil {
+		return nil, err
 	}
-	r, err := b.store.put(b.enc)
-	if err != nil {
-		return ref{}, b.errf("%w", err)
+	if cap(b.enc) > 1<<20 {
+		// A large row: hand the scratch over rather than copy it (and
+		// keep no scratch of that size).
+		out := b.enc
+		b.enc = nil
+		return out, nil
 	}
-	return r, nil
+	return bytes.Clone(b.enc), nil
 }
 
-// image decodes a stored row image (Layout). The row is the caller's.
-func (b *Buffer) image(r ref) (schema.Row, error) {
-	return b.decode(b.layout, r)
+func (b *Buffer) appendEncoded(dst []byte, t *schema.Table, row schema.Row) ([]byte, error) {
+	out, err := schema.AppendRow(dst, t, row)
+	if err != nil {
+		return dst, b.errf("encode row: %w", err)
+	}
+	return out, nil
 }
 
-func (b *Buffer) decode(t *schema.Table, r ref) (schema.Row, error) {
-	raw, err := b.store.get(r)
+// image decodes an encoded row image (Layout). The row is the caller's.
+func (b *Buffer) image(raw []byte) (schema.Row, error) {
+	return b.decode(b.layout, raw)
+}
+
+// rowImage decodes changelog row i, as resolved if it was.
+func (b *Buffer) rowImage(i int64) (schema.Row, error) {
+	if r, ok := b.repl[i]; ok {
+		i = r
+	}
+	raw, err := b.log.read(i)
 	if err != nil {
 		return nil, b.errf("%w", err)
 	}
+	return b.image(raw)
+}
+
+func (b *Buffer) decode(t *schema.Table, raw []byte) (schema.Row, error) {
 	row, err := schema.DecodeRow(t, raw)
 	if err != nil {
 		return nil, b.errf("decode buffered row: %w", err)
 	}
 	return row, nil
+}
+
+func (b *Buffer) wrapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return b.errf("%w", err)
 }
 
 // Truncated reports whether the commit must drop every existing row of
@@ -447,27 +593,36 @@ func (b *Buffer) Truncated() bool { return b.truncated }
 // DeleteKeys yield nothing (Truncated may still be true).
 func (b *Buffer) Len() int {
 	if b.o.Mode == Changelog {
-		return len(b.rows)
+		return b.nrows
 	}
-	return len(b.entries)
+	if b.runs.empty() {
+		return len(b.entries)
+	}
+	return b.countEntries().n
 }
 
-// SpilledBytes is the number of bytes written to the spill file so far.
-func (b *Buffer) SpilledBytes() int64 { return b.store.size }
+// SpilledBytes is the number of bytes written to spill files so far.
+func (b *Buffer) SpilledBytes() int64 {
+	return b.runs.written + b.lastRuns.written + b.log.fsize
+}
 
-// MemoryBytes is the number of bytes of row images held in memory.
-func (b *Buffer) MemoryBytes() int64 { return b.store.mem }
+// MemoryBytes estimates the memory of the buffered state: entries, rows
+// not yet spilled, key indexes, and the filters and indexes of the runs.
+func (b *Buffer) MemoryBytes() int64 {
+	return b.memBytes + int64(len(b.log.tail)) + b.lastBytes + b.runs.memBytes() + b.lastRuns.memBytes()
+}
 
-// Close releases memory and removes the spill file. Safe to call more
+// Close releases memory and removes the spill files. Safe to call more
 // than once; the Buffer cannot be used afterwards.
 func (b *Buffer) Close() error {
 	if b.closed {
 		return nil
 	}
 	b.closed = true
-	b.entries, b.rows, b.index, b.last, b.pending, b.rowPend = nil, nil, nil, nil, nil, nil
-	b.rowConv, b.dropped = nil, nil
-	if err := b.store.close(); err != nil {
+	b.entries, b.index, b.last, b.pending, b.rowPend = nil, nil, nil, nil, nil
+	b.rowConv, b.dropped, b.repl, b.replRecs = nil, nil, nil, nil
+	err := errors.Join(b.runs.reset(), b.lastRuns.reset(), b.log.close())
+	if err != nil {
 		return b.errf("%w", err)
 	}
 	return nil
@@ -500,6 +655,10 @@ func (b *Buffer) walk(fn func(yield func(schema.Row, error) bool) error) iter.Se
 	return func(yield func(schema.Row, error) bool) {
 		if b.closed {
 			yield(nil, b.errf("%w", errClosed))
+			return
+		}
+		if b.failed != nil {
+			yield(nil, b.failed)
 			return
 		}
 		if err := fn(yield); err != nil {

@@ -30,8 +30,21 @@
 //     from the source's current row instead (RereadKeys/Resolve); when the
 //     source no longer has the row, a later change deletes it, and the
 //     image is dropped;
-//   - a Buffer's memory is bounded by its budget plus its key index; row
-//     images past the budget live in a spill file removed by Close;
+//   - a Buffer's memory is bounded by its budget, whatever the number of
+//     changes or keys of the checkpoint: past it, Upsert entries (key,
+//     image, flags) are written to sorted runs on disk and merged, newest
+//     first, when read (a merge reads a value of 1 MiB or more only when it
+//     writes it out, so it holds one such value, not one per run);
+//     Changelog rows go to an append-only spill log and
+//     each key's last row to sorted runs. The runs cost about 2 bytes of
+//     memory a key (a Bloom filter and a sparse index) and are probed only
+//     to fill an unchanged value. A spilled Upsert Buffer yields its rows in
+//     key order, one that never spilled in the order keys were first
+//     touched; the rows, delete keys and errors are the same either way.
+//     What still grows with the checkpoint: the values to be looked up
+//     (PendingKeys and the rows found for them, one per key with an
+//     unresolved unchanged value) and, in Changelog mode, the per-row maps
+//     of rows holding such values. Spill files are removed by Close.
 //   - routing (Router.Validate) sends every captured table to a sink table
 //     of its own, and every route applies to some table: a shared sink
 //     table or a route that never applies is a problem naming route[i];

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"errors"
 	"iter"
 	"maps"
 	"slices"
@@ -14,7 +15,9 @@ import (
 
 // PendingKeys returns the keys (key-only rows in Layout key order) whose
 // rows in Iceberg, as committed before this checkpoint, must supply
-// values the source did not send. Each key appears once.
+// values the source did not send. Each key appears once. A failure to
+// read spilled entries is returned by the next RereadKeys, Resolve, Rows
+// or DeleteKeys.
 func (b *Buffer) PendingKeys() []schema.Row {
 	var out []schema.Row
 	seen := map[string]bool{}
@@ -32,10 +35,15 @@ func (b *Buffer) PendingKeys() []schema.Row {
 		}
 		return out
 	}
-	for _, e := range b.entries {
+	err := b.eachEntry(func(e *entry) error {
 		if e.pend && !e.conv && !e.dead {
 			add(e.lookup)
 		}
+		return nil
+	})
+	if err != nil {
+		b.fail(err)
+		return nil
 	}
 	return out
 }
@@ -45,33 +53,39 @@ func (b *Buffer) PendingKeys() []schema.Row {
 // The caller reads those rows from the source as they are now and passes
 // them to Resolve. Each key appears once.
 func (b *Buffer) RereadKeys() ([]schema.Row, error) {
+	if b.failed != nil {
+		return nil, b.failed
+	}
 	var out []schema.Row
 	seen := map[string]bool{}
-	add := func(r ref) error {
-		img, err := b.image(r)
-		if err != nil {
-			return err
-		}
+	add := func(img schema.Row) {
 		if k := string(schema.AppendKey(nil, b.layout, img)); !seen[k] {
 			seen[k] = true
 			out = append(out, b.keyRow(img))
 		}
-		return nil
 	}
 	if b.o.Mode == Changelog {
 		for _, i := range slices.Sorted(maps.Keys(b.rowConv)) {
-			if err := add(b.rows[i]); err != nil {
+			img, err := b.rowImage(i)
+			if err != nil {
 				return nil, err
 			}
+			add(img)
 		}
 		return out, nil
 	}
-	for _, e := range b.entries {
+	err := b.eachEntry(func(e *entry) error {
 		if e.pend && e.conv && !e.dead {
-			if err := add(e.img); err != nil {
-				return nil, err
+			img, err := b.image(e.img)
+			if err != nil {
+				return err
 			}
+			add(img)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -95,68 +109,31 @@ func (b *Buffer) Resolve(found, reread map[string]schema.Row) (dropped int, err 
 	if b.closed {
 		return 0, b.errf("%w", errClosed)
 	}
-	// fillFrom fills img's Unchanged values from src; ok=false when src
-	// cannot supply them.
-	fillFrom := func(img, src schema.Row) bool {
-		if src == nil {
-			return false
-		}
-		for i := 0; i < b.n; i++ {
-			if schema.IsUnchanged(img[i]) {
-				if schema.IsUnchanged(src[i]) {
-					return false
-				}
-				img[i] = src[i]
-			}
-		}
-		return true
+	if b.failed != nil {
+		return 0, b.failed
 	}
-	fill := func(r ref, lookup string, conv bool) (ref, bool, error) {
-		img, err := b.image(r)
-		if err != nil {
-			return ref{}, false, err
-		}
-		if conv {
-			src := reread[string(schema.AppendKey(nil, b.layout, img))]
-			if src != nil && len(src) < b.n {
-				return ref{}, false, b.errf("row read again for key %s has %d columns, the table %d", b.formatKey(b.keyRow(img)), len(src), b.n)
-			}
-			if !fillFrom(img, src) {
-				return ref{}, false, nil
-			}
-		} else {
-			src, ok := found[lookup]
-			if ok && len(src) != len(b.layout.Columns) {
-				return ref{}, false, b.errf("row found for key %s has %d columns, the layout has %d", b.formatKey(b.pending[lookup]), len(src), len(b.layout.Columns))
-			}
-			if ok && b.o.Mode == Changelog {
-				if op, _ := src[b.n].(string); op == capture.OpDelete.String() || op == capture.OpTruncate.String() {
-					ok = false
-				}
-			}
-			if !ok {
-				src = nil
-			}
-			if i := firstUnchanged(img[:b.n]); !fillFrom(img, src) {
-				return ref{}, false, b.errf("key %s: column %s was not sent by the source (unchanged TOAST) and Iceberg holds no row for key %s to take it from",
-					b.formatKey(b.keyRow(img)), b.layout.Columns[i].Name, b.formatKey(b.pending[lookup]))
-			}
-		}
-		nr, err := b.encode(b.layout, img)
-		if err != nil {
-			return ref{}, false, err
-		}
-		b.store.free(r)
-		return nr, true, nil
-	}
+	b.counts = nil
+	r := resolver{b: b, found: found, reread: reread}
 	if b.o.Mode == Changelog {
 		for _, i := range slices.Sorted(maps.Keys(b.rowPend)) {
-			nr, ok, err := fill(b.rows[i], b.rowPend[i], b.rowConv[i])
+			img, err := b.rowImage(i)
+			if err != nil {
+				return dropped, err
+			}
+			ok, err := r.fill(img, b.rowPend[i], b.rowConv[i])
 			if err != nil {
 				return dropped, err
 			}
 			if ok {
-				b.rows[i] = nr
+				if b.enc, err = b.appendEncoded(b.enc[:0], b.layout, img); err != nil {
+					return dropped, err
+				}
+				nr, err := b.log.append(b.enc)
+				if err != nil {
+					return dropped, b.errf("%w", err)
+				}
+				b.repl[i] = nr
+				b.replRecs[nr] = true
 			} else {
 				b.dropped[i] = true
 				dropped++
@@ -164,73 +141,182 @@ func (b *Buffer) Resolve(found, reread map[string]schema.Row) (dropped int, err 
 			delete(b.rowPend, i)
 			delete(b.rowConv, i)
 		}
-	} else {
+	} else if b.runs.empty() {
 		for i := range b.entries {
 			e := &b.entries[i]
 			if !e.pend || e.dead {
 				continue
 			}
-			nr, ok, err := fill(e.img, e.lookup, e.conv)
+			size := len(e.img) + len(e.lookup)
+			gone, err := r.entry(e)
 			if err != nil {
 				return dropped, err
 			}
-			if ok {
-				e.img, e.pend, e.conv, e.lookup = nr, false, false, ""
-				continue
+			if gone {
+				dropped++
 			}
-			img, err := b.image(e.img)
-			if err != nil {
-				return dropped, err
+			b.memBytes += int64(len(e.img) + len(e.lookup) - size)
+		}
+	} else {
+		if err := b.seal(); err != nil {
+			return 0, err
+		}
+		var (
+			buf    []byte
+			failed error // Resolve's own error, already naming the table
+		)
+		err := b.runs.rewrite(func(key string, val []byte, w *runWriter) error {
+			if len(val) > 0 && val[0]&flagPend != 0 && val[0]&flagDead == 0 {
+				e, err := decodeEntry(key, val)
+				if err != nil {
+					return err
+				}
+				gone, err := r.entry(&e)
+				if err != nil {
+					failed = err
+					return errStop
+				}
+				if gone {
+					dropped++
+				}
+				buf = e.encode(buf[:0])
+				val = buf
 			}
-			kr, err := b.encode(b.keyLayout, b.keyRow(img))
-			if err != nil {
-				return dropped, err
-			}
-			b.store.free(e.img)
-			e.img, e.pend, e.conv, e.lookup, e.dead, e.del = kr, false, false, "", true, true
-			dropped++
+			return w.add(key, val)
+		})
+		if failed != nil {
+			return dropped, failed
+		}
+		if err != nil {
+			return dropped, b.errf("%w", err)
 		}
 	}
 	clear(b.pending)
 	return dropped, nil
 }
 
+// resolver fills Unchanged values for Resolve.
+type resolver struct {
+	b             *Buffer
+	found, reread map[string]schema.Row
+}
+
+// fillFrom fills img's Unchanged values from src; false when src cannot
+// supply them.
+func (r *resolver) fillFrom(img, src schema.Row) bool {
+	if src == nil {
+		return false
+	}
+	for i := 0; i < r.b.n; i++ {
+		if schema.IsUnchanged(img[i]) {
+			if schema.IsUnchanged(src[i]) {
+				return false
+			}
+			img[i] = src[i]
+		}
+	}
+	return true
+}
+
+// fill fills img (decoded, in Layout) from the Iceberg row of lookup, or
+// from the source's current row when conv; ok=false when a converging
+// image's row is gone at the source (the image is to be dropped).
+func (r *resolver) fill(img schema.Row, lookup string, conv bool) (bool, error) {
+	b := r.b
+	if conv {
+		src := r.reread[string(schema.AppendKey(nil, b.layout, img))]
+		if src != nil && len(src) < b.n {
+			return false, b.errf("row read again for key %s has %d columns, the table %d", b.formatKey(b.keyRow(img)), len(src), b.n)
+		}
+		return r.fillFrom(img, src), nil
+	}
+	src, ok := r.found[lookup]
+	if ok && len(src) != len(b.layout.Columns) {
+		return false, b.errf("row found for key %s has %d columns, the layout has %d", b.formatKey(b.pending[lookup]), len(src), len(b.layout.Columns))
+	}
+	if ok && b.o.Mode == Changelog {
+		if op, _ := src[b.n].(string); op == capture.OpDelete.String() || op == capture.OpTruncate.String() {
+			ok = false
+		}
+	}
+	if !ok {
+		src = nil
+	}
+	if i := firstUnchanged(img[:b.n]); !r.fillFrom(img, src) {
+		return false, b.errf("key %s: column %s was not sent by the source (unchanged TOAST) and Iceberg holds no row for key %s to take it from",
+			b.formatKey(b.keyRow(img)), b.layout.Columns[i].Name, b.formatKey(b.pending[lookup]))
+	}
+	return true, nil
+}
+
+// entry resolves a pending upsert entry in place; gone reports that it
+// was dropped (it became a delete of its key).
+func (r *resolver) entry(e *entry) (gone bool, err error) {
+	b := r.b
+	img, err := b.image(e.img)
+	if err != nil {
+		return false, err
+	}
+	ok, err := r.fill(img, e.lookup, e.conv)
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		if e.img, err = b.encode(b.layout, img); err != nil {
+			return false, err
+		}
+		e.pend, e.conv, e.lookup = false, false, ""
+		return false, nil
+	}
+	if e.img, err = b.encode(b.keyLayout, b.keyRow(img)); err != nil {
+		return false, err
+	}
+	e.pend, e.conv, e.lookup, e.dead, e.del = false, false, "", true, true
+	return true, nil
+}
+
 // Rows yields the rows to write, in Layout with the metadata columns
-// filled: in Upsert mode the last image of every live key, in Changelog
-// mode every change in the order applied. It fails if a value is still
-// Unchanged (Resolve was not called or failed). Each row is the caller's.
+// filled: in Upsert mode the last image of every live key (in no
+// particular order), in Changelog mode every change in the order applied.
+// It fails if a value is still Unchanged (Resolve was not called or
+// failed). Each row is the caller's.
 func (b *Buffer) Rows() iter.Seq2[schema.Row, error] {
 	return b.walk(func(yield func(schema.Row, error) bool) error {
-		emit := func(r ref) (bool, error) {
-			row, err := b.image(r)
+		emit := func(row schema.Row, err error) error {
 			if err != nil {
-				return false, err
+				return err
 			}
 			if i := firstUnchanged(row[:b.n]); i >= 0 {
-				return false, b.errf("key %s: column %s is still unresolved (unchanged TOAST); call Resolve before Rows", b.formatKey(b.keyRow(row)), b.layout.Columns[i].Name)
+				return b.errf("key %s: column %s is still unresolved (unchanged TOAST); call Resolve before Rows", b.formatKey(b.keyRow(row)), b.layout.Columns[i].Name)
 			}
-			return yield(row, nil), nil
-		}
-		if b.o.Mode == Changelog {
-			for i, r := range b.rows {
-				if b.dropped[int32(i)] {
-					continue
-				}
-				if more, err := emit(r); !more || err != nil {
-					return err
-				}
+			if !yield(row, nil) {
+				return errStop
 			}
 			return nil
 		}
-		for i := range b.entries {
-			if b.entries[i].dead {
-				continue
-			}
-			if more, err := emit(b.entries[i].img); !more || err != nil {
-				return err
-			}
+		var err error
+		if b.o.Mode == Changelog {
+			err = b.log.scan(func(off int64, rec []byte) error {
+				if _, ok := b.repl[off]; ok {
+					return emit(b.rowImage(off))
+				}
+				if b.dropped[off] || b.replRecs[off] {
+					return nil
+				}
+				return emit(b.image(rec))
+			})
+		} else {
+			err = b.eachEntry(func(e *entry) error {
+				if e.dead {
+					return nil
+				}
+				return emit(b.image(e.img))
+			})
 		}
-		return nil
+		if errors.Is(err, errStop) {
+			return nil
+		}
+		return err
 	})
 }
 
@@ -243,10 +329,9 @@ func (b *Buffer) DeleteKeys() iter.Seq2[schema.Row, error] {
 		if b.o.Mode == Changelog {
 			return nil
 		}
-		for i := range b.entries {
-			e := &b.entries[i]
+		err := b.eachEntry(func(e *entry) error {
 			if !e.del {
-				continue
+				return nil
 			}
 			var key schema.Row
 			if e.dead {
@@ -256,22 +341,34 @@ func (b *Buffer) DeleteKeys() iter.Seq2[schema.Row, error] {
 				}
 				key = k
 			} else {
-				row, err := b.image(e.img)
+				// Only the key is decoded: the row's other values,
+				// however large, are not copied for its delete.
+				k, err := schema.DecodeKey(b.layout, e.img)
 				if err != nil {
-					return err
+					return b.errf("decode buffered row: %w", err)
 				}
-				key = b.keyRow(row)
+				key = k
 			}
 			if !yield(key, nil) {
-				return nil
+				return errStop
 			}
+			return nil
+		})
+		if errors.Is(err, errStop) {
+			return nil
 		}
-		return nil
+		return err
 	})
 }
 
 // NumDeleteKeys is the number of rows DeleteKeys yields.
 func (b *Buffer) NumDeleteKeys() int {
+	if b.o.Mode == Changelog {
+		return 0
+	}
+	if !b.runs.empty() {
+		return b.countEntries().del
+	}
 	n := 0
 	for i := range b.entries {
 		if b.entries[i].del {

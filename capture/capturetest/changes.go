@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,6 +92,52 @@ func testMultiTable(t *testing.T, e Env) {
 	e.Tx("INSERT INTO other VALUES (2, 2)", "UPDATE other SET v = 3 WHERE id = 1")
 	e.Tx("UPDATE u SET region = 'us' WHERE region = 'eu' AND id = 2", "DELETE FROM t WHERE id = 1")
 	s.expect(e, upd("u", eu2.row(), us2.row()), del("t", a2.row()))
+}
+
+// testLargeValues: a transaction whose changes carry large values arrives
+// in parts of about MaxBatchBytes, whatever their number of changes, each
+// emitted once it reaches that size, so that a transaction's values are
+// never all in memory at once.
+func testLargeValues(t *testing.T, e Env) {
+	e.Exec(ddlT)
+	const maxBytes = 100 << 10
+	src, info := start(t, e, Options{MaxBatchBytes: maxBytes}, capture.StartRequest{}, "t")
+	s := startStream(t, e, src, info.From, "t")
+
+	var rows []tRow
+	var ws []want
+	for i := int64(1); i <= 12; i++ {
+		r := tRow{ID: i, Name: fmt.Sprintf("r%d", i), Cents: i, Note: strings.Repeat(string(rune('a'+i)), 40<<10)}
+		rows = append(rows, r)
+		ws = append(ws, ins("t", r.row()))
+	}
+	e.Tx(insertT(rows...))
+	var all capture.Batch
+	parts := 0
+	for {
+		b := s.next()
+		parts++
+		if n := b.Size(); b.More && n > maxBytes+50<<10 {
+			t.Fatalf("part %d holds %d changes of %d bytes, more than MaxBatchBytes %d and one change", parts, len(b.Changes), n, maxBytes)
+		}
+		all.Changes = append(all.Changes, b.Changes...)
+		if !b.More {
+			all.Position, all.CommitTime = b.Position, b.CommitTime
+			// A part goes as soon as its changes reach MaxBatchBytes (the
+			// source does not hold their values while it reads on): the
+			// twelfth change completes the fourth part, so the
+			// transaction's end carries none.
+			if len(b.Changes) != 0 {
+				t.Fatalf("the transaction ended with a batch of %d changes, want none: the last part reached MaxBatchBytes and should have gone at once", len(b.Changes))
+			}
+			break
+		}
+	}
+	// 12 changes of 40 KiB: parts of three (the fourth would pass 100 KiB).
+	if parts < 4 {
+		t.Fatalf("12 changes of 40 KiB arrived in %d parts, want at least 4 with MaxBatchBytes %d", parts, maxBytes)
+	}
+	matchBatch(t, e, all, ws)
 }
 
 // testLargeTransaction: a transaction of more than MaxBatchChanges

@@ -49,6 +49,9 @@ type OpenTx interface {
 type Options struct {
 	// MaxBatchChanges splits larger transactions (0: the source default).
 	MaxBatchChanges int
+	// MaxBatchBytes splits transactions by the size of their changes
+	// (capture.Change.Size; 0: the source default).
+	MaxBatchBytes int
 	// HeartbeatInterval is how long an idle stream waits before it emits
 	// an empty batch (0: long enough that no test sees one).
 	HeartbeatInterval time.Duration
@@ -85,6 +88,7 @@ func Run(t *testing.T, h Harness) {
 		{"StreamRowChanges", testStreamRowChanges},
 		{"MultiTableTransaction", testMultiTable},
 		{"LargeTransaction", testLargeTransaction},
+		{"LargeValues", testLargeValues},
 		{"InterleavedTransactions", testInterleaved},
 		{"Truncate", testTruncate},
 		{"Resume", testResume},

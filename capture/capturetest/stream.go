@@ -63,16 +63,19 @@ func (s *stream) receive(timeout time.Duration) (capture.Batch, bool) {
 	return capture.Batch{}, false
 }
 
-// next returns the next batch with changes; empty batches are checked and skipped.
+// next returns the next batch with changes, or the one ending a split
+// transaction (which may have none); other empty batches are checked and
+// skipped.
 func (s *stream) next() capture.Batch {
 	s.t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
+		open := s.partMax != nil
 		b, ok := s.receive(time.Until(deadline))
 		if !ok {
 			s.t.Fatalf("no batch with changes within %s", waitTimeout)
 		}
-		if len(b.Changes) > 0 || b.More || b.Barrier {
+		if len(b.Changes) > 0 || b.More || b.Barrier || open {
 			return b
 		}
 	}

@@ -48,7 +48,7 @@ func (e *memEnv) Begin() capturetest.OpenTx {
 }
 
 func (e *memEnv) NewSource(opts capturetest.Options, tables ...string) capture.Source {
-	return memsource.New(e.db, memsource.Config{Tables: tables, MaxBatchChanges: opts.MaxBatchChanges,
+	return memsource.New(e.db, memsource.Config{Tables: tables, MaxBatchChanges: opts.MaxBatchChanges, MaxBatchBytes: opts.MaxBatchBytes,
 		HeartbeatInterval: opts.HeartbeatInterval})
 }
 

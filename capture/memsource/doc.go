@@ -20,9 +20,10 @@
 //   - every committed transaction, DDL statement, heartbeat and sync
 //     message is one log entry with the next position; a stream emits the
 //     entries after StartInfo.From in log order, one batch each (split into
-//     parts with More past Config.MaxBatchChanges, every part at the
-//     entry's position), and leaves out transactions that touch no
-//     captured table;
+//     parts with More past Config.MaxBatchChanges changes, or as soon as
+//     a part's changes reach Config.MaxBatchBytes, so the last batch may
+//     then hold none; every part at the entry's position), and leaves out
+//     transactions that touch no captured table;
 //   - a change carries full before and after images and the layout it was
 //     made in; ALTER TABLE of a captured table is an empty Barrier batch,
 //     and a column added with a value for the existing rows (DEFAULT or

@@ -3,7 +3,6 @@ package memsource
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -19,6 +18,10 @@ type Config struct {
 	Tables []string
 	// MaxBatchChanges splits larger transactions into parts (0: never).
 	MaxBatchChanges int
+	// MaxBatchBytes splits transactions into parts of about this size
+	// (capture.Change.Size): a part goes as soon as its changes reach it,
+	// so the transaction's last batch may hold none (0: never).
+	MaxBatchBytes int
 	// HeartbeatInterval is how long an idle stream waits before it writes
 	// a heartbeat entry (DB.Heartbeat) and so emits an empty batch
 	// (0: never).
@@ -171,17 +174,28 @@ func (s *Source) batchesOf(e entry, captured map[string]bool) ([]capture.Batch, 
 	if len(changes) == 0 {
 		return nil, nil
 	}
-	n := s.cfg.MaxBatchChanges
-	if n <= 0 {
-		n = len(changes)
-	}
 	var out []capture.Batch
-	for part := range slices.Chunk(changes, n) {
+	emit := func(part []capture.Change, more bool) {
 		b := base
-		b.Changes, b.More = part, true
+		b.Changes, b.More = part, more
 		out = append(out, b)
 	}
-	out[len(out)-1].More = false
+	start, size := 0, 0
+	for i, ch := range changes {
+		size += ch.Size()
+		// A part that reaches MaxBatchBytes goes at once, even with the
+		// transaction's last change; one of MaxBatchChanges goes when more
+		// follow.
+		byBytes := s.cfg.MaxBatchBytes > 0 && size >= s.cfg.MaxBatchBytes
+		byCount := s.cfg.MaxBatchChanges > 0 && i+1-start >= s.cfg.MaxBatchChanges && i+1 < len(changes)
+		if byBytes || byCount {
+			emit(changes[start:i+1], true)
+			start, size = i+1, 0
+		}
+	}
+	if start < len(changes) || len(out) > 0 {
+		emit(changes[start:], false)
+	}
 	return out, nil
 }
 

@@ -63,6 +63,10 @@ type Config struct {
 	// MaxBatchChanges splits larger transactions into parts (default
 	// capture.DefaultMaxBatchChanges).
 	MaxBatchChanges int
+	// MaxBatchBytes splits transactions into parts of about this size
+	// (capture.Change.Size; default capture.DefaultMaxBatchBytes). A
+	// change larger than it makes a part of its own.
+	MaxBatchBytes int
 	// HeartbeatInterval is the binlog heartbeat period the server is asked
 	// for; an idle stream emits an empty Batch at most this often
 	// (source.heartbeat-interval; default capture.DefaultHeartbeatInterval).
@@ -92,6 +96,7 @@ func Defaults() Config {
 		Port:              3306,
 		ServerTimeZone:    time.UTC,
 		MaxBatchChanges:   capture.DefaultMaxBatchChanges,
+		MaxBatchBytes:     capture.DefaultMaxBatchBytes,
 		HeartbeatInterval: capture.DefaultHeartbeatInterval,
 		StallTimeout:      capture.DefaultStallTimeout(capture.DefaultHeartbeatInterval),
 	}
@@ -106,6 +111,7 @@ func (c Config) withDefaults() Config {
 		c.ServerTimeZone = d.ServerTimeZone
 	}
 	c.MaxBatchChanges = cmp.Or(c.MaxBatchChanges, d.MaxBatchChanges)
+	c.MaxBatchBytes = cmp.Or(c.MaxBatchBytes, d.MaxBatchBytes)
 	c.HeartbeatInterval = cmp.Or(c.HeartbeatInterval, d.HeartbeatInterval)
 	c.StallTimeout = cmp.Or(c.StallTimeout, capture.DefaultStallTimeout(c.HeartbeatInterval))
 	if c.Logger == nil {
@@ -127,6 +133,7 @@ func (c Config) Validate() []Problem {
 	}
 	capture.CheckStream(&v, c.HeartbeatInterval, c.StallTimeout)
 	v.Between("MaxBatchChanges", c.MaxBatchChanges, 1, 1<<30)
+	v.Between("MaxBatchBytes", c.MaxBatchBytes, 1, 1<<40)
 	return v.List
 }
 

@@ -38,7 +38,7 @@ func (c *mariaConfEnv) NewSource(opts capturetest.Options, tables ...string) cap
 	for _, name := range tables {
 		cfg.Tables = append(cfg.Tables, regexp.MustCompile(regexp.QuoteMeta(c.e.db+"."+name)))
 	}
-	cfg.MaxBatchChanges, cfg.HeartbeatInterval = opts.MaxBatchChanges, opts.Heartbeat()
+	cfg.MaxBatchChanges, cfg.MaxBatchBytes, cfg.HeartbeatInterval = opts.MaxBatchChanges, opts.MaxBatchBytes, opts.Heartbeat()
 	return c.e.source(cfg)
 }
 

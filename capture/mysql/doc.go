@@ -21,22 +21,24 @@
 // binlog file and offset) and CommitTime = its commit time. Updates carry
 // full Before and After images, deletes full Before images; no value is
 // ever schema.Unchanged. A transaction of more than MaxBatchChanges
-// changes is emitted in parts with More set; a part's provisional Position
-// is the transaction's final GTID position (file:offset of the part's last
-// event with file positions). TRUNCATE of a captured table is an
-// OpTruncate change. A data-changing statement a session logged as text
-// instead of rows (binlog_format STATEMENT, or MIXED choosing statement
-// logging: INSERT, REPLACE, UPDATE, DELETE in every form, LOAD DATA) that
-// changes a captured table is an OpUnreadable change of that table whose
-// Err names the table, the position and the fix, never passed over;
-// which tables it changes is read from its text (dml.go: targets, aliases,
-// the default database, quoted names; a multi-table UPDATE's unqualified
-// SET column belongs to the captured table that has it), and one that
-// only reads captured tables is no change of theirs. Such a change is
-// dropped only where a snapshot holds its effect: a table whose chunks
-// this session reads (PlanChunks after Start) and a statement at or
-// before the server's position at Start, or a chunk watermark after it.
-// Transactions that touch no captured table advance the
+// changes, or whose changes pass MaxBatchBytes (capture.Change.Size), is
+// emitted in parts with More set (a part goes as soon as its changes reach
+// MaxBatchBytes, so the final Batch may hold no changes); a part's
+// provisional Position is the transaction's final GTID position
+// (file:offset of the part's last event with file positions). TRUNCATE of
+// a captured table is an OpTruncate change. A data-changing statement a
+// session logged as text instead of rows (binlog_format STATEMENT, or
+// MIXED choosing statement logging: INSERT, REPLACE, UPDATE, DELETE in
+// every form, LOAD DATA) that changes a captured table is an OpUnreadable
+// change of that table whose Err names the table, the position and the
+// fix, never passed over; which tables it changes is read from its text
+// (dml.go: targets, aliases, the default database, quoted names; a
+// multi-table UPDATE's unqualified SET column belongs to the captured
+// table that has it), and one that only reads captured tables is no
+// change of theirs. Such a change is dropped only where a snapshot holds
+// its effect: a table whose chunks this session reads (PlanChunks after
+// Start) and a statement at or before the server's position at Start, or
+// a chunk watermark after it. Transactions that touch no captured table advance the
 // position silently; when nothing was emitted for HeartbeatInterval the
 // next one (or a server heartbeat) is emitted as an empty Batch, so the
 // coordinator can cut checkpoints at a recent position. Ack only records

@@ -54,7 +54,13 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 		HeartbeatPeriod:  s.cfg.HeartbeatInterval,
 		ReadTimeout:      s.cfg.StallTimeout,
 		DisableRetrySync: true,
-		Logger:           s.log.With("component", "binlog"),
+		// go-mysql reads and parses events ahead into a channel of
+		// EventCacheCount (10,240 by default): a backlog of large rows
+		// events would wait there in memory, unbounded by bytes. One
+		// event ahead keeps reading overlapped with decoding; the
+		// coordinator's queue, bounded by bytes, buffers decoded batches.
+		EventCacheCount: 1,
+		Logger:          s.log.With("component", "binlog"),
 		Option: func(c *client.Conn) error {
 			// Sessions of the dump connection read TIMESTAMP defaults in UTC too.
 			_, err := c.Execute("SET time_zone = '+00:00'")
@@ -236,6 +242,7 @@ type txnState struct {
 	hasGTID bool
 	begun   bool // inside BEGIN ... COMMIT (MariaDB: a non-standalone GTID event)
 	changes []capture.Change
+	bytes   int       // capture.Change.Size of changes
 	parts   int       // parts already emitted with More
 	barrier bool      // a DDL of a captured table: emitted as a Barrier
 	commit  time.Time // MySQL immediate commit timestamp, when known
@@ -444,7 +451,8 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 }
 
 // add appends ch to the open transaction, emitting a part first when the
-// transaction has reached MaxBatchChanges.
+// transaction has reached MaxBatchChanges, and after it when the part has
+// reached MaxBatchBytes.
 func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capture.Change) error {
 	txn := st.txn
 	if len(st.marks) > 0 && st.marks[ch.Table] != nil {
@@ -458,21 +466,32 @@ func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capt
 		}
 	}
 	if len(txn.changes) >= st.s.cfg.MaxBatchChanges {
-		// A provisional position: after every earlier transaction and not
-		// after this one's final position.
-		pos := txn.final
-		if !txn.hasGTID {
-			pos = Position{Kind: KindFile, File: st.file, Offset: h.LogPos}
-		}
-		part := capture.Batch{Changes: txn.changes, Position: pos, CommitTime: st.commitTime(h), More: true}
-		txn.changes = make([]capture.Change, 0, st.s.cfg.MaxBatchChanges)
-		txn.parts++
-		if err := st.emit(ctx, part); err != nil {
+		if err := st.emitPart(ctx, h, txn); err != nil {
 			return err
 		}
 	}
 	txn.changes = append(txn.changes, ch)
+	txn.bytes += ch.Size()
+	// A part that reached MaxBatchBytes goes at once: the stream does not
+	// hold its values while it decodes the next event.
+	if txn.bytes >= st.s.cfg.MaxBatchBytes {
+		return st.emitPart(ctx, h, txn)
+	}
 	return nil
+}
+
+// emitPart emits the changes of the open transaction so far as a part
+// (More set) with a provisional position: after every earlier
+// transaction and not after this one's final position.
+func (st *streamer) emitPart(ctx context.Context, h *replication.EventHeader, txn *txnState) error {
+	pos := txn.final
+	if !txn.hasGTID {
+		pos = Position{Kind: KindFile, File: st.file, Offset: h.LogPos}
+	}
+	part := capture.Batch{Changes: txn.changes, Position: pos, CommitTime: st.commitTime(h), More: true}
+	txn.changes, txn.bytes = make([]capture.Change, 0, min(len(txn.changes), st.s.cfg.MaxBatchChanges)), 0
+	txn.parts++
+	return st.emit(ctx, part)
 }
 
 func (st *streamer) commitTime(h *replication.EventHeader) time.Time {

@@ -66,7 +66,11 @@ type Config struct {
 	// MaxBatchChanges splits larger transactions into parts (default
 	// capture.DefaultMaxBatchChanges).
 	MaxBatchChanges int
-	Logger          *slog.Logger // nil discards
+	// MaxBatchBytes splits transactions into parts of about this size
+	// (capture.Change.Size; default capture.DefaultMaxBatchBytes). A
+	// change larger than it makes a part of its own.
+	MaxBatchBytes int
+	Logger        *slog.Logger // nil discards
 }
 
 // Defaults returns the defaults of every setting that has one. The
@@ -82,6 +86,7 @@ func Defaults() Config {
 		HeartbeatInterval: capture.DefaultHeartbeatInterval,
 		StallTimeout:      capture.DefaultStallTimeout(capture.DefaultHeartbeatInterval),
 		MaxBatchChanges:   capture.DefaultMaxBatchChanges,
+		MaxBatchBytes:     capture.DefaultMaxBatchBytes,
 	}
 }
 
@@ -96,6 +101,7 @@ func (c Config) withDefaults() Config {
 	c.HeartbeatInterval = cmp.Or(c.HeartbeatInterval, d.HeartbeatInterval)
 	c.StallTimeout = cmp.Or(c.StallTimeout, capture.DefaultStallTimeout(c.HeartbeatInterval))
 	c.MaxBatchChanges = cmp.Or(c.MaxBatchChanges, d.MaxBatchChanges)
+	c.MaxBatchBytes = cmp.Or(c.MaxBatchBytes, d.MaxBatchBytes)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -119,6 +125,7 @@ func (c Config) Validate() []Problem {
 	capture.CheckStream(&v, c.HeartbeatInterval, c.StallTimeout)
 	v.Positive("StatusInterval", c.StatusInterval)
 	v.Between("MaxBatchChanges", c.MaxBatchChanges, 1, 1<<30)
+	v.Between("MaxBatchBytes", c.MaxBatchBytes, 1, 1<<40)
 	return v.List
 }
 

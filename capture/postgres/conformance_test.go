@@ -56,7 +56,7 @@ func (c *pgConfEnv) NewSource(opts capturetest.Options, tables ...string) captur
 	for _, name := range tables {
 		cfg.Tables = append(cfg.Tables, regexp.MustCompile(`public\.`+regexp.QuoteMeta(name)))
 	}
-	cfg.MaxBatchChanges, cfg.HeartbeatInterval = opts.MaxBatchChanges, opts.Heartbeat()
+	cfg.MaxBatchChanges, cfg.MaxBatchBytes, cfg.HeartbeatInterval = opts.MaxBatchChanges, opts.MaxBatchBytes, opts.Heartbeat()
 	return c.e.source(cfg)
 }
 

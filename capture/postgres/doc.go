@@ -13,8 +13,11 @@
 //
 // Out: capture.Batches. Stream emits one Batch per source transaction
 // (Position = the transaction's end LSN, CommitTime = its commit time);
-// a transaction with more than MaxBatchChanges changes is emitted in parts
-// with More set and the provisional Position commit LSN + 1. When the
+// a transaction with more than MaxBatchChanges changes, or whose changes
+// pass MaxBatchBytes (capture.Change.Size), is emitted in parts with More
+// set and the provisional Position commit LSN + 1; a part is emitted as
+// soon as its changes reach MaxBatchBytes, so the final Batch of such a
+// transaction may hold no changes. When the
 // database is idle, a heartbeat message is written every HeartbeatInterval
 // and arrives as an empty Batch whose Position may be acknowledged, so the
 // slot keeps moving; its CommitTime is the time it was written

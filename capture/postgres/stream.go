@@ -153,6 +153,7 @@ type txnState struct {
 	finalLSN   pglogrepl.LSN
 	commitTime time.Time
 	changes    []capture.Change
+	bytes      int // capture.Change.Size of changes
 	skip       bool
 }
 
@@ -300,7 +301,7 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 	if len(data) == 0 {
 		return nil
 	}
-	msg, err := pglogrepl.Parse(data)
+	msg, err := parseMessage(data)
 	if err != nil {
 		return fmt.Errorf("parse pgoutput message %q: %w", data[0], err)
 	}
@@ -365,7 +366,8 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 
 // change decodes one row change (op) of relation rel with build and adds
 // it to the open transaction, emitting a part first when the transaction
-// has reached MaxBatchChanges. A value the column's decoder rejects does
+// has reached MaxBatchChanges, and after it when the part has reached
+// MaxBatchBytes. A value the column's decoder rejects does
 // not end the stream: the change carries the error (capture.Change.Err)
 // and the consumer decides whether it needs it.
 func (st *streamer) change(ctx context.Context, rel uint32, op capture.Op, build func(*table) (capture.Change, error)) error {
@@ -393,14 +395,27 @@ func (st *streamer) change(ctx context.Context, rel uint32, op capture.Op, build
 	}
 	ch.Table, ch.Schema = t.id, t.layout
 	if len(txn.changes) >= st.s.cfg.MaxBatchChanges {
-		part := capture.Batch{Changes: txn.changes, Position: Position{LSN: txn.finalLSN + 1}, CommitTime: txn.commitTime, More: true}
-		txn.changes = make([]capture.Change, 0, st.s.cfg.MaxBatchChanges)
-		if err := st.emit(ctx, part); err != nil {
+		if err := st.emitPart(ctx, txn); err != nil {
 			return err
 		}
 	}
 	txn.changes = append(txn.changes, ch)
+	txn.bytes += ch.Size()
+	// A part that reached MaxBatchBytes goes at once: the stream does not
+	// hold its values while it reads the next message.
+	if txn.bytes >= st.s.cfg.MaxBatchBytes {
+		return st.emitPart(ctx, txn)
+	}
 	return nil
+}
+
+// emitPart emits the changes of the open transaction so far as a part
+// (More set) with a provisional position: after every earlier
+// transaction, not after this one's final position.
+func (st *streamer) emitPart(ctx context.Context, txn *txnState) error {
+	part := capture.Batch{Changes: txn.changes, Position: Position{LSN: txn.finalLSN + 1}, CommitTime: txn.commitTime, More: true}
+	txn.changes, txn.bytes = make([]capture.Change, 0, min(len(txn.changes), st.s.cfg.MaxBatchChanges)), 0
+	return st.emit(ctx, part)
 }
 
 // relation records a Relation message: a captured table's layout must be

@@ -20,8 +20,19 @@
 //     the same range (PostgreSQL: pglogrepl on a second slot; MariaDB: a
 //     go-mysql BinlogSyncer from the GTID position before the workload,
 //     rows decoded and dropped); changes/s.
-//   - bigtxn: the same for one transaction inserting -bigtxn rows; floe's
+//   - bigtxn: the same for one transaction inserting -bigtxn rows.
+//   - hugetxn (memory): the same for -hugetxn rows (10,000,000); floe's
 //     peak RSS is the figure of interest.
+//   - largevalues (memory): rows with a -large-value-mib (50) MiB text or
+//     binary value each (-large-both: both), read by a snapshot and then streamed (inserts, a
+//     multi-row transaction, updates keeping and replacing the values,
+//     deletes) while floe catches up; floe verify must be equal; MiB/s and
+//     peak RSS (memory.go).
+//
+// Every run records floe's CPU seconds; each scenario reports them per
+// million rows or changes (per GiB of values for largevalues). The memory
+// scenarios run -memory-runs times; -memory runs only them, over a minimal
+// data set.
 //   - freshness: a paced load (-rate changes/s for -duration) while floe
 //     streams; every transaction's commit time and end position come from
 //     the raw decoder (MariaDB: the commit time is when COMMIT returned to
@@ -32,8 +43,8 @@
 // Out: the versioned results file (resultsVersion, pinned by a golden
 // test; one entry per source kind, each with its own scale and command),
 // a markdown table of all sources (also printed), floe logs under
-// -workdir/<kind> and CPU profiles (floe run --cpuprofile) under
-// -profiles. -merge FILE puts the sources measured now into an existing
+// -workdir/<kind> and CPU and heap profiles (floe run --cpuprofile,
+// --memprofile) under -profiles. -merge FILE puts the sources measured now into an existing
 // results file (version 1 or 2) and keeps its other sources.
 //
 // Invariants: every process the harness starts (the database server and

@@ -25,6 +25,9 @@ type floeRunner struct {
 	// profiles is the directory for CPU profiles; "" when floe cannot
 	// write them (no --cpuprofile flag) or profiling is off.
 	profiles string
+	// heapProfiles is set when floe can also write a heap profile at its
+	// peak (run --memprofile).
+	heapProfiles bool
 
 	mu   sync.Mutex
 	live map[*floeProc]struct{}
@@ -46,15 +49,16 @@ type floeProc struct {
 	logPath string
 }
 
-// supportsCPUProfile reports whether bin's run verb has --cpuprofile.
-func supportsCPUProfile(bin string) bool {
+// supportsRunFlag reports whether bin's run verb has the flag (e.g.
+// --cpuprofile, which older builds lack).
+func supportsRunFlag(bin, flag string) bool {
 	out, err := exec.Command(bin, "run", "--help").CombinedOutput()
-	return err == nil && strings.Contains(string(out), "--cpuprofile")
+	return err == nil && strings.Contains(string(out), flag)
 }
 
-// newPipeline writes a fresh config for pipeline (removing any earlier
-// files of that name).
-func (r *floeRunner) newPipeline(name, snapshotMode string, interval time.Duration) (*pipelineDir, error) {
+// newPipeline writes a fresh config for pipeline capturing tables (bare
+// names), removing any earlier files of that name.
+func (r *floeRunner) newPipeline(name, snapshotMode string, tables []string, interval time.Duration) (*pipelineDir, error) {
 	d := &pipelineDir{name: name, dir: filepath.Join(r.workdir, name)}
 	if err := os.RemoveAll(d.dir); err != nil {
 		return nil, fmt.Errorf("clear %s: %w", d.dir, err)
@@ -81,7 +85,7 @@ source:
   mode: upsert
 log:
   level: info
-`, name, interval, d.dir, r.src.FloeSourceYAML(name, snapshotMode, r.parallelism, r.chunkRows), d.dir, d.dir)
+`, name, interval, d.dir, r.src.FloeSourceYAML(name, snapshotMode, tables, r.parallelism, r.chunkRows), d.dir, d.dir)
 	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("write config: %w", err)
 	}
@@ -122,6 +126,9 @@ func (r *floeRunner) start(d *pipelineDir, profile string) (*floeProc, error) {
 	args := []string{"run", "--config", d.config}
 	if r.profiles != "" && profile != "" {
 		args = append(args, "--cpuprofile", filepath.Join(r.profiles, profile))
+		if r.heapProfiles {
+			args = append(args, "--memprofile", filepath.Join(r.profiles, strings.TrimSuffix(profile, ".pprof")+".heap.pprof"))
+		}
 	}
 	cmd := exec.Command(r.bin, args...)
 	cmd.Env = append(os.Environ(), r.src.FloeEnv()...)
@@ -150,6 +157,20 @@ func (r *floeRunner) start(d *pipelineDir, profile string) (*floeProc, error) {
 	}()
 	r.log.Debug("floe started", "pid", cmd.Process.Pid, "pipeline", d.name)
 	return p, nil
+}
+
+// verify runs `floe verify` on d's pipeline (floe must be stopped and the
+// source quiet); an error carries its report.
+func (r *floeRunner) verify(ctx context.Context, d *pipelineDir) error {
+	cmd := exec.CommandContext(ctx, r.bin, "verify", "--config", d.config)
+	cmd.Env = append(os.Environ(), r.src.FloeEnv()...)
+	cmd.Dir = d.dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("floe verify of %s: %w\n%s", d.name, err, out)
+	}
+	r.log.Info("floe verify", "pipeline", d.name, "report", strings.TrimSpace(string(out)))
+	return nil
 }
 
 // wait waits for the process to exit on its own.
@@ -201,6 +222,15 @@ func (p *floeProc) peakRSS() int64 {
 		return ru.Maxrss * 1024
 	}
 	return 0
+}
+
+// cpuSeconds is the user plus system CPU time the process used, in
+// seconds (from the kernel's rusage at exit); 0 before it has exited.
+func (p *floeProc) cpuSeconds() float64 {
+	if p.state == nil {
+		return 0
+	}
+	return (p.state.UserTime() + p.state.SystemTime()).Seconds()
 }
 
 // killAll kills every floe process still running.

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,6 +27,10 @@ type options struct {
 	changes         int64
 	txnChanges      int
 	bigTxn          int64
+	hugeTxn         int64
+	largeValueMiB   int
+	largeBoth       bool
+	memoryRuns      int
 	rate            float64
 	duration        time.Duration
 	freshTxnChanges int
@@ -46,7 +51,11 @@ type options struct {
 	verbose         bool
 }
 
-var allScenarios = []string{scSnapshot, scStreaming, scBigTxn, scFreshness}
+var allScenarios = []string{scSnapshot, scStreaming, scBigTxn, scFreshness, scHugeTxn, scLargeValues}
+
+// memoryScenarios are the scenarios whose figure is the peak RSS: they run
+// -memory-runs times, and -memory runs only them.
+var memoryScenarios = []string{scHugeTxn, scLargeValues}
 
 // Source kinds, in the order they run and are reported.
 const (
@@ -60,11 +69,17 @@ func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("floe-bench", flag.ContinueOnError)
 	fs.StringVar(&o.floeBin, "floe", "bin/floe", "the floe binary to measure (make build)")
-	fs.BoolVar(&o.quick, "quick", false, "development scale: 200k rows, 100k changes, 100k-row transaction, 15 s freshness, 1 run (explicit flags still win)")
+	fs.BoolVar(&o.quick, "quick", false, "development scale: 200k rows, 100k changes, 100k-row transaction, 15 s freshness, 1 run, 500k-row hugetxn, 8 MiB large values (explicit flags still win)")
 	fs.Int64Var(&o.rows, "rows", 5_000_000, "rows generated over the 4 tables")
 	fs.Int64Var(&o.changes, "changes", 1_000_000, "streaming changes (insert:update:delete 2:2:1)")
 	fs.IntVar(&o.txnChanges, "txn-changes", 100, "changes per streaming transaction")
 	fs.Int64Var(&o.bigTxn, "bigtxn", 1_000_000, "rows inserted by the single big transaction")
+	fs.Int64Var(&o.hugeTxn, "hugetxn", 10_000_000, "rows inserted by the single transaction of the hugetxn memory scenario")
+	fs.IntVar(&o.largeValueMiB, "large-value-mib", 50, "MiB of each large value of the largevalues memory scenario")
+	fs.BoolVar(&o.largeBoth, "large-both", false, "largevalues: each row carries a large text and a large binary value (default: one of them, alternately)")
+	fs.IntVar(&o.memoryRuns, "memory-runs", 1, "runs of each memory scenario (hugetxn, largevalues)")
+	memory := fs.Bool("memory", false, "only the memory scenarios (hugetxn, largevalues) over a minimal data set: -scenarios "+
+		strings.Join(memoryScenarios, ",")+" -rows 4000 -label memory (explicit flags still win)")
 	fs.Float64Var(&o.rate, "rate", 10_000, "freshness load in changes/s")
 	fs.DurationVar(&o.duration, "duration", 60*time.Second, "freshness load duration")
 	fs.IntVar(&o.freshTxnChanges, "fresh-txn-changes", 50, "changes per freshness transaction")
@@ -80,7 +95,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.workdir, "workdir", "bench/work", "floe configs, logs and lakes (the lakes are removed after each run)")
 	fs.StringVar(&o.out, "out", "bench/results", "directory for <date>.json and <date>.md")
 	fs.StringVar(&o.profiles, "profiles", "bench/profiles", "directory for CPU profiles (a <date>-<label> folder is made); empty = none")
-	fs.StringVar(&o.label, "label", "", "scale label in the results (default: full, quick or custom)")
+	fs.StringVar(&o.label, "label", "", "scale label in the results (default: full, quick, memory or custom)")
 	fs.BoolVar(&o.keep, "keep", false, "keep each run's lake")
 	fs.BoolVar(&o.verbose, "v", false, "debug logging")
 	err := fs.Parse(args)
@@ -93,7 +108,8 @@ func parseFlags(args []string) (options, error) {
 		quick := map[string]func(){
 			"rows": func() { o.rows = 200_000 }, "changes": func() { o.changes = 100_000 },
 			"bigtxn": func() { o.bigTxn = 100_000 }, "duration": func() { o.duration = 15 * time.Second },
-			"runs": func() { o.runs = 1 },
+			"runs": func() { o.runs = 1 }, "hugetxn": func() { o.hugeTxn = 500_000 },
+			"large-value-mib": func() { o.largeValueMiB = 8 },
 		}
 		for name, apply := range quick {
 			if !set[name] {
@@ -101,15 +117,29 @@ func parseFlags(args []string) (options, error) {
 			}
 		}
 	}
+	if *memory {
+		if !set["scenarios"] {
+			*scen = strings.Join(memoryScenarios, ",")
+		}
+		if !set["rows"] {
+			o.rows = 4000
+		}
+	}
 	if o.label == "" {
 		o.label = "full"
 		if o.quick {
 			o.label = "quick"
 		}
-		for _, name := range []string{"rows", "changes", "bigtxn", "duration", "runs", "rate", "txn-changes"} {
+		if *memory {
+			o.label = strings.TrimSuffix("memory-"+o.label, "-full")
+		}
+		for _, name := range []string{"changes", "bigtxn", "duration", "runs", "rate", "txn-changes", "hugetxn", "large-value-mib", "large-both", "memory-runs"} {
 			if set[name] {
 				o.label = "custom"
 			}
+		}
+		if set["rows"] {
+			o.label = "custom"
 		}
 	}
 	if o.scenarios, err = splitList("-scenarios", "scenario", *scen, allScenarios); err != nil {
@@ -119,8 +149,10 @@ func parseFlags(args []string) (options, error) {
 		return o, err
 	}
 	switch {
-	case o.runs < 1:
-		return o, errors.New("-runs: must be at least 1")
+	case o.runs < 1 || o.memoryRuns < 1:
+		return o, errors.New("-runs and -memory-runs: must be at least 1")
+	case o.hugeTxn < 1 || o.largeValueMiB < 1:
+		return o, errors.New("-hugetxn and -large-value-mib: must be positive")
 	case o.rows < 4000:
 		return o, errors.New("-rows: must be at least 4000")
 	case o.parallelism < 1 || o.chunkRows < 1:
@@ -209,7 +241,7 @@ func runBench(ctx context.Context, o options, log *slog.Logger) (err error) {
 	date := started.Format("2006-01-02")
 	var profiles string
 	if o.profiles != "" {
-		if !supportsCPUProfile(bin) {
+		if !supportsRunFlag(bin, "--cpuprofile") {
 			log.Warn("this floe has no run --cpuprofile flag: no CPU profiles")
 		} else if profiles, err = filepath.Abs(filepath.Join(o.profiles, date+"-"+o.label)); err != nil {
 			return err
@@ -273,7 +305,8 @@ func runSource(ctx context.Context, o options, log *slog.Logger, kind, bin, floe
 			log.Warn("stop source", "err", serr)
 		}
 	}()
-	runner := &floeRunner{bin: bin, workdir: workdir, src: src, log: log, parallelism: o.parallelism, chunkRows: o.chunkRows, profiles: profiles}
+	runner := &floeRunner{bin: bin, workdir: workdir, src: src, log: log, parallelism: o.parallelism, chunkRows: o.chunkRows,
+		profiles: profiles, heapProfiles: profiles != "" && supportsRunFlag(bin, "--memprofile")}
 	defer runner.killAll()
 
 	srcVersion, err := src.Version(ctx)
@@ -293,9 +326,24 @@ func runSource(ctx context.Context, o options, log *slog.Logger, kind, bin, floe
 			Runs: o.runs, Parallelism: o.parallelism, ChunkRows: o.chunkRows, StreamInterval: o.streamInterval.String(),
 			CheckpointInterval: o.interval.String(), PollInterval: o.poll.String()},
 	}
+	if contains(o.scenarios, scHugeTxn) {
+		sr.Scale.HugeTxnRows = o.hugeTxn
+	}
+	if contains(o.scenarios, scLargeValues) {
+		sr.Scale.LargeValueBytes = int64(o.largeValueMiB) << 20
+		sr.Scale.LargeValuesPerRow = 1
+		if o.largeBoth {
+			sr.Scale.LargeValuesPerRow = 2
+		}
+	}
+	for _, name := range memoryScenarios {
+		if contains(o.scenarios, name) {
+			sr.Scale.MemoryRuns = o.memoryRuns
+		}
+	}
 	b := &bench{o: o, log: log, src: src, floe: runner, tables: info.Tables}
 	for _, name := range o.scenarios {
-		log.Info("scenario", "name", name, "runs", o.runs)
+		log.Info("scenario", "name", name)
 		sc, err := b.runScenario(ctx, name)
 		if err != nil {
 			return sr, err
@@ -362,7 +410,7 @@ func firstLine(s string) string {
 }
 
 // reproduceCommand is the make invocation with the flags that shape the
-// measurement (paths and -v are left out).
+// measurement (paths and -v are left out; -memory is make bench-memory).
 func reproduceCommand(args []string) string {
 	skip := map[string]bool{"floe": true, "out": true, "profiles": true, "workdir": true, "merge": true}
 	var kept []string
@@ -378,8 +426,12 @@ func reproduceCommand(args []string) string {
 			kept = append(kept, args[i])
 		}
 	}
-	if len(kept) == 0 {
-		return "make bench"
+	target := "make bench"
+	if i := slices.Index(kept, "-memory"); i >= 0 {
+		target, kept = "make bench-memory", slices.Delete(kept, i, i+1)
 	}
-	return "make bench BENCH_FLAGS='" + strings.Join(kept, " ") + "'"
+	if len(kept) == 0 {
+		return target
+	}
+	return target + " BENCH_FLAGS='" + strings.Join(kept, " ") + "'"
 }

@@ -191,10 +191,10 @@ func (p *pgSource) Load(ctx context.Context, rows int64) (loadInfo, error) {
 	return loadInfo{Tables: names, Rows: total, AvgRowBytes: bytes / float64(total), Elapsed: time.Since(start)}, nil
 }
 
-func (p *pgSource) FloeSourceYAML(pipeline, snapshotMode string, parallelism, chunkRows int) string {
-	tables := make([]string, len(pgTables))
-	for i, t := range pgTables {
-		tables[i] = `public\.` + t.name
+func (p *pgSource) FloeSourceYAML(pipeline, snapshotMode string, names []string, parallelism, chunkRows int) string {
+	tables := make([]string, len(names))
+	for i, name := range names {
+		tables[i] = `public\.` + name
 	}
 	return fmt.Sprintf(`  type: postgres
   hostname: 127.0.0.1

@@ -21,6 +21,9 @@ const (
 	scStreaming = "streaming"
 	scBigTxn    = "bigtxn"
 	scFreshness = "freshness"
+	// The memory scenarios (memory.go): peak RSS is their figure.
+	scHugeTxn     = "hugetxn"
+	scLargeValues = "largevalues"
 )
 
 // Results is one results file: the machine and, per source kind, the
@@ -62,7 +65,11 @@ type Scale struct {
 	Changes            int64   `json:"changes"`
 	TxnChanges         int     `json:"txn_changes"`
 	BigTxnRows         int64   `json:"bigtxn_rows"`
-	FreshnessRate      float64 `json:"freshness_rate"` // changes/s
+	HugeTxnRows        int64   `json:"hugetxn_rows,omitempty"`
+	LargeValueBytes    int64   `json:"large_value_bytes,omitempty"`    // each large value of largevalues
+	LargeValuesPerRow  int     `json:"large_values_per_row,omitempty"` // 1: a text or a binary value, 2: both
+	MemoryRuns         int     `json:"memory_runs,omitempty"`          // runs of hugetxn and largevalues
+	FreshnessRate      float64 `json:"freshness_rate"`                 // changes/s
 	FreshnessSeconds   float64 `json:"freshness_seconds"`
 	Runs               int     `json:"runs"`
 	Parallelism        int     `json:"parallelism"`
@@ -75,19 +82,24 @@ type Scale struct {
 // Scenario is one scenario's runs and summary. Median and Baseline are
 // medians over the runs of Floe's and the raw source's figure in Unit;
 // Ratio = Median / Baseline. For freshness Median is the p99 delay.
+// CPUPerMillion is the median over the runs of floe's CPU seconds (user
+// plus system) per million rows or changes measured; CPUPerGiB, for
+// largevalues, per GiB of values.
 type Scenario struct {
-	Name         string   `json:"name"`
-	Source       string   `json:"source"`
-	Unit         string   `json:"unit"`
-	Runs         []Run    `json:"runs"`
-	Median       float64  `json:"median"`
-	Baseline     *float64 `json:"baseline,omitempty"`
-	Ratio        *float64 `json:"ratio,omitempty"`
-	P50Seconds   *float64 `json:"p50_seconds,omitempty"`    // freshness: median of the runs' p50
-	PeakRSSBytes int64    `json:"peak_rss_bytes,omitempty"` // highest over the runs
-	Target       string   `json:"target"`
-	Met          *bool    `json:"met,omitempty"`
-	RSSMet       *bool    `json:"rss_met,omitempty"`
+	Name          string   `json:"name"`
+	Source        string   `json:"source"`
+	Unit          string   `json:"unit"`
+	Runs          []Run    `json:"runs"`
+	Median        float64  `json:"median"`
+	Baseline      *float64 `json:"baseline,omitempty"`
+	Ratio         *float64 `json:"ratio,omitempty"`
+	P50Seconds    *float64 `json:"p50_seconds,omitempty"`    // freshness: median of the runs' p50
+	PeakRSSBytes  int64    `json:"peak_rss_bytes,omitempty"` // highest over the runs
+	CPUPerMillion *float64 `json:"cpu_seconds_per_million,omitempty"`
+	CPUPerGiB     *float64 `json:"cpu_seconds_per_gib,omitempty"`
+	Target        string   `json:"target"`
+	Met           *bool    `json:"met,omitempty"`
+	RSSMet        *bool    `json:"rss_met,omitempty"`
 }
 
 // Run is one run of a scenario.
@@ -103,7 +115,12 @@ type Run struct {
 	P50Seconds   *float64 `json:"p50_seconds,omitempty"`
 	P99Seconds   *float64 `json:"p99_seconds,omitempty"`
 	MaxSeconds   *float64 `json:"max_seconds,omitempty"`
-	Profile      string   `json:"profile,omitempty"`
+	// CPUSeconds is the user plus system CPU time of the measured floe
+	// run processes (from rusage at exit).
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
+	// Bytes is the size of the values the run moved (largevalues).
+	Bytes   int64  `json:"bytes,omitempty"`
+	Profile string `json:"profile,omitempty"`
 }
 
 // Targets (issue #4): reported, not asserted.
@@ -117,10 +134,16 @@ const (
 // summarize fills the scenario's medians, ratio and target verdicts.
 // checkpointSec is the freshness scenario's checkpoint interval.
 func (s *Scenario) summarize(checkpointSec float64) {
-	var floe, raw, p50 []float64
+	var floe, raw, p50, cpuM, cpuG []float64
 	s.PeakRSSBytes = 0
 	for _, r := range s.Runs {
 		floe = append(floe, r.Floe)
+		if r.CPUSeconds > 0 && r.Count > 0 {
+			cpuM = append(cpuM, r.CPUSeconds/float64(r.Count)*1e6)
+		}
+		if r.CPUSeconds > 0 && r.Bytes > 0 {
+			cpuG = append(cpuG, r.CPUSeconds/(float64(r.Bytes)/(1<<30)))
+		}
 		if r.Raw != nil {
 			raw = append(raw, *r.Raw)
 		}
@@ -138,6 +161,13 @@ func (s *Scenario) summarize(checkpointSec float64) {
 	}
 	if len(p50) > 0 {
 		s.P50Seconds = ptr(median(p50))
+	}
+	s.CPUPerMillion, s.CPUPerGiB = nil, nil
+	if len(cpuM) > 0 {
+		s.CPUPerMillion = ptr(round3(median(cpuM)))
+	}
+	if len(cpuG) > 0 {
+		s.CPUPerGiB = ptr(round3(median(cpuG)))
 	}
 	switch s.Name {
 	case scSnapshot:
@@ -180,11 +210,15 @@ func markdown(r *Results) string {
 	fmt.Fprintf(&b, "%d cores, %s RAM, %s; %s.\n\n", r.Machine.NProc, fmtBytes(r.Machine.MemBytes), r.Machine.OS, r.Machine.GoVersion)
 	for _, src := range r.Sources {
 		sc := src.Scale
-		fmt.Fprintf(&b, "- %s %s, %s: %s scale, median of %d run%s, parallelism %d, %s-row chunks, checkpoint interval %s (catch-up) and %s (freshness). Reproduce: `%s`\n",
-			src.Source, src.SourceVersion, src.FloeVersion, src.Label, sc.Runs, plural(sc.Runs), sc.Parallelism,
+		runs := fmt.Sprintf("median of %d run%s", sc.Runs, plural(sc.Runs))
+		if sc.MemoryRuns > 0 {
+			runs += fmt.Sprintf(" (memory scenarios: %d run%s, their peak)", sc.MemoryRuns, plural(sc.MemoryRuns))
+		}
+		fmt.Fprintf(&b, "- %s %s, %s: %s scale, %s, parallelism %d, %s-row chunks, checkpoint interval %s (catch-up) and %s (freshness). Reproduce: `%s`\n",
+			src.Source, src.SourceVersion, src.FloeVersion, src.Label, runs, sc.Parallelism,
 			fmtInt(int64(sc.ChunkRows)), sc.StreamInterval, sc.CheckpointInterval, src.Command)
 	}
-	b.WriteString("\n| source | scenario | floe | raw source | ratio | target | met? |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n| source | scenario | floe | raw source | ratio | floe CPU | target | met? |\n|---|---|---|---|---|---|---|---|\n")
 	for _, src := range r.Sources {
 		sourceRows(&b, src)
 	}
@@ -195,7 +229,11 @@ func markdown(r *Results) string {
 		"decoder reading the same log range and discarding the changes (PostgreSQL: a pglogrepl loop on a second slot; " +
 		"MariaDB: a go-mysql BinlogSyncer loop from the GTID position before the workload). Freshness: per transaction, " +
 		"source commit time (MariaDB: when COMMIT returned to the client, as binlog timestamps have 1 s resolution) to the " +
-		"poll that sees it committed in Iceberg, under a steady paced load.\n")
+		"poll that sees it committed in Iceberg, under a steady paced load. Floe CPU: user plus system seconds of the " +
+		"measured `floe run` processes per million rows or changes (s/M; per GiB of values for largevalues). Memory " +
+		"scenarios: hugetxn as bigtxn with a larger transaction; largevalues snapshots rows of large values, then " +
+		"catches up with inserts, a multi-row transaction, updates leaving the values unchanged, updates replacing them " +
+		"and deletes written while floe was stopped, and ends with `floe verify` equal.\n")
 	return b.String()
 }
 
@@ -204,27 +242,50 @@ func sourceRows(b *strings.Builder, src SourceResults) {
 	row := func(cells ...string) { b.WriteString("| " + src.Source + " | " + strings.Join(cells, " | ") + " |\n") }
 	sc := src.Scale
 	for _, s := range src.Scenarios {
+		cpu := fmtCPU(s)
 		switch s.Name {
 		case scSnapshot:
 			row(fmt.Sprintf("snapshot: %s rows, %d tables, ~%.0f B/row, parallelism %d", fmtInt(sc.Rows), sc.Tables, sc.AvgRowBytes, sc.Parallelism),
-				fmtRate(s.Median, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtRatio(s.Ratio), s.Target, fmtMet(s.Met))
+				fmtRate(s.Median, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtRatio(s.Ratio), cpu, s.Target, fmtMet(s.Met))
 		case scStreaming:
 			row(fmt.Sprintf("streaming: %s mixed changes, %d per transaction", fmtInt(runCount(s)), sc.TxnChanges),
-				fmtRate(s.Median, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtRatio(s.Ratio), s.Target, fmtMet(s.Met))
+				fmtRate(s.Median, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtRatio(s.Ratio), cpu, s.Target, fmtMet(s.Met))
 		case scBigTxn:
 			row(fmt.Sprintf("one transaction of %s inserted rows", fmtInt(sc.BigTxnRows)),
-				fmtRate(s.Median, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtRatio(s.Ratio), "-", "-")
+				fmtRate(s.Median, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtRatio(s.Ratio), cpu, "-", "-")
+		case scHugeTxn:
+			row(fmt.Sprintf("memory: one transaction of %s inserted rows", fmtInt(sc.HugeTxnRows)),
+				fmtRate(s.Median, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtRatio(s.Ratio), cpu, "-", "-")
+		case scLargeValues:
+			what := fmt.Sprintf("a %s text or binary value", fmtBytes(sc.LargeValueBytes))
+			if sc.LargeValuesPerRow == 2 {
+				what = fmt.Sprintf("a %s text and a %s binary value", fmtBytes(sc.LargeValueBytes), fmtBytes(sc.LargeValueBytes))
+			}
+			row(fmt.Sprintf("memory: %s changes of rows with %s (snapshot and stream)", fmtInt(runCount(s)), what),
+				fmtRate(s.Median, s.Unit), "-", "-", cpu, "-", "-")
 		case scFreshness:
 			what := fmt.Sprintf("at %s changes/s, checkpoint %s", fmtInt(int64(sc.FreshnessRate)), sc.CheckpointInterval)
-			row("freshness p50 "+what, fmtSecondsP(s.P50Seconds), "-", "-", "-", "-")
-			row("freshness p99 "+what, fmtSeconds(s.Median), "-", "-", s.Target, fmtMet(s.Met))
+			row("freshness p50 "+what, fmtSecondsP(s.P50Seconds), "-", "-", "-", "-", "-")
+			row("freshness p99 "+what, fmtSeconds(s.Median), "-", "-", "-", s.Target, fmtMet(s.Met))
 		}
 	}
 	for _, s := range src.Scenarios {
 		if s.PeakRSSBytes > 0 {
-			row("peak RSS, "+s.Name, fmtBytes(s.PeakRSSBytes), "-", "-", "<= 1 GiB", fmtMet(s.RSSMet))
+			row("peak RSS, "+s.Name, fmtBytes(s.PeakRSSBytes), "-", "-", "-", "<= 1 GiB", fmtMet(s.RSSMet))
 		}
 	}
+}
+
+// fmtCPU is a scenario's floe CPU seconds per million rows or changes
+// (per GiB of values for largevalues); "-" when not measured.
+func fmtCPU(s Scenario) string {
+	switch {
+	case s.CPUPerGiB != nil:
+		return strconv.FormatFloat(*s.CPUPerGiB, 'f', 1, 64) + " s/GiB"
+	case s.CPUPerMillion != nil:
+		return strconv.FormatFloat(*s.CPUPerMillion, 'f', 1, 64) + " s/M"
+	}
+	return "-"
 }
 
 func plural(n int) string {

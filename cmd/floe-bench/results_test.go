@@ -35,12 +35,18 @@ func fixedResults() *Results {
 		scs[i].summarize(10)
 	}
 	mySnap := Scenario{Name: scSnapshot, Source: "mariadb", Unit: "rows/s", Runs: []Run{
-		{Floe: 50_000, Raw: ptr(200_000.0), Count: 1_000_000, FloeSeconds: 20, RawSeconds: ptr(5.0), PeakRSSBytes: 400 << 20, Profile: "mariadb-snapshot-run1.pprof"},
+		{Floe: 50_000, Raw: ptr(200_000.0), Count: 1_000_000, FloeSeconds: 20, RawSeconds: ptr(5.0), PeakRSSBytes: 400 << 20, CPUSeconds: 31.5, Profile: "mariadb-snapshot-run1.pprof"},
 	}}
 	myStream := Scenario{Name: scStreaming, Source: "mariadb", Unit: "changes/s", Runs: []Run{
 		{Floe: 30_000, Raw: ptr(150_000.0), Count: 300_004, FloeSeconds: 10, RawSeconds: ptr(2.0), PeakRSSBytes: 150 << 20, Txns: 3_001, LoadRate: 20_000},
 	}}
-	myScs := []Scenario{mySnap, myStream}
+	myHuge := Scenario{Name: scHugeTxn, Source: "mariadb", Unit: "rows/s", Runs: []Run{
+		{Floe: 60_000, Raw: ptr(200_000.0), Count: 10_000_004, FloeSeconds: 166.7, RawSeconds: ptr(50.0), PeakRSSBytes: 900 << 20, CPUSeconds: 250.5, Txns: 2},
+	}}
+	myLarge := Scenario{Name: scLargeValues, Source: "mariadb", Unit: "MiB/s", Runs: []Run{
+		{Floe: 40.5, Count: 18, FloeSeconds: 30.3, PeakRSSBytes: 1200 << 20, CPUSeconds: 45.2, Txns: 10, Bytes: 1200 << 20},
+	}}
+	myScs := []Scenario{mySnap, myStream, myHuge, myLarge}
 	for i := range myScs {
 		myScs[i].summarize(10)
 	}
@@ -58,6 +64,7 @@ func fixedResults() *Results {
 			Source: "mariadb", SourceVersion: "10.11.14-MariaDB", FloeVersion: "floe v0.1.1", StartedAt: "2026-11-24T16:00:00Z",
 			Label: "custom", Command: "make bench BENCH_FLAGS='-source mariadb -rows 1000000 -changes 300000 -runs 1'",
 			Scale: Scale{Rows: 1_000_000, Tables: 4, AvgRowBytes: 180.5, Changes: 300_000, TxnChanges: 100, BigTxnRows: 1_000_000,
+				HugeTxnRows: 10_000_000, LargeValueBytes: 50 << 20, LargeValuesPerRow: 1, MemoryRuns: 1,
 				FreshnessRate: 10_000, FreshnessSeconds: 60, Runs: 1, Parallelism: 2, ChunkRows: 50_000,
 				StreamInterval: "1s", CheckpointInterval: "10s", PollInterval: "100ms"},
 			Scenarios: myScs,
@@ -238,6 +245,8 @@ func TestReproduceCommand(t *testing.T) {
 		{nil, "make bench"},
 		{[]string{"-floe", "/x/floe", "-out=/r", "-v"}, "make bench"},
 		{[]string{"-quick", "-workdir", "/tmp/w", "-rows", "1000000"}, "make bench BENCH_FLAGS='-quick -rows 1000000'"},
+		{[]string{"-floe", "bin/floe", "-memory"}, "make bench-memory"},
+		{[]string{"-memory", "-source", "mariadb"}, "make bench-memory BENCH_FLAGS='-source mariadb'"},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, reproduceCommand(tt.args))

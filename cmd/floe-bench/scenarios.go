@@ -28,12 +28,18 @@ func (b *bench) runScenario(ctx context.Context, name string) (Scenario, error) 
 	switch name {
 	case scSnapshot:
 		sc.Unit = "rows/s"
-	case scBigTxn:
+	case scBigTxn, scHugeTxn:
 		sc.Unit = "rows/s"
+	case scLargeValues:
+		sc.Unit = "MiB/s"
 	case scFreshness:
 		sc.Unit = "s"
 	}
-	for i := 1; i <= b.o.runs; i++ {
+	runs := b.o.runs
+	if contains(memoryScenarios, name) {
+		runs = b.o.memoryRuns
+	}
+	for i := 1; i <= runs; i++ {
 		var (
 			r   Run
 			err error
@@ -47,6 +53,10 @@ func (b *bench) runScenario(ctx context.Context, name string) (Scenario, error) 
 			r, err = b.catchUpRun(ctx, name, i, workload{BigInsert: b.o.bigTxn})
 		case scFreshness:
 			r, err = b.freshnessRun(ctx, i)
+		case scHugeTxn:
+			r, err = b.catchUpRun(ctx, name, i, workload{BigInsert: b.o.hugeTxn})
+		case scLargeValues:
+			r, err = b.largeValuesRun(ctx, i)
 		default:
 			return sc, fmt.Errorf("unknown scenario %q", name)
 		}
@@ -71,7 +81,7 @@ func (b *bench) snapshotRun(ctx context.Context, i int) (Run, error) {
 	}
 	rawSec := time.Since(start).Seconds()
 
-	d, err := b.floe.newPipeline(fmt.Sprintf("snap%d", i), "initial_only", b.o.streamInterval)
+	d, err := b.floe.newPipeline(fmt.Sprintf("snap%d", i), "initial_only", b.tables, b.o.streamInterval)
 	if err != nil {
 		return Run{}, err
 	}
@@ -84,7 +94,7 @@ func (b *bench) snapshotRun(ctx context.Context, i int) (Run, error) {
 		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
 	}
 	floeSec := time.Since(p.started).Seconds()
-	got, err := b.lakeRowCount(ctx, d)
+	got, err := b.lakeRowCount(ctx, d, b.tables)
 	if err != nil {
 		return Run{}, err
 	}
@@ -95,16 +105,18 @@ func (b *bench) snapshotRun(ctx context.Context, i int) (Run, error) {
 		return Run{}, err
 	}
 	return Run{Floe: float64(rows) / floeSec, Raw: ptr(float64(rows) / rawSec), Count: rows,
-		FloeSeconds: floeSec, RawSeconds: ptr(rawSec), PeakRSSBytes: p.peakRSS(), Profile: b.profileName(profile)}, nil
+		FloeSeconds: floeSec, RawSeconds: ptr(rawSec), PeakRSSBytes: p.peakRSS(), CPUSeconds: round3(p.cpuSeconds()),
+		Profile: b.profileName(profile)}, nil
 }
 
-func (b *bench) lakeRowCount(ctx context.Context, d *pipelineDir) (int64, error) {
+// lakeRowCount is the number of live rows in the pipeline's tables.
+func (b *bench) lakeRowCount(ctx context.Context, d *pipelineDir, tables []string) (int64, error) {
 	cat, err := openLake(ctx, d)
 	if err != nil {
 		return 0, err
 	}
 	defer cat.Close()
-	return lakeRows(ctx, cat, b.tables, d.name)
+	return lakeRows(ctx, cat, tables, d.name)
 }
 
 // catchUpRun writes the workload while floe is stopped (its slot and a
@@ -114,7 +126,7 @@ func (b *bench) lakeRowCount(ctx context.Context, d *pipelineDir) (int64, error)
 // range. Both read the same WAL, so the ratio compares decode-and-deliver
 // with decode alone, not with the speed of the load generator.
 func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) (Run, error) {
-	d, err := b.floe.newPipeline(fmt.Sprintf("%s%d", name, i), "never", b.o.streamInterval)
+	d, err := b.floe.newPipeline(fmt.Sprintf("%s%d", name, i), "never", b.tables, b.o.streamInterval)
 	if err != nil {
 		return Run{}, err
 	}
@@ -183,14 +195,15 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 	rawSec := dr.Elapsed.Seconds()
 	n := float64(dr.Changes)
 	return Run{Floe: n / floeSec, Raw: ptr(n / rawSec), Count: dr.Changes, FloeSeconds: floeSec, RawSeconds: ptr(rawSec),
-		PeakRSSBytes: p.peakRSS(), Txns: ap.Txns, LoadRate: float64(ap.Changes) / ap.Elapsed.Seconds(), Profile: b.profileName(profile)}, nil
+		PeakRSSBytes: p.peakRSS(), CPUSeconds: round3(p.cpuSeconds()), Txns: ap.Txns, LoadRate: float64(ap.Changes) / ap.Elapsed.Seconds(),
+		Profile: b.profileName(profile)}, nil
 }
 
 // freshnessRun streams a paced load through a running floe with the
 // default checkpoint interval and measures, per transaction, the delay
 // from its source commit to the poll that saw it committed in Iceberg.
 func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
-	d, err := b.floe.newPipeline(fmt.Sprintf("fresh%d", i), "never", b.o.interval)
+	d, err := b.floe.newPipeline(fmt.Sprintf("fresh%d", i), "never", b.tables, b.o.interval)
 	if err != nil {
 		return Run{}, err
 	}

@@ -68,8 +68,9 @@ type benchSource interface {
 	// Load creates the tables and fills them with about rows rows.
 	Load(ctx context.Context, rows int64) (loadInfo, error)
 	// FloeSourceYAML is the source: section of a floe config (indented
-	// two spaces, without the "source:" line).
-	FloeSourceYAML(pipeline, snapshotMode string, parallelism, chunkRows int) string
+	// two spaces, without the "source:" line) capturing tables (bare
+	// names).
+	FloeSourceYAML(pipeline, snapshotMode string, tables []string, parallelism, chunkRows int) string
 	// FloeEnv is the environment floe needs for that section.
 	FloeEnv() []string
 	// RawSnapshot reads every row of every table, parallelism chunks at
@@ -87,6 +88,14 @@ type benchSource interface {
 	// Apply writes the workload, then a marker transaction that changes
 	// one row of every table (so every table's next commit is past it).
 	Apply(ctx context.Context, w workload) (applyResult, error)
+	// ResetBlobs (re)creates blobsTable, empty, owned by floe's user.
+	ResetBlobs(ctx context.Context) error
+	// ApplyBlobs runs each of txns as one transaction, in order, with
+	// fresh values from g for inserts and replacements; then, when
+	// markerID > 0, a marker transaction that sets the note of row
+	// markerID, and Marker is inside it (after every transaction of
+	// txns). Changes counts the marker too.
+	ApplyBlobs(ctx context.Context, txns [][]blobOp, g *blobGen, markerID int64) (applyResult, error)
 	// DecodeFloePosition parses floe's floe.position summary value.
 	DecodeFloePosition(s string) (pos, error)
 	// DropPipeline removes what a floe pipeline left in the source (its

@@ -201,11 +201,7 @@ func (s *mariaSource) Load(ctx context.Context, rows int64) (loadInfo, error) {
 	return loadInfo{Tables: names, Rows: total, AvgRowBytes: bytes / float64(total), Elapsed: time.Since(start)}, nil
 }
 
-func (s *mariaSource) FloeSourceYAML(pipeline, snapshotMode string, parallelism, chunkRows int) string {
-	names := make([]string, len(myTables))
-	for i, t := range myTables {
-		names[i] = t.name
-	}
+func (s *mariaSource) FloeSourceYAML(pipeline, snapshotMode string, names []string, parallelism, chunkRows int) string {
 	return fmt.Sprintf(`  type: mysql
   hostname: 127.0.0.1
   port: %d

@@ -56,6 +56,13 @@ type Config struct {
 type PipelineConfig struct {
 	Name               string        // name; required
 	CheckpointInterval time.Duration // checkpoint-interval (checkpoint.Config.Interval); at least MinCheckpointInterval
+	// MemoryLimitMB is memory-limit-mb: the memory in MiB the process is
+	// meant to stay within. Go's soft memory limit is set to three quarters
+	// of it (the collector works harder as the heap nears that; the rest
+	// is for memory outside the Go heap), and each table's buffer gets
+	// 1/16 of it (at most 64 MiB); default 1024, 0 sets no limit
+	// (GOMEMLIMIT, when set, is used then). See memory.go.
+	MemoryLimitMB int
 }
 
 // StateConfig is the `state:` section.
@@ -219,7 +226,7 @@ func (c *Config) problemError(problems []Problem) *ConfigError {
 func DefaultConfig() *Config {
 	pg, cp, sink := postgres.Defaults(), checkpoint.Defaults(), lakewriter.Defaults()
 	return &Config{
-		Pipeline: PipelineConfig{CheckpointInterval: cp.Interval},
+		Pipeline: PipelineConfig{CheckpointInterval: cp.Interval, MemoryLimitMB: defaultMemoryLimitMB},
 		Source: SourceConfig{Hostname: pg.Host, Port: pg.Port, SnapshotMode: cp.SnapshotMode,
 			SnapshotParallelism: cp.SnapshotParallelism, SnapshotChunkRows: cp.SnapshotChunkRows, HeartbeatInterval: pg.HeartbeatInterval},
 		Sink:       SinkConfig{Catalog: CatalogConfig{Type: sink.CatalogType, Name: sink.CatalogName}, Mode: transform.Upsert.String(), Timeout: sink.Timeout},

@@ -98,6 +98,7 @@ func TestConfigDefaults(t *testing.T) {
 	dir := mustAbs(t, filepath.Join(".floe", "My-Shop"))
 	require.Equal(t, dir, cfg.State.Dir)
 	require.Equal(t, 10*time.Second, cfg.Pipeline.CheckpointInterval)
+	require.Equal(t, 1024, cfg.Pipeline.MemoryLimitMB)
 	require.Equal(t, "127.0.0.1", cfg.Source.Hostname)
 	require.Equal(t, 5432, cfg.Source.Port)
 	require.Equal(t, "", cfg.Source.Password)
@@ -204,6 +205,8 @@ func TestConfigProblems(t *testing.T) {
 	}{
 		{name: "typo with suggestion", yaml: "pipeline:\n  name: shop\n  checkpoint-intervall: 5s\n" + minimalYAML[len("pipeline:\n  name: shop\n"):],
 			count: 1, path: "pipeline.checkpoint-intervall", line: 3, message: "unknown key", fix: "did you mean checkpoint-interval?"},
+		{name: "memory limit too small", yaml: strings.Replace(minimalYAML, "  name: shop\n", "  name: shop\n  memory-limit-mb: 64\n", 1),
+			count: 1, path: "pipeline.memory-limit-mb", line: 3, message: "64 MiB is too little for Floe", fix: "use at least 128 (MiB), or 0 for no limit"},
 		{name: "unknown key without suggestion", yaml: minimalYAML + "  flavour: vanilla\n",
 			count: 1, path: "sink.flavour", line: 10, message: "unknown key", fix: "known keys under sink: type, catalog, warehouse"},
 		{name: "alias suggestion", yaml: strings.Replace(minimalYAML, "username", "user", 1),

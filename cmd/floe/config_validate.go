@@ -96,6 +96,10 @@ func (v *validator) pipeline() {
 		v.add("pipeline.name", "use letters, digits, '_' and '-', starting with a letter or digit",
 			"bad pipeline name %q", c.Pipeline.Name)
 	}
+	if m := c.Pipeline.MemoryLimitMB; m != 0 && m < minMemoryLimitMB {
+		v.add("pipeline.memory-limit-mb", fmt.Sprintf("use at least %d (MiB), or 0 for no limit", minMemoryLimitMB),
+			"%d MiB is too little for Floe", m)
+	}
 	v.Required("state.dir", c.State.Dir, "set a directory for local state")
 }
 

@@ -117,7 +117,8 @@ func openCatalog(ctx context.Context, cfg *Config, log *slog.Logger) (*lakewrite
 	return lakewriter.Open(ctx, opts)
 }
 
-// checkpointConfig maps pipeline.checkpoint-interval and
+// checkpointConfig maps pipeline.checkpoint-interval,
+// pipeline.memory-limit-mb (the table buffers' share) and
 // source.snapshot.* onto checkpoint.Config; the rest keeps its defaults.
 func checkpointConfig(cfg *Config) checkpoint.Config {
 	cc := checkpoint.Defaults()
@@ -125,6 +126,7 @@ func checkpointConfig(cfg *Config) checkpoint.Config {
 	cc.SnapshotMode = cfg.Source.SnapshotMode
 	cc.SnapshotParallelism = cfg.Source.SnapshotParallelism
 	cc.SnapshotChunkRows = cfg.Source.SnapshotChunkRows
+	cc.MemoryBudget = tableBufferBudget(cfg)
 	return cc
 }
 

@@ -22,7 +22,7 @@ import (
 )
 
 func runCommand() *cobra.Command {
-	var configPath, cpuProfile string
+	var configPath, cpuProfile, memProfile string
 	cmd := &cobra.Command{
 		Use:   "run --config FILE",
 		Short: "Snapshot (when needed), then stream changes until SIGINT/SIGTERM",
@@ -46,11 +46,19 @@ the current checkpoint and exits 0; a second signal exits at once (also safe).`,
 				}
 				defer stop()
 			}
+			if memProfile != "" {
+				stop, err := startHeapProfile(memProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			return runPipeline(cmd.Context(), cfg, os.Stderr, progress)
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "pipeline configuration file (YAML)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the run to this file")
+	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write a pprof heap profile to this file at each new peak of the Go heap")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
@@ -72,6 +80,7 @@ func startCPUProfile(path string) (func(), error) {
 // runPipeline runs one pipeline until ctx is cancelled.
 func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) error {
 	log := newLogger(cfg.Log, logOut).With("pipeline", cfg.Pipeline.Name)
+	applyMemoryLimit(cfg, log)
 	mode, err := sinkMode(cfg)
 	if err != nil {
 		return err

@@ -1,0 +1,68 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/floe-cdc/floe/capture"
+)
+
+// TestStreamReadsAheadBounded: while the consumer takes nothing, the
+// stream holds a few binlog events, not the backlog: 48 transactions of a
+// 1 MiB row written meanwhile grow the heap by well under their size,
+// and all of them arrive once the consumer reads.
+func TestStreamReadsAheadBounded(t *testing.T) {
+	e := newEnv(t)
+	e.exec("CREATE TABLE t (id INT PRIMARY KEY, v LONGBLOB)")
+	s := e.source(e.config(e.db + `\.t`))
+	ctx, cancel := context.WithCancel(testCtx(t))
+	if _, err := s.Start(ctx, capture.StartRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan capture.Batch) // nobody reads until the end
+	done := make(chan error, 1)
+	go func() { done <- s.Stream(ctx, out) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	heap := func() int64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	base := heap()
+	const rows, size = 48, 1 << 20
+	value := strings.Repeat("b", size)
+	for i := range rows {
+		e.exec(fmt.Sprintf("INSERT INTO t VALUES (%d, '%s')", i, value))
+	}
+	// A source that reads ahead without bound holds the backlog within
+	// moments; give it a few seconds, checking all along.
+	var peak int64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		peak = max(peak, heap()-base)
+		if peak > 16<<20 {
+			t.Fatalf("with no consumer the stream holds %d MiB of a %d MiB backlog: it reads ahead without bound", peak>>20, rows*size>>20)
+		}
+	}
+	t.Logf("heap grew by %d MiB at most while %d MiB waited in the binlog", peak>>20, rows*size>>20)
+	for i := range rows {
+		select {
+		case b := <-out:
+			if len(b.Changes) != 1 || b.Changes[0].After[0] != int32(i) {
+				t.Fatalf("batch %d: %d changes; want one, of row %d", i, len(b.Changes), i)
+			}
+		case err := <-done:
+			t.Fatalf("stream ended: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("row %d never arrived", i)
+		}
+	}
+}
