@@ -45,7 +45,7 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- define "floe.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "floe.name" .root }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
-floe.dev/pipeline: {{ .pipeline.name }}
+app.kubernetes.io/component: {{ .pipeline.name }}
 {{- end -}}
 
 {{/* One pipeline's floe.yaml: its config, pipeline.name defaulting to the
