@@ -48,3 +48,16 @@ stress: deps ## crash, watermark and convergence tests hundreds of times under C
 .PHONY: bench-memory
 bench-memory: deps build ## only the memory scenarios of bench: peak RSS of a 10M-row transaction and of 50 MiB values, both sources
 	$(GO) run ./cmd/floe-bench -floe $(BIN) -memory $(BENCH_FLAGS)
+
+# The container image: an OCI image archive built from bin/floe with no
+# container daemon and no base image (deploy/image). GOARCH=arm64 make image
+# builds it for arm64. Timestamps come from the last commit, so a clean
+# checkout of one commit gives one image digest.
+IMAGE             ?= floe:$(VERSION)
+IMAGE_ARCHIVE     ?= bin/floe-image.tar
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
+.PHONY: image
+image: build ## the container image as an OCI archive in bin/floe-image.tar (load it with podman load -i, push with skopeo)
+	env -u GOARCH $(GO) run ./deploy/image -floe $(BIN) -arch $(shell $(GO) env GOARCH) -version $(VERSION) \
+		-revision "$$(git rev-parse HEAD 2>/dev/null)" -created $(SOURCE_DATE_EPOCH) -tag $(IMAGE) -out $(IMAGE_ARCHIVE)

@@ -54,3 +54,12 @@ if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
 fi
+
+# deploy/image loads the container image into podman (on a private store)
+# and runs floe in it; runc, since crun refuses the hybrid cgroup layout
+# some machines have.
+if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1; then
+  echo "installing podman and runc (Debian packages)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc >/dev/null
+fi
