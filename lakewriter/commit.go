@@ -336,7 +336,7 @@ func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[
 		return nil, 0, err
 	}
 	defer enc.release()
-	view, err := writeView(tbl)
+	view, failures, err := writeView(tbl)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -349,7 +349,7 @@ func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[
 	for df, err := range table.WriteRecords(ctx, view, enc.schema, large.filter(batches), table.WithRecordBatchBufferSize(1)) {
 		if err != nil {
 			more, _ := large.close(true)
-			return append(files, more...), 0, err
+			return append(files, more...), 0, failures.explain(ctx, err)
 		}
 		files = append(files, df)
 	}
@@ -389,6 +389,7 @@ const (
 type DataWriter struct {
 	t        *Table
 	tbl      *table.Table
+	failures *writeFailures // of tbl's file writes
 	schemaID int
 	in       chan arrow.RecordBatch
 	done     chan struct{}
@@ -446,13 +447,13 @@ func (t *Table) NewDataWriter(ctx context.Context) (*DataWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data writer for %s: arrow schema: %w", t.id, err)
 	}
-	view, err := writeView(tbl)
+	view, failures, err := writeView(tbl)
 	if err != nil {
 		return nil, fmt.Errorf("data writer for %s: %w", t.id, err)
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	w := &DataWriter{
-		t: t, tbl: view, schemaID: sc.ID, cancel: cancel,
+		t: t, tbl: view, failures: failures, schemaID: sc.ID, cancel: cancel,
 		in: make(chan arrow.RecordBatch, dataWriterQueue), done: make(chan struct{}), taken: make(chan struct{}, 1),
 	}
 	go w.run(wctx, asc)
@@ -474,7 +475,7 @@ func (w *DataWriter) run(ctx context.Context, asc *arrow.Schema) {
 	large := newLargeWriter(ctx, w.tbl, asc)
 	for df, err := range table.WriteRecords(ctx, w.tbl, asc, large.filter(recs), table.WithRecordBatchBufferSize(1)) {
 		if err != nil {
-			w.err = err
+			w.err = w.failures.explain(ctx, err)
 			more, _ := large.close(true)
 			w.files = append(w.files, more...)
 			return
@@ -673,24 +674,24 @@ func writeProps(tbl *table.Table, targetFile int64) iceberg.Properties {
 
 // writeView returns tbl with Floe's write properties (writeProps) set in
 // memory, for writing data files through table.WriteRecords; it is never
-// committed.
-func writeView(tbl *table.Table) (*table.Table, error) {
-	props := writeProps(tbl, 0)
-	if len(props) == 0 {
-		return tbl, nil
+// committed. Its IO records the first error of the files it writes (see
+// writeFailures), which the returned writeFailures explains.
+func writeView(tbl *table.Table) (*table.Table, *writeFailures, error) {
+	failures := &writeFailures{}
+	md := tbl.Metadata()
+	if props := writeProps(tbl, 0); len(props) > 0 {
+		b, err := table.MetadataBuilderFromBase(tbl.Metadata(), tbl.MetadataLocation())
+		if err != nil {
+			return nil, nil, fmt.Errorf("write properties: %w", err)
+		}
+		if err := b.SetProperties(props); err != nil {
+			return nil, nil, fmt.Errorf("write properties: %w", err)
+		}
+		if md, err = b.Build(); err != nil {
+			return nil, nil, fmt.Errorf("write properties: %w", err)
+		}
 	}
-	b, err := table.MetadataBuilderFromBase(tbl.Metadata(), tbl.MetadataLocation())
-	if err != nil {
-		return nil, fmt.Errorf("write properties: %w", err)
-	}
-	if err := b.SetProperties(props); err != nil {
-		return nil, fmt.Errorf("write properties: %w", err)
-	}
-	md, err := b.Build()
-	if err != nil {
-		return nil, fmt.Errorf("write properties: %w", err)
-	}
-	return table.New(tbl.Identifier(), md, tbl.MetadataLocation(), tbl.FS, nil), nil
+	return table.New(tbl.Identifier(), md, tbl.MetadataLocation(), failures.recordingFS(tbl.FS), nil), failures, nil
 }
 
 // removeFiles deletes files that were written but will not be committed.
