@@ -158,6 +158,13 @@ var sessionParams = map[string]string{
 	"application_name":   "floe",
 }
 
+// setSession sets sessionParams on a connection's settings.
+func setSession(cc *pgconn.Config) {
+	for k, v := range sessionParams {
+		cc.RuntimeParams[k] = v
+	}
+}
+
 var slotNameRE = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 
 // Source is the PostgreSQL capture.Source and capture.Snapshotter.
@@ -225,9 +232,7 @@ func (s *Source) connect(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse connection settings: %w", err)
 	}
-	for k, v := range sessionParams {
-		cc.RuntimeParams[k] = v
-	}
+	setSession(&cc.Config)
 	cc.DialFunc = pgconn.DialFunc(capture.BoundedDial(capture.DialFunc(cc.DialFunc), s.addr(), s.reads, s.log))
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
@@ -243,9 +248,7 @@ func (s *Source) connectReplication(ctx context.Context) (*pgconn.PgConn, error)
 	if err != nil {
 		return nil, fmt.Errorf("parse connection settings: %w", err)
 	}
-	for k, v := range sessionParams {
-		cc.RuntimeParams[k] = v
-	}
+	setSession(cc)
 	cc.RuntimeParams["replication"] = "database"
 	conn, err := pgconn.ConnectConfig(ctx, cc)
 	if err != nil {
