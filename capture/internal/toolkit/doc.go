@@ -10,9 +10,9 @@
 // capture.KeyOverride states), the conversions between capture.Position
 // and a backend's own position type (AsPosition, PositionOf,
 // CutPositionPrefix), the frame of capture.Snapshotter.PlanChunks
-// (PlanKeyRanges, KeyBound, ChunkReaders) and of ReadChunk's batch
-// (ChunkBatch), and the key batches of capture.RowReader.ReadRows
-// (KeyBatches).
+// (PlanKeyRanges, KeyBound, ChunkReaders), ReadChunk's query and batch
+// (ChunkQuery, ChunkBatch), and the frame and key batches of
+// capture.RowReader.ReadRows (Tables.ReadRows, KeyReader, KeyBatches).
 //
 // In: a backend's discovered tables, configuration and key values. Out:
 // the values and errors the capture contracts ask of every source, with
