@@ -3,7 +3,8 @@
 // caller of a source uses it, and Go's internal rule keeps it to the
 // packages under capture.
 //
-// It provides the table registry a source's Discover installs (Tables),
+// It provides the set of abilities every backend asserts it has
+// (Backend), the table registry a source's Discover installs (Tables),
 // the configured table patterns (TablePatterns), the Start/Stream/Close
 // order the capture.Source contract states (Lifecycle), the check of a
 // route key for a table without a primary key (KeyCheck, the rule
