@@ -2,6 +2,8 @@ package capture
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -83,5 +85,24 @@ func TestSourceConfig(t *testing.T) {
 	want := "source.hostname source.port source.username source.tables source.heartbeat-interval MaxBatchChanges MaxBatchBytes"
 	if got := strings.Join(fields, " "); got != want {
 		t.Fatalf("problems of zero settings name %s, want %s", got, want)
+	}
+}
+
+// TestUnreachableProblem: a DNS or network error anywhere in the chain
+// is the server that cannot be reached, named with its address; any
+// other error is not.
+func TestUnreachableProblem(t *testing.T) {
+	op := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	p, ok := UnreachableProblem("MySQL", "db:3306", fmt.Errorf("connect: %w", op))
+	if !ok || p.Field != "source.hostname" || p.Message != "cannot reach MySQL at db:3306: dial tcp: connection refused" ||
+		!strings.HasPrefix(p.Fix, "check source.hostname and source.port") || !errors.Is(p, op) {
+		t.Fatalf("network error: %+v, %v", p, ok)
+	}
+	dns := &net.DNSError{Err: "no such host", Name: "db"}
+	if p, ok := UnreachableProblem("PostgreSQL", "db:5432", dns); !ok || p.Message != "cannot reach PostgreSQL at db:5432: lookup db: no such host" {
+		t.Fatalf("DNS error: %+v, %v", p, ok)
+	}
+	if _, ok := UnreachableProblem("MySQL", "db:3306", errors.New("access denied")); ok {
+		t.Fatal("an error that is not a network error reported as unreachable")
 	}
 }

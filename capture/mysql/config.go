@@ -290,14 +290,8 @@ func (s *Source) connectError(err error) error {
 		}
 		return fmt.Errorf("connect to %s: %w", s.addr(), err)
 	}
-	var (
-		dnsErr *net.DNSError
-		opErr  *net.OpError
-	)
-	if errors.As(err, &dnsErr) || errors.As(err, &opErr) {
-		return Problem{Field: "source.hostname",
-			Message: fmt.Sprintf("cannot reach MySQL at %s: %v", s.addr(), err),
-			Fix:     "check source.hostname and source.port and that the server accepts TCP connections", Err: err}
+	if p, ok := capture.UnreachableProblem("MySQL", s.addr(), err); ok {
+		return p
 	}
 	return fmt.Errorf("connect to %s: %w", s.addr(), err)
 }

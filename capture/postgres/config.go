@@ -224,7 +224,7 @@ func (s *Source) classifyConnectError(err error) (Problem, bool) {
 		p.Err = err
 		return p, ok
 	}
-	return s.classifyNetConnectError(err)
+	return capture.UnreachableProblem("PostgreSQL", s.addr(), err)
 }
 
 // classifyPgConnectError maps the server's refusal of a connection to
@@ -253,26 +253,6 @@ func (s *Source) classifyPgConnectError(pgErr *pgconn.PgError) (Problem, bool) {
 			Fix:     "raise max_connections / max_wal_senders or close idle connections"}, true
 	}
 	return Problem{}, false
-}
-
-// classifyNetConnectError reports a server that cannot be reached.
-func (s *Source) classifyNetConnectError(err error) (Problem, bool) {
-	var (
-		dnsErr *net.DNSError
-		opErr  *net.OpError
-		reason error
-	)
-	switch {
-	case errors.As(err, &dnsErr):
-		reason = dnsErr
-	case errors.As(err, &opErr):
-		reason = opErr
-	default:
-		return Problem{}, false
-	}
-	return Problem{Field: "source.hostname",
-		Message: fmt.Sprintf("cannot reach PostgreSQL at %s: %v", s.addr(), reason),
-		Fix:     "check source.hostname and source.port and that the server accepts TCP connections", Err: err}, true
 }
 
 func (s *Source) addr() string {
