@@ -8,7 +8,8 @@ import (
 
 // The optional abilities of a source, each found by a type assertion on
 // a Source, all declared here. Every source package asserts the ones it
-// has at compile time (var _ capture.X = (*Source)(nil)), and callers
+// has at compile time (var _ capture.X = (*Source)(nil); the database
+// backends assert the set they all have as toolkit.Backend), and callers
 // assert these declarations, never an interface of their own.
 //
 // Who uses which:

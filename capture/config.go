@@ -1,6 +1,8 @@
 package capture
 
 import (
+	"cmp"
+	"log/slog"
 	"regexp"
 	"time"
 
@@ -23,6 +25,91 @@ const (
 	// it emits an empty batch.
 	DefaultHeartbeatInterval = 10 * time.Second
 )
+
+// SourceConfig is the part of a source's Config that every source has;
+// each source's Config embeds it. The settings of the configuration file
+// are named in parentheses (source.*).
+type SourceConfig struct {
+	Host     string // source.hostname; default DefaultHost
+	Port     int    // source.port; default the source's
+	User     string // source.username; required
+	Password string
+	// Tables are regular expressions on the source's qualified table
+	// names (source.tables, required); a table is captured when its name
+	// fully matches one of them (they are anchored by the source).
+	Tables []*regexp.Regexp
+	// KeyOverrides name the key columns of tables without a primary key
+	// (see KeyOverride for what discovery requires of them).
+	KeyOverrides map[TableID]KeyOverride
+	// RequireKey makes a table without a primary key and without an
+	// override an error (upsert mode).
+	RequireKey bool
+	// MaxBatchChanges splits larger transactions into parts (default
+	// DefaultMaxBatchChanges).
+	MaxBatchChanges int
+	// MaxBatchBytes splits transactions into parts of about this size
+	// (Change.Size; default DefaultMaxBatchBytes). A change larger than
+	// it makes a part of its own.
+	MaxBatchBytes int
+	// HeartbeatInterval is how long the stream may stay idle before the
+	// server is made to send something, so that an idle stream still
+	// emits an empty Batch (source.heartbeat-interval; default
+	// DefaultHeartbeatInterval). Each source's Config says how.
+	HeartbeatInterval time.Duration
+	// StallTimeout is how long the stream may bring nothing before it is
+	// deemed stalled and Stream fails with a StallError
+	// (source.stall-timeout; default DefaultStallTimeout(HeartbeatInterval);
+	// at least 2 x HeartbeatInterval, since an idle stream brings only
+	// heartbeats). Each source's Config says how it tells.
+	StallTimeout time.Duration
+	// Liveness, when set, receives what the stream knows about itself
+	// (see Liveness).
+	Liveness *Liveness
+	Logger   *slog.Logger // nil discards
+}
+
+// DefaultSourceConfig returns the defaults of SourceConfig for a source
+// whose servers listen on port. The stall timeout is the one that goes
+// with the default heartbeat; WithDefaults derives it from the
+// heartbeat it ends with.
+func DefaultSourceConfig(port int) SourceConfig {
+	return SourceConfig{
+		Host:              DefaultHost,
+		Port:              port,
+		MaxBatchChanges:   DefaultMaxBatchChanges,
+		MaxBatchBytes:     DefaultMaxBatchBytes,
+		HeartbeatInterval: DefaultHeartbeatInterval,
+		StallTimeout:      DefaultStallTimeout(DefaultHeartbeatInterval),
+	}
+}
+
+// WithDefaults fills the zero fields of c from d (the source's defaults,
+// see DefaultSourceConfig): a zero StallTimeout becomes
+// DefaultStallTimeout of the heartbeat, a nil Logger one that discards.
+func (c SourceConfig) WithDefaults(d SourceConfig) SourceConfig {
+	c.Host = cmp.Or(c.Host, d.Host)
+	c.Port = cmp.Or(c.Port, d.Port)
+	c.MaxBatchChanges = cmp.Or(c.MaxBatchChanges, d.MaxBatchChanges)
+	c.MaxBatchBytes = cmp.Or(c.MaxBatchBytes, d.MaxBatchBytes)
+	c.HeartbeatInterval = cmp.Or(c.HeartbeatInterval, d.HeartbeatInterval)
+	c.StallTimeout = cmp.Or(c.StallTimeout, DefaultStallTimeout(c.HeartbeatInterval))
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Check adds the problems of c to v: the endpoint (CheckEndpoint), the
+// table patterns (CheckTables; example is a source.tables value in the
+// source's naming), the stream timing (CheckStream) and the batch
+// limits. It does not connect.
+func (c SourceConfig) Check(v *problem.Checks, example string) {
+	CheckEndpoint(v, c.Host, c.Port, c.User)
+	CheckTables(v, c.Tables, example)
+	CheckStream(v, c.HeartbeatInterval, c.StallTimeout)
+	v.Between("MaxBatchChanges", c.MaxBatchChanges, 1, 1<<30)
+	v.Between("MaxBatchBytes", c.MaxBatchBytes, 1, 1<<40)
+}
 
 // CheckEndpoint checks the connection settings every source has:
 // source.hostname, source.port and source.username.

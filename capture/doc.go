@@ -11,8 +11,9 @@
 // TableScanner (floe verify), Checker (the preflight of floe check and
 // floe run), ExclusiveChecker and StreamHolder.
 //
-// It also holds what callers set and read around a source: the defaults
-// and checks of the settings every source's Config has (config.go), route
+// It also holds what callers set and read around a source: the settings
+// every source's Config has, with their defaults and checks
+// (SourceConfig, which each Config embeds; config.go), route
 // keys for tables without a primary key (KeyOverride), and what a stream
 // reports about its liveness (Liveness, StallError). Problem is
 // schema/problem's: it keeps the error it was found from (Problem.Err), so

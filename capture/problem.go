@@ -2,6 +2,8 @@ package capture
 
 import (
 	"errors"
+	"fmt"
+	"net"
 
 	"github.com/floe-cdc/floe/schema/problem"
 )
@@ -24,4 +26,27 @@ func ConnectProblems(err error, fix string) []Problem {
 		return []Problem{p}
 	}
 	return []Problem{{Field: "source", Message: err.Error(), Fix: fix}}
+}
+
+// UnreachableProblem reports a connection attempt that failed to reach
+// the server at all (a DNS or network error in err's chain) as the
+// Problem of source.hostname, naming the server kind (server, e.g.
+// "PostgreSQL") and addr; ok is false for any other error.
+func UnreachableProblem(server, addr string, err error) (p Problem, ok bool) {
+	var (
+		dnsErr *net.DNSError
+		opErr  *net.OpError
+		reason error
+	)
+	switch {
+	case errors.As(err, &dnsErr):
+		reason = dnsErr
+	case errors.As(err, &opErr):
+		reason = opErr
+	default:
+		return Problem{}, false
+	}
+	return Problem{Field: "source.hostname",
+		Message: fmt.Sprintf("cannot reach %s at %s: %v", server, addr, reason),
+		Fix:     "check source.hostname and source.port and that the server accepts TCP connections", Err: err}, true
 }

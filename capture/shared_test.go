@@ -2,7 +2,10 @@ package capture
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +55,54 @@ func TestConnectProblems(t *testing.T) {
 	}
 	if p := ConnectProblems(errors.New("refused"), "check it"); len(p) != 1 || p[0] != (Problem{Field: "source", Message: "refused", Fix: "check it"}) {
 		t.Fatalf("ConnectProblems = %v", p)
+	}
+}
+
+// TestSourceConfig: the shared settings take their defaults (the stall
+// timeout from the heartbeat they end with) and are checked together.
+func TestSourceConfig(t *testing.T) {
+	d := DefaultSourceConfig(3306)
+	if d.Host != DefaultHost || d.Port != 3306 || d.HeartbeatInterval != DefaultHeartbeatInterval ||
+		d.StallTimeout != 3*DefaultHeartbeatInterval || d.MaxBatchChanges != DefaultMaxBatchChanges || d.MaxBatchBytes != DefaultMaxBatchBytes {
+		t.Fatalf("DefaultSourceConfig(3306) = %+v", d)
+	}
+	c := SourceConfig{Port: 1, HeartbeatInterval: 2 * time.Second}.WithDefaults(d)
+	if c.Host != DefaultHost || c.Port != 1 || c.StallTimeout != 6*time.Second || c.Logger == nil || c.MaxBatchBytes != DefaultMaxBatchBytes {
+		t.Fatalf("WithDefaults = %+v", c)
+	}
+	var ok problem.Checks
+	c.User, c.Tables = "u", []*regexp.Regexp{regexp.MustCompile("a")}
+	c.Check(&ok, "x.y")
+	if len(ok.List) != 0 {
+		t.Fatalf("problems of good settings: %v", ok.List)
+	}
+	var bad problem.Checks
+	SourceConfig{}.Check(&bad, "x.y")
+	var fields []string
+	for _, p := range bad.List {
+		fields = append(fields, p.Field)
+	}
+	want := "source.hostname source.port source.username source.tables source.heartbeat-interval MaxBatchChanges MaxBatchBytes"
+	if got := strings.Join(fields, " "); got != want {
+		t.Fatalf("problems of zero settings name %s, want %s", got, want)
+	}
+}
+
+// TestUnreachableProblem: a DNS or network error anywhere in the chain
+// is the server that cannot be reached, named with its address; any
+// other error is not.
+func TestUnreachableProblem(t *testing.T) {
+	op := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	p, ok := UnreachableProblem("MySQL", "db:3306", fmt.Errorf("connect: %w", op))
+	if !ok || p.Field != "source.hostname" || p.Message != "cannot reach MySQL at db:3306: dial tcp: connection refused" ||
+		!strings.HasPrefix(p.Fix, "check source.hostname and source.port") || !errors.Is(p, op) {
+		t.Fatalf("network error: %+v, %v", p, ok)
+	}
+	dns := &net.DNSError{Err: "no such host", Name: "db"}
+	if p, ok := UnreachableProblem("PostgreSQL", "db:5432", dns); !ok || p.Message != "cannot reach PostgreSQL at db:5432: lookup db: no such host" {
+		t.Fatalf("DNS error: %+v, %v", p, ok)
+	}
+	if _, ok := UnreachableProblem("MySQL", "db:3306", errors.New("access denied")); ok {
+		t.Fatal("an error that is not a network error reported as unreachable")
 	}
 }

@@ -340,21 +340,31 @@ func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[
 	if err != nil {
 		return nil, 0, err
 	}
+	return writeEncoded(rows, enc, func(batches iter.Seq2[arrow.RecordBatch, error], failed func() error) ([]iceberg.DataFile, error) {
+		large := newLargeWriter(ctx, view, enc.schema)
+		var files []iceberg.DataFile
+		// One batch queued at the writer: the rows wait in the buffer (or
+		// its spill files), not in Arrow memory.
+		for df, err := range table.WriteRecords(ctx, view, enc.schema, large.filter(batches), table.WithRecordBatchBufferSize(1)) {
+			if err != nil {
+				more, _ := large.close(true)
+				return append(files, more...), failures.explain(ctx, err)
+			}
+			files = append(files, df)
+		}
+		more, err := large.close(failed() != nil)
+		return append(files, more...), err
+	})
+}
+
+// writeEncoded encodes rows into Arrow batches with enc (rowBatches) and
+// hands them to write, which also gets the encoding's error function. It
+// returns the files write made (also on error, for cleanup) and, when
+// neither write nor the encoding failed, the number of rows.
+func writeEncoded(rows iter.Seq2[schema.Row, error], enc *encoder, write func(iter.Seq2[arrow.RecordBatch, error], func() error) ([]iceberg.DataFile, error)) ([]iceberg.DataFile, int64, error) {
 	var n int64
 	batches, failed := rowBatches(rows, enc, &n)
-	large := newLargeWriter(ctx, view, enc.schema)
-	var files []iceberg.DataFile
-	// One batch queued at the writer: the rows wait in the buffer (or its
-	// spill files), not in Arrow memory.
-	for df, err := range table.WriteRecords(ctx, view, enc.schema, large.filter(batches), table.WithRecordBatchBufferSize(1)) {
-		if err != nil {
-			more, _ := large.close(true)
-			return append(files, more...), 0, failures.explain(ctx, err)
-		}
-		files = append(files, df)
-	}
-	more, err := large.close(failed() != nil)
-	files = append(files, more...)
+	files, err := write(batches, failed)
 	if err != nil {
 		return files, 0, err
 	}
@@ -628,23 +638,17 @@ func (t *Table) writeDeletes(ctx context.Context, tbl *table.Table, keys iter.Se
 		return nil, 0, err
 	}
 	defer enc.release()
-	var n int64
-	batches, failed := rowBatches(keys, enc, &n)
-	// The writer gathers a whole file's batches in memory before writing
-	// it (iceberg-go packs batches into files of the target size), so the
-	// delete files of this throwaway transaction are kept small.
-	tx := tbl.NewTransaction()
-	if err := tx.SetProperties(writeProps(tbl, deleteFileBytes)); err != nil {
-		return nil, 0, fmt.Errorf("delete file properties: %w", err)
-	}
-	files, err := tx.WriteEqualityDeletes(ctx, ids, batches)
-	if err != nil {
-		return files, 0, err
-	}
-	if err := failed(); err != nil {
-		return files, 0, err
-	}
-	return files, n, nil
+	return writeEncoded(keys, enc, func(batches iter.Seq2[arrow.RecordBatch, error], _ func() error) ([]iceberg.DataFile, error) {
+		// The writer gathers a whole file's batches in memory before
+		// writing it (iceberg-go packs batches into files of the target
+		// size), so the delete files of this throwaway transaction are
+		// kept small.
+		tx := tbl.NewTransaction()
+		if err := tx.SetProperties(writeProps(tbl, deleteFileBytes)); err != nil {
+			return nil, fmt.Errorf("delete file properties: %w", err)
+		}
+		return tx.WriteEqualityDeletes(ctx, ids, batches)
+	})
 }
 
 // Memory of Parquet writing. A writer buffers a whole row group's pages

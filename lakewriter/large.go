@@ -202,24 +202,23 @@ func (lw *largeWriter) writerProps() *parquet.WriterProperties {
 	return parquet.NewWriterProperties(opts...)
 }
 
-// parquetCodec maps write.parquet.compression-codec to arrow-go's codec
-// as iceberg-go's writer does (an unknown name writes uncompressed).
+// parquetCodecs maps write.parquet.compression-codec to arrow-go's codec
+// as iceberg-go's writer does.
+var parquetCodecs = map[string]compress.Compression{
+	"zstd":   compress.Codecs.Zstd,
+	"snappy": compress.Codecs.Snappy,
+	"gzip":   compress.Codecs.Gzip,
+	"brotli": compress.Codecs.Brotli,
+	"lz4":    compress.Codecs.Lz4,
+	"lz4raw": compress.Codecs.Lz4Raw,
+	"lzo":    compress.Codecs.Lzo,
+}
+
+// parquetCodec returns the codec of name; an unknown name writes
+// uncompressed.
 func parquetCodec(name string) compress.Compression {
-	switch name {
-	case "zstd":
-		return compress.Codecs.Zstd
-	case "snappy":
-		return compress.Codecs.Snappy
-	case "gzip":
-		return compress.Codecs.Gzip
-	case "brotli":
-		return compress.Codecs.Brotli
-	case "lz4":
-		return compress.Codecs.Lz4
-	case "lz4raw":
-		return compress.Codecs.Lz4Raw
-	case "lzo":
-		return compress.Codecs.Lzo
+	if c, ok := parquetCodecs[name]; ok {
+		return c
 	}
 	return compress.Codecs.Uncompressed
 }

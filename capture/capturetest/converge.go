@@ -34,42 +34,6 @@ func testSnapshotConverges(t *testing.T, e Env) {
 		t.Fatalf("PlanChunks: %v", err)
 	}
 	state := map[string]schema.Row{}
-	// Between chunk reads, write all over the key space: updates, deletes,
-	// inserts, key changes, and one transaction larger than a batch.
-	writes := func(i int) {
-		a, b := int64(i*97%300+1)*10, int64(i*31%300+1)*10
-		stmts := []string{fmt.Sprintf("UPDATE t SET note = 'v%d', amount = amount + 1 WHERE id = %d", i+1, a)}
-		if r, ok := model[a]; ok {
-			r.Note, r.Cents = fmt.Sprintf("v%d", i+1), r.Cents+100
-			model[a] = r
-		}
-		if _, ok := model[b]; ok && b != a {
-			stmts = append(stmts, fmt.Sprintf("DELETE FROM t WHERE id = %d", b))
-			delete(model, b)
-		}
-		n := tRow{ID: int64(10000 + i), Name: "new", Cents: int64(i)}
-		stmts = append(stmts, insertT(n))
-		model[n.ID] = n
-		if r, ok := model[a]; ok {
-			stmts = append(stmts, fmt.Sprintf("UPDATE t SET id = %d WHERE id = %d", a+5, a))
-			delete(model, a)
-			r.ID = a + 5
-			model[r.ID] = r
-		}
-		e.Exec(stmts...)
-		if i == 2 {
-			var bulk []string
-			for id := range model {
-				if id%3 == 0 {
-					bulk = append(bulk, fmt.Sprintf("UPDATE t SET name = 'bulk' WHERE id = %d", id))
-					r := model[id]
-					r.Name = "bulk"
-					model[id] = r
-				}
-			}
-			e.Tx(bulk...)
-		}
-	}
 	for i, c := range chunks {
 		b, err := sn.ReadChunk(ctx, e.Table("t"), c)
 		if err != nil {
@@ -78,7 +42,7 @@ func testSnapshotConverges(t *testing.T, e Env) {
 		for _, ch := range b.Changes {
 			state[keyString(ch.Schema, ch.After)] = ch.After
 		}
-		writes(i)
+		convergeWrites(e, model, i)
 	}
 	if err := sn.EndSnapshot(ctx); err != nil {
 		t.Fatalf("EndSnapshot: %v", err)
@@ -118,6 +82,45 @@ func testSnapshotConverges(t *testing.T, e Env) {
 	}
 	if !equalRows(state, want) {
 		t.Errorf("snapshot (exact=%v) plus stream hold %d rows, the table %d%s", info.Exact, len(state), len(want), diffRows(state, want))
+	}
+}
+
+// convergeWrites is the i-th write of testSnapshotConverges between chunk
+// reads, all over t's key space: an update, a delete, an insert, a key
+// change, and (i == 2) one transaction larger than a batch. model follows
+// the table.
+func convergeWrites(e Env, model map[int64]tRow, i int) {
+	a, b := int64(i*97%300+1)*10, int64(i*31%300+1)*10
+	stmts := []string{fmt.Sprintf("UPDATE t SET note = 'v%d', amount = amount + 1 WHERE id = %d", i+1, a)}
+	if r, ok := model[a]; ok {
+		r.Note, r.Cents = fmt.Sprintf("v%d", i+1), r.Cents+100
+		model[a] = r
+	}
+	if _, ok := model[b]; ok && b != a {
+		stmts = append(stmts, fmt.Sprintf("DELETE FROM t WHERE id = %d", b))
+		delete(model, b)
+	}
+	n := tRow{ID: int64(10000 + i), Name: "new", Cents: int64(i)}
+	stmts = append(stmts, insertT(n))
+	model[n.ID] = n
+	if r, ok := model[a]; ok {
+		stmts = append(stmts, fmt.Sprintf("UPDATE t SET id = %d WHERE id = %d", a+5, a))
+		delete(model, a)
+		r.ID = a + 5
+		model[r.ID] = r
+	}
+	e.Exec(stmts...)
+	if i == 2 {
+		var bulk []string
+		for id := range model {
+			if id%3 == 0 {
+				bulk = append(bulk, fmt.Sprintf("UPDATE t SET name = 'bulk' WHERE id = %d", id))
+				r := model[id]
+				r.Name = "bulk"
+				model[id] = r
+			}
+		}
+		e.Tx(bulk...)
 	}
 }
 

@@ -154,36 +154,49 @@ func (s *Source) replicas(ctx context.Context, c *sql.Conn) ([]replica, error) {
 	}
 	var err error
 	for _, q := range queries {
-		var rows *sql.Rows
-		if rows, err = c.QueryContext(ctx, q); err != nil {
+		var rows []map[string]string
+		if rows, err = showRows(ctx, c, q); err != nil {
 			continue
 		}
-		defer rows.Close()
-		cols, _ := rows.Columns()
-		var out []replica
-		for rows.Next() {
-			vals := make([]sql.NullString, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				return nil, err
-			}
-			var r replica
-			for i, col := range cols {
-				switch {
-				case strings.EqualFold(col, "Server_id"):
-					r.serverID = vals[i].String
-				case strings.EqualFold(col, "Host"):
-					r.host = vals[i].String
-				}
-			}
-			out = append(out, r)
+		out := make([]replica, 0, len(rows))
+		for _, row := range rows {
+			out = append(out, replica{serverID: row["server_id"], host: row["host"]})
 		}
-		return out, rows.Err()
+		return out, nil
 	}
 	return nil, err
+}
+
+// showRows runs q (a SHOW statement) on c and returns its rows, each a
+// map from the lower-cased column name to the value (NULL is ""). A row
+// that cannot be read is "read <q>: ..."; other errors are the driver's.
+func showRows(ctx context.Context, c *sql.Conn, q string) ([]map[string]string, error) {
+	rows, err := c.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var out []map[string]string
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("read %s: %w", q, err)
+		}
+		row := make(map[string]string, len(cols))
+		for i, col := range cols {
+			row[strings.ToLower(col)] = vals[i].String
+		}
+		out = append(out, row)
+	}
+	return out, rows.Err()
 }
 
 // checkReplicas reports another registered replica using our server id,

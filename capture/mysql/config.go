@@ -1,7 +1,6 @@
 package mysql
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	sqldriver "database/sql/driver"
@@ -10,7 +9,6 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,15 +24,14 @@ import (
 
 // Config configures a MySQL / MariaDB source. Start from Defaults(); New
 // fills the zero fields from it and refuses a Config Validate faults.
+//
+// Of the settings every source has (capture.SourceConfig): Port defaults
+// to 3306; Tables match "database.table"; HeartbeatInterval is the binlog
+// heartbeat period the server is asked for, and StallTimeout bounds each
+// read of the binlog stream, which an idle server fills only with those
+// heartbeats.
 type Config struct {
-	Host     string // source.hostname; default capture.DefaultHost
-	Port     int    // source.port; default 3306
-	User     string // source.username; required
-	Password string
-	// Tables are regular expressions on "database.table" (source.tables,
-	// required); a table is captured when its name fully matches one of
-	// them (they are anchored here).
-	Tables []*regexp.Regexp
+	capture.SourceConfig
 	// ServerID is the replica server id the binlog connection registers
 	// with (source.server-id, 1 to MaxServerID); it must differ from the
 	// server's and from every other replica's. Required: floe run uses
@@ -54,33 +51,6 @@ type Config struct {
 	// schema decoders (source.zero-date: error, null or epoch; "" is
 	// error; see mysqltype.Options).
 	ZeroDate string
-	// KeyOverrides name the key columns of tables without a primary key
-	// (see capture.KeyOverride for what discovery requires of them).
-	KeyOverrides map[capture.TableID]capture.KeyOverride
-	// RequireKey makes a table without a primary key and without an
-	// override an error (upsert mode).
-	RequireKey bool
-	// MaxBatchChanges splits larger transactions into parts (default
-	// capture.DefaultMaxBatchChanges).
-	MaxBatchChanges int
-	// MaxBatchBytes splits transactions into parts of about this size
-	// (capture.Change.Size; default capture.DefaultMaxBatchBytes). A
-	// change larger than it makes a part of its own.
-	MaxBatchBytes int
-	// HeartbeatInterval is the binlog heartbeat period the server is asked
-	// for; an idle stream emits an empty Batch at most this often
-	// (source.heartbeat-interval; default capture.DefaultHeartbeatInterval).
-	HeartbeatInterval time.Duration
-	// StallTimeout is how long a read of the binlog stream may bring
-	// nothing before the stream is deemed stalled and Stream fails with a
-	// capture.StallError (source.stall-timeout; default
-	// capture.DefaultStallTimeout(HeartbeatInterval); at least 2 x
-	// HeartbeatInterval, since an idle server sends only its heartbeats).
-	StallTimeout time.Duration
-	// Liveness, when set, receives what the stream knows about itself
-	// (see capture.Liveness).
-	Liveness *capture.Liveness
-	Logger   *slog.Logger // nil discards
 }
 
 // MaxServerID is the largest replica server id.
@@ -91,31 +61,15 @@ const MaxServerID = 1<<32 - 1
 // with the default heartbeat; New derives it from the Config's own
 // heartbeat when it is zero.
 func Defaults() Config {
-	return Config{
-		Host:              capture.DefaultHost,
-		Port:              3306,
-		ServerTimeZone:    time.UTC,
-		MaxBatchChanges:   capture.DefaultMaxBatchChanges,
-		MaxBatchBytes:     capture.DefaultMaxBatchBytes,
-		HeartbeatInterval: capture.DefaultHeartbeatInterval,
-		StallTimeout:      capture.DefaultStallTimeout(capture.DefaultHeartbeatInterval),
-	}
+	return Config{SourceConfig: capture.DefaultSourceConfig(3306), ServerTimeZone: time.UTC}
 }
 
 // withDefaults fills the zero fields of c from Defaults().
 func (c Config) withDefaults() Config {
 	d := Defaults()
-	c.Host = cmp.Or(c.Host, d.Host)
-	c.Port = cmp.Or(c.Port, d.Port)
+	c.SourceConfig = c.SourceConfig.WithDefaults(d.SourceConfig)
 	if c.ServerTimeZone == nil {
 		c.ServerTimeZone = d.ServerTimeZone
-	}
-	c.MaxBatchChanges = cmp.Or(c.MaxBatchChanges, d.MaxBatchChanges)
-	c.MaxBatchBytes = cmp.Or(c.MaxBatchBytes, d.MaxBatchBytes)
-	c.HeartbeatInterval = cmp.Or(c.HeartbeatInterval, d.HeartbeatInterval)
-	c.StallTimeout = cmp.Or(c.StallTimeout, capture.DefaultStallTimeout(c.HeartbeatInterval))
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }
@@ -125,15 +79,11 @@ func (c Config) withDefaults() Config {
 // named by their Go field name. It does not connect.
 func (c Config) Validate() []Problem {
 	var v problem.Checks
-	capture.CheckEndpoint(&v, c.Host, c.Port, c.User)
-	capture.CheckTables(&v, c.Tables, `shop.orders, shop\.line_.*`)
+	c.Check(&v, `shop.orders, shop\.line_.*`)
 	v.Between("source.server-id", int(c.ServerID), 1, MaxServerID)
 	if c.ZeroDate != "" {
 		v.OneOf("source.zero-date", c.ZeroDate, mysqltype.ZeroDateError, mysqltype.ZeroDateNull, mysqltype.ZeroDateEpoch)
 	}
-	capture.CheckStream(&v, c.HeartbeatInterval, c.StallTimeout)
-	v.Between("MaxBatchChanges", c.MaxBatchChanges, 1, 1<<30)
-	v.Between("MaxBatchBytes", c.MaxBatchBytes, 1, 1<<40)
 	return v.List
 }
 
@@ -205,15 +155,9 @@ type Source struct {
 }
 
 var (
-	_ capture.Source           = (*Source)(nil)
-	_ capture.Snapshotter      = (*Source)(nil)
-	_ capture.RowReader        = (*Source)(nil)
-	_ capture.Watermarker      = (*Source)(nil)
-	_ capture.SchemaFollower   = (*Source)(nil)
-	_ capture.TableScanner     = (*Source)(nil)
-	_ capture.Checker          = (*Source)(nil)
-	_ capture.ExclusiveChecker = (*Source)(nil)
-	_ capture.StreamHolder     = (*Source)(nil)
+	_ toolkit.Backend        = (*Source)(nil)
+	_ capture.Watermarker    = (*Source)(nil)
+	_ capture.SchemaFollower = (*Source)(nil)
 )
 
 // New applies the defaults to cfg's zero fields, validates it and
@@ -346,14 +290,8 @@ func (s *Source) connectError(err error) error {
 		}
 		return fmt.Errorf("connect to %s: %w", s.addr(), err)
 	}
-	var (
-		dnsErr *net.DNSError
-		opErr  *net.OpError
-	)
-	if errors.As(err, &dnsErr) || errors.As(err, &opErr) {
-		return Problem{Field: "source.hostname",
-			Message: fmt.Sprintf("cannot reach MySQL at %s: %v", s.addr(), err),
-			Fix:     "check source.hostname and source.port and that the server accepts TCP connections", Err: err}
+	if p, ok := capture.UnreachableProblem("MySQL", s.addr(), err); ok {
+		return p
 	}
 	return fmt.Errorf("connect to %s: %w", s.addr(), err)
 }

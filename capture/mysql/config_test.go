@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/floe-cdc/floe/capture"
 )
 
 // TestConfigDefaults pins the documented defaults (README: the MySQL
@@ -15,7 +17,7 @@ func TestConfigDefaults(t *testing.T) {
 		d.HeartbeatInterval != 10*time.Second || d.StallTimeout != 30*time.Second || d.MaxBatchChanges != 10000 {
 		t.Fatalf("Defaults() = %+v", d)
 	}
-	c := Config{HeartbeatInterval: 2 * time.Second}.withDefaults()
+	c := Config{SourceConfig: capture.SourceConfig{HeartbeatInterval: 2 * time.Second}}.withDefaults()
 	if c.Port != 3306 || c.ServerTimeZone != time.UTC || c.StallTimeout != 6*time.Second || c.Logger == nil {
 		t.Fatalf("withDefaults = %+v", c)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	driver "github.com/go-sql-driver/mysql"
 )
@@ -36,34 +35,17 @@ func (s *Source) StreamHolder(ctx context.Context) (string, error) {
 
 // registeredReplica looks for the pipeline's server id in SHOW SLAVE HOSTS.
 func (s *Source) registeredReplica(ctx context.Context, c *sql.Conn) (string, error) {
-	rows, err := c.QueryContext(ctx, "SHOW SLAVE HOSTS")
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
+	rows, err := showRows(ctx, c, "SHOW SLAVE HOSTS")
 	if err != nil {
 		return "", err
 	}
 	want := strconv.FormatUint(uint64(s.cfg.ServerID), 10)
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return "", fmt.Errorf("read SHOW SLAVE HOSTS: %w", err)
-		}
-		row := map[string]string{}
-		for i, col := range cols {
-			row[strings.ToLower(col)] = vals[i].String
-		}
+	for _, row := range rows {
 		if row["server_id"] == want {
 			return fmt.Sprintf("server id %s is registered by a binlog reader (host %q, port %s)", want, row["host"], row["port"]), nil
 		}
 	}
-	return "", rows.Err()
+	return "", nil
 }
 
 // ownDumpThread looks for binlog dump threads of the source's user.

@@ -106,8 +106,8 @@ func (e *testEnv) tx(stmts ...string) {
 }
 
 func (e *testEnv) config(tables ...string) Config {
-	cfg := Config{Host: "127.0.0.1", Port: e.m.Port, User: e.user, Password: testPassword,
-		ServerID: e.serverID, HeartbeatInterval: time.Hour}
+	cfg := Config{SourceConfig: capture.SourceConfig{Host: "127.0.0.1", Port: e.m.Port, User: e.user, Password: testPassword,
+		HeartbeatInterval: time.Hour}, ServerID: e.serverID}
 	for _, p := range tables {
 		cfg.Tables = append(cfg.Tables, regexp.MustCompile(p))
 	}

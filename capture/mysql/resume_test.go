@@ -320,7 +320,7 @@ func TestCheckBinlogOff(t *testing.T) {
 	if err := m.Exec(ctx, "shop", "CREATE TABLE t (id INT PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Host: "127.0.0.1", Port: m.Port, User: "floe", Password: "pw", ServerID: 77, Tables: []*regexpT{mustRE(`shop\.t`)}})
+	s, err := New(Config{SourceConfig: capture.SourceConfig{Host: "127.0.0.1", Port: m.Port, User: "floe", Password: "pw", Tables: []*regexpT{mustRE(`shop\.t`)}}, ServerID: 77})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -142,44 +142,19 @@ func (s *Source) keyBounds(ctx context.Context, t *table, rowsPerChunk int) ([][
 	return bounds, err
 }
 
-// chunkQuery builds the SELECT of one chunk with its bounds as parameters.
+// chunkQuery builds the SELECT of one chunk with its bounds as parameters
+// (a binary key column's bound, hex text, through UNHEX).
 func chunkQuery(t *table, chunk capture.Chunk) (string, []any, error) {
-	var (
-		where []string
-		args  []any
-	)
-	nkey := len(t.layout.Key)
-	bound := func(op string, vals []string) error {
-		if len(vals) != nkey {
-			return fmt.Errorf("bound has %d values, the key has %d columns", len(vals), nkey)
+	var args []any
+	q, err := toolkit.ChunkQuery(t.selectList, t.qname, t.keyList, len(t.layout.Key), chunk, func(i int, v string) string {
+		args = append(args, v)
+		if t.binKey[i] {
+			return "UNHEX(?)"
 		}
-		ph := make([]string, nkey)
-		for i, v := range vals {
-			ph[i] = "?"
-			if t.binKey[i] {
-				ph[i] = "UNHEX(?)"
-			}
-			args = append(args, v)
-		}
-		where = append(where, fmt.Sprintf("(%s) %s (%s)", t.keyList, op, strings.Join(ph, ", ")))
-		return nil
-	}
-	if chunk.Lower != nil {
-		if err := bound(">", chunk.Lower); err != nil {
-			return "", nil, err
-		}
-	}
-	if chunk.Upper != nil {
-		if err := bound("<=", chunk.Upper); err != nil {
-			return "", nil, err
-		}
-	}
-	q := "SELECT " + t.selectList + " FROM " + t.qname
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	if nkey > 0 {
-		q += " ORDER BY " + t.keyList
+		return "?"
+	})
+	if err != nil {
+		return "", nil, err
 	}
 	return q, args, nil
 }
@@ -338,23 +313,20 @@ func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(sche
 // table's key order), decoded as the snapshot does. Keys with no row are
 // left out.
 func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema.Row) ([]schema.Row, error) {
-	t, err := s.tables.Lookup(ctx, s.Discover, id)
-	if err != nil {
-		return nil, err
-	}
-	batches, err := toolkit.KeyBatches(id, t.layout, keys)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
+	return s.tables.ReadRows(ctx, s.Discover, id, keys, func(t *table) (toolkit.KeyReader, func(), error) {
+		c, err := s.conn(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s.keyReader(ctx, c, t), func() { c.Close() }, nil
+	})
+}
+
+// keyReader reads batches of keys of t on c, one query per batch.
+func (s *Source) keyReader(ctx context.Context, c *sql.Conn, t *table) toolkit.KeyReader {
 	nkey := len(t.layout.Key)
 	ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", nkey), ", ") + ")"
-	var out []schema.Row
-	for _, batch := range batches {
+	return func(batch []schema.Row, emit func(schema.Row) error) error {
 		var (
 			tuples []string
 			args   []any
@@ -372,15 +344,8 @@ func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema
 			}
 		}
 		q := fmt.Sprintf("SELECT %s FROM %s WHERE (%s) IN (%s)", t.selectList, t.qname, t.keyList, strings.Join(tuples, ", "))
-		err := queryRows(ctx, c, t, q, args, func(r schema.Row) error {
-			out = append(out, r)
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read rows of %s: %w", id, err)
-		}
+		return queryRows(ctx, c, t, q, args, emit)
 	}
-	return out, nil
 }
 
 // product lists every combination that takes one value from each of alts.

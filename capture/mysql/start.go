@@ -168,28 +168,15 @@ func firstRow(rows *sql.Rows) ([]string, error) {
 
 // binlogFiles lists the server's binlog files, oldest first.
 func binlogFiles(ctx context.Context, c *sql.Conn) ([]string, error) {
-	rows, err := c.QueryContext(ctx, "SHOW BINARY LOGS")
-	if err != nil {
-		return nil, fmt.Errorf("list binlogs: %w", err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
+	rows, err := showRows(ctx, c, "SHOW BINARY LOGS")
 	if err != nil {
 		return nil, fmt.Errorf("list binlogs: %w", err)
 	}
 	var files []string
-	for rows.Next() {
-		vals := make([]sql.RawBytes, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("list binlogs: %w", err)
-		}
-		files = append(files, string(vals[0]))
+	for _, row := range rows {
+		files = append(files, row["log_name"])
 	}
-	return files, rows.Err()
+	return files, nil
 }
 
 // checkPurged returns a *PurgedError when the server no longer has the

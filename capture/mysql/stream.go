@@ -32,41 +32,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	s.mu.Unlock()
 	_ = s.EndSnapshot(ctx)
 
-	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
-		ServerID:                s.cfg.ServerID,
-		Flavor:                  flavor,
-		Host:                    s.cfg.Host,
-		Port:                    uint16(s.cfg.Port),
-		User:                    s.cfg.User,
-		Password:                s.cfg.Password,
-		Localhost:               "floe",
-		Charset:                 "utf8mb4",
-		ParseTime:               false,
-		UseDecimal:              false,
-		TimestampStringLocation: time.UTC,
-		RenderJSONAsMySQLText:   true,
-		// The server sends a heartbeat event whenever it has sent nothing
-		// for HeartbeatPeriod; every read (go-mysql arms the deadline as
-		// each read starts, so time spent handing events downstream does
-		// not count) must bring something within ReadTimeout. A dump
-		// thread that stalls, or a connection that silently drops
-		// everything, therefore fails the stream within StallTimeout.
-		HeartbeatPeriod:  s.cfg.HeartbeatInterval,
-		ReadTimeout:      s.cfg.StallTimeout,
-		DisableRetrySync: true,
-		// go-mysql reads and parses events ahead into a channel of
-		// EventCacheCount (10,240 by default): a backlog of large rows
-		// events would wait there in memory, unbounded by bytes. One
-		// event ahead keeps reading overlapped with decoding; the
-		// coordinator's queue, bounded by bytes, buffers decoded batches.
-		EventCacheCount: 1,
-		Logger:          s.log.With("component", "binlog"),
-		Option: func(c *client.Conn) error {
-			// Sessions of the dump connection read TIMESTAMP defaults in UTC too.
-			_, err := c.Execute("SET time_zone = '+00:00'")
-			return err
-		},
-	})
+	syncer := s.binlogSyncer(flavor)
 	stalled := false
 	defer func() {
 		if stalled {
@@ -78,23 +44,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 		}
 		syncer.Close()
 	}()
-	var (
-		bs  *replication.BinlogStreamer
-		err error
-	)
-	switch from.Kind {
-	case KindFile:
-		bs, err = syncer.StartSync(gomysql.Position{Name: from.File, Pos: from.Offset})
-	case KindMariaDB:
-		var set gomysql.GTIDSet
-		if set, err = gomysql.ParseMariadbGTIDSet(positionBody(from)); err == nil {
-			bs, err = syncer.StartSyncGTID(set)
-		}
-	case KindGTID:
-		bs, err = syncer.StartSyncGTID(from.GTIDs.Clone())
-	default:
-		err = fmt.Errorf("invalid start position %s", from)
-	}
+	bs, err := startSync(syncer, from)
 	if err != nil {
 		return s.streamError(from, err)
 	}
@@ -138,6 +88,64 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 			live.Ended(err)
 			return err
 		}
+	}
+}
+
+// binlogSyncer returns the binlog connection of Stream (not connected yet)
+// for a server of flavor.
+func (s *Source) binlogSyncer(flavor string) *replication.BinlogSyncer {
+	return replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID:                s.cfg.ServerID,
+		Flavor:                  flavor,
+		Host:                    s.cfg.Host,
+		Port:                    uint16(s.cfg.Port),
+		User:                    s.cfg.User,
+		Password:                s.cfg.Password,
+		Localhost:               "floe",
+		Charset:                 "utf8mb4",
+		ParseTime:               false,
+		UseDecimal:              false,
+		TimestampStringLocation: time.UTC,
+		RenderJSONAsMySQLText:   true,
+		// The server sends a heartbeat event whenever it has sent nothing
+		// for HeartbeatPeriod; every read (go-mysql arms the deadline as
+		// each read starts, so time spent handing events downstream does
+		// not count) must bring something within ReadTimeout. A dump
+		// thread that stalls, or a connection that silently drops
+		// everything, therefore fails the stream within StallTimeout.
+		HeartbeatPeriod:  s.cfg.HeartbeatInterval,
+		ReadTimeout:      s.cfg.StallTimeout,
+		DisableRetrySync: true,
+		// go-mysql reads and parses events ahead into a channel of
+		// EventCacheCount (10,240 by default): a backlog of large rows
+		// events would wait there in memory, unbounded by bytes. One
+		// event ahead keeps reading overlapped with decoding; the
+		// coordinator's queue, bounded by bytes, buffers decoded batches.
+		EventCacheCount: 1,
+		Logger:          s.log.With("component", "binlog"),
+		Option: func(c *client.Conn) error {
+			// Sessions of the dump connection read TIMESTAMP defaults in UTC too.
+			_, err := c.Execute("SET time_zone = '+00:00'")
+			return err
+		},
+	})
+}
+
+// startSync starts syncer's binlog dump after from.
+func startSync(syncer *replication.BinlogSyncer, from Position) (*replication.BinlogStreamer, error) {
+	switch from.Kind {
+	case KindFile:
+		return syncer.StartSync(gomysql.Position{Name: from.File, Pos: from.Offset})
+	case KindMariaDB:
+		set, err := gomysql.ParseMariadbGTIDSet(positionBody(from))
+		if err != nil {
+			return nil, err
+		}
+		return syncer.StartSyncGTID(set)
+	case KindGTID:
+		return syncer.StartSyncGTID(from.GTIDs.Clone())
+	default:
+		return nil, fmt.Errorf("invalid start position %s", from)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/deploy/testdb"
 )
 
@@ -110,7 +111,7 @@ func TestCheckWALLevelReplica(t *testing.T) {
 	if err := pg.Exec(ctx, "shop", `CREATE TABLE public.t (id int PRIMARY KEY)`, `ALTER TABLE public.t OWNER TO floe`); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Host: "127.0.0.1", Port: pg.Port, User: "floe", Password: testPassword, Database: "shop", Tables: []*regexp.Regexp{mustRE(`public\.t`)}})
+	s, err := New(Config{SourceConfig: capture.SourceConfig{Host: "127.0.0.1", Port: pg.Port, User: "floe", Password: testPassword, Tables: []*regexp.Regexp{mustRE(`public\.t`)}}, Database: "shop"})
 	if err != nil {
 		t.Fatal(err)
 	}

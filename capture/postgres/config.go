@@ -24,16 +24,16 @@ import (
 
 // Config configures a PostgreSQL source. Start from Defaults(); New
 // fills the zero fields from it and refuses a Config Validate faults.
+//
+// Of the settings every source has (capture.SourceConfig): Port defaults
+// to 5432; Tables match "schema.table"; after HeartbeatInterval of an
+// idle stream a heartbeat message is written; when the stream has
+// delivered nothing (not even that heartbeat) for StallTimeout, the
+// server is asked whether the walsender still makes progress, and if it
+// does not, Stream fails with a capture.StallError (see stall.go).
 type Config struct {
-	Host     string // source.hostname; default capture.DefaultHost
-	Port     int    // source.port; default 5432
-	User     string // source.username; required
-	Password string
+	capture.SourceConfig
 	Database string // source.database; required
-	// Tables are regular expressions on "schema.table" (source.tables,
-	// required); a table is captured when its name fully matches one of
-	// them (they are anchored here).
-	Tables []*regexp.Regexp
 	// SlotName is the logical replication slot (source.slot.name): 1 to
 	// 63 of a-z, 0-9 and _; default IdentFor("") = "floe" (floe run uses
 	// IdentFor(pipeline)).
@@ -41,36 +41,8 @@ type Config struct {
 	// PublicationName is the publication holding the captured tables
 	// (source.publication.name): 1 to 63 bytes; default as SlotName.
 	PublicationName string
-	// KeyOverrides name the key columns of tables without a primary key
-	// (see capture.KeyOverride for what discovery requires of them).
-	KeyOverrides map[capture.TableID]capture.KeyOverride
-	// RequireKey makes a table without a primary key and without an
-	// override an error (upsert mode).
-	RequireKey bool
 	// StatusInterval is how often a standby status update is sent (default 10s).
 	StatusInterval time.Duration
-	// HeartbeatInterval is how long the stream may stay idle before a
-	// heartbeat message is written (source.heartbeat-interval; default
-	// capture.DefaultHeartbeatInterval).
-	HeartbeatInterval time.Duration
-	// StallTimeout is how long the stream may deliver nothing while Floe
-	// waits for it (not even its own heartbeat) before the server is asked
-	// whether the walsender still makes progress; if it does not, Stream
-	// fails with a capture.StallError (source.stall-timeout; default
-	// capture.DefaultStallTimeout(HeartbeatInterval), at least 2 x
-	// HeartbeatInterval; see stall.go).
-	StallTimeout time.Duration
-	// Liveness, when set, receives what the stream knows about itself
-	// (see capture.Liveness).
-	Liveness *capture.Liveness
-	// MaxBatchChanges splits larger transactions into parts (default
-	// capture.DefaultMaxBatchChanges).
-	MaxBatchChanges int
-	// MaxBatchBytes splits transactions into parts of about this size
-	// (capture.Change.Size; default capture.DefaultMaxBatchBytes). A
-	// change larger than it makes a part of its own.
-	MaxBatchBytes int
-	Logger        *slog.Logger // nil discards
 }
 
 // Defaults returns the defaults of every setting that has one. The
@@ -78,33 +50,20 @@ type Config struct {
 // derives it from the Config's own heartbeat when it is zero.
 func Defaults() Config {
 	return Config{
-		Host:              capture.DefaultHost,
-		Port:              5432,
-		SlotName:          IdentFor(""),
-		PublicationName:   IdentFor(""),
-		StatusInterval:    10 * time.Second,
-		HeartbeatInterval: capture.DefaultHeartbeatInterval,
-		StallTimeout:      capture.DefaultStallTimeout(capture.DefaultHeartbeatInterval),
-		MaxBatchChanges:   capture.DefaultMaxBatchChanges,
-		MaxBatchBytes:     capture.DefaultMaxBatchBytes,
+		SourceConfig:    capture.DefaultSourceConfig(5432),
+		SlotName:        IdentFor(""),
+		PublicationName: IdentFor(""),
+		StatusInterval:  10 * time.Second,
 	}
 }
 
 // withDefaults fills the zero fields of c from Defaults().
 func (c Config) withDefaults() Config {
 	d := Defaults()
-	c.Host = cmp.Or(c.Host, d.Host)
-	c.Port = cmp.Or(c.Port, d.Port)
+	c.SourceConfig = c.SourceConfig.WithDefaults(d.SourceConfig)
 	c.SlotName = cmp.Or(c.SlotName, d.SlotName)
 	c.PublicationName = cmp.Or(c.PublicationName, d.PublicationName)
 	c.StatusInterval = cmp.Or(c.StatusInterval, d.StatusInterval)
-	c.HeartbeatInterval = cmp.Or(c.HeartbeatInterval, d.HeartbeatInterval)
-	c.StallTimeout = cmp.Or(c.StallTimeout, capture.DefaultStallTimeout(c.HeartbeatInterval))
-	c.MaxBatchChanges = cmp.Or(c.MaxBatchChanges, d.MaxBatchChanges)
-	c.MaxBatchBytes = cmp.Or(c.MaxBatchBytes, d.MaxBatchBytes)
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
 	return c
 }
 
@@ -113,19 +72,15 @@ func (c Config) withDefaults() Config {
 // named by their Go field name. It does not connect.
 func (c Config) Validate() []Problem {
 	var v problem.Checks
-	capture.CheckEndpoint(&v, c.Host, c.Port, c.User)
+	c.Check(&v, `public.orders, public\.line_.*`)
 	v.Required("source.database", c.Database, "set the database to capture")
-	capture.CheckTables(&v, c.Tables, `public.orders, public\.line_.*`)
 	if !slotNameRE.MatchString(c.SlotName) {
 		v.Add("source.slot.name", "use 1 to 63 characters of a-z, 0-9 and _", "bad replication slot name %q", c.SlotName)
 	}
 	if c.PublicationName == "" || len(c.PublicationName) > 63 {
 		v.Add("source.publication.name", "use 1 to 63 bytes", "bad publication name %q", c.PublicationName)
 	}
-	capture.CheckStream(&v, c.HeartbeatInterval, c.StallTimeout)
 	v.Positive("StatusInterval", c.StatusInterval)
-	v.Between("MaxBatchChanges", c.MaxBatchChanges, 1, 1<<30)
-	v.Between("MaxBatchBytes", c.MaxBatchBytes, 1, 1<<40)
 	return v.List
 }
 
@@ -158,6 +113,13 @@ var sessionParams = map[string]string{
 	"application_name":   "floe",
 }
 
+// setSession sets sessionParams on a connection's settings.
+func setSession(cc *pgconn.Config) {
+	for k, v := range sessionParams {
+		cc.RuntimeParams[k] = v
+	}
+}
+
 var slotNameRE = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 
 // Source is the PostgreSQL capture.Source and capture.Snapshotter.
@@ -182,15 +144,7 @@ type Source struct {
 	acked atomic.Uint64 // highest acknowledged LSN
 }
 
-var (
-	_ capture.Source           = (*Source)(nil)
-	_ capture.Snapshotter      = (*Source)(nil)
-	_ capture.RowReader        = (*Source)(nil)
-	_ capture.TableScanner     = (*Source)(nil)
-	_ capture.Checker          = (*Source)(nil)
-	_ capture.ExclusiveChecker = (*Source)(nil)
-	_ capture.StreamHolder     = (*Source)(nil)
-)
+var _ toolkit.Backend = (*Source)(nil)
 
 // New applies the defaults to cfg's zero fields, validates it and
 // returns a Source; an invalid cfg is a capture.Problems error. It does
@@ -225,9 +179,7 @@ func (s *Source) connect(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse connection settings: %w", err)
 	}
-	for k, v := range sessionParams {
-		cc.RuntimeParams[k] = v
-	}
+	setSession(&cc.Config)
 	cc.DialFunc = pgconn.DialFunc(capture.BoundedDial(capture.DialFunc(cc.DialFunc), s.addr(), s.reads, s.log))
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
@@ -243,9 +195,7 @@ func (s *Source) connectReplication(ctx context.Context) (*pgconn.PgConn, error)
 	if err != nil {
 		return nil, fmt.Errorf("parse connection settings: %w", err)
 	}
-	for k, v := range sessionParams {
-		cc.RuntimeParams[k] = v
-	}
+	setSession(cc)
 	cc.RuntimeParams["replication"] = "database"
 	conn, err := pgconn.ConnectConfig(ctx, cc)
 	if err != nil {
@@ -274,7 +224,7 @@ func (s *Source) classifyConnectError(err error) (Problem, bool) {
 		p.Err = err
 		return p, ok
 	}
-	return s.classifyNetConnectError(err)
+	return capture.UnreachableProblem("PostgreSQL", s.addr(), err)
 }
 
 // classifyPgConnectError maps the server's refusal of a connection to
@@ -303,26 +253,6 @@ func (s *Source) classifyPgConnectError(pgErr *pgconn.PgError) (Problem, bool) {
 			Fix:     "raise max_connections / max_wal_senders or close idle connections"}, true
 	}
 	return Problem{}, false
-}
-
-// classifyNetConnectError reports a server that cannot be reached.
-func (s *Source) classifyNetConnectError(err error) (Problem, bool) {
-	var (
-		dnsErr *net.DNSError
-		opErr  *net.OpError
-		reason error
-	)
-	switch {
-	case errors.As(err, &dnsErr):
-		reason = dnsErr
-	case errors.As(err, &opErr):
-		reason = opErr
-	default:
-		return Problem{}, false
-	}
-	return Problem{Field: "source.hostname",
-		Message: fmt.Sprintf("cannot reach PostgreSQL at %s: %v", s.addr(), reason),
-		Fix:     "check source.hostname and source.port and that the server accepts TCP connections", Err: err}, true
 }
 
 func (s *Source) addr() string {

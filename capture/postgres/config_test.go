@@ -19,7 +19,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatalf("Defaults() = %+v", d)
 	}
 	// A zero Config takes them; the stall timeout follows its own heartbeat.
-	c := Config{HeartbeatInterval: 2 * time.Second}.withDefaults()
+	c := Config{SourceConfig: capture.SourceConfig{HeartbeatInterval: 2 * time.Second}}.withDefaults()
 	if c.Host != d.Host || c.Port != d.Port || c.SlotName != d.SlotName || c.StallTimeout != 6*time.Second || c.Logger == nil {
 		t.Fatalf("withDefaults = %+v", c)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/capturetest"
 	"github.com/floe-cdc/floe/deploy/testdb"
 )
@@ -89,9 +90,10 @@ func (e *testEnv) exec(sql ...string) {
 
 func (e *testEnv) config(tables ...string) Config {
 	cfg := Config{
-		Host: "127.0.0.1", Port: e.pg.Port, User: e.user, Password: testPassword, Database: e.db,
-		SlotName: e.slot, PublicationName: e.db + "_pub",
-		StatusInterval: 200 * time.Millisecond, HeartbeatInterval: time.Hour,
+		SourceConfig: capture.SourceConfig{Host: "127.0.0.1", Port: e.pg.Port, User: e.user, Password: testPassword, HeartbeatInterval: time.Hour},
+		Database:     e.db,
+		SlotName:     e.slot, PublicationName: e.db + "_pub",
+		StatusInterval: 200 * time.Millisecond,
 	}
 	for _, p := range tables {
 		cfg.Tables = append(cfg.Tables, regexp.MustCompile(p))

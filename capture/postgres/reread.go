@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/schema"
@@ -16,21 +18,19 @@ import (
 // Keys with no row are left out. The coordinator uses it to fill values
 // that a change replayed over a resumed snapshot cannot take from Iceberg.
 func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema.Row) ([]schema.Row, error) {
-	t, err := s.tables.Lookup(ctx, s.Discover, id)
-	if err != nil {
-		return nil, err
-	}
-	batches, err := toolkit.KeyBatches(id, t.layout, keys)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close(context.WithoutCancel(ctx))
-	var out []schema.Row
-	for _, batch := range batches {
+	return s.tables.ReadRows(ctx, s.Discover, id, keys, func(t *table) (toolkit.KeyReader, func(), error) {
+		c, err := s.connect(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return keyReader(ctx, c.PgConn(), t), func() { c.Close(context.WithoutCancel(ctx)) }, nil
+	})
+}
+
+// keyReader reads batches of keys of t on c, one query per batch, each
+// key value a text parameter typed by its column's OID.
+func keyReader(ctx context.Context, c *pgconn.PgConn, t *table) toolkit.KeyReader {
+	return func(batch []schema.Row, emit func(schema.Row) error) error {
 		var (
 			tuples []string
 			params [][]byte
@@ -46,15 +46,8 @@ func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema
 			tuples = append(tuples, "("+strings.Join(ph, ", ")+")")
 		}
 		sql := fmt.Sprintf("SELECT %s FROM %s WHERE (%s) IN (%s)", t.selectList, t.qname, t.keyList, strings.Join(tuples, ", "))
-		err := readRows(ctx, c.PgConn(), t, sql, params, oids, func(r schema.Row) error {
-			out = append(out, r)
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read rows of %s: %w", id, err)
-		}
+		return readRows(ctx, c, t, sql, params, oids, emit)
 	}
-	return out, nil
 }
 
 // CurrentPosition returns the source's current WAL insert position: every

@@ -235,40 +235,16 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 // parameters typed by the key columns' OIDs.
 func chunkQuery(t *table, chunk capture.Chunk) (string, [][]byte, []uint32, error) {
 	var (
-		where  []string
 		params [][]byte
 		oids   []uint32
 	)
-	nkey := len(t.layout.Key)
-	bound := func(op string, vals []string) error {
-		if len(vals) != nkey {
-			return fmt.Errorf("bound has %d values, the key has %d columns", len(vals), nkey)
-		}
-		ph := make([]string, nkey)
-		for i, v := range vals {
-			params = append(params, []byte(v))
-			oids = append(oids, t.keyOIDs[i])
-			ph[i] = "$" + strconv.Itoa(len(params))
-		}
-		where = append(where, fmt.Sprintf("(%s) %s (%s)", t.keyList, op, strings.Join(ph, ", ")))
-		return nil
-	}
-	if chunk.Lower != nil {
-		if err := bound(">", chunk.Lower); err != nil {
-			return "", nil, nil, err
-		}
-	}
-	if chunk.Upper != nil {
-		if err := bound("<=", chunk.Upper); err != nil {
-			return "", nil, nil, err
-		}
-	}
-	sql := "SELECT " + t.selectList + " FROM " + t.qname
-	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
-	}
-	if nkey > 0 {
-		sql += " ORDER BY " + t.keyList
+	sql, err := toolkit.ChunkQuery(t.selectList, t.qname, t.keyList, len(t.layout.Key), chunk, func(i int, v string) string {
+		params = append(params, []byte(v))
+		oids = append(oids, t.keyOIDs[i])
+		return "$" + strconv.Itoa(len(params))
+	})
+	if err != nil {
+		return "", nil, nil, err
 	}
 	return sql, params, oids, nil
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+
+	"github.com/floe-cdc/floe/capture"
 )
 
 func TestHeartbeatContent(t *testing.T) {
@@ -54,7 +56,7 @@ func TestAdvancing(t *testing.T) {
 }
 
 func TestStallTimeoutNeedsMessages(t *testing.T) {
-	cfg := Config{StallTimeout: 30 * time.Second}
+	cfg := Config{SourceConfig: capture.SourceConfig{StallTimeout: 30 * time.Second}}
 	if stallTimeout(cfg, true) != 30*time.Second || stallTimeout(cfg, false) != 0 {
 		t.Fatal("stall detection must be off without logical messages (PostgreSQL before 14)")
 	}

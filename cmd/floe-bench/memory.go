@@ -38,6 +38,31 @@ type blobOp struct {
 // carriesValues reports whether the op writes fresh large values.
 func (o blobOp) carriesValues() bool { return o.Kind == blobInsert || o.Kind == blobReplace }
 
+// blobStmt returns op's statement, with ? placeholders, and its
+// arguments, with fresh values from g for an insert or a replace. Both
+// sources take these statements (PostgreSQL with the placeholders
+// numbered, see pgParams).
+func blobStmt(op blobOp, g *blobGen) (string, []any) {
+	switch op.Kind {
+	case blobInsert:
+		text, bin := g.values(op.ID)
+		return "INSERT INTO " + blobsTable + " VALUES (?, ?, ?, ?)", []any{op.ID, text, bin, fmt.Sprintf("n%d", op.ID)}
+	case blobNote:
+		return "UPDATE " + blobsTable + " SET note = CONCAT(note, '+') WHERE id = ?", []any{op.ID}
+	case blobReplace:
+		text, bin := g.values(op.ID)
+		return "UPDATE " + blobsTable + " SET body = ?, data = ? WHERE id = ?", []any{text, bin, op.ID}
+	default:
+		return "DELETE FROM " + blobsTable + " WHERE id = ?", []any{op.ID}
+	}
+}
+
+// resetBlobs is the statement that re-creates blobsTable, empty, with
+// the column definitions (and table options) cols.
+func resetBlobs(cols string) string {
+	return "DROP TABLE IF EXISTS " + blobsTable + "; CREATE TABLE " + blobsTable + " " + cols
+}
+
 // blobGen makes the values of blobs rows: random bytes, and text of
 // random hex digits (incompressible beyond the hex's 2:1). With both, a
 // row carries a large text and a large binary value; otherwise one of
@@ -150,14 +175,9 @@ func (b *bench) largeValuesRun(ctx context.Context, i int) (Run, error) {
 		p1.kill()
 		return Run{}, err
 	}
-	seen, err := waitCommitted(ctx, d, tables, b.src.DecodeFloePosition, p1, ap1.Marker, runTimeout)
+	sec1, err := b.commitAndStop(ctx, d, tables, p1, ap1.Marker)
 	if err != nil {
-		p1.kill()
-		return Run{}, fmt.Errorf("snapshot: %w; log:\n%s", err, d.tail(20))
-	}
-	sec1 := seen.Sub(p1.started).Seconds()
-	if err := p1.stop(stopTimeout); err != nil {
-		return Run{}, err
+		return Run{}, fmt.Errorf("snapshot: %w", err)
 	}
 
 	// Phase 2: catch up with the stream written while floe was stopped.
@@ -172,14 +192,9 @@ func (b *bench) largeValuesRun(ctx context.Context, i int) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
-	seen, err = waitCommitted(ctx, d, tables, b.src.DecodeFloePosition, p2, ap2.Marker, runTimeout)
+	sec2, err := b.commitAndStop(ctx, d, tables, p2, ap2.Marker)
 	if err != nil {
-		p2.kill()
-		return Run{}, fmt.Errorf("catch-up: %w; log:\n%s", err, d.tail(20))
-	}
-	sec2 := seen.Sub(p2.started).Seconds()
-	if err := p2.stop(stopTimeout); err != nil {
-		return Run{}, err
+		return Run{}, fmt.Errorf("catch-up: %w", err)
 	}
 	if err := b.floe.verify(ctx, d); err != nil {
 		return Run{}, err

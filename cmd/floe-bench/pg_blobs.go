@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,29 +18,32 @@ func (p *pgSource) ResetBlobs(ctx context.Context) error {
 		return err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	_, err = c.Exec(ctx, "DROP TABLE IF EXISTS "+blobsTable+"; CREATE TABLE "+blobsTable+
-		" (id bigint PRIMARY KEY, body text, data bytea, note text)")
-	if err != nil {
+	if _, err := c.Exec(ctx, resetBlobs("(id bigint PRIMARY KEY, body text, data bytea, note text)")); err != nil {
 		return fmt.Errorf("create %s: %w", blobsTable, err)
 	}
 	return nil
 }
 
+// pgParams numbers the ? placeholders of q as PostgreSQL's $1, $2, ...
+// (q holds no other question marks).
+func pgParams(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // execBlob runs op in tx with fresh values from g.
 func (p *pgSource) execBlob(ctx context.Context, tx pgx.Tx, op blobOp, g *blobGen) error {
-	var err error
-	switch op.Kind {
-	case blobInsert:
-		text, bin := g.values(op.ID)
-		_, err = tx.Exec(ctx, "INSERT INTO "+blobsTable+" VALUES ($1, $2, $3, $4)", op.ID, text, bin, fmt.Sprintf("n%d", op.ID))
-	case blobNote:
-		_, err = tx.Exec(ctx, "UPDATE "+blobsTable+" SET note = note || '+' WHERE id = $1", op.ID)
-	case blobReplace:
-		text, bin := g.values(op.ID)
-		_, err = tx.Exec(ctx, "UPDATE "+blobsTable+" SET body = $1, data = $2 WHERE id = $3", text, bin, op.ID)
-	default:
-		_, err = tx.Exec(ctx, "DELETE FROM "+blobsTable+" WHERE id = $1", op.ID)
-	}
+	q, args := blobStmt(op, g)
+	_, err := tx.Exec(ctx, pgParams(q), args...)
 	return err
 }
 
@@ -66,16 +71,8 @@ func (p *pgSource) ApplyBlobs(ctx context.Context, txns [][]blobOp, g *blobGen, 
 		res.Txns++
 	}
 	if markerID > 0 {
-		err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-			if err := p.execBlob(ctx, tx, blobOp{blobNote, markerID}, g); err != nil {
-				return err
-			}
-			var lsn string
-			if err := tx.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
-				return err
-			}
-			res.Marker, err = parseLSN(lsn)
-			return err
+		res.Marker, err = markerTxn(ctx, c, func(tx pgx.Tx) error {
+			return p.execBlob(ctx, tx, blobOp{blobNote, markerID}, g)
 		})
 		if err != nil {
 			return res, fmt.Errorf("marker transaction: %w", err)

@@ -23,51 +23,21 @@ func (p *pgSource) Apply(ctx context.Context, w workload) (applyResult, error) {
 	}
 	defer c.Close(context.WithoutCancel(ctx))
 	var res applyResult
-	start := time.Now()
-	if w.BigInsert > 0 {
-		t := pgTables[1]
-		r := p.ranges[t.name]
-		sql := fmt.Sprintf("INSERT INTO %s SELECT %s FROM generate_series(%d::bigint, %d) g", t.name, t.gen, r.hi, r.hi+w.BigInsert-1)
-		if _, err := c.Exec(ctx, sql); err != nil {
-			return res, fmt.Errorf("insert %d rows into %s: %w", w.BigInsert, t.name, err)
-		}
-		r.hi += w.BigInsert
-		res.Changes, res.Txns = w.BigInsert, 1
-	} else {
-		k := max(int64(w.TxnChanges)*2/5, 2) // inserts = updates = k, deletes = k/2
-		per := k + k + k/2
-		var every time.Duration
-		if w.Rate > 0 {
-			every = time.Duration(float64(per) / w.Rate * float64(time.Second))
-		}
-		for i := 0; ; i++ {
-			if w.Duration > 0 && time.Since(start) >= w.Duration || w.Duration <= 0 && res.Changes >= w.Changes || stopped(w.Stop) {
-				break
-			}
-			if every > 0 {
-				if err := sleepUntil(ctx, start.Add(time.Duration(i)*every)); err != nil {
-					return res, err
-				}
-			}
-			if _, err := c.Exec(ctx, p.txnSQL(pgTables[i%len(pgTables)], k)); err != nil {
-				return res, fmt.Errorf("workload transaction %d: %w", i, err)
-			}
-			res.Changes += per
-			res.Txns++
-		}
+	exec := func(sql string) error {
+		_, err := c.Exec(ctx, sql)
+		return err
 	}
-	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+	start, err := applyWorkload(ctx, w, pgTables, p.ranges, pgSeries, exec, p.txnSQL, &res)
+	if err != nil {
+		return res, err
+	}
+	res.Marker, err = markerTxn(ctx, c, func(tx pgx.Tx) error {
 		for _, t := range pgTables {
 			if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE id = %d", t.name, t.set, p.ranges[t.name].lo)); err != nil {
 				return err
 			}
 		}
-		var lsn string
-		if err := tx.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
-			return err
-		}
-		res.Marker, err = parseLSN(lsn)
-		return err
+		return nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("marker transaction: %w", err)
@@ -76,6 +46,26 @@ func (p *pgSource) Apply(ctx context.Context, w workload) (applyResult, error) {
 	res.Txns++
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// markerTxn runs body in a transaction on c and returns the WAL insert
+// position read in it after body: before the transaction's end and after
+// the end of every transaction committed before it.
+func markerTxn(ctx context.Context, c *pgx.Conn, body func(pgx.Tx) error) (pos, error) {
+	var marker pos
+	err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		if err := body(tx); err != nil {
+			return err
+		}
+		var lsn string
+		if err := tx.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
+			return err
+		}
+		var err error
+		marker, err = parseLSN(lsn)
+		return err
+	})
+	return marker, err
 }
 
 // txnSQL is one workload transaction on t (see workloadTxn).

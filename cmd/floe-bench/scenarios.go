@@ -173,13 +173,8 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 	if err != nil {
 		return Run{}, err
 	}
-	seen, err := waitCommitted(ctx, d, b.tables, b.src.DecodeFloePosition, p, ap.Marker, runTimeout)
+	floeSec, err := b.commitAndStop(ctx, d, b.tables, p, ap.Marker)
 	if err != nil {
-		p.kill()
-		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
-	}
-	floeSec := seen.Sub(p.started).Seconds()
-	if err := p.stop(stopTimeout); err != nil {
 		return Run{}, err
 	}
 	dr, err := b.src.RawDecode(ctx, raw, ap.Marker, false)
@@ -320,4 +315,20 @@ func deref(p *float64) float64 {
 		return 0
 	}
 	return *p
+}
+
+// commitAndStop waits (up to runTimeout) until floe run p has committed
+// marker in every one of tables, then stops p, and returns the seconds
+// from p's start to that commit. When the wait fails, p is killed and
+// the error carries the end of its log.
+func (b *bench) commitAndStop(ctx context.Context, d *pipelineDir, tables []string, p *floeProc, marker pos) (float64, error) {
+	seen, err := waitCommitted(ctx, d, tables, b.src.DecodeFloePosition, p, marker, runTimeout)
+	if err != nil {
+		p.kill()
+		return 0, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
+	}
+	if err := p.stop(stopTimeout); err != nil {
+		return 0, err
+	}
+	return seen.Sub(p.started).Seconds(), nil
 }

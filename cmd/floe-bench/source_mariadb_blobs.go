@@ -9,9 +9,7 @@ import (
 
 // ResetBlobs re-creates blobsTable.
 func (s *mariaSource) ResetBlobs(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+blobsTable+"; CREATE TABLE "+blobsTable+
-		" (id BIGINT PRIMARY KEY, body LONGTEXT, data LONGBLOB, note VARCHAR(255)) ENGINE=InnoDB")
-	if err != nil {
+	if _, err := s.db.ExecContext(ctx, resetBlobs("(id BIGINT PRIMARY KEY, body LONGTEXT, data LONGBLOB, note VARCHAR(255)) ENGINE=InnoDB")); err != nil {
 		return fmt.Errorf("create %s: %w", blobsTable, err)
 	}
 	return nil
@@ -21,19 +19,8 @@ func (s *mariaSource) ResetBlobs(ctx context.Context) error {
 // than the driver's packet limit is sent as a prepared statement with
 // long data).
 func (s *mariaSource) execBlob(ctx context.Context, tx *sql.Tx, op blobOp, g *blobGen) error {
-	var err error
-	switch op.Kind {
-	case blobInsert:
-		text, bin := g.values(op.ID)
-		_, err = tx.ExecContext(ctx, "INSERT INTO "+blobsTable+" VALUES (?, ?, ?, ?)", op.ID, text, bin, fmt.Sprintf("n%d", op.ID))
-	case blobNote:
-		_, err = tx.ExecContext(ctx, "UPDATE "+blobsTable+" SET note = CONCAT(note, '+') WHERE id = ?", op.ID)
-	case blobReplace:
-		text, bin := g.values(op.ID)
-		_, err = tx.ExecContext(ctx, "UPDATE "+blobsTable+" SET body = ?, data = ? WHERE id = ?", text, bin, op.ID)
-	default:
-		_, err = tx.ExecContext(ctx, "DELETE FROM "+blobsTable+" WHERE id = ?", op.ID)
-	}
+	q, args := blobStmt(op, g)
+	_, err := tx.ExecContext(ctx, q, args...)
 	return err
 }
 

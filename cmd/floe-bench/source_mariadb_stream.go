@@ -47,38 +47,9 @@ func (s *mariaSource) Apply(ctx context.Context, w workload) (applyResult, error
 		s.mu.Unlock()
 		return nil
 	}
-	start := time.Now()
-	if w.BigInsert > 0 {
-		t := myTables[1]
-		r := s.ranges[t.name]
-		q := fmt.Sprintf("INSERT INTO %s SELECT %s FROM seq_%d_to_%d", t.name, t.gen, r.hi, r.hi+w.BigInsert-1)
-		if err := exec(q); err != nil {
-			return res, fmt.Errorf("insert %d rows into %s: %w", w.BigInsert, t.name, err)
-		}
-		r.hi += w.BigInsert
-		res.Changes, res.Txns = w.BigInsert, 1
-	} else {
-		k := max(int64(w.TxnChanges)*2/5, 2) // inserts = updates = k, deletes = k/2
-		per := k + k + k/2
-		var every time.Duration
-		if paced {
-			every = time.Duration(float64(per) / w.Rate * float64(time.Second))
-		}
-		for i := 0; ; i++ {
-			if w.Duration > 0 && time.Since(start) >= w.Duration || w.Duration <= 0 && res.Changes >= w.Changes || stopped(w.Stop) {
-				break
-			}
-			if every > 0 {
-				if err := sleepUntil(ctx, start.Add(time.Duration(i)*every)); err != nil {
-					return res, err
-				}
-			}
-			if err := exec(s.txnSQL(myTables[i%len(myTables)], k)); err != nil {
-				return res, fmt.Errorf("workload transaction %d: %w", i, err)
-			}
-			res.Changes += per
-			res.Txns++
-		}
+	start, err := applyWorkload(ctx, w, myTables, s.ranges, mariaSeries, exec, s.txnSQL, &res)
+	if err != nil {
+		return res, err
 	}
 	marker := []string{"START TRANSACTION"}
 	for _, t := range myTables {

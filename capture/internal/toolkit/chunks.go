@@ -2,6 +2,7 @@ package toolkit
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
@@ -53,4 +54,44 @@ func ChunkBatch(id capture.TableID, chunk capture.Chunk, layout *schema.Table) (
 		b.Changes = append(b.Changes, capture.Change{Table: id, Op: capture.OpRead, Schema: layout, After: r})
 		return nil
 	}
+}
+
+// ChunkQuery is the SELECT of snapshot chunk chunk: the columns
+// selectList of the table qname, in key order, whose key (the column list
+// keyList of nkey columns, compared as a row value) is above chunk.Lower
+// and at or below chunk.Upper; an unbounded side has no condition. param
+// returns the placeholder of key column i's bound value v and records v
+// as the next argument of the query, in the order the placeholders
+// appear. A bound with other than nkey values is an error.
+func ChunkQuery(selectList, qname, keyList string, nkey int, chunk capture.Chunk, param func(i int, v string) string) (string, error) {
+	var where []string
+	bound := func(op string, vals []string) error {
+		if len(vals) != nkey {
+			return fmt.Errorf("bound has %d values, the key has %d columns", len(vals), nkey)
+		}
+		ph := make([]string, nkey)
+		for i, v := range vals {
+			ph[i] = param(i, v)
+		}
+		where = append(where, fmt.Sprintf("(%s) %s (%s)", keyList, op, strings.Join(ph, ", ")))
+		return nil
+	}
+	if chunk.Lower != nil {
+		if err := bound(">", chunk.Lower); err != nil {
+			return "", err
+		}
+	}
+	if chunk.Upper != nil {
+		if err := bound("<=", chunk.Upper); err != nil {
+			return "", err
+		}
+	}
+	q := "SELECT " + selectList + " FROM " + qname
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if nkey > 0 {
+		q += " ORDER BY " + keyList
+	}
+	return q, nil
 }

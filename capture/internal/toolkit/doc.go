@@ -3,16 +3,17 @@
 // caller of a source uses it, and Go's internal rule keeps it to the
 // packages under capture.
 //
-// It provides the table registry a source's Discover installs (Tables),
+// It provides the set of abilities every backend asserts it has
+// (Backend), the table registry a source's Discover installs (Tables),
 // the configured table patterns (TablePatterns), the Start/Stream/Close
 // order the capture.Source contract states (Lifecycle), the check of a
 // route key for a table without a primary key (KeyCheck, the rule
 // capture.KeyOverride states), the conversions between capture.Position
 // and a backend's own position type (AsPosition, PositionOf,
 // CutPositionPrefix), the frame of capture.Snapshotter.PlanChunks
-// (PlanKeyRanges, KeyBound, ChunkReaders) and of ReadChunk's batch
-// (ChunkBatch), and the key batches of capture.RowReader.ReadRows
-// (KeyBatches).
+// (PlanKeyRanges, KeyBound, ChunkReaders), ReadChunk's query and batch
+// (ChunkQuery, ChunkBatch), and the frame and key batches of
+// capture.RowReader.ReadRows (Tables.ReadRows, KeyReader, KeyBatches).
 //
 // In: a backend's discovered tables, configuration and key values. Out:
 // the values and errors the capture contracts ask of every source, with

@@ -1,6 +1,7 @@
 package toolkit
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -36,6 +37,44 @@ func KeyBatches(id capture.TableID, layout *schema.Table, keys []schema.Row) ([]
 		batches = append(batches, keys[start:min(start+KeyBatchSize, len(keys))])
 	}
 	return batches, nil
+}
+
+// A KeyReader reads the current rows of one batch of keys (see
+// KeyBatches) and passes each to emit; keys with no row are left out.
+type KeyReader func(batch []schema.Row, emit func(schema.Row) error) error
+
+// ReadRows is the frame of capture.RowReader.ReadRows: it looks table id
+// up (Lookup), checks and batches the keys (KeyBatches), then asks open
+// for a reader of the table's rows (typically on a connection of its
+// own) and runs it on each batch in order, collecting the rows. open's
+// errors are returned as they are, the reader's as "read rows of
+// <table>: ..."; done, returned by open with the reader, is called when
+// the reading ends.
+func (r *Tables[T]) ReadRows(ctx context.Context, discover func(context.Context) ([]capture.TableInfo, error), id capture.TableID, keys []schema.Row, open func(t T) (read KeyReader, done func(), err error)) ([]schema.Row, error) {
+	t, err := r.Lookup(ctx, discover, id)
+	if err != nil {
+		return nil, err
+	}
+	batches, err := KeyBatches(id, t.Info().Schema, keys)
+	if err != nil {
+		return nil, err
+	}
+	read, done, err := open(t)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var out []schema.Row
+	emit := func(row schema.Row) error {
+		out = append(out, row)
+		return nil
+	}
+	for _, batch := range batches {
+		if err := read(batch, emit); err != nil {
+			return nil, fmt.Errorf("read rows of %s: %w", id, err)
+		}
+	}
+	return out, nil
 }
 
 // KeyCheck is what a source knows of a table that a capture.KeyOverride

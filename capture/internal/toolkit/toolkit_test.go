@@ -215,3 +215,66 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal("BeginClose is true only the first time")
 	}
 }
+
+func TestTablesReadRows(t *testing.T) {
+	var r Tables[*fakeTable]
+	id := tid("s", "t")
+	r.Set([]*fakeTable{{id: id, layout: keyedLayout()}})
+	keys := make([]schema.Row, KeyBatchSize+1)
+	for i := range keys {
+		keys[i] = schema.Row{int64(i), "x"}
+	}
+	var opened, closed int
+	var sizes []int
+	open := func(*fakeTable) (KeyReader, func(), error) {
+		opened++
+		return func(batch []schema.Row, emit func(schema.Row) error) error {
+			sizes = append(sizes, len(batch))
+			return emit(batch[0])
+		}, func() { closed++ }, nil
+	}
+	rows, err := r.ReadRows(context.Background(), nil, id, keys, open)
+	if err != nil || len(rows) != 2 || rows[1][0] != int64(KeyBatchSize) || !slices.Equal(sizes, []int{KeyBatchSize, 1}) || opened != 1 || closed != 1 {
+		t.Fatalf("ReadRows: rows %v, batch sizes %v, opened %d, closed %d, %v", rows, sizes, opened, closed, err)
+	}
+	failing := func(*fakeTable) (KeyReader, func(), error) {
+		return func([]schema.Row, func(schema.Row) error) error { return errors.New("boom") }, func() { closed++ }, nil
+	}
+	if _, err := r.ReadRows(context.Background(), nil, id, keys, failing); err == nil || err.Error() != "read rows of s.t: boom" || closed != 2 {
+		t.Fatalf("failing reader: %v (closed %d)", err, closed)
+	}
+	if _, err := r.ReadRows(context.Background(), nil, id, []schema.Row{{int64(1)}}, open); err == nil || opened != 1 {
+		t.Fatalf("bad key: %v, opened %d; want an error before opening", err, opened)
+	}
+}
+
+func TestChunkQuery(t *testing.T) {
+	var args []string
+	param := func(i int, v string) string {
+		args = append(args, v)
+		return "$" + v + "/" + string(rune('a'+i))
+	}
+	for _, tc := range []struct {
+		chunk capture.Chunk
+		want  string
+	}{
+		{capture.Chunk{}, "SELECT a, b, c FROM s.t ORDER BY a, b"},
+		{capture.Chunk{Upper: []string{"1", "2"}}, "SELECT a, b, c FROM s.t WHERE (a, b) <= ($1/a, $2/b) ORDER BY a, b"},
+		{capture.Chunk{Lower: []string{"1", "2"}, Upper: []string{"3", "4"}}, "SELECT a, b, c FROM s.t WHERE (a, b) > ($1/a, $2/b) AND (a, b) <= ($3/a, $4/b) ORDER BY a, b"},
+	} {
+		args = nil
+		q, err := ChunkQuery("a, b, c", "s.t", "a, b", 2, tc.chunk, param)
+		if err != nil || q != tc.want {
+			t.Errorf("ChunkQuery(%+v) = %q, %v; want %q", tc.chunk, q, err, tc.want)
+		}
+		if want := append(slices.Clone(tc.chunk.Lower), tc.chunk.Upper...); !slices.Equal(args, want) {
+			t.Errorf("ChunkQuery(%+v) args %v, want %v", tc.chunk, args, want)
+		}
+	}
+	if q, err := ChunkQuery("a", "s.t", "", 0, capture.Chunk{}, param); err != nil || q != "SELECT a FROM s.t" {
+		t.Errorf("keyless: %q, %v", q, err)
+	}
+	if _, err := ChunkQuery("a", "s.t", "a, b", 2, capture.Chunk{Lower: []string{"1"}}, param); err == nil || err.Error() != "bound has 1 values, the key has 2 columns" {
+		t.Errorf("short bound: %v", err)
+	}
+}
