@@ -179,10 +179,16 @@ func (s *Source) addr() string {
 	return net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.cfg.Port))
 }
 
-// quietLogger drops the driver's own log lines; errors reach us as values.
-type quietLogger struct{}
+// driverLogger passes the driver's own log lines to the source's logger
+// at debug level. Errors reach us as values, but not always their cause: a
+// connection that breaks while a reply is read comes back as the bare
+// driver.ErrInvalidConn ("invalid connection"), and only the driver's log
+// line says what broke it (an EOF, a reset, a silent connection).
+type driverLogger struct{ log *slog.Logger }
 
-func (quietLogger) Print(...any) {}
+func (l driverLogger) Print(v ...any) {
+	l.log.Debug("mysql driver", "said", strings.TrimSpace(fmt.Sprint(v...)))
+}
 
 // pool returns the query connection pool. Every connection runs with
 // time_zone '+00:00' (TIMESTAMP text is UTC), utf8mb4, and the text
@@ -196,7 +202,7 @@ func (s *Source) pool() (*sql.DB, error) {
 		c.InterpolateParams = true
 		c.Timeout = 10 * time.Second
 		c.DialFunc = capture.BoundedDial(nil, s.addr(), s.reads, s.log)
-		c.Logger = quietLogger{}
+		c.Logger = driverLogger{log: s.log}
 		if err := c.Apply(driver.Charset("utf8mb4", "")); err != nil {
 			s.dbErr = fmt.Errorf("connection settings: %w", err)
 			return
