@@ -48,6 +48,16 @@ func inSnapshotOn(ctx context.Context, db *sql.DB, s *Source, fn func(tx *sql.Tx
 		_ = tx.Rollback()
 		return err
 	}
+	// The COMMIT goes with ctx first: database/sql and the driver send
+	// tx.Commit's without one, so on a connection that went silent after
+	// the last row it would wait for the connection's read bound (ten
+	// times the stall timeout for a whole-table pass) even after the
+	// snapshot was cancelled. The second COMMIT only hands the connection
+	// back; it is a no-op for the server.
+	if _, err := tx.ExecContext(ctx, "COMMIT"); err != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("end snapshot transaction: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("end snapshot transaction: %w", err)
 	}
