@@ -142,6 +142,25 @@ func TestSnapshotDirectKeepsPlanProgress(t *testing.T) {
 // TestSnapshotDirectResumesAfterFailure: a run that fails mid-snapshot
 // leaves what it committed committed; the next run reads only the chunks
 // not done and ends with every row exactly once.
+// TestFailedChunkReadStopsTheOtherReaders: a chunk read that fails ends
+// the snapshot at once, also while another reader waits on a read of its
+// own (a silent connection, until its read bound). Before, the failure
+// reached the snapshot only when every reader had finished, so floe run
+// restarted only after the slowest read ended.
+func TestFailedChunkReadStopsTheOtherReaders(t *testing.T) {
+	src, _ := fakeTables(t)
+	src.failOn, src.holdOn = "a/1", "a/0"
+	cat, _ := openCatalog(t)
+	done := make(chan error, 1)
+	go func() { done <- runFake(t, src, cat, transform.Upsert) }()
+	select {
+	case err := <-done:
+		require.ErrorContains(t, err, "injected read failure")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the snapshot did not end after a chunk read failed: it waits for the other reader's read")
+	}
+}
+
 func TestSnapshotDirectResumesAfterFailure(t *testing.T) {
 	ctx := context.Background()
 	src, want := fakeTables(t)

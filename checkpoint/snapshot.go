@@ -215,20 +215,23 @@ func (c *Coordinator) convergeReader(info capture.StartInfo) capture.RowReader {
 // the table); once gctx is done a read's rows are released, not sent.
 func (c *Coordinator) readStage(gctx context.Context, g *errgroup.Group, snap capture.Snapshotter, jobs <-chan chunkJob, rowReader capture.RowReader) <-chan chunkRead {
 	results := make(chan chunkRead, c.opts.SnapshotParallelism)
-	readers := errgroup.Group{}
+	// A failed read cancels the others' (rctx) at once: the snapshot ends
+	// with it, not when the slowest read in flight ends (one on a silent
+	// connection waits for its read bound).
+	readers, rctx := errgroup.WithContext(gctx)
 	for range c.opts.SnapshotParallelism {
 		readers.Go(func() error {
 			encoders := chunkEncoders{mode: c.opts.Mode, m: map[*tableRun]*chunkEncoder{}}
 			defer encoders.release()
 			for j := range jobs {
-				read, err := c.readChunk(gctx, snap, &encoders, j, rowReader)
-				if err != nil || gctx.Err() != nil {
+				read, err := c.readChunk(rctx, snap, &encoders, j, rowReader)
+				if err != nil || rctx.Err() != nil {
 					read.release()
 					return err
 				}
 				select {
 				case results <- read:
-				case <-gctx.Done():
+				case <-rctx.Done():
 					read.release()
 					return nil
 				}

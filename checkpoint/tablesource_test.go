@@ -30,6 +30,7 @@ type tableSource struct {
 	mu     sync.Mutex
 	reads  map[string]int // "table/chunk" -> times read
 	failOn string         // "table/chunk" whose read fails
+	holdOn string         // "table/chunk" whose read waits for its context to end
 	dupKey int64          // key of c read twice; 0: none
 }
 
@@ -113,6 +114,13 @@ func (s *tableSource) PlanChunks(ctx context.Context, id capture.TableID, n int)
 }
 
 func (s *tableSource) ReadChunk(ctx context.Context, id capture.TableID, ch capture.Chunk) (capture.Batch, error) {
+	s.mu.Lock()
+	hold := s.holdOn == fmt.Sprintf("%s/%d", id.Name, ch.Index)
+	s.mu.Unlock()
+	if hold { // a read that hangs (a silent connection) until it is cancelled
+		<-ctx.Done()
+		return capture.Batch{}, ctx.Err()
+	}
 	b, err := s.mem.ReadChunk(ctx, id, ch)
 	s.mu.Lock()
 	dup := s.dupKey
