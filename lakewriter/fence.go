@@ -39,7 +39,9 @@ type FencedError struct {
 	Epoch, TableEpoch int64
 	// Run names the run whose claim recorded TableEpoch ("" when the
 	// newest record is one of its commits).
-	Run   string
+	Run string
+	// Claim: the refused commit was a claim, and another run claimed the
+	// table with the same epoch (two runs started at once).
 	Claim bool
 }
 
@@ -69,7 +71,7 @@ func (f *Fence) check(tbl *table.Table, id Ident) error {
 		return fmt.Errorf("commit %s: read the table's epoch: %w", id, err)
 	}
 	if own.Epoch > f.Epoch || (f.Claim && own.Epoch == f.Epoch) {
-		e := &FencedError{Table: id, Pipeline: f.Pipeline, Epoch: f.Epoch, TableEpoch: own.Epoch, Claim: f.Claim}
+		e := &FencedError{Table: id, Pipeline: f.Pipeline, Epoch: f.Epoch, TableEpoch: own.Epoch, Claim: own.Epoch == f.Epoch}
 		if own.Claim != nil {
 			e.Run = own.Claim.Run
 		}
@@ -78,9 +80,12 @@ func (f *Fence) check(tbl *table.Table, id Ident) error {
 	return nil
 }
 
-// tableEpoch returns what the newest commit or claim of pipeline in main's
-// history records (the zero Owned when there is none).
+// tableEpoch returns the epoch the newest commit or claim of pipeline in
+// main's history records (the zero Owned when there is none), with the
+// claim of that epoch when the history still holds it.
 func tableEpoch(tbl *table.Table, pipeline string) (ledger.Owned, error) {
+	var newest ledger.Owned
+	found := false
 	for s := range Ancestry(tbl) {
 		if s.Summary == nil {
 			continue
@@ -89,16 +94,26 @@ func tableEpoch(tbl *table.Table, pipeline string) (ledger.Owned, error) {
 		if err != nil {
 			return ledger.Owned{}, fmt.Errorf("snapshot %d: %w", s.SnapshotID, err)
 		}
-		if ok {
-			return own, nil
+		switch {
+		case !ok:
+			continue
+		case !found:
+			newest, found = own, true
+		case own.Epoch != newest.Epoch:
+			return newest, nil
+		}
+		if own.Claim != nil {
+			newest.Claim = own.Claim
+			return newest, nil
 		}
 	}
-	return ledger.Owned{}, nil
+	return newest, nil
 }
 
-// Epoch reloads the table and returns what the newest commit or claim of
-// pipeline in main's history records: its epoch (0 when there is none, or
-// only commits of a build before fencing) and, for a claim, the claim.
+// Epoch reloads the table and returns the epoch the newest commit or claim
+// of pipeline in main's history records (0 when there is none, or only
+// commits of a build before fencing) and the claim of that epoch, when the
+// history still holds it (snapshot expiry may have removed it).
 func (t *Table) Epoch(ctx context.Context, pipeline string) (ledger.Owned, error) {
 	ctx = t.cat.ioContext(ctx)
 	tbl, err := t.refresh(ctx)

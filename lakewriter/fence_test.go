@@ -69,7 +69,7 @@ func TestFenceRefusesOlderEpoch(t *testing.T) {
 	require.NoError(t, oldRun.claim())
 	require.NoError(t, oldRun.commit(1, simpleRow(1, "a")))
 	same := fenceWriter{t: t, tbl: newRun.tbl, run: "same", epoch: 1}
-	same.fenced(same.claim(), 1, "", true)
+	same.fenced(same.claim(), 1, "old", true)
 
 	// The new run claims the table while the old run's commit is
 	// in flight, staged on the base before the claim.
@@ -86,11 +86,12 @@ func TestFenceRefusesOlderEpoch(t *testing.T) {
 	oldRun.tbl.commitVia = nil
 
 	require.NoError(t, newRun.commit(2, simpleRow(2, "new")))
-	// Its commits record the epoch too: the old run stays fenced.
-	oldRun.fenced(oldRun.commit(3, simpleRow(3, "old")), 2, "", false)
+	// Its commits record the epoch too: the old run stays fenced, and
+	// the error still names the run that claimed the table.
+	oldRun.fenced(oldRun.commit(3, simpleRow(3, "old")), 2, "new", false)
 	require.Equal(t, []schema.Row{simpleRow(1, "a"), simpleRow(2, "new")}, scanAll(t, oldRun.tbl))
 
 	own, err := oldRun.tbl.Epoch(context.Background(), "p1")
 	require.NoError(t, err)
-	require.Equal(t, ledger.Owned{Epoch: 2}, own)
+	require.Equal(t, ledger.Owned{Epoch: 2, Claim: &ledger.Claim{Version: ledger.ClaimVersion, Pipeline: "p1", Epoch: 2, Run: "new"}}, own)
 }

@@ -56,7 +56,8 @@ type Owned struct {
 	// Epoch is the epoch of the run that wrote the snapshot (0: a commit
 	// of a build before fencing).
 	Epoch int64
-	// Claim is set when the snapshot is a claim, nil for a commit.
+	// Claim is set when the snapshot is a claim, nil for a commit (but see
+	// lakewriter.Table.Epoch).
 	Claim *Claim
 }
 

@@ -53,8 +53,9 @@ const propsVersionV1 = "1"
 type Commit struct {
 	Pipeline   string
 	Checkpoint int64
-	// Epoch is the epoch of the run that commits (see Claim); 0 (not
-	// written) only in commits of a build before PropsVersion 2.
+	// Epoch is the epoch of the run that commits (see Claim). 0 only in
+	// commits of a build before PropsVersion 2: Props then writes the
+	// version 1 set, without PropEpoch.
 	Epoch int64
 	// Position is the table's committed source position, as encoded by
 	// capture.Position.String.
@@ -85,6 +86,9 @@ func (c Commit) Props() map[string]string {
 	}
 	if c.Epoch > 0 {
 		props[PropEpoch] = strconv.FormatInt(c.Epoch, 10)
+	} else {
+		// No epoch: the property set of version 1, which had none.
+		props[PropVersion] = propsVersionV1
 	}
 	if c.Position != "" {
 		props[PropPosition] = c.Position

@@ -202,6 +202,7 @@ func TestEpochOf(t *testing.T) {
 		require.Equal(t, tc.owned, owned, tc.name)
 		require.Equal(t, tc.want, got, tc.name)
 	}
+	require.Equal(t, "1", Commit{Pipeline: "shop", Checkpoint: 1}.Props()[PropVersion], "a commit without an epoch is the version 1 set")
 	require.True(t, IsClaim(goldenClaim.Props()))
 	require.False(t, IsCommit(goldenClaim.Props()), "a claim is no ingestion commit")
 	for name, props := range map[string]map[string]string{
