@@ -99,7 +99,9 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	buf := t.buf
 	if buf != nil {
 		if err := c.resolve(ctx, t); err != nil {
-			return err
+			// Rows a newer run committed can fail the lookup (a key it
+			// deleted): name the takeover, not the symptom.
+			return c.fencedOr(ctx, t, err)
 		}
 	}
 	var data []*lakewriter.WrittenData

@@ -93,3 +93,18 @@ func (c *Coordinator) claim(ctx context.Context, tables []*lakewriter.Table) err
 func (c *Coordinator) fence() *lakewriter.Fence {
 	return &lakewriter.Fence{Pipeline: c.opts.Pipeline, Epoch: c.epoch}
 }
+
+// fencedOr returns a FencedError when t records a newer epoch than the
+// run's (another run took it over, which may be why err happened), else
+// err.
+func (c *Coordinator) fencedOr(ctx context.Context, t *tableRun, err error) error {
+	own, rerr := t.table.Epoch(ctx, c.opts.Pipeline)
+	if rerr != nil || own.Epoch <= c.epoch {
+		return err
+	}
+	fe := &lakewriter.FencedError{Table: t.table.Ident(), Pipeline: c.opts.Pipeline, Epoch: c.epoch, TableEpoch: own.Epoch}
+	if own.Claim != nil {
+		fe.Run = own.Claim.Run
+	}
+	return fmt.Errorf("%w (while: %v)", fe, err)
+}
