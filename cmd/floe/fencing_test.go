@@ -18,10 +18,10 @@ import (
 // TestFencingTwoRuns: two `floe run` processes of one pipeline, as two
 // pods on two machines (two state directories, so the state lock does
 // not stop the second): while the first streams under a workload, the
-// second starts and claims the tables; the first is frozen (SIGSTOP, a
-// partitioned node) and the server ends its replication connection (as
-// wal_sender_timeout would), so the second takes the slot over and
-// streams. Thawed (SIGCONT), the first must stop with the one line that
+// second starts and the first is frozen (SIGSTOP, a partitioned node);
+// the second claims the tables and waits for the slot the frozen run's
+// walsender holds until the server ends that connection (as
+// wal_sender_timeout would; the test does it at once), then streams. Thawed (SIGCONT), the first must stop with the one line that
 // names the table and both epochs, and commit nothing after the claim:
 // every table's history then holds no checkpoint twice and no commit of
 // the first run after the second's claim, and `floe verify` finds every
@@ -81,13 +81,28 @@ func TestFencingTwoRuns(t *testing.T) {
 		}
 	}
 
+	// The second pod starts while the first streams, and the first
+	// freezes (before the second claims, so that the first cannot be
+	// fenced before it is frozen).
 	r2 := second.Start()
-	second.WaitLog(r2, `msg="tables claimed"`, time.Minute)
 	if err := first.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	// The server would end the frozen run's walsender after
-	// wal_sender_timeout; end it now.
+	second.WaitLog(r2, `msg="tables claimed"`, time.Minute)
+	// The frozen run's walsender still holds the slot: the second run
+	// waits for it. The server would end that walsender after
+	// wal_sender_timeout (60 s); end it now.
+	const slotHeld = "the replication slot is held by another process"
+	for log := second.Tail(1 << 30); !strings.Contains(log, slotHeld); log = second.Tail(1 << 30) {
+		if strings.Contains(log, "msg=streaming") {
+			t.Fatalf("the second run streams while the frozen first run's walsender holds the slot; log:\n%s", second.Tail(40))
+		}
+		select {
+		case <-r2.Exited:
+			t.Fatalf("the second run exited: %v; log:\n%s", r2.Err, second.Tail(40))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	e.exec(fmt.Sprintf(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '%s' AND active_pid IS NOT NULL`, e.slot))
 	second.WaitLog(r2, "msg=streaming", 2*time.Minute)
 	commitsOf := func() int { return strings.Count(second.Tail(1<<30), `msg="checkpoint committed"`) }
