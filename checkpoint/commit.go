@@ -99,7 +99,9 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	buf := t.buf
 	if buf != nil {
 		if err := c.resolve(ctx, t); err != nil {
-			return err
+			// Rows a newer run committed can fail the lookup (a key it
+			// deleted): name the takeover, not the symptom.
+			return c.fencedOr(ctx, t, err)
 		}
 	}
 	var data []*lakewriter.WrittenData
@@ -135,9 +137,10 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	pos = laterOf(laterOf(pos, t.floor), t.committed)
 	commit := lakewriter.Commit{
 		Data: data,
-		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, pos: pos, plan: kept, keepUntil: keepUntil,
+		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, epoch: c.epoch, pos: pos, plan: kept, keepUntil: keepUntil,
 			convergeUntil: t.convergeUntil, source: t.sourceTable(), reset: t.reset, schemaChanges: t.schemaChanges}.props(),
 		Token: ledger.PropCheckpoint,
+		Fence: c.fence(),
 	}
 	rows := 0
 	for _, d := range data {
@@ -268,9 +271,10 @@ func (c *Coordinator) idleTables(all bool) []*tableRun {
 func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint int64, pos capture.Position) error {
 	jitter.At(jitter.BeforeCommit)
 	_, err := t.table.Commit(ctx, lakewriter.Commit{
-		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, pos: pos, plan: t.window, keepUntil: t.windowEnd,
+		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, epoch: c.epoch, pos: pos, plan: t.window, keepUntil: t.windowEnd,
 			convergeUntil: t.convergeUntil, source: t.sourceTable()}.props(),
 		Token: ledger.PropCheckpoint,
+		Fence: c.fence(),
 	})
 	jitter.At(jitter.AfterCommit)
 	if err != nil {

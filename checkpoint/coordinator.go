@@ -37,6 +37,10 @@ type Options struct {
 	Metrics  *Metrics
 	// Progress, when set, receives a progress bar for the initial snapshot.
 	Progress io.Writer
+	// Fencing is the run's epoch against other runs of the pipeline,
+	// shared by the coordinators of one run's attempts; nil: a new run
+	// (NewFencing).
+	Fencing *Fencing
 }
 
 func (o *Options) setDefaults() error {
@@ -56,6 +60,9 @@ func (o *Options) setDefaults() error {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
 	}
+	if o.Fencing == nil {
+		o.Fencing = NewFencing()
+	}
 	return nil
 }
 
@@ -67,6 +74,9 @@ type Coordinator struct {
 	order  []*tableRun // discovery order, for stable logs and commits
 
 	nextCheckpoint int64
+	// epoch is the run's epoch (Fencing), set once the tables are
+	// claimed; every commit carries it.
+	epoch int64
 	// from is where the source's stream starts (StartInfo.From).
 	from capture.Position
 	// lastPos is the position of the last complete transaction applied;

@@ -8,9 +8,10 @@
 // interval and source.snapshot.* of a configuration file; Defaults holds
 // every default, Validate reports each bad setting with its field and
 // fix, New refuses a Config Validate faults).
-// Out: one Iceberg snapshot per dirty table per checkpoint, whose summary
-// carries floe.pipeline, floe.checkpoint, floe.position and
-// floe.source-table (and floe.snapshot while that table's initial snapshot
+// Out: at the start, one claim snapshot per table (floe.claim: the run's
+// epoch); then one Iceberg snapshot per dirty table per checkpoint, whose
+// summary carries floe.pipeline, floe.checkpoint, floe.epoch, floe.position
+// and floe.source-table (and floe.snapshot while that table's initial snapshot
 // is in progress or its chunk watermarks are not passed yet,
 // floe.converge-until while it converges, floe.schema-change on the first
 // commit after its Iceberg schema evolved, floe.reset on the commit that
@@ -26,6 +27,13 @@
 //     a quiet table moves up by an empty commit after IdleCommitInterval,
 //     or at once on a capture.Batch.Sync;
 //   - a table's committed position never moves backwards;
+//   - fencing: a run (one Fencing, shared by its attempts) claims every
+//     table for its epoch (one above the highest any of them records)
+//     before it reads any table's history, and each of its commits is
+//     refused (lakewriter.FencedError, never retried) once a table records
+//     a newer epoch: after a claim no older run of the pipeline commits,
+//     and what one committed before it is in the history the new run
+//     reads (see epoch.go and docs/checkpoint-protocol.md);
 //   - on start, each table's committed position and snapshot progress are
 //     read back from its Iceberg history (the state dir holds no positions),
 //     the source resumes from the lowest of them, and a change at or before

@@ -13,7 +13,9 @@ import (
 type commitMeta struct {
 	pipeline   string
 	checkpoint int64
-	pos        capture.Position
+	// epoch is the run's (see Fencing).
+	epoch int64
+	pos   capture.Position
 	// plan is the table's snapshot plan; a complete one is kept while pos
 	// is before keepUntil (its latest chunk watermark).
 	plan          *capture.SnapshotPlan
@@ -27,7 +29,7 @@ type commitMeta struct {
 
 // props builds the summary properties of the commit.
 func (m commitMeta) props() map[string]string {
-	c := ledger.Commit{Pipeline: m.pipeline, Checkpoint: m.checkpoint, Reset: m.reset, SchemaChanges: m.schemaChanges}
+	c := ledger.Commit{Pipeline: m.pipeline, Checkpoint: m.checkpoint, Epoch: m.epoch, Reset: m.reset, SchemaChanges: m.schemaChanges}
 	if m.source.Table != "" {
 		src := m.source
 		c.Source = &src

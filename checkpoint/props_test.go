@@ -44,7 +44,7 @@ func TestCommitPropsGolden(t *testing.T) {
 	watermarked.MarkDone(1, testPos(6).String())
 	watermarked.Watermarks[0] = testPos(5).String()
 	cp := func(checkpoint int64, pos capture.Position, plan *capture.SnapshotPlan, keepUntil, convergeUntil capture.Position, changes ...ledger.SchemaChange) map[string]string {
-		return commitMeta{pipeline: "shop", checkpoint: checkpoint, pos: pos, plan: plan, keepUntil: keepUntil,
+		return commitMeta{pipeline: "shop", checkpoint: checkpoint, epoch: 3, pos: pos, plan: plan, keepUntil: keepUntil,
 			convergeUntil: convergeUntil, schemaChanges: changes}.props()
 	}
 	got := map[string]map[string]string{
@@ -63,18 +63,20 @@ func TestCommitPropsGolden(t *testing.T) {
 			ledger.SchemaChange{Version: ledger.SchemaChangeVersion, At: testPos(8).String(), Changes: []string{"make column s optional"}, SchemaID: 2}),
 		// Every commit of a run records its source table (and identity,
 		// for a source that has them).
-		"source table": commitMeta{pipeline: "shop", checkpoint: 11, pos: testPos(8),
+		"source table": commitMeta{pipeline: "shop", checkpoint: 11, epoch: 3, pos: testPos(8),
 			source: ledger.SourceTable{Table: "public.orders", Identity: "pg.v1:rel=16384/pub=16390"}}.props(),
-		"source table without identity": commitMeta{pipeline: "shop", checkpoint: 12, pos: testPos(8),
+		"source table without identity": commitMeta{pipeline: "shop", checkpoint: 12, epoch: 3, pos: testPos(8),
 			source: ledger.SourceTable{Table: "shop.orders"}}.props(),
 		// The commit that empties a table whose continuity was lost, with
 		// its new snapshot plan.
-		"reset": commitMeta{pipeline: "shop", checkpoint: 13, pos: testPos(9), plan: &capture.SnapshotPlan{
+		"reset": commitMeta{pipeline: "shop", checkpoint: 13, epoch: 3, pos: testPos(9), plan: &capture.SnapshotPlan{
 			Chunks: []capture.Chunk{{Index: 0, Upper: []string{"100"}}, {Index: 1, Lower: []string{"100"}}}, Done: map[int]bool{}},
 			source: ledger.SourceTable{Table: "public.orders", Identity: "pg.v1:rel=16400/pub=16402"},
 			reset: &ledger.Reset{Cause: ledger.CauseIdentity, Reason: "its identity at the source is pg.v1:rel=16400/pub=16402 but its last commit (at test.v1:3) recorded pg.v1:rel=16384/pub=16390",
 				Previous: testPos(3).String()}}.props(),
 	}
+	// The claim a run takes a table over with (see claim).
+	got["claim"] = ledger.Claim{Pipeline: "shop", Epoch: 4, Run: "floe-shop-0/4242/9f3a0c1d"}.Props()
 	b, err := json.MarshalIndent(got, "", "  ")
 	require.NoError(t, err)
 	want, err := os.ReadFile(filepath.Join("..", "lakewriter", "ledger", "testdata", "props.golden"))
@@ -107,7 +109,7 @@ func TestParsePropsRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, st.found)
 
-	_, err = parseProps(map[string]string{ledger.PropVersion: "2", ledger.PropCheckpoint: "1"}, decodeTestPos)
+	_, err = parseProps(map[string]string{ledger.PropVersion: "3", ledger.PropCheckpoint: "1"}, decodeTestPos)
 	require.ErrorContains(t, err, "floe.version")
 	_, err = parseProps(map[string]string{ledger.PropVersion: "1", ledger.PropCheckpoint: "1", ledger.PropSourceTable: `{"v":2,"table":"a.b"}`}, decodeTestPos)
 	require.ErrorContains(t, err, "floe.source-table: version 2, this build reads 1")

@@ -28,8 +28,20 @@ func (c *Coordinator) recover(ctx context.Context) error {
 	if err := c.opts.Router.Validate(ids); err != nil {
 		return err
 	}
-	for _, ti := range infos {
-		t, err := c.openTable(ctx, ti)
+	// Every table is claimed before any is read (see claim): what an
+	// older run of the pipeline committed before a claim is in the
+	// history read below, and it commits nothing after it.
+	tables := make([]*lakewriter.Table, len(infos))
+	for i, ti := range infos {
+		if tables[i], err = c.ensureTable(ctx, ti); err != nil {
+			return err
+		}
+	}
+	if err := c.claim(ctx, tables); err != nil {
+		return err
+	}
+	for i, ti := range infos {
+		t, err := c.openTable(ctx, ti, tables[i])
 		if err != nil {
 			return err
 		}
@@ -45,7 +57,8 @@ func (c *Coordinator) recover(ctx context.Context) error {
 	return nil
 }
 
-func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo) (*tableRun, error) {
+// ensureTable opens the table's Iceberg table, creating it if missing.
+func (c *Coordinator) ensureTable(ctx context.Context, ti capture.TableInfo) (*lakewriter.Table, error) {
 	target := c.opts.Router.Target(ti.ID)
 	layout, err := transform.BuildSinkLayout(ti.Schema, c.opts.Mode)
 	if err != nil {
@@ -63,6 +76,13 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo) (*tab
 	if err != nil {
 		return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
 	}
+	return tbl, nil
+}
+
+// openTable reads the committed state of a claimed table from its history.
+func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo, tbl *lakewriter.Table) (*tableRun, error) {
+	target := c.opts.Router.Target(ti.ID)
+	ident := tbl.Ident()
 	// An existing table keeps its own layout; one the source's current
 	// layout has outgrown (a schema change while Floe was stopped) is
 	// evolved now, before anything is buffered. Changes replayed from

@@ -38,6 +38,9 @@ type Commit struct {
 	// Token is the Props key whose value identifies this commit; it must
 	// be set and unique in the table's history (e.g. a checkpoint id).
 	Token string
+	// Fence, when set, refuses the commit with a FencedError once the
+	// table records a newer epoch of the writer's pipeline (see Fence).
+	Fence *Fence
 }
 
 // CommitResult describes a successful commit.
@@ -147,6 +150,11 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 	backoff := firstBackoff
 	for {
 		res.Attempts++
+		if c.Fence != nil {
+			if err := c.Fence.check(tbl, t.id); err != nil {
+				return res, err
+			}
+		}
 		if t.commitVia != nil {
 			tbl = t.commitVia(tbl)
 		}
@@ -221,6 +229,12 @@ func landed(tbl *table.Table, baseID *int64, props map[string]string) (int64, bo
 // commitOnce stages the snapshot for c on top of tbl and commits it.
 func commitOnce(ctx context.Context, tbl *table.Table, c Commit, dataFiles, delFiles []iceberg.DataFile) (*table.Table, error) {
 	tx := tbl.NewTransaction()
+	// Compare-and-swap on main even if the table enables iceberg-go's own
+	// retries, which would otherwise restage the commit on a newer head
+	// (past a Fence's claim) without this code seeing it.
+	if err := tx.AssertRefSnapshotID(table.MainBranch); err != nil {
+		return nil, fmt.Errorf("pin the base snapshot: %w", err)
+	}
 	props := iceberg.Properties(maps.Clone(c.Props))
 	var liveData, liveDel []iceberg.DataFile
 	if c.DeleteAll {

@@ -32,7 +32,14 @@
 //     carries every Props entry (Props[Token] identifies the commit) means
 //     the commit landed and it is reported as a success; otherwise the same
 //     files are committed again on the new base, a bounded number of times.
-//     Token values must be unique in a table's history.
+//     Token values must be unique in a table's history. Every attempt is
+//     pinned to its base snapshot of main (AssertRefSnapshotID), so
+//     iceberg-go never restages it on a newer head by itself.
+//   - Fencing: a Commit with a Fence is staged only on a base whose newest
+//     commit or claim of the fence's pipeline (ledger.EpochOf) records no
+//     newer epoch (for a claim: none as new); otherwise it fails with a
+//     FencedError (errors.Is ErrFenced), also after a failed attempt whose
+//     reload shows a claim that landed meanwhile. Table.Epoch reads it.
 //   - Rows are validated before they reach Parquet: NULL in a required
 //     column (iceberg-go would write 0), schema.Unchanged, a non-canonical
 //     Go type, a decimal beyond its precision or a wrong-length fixed value

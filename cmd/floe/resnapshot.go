@@ -246,7 +246,7 @@ func inspectSinks(ctx context.Context, cat *lakewriter.Catalog, pipeline string,
 			continue
 		}
 		last, committed := ledger.Last(hist, summary, pipeline)
-		if !committed && len(hist) > 0 {
+		if !committed && len(hist) > 0 && !claimedBy(hist, pipeline) {
 			errs = append(errs, fmt.Errorf("--table %s: Iceberg table %s has %d snapshots but none of pipeline %q (pipeline.name); refusing to drop a table this pipeline did not write",
 				t.source, t.sink, len(hist), pipeline))
 			continue
@@ -257,4 +257,16 @@ func inspectSinks(ctx context.Context, cat *lakewriter.Catalog, pipeline string,
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// claimedBy reports whether a run of pipeline claimed the table (see
+// checkpoint.Fencing): one that stopped before its first commit left only
+// its claim.
+func claimedBy(hist []lakewriter.Snapshot, pipeline string) bool {
+	for _, s := range hist {
+		if own, ok, err := ledger.EpochOf(s.Props, pipeline); ok && err == nil && own.Claim != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -104,6 +104,25 @@ func TestResnapshotRefuses(t *testing.T) {
 		})
 	}
 
+	t.Run("claimed, never committed", func(t *testing.T) {
+		// A run that claimed lake.c and stopped before its first commit:
+		// the table is the pipeline's (the refusal is for the source, which
+		// is not reachable here).
+		layout := &schema.Table{Columns: []schema.Column{{Name: "id", Type: iceberg.PrimitiveTypes.Int64}}, Key: []int{0}}
+		tbl, err := cat.EnsureTable(ctx, lakewriter.Ident{Namespace: "lake", Name: "c"}, layout, layout.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tbl.Commit(ctx, lakewriter.Commit{Token: ledger.PropClaim,
+			Props: ledger.Claim{Pipeline: "rs", Epoch: 1, Run: "test"}.Props()}); err != nil {
+			t.Fatal(err)
+		}
+		err = runResnapshot(ctx, cfg, []string{"public.c"}, io.Discard)
+		if err == nil || strings.Contains(err.Error(), "none of pipeline") || !strings.Contains(err.Error(), "cannot check that no floe run streams") {
+			t.Fatalf("resnapshot of a table the pipeline only claimed: %v", err)
+		}
+	})
+
 	t.Run("floe running", func(t *testing.T) {
 		store, err := state.Open(cfg.State.Dir)
 		if err != nil {

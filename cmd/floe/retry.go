@@ -40,6 +40,9 @@ const (
 	// layout, evolves the Iceberg table and reads the chunks not yet
 	// committed again.
 	layoutChanged
+	// slotHeld: at its start, a run that has claimed its tables found
+	// the replication slot held by another process (see slotTakeover).
+	slotHeld
 )
 
 // classify decides what an error that ended an attempt is. streamed is
@@ -47,6 +50,11 @@ const (
 // held by the walsender of a stalled or cut connection is then passing
 // (the server ends it), while at the first start it is a misconfiguration.
 func classify(err error, streamed bool) failureKind {
+	if errors.Is(err, lakewriter.ErrFenced) {
+		// A newer run of the pipeline owns the tables: retrying would
+		// only be refused again (the epoch is the run's).
+		return fatal
+	}
 	if fault, ok := lakewriter.ClassifyStorage(err); ok {
 		if fault.Heals() {
 			return noSpace

@@ -60,6 +60,10 @@ func TestClassify(t *testing.T) {
 		{"slot active at the first start", &pgconn.PgError{Code: "55006", Message: `replication slot "s" is active for PID 7`}, false, fatal},
 		{"slot still held by the old walsender", &pgconn.PgError{Code: "55006"}, true, lostConnection},
 		{"unique violation", fmt.Errorf("apply: %w", &pgconn.PgError{Code: "23505"}), true, fatal},
+		// A newer run claimed the tables: never retried, whatever else
+		// ended the attempt with it (a connection the other run took).
+		{"fenced by a newer run", errors.Join(fmt.Errorf("commit a (checkpoint 9): %w",
+			&lakewriter.FencedError{Table: lakewriter.Ident{Namespace: "lake", Name: "a"}, Pipeline: "p", Epoch: 1, TableEpoch: 2}), io.EOF), true, fatal},
 		{"schema change", errors.New("schema change on public.t is not supported yet"), true, fatal},
 		{"no space", pathErr(syscall.ENOSPC), true, noSpace},
 		{"quota", pathErr(syscall.EDQUOT), true, noSpace},

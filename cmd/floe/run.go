@@ -137,14 +137,23 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 	// An attempt ends with an error; one that can pass (a lost or stalled
 	// connection, a full disk) is logged and the next attempt starts from
 	// what the Iceberg tables hold, as after a crash. Others end the run.
+	//
+	// The attempts are one run against other runs of the pipeline (on
+	// other machines): they share its epoch (see checkpoint.Fencing).
+	fencing := checkpoint.NewFencing()
+	runStart := time.Now()
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		started := time.Now()
-		err := runAttempt(ctx, cfg, src, cat, mode, store, metrics, log, progress)
+		err := runAttempt(ctx, cfg, src, cat, mode, store, metrics, log, progress, fencing)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		kind := classify(err, live.Status(time.Now()).Streamed)
+		streamed := live.Status(time.Now()).Streamed
+		kind := classify(err, streamed)
+		if kind == fatal && !streamed && slotInUse(err) && fencing.Epoch() > 0 && time.Since(runStart) < slotTakeover {
+			kind = slotHeld
+		}
 		if kind == fatal {
 			return fatalError(cfg, err)
 		}
@@ -175,6 +184,13 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 // maxBackoff bounds the wait between attempts (1 s, doubling).
 const maxBackoff = 30 * time.Second
 
+// slotTakeover is how long a run that has claimed its tables waits for the
+// replication slot at its start: an older run of the pipeline (another
+// pod) holding it stops at its next commit, and the server ends the
+// walsender of a frozen one after wal_sender_timeout (60 s by default).
+// Past it, a slot still in use is fatal (another pipeline's slot).
+const slotTakeover = 5 * time.Minute
+
 // logRetry logs why an attempt ended and when the next one starts.
 func logRetry(log *slog.Logger, cfg *Config, kind failureKind, err error, attempt int, wait time.Duration) {
 	args := []any{"err", err, "attempt", attempt, "retry_in", wait.String()}
@@ -187,6 +203,9 @@ func logRetry(log *slog.Logger, cfg *Config, kind failureKind, err error, attemp
 			append([]any{"endpoint", endpoint(err, cfg), "stall_timeout", cfg.Source.StallTimeout.String()}, args...)...)
 	case layoutChanged:
 		log.Info("a table changed its layout during its snapshot; restarting from the committed positions", args...)
+	case slotHeld:
+		log.Warn("the replication slot is held by another process, e.g. an older run of this pipeline that stops once it finds its tables claimed; waiting for it",
+			append([]any{"wait_at_most", slotTakeover.String()}, args...)...)
 	default:
 		log.Warn("connection lost; restarting from the committed positions", append([]any{"endpoint", endpoint(err, cfg)}, args...)...)
 	}
@@ -198,6 +217,10 @@ func logRetry(log *slog.Logger, cfg *Config, kind failureKind, err error, attemp
 func fatalError(cfg *Config, err error) error {
 	if fault, ok := lakewriter.ClassifyStorage(err); ok {
 		return errors.New(storageProblem(cfg, fault))
+	}
+	var fenced *lakewriter.FencedError
+	if errors.As(err, &fenced) {
+		return errors.New(fenced.Error())
 	}
 	return fmt.Errorf("pipeline %s: %w", cfg.Pipeline.Name, err)
 }
@@ -213,7 +236,7 @@ func setupError(cfg *Config, err error) error {
 
 // runAttempt runs the coordinator once on a fresh source.
 func runAttempt(ctx context.Context, cfg *Config, src floeSource, cat *lakewriter.Catalog, mode transform.Mode,
-	store *state.Store, metrics *checkpoint.Metrics, log *slog.Logger, progress io.Writer) error {
+	store *state.Store, metrics *checkpoint.Metrics, log *slog.Logger, progress io.Writer, fencing *checkpoint.Fencing) error {
 	coord, err := checkpoint.New(checkpoint.Options{
 		Pipeline: cfg.Pipeline.Name,
 		Source:   src,
@@ -226,6 +249,7 @@ func runAttempt(ctx context.Context, cfg *Config, src floeSource, cat *lakewrite
 		Logger:   log,
 		Metrics:  metrics,
 		Progress: progress,
+		Fencing:  fencing,
 	})
 	if err != nil {
 		return err

@@ -1,8 +1,10 @@
 // Package ledger owns the floe.* properties Floe writes into Iceberg
 // snapshot summaries: the record every ingestion commit carries (which
-// pipeline, which checkpoint, the source position, the snapshot plan), the
-// history records some commits add (floe.schema-change, floe.source-table,
-// floe.reset) and the marks of a compaction pass. It is the only place
+// pipeline, which checkpoint, the run's epoch, the source position, the
+// snapshot plan), the history records some commits add
+// (floe.schema-change, floe.source-table, floe.reset), a run's claim of a
+// table (floe.claim, see Claim and EpochOf) and the marks of a compaction
+// pass. It is the only place
 // that names a floe.* key or encodes or parses one of their values;
 // checkpoint writes and recovers commits through it, and floe status,
 // compact, resnapshot, verify, compaction and floe-bench read them

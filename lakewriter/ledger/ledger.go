@@ -34,16 +34,29 @@ const (
 	// PropReset is on the commit that emptied a table whose continuity
 	// could not be proven and planned its new snapshot: a JSON Reset.
 	PropReset = "floe.reset"
+	// PropEpoch is the epoch of the run that made the commit (decimal,
+	// >= 1), see Claim. Since PropsVersion 2.
+	PropEpoch = "floe.epoch"
 )
 
 // PropsVersion is the value of PropVersion written by this build.
-const PropsVersion = "1"
+// Version 2 added PropEpoch; version 1 commits (epoch 0) are still read,
+// and a build that reads only version 1 refuses a table a fencing run
+// has committed to, rather than commit to it unfenced.
+const PropsVersion = "2"
+
+// propsVersionV1 is the property set before PropEpoch.
+const propsVersionV1 = "1"
 
 // Commit is what one ingestion commit of a table records besides its
 // rows. Empty strings and nil fields are not written.
 type Commit struct {
 	Pipeline   string
 	Checkpoint int64
+	// Epoch is the epoch of the run that commits (see Claim). 0 only in
+	// commits of a build before PropsVersion 2: Props then writes the
+	// version 1 set, without PropEpoch.
+	Epoch int64
 	// Position is the table's committed source position, as encoded by
 	// capture.Position.String.
 	Position string
@@ -70,6 +83,12 @@ func (c Commit) Props() map[string]string {
 		PropVersion:    PropsVersion,
 		PropPipeline:   c.Pipeline,
 		PropCheckpoint: strconv.FormatInt(c.Checkpoint, 10),
+	}
+	if c.Epoch > 0 {
+		props[PropEpoch] = strconv.FormatInt(c.Epoch, 10)
+	} else {
+		// No epoch: the property set of version 1, which had none.
+		props[PropVersion] = propsVersionV1
 	}
 	if c.Position != "" {
 		props[PropPosition] = c.Position
@@ -98,16 +117,24 @@ func (c Commit) Props() map[string]string {
 // and floe.schema-change are left to ParseReset and ParseSchemaChanges,
 // so that recovery never depends on them.
 func Parse(props map[string]string) (Commit, error) {
-	if v := props[PropVersion]; v != PropsVersion {
-		return Commit{}, fmt.Errorf("snapshot summary has %s=%q, this build reads %q", PropVersion, v, PropsVersion)
+	v := props[PropVersion]
+	if v != PropsVersion && v != propsVersionV1 {
+		return Commit{}, fmt.Errorf("snapshot summary has %s=%q, this build reads %q or %q", PropVersion, v, propsVersionV1, PropsVersion)
 	}
 	n, err := ParseCheckpoint(props)
 	if err != nil {
 		return Commit{}, err
 	}
+	var epoch int64
+	if v == PropsVersion {
+		if epoch, err = parseEpoch(props[PropEpoch]); err != nil {
+			return Commit{}, err
+		}
+	}
 	c := Commit{
 		Pipeline:      props[PropPipeline],
 		Checkpoint:    n,
+		Epoch:         epoch,
 		Position:      props[PropPosition],
 		Snapshot:      props[PropSnapshot],
 		ConvergeUntil: props[PropConvergeUntil],

@@ -24,7 +24,7 @@ const (
 // compares them with the same file.
 func goldenCommits() map[string]Commit {
 	shop := func(checkpoint int64, pos string) Commit {
-		return Commit{Pipeline: "shop", Checkpoint: checkpoint, Position: pos}
+		return Commit{Pipeline: "shop", Checkpoint: checkpoint, Epoch: 3, Position: pos}
 	}
 	with := func(c Commit, f func(*Commit)) Commit { f(&c); return c }
 	return map[string]Commit{
@@ -55,6 +55,10 @@ func goldenCommits() map[string]Commit {
 	}
 }
 
+// goldenClaim is the "claim" case of testdata/props.golden (version set by
+// the encoding).
+var goldenClaim = Claim{Pipeline: "shop", Epoch: 4, Run: "floe-shop-0/4242/9f3a0c1d"}
+
 // TestCommitPropsGolden pins the snapshot summary properties of an
 // ingestion commit, a persisted format.
 func TestCommitPropsGolden(t *testing.T) {
@@ -62,6 +66,7 @@ func TestCommitPropsGolden(t *testing.T) {
 	for name, c := range goldenCommits() {
 		got[name] = c.Props()
 	}
+	got["claim"] = goldenClaim.Props()
 	b, err := json.MarshalIndent(got, "", "  ")
 	require.NoError(t, err)
 	golden := filepath.Join("testdata", "props.golden")
@@ -114,7 +119,9 @@ func TestParseRefuses(t *testing.T) {
 		props map[string]string
 		want  string
 	}{
-		{"newer set", map[string]string{PropVersion: "2", PropCheckpoint: "1"}, `snapshot summary has floe.version="2", this build reads "1"`},
+		{"newer set", map[string]string{PropVersion: "3", PropCheckpoint: "1"}, `snapshot summary has floe.version="3", this build reads "1" or "2"`},
+		{"no epoch", map[string]string{PropVersion: "2", PropCheckpoint: "1"}, `parse floe.epoch: "" is no epoch`},
+		{"bad epoch", map[string]string{PropVersion: "2", PropCheckpoint: "1", PropEpoch: "0"}, `parse floe.epoch: "0" is no epoch`},
 		{"no set version", map[string]string{PropCheckpoint: "1"}, `floe.version=""`},
 		{"bad checkpoint", map[string]string{PropVersion: "1", PropCheckpoint: "x"}, "parse floe.checkpoint"},
 		{"newer source table", map[string]string{PropVersion: "1", PropCheckpoint: "1", PropSourceTable: `{"v":2,"table":"a.b"}`},
@@ -172,4 +179,40 @@ func TestLast(t *testing.T) {
 func TestCompactionProps(t *testing.T) {
 	require.Equal(t, map[string]string{"floe.compaction": "0123456789abcdef", "floe.compaction-version": "1"},
 		CompactionProps("0123456789abcdef"))
+}
+
+// TestEpochOf: which snapshots record a pipeline's epoch, and what epoch.
+func TestEpochOf(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		props map[string]string
+		owned bool
+		want  Owned
+	}{
+		{"commit", Commit{Pipeline: "shop", Checkpoint: 2, Epoch: 5}.Props(), true, Owned{Epoch: 5}},
+		{"commit before fencing", map[string]string{PropVersion: "1", PropPipeline: "shop", PropCheckpoint: "1"}, true, Owned{}},
+		{"claim", goldenClaim.Props(), true, Owned{Epoch: 4, Claim: &Claim{Version: ClaimVersion, Pipeline: "shop", Epoch: 4, Run: goldenClaim.Run}}},
+		{"other pipeline's commit", Commit{Pipeline: "other", Checkpoint: 2, Epoch: 5}.Props(), false, Owned{}},
+		{"other pipeline's claim", Claim{Pipeline: "other", Epoch: 7, Run: "x"}.Props(), false, Owned{}},
+		{"compaction", CompactionProps("ab"), false, Owned{}},
+		{"nothing", nil, false, Owned{}},
+	} {
+		got, owned, err := EpochOf(tc.props, "shop")
+		require.NoError(t, err, tc.name)
+		require.Equal(t, tc.owned, owned, tc.name)
+		require.Equal(t, tc.want, got, tc.name)
+	}
+	require.Equal(t, "1", Commit{Pipeline: "shop", Checkpoint: 1}.Props()[PropVersion], "a commit without an epoch is the version 1 set")
+	require.True(t, IsClaim(goldenClaim.Props()))
+	require.False(t, IsCommit(goldenClaim.Props()), "a claim is no ingestion commit")
+	for name, props := range map[string]map[string]string{
+		"newer claim":     {PropClaim: `{"v":2,"pipeline":"shop","epoch":3}`},
+		"claim epoch 0":   {PropClaim: `{"v":1,"pipeline":"shop","epoch":0}`},
+		"newer commit":    {PropVersion: "3", PropPipeline: "shop", PropCheckpoint: "1"},
+		"commit no epoch": {PropVersion: "2", PropPipeline: "shop", PropCheckpoint: "1"},
+	} {
+		_, owned, err := EpochOf(props, "shop")
+		require.Error(t, err, name)
+		require.True(t, owned, name)
+	}
 }
