@@ -39,6 +39,7 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 		// Nothing to commit, but the stream may have moved up to tables
 		// that are ahead of it (read under an exported snapshot).
 		c.ackCommitted()
+		c.publishStatus()
 		return nil
 	}
 	// The source must still carry every table: a commit past the point
@@ -85,6 +86,7 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 			c.log.Warn("record committed tables in the state dir", "err", err)
 		}
 	}
+	c.publishStatus()
 	c.opts.Metrics.Checkpoints.Inc()
 	c.opts.Metrics.CheckpointSeconds.Observe(time.Since(start).Seconds())
 	c.log.Info("checkpoint committed", "checkpoint", checkpoint, "position", fmtPos(pos),

@@ -37,6 +37,9 @@ type Options struct {
 	Metrics  *Metrics
 	// Progress, when set, receives a progress bar for the initial snapshot.
 	Progress io.Writer
+	// Status, when set, receives the per-table state after recovery and
+	// after every checkpoint (see StatusBoard).
+	Status *StatusBoard
 }
 
 func (o *Options) setDefaults() error {
@@ -179,6 +182,7 @@ func (c *Coordinator) run(ctx context.Context) error {
 	if err := c.recover(ctx); err != nil {
 		return err
 	}
+	c.publishStatus()
 	// Before Start alters what the source carries (the publication).
 	if err := c.checkContinuity(ctx); err != nil {
 		return err
@@ -212,6 +216,7 @@ func (c *Coordinator) run(ctx context.Context) error {
 	if err := c.recordStart(ctx, info.From); err != nil {
 		return err
 	}
+	c.publishStatus()
 	if err := c.setWatermarks(ctx); err != nil {
 		return err
 	}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/checkpoint"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata/admin_status.golden")
+
+const testAdminToken = "s3cret-token-0123456789"
+
+// testAdmin is an admin API without a catalog over a board holding two
+// tables; compact counts its calls.
+func testAdmin(t *testing.T, token string, compacted *int) *admin {
+	t.Helper()
+	cfg, err := ParseConfig("a.yaml", []byte(minimalYAML), nil)
+	require.NoError(t, err)
+	cfg.Server.AdminToken = token
+	board := checkpoint.NewStatusBoard()
+	board.Publish(checkpoint.LiveStatus{Applied: "pg.v1:0/20", Acknowledged: "pg.v1:0/10", Tables: []checkpoint.TableLive{
+		{Source: "public.orders", Sink: "shop.orders", Checkpoint: 3, Position: "pg.v1:0/10"},
+		{Source: "public.items", Sink: "shop.items", Snapshotting: true, ChunksDone: 1, ChunksTotal: 4},
+	}})
+	return &admin{cfg: cfg, reg: prometheus.NewRegistry(), board: board, live: capture.NewLiveness(),
+		lag: func() float64 { return 1.5 }, log: slog.New(slog.DiscardHandler),
+		compact: func(context.Context) ([]tableCompaction, error) {
+			*compacted++
+			return []tableCompaction{{Table: "shop.orders", Outcome: "ok", SnapshotID: 7}}, nil
+		}}
+}
+
+// TestAdminActionsNeedToken: an action runs only with the configured
+// bearer token; without a configured token every action is refused, and
+// reading /status needs none.
+func TestAdminActionsNeedToken(t *testing.T) {
+	post := func(h http.Handler, auth string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/actions/compact", nil)
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	calls := 0
+	off := testAdmin(t, "", &calls).handler()
+	w := post(off, "Bearer anything")
+	require.Equal(t, http.StatusForbidden, w.Code)
+	require.Contains(t, w.Body.String(), "set server.admin-token")
+
+	h := testAdmin(t, testAdminToken, &calls).handler()
+	for _, auth := range []string{"", "Bearer wrong", "Bearer " + testAdminToken + "x", "Basic " + testAdminToken, testAdminToken} {
+		w := post(h, auth)
+		require.Equal(t, http.StatusUnauthorized, w.Code, "Authorization %q", auth)
+		require.Equal(t, `Bearer realm="floe"`, w.Header().Get("WWW-Authenticate"))
+	}
+	require.Zero(t, calls, "no refused request may run the action")
+
+	w = post(h, "Bearer "+testAdminToken)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	require.Equal(t, 1, calls)
+	var res compactResult
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &res))
+	require.Equal(t, compactResult{V: 1, Tables: []tableCompaction{{Table: "shop.orders", Outcome: "ok", SnapshotID: 7}}}, res)
+
+	r := httptest.NewRequest(http.MethodGet, "/actions/compact", nil)
+	r.Header.Set("Authorization", "Bearer "+testAdminToken)
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	require.Equal(t, http.StatusMethodNotAllowed, w.Code, "an action is a POST")
+	require.Equal(t, 1, calls)
+
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/status", nil))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	var st AdminStatus
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &st))
+	require.Equal(t, 1, st.V)
+	require.Len(t, st.Tables, 2)
+	require.Equal(t, "pg.v1:0/10", st.Tables[0].Position)
+	require.Equal(t, "streaming", st.Tables[0].State)
+	require.Equal(t, [3]any{"snapshotting", 1, 4}, [3]any{st.Tables[1].State, st.Tables[1].ChunksDone, st.Tables[1].ChunksTotal})
+	require.Equal(t, 1.5, st.Tables[1].LagSeconds)
+}
+
+// TestAdminStatusBeforeRecovery: /status answers 503 until the pipeline
+// has published its tables.
+func TestAdminStatusBeforeRecovery(t *testing.T) {
+	calls := 0
+	a := testAdmin(t, "", &calls)
+	a.board = checkpoint.NewStatusBoard()
+	w := httptest.NewRecorder()
+	a.handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/status", nil))
+	require.Equal(t, http.StatusServiceUnavailable, w.Code)
+	require.Contains(t, w.Body.String(), "not recovered its tables yet")
+}
+
+// TestAdminListensOnLocalhost: a bare :port binds the loopback interface
+// only; a configured host is used as given.
+func TestAdminListensOnLocalhost(t *testing.T) {
+	require.Equal(t, "127.0.0.1:9465", adminListenAddress(":9465"))
+	require.Equal(t, "0.0.0.0:9465", adminListenAddress("0.0.0.0:9465"))
+	require.Equal(t, "[::1]:9465", adminListenAddress("[::1]:9465"))
+
+	calls := 0
+	a := testAdmin(t, testAdminToken, &calls)
+	a.cfg.Server.AdminAddress = ":0"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, stop, err := serveAdmin(ctx, a.cfg, a)
+	require.NoError(t, err)
+	defer stop()
+	host, _, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	require.True(t, net.ParseIP(host).IsLoopback(), "bound to %s", addr)
+
+	resp, err := http.Get("http://" + addr + "/healthz")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, "ok\n", string(body))
+}
+
+// TestFetchAdminStatus: floe status reads /status from a running floe run
+// and falls back to the catalog (ok false, no error) when nothing listens.
+func TestFetchAdminStatus(t *testing.T) {
+	calls := 0
+	a := testAdmin(t, "", &calls)
+	srv := httptest.NewServer(a.handler())
+	cfg := *a.cfg
+	cfg.Server.AdminAddress = strings.TrimPrefix(srv.URL, "http://")
+	st, ok, err := fetchAdminStatus(context.Background(), &cfg)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, "shop.orders", st.Tables[0].Table)
+
+	var out strings.Builder
+	require.NoError(t, printAdminStatus(&out, st))
+	require.Contains(t, out.String(), "pipeline shop (live, from floe run): not streaming")
+	require.Regexp(t, `shop.items +public.items +snapshotting +0 +none`, out.String())
+
+	srv.Close() // nothing listens there now
+	_, ok, err = fetchAdminStatus(context.Background(), &cfg)
+	require.NoError(t, err)
+	require.False(t, ok)
+}
+
+// TestAdminStatusGolden pins the /status document's field names and
+// shapes (version 1). Run with -update after a deliberate change, and
+// bump adminStatusVersion when a field's meaning changes or one goes.
+func TestAdminStatusGolden(t *testing.T) {
+	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	last := at.Add(-time.Hour)
+	st := AdminStatus{V: adminStatusVersion, Pipeline: "shop", At: at, Streaming: true, Ready: true, LagSeconds: 0.25,
+		Applied: "pg.v1:0/1A2B3C4D", Acknowledged: "pg.v1:0/1A2B3C00", Tables: []AdminTableStatus{{
+			TableStatus: TableStatus{Table: "shop.orders", Checkpoint: 42, Position: "pg.v1:0/1A2B3C00", CommitTime: at.Add(-2 * time.Second),
+				SnapshotID: 5551234, SchemaID: 1, Snapshot: "complete", DataFiles: 7, DeleteFiles: 2, Snapshots: 20, LastCompaction: &last},
+			Source: "public.orders", FreshnessSeconds: 2, LagSeconds: 0.25, State: "streaming",
+		}, {
+			TableStatus: TableStatus{Table: "shop.items", Checkpoint: 42, Position: "pg.v1:0/1A2B3C00", CommitTime: at.Add(-2 * time.Second),
+				SnapshotID: 5551235, Snapshot: "2/5 chunks", ConvergeUntil: "pg.v1:0/1A2B3C4D", DataFiles: 2, Snapshots: 3},
+			Source: "public.items", FreshnessSeconds: 2, LagSeconds: 0.25, State: "snapshotting", ChunksDone: 2, ChunksTotal: 5,
+		}}}
+	got, err := json.MarshalIndent(st, "", "  ")
+	require.NoError(t, err)
+	got = append(got, '\n')
+	path := filepath.Join("testdata", "admin_status.golden")
+	if *updateGolden {
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(got))
+
+	var back AdminStatus
+	require.NoError(t, json.Unmarshal(want, &back))
+	require.Equal(t, st, back, "the golden document decodes to what floe status reads")
+}
