@@ -174,6 +174,7 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	t.committed = pos
 	t.checkpoint = checkpoint
 	t.lastCommit = time.Now()
+	t.snapshotID = res.SnapshotID
 	if t.convergeUntil != nil && pos != nil && pos.Compare(t.convergeUntil) >= 0 {
 		c.log.Info("table converged after resumed snapshot", "table", t.id.String(), "position", pos.String())
 		t.convergeUntil = nil
@@ -269,7 +270,7 @@ func (c *Coordinator) idleTables(all bool) []*tableRun {
 // buffered.
 func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint int64, pos capture.Position) error {
 	jitter.At(jitter.BeforeCommit)
-	_, err := t.table.Commit(ctx, lakewriter.Commit{
+	res, err := t.table.Commit(ctx, lakewriter.Commit{
 		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, pos: pos, plan: t.window, keepUntil: t.windowEnd,
 			convergeUntil: t.convergeUntil, source: t.sourceTable()}.props(),
 		Token: ledger.PropCheckpoint,
@@ -279,7 +280,7 @@ func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint 
 		return fmt.Errorf("advance the position of quiet table %s (checkpoint %d): %w", t.id, checkpoint, err)
 	}
 	c.log.Debug("quiet table position advanced", "table", t.id.String(), "position", pos.String())
-	t.committed, t.checkpoint, t.lastCommit = pos, checkpoint, time.Now()
+	t.committed, t.checkpoint, t.lastCommit, t.snapshotID = pos, checkpoint, time.Now(), res.SnapshotID
 	if t.convergeUntil != nil && pos.Compare(t.convergeUntil) >= 0 {
 		t.convergeUntil = nil
 	}

@@ -156,6 +156,7 @@ type runOpts struct {
 	until      func() bool   // when to stop; nil: run until Run returns
 	wantStream bool          // fail if Run returns before until holds
 	deadline   time.Duration // how long until may take; 0: 20s
+	status     *StatusBoard  // Options.Status
 }
 
 // runCoordinator runs one coordinator over src until o.until holds, then
@@ -182,7 +183,7 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 		Pipeline: "p", Source: src, Catalog: cat, Router: transform.NewRouter("lake", nil), Mode: o.mode,
 		Config: Config{SnapshotMode: o.snapshot, SnapshotParallelism: 2, SnapshotChunkRows: 20,
 			Interval: o.interval, IdleCommitInterval: o.idle},
-		SpillDir: t.TempDir(), Logger: log,
+		SpillDir: t.TempDir(), Logger: log, Status: o.status,
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

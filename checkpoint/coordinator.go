@@ -92,6 +92,9 @@ type tableRun struct {
 	checkpoint int64
 	// lastCommit is when this run last committed the table (or recovered it).
 	lastCommit time.Time
+	// snapshotID is the Iceberg snapshot of this run's last commit of
+	// the table (0 before its first).
+	snapshotID int64
 	// plan is non-nil while the table's initial snapshot is in progress
 	// (or about to start); done chunks are the committed ones.
 	plan *capture.SnapshotPlan

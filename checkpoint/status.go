@@ -44,6 +44,9 @@ type TableLive struct {
 	// (0 and "" when it has none).
 	Checkpoint int64
 	Position   string
+	// SnapshotID is the Iceberg snapshot of this run's last commit of the
+	// table (0 before its first), the one Checkpoint and Position are of.
+	SnapshotID int64
 	// LastCommit is when this run last committed the table, or recovered
 	// it when it has not committed yet.
 	LastCommit time.Time
@@ -101,7 +104,7 @@ func (c *Coordinator) publishStatus() {
 	for _, t := range c.order {
 		tl := TableLive{
 			Source: t.id.String(), Sink: t.target.Namespace + "." + t.target.Name,
-			Checkpoint: t.checkpoint, LastCommit: t.lastCommit,
+			Checkpoint: t.checkpoint, SnapshotID: t.snapshotID, LastCommit: t.lastCommit,
 			Snapshotting: t.needsSnapshot || (t.plan != nil && !t.plan.Complete()), Reconciling: t.window != nil,
 		}
 		if t.committed != nil {

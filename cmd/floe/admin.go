@@ -142,6 +142,21 @@ type AdminTableStatus struct {
 	// when no snapshot plan is open).
 	ChunksDone  int `json:"chunks_done"`
 	ChunksTotal int `json:"chunks_total"`
+	// Running is the running coordinator's view of the table's last
+	// commit.
+	Running RunningCommit `json:"running"`
+}
+
+// RunningCommit is the table's last commit as the running coordinator
+// holds it (checkpoint.TableLive), published at the end of each
+// checkpoint: the same as the Iceberg fields of AdminTableStatus, or one
+// checkpoint behind them while a checkpoint commits.
+type RunningCommit struct {
+	Checkpoint int64  `json:"checkpoint"`
+	Position   string `json:"position,omitempty"`
+	// SnapshotID is 0 until this run has committed the table.
+	SnapshotID int64     `json:"snapshot_id,omitempty"`
+	LastCommit time.Time `json:"last_commit"`
 }
 
 func (a *admin) serveStatus(w http.ResponseWriter, r *http.Request) {
@@ -167,7 +182,7 @@ func (a *admin) status(ctx context.Context) (*AdminStatus, error) {
 		Streaming: ls.Streaming, Reason: ls.Reason, Ready: ready, LagSeconds: a.lag(),
 		Applied: live.Applied, Acknowledged: live.Acknowledged, Tables: []AdminTableStatus{}}
 	for _, tl := range live.Tables {
-		ts := TableStatus{Table: tl.Sink, Checkpoint: tl.Checkpoint, Position: tl.Position, Snapshot: "complete"}
+		ts := TableStatus{Table: tl.Sink, Checkpoint: tl.Checkpoint, Position: tl.Position, SnapshotID: tl.SnapshotID, Snapshot: "complete"}
 		if a.cat != nil {
 			ns, name, _ := cutLast(tl.Sink)
 			t, err := a.cat.LoadTable(ctx, lakewriter.Ident{Namespace: ns, Name: name})
@@ -179,7 +194,8 @@ func (a *admin) status(ctx context.Context) (*AdminStatus, error) {
 			}
 		}
 		at := AdminTableStatus{TableStatus: ts, Source: tl.Source, LagSeconds: st.LagSeconds,
-			ChunksDone: tl.ChunksDone, ChunksTotal: tl.ChunksTotal, State: tableState(tl)}
+			ChunksDone: tl.ChunksDone, ChunksTotal: tl.ChunksTotal, State: tableState(tl),
+			Running: RunningCommit{Checkpoint: tl.Checkpoint, Position: tl.Position, SnapshotID: tl.SnapshotID, LastCommit: tl.LastCommit.UTC()}}
 		if !ts.CommitTime.IsZero() {
 			at.FreshnessSeconds = max(0, now.Sub(ts.CommitTime).Seconds())
 		}

@@ -173,10 +173,12 @@ func TestAdminStatusGolden(t *testing.T) {
 			TableStatus: TableStatus{Table: "shop.orders", Checkpoint: 42, Position: "pg.v1:0/1A2B3C00", CommitTime: at.Add(-2 * time.Second),
 				SnapshotID: 5551234, SchemaID: 1, Snapshot: "complete", DataFiles: 7, DeleteFiles: 2, Snapshots: 20, LastCompaction: &last},
 			Source: "public.orders", FreshnessSeconds: 2, LagSeconds: 0.25, State: "streaming",
+			Running: RunningCommit{Checkpoint: 41, Position: "pg.v1:0/1A2B3B00", SnapshotID: 5551233, LastCommit: at.Add(-3 * time.Second)},
 		}, {
 			TableStatus: TableStatus{Table: "shop.items", Checkpoint: 42, Position: "pg.v1:0/1A2B3C00", CommitTime: at.Add(-2 * time.Second),
 				SnapshotID: 5551235, Snapshot: "2/5 chunks", ConvergeUntil: "pg.v1:0/1A2B3C4D", DataFiles: 2, Snapshots: 3},
 			Source: "public.items", FreshnessSeconds: 2, LagSeconds: 0.25, State: "snapshotting", ChunksDone: 2, ChunksTotal: 5,
+			Running: RunningCommit{LastCommit: at.Add(-time.Minute)},
 		}}}
 	got, err := json.MarshalIndent(st, "", "  ")
 	require.NoError(t, err)
