@@ -3,6 +3,8 @@ package checkpoint
 import (
 	"sync"
 	"time"
+
+	"github.com/floe-cdc/floe/capture"
 )
 
 // StatusBoard is a read-only, race-free view of a running pipeline's
@@ -44,6 +46,9 @@ type TableLive struct {
 	// (0 and "" when it has none).
 	Checkpoint int64
 	Position   string
+	// Committed is Position decoded (nil when none), for measuring it
+	// against the source's end (capture.Distancer).
+	Committed capture.Position
 	// SnapshotID is the Iceberg snapshot of this run's last commit of the
 	// table (0 before its first), the one Checkpoint and Position are of.
 	SnapshotID int64
@@ -108,7 +113,7 @@ func (c *Coordinator) publishStatus() {
 			Snapshotting: t.needsSnapshot || (t.plan != nil && !t.plan.Complete()), Reconciling: t.window != nil,
 		}
 		if t.committed != nil {
-			tl.Position = t.committed.String()
+			tl.Position, tl.Committed = t.committed.String(), t.committed
 		}
 		if t.plan != nil {
 			tl.ChunksTotal, tl.ChunksDone = len(t.plan.Chunks), len(t.plan.Chunks)-len(t.plan.Remaining())

@@ -70,9 +70,6 @@ func serveAdmin(ctx context.Context, cfg *Config, a *admin) (addr string, stop f
 
 // handler is the admin API's routes.
 func (a *admin) handler() http.Handler {
-	if a.now == nil {
-		a.now = time.Now
-	}
 	mux := healthMux(a.reg, readiness(a.live, a.lag, a.cfg.Server.ReadyMaxLag))
 	mux.HandleFunc("GET /status", a.serveStatus)
 	mux.HandleFunc("POST /actions/compact", a.authorized(a.serveCompact))
@@ -131,6 +128,11 @@ type AdminTableStatus struct {
 	// FreshnessSeconds is how long ago the table's last commit landed
 	// (the time since which its rows may be stale).
 	FreshnessSeconds float64 `json:"freshness_seconds"`
+	// LagBytes is how many bytes of the source's change stream lie after
+	// the table's committed position (Running.Position) up to the end the
+	// server last reported: PostgreSQL WAL bytes. Absent when the source
+	// does not know it (MariaDB/MySQL) or has not reported its end yet.
+	LagBytes *int64 `json:"lag_bytes,omitempty"`
 	// LagSeconds is the pipeline's source lag (AdminStatus.LagSeconds);
 	// the table's data is behind the source by at most LagSeconds +
 	// FreshnessSeconds.
@@ -171,7 +173,10 @@ func (a *admin) serveStatus(w http.ResponseWriter, r *http.Request) {
 // status assembles /status: the live state the coordinator last published
 // and, per table, what its Iceberg history holds.
 func (a *admin) status(ctx context.Context) (*AdminStatus, error) {
-	now := a.now()
+	now := time.Now()
+	if a.now != nil {
+		now = a.now()
+	}
 	live, ok := a.board.Load()
 	if !ok {
 		return nil, errors.New("the pipeline has not recovered its tables yet; try again shortly")
@@ -196,6 +201,11 @@ func (a *admin) status(ctx context.Context) (*AdminStatus, error) {
 		at := AdminTableStatus{TableStatus: ts, Source: tl.Source, LagSeconds: st.LagSeconds,
 			ChunksDone: tl.ChunksDone, ChunksTotal: tl.ChunksTotal, State: tableState(tl),
 			Running: RunningCommit{Checkpoint: tl.Checkpoint, Position: tl.Position, SnapshotID: tl.SnapshotID, LastCommit: tl.LastCommit.UTC()}}
+		if d, ok := ls.ServerEnd.(capture.Distancer); ok && tl.Committed != nil {
+			if n, ok := d.BytesAfter(tl.Committed); ok {
+				at.LagBytes = &n
+			}
+		}
 		if !ts.CommitTime.IsZero() {
 			at.FreshnessSeconds = max(0, now.Sub(ts.CommitTime).Seconds())
 		}

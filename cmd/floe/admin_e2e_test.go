@@ -110,7 +110,8 @@ func TestAdminAPIEndToEnd(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	checkStatusAgainstLake(t, ctx, cat, st, walNow())
+	wal := walNow()
+	checkStatusAgainstLake(t, ctx, cat, st, wal)
 	for _, ts := range st.Tables {
 		tbl := loadSink(t, ctx, cat, ts.Table)
 		data, deletes, err := tbl.FileCounts(ctx)
@@ -127,6 +128,13 @@ func TestAdminAPIEndToEnd(t *testing.T) {
 		}
 		if (rows > 0) != (ts.DataFiles > 0) {
 			t.Errorf("%s: %d rows in Iceberg but status reports %d data files", ts.Table, rows, ts.DataFiles)
+		}
+		// The WAL bytes after the table's position up to the server's
+		// end, which is not past the WAL now.
+		if ts.LagBytes == nil {
+			t.Errorf("%s: no lag_bytes from a PostgreSQL source", ts.Table)
+		} else if most := int64(wal.LSN - decodePos(t, ts.Running.Position).LSN); *ts.LagBytes < 0 || *ts.LagBytes > most {
+			t.Errorf("%s: lag_bytes %d, want 0..%d (WAL %s, position %s)", ts.Table, *ts.LagBytes, most, wal, ts.Running.Position)
 		}
 		if ts.Running.SnapshotID != ts.SnapshotID || ts.Running.Position != ts.Position {
 			t.Errorf("%s: caught up, the coordinator's last commit %+v is not Iceberg's (%d at %s)", ts.Table,

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/postgres"
 	"github.com/floe-cdc/floe/checkpoint"
 )
 
@@ -172,7 +173,7 @@ func TestAdminStatusGolden(t *testing.T) {
 		Applied: "pg.v1:0/1A2B3C4D", Acknowledged: "pg.v1:0/1A2B3C00", Tables: []AdminTableStatus{{
 			TableStatus: TableStatus{Table: "shop.orders", Checkpoint: 42, Position: "pg.v1:0/1A2B3C00", CommitTime: at.Add(-2 * time.Second),
 				SnapshotID: 5551234, SchemaID: 1, Snapshot: "complete", DataFiles: 7, DeleteFiles: 2, Snapshots: 20, LastCompaction: &last},
-			Source: "public.orders", FreshnessSeconds: 2, LagSeconds: 0.25, State: "streaming",
+			Source: "public.orders", FreshnessSeconds: 2, LagSeconds: 0.25, LagBytes: ptr(int64(76)), State: "streaming",
 			Running: RunningCommit{Checkpoint: 41, Position: "pg.v1:0/1A2B3B00", SnapshotID: 5551233, LastCommit: at.Add(-3 * time.Second)},
 		}, {
 			TableStatus: TableStatus{Table: "shop.items", Checkpoint: 42, Position: "pg.v1:0/1A2B3C00", CommitTime: at.Add(-2 * time.Second),
@@ -194,4 +195,34 @@ func TestAdminStatusGolden(t *testing.T) {
 	var back AdminStatus
 	require.NoError(t, json.Unmarshal(want, &back))
 	require.Equal(t, st, back, "the golden document decodes to what floe status reads")
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestAdminLagBytes: a table's lag in bytes is the source's reported end
+// minus the table's committed position, for a PostgreSQL source, and
+// absent before the source reported its end.
+func TestAdminLagBytes(t *testing.T) {
+	calls := 0
+	a := testAdmin(t, "", &calls)
+	committed := postgres.Position{LSN: 0x1_0000_0010}
+	a.board.Publish(checkpoint.LiveStatus{Tables: []checkpoint.TableLive{
+		{Source: "public.orders", Sink: "shop.orders", Position: committed.String(), Committed: committed},
+		{Source: "public.items", Sink: "shop.items"}, // nothing committed
+	}})
+	st, err := a.status(context.Background())
+	require.NoError(t, err)
+	require.Nil(t, st.Tables[0].LagBytes, "no end reported yet")
+
+	a.live.ServerEnd(postgres.Position{LSN: 0x1_0000_0400})
+	st, err = a.status(context.Background())
+	require.NoError(t, err)
+	require.NotNil(t, st.Tables[0].LagBytes)
+	require.Equal(t, int64(0x3F0), *st.Tables[0].LagBytes)
+	require.Nil(t, st.Tables[1].LagBytes)
+
+	a.live.ServerEnd(postgres.Position{LSN: 0x1_0000_0008}) // an end before the table's position
+	st, err = a.status(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, int64(0), *st.Tables[0].LagBytes)
 }
