@@ -226,3 +226,20 @@ func TestAdminLagBytes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(0), *st.Tables[0].LagBytes)
 }
+
+// TestAdminConfig: server.admin-token is ${VAR} expanded and never shown
+// in the configuration dump; a bad server.admin-address names the fix.
+func TestAdminConfig(t *testing.T) {
+	doc := minimalYAML + "server:\n  admin-address: :9465\n  admin-token: ${TOK}\n"
+	cfg, err := ParseConfig("a.yaml", []byte(doc), testEnv(map[string]string{"TOK": testAdminToken}))
+	require.NoError(t, err)
+	require.Equal(t, testAdminToken, cfg.Server.AdminToken)
+	require.Equal(t, "127.0.0.1:9465", adminListenAddress(cfg.Server.AdminAddress))
+	out := cfg.Redacted()
+	require.NotContains(t, out, testAdminToken)
+	require.Contains(t, out, "admin-token: '***'")
+	require.Contains(t, out, "admin-address: :9465")
+
+	_, err = ParseConfig("a.yaml", []byte(minimalYAML+"server:\n  admin-address: localhost\n"), nil)
+	require.ErrorContains(t, err, `server.admin-address: bad listen address "localhost" (fix: write :port (127.0.0.1 only) or host:port`)
+}

@@ -65,7 +65,15 @@ func listen(ctx context.Context, setting, addr string, h http.Handler, log *slog
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: listen on %s: %w", setting, addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+	// Handlers are counted so that stop waits for them even after ctx
+	// ended, when Close has dropped their connections already.
+	var inFlight sync.WaitGroup
+	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inFlight.Add(1)
+		defer inFlight.Done()
+		h.ServeHTTP(w, r)
+	})
+	srv := &http.Server{Handler: counted, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	served := make(chan struct{})
 	go func() {
@@ -90,6 +98,7 @@ func listen(ctx context.Context, setting, addr string, h http.Handler, log *slog
 			_ = srv.Shutdown(context.WithoutCancel(ctx))
 			close(closed)
 			<-served
+			inFlight.Wait()
 		})
 	}, nil
 }
