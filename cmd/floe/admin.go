@@ -48,6 +48,8 @@ type admin struct {
 	compact func(ctx context.Context) ([]tableCompaction, error)
 	log     *slog.Logger
 	now     func() time.Time
+	// hist holds the samples of the status page's charts.
+	hist history
 }
 
 // adminListenAddress is where server.admin-address listens: a bare :port
@@ -65,12 +67,14 @@ func adminListenAddress(addr string) string {
 // done or stop is called (which waits for the requests in flight).
 func serveAdmin(ctx context.Context, cfg *Config, a *admin) (addr string, stop func(), err error) {
 	registerProcessMetrics(a.reg)
+	go a.sampleLoop(ctx)
 	return listen(ctx, "server.admin-address", adminListenAddress(cfg.Server.AdminAddress), a.handler(), a.log)
 }
 
 // handler is the admin API's routes.
 func (a *admin) handler() http.Handler {
 	mux := healthMux(a.reg, readiness(a.live, a.lag, a.cfg.Server.ReadyMaxLag))
+	mux.HandleFunc("GET /{$}", a.servePage)
 	mux.HandleFunc("GET /status", a.serveStatus)
 	mux.HandleFunc("POST /actions/compact", a.authorized(a.serveCompact))
 	return mux

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -148,6 +150,9 @@ func TestAdminAPIEndToEnd(t *testing.T) {
 	if statusTable(t, st, "lake.empty").DataFiles != 0 || statusTable(t, st, "lake.orders").DeleteFiles == 0 {
 		t.Fatalf("the workload should leave lake.empty without files and lake.orders with delete files: %+v", st.Tables)
 	}
+
+	// The status page, as a real browser renders it, shows /status.
+	t.Run("page", func(t *testing.T) { checkPage(t, base, st) })
 
 	// floe status asks the running floe run.
 	out, code := f.Run(0, "status", "--config", e.config)
@@ -351,4 +356,54 @@ func loadSink(t *testing.T, ctx context.Context, cat *lakewriter.Catalog, name s
 		t.Fatal(err)
 	}
 	return tbl
+}
+
+// pageRow is one table row of the status page's DOM.
+var pageRow = regexp.MustCompile(`<tr class="table" data-table="([^"]+)" data-state="([^"]+)" data-data-files="(\d+)" data-delete-files="(\d+)" data-schema-id="(\d+)">`)
+
+// checkPage renders the status page in headless Chromium and checks what
+// it shows against want, a /status read after floe caught up (when files
+// no longer change): the same tables with the same state, files and
+// schema, a chart of each table's lag and freshness with samples, and the
+// pipeline streaming.
+func checkPage(t *testing.T, base string, want *AdminStatus) {
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium is not installed (Debian package chromium); the status page is not checked in a browser")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--user-data-dir="+t.TempDir(), "--dump-dom", base+"/")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	}
+	dom := string(out)
+	if !strings.Contains(dom, `id="pipeline" data-streaming="true"`) {
+		t.Errorf("the page does not show the pipeline streaming:\n%s", dom)
+	}
+	rows := pageRow.FindAllStringSubmatch(dom, -1)
+	if len(rows) != len(want.Tables) {
+		t.Fatalf("the page shows %d tables, /status %d:\n%s", len(rows), len(want.Tables), dom)
+	}
+	for i, m := range rows {
+		ts := want.Tables[i]
+		got := fmt.Sprintf("%s %s data=%s deletes=%s schema=%s", m[1], m[2], m[3], m[4], m[5])
+		wantRow := fmt.Sprintf("%s %s data=%d deletes=%d schema=%d", ts.Table, ts.State, ts.DataFiles, ts.DeleteFiles, ts.SchemaID)
+		if got != wantRow {
+			t.Errorf("page row %d: %s; /status: %s", i, got, wantRow)
+		}
+	}
+	charts := regexp.MustCompile(`<svg class="chart (fresh|lag)" data-samples="(\d+)"[^>]*>.*?<polyline points="([^"]*)"`).FindAllStringSubmatch(dom, -1)
+	if len(charts) != 2*len(want.Tables) {
+		t.Fatalf("the page has %d charts, want 2 per table:\n%s", len(charts), dom)
+	}
+	for _, c := range charts {
+		if n, _ := strconv.Atoi(c[2]); n < 2 || len(strings.Fields(c[3])) != n {
+			t.Errorf("%s chart with %s samples and points %q: want the samples taken so far and now, one point each", c[1], c[2], c[3])
+		}
+	}
 }

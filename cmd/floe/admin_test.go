@@ -243,3 +243,33 @@ func TestAdminConfig(t *testing.T) {
 	_, err = ParseConfig("a.yaml", []byte(minimalYAML+"server:\n  admin-address: localhost\n"), nil)
 	require.ErrorContains(t, err, `server.admin-address: bad listen address "localhost" (fix: write :port (127.0.0.1 only) or host:port`)
 }
+
+// TestAdminPage: the status page shows each table of /status with its
+// charts: a point per sample of the last hour (older ones dropped) and
+// one for now, placed by time and scaled to the largest value.
+func TestAdminPage(t *testing.T) {
+	calls := 0
+	a := testAdmin(t, "", &calls)
+	now := time.Now()
+	a.board.Publish(checkpoint.LiveStatus{Tables: []checkpoint.TableLive{
+		{Source: "public.orders", Sink: "shop.orders", Position: "pg.v1:0/10", LastCommit: now.Add(-4 * time.Second)},
+	}})
+	require.True(t, a.hist.record(now.Add(-2*time.Hour), a))
+	require.True(t, a.hist.record(now.Add(-30*time.Minute), a))
+	require.Len(t, a.hist.samples("shop.orders"), 1, "samples older than an hour are dropped")
+
+	c := sparkline(now, []sample{{at: now.Add(-30 * time.Minute), lag: 2}, {at: now, lag: 4}}, func(s sample) float64 { return s.lag })
+	require.Equal(t, chart{Points: "120.0,20.0 240.0,0.0", Max: 4, Samples: 2}, c)
+
+	w := httptest.NewRecorder()
+	a.handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	body := w.Body.String()
+	require.Contains(t, body, `<tr class="table" data-table="shop.orders" data-state="streaming" data-data-files="0" data-delete-files="0" data-schema-id="0">`)
+	require.Contains(t, body, `<svg class="chart lag" data-samples="2"`)
+	require.Contains(t, body, `id="pipeline" data-streaming="false"`)
+
+	w = httptest.NewRecorder()
+	a.handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/nothing", nil))
+	require.Equal(t, http.StatusNotFound, w.Code)
+}
