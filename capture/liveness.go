@@ -62,6 +62,7 @@ type Liveness struct {
 	expectEvery time.Duration
 	owed        time.Time // zero: nothing owed
 	reason      string    // why no stream runs
+	serverEnd   Position  // nil: the source does not report it
 }
 
 // NewLiveness returns a Liveness with no stream yet.
@@ -152,6 +153,27 @@ func (l *Liveness) oweLocked(at time.Time) {
 	}
 }
 
+// ServerEnd records the end of the server's change stream as the server
+// last reported it (PostgreSQL: the WAL end a walsender message carries),
+// for the lag in bytes; sources that do not know it never call it.
+func (l *Liveness) ServerEnd(p Position) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.serverEnd = p
+	l.mu.Unlock()
+}
+
+// Distancer is a Position that can measure its stream in bytes: BytesAfter
+// is how many bytes of the stream lie after earlier up to the receiver (0
+// when earlier is not before it), and ok is false when earlier is not a
+// position of the same source. PostgreSQL positions are; MySQL ones are
+// not (a binlog position's bytes do not add across files).
+type Distancer interface {
+	BytesAfter(earlier Position) (n int64, ok bool)
+}
+
 // LivenessStatus is a Liveness at one instant.
 type LivenessStatus struct {
 	// Streaming is true while a stream runs.
@@ -165,6 +187,8 @@ type LivenessStatus struct {
 	Silent time.Duration
 	// Reason says why no stream runs ("" while streaming).
 	Reason string
+	// ServerEnd is the last ServerEnd recorded (nil: none).
+	ServerEnd Position
 }
 
 // Status returns the state at now.
@@ -174,7 +198,7 @@ func (l *Liveness) Status(now time.Time) LivenessStatus {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := LivenessStatus{Streaming: l.streaming, Streamed: l.streamed, Reason: l.reason}
+	st := LivenessStatus{Streaming: l.streaming, Streamed: l.streamed, Reason: l.reason, ServerEnd: l.serverEnd}
 	if !l.owed.IsZero() && now.After(l.owed) {
 		st.Behind = now.Sub(l.owed)
 	}

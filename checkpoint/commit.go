@@ -39,6 +39,7 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 		// Nothing to commit, but the stream may have moved up to tables
 		// that are ahead of it (read under an exported snapshot).
 		c.ackCommitted()
+		c.publishStatus()
 		return nil
 	}
 	// The source must still carry every table: a commit past the point
@@ -85,6 +86,7 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 			c.log.Warn("record committed tables in the state dir", "err", err)
 		}
 	}
+	c.publishStatus()
 	c.opts.Metrics.Checkpoints.Inc()
 	c.opts.Metrics.CheckpointSeconds.Observe(time.Since(start).Seconds())
 	c.log.Info("checkpoint committed", "checkpoint", checkpoint, "position", fmtPos(pos),
@@ -175,6 +177,7 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	t.committed = pos
 	t.checkpoint = checkpoint
 	t.lastCommit = time.Now()
+	t.snapshotID = res.SnapshotID
 	if t.convergeUntil != nil && pos != nil && pos.Compare(t.convergeUntil) >= 0 {
 		c.log.Info("table converged after resumed snapshot", "table", t.id.String(), "position", pos.String())
 		t.convergeUntil = nil
@@ -270,7 +273,7 @@ func (c *Coordinator) idleTables(all bool) []*tableRun {
 // buffered.
 func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint int64, pos capture.Position) error {
 	jitter.At(jitter.BeforeCommit)
-	_, err := t.table.Commit(ctx, lakewriter.Commit{
+	res, err := t.table.Commit(ctx, lakewriter.Commit{
 		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, epoch: c.epoch, pos: pos, plan: t.window, keepUntil: t.windowEnd,
 			convergeUntil: t.convergeUntil, source: t.sourceTable()}.props(),
 		Token: ledger.PropCheckpoint,
@@ -281,7 +284,7 @@ func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint 
 		return fmt.Errorf("advance the position of quiet table %s (checkpoint %d): %w", t.id, checkpoint, err)
 	}
 	c.log.Debug("quiet table position advanced", "table", t.id.String(), "position", pos.String())
-	t.committed, t.checkpoint, t.lastCommit = pos, checkpoint, time.Now()
+	t.committed, t.checkpoint, t.lastCommit, t.snapshotID = pos, checkpoint, time.Now(), res.SnapshotID
 	if t.convergeUntil != nil && pos.Compare(t.convergeUntil) >= 0 {
 		t.convergeUntil = nil
 	}

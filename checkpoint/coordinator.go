@@ -41,6 +41,9 @@ type Options struct {
 	// shared by the coordinators of one run's attempts; nil: a new run
 	// (NewFencing).
 	Fencing *Fencing
+	// Status, when set, receives the per-table state after recovery and
+	// after every checkpoint (see StatusBoard).
+	Status *StatusBoard
 }
 
 func (o *Options) setDefaults() error {
@@ -99,6 +102,9 @@ type tableRun struct {
 	checkpoint int64
 	// lastCommit is when this run last committed the table (or recovered it).
 	lastCommit time.Time
+	// snapshotID is the Iceberg snapshot of this run's last commit of
+	// the table (0 before its first).
+	snapshotID int64
 	// plan is non-nil while the table's initial snapshot is in progress
 	// (or about to start); done chunks are the committed ones.
 	plan *capture.SnapshotPlan
@@ -189,6 +195,7 @@ func (c *Coordinator) run(ctx context.Context) error {
 	if err := c.recover(ctx); err != nil {
 		return err
 	}
+	c.publishStatus()
 	// Before Start alters what the source carries (the publication).
 	if err := c.checkContinuity(ctx); err != nil {
 		return err
@@ -222,6 +229,7 @@ func (c *Coordinator) run(ctx context.Context) error {
 	if err := c.recordStart(ctx, info.From); err != nil {
 		return err
 	}
+	c.publishStatus()
 	if err := c.setWatermarks(ctx); err != nil {
 		return err
 	}

@@ -112,7 +112,11 @@
 //     the quiet tables due (idleTables, advanceTable), then acknowledges;
 //   - ack.go: ackCommitted, the lowest position every table committed;
 //   - window.go: the snapshot watermark windows; props.go: what a commit
-//     records, through lakewriter/ledger.
+//     records, through lakewriter/ledger;
+//   - status.go: StatusBoard, the copy of the per-table state the
+//     coordinator publishes after recovery and at the end of every
+//     checkpoint (Options.Status), which other goroutines read instead of
+//     its fields.
 //
 // Each rule of the protocol has a contract test (contract_test.go) that
 // runs coordinators over the in-memory source capture/memsource, which

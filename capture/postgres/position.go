@@ -40,6 +40,27 @@ func (p Position) Compare(other capture.Position) int {
 	return 0
 }
 
+// BytesAfter is the WAL bytes from earlier up to p (capture.Distancer);
+// ok is false when earlier is not a postgres Position.
+func (p Position) BytesAfter(earlier capture.Position) (int64, bool) {
+	var o Position
+	switch e := earlier.(type) {
+	case Position:
+		o = e
+	case *Position:
+		if e == nil {
+			return 0, false
+		}
+		o = *e
+	default:
+		return 0, false
+	}
+	if o.LSN >= p.LSN {
+		return 0, true
+	}
+	return int64(p.LSN - o.LSN), true
+}
+
 func asPosition(p capture.Position) Position { return toolkit.AsPosition[Position](p, "postgres") }
 
 // DecodePosition parses the form written by Position.String.

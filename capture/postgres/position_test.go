@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/stretchr/testify/require"
 
+	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/capturetest"
 )
 
@@ -76,4 +78,20 @@ func TestAckNeverMovesBackwards(t *testing.T) {
 	if got := s.acked.Load(); got != 150 {
 		t.Fatalf("acked = %d, want 150", got)
 	}
+}
+
+// TestPositionBytesAfter: the WAL bytes between two positions, across the
+// 4 GiB boundary of the text form's halves; 0 for an earlier end; not a
+// distance to another source's position.
+func TestPositionBytesAfter(t *testing.T) {
+	end := Position{LSN: 0x2_0000_0010}
+	n, ok := end.BytesAfter(Position{LSN: 0x1_FFFF_FFF0})
+	require.True(t, ok)
+	require.Equal(t, int64(0x20), n)
+	n, ok = end.BytesAfter(&Position{LSN: 0x2_0000_0020})
+	require.True(t, ok)
+	require.Zero(t, n)
+	_, ok = end.BytesAfter(nil)
+	require.False(t, ok)
+	var _ capture.Distancer = end
 }

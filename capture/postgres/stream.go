@@ -147,6 +147,18 @@ type streamer struct {
 	sentAt     time.Time    // when it was sent
 	activity   atomic.Int64 // unix nanos of the last emitted batch (or heartbeat)
 	watch      stallWatch
+	// endAt is when the server's WAL end was last given to Liveness.
+	endAt time.Time
+}
+
+// serverEnd gives Liveness the server's WAL end: at every keepalive, and
+// from data messages at most once a second (it costs a lock and an
+// allocation, which a message each would add to the hot path).
+func (st *streamer) serverEnd(end pglogrepl.LSN, keepalive bool) {
+	if now := time.Now(); keepalive || now.Sub(st.endAt) >= time.Second {
+		st.endAt = now
+		st.s.cfg.Liveness.ServerEnd(Position{LSN: end})
+	}
 }
 
 type txnState struct {
@@ -203,6 +215,7 @@ func (st *streamer) run(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("parse keepalive: %w", err)
 				}
+				st.serverEnd(ka.ServerWALEnd, true)
 				if ka.ReplyRequested {
 					if err := st.sync(ctx, ka.ServerWALEnd); err != nil {
 						return err
@@ -216,6 +229,7 @@ func (st *streamer) run(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("parse xlog data: %w", err)
 				}
+				st.serverEnd(xld.ServerWALEnd, false)
 				if err := st.handle(ctx, xld.WALData); err != nil {
 					return err
 				}

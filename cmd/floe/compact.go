@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -195,15 +196,88 @@ func newCompactionMetrics(reg prometheus.Registerer) *compactionMetrics {
 	return m
 }
 
-// runCompactor runs a maintenance pass over the pipeline's tables every
-// compaction.interval until ctx is done. It shares cat, and with it the
-// tables' commit locks, with the pipeline, so a pass never races an
-// ingestion commit of this process. Failures are logged and retried at
-// the next interval; they never stop the pipeline.
-func runCompactor(ctx context.Context, cfg *Config, cat *lakewriter.Catalog, m *compactionMetrics, log *slog.Logger) {
+// compactor runs the maintenance passes of floe run: in the background
+// every compaction.interval (loop) and on demand (the admin API's
+// /actions/compact). It shares cat, and with it the tables' commit locks,
+// with the pipeline, so a pass never races an ingestion commit of this
+// process; passes run one at a time.
+type compactor struct {
+	cfg  *Config
+	cat  *lakewriter.Catalog
+	m    *compactionMetrics
+	opts compaction.Options
+	log  *slog.Logger
+	mu   sync.Mutex
+}
+
+func newCompactor(cfg *Config, cat *lakewriter.Catalog, reg prometheus.Registerer, log *slog.Logger) *compactor {
 	opts := compactionOptions(cfg, log)
-	log = opts.Logger
-	ticker := time.NewTicker(cfg.Compaction.Interval)
+	return &compactor{cfg: cfg, cat: cat, m: newCompactionMetrics(reg), opts: opts, log: opts.Logger}
+}
+
+// tableCompaction is the outcome of one table's pass.
+type tableCompaction struct {
+	Table string `json:"table"`
+	// Outcome is ok, conflict (another writer committed during the pass;
+	// nothing changed) or error.
+	Outcome string `json:"outcome"`
+	Error   string `json:"error,omitempty"`
+	// SnapshotID is the rewrite snapshot; 0 when nothing was rewritten.
+	SnapshotID         int64 `json:"snapshot_id,omitempty"`
+	RewrittenDataFiles int   `json:"rewritten_data_files"`
+	AddedDataFiles     int   `json:"added_data_files"`
+	RemovedDeleteFiles int   `json:"removed_delete_files"`
+	ExpiredSnapshots   int   `json:"expired_snapshots"`
+	RemovedOrphans     int   `json:"removed_orphan_files"`
+}
+
+// pass runs one maintenance pass over the pipeline's tables. Failures of
+// one table are in its outcome and do not stop the others; the error is
+// for a failure to list the tables or a cancelled ctx.
+func (c *compactor) pass(ctx context.Context) ([]tableCompaction, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	start := time.Now()
+	tables, err := pipelineTables(ctx, c.cfg, c.cat)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.m.passes.WithLabelValues("error").Inc()
+		}
+		return nil, fmt.Errorf("compaction: list tables: %w", err)
+	}
+	out := make([]tableCompaction, 0, len(tables))
+	for _, t := range tables {
+		res, err := compaction.Compact(ctx, t, c.opts)
+		tc := tableCompaction{Table: t.Ident().String(), Outcome: "ok"}
+		switch {
+		case ctx.Err() != nil:
+			return out, ctx.Err()
+		case errors.Is(err, compaction.ErrConflict):
+			tc.Outcome = "conflict"
+			c.log.Info("compaction: another writer committed during the pass; retrying next interval", "table", tc.Table)
+		case err != nil:
+			tc.Outcome, tc.Error = "error", err.Error()
+			c.log.Warn("compaction pass failed; retrying next interval", "table", tc.Table, "err", err)
+		default:
+			tc.SnapshotID, tc.RewrittenDataFiles, tc.AddedDataFiles = res.SnapshotID, res.RewrittenDataFiles, res.AddedDataFiles
+			tc.RemovedDeleteFiles, tc.ExpiredSnapshots, tc.RemovedOrphans = res.RemovedDeleteFiles, res.ExpiredSnapshots, res.RemovedOrphans
+			c.m.rewrittenFiles.Add(float64(res.RewrittenDataFiles))
+			c.m.removedDeletes.Add(float64(res.RemovedDeleteFiles))
+			c.m.expiredSnaps.Add(float64(res.ExpiredSnapshots))
+			c.m.removedOrphans.Add(float64(res.RemovedOrphans))
+		}
+		c.m.passes.WithLabelValues(tc.Outcome).Inc()
+		out = append(out, tc)
+	}
+	c.m.lastPassSeconds.Set(time.Since(start).Seconds())
+	return out, nil
+}
+
+// loop runs a pass every compaction.interval until ctx is done. Failures
+// are logged and retried at the next interval; they never stop the
+// pipeline.
+func (c *compactor) loop(ctx context.Context) {
+	ticker := time.NewTicker(c.cfg.Compaction.Interval)
 	defer ticker.Stop()
 	for {
 		select {
@@ -211,34 +285,8 @@ func runCompactor(ctx context.Context, cfg *Config, cat *lakewriter.Catalog, m *
 			return
 		case <-ticker.C:
 		}
-		start := time.Now()
-		tables, err := pipelineTables(ctx, cfg, cat)
-		if err != nil {
-			if ctx.Err() == nil {
-				m.passes.WithLabelValues("error").Inc()
-				log.Warn("compaction: list tables", "err", err)
-			}
-			continue
+		if _, err := c.pass(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("compaction pass failed; retrying next interval", "err", err)
 		}
-		for _, t := range tables {
-			res, err := compaction.Compact(ctx, t, opts)
-			switch {
-			case ctx.Err() != nil:
-				return
-			case errors.Is(err, compaction.ErrConflict):
-				m.passes.WithLabelValues("conflict").Inc()
-				log.Info("compaction: another writer committed during the pass; retrying next interval", "table", t.Ident().String())
-			case err != nil:
-				m.passes.WithLabelValues("error").Inc()
-				log.Warn("compaction pass failed; retrying next interval", "table", t.Ident().String(), "err", err)
-			default:
-				m.passes.WithLabelValues("ok").Inc()
-				m.rewrittenFiles.Add(float64(res.RewrittenDataFiles))
-				m.removedDeletes.Add(float64(res.RemovedDeleteFiles))
-				m.expiredSnaps.Add(float64(res.ExpiredSnapshots))
-				m.removedOrphans.Add(float64(res.RemovedOrphans))
-			}
-		}
-		m.lastPassSeconds.Set(time.Since(start).Seconds())
 	}
 }

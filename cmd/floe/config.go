@@ -181,6 +181,13 @@ type ServerConfig struct {
 	// ReadyMaxLag is ready-max-lag: the largest source lag at which
 	// /readyz still answers ready; default 5m.
 	ReadyMaxLag time.Duration
+	// AdminAddress is admin-address: host:port of the admin API (/status
+	// and actions, besides /metrics, /healthz and /readyz); a bare :port
+	// listens on 127.0.0.1 only; empty = off.
+	AdminAddress string
+	// AdminToken is admin-token: the bearer token the admin API's actions
+	// require (${VAR} expanded); empty = actions refused.
+	AdminToken string
 }
 
 // LogConfig is the `log:` section.

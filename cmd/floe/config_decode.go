@@ -101,7 +101,8 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 			field{"retain-last", d.integer(&c.Compaction.RetainLast)},
 			field{"remove-orphans-older-than", d.duration(&c.Compaction.RemoveOrphansOlderThan)})},
 		{"server", sec(field{"metrics-address", d.str(&c.Server.MetricsAddress)},
-			field{"ready-max-lag", d.duration(&c.Server.ReadyMaxLag)})},
+			field{"ready-max-lag", d.duration(&c.Server.ReadyMaxLag)},
+			field{"admin-address", d.str(&c.Server.AdminAddress)}, field{"admin-token", d.raw(&c.Server.AdminToken)})},
 		{"log", sec(field{"format", d.str(&c.Log.Format)}, field{"level", d.str(&c.Log.Level)})},
 	})
 }

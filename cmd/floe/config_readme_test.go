@@ -39,7 +39,7 @@ func readmeBlock(t *testing.T, heading string) string {
 // it, and a configuration without the keys gets them. A default changed
 // in a package fails here until the README says the same.
 func TestREADMEDefaults(t *testing.T) {
-	doc, err := ParseConfig("README.md", []byte(readmeBlock(t, "## Running it")), testEnv(map[string]string{"PGPASSWORD": "pw"}))
+	doc, err := ParseConfig("README.md", []byte(readmeBlock(t, "## Running it")), testEnv(map[string]string{"PGPASSWORD": "pw", "FLOE_ADMIN_TOKEN": "t"}))
 	require.NoError(t, err, "the README's configuration must be valid")
 	def, err := ParseConfig("minimal.yaml", []byte(minimalYAML), nil)
 	require.NoError(t, err)
@@ -61,6 +61,7 @@ func TestREADMEDefaults(t *testing.T) {
 	require.Equal(t, def.Compaction, doc.Compaction, "compaction:")
 	require.Equal(t, def.Server.ReadyMaxLag, doc.Server.ReadyMaxLag, "server.ready-max-lag")
 	require.Equal(t, def.Server.MetricsAddress, "", "server.metrics-address: empty (default) = off")
+	require.Equal(t, [2]string{"", ""}, [2]string{def.Server.AdminAddress, def.Server.AdminToken}, "server.admin-*: empty (default) = off")
 	require.Equal(t, def.Log, doc.Log, "log:")
 
 	// The defaults a configuration gets are the packages' own.

@@ -94,7 +94,8 @@ func (c *Config) Redacted() string {
 	}
 	root.Content = append(root.Content,
 		str("compaction"), compaction,
-		str("server"), m("metrics-address", str(c.Server.MetricsAddress), "ready-max-lag", str(c.Server.ReadyMaxLag.String())),
+		str("server"), m("metrics-address", str(c.Server.MetricsAddress), "ready-max-lag", str(c.Server.ReadyMaxLag.String()),
+			"admin-address", str(c.Server.AdminAddress), "admin-token", str(mask(c.Server.AdminToken))),
 		str("log"), m("format", str(c.Log.Format), "level", str(c.Log.Level)))
 	var b strings.Builder
 	enc := yaml.NewEncoder(&b)

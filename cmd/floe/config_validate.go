@@ -160,6 +160,13 @@ func (v *validator) serverAndLog() {
 				"bad listen address %q", a)
 		}
 	}
+	if a := c.Server.AdminAddress; a != "" {
+		_, port, err := net.SplitHostPort(a)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 {
+			v.add("server.admin-address", "write :port (127.0.0.1 only) or host:port, e.g. :9465, or leave it empty to disable",
+				"bad listen address %q", a)
+		}
+	}
 	v.Positive("server.ready-max-lag", c.Server.ReadyMaxLag)
 	v.OneOf("log.format", c.Log.Format, "text", "json")
 	v.OneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")

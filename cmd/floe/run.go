@@ -122,16 +122,25 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 	if err := checkStateMatchesCatalog(ctx, cfg, store, cat); err != nil {
 		return err
 	}
+	comp := newCompactor(cfg, cat, reg, log)
 	if cfg.Compaction.On() {
 		// Stopped before the catalog closes (defers run last-in first-out).
 		compactCtx, stopCompactor := context.WithCancel(ctx)
 		done := make(chan struct{})
-		metrics := newCompactionMetrics(reg)
 		go func() {
 			defer close(done)
-			runCompactor(compactCtx, cfg, cat, metrics, log)
+			comp.loop(compactCtx)
 		}()
 		defer func() { stopCompactor(); <-done }()
+	}
+	board := checkpoint.NewStatusBoard()
+	if cfg.Server.AdminAddress != "" {
+		_, stop, err := serveAdmin(ctx, cfg, &admin{cfg: cfg, reg: reg, board: board, live: live, lag: metrics.SourceLag,
+			cat: cat, compact: comp.pass, log: log})
+		if err != nil {
+			return err
+		}
+		defer stop() // before the catalog closes: waits for requests in flight
 	}
 
 	// An attempt ends with an error; one that can pass (a lost or stalled
@@ -145,7 +154,7 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		started := time.Now()
-		err := runAttempt(ctx, cfg, src, cat, mode, store, metrics, log, progress, fencing)
+		err := runAttempt(ctx, cfg, src, cat, mode, store, metrics, board, log, progress, fencing)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
@@ -236,7 +245,7 @@ func setupError(cfg *Config, err error) error {
 
 // runAttempt runs the coordinator once on a fresh source.
 func runAttempt(ctx context.Context, cfg *Config, src floeSource, cat *lakewriter.Catalog, mode transform.Mode,
-	store *state.Store, metrics *checkpoint.Metrics, log *slog.Logger, progress io.Writer, fencing *checkpoint.Fencing) error {
+	store *state.Store, metrics *checkpoint.Metrics, board *checkpoint.StatusBoard, log *slog.Logger, progress io.Writer, fencing *checkpoint.Fencing) error {
 	coord, err := checkpoint.New(checkpoint.Options{
 		Pipeline: cfg.Pipeline.Name,
 		Source:   src,
@@ -250,6 +259,7 @@ func runAttempt(ctx context.Context, cfg *Config, src floeSource, cat *lakewrite
 		Metrics:  metrics,
 		Progress: progress,
 		Fencing:  fencing,
+		Status:   board,
 	})
 	if err != nil {
 		return err

@@ -24,12 +24,24 @@ func statusCommand() *cobra.Command {
 		Long: `status reads the pipeline's Iceberg tables (not the source, which may be down)
 and prints per table: the last checkpoint and source position committed, when,
 the initial snapshot's progress, the live data and delete files, and the last
-compaction. It may run while floe run is running.`,
+compaction. It may run while floe run is running. When server.admin-address
+is set and floe run answers there, status prints its /status instead (JSON
+format version in "v"), with the live lag and each table's freshness.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := LoadConfig(configPath)
 			if err != nil {
 				return err
+			}
+			if live, ok, err := fetchAdminStatus(cmd.Context(), cfg); err != nil {
+				return err
+			} else if ok {
+				if asJSON {
+					enc := json.NewEncoder(cmd.OutOrStdout())
+					enc.SetIndent("", "  ")
+					return enc.Encode(live)
+				}
+				return printAdminStatus(cmd.OutOrStdout(), live)
 			}
 			st, err := pipelineStatus(cmd.Context(), cfg, time.Now())
 			if err != nil {
@@ -65,6 +77,11 @@ type TableStatus struct {
 	Checkpoint int64     `json:"checkpoint"`
 	Position   string    `json:"position,omitempty"`
 	CommitTime time.Time `json:"commit_time"`
+	// SnapshotID is the Iceberg snapshot of the last commit of the
+	// pipeline (the one Checkpoint and Position come from); SchemaID the
+	// table's current Iceberg schema.
+	SnapshotID int64 `json:"snapshot_id,omitempty"`
+	SchemaID   int   `json:"schema_id"`
 	// Snapshot is "complete", or "N/M chunks" while the initial snapshot
 	// runs.
 	Snapshot string `json:"snapshot"`
@@ -117,6 +134,7 @@ func tableStatus(ctx context.Context, pipeline string, t *lakewriter.Table, now 
 	}
 	if s, ok := ledger.Last(hist, summary, pipeline); ok {
 		ts.CommitTime = time.UnixMilli(s.TimestampMs).UTC()
+		ts.SnapshotID = s.ID
 		ts.age = now.Sub(ts.CommitTime)
 		ts.Checkpoint, _ = ledger.ParseCheckpoint(s.Props)
 		ts.Position = s.Props[ledger.PropPosition]
@@ -136,6 +154,7 @@ func tableStatus(ctx context.Context, pipeline string, t *lakewriter.Table, now 
 	if ts.DataFiles, ts.DeleteFiles, err = t.FileCounts(ctx); err != nil {
 		return ts, err
 	}
+	ts.SchemaID = t.SchemaID()
 	return ts, nil
 }
 
