@@ -48,8 +48,12 @@ type Snapshotter interface {
 
 // SchemaFollower is implemented by sources whose stream follows schema
 // changes of captured tables: a change's Schema pointer changes with the
-// layout it was written in, a DDL batch is a Barrier, and a change whose
-// effect on existing rows the stream cannot carry stops it with an error.
+// layout it was written in, a DDL batch is a Barrier (PostgreSQL, whose
+// stream carries no DDL: an empty Barrier batch before the transaction
+// that first writes in the new layout, when that transaction has no
+// changes before the new layout and a position is free before it), and
+// a change whose effect on existing rows the stream cannot carry stops
+// it with an error.
 //
 // Used by the coordinator (checkpoint), which evolves Iceberg tables only
 // for such sources; for any other, a source layout that differs from its

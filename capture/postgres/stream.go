@@ -18,7 +18,6 @@ import (
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/schema"
-	"github.com/floe-cdc/floe/schema/pgtype"
 )
 
 // messagesSince is the first major version whose pgoutput streams logical
@@ -153,7 +152,8 @@ type txnState struct {
 	finalLSN   pglogrepl.LSN
 	commitTime time.Time
 	changes    []capture.Change
-	bytes      int // capture.Change.Size of changes
+	bytes      int  // capture.Change.Size of changes
+	split      bool // a part was emitted
 	skip       bool
 }
 
@@ -307,7 +307,7 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 	}
 	switch m := msg.(type) {
 	case *pglogrepl.RelationMessage:
-		return st.relation(m)
+		return st.relation(ctx, m)
 	case *pglogrepl.BeginMessage:
 		if st.txn != nil {
 			return fmt.Errorf("pgoutput: begin of %s inside an open transaction", m.FinalLSN)
@@ -414,50 +414,7 @@ func (st *streamer) change(ctx context.Context, rel uint32, op capture.Op, build
 // transaction, not after this one's final position.
 func (st *streamer) emitPart(ctx context.Context, txn *txnState) error {
 	part := capture.Batch{Changes: txn.changes, Position: Position{LSN: txn.finalLSN + 1}, CommitTime: txn.commitTime, More: true}
+	txn.split = true
 	txn.changes, txn.bytes = make([]capture.Change, 0, min(len(txn.changes), st.s.cfg.MaxBatchChanges)), 0
 	return st.emit(ctx, part)
-}
-
-// relation records a Relation message: a captured table's layout must be
-// the discovered one; other tables are remembered and their changes ignored.
-func (st *streamer) relation(m *pglogrepl.RelationMessage) error {
-	id := capture.TableID{Schema: m.Namespace, Name: m.RelationName}
-	t, ok := st.byName[id]
-	if !ok {
-		st.ignored[m.RelationID] = id.String()
-		delete(st.rels, m.RelationID)
-		st.s.log.Warn("ignoring changes of a table that is not captured", "table", id.String())
-		return nil
-	}
-	if diff := layoutDiff(t, m); diff != "" {
-		return fmt.Errorf("schema change on %s is not supported yet: %s; restore the table's previous layout, or re-snapshot the table after the change", id, diff)
-	}
-	st.rels[m.RelationID] = t
-	return nil
-}
-
-// layoutDiff describes how a Relation message differs from the discovered
-// layout (column names, type OIDs and modifiers), or returns "".
-func layoutDiff(t *table, m *pglogrepl.RelationMessage) string {
-	same := len(m.Columns) == len(t.attTypes)
-	for i := 0; same && i < len(m.Columns); i++ {
-		c := m.Columns[i]
-		same = c.Name == t.layout.Columns[i].Name && c.DataType == t.attTypes[i] && c.TypeModifier == t.attMods[i]
-	}
-	if same {
-		return ""
-	}
-	was := make([]string, len(t.attTypes))
-	for i, c := range t.layout.Columns {
-		was[i] = fmt.Sprintf("%s %s", c.Name, c.Source)
-	}
-	now := make([]string, len(m.Columns))
-	for i, c := range m.Columns {
-		typ := pgtype.FromOID(c.DataType, c.TypeModifier).Format()
-		if j := t.layout.Index(c.Name); j >= 0 && t.attTypes[j] == c.DataType && t.attMods[j] == c.TypeModifier {
-			typ = t.layout.Columns[j].Source.String()
-		}
-		now[i] = c.Name + " " + typ
-	}
-	return fmt.Sprintf("columns were (%s), now (%s)", strings.Join(was, ", "), strings.Join(now, ", "))
 }
