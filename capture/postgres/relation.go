@@ -100,10 +100,13 @@ func sameRelation(t *table, m *pglogrepl.RelationMessage) bool {
 }
 
 // relationChange is what nextLayout found: the table in its new layout
-// (nil: nothing changed) and the changes in words.
+// (nil: nothing changed, or a layout the stream cannot decode), the
+// changes in words, and refusal, set when the change is one the stream
+// cannot follow (see relation for what the stream then emits).
 type relationChange struct {
 	next    *table
 	changes []string
+	refusal error
 }
 
 // nextLayout builds the layout Relation m announces for table cur; every
@@ -134,21 +137,26 @@ func (s *Source) nextLayout(ctx context.Context, cur *table, m *pglogrepl.Relati
 	next := *cur
 	next.layout = &schema.Table{}
 	next.decoders, next.attTypes, next.attMods, next.attNums = nil, nil, nil, nil
-	var changes []string
-	refuse := func(col, format string, args ...any) (relationChange, error) {
-		return relationChange{}, fmt.Errorf("schema change of captured table %s: column %s: %s; pgoutput carries no row events for what that did to the existing rows, so the Iceberg table cannot follow it; re-snapshot the table with `floe resnapshot --config FILE --table %s` after the change",
+	var changes, added []string
+	var refusal error
+	refuse := func(col, format string, args ...any) error {
+		err := fmt.Errorf("schema change of captured table %s: column %s: %s; pgoutput carries no row events for what that did to the existing rows, so the Iceberg table cannot follow it; re-snapshot the table with `floe resnapshot --config FILE --table %s` after the change",
 			cur.id, col, fmt.Sprintf(format, args...), cur.id)
+		if refusal == nil {
+			refusal = err
+		}
+		return err
 	}
 	for _, c := range m.Columns {
 		a, inCatalog := live[c.Name]
 		j := cur.layout.Index(c.Name)
 		if inCatalog {
 			if j >= 0 && cur.attNums[j] != 0 && a.num != cur.attNums[j] {
-				return refuse(c.Name, "it was dropped and added again (attnum %d, was %d)", a.num, cur.attNums[j])
+				refuse(c.Name, "it was dropped and added again (attnum %d, was %d)", a.num, cur.attNums[j])
 			}
 			if j < 0 {
 				if k := slices.Index(cur.attNums, a.num); k >= 0 {
-					return refuse(c.Name, "it is column %s renamed (a rename looks like a drop and an add to pgoutput; the existing rows' values would be lost under the new name)", cur.layout.Columns[k].Name)
+					refuse(c.Name, "it is column %s renamed (a rename looks like a drop and an add to pgoutput; the existing rows' values would be lost under the new name)", cur.layout.Columns[k].Name)
 				}
 			}
 		}
@@ -163,7 +171,7 @@ func (s *Source) nextLayout(ctx context.Context, cur *table, m *pglogrepl.Relati
 			}
 			col, err = pgtype.Column(c.Name, st, inCatalog && a.notNull)
 			if err != nil {
-				return refuse(c.Name, "%v", err)
+				return relationChange{refusal: refuse(c.Name, "%v", err)}, nil
 			}
 			// The session's first Relation may be older than the
 			// discovered layout (a replay): its type is checked only
@@ -171,11 +179,14 @@ func (s *Source) nextLayout(ctx context.Context, cur *table, m *pglogrepl.Relati
 			if j >= 0 && (resent || inCatalog && a.typ == c.DataType && a.mod == c.TypeModifier) {
 				old := cur.layout.Columns[j]
 				if !widens(cur.attTypes[j], cur.attMods[j], c.DataType, c.TypeModifier) || !schema.Promotable(old.Type, col.Type) {
-					return refuse(c.Name, "type changed from %s to %s, which is not a widening Iceberg can follow",
+					refuse(c.Name, "type changed from %s to %s, which is not a widening Iceberg can follow",
 						typeText(cur.attTypes[j], cur.attMods[j], old.Source), typeText(c.DataType, c.TypeModifier, col.Source))
 				}
-				changes = append(changes, fmt.Sprintf("widen column %s %s -> %s", c.Name,
+				changes = append(changes, fmt.Sprintf("change column %s %s -> %s", c.Name,
 					typeText(cur.attTypes[j], cur.attMods[j], old.Source), typeText(c.DataType, c.TypeModifier, col.Source)))
+			} else if j >= 0 {
+				changes = append(changes, fmt.Sprintf("column %s replayed as %s (now %s)", c.Name,
+					typeText(c.DataType, c.TypeModifier, col.Source), typeText(cur.attTypes[j], cur.attMods[j], cur.layout.Columns[j].Source)))
 			}
 		}
 		if inCatalog {
@@ -187,11 +198,12 @@ func (s *Source) nextLayout(ctx context.Context, cur *table, m *pglogrepl.Relati
 				s.log.Warn("a column in the stream no longer exists; whether it was added with a default that filled existing rows cannot be checked",
 					"table", cur.id.String(), "column", c.Name)
 			case a.generated:
-				return refuse(c.Name, "it was added as a generated column, whose values for the existing rows the server computed")
+				refuse(c.Name, "it was added as a generated column, whose values for the existing rows the server computed")
 			case a.hasMissing || a.hasDef:
-				return refuse(c.Name, "it was added with a DEFAULT (or given one since), which the server filled into the existing rows")
+				refuse(c.Name, "it was added with a DEFAULT (or given one since), which the server filled into the existing rows")
 			}
 			changes = append(changes, fmt.Sprintf("add column %s %s", c.Name, col.Source))
+			added = append(added, c.Name)
 		} else if old := cur.layout.Columns[j]; old.Nullable != col.Nullable {
 			changes = append(changes, fmt.Sprintf("make column %s %s", c.Name, map[bool]string{true: "nullable", false: "NOT NULL"}[col.Nullable]))
 		}
@@ -203,27 +215,34 @@ func (s *Source) nextLayout(ctx context.Context, cur *table, m *pglogrepl.Relati
 		next.decoders = append(next.decoders, d)
 		next.attTypes = append(next.attTypes, c.DataType)
 		next.attMods = append(next.attMods, c.TypeModifier)
-		next.attNums = append(next.attNums, a.num) // 0 when no longer in the catalog
+		num := a.num // 0 when no longer in the catalog
+		if !inCatalog && j >= 0 {
+			num = cur.attNums[j]
+		}
+		next.attNums = append(next.attNums, num)
 	}
 	for i, old := range cur.layout.Columns {
 		if slices.ContainsFunc(m.Columns, func(c *pglogrepl.RelationMessageColumn) bool { return c.Name == old.Name }) {
 			continue
 		}
 		if slices.Contains(cur.layout.Key, i) {
-			return refuse(old.Name, "the key column was dropped")
+			return relationChange{refusal: refuse(old.Name, "the key column was dropped")}, nil
 		}
 		if a, ok := byNum[cur.attNums[i]]; ok && !a.dropped && a.name != old.Name {
-			return refuse(a.name, "it is column %s renamed (a rename looks like a drop and an add to pgoutput)", old.Name)
+			refuse(a.name, "it is column %s renamed (a rename looks like a drop and an add to pgoutput)", old.Name)
+		}
+		if cur.attNums[i] == 0 && len(added) > 0 {
+			refuse(added[0], "column %s is gone in the same change, and was already gone from the catalog when the stream first carried it, so a rename cannot be told from a drop and an add", old.Name)
 		}
 		changes = append(changes, "drop column "+old.Name)
 	}
 	for _, k := range cur.layout.Key {
 		next.layout.Key = append(next.layout.Key, next.layout.Index(cur.layout.Columns[k].Name))
 	}
-	if len(changes) == 0 && sameColumns(cur.layout, next.layout) {
+	if refusal == nil && len(changes) == 0 && sameColumns(cur.layout, next.layout) {
 		return relationChange{}, nil
 	}
-	return relationChange{next: &next, changes: changes}, nil
+	return relationChange{next: &next, changes: changes, refusal: refusal}, nil
 }
 
 // widens reports whether PostgreSQL type (from, fromMod) changed into
@@ -289,6 +308,15 @@ func describeLayout(t *schema.Table) string {
 // layout (a new Schema pointer), and the change is a Barrier batch at the
 // position of the transaction it arrives in when nothing of that
 // transaction was collected yet (see barrier).
+//
+// A change the stream cannot follow does not end the stream, because
+// only the consumer knows whether it needs the table's changes there (a
+// table re-snapshotted after the change already holds its effect, and
+// skips them): every change of the table in the rest of that transaction
+// is an OpUnreadable change carrying the refusal, which a consumer that
+// needs it stops at. Later transactions are decoded in the new layout;
+// when it cannot be decoded at all, the table's changes stay OpUnreadable
+// until its next Relation message.
 func (st *streamer) relation(ctx context.Context, m *pglogrepl.RelationMessage) error {
 	id := capture.TableID{Schema: m.Namespace, Name: m.RelationName}
 	cur, ok := st.byName[id]
@@ -298,6 +326,7 @@ func (st *streamer) relation(ctx context.Context, m *pglogrepl.RelationMessage) 
 		st.s.log.Warn("ignoring changes of a table that is not captured", "table", id.String())
 		return nil
 	}
+	delete(st.unreadable, m.RelationID)
 	_, resent := st.rels[m.RelationID]
 	if !resent && sameRelation(cur, m) {
 		st.rels[m.RelationID] = cur
@@ -305,23 +334,43 @@ func (st *streamer) relation(ctx context.Context, m *pglogrepl.RelationMessage) 
 	}
 	rc, err := st.s.nextLayout(ctx, cur, m, resent)
 	if err != nil {
-		if st.txn != nil {
-			return fmt.Errorf("%w (in the transaction committing at %s)", err, st.txn.finalLSN)
+		return fmt.Errorf("follow the layout of %s: %w", id, err)
+	}
+	at := ""
+	if st.txn != nil {
+		at = st.txn.finalLSN.String()
+	}
+	if rc.refusal != nil {
+		refusal := rc.refusal
+		if at != "" {
+			refusal = fmt.Errorf("%w (in the transaction committing at %s)", refusal, at)
 		}
-		return err
+		st.s.log.Warn("a schema change the stream cannot follow: the table's changes in the new layout are unreadable", "table", id.String(), "commit_lsn", at, "error", refusal)
+		st.unreadable[m.RelationID] = unreadable{err: refusal, untilCommit: rc.next != nil}
+		if rc.next == nil {
+			st.rels[m.RelationID] = cur
+			return nil
+		}
 	}
 	if rc.next == nil {
 		st.rels[m.RelationID] = cur
 		return nil
 	}
 	st.rels[m.RelationID], st.byName[id] = rc.next, rc.next
-	at := ""
-	if st.txn != nil {
-		at = st.txn.finalLSN.String()
+	if rc.refusal != nil {
+		return nil
 	}
 	st.s.log.Info("schema change on a captured table", "table", id.String(), "commit_lsn", at,
 		"changes", strings.Join(rc.changes, "; "), "layout", describeLayout(rc.next.layout))
 	return st.barrier(ctx)
+}
+
+// unreadable is a refusal the changes of one relation carry as
+// OpUnreadable: until the transaction's commit, or (a layout the stream
+// cannot decode) until the relation's next Relation message.
+type unreadable struct {
+	err         error
+	untilCommit bool
 }
 
 // barrier emits an empty Barrier batch for a layout change that arrives

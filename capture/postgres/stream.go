@@ -67,7 +67,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 
 	st := &streamer{
 		s: s, conn: conn, out: out, start: from.LSN, last: from.LSN,
-		byName: byName, rels: map[uint32]*table{}, ignored: map[uint32]string{},
+		byName: byName, rels: map[uint32]*table{}, ignored: map[uint32]string{}, unreadable: map[uint32]unreadable{},
 		watch: stallWatch{s: s, pid: conn.PID(), timeout: stallTimeout(s.cfg, messages)},
 	}
 	st.watch.heard()
@@ -136,9 +136,10 @@ type streamer struct {
 	// synced is the WAL end of the last Sync batch emitted for a keepalive.
 	synced pglogrepl.LSN
 
-	byName  map[capture.TableID]*table
-	rels    map[uint32]*table // relation id -> captured table
-	ignored map[uint32]string // relation ids of tables not captured
+	byName     map[capture.TableID]*table
+	rels       map[uint32]*table     // relation id -> captured table
+	ignored    map[uint32]string     // relation ids of tables not captured
+	unreadable map[uint32]unreadable // relation ids whose changes are OpUnreadable (relation)
 
 	txn        *txnState
 	nextStatus time.Time
@@ -320,6 +321,11 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 		if txn == nil {
 			return fmt.Errorf("pgoutput: commit at %s without begin", m.CommitLSN)
 		}
+		for rel, u := range st.unreadable {
+			if u.untilCommit {
+				delete(st.unreadable, rel)
+			}
+		}
 		if txn.skip || m.TransactionEndLSN <= st.last {
 			return nil
 		}
@@ -385,15 +391,21 @@ func (st *streamer) change(ctx context.Context, rel uint32, op capture.Op, build
 	if txn.skip {
 		return nil
 	}
-	ch, err := build(t)
-	if err != nil {
-		var bad *schema.ValueError
-		if !errors.As(err, &bad) {
-			return fmt.Errorf("decode change of %s in transaction %s: %w", t.id, txn.finalLSN, err)
+	var ch capture.Change
+	if u, ok := st.unreadable[rel]; ok {
+		ch = capture.Change{Table: t.id, Op: capture.OpUnreadable, Err: u.err}
+	} else {
+		var err error
+		ch, err = build(t)
+		if err != nil {
+			var bad *schema.ValueError
+			if !errors.As(err, &bad) {
+				return fmt.Errorf("decode change of %s in transaction %s: %w", t.id, txn.finalLSN, err)
+			}
+			ch = capture.Change{Op: op, Err: err}
 		}
-		ch = capture.Change{Op: op, Err: err}
+		ch.Table, ch.Schema = t.id, t.layout
 	}
-	ch.Table, ch.Schema = t.id, t.layout
 	if len(txn.changes) >= st.s.cfg.MaxBatchChanges {
 		if err := st.emitPart(ctx, txn); err != nil {
 			return err
