@@ -396,3 +396,35 @@ var _ capture.SchemaFollower = (*Source)(nil)
 // follows the layout changes its Relation messages announce (see
 // relation) and stops at those it cannot follow.
 func (s *Source) FollowsSchemaChanges() bool { return true }
+
+var _ capture.AddedColumnChecker = (*Source)(nil)
+
+// CheckAddedColumns implements capture.AddedColumnChecker: a column of
+// the discovered layout that the Iceberg table lacks at start was added
+// while Floe was stopped, and its Relation message may never come (no
+// change of the table between the last commit and the ALTER). One added
+// with a default (or given one since) or as a generated column had the
+// existing rows filled without row events, so the start is refused.
+func (s *Source) CheckAddedColumns(ctx context.Context, id capture.TableID, columns []string) error {
+	t, err := s.tables.Get(id)
+	if err != nil {
+		return err
+	}
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	atts, err := readAtts(ctx, conn, t.oid)
+	if err != nil {
+		return fmt.Errorf("check the columns added to %s: %w", id, err)
+	}
+	for _, a := range atts {
+		if a.dropped || !slices.Contains(columns, a.name) || !(a.hasDef || a.hasMissing || a.generated) {
+			continue
+		}
+		return fmt.Errorf("schema change of captured table %s while floe was stopped: column %s: it was added with a DEFAULT (or given one since), which the server filled into the existing rows; pgoutput carries no row events for that, so the Iceberg table cannot follow it; re-snapshot the table with `floe resnapshot --config FILE --table %s`",
+			id, a.name, id)
+	}
+	return nil
+}
