@@ -92,8 +92,11 @@
 //     than the discovered one: its type differences are checked only when
 //     the catalog has the Relation's type now. What a Relation cannot
 //     show: a USING expression that changed values while converting them,
-//     and a column added with a default while Floe was stopped when no
-//     change of the table came between the last commit and the ALTER;
+//     and a rename or retype made while Floe was stopped when no change of
+//     the table came between the last commit and the ALTER. Columns the
+//     coordinator adds at start go through CheckAddedColumns
+//     (capture.AddedColumnChecker), which refuses one with a default or a
+//     generated one;
 //   - a chunk read after its table was rewritten by an ALTER TABLE (the
 //     table reads as empty under the older snapshot) or lost a column it
 //     reads fails with capture.ErrLayoutChanged (relation_snapshot.go).
