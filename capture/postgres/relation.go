@@ -423,7 +423,7 @@ func (s *Source) CheckAddedColumns(ctx context.Context, id capture.TableID, colu
 		if a.dropped || !slices.Contains(columns, a.name) || !(a.hasDef || a.hasMissing || a.generated) {
 			continue
 		}
-		return fmt.Errorf("schema change of captured table %s while floe was stopped: column %s: it was added with a DEFAULT (or given one since), which the server filled into the existing rows; pgoutput carries no row events for that, so the Iceberg table cannot follow it; re-snapshot the table with `floe resnapshot --config FILE --table %s`",
+		return fmt.Errorf("schema change of captured table %s found at start: column %s: it was added with a DEFAULT (or given one since), which the server filled into the existing rows; pgoutput carries no row events for that, so the Iceberg table cannot follow it; re-snapshot the table with `floe resnapshot --config FILE --table %s`",
 			id, a.name, id)
 	}
 	return nil

@@ -134,7 +134,7 @@ func TestBadInput(t *testing.T) {
 		// names the fix.
 		e.exec(`ALTER TABLE orders ADD COLUMN extra int DEFAULT 5`)
 		out, code := runFloe(t, e, "run", "--config", e.config)
-		expectOneLineError(t, out, code, "public.orders while floe was stopped: column extra", "DEFAULT", "floe resnapshot")
+		expectOneLineError(t, out, code, "public.orders found at start: column extra", "DEFAULT", "floe resnapshot")
 	})
 }
 
