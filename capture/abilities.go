@@ -19,6 +19,7 @@ import (
 //	Watermarker       checkpoint: chunks read at positions of their own
 //	RowReader         checkpoint: convergence after an inexact snapshot
 //	SchemaFollower    checkpoint: evolving Iceberg tables with the stream
+//	AddedColumnChecker checkpoint: columns added while Floe was stopped
 //	TableIdentifier   checkpoint: continuity of a table across runs
 //	TableScanner      floe verify (checkpoint.Verify): source rows to compare
 //	Checker           floe check and floe run: the preflight
@@ -49,14 +50,31 @@ type Snapshotter interface {
 
 // SchemaFollower is implemented by sources whose stream follows schema
 // changes of captured tables: a change's Schema pointer changes with the
-// layout it was written in, a DDL batch is a Barrier, and a change whose
-// effect on existing rows the stream cannot carry stops it with an error.
+// layout it was written in, a DDL batch is a Barrier (PostgreSQL, whose
+// stream carries no DDL: an empty Barrier batch before the transaction
+// that first writes in the new layout, when that transaction has no
+// changes before the new layout and a position is free before it), and
+// a change whose effect on existing rows the stream cannot carry stops
+// it with an error.
 //
 // Used by the coordinator (checkpoint), which evolves Iceberg tables only
 // for such sources; for any other, a source layout that differs from its
 // Iceberg table's is an error naming floe resnapshot.
 type SchemaFollower interface {
 	FollowsSchemaChanges() bool
+}
+
+// AddedColumnChecker is implemented by schema followers whose stream may
+// not show a column added while Floe was stopped (PostgreSQL: no change
+// of the table between the last commit and the ALTER, so no Relation
+// message announces the new layout).
+//
+// Used by the coordinator (checkpoint) at start, before it adds columns
+// of the discovered layout to an Iceberg table: an error (a column the
+// source filled into existing rows, such as one added with a default)
+// stops the run instead, naming the table, the column and the fix.
+type AddedColumnChecker interface {
+	CheckAddedColumns(ctx context.Context, table TableID, columns []string) error
 }
 
 // Watermarker is implemented by sources that read each snapshot chunk at

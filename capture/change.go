@@ -28,7 +28,9 @@ const (
 	// OpUnreadable marks a change the source's log holds in a form
 	// capture cannot turn into rows: a statement a MySQL/MariaDB session
 	// logged as SQL text (binlog_format STATEMENT, or MIXED choosing
-	// statement logging) instead of row images. It carries no images and
+	// statement logging) instead of row images, or a PostgreSQL change in
+	// a table layout whose effect on the existing rows the stream does
+	// not carry (a column added with a default, a rename). It carries no images and
 	// no Schema; Err says what happened and the fix. A consumer must
 	// stop at it, never pass over it, unless the table's committed state
 	// already includes its position (the change is then in the table).

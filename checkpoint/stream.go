@@ -222,7 +222,8 @@ func (c *Coordinator) adoptLayouts(ctx context.Context, b capture.Batch, inTxn b
 // at position at (nil: at start), calling beforeCommit first, and returns
 // what changed (nil: nothing to evolve). Only a source that follows
 // schema changes (capture.SchemaFollower) may evolve a table; for any
-// other a difference is an error naming floe resnapshot.
+// other a difference is an error naming floe resnapshot. At start, a
+// capture.AddedColumnChecker must accept the columns to be added.
 func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at capture.Position, tbl *lakewriter.Table, src *schema.Table, beforeCommit func() error) ([]string, error) {
 	evolved, changes, err := transform.EvolveSinkLayout(tbl.Layout(), src, c.opts.Mode)
 	if err != nil || evolved == tbl.Layout() {
@@ -231,6 +232,19 @@ func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at cap
 	if f, ok := c.opts.Source.(capture.SchemaFollower); !ok || !f.FollowsSchemaChanges() {
 		return nil, fmt.Errorf("the source table's layout is not the Iceberg table's (%s), and this source does not follow schema changes; re-snapshot the table with floe resnapshot",
 			strings.Join(changes, "; "))
+	}
+	if ch, ok := c.opts.Source.(capture.AddedColumnChecker); ok && at == nil {
+		var added []string
+		for _, col := range src.Columns {
+			if tbl.Layout().Index(col.Name) < 0 {
+				added = append(added, col.Name)
+			}
+		}
+		if len(added) > 0 {
+			if err := ch.CheckAddedColumns(ctx, id, added); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := beforeCommit(); err != nil {
 		return nil, err

@@ -189,6 +189,12 @@ func (s *stream) check(b capture.Batch) {
 		if !s.captured[c.Table] {
 			t.Fatalf("batch at %s, change %d is for %s, which is not captured", b.Position, i, c.Table)
 		}
+		if c.Op == capture.OpUnreadable {
+			if c.Err == nil || c.Before != nil || c.After != nil {
+				t.Fatalf("batch at %s, change %d of %s is unreadable with images or without an error: %s", b.Position, i, c.Table, fmtChange(c))
+			}
+			continue
+		}
 		if c.Schema == nil {
 			t.Fatalf("batch at %s, change %d of %s has no layout", b.Position, i, c.Table)
 		}

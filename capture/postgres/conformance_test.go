@@ -64,8 +64,9 @@ func (c *pgConfEnv) Table(name string) capture.TableID {
 	return capture.TableID{Schema: "public", Name: name}
 }
 
-// Caps: REPLICA IDENTITY DEFAULT sends key-only old images, and idle
-// databases get heartbeat messages (see the package doc).
+// Caps: REPLICA IDENTITY DEFAULT sends key-only old images, idle
+// databases get heartbeat messages, and layout changes are followed
+// through Relation messages (see the package doc).
 func (c *pgConfEnv) Caps() capturetest.Caps {
-	return capturetest.Caps{PartialBefore: true, IdleHeartbeat: true}
+	return capturetest.Caps{PartialBefore: true, IdleHeartbeat: true, FollowsLayoutChanges: true}
 }

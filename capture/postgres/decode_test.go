@@ -143,7 +143,7 @@ func TestDecodeTupleKinds(t *testing.T) {
 	}
 }
 
-func TestLayoutDiff(t *testing.T) {
+func TestSameRelation(t *testing.T) {
 	tb := unitTable(t)
 	cols := func(names ...string) []*pglogrepl.RelationMessageColumn {
 		var out []*pglogrepl.RelationMessageColumn
@@ -156,16 +156,53 @@ func TestLayoutDiff(t *testing.T) {
 		}
 		return out
 	}
-	if d := layoutDiff(tb, &pglogrepl.RelationMessage{Columns: cols("id", "name", "big")}); d != "" {
-		t.Errorf("same layout reported as different: %s", d)
+	if !sameRelation(tb, &pglogrepl.RelationMessage{Columns: cols("id", "name", "big")}) {
+		t.Errorf("same layout reported as different")
 	}
-	added := layoutDiff(tb, &pglogrepl.RelationMessage{Columns: cols("id", "name", "big", "extra")})
-	if !strings.Contains(added, "extra") || !strings.Contains(added, "columns were (id int4, name text, big text)") {
-		t.Errorf("added column diff = %q", added)
+	if sameRelation(tb, &pglogrepl.RelationMessage{Columns: cols("id", "name", "big", "extra")}) {
+		t.Errorf("added column not seen")
 	}
 	retyped := cols("id", "name", "big")
 	retyped[0].DataType = 20
-	if d := layoutDiff(tb, &pglogrepl.RelationMessage{Columns: retyped}); !strings.Contains(d, "now (id int8, name text, big text)") {
-		t.Errorf("retyped column diff = %q", d)
+	if sameRelation(tb, &pglogrepl.RelationMessage{Columns: retyped}) {
+		t.Errorf("retyped column not seen")
+	}
+}
+
+// TestWidens pins the type changes the stream follows: the widenings
+// that keep every value, and no narrowing or scale change.
+func TestWidens(t *testing.T) {
+	num := func(p, s int32) int32 { return p<<16 | s + 4 }
+	for _, tc := range []struct {
+		name    string
+		from    uint32
+		fromMod int32
+		to      uint32
+		toMod   int32
+		want    bool
+	}{
+		{"int2 to int4", oidInt2, -1, oidInt4, -1, true},
+		{"int2 to int8", oidInt2, -1, oidInt8, -1, true},
+		{"int4 to int8", oidInt4, -1, oidInt8, -1, true},
+		{"int8 to int4", oidInt8, -1, oidInt4, -1, false},
+		{"int4 to int2", oidInt4, -1, oidInt2, -1, false},
+		{"float4 to float8", oidFloat4, -1, oidFloat8, -1, true},
+		{"float8 to float4", oidFloat8, -1, oidFloat4, -1, false},
+		{"int4 to float8", oidInt4, -1, oidFloat8, -1, false},
+		{"varchar(10) to varchar(20)", oidVarchar, 14, oidVarchar, 24, true},
+		{"varchar(20) to varchar(10)", oidVarchar, 24, oidVarchar, 14, false},
+		{"varchar(10) to varchar", oidVarchar, 14, oidVarchar, -1, true},
+		{"varchar to varchar(10)", oidVarchar, -1, oidVarchar, 14, false},
+		{"varchar(10) to text", oidVarchar, 14, oidText, -1, true},
+		{"text to varchar(10)", oidText, -1, oidVarchar, 14, false},
+		{"numeric(10,2) to numeric(12,2)", oidNumeric, num(10, 2), oidNumeric, num(12, 2), true},
+		{"numeric(12,2) to numeric(10,2)", oidNumeric, num(12, 2), oidNumeric, num(10, 2), false},
+		{"numeric(10,2) to numeric(12,4)", oidNumeric, num(10, 2), oidNumeric, num(12, 4), false},
+		{"numeric(10,2) to numeric", oidNumeric, num(10, 2), oidNumeric, -1, false},
+		{"int4 to text", oidInt4, -1, oidText, -1, false},
+	} {
+		if got := widens(tc.from, tc.fromMod, tc.to, tc.toMod); got != tc.want {
+			t.Errorf("%s: widens = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

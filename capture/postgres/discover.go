@@ -23,6 +23,7 @@ type table struct {
 	decoders  []schema.Decoder
 	attTypes  []uint32 // pg_attribute.atttypid per column: what Relation messages carry
 	attMods   []int32  // pg_attribute.atttypmod per column
+	attNums   []int16  // pg_attribute.attnum per column (0: not known)
 	hasPK     bool
 	replIdent byte // pg_class.relreplident: 'd', 'f', 'i' or 'n'
 
@@ -145,6 +146,7 @@ func (s *Source) describe(ctx context.Context, conn *pgx.Conn, res *typeResolver
 		layout.Columns = append(layout.Columns, col)
 		t.attTypes = append(t.attTypes, a.typ)
 		t.attMods = append(t.attMods, a.mod)
+		t.attNums = append(t.attNums, a.num)
 	}
 	if len(problems) > 0 {
 		return problems, nil

@@ -69,8 +69,37 @@
 //     position (or the resume position if later) and chunks are read under
 //     fresh snapshots that converge by replay (Exact = false), or under
 //     the snapshot ExportSnapshot took;
-//   - a layout change seen in the stream (a Relation message that differs
-//     from the discovered layout) is an error; schema evolution comes later.
+//   - layout changes are followed (relation.go; the source is a
+//     capture.SchemaFollower): a Relation message is diffed against the
+//     layout the stream had (the discovered one for the session's first),
+//     with the table's pg_attribute rows read when it arrives. An added
+//     column without a default, a dropped column, a widening (int2 ->
+//     int4 -> int8, float4 -> float8, varchar(n) -> varchar(m >= n),
+//     varchar or text, numeric(p,s) -> numeric(p' >= p,s)) and a NOT NULL
+//     change give later changes a new Schema pointer, and an empty
+//     Barrier batch at the commit LSN of the transaction the message
+//     arrives in comes first when none of that transaction's changes did
+//     and an earlier batch is not at that LSN already. A column added
+//     with a default (atthasdef, atthasmissing) or generated, a rename (an
+//     attnum under a new name), a drop and re-add (a new attnum under an
+//     old name), a narrowing or other type change, or a dropped key column
+//     is refused: the table's changes in the rest of that transaction are
+//     OpUnreadable changes whose Err names the table, the column and floe
+//     resnapshot (a consumer that re-snapshotted the table after the
+//     change skips them), and later transactions are decoded in the new
+//     layout (one that cannot be decoded stays unreadable until the next
+//     Relation). The session's first Relation may replay a layout older
+//     than the discovered one: its type differences are checked only when
+//     the catalog has the Relation's type now. What a Relation cannot
+//     show: a USING expression that changed values while converting them,
+//     and a rename or retype made while Floe was stopped when no change of
+//     the table came between the last commit and the ALTER. Columns the
+//     coordinator adds at start go through CheckAddedColumns
+//     (capture.AddedColumnChecker), which refuses one with a default or a
+//     generated one;
+//   - a chunk read after its table was rewritten by an ALTER TABLE (the
+//     table reads as empty under the older snapshot) or lost a column it
+//     reads fails with capture.ErrLayoutChanged (relation_snapshot.go).
 //
 // See docs/checkpoint-protocol.md (exported snapshots, acknowledgement, identities).
 package postgres

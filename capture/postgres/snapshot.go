@@ -220,7 +220,7 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 	b, add := toolkit.ChunkBatch(id, chunk, t.layout)
 	err = s.withSnapshot(ctx, func(c *pgx.Conn, at time.Time) error {
 		b.CommitTime = at
-		return readRows(ctx, c.PgConn(), t, sql, params, oids, add)
+		return s.checkChunkLayout(ctx, c, t, readRows(ctx, c.PgConn(), t, sql, params, oids, add))
 	})
 	if err != nil {
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)

@@ -18,7 +18,6 @@ import (
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/schema"
-	"github.com/floe-cdc/floe/schema/pgtype"
 )
 
 // messagesSince is the first major version whose pgoutput streams logical
@@ -68,7 +67,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 
 	st := &streamer{
 		s: s, conn: conn, out: out, start: from.LSN, last: from.LSN,
-		byName: byName, rels: map[uint32]*table{}, ignored: map[uint32]string{},
+		byName: byName, rels: map[uint32]*table{}, ignored: map[uint32]string{}, unreadable: map[uint32]unreadable{},
 		watch: stallWatch{s: s, pid: conn.PID(), timeout: stallTimeout(s.cfg, messages)},
 	}
 	st.watch.heard()
@@ -137,9 +136,10 @@ type streamer struct {
 	// synced is the WAL end of the last Sync batch emitted for a keepalive.
 	synced pglogrepl.LSN
 
-	byName  map[capture.TableID]*table
-	rels    map[uint32]*table // relation id -> captured table
-	ignored map[uint32]string // relation ids of tables not captured
+	byName     map[capture.TableID]*table
+	rels       map[uint32]*table     // relation id -> captured table
+	ignored    map[uint32]string     // relation ids of tables not captured
+	unreadable map[uint32]unreadable // relation ids whose changes are OpUnreadable (relation)
 
 	txn        *txnState
 	nextStatus time.Time
@@ -165,7 +165,8 @@ type txnState struct {
 	finalLSN   pglogrepl.LSN
 	commitTime time.Time
 	changes    []capture.Change
-	bytes      int // capture.Change.Size of changes
+	bytes      int  // capture.Change.Size of changes
+	split      bool // a part was emitted
 	skip       bool
 }
 
@@ -321,7 +322,7 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 	}
 	switch m := msg.(type) {
 	case *pglogrepl.RelationMessage:
-		return st.relation(m)
+		return st.relation(ctx, m)
 	case *pglogrepl.BeginMessage:
 		if st.txn != nil {
 			return fmt.Errorf("pgoutput: begin of %s inside an open transaction", m.FinalLSN)
@@ -333,6 +334,11 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 		st.txn = nil
 		if txn == nil {
 			return fmt.Errorf("pgoutput: commit at %s without begin", m.CommitLSN)
+		}
+		for rel, u := range st.unreadable {
+			if u.untilCommit {
+				delete(st.unreadable, rel)
+			}
 		}
 		if txn.skip || m.TransactionEndLSN <= st.last {
 			return nil
@@ -399,15 +405,21 @@ func (st *streamer) change(ctx context.Context, rel uint32, op capture.Op, build
 	if txn.skip {
 		return nil
 	}
-	ch, err := build(t)
-	if err != nil {
-		var bad *schema.ValueError
-		if !errors.As(err, &bad) {
-			return fmt.Errorf("decode change of %s in transaction %s: %w", t.id, txn.finalLSN, err)
+	var ch capture.Change
+	if u, ok := st.unreadable[rel]; ok {
+		ch = capture.Change{Table: t.id, Op: capture.OpUnreadable, Err: u.err}
+	} else {
+		var err error
+		ch, err = build(t)
+		if err != nil {
+			var bad *schema.ValueError
+			if !errors.As(err, &bad) {
+				return fmt.Errorf("decode change of %s in transaction %s: %w", t.id, txn.finalLSN, err)
+			}
+			ch = capture.Change{Op: op, Err: err}
 		}
-		ch = capture.Change{Op: op, Err: err}
+		ch.Table, ch.Schema = t.id, t.layout
 	}
-	ch.Table, ch.Schema = t.id, t.layout
 	if len(txn.changes) >= st.s.cfg.MaxBatchChanges {
 		if err := st.emitPart(ctx, txn); err != nil {
 			return err
@@ -428,50 +440,7 @@ func (st *streamer) change(ctx context.Context, rel uint32, op capture.Op, build
 // transaction, not after this one's final position.
 func (st *streamer) emitPart(ctx context.Context, txn *txnState) error {
 	part := capture.Batch{Changes: txn.changes, Position: Position{LSN: txn.finalLSN + 1}, CommitTime: txn.commitTime, More: true}
+	txn.split = true
 	txn.changes, txn.bytes = make([]capture.Change, 0, min(len(txn.changes), st.s.cfg.MaxBatchChanges)), 0
 	return st.emit(ctx, part)
-}
-
-// relation records a Relation message: a captured table's layout must be
-// the discovered one; other tables are remembered and their changes ignored.
-func (st *streamer) relation(m *pglogrepl.RelationMessage) error {
-	id := capture.TableID{Schema: m.Namespace, Name: m.RelationName}
-	t, ok := st.byName[id]
-	if !ok {
-		st.ignored[m.RelationID] = id.String()
-		delete(st.rels, m.RelationID)
-		st.s.log.Warn("ignoring changes of a table that is not captured", "table", id.String())
-		return nil
-	}
-	if diff := layoutDiff(t, m); diff != "" {
-		return fmt.Errorf("schema change on %s is not supported yet: %s; restore the table's previous layout, or re-snapshot the table after the change", id, diff)
-	}
-	st.rels[m.RelationID] = t
-	return nil
-}
-
-// layoutDiff describes how a Relation message differs from the discovered
-// layout (column names, type OIDs and modifiers), or returns "".
-func layoutDiff(t *table, m *pglogrepl.RelationMessage) string {
-	same := len(m.Columns) == len(t.attTypes)
-	for i := 0; same && i < len(m.Columns); i++ {
-		c := m.Columns[i]
-		same = c.Name == t.layout.Columns[i].Name && c.DataType == t.attTypes[i] && c.TypeModifier == t.attMods[i]
-	}
-	if same {
-		return ""
-	}
-	was := make([]string, len(t.attTypes))
-	for i, c := range t.layout.Columns {
-		was[i] = fmt.Sprintf("%s %s", c.Name, c.Source)
-	}
-	now := make([]string, len(m.Columns))
-	for i, c := range m.Columns {
-		typ := pgtype.FromOID(c.DataType, c.TypeModifier).Format()
-		if j := t.layout.Index(c.Name); j >= 0 && t.attTypes[j] == c.DataType && t.attMods[j] == c.TypeModifier {
-			typ = t.layout.Columns[j].Source.String()
-		}
-		now[i] = c.Name + " " + typ
-	}
-	return fmt.Sprintf("columns were (%s), now (%s)", strings.Join(was, ", "), strings.Join(now, ", "))
 }

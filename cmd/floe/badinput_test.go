@@ -128,12 +128,13 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("PostgreSQL table altered while floe was stopped", func(t *testing.T) {
 		// The table was mirrored by "missing table". A column added with a
-		// default fills every existing row without a WAL change; the
-		// PostgreSQL source does not follow schema changes, so the run
-		// refuses to evolve the Iceberg table and names the fix.
+		// default fills every existing row without a WAL change, and with
+		// no change of the table after it no Relation message shows it:
+		// the run refuses to add it to the Iceberg table at start and
+		// names the fix.
 		e.exec(`ALTER TABLE orders ADD COLUMN extra int DEFAULT 5`)
 		out, code := runFloe(t, e, "run", "--config", e.config)
-		expectOneLineError(t, out, code, "public.orders", "does not follow schema changes", "floe resnapshot")
+		expectOneLineError(t, out, code, "public.orders found at start: column extra", "DEFAULT", "floe resnapshot")
 	})
 }
 
@@ -155,19 +156,23 @@ func TestBadInputMessages(t *testing.T) {
 			t.Fatalf("the fix still suggests numeric(p,s):\n%s", out)
 		}
 	})
-	t.Run("a column added while streaming is named with its type", func(t *testing.T) {
+	t.Run("a type change that cannot be followed is named with its types", func(t *testing.T) {
 		rewriteConfig(t, e, `tables: public\.nums`, `tables: public\.notes`)
 		r := e.start()
 		e.waitStreaming(r)
+		// Added columns are followed; a type change that is not a
+		// widening stops the run, naming both types.
 		e.exec(`ALTER TABLE notes ADD COLUMN extra text, ADD COLUMN label varchar(20), ADD COLUMN amount numeric(10,2)`,
-			`INSERT INTO notes VALUES (1, 'b', 'x', 'l', 1.25)`)
+			`INSERT INTO notes VALUES (1, 'b', 'x', 'l', 1.25)`,
+			`ALTER TABLE notes ALTER COLUMN amount TYPE numeric(12,4)`,
+			`INSERT INTO notes VALUES (2, 'b', 'x', 'l', 1.25)`)
 		select {
 		case <-r.Exited:
 		case <-time.After(2 * time.Minute):
 			t.Fatalf("floe run did not stop at the schema change; log:\n%s", e.tail(40))
 		}
 		log := e.tail(200)
-		expectOneLineError(t, log, 1, "public.notes", "now (id int4, body text, extra text, label varchar(20), amount numeric(10,2))")
+		expectOneLineError(t, log, 1, "public.notes", "column amount: type changed from numeric(10,2) to numeric(12,4)")
 		if strings.Contains(log, "type 25") {
 			t.Fatalf("a type is named by its OID:\n%s", log)
 		}
