@@ -125,124 +125,171 @@ func (s *Source) nextLayout(ctx context.Context, cur *table, m *pglogrepl.Relati
 	if err != nil {
 		return relationChange{}, err
 	}
-	live := map[string]catalogAtt{}
-	byNum := map[int16]catalogAtt{}
+	d := &relationDiff{s: s, cur: cur, resent: resent, live: map[string]catalogAtt{}, byNum: map[int16]catalogAtt{},
+		res: &typeResolver{conn: conn, cache: map[uint32]pgtype.CatalogType{}}}
 	for _, a := range atts {
-		byNum[a.num] = a
+		d.byNum[a.num] = a
 		if !a.dropped {
-			live[a.name] = a
+			d.live[a.name] = a
 		}
 	}
-	res := &typeResolver{conn: conn, cache: map[uint32]pgtype.CatalogType{}}
-	next := *cur
-	next.layout = &schema.Table{}
-	next.decoders, next.attTypes, next.attMods, next.attNums = nil, nil, nil, nil
-	var changes, added []string
-	var refusal error
-	refuse := func(col, format string, args ...any) error {
-		err := fmt.Errorf("schema change of captured table %s: column %s: %s; pgoutput carries no row events for what that did to the existing rows, so the Iceberg table cannot follow it; re-snapshot the table with `floe resnapshot --config FILE --table %s` after the change",
-			cur.id, col, fmt.Sprintf(format, args...), cur.id)
-		if refusal == nil {
-			refusal = err
-		}
-		return err
-	}
+	d.next = *cur
+	d.next.layout = &schema.Table{}
+	d.next.decoders, d.next.attTypes, d.next.attMods, d.next.attNums = nil, nil, nil, nil
 	for _, c := range m.Columns {
-		a, inCatalog := live[c.Name]
-		j := cur.layout.Index(c.Name)
-		if inCatalog {
-			if j >= 0 && cur.attNums[j] != 0 && a.num != cur.attNums[j] {
-				refuse(c.Name, "it was dropped and added again (attnum %d, was %d)", a.num, cur.attNums[j])
-			}
-			if j < 0 {
-				if k := slices.Index(cur.attNums, a.num); k >= 0 {
-					refuse(c.Name, "it is column %s renamed (a rename looks like a drop and an add to pgoutput; the existing rows' values would be lost under the new name)", cur.layout.Columns[k].Name)
-				}
-			}
+		if stop, err := d.column(ctx, c); err != nil {
+			return relationChange{}, err
+		} else if stop {
+			return relationChange{refusal: d.stop}, nil
 		}
-		var col schema.Column
-		switch {
-		case j >= 0 && cur.attTypes[j] == c.DataType && cur.attMods[j] == c.TypeModifier:
-			col = cur.layout.Columns[j]
-		default:
-			st, err := res.resolve(ctx, c.DataType, c.TypeModifier)
-			if err != nil {
-				return relationChange{}, fmt.Errorf("column %s of %s: %w", c.Name, cur.id, err)
-			}
-			col, err = pgtype.Column(c.Name, st, inCatalog && a.notNull)
-			if err != nil {
-				return relationChange{refusal: refuse(c.Name, "%v", err)}, nil
-			}
-			// The session's first Relation may be older than the
-			// discovered layout (a replay): its type is checked only
-			// when it is the catalog's, i.e. the change came after.
-			if j >= 0 && (resent || inCatalog && a.typ == c.DataType && a.mod == c.TypeModifier) {
-				old := cur.layout.Columns[j]
-				if !widens(cur.attTypes[j], cur.attMods[j], c.DataType, c.TypeModifier) || !schema.Promotable(old.Type, col.Type) {
-					refuse(c.Name, "type changed from %s to %s, which is not a widening Iceberg can follow",
-						typeText(cur.attTypes[j], cur.attMods[j], old.Source), typeText(c.DataType, c.TypeModifier, col.Source))
-				}
-				changes = append(changes, fmt.Sprintf("change column %s %s -> %s", c.Name,
-					typeText(cur.attTypes[j], cur.attMods[j], old.Source), typeText(c.DataType, c.TypeModifier, col.Source)))
-			} else if j >= 0 {
-				changes = append(changes, fmt.Sprintf("column %s replayed as %s (now %s)", c.Name,
-					typeText(c.DataType, c.TypeModifier, col.Source), typeText(cur.attTypes[j], cur.attMods[j], cur.layout.Columns[j].Source)))
-			}
-		}
-		if inCatalog {
-			col.Nullable = !a.notNull
+	}
+	if d.dropped(m) {
+		return relationChange{refusal: d.stop}, nil
+	}
+	for _, k := range cur.layout.Key {
+		d.next.layout.Key = append(d.next.layout.Key, d.next.layout.Index(cur.layout.Columns[k].Name))
+	}
+	if d.refusal == nil && len(d.changes) == 0 && sameColumns(cur.layout, d.next.layout) {
+		return relationChange{}, nil
+	}
+	return relationChange{next: &d.next, changes: d.changes, refusal: d.refusal}, nil
+}
+
+// relationDiff compares a table's Relation message, column by column,
+// with the layout it had (cur) and the catalog's rows of its columns
+// (live by name, byNum by attnum), building the next layout and the
+// changes, or the first refusal.
+type relationDiff struct {
+	s       *Source
+	cur     *table
+	resent  bool
+	live    map[string]catalogAtt
+	byNum   map[int16]catalogAtt
+	res     *typeResolver
+	next    table
+	changes []string
+	added   []string
+	refusal error // the first change Floe cannot follow
+	stop    error // the refusal that ended the diff early
+}
+
+// refuse records a change Floe cannot follow (the first one is the
+// refusal) and returns it.
+func (d *relationDiff) refuse(col, format string, args ...any) error {
+	err := fmt.Errorf("schema change of captured table %s: column %s: %s; pgoutput carries no row events for what that did to the existing rows, so the Iceberg table cannot follow it; re-snapshot the table with `floe resnapshot --config FILE --table %s` after the change",
+		d.cur.id, col, fmt.Sprintf(format, args...), d.cur.id)
+	if d.refusal == nil {
+		d.refusal = err
+	}
+	return err
+}
+
+// column adds the message's column c to the next layout. stop reports a
+// refusal that ends the diff at once; err a failure to read the catalog.
+func (d *relationDiff) column(ctx context.Context, c *pglogrepl.RelationMessageColumn) (stop bool, err error) {
+	cur := d.cur
+	a, inCatalog := d.live[c.Name]
+	j := cur.layout.Index(c.Name)
+	if inCatalog {
+		if j >= 0 && cur.attNums[j] != 0 && a.num != cur.attNums[j] {
+			d.refuse(c.Name, "it was dropped and added again (attnum %d, was %d)", a.num, cur.attNums[j])
 		}
 		if j < 0 {
-			switch {
-			case !inCatalog:
-				s.log.Warn("a column in the stream no longer exists; whether it was added with a default that filled existing rows cannot be checked",
-					"table", cur.id.String(), "column", c.Name)
-			case a.generated:
-				refuse(c.Name, "it was added as a generated column, whose values for the existing rows the server computed")
-			case a.hasMissing || a.hasDef:
-				refuse(c.Name, "it was added with a DEFAULT (or given one since), which the server filled into the existing rows")
+			if k := slices.Index(cur.attNums, a.num); k >= 0 {
+				d.refuse(c.Name, "it is column %s renamed (a rename looks like a drop and an add to pgoutput; the existing rows' values would be lost under the new name)", cur.layout.Columns[k].Name)
 			}
-			changes = append(changes, fmt.Sprintf("add column %s %s", c.Name, col.Source))
-			added = append(added, c.Name)
-		} else if old := cur.layout.Columns[j]; old.Nullable != col.Nullable {
-			changes = append(changes, fmt.Sprintf("make column %s %s", c.Name, map[bool]string{true: "nullable", false: "NOT NULL"}[col.Nullable]))
 		}
-		d, err := pgtype.TextDecoder(col)
-		if err != nil {
-			return relationChange{}, fmt.Errorf("decoder for column %s of %s: %w", c.Name, cur.id, err)
-		}
-		next.layout.Columns = append(next.layout.Columns, col)
-		next.decoders = append(next.decoders, d)
-		next.attTypes = append(next.attTypes, c.DataType)
-		next.attMods = append(next.attMods, c.TypeModifier)
-		num := a.num // 0 when no longer in the catalog
-		if !inCatalog && j >= 0 {
-			num = cur.attNums[j]
-		}
-		next.attNums = append(next.attNums, num)
 	}
-	for i, old := range cur.layout.Columns {
+	var col schema.Column
+	switch {
+	case j >= 0 && cur.attTypes[j] == c.DataType && cur.attMods[j] == c.TypeModifier:
+		col = cur.layout.Columns[j]
+	default:
+		st, err := d.res.resolve(ctx, c.DataType, c.TypeModifier)
+		if err != nil {
+			return true, fmt.Errorf("column %s of %s: %w", c.Name, cur.id, err)
+		}
+		col, err = pgtype.Column(c.Name, st, inCatalog && a.notNull)
+		if err != nil {
+			d.stop = d.refuse(c.Name, "%v", err)
+			return true, nil
+		}
+		// The session's first Relation may be older than the
+		// discovered layout (a replay): its type is checked only
+		// when it is the catalog's, i.e. the change came after.
+		if j >= 0 && (d.resent || inCatalog && a.typ == c.DataType && a.mod == c.TypeModifier) {
+			old := cur.layout.Columns[j]
+			if !widens(cur.attTypes[j], cur.attMods[j], c.DataType, c.TypeModifier) || !schema.Promotable(old.Type, col.Type) {
+				d.refuse(c.Name, "type changed from %s to %s, which is not a widening Iceberg can follow",
+					typeText(cur.attTypes[j], cur.attMods[j], old.Source), typeText(c.DataType, c.TypeModifier, col.Source))
+			}
+			d.changes = append(d.changes, fmt.Sprintf("change column %s %s -> %s", c.Name,
+				typeText(cur.attTypes[j], cur.attMods[j], old.Source), typeText(c.DataType, c.TypeModifier, col.Source)))
+		} else if j >= 0 {
+			d.changes = append(d.changes, fmt.Sprintf("column %s replayed as %s (now %s)", c.Name,
+				typeText(c.DataType, c.TypeModifier, col.Source), typeText(cur.attTypes[j], cur.attMods[j], cur.layout.Columns[j].Source)))
+		}
+	}
+	if inCatalog {
+		col.Nullable = !a.notNull
+	}
+	if j < 0 {
+		d.addColumn(c.Name, col, a, inCatalog)
+	} else if old := cur.layout.Columns[j]; old.Nullable != col.Nullable {
+		d.changes = append(d.changes, fmt.Sprintf("make column %s %s", c.Name, map[bool]string{true: "nullable", false: "NOT NULL"}[col.Nullable]))
+	}
+	dec, err := pgtype.TextDecoder(col)
+	if err != nil {
+		return true, fmt.Errorf("decoder for column %s of %s: %w", c.Name, cur.id, err)
+	}
+	d.next.layout.Columns = append(d.next.layout.Columns, col)
+	d.next.decoders = append(d.next.decoders, dec)
+	d.next.attTypes = append(d.next.attTypes, c.DataType)
+	d.next.attMods = append(d.next.attMods, c.TypeModifier)
+	num := a.num // 0 when no longer in the catalog
+	if !inCatalog && j >= 0 {
+		num = cur.attNums[j]
+	}
+	d.next.attNums = append(d.next.attNums, num)
+	return false, nil
+}
+
+// addColumn records column name, new in the message, refusing it when the
+// server filled the existing rows (a default, a generated column).
+func (d *relationDiff) addColumn(name string, col schema.Column, a catalogAtt, inCatalog bool) {
+	switch {
+	case !inCatalog:
+		d.s.log.Warn("a column in the stream no longer exists; whether it was added with a default that filled existing rows cannot be checked",
+			"table", d.cur.id.String(), "column", name)
+	case a.generated:
+		d.refuse(name, "it was added as a generated column, whose values for the existing rows the server computed")
+	case a.hasMissing || a.hasDef:
+		d.refuse(name, "it was added with a DEFAULT (or given one since), which the server filled into the existing rows")
+	}
+	d.changes = append(d.changes, fmt.Sprintf("add column %s %s", name, col.Source))
+	d.added = append(d.added, name)
+}
+
+// dropped records the layout's columns that the message no longer has;
+// it reports true when that ends the diff (a dropped key column).
+func (d *relationDiff) dropped(m *pglogrepl.RelationMessage) bool {
+	for i, old := range d.cur.layout.Columns {
 		if slices.ContainsFunc(m.Columns, func(c *pglogrepl.RelationMessageColumn) bool { return c.Name == old.Name }) {
 			continue
 		}
-		if slices.Contains(cur.layout.Key, i) {
-			return relationChange{refusal: refuse(old.Name, "the key column was dropped")}, nil
+		if slices.Contains(d.cur.layout.Key, i) {
+			d.stop = d.refuse(old.Name, "the key column was dropped")
+			return true
 		}
-		if a, ok := byNum[cur.attNums[i]]; ok && !a.dropped && a.name != old.Name {
-			refuse(a.name, "it is column %s renamed (a rename looks like a drop and an add to pgoutput)", old.Name)
+		if a, ok := d.byNum[d.cur.attNums[i]]; ok && !a.dropped && a.name != old.Name {
+			d.refuse(a.name, "it is column %s renamed (a rename looks like a drop and an add to pgoutput)", old.Name)
 		}
-		if cur.attNums[i] == 0 && len(added) > 0 {
-			refuse(added[0], "column %s is gone in the same change, and was already gone from the catalog when the stream first carried it, so a rename cannot be told from a drop and an add", old.Name)
+		if d.cur.attNums[i] == 0 && len(d.added) > 0 {
+			d.refuse(d.added[0], "column %s is gone in the same change, and was already gone from the catalog when the stream first carried it, so a rename cannot be told from a drop and an add", old.Name)
 		}
-		changes = append(changes, "drop column "+old.Name)
+		d.changes = append(d.changes, "drop column "+old.Name)
 	}
-	for _, k := range cur.layout.Key {
-		next.layout.Key = append(next.layout.Key, next.layout.Index(cur.layout.Columns[k].Name))
-	}
-	if refusal == nil && len(changes) == 0 && sameColumns(cur.layout, next.layout) {
-		return relationChange{}, nil
-	}
-	return relationChange{next: &next, changes: changes, refusal: refusal}, nil
+	return false
 }
 
 // widens reports whether PostgreSQL type (from, fromMod) changed into

@@ -105,7 +105,12 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 	if err != nil {
 		return err
 	}
-	defer func() { src.Close() }()
+	run := &pipelineRun{cfg: cfg, src: src, mode: mode, store: store, metrics: metrics, live: live, log: log, progress: progress}
+	defer func() { // the source of the last attempt
+		if run.src != nil {
+			run.src.Close()
+		}
+	}()
 	// The same preflight as floe check, so a misconfigured source fails
 	// with the setting and the fix before anything is created.
 	if problems := src.Check(ctx); len(problems) > 0 {
@@ -143,22 +148,43 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 		defer stop() // before the catalog closes: waits for requests in flight
 	}
 
-	// An attempt ends with an error; one that can pass (a lost or stalled
-	// connection, a full disk) is logged and the next attempt starts from
-	// what the Iceberg tables hold, as after a crash. Others end the run.
-	//
-	// The attempts are one run against other runs of the pipeline (on
-	// other machines): they share its epoch (see checkpoint.Fencing).
+	run.cat, run.board = cat, board
+	return run.attempts(ctx)
+}
+
+// pipelineRun is what the attempts of one floe run share.
+type pipelineRun struct {
+	cfg      *Config
+	src      floeSource // the current attempt's; replaced for the next
+	cat      *lakewriter.Catalog
+	mode     transform.Mode
+	store    *state.Store
+	metrics  *checkpoint.Metrics
+	board    *checkpoint.StatusBoard
+	live     *capture.Liveness
+	log      *slog.Logger
+	progress io.Writer
+}
+
+// attempts runs the coordinator until ctx is cancelled. An attempt ends
+// with an error; one that can pass (a lost or stalled connection, a full
+// disk) is logged and the next attempt starts from what the Iceberg
+// tables hold, as after a crash. Others end the run.
+//
+// The attempts are one run against other runs of the pipeline (on other
+// machines): they share its epoch (see checkpoint.Fencing).
+func (r *pipelineRun) attempts(ctx context.Context) error {
+	cfg, log := r.cfg, r.log
 	fencing := checkpoint.NewFencing()
 	runStart := time.Now()
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		started := time.Now()
-		err := runAttempt(ctx, cfg, src, cat, mode, store, metrics, board, log, progress, fencing)
+		err := runAttempt(ctx, cfg, r.src, r.cat, r.mode, r.store, r.metrics, r.board, log, r.progress, fencing)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		streamed := live.Status(time.Now()).Streamed
+		streamed := r.live.Status(time.Now()).Streamed
 		kind := classify(err, streamed)
 		if kind == fatal && !streamed && slotInUse(err) && fencing.Epoch() > 0 && time.Since(runStart) < slotTakeover {
 			kind = slotHeld
@@ -183,10 +209,13 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 			return nil
 		case <-time.After(wait):
 		}
-		src.Close()
-		if src, err = openStreamingSource(cfg, log, live); err != nil {
+		r.src.Close()
+		next, err := openStreamingSource(cfg, log, r.live)
+		if err != nil {
+			r.src = nil // closed above
 			return err
 		}
+		r.src = next
 	}
 }
 
