@@ -369,7 +369,7 @@ var pageRow = regexp.MustCompile(`<tr class="table" data-table="([^"]+)" data-st
 func checkPage(t *testing.T, base string, want *AdminStatus) {
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
-		t.Skip("chromium is not installed (Debian package chromium); the status page is not checked in a browser")
+		t.Fatal("chromium is not installed (deploy/install-deps.sh installs the Debian package chromium): the status page cannot be checked in a browser")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
