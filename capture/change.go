@@ -112,36 +112,11 @@ type Batch struct {
 	Sync bool
 }
 
-// Size estimates the memory of the change's images in bytes: the
-// lengths of its strings, byte slices and lists, plus a fixed cost a
-// value. Sources split transactions by it (see Batch.More).
+// Size estimates the memory of the change's images in bytes
+// (schema.Row.Size) plus a fixed cost. Sources split transactions by it
+// (see Batch.More).
 func (c Change) Size() int {
-	return 64 + rowSize(c.Before) + rowSize(c.After)
-}
-
-func rowSize(r schema.Row) int {
-	n := 0
-	for _, v := range r {
-		n += valueSize(v)
-	}
-	return n
-}
-
-func valueSize(v any) int {
-	switch x := v.(type) {
-	case string:
-		return 16 + len(x)
-	case []byte:
-		return 24 + len(x)
-	case []any:
-		n := 24
-		for _, e := range x {
-			n += valueSize(e)
-		}
-		return n
-	default:
-		return 16
-	}
+	return 64 + c.Before.Size() + c.After.Size()
 }
 
 // Size is the sum of the Sizes of the batch's changes.

@@ -84,7 +84,7 @@ func (e *encoder) append(r schema.Row) error {
 		if err := w(v); err != nil {
 			return err
 		}
-		e.bytes += valueBytes(v)
+		e.bytes += schema.ValueSize(v)
 	}
 	e.rows++
 	return nil
@@ -93,24 +93,6 @@ func (e *encoder) append(r schema.Row) error {
 // full reports whether the batch has reached batchRows rows or batchBytes
 // bytes and should be flushed.
 func (e *encoder) full() bool { return e.rows >= batchRows || e.bytes >= batchBytes }
-
-// valueBytes estimates the Arrow bytes of a canonical value.
-func valueBytes(v any) int {
-	switch x := v.(type) {
-	case string:
-		return len(x) + 4
-	case []byte:
-		return len(x) + 4
-	case []any:
-		n := 4
-		for _, e := range x {
-			n += valueBytes(e)
-		}
-		return n
-	default:
-		return 8
-	}
-}
 
 // flush returns the rows appended since the last flush as one batch (the
 // caller owns it) and resets the builder.

@@ -113,6 +113,36 @@ func IsUnchanged(v any) bool {
 	return ok
 }
 
+// Size estimates the memory of r's values in bytes: the lengths of its
+// strings, byte slices and lists plus a fixed cost a value (a slot of the
+// row and its boxed scalar). It is the one estimate every layer budgets
+// with: sources split transactions by it, writers cut record batches by it.
+func (r Row) Size() int {
+	n := 0
+	for _, v := range r {
+		n += ValueSize(v)
+	}
+	return n
+}
+
+// ValueSize is Row.Size for one canonical value.
+func ValueSize(v any) int {
+	switch x := v.(type) {
+	case string:
+		return 16 + len(x)
+	case []byte:
+		return 24 + len(x)
+	case []any:
+		n := 24
+		for _, e := range x {
+			n += ValueSize(e)
+		}
+		return n
+	default:
+		return 16
+	}
+}
+
 // HasUnchanged reports whether any value of r is the Unchanged marker.
 func (r Row) HasUnchanged() bool {
 	for _, v := range r {
