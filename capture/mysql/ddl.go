@@ -163,11 +163,13 @@ func parseIdent(s string) (string, string, bool) {
 // ddl decides what a statement in the binlog means for capture: TRUNCATE
 // of a captured table is an OpTruncate change; an ALTER (or index change)
 // of one makes its transaction's batch a Barrier, and the layout it
-// leaves is read from the next TABLE_MAP (see tablemap.go); DROP or RENAME
+// leaves is read from the next TABLE_MAP (see tablemap.go); an ALTER that
+// changes rows without row events is also an OpUnreadable change
+// (unfollowableAlter); DROP or RENAME
 // of one is an error naming the fix; statements on other tables are
 // ignored, except that a new table matching source.tables is logged (a
 // restart captures it).
-func (st *streamer) ddl(ctx context.Context, db, stmt string) ([]capture.Change, error) {
+func (st *streamer) ddl(ctx context.Context, h *replication.EventHeader, db, stmt string) ([]capture.Change, error) {
 	var out []capture.Change
 	for _, r := range parseDDL(db, stmt) {
 		if r.verb == "DROPDB" {
@@ -188,8 +190,7 @@ func (st *streamer) ddl(ctx context.Context, db, stmt string) ([]capture.Change,
 			out = append(out, capture.Change{Table: t.id, Op: capture.OpTruncate, Schema: t.layout})
 		case r.verb == "ALTER" || r.verb == "INDEX":
 			if why := alterFillsRows(stmt); why != "" {
-				return nil, fmt.Errorf("schema change of captured table %s at %s: %s: %q; the binlog carries no row events for that, so the Iceberg table cannot follow; re-snapshot the table with floe resnapshot (add columns as NULL without a default to have them followed)",
-					t.id, st.cur, why, truncate(stmt, 200))
+				out = append(out, st.unfollowableAlter(h, t, why, stmt)...)
 			}
 			st.txn.barrier = true
 			st.s.log.Info("schema change on a captured table", "table", t.id.String(), "position", st.cur.String(), "statement", truncate(stmt, 200))
@@ -238,7 +239,8 @@ func layoutDiff(t *table, e *replication.TableMapEvent) string {
 // a default other than NULL, NOT NULL, generated or AUTO_INCREMENT (the
 // server fills it in for every row), or a column renamed (RENAME COLUMN,
 // CHANGE with a new name), whose values move to a name the stream has
-// never seen. Other specifications (MODIFY, DROP, indexes, options) are
+// never seen, or rows removed or brought in by a partition operation
+// (partitionRows). Other specifications (MODIFY, DROP, indexes, options) are
 // judged by the layout they leave (see checkpoint's schema evolution).
 func alterFillsRows(stmt string) string {
 	s := normalizeStmt(stmt)
@@ -264,6 +266,10 @@ func alterFillsRows(stmt string) string {
 			if why := fillsRows(words); why != "" {
 				return "a column added " + why
 			}
+		case "TRUNCATE", "DROP", "EXCHANGE", "CONVERT", "DISCARD", "IMPORT":
+			if why := partitionRows(words); why != "" {
+				return why
+			}
 		case "RENAME":
 			if len(words) > 1 && (words[1] == "COLUMN") {
 				return "a column renamed"
@@ -280,6 +286,32 @@ func alterFillsRows(stmt string) string {
 				return "a column renamed"
 			}
 		}
+	}
+	return ""
+}
+
+// partitionRows reports how a partition operation (upper-cased words of
+// one ALTER TABLE specification) removes or brings in rows without row
+// events: TRUNCATE and DROP PARTITION delete a partition's rows, EXCHANGE
+// PARTITION swaps them with another table's, CONVERT moves a partition
+// out to a table or a table in as a partition (MariaDB 10.7+), and
+// DISCARD/IMPORT PARTITION … TABLESPACE replace its files. "" for the
+// others (ADD, REORGANIZE, COALESCE, REBUILD, REMOVE PARTITIONING and
+// PARTITION BY keep every row where it was, as far as a reader sees).
+func partitionRows(words []string) string {
+	if len(words) < 2 {
+		return ""
+	}
+	op, what := words[0], words[1]
+	switch {
+	case (op == "TRUNCATE" || op == "DROP") && what == "PARTITION":
+		return "rows removed by " + op + " PARTITION"
+	case op == "EXCHANGE" && what == "PARTITION":
+		return "rows swapped by EXCHANGE PARTITION"
+	case op == "CONVERT" && (what == "PARTITION" || what == "TABLE"):
+		return "rows moved by CONVERT " + what
+	case (op == "DISCARD" || op == "IMPORT") && what == "PARTITION":
+		return "a partition's tablespace " + strings.ToLower(op) + "ed"
 	}
 	return ""
 }

@@ -514,15 +514,10 @@ func (st *streamer) statementChanges(h *replication.EventHeader, db, stmt string
 	if !ok {
 		return nil
 	}
-	pos := Position{Kind: KindFile, File: st.file, Offset: h.LogPos}
-	at := fmt.Sprintf("binlog %s:%d", st.file, h.LogPos)
-	if st.txn != nil && st.txn.hasGTID {
-		pos = st.txn.final
-		at = fmt.Sprintf("%s (%s)", pos, at)
-	}
+	pos, at := st.statementPosition(h)
 	var out []capture.Change
 	for _, t := range st.changedTables(info) {
-		if st.snapshotted[t.id] && st.serverAt.Kind == pos.Kind && pos.Compare(st.serverAt) <= 0 {
+		if st.supersededBySnapshot(t, pos) {
 			st.s.log.Info("a statement-format change before this session's snapshot of the table is superseded by it",
 				"table", t.id.String(), "position", at, "statement", truncate(stmt, 200))
 			continue
@@ -537,6 +532,26 @@ func (st *streamer) statementChanges(h *replication.EventHeader, db, stmt string
 			info.verb, how, t.id, at, truncate(stmt, 200), t.id)})
 	}
 	return out
+}
+
+// statementPosition is the position of the statement event h, and how
+// to name it: its transaction's GTID when it has one, else its binlog
+// file and offset.
+func (st *streamer) statementPosition(h *replication.EventHeader) (Position, string) {
+	pos := Position{Kind: KindFile, File: st.file, Offset: h.LogPos}
+	at := fmt.Sprintf("binlog %s:%d", st.file, h.LogPos)
+	if st.txn != nil && st.txn.hasGTID {
+		pos = st.txn.final
+		at = fmt.Sprintf("%s (%s)", pos, at)
+	}
+	return pos, at
+}
+
+// supersededBySnapshot reports whether this session's snapshot of t,
+// whose chunks are all read after the server's position at Start, holds
+// the effect of a change at pos (at or before that position).
+func (st *streamer) supersededBySnapshot(t *table, pos Position) bool {
+	return st.snapshotted[t.id] && st.serverAt.Kind == pos.Kind && pos.Compare(st.serverAt) <= 0
 }
 
 // changedTables are the captured tables among what info changes.

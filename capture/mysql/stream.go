@@ -336,7 +336,7 @@ func (st *streamer) query(ctx context.Context, h *replication.EventHeader, e *re
 	if st.txn == nil {
 		st.txn = &txnState{}
 	}
-	changes, err := st.ddl(ctx, string(e.Schema), stmt)
+	changes, err := st.ddl(ctx, h, string(e.Schema), stmt)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,10 @@ type table struct {
 	attNums   []int16  // pg_attribute.attnum per column (0: not known)
 	hasPK     bool
 	replIdent byte // pg_class.relreplident: 'd', 'f', 'i' or 'n'
+	// partitioned: a partitioned table (relkind 'p'), captured as one
+	// table: its rows are its partitions' rows, and the publication
+	// publishes its partitions' changes as its own (see partitions.go).
+	partitioned bool
 
 	qname      string // quoted "schema"."name"
 	selectList string // quoted column list in layout order
@@ -56,36 +60,38 @@ func (s *Source) Discover(ctx context.Context) ([]capture.TableInfo, error) {
 // discover reads the catalog. Configuration problems are returned as
 // problems; err is for failures to read the catalog.
 func (s *Source) discover(ctx context.Context, conn *pgx.Conn) ([]*table, []Problem, error) {
-	rows, err := conn.Query(ctx, `
-		SELECT c.oid, n.nspname, c.relname, c.relreplident::text
-		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind = 'r' AND c.relpersistence = 'p'
-		  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-		  AND n.nspname !~ '^pg_(toast|temp_)'
-		ORDER BY n.nspname, c.relname`)
+	rows, err := conn.Query(ctx, listTablesQuery)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list tables: %w", err)
 	}
-	var tables []*table
+	var (
+		tables    []*table
+		ancestors = map[*table][]uint32{}
+	)
 	match := s.patterns.Matcher()
 	for rows.Next() {
 		var (
 			oid       uint32
 			id        capture.TableID
+			kind      string
 			replIdent string
+			above     []uint32
 		)
-		if err := rows.Scan(&oid, &id.Schema, &id.Name, &replIdent); err != nil {
+		if err := rows.Scan(&oid, &id.Schema, &id.Name, &kind, &replIdent, &above); err != nil {
 			rows.Close()
 			return nil, nil, fmt.Errorf("list tables: %w", err)
 		}
 		if match.Match(id) {
-			tables = append(tables, &table{id: id, oid: oid, replIdent: replIdent[0]})
+			t := &table{id: id, oid: oid, replIdent: replIdent[0], partitioned: kind == "p"}
+			tables = append(tables, t)
+			ancestors[t] = above
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("list tables: %w", err)
 	}
+	tables = s.dropCapturedPartitions(tables, ancestors)
 	var problems []Problem
 	for _, pattern := range match.Unmatched() {
 		problems = append(problems, Problem{Field: "source.tables",

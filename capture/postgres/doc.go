@@ -56,7 +56,12 @@
 //     walsender waits for exactly that to be confirmed), and so does a
 //     logical message with prefix floe.sync (SyncPrefix);
 //   - a table's identity (TableIdentities) is its OID and the OID of its
-//     pg_publication_rel row, "" while it is not in the publication;
+//     pg_publication_rel row, "" while it is not in the publication; a
+//     partitioned table's also names its leaf partitions, so attaching or
+//     detaching one changes it (partitions.go);
+//   - a partitioned table is captured as one table through a publication
+//     with publish_via_partition_root; its captured partitions are not
+//     captured again on their own;
 //   - with the slot in place, ExportSnapshot takes an exact snapshot at its
 //     own consistent point R through a TEMPORARY slot created with
 //     EXPORT_SNAPSHOT, kept until EndSnapshot; chunks then carry R;

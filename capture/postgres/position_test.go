@@ -95,3 +95,20 @@ func TestPositionBytesAfter(t *testing.T) {
 	require.False(t, ok)
 	var _ capture.Distancer = end
 }
+
+// TestTableIdentityFormat pins the identity strings commits record
+// (floe.source-table): a changed format would reset every table on
+// upgrade.
+func TestTableIdentityFormat(t *testing.T) {
+	if got := tableIdentity(16384, 16390, nil); got != "pg.v1:rel=16384/pub=16390" {
+		t.Errorf("plain table: %q", got)
+	}
+	leaves := "16400,16410,16420"
+	if got, want := tableIdentity(16384, 16390, &leaves), "pg.v1:rel=16384/pub=16390/leaves=b29350fc37ab2f71"; got != want {
+		t.Errorf("partitioned table: %q, want %q", got, want)
+	}
+	other := "16400,16410"
+	if tableIdentity(16384, 16390, &other) == tableIdentity(16384, 16390, &leaves) {
+		t.Error("a detached partition must change the identity")
+	}
+}

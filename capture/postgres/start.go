@@ -136,14 +136,19 @@ func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn, tables [
 		names[i], want[i] = t.qname, t.oid
 	}
 	pub := pgx.Identifier{s.cfg.PublicationName}.Sanitize()
-	var allTables bool
-	err := conn.QueryRow(ctx, `SELECT puballtables FROM pg_publication WHERE pubname = $1`, s.cfg.PublicationName).Scan(&allTables)
+	viaRoot := anyPartitioned(tables) // see partitions.go
+	var allTables, hasViaRoot bool
+	err := conn.QueryRow(ctx, `SELECT puballtables, pubviaroot FROM pg_publication WHERE pubname = $1`, s.cfg.PublicationName).Scan(&allTables, &hasViaRoot)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s", pub, strings.Join(names, ", "))); err != nil {
+		with := ""
+		if viaRoot {
+			with = " WITH (publish_via_partition_root = true)"
+		}
+		if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s%s", pub, strings.Join(names, ", "), with)); err != nil {
 			return s.publicationError("create", err)
 		}
-		s.log.Info("created publication", "publication", s.cfg.PublicationName, "tables", len(names))
+		s.log.Info("created publication", "publication", s.cfg.PublicationName, "tables", len(names), "via_partition_root", viaRoot)
 		return nil
 	case err != nil:
 		return fmt.Errorf("read publication %s: %w", s.cfg.PublicationName, err)
@@ -151,6 +156,20 @@ func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn, tables [
 		return Problem{Field: "source.publication.name",
 			Message: fmt.Sprintf("publication %q exists and is FOR ALL TABLES", s.cfg.PublicationName),
 			Fix:     "name a different publication, or drop this one so Floe can create it for the captured tables"}
+	}
+	if viaRoot && !hasViaRoot {
+		// Before any table is added: a partition's change must never be
+		// published as the partition's own while its parent is captured.
+		if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER PUBLICATION %s SET (publish_via_partition_root = true)", pub)); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+				return Problem{Field: "source.publication.name",
+					Message: fmt.Sprintf("a partitioned table is captured, and user %q cannot set publish_via_partition_root on publication %q: %s", s.cfg.User, s.cfg.PublicationName, pgErr.Message),
+					Fix:     fmt.Sprintf("have the publication's owner run ALTER PUBLICATION %s SET (publish_via_partition_root = true)", pub)}
+			}
+			return s.publicationError("alter", err)
+		}
+		s.log.Info("set publish_via_partition_root", "publication", s.cfg.PublicationName)
 	}
 	rows, err := conn.Query(ctx, `SELECT r.prrelid FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid WHERE p.pubname = $1`, s.cfg.PublicationName)
 	if err != nil {
