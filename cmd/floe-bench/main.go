@@ -43,6 +43,8 @@ type options struct {
 	scenarios       []string
 	sources         []string
 	merge           string
+	previous        string
+	tolerancePct    float64
 	workdir         string
 	out             string
 	profiles        string
@@ -83,15 +85,17 @@ func parseFlags(args []string) (options, error) {
 	fs.Float64Var(&o.rate, "rate", 10_000, "freshness load in changes/s")
 	fs.DurationVar(&o.duration, "duration", 60*time.Second, "freshness load duration")
 	fs.IntVar(&o.freshTxnChanges, "fresh-txn-changes", 50, "changes per freshness transaction")
-	fs.IntVar(&o.runs, "runs", 3, "runs per scenario")
+	fs.IntVar(&o.runs, "runs", 3, "runs (rounds) per scenario; each run measures the raw source and floe back to back, alternating which goes first")
 	fs.IntVar(&o.parallelism, "parallelism", 2, "snapshot parallelism (floe and the raw COPY)")
 	fs.IntVar(&o.chunkRows, "chunk-rows", 50_000, "snapshot chunk rows (floe and the raw COPY)")
-	fs.DurationVar(&o.interval, "interval", 10*time.Second, "checkpoint interval of the freshness scenario (floe's default)")
+	fs.DurationVar(&o.interval, "interval", time.Second, "checkpoint interval of the freshness scenario (the target, p99 <= 2 s, is at 1 s; floe's default is 10 s)")
 	fs.DurationVar(&o.streamInterval, "stream-interval", time.Second, "checkpoint interval of the snapshot, streaming and bigtxn scenarios (bounds the wait for the last checkpoint)")
 	fs.DurationVar(&o.poll, "poll", 100*time.Millisecond, "freshness: how often each Iceberg table's position is read")
 	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios to run, comma-separated")
 	srcs := fs.String("source", strings.Join(allSources, ","), "source kinds to measure, comma-separated (each starts its own server)")
 	fs.StringVar(&o.merge, "merge", "", "an existing results file (version 1 or 2): the sources measured now replace theirs in it, the others are kept, and it (and its .md) is rewritten")
+	fs.StringVar(&o.previous, "previous", "auto", "results file to compare the baselines with: auto = the newest file in -out (the -merge file's directory) of the same source, label and sizes; none = no comparison")
+	fs.Float64Var(&o.tolerancePct, "baseline-tolerance", 15, "percent a raw baseline may differ from the previous results before its ratio is flagged as moved by its baseline")
 	fs.StringVar(&o.workdir, "workdir", "bench/work", "floe configs, logs and lakes (the lakes are removed after each run)")
 	fs.StringVar(&o.out, "out", "bench/results", "directory for <date>.json and <date>.md")
 	fs.StringVar(&o.profiles, "profiles", "bench/profiles", "directory for CPU profiles (a <date>-<label> folder is made); empty = none")
@@ -149,6 +153,8 @@ func parseFlags(args []string) (options, error) {
 		return o, err
 	}
 	switch {
+	case o.tolerancePct <= 0:
+		return o, errors.New("-baseline-tolerance: must be positive")
 	case o.runs < 1 || o.memoryRuns < 1:
 		return o, errors.New("-runs and -memory-runs: must be at least 1")
 	case o.hugeTxn < 1 || o.largeValueMiB < 1:
@@ -270,8 +276,10 @@ func runBench(ctx context.Context, o options, log *slog.Logger) (err error) {
 		if label := res.Sources[0].Label; label != "full" {
 			name += "-" + label
 		}
+		annotateShifts(res, o.previous, o.out, name+".json", o.tolerancePct/100, log)
 		return writeResults(o.out, name, res, log)
 	}
+	annotateShifts(res, o.previous, filepath.Dir(o.merge), filepath.Base(o.merge), o.tolerancePct/100, log)
 	merged := mergeResults(base, res)
 	return writeResults(filepath.Dir(o.merge), strings.TrimSuffix(filepath.Base(o.merge), ".json"), merged, log)
 }

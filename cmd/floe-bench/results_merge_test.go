@@ -29,7 +29,39 @@ func TestReadResultsV1(t *testing.T) {
 	assert.Equal(t, "2026-11-24T15:00:00Z", s.StartedAt)
 	assert.Equal(t, int64(5_000_000), s.Scale.Rows)
 	require.Len(t, s.Scenarios, 4)
-	assert.Equal(t, fixedResults().Sources[0].Scenarios, s.Scenarios)
+	// The file was written by the version 1 harness: its summaries are
+	// kept as written (ratio = quotient of the medians, targets of then).
+	assert.Equal(t, []string{scSnapshot, scStreaming, scBigTxn, scFreshness}, names(s.Scenarios))
+	assert.InDelta(t, 110_000, s.Scenarios[0].Median, 1e-9)
+	assert.InDelta(t, 450_000, *s.Scenarios[0].Baseline, 1e-9)
+	assert.Equal(t, ">= 0.5x raw", s.Scenarios[0].Target)
+	assert.Len(t, s.Scenarios[0].Runs, 3)
+	assert.Equal(t, fixedResults().Sources[0].Scenarios[0].Runs[0].Floe, s.Scenarios[0].Runs[0].Floe)
+	assert.Equal(t, ptr(400_000.0), s.Scenarios[0].Runs[0].Raw)
+}
+
+// TestReadResultsV2 reads the last version 2 file make bench wrote: its
+// ratios (quotients of medians) and targets are kept as written, and it
+// has no spreads.
+func TestReadResultsV2(t *testing.T) {
+	r, err := readResultsFile(filepath.Join("testdata", "results_v2.json"))
+	require.NoError(t, err)
+	assert.Equal(t, resultsVersion, r.Version)
+	require.Len(t, r.Sources, 2)
+	pg := r.Sources[0]
+	assert.Equal(t, "postgres", pg.Source)
+	require.Equal(t, scSnapshot, pg.Scenarios[0].Name)
+	assert.InDelta(t, 0.372, *pg.Scenarios[0].Ratio, 1e-9)
+	assert.Nil(t, pg.Scenarios[0].RatioRange)
+	assert.Len(t, pg.Scenarios[0].Runs, 3)
+}
+
+func names(scs []Scenario) []string {
+	var out []string
+	for _, s := range scs {
+		out = append(out, s.Name)
+	}
+	return out
 }
 
 func TestReadResultsRoundTripAndVersions(t *testing.T) {
@@ -40,7 +72,7 @@ func TestReadResultsRoundTripAndVersions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
 
-	for _, bad := range []string{`{"version": 3}`, `{"version": 0}`, `not json`} {
+	for _, bad := range []string{`{"version": 4}`, `{"version": 0}`, `not json`} {
 		_, err := readResults([]byte(bad))
 		assert.Error(t, err, bad)
 	}
