@@ -44,6 +44,7 @@ type options struct {
 	sources         []string
 	merge           string
 	previous        string
+	render          string
 	tolerancePct    float64
 	workdir         string
 	out             string
@@ -96,6 +97,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.merge, "merge", "", "an existing results file (version 1 or 2): the sources measured now replace theirs in it, the others are kept, and it (and its .md) is rewritten")
 	fs.StringVar(&o.previous, "previous", "auto", "results file to compare the baselines with: auto = the newest file in -out (the -merge file's directory) of the same source, label and sizes; none = no comparison")
 	fs.Float64Var(&o.tolerancePct, "baseline-tolerance", 15, "percent a raw baseline may differ from the previous results before its ratio is flagged as moved by its baseline")
+	fs.StringVar(&o.render, "render", "", "measure nothing: read this results file, summarize its runs with this build's rules (paired ratios, spreads, the current targets) and print its markdown")
 	fs.StringVar(&o.workdir, "workdir", "bench/work", "floe configs, logs and lakes (the lakes are removed after each run)")
 	fs.StringVar(&o.out, "out", "bench/results", "directory for <date>.json and <date>.md")
 	fs.StringVar(&o.profiles, "profiles", "bench/profiles", "directory for CPU profiles (a <date>-<label> folder is made); empty = none")
@@ -212,6 +214,15 @@ func main() {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if o.render != "" {
+		md, err := renderFile(o.render)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "floe-bench:", err)
+			os.Exit(1)
+		}
+		fmt.Print(md)
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = runBench(ctx, o, log)
 	stop()

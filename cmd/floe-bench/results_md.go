@@ -20,7 +20,10 @@ func markdown(r *Results) string {
 		sc := src.Scale
 		runs := fmt.Sprintf("median of %d run%s", sc.Runs, plural(sc.Runs))
 		if sc.Runs > 1 {
-			runs += " (min-max in brackets), each run the raw read and floe back to back, alternating which goes first"
+			runs += " (min-max in brackets)"
+		}
+		if alternated(src) {
+			runs += ", each run the raw read and floe back to back, alternating which goes first"
 		}
 		if sc.MemoryRuns > 0 {
 			runs += fmt.Sprintf(" (memory scenarios: %d run%s, their peak)", sc.MemoryRuns, plural(sc.MemoryRuns))
@@ -90,7 +93,7 @@ func sourceRows(b *strings.Builder, src SourceResults) {
 		case scFreshness:
 			what := fmt.Sprintf("at %s changes/s, checkpoint %s", fmtInt(int64(sc.FreshnessRate)), sc.CheckpointInterval)
 			row("freshness p50 "+what, fmtSecondsP(s.P50Seconds), "-", "-", "-", "-", "-", "-")
-			row("freshness p99 "+what, fmtSecondsR(s.Median, s.MedianRange), "-", "-", "-", "-", s.Target, fmtMet(s.Met))
+			row("freshness p99 "+what, fmtSecondsR(s.Median, s.MedianRange), "-", "-", cpu, "-", s.Target, fmtMet(s.Met))
 		}
 	}
 	for _, s := range src.Scenarios {
@@ -263,4 +266,17 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// alternated reports whether src's runs recorded their order (version 3
+// runs alternate which side of the pair goes first).
+func alternated(src SourceResults) bool {
+	for _, s := range src.Scenarios {
+		for _, r := range s.Runs {
+			if r.Order != "" {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 )
 
 // resultsV1 is the version 1 file: one source, its fields at the top
@@ -93,4 +94,27 @@ func sourceOrder(kind string) int {
 		return i
 	}
 	return len(allSources)
+}
+
+// renderFile reads a results file of any version, summarizes every
+// scenario again from its runs with this build's rules (paired ratios,
+// spreads, the current targets; baseline shifts are left out) and
+// returns its markdown. The file is not changed.
+func renderFile(path string) (string, error) {
+	r, err := readResultsFile(path)
+	if err != nil {
+		return "", err
+	}
+	for i := range r.Sources {
+		src := &r.Sources[i]
+		interval, err := time.ParseDuration(src.Scale.CheckpointInterval)
+		if err != nil {
+			return "", fmt.Errorf("%s: %s checkpoint_interval %q: %w", path, src.Source, src.Scale.CheckpointInterval, err)
+		}
+		for j := range src.Scenarios {
+			src.Scenarios[j].BaselineShift = nil
+			src.Scenarios[j].summarize(interval.Seconds())
+		}
+	}
+	return markdown(r), nil
 }

@@ -118,3 +118,14 @@ func TestParseFlagsSources(t *testing.T) {
 	assert.Equal(t, "bench/results/x.json", o.merge)
 	assert.Equal(t, "make bench BENCH_FLAGS='-source mariadb'", reproduceCommand([]string{"-source", "mariadb", "-merge", "x.json"}))
 }
+
+// TestRenderFile: -render summarizes an older file's runs again with the
+// current rules: the paired ratio with its spread, the issue 16 targets.
+func TestRenderFile(t *testing.T) {
+	md, err := renderFile(filepath.Join("testdata", "results_v2.json"))
+	require.NoError(t, err)
+	assert.Contains(t, md, "| postgres | streaming: 1,000,004 mixed changes, 100 per transaction | 104,653 changes/s [99,862-105,343] | 341,339 changes/s [333,438-347,783] | 0.30x [0.30-0.31] |")
+	assert.Contains(t, md, "| snapshot >= 0.6x raw | 0.37x: **no** | 0.30x: **no** |")
+	assert.Contains(t, md, "| freshness p99 <= 2 s at 1 s checkpoints | not measured: checkpoint 10s | not measured: checkpoint 10s |")
+	assert.NotContains(t, md, "alternating", "the 2026-11-30 runs did not alternate")
+}

@@ -361,7 +361,7 @@ func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
 	}
 	p99 := percentile(delays, 99)
 	return Run{Floe: p99, Count: dr.Changes, Txns: int64(len(dr.Txns)), LoadRate: loadRate,
-		FloeSeconds: ap.Elapsed.Seconds(), PeakRSSBytes: p.peakRSS(),
+		FloeSeconds: ap.Elapsed.Seconds(), PeakRSSBytes: p.peakRSS(), CPUSeconds: round3(p.cpuSeconds()),
 		P50Seconds: ptr(percentile(delays, 50)), P99Seconds: ptr(p99), MaxSeconds: ptr(percentile(delays, 100)),
 		Profile: b.profileName(profile)}, nil
 }
