@@ -287,10 +287,10 @@ func runBench(ctx context.Context, o options, log *slog.Logger) (err error) {
 		if label := res.Sources[0].Label; label != "full" {
 			name += "-" + label
 		}
-		annotateShifts(res, o.previous, o.out, name+".json", o.tolerancePct/100, log)
+		annotateShifts(res, o.previous, o.out, o.tolerancePct/100, log)
 		return writeResults(o.out, name, res, log)
 	}
-	annotateShifts(res, o.previous, filepath.Dir(o.merge), filepath.Base(o.merge), o.tolerancePct/100, log)
+	annotateShifts(res, o.previous, filepath.Dir(o.merge), o.tolerancePct/100, log)
 	merged := mergeResults(base, res)
 	return writeResults(filepath.Dir(o.merge), strings.TrimSuffix(filepath.Base(o.merge), ".json"), merged, log)
 }

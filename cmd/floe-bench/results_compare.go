@@ -18,17 +18,16 @@ func comparableScale(a, b SourceResults) bool {
 }
 
 // findPrevious returns the newest results file in dir (by name: they
-// start with their date) other than exclude that holds a run of cur's
-// source at a comparable scale, and that run; "" when there is none.
-// Files that cannot be read are skipped with a warning.
-func findPrevious(dir, exclude string, cur SourceResults, log *slog.Logger) (string, *SourceResults) {
+// start with their date) that holds a run of cur's source at a
+// comparable scale started before cur, and that run; "" when there is
+// none. The file this run is about to overwrite (a rerun on the same
+// day, or the -merge file) counts: it holds the previous run. Files that
+// cannot be read are skipped with a warning.
+func findPrevious(dir string, cur SourceResults, log *slog.Logger) (string, *SourceResults) {
 	names, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	slices.Sort(names)
 	slices.Reverse(names)
 	for _, path := range names {
-		if filepath.Base(path) == exclude {
-			continue
-		}
 		r, err := readResultsFile(path)
 		if err != nil {
 			log.Warn("previous results: skipping an unreadable file", "file", path, "err", err)
@@ -84,8 +83,8 @@ func compareBaselines(cur *SourceResults, previous string, prev *SourceResults, 
 
 // annotateShifts compares each source of res with its previous results:
 // the file previous when given, else the newest comparable file in dir
-// other than exclude ("none" turns it off).
-func annotateShifts(res *Results, previous, dir, exclude string, tolerance float64, log *slog.Logger) {
+// ("none" turns it off). It must run before res is written.
+func annotateShifts(res *Results, previous, dir string, tolerance float64, log *slog.Logger) {
 	if previous == "none" {
 		return
 	}
@@ -109,7 +108,7 @@ func annotateShifts(res *Results, previous, dir, exclude string, tolerance float
 				name, prev = filepath.Base(previous), p
 			}
 		} else {
-			name, prev = findPrevious(dir, exclude, *cur, log)
+			name, prev = findPrevious(dir, *cur, log)
 		}
 		if prev == nil {
 			log.Info("previous results: none of the same source and scale", "source", cur.Source, "label", cur.Label)

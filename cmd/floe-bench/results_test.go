@@ -329,8 +329,8 @@ func TestCompareBaselines(t *testing.T) {
 }
 
 // TestFindPrevious: the previous results are the newest file of the
-// same source at the same scale, not this run's own file nor one of
-// another scale.
+// same source at the same scale started before this run (the file this
+// run will overwrite counts), not one of another scale or a later one.
 func TestFindPrevious(t *testing.T) {
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -346,16 +346,22 @@ func TestFindPrevious(t *testing.T) {
 	other := fixedResults()
 	other.Sources[0].Scale.Rows = 200_000
 	write("2026-11-30.json", other) // newer, another scale
-	write("2026-12-03.json", full)  // this run's own file
+	later := fixedResults()
+	later.Sources[0].StartedAt = "2026-12-04T00:00:00Z"
+	write("2026-12-04.json", later) // not before this run
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "2026-12-01.json"), []byte("not json"), 0o644))
 
-	name, prev := findPrevious(dir, "2026-12-03.json", cur, log)
+	name, prev := findPrevious(dir, cur, log)
 	assert.Equal(t, "2026-11-24.json", name)
 	require.NotNil(t, prev)
 	assert.Equal(t, "postgres", prev.Source)
 
+	write("2026-12-03.json", full) // this run's file, from an earlier run today
+	name, _ = findPrevious(dir, cur, log)
+	assert.Equal(t, "2026-12-03.json", name)
+
 	cur.Label = "small"
-	name, prev = findPrevious(dir, "2026-12-03.json", cur, log)
+	name, prev = findPrevious(dir, cur, log)
 	assert.Empty(t, name)
 	assert.Nil(t, prev)
 
@@ -364,9 +370,11 @@ func TestFindPrevious(t *testing.T) {
 	for i := range res.Sources[0].Scenarios {
 		res.Sources[0].Scenarios[i].BaselineShift = nil
 	}
-	annotateShifts(res, "auto", dir, "2026-12-03.json", 0.15, log)
+	annotateShifts(res, "auto", dir, 0.15, log)
 	sh := res.Sources[0].Scenarios[0].BaselineShift
 	require.NotNil(t, sh)
-	assert.Equal(t, "2026-11-24.json", sh.Previous)
+	assert.Equal(t, "2026-12-03.json", sh.Previous)
 	assert.False(t, sh.Moved)
+	annotateShifts(res, filepath.Join(dir, "2026-11-24.json"), "", 0.15, log)
+	assert.Equal(t, "2026-11-24.json", res.Sources[0].Scenarios[0].BaselineShift.Previous, "-previous FILE")
 }
