@@ -154,21 +154,26 @@ func parseFlags(args []string) (options, error) {
 	if o.sources, err = splitList("-source", "source", *srcs, allSources); err != nil {
 		return o, err
 	}
+	return o, o.validate()
+}
+
+// validate checks the numeric settings.
+func (o options) validate() error {
 	switch {
 	case o.tolerancePct <= 0:
-		return o, errors.New("-baseline-tolerance: must be positive")
+		return errors.New("-baseline-tolerance: must be positive")
 	case o.runs < 1 || o.memoryRuns < 1:
-		return o, errors.New("-runs and -memory-runs: must be at least 1")
+		return errors.New("-runs and -memory-runs: must be at least 1")
 	case o.hugeTxn < 1 || o.largeValueMiB < 1:
-		return o, errors.New("-hugetxn and -large-value-mib: must be positive")
+		return errors.New("-hugetxn and -large-value-mib: must be positive")
 	case o.rows < 4000:
-		return o, errors.New("-rows: must be at least 4000")
+		return errors.New("-rows: must be at least 4000")
 	case o.parallelism < 1 || o.chunkRows < 1:
-		return o, errors.New("-parallelism and -chunk-rows: must be positive")
+		return errors.New("-parallelism and -chunk-rows: must be positive")
 	case o.txnChanges < 5 || o.freshTxnChanges < 5:
-		return o, errors.New("-txn-changes and -fresh-txn-changes: must be at least 5")
+		return errors.New("-txn-changes and -fresh-txn-changes: must be at least 5")
 	}
-	return o, nil
+	return nil
 }
 
 // splitList splits a comma-separated flag value, checking each item

@@ -209,7 +209,13 @@ func TestParseFlags(t *testing.T) {
 		{"scenario subset", []string{"-scenarios", "freshness, snapshot"}, "full", 5_000_000, 3, time.Minute, []string{scFreshness, scSnapshot}, ""},
 		{"unknown scenario", []string{"-scenarios", "snapshot,nope"}, "", 0, 0, 0, nil, `unknown scenario "nope"`},
 		{"zero runs", []string{"-runs", "0"}, "", 0, 0, 0, nil, "-runs"},
+		{"zero tolerance", []string{"-baseline-tolerance", "0"}, "", 0, 0, 0, nil, "-baseline-tolerance"},
 	}
+	o, err := parseFlags(nil)
+	require.NoError(t, err)
+	assert.Equal(t, time.Second, o.interval, "freshness is measured at the target's 1 s checkpoints")
+	assert.Equal(t, "auto", o.previous)
+	assert.InDelta(t, 15, o.tolerancePct, 1e-9)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o, err := parseFlags(tt.args)
