@@ -180,8 +180,9 @@ func (b *bench) lakeRowCount(ctx context.Context, d *pipelineDir, tables []strin
 // catchUpRun writes the workload while floe is stopped (its slot and a
 // raw slot both exist), then times `floe run` from start until every
 // Iceberg table has committed the last transaction, and the raw decoder
-// over the same range, back to back in the run's order. Both read the same WAL, so the ratio compares decode-and-deliver
-// with decode alone, not with the speed of the load generator.
+// over the same range, back to back in the run's order. Both read the
+// same WAL, so the ratio compares decode-and-deliver with decode alone,
+// not with the speed of the load generator.
 func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) (Run, error) {
 	d, err := b.floe.newPipeline(fmt.Sprintf("%s%d", name, i), "never", b.tables, b.o.streamInterval)
 	if err != nil {
