@@ -107,12 +107,14 @@ func sourceRows(b *strings.Builder, src SourceResults) {
 // previous results file, flagging those that moved.
 func shiftNotes(b *strings.Builder, r *Results) {
 	var lines []string
+	tol := 0.0
 	for _, src := range r.Sources {
 		for _, s := range src.Scenarios {
 			sh := s.BaselineShift
 			if sh == nil {
 				continue
 			}
+			tol = sh.Tolerance
 			verdict := "baseline steady"
 			if sh.Moved {
 				verdict = "**ratio moved because its baseline did**"
@@ -120,8 +122,8 @@ func shiftNotes(b *strings.Builder, r *Results) {
 					verdict = "**baseline and floe both moved** (the machine, not floe, is the likelier cause)"
 				}
 			}
-			lines = append(lines, fmt.Sprintf("- %s %s: raw %s -> %s (%s), floe %s -> %s (%s), ratio %.2fx -> %s; %s",
-				src.Source, s.Name, fmtRate(sh.PreviousBaseline, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtPct(sh.BaselineChange),
+			lines = append(lines, fmt.Sprintf("- %s %s, against %s: raw %s -> %s (%s), floe %s -> %s (%s), ratio %.2fx -> %s; %s",
+				src.Source, s.Name, sh.Previous, fmtRate(sh.PreviousBaseline, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtPct(sh.BaselineChange),
 				fmtRate(sh.PreviousMedian, s.Unit), fmtRate(s.Median, s.Unit), fmtPct(sh.MedianChange),
 				sh.PreviousRatio, fmtRatio(s.Ratio), verdict))
 		}
@@ -129,15 +131,7 @@ func shiftNotes(b *strings.Builder, r *Results) {
 	if len(lines) == 0 {
 		return
 	}
-	prev, tol := "", 0.0
-	for _, src := range r.Sources {
-		for _, s := range src.Scenarios {
-			if s.BaselineShift != nil {
-				prev, tol = s.BaselineShift.Previous, s.BaselineShift.Tolerance
-			}
-		}
-	}
-	fmt.Fprintf(b, "\nBaselines against the previous results of the same scale (%s; moved: more than %.0f %%):\n\n", prev, tol*100)
+	fmt.Fprintf(b, "\nBaselines against the previous results of the same source and scale (moved: more than %.0f %%):\n\n", tol*100)
 	b.WriteString(strings.Join(lines, "\n") + "\n")
 }
 
