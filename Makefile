@@ -38,7 +38,7 @@ clean:
 	rm -rf bin .floe
 
 .PHONY: bench
-bench: deps build ## Floe vs the raw source speed, PostgreSQL and MariaDB (not part of test; ~36 min; BENCH_FLAGS=-quick: a few min)
+bench: deps build ## Floe vs the raw source speed in paired runs, PostgreSQL and MariaDB, targets met or not (not part of test; ~36 min; BENCH_FLAGS=-quick: a few min)
 	$(GO) run ./cmd/floe-bench -floe $(BIN) $(BENCH_FLAGS)
 
 .PHONY: stress

@@ -43,6 +43,9 @@ type options struct {
 	scenarios       []string
 	sources         []string
 	merge           string
+	previous        string
+	render          string
+	tolerancePct    float64
 	workdir         string
 	out             string
 	profiles        string
@@ -83,15 +86,18 @@ func parseFlags(args []string) (options, error) {
 	fs.Float64Var(&o.rate, "rate", 10_000, "freshness load in changes/s")
 	fs.DurationVar(&o.duration, "duration", 60*time.Second, "freshness load duration")
 	fs.IntVar(&o.freshTxnChanges, "fresh-txn-changes", 50, "changes per freshness transaction")
-	fs.IntVar(&o.runs, "runs", 3, "runs per scenario")
+	fs.IntVar(&o.runs, "runs", 3, "runs (rounds) per scenario; each run measures the raw source and floe back to back, alternating which goes first")
 	fs.IntVar(&o.parallelism, "parallelism", 2, "snapshot parallelism (floe and the raw COPY)")
 	fs.IntVar(&o.chunkRows, "chunk-rows", 50_000, "snapshot chunk rows (floe and the raw COPY)")
-	fs.DurationVar(&o.interval, "interval", 10*time.Second, "checkpoint interval of the freshness scenario (floe's default)")
+	fs.DurationVar(&o.interval, "interval", time.Second, "checkpoint interval of the freshness scenario (the target, p99 <= 2 s, is at 1 s; floe's default is 10 s)")
 	fs.DurationVar(&o.streamInterval, "stream-interval", time.Second, "checkpoint interval of the snapshot, streaming and bigtxn scenarios (bounds the wait for the last checkpoint)")
 	fs.DurationVar(&o.poll, "poll", 100*time.Millisecond, "freshness: how often each Iceberg table's position is read")
 	scen := fs.String("scenarios", strings.Join(allScenarios, ","), "scenarios to run, comma-separated")
 	srcs := fs.String("source", strings.Join(allSources, ","), "source kinds to measure, comma-separated (each starts its own server)")
 	fs.StringVar(&o.merge, "merge", "", "an existing results file (version 1 or 2): the sources measured now replace theirs in it, the others are kept, and it (and its .md) is rewritten")
+	fs.StringVar(&o.previous, "previous", "auto", "results file to compare the baselines with: auto = the newest file in -out (the -merge file's directory) of the same source, label and sizes; none = no comparison")
+	fs.Float64Var(&o.tolerancePct, "baseline-tolerance", 15, "percent a raw baseline may differ from the previous results before its ratio is flagged as moved by its baseline")
+	fs.StringVar(&o.render, "render", "", "measure nothing: read this results file, summarize its runs with this build's rules (paired ratios, spreads, the current targets) and print its markdown")
 	fs.StringVar(&o.workdir, "workdir", "bench/work", "floe configs, logs and lakes (the lakes are removed after each run)")
 	fs.StringVar(&o.out, "out", "bench/results", "directory for <date>.json and <date>.md")
 	fs.StringVar(&o.profiles, "profiles", "bench/profiles", "directory for CPU profiles (a <date>-<label> folder is made); empty = none")
@@ -148,19 +154,26 @@ func parseFlags(args []string) (options, error) {
 	if o.sources, err = splitList("-source", "source", *srcs, allSources); err != nil {
 		return o, err
 	}
+	return o, o.validate()
+}
+
+// validate checks the numeric settings.
+func (o options) validate() error {
 	switch {
+	case o.tolerancePct <= 0:
+		return errors.New("-baseline-tolerance: must be positive")
 	case o.runs < 1 || o.memoryRuns < 1:
-		return o, errors.New("-runs and -memory-runs: must be at least 1")
+		return errors.New("-runs and -memory-runs: must be at least 1")
 	case o.hugeTxn < 1 || o.largeValueMiB < 1:
-		return o, errors.New("-hugetxn and -large-value-mib: must be positive")
+		return errors.New("-hugetxn and -large-value-mib: must be positive")
 	case o.rows < 4000:
-		return o, errors.New("-rows: must be at least 4000")
+		return errors.New("-rows: must be at least 4000")
 	case o.parallelism < 1 || o.chunkRows < 1:
-		return o, errors.New("-parallelism and -chunk-rows: must be positive")
+		return errors.New("-parallelism and -chunk-rows: must be positive")
 	case o.txnChanges < 5 || o.freshTxnChanges < 5:
-		return o, errors.New("-txn-changes and -fresh-txn-changes: must be at least 5")
+		return errors.New("-txn-changes and -fresh-txn-changes: must be at least 5")
 	}
-	return o, nil
+	return nil
 }
 
 // splitList splits a comma-separated flag value, checking each item
@@ -206,6 +219,15 @@ func main() {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if o.render != "" {
+		md, err := renderFile(o.render)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "floe-bench:", err)
+			os.Exit(1)
+		}
+		fmt.Print(md)
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = runBench(ctx, o, log)
 	stop()
@@ -270,8 +292,10 @@ func runBench(ctx context.Context, o options, log *slog.Logger) (err error) {
 		if label := res.Sources[0].Label; label != "full" {
 			name += "-" + label
 		}
+		annotateShifts(res, o.previous, o.out, o.tolerancePct/100, log)
 		return writeResults(o.out, name, res, log)
 	}
+	annotateShifts(res, o.previous, filepath.Dir(o.merge), o.tolerancePct/100, log)
 	merged := mergeResults(base, res)
 	return writeResults(filepath.Dir(o.merge), strings.TrimSuffix(filepath.Base(o.merge), ".json"), merged, log)
 }

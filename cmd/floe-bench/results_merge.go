@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 )
 
 // resultsV1 is the version 1 file: one source, its fields at the top
@@ -27,7 +28,7 @@ type machineV1 struct {
 	FloeVersion   string `json:"floe_version"`
 }
 
-// readResults decodes a results file of version 1 or 2 into the current
+// readResults decodes a results file of version 1, 2 or 3 into the current
 // form (a version 1 file becomes one SourceResults).
 func readResults(b []byte) (*Results, error) {
 	var head struct {
@@ -46,14 +47,17 @@ func readResults(b []byte) (*Results, error) {
 			Source: v1.Machine.Source, SourceVersion: v1.Machine.SourceVersion, FloeVersion: v1.Machine.FloeVersion,
 			StartedAt: v1.StartedAt, Label: v1.Label, Command: v1.Command, Scale: v1.Scale, Scenarios: v1.Scenarios,
 		}}}, nil
-	case resultsVersion:
+	case 2, resultsVersion:
+		// Version 2 has the same shape without the spreads and shifts; its
+		// Ratio is the quotient of the medians, kept as it was written.
 		var r Results
 		if err := json.Unmarshal(b, &r); err != nil {
-			return nil, fmt.Errorf("decode results v%d: %w", resultsVersion, err)
+			return nil, fmt.Errorf("decode results v%d: %w", head.Version, err)
 		}
+		r.Version = resultsVersion
 		return &r, nil
 	}
-	return nil, fmt.Errorf("results version %d is not supported (this build reads 1 and %d)", head.Version, resultsVersion)
+	return nil, fmt.Errorf("results version %d is not supported (this build reads 1 to %d)", head.Version, resultsVersion)
 }
 
 // readResultsFile reads and decodes path.
@@ -90,4 +94,27 @@ func sourceOrder(kind string) int {
 		return i
 	}
 	return len(allSources)
+}
+
+// renderFile reads a results file of any version, summarizes every
+// scenario again from its runs with this build's rules (paired ratios,
+// spreads, the current targets; baseline shifts are left out) and
+// returns its markdown. The file is not changed.
+func renderFile(path string) (string, error) {
+	r, err := readResultsFile(path)
+	if err != nil {
+		return "", err
+	}
+	for i := range r.Sources {
+		src := &r.Sources[i]
+		interval, err := time.ParseDuration(src.Scale.CheckpointInterval)
+		if err != nil {
+			return "", fmt.Errorf("%s: %s checkpoint_interval %q: %w", path, src.Source, src.Scale.CheckpointInterval, err)
+		}
+		for j := range src.Scenarios {
+			src.Scenarios[j].BaselineShift = nil
+			src.Scenarios[j].summarize(interval.Seconds())
+		}
+	}
+	return markdown(r), nil
 }

@@ -29,7 +29,39 @@ func TestReadResultsV1(t *testing.T) {
 	assert.Equal(t, "2026-11-24T15:00:00Z", s.StartedAt)
 	assert.Equal(t, int64(5_000_000), s.Scale.Rows)
 	require.Len(t, s.Scenarios, 4)
-	assert.Equal(t, fixedResults().Sources[0].Scenarios, s.Scenarios)
+	// The file was written by the version 1 harness: its summaries are
+	// kept as written (ratio = quotient of the medians, targets of then).
+	assert.Equal(t, []string{scSnapshot, scStreaming, scBigTxn, scFreshness}, names(s.Scenarios))
+	assert.InDelta(t, 110_000, s.Scenarios[0].Median, 1e-9)
+	assert.InDelta(t, 450_000, *s.Scenarios[0].Baseline, 1e-9)
+	assert.Equal(t, ">= 0.5x raw", s.Scenarios[0].Target)
+	assert.Len(t, s.Scenarios[0].Runs, 3)
+	assert.Equal(t, fixedResults().Sources[0].Scenarios[0].Runs[0].Floe, s.Scenarios[0].Runs[0].Floe)
+	assert.Equal(t, ptr(400_000.0), s.Scenarios[0].Runs[0].Raw)
+}
+
+// TestReadResultsV2 reads the last version 2 file make bench wrote: its
+// ratios (quotients of medians) and targets are kept as written, and it
+// has no spreads.
+func TestReadResultsV2(t *testing.T) {
+	r, err := readResultsFile(filepath.Join("testdata", "results_v2.json"))
+	require.NoError(t, err)
+	assert.Equal(t, resultsVersion, r.Version)
+	require.Len(t, r.Sources, 2)
+	pg := r.Sources[0]
+	assert.Equal(t, "postgres", pg.Source)
+	require.Equal(t, scSnapshot, pg.Scenarios[0].Name)
+	assert.InDelta(t, 0.372, *pg.Scenarios[0].Ratio, 1e-9)
+	assert.Nil(t, pg.Scenarios[0].RatioRange)
+	assert.Len(t, pg.Scenarios[0].Runs, 3)
+}
+
+func names(scs []Scenario) []string {
+	var out []string
+	for _, s := range scs {
+		out = append(out, s.Name)
+	}
+	return out
 }
 
 func TestReadResultsRoundTripAndVersions(t *testing.T) {
@@ -40,7 +72,7 @@ func TestReadResultsRoundTripAndVersions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
 
-	for _, bad := range []string{`{"version": 3}`, `{"version": 0}`, `not json`} {
+	for _, bad := range []string{`{"version": 4}`, `{"version": 0}`, `not json`} {
 		_, err := readResults([]byte(bad))
 		assert.Error(t, err, bad)
 	}
@@ -85,4 +117,15 @@ func TestParseFlagsSources(t *testing.T) {
 	assert.Equal(t, []string{"mariadb"}, o.sources)
 	assert.Equal(t, "bench/results/x.json", o.merge)
 	assert.Equal(t, "make bench BENCH_FLAGS='-source mariadb'", reproduceCommand([]string{"-source", "mariadb", "-merge", "x.json"}))
+}
+
+// TestRenderFile: -render summarizes an older file's runs again with the
+// current rules: the paired ratio with its spread, the issue 16 targets.
+func TestRenderFile(t *testing.T) {
+	md, err := renderFile(filepath.Join("testdata", "results_v2.json"))
+	require.NoError(t, err)
+	assert.Contains(t, md, "| postgres | streaming: 1,000,004 mixed changes, 100 per transaction | 104,653 changes/s [99,862-105,343] | 341,339 changes/s [333,438-347,783] | 0.30x [0.30-0.31] |")
+	assert.Contains(t, md, "| snapshot >= 0.6x raw | 0.37x: **no** | 0.30x: **no** |")
+	assert.Contains(t, md, "| freshness p99 <= 2 s at 1 s checkpoints | not measured: checkpoint 10s | not measured: checkpoint 10s |")
+	assert.NotContains(t, md, "alternating", "the 2026-11-30 runs did not alternate")
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,9 +18,12 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 // fixedResults is a results value with every kind of scenario.
 func fixedResults() *Results {
 	snap := Scenario{Name: scSnapshot, Source: "postgres", Unit: "rows/s", Runs: []Run{
-		{Floe: 100_000, Raw: ptr(400_000.0), Count: 5_000_000, FloeSeconds: 50, RawSeconds: ptr(12.5), PeakRSSBytes: 300 << 20, Profile: "snapshot-run1.pprof"},
-		{Floe: 120_000, Raw: ptr(500_000.0), Count: 5_000_000, FloeSeconds: 41.7, RawSeconds: ptr(10.0), PeakRSSBytes: 310 << 20},
-		{Floe: 110_000, Raw: ptr(450_000.0), Count: 5_000_000, FloeSeconds: 45.5, RawSeconds: ptr(11.1), PeakRSSBytes: 305 << 20},
+		{Floe: 100_000, Raw: ptr(400_000.0), Order: orderRawFirst, Count: 5_000_000, FloeSeconds: 50, RawSeconds: ptr(12.5), PeakRSSBytes: 300 << 20,
+			CPUSeconds: 95, RawCPUSeconds: ptr(6.0), Profile: "snapshot-run1.pprof"},
+		{Floe: 120_000, Raw: ptr(500_000.0), Order: orderFloeFirst, Count: 5_000_000, FloeSeconds: 41.7, RawSeconds: ptr(10.0), PeakRSSBytes: 310 << 20,
+			CPUSeconds: 90, RawCPUSeconds: ptr(5.5)},
+		{Floe: 110_000, Raw: ptr(450_000.0), Order: orderRawFirst, Count: 5_000_000, FloeSeconds: 45.5, RawSeconds: ptr(11.1), PeakRSSBytes: 305 << 20,
+			CPUSeconds: 92, RawCPUSeconds: ptr(5.0)},
 	}}
 	stream := Scenario{Name: scStreaming, Source: "postgres", Unit: "changes/s", Runs: []Run{
 		{Floe: 80_000, Raw: ptr(100_000.0), Count: 1_000_004, FloeSeconds: 12.5, RawSeconds: ptr(10.0), PeakRSSBytes: 2 << 30, Txns: 10_001, LoadRate: 70_000},
@@ -32,8 +37,13 @@ func fixedResults() *Results {
 	}}
 	scs := []Scenario{snap, stream, big, fresh}
 	for i := range scs {
-		scs[i].summarize(10)
+		scs[i].summarize(1)
 	}
+	pgPrev := SourceResults{Scenarios: []Scenario{
+		{Name: scSnapshot, Median: 105_000, Baseline: ptr(440_000.0), Ratio: ptr(0.239)},
+		{Name: scStreaming, Median: 79_000, Baseline: ptr(200_000.0), Ratio: ptr(0.395)},
+	}}
+	compareBaselines(&SourceResults{Scenarios: scs}, "2026-11-20.json", &pgPrev, 0.15)
 	mySnap := Scenario{Name: scSnapshot, Source: "mariadb", Unit: "rows/s", Runs: []Run{
 		{Floe: 50_000, Raw: ptr(200_000.0), Count: 1_000_000, FloeSeconds: 20, RawSeconds: ptr(5.0), PeakRSSBytes: 400 << 20, CPUSeconds: 31.5, Profile: "mariadb-snapshot-run1.pprof"},
 	}}
@@ -58,7 +68,7 @@ func fixedResults() *Results {
 			Label: "full", Command: "make bench",
 			Scale: Scale{Rows: 5_000_000, Tables: 4, AvgRowBytes: 141.2, Changes: 1_000_000, TxnChanges: 100, BigTxnRows: 1_000_000,
 				FreshnessRate: 10_000, FreshnessSeconds: 60, Runs: 3, Parallelism: 2, ChunkRows: 50_000,
-				StreamInterval: "1s", CheckpointInterval: "10s", PollInterval: "100ms"},
+				StreamInterval: "1s", CheckpointInterval: "1s", PollInterval: "100ms"},
 			Scenarios: scs,
 		}, {
 			Source: "mariadb", SourceVersion: "10.11.14-MariaDB", FloeVersion: "floe v0.1.1", StartedAt: "2026-11-24T16:00:00Z",
@@ -100,10 +110,10 @@ func TestSummarize(t *testing.T) {
 		peakRSS          int64
 		target           string
 	}{
-		{"snapshot", r.Scenarios[0], 110_000, 450_000, 0.244, ptr(false), ptr(true), 310 << 20, ">= 0.5x raw"},
+		{"snapshot", r.Scenarios[0], 110_000, 450_000, 0.244, ptr(false), ptr(true), 310 << 20, ">= 0.6x raw"},
 		{"streaming", r.Scenarios[1], 80_000, 100_000, 0.8, ptr(true), ptr(false), 2 << 30, ">= 0.7x raw"},
-		{"bigtxn", r.Scenarios[2], 50_000, 100_000, 0.5, nil, ptr(true), 700 << 20, ""},
-		{"freshness", r.Scenarios[3], 11.8, 0, 0, ptr(true), ptr(true), 210 << 20, "p99 <= 12 s"},
+		{"bigtxn", r.Scenarios[2], 50_000, 100_000, 0.5, ptr(true), ptr(true), 700 << 20, ">= 0.5x raw"},
+		{"freshness", r.Scenarios[3], 11.8, 0, 0, ptr(false), ptr(true), 210 << 20, "p99 <= 2 s at 1 s checkpoints"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,7 +209,13 @@ func TestParseFlags(t *testing.T) {
 		{"scenario subset", []string{"-scenarios", "freshness, snapshot"}, "full", 5_000_000, 3, time.Minute, []string{scFreshness, scSnapshot}, ""},
 		{"unknown scenario", []string{"-scenarios", "snapshot,nope"}, "", 0, 0, 0, nil, `unknown scenario "nope"`},
 		{"zero runs", []string{"-runs", "0"}, "", 0, 0, 0, nil, "-runs"},
+		{"zero tolerance", []string{"-baseline-tolerance", "0"}, "", 0, 0, 0, nil, "-baseline-tolerance"},
 	}
+	o, err := parseFlags(nil)
+	require.NoError(t, err)
+	assert.Equal(t, time.Second, o.interval, "freshness is measured at the target's 1 s checkpoints")
+	assert.Equal(t, "auto", o.previous)
+	assert.InDelta(t, 15, o.tolerancePct, 1e-9)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o, err := parseFlags(tt.args)
@@ -251,4 +267,120 @@ func TestReproduceCommand(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, reproduceCommand(tt.args))
 	}
+}
+
+// TestPairedRatio: the ratio pairs each run's two measurements, taken
+// back to back, instead of dividing medians taken from different runs.
+// Here the machine slowed down over the runs: the median of the paired
+// ratios (0.6) is what floe achieved against the source in each moment;
+// the quotient of the medians (100/200 = 0.5) mixes moments.
+func TestPairedRatio(t *testing.T) {
+	s := Scenario{Name: scStreaming, Unit: "changes/s", Runs: []Run{
+		{Floe: 300, Raw: ptr(400.0), Count: 1e6, CPUSeconds: 10, RawCPUSeconds: ptr(2.0)},
+		{Floe: 60, Raw: ptr(100.0), Count: 1e6, CPUSeconds: 12, RawCPUSeconds: ptr(3.0)},
+		{Floe: 100, Raw: ptr(200.0), Count: 1e6, CPUSeconds: 11, RawCPUSeconds: ptr(2.5)},
+	}}
+	s.summarize(1)
+	require.NotNil(t, s.Ratio)
+	assert.InDelta(t, 0.6, *s.Ratio, 1e-9)
+	assert.Equal(t, &Range{Min: 0.5, Max: 0.75}, s.RatioRange)
+	assert.Equal(t, &Range{Min: 60, Max: 300}, s.MedianRange)
+	assert.Equal(t, &Range{Min: 100, Max: 400}, s.BaselineRange)
+	assert.InDelta(t, 200, *s.Baseline, 1e-9)
+	assert.InDelta(t, 11, *s.CPUPerMillion, 1e-9)
+	assert.InDelta(t, 2.5, *s.RawCPUPerMillion, 1e-9)
+	assert.Equal(t, ptr(false), s.Met)
+
+	one := Scenario{Name: scSnapshot, Runs: []Run{{Floe: 70, Raw: ptr(100.0)}}}
+	one.summarize(1)
+	assert.Nil(t, one.RatioRange, "one run has no spread")
+	assert.Nil(t, one.MedianRange)
+	assert.Equal(t, ptr(true), one.Met, "0.7x meets the 0.6x snapshot target")
+}
+
+func TestTargets(t *testing.T) {
+	fresh := func(p99, interval float64) Scenario {
+		s := Scenario{Name: scFreshness, Runs: []Run{{Floe: p99, P50Seconds: ptr(p99 / 2)}}}
+		s.summarize(interval)
+		return s
+	}
+	assert.Equal(t, ptr(true), fresh(1.9, 1).Met)
+	assert.Equal(t, ptr(false), fresh(2.1, 1).Met)
+	s := fresh(1.9, 10)
+	assert.Nil(t, s.Met, "the freshness target is defined at 1 s checkpoints only")
+	assert.Equal(t, "p99 <= 2 s at 1 s checkpoints (measured at 10 s)", s.Target)
+
+	big := Scenario{Name: scBigTxn, Runs: []Run{{Floe: 49, Raw: ptr(100.0)}}}
+	big.summarize(1)
+	assert.Equal(t, ptr(false), big.Met)
+	assert.Equal(t, ">= 0.5x raw", big.Target)
+	huge := Scenario{Name: scHugeTxn, Runs: []Run{{Floe: 49, Raw: ptr(100.0)}}}
+	huge.summarize(1)
+	assert.Nil(t, huge.Met, "hugetxn's figure is its peak RSS")
+}
+
+func TestCompareBaselines(t *testing.T) {
+	cur := fixedResults().Sources[0]
+	snap, stream := cur.Scenarios[0].BaselineShift, cur.Scenarios[1].BaselineShift
+	require.NotNil(t, snap)
+	require.NotNil(t, stream)
+	assert.False(t, snap.Moved, "450k against 440k is within 15 %%")
+	assert.InDelta(t, 0.023, snap.BaselineChange, 1e-9)
+	assert.True(t, stream.Moved, "100k against 200k moved")
+	assert.InDelta(t, -0.5, stream.BaselineChange, 1e-9)
+	assert.InDelta(t, 0.013, stream.MedianChange, 1e-9)
+	assert.Equal(t, "2026-11-20.json", stream.Previous)
+	assert.Nil(t, cur.Scenarios[2].BaselineShift, "bigtxn was not in the previous file")
+	assert.Nil(t, cur.Scenarios[3].BaselineShift, "freshness has no baseline")
+}
+
+// TestFindPrevious: the previous results are the newest file of the
+// same source at the same scale started before this run (the file this
+// run will overwrite counts), not one of another scale or a later one.
+func TestFindPrevious(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	full := fixedResults()
+	cur := full.Sources[0]
+	cur.StartedAt = "2026-12-03T02:00:00Z"
+	write := func(name string, r *Results) {
+		js, err := marshalResults(r)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), js, 0o644))
+	}
+	write("2026-11-24.json", full)
+	other := fixedResults()
+	other.Sources[0].Scale.Rows = 200_000
+	write("2026-11-30.json", other) // newer, another scale
+	later := fixedResults()
+	later.Sources[0].StartedAt = "2026-12-04T00:00:00Z"
+	write("2026-12-04.json", later) // not before this run
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "2026-12-01.json"), []byte("not json"), 0o644))
+
+	name, prev := findPrevious(dir, cur, log)
+	assert.Equal(t, "2026-11-24.json", name)
+	require.NotNil(t, prev)
+	assert.Equal(t, "postgres", prev.Source)
+
+	write("2026-12-03.json", full) // this run's file, from an earlier run today
+	name, _ = findPrevious(dir, cur, log)
+	assert.Equal(t, "2026-12-03.json", name)
+
+	cur.Label = "small"
+	name, prev = findPrevious(dir, cur, log)
+	assert.Empty(t, name)
+	assert.Nil(t, prev)
+
+	res := &Results{Sources: []SourceResults{full.Sources[0]}}
+	res.Sources[0].StartedAt = "2026-12-03T02:00:00Z"
+	for i := range res.Sources[0].Scenarios {
+		res.Sources[0].Scenarios[i].BaselineShift = nil
+	}
+	annotateShifts(res, "auto", dir, 0.15, log)
+	sh := res.Sources[0].Scenarios[0].BaselineShift
+	require.NotNil(t, sh)
+	assert.Equal(t, "2026-12-03.json", sh.Previous)
+	assert.False(t, sh.Moved)
+	annotateShifts(res, filepath.Join(dir, "2026-11-24.json"), "", 0.15, log)
+	assert.Equal(t, "2026-11-24.json", res.Sources[0].Scenarios[0].BaselineShift.Previous, "-previous FILE")
 }

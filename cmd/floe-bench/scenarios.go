@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"syscall"
 	"time"
 )
 
@@ -64,23 +65,75 @@ func (b *bench) runScenario(ctx context.Context, name string) (Scenario, error) 
 			return sc, fmt.Errorf("%s run %d: %w", name, i, err)
 		}
 		b.log.Info("run done", "scenario", name, "run", i, "floe", round3(r.Floe), "raw", round3(deref(r.Raw)), "unit", sc.Unit,
-			"peak_rss_mib", r.PeakRSSBytes>>20, "floe_seconds", round3(r.FloeSeconds))
+			"order", r.Order,
+			"peak_rss_mib", r.PeakRSSBytes>>20, "floe_seconds", round3(r.FloeSeconds), "floe_cpu_seconds", r.CPUSeconds,
+			"raw_cpu_seconds", round3(deref(r.RawCPUSeconds)))
 		sc.Runs = append(sc.Runs, r)
 	}
 	sc.summarize(b.o.interval.Seconds())
 	return sc, nil
 }
 
-// snapshotRun times the raw parallel COPY, then `floe run` with
-// snapshot.mode initial_only from start to exit.
-func (b *bench) snapshotRun(ctx context.Context, i int) (Run, error) {
-	start := time.Now()
-	rows, err := b.src.RawSnapshot(ctx, b.o.parallelism, b.o.chunkRows)
-	if err != nil {
-		return Run{}, fmt.Errorf("raw snapshot: %w", err)
-	}
-	rawSec := time.Since(start).Seconds()
+// Which side of a run's pair goes first (Run.Order): odd runs read the
+// raw source first, even runs floe, so that a cache the first warms, or
+// a machine getting busier, does not favour the same side every time.
+const (
+	orderRawFirst  = "raw_first"
+	orderFloeFirst = "floe_first"
+)
 
+func runOrder(i int) string {
+	if i%2 == 1 {
+		return orderRawFirst
+	}
+	return orderFloeFirst
+}
+
+// rawRead runs read (a raw baseline in this process) and returns its
+// wall time and the CPU time (user plus system) this process used
+// meanwhile: nothing else of floe-bench runs during a raw read.
+func rawRead(read func() error) (wall, cpu float64, err error) {
+	cpu0 := selfCPUSeconds()
+	start := time.Now()
+	err = read()
+	return time.Since(start).Seconds(), selfCPUSeconds() - cpu0, err
+}
+
+// selfCPUSeconds is this process's user plus system CPU time so far.
+func selfCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// snapshotRun times the raw parallel chunked read and `floe run` with
+// snapshot.mode initial_only from start to exit, back to back, in the
+// run's order.
+func (b *bench) snapshotRun(ctx context.Context, i int) (Run, error) {
+	var (
+		rows           int64
+		rawSec, rawCPU float64
+	)
+	raw := func() error {
+		var err error
+		rawSec, rawCPU, err = rawRead(func() error {
+			var err error
+			rows, err = b.src.RawSnapshot(ctx, b.o.parallelism, b.o.chunkRows)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("raw snapshot: %w", err)
+		}
+		return nil
+	}
+	order := runOrder(i)
+	if order == orderRawFirst {
+		if err := raw(); err != nil {
+			return Run{}, err
+		}
+	}
 	d, err := b.floe.newPipeline(fmt.Sprintf("snap%d", i), "initial_only", b.tables, b.o.streamInterval)
 	if err != nil {
 		return Run{}, err
@@ -98,15 +151,20 @@ func (b *bench) snapshotRun(ctx context.Context, i int) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
-	if got != rows {
-		return Run{}, fmt.Errorf("floe snapshot holds %d rows, the source %d", got, rows)
-	}
 	if err := b.cleanup(ctx, d); err != nil {
 		return Run{}, err
 	}
-	return Run{Floe: float64(rows) / floeSec, Raw: ptr(float64(rows) / rawSec), Count: rows,
+	if order == orderFloeFirst {
+		if err := raw(); err != nil {
+			return Run{}, err
+		}
+	}
+	if got != rows {
+		return Run{}, fmt.Errorf("floe snapshot holds %d rows, the source %d", got, rows)
+	}
+	return Run{Floe: float64(rows) / floeSec, Raw: ptr(float64(rows) / rawSec), Order: order, Count: rows,
 		FloeSeconds: floeSec, RawSeconds: ptr(rawSec), PeakRSSBytes: p.peakRSS(), CPUSeconds: round3(p.cpuSeconds()),
-		Profile: b.profileName(profile)}, nil
+		RawCPUSeconds: ptr(round3(rawCPU)), Profile: b.profileName(profile)}, nil
 }
 
 // lakeRowCount is the number of live rows in the pipeline's tables.
@@ -122,9 +180,9 @@ func (b *bench) lakeRowCount(ctx context.Context, d *pipelineDir, tables []strin
 // catchUpRun writes the workload while floe is stopped (its slot and a
 // raw slot both exist), then times `floe run` from start until every
 // Iceberg table has committed the last transaction, and the raw decoder
-// over the same
-// range. Both read the same WAL, so the ratio compares decode-and-deliver
-// with decode alone, not with the speed of the load generator.
+// over the same range, back to back in the run's order. Both read the
+// same WAL, so the ratio compares decode-and-deliver with decode alone,
+// not with the speed of the load generator.
 func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) (Run, error) {
 	d, err := b.floe.newPipeline(fmt.Sprintf("%s%d", name, i), "never", b.tables, b.o.streamInterval)
 	if err != nil {
@@ -156,11 +214,11 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 	if err := p.stop(stopTimeout); err != nil {
 		return Run{}, err
 	}
-	raw := fmt.Sprintf("bench_raw_%s%d", name, i)
-	if err := b.src.OpenRawCursor(ctx, raw); err != nil {
+	rawName := fmt.Sprintf("bench_raw_%s%d", name, i)
+	if err := b.src.OpenRawCursor(ctx, rawName); err != nil {
 		return Run{}, err
 	}
-	defer func() { _ = b.src.CloseRawCursor(context.WithoutCancel(ctx), raw) }()
+	defer func() { _ = b.src.CloseRawCursor(context.WithoutCancel(ctx), rawName) }()
 	ap, err := b.src.Apply(ctx, w)
 	if err != nil {
 		return Run{}, err
@@ -168,6 +226,28 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 	b.log.Info("workload written", "scenario", name, "run", i, "changes", ap.Changes, "txns", ap.Txns,
 		"seconds", round3(ap.Elapsed.Seconds()))
 
+	var (
+		dr     decodeResult
+		rawCPU float64
+	)
+	raw := func() error {
+		var err error
+		_, rawCPU, err = rawRead(func() error {
+			var err error
+			dr, err = b.src.RawDecode(ctx, rawName, ap.Marker, false)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("raw decode: %w", err)
+		}
+		return nil
+	}
+	order := runOrder(i)
+	if order == orderRawFirst {
+		if err := raw(); err != nil {
+			return Run{}, err
+		}
+	}
 	profile := b.profileFile(name, i)
 	p, err = b.floe.start(d, profile)
 	if err != nil {
@@ -177,9 +257,10 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 	if err != nil {
 		return Run{}, err
 	}
-	dr, err := b.src.RawDecode(ctx, raw, ap.Marker, false)
-	if err != nil {
-		return Run{}, fmt.Errorf("raw decode: %w", err)
+	if order == orderFloeFirst {
+		if err := raw(); err != nil {
+			return Run{}, err
+		}
 	}
 	if dr.Changes != ap.Changes {
 		b.log.Warn("raw decoder saw a different number of changes than written", "decoded", dr.Changes, "written", ap.Changes)
@@ -189,9 +270,9 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 	}
 	rawSec := dr.Elapsed.Seconds()
 	n := float64(dr.Changes)
-	return Run{Floe: n / floeSec, Raw: ptr(n / rawSec), Count: dr.Changes, FloeSeconds: floeSec, RawSeconds: ptr(rawSec),
-		PeakRSSBytes: p.peakRSS(), CPUSeconds: round3(p.cpuSeconds()), Txns: ap.Txns, LoadRate: float64(ap.Changes) / ap.Elapsed.Seconds(),
-		Profile: b.profileName(profile)}, nil
+	return Run{Floe: n / floeSec, Raw: ptr(n / rawSec), Order: order, Count: dr.Changes, FloeSeconds: floeSec, RawSeconds: ptr(rawSec),
+		PeakRSSBytes: p.peakRSS(), CPUSeconds: round3(p.cpuSeconds()), RawCPUSeconds: ptr(round3(rawCPU)), Txns: ap.Txns,
+		LoadRate: float64(ap.Changes) / ap.Elapsed.Seconds(), Profile: b.profileName(profile)}, nil
 }
 
 // freshnessRun streams a paced load through a running floe with the
@@ -281,7 +362,7 @@ func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
 	}
 	p99 := percentile(delays, 99)
 	return Run{Floe: p99, Count: dr.Changes, Txns: int64(len(dr.Txns)), LoadRate: loadRate,
-		FloeSeconds: ap.Elapsed.Seconds(), PeakRSSBytes: p.peakRSS(),
+		FloeSeconds: ap.Elapsed.Seconds(), PeakRSSBytes: p.peakRSS(), CPUSeconds: round3(p.cpuSeconds()),
 		P50Seconds: ptr(percentile(delays, 50)), P99Seconds: ptr(p99), MaxSeconds: ptr(percentile(delays, 100)),
 		Profile: b.profileName(profile)}, nil
 }
