@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -76,6 +77,31 @@ type ColumnTypes struct {
 
 // Empty reports whether c chooses nothing.
 func (c ColumnTypes) Empty() bool { return len(c.Columns) == 0 && c.Unconstrained == nil }
+
+// Unknown returns an error for each column c.Columns names that layout,
+// the layout of table (named for messages), does not have; names compare
+// exactly, as the source spells them.
+func (c ColumnTypes) Unknown(table string, layout *Table) []*OverrideError {
+	var errs []*OverrideError
+	names := make([]string, 0, len(c.Columns))
+	for n := range c.Columns {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if layout.Index(name) >= 0 {
+			continue
+		}
+		have := make([]string, len(layout.Columns))
+		for i, col := range layout.Columns {
+			have[i] = col.Name
+		}
+		errs = append(errs, &OverrideError{Field: c.Field + "." + name,
+			Message: fmt.Sprintf("table %s has no column %s (columns: %s)", table, name, strings.Join(have, ", ")),
+			Fix:     "name a column of the table as the source spells it, or remove the override"})
+	}
+	return errs
+}
 
 // OverrideError is an override that cannot be applied to a table: it
 // names the configuration field, the table, the reason and the fix.

@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/apache/iceberg-go"
 
@@ -31,23 +30,13 @@ import (
 // ApplyTypes applies the choices ct to the columns of layout, a table
 // named table (for messages) whose Key is set, and returns the new layout
 // (layout itself when nothing changes) or every override that cannot be
-// applied. layout is not modified.
+// applied, a column ct names that layout lacks included. layout is not
+// modified.
 func ApplyTypes(table string, layout *schema.Table, ct schema.ColumnTypes) (*schema.Table, []*schema.OverrideError) {
 	if ct.Empty() {
 		return layout, nil
 	}
-	var errs []*schema.OverrideError
-	for _, name := range sortedKeys(ct.Columns) {
-		if layout.Index(name) < 0 {
-			names := make([]string, len(layout.Columns))
-			for i, c := range layout.Columns {
-				names[i] = c.Name
-			}
-			errs = append(errs, &schema.OverrideError{Field: ct.Field + "." + name,
-				Message: fmt.Sprintf("table %s has no column %s (columns: %s)", table, name, strings.Join(names, ", ")),
-				Fix:     "name a column of the table, or remove the override"})
-		}
-	}
+	errs := ct.Unknown(table, layout)
 	out := layout
 	for i, c := range layout.Columns {
 		nc, err := OverrideColumn(table, c, slices.Contains(layout.Key, i), ct)
@@ -209,13 +198,4 @@ func infinityText(b []byte) (string, bool) {
 		return string(b), true
 	}
 	return "", false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
