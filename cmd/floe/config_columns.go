@@ -88,10 +88,9 @@ func (v *validator) columnTypes() {
 	if u := c.Sink.NumericUnconstrained; u != "" {
 		if _, err := schema.ParseOverrideType(u); err != nil {
 			v.add("sink.numeric-unconstrained", "write "+schema.OverrideSpec+", e.g. `numeric-unconstrained: string` (keeps NaN and every digit)", "%v", err)
-		} else if c.Source.Type == mysqlType.name {
-			v.add("sink.numeric-unconstrained", "remove it: MySQL DECIMAL always has a precision; override single columns with a route's `columns:`",
-				"applies to PostgreSQL numeric without precision only")
 		}
+		// A MySQL source has no numeric without precision: the setting
+		// applies to nothing there, so that one sink: block serves both.
 	}
 	for i, r := range c.Route {
 		for _, name := range sortedNames(r.Columns) {
