@@ -1,6 +1,8 @@
 package mysql
 
 import (
+	"fmt"
+
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/schema/mysqltype"
@@ -36,4 +38,25 @@ func overrideProblems(errs []*schema.OverrideError) []Problem {
 		problems = append(problems, Problem{Field: e.Field, Message: e.Message, Fix: e.Fix})
 	}
 	return problems
+}
+
+// withRowKey names the row's key in a value error of a row of table t;
+// raw(i) is the text of column i (nil when NULL).
+func withRowKey(t *table, err error, raw func(i int) []byte) error {
+	vals := make([][]byte, len(t.layout.Key))
+	for j, k := range t.layout.Key {
+		vals[j] = raw(k)
+	}
+	return schema.WithRowKey(err, t.layout.KeyNames(), vals)
+}
+
+// binlogText renders a go-mysql row-event value for a message.
+func binlogText(v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case []byte:
+		return x
+	}
+	return fmt.Append(nil, v)
 }

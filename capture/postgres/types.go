@@ -40,3 +40,13 @@ func (s *Source) overrideColumn(cur *table, col schema.Column, j int) (schema.Co
 	}
 	return c, nil
 }
+
+// withRowKey names the row's key in a value error of a row of table t;
+// raw(i) is the text of column i (nil when NULL or not sent).
+func withRowKey(t *table, err error, raw func(i int) []byte) error {
+	vals := make([][]byte, len(t.layout.Key))
+	for j, k := range t.layout.Key {
+		vals[j] = raw(k)
+	}
+	return schema.WithRowKey(err, t.layout.KeyNames(), vals)
+}

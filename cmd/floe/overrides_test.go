@@ -113,3 +113,34 @@ func TestColumnTypeOverrides(t *testing.T) {
 		t.Fatalf("the error does not name the table:\n%s", out)
 	}
 }
+
+// TestColumnTypeOverrideValueDoesNotFit: a value that does not fit the
+// decimal a user chose stops the snapshot and the stream with one line
+// naming the table, the row's key, the column, the value and the fix;
+// nothing wrong is written.
+func TestColumnTypeOverrideValueDoesNotFit(t *testing.T) {
+	needServers(t)
+	e := newPipelineEnv(t, "overfit", `public\.amounts`, "upsert", "")
+	e.exec(`CREATE TABLE amounts (id int PRIMARY KEY, v numeric)`, `INSERT INTO amounts VALUES (1, 1.5), (2, 0.123456789012)`,
+		`ALTER TABLE amounts OWNER TO u_overfit`)
+	rewriteConfig(t, e, "\nlog:\n", "\nroute:\n  - source-table: public\\.amounts\n    columns:\n      v: {type: decimal(38,10)}\nlog:\n")
+	out, code := runFloe(t, e, "run", "--config", e.config)
+	expectOneLineError(t, out, code, "public.amounts", `row with key id=2: column v (numeric): value "0.123456789012": has more than 10 fractional digits`,
+		"overridden to decimal(38,10): choose a wider decimal or string")
+
+	e.exec(`UPDATE amounts SET v = 0.5 WHERE id = 2`)
+	r := e.start()
+	e.waitStreaming(r)
+	e.exec(`INSERT INTO amounts VALUES (3, 'NaN')`)
+	select {
+	case <-r.Exited:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("floe run did not stop at the value; log:\n%s", e.tail(40))
+	}
+	expectOneLineError(t, e.tail(200), 1, "public.amounts", `row with key id=3: column v (numeric): value "NaN": Iceberg decimals cannot store NaN`,
+		"keep it with `columns: {v: {type: string}}`")
+	out, code = e.verify()
+	if code == 0 || !strings.Contains(out, "id=3") {
+		t.Fatalf("floe verify must find row id=3 missing, not written wrong:\n%s", out)
+	}
+}
