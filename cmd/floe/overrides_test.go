@@ -104,6 +104,17 @@ func TestColumnTypeOverrides(t *testing.T) {
 		}
 	}
 
+	// A wider decimal is a promotion Iceberg follows in place.
+	rewriteConfig(t, e, "      price: {type: decimal(20,4)}\n", "      price: {type: decimal(30,4)}\n")
+	r = e.start()
+	e.exec(`INSERT INTO prices VALUES (300, '1', '2024-01-01 00:00:00+00', 99999999.99)`)
+	e.waitCaughtUp(r, time.Minute)
+	e.stop(r)
+	e.mustVerify(2)
+	if l := e.sinkTable("prices").Layout(); l.Columns[l.Index("price")].Type.String() != "decimal(30, 4)" {
+		t.Fatalf("price is %s in Iceberg, want decimal(30, 4)", l)
+	}
+
 	// Iceberg cannot turn a string column into a decimal: the run stops
 	// and says how to go on.
 	rewriteConfig(t, e, "      amount: {type: string}\n", "      amount: {type: decimal(38,10)}\n")
@@ -111,6 +122,18 @@ func TestColumnTypeOverrides(t *testing.T) {
 	expectOneLineError(t, out, code, "column amount is decimal(38, 10) in the source but string in the sink table", "floe resnapshot")
 	if !strings.Contains(out, "public.prices") {
 		t.Fatalf("the error does not name the table:\n%s", out)
+	}
+	// The fix it names works: the table is read again in its new type.
+	e.exec(`UPDATE prices SET amount = 1 WHERE amount = 'NaN' OR abs(amount) > 1e20 OR scale(amount) > 10 OR amount IS NULL`)
+	if out, code := e.runVerb("resnapshot", "--config", e.config, "--table", "public.prices"); code != 0 {
+		t.Fatalf("floe resnapshot exit %d:\n%s", code, out)
+	}
+	r = e.start()
+	e.waitCaughtUp(r, time.Minute)
+	e.stop(r)
+	e.mustVerify(2)
+	if l := e.sinkTable("prices").Layout(); l.Columns[l.Index("amount")].Type.String() != "decimal(38, 10)" {
+		t.Fatalf("amount is %s in Iceberg after the resnapshot, want decimal(38, 10)", l)
 	}
 }
 
