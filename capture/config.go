@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/schema/problem"
 )
 
@@ -41,6 +42,13 @@ type SourceConfig struct {
 	// KeyOverrides name the key columns of tables without a primary key
 	// (see KeyOverride for what discovery requires of them).
 	KeyOverrides map[TableID]KeyOverride
+	// ColumnTypes, when set, returns the user's choice of Iceberg types
+	// for the columns of a table (route columns:, the sink-wide default
+	// for PostgreSQL numeric without precision). Discovery applies it
+	// through the dialect package (pgtype.ApplyTypes) before it builds
+	// the decoders, so snapshot and stream decode alike; an override that
+	// cannot apply is a Problem naming its field. nil chooses nothing.
+	ColumnTypes func(TableID) schema.ColumnTypes
 	// RequireKey makes a table without a primary key and without an
 	// override an error (upsert mode).
 	RequireKey bool

@@ -24,6 +24,11 @@
 //     long, float -> double, wider decimal precision), and Promote
 //     converts a canonical value along one.
 //
+// Type overrides (override.go): ParseOverrideType reads a user's choice of
+// Iceberg type (string, double, decimal(P,S)), ColumnTypes carries the
+// choices for one table, and the dialect packages apply them; a
+// ValueError can name the row's key (WithRowKey).
+//
 // Encodings (codec.go): AppendRow/DecodeRow are a lossless, versioned row
 // codec for spilling rows to disk; AppendKey/AppendKeyOf give equal bytes
 // exactly for equal key values; HashRow is a stable FNV-1a hash of the same

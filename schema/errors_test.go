@@ -22,3 +22,21 @@ func TestValueError(t *testing.T) {
 		t.Fatalf("long value not cut at a rune boundary: %q", ve.Value)
 	}
 }
+
+func TestValueErrorWithRowKey(t *testing.T) {
+	err := error(NewValueError("amount", "numeric", []byte("NaN"), "no NaN"))
+	keyed := WithRowKey(err, []string{"tenant", "seq"}, [][]byte{[]byte("a"), []byte("7")})
+	if want := `row with key tenant=a, seq=7: column amount (numeric): value "NaN": no NaN`; keyed.Error() != want {
+		t.Errorf("error %q, want %q", keyed, want)
+	}
+	var ve *ValueError
+	if !errors.As(keyed, &ve) || ve.Key != "tenant=a, seq=7" || err.(*ValueError).Key != "" {
+		t.Errorf("keyed %+v, original %+v", ve, err)
+	}
+	if again := WithRowKey(keyed, []string{"x"}, [][]byte{[]byte("1")}); again != keyed {
+		t.Error("a keyed error must keep its key")
+	}
+	if other := errors.New("x"); WithRowKey(other, []string{"id"}, [][]byte{[]byte("1")}) != other {
+		t.Error("other errors must pass through")
+	}
+}

@@ -157,7 +157,13 @@ func (s *Source) describe(ctx context.Context, c querier, id capture.TableID) (*
 			return nil, problems, err
 		}
 	}
-	return s.buildTable(id, cols, pk)
+	t, problems, err := s.buildTable(id, cols, pk)
+	if err == nil && len(problems) == 0 {
+		if problems = s.unknownColumns(id, t.layout); len(problems) > 0 {
+			return nil, problems, nil
+		}
+	}
+	return t, problems, err
 }
 
 // checkKeyOverride checks the route key o of table id
@@ -283,6 +289,9 @@ func (s *Source) buildTable(id capture.TableID, cols []colInfo, pk []string) (*t
 			Fix:     fmt.Sprintf("add a primary key to %s, or name a key in the route for this table, or use sink.mode: changelog", id)})
 	}
 	if len(problems) > 0 {
+		return nil, problems, nil
+	}
+	if layout, problems = s.applyTypes(id, layout); len(problems) > 0 {
 		return nil, problems, nil
 	}
 	t.layout = layout

@@ -70,6 +70,10 @@
 //     stream values are go-mysql row values decoded by
 //     mysqltype.BinlogDecoder with the BinlogSyncer settings that
 //     decoder documents; both give the same canonical value;
+//   - the type choices of Config.ColumnTypes are applied by buildTable
+//     (mysqltype.ApplyTypes) to every layout, discovered or rebuilt from a
+//     TABLE_MAP, before its decoders are built; discovery alone refuses a
+//     column the table lacks; a value error names the row's key;
 //   - resuming is exclusive: a GTID position resumes with the first
 //     transaction not in it, a file position at the first event after it;
 //   - a resume position the server purged is a *PurgedError naming the

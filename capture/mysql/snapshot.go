@@ -216,6 +216,7 @@ func decodeText(t *table, vals []sql.RawBytes) (schema.Row, error) {
 		}
 		val, err := t.text[i](bytes.Clone(v))
 		if err != nil {
+			err = withRowKey(t, err, func(k int) []byte { return vals[k] })
 			return nil, fmt.Errorf("column %s: %w", t.layout.Columns[i].Name, err)
 		}
 		row[i] = val

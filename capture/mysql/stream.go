@@ -410,6 +410,7 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 			}
 			val, err := dec[i](v)
 			if err != nil {
+				err = withRowKey(t, err, func(k int) []byte { return binlogText(raw[k]) })
 				return nil, fmt.Errorf("decode %s.%s at %s: %w", t.id, t.layout.Columns[i].Name, st.cur, err)
 			}
 			row[i] = val

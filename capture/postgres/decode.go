@@ -29,7 +29,7 @@ func decodeTuple(t *table, td *pglogrepl.TupleData) (schema.Row, error) {
 		case pglogrepl.TupleDataTypeText:
 			v, err := t.decoders[i](c.Data)
 			if err != nil {
-				return nil, err
+				return nil, withRowKey(t, err, func(k int) []byte { return tupleText(td, k) })
 			}
 			row[i] = v
 		default:
@@ -66,4 +66,12 @@ func decodeUpdate(t *table, m *pglogrepl.UpdateMessage) (capture.Change, error) 
 		return capture.Change{}, fmt.Errorf("old tuple: %w", err)
 	}
 	return ch, nil
+}
+
+// tupleText is the text of column k of td, nil unless sent as text.
+func tupleText(td *pglogrepl.TupleData, k int) []byte {
+	if c := td.Columns[k]; c.DataType == pglogrepl.TupleDataTypeText {
+		return c.Data
+	}
+	return nil
 }

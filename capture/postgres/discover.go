@@ -190,6 +190,9 @@ func (s *Source) describe(ctx context.Context, conn *pgx.Conn, res *typeResolver
 	if len(problems) > 0 {
 		return problems, nil
 	}
+	if layout, problems = s.applyTypes(t.id, layout); len(problems) > 0 {
+		return problems, nil
+	}
 	t.layout = layout
 	t.decoders = make([]schema.Decoder, len(layout.Columns))
 	for i, c := range layout.Columns {

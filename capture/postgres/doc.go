@@ -65,8 +65,11 @@
 //   - with the slot in place, ExportSnapshot takes an exact snapshot at its
 //     own consistent point R through a TEMPORARY slot created with
 //     EXPORT_SNAPSHOT, kept until EndSnapshot; chunks then carry R;
-//   - a value a column's decoder rejects (schema.ValueError) is carried on
-//     its change as Err; the stream goes on;
+//   - a value a column's decoder rejects (schema.ValueError, naming the
+//     row's key) is carried on its change as Err; the stream goes on;
+//   - the type choices of Config.ColumnTypes are applied at discovery
+//     (pgtype.ApplyTypes, once the key is known) and to each column a
+//     Relation message maps anew, before its decoder is built;
 //   - a freshly created slot exports its snapshot, the chunk readers import
 //     it (each read in a transaction of its own, so that no reader holds a
 //     table lock another reader could queue behind), and the stream starts

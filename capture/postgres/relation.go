@@ -210,6 +210,9 @@ func (d *relationDiff) column(ctx context.Context, c *pglogrepl.RelationMessageC
 			return true, fmt.Errorf("column %s of %s: %w", c.Name, cur.id, err)
 		}
 		col, err = pgtype.Column(c.Name, st, inCatalog && a.notNull)
+		if err == nil {
+			col, err = d.s.overrideColumn(cur, col, j)
+		}
 		if err != nil {
 			d.stop = d.refuse(c.Name, "%v", err)
 			return true, nil

@@ -283,7 +283,7 @@ func decodeText(t *table, vals [][]byte) (schema.Row, error) {
 		}
 		val, err := t.decoders[i](v) // decoders never retain their input
 		if err != nil {
-			return nil, err
+			return nil, withRowKey(t, err, func(k int) []byte { return vals[k] })
 		}
 		row[i] = val
 	}

@@ -128,6 +128,11 @@ type SinkConfig struct {
 	// catalog and every wait for data from them on an open connection
 	// (lakewriter.Options.Timeout); timeout.
 	Timeout time.Duration
+	// NumericUnconstrained is numeric-unconstrained: the Iceberg type of
+	// PostgreSQL numeric columns declared without precision (string,
+	// double or decimal(P,S); config_columns.go); default "", which keeps
+	// decimal(38,18).
+	NumericUnconstrained string
 }
 
 // CatalogConfig is `sink.catalog:`.
@@ -160,6 +165,9 @@ type RouteConfig struct {
 	SourceRegexp *regexp.Regexp // SourceTable anchored as ^(?:pattern)$
 	SinkTable    string         // sink-table: "namespace.table" (sink.namespace added when absent); default: the source table's name
 	PrimaryKey   []string       // primary-key: comma-separated column names; optional
+	// Columns is columns: the Iceberg type chosen for source columns by
+	// name (config_columns.go); optional.
+	Columns map[string]ColumnConfig
 }
 
 // SinkIdent splits SinkTable into namespace and table name.

@@ -50,7 +50,7 @@ func openStreamingSource(cfg *Config, log *slog.Logger, live *capture.Liveness) 
 	if err != nil {
 		return nil, err
 	}
-	return t.open(cfg, sourceEnv{log: log, keys: keys, live: live})
+	return t.open(cfg, sourceEnv{log: log, keys: keys, live: live, types: columnTypesFor(cfg)})
 }
 
 // keyOverrides collects the keys named by routes, each with its route's

@@ -31,6 +31,7 @@ var mysqlType = sourceType{
 		if len(problems) > 0 {
 			return nil, problem.List(problems)
 		}
+		mc.ColumnTypes = env.types
 		mc.KeyOverrides, mc.Liveness, mc.Logger = env.keys, env.live, env.log.With("component", "capture")
 		return mysql.New(mc)
 	},

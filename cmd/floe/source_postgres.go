@@ -12,6 +12,7 @@ var postgresType = sourceType{
 	validate: func(c *Config) []Problem { return postgresConfig(c).Validate() },
 	open: func(c *Config, env sourceEnv) (floeSource, error) {
 		pc := postgresConfig(c)
+		pc.ColumnTypes = env.types
 		pc.KeyOverrides, pc.Liveness, pc.Logger = env.keys, env.live, env.log.With("component", "capture")
 		return postgres.New(pc)
 	},

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
 )
 
 // sourceType is one value of source.type: how the source: section
@@ -27,6 +28,8 @@ type sourceEnv struct {
 	log  *slog.Logger
 	keys map[capture.TableID]capture.KeyOverride // route keys (keyOverrides)
 	live *capture.Liveness                       // nil: the stream's liveness is not watched
+	// types returns the column type choices of a table (columnTypesFor).
+	types func(capture.TableID) schema.ColumnTypes
 }
 
 // sourceTypes are the values of source.type, in the order fixes name them.

@@ -18,7 +18,8 @@ func verifyCommand() *cobra.Command {
 		Short: "Compare every captured source table with its Iceberg table, key by key",
 		Long: `verify reads each captured source table and its Iceberg table and compares
 row count and an order-independent hash of all columns, key by key, printing one
-line per table (with example keys on a mismatch). Run it against a quiet source,
+line per table (with example keys on a mismatch). Source values are read as floe
+writes them, through the routes' column type overrides. Run it against a quiet source,
 after floe has caught up; it exits 0 only if every table matches.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

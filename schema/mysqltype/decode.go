@@ -50,6 +50,13 @@ import (
 // TextDecoder returns the decoder of c's text-protocol values (see
 // above) into canonical values of c.Type. c must come from Column.
 func TextDecoder(c schema.Column, o Options) (schema.Decoder, error) {
+	if natural, ok := overridden(c, o); ok {
+		d, err := TextDecoder(natural, o)
+		if err != nil {
+			return nil, err
+		}
+		return formatted(d, natural.Type), nil
+	}
 	d, err := newDec(c, o)
 	if err != nil {
 		return nil, err
@@ -61,6 +68,13 @@ func TextDecoder(c schema.Column, o Options) (schema.Decoder, error) {
 // (see above) into the canonical value TextDecoder gives for the same
 // stored value. c must come from Column.
 func BinlogDecoder(c schema.Column, o Options) (func(v any) (any, error), error) {
+	if natural, ok := overridden(c, o); ok {
+		d, err := BinlogDecoder(natural, o)
+		if err != nil {
+			return nil, err
+		}
+		return formatted(d, natural.Type), nil
+	}
 	d, err := newDec(c, o)
 	if err != nil {
 		return nil, err
@@ -401,6 +415,13 @@ func (d *dec) intOut(raw any, neg bool, mag uint64) (any, error) {
 
 // decimalOut parses DECIMAL text into decimal(p,s) or canonical text.
 func (d *dec) decimalOut(b []byte) (any, error) {
+	if _, ok := d.c.Type.(iceberg.Float64Type); ok { // an override chose double
+		f, err := strconv.ParseFloat(string(b), 64)
+		if err != nil {
+			return nil, d.fail(b, "not a decimal number")
+		}
+		return f, nil
+	}
 	if t, ok := d.c.Type.(iceberg.DecimalType); ok {
 		n, reason := schema.ParseDecimal(b, t.Precision(), t.Scale())
 		if reason != "" {

@@ -29,6 +29,11 @@
 //   - DATETIME is a wall clock, never shifted, unless Options.DatetimeZone
 //     names its zone; TIMESTAMP is an instant; the process's local time
 //     zone is never consulted;
+//   - a type override (ApplyTypes, table in override.go) changes a
+//     column's Iceberg type only to one with an exact conversion (DECIMAL
+//     to string, double or a decimal that holds it; DATE, DATETIME,
+//     TIMESTAMP to ISO text through the column's own decoder); a key
+//     column keeps its mapped type;
 //   - a Type built from the binlog states only what the binlog carries
 //     (no display widths, no spatial subtypes): compare it with a
 //     discovered one with SameValues, not by text.

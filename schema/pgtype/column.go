@@ -24,7 +24,7 @@ import (
 //	numeric(p,s), s<0               decimal(p-s,0)   when p-s <= 38, else string
 //	numeric(p,s), s>p               decimal(s,s)     when s <= 38, else string
 //	numeric(p,s), p>38              string           the exact text
-//	numeric (unconstrained)         decimal(38,18)   a value that does not fit is a ValueError
+//	numeric (unconstrained)         decimal(38,18)   a value that does not fit is a ValueError; see override.go
 //	float4                          float            NaN and ±Infinity kept
 //	float8                          double           NaN and ±Infinity kept
 //	bool                            boolean

@@ -46,6 +46,9 @@ func (c *column) fail(text []byte, reason string) error {
 
 // decoder builds the decoder of typ for values of src; errors name c.
 func decoder(c *column, typ iceberg.Type, src Type) (schema.Decoder, error) {
+	if d, err := overrideDecoder(c, typ, src); d != nil || err != nil {
+		return d, err
+	}
 	switch t := typ.(type) {
 	case iceberg.DecimalType:
 		return decimalDecoder(c, t, src), nil

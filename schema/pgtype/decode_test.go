@@ -318,7 +318,8 @@ func TestValueErrorMessage(t *testing.T) {
 	c.Name = "amount"
 	_, err := mustDecoder(t, c)([]byte("0.0000000000000000000001"))
 	want := `column amount (numeric): value "0.0000000000000000000001": has more than 18 fractional digits, does not fit decimal(38,18); ` +
-		`the column is numeric without precision, mapped to decimal(38,18): declare it numeric(p,s) with p <= 38 to bound its values`
+		"the column is numeric without precision, mapped to decimal(38,18): keep its exact text with `columns: {amount: {type: string}}` on the table's route " +
+		"(or sink.numeric-unconstrained: string for every such column), or declare it numeric(p,s) with p <= 38 to bound its values"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error\n got %v\nwant %s", err, want)
 	}

@@ -20,6 +20,12 @@
 //     IntervalStyle=iso_8601, TimeZone=UTC, extra_float_digits=3,
 //     bytea_output=hex and lc_monetary=C, and never consult the process's
 //     local time zone;
+//   - a type override (ApplyTypes, OverrideColumn; table in override.go)
+//     changes a column's Iceberg type only to one with an exact
+//     conversion (numeric to its exact text, the nearest double or a
+//     decimal checked value by value; date and time types to ISO text),
+//     and TextDecoder follows the column's type, so both paths still
+//     share one decoder; a key column keeps its mapped type;
 //   - what Iceberg cannot hold exactly (infinite dates and timestamps, NaN
 //     decimals, multi-dimensional arrays, ...) is a *schema.ValueError
 //     naming the column, the type and the value.

@@ -29,14 +29,18 @@ func decimalDecoder(c *column, t iceberg.DecimalType, src Type) schema.Decoder {
 	}
 	hint := ""
 	if builtinOID(src) == oidNumeric {
-		if _, _, ok := numericTypmod(src.Modifier); !ok {
-			hint = fmt.Sprintf("; the column is numeric without precision, mapped to decimal(%d,%d): declare it numeric(p,s) with p <= 38 to bound its values", prec, scale)
+		_, _, constrained := numericTypmod(src.Modifier)
+		switch {
+		case !schema.SameType(numericType(src.Modifier), t):
+			hint = fmt.Sprintf("; the column's type was overridden to decimal(%d,%d): choose a wider decimal or string for it", prec, scale)
+		case !constrained:
+			hint = fmt.Sprintf("; the column is numeric without precision, mapped to decimal(%d,%d): keep its exact text with `columns: {%s: {type: string}}` on the table's route (or sink.numeric-unconstrained: string for every such column), or declare it numeric(p,s) with p <= 38 to bound its values", prec, scale, c.name)
 		}
 	}
 	// numeric(p,s) accepts NaN as well, so declaring a precision is no fix
 	// for it: only the rows and a constraint are.
-	nanHint := fmt.Sprintf("; numeric(p,s) holds NaN too, so declaring a precision does not help: change the rows that hold it (e.g. SET %[1]s = NULL WHERE %[1]s = 'NaN') and keep it out with a constraint CHECK (%[1]s <> 'NaN'), or exclude the table",
-		quoteIdent(c.name))
+	nanHint := fmt.Sprintf("; numeric(p,s) holds NaN too, so declaring a precision does not help: keep it with `columns: {%[2]s: {type: string}}` (or double) on the table's route, or change the rows that hold it (e.g. SET %[1]s = NULL WHERE %[1]s = 'NaN') and keep it out with a constraint CHECK (%[1]s <> 'NaN'), or exclude the table",
+		quoteIdent(c.name), c.name)
 	return func(b []byte) (any, error) {
 		n, reason := schema.ParseDecimal(b, prec, scale)
 		if reason != "" {
