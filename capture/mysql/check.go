@@ -3,9 +3,13 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	sqldriver "database/sql/driver"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	driver "github.com/go-sql-driver/mysql"
 
 	"github.com/floe-cdc/floe/capture"
 )
@@ -27,14 +31,20 @@ func (s *Source) Check(ctx context.Context) []Problem {
 	add := func(field, fix, format string, args ...any) {
 		problems = append(problems, Problem{Field: field, Message: fmt.Sprintf(format, args...), Fix: fix})
 	}
-	fail := func(what string, err error) {
-		add("source", "check that the user may read server variables", "%s: %v", what, err)
+	// fail reports a query of the check that failed; a connection the
+	// server closed under it is said as such (with Err, for the caller to
+	// tell it from a misconfiguration), not blamed on privileges.
+	fail := func(what, fix string, err error) {
+		if errors.Is(err, driver.ErrInvalidConn) || errors.Is(err, sqldriver.ErrBadConn) {
+			fix = fmt.Sprintf("the server at %s closed the connection during the check; check that it is running (its error log says why it closed it), then run again", s.addr())
+		}
+		problems = append(problems, Problem{Field: "source", Message: fmt.Sprintf("%s: %v", what, err), Fix: fix, Err: err})
 	}
 
 	vars, err := globalVars(ctx, c, "log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata",
 		"server_id", "gtid_mode", "binlog_row_value_options")
 	if err != nil {
-		fail("read server variables", err)
+		fail("read server variables", "check that the user may read server variables", err)
 	} else {
 		if !isOn(vars["log_bin"]) {
 			add("source", "start the server with log_bin (and binlog_format=ROW, binlog_row_image=FULL), then restart it",
@@ -70,7 +80,7 @@ func (s *Source) Check(ctx context.Context) []Problem {
 
 	_, tp, err := s.discover(ctx, c)
 	if err != nil {
-		fail("discover tables", err)
+		fail("discover tables", "check that the user may read information_schema.TABLES and COLUMNS", err)
 	}
 	return append(problems, tp...)
 }

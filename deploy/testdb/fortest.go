@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "github.com/go-sql-driver/mysql" // database/sql driver "mysql"
@@ -22,8 +25,26 @@ func StartMariaDBForTest(ctx context.Context, t testing.TB, opts MariaDBOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = m.Stop() })
+	t.Cleanup(func() {
+		if t.Failed() {
+			logServerTail(t, "MariaDB", filepath.Join(m.Dir, "server.log"))
+		}
+		_ = m.Stop()
+	})
 	return m
+}
+
+// logServerTail logs the last lines of a failed test's server log before
+// the server's directory is removed: a connection the server closed (the
+// driver's "unexpected EOF") is explained there, or nowhere.
+func logServerTail(t testing.TB, server, path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Logf("%s server log %s: %v", server, path, err)
+		return
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	t.Logf("%s server log, last %d lines of %s:\n%s", server, min(len(lines), 40), path, strings.Join(lines[max(0, len(lines)-40):], "\n"))
 }
 
 // DatabaseForTest creates database db and its CDC user (CreateDatabase:
