@@ -128,6 +128,9 @@ type SinkConfig struct {
 	// catalog and every wait for data from them on an open connection
 	// (lakewriter.Options.Timeout); timeout.
 	Timeout time.Duration
+	// Arrange is partition-by and sort-by, the default of every route
+	// (config_partition.go).
+	Arrange ArrangeConfig
 }
 
 // CatalogConfig is `sink.catalog:`.
@@ -160,6 +163,7 @@ type RouteConfig struct {
 	SourceRegexp *regexp.Regexp // SourceTable anchored as ^(?:pattern)$
 	SinkTable    string         // sink-table: "namespace.table" (sink.namespace added when absent); default: the source table's name
 	PrimaryKey   []string       // primary-key: comma-separated column names; optional
+	Arrange      ArrangeConfig  // partition-by, sort-by (config_partition.go)
 }
 
 // SinkIdent splits SinkTable into namespace and table name.

@@ -89,7 +89,8 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 				field{"secret-access-key", d.raw(&k.S3.SecretAccessKey)})},
 			field{"namespace", d.str(&k.Namespace)},
 			field{"mode", d.str(&k.Mode)},
-			field{"timeout", d.duration(&k.Timeout)})},
+			field{"timeout", d.duration(&k.Timeout)},
+			field{"partition-by", d.list(&k.Arrange.PartitionBy)}, field{"sort-by", d.list(&k.Arrange.SortBy)})},
 		{"route", d.routes(&c.Route)},
 		{"compaction", sec(field{"enabled", d.optBool(&c.Compaction.Enabled)},
 			field{"interval", d.duration(&c.Compaction.Interval)},
@@ -395,7 +396,8 @@ func (d *decoder) routes(dst *[]RouteConfig) setter {
 			d.lines[ip] = item.Line
 			var r RouteConfig
 			d.mapping(item, ip, []field{{"source-table", d.str(&r.SourceTable)},
-				{"sink-table", d.str(&r.SinkTable)}, {"primary-key", d.list(&r.PrimaryKey)}})
+				{"sink-table", d.str(&r.SinkTable)}, {"primary-key", d.list(&r.PrimaryKey)},
+				{"partition-by", d.list(&r.Arrange.PartitionBy)}, {"sort-by", d.list(&r.Arrange.SortBy)}})
 			*dst = append(*dst, r)
 		}
 	}

@@ -35,6 +35,7 @@ func (c *Config) Validate() []Problem {
 	for i := range c.Route {
 		v.route(i)
 	}
+	v.arrangements()
 	v.crossPackage()
 	v.serverAndLog()
 	problems := appendNew(v.List, c.packageProblems())
