@@ -103,5 +103,7 @@ func TestCompactPartitioned(t *testing.T) {
 	_, deletes, err = tbl.FileCounts(ctx)
 	require.NoError(t, err)
 	require.Zero(t, deletes)
+	_, other = filesByPartition(t, tbl)
+	require.Zero(t, other, "files of the old spec are rewritten in the new one")
 }
 
