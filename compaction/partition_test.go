@@ -106,4 +106,3 @@ func TestCompactPartitioned(t *testing.T) {
 	_, other = filesByPartition(t, tbl)
 	require.Zero(t, other, "files of the old spec are rewritten in the new one")
 }
-

@@ -82,4 +82,3 @@ route:
 		require.Positive(t, p.Line, "problem %v has its line", p)
 	}
 }
-
