@@ -46,7 +46,7 @@ func arrange(ctx context.Context, tbl *lakewriter.Table, a transform.Arrangement
 		}
 	}
 	if _, err := tbl.SetPartitioning(ctx, p); err != nil {
-		return fmt.Errorf("%s: %w (name columns of the sink table, with a transform their type takes)", field, err)
+		return fmt.Errorf("%s: %w", field, err)
 	}
 	return nil
 }
