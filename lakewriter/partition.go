@@ -8,6 +8,8 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+
+	"github.com/floe-cdc/floe/schema"
 )
 
 // PartitionField is one field of a table's partition spec: Transform
@@ -378,4 +380,14 @@ func deleteView(tbl *table.Table) (*table.Table, error) {
 		return nil, err
 	}
 	return table.New(tbl.Identifier(), view, tbl.MetadataLocation(), tbl.FS, nil), nil
+}
+
+// CheckPartitioning reports, as Partitioning.Check does, the fields of p
+// that cannot apply to a table created for layout (before any exists).
+func CheckPartitioning(layout *schema.Table, p Partitioning) error {
+	sc, err := icebergSchema(layout, nil)
+	if err != nil {
+		return err
+	}
+	return p.Check(sc)
 }

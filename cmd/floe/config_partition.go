@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/transform"
 )
@@ -78,4 +79,47 @@ func arrangement(cfg *Config, route int) transform.Arrangement {
 	a.PartitionBy, a.PartitionField = pick(r.PartitionBy, rp+".partition-by", cfg.Sink.Arrange.PartitionBy, "sink.partition-by")
 	a.SortBy, a.SortField = pick(r.SortBy, rp+".sort-by", cfg.Sink.Arrange.SortBy, "sink.sort-by")
 	return a
+}
+
+// arrangementProblems checks each discovered table's partition-by and
+// sort-by against the columns its Iceberg table gets (as floe run would
+// when it opens the table), one problem per table and field.
+func arrangementProblems(cfg *Config, router *transform.Router, infos []capture.TableInfo) []capture.Problem {
+	mode, err := sinkMode(cfg)
+	if err != nil {
+		return nil // reported with sink.mode
+	}
+	var out []capture.Problem
+	for _, ti := range infos {
+		a := router.Target(ti.ID).Arrange
+		if a.IsZero() {
+			continue
+		}
+		layout, err := transform.BuildSinkLayout(ti.Schema, mode)
+		if err != nil {
+			continue // reported by the layout checks
+		}
+		var p lakewriter.Partitioning
+		for _, s := range a.PartitionBy {
+			if f, err := lakewriter.ParsePartitionField(s); err == nil {
+				p.Fields = append(p.Fields, f)
+			}
+		}
+		for _, s := range a.SortBy {
+			if f, err := lakewriter.ParseSortField(s); err == nil {
+				p.Sort = append(p.Sort, f)
+			}
+		}
+		if err := lakewriter.CheckPartitioning(layout, p); err != nil {
+			field := a.PartitionField
+			if field == "" {
+				field = a.SortField
+			}
+			for _, line := range strings.Split(err.Error(), "\n") {
+				out = append(out, capture.Problem{Field: field, Message: fmt.Sprintf("table %s: %s", ti.ID, line),
+					Fix: "name columns of the table, with a transform their type takes (day, month, year: dates and timestamps; hour: timestamps; truncate: numbers, strings, binary)"})
+			}
+		}
+	}
+	return out
 }

@@ -56,6 +56,16 @@ func TestPartitionSpecEvolves(t *testing.T) {
 	}
 	t.Logf("floe verify:\n%s", e.mustVerify(1))
 
+	setRoute("day(region), truncate[2](nope)")
+	out, code := e.runVerb("check", "--config", e.config)
+	for _, want := range []string{
+		"route[0].partition-by: table public.orders: day(region): transform day does not apply to column region of type string",
+		`route[0].partition-by: table public.orders: truncate[2](nope): the table has no column "nope"`,
+	} {
+		if code == 0 || !strings.Contains(out, want) {
+			t.Fatalf("floe check (exit %d) does not report %q:\n%s", code, want, out)
+		}
+	}
 	setRoute("day(region)")
 	r := e.start()
 	log := waitExit(t, e, r, time.Minute)
