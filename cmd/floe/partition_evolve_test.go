@@ -11,7 +11,8 @@ import (
 // TestPartitionSpecEvolves changes a route's partition-by between runs:
 // the table's spec evolves in place (files written before keep theirs,
 // new ones use the new spec) and the rows stay equal to the source while
-// updates move them across both specs' partitions. A partition-by that
+// updates move them across both specs' partitions (and a column is added
+// to the partitioned table). A partition-by that
 // does not fit the table (day of a text column) stops floe run with the
 // field to fix and leaves the table as it was.
 func TestPartitionSpecEvolves(t *testing.T) {
@@ -50,7 +51,10 @@ func TestPartitionSpecEvolves(t *testing.T) {
 	runWith(`"bucket[4](id), day(at)"`,
 		"UPDATE orders SET region = 'r8', at = at + interval '3 days' WHERE id % 7 = 0",
 		"UPDATE orders SET id = id + 10000 WHERE id % 13 = 0",
-		"INSERT INTO orders SELECT g, 'new', now(), 0 FROM generate_series(50000, 50100) g")
+		"INSERT INTO orders SELECT g, 'new', now(), 0 FROM generate_series(50000, 50100) g",
+		// A column added under the partitioned table evolves its schema.
+		"ALTER TABLE orders ADD COLUMN note text",
+		"UPDATE orders SET note = 'n' || id, at = at - interval '40 days' WHERE id % 3 = 0")
 	if got := fmt.Sprint(e.sinkTable("orders").Partitioning().Fields); got != "[bucket[4](id) day(at)]" {
 		t.Fatalf("partitioned by %s, want [bucket[4](id) day(at)]", got)
 	}
