@@ -38,10 +38,10 @@ func TestCrashPartitioned(t *testing.T) {
 	needServers(t)
 	ctx := context.Background()
 	db := "crash_partitioned"
-	e := newPipelineEnv(t, db, `public\.(accounts|events|notes|scratch)`, "upsert", "  snapshot.chunk-rows: 2000\n")
+	e := newPipelineEnv(t, db, `public\.(accounts|events|notes|scratch)`, "upsert", "  snapshot.chunk-rows: 250\n")
 	e.appendConfig(partitionRoutes)
 	e.exec(testSchema)
-	const seeded = 20_000
+	const seeded = 30_000
 	e.exec(seedSQL(seeded)...)
 	for _, tbl := range []string{"accounts", "events", "notes", "scratch"} {
 		e.exec(fmt.Sprintf("ALTER TABLE %s OWNER TO u_%s", tbl, db))

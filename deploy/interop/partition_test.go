@@ -50,7 +50,8 @@ func partChanges(p int) []string {
 }
 
 // TestTrinoPartitionedUpsert streams upserts into partitioned tables whose
-// rows move between partitions, and reads them through Trino and
+// rows move between partitions, SIGKILLing floe run in every other phase,
+// and reads them through Trino and
 // PyIceberg before compaction (equality deletes in the tables'
 // unpartitioned spec, which Trino applies to every partition) and after
 // floe compact: every row equal to the source.
@@ -75,12 +76,20 @@ func TestTrinoPartitionedUpsert(t *testing.T) {
 	r := l.start()
 	l.sync(r)
 	const phases = 6
+	kills := 0
 	for p := 0; p < phases; p++ {
 		l.inTx(partChanges(p))
+		if p%2 == 1 {
+			// SIGKILL while the phase is being committed, and restart.
+			time.Sleep(time.Duration(20+80*p) * time.Millisecond)
+			r.Kill()
+			kills++
+			r = l.start()
+		}
 		l.sync(r)
 	}
 	l.catchUpAndStop(r, "markers")
-	t.Logf("floe snapshot + %d phases landed in %s", phases, time.Since(start).Round(time.Millisecond))
+	t.Logf("floe snapshot + %d phases landed in %s (%d SIGKILLs)", phases, time.Since(start).Round(time.Millisecond), kills)
 
 	if err := tr.CreateCatalog(ctx, "parts", l.trinoJDBCCatalog()); err != nil {
 		t.Fatal(err)
