@@ -10,12 +10,20 @@ import (
 
 // arrange gives tbl the partition spec and sort order a asks for (the
 // route's partition-by and sort-by); what a leaves nil stays as the table
-// has it. A change evolves the table in place: files written from now on
+// has it, except that a partitioned table always gets an unpartitioned
+// spec among its specs (lakewriter writes equality deletes in it). A change evolves the table in place: files written from now on
 // use the new spec. An entry that does not fit the table (an unknown
 // column, a transform the column's type does not take) fails with the
 // configuration field to fix.
 func arrange(ctx context.Context, tbl *lakewriter.Table, a transform.Arrangement) error {
 	if a.IsZero() {
+		if tbl.NeedsDeleteSpec() {
+			// A table partitioned by another tool: keep its spec, and add
+			// the unpartitioned one equality deletes are written in.
+			if _, err := tbl.SetPartitioning(ctx, tbl.Partitioning()); err != nil {
+				return fmt.Errorf("add an unpartitioned spec for equality deletes: %w", err)
+			}
+		}
 		return nil
 	}
 	p := tbl.Partitioning()

@@ -25,8 +25,9 @@
 //     Props are in that snapshot's summary. A Commit with nothing to write
 //     still creates a snapshot carrying Props.
 //   - Equality-delete files are written in the table's unpartitioned spec
-//     (spec 0: every table starts unpartitioned, and SetPartitioning keeps
-//     that spec among the table's specs), so that they apply to data files
+//     (every table Floe creates starts unpartitioned, spec 0, and
+//     SetPartitioning keeps that spec among the table's specs, adding one
+//     to a table created partitioned elsewhere), so that they apply to data files
 //     of every partition: a row whose update moved it to another
 //     partition, or whose old values are unknown, loses its old version.
 //     Data files are written per partition of the current spec.

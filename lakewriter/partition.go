@@ -238,6 +238,15 @@ func globalSpecID(md table.Metadata) int {
 	return -1
 }
 
+// NeedsDeleteSpec reports whether the table is partitioned but has no
+// unpartitioned spec to write equality deletes in (it was created
+// partitioned by another tool); SetPartitioning adds one.
+func (t *Table) NeedsDeleteSpec() bool {
+	tbl := t.current()
+	spec := tbl.Spec()
+	return !spec.IsUnpartitioned() && globalSpecID(tbl.Metadata()) < 0
+}
+
 // Partitioning returns the partition spec and sort order the table has.
 func (t *Table) Partitioning() Partitioning {
 	tbl := t.current()
@@ -262,8 +271,9 @@ func (t *Table) Partitioning() Partitioning {
 // Files written before keep their spec: Iceberg tables evolve their
 // partitioning in place, and new files use the new spec. The table always
 // keeps an unpartitioned spec among its specs (tables Floe creates start
-// with one, id 0), in which equality-delete files are written so that
-// they apply to every partition. p is checked against the table's schema
+// with one, id 0; a table created partitioned elsewhere gets one added,
+// not made the default), in which equality-delete files are written so
+// that they apply to every partition. p is checked against the table's schema
 // first (Partitioning.Check); nothing changes when it does not fit.
 // Sort order is recorded for readers and rewriters (Trino's OPTIMIZE);
 // Floe's own files keep arrival order.
@@ -282,11 +292,12 @@ func (t *Table) SetPartitioning(ctx context.Context, p Partitioning) (bool, erro
 	spec := tbl.Spec()
 	sameSpec := specMatches(spec, sc, p.Fields)
 	sameSort := sortMatches(tbl.SortOrder(), sc, p.Sort)
-	if sameSpec && sameSort && (len(p.Fields) == 0 || globalSpecID(tbl.Metadata()) == 0) {
+	hasGlobal := globalSpecID(tbl.Metadata()) >= 0
+	if sameSpec && sameSort && (len(p.Fields) == 0 || hasGlobal) {
 		return false, nil
 	}
 	tx := tbl.NewTransaction()
-	if !sameSpec || globalSpecID(tbl.Metadata()) != 0 {
+	if !sameSpec || (len(p.Fields) > 0 && !hasGlobal) {
 		if err := stageSpec(tx, tbl, p.Fields); err != nil {
 			return false, fmt.Errorf("partitioning of %s: %w", t.id, err)
 		}
@@ -306,9 +317,6 @@ func (t *Table) SetPartitioning(ctx context.Context, p Partitioning) (bool, erro
 	}
 	if err := t.cat.checkFile(); err != nil {
 		return false, err
-	}
-	if id := globalSpecID(next.Metadata()); len(p.Fields) > 0 && id != 0 {
-		return false, fmt.Errorf("partitioning of %s: the table's spec 0 is partitioned (it was created partitioned outside Floe), and equality deletes need an unpartitioned spec 0; let Floe create the table", t.id)
 	}
 	t.setCurrent(next)
 	nspec := next.Spec()

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/floe-cdc/floe/schema"
@@ -204,4 +205,45 @@ func liveDataFiles(t *testing.T, tbl *Table) []iceberg.DataFile {
 	data, _, err := liveFiles(context.Background(), tbl.current())
 	require.NoError(t, err)
 	return data
+}
+
+// TestForeignPartitionedTable: a table another tool created partitioned
+// has no unpartitioned spec. SetPartitioning with its own spec adds one
+// (not as the default), and upserts then write their deletes in it, so
+// rows that move between partitions lose their old versions.
+func TestForeignPartitionedTable(t *testing.T) {
+	ctx := context.Background()
+	c, _ := openTestCatalog(t)
+	l := partLayout()
+	sc, err := icebergSchema(l, l.Key)
+	require.NoError(t, err)
+	id := Ident{Namespace: "db", Name: "foreign"}
+	require.NoError(t, c.ensureNamespace(ctx, id))
+	spec := iceberg.NewPartitionSpec(iceberg.PartitionField{SourceIDs: []int{3}, FieldID: 1000, Name: "region", Transform: iceberg.IdentityTransform{}})
+	_, err = c.cat.CreateTable(ctx, id.iceberg(), sc, catalog.WithPartitionSpec(&spec), catalog.WithProperties(tableProperties()))
+	require.NoError(t, err)
+	tbl, err := c.EnsureTable(ctx, id, l, l.Key)
+	require.NoError(t, err)
+	require.True(t, tbl.NeedsDeleteSpec())
+	_, err = tbl.Commit(ctx, Commit{Rows: seqOf(partRow(1, "a", "eu", 1)), DeleteKeys: keysOf(1), Props: props("0"), Token: "floe.checkpoint"})
+	require.ErrorContains(t, err, "no unpartitioned spec")
+
+	changed, err := tbl.SetPartitioning(ctx, tbl.Partitioning())
+	require.NoError(t, err)
+	require.True(t, changed)
+	require.False(t, tbl.NeedsDeleteSpec())
+	cur := tbl.current().Spec()
+	require.Equal(t, 0, cur.ID(), "the table's own spec stays the default")
+	global := globalSpecID(tbl.current().Metadata())
+	require.Positive(t, global)
+
+	_, err = tbl.Commit(ctx, Commit{Rows: seqOf(partRow(1, "a", "eu", 1), partRow(2, "b", "us", 1)), Props: props("1"), Token: "floe.checkpoint"})
+	require.NoError(t, err)
+	_, err = tbl.Commit(ctx, Commit{Rows: seqOf(partRow(1, "a2", "us", 1)), DeleteKeys: keysOf(1, 2), Props: props("2"), Token: "floe.checkpoint"})
+	require.NoError(t, err)
+	require.Equal(t, []schema.Row{partRow(1, "a2", "us", 1)}, scanAll(t, tbl))
+	_, dels, err := liveFiles(ctx, tbl.current())
+	require.NoError(t, err)
+	require.Len(t, dels, 1)
+	require.Equal(t, int32(global), dels[0].SpecID())
 }
