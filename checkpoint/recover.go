@@ -90,6 +90,9 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo, tbl *
 	if _, err := c.evolveSink(ctx, ti.ID, nil, tbl, ti.Schema, func() error { return nil }); err != nil {
 		return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
 	}
+	if err := arrange(ctx, tbl, target.Arrange); err != nil {
+		return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
+	}
 	props, err := tbl.LatestProps(ctx, ledger.CommitOf(c.opts.Pipeline))
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s.%s: %w", ident.Namespace, ident.Name, err)

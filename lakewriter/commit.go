@@ -657,7 +657,13 @@ func (t *Table) writeDeletes(ctx context.Context, tbl *table.Table, keys iter.Se
 		// writing it (iceberg-go packs batches into files of the target
 		// size), so the delete files of this throwaway transaction are
 		// kept small.
-		tx := tbl.NewTransaction()
+		// Equality deletes are written in the table's unpartitioned spec,
+		// where they apply to every partition (deleteView).
+		view, err := deleteView(tbl)
+		if err != nil {
+			return nil, fmt.Errorf("delete file spec: %w", err)
+		}
+		tx := view.NewTransaction()
 		if err := tx.SetProperties(writeProps(tbl, deleteFileBytes)); err != nil {
 			return nil, fmt.Errorf("delete file properties: %w", err)
 		}

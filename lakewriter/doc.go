@@ -12,7 +12,8 @@
 // per checkpoint one Commit per table: data rows, key-only delete rows, an
 // optional truncate, and snapshot-summary properties.
 //
-// Out: Iceberg format-version 2 tables (unpartitioned, zstd Parquet) whose
+// Out: Iceberg format-version 2 tables (zstd Parquet; unpartitioned until
+// SetPartitioning gives them a partition spec and sort order) whose
 // snapshots carry the committer's properties; Scan and Lookup return live
 // rows as canonical values in Layout order; LatestProps returns the newest
 // matching summary in main's history, which is how callers recover their
@@ -23,6 +24,13 @@
 //     layout's key columns) and a truncate land together or not at all, and
 //     Props are in that snapshot's summary. A Commit with nothing to write
 //     still creates a snapshot carrying Props.
+//   - Equality-delete files are written in the table's unpartitioned spec
+//     (every table Floe creates starts unpartitioned, spec 0, and
+//     SetPartitioning keeps that spec among the table's specs, adding one
+//     to a table created partitioned elsewhere), so that they apply to data files
+//     of every partition: a row whose update moved it to another
+//     partition, or whose old values are unknown, loses its old version.
+//     Data files are written per partition of the current spec.
 //   - Equality deletes reach only rows committed before the Commit that
 //     carries them; a Commit must therefore not hold two rows with one key
 //     (dedupe before writing).

@@ -23,13 +23,32 @@ type Route struct {
 	Name string
 	// Key, when set, names the key columns (for tables without a primary key).
 	Key []string
+	// Arrange is how the route's sink tables are partitioned and sorted.
+	Arrange Arrangement
 }
+
+// Arrangement is how a sink table is partitioned and sorted, as the
+// configuration gives it: PartitionBy entries as
+// lakewriter.ParsePartitionField reads them, SortBy entries as
+// lakewriter.ParseSortField does. A nil slice leaves the table's own as
+// it is; an empty one means none. PartitionField and SortField are the
+// configuration paths they come from, for errors.
+type Arrangement struct {
+	PartitionBy, SortBy       []string
+	PartitionField, SortField string
+}
+
+// IsZero reports whether a leaves both the partitioning and the sort order
+// as they are.
+func (a Arrangement) IsZero() bool { return a.PartitionBy == nil && a.SortBy == nil }
 
 // Target is where one source table is written.
 type Target struct {
 	Namespace, Name string
 	// Key is the route's key override, nil if none.
 	Key []string
+	// Arrange is the route's (or the Router's default) arrangement.
+	Arrange Arrangement
 }
 
 // String renders the target as "namespace.name".
@@ -38,9 +57,18 @@ func (t Target) String() string { return t.Namespace + "." + t.Name }
 // Router maps source tables to sink tables. It is immutable and safe for
 // concurrent use.
 type Router struct {
-	def    string
-	routes []Route
-	exact  []*regexp.Regexp // Source anchored at both ends
+	def        string
+	defArrange Arrangement
+	routes     []Route
+	exact      []*regexp.Regexp // Source anchored at both ends
+}
+
+// WithDefaultArrangement returns a copy of r that arranges the tables no
+// route names as a says.
+func (r *Router) WithDefaultArrangement(a Arrangement) *Router {
+	c := *r
+	c.defArrange = a
+	return &c
 }
 
 // NewRouter returns a router that applies the first matching route and
@@ -70,7 +98,7 @@ func (r *Router) target(id capture.TableID) (Target, int) {
 			continue
 		}
 		rt := r.routes[i]
-		t := Target{Namespace: rt.Namespace, Name: id.Name, Key: slices.Clone(rt.Key)}
+		t := Target{Namespace: rt.Namespace, Name: id.Name, Key: slices.Clone(rt.Key), Arrange: rt.Arrange}
 		if t.Namespace == "" {
 			t.Namespace = r.def
 		}
@@ -79,7 +107,7 @@ func (r *Router) target(id capture.TableID) (Target, int) {
 		}
 		return t, i
 	}
-	return Target{Namespace: r.def, Name: id.Name}, -1
+	return Target{Namespace: r.def, Name: id.Name, Arrange: r.defArrange}, -1
 }
 
 // RouteProblems is every problem Validate found, one capture.Problem each,

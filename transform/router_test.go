@@ -19,13 +19,13 @@ func TestRouterTarget(t *testing.T) {
 		id   capture.TableID
 		want Target
 	}{
-		{capture.TableID{Schema: "public", Name: "orders"}, Target{"sales", "orders_v2", []string{"id"}}},
-		{capture.TableID{Schema: "public", Name: "orders_old"}, Target{"lake", "orders_old", nil}},
-		{capture.TableID{Schema: "app", Name: "users"}, Target{"lake", "app_users", nil}},
-		{capture.TableID{Schema: "audit", Name: "log"}, Target{"audit", "log", nil}},
-		{capture.TableID{Schema: "public", Name: "t"}, Target{"lake", "t", nil}},
-		{capture.TableID{Schema: "public", Name: "tx"}, Target{"lake", "tx", nil}},
-		{capture.TableID{Schema: "xapp", Name: "users"}, Target{"lake", "users", nil}},
+		{capture.TableID{Schema: "public", Name: "orders"}, Target{Namespace: "sales", Name: "orders_v2", Key: []string{"id"}}},
+		{capture.TableID{Schema: "public", Name: "orders_old"}, Target{Namespace: "lake", Name: "orders_old", Key: nil}},
+		{capture.TableID{Schema: "app", Name: "users"}, Target{Namespace: "lake", Name: "app_users", Key: nil}},
+		{capture.TableID{Schema: "audit", Name: "log"}, Target{Namespace: "audit", Name: "log", Key: nil}},
+		{capture.TableID{Schema: "public", Name: "t"}, Target{Namespace: "lake", Name: "t", Key: nil}},
+		{capture.TableID{Schema: "public", Name: "tx"}, Target{Namespace: "lake", Name: "tx", Key: nil}},
+		{capture.TableID{Schema: "xapp", Name: "users"}, Target{Namespace: "lake", Name: "users", Key: nil}},
 	}
 	for _, c := range cases {
 		got := r.Target(c.id)

@@ -81,8 +81,9 @@ func runCheck(cmd *cobra.Command, configPath string, out io.Writer) error {
 
 // pipelineProblems checks the discovered tables as floe run does before it
 // creates anything: the routes (transform.Router.Validate: one sink table
-// per source table, every route used) and the sink layouts (no source
-// column named like a floe metadata column).
+// per source table, every route used), the sink layouts (no source
+// column named like a floe metadata column) and each table's
+// partition-by and sort-by against its columns.
 func pipelineProblems(ctx context.Context, cfg *Config, src floeSource) []capture.Problem {
 	infos, err := src.Discover(ctx)
 	if err != nil {
@@ -99,8 +100,10 @@ func pipelineProblems(ctx context.Context, cfg *Config, src floeSource) []captur
 				Fix: "rename the column, or exclude the table from source.tables"})
 		}
 	}
+	router := newRouter(cfg)
+	out = append(out, arrangementProblems(cfg, router, infos)...)
 	var rp transform.RouteProblems
-	if err := newRouter(cfg).Validate(ids); errors.As(err, &rp) {
+	if err := router.Validate(ids); errors.As(err, &rp) {
 		out = append(out, rp...)
 	} else if err != nil {
 		out = append(out, capture.Problem{Field: "route", Message: err.Error(), Fix: "correct the routes"})

@@ -133,6 +133,9 @@ type SinkConfig struct {
 	// double or decimal(P,S); config_columns.go); default "", which keeps
 	// decimal(38,18).
 	NumericUnconstrained string
+	// Arrange is partition-by and sort-by, the default of every route
+	// (config_partition.go).
+	Arrange ArrangeConfig
 }
 
 // CatalogConfig is `sink.catalog:`.
@@ -168,6 +171,7 @@ type RouteConfig struct {
 	// Columns is columns: the Iceberg type chosen for source columns by
 	// name (config_columns.go); optional.
 	Columns map[string]ColumnConfig
+	Arrange ArrangeConfig // partition-by, sort-by (config_partition.go)
 }
 
 // SinkIdent splits SinkTable into namespace and table name.

@@ -90,7 +90,8 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 			field{"namespace", d.str(&k.Namespace)},
 			field{"mode", d.str(&k.Mode)},
 			field{"timeout", d.duration(&k.Timeout)},
-			field{"numeric-unconstrained", d.str(&k.NumericUnconstrained)})},
+			field{"numeric-unconstrained", d.str(&k.NumericUnconstrained)},
+			field{"partition-by", d.list(&k.Arrange.PartitionBy)}, field{"sort-by", d.list(&k.Arrange.SortBy)})},
 		{"route", d.routes(&c.Route)},
 		{"compaction", sec(field{"enabled", d.optBool(&c.Compaction.Enabled)},
 			field{"interval", d.duration(&c.Compaction.Interval)},
@@ -398,6 +399,7 @@ func (d *decoder) routes(dst *[]RouteConfig) setter {
 			d.mapping(item, ip, []field{{"source-table", d.str(&r.SourceTable)},
 				{"sink-table", d.str(&r.SinkTable)}, {"primary-key", d.list(&r.PrimaryKey)},
 				{"columns", d.columns(&r.Columns)},
+				{"partition-by", d.list(&r.Arrange.PartitionBy)}, {"sort-by", d.list(&r.Arrange.SortBy)},
 			})
 			*dst = append(*dst, r)
 		}

@@ -17,9 +17,9 @@ func (v *validator) route(i int) {
 			v.add(p+".source-table", "write a valid regular expression (RE2 syntax)", "bad table pattern %q: %v", r.SourceTable, err)
 		}
 	}
-	if r.SinkTable == "" && len(r.PrimaryKey) == 0 && len(r.Columns) == 0 {
-		v.add(p+".sink-table", "set `sink-table: namespace.table` (or `primary-key:` for a table without one, or `columns:` to choose column types)",
-			"a route needs a sink-table, a primary-key or columns")
+	if r.SinkTable == "" && len(r.PrimaryKey) == 0 && len(r.Columns) == 0 && r.Arrange.PartitionBy == nil && r.Arrange.SortBy == nil {
+		v.add(p+".sink-table", "set `sink-table: namespace.table` (or `primary-key:` for a table without one, `columns:` to choose column types, or `partition-by:`)",
+			"a route needs a sink-table, a primary-key, columns, a partition-by or a sort-by")
 	} else if r.SinkTable != "" {
 		parts := strings.Split(r.SinkTable, ".")
 		if len(parts) > 2 || slices.Contains(parts, "") {

@@ -283,7 +283,7 @@ func TestConfigProblems(t *testing.T) {
 		{name: "sqlite query", yaml: minimalYAML + "  catalog:\n    uri: sqlite:///c.db?mode=ro\n",
 			count: 1, path: "sink.catalog.uri", line: 11, message: "is not a SQLite file path"},
 		{name: "route with neither sink nor key", yaml: minimalYAML + "route:\n  - source-table: public.orders\n",
-			count: 1, path: "route[0].sink-table", line: 11, message: "a route needs a sink-table, a primary-key or columns"},
+			count: 1, path: "route[0].sink-table", line: 11, message: "a route needs a sink-table, a primary-key, columns, a partition-by or a sort-by"},
 		{name: "route bad sink table", yaml: minimalYAML + "route:\n  - source-table: public.orders\n    sink-table: a..b\n",
 			count: 1, path: "route[0].sink-table", line: 12, message: `bad sink table "a..b"`},
 		{name: "route bad regex", yaml: minimalYAML + "route:\n  - source-table: public.[orders\n    sink-table: o\n",

@@ -36,6 +36,7 @@ func (c *Config) Validate() []Problem {
 		v.route(i)
 	}
 	v.columnTypes()
+	v.arrangements()
 	v.crossPackage()
 	v.serverAndLog()
 	problems := appendNew(v.List, c.packageProblems())

@@ -75,14 +75,15 @@ func keyOverrides(cfg *Config) (map[capture.TableID]capture.KeyOverride, error) 
 // newRouter builds the table router from sink.namespace and route:.
 func newRouter(cfg *Config) *transform.Router {
 	routes := make([]transform.Route, 0, len(cfg.Route))
-	for _, r := range cfg.Route {
+	for i, r := range cfg.Route {
 		ns, name := r.SinkIdent()
 		if ns == "" {
 			ns = cfg.Sink.Namespace
 		}
-		routes = append(routes, transform.Route{Source: r.SourceRegexp, Namespace: ns, Name: name, Key: r.PrimaryKey})
+		routes = append(routes, transform.Route{Source: r.SourceRegexp, Namespace: ns, Name: name, Key: r.PrimaryKey,
+			Arrange: arrangement(cfg, i)})
 	}
-	return transform.NewRouter(cfg.Sink.Namespace, routes)
+	return transform.NewRouter(cfg.Sink.Namespace, routes).WithDefaultArrangement(arrangement(cfg, -1))
 }
 
 func sinkMode(cfg *Config) (transform.Mode, error) {
