@@ -43,6 +43,10 @@ const (
 	// slotHeld: at its start, a run that has claimed its tables found
 	// the replication slot held by another process (see slotTakeover).
 	slotHeld
+	// restart: the attempt ended itself so that the stream starts again
+	// from the committed positions (checkpoint.ErrRestart: a resumed
+	// table takes its changes again); the next attempt starts at once.
+	restart
 )
 
 // classify decides what an error that ended an attempt is. streamed is
