@@ -267,6 +267,10 @@ func fatalError(cfg *Config, err error) error {
 	if errors.As(err, &fenced) {
 		return errors.New(fenced.Error())
 	}
+	var owned *lakewriter.OwnedError
+	if errors.As(err, &owned) {
+		return errors.New(owned.Error())
+	}
 	return fmt.Errorf("pipeline %s: %w", cfg.Pipeline.Name, err)
 }
 
