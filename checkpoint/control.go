@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 )
 
 // Pausing a table: an operator's request (an admin API) that the run stop
@@ -51,6 +52,9 @@ var ErrUnknownTable = errors.New("table not captured by this pipeline")
 type Control struct {
 	mu     sync.Mutex
 	paused map[capture.TableID]bool
+	// resnap holds the tables to snapshot again, until their reset
+	// commit lands.
+	resnap map[capture.TableID]bool
 	// known are the run's captured tables once a coordinator recovered
 	// them (nil before).
 	known map[capture.TableID]bool
@@ -59,7 +63,7 @@ type Control struct {
 
 // NewControl returns a Control with no request.
 func NewControl() *Control {
-	return &Control{paused: map[capture.TableID]bool{}, wake: make(chan struct{}, 1)}
+	return &Control{paused: map[capture.TableID]bool{}, resnap: map[capture.TableID]bool{}, wake: make(chan struct{}, 1)}
 }
 
 // Pause asks that table id be paused; changed is false when it was
@@ -97,6 +101,50 @@ func (c *Control) set(id capture.TableID, paused bool) (bool, error) {
 	default:
 	}
 	return true, nil
+}
+
+// Resnapshot asks that table id be emptied and snapshotted again while
+// the run goes on (see resnapshotRequested); a paused table is resumed
+// for it. The request holds until the commit that empties the table
+// lands; a run that ends before that forgets it.
+func (c *Control) Resnapshot(id capture.TableID) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.known == nil {
+		return errors.New("the pipeline has not recovered its tables yet; try again shortly")
+	}
+	if !c.known[id] {
+		return fmt.Errorf("%w: %s", ErrUnknownTable, id)
+	}
+	c.resnap[id] = true
+	delete(c.paused, id)
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// ResnapshotPending reports whether a re-snapshot of id is asked for and
+// its reset commit has not landed yet.
+func (c *Control) ResnapshotPending(id capture.TableID) bool { return c.resnapshotRequested(id) }
+
+func (c *Control) resnapshotRequested(id capture.TableID) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.resnap[id]
+}
+
+func (c *Control) resnapshotDone(id capture.TableID) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.resnap, id)
 }
 
 // PausedTables returns the tables a pause is requested for, sorted.
@@ -155,6 +203,9 @@ func (c *Coordinator) applyControl(ctx context.Context) error {
 	var pausing []*tableRun
 	restart := false
 	for _, t := range c.order {
+		if ctl.resnapshotRequested(t.id) && t.pausable() {
+			restart = true // the next attempt resets it (requestedResets)
+		}
 		want := ctl.pauseRequested(t.id)
 		switch {
 		case want && !t.paused && t.pausable():
@@ -183,6 +234,25 @@ func (c *Coordinator) applyControl(ctx context.Context) error {
 		return ErrRestart
 	}
 	return nil
+}
+
+// requestedResets marks the tables Control asks to snapshot again for a
+// reset (emptied in one commit with their new plan, then snapshotted,
+// as a table whose continuity was lost; see continuity.go). It runs
+// after recovery, before the continuity checks.
+func (c *Coordinator) requestedResets() {
+	for _, t := range c.order {
+		if !c.opts.Control.resnapshotRequested(t.id) {
+			continue
+		}
+		if t.committed == nil && t.plan == nil {
+			c.opts.Control.resnapshotDone(t.id) // it is snapshotted anyway
+			continue
+		}
+		if t.reset == nil {
+			c.markGap(t, ledger.CauseRequested, "a re-snapshot was requested through the admin API")
+		}
+	}
 }
 
 // initPaused marks the tables Control has paused as paused from the start

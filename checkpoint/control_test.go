@@ -9,6 +9,7 @@ import (
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/memsource"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/transform"
 )
 
@@ -176,4 +177,53 @@ func TestResumeInPlace(t *testing.T) {
 	require.NoError(t, err)
 	l.check("a")
 	l.check("b")
+}
+
+// TestContractResnapshotRequested: a re-snapshot asked of a running
+// coordinator ends its attempt (ErrRestart) after committing; the next
+// attempt empties the table in one commit recording the request
+// (floe.reset, cause requested), reads it again while the other table
+// keeps what it holds, and both end equal to the source; the request is
+// gone once the reset commit landed.
+func TestContractResnapshotRequested(t *testing.T) {
+	t.Parallel()
+	l := newLake(t, transform.Upsert, "a", "b")
+	l.exec(append(inserts("a", "a0", 1, 2), inserts("b", "b0", 1, 2, 3)...)...)
+	l.snapshotAll()
+	b := capture.TableID{Schema: "s", Name: "b"}
+	ctl, board := NewControl(), NewStatusBoard()
+	require.ErrorContains(t, ctl.Resnapshot(b), "not recovered")
+
+	l.exec("UPDATE b SET v = 'b1' WHERE id = 1")
+	asked := false
+	src := l.source(memsource.Config{})
+	err := l.run(src, runOpts{status: board, control: ctl, deadline: 10 * time.Second, until: func() bool {
+		if _, ok := board.Load(); ok && !asked {
+			require.NoError(t, ctl.Resnapshot(b))
+			asked = true
+		}
+		return false
+	}})
+	require.ErrorIs(t, err, ErrRestart)
+	require.True(t, ctl.ResnapshotPending(b))
+
+	l.exec("UPDATE a SET v = 'a1' WHERE id = 1", "DELETE FROM b WHERE id = 2")
+	end := l.db.Sync()
+	src = l.source(memsource.Config{})
+	require.NoError(t, l.run(src, runOpts{wantStream: true, status: board, control: ctl, until: acked(src, end)}))
+	require.False(t, ctl.ResnapshotPending(b))
+	l.check("a")
+	l.check("b")
+	hist, err := tableHistory(t, l.cat, "b")
+	require.NoError(t, err)
+	resets := 0
+	for _, s := range hist {
+		if v := s.Props[ledger.PropReset]; v != "" {
+			r, err := ledger.ParseReset(v)
+			require.NoError(t, err)
+			require.Equal(t, ledger.CauseRequested, r.Cause)
+			resets++
+		}
+	}
+	require.Equal(t, 1, resets)
 }

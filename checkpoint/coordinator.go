@@ -204,6 +204,7 @@ func (c *Coordinator) run(ctx context.Context) error {
 	if err := c.recover(ctx); err != nil {
 		return err
 	}
+	c.requestedResets()
 	c.initPaused()
 	c.publishStatus()
 	// Before Start alters what the source carries (the publication).

@@ -82,6 +82,7 @@ func (a *admin) handler() http.Handler {
 	mux.HandleFunc("POST /actions/compact", a.authorized(a.serveCompact))
 	mux.HandleFunc("POST /actions/pause", a.authorized(a.servePause))
 	mux.HandleFunc("POST /actions/resume", a.authorized(a.serveResume))
+	mux.HandleFunc("POST /actions/resnapshot", a.authorized(a.serveResnapshot))
 	return mux
 }
 

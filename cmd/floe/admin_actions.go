@@ -102,6 +102,65 @@ func (a *admin) serveTableAction(w http.ResponseWriter, r *http.Request, action 
 	}
 }
 
+// resnapshotAction is the answer of POST /actions/resnapshot.
+type resnapshotAction struct {
+	V     int    `json:"v"`
+	Table string `json:"table"`
+	Sink  string `json:"sink_table,omitempty"`
+	// State is the table's state in /status when the answer was written:
+	// snapshotting once its reset commit landed.
+	State string `json:"state"`
+	// ChunksDone of ChunksTotal chunks of its new snapshot are committed.
+	ChunksDone  int `json:"chunks_done"`
+	ChunksTotal int `json:"chunks_total"`
+}
+
+// serveResnapshot asks the run to empty the table named by ?table= and
+// snapshot it again (checkpoint.Control.Resnapshot: the run commits what
+// it holds, starts its stream again, and resets the table as it resets a
+// table whose continuity was lost), and answers once /status shows the
+// table snapshotting (202 when that takes longer than actionWait).
+func (a *admin) serveResnapshot(w http.ResponseWriter, r *http.Request) {
+	id, err := parseSourceTable(r.URL.Query().Get("table"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if a.cfg.Source.SnapshotMode == "never" {
+		http.Error(w, "source.snapshot.mode is never, so floe snapshots no table; set it to initial to re-snapshot tables online", http.StatusConflict)
+		return
+	}
+	a.log.Info("re-snapshot requested through the admin API", "table", id.String(), "remote", r.RemoteAddr)
+	switch err := a.control.Resnapshot(id); {
+	case errors.Is(err, checkpoint.ErrUnknownTable):
+		http.Error(w, fmt.Sprintf("table %s: this pipeline does not capture it (source.tables: %s); name a captured SOURCE table as SCHEMA.TABLE",
+			id, strings.Join(a.cfg.Source.Tables, ", ")), http.StatusNotFound)
+		return
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), actionWait)
+	defer cancel()
+	res := resnapshotAction{V: adminStatusVersion, Table: id.String()}
+	for {
+		tl, ok := a.tableLive(id)
+		if ok {
+			res.Sink, res.State, res.ChunksDone, res.ChunksTotal = tl.Sink, tableState(tl), tl.ChunksDone, tl.ChunksTotal
+			if tl.Snapshotting && !a.control.ResnapshotPending(id) {
+				writeJSON(w, http.StatusOK, res)
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			writeJSON(w, http.StatusAccepted, res)
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // tableLive returns what the status board last showed of source table id.
 func (a *admin) tableLive(id capture.TableID) (checkpoint.TableLive, bool) {
 	live, ok := a.board.Load()
