@@ -247,7 +247,7 @@ func (c *Coordinator) resolve(ctx context.Context, t *tableRun) error {
 func (c *Coordinator) idleTables(all bool) []*tableRun {
 	var out []*tableRun
 	for _, t := range c.order {
-		if t.buf != nil || t.data != nil || t.needsSnapshot || t.plan != nil || c.lastPos == nil {
+		if t.buf != nil || t.data != nil || t.needsSnapshot || t.plan != nil || c.lastPos == nil || t.paused { // a paused table stays where it paused
 			continue
 		}
 		if t.committed != nil && t.committed.Compare(c.lastPos) >= 0 {

@@ -160,6 +160,7 @@ type runOpts struct {
 	// it (see Fencing); nil: a new run, which claims every table.
 	fencing *Fencing
 	status  *StatusBoard // Options.Status
+	control *Control     // Options.Control
 }
 
 // runCoordinator runs one coordinator over src until o.until holds, then
@@ -186,7 +187,7 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 		Pipeline: "p", Source: src, Catalog: cat, Router: transform.NewRouter("lake", nil), Mode: o.mode,
 		Config: Config{SnapshotMode: o.snapshot, SnapshotParallelism: 2, SnapshotChunkRows: 20,
 			Interval: o.interval, IdleCommitInterval: o.idle},
-		SpillDir: t.TempDir(), Logger: log, Fencing: o.fencing, Status: o.status,
+		SpillDir: t.TempDir(), Logger: log, Fencing: o.fencing, Status: o.status, Control: o.control,
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -44,6 +44,10 @@ type Options struct {
 	// Status, when set, receives the per-table state after recovery and
 	// after every checkpoint (see StatusBoard).
 	Status *StatusBoard
+	// Control, when set, carries an operator's requests (pausing a
+	// table), shared by the coordinators of one run's attempts; see
+	// control.go.
+	Control *Control
 }
 
 func (o *Options) setDefaults() error {
@@ -122,6 +126,11 @@ type tableRun struct {
 	// at or before it are applied as Converging (see transform.Meta).
 	convergeUntil capture.Position
 
+	// paused is set while the table is paused (control.go): its changes
+	// are neither buffered nor committed and its position stays; missed
+	// is set once a change of it was passed over while paused.
+	paused, missed bool
+
 	buf *transform.Buffer
 	// data holds the rows of snapshot chunks written straight to data
 	// files, bypassing buf (see direct.go); nil when none.
@@ -195,6 +204,8 @@ func (c *Coordinator) run(ctx context.Context) error {
 	if err := c.recover(ctx); err != nil {
 		return err
 	}
+	c.requestedResets()
+	c.initPaused()
 	c.publishStatus()
 	// Before Start alters what the source carries (the publication).
 	if err := c.checkContinuity(ctx); err != nil {

@@ -85,6 +85,15 @@
 //     while it holds maxQueuedBytes, so it holds less than that plus one
 //     batch, and the source, waiting, one more; the source cannot decode
 //     far ahead of a commit;
+//   - a paused table (Options.Control, control.go) stands as after a
+//     crash at its last commit: its changes are passed over, it gets no
+//     idle commit and no evolution, so the acknowledgement holds its
+//     changes at the source; resuming it after it missed changes ends the
+//     attempt with ErrRestart once the other tables are committed, and
+//     the next attempt replays them from the lowest committed position;
+//     a requested re-snapshot (Control.Resnapshot) ends the attempt the
+//     same way, and the next one resets the table (ledger.CauseRequested)
+//     as a table whose continuity was lost;
 //   - a change the source could not decode (capture.Change.Err) is
 //     skipped when its table's committed position is at or after it, and
 //     otherwise stops the run naming the table, the value and the fix.
@@ -113,6 +122,9 @@
 //   - ack.go: ackCommitted, the lowest position every table committed;
 //   - window.go: the snapshot watermark windows; props.go: what a commit
 //     records, through lakewriter/ledger;
+//   - control.go: Control, an operator's requests (pausing a table,
+//     re-snapshotting one),
+//     applied between transactions (applyControl);
 //   - status.go: StatusBoard, the copy of the per-table state the
 //     coordinator publishes after recovery and at the end of every
 //     checkpoint (Options.Status), which other goroutines read instead of

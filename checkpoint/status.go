@@ -65,6 +65,10 @@ type TableLive struct {
 	// ConvergeUntil is set while the table converges after an inexact
 	// snapshot.
 	ConvergeUntil string
+	// Paused is true while the table is paused (Control): its changes
+	// wait at the source after Position. PauseRequested is true while a
+	// pause is asked for, also before it takes effect.
+	Paused, PauseRequested bool
 }
 
 // Load returns a copy of what was last published; ok is false before the
@@ -121,6 +125,8 @@ func (c *Coordinator) publishStatus() {
 		if t.convergeUntil != nil {
 			tl.ConvergeUntil = t.convergeUntil.String()
 		}
+		tl.Paused = t.paused
+		tl.PauseRequested = c.opts.Control != nil && c.opts.Control.pauseRequested(t.id)
 		st.Tables = append(st.Tables, tl)
 	}
 	c.opts.Status.Publish(*st)

@@ -30,6 +30,9 @@ func (c *Coordinator) stream(ctx context.Context) error {
 		inTxn   bool  // the last batch had More set
 		txnSeq  int64 // changes of the current transaction applied so far
 		lastCut = time.Now()
+		// control is set when a Control request waits for the end of
+		// a split transaction.
+		control bool
 	)
 	for {
 		select {
@@ -48,6 +51,14 @@ func (c *Coordinator) stream(ctx context.Context) error {
 				err = errors.New("source stream ended unexpectedly")
 			}
 			return fmt.Errorf("stream: %w", err)
+		case <-c.opts.Control.wakeup():
+			if inTxn {
+				control = true
+				continue
+			}
+			if err := c.takeControl(ctx, stopSource); err != nil {
+				return err
+			}
 		case qb := <-queue.out:
 			jitter.At(jitter.Receive)
 			b := qb.Batch
@@ -66,6 +77,12 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			inTxn, txnSeq = false, 0
 			c.lastPos = b.Position
 			c.opts.Metrics.observeBatch(b)
+			if control {
+				control = false
+				if err := c.takeControl(ctx, stopSource); err != nil {
+					return err
+				}
+			}
 			if b.Sync {
 				// Commit everything, and move every table, up to here now.
 				if err := c.cut(ctx, true, true); err != nil {
@@ -98,8 +115,30 @@ func (c *Coordinator) stream(ctx context.Context) error {
 				return errors.Join(err, stopSource())
 			}
 			lastCut = time.Now()
+			// A pause requested while its table was not streaming yet
+			// takes effect at the first tick after it streams.
+			if err := c.takeControl(ctx, stopSource); err != nil {
+				return err
+			}
 		}
 	}
+}
+
+// takeControl applies the Control's requests at a transaction boundary
+// (applyControl). When they need the stream to start again (ErrRestart),
+// it commits what is buffered, as a stop does, and stops the source.
+func (c *Coordinator) takeControl(ctx context.Context, stopSource func() error) error {
+	err := c.applyControl(ctx)
+	if errors.Is(err, ErrRestart) {
+		if err := c.cut(context.WithoutCancel(ctx), false, true); err != nil {
+			return errors.Join(err, stopSource())
+		}
+		c.log.Info("restarting the stream from the committed positions for a resumed table", "acknowledged", fmtPos(c.ackedPos))
+	}
+	if err != nil {
+		return errors.Join(err, stopSource())
+	}
+	return nil
 }
 
 // startStream runs the source's Stream into a byte-bounded queue, on a
@@ -151,6 +190,13 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 			skipped++ // also a change the source could not decode: the table holds its effect
 			continue
 		}
+		if t.paused {
+			// It stays at the source: nothing past the table's position
+			// is acknowledged, and a resume replays it.
+			t.missed = true
+			skipped++
+			continue
+		}
 		if ch.Err != nil && ch.Op == capture.OpUnreadable {
 			return ch.Err // it names the table, the position and the fix
 		}
@@ -190,6 +236,12 @@ func (c *Coordinator) adoptLayouts(ctx context.Context, b capture.Batch, inTxn b
 	for _, ch := range b.Changes {
 		t := c.tables[ch.Table]
 		if t == nil || ch.Schema == nil || ch.Schema == t.src {
+			continue
+		}
+		if t.paused {
+			// Its changes are replayed after the resume, this one with
+			// them; the table evolves then.
+			t.missed = true
 			continue
 		}
 		// Rows buffered in the old sink layout are committed first, at

@@ -235,6 +235,11 @@ func commitOnce(ctx context.Context, tbl *table.Table, c Commit, dataFiles, delF
 	if err := tx.AssertRefSnapshotID(table.MainBranch); err != nil {
 		return nil, fmt.Errorf("pin the base snapshot: %w", err)
 	}
+	if c.Fence != nil {
+		if err := c.Fence.stage(tx, tbl); err != nil {
+			return nil, err
+		}
+	}
 	props := iceberg.Properties(maps.Clone(c.Props))
 	var liveData, liveDel []iceberg.DataFile
 	if c.DeleteAll {

@@ -63,9 +63,81 @@ func (e *FencedError) Error() string {
 // Is makes errors.Is(err, ErrFenced) true.
 func (e *FencedError) Is(target error) bool { return target == ErrFenced }
 
-// check refuses a commit staged on tbl when the table records an epoch
-// of f.Pipeline above f.Epoch (or equal to it, for a claim).
+// PropOwner is the Iceberg table property naming the one pipeline
+// (pipeline.name) that may write the table: a plain name, set in the same
+// metadata commit as the pipeline's first claim of a table that names no
+// owner. A Fence refuses every commit and claim of another pipeline with
+// an OwnedError.
+const PropOwner = "floe.owner"
+
+// OwnedError refuses a commit (or claim) of a pipeline to a table another
+// pipeline owns (PropOwner, or, on a table that names no owner yet, a
+// history holding that pipeline's commits): two pipelines, e.g. two shards
+// of one source, route to one Iceberg table. Retrying cannot heal it.
+type OwnedError struct {
+	Table Ident
+	// Pipeline is the refused writer's, Owner the table's.
+	Pipeline, Owner string
+	// History is set when the owner was found in the table's history
+	// rather than in PropOwner.
+	History bool
+}
+
+func (e *OwnedError) Error() string {
+	by := "its table property " + PropOwner + " names pipeline " + e.Owner
+	if e.History {
+		by = "its history holds commits of pipeline " + e.Owner
+	}
+	return fmt.Sprintf("table %s belongs to pipeline %s (%s), so pipeline %s refuses to write it and stops: two pipelines route to one Iceberg table "+
+		"(fix: give each pipeline its own tables: disjoint source.tables, or a sink.namespace or route: of its own; to move the table to pipeline %s "+
+		"for good, stop %s first and remove the table property %s, e.g. in Spark ALTER TABLE ... UNSET TBLPROPERTIES ('%s'))",
+		e.Table, e.Owner, by, e.Pipeline, e.Pipeline, e.Owner, PropOwner, PropOwner)
+}
+
+// owner returns the pipeline that owns tbl: its PropOwner, or, when it
+// names none, the first pipeline other than pipeline whose commit or claim
+// its history holds (history set).
+func owner(tbl *table.Table, pipeline string) (name string, history bool) {
+	if o := tbl.Metadata().Properties()[PropOwner]; o != "" {
+		return o, false
+	}
+	for s := range Ancestry(tbl) {
+		if s.Summary == nil {
+			continue
+		}
+		p := s.Summary.Properties[ledger.PropPipeline]
+		if v, ok := s.Summary.Properties[ledger.PropClaim]; ok {
+			if c, err := ledger.ParseClaim(v); err == nil {
+				p = c.Pipeline
+			}
+		}
+		if p != "" && p != pipeline {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// stage adds to a claim's transaction the table property that makes
+// f.Pipeline the table's owner, when the table names none (check has
+// refused a table another pipeline owns).
+func (f *Fence) stage(tx *table.Transaction, tbl *table.Table) error {
+	if !f.Claim || tbl.Metadata().Properties()[PropOwner] == f.Pipeline {
+		return nil
+	}
+	if err := tx.SetProperties(map[string]string{PropOwner: f.Pipeline}); err != nil {
+		return fmt.Errorf("record the owner %s in the table properties: %w", f.Pipeline, err)
+	}
+	return nil
+}
+
+// check refuses a commit staged on tbl when another pipeline owns the
+// table (OwnedError), or when the table records an epoch of f.Pipeline
+// above f.Epoch (or equal to it, for a claim).
 func (f *Fence) check(tbl *table.Table, id Ident) error {
+	if o, history := owner(tbl, f.Pipeline); o != "" && o != f.Pipeline {
+		return &OwnedError{Table: id, Pipeline: f.Pipeline, Owner: o, History: history}
+	}
 	own, err := tableEpoch(tbl, f.Pipeline)
 	if err != nil {
 		return fmt.Errorf("commit %s: read the table's epoch: %w", id, err)
@@ -125,4 +197,14 @@ func (t *Table) Epoch(ctx context.Context, pipeline string) (ledger.Owned, error
 		return ledger.Owned{}, fmt.Errorf("read the epoch of %s: %w", t.id, err)
 	}
 	return own, nil
+}
+
+// Owner reloads the table and returns the pipeline its PropOwner names
+// ("" when none does yet).
+func (t *Table) Owner(ctx context.Context) (string, error) {
+	tbl, err := t.refresh(t.cat.ioContext(ctx))
+	if err != nil {
+		return "", err
+	}
+	return tbl.Metadata().Properties()[PropOwner], nil
 }

@@ -23,8 +23,9 @@ import (
 
 // The admin API (server.admin-address): /metrics, /healthz and /readyz as
 // on server.metrics-address, GET /status (the pipeline's live and
-// committed state as JSON, adminStatusVersion) and POST /actions/compact
-// (one maintenance pass now), which requires the bearer token
+// committed state as JSON, adminStatusVersion), POST /actions/compact
+// (one maintenance pass now) and POST /actions/pause and /actions/resume
+// (one table, admin_actions.go), which require the bearer token
 // server.admin-token. Reading needs no token; every request that changes
 // state does, and is refused when no token is configured.
 
@@ -46,6 +47,8 @@ type admin struct {
 	cat *lakewriter.Catalog
 	// compact runs one maintenance pass (compactor.pass).
 	compact func(ctx context.Context) ([]tableCompaction, error)
+	// control carries the table actions to the run's coordinators.
+	control *checkpoint.Control
 	log     *slog.Logger
 	now     func() time.Time
 	// hist holds the samples of the status page's charts.
@@ -77,6 +80,9 @@ func (a *admin) handler() http.Handler {
 	mux.HandleFunc("GET /{$}", a.servePage)
 	mux.HandleFunc("GET /status", a.serveStatus)
 	mux.HandleFunc("POST /actions/compact", a.authorized(a.serveCompact))
+	mux.HandleFunc("POST /actions/pause", a.authorized(a.servePause))
+	mux.HandleFunc("POST /actions/resume", a.authorized(a.serveResume))
+	mux.HandleFunc("POST /actions/resnapshot", a.authorized(a.serveResnapshot))
 	return mux
 }
 
@@ -142,7 +148,9 @@ type AdminTableStatus struct {
 	// FreshnessSeconds.
 	LagSeconds float64 `json:"lag_seconds"`
 	// State is snapshotting, reconciling (a finished snapshot whose
-	// watermarks the stream has not passed), converging or streaming.
+	// watermarks the stream has not passed), converging, paused (its
+	// changes wait at the source after its position), pausing (a pause
+	// asked for, not in effect yet) or streaming.
 	State string `json:"state"`
 	// ChunksDone of ChunksTotal snapshot chunks are committed (0 of 0
 	// when no snapshot plan is open).
@@ -220,12 +228,16 @@ func (a *admin) status(ctx context.Context) (*AdminStatus, error) {
 
 func tableState(tl checkpoint.TableLive) string {
 	switch {
+	case tl.Paused:
+		return "paused"
 	case tl.Snapshotting:
 		return "snapshotting"
 	case tl.Reconciling:
 		return "reconciling"
 	case tl.ConvergeUntil != "":
 		return "converging"
+	case tl.PauseRequested:
+		return "pausing"
 	}
 	return "streaming"
 }

@@ -26,7 +26,8 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCommand(), checkCommand(), verifyCommand(), compactCommand(), statusCommand(), resnapshotCommand(), versionCommand())
+	root.AddCommand(runCommand(), checkCommand(), verifyCommand(), compactCommand(), statusCommand(), resnapshotCommand(),
+		pauseCommand(), resumeCommand(), versionCommand())
 
 	ctx, stop := signalContext()
 	defer stop()

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
@@ -21,9 +23,10 @@ func resnapshotCommand() *cobra.Command {
 	var (
 		configPath string
 		tables     []string
+		online     bool
 	)
 	cmd := &cobra.Command{
-		Use:   "resnapshot --config FILE --table SCHEMA.TABLE [--table SCHEMA.TABLE ...]",
+		Use:   "resnapshot --config FILE --table SCHEMA.TABLE [--table SCHEMA.TABLE ...] [--online]",
 		Short: "Drop a table's Iceberg table so that the next run snapshots it again",
 		Long: `resnapshot makes floe read one source table again from scratch. It drops the
 Iceberg table that the source table is routed to, with its files; the next
@@ -56,14 +59,40 @@ them, are skipped), or to rebuild a damaged table.`,
 			if err != nil {
 				return err
 			}
+			if online {
+				return resnapshotOnline(cmd.Context(), cfg, tables, os.Stdout)
+			}
 			return runResnapshot(cmd.Context(), cfg, tables, os.Stdout)
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "pipeline configuration file (YAML)")
 	cmd.Flags().StringArrayVarP(&tables, "table", "t", nil, "source table to snapshot again, as SCHEMA.TABLE (repeatable)")
+	cmd.Flags().BoolVar(&online, "online", false, "ask the running floe run to do it (admin API) instead of dropping the table with floe stopped")
 	_ = cmd.MarkFlagRequired("config")
 	_ = cmd.MarkFlagRequired("table")
 	return cmd
+}
+
+// resnapshotOnline asks the running floe run to snapshot each table
+// again (POST /actions/resnapshot), one after the other.
+func resnapshotOnline(ctx context.Context, cfg *Config, names []string, out io.Writer) error {
+	if _, err := resnapshotTargets(cfg, names); err != nil {
+		return err
+	}
+	for _, name := range names {
+		var res resnapshotAction
+		code, err := postAdminAction(ctx, cfg, "/actions/resnapshot", url.Values{"table": {name}}, &res)
+		if err != nil {
+			return fmt.Errorf("--table %s: %w", name, err)
+		}
+		if code == http.StatusAccepted {
+			fmt.Fprintf(out, "re-snapshot of %s requested; not started yet (state %s); floe status shows its progress\n", res.Table, res.State)
+			continue
+		}
+		fmt.Fprintf(out, "%s (%s) was emptied and is being snapshotted again by floe run (%d of %d chunks done); floe status shows its progress\n",
+			res.Table, res.Sink, res.ChunksDone, res.ChunksTotal)
+	}
+	return nil
 }
 
 // resnapshotTable is one table to snapshot again: the source table named

@@ -43,6 +43,10 @@ const (
 	// slotHeld: at its start, a run that has claimed its tables found
 	// the replication slot held by another process (see slotTakeover).
 	slotHeld
+	// restart: the attempt ended itself so that the stream starts again
+	// from the committed positions (checkpoint.ErrRestart: a resumed
+	// table takes its changes again); the next attempt starts at once.
+	restart
 )
 
 // classify decides what an error that ended an attempt is. streamed is
@@ -50,9 +54,10 @@ const (
 // held by the walsender of a stalled or cut connection is then passing
 // (the server ends it), while at the first start it is a misconfiguration.
 func classify(err error, streamed bool) failureKind {
-	if errors.Is(err, lakewriter.ErrFenced) {
-		// A newer run of the pipeline owns the tables: retrying would
-		// only be refused again (the epoch is the run's).
+	var owned *lakewriter.OwnedError
+	if errors.Is(err, lakewriter.ErrFenced) || errors.As(err, &owned) {
+		// A newer run of the pipeline, or another pipeline, owns the
+		// table: retrying would only be refused again.
 		return fatal
 	}
 	if fault, ok := lakewriter.ClassifyStorage(err); ok {

@@ -138,17 +138,17 @@ func runPipeline(ctx context.Context, cfg *Config, logOut, progress io.Writer) e
 		}()
 		defer func() { stopCompactor(); <-done }()
 	}
-	board := checkpoint.NewStatusBoard()
+	board, control := checkpoint.NewStatusBoard(), checkpoint.NewControl()
 	if cfg.Server.AdminAddress != "" {
 		_, stop, err := serveAdmin(ctx, cfg, &admin{cfg: cfg, reg: reg, board: board, live: live, lag: metrics.SourceLag,
-			cat: cat, compact: comp.pass, log: log})
+			cat: cat, compact: comp.pass, control: control, log: log})
 		if err != nil {
 			return err
 		}
 		defer stop() // before the catalog closes: waits for requests in flight
 	}
 
-	run.cat, run.board = cat, board
+	run.cat, run.board, run.control = cat, board, control
 	return run.attempts(ctx)
 }
 
@@ -161,6 +161,7 @@ type pipelineRun struct {
 	store    *state.Store
 	metrics  *checkpoint.Metrics
 	board    *checkpoint.StatusBoard
+	control  *checkpoint.Control
 	live     *capture.Liveness
 	log      *slog.Logger
 	progress io.Writer
@@ -180,12 +181,15 @@ func (r *pipelineRun) attempts(ctx context.Context) error {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		started := time.Now()
-		err := runAttempt(ctx, cfg, r.src, r.cat, r.mode, r.store, r.metrics, r.board, log, r.progress, fencing)
+		err := r.attempt(ctx, fencing)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
 		streamed := r.live.Status(time.Now()).Streamed
 		kind := classify(err, streamed)
+		if errors.Is(err, checkpoint.ErrRestart) {
+			kind = restart
+		}
 		if kind == fatal && !streamed && slotInUse(err) && fencing.Epoch() > 0 && time.Since(runStart) < slotTakeover {
 			kind = slotHeld
 		}
@@ -196,9 +200,10 @@ func (r *pipelineRun) attempts(ctx context.Context) error {
 			backoff = time.Second
 		}
 		wait := backoff
-		if kind == layoutChanged {
+		if kind == layoutChanged || kind == restart {
 			// Nothing to wait for: the table's new layout is there to
-			// be discovered now, and the server is fine.
+			// be discovered now (or a resumed table's changes to be
+			// replayed), and the server is fine.
 			wait = 0
 		} else {
 			backoff = min(2*backoff, maxBackoff)
@@ -241,6 +246,8 @@ func logRetry(log *slog.Logger, cfg *Config, kind failureKind, err error, attemp
 			append([]any{"endpoint", endpoint(err, cfg), "stall_timeout", cfg.Source.StallTimeout.String()}, args...)...)
 	case layoutChanged:
 		log.Info("a table changed its layout during its snapshot; restarting from the committed positions", args...)
+	case restart:
+		log.Info("a resumed table takes its changes again; restarting from the committed positions", "attempt", attempt)
 	case slotHeld:
 		log.Warn("the replication slot is held by another process, e.g. an older run of this pipeline that stops once it finds its tables claimed; waiting for it",
 			append([]any{"wait_at_most", slotTakeover.String()}, args...)...)
@@ -260,6 +267,10 @@ func fatalError(cfg *Config, err error) error {
 	if errors.As(err, &fenced) {
 		return errors.New(fenced.Error())
 	}
+	var owned *lakewriter.OwnedError
+	if errors.As(err, &owned) {
+		return errors.New(owned.Error())
+	}
 	return fmt.Errorf("pipeline %s: %w", cfg.Pipeline.Name, err)
 }
 
@@ -272,23 +283,24 @@ func setupError(cfg *Config, err error) error {
 	return err
 }
 
-// runAttempt runs the coordinator once on a fresh source.
-func runAttempt(ctx context.Context, cfg *Config, src floeSource, cat *lakewriter.Catalog, mode transform.Mode,
-	store *state.Store, metrics *checkpoint.Metrics, board *checkpoint.StatusBoard, log *slog.Logger, progress io.Writer, fencing *checkpoint.Fencing) error {
+// attempt runs the coordinator once on a fresh source (r.src).
+func (r *pipelineRun) attempt(ctx context.Context, fencing *checkpoint.Fencing) error {
+	cfg := r.cfg
 	coord, err := checkpoint.New(checkpoint.Options{
 		Pipeline: cfg.Pipeline.Name,
-		Source:   src,
-		Catalog:  cat,
+		Source:   r.src,
+		Catalog:  r.cat,
 		Router:   newRouter(cfg),
-		Mode:     mode,
-		Store:    store,
+		Mode:     r.mode,
+		Store:    r.store,
 		Config:   checkpointConfig(cfg),
 		SpillDir: filepath.Join(cfg.State.Dir, "spill"),
-		Logger:   log,
-		Metrics:  metrics,
-		Progress: progress,
+		Logger:   r.log,
+		Metrics:  r.metrics,
+		Progress: r.progress,
 		Fencing:  fencing,
-		Status:   board,
+		Status:   r.board,
+		Control:  r.control,
 	})
 	if err != nil {
 		return err

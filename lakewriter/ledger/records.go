@@ -48,6 +48,9 @@ const (
 	// start (its changes in between were released by another consumer of
 	// the slot, or while the table was not captured).
 	CausePosition = "position"
+	// CauseRequested: an operator asked for the table to be snapshotted
+	// again while the pipeline ran (the admin API's resnapshot action).
+	CauseRequested = "requested"
 )
 
 // SchemaChangeVersion is the version of the PropSchemaChange encoding.
