@@ -142,7 +142,7 @@ func TestEvolveSinkLayout(t *testing.T) {
 		{
 			// The sink already took the rename (a replay after a crash).
 			name: "rename already applied", mode: Upsert,
-			src:  func(s *schema.Table) { s.Columns[2].RenamedFrom = "x" },
+			src: func(s *schema.Table) { s.Columns[2].RenamedFrom = "x" },
 		},
 		{
 			name: "changelog", mode: Changelog,
