@@ -60,7 +60,11 @@ func EvolveSinkLayout(sink, src *schema.Table, mode Mode) (*schema.Table, []stri
 	}
 	orig := sink
 	sink, renames := renameSinkColumns(sink, src)
-	if sk, ck := sink.KeyNames(), src.KeyNames(); !slices.Equal(sk, ck) {
+	// A changelog table has no identifier fields: opened with a layout
+	// of its own whose key columns it could not find by name (renamed
+	// since), its layout has no key, and takes the source's.
+	adoptKey := mode == Changelog && len(sink.Key) == 0 && len(src.Key) > 0
+	if sk, ck := sink.KeyNames(), src.KeyNames(); !slices.Equal(sk, ck) && !adoptKey {
 		return nil, nil, fmt.Errorf("the primary key changed from (%s) in the sink table to (%s) in the source; the table cannot be evolved in place and must be re-snapshotted (floe resnapshot)",
 			strings.Join(sk, ", "), strings.Join(ck, ", "))
 	}
@@ -113,7 +117,13 @@ func EvolveSinkLayout(sink, src *schema.Table, mode Mode) (*schema.Table, []stri
 	}
 	cols = append(cols, added...)
 	cols = append(cols, sink.Columns[n:]...)
-	return &schema.Table{Columns: cols, Key: slices.Clone(sink.Key)}, changes, nil
+	out := &schema.Table{Columns: cols, Key: slices.Clone(sink.Key)}
+	if adoptKey {
+		for _, k := range src.KeyNames() {
+			out.Key = append(out.Key, out.Index(k))
+		}
+	}
+	return out, changes, nil
 }
 
 // renameSinkColumns returns sink with the renames src states applied
@@ -143,4 +153,27 @@ func renameSinkColumns(sink, src *schema.Table) (*schema.Table, []string) {
 		return sink, nil
 	}
 	return &schema.Table{Columns: cols, Key: sink.Key}, changes
+}
+
+// ReplacedColumns returns, when src both lacks source columns of sink (a
+// sink layout) and has columns sink lacks, which: gone from sink, added
+// in src. Only the source can tell whether that is a rename or a drop and
+// an add; EvolveSinkLayout takes it for a drop and an add unless src
+// states the rename (schema.Column.RenamedFrom). Both are nil otherwise.
+func ReplacedColumns(sink, src *schema.Table) (gone, added []string) {
+	n := len(sink.Columns) - numMeta
+	for _, c := range src.Columns {
+		if sink.Index(c.Name) < 0 && (c.RenamedFrom == "" || sink.Index(c.RenamedFrom) < 0) {
+			added = append(added, c.Name)
+		}
+	}
+	for _, c := range sink.Columns[:max(n, 0)] {
+		if src.Index(c.Name) < 0 && !slices.ContainsFunc(src.Columns, func(s schema.Column) bool { return s.RenamedFrom == c.Name }) {
+			gone = append(gone, c.Name)
+		}
+	}
+	if len(gone) == 0 || len(added) == 0 {
+		return nil, nil
+	}
+	return gone, added
 }

@@ -382,3 +382,21 @@ func TestProjectorPromotion(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 }
+
+func TestReplacedColumns(t *testing.T) {
+	P := iceberg.PrimitiveTypes
+	sink := SinkLayout(evoV1(), Upsert)
+	gone, added := ReplacedColumns(sink, edit(evoV1(), func(s *schema.Table) { s.Columns[2].Name = "b2" }))
+	require.Equal(t, []string{"b"}, gone)
+	require.Equal(t, []string{"b2"}, added)
+	// A stated rename, a drop alone, an add alone: nothing replaced.
+	for _, src := range []*schema.Table{
+		edit(evoV1(), func(s *schema.Table) { s.Columns[2].Name, s.Columns[2].RenamedFrom = "b2", "b" }),
+		edit(evoV1(), func(s *schema.Table) { s.Columns = s.Columns[:4] }),
+		edit(evoV1(), func(s *schema.Table) { s.Columns = append(s.Columns, schema.Column{Name: "x", Type: P.Int32}) }),
+	} {
+		gone, added := ReplacedColumns(sink, src)
+		require.Nil(t, gone)
+		require.Nil(t, added)
+	}
+}

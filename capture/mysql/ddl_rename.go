@@ -133,3 +133,8 @@ func (st *streamer) renameColumns(t *table, renames []colRename, stmt string) (*
 	v.layout = &schema.Table{Columns: cols, Key: t.layout.Key}
 	return &v, nil
 }
+
+// StatesRenames tells the coordinator (checkpoint) that the stream states
+// column renames from the binlog DDL (renameColumns), so a rename since a
+// table's position is left to the stream at start.
+func (s *Source) StatesRenames() bool { return true }

@@ -428,13 +428,18 @@ type unreadable struct {
 // at that LSN, there is no position between them, and the new layout's
 // Schema pointer alone tells the consumer (which commits what it holds
 // in the old layout before it applies a change in the new one).
+//
+// The batch carries the layouts the transaction's DDL messages left so far
+// (capture.Batch.Layouts; see ddl), which are then no longer pending.
 func (st *streamer) barrier(ctx context.Context) error {
 	txn := st.txn
 	if txn == nil || txn.skip || len(txn.changes) > 0 || txn.split || txn.finalLSN <= st.last {
 		return nil
 	}
 	st.last = txn.finalLSN
-	return st.emit(ctx, capture.Batch{Position: Position{LSN: txn.finalLSN}, CommitTime: txn.commitTime, Barrier: true})
+	layouts := txn.layouts
+	txn.layouts = nil
+	return st.emit(ctx, capture.Batch{Position: Position{LSN: txn.finalLSN}, CommitTime: txn.commitTime, Barrier: true, Layouts: layouts})
 }
 
 var _ capture.SchemaFollower = (*Source)(nil)
