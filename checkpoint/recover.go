@@ -100,6 +100,13 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo, tbl *
 			c.log.Info("the source table's current layout replaces columns of the iceberg table; the stream says whether they were renamed",
 				"table", ti.ID.String(), "gone", strings.Join(gone, ","), "added", strings.Join(added, ","))
 			deferred = true
+			// The stream may evolve the table by this layout at its first
+			// change, past the start-time check of added columns: check now.
+			if ch, ok := c.opts.Source.(capture.AddedColumnChecker); ok {
+				if err := ch.CheckAddedColumns(ctx, ti.ID, added); err != nil {
+					return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
+				}
+			}
 		}
 	}
 	if !deferred {

@@ -46,7 +46,7 @@ BEGIN
            WHERE classid = 'pg_class'::regclass AND object_type IN ('table', 'table column') LOOP
     PERFORM pg_logical_emit_message(true, 'floe.ddl', json_build_object(
       'v', 1,
-      'oid', r.objid,
+      'oid', r.objid::bigint,
       'columns', (SELECT coalesce(json_agg(json_build_array(attnum, attname) ORDER BY attnum), '[]')
                   FROM pg_attribute WHERE attrelid = r.objid AND attnum > 0 AND NOT attisdropped),
       'command', left(current_query(), 2000))::text);
