@@ -93,7 +93,7 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo, tbl *
 	// the current layout replaces columns of the table: a rename since the
 	// table's position looks like that, and only the stream, replayed from
 	// that position, can say. The table is then evolved by the first
-	// layout the stream carries for it (src nil below).
+	// layout the stream carries for it (a src no change has, below).
 	deferred := false
 	if rs, ok := c.opts.Source.(renameStater); ok && rs.StatesRenames() {
 		if gone, added := transform.ReplacedColumns(tbl.Layout(), ti.Schema); gone != nil {
