@@ -124,9 +124,9 @@ func TestMySQLRenameColumn(t *testing.T) {
 			}
 			all := strings.Join(recorded, "\n")
 			// The rename before the first kill was committed (caught up); the
-	// record of a later one is lost when a kill falls between its schema
-	// commit and the table's next commit, as for any schema change.
-	for _, want := range []string{"rename column small to small2"} {
+			// record of a later one is lost when a kill falls between its schema
+			// commit and the table's next commit, as for any schema change.
+			for _, want := range []string{"rename column small to small2"} {
 				if !strings.Contains(all, want) {
 					t.Fatalf("the accounts history records no schema change %q:\n%s", want, all)
 				}
