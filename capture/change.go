@@ -101,6 +101,16 @@ type Batch struct {
 	// before it applies the next one, so that a table whose layout
 	// changes next holds no rows of the old layout at that point.
 	Barrier bool
+	// Layouts, on a Barrier batch, holds the layout a captured table has
+	// from this batch's DDL on, before any of the batch's changes, when
+	// the source learned it from the DDL itself rather than from a later
+	// change (a column renamed, whose new layout carries
+	// schema.Column.RenamedFrom). The consumer adopts it, as it adopts a
+	// change's new Schema, before it applies the batch's changes, so the
+	// schema change is in the table before a checkpoint can move the
+	// table past the DDL; later changes of that table carry the same
+	// *schema.Table.
+	Layouts map[TableID]*schema.Table
 	// Sync is set on a batch without changes by which the source asks for
 	// its Position to be acknowledged promptly: PostgreSQL's walsender
 	// waits for it to shut down, or a client wrote a sync message (see

@@ -270,12 +270,13 @@ func (c *Coordinator) idleTables(all bool) []*tableRun {
 
 // advanceTable commits an empty snapshot that moves a quiet table's
 // position to pos: it holds every change up to pos, because it has none
-// buffered.
+// buffered. It records the schema changes not recorded yet (a rename at a
+// Barrier that no change of the table followed).
 func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint int64, pos capture.Position) error {
 	jitter.At(jitter.BeforeCommit)
 	res, err := t.table.Commit(ctx, lakewriter.Commit{
 		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, epoch: c.epoch, pos: pos, plan: t.window, keepUntil: t.windowEnd,
-			convergeUntil: t.convergeUntil, source: t.sourceTable()}.props(),
+			convergeUntil: t.convergeUntil, source: t.sourceTable(), schemaChanges: t.schemaChanges}.props(),
 		Token: ledger.PropCheckpoint,
 		Fence: c.fence(),
 	})
@@ -285,6 +286,7 @@ func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint 
 	}
 	c.log.Debug("quiet table position advanced", "table", t.id.String(), "position", pos.String())
 	t.committed, t.checkpoint, t.lastCommit, t.snapshotID = pos, checkpoint, time.Now(), res.SnapshotID
+	t.schemaChanges = nil
 	if t.convergeUntil != nil && pos.Compare(t.convergeUntil) >= 0 {
 		t.convergeUntil = nil
 	}

@@ -60,7 +60,14 @@
 //     (transform.EvolveSinkLayout, lakewriter Table.Evolve): rows
 //     buffered in the old layout are committed before, and a Barrier
 //     batch (a DDL) is always followed by a checkpoint; a change the
-//     sink cannot follow stops the pipeline naming floe resnapshot;
+//     sink cannot follow stops the pipeline naming floe resnapshot; a
+//     Barrier's Layouts are adopted before its changes; a column the
+//     source states renamed (schema.Column.RenamedFrom) is renamed in
+//     Iceberg, keeping its field id; a layout at or before the table's
+//     committed position is not adopted; at start, a source that states
+//     renames (renameStater) and whose current layout replaces columns
+//     of the table (transform.ReplacedColumns) leaves the evolution to
+//     the stream;
 //   - a table that receives no changes still moves forward: its start
 //     position is committed before streaming, and an empty commit advances
 //     it after IdleCommitInterval, so no table pins the source's resume

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/floe-cdc/floe/capture"
@@ -87,8 +88,31 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo, tbl *
 	// layout has outgrown (a schema change while Floe was stopped) is
 	// evolved now, before anything is buffered. Changes replayed from
 	// before that change fit the evolved layout too.
-	if _, err := c.evolveSink(ctx, ti.ID, nil, tbl, ti.Schema, func() error { return nil }); err != nil {
-		return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
+	//
+	// Except when the source's stream states renames (renameStater) and
+	// the current layout replaces columns of the table: a rename since the
+	// table's position looks like that, and only the stream, replayed from
+	// that position, can say. The table is then evolved by the first
+	// layout the stream carries for it (a src no change has, below).
+	deferred := false
+	if rs, ok := c.opts.Source.(renameStater); ok && rs.StatesRenames() {
+		if gone, added := transform.ReplacedColumns(tbl.Layout(), ti.Schema); gone != nil {
+			c.log.Info("the source table's current layout replaces columns of the iceberg table; the stream says whether they were renamed",
+				"table", ti.ID.String(), "gone", strings.Join(gone, ","), "added", strings.Join(added, ","))
+			deferred = true
+			// The stream may evolve the table by this layout at its first
+			// change, past the start-time check of added columns: check now.
+			if ch, ok := c.opts.Source.(capture.AddedColumnChecker); ok {
+				if err := ch.CheckAddedColumns(ctx, ti.ID, added); err != nil {
+					return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
+				}
+			}
+		}
+	}
+	if !deferred {
+		if _, err := c.evolveSink(ctx, ti.ID, nil, tbl, ti.Schema, func() error { return nil }); err != nil {
+			return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
+		}
 	}
 	if err := arrange(ctx, tbl, target.Arrange); err != nil {
 		return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
@@ -105,6 +129,11 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo, tbl *
 		id: ti.ID, src: ti.Schema, target: target, layout: tbl.Layout(), table: tbl,
 		committed: st.position, checkpoint: st.checkpoint, plan: st.plan,
 		convergeUntil: st.convergeUntil, lastCommit: time.Now(), recorded: st.source,
+	}
+	if deferred {
+		// A pointer no change carries: the first change adopts its own.
+		cp := *ti.Schema
+		t.src = &cp
 	}
 	switch {
 	case st.plan != nil && st.plan.Complete():
@@ -180,4 +209,12 @@ func (c *Coordinator) recordStart(ctx context.Context, from capture.Position) er
 	c.nextCheckpoint++
 	c.log.Info("start position recorded", "tables", len(fresh), "position", from.String())
 	return nil
+}
+
+// renameStater is implemented by sources whose stream states column
+// renames (schema.Column.RenamedFrom) at the position of the DDL, from
+// the DDL itself: MySQL/MariaDB always, PostgreSQL with Floe's event
+// trigger installed.
+type renameStater interface {
+	StatesRenames() bool
 }

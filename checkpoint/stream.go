@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -223,49 +225,70 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 	return nil
 }
 
-// adoptLayouts takes on the source layouts b's changes come in. A layout
+// adoptLayouts takes on the source layouts b's changes come in, and
+// those b.Layouts states (in table order, before the changes). A layout
 // the table's sink layout does not hold yet evolves the Iceberg table
 // (transform.EvolveSinkLayout: columns added as optional, types widened,
-// columns the source dropped kept): the rows buffered in the old sink
-// layout are committed first (at the last complete transaction, before
-// b), then the schema change is committed, and later buffers use the new
-// layout. A change the sink cannot follow is an error naming the table
-// and the fix. Replaying after a crash evolves nothing twice: a table
-// already evolved holds the layout.
+// columns the source dropped kept, columns the source renamed renamed):
+// the rows buffered in the old sink layout are committed first (at the
+// last complete transaction, before b), then the schema change is
+// committed, and later buffers use the new layout. A change the sink
+// cannot follow is an error naming the table and the fix. Replaying
+// after a crash evolves nothing twice: a table already evolved holds the
+// layout, and a layout seen at or before the table's committed position
+// is not adopted (the table holds every change up to there, in the
+// layout it has; a replayed row in a column's old name must not add that
+// name back).
 func (c *Coordinator) adoptLayouts(ctx context.Context, b capture.Batch, inTxn bool) error {
-	for _, ch := range b.Changes {
-		t := c.tables[ch.Table]
-		if t == nil || ch.Schema == nil || ch.Schema == t.src {
-			continue
+	for _, id := range slices.SortedFunc(maps.Keys(b.Layouts), func(x, y capture.TableID) int { return strings.Compare(x.String(), y.String()) }) {
+		if err := c.adoptLayout(ctx, b, inTxn, id, b.Layouts[id]); err != nil {
+			return err
 		}
-		if t.paused {
-			// Its changes are replayed after the resume, this one with
-			// them; the table evolves then.
-			t.missed = true
-			continue
-		}
-		// Rows buffered in the old sink layout are committed first, at
-		// the last complete transaction, before b.
-		flushOld := func() error {
-			if t.buf == nil && t.data == nil {
-				return nil
-			}
-			if inTxn {
-				return errors.New("rows of the old layout are buffered inside a split transaction; restart the pipeline")
-			}
-			return c.flush(ctx)
-		}
-		changes, err := c.evolveSink(ctx, t.id, b.Position, t.table, ch.Schema, flushOld)
-		if err != nil {
-			return fmt.Errorf("schema change of %s at %s: %w", t.id, b.Position, err)
-		}
-		if changes != nil {
-			t.layout = t.table.Layout()
-			t.schemaChanges = append(t.schemaChanges, ledger.SchemaChange{Version: ledger.SchemaChangeVersion, At: b.Position.String(),
-				Changes: changes, SchemaID: t.table.SchemaID()})
-		}
-		t.src = ch.Schema
 	}
+	for _, ch := range b.Changes {
+		if err := c.adoptLayout(ctx, b, inTxn, ch.Table, ch.Schema); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// adoptLayout is adoptLayouts for one table's layout src.
+func (c *Coordinator) adoptLayout(ctx context.Context, b capture.Batch, inTxn bool, id capture.TableID, src *schema.Table) error {
+	t := c.tables[id]
+	if t == nil || src == nil || src == t.src {
+		return nil
+	}
+	if t.committed != nil && b.Position.Compare(t.committed) <= 0 {
+		return nil
+	}
+	if t.paused {
+		// Its changes are replayed after the resume, this one with
+		// them; the table evolves then.
+		t.missed = true
+		return nil
+	}
+	// Rows buffered in the old sink layout are committed first, at
+	// the last complete transaction, before b.
+	flushOld := func() error {
+		if t.buf == nil && t.data == nil {
+			return nil
+		}
+		if inTxn {
+			return errors.New("rows of the old layout are buffered inside a split transaction; restart the pipeline")
+		}
+		return c.flush(ctx)
+	}
+	changes, err := c.evolveSink(ctx, t.id, b.Position, t.table, src, flushOld)
+	if err != nil {
+		return fmt.Errorf("schema change of %s at %s: %w", t.id, b.Position, err)
+	}
+	if changes != nil {
+		t.layout = t.table.Layout()
+		t.schemaChanges = append(t.schemaChanges, ledger.SchemaChange{Version: ledger.SchemaChangeVersion, At: b.Position.String(),
+			Changes: changes, SchemaID: t.table.SchemaID()})
+	}
+	t.src = src
 	return nil
 }
 

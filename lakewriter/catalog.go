@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -357,7 +358,10 @@ func (c *Catalog) EnsureTable(ctx context.Context, id Ident, layout *schema.Tabl
 	if diff == nil {
 		return newTable(c, id, layout, tbl)
 	}
-	if err := sameIdentifiers(tbl.Schema(), sc); err != nil {
+	// A key the layout no longer names at all (renamed since the table's
+	// position, which the stream will say) opens the table with its own
+	// key; the caller's evolution refuses a real key change.
+	if err := sameIdentifiers(tbl.Schema(), sc); err != nil && !identifiersGone(tbl.Schema(), layout) {
 		return nil, fmt.Errorf("table %s: %w; the primary key cannot change in place: re-snapshot the table (floe resnapshot)", id, err)
 	}
 	own, err := layoutOf(tbl.Schema())
@@ -373,6 +377,13 @@ func (c *Catalog) EnsureTable(ctx context.Context, id Ident, layout *schema.Tabl
 
 // keyByName returns the ordinals in t of the named columns, in order;
 // ok is false when one is missing.
+// identifiersGone reports whether sc has identifier fields and layout has
+// a column of none of their names.
+func identifiersGone(sc *iceberg.Schema, layout *schema.Table) bool {
+	names := fieldNames(sc, sc.IdentifierFieldIDs)
+	return len(names) > 0 && !slices.ContainsFunc(names, func(n string) bool { return layout.Index(n) >= 0 })
+}
+
 func keyByName(t *schema.Table, names []string) (key []int, ok bool) {
 	key = make([]int, len(names))
 	for i, n := range names {

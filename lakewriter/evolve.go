@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -27,7 +28,11 @@ import (
 //     field or in layout.Key): iceberg-go applies equality deletes and
 //     evaluates row filters in each data file's own type, so rows
 //     written before could not be deleted or looked up by the wider key;
-//   - a required column that is nullable in layout is made optional.
+//   - a required column that is nullable in layout is made optional;
+//   - a column the layout lacks is renamed when a layout column the
+//     table lacks names it in RenamedFrom (transform.EvolveSinkLayout
+//     sets it): the field keeps its id, so files written before read
+//     back under the new name; an identifier field stays one.
 //
 // Rows written afterwards are in layout; rows written before read back
 // with NULL in the added columns and promoted values in widened ones.
@@ -96,6 +101,28 @@ type evolution struct {
 	adds     []addColumn
 	widen    []string // column names whose type layout widens
 	optional []string // column names made optional
+	// renamed maps a table column's name to its new name in layout; widen
+	// and optional hold table names (iceberg-go addresses a renamed
+	// column by its old name within one UpdateSchema).
+	renamed map[string]string
+}
+
+// layoutName returns the name table column n has in the layout.
+func (e *evolution) layoutName(n string) string {
+	if to, ok := e.renamed[n]; ok {
+		return to
+	}
+	return n
+}
+
+// tableName returns the name layout column n has in the table.
+func (e *evolution) tableName(n string) string {
+	for from, to := range e.renamed {
+		if to == n {
+			return from
+		}
+	}
+	return n
 }
 
 type addColumn struct {
@@ -105,12 +132,15 @@ type addColumn struct {
 }
 
 func (e *evolution) empty() bool {
-	return len(e.adds)+len(e.widen)+len(e.optional) == 0
+	return len(e.adds)+len(e.widen)+len(e.optional)+len(e.renamed) == 0
 }
 
 // String lists the changes for logs.
 func (e *evolution) String() string {
 	var parts []string
+	for _, from := range slices.Sorted(maps.Keys(e.renamed)) {
+		parts = append(parts, fmt.Sprintf("rename %s to %s", from, e.renamed[from]))
+	}
 	for _, a := range e.adds {
 		parts = append(parts, fmt.Sprintf("add %s %s", a.name, a.typ))
 	}
@@ -128,12 +158,12 @@ func (e *evolution) String() string {
 // and why layout cannot be reached in place.
 func planEvolution(have *iceberg.Schema, layout *schema.Table) (*evolution, error) {
 	const fix = "the table must be re-snapshotted (floe resnapshot) to take this layout"
-	e := &evolution{}
+	e := &evolution{renamed: renamesOf(have, layout)}
 	fields := have.Fields()
 	haveIdent := fieldNames(have, have.IdentifierFieldIDs)
 	last := -1 // layout ordinal of the previous existing column
 	for _, f := range fields {
-		i := layout.Index(f.Name)
+		i := layout.Index(e.layoutName(f.Name))
 		if i < 0 {
 			return nil, fmt.Errorf("the layout drops column %s; columns are never dropped: %s", f.Name, fix)
 		}
@@ -170,7 +200,7 @@ func planEvolution(have *iceberg.Schema, layout *schema.Table) (*evolution, erro
 		}
 	}
 	for i, c := range layout.Columns {
-		if _, ok := have.FindFieldByName(c.Name); ok {
+		if _, ok := have.FindFieldByName(e.tableName(c.Name)); ok {
 			continue
 		}
 		if !c.Nullable {
@@ -178,12 +208,15 @@ func planEvolution(have *iceberg.Schema, layout *schema.Table) (*evolution, erro
 		}
 		a := addColumn{name: c.Name, typ: c.Type}
 		if i > 0 {
-			a.after = layout.Columns[i-1].Name
+			a.after = e.tableName(layout.Columns[i-1].Name)
 		}
 		e.adds = append(e.adds, a)
 	}
 	if len(haveIdent) > 0 {
 		want := layout.KeyNames()
+		for i, n := range haveIdent {
+			haveIdent[i] = e.layoutName(n)
+		}
 		h := slices.Sorted(slices.Values(haveIdent))
 		w := slices.Sorted(slices.Values(want))
 		if !slices.Equal(h, w) {
@@ -201,11 +234,14 @@ func (e *evolution) commit(ctx context.Context, base *table.Table, layout *schem
 	tx := base.NewTransaction()
 	us := tx.UpdateSchema(true, false)
 	for _, n := range e.widen {
-		c := layout.Columns[layout.Index(n)]
+		c := layout.Columns[layout.Index(e.layoutName(n))]
 		us.UpdateColumn([]string{n}, table.ColumnUpdate{FieldType: iceberg.Optional[iceberg.Type]{Valid: true, Val: c.Type}})
 	}
 	for _, n := range e.optional {
 		us.UpdateColumn([]string{n}, table.ColumnUpdate{Required: iceberg.Optional[bool]{Valid: true, Val: false}})
+	}
+	for from, to := range e.renamed {
+		us.RenameColumn([]string{from}, to)
 	}
 	for _, a := range e.adds {
 		us.AddColumn([]string{a.name}, a.typ, "", false, nil)
@@ -226,7 +262,7 @@ func (e *evolution) commit(ctx context.Context, base *table.Table, layout *schem
 	if err != nil {
 		return nil, fmt.Errorf("stage schema update: %w", err)
 	}
-	if err := matchesLayout(staged.Schema(), layout, base.Schema()); err != nil {
+	if err := matchesLayout(staged.Schema(), layout, base.Schema(), e.layoutName); err != nil {
 		return nil, fmt.Errorf("%w: %w", errEvolvePlan, err)
 	}
 	// An added uuid column gets its metrics mode in the same commit, so no
@@ -243,8 +279,8 @@ func (e *evolution) commit(ctx context.Context, base *table.Table, layout *schem
 
 // matchesLayout checks that sc has exactly layout's columns, in layout
 // order, with its types and nullability, and the identifier fields of
-// before (by name).
-func matchesLayout(sc *iceberg.Schema, layout *schema.Table, before *iceberg.Schema) error {
+// before (by name, renamed by rename).
+func matchesLayout(sc *iceberg.Schema, layout *schema.Table, before *iceberg.Schema, rename func(string) string) error {
 	fields := sc.Fields()
 	if len(fields) != len(layout.Columns) {
 		return fmt.Errorf("staged schema has %d columns, the layout %d", len(fields), len(layout.Columns))
@@ -257,9 +293,32 @@ func matchesLayout(sc *iceberg.Schema, layout *schema.Table, before *iceberg.Sch
 		}
 	}
 	got := slices.Sorted(slices.Values(fieldNames(sc, sc.IdentifierFieldIDs)))
-	want := slices.Sorted(slices.Values(fieldNames(before, before.IdentifierFieldIDs)))
+	var want []string
+	for _, n := range fieldNames(before, before.IdentifierFieldIDs) {
+		want = append(want, rename(n))
+	}
+	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		return fmt.Errorf("staged identifier fields are %v, the table's %v", got, want)
 	}
 	return nil
+}
+
+// renamesOf returns the renames layout asks of table schema have: a
+// column of layout that have lacks, whose RenamedFrom is a column of have
+// that layout lacks, renames it (old name -> new name).
+func renamesOf(have *iceberg.Schema, layout *schema.Table) map[string]string {
+	out := map[string]string{}
+	for _, c := range layout.Columns {
+		if c.RenamedFrom == "" || layout.Index(c.RenamedFrom) >= 0 {
+			continue
+		}
+		if _, ok := have.FindFieldByName(c.Name); ok {
+			continue
+		}
+		if _, ok := have.FindFieldByName(c.RenamedFrom); ok {
+			out[c.RenamedFrom] = c.Name
+		}
+	}
+	return out
 }

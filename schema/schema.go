@@ -30,6 +30,14 @@ type Column struct {
 	// Source is the type the source declares, set by the dialect package
 	// that mapped the column; nil for a layout read back from Iceberg.
 	Source SourceType
+	// RenamedFrom is the name the column had before the source renamed
+	// it, set by a source that saw the rename itself (a DDL statement in
+	// the MySQL/MariaDB binlog, a DDL message from Floe's PostgreSQL
+	// event trigger) on the layout that follows the rename; "" otherwise.
+	// A sink table that still has a column of that name, and none of
+	// this name, renames it (keeping its Iceberg field id and values)
+	// instead of adding a new column; see transform.EvolveSinkLayout.
+	RenamedFrom string
 }
 
 // Table is the layout of a table at one point in its history: the column

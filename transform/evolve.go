@@ -31,7 +31,13 @@ import (
 //     already written keep their values) and made nullable;
 //   - the key of src (names, in order) must equal the key of sink, or the
 //     primary key changed and the table must be re-snapshotted;
-//   - a src column named like a metadata column is an error (CheckSource).
+//   - a src column named like a metadata column is an error (CheckSource);
+//   - a src column whose RenamedFrom names a source column of sink, when
+//     neither sink has a column of its name nor src one of the old name,
+//     renames that sink column ("rename column a to b"): it keeps its
+//     values (and Iceberg field id) and is then matched as above; the
+//     result's column carries RenamedFrom, which lakewriter's Table.Evolve
+//     reads. A key column may be renamed.
 //
 // changes describes each change for people ("add column x int", "widen
 // column y int -> long", "make column z optional"). When nothing changes
@@ -52,16 +58,20 @@ func EvolveSinkLayout(sink, src *schema.Table, mode Mode) (*schema.Table, []stri
 	if err := CheckSource(src); err != nil {
 		return nil, nil, err
 	}
-	if sk, ck := sink.KeyNames(), src.KeyNames(); !slices.Equal(sk, ck) {
+	orig := sink
+	sink, renames := renameSinkColumns(sink, src)
+	// A changelog table has no identifier fields: opened with a layout
+	// of its own whose key columns it could not find by name (renamed
+	// since), its layout has no key, and takes the source's.
+	adoptKey := mode == Changelog && len(sink.Key) == 0 && len(src.Key) > 0
+	if sk, ck := sink.KeyNames(), src.KeyNames(); !slices.Equal(sk, ck) && !adoptKey {
 		return nil, nil, fmt.Errorf("the primary key changed from (%s) in the sink table to (%s) in the source; the table cannot be evolved in place and must be re-snapshotted (floe resnapshot)",
 			strings.Join(sk, ", "), strings.Join(ck, ", "))
 	}
 	n := len(sink.Columns) - numMeta
 	cols := slices.Clone(sink.Columns[:n])
-	var (
-		added   []schema.Column
-		changes []string
-	)
+	var added []schema.Column
+	changes := renames
 	inSrc := make([]bool, n)
 	for _, c := range src.Columns {
 		i := sink.Index(c.Name)
@@ -103,9 +113,67 @@ func EvolveSinkLayout(sink, src *schema.Table, mode Mode) (*schema.Table, []stri
 		}
 	}
 	if len(changes) == 0 {
-		return sink, nil, nil
+		return orig, nil, nil
 	}
 	cols = append(cols, added...)
 	cols = append(cols, sink.Columns[n:]...)
-	return &schema.Table{Columns: cols, Key: slices.Clone(sink.Key)}, changes, nil
+	out := &schema.Table{Columns: cols, Key: slices.Clone(sink.Key)}
+	if adoptKey {
+		for _, k := range src.KeyNames() {
+			out.Key = append(out.Key, out.Index(k))
+		}
+	}
+	return out, changes, nil
+}
+
+// renameSinkColumns returns sink with the renames src states applied
+// (see EvolveSinkLayout) and the changes in words; sink itself when src
+// states none that applies.
+func renameSinkColumns(sink, src *schema.Table) (*schema.Table, []string) {
+	n := len(sink.Columns) - numMeta
+	var (
+		cols    []schema.Column
+		changes []string
+	)
+	for _, c := range src.Columns {
+		if c.RenamedFrom == "" || sink.Index(c.Name) >= 0 || src.Index(c.RenamedFrom) >= 0 {
+			continue
+		}
+		j := sink.Index(c.RenamedFrom)
+		if j < 0 || j >= n {
+			continue
+		}
+		if cols == nil {
+			cols = slices.Clone(sink.Columns)
+		}
+		cols[j].Name, cols[j].RenamedFrom = c.Name, c.RenamedFrom
+		changes = append(changes, fmt.Sprintf("rename column %s to %s", c.RenamedFrom, c.Name))
+	}
+	if cols == nil {
+		return sink, nil
+	}
+	return &schema.Table{Columns: cols, Key: sink.Key}, changes
+}
+
+// ReplacedColumns returns, when src both lacks source columns of sink (a
+// sink layout) and has columns sink lacks, which: gone from sink, added
+// in src. Only the source can tell whether that is a rename or a drop and
+// an add; EvolveSinkLayout takes it for a drop and an add unless src
+// states the rename (schema.Column.RenamedFrom). Both are nil otherwise.
+func ReplacedColumns(sink, src *schema.Table) (gone, added []string) {
+	n := len(sink.Columns) - numMeta
+	for _, c := range src.Columns {
+		if sink.Index(c.Name) < 0 && (c.RenamedFrom == "" || sink.Index(c.RenamedFrom) < 0) {
+			added = append(added, c.Name)
+		}
+	}
+	for _, c := range sink.Columns[:max(n, 0)] {
+		if src.Index(c.Name) < 0 && !slices.ContainsFunc(src.Columns, func(s schema.Column) bool { return s.RenamedFrom == c.Name }) {
+			gone = append(gone, c.Name)
+		}
+	}
+	if len(gone) == 0 || len(added) == 0 {
+		return nil, nil
+	}
+	return gone, added
 }

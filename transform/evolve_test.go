@@ -114,6 +114,37 @@ func TestEvolveSinkLayout(t *testing.T) {
 			},
 		},
 		{
+			name: "rename", mode: Upsert,
+			src: func(s *schema.Table) {
+				s.Columns[2] = schema.Column{Name: "b2", Type: P.String, RenamedFrom: "b"}
+				s.Columns[1] = schema.Column{Name: "a2", Type: P.Int64, RenamedFrom: "a"} // renamed and widened
+			},
+			cols:    []string{"id long", "a2 long", "b2 string", "f float null", "n decimal(10, 2) null"},
+			changes: []string{"rename column a to a2", "rename column b to b2", "widen column a2 int -> long"},
+		},
+		{
+			// Without RenamedFrom a new name is a new column, and the
+			// old one is kept as dropped: the source must say.
+			name: "new name without RenamedFrom", mode: Upsert,
+			src:     func(s *schema.Table) { s.Columns[2].Name = "b2" },
+			cols:    []string{"id long", "a int", "b string null", "f float null", "n decimal(10, 2) null", "b2 string null"},
+			changes: []string{"add column b2 string", "make column b optional (the source dropped it)"},
+		},
+		{
+			// The old name is still in the source: not a rename of it.
+			name: "RenamedFrom still present", mode: Upsert,
+			src: func(s *schema.Table) {
+				s.Columns = append(s.Columns, schema.Column{Name: "b2", Type: P.String, Nullable: true, RenamedFrom: "b"})
+			},
+			cols:    []string{"id long", "a int", "b string", "f float null", "n decimal(10, 2) null", "b2 string null"},
+			changes: []string{"add column b2 string"},
+		},
+		{
+			// The sink already took the rename (a replay after a crash).
+			name: "rename already applied", mode: Upsert,
+			src: func(s *schema.Table) { s.Columns[2].RenamedFrom = "x" },
+		},
+		{
 			name: "changelog", mode: Changelog,
 			src: func(s *schema.Table) {
 				s.Columns[1].Type = P.Int64
@@ -150,6 +181,20 @@ func TestEvolveSinkLayout(t *testing.T) {
 			require.Nil(t, more)
 		})
 	}
+}
+
+// TestEvolveSinkLayoutRenameKey: a key column may be renamed; the result's
+// key names the new name, and its column carries RenamedFrom for
+// lakewriter.
+func TestEvolveSinkLayoutRenameKey(t *testing.T) {
+	sink := SinkLayout(evoV1(), Upsert)
+	src := edit(evoV1(), func(s *schema.Table) { s.Columns[0].Name, s.Columns[0].RenamedFrom = "key", "id" })
+	got, changes, err := EvolveSinkLayout(sink, src, Upsert)
+	require.NoError(t, err)
+	require.Equal(t, []string{"rename column id to key"}, changes)
+	require.Equal(t, []string{"key"}, got.KeyNames())
+	require.Equal(t, "id", got.Columns[0].RenamedFrom)
+	require.Equal(t, "id", sink.Columns[0].Name, "sink modified")
 }
 
 // TestEvolveSinkLayoutChangelogFromUpsert: a source column that is
@@ -336,4 +381,22 @@ func TestProjectorPromotion(t *testing.T) {
 	ok, err = cl.Direct(keyed)
 	require.NoError(t, err)
 	require.True(t, ok)
+}
+
+func TestReplacedColumns(t *testing.T) {
+	P := iceberg.PrimitiveTypes
+	sink := SinkLayout(evoV1(), Upsert)
+	gone, added := ReplacedColumns(sink, edit(evoV1(), func(s *schema.Table) { s.Columns[2].Name = "b2" }))
+	require.Equal(t, []string{"b"}, gone)
+	require.Equal(t, []string{"b2"}, added)
+	// A stated rename, a drop alone, an add alone: nothing replaced.
+	for _, src := range []*schema.Table{
+		edit(evoV1(), func(s *schema.Table) { s.Columns[2].Name, s.Columns[2].RenamedFrom = "b2", "b" }),
+		edit(evoV1(), func(s *schema.Table) { s.Columns = s.Columns[:4] }),
+		edit(evoV1(), func(s *schema.Table) { s.Columns = append(s.Columns, schema.Column{Name: "x", Type: P.Int32}) }),
+	} {
+		gone, added := ReplacedColumns(sink, src)
+		require.Nil(t, gone)
+		require.Nil(t, added)
+	}
 }

@@ -72,9 +72,9 @@ type entry struct {
 
 // ddl is a schema change of one table.
 type ddl struct {
-	op     string // "create", "drop" or "alter"
+	op     string // "create", "drop", "alter" (add column) or "rename" (rename column)
 	table  string
-	layout *schema.Table // after create and alter
+	layout *schema.Table // after create, alter and rename
 	// fill is what the rows existing at an alter get in the added column;
 	// hasFill is set when the statement gave them a value (a DEFAULT), which
 	// no change carries: a stream cannot follow it.
@@ -150,6 +150,8 @@ func apply(tables map[string]*table, e entry) {
 				t.rows[k] = append(slices.Clip(r), d.fill)
 			}
 			t.layout = d.layout
+		case "rename":
+			tables[d.table].layout = d.layout
 		}
 		return
 	}

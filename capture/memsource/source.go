@@ -3,6 +3,7 @@ package memsource
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -62,13 +63,22 @@ func New(db *DB, cfg Config) *Source {
 }
 
 // Discover returns the captured tables with their current layouts; a
-// name that is no table is an error.
+// name that is no table is an error. Like a real catalog, a layout
+// discovered says nothing of renames (schema.Column.RenamedFrom is
+// empty); only the stream's DDL batches do.
 func (s *Source) Discover(context.Context) ([]capture.TableInfo, error) {
 	out := make([]capture.TableInfo, 0, len(s.cfg.Tables))
 	for _, name := range s.cfg.Tables {
 		l, err := s.db.layoutOf(name)
 		if err != nil {
 			return nil, fmt.Errorf("discover: %w", err)
+		}
+		if slices.ContainsFunc(l.Columns, func(c schema.Column) bool { return c.RenamedFrom != "" }) {
+			c := &schema.Table{Columns: slices.Clone(l.Columns), Key: l.Key}
+			for i := range c.Columns {
+				c.Columns[i].RenamedFrom = ""
+			}
+			l = c
 		}
 		out = append(out, capture.TableInfo{ID: s.db.Table(name), Schema: l})
 	}
@@ -159,6 +169,9 @@ func (s *Source) batchesOf(e entry, captured map[string]bool) ([]capture.Batch, 
 				d.layout.Columns[len(d.layout.Columns)-1].Name, d.table, e.pos)
 		}
 		base.Barrier = true
+		if d.op == "rename" {
+			base.Layouts = map[capture.TableID]*schema.Table{s.db.Table(d.table): d.layout}
+		}
 		return []capture.Batch{base}, nil
 	}
 	if e.changes == nil {

@@ -88,8 +88,9 @@ type (
 	dropStmt     struct{ table string }
 	truncateStmt struct{ table string }
 	alterStmt    struct {
-		table string
-		col   colDef
+		table    string
+		col      colDef
+		from, to string // RENAME COLUMN from TO to, instead of ADD
 	}
 	insertStmt struct {
 		table string
@@ -222,7 +223,14 @@ func parse(src string) (any, error) {
 	case w.text == "alter" && p.accept("table"):
 		var s alterStmt
 		if s.table, err = p.ident(); err == nil {
-			if err = p.expect("add"); err == nil {
+			if p.accept("rename") {
+				p.accept("column")
+				if s.from, err = p.ident(); err == nil {
+					if err = p.expect("to"); err == nil {
+						s.to, err = p.ident()
+					}
+				}
+			} else if err = p.expect("add"); err == nil {
 				p.accept("column")
 				s.col, err = p.colDef()
 			}

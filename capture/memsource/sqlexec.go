@@ -78,6 +78,9 @@ func (db *DB) ddlOf(st any) (*ddl, bool, error) {
 		if err != nil {
 			return nil, true, err
 		}
+		if s.from != "" {
+			return renameColumn(s, old)
+		}
 		c, err := columnOf(s.col)
 		if err != nil {
 			return nil, true, err
@@ -405,4 +408,20 @@ func satisfies(where []predicate, l *schema.Table, r schema.Row) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// renameColumn is ALTER TABLE t RENAME COLUMN from TO to: the new layout's
+// column carries schema.Column.RenamedFrom, as a source that sees the DDL
+// states it.
+func renameColumn(s alterStmt, old *schema.Table) (*ddl, bool, error) {
+	i := old.Index(s.from)
+	if i < 0 || old.Index(s.to) >= 0 {
+		return nil, true, fmt.Errorf("cannot rename column %s to %s", s.from, s.to)
+	}
+	cols := slices.Clone(old.Columns)
+	for j := range cols {
+		cols[j].RenamedFrom = ""
+	}
+	cols[i].Name, cols[i].RenamedFrom = s.to, s.from
+	return &ddl{op: "rename", table: s.table, layout: &schema.Table{Columns: cols, Key: old.Key}}, true, nil
 }

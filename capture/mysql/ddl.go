@@ -10,6 +10,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/schema/mysqltype"
 )
 
@@ -163,12 +164,13 @@ func parseIdent(s string) (string, string, bool) {
 // ddl decides what a statement in the binlog means for capture: TRUNCATE
 // of a captured table is an OpTruncate change; an ALTER (or index change)
 // of one makes its transaction's batch a Barrier, and the layout it
-// leaves is read from the next TABLE_MAP (see tablemap.go); an ALTER that
-// changes rows without row events is also an OpUnreadable change
-// (unfollowableAlter); DROP or RENAME
-// of one is an error naming the fix; statements on other tables are
-// ignored, except that a new table matching source.tables is logged (a
-// restart captures it).
+// leaves is read from the next TABLE_MAP (see tablemap.go), except that
+// columns it renames are renamed at once, in a layout the Barrier carries
+// (capture.Batch.Layouts; see renameColumns); an ALTER that changes rows
+// without row events is also an OpUnreadable change (unfollowableAlter);
+// DROP or RENAME of one, or an ALTER that renames it, is an error naming
+// the fix; statements on other tables are ignored, except that a new
+// table matching source.tables is logged (a restart captures it).
 func (st *streamer) ddl(ctx context.Context, h *replication.EventHeader, db, stmt string) ([]capture.Change, error) {
 	var out []capture.Change
 	for _, r := range parseDDL(db, stmt) {
@@ -191,6 +193,21 @@ func (st *streamer) ddl(ctx context.Context, h *replication.EventHeader, db, stm
 		case r.verb == "ALTER" || r.verb == "INDEX":
 			if why := alterFillsRows(stmt); why != "" {
 				out = append(out, st.unfollowableAlter(h, t, why, stmt)...)
+			}
+			renames, tableRenamed := alterRenames(stmt)
+			if tableRenamed {
+				return nil, st.unsupported(t.id, stmt)
+			}
+			if len(renames) > 0 {
+				v, err := st.renameColumns(t, renames, stmt)
+				if err != nil {
+					return nil, err
+				}
+				st.byName[t.id] = v
+				if st.txn.layouts == nil {
+					st.txn.layouts = map[capture.TableID]*schema.Table{}
+				}
+				st.txn.layouts[t.id] = v.layout
 			}
 			st.txn.barrier = true
 			st.s.log.Info("schema change on a captured table", "table", t.id.String(), "position", st.cur.String(), "statement", truncate(stmt, 200))
@@ -237,11 +254,10 @@ func layoutDiff(t *table, e *replication.TableMapEvent) string {
 // alterFillsRows says why an ALTER TABLE statement changes existing rows
 // in a way no row event shows ("" when it does not): a column added with
 // a default other than NULL, NOT NULL, generated or AUTO_INCREMENT (the
-// server fills it in for every row), or a column renamed (RENAME COLUMN,
-// CHANGE with a new name), whose values move to a name the stream has
-// never seen, or rows removed or brought in by a partition operation
-// (partitionRows). Other specifications (MODIFY, DROP, indexes, options) are
-// judged by the layout they leave (see checkpoint's schema evolution).
+// server fills it in for every row), or rows removed or brought in by a
+// partition operation (partitionRows). Renames are read by alterRenames;
+// other specifications (MODIFY, DROP, indexes, options) are judged by the
+// layout they leave (see checkpoint's schema evolution).
 func alterFillsRows(stmt string) string {
 	s := normalizeStmt(stmt)
 	loc := alterRE.FindStringIndex(s)
@@ -269,21 +285,6 @@ func alterFillsRows(stmt string) string {
 		case "TRUNCATE", "DROP", "EXCHANGE", "CONVERT", "DISCARD", "IMPORT":
 			if why := partitionRows(words); why != "" {
 				return why
-			}
-		case "RENAME":
-			if len(words) > 1 && (words[1] == "COLUMN") {
-				return "a column renamed"
-			}
-		case "CHANGE":
-			names := strings.Fields(spec)[1:]
-			if len(names) > 0 && strings.EqualFold(names[0], "COLUMN") {
-				names = names[1:]
-			}
-			if len(names) > 1 && strings.EqualFold(names[0], "IF") {
-				names = names[2:] // IF EXISTS
-			}
-			if len(names) >= 2 && !strings.EqualFold(strings.Trim(names[0], "`"), strings.Trim(names[1], "`")) {
-				return "a column renamed"
 			}
 		}
 	}

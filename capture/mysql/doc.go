@@ -92,9 +92,12 @@
 //     pointer changes exactly when the layout does. An ALTER or index
 //     change of a captured table makes its batch a Barrier. A version
 //     that adds a column the server filled for existing rows (a
-//     default, NOT NULL, generated) or that replaces columns (a rename),
-//     and DROP / RENAME of a captured table, stop the stream with an
-//     error naming floe resnapshot. Without FULL metadata a TABLE_MAP
+//     default, NOT NULL, generated) or that replaces columns without a
+//     rename statement, and DROP / RENAME of a captured table, stop the
+//     stream with an error naming floe resnapshot. A column rename
+//     (RENAME COLUMN, CHANGE a b) is read from the statement and applied
+//     at once (ddl_rename.go): its Barrier carries the renamed layout
+//     (capture.Batch.Layouts, columns with schema.Column.RenamedFrom). Without FULL metadata a TABLE_MAP
 //     that differs from the discovered layout stops it, naming the
 //     setting.
 //   - TIMESTAMP values are UTC instants whatever the server's or the

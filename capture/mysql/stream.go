@@ -250,10 +250,11 @@ type txnState struct {
 	hasGTID bool
 	begun   bool // inside BEGIN ... COMMIT (MariaDB: a non-standalone GTID event)
 	changes []capture.Change
-	bytes   int       // capture.Change.Size of changes
-	parts   int       // parts already emitted with More
-	barrier bool      // a DDL of a captured table: emitted as a Barrier
-	commit  time.Time // MySQL immediate commit timestamp, when known
+	bytes   int                               // capture.Change.Size of changes
+	parts   int                               // parts already emitted with More
+	barrier bool                              // a DDL of a captured table: emitted as a Barrier
+	layouts map[capture.TableID]*schema.Table // layouts a DDL left (capture.Batch.Layouts)
+	commit  time.Time                         // MySQL immediate commit timestamp, when known
 }
 
 // handle processes one binlog event.
@@ -539,7 +540,7 @@ func (st *streamer) commit(ctx context.Context, h *replication.EventHeader) erro
 	if !txn.commit.IsZero() {
 		ct = txn.commit
 	}
-	return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: pos, CommitTime: ct, Barrier: txn.barrier})
+	return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: pos, CommitTime: ct, Barrier: txn.barrier, Layouts: txn.layouts})
 }
 
 // emit sends b downstream.

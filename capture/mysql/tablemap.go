@@ -34,7 +34,9 @@ import (
 // server filled existing rows without writing a binlog event for them,
 // which no stream can see: the ALTER statement is checked for that when
 // its Query event arrives (alterFillsRows), and refused, naming the table
-// to re-snapshot; so is a column rename.
+// to re-snapshot. A column rename is read from the statement too
+// (alterRenames) and applied at once (renameColumns), so that the next
+// TABLE_MAP, which names the column anew, is no drop and add.
 
 // collationInfo is one server collation (the Source caches them by id).
 type collationInfo = mysqltype.Collation

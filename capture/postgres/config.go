@@ -142,6 +142,9 @@ type Source struct {
 	reads    *capture.ReadBound // bounds every read of the query connections (capture/readbound.go)
 
 	acked atomic.Uint64 // highest acknowledged LSN
+	// ddlTrigger is set when Discover found Floe's DDL event trigger on a
+	// server whose pgoutput streams its messages (ddltrigger.go).
+	ddlTrigger atomic.Bool
 }
 
 var _ toolkit.Backend = (*Source)(nil)

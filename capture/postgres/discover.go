@@ -54,6 +54,9 @@ func (s *Source) Discover(ctx context.Context) ([]capture.TableInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.readDDLTrigger(ctx, conn); err != nil {
+		return nil, err
+	}
 	return s.tables.Install(tables, problems)
 }
 

@@ -105,6 +105,15 @@
 //     coordinator adds at start go through CheckAddedColumns
 //     (capture.AddedColumnChecker), which refuses one with a default or a
 //     generated one;
+//   - with Floe's DDL event trigger installed (ddltrigger.go; floe check
+//     --fix), each ALTER TABLE emits a transactional logical message
+//     (DDLPrefix) with the table's OID and its columns by attnum; a column
+//     it shows under a new name is renamed in a new layout whose columns
+//     carry schema.Column.RenamedFrom, emitted as capture.Batch.Layouts on
+//     a Barrier at the transaction's position before any of its changes
+//     (ddlstream.go); StatesRenames reports the trigger. A rename after
+//     changes of captured tables in the same transaction is refused as
+//     an OpUnreadable change;
 //   - a chunk read after its table was rewritten by an ALTER TABLE (the
 //     table reads as empty under the older snapshot) or lost a column it
 //     reads fails with capture.ErrLayoutChanged (relation_snapshot.go).

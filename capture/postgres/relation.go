@@ -43,6 +43,9 @@ import (
 // cannot be checked (a warning says so), and a default set after the
 // ADD COLUMN is taken for one given with it (a refusal on the safe side).
 
+// renameFix is the way to have renames followed, for the refusals.
+const renameFix = "install Floe's DDL event trigger with floe check --fix to have renames followed"
+
 // Type OIDs the widening rules name.
 const (
 	oidInt2    = 21
@@ -196,7 +199,7 @@ func (d *relationDiff) column(ctx context.Context, c *pglogrepl.RelationMessageC
 		}
 		if j < 0 {
 			if k := slices.Index(cur.attNums, a.num); k >= 0 {
-				d.refuse(c.Name, "it is column %s renamed (a rename looks like a drop and an add to pgoutput; the existing rows' values would be lost under the new name)", cur.layout.Columns[k].Name)
+				d.refuse(c.Name, "it is column %s renamed (a rename looks like a drop and an add to pgoutput; the existing rows' values would be lost under the new name; %s)", cur.layout.Columns[k].Name, renameFix)
 			}
 		}
 	}
@@ -285,7 +288,7 @@ func (d *relationDiff) dropped(m *pglogrepl.RelationMessage) bool {
 			return true
 		}
 		if a, ok := d.byNum[d.cur.attNums[i]]; ok && !a.dropped && a.name != old.Name {
-			d.refuse(a.name, "it is column %s renamed (a rename looks like a drop and an add to pgoutput)", old.Name)
+			d.refuse(a.name, "it is column %s renamed (a rename looks like a drop and an add to pgoutput; %s)", old.Name, renameFix)
 		}
 		if d.cur.attNums[i] == 0 && len(d.added) > 0 {
 			d.refuse(d.added[0], "column %s is gone in the same change, and was already gone from the catalog when the stream first carried it, so a rename cannot be told from a drop and an add", old.Name)
@@ -431,13 +434,18 @@ type unreadable struct {
 // at that LSN, there is no position between them, and the new layout's
 // Schema pointer alone tells the consumer (which commits what it holds
 // in the old layout before it applies a change in the new one).
+//
+// The batch carries the layouts the transaction's DDL messages left so far
+// (capture.Batch.Layouts; see ddl), which are then no longer pending.
 func (st *streamer) barrier(ctx context.Context) error {
 	txn := st.txn
 	if txn == nil || txn.skip || len(txn.changes) > 0 || txn.split || txn.finalLSN <= st.last {
 		return nil
 	}
 	st.last = txn.finalLSN
-	return st.emit(ctx, capture.Batch{Position: Position{LSN: txn.finalLSN}, CommitTime: txn.commitTime, Barrier: true})
+	layouts := txn.layouts
+	txn.layouts = nil
+	return st.emit(ctx, capture.Batch{Position: Position{LSN: txn.finalLSN}, CommitTime: txn.commitTime, Barrier: true, Layouts: layouts})
 }
 
 var _ capture.SchemaFollower = (*Source)(nil)

@@ -168,6 +168,10 @@ type txnState struct {
 	bytes      int  // capture.Change.Size of changes
 	split      bool // a part was emitted
 	skip       bool
+	// layouts are the layouts DDL messages of this transaction left
+	// (renamed columns), not yet emitted: on a Barrier batch before the
+	// transaction's next change (see barrier), or with its commit.
+	layouts map[capture.TableID]*schema.Table
 }
 
 func (st *streamer) run(ctx context.Context) error {
@@ -344,8 +348,12 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 			return nil
 		}
 		st.last = m.TransactionEndLSN
-		return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: Position{LSN: m.TransactionEndLSN}, CommitTime: m.CommitTime.UTC()})
+		return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: Position{LSN: m.TransactionEndLSN}, CommitTime: m.CommitTime.UTC(),
+			Barrier: len(txn.layouts) > 0, Layouts: txn.layouts})
 	case *pglogrepl.LogicalDecodingMessage:
+		if m.Prefix == DDLPrefix {
+			return st.ddl(ctx, m)
+		}
 		written, ours := parseHeartbeat(st.s.cfg.SlotName, m)
 		if ours {
 			st.s.cfg.Liveness.Delivered(written)
@@ -404,6 +412,11 @@ func (st *streamer) change(ctx context.Context, rel uint32, op capture.Op, build
 	}
 	if txn.skip {
 		return nil
+	}
+	if len(txn.layouts) > 0 {
+		if err := st.barrier(ctx); err != nil {
+			return err
+		}
 	}
 	var ch capture.Change
 	if u, ok := st.unreadable[rel]; ok {

@@ -15,16 +15,20 @@ import (
 )
 
 func checkCommand() *cobra.Command {
-	var configPath string
+	var (
+		configPath string
+		fix        bool
+	)
 	cmd := &cobra.Command{
-		Use:   "check --config FILE",
+		Use:   "check --config FILE [--fix]",
 		Short: "Validate the configuration and the source; print every problem with its fix",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runCheck(cmd, configPath, os.Stdout)
+			return runCheck(cmd, configPath, fix, os.Stdout)
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "pipeline configuration file (YAML)")
+	cmd.Flags().BoolVar(&fix, "fix", false, "also install what Floe can install on the source: PostgreSQL's DDL event trigger (needs a superuser)")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
@@ -33,8 +37,10 @@ func checkCommand() *cobra.Command {
 // problem, and returns exitError{1} when there is any: the configuration,
 // the local paths, the source (Check), and what floe run checks once the
 // tables are known (routes, metadata column names). It changes nothing on
-// the source or the sink.
-func runCheck(cmd *cobra.Command, configPath string, out io.Writer) error {
+// the source or the sink, unless fix is set: then it first installs
+// PostgreSQL's DDL event trigger (ddlTriggerSource), and a failure to is
+// one more problem.
+func runCheck(cmd *cobra.Command, configPath string, fix bool, out io.Writer) error {
 	cfg, err := LoadConfig(configPath)
 	var cerr *ConfigError
 	if errors.As(err, &cerr) {
@@ -54,7 +60,17 @@ func runCheck(cmd *cobra.Command, configPath string, out io.Writer) error {
 	}
 	defer src.Close()
 	ctx := cmd.Context()
-	found := src.Check(ctx)
+	var found []capture.Problem
+	trig, hasTrigger := src.(ddlTriggerSource)
+	if fix && hasTrigger {
+		if err := trig.InstallDDLTrigger(ctx); err != nil {
+			found = append(found, capture.Problem{Field: "source.username", Message: err.Error(),
+				Fix: "run floe check --fix with a superuser's credentials once, or run the SQL in the README (PostgreSQL DDL capture) as a superuser"})
+		} else {
+			fmt.Fprintf(out, "%s: fixed: installed the DDL event trigger floe_ddl in database %s\n", configPath, cfg.Source.Database)
+		}
+	}
+	found = append(found, src.Check(ctx)...)
 	if len(found) == 0 {
 		found = pipelineProblems(ctx, cfg, src)
 	}
@@ -73,6 +89,12 @@ func runCheck(cmd *cobra.Command, configPath string, out io.Writer) error {
 	}
 	if len(lines) > 0 {
 		return exitError{code: 1}
+	}
+	if hasTrigger {
+		if ok, err := trig.DDLTriggerInstalled(ctx); err == nil && !ok {
+			fmt.Fprintf(out, "%s: note: no DDL event trigger in database %s: a column rename stops the pipeline (Relation messages cannot tell it from a drop and an add); floe check --fix (as a superuser) installs it\n",
+				configPath, cfg.Source.Database)
+		}
 	}
 	fmt.Fprintf(out, "%s: OK: %s source at %s:%d reachable, change capture ready, every table has a key and a sink table of its own\n",
 		configPath, cfg.Source.Type, cfg.Source.Hostname, cfg.Source.Port)
@@ -109,4 +131,12 @@ func pipelineProblems(ctx context.Context, cfg *Config, src floeSource) []captur
 		out = append(out, capture.Problem{Field: "route", Message: err.Error(), Fix: "correct the routes"})
 	}
 	return out
+}
+
+// ddlTriggerSource is a source that can capture DDL with an event trigger
+// (PostgreSQL): check reports whether it is installed, and --fix installs
+// it.
+type ddlTriggerSource interface {
+	DDLTriggerInstalled(ctx context.Context) (bool, error)
+	InstallDDLTrigger(ctx context.Context) error
 }

@@ -26,23 +26,24 @@ import (
 // evoCols are the compared columns of the evolved table, in sink layout
 // order: the source columns of layout v2, then Floe's metadata columns.
 var evoCols = []col{
-	{"id", kInt}, {"a", kInt}, {"f", kFloat64}, {"d", kDecimal}, {"s", kString}, {"n", kString},
+	{"id", kInt}, {"a", kInt}, {"f", kFloat64}, {"d", kDecimal}, {"s2", kString}, {"n", kString},
 	{transform.ColOp, kString}, {transform.ColTS, kTimestamptz}, {transform.ColPos, kString}, {transform.ColSeq, kInt},
 }
 
 // evoTrinoTypes and evoPyTypes are the column types of the evolved table
 // as Trino (DESCRIBE) and PyIceberg (Table.schema()) report them.
 var (
-	evoTrinoTypes = []string{"id bigint", "a bigint", "f double", "d decimal(12,2)", "s varchar", "n varchar",
+	evoTrinoTypes = []string{"id bigint", "a bigint", "f double", "d decimal(12,2)", "s2 varchar", "n varchar",
 		"_floe_op varchar", "_floe_ts timestamp(6) with time zone", "_floe_pos varchar", "_floe_seq bigint"}
 	evoPyTypes = []string{"id long required", "a long required", "f double required", "d decimal(12,2) required",
-		"s string optional", "n string optional", "_floe_op string required", "_floe_ts timestamptz required",
+		"s2 string optional", "n string optional", "_floe_op string required", "_floe_ts timestamptz required",
 		"_floe_pos string required", "_floe_seq long required"}
 )
 
 // evoSources are the source layouts of the evolved table: v1 is (id long
 // key, a int, f float, d decimal(9,2), s string nullable); v2 widens a to
-// long, f to double, d to decimal(12,2) and adds n string nullable.
+// long, f to double, d to decimal(12,2), renames s to s2 (the sink keeps
+// its field id, so v1 files read back under s2) and adds n string nullable.
 func evoSources() (v1, v2 *schema.Table) {
 	P := iceberg.PrimitiveTypes
 	v1 = &schema.Table{Columns: []schema.Column{
@@ -57,7 +58,7 @@ func evoSources() (v1, v2 *schema.Table) {
 		{Name: "a", Type: P.Int64},
 		{Name: "f", Type: P.Float64},
 		{Name: "d", Type: iceberg.DecimalTypeOf(12, 2)},
-		{Name: "s", Type: P.String, Nullable: true},
+		{Name: "s2", Type: P.String, Nullable: true, RenamedFrom: "s"}, // renamed: v1 files read under s2
 		{Name: "n", Type: P.String, Nullable: true},
 	}, Key: []int{0}}
 	return v1, v2

@@ -1,0 +1,101 @@
+package postgres
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/capturetest"
+)
+
+// nextDDLBatch returns the next batch with changes or a Barrier, skipping
+// heartbeats and empty commits.
+func nextDDLBatch(t *testing.T, r *capturetest.Running) capture.Batch {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case b := <-r.Out:
+			if len(b.Changes) > 0 || b.Barrier {
+				return b
+			}
+		case err := <-r.Done:
+			t.Fatalf("stream ended: %v", err)
+		case <-deadline:
+			t.Fatal("no batch within 20s")
+		}
+	}
+}
+
+// TestStreamDDLRenames: with the DDL event trigger installed, a rename
+// arrives as a Barrier whose Layouts carry the renamed layout (RenamedFrom
+// set), before any change in it, also when the same transaction writes
+// rows after the ALTER (the changes then carry that layout); a rename
+// after changes of a captured table in its transaction is an
+// OpUnreadable change naming floe resnapshot; an ALTER that renames
+// nothing gives no Layouts.
+func TestStreamDDLRenames(t *testing.T) {
+	e := newEnv(t)
+	admin, err := pgx.Connect(testCtx(t), e.pg.AdminDSN(e.db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = admin.Exec(testCtx(t), DDLTriggerSQL) // event triggers need a superuser
+	admin.Close(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.exec(`CREATE TABLE a (id int PRIMARY KEY, n int)`)
+	s := e.source(e.config(`public\.a`))
+	startNoSnapshot(t, s)
+	if !s.StatesRenames() {
+		t.Fatal("StatesRenames false with the trigger installed")
+	}
+	r := startStream(t, s)
+	A := capture.TableID{Schema: "public", Name: "a"}
+
+	e.exec(`ALTER TABLE a RENAME n TO m`)
+	b := nextDDLBatch(t, r)
+	l := b.Layouts[A]
+	if !b.Barrier || len(b.Changes) != 0 || l == nil || l.Columns[1].Name != "m" || l.Columns[1].RenamedFrom != "n" {
+		t.Fatalf("rename alone: got barrier %v, %d changes, layouts %v", b.Barrier, len(b.Changes), b.Layouts)
+	}
+
+	e.exec(`BEGIN; ALTER TABLE a RENAME COLUMN m TO "M 2"; INSERT INTO a VALUES (1, 10); COMMIT`)
+	b = nextDDLBatch(t, r)
+	l = b.Layouts[A]
+	if !b.Barrier || len(b.Changes) != 0 || l == nil || l.Columns[1].Name != "M 2" || l.Columns[1].RenamedFrom != "m" {
+		t.Fatalf("rename then insert: first batch barrier %v, %d changes, layouts %v", b.Barrier, len(b.Changes), b.Layouts)
+	}
+	rows := nextDDLBatch(t, r)
+	if len(rows.Changes) != 1 || rows.Changes[0].Schema != l || rows.Layouts != nil || rows.Position.Compare(b.Position) <= 0 {
+		t.Fatalf("rename then insert: second batch %+v, want the insert in the renamed layout after the barrier", rows)
+	}
+
+	e.exec(`BEGIN; INSERT INTO a VALUES (2, 20); ALTER TABLE a RENAME "M 2" TO m3; COMMIT`)
+	b = nextDDLBatch(t, r)
+	if len(b.Changes) != 2 || b.Changes[0].Op != capture.OpInsert || b.Changes[1].Op != capture.OpUnreadable || b.Layouts != nil {
+		t.Fatalf("insert then rename: got %+v", b)
+	}
+	if err := b.Changes[1].Err; err == nil || !contains(err.Error(), "after changes of captured tables", "floe resnapshot") {
+		t.Fatalf("insert then rename: unreadable change error %v", err)
+	}
+
+	e.exec(`ALTER TABLE a ADD COLUMN z int`, `INSERT INTO a VALUES (3, 30, 3)`)
+	b = nextDDLBatch(t, r)
+	if b.Layouts != nil {
+		t.Fatalf("ADD COLUMN: Layouts %v, want none (the Relation message carries it)", b.Layouts)
+	}
+}
+
+func contains(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
