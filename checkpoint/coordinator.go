@@ -15,6 +15,7 @@ import (
 	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/schema/problem"
+	"github.com/floe-cdc/floe/schema/registry"
 	"github.com/floe-cdc/floe/state"
 	"github.com/floe-cdc/floe/transform"
 )
@@ -44,6 +45,8 @@ type Options struct {
 	// Status, when set, receives the per-table state after recovery and
 	// after every checkpoint (see StatusBoard).
 	Status *StatusBoard
+	// Registry, when set, holds each sink table's Avro schema; see registerLayout.
+	Registry registry.Registry
 }
 
 func (o *Options) setDefaults() error {

@@ -275,7 +275,15 @@ func setupError(cfg *Config, err error) error {
 // runAttempt runs the coordinator once on a fresh source.
 func runAttempt(ctx context.Context, cfg *Config, src floeSource, cat *lakewriter.Catalog, mode transform.Mode,
 	store *state.Store, metrics *checkpoint.Metrics, board *checkpoint.StatusBoard, log *slog.Logger, progress io.Writer, fencing *checkpoint.Fencing) error {
+	reg, err := openRegistry(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if reg != nil {
+		defer reg.Close()
+	}
 	coord, err := checkpoint.New(checkpoint.Options{
+		Registry: reg,
 		Pipeline: cfg.Pipeline.Name,
 		Source:   src,
 		Catalog:  cat,

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/floe-cdc/floe/schema/registry"
+)
+
+// TestRegistryConfig: the registry: section is read, checked field by
+// field, redacted, and mapped onto the Confluent client's options.
+func TestRegistryConfig(t *testing.T) {
+	env := testEnv(map[string]string{"REG_PW": "pw-123"})
+	cfg, err := ParseConfig("r.yaml", []byte(minimalYAML+"registry:\n  url: https://registry:8081\n  username: floe\n  password: ${REG_PW}\n  compatibility: full\n"), env)
+	require.NoError(t, err)
+	require.Equal(t, RegistryConfig{URL: "https://registry:8081", Username: "floe", Password: "pw-123", Compatibility: "full"}, cfg.Registry)
+	opts, err := cfg.Registry.Options()
+	require.NoError(t, err)
+	require.Equal(t, registry.Full, opts.Compatibility)
+
+	red := cfg.Redacted()
+	require.NotContains(t, red, "pw-123")
+	require.Contains(t, red, "registry:\n  url: https://registry:8081\n  username: floe\n  password: '***'")
+	again, err := ParseConfig("red.yaml", []byte(red), env)
+	require.NoError(t, err, "the redacted configuration parses:\n%s", red)
+	require.Equal(t, "https://registry:8081", again.Registry.URL)
+	noReg, err := ParseConfig("m.yaml", []byte(minimalYAML), nil)
+	require.NoError(t, err)
+	require.NotContains(t, noReg.Redacted(), "registry:", "an unset section is not rendered")
+
+	for _, tc := range []struct{ yaml, field, message string }{
+		{"registry:\n  url: registry:8081\n", "registry.url", "is not an http(s) URL"},
+		{"registry:\n  url: http://u:p@registry:8081\n", "registry.url", "carries credentials"},
+		{"registry:\n  username: floe\n  password: x\n", "registry.url", "is empty but credentials are set"},
+		{"registry:\n  url: http://r:8081\n  username: floe\n", "registry.username", "needs both username and password"},
+		{"registry:\n  url: http://r:8081\n  username: a\n  password: b\n  token: c\n", "registry.token", "is set together with registry.username"},
+		{"registry:\n  compatibility: sideways\n", "registry.compatibility", `compatibility "sideways" is not a rule`},
+		{"registry:\n  urll: http://r:8081\n", "registry.urll", "unknown key"},
+	} {
+		_, err := ParseConfig("bad.yaml", []byte(minimalYAML+tc.yaml), nil)
+		require.Error(t, err, tc.yaml)
+		var ce *ConfigError
+		require.ErrorAs(t, err, &ce)
+		found := false
+		for _, p := range ce.Problems {
+			if p.Field == tc.field && strings.Contains(p.Message, tc.message) {
+				found = true
+			}
+		}
+		require.True(t, found, "%q: want %s: %s in %v", tc.yaml, tc.field, tc.message, ce.Problems)
+	}
+}
