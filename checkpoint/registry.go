@@ -33,7 +33,7 @@ func (c *Coordinator) registerLayout(ctx context.Context, id capture.TableID, id
 	reg, err := c.opts.Registry.Register(ctx, subject, s)
 	var refused *registry.IncompatibleError
 	if errors.As(err, &refused) {
-		return nil, fmt.Errorf("table %s: %w; the Iceberg table was left unchanged: allow the change in the registry (set the subject's compatibility, e.g. to NONE, there or with registry.compatibility for new subjects) and restart, or re-snapshot the table under a new name", id, err)
+		return nil, fmt.Errorf("table %s: %w; the Iceberg table was left unchanged: allow the change in the registry (set the subject's compatibility there, e.g. to NONE) and restart, or re-snapshot the table with floe resnapshot, which retires the subject's versions", id, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", id, err)

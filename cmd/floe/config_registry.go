@@ -143,3 +143,12 @@ type embeddedRegistry struct {
 }
 
 func (e embeddedRegistry) Close() error { return errors.Join(e.Embedded.Close(), e.db.Close()) }
+
+// retireSubject deletes the subject of Iceberg table (namespace, name) in
+// reg (nil: no registry), for floe resnapshot.
+func retireSubject(ctx context.Context, reg registry.Registry, namespace, name string) error {
+	if reg == nil {
+		return nil
+	}
+	return reg.DeleteSubject(ctx, registry.Subject(namespace, name))
+}

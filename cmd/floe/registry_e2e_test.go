@@ -104,6 +104,27 @@ func TestRegistryEmbeddedMySQL(t *testing.T) {
 	if c := small.Columns[small.Index("small")]; c.Type.String() != "int" {
 		t.Fatalf("the Iceberg column small is %s after the refusal, want int (unchanged)", c.Type)
 	}
+
+	// The fix the line names: re-snapshot the table. resnapshot retires
+	// the subject's versions, so the new layout registers (version 3)
+	// and the table is rebuilt equal to the source.
+	out, code := runFloe(t, e.pipelineEnv, "resnapshot", "--config", e.config, "--table", "my_registry.accounts")
+	if code != 0 {
+		t.Fatalf("floe resnapshot exit %d:\n%s", code, out)
+	}
+	appendLog(t, e.pipelineEnv, "=== test: start 1 ===")
+	r = e.start()
+	e.waitCaughtUp(r, 2*time.Minute)
+	e.stop(r)
+	e.mustVerify(3)
+	versions = embeddedVersions(t, e.pipelineEnv, subject)
+	if len(versions) != 3 || versions[2].Version != 3 {
+		t.Fatalf("subject %s holds %+v after the re-snapshot, want a third version", subject, versions)
+	}
+	small = e.sinkTable("accounts").Layout()
+	if c := small.Columns[small.Index("small")]; c.Type.String() != "long" {
+		t.Fatalf("the Iceberg column small is %s after the re-snapshot, want long", c.Type)
+	}
 }
 
 // TestRegistryConfluent runs floe against a Confluent-API registry over

@@ -22,6 +22,9 @@ type version struct {
 	Version int    `json:"version"`
 	ID      int    `json:"id"`
 	Schema  Schema `json:"schema"`
+	// Deleted marks a version retired by DeleteSubject: kept for the
+	// record, never matched or checked against.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // checkRule checks candidate against the versions of subject (oldest
@@ -60,12 +63,12 @@ func checkRule(subject string, rule Compatibility, versions []version, candidate
 		// fingerprint, which leaves out logical types.
 		if backward {
 			if err := avro.NewSchemaCompatibility().Compatible(cand, old); err != nil {
-				return &IncompatibleError{Subject: subject, Rule: rule, Version: v.Version, Reason: "new schema cannot read data written with version: " + err.Error()}
+				return &IncompatibleError{Subject: subject, Rule: rule, Version: v.Version, Reason: "readers of the new schema cannot read data written with that version: " + err.Error()}
 			}
 		}
 		if forward {
 			if err := avro.NewSchemaCompatibility().Compatible(old, cand); err != nil {
-				return &IncompatibleError{Subject: subject, Rule: rule, Version: v.Version, Reason: "version cannot read data written with new schema: " + err.Error()}
+				return &IncompatibleError{Subject: subject, Rule: rule, Version: v.Version, Reason: "readers of that version cannot read data written with the new schema: " + err.Error()}
 			}
 		}
 	}

@@ -184,3 +184,12 @@ func (c *Confluent) Register(ctx context.Context, subject string, s Schema) (Reg
 	}
 	return reg, nil
 }
+
+// DeleteSubject implements Registry with the API's soft delete.
+func (c *Confluent) DeleteSubject(ctx context.Context, subject string) error {
+	_, err := call(ctx, func() (struct{}, error) { return struct{}{}, c.c.DeleteSubject(subject, false) })
+	if err != nil && apiCode(err) != codeSubjectNotFound {
+		return fmt.Errorf("schema registry: delete subject %s: %w", subject, err)
+	}
+	return nil
+}

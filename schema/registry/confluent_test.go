@@ -149,3 +149,21 @@ func TestConfluentUnreachable(t *testing.T) {
 	_, err = NewConfluent(ConfluentOptions{URL: "http://x", Compatibility: "sideways"})
 	require.ErrorContains(t, err, "registry.compatibility")
 }
+
+// TestConfluentDeleteSubject: DeleteSubject soft-deletes the subject over
+// the API; a subject the registry does not have is no error. (srfake, unlike
+// Confluent, refuses registrations under a soft-deleted subject, so what
+// follows a delete is shown through Embedded.)
+func TestConfluentDeleteSubject(t *testing.T) {
+	ctx := context.Background()
+	fake := srfake.New()
+	defer fake.Close()
+	c, err := NewConfluent(ConfluentOptions{URL: fake.URL()})
+	require.NoError(t, err)
+	_, err = c.Register(ctx, "d-value", avroOf(t, col("id", long, false)))
+	require.NoError(t, err)
+	require.True(t, fake.SubjectExists("d-value"))
+	require.NoError(t, c.DeleteSubject(ctx, "d-value"))
+	require.False(t, fake.SubjectExists("d-value"))
+	require.NoError(t, c.DeleteSubject(ctx, "never-value"))
+}

@@ -27,7 +27,9 @@
 // holds returns the existing ID and version, so a run that crashed between
 // registering and changing its table repeats the registration harmlessly.
 // A refusal is an *IncompatibleError naming subject, rule and version, and
-// changes nothing in the registry.
+// changes nothing in the registry. DeleteSubject retires a subject's
+// versions (Confluent's soft delete), so that a table dropped and
+// snapshotted again is checked against none of them; version numbers go on.
 //
 // Confluent talks to any registry with the Confluent REST API (Confluent,
 // Redpanda, Apicurio's ccompat API, Karapace) through
@@ -41,6 +43,7 @@
 // SQL catalog's own (SQLite or PostgreSQL), so that the registry is as
 // durable as the catalog and never lives in the state directory, which is
 // a cache. Each subject is one row holding a versioned JSON document
-// (format 1, pinned by testdata/subject_v1.golden); schema IDs are
+// (format 1, pinned by testdata/subject_v1.golden; a deleted version is
+// kept and marked "deleted"); schema IDs are
 // allocated in a second table, one per distinct schema text.
 package registry

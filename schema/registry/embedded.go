@@ -150,14 +150,25 @@ func decodeDocument(b []byte) (document, error) {
 	return doc, nil
 }
 
-// find returns the registered version of doc whose text is s.
+// find returns the live version of doc whose text is s.
 func (doc document) find(s Schema) (version, bool) {
 	for _, v := range doc.Versions {
-		if v.Schema == s {
+		if v.Schema == s && !v.Deleted {
 			return v, true
 		}
 	}
 	return version{}, false
+}
+
+// live returns the versions not deleted, oldest first.
+func (doc document) live() []version {
+	var out []version
+	for _, v := range doc.Versions {
+		if !v.Deleted {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Check implements Registry.
@@ -173,23 +184,62 @@ func (e *Embedded) Check(ctx context.Context, subject string, s Schema) error {
 	if _, ok := doc.find(s); ok {
 		return nil
 	}
-	return checkRule(subject, doc.Compatibility, doc.Versions, s)
+	return checkRule(subject, doc.Compatibility, doc.live(), s)
 }
 
 // Register implements Registry.
-func (e *Embedded) Register(ctx context.Context, subject string, s Schema) (reg Registered, err error) {
+func (e *Embedded) Register(ctx context.Context, subject string, s Schema) (Registered, error) {
 	if _, err := parseAvro(s); err != nil {
 		return Registered{}, fmt.Errorf("register subject %s: %w", subject, err)
 	}
+	var reg Registered
+	err := e.inTx(ctx, func(conn *sql.Conn) error {
+		var err error
+		reg, err = e.register(ctx, conn, subject, s)
+		return err
+	})
+	if err != nil && !IsIncompatible(err) {
+		err = fmt.Errorf("register subject %s: %w", subject, err)
+	}
+	return reg, err
+}
+
+// DeleteSubject implements Registry: its versions are marked deleted
+// and kept in the document.
+func (e *Embedded) DeleteSubject(ctx context.Context, subject string) error {
+	err := e.inTx(ctx, func(conn *sql.Conn) error {
+		doc, ok, err := e.load(ctx, conn, subject)
+		if err != nil || !ok {
+			return err
+		}
+		for i := range doc.Versions {
+			doc.Versions[i].Deleted = true
+		}
+		text, err := json.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		_, err = conn.ExecContext(ctx, e.q(`UPDATE floe_schema_registry_subjects SET document = ? WHERE subject = ?`), string(text), subject)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete subject %s: %w", subject, err)
+	}
+	return nil
+}
+
+// inTx runs f in a transaction holding the registry's write lock (see
+// begin) and commits when f succeeds.
+func (e *Embedded) inTx(ctx context.Context, f func(*sql.Conn) error) (err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
-		return Registered{}, fmt.Errorf("register subject %s: %w", subject, err)
+		return err
 	}
 	defer conn.Close()
 	if err := e.begin(ctx, conn); err != nil {
-		return Registered{}, fmt.Errorf("register subject %s: %w", subject, err)
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -198,14 +248,13 @@ func (e *Embedded) Register(ctx context.Context, subject string, s Schema) (reg 
 			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		}
 	}()
-	reg, err = e.register(ctx, conn, subject, s)
-	if err != nil {
-		return Registered{}, err
+	if err = f(conn); err != nil {
+		return err
 	}
 	if _, err = conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return Registered{}, fmt.Errorf("register subject %s: commit: %w", subject, err)
+		return fmt.Errorf("commit: %w", err)
 	}
-	return reg, nil
+	return nil
 }
 
 // begin opens a transaction on conn that holds the registry's write lock
@@ -231,7 +280,7 @@ func (e *Embedded) begin(ctx context.Context, conn *sql.Conn) error {
 func (e *Embedded) register(ctx context.Context, conn *sql.Conn, subject string, s Schema) (Registered, error) {
 	doc, existed, err := e.load(ctx, conn, subject)
 	if err != nil {
-		return Registered{}, fmt.Errorf("register subject %s: %w", subject, err)
+		return Registered{}, err
 	}
 	if v, ok := doc.find(s); ok {
 		return Registered{ID: v.ID, Version: v.Version}, nil
@@ -239,18 +288,18 @@ func (e *Embedded) register(ctx context.Context, conn *sql.Conn, subject string,
 	if !existed {
 		doc = document{Format: documentFormat, Subject: subject, Compatibility: e.compat}
 	}
-	if err := checkRule(subject, doc.Compatibility, doc.Versions, s); err != nil {
+	if err := checkRule(subject, doc.Compatibility, doc.live(), s); err != nil {
 		return Registered{}, err
 	}
 	id, err := e.schemaID(ctx, conn, s)
 	if err != nil {
-		return Registered{}, fmt.Errorf("register subject %s: %w", subject, err)
+		return Registered{}, err
 	}
 	v := version{Version: len(doc.Versions) + 1, ID: id, Schema: s}
 	doc.Versions = append(doc.Versions, v)
 	text, err := json.Marshal(doc)
 	if err != nil {
-		return Registered{}, fmt.Errorf("register subject %s: %w", subject, err)
+		return Registered{}, err
 	}
 	query := `UPDATE floe_schema_registry_subjects SET document = ? WHERE subject = ?`
 	args := []any{string(text), subject}
@@ -258,7 +307,7 @@ func (e *Embedded) register(ctx context.Context, conn *sql.Conn, subject string,
 		query = `INSERT INTO floe_schema_registry_subjects (document, subject) VALUES (?, ?)`
 	}
 	if _, err := conn.ExecContext(ctx, e.q(query), args...); err != nil {
-		return Registered{}, fmt.Errorf("register subject %s: write version %d: %w", subject, v.Version, err)
+		return Registered{}, fmt.Errorf("write version %d: %w", v.Version, err)
 	}
 	return Registered{ID: id, Version: v.Version}, nil
 }

@@ -268,6 +268,9 @@ func TestEmbeddedDocumentGolden(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.Register(ctx, subject, avroOf(t, col("id", long, false), col("note", text, true)))
 	require.NoError(t, err)
+	require.NoError(t, e.DeleteSubject(ctx, subject))
+	_, err = e.Register(ctx, subject, avroOf(t, col("id", integer, false)))
+	require.NoError(t, err)
 	var doc string
 	require.NoError(t, e.db.QueryRow(`SELECT document FROM floe_schema_registry_subjects WHERE subject = ?`, subject).Scan(&doc))
 	goldenCompare(t, "subject_v1.golden", []byte(doc+"\n"))
@@ -275,9 +278,40 @@ func TestEmbeddedDocumentGolden(t *testing.T) {
 	d, err := decodeDocument([]byte(doc))
 	require.NoError(t, err)
 	require.Equal(t, documentFormat, d.Format)
-	require.Len(t, d.Versions, 2)
+	require.Len(t, d.Versions, 3)
+	require.Len(t, d.live(), 1)
 	_, err = decodeDocument([]byte(`{"format":2,"subject":"x","versions":[]}`))
 	require.ErrorContains(t, err, "format 2")
 	_, err = decodeDocument([]byte(`{"format":1,"subject":"x","versions":[{"version":2,"id":1,"schema":"\"int\""}]}`))
 	require.ErrorContains(t, err, "version 2 is at position 1")
+}
+
+// TestEmbeddedDeleteSubject: after DeleteSubject (floe resnapshot) a
+// layout the old versions refuse registers, as the next version; the
+// deleted versions are matched and checked against no more.
+func TestEmbeddedDeleteSubject(t *testing.T) {
+	ctx := context.Background()
+	e := openEmbedded(t, Backward)
+	v1 := avroOf(t, col("id", long, false), col("x", integer, false))
+	narrowed := avroOf(t, col("id", integer, false), col("x", integer, false))
+	_, err := e.Register(ctx, "r-value", v1)
+	require.NoError(t, err)
+	_, err = e.Register(ctx, "r-value", narrowed)
+	require.True(t, IsIncompatible(err), "%v", err)
+
+	require.NoError(t, e.DeleteSubject(ctx, "r-value"))
+	require.NoError(t, e.DeleteSubject(ctx, "never-value"), "a missing subject is no error")
+	require.NoError(t, e.Check(ctx, "r-value", narrowed))
+	reg, err := e.Register(ctx, "r-value", narrowed)
+	require.NoError(t, err)
+	require.Equal(t, Registered{ID: 2, Version: 2}, reg)
+	// v1 is deleted: registering it again is a new version, checked
+	// against the narrowed one only (a long reader reads int data).
+	_, err = e.Register(ctx, "r-value", v1)
+	require.NoError(t, err, "BACKWARD: a long reader reads int data")
+	doc, _, err := e.load(ctx, e.db, "r-value")
+	require.NoError(t, err)
+	require.Len(t, doc.Versions, 3)
+	require.Equal(t, 3, doc.Versions[2].Version)
+	require.Equal(t, 1, doc.Versions[2].ID, "the schema text keeps its ID")
 }

@@ -75,6 +75,13 @@ type Registry interface {
 	// rule before its first version. A refusal is an *IncompatibleError
 	// and registers nothing.
 	Register(ctx context.Context, subject string, schema Schema) (Registered, error)
+	// DeleteSubject retires every version of subject, as the Confluent
+	// API's soft delete does: later registrations under it are checked
+	// against no earlier version. Floe calls it when a table is dropped to
+	// be snapshotted again (floe resnapshot), whose new layout may be
+	// one its old versions refuse. Deleting a subject that does not exist
+	// is no error.
+	DeleteSubject(ctx context.Context, subject string) error
 	// Close releases the registry's resources.
 	Close() error
 }
