@@ -82,7 +82,8 @@ func runCheck(cmd *cobra.Command, configPath string, out io.Writer) error {
 // pipelineProblems checks the discovered tables as floe run does before it
 // creates anything: the routes (transform.Router.Validate: one sink table
 // per source table, every route used) and the sink layouts (no source
-// column named like a floe metadata column).
+// column named like a floe metadata column, and, with a schema registry,
+// one that renders to no valid Avro schema).
 func pipelineProblems(ctx context.Context, cfg *Config, src floeSource) []capture.Problem {
 	infos, err := src.Discover(ctx)
 	if err != nil {
@@ -99,6 +100,7 @@ func pipelineProblems(ctx context.Context, cfg *Config, src floeSource) []captur
 				Fix: "rename the column, or exclude the table from source.tables"})
 		}
 	}
+	out = append(out, avroProblems(cfg, infos)...)
 	var rp transform.RouteProblems
 	if err := newRouter(cfg).Validate(ids); errors.As(err, &rp) {
 		out = append(out, rp...)

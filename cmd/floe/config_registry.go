@@ -13,7 +13,9 @@ import (
 	"gopkg.in/yaml.v3"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
+	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema/registry"
+	"github.com/floe-cdc/floe/transform"
 )
 
 // RegistryConfig is the `registry:` section: the Confluent-compatible
@@ -151,4 +153,34 @@ func retireSubject(ctx context.Context, reg registry.Registry, namespace, name s
 		return nil
 	}
 	return reg.DeleteSubject(ctx, registry.Subject(namespace, name))
+}
+
+// registryInUse says whether floe run registers schemas: with registry.url,
+// or in the embedded registry of a SQL catalog (see openRegistry).
+func registryInUse(cfg *Config) bool {
+	return cfg.Registry.URL != "" || cfg.Sink.Catalog.Type == "sql"
+}
+
+// avroProblems are the tables whose sink layouts floe run could not
+// register because they render to no valid Avro schema (two column names
+// that adjust to one Avro name), for floe check.
+func avroProblems(cfg *Config, infos []capture.TableInfo) []capture.Problem {
+	mode, err := sinkMode(cfg)
+	if err != nil || !registryInUse(cfg) {
+		return nil
+	}
+	router := newRouter(cfg)
+	var out []capture.Problem
+	for _, ti := range infos {
+		layout, err := transform.BuildSinkLayout(ti.Schema, mode)
+		if err != nil {
+			continue // reported as a metadata-column collision
+		}
+		target := router.Target(ti.ID)
+		if _, err := registry.AvroSchema(target.Namespace, target.Name, layout); err != nil {
+			out = append(out, capture.Problem{Field: "source.tables", Message: fmt.Sprintf("table %s: %v", ti.ID, err),
+				Fix: "rename one of the columns, or exclude the table from source.tables"})
+		}
+	}
+	return out
 }

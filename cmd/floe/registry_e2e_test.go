@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/riferrei/srclient"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema/registry"
 )
@@ -171,4 +175,25 @@ func TestRegistryConfluent(t *testing.T) {
 
 func basicAuthHeader(user, password string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+// TestRegistryAvroNames: a table whose column names adjust to one Avro
+// name ("a b" and "a_b") cannot be registered: floe check reports it and
+// floe run refuses it, each in one line naming the table, the columns and
+// the fix, before any Iceberg table is created.
+func TestRegistryAvroNames(t *testing.T) {
+	e := newPipelineEnv(t, "registry_names", `public\.cols`, "upsert", "")
+	e.exec(`CREATE TABLE cols (id int PRIMARY KEY, "a b" text, a_b text)`, `INSERT INTO cols VALUES (1, 'x', 'y')`,
+		`ALTER TABLE cols OWNER TO u_registry_names`)
+	out := refusedByBoth(t, e, configLine(t, e, "tables:"), `table public.cols: avro schema for lake.cols: columns "a b" and "a_b" both map to Avro field a_b`)
+	expectOneLineError(t, out, 1, "fix: rename one of the columns, or exclude the table from source.tables")
+	cfg := e.loadConfig()
+	cat, err := openCatalog(context.Background(), cfg, newLogger(cfg.Log, io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	if _, err := cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: cfg.Sink.Namespace, Name: "cols"}); !errors.Is(err, lakewriter.ErrNoSuchTable) {
+		t.Fatalf("the Iceberg table lake.cols: %v, want none created", err)
+	}
 }
