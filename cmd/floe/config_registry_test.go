@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 
@@ -51,4 +54,21 @@ func TestRegistryConfig(t *testing.T) {
 		}
 		require.True(t, found, "%q: want %s: %s in %v", tc.yaml, tc.field, tc.message, ce.Problems)
 	}
+}
+
+// TestRegistryUnreachableIsRetried: a registry that refuses connections
+// ends an attempt as a lost connection (retried with backoff), not as a
+// fatal error; a refusal by its rule is fatal.
+func TestRegistryUnreachableIsRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now
+	c, err := registry.NewConfluent(registry.ConfluentOptions{URL: "http://" + addr})
+	require.NoError(t, err)
+	_, err = c.Register(context.Background(), "x-value", `{"type":"record","name":"x","fields":[{"name":"id","type":"long"}]}`)
+	require.Error(t, err)
+	require.Equal(t, lostConnection, classify(fmt.Errorf("table t: %w", err), false), "%v", err)
+	refused := &registry.IncompatibleError{Subject: "x-value", Rule: registry.Backward}
+	require.Equal(t, fatal, classify(fmt.Errorf("table t: %w", refused), true))
 }
