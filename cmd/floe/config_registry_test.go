@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -71,4 +73,48 @@ func TestRegistryUnreachableIsRetried(t *testing.T) {
 	require.Equal(t, lostConnection, classify(fmt.Errorf("table t: %w", err), false), "%v", err)
 	refused := &registry.IncompatibleError{Subject: "x-value", Rule: registry.Backward}
 	require.Equal(t, fatal, classify(fmt.Errorf("table t: %w", refused), true))
+}
+
+// TestOpenRegistry: which registry floe run opens for a configuration —
+// the embedded one in a SQLite or a PostgreSQL catalog database (durable:
+// a registry opened again holds what the first registered), a Confluent
+// client for registry.url, none for a REST catalog without registry.url.
+func TestOpenRegistry(t *testing.T) {
+	needServers(t)
+	ctx := context.Background()
+	log := newLogger(LogConfig{Format: "text", Level: "info"}, io.Discard)
+	schemas := []registry.Schema{`{"type":"record","name":"x","fields":[{"name":"id","type":"long"}]}`,
+		`{"type":"record","name":"x","fields":[{"name":"id","type":"long"},{"name":"n","type":["null","string"],"default":null}]}`}
+	dsn, err := sharedPG.CreateDatabase(ctx, "registry_catalog", "registry_catalog", testPassword)
+	require.NoError(t, err)
+	for name, uri := range map[string]string{
+		"sqlite":   "sqlite://" + filepath.Join(t.TempDir(), "catalog.db"),
+		"postgres": dsn,
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Sink.Catalog.URI = uri
+			// The second opening (a later run) continues the first's subject.
+			for i, schema := range schemas {
+				reg, err := openRegistry(ctx, cfg, log)
+				require.NoError(t, err)
+				require.IsType(t, embeddedRegistry{}, reg)
+				got, err := reg.Register(ctx, "x-value", schema)
+				require.NoError(t, err)
+				require.Equal(t, registry.Registered{ID: i + 1, Version: i + 1}, got)
+				require.NoError(t, reg.Close())
+			}
+		})
+	}
+	cfg := DefaultConfig()
+	cfg.Registry.URL = "http://registry:8081"
+	reg, err := openRegistry(ctx, cfg, log)
+	require.NoError(t, err)
+	require.IsType(t, &registry.Confluent{}, reg)
+
+	cfg = DefaultConfig()
+	cfg.Sink.Catalog.Type = "rest"
+	reg, err = openRegistry(ctx, cfg, log)
+	require.NoError(t, err)
+	require.Nil(t, reg)
 }
