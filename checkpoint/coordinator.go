@@ -15,6 +15,7 @@ import (
 	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/schema/problem"
+	"github.com/floe-cdc/floe/schema/registry"
 	"github.com/floe-cdc/floe/state"
 	"github.com/floe-cdc/floe/transform"
 )
@@ -48,6 +49,8 @@ type Options struct {
 	// table), shared by the coordinators of one run's attempts; see
 	// control.go.
 	Control *Control
+	// Registry, when set, holds each sink table's Avro schema; see registerLayout.
+	Registry registry.Registry
 }
 
 func (o *Options) setDefaults() error {

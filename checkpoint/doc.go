@@ -68,6 +68,11 @@
 //     renames (renameStater) and whose current layout replaces columns
 //     of the table (transform.ReplacedColumns) leaves the evolution to
 //     the stream;
+//   - with Options.Registry set, a sink layout is registered (its Avro
+//     schema, schema/registry) before its Iceberg table is created or
+//     evolved, and the schema-change record names the registered version;
+//     a layout the subject's compatibility rule refuses stops the pipeline
+//     with the table unchanged (registry.go);
 //   - a table that receives no changes still moves forward: its start
 //     position is committed before streaming, and an empty commit advances
 //     it after IdleCommitInterval, so no table pins the source's resume

@@ -61,6 +61,10 @@ func TestCommitPropsGolden(t *testing.T) {
 		"evolved twice": cp(10, testPos(8), nil, nil, nil,
 			ledger.SchemaChange{Version: ledger.SchemaChangeVersion, At: testPos(7).String(), Changes: []string{"add column n string"}, SchemaID: 1},
 			ledger.SchemaChange{Version: ledger.SchemaChangeVersion, At: testPos(8).String(), Changes: []string{"make column s optional"}, SchemaID: 2}),
+		// A schema change registered in a schema registry.
+		"evolved registered": cp(14, testPos(9), nil, nil, nil, ledger.SchemaChange{At: testPos(9).String(),
+			Changes: []string{"add column n string"}, SchemaID: 3,
+			Registry: &ledger.RegistryEntry{Subject: "shop.orders-value", ID: 7, Version: 2}}),
 		// Every commit of a run records its source table (and identity,
 		// for a source that has them).
 		"source table": commitMeta{pipeline: "shop", checkpoint: 11, epoch: 3, pos: testPos(8),

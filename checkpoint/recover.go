@@ -73,6 +73,9 @@ func (c *Coordinator) ensureTable(ctx context.Context, ti capture.TableInfo) (*l
 		identifier = layout.Key
 	}
 	ident := lakewriter.Ident{Namespace: target.Namespace, Name: target.Name}
+	if err := c.registerAtOpen(ctx, ti.ID, ident, layout); err != nil {
+		return nil, err
+	}
 	tbl, err := c.opts.Catalog.EnsureTable(ctx, ident, layout, identifier)
 	if err != nil {
 		return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)

@@ -285,8 +285,13 @@ func (c *Coordinator) adoptLayout(ctx context.Context, b capture.Batch, inTxn bo
 	}
 	if changes != nil {
 		t.layout = t.table.Layout()
+		// Registered before the table evolved; this finds that entry.
+		entry, err := c.registerLayout(ctx, t.id, t.table.Ident(), t.layout)
+		if err != nil {
+			return fmt.Errorf("schema change of %s at %s: %w", t.id, b.Position, err)
+		}
 		t.schemaChanges = append(t.schemaChanges, ledger.SchemaChange{Version: ledger.SchemaChangeVersion, At: b.Position.String(),
-			Changes: changes, SchemaID: t.table.SchemaID()})
+			Changes: changes, SchemaID: t.table.SchemaID(), Registry: entry})
 	}
 	t.src = src
 	return nil
@@ -320,6 +325,9 @@ func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at cap
 				return nil, err
 			}
 		}
+	}
+	if _, err := c.registerLayout(ctx, id, tbl.Ident(), evolved); err != nil {
+		return nil, err
 	}
 	if err := beforeCommit(); err != nil {
 		return nil, err

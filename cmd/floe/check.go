@@ -104,7 +104,8 @@ func runCheck(cmd *cobra.Command, configPath string, fix bool, out io.Writer) er
 // pipelineProblems checks the discovered tables as floe run does before it
 // creates anything: the routes (transform.Router.Validate: one sink table
 // per source table, every route used), the sink layouts (no source
-// column named like a floe metadata column) and each table's
+// column named like a floe metadata column, and, with a schema registry,
+// one that renders to no valid Avro schema) and each table's
 // partition-by and sort-by against its columns.
 func pipelineProblems(ctx context.Context, cfg *Config, src floeSource) []capture.Problem {
 	infos, err := src.Discover(ctx)
@@ -124,6 +125,7 @@ func pipelineProblems(ctx context.Context, cfg *Config, src floeSource) []captur
 	}
 	router := newRouter(cfg)
 	out = append(out, arrangementProblems(cfg, router, infos)...)
+	out = append(out, avroProblems(cfg, infos)...)
 	var rp transform.RouteProblems
 	if err := router.Validate(ids); errors.As(err, &rp) {
 		out = append(out, rp...)

@@ -46,6 +46,7 @@ type Config struct {
 	Compaction CompactionConfig
 	Server     ServerConfig
 	Log        LogConfig
+	Registry   RegistryConfig
 
 	lines map[string]int // field path -> line in the file; nil for a Config built in code
 	dir   string         // the config file's directory; "" for a Config built in code (working directory)

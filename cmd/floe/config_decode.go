@@ -32,7 +32,7 @@ type field struct {
 
 // sectionsLater are top-level sections of the design that this version does
 // not read yet.
-var sectionsLater = map[string]bool{"transform": true, "registry": true}
+var sectionsLater = map[string]bool{"transform": true}
 
 // aliases maps common spellings from other tools to floe's keys.
 var aliases = map[string]string{"host": "hostname", "user": "username", "dbname": "database",
@@ -106,6 +106,7 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 			field{"ready-max-lag", d.duration(&c.Server.ReadyMaxLag)},
 			field{"admin-address", d.str(&c.Server.AdminAddress)}, field{"admin-token", d.raw(&c.Server.AdminToken)})},
 		{"log", sec(field{"format", d.str(&c.Log.Format)}, field{"level", d.str(&c.Log.Level)})},
+		{"registry", d.registrySection(&c.Registry)},
 	})
 }
 

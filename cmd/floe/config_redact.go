@@ -97,6 +97,9 @@ func (c *Config) Redacted() string {
 		str("server"), m("metrics-address", str(c.Server.MetricsAddress), "ready-max-lag", str(c.Server.ReadyMaxLag.String()),
 			"admin-address", str(c.Server.AdminAddress), "admin-token", str(mask(c.Server.AdminToken))),
 		str("log"), m("format", str(c.Log.Format), "level", str(c.Log.Level)))
+	if reg := redactedRegistry(c.Registry, str, m); reg != nil {
+		root.Content = append(root.Content, str("registry"), reg)
+	}
 	var b strings.Builder
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)

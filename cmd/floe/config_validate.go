@@ -62,6 +62,7 @@ func (c *Config) packageProblems() []Problem {
 	problems := t.validate(c)
 	problems = append(problems, checkpointConfig(c).Validate()...)
 	problems = append(problems, sinkOptions(c).Validate()...)
+	problems = append(problems, c.Registry.Validate()...)
 	return append(problems, c.Compaction.Validate()...)
 }
 

@@ -131,9 +131,21 @@ func runResnapshot(ctx context.Context, cfg *Config, names []string, out io.Writ
 	if err := refuseWhileStreaming(ctx, cfg); err != nil {
 		return err
 	}
+	reg, err := openRegistry(ctx, cfg, newLogger(cfg.Log, io.Discard))
+	if err != nil {
+		return err
+	}
+	if reg != nil {
+		defer reg.Close()
+	}
 	sources := make([]string, len(tables))
 	for i, t := range tables {
 		if err := cat.DropTable(ctx, t.sink, true); err != nil {
+			return fmt.Errorf("--table %s: %w", t.source, err)
+		}
+		// The table's old schema versions must not refuse the layout it
+		// is snapshotted again with (a change only a re-snapshot follows).
+		if err := retireSubject(ctx, reg, t.sink.Namespace, t.sink.Name); err != nil {
 			return fmt.Errorf("--table %s: %w", t.source, err)
 		}
 		fmt.Fprintf(out, "dropped %s (source %s) and its files: %s\n", t.sink, t.source, t.held())

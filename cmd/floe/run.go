@@ -286,7 +286,15 @@ func setupError(cfg *Config, err error) error {
 // attempt runs the coordinator once on a fresh source (r.src).
 func (r *pipelineRun) attempt(ctx context.Context, fencing *checkpoint.Fencing) error {
 	cfg := r.cfg
+	reg, err := openRegistry(ctx, cfg, r.log)
+	if err != nil {
+		return err
+	}
+	if reg != nil {
+		defer reg.Close()
+	}
 	coord, err := checkpoint.New(checkpoint.Options{
+		Registry: reg,
 		Pipeline: cfg.Pipeline.Name,
 		Source:   r.src,
 		Catalog:  r.cat,

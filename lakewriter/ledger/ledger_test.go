@@ -42,6 +42,10 @@ func goldenCommits() map[string]Commit {
 			c.SchemaChanges = []SchemaChange{{At: "test.v1:7", Changes: []string{"add column n string"}, SchemaID: 1},
 				{At: "test.v1:8", Changes: []string{"make column s optional"}, SchemaID: 2}}
 		}),
+		"evolved registered": with(shop(14, "test.v1:9"), func(c *Commit) {
+			c.SchemaChanges = []SchemaChange{{At: "test.v1:9", Changes: []string{"add column n string"}, SchemaID: 3,
+				Registry: &RegistryEntry{Subject: "shop.orders-value", ID: 7, Version: 2}}}
+		}),
 		"source table": with(shop(11, "test.v1:8"), func(c *Commit) {
 			c.Source = &SourceTable{Table: "public.orders", Identity: "pg.v1:rel=16384/pub=16390"}
 		}),
@@ -105,9 +109,14 @@ func TestParseGolden(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, changes, len(c.SchemaChanges), name)
 			for i, ch := range changes {
-				require.Equal(t, SchemaChangeVersion, ch.Version, name)
+				wantVersion := SchemaChangeVersion
+				if c.SchemaChanges[i].Registry == nil {
+					wantVersion = schemaChangeVersionV1 // nothing of version 2 to record
+				}
+				require.Equal(t, wantVersion, ch.Version, name)
 				require.Equal(t, c.SchemaChanges[i].Changes, ch.Changes, name)
 				require.Equal(t, c.SchemaChanges[i].At, ch.At, name)
+				require.Equal(t, c.SchemaChanges[i].Registry, ch.Registry, name)
 			}
 		}
 	}
@@ -137,7 +146,7 @@ func TestParseRefuses(t *testing.T) {
 	_, err = ParseReset(`{"v":9}`)
 	require.ErrorContains(t, err, "parse floe.reset: version 9, this build reads 1")
 	_, err = ParseSchemaChanges(`[{"v":9}]`)
-	require.ErrorContains(t, err, "parse floe.schema-change: version 9, this build reads 1")
+	require.ErrorContains(t, err, "parse floe.schema-change: version 9, this build reads 1 or 2")
 }
 
 func TestLast(t *testing.T) {

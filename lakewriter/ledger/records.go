@@ -54,7 +54,12 @@ const (
 )
 
 // SchemaChangeVersion is the version of the PropSchemaChange encoding.
-const SchemaChangeVersion = 1
+// Version 2 added Registry; a change registered nowhere is still written
+// as version 1, which has none, and both are read.
+const SchemaChangeVersion = 2
+
+// schemaChangeVersionV1 is the encoding before Registry.
+const schemaChangeVersionV1 = 1
 
 // SchemaChange records one evolution of a table's Iceberg schema in the
 // summary of the commit that first holds rows of the new layout.
@@ -67,6 +72,16 @@ type SchemaChange struct {
 	Changes []string `json:"changes"`
 	// SchemaID is the Iceberg schema the table evolved to.
 	SchemaID int `json:"schema-id"`
+	// Registry is where the new layout's Avro schema was registered, nil
+	// when no schema registry is in use. Since version 2.
+	Registry *RegistryEntry `json:"registry,omitempty"`
+}
+
+// RegistryEntry names a schema in a schema registry.
+type RegistryEntry struct {
+	Subject string `json:"subject"`
+	ID      int    `json:"id"`
+	Version int    `json:"version"`
 }
 
 func encodeSourceTable(s SourceTable) string {
@@ -83,6 +98,9 @@ func encodeSchemaChanges(changes []SchemaChange) string {
 	out := make([]SchemaChange, len(changes))
 	for i, c := range changes {
 		c.Version = SchemaChangeVersion
+		if c.Registry == nil {
+			c.Version = schemaChangeVersionV1
+		}
 		out[i] = c
 	}
 	return encodeJSON(out)
@@ -113,8 +131,8 @@ func ParseSchemaChanges(s string) ([]SchemaChange, error) {
 		return nil, fmt.Errorf("parse %s: %w", PropSchemaChange, err)
 	}
 	for _, c := range out {
-		if c.Version != SchemaChangeVersion {
-			return nil, fmt.Errorf("parse %s: version %d, this build reads %d", PropSchemaChange, c.Version, SchemaChangeVersion)
+		if c.Version != SchemaChangeVersion && c.Version != schemaChangeVersionV1 {
+			return nil, fmt.Errorf("parse %s: version %d, this build reads %d or %d", PropSchemaChange, c.Version, schemaChangeVersionV1, SchemaChangeVersion)
 		}
 	}
 	return out, nil

@@ -1,0 +1,49 @@
+// Package registry registers the schemas of Floe's sink tables in a
+// schema registry and enforces the registry's compatibility rules before
+// a table's schema changes.
+//
+// # Schemas
+//
+// AvroSchema renders a sink layout (the source columns followed by Floe's
+// metadata columns, as transform.SinkLayout builds it) as an Avro record
+// schema with logical types for decimals, dates, times, timestamps and
+// uuids. The rendering is deterministic: the same layout always yields
+// byte-identical text (pinned by testdata/avro_v1.golden), so re-registering
+// an unchanged table adds no version.
+//
+// # Subjects
+//
+// Each Iceberg table's schema is registered under the subject
+// Subject(namespace, table) = "<namespace>.<table>-value", namespace being
+// the Iceberg namespace (dots separate its levels); one subject per sink
+// table, the Confluent TopicNameStrategy spelling with the table in place
+// of the topic.
+//
+// # Registries
+//
+// A Registry checks a schema against its subject's compatibility rule
+// (Check) and registers it as the subject's next version (Register),
+// returning its ID and version. Registering a schema the subject already
+// holds returns the existing ID and version, so a run that crashed between
+// registering and changing its table repeats the registration harmlessly.
+// A refusal is an *IncompatibleError naming subject, rule and version, and
+// changes nothing in the registry. DeleteSubject retires a subject's
+// versions (Confluent's soft delete), so that a table dropped and
+// snapshotted again is checked against none of them; version numbers go on.
+//
+// Confluent talks to any registry with the Confluent REST API (Confluent,
+// Redpanda, Apicurio's ccompat API, Karapace) through
+// github.com/riferrei/srclient; that registry enforces its own rules, and
+// the rule configured in Floe is set on each subject Floe creates.
+//
+// Embedded is used when no external registry is configured. It enforces
+// BACKWARD (the default), FORWARD, FULL, their _TRANSITIVE forms and NONE
+// with the Avro schema-resolution rules of github.com/hamba/avro/v2 (see
+// checkRule), and keeps its subjects in two tables of a SQL database — the
+// SQL catalog's own (SQLite or PostgreSQL), so that the registry is as
+// durable as the catalog and never lives in the state directory, which is
+// a cache. Each subject is one row holding a versioned JSON document
+// (format 1, pinned by testdata/subject_v1.golden; a deleted version is
+// kept and marked "deleted"); schema IDs are
+// allocated in a second table, one per distinct schema text.
+package registry
