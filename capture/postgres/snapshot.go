@@ -180,16 +180,27 @@ func (s *Source) PlanChunks(ctx context.Context, id capture.TableID, rowsPerChun
 	})
 }
 
-// keyBounds reads every rowsPerChunk-th key of t in key order, inside the
-// snapshot.
+// keyBounds reads the bounds of t's chunks in key order, inside the
+// snapshot: the key of every rowsPerChunk-th row, and of each row that
+// takes the running total of row sizes past a multiple of
+// toolkit.ChunkBytes. A row's size is the sum of its values' stored sizes
+// (pg_column_size: a TOASTed value's compressed size, read from its
+// pointer, so the pass does not read TOAST data).
 func (s *Source) keyBounds(ctx context.Context, t *table, rowsPerChunk int) ([][]string, error) {
-	sql := fmt.Sprintf(`SELECT %[1]s FROM (SELECT %[1]s, row_number() OVER (ORDER BY %[1]s) AS "floe$rn" FROM %[2]s) AS k WHERE "floe$rn" %% $1 = 0 ORDER BY "floe$rn"`,
-		t.keyList, t.qname)
+	sizes := make([]string, len(t.layout.Columns))
+	for i, c := range t.layout.Columns {
+		sizes[i] = "coalesce(pg_column_size(" + pgx.Identifier{c.Name}.Sanitize() + "), 0)"
+	}
+	sql := fmt.Sprintf(`SELECT %[1]s FROM (SELECT %[1]s, "floe$w", row_number() OVER w AS "floe$rn", (sum("floe$w") OVER w)::int8 AS "floe$sum" `+
+		`FROM (SELECT %[1]s, (%[3]s)::int8 AS "floe$w" FROM %[2]s) AS r WINDOW w AS (ORDER BY %[1]s ROWS UNBOUNDED PRECEDING)) AS k `+
+		`WHERE "floe$rn" %% $1 = 0 OR "floe$sum" / $2 > ("floe$sum" - "floe$w") / $2 ORDER BY "floe$rn"`,
+		t.keyList, t.qname, strings.Join(sizes, " + "))
+	args := [][]byte{[]byte(strconv.Itoa(rowsPerChunk)), []byte(strconv.Itoa(toolkit.ChunkBytes))}
 	var bounds [][]string
 	err := s.withSnapshot(ctx, func(c *pgx.Conn, _ time.Time) error {
 		// The server may sort the whole key before it sends the first bound.
 		defer capture.ExtendConn(c.PgConn().Conn())()
-		rr := c.PgConn().ExecParams(ctx, sql, [][]byte{[]byte(strconv.Itoa(rowsPerChunk))}, []uint32{20}, nil, textFormat)
+		rr := c.PgConn().ExecParams(ctx, sql, args, []uint32{20, 20}, nil, textFormat)
 		for rr.NextRow() {
 			b, err := toolkit.KeyBound(t.layout, rr.Values())
 			if err != nil {
