@@ -27,20 +27,17 @@ func blocked(fn func() error) (bool, chan error) {
 
 func TestChunkBudget(t *testing.T) {
 	ctx := context.Background()
-	if n, err := newChunkBudget(100, 4).reserve(ctx, &tableRun{}); err != nil || n != 25 {
-		t.Fatalf("first reserve with 4 readers = %d, %v; want a reader's share, 25", n, err)
-	}
-	b := newChunkBudget(100, 1)
-	a, c := &tableRun{}, &tableRun{}
+	b := newChunkBudget(100)
+	a, c, d := &tableRun{}, &tableRun{}, &tableRun{}
 
-	// A table's first chunk reserves a reader's share, here the whole
-	// budget: a second reader waits until the first one's size is known.
-	held, err := b.reserve(ctx, a)
+	// The snapshot's first chunk reserves the whole budget: a second
+	// reader waits until the first one's size is known.
+	held, err := b.reserve(ctx, a, true)
 	if err != nil || held != 100 {
 		t.Fatalf("first reserve = %d, %v; want the whole budget", held, err)
 	}
 	var second int64
-	wait, done := blocked(func() (err error) { second, err = b.reserve(ctx, c); return err })
+	wait, done := blocked(func() (err error) { second, err = b.reserve(ctx, c, true); return err })
 	if !wait {
 		t.Fatal("a second first chunk was reserved beside a whole-budget reservation")
 	}
@@ -59,7 +56,7 @@ func TestChunkBudget(t *testing.T) {
 	}
 	// Table a's next chunk guesses 30 bytes, and waits for them.
 	var next int64
-	wait, done = blocked(func() (err error) { next, err = b.reserve(ctx, a); return err })
+	wait, done = blocked(func() (err error) { next, err = b.reserve(ctx, a, false); return err })
 	if !wait {
 		t.Fatal("a chunk was reserved beside a chunk holding the whole budget")
 	}
@@ -69,7 +66,7 @@ func TestChunkBudget(t *testing.T) {
 	}
 	// Growing a reservation frees it first: two readers that each hold a
 	// guess and need more do not wait on one another.
-	other, err := b.reserve(ctx, a)
+	other, err := b.reserve(ctx, a, false)
 	if err != nil || other != 30 {
 		t.Fatalf("reserve = %d, %v", other, err)
 	}
@@ -96,24 +93,47 @@ func TestChunkBudget(t *testing.T) {
 		}
 	}
 	// A cancelled wait holds nothing.
-	held, _ = b.reserve(ctx, c) // 1000 seen: the whole budget
+	held, _ = b.reserve(ctx, c, false) // 1000 seen: the whole budget
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := b.reserve(cctx, a); err == nil {
+	if _, err := b.reserve(cctx, a, false); err == nil {
 		t.Fatal("reserve with a cancelled context succeeded beside a whole-budget reservation")
 	}
 	b.free(held)
 	if !b.sem.TryAcquire(100) {
 		t.Fatal("the budget is not whole once every reservation is freed")
 	}
+	b.sem.Release(100)
+	// A table none of whose chunks was read guesses the largest chunk read
+	// of any table (c's 1,000 bytes, clamped to the budget).
+	n, err := b.reserve(ctx, d, true)
+	if err != nil || n != 100 {
+		t.Fatalf("first reserve of a new table = %d, %v; want 100", n, err)
+	}
+	b.free(n)
+	// The table's other chunks wait until the first one's size is known,
+	// and then guess it.
+	var later int64
+	wait, done = blocked(func() (err error) { later, err = b.reserve(ctx, d, false); return err })
+	if !wait {
+		t.Fatal("a table's second chunk was reserved before its first one was read")
+	}
+	n, err = b.reserve(ctx, d, true) // stands for the first chunk: read 7 bytes
+	require.NoError(t, err)
+	n, err = b.settle(ctx, d, n, 7)
+	require.NoError(t, err)
+	if err := <-done; err != nil || later != 7 {
+		t.Fatalf("second chunk's reserve = %d, %v; want the first one's 7 bytes", later, err)
+	}
+	b.free(n)
+	b.free(later)
 }
 
 // TestSnapshotWithinChunkBudget runs a snapshot with four readers and a
-// chunk budget of 2 bytes, smaller than any chunk: a table's first chunks
-// reserve a reader's share (1 byte, the least), later ones the whole
-// budget from before their read until they are applied, so never more
-// than two chunks are read at once, and every table still ends with
-// exactly its rows.
+// chunk budget of 2 bytes, smaller than any chunk: each chunk then holds
+// the whole budget from before its read until it is applied, so no two
+// chunks are read at once, and every table still ends with exactly its
+// rows.
 func TestSnapshotWithinChunkBudget(t *testing.T) {
 	src, want := fakeTables(t)
 	src.readDelay = 20 * time.Millisecond // reads that could overlap do
@@ -132,5 +152,5 @@ func TestSnapshotWithinChunkBudget(t *testing.T) {
 	}
 	src.mu.Lock()
 	defer src.mu.Unlock()
-	require.LessOrEqual(t, src.maxInRead, 2, "chunks read at once with a budget of 2 bytes")
+	require.Equal(t, 1, src.maxInRead, "chunks read at once with a budget smaller than one chunk")
 }

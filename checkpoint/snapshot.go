@@ -32,6 +32,7 @@ type chunkJob struct {
 	table   *tableRun
 	chunk   capture.Chunk
 	planned *plannedTable
+	first   bool // the table's first chunk in this run (see chunkBudget)
 }
 
 // plannedTable is a table's snapshot plan as the planner made it; the
@@ -92,7 +93,7 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 	g, gctx := errgroup.WithContext(readCtx)
 	plans := c.planStage(gctx, g, snap, todo, bar)
 	jobs := feedStage(gctx, g, todo, plans)
-	budget := newChunkBudget(snapshotBytes(c.opts.MemoryBudget), c.opts.SnapshotParallelism)
+	budget := newChunkBudget(snapshotBytes(c.opts.MemoryBudget))
 	results := c.readStage(gctx, g, snap, jobs, c.convergeReader(info), budget)
 	applyErr := c.applyStage(ctx, writeCtx, results, cancelRead, bar, budget)
 	if err := g.Wait(); err != nil {
@@ -181,9 +182,9 @@ func feedStage(gctx context.Context, g *errgroup.Group, todo []chunkJob, plans [
 			case <-gctx.Done():
 				return nil
 			}
-			for _, ch := range planned.plan.Remaining() {
+			for k, ch := range planned.plan.Remaining() {
 				select {
-				case jobs <- chunkJob{table: td.table, chunk: ch, planned: planned}:
+				case jobs <- chunkJob{table: td.table, chunk: ch, planned: planned, first: k == 0}:
 				case <-gctx.Done():
 					return nil
 				}
@@ -232,7 +233,7 @@ func (c *Coordinator) readStage(gctx context.Context, g *errgroup.Group, snap ca
 			encoders := chunkEncoders{mode: c.opts.Mode, m: map[*tableRun]*chunkEncoder{}}
 			defer encoders.release()
 			for j := range jobs {
-				held, err := budget.reserve(rctx, j.table)
+				held, err := budget.reserve(rctx, j.table, j.first)
 				if err != nil {
 					return nil // rctx is done
 				}
