@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,27 @@ import (
 // textFormat asks for every result column in text form, the form the
 // schema decoders read (the same form pgoutput sends).
 var textFormat = []int16{0}
+
+// oidBytea is the type OID of bytea.
+const oidBytea = 17
+
+// rowFormats returns the result formats in which rows of t are read:
+// binary for bytea columns (their binary form is the value's bytes, half
+// the size of the hex text, and decoding it is a copy), text for the
+// others (see textFormat). Nil when t has no bytea column.
+func rowFormats(t *table) []int16 {
+	var formats []int16
+	for i, oid := range t.attTypes {
+		if oid != oidBytea {
+			continue
+		}
+		if formats == nil {
+			formats = make([]int16, len(t.attTypes))
+		}
+		formats[i] = 1
+	}
+	return formats
+}
 
 // readerPool hands out chunk-reader connections. Each use runs its own
 // REPEATABLE READ transaction: one that imports the exported snapshot, or
@@ -260,17 +282,22 @@ func chunkQuery(t *table, chunk capture.Chunk) (string, [][]byte, []uint32, erro
 	return sql, params, oids, nil
 }
 
-// readRows runs sql with text results and calls fn with each row decoded
-// by the table's decoders. When fn fails the rows are not drained; the
-// caller must discard the connection.
+// readRows runs sql (selecting t.selectList) with results in rowFormats
+// and calls fn with each row decoded by the table's decoders. When fn
+// fails the rows are not drained; the caller must discard the connection.
 func readRows(ctx context.Context, c *pgconn.PgConn, t *table, sql string, params [][]byte, oids []uint32, fn func(schema.Row) error) error {
-	rr := c.ExecParams(ctx, sql, params, oids, nil, textFormat)
+	formats := rowFormats(t)
+	asked := textFormat
+	if formats != nil {
+		asked = formats
+	}
+	rr := c.ExecParams(ctx, sql, params, oids, nil, asked)
 	if n := len(rr.FieldDescriptions()); n != len(t.layout.Columns) && n != 0 {
 		rr.Close()
 		return fmt.Errorf("query returned %d columns, the layout has %d", n, len(t.layout.Columns))
 	}
 	for rr.NextRow() {
-		row, err := decodeText(t, rr.Values())
+		row, err := decodeRow(t, rr.Values(), formats)
 		if err != nil {
 			return err
 		}
@@ -282,8 +309,10 @@ func readRows(ctx context.Context, c *pgconn.PgConn, t *table, sql string, param
 	return err
 }
 
-// decodeText decodes one row of text values (nil = NULL).
-func decodeText(t *table, vals [][]byte) (schema.Row, error) {
+// decodeRow decodes one row of values in formats (nil = NULL; see
+// rowFormats): a binary bytea value is copied, the others decoded from
+// text.
+func decodeRow(t *table, vals [][]byte, formats []int16) (schema.Row, error) {
 	if len(vals) != len(t.decoders) {
 		return nil, fmt.Errorf("row has %d values, the layout has %d columns", len(vals), len(t.decoders))
 	}
@@ -291,6 +320,10 @@ func decodeText(t *table, vals [][]byte) (schema.Row, error) {
 	for i, v := range vals {
 		if v == nil {
 			continue // NULL
+		}
+		if formats != nil && formats[i] == 1 {
+			row[i] = bytes.Clone(v) // bytea's binary form; never nil for a non-NULL value
+			continue
 		}
 		val, err := t.decoders[i](v) // decoders never retain their input
 		if err != nil {
