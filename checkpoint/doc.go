@@ -124,7 +124,10 @@
 //     encoded for data files when the chunk may skip the Buffer) and
 //     applyStage (chunkReads into buffers or data writers, checkpoints),
 //     the only one that touches a tableRun; then finishSnapshot. direct.go
-//     holds the data writers of chunks that skip the Buffer;
+//     holds the data writers of chunks that skip the Buffer; budget.go the
+//     chunkBudget that bounds the bytes of chunks read and not yet applied
+//     (twice MemoryBudget; a table's first chunk is read before its
+//     others, so that its size is known);
 //   - stream.go: stream receives the batches and decides when to cut
 //     (never inside a split transaction; at a Barrier or Sync at once);
 //     adoptLayouts evolves a table whose layout changed, applyStream
