@@ -56,9 +56,26 @@ func supportsRunFlag(bin, flag string) bool {
 	return err == nil && strings.Contains(string(out), flag)
 }
 
+// pipelineOpts are a pipeline's settings beyond the defaults.
+type pipelineOpts struct {
+	// parallelism is snapshot.parallelism (0: the runner's).
+	parallelism int
+	// compaction is the compaction: section's body (indented two
+	// spaces); "" leaves floe's defaults.
+	compaction string
+	// sink is the sink's catalog, warehouse and s3 settings (indented two
+	// spaces, replacing the SQLite catalog and local warehouse); "" = those.
+	sink string
+}
+
 // newPipeline writes a fresh config for pipeline capturing tables (bare
 // names), removing any earlier files of that name.
 func (r *floeRunner) newPipeline(name, snapshotMode string, tables []string, interval time.Duration) (*pipelineDir, error) {
+	return r.newPipelineWith(name, snapshotMode, tables, interval, pipelineOpts{})
+}
+
+// newPipelineWith is newPipeline with settings of its own.
+func (r *floeRunner) newPipelineWith(name, snapshotMode string, tables []string, interval time.Duration, po pipelineOpts) (*pipelineDir, error) {
 	d := &pipelineDir{name: name, dir: filepath.Join(r.workdir, name)}
 	if err := os.RemoveAll(d.dir); err != nil {
 		return nil, fmt.Errorf("clear %s: %w", d.dir, err)
@@ -68,6 +85,14 @@ func (r *floeRunner) newPipeline(name, snapshotMode string, tables []string, int
 	}
 	d.config = filepath.Join(d.dir, "floe.yaml")
 	d.log = filepath.Join(d.dir, "floe.log")
+	parallelism := r.parallelism
+	if po.parallelism > 0 {
+		parallelism = po.parallelism
+	}
+	sink := po.sink
+	if sink == "" {
+		sink = fmt.Sprintf("  catalog:\n    type: sql\n    name: floe\n    uri: sqlite://%s/catalog.db\n  warehouse: %s/warehouse\n", d.dir, d.dir)
+	}
 	cfg := fmt.Sprintf(`pipeline:
   name: %s
   checkpoint-interval: %s
@@ -76,16 +101,14 @@ state:
 source:
 %ssink:
   type: iceberg
-  catalog:
-    type: sql
-    name: floe
-    uri: sqlite://%s/catalog.db
-  warehouse: %s/warehouse
-  namespace: bench
+%s  namespace: bench
   mode: upsert
 log:
   level: info
-`, name, interval, d.dir, r.src.FloeSourceYAML(name, snapshotMode, tables, r.parallelism, r.chunkRows), d.dir, d.dir)
+`, name, interval, d.dir, r.src.FloeSourceYAML(name, snapshotMode, tables, parallelism, r.chunkRows), sink)
+	if po.compaction != "" {
+		cfg += "compaction:\n" + po.compaction
+	}
 	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("write config: %w", err)
 	}
