@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/floe-cdc/floe/lakewriter"
 )
 
 // floeRunner starts floe processes for pipelines against one source and
@@ -36,6 +38,10 @@ type floeRunner struct {
 // pipelineDir is one pipeline's config, log, state and lake.
 type pipelineDir struct {
 	name, dir, config, log string
+	// lake opens a lake other than the local SQLite one (nil: that one);
+	// env is added to floe's environment.
+	lake *lakewriter.Options
+	env  []string
 }
 
 // floeProc is one running `floe run`. exited is closed when it has exited;
@@ -65,7 +71,11 @@ type pipelineOpts struct {
 	compaction string
 	// sink is the sink's catalog, warehouse and s3 settings (indented two
 	// spaces, replacing the SQLite catalog and local warehouse); "" = those.
+	// lake must then say how floe-bench opens that lake, and env holds
+	// what floe needs in its environment for it.
 	sink string
+	lake *lakewriter.Options
+	env  []string
 }
 
 // newPipeline writes a fresh config for pipeline capturing tables (bare
@@ -76,7 +86,7 @@ func (r *floeRunner) newPipeline(name, snapshotMode string, tables []string, int
 
 // newPipelineWith is newPipeline with settings of its own.
 func (r *floeRunner) newPipelineWith(name, snapshotMode string, tables []string, interval time.Duration, po pipelineOpts) (*pipelineDir, error) {
-	d := &pipelineDir{name: name, dir: filepath.Join(r.workdir, name)}
+	d := &pipelineDir{name: name, dir: filepath.Join(r.workdir, name), lake: po.lake, env: po.env}
 	if err := os.RemoveAll(d.dir); err != nil {
 		return nil, fmt.Errorf("clear %s: %w", d.dir, err)
 	}
@@ -115,9 +125,13 @@ log:
 	return d, nil
 }
 
-// catalogURI and warehouse are where the pipeline's lake lives.
-func (d *pipelineDir) catalogURI() string { return "sqlite://" + d.dir + "/catalog.db" }
-func (d *pipelineDir) warehouse() string  { return d.dir + "/warehouse" }
+// lakeOptions are how floe-bench opens the pipeline's lake.
+func (d *pipelineDir) lakeOptions() lakewriter.Options {
+	if d.lake != nil {
+		return *d.lake
+	}
+	return lakewriter.Options{CatalogType: "sql", CatalogName: "floe", URI: "sqlite://" + d.dir + "/catalog.db", Warehouse: d.dir + "/warehouse"}
+}
 
 // dropLake removes the pipeline's state and lake, keeping config and log.
 func (d *pipelineDir) dropLake() error {
@@ -154,7 +168,7 @@ func (r *floeRunner) start(d *pipelineDir, profile string) (*floeProc, error) {
 		}
 	}
 	cmd := exec.Command(r.bin, args...)
-	cmd.Env = append(os.Environ(), r.src.FloeEnv()...)
+	cmd.Env = append(append(os.Environ(), r.src.FloeEnv()...), d.env...)
 	cmd.Dir = d.dir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -186,7 +200,7 @@ func (r *floeRunner) start(d *pipelineDir, profile string) (*floeProc, error) {
 // source quiet); an error carries its report.
 func (r *floeRunner) verify(ctx context.Context, d *pipelineDir) error {
 	cmd := exec.CommandContext(ctx, r.bin, "verify", "--config", d.config)
-	cmd.Env = append(os.Environ(), r.src.FloeEnv()...)
+	cmd.Env = append(append(os.Environ(), r.src.FloeEnv()...), d.env...)
 	cmd.Dir = d.dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {

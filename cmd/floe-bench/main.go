@@ -123,38 +123,7 @@ func parseFlags(args []string) (options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if o.quick {
-		quick := map[string]func(){
-			"rows": func() { o.rows = 200_000 }, "changes": func() { o.changes = 100_000 },
-			"bigtxn": func() { o.bigTxn = 100_000 }, "duration": func() { o.duration = 15 * time.Second },
-			"runs": func() { o.runs = 1 }, "hugetxn": func() { o.hugeTxn = 500_000 },
-			"large-value-mib": func() { o.largeValueMiB = 8 },
-		}
-		for name, apply := range quick {
-			if !set[name] {
-				apply()
-			}
-		}
-	}
-	if *sustained {
-		sustain := map[string]func(){
-			"scenarios": func() { *scen = scFreshness }, "duration": func() { o.duration = 10 * time.Minute },
-			"compaction-interval": func() { o.compactEvery = time.Minute }, "label": func() { o.label = "sustained" },
-		}
-		for name, apply := range sustain {
-			if !set[name] {
-				apply()
-			}
-		}
-	}
-	if *memory {
-		if !set["scenarios"] {
-			*scen = strings.Join(memoryScenarios, ",")
-		}
-		if !set["rows"] {
-			o.rows = 4000
-		}
-	}
+	o.applyPresets(set, scen, *sustained, *memory)
 	if o.label == "" {
 		o.label = "full"
 		if o.quick {
@@ -181,7 +150,47 @@ func parseFlags(args []string) (options, error) {
 	if o.parallelisms, err = parseParallelisms(*par, runtime.NumCPU()); err != nil {
 		return o, err
 	}
+	if contains(o.scenarios, scReads) && contains(o.sources, srcMariaDB) {
+		return o, errors.New("-scenarios reads: Trino reads the lake through a catalog database on the PostgreSQL source server; add -source postgres")
+	}
 	return o, o.validate()
+}
+
+// applyPresets applies -quick, -sustained and -memory to the settings
+// not given explicitly (set) and to the scenario list.
+func (o *options) applyPresets(set map[string]bool, scen *string, sustained, memory bool) {
+	if o.quick {
+		quick := map[string]func(){
+			"rows": func() { o.rows = 200_000 }, "changes": func() { o.changes = 100_000 },
+			"bigtxn": func() { o.bigTxn = 100_000 }, "duration": func() { o.duration = 15 * time.Second },
+			"runs": func() { o.runs = 1 }, "hugetxn": func() { o.hugeTxn = 500_000 },
+			"large-value-mib": func() { o.largeValueMiB = 8 },
+		}
+		for name, apply := range quick {
+			if !set[name] {
+				apply()
+			}
+		}
+	}
+	if sustained {
+		sustain := map[string]func(){
+			"scenarios": func() { *scen = scFreshness }, "duration": func() { o.duration = 10 * time.Minute },
+			"compaction-interval": func() { o.compactEvery = time.Minute }, "label": func() { o.label = "sustained" },
+		}
+		for name, apply := range sustain {
+			if !set[name] {
+				apply()
+			}
+		}
+	}
+	if memory {
+		if !set["scenarios"] {
+			*scen = strings.Join(memoryScenarios, ",")
+		}
+		if !set["rows"] {
+			o.rows = 4000
+		}
+	}
 }
 
 // validate checks the numeric settings.
@@ -197,6 +206,8 @@ func (o options) validate() error {
 		return errors.New("-rows: must be at least 4000")
 	case o.chunkRows < 1:
 		return errors.New("-chunk-rows: must be positive")
+	case o.readsRate <= 0 || o.readsDuration <= 0:
+		return errors.New("-reads-rate and -reads-duration: must be positive")
 	case o.compactEvery < 0 || o.filesEvery <= 0:
 		return errors.New("-compaction-interval must not be negative and -files-every must be positive")
 	case o.txnChanges < 5 || o.freshTxnChanges < 5:
@@ -428,6 +439,7 @@ func runSource(ctx context.Context, o options, log *slog.Logger, kind, bin, floe
 		}
 	}
 	b := &bench{o: o, log: log, src: src, floe: runner, tables: info.Tables}
+	defer b.stopReadServices()
 	for _, name := range o.scenarios {
 		log.Info("scenario", "name", name)
 		if name == scSnapshot {

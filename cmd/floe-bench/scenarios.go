@@ -15,6 +15,8 @@ type bench struct {
 	src    benchSource
 	floe   *floeRunner
 	tables []string
+	// reads are the reads scenario's S3 and Trino, once started.
+	reads *readServices
 }
 
 // Generous ceilings: a run that takes longer has hung.
@@ -55,6 +57,8 @@ func (b *bench) runScenario(ctx context.Context, name string) (Scenario, error) 
 			r, err = b.catchUpRun(ctx, name, i, workload{BigInsert: b.o.hugeTxn})
 		case scLargeValues:
 			r, err = b.largeValuesRun(ctx, i)
+		case scReads:
+			r, err = b.readsRun(ctx, i)
 		default:
 			return sc, fmt.Errorf("unknown scenario %q", name)
 		}
@@ -160,7 +164,7 @@ func (b *bench) snapshotRun(ctx context.Context, i, parallelism int) (Run, error
 			return Run{}, err
 		}
 	}
-	d, err := b.floe.newPipelineWith(fmt.Sprintf("snap%d-p%d", i, parallelism), "initial_only", b.tables, b.o.streamInterval,
+	d, err := b.floe.newPipelineWith(fmt.Sprintf("snap%dp%d", i, parallelism), "initial_only", b.tables, b.o.streamInterval,
 		pipelineOpts{parallelism: parallelism})
 	if err != nil {
 		return Run{}, err
@@ -306,11 +310,7 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 // default checkpoint interval and measures, per transaction, the delay
 // from its source commit to the poll that saw it committed in Iceberg.
 func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
-	var po pipelineOpts
-	if b.o.compactEvery > 0 {
-		po.compaction = fmt.Sprintf("  enabled: true\n  interval: %s\n", b.o.compactEvery)
-	}
-	d, err := b.floe.newPipelineWith(fmt.Sprintf("fresh%d", i), "never", b.tables, b.o.interval, po)
+	d, err := b.floe.newPipelineWith(fmt.Sprintf("fresh%d", i), "never", b.tables, b.o.interval, b.freshnessOpts())
 	if err != nil {
 		return Run{}, err
 	}
@@ -405,6 +405,16 @@ func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
 		FloeSeconds: ap.Elapsed.Seconds(), PeakRSSBytes: p.peakRSS(), CPUSeconds: round3(p.cpuSeconds()),
 		P50Seconds: ptr(percentile(delays, 50)), P99Seconds: ptr(p99), MaxSeconds: ptr(percentile(delays, 100)),
 		Files: files, CompactionPasses: passes, Profile: b.profileName(profile)}, nil
+}
+
+// freshnessOpts are the freshness pipeline's settings: background
+// compaction every -compaction-interval when set.
+func (b *bench) freshnessOpts() pipelineOpts {
+	var po pipelineOpts
+	if b.o.compactEvery > 0 {
+		po.compaction = fmt.Sprintf("  enabled: true\n  interval: %s\n", b.o.compactEvery)
+	}
+	return po
 }
 
 // cleanup drops a finished pipeline's slot, publication and lake (unless
