@@ -50,7 +50,8 @@
 //     reported (files.go).
 //
 //   - reads (only when named; PostgreSQL only): Trino query latency
-//     while floe snapshots the tables and then streams a paced load
+//     while floe snapshots the tables and then streams a paced update-heavy
+//     load (insert:update:delete 1:8:1)
 //     (-reads-rate for -reads-duration at the -interval checkpoints): a
 //     full scan (count, sum) and a key lookup of the orders table, back
 //     to back, p50/p99; then floe stops, `floe compact` runs and the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"testing"
 	"time"
@@ -83,4 +84,22 @@ func TestParseFlagsScenarios(t *testing.T) {
 	assert.Equal(t, []string{scReads}, o.scenarios)
 	_, err = parseFlags([]string{"-compaction-interval", "-1s"})
 	require.ErrorContains(t, err, "-compaction-interval")
+}
+
+// TestWorkloadMix: the default mix is 2:2:1 as before; the reads
+// scenario's update-heavy mix makes 80 % of the changes updates.
+func TestWorkloadMix(t *testing.T) {
+	assert.Equal(t, txnMix{ins: 20, upd: 20, del: 10}, workloadMix(50, false))
+	assert.Equal(t, txnMix{ins: 40, upd: 40, del: 20}, workloadMix(100, false))
+	heavy := workloadMix(50, true)
+	assert.Equal(t, txnMix{ins: 5, upd: 40, del: 5}, heavy)
+	assert.Equal(t, int64(50), heavy.changes())
+
+	r := &idRange{lo: 1, hi: 1001}
+	tbl := benchTable{name: "t", gen: "g", set: "v = v + 1"}
+	del, ins, upd := workloadTxn(tbl, r, rand.New(rand.NewPCG(1, 2)), heavy, pgSeries)
+	assert.Equal(t, "DELETE FROM t WHERE id >= 1 AND id < 6", del)
+	assert.Equal(t, "INSERT INTO t SELECT g FROM generate_series(1001::bigint, 1005) g", ins)
+	assert.Contains(t, upd, "UPDATE t SET v = v + 1 WHERE id >= ")
+	assert.Equal(t, idRange{lo: 6, hi: 1006}, *r)
 }

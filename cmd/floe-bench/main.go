@@ -98,7 +98,7 @@ func parseFlags(args []string) (options, error) {
 	par := fs.String("parallelism", "1,2,all", "snapshot.parallelism values the snapshot scenario measures, comma-separated (all = every core); each is paired with the raw chunked read at the same parallelism")
 	fs.DurationVar(&o.compactEvery, "compaction-interval", 0, "freshness: run floe with background compaction every this long (compaction.interval); 0 = floe's default (30m: no pass in a short run)")
 	fs.DurationVar(&o.filesEvery, "files-every", 5*time.Second, "freshness: how often each table's live data and delete files are counted (the maximum over the run is reported)")
-	fs.Float64Var(&o.readsRate, "reads-rate", 2_000, "reads: changes/s floe streams while Trino queries (insert:update:delete 2:2:1)")
+	fs.Float64Var(&o.readsRate, "reads-rate", 2_000, "reads: changes/s floe streams while Trino queries (update-heavy: insert:update:delete 1:8:1)")
 	fs.DurationVar(&o.readsDuration, "reads-duration", time.Minute, "reads: how long Trino queries the table while floe streams (issue 12's goal: 30m)")
 	sustained := fs.Bool("sustained", false, "freshness sustained: -scenarios freshness -duration 10m -compaction-interval 1m -label sustained (explicit flags still win)")
 	fs.IntVar(&o.chunkRows, "chunk-rows", 50_000, "snapshot chunk rows (floe and the raw COPY)")

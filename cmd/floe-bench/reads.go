@@ -284,7 +284,7 @@ func (b *bench) streamWhileQuerying(ctx context.Context, q *readQueries) (applyR
 	defer stopLoad()
 	done := make(chan applied, 1)
 	go func() {
-		ap, err := b.src.Apply(lctx, workload{TxnChanges: b.o.freshTxnChanges, Rate: b.o.readsRate, Duration: b.o.readsDuration})
+		ap, err := b.src.Apply(lctx, workload{TxnChanges: b.o.freshTxnChanges, UpdateHeavy: true, Rate: b.o.readsRate, Duration: b.o.readsDuration})
 		done <- applied{ap, err}
 	}()
 	var res *applied
