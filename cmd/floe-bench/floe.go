@@ -210,6 +210,16 @@ func (r *floeRunner) verify(ctx context.Context, d *pipelineDir) error {
 	return nil
 }
 
+// killIfRunning kills the process unless it has exited: the deferred
+// clean-up of a scenario that may return while floe still runs.
+func (p *floeProc) killIfRunning() {
+	select {
+	case <-p.exited:
+	default:
+		p.kill()
+	}
+}
+
 // wait waits for the process to exit on its own.
 func (p *floeProc) wait(ctx context.Context, timeout time.Duration) error {
 	select {

@@ -213,13 +213,7 @@ func (b *bench) readsRun(ctx context.Context, i int) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
-	defer func() {
-		select {
-		case <-p.exited:
-		default:
-			p.kill()
-		}
-	}()
+	defer p.killIfRunning()
 	// The snapshot is committed, and the stream running, once a marker
 	// written now is committed in every table (which floe creates first).
 	if err := waitTables(ctx, d, b.tables, p, 5*time.Minute); err != nil {

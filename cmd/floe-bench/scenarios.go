@@ -319,13 +319,7 @@ func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
-	defer func() {
-		select {
-		case <-p.exited:
-		default:
-			p.kill()
-		}
-	}()
+	defer p.killIfRunning()
 	if err := waitLog(ctx, p, "msg=streaming", 2*time.Minute); err != nil {
 		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
 	}
