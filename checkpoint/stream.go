@@ -286,7 +286,7 @@ func (c *Coordinator) adoptLayout(ctx context.Context, b capture.Batch, inTxn bo
 	if changes != nil {
 		t.layout = t.table.Layout()
 		// Registered before the table evolved; this finds that entry.
-		entry, err := c.registerLayout(ctx, t.id, t.table.Ident(), t.layout)
+		entry, err := c.registerLayout(ctx, t.id, t.table.Ident(), t.layout, t.table.FormerNames())
 		if err != nil {
 			return fmt.Errorf("schema change of %s at %s: %w", t.id, b.Position, err)
 		}
@@ -326,7 +326,7 @@ func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at cap
 			}
 		}
 	}
-	if _, err := c.registerLayout(ctx, id, tbl.Ident(), evolved); err != nil {
+	if _, err := c.registerLayout(ctx, id, tbl.Ident(), evolved, tbl.FormerNames()); err != nil {
 		return nil, err
 	}
 	if err := beforeCommit(); err != nil {
