@@ -14,6 +14,19 @@ const (
 	SnapshotInitialOnly = "initial_only" // snapshot, then stop
 )
 
+// What a stream does with a change of a captured table that it cannot
+// follow from the log (capture.OpUnreadable: a column added with a
+// default, a statement-logged DML, partition operations that drop rows),
+// as configured by pipeline.on-unfollowable-change.
+const (
+	// UnfollowableResnapshot snapshots that table again online (the other
+	// tables keep streaming), as floe resnapshot --online would.
+	UnfollowableResnapshot = "resnapshot"
+	// UnfollowableStop stops the run with the change's error, which names
+	// floe resnapshot.
+	UnfollowableStop = "stop"
+)
+
 // Config holds the coordinator's tunables. The configuration file sets
 // the first four (pipeline.checkpoint-interval, source.snapshot.*); the
 // others only a program does. Start from Defaults(); New fills the zero
@@ -41,12 +54,18 @@ type Config struct {
 	// a quiet table must not pin it to a point the source may have
 	// discarded (an expired binlog).
 	IdleCommitInterval time.Duration
+	// UnfollowableChange is UnfollowableResnapshot or UnfollowableStop
+	// (pipeline.on-unfollowable-change). Resnapshot needs Options.Control
+	// and a snapshot mode other than SnapshotNever; without them the run
+	// stops as with UnfollowableStop.
+	UnfollowableChange string
 }
 
 // Defaults returns the defaults: a checkpoint every 10s, snapshot mode
 // initial reading 2 chunks of 50,000 rows at once, a checkpoint cut early
-// at 1,000,000 buffered changes, 64 MiB per table buffer, and an idle
-// table's position moved up every 5 minutes.
+// at 1,000,000 buffered changes, 64 MiB per table buffer, an idle
+// table's position moved up every 5 minutes, and a table with a change
+// the stream cannot follow snapshotted again online.
 func Defaults() Config {
 	return Config{
 		Interval:             10 * time.Second,
@@ -56,6 +75,7 @@ func Defaults() Config {
 		MaxCheckpointChanges: 1_000_000,
 		MemoryBudget:         64 << 20,
 		IdleCommitInterval:   5 * time.Minute,
+		UnfollowableChange:   UnfollowableResnapshot,
 	}
 }
 
@@ -69,6 +89,7 @@ func (c Config) withDefaults() Config {
 	c.MaxCheckpointChanges = cmp.Or(c.MaxCheckpointChanges, d.MaxCheckpointChanges)
 	c.MemoryBudget = cmp.Or(c.MemoryBudget, d.MemoryBudget)
 	c.IdleCommitInterval = cmp.Or(c.IdleCommitInterval, d.IdleCommitInterval)
+	c.UnfollowableChange = cmp.Or(c.UnfollowableChange, d.UnfollowableChange)
 	return c
 }
 
@@ -88,5 +109,6 @@ func (c Config) Validate() []problem.Problem {
 		v.Add("MemoryBudget", "use a positive number of bytes", "%d is not positive", c.MemoryBudget)
 	}
 	v.Positive("IdleCommitInterval", c.IdleCommitInterval)
+	v.OneOf("pipeline.on-unfollowable-change", c.UnfollowableChange, UnfollowableResnapshot, UnfollowableStop)
 	return v.List
 }

@@ -13,7 +13,8 @@ import (
 // take them.
 func TestConfigDefaults(t *testing.T) {
 	want := Config{Interval: 10 * time.Second, SnapshotMode: "initial", SnapshotParallelism: 2, SnapshotChunkRows: 50000,
-		MaxCheckpointChanges: 1_000_000, MemoryBudget: 64 << 20, IdleCommitInterval: 5 * time.Minute}
+		MaxCheckpointChanges: 1_000_000, MemoryBudget: 64 << 20, IdleCommitInterval: 5 * time.Minute,
+		UnfollowableChange: "resnapshot"}
 	if d := Defaults(); d != want {
 		t.Fatalf("Defaults() = %+v, want %+v", d, want)
 	}
@@ -39,6 +40,7 @@ func TestConfigValidate(t *testing.T) {
 		{"max changes", func(c *Config) { c.MaxCheckpointChanges = -1 }, "MaxCheckpointChanges: -1 is out of range"},
 		{"memory", func(c *Config) { c.MemoryBudget = -1 }, "MemoryBudget: -1 is not positive"},
 		{"idle", func(c *Config) { c.IdleCommitInterval = -time.Minute }, "IdleCommitInterval: -1m0s is not positive"},
+		{"unfollowable", func(c *Config) { c.UnfollowableChange = "resnap" }, `pipeline.on-unfollowable-change: unknown value "resnap" (fix: use resnapshot or stop)`},
 	} {
 		c := Defaults()
 		tc.edit(&c)

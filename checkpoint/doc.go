@@ -131,14 +131,22 @@
 //   - stream.go: stream receives the batches and decides when to cut
 //     (never inside a split transaction; at a Barrier or Sync at once);
 //     adoptLayouts evolves a table whose layout changed, applyStream
-//     buffers each change or skips it when its table holds it;
+//     buffers each change or skips it when its table holds it; an
+//     unreadable change (capture.OpUnreadable: its effect on existing
+//     rows is not in the log) either stops the run or, with
+//     UnfollowableChange resnapshot, asks Control to snapshot that table
+//     again and ends the attempt at once (ErrRestart), committing nothing
+//     past it, so a crash before the table's reset commit replays it
+//     (unfollowable; checkAddedAtStart does the same for such a change
+//     found at start);
 //   - commit.go: cut commits every dirty table (commitTable, resolve) and
 //     the quiet tables due (idleTables, advanceTable), then acknowledges;
 //   - ack.go: ackCommitted, the lowest position every table committed;
 //   - window.go: the snapshot watermark windows; props.go: what a commit
 //     records, through lakewriter/ledger;
 //   - control.go: Control, an operator's requests (pausing a table,
-//     re-snapshotting one),
+//     re-snapshotting one) and the coordinator's own re-snapshot requests
+//     for unfollowable changes (each with the cause its reset records),
 //     applied between transactions (applyControl);
 //   - status.go: StatusBoard, the copy of the per-table state the
 //     coordinator publishes after recovery and at the end of every

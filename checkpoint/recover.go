@@ -105,10 +105,8 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo, tbl *
 			deferred = true
 			// The stream may evolve the table by this layout at its first
 			// change, past the start-time check of added columns: check now.
-			if ch, ok := c.opts.Source.(capture.AddedColumnChecker); ok {
-				if err := ch.CheckAddedColumns(ctx, ti.ID, added); err != nil {
-					return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
-				}
+			if err := c.checkAddedAtStart(ctx, ti.ID, added); err != nil {
+				return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
 			}
 		}
 	}

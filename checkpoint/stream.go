@@ -200,7 +200,7 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 			continue
 		}
 		if ch.Err != nil && ch.Op == capture.OpUnreadable {
-			return ch.Err // it names the table, the position and the fix
+			return c.unfollowable(t, b.Position, ch.Err)
 		}
 		if ch.Err != nil {
 			return fmt.Errorf("change of %s at %s: %w; fix: correct or delete the row at the source, then re-snapshot the table "+
@@ -222,6 +222,55 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 		c.log.Debug("skipped changes already committed", "position", b.Position.String(), "changes", skipped)
 	}
 	c.buffered += len(b.Changes) - skipped
+	return nil
+}
+
+// unfollowable answers a change of table t at pos that the stream cannot
+// follow from the log (capture.OpUnreadable; err names the table, the
+// position and the fix). With Config.UnfollowableChange resnapshot (and a
+// Control, and a snapshot mode that snapshots), the table is to be
+// snapshotted again online: the Control holds the request and the attempt
+// ends with ErrRestart at once, committing nothing more, so no table
+// position passes the change before the table's reset commit lands (a
+// crash before then replays the change, which asks again). The next
+// attempt resets the table (requestedResets) while the others resume.
+// Otherwise err stops the run.
+func (c *Coordinator) unfollowable(t *tableRun, pos capture.Position, err error) error {
+	if !c.resnapshotsUnfollowable() {
+		return err // it names the table, the position and the fix
+	}
+	c.log.Warn("a change of the table cannot be followed from the log; the table is snapshotted again while the others stream",
+		"table", t.id.String(), "position", pos.String(), "change", err.Error())
+	c.opts.Control.backfill(t.id, err.Error())
+	return fmt.Errorf("table %s: %w", t.id, ErrRestart)
+}
+
+// resnapshotsUnfollowable reports whether a table with a change its
+// stream cannot follow is snapshotted again online (see unfollowable).
+func (c *Coordinator) resnapshotsUnfollowable() bool {
+	return c.opts.UnfollowableChange == UnfollowableResnapshot && c.opts.Control != nil && c.opts.SnapshotMode != SnapshotNever
+}
+
+// checkAddedAtStart has the source (capture.AddedColumnChecker) check the
+// columns added to table id since its Iceberg table's layout, found at
+// start. A table to be snapshotted again (Control) needs no check: it is
+// emptied and read again. A refusal (a column added with a default
+// while floe was stopped: the log has no row events for the values the
+// server filled in) is the error, or, when unfollowable changes are
+// re-snapshotted, a request to snapshot the table again, which the
+// attempt's requestedResets then marks.
+func (c *Coordinator) checkAddedAtStart(ctx context.Context, id capture.TableID, added []string) error {
+	ch, ok := c.opts.Source.(capture.AddedColumnChecker)
+	if !ok || len(added) == 0 || c.opts.Control.resnapshotRequested(id) {
+		return nil
+	}
+	err := ch.CheckAddedColumns(ctx, id, added)
+	if err == nil || !c.resnapshotsUnfollowable() {
+		return err
+	}
+	c.log.Warn("a change of the table found at start cannot be followed from the log; the table is snapshotted again while the others stream",
+		"table", id.String(), "change", err.Error())
+	c.opts.Control.backfill(id, err.Error())
 	return nil
 }
 
@@ -303,7 +352,8 @@ func (c *Coordinator) adoptLayout(ctx context.Context, b capture.Batch, inTxn bo
 // what changed (nil: nothing to evolve). Only a source that follows
 // schema changes (capture.SchemaFollower) may evolve a table; for any
 // other a difference is an error naming floe resnapshot. At start, a
-// capture.AddedColumnChecker must accept the columns to be added.
+// capture.AddedColumnChecker must accept the columns to be added, unless
+// the table is to be snapshotted again (Control).
 func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at capture.Position, tbl *lakewriter.Table, src *schema.Table, beforeCommit func() error) ([]string, error) {
 	evolved, changes, err := transform.EvolveSinkLayout(tbl.Layout(), src, c.opts.Mode)
 	if err != nil || evolved == tbl.Layout() {
@@ -313,17 +363,15 @@ func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at cap
 		return nil, fmt.Errorf("the source table's layout is not the Iceberg table's (%s), and this source does not follow schema changes; re-snapshot the table with floe resnapshot",
 			strings.Join(changes, "; "))
 	}
-	if ch, ok := c.opts.Source.(capture.AddedColumnChecker); ok && at == nil {
+	if at == nil {
 		var added []string
 		for _, col := range src.Columns {
 			if tbl.Layout().Index(col.Name) < 0 {
 				added = append(added, col.Name)
 			}
 		}
-		if len(added) > 0 {
-			if err := ch.CheckAddedColumns(ctx, id, added); err != nil {
-				return nil, err
-			}
+		if err := c.checkAddedAtStart(ctx, id, added); err != nil {
+			return nil, err
 		}
 	}
 	if _, err := c.registerLayout(ctx, id, tbl.Ident(), evolved, tbl.FormerNames()); err != nil {

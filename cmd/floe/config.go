@@ -64,6 +64,9 @@ type PipelineConfig struct {
 	// 1/16 of it (at most 64 MiB); default 1024, 0 sets no limit
 	// (GOMEMLIMIT, when set, is used then). See memory.go.
 	MemoryLimitMB int
+	// OnUnfollowableChange is on-unfollowable-change
+	// (checkpoint.Config.UnfollowableChange): resnapshot (default) or stop.
+	OnUnfollowableChange string
 }
 
 // StateConfig is the `state:` section.
