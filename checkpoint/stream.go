@@ -326,13 +326,14 @@ func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at cap
 			}
 		}
 	}
-	if _, err := c.registerLayout(ctx, id, tbl.Ident(), evolved); err != nil {
+	entry, err := c.registerLayout(ctx, id, tbl.Ident(), evolved)
+	if err != nil {
 		return nil, err
 	}
 	if err := beforeCommit(); err != nil {
 		return nil, err
 	}
-	if err := tbl.Evolve(ctx, evolved); err != nil {
+	if err := tbl.EvolveProps(ctx, evolved, registryProps(entry)); err != nil {
 		return nil, err
 	}
 	c.log.Info("iceberg table evolved with its source", "table", id.String(), "position", fmtPos(at),

@@ -151,9 +151,7 @@ func TestAvroSchemaRefuses(t *testing.T) {
 	require.ErrorContains(t, err, "no columns")
 }
 
-func TestSubjectAndNames(t *testing.T) {
-	require.Equal(t, "shop.public.orders-value", Subject("shop.public", "orders"))
-	require.Equal(t, "orders-value", Subject("", "orders"))
+func TestNames(t *testing.T) {
 	require.Equal(t, "ok_name", AvroName("ok_name"))
 	require.Equal(t, "_9lives", AvroName("9lives"))
 	require.Equal(t, "caf__", AvroName("café!"))

@@ -87,7 +87,7 @@ func TestEmbeddedCompatibility(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			e := openEmbedded(t, tc.rule)
-			subject := Subject("shop", "orders")
+			subject := "shop.orders-value"
 			first, err := e.Register(ctx, subject, avroOf(t, base...))
 			require.NoError(t, err)
 			require.Equal(t, Registered{ID: 1, Version: 1}, first)
@@ -263,7 +263,7 @@ func TestEmbeddedConcurrent(t *testing.T) {
 func TestEmbeddedDocumentGolden(t *testing.T) {
 	ctx := context.Background()
 	e := openEmbedded(t, Backward)
-	subject := Subject("shop", "orders")
+	subject := "shop.orders-value"
 	_, err := e.Register(ctx, subject, avroOf(t, col("id", long, false)))
 	require.NoError(t, err)
 	_, err = e.Register(ctx, subject, avroOf(t, col("id", long, false), col("note", text, true)))
