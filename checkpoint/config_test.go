@@ -36,7 +36,8 @@ func TestConfigValidate(t *testing.T) {
 		{"mode", func(c *Config) { c.SnapshotMode = "initial-only" }, `source.snapshot.mode: unknown value "initial-only" (fix: use initial or never or initial_only (did you mean initial_only?))`},
 		{"parallelism", func(c *Config) { c.SnapshotParallelism = 65 }, "source.snapshot.parallelism: 65 is out of range (fix: use a value from 1 to 64)"},
 		{"chunk rows", func(c *Config) { c.SnapshotChunkRows = 0 }, "source.snapshot.chunk-rows: 0 is out of range"},
-		{"max changes", func(c *Config) { c.MaxCheckpointChanges = -1 }, "MaxCheckpointChanges: -1 is out of range"},
+		{"max changes", func(c *Config) { c.MaxCheckpointChanges = -1 }, "pipeline.checkpoint-max-changes: -1 is out of range"},
+		{"max bytes", func(c *Config) { c.MaxCheckpointBytes = -1 }, "pipeline.checkpoint-max-mb: -1 bytes is negative (fix: use a positive size, or 0 for no byte trigger)"},
 		{"memory", func(c *Config) { c.MemoryBudget = -1 }, "MemoryBudget: -1 is not positive"},
 		{"idle", func(c *Config) { c.IdleCommitInterval = -time.Minute }, "IdleCommitInterval: -1m0s is not positive"},
 	} {

@@ -99,7 +99,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			}
 			// A schema change is a barrier: the rows before it are
 			// committed before any change after it is applied.
-			if b.Barrier || c.buffered >= c.opts.MaxCheckpointChanges || time.Since(lastCut) >= c.opts.Interval {
+			if b.Barrier || c.volumeDue() || time.Since(lastCut) >= c.opts.Interval {
 				if err := c.flush(ctx); err != nil {
 					return errors.Join(err, stopSource())
 				}
