@@ -152,7 +152,9 @@ func TestRegistryEmbeddedMySQL(t *testing.T) {
 // basic authentication: each table's schema is registered at creation
 // under the subject registry.subject-name names (here the Iceberg
 // naming), with the configured compatibility set on its new subject, and
-// the table properties record the registry's latest version.
+// the table properties record the registry's latest version; a changed
+// naming registers the table fresh under its new subject and leaves the
+// old one alone.
 func TestRegistryConfluent(t *testing.T) {
 	fake := srfake.New(srfake.WithAuth(basicAuthHeader("floe", "reg-s3cret")))
 	defer fake.Close()
@@ -192,6 +194,24 @@ func TestRegistryConfluent(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectTableRegistry(t, e, "orders", ledger.RegistryEntry{Subject: subject, ID: latest.ID(), Version: latest.Version()})
+
+	// Switching to the default naming (an upgrade from the old one):
+	// the next start registers the table's layout fresh under the new
+	// subject, the table properties follow it, and the old subject is
+	// left as it was.
+	rewriteConfig(t, e, "  subject-name: \"{namespace}.{iceberg_table}-value\"\n", "")
+	r = e.start()
+	e.waitCaughtUp(r, 2*time.Minute)
+	e.stop(r)
+	renamed := e.loadConfig().Pipeline.Name + ".public.orders-value"
+	fresh, err := admin.GetLatestSchema(renamed)
+	if err != nil || fresh.Version() != 1 || fresh.Schema() != latest.Schema() {
+		t.Fatalf("subject %s after the naming changed: %v, %v; want version 1 of the same schema", renamed, fresh, err)
+	}
+	expectTableRegistry(t, e, "orders", ledger.RegistryEntry{Subject: renamed, ID: fresh.ID(), Version: 1})
+	if old, err := admin.GetLatestSchema(subject); err != nil || old.Version() != latest.Version() {
+		t.Fatalf("the old subject %s: %v, %v; want it left at version %d", subject, old, err, latest.Version())
+	}
 	if strings.Contains(e.tail(100000), "reg-s3cret") {
 		t.Fatal("the registry password is in the log")
 	}
