@@ -28,6 +28,10 @@ type avroField struct {
 	// hasDefault marks a nullable field, whose default is null (see
 	// MarshalJSON: encoding/json cannot tell a null default from none).
 	hasDefault bool
+	// Aliases holds the field's name before the source renamed the
+	// column (schema.Column.RenamedFrom), so that a reader of the new
+	// schema resolves the old field by it.
+	Aliases []string `json:"aliases,omitempty"`
 	// Column is the source column's name when Name had to be adjusted to
 	// be a valid Avro name.
 	Column string `json:"floe.column,omitempty"`
@@ -37,17 +41,19 @@ type avroField struct {
 func (f avroField) MarshalJSON() ([]byte, error) {
 	if f.hasDefault {
 		return json.Marshal(struct {
-			Name    string `json:"name"`
-			Type    any    `json:"type"`
-			Default any    `json:"default"`
-			Column  string `json:"floe.column,omitempty"`
-		}{f.Name, f.Type, nil, f.Column})
+			Name    string   `json:"name"`
+			Type    any      `json:"type"`
+			Default any      `json:"default"`
+			Aliases []string `json:"aliases,omitempty"`
+			Column  string   `json:"floe.column,omitempty"`
+		}{f.Name, f.Type, nil, f.Aliases, f.Column})
 	}
 	return json.Marshal(struct {
-		Name   string `json:"name"`
-		Type   any    `json:"type"`
-		Column string `json:"floe.column,omitempty"`
-	}{f.Name, f.Type, f.Column})
+		Name    string   `json:"name"`
+		Type    any      `json:"type"`
+		Aliases []string `json:"aliases,omitempty"`
+		Column  string   `json:"floe.column,omitempty"`
+	}{f.Name, f.Type, f.Aliases, f.Column})
 }
 
 type avroLogical struct {
@@ -92,7 +98,11 @@ type avroArray struct {
 //	list<T>                                     array of T (["null", T] when elements are optional)
 //
 // A column whose name is not a valid Avro name is renamed (see AvroName)
-// and keeps its original name in the field property "floe.column".
+// and keeps its original name in the field property "floe.column". A
+// column the source renamed (schema.Column.RenamedFrom set) has its old
+// name, adjusted, as an alias, so that the renamed field resolves against
+// versions written under the old name (BACKWARD); a layout read back from
+// Iceberg carries no rename, and renders without the alias.
 // The output is compact JSON and deterministic: the same layout and names
 // always yield the same bytes. It fails on a type Floe does not write, on
 // two columns whose Avro names collide, and on any result hamba/avro does
@@ -116,6 +126,9 @@ func AvroSchema(namespace, name string, layout *schema.Table) (Schema, error) {
 		f := avroField{Name: fname, Type: t}
 		if fname != c.Name {
 			f.Column = c.Name
+		}
+		if old := AvroName(c.RenamedFrom); c.RenamedFrom != "" && old != fname {
+			f.Aliases = []string{old}
 		}
 		if c.Nullable {
 			f.Type = []any{"null", t}

@@ -165,3 +165,17 @@ func TestNames(t *testing.T) {
 	_, err = ParseCompatibility("sideways")
 	require.ErrorContains(t, err, "BACKWARD")
 }
+
+// TestAvroRenameAlias: a column the source renamed carries its old name
+// (adjusted) as an alias; one read back from Iceberg carries none.
+func TestAvroRenameAlias(t *testing.T) {
+	P := iceberg.PrimitiveTypes
+	layout := &schema.Table{Columns: []schema.Column{{Name: "id", Type: P.Int64}, {Name: "B two", Type: P.String, Nullable: true, RenamedFrom: "b"}}}
+	s, err := AvroSchema("lake", "items", layout)
+	require.NoError(t, err)
+	require.Contains(t, string(s), `{"name":"B_two","type":["null","string"],"default":null,"aliases":["b"],"floe.column":"B two"}`)
+	layout.Columns[1].RenamedFrom = ""
+	s, err = AvroSchema("lake", "items", layout)
+	require.NoError(t, err)
+	require.NotContains(t, string(s), "aliases")
+}
