@@ -326,13 +326,12 @@ func redactURI(uri string) string {
 // and evolves the table (transform.EvolveSinkLayout, then Table.Evolve)
 // before writing rows in the new layout.
 func (c *Catalog) EnsureTable(ctx context.Context, id Ident, layout *schema.Table, identifier []int) (*Table, error) {
-	return c.ensureTable(ctx, id, layout, identifier, nil)
+	return c.ensureTable(c.ioContext(ctx), id, layout, identifier, nil)
 }
 
-// ensureTable is EnsureTable; a table it creates also gets the
-// properties extra.
+// ensureTable is EnsureTable on a context with the bounded S3 client
+// (ioContext); a table it creates also gets the properties extra.
 func (c *Catalog) ensureTable(ctx context.Context, id Ident, layout *schema.Table, identifier []int, extra map[string]string) (*Table, error) {
-	ctx = c.ioContext(ctx)
 	sc, err := icebergSchema(layout, identifier)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", id, err)

@@ -50,7 +50,7 @@ import (
 // maxAttempts times; a commit that reported an error but landed is
 // recognised by the reloaded schema matching layout.
 func (t *Table) Evolve(ctx context.Context, layout *schema.Table) error {
-	return t.EvolveProps(ctx, layout, nil)
+	return t.EvolveProps(t.cat.ioContext(ctx), layout, nil)
 }
 
 // EvolveProps is Evolve, and sets the table properties props in the same

@@ -41,6 +41,7 @@ func changedProps(have iceberg.Properties, want map[string]string) iceberg.Prope
 // commit of their own (none when they all match). nil props is
 // EnsureTable.
 func (c *Catalog) EnsureTableProps(ctx context.Context, id Ident, layout *schema.Table, identifier []int, props map[string]string) (*Table, error) {
+	ctx = c.ioContext(ctx)
 	tbl, err := c.ensureTable(ctx, id, layout, identifier, props)
 	if err != nil || len(props) == 0 {
 		return tbl, err

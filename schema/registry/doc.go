@@ -9,7 +9,9 @@
 // schema with logical types for decimals, dates, times, timestamps and
 // uuids. The rendering is deterministic: the same layout always yields
 // byte-identical text (pinned by testdata/avro_v1.golden), so re-registering
-// an unchanged table adds no version.
+// an unchanged table adds no version. A column the source renamed
+// (schema.Column.RenamedFrom) has its old name as an Avro alias, so that
+// the rename resolves under BACKWARD.
 //
 // # Subjects
 //
