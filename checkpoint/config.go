@@ -28,9 +28,10 @@ const (
 )
 
 // Config holds the coordinator's tunables. The configuration file sets
-// the first four (pipeline.checkpoint-interval, source.snapshot.*); the
-// others only a program does. Start from Defaults(); New fills the zero
-// fields from it.
+// the first four (pipeline.checkpoint-interval, source.snapshot.*) and
+// the volume triggers (pipeline.checkpoint-max-changes,
+// pipeline.checkpoint-max-mb); the others only a program does. Start from
+// Defaults(); New fills the zero fields from it.
 type Config struct {
 	// Interval between checkpoints (pipeline.checkpoint-interval).
 	Interval time.Duration
@@ -43,9 +44,24 @@ type Config struct {
 	// SnapshotChunkRows is the rows per snapshot chunk
 	// (source.snapshot.chunk-rows).
 	SnapshotChunkRows int
-	// MaxCheckpointChanges cuts a checkpoint early once this many changes
-	// are buffered, at the next transaction boundary.
+
+	// Volume triggers: a checkpoint is cut before Interval has passed once
+	// either is reached, at the next transaction boundary (also during
+	// the initial snapshot, after the chunk that reaches it), so a busy
+	// pipeline may run with a long Interval without its buffers and
+	// commits growing without bound; Interval still cuts a quiet one.
+	//
+	// MaxCheckpointChanges counts the changes (and snapshot rows)
+	// buffered since the last checkpoint
+	// (pipeline.checkpoint-max-changes).
 	MaxCheckpointChanges int
+	// MaxCheckpointBytes counts the estimated size of the changes in the
+	// table buffers (transform.Buffer.AppliedBytes: capture.Change.Size,
+	// the estimate sources split transactions by); 0 = no byte trigger
+	// (pipeline.checkpoint-max-mb, in MiB). Snapshot chunks written
+	// straight to data files count toward MaxCheckpointChanges only.
+	MaxCheckpointBytes int64
+
 	// MemoryBudget per table buffer in bytes; past it a buffer spills.
 	MemoryBudget int64
 	// IdleCommitInterval is how long a table without changes may keep an
@@ -63,9 +79,9 @@ type Config struct {
 
 // Defaults returns the defaults: a checkpoint every 10s, snapshot mode
 // initial reading 2 chunks of 50,000 rows at once, a checkpoint cut early
-// at 1,000,000 buffered changes, 64 MiB per table buffer, an idle
-// table's position moved up every 5 minutes, and a table with a change
-// the stream cannot follow snapshotted again online.
+// at 1,000,000 buffered changes (no byte trigger), 64 MiB per table
+// buffer, an idle table's position moved up every 5 minutes, and a table
+// with a change the stream cannot follow snapshotted again online.
 func Defaults() Config {
 	return Config{
 		Interval:             10 * time.Second,
@@ -104,7 +120,10 @@ func (c Config) Validate() []problem.Problem {
 	v.OneOf("source.snapshot.mode", c.SnapshotMode, SnapshotInitial, SnapshotNever, SnapshotInitialOnly)
 	v.Between("source.snapshot.parallelism", c.SnapshotParallelism, 1, 64)
 	v.Between("source.snapshot.chunk-rows", c.SnapshotChunkRows, 1, 1<<30)
-	v.Between("MaxCheckpointChanges", c.MaxCheckpointChanges, 1, 1<<40)
+	v.Between("pipeline.checkpoint-max-changes", c.MaxCheckpointChanges, 1, 1<<40)
+	if c.MaxCheckpointBytes < 0 {
+		v.Add("pipeline.checkpoint-max-mb", "use a positive size, or 0 for no byte trigger", "%d bytes is negative", c.MaxCheckpointBytes)
+	}
 	if c.MemoryBudget <= 0 {
 		v.Add("MemoryBudget", "use a positive number of bytes", "%d is not positive", c.MemoryBudget)
 	}

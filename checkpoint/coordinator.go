@@ -51,6 +51,9 @@ type Options struct {
 	Control *Control
 	// Registry, when set, holds each sink table's Avro schema; see registerLayout.
 	Registry registry.Registry
+	// Subjects names each table's subject in Registry; the zero value is
+	// registry.DefaultSubjectName.
+	Subjects registry.SubjectName
 }
 
 func (o *Options) setDefaults() error {

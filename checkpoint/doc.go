@@ -70,9 +70,14 @@
 //     the stream;
 //   - with Options.Registry set, a sink layout is registered (its Avro
 //     schema, schema/registry) before its Iceberg table is created or
-//     evolved, and the schema-change record names the registered version;
-//     a layout the subject's compatibility rule refuses stops the pipeline
-//     with the table unchanged (registry.go);
+//     evolved, under the subject Options.Subjects names; the
+//     schema-change record names the registered version, and the table
+//     properties floe.registry.* (ledger.RegistryEntry.TableProps) name
+//     it from the create commit, the evolution's commit, or the start of
+//     a run on a table that lacks them; a layout the subject's
+//     compatibility rule refuses stops the pipeline with the table
+//     unchanged, and a naming that maps two captured tables to one
+//     subject is refused at start (registry.go);
 //   - a table that receives no changes still moves forward: its start
 //     position is committed before streaming, and an empty commit advances
 //     it after IdleCommitInterval, so no table pins the source's resume

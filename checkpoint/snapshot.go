@@ -302,7 +302,7 @@ func (c *Coordinator) readChunk(gctx context.Context, snap capture.Snapshotter, 
 //
 // In: chunkReads (readStage), until the channel is closed.
 // Out: the rows in the tables' buffers or data writers (applyChunk) and
-// checkpoints cut every Interval or MaxCheckpointChanges changes; the
+// checkpoints cut every Interval or at a volume trigger (volumeDue); the
 // first error.
 // Guarantees: a table is started (its plan taken over, and a table to be
 // reset emptied in one commit) before any chunk of it is applied; its data
@@ -329,7 +329,7 @@ func (c *Coordinator) applyStage(ctx, writeCtx context.Context, results <-chan c
 		if bar != nil {
 			_ = bar.Add(1)
 		}
-		if time.Since(lastCut) >= c.opts.Interval || c.buffered >= c.opts.MaxCheckpointChanges {
+		if time.Since(lastCut) >= c.opts.Interval || c.volumeDue() {
 			if err = c.flush(ctx); err != nil {
 				cancelRead()
 				continue

@@ -99,7 +99,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			}
 			// A schema change is a barrier: the rows before it are
 			// committed before any change after it is applied.
-			if b.Barrier || c.buffered >= c.opts.MaxCheckpointChanges || time.Since(lastCut) >= c.opts.Interval {
+			if b.Barrier || c.volumeDue() || time.Since(lastCut) >= c.opts.Interval {
 				if err := c.flush(ctx); err != nil {
 					return errors.Join(err, stopSource())
 				}
@@ -374,13 +374,14 @@ func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at cap
 			return nil, err
 		}
 	}
-	if _, err := c.registerLayout(ctx, id, tbl.Ident(), evolved, tbl.FormerNames()); err != nil {
+	entry, err := c.registerLayout(ctx, id, tbl.Ident(), evolved, tbl.FormerNames())
+	if err != nil {
 		return nil, err
 	}
 	if err := beforeCommit(); err != nil {
 		return nil, err
 	}
-	if err := tbl.Evolve(ctx, evolved); err != nil {
+	if err := tbl.EvolveProps(ctx, evolved, registryProps(entry)); err != nil {
 		return nil, err
 	}
 	c.log.Info("iceberg table evolved with its source", "table", id.String(), "position", fmtPos(at),

@@ -108,7 +108,11 @@
 //     precision), columns made optional. Columns are never dropped,
 //     narrowed or reordered; data files written before read back with
 //     NULL in added columns and promoted values. Evolve holds the lock
-//     Commit holds.
+//     Commit holds. EvolveProps sets table properties in the same catalog
+//     commit as the schema change; EnsureTableProps gives a created table
+//     properties in its create commit and an existing one in a commit of
+//     their own; Table.SetProperties commits only values that differ
+//     (tableprops.go).
 //   - No network wait is unbounded: Options.Timeout (default 1m) bounds
 //     connecting to the catalog database, S3 and a REST catalog and every
 //     wait for data on an open connection (timeouts.go), so a half-open

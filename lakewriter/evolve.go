@@ -50,6 +50,14 @@ import (
 // maxAttempts times; a commit that reported an error but landed is
 // recognised by the reloaded schema matching layout.
 func (t *Table) Evolve(ctx context.Context, layout *schema.Table) error {
+	return t.EvolveProps(t.cat.ioContext(ctx), layout, nil)
+}
+
+// EvolveProps is Evolve, and sets the table properties props in the same
+// catalog commit as the schema change; when the schema already matches
+// layout, the properties the table lacks or holds with another value are
+// committed alone (none when they all match).
+func (t *Table) EvolveProps(ctx context.Context, layout *schema.Table, props map[string]string) error {
 	ctx = t.cat.ioContext(ctx)
 	if _, err := icebergSchema(layout, nil); err != nil {
 		return fmt.Errorf("evolve %s: %w", t.id, err)
@@ -68,15 +76,26 @@ func (t *Table) Evolve(ctx context.Context, layout *schema.Table) error {
 		if err != nil {
 			return fmt.Errorf("evolve %s: %w", t.id, err)
 		}
-		if plan.empty() {
+		changed := changedProps(base.Properties(), props)
+		if plan.empty() && len(changed) == 0 {
 			t.layout = layout
 			return nil
 		}
-		next, err := plan.commit(ctx, base, layout)
+		var next *table.Table
+		if plan.empty() {
+			next, err = commitProps(ctx, base, changed)
+		} else {
+			next, err = plan.commit(ctx, base, layout, changed)
+		}
 		if err == nil {
 			t.setCurrent(next)
 			t.layout = layout
-			t.log.Info("evolved iceberg table schema", "changes", plan.String(), "schema_id", next.Schema().ID)
+			if plan.empty() {
+				t.log.Info("iceberg table properties set", "properties", strings.Join(slices.Sorted(maps.Keys(changed)), ","))
+			} else {
+				t.log.Info("evolved iceberg table schema", "changes", plan.String(), "schema_id", next.Schema().ID,
+					"properties", strings.Join(slices.Sorted(maps.Keys(changed)), ","))
+			}
 			return nil
 		}
 		if attempt >= maxAttempts || ctx.Err() != nil || errors.Is(err, errEvolvePlan) {
@@ -229,8 +248,8 @@ func planEvolution(have *iceberg.Schema, layout *schema.Table) (*evolution, erro
 
 // commit stages e on a transaction of base, checks that the staged schema
 // is layout (order, types, nullability, identifier fields unchanged) and
-// commits it.
-func (e *evolution) commit(ctx context.Context, base *table.Table, layout *schema.Table) (*table.Table, error) {
+// commits it with the properties props.
+func (e *evolution) commit(ctx context.Context, base *table.Table, layout *schema.Table, props map[string]string) (*table.Table, error) {
 	tx := base.NewTransaction()
 	us := tx.UpdateSchema(true, false)
 	for _, n := range e.widen {
@@ -267,8 +286,10 @@ func (e *evolution) commit(ctx context.Context, base *table.Table, layout *schem
 	}
 	// An added uuid column gets its metrics mode in the same commit, so no
 	// file is ever written with its bounds (readers.go).
-	if err := tx.SetProperties(readerSafeProps(staged.Schema(), base.Properties())); err != nil {
-		return nil, fmt.Errorf("stage metrics modes: %w", err)
+	set := readerSafeProps(staged.Schema(), base.Properties())
+	maps.Copy(set, props)
+	if err := tx.SetProperties(set); err != nil {
+		return nil, fmt.Errorf("stage properties: %w", err)
 	}
 	next, err := tx.Commit(ctx)
 	if err != nil {

@@ -110,6 +110,8 @@ type Buffer struct {
 
 	row, before schema.Row // scratch rows in Layout
 	enc         []byte     // scratch encoding
+
+	applied int64 // AppliedBytes
 }
 
 // NewBuffer returns an empty Buffer.
@@ -165,6 +167,7 @@ func (b *Buffer) Apply(ch capture.Change, m Meta) error {
 	if b.closed {
 		return b.errf("apply to a closed buffer")
 	}
+	b.applied += int64(ch.Size())
 	b.counts = nil
 	switch ch.Op {
 	case capture.OpUnreadable:
@@ -600,6 +603,11 @@ func (b *Buffer) Len() int {
 	}
 	return b.countEntries().n
 }
+
+// AppliedBytes is the estimated size of the changes applied so far, the
+// sum of their capture.Change.Size: the volume the buffer has taken in,
+// whatever it kept of it (checkpoint's byte trigger).
+func (b *Buffer) AppliedBytes() int64 { return b.applied }
 
 // SpilledBytes is the number of bytes written to spill files so far.
 func (b *Buffer) SpilledBytes() int64 {

@@ -67,6 +67,14 @@ type PipelineConfig struct {
 	// OnUnfollowableChange is on-unfollowable-change
 	// (checkpoint.Config.UnfollowableChange): resnapshot (default) or stop.
 	OnUnfollowableChange string
+	// CheckpointMaxChanges (checkpoint-max-changes) and CheckpointMaxMB
+	// (checkpoint-max-mb) cut a checkpoint before checkpoint-interval once
+	// the changes buffered since the last one reach that many, or that
+	// many MiB as estimated (checkpoint.Config.MaxCheckpointChanges and
+	// MaxCheckpointBytes); default 1,000,000 changes and no size trigger
+	// (0). At least MinCheckpointMaxChanges and MinCheckpointMaxMB.
+	CheckpointMaxChanges int
+	CheckpointMaxMB      int
 }
 
 // StateConfig is the `state:` section.
@@ -249,7 +257,8 @@ func (c *Config) problemError(problems []Problem) *ConfigError {
 func DefaultConfig() *Config {
 	pg, cp, sink := postgres.Defaults(), checkpoint.Defaults(), lakewriter.Defaults()
 	return &Config{
-		Pipeline: PipelineConfig{CheckpointInterval: cp.Interval, MemoryLimitMB: defaultMemoryLimitMB},
+		Pipeline: PipelineConfig{CheckpointInterval: cp.Interval, MemoryLimitMB: defaultMemoryLimitMB,
+			CheckpointMaxChanges: cp.MaxCheckpointChanges, CheckpointMaxMB: int(cp.MaxCheckpointBytes >> 20)},
 		Source: SourceConfig{Hostname: pg.Host, Port: pg.Port, SnapshotMode: cp.SnapshotMode,
 			SnapshotParallelism: cp.SnapshotParallelism, SnapshotChunkRows: cp.SnapshotChunkRows, HeartbeatInterval: pg.HeartbeatInterval},
 		Sink:       SinkConfig{Catalog: CatalogConfig{Type: sink.CatalogType, Name: sink.CatalogName}, Mode: transform.Upsert.String(), Timeout: sink.Timeout},

@@ -99,7 +99,11 @@ type avroArray struct {
 //	list<T>                                     array of T (["null", T] when elements are optional)
 //
 // A column whose name is not a valid Avro name is renamed (see AvroName)
-// and keeps its original name in the field property "floe.column".
+// and keeps its original name in the field property "floe.column". A
+// column the source renamed (schema.Column.RenamedFrom set) has its old
+// name, adjusted, as an alias, so that the renamed field resolves against
+// versions written under the old name (BACKWARD); a layout read back from
+// Iceberg carries no rename, and renders without the alias.
 // The output is compact JSON and deterministic: the same layout and names
 // always yield the same bytes. It fails on a type Floe does not write, on
 // two columns whose Avro names collide, and on any result hamba/avro does

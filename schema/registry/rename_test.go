@@ -32,7 +32,7 @@ func avroAliased(t *testing.T, formerNames map[string][]string, cols ...schema.C
 func TestRenameKeepsBackwardCompatibility(t *testing.T) {
 	ctx := context.Background()
 	e := openEmbedded(t, Backward)
-	subject := Subject("shop", "orders")
+	subject := "shop.orders-value"
 	_, err := e.Register(ctx, subject, avroOf(t, col("id", long, false), col("qty", integer, false), col("note", text, true)))
 	require.NoError(t, err)
 
