@@ -213,6 +213,7 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 		}
 		meta.Seq = seqBase + int64(i)
 		meta.Converging = t.convergeUntil != nil && b.Position.Compare(t.convergeUntil) <= 0
+		ch.Schema = t.fit(ch.Schema)
 		if err := buf.Apply(ch, meta); err != nil {
 			return fmt.Errorf("apply %s change at %s: %w", t.id, b.Position, err)
 		}
@@ -227,9 +228,11 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 
 // adoptLayouts takes on the source layouts b's changes come in, and
 // those b.Layouts states (in table order, before the changes). A layout
-// the table's sink layout does not hold yet evolves the Iceberg table
-// (transform.EvolveSinkLayout: columns added as optional, types widened,
-// columns the source dropped kept, columns the source renamed renamed):
+// the table's sink layout does not hold yet evolves the Iceberg table as
+// pipeline.schema-change-behavior says (transform.PlanSinkChange; the
+// default, lenient: columns added as optional, types widened, columns
+// the source dropped kept, columns the source renamed renamed; ignore
+// evolves nothing and follows renames in followRenames):
 // the rows buffered in the old sink layout are committed first (at the
 // last complete transaction, before b), then the schema change is
 // committed, and later buffers use the new layout. A change the sink
@@ -279,7 +282,12 @@ func (c *Coordinator) adoptLayout(ctx context.Context, b capture.Batch, inTxn bo
 		}
 		return c.flush(ctx)
 	}
-	changes, err := c.evolveSink(ctx, t.id, b.Position, t.table, src, flushOld)
+	sinkSrc := src
+	if c.opts.SchemaChangeBehavior == transform.Ignore {
+		c.followRenames(t, src)
+		sinkSrc = t.fit(src)
+	}
+	changes, err := c.evolveSink(ctx, t.id, b.Position, t.table, sinkSrc, flushOld)
 	if err != nil {
 		return fmt.Errorf("schema change of %s at %s: %w", t.id, b.Position, err)
 	}
@@ -298,16 +306,26 @@ func (c *Coordinator) adoptLayout(ctx context.Context, b capture.Batch, inTxn bo
 }
 
 // evolveSink evolves the Iceberg schema of source table id's tbl so that
-// it holds rows of source layout src (transform.EvolveSinkLayout), seen
-// at position at (nil: at start), calling beforeCommit first, and returns
-// what changed (nil: nothing to evolve). Only a source that follows
+// it holds rows of source layout src as pipeline.schema-change-behavior
+// says (transform.PlanSinkChange; under exception a change is an error,
+// under ignore nothing evolves), seen at position at (nil: at start),
+// calling beforeCommit first, and returns what changed (nil: nothing to
+// evolve). Only a source that follows
 // schema changes (capture.SchemaFollower) may evolve a table; for any
 // other a difference is an error naming floe resnapshot. At start, a
 // capture.AddedColumnChecker must accept the columns to be added.
 func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at capture.Position, tbl *lakewriter.Table, src *schema.Table, beforeCommit func() error) ([]string, error) {
-	evolved, changes, err := transform.EvolveSinkLayout(tbl.Layout(), src, c.opts.Mode)
-	if err != nil || evolved == tbl.Layout() {
+	plan, err := transform.PlanSinkChange(tbl.Layout(), src, c.opts.Mode, c.opts.SchemaChangeBehavior, tbl.PinnedColumns())
+	if err != nil {
 		return nil, err
+	}
+	if len(plan.Skipped) > 0 {
+		c.log.Info("source schema change not applied to the iceberg table", "table", id.String(), "position", fmtPos(at),
+			"behavior", string(c.opts.SchemaChangeBehavior), "skipped", strings.Join(plan.Skipped, "; "))
+	}
+	evolved, changes := plan.Layout, plan.Changes
+	if evolved == tbl.Layout() {
+		return nil, nil
 	}
 	if f, ok := c.opts.Source.(capture.SchemaFollower); !ok || !f.FollowsSchemaChanges() {
 		return nil, fmt.Errorf("the source table's layout is not the Iceberg table's (%s), and this source does not follow schema changes; re-snapshot the table with floe resnapshot",
@@ -339,4 +357,66 @@ func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at cap
 		"changes", strings.Join(changes, "; "))
 	c.opts.Metrics.SchemaChanges.WithLabelValues(id.String()).Inc()
 	return changes, nil
+}
+
+// followRenames records, under schema-change-behavior ignore (the sink
+// table keeps its column names), the renames source layout src states:
+// a column renamed from a name that lands in sink column x (x itself,
+// or a name renamed to x before) lands in x from now on. A name src
+// has as a column of its own, not renamed, lands in its own column again.
+func (c *Coordinator) followRenames(t *tableRun, src *schema.Table) {
+	sink := t.table.Layout()
+	renamed := map[string]bool{}
+	for _, col := range src.Columns {
+		if col.RenamedFrom == "" || src.Index(col.RenamedFrom) >= 0 || sink.Index(col.Name) >= 0 {
+			continue
+		}
+		to := col.RenamedFrom
+		if a, ok := t.aliases[to]; ok {
+			to = a
+		}
+		if sink.Index(to) < 0 {
+			continue // renamed from a column the sink never had: an added one
+		}
+		if t.aliases == nil {
+			t.aliases = map[string]string{}
+		}
+		t.aliases[col.Name] = to
+		renamed[col.Name] = true
+		c.log.Info("source column renamed; its values keep landing in the iceberg column (schema-change-behavior ignore)",
+			"table", t.id.String(), "column", col.Name, "iceberg_column", to)
+	}
+	for _, col := range src.Columns {
+		if _, ok := t.aliases[col.Name]; ok && !renamed[col.Name] && col.RenamedFrom == "" {
+			delete(t.aliases, col.Name)
+		}
+	}
+	t.fitted = nil
+}
+
+// fit returns src with the renamed columns followRenames recorded under
+// their sink names (src itself when none applies), cached by src.
+func (t *tableRun) fit(src *schema.Table) *schema.Table {
+	if len(t.aliases) == 0 || src == nil {
+		return src
+	}
+	if f, ok := t.fitted[src]; ok {
+		return f
+	}
+	out := src
+	for i, col := range src.Columns {
+		to, ok := t.aliases[col.Name]
+		if !ok || src.Index(to) >= 0 {
+			continue
+		}
+		if out == src {
+			out = &schema.Table{Columns: slices.Clone(src.Columns), Key: src.Key}
+		}
+		out.Columns[i].Name, out.Columns[i].RenamedFrom = to, ""
+	}
+	if t.fitted == nil {
+		t.fitted = map[*schema.Table]*schema.Table{}
+	}
+	t.fitted[src] = out
+	return out
 }
