@@ -64,6 +64,10 @@ type PipelineConfig struct {
 	// 1/16 of it (at most 64 MiB); default 1024, 0 sets no limit
 	// (GOMEMLIMIT, when set, is used then). See memory.go.
 	MemoryLimitMB int
+	// SchemaChangeBehavior is schema-change-behavior
+	// (checkpoint.Config.SchemaChangeBehavior): lenient (default),
+	// exception, evolve, try_evolve or ignore.
+	SchemaChangeBehavior string
 }
 
 // StateConfig is the `state:` section.
@@ -246,7 +250,8 @@ func (c *Config) problemError(problems []Problem) *ConfigError {
 func DefaultConfig() *Config {
 	pg, cp, sink := postgres.Defaults(), checkpoint.Defaults(), lakewriter.Defaults()
 	return &Config{
-		Pipeline: PipelineConfig{CheckpointInterval: cp.Interval, MemoryLimitMB: defaultMemoryLimitMB},
+		Pipeline: PipelineConfig{CheckpointInterval: cp.Interval, MemoryLimitMB: defaultMemoryLimitMB,
+			SchemaChangeBehavior: string(cp.SchemaChangeBehavior)},
 		Source: SourceConfig{Hostname: pg.Host, Port: pg.Port, SnapshotMode: cp.SnapshotMode,
 			SnapshotParallelism: cp.SnapshotParallelism, SnapshotChunkRows: cp.SnapshotChunkRows, HeartbeatInterval: pg.HeartbeatInterval},
 		Sink:       SinkConfig{Catalog: CatalogConfig{Type: sink.CatalogType, Name: sink.CatalogName}, Mode: transform.Upsert.String(), Timeout: sink.Timeout},

@@ -119,11 +119,13 @@ func openCatalog(ctx context.Context, cfg *Config, log *slog.Logger) (*lakewrite
 }
 
 // checkpointConfig maps pipeline.checkpoint-interval,
-// pipeline.memory-limit-mb (the table buffers' share) and
+// pipeline.schema-change-behavior, pipeline.memory-limit-mb (the table
+// buffers' share) and
 // source.snapshot.* onto checkpoint.Config; the rest keeps its defaults.
 func checkpointConfig(cfg *Config) checkpoint.Config {
 	cc := checkpoint.Defaults()
 	cc.Interval = cfg.Pipeline.CheckpointInterval
+	cc.SchemaChangeBehavior = transform.Behavior(cfg.Pipeline.SchemaChangeBehavior)
 	cc.SnapshotMode = cfg.Source.SnapshotMode
 	cc.SnapshotParallelism = cfg.Source.SnapshotParallelism
 	cc.SnapshotChunkRows = cfg.Source.SnapshotChunkRows
