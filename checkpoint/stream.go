@@ -316,8 +316,17 @@ func (c *Coordinator) adoptLayout(ctx context.Context, b capture.Batch, inTxn bo
 // capture.AddedColumnChecker must accept the columns to be added.
 func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at capture.Position, tbl *lakewriter.Table, src *schema.Table, beforeCommit func() error) ([]string, error) {
 	plan, err := transform.PlanSinkChange(tbl.Layout(), src, c.opts.Mode, c.opts.SchemaChangeBehavior, tbl.PinnedColumns())
+	if err != nil && at == nil && c.opts.SchemaChangeBehavior == transform.Exception {
+		return nil, fmt.Errorf("at start, the source's current layout differs from the Iceberg table's (a change while floe was stopped): %w", err)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if gone, added := transform.ReplacedColumns(tbl.Layout(), src); gone != nil && c.opts.SchemaChangeBehavior == transform.Ignore {
+		// followRenames maps the renames this run saw; one before it
+		// (committed past by an earlier run) looks like this.
+		c.log.Warn("the source lacks iceberg columns and has new ones; under schema-change-behavior ignore they are written NULL and left out, which is wrong if they were renamed before this run saw it",
+			"table", id.String(), "position", fmtPos(at), "gone", strings.Join(gone, ","), "added", strings.Join(added, ","))
 	}
 	if len(plan.Skipped) > 0 {
 		c.log.Info("source schema change not applied to the iceberg table", "table", id.String(), "position", fmtPos(at),
