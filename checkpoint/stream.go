@@ -310,14 +310,22 @@ func (c *Coordinator) adoptLayout(ctx context.Context, b capture.Batch, inTxn bo
 // says (transform.PlanSinkChange; under exception a change is an error,
 // under ignore nothing evolves), seen at position at (nil: at start),
 // calling beforeCommit first, and returns what changed (nil: nothing to
-// evolve). Only a source that follows
+// evolve). Under exception a change is an error (transform.ErrStopped)
+// returned after beforeCommit, so the table is committed up to the change. Only a source that follows
 // schema changes (capture.SchemaFollower) may evolve a table; for any
 // other a difference is an error naming floe resnapshot. At start, a
 // capture.AddedColumnChecker must accept the columns to be added.
 func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at capture.Position, tbl *lakewriter.Table, src *schema.Table, beforeCommit func() error) ([]string, error) {
 	plan, err := transform.PlanSinkChange(tbl.Layout(), src, c.opts.Mode, c.opts.SchemaChangeBehavior, tbl.PinnedColumns())
-	if err != nil && at == nil && c.opts.SchemaChangeBehavior == transform.Exception {
-		return nil, fmt.Errorf("at start, the source's current layout differs from the Iceberg table's (a change while floe was stopped): %w", err)
+	if errors.Is(err, transform.ErrStopped) {
+		if at == nil {
+			return nil, fmt.Errorf("at start, the source's current layout differs from the Iceberg table's (a change while floe was stopped): %w", err)
+		}
+		// The table is committed up to the change, and no further.
+		if ferr := beforeCommit(); ferr != nil {
+			return nil, fmt.Errorf("%w (committing the rows before the change failed too: %w)", err, ferr)
+		}
+		return nil, err
 	}
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"errors"
 	"math"
 
 	"fmt"
@@ -37,6 +38,11 @@ const (
 	// onto it (added columns left out, dropped columns NULL).
 	Ignore Behavior = "ignore"
 )
+
+// ErrStopped marks the error of Exception for a change that would change
+// the sink table: nothing is wrong with the change, the behavior says to
+// stop at it.
+var ErrStopped = errors.New("pipeline.schema-change-behavior is exception")
 
 // Behaviors lists the valid behaviors, the default first.
 func Behaviors() []string {
@@ -156,8 +162,8 @@ func PlanSinkChange(sink, src *schema.Table, mode Mode, b Behavior, pinned []str
 		return out, nil
 	}
 	if b == Exception {
-		return SinkChange{}, fmt.Errorf("pipeline.schema-change-behavior is exception and the source layout changes the Iceberg table (%s); set pipeline.schema-change-behavior to lenient, evolve, try_evolve or ignore, or re-snapshot the table (floe resnapshot)",
-			strings.Join(out.Changes, "; "))
+		return SinkChange{}, fmt.Errorf("%w and the source layout changes the Iceberg table (%s); set pipeline.schema-change-behavior to lenient, evolve, try_evolve or ignore, or re-snapshot the table (floe resnapshot)",
+			ErrStopped, strings.Join(out.Changes, "; "))
 	}
 	out.Layout = withoutColumns(l, gone)
 	return out, nil

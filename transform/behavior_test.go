@@ -152,6 +152,7 @@ func TestPlanSinkChange(t *testing.T) {
 						require.ErrorContains(t, err, w.err)
 					}
 					if b == Exception && strings.HasPrefix(w.err, "(") {
+						require.ErrorIs(t, err, ErrStopped)
 						require.ErrorContains(t, err, "set pipeline.schema-change-behavior to lenient, evolve, try_evolve or ignore, or re-snapshot the table (floe resnapshot)")
 					}
 					return

@@ -217,9 +217,17 @@ func TestSchemaChangeBehaviorIgnore(t *testing.T) {
 // TestSchemaChangeBehaviorException: exception stops at the first change
 // that would change the Iceberg table, before it changes: one line names
 // the table, the position, the change and the fix, and the table holds
-// neither the new column nor any row written after the ALTER.
+// every row written before the ALTER (checkpoints are an hour apart, so
+// only the stop commits them) and none after it, nor the new column.
 func TestSchemaChangeBehaviorException(t *testing.T) {
-	e, r := newSCBEnv(t, "scb_exception", "exception", "")
+	needServers(t)
+	db := "scb_exception"
+	e := newPipelineEnv(t, db, `public\.t`, "upsert", "")
+	rewriteConfig(t, e, "pipeline:\n", "pipeline:\n  schema-change-behavior: exception\n")
+	rewriteConfig(t, e, "checkpoint-interval: 1s", "checkpoint-interval: 1h")
+	e.exec(scbSchema, "ALTER TABLE t OWNER TO u_"+db)
+	r := e.startStreaming()
+	e.exec(`UPDATE t SET a = a + 1 WHERE id <= 10`, `DELETE FROM t WHERE id = 60`)
 	want := scbSource(t, e, `SELECT id, a, b, c, d FROM t`)
 	e.exec(`ALTER TABLE t ADD COLUMN x text`, `UPDATE t SET x = 'x', a = a + 100 WHERE id <= 5`)
 	log := waitExit(t, e, r, time.Minute)
