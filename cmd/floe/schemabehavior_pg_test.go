@@ -217,8 +217,9 @@ func TestSchemaChangeBehaviorIgnore(t *testing.T) {
 // TestSchemaChangeBehaviorException: exception stops at the first change
 // that would change the Iceberg table, before it changes: one line names
 // the table, the position, the change and the fix, and the table holds
-// every row written before the ALTER (checkpoints are an hour apart, so
-// only the stop commits them) and none after it, nor the new column.
+// every row written before the ALTER (checkpoints are an hour apart: the
+// schema change's barrier commits them, as under every behavior) and none
+// after it, nor the new column.
 func TestSchemaChangeBehaviorException(t *testing.T) {
 	needServers(t)
 	db := "scb_exception"
