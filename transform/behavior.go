@@ -169,7 +169,8 @@ func PlanSinkChange(sink, src *schema.Table, mode Mode, b Behavior, pinned []str
 	return out, nil
 }
 
-// droppedSuffix ends EvolveSinkLayout's change for a dropped column.
+// droppedSuffix ends EvolveSinkLayout's change for a dropped column that
+// it makes optional ("make column c optional (the source dropped it)").
 const droppedSuffix = " optional (the source dropped it)"
 
 // droppedColumns returns the source columns of sink layout l that src

@@ -259,3 +259,28 @@ func TestBufferProjects(t *testing.T) {
 		require.ErrorContains(t, err, "table s.t")
 	}
 }
+
+// TestPlanSinkChangeChangelog: in changelog mode every source column is
+// nullable in the sink already; ignore leaves an added column out, a
+// dropped one is written NULL, and exception stops at both.
+func TestPlanSinkChangeChangelog(t *testing.T) {
+	P := iceberg.PrimitiveTypes
+	sink := SinkLayout(evoV1(), Changelog)
+	src := edit(evoV1(), func(s *schema.Table) {
+		s.Columns = slices.Delete(s.Columns, 2, 3)
+		s.Columns = append(s.Columns, schema.Column{Name: "x", Type: P.Int32})
+	})
+	got, err := PlanSinkChange(sink, src, Changelog, Ignore, nil)
+	require.NoError(t, err)
+	require.Same(t, sink, got.Layout)
+	require.Equal(t, []string{"write NULL in column b (the source dropped it)", "leave out column x (the source added it)"}, got.Skipped)
+
+	_, err = PlanSinkChange(sink, src, Changelog, Exception, nil)
+	require.ErrorIs(t, err, ErrStopped)
+	require.ErrorContains(t, err, "(add column x int; drop column b)")
+
+	got, err = PlanSinkChange(sink, src, Changelog, Evolve, nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"add column x int", "drop column b"}, got.Changes)
+	require.Equal(t, -1, got.Layout.Index("b"))
+}
