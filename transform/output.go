@@ -474,7 +474,11 @@ func (b *Buffer) project(dst schema.Row, cm *colMap, img schema.Row) error {
 			if !schema.Promotable(cm.from[i], to) {
 				v, err := narrowValue(img[j], cm.from[i], to)
 				if err != nil {
-					return b.errf("column %s: %w; the Iceberg table keeps type %s (pipeline.schema-change-behavior), so the value cannot be written exactly: set it to lenient or evolve, or re-snapshot the table (floe resnapshot)", b.layout.Columns[i].Name, err, to)
+					fix := "set it to lenient or evolve, or re-snapshot the table (floe resnapshot)"
+					if b.isKey(i) {
+						fix = "re-snapshot the table (floe resnapshot) to take the wider key"
+					}
+					return b.errf("column %s: %w; the Iceberg table keeps type %s (pipeline.schema-change-behavior), so the value cannot be written exactly: %s", b.layout.Columns[i].Name, err, to, fix)
 				}
 				dst[i] = v
 				continue

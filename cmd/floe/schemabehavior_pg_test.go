@@ -242,3 +242,40 @@ func TestSchemaChangeBehaviorException(t *testing.T) {
 	out, code := runFloe(t, e, "run", "--config", e.config)
 	expectOneLineError(t, out, code, "pipeline.schema-change-behavior is exception", "add column x string")
 }
+
+// TestSchemaChangeBehaviorTryEvolveKey: a key column widened at the
+// source (int -> bigint), which lenient and evolve refuse, is left
+// int under try_evolve: rows keep being inserted, updated and deleted by
+// it, and a key that no longer fits stops the pipeline unwritten.
+func TestSchemaChangeBehaviorTryEvolveKey(t *testing.T) {
+	needServers(t)
+	db := "scb_try_key"
+	e := newPipelineEnv(t, db, `public\.k`, "upsert", "")
+	rewriteConfig(t, e, "pipeline:\n", "pipeline:\n  schema-change-behavior: try_evolve\n")
+	e.exec(`CREATE TABLE k (id int PRIMARY KEY, v text)`, `INSERT INTO k SELECT g, 'v' || g FROM generate_series(1, 40) g`,
+		"ALTER TABLE k OWNER TO u_"+db)
+	r := e.startStreaming()
+	e.exec(`ALTER TABLE k ALTER COLUMN id TYPE bigint`,
+		`UPDATE k SET v = 'u' || id WHERE id % 3 = 0`, `DELETE FROM k WHERE id % 5 = 0`,
+		`INSERT INTO k SELECT g, 'n' || g FROM generate_series(41, 50) g`, `UPDATE k SET id = id + 100 WHERE id = 1`)
+	e.waitCaughtUp(r, time.Minute)
+	want := scbSource(t, e, `SELECT id, v FROM k`)
+	e.exec(`INSERT INTO k VALUES (5000000000, 'too wide')`)
+	log := waitExit(t, e, r, time.Minute)
+	expectOneLineError(t, log, 1, "table public.k", "column id: value 5000000000 does not fit in int",
+		"re-snapshot the table (floe resnapshot) to take the wider key")
+	tbl := e.sinkTable("k")
+	if l := tbl.Layout(); l.Columns[0].Type.String() != "int" || len(l.KeyNames()) != 1 || l.KeyNames()[0] != "id" {
+		t.Fatalf("iceberg layout %s, want the key id still int", l)
+	}
+	got := map[int64][]string{}
+	err := tbl.Scan(context.Background(), func(row schema.Row) error {
+		id := int64(row[0].(int32))
+		got[id] = []string{scbFormat(id), scbFormat(row[1])}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scbCompare(t, got, want)
+}
