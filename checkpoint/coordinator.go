@@ -135,10 +135,11 @@ type tableRun struct {
 	paused, missed bool
 
 	// aliases maps, under schema-change-behavior ignore, the source
-	// names of renamed columns to the sink columns they keep landing in
+	// names of renamed columns to the sink columns they keep landing in,
+	// holder each such sink column to the source name that holds it now
 	// (see followRenames); fitted caches source layouts with those names.
-	aliases map[string]string
-	fitted  map[*schema.Table]*schema.Table
+	aliases, holder map[string]string
+	fitted          map[*schema.Table]*schema.Table
 
 	buf *transform.Buffer
 	// data holds the rows of snapshot chunks written straight to data

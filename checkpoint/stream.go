@@ -378,14 +378,14 @@ func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at cap
 
 // followRenames records, under schema-change-behavior ignore (the sink
 // table keeps its column names), the renames source layout src states:
-// a column renamed from a name that lands in sink column x (x itself,
-// or a name renamed to x before) lands in x from now on. A name src
-// has as a column of its own, not renamed, lands in its own column again.
+// a column renamed from a name that lands in sink column x (x itself, or
+// a name renamed to x before) lands in x from now on, and is x's holder.
+// A name renamed away keeps its alias for the layouts before the rename
+// (changes of one batch may come in both); see fit.
 func (c *Coordinator) followRenames(t *tableRun, src *schema.Table) {
 	sink := t.table.Layout()
-	renamed := map[string]bool{}
 	for _, col := range src.Columns {
-		if col.RenamedFrom == "" || src.Index(col.RenamedFrom) >= 0 || sink.Index(col.Name) >= 0 {
+		if col.RenamedFrom == "" || src.Index(col.RenamedFrom) >= 0 {
 			continue
 		}
 		to := col.RenamedFrom
@@ -395,24 +395,31 @@ func (c *Coordinator) followRenames(t *tableRun, src *schema.Table) {
 		if sink.Index(to) < 0 {
 			continue // renamed from a column the sink never had: an added one
 		}
-		if t.aliases == nil {
-			t.aliases = map[string]string{}
+		if to != col.Name && sink.Index(col.Name) >= 0 {
+			// Renamed onto the name of another sink column: it lands in
+			// that column, by its name, as any column does.
+			continue
+		}
+		if t.holder == nil {
+			t.aliases, t.holder = map[string]string{}, map[string]string{}
+		}
+		t.holder[to] = col.Name
+		if to == col.Name {
+			continue // renamed back to the sink's name
 		}
 		t.aliases[col.Name] = to
-		renamed[col.Name] = true
 		c.log.Info("source column renamed; its values keep landing in the iceberg column (schema-change-behavior ignore)",
 			"table", t.id.String(), "column", col.Name, "iceberg_column", to)
-	}
-	for _, col := range src.Columns {
-		if _, ok := t.aliases[col.Name]; ok && !renamed[col.Name] && col.RenamedFrom == "" {
-			delete(t.aliases, col.Name)
-		}
 	}
 	t.fitted = nil
 }
 
 // fit returns src with the renamed columns followRenames recorded under
-// their sink names (src itself when none applies), cached by src.
+// their sink names (src itself when none applies), cached by src. A
+// column takes its sink name unless that name's holder is another column
+// of src; a column of src named like a sink column that a renamed column
+// of src lands in is a new column and is renamed out of the way (its
+// values are left out, as an added column's).
 func (t *tableRun) fit(src *schema.Table) *schema.Table {
 	if len(t.aliases) == 0 || src == nil {
 		return src
@@ -421,15 +428,25 @@ func (t *tableRun) fit(src *schema.Table) *schema.Table {
 		return f
 	}
 	out := src
+	taken := map[string]bool{}
 	for i, col := range src.Columns {
 		to, ok := t.aliases[col.Name]
-		if !ok || src.Index(to) >= 0 {
+		if !ok {
+			continue
+		}
+		if h := t.holder[to]; h != col.Name && src.Index(h) >= 0 {
 			continue
 		}
 		if out == src {
 			out = &schema.Table{Columns: slices.Clone(src.Columns), Key: src.Key}
 		}
 		out.Columns[i].Name, out.Columns[i].RenamedFrom = to, ""
+		taken[to] = true
+	}
+	for i, col := range src.Columns {
+		if out.Columns[i].Name == col.Name && taken[col.Name] {
+			out.Columns[i].Name = col.Name + " (added after a rename)"
+		}
 	}
 	if t.fitted == nil {
 		t.fitted = map[*schema.Table]*schema.Table{}
