@@ -198,6 +198,8 @@ func TestSchemaChangeBehaviorIgnore(t *testing.T) {
 	before := scbSource(t, e, `SELECT id, c FROM t`)
 	e.exec(scbAlters...)
 	e.exec(scbAfter...)
+	// A later layout change: b2 still lands in b.
+	e.exec(`ALTER TABLE t ADD COLUMN y int`, `UPDATE t SET b2 = 'z' || id, y = 1 WHERE id % 3 = 0 AND id % 2 = 0`)
 	e.waitCaughtUp(r, time.Minute)
 	want := scbSource(t, e, `SELECT id, a, b2, NULL, d FROM t`)
 	for id, row := range want {
