@@ -307,11 +307,11 @@ func (c *Coordinator) adoptLayout(ctx context.Context, b capture.Batch, inTxn bo
 
 // evolveSink evolves the Iceberg schema of source table id's tbl so that
 // it holds rows of source layout src as pipeline.schema-change-behavior
-// says (transform.PlanSinkChange; under exception a change is an error,
-// under ignore nothing evolves), seen at position at (nil: at start),
-// calling beforeCommit first, and returns what changed (nil: nothing to
-// evolve). Under exception a change is an error (transform.ErrStopped)
-// returned after beforeCommit, so the table is committed up to the change. Only a source that follows
+// says (transform.PlanSinkChange; under ignore nothing evolves), seen at
+// position at (nil: at start), calling beforeCommit first, and returns
+// what changed (nil: nothing to evolve). Under exception a change is an
+// error (transform.ErrStopped) returned after beforeCommit, so the table
+// is committed up to the change. Only a source that follows
 // schema changes (capture.SchemaFollower) may evolve a table; for any
 // other a difference is an error naming floe resnapshot. At start, a
 // capture.AddedColumnChecker must accept the columns to be added.
@@ -406,6 +406,9 @@ func (c *Coordinator) followRenames(t *tableRun, src *schema.Table) {
 		t.holder[to] = col.Name
 		if to == col.Name {
 			continue // renamed back to the sink's name
+		}
+		if t.aliases[col.Name] == to {
+			continue // a later layout stating the same rename
 		}
 		t.aliases[col.Name] = to
 		c.log.Info("source column renamed; its values keep landing in the iceberg column (schema-change-behavior ignore)",
