@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/floe-cdc/floe/schema/problem"
+	"github.com/floe-cdc/floe/transform"
 )
 
 // Snapshot modes, as configured by source.snapshot.mode.
@@ -28,13 +29,19 @@ const (
 )
 
 // Config holds the coordinator's tunables. The configuration file sets
-// the first four (pipeline.checkpoint-interval, source.snapshot.*) and
-// the volume triggers (pipeline.checkpoint-max-changes,
-// pipeline.checkpoint-max-mb); the others only a program does. Start from
-// Defaults(); New fills the zero fields from it.
+// the first five (pipeline.checkpoint-interval,
+// pipeline.schema-change-behavior, source.snapshot.*), the volume
+// triggers (pipeline.checkpoint-max-changes, pipeline.checkpoint-max-mb)
+// and UnfollowableChange (pipeline.on-unfollowable-change); the others
+// only a program does. Start from Defaults(); New fills the zero fields
+// from it.
 type Config struct {
 	// Interval between checkpoints (pipeline.checkpoint-interval).
 	Interval time.Duration
+	// SchemaChangeBehavior is what a sink table does when its source
+	// table's layout changes (pipeline.schema-change-behavior; see
+	// transform.PlanSinkChange).
+	SchemaChangeBehavior transform.Behavior
 	// SnapshotMode is one of SnapshotInitial, SnapshotNever and
 	// SnapshotInitialOnly (source.snapshot.mode).
 	SnapshotMode string
@@ -77,7 +84,8 @@ type Config struct {
 	UnfollowableChange string
 }
 
-// Defaults returns the defaults: a checkpoint every 10s, snapshot mode
+// Defaults returns the defaults: a checkpoint every 10s, schema changes
+// followed leniently (transform.Lenient), snapshot mode
 // initial reading 2 chunks of 50,000 rows at once, a checkpoint cut early
 // at 1,000,000 buffered changes (no byte trigger), 64 MiB per table
 // buffer, an idle table's position moved up every 5 minutes, and a table
@@ -85,6 +93,7 @@ type Config struct {
 func Defaults() Config {
 	return Config{
 		Interval:             10 * time.Second,
+		SchemaChangeBehavior: transform.Lenient,
 		SnapshotMode:         SnapshotInitial,
 		SnapshotParallelism:  2,
 		SnapshotChunkRows:    50_000,
@@ -99,6 +108,7 @@ func Defaults() Config {
 func (c Config) withDefaults() Config {
 	d := Defaults()
 	c.Interval = cmp.Or(c.Interval, d.Interval)
+	c.SchemaChangeBehavior = cmp.Or(c.SchemaChangeBehavior, d.SchemaChangeBehavior)
 	c.SnapshotMode = cmp.Or(c.SnapshotMode, d.SnapshotMode)
 	c.SnapshotParallelism = cmp.Or(c.SnapshotParallelism, d.SnapshotParallelism)
 	c.SnapshotChunkRows = cmp.Or(c.SnapshotChunkRows, d.SnapshotChunkRows)
@@ -117,6 +127,7 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() []problem.Problem {
 	var v problem.Checks
 	v.Positive("pipeline.checkpoint-interval", c.Interval)
+	v.OneOf("pipeline.schema-change-behavior", string(c.SchemaChangeBehavior), transform.Behaviors()...)
 	v.OneOf("source.snapshot.mode", c.SnapshotMode, SnapshotInitial, SnapshotNever, SnapshotInitialOnly)
 	v.Between("source.snapshot.parallelism", c.SnapshotParallelism, 1, 64)
 	v.Between("source.snapshot.chunk-rows", c.SnapshotChunkRows, 1, 1<<30)

@@ -137,6 +137,13 @@ type tableRun struct {
 	// is set once a change of it was passed over while paused.
 	paused, missed bool
 
+	// aliases maps, under schema-change-behavior ignore, the source
+	// names of renamed columns to the sink columns they keep landing in,
+	// holder each such sink column to the source name that holds it now
+	// (see followRenames); fitted caches source layouts with those names.
+	aliases, holder map[string]string
+	fitted          map[*schema.Table]*schema.Table
+
 	buf *transform.Buffer
 	// data holds the rows of snapshot chunks written straight to data
 	// files, bypassing buf (see direct.go); nil when none.
@@ -280,9 +287,11 @@ func (c *Coordinator) buffer(t *tableRun) (*transform.Buffer, error) {
 	if t.buf != nil {
 		return t.buf, nil
 	}
+	skip, narrow := c.opts.SchemaChangeBehavior.Projects()
 	buf, err := transform.NewBuffer(transform.BufferOptions{
 		Layout: t.layout, Mode: c.opts.Mode, SpillDir: c.opts.SpillDir,
 		MemoryBudget: c.opts.MemoryBudget, Table: t.id.String(),
+		SkipColumns: skip, Narrow: narrow,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("buffer for %s: %w", t.id, err)

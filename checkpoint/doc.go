@@ -68,6 +68,18 @@
 //     renames (renameStater) and whose current layout replaces columns
 //     of the table (transform.ReplacedColumns) leaves the evolution to
 //     the stream;
+//   - Config.SchemaChangeBehavior (pipeline.schema-change-behavior)
+//     decides that evolution (transform.PlanSinkChange): lenient (the
+//     default) as above; exception stops before the table changes, naming
+//     the table, position and changes; evolve also deletes columns the
+//     source dropped (not pinned ones: lakewriter Table.PinnedColumns);
+//     try_evolve keeps what the table cannot take; ignore never changes
+//     the schema and follows renames in the run's memory (followRenames).
+//     Under evolve, try_evolve and ignore the buffers leave out change
+//     columns the sink lacks, and under try_evolve and ignore write a
+//     wider change column's values in the sink's type only when they fit
+//     exactly (transform.BufferOptions): a value that does not stops the
+//     pipeline, never written;
 //   - with Options.Registry set, a sink layout is registered (its Avro
 //     schema, schema/registry) before its Iceberg table is created or
 //     evolved, under the subject Options.Subjects names; the

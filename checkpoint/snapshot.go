@@ -230,7 +230,7 @@ func (c *Coordinator) readStage(gctx context.Context, g *errgroup.Group, snap ca
 	readers, rctx := errgroup.WithContext(gctx)
 	for range c.opts.SnapshotParallelism {
 		readers.Go(func() error {
-			encoders := chunkEncoders{mode: c.opts.Mode, m: map[*tableRun]*chunkEncoder{}}
+			encoders := chunkEncoders{mode: c.opts.Mode, behavior: c.opts.SchemaChangeBehavior, m: map[*tableRun]*chunkEncoder{}}
 			defer encoders.release()
 			for j := range jobs {
 				held, err := budget.reserve(rctx, j.table, j.first)

@@ -213,6 +213,7 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 		}
 		meta.Seq = seqBase + int64(i)
 		meta.Converging = t.convergeUntil != nil && b.Position.Compare(t.convergeUntil) <= 0
+		ch.Schema = t.fit(ch.Schema)
 		if err := buf.Apply(ch, meta); err != nil {
 			return fmt.Errorf("apply %s change at %s: %w", t.id, b.Position, err)
 		}
@@ -246,9 +247,11 @@ func (c *Coordinator) unfollowable(t *tableRun, pos capture.Position, err error)
 }
 
 // resnapshotsUnfollowable reports whether a table with a change its
-// stream cannot follow is snapshotted again online (see unfollowable).
+// stream cannot follow is snapshotted again online (see unfollowable):
+// not under schema-change-behavior exception, which stops at any change.
 func (c *Coordinator) resnapshotsUnfollowable() bool {
-	return c.opts.UnfollowableChange == UnfollowableResnapshot && c.opts.Control != nil && c.opts.SnapshotMode != SnapshotNever
+	return c.opts.UnfollowableChange == UnfollowableResnapshot && c.opts.Control != nil && c.opts.SnapshotMode != SnapshotNever &&
+		c.opts.SchemaChangeBehavior != transform.Exception
 }
 
 // checkAddedAtStart has the source (capture.AddedColumnChecker) check the
@@ -276,9 +279,11 @@ func (c *Coordinator) checkAddedAtStart(ctx context.Context, id capture.TableID,
 
 // adoptLayouts takes on the source layouts b's changes come in, and
 // those b.Layouts states (in table order, before the changes). A layout
-// the table's sink layout does not hold yet evolves the Iceberg table
-// (transform.EvolveSinkLayout: columns added as optional, types widened,
-// columns the source dropped kept, columns the source renamed renamed):
+// the table's sink layout does not hold yet evolves the Iceberg table as
+// pipeline.schema-change-behavior says (transform.PlanSinkChange; the
+// default, lenient: columns added as optional, types widened, columns
+// the source dropped kept, columns the source renamed renamed; ignore
+// evolves nothing and follows renames in followRenames):
 // the rows buffered in the old sink layout are committed first (at the
 // last complete transaction, before b), then the schema change is
 // committed, and later buffers use the new layout. A change the sink
@@ -328,7 +333,12 @@ func (c *Coordinator) adoptLayout(ctx context.Context, b capture.Batch, inTxn bo
 		}
 		return c.flush(ctx)
 	}
-	changes, err := c.evolveSink(ctx, t.id, b.Position, t.table, src, flushOld)
+	sinkSrc := src
+	if c.opts.SchemaChangeBehavior == transform.Ignore {
+		c.followRenames(t, src)
+		sinkSrc = t.fit(src)
+	}
+	changes, err := c.evolveSink(ctx, t.id, b.Position, t.table, sinkSrc, flushOld)
 	if err != nil {
 		return fmt.Errorf("schema change of %s at %s: %w", t.id, b.Position, err)
 	}
@@ -347,17 +357,44 @@ func (c *Coordinator) adoptLayout(ctx context.Context, b capture.Batch, inTxn bo
 }
 
 // evolveSink evolves the Iceberg schema of source table id's tbl so that
-// it holds rows of source layout src (transform.EvolveSinkLayout), seen
-// at position at (nil: at start), calling beforeCommit first, and returns
-// what changed (nil: nothing to evolve). Only a source that follows
+// it holds rows of source layout src as pipeline.schema-change-behavior
+// says (transform.PlanSinkChange; under ignore nothing evolves), seen at
+// position at (nil: at start), calling beforeCommit first, and returns
+// what changed (nil: nothing to evolve). Under exception a change is an
+// error (transform.ErrStopped) returned after beforeCommit, so the table
+// is committed up to the change. Only a source that follows
 // schema changes (capture.SchemaFollower) may evolve a table; for any
 // other a difference is an error naming floe resnapshot. At start, a
 // capture.AddedColumnChecker must accept the columns to be added, unless
 // the table is to be snapshotted again (Control).
 func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at capture.Position, tbl *lakewriter.Table, src *schema.Table, beforeCommit func() error) ([]string, error) {
-	evolved, changes, err := transform.EvolveSinkLayout(tbl.Layout(), src, c.opts.Mode)
-	if err != nil || evolved == tbl.Layout() {
+	plan, err := transform.PlanSinkChange(tbl.Layout(), src, c.opts.Mode, c.opts.SchemaChangeBehavior, tbl.PinnedColumns())
+	if errors.Is(err, transform.ErrStopped) {
+		if at == nil {
+			return nil, fmt.Errorf("at start, the source's current layout differs from the Iceberg table's (a change while floe was stopped): %w", err)
+		}
+		// The table is committed up to the change, and no further.
+		if ferr := beforeCommit(); ferr != nil {
+			return nil, fmt.Errorf("%w (committing the rows before the change failed too: %w)", err, ferr)
+		}
 		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if gone, added := transform.ReplacedColumns(tbl.Layout(), src); gone != nil && c.opts.SchemaChangeBehavior == transform.Ignore {
+		// followRenames maps the renames this run saw; one before it
+		// (committed past by an earlier run) looks like this.
+		c.log.Warn("the source lacks iceberg columns and has new ones; under schema-change-behavior ignore they are written NULL and left out, which is wrong if they were renamed before this run saw it",
+			"table", id.String(), "position", fmtPos(at), "gone", strings.Join(gone, ","), "added", strings.Join(added, ","))
+	}
+	if len(plan.Skipped) > 0 {
+		c.log.Info("source schema change not applied to the iceberg table", "table", id.String(), "position", fmtPos(at),
+			"behavior", string(c.opts.SchemaChangeBehavior), "skipped", strings.Join(plan.Skipped, "; "))
+	}
+	evolved, changes := plan.Layout, plan.Changes
+	if evolved == tbl.Layout() {
+		return nil, nil
 	}
 	if f, ok := c.opts.Source.(capture.SchemaFollower); !ok || !f.FollowsSchemaChanges() {
 		return nil, fmt.Errorf("the source table's layout is not the Iceberg table's (%s), and this source does not follow schema changes; re-snapshot the table with floe resnapshot",
@@ -388,4 +425,86 @@ func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at cap
 		"changes", strings.Join(changes, "; "))
 	c.opts.Metrics.SchemaChanges.WithLabelValues(id.String()).Inc()
 	return changes, nil
+}
+
+// followRenames records, under schema-change-behavior ignore (the sink
+// table keeps its column names), the renames source layout src states:
+// a column renamed from a name that lands in sink column x (x itself, or
+// a name renamed to x before) lands in x from now on, and is x's holder.
+// A name renamed away keeps its alias for the layouts before the rename
+// (changes of one batch may come in both); see fit.
+func (c *Coordinator) followRenames(t *tableRun, src *schema.Table) {
+	sink := t.table.Layout()
+	for _, col := range src.Columns {
+		if col.RenamedFrom == "" || src.Index(col.RenamedFrom) >= 0 {
+			continue
+		}
+		to := col.RenamedFrom
+		if a, ok := t.aliases[to]; ok {
+			to = a
+		}
+		if sink.Index(to) < 0 {
+			continue // renamed from a column the sink never had: an added one
+		}
+		if to != col.Name && sink.Index(col.Name) >= 0 {
+			// Renamed onto the name of another sink column: it lands in
+			// that column, by its name, as any column does.
+			continue
+		}
+		if t.holder == nil {
+			t.aliases, t.holder = map[string]string{}, map[string]string{}
+		}
+		t.holder[to] = col.Name
+		if to == col.Name {
+			continue // renamed back to the sink's name
+		}
+		if t.aliases[col.Name] == to {
+			continue // a later layout stating the same rename
+		}
+		t.aliases[col.Name] = to
+		c.log.Info("source column renamed; its values keep landing in the iceberg column (schema-change-behavior ignore)",
+			"table", t.id.String(), "column", col.Name, "iceberg_column", to)
+	}
+	t.fitted = nil
+}
+
+// fit returns src with the renamed columns followRenames recorded under
+// their sink names (src itself when none applies), cached by src. A
+// column takes its sink name unless that name's holder is another column
+// of src; a column of src named like a sink column that a renamed column
+// of src lands in is a new column and is renamed out of the way (its
+// values are left out, as an added column's).
+func (t *tableRun) fit(src *schema.Table) *schema.Table {
+	if len(t.aliases) == 0 || src == nil {
+		return src
+	}
+	if f, ok := t.fitted[src]; ok {
+		return f
+	}
+	out := src
+	taken := map[string]bool{}
+	for i, col := range src.Columns {
+		to, ok := t.aliases[col.Name]
+		if !ok {
+			continue
+		}
+		if h := t.holder[to]; h != col.Name && src.Index(h) >= 0 {
+			continue
+		}
+		if out == src {
+			out = &schema.Table{Columns: slices.Clone(src.Columns), Key: src.Key}
+		}
+		out.Columns[i].Name, out.Columns[i].RenamedFrom = to, ""
+		taken[to] = true
+	}
+	for i, col := range src.Columns {
+		if out.Columns[i].Name == col.Name && taken[col.Name] {
+			out.Columns[i].Name = col.Name + " (added after a rename)"
+		}
+	}
+	if t.fitted == nil {
+		t.fitted = map[*schema.Table]*schema.Table{}
+	}
+	t.fitted[src] = out
+	return out
 }

@@ -45,6 +45,15 @@ type BufferOptions struct {
 	MemoryBudget int64
 	// Table names the table in errors.
 	Table string
+	// SkipColumns leaves out the values of change columns the sink
+	// layout lacks instead of refusing the change (Behavior.Projects).
+	SkipColumns bool
+	// Narrow writes values of a change column wider than its sink column
+	// (schema.Promotable(sink type, change type)) in the sink type when
+	// they fit exactly; one that does not, and a NULL in a required
+	// column, is an error naming the table, column and value
+	// (Behavior.Projects).
+	Narrow bool
 }
 
 // entry is the state of one key in Upsert mode.

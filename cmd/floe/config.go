@@ -75,6 +75,10 @@ type PipelineConfig struct {
 	// (0). At least MinCheckpointMaxChanges and MinCheckpointMaxMB.
 	CheckpointMaxChanges int
 	CheckpointMaxMB      int
+	// SchemaChangeBehavior is schema-change-behavior
+	// (checkpoint.Config.SchemaChangeBehavior): lenient (default),
+	// exception, evolve, try_evolve or ignore.
+	SchemaChangeBehavior string
 }
 
 // StateConfig is the `state:` section.
@@ -258,7 +262,8 @@ func DefaultConfig() *Config {
 	pg, cp, sink := postgres.Defaults(), checkpoint.Defaults(), lakewriter.Defaults()
 	return &Config{
 		Pipeline: PipelineConfig{CheckpointInterval: cp.Interval, MemoryLimitMB: defaultMemoryLimitMB,
-			CheckpointMaxChanges: cp.MaxCheckpointChanges, CheckpointMaxMB: int(cp.MaxCheckpointBytes >> 20)},
+			CheckpointMaxChanges: cp.MaxCheckpointChanges, CheckpointMaxMB: int(cp.MaxCheckpointBytes >> 20),
+			SchemaChangeBehavior: string(cp.SchemaChangeBehavior), OnUnfollowableChange: cp.UnfollowableChange},
 		Source: SourceConfig{Hostname: pg.Host, Port: pg.Port, SnapshotMode: cp.SnapshotMode,
 			SnapshotParallelism: cp.SnapshotParallelism, SnapshotChunkRows: cp.SnapshotChunkRows, HeartbeatInterval: pg.HeartbeatInterval},
 		Sink:       SinkConfig{Catalog: CatalogConfig{Type: sink.CatalogType, Name: sink.CatalogName}, Mode: transform.Upsert.String(), Timeout: sink.Timeout},
