@@ -240,7 +240,7 @@ func (c *Coordinator) unfollowable(t *tableRun, pos capture.Position, err error)
 	if !c.resnapshotsUnfollowable() {
 		return err // it names the table, the position and the fix
 	}
-	c.log.Warn("a change of the table cannot be followed from the log; the table is snapshotted again while the others stream",
+	c.log.Warn("a change of the table cannot be followed from the log; the table is snapshotted again online",
 		"table", t.id.String(), "position", pos.String(), "change", err.Error())
 	c.opts.Control.backfill(t.id, err.Error())
 	return fmt.Errorf("table %s: %w", t.id, ErrRestart)
@@ -271,7 +271,7 @@ func (c *Coordinator) checkAddedAtStart(ctx context.Context, id capture.TableID,
 	if err == nil || !c.resnapshotsUnfollowable() {
 		return err
 	}
-	c.log.Warn("a change of the table found at start cannot be followed from the log; the table is snapshotted again while the others stream",
+	c.log.Warn("a change of the table found at start cannot be followed from the log; the table is snapshotted again online",
 		"table", id.String(), "change", err.Error())
 	c.opts.Control.backfill(id, err.Error())
 	return nil
