@@ -208,6 +208,9 @@ func (c *Coordinator) run(ctx context.Context) error {
 		return err
 	}
 	c.requestedResets()
+	if err := c.recreatedTables(); err != nil { // tables_online.go
+		return err
+	}
 	c.initPaused()
 	c.publishStatus()
 	// Before Start alters what the source carries (the publication).
@@ -240,6 +243,7 @@ func (c *Coordinator) run(ctx context.Context) error {
 		c.log.Info("stopping after snapshot", "reason", stopReason(ctx))
 		return nil
 	}
+	c.clearDropMarks(ctx) // tables_online.go
 	if err := c.recordStart(ctx, info.From); err != nil {
 		return err
 	}
