@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"maps"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/floe-cdc/floe/checkpoint"
 	"github.com/floe-cdc/floe/deploy/e2e"
 	"github.com/floe-cdc/floe/deploy/testdb"
+	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/schema"
 )
 
@@ -93,6 +95,31 @@ func (e *mysqlEnv) churn(table string, base, n int) {
 	}
 }
 
+// waitTablesCommitted waits until each named Iceberg table, one with
+// changes, has committed the server's current position, so that a stop
+// cannot catch one of them with its commit in flight (a quiet table
+// moves up only after the idle commit interval).
+func (e *mysqlEnv) waitTablesCommitted(r *running, names ...string) {
+	e.t.Helper()
+	target, err := e2e.MySQLPosition(e.root, e.m.Flavor)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx := context.Background()
+	cfg := e.loadConfig()
+	cat, err := openCatalog(ctx, cfg, newLogger(cfg.Log, io.Discard))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer cat.Close()
+	for _, name := range names {
+		id := lakewriter.Ident{Namespace: cfg.Sink.Namespace, Name: name}
+		if err := e2e.WaitCommitted(ctx, cat, id, cfg.Pipeline.Name, target, 2*time.Minute, r, nil); err != nil {
+			e.t.Fatalf("%s: %v; log:\n%s", name, err, e.tail(60))
+		}
+	}
+}
+
 // TestMySQLTablesOnlineDrop: a captured table dropped while floe run
 // streams is kept in Iceberg, holding exactly the source's rows before
 // the drop, marked with floe.dropped-at; the other table goes on
@@ -128,6 +155,7 @@ func TestMySQLTablesOnlineDrop(t *testing.T) {
 	e.waitStreaming(r)
 	e.churn("t_keep", 3000, 5)
 	e.waitCaughtUp(r, 2*time.Minute)
+	e.waitTablesCommitted(r, "t_keep")
 	e.stop(r)
 	t.Logf("floe verify:\n%s", e.mustVerify(2))
 
@@ -170,26 +198,48 @@ func TestMySQLTablesOnlineAdd(t *testing.T) {
 	r := e.start()
 	e.waitStreaming(r)
 	e.churn("t_old", 1000, 10)
-	e.sql("CREATE TABLE t_new "+ddl, fmt.Sprintf("INSERT INTO t_new SELECT seq, CONCAT('new ', seq) FROM %s", e.m.Seq(1, 600)))
-	e.churn("t_new", 1000, 10)
-	e.floe().WaitLog(r, "restarting the stream to capture a new table", time.Minute)
-	e.churn("t_old", 2000, 5)
-	e.churn("t_new", 2000, 5)
-	e.kill(r) // during the new table's snapshot, or right after it
-	e.churn("t_new", 3000, 10)
+	// A table created under a name source.tables does not match, filled,
+	// then renamed to one it matches: its snapshot (some 500 chunks)
+	// is long enough to be killed in.
+	e.sql("CREATE TABLE stage_new "+ddl, fmt.Sprintf("INSERT INTO stage_new SELECT seq, CONCAT('new ', seq) FROM %s", e.m.Seq(1, 50_000)),
+		"RENAME TABLE stage_new TO t_new")
+	e.churn("t_new", 100_000, 10)
+	// Killed twice: once its snapshot is planned (before its first
+	// commit), and at its first commit after the restart (inside the
+	// chunks' watermark window). The restarts log what they recovered.
+	e.floe().WaitLog(r, "table=my_tadd.t_new chunks=", time.Minute)
+	e.kill(r)
+	e.churn("t_new", 150_000, 5)
 	r = e.start()
+	e.floe().WaitLog(r, "table=my_tadd.t_new checkpoint=", time.Minute)
+	e.kill(r)
+	e.churn("t_old", 2000, 5)
+	e.churn("t_new", 200_000, 5)
+	r = e.start()
+	e.churn("t_new", 300_000, 10)
 	e.waitStreaming(r)
-	e.churn("t_new", 4000, 10)
+	e.churn("t_new", 400_000, 10)
 	e.churn("t_old", 4000, 10)
 	e.waitCaughtUp(r, 2*time.Minute)
+	e.waitTablesCommitted(r, "t_old", "t_new")
+	e.stop(r)
+	for _, l := range strings.Split(e.tail(100000), "\n") {
+		if strings.Contains(l, `msg="table recovered"`) && strings.Contains(l, "t_new") {
+			t.Log(l) // after the kill: the snapshot's progress it resumed from
+		}
+	}
 	if got, want := icebergRows(t, e.pipelineEnv, "t_new"), sourceRows(t, e.root, "t_new"); !maps.Equal(got, want) {
 		t.Fatalf("t_new in iceberg (%d rows) differs from the source (%d rows)", len(got), len(want))
 	}
+	t.Logf("floe verify:\n%s", e.mustVerify(3))
 
 	// Dropped and created again under its name, while floe runs.
+	r = e.start()
+	e.waitStreaming(r)
 	e.sql("DROP TABLE t_new", "CREATE TABLE t_new "+ddl, "INSERT INTO t_new VALUES (1, 'again'), (2, 'again')")
 	e.churn("t_new", 5000, 5)
 	e.waitCaughtUp(r, 2*time.Minute)
+	e.waitTablesCommitted(r, "t_new") // t_old is quiet: nothing of it in flight
 	e.stop(r)
 	t.Logf("floe verify:\n%s", e.mustVerify(3))
 	if n := strings.Count(e.tail(100000), "table reset for its new snapshot"); n != 1 {
