@@ -67,6 +67,11 @@ func (c *Coordinator) tablesChanged(ctx context.Context, b capture.Batch) error 
 	added := false
 	for _, id := range b.Added {
 		if t := c.tables[id]; t == nil || slices.Contains(dropped, t) {
+			if !c.opts.Control.firstAdd(id, b.Position) {
+				c.log.Warn("a table created earlier that source.tables matches was not discovered by the attempt started for it; it is not captured",
+					"table", id.String(), "position", b.Position.String(), "fix", "if it exists, restart floe run")
+				continue
+			}
 			added = true
 		}
 	}
@@ -193,4 +198,27 @@ func (c *Coordinator) clearDropMarks(ctx context.Context) {
 		}
 		c.log.Info("table created again after a drop is captured; its drop mark is cleared", "table", t.id.String())
 	}
+}
+
+// firstAdd reports whether table id created at pos is seen for the first
+// time in the run (nil Control: always). A new table that the attempt
+// started for it did not discover (dropped again since, or not one
+// Discover captures) comes again when a replay passes its CREATE (a
+// table behind it, such as a paused one): it must not restart the stream
+// again and again.
+func (c *Control) firstAdd(id capture.TableID, pos capture.Position) bool {
+	if c == nil {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := id.String() + "@" + pos.String()
+	if c.added[key] {
+		return false
+	}
+	if c.added == nil {
+		c.added = map[string]bool{}
+	}
+	c.added[key] = true
+	return true
 }
