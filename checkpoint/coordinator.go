@@ -95,6 +95,10 @@ type Coordinator struct {
 	ackedPos capture.Position
 	// buffered counts changes applied since the last checkpoint.
 	buffered int
+	// dropping holds the tables found dropped at the source by the
+	// identity check, with a position every change of theirs is at or
+	// before (see dropPending in tables_online.go).
+	dropping map[capture.TableID]capture.Position
 }
 
 // tableRun is the coordinator's view of one captured table.

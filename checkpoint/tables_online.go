@@ -222,3 +222,77 @@ func (c *Control) firstAdd(id capture.TableID, pos capture.Position) bool {
 	c.added[key] = true
 	return true
 }
+
+// dropFinder is a source that tells a dropped captured table from one
+// taken out of what it carries (capture/postgres: pgoutput sends nothing
+// for a DROP TABLE, and the table leaves the publication with it).
+type dropFinder interface {
+	DroppedTables(ctx context.Context) (map[capture.TableID]bool, error)
+	CurrentPosition(ctx context.Context) (capture.Position, error)
+}
+
+// dropPending reports whether t, which the source no longer carries, was
+// dropped (the identity check then lets its commits pass). The first
+// time, it records the source's current position as the table's bound:
+// every change of t was committed before the drop, so at or before it,
+// and the stream delivers them before it passes the bound. Until then t
+// is committed as any table (it holds every change of it up to the
+// stream's position); retireDropping retires it once the stream passed
+// the bound.
+func (c *Coordinator) dropPending(ctx context.Context, t *tableRun) (bool, error) {
+	if _, ok := c.dropping[t.id]; ok {
+		return true, nil
+	}
+	f, ok := c.opts.Source.(dropFinder)
+	if !ok {
+		return false, nil
+	}
+	gone, err := f.DroppedTables(ctx)
+	if err != nil || !gone[t.id] {
+		return false, err
+	}
+	bound, err := f.CurrentPosition(ctx)
+	if err != nil {
+		return false, fmt.Errorf("position bounding the drop of %s: %w", t.id, err)
+	}
+	if c.dropping == nil {
+		c.dropping = map[capture.TableID]capture.Position{}
+	}
+	c.dropping[t.id] = bound
+	c.log.Warn("captured table dropped at the source; it is retired once the stream passes the drop", "table", t.id.String(),
+		"bound", bound.String(), "position", fmtPos(c.lastPos))
+	return true, nil
+}
+
+// retireDropping retires the tables found dropped (dropPending) whose
+// bound the stream passed and that hold nothing uncommitted: each is
+// moved to the stream's position by an empty commit when behind, then
+// marked with that position (the drop is at or before it) and retired as
+// retireDropped does. Called after every checkpoint's commits.
+func (c *Coordinator) retireDropping(ctx context.Context) error {
+	var due []*tableRun
+	for _, t := range c.order {
+		bound, ok := c.dropping[t.id]
+		if ok && c.lastPos != nil && c.lastPos.Compare(bound) >= 0 && t.buf == nil && t.data == nil {
+			due = append(due, t)
+		}
+	}
+	for _, t := range due {
+		if t.committed == nil || t.committed.Compare(c.lastPos) < 0 {
+			checkpoint := c.nextCheckpoint
+			c.nextCheckpoint++
+			if err := c.advanceTable(ctx, t, checkpoint, c.lastPos); err != nil {
+				return err
+			}
+		}
+		if err := c.retireDropped(ctx, t, capture.Batch{Position: c.lastPos, CommitTime: time.Now()}); err != nil {
+			return err
+		}
+		delete(c.dropping, t.id)
+	}
+	if len(due) > 0 {
+		c.ackCommitted()
+		c.publishStatus()
+	}
+	return nil
+}
