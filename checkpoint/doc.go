@@ -117,7 +117,13 @@
 //     attempt discovers and snapshots them. A table found at start
 //     whose Iceberg table is marked dropped (and not committed past the
 //     drop) is a new table of that name: it is reset (CauseRecreated)
-//     and its mark is removed after its reset commit (tables_online.go);
+//     and its mark is removed after its reset commit. A table the
+//     identity check finds dropped at a source that tells drops apart
+//     (dropFinder: PostgreSQL, whose stream carries no DROP) passes the
+//     check and is committed as any table until the stream passes the
+//     source position read when it was found (every change of it is at
+//     or before that), then marked with the stream's position and
+//     retired (tables_online.go);
 //   - a change the source could not decode (capture.Change.Err) is
 //     skipped when its table's committed position is at or after it, and
 //     otherwise stops the run naming the table, the value and the fix.
