@@ -99,6 +99,8 @@ type Coordinator struct {
 	// identity check, with a position every change of theirs is at or
 	// before (see dropPending in tables_online.go).
 	dropping map[capture.TableID]capture.Position
+	// newTablesAt is when findNewTables last asked the source.
+	newTablesAt time.Time
 }
 
 // tableRun is the coordinator's view of one captured table.

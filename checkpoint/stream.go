@@ -131,6 +131,9 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			if err := c.takeControl(ctx, stopSource); err != nil {
 				return err
 			}
+			if err := c.findNewTables(ctx); err != nil { // tables_online.go
+				return errors.Join(err, stopSource())
+			}
 		}
 	}
 }
