@@ -123,7 +123,10 @@
 //     check and is committed as any table until the stream passes the
 //     source position read when it was found (every change of it is at
 //     or before that), then marked with the stream's position and
-//     retired (tables_online.go);
+//     retired; a source whose stream does not announce new tables
+//     (newTableFinder: PostgreSQL) is asked for them at a checkpoint
+//     tick at most every NewTablesInterval, and one found ends the
+//     attempt with ErrRestart as an Added batch does (tables_online.go);
 //   - a change the source could not decode (capture.Change.Err) is
 //     skipped when its table's committed position is at or after it, and
 //     otherwise stops the run naming the table, the value and the fix.
