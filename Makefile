@@ -41,6 +41,10 @@ clean:
 bench: deps build ## Floe vs the raw source speed in paired runs, PostgreSQL and MariaDB, targets met or not (not part of test; ~36 min; BENCH_FLAGS=-quick: a few min)
 	$(GO) run ./cmd/floe-bench -floe $(BIN) $(BENCH_FLAGS)
 
+.PHONY: bench-reads
+bench-reads: deps build ## Trino query latency on Floe tables while floe streams vs after floe compact (issue 12; PostgreSQL; starts Trino and S3; BENCH_FLAGS=-reads-duration 30m for the goal)
+	$(GO) run ./cmd/floe-bench -floe $(BIN) -source postgres -scenarios reads $(BENCH_FLAGS)
+
 .PHONY: stress
 stress: deps ## crash, watermark and convergence tests hundreds of times under CPU burners and jitter (hours; results in deploy/stress/results)
 	$(GO) run ./deploy/stress -out deploy/stress/results $(STRESS_FLAGS)

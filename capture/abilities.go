@@ -38,7 +38,9 @@ import (
 // tables it resets; a source without it can only stream.
 type Snapshotter interface {
 	// PlanChunks splits the table into contiguous key ranges of about
-	// rowsPerChunk rows, covering the whole key space.
+	// rowsPerChunk rows, covering the whole key space; the sources in this
+	// module also end a chunk once its rows' stored bytes pass about
+	// 32 MiB (toolkit.ChunkBytes), so a chunk of huge rows holds few.
 	PlanChunks(ctx context.Context, table TableID, rowsPerChunk int) ([]Chunk, error)
 	// ReadChunk reads every row of the chunk as OpRead changes in one
 	// Batch (Position = StartInfo.From, Chunk set). Its errors name the

@@ -9,11 +9,13 @@ import (
 )
 
 // TestConfigDefaults pins the documented defaults (README:
-// pipeline.checkpoint-interval, source.snapshot.*) and that zero fields
+// pipeline.checkpoint-interval, pipeline.schema-change-behavior,
+// source.snapshot.*) and that zero fields
 // take them.
 func TestConfigDefaults(t *testing.T) {
-	want := Config{Interval: 10 * time.Second, SnapshotMode: "initial", SnapshotParallelism: 2, SnapshotChunkRows: 50000,
-		MaxCheckpointChanges: 1_000_000, MemoryBudget: 64 << 20, IdleCommitInterval: 5 * time.Minute}
+	want := Config{Interval: 10 * time.Second, SchemaChangeBehavior: transform.Lenient, SnapshotMode: "initial", SnapshotParallelism: 2, SnapshotChunkRows: 50000,
+		MaxCheckpointChanges: 1_000_000, MemoryBudget: 64 << 20, IdleCommitInterval: 5 * time.Minute,
+		UnfollowableChange: "resnapshot"}
 	if d := Defaults(); d != want {
 		t.Fatalf("Defaults() = %+v, want %+v", d, want)
 	}
@@ -33,12 +35,15 @@ func TestConfigValidate(t *testing.T) {
 		want string
 	}{
 		{"interval", func(c *Config) { c.Interval = -time.Second }, "pipeline.checkpoint-interval: -1s is not positive (fix: use a positive duration such as 10s)"},
+		{"behavior", func(c *Config) { c.SchemaChangeBehavior = "evolved" }, `pipeline.schema-change-behavior: unknown value "evolved" (fix: use lenient or exception or evolve or try_evolve or ignore (did you mean evolve?))`},
 		{"mode", func(c *Config) { c.SnapshotMode = "initial-only" }, `source.snapshot.mode: unknown value "initial-only" (fix: use initial or never or initial_only (did you mean initial_only?))`},
 		{"parallelism", func(c *Config) { c.SnapshotParallelism = 65 }, "source.snapshot.parallelism: 65 is out of range (fix: use a value from 1 to 64)"},
 		{"chunk rows", func(c *Config) { c.SnapshotChunkRows = 0 }, "source.snapshot.chunk-rows: 0 is out of range"},
-		{"max changes", func(c *Config) { c.MaxCheckpointChanges = -1 }, "MaxCheckpointChanges: -1 is out of range"},
+		{"max changes", func(c *Config) { c.MaxCheckpointChanges = -1 }, "pipeline.checkpoint-max-changes: -1 is out of range"},
+		{"max bytes", func(c *Config) { c.MaxCheckpointBytes = -1 }, "pipeline.checkpoint-max-mb: -1 bytes is negative (fix: use a positive size, or 0 for no byte trigger)"},
 		{"memory", func(c *Config) { c.MemoryBudget = -1 }, "MemoryBudget: -1 is not positive"},
 		{"idle", func(c *Config) { c.IdleCommitInterval = -time.Minute }, "IdleCommitInterval: -1m0s is not positive"},
+		{"unfollowable", func(c *Config) { c.UnfollowableChange = "resnap" }, `pipeline.on-unfollowable-change: unknown value "resnap" (fix: use resnapshot or stop)`},
 	} {
 		c := Defaults()
 		tc.edit(&c)

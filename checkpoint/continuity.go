@@ -243,9 +243,9 @@ func (c *Coordinator) resetTable(ctx context.Context, t *tableRun) error {
 	if err := c.commitTable(ctx, t, checkpoint, pos); err != nil {
 		return fmt.Errorf("reset %s: %w", t.id, err)
 	}
-	if reset.Cause == ledger.CauseRequested {
-		c.opts.Control.resnapshotDone(t.id)
-	}
+	// Whatever its cause, the reset answers a pending request to snapshot
+	// the table again (an operator's, or one for an unfollowable change).
+	c.opts.Control.resnapshotDone(t.id)
 	c.log.Warn("table reset for its new snapshot", "table", t.id.String(), "checkpoint", checkpoint, "position", t.committed.String(),
 		"previous", reset.Previous, "cause", reset.Cause)
 	return nil

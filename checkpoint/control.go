@@ -52,9 +52,9 @@ var ErrUnknownTable = errors.New("table not captured by this pipeline")
 type Control struct {
 	mu     sync.Mutex
 	paused map[capture.TableID]bool
-	// resnap holds the tables to snapshot again, until their reset
-	// commit lands.
-	resnap map[capture.TableID]bool
+	// resnap holds the tables to snapshot again, and why, until their
+	// reset commit lands.
+	resnap map[capture.TableID]ledger.Reset
 	// known are the run's captured tables once a coordinator recovered
 	// them (nil before).
 	known map[capture.TableID]bool
@@ -66,7 +66,7 @@ type Control struct {
 
 // NewControl returns a Control with no request.
 func NewControl() *Control {
-	return &Control{paused: map[capture.TableID]bool{}, resnap: map[capture.TableID]bool{}, wake: make(chan struct{}, 1)}
+	return &Control{paused: map[capture.TableID]bool{}, resnap: map[capture.TableID]ledger.Reset{}, wake: make(chan struct{}, 1)}
 }
 
 // Pause asks that table id be paused; changed is false when it was
@@ -119,7 +119,7 @@ func (c *Control) Resnapshot(id capture.TableID) error {
 	if !c.known[id] {
 		return fmt.Errorf("%w: %s", ErrUnknownTable, id)
 	}
-	c.resnap[id] = true
+	c.resnap[id] = ledger.Reset{Cause: ledger.CauseRequested, Reason: "a re-snapshot was requested through the admin API"}
 	delete(c.paused, id)
 	select {
 	case c.wake <- struct{}{}:
@@ -128,17 +128,42 @@ func (c *Control) Resnapshot(id capture.TableID) error {
 	return nil
 }
 
+// backfill asks, for the coordinator, that table id be snapshotted again
+// because of a change its stream cannot follow (reason: the change's
+// error); the run goes on as after Resnapshot. An operator's pending
+// request is kept.
+func (c *Control) backfill(id capture.TableID, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.resnap[id]; !ok {
+		c.resnap[id] = ledger.Reset{Cause: ledger.CauseUnfollowable, Reason: reason}
+	}
+	delete(c.paused, id)
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
 // ResnapshotPending reports whether a re-snapshot of id is asked for and
 // its reset commit has not landed yet.
 func (c *Control) ResnapshotPending(id capture.TableID) bool { return c.resnapshotRequested(id) }
 
 func (c *Control) resnapshotRequested(id capture.TableID) bool {
+	_, ok := c.resnapshotRequest(id)
+	return ok
+}
+
+// resnapshotRequest returns why table id is to be snapshotted again; ok
+// is false when it is not.
+func (c *Control) resnapshotRequest(id capture.TableID) (r ledger.Reset, ok bool) {
 	if c == nil {
-		return false
+		return ledger.Reset{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.resnap[id]
+	r, ok = c.resnap[id]
+	return r, ok
 }
 
 func (c *Control) resnapshotDone(id capture.TableID) {
@@ -245,7 +270,8 @@ func (c *Coordinator) applyControl(ctx context.Context) error {
 // after recovery, before the continuity checks.
 func (c *Coordinator) requestedResets() {
 	for _, t := range c.order {
-		if !c.opts.Control.resnapshotRequested(t.id) {
+		req, ok := c.opts.Control.resnapshotRequest(t.id)
+		if !ok {
 			continue
 		}
 		if t.committed == nil && t.plan == nil {
@@ -253,7 +279,7 @@ func (c *Coordinator) requestedResets() {
 			continue
 		}
 		if t.reset == nil {
-			c.markGap(t, ledger.CauseRequested, "a re-snapshot was requested through the admin API")
+			c.markGap(t, req.Cause, req.Reason)
 		}
 	}
 }

@@ -51,6 +51,9 @@ type Options struct {
 	Control *Control
 	// Registry, when set, holds each sink table's Avro schema; see registerLayout.
 	Registry registry.Registry
+	// Subjects names each table's subject in Registry; the zero value is
+	// registry.DefaultSubjectName.
+	Subjects registry.SubjectName
 }
 
 func (o *Options) setDefaults() error {
@@ -139,6 +142,13 @@ type tableRun struct {
 	// are neither buffered nor committed and its position stays; missed
 	// is set once a change of it was passed over while paused.
 	paused, missed bool
+
+	// aliases maps, under schema-change-behavior ignore, the source
+	// names of renamed columns to the sink columns they keep landing in,
+	// holder each such sink column to the source name that holds it now
+	// (see followRenames); fitted caches source layouts with those names.
+	aliases, holder map[string]string
+	fitted          map[*schema.Table]*schema.Table
 
 	buf *transform.Buffer
 	// data holds the rows of snapshot chunks written straight to data
@@ -287,9 +297,11 @@ func (c *Coordinator) buffer(t *tableRun) (*transform.Buffer, error) {
 	if t.buf != nil {
 		return t.buf, nil
 	}
+	skip, narrow := c.opts.SchemaChangeBehavior.Projects()
 	buf, err := transform.NewBuffer(transform.BufferOptions{
 		Layout: t.layout, Mode: c.opts.Mode, SpillDir: c.opts.SpillDir,
 		MemoryBudget: c.opts.MemoryBudget, Table: t.id.String(),
+		SkipColumns: skip, Narrow: narrow,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("buffer for %s: %w", t.id, err)

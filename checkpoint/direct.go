@@ -81,8 +81,9 @@ func (e *chunkEncoder) encode(b capture.Batch) ([]*lakewriter.RowBatch, error) {
 
 // chunkEncoders holds one reader's encoders, by table.
 type chunkEncoders struct {
-	mode transform.Mode
-	m    map[*tableRun]*chunkEncoder
+	mode     transform.Mode
+	behavior transform.Behavior // pipeline.schema-change-behavior
+	m        map[*tableRun]*chunkEncoder
 }
 
 // get returns the encoder of t, or nil when t's chunks go through the
@@ -93,7 +94,8 @@ func (es *chunkEncoders) get(t *tableRun) (*chunkEncoder, error) {
 	}
 	var e *chunkEncoder
 	if directTable(t, es.mode) {
-		proj, err := transform.NewProjector(transform.BufferOptions{Layout: t.layout, Mode: es.mode, Table: t.id.String()})
+		skip, narrow := es.behavior.Projects()
+		proj, err := transform.NewProjector(transform.BufferOptions{Layout: t.layout, Mode: es.mode, Table: t.id.String(), SkipColumns: skip, Narrow: narrow})
 		if err != nil {
 			return nil, err
 		}

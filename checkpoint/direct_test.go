@@ -149,10 +149,11 @@ func TestSnapshotDirectKeepsPlanProgress(t *testing.T) {
 // the snapshot at once, also while another reader waits on a read of its
 // own (a silent connection, until its read bound). Before, the failure
 // reached the snapshot only when every reader had finished, so floe run
-// restarted only after the slowest read ended.
+// restarted only after the slowest read ended. (The snapshot's first
+// chunk is read alone, see chunkBudget, so the two reads are later ones.)
 func TestFailedChunkReadStopsTheOtherReaders(t *testing.T) {
 	src, _ := fakeTables(t)
-	src.failOn, src.holdOn = "a/1", "a/0"
+	src.failOn, src.holdOn = "a/2", "a/1"
 	cat, _ := openCatalog(t)
 	done := make(chan error, 1)
 	go func() { done <- runFake(t, src, cat, transform.Upsert) }()

@@ -68,11 +68,28 @@
 //     renames (renameStater) and whose current layout replaces columns
 //     of the table (transform.ReplacedColumns) leaves the evolution to
 //     the stream;
+//   - Config.SchemaChangeBehavior (pipeline.schema-change-behavior)
+//     decides that evolution (transform.PlanSinkChange): lenient (the
+//     default) as above; exception stops before the table changes, naming
+//     the table, position and changes; evolve also deletes columns the
+//     source dropped (not pinned ones: lakewriter Table.PinnedColumns);
+//     try_evolve keeps what the table cannot take; ignore never changes
+//     the schema and follows renames in the run's memory (followRenames).
+//     Under evolve, try_evolve and ignore the buffers leave out change
+//     columns the sink lacks, and under try_evolve and ignore write a
+//     wider change column's values in the sink's type only when they fit
+//     exactly (transform.BufferOptions): a value that does not stops the
+//     pipeline, never written;
 //   - with Options.Registry set, a sink layout is registered (its Avro
 //     schema, schema/registry) before its Iceberg table is created or
-//     evolved, and the schema-change record names the registered version;
-//     a layout the subject's compatibility rule refuses stops the pipeline
-//     with the table unchanged (registry.go);
+//     evolved, under the subject Options.Subjects names; the
+//     schema-change record names the registered version, and the table
+//     properties floe.registry.* (ledger.RegistryEntry.TableProps) name
+//     it from the create commit, the evolution's commit, or the start of
+//     a run on a table that lacks them; a layout the subject's
+//     compatibility rule refuses stops the pipeline with the table
+//     unchanged, and a naming that maps two captured tables to one
+//     subject is refused at start (registry.go);
 //   - a table that receives no changes still moves forward: its start
 //     position is committed before streaming, and an empty commit advances
 //     it after IdleCommitInterval, so no table pins the source's resume
@@ -145,11 +162,21 @@
 //     encoded for data files when the chunk may skip the Buffer) and
 //     applyStage (chunkReads into buffers or data writers, checkpoints),
 //     the only one that touches a tableRun; then finishSnapshot. direct.go
-//     holds the data writers of chunks that skip the Buffer;
+//     holds the data writers of chunks that skip the Buffer; budget.go the
+//     chunkBudget that bounds the bytes of chunks read and not yet applied
+//     (twice MemoryBudget; a table's first chunk is read before its
+//     others, so that its size is known);
 //   - stream.go: stream receives the batches and decides when to cut
 //     (never inside a split transaction; at a Barrier or Sync at once);
 //     adoptLayouts evolves a table whose layout changed, applyStream
-//     buffers each change or skips it when its table holds it;
+//     buffers each change or skips it when its table holds it; an
+//     unreadable change (capture.OpUnreadable: its effect on existing
+//     rows is not in the log) either stops the run or, with
+//     UnfollowableChange resnapshot, asks Control to snapshot that table
+//     again and ends the attempt at once (ErrRestart), committing nothing
+//     past it, so a crash before the table's reset commit replays it
+//     (unfollowable; checkAddedAtStart does the same for such a change
+//     found at start);
 //   - commit.go: cut commits every dirty table (commitTable, resolve) and
 //     the quiet tables due (idleTables, advanceTable), then acknowledges;
 //   - ack.go: ackCommitted, the lowest position every table committed;
@@ -158,7 +185,8 @@
 //   - tables_online.go: tables dropped and created while the run
 //     streams (tablesChanged, retireDropped, recreatedTables);
 //   - control.go: Control, an operator's requests (pausing a table,
-//     re-snapshotting one),
+//     re-snapshotting one) and the coordinator's own re-snapshot requests
+//     for unfollowable changes (each with the cause its reset records),
 //     applied between transactions (applyControl);
 //   - status.go: StatusBoard, the copy of the per-table state the
 //     coordinator publishes after recovery and at the end of every

@@ -29,6 +29,9 @@ func (c *Coordinator) recover(ctx context.Context) error {
 	if err := c.opts.Router.Validate(ids); err != nil {
 		return err
 	}
+	if err := c.checkSubjects(ids); err != nil {
+		return err
+	}
 	// Every table is claimed before any is read (see claim): what an
 	// older run of the pipeline committed before a claim is in the
 	// history read below, and it commits nothing after it.
@@ -73,10 +76,11 @@ func (c *Coordinator) ensureTable(ctx context.Context, ti capture.TableInfo) (*l
 		identifier = layout.Key
 	}
 	ident := lakewriter.Ident{Namespace: target.Namespace, Name: target.Name}
-	if err := c.registerAtOpen(ctx, ti.ID, ident, layout); err != nil {
+	entry, err := c.registerAtOpen(ctx, ti.ID, ident, layout)
+	if err != nil {
 		return nil, err
 	}
-	tbl, err := c.opts.Catalog.EnsureTable(ctx, ident, layout, identifier)
+	tbl, err := c.opts.Catalog.EnsureTableProps(ctx, ident, layout, identifier, registryProps(entry))
 	if err != nil {
 		return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
 	}
@@ -105,10 +109,8 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo, tbl *
 			deferred = true
 			// The stream may evolve the table by this layout at its first
 			// change, past the start-time check of added columns: check now.
-			if ch, ok := c.opts.Source.(capture.AddedColumnChecker); ok {
-				if err := ch.CheckAddedColumns(ctx, ti.ID, added); err != nil {
-					return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
-				}
+			if err := c.checkAddedAtStart(ctx, ti.ID, added); err != nil {
+				return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
 			}
 		}
 	}

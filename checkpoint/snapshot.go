@@ -32,6 +32,7 @@ type chunkJob struct {
 	table   *tableRun
 	chunk   capture.Chunk
 	planned *plannedTable
+	first   bool // the table's first chunk in this run (see chunkBudget)
 }
 
 // plannedTable is a table's snapshot plan as the planner made it; the
@@ -52,6 +53,8 @@ type chunkRead struct {
 	planned *plannedTable
 	direct  bool
 	rows    []*lakewriter.RowBatch
+	bytes   int   // capture.Batch.Size of the rows as read
+	held    int64 // of the chunkBudget, freed once applied
 }
 
 func (r *chunkRead) release() {
@@ -90,8 +93,9 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 	g, gctx := errgroup.WithContext(readCtx)
 	plans := c.planStage(gctx, g, snap, todo, bar)
 	jobs := feedStage(gctx, g, todo, plans)
-	results := c.readStage(gctx, g, snap, jobs, c.convergeReader(info))
-	applyErr := c.applyStage(ctx, writeCtx, results, cancelRead, bar)
+	budget := newChunkBudget(snapshotBytes(c.opts.MemoryBudget))
+	results := c.readStage(gctx, g, snap, jobs, c.convergeReader(info), budget)
+	applyErr := c.applyStage(ctx, writeCtx, results, cancelRead, bar, budget)
 	if err := g.Wait(); err != nil {
 		return err
 	}
@@ -178,9 +182,9 @@ func feedStage(gctx context.Context, g *errgroup.Group, todo []chunkJob, plans [
 			case <-gctx.Done():
 				return nil
 			}
-			for _, ch := range planned.plan.Remaining() {
+			for k, ch := range planned.plan.Remaining() {
 				select {
-				case jobs <- chunkJob{table: td.table, chunk: ch, planned: planned}:
+				case jobs <- chunkJob{table: td.table, chunk: ch, planned: planned, first: k == 0}:
 				case <-gctx.Done():
 					return nil
 				}
@@ -203,7 +207,12 @@ func (c *Coordinator) convergeReader(info capture.StartInfo) capture.RowReader {
 	return rr
 }
 
-// readStage reads the queued chunks on g, SnapshotParallelism at once.
+// snapshotBytes is the chunkBudget of a snapshot whose tables' buffers
+// each have memoryBudget bytes: two of them.
+func snapshotBytes(memoryBudget int64) int64 { return 2 * memoryBudget }
+
+// readStage reads the queued chunks on g, SnapshotParallelism at once and
+// within budget (a chunk's reservation travels with its chunkRead).
 //
 // In: chunk jobs (feedStage); rowReader from convergeReader.
 // Out: a channel of chunkReads, one per chunk read, closed once every
@@ -213,7 +222,7 @@ func (c *Coordinator) convergeReader(info capture.StartInfo) capture.RowReader {
 // readBy, a position at or after its read.
 // Guarantees: a read that fails fails g (its error names the chunk and
 // the table); once gctx is done a read's rows are released, not sent.
-func (c *Coordinator) readStage(gctx context.Context, g *errgroup.Group, snap capture.Snapshotter, jobs <-chan chunkJob, rowReader capture.RowReader) <-chan chunkRead {
+func (c *Coordinator) readStage(gctx context.Context, g *errgroup.Group, snap capture.Snapshotter, jobs <-chan chunkJob, rowReader capture.RowReader, budget *chunkBudget) <-chan chunkRead {
 	results := make(chan chunkRead, c.opts.SnapshotParallelism)
 	// A failed read cancels the others' (rctx) at once: the snapshot ends
 	// with it, not when the slowest read in flight ends (one on a silent
@@ -221,17 +230,27 @@ func (c *Coordinator) readStage(gctx context.Context, g *errgroup.Group, snap ca
 	readers, rctx := errgroup.WithContext(gctx)
 	for range c.opts.SnapshotParallelism {
 		readers.Go(func() error {
-			encoders := chunkEncoders{mode: c.opts.Mode, m: map[*tableRun]*chunkEncoder{}}
+			encoders := chunkEncoders{mode: c.opts.Mode, behavior: c.opts.SchemaChangeBehavior, m: map[*tableRun]*chunkEncoder{}}
 			defer encoders.release()
 			for j := range jobs {
+				held, err := budget.reserve(rctx, j.table, j.first)
+				if err != nil {
+					return nil // rctx is done
+				}
 				read, err := c.readChunk(rctx, snap, &encoders, j, rowReader)
+				if err == nil && rctx.Err() == nil {
+					read.held, err = budget.settle(rctx, j.table, held, read.bytes)
+					held = 0 // settle holds read.held, or nothing on an error
+				}
 				if err != nil || rctx.Err() != nil {
+					budget.free(held + read.held)
 					read.release()
 					return err
 				}
 				select {
 				case results <- read:
 				case <-rctx.Done():
+					budget.free(read.held)
 					read.release()
 					return nil
 				}
@@ -256,7 +275,7 @@ func (c *Coordinator) readChunk(gctx context.Context, snap capture.Snapshotter, 
 		}
 		return chunkRead{}, err // it names the chunk and the table (Source.ReadChunk)
 	}
-	read := chunkRead{batch: b, n: len(b.Changes), planned: j.planned}
+	read := chunkRead{batch: b, n: len(b.Changes), planned: j.planned, bytes: b.Size()}
 	enc, err := encoders.get(j.table)
 	if err != nil {
 		return chunkRead{}, err
@@ -283,31 +302,34 @@ func (c *Coordinator) readChunk(gctx context.Context, snap capture.Snapshotter, 
 //
 // In: chunkReads (readStage), until the channel is closed.
 // Out: the rows in the tables' buffers or data writers (applyChunk) and
-// checkpoints cut every Interval or MaxCheckpointChanges changes; the
+// checkpoints cut every Interval or at a volume trigger (volumeDue); the
 // first error.
 // Guarantees: a table is started (its plan taken over, and a table to be
 // reset emptied in one commit) before any chunk of it is applied; its data
 // files are finished as soon as its last chunk is applied. After an error,
 // or once ctx is done, chunks are only drained and released, so that the
 // readers can finish; cancelRead stops them after an error.
-func (c *Coordinator) applyStage(ctx, writeCtx context.Context, results <-chan chunkRead, cancelRead context.CancelFunc, bar *progressbar.ProgressBar) error {
+func (c *Coordinator) applyStage(ctx, writeCtx context.Context, results <-chan chunkRead, cancelRead context.CancelFunc, bar *progressbar.ProgressBar, budget *chunkBudget) error {
 	// chunksLeft counts each started table's chunks not yet applied.
 	chunksLeft := map[*tableRun]int{}
 	lastCut := time.Now()
 	var err error
 	for r := range results {
 		if err != nil || ctx.Err() != nil {
+			budget.free(r.held)
 			r.release()
 			continue // drain so the readers can finish
 		}
-		if err = c.takeChunk(writeCtx, r, chunksLeft); err != nil {
+		err = c.takeChunk(writeCtx, r, chunksLeft)
+		budget.free(r.held) // the rows are in the table's buffer or data writer, or released
+		if err != nil {
 			cancelRead()
 			continue
 		}
 		if bar != nil {
 			_ = bar.Add(1)
 		}
-		if time.Since(lastCut) >= c.opts.Interval || c.buffered >= c.opts.MaxCheckpointChanges {
+		if time.Since(lastCut) >= c.opts.Interval || c.volumeDue() {
 			if err = c.flush(ctx); err != nil {
 				cancelRead()
 				continue

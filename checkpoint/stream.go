@@ -108,7 +108,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			}
 			// A schema change is a barrier: the rows before it are
 			// committed before any change after it is applied.
-			if b.Barrier || c.buffered >= c.opts.MaxCheckpointChanges || time.Since(lastCut) >= c.opts.Interval {
+			if b.Barrier || c.volumeDue() || time.Since(lastCut) >= c.opts.Interval {
 				if err := c.flush(ctx); err != nil {
 					return errors.Join(err, stopSource())
 				}
@@ -212,7 +212,7 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 			continue
 		}
 		if ch.Err != nil && ch.Op == capture.OpUnreadable {
-			return ch.Err // it names the table, the position and the fix
+			return c.unfollowable(t, b.Position, ch.Err)
 		}
 		if ch.Err != nil {
 			return fmt.Errorf("change of %s at %s: %w; fix: correct or delete the row at the source, then re-snapshot the table "+
@@ -225,6 +225,7 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 		}
 		meta.Seq = seqBase + int64(i)
 		meta.Converging = t.convergeUntil != nil && b.Position.Compare(t.convergeUntil) <= 0
+		ch.Schema = t.fit(ch.Schema)
 		if err := buf.Apply(ch, meta); err != nil {
 			return fmt.Errorf("apply %s change at %s: %w", t.id, b.Position, err)
 		}
@@ -237,11 +238,64 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 	return nil
 }
 
+// unfollowable answers a change of table t at pos that the stream cannot
+// follow from the log (capture.OpUnreadable; err names the table, the
+// position and the fix). With Config.UnfollowableChange resnapshot (and a
+// Control, and a snapshot mode that snapshots), the table is to be
+// snapshotted again online: the Control holds the request and the attempt
+// ends with ErrRestart at once, committing nothing more, so no table
+// position passes the change before the table's reset commit lands (a
+// crash before then replays the change, which asks again). The next
+// attempt resets the table (requestedResets) while the others resume.
+// Otherwise err stops the run.
+func (c *Coordinator) unfollowable(t *tableRun, pos capture.Position, err error) error {
+	if !c.resnapshotsUnfollowable() {
+		return err // it names the table, the position and the fix
+	}
+	c.log.Warn("a change of the table cannot be followed from the log; the table is snapshotted again while the others stream",
+		"table", t.id.String(), "position", pos.String(), "change", err.Error())
+	c.opts.Control.backfill(t.id, err.Error())
+	return fmt.Errorf("table %s: %w", t.id, ErrRestart)
+}
+
+// resnapshotsUnfollowable reports whether a table with a change its
+// stream cannot follow is snapshotted again online (see unfollowable):
+// not under schema-change-behavior exception, which stops at any change.
+func (c *Coordinator) resnapshotsUnfollowable() bool {
+	return c.opts.UnfollowableChange == UnfollowableResnapshot && c.opts.Control != nil && c.opts.SnapshotMode != SnapshotNever &&
+		c.opts.SchemaChangeBehavior != transform.Exception
+}
+
+// checkAddedAtStart has the source (capture.AddedColumnChecker) check the
+// columns added to table id since its Iceberg table's layout, found at
+// start. A table to be snapshotted again (Control) needs no check: it is
+// emptied and read again. A refusal (a column added with a default
+// while floe was stopped: the log has no row events for the values the
+// server filled in) is the error, or, when unfollowable changes are
+// re-snapshotted, a request to snapshot the table again, which the
+// attempt's requestedResets then marks.
+func (c *Coordinator) checkAddedAtStart(ctx context.Context, id capture.TableID, added []string) error {
+	ch, ok := c.opts.Source.(capture.AddedColumnChecker)
+	if !ok || len(added) == 0 || c.opts.Control.resnapshotRequested(id) {
+		return nil
+	}
+	err := ch.CheckAddedColumns(ctx, id, added)
+	if err == nil || !c.resnapshotsUnfollowable() {
+		return err
+	}
+	c.log.Warn("a change of the table found at start cannot be followed from the log; the table is snapshotted again while the others stream",
+		"table", id.String(), "change", err.Error())
+	c.opts.Control.backfill(id, err.Error())
+	return nil
+}
+
 // adoptLayouts takes on the source layouts b's changes come in, and
 // those b.Layouts states (in table order, before the changes). A layout
-// the table's sink layout does not hold yet evolves the Iceberg table
-// (transform.EvolveSinkLayout: columns added as optional, types widened,
-// columns the source dropped kept, columns the source renamed renamed):
+// the table's sink layout does not hold yet evolves the Iceberg table as
+// pipeline.schema-change-behavior says (transform.PlanSinkChange; the
+// default, lenient: columns added as optional, types widened, columns
+// the source dropped kept, columns the source renamed renamed; ignore
+// evolves nothing and follows renames in followRenames):
 // the rows buffered in the old sink layout are committed first (at the
 // last complete transaction, before b), then the schema change is
 // committed, and later buffers use the new layout. A change the sink
@@ -291,14 +345,19 @@ func (c *Coordinator) adoptLayout(ctx context.Context, b capture.Batch, inTxn bo
 		}
 		return c.flush(ctx)
 	}
-	changes, err := c.evolveSink(ctx, t.id, b.Position, t.table, src, flushOld)
+	sinkSrc := src
+	if c.opts.SchemaChangeBehavior == transform.Ignore {
+		c.followRenames(t, src)
+		sinkSrc = t.fit(src)
+	}
+	changes, err := c.evolveSink(ctx, t.id, b.Position, t.table, sinkSrc, flushOld)
 	if err != nil {
 		return fmt.Errorf("schema change of %s at %s: %w", t.id, b.Position, err)
 	}
 	if changes != nil {
 		t.layout = t.table.Layout()
 		// Registered before the table evolved; this finds that entry.
-		entry, err := c.registerLayout(ctx, t.id, t.table.Ident(), t.layout)
+		entry, err := c.registerLayout(ctx, t.id, t.table.Ident(), t.layout, t.table.FormerNames())
 		if err != nil {
 			return fmt.Errorf("schema change of %s at %s: %w", t.id, b.Position, err)
 		}
@@ -310,45 +369,154 @@ func (c *Coordinator) adoptLayout(ctx context.Context, b capture.Batch, inTxn bo
 }
 
 // evolveSink evolves the Iceberg schema of source table id's tbl so that
-// it holds rows of source layout src (transform.EvolveSinkLayout), seen
-// at position at (nil: at start), calling beforeCommit first, and returns
-// what changed (nil: nothing to evolve). Only a source that follows
+// it holds rows of source layout src as pipeline.schema-change-behavior
+// says (transform.PlanSinkChange; under ignore nothing evolves), seen at
+// position at (nil: at start), calling beforeCommit first, and returns
+// what changed (nil: nothing to evolve). Under exception a change is an
+// error (transform.ErrStopped) returned after beforeCommit, so the table
+// is committed up to the change. Only a source that follows
 // schema changes (capture.SchemaFollower) may evolve a table; for any
 // other a difference is an error naming floe resnapshot. At start, a
-// capture.AddedColumnChecker must accept the columns to be added.
+// capture.AddedColumnChecker must accept the columns to be added, unless
+// the table is to be snapshotted again (Control).
 func (c *Coordinator) evolveSink(ctx context.Context, id capture.TableID, at capture.Position, tbl *lakewriter.Table, src *schema.Table, beforeCommit func() error) ([]string, error) {
-	evolved, changes, err := transform.EvolveSinkLayout(tbl.Layout(), src, c.opts.Mode)
-	if err != nil || evolved == tbl.Layout() {
+	plan, err := transform.PlanSinkChange(tbl.Layout(), src, c.opts.Mode, c.opts.SchemaChangeBehavior, tbl.PinnedColumns())
+	if errors.Is(err, transform.ErrStopped) {
+		if at == nil {
+			return nil, fmt.Errorf("at start, the source's current layout differs from the Iceberg table's (a change while floe was stopped): %w", err)
+		}
+		// The table is committed up to the change, and no further.
+		if ferr := beforeCommit(); ferr != nil {
+			return nil, fmt.Errorf("%w (committing the rows before the change failed too: %w)", err, ferr)
+		}
 		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if gone, added := transform.ReplacedColumns(tbl.Layout(), src); gone != nil && c.opts.SchemaChangeBehavior == transform.Ignore {
+		// followRenames maps the renames this run saw; one before it
+		// (committed past by an earlier run) looks like this.
+		c.log.Warn("the source lacks iceberg columns and has new ones; under schema-change-behavior ignore they are written NULL and left out, which is wrong if they were renamed before this run saw it",
+			"table", id.String(), "position", fmtPos(at), "gone", strings.Join(gone, ","), "added", strings.Join(added, ","))
+	}
+	if len(plan.Skipped) > 0 {
+		c.log.Info("source schema change not applied to the iceberg table", "table", id.String(), "position", fmtPos(at),
+			"behavior", string(c.opts.SchemaChangeBehavior), "skipped", strings.Join(plan.Skipped, "; "))
+	}
+	evolved, changes := plan.Layout, plan.Changes
+	if evolved == tbl.Layout() {
+		return nil, nil
 	}
 	if f, ok := c.opts.Source.(capture.SchemaFollower); !ok || !f.FollowsSchemaChanges() {
 		return nil, fmt.Errorf("the source table's layout is not the Iceberg table's (%s), and this source does not follow schema changes; re-snapshot the table with floe resnapshot",
 			strings.Join(changes, "; "))
 	}
-	if ch, ok := c.opts.Source.(capture.AddedColumnChecker); ok && at == nil {
+	if at == nil {
 		var added []string
 		for _, col := range src.Columns {
 			if tbl.Layout().Index(col.Name) < 0 {
 				added = append(added, col.Name)
 			}
 		}
-		if len(added) > 0 {
-			if err := ch.CheckAddedColumns(ctx, id, added); err != nil {
-				return nil, err
-			}
+		if err := c.checkAddedAtStart(ctx, id, added); err != nil {
+			return nil, err
 		}
 	}
-	if _, err := c.registerLayout(ctx, id, tbl.Ident(), evolved); err != nil {
+	entry, err := c.registerLayout(ctx, id, tbl.Ident(), evolved, tbl.FormerNames())
+	if err != nil {
 		return nil, err
 	}
 	if err := beforeCommit(); err != nil {
 		return nil, err
 	}
-	if err := tbl.Evolve(ctx, evolved); err != nil {
+	if err := tbl.EvolveProps(ctx, evolved, registryProps(entry)); err != nil {
 		return nil, err
 	}
 	c.log.Info("iceberg table evolved with its source", "table", id.String(), "position", fmtPos(at),
 		"changes", strings.Join(changes, "; "))
 	c.opts.Metrics.SchemaChanges.WithLabelValues(id.String()).Inc()
 	return changes, nil
+}
+
+// followRenames records, under schema-change-behavior ignore (the sink
+// table keeps its column names), the renames source layout src states:
+// a column renamed from a name that lands in sink column x (x itself, or
+// a name renamed to x before) lands in x from now on, and is x's holder.
+// A name renamed away keeps its alias for the layouts before the rename
+// (changes of one batch may come in both); see fit.
+func (c *Coordinator) followRenames(t *tableRun, src *schema.Table) {
+	sink := t.table.Layout()
+	for _, col := range src.Columns {
+		if col.RenamedFrom == "" || src.Index(col.RenamedFrom) >= 0 {
+			continue
+		}
+		to := col.RenamedFrom
+		if a, ok := t.aliases[to]; ok {
+			to = a
+		}
+		if sink.Index(to) < 0 {
+			continue // renamed from a column the sink never had: an added one
+		}
+		if to != col.Name && sink.Index(col.Name) >= 0 {
+			// Renamed onto the name of another sink column: it lands in
+			// that column, by its name, as any column does.
+			continue
+		}
+		if t.holder == nil {
+			t.aliases, t.holder = map[string]string{}, map[string]string{}
+		}
+		t.holder[to] = col.Name
+		if to == col.Name {
+			continue // renamed back to the sink's name
+		}
+		if t.aliases[col.Name] == to {
+			continue // a later layout stating the same rename
+		}
+		t.aliases[col.Name] = to
+		c.log.Info("source column renamed; its values keep landing in the iceberg column (schema-change-behavior ignore)",
+			"table", t.id.String(), "column", col.Name, "iceberg_column", to)
+	}
+	t.fitted = nil
+}
+
+// fit returns src with the renamed columns followRenames recorded under
+// their sink names (src itself when none applies), cached by src. A
+// column takes its sink name unless that name's holder is another column
+// of src; a column of src named like a sink column that a renamed column
+// of src lands in is a new column and is renamed out of the way (its
+// values are left out, as an added column's).
+func (t *tableRun) fit(src *schema.Table) *schema.Table {
+	if len(t.aliases) == 0 || src == nil {
+		return src
+	}
+	if f, ok := t.fitted[src]; ok {
+		return f
+	}
+	out := src
+	taken := map[string]bool{}
+	for i, col := range src.Columns {
+		to, ok := t.aliases[col.Name]
+		if !ok {
+			continue
+		}
+		if h := t.holder[to]; h != col.Name && src.Index(h) >= 0 {
+			continue
+		}
+		if out == src {
+			out = &schema.Table{Columns: slices.Clone(src.Columns), Key: src.Key}
+		}
+		out.Columns[i].Name, out.Columns[i].RenamedFrom = to, ""
+		taken[to] = true
+	}
+	for i, col := range src.Columns {
+		if out.Columns[i].Name == col.Name && taken[col.Name] {
+			out.Columns[i].Name = col.Name + " (added after a rename)"
+		}
+	}
+	if t.fitted == nil {
+		t.fitted = map[*schema.Table]*schema.Table{}
+	}
+	t.fitted[src] = out
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -32,6 +33,10 @@ type tableSource struct {
 	failOn string         // "table/chunk" whose read fails
 	holdOn string         // "table/chunk" whose read waits for its context to end
 	dupKey int64          // key of c read twice; 0: none
+
+	readDelay time.Duration // each ReadChunk takes at least this long
+	inRead    int           // ReadChunk calls in progress
+	maxInRead int           // the most ReadChunk calls in progress at once
 }
 
 var _ capture.Snapshotter = (*tableSource)(nil)
@@ -116,7 +121,16 @@ func (s *tableSource) PlanChunks(ctx context.Context, id capture.TableID, n int)
 func (s *tableSource) ReadChunk(ctx context.Context, id capture.TableID, ch capture.Chunk) (capture.Batch, error) {
 	s.mu.Lock()
 	hold := s.holdOn == fmt.Sprintf("%s/%d", id.Name, ch.Index)
+	s.inRead++
+	s.maxInRead = max(s.maxInRead, s.inRead)
+	delay := s.readDelay
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inRead--
+		s.mu.Unlock()
+	}()
+	time.Sleep(delay)
 	if hold { // a read that hangs (a silent connection) until it is cancelled
 		<-ctx.Done()
 		return capture.Batch{}, ctx.Err()

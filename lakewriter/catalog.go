@@ -326,7 +326,12 @@ func redactURI(uri string) string {
 // and evolves the table (transform.EvolveSinkLayout, then Table.Evolve)
 // before writing rows in the new layout.
 func (c *Catalog) EnsureTable(ctx context.Context, id Ident, layout *schema.Table, identifier []int) (*Table, error) {
-	ctx = c.ioContext(ctx)
+	return c.ensureTable(c.ioContext(ctx), id, layout, identifier, nil)
+}
+
+// ensureTable is EnsureTable on a context with the bounded S3 client
+// (ioContext); a table it creates also gets the properties extra.
+func (c *Catalog) ensureTable(ctx context.Context, id Ident, layout *schema.Table, identifier []int, extra map[string]string) (*Table, error) {
 	sc, err := icebergSchema(layout, identifier)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", id, err)
@@ -341,6 +346,7 @@ func (c *Catalog) EnsureTable(ctx context.Context, id Ident, layout *schema.Tabl
 	if errors.Is(err, catalog.ErrNoSuchTable) {
 		props := tableProperties()
 		maps.Copy(props, readerSafeProps(sc, props))
+		maps.Copy(props, extra)
 		tbl, err = c.cat.CreateTable(ctx, id.iceberg(), sc, catalog.WithProperties(props))
 		if errors.Is(err, catalog.ErrTableAlreadyExists) {
 			tbl, err = c.cat.LoadTable(ctx, id.iceberg())

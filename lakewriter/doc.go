@@ -103,12 +103,19 @@
 //   - EnsureTable opens an existing table whose schema differs from the
 //     layout with the table's own layout (it refuses only different
 //     identifier fields); Table.Evolve then changes the schema in place
-//     to a superset layout: columns are added as optional fields in
-//     layout order, types widened (int -> long, float -> double, decimal
-//     precision), columns made optional. Columns are never dropped,
+//     to a layout: columns are added as optional fields in layout order,
+//     types widened (int -> long, float -> double, decimal precision),
+//     columns made optional, renamed, and deleted when the layout lacks
+//     them (only pipeline.schema-change-behavior evolve and try_evolve
+//     produce such layouts), except pinned ones (Table.PinnedColumns:
+//     identifier fields, partition and sort sources). Columns are never
 //     narrowed or reordered; data files written before read back with
 //     NULL in added columns and promoted values. Evolve holds the lock
-//     Commit holds.
+//     Commit holds. EvolveProps sets table properties in the same catalog
+//     commit as the schema change; EnsureTableProps gives a created table
+//     properties in its create commit and an existing one in a commit of
+//     their own; Table.SetProperties commits only values that differ
+//     (tableprops.go).
 //   - No network wait is unbounded: Options.Timeout (default 1m) bounds
 //     connecting to the catalog database, S3 and a REST catalog and every
 //     wait for data on an open connection (timeouts.go), so a half-open

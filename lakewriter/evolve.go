@@ -32,12 +32,16 @@ import (
 //   - a column the layout lacks is renamed when a layout column the
 //     table lacks names it in RenamedFrom (transform.EvolveSinkLayout
 //     sets it): the field keeps its id, so files written before read
-//     back under the new name; an identifier field stays one.
+//     back under the new name; an identifier field stays one;
+//   - any other column the layout lacks is deleted (its values in files
+//     written before are no longer read), unless it is pinned
+//     (PinnedColumns: an identifier field, or the source of a partition
+//     field or sort field of any spec or sort order), which is refused.
 //
 // Rows written afterwards are in layout; rows written before read back
 // with NULL in the added columns and promoted values in widened ones.
-// Evolve refuses, committing nothing, a layout that drops a column,
-// narrows or otherwise changes a type, makes a column required, reorders
+// Evolve refuses, committing nothing, a layout that drops a pinned
+// column, narrows or otherwise changes a type, makes a column required, reorders
 // existing columns, or whose Key differs from the table's identifier
 // fields (by name; a table without identifier fields, as changelog tables
 // are, accepts any Key). It is a no-op, and only adopts layout, when the
@@ -50,6 +54,14 @@ import (
 // maxAttempts times; a commit that reported an error but landed is
 // recognised by the reloaded schema matching layout.
 func (t *Table) Evolve(ctx context.Context, layout *schema.Table) error {
+	return t.EvolveProps(t.cat.ioContext(ctx), layout, nil)
+}
+
+// EvolveProps is Evolve, and sets the table properties props in the same
+// catalog commit as the schema change; when the schema already matches
+// layout, the properties the table lacks or holds with another value are
+// committed alone (none when they all match).
+func (t *Table) EvolveProps(ctx context.Context, layout *schema.Table, props map[string]string) error {
 	ctx = t.cat.ioContext(ctx)
 	if _, err := icebergSchema(layout, nil); err != nil {
 		return fmt.Errorf("evolve %s: %w", t.id, err)
@@ -64,19 +76,30 @@ func (t *Table) Evolve(ctx context.Context, layout *schema.Table) error {
 		if err != nil {
 			return fmt.Errorf("evolve %s: %w", t.id, err)
 		}
-		plan, err := planEvolution(base.Schema(), layout)
+		plan, err := planEvolution(base.Schema(), layout, pinnedColumns(base.Metadata()))
 		if err != nil {
 			return fmt.Errorf("evolve %s: %w", t.id, err)
 		}
-		if plan.empty() {
+		changed := changedProps(base.Properties(), props)
+		if plan.empty() && len(changed) == 0 {
 			t.layout = layout
 			return nil
 		}
-		next, err := plan.commit(ctx, base, layout)
+		var next *table.Table
+		if plan.empty() {
+			next, err = commitProps(ctx, base, changed)
+		} else {
+			next, err = plan.commit(ctx, base, layout, changed)
+		}
 		if err == nil {
 			t.setCurrent(next)
 			t.layout = layout
-			t.log.Info("evolved iceberg table schema", "changes", plan.String(), "schema_id", next.Schema().ID)
+			if plan.empty() {
+				t.log.Info("iceberg table properties set", "properties", strings.Join(slices.Sorted(maps.Keys(changed)), ","))
+			} else {
+				t.log.Info("evolved iceberg table schema", "changes", plan.String(), "schema_id", next.Schema().ID,
+					"properties", strings.Join(slices.Sorted(maps.Keys(changed)), ","))
+			}
 			return nil
 		}
 		if attempt >= maxAttempts || ctx.Err() != nil || errors.Is(err, errEvolvePlan) {
@@ -99,6 +122,7 @@ var errEvolvePlan = errors.New("staged schema differs from the layout")
 // evolution is what Evolve changes in a table schema.
 type evolution struct {
 	adds     []addColumn
+	drops    []string // column names deleted
 	widen    []string // column names whose type layout widens
 	optional []string // column names made optional
 	// renamed maps a table column's name to its new name in layout; widen
@@ -132,7 +156,7 @@ type addColumn struct {
 }
 
 func (e *evolution) empty() bool {
-	return len(e.adds)+len(e.widen)+len(e.optional)+len(e.renamed) == 0
+	return len(e.adds)+len(e.widen)+len(e.optional)+len(e.renamed)+len(e.drops) == 0
 }
 
 // String lists the changes for logs.
@@ -143,6 +167,9 @@ func (e *evolution) String() string {
 	}
 	for _, a := range e.adds {
 		parts = append(parts, fmt.Sprintf("add %s %s", a.name, a.typ))
+	}
+	for _, n := range e.drops {
+		parts = append(parts, "drop "+n)
 	}
 	for _, n := range e.widen {
 		parts = append(parts, "widen "+n)
@@ -155,8 +182,9 @@ func (e *evolution) String() string {
 
 // planEvolution compares the table schema have with layout and returns
 // the changes that turn have into layout, or an error naming the column
-// and why layout cannot be reached in place.
-func planEvolution(have *iceberg.Schema, layout *schema.Table) (*evolution, error) {
+// and why layout cannot be reached in place. pinned names the columns
+// that cannot be deleted besides have's identifier fields.
+func planEvolution(have *iceberg.Schema, layout *schema.Table, pinned []string) (*evolution, error) {
 	const fix = "the table must be re-snapshotted (floe resnapshot) to take this layout"
 	e := &evolution{renamed: renamesOf(have, layout)}
 	fields := have.Fields()
@@ -165,7 +193,11 @@ func planEvolution(have *iceberg.Schema, layout *schema.Table) (*evolution, erro
 	for _, f := range fields {
 		i := layout.Index(e.layoutName(f.Name))
 		if i < 0 {
-			return nil, fmt.Errorf("the layout drops column %s; columns are never dropped: %s", f.Name, fix)
+			if slices.Contains(haveIdent, f.Name) || slices.Contains(pinned, f.Name) {
+				return nil, fmt.Errorf("the layout drops column %s, an identifier field or the source of a partition or sort field, which cannot be deleted: %s", f.Name, fix)
+			}
+			e.drops = append(e.drops, f.Name)
+			continue
 		}
 		if i < last {
 			return nil, fmt.Errorf("the layout moves column %s before column %s; existing columns keep their order", f.Name, layout.Columns[last].Name)
@@ -229,8 +261,8 @@ func planEvolution(have *iceberg.Schema, layout *schema.Table) (*evolution, erro
 
 // commit stages e on a transaction of base, checks that the staged schema
 // is layout (order, types, nullability, identifier fields unchanged) and
-// commits it.
-func (e *evolution) commit(ctx context.Context, base *table.Table, layout *schema.Table) (*table.Table, error) {
+// commits it with the properties props.
+func (e *evolution) commit(ctx context.Context, base *table.Table, layout *schema.Table, props map[string]string) (*table.Table, error) {
 	tx := base.NewTransaction()
 	us := tx.UpdateSchema(true, false)
 	for _, n := range e.widen {
@@ -242,6 +274,9 @@ func (e *evolution) commit(ctx context.Context, base *table.Table, layout *schem
 	}
 	for from, to := range e.renamed {
 		us.RenameColumn([]string{from}, to)
+	}
+	for _, n := range e.drops {
+		us.DeleteColumn([]string{n})
 	}
 	for _, a := range e.adds {
 		us.AddColumn([]string{a.name}, a.typ, "", false, nil)
@@ -267,8 +302,10 @@ func (e *evolution) commit(ctx context.Context, base *table.Table, layout *schem
 	}
 	// An added uuid column gets its metrics mode in the same commit, so no
 	// file is ever written with its bounds (readers.go).
-	if err := tx.SetProperties(readerSafeProps(staged.Schema(), base.Properties())); err != nil {
-		return nil, fmt.Errorf("stage metrics modes: %w", err)
+	set := readerSafeProps(staged.Schema(), base.Properties())
+	maps.Copy(set, props)
+	if err := tx.SetProperties(set); err != nil {
+		return nil, fmt.Errorf("stage properties: %w", err)
 	}
 	next, err := tx.Commit(ctx)
 	if err != nil {
@@ -302,6 +339,36 @@ func matchesLayout(sc *iceberg.Schema, layout *schema.Table, before *iceberg.Sch
 		return fmt.Errorf("staged identifier fields are %v, the table's %v", got, want)
 	}
 	return nil
+}
+
+// PinnedColumns returns the names of the table's columns that Evolve
+// cannot delete: its identifier fields and the source columns of the
+// fields of every partition spec and sort order.
+func (t *Table) PinnedColumns() []string {
+	return pinnedColumns(t.current().Metadata())
+}
+
+// pinnedColumns is PinnedColumns of table metadata md.
+func pinnedColumns(md table.Metadata) []string {
+	sc := md.CurrentSchema()
+	ids := slices.Clone(sc.IdentifierFieldIDs)
+	for _, spec := range md.PartitionSpecs() {
+		for _, f := range spec.Fields() {
+			ids = append(ids, f.SourceIDs...)
+		}
+	}
+	for _, so := range md.SortOrders() {
+		for _, f := range so.Fields() {
+			ids = append(ids, f.SourceIDs...)
+		}
+	}
+	var out []string
+	for _, id := range ids {
+		if n, ok := sc.FindColumnName(id); ok && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // renamesOf returns the renames layout asks of table schema have: a

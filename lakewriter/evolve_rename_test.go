@@ -78,26 +78,30 @@ func TestEvolveRename(t *testing.T) {
 }
 
 // TestPlanEvolutionRenameNeedsRenamedFrom: without RenamedFrom a layout
-// that lacks a table column drops it, which Evolve refuses; a RenamedFrom
+// that lacks a table column drops it (refused for a pinned column); a RenamedFrom
 // whose old name the layout still has is no rename.
 func TestPlanEvolutionRenameNeedsRenamedFrom(t *testing.T) {
 	have, err := icebergSchema(evoV1(), nil)
 	require.NoError(t, err)
 	P := iceberg.PrimitiveTypes
 	l := evoV1()
-	l.Columns[2] = schema.Column{Name: "b2", Type: P.String}
-	_, err = planEvolution(have, l)
+	l.Columns[2] = schema.Column{Name: "b2", Type: P.String, Nullable: true}
+	_, err = planEvolution(have, l, []string{"b"})
 	require.ErrorContains(t, err, "the layout drops column b")
+	e, err := planEvolution(have, l, nil)
+	require.NoError(t, err)
+	require.Equal(t, "add b2 string, drop b", e.String())
 
 	l.Columns[2].RenamedFrom = "b"
-	e, err := planEvolution(have, l)
+	l.Columns[2].Nullable = false
+	e, err = planEvolution(have, l, nil)
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"b": "b2"}, e.renamed)
 	require.Equal(t, "rename b to b2", e.String())
 
 	l = evoV1()
 	l.Columns = append(l.Columns, schema.Column{Name: "b2", Type: P.String, Nullable: true, RenamedFrom: "b"})
-	e, err = planEvolution(have, l)
+	e, err = planEvolution(have, l, nil)
 	require.NoError(t, err)
 	require.Empty(t, e.renamed)
 	require.Len(t, e.adds, 1)

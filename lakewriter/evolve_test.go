@@ -173,7 +173,7 @@ func TestEvolveRefusals(t *testing.T) {
 		edit func(l *schema.Table)
 		want []string
 	}{
-		{"drop column", func(l *schema.Table) { l.Columns = slices.Delete(l.Columns, 2, 3) }, []string{"drops column b", "floe resnapshot"}},
+		{"drop identifier column", func(l *schema.Table) { l.Columns = slices.Delete(l.Columns, 0, 1); l.Key = []int{0} }, []string{"drops column id", "floe resnapshot"}},
 		{"narrow type", func(l *schema.Table) { l.Columns[1].Type = P.Int32 }, []string{"narrows column a from long to int", "floe resnapshot"}},
 		{"incompatible type", func(l *schema.Table) { l.Columns[2].Type = P.Binary }, []string{"changes column b from string to binary"}},
 		{"decimal scale", func(l *schema.Table) { l.Columns[3].Type = iceberg.DecimalTypeOf(10, 2) }, []string{"changes column c from double to decimal(10, 2)"}},

@@ -6,6 +6,7 @@ import (
 	"iter"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
@@ -79,6 +80,37 @@ func (t *Table) Property(key string) string { return t.current().Properties()[ke
 
 // Ident returns the table's identifier.
 func (t *Table) Ident() Ident { return t.id }
+
+// FormerNames returns, for each top-level column of the table's current
+// schema that had other names in earlier schemas of the table (renamed,
+// keeping its field id), those names, sorted; columns never renamed are
+// absent. Every schema in the table metadata counts, so the answer only
+// grows as the table evolves.
+func (t *Table) FormerNames() map[string][]string {
+	meta := t.current().Metadata()
+	names := map[int][]string{}
+	for _, sc := range meta.Schemas() {
+		for _, f := range sc.Fields() {
+			if !slices.Contains(names[f.ID], f.Name) {
+				names[f.ID] = append(names[f.ID], f.Name)
+			}
+		}
+	}
+	out := map[string][]string{}
+	for _, f := range meta.CurrentSchema().Fields() {
+		var former []string
+		for _, n := range names[f.ID] {
+			if n != f.Name {
+				former = append(former, n)
+			}
+		}
+		if len(former) > 0 {
+			slices.Sort(former)
+			out[f.Name] = former
+		}
+	}
+	return out
+}
 
 func (t *Table) current() *table.Table {
 	t.mu.Lock()

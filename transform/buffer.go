@@ -45,6 +45,15 @@ type BufferOptions struct {
 	MemoryBudget int64
 	// Table names the table in errors.
 	Table string
+	// SkipColumns leaves out the values of change columns the sink
+	// layout lacks instead of refusing the change (Behavior.Projects).
+	SkipColumns bool
+	// Narrow writes values of a change column wider than its sink column
+	// (schema.Promotable(sink type, change type)) in the sink type when
+	// they fit exactly; one that does not, and a NULL in a required
+	// column, is an error naming the table, column and value
+	// (Behavior.Projects).
+	Narrow bool
 }
 
 // entry is the state of one key in Upsert mode.
@@ -110,6 +119,8 @@ type Buffer struct {
 
 	row, before schema.Row // scratch rows in Layout
 	enc         []byte     // scratch encoding
+
+	applied int64 // AppliedBytes
 }
 
 // NewBuffer returns an empty Buffer.
@@ -165,6 +176,7 @@ func (b *Buffer) Apply(ch capture.Change, m Meta) error {
 	if b.closed {
 		return b.errf("apply to a closed buffer")
 	}
+	b.applied += int64(ch.Size())
 	b.counts = nil
 	switch ch.Op {
 	case capture.OpUnreadable:
@@ -600,6 +612,11 @@ func (b *Buffer) Len() int {
 	}
 	return b.countEntries().n
 }
+
+// AppliedBytes is the estimated size of the changes applied so far, the
+// sum of their capture.Change.Size: the volume the buffer has taken in,
+// whatever it kept of it (checkpoint's byte trigger).
+func (b *Buffer) AppliedBytes() int64 { return b.applied }
 
 // SpilledBytes is the number of bytes written to spill files so far.
 func (b *Buffer) SpilledBytes() int64 {

@@ -3,7 +3,9 @@
 // (Router), defines the sink layout with Floe's metadata columns
 // (SinkLayout) and how it evolves with a changed source layout
 // (EvolveSinkLayout: added columns optional, widened types, dropped
-// columns kept), and keeps the keyed state of one table for one
+// columns kept; PlanSinkChange decides it for each
+// pipeline.schema-change-behavior: lenient, exception, evolve, try_evolve,
+// ignore), and keeps the keyed state of one table for one
 // checkpoint (Buffer), accepting changes of any source layout the sink
 // layout holds.
 //
@@ -49,7 +51,12 @@
 //     of its own, and every route applies to some table: a shared sink
 //     table or a route that never applies is a problem naming route[i];
 //   - an OpUnreadable change is refused by Apply with its Err: it is
-//     never written, nor passed over.
+//     never written, nor passed over;
+//   - a value is never written other than exact: with
+//     BufferOptions.Narrow, a wider change column's value that does not
+//     fit its sink column's type, or a NULL in a required sink column, is
+//     an error naming the table and column; SkipColumns only leaves out
+//     change columns the sink layout lacks.
 //
 // See docs/decisions.md (one image per key, equality deletes, the spilling buffer).
 package transform

@@ -109,7 +109,7 @@ func EvolveSinkLayout(sink, src *schema.Table, mode Mode) (*schema.Table, []stri
 	for i := range cols {
 		if !inSrc[i] && !cols[i].Nullable {
 			cols[i].Nullable = true
-			changes = append(changes, fmt.Sprintf("make column %s optional (the source dropped it)", cols[i].Name))
+			changes = append(changes, "make column "+cols[i].Name+droppedSuffix)
 		}
 	}
 	if len(changes) == 0 {

@@ -383,9 +383,13 @@ type colMap struct {
 	src   []int // sink ordinal -> change ordinal, -1 when absent (NULL)
 	width int   // columns in the change's layout
 	// from holds, by sink ordinal, the change column's type when its
-	// values must be promoted to the sink column's type (schema.Promote),
-	// else nil; from is nil when no column needs a promotion.
+	// values must be promoted to the sink column's type (schema.Promote)
+	// or, with BufferOptions.Narrow, narrowed to it (narrowValue), else
+	// nil; from is nil when no column needs either.
 	from []iceberg.Type
+	// required is set, with BufferOptions.Narrow, when a nullable change
+	// column feeds a required sink column: its NULL values are refused.
+	required bool
 }
 
 // promotes reports whether the value of sink column i is promoted.
@@ -408,11 +412,14 @@ func (b *Buffer) mapping(s *schema.Table) (*colMap, error) {
 	}
 	for j, c := range s.Columns {
 		i := b.layout.Index(c.Name)
+		if (i < 0 || i >= b.n) && b.o.SkipColumns {
+			continue // left out (a column the sink table does not follow)
+		}
 		if i < 0 || i >= b.n {
 			return nil, b.errf("column %s of the change is not in the sink layout %s; the source layout changed and the buffer must be flushed and rebuilt", c.Name, b.layout)
 		}
 		if want := b.layout.Columns[i].Type; !schema.SameType(want, c.Type) {
-			if !schema.Promotable(c.Type, want) {
+			if !schema.Promotable(c.Type, want) && !(b.o.Narrow && schema.Promotable(want, c.Type)) {
 				return nil, b.errf("column %s is %s in the change but %s in the sink layout; the buffer must be flushed and rebuilt", c.Name, c.Type, want)
 			}
 			if cm.from == nil {
@@ -421,6 +428,9 @@ func (b *Buffer) mapping(s *schema.Table) (*colMap, error) {
 			cm.from[i] = c.Type
 		}
 		cm.src[i] = j
+		if b.o.Narrow && c.Nullable && !b.layout.Columns[i].Nullable {
+			cm.required = true
+		}
 	}
 	for i, j := range cm.src {
 		if c := b.layout.Columns[i]; j < 0 && (!c.Nullable || b.isKey(i)) {
@@ -438,6 +448,13 @@ func (b *Buffer) project(dst schema.Row, cm *colMap, img schema.Row) error {
 	if len(img) != cm.width {
 		return b.errf("row has %d values, its layout %d columns", len(img), cm.width)
 	}
+	if cm.required {
+		for i, j := range cm.src {
+			if j >= 0 && img[j] == nil && !b.layout.Columns[i].Nullable {
+				return b.errf("column %s is NULL in the source but required in the Iceberg table, which does not follow the source's schema changes (pipeline.schema-change-behavior); set it to lenient or evolve, or re-snapshot the table (floe resnapshot)", b.layout.Columns[i].Name)
+			}
+		}
+	}
 	if cm.from == nil {
 		for i, j := range cm.src {
 			if j < 0 {
@@ -453,7 +470,20 @@ func (b *Buffer) project(dst schema.Row, cm *colMap, img schema.Row) error {
 		case j < 0:
 			dst[i] = nil
 		case cm.from[i] != nil:
-			dst[i] = schema.Promote(img[j], cm.from[i], b.layout.Columns[i].Type)
+			to := b.layout.Columns[i].Type
+			if !schema.Promotable(cm.from[i], to) {
+				v, err := narrowValue(img[j], cm.from[i], to)
+				if err != nil {
+					fix := "set it to lenient or evolve, or re-snapshot the table (floe resnapshot)"
+					if b.isKey(i) {
+						fix = "re-snapshot the table (floe resnapshot) to take the wider key"
+					}
+					return b.errf("column %s: %w; the Iceberg table keeps type %s (pipeline.schema-change-behavior), so the value cannot be written exactly: %s", b.layout.Columns[i].Name, err, to, fix)
+				}
+				dst[i] = v
+				continue
+			}
+			dst[i] = schema.Promote(img[j], cm.from[i], to)
 		default:
 			dst[i] = img[j]
 		}

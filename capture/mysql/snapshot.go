@@ -111,8 +111,11 @@ func (s *Source) PlanChunks(ctx context.Context, id capture.TableID, rowsPerChun
 	})
 }
 
-// keyBounds reads every rowsPerChunk-th key of t in key order, in one
-// consistent read.
+// keyBounds reads the bounds of t's chunks in key order, in one
+// consistent read: the key of every rowsPerChunk-th row, and of each row
+// that takes the running total of row sizes past a multiple of
+// toolkit.ChunkBytes. A row's size is the sum of its values' LENGTH (the
+// pass reads every value, as the server has no cheaper size of a BLOB).
 func (s *Source) keyBounds(ctx context.Context, t *table, rowsPerChunk int) ([][]string, error) {
 	names := make([]string, len(t.layout.Key))
 	for i := range names {
@@ -122,12 +125,20 @@ func (s *Source) keyBounds(ctx context.Context, t *table, rowsPerChunk int) ([][
 	for i, e := range keyExprs(t) {
 		aliased[i] = e + " AS " + names[i]
 	}
-	q := fmt.Sprintf("SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (ORDER BY %s) AS floe_rn FROM %s) AS k WHERE floe_rn %% ? = 0 ORDER BY floe_rn",
-		strings.Join(names, ", "), strings.Join(aliased, ", "), t.keyList, t.qname)
+	sizes := make([]string, len(t.layout.Columns))
+	for i, c := range t.layout.Columns {
+		sizes[i] = "COALESCE(LENGTH(" + quoteIdent(c.Name) + "), 0)"
+	}
+	q := fmt.Sprintf("SELECT %[1]s FROM (SELECT %[1]s, floe_w, ROW_NUMBER() OVER (ORDER BY %[3]s) AS floe_rn, "+
+		"SUM(floe_w) OVER (ORDER BY %[3]s ROWS UNBOUNDED PRECEDING) AS floe_sum "+
+		"FROM (SELECT %[2]s, %[3]s, CAST(%[4]s AS SIGNED) AS floe_w FROM %[5]s) AS r) AS k "+
+		"WHERE floe_rn %% ? = 0 OR FLOOR(floe_sum / ?) > FLOOR((floe_sum - floe_w) / ?) ORDER BY floe_rn",
+		strings.Join(names, ", "), strings.Join(aliased, ", "), t.keyList, strings.Join(sizes, " + "), t.qname)
+	args := []any{rowsPerChunk, toolkit.ChunkBytes, toolkit.ChunkBytes}
 	var bounds [][]string
 	// The server numbers the whole key before it sends the first bound.
 	err := s.inLongSnapshot(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, q, rowsPerChunk)
+		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
 		}

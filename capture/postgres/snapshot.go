@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,27 @@ import (
 // textFormat asks for every result column in text form, the form the
 // schema decoders read (the same form pgoutput sends).
 var textFormat = []int16{0}
+
+// oidBytea is the type OID of bytea.
+const oidBytea = 17
+
+// rowFormats returns the result formats in which rows of t are read:
+// binary for bytea columns (their binary form is the value's bytes, half
+// the size of the hex text, and decoding it is a copy), text for the
+// others (see textFormat). Nil when t has no bytea column.
+func rowFormats(t *table) []int16 {
+	var formats []int16
+	for i, oid := range t.attTypes {
+		if oid != oidBytea {
+			continue
+		}
+		if formats == nil {
+			formats = make([]int16, len(t.attTypes))
+		}
+		formats[i] = 1
+	}
+	return formats
+}
 
 // readerPool hands out chunk-reader connections. Each use runs its own
 // REPEATABLE READ transaction: one that imports the exported snapshot, or
@@ -180,16 +202,27 @@ func (s *Source) PlanChunks(ctx context.Context, id capture.TableID, rowsPerChun
 	})
 }
 
-// keyBounds reads every rowsPerChunk-th key of t in key order, inside the
-// snapshot.
+// keyBounds reads the bounds of t's chunks in key order, inside the
+// snapshot: the key of every rowsPerChunk-th row, and of each row that
+// takes the running total of row sizes past a multiple of
+// toolkit.ChunkBytes. A row's size is the sum of its values' stored sizes
+// (pg_column_size: a TOASTed value's compressed size, read from its
+// pointer, so the pass does not read TOAST data).
 func (s *Source) keyBounds(ctx context.Context, t *table, rowsPerChunk int) ([][]string, error) {
-	sql := fmt.Sprintf(`SELECT %[1]s FROM (SELECT %[1]s, row_number() OVER (ORDER BY %[1]s) AS "floe$rn" FROM %[2]s) AS k WHERE "floe$rn" %% $1 = 0 ORDER BY "floe$rn"`,
-		t.keyList, t.qname)
+	sizes := make([]string, len(t.layout.Columns))
+	for i, c := range t.layout.Columns {
+		sizes[i] = "coalesce(pg_column_size(" + pgx.Identifier{c.Name}.Sanitize() + "), 0)"
+	}
+	sql := fmt.Sprintf(`SELECT %[1]s FROM (SELECT %[1]s, "floe$w", row_number() OVER w AS "floe$rn", (sum("floe$w") OVER w)::int8 AS "floe$sum" `+
+		`FROM (SELECT %[1]s, (%[3]s)::int8 AS "floe$w" FROM %[2]s) AS r WINDOW w AS (ORDER BY %[1]s ROWS UNBOUNDED PRECEDING)) AS k `+
+		`WHERE "floe$rn" %% $1 = 0 OR "floe$sum" / $2 > ("floe$sum" - "floe$w") / $2 ORDER BY "floe$rn"`,
+		t.keyList, t.qname, strings.Join(sizes, " + "))
+	args := [][]byte{[]byte(strconv.Itoa(rowsPerChunk)), []byte(strconv.Itoa(toolkit.ChunkBytes))}
 	var bounds [][]string
 	err := s.withSnapshot(ctx, func(c *pgx.Conn, _ time.Time) error {
 		// The server may sort the whole key before it sends the first bound.
 		defer capture.ExtendConn(c.PgConn().Conn())()
-		rr := c.PgConn().ExecParams(ctx, sql, [][]byte{[]byte(strconv.Itoa(rowsPerChunk))}, []uint32{20}, nil, textFormat)
+		rr := c.PgConn().ExecParams(ctx, sql, args, []uint32{20, 20}, nil, textFormat)
 		for rr.NextRow() {
 			b, err := toolkit.KeyBound(t.layout, rr.Values())
 			if err != nil {
@@ -249,17 +282,22 @@ func chunkQuery(t *table, chunk capture.Chunk) (string, [][]byte, []uint32, erro
 	return sql, params, oids, nil
 }
 
-// readRows runs sql with text results and calls fn with each row decoded
-// by the table's decoders. When fn fails the rows are not drained; the
-// caller must discard the connection.
+// readRows runs sql (selecting t.selectList) with results in rowFormats
+// and calls fn with each row decoded by the table's decoders. When fn
+// fails the rows are not drained; the caller must discard the connection.
 func readRows(ctx context.Context, c *pgconn.PgConn, t *table, sql string, params [][]byte, oids []uint32, fn func(schema.Row) error) error {
-	rr := c.ExecParams(ctx, sql, params, oids, nil, textFormat)
+	formats := rowFormats(t)
+	asked := textFormat
+	if formats != nil {
+		asked = formats
+	}
+	rr := c.ExecParams(ctx, sql, params, oids, nil, asked)
 	if n := len(rr.FieldDescriptions()); n != len(t.layout.Columns) && n != 0 {
 		rr.Close()
 		return fmt.Errorf("query returned %d columns, the layout has %d", n, len(t.layout.Columns))
 	}
 	for rr.NextRow() {
-		row, err := decodeText(t, rr.Values())
+		row, err := decodeRow(t, rr.Values(), formats)
 		if err != nil {
 			return err
 		}
@@ -271,8 +309,10 @@ func readRows(ctx context.Context, c *pgconn.PgConn, t *table, sql string, param
 	return err
 }
 
-// decodeText decodes one row of text values (nil = NULL).
-func decodeText(t *table, vals [][]byte) (schema.Row, error) {
+// decodeRow decodes one row of values in formats (nil = NULL; see
+// rowFormats): a binary bytea value is copied, the others decoded from
+// text.
+func decodeRow(t *table, vals [][]byte, formats []int16) (schema.Row, error) {
 	if len(vals) != len(t.decoders) {
 		return nil, fmt.Errorf("row has %d values, the layout has %d columns", len(vals), len(t.decoders))
 	}
@@ -280,6 +320,10 @@ func decodeText(t *table, vals [][]byte) (schema.Row, error) {
 	for i, v := range vals {
 		if v == nil {
 			continue // NULL
+		}
+		if formats != nil && formats[i] == 1 {
+			row[i] = bytes.Clone(v) // bytea's binary form; never nil for a non-NULL value
+			continue
 		}
 		val, err := t.decoders[i](v) // decoders never retain their input
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/schema"
 )
 
@@ -268,5 +269,95 @@ func TestSnapshotExact(t *testing.T) {
 		if ch := r2.Next().Changes[0]; ch.Op != w.op {
 			t.Errorf("replayed change %d: %v, want %v", i, ch.Op, w.op)
 		}
+	}
+}
+
+// TestSnapshotWideRowChunks checks that planning cuts chunks by the rows'
+// stored bytes as well as by their count: rows of about 1 MB each, with
+// toolkit.ChunkBytes lowered to 2 MiB, make chunks of two or three rows
+// although 1,000 rows per chunk are asked for; the chunks still cover the
+// table exactly once.
+func TestSnapshotWideRowChunks(t *testing.T) {
+	defer func(b int) { toolkit.ChunkBytes = b }(toolkit.ChunkBytes)
+	toolkit.ChunkBytes = 2 << 20
+	e := newEnv(t)
+	const n = 12
+	// md5 hex digits do not compress: pg_column_size is about 960,000.
+	e.exec(`CREATE TABLE wide (id int PRIMARY KEY, v text)`,
+		fmt.Sprintf(`INSERT INTO wide SELECT g, (SELECT string_agg(md5(random()::text || g || x), '') FROM generate_series(1, 30000) x) FROM generate_series(1, %d) g`, n),
+		`INSERT INTO wide SELECT g, 'small' FROM generate_series(101, 150) g`)
+	ctx := testCtx(t)
+	s := e.source(e.config(`public\.wide`))
+	if _, err := s.Discover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Start(ctx, capture.StartRequest{Snapshot: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := capture.TableID{Schema: "public", Name: "wide"}
+	chunks, err := s.PlanChunks(ctx, id, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, s, id, chunks, info.From)
+	// 12 rows of ~0.92 MiB cross a multiple of 2 MiB every 2 or 3 rows.
+	if len(chunks) < 5 || len(chunks) > 8 {
+		t.Errorf("%d chunks, want 5 to 8 (one cut per 2 MiB of rows)", len(chunks))
+	}
+	if len(got) != n+50 {
+		t.Fatalf("chunks hold %d rows, want %d", len(got), n+50)
+	}
+	for i, r := range got {
+		want := int32(i + 1)
+		if i >= n {
+			want = int32(101 + i - n)
+		}
+		if r[0] != want {
+			t.Fatalf("row %d has id %v, want %d (each row once, in key order)", i, r[0], want)
+		}
+	}
+	if err := s.EndSnapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSnapshotByteaBinary checks that snapshot chunks read bytea columns
+// in binary form (half the bytes of hex text on the wire and in the
+// connection's buffer) and decode them exactly: every byte value, an
+// empty value and NULL, beside a text column that stays text.
+func TestSnapshotByteaBinary(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE bin (id int PRIMARY KEY, b bytea, note text)`,
+		`INSERT INTO bin VALUES (1, (SELECT string_agg(set_byte('\x00'::bytea, 0, g), ''::bytea) FROM generate_series(0, 255) g), '\x41'),
+			(2, ''::bytea, 'empty'), (3, NULL, NULL)`)
+	ctx := testCtx(t)
+	s := e.source(e.config(`public\.bin`))
+	if _, err := s.Discover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Start(ctx, capture.StartRequest{Snapshot: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := capture.TableID{Schema: "public", Name: "bin"}
+	tb, err := s.tables.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := rowFormats(tb); !reflect.DeepEqual(f, []int16{0, 1, 0}) {
+		t.Errorf("rowFormats = %v, want bytea (column 2) binary, the rest text", f)
+	}
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	got := readAll(t, s, id, []capture.Chunk{{Index: 0}}, info.From)
+	want := []schema.Row{{int32(1), all, `\x41`}, {int32(2), []byte{}, "empty"}, {int32(3), nil, nil}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("rows = %v, want %v", got, want)
+	}
+	if err := s.EndSnapshot(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -12,7 +12,10 @@
 //   - snapshot: `floe run` with snapshot.mode initial_only from start to
 //     exit, vs the same key-range chunks read raw with the same
 //     parallelism (PostgreSQL: COPY (chunk) TO STDOUT into io.Discard;
-//     MariaDB: SELECT drained through go-sql-driver/mysql); rows/s.
+//     MariaDB: SELECT drained through go-sql-driver/mysql); rows/s. Each
+//     round measures every parallelism of -parallelism (default 1,2,all:
+//     all = every core), and each parallelism above 1 reports its scaling
+//     (its throughput over that at 1 in the same round, floe and raw).
 //
 //   - streaming: floe is started, primed (one committed transaction, so
 //     it has a durable position) and stopped; changes are written while
@@ -40,6 +43,22 @@
 //     the loader, the binlog's being in whole seconds), and the time it
 //     became readable from polling each
 //     Iceberg table's newest floe.position every -poll; p50/p99 delay.
+//     -compaction-interval runs floe with background compaction at that
+//     interval (-sustained: 10 minutes, a pass a minute); every table's
+//     live data and delete files are counted every -files-every, and the
+//     count at the end, the most seen and the compaction passes are
+//     reported (files.go).
+//
+//   - reads (only when named; PostgreSQL only): Trino query latency
+//     while floe snapshots the tables and then streams a paced update-heavy
+//     load (insert:update:delete 1:8:1)
+//     (-reads-rate for -reads-duration at the -interval checkpoints): a
+//     full scan (count, sum) and a key lookup of the orders table, back
+//     to back, p50/p99; then floe stops, `floe compact` runs and the
+//     same queries run on the compacted table; the ratios streaming /
+//     compacted (reads.go). The lake is a JDBC catalog database on the
+//     bench's PostgreSQL server and a bucket on deploy/interop's S3
+//     server, and Trino is deploy/interop's, started once per source.
 //
 // Each run of snapshot, streaming, bigtxn and hugetxn is a pair: the raw
 // read and floe back to back on the same data, the raw read first in odd
@@ -60,11 +79,11 @@
 // a markdown table of all sources (also printed), floe logs under
 // -workdir/<kind> and CPU and heap profiles (floe run --cpuprofile,
 // --memprofile) under -profiles. -merge FILE puts the sources measured now into an existing
-// results file (version 1, 2 or 3) and keeps its other sources; the .md
+// results file (version 1 to 4) and keeps its other sources; the .md
 // ends with issue 16's targets, per source, met or not.
 //
-// Invariants: every process the harness starts (the database server and
-// each floe run) is stopped by its PID when the harness ends, also on an
+// Invariants: every process the harness starts (the database server,
+// each floe run, S3 and Trino) is stopped by its PID when the harness ends, also on an
 // error or SIGINT/SIGTERM; targets are reported, never asserted. A source
 // kind plugs in by implementing benchSource in its own file.
 //

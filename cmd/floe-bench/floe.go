@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/floe-cdc/floe/lakewriter"
 )
 
 // floeRunner starts floe processes for pipelines against one source and
@@ -36,6 +38,10 @@ type floeRunner struct {
 // pipelineDir is one pipeline's config, log, state and lake.
 type pipelineDir struct {
 	name, dir, config, log string
+	// lake opens a lake other than the local SQLite one (nil: that one);
+	// env is added to floe's environment.
+	lake *lakewriter.Options
+	env  []string
 }
 
 // floeProc is one running `floe run`. exited is closed when it has exited;
@@ -56,10 +62,31 @@ func supportsRunFlag(bin, flag string) bool {
 	return err == nil && strings.Contains(string(out), flag)
 }
 
+// pipelineOpts are a pipeline's settings beyond the defaults.
+type pipelineOpts struct {
+	// parallelism is snapshot.parallelism (0: the runner's).
+	parallelism int
+	// compaction is the compaction: section's body (indented two
+	// spaces); "" leaves floe's defaults.
+	compaction string
+	// sink is the sink's catalog, warehouse and s3 settings (indented two
+	// spaces, replacing the SQLite catalog and local warehouse); "" = those.
+	// lake must then say how floe-bench opens that lake, and env holds
+	// what floe needs in its environment for it.
+	sink string
+	lake *lakewriter.Options
+	env  []string
+}
+
 // newPipeline writes a fresh config for pipeline capturing tables (bare
 // names), removing any earlier files of that name.
 func (r *floeRunner) newPipeline(name, snapshotMode string, tables []string, interval time.Duration) (*pipelineDir, error) {
-	d := &pipelineDir{name: name, dir: filepath.Join(r.workdir, name)}
+	return r.newPipelineWith(name, snapshotMode, tables, interval, pipelineOpts{})
+}
+
+// newPipelineWith is newPipeline with settings of its own.
+func (r *floeRunner) newPipelineWith(name, snapshotMode string, tables []string, interval time.Duration, po pipelineOpts) (*pipelineDir, error) {
+	d := &pipelineDir{name: name, dir: filepath.Join(r.workdir, name), lake: po.lake, env: po.env}
 	if err := os.RemoveAll(d.dir); err != nil {
 		return nil, fmt.Errorf("clear %s: %w", d.dir, err)
 	}
@@ -68,6 +95,14 @@ func (r *floeRunner) newPipeline(name, snapshotMode string, tables []string, int
 	}
 	d.config = filepath.Join(d.dir, "floe.yaml")
 	d.log = filepath.Join(d.dir, "floe.log")
+	parallelism := r.parallelism
+	if po.parallelism > 0 {
+		parallelism = po.parallelism
+	}
+	sink := po.sink
+	if sink == "" {
+		sink = fmt.Sprintf("  catalog:\n    type: sql\n    name: floe\n    uri: sqlite://%s/catalog.db\n  warehouse: %s/warehouse\n", d.dir, d.dir)
+	}
 	cfg := fmt.Sprintf(`pipeline:
   name: %s
   checkpoint-interval: %s
@@ -76,25 +111,27 @@ state:
 source:
 %ssink:
   type: iceberg
-  catalog:
-    type: sql
-    name: floe
-    uri: sqlite://%s/catalog.db
-  warehouse: %s/warehouse
-  namespace: bench
+%s  namespace: bench
   mode: upsert
 log:
   level: info
-`, name, interval, d.dir, r.src.FloeSourceYAML(name, snapshotMode, tables, r.parallelism, r.chunkRows), d.dir, d.dir)
+`, name, interval, d.dir, r.src.FloeSourceYAML(name, snapshotMode, tables, parallelism, r.chunkRows), sink)
+	if po.compaction != "" {
+		cfg += "compaction:\n" + po.compaction
+	}
 	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("write config: %w", err)
 	}
 	return d, nil
 }
 
-// catalogURI and warehouse are where the pipeline's lake lives.
-func (d *pipelineDir) catalogURI() string { return "sqlite://" + d.dir + "/catalog.db" }
-func (d *pipelineDir) warehouse() string  { return d.dir + "/warehouse" }
+// lakeOptions are how floe-bench opens the pipeline's lake.
+func (d *pipelineDir) lakeOptions() lakewriter.Options {
+	if d.lake != nil {
+		return *d.lake
+	}
+	return lakewriter.Options{CatalogType: "sql", CatalogName: "floe", URI: "sqlite://" + d.dir + "/catalog.db", Warehouse: d.dir + "/warehouse"}
+}
 
 // dropLake removes the pipeline's state and lake, keeping config and log.
 func (d *pipelineDir) dropLake() error {
@@ -131,7 +168,7 @@ func (r *floeRunner) start(d *pipelineDir, profile string) (*floeProc, error) {
 		}
 	}
 	cmd := exec.Command(r.bin, args...)
-	cmd.Env = append(os.Environ(), r.src.FloeEnv()...)
+	cmd.Env = append(append(os.Environ(), r.src.FloeEnv()...), d.env...)
 	cmd.Dir = d.dir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -163,7 +200,7 @@ func (r *floeRunner) start(d *pipelineDir, profile string) (*floeProc, error) {
 // source quiet); an error carries its report.
 func (r *floeRunner) verify(ctx context.Context, d *pipelineDir) error {
 	cmd := exec.CommandContext(ctx, r.bin, "verify", "--config", d.config)
-	cmd.Env = append(os.Environ(), r.src.FloeEnv()...)
+	cmd.Env = append(append(os.Environ(), r.src.FloeEnv()...), d.env...)
 	cmd.Dir = d.dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -171,6 +208,16 @@ func (r *floeRunner) verify(ctx context.Context, d *pipelineDir) error {
 	}
 	r.log.Info("floe verify", "pipeline", d.name, "report", strings.TrimSpace(string(out)))
 	return nil
+}
+
+// killIfRunning kills the process unless it has exited: the deferred
+// clean-up of a scenario that may return while floe still runs.
+func (p *floeProc) killIfRunning() {
+	select {
+	case <-p.exited:
+	default:
+		p.kill()
+	}
 }
 
 // wait waits for the process to exit on its own.

@@ -33,7 +33,7 @@ type lakePoller struct {
 
 // openLake opens a pipeline's catalog (read-only use beside floe).
 func openLake(ctx context.Context, d *pipelineDir) (*lakewriter.Catalog, error) {
-	cat, err := lakewriter.Open(ctx, lakewriter.Options{CatalogType: "sql", CatalogName: "floe", URI: d.catalogURI(), Warehouse: d.warehouse()})
+	cat, err := lakewriter.Open(ctx, d.lakeOptions())
 	if err != nil {
 		return nil, fmt.Errorf("open lake of %s: %w", d.name, err)
 	}

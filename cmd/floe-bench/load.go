@@ -126,17 +126,34 @@ func runWorkers[T any](ctx context.Context, items []T, n int, open func(ctx cont
 	return total, nil
 }
 
+// txnMix is how many rows one workload transaction inserts, updates and
+// deletes.
+type txnMix struct{ ins, upd, del int64 }
+
+func (m txnMix) changes() int64 { return m.ins + m.upd + m.del }
+
+// workloadMix is the transaction shape for txnChanges changes: the
+// default 2:2:1 insert:update:delete, or with updateHeavy 1:8:1 (the
+// reads scenario: every update is an equality delete and a new row).
+func workloadMix(txnChanges int, updateHeavy bool) txnMix {
+	if updateHeavy {
+		u := max(int64(txnChanges)*4/5, 2)
+		return txnMix{ins: max(u/8, 1), upd: u, del: max(u/8, 1)}
+	}
+	k := max(int64(txnChanges)*2/5, 2)
+	return txnMix{ins: k, upd: k, del: k / 2}
+}
+
 // workloadTxn returns the statements of one workload transaction on t:
-// delete the k/2 oldest rows, insert k new ones, update k live ones at a
-// random place. It advances r.
-func workloadTxn(t benchTable, r *idRange, rng *rand.Rand, k int64, rowsOf func(lo, hi int64) string) (del, ins, upd string) {
-	d := k / 2
-	del = fmt.Sprintf("DELETE FROM %s WHERE id >= %d AND id < %d", t.name, r.lo, r.lo+d)
-	ins = fmt.Sprintf("INSERT INTO %s SELECT %s FROM %s", t.name, t.gen, rowsOf(r.hi, r.hi+k-1))
-	r.lo += d
-	r.hi += k
-	a := r.lo + rng.Int64N(r.hi-r.lo-k+1)
-	upd = fmt.Sprintf("UPDATE %s SET %s WHERE id >= %d AND id < %d", t.name, t.set, a, a+k)
+// delete the m.del oldest rows, insert m.ins new ones, update m.upd live
+// ones at a random place. It advances r.
+func workloadTxn(t benchTable, r *idRange, rng *rand.Rand, m txnMix, rowsOf func(lo, hi int64) string) (del, ins, upd string) {
+	del = fmt.Sprintf("DELETE FROM %s WHERE id >= %d AND id < %d", t.name, r.lo, r.lo+m.del)
+	ins = fmt.Sprintf("INSERT INTO %s SELECT %s FROM %s", t.name, t.gen, rowsOf(r.hi, r.hi+m.ins-1))
+	r.lo += m.del
+	r.hi += m.ins
+	a := r.lo + rng.Int64N(max(r.hi-r.lo-m.upd+1, 1))
+	upd = fmt.Sprintf("UPDATE %s SET %s WHERE id >= %d AND id < %d", t.name, t.set, a, a+m.upd)
 	return del, ins, upd
 }
 
@@ -147,7 +164,7 @@ func workloadTxn(t benchTable, r *idRange, rng *rand.Rand, k int64, rowsOf func(
 // until w's duration or change count is reached or w.Stop is closed. It
 // returns when the load started; errors name the transaction.
 func applyWorkload(ctx context.Context, w workload, tables []benchTable, ranges map[string]*idRange, rowsOf func(lo, hi int64) string,
-	exec func(sql string) error, txnSQL func(t benchTable, k int64) string, res *applyResult) (time.Time, error) {
+	exec func(sql string) error, txnSQL func(t benchTable, m txnMix) string, res *applyResult) (time.Time, error) {
 	start := time.Now()
 	if w.BigInsert > 0 {
 		t := tables[1]
@@ -159,8 +176,8 @@ func applyWorkload(ctx context.Context, w workload, tables []benchTable, ranges 
 		res.Changes, res.Txns = w.BigInsert, 1
 		return start, nil
 	}
-	k := max(int64(w.TxnChanges)*2/5, 2) // inserts = updates = k, deletes = k/2
-	per := k + k + k/2
+	mix := workloadMix(w.TxnChanges, w.UpdateHeavy)
+	per := mix.changes()
 	var every time.Duration
 	if w.Rate > 0 {
 		every = time.Duration(float64(per) / w.Rate * float64(time.Second))
@@ -174,7 +191,7 @@ func applyWorkload(ctx context.Context, w workload, tables []benchTable, ranges 
 				return start, err
 			}
 		}
-		if err := exec(txnSQL(tables[i%len(tables)], k)); err != nil {
+		if err := exec(txnSQL(tables[i%len(tables)], mix)); err != nil {
 			return start, fmt.Errorf("workload transaction %d: %w", i, err)
 		}
 		res.Changes += per

@@ -35,7 +35,11 @@ type options struct {
 	duration        time.Duration
 	freshTxnChanges int
 	runs            int
-	parallelism     int
+	parallelisms    []int // snapshot.parallelism values of the snapshot scenario, ascending
+	compactEvery    time.Duration
+	readsRate       float64
+	readsDuration   time.Duration
+	filesEvery      time.Duration
 	chunkRows       int
 	interval        time.Duration
 	streamInterval  time.Duration
@@ -55,6 +59,10 @@ type options struct {
 }
 
 var allScenarios = []string{scSnapshot, scStreaming, scBigTxn, scFreshness, scHugeTxn, scLargeValues}
+
+// knownScenarios are allScenarios and those run only when named: reads
+// needs Trino (a JDK and deploy/trino/fetch.sh's download).
+var knownScenarios = append(slices.Clone(allScenarios), scReads)
 
 // memoryScenarios are the scenarios whose figure is the peak RSS: they run
 // -memory-runs times, and -memory runs only them.
@@ -87,7 +95,12 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.duration, "duration", 60*time.Second, "freshness load duration")
 	fs.IntVar(&o.freshTxnChanges, "fresh-txn-changes", 50, "changes per freshness transaction")
 	fs.IntVar(&o.runs, "runs", 3, "runs (rounds) per scenario; each run measures the raw source and floe back to back, alternating which goes first")
-	fs.IntVar(&o.parallelism, "parallelism", 2, "snapshot parallelism (floe and the raw COPY)")
+	par := fs.String("parallelism", "1,2,all", "snapshot.parallelism values the snapshot scenario measures, comma-separated (all = every core); each is paired with the raw chunked read at the same parallelism")
+	fs.DurationVar(&o.compactEvery, "compaction-interval", 0, "freshness: run floe with background compaction every this long (compaction.interval); 0 = floe's default (30m: no pass in a short run)")
+	fs.DurationVar(&o.filesEvery, "files-every", 5*time.Second, "freshness: how often each table's live data and delete files are counted (the maximum over the run is reported)")
+	fs.Float64Var(&o.readsRate, "reads-rate", 2_000, "reads: changes/s floe streams while Trino queries (update-heavy: insert:update:delete 1:8:1)")
+	fs.DurationVar(&o.readsDuration, "reads-duration", time.Minute, "reads: how long Trino queries the table while floe streams (issue 12's goal: 30m)")
+	sustained := fs.Bool("sustained", false, "freshness sustained: -scenarios freshness -duration 10m -compaction-interval 1m -label sustained (explicit flags still win)")
 	fs.IntVar(&o.chunkRows, "chunk-rows", 50_000, "snapshot chunk rows (floe and the raw COPY)")
 	fs.DurationVar(&o.interval, "interval", time.Second, "checkpoint interval of the freshness scenario (the target, p99 <= 2 s, is at 1 s; floe's default is 10 s)")
 	fs.DurationVar(&o.streamInterval, "stream-interval", time.Second, "checkpoint interval of the snapshot, streaming and bigtxn scenarios (bounds the wait for the last checkpoint)")
@@ -110,27 +123,7 @@ func parseFlags(args []string) (options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if o.quick {
-		quick := map[string]func(){
-			"rows": func() { o.rows = 200_000 }, "changes": func() { o.changes = 100_000 },
-			"bigtxn": func() { o.bigTxn = 100_000 }, "duration": func() { o.duration = 15 * time.Second },
-			"runs": func() { o.runs = 1 }, "hugetxn": func() { o.hugeTxn = 500_000 },
-			"large-value-mib": func() { o.largeValueMiB = 8 },
-		}
-		for name, apply := range quick {
-			if !set[name] {
-				apply()
-			}
-		}
-	}
-	if *memory {
-		if !set["scenarios"] {
-			*scen = strings.Join(memoryScenarios, ",")
-		}
-		if !set["rows"] {
-			o.rows = 4000
-		}
-	}
+	o.applyPresets(set, scen, *sustained, *memory)
 	if o.label == "" {
 		o.label = "full"
 		if o.quick {
@@ -148,13 +141,56 @@ func parseFlags(args []string) (options, error) {
 			o.label = "custom"
 		}
 	}
-	if o.scenarios, err = splitList("-scenarios", "scenario", *scen, allScenarios); err != nil {
+	if o.scenarios, err = splitList("-scenarios", "scenario", *scen, knownScenarios); err != nil {
 		return o, err
 	}
 	if o.sources, err = splitList("-source", "source", *srcs, allSources); err != nil {
 		return o, err
 	}
+	if o.parallelisms, err = parseParallelisms(*par, runtime.NumCPU()); err != nil {
+		return o, err
+	}
+	if contains(o.scenarios, scReads) && contains(o.sources, srcMariaDB) {
+		return o, errors.New("-scenarios reads: Trino reads the lake through a catalog database on the PostgreSQL source server; add -source postgres")
+	}
 	return o, o.validate()
+}
+
+// applyPresets applies -quick, -sustained and -memory to the settings
+// not given explicitly (set) and to the scenario list.
+func (o *options) applyPresets(set map[string]bool, scen *string, sustained, memory bool) {
+	if o.quick {
+		quick := map[string]func(){
+			"rows": func() { o.rows = 200_000 }, "changes": func() { o.changes = 100_000 },
+			"bigtxn": func() { o.bigTxn = 100_000 }, "duration": func() { o.duration = 15 * time.Second },
+			"runs": func() { o.runs = 1 }, "hugetxn": func() { o.hugeTxn = 500_000 },
+			"large-value-mib": func() { o.largeValueMiB = 8 },
+		}
+		for name, apply := range quick {
+			if !set[name] {
+				apply()
+			}
+		}
+	}
+	if sustained {
+		sustain := map[string]func(){
+			"scenarios": func() { *scen = scFreshness }, "duration": func() { o.duration = 10 * time.Minute },
+			"compaction-interval": func() { o.compactEvery = time.Minute }, "label": func() { o.label = "sustained" },
+		}
+		for name, apply := range sustain {
+			if !set[name] {
+				apply()
+			}
+		}
+	}
+	if memory {
+		if !set["scenarios"] {
+			*scen = strings.Join(memoryScenarios, ",")
+		}
+		if !set["rows"] {
+			o.rows = 4000
+		}
+	}
 }
 
 // validate checks the numeric settings.
@@ -168,12 +204,43 @@ func (o options) validate() error {
 		return errors.New("-hugetxn and -large-value-mib: must be positive")
 	case o.rows < 4000:
 		return errors.New("-rows: must be at least 4000")
-	case o.parallelism < 1 || o.chunkRows < 1:
-		return errors.New("-parallelism and -chunk-rows: must be positive")
+	case o.chunkRows < 1:
+		return errors.New("-chunk-rows: must be positive")
+	case o.readsRate <= 0 || o.readsDuration <= 0:
+		return errors.New("-reads-rate and -reads-duration: must be positive")
+	case o.compactEvery < 0 || o.filesEvery <= 0:
+		return errors.New("-compaction-interval must not be negative and -files-every must be positive")
 	case o.txnChanges < 5 || o.freshTxnChanges < 5:
 		return errors.New("-txn-changes and -fresh-txn-changes: must be at least 5")
 	}
 	return nil
+}
+
+// parseParallelisms parses -parallelism: positive integers or "all"
+// (cores), comma-separated; the result is ascending without duplicates
+// (on 2 cores "1,2,all" is 1 and 2).
+func parseParallelisms(value string, cores int) ([]int, error) {
+	var out []int
+	for _, s := range strings.Split(value, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		n := cores
+		if s != "all" {
+			v, err := strconv.Atoi(s)
+			if err != nil || v < 1 {
+				return nil, fmt.Errorf("-parallelism: %q is neither a positive number nor all (e.g. -parallelism 1,2,all)", s)
+			}
+			n = v
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("-parallelism: nothing given (e.g. -parallelism 1,2,all)")
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // splitList splits a comma-separated flag value, checking each item
@@ -329,7 +396,7 @@ func runSource(ctx context.Context, o options, log *slog.Logger, kind, bin, floe
 			log.Warn("stop source", "err", serr)
 		}
 	}()
-	runner := &floeRunner{bin: bin, workdir: workdir, src: src, log: log, parallelism: o.parallelism, chunkRows: o.chunkRows,
+	runner := &floeRunner{bin: bin, workdir: workdir, src: src, log: log, parallelism: slices.Max(o.parallelisms), chunkRows: o.chunkRows,
 		profiles: profiles, heapProfiles: profiles != "" && supportsRunFlag(bin, "--memprofile")}
 	defer runner.killAll()
 
@@ -347,8 +414,14 @@ func runSource(ctx context.Context, o options, log *slog.Logger, kind, bin, floe
 		StartedAt: srcStarted.Format(time.RFC3339), Label: o.label, Command: reproduceCommand(os.Args[1:]),
 		Scale: Scale{Rows: info.Rows, Tables: len(info.Tables), AvgRowBytes: round3(info.AvgRowBytes), Changes: o.changes,
 			TxnChanges: o.txnChanges, BigTxnRows: o.bigTxn, FreshnessRate: o.rate, FreshnessSeconds: o.duration.Seconds(),
-			Runs: o.runs, Parallelism: o.parallelism, ChunkRows: o.chunkRows, StreamInterval: o.streamInterval.String(),
+			Runs: o.runs, SnapshotParallelism: o.parallelisms, ChunkRows: o.chunkRows, StreamInterval: o.streamInterval.String(),
 			CheckpointInterval: o.interval.String(), PollInterval: o.poll.String()},
+	}
+	if contains(o.scenarios, scFreshness) && o.compactEvery > 0 {
+		sr.Scale.CompactionInterval = o.compactEvery.String()
+	}
+	if contains(o.scenarios, scReads) {
+		sr.Scale.ReadsRate, sr.Scale.ReadsSeconds = o.readsRate, o.readsDuration.Seconds()
 	}
 	if contains(o.scenarios, scHugeTxn) {
 		sr.Scale.HugeTxnRows = o.hugeTxn
@@ -366,8 +439,17 @@ func runSource(ctx context.Context, o options, log *slog.Logger, kind, bin, floe
 		}
 	}
 	b := &bench{o: o, log: log, src: src, floe: runner, tables: info.Tables}
+	defer b.stopReadServices()
 	for _, name := range o.scenarios {
 		log.Info("scenario", "name", name)
+		if name == scSnapshot {
+			scs, err := b.snapshotScenarios(ctx)
+			if err != nil {
+				return sr, err
+			}
+			sr.Scenarios = append(sr.Scenarios, scs...)
+			continue
+		}
 		sc, err := b.runScenario(ctx, name)
 		if err != nil {
 			return sr, err

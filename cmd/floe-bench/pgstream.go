@@ -69,8 +69,8 @@ func markerTxn(ctx context.Context, c *pgx.Conn, body func(pgx.Tx) error) (pos, 
 }
 
 // txnSQL is one workload transaction on t (see workloadTxn).
-func (p *pgSource) txnSQL(t benchTable, k int64) string {
-	del, ins, upd := workloadTxn(t, p.ranges[t.name], p.rng, k, pgSeries)
+func (p *pgSource) txnSQL(t benchTable, m txnMix) string {
+	del, ins, upd := workloadTxn(t, p.ranges[t.name], p.rng, m, pgSeries)
 	return "BEGIN; " + del + "; " + ins + "; " + upd + "; COMMIT"
 }
 

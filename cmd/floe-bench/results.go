@@ -19,7 +19,15 @@ import (
 // measures the raw source and floe back to back, alternating which goes
 // first), with the spreads of the figures and of the ratio, the raw
 // reader's CPU, and the baseline's shift from the previous results file.
-const resultsVersion = 3
+//
+// Version 4: the snapshot scenario is measured at several parallelisms
+// (Scale.SnapshotParallelism; one snapshot Scenario each, with its
+// Parallelism and its Scaling against parallelism 1), Scale.Parallelism
+// is gone; freshness may run with background compaction
+// (Scale.CompactionInterval) and reports the tables' files (Files); the
+// reads scenario (Trino query latency, Reads). Versions 2 and 3 are
+// read as one snapshot Scenario at Scale.Parallelism.
+const resultsVersion = 4
 
 // Scenario names.
 const (
@@ -30,6 +38,9 @@ const (
 	// The memory scenarios (memory.go): peak RSS is their figure.
 	scHugeTxn     = "hugetxn"
 	scLargeValues = "largevalues"
+	// scReads is Trino query latency while floe streams (reads.go); it
+	// needs Trino and is not in the default list.
+	scReads = "reads"
 )
 
 // Results is one results file: the machine and, per source kind, the
@@ -65,21 +76,30 @@ type SourceResults struct {
 
 // Scale is what was generated and how it was run.
 type Scale struct {
-	Rows               int64   `json:"rows"`
-	Tables             int     `json:"tables"`
-	AvgRowBytes        float64 `json:"avg_row_bytes"`
-	Changes            int64   `json:"changes"`
-	TxnChanges         int     `json:"txn_changes"`
-	BigTxnRows         int64   `json:"bigtxn_rows"`
-	HugeTxnRows        int64   `json:"hugetxn_rows,omitempty"`
-	LargeValueBytes    int64   `json:"large_value_bytes,omitempty"`    // each large value of largevalues
-	LargeValuesPerRow  int     `json:"large_values_per_row,omitempty"` // 1: a text or a binary value, 2: both
-	MemoryRuns         int     `json:"memory_runs,omitempty"`          // runs of hugetxn and largevalues
-	FreshnessRate      float64 `json:"freshness_rate"`                 // changes/s
-	FreshnessSeconds   float64 `json:"freshness_seconds"`
-	Runs               int     `json:"runs"`
-	Parallelism        int     `json:"parallelism"`
-	ChunkRows          int     `json:"chunk_rows"`
+	Rows              int64   `json:"rows"`
+	Tables            int     `json:"tables"`
+	AvgRowBytes       float64 `json:"avg_row_bytes"`
+	Changes           int64   `json:"changes"`
+	TxnChanges        int     `json:"txn_changes"`
+	BigTxnRows        int64   `json:"bigtxn_rows"`
+	HugeTxnRows       int64   `json:"hugetxn_rows,omitempty"`
+	LargeValueBytes   int64   `json:"large_value_bytes,omitempty"`    // each large value of largevalues
+	LargeValuesPerRow int     `json:"large_values_per_row,omitempty"` // 1: a text or a binary value, 2: both
+	MemoryRuns        int     `json:"memory_runs,omitempty"`          // runs of hugetxn and largevalues
+	FreshnessRate     float64 `json:"freshness_rate"`                 // changes/s
+	FreshnessSeconds  float64 `json:"freshness_seconds"`
+	Runs              int     `json:"runs"`
+	// Parallelism is the single snapshot parallelism of versions 1-3;
+	// version 4 has SnapshotParallelism (ascending) instead.
+	Parallelism         int   `json:"parallelism,omitempty"`
+	SnapshotParallelism []int `json:"snapshot_parallelism,omitempty"`
+	ChunkRows           int   `json:"chunk_rows"`
+	// CompactionInterval is freshness's compaction.interval ("" = floe's
+	// default, 30m).
+	CompactionInterval string `json:"compaction_interval,omitempty"`
+	// ReadsRate and ReadsSeconds are the reads scenario's load.
+	ReadsRate          float64 `json:"reads_rate,omitempty"`
+	ReadsSeconds       float64 `json:"reads_seconds,omitempty"`
 	StreamInterval     string  `json:"stream_checkpoint_interval"` // streaming and bigtxn
 	CheckpointInterval string  `json:"checkpoint_interval"`        // freshness
 	PollInterval       string  `json:"poll_interval"`
@@ -97,9 +117,21 @@ type Scale struct {
 // floe's, not the server's); CPUPerGiB, for largevalues, per GiB of
 // values. BaselineShift compares with the previous results file.
 type Scenario struct {
-	Name             string         `json:"name"`
-	Source           string         `json:"source"`
-	Unit             string         `json:"unit"`
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	Unit   string `json:"unit"`
+	// Parallelism is the snapshot scenario's snapshot.parallelism (floe's
+	// and the raw read's).
+	Parallelism int `json:"parallelism,omitempty"`
+	// Scaling is, for a snapshot at Parallelism N > 1, the median over the
+	// rounds of floe's throughput at N over its throughput at 1 in the same
+	// round; RawScaling the same for the raw read.
+	Scaling          *float64       `json:"scaling,omitempty"`
+	ScalingRange     *Range         `json:"scaling_range,omitempty"`
+	RawScaling       *float64       `json:"raw_scaling,omitempty"`
+	RawScalingRange  *Range         `json:"raw_scaling_range,omitempty"`
+	Files            *FileSummary   `json:"files,omitempty"`
+	Reads            *ReadSummary   `json:"reads,omitempty"`
 	Runs             []Run          `json:"runs"`
 	Median           float64        `json:"median"`
 	MedianRange      *Range         `json:"median_range,omitempty"`
@@ -116,6 +148,26 @@ type Scenario struct {
 	Target           string         `json:"target"`
 	Met              *bool          `json:"met,omitempty"`
 	RSSMet           *bool          `json:"rss_met,omitempty"`
+}
+
+// TableFiles is one table's live files (freshness).
+type TableFiles struct {
+	Table      string `json:"table"`
+	Data       int    `json:"data"`    // at the end
+	Deletes    int    `json:"deletes"` // at the end
+	MaxData    int    `json:"max_data"`
+	MaxDeletes int    `json:"max_deletes"`
+}
+
+// FileSummary is the most files any table held, at the end of a run and
+// in any sample during it, over the runs; and the median of the runs'
+// compaction passes.
+type FileSummary struct {
+	EndData          int     `json:"end_data"`
+	EndDeletes       int     `json:"end_deletes"`
+	MaxData          int     `json:"max_data"`
+	MaxDeletes       int     `json:"max_deletes"`
+	CompactionPasses float64 `json:"compaction_passes"`
 }
 
 // Range is the lowest and the highest of the runs' values.
@@ -163,8 +215,15 @@ type Run struct {
 	// the raw read (rusage of the process before and after).
 	RawCPUSeconds *float64 `json:"raw_cpu_seconds,omitempty"`
 	// Bytes is the size of the values the run moved (largevalues).
-	Bytes   int64  `json:"bytes,omitempty"`
-	Profile string `json:"profile,omitempty"`
+	Bytes int64 `json:"bytes,omitempty"`
+	// Files is, per table, its live data and delete files at the end of a
+	// freshness run and the most seen in a sample during it;
+	// CompactionPasses the compaction snapshots committed meanwhile.
+	Files            []TableFiles `json:"files,omitempty"`
+	CompactionPasses int          `json:"compaction_passes,omitempty"`
+	// Reads is the reads scenario's query latencies.
+	Reads   *ReadRun `json:"reads,omitempty"`
+	Profile string   `json:"profile,omitempty"`
 }
 
 // Targets (issue 16): reported, not asserted. They are defined at full
@@ -183,6 +242,7 @@ const (
 // interval.
 func (s *Scenario) summarize(checkpointSec float64) {
 	var floe, raw, ratio, p50, cpuM, rawCPUM, cpuG []float64
+	var files []Run
 	s.PeakRSSBytes = 0
 	for _, r := range s.Runs {
 		floe = append(floe, r.Floe)
@@ -203,6 +263,9 @@ func (s *Scenario) summarize(checkpointSec float64) {
 		}
 		if r.P50Seconds != nil {
 			p50 = append(p50, *r.P50Seconds)
+		}
+		if len(r.Files) > 0 {
+			files = append(files, r)
 		}
 		s.PeakRSSBytes = max(s.PeakRSSBytes, r.PeakRSSBytes)
 	}
@@ -230,11 +293,77 @@ func (s *Scenario) summarize(checkpointSec float64) {
 	if len(cpuG) > 0 {
 		s.CPUPerGiB = ptr(round3(median(cpuG)))
 	}
+	s.Files = summarizeFiles(files)
+	s.Reads = summarizeReads(s.Runs)
 	s.setTarget(checkpointSec)
 	s.RSSMet = nil
 	if s.PeakRSSBytes > 0 {
 		s.RSSMet = ptr(s.PeakRSSBytes <= targetRSSBytes)
 	}
+}
+
+// summarizeFiles is the file summary of the runs that counted files (nil
+// when none did).
+func summarizeFiles(runs []Run) *FileSummary {
+	if len(runs) == 0 {
+		return nil
+	}
+	f := &FileSummary{}
+	var passes []float64
+	for _, r := range runs {
+		for _, t := range r.Files {
+			f.EndData, f.EndDeletes = max(f.EndData, t.Data), max(f.EndDeletes, t.Deletes)
+			f.MaxData, f.MaxDeletes = max(f.MaxData, t.MaxData, t.Data), max(f.MaxDeletes, t.MaxDeletes, t.Deletes)
+		}
+		passes = append(passes, float64(r.CompactionPasses))
+	}
+	f.CompactionPasses = median(passes)
+	return f
+}
+
+// setScaling sets each snapshot scenario's scaling against the one at
+// parallelism 1 of scs (none there: no scaling). Runs are paired by
+// index: run k of every parallelism is in the same round.
+func setScaling(scs []Scenario) {
+	one := slices.IndexFunc(scs, func(s Scenario) bool { return s.Name == scSnapshot && s.Parallelism == 1 })
+	for i := range scs {
+		s := &scs[i]
+		if s.Name != scSnapshot {
+			continue
+		}
+		s.Scaling, s.ScalingRange, s.RawScaling, s.RawScalingRange = nil, nil, nil, nil
+		if one < 0 || s.Parallelism <= 1 {
+			continue
+		}
+		var fl, raw []float64
+		for k, r := range s.Runs {
+			if k >= len(scs[one].Runs) {
+				break
+			}
+			base := scs[one].Runs[k]
+			if base.Floe > 0 {
+				fl = append(fl, r.Floe/base.Floe)
+			}
+			if base.Raw != nil && r.Raw != nil && *base.Raw > 0 {
+				raw = append(raw, *r.Raw / *base.Raw)
+			}
+		}
+		s.Scaling, s.ScalingRange = medianSpread(fl)
+		s.RawScaling, s.RawScalingRange = medianSpread(raw)
+	}
+}
+
+// medianSpread is the median of xs and their range, rounded to 3
+// places; nil, nil for none.
+func medianSpread(xs []float64) (*float64, *Range) {
+	if len(xs) == 0 {
+		return nil, nil
+	}
+	r := spread(xs)
+	if r != nil {
+		r = &Range{Min: round3(r.Min), Max: round3(r.Max)}
+	}
+	return ptr(round3(median(xs))), r
 }
 
 // setTarget sets the scenario's target and whether it is met (nil: no
@@ -254,6 +383,8 @@ func (s *Scenario) setTarget(checkpointSec float64) {
 		ratioTarget(targetStreamingRatio)
 	case scBigTxn:
 		ratioTarget(targetBigTxnRatio)
+	case scReads:
+		s.readsTarget()
 	case scFreshness:
 		s.Target = fmt.Sprintf("p99 <= %s s at %s s checkpoints", fmtNum(targetFreshP99Sec), fmtNum(targetFreshIntervalSec))
 		if checkpointSec != targetFreshIntervalSec {

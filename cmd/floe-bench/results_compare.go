@@ -8,13 +8,13 @@ import (
 )
 
 // comparableScale reports whether two runs of a source measured the same
-// thing: the same label and sizes. Rates at different sizes differ for
+// thing: the same label and sizes (a snapshot's parallelism is matched
+// per scenario, by compareBaselines). Rates at different sizes differ for
 // reasons that are not a change of speed (caches, fixed start-up costs).
 func comparableScale(a, b SourceResults) bool {
 	x, y := a.Scale, b.Scale
 	return a.Source == b.Source && a.Label == b.Label && x.Rows == y.Rows && x.Changes == y.Changes &&
-		x.TxnChanges == y.TxnChanges && x.BigTxnRows == y.BigTxnRows && x.Parallelism == y.Parallelism &&
-		x.ChunkRows == y.ChunkRows && x.StreamInterval == y.StreamInterval
+		x.TxnChanges == y.TxnChanges && x.BigTxnRows == y.BigTxnRows && x.ChunkRows == y.ChunkRows && x.StreamInterval == y.StreamInterval
 }
 
 // findPrevious returns the newest results file in dir (by name: they
@@ -53,7 +53,8 @@ func previousIn(r *Results, cur SourceResults) (*SourceResults, bool) {
 }
 
 // compareBaselines sets the BaselineShift of each of cur's scenarios
-// that has a baseline in prev (the run in file previous): a baseline
+// that has a baseline in prev (the run in file previous; a snapshot is
+// compared with the snapshot at the same parallelism): a baseline
 // that changed by more than tolerance (relative) is marked moved.
 func compareBaselines(cur *SourceResults, previous string, prev *SourceResults, tolerance float64) {
 	for i := range cur.Scenarios {
@@ -62,7 +63,7 @@ func compareBaselines(cur *SourceResults, previous string, prev *SourceResults, 
 		if s.Baseline == nil || *s.Baseline <= 0 {
 			continue
 		}
-		j := slices.IndexFunc(prev.Scenarios, func(p Scenario) bool { return p.Name == s.Name })
+		j := slices.IndexFunc(prev.Scenarios, func(p Scenario) bool { return p.Name == s.Name && p.Parallelism == s.Parallelism })
 		if j < 0 {
 			continue
 		}

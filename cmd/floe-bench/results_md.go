@@ -32,9 +32,9 @@ func markdown(r *Results) string {
 		if src.Label != "full" {
 			scale = "**" + src.Label + " scale, not the full scale the targets are defined at**"
 		}
-		fmt.Fprintf(&b, "- %s %s, %s: %s, %s, parallelism %d, %s-row chunks, checkpoint interval %s (catch-up) and %s (freshness). Reproduce: `%s`\n",
-			src.Source, src.SourceVersion, src.FloeVersion, scale, runs, sc.Parallelism,
-			fmtInt(int64(sc.ChunkRows)), sc.StreamInterval, sc.CheckpointInterval, src.Command)
+		fmt.Fprintf(&b, "- %s %s, %s: %s, %s, snapshot parallelism %s, %s-row chunks, checkpoint interval %s (catch-up) and %s (freshness%s). Reproduce: `%s`\n",
+			src.Source, src.SourceVersion, src.FloeVersion, scale, runs, fmtInts(sc.SnapshotParallelism),
+			fmtInt(int64(sc.ChunkRows)), sc.StreamInterval, sc.CheckpointInterval, compactionNote(sc), src.Command)
 	}
 	b.WriteString("\n| source | scenario | floe | raw source | ratio | floe CPU | raw CPU | target | met? |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, src := range r.Sources {
@@ -72,8 +72,12 @@ func sourceRows(b *strings.Builder, src SourceResults) {
 		cpu, rawCPU := fmtCPU(s), fmtCPUP(s.RawCPUPerMillion)
 		switch s.Name {
 		case scSnapshot:
-			row(fmt.Sprintf("snapshot: %s rows, %d tables, ~%.0f B/row, parallelism %d", fmtInt(sc.Rows), sc.Tables, sc.AvgRowBytes, sc.Parallelism),
+			row(fmt.Sprintf("snapshot: %s rows, %d tables, ~%.0f B/row, parallelism %d", fmtInt(sc.Rows), sc.Tables, sc.AvgRowBytes, s.Parallelism),
 				floe, raw, ratio, cpu, rawCPU, s.Target, fmtMet(s.Met))
+			if s.Scaling != nil || s.RawScaling != nil {
+				row(fmt.Sprintf("snapshot scaling: parallelism %d over 1", s.Parallelism),
+					fmtRatioR(s.Scaling, s.ScalingRange), fmtRatioR(s.RawScaling, s.RawScalingRange), "-", "-", "-", "-", "-")
+			}
 		case scStreaming:
 			row(fmt.Sprintf("streaming: %s mixed changes, %d per transaction", fmtInt(runCount(s)), sc.TxnChanges),
 				floe, raw, ratio, cpu, rawCPU, s.Target, fmtMet(s.Met))
@@ -94,13 +98,77 @@ func sourceRows(b *strings.Builder, src SourceResults) {
 			what := fmt.Sprintf("at %s changes/s, checkpoint %s", fmtInt(int64(sc.FreshnessRate)), sc.CheckpointInterval)
 			row("freshness p50 "+what, fmtSecondsP(s.P50Seconds), "-", "-", "-", "-", "-", "-")
 			row("freshness p99 "+what, fmtSecondsR(s.Median, s.MedianRange), "-", "-", cpu, "-", s.Target, fmtMet(s.Met))
+			if f := s.Files; f != nil {
+				row(fmt.Sprintf("freshness: most files in a table after %s s%s", fmtNum(sc.FreshnessSeconds), compactionNote(sc)),
+					fmt.Sprintf("%d data, %d delete (during the run: %d, %d); %s compaction passes", f.EndData, f.EndDeletes,
+						f.MaxData, f.MaxDeletes, fmtNum(f.CompactionPasses)), "-", "-", "-", "-", "bounded", "-")
+			}
+		case scReads:
+			readRows(row, s, sc)
 		}
 	}
 	for _, s := range src.Scenarios {
 		if s.PeakRSSBytes > 0 {
-			row("peak RSS, "+s.Name, fmtBytes(s.PeakRSSBytes), "-", "-", "-", "-", "<= 1 GiB", fmtMet(s.RSSMet))
+			row("peak RSS, "+scenarioLabel(s), fmtBytes(s.PeakRSSBytes), "-", "-", "-", "-", "<= 1 GiB", fmtMet(s.RSSMet))
 		}
 	}
+}
+
+// readRows writes the reads scenario's rows: per query, its latency
+// while floe streamed, on the compacted table, and their ratio.
+func readRows(row func(...string), s Scenario, sc Scale) {
+	rd := s.Reads
+	if rd == nil {
+		return
+	}
+	load := fmt.Sprintf("%s changes/s for %s s at checkpoint %s", fmtInt(int64(sc.ReadsRate)), fmtNum(sc.ReadsSeconds), sc.CheckpointInterval)
+	for _, q := range []struct {
+		name string
+		r    ReadRatios
+	}{{"full scan (count, sum)", rd.Scan}, {"key lookup", rd.Lookup}} {
+		row(fmt.Sprintf("reads: Trino %s p50, streaming %s vs compacted", q.name, load),
+			fmtSeconds(q.r.StreamingP50), fmtSeconds(q.r.CompactedP50), strconv.FormatFloat(q.r.RatioP50, 'f', 2, 64)+"x", "-", "-", "-", "-")
+		row(fmt.Sprintf("reads: Trino %s p99, streaming vs compacted", q.name),
+			fmtSeconds(q.r.StreamingP99), fmtSeconds(q.r.CompactedP99), strconv.FormatFloat(q.r.RatioP99, 'f', 2, 64)+"x", "-", "-", s.Target, fmtMet(s.Met))
+	}
+	for _, r := range s.Runs {
+		if r.Reads == nil {
+			continue
+		}
+		st, co := r.Reads.Streaming, r.Reads.Compacted
+		row(fmt.Sprintf("reads: files of %s (%s live rows), end of streaming vs compacted", r.Reads.Table, fmtInt(r.Reads.Rows)),
+			fmt.Sprintf("%d data, %d delete", st.DataFiles, st.DeleteFiles), fmt.Sprintf("%d data, %d delete", co.DataFiles, co.DeleteFiles),
+			"-", "-", "-", "-", "-")
+	}
+}
+
+// scenarioLabel names a scenario, a snapshot with its parallelism.
+func scenarioLabel(s Scenario) string {
+	if s.Name == scSnapshot && s.Parallelism > 0 {
+		return fmt.Sprintf("%s at parallelism %d", s.Name, s.Parallelism)
+	}
+	return s.Name
+}
+
+// compactionNote says how freshness ran compaction ("" for floe's
+// default interval).
+func compactionNote(sc Scale) string {
+	if sc.CompactionInterval == "" {
+		return ""
+	}
+	return ", compaction every " + sc.CompactionInterval
+}
+
+// fmtInts is a list of numbers, comma-separated ("-" for none).
+func fmtInts(xs []int) string {
+	if len(xs) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.Itoa(x)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // shiftNotes lists, per source, how each baseline compares with the
@@ -123,7 +191,7 @@ func shiftNotes(b *strings.Builder, r *Results) {
 				}
 			}
 			lines = append(lines, fmt.Sprintf("- %s %s, against %s: raw %s -> %s (%s), floe %s -> %s (%s), ratio %.2fx -> %s; %s",
-				src.Source, s.Name, sh.Previous, fmtRate(sh.PreviousBaseline, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtPct(sh.BaselineChange),
+				src.Source, scenarioLabel(s), sh.Previous, fmtRate(sh.PreviousBaseline, s.Unit), fmtRateP(s.Baseline, s.Unit), fmtPct(sh.BaselineChange),
 				fmtRate(sh.PreviousMedian, s.Unit), fmtRate(s.Median, s.Unit), fmtPct(sh.MedianChange),
 				sh.PreviousRatio, fmtRatio(s.Ratio), verdict))
 		}
@@ -138,7 +206,7 @@ func shiftNotes(b *strings.Builder, r *Results) {
 // targetTable is the issue's targets, one row each, one column per
 // source: the figure and whether it is met.
 func targetTable(b *strings.Builder, r *Results) {
-	b.WriteString("\nTargets (issue 16; defined at full scale, median of 3 runs):\n\n| target |")
+	b.WriteString("\nTargets (issue 16, and issue 12's reads; defined at full scale, median of 3 runs; reads over 30 minutes):\n\n| target |")
 	for _, src := range r.Sources {
 		b.WriteString(" " + src.Source + " |")
 	}
@@ -152,6 +220,7 @@ func targetTable(b *strings.Builder, r *Results) {
 		{fmt.Sprintf("streaming catch-up >= %.1fx raw", targetStreamingRatio), scStreaming},
 		{fmt.Sprintf("one 1M-row transaction >= %.1fx raw", targetBigTxnRatio), scBigTxn},
 		{fmt.Sprintf("freshness p99 <= %s s at %s s checkpoints", fmtNum(targetFreshP99Sec), fmtNum(targetFreshIntervalSec)), scFreshness},
+		{fmt.Sprintf("reads while streaming: p99 <= %.1fx compacted (issue 12)", targetReadRatio), scReads},
 	} {
 		b.WriteString("| " + t.name + " |")
 		for _, src := range r.Sources {
@@ -166,8 +235,12 @@ func targetTable(b *strings.Builder, r *Results) {
 	b.WriteString("\n")
 }
 
-// targetCell is a scenario's figure and verdict for the target table.
+// targetCell is a scenario's figure and verdict for the target table
+// (the snapshot: at each parallelism, met when met at every one).
 func targetCell(src SourceResults, scenario string) string {
+	if scenario == scSnapshot {
+		return snapshotCell(src)
+	}
 	for _, s := range src.Scenarios {
 		if s.Name != scenario {
 			continue
@@ -177,12 +250,32 @@ func targetCell(src SourceResults, scenario string) string {
 			return "not measured: checkpoint " + src.Scale.CheckpointInterval
 		case scenario == scFreshness:
 			return fmtSeconds(s.Median) + ": " + fmtMet(s.Met)
+		case scenario == scReads && s.Reads != nil:
+			return fmt.Sprintf("scan %.2fx, lookup %.2fx: %s", s.Reads.Scan.RatioP99, s.Reads.Lookup.RatioP99, fmtMet(s.Met))
 		case scenario == scBigTxn && src.Scale.BigTxnRows != 1_000_000:
 			return fmtRatio(s.Ratio) + " at " + fmtInt(src.Scale.BigTxnRows) + " rows: " + fmtMet(s.Met)
 		}
 		return fmtRatio(s.Ratio) + ": " + fmtMet(s.Met)
 	}
 	return "not run"
+}
+
+// snapshotCell is the snapshot's ratio at each parallelism and whether
+// the target is met at every one.
+func snapshotCell(src SourceResults) string {
+	var parts []string
+	met := true
+	for _, s := range src.Scenarios {
+		if s.Name != scSnapshot {
+			continue
+		}
+		parts = append(parts, fmtRatio(s.Ratio)+fmt.Sprintf(" at %d", s.Parallelism))
+		met = met && s.Met != nil && *s.Met
+	}
+	if len(parts) == 0 {
+		return "not run"
+	}
+	return strings.Join(parts, ", ") + ": " + fmtMet(&met)
 }
 
 // rssCell is the highest peak RSS over a source's scenarios and whether
@@ -193,7 +286,7 @@ func rssCell(src SourceResults) string {
 	met := true
 	for _, s := range src.Scenarios {
 		if s.PeakRSSBytes > peak {
-			peak, name = s.PeakRSSBytes, s.Name
+			peak, name = s.PeakRSSBytes, scenarioLabel(s)
 		}
 		if s.RSSMet != nil && !*s.RSSMet {
 			met = false

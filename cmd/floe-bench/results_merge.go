@@ -28,7 +28,24 @@ type machineV1 struct {
 	FloeVersion   string `json:"floe_version"`
 }
 
-// readResults decodes a results file of version 1, 2 or 3 into the current
+// upgradeParallelism moves a version 1-3 source's single snapshot
+// parallelism (Scale.Parallelism) to where version 4 keeps it: the
+// scale's list and the snapshot scenario.
+func upgradeParallelism(src *SourceResults) {
+	n := src.Scale.Parallelism
+	if n == 0 {
+		return
+	}
+	src.Scale.Parallelism = 0
+	src.Scale.SnapshotParallelism = []int{n}
+	for i := range src.Scenarios {
+		if s := &src.Scenarios[i]; s.Name == scSnapshot && s.Parallelism == 0 {
+			s.Parallelism = n
+		}
+	}
+}
+
+// readResults decodes a results file of version 1 to 4 into the current
 // form (a version 1 file becomes one SourceResults).
 func readResults(b []byte) (*Results, error) {
 	var head struct {
@@ -43,18 +60,24 @@ func readResults(b []byte) (*Results, error) {
 		if err := json.Unmarshal(b, &v1); err != nil {
 			return nil, fmt.Errorf("decode results v1: %w", err)
 		}
-		return &Results{Version: resultsVersion, Date: v1.Date, Machine: v1.Machine.Machine, Sources: []SourceResults{{
+		r := &Results{Version: resultsVersion, Date: v1.Date, Machine: v1.Machine.Machine, Sources: []SourceResults{{
 			Source: v1.Machine.Source, SourceVersion: v1.Machine.SourceVersion, FloeVersion: v1.Machine.FloeVersion,
 			StartedAt: v1.StartedAt, Label: v1.Label, Command: v1.Command, Scale: v1.Scale, Scenarios: v1.Scenarios,
-		}}}, nil
-	case 2, resultsVersion:
-		// Version 2 has the same shape without the spreads and shifts; its
-		// Ratio is the quotient of the medians, kept as it was written.
+		}}}
+		upgradeParallelism(&r.Sources[0])
+		return r, nil
+	case 2, 3, resultsVersion:
+		// Versions 2 and 3 have the same shape without the newer fields
+		// (version 2: without the spreads and shifts; its Ratio is the
+		// quotient of the medians, kept as it was written).
 		var r Results
 		if err := json.Unmarshal(b, &r); err != nil {
 			return nil, fmt.Errorf("decode results v%d: %w", head.Version, err)
 		}
 		r.Version = resultsVersion
+		for i := range r.Sources {
+			upgradeParallelism(&r.Sources[i])
+		}
 		return &r, nil
 	}
 	return nil, fmt.Errorf("results version %d is not supported (this build reads 1 to %d)", head.Version, resultsVersion)
@@ -115,6 +138,7 @@ func renderFile(path string) (string, error) {
 			src.Scenarios[j].BaselineShift = nil
 			src.Scenarios[j].summarize(interval.Seconds())
 		}
+		setScaling(src.Scenarios)
 	}
 	return markdown(r), nil
 }

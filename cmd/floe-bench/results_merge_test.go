@@ -36,7 +36,8 @@ func TestReadResultsV1(t *testing.T) {
 	assert.InDelta(t, 450_000, *s.Scenarios[0].Baseline, 1e-9)
 	assert.Equal(t, ">= 0.5x raw", s.Scenarios[0].Target)
 	assert.Len(t, s.Scenarios[0].Runs, 3)
-	assert.Equal(t, fixedResults().Sources[0].Scenarios[0].Runs[0].Floe, s.Scenarios[0].Runs[0].Floe)
+	assert.Equal(t, fixedResults().Sources[0].Scenarios[1].Runs[0].Floe, s.Scenarios[0].Runs[0].Floe)
+	assert.Equal(t, 2, s.Scenarios[0].Parallelism, "version 1's Scale.Parallelism moves to the snapshot")
 	assert.Equal(t, ptr(400_000.0), s.Scenarios[0].Runs[0].Raw)
 }
 
@@ -56,6 +57,25 @@ func TestReadResultsV2(t *testing.T) {
 	assert.Len(t, pg.Scenarios[0].Runs, 3)
 }
 
+// TestReadResultsV3: a version 3 file's single snapshot parallelism
+// moves to the scale's list and its snapshot scenario, where version 4
+// compares and renders it.
+func TestReadResultsV3(t *testing.T) {
+	r, err := readResultsFile(filepath.Join("testdata", "results_v3.json"))
+	require.NoError(t, err)
+	require.Len(t, r.Sources, 2)
+	pg := r.Sources[0]
+	assert.Zero(t, pg.Scale.Parallelism)
+	assert.Equal(t, []int{2}, pg.Scale.SnapshotParallelism)
+	require.Equal(t, scSnapshot, pg.Scenarios[0].Name)
+	assert.Equal(t, 2, pg.Scenarios[0].Parallelism)
+	assert.Zero(t, pg.Scenarios[1].Parallelism, "only the snapshot has a parallelism")
+	md, err := renderFile(filepath.Join("testdata", "results_v3.json"))
+	require.NoError(t, err)
+	assert.Contains(t, md, "| postgres | snapshot: 5,000,000 rows, 4 tables, ~141 B/row, parallelism 2 |")
+	assert.Contains(t, md, "| snapshot >= 0.6x raw | 0.24x at 2: **no** |")
+}
+
 func names(scs []Scenario) []string {
 	var out []string
 	for _, s := range scs {
@@ -72,7 +92,7 @@ func TestReadResultsRoundTripAndVersions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
 
-	for _, bad := range []string{`{"version": 4}`, `{"version": 0}`, `not json`} {
+	for _, bad := range []string{`{"version": 5}`, `{"version": 0}`, `not json`} {
 		_, err := readResults([]byte(bad))
 		assert.Error(t, err, bad)
 	}
@@ -125,7 +145,7 @@ func TestRenderFile(t *testing.T) {
 	md, err := renderFile(filepath.Join("testdata", "results_v2.json"))
 	require.NoError(t, err)
 	assert.Contains(t, md, "| postgres | streaming: 1,000,004 mixed changes, 100 per transaction | 104,653 changes/s [99,862-105,343] | 341,339 changes/s [333,438-347,783] | 0.30x [0.30-0.31] |")
-	assert.Contains(t, md, "| snapshot >= 0.6x raw | 0.37x: **no** | 0.30x: **no** |")
+	assert.Contains(t, md, "| snapshot >= 0.6x raw | 0.37x at 2: **no** | 0.30x at 2: **no** |")
 	assert.Contains(t, md, "| freshness p99 <= 2 s at 1 s checkpoints | not measured: checkpoint 10s | not measured: checkpoint 10s |")
 	assert.NotContains(t, md, "alternating", "the 2026-11-30 runs did not alternate")
 }

@@ -17,7 +17,15 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // fixedResults is a results value with every kind of scenario.
 func fixedResults() *Results {
-	snap := Scenario{Name: scSnapshot, Source: "postgres", Unit: "rows/s", Runs: []Run{
+	snap1 := Scenario{Name: scSnapshot, Source: "postgres", Unit: "rows/s", Parallelism: 1, Runs: []Run{
+		{Floe: 60_000, Raw: ptr(250_000.0), Order: orderRawFirst, Count: 5_000_000, FloeSeconds: 83.3, RawSeconds: ptr(20.0), PeakRSSBytes: 250 << 20,
+			CPUSeconds: 80, RawCPUSeconds: ptr(5.0)},
+		{Floe: 60_000, Raw: ptr(250_000.0), Order: orderFloeFirst, Count: 5_000_000, FloeSeconds: 83.3, RawSeconds: ptr(20.0), PeakRSSBytes: 250 << 20,
+			CPUSeconds: 80, RawCPUSeconds: ptr(5.0)},
+		{Floe: 50_000, Raw: ptr(300_000.0), Order: orderRawFirst, Count: 5_000_000, FloeSeconds: 100, RawSeconds: ptr(16.7), PeakRSSBytes: 250 << 20,
+			CPUSeconds: 80, RawCPUSeconds: ptr(5.0)},
+	}}
+	snap := Scenario{Name: scSnapshot, Source: "postgres", Unit: "rows/s", Parallelism: 2, Runs: []Run{
 		{Floe: 100_000, Raw: ptr(400_000.0), Order: orderRawFirst, Count: 5_000_000, FloeSeconds: 50, RawSeconds: ptr(12.5), PeakRSSBytes: 300 << 20,
 			CPUSeconds: 95, RawCPUSeconds: ptr(6.0), Profile: "snapshot-run1.pprof"},
 		{Floe: 120_000, Raw: ptr(500_000.0), Order: orderFloeFirst, Count: 5_000_000, FloeSeconds: 41.7, RawSeconds: ptr(10.0), PeakRSSBytes: 310 << 20,
@@ -32,19 +40,28 @@ func fixedResults() *Results {
 		{Floe: 50_000, Raw: ptr(100_000.0), Count: 1_000_004, FloeSeconds: 20, RawSeconds: ptr(10.0), PeakRSSBytes: 700 << 20, Txns: 2},
 	}}
 	fresh := Scenario{Name: scFreshness, Source: "postgres", Unit: "s", Runs: []Run{
-		{Floe: 11.2, Count: 600_004, Txns: 12_001, LoadRate: 9_998, P50Seconds: ptr(6.1), P99Seconds: ptr(11.2), MaxSeconds: ptr(11.9), PeakRSSBytes: 200 << 20},
-		{Floe: 12.4, Count: 600_004, Txns: 12_001, LoadRate: 9_990, P50Seconds: ptr(6.5), P99Seconds: ptr(12.4), MaxSeconds: ptr(13.0), PeakRSSBytes: 210 << 20},
+		{Floe: 11.2, Count: 600_004, Txns: 12_001, LoadRate: 9_998, P50Seconds: ptr(6.1), P99Seconds: ptr(11.2), MaxSeconds: ptr(11.9), PeakRSSBytes: 200 << 20,
+			Files:            []TableFiles{{Table: "t1", Data: 3, Deletes: 1, MaxData: 40, MaxDeletes: 38}, {Table: "t2", Data: 2, Deletes: 0, MaxData: 45, MaxDeletes: 30}},
+			CompactionPasses: 40},
+		{Floe: 12.4, Count: 600_004, Txns: 12_001, LoadRate: 9_990, P50Seconds: ptr(6.5), P99Seconds: ptr(12.4), MaxSeconds: ptr(13.0), PeakRSSBytes: 210 << 20,
+			Files: []TableFiles{{Table: "t1", Data: 4, Deletes: 2, MaxData: 41, MaxDeletes: 39}}, CompactionPasses: 38},
 	}}
-	scs := []Scenario{snap, stream, big, fresh}
+	reads := Scenario{Name: scReads, Source: "postgres", Unit: "s", Runs: []Run{
+		{Floe: 0.9, Count: 120_000, LoadRate: 2_000, FloeSeconds: 60, PeakRSSBytes: 180 << 20, CPUSeconds: 30, Reads: &ReadRun{Table: "orders", Rows: 50_000,
+			Streaming: ReadPhase{Scan: Latency{N: 40, P50: 0.6, P99: 0.9, Max: 1.1}, Lookup: Latency{N: 40, P50: 0.3, P99: 0.5, Max: 0.6}, DataFiles: 61, DeleteFiles: 60},
+			Compacted: ReadPhase{Scan: Latency{N: 40, P50: 0.2, P99: 0.3, Max: 0.3}, Lookup: Latency{N: 40, P50: 0.2, P99: 0.4, Max: 0.4}, DataFiles: 1, DeleteFiles: 0}}},
+	}}
+	scs := []Scenario{snap1, snap, stream, big, fresh, reads}
 	for i := range scs {
 		scs[i].summarize(1)
 	}
+	setScaling(scs)
 	pgPrev := SourceResults{Scenarios: []Scenario{
-		{Name: scSnapshot, Median: 105_000, Baseline: ptr(440_000.0), Ratio: ptr(0.239)},
+		{Name: scSnapshot, Parallelism: 2, Median: 105_000, Baseline: ptr(440_000.0), Ratio: ptr(0.239)},
 		{Name: scStreaming, Median: 79_000, Baseline: ptr(200_000.0), Ratio: ptr(0.395)},
 	}}
 	compareBaselines(&SourceResults{Scenarios: scs}, "2026-11-20.json", &pgPrev, 0.15)
-	mySnap := Scenario{Name: scSnapshot, Source: "mariadb", Unit: "rows/s", Runs: []Run{
+	mySnap := Scenario{Name: scSnapshot, Source: "mariadb", Unit: "rows/s", Parallelism: 2, Runs: []Run{
 		{Floe: 50_000, Raw: ptr(200_000.0), Count: 1_000_000, FloeSeconds: 20, RawSeconds: ptr(5.0), PeakRSSBytes: 400 << 20, CPUSeconds: 31.5, Profile: "mariadb-snapshot-run1.pprof"},
 	}}
 	myStream := Scenario{Name: scStreaming, Source: "mariadb", Unit: "changes/s", Runs: []Run{
@@ -67,15 +84,16 @@ func fixedResults() *Results {
 			Source: "postgres", SourceVersion: "15.18", FloeVersion: "floe v0.1.0", StartedAt: "2026-11-24T15:00:00Z",
 			Label: "full", Command: "make bench",
 			Scale: Scale{Rows: 5_000_000, Tables: 4, AvgRowBytes: 141.2, Changes: 1_000_000, TxnChanges: 100, BigTxnRows: 1_000_000,
-				FreshnessRate: 10_000, FreshnessSeconds: 60, Runs: 3, Parallelism: 2, ChunkRows: 50_000,
-				StreamInterval: "1s", CheckpointInterval: "1s", PollInterval: "100ms"},
+				FreshnessRate: 10_000, FreshnessSeconds: 60, Runs: 3, SnapshotParallelism: []int{1, 2}, ChunkRows: 50_000,
+				StreamInterval: "1s", CheckpointInterval: "1s", PollInterval: "100ms", CompactionInterval: "1m0s",
+				ReadsRate: 2_000, ReadsSeconds: 60},
 			Scenarios: scs,
 		}, {
 			Source: "mariadb", SourceVersion: "10.11.14-MariaDB", FloeVersion: "floe v0.1.1", StartedAt: "2026-11-24T16:00:00Z",
 			Label: "custom", Command: "make bench BENCH_FLAGS='-source mariadb -rows 1000000 -changes 300000 -runs 1'",
 			Scale: Scale{Rows: 1_000_000, Tables: 4, AvgRowBytes: 180.5, Changes: 300_000, TxnChanges: 100, BigTxnRows: 1_000_000,
 				HugeTxnRows: 10_000_000, LargeValueBytes: 50 << 20, LargeValuesPerRow: 1, MemoryRuns: 1,
-				FreshnessRate: 10_000, FreshnessSeconds: 60, Runs: 1, Parallelism: 2, ChunkRows: 50_000,
+				FreshnessRate: 10_000, FreshnessSeconds: 60, Runs: 1, SnapshotParallelism: []int{2}, ChunkRows: 50_000,
 				StreamInterval: "1s", CheckpointInterval: "10s", PollInterval: "100ms"},
 			Scenarios: myScs,
 		}},
@@ -101,6 +119,7 @@ func TestResultsGolden(t *testing.T) {
 
 func TestSummarize(t *testing.T) {
 	r := fixedResults().Sources[0]
+	r.Scenarios = r.Scenarios[1:5] // snapshot at 2, streaming, bigtxn, freshness
 	tests := []struct {
 		name             string
 		sc               Scenario
@@ -321,6 +340,8 @@ func TestTargets(t *testing.T) {
 
 func TestCompareBaselines(t *testing.T) {
 	cur := fixedResults().Sources[0]
+	assert.Nil(t, cur.Scenarios[0].BaselineShift, "the previous file has no snapshot at parallelism 1")
+	cur.Scenarios = cur.Scenarios[1:]
 	snap, stream := cur.Scenarios[0].BaselineShift, cur.Scenarios[1].BaselineShift
 	require.NotNil(t, snap)
 	require.NotNil(t, stream)
@@ -377,10 +398,85 @@ func TestFindPrevious(t *testing.T) {
 		res.Sources[0].Scenarios[i].BaselineShift = nil
 	}
 	annotateShifts(res, "auto", dir, 0.15, log)
-	sh := res.Sources[0].Scenarios[0].BaselineShift
+	sh := res.Sources[0].Scenarios[1].BaselineShift
 	require.NotNil(t, sh)
 	assert.Equal(t, "2026-12-03.json", sh.Previous)
 	assert.False(t, sh.Moved)
 	annotateShifts(res, filepath.Join(dir, "2026-11-24.json"), "", 0.15, log)
-	assert.Equal(t, "2026-11-24.json", res.Sources[0].Scenarios[0].BaselineShift.Previous, "-previous FILE")
+	assert.Equal(t, "2026-11-24.json", res.Sources[0].Scenarios[1].BaselineShift.Previous, "-previous FILE")
+}
+
+func TestParseParallelisms(t *testing.T) {
+	tests := []struct {
+		value   string
+		cores   int
+		want    []int
+		wantErr string
+	}{
+		{"1,2,all", 2, []int{1, 2}, ""},
+		{"1,2,all", 8, []int{1, 2, 8}, ""},
+		{"all", 4, []int{4}, ""},
+		{" 4, 1 ,2", 2, []int{1, 2, 4}, ""},
+		{"0", 2, nil, `"0" is neither a positive number nor all`},
+		{"two", 2, nil, `"two"`},
+		{" , ", 2, nil, "nothing given"},
+	}
+	for _, tt := range tests {
+		got, err := parseParallelisms(tt.value, tt.cores)
+		if tt.wantErr != "" {
+			assert.ErrorContains(t, err, tt.wantErr, tt.value)
+			continue
+		}
+		require.NoError(t, err, tt.value)
+		assert.Equal(t, tt.want, got, tt.value)
+	}
+	o, err := parseFlags(nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1, o.parallelisms[0], "the default measures parallelism 1 first")
+	assert.Contains(t, o.parallelisms, 2)
+}
+
+// TestSetScaling: each parallelism's scaling pairs its runs with the
+// runs at parallelism 1 of the same round, for floe and the raw read.
+func TestSetScaling(t *testing.T) {
+	scs := fixedResults().Sources[0].Scenarios
+	one, two := scs[0], scs[1]
+	assert.Nil(t, one.Scaling, "parallelism 1 has no scaling of its own")
+	require.NotNil(t, two.Scaling)
+	// Rounds: 100k/60k, 120k/60k, 110k/50k -> 1.667, 2, 2.2.
+	assert.InDelta(t, 2.0, *two.Scaling, 1e-9)
+	assert.Equal(t, &Range{Min: 1.667, Max: 2.2}, two.ScalingRange)
+	// Raw: 400k/250k, 500k/250k, 450k/300k -> 1.6, 2, 1.5.
+	require.NotNil(t, two.RawScaling)
+	assert.InDelta(t, 1.6, *two.RawScaling, 1e-9)
+
+	noOne := []Scenario{two}
+	setScaling(noOne)
+	assert.Nil(t, noOne[0].Scaling, "without a run at parallelism 1 there is no scaling")
+}
+
+func TestSummarizeFiles(t *testing.T) {
+	fresh := fixedResults().Sources[0].Scenarios[4]
+	require.Equal(t, scFreshness, fresh.Name)
+	assert.Equal(t, &FileSummary{EndData: 4, EndDeletes: 2, MaxData: 45, MaxDeletes: 39, CompactionPasses: 39}, fresh.Files)
+	none := Scenario{Name: scFreshness, Runs: []Run{{Floe: 1}}}
+	none.summarize(1)
+	assert.Nil(t, none.Files)
+}
+
+func TestSummarizeReads(t *testing.T) {
+	reads := fixedResults().Sources[0].Scenarios[5]
+	require.Equal(t, scReads, reads.Name)
+	require.NotNil(t, reads.Reads)
+	assert.InDelta(t, 3.0, reads.Reads.Scan.RatioP50, 1e-9)
+	assert.InDelta(t, 3.0, reads.Reads.Scan.RatioP99, 1e-9)
+	assert.InDelta(t, 1.25, reads.Reads.Lookup.RatioP99, 1e-9)
+	assert.Equal(t, ptr(false), reads.Met, "the scan is 3x slower while streaming")
+	assert.Equal(t, "p99 <= 1.5x compacted (scan and lookup)", reads.Target)
+
+	ok := Scenario{Name: scReads, Runs: []Run{{Reads: &ReadRun{
+		Streaming: ReadPhase{Scan: Latency{P50: 1, P99: 1.4}, Lookup: Latency{P50: 1, P99: 1}},
+		Compacted: ReadPhase{Scan: Latency{P50: 1, P99: 1}, Lookup: Latency{P50: 1, P99: 1}}}}}}
+	ok.summarize(1)
+	assert.Equal(t, ptr(true), ok.Met)
 }

@@ -15,6 +15,8 @@ type bench struct {
 	src    benchSource
 	floe   *floeRunner
 	tables []string
+	// reads are the reads scenario's S3 and Trino, once started.
+	reads *readServices
 }
 
 // Generous ceilings: a run that takes longer has hung.
@@ -23,17 +25,16 @@ const (
 	stopTimeout = 3 * time.Minute
 )
 
-// runScenario runs scenario name o.runs times.
+// runScenario runs scenario name o.runs times (snapshot: see
+// snapshotScenarios).
 func (b *bench) runScenario(ctx context.Context, name string) (Scenario, error) {
 	sc := Scenario{Name: name, Source: b.src.Kind(), Unit: "changes/s"}
 	switch name {
-	case scSnapshot:
-		sc.Unit = "rows/s"
 	case scBigTxn, scHugeTxn:
 		sc.Unit = "rows/s"
 	case scLargeValues:
 		sc.Unit = "MiB/s"
-	case scFreshness:
+	case scFreshness, scReads:
 		sc.Unit = "s"
 	}
 	runs := b.o.runs
@@ -46,8 +47,6 @@ func (b *bench) runScenario(ctx context.Context, name string) (Scenario, error) 
 			err error
 		)
 		switch name {
-		case scSnapshot:
-			r, err = b.snapshotRun(ctx, i)
 		case scStreaming:
 			r, err = b.catchUpRun(ctx, name, i, workload{Changes: b.o.changes, TxnChanges: b.o.txnChanges})
 		case scBigTxn:
@@ -58,6 +57,8 @@ func (b *bench) runScenario(ctx context.Context, name string) (Scenario, error) 
 			r, err = b.catchUpRun(ctx, name, i, workload{BigInsert: b.o.hugeTxn})
 		case scLargeValues:
 			r, err = b.largeValuesRun(ctx, i)
+		case scReads:
+			r, err = b.readsRun(ctx, i)
 		default:
 			return sc, fmt.Errorf("unknown scenario %q", name)
 		}
@@ -108,10 +109,39 @@ func selfCPUSeconds() float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
-// snapshotRun times the raw parallel chunked read and `floe run` with
-// snapshot.mode initial_only from start to exit, back to back, in the
-// run's order.
-func (b *bench) snapshotRun(ctx context.Context, i int) (Run, error) {
+// snapshotScenarios runs the snapshot scenario at each parallelism of
+// -parallelism, o.runs rounds; a round measures every parallelism (a
+// paired raw and floe run each) before the next round starts, so a
+// machine that gets busier slows every parallelism alike. It returns
+// one Scenario per parallelism, ascending, with its scaling.
+func (b *bench) snapshotScenarios(ctx context.Context) ([]Scenario, error) {
+	scs := make([]Scenario, len(b.o.parallelisms))
+	for j, n := range b.o.parallelisms {
+		scs[j] = Scenario{Name: scSnapshot, Source: b.src.Kind(), Unit: "rows/s", Parallelism: n}
+	}
+	for i := 1; i <= b.o.runs; i++ {
+		for j, n := range b.o.parallelisms {
+			r, err := b.snapshotRun(ctx, i, n)
+			if err != nil {
+				return nil, fmt.Errorf("snapshot at parallelism %d, run %d: %w", n, i, err)
+			}
+			b.log.Info("run done", "scenario", scSnapshot, "parallelism", n, "run", i, "floe", round3(r.Floe), "raw", round3(deref(r.Raw)),
+				"unit", "rows/s", "order", r.Order, "peak_rss_mib", r.PeakRSSBytes>>20, "floe_cpu_seconds", r.CPUSeconds,
+				"raw_cpu_seconds", round3(deref(r.RawCPUSeconds)))
+			scs[j].Runs = append(scs[j].Runs, r)
+		}
+	}
+	for j := range scs {
+		scs[j].summarize(b.o.interval.Seconds())
+	}
+	setScaling(scs)
+	return scs, nil
+}
+
+// snapshotRun times the raw chunked read and `floe run` with
+// snapshot.mode initial_only from start to exit, both at parallelism,
+// back to back, in the run's order.
+func (b *bench) snapshotRun(ctx context.Context, i, parallelism int) (Run, error) {
 	var (
 		rows           int64
 		rawSec, rawCPU float64
@@ -120,7 +150,7 @@ func (b *bench) snapshotRun(ctx context.Context, i int) (Run, error) {
 		var err error
 		rawSec, rawCPU, err = rawRead(func() error {
 			var err error
-			rows, err = b.src.RawSnapshot(ctx, b.o.parallelism, b.o.chunkRows)
+			rows, err = b.src.RawSnapshot(ctx, parallelism, b.o.chunkRows)
 			return err
 		})
 		if err != nil {
@@ -134,11 +164,12 @@ func (b *bench) snapshotRun(ctx context.Context, i int) (Run, error) {
 			return Run{}, err
 		}
 	}
-	d, err := b.floe.newPipeline(fmt.Sprintf("snap%d", i), "initial_only", b.tables, b.o.streamInterval)
+	d, err := b.floe.newPipelineWith(fmt.Sprintf("snap%dp%d", i, parallelism), "initial_only", b.tables, b.o.streamInterval,
+		pipelineOpts{parallelism: parallelism})
 	if err != nil {
 		return Run{}, err
 	}
-	profile := b.profileFile(scSnapshot, i)
+	profile := b.profileFile(fmt.Sprintf("%s-p%d", scSnapshot, parallelism), i)
 	p, err := b.floe.start(d, profile)
 	if err != nil {
 		return Run{}, err
@@ -279,7 +310,7 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 // default checkpoint interval and measures, per transaction, the delay
 // from its source commit to the poll that saw it committed in Iceberg.
 func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
-	d, err := b.floe.newPipeline(fmt.Sprintf("fresh%d", i), "never", b.tables, b.o.interval)
+	d, err := b.floe.newPipelineWith(fmt.Sprintf("fresh%d", i), "never", b.tables, b.o.interval, b.freshnessOpts())
 	if err != nil {
 		return Run{}, err
 	}
@@ -288,13 +319,7 @@ func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
-	defer func() {
-		select {
-		case <-p.exited:
-		default:
-			p.kill()
-		}
-	}()
+	defer p.killIfRunning()
 	if err := waitLog(ctx, p, "msg=streaming", 2*time.Minute); err != nil {
 		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
 	}
@@ -316,6 +341,11 @@ func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
 	polled := make(chan struct{})
 	go func() { defer close(polled); lp.run(pctx) }()
 	defer func() { stopPoll(); <-polled }()
+	smp, err := b.startSampling(ctx, d)
+	if err != nil {
+		return Run{}, err
+	}
+	defer smp.halt()
 
 	ap, err := b.src.Apply(ctx, workload{TxnChanges: b.o.freshTxnChanges, Rate: b.o.rate, Duration: b.o.duration})
 	if err != nil {
@@ -349,6 +379,10 @@ func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
 	if err := p.stop(stopTimeout); err != nil {
 		return Run{}, err
 	}
+	files, passes, err := smp.finish(ctx, b.tables)
+	if err != nil {
+		return Run{}, err
+	}
 	dr, err := b.src.RawDecode(ctx, raw, ap.Marker, true)
 	if err != nil {
 		return Run{}, fmt.Errorf("raw decode: %w", err)
@@ -364,7 +398,17 @@ func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
 	return Run{Floe: p99, Count: dr.Changes, Txns: int64(len(dr.Txns)), LoadRate: loadRate,
 		FloeSeconds: ap.Elapsed.Seconds(), PeakRSSBytes: p.peakRSS(), CPUSeconds: round3(p.cpuSeconds()),
 		P50Seconds: ptr(percentile(delays, 50)), P99Seconds: ptr(p99), MaxSeconds: ptr(percentile(delays, 100)),
-		Profile: b.profileName(profile)}, nil
+		Files: files, CompactionPasses: passes, Profile: b.profileName(profile)}, nil
+}
+
+// freshnessOpts are the freshness pipeline's settings: background
+// compaction every -compaction-interval when set.
+func (b *bench) freshnessOpts() pipelineOpts {
+	var po pipelineOpts
+	if b.o.compactEvery > 0 {
+		po.compaction = fmt.Sprintf("  enabled: true\n  interval: %s\n", b.o.compactEvery)
+	}
+	return po
 }
 
 // cleanup drops a finished pipeline's slot, publication and lake (unless

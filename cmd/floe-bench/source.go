@@ -35,9 +35,11 @@ type applyResult struct {
 // workload describes a batch of source changes.
 type workload struct {
 	// Changes is the total number of row changes; TxnChanges per
-	// transaction (inserts, updates and deletes in the ratio 2:2:1).
-	Changes    int64
-	TxnChanges int
+	// transaction (inserts, updates and deletes in the ratio 2:2:1, or
+	// with UpdateHeavy 1:8:1; see workloadMix).
+	Changes     int64
+	TxnChanges  int
+	UpdateHeavy bool
 	// Rate paces the load in changes per second; 0 writes flat out.
 	Rate float64
 	// Duration, when set, ends a paced load after this long instead.

@@ -84,8 +84,8 @@ func lastSeq(ctx context.Context, c *sql.Conn) (pos, error) {
 }
 
 // txnSQL is one workload transaction on t (see workloadTxn).
-func (s *mariaSource) txnSQL(t benchTable, k int64) string {
-	del, ins, upd := workloadTxn(t, s.ranges[t.name], s.rng, k, mariaSeries)
+func (s *mariaSource) txnSQL(t benchTable, m txnMix) string {
+	del, ins, upd := workloadTxn(t, s.ranges[t.name], s.rng, m, mariaSeries)
 	return "START TRANSACTION; " + del + "; " + ins + "; " + upd + "; COMMIT"
 }
 

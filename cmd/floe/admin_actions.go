@@ -71,27 +71,41 @@ func (a *admin) serveTableAction(w http.ResponseWriter, r *http.Request, action 
 	} else {
 		changed, err = a.control.Resume(id)
 	}
-	switch {
-	case errors.Is(err, checkpoint.ErrUnknownTable):
-		http.Error(w, fmt.Sprintf("table %s: this pipeline does not capture it (source.tables: %s); name a captured SOURCE table as SCHEMA.TABLE",
-			id, strings.Join(a.cfg.Source.Tables, ", ")), http.StatusNotFound)
-		return
-	case err != nil:
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+	if err != nil {
+		a.refused(w, id, err)
 		return
 	}
 	want := action == "pause"
+	res := tableAction{V: adminStatusVersion, Action: action, Table: id.String(), Changed: changed}
+	a.answerWhenShown(w, r, id, &res, func(tl checkpoint.TableLive) bool {
+		res.Sink, res.State, res.Position = tl.Sink, tableState(tl), tl.Position
+		return tl.Paused == want
+	})
+}
+
+// refused answers an action the run's Control refused for table id: 404
+// for a table the pipeline does not capture, 503 for a run that cannot
+// take it now.
+func (a *admin) refused(w http.ResponseWriter, id capture.TableID, err error) {
+	if errors.Is(err, checkpoint.ErrUnknownTable) {
+		http.Error(w, fmt.Sprintf("table %s: this pipeline does not capture it (source.tables: %s); name a captured SOURCE table as SCHEMA.TABLE",
+			id, strings.Join(a.cfg.Source.Tables, ", ")), http.StatusNotFound)
+		return
+	}
+	http.Error(w, err.Error(), http.StatusServiceUnavailable)
+}
+
+// answerWhenShown polls the status board every 20 ms, passing table id's
+// entry to shown, which updates res and reports whether the action's
+// effect is there; it answers res with 200 once it is, or with 202
+// Accepted after actionWait (or when the request ends).
+func (a *admin) answerWhenShown(w http.ResponseWriter, r *http.Request, id capture.TableID, res any, shown func(checkpoint.TableLive) bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), actionWait)
 	defer cancel()
-	res := tableAction{V: adminStatusVersion, Action: action, Table: id.String(), Changed: changed}
 	for {
-		tl, ok := a.tableLive(id)
-		if ok {
-			res.Sink, res.State, res.Position = tl.Sink, tableState(tl), tl.Position
-			if tl.Paused == want {
-				writeJSON(w, http.StatusOK, res)
-				return
-			}
+		if tl, ok := a.tableLive(id); ok && shown(tl) {
+			writeJSON(w, http.StatusOK, res)
+			return
 		}
 		select {
 		case <-ctx.Done():
@@ -131,34 +145,15 @@ func (a *admin) serveResnapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("re-snapshot requested through the admin API", "table", id.String(), "remote", r.RemoteAddr)
-	switch err := a.control.Resnapshot(id); {
-	case errors.Is(err, checkpoint.ErrUnknownTable):
-		http.Error(w, fmt.Sprintf("table %s: this pipeline does not capture it (source.tables: %s); name a captured SOURCE table as SCHEMA.TABLE",
-			id, strings.Join(a.cfg.Source.Tables, ", ")), http.StatusNotFound)
-		return
-	case err != nil:
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+	if err := a.control.Resnapshot(id); err != nil {
+		a.refused(w, id, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), actionWait)
-	defer cancel()
 	res := resnapshotAction{V: adminStatusVersion, Table: id.String()}
-	for {
-		tl, ok := a.tableLive(id)
-		if ok {
-			res.Sink, res.State, res.ChunksDone, res.ChunksTotal = tl.Sink, tableState(tl), tl.ChunksDone, tl.ChunksTotal
-			if tl.Snapshotting && !a.control.ResnapshotPending(id) {
-				writeJSON(w, http.StatusOK, res)
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			writeJSON(w, http.StatusAccepted, res)
-			return
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	a.answerWhenShown(w, r, id, &res, func(tl checkpoint.TableLive) bool {
+		res.Sink, res.State, res.ChunksDone, res.ChunksTotal = tl.Sink, tableState(tl), tl.ChunksDone, tl.ChunksTotal
+		return tl.Snapshotting && !a.control.ResnapshotPending(id)
+	})
 }
 
 // tableLive returns what the status board last showed of source table id.

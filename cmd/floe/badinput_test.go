@@ -131,7 +131,9 @@ func TestBadInput(t *testing.T) {
 		// default fills every existing row without a WAL change, and with
 		// no change of the table after it no Relation message shows it:
 		// the run refuses to add it to the Iceberg table at start and
-		// names the fix.
+		// names the fix (with on-unfollowable-change: stop; by default it
+		// snapshots the table again, TestPostgresUnfollowableResnapshot).
+		stopOnUnfollowable(t, e)
 		e.exec(`ALTER TABLE orders ADD COLUMN extra int DEFAULT 5`)
 		out, code := runFloe(t, e, "run", "--config", e.config)
 		expectOneLineError(t, out, code, "public.orders found at start: column extra", "DEFAULT", "floe resnapshot")
@@ -158,6 +160,7 @@ func TestBadInputMessages(t *testing.T) {
 	})
 	t.Run("a type change that cannot be followed is named with its types", func(t *testing.T) {
 		rewriteConfig(t, e, `tables: public\.nums`, `tables: public\.notes`)
+		stopOnUnfollowable(t, e)
 		r := e.start()
 		e.waitStreaming(r)
 		// Added columns are followed; a type change that is not a

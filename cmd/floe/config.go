@@ -64,6 +64,21 @@ type PipelineConfig struct {
 	// 1/16 of it (at most 64 MiB); default 1024, 0 sets no limit
 	// (GOMEMLIMIT, when set, is used then). See memory.go.
 	MemoryLimitMB int
+	// OnUnfollowableChange is on-unfollowable-change
+	// (checkpoint.Config.UnfollowableChange): resnapshot (default) or stop.
+	OnUnfollowableChange string
+	// CheckpointMaxChanges (checkpoint-max-changes) and CheckpointMaxMB
+	// (checkpoint-max-mb) cut a checkpoint before checkpoint-interval once
+	// the changes buffered since the last one reach that many, or that
+	// many MiB as estimated (checkpoint.Config.MaxCheckpointChanges and
+	// MaxCheckpointBytes); default 1,000,000 changes and no size trigger
+	// (0). At least MinCheckpointMaxChanges and MinCheckpointMaxMB.
+	CheckpointMaxChanges int
+	CheckpointMaxMB      int
+	// SchemaChangeBehavior is schema-change-behavior
+	// (checkpoint.Config.SchemaChangeBehavior): lenient (default),
+	// exception, evolve, try_evolve or ignore.
+	SchemaChangeBehavior string
 }
 
 // StateConfig is the `state:` section.
@@ -246,7 +261,9 @@ func (c *Config) problemError(problems []Problem) *ConfigError {
 func DefaultConfig() *Config {
 	pg, cp, sink := postgres.Defaults(), checkpoint.Defaults(), lakewriter.Defaults()
 	return &Config{
-		Pipeline: PipelineConfig{CheckpointInterval: cp.Interval, MemoryLimitMB: defaultMemoryLimitMB},
+		Pipeline: PipelineConfig{CheckpointInterval: cp.Interval, MemoryLimitMB: defaultMemoryLimitMB,
+			CheckpointMaxChanges: cp.MaxCheckpointChanges, CheckpointMaxMB: int(cp.MaxCheckpointBytes >> 20),
+			SchemaChangeBehavior: string(cp.SchemaChangeBehavior), OnUnfollowableChange: cp.UnfollowableChange},
 		Source: SourceConfig{Hostname: pg.Host, Port: pg.Port, SnapshotMode: cp.SnapshotMode,
 			SnapshotParallelism: cp.SnapshotParallelism, SnapshotChunkRows: cp.SnapshotChunkRows, HeartbeatInterval: pg.HeartbeatInterval},
 		Sink:       SinkConfig{Catalog: CatalogConfig{Type: sink.CatalogType, Name: sink.CatalogName}, Mode: transform.Upsert.String(), Timeout: sink.Timeout},

@@ -66,7 +66,11 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 	d.mapping(n, "", []field{
 		{"pipeline", sec(field{"name", d.str(&c.Pipeline.Name)},
 			field{"checkpoint-interval", d.duration(&c.Pipeline.CheckpointInterval)},
-			field{"memory-limit-mb", d.integer(&c.Pipeline.MemoryLimitMB)})},
+			field{"memory-limit-mb", d.integer(&c.Pipeline.MemoryLimitMB)},
+			field{"on-unfollowable-change", d.str(&c.Pipeline.OnUnfollowableChange)},
+			field{"checkpoint-max-changes", d.integer(&c.Pipeline.CheckpointMaxChanges)},
+			field{"checkpoint-max-mb", d.integer(&c.Pipeline.CheckpointMaxMB)},
+			field{"schema-change-behavior", d.str(&c.Pipeline.SchemaChangeBehavior)})},
 		{"state", sec(field{"dir", d.str(&c.State.Dir)})},
 		{"source", sec(field{"type", d.str(&s.Type)}, field{"hostname", d.str(&s.Hostname)},
 			field{"port", d.integer(&s.Port)}, field{"username", d.str(&s.Username)},

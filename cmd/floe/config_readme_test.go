@@ -45,6 +45,9 @@ func TestREADMEDefaults(t *testing.T) {
 	require.NoError(t, err)
 
 	require.Equal(t, def.Pipeline.CheckpointInterval, doc.Pipeline.CheckpointInterval, "pipeline.checkpoint-interval")
+	require.Equal(t, [2]int{def.Pipeline.CheckpointMaxChanges, def.Pipeline.CheckpointMaxMB},
+		[2]int{doc.Pipeline.CheckpointMaxChanges, doc.Pipeline.CheckpointMaxMB}, "pipeline.checkpoint-max-changes, -max-mb")
+	require.Equal(t, MinCheckpointMaxChanges, 1000, "README: at least 1000")
 	require.Equal(t, MinCheckpointInterval, time.Second, "README: at least 1s")
 	ds, ss := def.Source, doc.Source
 	require.Equal(t, [2]any{ds.Hostname, ds.Port}, [2]any{ss.Hostname, ss.Port}, "source.hostname, source.port")

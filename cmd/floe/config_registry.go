@@ -14,6 +14,7 @@ import (
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/schema/registry"
 	"github.com/floe-cdc/floe/transform"
 )
@@ -31,6 +32,10 @@ type RegistryConfig struct {
 	// creates: BACKWARD (default), BACKWARD_TRANSITIVE, FORWARD,
 	// FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE or NONE.
 	Compatibility string
+	// SubjectName (subject-name) is the template naming each table's
+	// subject (registry.ParseSubjectName); "" is
+	// registry.DefaultSubjectName, {pipeline}.{schema}.{table}-value.
+	SubjectName string
 }
 
 // registrySection decodes the registry: section into r.
@@ -38,7 +43,7 @@ func (d *decoder) registrySection(r *RegistryConfig) setter {
 	return func(n *yaml.Node, p string) {
 		d.mapping(n, p, []field{{"url", d.str(&r.URL)}, {"username", d.str(&r.Username)},
 			{"password", d.raw(&r.Password)}, {"token", d.raw(&r.Token)},
-			{"compatibility", d.str(&r.Compatibility)}})
+			{"compatibility", d.str(&r.Compatibility)}, {"subject-name", d.str(&r.SubjectName)}})
 	}
 }
 
@@ -64,6 +69,9 @@ func (r RegistryConfig) Validate() []Problem {
 	if _, err := registry.ParseCompatibility(r.Compatibility); err != nil {
 		add("registry.compatibility", err.Error(), "")
 	}
+	if _, err := registry.ParseSubjectName(r.SubjectName); err != nil {
+		add("registry.subject-name", err.Error(), "write a template such as "+registry.DefaultSubjectName+" (the default) or "+registry.IcebergSubjectName)
+	}
 	return ps
 }
 
@@ -83,7 +91,14 @@ func redactedRegistry(r RegistryConfig, str func(string) *yaml.Node, m func(...a
 		return nil
 	}
 	return m("url", str(redactURI(r.URL)), "username", str(r.Username), "password", str(mask(r.Password)),
-		"token", str(mask(r.Token)), "compatibility", str(r.Compatibility))
+		"token", str(mask(r.Token)), "compatibility", str(r.Compatibility), "subject-name", str(r.SubjectName))
+}
+
+// Subjects returns the subject naming of registry.subject-name; a
+// template Validate refuses is the default.
+func (r RegistryConfig) Subjects() registry.SubjectName {
+	n, _ := registry.ParseSubjectName(r.SubjectName)
+	return n
 }
 
 // openRegistry opens the schema registry of cfg: a client of the
@@ -146,13 +161,21 @@ type embeddedRegistry struct {
 
 func (e embeddedRegistry) Close() error { return errors.Join(e.Embedded.Close(), e.db.Close()) }
 
-// retireSubject deletes the subject of Iceberg table (namespace, name) in
-// reg (nil: no registry), for floe resnapshot.
-func retireSubject(ctx context.Context, reg registry.Registry, namespace, name string) error {
+// retireSubject deletes the subject of source table source, captured
+// into Iceberg table sink, in reg (nil: no registry), for floe
+// resnapshot. The subject is the one registry.subject-name names now; a
+// subject of an earlier naming is left alone.
+func retireSubject(ctx context.Context, reg registry.Registry, cfg *Config, source capture.TableID, sink lakewriter.Ident) error {
 	if reg == nil {
 		return nil
 	}
-	return reg.DeleteSubject(ctx, registry.Subject(namespace, name))
+	return reg.DeleteSubject(ctx, cfg.Registry.Subjects().Subject(subjectVars(cfg, source, sink.Namespace, sink.Name)))
+}
+
+// subjectVars are the names registry.subject-name may use for source
+// table source, captured into Iceberg table (namespace, name).
+func subjectVars(cfg *Config, source capture.TableID, namespace, name string) registry.SubjectVars {
+	return registry.SubjectVars{Pipeline: cfg.Pipeline.Name, Schema: source.Schema, Table: source.Name, Namespace: namespace, IcebergTable: name}
 }
 
 // registryInUse says whether floe run registers schemas: with registry.url,
@@ -163,14 +186,15 @@ func registryInUse(cfg *Config) bool {
 
 // avroProblems are the tables whose sink layouts floe run could not
 // register because they render to no valid Avro schema (two column names
-// that adjust to one Avro name), for floe check.
+// that adjust to one Avro name), or because registry.subject-name maps
+// them to one subject, for floe check.
 func avroProblems(cfg *Config, infos []capture.TableInfo) []capture.Problem {
 	mode, err := sinkMode(cfg)
 	if err != nil || !registryInUse(cfg) {
 		return nil
 	}
 	router := newRouter(cfg)
-	var out []capture.Problem
+	out := subjectProblems(cfg, router, infos)
 	for _, ti := range infos {
 		layout, err := transform.BuildSinkLayout(ti.Schema, mode)
 		if err != nil {
@@ -181,6 +205,23 @@ func avroProblems(cfg *Config, infos []capture.TableInfo) []capture.Problem {
 			out = append(out, capture.Problem{Field: "source.tables", Message: fmt.Sprintf("table %s: %v", ti.ID, err),
 				Fix: "rename one of the columns, or exclude the table from source.tables"})
 		}
+	}
+	return out
+}
+
+// subjectProblems are the pairs of tables registry.subject-name maps to
+// one subject, which floe run refuses at start.
+func subjectProblems(cfg *Config, router *transform.Router, infos []capture.TableInfo) []capture.Problem {
+	vars := make([]registry.SubjectVars, len(infos))
+	for i, ti := range infos {
+		target := router.Target(ti.ID)
+		vars[i] = subjectVars(cfg, ti.ID, target.Namespace, target.Name)
+	}
+	var out []capture.Problem
+	for _, cl := range cfg.Registry.Subjects().Clashes(vars, func(i int) string { return infos[i].ID.String() }) {
+		out = append(out, capture.Problem{Field: "registry.subject-name",
+			Message: fmt.Sprintf("tables %s and %s both map to subject %s", cl.First, cl.Second, cl.Subject),
+			Fix:     "use a template naming each table apart, e.g. " + registry.DefaultSubjectName})
 	}
 	return out
 }

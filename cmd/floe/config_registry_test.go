@@ -31,6 +31,11 @@ func TestRegistryConfig(t *testing.T) {
 	again, err := ParseConfig("red.yaml", []byte(red), env)
 	require.NoError(t, err, "the redacted configuration parses:\n%s", red)
 	require.Equal(t, "https://registry:8081", again.Registry.URL)
+	require.Equal(t, registry.DefaultSubjectName, cfg.Registry.Subjects().String(), "the default subject naming")
+	named, err := ParseConfig("n.yaml", []byte(minimalYAML+"registry:\n  subject-name: \"{namespace}.{iceberg_table}-value\"\n"), nil)
+	require.NoError(t, err)
+	require.Equal(t, "lake.orders-value", named.Registry.Subjects().Subject(registry.SubjectVars{Namespace: "lake", IcebergTable: "orders"}))
+	require.Contains(t, named.Redacted(), "subject-name: '{namespace}.{iceberg_table}-value'")
 	noReg, err := ParseConfig("m.yaml", []byte(minimalYAML), nil)
 	require.NoError(t, err)
 	require.NotContains(t, noReg.Redacted(), "registry:", "an unset section is not rendered")
@@ -43,6 +48,9 @@ func TestRegistryConfig(t *testing.T) {
 		{"registry:\n  url: http://r:8081\n  username: a\n  password: b\n  token: c\n", "registry.token", "is set together with registry.username"},
 		{"registry:\n  compatibility: sideways\n", "registry.compatibility", `compatibility "sideways" is not a rule`},
 		{"registry:\n  urll: http://r:8081\n", "registry.urll", "unknown key"},
+		{"registry:\n  subject-name: \"{pipeline}.{db}.{table}-value\"\n", "registry.subject-name",
+			"unknown placeholder {db}; the placeholders are {pipeline}, {schema}, {table}, {namespace}, {iceberg_table}"},
+		{"registry:\n  subject-name: orders-value\n", "registry.subject-name", "has no placeholder"},
 	} {
 		_, err := ParseConfig("bad.yaml", []byte(minimalYAML+tc.yaml), nil)
 		require.Error(t, err, tc.yaml)

@@ -14,6 +14,14 @@ import (
 	"github.com/floe-cdc/floe/transform"
 )
 
+// MinCheckpointMaxChanges and MinCheckpointMaxMB are the smallest volume
+// triggers floe run accepts (the coordinator takes any, for tests): a
+// smaller one would commit nearly every transaction of a busy pipeline.
+const (
+	MinCheckpointMaxChanges = 1000
+	MinCheckpointMaxMB      = 1
+)
+
 // MinCheckpointInterval is the shortest pipeline.checkpoint-interval.
 // Each checkpoint commits an Iceberg snapshot to every changed table, and
 // compaction and snapshot expiry must keep up with them: a rule between
@@ -98,6 +106,14 @@ func (v *validator) pipeline() {
 	if c.Pipeline.Name != "" && !nameRe.MatchString(c.Pipeline.Name) {
 		v.add("pipeline.name", "use letters, digits, '_' and '-', starting with a letter or digit",
 			"bad pipeline name %q", c.Pipeline.Name)
+	}
+	if n := c.Pipeline.CheckpointMaxChanges; n > 0 && n < MinCheckpointMaxChanges {
+		v.add("pipeline.checkpoint-max-changes", fmt.Sprintf("use %d or more: each checkpoint it cuts commits an Iceberg snapshot to every changed table", MinCheckpointMaxChanges),
+			"%d changes is fewer than the minimum of %d", n, MinCheckpointMaxChanges)
+	}
+	if m := c.Pipeline.CheckpointMaxMB; m > 0 && m < MinCheckpointMaxMB {
+		v.add("pipeline.checkpoint-max-mb", fmt.Sprintf("use %d (MiB) or more, or 0 for no size trigger", MinCheckpointMaxMB),
+			"%d MiB is less than the minimum of %d", m, MinCheckpointMaxMB)
 	}
 	if m := c.Pipeline.MemoryLimitMB; m != 0 && m < minMemoryLimitMB {
 		v.add("pipeline.memory-limit-mb", fmt.Sprintf("use at least %d (MiB), or 0 for no limit", minMemoryLimitMB),

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/deploy/interop"
 	"github.com/floe-cdc/floe/lakewriter/ledger"
 )
@@ -70,9 +71,23 @@ func TestFaults(t *testing.T) {
 // attempts).
 const sinkTimeout = 3 * time.Second
 
-// sourceTimeouts are the source fault tests' heartbeat and stall timeout:
-// a half-open source connection, stream or query, fails after 6s.
-const sourceTimeouts = "  heartbeat-interval: 2s\n  stall-timeout: 6s\n"
+// sourceStall is the source fault tests' stall timeout, and
+// sourceTimeouts their heartbeat and stall settings: a half-open source
+// connection, stream or query, fails after 6s, except the one connection
+// planning a table's chunks, which may wait capture.LongReadFactor times
+// that for the server's sort (capture/readbound.go).
+const (
+	sourceStall    = 6 * time.Second
+	sourceTimeouts = "  heartbeat-interval: 2s\n  stall-timeout: 6s\n"
+)
+
+// sourceHalfOpenBound is how long floe may take to notice a half-open
+// source connection: the longest documented silence (a chunk planning
+// pass, LongReadFactor x sourceStall = 60s; a half-open injected while a
+// table's chunks are planned is noticed only then) and 30s for the
+// attempt to end and the log line to land. A bound of exactly one
+// minute raced that case: noticed at 60.0s, the test gave up at 60.0s.
+const sourceHalfOpenBound = capture.LongReadFactor*sourceStall + 30*time.Second
 
 // faultRun is one endpoint's fault sequence.
 type faultRun struct {
@@ -134,7 +149,7 @@ func pgSourceFaults(t *testing.T) *faultRun {
 	e.rewriteConfig(fmt.Sprintf("  port: %d\n", e.pg.Port), fmt.Sprintf("  port: %d\n", p.port))
 	w := newWorkload(context.Background(), t, e, seeded, rand.Uint64()%1000)
 	return &faultRun{env: e, work: w, proxy: p, sinkTables: []string{"accounts", "events", "notes", "scratch"},
-		halfOpenBound: time.Minute, snapshotFaults: sourceSnapshot, commitRequest: []string{"AS w(nsp, rel)"}}
+		halfOpenBound: sourceHalfOpenBound, snapshotFaults: sourceSnapshot, commitRequest: []string{"AS w(nsp, rel)"}}
 }
 
 // mariaSourceFaults: the MariaDB source behind the proxy (binlog and
@@ -147,7 +162,7 @@ func mariaSourceFaults(t *testing.T) *faultRun {
 	e.rewriteConfig(fmt.Sprintf("  port: %d\n", e.m.Port), fmt.Sprintf("  port: %d\n", p.port))
 	w := &mysqlWorkload{e: e, rng: rand.New(rand.NewPCG(rand.Uint64(), 5)), next: seeded}
 	return &faultRun{env: e, work: w, proxy: p, sinkTables: []string{"accounts", "events", "floe_marker"},
-		halfOpenBound: time.Minute, snapshotFaults: sourceSnapshot}
+		halfOpenBound: sourceHalfOpenBound, snapshotFaults: sourceSnapshot}
 }
 
 // catalogFaults: the source is reached directly; the SQL catalog lives

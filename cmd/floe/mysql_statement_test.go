@@ -28,6 +28,7 @@ func waitExit(t *testing.T, e *pipelineEnv, r *running, within time.Duration) st
 // with the source.
 func TestMariaDBStatementFormat(t *testing.T) {
 	e := newMySQLEnv(t, "my_stmt", "upsert", "")
+	stopOnUnfollowable(t, e.pipelineEnv)
 	e.seed(200)
 	e.sql("CREATE TABLE other (id INT PRIMARY KEY, v INT)")
 	r := e.start()

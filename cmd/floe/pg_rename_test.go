@@ -121,6 +121,7 @@ func TestPostgresRenameColumn(t *testing.T) {
 // resnapshot.
 func TestPostgresRenameWithoutTrigger(t *testing.T) {
 	e := newPGRenameEnv(t, "pgrename_notrig")
+	stopOnUnfollowable(t, e)
 	r := e.startStreaming()
 	e.waitCaughtUp(r, 2*time.Minute)
 	e.exec(`ALTER TABLE items RENAME COLUMN a TO a2`, `UPDATE items SET a2 = 0 WHERE id = 1`)

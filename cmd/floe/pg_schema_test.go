@@ -258,6 +258,7 @@ func TestPostgresSchemaChangeRefused(t *testing.T) {
 	db := "pgddl_refused"
 	e := newPipelineEnv(t, db, `public\.(accounts|events|notes|scratch)`, "upsert", "")
 	rewriteConfig(t, e, "checkpoint-interval: 1s", "checkpoint-interval: 1h")
+	stopOnUnfollowable(t, e)
 	e.exec(testSchema)
 	e.exec(seedSQL(2000)...)
 	for _, tbl := range []string{"accounts", "events", "notes", "scratch"} {

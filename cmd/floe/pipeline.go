@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -119,15 +120,21 @@ func openCatalog(ctx context.Context, cfg *Config, log *slog.Logger) (*lakewrite
 }
 
 // checkpointConfig maps pipeline.checkpoint-interval,
-// pipeline.memory-limit-mb (the table buffers' share) and
-// source.snapshot.* onto checkpoint.Config; the rest keeps its defaults.
+// pipeline.checkpoint-max-changes and -max-mb,
+// pipeline.schema-change-behavior, pipeline.memory-limit-mb (the table
+// buffers' share), pipeline.on-unfollowable-change and source.snapshot.*
+// onto checkpoint.Config; the rest keeps its defaults.
 func checkpointConfig(cfg *Config) checkpoint.Config {
 	cc := checkpoint.Defaults()
 	cc.Interval = cfg.Pipeline.CheckpointInterval
+	cc.MaxCheckpointChanges = cfg.Pipeline.CheckpointMaxChanges
+	cc.MaxCheckpointBytes = int64(cfg.Pipeline.CheckpointMaxMB) << 20
+	cc.SchemaChangeBehavior = transform.Behavior(cfg.Pipeline.SchemaChangeBehavior)
 	cc.SnapshotMode = cfg.Source.SnapshotMode
 	cc.SnapshotParallelism = cfg.Source.SnapshotParallelism
 	cc.SnapshotChunkRows = cfg.Source.SnapshotChunkRows
 	cc.MemoryBudget = tableBufferBudget(cfg)
+	cc.UnfollowableChange = cmp.Or(cfg.Pipeline.OnUnfollowableChange, cc.UnfollowableChange)
 	return cc
 }
 

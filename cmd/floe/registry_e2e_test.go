@@ -16,7 +16,6 @@ import (
 
 	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/lakewriter/ledger"
-	"github.com/floe-cdc/floe/schema/registry"
 )
 
 // registeredVersion is one version in the embedded registry's document.
@@ -50,6 +49,18 @@ func embeddedVersions(t *testing.T, e *pipelineEnv, subject string) []registered
 	return d.Versions
 }
 
+// expectTableRegistry fails t unless the floe.registry.* properties of
+// Iceberg table name, read through the catalog, record want (the latest
+// version of the subject, as the registry reports it).
+func expectTableRegistry(t *testing.T, e *pipelineEnv, name string, want ledger.RegistryEntry) {
+	t.Helper()
+	props := e.sinkTable(name).Properties()
+	got, err := ledger.RegistryOf(props)
+	if err != nil || got == nil || *got != want {
+		t.Fatalf("the table properties of %s record %+v (%v), want %+v: %v", name, got, err, want, props)
+	}
+}
+
 // TestRegistryEmbeddedMySQL runs floe with the embedded registry (no
 // registry.url) under compatibility FORWARD: each table's sink layout is
 // registered when its Iceberg table is created; an added nullable column
@@ -65,10 +76,13 @@ func TestRegistryEmbeddedMySQL(t *testing.T) {
 	r := e.start()
 	e.waitCaughtUp(r, 2*time.Minute)
 	cfg := e.loadConfig()
-	subject := registry.Subject(cfg.Sink.Namespace, "accounts")
-	if v := embeddedVersions(t, e.pipelineEnv, subject); len(v) != 1 {
+	// The default naming: pipeline, source database, source table.
+	subject := cfg.Pipeline.Name + ".my_registry.accounts-value"
+	v := embeddedVersions(t, e.pipelineEnv, subject)
+	if len(v) != 1 {
 		t.Fatalf("subject %s holds %d versions after the snapshot, want 1", subject, len(v))
 	}
+	expectTableRegistry(t, e.pipelineEnv, "accounts", ledger.RegistryEntry{Subject: subject, ID: v[0].ID, Version: 1})
 
 	e.sql("ALTER TABLE accounts ADD COLUMN nick VARCHAR(12) NULL", "UPDATE accounts SET nick = 'n' WHERE id = 1")
 	e.waitCaughtUp(r, 2*time.Minute)
@@ -89,6 +103,7 @@ func TestRegistryEmbeddedMySQL(t *testing.T) {
 	if got := *changes[0].Registry; got.Subject != subject || got.Version != 2 || got.ID != versions[1].ID {
 		t.Fatalf("floe.schema-change records %+v, want subject %s version 2 id %d", got, subject, versions[1].ID)
 	}
+	expectTableRegistry(t, e.pipelineEnv, "accounts", *changes[0].Registry)
 
 	e.sql("ALTER TABLE accounts MODIFY small BIGINT", "UPDATE accounts SET small = 5000000000 WHERE id = 2")
 	select {
@@ -129,12 +144,17 @@ func TestRegistryEmbeddedMySQL(t *testing.T) {
 	if c := small.Columns[small.Index("small")]; c.Type.String() != "long" {
 		t.Fatalf("the Iceberg column small is %s after the re-snapshot, want long", c.Type)
 	}
+	expectTableRegistry(t, e.pipelineEnv, "accounts", ledger.RegistryEntry{Subject: subject, ID: versions[2].ID, Version: 3})
 }
 
 // TestRegistryConfluent runs floe against a Confluent-API registry over
 // HTTP (franz-go's in-memory registry, served by this test process) with
-// basic authentication: each table's schema is registered at creation,
-// with the configured compatibility set on its new subject.
+// basic authentication: each table's schema is registered at creation
+// under the subject registry.subject-name names (here the Iceberg
+// naming), with the configured compatibility set on its new subject, and
+// the table properties record the registry's latest version; a changed
+// naming registers the table fresh under its new subject and leaves the
+// old one alone.
 func TestRegistryConfluent(t *testing.T) {
 	fake := srfake.New(srfake.WithAuth(basicAuthHeader("floe", "reg-s3cret")))
 	defer fake.Close()
@@ -142,7 +162,8 @@ func TestRegistryConfluent(t *testing.T) {
 	e.exec("CREATE TABLE orders (id bigint PRIMARY KEY, amount numeric(12,2), at timestamptz, u uuid)",
 		"INSERT INTO orders SELECT g, g * 1.5, now(), gen_random_uuid() FROM generate_series(1, 20) g",
 		"ALTER TABLE orders OWNER TO u_registry_http")
-	e.appendConfig("registry:\n  url: " + fake.URL() + "\n  username: floe\n  password: reg-s3cret\n  compatibility: FULL\n")
+	e.appendConfig("registry:\n  url: " + fake.URL() + "\n  username: floe\n  password: reg-s3cret\n  compatibility: FULL\n" +
+		"  subject-name: \"{namespace}.{iceberg_table}-value\"\n")
 	r := e.start()
 	e.waitCaughtUp(r, 2*time.Minute)
 	e.stop(r)
@@ -150,7 +171,7 @@ func TestRegistryConfluent(t *testing.T) {
 	r = e.start()
 	e.waitCaughtUp(r, 2*time.Minute)
 	e.stop(r)
-	subject := registry.Subject(e.loadConfig().Sink.Namespace, "orders")
+	subject := e.loadConfig().Sink.Namespace + ".orders-value"
 	got, ok := fake.GetSchema(subject, 1)
 	if !ok {
 		t.Fatalf("the registry holds no version 1 of %s; log:\n%s", subject, e.tail(40))
@@ -167,6 +188,29 @@ func TestRegistryConfluent(t *testing.T) {
 	}
 	if _, ok := fake.GetSchema(subject, 2); ok {
 		t.Fatalf("a restart registered %s again", subject)
+	}
+	latest, err := admin.GetLatestSchema(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectTableRegistry(t, e, "orders", ledger.RegistryEntry{Subject: subject, ID: latest.ID(), Version: latest.Version()})
+
+	// Switching to the default naming (an upgrade from the old one):
+	// the next start registers the table's layout fresh under the new
+	// subject, the table properties follow it, and the old subject is
+	// left as it was.
+	rewriteConfig(t, e, "  subject-name: \"{namespace}.{iceberg_table}-value\"\n", "")
+	r = e.start()
+	e.waitCaughtUp(r, 2*time.Minute)
+	e.stop(r)
+	renamed := e.loadConfig().Pipeline.Name + ".public.orders-value"
+	fresh, err := admin.GetLatestSchema(renamed)
+	if err != nil || fresh.Version() != 1 || fresh.Schema() != latest.Schema() {
+		t.Fatalf("subject %s after the naming changed: %v, %v; want version 1 of the same schema", renamed, fresh, err)
+	}
+	expectTableRegistry(t, e, "orders", ledger.RegistryEntry{Subject: renamed, ID: fresh.ID(), Version: 1})
+	if old, err := admin.GetLatestSchema(subject); err != nil || old.Version() != latest.Version() {
+		t.Fatalf("the old subject %s: %v, %v; want it left at version %d", subject, old, err, latest.Version())
 	}
 	if strings.Contains(e.tail(100000), "reg-s3cret") {
 		t.Fatal("the registry password is in the log")
@@ -195,5 +239,27 @@ func TestRegistryAvroNames(t *testing.T) {
 	defer cat.Close()
 	if _, err := cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: cfg.Sink.Namespace, Name: "cols"}); !errors.Is(err, lakewriter.ErrNoSuchTable) {
 		t.Fatalf("the Iceberg table lake.cols: %v, want none created", err)
+	}
+}
+
+// TestRegistrySubjectClash: a registry.subject-name that maps two
+// captured tables to one subject is refused by floe check and floe run,
+// naming both tables and the subject, before any Iceberg table is
+// created.
+func TestRegistrySubjectClash(t *testing.T) {
+	e := newPipelineEnv(t, "registry_clash", `public\.(a|b)`, "upsert", "")
+	e.exec(`CREATE TABLE a (id int PRIMARY KEY)`, `CREATE TABLE b (id int PRIMARY KEY)`,
+		`ALTER TABLE a OWNER TO u_registry_clash`, `ALTER TABLE b OWNER TO u_registry_clash`)
+	e.appendConfig("registry:\n  subject-name: \"{pipeline}.{schema}-value\"\n")
+	cfg := e.loadConfig()
+	refusedByBoth(t, e, configLine(t, e, "subject-name:"), "registry.subject-name",
+		"tables public.a and public.b both map to subject "+cfg.Pipeline.Name+".public-value")
+	cat, err := openCatalog(context.Background(), cfg, newLogger(cfg.Log, io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	if _, err := cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: cfg.Sink.Namespace, Name: "a"}); !errors.Is(err, lakewriter.ErrNoSuchTable) {
+		t.Fatalf("the Iceberg table a: %v, want none created", err)
 	}
 }

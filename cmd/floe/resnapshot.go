@@ -145,7 +145,7 @@ func runResnapshot(ctx context.Context, cfg *Config, names []string, out io.Writ
 		}
 		// The table's old schema versions must not refuse the layout it
 		// is snapshotted again with (a change only a re-snapshot follows).
-		if err := retireSubject(ctx, reg, t.sink.Namespace, t.sink.Name); err != nil {
+		if err := retireSubject(ctx, reg, cfg, t.source, t.sink); err != nil {
 			return fmt.Errorf("--table %s: %w", t.source, err)
 		}
 		fmt.Fprintf(out, "dropped %s (source %s) and its files: %s\n", t.sink, t.source, t.held())

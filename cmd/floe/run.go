@@ -295,6 +295,7 @@ func (r *pipelineRun) attempt(ctx context.Context, fencing *checkpoint.Fencing) 
 	}
 	coord, err := checkpoint.New(checkpoint.Options{
 		Registry: reg,
+		Subjects: cfg.Registry.Subjects(),
 		Pipeline: cfg.Pipeline.Name,
 		Source:   r.src,
 		Catalog:  r.cat,

@@ -4,7 +4,9 @@
 // snapshot plan), the history records some commits add
 // (floe.schema-change, floe.source-table, floe.reset), a run's claim of a
 // table (floe.claim, see Claim and EpochOf) and the marks of a compaction
-// pass. It is the only place
+// pass; and the Iceberg table properties floe.registry.* naming the
+// schema-registry entry of a table's current schema (RegistryEntry.
+// TableProps, RegistryOf). It is the only place
 // that names a floe.* key or encodes or parses one of their values;
 // checkpoint writes and recovers commits through it, and floe status,
 // compact, resnapshot, verify, compaction and floe-bench read them

@@ -51,6 +51,11 @@ const (
 	// CauseRequested: an operator asked for the table to be snapshotted
 	// again while the pipeline ran (the admin API's resnapshot action).
 	CauseRequested = "requested"
+	// CauseUnfollowable: the stream carried a change of the table that
+	// it cannot follow from the log (a column added with a default, a
+	// statement-logged DML, partition operations that drop rows), and
+	// pipeline.on-unfollowable-change is resnapshot.
+	CauseUnfollowable = "unfollowable-change"
 )
 
 // SchemaChangeVersion is the version of the PropSchemaChange encoding.

@@ -3,6 +3,7 @@ package registry
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/apache/iceberg-go"
@@ -31,23 +32,29 @@ type avroField struct {
 	// Column is the source column's name when Name had to be adjusted to
 	// be a valid Avro name.
 	Column string `json:"floe.column,omitempty"`
+	// Aliases are the field's earlier names (renames), as Avro names:
+	// Avro's schema resolution matches a reader field to a writer field
+	// of an alias's name, so a rename stays BACKWARD compatible.
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // MarshalJSON writes "default": null after the type for nullable fields.
 func (f avroField) MarshalJSON() ([]byte, error) {
 	if f.hasDefault {
 		return json.Marshal(struct {
-			Name    string `json:"name"`
-			Type    any    `json:"type"`
-			Default any    `json:"default"`
-			Column  string `json:"floe.column,omitempty"`
-		}{f.Name, f.Type, nil, f.Column})
+			Name    string   `json:"name"`
+			Type    any      `json:"type"`
+			Default any      `json:"default"`
+			Column  string   `json:"floe.column,omitempty"`
+			Aliases []string `json:"aliases,omitempty"`
+		}{f.Name, f.Type, nil, f.Column, f.Aliases})
 	}
 	return json.Marshal(struct {
-		Name   string `json:"name"`
-		Type   any    `json:"type"`
-		Column string `json:"floe.column,omitempty"`
-	}{f.Name, f.Type, f.Column})
+		Name    string   `json:"name"`
+		Type    any      `json:"type"`
+		Column  string   `json:"floe.column,omitempty"`
+		Aliases []string `json:"aliases,omitempty"`
+	}{f.Name, f.Type, f.Column, f.Aliases})
 }
 
 type avroLogical struct {
@@ -92,12 +99,29 @@ type avroArray struct {
 //	list<T>                                     array of T (["null", T] when elements are optional)
 //
 // A column whose name is not a valid Avro name is renamed (see AvroName)
-// and keeps its original name in the field property "floe.column".
+// and keeps its original name in the field property "floe.column". A
+// column the source renamed (schema.Column.RenamedFrom set) has its old
+// name, adjusted, as an alias, so that the renamed field resolves against
+// versions written under the old name (BACKWARD); a layout read back from
+// Iceberg carries no rename, and renders without the alias.
 // The output is compact JSON and deterministic: the same layout and names
 // always yield the same bytes. It fails on a type Floe does not write, on
 // two columns whose Avro names collide, and on any result hamba/avro does
 // not parse (for example two fixed types whose generated names collide).
 func AvroSchema(namespace, name string, layout *schema.Table) (Schema, error) {
+	return AvroSchemaWithAliases(namespace, name, layout, nil)
+}
+
+// AvroSchemaWithAliases is AvroSchema with each column's earlier names:
+// formerNames maps a column name to the names the column had before it
+// was renamed (lakewriter.Table.FormerNames), and a column whose
+// RenamedFrom is set (a rename about to be applied) counts that name and
+// the earlier names formerNames holds under it. They become the field's "aliases" (Avro names, sorted, without
+// duplicates or the field's own name), so that the schema of a renamed
+// table resolves data written before the rename and passes BACKWARD
+// checks. The same history always gives the same bytes, before and after
+// the Iceberg table took the rename.
+func AvroSchemaWithAliases(namespace, name string, layout *schema.Table, formerNames map[string][]string) (Schema, error) {
 	if layout == nil || len(layout.Columns) == 0 {
 		return "", fmt.Errorf("avro schema for %s.%s: layout has no columns", namespace, name)
 	}
@@ -117,6 +141,11 @@ func AvroSchema(namespace, name string, layout *schema.Table) (Schema, error) {
 		if fname != c.Name {
 			f.Column = c.Name
 		}
+		former := formerNames[c.Name]
+		if c.RenamedFrom != "" {
+			former = append(append(slices.Clone(former), c.RenamedFrom), formerNames[c.RenamedFrom]...)
+		}
+		f.Aliases = aliases(fname, former)
 		if c.Nullable {
 			f.Type = []any{"null", t}
 			f.hasDefault = true
@@ -133,6 +162,19 @@ func AvroSchema(namespace, name string, layout *schema.Table) (Schema, error) {
 		return "", fmt.Errorf("avro schema for %s.%s: %w", namespace, name, err)
 	}
 	return Schema(b), nil
+}
+
+// aliases returns the Avro names of a field's earlier names, sorted and
+// without duplicates or the field's own Avro name fname; nil when none.
+func aliases(fname string, former []string) []string {
+	var out []string
+	for _, n := range former {
+		if a := AvroName(n); a != fname && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // avroType maps one canonical Iceberg type (see schema.Row) to Avro.

@@ -151,9 +151,7 @@ func TestAvroSchemaRefuses(t *testing.T) {
 	require.ErrorContains(t, err, "no columns")
 }
 
-func TestSubjectAndNames(t *testing.T) {
-	require.Equal(t, "shop.public.orders-value", Subject("shop.public", "orders"))
-	require.Equal(t, "orders-value", Subject("", "orders"))
+func TestNames(t *testing.T) {
 	require.Equal(t, "ok_name", AvroName("ok_name"))
 	require.Equal(t, "_9lives", AvroName("9lives"))
 	require.Equal(t, "caf__", AvroName("café!"))
@@ -166,4 +164,20 @@ func TestSubjectAndNames(t *testing.T) {
 	require.Equal(t, Backward, c)
 	_, err = ParseCompatibility("sideways")
 	require.ErrorContains(t, err, "BACKWARD")
+}
+
+// TestAvroRenameAlias: a column the source renamed carries its old name
+// (adjusted) as an alias; without a rename or former names it carries
+// none (TestRenameKeepsBackwardCompatibility: the former names that an
+// Iceberg table's history gives).
+func TestAvroRenameAlias(t *testing.T) {
+	P := iceberg.PrimitiveTypes
+	layout := &schema.Table{Columns: []schema.Column{{Name: "id", Type: P.Int64}, {Name: "B two", Type: P.String, Nullable: true, RenamedFrom: "b"}}}
+	s, err := AvroSchema("lake", "items", layout)
+	require.NoError(t, err)
+	require.Contains(t, string(s), `{"name":"B_two","type":["null","string"],"default":null,"floe.column":"B two","aliases":["b"]}`)
+	layout.Columns[1].RenamedFrom = ""
+	s, err = AvroSchema("lake", "items", layout)
+	require.NoError(t, err)
+	require.NotContains(t, string(s), "aliases")
 }

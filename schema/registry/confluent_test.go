@@ -34,7 +34,7 @@ func TestConfluentRegister(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 
-	subject := Subject("shop", "orders")
+	subject := "shop.orders-value"
 	v1 := avroOf(t, col("id", long, false))
 	require.NoError(t, c.Check(ctx, subject, v1), "a new subject accepts anything valid")
 	r1, err := c.Register(ctx, subject, v1)
@@ -96,7 +96,7 @@ func TestConfluentRefusal(t *testing.T) {
 			defer fake.Close()
 			c, err := NewConfluent(ConfluentOptions{URL: fake.URL()})
 			require.NoError(t, err)
-			subject := Subject("shop", "orders")
+			subject := "shop.orders-value"
 			_, err = c.Register(ctx, subject, avroOf(t, col("id", long, false), col("qty", integer, false)))
 			require.NoError(t, err)
 

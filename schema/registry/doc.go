@@ -9,15 +9,24 @@
 // schema with logical types for decimals, dates, times, timestamps and
 // uuids. The rendering is deterministic: the same layout always yields
 // byte-identical text (pinned by testdata/avro_v1.golden), so re-registering
-// an unchanged table adds no version.
+// an unchanged table adds no version. A renamed column has every earlier
+// name as an Avro alias (AvroSchemaWithAliases: the former names an
+// Iceberg table's history gives, and schema.Column.RenamedFrom for a
+// rename about to be applied), so that the rename resolves under BACKWARD
+// and the text is the same before and after the table took the rename.
 //
 // # Subjects
 //
-// Each Iceberg table's schema is registered under the subject
-// Subject(namespace, table) = "<namespace>.<table>-value", namespace being
-// the Iceberg namespace (dots separate its levels); one subject per sink
-// table, the Confluent TopicNameStrategy spelling with the table in place
-// of the topic.
+// Each sink table's schema is registered under the subject a SubjectName
+// gives it: a template of literal text and the placeholders {pipeline},
+// {schema} and {table} (the source schema or database and table),
+// {namespace} and {iceberg_table} (the Iceberg table). The default,
+// DefaultSubjectName, is "{pipeline}.{schema}.{table}-value": one subject
+// per captured table, the Confluent TopicNameStrategy spelling with the
+// source table in place of the topic. IcebergSubjectName,
+// "{namespace}.{iceberg_table}-value", is the naming of releases before
+// the template existed. Clashes finds tables a template maps to one
+// subject, which the caller refuses.
 //
 // # Registries
 //

@@ -45,6 +45,13 @@ var (
 	text    = iceberg.PrimitiveTypes.String
 )
 
+// renamed is a required column the source renamed from old.
+func renamed(name, old string, typ iceberg.Type) schema.Column {
+	c := col(name, typ, false)
+	c.RenamedFrom = old
+	return c
+}
+
 // avroOf renders the upsert sink layout of table t with the source columns
 // cols (the first is the key), metadata columns included.
 func avroOf(t *testing.T, cols ...schema.Column) Schema {
@@ -82,12 +89,16 @@ func TestEmbeddedCompatibility(t *testing.T) {
 		{"drop required column forward", Forward, []schema.Column{id, base[2]}, false},
 		{"drop nullable column full", Full, []schema.Column{id, base[1]}, true},
 		{"add nullable column full", Full, append(base[:3:3], col("extra", text, true)), true},
+		// A renamed required column resolves by its alias (the old name);
+		// without the rename recorded it is a new required field.
+		{"rename required column backward", Backward, []schema.Column{id, renamed("Qty 2", "qty", integer), base[2]}, true},
+		{"rename unrecorded backward", Backward, []schema.Column{id, col("Qty 2", integer, false), base[2]}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			e := openEmbedded(t, tc.rule)
-			subject := Subject("shop", "orders")
+			subject := "shop.orders-value"
 			first, err := e.Register(ctx, subject, avroOf(t, base...))
 			require.NoError(t, err)
 			require.Equal(t, Registered{ID: 1, Version: 1}, first)
@@ -263,7 +274,7 @@ func TestEmbeddedConcurrent(t *testing.T) {
 func TestEmbeddedDocumentGolden(t *testing.T) {
 	ctx := context.Background()
 	e := openEmbedded(t, Backward)
-	subject := Subject("shop", "orders")
+	subject := "shop.orders-value"
 	_, err := e.Register(ctx, subject, avroOf(t, col("id", long, false)))
 	require.NoError(t, err)
 	_, err = e.Register(ctx, subject, avroOf(t, col("id", long, false), col("note", text, true)))

@@ -36,7 +36,7 @@ func TestEmbeddedPostgres(t *testing.T) {
 		return e
 	}
 	a, b := open(), open()
-	subject := Subject("shop", "orders")
+	subject := "shop.orders-value"
 	v1 := avroOf(t, col("id", long, false), col("qty", integer, false))
 	r1, err := a.Register(ctx, subject, v1)
 	require.NoError(t, err)

@@ -41,15 +41,6 @@ func ParseCompatibility(s string) (Compatibility, error) {
 	return "", fmt.Errorf("compatibility %q is not a rule; use BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE or NONE", s)
 }
 
-// Subject returns the subject under which the value schema of Iceberg
-// table (namespace, table) is registered: "<namespace>.<table>-value".
-func Subject(namespace, table string) string {
-	if namespace == "" {
-		return table + "-value"
-	}
-	return namespace + "." + table + "-value"
-}
-
 // Registered is where a schema stands in the registry.
 type Registered struct {
 	// ID identifies the schema text across the whole registry: the same
