@@ -91,6 +91,7 @@ func TestPostgresTableDroppedWhileRunning(t *testing.T) {
 // other tables go on; a SIGKILL during the add and a restart lose and
 // duplicate nothing (floe verify equal for every table).
 func TestPostgresTableAddedWhileRunning(t *testing.T) {
+	needServers(t)
 	e := newPipelineEnv(t, "pg_tadd", `public\.(a1|a2|a3)`, "upsert", "")
 	e.exec(continuitySchema, "ALTER TABLE a1 OWNER TO u_pg_tadd", "ALTER TABLE a2 OWNER TO u_pg_tadd")
 	r := e.start()
