@@ -111,6 +111,22 @@ type Batch struct {
 	// table past the DDL; later changes of that table carry the same
 	// *schema.Table.
 	Layouts map[TableID]*schema.Table
+	// Dropped, on a Barrier batch, names the captured tables this
+	// batch's DDL dropped (DROP TABLE, DROP DATABASE, CREATE OR
+	// REPLACE): after this batch's Position the source carries no
+	// change of them. The consumer commits every table up to and
+	// including this batch, marks their sinks dropped and stops
+	// tracking them. A source replaying its log may send it again for a
+	// table that was created anew since; the consumer passes over a
+	// drop at or before the table's committed position.
+	Dropped []TableID
+	// Added, on a Barrier batch, names tables this batch's DDL created
+	// (or renamed to) that the source's table patterns match: they are
+	// not carried by this session of the source (its Discover did not
+	// see them). The consumer commits up to and including this batch
+	// and starts the source again, whose Discover then finds them; a
+	// table it already captures is passed over.
+	Added []TableID
 	// Sync is set on a batch without changes by which the source asks for
 	// its Position to be acknowledged promptly: PostgreSQL's walsender
 	// waits for it to shut down, or a client wrote a sync message (see

@@ -91,7 +91,7 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 	c.opts.Metrics.CheckpointSeconds.Observe(time.Since(start).Seconds())
 	c.log.Info("checkpoint committed", "checkpoint", checkpoint, "position", fmtPos(pos),
 		"tables", len(recorded), "acknowledged", fmtPos(c.ackedPos), "duration", time.Since(start).Round(time.Millisecond).String())
-	return nil
+	return c.retireDropping(ctx) // tables_online.go
 }
 
 // commitTable resolves the table's pending TOAST lookups and commits its

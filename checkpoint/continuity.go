@@ -170,6 +170,10 @@ func (c *Coordinator) verifyIdentities(ctx context.Context) error {
 		switch {
 		case cur == t.identity:
 		case cur == "":
+			if pending, err := c.dropPending(ctx, t); err != nil || pending { // tables_online.go
+				errs = append(errs, err) // nil when pending
+				continue
+			}
 			errs = append(errs, fmt.Errorf("%w: table %s left the publication while floe ran (it was %s): its later changes are not captured, "+
 				"so floe stops before committing past that point; start floe again and it snapshots the table anew", errIdentityChanged, t.id, t.identity))
 		default:

@@ -59,6 +59,9 @@ type Control struct {
 	// them (nil before).
 	known map[capture.TableID]bool
 	wake  chan struct{}
+	// added are the new tables (capture.Batch.Added) an attempt was
+	// restarted for, by table and position (see tables_online.go).
+	added map[string]bool
 }
 
 // NewControl returns a Control with no request.

@@ -98,6 +98,12 @@ type Coordinator struct {
 	ackedPos capture.Position
 	// buffered counts changes applied since the last checkpoint.
 	buffered int
+	// dropping holds the tables found dropped at the source by the
+	// identity check, with a position every change of theirs is at or
+	// before (see dropPending in tables_online.go).
+	dropping map[capture.TableID]capture.Position
+	// newTablesAt is when findNewTables last asked the source.
+	newTablesAt time.Time
 }
 
 // tableRun is the coordinator's view of one captured table.
@@ -218,6 +224,9 @@ func (c *Coordinator) run(ctx context.Context) error {
 		return err
 	}
 	c.requestedResets()
+	if err := c.recreatedTables(); err != nil { // tables_online.go
+		return err
+	}
 	c.initPaused()
 	c.publishStatus()
 	// Before Start alters what the source carries (the publication).
@@ -250,6 +259,7 @@ func (c *Coordinator) run(ctx context.Context) error {
 		c.log.Info("stopping after snapshot", "reason", stopReason(ctx))
 		return nil
 	}
+	c.clearDropMarks(ctx) // tables_online.go
 	if err := c.recordStart(ctx, info.From); err != nil {
 		return err
 	}

@@ -123,6 +123,27 @@
 //     a requested re-snapshot (Control.Resnapshot) ends the attempt the
 //     same way, and the next one resets the table (ledger.CauseRequested)
 //     as a table whose continuity was lost;
+//   - a batch naming dropped tables (capture.Batch.Dropped) is a
+//     barrier: every table is committed up to and including it, the
+//     dropped table's Iceberg table gets the properties PropDroppedAt
+//     and PropDroppedTime, and the table leaves the run (it no longer
+//     holds the acknowledgement back); a drop at or before the table's
+//     committed position is a replay and passed over. A batch naming
+//     new tables (Added) not captured yet ends the attempt with
+//     ErrRestart once every table is committed up to it; the next
+//     attempt discovers and snapshots them. A table found at start
+//     whose Iceberg table is marked dropped (and not committed past the
+//     drop) is a new table of that name: it is reset (CauseRecreated)
+//     and its mark is removed after its reset commit. A table the
+//     identity check finds dropped at a source that tells drops apart
+//     (dropFinder: PostgreSQL, whose stream carries no DROP) passes the
+//     check and is committed as any table until the stream passes the
+//     source position read when it was found (every change of it is at
+//     or before that), then marked with the stream's position and
+//     retired; a source whose stream does not announce new tables
+//     (newTableFinder: PostgreSQL) is asked for them at a checkpoint
+//     tick at most every NewTablesInterval, and one found ends the
+//     attempt with ErrRestart as an Added batch does (tables_online.go);
 //   - a change the source could not decode (capture.Change.Err) is
 //     skipped when its table's committed position is at or after it, and
 //     otherwise stops the run naming the table, the value and the fix.
@@ -161,6 +182,8 @@
 //   - ack.go: ackCommitted, the lowest position every table committed;
 //   - window.go: the snapshot watermark windows; props.go: what a commit
 //     records, through lakewriter/ledger;
+//   - tables_online.go: tables dropped and created while the run
+//     streams (tablesChanged, retireDropped, recreatedTables);
 //   - control.go: Control, an operator's requests (pausing a table,
 //     re-snapshotting one) and the coordinator's own re-snapshot requests
 //     for unfollowable changes (each with the cause its reset records),

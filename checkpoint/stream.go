@@ -85,6 +85,15 @@ func (c *Coordinator) stream(ctx context.Context) error {
 					return err
 				}
 			}
+			if len(b.Dropped)+len(b.Added) > 0 {
+				// Tables dropped or created: see tables_online.go.
+				if err := c.tablesChanged(ctx, b); err != nil {
+					return errors.Join(err, stopSource())
+				}
+				lastCut = time.Now()
+				timer.Reset(c.opts.Interval)
+				continue
+			}
 			if b.Sync {
 				// Commit everything, and move every table, up to here now.
 				if err := c.cut(ctx, true, true); err != nil {
@@ -121,6 +130,9 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			// takes effect at the first tick after it streams.
 			if err := c.takeControl(ctx, stopSource); err != nil {
 				return err
+			}
+			if err := c.findNewTables(ctx); err != nil { // tables_online.go
+				return errors.Join(err, stopSource())
 			}
 		}
 	}

@@ -74,6 +74,10 @@ func (t *Table) readState(ctx context.Context) (*table.Table, *schema.Table, err
 // Table last loaded it.
 func (t *Table) SchemaID() int { return t.current().Schema().ID }
 
+// Property returns the table property key as this Table last loaded
+// the table's metadata ("" when it is not set).
+func (t *Table) Property(key string) string { return t.current().Properties()[key] }
+
 // Ident returns the table's identifier.
 func (t *Table) Ident() Ident { return t.id }
 

@@ -168,25 +168,29 @@ func parseIdent(s string) (string, string, bool) {
 // columns it renames are renamed at once, in a layout the Barrier carries
 // (capture.Batch.Layouts; see renameColumns); an ALTER that changes rows
 // without row events is also an OpUnreadable change (unfollowableAlter);
-// DROP or RENAME of one, or an ALTER that renames it, is an error naming
-// the fix; statements on other tables are ignored, except that a new
-// table matching source.tables is logged (a restart captures it).
+// DROP of one (DROP TABLE, DROP DATABASE, CREATE OR REPLACE) is a Barrier
+// naming it in capture.Batch.Dropped, and a new table matching
+// source.tables (CREATE, or RENAME to its name) one naming it in
+// capture.Batch.Added (see tablesChanged); RENAME of a captured table, or
+// an ALTER that renames it, is an error naming the fix. Statements on
+// temporary tables and on other tables are ignored.
 func (st *streamer) ddl(ctx context.Context, h *replication.EventHeader, db, stmt string) ([]capture.Change, error) {
 	var out []capture.Change
+	if temporaryRE.MatchString(normalizeStmt(stmt)) {
+		return nil, nil // not in the row-based binlog, and never a captured table
+	}
 	for _, r := range parseDDL(db, stmt) {
 		if r.verb == "DROPDB" {
-			for id := range st.byName {
-				if strings.EqualFold(id.Schema, r.id.Schema) {
-					return nil, st.unsupported(id, stmt)
-				}
+			for _, id := range st.capturedIn(r.id.Schema) {
+				st.tablesChanged(id, "DROP", stmt)
 			}
 			continue
 		}
 		t, captured := st.byName[r.id]
 		switch {
 		case !captured:
-			if r.verb == "CREATE" && st.s.patterns.Match(r.id) {
-				st.s.log.Warn("a new table matches source.tables; restart the pipeline to capture it", "table", r.id.String(), "position", st.cur.String())
+			if (r.verb == "CREATE") && st.s.patterns.Match(r.id) {
+				st.tablesChanged(r.id, "CREATE", stmt)
 			}
 		case r.verb == "TRUNCATE":
 			out = append(out, capture.Change{Table: t.id, Op: capture.OpTruncate, Schema: t.layout})
@@ -211,6 +215,17 @@ func (st *streamer) ddl(ctx context.Context, h *replication.EventHeader, db, stm
 			}
 			st.txn.barrier = true
 			st.s.log.Info("schema change on a captured table", "table", t.id.String(), "position", st.cur.String(), "statement", truncate(stmt, 200))
+		case r.verb == "DROP":
+			st.tablesChanged(t.id, "DROP", stmt)
+		case r.verb == "CREATE":
+			// A captured name: CREATE OR REPLACE drops the table it
+			// replaces; otherwise the CREATE is one a replay passes
+			// again (the table this session discovered, or one the
+			// consumer already holds), or IF NOT EXISTS that did nothing.
+			if orReplaceRE.MatchString(normalizeStmt(stmt)) {
+				st.tablesChanged(t.id, "DROP", stmt)
+			}
+			st.tablesChanged(t.id, "CREATE", stmt)
 		default:
 			return nil, st.unsupported(t.id, stmt)
 		}
@@ -218,8 +233,43 @@ func (st *streamer) ddl(ctx context.Context, h *replication.EventHeader, db, stm
 	return out, nil
 }
 
+var (
+	temporaryRE = regexp.MustCompile(`(?i)^(?:CREATE\s+(?:OR\s+REPLACE\s+)?|DROP\s+)TEMPORARY\s`)
+	orReplaceRE = regexp.MustCompile(`(?i)^CREATE\s+OR\s+REPLACE\s`)
+)
+
+// capturedIn returns the captured tables of database db.
+func (st *streamer) capturedIn(db string) []capture.TableID {
+	var out []capture.TableID
+	for id := range st.byName {
+		if strings.EqualFold(id.Schema, db) {
+			out = append(out, id)
+		}
+	}
+	slices.SortFunc(out, func(a, b capture.TableID) int { return strings.Compare(a.String(), b.String()) })
+	return out
+}
+
+// tablesChanged records in the open transaction that DDL stmt dropped
+// (verb DROP) or created (CREATE) table id, and makes its batch a
+// Barrier (capture.Batch.Dropped, Added). A dropped table stays in
+// byName: the consumer decides whether the drop is new (a replay may
+// pass the drop of a table since created again, which this session
+// discovered), and a table created again under its name is Added, which
+// starts the source again.
+func (st *streamer) tablesChanged(id capture.TableID, verb, stmt string) {
+	st.txn.barrier = true
+	if verb == "DROP" {
+		st.txn.dropped = append(st.txn.dropped, id)
+		st.s.log.Info("a captured table was dropped", "table", id.String(), "position", st.cur.String(), "statement", truncate(stmt, 200))
+		return
+	}
+	st.txn.added = append(st.txn.added, id)
+	st.s.log.Info("a table matching source.tables was created", "table", id.String(), "position", st.cur.String(), "statement", truncate(stmt, 200))
+}
+
 func (st *streamer) unsupported(id capture.TableID, stmt string) error {
-	return fmt.Errorf("captured table %s was dropped or renamed: %q at %s; Floe does not follow a table to a new name: remove it from source.tables, or re-snapshot it with floe resnapshot once it exists again",
+	return fmt.Errorf("captured table %s was renamed: %q at %s; Floe does not follow a table to a new name: remove the old name from source.tables (the new name, when source.tables matches it, is captured as a new table), or rename it back",
 		id, truncate(stmt, 200), st.cur)
 }
 

@@ -93,8 +93,12 @@
 //     change of a captured table makes its batch a Barrier. A version
 //     that adds a column the server filled for existing rows (a
 //     default, NOT NULL, generated) or that replaces columns without a
-//     rename statement, and DROP / RENAME of a captured table, stop the
-//     stream with an error naming floe resnapshot. A column rename
+//     rename statement, and RENAME of a captured table, stop the
+//     stream with an error naming the fix. DROP of a captured table
+//     (DROP TABLE, DROP DATABASE, CREATE OR REPLACE) and CREATE (or
+//     RENAME to) of a table Config.Tables matches make their batch a
+//     Barrier naming the tables (capture.Batch.Dropped, Added; see
+//     ddl.go); temporary tables are ignored. A column rename
 //     (RENAME COLUMN, CHANGE a b) is read from the statement and applied
 //     at once (ddl_rename.go): its Barrier carries the renamed layout
 //     (capture.Batch.Layouts, columns with schema.Column.RenamedFrom). Without FULL metadata a TABLE_MAP

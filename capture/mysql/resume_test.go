@@ -172,7 +172,7 @@ func TestLayoutHistory(t *testing.T) {
 		t.Fatalf("after DROP COLUMN: %v", ch.After)
 	}
 	e.exec("RENAME TABLE t TO t2")
-	if err := r.Err(); err == nil || !strings.Contains(err.Error(), "dropped or renamed") || !strings.Contains(err.Error(), "floe resnapshot") {
+	if err := r.Err(); err == nil || !strings.Contains(err.Error(), "was renamed") || !strings.Contains(err.Error(), "source.tables") {
 		t.Fatalf("stream error after a rename = %v", err)
 	}
 }

@@ -254,6 +254,8 @@ type txnState struct {
 	parts   int                               // parts already emitted with More
 	barrier bool                              // a DDL of a captured table: emitted as a Barrier
 	layouts map[capture.TableID]*schema.Table // layouts a DDL left (capture.Batch.Layouts)
+	dropped []capture.TableID                 // captured tables a DDL dropped (capture.Batch.Dropped)
+	added   []capture.TableID                 // new tables a DDL created (capture.Batch.Added)
 	commit  time.Time                         // MySQL immediate commit timestamp, when known
 }
 
@@ -540,7 +542,8 @@ func (st *streamer) commit(ctx context.Context, h *replication.EventHeader) erro
 	if !txn.commit.IsZero() {
 		ct = txn.commit
 	}
-	return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: pos, CommitTime: ct, Barrier: txn.barrier, Layouts: txn.layouts})
+	return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: pos, CommitTime: ct, Barrier: txn.barrier, Layouts: txn.layouts,
+		Dropped: txn.dropped, Added: txn.added})
 }
 
 // emit sends b downstream.

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/checkpoint"
 	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/lakewriter/ledger"
 )
@@ -91,7 +92,12 @@ type TableStatus struct {
 	DeleteFiles    int        `json:"delete_files"`
 	Snapshots      int        `json:"snapshots"`
 	LastCompaction *time.Time `json:"last_compaction,omitempty"`
-	age            time.Duration
+	// DroppedAt is the source position where the table's source table
+	// was dropped (the Iceberg table property floe.dropped-at), and
+	// DroppedTime when; both empty for a table that is captured.
+	DroppedAt   string `json:"dropped_at,omitempty"`
+	DroppedTime string `json:"dropped_time,omitempty"`
+	age         time.Duration
 }
 
 // pipelineStatus collects the status of every table the pipeline has
@@ -155,6 +161,7 @@ func tableStatus(ctx context.Context, pipeline string, t *lakewriter.Table, now 
 		return ts, err
 	}
 	ts.SchemaID = t.SchemaID()
+	ts.DroppedAt, ts.DroppedTime = t.Property(checkpoint.PropDroppedAt), t.Property(checkpoint.PropDroppedTime)
 	return ts, nil
 }
 
@@ -173,6 +180,9 @@ func printStatus(out io.Writer, st *Status) error {
 		snap := t.Snapshot
 		if t.ConvergeUntil != "" {
 			snap += ", converging until " + t.ConvergeUntil
+		}
+		if t.DroppedAt != "" {
+			snap = "source dropped at " + t.DroppedAt + " (" + t.DroppedTime + ")"
 		}
 		compacted := "never"
 		if t.LastCompaction != nil {
