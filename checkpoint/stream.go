@@ -85,33 +85,11 @@ func (c *Coordinator) stream(ctx context.Context) error {
 					return err
 				}
 			}
-			if len(b.Dropped)+len(b.Added) > 0 {
-				// Tables dropped or created: see tables_online.go.
-				if err := c.tablesChanged(ctx, b); err != nil {
-					return errors.Join(err, stopSource())
-				}
-				lastCut = time.Now()
-				timer.Reset(c.opts.Interval)
-				continue
+			cut, err := c.endOfTxn(ctx, b, lastCut)
+			if err != nil {
+				return errors.Join(err, stopSource())
 			}
-			if b.Sync {
-				// Commit everything, and move every table, up to here now.
-				if err := c.cut(ctx, true, true); err != nil {
-					return errors.Join(err, stopSource())
-				}
-				lastCut = time.Now()
-				timer.Reset(c.opts.Interval)
-				continue
-			}
-			if !c.dirty() {
-				continue
-			}
-			// A schema change is a barrier: the rows before it are
-			// committed before any change after it is applied.
-			if b.Barrier || c.volumeDue() || time.Since(lastCut) >= c.opts.Interval {
-				if err := c.flush(ctx); err != nil {
-					return errors.Join(err, stopSource())
-				}
+			if cut {
 				lastCut = time.Now()
 				timer.Reset(c.opts.Interval)
 			}
@@ -136,6 +114,27 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// endOfTxn decides, after b, the last batch of a transaction, whether to
+// cut a checkpoint now, and cuts it (cut reports whether it did): tables
+// dropped or created (tables_online.go); a Sync commits everything and
+// moves every table up to b now; otherwise buffered changes are committed
+// at a barrier (a schema change: the rows before it are committed before
+// any change after it is applied), once the buffers are due by volume, or
+// once Interval has passed since lastCut.
+func (c *Coordinator) endOfTxn(ctx context.Context, b capture.Batch, lastCut time.Time) (cut bool, err error) {
+	switch {
+	case len(b.Dropped)+len(b.Added) > 0:
+		return true, c.tablesChanged(ctx, b)
+	case b.Sync:
+		return true, c.cut(ctx, true, true)
+	case !c.dirty():
+		return false, nil
+	case b.Barrier || c.volumeDue() || time.Since(lastCut) >= c.opts.Interval:
+		return true, c.flush(ctx)
+	}
+	return false, nil
 }
 
 // takeControl applies the Control's requests at a transaction boundary

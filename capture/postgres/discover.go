@@ -196,12 +196,19 @@ func (s *Source) describe(ctx context.Context, conn *pgx.Conn, res *typeResolver
 	if layout, problems = s.applyTypes(t.id, layout); len(problems) > 0 {
 		return problems, nil
 	}
+	return nil, t.prepare(layout)
+}
+
+// prepare sets t's layout and what reading the table needs: a text
+// decoder per column, the quoted table name, select list and key list,
+// and the key columns' type OIDs (t.attTypes must be set).
+func (t *table) prepare(layout *schema.Table) error {
 	t.layout = layout
 	t.decoders = make([]schema.Decoder, len(layout.Columns))
 	for i, c := range layout.Columns {
 		d, err := pgtype.TextDecoder(c)
 		if err != nil {
-			return nil, fmt.Errorf("decoder for column %s: %w", c.Name, err)
+			return fmt.Errorf("decoder for column %s: %w", c.Name, err)
 		}
 		t.decoders[i] = d
 	}
@@ -217,7 +224,7 @@ func (s *Source) describe(ctx context.Context, conn *pgx.Conn, res *typeResolver
 		t.keyOIDs = append(t.keyOIDs, t.attTypes[k])
 	}
 	t.keyList = strings.Join(keys, ", ")
-	return nil, nil
+	return nil
 }
 
 // att is one pg_attribute row of a captured table.

@@ -122,7 +122,8 @@ type resnapshotAction struct {
 	Table string `json:"table"`
 	Sink  string `json:"sink_table,omitempty"`
 	// State is the table's state in /status when the answer was written:
-	// snapshotting once its reset commit landed.
+	// snapshotting once its reset commit landed, or streaming again when
+	// its new snapshot already ended.
 	State string `json:"state"`
 	// ChunksDone of ChunksTotal chunks of its new snapshot are committed.
 	ChunksDone  int `json:"chunks_done"`
@@ -132,8 +133,8 @@ type resnapshotAction struct {
 // serveResnapshot asks the run to empty the table named by ?table= and
 // snapshot it again (checkpoint.Control.Resnapshot: the run commits what
 // it holds, starts its stream again, and resets the table as it resets a
-// table whose continuity was lost), and answers once /status shows the
-// table snapshotting (202 when that takes longer than actionWait).
+// table whose continuity was lost), and answers once the table's reset
+// commit landed (202 when that takes longer than actionWait).
 func (a *admin) serveResnapshot(w http.ResponseWriter, r *http.Request) {
 	id, err := parseSourceTable(r.URL.Query().Get("table"))
 	if err != nil {
@@ -152,7 +153,9 @@ func (a *admin) serveResnapshot(w http.ResponseWriter, r *http.Request) {
 	res := resnapshotAction{V: adminStatusVersion, Table: id.String()}
 	a.answerWhenShown(w, r, id, &res, func(tl checkpoint.TableLive) bool {
 		res.Sink, res.State, res.ChunksDone, res.ChunksTotal = tl.Sink, tableState(tl), tl.ChunksDone, tl.ChunksTotal
-		return tl.Snapshotting && !a.control.ResnapshotPending(id)
+		// Done once its reset commit landed: a small table may be
+		// snapshotted and streaming again before the next poll.
+		return !a.control.ResnapshotPending(id)
 	})
 }
 

@@ -89,8 +89,12 @@ func resnapshotOnline(ctx context.Context, cfg *Config, names []string, out io.W
 			fmt.Fprintf(out, "re-snapshot of %s requested; not started yet (state %s); floe status shows its progress\n", res.Table, res.State)
 			continue
 		}
-		fmt.Fprintf(out, "%s (%s) was emptied and is being snapshotted again by floe run (%d of %d chunks done); floe status shows its progress\n",
-			res.Table, res.Sink, res.ChunksDone, res.ChunksTotal)
+		if res.State == "snapshotting" {
+			fmt.Fprintf(out, "%s (%s) was emptied and is being snapshotted again by floe run (%d of %d chunks done); floe status shows its progress\n",
+				res.Table, res.Sink, res.ChunksDone, res.ChunksTotal)
+			continue
+		}
+		fmt.Fprintf(out, "%s (%s) was emptied and snapshotted again by floe run; it is %s again\n", res.Table, res.Sink, res.State)
 	}
 	return nil
 }
