@@ -65,6 +65,7 @@ func newPipelineEnv(t *testing.T, db, tables, sinkMode string, extraSource strin
 // newPipelineEnvOn is newPipelineEnv on the cluster pg.
 func newPipelineEnvOn(t *testing.T, pg *testdb.Postgres, db, tables, sinkMode string, extraSource string) *pipelineEnv {
 	t.Helper()
+	needServers(t) // every test that builds one needs the servers (skipped by make unit)
 	f := e2e.NewPipeline(t, floeBin)
 	e := &pipelineEnv{t: t, pg: pg, db: db, dir: f.Dir, config: f.Config, logPath: f.Log, slot: "floe_" + db}
 	e.dsn = pg.DatabaseForTest(t, db, "u_"+db, testPassword, e.slot)

@@ -226,6 +226,7 @@ func basicAuthHeader(user, password string) string {
 // floe run refuses it, each in one line naming the table, the columns and
 // the fix, before any Iceberg table is created.
 func TestRegistryAvroNames(t *testing.T) {
+	needServers(t)
 	e := newPipelineEnv(t, "registry_names", `public\.cols`, "upsert", "")
 	e.exec(`CREATE TABLE cols (id int PRIMARY KEY, "a b" text, a_b text)`, `INSERT INTO cols VALUES (1, 'x', 'y')`,
 		`ALTER TABLE cols OWNER TO u_registry_names`)
@@ -247,6 +248,7 @@ func TestRegistryAvroNames(t *testing.T) {
 // naming both tables and the subject, before any Iceberg table is
 // created.
 func TestRegistrySubjectClash(t *testing.T) {
+	needServers(t)
 	e := newPipelineEnv(t, "registry_clash", `public\.(a|b)`, "upsert", "")
 	e.exec(`CREATE TABLE a (id int PRIMARY KEY)`, `CREATE TABLE b (id int PRIMARY KEY)`,
 		`ALTER TABLE a OWNER TO u_registry_clash`, `ALTER TABLE b OWNER TO u_registry_clash`)
