@@ -69,7 +69,7 @@ func TestMySQLPauseResume(t *testing.T) {
 	e.waitCaughtUp(r, 2*time.Minute)
 	e.stop(r)
 	t.Logf("floe verify:\n%s", e.mustVerify(3))
-	if !strings.Contains(e.tail(1<<30), "a resumed table takes its changes again") {
+	if !strings.Contains(e.tail(1<<30), "restarting the stream from the committed positions for a resumed table") {
 		t.Fatalf("the resume did not restart the stream; log:\n%s", e.tail(40))
 	}
 }

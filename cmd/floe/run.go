@@ -247,7 +247,9 @@ func logRetry(log *slog.Logger, cfg *Config, kind failureKind, err error, attemp
 	case layoutChanged:
 		log.Info("a table changed its layout during its snapshot; restarting from the committed positions", args...)
 	case restart:
-		log.Info("a resumed table takes its changes again; restarting from the committed positions", "attempt", attempt)
+		// The coordinator logged why (a resumed table, a re-snapshot, a
+		// new or dropped table, an unfollowable change).
+		log.Info("restarting the stream from the committed positions", "attempt", attempt, "reason", err.Error())
 	case slotHeld:
 		log.Warn("the replication slot is held by another process, e.g. an older run of this pipeline that stops once it finds its tables claimed; waiting for it",
 			append([]any{"wait_at_most", slotTakeover.String()}, args...)...)
