@@ -170,6 +170,14 @@ func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
 		return fail(err)
 	}
 	m := &MariaDB{Port: port, Dir: dir, Flavor: in.flavor, clientPath: in.client, clientArgs: in.clientArgs(), tzinfo: in.tzinfo}
+	if err := os.Mkdir(m.tmpDir(), 0o700); err != nil {
+		return fail(fmt.Errorf("create the server's tmpdir: %w", err))
+	}
+	if cred != nil {
+		if err := os.Chown(m.tmpDir(), int(cred.Uid), int(cred.Gid)); err != nil {
+			return fail(fmt.Errorf("chown the server's tmpdir: %w", err))
+		}
+	}
 	conf := append(in.conf(m, osUser, port), opts.ExtraConf...)
 	cnf := filepath.Join(dir, "my.cnf")
 	if err := os.WriteFile(cnf, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
@@ -238,6 +246,13 @@ func (m *MariaDB) launch(ctx context.Context) error {
 
 func (m *MariaDB) dataDir() string { return filepath.Join(m.Dir, "data") }
 func (m *MariaDB) socket() string  { return filepath.Join(m.Dir, "mariadbd.sock") }
+
+// tmpDir is the server's own tmpdir. With the default, /tmp, every server
+// shares one: a server starting up removes every #sql* file there
+// (leftovers of its own earlier crashes, it assumes), which are the
+// internal temporary tables of the other servers' running queries, and
+// those fail with "Error on delete of '/tmp/#sql-temptable-…'".
+func (m *MariaDB) tmpDir() string { return filepath.Join(m.Dir, "tmp") }
 
 // Addr is the server's TCP address, "127.0.0.1:Port" (the form
 // go-mysql's client.Connect and replication.BinlogSyncerConfig take).

@@ -93,6 +93,7 @@ func (in *mysqlInstall) conf(m *MariaDB, osUser string, port int) []string {
 		section,
 		"user=" + osUser,
 		"datadir=" + m.dataDir(),
+		"tmpdir=" + m.tmpDir(),
 		"socket=" + m.socket(),
 		"pid-file=" + filepath.Join(m.Dir, "mariadbd.pid"),
 		"log_error=" + filepath.Join(m.Dir, "server.log"),
