@@ -23,6 +23,12 @@ import (
 func (c *Coordinator) stream(ctx context.Context) error {
 	queue, streamDone, stopSource, cancel := c.startStream(ctx)
 	defer cancel() // also when Stream ended by itself: the queue stops
+	// A checkpoint that has begun to commit finishes when ctx ends (the
+	// first signal: "stopping after the current checkpoint"); only the
+	// commit's own bounds end it. Cancelled mid-commit, it left some
+	// tables committed and the others not, and the run stopped without
+	// its final cut.
+	commitCtx := context.WithoutCancel(ctx)
 
 	// The timer fires Interval after the last cut, so a checkpoint is
 	// never later than that when the source goes quiet.
@@ -85,7 +91,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 					return err
 				}
 			}
-			cut, err := c.endOfTxn(ctx, b, lastCut)
+			cut, err := c.endOfTxn(commitCtx, b, lastCut)
 			if err != nil {
 				return errors.Join(err, stopSource())
 			}
@@ -100,7 +106,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			if inTxn {
 				continue
 			}
-			if err := c.flush(ctx); err != nil {
+			if err := c.flush(commitCtx); err != nil {
 				return errors.Join(err, stopSource())
 			}
 			lastCut = time.Now()
