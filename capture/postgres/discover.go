@@ -63,38 +63,11 @@ func (s *Source) Discover(ctx context.Context) ([]capture.TableInfo, error) {
 // discover reads the catalog. Configuration problems are returned as
 // problems; err is for failures to read the catalog.
 func (s *Source) discover(ctx context.Context, conn *pgx.Conn) ([]*table, []Problem, error) {
-	rows, err := conn.Query(ctx, listTablesQuery)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list tables: %w", err)
-	}
-	var (
-		tables    []*table
-		ancestors = map[*table][]uint32{}
-	)
 	match := s.patterns.Matcher()
-	for rows.Next() {
-		var (
-			oid       uint32
-			id        capture.TableID
-			kind      string
-			replIdent string
-			above     []uint32
-		)
-		if err := rows.Scan(&oid, &id.Schema, &id.Name, &kind, &replIdent, &above); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("list tables: %w", err)
-		}
-		if match.Match(id) {
-			t := &table{id: id, oid: oid, replIdent: replIdent[0], partitioned: kind == "p"}
-			tables = append(tables, t)
-			ancestors[t] = above
-		}
+	tables, err := s.listMatching(ctx, conn, match)
+	if err != nil {
+		return nil, nil, err
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("list tables: %w", err)
-	}
-	tables = s.dropCapturedPartitions(tables, ancestors)
 	var problems []Problem
 	for _, pattern := range match.Unmatched() {
 		problems = append(problems, Problem{Field: "source.tables",
@@ -113,6 +86,42 @@ func (s *Source) discover(ctx context.Context, conn *pgx.Conn) ([]*table, []Prob
 		problems = append(problems, p...)
 	}
 	return tables, problems, nil
+}
+
+// listMatching lists the catalog's tables that match (listTablesQuery),
+// without the partitions of a captured partitioned table
+// (dropCapturedPartitions); the tables are not described yet.
+func (s *Source) listMatching(ctx context.Context, conn *pgx.Conn, match *toolkit.TableMatcher) ([]*table, error) {
+	rows, err := conn.Query(ctx, listTablesQuery)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	defer rows.Close()
+	var (
+		tables    []*table
+		ancestors = map[*table][]uint32{}
+	)
+	for rows.Next() {
+		var (
+			oid       uint32
+			id        capture.TableID
+			kind      string
+			replIdent string
+			above     []uint32
+		)
+		if err := rows.Scan(&oid, &id.Schema, &id.Name, &kind, &replIdent, &above); err != nil {
+			return nil, fmt.Errorf("list tables: %w", err)
+		}
+		if match.Match(id) {
+			t := &table{id: id, oid: oid, replIdent: replIdent[0], partitioned: kind == "p"}
+			tables = append(tables, t)
+			ancestors[t] = above
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	return s.dropCapturedPartitions(tables, ancestors), nil
 }
 
 // describe fills t's layout, decoders and key from the catalog.

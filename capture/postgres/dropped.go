@@ -75,39 +75,12 @@ func (s *Source) NewTables(ctx context.Context) ([]capture.TableID, error) {
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	rows, err := conn.Query(ctx, listTablesQuery)
+	tables, err := s.listMatching(ctx, conn, s.patterns.Matcher())
 	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-	var (
-		tables    []*table
-		ancestors = map[*table][]uint32{}
-	)
-	match := s.patterns.Matcher()
-	for rows.Next() {
-		var (
-			oid       uint32
-			id        capture.TableID
-			kind      string
-			replIdent string
-			above     []uint32
-		)
-		if err := rows.Scan(&oid, &id.Schema, &id.Name, &kind, &replIdent, &above); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list tables: %w", err)
-		}
-		if match.Match(id) {
-			t := &table{id: id, oid: oid, partitioned: kind == "p"}
-			tables = append(tables, t)
-			ancestors[t] = above
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
+		return nil, err
 	}
 	var out []capture.TableID
-	for _, t := range s.dropCapturedPartitions(tables, ancestors) {
+	for _, t := range tables {
 		if !known[t.id] {
 			out = append(out, t.id)
 		}
