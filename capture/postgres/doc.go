@@ -116,7 +116,12 @@
 //     an OpUnreadable change;
 //   - a chunk read after its table was rewritten by an ALTER TABLE (the
 //     table reads as empty under the older snapshot) or lost a column it
-//     reads fails with capture.ErrLayoutChanged (relation_snapshot.go).
+//     reads fails with capture.ErrLayoutChanged (relation_snapshot.go);
+//     so does one whose table was altered between discovery and the
+//     snapshot (pg_attribute as of the snapshot is not the discovered
+//     layout), and any read whose result columns have other built-in
+//     types than the discovered ones (resultInLayout): no value is ever
+//     decoded as the type its column had before.
 //
 // See docs/checkpoint-protocol.md (exported snapshots, acknowledgement, identities).
 package postgres

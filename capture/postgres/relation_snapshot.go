@@ -13,8 +13,15 @@ import (
 
 // checkChunkLayout is called with the result of a chunk read, on the
 // connection and in the transaction that read it, and refuses the read
-// with capture.ErrLayoutChanged when table t changed under the snapshot
-// in a way the read cannot show:
+// with capture.ErrLayoutChanged when the rows it read are not rows of
+// table t as discovered:
+//   - the table was altered after it was discovered and before the
+//     snapshot was taken: the rows are in the new layout, which the
+//     discovered decoders would read wrong (a float4 widened to float8
+//     parsed as float4 loses digits) or incompletely (a column added and
+//     filled). pg_attribute read in the snapshot's transaction is the
+//     catalog as of the snapshot, the layout the rows are in, and must
+//     be the discovered one;
 //   - the table was rewritten after the snapshot by an ALTER TABLE
 //     (ALTER COLUMN ... TYPE int8 and other rewriting forms are not
 //     MVCC-safe: under a snapshot taken before the rewrite the table reads
@@ -39,8 +46,15 @@ func (s *Source) checkChunkLayout(ctx context.Context, c *pgx.Conn, t *table, re
 		}
 		return readErr
 	}
+	asOfSnapshot, err := readAtts(ctx, c, t.oid)
+	if err != nil {
+		return fmt.Errorf("check the layout of %s: %w", t.id, err)
+	}
+	if !sameAtts(asOfSnapshot, t) {
+		return fmt.Errorf("%w (%s was altered after it was discovered and before the snapshot was taken; its rows are in the new layout)", capture.ErrLayoutChanged, t.id)
+	}
 	var rewritten bool
-	err := c.QueryRow(ctx, `SELECT relfilenode IS DISTINCT FROM pg_relation_filenode(oid) FROM pg_class WHERE oid = $1`, t.oid).Scan(&rewritten)
+	err = c.QueryRow(ctx, `SELECT relfilenode IS DISTINCT FROM pg_relation_filenode(oid) FROM pg_class WHERE oid = $1`, t.oid).Scan(&rewritten)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("%w (%s was dropped or replaced after it was discovered)", capture.ErrLayoutChanged, t.id)
@@ -71,15 +85,23 @@ func (s *Source) sameCatalogLayout(ctx context.Context, t *table) (bool, error) 
 	if err != nil {
 		return false, err
 	}
+	return sameAtts(atts, t), nil
+}
+
+// sameAtts reports whether the catalog rows atts hold t's discovered
+// columns: names, types and modifiers, in order (dropped and generated
+// columns, which are not captured, left out). No rows (the relation is
+// not in that catalog) is not the same.
+func sameAtts(atts []catalogAtt, t *table) bool {
 	i := 0
 	for _, a := range atts {
 		if a.dropped || a.generated {
 			continue
 		}
 		if i >= len(t.attTypes) || a.name != t.layout.Columns[i].Name || a.typ != t.attTypes[i] || a.mod != t.attMods[i] {
-			return false, nil
+			return false
 		}
 		i++
 	}
-	return i == len(t.attTypes), nil
+	return i == len(t.attTypes)
 }

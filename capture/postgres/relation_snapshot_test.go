@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
 )
 
 // TestSnapshotChunkAfterLayoutChange: a chunk read after an ALTER TABLE
@@ -59,6 +61,84 @@ func TestSnapshotChunkAfterLayoutChange(t *testing.T) {
 				t.Fatalf("chunk after %q: %v", tc.alter, err)
 			case tc.name == "add column" && len(b.Changes) != 50:
 				t.Fatalf("chunk after %q: %d rows, want the 50 rows as of the snapshot", tc.alter, len(b.Changes))
+			}
+		})
+	}
+}
+
+// TestSnapshotAfterAlterBeforeExport: an ALTER TABLE between discovery
+// and the snapshot (which floe run's start allows: discovery, then the
+// replication slot and its exported snapshot) leaves rows in a layout the
+// discovered decoders do not read: a float4 widened to float8 and updated
+// to values float4 cannot hold (read as float4 they lost digits, which a
+// crash test once found in Iceberg), or a column added and filled (its
+// values were missing). The chunk read is refused with
+// capture.ErrLayoutChanged; a source that discovers again reads the rows
+// exactly.
+func TestSnapshotAfterAlterBeforeExport(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		alter []string
+	}{
+		{"widen float4 to float8", []string{`ALTER TABLE sa ALTER COLUMN amount TYPE float8`, `UPDATE sa SET amount = amount + 0.1234567891`}},
+		{"add column and fill it", []string{`ALTER TABLE sa ADD COLUMN extra int`, `UPDATE sa SET extra = id`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.exec(`CREATE TABLE sa (id int PRIMARY KEY, amount float4)`,
+				`INSERT INTO sa SELECT g, g + 0.5 FROM generate_series(1, 100) g`)
+			ctx := testCtx(t)
+			id := capture.TableID{Schema: "public", Name: "sa"}
+			s := e.source(e.config(`public\.sa`))
+			if _, err := s.Discover(ctx); err != nil {
+				t.Fatal(err)
+			}
+			e.exec(tc.alter...)
+			if _, err := s.Start(ctx, capture.StartRequest{Snapshot: true}); err != nil {
+				t.Fatal(err)
+			}
+			chunks, err := s.PlanChunks(ctx, id, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := s.ReadChunk(ctx, id, chunks[0])
+			if !errors.Is(err, capture.ErrLayoutChanged) {
+				t.Fatalf("chunk read after %v: %d rows, error %v; want capture.ErrLayoutChanged", tc.alter, len(b.Changes), err)
+			}
+			t.Logf("refused as documented: %v", err)
+			if tc.name == "widen float4 to float8" {
+				// Reading rows by key (unchanged TOAST values) checks the
+				// result's types: a float8 is never decoded as a float4.
+				rows, err := s.ReadRows(ctx, id, []schema.Row{{int32(1)}})
+				if !errors.Is(err, capture.ErrLayoutChanged) {
+					t.Fatalf("ReadRows after %v: %v, error %v; want capture.ErrLayoutChanged", tc.alter, rows, err)
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			// Discovered again, the rows read exactly.
+			again := e.source(e.config(`public\.sa`))
+			infos, err := again.Discover(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			layout := infos[0].Schema
+			var rows int
+			err = again.ScanTable(ctx, id, func(r schema.Row) error {
+				rows++
+				key := r[layout.Index("id")].(int32)
+				if got, want := r[layout.Index("amount")], float64(key)+0.5+0.1234567891; tc.name == "widen float4 to float8" && got != want {
+					return fmt.Errorf("row %d: amount %v, want %v", key, got, want)
+				}
+				if x := layout.Index("extra"); x >= 0 && r[x] != key {
+					return fmt.Errorf("row %d: extra %v, want %d", key, r[x], key)
+				}
+				return nil
+			})
+			if err != nil || rows != 100 {
+				t.Fatalf("scan after discovering again: %d rows, %v", rows, err)
 			}
 		})
 	}

@@ -292,9 +292,9 @@ func readRows(ctx context.Context, c *pgconn.PgConn, t *table, sql string, param
 		asked = formats
 	}
 	rr := c.ExecParams(ctx, sql, params, oids, nil, asked)
-	if n := len(rr.FieldDescriptions()); n != len(t.layout.Columns) && n != 0 {
+	if err := resultInLayout(rr.FieldDescriptions(), t); err != nil {
 		rr.Close()
-		return fmt.Errorf("query returned %d columns, the layout has %d", n, len(t.layout.Columns))
+		return err
 	}
 	for rr.NextRow() {
 		row, err := decodeRow(t, rr.Values(), formats)
@@ -308,6 +308,38 @@ func readRows(ctx context.Context, c *pgconn.PgConn, t *table, sql string, param
 	_, err := rr.Close()
 	return err
 }
+
+// resultInLayout checks that a result's columns have the built-in types
+// and modifiers t's columns had when t was discovered, which its
+// decoders read: a value of another type (a column altered since, such
+// as a float4 widened to float8) is refused with capture.ErrLayoutChanged,
+// never decoded as the old type. Columns of types defined in the
+// database (a domain is described by its base type, an enum by its own)
+// are left to the checks that read the catalog. No columns (a failed
+// query) passes; the query's error says why.
+func resultInLayout(fields []pgconn.FieldDescription, t *table) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	if len(fields) != len(t.layout.Columns) {
+		return fmt.Errorf("%w (%s: the query returned %d columns, the layout has %d)", capture.ErrLayoutChanged, t.id, len(fields), len(t.layout.Columns))
+	}
+	for i, f := range fields {
+		if t.attTypes[i] >= firstUserOID {
+			continue
+		}
+		if f.DataTypeOID != t.attTypes[i] || f.TypeModifier != t.attMods[i] {
+			return fmt.Errorf("%w (%s: column %s is %s now, %s when the table was discovered)", capture.ErrLayoutChanged, t.id, t.layout.Columns[i].Name,
+				typeText(f.DataTypeOID, f.TypeModifier, schema.TypeName(fmt.Sprintf("type oid %d", f.DataTypeOID))),
+				typeText(t.attTypes[i], t.attMods[i], t.layout.Columns[i].Source))
+		}
+	}
+	return nil
+}
+
+// firstUserOID is the first OID of an object created in a database
+// (FirstNormalObjectId): lower ones are built in.
+const firstUserOID = 16384
 
 // decodeRow decodes one row of values in formats (nil = NULL; see
 // rowFormats): a binary bytea value is copied, the others decoded from
@@ -369,7 +401,19 @@ func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(sche
 		return fmt.Errorf("scan %s: %w", id, err)
 	}
 	err = inRepeatableRead(ctx, c, func(c *pgx.Conn, _ time.Time) error {
-		return readRows(ctx, c.PgConn(), t, sql, nil, nil, fn)
+		if err := readRows(ctx, c.PgConn(), t, sql, nil, nil, fn); err != nil {
+			return err
+		}
+		// The rows are in the layout of the transaction's snapshot,
+		// which an ALTER since the lookup may have changed.
+		atts, err := readAtts(ctx, c, t.oid)
+		if err != nil {
+			return err
+		}
+		if !sameAtts(atts, t) {
+			return fmt.Errorf("%w (%s was altered while it was read; read it again)", capture.ErrLayoutChanged, id)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", id, err)
