@@ -21,7 +21,7 @@ import (
 )
 
 func compactCommand() *cobra.Command {
-	var configPath string
+	var configPath, cpuProfile string
 	var tables []string
 	cmd := &cobra.Command{
 		Use:   "compact --config FILE [--table NAMESPACE.TABLE]...",
@@ -41,9 +41,17 @@ Without --table it covers every table the pipeline has committed to.`,
 			if err != nil {
 				return err
 			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			return compactTables(cmd.Context(), cfg, tables, cmd.OutOrStdout(), os.Stderr)
 		},
 	}
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the pass to this file")
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "pipeline configuration file (YAML)")
 	cmd.Flags().StringArrayVar(&tables, "table", nil, "an Iceberg table of the pipeline, as namespace.table (repeatable)")
 	_ = cmd.MarkFlagRequired("config")
