@@ -149,6 +149,36 @@ func tail(s string, n int) string {
 // FreePort returns a free TCP port on 127.0.0.1.
 func FreePort() (int, error) { return testdb.FreePort() }
 
+// workDir creates a fresh temporary directory for the server name (the
+// caller removes it) and finds it a free port.
+func workDir(name string) (dir string, port int, err error) {
+	dir, err = os.MkdirTemp("", "floe-"+name+"-")
+	if err != nil {
+		return "", 0, fmt.Errorf("create %s dir: %w", name, err)
+	}
+	port, err = FreePort()
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", 0, err
+	}
+	return dir, port, nil
+}
+
+// fetchJava runs the fetch script (see runScript) of a Java server and
+// finds a JDK of at least major version minJava: it returns the path the
+// script printed and the JDK's home.
+func fetchJava(ctx context.Context, script string, minJava int) (fetched, java string, err error) {
+	fetched, err = runScript(ctx, script)
+	if err != nil {
+		return "", "", err
+	}
+	java, err = JavaHome(minJava)
+	if err != nil {
+		return "", "", err
+	}
+	return fetched, java, nil
+}
+
 var javaVersionRe = regexp.MustCompile(`(?m)^JAVA_VERSION="(\d+)`)
 
 // JavaHome returns the JDK under /usr/lib/jvm (FLOE_JAVA_HOME overrides)
