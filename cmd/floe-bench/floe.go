@@ -221,21 +221,17 @@ func (p *floeProc) killIfRunning() {
 	}
 }
 
-// wait waits for the process to exit on its own.
+// wait waits for the process to exit on its own; after timeout, or when
+// ctx ends, it kills the process.
 func (p *floeProc) wait(ctx context.Context, timeout time.Duration) error {
-	select {
-	case <-p.Exited:
-		if p.Err != nil {
-			return fmt.Errorf("floe run: %w", p.Err)
+	if err := p.Wait(ctx, timeout); err != nil {
+		p.killIfRunning()
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		return nil
-	case <-time.After(timeout):
-		p.Kill()
-		return fmt.Errorf("floe run did not finish within %s", timeout)
-	case <-ctx.Done():
-		p.Kill()
-		return ctx.Err()
+		return fmt.Errorf("floe run: %w", err)
 	}
+	return nil
 }
 
 // stop sends SIGTERM (floe commits its checkpoint and exits 0) and waits;

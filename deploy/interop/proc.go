@@ -164,19 +164,20 @@ func workDir(name string) (dir string, port int, err error) {
 	return dir, port, nil
 }
 
-// fetchJava runs the fetch script (see runScript) of a Java server and
-// finds a JDK of at least major version minJava: it returns the path the
-// script printed and the JDK's home.
-func fetchJava(ctx context.Context, script string, minJava int) (fetched, java string, err error) {
-	fetched, err = runScript(ctx, script)
-	if err != nil {
-		return "", "", err
+// prepareJava readies the Java server name: it runs deploy/<name>/fetch.sh
+// (see runScript) and returns the path it printed, the home of a JDK of
+// at least major version minJava, and a workDir with its port.
+func prepareJava(ctx context.Context, name string, minJava int) (fetched, java, dir string, port int, err error) {
+	if fetched, err = runScript(ctx, name+"/fetch.sh"); err != nil {
+		return "", "", "", 0, err
 	}
-	java, err = JavaHome(minJava)
-	if err != nil {
-		return "", "", err
+	if java, err = JavaHome(minJava); err != nil {
+		return "", "", "", 0, err
 	}
-	return fetched, java, nil
+	if dir, port, err = workDir(name); err != nil {
+		return "", "", "", 0, err
+	}
+	return fetched, java, dir, port, nil
 }
 
 var javaVersionRe = regexp.MustCompile(`(?m)^JAVA_VERSION="(\d+)`)

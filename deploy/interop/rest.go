@@ -35,11 +35,7 @@ type RESTCatalog struct {
 // StartREST fetches the server's class path when needed
 // (deploy/rest/fetch.sh) and starts it on a free port.
 func StartREST(ctx context.Context, opts RESTOptions) (*RESTCatalog, error) {
-	lib, java, err := fetchJava(ctx, "rest/fetch.sh", RESTMinJava)
-	if err != nil {
-		return nil, err
-	}
-	dir, port, err := workDir("rest")
+	lib, java, dir, port, err := prepareJava(ctx, "rest", RESTMinJava)
 	if err != nil {
 		return nil, err
 	}

@@ -32,11 +32,7 @@ type Trino struct {
 // it with the newest JDK under /usr/lib/jvm and a 2 GB heap. It returns
 // once /v1/info reports starting=false (typically 20-60 s on 2 cores).
 func StartTrino(ctx context.Context) (*Trino, error) {
-	home, java, err := fetchJava(ctx, "trino/fetch.sh", TrinoMinJava)
-	if err != nil {
-		return nil, err
-	}
-	dir, port, err := workDir("trino")
+	home, java, dir, port, err := prepareJava(ctx, "trino", TrinoMinJava)
 	if err != nil {
 		return nil, err
 	}

@@ -47,23 +47,23 @@ func New(c net.Conn, bound func() time.Duration, silent func(c net.Conn, op stri
 // Read reads from the connection, failing with silent's error when no
 // byte arrives within the bound.
 func (c *Conn) Read(p []byte) (int, error) {
-	own, d, err := c.arm(&c.readUser, c.Conn.SetReadDeadline)
-	if err != nil {
-		return 0, err
-	}
-	n, err := c.Conn.Read(p)
-	return n, c.classify(err, own, d, &c.readUser, "received")
+	return c.call(p, &c.readUser, c.Conn.SetReadDeadline, c.Conn.Read, "received")
 }
 
 // Write writes to the connection, failing with silent's error when no
 // byte leaves within the bound.
 func (c *Conn) Write(p []byte) (int, error) {
-	own, d, err := c.arm(&c.writeUser, c.Conn.SetWriteDeadline)
+	return c.call(p, &c.writeUser, c.Conn.SetWriteDeadline, c.Conn.Write, "sent")
+}
+
+// call runs one Read or Write (io) under the deadline arm sets.
+func (c *Conn) call(p []byte, user *time.Time, set func(time.Time) error, io func([]byte) (int, error), op string) (int, error) {
+	own, d, err := c.arm(user, set)
 	if err != nil {
 		return 0, err
 	}
-	n, err := c.Conn.Write(p)
-	return n, c.classify(err, own, d, &c.writeUser, "sent")
+	n, err := io(p)
+	return n, c.classify(err, own, d, user, op)
 }
 
 // arm sets the deadline of one call and reports whether it is this
