@@ -299,6 +299,33 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 		LoadRate: float64(ap.Changes) / ap.Elapsed.Seconds(), Profile: b.profileName(profile)}, nil
 }
 
+// pacedLoad writes the freshness run's paced load (the measured part)
+// and waits until floe, p, has committed it. The load keeps going
+// (unmeasured) until then: a steady load has no idle tail, which would
+// time the last checkpoint differently.
+func (b *bench) pacedLoad(ctx context.Context, d *pipelineDir, p *floeProc, i int) (applyResult, error) {
+	ap, err := b.src.Apply(ctx, workload{TxnChanges: b.o.freshTxnChanges, Rate: b.o.rate, Duration: b.o.duration})
+	if err != nil {
+		return applyResult{}, err
+	}
+	b.log.Info("paced load done", "run", i, "changes", ap.Changes, "txns", ap.Txns, "rate", round3(float64(ap.Changes)/ap.Elapsed.Seconds()))
+	tailStop := make(chan struct{})
+	tailDone := make(chan error, 1)
+	go func() {
+		_, err := b.src.Apply(ctx, workload{TxnChanges: b.o.freshTxnChanges, Rate: b.o.rate, Duration: runTimeout, Stop: tailStop})
+		tailDone <- err
+	}()
+	_, err = waitCommitted(ctx, d, b.tables, b.src.DecodeFloePosition, p, ap.Marker, b.o.interval*3+2*time.Minute)
+	close(tailStop)
+	if terr := <-tailDone; err == nil && terr != nil {
+		err = fmt.Errorf("tail load: %w", terr)
+	}
+	if err != nil {
+		return applyResult{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
+	}
+	return ap, nil
+}
+
 // freshnessRun streams a paced load through a running floe with the
 // default checkpoint interval and measures, per transaction, the delay
 // from its source commit to the poll that saw it committed in Iceberg.
@@ -340,29 +367,11 @@ func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
 	}
 	defer smp.halt()
 
-	ap, err := b.src.Apply(ctx, workload{TxnChanges: b.o.freshTxnChanges, Rate: b.o.rate, Duration: b.o.duration})
+	ap, err := b.pacedLoad(ctx, d, p, i)
 	if err != nil {
 		return Run{}, err
 	}
 	loadRate := float64(ap.Changes) / ap.Elapsed.Seconds()
-	b.log.Info("paced load done", "run", i, "changes", ap.Changes, "txns", ap.Txns, "rate", round3(loadRate))
-	// The load keeps going (unmeasured) until the measured transactions
-	// are committed: a steady load has no idle tail, which would time
-	// the last checkpoint differently.
-	tailStop := make(chan struct{})
-	tailDone := make(chan error, 1)
-	go func() {
-		_, err := b.src.Apply(ctx, workload{TxnChanges: b.o.freshTxnChanges, Rate: b.o.rate, Duration: runTimeout, Stop: tailStop})
-		tailDone <- err
-	}()
-	_, err = waitCommitted(ctx, d, b.tables, b.src.DecodeFloePosition, p, ap.Marker, b.o.interval*3+2*time.Minute)
-	close(tailStop)
-	if terr := <-tailDone; err == nil && terr != nil {
-		err = fmt.Errorf("tail load: %w", terr)
-	}
-	if err != nil {
-		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
-	}
 	// Give the poller two more rounds to see the last commit.
 	if err := sleepUntil(ctx, time.Now().Add(2*b.o.poll+50*time.Millisecond)); err != nil {
 		return Run{}, err
