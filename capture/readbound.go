@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/floe-cdc/floe/internal/idleconn"
 )
 
 // A source query connection whose peer stops answering without closing
@@ -92,7 +93,7 @@ func BoundedDial(dial DialFunc, endpoint string, bound *ReadBound, log *slog.Log
 		if err != nil || bound.Current() <= 0 {
 			return c, err
 		}
-		bc := &boundedConn{Conn: c, endpoint: endpoint, bound: bound, log: log}
+		bc := newBoundedConn(c, endpoint, bound, log)
 		if long, _ := ctx.Value(longReadsKey{}).(bool); long {
 			bc.extended.Add(1)
 		}
@@ -118,107 +119,41 @@ func (e *SilentConnError) Timeout() bool { return true }
 // Temporary reports true: another connection may work.
 func (e *SilentConnError) Temporary() bool { return true }
 
-// boundedConn arms its own deadline for every Read and Write; a deadline
-// its user set (drivers set them to interrupt a call when a context
-// ends) still applies when it is earlier.
+// boundedConn is an idleconn.Conn whose bound is its ReadBound's,
+// LongReadFactor times that while a whole-table pass runs on it, and
+// whose silent call fails with a *net.OpError around a *SilentConnError.
 type boundedConn struct {
-	net.Conn
-	endpoint string
-	bound    *ReadBound
-	log      *slog.Logger
+	*idleconn.Conn
 	extended atomic.Int32 // > 0: a whole-table pass runs on it
-
-	mu                  sync.Mutex
-	readUser, writeUser time.Time
 }
 
-func (c *boundedConn) Read(p []byte) (int, error) {
-	own, d, err := c.arm(&c.readUser, c.Conn.SetReadDeadline)
-	if err != nil {
-		return 0, err
+func newBoundedConn(c net.Conn, endpoint string, bound *ReadBound, log *slog.Logger) *boundedConn {
+	bc := &boundedConn{}
+	limit := func() time.Duration {
+		d := bound.Current()
+		if bc.extended.Load() > 0 {
+			d *= LongReadFactor
+		}
+		return d
 	}
-	n, err := c.Conn.Read(p)
-	return n, c.classify(err, own, d, &c.readUser, "received")
-}
-
-func (c *boundedConn) Write(p []byte) (int, error) {
-	own, d, err := c.arm(&c.writeUser, c.Conn.SetWriteDeadline)
-	if err != nil {
-		return 0, err
-	}
-	n, err := c.Conn.Write(p)
-	return n, c.classify(err, own, d, &c.writeUser, "sent")
-}
-
-// arm sets the deadline of one call and reports whether it is this
-// wrapper's own (not the user's) and the bound it used.
-func (c *boundedConn) arm(user *time.Time, set func(time.Time) error) (bool, time.Duration, error) {
-	bound := c.bound.Current()
-	if c.extended.Load() > 0 {
-		bound *= LongReadFactor
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u := *user
-	if bound <= 0 {
-		return false, 0, set(u)
-	}
-	d := time.Now().Add(bound)
-	if !u.IsZero() && u.Before(d) {
-		return false, bound, set(u)
-	}
-	return true, bound, set(d)
-}
-
-// classify turns an expiry of this wrapper's own deadline into a
-// *net.OpError around a *SilentConnError; one the user's deadline caused
-// stays as it is.
-func (c *boundedConn) classify(err error, own bool, bound time.Duration, user *time.Time, op string) error {
-	if err == nil || !own || !errors.Is(err, os.ErrDeadlineExceeded) {
-		return err
-	}
-	c.mu.Lock()
-	u := *user
-	c.mu.Unlock()
-	if !u.IsZero() && !u.After(time.Now()) {
-		return err // the user's deadline, set while the call waited
-	}
-	silent := &SilentConnError{Endpoint: c.endpoint, Op: op, After: bound}
-	if c.log != nil {
-		c.log.Warn("source connection silent; closing it", "endpoint", c.endpoint, "silent_for", bound.String(), "op", op)
-	}
-	opName := "read"
-	if op == "sent" {
-		opName = "write"
-	}
-	return &net.OpError{Op: opName, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: silent}
-}
-
-func (c *boundedConn) SetDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.readUser, c.writeUser = t, t
-	c.mu.Unlock()
-	return c.Conn.SetDeadline(t)
-}
-
-func (c *boundedConn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.readUser = t
-	c.mu.Unlock()
-	return c.Conn.SetReadDeadline(t)
-}
-
-func (c *boundedConn) SetWriteDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.writeUser = t
-	c.mu.Unlock()
-	return c.Conn.SetWriteDeadline(t)
+	bc.Conn = idleconn.New(c, limit, func(c net.Conn, op string, after time.Duration) error {
+		silent := &SilentConnError{Endpoint: endpoint, Op: op, After: after}
+		if log != nil {
+			log.Warn("source connection silent; closing it", "endpoint", endpoint, "silent_for", after.String(), "op", op)
+		}
+		opName := "read"
+		if op == "sent" {
+			opName = "write"
+		}
+		return &net.OpError{Op: opName, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: silent}
+	})
+	return bc
 }
 
 // SyscallConn exposes the socket for drivers that check it (a closed
 // pooled connection is noticed before it is reused).
 func (c *boundedConn) SyscallConn() (syscall.RawConn, error) {
-	sc, ok := c.Conn.(syscall.Conn)
+	sc, ok := c.Conn.Conn.(syscall.Conn)
 	if !ok {
 		return nil, errors.New("not a syscall.Conn")
 	}

@@ -3,12 +3,9 @@ package lakewriter
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"sync"
 	"time"
 
 	"github.com/apache/iceberg-go"
@@ -18,6 +15,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/floe-cdc/floe/internal/idleconn"
 )
 
 // DefaultTimeout is Options.Timeout when it is zero.
@@ -64,90 +63,13 @@ func (e *timeoutError) Temporary() bool { return true }
 // HOST:PORT").
 func (e *timeoutError) Endpoint() string { return e.endpoint }
 
-// idleConn fails a Read or Write that makes no progress for timeout.
-// Deadlines its user sets (pgconn sets them to interrupt a statement when
-// a context ends) keep working: the earlier of the two applies.
-type idleConn struct {
-	net.Conn
-	endpoint string
-	timeout  time.Duration
-
-	mu                  sync.Mutex
-	readUser, writeUser time.Time // deadlines set by the connection's user
-}
-
-func newIdleConn(c net.Conn, endpoint string, timeout time.Duration) *idleConn {
-	return &idleConn{Conn: c, endpoint: endpoint, timeout: timeout}
-}
-
-// arm sets the deadline for one Read or Write and reports whether it is
-// this wrapper's (not the user's).
-func (c *idleConn) arm(user time.Time, set func(time.Time) error) (bool, error) {
-	d := time.Now().Add(c.timeout)
-	own := true
-	if !user.IsZero() && user.Before(d) {
-		d, own = user, false
-	}
-	return own, set(d)
-}
-
-func (c *idleConn) Read(p []byte) (int, error) {
-	c.mu.Lock()
-	own, err := c.arm(c.readUser, c.Conn.SetReadDeadline)
-	c.mu.Unlock()
-	if err != nil {
-		return 0, err
-	}
-	n, err := c.Conn.Read(p)
-	return n, c.classify(err, own, func() time.Time { return c.readUser }, "received")
-}
-
-func (c *idleConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	own, err := c.arm(c.writeUser, c.Conn.SetWriteDeadline)
-	c.mu.Unlock()
-	if err != nil {
-		return 0, err
-	}
-	n, err := c.Conn.Write(p)
-	return n, c.classify(err, own, func() time.Time { return c.writeUser }, "sent")
-}
-
-// classify turns a deadline error of this wrapper's own deadline into a
-// timeoutError; one the user's deadline caused (also one set while the
-// call was blocked) stays as it is.
-func (c *idleConn) classify(err error, own bool, user func() time.Time, op string) error {
-	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || !own {
-		return err
-	}
-	c.mu.Lock()
-	u := user()
-	c.mu.Unlock()
-	if !u.IsZero() && !u.After(time.Now()) {
-		return err
-	}
-	return &timeoutError{endpoint: c.endpoint, op: op, after: c.timeout}
-}
-
-func (c *idleConn) SetDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.readUser, c.writeUser = t, t
-	c.mu.Unlock()
-	return c.Conn.SetDeadline(t)
-}
-
-func (c *idleConn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.readUser = t
-	c.mu.Unlock()
-	return c.Conn.SetReadDeadline(t)
-}
-
-func (c *idleConn) SetWriteDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.writeUser = t
-	c.mu.Unlock()
-	return c.Conn.SetWriteDeadline(t)
+// newIdleConn wraps c so that a Read or Write that makes no progress for
+// timeout fails with a timeoutError naming endpoint (see
+// internal/idleconn: deadlines the user sets keep working).
+func newIdleConn(c net.Conn, endpoint string, timeout time.Duration) *idleconn.Conn {
+	return idleconn.New(c, func() time.Duration { return timeout }, func(_ net.Conn, op string, after time.Duration) error {
+		return &timeoutError{endpoint: endpoint, op: op, after: after}
+	})
 }
 
 // openPostgresDB opens a PostgreSQL catalog database whose connections

@@ -268,23 +268,34 @@ func (p *parser) create() (createStmt, error) {
 	if err := p.expect("("); err != nil {
 		return s, err
 	}
-	for {
+	err = p.sepBy(",", func() error {
 		if p.accept("primary") {
 			if err := p.expect("key", "("); err != nil {
-				return s, err
+				return err
 			}
-			if s.key, err = list(p, p.ident); err != nil {
-				return s, err
-			}
-		} else {
-			c, err := p.colDef()
-			if err != nil {
-				return s, err
-			}
-			s.cols = append(s.cols, c)
+			var err error
+			s.key, err = list(p, p.ident)
+			return err
 		}
-		if !p.accept(",") {
-			return s, p.expect(")")
+		c, err := p.colDef()
+		s.cols = append(s.cols, c)
+		return err
+	})
+	if err != nil {
+		return s, err
+	}
+	return s, p.expect(")")
+}
+
+// sepBy parses one or more items separated by the keyword or punctuation
+// sep: item parses one, and the first error ends the list.
+func (p *parser) sepBy(sep string, item func() error) error {
+	for {
+		if err := item(); err != nil {
+			return err
+		}
+		if !p.accept(sep) {
+			return nil
 		}
 	}
 }
@@ -292,16 +303,15 @@ func (p *parser) create() (createStmt, error) {
 // list parses "item, item, ...)", the opening parenthesis consumed.
 func list[T any](p *parser, item func() (T, error)) ([]T, error) {
 	var out []T
-	for {
+	err := p.sepBy(",", func() error {
 		v, err := item()
-		if err != nil {
-			return nil, err
-		}
 		out = append(out, v)
-		if !p.accept(",") {
-			return out, p.expect(")")
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, p.expect(")")
 }
 
 // typeArg parses a type argument: varchar(n), decimal(p, s).
@@ -366,19 +376,15 @@ func (p *parser) insert() (insertStmt, error) {
 	if err := p.expect("values"); err != nil {
 		return s, err
 	}
-	for {
+	err = p.sepBy(",", func() error {
 		if err := p.expect("("); err != nil {
-			return s, err
+			return err
 		}
 		row, err := list(p, p.literal)
-		if err != nil {
-			return s, err
-		}
 		s.rows = append(s.rows, row)
-		if !p.accept(",") {
-			return s, nil
-		}
-	}
+		return err
+	})
+	return s, err
 }
 
 func (p *parser) update() (updateStmt, error) {
@@ -390,36 +396,42 @@ func (p *parser) update() (updateStmt, error) {
 	if err := p.expect("set"); err != nil {
 		return s, err
 	}
-	for {
-		var sc setClause
-		if sc.col, err = p.ident(); err != nil {
-			return s, err
-		}
-		if err := p.expect("="); err != nil {
-			return s, err
-		}
-		if t := p.peek(); t.kind == 'i' && t.text != "null" {
-			sc.ref = p.next().text
-			if p.accept("+") {
-				sc.op = "+"
-			} else if p.accept("-") {
-				sc.op = "-"
-			}
-			if sc.op != "" {
-				if sc.right, err = p.literal(); err != nil {
-					return s, err
-				}
-			}
-		} else if sc.lit, err = p.literal(); err != nil {
-			return s, err
-		}
+	err = p.sepBy(",", func() error {
+		sc, err := p.setClause()
 		s.sets = append(s.sets, sc)
-		if !p.accept(",") {
-			break
-		}
+		return err
+	})
+	if err != nil {
+		return s, err
 	}
 	s.where, err = p.where()
 	return s, err
+}
+
+// setClause parses "col = literal" or "col = col2 [+|- literal]".
+func (p *parser) setClause() (setClause, error) {
+	var sc setClause
+	var err error
+	if sc.col, err = p.ident(); err != nil {
+		return sc, err
+	}
+	if err := p.expect("="); err != nil {
+		return sc, err
+	}
+	if t := p.peek(); t.kind != 'i' || t.text == "null" {
+		sc.lit, err = p.literal()
+		return sc, err
+	}
+	sc.ref = p.next().text
+	if p.accept("+") {
+		sc.op = "+"
+	} else if p.accept("-") {
+		sc.op = "-"
+	}
+	if sc.op != "" {
+		sc.right, err = p.literal()
+	}
+	return sc, err
 }
 
 // where parses an optional WHERE clause: predicates joined by AND.
@@ -428,46 +440,54 @@ func (p *parser) where() ([]predicate, error) {
 		return nil, nil
 	}
 	var out []predicate
-	for {
-		var pr predicate
-		var err error
-		if pr.col, err = p.ident(); err != nil {
-			return nil, err
-		}
-		switch t := p.next(); {
-		case t.text == "between":
-			a, err := p.literal()
-			if err != nil {
-				return nil, err
-			}
-			if err := p.expect("and"); err != nil {
-				return nil, err
-			}
-			b, err := p.literal()
-			if err != nil {
-				return nil, err
-			}
-			pr.op, pr.args = "between", []literal{a, b}
-		case t.text == "in":
-			if err := p.expect("("); err != nil {
-				return nil, err
-			}
-			pr.op = "in"
-			if pr.args, err = list(p, p.literal); err != nil {
-				return nil, err
-			}
-		case t.kind == 'p' && slices.Contains([]string{"=", "<>", "!=", "<", "<=", ">", ">="}, t.text):
-			l, err := p.literal()
-			if err != nil {
-				return nil, err
-			}
-			pr.op, pr.args = t.text, []literal{l}
-		default:
-			return nil, p.errorf("want a comparison")
-		}
+	err := p.sepBy("and", func() error {
+		pr, err := p.predicate()
 		out = append(out, pr)
-		if !p.accept("and") {
-			return out, nil
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
+}
+
+// predicate parses "col BETWEEN a AND b", "col IN (...)" or "col op literal".
+func (p *parser) predicate() (predicate, error) {
+	var pr predicate
+	var err error
+	if pr.col, err = p.ident(); err != nil {
+		return pr, err
+	}
+	switch t := p.next(); {
+	case t.text == "between":
+		a, err := p.literal()
+		if err != nil {
+			return pr, err
+		}
+		if err := p.expect("and"); err != nil {
+			return pr, err
+		}
+		b, err := p.literal()
+		if err != nil {
+			return pr, err
+		}
+		pr.op, pr.args = "between", []literal{a, b}
+	case t.text == "in":
+		if err := p.expect("("); err != nil {
+			return pr, err
+		}
+		pr.op = "in"
+		if pr.args, err = list(p, p.literal); err != nil {
+			return pr, err
+		}
+	case t.kind == 'p' && slices.Contains([]string{"=", "<>", "!=", "<", "<=", ">", ">="}, t.text):
+		l, err := p.literal()
+		if err != nil {
+			return pr, err
+		}
+		pr.op, pr.args = t.text, []literal{l}
+	default:
+		return pr, p.errorf("want a comparison")
+	}
+	return pr, nil
 }

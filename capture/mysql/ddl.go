@@ -59,44 +59,32 @@ func parseDDL(db, stmt string) []ddlRef {
 	}
 	if loc := dropRE.FindStringIndex(s); loc != nil {
 		var out []ddlRef
-		rest := s[loc[1]:]
-		for {
-			id, after, ok := parseTableName(db, rest)
-			if !ok {
-				break
+		eachListed(s[loc[1]:], func(item string) (string, bool) {
+			id, after, ok := parseTableName(db, item)
+			if ok {
+				out = append(out, ddlRef{verb: "DROP", id: id})
 			}
-			out = append(out, ddlRef{verb: "DROP", id: id})
-			after = strings.TrimSpace(after)
-			if !strings.HasPrefix(after, ",") {
-				break
-			}
-			rest = after[1:]
-		}
+			return after, ok
+		})
 		return out
 	}
 	if loc := renameRE.FindStringIndex(s); loc != nil {
 		var out []ddlRef
-		rest := s[loc[1]:]
-		for {
-			from, after, ok := parseTableName(db, rest)
+		eachListed(s[loc[1]:], func(item string) (string, bool) {
+			from, after, ok := parseTableName(db, item)
 			if !ok {
-				break
+				return "", false
 			}
 			after = strings.TrimSpace(after)
 			if len(after) < 3 || !strings.EqualFold(after[:3], "TO ") {
-				break
+				return "", false
 			}
-			to, after2, ok := parseTableName(db, after[3:])
-			if !ok {
-				break
+			to, after, ok := parseTableName(db, after[3:])
+			if ok {
+				out = append(out, ddlRef{verb: "RENAME", id: from}, ddlRef{verb: "CREATE", id: to})
 			}
-			out = append(out, ddlRef{verb: "RENAME", id: from}, ddlRef{verb: "CREATE", id: to})
-			after2 = strings.TrimSpace(after2)
-			if !strings.HasPrefix(after2, ",") {
-				break
-			}
-			rest = after2[1:]
-		}
+			return after, ok
+		})
 		return out
 	}
 	if loc := dropDBRE.FindStringIndex(s); loc != nil {
@@ -106,6 +94,23 @@ func parseDDL(db, stmt string) []ddlRef {
 		}
 	}
 	return nil
+}
+
+// eachListed calls item for each entry of the comma-separated list s
+// starts with: item parses one entry at the start of its argument and
+// returns what follows it, or false to end the list there.
+func eachListed(s string, item func(string) (after string, ok bool)) {
+	for {
+		after, ok := item(s)
+		if !ok {
+			return
+		}
+		after = strings.TrimSpace(after)
+		if !strings.HasPrefix(after, ",") {
+			return
+		}
+		s = after[1:]
+	}
 }
 
 // normalizeStmt removes comments from a statement and collapses its

@@ -143,22 +143,14 @@ func (s *Source) keyBounds(ctx context.Context, t *table, rowsPerChunk int) ([][
 			return err
 		}
 		defer rows.Close()
-		vals := make([]sql.RawBytes, len(names))
-		ptrs := make([]any, len(names))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				return err
-			}
+		return scanRaw(rows, len(names), func(vals []sql.RawBytes) error {
 			b, err := toolkit.KeyBound(t.layout, vals)
 			if err != nil {
 				return err
 			}
 			bounds = append(bounds, b)
-		}
-		return rows.Err()
+			return nil
+		})
 	})
 	return bounds, err
 }
@@ -197,8 +189,21 @@ func queryRows(ctx context.Context, db interface {
 	if len(cols) != len(t.text) {
 		return fmt.Errorf("query returned %d columns, the layout has %d", len(cols), len(t.text))
 	}
-	vals := make([]sql.RawBytes, len(cols))
-	ptrs := make([]any, len(cols))
+	return scanRaw(rows, len(cols), func(vals []sql.RawBytes) error {
+		row, err := decodeText(t, vals)
+		if err != nil {
+			return err
+		}
+		return fn(row)
+	})
+}
+
+// scanRaw scans each of rows' n columns as raw bytes and calls fn with
+// them, until a row fails, fn fails or the rows end. The driver reuses
+// the buffers: fn must copy what it keeps.
+func scanRaw(rows *sql.Rows, n int, fn func([]sql.RawBytes) error) error {
+	vals := make([]sql.RawBytes, n)
+	ptrs := make([]any, n)
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
@@ -206,11 +211,7 @@ func queryRows(ctx context.Context, db interface {
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
-		row, err := decodeText(t, vals)
-		if err != nil {
-			return err
-		}
-		if err := fn(row); err != nil {
+		if err := fn(vals); err != nil {
 			return err
 		}
 	}

@@ -26,15 +26,11 @@ type fileSampler struct {
 // newFileSampler loads the pipeline's tables from cat (a catalog of its
 // own: the sampler runs beside the freshness poller).
 func newFileSampler(ctx context.Context, cat *lakewriter.Catalog, tables []string, every time.Duration, log *slog.Logger) (*fileSampler, error) {
-	fs := &fileSampler{tables: map[string]*lakewriter.Table{}, every: every, log: log, max: map[string]TableFiles{}}
-	for _, name := range tables {
-		t, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: lakeNamespace, Name: name})
-		if err != nil {
-			return nil, fmt.Errorf("load %s.%s: %w", lakeNamespace, name, err)
-		}
-		fs.tables[name] = t
+	open, err := loadLakeTables(ctx, cat, tables)
+	if err != nil {
+		return nil, err
 	}
-	return fs, nil
+	return &fileSampler{tables: open, every: every, log: log, max: map[string]TableFiles{}}, nil
 }
 
 // run samples until ctx is done. A failed count is logged and retried.

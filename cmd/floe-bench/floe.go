@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/floe-cdc/floe/deploy/testdb"
 	"github.com/floe-cdc/floe/lakewriter"
 )
 
@@ -44,14 +45,12 @@ type pipelineDir struct {
 	env  []string
 }
 
-// floeProc is one running `floe run`. exited is closed when it has exited;
-// err and state are set from then on.
+// floeProc is one running `floe run`: a testdb.Process (Exited is closed
+// when it has exited, Err is set from then on) with its start time and
+// log.
 type floeProc struct {
-	cmd     *exec.Cmd
+	*testdb.Process
 	started time.Time
-	exited  chan struct{}
-	err     error
-	state   *os.ProcessState
 	logPath string
 }
 
@@ -156,10 +155,6 @@ func (d *pipelineDir) tail(n int) string {
 // start launches `floe run` for d, writing a CPU profile named profile
 // into the profiles directory when profiling is on.
 func (r *floeRunner) start(d *pipelineDir, profile string) (*floeProc, error) {
-	logFile, err := os.OpenFile(d.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open floe log: %w", err)
-	}
 	args := []string{"run", "--config", d.config}
 	if r.profiles != "" && profile != "" {
 		args = append(args, "--cpuprofile", filepath.Join(r.profiles, profile))
@@ -170,13 +165,11 @@ func (r *floeRunner) start(d *pipelineDir, profile string) (*floeProc, error) {
 	cmd := exec.Command(r.bin, args...)
 	cmd.Env = append(append(os.Environ(), r.src.FloeEnv()...), d.env...)
 	cmd.Dir = d.dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start floe: %w", err)
+	proc, err := testdb.StartLogged(cmd, d.log)
+	if err != nil {
+		return nil, fmt.Errorf("floe: %w", err)
 	}
-	p := &floeProc{cmd: cmd, started: time.Now(), exited: make(chan struct{}), logPath: d.log}
+	p := &floeProc{Process: proc, started: time.Now(), logPath: d.log}
 	r.mu.Lock()
 	if r.live == nil {
 		r.live = map[*floeProc]struct{}{}
@@ -184,13 +177,10 @@ func (r *floeRunner) start(d *pipelineDir, profile string) (*floeProc, error) {
 	r.live[p] = struct{}{}
 	r.mu.Unlock()
 	go func() {
-		p.err = cmd.Wait()
-		p.state = cmd.ProcessState
-		logFile.Close()
+		<-p.Exited
 		r.mu.Lock()
 		delete(r.live, p)
 		r.mu.Unlock()
-		close(p.exited)
 	}()
 	r.log.Debug("floe started", "pid", cmd.Process.Pid, "pipeline", d.name)
 	return p, nil
@@ -199,14 +189,25 @@ func (r *floeRunner) start(d *pipelineDir, profile string) (*floeProc, error) {
 // verify runs `floe verify` on d's pipeline (floe must be stopped and the
 // source quiet); an error carries its report.
 func (r *floeRunner) verify(ctx context.Context, d *pipelineDir) error {
-	cmd := exec.CommandContext(ctx, r.bin, "verify", "--config", d.config)
+	return r.runVerb(ctx, d, "verify")
+}
+
+// compact runs `floe compact` on d's pipeline (floe stopped).
+func (r *floeRunner) compact(ctx context.Context, d *pipelineDir) error {
+	return r.runVerb(ctx, d, "compact")
+}
+
+// runVerb runs `floe <verb>` on d's pipeline to its end and logs its
+// report; an error carries the report.
+func (r *floeRunner) runVerb(ctx context.Context, d *pipelineDir, verb string) error {
+	cmd := exec.CommandContext(ctx, r.bin, verb, "--config", d.config)
 	cmd.Env = append(append(os.Environ(), r.src.FloeEnv()...), d.env...)
 	cmd.Dir = d.dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("floe verify of %s: %w\n%s", d.name, err, out)
+		return fmt.Errorf("floe %s of %s: %w\n%s", verb, d.name, err, out)
 	}
-	r.log.Info("floe verify", "pipeline", d.name, "report", strings.TrimSpace(string(out)))
+	r.log.Info("floe "+verb, "pipeline", d.name, "report", strings.TrimSpace(string(out)))
 	return nil
 }
 
@@ -214,58 +215,53 @@ func (r *floeRunner) verify(ctx context.Context, d *pipelineDir) error {
 // clean-up of a scenario that may return while floe still runs.
 func (p *floeProc) killIfRunning() {
 	select {
-	case <-p.exited:
+	case <-p.Exited:
 	default:
-		p.kill()
+		p.Kill()
 	}
 }
 
-// wait waits for the process to exit on its own.
+// wait waits for the process to exit on its own; after timeout, or when
+// ctx ends, it kills the process.
 func (p *floeProc) wait(ctx context.Context, timeout time.Duration) error {
-	select {
-	case <-p.exited:
-		if p.err != nil {
-			return fmt.Errorf("floe run: %w", p.err)
+	if err := p.Wait(ctx, timeout); err != nil {
+		p.killIfRunning()
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		return nil
-	case <-time.After(timeout):
-		p.kill()
-		return fmt.Errorf("floe run did not finish within %s", timeout)
-	case <-ctx.Done():
-		p.kill()
-		return ctx.Err()
+		return fmt.Errorf("floe run: %w", err)
 	}
+	return nil
 }
 
 // stop sends SIGTERM (floe commits its checkpoint and exits 0) and waits;
 // after timeout it kills the process.
 func (p *floeProc) stop(timeout time.Duration) error {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		if p.err != nil {
-			return fmt.Errorf("floe run after SIGTERM: %w", p.err)
-		}
-		return nil
-	case <-time.After(timeout):
-		p.kill()
-		return fmt.Errorf("floe run did not stop within %s of SIGTERM", timeout)
+	if err := p.Stop(timeout); err != nil {
+		p.killIfRunning()
+		return fmt.Errorf("floe run: %w", err)
 	}
+	return nil
 }
 
-// kill sends SIGKILL to the process by PID and waits for it.
-func (p *floeProc) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.exited
+// state is the process's state at exit; nil before it has exited.
+func (p *floeProc) state() *os.ProcessState {
+	select {
+	case <-p.Exited:
+		return p.Cmd.ProcessState
+	default:
+		return nil
+	}
 }
 
 // peakRSS is the process's maximum resident set size in bytes (from the
 // kernel's rusage at exit); 0 before it has exited.
 func (p *floeProc) peakRSS() int64 {
-	if p.state == nil {
+	state := p.state()
+	if state == nil {
 		return 0
 	}
-	if ru, ok := p.state.SysUsage().(*syscall.Rusage); ok {
+	if ru, ok := state.SysUsage().(*syscall.Rusage); ok {
 		return ru.Maxrss * 1024
 	}
 	return 0
@@ -274,10 +270,11 @@ func (p *floeProc) peakRSS() int64 {
 // cpuSeconds is the user plus system CPU time the process used, in
 // seconds (from the kernel's rusage at exit); 0 before it has exited.
 func (p *floeProc) cpuSeconds() float64 {
-	if p.state == nil {
+	state := p.state()
+	if state == nil {
 		return 0
 	}
-	return (p.state.UserTime() + p.state.SystemTime()).Seconds()
+	return (state.UserTime() + state.SystemTime()).Seconds()
 }
 
 // killAll kills every floe process still running.
@@ -289,8 +286,13 @@ func (r *floeRunner) killAll() {
 	}
 	r.mu.Unlock()
 	for _, p := range procs {
-		r.log.Warn("killing floe", "pid", p.cmd.Process.Pid)
-		p.kill()
+		select {
+		case <-p.Exited:
+			continue
+		default:
+		}
+		r.log.Warn("killing floe", "pid", p.Cmd.Process.Pid)
+		p.Kill()
 	}
 }
 
@@ -303,8 +305,8 @@ func waitLog(ctx context.Context, p *floeProc, needle string, timeout time.Durat
 			return nil
 		}
 		select {
-		case <-p.exited:
-			return fmt.Errorf("floe exited (%v) before logging %q", p.err, needle)
+		case <-p.Exited:
+			return fmt.Errorf("floe exited (%v) before logging %q", p.Err, needle)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):

@@ -41,15 +41,33 @@ func openLake(ctx context.Context, d *pipelineDir) (*lakewriter.Catalog, error) 
 }
 
 func newLakePoller(ctx context.Context, cat *lakewriter.Catalog, tables []string, pipeline string, decode func(string) (pos, error), every time.Duration, log *slog.Logger) (*lakePoller, error) {
-	lp := &lakePoller{cat: cat, tables: map[string]*lakewriter.Table{}, pipeline: pipeline, decode: decode, every: every, log: log, obs: map[string][]observation{}}
-	for _, name := range tables {
-		t, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: lakeNamespace, Name: name})
-		if err != nil {
-			return nil, fmt.Errorf("load %s.%s: %w", lakeNamespace, name, err)
-		}
-		lp.tables[name] = t
+	open, err := loadLakeTables(ctx, cat, tables)
+	if err != nil {
+		return nil, err
 	}
-	return lp, nil
+	return &lakePoller{cat: cat, tables: open, pipeline: pipeline, decode: decode, every: every, log: log, obs: map[string][]observation{}}, nil
+}
+
+// loadLakeTable loads the pipeline's table name (in lakeNamespace).
+func loadLakeTable(ctx context.Context, cat *lakewriter.Catalog, name string) (*lakewriter.Table, error) {
+	t, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: lakeNamespace, Name: name})
+	if err != nil {
+		return nil, fmt.Errorf("load %s.%s: %w", lakeNamespace, name, err)
+	}
+	return t, nil
+}
+
+// loadLakeTables loads the pipeline's tables named names, by name.
+func loadLakeTables(ctx context.Context, cat *lakewriter.Catalog, names []string) (map[string]*lakewriter.Table, error) {
+	open := make(map[string]*lakewriter.Table, len(names))
+	for _, name := range names {
+		t, err := loadLakeTable(ctx, cat, name)
+		if err != nil {
+			return nil, err
+		}
+		open[name] = t
+	}
+	return open, nil
 }
 
 // run polls until ctx is done. A failed read is logged and retried.
@@ -131,9 +149,9 @@ func (lp *lakePoller) delays(txns []txnInfo) (out []float64, missing int) {
 func lakeRows(ctx context.Context, cat *lakewriter.Catalog, tables []string, pipeline string) (int64, error) {
 	var total int64
 	for _, name := range tables {
-		t, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: lakeNamespace, Name: name})
+		t, err := loadLakeTable(ctx, cat, name)
 		if err != nil {
-			return 0, fmt.Errorf("load %s.%s: %w", lakeNamespace, name, err)
+			return 0, err
 		}
 		props, err := t.LatestProps(ctx, ledger.CommitOf(pipeline))
 		if err != nil {
@@ -160,9 +178,9 @@ func waitCommitted(ctx context.Context, d *pipelineDir, tables []string, decode 
 	defer cat.Close()
 	var open []*lakewriter.Table
 	for _, name := range tables {
-		t, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: lakeNamespace, Name: name})
+		t, err := loadLakeTable(ctx, cat, name)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("load %s.%s: %w", lakeNamespace, name, err)
+			return time.Time{}, err
 		}
 		open = append(open, t)
 	}
@@ -186,8 +204,8 @@ func waitCommitted(ctx context.Context, d *pipelineDir, tables []string, decode 
 			return time.Time{}, fmt.Errorf("floe did not commit past the marker within %s", timeout)
 		}
 		select {
-		case <-p.exited:
-			return time.Time{}, fmt.Errorf("floe exited before committing past the marker: %v", p.err)
+		case <-p.Exited:
+			return time.Time{}, fmt.Errorf("floe exited before committing past the marker: %v", p.Err)
 		case <-ctx.Done():
 			return time.Time{}, ctx.Err()
 		case <-time.After(50 * time.Millisecond):

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 )
 
@@ -38,24 +39,31 @@ type blobOp struct {
 // carriesValues reports whether the op writes fresh large values.
 func (o blobOp) carriesValues() bool { return o.Kind == blobInsert || o.Kind == blobReplace }
 
-// blobStmt returns op's statement, with ? placeholders, and its
-// arguments, with fresh values from g for an insert or a replace. Both
-// sources take these statements (PostgreSQL with the placeholders
-// numbered, see pgParams).
-func blobStmt(op blobOp, g *blobGen) (string, []any) {
+// blobStmt returns op's statement and its arguments, with fresh values
+// from g for an insert or a replace. param writes the statement's n-th
+// placeholder (from 1) as the source's SQL has it: myParam or pgParam.
+func blobStmt(op blobOp, g *blobGen, param func(n int) string) (string, []any) {
 	switch op.Kind {
 	case blobInsert:
 		text, bin := g.values(op.ID)
-		return "INSERT INTO " + blobsTable + " VALUES (?, ?, ?, ?)", []any{op.ID, text, bin, fmt.Sprintf("n%d", op.ID)}
+		return fmt.Sprintf("INSERT INTO %s VALUES (%s, %s, %s, %s)", blobsTable, param(1), param(2), param(3), param(4)),
+			[]any{op.ID, text, bin, fmt.Sprintf("n%d", op.ID)}
 	case blobNote:
-		return "UPDATE " + blobsTable + " SET note = CONCAT(note, '+') WHERE id = ?", []any{op.ID}
+		return fmt.Sprintf("UPDATE %s SET note = CONCAT(note, '+') WHERE id = %s", blobsTable, param(1)), []any{op.ID}
 	case blobReplace:
 		text, bin := g.values(op.ID)
-		return "UPDATE " + blobsTable + " SET body = ?, data = ? WHERE id = ?", []any{text, bin, op.ID}
+		return fmt.Sprintf("UPDATE %s SET body = %s, data = %s WHERE id = %s", blobsTable, param(1), param(2), param(3)),
+			[]any{text, bin, op.ID}
 	default:
-		return "DELETE FROM " + blobsTable + " WHERE id = ?", []any{op.ID}
+		return fmt.Sprintf("DELETE FROM %s WHERE id = %s", blobsTable, param(1)), []any{op.ID}
 	}
 }
+
+// myParam is MySQL's placeholder, ?.
+func myParam(int) string { return "?" }
+
+// pgParam is PostgreSQL's n-th placeholder, $n.
+func pgParam(n int) string { return "$" + strconv.Itoa(n) }
 
 // resetBlobs is the statement that re-creates blobsTable, empty, with
 // the column definitions (and table options) cols.
@@ -167,12 +175,12 @@ func (b *bench) largeValuesRun(ctx context.Context, i int) (Run, error) {
 		return Run{}, err
 	}
 	if err := waitLog(ctx, p1, "msg=streaming", runTimeout); err != nil {
-		p1.kill()
+		p1.Kill()
 		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
 	}
 	ap1, err := b.src.ApplyBlobs(ctx, nil, g, 1)
 	if err != nil {
-		p1.kill()
+		p1.Kill()
 		return Run{}, err
 	}
 	sec1, err := b.commitAndStop(ctx, d, tables, p1, ap1.Marker)

@@ -196,17 +196,8 @@ func (p *pgSource) FloeSourceYAML(pipeline, snapshotMode string, names []string,
 	for i, name := range names {
 		tables[i] = `public\.` + name
 	}
-	return fmt.Sprintf(`  type: postgres
-  hostname: 127.0.0.1
-  port: %d
-  username: %s
-  password: ${%s}
-  database: %s
-  tables: %s
-  snapshot.mode: %s
-  snapshot.parallelism: %d
-  snapshot.chunk-rows: %d
-`, p.db.Port, pgUser, pgPasswordEnv, pgDatabase, strings.Join(tables, ", "), snapshotMode, parallelism, chunkRows)
+	own := fmt.Sprintf("  database: %s\n  tables: %s\n", pgDatabase, strings.Join(tables, ", "))
+	return sourceYAML("postgres", p.db.Port, pgUser, own, snapshotMode, parallelism, chunkRows)
 }
 
 func (p *pgSource) FloeEnv() []string { return []string{pgPasswordEnv + "=" + pgPassword} }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,26 +22,10 @@ func (p *pgSource) ResetBlobs(ctx context.Context) error {
 	return nil
 }
 
-// pgParams numbers the ? placeholders of q as PostgreSQL's $1, $2, ...
-// (q holds no other question marks).
-func pgParams(q string) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // execBlob runs op in tx with fresh values from g.
 func (p *pgSource) execBlob(ctx context.Context, tx pgx.Tx, op blobOp, g *blobGen) error {
-	q, args := blobStmt(op, g)
-	_, err := tx.Exec(ctx, pgParams(q), args...)
+	q, args := blobStmt(op, g, pgParam)
+	_, err := tx.Exec(ctx, q, args...)
 	return err
 }
 

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"strings"
 	"time"
 
 	"github.com/floe-cdc/floe/deploy/interop"
@@ -181,19 +178,6 @@ func (q *readQueries) phase() ReadPhase {
 	return p
 }
 
-// compact runs `floe compact` on d's pipeline (floe stopped).
-func (r *floeRunner) compact(ctx context.Context, d *pipelineDir) error {
-	cmd := exec.CommandContext(ctx, r.bin, "compact", "--config", d.config)
-	cmd.Env = append(append(os.Environ(), r.src.FloeEnv()...), d.env...)
-	cmd.Dir = d.dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("floe compact of %s: %w\n%s", d.name, err, out)
-	}
-	r.log.Info("floe compact", "pipeline", d.name, "report", strings.TrimSpace(string(out)))
-	return nil
-}
-
 // readsRun runs one reads run: floe snapshots the tables and streams a
 // paced load (-reads-rate for -reads-duration, at the -interval
 // checkpoint interval) while Trino runs the scan and a lookup back to
@@ -339,8 +323,8 @@ func waitTables(ctx context.Context, d *pipelineDir, tables []string, p *floePro
 				return fmt.Errorf("floe did not create %s.%s within %s: %w", lakeNamespace, name, timeout, err)
 			}
 			select {
-			case <-p.exited:
-				return fmt.Errorf("floe exited (%v) before creating %s.%s", p.err, lakeNamespace, name)
+			case <-p.Exited:
+				return fmt.Errorf("floe exited (%v) before creating %s.%s", p.Err, lakeNamespace, name)
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-time.After(200 * time.Millisecond):

@@ -90,14 +90,31 @@ func runOrder(i int) string {
 	return orderFloeFirst
 }
 
+// pairedRun runs raw and floe back to back in the order of run i (see
+// runOrder), stopping at the first error, and returns the order.
+func pairedRun(i int, raw, floe func() error) (string, error) {
+	order := runOrder(i)
+	first, second := raw, floe
+	if order == orderFloeFirst {
+		first, second = floe, raw
+	}
+	if err := first(); err != nil {
+		return order, err
+	}
+	return order, second()
+}
+
 // rawRead runs read (a raw baseline in this process) and returns its
 // wall time and the CPU time (user plus system) this process used
-// meanwhile: nothing else of floe-bench runs during a raw read.
-func rawRead(read func() error) (wall, cpu float64, err error) {
+// meanwhile: nothing else of floe-bench runs during a raw read. An error
+// of read is wrapped with what.
+func rawRead(what string, read func() error) (wall, cpu float64, err error) {
 	cpu0 := selfCPUSeconds()
 	start := time.Now()
-	err = read()
-	return time.Since(start).Seconds(), selfCPUSeconds() - cpu0, err
+	if err := read(); err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", what, err)
+	}
+	return time.Since(start).Seconds(), selfCPUSeconds() - cpu0, nil
 }
 
 // selfCPUSeconds is this process's user plus system CPU time so far.
@@ -143,52 +160,40 @@ func (b *bench) snapshotScenarios(ctx context.Context) ([]Scenario, error) {
 // back to back, in the run's order.
 func (b *bench) snapshotRun(ctx context.Context, i, parallelism int) (Run, error) {
 	var (
-		rows           int64
+		rows, got      int64
 		rawSec, rawCPU float64
+		floeSec        float64
+		profile        = b.profileFile(fmt.Sprintf("%s-p%d", scSnapshot, parallelism), i)
+		p              *floeProc
 	)
-	raw := func() error {
-		var err error
-		rawSec, rawCPU, err = rawRead(func() error {
-			var err error
+	raw := func() (err error) {
+		rawSec, rawCPU, err = rawRead("raw snapshot", func() (err error) {
 			rows, err = b.src.RawSnapshot(ctx, parallelism, b.o.chunkRows)
 			return err
 		})
+		return err
+	}
+	floe := func() error {
+		d, err := b.floe.newPipelineWith(fmt.Sprintf("snap%dp%d", i, parallelism), "initial_only", b.tables, b.o.streamInterval,
+			pipelineOpts{parallelism: parallelism})
 		if err != nil {
-			return fmt.Errorf("raw snapshot: %w", err)
+			return err
 		}
-		return nil
-	}
-	order := runOrder(i)
-	if order == orderRawFirst {
-		if err := raw(); err != nil {
-			return Run{}, err
+		if p, err = b.floe.start(d, profile); err != nil {
+			return err
 		}
+		if err := p.wait(ctx, runTimeout); err != nil {
+			return fmt.Errorf("%w; log:\n%s", err, d.tail(20))
+		}
+		floeSec = time.Since(p.started).Seconds()
+		if got, err = b.lakeRowCount(ctx, d, b.tables); err != nil {
+			return err
+		}
+		return b.cleanup(ctx, d)
 	}
-	d, err := b.floe.newPipelineWith(fmt.Sprintf("snap%dp%d", i, parallelism), "initial_only", b.tables, b.o.streamInterval,
-		pipelineOpts{parallelism: parallelism})
+	order, err := pairedRun(i, raw, floe)
 	if err != nil {
 		return Run{}, err
-	}
-	profile := b.profileFile(fmt.Sprintf("%s-p%d", scSnapshot, parallelism), i)
-	p, err := b.floe.start(d, profile)
-	if err != nil {
-		return Run{}, err
-	}
-	if err := p.wait(ctx, runTimeout); err != nil {
-		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
-	}
-	floeSec := time.Since(p.started).Seconds()
-	got, err := b.lakeRowCount(ctx, d, b.tables)
-	if err != nil {
-		return Run{}, err
-	}
-	if err := b.cleanup(ctx, d); err != nil {
-		return Run{}, err
-	}
-	if order == orderFloeFirst {
-		if err := raw(); err != nil {
-			return Run{}, err
-		}
 	}
 	if got != rows {
 		return Run{}, fmt.Errorf("floe snapshot holds %d rows, the source %d", got, rows)
@@ -225,7 +230,7 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 		return Run{}, err
 	}
 	if err := waitLog(ctx, p, "msg=streaming", 2*time.Minute); err != nil {
-		p.kill()
+		p.Kill()
 		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
 	}
 	// Prime: one marker transaction, committed by floe before it stops, so
@@ -235,11 +240,11 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 	// server's current position, skipping the workload.
 	prime, err := b.src.Apply(ctx, workload{})
 	if err != nil {
-		p.kill()
+		p.Kill()
 		return Run{}, fmt.Errorf("prime: %w", err)
 	}
 	if _, err := waitCommitted(ctx, d, b.tables, b.src.DecodeFloePosition, p, prime.Marker, 2*time.Minute); err != nil {
-		p.kill()
+		p.Kill()
 		return Run{}, fmt.Errorf("prime: %w; log:\n%s", err, d.tail(20))
 	}
 	if err := p.stop(stopTimeout); err != nil {
@@ -258,40 +263,28 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 		"seconds", round3(ap.Elapsed.Seconds()))
 
 	var (
-		dr     decodeResult
-		rawCPU float64
+		dr      decodeResult
+		rawCPU  float64
+		floeSec float64
+		profile = b.profileFile(name, i)
 	)
-	raw := func() error {
-		var err error
-		_, rawCPU, err = rawRead(func() error {
-			var err error
+	raw := func() (err error) {
+		_, rawCPU, err = rawRead("raw decode", func() (err error) {
 			dr, err = b.src.RawDecode(ctx, rawName, ap.Marker, false)
 			return err
 		})
-		if err != nil {
-			return fmt.Errorf("raw decode: %w", err)
-		}
-		return nil
+		return err
 	}
-	order := runOrder(i)
-	if order == orderRawFirst {
-		if err := raw(); err != nil {
-			return Run{}, err
+	floe := func() (err error) {
+		if p, err = b.floe.start(d, profile); err != nil {
+			return err
 		}
+		floeSec, err = b.commitAndStop(ctx, d, b.tables, p, ap.Marker)
+		return err
 	}
-	profile := b.profileFile(name, i)
-	p, err = b.floe.start(d, profile)
+	order, err := pairedRun(i, raw, floe)
 	if err != nil {
 		return Run{}, err
-	}
-	floeSec, err := b.commitAndStop(ctx, d, b.tables, p, ap.Marker)
-	if err != nil {
-		return Run{}, err
-	}
-	if order == orderFloeFirst {
-		if err := raw(); err != nil {
-			return Run{}, err
-		}
 	}
 	if dr.Changes != ap.Changes {
 		b.log.Warn("raw decoder saw a different number of changes than written", "decoded", dr.Changes, "written", ap.Changes)
@@ -304,6 +297,33 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 	return Run{Floe: n / floeSec, Raw: ptr(n / rawSec), Order: order, Count: dr.Changes, FloeSeconds: floeSec, RawSeconds: ptr(rawSec),
 		PeakRSSBytes: p.peakRSS(), CPUSeconds: round3(p.cpuSeconds()), RawCPUSeconds: ptr(round3(rawCPU)), Txns: ap.Txns,
 		LoadRate: float64(ap.Changes) / ap.Elapsed.Seconds(), Profile: b.profileName(profile)}, nil
+}
+
+// pacedLoad writes the freshness run's paced load (the measured part)
+// and waits until floe, p, has committed it. The load keeps going
+// (unmeasured) until then: a steady load has no idle tail, which would
+// time the last checkpoint differently.
+func (b *bench) pacedLoad(ctx context.Context, d *pipelineDir, p *floeProc, i int) (applyResult, error) {
+	ap, err := b.src.Apply(ctx, workload{TxnChanges: b.o.freshTxnChanges, Rate: b.o.rate, Duration: b.o.duration})
+	if err != nil {
+		return applyResult{}, err
+	}
+	b.log.Info("paced load done", "run", i, "changes", ap.Changes, "txns", ap.Txns, "rate", round3(float64(ap.Changes)/ap.Elapsed.Seconds()))
+	tailStop := make(chan struct{})
+	tailDone := make(chan error, 1)
+	go func() {
+		_, err := b.src.Apply(ctx, workload{TxnChanges: b.o.freshTxnChanges, Rate: b.o.rate, Duration: runTimeout, Stop: tailStop})
+		tailDone <- err
+	}()
+	_, err = waitCommitted(ctx, d, b.tables, b.src.DecodeFloePosition, p, ap.Marker, b.o.interval*3+2*time.Minute)
+	close(tailStop)
+	if terr := <-tailDone; err == nil && terr != nil {
+		err = fmt.Errorf("tail load: %w", terr)
+	}
+	if err != nil {
+		return applyResult{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
+	}
+	return ap, nil
 }
 
 // freshnessRun streams a paced load through a running floe with the
@@ -347,29 +367,11 @@ func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
 	}
 	defer smp.halt()
 
-	ap, err := b.src.Apply(ctx, workload{TxnChanges: b.o.freshTxnChanges, Rate: b.o.rate, Duration: b.o.duration})
+	ap, err := b.pacedLoad(ctx, d, p, i)
 	if err != nil {
 		return Run{}, err
 	}
 	loadRate := float64(ap.Changes) / ap.Elapsed.Seconds()
-	b.log.Info("paced load done", "run", i, "changes", ap.Changes, "txns", ap.Txns, "rate", round3(loadRate))
-	// The load keeps going (unmeasured) until the measured transactions
-	// are committed: a steady load has no idle tail, which would time
-	// the last checkpoint differently.
-	tailStop := make(chan struct{})
-	tailDone := make(chan error, 1)
-	go func() {
-		_, err := b.src.Apply(ctx, workload{TxnChanges: b.o.freshTxnChanges, Rate: b.o.rate, Duration: runTimeout, Stop: tailStop})
-		tailDone <- err
-	}()
-	_, err = waitCommitted(ctx, d, b.tables, b.src.DecodeFloePosition, p, ap.Marker, b.o.interval*3+2*time.Minute)
-	close(tailStop)
-	if terr := <-tailDone; err == nil && terr != nil {
-		err = fmt.Errorf("tail load: %w", terr)
-	}
-	if err != nil {
-		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
-	}
 	// Give the poller two more rounds to see the last commit.
 	if err := sleepUntil(ctx, time.Now().Add(2*b.o.poll+50*time.Millisecond)); err != nil {
 		return Run{}, err
@@ -449,7 +451,7 @@ func deref(p *float64) float64 {
 func (b *bench) commitAndStop(ctx context.Context, d *pipelineDir, tables []string, p *floeProc, marker pos) (float64, error) {
 	seen, err := waitCommitted(ctx, d, tables, b.src.DecodeFloePosition, p, marker, runTimeout)
 	if err != nil {
-		p.kill()
+		p.Kill()
 		return 0, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
 	}
 	if err := p.stop(stopTimeout); err != nil {

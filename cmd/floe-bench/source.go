@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -105,4 +106,20 @@ type benchSource interface {
 	DropPipeline(ctx context.Context, pipeline string) error
 	// Stop stops the server and removes its files.
 	Stop() error
+}
+
+// sourceYAML is a FloeSourceYAML: the connection to 127.0.0.1:port as
+// user (the password from pgPasswordEnv, see FloeEnv), then own (the
+// source type's own settings, each line indented two spaces and ended by
+// a newline), then the snapshot settings.
+func sourceYAML(typ string, port int, user, own, snapshotMode string, parallelism, chunkRows int) string {
+	return fmt.Sprintf(`  type: %s
+  hostname: 127.0.0.1
+  port: %d
+  username: %s
+  password: ${%s}
+%s  snapshot.mode: %s
+  snapshot.parallelism: %d
+  snapshot.chunk-rows: %d
+`, typ, port, user, pgPasswordEnv, own, snapshotMode, parallelism, chunkRows)
 }

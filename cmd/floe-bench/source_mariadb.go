@@ -202,17 +202,8 @@ func (s *mariaSource) Load(ctx context.Context, rows int64) (loadInfo, error) {
 }
 
 func (s *mariaSource) FloeSourceYAML(pipeline, snapshotMode string, names []string, parallelism, chunkRows int) string {
-	return fmt.Sprintf(`  type: mysql
-  hostname: 127.0.0.1
-  port: %d
-  username: %s
-  password: ${%s}
-  tables: %s\.(%s)
-  server-time-zone: UTC
-  snapshot.mode: %s
-  snapshot.parallelism: %d
-  snapshot.chunk-rows: %d
-`, s.m.Port, myUser, pgPasswordEnv, myDatabase, strings.Join(names, "|"), snapshotMode, parallelism, chunkRows)
+	own := fmt.Sprintf("  tables: %s\\.(%s)\n  server-time-zone: UTC\n", myDatabase, strings.Join(names, "|"))
+	return sourceYAML("mysql", s.m.Port, myUser, own, snapshotMode, parallelism, chunkRows)
 }
 
 func (s *mariaSource) FloeEnv() []string { return []string{pgPasswordEnv + "=" + myPassword} }

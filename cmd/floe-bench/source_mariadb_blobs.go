@@ -19,7 +19,7 @@ func (s *mariaSource) ResetBlobs(ctx context.Context) error {
 // than the driver's packet limit is sent as a prepared statement with
 // long data).
 func (s *mariaSource) execBlob(ctx context.Context, tx *sql.Tx, op blobOp, g *blobGen) error {
-	q, args := blobStmt(op, g)
+	q, args := blobStmt(op, g, myParam)
 	_, err := tx.ExecContext(ctx, q, args...)
 	return err
 }

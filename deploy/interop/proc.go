@@ -149,6 +149,37 @@ func tail(s string, n int) string {
 // FreePort returns a free TCP port on 127.0.0.1.
 func FreePort() (int, error) { return testdb.FreePort() }
 
+// workDir creates a fresh temporary directory for the server name (the
+// caller removes it) and finds it a free port.
+func workDir(name string) (dir string, port int, err error) {
+	dir, err = os.MkdirTemp("", "floe-"+name+"-")
+	if err != nil {
+		return "", 0, fmt.Errorf("create %s dir: %w", name, err)
+	}
+	port, err = FreePort()
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", 0, err
+	}
+	return dir, port, nil
+}
+
+// prepareJava readies the Java server name: it runs deploy/<name>/fetch.sh
+// (see runScript) and returns the path it printed, the home of a JDK of
+// at least major version minJava, and a workDir with its port.
+func prepareJava(ctx context.Context, name string, minJava int) (fetched, java, dir string, port int, err error) {
+	if fetched, err = runScript(ctx, name+"/fetch.sh"); err != nil {
+		return "", "", "", 0, err
+	}
+	if java, err = JavaHome(minJava); err != nil {
+		return "", "", "", 0, err
+	}
+	if dir, port, err = workDir(name); err != nil {
+		return "", "", "", 0, err
+	}
+	return fetched, java, dir, port, nil
+}
+
 var javaVersionRe = regexp.MustCompile(`(?m)^JAVA_VERSION="(\d+)`)
 
 // JavaHome returns the JDK under /usr/lib/jvm (FLOE_JAVA_HOME overrides)

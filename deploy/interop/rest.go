@@ -2,7 +2,6 @@ package interop
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,21 +35,8 @@ type RESTCatalog struct {
 // StartREST fetches the server's class path when needed
 // (deploy/rest/fetch.sh) and starts it on a free port.
 func StartREST(ctx context.Context, opts RESTOptions) (*RESTCatalog, error) {
-	lib, err := runScript(ctx, "rest/fetch.sh")
+	lib, java, dir, port, err := prepareJava(ctx, "rest", RESTMinJava)
 	if err != nil {
-		return nil, err
-	}
-	java, err := JavaHome(RESTMinJava)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "floe-rest-")
-	if err != nil {
-		return nil, fmt.Errorf("create rest dir: %w", err)
-	}
-	port, err := FreePort()
-	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	cmd := exec.Command(filepath.Join(java, "bin", "java"), "-Xmx512m", "-cp", lib+"/*",

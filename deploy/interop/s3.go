@@ -29,19 +29,14 @@ func StartS3(ctx context.Context) (*S3Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "floe-s3-")
+	dir, port, err := workDir("s3")
 	if err != nil {
-		return nil, fmt.Errorf("create s3 dir: %w", err)
+		return nil, err
 	}
 	root := filepath.Join(dir, "root")
 	if err := os.Mkdir(root, 0o755); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("create s3 root: %w", err)
-	}
-	port, err := FreePort()
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
 	}
 	s := &S3Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), Region: "us-east-1",
 		AccessKey: "floe-test-key", SecretKey: "floe-test-secret-0123456789", Dir: root}

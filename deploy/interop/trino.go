@@ -32,21 +32,8 @@ type Trino struct {
 // it with the newest JDK under /usr/lib/jvm and a 2 GB heap. It returns
 // once /v1/info reports starting=false (typically 20-60 s on 2 cores).
 func StartTrino(ctx context.Context) (*Trino, error) {
-	home, err := runScript(ctx, "trino/fetch.sh")
+	home, java, dir, port, err := prepareJava(ctx, "trino", TrinoMinJava)
 	if err != nil {
-		return nil, err
-	}
-	java, err := JavaHome(TrinoMinJava)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "floe-trino-")
-	if err != nil {
-		return nil, fmt.Errorf("create trino dir: %w", err)
-	}
-	port, err := FreePort()
-	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	etc, data := filepath.Join(dir, "etc"), filepath.Join(dir, "data")

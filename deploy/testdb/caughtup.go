@@ -31,7 +31,17 @@ func WaitSlotCaughtUp(ctx context.Context, dsn, slot string, timeout time.Durati
 	if run != nil {
 		exited = run.Exited
 	}
-	early := func() error { return fmt.Errorf("floe run stopped early: %v", run.Err) }
+	// pause waits d; run's exit or ctx's end ends the wait with an error.
+	pause := func(d time.Duration) error {
+		select {
+		case <-exited:
+			return fmt.Errorf("floe run stopped early: %v", run.Err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+			return nil
+		}
+	}
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return err
@@ -49,12 +59,8 @@ func WaitSlotCaughtUp(ctx context.Context, dsn, slot string, timeout time.Durati
 		if time.Now().After(deadline) {
 			return fmt.Errorf("floe did not create replication slot %s within %s", slot, timeout)
 		}
-		select {
-		case <-exited:
-			return early()
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		if err := pause(100 * time.Millisecond); err != nil {
+			return err
 		}
 	}
 	var marker string
@@ -77,12 +83,8 @@ func WaitSlotCaughtUp(ctx context.Context, dsn, slot string, timeout time.Durati
 		if at != nil && *at != confirmed {
 			confirmed, deadline = *at, time.Now().Add(timeout)
 		}
-		select {
-		case <-exited:
-			return early()
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		if err := pause(500 * time.Millisecond); err != nil {
+			return err
 		}
 	}
 	return fmt.Errorf("floe did not catch up with %s: its slot stayed at %s for %s", marker, confirmed, timeout)

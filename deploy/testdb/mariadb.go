@@ -51,8 +51,7 @@ type MariaDB struct {
 	tzinfo          string
 	server          string // the server program (mariadbd or mysqld)
 	cred            *syscall.Credential
-	cmd             *exec.Cmd
-	done            chan error
+	serverProc
 }
 
 // mariadbBinaries are the programs the server needs; each entry lists
@@ -384,13 +383,7 @@ func (m *MariaDB) Stop() error {
 	if m == nil {
 		return nil
 	}
-	if m.cmd == nil { // halted (or stopped before)
-		return os.RemoveAll(m.Dir)
-	}
-	cmd := m.cmd
-	m.cmd = nil
-	stopServer(cmd, m.done, syscall.SIGTERM)
-	return os.RemoveAll(m.Dir)
+	return m.stop(syscall.SIGTERM, m.Dir)
 }
 
 // PID is the server's process id (0 once stopped).

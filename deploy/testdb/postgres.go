@@ -41,8 +41,7 @@ type Postgres struct {
 	Version string
 	bin     string
 	cred    *syscall.Credential
-	cmd     *exec.Cmd
-	done    chan error
+	serverProc
 }
 
 // PostgresBinDir returns the newest /usr/lib/postgresql/N/bin that holds a
@@ -253,26 +252,7 @@ func (p *Postgres) Stop() error {
 	if p == nil {
 		return nil
 	}
-	if p.cmd == nil { // halted (or stopped before)
-		return os.RemoveAll(p.Dir)
-	}
-	cmd := p.cmd
-	p.cmd = nil
-	stopServer(cmd, p.done, syscall.SIGINT) // SIGINT: fast shutdown
-	return os.RemoveAll(p.Dir)
-}
-
-// stopServer sends sig to a server started by this package, SIGKILLs its
-// process group if it has not exited after 10 s, and waits for the exit
-// that done reports.
-func stopServer(cmd *exec.Cmd, done <-chan error, sig syscall.Signal) {
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
+	return p.stop(syscall.SIGINT, p.Dir) // SIGINT: fast shutdown
 }
 
 // FreePort asks the kernel for a free TCP port on 127.0.0.1.

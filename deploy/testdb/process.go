@@ -1,6 +1,7 @@
 package testdb
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -50,13 +51,25 @@ func (p *Process) Kill() {
 // Stop sends SIGTERM and waits up to timeout for a clean exit (status 0).
 func (p *Process) Stop(timeout time.Duration) error {
 	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.Wait(context.Background(), timeout); err != nil {
+		return fmt.Errorf("%w after SIGTERM", err)
+	}
+	return nil
+}
+
+// Wait waits up to timeout, or until ctx ends, for the process to exit;
+// an exit with a status other than 0 is an error. It leaves a process
+// that has not exited running.
+func (p *Process) Wait(ctx context.Context, timeout time.Duration) error {
 	select {
 	case <-p.Exited:
 		if p.Err != nil {
-			return fmt.Errorf("exited with %v after SIGTERM", p.Err)
+			return fmt.Errorf("exited with %v", p.Err)
 		}
 		return nil
 	case <-time.After(timeout):
-		return fmt.Errorf("did not stop within %v of SIGTERM", timeout)
+		return fmt.Errorf("did not exit within %v", timeout)
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

@@ -63,3 +63,52 @@ func waitReady(ctx context.Context, done chan error, limit time.Duration, ready 
 		}
 	}
 }
+
+// serverProc is the running process of a test server: cmd is nil while it is
+// halted and once it is stopped; done reports its exit.
+type serverProc struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// halt stops the process with sig (see stopServer) and forgets it; name
+// names the server in the error when none runs.
+func (s *serverProc) halt(name string, sig syscall.Signal) error {
+	if s.cmd == nil {
+		return fmt.Errorf("%s is not running", name)
+	}
+	stopServer(s.cmd, s.done, sig)
+	s.cmd = nil
+	return nil
+}
+
+// resume starts the server again with launch, which sets cmd and done.
+func (s *serverProc) resume(ctx context.Context, name string, launch func(context.Context) error) error {
+	if s.cmd != nil {
+		return fmt.Errorf("%s is running", name)
+	}
+	return launch(ctx)
+}
+
+// stop stops the process with sig unless it is halted (or stopped
+// before), then removes dir. Safe to call more than once.
+func (s *serverProc) stop(sig syscall.Signal, dir string) error {
+	if cmd := s.cmd; cmd != nil {
+		s.cmd = nil
+		stopServer(cmd, s.done, sig)
+	}
+	return os.RemoveAll(dir)
+}
+
+// stopServer sends sig to a server started by this package, SIGKILLs its
+// process group if it has not exited after 10 s, and waits for the exit
+// that done reports.
+func stopServer(cmd *exec.Cmd, done <-chan error, sig syscall.Signal) {
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}

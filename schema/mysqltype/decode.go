@@ -50,39 +50,35 @@ import (
 // TextDecoder returns the decoder of c's text-protocol values (see
 // above) into canonical values of c.Type. c must come from Column.
 func TextDecoder(c schema.Column, o Options) (schema.Decoder, error) {
-	if natural, ok := overridden(c, o); ok {
-		d, err := TextDecoder(natural, o)
-		if err != nil {
-			return nil, err
-		}
-		return formatted(d, natural.Type), nil
-	}
-	d, err := newDec(c, o)
-	if err != nil {
-		return nil, err
-	}
-	return d.text, nil
+	return decoderFor(c, o, func(d *dec) (func([]byte) (any, error), error) { return d.text, nil })
 }
 
 // BinlogDecoder returns the decoder of c's go-mysql row-event values
 // (see above) into the canonical value TextDecoder gives for the same
 // stored value. c must come from Column.
 func BinlogDecoder(c schema.Column, o Options) (func(v any) (any, error), error) {
-	if natural, ok := overridden(c, o); ok {
-		d, err := BinlogDecoder(natural, o)
-		if err != nil {
-			return nil, err
+	return decoderFor(c, o, func(d *dec) (func(any) (any, error), error) {
+		if !d.binlogCharsetOK {
+			return nil, fmt.Errorf("decoder for column %s: binlog values in character set %s are not supported; convert the column to utf8mb4 (ALTER TABLE ... CONVERT TO CHARACTER SET utf8mb4)", c.Name, d.t.charset)
 		}
-		return formatted(d, natural.Type), nil
-	}
-	d, err := newDec(c, o)
+		return d.binlog, nil
+	})
+}
+
+// decoderFor returns the decoder pick chooses from c's dec. A column
+// whose type the user overrode to text (see overridden) is decoded as
+// its natural type and the value formatted as text.
+func decoderFor[V any](c schema.Column, o Options, pick func(*dec) (func(V) (any, error), error)) (func(V) (any, error), error) {
+	natural, over := overridden(c, o)
+	d, err := newDec(natural, o)
 	if err != nil {
 		return nil, err
 	}
-	if !d.binlogCharsetOK {
-		return nil, fmt.Errorf("decoder for column %s: binlog values in character set %s are not supported; convert the column to utf8mb4 (ALTER TABLE ... CONVERT TO CHARACTER SET utf8mb4)", c.Name, d.t.charset)
+	f, err := pick(d)
+	if err != nil || !over {
+		return f, err
 	}
-	return d.binlog, nil
+	return formatted(f, natural.Type), nil
 }
 
 // dec decodes the values of one column.
