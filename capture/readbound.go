@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/floe-cdc/floe/internal/idleconn"
+	"github.com/floe-cdc/floe/schema/idleconn"
 )
 
 // A source query connection whose peer stops answering without closing

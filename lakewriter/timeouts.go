@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/floe-cdc/floe/internal/idleconn"
+	"github.com/floe-cdc/floe/schema/idleconn"
 )
 
 // DefaultTimeout is Options.Timeout when it is zero.

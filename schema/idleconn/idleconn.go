@@ -13,7 +13,9 @@
 // applies, and an expiry of the user's deadline, also one set while the
 // call was blocked, stays the plain deadline error.
 //
-// It imports only the standard library.
+// It imports only the standard library. It sits under schema, the leaf
+// both capture and lakewriter import, only because the repository's
+// top-level layout is fixed; it knows nothing of schema.
 package idleconn
 
 import (
