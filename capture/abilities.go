@@ -195,3 +195,16 @@ type ExclusiveChecker interface {
 type StreamHolder interface {
 	StreamHolder(ctx context.Context) (string, error)
 }
+
+// TableLister is implemented by sources that can tell whether a table
+// exists at the source at all, matched by source.tables or not.
+//
+// Used by the coordinator (checkpoint) at the start of every attempt to
+// find the tables a pipeline committed to that were dropped while no run
+// was there to see it (stopped, killed, or restarted before the stream
+// passed the drop): their Iceberg tables are marked dropped. A table
+// that still exists but is no longer matched is left as it is.
+type TableLister interface {
+	// TableExists reports whether table id exists at the source now.
+	TableExists(ctx context.Context, id TableID) (bool, error)
+}

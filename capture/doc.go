@@ -8,8 +8,9 @@
 // identity that changes whenever the source stopped carrying the table's
 // changes, so a gap can be told from a quiet table), SnapshotExporter (an
 // exact snapshot at a position of the source's own after Start),
-// TableScanner (floe verify), Checker (the preflight of floe check and
-// floe run), ExclusiveChecker and StreamHolder.
+// TableScanner (floe verify), TableLister (whether a table exists at all,
+// for tables dropped while no run saw it), Checker (the preflight of floe
+// check and floe run), ExclusiveChecker and StreamHolder.
 //
 // It also holds what callers set and read around a source: the settings
 // every source's Config has, with their defaults and checks

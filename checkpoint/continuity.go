@@ -59,7 +59,7 @@ func (c *Coordinator) checkContinuity(ctx context.Context) error {
 				"it was dropped and created again, or left and re-joined the publication, and its changes in between were not captured", cur, last, t.recorded.Identity, of))
 		}
 	}
-	return c.acceptGaps()
+	return c.acceptGaps(ctx)
 }
 
 // checkStart runs after Start: a table whose committed position is behind
@@ -89,7 +89,7 @@ func (c *Coordinator) checkStart(ctx context.Context, from capture.Position) err
 			"without being captured for it (it was left out of source.tables meanwhile, or another catalog or warehouse used the same slot)", t.committed, from)
 		c.markGap(t, ledger.CausePosition, reason)
 	}
-	if err := c.acceptGaps(); err != nil {
+	if err := c.acceptGaps(ctx); err != nil {
 		return err
 	}
 	now, _, err := c.sourceIdentities(ctx)
@@ -130,8 +130,13 @@ func (c *Coordinator) markGap(t *tableRun, cause, reason string) {
 
 // acceptGaps logs every table marked for a reset, or refuses them all
 // when snapshot.mode is never, one line each naming the table, the reason
-// and the fix.
-func (c *Coordinator) acceptGaps() error {
+// and the fix. An accepted table's Iceberg schema is evolved to the
+// source's current layout, which its snapshot reads: one whose evolution
+// at start was left to the stream (columns it replaces, which only the
+// stream can call renames; see openTable) would otherwise get chunks in a
+// layout the sink lacks; the table keeps none of its rows, so a rename
+// is then a dropped column kept and an added one.
+func (c *Coordinator) acceptGaps(ctx context.Context) error {
 	var refused []string
 	for _, t := range c.order {
 		if t.reset == nil || t.resetLogged {
@@ -146,6 +151,10 @@ func (c *Coordinator) acceptGaps() error {
 		t.resetLogged = true
 		c.log.Warn("table lost continuity with its source; it is reset and snapshotted again while the other tables resume",
 			"table", t.id.String(), "cause", t.reset.Cause, "reason", t.reset.Reason)
+		if _, err := c.evolveSink(ctx, t.id, nil, t.table, t.src, func() error { return nil }); err != nil {
+			return fmt.Errorf("reset %s: %w", t.id, err)
+		}
+		t.layout = t.table.Layout()
 		c.opts.Metrics.TableResets.WithLabelValues(t.id.String(), t.reset.Cause).Inc()
 	}
 	if len(refused) > 0 {

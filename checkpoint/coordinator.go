@@ -224,7 +224,10 @@ func (c *Coordinator) run(ctx context.Context) error {
 		return err
 	}
 	c.requestedResets()
-	if err := c.recreatedTables(); err != nil { // tables_online.go
+	if err := c.recreatedTables(ctx); err != nil { // tables_online.go
+		return err
+	}
+	if err := c.markDroppedWhileAway(ctx); err != nil { // tables_online.go
 		return err
 	}
 	c.initPaused()

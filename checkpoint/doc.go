@@ -134,7 +134,15 @@
 //     attempt discovers and snapshots them. A table found at start
 //     whose Iceberg table is marked dropped (and not committed past the
 //     drop) is a new table of that name: it is reset (CauseRecreated)
-//     and its mark is removed after its reset commit. A table the
+//     and its mark is removed after its reset commit. At the start of
+//     every attempt, an Iceberg table in the Router's namespaces that this
+//     pipeline committed to last, that the run does not capture and whose
+//     source table no longer exists (capture.TableLister) was dropped
+//     while no run saw it: it is marked with the source's current
+//     position and left (markDroppedWhileAway; its changes after its last
+//     commit are not in it). A table marked for a reset is evolved to
+//     the source's current layout first (acceptGaps), the layout its
+//     snapshot reads. A table the
 //     identity check finds dropped at a source that tells drops apart
 //     (dropFinder: PostgreSQL, whose stream carries no DROP) passes the
 //     check and is committed as any table until the stream passes the

@@ -2,13 +2,17 @@ package checkpoint
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 )
 
 // Tables dropped and created while the pipeline runs (capture.Batch
@@ -151,7 +155,7 @@ func (c *Coordinator) retireDropped(ctx context.Context, t *tableRun, b capture.
 // dropped at a position its committed position is not past: the source
 // table of that name is a new one. It runs after recovery, before the
 // continuity checks.
-func (c *Coordinator) recreatedTables() error {
+func (c *Coordinator) recreatedTables(ctx context.Context) error {
 	for _, t := range c.order {
 		enc := t.table.Property(PropDroppedAt)
 		if enc == "" {
@@ -173,7 +177,7 @@ func (c *Coordinator) recreatedTables() error {
 			t.floor = laterOf(t.floor, at)
 		}
 	}
-	return c.acceptGaps()
+	return c.acceptGaps(ctx)
 }
 
 // clearDropMarks removes the drop mark of every table that was reset as
@@ -340,4 +344,84 @@ func (c *Coordinator) findNewTables(ctx context.Context) error {
 	}
 	c.log.Info("restarting the stream to capture a new table", "position", fmtPos(c.lastPos), "tables", fmt.Sprint(added))
 	return ErrRestart
+}
+
+// markDroppedWhileAway marks the Iceberg tables whose source table was
+// dropped while no run of this pipeline was there to see it (stopped,
+// killed, or restarted before its stream passed the drop, which the
+// running path above needs): a table in one of the Router's namespaces,
+// not captured by this run and not marked yet, whose newest ingestion
+// commit is this pipeline's, and whose recorded source table the source
+// says no longer exists (capture.TableLister). It gets PropDroppedAt =
+// the source's current position (the drop is before it, and a table of
+// that name created again is then snapshotted from scratch, see
+// recreatedTables) and PropDroppedTime = now. Its changes after its last
+// commit and before the drop are not in it; the warning says from where.
+// A table that exists but is no longer captured is left as it is.
+func (c *Coordinator) markDroppedWhileAway(ctx context.Context) error {
+	lister, ok := c.opts.Source.(capture.TableLister)
+	rr, hasPos := c.opts.Source.(capture.RowReader)
+	if !ok || !hasPos {
+		return nil
+	}
+	captured := map[string]bool{}
+	for _, t := range c.order {
+		captured[t.table.Ident().String()] = true
+	}
+	for _, ns := range c.opts.Router.Namespaces() {
+		ids, err := c.opts.Catalog.ListTables(ctx, ns)
+		if err != nil {
+			return fmt.Errorf("look for tables dropped while floe was away: %w", err)
+		}
+		for _, id := range ids {
+			if captured[id.String()] {
+				continue
+			}
+			if err := c.markIfDropped(ctx, id, lister, rr); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// markIfDropped is markDroppedWhileAway for one Iceberg table.
+func (c *Coordinator) markIfDropped(ctx context.Context, id lakewriter.Ident, lister capture.TableLister, rr capture.RowReader) error {
+	tbl, err := c.opts.Catalog.LoadTable(ctx, id)
+	if errors.Is(err, lakewriter.ErrNoSuchTable) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look for tables dropped while floe was away: %w", err)
+	}
+	if tbl.Property(PropDroppedAt) != "" {
+		return nil
+	}
+	props, err := tbl.LatestProps(ctx, ledger.IsCommit)
+	if err != nil || props == nil || !ledger.IsCommitOf(props, c.opts.Pipeline) || props[ledger.PropSourceTable] == "" {
+		return err
+	}
+	src, err := ledger.ParseSourceTable(props[ledger.PropSourceTable])
+	if err != nil {
+		return fmt.Errorf("iceberg table %s: %w", id, err)
+	}
+	schemaName, name, ok := strings.Cut(src.Table, ".")
+	if !ok {
+		return nil
+	}
+	exists, err := lister.TableExists(ctx, capture.TableID{Schema: schemaName, Name: name})
+	if err != nil || exists {
+		return err
+	}
+	at, err := rr.CurrentPosition(ctx)
+	if err != nil {
+		return err
+	}
+	marks := map[string]string{PropDroppedAt: at.String(), PropDroppedTime: time.Now().UTC().Format(time.RFC3339)}
+	if err := tbl.SetProperties(ctx, marks); err != nil {
+		return fmt.Errorf("mark the iceberg table %s of dropped table %s: %w", id, src.Table, err)
+	}
+	c.log.Warn("captured table dropped while floe was away; its iceberg table is kept and marked, without its changes after its last commit",
+		"table", src.Table, "iceberg_table", id.String(), "last_commit", props[ledger.PropPosition], "property", PropDroppedAt)
+	return nil
 }

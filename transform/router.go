@@ -63,6 +63,18 @@ type Router struct {
 	exact      []*regexp.Regexp // Source anchored at both ends
 }
 
+// Namespaces returns every sink namespace r can route to: the default
+// first, then the routes' own, each once.
+func (r *Router) Namespaces() []string {
+	out := []string{r.def}
+	for _, rt := range r.routes {
+		if rt.Namespace != "" && !slices.Contains(out, rt.Namespace) {
+			out = append(out, rt.Namespace)
+		}
+	}
+	return out
+}
+
 // WithDefaultArrangement returns a copy of r that arranges the tables no
 // route names as a says.
 func (r *Router) WithDefaultArrangement(a Arrangement) *Router {

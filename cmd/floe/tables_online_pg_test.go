@@ -111,3 +111,50 @@ func TestPostgresTableAddedWhileRunning(t *testing.T) {
 		t.Fatalf("a3 was never recovered; log:\n%s", e.tail(40))
 	}
 }
+
+// TestPostgresTableDroppedWhileStopped: a table dropped while floe was
+// stopped is no longer found at the next start; its Iceberg table, which
+// holds the rows of its last commit, is marked floe.dropped-at (the
+// source's position at that start) and the run goes on. A table that
+// still exists but is no longer matched by source.tables is left
+// unmarked.
+func TestPostgresTableDroppedWhileStopped(t *testing.T) {
+	e := newContinuityEnv(t, "pg_tdrop_away", "")
+	e.exec("CREATE TABLE a3 (id int PRIMARY KEY, v text, n int)", "ALTER TABLE a3 OWNER TO u_pg_tdrop_away",
+		"INSERT INTO a3 SELECT g, 'a3 ' || g, g FROM generate_series(1, 300) g")
+	rewriteConfig(t, e, `public\.(a1|a2)`, `public\.(a1|a2|a3)`)
+	e.catchUp(func() { e.changeRows("a2", 1000); e.changeRows("a3", 1000) })
+	want := sinkRowsByID(t, e, "a2")
+	e.exec("DROP TABLE a2")
+	rewriteConfig(t, e, `public\.(a1|a2|a3)`, `public\.(a1|a2)`) // a3 still exists, no longer captured
+	e.catchUp(func() { e.changeRows("a1", 2000) })
+	t.Logf("floe verify:\n%s", e.mustVerify(1))
+	log := e.tail(1 << 20)
+	if !strings.Contains(log, "captured table dropped while floe was away") || !strings.Contains(log, "table=public.a2") {
+		t.Fatalf("the drop of a2 while floe was stopped was not found; log:\n%s", e.tail(40))
+	}
+	if e.sinkTable("a2").Property(checkpoint.PropDroppedAt) == "" {
+		t.Fatalf("a2 is not marked %s", checkpoint.PropDroppedAt)
+	}
+	if got := sinkRowsByID(t, e, "a2"); !maps.Equal(got, want) {
+		t.Fatalf("a2 in iceberg changed after its mark: %d rows, had %d", len(got), len(want))
+	}
+	if p := e.sinkTable("a3").Property(checkpoint.PropDroppedAt); p != "" {
+		t.Fatalf("a3, which exists but is no longer captured, is marked dropped (%s)", p)
+	}
+}
+
+// sinkRowsByID reads Iceberg table name as id -> v, both printed.
+func sinkRowsByID(t *testing.T, e *pipelineEnv, name string) map[string]string {
+	t.Helper()
+	tbl := e.sinkTable(name)
+	id, v := tbl.Layout().Index("id"), tbl.Layout().Index("v")
+	out := map[string]string{}
+	if err := tbl.Scan(context.Background(), func(r schema.Row) error {
+		out[fmt.Sprint(r[id])] = fmt.Sprint(r[v])
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
