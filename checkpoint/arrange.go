@@ -28,14 +28,10 @@ func arrange(ctx context.Context, tbl *lakewriter.Table, a transform.Arrangement
 	}
 	p := tbl.Partitioning()
 	field := a.PartitionField
+	var err error
 	if a.PartitionBy != nil {
-		p.Fields = p.Fields[:0]
-		for _, s := range a.PartitionBy {
-			f, err := lakewriter.ParsePartitionField(s)
-			if err != nil {
-				return fmt.Errorf("%s: %w", a.PartitionField, err)
-			}
-			p.Fields = append(p.Fields, f)
+		if p.Fields, err = parseEach(p.Fields, a.PartitionBy, a.PartitionField, lakewriter.ParsePartitionField); err != nil {
+			return err
 		}
 	}
 	if a.SortBy != nil {
@@ -44,17 +40,27 @@ func arrange(ctx context.Context, tbl *lakewriter.Table, a transform.Arrangement
 		} else if a.SortField != a.PartitionField {
 			field += " / " + a.SortField
 		}
-		p.Sort = p.Sort[:0]
-		for _, s := range a.SortBy {
-			f, err := lakewriter.ParseSortField(s)
-			if err != nil {
-				return fmt.Errorf("%s: %w", a.SortField, err)
-			}
-			p.Sort = append(p.Sort, f)
+		if p.Sort, err = parseEach(p.Sort, a.SortBy, a.SortField, lakewriter.ParseSortField); err != nil {
+			return err
 		}
 	}
-	if _, err := tbl.SetPartitioning(ctx, p); err != nil {
+	if _, err = tbl.SetPartitioning(ctx, p); err != nil {
 		return fmt.Errorf("%s: %w", field, err)
 	}
 	return nil
+}
+
+// parseEach parses every entry of list with parse into dst[:0] (reusing
+// its array) and returns the result; the first entry that does not parse
+// fails naming field, the configuration field that lists it.
+func parseEach[F any](dst []F, list []string, field string, parse func(string) (F, error)) ([]F, error) {
+	dst = dst[:0]
+	for _, s := range list {
+		f, err := parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", field, err)
+		}
+		dst = append(dst, f)
+	}
+	return dst, nil
 }

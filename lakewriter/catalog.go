@@ -83,30 +83,8 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 	props := opts.S3.properties()
 	switch typ {
 	case "sql":
-	case "rest":
-		awsCfg, err := s3Config(ctx, props, opts.Timeout)
-		if err != nil {
-			return nil, err
-		}
-		cat, err := openREST(ctx, name, opts, props)
-		if err != nil {
-			return nil, err
-		}
-		return &Catalog{cat: cat, name: name, warehouse: opts.Warehouse, log: log, aws: awsCfg}, nil
-	case "glue":
-		warehouse, err := warehouseURI(opts.Warehouse)
-		if err != nil {
-			return nil, err
-		}
-		awsCfg, err := s3Config(ctx, props, opts.Timeout)
-		if err != nil {
-			return nil, err
-		}
-		cat, err := openGlue(ctx, opts, warehouse, props)
-		if err != nil {
-			return nil, err
-		}
-		return &Catalog{cat: cat, name: name, warehouse: warehouse, log: log, aws: awsCfg}, nil
+	case "rest", "glue":
+		return openService(ctx, opts, props)
 	default:
 		return nil, fmt.Errorf("sink.catalog.type: %s is not supported; use sql, rest or glue", typ)
 	}
@@ -159,6 +137,35 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 		}
 	}
 	return c, nil
+}
+
+// openService opens a REST or Glue catalog (opts.CatalogType): the
+// service keeps the catalog, and the S3 configuration Open's props
+// describe reaches the table files. A Glue catalog names its warehouse as
+// warehouseURI does; a REST catalog's warehouse is passed on as written.
+func openService(ctx context.Context, opts Options, props iceberg.Properties) (*Catalog, error) {
+	glue := opts.CatalogType == "glue"
+	warehouse := opts.Warehouse
+	if glue {
+		var err error
+		if warehouse, err = warehouseURI(opts.Warehouse); err != nil {
+			return nil, err
+		}
+	}
+	awsCfg, err := s3Config(ctx, props, opts.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	var cat catalog.Catalog
+	if glue {
+		cat, err = openGlue(ctx, opts, warehouse, props)
+	} else {
+		cat, err = openREST(ctx, opts.CatalogName, opts, props)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Catalog{cat: cat, name: opts.CatalogName, warehouse: warehouse, log: opts.Logger, aws: awsCfg}, nil
 }
 
 // ErrCatalogGone is returned (wrapped) by every catalog operation of a

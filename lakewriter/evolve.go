@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
@@ -70,20 +69,15 @@ func (t *Table) EvolveProps(ctx context.Context, layout *schema.Table, props map
 	defer t.commitMu.Unlock()
 	t.evolveMu.Lock()
 	defer t.evolveMu.Unlock()
-	backoff := firstBackoff
-	for attempt := 1; ; attempt++ {
-		base, err := t.refresh(ctx)
-		if err != nil {
-			return fmt.Errorf("evolve %s: %w", t.id, err)
-		}
+	return t.retryCommit(ctx, "evolve", "schema", func(base *table.Table) (bool, error) {
 		plan, err := planEvolution(base.Schema(), layout, pinnedColumns(base.Metadata()))
 		if err != nil {
-			return fmt.Errorf("evolve %s: %w", t.id, err)
+			return true, err
 		}
 		changed := changedProps(base.Properties(), props)
 		if plan.empty() && len(changed) == 0 {
 			t.layout = layout
-			return nil
+			return true, nil
 		}
 		var next *table.Table
 		if plan.empty() {
@@ -91,28 +85,19 @@ func (t *Table) EvolveProps(ctx context.Context, layout *schema.Table, props map
 		} else {
 			next, err = plan.commit(ctx, base, layout, changed)
 		}
-		if err == nil {
-			t.setCurrent(next)
-			t.layout = layout
-			if plan.empty() {
-				t.log.Info("iceberg table properties set", "properties", strings.Join(slices.Sorted(maps.Keys(changed)), ","))
-			} else {
-				t.log.Info("evolved iceberg table schema", "changes", plan.String(), "schema_id", next.Schema().ID,
-					"properties", strings.Join(slices.Sorted(maps.Keys(changed)), ","))
-			}
-			return nil
+		if err != nil {
+			return false, err
 		}
-		if attempt >= maxAttempts || ctx.Err() != nil || errors.Is(err, errEvolvePlan) {
-			return fmt.Errorf("evolve %s: gave up after %d attempts: %w", t.id, attempt, err)
+		t.setCurrent(next)
+		t.layout = layout
+		if plan.empty() {
+			t.log.Info("iceberg table properties set", "properties", strings.Join(slices.Sorted(maps.Keys(changed)), ","))
+		} else {
+			t.log.Info("evolved iceberg table schema", "changes", plan.String(), "schema_id", next.Schema().ID,
+				"properties", strings.Join(slices.Sorted(maps.Keys(changed)), ","))
 		}
-		t.log.Debug("schema commit failed; retrying", "attempt", attempt, "error", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("evolve %s: %w (last attempt: %w)", t.id, ctx.Err(), err)
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
+		return true, nil
+	})
 }
 
 // errEvolvePlan marks a staged schema that is not the wanted one (a bug,

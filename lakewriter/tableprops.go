@@ -2,11 +2,9 @@ package lakewriter
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
@@ -64,33 +62,19 @@ func (t *Table) SetProperties(ctx context.Context, props map[string]string) erro
 	}
 	t.commitMu.Lock()
 	defer t.commitMu.Unlock()
-	backoff := firstBackoff
-	for attempt := 1; ; attempt++ {
-		base, err := t.refresh(ctx)
-		if err != nil {
-			return fmt.Errorf("set properties of %s: %w", t.id, err)
-		}
+	return t.retryCommit(ctx, "set properties of", "properties", func(base *table.Table) (bool, error) {
 		changed := changedProps(base.Properties(), props)
 		if len(changed) == 0 {
-			return nil
+			return true, nil
 		}
 		next, err := commitProps(ctx, base, changed)
-		if err == nil {
-			t.setCurrent(next)
-			t.log.Info("iceberg table properties set", "properties", strings.Join(slices.Sorted(maps.Keys(changed)), ","))
-			return nil
+		if err != nil {
+			return false, err
 		}
-		if attempt >= maxAttempts || ctx.Err() != nil {
-			return fmt.Errorf("set properties of %s: gave up after %d attempts: %w", t.id, attempt, err)
-		}
-		t.log.Debug("properties commit failed; retrying", "attempt", attempt, "error", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("set properties of %s: %w (last attempt: %w)", t.id, ctx.Err(), err)
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
+		t.setCurrent(next)
+		t.log.Info("iceberg table properties set", "properties", strings.Join(slices.Sorted(maps.Keys(changed)), ","))
+		return true, nil
+	})
 }
 
 // commitProps sets props on base in one catalog commit.

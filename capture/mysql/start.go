@@ -48,10 +48,7 @@ func (e *PurgedError) Is(target error) bool { return target == ErrBinlogPurged }
 //     has the binlog after it (*PurgedError otherwise) and that it has the
 //     form the server uses now.
 func (s *Source) Start(ctx context.Context, req capture.StartRequest) (capture.StartInfo, error) {
-	if err := s.life.CheckStart(); err != nil {
-		return capture.StartInfo{}, err
-	}
-	if err := s.tables.Ensure(ctx, s.Discover); err != nil {
+	if err := toolkit.BeginStart(ctx, &s.life, &s.tables, s.Discover); err != nil {
 		return capture.StartInfo{}, err
 	}
 	c, err := s.conn(ctx)

@@ -52,10 +52,7 @@ func (e *SlotMissingError) Is(target error) bool { return target == ErrSlotMissi
 //     false, chunk readers use fresh REPEATABLE READ transactions, or the
 //     snapshot ExportSnapshot takes.
 func (s *Source) Start(ctx context.Context, req capture.StartRequest) (capture.StartInfo, error) {
-	if err := s.life.CheckStart(); err != nil {
-		return capture.StartInfo{}, err
-	}
-	if err := s.tables.Ensure(ctx, s.Discover); err != nil {
+	if err := toolkit.BeginStart(ctx, &s.life, &s.tables, s.Discover); err != nil {
 		return capture.StartInfo{}, err
 	}
 	var resume *Position

@@ -6,14 +6,16 @@
 // It provides the set of abilities every backend asserts it has
 // (Backend), the table registry a source's Discover installs (Tables),
 // the configured table patterns (TablePatterns), the Start/Stream/Close
-// order the capture.Source contract states (Lifecycle), the check of a
-// route key for a table without a primary key (KeyCheck, the rule
-// capture.KeyOverride states), the conversions between capture.Position
-// and a backend's own position type (AsPosition, PositionOf,
-// CutPositionPrefix), the frame of capture.Snapshotter.PlanChunks
-// (PlanKeyRanges, KeyBound, ChunkReaders), ReadChunk's query and batch
-// (ChunkQuery, ChunkBatch), and the frame and key batches of
-// capture.RowReader.ReadRows (Tables.ReadRows, KeyReader, KeyBatches).
+// order the capture.Source contract states (Lifecycle, and BeginStart,
+// the opening of every Start: refuse a second one, discover the tables),
+// the check of a route key for a table without a primary key (KeyCheck,
+// the rule capture.KeyOverride states), the conversions between
+// capture.Position and a backend's own position type (AsPosition,
+// PositionOf, CutPositionPrefix), the frame of
+// capture.Snapshotter.PlanChunks (PlanKeyRanges, KeyBound, ChunkReaders),
+// ReadChunk's query and batch (ChunkQuery, ChunkBatch), and the frame and
+// key batches of capture.RowReader.ReadRows (Tables.ReadRows, KeyReader,
+// KeyBatches).
 //
 // In: a backend's discovered tables, configuration and key values. Out:
 // the values and errors the capture contracts ask of every source, with

@@ -1,8 +1,11 @@
 package toolkit
 
 import (
+	"context"
 	"errors"
 	"sync"
+
+	"github.com/floe-cdc/floe/capture"
 )
 
 // Lifecycle enforces the call order the capture.Source contract states:
@@ -23,6 +26,17 @@ func (l *Lifecycle) CheckStart() error {
 		return errors.New("start: already started")
 	}
 	return nil
+}
+
+// BeginStart is called first by a source's Start: it fails when Start
+// already succeeded (l.CheckStart), then installs the captured tables
+// unless Discover already did (tables.Ensure with the source's discover),
+// so that Start works on them. Its errors are returned as they are.
+func BeginStart[T Discovered](ctx context.Context, l *Lifecycle, tables *Tables[T], discover func(context.Context) ([]capture.TableInfo, error)) error {
+	if err := l.CheckStart(); err != nil {
+		return err
+	}
+	return tables.Ensure(ctx, discover)
 }
 
 // MarkStarted records that Start succeeded.

@@ -216,6 +216,37 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
+// TestBeginStart pins the opening of both backends' Start: a second Start
+// is refused before any discovery, the first one discovers the tables once
+// (not again when Discover installed them), and a failed discovery is
+// returned as it is.
+func TestBeginStart(t *testing.T) {
+	ctx := context.Background()
+	var l Lifecycle
+	var r Tables[*fakeTable]
+	calls := 0
+	discoverErr := errors.New("discover failed")
+	failing := func(context.Context) ([]capture.TableInfo, error) { calls++; return nil, discoverErr }
+	if err := BeginStart(ctx, &l, &r, failing); !errors.Is(err, discoverErr) || calls != 1 {
+		t.Fatalf("BeginStart with a failing discover: %v after %d calls", err, calls)
+	}
+	discover := func(context.Context) ([]capture.TableInfo, error) {
+		calls++
+		r.Set([]*fakeTable{{id: tid("s", "a")}})
+		return nil, nil
+	}
+	if err := BeginStart(ctx, &l, &r, discover); err != nil || calls != 2 || !r.Installed() {
+		t.Fatalf("BeginStart: %v after %d calls, installed %v", err, calls, r.Installed())
+	}
+	if err := BeginStart(ctx, &l, &r, discover); err != nil || calls != 2 {
+		t.Fatalf("BeginStart with tables installed: %v after %d calls", err, calls)
+	}
+	l.MarkStarted()
+	if err := BeginStart(ctx, &l, &r, failing); err == nil || err.Error() != "start: already started" || calls != 2 {
+		t.Fatalf("BeginStart after start: %v after %d calls", err, calls)
+	}
+}
+
 func TestTablesReadRows(t *testing.T) {
 	var r Tables[*fakeTable]
 	id := tid("s", "t")
