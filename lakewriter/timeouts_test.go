@@ -112,26 +112,31 @@ func TestIdleConnTimeout(t *testing.T) {
 	require.False(t, errors.As(err, &te), "the user's deadline reported as the idle timeout: %v", err)
 	require.NoError(t, c.SetReadDeadline(time.Time{}))
 
-	// A peer that sends a byte every 50 ms keeps a 200 ms connection alive
-	// for a second.
+	// A connection that keeps receiving lives past the bound: the bound
+	// applies to each Read, not to the connection. The peer is parked in
+	// its next Write while the reader spends longer than the bound
+	// between Reads, so every Read finds a byte at once; a writer that
+	// had to be scheduled inside the bound failed this under load (a
+	// 50 ms sleeper missed a 200 ms bound at load 14 on 2 cores).
 	a, b := net.Pipe()
 	defer a.Close()
 	go func() {
 		defer b.Close()
-		for range 20 {
-			time.Sleep(50 * time.Millisecond)
+		for range 4 {
 			if _, err := b.Write([]byte{1}); err != nil {
 				return
 			}
 		}
 	}()
 	slow := newIdleConn(a, "s3 test", 200*time.Millisecond)
-	got := 0
-	for got < 20 {
+	start = time.Now()
+	for got := 0; got < 4; {
+		time.Sleep(300 * time.Millisecond) // longer than the bound, outside Read
 		n, err := slow.Read(make([]byte, 8))
 		require.NoError(t, err, "after %d bytes", got)
 		got += n
 	}
+	require.Greater(t, time.Since(start), 4*200*time.Millisecond, "the connection lived past its bound")
 }
 
 // TestPostgresCatalogSilentServer: a catalog database that accepts the

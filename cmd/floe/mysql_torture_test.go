@@ -57,7 +57,7 @@ func TestMySQLDDLTorture(t *testing.T) {
 	if e.sinkTable("gone").Property("floe.dropped-at") == "" {
 		t.Fatalf("the dropped table gone is not marked floe.dropped-at")
 	}
-	checkTortureHistory(t, e.pipelineEnv)
+	checkTortureHistory(t, e.pipelineEnv, e.db+".accounts")
 	for _, name := range []string{"accounts", "events", "extra"} {
 		checkOneVersionPerSchema(t, e.pipelineEnv, e.db, name)
 	}

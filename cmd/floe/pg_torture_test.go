@@ -71,7 +71,7 @@ func TestPostgresDDLTorture(t *testing.T) {
 	if e.sinkTable("gone").Property("floe.dropped-at") == "" {
 		t.Fatalf("the dropped table gone is not marked floe.dropped-at")
 	}
-	checkTortureHistory(t, e)
+	checkTortureHistory(t, e, "public.accounts")
 	for _, name := range []string{"accounts", "events", "extra"} {
 		checkOneVersionPerSchema(t, e, "public", name)
 	}
@@ -163,7 +163,7 @@ func icebergSchemas(t *testing.T, e *pipelineEnv, name string) []*iceberg.Schema
 // field keeps its id, the old name is gone) or, when the table was reset
 // for a change its replayed stream could not follow, lands as a kept old
 // column and a new one (see the README).
-func checkTortureHistory(t *testing.T, e *pipelineEnv) {
+func checkTortureHistory(t *testing.T, e *pipelineEnv, accounts string) {
 	t.Helper()
 	schemas := icebergSchemas(t, e, "accounts")
 	first := func(pred func(*iceberg.Schema) bool) int {
@@ -190,7 +190,7 @@ func checkTortureHistory(t *testing.T, e *pipelineEnv) {
 	switch {
 	case was.ID == now.ID && !kept:
 		t.Logf("accounts.nick renamed nickname in place (field id %d)", now.ID)
-	case was.ID != now.ID && kept && unfollowableResets(t, e, "accounts") > 0:
+	case was.ID != now.ID && kept && resetLogged(e, accounts):
 		t.Logf("accounts.nick kept and nickname added (field %d) by a reset for an unfollowable change", now.ID)
 	default:
 		t.Fatalf("accounts.nick (field %d) -> nickname (field %d), nick kept %v: neither a rename in place nor a reset's new column", was.ID, now.ID, kept)
@@ -211,6 +211,14 @@ func checkTortureHistory(t *testing.T, e *pipelineEnv) {
 		}
 	}
 	t.Logf("accounts schema history: %d schemas; events: %d", len(schemas), len(events))
+}
+
+// resetLogged reports whether the log shows source table table reset
+// for a change its stream could not follow (background compaction
+// expires the reset snapshot from the Iceberg history).
+func resetLogged(e *pipelineEnv, table string) bool {
+	return strings.Contains(e.tail(1<<30), fmt.Sprintf(`msg="table reset for its new snapshot" pipeline=%s table=%s `, e.db, table)) &&
+		strings.Contains(e.tail(1<<30), "cause=unfollowable-change")
 }
 
 // checkOneVersionPerSchema checks that the embedded registry holds one

@@ -57,23 +57,32 @@ func TestUserDeadline(t *testing.T) {
 	}
 }
 
-// TestSlowPeer: a peer that sends a byte within every bound keeps the
-// connection alive for longer than the bound.
+// TestSlowPeer: a connection that keeps receiving lives longer than the
+// bound, which applies to each Read, not to the connection. The peer is
+// parked in its next Write while the reader spends longer than the bound
+// between Reads (outside them), so each Read finds a byte at once: a
+// writer that had to be scheduled within the bound made this fail under
+// CPU load.
 func TestSlowPeer(t *testing.T) {
-	c, peer, _ := pair(t, 100*time.Millisecond)
+	const bound = 100 * time.Millisecond
+	c, peer, _ := pair(t, bound)
 	go func() {
-		for range 10 {
-			time.Sleep(20 * time.Millisecond)
+		for range 5 {
 			if _, err := peer.Write([]byte{1}); err != nil {
 				return
 			}
 		}
 	}()
-	for got := 0; got < 10; {
-		n, err := c.Read(make([]byte, 4))
+	start := time.Now()
+	for got := 0; got < 5; {
+		time.Sleep(bound * 3 / 2)
+		n, err := c.Read(make([]byte, 1))
 		if err != nil {
 			t.Fatalf("after %d bytes: %v", got, err)
 		}
 		got += n
+	}
+	if took := time.Since(start); took < 5*bound {
+		t.Fatalf("the connection lived %v only, not past its bound: this test checks nothing", took)
 	}
 }
