@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -82,28 +81,17 @@ func crashLoop(t *testing.T, env crashEnv, w crashWorkload, rng *rand.Rand, want
   expire-snapshots-older-than: 5s
   retain-last: 3
 `)
-	wctx, stopWork := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var workErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		i := 0
-		workErr = untilStopped(wctx, func(ctx context.Context) error {
-			i++
-			if i%400 == 200 {
-				if err := w.bulk(ctx, fmt.Sprintf("bulk%d", i), 30_000); err != nil {
-					return err
-				}
-			}
-			if err := w.step(ctx); err != nil {
+	i := 0
+	stopWork := inBackground(func(ctx context.Context) error {
+		i++
+		if i%400 == 200 {
+			if err := w.bulk(ctx, fmt.Sprintf("bulk%d", i), 30_000); err != nil {
 				return err
 			}
-			time.Sleep(2 * time.Millisecond)
-			return nil
-		})
-	}()
-	defer func() { stopWork(); wg.Wait() }()
+		}
+		return w.step(ctx)
+	}, 2*time.Millisecond)
+	defer stopWork()
 
 	const kills = 12
 	phases := map[string]int{}
@@ -141,10 +129,8 @@ func crashLoop(t *testing.T, env crashEnv, w crashWorkload, rng *rand.Rand, want
 	if phases["snapshot"] < 2 || phases["streaming"] < 4 {
 		t.Fatalf("kills by phase %v: want >= 2 during the snapshot and >= 4 while streaming", phases)
 	}
-	stopWork()
-	wg.Wait()
-	if workErr != nil {
-		t.Fatalf("workload: %v", workErr)
+	if err := stopWork(); err != nil {
+		t.Fatalf("workload: %v", err)
 	}
 	t.Logf("workload: %d transactions", w.transactions())
 

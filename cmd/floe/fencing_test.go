@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,21 +56,8 @@ func TestFencingTwoRuns(t *testing.T) {
 
 	first := e.start()
 	e.waitStreaming(first)
-	wctx, stopWork := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	var workErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		workErr = untilStopped(wctx, func(ctx context.Context) error {
-			if err := w.step(ctx); err != nil {
-				return err
-			}
-			time.Sleep(2 * time.Millisecond)
-			return nil
-		})
-	}()
-	defer func() { stopWork(); wg.Wait() }()
+	stopWork := inBackground(w.step, 2*time.Millisecond)
+	defer stopWork()
 	// The first run streams the workload for a few checkpoints.
 	for n := 0; n < 4; n = strings.Count(e.tail(1<<30), `msg="checkpoint committed"`) {
 		select {
@@ -135,10 +121,8 @@ func TestFencingTwoRuns(t *testing.T) {
 
 	// More changes for the second run alone, then it catches up.
 	time.Sleep(time.Second)
-	stopWork()
-	wg.Wait()
-	if workErr != nil {
-		t.Fatalf("workload: %v", workErr)
+	if err := stopWork(); err != nil {
+		t.Fatalf("workload: %v", err)
 	}
 	t.Logf("workload: %d transactions", w.transactions())
 	e.waitCaughtUp(r2, 3*time.Minute)

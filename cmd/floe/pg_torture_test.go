@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -94,21 +93,8 @@ func ddlTorture(t *testing.T, env crashEnv, w crashWorkload, rng *rand.Rand, exe
 	t.Helper()
 	e := env.base()
 	e.appendConfig("compaction:\n  interval: 1s\n  min-input-files: 2\n  expire-snapshots-older-than: 5s\n  retain-last: 3\n")
-	wctx, stopWork := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var workErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		workErr = untilStopped(wctx, func(ctx context.Context) error {
-			if err := w.step(ctx); err != nil {
-				return err
-			}
-			time.Sleep(3 * time.Millisecond)
-			return nil
-		})
-	}()
-	defer func() { stopWork(); wg.Wait() }()
+	stopWork := inBackground(w.step, 3*time.Millisecond)
+	defer stopWork()
 
 	appendLog(t, e, "=== test: start 0 ===")
 	r := e.start()
@@ -130,10 +116,8 @@ func ddlTorture(t *testing.T, env crashEnv, w crashWorkload, rng *rand.Rand, exe
 		r = e.start()
 		waitForLog(t, e, r, "msg=streaming")
 	}
-	stopWork()
-	wg.Wait()
-	if workErr != nil {
-		t.Fatalf("workload: %v", workErr)
+	if err := stopWork(); err != nil {
+		t.Fatalf("workload: %v", err)
 	}
 	t.Logf("workload: %d transactions", w.transactions())
 	env.waitCaughtUp(r, 3*time.Minute)

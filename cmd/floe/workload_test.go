@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -173,6 +175,29 @@ func (w *workload) step(ctx context.Context) error {
 // transactions only (see untilStopped).
 func (w *workload) run(ctx context.Context) error {
 	return untilStopped(ctx, w.step)
+}
+
+// inBackground calls step (then sleeps pause) until the returned stop
+// is called; stop waits for the step in flight and returns the error that
+// ended the loop, if any. Calling stop again returns the same.
+func inBackground(step func(context.Context) error, pause time.Duration) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- untilStopped(ctx, func(ctx context.Context) error {
+			if err := step(ctx); err != nil {
+				return err
+			}
+			time.Sleep(pause)
+			return nil
+		})
+	}()
+	var once sync.Once
+	var err error
+	return func() error {
+		once.Do(func() { cancel(); err = <-done })
+		return err
+	}
 }
 
 // untilStopped calls step until stop is done. Each step runs to its end
