@@ -1,0 +1,56 @@
+package postgres
+
+import (
+	"github.com/jackc/pglogrepl"
+
+	"github.com/floe-cdc/floe/capture"
+)
+
+// rawTuple is a pgoutput tuple as the server sent it (capture.RawRow):
+// text values as they are, NULL as nil; unchanged TOAST values, which the
+// server did not send, are left out. nil when td is missing or does not
+// match the layout.
+func rawTuple(t *table, td *pglogrepl.TupleData) capture.RawRow {
+	if td == nil || len(td.Columns) != len(t.layout.Columns) {
+		return nil
+	}
+	raw := make(capture.RawRow, 0, len(td.Columns))
+	for i, c := range td.Columns {
+		switch c.DataType {
+		case pglogrepl.TupleDataTypeNull:
+			raw = append(raw, capture.RawValue{Column: t.layout.Columns[i].Name})
+		case pglogrepl.TupleDataTypeText, pglogrepl.TupleDataTypeBinary:
+			raw = append(raw, capture.RawValue{Column: t.layout.Columns[i].Name, Text: capture.NewRawText(c.Data)})
+		}
+	}
+	return raw
+}
+
+// rawValues is a snapshot row as the server returned it (capture.RawRow):
+// vals in the table's column order, nil for NULL. A value read in binary
+// (bytea, see rowFormats) is given in PostgreSQL's hex text form.
+func rawValues(t *table, vals [][]byte, formats []int16) capture.RawRow {
+	if len(vals) != len(t.layout.Columns) {
+		return nil
+	}
+	raw := make(capture.RawRow, len(vals))
+	for i, v := range vals {
+		raw[i].Column = t.layout.Columns[i].Name
+		if v != nil && formats != nil && formats[i] == 1 {
+			hex := `\x` + hexString(v)
+			raw[i].Text = &hex
+			continue
+		}
+		raw[i].Text = capture.NewRawText(v)
+	}
+	return raw
+}
+
+func hexString(b []byte) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, 2*len(b))
+	for i, c := range b {
+		out[2*i], out[2*i+1] = digits[c>>4], digits[c&15]
+	}
+	return string(out)
+}
