@@ -161,6 +161,8 @@ type runOpts struct {
 	fencing *Fencing
 	status  *StatusBoard // Options.Status
 	control *Control     // Options.Control
+	// deadLetter is Config.DeadLetter ("": the default, table).
+	deadLetter string
 }
 
 // runCoordinator runs one coordinator over src until o.until holds, then
@@ -186,7 +188,7 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 	c, err := New(Options{
 		Pipeline: "p", Source: src, Catalog: cat, Router: transform.NewRouter("lake", nil), Mode: o.mode,
 		Config: Config{SnapshotMode: o.snapshot, SnapshotParallelism: 2, SnapshotChunkRows: 20,
-			Interval: o.interval, IdleCommitInterval: o.idle},
+			Interval: o.interval, IdleCommitInterval: o.idle, DeadLetter: o.deadLetter},
 		SpillDir: t.TempDir(), Logger: log, Fencing: o.fencing, Status: o.status, Control: o.control,
 	})
 	require.NoError(t, err)

@@ -53,6 +53,7 @@ type chunkRead struct {
 	planned *plannedTable
 	direct  bool
 	rows    []*lakewriter.RowBatch
+	dead    []capture.Change // rows that cannot be written (dead letters)
 	bytes   int   // capture.Batch.Size of the rows as read
 	held    int64 // of the chunkBudget, freed once applied
 }
@@ -275,7 +276,11 @@ func (c *Coordinator) readChunk(gctx context.Context, snap capture.Snapshotter, 
 		}
 		return chunkRead{}, err // it names the chunk and the table (Source.ReadChunk)
 	}
-	read := chunkRead{batch: b, n: len(b.Changes), planned: j.planned, bytes: b.Size()}
+	dead, err := c.splitDead(&b) // deadletters.go
+	if err != nil {
+		return chunkRead{}, err
+	}
+	read := chunkRead{batch: b, dead: dead, n: len(b.Changes), planned: j.planned, bytes: b.Size()}
 	enc, err := encoders.get(j.table)
 	if err != nil {
 		return chunkRead{}, err
@@ -410,6 +415,7 @@ func (c *Coordinator) applyChunk(ctx context.Context, r chunkRead) error {
 		rc.watermark = b.Position.String()
 	}
 	t.chunks = append(t.chunks, rc)
+	c.addChunkDead(t, b, r.dead) // deadletters.go
 	t.convergeUntil = laterOf(t.convergeUntil, r.readBy)
 	c.buffered += r.n
 	c.opts.Metrics.SnapshotRows.WithLabelValues(t.id.String()).Add(float64(r.n))

@@ -83,6 +83,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 				continue
 			}
 			inTxn, txnSeq = false, 0
+			c.endDeadTxn(b.Position) // deadletters.go
 			c.lastPos = b.Position
 			c.opts.Metrics.observeBatch(b)
 			if control {
@@ -193,7 +194,9 @@ func (c *Coordinator) startStream(ctx context.Context) (queue *batchQueue, strea
 // applyStream buffers the changes of one stream batch, skipping those at or
 // before their table's committed position (already in Iceberg). A change
 // the source could not decode (capture.Change.Err) that the table needs
-// stops the pipeline.
+// is held as a dead letter (pipeline.dead-letter table, a value error) or
+// stops the pipeline; the dead letters of a transaction get their
+// position and identity after its last batch (endDeadTxn).
 func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 	if len(b.Changes) == 0 {
 		return nil
@@ -219,9 +222,14 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 		if ch.Err != nil && ch.Op == capture.OpUnreadable {
 			return c.unfollowable(t, b.Position, ch.Err)
 		}
+		if ch.Err != nil && c.deadLetters() && deadLetterable(ch) {
+			c.addStreamDead(t, ch, seqBase+int64(i), b.CommitTime.UnixMicro()) // deadletters.go
+			continue
+		}
 		if ch.Err != nil {
 			return fmt.Errorf("change of %s at %s: %w; fix: correct or delete the row at the source, then re-snapshot the table "+
-				"with `floe resnapshot --config FILE --table %s` (its new snapshot holds the row's state, and the changes before it are skipped)",
+				"with `floe resnapshot --config FILE --table %s` (its new snapshot holds the row's state, and the changes before it are skipped), "+
+				"or set pipeline.dead-letter: table to write such changes to the dead-letter table and go on",
 				t.id, b.Position, ch.Err, t.id)
 		}
 		buf, err := c.buffer(t)
@@ -239,6 +247,7 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 	if skipped > 0 {
 		c.log.Debug("skipped changes already committed", "position", b.Position.String(), "changes", skipped)
 	}
+
 	c.buffered += len(b.Changes) - skipped
 	return nil
 }
