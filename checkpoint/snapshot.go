@@ -54,8 +54,8 @@ type chunkRead struct {
 	direct  bool
 	rows    []*lakewriter.RowBatch
 	dead    []capture.Change // rows that cannot be written (dead letters)
-	bytes   int   // capture.Batch.Size of the rows as read
-	held    int64 // of the chunkBudget, freed once applied
+	bytes   int              // capture.Batch.Size of the rows as read
+	held    int64            // of the chunkBudget, freed once applied
 }
 
 func (r *chunkRead) release() {
