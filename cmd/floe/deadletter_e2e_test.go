@@ -59,31 +59,26 @@ func rowJSON(id int, amount, note string) string {
 	return fmt.Sprintf(`{"id":"%d","amount":%q,"note":%q}`, id, amount, note)
 }
 
-// snapshotRows returns the INSERTs of n rows, one in every 37 (and the
-// first, NaN) not fitting.
-func (w *dlWorkload) snapshotRows(n int) []string {
-	var out []string
-	for range n {
-		id := w.next
-		w.next++
-		w.n++
-		note := fmt.Sprintf("n%d", w.n)
-		amount := fmt.Sprintf("%d.25", w.n)
+// snapshotRows returns the statement that inserts rows 1..n (amount
+// NaN for the first and 1e30+id for every 37th, beyond decimal(38,18);
+// note "n<id>") and records them.
+func (w *dlWorkload) snapshotRows(n int) string {
+	for id := 1; id <= n; id++ {
+		note := fmt.Sprintf("n%d", id)
 		switch {
 		case id == 1:
-			amount = "NaN"
+			w.dead = append(w.dead, dlLetter{Op: "r", Row: rowJSON(id, "NaN", note), Value: "NaN"})
 		case id%37 == 0:
-			amount = fmt.Sprintf("1%030d", w.n)
-		}
-		out = append(out, fmt.Sprintf("INSERT INTO t VALUES (%d, '%s', '%s')", id, amount, note))
-		w.ids = append(w.ids, id)
-		if amount == "NaN" || strings.HasPrefix(amount, "1000") {
+			amount := fmt.Sprintf("1%030d", id)
 			w.dead = append(w.dead, dlLetter{Op: "r", Row: rowJSON(id, amount, note), Value: amount})
-		} else {
+		default:
 			w.want[id] = note
 		}
+		w.ids = append(w.ids, id)
 	}
-	return out
+	w.next, w.n = n+1, n
+	return fmt.Sprintf(`INSERT INTO t SELECT id, CASE WHEN id = 1 THEN 'NaN' WHEN id %% 37 = 0 THEN 1e30 + id ELSE id + 0.25 END, 'n' || id
+		FROM generate_series(1, %d) id`, n)
 }
 
 // step runs one random change on c and records what it must leave.
@@ -139,8 +134,7 @@ func dlEnv(t *testing.T, db string, rows int, extraPipeline string) (*pipelineEn
 		rewriteConfig(t, e, "  checkpoint-interval: 1s\n", "  checkpoint-interval: 1s\n"+extraPipeline)
 	}
 	w := newDLWorkload(uint64(time.Now().UnixNano()))
-	e.exec(append([]string{`CREATE TABLE t (id int PRIMARY KEY, amount numeric, note text)`, `ALTER TABLE t OWNER TO u_` + db},
-		w.snapshotRows(rows)...)...)
+	e.exec(`CREATE TABLE t (id int PRIMARY KEY, amount numeric, note text)`, `ALTER TABLE t OWNER TO u_`+db, w.snapshotRows(rows))
 	return e, w
 }
 
@@ -159,8 +153,20 @@ func checkDeadLetters(t *testing.T, e *pipelineEnv, w *dlWorkload) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(got) != fmt.Sprint(w.want) {
-		t.Fatalf("the table holds\n %v\nwant\n %v", got, w.want)
+	var diff []string
+	for id, note := range w.want {
+		if got[id] != note {
+			diff = append(diff, fmt.Sprintf("id %d: table %q, want %q", id, got[id], note))
+		}
+	}
+	for id, note := range got {
+		if _, ok := w.want[id]; !ok {
+			diff = append(diff, fmt.Sprintf("id %d: table %q, want none", id, note))
+		}
+	}
+	if len(diff) > 0 {
+		slices.Sort(diff)
+		t.Fatalf("the table differs in %d of %d rows:\n%s", len(diff), len(w.want), strings.Join(diff[:min(len(diff), 40)], "\n"))
 	}
 	dlq := e.sinkTable(checkpoint.DeadLetterTableName)
 	dl := dlq.Layout()
@@ -231,30 +237,41 @@ func TestDeadLettersPostgres(t *testing.T) {
 // workload runs: no dead letter is lost or written twice, and the table
 // holds exactly the changes that fit.
 func TestDeadLettersPostgresCrash(t *testing.T) {
-	e, w := dlEnv(t, "deadletters_crash", 5000, "")
+	e, w := dlEnv(t, "deadletters_crash", 40000, "")
 	c := e.conn()
 	wctx, stopWork := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var workErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		workErr = untilStopped(wctx, func(ctx context.Context) error {
-			time.Sleep(3 * time.Millisecond)
-			return w.step(ctx, c)
-		})
-	}()
+	// The workload starts once the snapshot is complete: a row changed
+	// while the snapshot reads it is read in its new version, which the
+	// workload's expectations do not follow.
+	work := func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			workErr = untilStopped(wctx, func(ctx context.Context) error {
+				time.Sleep(3 * time.Millisecond)
+				return w.step(ctx, c)
+			})
+		}()
+	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
-	const kills = 7
+	const kills = 8
 	for i := range kills {
 		appendLog(t, e, fmt.Sprintf("=== test: start %d ===", i))
 		r := e.start()
-		wait := time.Duration(100+rng.IntN(2500)) * time.Millisecond
-		if i < 2 {
+		var wait time.Duration
+		switch {
+		case i < 2:
 			waitForLog(t, e, r, "snapshot planned", " snapshot=false")
-			wait = time.Duration(20+rng.IntN(600)) * time.Millisecond
-		} else {
+			wait = time.Duration(10+rng.IntN(300)) * time.Millisecond
+		case i == 2:
+			e.waitStreaming(r)
+			work()
+			fallthrough
+		default:
 			waitForLog(t, e, r, "msg=streaming")
+			wait = time.Duration(100+rng.IntN(2500)) * time.Millisecond
 		}
 		time.Sleep(wait)
 		select {
