@@ -32,6 +32,8 @@ type dlWorkload struct {
 	dead []dlLetter     // dead letters the dead-letter table must hold
 	next int            // next id to insert
 	n    int            // counter for notes and bad values
+	// pBadScale scales the probability of a bad value (1 by default).
+	pBadScale float64
 }
 
 // dlLetter is one expected dead letter.
@@ -40,14 +42,14 @@ type dlLetter struct {
 }
 
 func newDLWorkload(seed uint64) *dlWorkload {
-	return &dlWorkload{rng: rand.New(rand.NewPCG(seed, 7)), want: map[int]string{}, next: 1}
+	return &dlWorkload{rng: rand.New(rand.NewPCG(seed, 7)), want: map[int]string{}, next: 1, pBadScale: 1}
 }
 
 // value returns the next amount: a bad one (1e30 + n: 31 integer
 // digits) with probability pBad, else a good one.
 func (w *dlWorkload) value(pBad float64) (text string, bad bool) {
 	w.n++
-	if w.rng.Float64() < pBad {
+	if w.rng.Float64() < pBad*w.pBadScale {
 		return fmt.Sprintf("1%030d", w.n), true
 	}
 	return fmt.Sprintf("%d.5", w.n), false
@@ -226,9 +228,16 @@ func TestDeadLettersPostgres(t *testing.T) {
 	e.waitCaughtUp(r, time.Minute)
 	e.stop(r)
 	checkDeadLetters(t, e, w)
+	// floe verify decodes the source's rows as the pipeline does: a row
+	// that cannot be decoded is reported, not compared.
+	out, code := e.verify()
+	if code == 0 || !strings.Contains(out, `column amount (numeric): value "`) {
+		t.Errorf("floe verify (exit %d) does not report the rows that cannot be decoded:\n%s", code, out)
+	}
+	t.Logf("floe verify exit %d: %s", code, strings.SplitN(out, "\n", 2)[0])
 
 	off, _ := dlEnv(t, "deadletters_off", 3, "  dead-letter: off\n")
-	out, code := runFloe(t, off, "run", "--config", off.config)
+	out, code = runFloe(t, off, "run", "--config", off.config)
 	expectOneLineError(t, out, code, "public.t", `column amount (numeric): value "NaN"`, "pipeline.dead-letter: table")
 }
 
