@@ -83,7 +83,6 @@ func (c *Coordinator) stream(ctx context.Context) error {
 				continue
 			}
 			inTxn, txnSeq = false, 0
-			c.endDeadTxn(b.Position) // deadletters.go
 			c.lastPos = b.Position
 			c.opts.Metrics.observeBatch(b)
 			if control {
@@ -101,8 +100,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 				timer.Reset(c.opts.Interval)
 			}
 		case <-timer.C:
-			// Inside a split transaction the cut waits for its last part,
-			// which the batch branch above then takes.
+			// Inside a split transaction the cut waits for its last part (the batch branch).
 			timer.Reset(c.opts.Interval)
 			if inTxn {
 				continue
@@ -198,6 +196,9 @@ func (c *Coordinator) startStream(ctx context.Context) (queue *batchQueue, strea
 // stops the pipeline; the dead letters of a transaction get their
 // position and identity after its last batch (endDeadTxn).
 func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
+	if !b.More {
+		defer c.endDeadTxn(b.Position) // deadletters.go; also after a part without changes
+	}
 	if len(b.Changes) == 0 {
 		return nil
 	}
