@@ -163,6 +163,7 @@ type runOpts struct {
 	control *Control     // Options.Control
 	// deadLetter is Config.DeadLetter ("": the default, table).
 	deadLetter string
+	metrics    *Metrics // Options.Metrics; nil: unregistered ones
 }
 
 // runCoordinator runs one coordinator over src until o.until holds, then
@@ -189,7 +190,7 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 		Pipeline: "p", Source: src, Catalog: cat, Router: transform.NewRouter("lake", nil), Mode: o.mode,
 		Config: Config{SnapshotMode: o.snapshot, SnapshotParallelism: 2, SnapshotChunkRows: 20,
 			Interval: o.interval, IdleCommitInterval: o.idle, DeadLetter: o.deadLetter},
-		SpillDir: t.TempDir(), Logger: log, Fencing: o.fencing, Status: o.status, Control: o.control,
+		SpillDir: t.TempDir(), Logger: log, Fencing: o.fencing, Status: o.status, Control: o.control, Metrics: o.metrics,
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

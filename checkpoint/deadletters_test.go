@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/floe-cdc/floe/capture"
@@ -139,8 +140,8 @@ func TestDeadLetters(t *testing.T) {
 	f.heal("a")
 	end := l.db.Sync()
 	src = &poisonSource{Source: l.source(cfg)}
-	status := NewStatusBoard()
-	require.NoError(t, l.run(src, runOpts{wantStream: true, until: acked(src.Source, end), status: status}))
+	status, metrics := NewStatusBoard(), NewMetrics(nil)
+	require.NoError(t, l.run(src, runOpts{wantStream: true, until: acked(src.Source, end), status: status, metrics: metrics}))
 
 	// Streamed dead letters; a's commit fails once more after them.
 	f.refuse("a")
@@ -148,12 +149,12 @@ func TestDeadLetters(t *testing.T) {
 		"INSERT INTO a VALUES (8, 'fine')", "DELETE FROM a WHERE id = 7", "UPDATE b SET v = 'b-fine' WHERE id = 1")
 	l.db.Sync()
 	src = &poisonSource{Source: l.source(cfg)}
-	err = l.run(src, runOpts{interval: time.Hour})
+	err = l.run(src, runOpts{interval: time.Hour, metrics: metrics})
 	require.ErrorContains(t, err, "injected: commit of a refused")
 	f.heal("a")
 	end = l.db.Sync()
 	src = &poisonSource{Source: l.source(cfg)}
-	require.NoError(t, l.run(src, runOpts{wantStream: true, until: acked(src.Source, end), status: status}))
+	require.NoError(t, l.run(src, runOpts{wantStream: true, until: acked(src.Source, end), status: status, metrics: metrics}))
 
 	// A transaction split into parts of two changes: its dead letters
 	// carry its final position and their order in it.
@@ -166,7 +167,7 @@ func TestDeadLetters(t *testing.T) {
 	split := cfg
 	split.MaxBatchChanges = 2
 	src = &poisonSource{Source: l.source(split)}
-	require.NoError(t, l.run(src, runOpts{interval: time.Millisecond, wantStream: true, until: acked(src.Source, end), status: status}))
+	require.NoError(t, l.run(src, runOpts{interval: time.Millisecond, wantStream: true, until: acked(src.Source, end), status: status, metrics: metrics}))
 
 	got, err := l.sinkRows("a")
 	require.NoError(t, err)
@@ -192,6 +193,7 @@ func TestDeadLetters(t *testing.T) {
 	}
 	require.Equal(t, want, rows)
 	require.Equal(t, int64(6), marks.Tables["s.a"].Count)
+	require.Equal(t, 5.0, testutil.ToFloat64(metrics.DeadLetters.WithLabelValues("s.a")), "the dead letters the runs sharing the metrics wrote")
 	require.NotContains(t, marks.Tables, "s.b")
 	st, ok := status.Load()
 	require.True(t, ok)
