@@ -420,6 +420,33 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 		}
 		return row, nil
 	}
+	changes, err := rowChanges(t, e, decode)
+	if err != nil {
+		return fmt.Errorf("binlog event %s of %s: %w", h.EventType, t.id, err)
+	}
+	for _, ch := range changes {
+		if err := st.add(ctx, h, ch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rowChanges turns the images of rows event e of table t into changes,
+// each image decoded by decode. A value decode rejects (a
+// *schema.ValueError) does not fail the event: its change carries the
+// error and the row as the binlog holds it (capture.Change.Raw: the new
+// image, a delete's old one), and no images.
+func rowChanges(t *table, e *replication.RowsEvent, decode func([]any) (schema.Row, error)) ([]capture.Change, error) {
+	var out []capture.Change
+	dead := func(op capture.Op, err error, raw []any) error {
+		var verr *schema.ValueError
+		if !errors.As(err, &verr) {
+			return err
+		}
+		out = append(out, capture.Change{Table: t.id, Op: op, Schema: t.layout, Err: err, Raw: rawBinlogRow(t, raw)})
+		return nil
+	}
 	switch e.Type() {
 	case replication.EnumRowsEventTypeInsert, replication.EnumRowsEventTypeDelete:
 		op := capture.OpInsert
@@ -429,37 +456,39 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 		for _, raw := range e.Rows {
 			row, err := decode(raw)
 			if err != nil {
-				return err
+				if err := dead(op, err, raw); err != nil {
+					return nil, err
+				}
+				continue
 			}
 			ch := capture.Change{Table: t.id, Op: op, Schema: t.layout, After: row}
 			if op == capture.OpDelete {
 				ch.Before, ch.After = row, nil
 			}
-			if err := st.add(ctx, h, ch); err != nil {
-				return err
-			}
+			out = append(out, ch)
 		}
 	case replication.EnumRowsEventTypeUpdate:
 		if len(e.Rows)%2 != 0 {
-			return fmt.Errorf("binlog update event of %s has %d images, want pairs", t.id, len(e.Rows))
+			return nil, fmt.Errorf("%d images, want pairs", len(e.Rows))
 		}
 		for i := 0; i < len(e.Rows); i += 2 {
 			before, err := decode(e.Rows[i])
+			var after schema.Row
+			if err == nil {
+				after, err = decode(e.Rows[i+1])
+			}
 			if err != nil {
-				return err
+				if err := dead(capture.OpUpdate, err, e.Rows[i+1]); err != nil {
+					return nil, err
+				}
+				continue
 			}
-			after, err := decode(e.Rows[i+1])
-			if err != nil {
-				return err
-			}
-			if err := st.add(ctx, h, capture.Change{Table: t.id, Op: capture.OpUpdate, Schema: t.layout, Before: before, After: after}); err != nil {
-				return err
-			}
+			out = append(out, capture.Change{Table: t.id, Op: capture.OpUpdate, Schema: t.layout, Before: before, After: after})
 		}
 	default:
-		return fmt.Errorf("binlog event %s of %s is not a rows event Floe knows", h.EventType, t.id)
+		return nil, errors.New("not a rows event Floe knows")
 	}
-	return nil
+	return out, nil
 }
 
 // add appends ch to the open transaction, emitting a part first when the
