@@ -228,8 +228,11 @@ func (c *Coordinator) recoverDeadLetters(ctx context.Context) error {
 		}
 		q.table = tbl
 		props, err := tbl.LatestProps(ctx, ledger.DeadLettersOf(c.opts.Pipeline))
-		if err != nil || props == nil {
-			return err
+		if err != nil {
+			return fmt.Errorf("dead-letter table %s: %w", q.ident, err)
+		}
+		if props == nil {
+			continue // only other pipelines' dead letters
 		}
 		d, err := ledger.ParseDeadLetters(props[ledger.PropDeadLetters])
 		if err != nil {
