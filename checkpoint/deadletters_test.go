@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -93,8 +94,14 @@ type dlqRow struct {
 
 func readDLQ(t *testing.T, cat *lakewriter.Catalog) ([]dlqRow, ledger.DeadLetters) {
 	t.Helper()
+	return readDLQIn(t, cat, "lake")
+}
+
+// readDLQIn reads the dead-letter table of namespace ns.
+func readDLQIn(t *testing.T, cat *lakewriter.Catalog, ns string) ([]dlqRow, ledger.DeadLetters) {
+	t.Helper()
 	ctx := context.Background()
-	tbl, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: "lake", Name: DeadLetterTableName})
+	tbl, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: ns, Name: DeadLetterTableName})
 	require.NoError(t, err)
 	l := tbl.Layout()
 	var rows []dlqRow
@@ -229,4 +236,49 @@ func TestDeadLettersOff(t *testing.T) {
 	require.Less(t, l.committed("a"), pos)
 	_, err = l.cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: "lake", Name: DeadLetterTableName})
 	require.ErrorIs(t, err, lakewriter.ErrNoSuchTable)
+}
+
+// TestDeadLettersNamespaces: tables routed to two namespaces write their
+// dead letters to the dead-letter table of their own namespace, each
+// with its own marks; a crash window on one table (its dead letters
+// landed, its commit did not) is found from its namespace's table while
+// the other namespace has no commit of the pipeline past it.
+func TestDeadLettersNamespaces(t *testing.T) {
+	t.Parallel()
+	l := newLake(t, transform.Upsert, "a", "b")
+	routes := []transform.Route{{Source: regexp.MustCompile(`s\.b`), Namespace: "other"}}
+	cfg := memsource.Config{OnAck: func(capture.Position) {}}
+	l.exec(inserts("a", "ok", 1)...)
+	l.exec(inserts("b", "ok", 1)...)
+	end := l.db.Sync()
+	src := &poisonSource{Source: l.source(cfg)}
+	require.NoError(t, l.run(src, runOpts{wantStream: true, until: acked(src.Source, end), routes: routes}))
+
+	f := l.faults()
+	f.refuse("b")
+	l.exec("INSERT INTO a VALUES (2, 'bad-a')", "INSERT INTO b VALUES (2, 'bad-b')", "INSERT INTO b VALUES (3, 'fine')")
+	l.db.Sync()
+	src = &poisonSource{Source: l.source(cfg)}
+	require.ErrorContains(t, l.run(src, runOpts{interval: time.Hour, routes: routes}), "injected: commit of b refused")
+	f.heal("b")
+	l.exec("INSERT INTO b VALUES (4, 'bad-b2')")
+	end = l.db.Sync()
+	src = &poisonSource{Source: l.source(cfg)}
+	require.NoError(t, l.run(src, runOpts{wantStream: true, until: acked(src.Source, end), routes: routes}))
+
+	rowsA, marksA := readDLQIn(t, l.cat, "lake")
+	rowsB, marksB := readDLQIn(t, l.cat, "other")
+	require.Len(t, rowsA, 1)
+	require.Equal(t, `{"id":"2","v":"bad-a"}`, rowsA[0].Row)
+	require.Len(t, rowsB, 2, "b's dead letters once each: %v", rowsB)
+	require.Equal(t, `{"id":"2","v":"bad-b"}`, rowsB[0].Row)
+	require.Equal(t, `{"id":"4","v":"bad-b2"}`, rowsB[1].Row)
+	require.Equal(t, map[string]int64{"s.a": 1}, map[string]int64{"s.a": marksA.Tables["s.a"].Count})
+	require.NotContains(t, marksA.Tables, "s.b")
+	require.Equal(t, int64(2), marksB.Tables["s.b"].Count)
+	tbl, err := l.cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: "other", Name: "b"})
+	require.NoError(t, err)
+	ids := map[int64]bool{}
+	require.NoError(t, tbl.Scan(context.Background(), func(r schema.Row) error { ids[r[0].(int64)] = true; return nil }))
+	require.Equal(t, map[int64]bool{1: true, 3: true}, ids)
 }
