@@ -226,6 +226,9 @@ func (c *Coordinator) recoverDeadLetters(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("dead-letter table: %w", err)
 		}
+		if err := c.claimDLQ(ctx, tbl); err != nil {
+			return err
+		}
 		q.table = tbl
 		props, err := tbl.LatestProps(ctx, ledger.DeadLettersOf(c.opts.Pipeline))
 		if err != nil {
@@ -299,6 +302,32 @@ func (c *Coordinator) findUnaccounted(ctx context.Context, q *dlqState) error {
 	return nil
 }
 
+// claimDLQ claims a dead-letter table for the run's epoch, as claim does
+// the run's tables (unless an earlier attempt of the run claimed it), so
+// that the dead-letter commits of an older run of the pipeline, which are
+// fenced like its table commits, are refused from here on: a run whose
+// table commits would be refused cannot add dead letters the new run
+// writes again.
+func (c *Coordinator) claimDLQ(ctx context.Context, tbl *lakewriter.Table) error {
+	f := c.opts.Fencing
+	own, err := tbl.Epoch(ctx, c.opts.Pipeline)
+	if err != nil {
+		return fmt.Errorf("dead-letter table %s: %w", tbl.Ident(), err)
+	}
+	if own.Epoch == c.epoch && own.Claim != nil && own.Claim.Run == f.Run {
+		return nil
+	}
+	_, err = tbl.Commit(ctx, lakewriter.Commit{
+		Props: ledger.Claim{Pipeline: c.opts.Pipeline, Epoch: c.epoch, Run: f.Run}.Props(),
+		Token: ledger.PropClaim,
+		Fence: &lakewriter.Fence{Pipeline: c.opts.Pipeline, Epoch: c.epoch, Claim: true},
+	})
+	if err != nil {
+		return fmt.Errorf("claim %s for epoch %d: %w", tbl.Ident(), c.epoch, err)
+	}
+	return nil
+}
+
 // sinkNamespaces lists the sink namespaces of the captured tables.
 func (c *Coordinator) sinkNamespaces() []string {
 	seen := map[string]bool{}
@@ -336,6 +365,9 @@ func (c *Coordinator) commitDLQ(ctx context.Context, q *dlqState, tables []*tabl
 		if err != nil {
 			return fmt.Errorf("dead-letter table: %w", err)
 		}
+		if err := c.claimDLQ(ctx, tbl); err != nil {
+			return err
+		}
 		q.table = tbl
 	}
 	marks := maps.Clone(q.marks)
@@ -360,6 +392,7 @@ func (c *Coordinator) commitDLQ(ctx context.Context, q *dlqState, tables []*tabl
 		},
 		Props: d.Props(c.epoch, checkpoint),
 		Token: ledger.PropDeadLettersCommit,
+		Fence: c.fence(),
 	})
 	if err != nil {
 		return fmt.Errorf("commit %d dead letters to %s (checkpoint %d): %w", len(rows), q.ident, checkpoint, err)

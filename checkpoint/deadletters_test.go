@@ -209,6 +209,14 @@ func TestDeadLetters(t *testing.T) {
 			require.Equal(t, int64(6), tl.DeadLetters)
 		}
 	}
+	// The dead-letter table is claimed by the run's epoch, so an older
+	// run's dead-letter commits are fenced as its table commits are.
+	dlq, err := l.cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: "lake", Name: DeadLetterTableName})
+	require.NoError(t, err)
+	own, err := dlq.Epoch(context.Background(), "p")
+	require.NoError(t, err)
+	require.NotNil(t, own.Claim)
+	require.Equal(t, l.fencing.epoch, own.Epoch)
 	b, err := json.Marshal(marks)
 	require.NoError(t, err)
 	t.Logf("marks: %s", b)
