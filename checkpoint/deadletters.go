@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/apache/iceberg-go"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/transform"
 )
 
 // What a pipeline does with a change it cannot write to its table (a
@@ -151,9 +153,12 @@ func (c *Coordinator) addChunkDead(t *tableRun, b capture.Batch, dead []capture.
 	for i, ch := range dead {
 		d := newDeadLetter(ch, pos, b.CommitTime.UnixMicro())
 		var verr *schema.ValueError
-		if errors.As(ch.Err, &verr) && verr.Key != "" {
+		switch {
+		case errors.As(ch.Err, &verr) && verr.Key != "":
 			d.id = "r " + verr.Key
-		} else {
+		case ch.After != nil && ch.Schema != nil && len(ch.Schema.Key) > 0:
+			d.id = "r " + rowKeyText(ch.Schema, ch.After)
+		default:
 			d.id = fmt.Sprintf("r chunk %d row %d", b.Chunk.Index, i)
 		}
 		if t.deadSkip[d.id] {
@@ -161,6 +166,48 @@ func (c *Coordinator) addChunkDead(t *tableRun, b capture.Batch, dead []capture.
 		}
 		t.dead = append(t.dead, d)
 	}
+}
+
+// unplaceable reports whether err, Buffer.Apply's error for *ch, makes
+// the change a dead letter: the sink table cannot hold it as the
+// schema-change behavior left it (*transform.PlaceError; the buffer is
+// unchanged) and dead letters are on. It then gives *ch the error and
+// its decoded row as text (Raw), in place of the row as the source sent
+// it, which capture no longer has.
+func (c *Coordinator) unplaceable(t *tableRun, ch *capture.Change, err error) bool {
+	var pe *transform.PlaceError
+	if !c.deadLetters() || !errors.As(err, &pe) {
+		return false
+	}
+	ch.Err = fmt.Errorf("change of %s cannot be placed in its Iceberg table: %w", t.id, err)
+	img := ch.After
+	if ch.Op == capture.OpDelete {
+		img = ch.Before
+	}
+	ch.Raw = nil
+	if ch.Schema != nil && len(img) == len(ch.Schema.Columns) {
+		for i, col := range ch.Schema.Columns {
+			if schema.IsUnchanged(img[i]) {
+				continue
+			}
+			v := capture.RawValue{Column: col.Name}
+			if img[i] != nil {
+				s := schema.FormatValue(img[i], col.Type)
+				v.Text = &s
+			}
+			ch.Raw = append(ch.Raw, v)
+		}
+	}
+	return true
+}
+
+// rowKeyText names row's key as a value error does ("id=5", "a=x, b=7").
+func rowKeyText(l *schema.Table, row schema.Row) string {
+	parts := make([]string, len(l.Key))
+	for i, k := range l.Key {
+		parts[i] = l.Columns[k].Name + "=" + schema.FormatValue(row[k], l.Columns[k].Type)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // splitDead separates the changes of a snapshot chunk that cannot be

@@ -406,6 +406,10 @@ func (c *Coordinator) applyChunk(ctx context.Context, r chunkRead) error {
 		for i, ch := range b.Changes {
 			meta.Seq = int64(i)
 			if err := buf.Apply(ch, meta); err != nil {
+				if c.unplaceable(t, &ch, err) { // deadletters.go
+					r.dead = append(r.dead, ch)
+					continue
+				}
 				return fmt.Errorf("chunk %d of %s: %w", b.Chunk.Index, t.id, err)
 			}
 		}

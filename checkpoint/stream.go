@@ -241,6 +241,10 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 		meta.Converging = t.convergeUntil != nil && b.Position.Compare(t.convergeUntil) <= 0
 		ch.Schema = t.fit(ch.Schema)
 		if err := buf.Apply(ch, meta); err != nil {
+			if c.unplaceable(t, &ch, err) { // deadletters.go
+				c.addStreamDead(t, ch, meta.Seq, meta.CommitMicros)
+				continue
+			}
 			return fmt.Errorf("apply %s change at %s: %w", t.id, b.Position, err)
 		}
 		c.opts.Metrics.Changes.WithLabelValues(t.id.String(), ch.Op.String()).Inc()

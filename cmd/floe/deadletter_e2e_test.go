@@ -303,3 +303,59 @@ func TestDeadLettersPostgresCrash(t *testing.T) {
 	e.stop(r)
 	checkDeadLetters(t, e, w)
 }
+
+// TestDeadLettersSchemaChangeIgnore: under schema-change-behavior ignore
+// a column widened at the source (int -> bigint) keeps its Iceberg type,
+// and a change whose value no longer fits it is a dead letter (its row
+// as decoded, and the error naming the column and value); the pipeline
+// goes on and the table holds every other change, the updated row as it
+// was before.
+func TestDeadLettersSchemaChangeIgnore(t *testing.T) {
+	e := newPipelineEnv(t, "dl_ignore", `public\.t`, "upsert", "")
+	rewriteConfig(t, e, "pipeline:\n", "pipeline:\n  schema-change-behavior: ignore\n")
+	e.exec(`CREATE TABLE t (id int PRIMARY KEY, d int, note text)`, `INSERT INTO t VALUES (1, 10, 'one'), (2, 20, 'two')`,
+		"ALTER TABLE t OWNER TO u_dl_ignore")
+	r := e.start()
+	e.waitStreaming(r)
+	e.exec(`ALTER TABLE t ALTER COLUMN d TYPE bigint`,
+		`UPDATE t SET d = 3000000000, note = 'wide' WHERE id = 1`,
+		`INSERT INTO t VALUES (3, 3000000001, 'wide too')`,
+		`INSERT INTO t VALUES (4, 40, 'four')`, `UPDATE t SET d = 21 WHERE id = 2`)
+	e.waitCaughtUp(r, time.Minute)
+	e.stop(r)
+
+	ctx := context.Background()
+	tbl := e.sinkTable("t")
+	l := tbl.Layout()
+	if typ := l.Columns[l.Index("d")].Type.String(); typ != "int" {
+		t.Fatalf("column d is %s in Iceberg, want int (ignore)", typ)
+	}
+	got := map[int32]string{}
+	if err := tbl.Scan(ctx, func(row schema.Row) error {
+		got[row[l.Index("id")].(int32)] = fmt.Sprintf("%v %v", row[l.Index("d")], row[l.Index("note")])
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[int32]string{1: "10 one", 2: "21 two", 4: "40 four"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("the table holds %v, want %v", got, want)
+	}
+	dlq := e.sinkTable(checkpoint.DeadLetterTableName)
+	dl := dlq.Layout()
+	var letters []string
+	if err := dlq.Scan(ctx, func(row schema.Row) error {
+		errText := row[dl.Index("error")].(string)
+		if !strings.Contains(errText, "column d: value 300000000") || !strings.Contains(errText, "does not fit in int") {
+			t.Errorf("error %q does not name the column and value", errText)
+		}
+		letters = append(letters, fmt.Sprintf("%s %s", row[dl.Index("op")], row[dl.Index("row_json")]))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(letters)
+	want := []string{`c {"id":"3","d":"3000000001","note":"wide too"}`, `u {"id":"1","d":"3000000000","note":"wide"}`}
+	if fmt.Sprint(letters) != fmt.Sprint(want) {
+		t.Fatalf("the dead-letter table holds\n%s\nwant\n%s", strings.Join(letters, "\n"), strings.Join(want, "\n"))
+	}
+}
