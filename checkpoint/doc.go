@@ -80,8 +80,8 @@
 //     Under evolve, try_evolve and ignore the buffers leave out change
 //     columns the sink lacks, and under try_evolve and ignore write a
 //     wider change column's values in the sink's type only when they fit
-//     exactly (transform.BufferOptions): a value that does not stops the
-//     pipeline, never written;
+//     exactly (transform.BufferOptions): a value that does not is never
+//     written (a dead letter, or a stop under pipeline.dead-letter off);
 //   - with Options.Registry set, a sink layout is registered (its Avro
 //     schema, schema/registry) before its Iceberg table is created or
 //     evolved, under the subject Options.Subjects names; the
@@ -151,7 +151,10 @@
 //     otherwise a value error (a *schema.ValueError) is a dead letter
 //     under Config.DeadLetter table (the default; deadletters.go), and
 //     anything else, or any such change under off, stops the run naming
-//     the table, the value and the fix. Dead letters of a checkpoint are
+//     the table, the value and the fix; so is a change the buffer cannot
+//     place (transform.PlaceError: schema-change-behavior try_evolve or
+//     ignore and a value that does not fit the narrower sink column),
+//     with its decoded row as text. Dead letters of a checkpoint are
 //     appended to <namespace>._floe_dead_letters (DeadLetterLayout) before
 //     any table of the checkpoint commits; that commit records per source
 //     table the checkpoint and position its newest dead letters belong to
