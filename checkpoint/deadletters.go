@@ -34,19 +34,6 @@ const (
 // namespace that has dead letters.
 const DeadLetterTableName = "_floe_dead_letters"
 
-// Columns of the dead-letter table, in order.
-const (
-	dlPipeline = iota
-	dlSourceTable
-	dlPosition
-	dlOp
-	dlRowJSON
-	dlError
-	dlCapturedAt
-	dlCheckpoint
-	dlID
-)
-
 // DeadLetterLayout is the layout of a dead-letter table: the pipeline,
 // the source table, the source position of the change (its transaction's
 // final position; for a snapshot row the position the snapshot is read
