@@ -290,3 +290,42 @@ func TestDeadLettersNamespaces(t *testing.T) {
 	require.NoError(t, tbl.Scan(context.Background(), func(r schema.Row) error { ids[r[0].(int64)] = true; return nil }))
 	require.Equal(t, map[int64]bool{1: true, 3: true}, ids)
 }
+
+// TestDeadLettersChangelog: in changelog mode a dead change is not
+// logged; every other change is, once, and the dead-letter table holds
+// the dead ones once each across a failed commit (a delete whose old
+// image cannot be decoded is one of them).
+func TestDeadLettersChangelog(t *testing.T) {
+	t.Parallel()
+	l := newLake(t, transform.Changelog, "a")
+	cfg := memsource.Config{OnAck: func(capture.Position) {}}
+	l.exec(inserts("a", "ok", 1, 2)...)
+	l.exec(inserts("a", "bad-snap", 3)...)
+	end := l.db.Sync()
+	src := &poisonSource{Source: l.source(cfg)}
+	require.NoError(t, l.run(src, runOpts{wantStream: true, until: acked(src.Source, end)}))
+
+	f := l.faults()
+	f.refuse("a")
+	l.exec("UPDATE a SET v = 'bad-u' WHERE id = 1", "UPDATE a SET v = 'good' WHERE id = 2", "DELETE FROM a WHERE id = 3")
+	l.db.Sync()
+	src = &poisonSource{Source: l.source(cfg)}
+	require.ErrorContains(t, l.run(src, runOpts{interval: time.Hour}), "injected: commit of a refused")
+	f.heal("a")
+	end = l.db.Sync()
+	src = &poisonSource{Source: l.source(cfg)}
+	require.NoError(t, l.run(src, runOpts{wantStream: true, until: acked(src.Source, end)}))
+
+	got, err := l.sinkRows("a") // folded; a change logged twice fails
+	require.NoError(t, err)
+	require.Equal(t, map[int64]string{1: "ok", 2: "good"}, got)
+	log, err := l.scanLog("a")
+	require.NoError(t, err)
+	require.Len(t, log, 3, "r 1, r 2, u 2 (the delete of 3 carries its bad old image: a dead letter too): %v", log)
+	rows, _ := readDLQ(t, l.cat)
+	var ops []string
+	for _, r := range rows {
+		ops = append(ops, r.Op+" "+r.Row)
+	}
+	require.Equal(t, []string{`d {"id":"3","v":"bad-snap"}`, `r {"id":"3","v":"bad-snap"}`, `u {"id":"1","v":"bad-u"}`}, ops)
+}
