@@ -70,7 +70,9 @@ type Change struct {
 	// Raw is set on a change whose value could not be decoded (Err is a
 	// *schema.ValueError): the row as the source sent it (the new image
 	// of an insert, update or snapshot read; the old image of a delete),
-	// so that a consumer can keep it as a dead letter. nil otherwise.
+	// so that a consumer can keep it as a dead letter. nil otherwise. An
+	// old image whose only undecodable values are outside the key does
+	// not make its change one: Before is then key-only (BeforeKeyOnly).
 	Raw RawRow
 }
 

@@ -41,7 +41,9 @@ func decodeTuple(t *table, td *pglogrepl.TupleData) (schema.Row, error) {
 
 // decodeUpdate builds an OpUpdate change. A 'K' old tuple gives a key-only
 // Before; an 'O' old tuple (REPLICA IDENTITY FULL) a full one, from which
-// unchanged After values are filled.
+// unchanged After values are filled. An 'O' old tuple with a value that
+// cannot be decoded gives a key-only Before when its key decodes (the
+// update that corrects such a row applies).
 func decodeUpdate(t *table, m *pglogrepl.UpdateMessage) (capture.Change, error) {
 	after, err := decodeTuple(t, m.NewTuple)
 	if err != nil {
@@ -60,6 +62,8 @@ func decodeUpdate(t *table, m *pglogrepl.UpdateMessage) (capture.Change, error) 
 					after[i] = ch.Before[i]
 				}
 			}
+		} else if ch.Before, err = oldKey(t, m.OldTuple, err); err == nil {
+			ch.BeforeKeyOnly = true // the old row held a value that cannot be decoded; the new one can
 		}
 	}
 	if err != nil {

@@ -1,9 +1,12 @@
 package postgres
 
 import (
+	"errors"
+
 	"github.com/jackc/pglogrepl"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
 )
 
 // rawTuple is a pgoutput tuple as the server sent it (capture.RawRow):
@@ -53,4 +56,28 @@ func hexString(b []byte) string {
 		out[2*i], out[2*i+1] = digits[c>>4], digits[c&15]
 	}
 	return string(out)
+}
+
+// oldKey decodes the key columns of an old tuple td (REPLICA IDENTITY
+// FULL) whose full decode failed with err: a row with only the key set,
+// when err is a *schema.ValueError and the key decodes, so that a delete,
+// or an update that corrects the row, still applies by key; else err.
+func oldKey(t *table, td *pglogrepl.TupleData, err error) (schema.Row, error) {
+	var verr *schema.ValueError
+	if !errors.As(err, &verr) || td == nil || len(td.Columns) != len(t.decoders) {
+		return nil, err
+	}
+	row := make(schema.Row, len(td.Columns))
+	for _, k := range t.layout.Key {
+		c := td.Columns[k]
+		if c.DataType != pglogrepl.TupleDataTypeText {
+			return nil, err
+		}
+		v, kerr := t.decoders[k](c.Data)
+		if kerr != nil {
+			return nil, err
+		}
+		row[k] = v
+	}
+	return row, nil
 }

@@ -359,3 +359,48 @@ func TestDeadLettersSchemaChangeIgnore(t *testing.T) {
 		t.Fatalf("the dead-letter table holds\n%s\nwant\n%s", strings.Join(letters, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestDeadLettersPostgresCorrected: on a table with REPLICA IDENTITY FULL
+// (old images carry every column), an update that corrects a row whose
+// old value cannot be decoded applies by the old image's key, and so does
+// a delete of such a row; only the changes whose new values cannot be
+// decoded are dead letters.
+func TestDeadLettersPostgresCorrected(t *testing.T) {
+	e := newPipelineEnv(t, "dl_corrected", `public\.t`, "upsert", "")
+	e.exec(`CREATE TABLE t (id int PRIMARY KEY, amount numeric, note text)`, `ALTER TABLE t REPLICA IDENTITY FULL`,
+		`INSERT INTO t VALUES (1, 1.5, 'one'), (2, 2.5, 'two'), (3, 3.5, 'three')`, "ALTER TABLE t OWNER TO u_dl_corrected")
+	r := e.start()
+	e.waitStreaming(r)
+	e.exec(`UPDATE t SET amount = 'NaN', note = 'nan' WHERE id IN (1, 2)`,
+		`UPDATE t SET amount = 1.25, note = 'corrected' WHERE id = 1`, `DELETE FROM t WHERE id = 2`)
+	e.waitCaughtUp(r, time.Minute)
+	e.stop(r)
+
+	ctx := context.Background()
+	tbl := e.sinkTable("t")
+	l := tbl.Layout()
+	got := map[int32]string{}
+	if err := tbl.Scan(ctx, func(row schema.Row) error {
+		got[row[l.Index("id")].(int32)] = row[l.Index("note")].(string)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[int32]string{1: "corrected", 3: "three"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("the table holds %v, want %v", got, want)
+	}
+	dlq := e.sinkTable(checkpoint.DeadLetterTableName)
+	dl := dlq.Layout()
+	var letters []string
+	if err := dlq.Scan(ctx, func(row schema.Row) error {
+		letters = append(letters, row[dl.Index("op")].(string)+" "+row[dl.Index("row_json")].(string))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(letters)
+	want := []string{`u {"id":"1","amount":"NaN","note":"nan"}`, `u {"id":"2","amount":"NaN","note":"nan"}`}
+	if fmt.Sprint(letters) != fmt.Sprint(want) {
+		t.Fatalf("the dead-letter table holds\n%s\nwant\n%s", strings.Join(letters, "\n"), strings.Join(want, "\n"))
+	}
+}

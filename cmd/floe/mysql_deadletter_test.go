@@ -16,7 +16,8 @@ import (
 // default) written while floe run streams, by an insert and an update,
 // are dead letters: the pipeline goes on, the table holds every other
 // change (the updated row as it was before), and the dead-letter table
-// holds each once with the row as the binlog has it and the error.
+// holds each once with the row as the binlog has it and the error. An
+// update correcting the row, and a delete, apply by the old image's key.
 func TestMySQLDeadLetters(t *testing.T) {
 	e := newMySQLEnv(t, "my_deadletters", "upsert", "")
 	db := e.db
@@ -28,7 +29,11 @@ func TestMySQLDeadLetters(t *testing.T) {
 	e.sql(zero(`INSERT INTO visits VALUES (2, '0000-00-00', 'zero')`),
 		`INSERT INTO visits VALUES (3, '2024-03-04', 'third')`,
 		zero(`UPDATE visits SET d = '0000-00-00', note = 'zeroed' WHERE id = 1`),
-		`UPDATE visits SET d = '2024-05-06', note = 'moved' WHERE id = 3`)
+		`UPDATE visits SET d = '2024-05-06', note = 'moved' WHERE id = 3`,
+		// Correcting the rows: the old images hold the zero date, the
+		// new one and the delete's key do not need it.
+		`UPDATE visits SET d = '2024-07-08', note = 'corrected' WHERE id = 1`, `DELETE FROM visits WHERE id = 2`,
+		zero(`INSERT INTO visits VALUES (4, '0000-00-00', 'gone')`), `DELETE FROM visits WHERE id = 3`)
 	e.waitCaughtUp(r, time.Minute)
 	e.stop(r)
 
@@ -42,7 +47,7 @@ func TestMySQLDeadLetters(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if want := map[int32]string{1: "2024-01-02 first", 3: "2024-05-06 moved"}; fmt.Sprint(got) != fmt.Sprint(want) {
+	if want := map[int32]string{1: "2024-07-08 corrected"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("the table holds %v, want %v", got, want)
 	}
 	dlq := e.sinkTable(checkpoint.DeadLetterTableName)
@@ -59,7 +64,8 @@ func TestMySQLDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	sort.Strings(letters)
-	want := []string{db + `.visits c {"id":"2","d":"0000-00-00","note":"zero"}`, db + `.visits u {"id":"1","d":"0000-00-00","note":"zeroed"}`}
+	want := []string{db + `.visits c {"id":"2","d":"0000-00-00","note":"zero"}`, db + `.visits c {"id":"4","d":"0000-00-00","note":"gone"}`,
+		db + `.visits u {"id":"1","d":"0000-00-00","note":"zeroed"}`}
 	if fmt.Sprint(letters) != fmt.Sprint(want) {
 		t.Fatalf("the dead-letter table holds\n%s\nwant\n%s", strings.Join(letters, "\n"), strings.Join(want, "\n"))
 	}
