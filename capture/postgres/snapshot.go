@@ -401,6 +401,19 @@ func (s *Source) EndSnapshot(ctx context.Context) error {
 // ScanTable reads the whole table in key order in its own REPEATABLE READ
 // transaction, decoding values exactly as the snapshot and the stream do.
 func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error) error {
+	return s.scanTable(ctx, id, fn, nil)
+}
+
+// ScanTableUndecodable is ScanTable, handing a row with a value that
+// cannot be decoded to bad with its key (capture.UndecodableScanner).
+func (s *Source) ScanTableUndecodable(ctx context.Context, id capture.TableID, fn func(schema.Row) error,
+	bad func(key schema.Row, err error) error) error {
+	return s.scanTable(ctx, id, fn, bad)
+}
+
+// scanTable is ScanTable; with bad set, a row with a value that cannot be
+// decoded goes to bad with its decoded key instead of ending the scan.
+func (s *Source) scanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error, bad func(key schema.Row, err error) error) error {
 	t, err := s.tables.Lookup(ctx, s.Discover, id)
 	if err != nil {
 		return err
@@ -414,8 +427,18 @@ func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(sche
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", id, err)
 	}
+	var onBad func(error, capture.RawRow) error
+	if bad != nil {
+		onBad = func(err error, raw capture.RawRow) error {
+			key, kerr := rawKey(t, raw)
+			if kerr != nil {
+				return err
+			}
+			return bad(key, err)
+		}
+	}
 	err = inRepeatableRead(ctx, c, func(c *pgx.Conn, _ time.Time) error {
-		if err := readRows(ctx, c.PgConn(), t, sql, nil, nil, fn, nil); err != nil {
+		if err := readRows(ctx, c.PgConn(), t, sql, nil, nil, fn, onBad); err != nil {
 			return err
 		}
 		// The rows are in the layout of the transaction's snapshot,
