@@ -206,6 +206,14 @@ func checkDeadLetters(t *testing.T, e *pipelineEnv, w *dlWorkload) {
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || len(st.Tables) != 1 || st.Tables[0].DeadLetters != int64(len(w.dead)) {
 		t.Errorf("floe status --json (exit %d) does not count %d dead letters:\n%s", code, len(w.dead), out)
 	}
+	// floe verify leaves the source rows that cannot be decoded out (on
+	// both sides) and finds the rest equal.
+	out, code = e.verify()
+	if code != 0 || !strings.Contains(out, "OK ") || !strings.Contains(out, "source rows with values that cannot be decoded left out") {
+		t.Errorf("floe verify (exit %d) does not find the table equal with the dead-lettered rows left out:\n%s", code, out)
+	}
+	t.Logf("floe verify exit %d: %s", code, strings.SplitN(out, "\n", 2)[0])
+
 }
 
 // TestDeadLettersPostgres: a plain numeric column holding values
@@ -228,16 +236,8 @@ func TestDeadLettersPostgres(t *testing.T) {
 	e.waitCaughtUp(r, time.Minute)
 	e.stop(r)
 	checkDeadLetters(t, e, w)
-	// floe verify leaves the source rows that cannot be decoded out (on
-	// both sides) and finds the rest equal.
-	out, code := e.verify()
-	if code != 0 || !strings.Contains(out, "OK ") || !strings.Contains(out, "source rows with values that cannot be decoded left out") {
-		t.Errorf("floe verify (exit %d) does not find the table equal with the dead-lettered rows left out:\n%s", code, out)
-	}
-	t.Logf("floe verify exit %d: %s", code, strings.SplitN(out, "\n", 2)[0])
-
 	off, _ := dlEnv(t, "deadletters_off", 3, "  dead-letter: off\n")
-	out, code = runFloe(t, off, "run", "--config", off.config)
+	out, code := runFloe(t, off, "run", "--config", off.config)
 	expectOneLineError(t, out, code, "public.t", `column amount (numeric): value "NaN"`, "pipeline.dead-letter: table")
 }
 
