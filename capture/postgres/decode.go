@@ -72,6 +72,23 @@ func decodeUpdate(t *table, m *pglogrepl.UpdateMessage) (capture.Change, error) 
 	return ch, nil
 }
 
+// decodeDelete builds an OpDelete change. An 'O' old tuple (REPLICA
+// IDENTITY FULL) with a value that cannot be decoded gives a key-only
+// Before when its key decodes; a key that cannot be decoded is the
+// error, with the tuple as sent (Raw).
+func decodeDelete(t *table, m *pglogrepl.DeleteMessage) (capture.Change, error) {
+	before, err := decodeTuple(t, m.OldTuple)
+	keyOnly := m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey
+	if err != nil && !keyOnly {
+		before, err = oldKey(t, m.OldTuple, err)
+		keyOnly = true
+	}
+	if err != nil {
+		return capture.Change{Raw: rawTuple(t, m.OldTuple)}, err
+	}
+	return capture.Change{Op: capture.OpDelete, Before: before, BeforeKeyOnly: keyOnly}, nil
+}
+
 // tupleText is the text of column k of td, nil unless sent as text.
 func tupleText(td *pglogrepl.TupleData, k int) []byte {
 	if c := td.Columns[k]; c.DataType == pglogrepl.TupleDataTypeText {

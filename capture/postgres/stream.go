@@ -383,16 +383,7 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 		})
 	case *pglogrepl.DeleteMessage:
 		return st.change(ctx, m.RelationID, capture.OpDelete, func(t *table) (capture.Change, error) {
-			before, err := decodeTuple(t, m.OldTuple)
-			keyOnly := m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey
-			if err != nil && !keyOnly {
-				before, err = oldKey(t, m.OldTuple, err)
-				keyOnly = true
-			}
-			if err != nil {
-				return capture.Change{Raw: rawTuple(t, m.OldTuple)}, err
-			}
-			return capture.Change{Op: capture.OpDelete, Before: before, BeforeKeyOnly: keyOnly}, nil
+			return decodeDelete(t, m)
 		})
 	case *pglogrepl.TruncateMessage:
 		for _, id := range m.RelationIDs {
