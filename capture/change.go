@@ -67,6 +67,13 @@ type Change struct {
 	// Position already holds the change's effect and skips it; any other
 	// consumer must stop with Err.
 	Err error
+	// Raw is set on a change whose value could not be decoded (Err is a
+	// *schema.ValueError): the row as the source sent it (the new image
+	// of an insert, update or snapshot read; the old image of a delete),
+	// so that a consumer can keep it as a dead letter. nil otherwise. An
+	// old image whose only undecodable values are outside the key does
+	// not make its change one: Before is then key-only (BeforeKeyOnly).
+	Raw RawRow
 }
 
 // Batch is the unit a source emits: the changes of one source transaction

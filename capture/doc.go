@@ -36,6 +36,10 @@
 //     once, may repeat the one before it);
 //   - a value the source cannot decode does not end the stream: its change
 //     carries Err, and the consumer decides whether it needs the change;
+//     a source that can also gives the row as it sent it (Change.Raw,
+//     RawRow: column texts, the JSON of a dead letter), and may carry such
+//     rows in a snapshot chunk too (PostgreSQL; a MySQL/MariaDB chunk read
+//     still fails with the error, its stream carries them);
 //   - a source is acknowledged (Source.Ack) only with positions it emitted,
 //     never backwards, and only after the data is durable in Iceberg;
 //   - snapshot rows and stream rows decode through the same code path;

@@ -61,8 +61,13 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 			t.data.finish(context.WithoutCancel(ctx))
 		}
 	}
+	// Dead letters first: a table's commit accounts for its dead letters
+	// only once they are in the dead-letter table.
+	if err := c.commitDeadLetters(ctx, checkpoint, pos); err != nil { // deadletters.go
+		return err
+	}
 	for _, t := range c.order {
-		if t.buf == nil && t.data == nil {
+		if t.buf == nil && t.data == nil && len(t.dead) == 0 {
 			continue
 		}
 		if err := c.commitTable(ctx, t, checkpoint, pos); err != nil {
@@ -171,6 +176,7 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	}
 	t.buf = nil
 	t.chunks = nil
+	t.dead, t.deadSkip = nil, nil
 	t.schemaChanges = nil
 	t.reset = nil
 	t.plan = plan
@@ -247,7 +253,7 @@ func (c *Coordinator) resolve(ctx context.Context, t *tableRun) error {
 func (c *Coordinator) idleTables(all bool) []*tableRun {
 	var out []*tableRun
 	for _, t := range c.order {
-		if t.buf != nil || t.data != nil || t.needsSnapshot || t.plan != nil || c.lastPos == nil || t.paused { // a paused table stays where it paused
+		if t.buf != nil || t.data != nil || len(t.dead) > 0 || t.needsSnapshot || t.plan != nil || c.lastPos == nil || t.paused { // a paused table stays where it paused
 			continue
 		}
 		if t.committed != nil && t.committed.Compare(c.lastPos) >= 0 {

@@ -32,7 +32,8 @@ const (
 // the first five (pipeline.checkpoint-interval,
 // pipeline.schema-change-behavior, source.snapshot.*), the volume
 // triggers (pipeline.checkpoint-max-changes, pipeline.checkpoint-max-mb)
-// and UnfollowableChange (pipeline.on-unfollowable-change); the others
+// UnfollowableChange (pipeline.on-unfollowable-change) and DeadLetter
+// (pipeline.dead-letter); the others
 // only a program does. Start from Defaults(); New fills the zero fields
 // from it.
 type Config struct {
@@ -82,6 +83,10 @@ type Config struct {
 	// and a snapshot mode other than SnapshotNever; without them the run
 	// stops as with UnfollowableStop.
 	UnfollowableChange string
+	// DeadLetter is DeadLetterTable or DeadLetterOff
+	// (pipeline.dead-letter): what happens to a change with a value the
+	// source cannot decode (see deadletters.go).
+	DeadLetter string
 }
 
 // Defaults returns the defaults: a checkpoint every 10s, schema changes
@@ -89,7 +94,9 @@ type Config struct {
 // initial reading 2 chunks of 50,000 rows at once, a checkpoint cut early
 // at 1,000,000 buffered changes (no byte trigger), 64 MiB per table
 // buffer, an idle table's position moved up every 5 minutes, and a table
-// with a change the stream cannot follow snapshotted again online.
+// with a change the stream cannot follow snapshotted again online, and a
+// change with a value that cannot be written sent to the dead-letter
+// table.
 func Defaults() Config {
 	return Config{
 		Interval:             10 * time.Second,
@@ -101,6 +108,7 @@ func Defaults() Config {
 		MemoryBudget:         64 << 20,
 		IdleCommitInterval:   5 * time.Minute,
 		UnfollowableChange:   UnfollowableResnapshot,
+		DeadLetter:           DeadLetterTable,
 	}
 }
 
@@ -116,6 +124,7 @@ func (c Config) withDefaults() Config {
 	c.MemoryBudget = cmp.Or(c.MemoryBudget, d.MemoryBudget)
 	c.IdleCommitInterval = cmp.Or(c.IdleCommitInterval, d.IdleCommitInterval)
 	c.UnfollowableChange = cmp.Or(c.UnfollowableChange, d.UnfollowableChange)
+	c.DeadLetter = cmp.Or(c.DeadLetter, d.DeadLetter)
 	return c
 }
 
@@ -140,5 +149,6 @@ func (c Config) Validate() []problem.Problem {
 	}
 	v.Positive("IdleCommitInterval", c.IdleCommitInterval)
 	v.OneOf("pipeline.on-unfollowable-change", c.UnfollowableChange, UnfollowableResnapshot, UnfollowableStop)
+	v.OneOf("pipeline.dead-letter", c.DeadLetter, DeadLetterTable, DeadLetterOff)
 	return v.List
 }

@@ -15,7 +15,7 @@ import (
 func TestConfigDefaults(t *testing.T) {
 	want := Config{Interval: 10 * time.Second, SchemaChangeBehavior: transform.Lenient, SnapshotMode: "initial", SnapshotParallelism: 2, SnapshotChunkRows: 50000,
 		MaxCheckpointChanges: 1_000_000, MemoryBudget: 64 << 20, IdleCommitInterval: 5 * time.Minute,
-		UnfollowableChange: "resnapshot"}
+		UnfollowableChange: "resnapshot", DeadLetter: "table"}
 	if d := Defaults(); d != want {
 		t.Fatalf("Defaults() = %+v, want %+v", d, want)
 	}
@@ -38,6 +38,7 @@ func TestConfigValidate(t *testing.T) {
 		{"behavior", func(c *Config) { c.SchemaChangeBehavior = "evolved" }, `pipeline.schema-change-behavior: unknown value "evolved" (fix: use lenient or exception or evolve or try_evolve or ignore (did you mean evolve?))`},
 		{"mode", func(c *Config) { c.SnapshotMode = "initial-only" }, `source.snapshot.mode: unknown value "initial-only" (fix: use initial or never or initial_only (did you mean initial_only?))`},
 		{"parallelism", func(c *Config) { c.SnapshotParallelism = 65 }, "source.snapshot.parallelism: 65 is out of range (fix: use a value from 1 to 64)"},
+		{"dead letter", func(c *Config) { c.DeadLetter = "tables" }, `pipeline.dead-letter: unknown value "tables" (fix: use table or off (did you mean table?))`},
 		{"chunk rows", func(c *Config) { c.SnapshotChunkRows = 0 }, "source.snapshot.chunk-rows: 0 is out of range"},
 		{"max changes", func(c *Config) { c.MaxCheckpointChanges = -1 }, "pipeline.checkpoint-max-changes: -1 is out of range"},
 		{"max bytes", func(c *Config) { c.MaxCheckpointBytes = -1 }, "pipeline.checkpoint-max-mb: -1 bytes is negative (fix: use a positive size, or 0 for no byte trigger)"},

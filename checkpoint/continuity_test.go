@@ -161,6 +161,10 @@ type runOpts struct {
 	fencing *Fencing
 	status  *StatusBoard // Options.Status
 	control *Control     // Options.Control
+	// deadLetter is Config.DeadLetter ("": the default, table).
+	deadLetter string
+	metrics    *Metrics // Options.Metrics; nil: unregistered ones
+	routes     []transform.Route
 }
 
 // runCoordinator runs one coordinator over src until o.until holds, then
@@ -184,10 +188,10 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 		log = slog.New(slog.NewTextHandler(o.logs, nil))
 	}
 	c, err := New(Options{
-		Pipeline: "p", Source: src, Catalog: cat, Router: transform.NewRouter("lake", nil), Mode: o.mode,
+		Pipeline: "p", Source: src, Catalog: cat, Router: transform.NewRouter("lake", o.routes), Mode: o.mode,
 		Config: Config{SnapshotMode: o.snapshot, SnapshotParallelism: 2, SnapshotChunkRows: 20,
-			Interval: o.interval, IdleCommitInterval: o.idle},
-		SpillDir: t.TempDir(), Logger: log, Fencing: o.fencing, Status: o.status, Control: o.control,
+			Interval: o.interval, IdleCommitInterval: o.idle, DeadLetter: o.deadLetter},
+		SpillDir: t.TempDir(), Logger: log, Fencing: o.fencing, Status: o.status, Control: o.control, Metrics: o.metrics,
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -104,6 +104,11 @@ type Coordinator struct {
 	dropping map[capture.TableID]capture.Position
 	// newTablesAt is when findNewTables last asked the source.
 	newTablesAt time.Time
+	// dlqs are the dead-letter tables by sink namespace (deadletters.go);
+	// openDead is set while the open transaction holds dead letters
+	// without their identity (endDeadTxn).
+	dlqs     map[string]*dlqState
+	openDead bool
 }
 
 // tableRun is the coordinator's view of one captured table.
@@ -177,6 +182,16 @@ type tableRun struct {
 	floor capture.Position
 	// chunks holds the snapshot chunks whose rows are in buf or data.
 	chunks []readChunk
+	// dead holds the changes of this checkpoint that cannot be written
+	// to the table (deadletters.go): they go to the dead-letter table
+	// before the table's commit. deadSkip holds the identities of dead
+	// letters the dead-letter table holds for checkpoints the table has
+	// not committed (a crash between the two commits), which the replay
+	// leaves out; deadCount is the number of the table's dead letters in
+	// the dead-letter table.
+	dead      []deadLetter
+	deadSkip  map[string]bool
+	deadCount int64
 }
 
 // readChunk is a snapshot chunk read and not yet committed: its index and
@@ -221,6 +236,9 @@ func (c *Coordinator) run(ctx context.Context) error {
 	defer c.closeBuffers()
 
 	if err := c.recover(ctx); err != nil {
+		return err
+	}
+	if err := c.recoverDeadLetters(ctx); err != nil { // deadletters.go
 		return err
 	}
 	c.requestedResets()
@@ -328,7 +346,7 @@ func (c *Coordinator) closeBuffers() {
 // rows written but not committed).
 func (c *Coordinator) dirty() bool {
 	for _, t := range c.order {
-		if t.buf != nil || t.data != nil {
+		if t.buf != nil || t.data != nil || len(t.dead) > 0 {
 			return true
 		}
 	}

@@ -16,6 +16,8 @@
 // floe.converge-until while it converges, floe.schema-change on the first
 // commit after its Iceberg schema evolved, floe.reset on the commit that
 // emptied it for a new snapshot), encoded and parsed by lakewriter/ledger;
+// before them, in a checkpoint with dead letters, one commit per sink
+// namespace to <namespace>._floe_dead_letters carrying floe.dead-letters;
 // after each checkpoint, the tables it committed in the state dir (package
 // state).
 //
@@ -78,8 +80,8 @@
 //     Under evolve, try_evolve and ignore the buffers leave out change
 //     columns the sink lacks, and under try_evolve and ignore write a
 //     wider change column's values in the sink's type only when they fit
-//     exactly (transform.BufferOptions): a value that does not stops the
-//     pipeline, never written;
+//     exactly (transform.BufferOptions): a value that does not is never
+//     written (a dead letter, or a stop under pipeline.dead-letter off);
 //   - with Options.Registry set, a sink layout is registered (its Avro
 //     schema, schema/registry) before its Iceberg table is created or
 //     evolved, under the subject Options.Subjects names; the
@@ -153,8 +155,27 @@
 //     tick at most every NewTablesInterval, and one found ends the
 //     attempt with ErrRestart as an Added batch does (tables_online.go);
 //   - a change the source could not decode (capture.Change.Err) is
-//     skipped when its table's committed position is at or after it, and
-//     otherwise stops the run naming the table, the value and the fix.
+//     skipped when its table's committed position is at or after it;
+//     otherwise a value error (a *schema.ValueError) is a dead letter
+//     under Config.DeadLetter table (the default; deadletters.go), and
+//     anything else, or any such change under off, stops the run naming
+//     the table, the value and the fix; so is a change the buffer cannot
+//     place (transform.PlaceError: schema-change-behavior try_evolve or
+//     ignore and a value that does not fit the narrower sink column),
+//     with its decoded row as text. Dead letters of a checkpoint are
+//     appended to <namespace>._floe_dead_letters (DeadLetterLayout) before
+//     any table of the checkpoint commits; that commit records per source
+//     table the checkpoint and position its newest dead letters belong to
+//     and their count (ledger.DeadLetters). A table never commits a
+//     checkpoint whose dead letters are not in the dead-letter table, and
+//     at start, a table whose mark is above its own checkpoint (a crash
+//     between the two commits) leaves out, on replay, the dead letters
+//     that table already holds (by identity: position and order in the
+//     transaction; "r <key>" for a snapshot row): each dead letter lands
+//     exactly once. A dead change is not applied: the table keeps the
+//     key's previous version (none for an insert or snapshot read). The
+//     dead-letter table is claimed for the run's epoch (claimDLQ) at
+//     start, or when the run creates it, and its commits are fenced.
 //
 // Reading order, one change from capture.Batch to commit to ack:
 //   - coordinator.go: Options, the per-table state (tableRun) and run,
@@ -192,6 +213,9 @@
 //     records, through lakewriter/ledger;
 //   - tables_online.go: tables dropped and created while the run
 //     streams (tablesChanged, retireDropped, recreatedTables);
+//   - deadletters.go: dead letters (held per table, endDeadTxn,
+//     commitDeadLetters before a checkpoint's table commits,
+//     recoverDeadLetters at start);
 //   - control.go: Control, an operator's requests (pausing a table,
 //     re-snapshotting one) and the coordinator's own re-snapshot requests
 //     for unfollowable changes (each with the cause its reset records),

@@ -29,6 +29,9 @@ type Metrics struct {
 	// their continuity with the source could not be proven, by table and
 	// cause (one of the Cause* constants).
 	TableResets *prometheus.CounterVec
+	// DeadLetters counts changes written to a dead-letter table instead
+	// of their table, by source table.
+	DeadLetters *prometheus.CounterVec
 
 	lag    atomic.Uint64 // math.Float64bits of the last applied batch's lag in seconds
 	behind atomic.Pointer[func() time.Duration]
@@ -84,10 +87,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		TableResets: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "floe_checkpoint_table_resets_total", Help: "Tables reset and snapshotted again because their continuity with the source could not be proven, by table and cause.",
 		}, []string{"table", "cause"}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floe_dead_letters_total", Help: "Changes that could not be written to their table and went to the dead-letter table, by source table.",
+		}, []string{"table"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Changes, m.CommittedRows, m.SnapshotRows, m.SnapshotChunksPending,
-			m.Checkpoints, m.CheckpointSeconds, m.SourceLagSeconds, m.SchemaChanges, m.TableResets)
+			m.Checkpoints, m.CheckpointSeconds, m.SourceLagSeconds, m.SchemaChanges, m.TableResets, m.DeadLetters)
 	}
 	return m
 }

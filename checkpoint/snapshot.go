@@ -53,8 +53,9 @@ type chunkRead struct {
 	planned *plannedTable
 	direct  bool
 	rows    []*lakewriter.RowBatch
-	bytes   int   // capture.Batch.Size of the rows as read
-	held    int64 // of the chunkBudget, freed once applied
+	dead    []capture.Change // rows that cannot be written (dead letters)
+	bytes   int              // capture.Batch.Size of the rows as read
+	held    int64            // of the chunkBudget, freed once applied
 }
 
 func (r *chunkRead) release() {
@@ -275,7 +276,11 @@ func (c *Coordinator) readChunk(gctx context.Context, snap capture.Snapshotter, 
 		}
 		return chunkRead{}, err // it names the chunk and the table (Source.ReadChunk)
 	}
-	read := chunkRead{batch: b, n: len(b.Changes), planned: j.planned, bytes: b.Size()}
+	dead, err := c.splitDead(&b) // deadletters.go
+	if err != nil {
+		return chunkRead{}, err
+	}
+	read := chunkRead{batch: b, dead: dead, n: len(b.Changes), planned: j.planned, bytes: b.Size()}
 	enc, err := encoders.get(j.table)
 	if err != nil {
 		return chunkRead{}, err
@@ -401,6 +406,10 @@ func (c *Coordinator) applyChunk(ctx context.Context, r chunkRead) error {
 		for i, ch := range b.Changes {
 			meta.Seq = int64(i)
 			if err := buf.Apply(ch, meta); err != nil {
+				if c.unplaceable(t, &ch, err) { // deadletters.go
+					r.dead = append(r.dead, ch)
+					continue
+				}
 				return fmt.Errorf("chunk %d of %s: %w", b.Chunk.Index, t.id, err)
 			}
 		}
@@ -410,6 +419,7 @@ func (c *Coordinator) applyChunk(ctx context.Context, r chunkRead) error {
 		rc.watermark = b.Position.String()
 	}
 	t.chunks = append(t.chunks, rc)
+	c.addChunkDead(t, b, r.dead) // deadletters.go
 	t.convergeUntil = laterOf(t.convergeUntil, r.readBy)
 	c.buffered += r.n
 	c.opts.Metrics.SnapshotRows.WithLabelValues(t.id.String()).Add(float64(r.n))

@@ -69,6 +69,10 @@ type TableLive struct {
 	// wait at the source after Position. PauseRequested is true while a
 	// pause is asked for, also before it takes effect.
 	Paused, PauseRequested bool
+	// DeadLetters is the number of the table's changes this pipeline
+	// wrote to the dead-letter table (pipeline.dead-letter), as its
+	// dead-letter commits record it.
+	DeadLetters int64
 }
 
 // Load returns a copy of what was last published; ok is false before the
@@ -126,6 +130,7 @@ func (c *Coordinator) publishStatus() {
 			tl.ConvergeUntil = t.convergeUntil.String()
 		}
 		tl.Paused = t.paused
+		tl.DeadLetters = t.deadCount
 		tl.PauseRequested = c.opts.Control != nil && c.opts.Control.pauseRequested(t.id)
 		st.Tables = append(st.Tables, tl)
 	}

@@ -100,8 +100,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 				timer.Reset(c.opts.Interval)
 			}
 		case <-timer.C:
-			// Inside a split transaction the cut waits for its last part,
-			// which the batch branch above then takes.
+			// Inside a split transaction the cut waits for its last part (the batch branch).
 			timer.Reset(c.opts.Interval)
 			if inTxn {
 				continue
@@ -193,8 +192,13 @@ func (c *Coordinator) startStream(ctx context.Context) (queue *batchQueue, strea
 // applyStream buffers the changes of one stream batch, skipping those at or
 // before their table's committed position (already in Iceberg). A change
 // the source could not decode (capture.Change.Err) that the table needs
-// stops the pipeline.
+// is held as a dead letter (pipeline.dead-letter table, a value error) or
+// stops the pipeline; the dead letters of a transaction get their
+// position and identity after its last batch (endDeadTxn).
 func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
+	if !b.More {
+		defer c.endDeadTxn(b.Position) // deadletters.go; also after a part without changes
+	}
 	if len(b.Changes) == 0 {
 		return nil
 	}
@@ -219,9 +223,14 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 		if ch.Err != nil && ch.Op == capture.OpUnreadable {
 			return c.unfollowable(t, b.Position, ch.Err)
 		}
+		if ch.Err != nil && c.deadLetters() && deadLetterable(ch) {
+			c.addStreamDead(t, ch, seqBase+int64(i), b.CommitTime.UnixMicro()) // deadletters.go
+			continue
+		}
 		if ch.Err != nil {
 			return fmt.Errorf("change of %s at %s: %w; fix: correct or delete the row at the source, then re-snapshot the table "+
-				"with `floe resnapshot --config FILE --table %s` (its new snapshot holds the row's state, and the changes before it are skipped)",
+				"with `floe resnapshot --config FILE --table %s` (its new snapshot holds the row's state, and the changes before it are skipped), "+
+				"or set pipeline.dead-letter: table to write such changes to the dead-letter table and go on",
 				t.id, b.Position, ch.Err, t.id)
 		}
 		buf, err := c.buffer(t)
@@ -232,6 +241,10 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 		meta.Converging = t.convergeUntil != nil && b.Position.Compare(t.convergeUntil) <= 0
 		ch.Schema = t.fit(ch.Schema)
 		if err := buf.Apply(ch, meta); err != nil {
+			if c.unplaceable(t, &ch, err) { // deadletters.go
+				c.addStreamDead(t, ch, meta.Seq, meta.CommitMicros)
+				continue
+			}
 			return fmt.Errorf("apply %s change at %s: %w", t.id, b.Position, err)
 		}
 		c.opts.Metrics.Changes.WithLabelValues(t.id.String(), ch.Op.String()).Inc()
@@ -239,6 +252,7 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 	if skipped > 0 {
 		c.log.Debug("skipped changes already committed", "position", b.Position.String(), "changes", skipped)
 	}
+
 	c.buffered += len(b.Changes) - skipped
 	return nil
 }

@@ -55,8 +55,9 @@
 //   - a value is never written other than exact: with
 //     BufferOptions.Narrow, a wider change column's value that does not
 //     fit its sink column's type, or a NULL in a required sink column, is
-//     an error naming the table and column; SkipColumns only leaves out
-//     change columns the sink layout lacks.
+//     a *PlaceError naming the table and column, after which the buffer
+//     is as it was (the caller may pass over the change: a dead letter);
+//     SkipColumns only leaves out change columns the sink layout lacks.
 //
 // See docs/decisions.md (one image per key, equality deletes, the spilling buffer).
 package transform

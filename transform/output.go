@@ -443,7 +443,7 @@ func (b *Buffer) mapping(s *schema.Table) (*colMap, error) {
 
 // project writes the source columns of dst from img, a row in the
 // change's layout, promoting values of narrower change columns to the
-// sink column's type.
+// sink column's type. A value the sink cannot hold is a *PlaceError.
 func (b *Buffer) project(dst schema.Row, cm *colMap, img schema.Row) error {
 	if len(img) != cm.width {
 		return b.errf("row has %d values, its layout %d columns", len(img), cm.width)
@@ -451,7 +451,7 @@ func (b *Buffer) project(dst schema.Row, cm *colMap, img schema.Row) error {
 	if cm.required {
 		for i, j := range cm.src {
 			if j >= 0 && img[j] == nil && !b.layout.Columns[i].Nullable {
-				return b.errf("column %s is NULL in the source but required in the Iceberg table, which does not follow the source's schema changes (pipeline.schema-change-behavior); set it to lenient or evolve, or re-snapshot the table (floe resnapshot)", b.layout.Columns[i].Name)
+				return &PlaceError{Err: b.errf("column %s is NULL in the source but required in the Iceberg table, which does not follow the source's schema changes (pipeline.schema-change-behavior); set it to lenient or evolve, or re-snapshot the table (floe resnapshot)", b.layout.Columns[i].Name)}
 			}
 		}
 	}
@@ -478,7 +478,7 @@ func (b *Buffer) project(dst schema.Row, cm *colMap, img schema.Row) error {
 					if b.isKey(i) {
 						fix = "re-snapshot the table (floe resnapshot) to take the wider key"
 					}
-					return b.errf("column %s: %w; the Iceberg table keeps type %s (pipeline.schema-change-behavior), so the value cannot be written exactly: %s", b.layout.Columns[i].Name, err, to, fix)
+					return &PlaceError{Err: b.errf("column %s: %w; the Iceberg table keeps type %s (pipeline.schema-change-behavior), so the value cannot be written exactly: %s", b.layout.Columns[i].Name, err, to, fix)}
 				}
 				dst[i] = v
 				continue

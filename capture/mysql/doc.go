@@ -74,6 +74,10 @@
 //     (mysqltype.ApplyTypes) to every layout, discovered or rebuilt from a
 //     TABLE_MAP, before its decoders are built; discovery alone refuses a
 //     column the table lacks; a value error names the row's key;
+//   - a binlog value a decoder rejects (a *schema.ValueError) does not end
+//     the stream: its change carries Err and the row as the binlog holds
+//     it (capture.Change.Raw, rawBinlogRow), and no images; a snapshot
+//     chunk with such a value still fails its read;
 //   - resuming is exclusive: a GTID position resumes with the first
 //     transaction not in it, a file position at the first event after it;
 //   - a resume position the server purged is a *PurgedError naming the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -402,13 +403,13 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 			return fmt.Errorf("binlog rows event of %s lacks columns (binlog_row_image is not FULL); fix: SET GLOBAL binlog_row_image=FULL", t.id)
 		}
 	}
-	decode := func(raw []any) (schema.Row, error) {
+	decode := func(raw []any, keyOnly bool) (schema.Row, error) {
 		if len(raw) != len(dec) {
 			return nil, fmt.Errorf("row of %s has %d values, the layout %d columns", t.id, len(raw), len(dec))
 		}
 		row := make(schema.Row, len(raw))
 		for i, v := range raw {
-			if v == nil {
+			if v == nil || (keyOnly && !slices.Contains(t.layout.Key, i)) {
 				continue
 			}
 			val, err := dec[i](v)
@@ -420,6 +421,36 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 		}
 		return row, nil
 	}
+	changes, err := rowChanges(t, e, decode)
+	if err != nil {
+		return fmt.Errorf("binlog event %s of %s: %w", h.EventType, t.id, err)
+	}
+	for _, ch := range changes {
+		if err := st.add(ctx, h, ch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rowChanges turns the images of rows event e of table t into changes,
+// each image decoded by decode (keyOnly: only the key columns). A value
+// decode rejects (a *schema.ValueError) does not fail the event: its
+// change carries the error and the row as the binlog holds it
+// (capture.Change.Raw: the new image, a delete's old one), and no
+// images; except in an old image whose key decodes, which is then given
+// as key-only (BeforeKeyOnly), so that a delete, or an update that
+// corrects the row, still applies.
+func rowChanges(t *table, e *replication.RowsEvent, decode func(raw []any, keyOnly bool) (schema.Row, error)) ([]capture.Change, error) {
+	var out []capture.Change
+	dead := func(op capture.Op, err error, raw []any) error {
+		var verr *schema.ValueError
+		if !errors.As(err, &verr) {
+			return err
+		}
+		out = append(out, capture.Change{Table: t.id, Op: op, Schema: t.layout, Err: err, Raw: rawBinlogRow(t, raw)})
+		return nil
+	}
 	switch e.Type() {
 	case replication.EnumRowsEventTypeInsert, replication.EnumRowsEventTypeDelete:
 		op := capture.OpInsert
@@ -427,39 +458,63 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 			op = capture.OpDelete
 		}
 		for _, raw := range e.Rows {
-			row, err := decode(raw)
+			row, err := decode(raw, false)
+			keyOnly := false
+			if err != nil && op == capture.OpDelete {
+				row, keyOnly, err = oldKey(raw, err, decode)
+			}
 			if err != nil {
-				return err
+				if err := dead(op, err, raw); err != nil {
+					return nil, err
+				}
+				continue
 			}
 			ch := capture.Change{Table: t.id, Op: op, Schema: t.layout, After: row}
 			if op == capture.OpDelete {
-				ch.Before, ch.After = row, nil
+				ch.Before, ch.After, ch.BeforeKeyOnly = row, nil, keyOnly
 			}
-			if err := st.add(ctx, h, ch); err != nil {
-				return err
-			}
+			out = append(out, ch)
 		}
 	case replication.EnumRowsEventTypeUpdate:
 		if len(e.Rows)%2 != 0 {
-			return fmt.Errorf("binlog update event of %s has %d images, want pairs", t.id, len(e.Rows))
+			return nil, fmt.Errorf("%d images, want pairs", len(e.Rows))
 		}
 		for i := 0; i < len(e.Rows); i += 2 {
-			before, err := decode(e.Rows[i])
+			after, err := decode(e.Rows[i+1], false)
+			var before schema.Row
+			keyOnly := false
+			if err == nil {
+				if before, err = decode(e.Rows[i], false); err != nil {
+					before, keyOnly, err = oldKey(e.Rows[i], err, decode)
+				}
+			}
 			if err != nil {
-				return err
+				if err := dead(capture.OpUpdate, err, e.Rows[i+1]); err != nil {
+					return nil, err
+				}
+				continue
 			}
-			after, err := decode(e.Rows[i+1])
-			if err != nil {
-				return err
-			}
-			if err := st.add(ctx, h, capture.Change{Table: t.id, Op: capture.OpUpdate, Schema: t.layout, Before: before, After: after}); err != nil {
-				return err
-			}
+			out = append(out, capture.Change{Table: t.id, Op: capture.OpUpdate, Schema: t.layout, Before: before, BeforeKeyOnly: keyOnly, After: after})
 		}
 	default:
-		return fmt.Errorf("binlog event %s of %s is not a rows event Floe knows", h.EventType, t.id)
+		return nil, errors.New("not a rows event Floe knows")
 	}
-	return nil
+	return out, nil
+}
+
+// oldKey decodes the key columns of an old image raw whose full decode
+// failed with err: the key-only image when err is a *schema.ValueError
+// and the key decodes, else err.
+func oldKey(raw []any, err error, decode func(raw []any, keyOnly bool) (schema.Row, error)) (schema.Row, bool, error) {
+	var verr *schema.ValueError
+	if !errors.As(err, &verr) {
+		return nil, false, err
+	}
+	row, kerr := decode(raw, true)
+	if kerr != nil {
+		return nil, false, err
+	}
+	return row, true, nil
 }
 
 // add appends ch to the open transaction, emitting a part first when the

@@ -60,3 +60,17 @@ func binlogText(v any) []byte {
 	}
 	return fmt.Append(nil, v)
 }
+
+// rawBinlogRow is a row image of a rows event as the binlog holds it
+// (capture.RawRow): each value as binlogText renders it, NULL as nil.
+// nil when the image does not match t's layout.
+func rawBinlogRow(t *table, vals []any) capture.RawRow {
+	if len(vals) != len(t.layout.Columns) {
+		return nil
+	}
+	raw := make(capture.RawRow, len(vals))
+	for i, v := range vals {
+		raw[i] = capture.RawValue{Column: t.layout.Columns[i].Name, Text: capture.NewRawText(binlogText(v))}
+	}
+	return raw
+}

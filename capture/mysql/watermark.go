@@ -501,6 +501,19 @@ func (st *streamer) reconcile(ctx context.Context, pos Position, ch capture.Chan
 		delete(st.marks, ch.Table) // positions only grow from here
 		return ch, true, nil
 	}
+	if ch.Err != nil {
+		// No images to place by key: a statement-format change
+		// (OpUnreadable) or one whose value could not be decoded (a dead
+		// letter): dropped when every chunk was read after it (the rows
+		// hold its effect), kept otherwise (stopping the pipeline, or a
+		// dead letter).
+		for _, w := range m.marks {
+			if w == nil || pos.Compare(*w) > 0 {
+				return ch, true, nil
+			}
+		}
+		return ch, false, nil
+	}
 	var err error
 	held := func(row schema.Row) bool {
 		w, werr := m.watermark(ctx, ch.Schema, row)
@@ -531,16 +544,6 @@ func (st *streamer) reconcile(ctx context.Context, pos Position, ch capture.Chan
 			return capture.Change{Table: ch.Table, Op: capture.OpDelete, Schema: ch.Schema, Before: ch.Before}, true, nil
 		}
 		return ch, true, nil
-	case capture.OpUnreadable:
-		// A statement-format change: dropped when every chunk was read
-		// after it (the rows hold its effect), kept, and so stopping the
-		// pipeline, otherwise.
-		for _, w := range m.marks {
-			if w == nil || pos.Compare(*w) > 0 {
-				return ch, true, nil
-			}
-		}
-		return ch, false, nil
 	case capture.OpTruncate:
 		before, after := 0, 0
 		for _, w := range m.marks {

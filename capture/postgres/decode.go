@@ -41,7 +41,9 @@ func decodeTuple(t *table, td *pglogrepl.TupleData) (schema.Row, error) {
 
 // decodeUpdate builds an OpUpdate change. A 'K' old tuple gives a key-only
 // Before; an 'O' old tuple (REPLICA IDENTITY FULL) a full one, from which
-// unchanged After values are filled.
+// unchanged After values are filled. An 'O' old tuple with a value that
+// cannot be decoded gives a key-only Before when its key decodes (the
+// update that corrects such a row applies).
 func decodeUpdate(t *table, m *pglogrepl.UpdateMessage) (capture.Change, error) {
 	after, err := decodeTuple(t, m.NewTuple)
 	if err != nil {
@@ -60,12 +62,31 @@ func decodeUpdate(t *table, m *pglogrepl.UpdateMessage) (capture.Change, error) 
 					after[i] = ch.Before[i]
 				}
 			}
+		} else if ch.Before, err = oldKey(t, m.OldTuple, err); err == nil {
+			ch.BeforeKeyOnly = true // the old row held a value that cannot be decoded; the new one can
 		}
 	}
 	if err != nil {
 		return capture.Change{}, fmt.Errorf("old tuple: %w", err)
 	}
 	return ch, nil
+}
+
+// decodeDelete builds an OpDelete change. An 'O' old tuple (REPLICA
+// IDENTITY FULL) with a value that cannot be decoded gives a key-only
+// Before when its key decodes; a key that cannot be decoded is the
+// error, with the tuple as sent (Raw).
+func decodeDelete(t *table, m *pglogrepl.DeleteMessage) (capture.Change, error) {
+	before, err := decodeTuple(t, m.OldTuple)
+	keyOnly := m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey
+	if err != nil && !keyOnly {
+		before, err = oldKey(t, m.OldTuple, err)
+		keyOnly = true
+	}
+	if err != nil {
+		return capture.Change{Raw: rawTuple(t, m.OldTuple)}, err
+	}
+	return capture.Change{Op: capture.OpDelete, Before: before, BeforeKeyOnly: keyOnly}, nil
 }
 
 // tupleText is the text of column k of td, nil unless sent as text.

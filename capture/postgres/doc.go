@@ -66,7 +66,10 @@
 //     own consistent point R through a TEMPORARY slot created with
 //     EXPORT_SNAPSHOT, kept until EndSnapshot; chunks then carry R;
 //   - a value a column's decoder rejects (schema.ValueError, naming the
-//     row's key) is carried on its change as Err; the stream goes on;
+//     row's key) is carried on its change as Err, with the row as the
+//     server sent it as Raw (raw.go), in the stream and in snapshot chunks
+//     (an OpRead change with Err, no After); the stream and the chunk go
+//     on. floe verify's scan and the re-read of rows still fail on it;
 //   - the type choices of Config.ColumnTypes are applied at discovery
 //     (pgtype.ApplyTypes, once the key is known) and to each column a
 //     Relation message maps anew, before its decoder is built;

@@ -46,7 +46,7 @@ func keyReader(ctx context.Context, c *pgconn.PgConn, t *table) toolkit.KeyReade
 			tuples = append(tuples, "("+strings.Join(ph, ", ")+")")
 		}
 		sql := fmt.Sprintf("SELECT %s FROM %s WHERE (%s) IN (%s)", t.selectList, t.qname, t.keyList, strings.Join(tuples, ", "))
-		return readRows(ctx, c, t, sql, params, oids, emit)
+		return readRows(ctx, c, t, sql, params, oids, emit, nil)
 	}
 }
 

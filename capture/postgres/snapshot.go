@@ -253,7 +253,10 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 	b, add := toolkit.ChunkBatch(id, chunk, t.layout)
 	err = s.withSnapshot(ctx, func(c *pgx.Conn, at time.Time) error {
 		b.CommitTime = at
-		return s.checkChunkLayout(ctx, c, t, readRows(ctx, c.PgConn(), t, sql, params, oids, add))
+		return s.checkChunkLayout(ctx, c, t, readRows(ctx, c.PgConn(), t, sql, params, oids, add, func(err error, raw capture.RawRow) error {
+			b.Changes = append(b.Changes, capture.Change{Table: id, Op: capture.OpRead, Schema: t.layout, Err: err, Raw: raw})
+			return nil
+		}))
 	})
 	if err != nil {
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
@@ -283,9 +286,13 @@ func chunkQuery(t *table, chunk capture.Chunk) (string, [][]byte, []uint32, erro
 }
 
 // readRows runs sql (selecting t.selectList) with results in rowFormats
-// and calls fn with each row decoded by the table's decoders. When fn
-// fails the rows are not drained; the caller must discard the connection.
-func readRows(ctx context.Context, c *pgconn.PgConn, t *table, sql string, params [][]byte, oids []uint32, fn func(schema.Row) error) error {
+// and calls fn with each row decoded by the table's decoders. A row with a
+// value a decoder rejects (a *schema.ValueError) goes to bad with the row
+// as the server sent it, when bad is set; otherwise it ends the read with
+// that error. When fn or bad fails the rows are not drained; the caller
+// must discard the connection.
+func readRows(ctx context.Context, c *pgconn.PgConn, t *table, sql string, params [][]byte, oids []uint32, fn func(schema.Row) error,
+	bad func(error, capture.RawRow) error) error {
 	formats := rowFormats(t)
 	asked := textFormat
 	if formats != nil {
@@ -298,6 +305,13 @@ func readRows(ctx context.Context, c *pgconn.PgConn, t *table, sql string, param
 	}
 	for rr.NextRow() {
 		row, err := decodeRow(t, rr.Values(), formats)
+		var verr *schema.ValueError
+		if err != nil && bad != nil && errors.As(err, &verr) {
+			if err := bad(err, rawValues(t, rr.Values(), formats)); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -387,6 +401,19 @@ func (s *Source) EndSnapshot(ctx context.Context) error {
 // ScanTable reads the whole table in key order in its own REPEATABLE READ
 // transaction, decoding values exactly as the snapshot and the stream do.
 func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error) error {
+	return s.scanTable(ctx, id, fn, nil)
+}
+
+// ScanTableUndecodable is ScanTable, handing a row with a value that
+// cannot be decoded to bad with its key (capture.UndecodableScanner).
+func (s *Source) ScanTableUndecodable(ctx context.Context, id capture.TableID, fn func(schema.Row) error,
+	bad func(key schema.Row, err error) error) error {
+	return s.scanTable(ctx, id, fn, bad)
+}
+
+// scanTable is ScanTable; with bad set, a row with a value that cannot be
+// decoded goes to bad with its decoded key instead of ending the scan.
+func (s *Source) scanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error, bad func(key schema.Row, err error) error) error {
 	t, err := s.tables.Lookup(ctx, s.Discover, id)
 	if err != nil {
 		return err
@@ -400,8 +427,18 @@ func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(sche
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", id, err)
 	}
+	var onBad func(error, capture.RawRow) error
+	if bad != nil {
+		onBad = func(err error, raw capture.RawRow) error {
+			key, kerr := rawKey(t, raw)
+			if kerr != nil {
+				return err
+			}
+			return bad(key, err)
+		}
+	}
 	err = inRepeatableRead(ctx, c, func(c *pgx.Conn, _ time.Time) error {
-		if err := readRows(ctx, c.PgConn(), t, sql, nil, nil, fn); err != nil {
+		if err := readRows(ctx, c.PgConn(), t, sql, nil, nil, fn, onBad); err != nil {
 			return err
 		}
 		// The rows are in the layout of the transaction's snapshot,

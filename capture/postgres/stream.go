@@ -368,16 +368,22 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 	case *pglogrepl.InsertMessage:
 		return st.change(ctx, m.RelationID, capture.OpInsert, func(t *table) (capture.Change, error) {
 			after, err := decodeTuple(t, m.Tuple)
-			return capture.Change{Op: capture.OpInsert, After: after}, err
+			if err != nil {
+				return capture.Change{Raw: rawTuple(t, m.Tuple)}, err
+			}
+			return capture.Change{Op: capture.OpInsert, After: after}, nil
 		})
 	case *pglogrepl.UpdateMessage:
 		return st.change(ctx, m.RelationID, capture.OpUpdate, func(t *table) (capture.Change, error) {
-			return decodeUpdate(t, m)
+			ch, err := decodeUpdate(t, m)
+			if err != nil {
+				ch.Raw = rawTuple(t, m.NewTuple)
+			}
+			return ch, err
 		})
 	case *pglogrepl.DeleteMessage:
 		return st.change(ctx, m.RelationID, capture.OpDelete, func(t *table) (capture.Change, error) {
-			before, err := decodeTuple(t, m.OldTuple)
-			return capture.Change{Op: capture.OpDelete, Before: before, BeforeKeyOnly: m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey}, err
+			return decodeDelete(t, m)
 		})
 	case *pglogrepl.TruncateMessage:
 		for _, id := range m.RelationIDs {
@@ -429,7 +435,7 @@ func (st *streamer) change(ctx context.Context, rel uint32, op capture.Op, build
 			if !errors.As(err, &bad) {
 				return fmt.Errorf("decode change of %s in transaction %s: %w", t.id, txn.finalLSN, err)
 			}
-			ch = capture.Change{Op: op, Err: err}
+			ch = capture.Change{Op: op, Err: err, Raw: ch.Raw}
 		}
 		ch.Table, ch.Schema = t.id, t.layout
 	}

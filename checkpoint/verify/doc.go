@@ -20,6 +20,12 @@
 //   - an Iceberg table that evolved past the source (columns the source
 //     dropped, wider types) is compared on the source's columns by name,
 //     source values promoted to the wider types;
+//   - with Options.LeaveOutUndecodable (pipeline.dead-letter table) and a
+//     source that can go on past a row it cannot decode
+//     (capture.UndecodableScanner: PostgreSQL), such rows are left out of
+//     the comparison on both sides by key and counted (Undecodable): their
+//     changes are in the dead-letter table; otherwise such a row fails the
+//     table's scan with its error;
 //   - the comparison is meaningful against a quiet source once floe has
 //     caught up; verify itself does not wait.
 //

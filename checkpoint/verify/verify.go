@@ -26,6 +26,12 @@ type Options struct {
 	Mode     transform.Mode
 	// MaxExamples bounds the differing keys listed per table (default 5).
 	MaxExamples int
+	// LeaveOutUndecodable leaves source rows with a value the source
+	// cannot decode out of the comparison, on both sides, when the source
+	// can go on past them (capture.UndecodableScanner): the pipeline
+	// writes their changes to the dead-letter table (pipeline.dead-letter
+	// table). Otherwise such a row fails the table's scan with its error.
+	LeaveOutUndecodable bool
 }
 
 // TableReport is the outcome of verifying one table.
@@ -49,7 +55,12 @@ type TableReport struct {
 	// Skipped says why the table was not compared (a keyless changelog
 	// table cannot be folded to its current rows).
 	Skipped string
-	Err     error
+	// Undecodable counts the source rows with a value the source cannot
+	// decode (capture.UndecodableScanner): their keys are left out of the
+	// comparison on both sides, since their changes went to the
+	// dead-letter table (pipeline.dead-letter), not to the Iceberg table.
+	Undecodable int
+	Err         error
 }
 
 // OK reports whether source and Iceberg hold the same rows (or the table
@@ -76,6 +87,9 @@ func (r TableReport) String() string {
 	}
 	line := fmt.Sprintf("%-8s %s -> %s: source %d rows (hash %016x), iceberg %d rows (hash %016x) at %s",
 		status, r.Table, r.Sink, r.SourceRows, r.SourceHash, r.SinkRows, r.SinkHash, r.SinkPosition)
+	if r.Undecodable > 0 {
+		line += fmt.Sprintf("; %d source rows with values that cannot be decoded left out (dead-lettered)", r.Undecodable)
+	}
 	if !r.OK() {
 		line += fmt.Sprintf("; %d missing, %d extra, %d differ; e.g. %s",
 			r.Missing, r.Extra, r.Differ, strings.Join(r.Examples, ", "))
@@ -153,24 +167,17 @@ func verifyTable(ctx context.Context, o Options, scanner TableScanner, ti captur
 	if err != nil {
 		return fmt.Errorf("scan iceberg: %w", err)
 	}
-	type sinkKey struct {
-		hash  uint64
-		label string
-		count int
-		seen  bool
-	}
-	byKey := make(map[string]*sinkKey, len(sink))
-	for _, d := range sink {
-		r.SinkRows++
-		r.SinkHash += d.hash
-		if k := byKey[d.key]; k != nil {
-			k.count++
-			continue
-		}
-		byKey[d.key] = &sinkKey{hash: d.hash, label: d.label, count: 1}
-	}
+	byKey := r.sinkByKey(sink)
 	differing := map[string]schema.Row{} // source rows of differing example keys
-	err = scanner.ScanTable(ctx, ti.ID, func(row schema.Row) error {
+	err = scanRows(ctx, scanner, o.LeaveOutUndecodable, ti.ID, func(keyRow schema.Row) {
+		view.promote(keyRow)
+		r.Undecodable++
+		if k := byKey[string(schema.AppendKey(nil, src, keyRow))]; k != nil && !k.seen {
+			k.seen, k.left = true, true
+			r.SinkRows -= k.count
+			r.SinkHash -= k.sum
+		}
+	}, func(row schema.Row) error {
 		view.promote(row)
 		key := schema.AppendKey(nil, src, row)
 		h := schema.HashRow(src, row, cols)
@@ -197,6 +204,9 @@ func verifyTable(ctx context.Context, o Options, scanner TableScanner, ti captur
 		return fmt.Errorf("scan source: %w", err)
 	}
 	for _, k := range byKey {
+		if k.left {
+			continue
+		}
 		if !k.seen {
 			r.Extra += k.count
 			r.example(o, k.label, "only in iceberg")
@@ -214,6 +224,45 @@ func verifyTable(ctx context.Context, o Options, scanner TableScanner, ti captur
 		r.Diffs = diffs
 	}
 	return nil
+}
+
+// sinkKey is what verifyTable keeps of the Iceberg rows of one key.
+type sinkKey struct {
+	hash  uint64 // of the first row
+	sum   uint64 // of every row
+	label string
+	count int
+	seen  bool
+	left  bool // left out: the source row cannot be decoded
+}
+
+// sinkByKey counts the Iceberg rows into r and groups them by key.
+func (r *TableReport) sinkByKey(sink []rowDigest) map[string]*sinkKey {
+	byKey := make(map[string]*sinkKey, len(sink))
+	for _, d := range sink {
+		r.SinkRows++
+		r.SinkHash += d.hash
+		if k := byKey[d.key]; k != nil {
+			k.count++
+			k.sum += d.hash
+			continue
+		}
+		byKey[d.key] = &sinkKey{hash: d.hash, sum: d.hash, label: d.label, count: 1}
+	}
+	return byKey
+}
+
+// scanRows scans the source table: every row to fn, and, with leaveOut
+// and a scanner that can go on past rows with values it cannot decode
+// (capture.UndecodableScanner), the key of each such row to bad.
+func scanRows(ctx context.Context, scanner TableScanner, leaveOut bool, id capture.TableID, bad func(key schema.Row), fn func(schema.Row) error) error {
+	if us, ok := scanner.(capture.UndecodableScanner); ok && leaveOut {
+		return us.ScanTableUndecodable(ctx, id, fn, func(key schema.Row, _ error) error {
+			bad(key)
+			return nil
+		})
+	}
+	return scanner.ScanTable(ctx, id, fn)
 }
 
 func truncateValue(s string) string {

@@ -210,6 +210,7 @@ func (a *admin) status(ctx context.Context) (*AdminStatus, error) {
 				return nil, fmt.Errorf("status of %s: %w", tl.Sink, err)
 			}
 		}
+		ts.DeadLetters = tl.DeadLetters // the running pipeline's count
 		at := AdminTableStatus{TableStatus: ts, Source: tl.Source, LagSeconds: st.LagSeconds,
 			ChunksDone: tl.ChunksDone, ChunksTotal: tl.ChunksTotal, State: tableState(tl),
 			Running: RunningCommit{Checkpoint: tl.Checkpoint, Position: tl.Position, SnapshotID: tl.SnapshotID, LastCommit: tl.LastCommit.UTC()}}
@@ -326,10 +327,10 @@ func printAdminStatus(out io.Writer, st *AdminStatus) error {
 	fmt.Fprintf(out, "pipeline %s (live, from floe run): %s, source lag %.1fs, ready %t, acknowledged %s\n",
 		st.Pipeline, state, st.LagSeconds, st.Ready, orNone(st.Acknowledged))
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "TABLE\tSOURCE\tSTATE\tCHECKPOINT\tPOSITION\tFRESHNESS\tSNAPSHOT\tDATA FILES\tDELETE FILES\tSCHEMA")
+	fmt.Fprintln(w, "TABLE\tSOURCE\tSTATE\tCHECKPOINT\tPOSITION\tFRESHNESS\tSNAPSHOT\tDATA FILES\tDELETE FILES\tSCHEMA\tDEAD LETTERS")
 	for _, t := range st.Tables {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\n", t.Table, t.Source, t.State, t.Checkpoint, orNone(t.Position),
-			(time.Duration(t.FreshnessSeconds * float64(time.Second))).Round(time.Second), t.Snapshot, t.DataFiles, t.DeleteFiles, t.SchemaID)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", t.Table, t.Source, t.State, t.Checkpoint, orNone(t.Position),
+			(time.Duration(t.FreshnessSeconds * float64(time.Second))).Round(time.Second), t.Snapshot, t.DataFiles, t.DeleteFiles, t.SchemaID, t.DeadLetters)
 	}
 	return w.Flush()
 }

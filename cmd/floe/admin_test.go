@@ -172,7 +172,7 @@ func TestAdminStatusGolden(t *testing.T) {
 	st := AdminStatus{V: adminStatusVersion, Pipeline: "shop", At: at, Streaming: true, Ready: true, LagSeconds: 0.25,
 		Applied: "pg.v1:0/1A2B3C4D", Acknowledged: "pg.v1:0/1A2B3C00", Tables: []AdminTableStatus{{
 			TableStatus: TableStatus{Table: "shop.orders", Checkpoint: 42, Position: "pg.v1:0/1A2B3C00", CommitTime: at.Add(-2 * time.Second),
-				SnapshotID: 5551234, SchemaID: 1, Snapshot: "complete", DataFiles: 7, DeleteFiles: 2, Snapshots: 20, LastCompaction: &last},
+				SnapshotID: 5551234, SchemaID: 1, Snapshot: "complete", DataFiles: 7, DeleteFiles: 2, Snapshots: 20, LastCompaction: &last, DeadLetters: 3},
 			Source: "public.orders", FreshnessSeconds: 2, LagSeconds: 0.25, LagBytes: ptr(int64(76)), State: "streaming",
 			Running: RunningCommit{Checkpoint: 41, Position: "pg.v1:0/1A2B3B00", SnapshotID: 5551233, LastCommit: at.Add(-3 * time.Second)},
 		}, {

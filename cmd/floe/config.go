@@ -67,6 +67,11 @@ type PipelineConfig struct {
 	// OnUnfollowableChange is on-unfollowable-change
 	// (checkpoint.Config.UnfollowableChange): resnapshot (default) or stop.
 	OnUnfollowableChange string
+	// DeadLetter is dead-letter (checkpoint.Config.DeadLetter): table
+	// (default; a change with a value that cannot be written goes to
+	// <namespace>._floe_dead_letters and the run goes on) or off (the run
+	// stops with the value's error).
+	DeadLetter string
 	// CheckpointMaxChanges (checkpoint-max-changes) and CheckpointMaxMB
 	// (checkpoint-max-mb) cut a checkpoint before checkpoint-interval once
 	// the changes buffered since the last one reach that many, or that
@@ -263,7 +268,8 @@ func DefaultConfig() *Config {
 	return &Config{
 		Pipeline: PipelineConfig{CheckpointInterval: cp.Interval, MemoryLimitMB: defaultMemoryLimitMB,
 			CheckpointMaxChanges: cp.MaxCheckpointChanges, CheckpointMaxMB: int(cp.MaxCheckpointBytes >> 20),
-			SchemaChangeBehavior: string(cp.SchemaChangeBehavior), OnUnfollowableChange: cp.UnfollowableChange},
+			SchemaChangeBehavior: string(cp.SchemaChangeBehavior), OnUnfollowableChange: cp.UnfollowableChange,
+			DeadLetter: cp.DeadLetter},
 		Source: SourceConfig{Hostname: pg.Host, Port: pg.Port, SnapshotMode: cp.SnapshotMode,
 			SnapshotParallelism: cp.SnapshotParallelism, SnapshotChunkRows: cp.SnapshotChunkRows, HeartbeatInterval: pg.HeartbeatInterval},
 		Sink:       SinkConfig{Catalog: CatalogConfig{Type: sink.CatalogType, Name: sink.CatalogName}, Mode: transform.Upsert.String(), Timeout: sink.Timeout},

@@ -68,6 +68,7 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 			field{"checkpoint-interval", d.duration(&c.Pipeline.CheckpointInterval)},
 			field{"memory-limit-mb", d.integer(&c.Pipeline.MemoryLimitMB)},
 			field{"on-unfollowable-change", d.str(&c.Pipeline.OnUnfollowableChange)},
+			field{"dead-letter", d.str(&c.Pipeline.DeadLetter)},
 			field{"checkpoint-max-changes", d.integer(&c.Pipeline.CheckpointMaxChanges)},
 			field{"checkpoint-max-mb", d.integer(&c.Pipeline.CheckpointMaxMB)},
 			field{"schema-change-behavior", d.str(&c.Pipeline.SchemaChangeBehavior)})},

@@ -66,6 +66,7 @@ func TestREADMEDefaults(t *testing.T) {
 	require.Equal(t, def.Server.MetricsAddress, "", "server.metrics-address: empty (default) = off")
 	require.Equal(t, [2]string{"", ""}, [2]string{def.Server.AdminAddress, def.Server.AdminToken}, "server.admin-*: empty (default) = off")
 	require.Equal(t, def.Log, doc.Log, "log:")
+	require.Equal(t, def.Pipeline.DeadLetter, doc.Pipeline.DeadLetter, "pipeline.dead-letter")
 
 	// The defaults a configuration gets are the packages' own.
 	pg, cp, lw := postgres.Defaults(), checkpoint.Defaults(), lakewriter.Defaults()
@@ -76,6 +77,7 @@ func TestREADMEDefaults(t *testing.T) {
 		[4]any{def.Pipeline.CheckpointInterval, ds.SnapshotMode, ds.SnapshotParallelism, ds.SnapshotChunkRows})
 	require.Equal(t, [3]any{lw.CatalogType, lw.CatalogName, lw.Timeout}, [3]any{dk.Catalog.Type, dk.Catalog.Name, dk.Timeout})
 	require.Equal(t, compaction.Defaults(), def.Compaction)
+	require.Equal(t, cp.DeadLetter, def.Pipeline.DeadLetter)
 	require.Equal(t, compaction.Defaults().Options(nil), compaction.DefaultOptions(), "one rewrite cap for floe run and the library")
 }
 

@@ -46,7 +46,7 @@ func (c *Config) Redacted() string {
 		"pipeline", m("name", str(c.Pipeline.Name), "checkpoint-interval", str(c.Pipeline.CheckpointInterval.String()),
 			"memory-limit-mb", num(c.Pipeline.MemoryLimitMB), "on-unfollowable-change", str(c.Pipeline.OnUnfollowableChange),
 			"checkpoint-max-changes", num(c.Pipeline.CheckpointMaxChanges), "checkpoint-max-mb", num(c.Pipeline.CheckpointMaxMB),
-			"schema-change-behavior", str(c.Pipeline.SchemaChangeBehavior)),
+			"schema-change-behavior", str(c.Pipeline.SchemaChangeBehavior), "dead-letter", str(c.Pipeline.DeadLetter)),
 		"state", m("dir", str(c.State.Dir)),
 		"source", m("type", str(s.Type), "hostname", str(s.Hostname), "port", num(s.Port),
 			"username", str(s.Username), "password", password, "database", str(s.Database),

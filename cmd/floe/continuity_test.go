@@ -189,8 +189,9 @@ func TestContinuityPublicationEdited(t *testing.T) {
 	e.requireReset("public.a2", "not-captured")
 }
 
-// TestUndecodableValueResnapshot: a value the decoder rejects (a 2-D
-// array in an int[] column) stops the pipeline, naming the fix; once the
+// TestUndecodableValueResnapshot: with pipeline.dead-letter: off, a value
+// the decoder rejects (a 2-D array in an int[] column) stops the
+// pipeline, naming the fix; once the
 // row is deleted and the table re-snapshotted, the next run skips the old
 // change (its table's new snapshot is past it) and every table verifies.
 func TestUndecodableValueResnapshot(t *testing.T) {
@@ -200,6 +201,7 @@ func TestUndecodableValueResnapshot(t *testing.T) {
 		`INSERT INTO arr SELECT g, ARRAY[g, g + 1] FROM generate_series(1, 100) g`,
 		`INSERT INTO other SELECT g, 'o' || g FROM generate_series(1, 100) g`,
 		"ALTER TABLE arr OWNER TO u_undecodable", "ALTER TABLE other OWNER TO u_undecodable")
+	rewriteConfig(t, e, "  checkpoint-interval: 1s\n", "  checkpoint-interval: 1s\n  dead-letter: off\n")
 	r := e.start()
 	e.waitCaughtUp(r, 2*time.Minute)
 	e.exec(`INSERT INTO arr VALUES (1000, '{{1,2},{3,4}}')`, `UPDATE other SET v = 'later' WHERE id < 10`)

@@ -137,8 +137,9 @@ func TestColumnTypeOverrides(t *testing.T) {
 	}
 }
 
-// TestColumnTypeOverrideValueDoesNotFit: a value that does not fit the
-// decimal a user chose stops the snapshot and the stream with one line
+// TestColumnTypeOverrideValueDoesNotFit: with pipeline.dead-letter: off, a
+// value that does not fit the decimal a user chose stops the snapshot and
+// the stream with one line
 // naming the table, the row's key, the column, the value and the fix;
 // nothing wrong is written.
 func TestColumnTypeOverrideValueDoesNotFit(t *testing.T) {
@@ -147,6 +148,7 @@ func TestColumnTypeOverrideValueDoesNotFit(t *testing.T) {
 	e.exec(`CREATE TABLE amounts (id int PRIMARY KEY, v numeric)`, `INSERT INTO amounts VALUES (1, 1.5), (2, 0.123456789012)`,
 		`ALTER TABLE amounts OWNER TO u_overfit`)
 	rewriteConfig(t, e, "\nlog:\n", "\nroute:\n  - source-table: public\\.amounts\n    columns:\n      v: {type: decimal(38,10)}\nlog:\n")
+	rewriteConfig(t, e, "  checkpoint-interval: 1s\n", "  checkpoint-interval: 1s\n  dead-letter: off\n")
 	out, code := runFloe(t, e, "run", "--config", e.config)
 	expectOneLineError(t, out, code, "public.amounts", `row with key id=2: column v (numeric): value "0.123456789012": has more than 10 fractional digits`,
 		"overridden to decimal(38,10): choose a wider decimal or string")

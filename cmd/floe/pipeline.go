@@ -122,7 +122,8 @@ func openCatalog(ctx context.Context, cfg *Config, log *slog.Logger) (*lakewrite
 // checkpointConfig maps pipeline.checkpoint-interval,
 // pipeline.checkpoint-max-changes and -max-mb,
 // pipeline.schema-change-behavior, pipeline.memory-limit-mb (the table
-// buffers' share), pipeline.on-unfollowable-change and source.snapshot.*
+// buffers' share), pipeline.on-unfollowable-change, pipeline.dead-letter
+// and source.snapshot.*
 // onto checkpoint.Config; the rest keeps its defaults.
 func checkpointConfig(cfg *Config) checkpoint.Config {
 	cc := checkpoint.Defaults()
@@ -135,6 +136,7 @@ func checkpointConfig(cfg *Config) checkpoint.Config {
 	cc.SnapshotChunkRows = cfg.Source.SnapshotChunkRows
 	cc.MemoryBudget = tableBufferBudget(cfg)
 	cc.UnfollowableChange = cmp.Or(cfg.Pipeline.OnUnfollowableChange, cc.UnfollowableChange)
+	cc.DeadLetter = cmp.Or(cfg.Pipeline.DeadLetter, cc.DeadLetter)
 	return cc
 }
 

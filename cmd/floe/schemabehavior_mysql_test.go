@@ -60,7 +60,7 @@ func mysqlSource(t *testing.T, e *mysqlEnv, query string) map[int64][]string {
 func TestSchemaChangeBehaviorIgnoreMariaDB(t *testing.T) {
 	db := "scb_my_ignore"
 	e := newMySQLEnv(t, db, "upsert", "")
-	rewriteConfig(t, e.pipelineEnv, "pipeline:\n", "pipeline:\n  schema-change-behavior: ignore\n")
+	rewriteConfig(t, e.pipelineEnv, "pipeline:\n", "pipeline:\n  schema-change-behavior: ignore\n  dead-letter: off\n")
 	rewriteConfig(t, e.pipelineEnv, "(accounts|events|floe_marker)", "(t|floe_marker)")
 	e.sql(`CREATE TABLE t (id BIGINT PRIMARY KEY, a INT NOT NULL, b VARCHAR(40), c VARCHAR(40), d INT)`,
 		`INSERT INTO t SELECT seq, seq, CONCAT('b', seq), CONCAT('c', seq), seq * 10 FROM `+e.m.Seq(1, 60))

@@ -40,7 +40,8 @@ func newSCBEnv(t *testing.T, db, behavior, routes string) (*pipelineEnv, *runnin
 	t.Helper()
 	needServers(t)
 	e := newPipelineEnv(t, db, `public\.t`, "upsert", "")
-	rewriteConfig(t, e, "pipeline:\n", "pipeline:\n  schema-change-behavior: "+behavior+"\n")
+	// A value the behavior cannot place stops the run (not a dead letter).
+	rewriteConfig(t, e, "pipeline:\n", "pipeline:\n  schema-change-behavior: "+behavior+"\n  dead-letter: off\n")
 	if routes != "" {
 		rewriteConfig(t, e, "\nlog:\n", "\nroute:\n"+routes+"log:\n")
 	}
@@ -253,7 +254,7 @@ func TestSchemaChangeBehaviorTryEvolveKey(t *testing.T) {
 	needServers(t)
 	db := "scb_try_key"
 	e := newPipelineEnv(t, db, `public\.k`, "upsert", "")
-	rewriteConfig(t, e, "pipeline:\n", "pipeline:\n  schema-change-behavior: try_evolve\n")
+	rewriteConfig(t, e, "pipeline:\n", "pipeline:\n  schema-change-behavior: try_evolve\n  dead-letter: off\n")
 	e.exec(`CREATE TABLE k (id int PRIMARY KEY, v text)`, `INSERT INTO k SELECT g, 'v' || g FROM generate_series(1, 40) g`,
 		"ALTER TABLE k OWNER TO u_"+db)
 	r := e.startStreaming()

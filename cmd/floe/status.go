@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -97,7 +98,12 @@ type TableStatus struct {
 	// DroppedTime when; both empty for a table that is captured.
 	DroppedAt   string `json:"dropped_at,omitempty"`
 	DroppedTime string `json:"dropped_time,omitempty"`
+	// DeadLetters is the number of the table's changes the pipeline
+	// wrote to its namespace's dead-letter table (pipeline.dead-letter)
+	// instead of the table.
+	DeadLetters int64 `json:"dead_letters"`
 	age         time.Duration
+	source      string // the source table its last commit records
 }
 
 // pipelineStatus collects the status of every table the pipeline has
@@ -121,7 +127,51 @@ func pipelineStatus(ctx context.Context, cfg *Config, now time.Time) (*Status, e
 		}
 		st.Tables = append(st.Tables, ts)
 	}
+	if err := countDeadLetters(ctx, cat, cfg.Pipeline.Name, st.Tables); err != nil {
+		return nil, err
+	}
 	return st, nil
+}
+
+// countDeadLetters sets each table's DeadLetters from the marks of the
+// newest dead-letter commit of pipeline in its namespace's dead-letter
+// table (ledger.DeadLetters), by the source table its last commit records.
+func countDeadLetters(ctx context.Context, cat *lakewriter.Catalog, pipeline string, tables []TableStatus) error {
+	marks := map[string]map[string]ledger.DeadLetterMark{} // by namespace
+	for i := range tables {
+		ns, _, _ := cutLast(tables[i].Table)
+		m, ok := marks[ns]
+		if !ok {
+			var err error
+			if m, err = deadLetterMarks(ctx, cat, ns, pipeline); err != nil {
+				return err
+			}
+			marks[ns] = m
+		}
+		tables[i].DeadLetters = m[tables[i].source].Count
+	}
+	return nil
+}
+
+// deadLetterMarks reads the marks of pipeline's newest commit to the
+// dead-letter table of namespace ns (none when it has no such table).
+func deadLetterMarks(ctx context.Context, cat *lakewriter.Catalog, ns, pipeline string) (map[string]ledger.DeadLetterMark, error) {
+	t, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: ns, Name: checkpoint.DeadLetterTableName})
+	if errors.Is(err, lakewriter.ErrNoSuchTable) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	props, err := t.LatestProps(ctx, ledger.DeadLettersOf(pipeline))
+	if err != nil || props == nil {
+		return nil, err
+	}
+	d, err := ledger.ParseDeadLetters(props[ledger.PropDeadLetters])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Ident(), err)
+	}
+	return d.Tables, nil
 }
 
 func tableStatus(ctx context.Context, pipeline string, t *lakewriter.Table, now time.Time) (TableStatus, error) {
@@ -145,6 +195,9 @@ func tableStatus(ctx context.Context, pipeline string, t *lakewriter.Table, now 
 		ts.Checkpoint, _ = ledger.ParseCheckpoint(s.Props)
 		ts.Position = s.Props[ledger.PropPosition]
 		ts.ConvergeUntil = s.Props[ledger.PropConvergeUntil]
+		if src, err := ledger.ParseSourceTable(s.Props[ledger.PropSourceTable]); err == nil {
+			ts.source = src.Table
+		}
 		if enc := s.Props[ledger.PropSnapshot]; enc != "" {
 			plan, err := capture.DecodeSnapshotPlan(enc)
 			if err != nil {
@@ -175,7 +228,7 @@ func printStatus(out io.Writer, st *Status) error {
 		return err
 	}
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "TABLE\tCHECKPOINT\tPOSITION\tCOMMITTED\tSNAPSHOT\tDATA FILES\tDELETE FILES\tSNAPSHOTS\tLAST COMPACTION")
+	fmt.Fprintln(w, "TABLE\tCHECKPOINT\tPOSITION\tCOMMITTED\tSNAPSHOT\tDATA FILES\tDELETE FILES\tSNAPSHOTS\tLAST COMPACTION\tDEAD LETTERS")
 	for _, t := range st.Tables {
 		snap := t.Snapshot
 		if t.ConvergeUntil != "" {
@@ -188,8 +241,8 @@ func printStatus(out io.Writer, st *Status) error {
 		if t.LastCompaction != nil {
 			compacted = t.LastCompaction.Format(time.RFC3339)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s (%s ago)\t%s\t%d\t%d\t%d\t%s\n", t.Table, t.Checkpoint, orNone(t.Position),
-			t.CommitTime.Format(time.RFC3339), t.age.Round(time.Second), snap, t.DataFiles, t.DeleteFiles, t.Snapshots, compacted)
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s (%s ago)\t%s\t%d\t%d\t%d\t%s\t%d\n", t.Table, t.Checkpoint, orNone(t.Position),
+			t.CommitTime.Format(time.RFC3339), t.age.Round(time.Second), snap, t.DataFiles, t.DeleteFiles, t.Snapshots, compacted, t.DeadLetters)
 	}
 	return w.Flush()
 }

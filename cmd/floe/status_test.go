@@ -14,8 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/checkpoint"
 	"github.com/floe-cdc/floe/compaction"
 	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
 )
 
@@ -63,7 +65,19 @@ func TestStatus(t *testing.T) {
 	plan.MarkDone(0, "")
 	snapping := open("orders")
 	commit(snapping, map[string]string{"floe.version": "1", "floe.pipeline": "shop", "floe.checkpoint": "3",
-		"floe.position": "pg.v1:0/10", "floe.snapshot": plan.Encode()}, 1, 2)
+		"floe.position": "pg.v1:0/10", "floe.snapshot": plan.Encode(), "floe.source-table": `{"v":1,"table":"public.orders"}`}, 1, 2)
+
+	// The dead-letter table's newest commit of the pipeline counts
+	// public.orders' dead letters; another pipeline's is not read.
+	dlq, err := cat.EnsureTable(ctx, lakewriter.Ident{Namespace: "shop", Name: checkpoint.DeadLetterTableName}, checkpoint.DeadLetterLayout(), nil)
+	require.NoError(t, err)
+	for _, d := range []ledger.DeadLetters{
+		{Pipeline: "shop", Tables: map[string]ledger.DeadLetterMark{"public.orders": {Position: "pg.v1:0/10", Checkpoint: 3, Count: 2}}},
+		{Pipeline: "other", Tables: map[string]ledger.DeadLetterMark{"public.orders": {Position: "pg.v1:0/10", Checkpoint: 9, Count: 5}}},
+	} {
+		_, err = dlq.Commit(ctx, lakewriter.Commit{Props: d.Props(1, 3), Token: ledger.PropDeadLettersCommit})
+		require.NoError(t, err)
+	}
 
 	streaming := open("events")
 	for cp := 4; cp <= 6; cp++ {
@@ -88,6 +102,8 @@ func TestStatus(t *testing.T) {
 	require.Equal(t, "1/3 chunks", o.Snapshot)
 	require.Equal(t, "pg.v1:0/10", o.Position)
 	require.Nil(t, o.LastCompaction)
+	require.Equal(t, int64(2), o.DeadLetters)
+	require.Zero(t, byName["shop.events"].DeadLetters)
 	require.Equal(t, int64(6), e.Checkpoint, "the newest ingestion commit, not the compaction after it")
 	require.Equal(t, "pg.v1:0/600", e.Position)
 	require.Equal(t, "complete", e.Snapshot)
@@ -99,7 +115,7 @@ func TestStatus(t *testing.T) {
 	out.Reset()
 	require.NoError(t, printStatus(&out, st))
 	require.Contains(t, out.String(), "TABLE")
-	require.Regexp(t, `shop\.orders\s+3\s+pg\.v1:0/10\s+\S+ \(\d+s ago\)\s+1/3 chunks\s+1\s+1\s+1\s+never`, out.String())
+	require.Regexp(t, `shop\.orders\s+3\s+pg\.v1:0/10\s+\S+ \(\d+s ago\)\s+1/3 chunks\s+1\s+1\s+1\s+never\s+2\n`, out.String())
 
 	js, err := json.Marshal(st)
 	require.NoError(t, err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/floe-cdc/floe/checkpoint"
 	"github.com/floe-cdc/floe/checkpoint/verify"
 )
 
@@ -54,6 +55,7 @@ func runVerify(ctx context.Context, cfg *Config, out io.Writer) error {
 	defer cat.Close()
 	reports, err := verify.Run(ctx, verify.Options{
 		Pipeline: cfg.Pipeline.Name, Source: src, Catalog: cat, Router: newRouter(cfg), Mode: mode,
+		LeaveOutUndecodable: checkpointConfig(cfg).DeadLetter == checkpoint.DeadLetterTable,
 	})
 	if err != nil {
 		return err

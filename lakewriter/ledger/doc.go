@@ -3,8 +3,10 @@
 // pipeline, which checkpoint, the run's epoch, the source position, the
 // snapshot plan), the history records some commits add
 // (floe.schema-change, floe.source-table, floe.reset), a run's claim of a
-// table (floe.claim, see Claim and EpochOf) and the marks of a compaction
-// pass; and the Iceberg table properties floe.registry.* naming the
+// table (floe.claim, see Claim and EpochOf), the marks of a compaction
+// pass, and the marks of a commit to a dead-letter table
+// (floe.dead-letters: how far each source table's dead letters are in
+// it, DeadLetters; pinned by testdata/deadletters.golden); and the Iceberg table properties floe.registry.* naming the
 // schema-registry entry of a table's current schema (RegistryEntry.
 // TableProps, RegistryOf). It is the only place
 // that names a floe.* key or encodes or parses one of their values;

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/floe-cdc/floe/checkpoint"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// TestMySQLDeadLetters: on MariaDB, zero dates (zero-date: error, the
+// default) written while floe run streams, by an insert and an update,
+// are dead letters: the pipeline goes on, the table holds every other
+// change (the updated row as it was before), and the dead-letter table
+// holds each once with the row as the binlog has it and the error. An
+// update correcting the row, and a delete, apply by the old image's key.
+func TestMySQLDeadLetters(t *testing.T) {
+	e := newMySQLEnv(t, "my_deadletters", "upsert", "")
+	db := e.db
+	e.sql(`CREATE TABLE visits (id INT PRIMARY KEY, d DATE, note VARCHAR(20))`, `INSERT INTO visits VALUES (1, '2024-01-02', 'first')`)
+	rewriteConfig(t, e.pipelineEnv, `\.(accounts|events|floe_marker)`, `\.(visits|floe_marker)`)
+	r := e.start()
+	e.waitStreaming(r)
+	zero := func(sql string) string { return "SET STATEMENT sql_mode = '' FOR " + sql }
+	e.sql(zero(`INSERT INTO visits VALUES (2, '0000-00-00', 'zero')`),
+		`INSERT INTO visits VALUES (3, '2024-03-04', 'third')`,
+		zero(`UPDATE visits SET d = '0000-00-00', note = 'zeroed' WHERE id = 1`),
+		`UPDATE visits SET d = '2024-05-06', note = 'moved' WHERE id = 3`,
+		// Correcting the rows: the old images hold the zero date, the
+		// new one and the delete's key do not need it.
+		`UPDATE visits SET d = '2024-07-08', note = 'corrected' WHERE id = 1`, `DELETE FROM visits WHERE id = 2`,
+		zero(`INSERT INTO visits VALUES (4, '0000-00-00', 'gone')`), `DELETE FROM visits WHERE id = 3`)
+	e.waitCaughtUp(r, time.Minute)
+	e.stop(r)
+
+	ctx := context.Background()
+	tbl := e.sinkTable("visits")
+	l := tbl.Layout()
+	got := map[int32]string{}
+	if err := tbl.Scan(ctx, func(row schema.Row) error {
+		got[row[l.Index("id")].(int32)] = schema.FormatValue(row[l.Index("d")], l.Columns[l.Index("d")].Type) + " " + row[l.Index("note")].(string)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[int32]string{1: "2024-07-08 corrected"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("the table holds %v, want %v", got, want)
+	}
+	dlq := e.sinkTable(checkpoint.DeadLetterTableName)
+	dl := dlq.Layout()
+	var letters []string
+	if err := dlq.Scan(ctx, func(row schema.Row) error {
+		errText := row[dl.Index("error")].(string)
+		if !strings.Contains(errText, `column d (date): value "0000-00-00"`) {
+			t.Errorf("error %q does not quote the zero date", errText)
+		}
+		letters = append(letters, fmt.Sprintf("%s %s %s", row[dl.Index("source_table")], row[dl.Index("op")], row[dl.Index("row_json")]))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(letters)
+	want := []string{db + `.visits c {"id":"2","d":"0000-00-00","note":"zero"}`, db + `.visits c {"id":"4","d":"0000-00-00","note":"gone"}`,
+		db + `.visits u {"id":"1","d":"0000-00-00","note":"zeroed"}`}
+	if fmt.Sprint(letters) != fmt.Sprint(want) {
+		t.Fatalf("the dead-letter table holds\n%s\nwant\n%s", strings.Join(letters, "\n"), strings.Join(want, "\n"))
+	}
+}
