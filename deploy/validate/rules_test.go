@@ -177,6 +177,8 @@ var alertCases = []alertCase{
 	{"FloeRestarting", false, 60, `process_start_time_seconds{job="floe",instance="a"} 100x30 1900x30`},
 	{"FloeTableReset", true, 30, `floe_checkpoint_table_resets_total{job="floe",instance="a",table="public.orders",cause="identity"} 0x20 1x10`},
 	{"FloeTableReset", false, 30, `floe_checkpoint_table_resets_total{job="floe",instance="a",table="public.orders",cause="identity"} 1x30`},
+	{"FloeDeadLetters", true, 30, `floe_dead_letters_total{job="floe",instance="a",table="public.orders"} 0x20 3x10`},
+	{"FloeDeadLetters", false, 30, `floe_dead_letters_total{job="floe",instance="a",table="public.orders"} 3x30`},
 	{"FloeCompactionFailing", true, 60, `floe_compaction_passes_total{job="floe",instance="a",outcome="error"} 0x30 1x30
 	floe_compaction_passes_total{job="floe",instance="a",outcome="ok"} 0+1x60`},
 	{"FloeCompactionFailing", false, 60, `floe_compaction_passes_total{job="floe",instance="a",outcome="error"} 0x60
