@@ -76,8 +76,10 @@
 //     column the table lacks; a value error names the row's key;
 //   - a binlog value a decoder rejects (a *schema.ValueError) does not end
 //     the stream: its change carries Err and the row as the binlog holds
-//     it (capture.Change.Raw, rawBinlogRow), and no images; a snapshot
-//     chunk with such a value still fails its read;
+//     it (capture.Change.Raw, rawBinlogRow), and no images; so does a
+//     snapshot chunk row with such a value (an OpRead change with Err
+//     and the row as the text protocol sent it, rawTextRow), while the
+//     chunk's other rows are read as usual;
 //   - resuming is exclusive: a GTID position resumes with the first
 //     transaction not in it, a file position at the first event after it;
 //   - a resume position the server purged is a *PurgedError naming the

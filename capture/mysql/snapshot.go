@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -173,10 +174,13 @@ func chunkQuery(t *table, chunk capture.Chunk) (string, []any, error) {
 }
 
 // queryRows runs q on db (a *sql.Tx or *sql.Conn) and calls fn with each
-// row decoded by the table's text decoders.
+// row decoded by the table's text decoders. A row with a value a decoder
+// rejects (a *schema.ValueError) goes to bad with the row as the server
+// sent it (capture.Change.Raw), when bad is set; otherwise it ends the
+// read with that error.
 func queryRows(ctx context.Context, db interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, t *table, q string, args []any, fn func(schema.Row) error) error {
+}, t *table, q string, args []any, fn func(schema.Row) error, bad func(error, capture.RawRow) error) error {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
@@ -191,11 +195,25 @@ func queryRows(ctx context.Context, db interface {
 	}
 	return scanRaw(rows, len(cols), func(vals []sql.RawBytes) error {
 		row, err := decodeText(t, vals)
+		var verr *schema.ValueError
+		if err != nil && bad != nil && errors.As(err, &verr) {
+			return bad(err, rawTextRow(t, vals))
+		}
 		if err != nil {
 			return err
 		}
 		return fn(row)
 	})
+}
+
+// rawTextRow copies a row of text values as the server sent them
+// (capture.RawRow), NULL as nil.
+func rawTextRow(t *table, vals []sql.RawBytes) capture.RawRow {
+	raw := make(capture.RawRow, len(vals))
+	for i, v := range vals {
+		raw[i] = capture.RawValue{Column: t.layout.Columns[i].Name, Text: capture.NewRawText(v)}
+	}
+	return raw
 }
 
 // scanRaw scans each of rows' n columns as raw bytes and calls fn with
@@ -252,13 +270,17 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 	}
 	b, add := toolkit.ChunkBatch(id, chunk, t.layout)
+	bad := func(err error, raw capture.RawRow) error {
+		b.Changes = append(b.Changes, capture.Change{Table: id, Op: capture.OpRead, Schema: t.layout, Err: err, Raw: raw})
+		return nil
+	}
 	b.CommitTime = time.Now().UTC()
 	s.mu.Lock()
 	from := s.from
 	s.mu.Unlock()
 	b.Position = from
 	if s.watermarked(t) {
-		mark, err := s.readAtSnapshotPosition(ctx, t, q, args, add)
+		mark, err := s.readAtSnapshotPosition(ctx, t, q, args, add, bad)
 		if err != nil {
 			return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 		}
@@ -267,7 +289,7 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 		}
 		return *b, nil
 	}
-	err = s.inSnapshot(ctx, func(tx *sql.Tx) error { return s.readChunkRows(ctx, tx, t, q, args, add) })
+	err = s.inSnapshot(ctx, func(tx *sql.Tx) error { return s.readChunkRows(ctx, tx, t, q, args, add, bad) })
 	if err != nil {
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 	}
@@ -284,8 +306,9 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 // because of such an ALTER (a dropped column; MariaDB's "table definition
 // has changed" for a table rebuilt after the transaction's read view) is
 // reported the same way.
-func (s *Source) readChunkRows(ctx context.Context, q querier, t *table, query string, args []any, add func(schema.Row) error) error {
-	readErr := queryRows(ctx, q, t, query, args, add)
+func (s *Source) readChunkRows(ctx context.Context, q querier, t *table, query string, args []any, add func(schema.Row) error,
+	bad func(error, capture.RawRow) error) error {
+	readErr := queryRows(ctx, q, t, query, args, add, bad)
 	if readErr != nil && ctx.Err() != nil {
 		return readErr
 	}
@@ -325,7 +348,7 @@ func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(sche
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", id, err)
 	}
-	err = s.inLongSnapshot(ctx, func(tx *sql.Tx) error { return queryRows(ctx, tx, t, q, nil, fn) })
+	err = s.inLongSnapshot(ctx, func(tx *sql.Tx) error { return queryRows(ctx, tx, t, q, nil, fn, nil) })
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", id, err)
 	}
@@ -367,7 +390,7 @@ func (s *Source) keyReader(ctx context.Context, c *sql.Conn, t *table) toolkit.K
 			}
 		}
 		q := fmt.Sprintf("SELECT %s FROM %s WHERE (%s) IN (%s)", t.selectList, t.qname, t.keyList, strings.Join(tuples, ", "))
-		return queryRows(ctx, c, t, q, args, emit)
+		return queryRows(ctx, c, t, q, args, emit, nil)
 	}
 }
 

@@ -82,7 +82,8 @@ func (s *Source) orderableKey(t *table) error {
 
 // readAtSnapshotPosition reads one chunk with q in a consistent snapshot
 // and returns the GTID position that snapshot is consistent with.
-func (s *Source) readAtSnapshotPosition(ctx context.Context, t *table, q string, args []any, add func(schema.Row) error) (Position, error) {
+func (s *Source) readAtSnapshotPosition(ctx context.Context, t *table, q string, args []any, add func(schema.Row) error,
+	bad func(error, capture.RawRow) error) (Position, error) {
 	c, err := s.conn(ctx)
 	if err != nil {
 		return Position{}, err
@@ -128,7 +129,7 @@ func (s *Source) readAtSnapshotPosition(ctx context.Context, t *table, q string,
 	if err != nil {
 		return Position{}, fmt.Errorf("GTID position of binlog %s:%d: %w", file, offset, err)
 	}
-	if err := s.readChunkRows(ctx, c, t, q, args, add); err != nil {
+	if err := s.readChunkRows(ctx, c, t, q, args, add, bad); err != nil {
 		return Position{}, err
 	}
 	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
