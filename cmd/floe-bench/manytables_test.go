@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -133,4 +135,20 @@ func TestParseTableCounts(t *testing.T) {
 	o, err = parseFlags([]string{"-memory", "-manytables", "1,20"})
 	require.NoError(t, err)
 	assert.Equal(t, "custom", o.label)
+}
+
+// TestRenderManyTables: -render summarizes a version 5 file again,
+// MiB per table included.
+func TestRenderManyTables(t *testing.T) {
+	r := fixedResults()
+	for i := range r.Sources[1].Scenarios {
+		r.Sources[1].Scenarios[i].MiBPerTable = nil
+	}
+	js, err := marshalResults(r)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "r.json")
+	require.NoError(t, os.WriteFile(path, js, 0o644))
+	md, err := renderFile(path)
+	require.NoError(t, err)
+	assert.Contains(t, md, "| mariadb | memory per table: peak RSS at 200 tables less at 1, per table more | 1.00 MiB |")
 }
