@@ -176,9 +176,10 @@ func (b *bench) manyTablesRun(ctx context.Context, n, i int) (Run, error) {
 }
 
 // setPerTable sets, on the manytables scenario with the most tables,
-// MiBPerTable: its peak RSS less that of the one with the fewest tables,
-// in MiB, over the difference in tables (none with fewer than two table
-// counts). It may be negative when the difference is below the noise.
+// MiBPerTable: its Median (the median of its runs' peak RSS, in MiB)
+// less that of the one with the fewest tables, over the difference in
+// tables (none with fewer than two table counts). It may be negative
+// when the difference is below the noise.
 func setPerTable(scs []Scenario) {
 	var lo, hi *Scenario
 	for i := range scs {
@@ -197,14 +198,14 @@ func setPerTable(scs []Scenario) {
 	if lo == nil || lo.Tables == hi.Tables {
 		return
 	}
-	hi.MiBPerTable = ptr(mibPerTable(lo.PeakRSSBytes, hi.PeakRSSBytes, lo.Tables, hi.Tables))
+	hi.MiBPerTable = ptr(mibPerTable(lo.Median, hi.Median, lo.Tables, hi.Tables))
 	hi.PerTableFrom = lo.Tables
 }
 
-// mibPerTable is (rssHi - rssLo) in MiB over (hi - lo) tables, rounded
-// to 3 places.
-func mibPerTable(rssLo, rssHi int64, lo, hi int) float64 {
-	return round3(float64(rssHi-rssLo) / (1 << 20) / float64(hi-lo))
+// mibPerTable is (mibHi - mibLo) over (hi - lo) tables, rounded to 3
+// places.
+func mibPerTable(mibLo, mibHi float64, lo, hi int) float64 {
+	return round3((mibHi - mibLo) / float64(hi-lo))
 }
 
 // parseTableCounts parses -manytables: positive integers, comma-separated;

@@ -138,8 +138,9 @@ type Scenario struct {
 	// and the raw read's).
 	Parallelism int `json:"parallelism,omitempty"`
 	// Tables is the manytables scenario's number of captured tables.
-	// MiBPerTable, on the one with the most tables, is its peak RSS less
-	// that at PerTableFrom (the fewest) tables, in MiB, per table more.
+	// MiBPerTable, on the one with the most tables, is its Median (the
+	// median of the runs' peak RSS, MiB) less that at PerTableFrom (the
+	// fewest) tables, per table more.
 	Tables       int      `json:"tables,omitempty"`
 	MiBPerTable  *float64 `json:"mib_per_table,omitempty"`
 	PerTableFrom int      `json:"per_table_from,omitempty"`

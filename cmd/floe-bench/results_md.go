@@ -126,7 +126,7 @@ func manyTablesRows(row func(...string), s Scenario, sc Scale, cpu string) {
 		s.Tables, plural(s.Tables), sc.ManyTablesRows, fmtNum(sc.ManyTablesRate), fmtNum(sc.ManyTablesSeconds), orDash(sc.ManyTablesInterval)),
 		fmtRateR(s.Median, s.MedianRange, s.Unit), "-", "-", cpu, "-", "-", "-")
 	if s.MiBPerTable != nil {
-		row(fmt.Sprintf("memory per table: peak RSS at %d tables less at %d, per table more", s.Tables, s.PerTableFrom),
+		row(fmt.Sprintf("memory per table: median peak RSS at %d tables less at %d, per table more", s.Tables, s.PerTableFrom),
 			fmtMiB(*s.MiBPerTable), "-", "-", "-", "-", "-", "-")
 	}
 }
