@@ -50,7 +50,7 @@ stress: deps ## crash, watermark and convergence tests hundreds of times under C
 	$(GO) run ./deploy/stress -out deploy/stress/results $(STRESS_FLAGS)
 
 .PHONY: bench-memory
-bench-memory: deps build ## only the memory scenarios of bench: peak RSS of a 10M-row transaction and of 50 MiB values, both sources
+bench-memory: deps build ## only the memory scenarios of bench: peak RSS of a 10M-row transaction, of 50 MiB values and over 1, 50 and 200 tables, both sources
 	$(GO) run ./cmd/floe-bench -floe $(BIN) -memory $(BENCH_FLAGS)
 
 # The container image: an OCI image archive built from bin/floe with no

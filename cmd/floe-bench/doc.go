@@ -36,6 +36,17 @@
 //     deletes) while floe catches up; floe verify must be equal; MiB/s and
 //     peak RSS (memory.go).
 //
+//   - manytables (memory): for each N of -manytables (1,50,200), N
+//     small tables of -manytables-rows (200) rows, snapshotted by
+//     `floe run` at floe's default checkpoint interval (10 s), then a
+//     steady stream of small transactions (an insert, an update and a
+//     delete) round-robin over all of them (-manytables-rate per second
+//     for -manytables-duration), then a marker touching every table;
+//     floe stops once every table has committed it, and floe verify must
+//     be equal. One result per N, its figure the peak RSS; the largest N
+//     also reports the MiB per table more against the smallest
+//     (manytables.go).
+//
 //   - freshness: a paced load (-rate changes/s for -duration, checkpoints
 //     every -interval, default 1 s as the target's) while floe
 //     streams; every transaction's commit time and end position come from
@@ -79,7 +90,7 @@
 // a markdown table of all sources (also printed), floe logs under
 // -workdir/<kind> and CPU and heap profiles (floe run --cpuprofile,
 // --memprofile) under -profiles. -merge FILE puts the sources measured now into an existing
-// results file (version 1 to 4) and keeps its other sources; the .md
+// results file (version 1 to 5) and keeps its other sources; the .md
 // ends with issue 16's targets, per source, met or not.
 //
 // Invariants: every process the harness starts (the database server,

@@ -31,6 +31,10 @@ type options struct {
 	largeValueMiB   int
 	largeBoth       bool
 	memoryRuns      int
+	manyTables      []int // table counts of the manytables scenario, ascending
+	manyTablesRows  int
+	manyTablesRate  float64
+	manyTablesDur   time.Duration
 	rate            float64
 	duration        time.Duration
 	freshTxnChanges int
@@ -58,7 +62,7 @@ type options struct {
 	verbose         bool
 }
 
-var allScenarios = []string{scSnapshot, scStreaming, scBigTxn, scFreshness, scHugeTxn, scLargeValues}
+var allScenarios = []string{scSnapshot, scStreaming, scBigTxn, scFreshness, scHugeTxn, scLargeValues, scManyTables}
 
 // knownScenarios are allScenarios and those run only when named: reads
 // needs Trino (a JDK and deploy/trino/fetch.sh's download).
@@ -66,7 +70,7 @@ var knownScenarios = append(slices.Clone(allScenarios), scReads)
 
 // memoryScenarios are the scenarios whose figure is the peak RSS: they run
 // -memory-runs times, and -memory runs only them.
-var memoryScenarios = []string{scHugeTxn, scLargeValues}
+var memoryScenarios = []string{scHugeTxn, scLargeValues, scManyTables}
 
 // Source kinds, in the order they run and are reported.
 const (
@@ -88,8 +92,12 @@ func parseFlags(args []string) (options, error) {
 	fs.Int64Var(&o.hugeTxn, "hugetxn", 10_000_000, "rows inserted by the single transaction of the hugetxn memory scenario")
 	fs.IntVar(&o.largeValueMiB, "large-value-mib", 50, "MiB of each large value of the largevalues memory scenario")
 	fs.BoolVar(&o.largeBoth, "large-both", false, "largevalues: each row carries a large text and a large binary value (default: one of them, alternately)")
-	fs.IntVar(&o.memoryRuns, "memory-runs", 1, "runs of each memory scenario (hugetxn, largevalues)")
-	memory := fs.Bool("memory", false, "only the memory scenarios (hugetxn, largevalues) over a minimal data set: -scenarios "+
+	fs.IntVar(&o.memoryRuns, "memory-runs", 1, "runs of each memory scenario (hugetxn, largevalues, manytables at each table count)")
+	many := fs.String("manytables", "1,50,200", "manytables memory scenario: the numbers of small tables floe captures, comma-separated (MiB per table: between the smallest and the largest)")
+	fs.IntVar(&o.manyTablesRows, "manytables-rows", 200, "manytables: rows of each table")
+	fs.Float64Var(&o.manyTablesRate, "manytables-rate", 100, "manytables: small transactions/s streamed over all tables (round-robin)")
+	fs.DurationVar(&o.manyTablesDur, "manytables-duration", 25*time.Second, "manytables: how long the small transactions are streamed after the snapshot")
+	memory := fs.Bool("memory", false, "only the memory scenarios (hugetxn, largevalues, manytables) over a minimal data set: -scenarios "+
 		strings.Join(memoryScenarios, ",")+" -rows 4000 -label memory (explicit flags still win)")
 	fs.Float64Var(&o.rate, "rate", 10_000, "freshness load in changes/s")
 	fs.DurationVar(&o.duration, "duration", 60*time.Second, "freshness load duration")
@@ -132,7 +140,8 @@ func parseFlags(args []string) (options, error) {
 		if *memory {
 			o.label = strings.TrimSuffix("memory-"+o.label, "-full")
 		}
-		for _, name := range []string{"changes", "bigtxn", "duration", "runs", "rate", "txn-changes", "hugetxn", "large-value-mib", "large-both", "memory-runs"} {
+		for _, name := range []string{"changes", "bigtxn", "duration", "runs", "rate", "txn-changes", "hugetxn", "large-value-mib", "large-both", "memory-runs",
+			"manytables", "manytables-rows", "manytables-rate", "manytables-duration"} {
 			if set[name] {
 				o.label = "custom"
 			}
@@ -148,6 +157,9 @@ func parseFlags(args []string) (options, error) {
 		return o, err
 	}
 	if o.parallelisms, err = parseParallelisms(*par, runtime.NumCPU()); err != nil {
+		return o, err
+	}
+	if o.manyTables, err = parseTableCounts(*many); err != nil {
 		return o, err
 	}
 	if contains(o.scenarios, scReads) && contains(o.sources, srcMariaDB) {
@@ -204,6 +216,8 @@ func (o options) validate() error {
 		return errors.New("-hugetxn and -large-value-mib: must be positive")
 	case o.rows < 4000:
 		return errors.New("-rows: must be at least 4000")
+	case o.manyTablesRows < 1 || o.manyTablesRate <= 0 || o.manyTablesDur <= 0:
+		return errors.New("-manytables-rows, -manytables-rate and -manytables-duration: must be positive")
 	case o.chunkRows < 1:
 		return errors.New("-chunk-rows: must be positive")
 	case o.readsRate <= 0 || o.readsDuration <= 0:
@@ -433,6 +447,10 @@ func runSource(ctx context.Context, o options, log *slog.Logger, kind, bin, floe
 			sr.Scale.LargeValuesPerRow = 2
 		}
 	}
+	if contains(o.scenarios, scManyTables) {
+		sr.Scale.ManyTablesRows, sr.Scale.ManyTablesRate = o.manyTablesRows, o.manyTablesRate
+		sr.Scale.ManyTablesSeconds, sr.Scale.ManyTablesInterval = o.manyTablesDur.Seconds(), floeDefaultInterval.String()
+	}
 	for _, name := range memoryScenarios {
 		if contains(o.scenarios, name) {
 			sr.Scale.MemoryRuns = o.memoryRuns
@@ -442,19 +460,11 @@ func runSource(ctx context.Context, o options, log *slog.Logger, kind, bin, floe
 	defer b.stopReadServices()
 	for _, name := range o.scenarios {
 		log.Info("scenario", "name", name)
-		if name == scSnapshot {
-			scs, err := b.snapshotScenarios(ctx)
-			if err != nil {
-				return sr, err
-			}
-			sr.Scenarios = append(sr.Scenarios, scs...)
-			continue
-		}
-		sc, err := b.runScenario(ctx, name)
+		scs, err := b.scenarios(ctx, name)
 		if err != nil {
 			return sr, err
 		}
-		sr.Scenarios = append(sr.Scenarios, sc)
+		sr.Scenarios = append(sr.Scenarios, scs...)
 	}
 	return sr, nil
 }

@@ -27,7 +27,13 @@ import (
 // (Scale.CompactionInterval) and reports the tables' files (Files); the
 // reads scenario (Trino query latency, Reads). Versions 2 and 3 are
 // read as one snapshot Scenario at Scale.Parallelism.
-const resultsVersion = 4
+//
+// Version 5: the manytables memory scenario, one Scenario per table
+// count (Tables; Unit MiB, its figure floe's peak RSS), the one with the
+// most tables with MiBPerTable against PerTableFrom tables, and its load
+// in Scale (ManyTablesRows, ManyTablesRate, ManyTablesSeconds,
+// ManyTablesInterval). Version 4 files read as they are.
+const resultsVersion = 5
 
 // Scenario names.
 const (
@@ -38,6 +44,7 @@ const (
 	// The memory scenarios (memory.go): peak RSS is their figure.
 	scHugeTxn     = "hugetxn"
 	scLargeValues = "largevalues"
+	scManyTables  = "manytables"
 	// scReads is Trino query latency while floe streams (reads.go); it
 	// needs Trino and is not in the default list.
 	scReads = "reads"
@@ -85,10 +92,17 @@ type Scale struct {
 	HugeTxnRows       int64   `json:"hugetxn_rows,omitempty"`
 	LargeValueBytes   int64   `json:"large_value_bytes,omitempty"`    // each large value of largevalues
 	LargeValuesPerRow int     `json:"large_values_per_row,omitempty"` // 1: a text or a binary value, 2: both
-	MemoryRuns        int     `json:"memory_runs,omitempty"`          // runs of hugetxn and largevalues
-	FreshnessRate     float64 `json:"freshness_rate"`                 // changes/s
-	FreshnessSeconds  float64 `json:"freshness_seconds"`
-	Runs              int     `json:"runs"`
+	MemoryRuns        int     `json:"memory_runs,omitempty"`          // runs of each memory scenario (at each table count)
+	// ManyTablesRows is the rows of each manytables table, ManyTablesRate
+	// and ManyTablesSeconds its stream (transactions/s, for how long),
+	// ManyTablesInterval floe's checkpoint interval there.
+	ManyTablesRows     int     `json:"manytables_rows,omitempty"`
+	ManyTablesRate     float64 `json:"manytables_rate,omitempty"`
+	ManyTablesSeconds  float64 `json:"manytables_seconds,omitempty"`
+	ManyTablesInterval string  `json:"manytables_checkpoint_interval,omitempty"`
+	FreshnessRate      float64 `json:"freshness_rate"` // changes/s
+	FreshnessSeconds   float64 `json:"freshness_seconds"`
+	Runs               int     `json:"runs"`
 	// Parallelism is the single snapshot parallelism of versions 1-3;
 	// version 4 has SnapshotParallelism (ascending) instead.
 	Parallelism         int   `json:"parallelism,omitempty"`
@@ -123,6 +137,13 @@ type Scenario struct {
 	// Parallelism is the snapshot scenario's snapshot.parallelism (floe's
 	// and the raw read's).
 	Parallelism int `json:"parallelism,omitempty"`
+	// Tables is the manytables scenario's number of captured tables.
+	// MiBPerTable, on the one with the most tables, is its Median (the
+	// median of the runs' peak RSS, MiB) less that at PerTableFrom (the
+	// fewest) tables, per table more.
+	Tables       int      `json:"tables,omitempty"`
+	MiBPerTable  *float64 `json:"mib_per_table,omitempty"`
+	PerTableFrom int      `json:"per_table_from,omitempty"`
 	// Scaling is, for a snapshot at Parallelism N > 1, the median over the
 	// rounds of floe's throughput at N over its throughput at 1 in the same
 	// round; RawScaling the same for the raw read.

@@ -56,7 +56,10 @@ func markdown(r *Results) string {
 		"the same for the raw reader's process (the client side only for both: the server's CPU is in neither). Memory " +
 		"scenarios: hugetxn as bigtxn with a larger transaction; largevalues snapshots rows of large values, then " +
 		"catches up with inserts, a multi-row transaction, updates leaving the values unchanged, updates replacing them " +
-		"and deletes written while floe was stopped, and ends with `floe verify` equal.\n")
+		"and deletes written while floe was stopped, and ends with `floe verify` equal; manytables captures N small tables, " +
+		"snapshots them and streams small transactions (an insert, an update and a delete each) round-robin over all of " +
+		"them while floe runs at its default checkpoint interval, ends with `floe verify` equal, and reports floe's peak " +
+		"RSS per N and the MiB per table more between the fewest and the most tables.\n")
 	return b.String()
 }
 
@@ -94,6 +97,8 @@ func sourceRows(b *strings.Builder, src SourceResults) {
 			}
 			row(fmt.Sprintf("memory: %s changes of rows with %s (snapshot and stream)", fmtInt(runCount(s)), what),
 				floe, "-", "-", cpu, "-", "-", "-")
+		case scManyTables:
+			manyTablesRows(row, s, sc, cpu)
 		case scFreshness:
 			what := fmt.Sprintf("at %s changes/s, checkpoint %s", fmtInt(int64(sc.FreshnessRate)), sc.CheckpointInterval)
 			row("freshness p50 "+what, fmtSecondsP(s.P50Seconds), "-", "-", "-", "-", "-", "-")
@@ -111,6 +116,18 @@ func sourceRows(b *strings.Builder, src SourceResults) {
 		if s.PeakRSSBytes > 0 {
 			row("peak RSS, "+scenarioLabel(s), fmtBytes(s.PeakRSSBytes), "-", "-", "-", "-", "<= 1 GiB", fmtMet(s.RSSMet))
 		}
+	}
+}
+
+// manyTablesRows writes a manytables scenario's rows: its peak RSS and,
+// at the most tables, the MiB per table more.
+func manyTablesRows(row func(...string), s Scenario, sc Scale, cpu string) {
+	row(fmt.Sprintf("memory: %d table%s of %d rows, snapshot then %s small transactions/s for %s s, checkpoint %s",
+		s.Tables, plural(s.Tables), sc.ManyTablesRows, fmtNum(sc.ManyTablesRate), fmtNum(sc.ManyTablesSeconds), orDash(sc.ManyTablesInterval)),
+		fmtRateR(s.Median, s.MedianRange, s.Unit), "-", "-", cpu, "-", "-", "-")
+	if s.MiBPerTable != nil {
+		row(fmt.Sprintf("memory per table: median peak RSS at %d tables less at %d, per table more", s.Tables, s.PerTableFrom),
+			fmtMiB(*s.MiBPerTable), "-", "-", "-", "-", "-", "-")
 	}
 }
 
@@ -146,6 +163,9 @@ func readRows(row func(...string), s Scenario, sc Scale) {
 func scenarioLabel(s Scenario) string {
 	if s.Name == scSnapshot && s.Parallelism > 0 {
 		return fmt.Sprintf("%s at parallelism %d", s.Name, s.Parallelism)
+	}
+	if s.Name == scManyTables {
+		return fmt.Sprintf("%s at %d table%s", s.Name, s.Tables, plural(s.Tables))
 	}
 	return s.Name
 }

@@ -45,7 +45,7 @@ func upgradeParallelism(src *SourceResults) {
 	}
 }
 
-// readResults decodes a results file of version 1 to 4 into the current
+// readResults decodes a results file of version 1 to 5 into the current
 // form (a version 1 file becomes one SourceResults).
 func readResults(b []byte) (*Results, error) {
 	var head struct {
@@ -66,7 +66,7 @@ func readResults(b []byte) (*Results, error) {
 		}}}
 		upgradeParallelism(&r.Sources[0])
 		return r, nil
-	case 2, 3, resultsVersion:
+	case 2, 3, 4, resultsVersion:
 		// Versions 2 and 3 have the same shape without the newer fields
 		// (version 2: without the spreads and shifts; its Ratio is the
 		// quotient of the medians, kept as it was written).
@@ -139,6 +139,7 @@ func renderFile(path string) (string, error) {
 			src.Scenarios[j].summarize(interval.Seconds())
 		}
 		setScaling(src.Scenarios)
+		setPerTable(src.Scenarios)
 	}
 	return markdown(r), nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -92,7 +93,11 @@ func TestReadResultsRoundTripAndVersions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
 
-	for _, bad := range []string{`{"version": 5}`, `{"version": 0}`, `not json`} {
+	v4, err := readResults([]byte(`{"version": 4, "date": "2026-12-01", "sources": [{"source": "postgres"}]}`))
+	require.NoError(t, err, "version 4 files are read as they are")
+	assert.Equal(t, resultsVersion, v4.Version)
+
+	for _, bad := range []string{fmt.Sprintf(`{"version": %d}`, resultsVersion+1), `{"version": 0}`, `not json`} {
 		_, err := readResults([]byte(bad))
 		assert.Error(t, err, bad)
 	}

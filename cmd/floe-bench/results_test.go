@@ -73,10 +73,16 @@ func fixedResults() *Results {
 	myLarge := Scenario{Name: scLargeValues, Source: "mariadb", Unit: "MiB/s", Runs: []Run{
 		{Floe: 40.5, Count: 18, FloeSeconds: 30.3, PeakRSSBytes: 1200 << 20, CPUSeconds: 45.2, Txns: 10, Bytes: 1200 << 20},
 	}}
-	myScs := []Scenario{mySnap, myStream, myHuge, myLarge}
+	myMany := func(n int, rss int64) Scenario {
+		return Scenario{Name: scManyTables, Source: "mariadb", Unit: "MiB", Tables: n, Runs: []Run{
+			{Floe: float64(rss) / (1 << 20), Count: int64(n*200) + 7_500, FloeSeconds: 38.5, PeakRSSBytes: rss, CPUSeconds: 12.5, Txns: 2_501, LoadRate: 299.5},
+		}}
+	}
+	myScs := []Scenario{mySnap, myStream, myHuge, myLarge, myMany(1, 120<<20), myMany(50, 160<<20), myMany(200, 319<<20)}
 	for i := range myScs {
 		myScs[i].summarize(10)
 	}
+	setPerTable(myScs)
 	return &Results{
 		Version: resultsVersion, Date: "2026-11-24",
 		Machine: Machine{NProc: 2, MemBytes: 24 << 30, CPU: "Test CPU", OS: "linux/amd64", GoVersion: "go1.26.8"},
@@ -93,6 +99,7 @@ func fixedResults() *Results {
 			Label: "custom", Command: "make bench BENCH_FLAGS='-source mariadb -rows 1000000 -changes 300000 -runs 1'",
 			Scale: Scale{Rows: 1_000_000, Tables: 4, AvgRowBytes: 180.5, Changes: 300_000, TxnChanges: 100, BigTxnRows: 1_000_000,
 				HugeTxnRows: 10_000_000, LargeValueBytes: 50 << 20, LargeValuesPerRow: 1, MemoryRuns: 1,
+				ManyTablesRows: 200, ManyTablesRate: 100, ManyTablesSeconds: 25, ManyTablesInterval: "10s",
 				FreshnessRate: 10_000, FreshnessSeconds: 60, Runs: 1, SnapshotParallelism: []int{2}, ChunkRows: 50_000,
 				StreamInterval: "1s", CheckpointInterval: "10s", PollInterval: "100ms"},
 			Scenarios: myScs,

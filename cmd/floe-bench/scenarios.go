@@ -25,6 +25,22 @@ const (
 	stopTimeout = 3 * time.Minute
 )
 
+// scenarios runs scenario name: one Scenario, or for snapshot one per
+// parallelism and for manytables one per table count.
+func (b *bench) scenarios(ctx context.Context, name string) ([]Scenario, error) {
+	switch name {
+	case scSnapshot:
+		return b.snapshotScenarios(ctx)
+	case scManyTables:
+		return b.manyTablesScenarios(ctx)
+	}
+	sc, err := b.runScenario(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return []Scenario{sc}, nil
+}
+
 // runScenario runs scenario name o.runs times (snapshot: see
 // snapshotScenarios).
 func (b *bench) runScenario(ctx context.Context, name string) (Scenario, error) {
