@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/floe-cdc/floe/checkpoint"
 	"github.com/floe-cdc/floe/compaction"
 	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/lakewriter/ledger"
@@ -34,7 +35,8 @@ orphan files. Readers see the same rows before and after.
 It may run while floe run is running elsewhere: a pass that overlaps one of
 its commits is not committed ("conflict") and changes nothing; run it again,
 or let floe run compact in the background, where passes never conflict.
-Without --table it covers every table the pipeline has committed to.`,
+Without --table it covers every table the pipeline has committed to, and
+its dead-letter tables.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := LoadConfig(configPath)
@@ -70,7 +72,7 @@ func compactTables(ctx context.Context, cfg *Config, names []string, out, logOut
 	defer cat.Close()
 	var tables []*lakewriter.Table
 	if len(names) == 0 {
-		if tables, err = pipelineTables(ctx, cfg, cat); err != nil {
+		if tables, err = maintainedTables(ctx, cfg, cat); err != nil {
 			return err
 		}
 		if len(tables) == 0 {
@@ -143,6 +145,20 @@ func compactionOptions(cfg *Config, log *slog.Logger) compaction.Options {
 // namespace and route targets) whose history holds a commit of this
 // pipeline.
 func pipelineTables(ctx context.Context, cfg *Config, cat *lakewriter.Catalog) ([]*lakewriter.Table, error) {
+	return listTables(ctx, cfg, cat, false)
+}
+
+// maintainedTables is pipelineTables and the pipeline's dead-letter
+// tables: what compaction maintains.
+func maintainedTables(ctx context.Context, cfg *Config, cat *lakewriter.Catalog) ([]*lakewriter.Table, error) {
+	return listTables(ctx, cfg, cat, true)
+}
+
+// listTables lists the Iceberg tables of the pipeline's sink namespaces
+// that its commits reached: those it committed rows to, and with
+// deadLetters its dead-letter tables (whose commits carry its
+// dead-letter marks, not floe.pipeline).
+func listTables(ctx context.Context, cfg *Config, cat *lakewriter.Catalog, deadLetters bool) ([]*lakewriter.Table, error) {
 	namespaces := []string{cfg.Sink.Namespace}
 	for _, r := range cfg.Route {
 		if ns, _ := r.SinkIdent(); ns != "" && !slices.Contains(namespaces, ns) {
@@ -163,7 +179,11 @@ func pipelineTables(ctx context.Context, cfg *Config, cat *lakewriter.Catalog) (
 			if err != nil {
 				return nil, err
 			}
-			props, err := t.LatestProps(ctx, ledger.CommitOf(cfg.Pipeline.Name))
+			match := ledger.CommitOf(cfg.Pipeline.Name)
+			if deadLetters && id.Name == checkpoint.DeadLetterTableName {
+				match = ledger.DeadLettersOf(cfg.Pipeline.Name)
+			}
+			props, err := t.LatestProps(ctx, match)
 			if err != nil {
 				return nil, err
 			}
@@ -246,7 +266,7 @@ func (c *compactor) pass(ctx context.Context) ([]tableCompaction, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	start := time.Now()
-	tables, err := pipelineTables(ctx, c.cfg, c.cat)
+	tables, err := maintainedTables(ctx, c.cfg, c.cat)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.m.passes.WithLabelValues("error").Inc()

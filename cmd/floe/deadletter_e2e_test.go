@@ -243,10 +243,15 @@ func TestDeadLettersPostgres(t *testing.T) {
 
 // TestDeadLettersPostgresCrash: as TestDeadLettersPostgres, with floe run
 // SIGKILLed at random moments of the snapshot and of the stream while the
-// workload runs: no dead letter is lost or written twice, and the table
-// holds exactly the changes that fit.
+// workload runs and background compaction passes run every second (over
+// the dead-letter table too, which they must rewrite at least once): no
+// dead letter is lost or written twice, and the table holds exactly the
+// changes that fit.
 func TestDeadLettersPostgresCrash(t *testing.T) {
 	e, w := dlEnv(t, "deadletters_crash", 40000, "")
+	// Background compaction every second, the dead-letter table included:
+	// kills land inside its passes too.
+	e.appendConfig("compaction:\n  interval: 1s\n  min-input-files: 2\n  expire-snapshots-older-than: 5s\n  retain-last: 3\n")
 	c := e.conn()
 	wctx, stopWork := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -302,6 +307,17 @@ func TestDeadLettersPostgresCrash(t *testing.T) {
 	e.waitCaughtUp(r, 2*time.Minute)
 	e.stop(r)
 	checkDeadLetters(t, e, w)
+	compacted := 0
+	for _, line := range strings.Split(e.tail(1<<30), "\n") {
+		if strings.Contains(line, `msg="compaction pass"`) && strings.Contains(line, "table=lake."+checkpoint.DeadLetterTableName+" ") &&
+			!strings.Contains(line, "rewritten_data_files=0 ") {
+			compacted++
+		}
+	}
+	if compacted == 0 {
+		t.Fatalf("no background compaction pass rewrote files of the dead-letter table")
+	}
+	t.Logf("background compaction rewrote the dead-letter table's files in %d passes", compacted)
 }
 
 // TestDeadLettersSchemaChangeIgnore: under schema-change-behavior ignore
