@@ -227,6 +227,32 @@ func (c *Coordinator) splitDead(b *capture.Batch) ([]capture.Change, error) {
 	return dead, nil
 }
 
+// existingDLQs opens the dead-letter tables that exist in the sink
+// namespaces of tables infos (none when dead letters are off), for claim.
+func (c *Coordinator) existingDLQs(ctx context.Context, infos []capture.TableInfo) ([]*lakewriter.Table, error) {
+	if !c.deadLetters() {
+		return nil, nil
+	}
+	seen := map[string]bool{}
+	var out []*lakewriter.Table
+	for _, ti := range infos {
+		ns := c.opts.Router.Target(ti.ID).Namespace
+		if seen[ns] {
+			continue
+		}
+		seen[ns] = true
+		tbl, err := c.opts.Catalog.LoadTable(ctx, lakewriter.Ident{Namespace: ns, Name: DeadLetterTableName})
+		if errors.Is(err, lakewriter.ErrNoSuchTable) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dead-letter table of namespace %s: %w", ns, err)
+		}
+		out = append(out, tbl)
+	}
+	return out, nil
+}
+
 // dlq returns the state of the dead-letter table of namespace ns.
 func (c *Coordinator) dlq(ns string) *dlqState {
 	if c.dlqs == nil {

@@ -329,3 +329,38 @@ func TestDeadLettersChangelog(t *testing.T) {
 	}
 	require.Equal(t, []string{`d {"id":"3","v":"bad-snap"}`, `r {"id":"3","v":"bad-snap"}`, `u {"id":"1","v":"bad-u"}`}, ops)
 }
+
+// TestDeadLettersEpochAcrossTableSets: a run of the pipeline over other
+// tables of the namespace (its source.tables changed) takes an epoch above
+// the dead-letter table's claim too, and claims it; it used to take the
+// same epoch as the earlier run (from its own tables only) and stop at the
+// dead-letter table as if two runs had started at once.
+func TestDeadLettersEpochAcrossTableSets(t *testing.T) {
+	t.Parallel()
+	l := newLake(t, transform.Upsert, "a", "b")
+	cfg := memsource.Config{OnAck: func(capture.Position) {}}
+	l.exec(inserts("a", "ok", 1)...)
+	l.exec("INSERT INTO a VALUES (2, 'bad-a')")
+	l.exec(inserts("b", "ok", 1)...)
+	end := l.db.Sync()
+	onlyA := memsource.Config{OnAck: cfg.OnAck, Tables: []string{"a"}}
+	srcA := &poisonSource{Source: memsource.New(l.db, onlyA)}
+	require.NoError(t, l.run(srcA, runOpts{wantStream: true, until: acked(srcA.Source, end), fencing: NewFencing()}))
+	rows, _ := readDLQ(t, l.cat)
+	require.Len(t, rows, 1, "the first run over a wrote its dead letter")
+
+	l.exec("INSERT INTO b VALUES (2, 'bad-b')")
+	end = l.db.Sync()
+	onlyB := memsource.Config{OnAck: cfg.OnAck, Tables: []string{"b"}}
+	srcB := &poisonSource{Source: memsource.New(l.db, onlyB)}
+	require.NoError(t, l.run(srcB, runOpts{wantStream: true, until: acked(srcB.Source, end), fencing: NewFencing()}),
+		"a run over b after a run over a stopped at the dead-letter table")
+	rows, marks := readDLQ(t, l.cat)
+	require.Len(t, rows, 2)
+	require.Contains(t, marks.Tables, "s.b")
+	dlq, err := l.cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: "lake", Name: DeadLetterTableName})
+	require.NoError(t, err)
+	own, err := dlq.Epoch(context.Background(), "p")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), own.Epoch, "the second run claimed the dead-letter table above the first")
+}

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,7 +42,14 @@ func (c *Coordinator) recover(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := c.claim(ctx, tables); err != nil {
+	// The dead-letter tables already there are claimed with them: the
+	// run's epoch must be above theirs too (an earlier run of the
+	// pipeline over other tables of the namespace claimed them).
+	dlqs, err := c.existingDLQs(ctx, infos) // deadletters.go
+	if err != nil {
+		return err
+	}
+	if err := c.claim(ctx, append(slices.Clone(tables), dlqs...)); err != nil {
 		return err
 	}
 	for i, ti := range infos {
