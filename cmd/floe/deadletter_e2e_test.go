@@ -253,21 +253,13 @@ func TestDeadLettersPostgresCrash(t *testing.T) {
 	// kills land inside its passes too.
 	e.appendConfig("compaction:\n  interval: 1s\n  min-input-files: 2\n  expire-snapshots-older-than: 5s\n  retain-last: 3\n")
 	c := e.conn()
-	wctx, stopWork := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var workErr error
 	// The workload starts once the snapshot is complete: a row changed
 	// while the snapshot reads it is read in its new version, which the
 	// workload's expectations do not follow.
+	stopWork := func() error { return nil }
+	defer func() { _ = stopWork() }()
 	work := func() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			workErr = untilStopped(wctx, func(ctx context.Context) error {
-				time.Sleep(3 * time.Millisecond)
-				return w.step(ctx, c)
-			})
-		}()
+		stopWork = inBackground(func(ctx context.Context) error { return w.step(ctx, c) }, 3*time.Millisecond)
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	const kills = 8
@@ -296,10 +288,8 @@ func TestDeadLettersPostgresCrash(t *testing.T) {
 		e.kill(r)
 		t.Logf("kill %d after %s, in the %s", i, wait, phaseOf(e.tail(100000)))
 	}
-	stopWork()
-	wg.Wait()
-	if workErr != nil {
-		t.Fatal(workErr)
+	if err := stopWork(); err != nil {
+		t.Fatal(err)
 	}
 	appendLog(t, e, "=== test: start final ===")
 	r := e.start()
