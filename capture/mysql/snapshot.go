@@ -340,6 +340,24 @@ func (s *Source) EndSnapshot(context.Context) error {
 // ScanTable reads the whole table in key order in one consistent read,
 // decoding values exactly as the snapshot does (for verify).
 func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error) error {
+	return s.scanTable(ctx, id, fn, nil)
+}
+
+// ScanTableUndecodable is ScanTable, handing a row with a value that
+// cannot be decoded to bad with its key (capture.UndecodableScanner): the
+// rows the snapshot makes dead letters (a zero date under zero-date:
+// error, say).
+func (s *Source) ScanTableUndecodable(ctx context.Context, id capture.TableID, fn func(schema.Row) error,
+	bad func(key schema.Row, err error) error) error {
+	return s.scanTable(ctx, id, fn, bad)
+}
+
+var _ capture.UndecodableScanner = (*Source)(nil)
+
+// scanTable is ScanTable; with bad set, a row with a value that cannot be
+// decoded goes to bad with its decoded key instead of ending the scan (a
+// row whose key cannot be decoded still ends it).
+func (s *Source) scanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error, bad func(key schema.Row, err error) error) error {
 	t, err := s.tables.Lookup(ctx, s.Discover, id)
 	if err != nil {
 		return err
@@ -348,11 +366,42 @@ func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(sche
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", id, err)
 	}
-	err = s.inLongSnapshot(ctx, func(tx *sql.Tx) error { return queryRows(ctx, tx, t, q, nil, fn, nil) })
+	var onBad func(error, capture.RawRow) error
+	if bad != nil {
+		onBad = func(err error, raw capture.RawRow) error {
+			key, kerr := rawTextKey(t, raw)
+			if kerr != nil {
+				return err
+			}
+			return bad(key, err)
+		}
+	}
+	err = s.inLongSnapshot(ctx, func(tx *sql.Tx) error { return queryRows(ctx, tx, t, q, nil, fn, onBad) })
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", id, err)
 	}
 	return nil
+}
+
+// rawTextKey decodes the key columns of a row of text values as the
+// server sent them (rawTextRow): a row of the table's layout with only
+// the key set.
+func rawTextKey(t *table, raw capture.RawRow) (schema.Row, error) {
+	if len(raw) != len(t.text) {
+		return nil, errors.New("row does not match the layout")
+	}
+	key := make(schema.Row, len(raw))
+	for _, k := range t.layout.Key {
+		if raw[k].Text == nil {
+			return nil, errors.New("NULL key")
+		}
+		v, err := t.text[k]([]byte(*raw[k].Text))
+		if err != nil {
+			return nil, err
+		}
+		key[k] = v
+	}
+	return key, nil
 }
 
 // ReadRows reads the current rows of the given keys (key-only rows in the

@@ -22,7 +22,7 @@
 //     source values promoted to the wider types;
 //   - with Options.LeaveOutUndecodable (pipeline.dead-letter table) and a
 //     source that can go on past a row it cannot decode
-//     (capture.UndecodableScanner: PostgreSQL), such rows are left out of
+//     (capture.UndecodableScanner: both sources), such rows are left out of
 //     the comparison on both sides by key and counted (Undecodable): their
 //     changes are in the dead-letter table; otherwise such a row fails the
 //     table's scan with its error;

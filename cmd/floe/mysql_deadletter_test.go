@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,4 +55,10 @@ func TestMySQLDeadLetters(t *testing.T) {
 	expectDeadLetters(t, e.pipelineEnv, true, []string{`column d (date): value "0000-00-00"`},
 		db+`.visits c {"id":"2","d":"0000-00-00","note":"zero"}`, db+`.visits c {"id":"4","d":"0000-00-00","note":"gone"}`,
 		db+`.visits r {"id":"5","d":"0000-00-00","note":"snap"}`, db+`.visits u {"id":"1","d":"0000-00-00","note":"zeroed"}`)
+	// floe verify leaves the two source rows holding a zero date (4 and
+	// 5, both dead letters) out on both sides and finds row 1 equal.
+	out, code := e.verify()
+	if code != 0 || !strings.Contains(out, "OK ") || !strings.Contains(out, "2 source rows with values that cannot be decoded left out") {
+		t.Errorf("floe verify (exit %d) does not find visits equal with its 2 dead-lettered rows left out:\n%s", code, out)
+	}
 }
