@@ -165,6 +165,7 @@ type runOpts struct {
 	deadLetter string
 	metrics    *Metrics // Options.Metrics; nil: unregistered ones
 	routes     []transform.Route
+	behavior   transform.Behavior // Config.SchemaChangeBehavior ("": the default)
 }
 
 // runCoordinator runs one coordinator over src until o.until holds, then
@@ -190,7 +191,7 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 	c, err := New(Options{
 		Pipeline: "p", Source: src, Catalog: cat, Router: transform.NewRouter("lake", o.routes), Mode: o.mode,
 		Config: Config{SnapshotMode: o.snapshot, SnapshotParallelism: 2, SnapshotChunkRows: 20,
-			Interval: o.interval, IdleCommitInterval: o.idle, DeadLetter: o.deadLetter},
+			Interval: o.interval, IdleCommitInterval: o.idle, DeadLetter: o.deadLetter, SchemaChangeBehavior: o.behavior},
 		SpillDir: t.TempDir(), Logger: log, Fencing: o.fencing, Status: o.status, Control: o.control, Metrics: o.metrics,
 	})
 	require.NoError(t, err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/iceberg-go"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
@@ -363,4 +364,55 @@ func TestDeadLettersEpochAcrossTableSets(t *testing.T) {
 	own, err := dlq.Epoch(context.Background(), "p")
 	require.NoError(t, err)
 	require.Equal(t, int64(2), own.Epoch, "the second run claimed the dead-letter table above the first")
+}
+
+// TestDeadLettersDirectChunkUnplaceable: under schema-change-behavior
+// ignore, an Iceberg table that kept column v required while the source
+// holds NULLs in it: the snapshot chunks holding such a row, which would
+// be written straight to data files (direct.go), go through the buffer,
+// where the row becomes a dead letter (op r) and the chunk's other rows
+// land.
+func TestDeadLettersDirectChunkUnplaceable(t *testing.T) {
+	t.Parallel()
+	l := newLake(t, transform.Upsert, "a")
+	var rows []string
+	for id := 1; id <= 100; id++ {
+		v := fmt.Sprintf("'v%d'", id)
+		if id == 7 || id == 63 {
+			v = "NULL"
+		}
+		rows = append(rows, fmt.Sprintf("INSERT INTO a VALUES (%d, %s)", id, v))
+	}
+	l.exec(rows...)
+	required := &schema.Table{Columns: []schema.Column{
+		{Name: "id", Type: iceberg.PrimitiveTypes.Int64}, {Name: "v", Type: iceberg.PrimitiveTypes.String},
+	}, Key: []int{0}}
+	layout := transform.SinkLayout(required, transform.Upsert)
+	_, err := l.cat.EnsureTable(context.Background(), lakewriter.Ident{Namespace: "lake", Name: "a"}, layout, layout.Key)
+	require.NoError(t, err)
+
+	// The table lacks the dead rows on purpose: no acknowledgement check.
+	src := l.source(memsource.Config{OnAck: func(capture.Position) {}})
+	require.NoError(t, l.run(src, runOpts{snapshot: SnapshotInitialOnly, behavior: transform.Ignore}))
+
+	dead, marks := readDLQ(t, l.cat)
+	require.Len(t, dead, 2, "dead letters: %v", dead)
+	for i, id := range []string{"63", "7"} {
+		require.Equal(t, "r", dead[i].Op)
+		require.Equal(t, `{"id":"`+id+`","v":null}`, dead[i].Row)
+		require.Contains(t, dead[i].Err, "column v is NULL in the source but required in the Iceberg table")
+	}
+	require.Equal(t, int64(2), marks.Tables["s.a"].Count)
+	tbl, err := l.cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: "lake", Name: "a"})
+	require.NoError(t, err)
+	got := map[int64]string{}
+	require.NoError(t, tbl.Scan(context.Background(), func(r schema.Row) error { got[r[0].(int64)] = r[1].(string); return nil }))
+	require.Len(t, got, 98)
+	for id := int64(1); id <= 100; id++ {
+		if id == 7 || id == 63 {
+			require.NotContains(t, got, id)
+			continue
+		}
+		require.Equal(t, fmt.Sprintf("v%d", id), got[id])
+	}
 }

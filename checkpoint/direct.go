@@ -45,7 +45,11 @@ type chunkEncoder struct {
 }
 
 // encode returns the chunk's rows as RowBatches, or nil when the chunk
-// must go through the Buffer.
+// must go through the Buffer: when Direct refuses it, and when a row
+// cannot be placed in the sink table as the schema-change behavior left
+// it (*transform.PlaceError), so that the Buffer's path makes that row a
+// dead letter (or, with dead letters off, stops on it) and writes the
+// chunk's other rows.
 func (e *chunkEncoder) encode(b capture.Batch) ([]*lakewriter.RowBatch, error) {
 	ok, err := e.proj.Direct(b.Changes)
 	if err != nil || !ok {
@@ -71,6 +75,14 @@ func (e *chunkEncoder) encode(b capture.Batch) ([]*lakewriter.RowBatch, error) {
 		if rb, err = e.enc.Batch(); rb != nil {
 			out = append(out, rb)
 		}
+	}
+	var pe *transform.PlaceError
+	if errors.As(err, &pe) {
+		// The row failed before it reached the encoder, which holds the
+		// chunk's earlier rows: drop them with the batches.
+		rb, _ := e.enc.Batch()
+		release(append(out, rb))
+		return nil, nil
 	}
 	if err != nil {
 		release(out)

@@ -162,7 +162,8 @@
 //     the table, the value and the fix; so is a change the buffer cannot
 //     place (transform.PlaceError: schema-change-behavior try_evolve or
 //     ignore and a value that does not fit the narrower sink column),
-//     with its decoded row as text. Dead letters of a checkpoint are
+//     with its decoded row as text (a snapshot chunk holding one goes
+//     through the buffer, not straight to data files: direct.go). Dead letters of a checkpoint are
 //     appended to <namespace>._floe_dead_letters (DeadLetterLayout) before
 //     any table of the checkpoint commits; that commit records per source
 //     table the checkpoint and position its newest dead letters belong to
