@@ -227,9 +227,14 @@ func (c *Coordinator) splitDead(b *capture.Batch) ([]capture.Change, error) {
 	return dead, nil
 }
 
-// existingDLQs opens the dead-letter tables that exist in the sink
-// namespaces of tables infos (none when dead letters are off), for claim.
-func (c *Coordinator) existingDLQs(ctx context.Context, infos []capture.TableInfo) ([]*lakewriter.Table, error) {
+// runDLQs opens the dead-letter table of each sink namespace of tables
+// infos (none when dead letters are off), creating the missing ones, for
+// claim. Creating them at start, before the run's first dead letter,
+// means an older run of the pipeline still running cannot be the one to
+// create a namespace's table and append to it unfenced after this run
+// started: every dead-letter table the run may write to carries its
+// claim from the start.
+func (c *Coordinator) runDLQs(ctx context.Context, infos []capture.TableInfo) ([]*lakewriter.Table, error) {
 	if !c.deadLetters() {
 		return nil, nil
 	}
@@ -241,10 +246,7 @@ func (c *Coordinator) existingDLQs(ctx context.Context, infos []capture.TableInf
 			continue
 		}
 		seen[ns] = true
-		tbl, err := c.opts.Catalog.LoadTable(ctx, lakewriter.Ident{Namespace: ns, Name: DeadLetterTableName})
-		if errors.Is(err, lakewriter.ErrNoSuchTable) {
-			continue
-		}
+		tbl, err := c.opts.Catalog.EnsureTable(ctx, lakewriter.Ident{Namespace: ns, Name: DeadLetterTableName}, DeadLetterLayout(), nil)
 		if err != nil {
 			return nil, fmt.Errorf("dead-letter table of namespace %s: %w", ns, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,6 +31,9 @@ import (
 type poisonSource struct {
 	*memsource.Source
 	onChunk func() // called before each chunk is read
+	// onDead, when set, is called before a stream batch holding a
+	// poisoned change is passed on (it may block).
+	onDead func()
 }
 
 func poisonChange(ch capture.Change) capture.Change {
@@ -63,10 +67,15 @@ func (s *poisonSource) Stream(ctx context.Context, out chan<- capture.Batch) err
 			return err
 		case b := <-in:
 			changes := make([]capture.Change, len(b.Changes))
+			poisoned := false
 			for i, ch := range b.Changes {
 				changes[i] = poisonChange(ch)
+				poisoned = poisoned || changes[i].Err != nil
 			}
 			b.Changes = changes
+			if poisoned && s.onDead != nil {
+				s.onDead()
+			}
 			select {
 			case out <- b:
 			case <-ctx.Done():
@@ -234,6 +243,8 @@ func TestDeadLettersOff(t *testing.T) {
 	err := l.run(src, runOpts{deadLetter: DeadLetterOff})
 	require.ErrorContains(t, err, `read chunk 0 of s.a: row with key id=1: column v (text): value "bad": poisoned`)
 	require.ErrorContains(t, err, "pipeline.dead-letter: table")
+	_, err = l.cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: "lake", Name: DeadLetterTableName})
+	require.ErrorIs(t, err, lakewriter.ErrNoSuchTable, "a run with dead letters off made a dead-letter table")
 
 	l.exec("UPDATE a SET v = 'good' WHERE id = 1")
 	l.snapshotAll()
@@ -243,8 +254,13 @@ func TestDeadLettersOff(t *testing.T) {
 	err = l.run(src, runOpts{deadLetter: DeadLetterOff})
 	require.ErrorContains(t, err, `row with key id=2: column v (text): value "bad-stream": poisoned`)
 	require.Less(t, l.committed("a"), pos)
-	_, err = l.cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: "lake", Name: DeadLetterTableName})
-	require.ErrorIs(t, err, lakewriter.ErrNoSuchTable)
+	// snapshotAll's run (dead letters on) created the dead-letter table;
+	// the runs with them off wrote nothing to it.
+	dlq, err := l.cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: "lake", Name: DeadLetterTableName})
+	require.NoError(t, err)
+	n := 0
+	require.NoError(t, dlq.Scan(context.Background(), func(schema.Row) error { n++; return nil }))
+	require.Zero(t, n, "dead letters written with pipeline.dead-letter off")
 }
 
 // TestDeadLettersNamespaces: tables routed to two namespaces write their
@@ -415,4 +431,61 @@ func TestDeadLettersDirectChunkUnplaceable(t *testing.T) {
 		}
 		require.Equal(t, fmt.Sprintf("v%d", id), got[id])
 	}
+}
+
+// TestDeadLetterTableClaimedAtStart: an older run of the pipeline still
+// running after a newer one started cannot add dead letters, also when
+// neither had written one yet: the newer run created and claimed the
+// dead-letter table at its start, so the older run's first dead-letter
+// commit is refused, and the change is a dead letter once, written by the
+// newer run. (The table used to be created with the first dead letter:
+// the older run created it, claimed it at its own epoch and appended, and
+// the newer run, which had read no marks at its start, appended the same
+// change again.)
+func TestDeadLetterTableClaimedAtStart(t *testing.T) {
+	t.Parallel()
+	l := newLake(t, transform.Upsert, "a")
+	noAckCheck := memsource.Config{OnAck: func(capture.Position) {}}
+	l.exec(inserts("a", "ok", 1, 2)...)
+	end := l.db.Sync()
+
+	var stopA, stopB atomic.Bool
+	srcA := &poisonSource{Source: l.source(noAckCheck)}
+	errA := make(chan error, 1)
+	go func() {
+		errA <- l.run(srcA, runOpts{fencing: NewFencing(), until: stopA.Load, deadline: time.Minute})
+	}()
+	require.Eventually(t, acked(srcA.Source, end), 20*time.Second, 5*time.Millisecond, "the older run streams")
+
+	release := make(chan struct{})
+	srcB := &poisonSource{Source: l.source(noAckCheck), onDead: func() { <-release }}
+	errB := make(chan error, 1)
+	go func() {
+		errB <- l.run(srcB, runOpts{fencing: NewFencing(), until: stopB.Load, deadline: time.Minute})
+	}()
+	tblA, err := l.cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: "lake", Name: "a"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		own, err := tblA.Epoch(context.Background(), "p")
+		return err == nil && own.Epoch == 2
+	}, 20*time.Second, 5*time.Millisecond, "the newer run claims a")
+
+	bad := l.exec("INSERT INTO a VALUES (3, 'bad-a')")
+	l.db.Sync()
+	select {
+	case err := <-errA:
+		require.ErrorContains(t, err, "dead letters", "the older run stops at its dead-letter commit")
+	case <-time.After(20 * time.Second):
+		stopA.Store(true)
+		t.Fatal("the older run went on after the newer one claimed the tables")
+	}
+	close(release)
+	require.Eventually(t, acked(srcB.Source, bad), 20*time.Second, 5*time.Millisecond, "the newer run streams past the dead letter")
+	stopB.Store(true)
+	require.NoError(t, <-errB)
+
+	rows, marks := readDLQ(t, l.cat)
+	require.Len(t, rows, 1, "the dead letter once: %v", rows)
+	require.Equal(t, `{"id":"3","v":"bad-a"}`, rows[0].Row)
+	require.Equal(t, int64(1), marks.Tables["s.a"].Count)
 }

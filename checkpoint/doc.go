@@ -175,8 +175,10 @@
 //     transaction; "r <key>" for a snapshot row): each dead letter lands
 //     exactly once. A dead change is not applied: the table keeps the
 //     key's previous version (none for an insert or snapshot read). The
-//     dead-letter table is claimed for the run's epoch (claimDLQ) at
-//     start, or when the run creates it, and its commits are fenced.
+//     dead-letter table of every sink namespace is created if missing
+//     and claimed for the run's epoch at start, with the run's tables
+//     (runDLQs), so that no older run can create one unclaimed later;
+//     its commits are fenced.
 //
 // Reading order, one change from capture.Batch to commit to ack:
 //   - coordinator.go: Options, the per-table state (tableRun) and run,

@@ -42,10 +42,11 @@ func (c *Coordinator) recover(ctx context.Context) error {
 			return err
 		}
 	}
-	// The dead-letter tables already there are claimed with them: the
-	// run's epoch must be above theirs too (an earlier run of the
-	// pipeline over other tables of the namespace claimed them).
-	dlqs, err := c.existingDLQs(ctx, infos) // deadletters.go
+	// The dead-letter tables are claimed with them, created if missing:
+	// the run's epoch must be above theirs too (an earlier run of the
+	// pipeline over other tables of the namespace claimed them), and an
+	// older run must not create one unclaimed after this run started.
+	dlqs, err := c.runDLQs(ctx, infos) // deadletters.go
 	if err != nil {
 		return err
 	}
