@@ -366,42 +366,12 @@ func (s *Source) scanTable(ctx context.Context, id capture.TableID, fn func(sche
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", id, err)
 	}
-	var onBad func(error, capture.RawRow) error
-	if bad != nil {
-		onBad = func(err error, raw capture.RawRow) error {
-			key, kerr := rawTextKey(t, raw)
-			if kerr != nil {
-				return err
-			}
-			return bad(key, err)
-		}
-	}
+	onBad := toolkit.UndecodableByKey(t.layout, func(k int, text []byte) (any, error) { return t.text[k](text) }, bad)
 	err = s.inLongSnapshot(ctx, func(tx *sql.Tx) error { return queryRows(ctx, tx, t, q, nil, fn, onBad) })
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", id, err)
 	}
 	return nil
-}
-
-// rawTextKey decodes the key columns of a row of text values as the
-// server sent them (rawTextRow): a row of the table's layout with only
-// the key set.
-func rawTextKey(t *table, raw capture.RawRow) (schema.Row, error) {
-	if len(raw) != len(t.text) {
-		return nil, errors.New("row does not match the layout")
-	}
-	key := make(schema.Row, len(raw))
-	for _, k := range t.layout.Key {
-		if raw[k].Text == nil {
-			return nil, errors.New("NULL key")
-		}
-		v, err := t.text[k]([]byte(*raw[k].Text))
-		if err != nil {
-			return nil, err
-		}
-		key[k] = v
-	}
-	return key, nil
 }
 
 // ReadRows reads the current rows of the given keys (key-only rows in the

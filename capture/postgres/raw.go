@@ -82,24 +82,4 @@ func oldKey(t *table, td *pglogrepl.TupleData, err error) (schema.Row, error) {
 	return row, nil
 }
 
-// rawKey decodes the key columns of raw, a row read from t
-// (rawValues), into a row of t's layout with only the key set.
-func rawKey(t *table, raw capture.RawRow) (schema.Row, error) {
-	if len(raw) != len(t.decoders) {
-		return nil, errors.New("row does not match the layout")
-	}
-	row := make(schema.Row, len(raw))
-	for _, k := range t.layout.Key {
-		if raw[k].Text == nil {
-			return nil, errors.New("NULL key")
-		}
-		v, err := t.decoders[k]([]byte(*raw[k].Text))
-		if err != nil {
-			return nil, err
-		}
-		row[k] = v
-	}
-	return row, nil
-}
-
 var _ capture.UndecodableScanner = (*Source)(nil)

@@ -427,16 +427,7 @@ func (s *Source) scanTable(ctx context.Context, id capture.TableID, fn func(sche
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", id, err)
 	}
-	var onBad func(error, capture.RawRow) error
-	if bad != nil {
-		onBad = func(err error, raw capture.RawRow) error {
-			key, kerr := rawKey(t, raw)
-			if kerr != nil {
-				return err
-			}
-			return bad(key, err)
-		}
-	}
+	onBad := toolkit.UndecodableByKey(t.layout, func(k int, text []byte) (any, error) { return t.decoders[k](text) }, bad)
 	err = inRepeatableRead(ctx, c, func(c *pgx.Conn, _ time.Time) error {
 		if err := readRows(ctx, c.PgConn(), t, sql, nil, nil, fn, onBad); err != nil {
 			return err

@@ -15,7 +15,8 @@
 // capture.Snapshotter.PlanChunks (PlanKeyRanges, KeyBound, ChunkReaders),
 // ReadChunk's query and batch (ChunkQuery, ChunkBatch), and the frame and
 // key batches of capture.RowReader.ReadRows (Tables.ReadRows, KeyReader,
-// KeyBatches).
+// KeyBatches), and the key-by-key handling of rows a verify scan cannot
+// decode (UndecodableByKey, for capture.UndecodableScanner).
 //
 // In: a backend's discovered tables, configuration and key values. Out:
 // the values and errors the capture contracts ask of every source, with

@@ -309,3 +309,44 @@ func TestChunkQuery(t *testing.T) {
 		t.Errorf("short bound: %v", err)
 	}
 }
+
+// TestUndecodableByKey: a row that could not be decoded goes to bad with
+// its key decoded; a NULL or undecodable key ends the read with the row's
+// own error; no bad, no handler.
+func TestUndecodableByKey(t *testing.T) {
+	layout := &schema.Table{Columns: []schema.Column{{Name: "v"}, {Name: "id"}}, Key: []int{1}}
+	decode := func(col int, text []byte) (any, error) {
+		if string(text) == "x" {
+			return nil, errors.New("not a number")
+		}
+		return "k" + string(text), nil
+	}
+	if UndecodableByKey(layout, decode, nil) != nil {
+		t.Fatal("a nil bad gave a handler")
+	}
+	var keys []schema.Row
+	handle := UndecodableByKey(layout, decode, func(key schema.Row, err error) error {
+		keys = append(keys, key)
+		return nil
+	})
+	rowErr := errors.New("column v: bad value")
+	text := func(s string) *string { return &s }
+	if err := handle(rowErr, capture.RawRow{{Column: "v", Text: text("?")}, {Column: "id", Text: text("7")}}); err != nil {
+		t.Fatalf("a row with a decodable key: %v", err)
+	}
+	if len(keys) != 1 || keys[0][0] != nil || keys[0][1] != "k7" {
+		t.Fatalf("bad got keys %v, want [[<nil> k7]]", keys)
+	}
+	for _, raw := range []capture.RawRow{
+		{{Column: "v", Text: text("?")}, {Column: "id"}},
+		{{Column: "v", Text: text("?")}, {Column: "id", Text: text("x")}},
+		{{Column: "v", Text: text("?")}},
+	} {
+		if err := handle(rowErr, raw); err != rowErr {
+			t.Errorf("row %v: handler returned %v, want the row's error", raw, err)
+		}
+	}
+	if len(keys) != 1 {
+		t.Errorf("bad called for rows without a usable key: %v", keys)
+	}
+}
