@@ -161,10 +161,20 @@ type SnapshotExporter interface {
 // TableScanner is implemented by sources that can read every current row
 // of a table through the same decoders the capture uses.
 //
+// ScanTable hands each row to fn, in key order. A row with a value the
+// source cannot decode (a *schema.ValueError) goes to bad, when bad is
+// set, with its key decoded (a row of the table's layout with only the
+// key columns set) and the error, and the scan goes on; with bad nil it
+// ends the scan with its error. A row whose key itself cannot be decoded
+// ends the scan either way.
+//
 // Used by floe verify (checkpoint.Verify), which compares those rows with
-// the Iceberg table key by key; a source without it cannot be verified.
+// the Iceberg table key by key, leaving the rows it was handed by bad out
+// of the comparison under pipeline.dead-letter table (their changes are
+// in the dead-letter table, not the Iceberg table); a source without it
+// cannot be verified.
 type TableScanner interface {
-	ScanTable(ctx context.Context, id TableID, fn func(schema.Row) error) error
+	ScanTable(ctx context.Context, id TableID, fn func(schema.Row) error, bad func(key schema.Row, err error) error) error
 }
 
 // Checker is implemented by sources that can check, before anything is

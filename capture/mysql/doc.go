@@ -79,8 +79,8 @@
 //     it (capture.Change.Raw, rawBinlogRow), and no images; so does a
 //     snapshot chunk row with such a value (an OpRead change with Err
 //     and the row as the text protocol sent it, rawTextRow), while the
-//     chunk's other rows are read as usual; ScanTableUndecodable (floe
-//     verify) hands such a row to its caller by key in the same way;
+//     chunk's other rows are read as usual; ScanTable (floe verify)
+//     hands such a row to its bad callback by key in the same way;
 //   - resuming is exclusive: a GTID position resumes with the first
 //     transaction not in it, a file position at the first event after it;
 //   - a resume position the server purged is a *PurgedError naming the

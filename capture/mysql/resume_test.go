@@ -81,7 +81,7 @@ func TestReadRows(t *testing.T) {
 		keys = append(keys, schemaRow{r[0], r[1], r[2]})
 		all = append(all, fmtRow(r))
 		return nil
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := s.ReadRows(ctx, tid, append(keys, schemaRow{int32(9), "z", int64(0)}))

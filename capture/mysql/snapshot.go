@@ -338,26 +338,11 @@ func (s *Source) EndSnapshot(context.Context) error {
 }
 
 // ScanTable reads the whole table in key order in one consistent read,
-// decoding values exactly as the snapshot does (for verify).
-func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error) error {
-	return s.scanTable(ctx, id, fn, nil)
-}
-
-// ScanTableUndecodable is ScanTable, handing a row with a value that
-// cannot be decoded to bad with its key (capture.UndecodableScanner): the
-// rows the snapshot makes dead letters (a zero date under zero-date:
-// error, say).
-func (s *Source) ScanTableUndecodable(ctx context.Context, id capture.TableID, fn func(schema.Row) error,
-	bad func(key schema.Row, err error) error) error {
-	return s.scanTable(ctx, id, fn, bad)
-}
-
-var _ capture.UndecodableScanner = (*Source)(nil)
-
-// scanTable is ScanTable; with bad set, a row with a value that cannot be
-// decoded goes to bad with its decoded key instead of ending the scan (a
-// row whose key cannot be decoded still ends it).
-func (s *Source) scanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error, bad func(key schema.Row, err error) error) error {
+// decoding values exactly as the snapshot does (for verify); a row with
+// a value that cannot be decoded (one the snapshot makes a dead letter,
+// such as a zero date under zero-date: error) goes to bad when it is set
+// (capture.TableScanner).
+func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error, bad func(key schema.Row, err error) error) error {
 	t, err := s.tables.Lookup(ctx, s.Discover, id)
 	if err != nil {
 		return err

@@ -30,7 +30,7 @@ func scanAll(t *testing.T, s *Source, tid capture.TableID) []string {
 	if err := s.ScanTable(testCtx(t), tid, func(r schema.Row) error {
 		rows = append(rows, fmtRow(r))
 		return nil
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	return rows

@@ -152,7 +152,7 @@ func watermarkRun(t *testing.T, setMarks bool) (got, want map[int64]string, mark
 	if err := s.ScanTable(ctx, tid, func(r schema.Row) error {
 		want[key(r)] = r[1].(string)
 		return nil
-	}); err != nil {
+	}, nil); err != nil {
 		t.Fatal(err)
 	}
 	endStable(t, s, end)

@@ -82,4 +82,3 @@ func oldKey(t *table, td *pglogrepl.TupleData, err error) (schema.Row, error) {
 	return row, nil
 }
 
-var _ capture.UndecodableScanner = (*Source)(nil)

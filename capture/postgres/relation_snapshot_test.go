@@ -136,7 +136,8 @@ func TestSnapshotAfterAlterBeforeExport(t *testing.T) {
 					return fmt.Errorf("row %d: extra %v, want %d", key, r[x], key)
 				}
 				return nil
-			})
+			}, nil)
+
 			if err != nil || rows != 100 {
 				t.Fatalf("scan after discovering again: %d rows, %v", rows, err)
 			}

@@ -399,21 +399,10 @@ func (s *Source) EndSnapshot(ctx context.Context) error {
 }
 
 // ScanTable reads the whole table in key order in its own REPEATABLE READ
-// transaction, decoding values exactly as the snapshot and the stream do.
-func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error) error {
-	return s.scanTable(ctx, id, fn, nil)
-}
-
-// ScanTableUndecodable is ScanTable, handing a row with a value that
-// cannot be decoded to bad with its key (capture.UndecodableScanner).
-func (s *Source) ScanTableUndecodable(ctx context.Context, id capture.TableID, fn func(schema.Row) error,
-	bad func(key schema.Row, err error) error) error {
-	return s.scanTable(ctx, id, fn, bad)
-}
-
-// scanTable is ScanTable; with bad set, a row with a value that cannot be
-// decoded goes to bad with its decoded key instead of ending the scan.
-func (s *Source) scanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error, bad func(key schema.Row, err error) error) error {
+// transaction, decoding values exactly as the snapshot and the stream do;
+// a row with a value that cannot be decoded goes to bad when it is set
+// (capture.TableScanner).
+func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(schema.Row) error, bad func(key schema.Row, err error) error) error {
 	t, err := s.tables.Lookup(ctx, s.Discover, id)
 	if err != nil {
 		return err

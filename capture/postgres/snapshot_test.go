@@ -133,7 +133,7 @@ func TestSnapshotCompositeKeyChunks(t *testing.T) {
 	}
 
 	var scanned []schema.Row
-	if err := s.ScanTable(ctx, id, func(r schema.Row) error { scanned = append(scanned, r); return nil }); err != nil {
+	if err := s.ScanTable(ctx, id, func(r schema.Row) error { scanned = append(scanned, r); return nil }, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(scanned, got) {

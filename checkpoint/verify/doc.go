@@ -20,10 +20,10 @@
 //   - an Iceberg table that evolved past the source (columns the source
 //     dropped, wider types) is compared on the source's columns by name,
 //     source values promoted to the wider types;
-//   - with Options.LeaveOutUndecodable (pipeline.dead-letter table) and a
-//     source that can go on past a row it cannot decode
-//     (capture.UndecodableScanner: both sources), such rows are left out of
-//     the comparison on both sides by key and counted (Undecodable): their
+//   - with Options.LeaveOutUndecodable (pipeline.dead-letter table), rows
+//     the source cannot decode (handed to capture.TableScanner's bad by
+//     key), are left out of the comparison on both sides and counted
+//     (Undecodable): their
 //     changes are in the dead-letter table; otherwise such a row fails the
 //     table's scan with its error;
 //   - the comparison is meaningful against a quiet source once floe has

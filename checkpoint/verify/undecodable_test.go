@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,34 +11,14 @@ import (
 	"github.com/floe-cdc/floe/transform"
 )
 
-// undecodableSource is a scanSource whose rows with v "bad..." cannot be
-// decoded: it hands their keys to bad (capture.UndecodableScanner).
-type undecodableSource struct{ scanSource }
-
-func (s *undecodableSource) ScanTableUndecodable(_ context.Context, id capture.TableID, fn func(schema.Row) error,
-	bad func(schema.Row, error) error) error {
-	for _, r := range s.rows[id] {
-		if v, _ := r[1].(string); strings.HasPrefix(v, "bad") {
-			if err := bad(schema.Row{r[0], nil}, schema.NewValueError("v", "text", []byte(v), "poisoned")); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := fn(append(schema.Row(nil), r...)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // TestUndecodableLeftOut: with LeaveOutUndecodable, source rows that
 // cannot be decoded are left out on both sides (the Iceberg table holds an older version of one, and
 // none of the other): the table verifies, naming how many were left out;
 // every other difference still counts.
 func TestUndecodableLeftOut(t *testing.T) {
 	id := capture.TableID{Schema: "s", Name: "t"}
-	src := &undecodableSource{scanSource{tables: []capture.TableInfo{{ID: id, Schema: layout}},
-		rows: map[capture.TableID][]schema.Row{id: {{int64(1), "a"}, {int64(2), "bad-update"}, {int64(3), "bad-insert"}}}}}
+	src := &scanSource{tables: []capture.TableInfo{{ID: id, Schema: layout}},
+		rows: map[capture.TableID][]schema.Row{id: {{int64(1), "a"}, {int64(2), "bad-update"}, {int64(3), "bad-insert"}}}}
 	cat := lake(t, transform.Upsert, "t", upsertRow(1, "a"), upsertRow(2, "old"))
 	leaveOut := func() TableReport {
 		reports, err := Run(context.Background(), Options{Pipeline: "p", Source: src, Catalog: cat,

@@ -27,8 +27,8 @@ type Options struct {
 	// MaxExamples bounds the differing keys listed per table (default 5).
 	MaxExamples int
 	// LeaveOutUndecodable leaves source rows with a value the source
-	// cannot decode out of the comparison, on both sides, when the source
-	// can go on past them (capture.UndecodableScanner): the pipeline
+	// cannot decode out of the comparison, on both sides (the scan's bad
+	// rows, capture.TableScanner): the pipeline
 	// writes their changes to the dead-letter table (pipeline.dead-letter
 	// table). Otherwise such a row fails the table's scan with its error.
 	LeaveOutUndecodable bool
@@ -56,7 +56,7 @@ type TableReport struct {
 	// table cannot be folded to its current rows).
 	Skipped string
 	// Undecodable counts the source rows with a value the source cannot
-	// decode (capture.UndecodableScanner): their keys are left out of the
+	// decode (capture.TableScanner's bad rows): their keys are left out of the
 	// comparison on both sides, since their changes went to the
 	// dead-letter table (pipeline.dead-letter), not to the Iceberg table.
 	Undecodable int
@@ -252,17 +252,17 @@ func (r *TableReport) sinkByKey(sink []rowDigest) map[string]*sinkKey {
 	return byKey
 }
 
-// scanRows scans the source table: every row to fn, and, with leaveOut
-// and a scanner that can go on past rows with values it cannot decode
-// (capture.UndecodableScanner), the key of each such row to bad.
+// scanRows scans the source table: every row to fn, and, with leaveOut,
+// the key of each row with a value the source cannot decode to bad
+// (without it such a row ends the scan with its error).
 func scanRows(ctx context.Context, scanner TableScanner, leaveOut bool, id capture.TableID, bad func(key schema.Row), fn func(schema.Row) error) error {
-	if us, ok := scanner.(capture.UndecodableScanner); ok && leaveOut {
-		return us.ScanTableUndecodable(ctx, id, fn, func(key schema.Row, _ error) error {
-			bad(key)
-			return nil
-		})
+	if !leaveOut {
+		return scanner.ScanTable(ctx, id, fn, nil)
 	}
-	return scanner.ScanTable(ctx, id, fn)
+	return scanner.ScanTable(ctx, id, fn, func(key schema.Row, _ error) error {
+		bad(key)
+		return nil
+	})
 }
 
 func truncateValue(s string) string {

@@ -44,8 +44,18 @@ func (s *scanSource) DecodePosition(p string) (capture.Position, error) {
 	n, err := strconv.Atoi(strings.TrimPrefix(p, "test.v1:"))
 	return pos(n), err
 }
-func (s *scanSource) ScanTable(_ context.Context, id capture.TableID, fn func(schema.Row) error) error {
+// ScanTable hands every row to fn, except that with bad set a row whose v
+// starts with "bad" is one it cannot decode: its key goes to bad. (With
+// bad nil such a row is handed to fn as it is, so that a comparison of
+// it can be seen to fail.)
+func (s *scanSource) ScanTable(_ context.Context, id capture.TableID, fn func(schema.Row) error, bad func(schema.Row, error) error) error {
 	for _, r := range s.rows[id] {
+		if v, _ := r[1].(string); bad != nil && strings.HasPrefix(v, "bad") {
+			if err := bad(schema.Row{r[0], nil}, schema.NewValueError("v", "text", []byte(v), "poisoned")); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := fn(append(schema.Row(nil), r...)); err != nil {
 			return err
 		}

@@ -16,7 +16,7 @@
 // ReadChunk's query and batch (ChunkQuery, ChunkBatch), and the frame and
 // key batches of capture.RowReader.ReadRows (Tables.ReadRows, KeyReader,
 // KeyBatches), and the key-by-key handling of rows a verify scan cannot
-// decode (UndecodableByKey, for capture.UndecodableScanner).
+// decode (UndecodableByKey, for capture.TableScanner).
 //
 // In: a backend's discovered tables, configuration and key values. Out:
 // the values and errors the capture contracts ask of every source, with

@@ -7,8 +7,8 @@ import (
 	"github.com/floe-cdc/floe/schema"
 )
 
-// UndecodableByKey adapts bad, a capture.UndecodableScanner caller's
-// handler of rows by key, to a reader's handler of a row it could not
+// UndecodableByKey adapts bad, a capture.TableScanner caller's handler
+// of undecodable rows by key, to a reader's handler of a row it could not
 // decode, given with the row as the source sent it (capture.RawRow, in
 // layout's column order): decode turns key column col's text into its
 // value. A row whose key is NULL or cannot be decoded ends the read with
