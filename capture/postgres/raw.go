@@ -81,4 +81,3 @@ func oldKey(t *table, td *pglogrepl.TupleData, err error) (schema.Row, error) {
 	}
 	return row, nil
 }
-

@@ -44,6 +44,7 @@ func (s *scanSource) DecodePosition(p string) (capture.Position, error) {
 	n, err := strconv.Atoi(strings.TrimPrefix(p, "test.v1:"))
 	return pos(n), err
 }
+
 // ScanTable hands every row to fn, except that with bad set a row whose v
 // starts with "bad" is one it cannot decode: its key goes to bad. (With
 // bad nil such a row is handed to fn as it is, so that a comparison of
