@@ -57,6 +57,7 @@ type schemaRun struct {
 func (s schemaRun) apply(r *floeRun, step schemaStep) *floeRun {
 	s.t.Helper()
 	begin := time.Now()
+	s.t.Logf("%s: applying", step.what)
 	if step.before != nil {
 		step.before()
 	}
