@@ -143,32 +143,6 @@ func TestDecodeTupleKinds(t *testing.T) {
 	}
 }
 
-func TestSameRelation(t *testing.T) {
-	tb := unitTable(t)
-	cols := func(names ...string) []*pglogrepl.RelationMessageColumn {
-		var out []*pglogrepl.RelationMessageColumn
-		for _, n := range names {
-			oid := uint32(25)
-			if n == "id" {
-				oid = 23
-			}
-			out = append(out, &pglogrepl.RelationMessageColumn{Name: n, DataType: oid, TypeModifier: -1})
-		}
-		return out
-	}
-	if !sameRelation(tb, &pglogrepl.RelationMessage{Columns: cols("id", "name", "big")}) {
-		t.Errorf("same layout reported as different")
-	}
-	if sameRelation(tb, &pglogrepl.RelationMessage{Columns: cols("id", "name", "big", "extra")}) {
-		t.Errorf("added column not seen")
-	}
-	retyped := cols("id", "name", "big")
-	retyped[0].DataType = 20
-	if sameRelation(tb, &pglogrepl.RelationMessage{Columns: retyped}) {
-		t.Errorf("retyped column not seen")
-	}
-}
-
 // TestWidens pins the type changes the stream follows: the widenings
 // that keep every value, and no narrowing or scale change.
 func TestWidens(t *testing.T) {

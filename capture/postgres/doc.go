@@ -83,7 +83,11 @@
 //   - layout changes are followed (relation.go; the source is a
 //     capture.SchemaFollower): a Relation message is diffed against the
 //     layout the stream had (the discovered one for the session's first),
-//     with the table's pg_attribute rows read when it arrives. An added
+//     with the table's pg_attribute rows read when it arrives, the
+//     session's first one too even when it repeats the discovered names
+//     and types (a NOT NULL dropped, or a column dropped and added again,
+//     between discovery and the table's first change shows only in the
+//     catalog). An added
 //     column without a default, a dropped column, a widening (int2 ->
 //     int4 -> int8, float4 -> float8, varchar(n) -> varchar(m >= n),
 //     varchar or text, numeric(p,s) -> numeric(p' >= p,s)) and a NOT NULL

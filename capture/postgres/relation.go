@@ -88,20 +88,6 @@ func readAtts(ctx context.Context, conn *pgx.Conn, oid uint32) ([]catalogAtt, er
 	})
 }
 
-// sameRelation reports whether m announces exactly t's column names,
-// types and modifiers.
-func sameRelation(t *table, m *pglogrepl.RelationMessage) bool {
-	if len(m.Columns) != len(t.attTypes) {
-		return false
-	}
-	for i, c := range m.Columns {
-		if c.Name != t.layout.Columns[i].Name || c.DataType != t.attTypes[i] || c.TypeModifier != t.attMods[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // relationChange is what nextLayout found: the table in its new layout
 // (nil: nothing changed, or a layout the stream cannot decode), the
 // changes in words, and refusal, set when the change is one the stream
@@ -380,11 +366,13 @@ func (st *streamer) relation(ctx context.Context, m *pglogrepl.RelationMessage) 
 		return nil
 	}
 	delete(st.unreadable, m.RelationID)
+	// Also the session's first Relation of the table is checked against
+	// the catalog, though it may announce the discovered names and types:
+	// an ALTER after discovery and before the table's first change of the
+	// session can change what the message does not carry (NOT NULL
+	// dropped; a column dropped and added again under its name and type,
+	// its existing rows' values gone without row events).
 	_, resent := st.rels[m.RelationID]
-	if !resent && sameRelation(cur, m) {
-		st.rels[m.RelationID] = cur
-		return nil
-	}
 	rc, err := st.s.nextLayout(ctx, cur, m, resent)
 	if err != nil {
 		return fmt.Errorf("follow the layout of %s: %w", id, err)

@@ -234,3 +234,46 @@ func TestRelationRenameOfAColumnTheCatalogNoLongerHas(t *testing.T) {
 	}
 	expectUnreadable(t, r, "rn", "tmp2", "column tmp is gone")
 }
+
+// TestRelationFirstInSessionReadsCatalog: a table's first Relation of a
+// stream session announces the discovered column names and types even
+// after an ALTER that changed only what the message does not carry, made
+// after discovery and before the table's first change of the session:
+// NOT NULL dropped (the column must become nullable, or the first NULL
+// cannot be written), and a column dropped and added again under the
+// same name and type (its existing rows lost their values without row
+// events: refused). The first Relation is therefore checked against the
+// catalog too. (It used to be taken as the discovered layout unread, and
+// both changes went unseen.)
+func TestRelationFirstInSessionReadsCatalog(t *testing.T) {
+	t.Run("drop not null", func(t *testing.T) {
+		e := newEnv(t)
+		e.exec(`CREATE TABLE fr (id int PRIMARY KEY, req text NOT NULL)`, `INSERT INTO fr VALUES (1, 'a')`)
+		s := e.source(e.config(`public\.fr`))
+		startNoSnapshot(t, s)
+		r := startStream(t, s)
+		e.exec(`ALTER TABLE fr ALTER COLUMN req DROP NOT NULL`, `UPDATE fr SET req = NULL WHERE id = 1`)
+		if b := nextOrBarrier(t, r); !b.Barrier {
+			t.Fatalf("after DROP NOT NULL: batch %+v, want a Barrier", b)
+		}
+		b := nextOrBarrier(t, r)
+		if len(b.Changes) != 1 || b.Changes[0].Err != nil {
+			t.Fatalf("the update: %+v", b)
+		}
+		l := b.Changes[0].Schema
+		if i := l.Index("req"); !l.Columns[i].Nullable || b.Changes[0].After[i] != nil {
+			t.Fatalf("req in the update's layout: %+v, value %v; want nullable and NULL", l.Columns[i], b.Changes[0].After[i])
+		}
+	})
+	t.Run("drop and add again", func(t *testing.T) {
+		e := newEnv(t)
+		// v is the last column, so the message lists the same names in
+		// the same order.
+		e.exec(`CREATE TABLE fr (id int PRIMARY KEY, n int, v text)`, `INSERT INTO fr VALUES (1, 1, 'a')`)
+		s := e.source(e.config(`public\.fr`))
+		startNoSnapshot(t, s)
+		r := startStream(t, s)
+		e.exec(`ALTER TABLE fr DROP COLUMN v`, `ALTER TABLE fr ADD COLUMN v text`, `UPDATE fr SET n = 2`)
+		expectUnreadable(t, r, "fr", "v", "dropped and added again")
+	})
+}
