@@ -228,7 +228,7 @@ func (c *Coordinator) resolve(ctx context.Context, t *tableRun) error {
 		}
 		reread = make(map[string]schema.Row, len(rows))
 		for _, r := range rows {
-			reread[string(schema.AppendKey(nil, t.src, r))] = r
+			reread[string(schema.AppendKey(nil, t.src, r))] = buf.RereadRow(t.fit(t.src), r) // the sink names of renamed columns (ignore)
 		}
 	}
 	if found == nil && reread == nil {

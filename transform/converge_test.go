@@ -2,8 +2,10 @@ package transform
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/apache/iceberg-go"
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
 )
@@ -142,5 +144,39 @@ func TestBufferResolveMixesIcebergAndReread(t *testing.T) {
 	}
 	if want := []string{"1 a T1 u 0", "2 b T2 u 1"}; !slices.Equal(rows, want) {
 		t.Errorf("rows = %q, want %q", rows, want)
+	}
+}
+
+// TestBufferConvergingRereadAfterDrop: a converging change replayed in a
+// layout from before a column was dropped (name, between the key and the
+// TOAST value) is filled from the source's current row, which lacks that
+// column: RereadRow lines the row up with the buffer's layout by name, so
+// the unchanged value lands in its own column. (The rows used to be taken
+// by position and refused for having fewer columns than the table.) A
+// value that was not sent, of the very column the source dropped, cannot
+// be filled: an error naming the column and floe resnapshot.
+func TestBufferConvergingRereadAfterDrop(t *testing.T) {
+	P := iceberg.PrimitiveTypes
+	b := newBuf(t, Upsert, 0)
+	applyConverging(t, b, []capture.Change{upd(1, "a", U)})
+	now := &schema.Table{Columns: []schema.Column{{Name: "id", Type: P.Int64}, {Name: "body", Type: P.String, Nullable: true}}, Key: []int{0}}
+	row := b.RereadRow(now, schema.Row{int64(1), "TOASTED"})
+	if _, err := b.Resolve(nil, reread(b.layout, row)); err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := collect(t, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"1 a TOASTED u 0"}; !slices.Equal(rows, want) {
+		t.Errorf("rows = %q, want %q", rows, want)
+	}
+
+	b = newBuf(t, Upsert, 0)
+	applyConverging(t, b, []capture.Change{upd(1, "a", U)})
+	noBody := &schema.Table{Columns: []schema.Column{{Name: "id", Type: P.Int64}, {Name: "name", Type: P.String, Nullable: true}}, Key: []int{0}}
+	_, err = b.Resolve(nil, reread(b.layout, b.RereadRow(noBody, schema.Row{int64(1), "a"})))
+	if err == nil || !strings.Contains(err.Error(), "column body") || !strings.Contains(err.Error(), "floe resnapshot") {
+		t.Fatalf("Resolve with the TOAST column gone at the source: %v, want an error naming column body and floe resnapshot", err)
 	}
 }

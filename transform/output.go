@@ -100,11 +100,14 @@ func (b *Buffer) RereadKeys() ([]schema.Row, error) {
 // replayed change converges to the source by the later changes.)
 //
 // Images from Converging changes are filled from reread instead: the
-// source's current rows (source columns only, or whole Layout rows) by
-// their own key, as string(schema.AppendKeyOf(nil, Layout, key)). When the
-// source no longer has the row, a later change still to be replayed
+// source's current rows in Layout's column order (RereadRow: source
+// columns only; ColumnGone where the source no longer has a column)
+// by their own key, as string(schema.AppendKeyOf(nil, Layout, key)). When
+// the source no longer has the row, a later change still to be replayed
 // deletes it: the image is dropped (Upsert: the key becomes a delete;
-// Changelog: the change's row is left out). dropped counts those.
+// Changelog: the change's row is left out). dropped counts those. An
+// Unchanged value of a column the source no longer has cannot be filled:
+// an error naming the column and floe resnapshot.
 func (b *Buffer) Resolve(found, reread map[string]schema.Row) (dropped int, err error) {
 	if b.closed {
 		return 0, b.errf("%w", errClosed)
@@ -195,6 +198,30 @@ func (b *Buffer) Resolve(found, reread map[string]schema.Row) (dropped int, err 
 	return dropped, nil
 }
 
+// ColumnGone stands, in a row read again from the source for Resolve, for
+// a column of the Layout that the source no longer has (dropped since the
+// change being filled was made).
+var ColumnGone = columnGone{}
+
+type columnGone struct{}
+
+// RereadRow puts row r, read again from the source in its current layout
+// src, into the buffer's column order for Resolve, matching columns by
+// name: the buffer may hold a layout replayed from before a schema change
+// (a column since dropped, anywhere in it), with which the source's rows
+// do not line up. A source column of Layout that src lacks is ColumnGone.
+func (b *Buffer) RereadRow(src *schema.Table, r schema.Row) schema.Row {
+	out := make(schema.Row, b.n)
+	for i, col := range b.layout.Columns[:b.n] {
+		if j := src.Index(col.Name); j >= 0 && j < len(r) {
+			out[i] = r[j]
+		} else {
+			out[i] = ColumnGone
+		}
+	}
+	return out
+}
+
 // resolver fills Unchanged values for Resolve.
 type resolver struct {
 	b             *Buffer
@@ -227,6 +254,12 @@ func (r *resolver) fill(img schema.Row, lookup string, conv bool) (bool, error) 
 		src := r.reread[string(schema.AppendKey(nil, b.layout, img))]
 		if src != nil && len(src) < b.n {
 			return false, b.errf("row read again for key %s has %d columns, the table %d", b.formatKey(b.keyRow(img)), len(src), b.n)
+		}
+		for i := 0; src != nil && i < b.n; i++ {
+			if src[i] == ColumnGone && schema.IsUnchanged(img[i]) {
+				return false, b.errf("key %s: column %s was not sent by the source (unchanged TOAST) in a change replayed before the column was dropped, and the source's row no longer has it to read; re-snapshot the table (floe resnapshot)",
+					b.formatKey(b.keyRow(img)), b.layout.Columns[i].Name)
+			}
 		}
 		return r.fillFrom(img, src), nil
 	}
