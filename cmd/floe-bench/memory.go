@@ -170,13 +170,9 @@ func (b *bench) largeValuesRun(ctx context.Context, i int) (Run, error) {
 	}
 
 	// Phase 1: the snapshot, and a marker update after it.
-	p1, err := b.floe.start(d, b.profileFile(scLargeValues+"-snapshot", i))
+	p1, err := b.floe.startStreaming(ctx, d, b.profileFile(scLargeValues+"-snapshot", i), runTimeout)
 	if err != nil {
 		return Run{}, err
-	}
-	if err := waitLog(ctx, p1, "msg=streaming", runTimeout); err != nil {
-		p1.Kill()
-		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
 	}
 	ap1, err := b.src.ApplyBlobs(ctx, nil, g, 1)
 	if err != nil {

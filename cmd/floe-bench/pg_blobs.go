@@ -49,8 +49,7 @@ func (p *pgSource) ApplyBlobs(ctx context.Context, txns [][]blobOp, g *blobGen, 
 		if err != nil {
 			return res, fmt.Errorf("large-value transaction %d: %w", i, err)
 		}
-		res.Changes += int64(len(txn))
-		res.Txns++
+		res.committed(len(txn))
 	}
 	if markerID > 0 {
 		res.Marker, err = markerTxn(ctx, c, func(tx pgx.Tx) error {
@@ -59,8 +58,7 @@ func (p *pgSource) ApplyBlobs(ctx context.Context, txns [][]blobOp, g *blobGen, 
 		if err != nil {
 			return res, fmt.Errorf("marker transaction: %w", err)
 		}
-		res.Changes++
-		res.Txns++
+		res.committed(1)
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil

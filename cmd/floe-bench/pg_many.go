@@ -49,8 +49,7 @@ func (p *pgSource) ApplyTxns(ctx context.Context, txns iter.Seq[[]string], marke
 		if err := pgx.BeginFunc(ctx, c, body(stmts)); err != nil {
 			return res, fmt.Errorf("transaction %d: %w", res.Txns, err)
 		}
-		res.Changes += int64(len(stmts))
-		res.Txns++
+		res.committed(len(stmts))
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -58,8 +57,7 @@ func (p *pgSource) ApplyTxns(ctx context.Context, txns iter.Seq[[]string], marke
 	if res.Marker, err = markerTxn(ctx, c, body(marker)); err != nil {
 		return res, fmt.Errorf("marker transaction: %w", err)
 	}
-	res.Changes += int64(len(marker))
-	res.Txns++
+	res.committed(len(marker))
 	res.Elapsed = time.Since(start)
 	return res, nil
 }

@@ -34,6 +34,12 @@ type applyResult struct {
 	Elapsed time.Duration // from the first statement to the last commit
 }
 
+// committed counts a committed transaction of changes row changes.
+func (r *applyResult) committed(changes int) {
+	r.Changes += int64(changes)
+	r.Txns++
+}
+
 // workload describes a batch of source changes.
 type workload struct {
 	// Changes is the total number of row changes; TxnChanges per

@@ -33,17 +33,7 @@ func (s *mariaSource) ApplyBlobs(ctx context.Context, txns [][]blobOp, g *blobGe
 	}
 	defer c.Close()
 	txn := func(ops []blobOp) error {
-		tx, err := c.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		for _, op := range ops {
-			if err := s.execBlob(ctx, tx, op, g); err != nil {
-				_ = tx.Rollback()
-				return err
-			}
-		}
-		return tx.Commit()
+		return myTxn(ctx, c, ops, func(tx *sql.Tx, op blobOp) error { return s.execBlob(ctx, tx, op, g) })
 	}
 	start := time.Now()
 	var res applyResult
@@ -51,20 +41,12 @@ func (s *mariaSource) ApplyBlobs(ctx context.Context, txns [][]blobOp, g *blobGe
 		if err := txn(ops); err != nil {
 			return res, fmt.Errorf("large-value transaction %d: %w", i, err)
 		}
-		res.Changes += int64(len(ops))
-		res.Txns++
+		res.committed(len(ops))
 	}
 	if markerID > 0 {
-		if err := txn([]blobOp{{blobNote, markerID}}); err != nil {
-			return res, fmt.Errorf("marker transaction: %w", err)
+		if err := res.mariaMarker(ctx, c, 1, func() error { return txn([]blobOp{{blobNote, markerID}}) }); err != nil {
+			return res, err
 		}
-		seq, err := lastSeq(ctx, c)
-		if err != nil {
-			return res, fmt.Errorf("marker transaction: %w", err)
-		}
-		res.Marker = seq - 1
-		res.Changes++
-		res.Txns++
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"iter"
 	"time"
@@ -27,17 +28,12 @@ func (s *mariaSource) ApplyTxns(ctx context.Context, txns iter.Seq[[]string], ma
 	}
 	defer c.Close()
 	run := func(stmts []string) error {
-		tx, err := c.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		for _, q := range stmts {
+		return myTxn(ctx, c, stmts, func(tx *sql.Tx, q string) error {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
-				_ = tx.Rollback()
 				return fmt.Errorf("%.80s: %w", q, err)
 			}
-		}
-		return tx.Commit()
+			return nil
+		})
 	}
 	var res applyResult
 	start := time.Now()
@@ -45,22 +41,47 @@ func (s *mariaSource) ApplyTxns(ctx context.Context, txns iter.Seq[[]string], ma
 		if err := run(stmts); err != nil {
 			return res, fmt.Errorf("transaction %d: %w", res.Txns, err)
 		}
-		res.Changes += int64(len(stmts))
-		res.Txns++
+		res.committed(len(stmts))
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	if err := run(marker); err != nil {
-		return res, fmt.Errorf("marker transaction: %w", err)
+	if err := res.mariaMarker(ctx, c, len(marker), func() error { return run(marker) }); err != nil {
+		return res, err
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// myTxn runs exec on each item, in order, in one transaction on c; the
+// first error rolls the transaction back and is returned.
+func myTxn[T any](ctx context.Context, c *sql.Conn, items []T, exec func(tx *sql.Tx, item T) error) error {
+	tx, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, item := range items {
+		if err := exec(tx, item); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// mariaMarker ends a MariaDB apply on c with its marker transaction: run
+// commits it (changes row changes); Marker becomes its GTID sequence minus
+// one, so that every transaction before it is at or before Marker and the
+// marker after it, and it is counted.
+func (res *applyResult) mariaMarker(ctx context.Context, c *sql.Conn, changes int, run func() error) error {
+	if err := run(); err != nil {
+		return fmt.Errorf("marker transaction: %w", err)
 	}
 	seq, err := lastSeq(ctx, c)
 	if err != nil {
-		return res, fmt.Errorf("marker transaction: %w", err)
+		return fmt.Errorf("marker transaction: %w", err)
 	}
 	res.Marker = seq - 1
-	res.Changes += int64(len(marker))
-	res.Txns++
-	res.Elapsed = time.Since(start)
-	return res, nil
+	res.committed(changes)
+	return nil
 }

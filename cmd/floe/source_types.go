@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"slices"
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
@@ -37,12 +38,11 @@ var sourceTypes = []sourceType{postgresType, mysqlType}
 
 // lookupSourceType returns the entry of source.type name.
 func lookupSourceType(name string) (sourceType, bool) {
-	for _, t := range sourceTypes {
-		if t.name == name {
-			return t, true
-		}
+	i := slices.IndexFunc(sourceTypes, func(t sourceType) bool { return t.name == name })
+	if i < 0 {
+		return sourceType{}, false
 	}
-	return sourceType{}, false
+	return sourceTypes[i], true
 }
 
 // sourceTypeNames are the values source.type takes.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,13 +62,13 @@ func parsePlan(s string) (plan, error) {
 	return p, nil
 }
 
+// suiteByName returns the suite called name.
 func suiteByName(name string) (suite, bool) {
-	for _, s := range suites {
-		if s.Name == name {
-			return s, true
-		}
+	i := slices.IndexFunc(suites, func(s suite) bool { return s.Name == name })
+	if i < 0 {
+		return suite{}, false
 	}
-	return suite{}, false
+	return suites[i], true
 }
 
 func suiteNames() []string {
