@@ -151,7 +151,7 @@ func (b *bench) manyTablesRun(ctx context.Context, n, i int) (Run, error) {
 		return Run{}, err
 	}
 	defer p.killIfRunning()
-	ap, err := b.src.ApplyTxns(ctx, manyStream(ctx, names, rows, b.o.manyTablesRate, b.o.manyTablesDur), manyMarker(names))
+	ap, err := applyTxns(ctx, b.src, manyStream(ctx, names, rows, b.o.manyTablesRate, b.o.manyTablesDur), manyMarker(names))
 	if err != nil {
 		return Run{}, fmt.Errorf("stream transactions: %w", err)
 	}

@@ -54,9 +54,13 @@ func (s *mariaSource) Apply(ctx context.Context, w workload) (applyResult, error
 	for _, t := range myTables {
 		marker = append(marker, fmt.Sprintf("UPDATE %s SET %s WHERE id = %d", t.name, t.set, s.ranges[t.name].lo))
 	}
-	if err := res.mariaMarker(ctx, c, len(myTables), func() error { return exec(strings.Join(append(marker, "COMMIT"), "; ")) }); err != nil {
-		return res, err
+	if err := exec(strings.Join(append(marker, "COMMIT"), "; ")); err != nil {
+		return res, fmt.Errorf("marker transaction: %w", err)
 	}
+	if res.Marker, err = markerSeq(ctx, c); err != nil {
+		return res, fmt.Errorf("marker transaction: %w", err)
+	}
+	res.committed(len(myTables))
 	res.Elapsed = time.Since(start)
 	return res, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"log/slog"
-	"slices"
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
@@ -38,11 +37,12 @@ var sourceTypes = []sourceType{postgresType, mysqlType}
 
 // lookupSourceType returns the entry of source.type name.
 func lookupSourceType(name string) (sourceType, bool) {
-	i := slices.IndexFunc(sourceTypes, func(t sourceType) bool { return t.name == name })
-	if i < 0 {
-		return sourceType{}, false
+	for _, t := range sourceTypes {
+		if t.name == name {
+			return t, true
+		}
 	}
-	return sourceTypes[i], true
+	return sourceType{}, false
 }
 
 // sourceTypeNames are the values source.type takes.

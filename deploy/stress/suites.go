@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,13 +61,13 @@ func parsePlan(s string) (plan, error) {
 	return p, nil
 }
 
-// suiteByName returns the suite called name.
 func suiteByName(name string) (suite, bool) {
-	i := slices.IndexFunc(suites, func(s suite) bool { return s.Name == name })
-	if i < 0 {
-		return suite{}, false
+	for _, s := range suites {
+		if s.Name == name {
+			return s, true
+		}
 	}
-	return suites[i], true
+	return suite{}, false
 }
 
 func suiteNames() []string {
