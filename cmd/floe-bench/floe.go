@@ -152,6 +152,27 @@ func (d *pipelineDir) tail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// withLog adds the end of d's floe log to err, the error of a step that
+// waited on floe.
+func (d *pipelineDir) withLog(err error) error {
+	return fmt.Errorf("%w; log:\n%s", err, d.tail(20))
+}
+
+// startStreaming starts `floe run` for d (see start for profile) and
+// waits up to timeout until it streams. When the wait fails, floe is
+// killed and the error carries the end of its log.
+func (r *floeRunner) startStreaming(ctx context.Context, d *pipelineDir, profile string, timeout time.Duration) (*floeProc, error) {
+	p, err := r.start(d, profile)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitLog(ctx, p, "msg=streaming", timeout); err != nil {
+		p.killIfRunning()
+		return nil, d.withLog(err)
+	}
+	return p, nil
+}
+
 // start launches `floe run` for d, writing a CPU profile named profile
 // into the profiles directory when profiling is on.
 func (r *floeRunner) start(d *pipelineDir, profile string) (*floeProc, error) {

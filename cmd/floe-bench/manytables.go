@@ -146,15 +146,12 @@ func (b *bench) manyTablesRun(ctx context.Context, n, i int) (Run, error) {
 		return Run{}, err
 	}
 	profile := b.profileFile(fmt.Sprintf("%s-%d", scManyTables, n), i)
-	p, err := b.floe.start(d, profile)
+	p, err := b.floe.startStreaming(ctx, d, profile, runTimeout)
 	if err != nil {
 		return Run{}, err
 	}
 	defer p.killIfRunning()
-	if err := waitLog(ctx, p, "msg=streaming", runTimeout); err != nil {
-		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
-	}
-	ap, err := b.src.ApplyTxns(ctx, manyStream(ctx, names, rows, b.o.manyTablesRate, b.o.manyTablesDur), manyMarker(names))
+	ap, err := applyTxns(ctx, b.src, manyStream(ctx, names, rows, b.o.manyTablesRate, b.o.manyTablesDur), manyMarker(names))
 	if err != nil {
 		return Run{}, fmt.Errorf("stream transactions: %w", err)
 	}

@@ -159,7 +159,7 @@ func (b *bench) largeValuesRun(ctx context.Context, i int) (Run, error) {
 		return n
 	}
 	start := time.Now()
-	if _, err := b.src.ApplyBlobs(ctx, [][]blobOp{plan.Snapshot}, g, 0); err != nil {
+	if _, err := applyBlobs(ctx, b.src, [][]blobOp{plan.Snapshot}, g, 0); err != nil {
 		return Run{}, fmt.Errorf("snapshot rows: %w", err)
 	}
 	b.log.Info("large values written", "rows", len(plan.Snapshot), "seconds", round3(time.Since(start).Seconds()))
@@ -170,15 +170,11 @@ func (b *bench) largeValuesRun(ctx context.Context, i int) (Run, error) {
 	}
 
 	// Phase 1: the snapshot, and a marker update after it.
-	p1, err := b.floe.start(d, b.profileFile(scLargeValues+"-snapshot", i))
+	p1, err := b.floe.startStreaming(ctx, d, b.profileFile(scLargeValues+"-snapshot", i), runTimeout)
 	if err != nil {
 		return Run{}, err
 	}
-	if err := waitLog(ctx, p1, "msg=streaming", runTimeout); err != nil {
-		p1.Kill()
-		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
-	}
-	ap1, err := b.src.ApplyBlobs(ctx, nil, g, 1)
+	ap1, err := applyBlobs(ctx, b.src, nil, g, 1)
 	if err != nil {
 		p1.Kill()
 		return Run{}, err
@@ -190,7 +186,7 @@ func (b *bench) largeValuesRun(ctx context.Context, i int) (Run, error) {
 
 	// Phase 2: catch up with the stream written while floe was stopped.
 	start = time.Now()
-	ap2, err := b.src.ApplyBlobs(ctx, plan.Stream, g, 1)
+	ap2, err := applyBlobs(ctx, b.src, plan.Stream, g, 1)
 	if err != nil {
 		return Run{}, fmt.Errorf("stream transactions: %w", err)
 	}

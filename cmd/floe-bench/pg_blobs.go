@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // ResetBlobs re-creates blobsTable as floe's user (the owner, so that
@@ -20,48 +17,4 @@ func (p *pgSource) ResetBlobs(ctx context.Context) error {
 		return fmt.Errorf("create %s: %w", blobsTable, err)
 	}
 	return nil
-}
-
-// execBlob runs op in tx with fresh values from g.
-func (p *pgSource) execBlob(ctx context.Context, tx pgx.Tx, op blobOp, g *blobGen) error {
-	q, args := blobStmt(op, g, pgParam)
-	_, err := tx.Exec(ctx, q, args...)
-	return err
-}
-
-func (p *pgSource) ApplyBlobs(ctx context.Context, txns [][]blobOp, g *blobGen, markerID int64) (applyResult, error) {
-	c, err := pgx.Connect(ctx, p.db.AdminDSN(pgDatabase))
-	if err != nil {
-		return applyResult{}, fmt.Errorf("connect: %w", err)
-	}
-	defer c.Close(context.WithoutCancel(ctx))
-	start := time.Now()
-	var res applyResult
-	for i, txn := range txns {
-		err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-			for _, op := range txn {
-				if err := p.execBlob(ctx, tx, op, g); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return res, fmt.Errorf("large-value transaction %d: %w", i, err)
-		}
-		res.Changes += int64(len(txn))
-		res.Txns++
-	}
-	if markerID > 0 {
-		res.Marker, err = markerTxn(ctx, c, func(tx pgx.Tx) error {
-			return p.execBlob(ctx, tx, blobOp{blobNote, markerID}, g)
-		})
-		if err != nil {
-			return res, fmt.Errorf("marker transaction: %w", err)
-		}
-		res.Changes++
-		res.Txns++
-	}
-	res.Elapsed = time.Since(start)
-	return res, nil
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"iter"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -17,49 +15,41 @@ func (p *pgSource) ExecOwned(ctx context.Context, stmts []string) error {
 		return err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	for _, q := range stmts {
-		if _, err := c.Exec(ctx, q); err != nil {
-			return fmt.Errorf("%.80s: %w", q, err)
-		}
-	}
-	return nil
+	return execEach(stmts, func(q string, args ...any) error {
+		_, err := c.Exec(ctx, q, args...)
+		return err
+	})
 }
 
-// ApplyTxns runs each transaction of txns, then marker, whose
-// transaction holds Marker (markerTxn).
-func (p *pgSource) ApplyTxns(ctx context.Context, txns iter.Seq[[]string], marker []string) (applyResult, error) {
+// pgTxnConn is PostgreSQL's txnConn, an admin connection.
+type pgTxnConn struct{ c *pgx.Conn }
+
+func (p *pgSource) TxnConn(ctx context.Context) (txnConn, error) {
 	c, err := pgx.Connect(ctx, p.db.AdminDSN(pgDatabase))
 	if err != nil {
-		return applyResult{}, fmt.Errorf("connect: %w", err)
+		return nil, fmt.Errorf("connect: %w", err)
 	}
-	defer c.Close(context.WithoutCancel(ctx))
-	body := func(stmts []string) func(pgx.Tx) error {
-		return func(tx pgx.Tx) error {
-			for _, q := range stmts {
-				if _, err := tx.Exec(ctx, q); err != nil {
-					return fmt.Errorf("%.80s: %w", q, err)
-				}
-			}
-			return nil
-		}
+	return pgTxnConn{c}, nil
+}
+
+func (t pgTxnConn) txn(ctx context.Context, body func(execFunc) error) error {
+	return pgx.BeginFunc(ctx, t.c, func(tx pgx.Tx) error { return body(pgTxExec(ctx, tx)) })
+}
+
+// marker runs body in markerTxn: Marker is the WAL insert position read
+// inside the transaction after body.
+func (t pgTxnConn) marker(ctx context.Context, body func(execFunc) error) (pos, error) {
+	return markerTxn(ctx, t.c, func(tx pgx.Tx) error { return body(pgTxExec(ctx, tx)) })
+}
+
+func (t pgTxnConn) param(n int) string { return pgParam(n) }
+
+func (t pgTxnConn) close(ctx context.Context) { _ = t.c.Close(context.WithoutCancel(ctx)) }
+
+// pgTxExec runs statements in tx.
+func pgTxExec(ctx context.Context, tx pgx.Tx) execFunc {
+	return func(q string, args ...any) error {
+		_, err := tx.Exec(ctx, q, args...)
+		return err
 	}
-	var res applyResult
-	start := time.Now()
-	for stmts := range txns {
-		if err := pgx.BeginFunc(ctx, c, body(stmts)); err != nil {
-			return res, fmt.Errorf("transaction %d: %w", res.Txns, err)
-		}
-		res.Changes += int64(len(stmts))
-		res.Txns++
-	}
-	if err := ctx.Err(); err != nil {
-		return res, err
-	}
-	if res.Marker, err = markerTxn(ctx, c, body(marker)); err != nil {
-		return res, fmt.Errorf("marker transaction: %w", err)
-	}
-	res.Changes += int64(len(marker))
-	res.Txns++
-	res.Elapsed = time.Since(start)
-	return res, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -42,8 +41,7 @@ func (p *pgSource) Apply(ctx context.Context, w workload) (applyResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("marker transaction: %w", err)
 	}
-	res.Changes += int64(len(pgTables))
-	res.Txns++
+	res.committed(len(pgTables))
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
@@ -93,37 +91,60 @@ func (p *pgSource) RawDecode(ctx context.Context, name string, marker pos, colle
 	if err != nil {
 		return decodeResult{}, fmt.Errorf("start replication on %s: %w", name, err)
 	}
-	var (
-		res        decodeResult
-		rels       = map[uint32]string{}
-		cur        txnInfo
-		last       pglogrepl.LSN
-		nextStatus = time.Now().Add(5 * time.Second)
-	)
-	status := func() error {
-		nextStatus = time.Now().Add(5 * time.Second)
-		return pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: last})
-	}
-	touch := func(rel uint32) {
-		cur.Changes++
-		res.Changes++
-		if collect && !slices.Contains(cur.Tables, rels[rel]) {
-			cur.Tables = append(cur.Tables, rels[rel])
-		}
-	}
+	t := newRawTally[uint32](marker, collect, start)
+	w := &walReader{conn: conn, slot: name, nextStatus: time.Now().Add(5 * time.Second)}
 	for {
-		if time.Now().After(nextStatus) {
-			if err := status(); err != nil {
-				return res, fmt.Errorf("standby status: %w", err)
+		data, err := w.next(ctx)
+		if err != nil {
+			return t.res, err
+		}
+		lm, err := pglogrepl.Parse(data)
+		if err != nil {
+			return t.res, fmt.Errorf("parse pgoutput: %w", err)
+		}
+		switch lm := lm.(type) {
+		case *pglogrepl.RelationMessage:
+			t.names[lm.RelationID] = lm.RelationName
+		case *pglogrepl.InsertMessage:
+			t.change(1, lm.RelationID)
+		case *pglogrepl.UpdateMessage:
+			t.change(1, lm.RelationID)
+		case *pglogrepl.DeleteMessage:
+			t.change(1, lm.RelationID)
+		case *pglogrepl.CommitMessage:
+			w.last = lm.TransactionEndLSN
+			if t.commit(pos(lm.TransactionEndLSN), lm.CommitTime) {
+				return t.res, nil
 			}
 		}
-		msg, err := conn.ReceiveMessage(ctx)
+	}
+}
+
+// walReader receives the pgoutput messages of a replication connection's
+// slot. It answers the server's keepalives and, every 5 s, tells the
+// server last (the end of the last transaction read) as written.
+type walReader struct {
+	conn       *pgconn.PgConn
+	slot       string
+	last       pglogrepl.LSN
+	nextStatus time.Time
+}
+
+// next returns the next pgoutput message (XLogData's WAL data).
+func (w *walReader) next(ctx context.Context) ([]byte, error) {
+	for {
+		if time.Now().After(w.nextStatus) {
+			if err := w.status(ctx); err != nil {
+				return nil, err
+			}
+		}
+		msg, err := w.conn.ReceiveMessage(ctx)
 		if err != nil {
-			return res, fmt.Errorf("receive from %s: %w", name, err)
+			return nil, fmt.Errorf("receive from %s: %w", w.slot, err)
 		}
 		switch m := msg.(type) {
 		case *pgproto3.ErrorResponse:
-			return res, fmt.Errorf("replication on %s: %s", name, m.Message)
+			return nil, fmt.Errorf("replication on %s: %s", w.slot, m.Message)
 		case *pgproto3.CopyData:
 			if len(m.Data) == 0 {
 				continue
@@ -132,46 +153,31 @@ func (p *pgSource) RawDecode(ctx context.Context, name string, marker pos, colle
 			case pglogrepl.PrimaryKeepaliveMessageByteID:
 				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(m.Data[1:])
 				if err != nil {
-					return res, fmt.Errorf("parse keepalive: %w", err)
+					return nil, fmt.Errorf("parse keepalive: %w", err)
 				}
 				if ka.ReplyRequested {
-					if err := status(); err != nil {
-						return res, fmt.Errorf("standby status: %w", err)
+					if err := w.status(ctx); err != nil {
+						return nil, err
 					}
 				}
 			case pglogrepl.XLogDataByteID:
 				xld, err := pglogrepl.ParseXLogData(m.Data[1:])
 				if err != nil {
-					return res, fmt.Errorf("parse xlogdata: %w", err)
+					return nil, fmt.Errorf("parse xlogdata: %w", err)
 				}
-				lm, err := pglogrepl.Parse(xld.WALData)
-				if err != nil {
-					return res, fmt.Errorf("parse pgoutput: %w", err)
-				}
-				switch lm := lm.(type) {
-				case *pglogrepl.RelationMessage:
-					rels[lm.RelationID] = lm.RelationName
-				case *pglogrepl.InsertMessage:
-					touch(lm.RelationID)
-				case *pglogrepl.UpdateMessage:
-					touch(lm.RelationID)
-				case *pglogrepl.DeleteMessage:
-					touch(lm.RelationID)
-				case *pglogrepl.CommitMessage:
-					last = lm.TransactionEndLSN
-					if collect && cur.Changes > 0 {
-						cur.End, cur.Commit = pos(lm.TransactionEndLSN), lm.CommitTime
-						res.Txns = append(res.Txns, cur)
-					}
-					cur = txnInfo{}
-					if pos(lm.TransactionEndLSN) > marker {
-						res.Elapsed = time.Since(start)
-						return res, nil
-					}
-				}
+				return xld.WALData, nil
 			}
 		}
 	}
+}
+
+// status sends a standby status update with last as the written position.
+func (w *walReader) status(ctx context.Context) error {
+	w.nextStatus = time.Now().Add(5 * time.Second)
+	if err := pglogrepl.SendStandbyStatusUpdate(ctx, w.conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: w.last}); err != nil {
+		return fmt.Errorf("standby status: %w", err)
+	}
+	return nil
 }
 
 // parseLSN parses PostgreSQL's text form of an LSN.

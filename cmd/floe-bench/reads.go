@@ -201,14 +201,14 @@ func (b *bench) readsRun(ctx context.Context, i int) (Run, error) {
 	// The snapshot is committed, and the stream running, once a marker
 	// written now is committed in every table (which floe creates first).
 	if err := waitTables(ctx, d, b.tables, p, 5*time.Minute); err != nil {
-		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
+		return Run{}, d.withLog(err)
 	}
 	prime, err := b.src.Apply(ctx, workload{})
 	if err != nil {
 		return Run{}, fmt.Errorf("prime: %w", err)
 	}
 	if _, err := waitCommitted(ctx, d, b.tables, b.src.DecodeFloePosition, p, prime.Marker, runTimeout); err != nil {
-		return Run{}, fmt.Errorf("snapshot: %w; log:\n%s", err, d.tail(20))
+		return Run{}, d.withLog(fmt.Errorf("snapshot: %w", err))
 	}
 	q, err := newReadQueries(ctx, svc.trino, table)
 	if err != nil {
@@ -219,7 +219,7 @@ func (b *bench) readsRun(ctx context.Context, i int) (Run, error) {
 		return Run{}, err
 	}
 	if _, err := waitCommitted(ctx, d, b.tables, b.src.DecodeFloePosition, p, ap.Marker, runTimeout); err != nil {
-		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
+		return Run{}, d.withLog(err)
 	}
 	if err := p.stop(stopTimeout); err != nil {
 		return Run{}, err

@@ -199,7 +199,7 @@ func (b *bench) snapshotRun(ctx context.Context, i, parallelism int) (Run, error
 			return err
 		}
 		if err := p.wait(ctx, runTimeout); err != nil {
-			return fmt.Errorf("%w; log:\n%s", err, d.tail(20))
+			return d.withLog(err)
 		}
 		floeSec = time.Since(p.started).Seconds()
 		if got, err = b.lakeRowCount(ctx, d, b.tables); err != nil {
@@ -241,13 +241,9 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 		return Run{}, err
 	}
 	// First start: creates the slot, the publication and the tables.
-	p, err := b.floe.start(d, "")
+	p, err := b.floe.startStreaming(ctx, d, "", 2*time.Minute)
 	if err != nil {
 		return Run{}, err
-	}
-	if err := waitLog(ctx, p, "msg=streaming", 2*time.Minute); err != nil {
-		p.Kill()
-		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
 	}
 	// Prime: one marker transaction, committed by floe before it stops, so
 	// that the pipeline has a durable position to resume from. PostgreSQL
@@ -261,7 +257,7 @@ func (b *bench) catchUpRun(ctx context.Context, name string, i int, w workload) 
 	}
 	if _, err := waitCommitted(ctx, d, b.tables, b.src.DecodeFloePosition, p, prime.Marker, 2*time.Minute); err != nil {
 		p.Kill()
-		return Run{}, fmt.Errorf("prime: %w; log:\n%s", err, d.tail(20))
+		return Run{}, d.withLog(fmt.Errorf("prime: %w", err))
 	}
 	if err := p.stop(stopTimeout); err != nil {
 		return Run{}, err
@@ -337,7 +333,7 @@ func (b *bench) pacedLoad(ctx context.Context, d *pipelineDir, p *floeProc, i in
 		err = fmt.Errorf("tail load: %w", terr)
 	}
 	if err != nil {
-		return applyResult{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
+		return applyResult{}, d.withLog(err)
 	}
 	return ap, nil
 }
@@ -351,14 +347,11 @@ func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
 		return Run{}, err
 	}
 	profile := b.profileFile(scFreshness, i)
-	p, err := b.floe.start(d, profile)
+	p, err := b.floe.startStreaming(ctx, d, profile, 2*time.Minute)
 	if err != nil {
 		return Run{}, err
 	}
 	defer p.killIfRunning()
-	if err := waitLog(ctx, p, "msg=streaming", 2*time.Minute); err != nil {
-		return Run{}, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
-	}
 	raw := fmt.Sprintf("bench_raw_fresh%d", i)
 	if err := b.src.OpenRawCursor(ctx, raw); err != nil {
 		return Run{}, err
@@ -468,7 +461,7 @@ func (b *bench) commitAndStop(ctx context.Context, d *pipelineDir, tables []stri
 	seen, err := waitCommitted(ctx, d, tables, b.src.DecodeFloePosition, p, marker, runTimeout)
 	if err != nil {
 		p.Kill()
-		return 0, fmt.Errorf("%w; log:\n%s", err, d.tail(20))
+		return 0, d.withLog(err)
 	}
 	if err := p.stop(stopTimeout); err != nil {
 		return 0, err

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"iter"
 	"time"
 )
 
@@ -32,6 +31,12 @@ type applyResult struct {
 	Txns    int64         // transactions committed
 	Marker  pos           // a position inside the last transaction (which touches every table), before its commit
 	Elapsed time.Duration // from the first statement to the last commit
+}
+
+// committed counts a committed transaction of changes row changes.
+func (r *applyResult) committed(changes int) {
+	r.Changes += int64(changes)
+	r.Txns++
 }
 
 // workload describes a batch of source changes.
@@ -94,22 +99,13 @@ type benchSource interface {
 	Apply(ctx context.Context, w workload) (applyResult, error)
 	// ResetBlobs (re)creates blobsTable, empty, owned by floe's user.
 	ResetBlobs(ctx context.Context) error
-	// ApplyBlobs runs each of txns as one transaction, in order, with
-	// fresh values from g for inserts and replacements; then, when
-	// markerID > 0, a marker transaction that sets the note of row
-	// markerID, and Marker is inside it (after every transaction of
-	// txns). Changes counts the marker too.
-	ApplyBlobs(ctx context.Context, txns [][]blobOp, g *blobGen, markerID int64) (applyResult, error)
+	// TxnConn opens the admin connection through which applyTxns and
+	// applyBlobs write their transactions.
+	TxnConn(ctx context.Context) (txnConn, error)
 	// ExecOwned runs stmts one by one, outside a transaction, as the
 	// user that must own floe's tables (PostgreSQL: floe's user, so that
 	// floe can publish them).
 	ExecOwned(ctx context.Context, stmts []string) error
-	// ApplyTxns runs the statements of each slice txns yields as one
-	// transaction, in order, then marker as one transaction, and Marker
-	// is inside that (after every transaction of txns). Changes counts
-	// statements (each changes one row), the marker's too; when ctx ends
-	// it returns ctx's error.
-	ApplyTxns(ctx context.Context, txns iter.Seq[[]string], marker []string) (applyResult, error)
 	// DecodeFloePosition parses floe's floe.position summary value.
 	DecodeFloePosition(s string) (pos, error)
 	// DropPipeline removes what a floe pipeline left in the source (its

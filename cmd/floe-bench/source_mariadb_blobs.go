@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"time"
 )
 
 // ResetBlobs re-creates blobsTable.
@@ -13,59 +11,4 @@ func (s *mariaSource) ResetBlobs(ctx context.Context) error {
 		return fmt.Errorf("create %s: %w", blobsTable, err)
 	}
 	return nil
-}
-
-// execBlob runs op in tx with fresh values from g (a statement larger
-// than the driver's packet limit is sent as a prepared statement with
-// long data).
-func (s *mariaSource) execBlob(ctx context.Context, tx *sql.Tx, op blobOp, g *blobGen) error {
-	q, args := blobStmt(op, g, myParam)
-	_, err := tx.ExecContext(ctx, q, args...)
-	return err
-}
-
-// ApplyBlobs writes each transaction; Marker is the marker transaction's
-// GTID sequence minus one (see Apply).
-func (s *mariaSource) ApplyBlobs(ctx context.Context, txns [][]blobOp, g *blobGen, markerID int64) (applyResult, error) {
-	c, err := s.db.Conn(ctx)
-	if err != nil {
-		return applyResult{}, fmt.Errorf("connect: %w", err)
-	}
-	defer c.Close()
-	txn := func(ops []blobOp) error {
-		tx, err := c.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		for _, op := range ops {
-			if err := s.execBlob(ctx, tx, op, g); err != nil {
-				_ = tx.Rollback()
-				return err
-			}
-		}
-		return tx.Commit()
-	}
-	start := time.Now()
-	var res applyResult
-	for i, ops := range txns {
-		if err := txn(ops); err != nil {
-			return res, fmt.Errorf("large-value transaction %d: %w", i, err)
-		}
-		res.Changes += int64(len(ops))
-		res.Txns++
-	}
-	if markerID > 0 {
-		if err := txn([]blobOp{{blobNote, markerID}}); err != nil {
-			return res, fmt.Errorf("marker transaction: %w", err)
-		}
-		seq, err := lastSeq(ctx, c)
-		if err != nil {
-			return res, fmt.Errorf("marker transaction: %w", err)
-		}
-		res.Marker = seq - 1
-		res.Changes++
-		res.Txns++
-	}
-	res.Elapsed = time.Since(start)
-	return res, nil
 }

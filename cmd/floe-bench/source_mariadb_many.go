@@ -2,65 +2,68 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
-	"iter"
-	"time"
 )
 
 // ExecOwned runs stmts one by one (as the admin: MariaDB grants floe's
 // user what it captures by database, not by owner).
 func (s *mariaSource) ExecOwned(ctx context.Context, stmts []string) error {
-	for _, q := range stmts {
-		if _, err := s.db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("%.80s: %w", q, err)
-		}
-	}
-	return nil
+	return execEach(stmts, func(q string, args ...any) error {
+		_, err := s.db.ExecContext(ctx, q, args...)
+		return err
+	})
 }
 
-// ApplyTxns runs each transaction of txns, then marker; Marker is the
-// marker transaction's GTID sequence minus one (see Apply).
-func (s *mariaSource) ApplyTxns(ctx context.Context, txns iter.Seq[[]string], marker []string) (applyResult, error) {
+// myTxnConn is MariaDB's txnConn, a connection of the root pool.
+type myTxnConn struct{ c *sql.Conn }
+
+func (s *mariaSource) TxnConn(ctx context.Context) (txnConn, error) {
 	c, err := s.db.Conn(ctx)
 	if err != nil {
-		return applyResult{}, fmt.Errorf("connect: %w", err)
+		return nil, fmt.Errorf("connect: %w", err)
 	}
-	defer c.Close()
-	run := func(stmts []string) error {
-		tx, err := c.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		for _, q := range stmts {
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				_ = tx.Rollback()
-				return fmt.Errorf("%.80s: %w", q, err)
-			}
-		}
-		return tx.Commit()
+	return myTxnConn{c}, nil
+}
+
+func (t myTxnConn) txn(ctx context.Context, body func(execFunc) error) error {
+	tx, err := t.c.BeginTx(ctx, nil)
+	if err != nil {
+		return err
 	}
-	var res applyResult
-	start := time.Now()
-	for stmts := range txns {
-		if err := run(stmts); err != nil {
-			return res, fmt.Errorf("transaction %d: %w", res.Txns, err)
-		}
-		res.Changes += int64(len(stmts))
-		res.Txns++
+	// A statement larger than the driver's packet limit is sent as a
+	// prepared statement with long data.
+	err = body(func(q string, args ...any) error {
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	})
+	if err != nil {
+		_ = tx.Rollback()
+		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return res, err
+	return tx.Commit()
+}
+
+// marker runs body as txn does; Marker is the transaction's GTID
+// sequence minus one (markerSeq).
+func (t myTxnConn) marker(ctx context.Context, body func(execFunc) error) (pos, error) {
+	if err := t.txn(ctx, body); err != nil {
+		return 0, err
 	}
-	if err := run(marker); err != nil {
-		return res, fmt.Errorf("marker transaction: %w", err)
-	}
+	return markerSeq(ctx, t.c)
+}
+
+func (t myTxnConn) param(n int) string { return myParam(n) }
+
+func (t myTxnConn) close(context.Context) { _ = t.c.Close() }
+
+// markerSeq is Marker for the marker transaction just committed on c: its
+// GTID sequence minus one, so that every transaction before it is at or
+// before Marker, and the marker after it.
+func markerSeq(ctx context.Context, c *sql.Conn) (pos, error) {
 	seq, err := lastSeq(ctx, c)
 	if err != nil {
-		return res, fmt.Errorf("marker transaction: %w", err)
+		return 0, err
 	}
-	res.Marker = seq - 1
-	res.Changes += int64(len(marker))
-	res.Txns++
-	res.Elapsed = time.Since(start)
-	return res, nil
+	return seq - 1, nil
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -58,13 +57,10 @@ func (s *mariaSource) Apply(ctx context.Context, w workload) (applyResult, error
 	if err := exec(strings.Join(append(marker, "COMMIT"), "; ")); err != nil {
 		return res, fmt.Errorf("marker transaction: %w", err)
 	}
-	seq, err := lastSeq(ctx, c)
-	if err != nil {
+	if res.Marker, err = markerSeq(ctx, c); err != nil {
 		return res, fmt.Errorf("marker transaction: %w", err)
 	}
-	res.Marker = seq - 1
-	res.Changes += int64(len(myTables))
-	res.Txns++
+	res.committed(len(myTables))
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
@@ -123,33 +119,27 @@ func (s *mariaSource) RawDecode(ctx context.Context, name string, marker pos, co
 		return decodeResult{}, fmt.Errorf("start binlog sync after %q: %w", from, err)
 	}
 	var (
-		res    decodeResult
-		tables = map[uint64]string{}
-		cur    txnInfo
-		seq    uint64
+		t   = newRawTally[uint64](marker, collect, start)
+		seq uint64
 	)
 	for {
 		ev, err := bs.GetEvent(ctx)
 		if err != nil {
-			return res, fmt.Errorf("read binlog: %w", err)
+			return t.res, fmt.Errorf("read binlog: %w", err)
 		}
 		switch e := ev.Event.(type) {
 		case *replication.MariadbGTIDEvent:
-			seq, cur = e.GTID.SequenceNumber, txnInfo{}
+			seq, t.cur = e.GTID.SequenceNumber, txnInfo{}
 			continue
 		case *replication.TableMapEvent:
-			tables[e.TableID] = string(e.Table)
+			t.names[e.TableID] = string(e.Table)
 			continue
 		case *replication.RowsEvent:
 			n := len(e.Rows)
 			if e.Type() == replication.EnumRowsEventTypeUpdate {
 				n /= 2
 			}
-			cur.Changes += n
-			res.Changes += int64(n)
-			if t := tables[e.TableID]; collect && !slices.Contains(cur.Tables, t) {
-				cur.Tables = append(cur.Tables, t)
-			}
+			t.change(n, e.TableID)
 			continue
 		case *replication.XIDEvent:
 		case *replication.QueryEvent:
@@ -160,20 +150,25 @@ func (s *mariaSource) RawDecode(ctx context.Context, name string, marker pos, co
 			continue
 		}
 		// A transaction committed.
-		if collect && cur.Changes > 0 {
-			s.mu.Lock()
-			at, ok := s.commitAt[seq]
-			s.mu.Unlock()
-			if !ok {
-				at = time.Unix(int64(ev.Header.Timestamp), 0)
-			}
-			cur.End, cur.Commit = pos(seq), at
-			res.Txns = append(res.Txns, cur)
+		var at time.Time
+		if collect {
+			at = s.commitTime(seq, ev.Header.Timestamp)
 		}
-		cur = txnInfo{}
-		if pos(seq) > marker {
-			res.Elapsed = time.Since(start)
-			return res, nil
+		if t.commit(pos(seq), at) {
+			return t.res, nil
 		}
 	}
+}
+
+// commitTime is when the transaction with GTID sequence seq committed:
+// when its COMMIT returned (a paced load records it), else ts, the
+// binlog's timestamp (one-second resolution).
+func (s *mariaSource) commitTime(seq uint64, ts uint32) time.Time {
+	s.mu.Lock()
+	at, ok := s.commitAt[seq]
+	s.mu.Unlock()
+	if !ok {
+		at = time.Unix(int64(ts), 0)
+	}
+	return at
 }

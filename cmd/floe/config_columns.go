@@ -26,12 +26,8 @@ type ColumnConfig struct {
 // columns reads a route's `columns:` mapping: column name -> {type: ...}.
 func (d *decoder) columns(dst *map[string]ColumnConfig) setter {
 	return func(n *yaml.Node, p string) {
-		n = resolve(n)
-		if isNull(n) {
-			return
-		}
-		if n.Kind != yaml.MappingNode {
-			d.add(n, p, "write one entry per column, e.g. `amount: {type: string}`", "expected a mapping, got %s", kindName(n))
+		n, ok := d.ofKind(n, p, yaml.MappingNode, "a mapping", "write one entry per column, e.g. `amount: {type: string}`")
+		if !ok {
 			return
 		}
 		*dst = map[string]ColumnConfig{}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -143,16 +144,12 @@ func kindName(n *yaml.Node) string {
 
 // mapping decodes the keys of n with fields; a null node leaves defaults.
 func (d *decoder) mapping(n *yaml.Node, path string, fields []field) {
-	n = resolve(n)
-	if isNull(n) {
-		return
-	}
 	where := "at top level"
 	if path != "" {
 		where = "under " + path
 	}
-	if n.Kind != yaml.MappingNode {
-		d.add(n, path, "write key: value pairs "+where, "expected a mapping, got %s", kindName(n))
+	n, ok := d.ofKind(n, path, yaml.MappingNode, "a mapping", "write key: value pairs "+where)
+	if !ok {
 		return
 	}
 	known := make([]string, len(fields))
@@ -204,15 +201,26 @@ func (d *decoder) unknown(kn *yaml.Node, p, parent, where string, known []string
 // scalar returns the ${VAR}-expanded text of a scalar node; ok is false when
 // the node is null (keep the default) or a problem was reported.
 func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
-	n = resolve(n)
-	if isNull(n) {
-		return "", false
-	}
-	if n.Kind != yaml.ScalarNode {
-		d.add(n, path, "write a single value", "expected %s, got %s", want, kindName(n))
+	n, ok := d.ofKind(n, path, yaml.ScalarNode, want, "write a single value")
+	if !ok {
 		return "", false
 	}
 	return d.expand(n, path, n.Value)
+}
+
+// ofKind resolves n and returns it with ok true when it is a node of kind.
+// A null node keeps the default: ok is false and nothing is reported. A
+// node of another kind is reported at path as "expected <want>", with fix.
+func (d *decoder) ofKind(n *yaml.Node, path string, kind yaml.Kind, want, fix string) (*yaml.Node, bool) {
+	n = resolve(n)
+	if isNull(n) {
+		return n, false
+	}
+	if n.Kind != kind {
+		d.add(n, path, fix, "expected %s, got %s", want, kindName(n))
+		return n, false
+	}
+	return n, true
 }
 
 // expand replaces ${NAME} with the variable's value; $${ is a literal ${.
@@ -315,58 +323,64 @@ func (d *decoder) peekPassword(root *yaml.Node) string {
 	return s
 }
 
-func (d *decoder) integer(dst *int) setter {
-	return func(n *yaml.Node, p string) {
-		s, ok := d.scalar(n, p, "an integer")
-		if !ok {
-			return
-		}
-		i, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil {
-			d.add(n, p, "write a whole number such as 2", "expected an integer, got %q", s)
-			return
-		}
-		*dst = i
-	}
+// scalarType is a kind of scalar setting: want names it in "expected ..."
+// problems; parse turns the trimmed text into the value, and a text parse
+// rejects is reported as bad (a format with one %q for the text) with fix.
+type scalarType[T any] struct {
+	want, bad, fix string
+	parse          func(string) (T, error)
 }
 
-// optBool reads true/false (also yes/no, on/off); an empty string leaves
-// the value unset.
-func (d *decoder) optBool(dst **bool) setter {
-	return func(n *yaml.Node, p string) {
-		s, ok := d.scalar(n, p, "true or false")
-		if !ok {
-			return
-		}
-		switch strings.ToLower(strings.TrimSpace(s)) {
-		case "":
-			*dst = nil
-		case "true", "yes", "on":
-			b := true
-			*dst = &b
-		case "false", "no", "off":
-			b := false
-			*dst = &b
-		default:
-			d.add(n, p, "write true or false", "expected a boolean, got %q", s)
-		}
+var (
+	integerType = scalarType[int]{want: "an integer", bad: "expected an integer, got %q",
+		fix: "write a whole number such as 2", parse: strconv.Atoi}
+	// optBoolType reads true/false (also yes/no, on/off); an empty string
+	// leaves the value unset.
+	optBoolType = scalarType[*bool]{want: "true or false", bad: "expected a boolean, got %q",
+		fix: "write true or false", parse: parseOptBool}
+	durationType = scalarType[time.Duration]{want: "a duration", bad: "bad duration %q",
+		fix: "use Go duration syntax with a unit, e.g. 10s, 500ms, 1m30s", parse: time.ParseDuration}
+)
+
+var errNotBool = errors.New("not a boolean")
+
+func parseOptBool(s string) (*bool, error) {
+	var b bool
+	switch strings.ToLower(s) {
+	case "":
+		return nil, nil
+	case "true", "yes", "on":
+		b = true
+	case "false", "no", "off":
+		b = false
+	default:
+		return nil, errNotBool
 	}
+	return &b, nil
 }
 
-func (d *decoder) duration(dst *time.Duration) setter {
+// typed is the setter of a scalar of type t; a text t rejects leaves *dst
+// as it was.
+func typed[T any](d *decoder, dst *T, t scalarType[T]) setter {
 	return func(n *yaml.Node, p string) {
-		s, ok := d.scalar(n, p, "a duration")
+		s, ok := d.scalar(n, p, t.want)
 		if !ok {
 			return
 		}
-		v, err := time.ParseDuration(strings.TrimSpace(s))
+		v, err := t.parse(strings.TrimSpace(s))
 		if err != nil {
-			d.add(n, p, "use Go duration syntax with a unit, e.g. 10s, 500ms, 1m30s", "bad duration %q", s)
+			d.add(n, p, t.fix, t.bad, s)
 			return
 		}
 		*dst = v
 	}
 }
+
+func (d *decoder) integer(dst *int) setter { return typed(d, dst, integerType) }
+
+func (d *decoder) optBool(dst **bool) setter { return typed(d, dst, optBoolType) }
+
+func (d *decoder) duration(dst *time.Duration) setter { return typed(d, dst, durationType) }
 
 // list reads a comma-separated scalar (see splitList) or a YAML list of
 // scalars, one entry per item.
@@ -390,12 +404,8 @@ func (d *decoder) list(dst *[]string) setter {
 
 func (d *decoder) routes(dst *[]RouteConfig) setter {
 	return func(n *yaml.Node, p string) {
-		n = resolve(n)
-		if isNull(n) {
-			return
-		}
-		if n.Kind != yaml.SequenceNode {
-			d.add(n, p, "write a list of entries, each starting with `- source-table:`", "expected a list, got %s", kindName(n))
+		n, ok := d.ofKind(n, p, yaml.SequenceNode, "a list", "write a list of entries, each starting with `- source-table:`")
+		if !ok {
 			return
 		}
 		for i, item := range n.Content {
