@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"regexp"
 	"strconv"
@@ -125,9 +124,8 @@ var slotNameRE = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 // Source is the PostgreSQL capture.Source and capture.Snapshotter.
 // Lifecycle: Discover -> Start -> PlanChunks/ReadChunk/EndSnapshot -> Stream -> Close.
 type Source struct {
-	cfg      Config
-	log      *slog.Logger
-	patterns toolkit.TablePatterns // Config.Tables
+	cfg  Config
+	base toolkit.Base // log, table patterns, read bound, type choices
 
 	mu       sync.Mutex
 	tables   toolkit.Tables[*table] // discovered, in name order
@@ -139,7 +137,6 @@ type Source struct {
 	snapTime time.Time
 	snapConn *pgconn.PgConn // replication connection holding the exported snapshot
 	readers  *readerPool
-	reads    *capture.ReadBound // bounds every read of the query connections (capture/readbound.go)
 
 	acked atomic.Uint64 // highest acknowledged LSN
 	// ddlTrigger is set when Discover found Floe's DDL event trigger on a
@@ -154,10 +151,11 @@ var _ toolkit.Backend = (*Source)(nil)
 // not connect.
 func New(cfg Config) (*Source, error) {
 	cfg = cfg.withDefaults()
-	if problems := cfg.Validate(); len(problems) > 0 {
-		return nil, capture.Problems(problems)
+	base, err := toolkit.NewBase(cfg.SourceConfig, cfg.Validate())
+	if err != nil {
+		return nil, err
 	}
-	return &Source{cfg: cfg, log: cfg.Logger, patterns: toolkit.NewTablePatterns(cfg.Tables), reads: capture.NewReadBound(cfg.StallTimeout)}, nil
+	return &Source{cfg: cfg, base: base}, nil
 }
 
 // Problem is capture.Problem: one thing wrong with the source or its
@@ -183,7 +181,7 @@ func (s *Source) connect(ctx context.Context) (*pgx.Conn, error) {
 		return nil, fmt.Errorf("parse connection settings: %w", err)
 	}
 	setSession(&cc.Config)
-	cc.DialFunc = pgconn.DialFunc(capture.BoundedDial(capture.DialFunc(cc.DialFunc), s.addr(), s.reads, s.log))
+	cc.DialFunc = pgconn.DialFunc(capture.BoundedDial(capture.DialFunc(cc.DialFunc), s.addr(), s.base.Reads, s.base.Log))
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		return nil, s.connectError(err)
