@@ -21,7 +21,7 @@ func parseMessage(data []byte) (pglogrepl.Message, error) {
 		return pglogrepl.Parse(data)
 	}
 	p := parser{b: data, i: 1}
-	m, err := k.read(&p)
+	m, err := p.row(k.typ)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", k.what, err)
 	}
@@ -36,16 +36,27 @@ type rowMessage interface {
 }
 
 // rowMessages are the messages parseMessage reads itself, by their first
-// byte: the name its errors give, the type, and how the rest is read
-// (an error is a tuple kind the message may not have).
+// byte: the name its errors give and the type.
 var rowMessages = map[byte]struct {
 	what string
 	typ  pglogrepl.MessageType
-	read func(*parser) (rowMessage, error)
 }{
-	'I': {"insert", pglogrepl.MessageTypeInsert, (*parser).insert},
-	'U': {"update", pglogrepl.MessageTypeUpdate, (*parser).update},
-	'D': {"delete", pglogrepl.MessageTypeDelete, (*parser).delete},
+	'I': {"insert", pglogrepl.MessageTypeInsert},
+	'U': {"update", pglogrepl.MessageTypeUpdate},
+	'D': {"delete", pglogrepl.MessageTypeDelete},
+}
+
+// row reads the rest of a row message of type typ (one of rowMessages);
+// an error is a tuple kind the message may not have. It calls the reader
+// directly, not through a function value, so that p stays on the stack.
+func (p *parser) row(typ pglogrepl.MessageType) (rowMessage, error) {
+	switch typ {
+	case pglogrepl.MessageTypeInsert:
+		return p.insert()
+	case pglogrepl.MessageTypeUpdate:
+		return p.update()
+	}
+	return p.delete()
 }
 
 func (p *parser) insert() (rowMessage, error) {

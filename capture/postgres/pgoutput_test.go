@@ -170,3 +170,15 @@ func TestParseMessageKindErrors(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParseMessage parses an update with an old and a new tuple, the
+// longest of the row messages parseMessage reads itself.
+func BenchmarkParseMessage(b *testing.B) {
+	data := msg('U', 7, withKind('O', tupleCol{'t', "abc"}, tupleCol{'n', ""}), withKind('N', tupleCol{'t', "abcd"}, tupleCol{'u', ""}))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseMessage(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
