@@ -74,74 +74,66 @@ func NewLiveness() *Liveness {
 // the server's promise to deliver something at least that often (a server
 // heartbeat); 0 when only Floe's own heartbeats prove the stream alive.
 func (l *Liveness) Started(expectEvery time.Duration) {
-	if l == nil {
-		return
-	}
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.streaming, l.streamed, l.started = true, true, now
-	l.lastHeard, l.expectEvery, l.reason = now, expectEvery, ""
-	if l.expectEvery > 0 {
-		l.lastDeliver = now
-	}
+	l.update(func(now time.Time) {
+		l.streaming, l.streamed, l.started = true, true, now
+		l.lastHeard, l.expectEvery, l.reason = now, expectEvery, ""
+		if l.expectEvery > 0 {
+			l.lastDeliver = now
+		}
+	})
 }
 
 // Ended records that the stream stopped with err (nil: a clean stop).
 // From the last time the server was heard, it owes everything written
 // since.
 func (l *Liveness) Ended(err error) {
-	if l == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.streaming {
-		return
-	}
-	l.streaming = false
-	l.reason = "stream ended"
-	if err != nil {
-		l.reason = "reconnecting after: " + err.Error()
-	}
-	l.oweLocked(l.lastHeard)
+	l.update(func(time.Time) {
+		if !l.streaming {
+			return
+		}
+		l.streaming = false
+		l.reason = "stream ended"
+		if err != nil {
+			l.reason = "reconnecting after: " + err.Error()
+		}
+		l.oweLocked(l.lastHeard)
+	})
 }
 
 // Heard records that the server sent something (any message).
 func (l *Liveness) Heard() {
-	if l == nil {
-		return
-	}
-	l.mu.Lock()
-	l.lastHeard = time.Now()
-	l.mu.Unlock()
+	l.update(func(now time.Time) { l.lastHeard = now })
 }
 
 // Delivered records that the stream brought something the server wrote at
 // written (a heartbeat's own time; for a server heartbeat, now). What was
 // owed since at or before written is settled.
 func (l *Liveness) Delivered(written time.Time) {
+	l.update(func(now time.Time) {
+		l.lastHeard, l.lastDeliver = now, now
+		if !l.owed.IsZero() && !written.Before(l.owed) {
+			l.owed = time.Time{}
+		}
+	})
+}
+
+// Owe records that the server holds, since at, something the stream has
+// not brought (a heartbeat written at that time). The oldest debt counts.
+func (l *Liveness) Owe(at time.Time) {
+	l.update(func(time.Time) { l.oweLocked(at) })
+}
+
+// update runs record under the lock with the current time, read before
+// the lock is taken; on a nil Liveness it does nothing. Every method that
+// records something goes through it.
+func (l *Liveness) update(record func(now time.Time)) {
 	if l == nil {
 		return
 	}
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lastHeard, l.lastDeliver = now, now
-	if !l.owed.IsZero() && !written.Before(l.owed) {
-		l.owed = time.Time{}
-	}
-}
-
-// Owe records that the server holds, since at, something the stream has
-// not brought (a heartbeat written at that time). The oldest debt counts.
-func (l *Liveness) Owe(at time.Time) {
-	if l == nil {
-		return
-	}
-	l.mu.Lock()
-	l.oweLocked(at)
-	l.mu.Unlock()
+	record(now)
 }
 
 func (l *Liveness) oweLocked(at time.Time) {
@@ -157,12 +149,7 @@ func (l *Liveness) oweLocked(at time.Time) {
 // last reported it (PostgreSQL: the WAL end a walsender message carries),
 // for the lag in bytes; sources that do not know it never call it.
 func (l *Liveness) ServerEnd(p Position) {
-	if l == nil {
-		return
-	}
-	l.mu.Lock()
-	l.serverEnd = p
-	l.mu.Unlock()
+	l.update(func(time.Time) { l.serverEnd = p })
 }
 
 // Distancer is a Position that can measure its stream in bytes: BytesAfter

@@ -133,10 +133,15 @@ type predicate struct {
 	args []literal
 }
 
+// parser is a recursive-descent parser over the tokens of one statement.
+// Its rules return what they parsed and record the first error in err;
+// once err is set, every rule consumes nothing and returns zero values,
+// so a rule reads as its grammar and parse reports err at the end.
 type parser struct {
 	toks []token
 	i    int
 	src  string
+	err  error
 }
 
 func (p *parser) peek() token {
@@ -146,15 +151,28 @@ func (p *parser) peek() token {
 	return token{}
 }
 
-func (p *parser) next() token { t := p.peek(); p.i++; return t }
+func (p *parser) next() token {
+	if p.err != nil {
+		return token{}
+	}
+	t := p.peek()
+	p.i++
+	return t
+}
 
-func (p *parser) errorf(format string, args ...any) error {
-	return fmt.Errorf("parse %q: %s (at token %d)", p.src, fmt.Sprintf(format, args...), p.i)
+// fail records the error at the current token, unless one is recorded.
+func (p *parser) fail(format string, args ...any) {
+	if p.err == nil {
+		p.err = fmt.Errorf("parse %q: %s (at token %d)", p.src, fmt.Sprintf(format, args...), p.i)
+	}
 }
 
 // accept consumes the next token when it is one of words (keywords or
 // punctuation).
 func (p *parser) accept(words ...string) bool {
+	if p.err != nil {
+		return false
+	}
 	t := p.peek()
 	for _, w := range words {
 		if (t.kind == 'i' || t.kind == 'p') && t.text == w {
@@ -165,39 +183,42 @@ func (p *parser) accept(words ...string) bool {
 	return false
 }
 
-func (p *parser) expect(words ...string) error {
+// expect consumes words, in order, or fails at the first missing one.
+func (p *parser) expect(words ...string) {
 	for _, w := range words {
 		if !p.accept(w) {
-			return p.errorf("want %q", w)
+			p.fail("want %q", w)
+			return
 		}
 	}
-	return nil
 }
 
-func (p *parser) ident() (string, error) {
+func (p *parser) ident() string {
 	t := p.next()
 	if t.kind != 'i' {
-		return "", p.errorf("want a name")
+		p.fail("want a name")
+		return ""
 	}
-	return t.text, nil
+	return t.text
 }
 
-func (p *parser) literal() (literal, error) {
+func (p *parser) literal() literal {
 	neg := p.accept("-")
 	t := p.next()
 	switch {
 	case t.kind == 'n' && neg:
-		return literal{isNum: true, num: "-" + t.text}, nil
+		return literal{isNum: true, num: "-" + t.text}
 	case t.kind == 'n':
-		return literal{isNum: true, num: t.text}, nil
+		return literal{isNum: true, num: t.text}
 	case neg:
 	case t.kind == 's':
 		s := t.text
-		return literal{str: &s}, nil
+		return literal{str: &s}
 	case t.kind == 'i' && t.text == "null":
-		return literal{null: true}, nil
+		return literal{null: true}
 	}
-	return literal{}, p.errorf("want a literal")
+	p.fail("want a literal")
+	return literal{}
 }
 
 // parse parses one statement.
@@ -207,220 +228,150 @@ func parse(src string) (any, error) {
 		return nil, err
 	}
 	p := &parser{toks: toks, src: src}
-	var st any
-	switch w := p.next(); {
-	case w.text == "create" && p.accept("table"):
-		st, err = p.create()
-	case w.text == "drop" && p.accept("table"):
-		var s dropStmt
-		s.table, err = p.ident()
-		st = s
-	case w.text == "truncate":
-		p.accept("table")
-		var s truncateStmt
-		s.table, err = p.ident()
-		st = s
-	case w.text == "alter" && p.accept("table"):
-		var s alterStmt
-		if s.table, err = p.ident(); err == nil {
-			if p.accept("rename") {
-				p.accept("column")
-				if s.from, err = p.ident(); err == nil {
-					if err = p.expect("to"); err == nil {
-						s.to, err = p.ident()
-					}
-				}
-			} else if err = p.expect("add"); err == nil {
-				p.accept("column")
-				s.col, err = p.colDef()
-			}
-		}
-		st = s
-	case w.text == "insert" && p.accept("into"):
-		st, err = p.insert()
-	case w.text == "update":
-		st, err = p.update()
-	case w.text == "delete" && p.accept("from"):
-		var s deleteStmt
-		if s.table, err = p.ident(); err == nil {
-			s.where, err = p.where()
-		}
-		st = s
-	default:
-		return nil, p.errorf("unsupported statement")
-	}
-	if err != nil {
-		return nil, err
-	}
+	st := p.statement()
 	p.accept(";")
-	if p.i != len(p.toks) {
-		return nil, p.errorf("unexpected %q", p.peek().text)
+	if p.err == nil && p.i != len(p.toks) {
+		p.fail("unexpected %q", p.peek().text)
+	}
+	if p.err != nil {
+		return nil, p.err
 	}
 	return st, nil
 }
 
-func (p *parser) create() (createStmt, error) {
-	var s createStmt
-	var err error
-	if s.table, err = p.ident(); err != nil {
-		return s, err
+func (p *parser) statement() any {
+	switch w := p.next(); {
+	case w.text == "create" && p.accept("table"):
+		return p.create()
+	case w.text == "drop" && p.accept("table"):
+		return dropStmt{table: p.ident()}
+	case w.text == "truncate":
+		p.accept("table")
+		return truncateStmt{table: p.ident()}
+	case w.text == "alter" && p.accept("table"):
+		return p.alter()
+	case w.text == "insert" && p.accept("into"):
+		return p.insert()
+	case w.text == "update":
+		return p.update()
+	case w.text == "delete" && p.accept("from"):
+		return deleteStmt{table: p.ident(), where: p.where()}
 	}
-	if err := p.expect("("); err != nil {
-		return s, err
-	}
-	err = p.sepBy(",", func() error {
+	p.fail("unsupported statement")
+	return nil
+}
+
+func (p *parser) create() createStmt {
+	s := createStmt{table: p.ident()}
+	p.expect("(")
+	p.sepBy(",", func() {
 		if p.accept("primary") {
-			if err := p.expect("key", "("); err != nil {
-				return err
-			}
-			var err error
-			s.key, err = list(p, p.ident)
-			return err
+			p.expect("key", "(")
+			s.key = list(p, p.ident)
+			return
 		}
-		c, err := p.colDef()
-		s.cols = append(s.cols, c)
-		return err
+		s.cols = append(s.cols, p.colDef())
 	})
-	if err != nil {
-		return s, err
+	p.expect(")")
+	return s
+}
+
+// alter parses ADD [COLUMN] colDef or RENAME [COLUMN] from TO to.
+func (p *parser) alter() alterStmt {
+	s := alterStmt{table: p.ident()}
+	if p.accept("rename") {
+		p.accept("column")
+		s.from = p.ident()
+		p.expect("to")
+		s.to = p.ident()
+		return s
 	}
-	return s, p.expect(")")
+	p.expect("add")
+	p.accept("column")
+	s.col = p.colDef()
+	return s
 }
 
 // sepBy parses one or more items separated by the keyword or punctuation
-// sep: item parses one, and the first error ends the list.
-func (p *parser) sepBy(sep string, item func() error) error {
+// sep: item parses one; an error ends the list.
+func (p *parser) sepBy(sep string, item func()) {
 	for {
-		if err := item(); err != nil {
-			return err
-		}
+		item()
 		if !p.accept(sep) {
-			return nil
+			return
 		}
 	}
 }
 
 // list parses "item, item, ...)", the opening parenthesis consumed.
-func list[T any](p *parser, item func() (T, error)) ([]T, error) {
+func list[T any](p *parser, item func() T) []T {
 	var out []T
-	err := p.sepBy(",", func() error {
-		v, err := item()
-		out = append(out, v)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, p.expect(")")
+	p.sepBy(",", func() { out = append(out, item()) })
+	p.expect(")")
+	return out
 }
 
 // typeArg parses a type argument: varchar(n), decimal(p, s).
-func (p *parser) typeArg() (int, error) {
+func (p *parser) typeArg() int {
 	t := p.next()
 	n, err := strconv.Atoi(t.text)
 	if t.kind != 'n' || err != nil {
-		return 0, p.errorf("want a type argument")
+		p.fail("want a type argument")
+		return 0
 	}
-	return n, nil
+	return n
 }
 
-func (p *parser) colDef() (colDef, error) {
-	var c colDef
-	var err error
-	if c.name, err = p.ident(); err != nil {
-		return c, err
-	}
-	if c.typ, err = p.ident(); err != nil {
-		return c, err
-	}
+func (p *parser) colDef() colDef {
+	c := colDef{name: p.ident(), typ: p.ident()}
 	if p.accept("(") {
-		if c.args, err = list(p, p.typeArg); err != nil {
-			return c, err
-		}
+		c.args = list(p, p.typeArg)
 	}
 	for {
 		switch {
 		case p.accept("not"):
-			if err := p.expect("null"); err != nil {
-				return c, err
-			}
+			p.expect("null")
 			c.notNull = true
 		case p.accept("primary"):
-			if err := p.expect("key"); err != nil {
-				return c, err
-			}
+			p.expect("key")
 			c.primaryKey = true
 		case p.accept("default"):
-			l, err := p.literal()
-			if err != nil {
-				return c, err
-			}
+			l := p.literal()
 			c.def = &l
 		default:
-			return c, nil
+			return c
 		}
 	}
 }
 
-func (p *parser) insert() (insertStmt, error) {
-	var s insertStmt
-	var err error
-	if s.table, err = p.ident(); err != nil {
-		return s, err
-	}
+func (p *parser) insert() insertStmt {
+	s := insertStmt{table: p.ident()}
 	if p.accept("(") {
-		if s.cols, err = list(p, p.ident); err != nil {
-			return s, err
-		}
+		s.cols = list(p, p.ident)
 	}
-	if err := p.expect("values"); err != nil {
-		return s, err
-	}
-	err = p.sepBy(",", func() error {
-		if err := p.expect("("); err != nil {
-			return err
-		}
-		row, err := list(p, p.literal)
-		s.rows = append(s.rows, row)
-		return err
+	p.expect("values")
+	p.sepBy(",", func() {
+		p.expect("(")
+		s.rows = append(s.rows, list(p, p.literal))
 	})
-	return s, err
+	return s
 }
 
-func (p *parser) update() (updateStmt, error) {
-	var s updateStmt
-	var err error
-	if s.table, err = p.ident(); err != nil {
-		return s, err
-	}
-	if err := p.expect("set"); err != nil {
-		return s, err
-	}
-	err = p.sepBy(",", func() error {
-		sc, err := p.setClause()
-		s.sets = append(s.sets, sc)
-		return err
-	})
-	if err != nil {
-		return s, err
-	}
-	s.where, err = p.where()
-	return s, err
+func (p *parser) update() updateStmt {
+	s := updateStmt{table: p.ident()}
+	p.expect("set")
+	p.sepBy(",", func() { s.sets = append(s.sets, p.setClause()) })
+	s.where = p.where()
+	return s
 }
 
 // setClause parses "col = literal" or "col = col2 [+|- literal]".
-func (p *parser) setClause() (setClause, error) {
-	var sc setClause
-	var err error
-	if sc.col, err = p.ident(); err != nil {
-		return sc, err
-	}
-	if err := p.expect("="); err != nil {
-		return sc, err
-	}
+func (p *parser) setClause() setClause {
+	sc := setClause{col: p.ident()}
+	p.expect("=")
 	if t := p.peek(); t.kind != 'i' || t.text == "null" {
-		sc.lit, err = p.literal()
-		return sc, err
+		sc.lit = p.literal()
+		return sc
 	}
 	sc.ref = p.next().text
 	if p.accept("+") {
@@ -429,65 +380,36 @@ func (p *parser) setClause() (setClause, error) {
 		sc.op = "-"
 	}
 	if sc.op != "" {
-		sc.right, err = p.literal()
+		sc.right = p.literal()
 	}
-	return sc, err
+	return sc
 }
 
 // where parses an optional WHERE clause: predicates joined by AND.
-func (p *parser) where() ([]predicate, error) {
+func (p *parser) where() []predicate {
 	if !p.accept("where") {
-		return nil, nil
+		return nil
 	}
 	var out []predicate
-	err := p.sepBy("and", func() error {
-		pr, err := p.predicate()
-		out = append(out, pr)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	p.sepBy("and", func() { out = append(out, p.predicate()) })
+	return out
 }
 
 // predicate parses "col BETWEEN a AND b", "col IN (...)" or "col op literal".
-func (p *parser) predicate() (predicate, error) {
-	var pr predicate
-	var err error
-	if pr.col, err = p.ident(); err != nil {
-		return pr, err
-	}
+func (p *parser) predicate() predicate {
+	pr := predicate{col: p.ident()}
 	switch t := p.next(); {
 	case t.text == "between":
-		a, err := p.literal()
-		if err != nil {
-			return pr, err
-		}
-		if err := p.expect("and"); err != nil {
-			return pr, err
-		}
-		b, err := p.literal()
-		if err != nil {
-			return pr, err
-		}
-		pr.op, pr.args = "between", []literal{a, b}
+		a := p.literal()
+		p.expect("and")
+		pr.op, pr.args = "between", []literal{a, p.literal()}
 	case t.text == "in":
-		if err := p.expect("("); err != nil {
-			return pr, err
-		}
-		pr.op = "in"
-		if pr.args, err = list(p, p.literal); err != nil {
-			return pr, err
-		}
+		p.expect("(")
+		pr.op, pr.args = "in", list(p, p.literal)
 	case t.kind == 'p' && slices.Contains([]string{"=", "<>", "!=", "<", "<=", ">", ">="}, t.text):
-		l, err := p.literal()
-		if err != nil {
-			return pr, err
-		}
-		pr.op, pr.args = t.text, []literal{l}
+		pr.op, pr.args = t.text, []literal{p.literal()}
 	default:
-		return pr, p.errorf("want a comparison")
+		p.fail("want a comparison")
 	}
-	return pr, nil
+	return pr
 }

@@ -71,7 +71,7 @@ func (s *Source) Check(ctx context.Context) []Problem {
 				"source.server-id %d is the server's own server_id", s.cfg.ServerID)
 		}
 		if s.Flavor() == FlavorMySQL && !strings.EqualFold(vars["gtid_mode"], "ON") {
-			s.log.Info("gtid_mode is not ON: positions are binlog file and offset", "gtid_mode", vars["gtid_mode"])
+			s.base.Log.Info("gtid_mode is not ON: positions are binlog file and offset", "gtid_mode", vars["gtid_mode"])
 		}
 	}
 

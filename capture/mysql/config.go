@@ -122,14 +122,12 @@ const (
 // capture.RowReader. Lifecycle: Discover -> Start ->
 // PlanChunks/ReadChunk/EndSnapshot -> Stream -> Close.
 type Source struct {
-	cfg      Config
-	log      *slog.Logger
-	patterns toolkit.TablePatterns // Config.Tables
+	cfg  Config
+	base toolkit.Base // log, table patterns, read bound, type choices
 
 	dbOnce    sync.Once
 	db        *sql.DB
 	dbErr     error
-	reads     *capture.ReadBound  // bounds every read of the query connections (capture/readbound.go)
 	connector sqldriver.Connector // db's, for a connection of its own (inLongSnapshot)
 
 	mu       sync.Mutex
@@ -165,10 +163,11 @@ var (
 // not connect.
 func New(cfg Config) (*Source, error) {
 	cfg = cfg.withDefaults()
-	if problems := cfg.Validate(); len(problems) > 0 {
-		return nil, capture.Problems(problems)
+	base, err := toolkit.NewBase(cfg.SourceConfig, cfg.Validate())
+	if err != nil {
+		return nil, err
 	}
-	return &Source{cfg: cfg, log: cfg.Logger, patterns: toolkit.NewTablePatterns(cfg.Tables), reads: capture.NewReadBound(cfg.StallTimeout)}, nil
+	return &Source{cfg: cfg, base: base}, nil
 }
 
 // Problem is capture.Problem: one thing wrong with the source or its
@@ -201,8 +200,8 @@ func (s *Source) pool() (*sql.DB, error) {
 		c.Params = map[string]string{"time_zone": "'+00:00'"}
 		c.InterpolateParams = true
 		c.Timeout = 10 * time.Second
-		c.DialFunc = capture.BoundedDial(nil, s.addr(), s.reads, s.log)
-		c.Logger = driverLogger{log: s.log}
+		c.DialFunc = capture.BoundedDial(nil, s.addr(), s.base.Reads, s.base.Log)
+		c.Logger = driverLogger{log: s.base.Log}
 		if err := c.Apply(driver.Charset("utf8mb4", "")); err != nil {
 			s.dbErr = fmt.Errorf("connection settings: %w", err)
 			return
@@ -266,7 +265,7 @@ func (s *Source) detectFlavor(ctx context.Context, c *sql.Conn) error {
 	s.mu.Lock()
 	s.flavor, s.gtidMode = flavor, gtid
 	s.mu.Unlock()
-	s.log.Debug("server detected", "version", version, "flavor", flavor, "gtid", gtid)
+	s.base.Log.Debug("server detected", "version", version, "flavor", flavor, "gtid", gtid)
 	return nil
 }
 

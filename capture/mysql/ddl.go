@@ -194,7 +194,7 @@ func (st *streamer) ddl(ctx context.Context, h *replication.EventHeader, db, stm
 		t, captured := st.byName[r.id]
 		switch {
 		case !captured:
-			if (r.verb == "CREATE") && st.s.patterns.Match(r.id) {
+			if (r.verb == "CREATE") && st.s.base.Patterns.Match(r.id) {
 				st.tablesChanged(r.id, "CREATE", stmt)
 			}
 		case r.verb == "TRUNCATE":
@@ -219,7 +219,7 @@ func (st *streamer) ddl(ctx context.Context, h *replication.EventHeader, db, stm
 				st.txn.layouts[t.id] = v.layout
 			}
 			st.txn.barrier = true
-			st.s.log.Info("schema change on a captured table", "table", t.id.String(), "position", st.cur.String(), "statement", truncate(stmt, 200))
+			st.s.base.Log.Info("schema change on a captured table", "table", t.id.String(), "position", st.cur.String(), "statement", truncate(stmt, 200))
 		case r.verb == "DROP":
 			st.tablesChanged(t.id, "DROP", stmt)
 		case r.verb == "CREATE":
@@ -266,11 +266,11 @@ func (st *streamer) tablesChanged(id capture.TableID, verb, stmt string) {
 	st.txn.barrier = true
 	if verb == "DROP" {
 		st.txn.dropped = append(st.txn.dropped, id)
-		st.s.log.Info("a captured table was dropped", "table", id.String(), "position", st.cur.String(), "statement", truncate(stmt, 200))
+		st.s.base.Log.Info("a captured table was dropped", "table", id.String(), "position", st.cur.String(), "statement", truncate(stmt, 200))
 		return
 	}
 	st.txn.added = append(st.txn.added, id)
-	st.s.log.Info("a table matching source.tables was created", "table", id.String(), "position", st.cur.String(), "statement", truncate(stmt, 200))
+	st.s.base.Log.Info("a table matching source.tables was created", "table", id.String(), "position", st.cur.String(), "statement", truncate(stmt, 200))
 }
 
 func (st *streamer) unsupported(id capture.TableID, stmt string) error {

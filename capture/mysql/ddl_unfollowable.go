@@ -19,7 +19,7 @@ import (
 func (st *streamer) unfollowableAlter(h *replication.EventHeader, t *table, why, stmt string) []capture.Change {
 	pos, at := st.statementPosition(h)
 	if st.supersededBySnapshot(t, pos) {
-		st.s.log.Info("a schema change that Floe cannot follow, before this session's snapshot of the table, is superseded by it",
+		st.s.base.Log.Info("a schema change that Floe cannot follow, before this session's snapshot of the table, is superseded by it",
 			"table", t.id.String(), "position", at, "statement", truncate(stmt, 200))
 		return nil
 	}

@@ -65,7 +65,7 @@ func (s *Source) discover(ctx context.Context, c *sql.Conn) ([]*table, []Problem
 		return nil, nil, fmt.Errorf("list tables: %w", err)
 	}
 	var ids []capture.TableID
-	match := s.patterns.Matcher()
+	match := s.base.Patterns.Matcher()
 	for rows.Next() {
 		var id capture.TableID
 		if err := rows.Scan(&id.Schema, &id.Name); err != nil {

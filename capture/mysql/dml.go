@@ -518,7 +518,7 @@ func (st *streamer) statementChanges(h *replication.EventHeader, db, stmt string
 	var out []capture.Change
 	for _, t := range st.changedTables(info) {
 		if st.supersededBySnapshot(t, pos) {
-			st.s.log.Info("a statement-format change before this session's snapshot of the table is superseded by it",
+			st.s.base.Log.Info("a statement-format change before this session's snapshot of the table is superseded by it",
 				"table", t.id.String(), "position", at, "statement", truncate(stmt, 200))
 			continue
 		}

@@ -75,7 +75,7 @@ func (s *Source) Start(ctx context.Context, req capture.StartRequest) (capture.S
 	s.from, s.serverAt = from, cur
 	s.mu.Unlock()
 	s.life.MarkStarted()
-	s.log.Info("source started", "flavor", s.Flavor(), "position", from.String(), "server_position", cur.String())
+	s.base.Log.Info("source started", "flavor", s.Flavor(), "position", from.String(), "server_position", cur.String())
 	return capture.StartInfo{From: from, Exact: false}, nil
 }
 
@@ -190,7 +190,7 @@ func (s *Source) checkPurged(ctx context.Context, c *sql.Conn, from Position) er
 		}
 		var start sql.NullString
 		if err := c.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, 4)", files[0]).Scan(&start); err != nil {
-			s.log.Warn("cannot read the oldest binlog's GTID position; a purged binlog is detected when streaming starts", "error", err)
+			s.base.Log.Warn("cannot read the oldest binlog's GTID position; a purged binlog is detected when streaming starts", "error", err)
 			return nil
 		}
 		oldest, err := parseMaria(start.String)

@@ -49,7 +49,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	if err != nil {
 		return s.streamError(from, err)
 	}
-	s.log.Info("streaming", "flavor", flavor, "server_id", s.cfg.ServerID, "position", from.String(),
+	s.base.Log.Info("streaming", "flavor", flavor, "server_id", s.cfg.ServerID, "position", from.String(),
 		"stall_timeout", s.cfg.StallTimeout.String())
 	live := s.cfg.Liveness
 	live.Started(s.cfg.HeartbeatInterval)
@@ -123,7 +123,7 @@ func (s *Source) binlogSyncer(flavor string) *replication.BinlogSyncer {
 		// event ahead keeps reading overlapped with decoding; the
 		// coordinator's queue, bounded by bytes, buffers decoded batches.
 		EventCacheCount: 1,
-		Logger:          s.log.With("component", "binlog"),
+		Logger:          s.base.Log.With("component", "binlog"),
 		Option: func(c *client.Conn) error {
 			// Sessions of the dump connection read TIMESTAMP defaults in UTC too.
 			_, err := c.Execute("SET time_zone = '+00:00'")

@@ -256,7 +256,7 @@ func (st *streamer) layoutVersion(ctx context.Context, t *table, e *replication.
 		}
 	}
 	st.mapped[t.id] = true
-	st.s.log.Info("table layout changed in the binlog", "table", t.id.String(), "position", st.cur.String(),
+	st.s.base.Log.Info("table layout changed in the binlog", "table", t.id.String(), "position", st.cur.String(),
 		"from", t.layout.String(), "to", v.layout.String())
 	st.byName[t.id] = v
 	return v, nil

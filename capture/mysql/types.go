@@ -8,27 +8,18 @@ import (
 	"github.com/floe-cdc/floe/schema/mysqltype"
 )
 
-// columnTypes returns the user's type choices for table id (none when
-// Config.ColumnTypes is nil).
-func (s *Source) columnTypes(id capture.TableID) schema.ColumnTypes {
-	if s.cfg.ColumnTypes == nil {
-		return schema.ColumnTypes{}
-	}
-	return s.cfg.ColumnTypes(id)
-}
-
 // unknownColumns reports the overridden columns table id's current
 // layout lacks (at discovery; a layout rebuilt from an older binlog event
 // may predate a column, so buildTable does not check).
 func (s *Source) unknownColumns(id capture.TableID, layout *schema.Table) []Problem {
-	return overrideProblems(s.columnTypes(id).Unknown(id.String(), layout))
+	return overrideProblems(s.base.ColumnTypes(id).Unknown(id.String(), layout))
 }
 
 // applyTypes applies the type choices for table id to layout (its Key
 // set), returning the layout to capture or a Problem per override that
 // cannot apply.
 func (s *Source) applyTypes(id capture.TableID, layout *schema.Table) (*schema.Table, []Problem) {
-	out, errs := mysqltype.ApplyTypes(id.String(), layout, s.columnTypes(id))
+	out, errs := mysqltype.ApplyTypes(id.String(), layout, s.base.ColumnTypes(id))
 	return out, overrideProblems(errs)
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"regexp"
 	"strconv"
@@ -125,9 +124,8 @@ var slotNameRE = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 // Source is the PostgreSQL capture.Source and capture.Snapshotter.
 // Lifecycle: Discover -> Start -> PlanChunks/ReadChunk/EndSnapshot -> Stream -> Close.
 type Source struct {
-	cfg      Config
-	log      *slog.Logger
-	patterns toolkit.TablePatterns // Config.Tables
+	cfg  Config
+	base toolkit.Base // log, table patterns, read bound, type choices
 
 	mu       sync.Mutex
 	tables   toolkit.Tables[*table] // discovered, in name order
@@ -139,7 +137,6 @@ type Source struct {
 	snapTime time.Time
 	snapConn *pgconn.PgConn // replication connection holding the exported snapshot
 	readers  *readerPool
-	reads    *capture.ReadBound // bounds every read of the query connections (capture/readbound.go)
 
 	acked atomic.Uint64 // highest acknowledged LSN
 	// ddlTrigger is set when Discover found Floe's DDL event trigger on a
@@ -154,10 +151,11 @@ var _ toolkit.Backend = (*Source)(nil)
 // not connect.
 func New(cfg Config) (*Source, error) {
 	cfg = cfg.withDefaults()
-	if problems := cfg.Validate(); len(problems) > 0 {
-		return nil, capture.Problems(problems)
+	base, err := toolkit.NewBase(cfg.SourceConfig, cfg.Validate())
+	if err != nil {
+		return nil, err
 	}
-	return &Source{cfg: cfg, log: cfg.Logger, patterns: toolkit.NewTablePatterns(cfg.Tables), reads: capture.NewReadBound(cfg.StallTimeout)}, nil
+	return &Source{cfg: cfg, base: base}, nil
 }
 
 // Problem is capture.Problem: one thing wrong with the source or its
@@ -183,7 +181,7 @@ func (s *Source) connect(ctx context.Context) (*pgx.Conn, error) {
 		return nil, fmt.Errorf("parse connection settings: %w", err)
 	}
 	setSession(&cc.Config)
-	cc.DialFunc = pgconn.DialFunc(capture.BoundedDial(capture.DialFunc(cc.DialFunc), s.addr(), s.reads, s.log))
+	cc.DialFunc = pgconn.DialFunc(capture.BoundedDial(capture.DialFunc(cc.DialFunc), s.addr(), s.base.Reads, s.base.Log))
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		return nil, s.connectError(err)
@@ -230,32 +228,43 @@ func (s *Source) classifyConnectError(err error) (Problem, bool) {
 	return capture.UnreachableProblem("PostgreSQL", s.addr(), err)
 }
 
+// connectRefusals are the server's refusals of a connection the user can
+// fix by configuration, by SQLSTATE: the setting that causes each, and
+// the message and fix as templates; classifyPgConnectError fills in
+// {user} and {database} (quoted), {addr}, {reason} (the server's message)
+// and {role} (the user as an SQL identifier).
+var connectRefusals = map[string]struct{ field, message, fix string }{
+	"28P01": {"source.password",
+		"password authentication failed for user {user} at {addr}",
+		"check source.username and source.password"},
+	"28000": {"source.username",
+		"server rejected user {user} at {addr}: {reason}",
+		"allow the user in pg_hba.conf (for database and for replication connections) or correct source.username"},
+	"3D000": {"source.database",
+		"database {database} does not exist at {addr}",
+		"correct source.database or create the database"},
+	"42501": {"source.username",
+		"user {user} may not open a replication connection: {reason}",
+		"run ALTER ROLE {role} REPLICATION"},
+	"53300": {"source",
+		"no free connection slot at {addr}: {reason}",
+		"raise max_connections / max_wal_senders or close idle connections"},
+}
+
 // classifyPgConnectError maps the server's refusal of a connection to
-// the setting that causes it.
+// the setting that causes it (connectRefusals).
 func (s *Source) classifyPgConnectError(pgErr *pgconn.PgError) (Problem, bool) {
-	switch pgErr.Code {
-	case "28P01":
-		return Problem{Field: "source.password",
-			Message: fmt.Sprintf("password authentication failed for user %q at %s", s.cfg.User, s.addr()),
-			Fix:     "check source.username and source.password"}, true
-	case "28000":
-		return Problem{Field: "source.username",
-			Message: fmt.Sprintf("server rejected user %q at %s: %s", s.cfg.User, s.addr(), pgErr.Message),
-			Fix:     "allow the user in pg_hba.conf (for database and for replication connections) or correct source.username"}, true
-	case "3D000":
-		return Problem{Field: "source.database",
-			Message: fmt.Sprintf("database %q does not exist at %s", s.cfg.Database, s.addr()),
-			Fix:     "correct source.database or create the database"}, true
-	case "42501":
-		return Problem{Field: "source.username",
-			Message: fmt.Sprintf("user %q may not open a replication connection: %s", s.cfg.User, pgErr.Message),
-			Fix:     fmt.Sprintf("run ALTER ROLE %s REPLICATION", pgx.Identifier{s.cfg.User}.Sanitize())}, true
-	case "53300":
-		return Problem{Field: "source",
-			Message: fmt.Sprintf("no free connection slot at %s: %s", s.addr(), pgErr.Message),
-			Fix:     "raise max_connections / max_wal_senders or close idle connections"}, true
+	r, ok := connectRefusals[pgErr.Code]
+	if !ok {
+		return Problem{}, false
 	}
-	return Problem{}, false
+	fill := strings.NewReplacer(
+		"{user}", strconv.Quote(s.cfg.User),
+		"{database}", strconv.Quote(s.cfg.Database),
+		"{addr}", s.addr(),
+		"{reason}", pgErr.Message,
+		"{role}", pgx.Identifier{s.cfg.User}.Sanitize()).Replace
+	return Problem{Field: r.field, Message: fill(r.message), Fix: fill(r.fix)}, true
 }
 
 func (s *Source) addr() string {

@@ -23,9 +23,9 @@ func (s *Source) readDDLTrigger(ctx context.Context, conn *pgx.Conn) error {
 	ok = ok && serverMajor(conn.PgConn()) >= messagesSince
 	if ok != s.ddlTrigger.Swap(ok) || !ok {
 		if ok {
-			s.log.Info("DDL event trigger installed: column renames are followed", "event_trigger", "floe_ddl")
+			s.base.Log.Info("DDL event trigger installed: column renames are followed", "event_trigger", "floe_ddl")
 		} else {
-			s.log.Info("no DDL event trigger (floe check --fix installs it): schema changes are followed by Relation messages, which cannot tell a rename from a drop and an add; a rename stops the pipeline")
+			s.base.Log.Info("no DDL event trigger (floe check --fix installs it): schema changes are followed by Relation messages, which cannot tell a rename from a drop and an add; a rename stops the pipeline")
 		}
 	}
 	return nil
@@ -73,7 +73,7 @@ func (st *streamer) ddl(ctx context.Context, m *pglogrepl.LogicalDecodingMessage
 	if len(renames) == 0 {
 		return nil
 	}
-	st.s.log.Info("column renamed on a captured table", "table", cur.id.String(), "commit_lsn", txn.finalLSN.String(),
+	st.s.base.Log.Info("column renamed on a captured table", "table", cur.id.String(), "commit_lsn", txn.finalLSN.String(),
 		"renames", strings.Join(renames, "; "), "command", truncate(msg.Command, 200))
 	st.byName[cur.id] = next
 	if st.rels[msg.OID] == cur {

@@ -63,7 +63,7 @@ func (s *Source) Discover(ctx context.Context) ([]capture.TableInfo, error) {
 // discover reads the catalog. Configuration problems are returned as
 // problems; err is for failures to read the catalog.
 func (s *Source) discover(ctx context.Context, conn *pgx.Conn) ([]*table, []Problem, error) {
-	match := s.patterns.Matcher()
+	match := s.base.Patterns.Matcher()
 	tables, err := s.listMatching(ctx, conn, match)
 	if err != nil {
 		return nil, nil, err

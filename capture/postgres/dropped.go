@@ -75,7 +75,7 @@ func (s *Source) NewTables(ctx context.Context) ([]capture.TableID, error) {
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	tables, err := s.listMatching(ctx, conn, s.patterns.Matcher())
+	tables, err := s.listMatching(ctx, conn, s.base.Patterns.Matcher())
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ func (s *Source) dropCapturedPartitions(tables []*table, ancestors map[*table][]
 	return slices.DeleteFunc(tables, func(t *table) bool {
 		for _, a := range ancestors[t] {
 			if parent, ok := captured[a]; ok {
-				s.log.Debug("partition captured through its partitioned table", "partition", t.id.String(), "table", parent.String())
+				s.base.Log.Debug("partition captured through its partitioned table", "partition", t.id.String(), "table", parent.String())
 				return true
 			}
 		}

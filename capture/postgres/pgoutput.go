@@ -1,8 +1,10 @@
 package postgres
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pglogrepl"
 )
@@ -14,41 +16,92 @@ import (
 // therefore valid only while data is: until the next message is received.
 // decodeTuple copies what it keeps. Other messages go to pglogrepl.Parse.
 func parseMessage(data []byte) (pglogrepl.Message, error) {
-	switch data[0] {
-	case 'I':
-		p := parser{b: data, i: 1}
-		m := &pglogrepl.InsertMessage{RelationID: p.uint32()}
-		if kind := p.byte(); kind != 'N' && p.err == nil {
-			return nil, fmt.Errorf("insert: tuple kind %q, want 'N'", kind)
-		}
-		m.Tuple = p.tuple()
-		m.SetType(pglogrepl.MessageTypeInsert)
-		return m, p.done("insert")
-	case 'U':
-		p := parser{b: data, i: 1}
-		m := &pglogrepl.UpdateMessage{RelationID: p.uint32()}
-		kind := p.byte()
-		if kind == 'K' || kind == 'O' {
-			m.OldTupleType, m.OldTuple = kind, p.tuple()
-			kind = p.byte()
-		}
-		if kind != 'N' && p.err == nil {
-			return nil, fmt.Errorf("update: tuple kind %q, want 'N'", kind)
-		}
-		m.NewTuple = p.tuple()
-		m.SetType(pglogrepl.MessageTypeUpdate)
-		return m, p.done("update")
-	case 'D':
-		p := parser{b: data, i: 1}
-		m := &pglogrepl.DeleteMessage{RelationID: p.uint32(), OldTupleType: p.byte()}
-		if m.OldTupleType != 'K' && m.OldTupleType != 'O' && p.err == nil {
-			return nil, fmt.Errorf("delete: tuple kind %q, want 'K' or 'O'", m.OldTupleType)
-		}
-		m.OldTuple = p.tuple()
-		m.SetType(pglogrepl.MessageTypeDelete)
-		return m, p.done("delete")
+	k, ok := rowMessages[data[0]]
+	if !ok {
+		return pglogrepl.Parse(data)
 	}
-	return pglogrepl.Parse(data)
+	p := parser{b: data, i: 1}
+	m, err := p.row(k.typ)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", k.what, err)
+	}
+	m.SetType(k.typ)
+	return m, p.done(k.what)
+}
+
+// rowMessage is a pgoutput message parseMessage reads itself.
+type rowMessage interface {
+	pglogrepl.Message
+	SetType(pglogrepl.MessageType)
+}
+
+// rowMessages are the messages parseMessage reads itself, by their first
+// byte: the name its errors give and the type.
+var rowMessages = map[byte]struct {
+	what string
+	typ  pglogrepl.MessageType
+}{
+	'I': {"insert", pglogrepl.MessageTypeInsert},
+	'U': {"update", pglogrepl.MessageTypeUpdate},
+	'D': {"delete", pglogrepl.MessageTypeDelete},
+}
+
+// row reads the rest of a row message of type typ (one of rowMessages);
+// an error is a tuple kind the message may not have. It calls the reader
+// directly, not through a function value, so that p stays on the stack.
+func (p *parser) row(typ pglogrepl.MessageType) (rowMessage, error) {
+	switch typ {
+	case pglogrepl.MessageTypeInsert:
+		return p.insert()
+	case pglogrepl.MessageTypeUpdate:
+		return p.update()
+	}
+	return p.delete()
+}
+
+func (p *parser) insert() (rowMessage, error) {
+	m := &pglogrepl.InsertMessage{RelationID: p.uint32()}
+	if err := p.kind(p.byte(), 'N'); err != nil {
+		return nil, err
+	}
+	m.Tuple = p.tuple()
+	return m, nil
+}
+
+func (p *parser) update() (rowMessage, error) {
+	m := &pglogrepl.UpdateMessage{RelationID: p.uint32()}
+	kind := p.byte()
+	if kind == 'K' || kind == 'O' {
+		m.OldTupleType, m.OldTuple = kind, p.tuple()
+		kind = p.byte()
+	}
+	if err := p.kind(kind, 'N'); err != nil {
+		return nil, err
+	}
+	m.NewTuple = p.tuple()
+	return m, nil
+}
+
+func (p *parser) delete() (rowMessage, error) {
+	m := &pglogrepl.DeleteMessage{RelationID: p.uint32(), OldTupleType: p.byte()}
+	if err := p.kind(m.OldTupleType, 'K', 'O'); err != nil {
+		return nil, err
+	}
+	m.OldTuple = p.tuple()
+	return m, nil
+}
+
+// kind reports a tuple kind that is not one of want; after a read past
+// the message's end it reports nothing (done reports the truncation).
+func (p *parser) kind(kind byte, want ...byte) error {
+	if p.err != nil || bytes.IndexByte(want, kind) >= 0 {
+		return nil
+	}
+	wants := make([]string, len(want))
+	for i, w := range want {
+		wants[i] = fmt.Sprintf("%q", w)
+	}
+	return fmt.Errorf("tuple kind %q, want %s", kind, strings.Join(wants, " or "))
 }
 
 // parser reads a pgoutput message; the first read past its end sets err

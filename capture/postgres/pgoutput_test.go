@@ -154,3 +154,31 @@ func FuzzParseMessage(f *testing.F) {
 		}
 	})
 }
+
+// TestParseMessageKindErrors pins the wording of a tuple kind a message
+// may not have, and that no message comes with the error.
+func TestParseMessageKindErrors(t *testing.T) {
+	for want, data := range map[string][]byte{
+		`insert: tuple kind 'K', want 'N'`:        msg('I', 7, withKind('K', tupleCol{'t', "1"})),
+		`update: tuple kind 'X', want 'N'`:        msg('U', 7, withKind('X', tupleCol{'t', "1"})),
+		`update: tuple kind 'K', want 'N'`:        msg('U', 7, withKind('O', tupleCol{'t', "1"}), withKind('K', tupleCol{'t', "1"})),
+		`delete: tuple kind 'N', want 'K' or 'O'`: msg('D', 7, withKind('N', tupleCol{'t', "1"})),
+	} {
+		m, err := parseMessage(data)
+		if err == nil || err.Error() != want || m != nil {
+			t.Errorf("parseMessage(%q) = %v, %v; want error %q and no message", data, m, err, want)
+		}
+	}
+}
+
+// BenchmarkParseMessage parses an update with an old and a new tuple, the
+// longest of the row messages parseMessage reads itself.
+func BenchmarkParseMessage(b *testing.B) {
+	data := msg('U', 7, withKind('O', tupleCol{'t', "abc"}, tupleCol{'n', ""}), withKind('N', tupleCol{'t', "abcd"}, tupleCol{'u', ""}))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseMessage(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -251,7 +251,7 @@ func (d *relationDiff) column(ctx context.Context, c *pglogrepl.RelationMessageC
 func (d *relationDiff) addColumn(name string, col schema.Column, a catalogAtt, inCatalog bool) {
 	switch {
 	case !inCatalog:
-		d.s.log.Warn("a column in the stream no longer exists; whether it was added with a default that filled existing rows cannot be checked",
+		d.s.base.Log.Warn("a column in the stream no longer exists; whether it was added with a default that filled existing rows cannot be checked",
 			"table", d.cur.id.String(), "column", name)
 	case a.generated:
 		d.refuse(name, "it was added as a generated column, whose values for the existing rows the server computed")
@@ -362,7 +362,7 @@ func (st *streamer) relation(ctx context.Context, m *pglogrepl.RelationMessage) 
 	if !ok {
 		st.ignored[m.RelationID] = id.String()
 		delete(st.rels, m.RelationID)
-		st.s.log.Warn("ignoring changes of a table that is not captured", "table", id.String())
+		st.s.base.Log.Warn("ignoring changes of a table that is not captured", "table", id.String())
 		return nil
 	}
 	delete(st.unreadable, m.RelationID)
@@ -386,7 +386,7 @@ func (st *streamer) relation(ctx context.Context, m *pglogrepl.RelationMessage) 
 		if at != "" {
 			refusal = fmt.Errorf("%w (in the transaction committing at %s)", refusal, at)
 		}
-		st.s.log.Warn("a schema change the stream cannot follow: the table's changes in the new layout are unreadable", "table", id.String(), "commit_lsn", at, "error", refusal)
+		st.s.base.Log.Warn("a schema change the stream cannot follow: the table's changes in the new layout are unreadable", "table", id.String(), "commit_lsn", at, "error", refusal)
 		st.unreadable[m.RelationID] = unreadable{err: refusal, untilCommit: rc.next != nil}
 		if rc.next == nil {
 			st.rels[m.RelationID] = cur
@@ -401,7 +401,7 @@ func (st *streamer) relation(ctx context.Context, m *pglogrepl.RelationMessage) 
 	if rc.refusal != nil {
 		return nil
 	}
-	st.s.log.Info("schema change on a captured table", "table", id.String(), "commit_lsn", at,
+	st.s.base.Log.Info("schema change on a captured table", "table", id.String(), "commit_lsn", at,
 		"changes", strings.Join(rc.changes, "; "), "layout", describeLayout(rc.next.layout))
 	return st.barrier(ctx)
 }

@@ -116,7 +116,7 @@ func (s *Source) heartbeat(ctx context.Context, activity *atomic.Int64, messages
 			c, err := s.connect(ctx)
 			if err != nil {
 				if ctx.Err() == nil {
-					s.log.Warn("heartbeat connect failed", "error", err)
+					s.base.Log.Warn("heartbeat connect failed", "error", err)
 				}
 				continue
 			}
@@ -132,7 +132,7 @@ func (s *Source) heartbeat(ctx context.Context, activity *atomic.Int64, messages
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.Warn("heartbeat failed", "error", err)
+				s.base.Log.Warn("heartbeat failed", "error", err)
 			}
 			conn.Close(context.Background())
 			conn = nil
@@ -194,7 +194,7 @@ func (w *stallWatch) check(ctx context.Context) error {
 	}
 	working, detail := advancing(*w.first, second)
 	if working {
-		w.s.log.Debug("stream silent, but the walsender works", "walsender_pid", w.pid, "detail", detail,
+		w.s.base.Log.Debug("stream silent, but the walsender works", "walsender_pid", w.pid, "detail", detail,
 			"silent", silent.Round(time.Millisecond).String())
 		w.heard()
 		return nil
@@ -283,7 +283,7 @@ func (s *Source) terminateWalsender(pid uint32) {
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend($1)", int64(pid)); err != nil {
-		s.log.Debug("terminate stalled walsender", "walsender_pid", pid, "error", err)
+		s.base.Log.Debug("terminate stalled walsender", "walsender_pid", pid, "error", err)
 	}
 }
 

@@ -87,7 +87,7 @@ func (s *Source) Start(ctx context.Context, req capture.StartRequest) (capture.S
 		}
 		s.from = Position{LSN: from}
 		s.exact = false
-		s.log.Info("replication slot exists", "slot", s.cfg.SlotName, "confirmed_flush_lsn", slot.confirmed.String(), "position", s.from.String())
+		s.base.Log.Info("replication slot exists", "slot", s.cfg.SlotName, "confirmed_flush_lsn", slot.confirmed.String(), "position", s.from.String())
 	case resume != nil:
 		return capture.StartInfo{}, &SlotMissingError{Slot: s.cfg.SlotName, Resume: resume.String()}
 	default:
@@ -145,7 +145,7 @@ func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn, tables [
 		if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s%s", pub, strings.Join(names, ", "), with)); err != nil {
 			return s.publicationError("create", err)
 		}
-		s.log.Info("created publication", "publication", s.cfg.PublicationName, "tables", len(names), "via_partition_root", viaRoot)
+		s.base.Log.Info("created publication", "publication", s.cfg.PublicationName, "tables", len(names), "via_partition_root", viaRoot)
 		return nil
 	case err != nil:
 		return fmt.Errorf("read publication %s: %w", s.cfg.PublicationName, err)
@@ -166,7 +166,7 @@ func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn, tables [
 			}
 			return s.publicationError("alter", err)
 		}
-		s.log.Info("set publish_via_partition_root", "publication", s.cfg.PublicationName)
+		s.base.Log.Info("set publish_via_partition_root", "publication", s.cfg.PublicationName)
 	}
 	rows, err := conn.Query(ctx, `SELECT r.prrelid FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid WHERE p.pubname = $1`, s.cfg.PublicationName)
 	if err != nil {
@@ -184,7 +184,7 @@ func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn, tables [
 	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER PUBLICATION %s SET TABLE %s", pub, strings.Join(names, ", "))); err != nil {
 		return s.publicationError("alter", err)
 	}
-	s.log.Info("set publication tables", "publication", s.cfg.PublicationName, "tables", len(names))
+	s.base.Log.Info("set publication tables", "publication", s.cfg.PublicationName, "tables", len(names))
 	return nil
 }
 
@@ -263,7 +263,7 @@ func (s *Source) createSlot(ctx context.Context, export bool) error {
 	}
 	s.from = Position{LSN: lsn}
 	s.exact = export
-	s.log.Info("created replication slot", "slot", s.cfg.SlotName, "position", s.from.String(), "snapshot", res.SnapshotName)
+	s.base.Log.Info("created replication slot", "slot", s.cfg.SlotName, "position", s.from.String(), "snapshot", res.SnapshotName)
 	if !export {
 		return rconn.Close(ctx)
 	}
@@ -326,7 +326,7 @@ func (s *Source) ExportSnapshot(ctx context.Context) (capture.Position, error) {
 	if old != nil {
 		old.end()
 	}
-	s.log.Info("exported a snapshot through a temporary slot", "slot", name, "position", at.String(), "snapshot", res.SnapshotName)
+	s.base.Log.Info("exported a snapshot through a temporary slot", "slot", name, "position", at.String(), "snapshot", res.SnapshotName)
 	return at, nil
 }
 

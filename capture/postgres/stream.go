@@ -37,7 +37,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	byName := s.tables.ByID()
 	s.mu.Unlock()
 	if err := s.EndSnapshot(ctx); err != nil {
-		s.log.Warn("release exported snapshot", "error", err)
+		s.base.Log.Warn("release exported snapshot", "error", err)
 	}
 
 	conn, err := s.connectReplication(ctx)
@@ -51,7 +51,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	if messages {
 		args = append(args, "messages 'true'") // heartbeats
 	} else {
-		s.log.Warn("PostgreSQL before 14 does not stream logical messages: heartbeats arrive as empty transactions, and a stalled stream is noticed only when the connection breaks", "server_version", conn.ParameterStatus("server_version"))
+		s.base.Log.Warn("PostgreSQL before 14 does not stream logical messages: heartbeats arrive as empty transactions, and a stalled stream is noticed only when the connection breaks", "server_version", conn.ParameterStatus("server_version"))
 	}
 	err = pglogrepl.StartReplication(ctx, conn, s.cfg.SlotName, from.LSN, pglogrepl.StartReplicationOptions{
 		Mode: pglogrepl.LogicalReplication, PluginArgs: args,
@@ -62,7 +62,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 		}
 		return fmt.Errorf("start replication on slot %s at %s: %w", s.cfg.SlotName, from, err)
 	}
-	s.log.Info("streaming", "slot", s.cfg.SlotName, "publication", s.cfg.PublicationName, "position", from.String(),
+	s.base.Log.Info("streaming", "slot", s.cfg.SlotName, "publication", s.cfg.PublicationName, "position", from.String(),
 		"walsender_pid", conn.PID(), "stall_timeout", stallTimeout(s.cfg, messages).String())
 
 	st := &streamer{
@@ -86,7 +86,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 		// Report the last acknowledgement before leaving, so a restart
 		// does not replay what is already durable.
 		if serr := st.sendStatus(); serr != nil {
-			s.log.Debug("final standby status", "error", serr)
+			s.base.Log.Debug("final standby status", "error", serr)
 		}
 		return ctx.Err()
 	}

@@ -8,20 +8,11 @@ import (
 	"github.com/floe-cdc/floe/schema/pgtype"
 )
 
-// columnTypes returns the user's type choices for table id (none when
-// Config.ColumnTypes is nil).
-func (s *Source) columnTypes(id capture.TableID) schema.ColumnTypes {
-	if s.cfg.ColumnTypes == nil {
-		return schema.ColumnTypes{}
-	}
-	return s.cfg.ColumnTypes(id)
-}
-
 // applyTypes applies the type choices for table id to layout (its Key
 // set), returning the layout to capture or a Problem per override that
 // cannot apply.
 func (s *Source) applyTypes(id capture.TableID, layout *schema.Table) (*schema.Table, []Problem) {
-	out, errs := pgtype.ApplyTypes(id.String(), layout, s.columnTypes(id))
+	out, errs := pgtype.ApplyTypes(id.String(), layout, s.base.ColumnTypes(id))
 	var problems []Problem
 	for _, e := range errs {
 		problems = append(problems, Problem{Field: e.Field, Message: e.Message, Fix: e.Fix})
@@ -34,7 +25,7 @@ func (s *Source) applyTypes(id capture.TableID, layout *schema.Table) (*schema.T
 // new column).
 func (s *Source) overrideColumn(cur *table, col schema.Column, j int) (schema.Column, error) {
 	key := j >= 0 && slices.Contains(cur.layout.Key, j)
-	c, err := pgtype.OverrideColumn(cur.id.String(), col, key, s.columnTypes(cur.id))
+	c, err := pgtype.OverrideColumn(cur.id.String(), col, key, s.base.ColumnTypes(cur.id))
 	if err != nil {
 		return col, err
 	}

@@ -4,7 +4,9 @@
 // packages under capture.
 //
 // It provides the set of abilities every backend asserts it has
-// (Backend), the table registry a source's Discover installs (Tables),
+// (Backend), what New derives from a validated configuration (Base: the
+// logger, the table patterns, the read bound, the column type choices),
+// the table registry a source's Discover installs (Tables),
 // the configured table patterns (TablePatterns), the Start/Stream/Close
 // order the capture.Source contract states (Lifecycle, and BeginStart,
 // the opening of every Start: refuse a second one, discover the tables),
