@@ -368,4 +368,5 @@ func literalFrom[V any, L iceberg.LiteralType](conv func(V) L) func(any) (iceber
 	}
 }
 
+// same is the conversion of a value that is canonical as it is.
 func same[T any](x T) T { return x }
