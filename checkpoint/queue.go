@@ -2,9 +2,9 @@ package checkpoint
 
 import (
 	"context"
-	"sync"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema/bytebound"
 )
 
 // Queued stream batches. The source decodes ahead of the coordinator,
@@ -30,14 +30,12 @@ type batchQueue struct {
 	out  chan queuedBatch
 	done chan struct{} // closed when the pump has stopped
 
-	mu    sync.Mutex
-	used  int64         // bytes of the batches taken and not yet released
-	freed chan struct{} // signalled (never blocking) by release
+	bound *bytebound.Bound // bytes of the batches taken and not yet released
 }
 
 type queuedBatch struct {
 	capture.Batch
-	size int64 // its Size, counted in used until released
+	size int64 // its Size, held in bound until released
 }
 
 // newBatchQueue starts the queue; it stops when ctx is done.
@@ -46,7 +44,7 @@ func newBatchQueue(ctx context.Context) *batchQueue {
 		in:    make(chan capture.Batch),
 		out:   make(chan queuedBatch, queuedBatches),
 		done:  make(chan struct{}),
-		freed: make(chan struct{}, 1),
+		bound: bytebound.New(maxQueuedBytes),
 	}
 	go q.pump(ctx)
 	return q
@@ -55,12 +53,8 @@ func newBatchQueue(ctx context.Context) *batchQueue {
 func (q *batchQueue) pump(ctx context.Context) {
 	defer close(q.done)
 	for {
-		for q.queued() >= maxQueuedBytes {
-			select {
-			case <-q.freed:
-			case <-ctx.Done():
-				return
-			}
+		if !q.bound.Wait(ctx.Done()) {
+			return
 		}
 		var b capture.Batch
 		select {
@@ -69,9 +63,7 @@ func (q *batchQueue) pump(ctx context.Context) {
 			return
 		}
 		n := int64(b.Size())
-		q.mu.Lock()
-		q.used += n
-		q.mu.Unlock()
+		q.bound.Add(n)
 		select {
 		case q.out <- queuedBatch{Batch: b, size: n}:
 		case <-ctx.Done():
@@ -80,19 +72,7 @@ func (q *batchQueue) pump(ctx context.Context) {
 	}
 }
 
-func (q *batchQueue) queued() int64 {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.used
-}
-
 // release returns an applied batch's bytes to the bound.
 func (q *batchQueue) release(b queuedBatch) {
-	q.mu.Lock()
-	q.used -= b.size
-	q.mu.Unlock()
-	select {
-	case q.freed <- struct{}{}:
-	default:
-	}
+	q.bound.Release(b.size)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/schema/bytebound"
 )
 
 // Commit is one atomic change to a table. See Table.Commit.
@@ -426,9 +427,7 @@ type DataWriter struct {
 	rows     int64
 	closed   bool
 
-	qmu    sync.Mutex
-	queued int64         // bytes of the batches in `in`
-	taken  chan struct{} // signalled (never blocking) when the writer takes a batch
+	queued *bytebound.Bound // bytes of the batches in `in`
 
 	// Set by the writing goroutine before done is closed.
 	files []iceberg.DataFile
@@ -483,7 +482,8 @@ func (t *Table) NewDataWriter(ctx context.Context) (*DataWriter, error) {
 	wctx, cancel := context.WithCancel(ctx)
 	w := &DataWriter{
 		t: t, tbl: view, failures: failures, schemaID: sc.ID, cancel: cancel,
-		in: make(chan arrow.RecordBatch, dataWriterQueue), done: make(chan struct{}), taken: make(chan struct{}, 1),
+		in: make(chan arrow.RecordBatch, dataWriterQueue), done: make(chan struct{}),
+		queued: bytebound.New(dataWriterQueueBytes),
 	}
 	go w.run(wctx, asc)
 	return w, nil
@@ -495,7 +495,7 @@ func (w *DataWriter) run(ctx context.Context, asc *arrow.Schema) {
 		for rec := range w.in {
 			n := recordBytes(rec)
 			ok := yield(rec, nil) // WriteRecords releases what it is given
-			w.took(n)
+			w.queued.Release(n)
 			if !ok {
 				return
 			}
@@ -543,16 +543,10 @@ func (w *DataWriter) Write(b *RowBatch) error {
 		}
 		return fmt.Errorf("data writer for %s stopped", w.t.id)
 	}
-	for w.queuedBytes() >= dataWriterQueueBytes {
-		select {
-		case <-w.taken:
-		case <-w.done:
-			return stopped()
-		}
+	if !w.queued.Wait(w.done) {
+		return stopped()
 	}
-	w.qmu.Lock()
-	w.queued += size
-	w.qmu.Unlock()
+	w.queued.Add(size)
 	select {
 	case w.in <- b.rec:
 		b.rec = nil
@@ -560,23 +554,6 @@ func (w *DataWriter) Write(b *RowBatch) error {
 		return nil
 	case <-w.done:
 		return stopped()
-	}
-}
-
-func (w *DataWriter) queuedBytes() int64 {
-	w.qmu.Lock()
-	defer w.qmu.Unlock()
-	return w.queued
-}
-
-// took records that the writer has taken a batch of n bytes.
-func (w *DataWriter) took(n int64) {
-	w.qmu.Lock()
-	w.queued -= n
-	w.qmu.Unlock()
-	select {
-	case w.taken <- struct{}{}:
-	default:
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 
 	"github.com/apache/iceberg-go"
@@ -112,12 +113,8 @@ func (p Partitioning) Check(sc *iceberg.Schema) error {
 	var errs []error
 	seen := map[string]bool{}
 	timeCols := map[string]bool{}
-	for _, f := range p.Fields {
-		col, ok := sc.FindFieldByName(f.Column)
+	for f, col := range fieldColumns(sc, p.Fields, &errs) {
 		switch {
-		case !ok:
-			errs = append(errs, fmt.Errorf("%s: the table has no column %q (columns: %s)", f, f.Column, columnNames(sc)))
-			continue
 		case !f.Transform.CanTransform(col.Type):
 			errs = append(errs, fmt.Errorf("%s: transform %s does not apply to column %s of type %s (%s)", f, f.Transform, f.Column, col.Type, transformHint(f.Transform)))
 			continue
@@ -134,11 +131,8 @@ func (p Partitioning) Check(sc *iceberg.Schema) error {
 		}
 	}
 	sorted := map[string]bool{}
-	for _, f := range p.Sort {
-		col, ok := sc.FindFieldByName(f.Column)
+	for f, col := range fieldColumns(sc, p.Sort, &errs) {
 		switch {
-		case !ok:
-			errs = append(errs, fmt.Errorf("%s: the table has no column %q (columns: %s)", f, f.Column, columnNames(sc)))
 		case !isPrimitive(col.Type):
 			errs = append(errs, fmt.Errorf("%s: column %s of type %s cannot be sorted by", f, f.Column, col.Type))
 		case sorted[f.Column]:
@@ -167,6 +161,34 @@ func transformHint(t iceberg.Transform) string {
 		return "it takes integer, decimal, string and binary columns"
 	default:
 		return "it takes primitive columns"
+	}
+}
+
+// A namedField is a partition or sort field: written as its String,
+// naming a column of the table.
+type namedField interface {
+	fmt.Stringer
+	column() string
+}
+
+func (f PartitionField) column() string { return f.Column }
+func (f SortField) column() string      { return f.Column }
+
+// fieldColumns yields each of fields with the column of sc it names. For
+// a field naming no column it appends to errs the error that starts with
+// the field and lists the table's columns, and yields nothing.
+func fieldColumns[F namedField](sc *iceberg.Schema, fields []F, errs *[]error) iter.Seq2[F, iceberg.NestedField] {
+	return func(yield func(F, iceberg.NestedField) bool) {
+		for _, f := range fields {
+			col, ok := sc.FindFieldByName(f.column())
+			if !ok {
+				*errs = append(*errs, fmt.Errorf("%s: the table has no column %q (columns: %s)", f, f.column(), columnNames(sc)))
+				continue
+			}
+			if !yield(f, col) {
+				return
+			}
+		}
 	}
 }
 

@@ -295,11 +295,15 @@ func keyFilter(layout *schema.Table, keys []schema.Row) iceberg.BooleanExpressio
 	var preds []iceberg.BooleanExpression
 	for j, ord := range layout.Key {
 		col := layout.Columns[ord]
+		literal := literalMaker(col.Type)
+		if literal == nil {
+			continue
+		}
 		seen := make(map[any]struct{})
 		lits := make([]iceberg.Literal, 0, len(keys))
 		ok := true
 		for _, k := range keys {
-			lit, usable := literalOf(col.Type, k[j])
+			lit, usable := literal(k[j])
 			if !usable {
 				ok = false
 				break
@@ -326,50 +330,43 @@ func keyFilter(layout *schema.Table, keys []schema.Row) iceberg.BooleanExpressio
 	}
 }
 
-// literalOf converts a canonical key value to an Iceberg literal of type
-// t; usable is false for values and types the filter does not handle.
-func literalOf(t iceberg.Type, v any) (lit iceberg.Literal, usable bool) {
-	switch t := t.(type) {
-	case iceberg.BooleanType:
-		if x, ok := v.(bool); ok {
-			return iceberg.NewLiteral(x), true
-		}
-	case iceberg.Int32Type:
-		if x, ok := v.(int32); ok {
-			return iceberg.NewLiteral(x), true
-		}
-	case iceberg.Int64Type:
-		if x, ok := v.(int64); ok {
-			return iceberg.NewLiteral(x), true
-		}
-	case iceberg.StringType:
-		if x, ok := v.(string); ok {
-			return iceberg.NewLiteral(x), true
-		}
-	case iceberg.BinaryType:
-		if x, ok := v.([]byte); ok {
-			return iceberg.NewLiteral(x), true
-		}
-	case iceberg.DecimalType:
-		if x, ok := v.(decimal128.Num); ok {
-			return iceberg.NewLiteral(iceberg.Decimal{Val: x, Scale: t.Scale()}), true
-		}
-	case iceberg.UUIDType:
-		if x, ok := v.([16]byte); ok {
-			return iceberg.NewLiteral(uuid.UUID(x)), true
-		}
-	case iceberg.DateType:
-		if x, ok := v.(int32); ok {
-			return iceberg.NewLiteral(iceberg.Date(x)), true
-		}
-	case iceberg.TimeType:
-		if x, ok := v.(int64); ok {
-			return iceberg.NewLiteral(iceberg.Time(x)), true
-		}
-	case iceberg.TimestampType, iceberg.TimestampTzType:
-		if x, ok := v.(int64); ok {
-			return iceberg.NewLiteral(iceberg.Timestamp(x)), true
-		}
+// literalMaker returns the converter of canonical key values of type t
+// to Iceberg literals of t; nil for the types the filter does not
+// handle. The converter's usable is false for a value not of t's
+// canonical Go type.
+func literalMaker(t iceberg.Type) func(v any) (lit iceberg.Literal, usable bool) {
+	if d, ok := t.(iceberg.DecimalType); ok {
+		return literalFrom(func(x decimal128.Num) iceberg.Decimal { return iceberg.Decimal{Val: x, Scale: d.Scale()} })
 	}
-	return nil, false
+	return literalMakers[t] // iceberg-go's types are comparable: no panic
 }
+
+// literalMakers are literalMaker's converters of the types without
+// parameters, one entry per type the filter handles.
+var literalMakers = map[iceberg.Type]func(any) (iceberg.Literal, bool){
+	iceberg.PrimitiveTypes.Bool:        literalFrom(same[bool]),
+	iceberg.PrimitiveTypes.Int32:       literalFrom(same[int32]),
+	iceberg.PrimitiveTypes.Int64:       literalFrom(same[int64]),
+	iceberg.PrimitiveTypes.String:      literalFrom(same[string]),
+	iceberg.PrimitiveTypes.Binary:      literalFrom(same[[]byte]),
+	iceberg.PrimitiveTypes.UUID:        literalFrom(func(x [16]byte) uuid.UUID { return x }),
+	iceberg.PrimitiveTypes.Date:        literalFrom(func(x int32) iceberg.Date { return iceberg.Date(x) }),
+	iceberg.PrimitiveTypes.Time:        literalFrom(func(x int64) iceberg.Time { return iceberg.Time(x) }),
+	iceberg.PrimitiveTypes.Timestamp:   literalFrom(func(x int64) iceberg.Timestamp { return iceberg.Timestamp(x) }),
+	iceberg.PrimitiveTypes.TimestampTz: literalFrom(func(x int64) iceberg.Timestamp { return iceberg.Timestamp(x) }),
+}
+
+// literalFrom returns the converter of canonical values of Go type V to
+// literals of L by conv.
+func literalFrom[V any, L iceberg.LiteralType](conv func(V) L) func(any) (iceberg.Literal, bool) {
+	return func(v any) (iceberg.Literal, bool) {
+		x, ok := v.(V)
+		if !ok {
+			return nil, false
+		}
+		return iceberg.NewLiteral(conv(x)), true
+	}
+}
+
+// same is the conversion of a value that is canonical as it is.
+func same[T any](x T) T { return x }

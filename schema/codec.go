@@ -301,20 +301,23 @@ type rowDecoder struct {
 
 func (d *rowDecoder) uvarint() (uint64, bool) {
 	v, n := binary.Uvarint(d.b[d.i:])
-	if n <= 0 {
-		return 0, false
-	}
-	d.i += n
-	return v, true
+	return v, d.advance(n)
 }
 
 func (d *rowDecoder) varint() (int64, bool) {
 	v, n := binary.Varint(d.b[d.i:])
+	return v, d.advance(n)
+}
+
+// advance moves past a varint of n bytes as encoding/binary's Uvarint and
+// Varint report it: n <= 0 (truncated or overflowing input, whose value
+// they return as 0) reports false and moves nothing.
+func (d *rowDecoder) advance(n int) bool {
 	if n <= 0 {
-		return 0, false
+		return false
 	}
 	d.i += n
-	return v, true
+	return true
 }
 
 func (d *rowDecoder) take(n uint64) ([]byte, bool) {

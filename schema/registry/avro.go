@@ -177,38 +177,36 @@ func aliases(fname string, former []string) []string {
 	return out
 }
 
+// avroPrimitives are the Avro forms of the Iceberg types that take no
+// parameters (see schema.Row for the canonical types).
+var avroPrimitives = map[iceberg.Type]any{
+	iceberg.PrimitiveTypes.Bool:        "boolean",
+	iceberg.PrimitiveTypes.Int32:       "int",
+	iceberg.PrimitiveTypes.Int64:       "long",
+	iceberg.PrimitiveTypes.Float32:     "float",
+	iceberg.PrimitiveTypes.Float64:     "double",
+	iceberg.PrimitiveTypes.String:      "string",
+	iceberg.PrimitiveTypes.Binary:      "bytes",
+	iceberg.PrimitiveTypes.UUID:        avroLogical{Type: "string", LogicalType: "uuid"},
+	iceberg.PrimitiveTypes.Date:        avroLogical{Type: "int", LogicalType: "date"},
+	iceberg.PrimitiveTypes.Time:        avroLogical{Type: "long", LogicalType: "time-micros"},
+	iceberg.PrimitiveTypes.Timestamp:   avroLogical{Type: "long", LogicalType: "local-timestamp-micros"},
+	iceberg.PrimitiveTypes.TimestampTz: avroLogical{Type: "long", LogicalType: "timestamp-micros"},
+}
+
 // avroType maps one canonical Iceberg type (see schema.Row) to Avro.
 // field names the named types (fixed) it creates.
 func avroType(t iceberg.Type, field string) (any, error) {
+	// iceberg-go's types are comparable structs or pointers: the lookup
+	// cannot panic.
+	if a, ok := avroPrimitives[t]; ok {
+		return a, nil
+	}
 	switch t := t.(type) {
-	case iceberg.BooleanType:
-		return "boolean", nil
-	case iceberg.Int32Type:
-		return "int", nil
-	case iceberg.Int64Type:
-		return "long", nil
-	case iceberg.Float32Type:
-		return "float", nil
-	case iceberg.Float64Type:
-		return "double", nil
-	case iceberg.StringType:
-		return "string", nil
-	case iceberg.BinaryType:
-		return "bytes", nil
 	case iceberg.FixedType:
 		return avroFixed{Type: "fixed", Name: field + "_fixed", Size: t.Len()}, nil
 	case iceberg.DecimalType:
 		return avroDecimal{Type: "bytes", LogicalType: "decimal", Precision: t.Precision(), Scale: t.Scale()}, nil
-	case iceberg.UUIDType:
-		return avroLogical{Type: "string", LogicalType: "uuid"}, nil
-	case iceberg.DateType:
-		return avroLogical{Type: "int", LogicalType: "date"}, nil
-	case iceberg.TimeType:
-		return avroLogical{Type: "long", LogicalType: "time-micros"}, nil
-	case iceberg.TimestampType:
-		return avroLogical{Type: "long", LogicalType: "local-timestamp-micros"}, nil
-	case iceberg.TimestampTzType:
-		return avroLogical{Type: "long", LogicalType: "timestamp-micros"}, nil
 	case *iceberg.ListType:
 		if t == nil {
 			return nil, fmt.Errorf("nil list type")
