@@ -109,8 +109,12 @@ type Watermarker interface {
 // Used by the coordinator (checkpoint) after a resumed (inexact) snapshot.
 type RowReader interface {
 	// ReadRows returns the current rows of the given keys (key-only rows
-	// in the table's key order); keys with no row are left out.
-	ReadRows(ctx context.Context, table TableID, keys []schema.Row) ([]schema.Row, error)
+	// in the table's key order); keys with no row are left out. The rows
+	// are in the layout returned with them: the table's layout at the
+	// source when they were read, which a schema change since discovery
+	// (a column dropped, added, widened) makes differ from the discovered
+	// one and from the layout of changes still being replayed.
+	ReadRows(ctx context.Context, table TableID, keys []schema.Row) ([]schema.Row, *schema.Table, error)
 	// CurrentPosition returns a position at or after every transaction
 	// committed before the call.
 	CurrentPosition(ctx context.Context) (Position, error)

@@ -219,7 +219,7 @@ func (c *Coordinator) resolve(ctx context.Context, t *tableRun) error {
 		if !ok {
 			return fmt.Errorf("fill unchanged TOAST values of %s: the source cannot read rows by key", t.id)
 		}
-		rows, err := rr.ReadRows(ctx, t.id, keys)
+		rows, layout, err := rr.ReadRows(ctx, t.id, keys)
 		if err != nil {
 			return fmt.Errorf("read %d rows of %s again: %w", len(keys), t.id, err)
 		}
@@ -228,7 +228,9 @@ func (c *Coordinator) resolve(ctx context.Context, t *tableRun) error {
 		}
 		reread = make(map[string]schema.Row, len(rows))
 		for _, r := range rows {
-			reread[string(schema.AppendKey(nil, t.src, r))] = buf.RereadRow(t.fit(t.src), r) // the sink names of renamed columns (ignore)
+			// In the source's layout now, matched to the buffer's by name
+			// (the sink names of renamed columns under ignore).
+			reread[string(schema.AppendKey(nil, layout, r))] = buf.RereadRow(t.fit(layout), r)
 		}
 	}
 	if found == nil && reread == nil {

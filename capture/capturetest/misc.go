@@ -3,6 +3,7 @@ package capturetest
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,13 +78,23 @@ func testReadRows(t *testing.T, e Env) {
 	ctx := Context(t)
 	read := func(table string, keys ...schema.Row) map[string]schema.Row {
 		t.Helper()
-		rows, err := rr.ReadRows(ctx, e.Table(table), keys)
+		rows, layout, err := rr.ReadRows(ctx, e.Table(table), keys)
 		if err != nil {
 			t.Fatalf("ReadRows(%s, %d keys): %v", table, len(keys), err)
 		}
 		l := tLayout
 		if table == "u" {
 			l = uLayout
+		}
+		// The rows come in the table's layout now: unchanged here, so
+		// the table's columns and key.
+		if layout == nil || !slices.Equal(layout.Key, l.Key) || len(layout.Columns) != len(l.Columns) {
+			t.Fatalf("ReadRows(%s) returned its rows in layout %v, want %d columns keyed on %v", table, layout, len(l.Columns), l.Key)
+		}
+		for _, r := range rows {
+			if len(r) != len(layout.Columns) {
+				t.Fatalf("ReadRows(%s) returned row %v, not in its layout %v", table, r, layout)
+			}
 		}
 		out := map[string]schema.Row{}
 		for _, r := range rows {

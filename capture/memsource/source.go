@@ -351,11 +351,12 @@ func boundRow(l *schema.Table, b []string) (schema.Row, error) {
 }
 
 // ReadRows returns the current rows of the given keys (in key order of
-// the table); keys without a row are left out.
-func (s *Source) ReadRows(_ context.Context, id capture.TableID, keys []schema.Row) ([]schema.Row, error) {
+// the table), in the table's current layout; keys without a row are left
+// out.
+func (s *Source) ReadRows(_ context.Context, id capture.TableID, keys []schema.Row) ([]schema.Row, *schema.Table, error) {
 	t := s.db.snapshotTable(id.Name)
 	if t == nil {
-		return nil, fmt.Errorf("table %s does not exist", id)
+		return nil, nil, fmt.Errorf("table %s does not exist", id)
 	}
 	var out []schema.Row
 	for _, k := range keys {
@@ -363,7 +364,7 @@ func (s *Source) ReadRows(_ context.Context, id capture.TableID, keys []schema.R
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return out, t.layout, nil
 }
 
 // CurrentPosition returns the position of the last log entry.

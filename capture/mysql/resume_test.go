@@ -84,7 +84,7 @@ func TestReadRows(t *testing.T) {
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := s.ReadRows(ctx, tid, append(keys, schemaRow{int32(9), "z", int64(0)}))
+	rows, _, err := s.ReadRows(ctx, tid, append(keys, schemaRow{int32(9), "z", int64(0)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,5 +328,26 @@ func TestCheckBinlogOff(t *testing.T) {
 	p := s.Check(ctx)
 	if len(p) != 1 || !strings.Contains(p[0].Message, "binary log is off") {
 		t.Fatalf("binlog off: %v", p)
+	}
+}
+
+// TestReadRowsAfterDropColumn: rows read by key after a column was
+// dropped since discovery come in the table's layout now, returned with
+// them (the discovered layout's select list named the dropped column).
+func TestReadRowsAfterDropColumn(t *testing.T) {
+	e := newEnv(t)
+	e.exec("CREATE TABLE rd (id INT PRIMARY KEY, gone VARCHAR(5), big TEXT)", "INSERT INTO rd VALUES (1, 'g', 'b1'), (2, 'h', 'b2')")
+	s := e.source(e.config(e.db + `\.rd`))
+	ctx := testCtx(t)
+	if _, err := s.Discover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.exec("ALTER TABLE rd DROP COLUMN gone")
+	rows, layout, err := s.ReadRows(ctx, id(e.db, "rd"), []schemaRow{{int32(2)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(layout.Columns) != 2 || layout.Columns[1].Name != "big" || len(rows) != 1 || fmtRow(rows[0]) != fmtRow(schemaRow{int32(2), "b2"}) {
+		t.Fatalf("ReadRows = %v in %v, want [2 b2] in (id, big)", rows, layout)
 	}
 }

@@ -360,15 +360,25 @@ func (s *Source) ScanTable(ctx context.Context, id capture.TableID, fn func(sche
 }
 
 // ReadRows reads the current rows of the given keys (key-only rows in the
-// table's key order), decoded as the snapshot does. Keys with no row are
-// left out.
-func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema.Row) ([]schema.Row, error) {
-	return s.tables.ReadRows(ctx, s.Discover, id, keys, func(t *table) (toolkit.KeyReader, func(), error) {
+// table's key order), decoded as the snapshot does, in the table's layout
+// now: it is described again on the reading connection, since a column
+// dropped since discovery cannot be selected. Keys with no row are left
+// out.
+func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema.Row) ([]schema.Row, *schema.Table, error) {
+	return s.tables.ReadRows(ctx, s.Discover, id, keys, func(t *table) (toolkit.KeyReader, *schema.Table, func(), error) {
 		c, err := s.conn(ctx)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return s.keyReader(ctx, c, t), func() { c.Close() }, nil
+		now, problems, err := s.describe(ctx, c, t.id)
+		if err == nil && len(problems) > 0 {
+			err = capture.Problems(problems)
+		}
+		if err != nil {
+			c.Close()
+			return nil, nil, nil, fmt.Errorf("describe %s again to read its rows: %w", id, err)
+		}
+		return s.keyReader(ctx, c, now), now.layout, func() { c.Close() }, nil
 	})
 }
 

@@ -159,7 +159,7 @@ func TestServerTimeZone(t *testing.T) {
 	if keys[0][0] != utcAt(t, "2024-03-31 01:30:00") || keys[2][0] != utcAt(t, "2024-10-27 00:30:00") {
 		t.Errorf("tzkey keys %v, want the gap and overlap wall clocks' instants", keys)
 	}
-	got, err := s.ReadRows(ctx, keyID, keys)
+	got, _, err := s.ReadRows(ctx, keyID, keys)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,19 +11,33 @@ import (
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/schema/pgtype"
 )
 
 // ReadRows reads the current rows of the given keys (key-only rows in the
-// table's key order), decoded exactly as the snapshot and the stream do.
-// Keys with no row are left out. The coordinator uses it to fill values
-// that a change replayed over a resumed snapshot cannot take from Iceberg.
-func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema.Row) ([]schema.Row, error) {
-	return s.tables.ReadRows(ctx, s.Discover, id, keys, func(t *table) (toolkit.KeyReader, func(), error) {
+// table's key order), decoded exactly as the snapshot and the stream do,
+// in the table's layout now: it is described again from the catalog on
+// the reading connection, since a column dropped since discovery cannot
+// be selected. Keys with no row are left out. The coordinator uses it to
+// fill values that a change replayed over a resumed snapshot cannot take
+// from Iceberg.
+func (s *Source) ReadRows(ctx context.Context, id capture.TableID, keys []schema.Row) ([]schema.Row, *schema.Table, error) {
+	return s.tables.ReadRows(ctx, s.Discover, id, keys, func(t *table) (toolkit.KeyReader, *schema.Table, func(), error) {
 		c, err := s.connect(ctx)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return keyReader(ctx, c.PgConn(), t), func() { c.Close(context.WithoutCancel(ctx)) }, nil
+		done := func() { c.Close(context.WithoutCancel(ctx)) }
+		now := &table{id: t.id, oid: t.oid, replIdent: t.replIdent, partitioned: t.partitioned}
+		problems, err := s.describe(ctx, c, &typeResolver{conn: c, cache: map[uint32]pgtype.CatalogType{}}, now)
+		if err == nil && len(problems) > 0 {
+			err = capture.Problems(problems)
+		}
+		if err != nil {
+			done()
+			return nil, nil, nil, fmt.Errorf("describe %s again to read its rows: %w", id, err)
+		}
+		return keyReader(ctx, c.PgConn(), now), now.layout, done, nil
 	})
 }
 

@@ -141,7 +141,7 @@ func TestSnapshotCompositeKeyChunks(t *testing.T) {
 	}
 
 	// ReadRows finds rows by composite key and leaves out missing keys.
-	byKey, err := s.ReadRows(ctx, id, []schema.Row{{"us", int64(1)}, {"eu", int64(3)}, {"eu", int64(4)}})
+	byKey, _, err := s.ReadRows(ctx, id, []schema.Row{{"us", int64(1)}, {"eu", int64(3)}, {"eu", int64(4)}})
 	if err != nil {
 		t.Fatal(err)
 	}

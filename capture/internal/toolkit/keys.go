@@ -46,22 +46,24 @@ type KeyReader func(batch []schema.Row, emit func(schema.Row) error) error
 // ReadRows is the frame of capture.RowReader.ReadRows: it looks table id
 // up (Lookup), checks and batches the keys (KeyBatches), then asks open
 // for a reader of the table's rows (typically on a connection of its
-// own) and runs it on each batch in order, collecting the rows. open's
-// errors are returned as they are, the reader's as "read rows of
-// <table>: ..."; done, returned by open with the reader, is called when
-// the reading ends.
-func (r *Tables[T]) ReadRows(ctx context.Context, discover func(context.Context) ([]capture.TableInfo, error), id capture.TableID, keys []schema.Row, open func(t T) (read KeyReader, done func(), err error)) ([]schema.Row, error) {
+// own, with the table described again there, so that the rows come in
+// its layout now, returned as layout) and runs it on each batch in
+// order, collecting the rows. open's errors are returned as they are,
+// the reader's as "read rows of <table>: ..."; done, returned by open
+// with the reader, is called when the reading ends.
+func (r *Tables[T]) ReadRows(ctx context.Context, discover func(context.Context) ([]capture.TableInfo, error), id capture.TableID, keys []schema.Row,
+	open func(t T) (read KeyReader, layout *schema.Table, done func(), err error)) ([]schema.Row, *schema.Table, error) {
 	t, err := r.Lookup(ctx, discover, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	batches, err := KeyBatches(id, t.Info().Schema, keys)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	read, done, err := open(t)
+	read, layout, done, err := open(t)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer done()
 	var out []schema.Row
@@ -71,10 +73,10 @@ func (r *Tables[T]) ReadRows(ctx context.Context, discover func(context.Context)
 	}
 	for _, batch := range batches {
 		if err := read(batch, emit); err != nil {
-			return nil, fmt.Errorf("read rows of %s: %w", id, err)
+			return nil, nil, fmt.Errorf("read rows of %s: %w", id, err)
 		}
 	}
-	return out, nil
+	return out, layout, nil
 }
 
 // KeyCheck is what a source knows of a table that a capture.KeyOverride

@@ -257,24 +257,25 @@ func TestTablesReadRows(t *testing.T) {
 	}
 	var opened, closed int
 	var sizes []int
-	open := func(*fakeTable) (KeyReader, func(), error) {
+	now := keyedLayout()
+	open := func(*fakeTable) (KeyReader, *schema.Table, func(), error) {
 		opened++
 		return func(batch []schema.Row, emit func(schema.Row) error) error {
 			sizes = append(sizes, len(batch))
 			return emit(batch[0])
-		}, func() { closed++ }, nil
+		}, now, func() { closed++ }, nil
 	}
-	rows, err := r.ReadRows(context.Background(), nil, id, keys, open)
-	if err != nil || len(rows) != 2 || rows[1][0] != int64(KeyBatchSize) || !slices.Equal(sizes, []int{KeyBatchSize, 1}) || opened != 1 || closed != 1 {
+	rows, layout, err := r.ReadRows(context.Background(), nil, id, keys, open)
+	if err != nil || layout != now || len(rows) != 2 || rows[1][0] != int64(KeyBatchSize) || !slices.Equal(sizes, []int{KeyBatchSize, 1}) || opened != 1 || closed != 1 {
 		t.Fatalf("ReadRows: rows %v, batch sizes %v, opened %d, closed %d, %v", rows, sizes, opened, closed, err)
 	}
-	failing := func(*fakeTable) (KeyReader, func(), error) {
-		return func([]schema.Row, func(schema.Row) error) error { return errors.New("boom") }, func() { closed++ }, nil
+	failing := func(*fakeTable) (KeyReader, *schema.Table, func(), error) {
+		return func([]schema.Row, func(schema.Row) error) error { return errors.New("boom") }, now, func() { closed++ }, nil
 	}
-	if _, err := r.ReadRows(context.Background(), nil, id, keys, failing); err == nil || err.Error() != "read rows of s.t: boom" || closed != 2 {
+	if _, _, err := r.ReadRows(context.Background(), nil, id, keys, failing); err == nil || err.Error() != "read rows of s.t: boom" || closed != 2 {
 		t.Fatalf("failing reader: %v (closed %d)", err, closed)
 	}
-	if _, err := r.ReadRows(context.Background(), nil, id, []schema.Row{{int64(1)}}, open); err == nil || opened != 1 {
+	if _, _, err := r.ReadRows(context.Background(), nil, id, []schema.Row{{int64(1)}}, open); err == nil || opened != 1 {
 		t.Fatalf("bad key: %v, opened %d; want an error before opening", err, opened)
 	}
 }
