@@ -382,7 +382,7 @@ func (c *Coordinator) claimDLQ(ctx context.Context, tbl *lakewriter.Table) error
 	_, err = tbl.Commit(ctx, lakewriter.Commit{
 		Props: ledger.Claim{Pipeline: c.opts.Pipeline, Epoch: c.epoch, Run: f.Run}.Props(),
 		Token: ledger.PropClaim,
-		Fence: &lakewriter.Fence{Pipeline: c.opts.Pipeline, Epoch: c.epoch, Claim: true},
+		Fence: &lakewriter.Fence{Pipeline: c.opts.Pipeline, Epoch: c.epoch, Claim: true, Shared: true},
 	})
 	if err != nil {
 		return fmt.Errorf("claim %s for epoch %d: %w", tbl.Ident(), c.epoch, err)
@@ -454,7 +454,7 @@ func (c *Coordinator) commitDLQ(ctx context.Context, q *dlqState, tables []*tabl
 		},
 		Props: d.Props(c.epoch, checkpoint),
 		Token: ledger.PropDeadLettersCommit,
-		Fence: c.fence(),
+		Fence: &lakewriter.Fence{Pipeline: c.opts.Pipeline, Epoch: c.epoch, Shared: true},
 	})
 	if err != nil {
 		return fmt.Errorf("commit %d dead letters to %s (checkpoint %d): %w", len(rows), q.ident, checkpoint, err)

@@ -73,7 +73,7 @@ func (c *Coordinator) claim(ctx context.Context, tables []*lakewriter.Table) err
 		if own.Epoch == f.epoch && (own.Claim == nil || own.Claim.Run == f.Run) {
 			continue // claimed by an earlier attempt of this run
 		}
-		fence := &lakewriter.Fence{Pipeline: c.opts.Pipeline, Epoch: f.epoch, Claim: true}
+		fence := &lakewriter.Fence{Pipeline: c.opts.Pipeline, Epoch: f.epoch, Claim: true, Shared: isDeadLetterTable(tbl)}
 		_, err := tbl.Commit(ctx, lakewriter.Commit{
 			Props: ledger.Claim{Pipeline: c.opts.Pipeline, Epoch: f.epoch, Run: f.Run}.Props(),
 			Token: ledger.PropClaim,
@@ -92,6 +92,13 @@ func (c *Coordinator) claim(ctx context.Context, tables []*lakewriter.Table) err
 // fence is the Fence of every commit of this run.
 func (c *Coordinator) fence() *lakewriter.Fence {
 	return &lakewriter.Fence{Pipeline: c.opts.Pipeline, Epoch: c.epoch}
+}
+
+// isDeadLetterTable reports whether tbl is a namespace's dead-letter
+// table, which every pipeline routing to the namespace writes (each its
+// own rows and marks), so that no pipeline owns it (Fence.Shared).
+func isDeadLetterTable(tbl *lakewriter.Table) bool {
+	return tbl.Ident().Name == DeadLetterTableName
 }
 
 // fencedOr returns a FencedError when t records a newer epoch than the

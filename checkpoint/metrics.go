@@ -58,9 +58,15 @@ func (m *Metrics) SourceLag() float64 {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{}
 	*m = Metrics{
-		Changes:       counterVec("floe_capture_changes_total", "Stream changes applied, by table and op.", "table", "op"),
-		CommittedRows: counterVec("floe_lakewriter_committed_rows_total", "Rows committed to Iceberg, by table.", "table"),
-		SnapshotRows:  counterVec("floe_snapshot_rows_total", "Rows read by the initial snapshot, by table.", "table"),
+		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floe_capture_changes_total", Help: "Stream changes applied, by table and op.",
+		}, []string{"table", "op"}),
+		CommittedRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floe_lakewriter_committed_rows_total", Help: "Rows committed to Iceberg, by table.",
+		}, []string{"table"}),
+		SnapshotRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floe_snapshot_rows_total", Help: "Rows read by the initial snapshot, by table.",
+		}, []string{"table"}),
 		SnapshotChunksPending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "floe_snapshot_chunks_pending", Help: "Snapshot chunks not yet read.",
 		}),
@@ -75,9 +81,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "floe_capture_source_lag_seconds",
 			Help: "Wall clock minus the commit time of the last applied transaction when it was applied, or how long the source has owed the stream a delivery (a heartbeat), whichever is larger.",
 		}, m.SourceLag),
-		SchemaChanges: counterVec("floe_schema_changes_total", "Iceberg schema evolutions that followed a source layout change, by table.", "table"),
-		TableResets:   counterVec("floe_checkpoint_table_resets_total", "Tables reset and snapshotted again because their continuity with the source could not be proven, by table and cause.", "table", "cause"),
-		DeadLetters:   counterVec("floe_dead_letters_total", "Changes that could not be written to their table and went to the dead-letter table, by source table.", "table"),
+		SchemaChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floe_schema_changes_total", Help: "Iceberg schema evolutions that followed a source layout change, by table.",
+		}, []string{"table"}),
+		TableResets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floe_checkpoint_table_resets_total", Help: "Tables reset and snapshotted again because their continuity with the source could not be proven, by table and cause.",
+		}, []string{"table", "cause"}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "floe_dead_letters_total", Help: "Changes that could not be written to their table and went to the dead-letter table, by source table.",
+		}, []string{"table"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Changes, m.CommittedRows, m.SnapshotRows, m.SnapshotChunksPending,
@@ -90,10 +102,4 @@ func (m *Metrics) observeBatch(b capture.Batch) {
 	if !b.CommitTime.IsZero() {
 		m.lag.Store(math.Float64bits(time.Since(b.CommitTime).Seconds()))
 	}
-}
-
-// counterVec declares a counter with labels (Floe's metrics are counted by
-// table, some also by op or cause).
-func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
-	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 }

@@ -24,6 +24,11 @@ type Fence struct {
 	// refused also when the table already records Epoch (another run
 	// claimed it with the same epoch).
 	Claim bool
+	// Shared marks a table several pipelines write, each its own rows (a
+	// namespace's dead-letter table): no pipeline owns it, so PropOwner is
+	// neither recorded nor checked; each pipeline's epochs still fence
+	// its own runs.
+	Shared bool
 }
 
 // ErrFenced is matched (errors.Is) by every FencedError.
@@ -122,7 +127,7 @@ func owner(tbl *table.Table, pipeline string) (name string, history bool) {
 // f.Pipeline the table's owner, when the table names none (check has
 // refused a table another pipeline owns).
 func (f *Fence) stage(tx *table.Transaction, tbl *table.Table) error {
-	if !f.Claim || tbl.Metadata().Properties()[PropOwner] == f.Pipeline {
+	if !f.Claim || f.Shared || tbl.Metadata().Properties()[PropOwner] == f.Pipeline {
 		return nil
 	}
 	if err := tx.SetProperties(map[string]string{PropOwner: f.Pipeline}); err != nil {
@@ -135,7 +140,7 @@ func (f *Fence) stage(tx *table.Transaction, tbl *table.Table) error {
 // table (OwnedError), or when the table records an epoch of f.Pipeline
 // above f.Epoch (or equal to it, for a claim).
 func (f *Fence) check(tbl *table.Table, id Ident) error {
-	if o, history := owner(tbl, f.Pipeline); o != "" && o != f.Pipeline {
+	if o, history := owner(tbl, f.Pipeline); !f.Shared && o != "" && o != f.Pipeline {
 		return &OwnedError{Table: id, Pipeline: f.Pipeline, Owner: o, History: history}
 	}
 	own, err := tableEpoch(tbl, f.Pipeline)

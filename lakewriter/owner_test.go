@@ -92,3 +92,32 @@ func TestOwnerRecordedAndEnforced(t *testing.T) {
 	require.NoError(t, old.claim(), "its own pipeline takes it")
 	requireOwned(t, other.claim(), other.tbl, "shard-b", "shard-a", false)
 }
+
+// TestSharedTableHasNoOwner: a table several pipelines write (Fence.Shared,
+// a namespace's dead-letter table) records no owner, and each pipeline's
+// claims and commits land; each pipeline's own epochs still fence it.
+func TestSharedTableHasNoOwner(t *testing.T) {
+	c, _ := openTestCatalog(t)
+	tbl := ensureSimple(t, c, "shared")
+	commit := func(pipeline string, epoch int64, claim bool, rows ...schema.Row) error {
+		props := ledger.Commit{Pipeline: pipeline, Checkpoint: 1, Epoch: epoch}.Props()
+		token := ledger.PropCheckpoint
+		if claim {
+			props, token = ledger.Claim{Pipeline: pipeline, Epoch: epoch, Run: pipeline + "-run"}.Props(), ledger.PropClaim
+		}
+		_, err := tbl.Commit(context.Background(), Commit{Rows: seqOf(rows...), Props: props, Token: token,
+			Fence: &Fence{Pipeline: pipeline, Epoch: epoch, Claim: claim, Shared: true}})
+		return err
+	}
+	require.NoError(t, commit("shard-a", 1, true))
+	require.NoError(t, commit("shard-b", 1, true))
+	require.NoError(t, commit("shard-a", 1, false, simpleRow(1, "a")))
+	require.NoError(t, commit("shard-b", 1, false, simpleRow(2, "b")))
+	meta, err := tbl.refresh(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, meta.Metadata().Properties()[PropOwner])
+	require.NoError(t, commit("shard-b", 2, true))
+	var fe *FencedError
+	require.ErrorAs(t, commit("shard-b", 1, false, simpleRow(3, "old")), &fe, "shard-b's older run is fenced")
+	require.NoError(t, commit("shard-a", 1, false, simpleRow(4, "a")), "shard-a's epochs are its own")
+}
