@@ -359,6 +359,29 @@ var (
 	ddlGoneCols   = []col{{"id", kInt}, {"v", kString}}
 )
 
+// readBackEvolved checks what both sources' schema-change tests end with:
+// the evolved tables' shape (checkEvolvedShape), then every table, read
+// from the source with read (a table, optionally with a WHERE clause, in
+// cols), compared row by row through Trino and PyIceberg before and
+// after floe compact (compactAndCompare).
+func readBackEvolved(t *testing.T, l *lake, tr *Trino, f *evolvedFacts, read func(src string, cols []col) table, start time.Time) {
+	t.Helper()
+	tables := func() []checkedTable {
+		accounts := read("accounts", ddlAccountsCols)
+		return []checkedTable{
+			{"accounts", ddlAccountsCols, accounts},
+			{"events", ddlEventsCols, read("events", ddlEventsCols)},
+			{"extra", ddlExtraCols, read("extra", ddlExtraCols)},
+			{"accounts", ddlRatioCols, droppedRatio(f.ratio, accounts, ddlTouchedAfterDrop)},
+			{"gone", ddlGoneCols, f.gone},
+		}
+	}
+	preRenameRows := read("accounts WHERE nickname LIKE 'n%'", []col{{"id", kInt}, {"nickname", kString}})
+	checkEvolvedShape(t, tr, l.name, l.pySQLCatalog(), f, preRenameRows)
+	compactAndCompare(t, l, tr, l.name, tables, "accounts", "events", "extra")
+	t.Logf("schema changes read back through trino %s and pyiceberg in %s", tr.Version, time.Since(start).Round(time.Second))
+}
+
 // ddlTouchedAfterDrop reports the accounts rows the steps write after
 // ratio is dropped: the update of id % 17 = 0 and the rows inserted then.
 func ddlTouchedAfterDrop(id int64) bool { return id%17 == 0 || id >= 3151 && id <= 3200 }
@@ -437,20 +460,7 @@ func TestTrinoReadsSchemaChangesPostgres(t *testing.T) {
 	l.catchUpAndStop(r, "markers")
 	t.Logf("%d schema changes streamed and committed in %s", len(steps), time.Since(start).Round(time.Millisecond))
 
-	tables := func() []checkedTable {
-		accounts := l.readPG("accounts", ddlAccountsCols)
-		return []checkedTable{
-			{"accounts", ddlAccountsCols, accounts},
-			{"events", ddlEventsCols, l.readPG("events", ddlEventsCols)},
-			{"extra", ddlExtraCols, l.readPG("extra", ddlExtraCols)},
-			{"accounts", ddlRatioCols, droppedRatio(f.ratio, accounts, ddlTouchedAfterDrop)},
-			{"gone", ddlGoneCols, f.gone},
-		}
-	}
-	preRenameRows := l.readPG("accounts WHERE nickname LIKE 'n%'", []col{{"id", kInt}, {"nickname", kString}})
-	checkEvolvedShape(t, tr, l.name, l.pySQLCatalog(), f, preRenameRows)
-	compactAndCompare(t, l, tr, l.name, tables, "accounts", "events", "extra")
-	t.Logf("schema changes read back through trino %s and pyiceberg in %s", tr.Version, time.Since(start).Round(time.Second))
+	readBackEvolved(t, l, tr, f, l.readPG, start)
 }
 
 // readMyCols reads cols of src (a table, optionally with a WHERE clause)
@@ -543,18 +553,5 @@ func TestTrinoReadsSchemaChangesMySQL(t *testing.T) {
 	l.catchUpAndStop(r, "markers")
 	t.Logf("%d schema changes streamed and committed in %s", len(steps), time.Since(start).Round(time.Millisecond))
 
-	tables := func() []checkedTable {
-		accounts := l.readMyCols("accounts", ddlAccountsCols)
-		return []checkedTable{
-			{"accounts", ddlAccountsCols, accounts},
-			{"events", ddlEventsCols, l.readMyCols("events", ddlEventsCols)},
-			{"extra", ddlExtraCols, l.readMyCols("extra", ddlExtraCols)},
-			{"accounts", ddlRatioCols, droppedRatio(f.ratio, accounts, ddlTouchedAfterDrop)},
-			{"gone", ddlGoneCols, f.gone},
-		}
-	}
-	preRenameRows := l.readMyCols("accounts WHERE nickname LIKE 'n%'", []col{{"id", kInt}, {"nickname", kString}})
-	checkEvolvedShape(t, tr, l.name, l.pySQLCatalog(), f, preRenameRows)
-	compactAndCompare(t, l.lake, tr, l.name, tables, "accounts", "events", "extra")
-	t.Logf("schema changes read back through trino %s and pyiceberg in %s", tr.Version, time.Since(start).Round(time.Second))
+	readBackEvolved(t, l.lake, tr, f, l.readMyCols, start)
 }
