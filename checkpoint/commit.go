@@ -227,10 +227,12 @@ func (c *Coordinator) resolve(ctx context.Context, t *tableRun) error {
 			return err
 		}
 		reread = make(map[string]schema.Row, len(rows))
+		// The rows are in the source's layout now, matched to the
+		// buffer's by name (with the sink names of columns renamed under
+		// ignore).
+		named := t.fitOnce(layout)
 		for _, r := range rows {
-			// In the source's layout now, matched to the buffer's by name
-			// (the sink names of renamed columns under ignore).
-			reread[string(schema.AppendKey(nil, layout, r))] = buf.RereadRow(t.fit(layout), r)
+			reread[string(schema.AppendKey(nil, layout, r))] = buf.RereadRow(named, r)
 		}
 	}
 	if found == nil && reread == nil {

@@ -512,6 +512,20 @@ func (t *tableRun) fit(src *schema.Table) *schema.Table {
 	if f, ok := t.fitted[src]; ok {
 		return f
 	}
+	out := t.fitOnce(src)
+	if t.fitted == nil {
+		t.fitted = map[*schema.Table]*schema.Table{}
+	}
+	t.fitted[src] = out
+	return out
+}
+
+// fitOnce is fit without the cache, for a layout used once (the one rows
+// read again by key come in, new at every read).
+func (t *tableRun) fitOnce(src *schema.Table) *schema.Table {
+	if len(t.aliases) == 0 || src == nil {
+		return src
+	}
 	out := src
 	taken := map[string]bool{}
 	for i, col := range src.Columns {
@@ -533,9 +547,5 @@ func (t *tableRun) fit(src *schema.Table) *schema.Table {
 			out.Columns[i].Name = col.Name + " (added after a rename)"
 		}
 	}
-	if t.fitted == nil {
-		t.fitted = map[*schema.Table]*schema.Table{}
-	}
-	t.fitted[src] = out
 	return out
 }
