@@ -230,9 +230,9 @@ func (c *Coordinator) resolve(ctx context.Context, t *tableRun) error {
 		// The rows are in the source's layout now, matched to the
 		// buffer's by name (with the sink names of columns renamed under
 		// ignore).
-		named := t.fitOnce(layout)
+		toBuffer := buf.Reread(t.fitOnce(layout))
 		for _, r := range rows {
-			reread[string(schema.AppendKey(nil, layout, r))] = buf.RereadRow(named, r)
+			reread[string(schema.AppendKey(nil, layout, r))] = toBuffer(r)
 		}
 	}
 	if found == nil && reread == nil {

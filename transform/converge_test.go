@@ -150,7 +150,7 @@ func TestBufferResolveMixesIcebergAndReread(t *testing.T) {
 // TestBufferConvergingRereadAfterDrop: a converging change replayed in a
 // layout from before a column was dropped (name, between the key and the
 // TOAST value) is filled from the source's current row, which lacks that
-// column: RereadRow lines the row up with the buffer's layout by name, so
+// column: Reread lines the row up with the buffer's layout by name, so
 // the unchanged value lands in its own column. (The rows used to be taken
 // by position and refused for having fewer columns than the table.) A
 // value that was not sent, of the very column the source dropped, cannot
@@ -160,7 +160,7 @@ func TestBufferConvergingRereadAfterDrop(t *testing.T) {
 	b := newBuf(t, Upsert, 0)
 	applyConverging(t, b, []capture.Change{upd(1, "a", U)})
 	now := &schema.Table{Columns: []schema.Column{{Name: "id", Type: P.Int64}, {Name: "body", Type: P.String, Nullable: true}}, Key: []int{0}}
-	row := b.RereadRow(now, schema.Row{int64(1), "TOASTED"})
+	row := b.Reread(now)(schema.Row{int64(1), "TOASTED"})
 	if _, err := b.Resolve(nil, reread(b.layout, row)); err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestBufferConvergingRereadAfterDrop(t *testing.T) {
 	b = newBuf(t, Upsert, 0)
 	applyConverging(t, b, []capture.Change{upd(1, "a", U)})
 	noBody := &schema.Table{Columns: []schema.Column{{Name: "id", Type: P.Int64}, {Name: "name", Type: P.String, Nullable: true}}, Key: []int{0}}
-	_, err = b.Resolve(nil, reread(b.layout, b.RereadRow(noBody, schema.Row{int64(1), "a"})))
+	_, err = b.Resolve(nil, reread(b.layout, b.Reread(noBody)(schema.Row{int64(1), "a"})))
 	if err == nil || !strings.Contains(err.Error(), "column body") || !strings.Contains(err.Error(), "floe resnapshot") {
 		t.Fatalf("Resolve with the TOAST column gone at the source: %v, want an error naming column body and floe resnapshot", err)
 	}

@@ -100,7 +100,7 @@ func (b *Buffer) RereadKeys() ([]schema.Row, error) {
 // replayed change converges to the source by the later changes.)
 //
 // Images from Converging changes are filled from reread instead: the
-// source's current rows in Layout's column order (RereadRow: source
+// source's current rows in Layout's column order (Reread: source
 // columns only; ColumnGone where the source no longer has a column)
 // by their own key, as string(schema.AppendKeyOf(nil, Layout, key)). When
 // the source no longer has the row, a later change still to be replayed
@@ -205,21 +205,28 @@ var ColumnGone = columnGone{}
 
 type columnGone struct{}
 
-// RereadRow puts row r, read again from the source in its current layout
-// src, into the buffer's column order for Resolve, matching columns by
-// name: the buffer may hold a layout replayed from before a schema change
-// (a column since dropped, anywhere in it), with which the source's rows
-// do not line up. A source column of Layout that src lacks is ColumnGone.
-func (b *Buffer) RereadRow(src *schema.Table, r schema.Row) schema.Row {
-	out := make(schema.Row, b.n)
+// Reread returns the function that puts a row read again from the source
+// in its current layout src into the buffer's column order for Resolve,
+// matching columns by name (once, for every row of src): the buffer may
+// hold a layout replayed from before a schema change (a column since
+// dropped, anywhere in it), with which the source's rows do not line up.
+// A source column of Layout that src lacks is ColumnGone.
+func (b *Buffer) Reread(src *schema.Table) func(schema.Row) schema.Row {
+	from := make([]int, b.n)
 	for i, col := range b.layout.Columns[:b.n] {
-		if j := src.Index(col.Name); j >= 0 && j < len(r) {
-			out[i] = r[j]
-		} else {
-			out[i] = ColumnGone
-		}
+		from[i] = src.Index(col.Name)
 	}
-	return out
+	return func(r schema.Row) schema.Row {
+		out := make(schema.Row, b.n)
+		for i, j := range from {
+			if j >= 0 && j < len(r) {
+				out[i] = r[j]
+			} else {
+				out[i] = ColumnGone
+			}
+		}
+		return out
+	}
 }
 
 // resolver fills Unchanged values for Resolve.
