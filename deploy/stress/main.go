@@ -34,6 +34,8 @@ type options struct {
 	out        string
 	keep       string
 	work       string
+	// resume is a campaign's .json file to continue (-resume).
+	resume string
 }
 
 func main() {
@@ -71,6 +73,7 @@ func parseFlags(args []string) (options, error) {
 	out := fs.String("out", "", "directory for <date>.json and <date>.md (empty: none written)")
 	keep := fs.String("keep", filepath.Join(os.TempDir(), "floe-stress-failed"), "where failed runs' output and files are kept")
 	work := fs.String("work", "", "directory for the binaries (default: a temporary one)")
+	resume := fs.String("resume", "", "a campaign's .json to continue on the same commit: its plan, seed, burners, jitter and GOMAXPROCS choices replace the flags'")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -82,7 +85,7 @@ func parseFlags(args []string) (options, error) {
 		return options{}, err
 	}
 	o := options{plan: p, burners: *burnersFlag, jitterP: *jitterP, jitterMax: *jitterMax,
-		seed: *seed, out: *out, keep: *keep, work: *work}
+		seed: *seed, out: *out, keep: *keep, work: *work, resume: *resume}
 	if o.burners == 0 {
 		o.burners = numCPU() + 1
 	}
@@ -112,7 +115,10 @@ func campaign(ctx context.Context, o options) (int, error) {
 		}
 		defer os.RemoveAll(o.work)
 	}
-	res := newResults(o, root)
+	res, o, err := startResults(o, root)
+	if err != nil {
+		return 0, err
+	}
 	fmt.Printf("stress: building test binaries (floestress) into %s\n", o.work)
 	bins, floe, err := build(ctx, root, o.work, o.plan)
 	if err != nil {
@@ -126,8 +132,10 @@ func campaign(ctx context.Context, o options) (int, error) {
 	sampler := startLoadSampler(5 * time.Second)
 	defer sampler.stop()
 
-	rng := rand.New(rand.NewPCG(o.seed, 1))
-	order := o.plan.order()
+	// Each segment draws from its own stream of the campaign's seed.
+	rng := rand.New(rand.NewPCG(o.seed, uint64(len(res.Segments))))
+	order := res.remaining().order()
+	done := len(res.Runs)
 	failed := 0
 	for i, name := range order {
 		if ctx.Err() != nil {
@@ -136,7 +144,7 @@ func campaign(ctx context.Context, o options) (int, error) {
 		}
 		s, _ := suiteByName(name)
 		r := runOnce(ctx, runSpec{
-			n: i + 1, suite: s, bin: bins[s.Package], dir: filepath.Join(root, s.Package), floe: floe,
+			n: done + i + 1, suite: s, bin: bins[s.Package], dir: filepath.Join(root, s.Package), floe: floe,
 			work: o.work, keep: o.keep, gomaxprocs: o.gomaxprocs[rng.IntN(len(o.gomaxprocs))],
 			jitter: fmt.Sprintf("seed=%d,p=%g,max=%s", rng.Uint64()%1_000_000, o.jitterP, o.jitterMax),
 		})
@@ -150,16 +158,47 @@ func campaign(ctx context.Context, o options) (int, error) {
 			status = "FAIL: " + r.Failure
 		}
 		fmt.Printf("stress: [%d/%d] %-14s %6.1fs GOMAXPROCS=%d load=%.2f jitter=%s seams=%d %s\n",
-			i+1, len(order), name, r.Seconds, r.GOMAXPROCS, r.Load1End, r.Jitter, r.Seams.Passed, status)
-	}
-	res.finish(sampler.summary())
-	fmt.Print(res.markdown())
-	if o.out != "" {
-		paths, err := res.write(o.out)
-		if err != nil {
+			done+i+1, done+len(order), name, r.Seconds, r.GOMAXPROCS, r.Load1End, r.Jitter, r.Seams.Passed, status)
+		if err := saveResults(res, o, sampler.summary()); err != nil {
 			return failed, err
 		}
-		fmt.Printf("stress: results written to %s\n", strings.Join(paths, " and "))
+	}
+	if err := saveResults(res, o, sampler.summary()); err != nil {
+		return failed, err
+	}
+	fmt.Print(res.markdown())
+	if res.path != "" {
+		fmt.Printf("stress: results written to %s\n", res.path)
 	}
 	return failed, nil
+}
+
+// startResults begins a new campaign's record, or continues the one named
+// by -resume, whose settings then replace o's.
+func startResults(o options, root string) (*results, options, error) {
+	if o.resume == "" {
+		return newResults(o, root), o, nil
+	}
+	res, err := resumeResults(o.resume, root)
+	if err != nil {
+		return nil, o, err
+	}
+	o.plan, o.seed, o.burners, o.jitterP, o.gomaxprocs = res.Plan, res.Seed, res.Burners, res.JitterP, res.GOMAXPROCS
+	if o.jitterMax, err = time.ParseDuration(res.JitterMax); err != nil {
+		return nil, o, fmt.Errorf("-resume: %s: jitter_max %q: %w", o.resume, res.JitterMax, err)
+	}
+	fmt.Printf("stress: resuming %s (commit %s): %d runs done, %v left\n", o.resume, res.Commit, len(res.Runs), res.remaining())
+	return res, o, nil
+}
+
+// saveResults sums the runs so far and, when the campaign is recorded
+// (-out or -resume), writes them: after every run, so that an interrupted
+// or killed campaign keeps what it ran.
+func saveResults(res *results, o options, load loadSummary) error {
+	res.finish(load)
+	if o.out == "" && res.path == "" {
+		return nil
+	}
+	_, err := res.write(o.out)
+	return err
 }

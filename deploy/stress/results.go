@@ -13,10 +13,13 @@ import (
 )
 
 // results is the record of one campaign, written as <date>.json (every
-// run) and <date>.md (the summary).
+// run) and <date>.md (the summary), again after every run. A campaign
+// may run in several segments (-resume): each is one invocation of the
+// harness on the same commit, continuing the same plan, seed and counts.
 type results struct {
 	Started    time.Time     `json:"started"`
 	Finished   time.Time     `json:"finished"`
+	Segments   []segment     `json:"segments,omitempty"`
 	Commit     string        `json:"commit"`
 	Go         string        `json:"go"`
 	CPUs       int           `json:"cpus"`
@@ -30,6 +33,17 @@ type results struct {
 	Load       loadSummary   `json:"load1"`
 	Tests      []testSummary `json:"tests"`
 	Runs       []runResult   `json:"runs"`
+
+	// path is the .json file the results are written to, once chosen.
+	path string
+}
+
+// segment is one invocation of the harness within a campaign.
+type segment struct {
+	Started  time.Time   `json:"started"`
+	Finished time.Time   `json:"finished"`
+	Runs     int         `json:"runs"`
+	Load     loadSummary `json:"load1"`
 }
 
 // testSummary sums one test's runs.
@@ -52,21 +66,81 @@ type testSummary struct {
 func newResults(o options, root string) *results {
 	r := &results{Started: time.Now().UTC(), Go: runtime.Version(), CPUs: runtime.NumCPU(), Seed: o.seed,
 		Burners: o.burners, JitterP: o.jitterP, JitterMax: o.jitterMax.String(), GOMAXPROCS: o.gomaxprocs, Plan: o.plan}
-	if out, err := exec.Command("git", "-C", root, "describe", "--always", "--dirty", "--abbrev=12").Output(); err == nil {
-		r.Commit = strings.TrimSpace(string(out))
-	}
+	r.Commit = commitOf(root)
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		r.Kernel = strings.TrimSpace(string(b))
 	}
+	r.Segments = []segment{{Started: r.Started}}
 	return r
+}
+
+// commitOf names the checkout's commit, with -dirty when it has
+// uncommitted changes ("" when git cannot tell).
+func commitOf(root string) string {
+	out, err := exec.Command("git", "-C", root, "describe", "--always", "--dirty", "--abbrev=12").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// resumeResults reads the campaign recorded at path so that this
+// invocation continues it as a new segment. The campaign must have been
+// built from a clean checkout of the commit the checkout at root is now
+// on: runs of different code are not consecutive runs of one campaign.
+func resumeResults(path, root string) (*results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("-resume: %w", err)
+	}
+	var r results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("-resume: %s: %w", path, err)
+	}
+	now := commitOf(root)
+	switch {
+	case r.Commit == "" || strings.HasSuffix(r.Commit, "-dirty"):
+		return nil, fmt.Errorf("-resume: %s was built from %q, not a clean commit; start a new campaign", path, r.Commit)
+	case now != r.Commit:
+		return nil, fmt.Errorf("-resume: %s ran commit %s, the checkout is at %s; check that commit out (git worktree add --detach) or start a new campaign", path, r.Commit, now)
+	}
+	if len(r.Segments) == 0 { // a campaign written before segments were recorded
+		r.Segments = []segment{{Started: r.Started, Finished: r.Finished, Runs: len(r.Runs), Load: r.Load}}
+	}
+	r.Segments = append(r.Segments, segment{Started: time.Now().UTC()})
+	r.path = path
+	return &r, nil
+}
+
+// remaining is the part of the plan not yet run.
+func (r *results) remaining() plan {
+	left := plan{}
+	for name, n := range r.Plan {
+		left[name] = n
+	}
+	for _, run := range r.Runs {
+		if left[run.Test] > 0 {
+			left[run.Test]--
+		}
+	}
+	return left
 }
 
 func (r *results) add(run runResult) { r.Runs = append(r.Runs, run) }
 
-// finish sums the runs per test.
+// finish sums the runs per test; load is the current segment's.
 func (r *results) finish(load loadSummary) {
 	r.Finished = time.Now().UTC()
-	r.Load = load
+	if len(r.Segments) == 0 {
+		r.Segments = []segment{{Started: r.Started}}
+	}
+	cur := &r.Segments[len(r.Segments)-1]
+	cur.Finished, cur.Load = r.Finished, load
+	cur.Runs = len(r.Runs)
+	for _, s := range r.Segments[:len(r.Segments)-1] {
+		cur.Runs -= s.Runs
+	}
+	r.Load = mergeLoad(r.Segments)
 	r.Tests = nil
 	for _, name := range suiteNames() {
 		if r.Plan[name] == 0 {
@@ -101,6 +175,27 @@ func (r *results) finish(load loadSummary) {
 	}
 }
 
+// mergeLoad is the load summary over all segments.
+func mergeLoad(segs []segment) loadSummary {
+	var m loadSummary
+	sum := 0.0
+	for _, s := range segs {
+		if s.Load.Samples == 0 {
+			continue
+		}
+		if m.Samples == 0 {
+			m.Min, m.Max = s.Load.Min, s.Load.Max
+		}
+		m.Min, m.Max = min(m.Min, s.Load.Min), max(m.Max, s.Load.Max)
+		m.Samples += s.Load.Samples
+		sum += s.Load.Mean * float64(s.Load.Samples)
+	}
+	if m.Samples > 0 {
+		m.Mean = sum / float64(m.Samples)
+	}
+	return m
+}
+
 // markdown is the human summary.
 func (r *results) markdown() string {
 	var b strings.Builder
@@ -111,6 +206,14 @@ func (r *results) markdown() string {
 	fmt.Fprintf(&b, "Ran %s to %s (%s). 1-minute load average over the campaign (%d samples): min %.2f, mean %.2f, max %.2f.\n\n",
 		r.Started.Format(time.RFC3339), r.Finished.Format(time.RFC3339), r.Finished.Sub(r.Started).Round(time.Second),
 		r.Load.Samples, r.Load.Min, r.Load.Mean, r.Load.Max)
+	if len(r.Segments) > 1 {
+		fmt.Fprintf(&b, "The campaign ran in %d segments (-resume), all on that commit:\n\n", len(r.Segments))
+		for i, s := range r.Segments {
+			fmt.Fprintf(&b, "%d. %s to %s: %d runs, load mean %.2f, max %.2f\n", i+1, s.Started.Format(time.RFC3339),
+				s.Finished.Format(time.RFC3339), s.Runs, s.Load.Mean, s.Load.Max)
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("| test | target | runs | passed | failed | longest pass streak | seconds min / median / max | seams passed / slept |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---|---|\n")
 	for _, t := range r.Tests {
@@ -135,26 +238,44 @@ func (r *results) markdown() string {
 	return b.String()
 }
 
-// write writes <date>.json and <date>.md into dir (a second campaign on
-// the same day gets a -2, -3, ... suffix) and returns their paths.
+// write writes the campaign's .json and .md and returns their paths. The
+// first write picks <date>.json in dir (a second campaign on the same day
+// gets a -2, -3, ... suffix); later writes, and a resumed campaign's,
+// replace the same files, each through a rename so that a kill leaves
+// the previous version whole.
 func (r *results) write(dir string) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	base := r.Started.Format("2006-01-02")
-	for i := 2; ; i++ {
-		if _, err := os.Stat(filepath.Join(dir, base+".json")); os.IsNotExist(err) {
-			break
+	if r.path == "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
 		}
-		base = fmt.Sprintf("%s-%d", r.Started.Format("2006-01-02"), i)
+		base := r.Started.Format("2006-01-02")
+		for i := 2; ; i++ {
+			if _, err := os.Stat(filepath.Join(dir, base+".json")); os.IsNotExist(err) {
+				break
+			}
+			base = fmt.Sprintf("%s-%d", r.Started.Format("2006-01-02"), i)
+		}
+		r.path = filepath.Join(dir, base+".json")
 	}
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	paths := []string{filepath.Join(dir, base+".json"), filepath.Join(dir, base+".md")}
-	if err := os.WriteFile(paths[0], append(js, '\n'), 0o644); err != nil {
+	paths := []string{r.path, strings.TrimSuffix(r.path, ".json") + ".md"}
+	if err := replaceFile(paths[0], append(js, '\n')); err != nil {
 		return nil, err
 	}
-	return paths, os.WriteFile(paths[1], []byte(r.markdown()), 0o644)
+	return paths, replaceFile(paths[1], []byte(r.markdown()))
+}
+
+// replaceFile writes data to path through a temporary file and a rename.
+func replaceFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	return nil
 }

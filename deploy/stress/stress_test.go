@@ -2,8 +2,11 @@ package main
 
 import (
 	"errors"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParsePlan(t *testing.T) {
@@ -76,5 +79,57 @@ func TestFirstFailure(t *testing.T) {
 	}
 	if got := firstFailure([]byte("nothing useful"), errors.New("signal: killed")); got != "signal: killed" {
 		t.Fatalf("firstFailure without lines = %q", got)
+	}
+}
+
+// TestResumeContinuesCampaign: a campaign written after some runs is
+// continued as a second segment on the same clean commit, with only the
+// runs left of its plan, and refused on any other commit.
+func TestResumeContinuesCampaign(t *testing.T) {
+	root := t.TempDir()
+	git := func(args ...string) {
+		cmd := exec.Command("git", append([]string{"-C", root, "-c", "user.name=t", "-c", "user.email=t@t"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("init", "-q")
+	git("commit", "-q", "--allow-empty", "-m", "one")
+
+	first := newResults(options{plan: plan{"pg-crash": 2, "watermark": 3}, seed: 7, burners: 3,
+		jitterP: 0.3, jitterMax: 20 * time.Millisecond, gomaxprocs: []int{1, 2}}, root)
+	first.add(runResult{N: 1, Test: "watermark", OK: true, Seconds: 1})
+	first.add(runResult{N: 2, Test: "pg-crash", OK: true, Seconds: 2})
+	first.finish(summarizeLoad([]float64{2, 4}))
+	paths, err := first.write(filepath.Join(root, "results"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := resumeResults(paths[0], root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := res.remaining(); left["pg-crash"] != 1 || left["watermark"] != 2 {
+		t.Fatalf("remaining %v, want pg-crash=1 watermark=2", left)
+	}
+	res.add(runResult{N: 3, Test: "watermark", OK: true, Seconds: 3})
+	res.finish(summarizeLoad([]float64{6}))
+	if again, err := res.write("ignored"); err != nil || again[0] != paths[0] {
+		t.Fatalf("resumed write went to %v (%v), want %s", again, err, paths[0])
+	}
+	if len(res.Segments) != 2 || res.Segments[0].Runs != 2 || res.Segments[1].Runs != 1 {
+		t.Fatalf("segments %+v", res.Segments)
+	}
+	if res.Load.Samples != 3 || res.Load.Mean != 4 || res.Load.Max != 6 {
+		t.Fatalf("merged load %+v", res.Load)
+	}
+	if md := res.markdown(); !strings.Contains(md, "ran in 2 segments") || !strings.Contains(md, "| watermark | 3 | 2 | 2 | 0 | 2 |") {
+		t.Fatalf("markdown:\n%s", md)
+	}
+
+	git("commit", "-q", "--allow-empty", "-m", "two")
+	if _, err := resumeResults(paths[0], root); err == nil || !strings.Contains(err.Error(), "the checkout is at") {
+		t.Fatalf("resume on another commit: %v", err)
 	}
 }
