@@ -76,8 +76,6 @@ var pgTables = []benchTable{
 	},
 }
 
-// idRange is the live key range [lo, hi) of a generated table: deletes
-// take keys from the bottom, inserts append at the top.
 // pgSource is the PostgreSQL benchSource.
 type pgSource struct {
 	db     *testdb.Postgres
@@ -89,10 +87,9 @@ type pgSource struct {
 var _ benchSource = (*pgSource)(nil)
 
 // startPostgres starts a tuned throwaway cluster with the bench database.
+// testdb.StartPostgres installs the server when it needs Debian's (and
+// fetches another version named by $FLOE_TEST_PG).
 func startPostgres(ctx context.Context, log *slog.Logger) (*pgSource, error) {
-	if err := testdb.EnsurePostgresInstalled(ctx); err != nil {
-		return nil, err
-	}
 	db, err := testdb.StartPostgres(ctx, testdb.PostgresOptions{ExtraConf: pgServerConf})
 	if err != nil {
 		return nil, fmt.Errorf("start postgres: %w", err)

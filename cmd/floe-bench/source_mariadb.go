@@ -97,10 +97,9 @@ type mariaSource struct {
 var _ benchSource = (*mariaSource)(nil)
 
 // startMariaDB starts a tuned throwaway server with the bench database.
+// testdb.StartMariaDB installs the server when it needs Debian's (and
+// fetches another server named by $FLOE_TEST_MYSQL).
 func startMariaDB(ctx context.Context, log *slog.Logger) (*mariaSource, error) {
-	if err := testdb.EnsureMariaDBInstalled(ctx); err != nil {
-		return nil, err
-	}
 	m, err := testdb.StartMariaDB(ctx, testdb.MariaDBOptions{ExtraConf: myServerConf})
 	if err != nil {
 		return nil, fmt.Errorf("start mariadb: %w", err)
