@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/floe-cdc/floe/capture"
 )
@@ -54,46 +55,41 @@ func (m *Metrics) SourceLag() float64 {
 	return lag
 }
 
-// NewMetrics creates the metrics and registers them on reg (nil: not registered).
+// NewMetrics creates the metrics and registers them on reg (nil: not
+// registered); each is registered where it is declared, so none can be
+// left out of the registry. deploy/validate reads their names from a
+// registry NewMetrics filled.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	// perTable is a counter with labels, the table first.
+	perTable := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return f.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	}
 	m := &Metrics{}
 	*m = Metrics{
-		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "floe_capture_changes_total", Help: "Stream changes applied, by table and op.",
-		}, []string{"table", "op"}),
-		CommittedRows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "floe_lakewriter_committed_rows_total", Help: "Rows committed to Iceberg, by table.",
-		}, []string{"table"}),
-		SnapshotRows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "floe_snapshot_rows_total", Help: "Rows read by the initial snapshot, by table.",
-		}, []string{"table"}),
-		SnapshotChunksPending: prometheus.NewGauge(prometheus.GaugeOpts{
+		Changes:       perTable("floe_capture_changes_total", "Stream changes applied, by table and op.", "table", "op"),
+		CommittedRows: perTable("floe_lakewriter_committed_rows_total", "Rows committed to Iceberg, by table.", "table"),
+		SnapshotRows:  perTable("floe_snapshot_rows_total", "Rows read by the initial snapshot, by table.", "table"),
+		SnapshotChunksPending: f.NewGauge(prometheus.GaugeOpts{
 			Name: "floe_snapshot_chunks_pending", Help: "Snapshot chunks not yet read.",
 		}),
-		Checkpoints: prometheus.NewCounter(prometheus.CounterOpts{
+		Checkpoints: f.NewCounter(prometheus.CounterOpts{
 			Name: "floe_checkpoint_commits_total", Help: "Checkpoints committed.",
 		}),
-		CheckpointSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+		CheckpointSeconds: f.NewHistogram(prometheus.HistogramOpts{
 			Name: "floe_checkpoint_duration_seconds", Help: "Time to commit one checkpoint.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}),
-		SourceLagSeconds: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		SourceLagSeconds: f.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "floe_capture_source_lag_seconds",
 			Help: "Wall clock minus the commit time of the last applied transaction when it was applied, or how long the source has owed the stream a delivery (a heartbeat), whichever is larger.",
 		}, m.SourceLag),
-		SchemaChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "floe_schema_changes_total", Help: "Iceberg schema evolutions that followed a source layout change, by table.",
-		}, []string{"table"}),
-		TableResets: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "floe_checkpoint_table_resets_total", Help: "Tables reset and snapshotted again because their continuity with the source could not be proven, by table and cause.",
-		}, []string{"table", "cause"}),
-		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "floe_dead_letters_total", Help: "Changes that could not be written to their table and went to the dead-letter table, by source table.",
-		}, []string{"table"}),
-	}
-	if reg != nil {
-		reg.MustRegister(m.Changes, m.CommittedRows, m.SnapshotRows, m.SnapshotChunksPending,
-			m.Checkpoints, m.CheckpointSeconds, m.SourceLagSeconds, m.SchemaChanges, m.TableResets, m.DeadLetters)
+		SchemaChanges: perTable("floe_schema_changes_total",
+			"Iceberg schema evolutions that followed a source layout change, by table.", "table"),
+		TableResets: perTable("floe_checkpoint_table_resets_total",
+			"Tables reset and snapshotted again because their continuity with the source could not be proven, by table and cause.", "table", "cause"),
+		DeadLetters: perTable("floe_dead_letters_total",
+			"Changes that could not be written to their table and went to the dead-letter table, by source table.", "table"),
 	}
 	return m
 }

@@ -167,7 +167,7 @@ func TestDashboard(t *testing.T) {
 	problems, used := checkDashboard(t, data)
 	failIf(t, problems)
 	var missing []string
-	for name := range scanMetrics(t) {
+	for name := range floeMetrics(t) {
 		base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")
 		if strings.HasPrefix(name, "floe_") && !used[name] && !used[base+"_bucket"] && !used[base] {
 			missing = append(missing, name)

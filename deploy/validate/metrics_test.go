@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"io/fs"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/stretchr/testify/require"
 
 	"github.com/floe-cdc/floe/checkpoint"
@@ -34,10 +36,12 @@ var constructors = map[string][]string{
 	"NewSummary": {"", "_sum", "_count"}, "NewSummaryVec": {"", "_sum", "_count"},
 }
 
-// scanMetrics finds every metric floe's non-test code declares: each call
-// of a client_golang constructor in the module, its Name, and for a Vec
-// its label names. A name that is not a string literal is an error, since
-// it could not be checked.
+// scanMetrics finds the metrics floe's non-test code declares as literals:
+// each call of a client_golang constructor (prometheus.New…) in the
+// module, its Name, and for a Vec its label names. A name that is not a
+// string literal is an error, since it could not be checked. Metrics
+// declared otherwise (checkpoint's, through promauto) are read from a
+// registry instead: see registeredMetrics.
 func scanMetrics(t *testing.T) map[string]metricInfo {
 	t.Helper()
 	out := map[string]metricInfo{}
@@ -181,7 +185,7 @@ var exported struct {
 // exportedMetrics is every series name floe's /metrics can serve, plus up.
 func exportedMetrics(t *testing.T) map[string]metricInfo {
 	exported.once.Do(func() {
-		m := scanMetrics(t)
+		m := floeMetrics(t)
 		for k, v := range runtimeMetrics(t) {
 			m[k] = v
 		}
@@ -191,33 +195,144 @@ func exportedMetrics(t *testing.T) map[string]metricInfo {
 	return exported.names
 }
 
-// TestMetricScanFindsRegisteredMetrics: every metric the coordinator
-// registers on a live registry is found by the source scan with its
-// labels, so the scan is a sound list of floe's metrics.
-func TestMetricScanFindsRegisteredMetrics(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := checkpoint.NewMetrics(reg)
-	// Vectors appear in a scrape once they have a child.
-	m.Changes.WithLabelValues("t", "c").Inc()
-	m.CommittedRows.WithLabelValues("t").Inc()
-	m.SnapshotRows.WithLabelValues("t").Inc()
-	m.SchemaChanges.WithLabelValues("t").Inc()
-	m.TableResets.WithLabelValues("t", "identity").Inc()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	require.Len(t, mfs, 9, "a metric was added to checkpoint.NewMetrics: give it a child above")
-	scanned := scanMetrics(t)
-	for _, mf := range mfs {
-		for _, series := range seriesNames(mf.GetName(), mf.GetType().String()) {
-			info, ok := scanned[series]
-			require.True(t, ok, "%s is registered but the scan did not find it", series)
-			for _, lp := range mf.GetMetric()[0].GetLabel() {
-				require.Contains(t, info.labels, lp.GetName(), "%s: label", series)
-			}
+// floeMetrics is every series of floe's own metrics: those declared as
+// literals (scanMetrics) and those registered by checkpoint.NewMetrics
+// (registeredMetrics).
+func floeMetrics(t *testing.T) map[string]metricInfo {
+	m := scanMetrics(t)
+	for k, v := range registeredMetrics(t, checkpoint.NewMetrics) {
+		m[k] = v
+	}
+	return m
+}
+
+// recorder is a Registerer that keeps every collector registered on it.
+type recorder struct {
+	*prometheus.Registry
+	collectors []prometheus.Collector
+}
+
+func (r *recorder) Register(c prometheus.Collector) error {
+	r.collectors = append(r.collectors, c)
+	return r.Registry.Register(c)
+}
+
+func (r *recorder) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			panic(err)
 		}
 	}
-	for _, name := range []string{"floe_compaction_passes_total", "floe_checkpoint_duration_seconds_bucket"} {
-		require.Contains(t, scanned, name)
+}
+
+// registeredMetrics is every series of the metrics newMetrics registers,
+// with their labels, read from a live registry. A vector is gathered only
+// once it has a child, so each registered vector is given one, its
+// number of labels found by asking for a child with 0, 1, 2, ... label
+// values (GetMetricWithLabelValues refuses the wrong number). Every
+// registered collector must then be gathered.
+func registeredMetrics[M any](t *testing.T, newMetrics func(prometheus.Registerer) M) map[string]metricInfo {
+	t.Helper()
+	reg := &recorder{Registry: prometheus.NewRegistry()}
+	newMetrics(reg)
+	descs := 0
+	for _, c := range reg.collectors {
+		descs += describe(c)
+		if child := reflect.ValueOf(c).MethodByName("GetMetricWithLabelValues"); child.IsValid() && !anyChild(child) {
+			t.Fatalf("%T: no number of label values up to 8 makes a child", c)
+		}
 	}
-	require.Contains(t, exportedMetrics(t), "process_start_time_seconds")
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	require.Len(t, mfs, descs, "every metric registered is gathered")
+	out := map[string]metricInfo{}
+	for _, mf := range mfs {
+		var labels []string
+		for _, lp := range mf.GetMetric()[0].GetLabel() {
+			labels = append(labels, lp.GetName())
+		}
+		for _, series := range seriesNames(mf.GetName(), mf.GetType().String()) {
+			l := slices.Clone(labels)
+			switch {
+			case strings.HasSuffix(series, "_bucket") && mf.GetType().String() == "HISTOGRAM":
+				l = append(l, "le")
+			case series == mf.GetName() && mf.GetType().String() == "SUMMARY":
+				l = append(l, "quantile")
+			}
+			out[series] = metricInfo{labels: l}
+		}
+	}
+	return out
+}
+
+// describe counts the metric families c describes.
+func describe(c prometheus.Collector) int {
+	ch := make(chan *prometheus.Desc)
+	go func() {
+		c.Describe(ch)
+		close(ch)
+	}()
+	n := 0
+	for range ch {
+		n++
+	}
+	return n
+}
+
+// anyChild calls a vector's GetMetricWithLabelValues with 0 to 8 label
+// values until one makes a child.
+func anyChild(getMetric reflect.Value) bool {
+	var args []reflect.Value
+	for range 9 {
+		if out := getMetric.Call(args); out[1].IsNil() {
+			return true
+		}
+		args = append(args, reflect.ValueOf("x"))
+	}
+	return false
+}
+
+// TestMetricsFound: the metrics the checks know include, with their
+// labels, those declared as literals (compaction's) and those only a
+// registry shows (the coordinator's, promauto's), and the runtime's.
+func TestMetricsFound(t *testing.T) {
+	found := exportedMetrics(t)
+	for name, labels := range map[string][]string{
+		"floe_compaction_passes_total":            {"outcome"},
+		"floe_capture_changes_total":              {"table", "op"},
+		"floe_checkpoint_table_resets_total":      {"table", "cause"},
+		"floe_dead_letters_total":                 {"table"},
+		"floe_checkpoint_duration_seconds_bucket": {"le"},
+		"floe_checkpoint_duration_seconds_count":  nil,
+		"floe_capture_source_lag_seconds":         nil,
+		"process_start_time_seconds":              nil,
+	} {
+		require.Contains(t, found, name)
+		require.ElementsMatch(t, labels, found[name].labels, "%s: labels", name)
+	}
+}
+
+// TestRegisteredMetricsNeedNoList: a metric added to a registry is found
+// with its labels without being named anywhere, whatever its kind; a
+// vector with no child would otherwise be missing from a scrape.
+func TestRegisteredMetricsNeedNoList(t *testing.T) {
+	got := registeredMetrics(t, func(reg prometheus.Registerer) int {
+		f := promauto.With(reg)
+		f.NewCounterVec(prometheus.CounterOpts{Name: "a_total"}, []string{"x", "y", "z"})
+		f.NewGaugeVec(prometheus.GaugeOpts{Name: "b"}, []string{"x"})
+		f.NewHistogramVec(prometheus.HistogramOpts{Name: "c_seconds"}, []string{"x", "y"})
+		f.NewSummary(prometheus.SummaryOpts{Name: "d", Objectives: map[float64]float64{0.5: 0.05}})
+		f.NewCounter(prometheus.CounterOpts{Name: "e_total"})
+		return 0
+	})
+	want := map[string][]string{
+		"a_total": {"x", "y", "z"}, "b": {"x"},
+		"c_seconds_bucket": {"x", "y", "le"}, "c_seconds_sum": {"x", "y"}, "c_seconds_count": {"x", "y"},
+		"d": {"quantile"}, "d_sum": nil, "d_count": nil, "e_total": nil,
+	}
+	require.Len(t, got, len(want))
+	for name, labels := range want {
+		require.Contains(t, got, name)
+		require.ElementsMatch(t, labels, got[name].labels, "%s: labels", name)
+	}
 }
