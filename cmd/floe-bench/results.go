@@ -119,12 +119,10 @@ type Scale struct {
 	PollInterval       string  `json:"poll_interval"`
 }
 
-// Scenario is one scenario's runs and summary. Median and Baseline are
-// medians over the runs of Floe's and the raw source's figure in Unit;
-// Ratio is the median over the runs of each run's Floe / Raw (a run
-// pairs two measurements taken back to back, so a machine whose speed
-// drifts between runs moves both). The ranges are the lowest and highest
-// of the runs. For freshness Median is the p99 delay. CPUPerMillion is
+// Scenario is one scenario's runs and summary: its Comparison of Floe
+// with the raw source, and for a snapshot its SnapshotScaling (both
+// embedded: their fields stand in the JSON object where the embedded
+// struct stands, as the results format has them). CPUPerMillion is
 // the median over the runs of floe's CPU seconds (user plus system) per
 // million rows or changes measured; RawCPUPerMillion the raw reader's
 // (floe-bench's own process during the raw read: the client side, like
@@ -144,22 +142,11 @@ type Scenario struct {
 	Tables       int      `json:"tables,omitempty"`
 	MiBPerTable  *float64 `json:"mib_per_table,omitempty"`
 	PerTableFrom int      `json:"per_table_from,omitempty"`
-	// Scaling is, for a snapshot at Parallelism N > 1, the median over the
-	// rounds of floe's throughput at N over its throughput at 1 in the same
-	// round; RawScaling the same for the raw read.
-	Scaling          *float64       `json:"scaling,omitempty"`
-	ScalingRange     *Range         `json:"scaling_range,omitempty"`
-	RawScaling       *float64       `json:"raw_scaling,omitempty"`
-	RawScalingRange  *Range         `json:"raw_scaling_range,omitempty"`
-	Files            *FileSummary   `json:"files,omitempty"`
-	Reads            *ReadSummary   `json:"reads,omitempty"`
-	Runs             []Run          `json:"runs"`
-	Median           float64        `json:"median"`
-	MedianRange      *Range         `json:"median_range,omitempty"`
-	Baseline         *float64       `json:"baseline,omitempty"`
-	BaselineRange    *Range         `json:"baseline_range,omitempty"`
-	Ratio            *float64       `json:"ratio,omitempty"`
-	RatioRange       *Range         `json:"ratio_range,omitempty"`
+	SnapshotScaling
+	Files *FileSummary `json:"files,omitempty"`
+	Reads *ReadSummary `json:"reads,omitempty"`
+	Runs  []Run        `json:"runs"`
+	Comparison
 	P50Seconds       *float64       `json:"p50_seconds,omitempty"`    // freshness: median of the runs' p50
 	PeakRSSBytes     int64          `json:"peak_rss_bytes,omitempty"` // highest over the runs
 	CPUPerMillion    *float64       `json:"cpu_seconds_per_million,omitempty"`
@@ -169,6 +156,33 @@ type Scenario struct {
 	Target           string         `json:"target"`
 	Met              *bool          `json:"met,omitempty"`
 	RSSMet           *bool          `json:"rss_met,omitempty"`
+}
+
+// Comparison is Floe's figure in Unit against the raw source's over a
+// scenario's runs (see compare). Median and Baseline are medians over
+// the runs of Floe's and the raw source's figure; Ratio is the median
+// over the runs of each run's Floe / Raw (a run pairs two measurements
+// taken back to back, so a machine whose speed drifts between runs moves
+// both). Each range is the lowest and highest of the runs. For freshness
+// Median is the p99 delay.
+type Comparison struct {
+	Median        float64  `json:"median"`
+	MedianRange   *Range   `json:"median_range,omitempty"`
+	Baseline      *float64 `json:"baseline,omitempty"`
+	BaselineRange *Range   `json:"baseline_range,omitempty"`
+	Ratio         *float64 `json:"ratio,omitempty"`
+	RatioRange    *Range   `json:"ratio_range,omitempty"`
+}
+
+// SnapshotScaling is, for a snapshot at Parallelism N > 1, the median
+// over the rounds of floe's throughput at N over its throughput at 1 in
+// the same round, with its range; RawScaling the same for the raw read
+// (see setScaling). It is empty for other scenarios.
+type SnapshotScaling struct {
+	Scaling         *float64 `json:"scaling,omitempty"`
+	ScalingRange    *Range   `json:"scaling_range,omitempty"`
+	RawScaling      *float64 `json:"raw_scaling,omitempty"`
+	RawScalingRange *Range   `json:"raw_scaling_range,omitempty"`
 }
 
 // TableFiles is one table's live files (freshness).
@@ -290,17 +304,7 @@ func (s *Scenario) summarize(checkpointSec float64) {
 		}
 		s.PeakRSSBytes = max(s.PeakRSSBytes, r.PeakRSSBytes)
 	}
-	s.Median, s.MedianRange = median(floe), spread(floe)
-	s.Baseline, s.BaselineRange, s.Ratio, s.RatioRange = nil, nil, nil, nil
-	if len(raw) > 0 {
-		s.Baseline, s.BaselineRange = ptr(median(raw)), spread(raw)
-	}
-	if len(ratio) > 0 {
-		s.Ratio = ptr(round3(median(ratio)))
-		if r := spread(ratio); r != nil {
-			s.RatioRange = &Range{Min: round3(r.Min), Max: round3(r.Max)}
-		}
-	}
+	s.Comparison = compare(floe, raw, ratio)
 	if len(p50) > 0 {
 		s.P50Seconds = ptr(median(p50))
 	}
@@ -321,6 +325,18 @@ func (s *Scenario) summarize(checkpointSec float64) {
 	if s.PeakRSSBytes > 0 {
 		s.RSSMet = ptr(s.PeakRSSBytes <= targetRSSBytes)
 	}
+}
+
+// compare is the Comparison of Floe's figures floe with the raw source's
+// raw and their paired ratios; no raw figures or ratios leave Baseline or
+// Ratio nil.
+func compare(floe, raw, ratio []float64) Comparison {
+	c := Comparison{Median: median(floe), MedianRange: spread(floe)}
+	if len(raw) > 0 {
+		c.Baseline, c.BaselineRange = ptr(median(raw)), spread(raw)
+	}
+	c.Ratio, c.RatioRange = medianSpread(ratio)
+	return c
 }
 
 // summarizeFiles is the file summary of the runs that counted files (nil
@@ -352,7 +368,7 @@ func setScaling(scs []Scenario) {
 		if s.Name != scSnapshot {
 			continue
 		}
-		s.Scaling, s.ScalingRange, s.RawScaling, s.RawScalingRange = nil, nil, nil, nil
+		s.SnapshotScaling = SnapshotScaling{}
 		if one < 0 || s.Parallelism <= 1 {
 			continue
 		}

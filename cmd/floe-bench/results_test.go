@@ -57,8 +57,8 @@ func fixedResults() *Results {
 	}
 	setScaling(scs)
 	pgPrev := SourceResults{Scenarios: []Scenario{
-		{Name: scSnapshot, Parallelism: 2, Median: 105_000, Baseline: ptr(440_000.0), Ratio: ptr(0.239)},
-		{Name: scStreaming, Median: 79_000, Baseline: ptr(200_000.0), Ratio: ptr(0.395)},
+		{Name: scSnapshot, Parallelism: 2, Comparison: Comparison{Median: 105_000, Baseline: ptr(440_000.0), Ratio: ptr(0.239)}},
+		{Name: scStreaming, Comparison: Comparison{Median: 79_000, Baseline: ptr(200_000.0), Ratio: ptr(0.395)}},
 	}}
 	compareBaselines(&SourceResults{Scenarios: scs}, "2026-11-20.json", &pgPrev, 0.15)
 	mySnap := Scenario{Name: scSnapshot, Source: "mariadb", Unit: "rows/s", Parallelism: 2, Runs: []Run{
