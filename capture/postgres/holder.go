@@ -15,24 +15,19 @@ import (
 // returns "" when the slot is not in use or does not exist. Tools that
 // must not run beside a streaming pipeline (floe resnapshot) ask it.
 func (s *Source) StreamHolder(ctx context.Context) (string, error) {
-	conn, err := s.connect(ctx)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close(context.Background())
 	var (
 		pid       int64
 		app, host *string
 		since     *time.Time
 	)
-	err = conn.QueryRow(ctx, `SELECT s.active_pid, a.application_name, host(a.client_addr), a.backend_start
+	err := s.queryRow(ctx, "read replication slot "+s.cfg.SlotName, `SELECT s.active_pid, a.application_name, host(a.client_addr), a.backend_start
 		FROM pg_replication_slots s LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid
-		WHERE s.slot_name = $1 AND s.active`, s.cfg.SlotName).Scan(&pid, &app, &host, &since)
+		WHERE s.slot_name = $1 AND s.active`, []any{s.cfg.SlotName}, &pid, &app, &host, &since)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("read replication slot %s: %w", s.cfg.SlotName, err)
+		return "", err
 	}
 	who := fmt.Sprintf("replication slot %s is active: walsender PID %d", s.cfg.SlotName, pid)
 	if app != nil && *app != "" {

@@ -67,14 +67,9 @@ func keyReader(ctx context.Context, c *pgconn.PgConn, t *table) toolkit.KeyReade
 // CurrentPosition returns the source's current WAL insert position: every
 // transaction that committed before the call is at or before it.
 func (s *Source) CurrentPosition(ctx context.Context) (capture.Position, error) {
-	c, err := s.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close(context.WithoutCancel(ctx))
 	var lsn string
-	if err := c.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
-		return nil, fmt.Errorf("read current wal position: %w", err)
+	if err := s.queryRow(ctx, "read current wal position", "SELECT pg_current_wal_insert_lsn()::text", nil, &lsn); err != nil {
+		return nil, err
 	}
 	return DecodePosition("pg.v1:" + lsn)
 }
