@@ -36,12 +36,20 @@ var constructors = map[string][]string{
 	"NewSummary": {"", "_sum", "_count"}, "NewSummaryVec": {"", "_sum", "_count"},
 }
 
-// scanMetrics finds the metrics floe's non-test code declares as literals:
-// each call of a client_golang constructor (prometheus.New…) in the
-// module, its Name, and for a Vec its label names. A name that is not a
-// string literal is an error, since it could not be checked. Metrics
-// declared otherwise (checkpoint's, through promauto) are read from a
-// registry instead: see registeredMetrics.
+// registered are the packages (directories below the module root) whose
+// metrics are read from a registry their constructor registers them on
+// (registeredMetrics) instead of from their source; scanMetrics skips
+// them.
+var registered = map[string]func(prometheus.Registerer){
+	"checkpoint": func(reg prometheus.Registerer) { checkpoint.NewMetrics(reg) },
+}
+
+// scanMetrics finds the metrics the rest of floe's non-test code
+// declares: each call of a client_golang constructor in the module
+// (prometheus.New…, or a New… method such as promauto's given a
+// prometheus …Opts literal), its Name, and for a Vec its label names. A
+// name that is not a string literal is an error, since it could not be
+// checked: such a package belongs in registered.
 func scanMetrics(t *testing.T) map[string]metricInfo {
 	t.Helper()
 	out := map[string]metricInfo{}
@@ -52,6 +60,9 @@ func scanMetrics(t *testing.T) map[string]metricInfo {
 		}
 		if d.IsDir() {
 			if n := d.Name(); path != repoRoot && (strings.HasPrefix(n, ".") || n == "testdata" || n == "work") {
+				return filepath.SkipDir
+			}
+			if rel, err := filepath.Rel(repoRoot, path); err == nil && registered[filepath.ToSlash(rel)] != nil {
 				return filepath.SkipDir
 			}
 			return nil
@@ -72,11 +83,8 @@ func scanMetrics(t *testing.T) map[string]metricInfo {
 			if !isSel {
 				return true
 			}
-			if pkg, isIdent := sel.X.(*ast.Ident); !isIdent || pkg.Name != "prometheus" {
-				return true
-			}
 			suffixes, ok := constructors[sel.Sel.Name]
-			if !ok || len(call.Args) == 0 {
+			if !ok || len(call.Args) == 0 || !isPrometheus(sel.X) && !isOptsLiteral(call.Args[0]) {
 				return true
 			}
 			name, labels := opts(t, fset, call)
@@ -96,6 +104,22 @@ func scanMetrics(t *testing.T) map[string]metricInfo {
 	})
 	require.NoError(t, err)
 	return out
+}
+
+// isPrometheus says whether e is the package name prometheus.
+func isPrometheus(e ast.Expr) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == "prometheus"
+}
+
+// isOptsLiteral says whether e is a prometheus.…Opts literal.
+func isOptsLiteral(e ast.Expr) bool {
+	lit, ok := e.(*ast.CompositeLit)
+	if !ok {
+		return false
+	}
+	typ, ok := lit.Type.(*ast.SelectorExpr)
+	return ok && isPrometheus(typ.X) && strings.HasSuffix(typ.Sel.Name, "Opts")
 }
 
 // opts reads Name (with Namespace and Subsystem) from a constructor's
@@ -195,13 +219,15 @@ func exportedMetrics(t *testing.T) map[string]metricInfo {
 	return exported.names
 }
 
-// floeMetrics is every series of floe's own metrics: those declared as
-// literals (scanMetrics) and those registered by checkpoint.NewMetrics
-// (registeredMetrics).
+// floeMetrics is every series of floe's own metrics: those of the
+// registered packages, read from a registry, and those the rest declares
+// (scanMetrics).
 func floeMetrics(t *testing.T) map[string]metricInfo {
 	m := scanMetrics(t)
-	for k, v := range registeredMetrics(t, checkpoint.NewMetrics) {
-		m[k] = v
+	for _, newMetrics := range registered {
+		for k, v := range registeredMetrics(t, newMetrics) {
+			m[k] = v
+		}
 	}
 	return m
 }
@@ -231,7 +257,7 @@ func (r *recorder) MustRegister(cs ...prometheus.Collector) {
 // number of labels found by asking for a child with 0, 1, 2, ... label
 // values (GetMetricWithLabelValues refuses the wrong number). Every
 // registered collector must then be gathered.
-func registeredMetrics[M any](t *testing.T, newMetrics func(prometheus.Registerer) M) map[string]metricInfo {
+func registeredMetrics(t *testing.T, newMetrics func(prometheus.Registerer)) map[string]metricInfo {
 	t.Helper()
 	reg := &recorder{Registry: prometheus.NewRegistry()}
 	newMetrics(reg)
@@ -316,14 +342,13 @@ func TestMetricsFound(t *testing.T) {
 // with its labels without being named anywhere, whatever its kind; a
 // vector with no child would otherwise be missing from a scrape.
 func TestRegisteredMetricsNeedNoList(t *testing.T) {
-	got := registeredMetrics(t, func(reg prometheus.Registerer) int {
+	got := registeredMetrics(t, func(reg prometheus.Registerer) {
 		f := promauto.With(reg)
 		f.NewCounterVec(prometheus.CounterOpts{Name: "a_total"}, []string{"x", "y", "z"})
 		f.NewGaugeVec(prometheus.GaugeOpts{Name: "b"}, []string{"x"})
 		f.NewHistogramVec(prometheus.HistogramOpts{Name: "c_seconds"}, []string{"x", "y"})
 		f.NewSummary(prometheus.SummaryOpts{Name: "d", Objectives: map[float64]float64{0.5: 0.05}})
 		f.NewCounter(prometheus.CounterOpts{Name: "e_total"})
-		return 0
 	})
 	want := map[string][]string{
 		"a_total": {"x", "y", "z"}, "b": {"x"},
