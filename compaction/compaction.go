@@ -280,8 +280,8 @@ func passID() string {
 func expire(ctx context.Context, t *lakewriter.Table, opts Options, res *Result) error {
 	return t.Maintain(ctx, func(ctx context.Context, tbl *table.Table) (*table.Table, error) {
 		before := len(tbl.Metadata().Snapshots())
-		// Keep every snapshot from the newest ingestion commit on.
-		keep := max(opts.RetainLast, sinceIngestion(tbl))
+		// Keep every snapshot from the oldest ledger entry recovery reads.
+		keep := max(opts.RetainLast, sinceLedger(tbl))
 		if before <= keep {
 			return nil, nil
 		}
@@ -312,18 +312,34 @@ func expire(ctx context.Context, t *lakewriter.Table, opts Options, res *Result)
 	})
 }
 
-// sinceIngestion counts the snapshots of main's history from the current
-// one back to the newest that carries the pipeline property, inclusive
-// (0 when none does).
-func sinceIngestion(tbl *table.Table) int {
-	n := 0
+// sinceLedger counts the snapshots of main's history from the current one
+// back to the oldest that recovery still reads, inclusive (0 when none):
+// the newest ingestion commit (the pipeline property), and on a
+// dead-letter table, which the pipelines of a namespace share, the newest
+// dead-letters commit of each pipeline (ledger.PropDeadLetters: its
+// marks and counts). Expiring one of those would lose a table's committed
+// position, or a pipeline's dead-letter marks.
+func sinceLedger(tbl *table.Table) int {
+	n, keep := 0, 0
+	ingested := false
+	deadLetters := map[string]bool{} // pipelines whose newest dead-letters commit was seen
 	for s := range lakewriter.Ancestry(tbl) {
 		n++
-		if s.Summary != nil && ledger.IsCommit(s.Summary.Properties) {
-			return n
+		if s.Summary == nil {
+			continue
+		}
+		props := s.Summary.Properties
+		if !ingested && ledger.IsCommit(props) {
+			ingested, keep = true, n
+		}
+		if v, ok := props[ledger.PropDeadLetters]; ok {
+			d, err := ledger.ParseDeadLetters(v)
+			if err != nil || !deadLetters[d.Pipeline] { // an unreadable one is kept too
+				deadLetters[d.Pipeline], keep = true, n
+			}
 		}
 	}
-	return 0
+	return keep
 }
 
 // removeOrphans deletes files under the table location that no snapshot

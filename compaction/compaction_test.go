@@ -468,3 +468,42 @@ func TestMaxRewriteBytes(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, deletes, "once every file was rewritten, every delete was dropped")
 }
+
+// TestExpireKeepsEachPipelinesDeadLetterMarks: on a table that pipelines
+// share for their dead letters, expiry keeps the newest dead-letters
+// commit of every pipeline (their marks and counts), not only the newest
+// commit, however many rewrites and commits came after it.
+func TestExpireKeepsEachPipelinesDeadLetterMarks(t *testing.T) {
+	ctx := context.Background()
+	tbl := ensure(t, newLake(t).open(t))
+	m := model{}
+	commitMarks := func(pipeline string, checkpoint int64, count int64) {
+		t.Helper()
+		id := int64(len(m))
+		m[id] = schema.Row{id, pipeline, int32(checkpoint)}
+		d := ledger.DeadLetters{Pipeline: pipeline, Tables: map[string]ledger.DeadLetterMark{
+			"s.t": {Position: fmt.Sprint(checkpoint), Checkpoint: checkpoint, Count: count}}}
+		_, err := tbl.Commit(ctx, lakewriter.Commit{Rows: rows([]schema.Row{m[id]}), Props: d.Props(1, checkpoint),
+			Token: ledger.PropDeadLettersCommit})
+		require.NoError(t, err)
+	}
+	commitMarks("p1", 1, 3)
+	commitMarks("p2", 1, 5) // p2's newest
+	for cp := int64(2); cp <= 6; cp++ {
+		commitMarks("p1", cp, 3+cp)
+	}
+	time.Sleep(5 * time.Millisecond)
+	res, err := Compact(ctx, tbl, Options{MinInputFiles: 2, ExpireOlderThan: time.Millisecond, RetainLast: 1})
+	require.NoError(t, err)
+	require.NotZero(t, res.SnapshotID, "the pass rewrote the table")
+	require.Equal(t, 1, res.ExpiredSnapshots, "8 snapshots: only p1's first commit is older than p2's newest")
+	for pipeline, want := range map[string]int64{"p1": 9, "p2": 5} {
+		props, err := tbl.LatestProps(ctx, ledger.DeadLettersOf(pipeline))
+		require.NoError(t, err)
+		require.NotNil(t, props, "%s's marks were expired", pipeline)
+		d, err := ledger.ParseDeadLetters(props[ledger.PropDeadLetters])
+		require.NoError(t, err)
+		require.Equal(t, want, d.Tables["s.t"].Count, pipeline)
+	}
+	requireEqual(t, tbl, m)
+}

@@ -13,8 +13,11 @@
 //     deletes (or landed at all), the rewrite is not committed and
 //     Compact returns ErrConflict; a deleted row is never resurrected.
 //   - Expiry never removes the newest snapshot an ingestion commit wrote
-//     (summary property floe.pipeline, ledger.IsCommit) nor anything
-//     after it, so recovery still finds every table's committed position.
+//     (summary property floe.pipeline, ledger.IsCommit), nor, on a
+//     dead-letter table, the newest dead-letters commit of any pipeline
+//     (floe.dead-letters), nor anything after them, so recovery still
+//     finds every table's committed position and every pipeline's
+//     dead-letter marks.
 //   - Orphan removal only deletes unreferenced files older than
 //     Options.OrphansOlderThan.
 //   - Rewrite snapshots carry floe.compaction (the pass id) and
