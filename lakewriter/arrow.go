@@ -45,6 +45,10 @@ type encoder struct {
 	width   int
 	rows    int
 	bytes   int // estimated bytes of the values appended since the last flush
+	// fieldBytes are the value bytes of each field since the last flush:
+	// after a flush, the builders are reserved at the size of the batch
+	// just cut (see flush).
+	fieldBytes []int
 }
 
 type valueWriter func(v any) error
@@ -56,12 +60,13 @@ func newEncoder(sc *iceberg.Schema, pos []int, width int) (*encoder, error) {
 	}
 	fields := sc.Fields()
 	e := &encoder{
-		schema:  asc,
-		rb:      array.NewRecordBuilder(memory.DefaultAllocator, asc),
-		pos:     pos,
-		names:   make([]string, len(fields)),
-		writers: make([]valueWriter, len(fields)),
-		width:   width,
+		schema:     asc,
+		rb:         array.NewRecordBuilder(memory.DefaultAllocator, asc),
+		pos:        pos,
+		names:      make([]string, len(fields)),
+		writers:    make([]valueWriter, len(fields)),
+		width:      width,
+		fieldBytes: make([]int, len(fields)),
 	}
 	for i, f := range fields {
 		e.names[i] = f.Name
@@ -85,7 +90,9 @@ func (e *encoder) append(r schema.Row) error {
 		if err := w(v); err != nil {
 			return err
 		}
-		e.bytes += schema.ValueSize(v)
+		size := schema.ValueSize(v)
+		e.bytes += size
+		e.fieldBytes[i] += size
 	}
 	e.rows++
 	return nil
@@ -97,9 +104,24 @@ func (e *encoder) full() bool { return e.rows >= batchRows || e.bytes >= batchBy
 
 // flush returns the rows appended since the last flush as one batch (the
 // caller owns it) and resets the builder.
+//
+// The next batch is most likely the size of this one (rows of one table
+// through one encoder), so the builders are reserved for as many rows and
+// each variable-length field for as many bytes, at most batchBytes (a
+// batch cut for one large value does not reserve its size again): they
+// are allocated once per batch instead of being doubled (copied and
+// cleared) as rows arrive.
 func (e *encoder) flush() arrow.RecordBatch {
+	rec := e.rb.NewRecordBatch()
+	e.rb.Reserve(e.rows)
+	for i, n := range e.fieldBytes {
+		if b, ok := e.rb.Field(i).(interface{ ReserveData(int) }); ok && n > 0 {
+			b.ReserveData(min(n, batchBytes))
+		}
+		e.fieldBytes[i] = 0
+	}
 	e.rows, e.bytes = 0, 0
-	return e.rb.NewRecordBatch()
+	return rec
 }
 
 func (e *encoder) release() { e.rb.Release() }

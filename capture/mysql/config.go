@@ -125,6 +125,8 @@ type Source struct {
 	cfg  Config
 	base toolkit.Base // log, table patterns, read bound, type choices
 
+	chunkSizes toolkit.ChunkSizes // rows per snapshot chunk, by table: sizes the next chunk's batch
+
 	dbOnce    sync.Once
 	db        *sql.DB
 	dbErr     error

@@ -269,7 +269,7 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 	if err != nil {
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 	}
-	b, add := toolkit.ChunkBatch(id, chunk, t.layout)
+	b, add := s.chunkSizes.Batch(id, chunk, t.layout)
 	bad := func(err error, raw capture.RawRow) error {
 		b.Changes = append(b.Changes, capture.Change{Table: id, Op: capture.OpRead, Schema: t.layout, Err: err, Raw: raw})
 		return nil
@@ -287,12 +287,14 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 		if mark.Compare(from) > 0 {
 			b.Position = mark
 		}
+		s.chunkSizes.Note(b)
 		return *b, nil
 	}
 	err = s.inSnapshot(ctx, func(tx *sql.Tx) error { return s.readChunkRows(ctx, tx, t, q, args, add, bad) })
 	if err != nil {
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 	}
+	s.chunkSizes.Note(b)
 	return *b, nil
 }
 

@@ -127,6 +127,8 @@ type Source struct {
 	cfg  Config
 	base toolkit.Base // log, table patterns, read bound, type choices
 
+	chunkSizes toolkit.ChunkSizes // rows per snapshot chunk, by table: sizes the next chunk's batch
+
 	mu       sync.Mutex
 	tables   toolkit.Tables[*table] // discovered, in name order
 	life     toolkit.Lifecycle

@@ -250,7 +250,7 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 	if err != nil {
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 	}
-	b, add := toolkit.ChunkBatch(id, chunk, t.layout)
+	b, add := s.chunkSizes.Batch(id, chunk, t.layout)
 	err = s.withSnapshot(ctx, func(c *pgx.Conn, at time.Time) error {
 		b.CommitTime = at
 		return s.checkChunkLayout(ctx, c, t, readRows(ctx, c.PgConn(), t, sql, params, oids, add, func(err error, raw capture.RawRow) error {
@@ -261,6 +261,7 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 	if err != nil {
 		return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
 	}
+	s.chunkSizes.Note(b)
 	s.mu.Lock()
 	b.Position = s.snapAt
 	s.mu.Unlock()

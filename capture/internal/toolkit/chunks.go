@@ -3,6 +3,8 @@ package toolkit
 import (
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/schema"
@@ -59,7 +61,48 @@ func KeyBound[B ~[]byte](layout *schema.Table, vals []B) ([]string, error) {
 // id, with Chunk set, and a function that adds a row read from it as an
 // OpRead change with layout. The caller sets CommitTime and Position.
 func ChunkBatch(id capture.TableID, chunk capture.Chunk, layout *schema.Table) (*capture.Batch, func(schema.Row) error) {
-	b := &capture.Batch{Chunk: &capture.ChunkRef{Table: id, Index: chunk.Index}}
+	return chunkBatch(id, chunk, layout, 0)
+}
+
+// ChunkSizes remembers, per table, the most rows one chunk of it has
+// held, so that a source allocates the changes of the table's next chunk
+// once at that size instead of growing the slice row by row (which
+// copied and cleared each chunk's changes about twice over: an eighth of
+// a PostgreSQL snapshot's CPU). Safe for concurrent use; the zero value
+// is ready.
+type ChunkSizes struct {
+	m sync.Map // capture.TableID -> *atomic.Int64
+}
+
+// Batch is ChunkBatch with the changes allocated at the size noted for id.
+func (s *ChunkSizes) Batch(id capture.TableID, chunk capture.Chunk, layout *schema.Table) (*capture.Batch, func(schema.Row) error) {
+	return chunkBatch(id, chunk, layout, int(s.size(id).Load()))
+}
+
+// Note records the rows of a chunk of b's table that was read in full.
+func (s *ChunkSizes) Note(b *capture.Batch) {
+	if b.Chunk == nil {
+		return
+	}
+	n, size := int64(len(b.Changes)), s.size(b.Chunk.Table)
+	for {
+		old := size.Load()
+		if n <= old || size.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+func (s *ChunkSizes) size(id capture.TableID) *atomic.Int64 {
+	if v, ok := s.m.Load(id); ok {
+		return v.(*atomic.Int64)
+	}
+	v, _ := s.m.LoadOrStore(id, new(atomic.Int64))
+	return v.(*atomic.Int64)
+}
+
+func chunkBatch(id capture.TableID, chunk capture.Chunk, layout *schema.Table, size int) (*capture.Batch, func(schema.Row) error) {
+	b := &capture.Batch{Chunk: &capture.ChunkRef{Table: id, Index: chunk.Index}, Changes: make([]capture.Change, 0, size)}
 	return b, func(r schema.Row) error {
 		b.Changes = append(b.Changes, capture.Change{Table: id, Op: capture.OpRead, Schema: layout, After: r})
 		return nil
