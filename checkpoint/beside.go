@@ -140,7 +140,8 @@ func (c *Coordinator) prepareBeside(ctx context.Context, info capture.StartInfo)
 		}
 		t.plan = &capture.SnapshotPlan{Chunks: chunks, Done: map[int]bool{}}
 		t.beside = &besideTable{changed: map[string]struct{}{}, left: len(chunks)}
-		c.log.Info("snapshot planned beside the stream", "table", t.id.String(), "chunks", len(chunks), "position", t.floor.String())
+		c.log.Info("snapshot planned", "table", t.id.String(), "chunks", len(chunks), "remaining", len(chunks),
+			"beside_stream", true, "position", t.floor.String())
 		c.opts.Metrics.SnapshotChunksPending.Add(float64(len(chunks)))
 		if t.reset != nil {
 			// Emptied, with the plan, before the stream applies any
@@ -324,7 +325,7 @@ func (c *Coordinator) finishBeside(ctx context.Context) error {
 			}
 		}
 		t.plan = nil
-		c.log.Info("snapshot beside the stream complete", "table", t.id.String(), "position", fmtPos(t.committed))
+		c.log.Info("snapshot complete", "table", t.id.String(), "beside_stream", true, "position", fmtPos(t.committed))
 	}
 	c.beside = nil
 	if snap, ok := c.opts.Source.(capture.Snapshotter); ok {
