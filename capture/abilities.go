@@ -31,8 +31,10 @@ import (
 
 // Snapshotter is implemented by sources that can read tables in chunks
 // for the initial snapshot. Its methods are called after Start and
-// before Stream; PlanChunks and ReadChunk may be called concurrently with
-// each other and themselves (different tables and chunks).
+// before Stream (under a snapshot ExportSnapshot took, also while Stream
+// runs, until EndSnapshot); PlanChunks and ReadChunk may be called
+// concurrently with each other and themselves (different tables and
+// chunks).
 //
 // Used by the coordinator (checkpoint) for the initial snapshot and for
 // tables it resets; a source without it can only stream.
@@ -158,7 +160,9 @@ type SnapshotExporter interface {
 	// Until EndSnapshot, PlanChunks and ReadChunk read under it and
 	// ReadChunk's batches carry Position R. A table read from scratch
 	// under it holds exactly its rows as of R; its changes at or before R,
-	// which the stream still emits, must then be skipped.
+	// which the stream still emits, must then be skipped. The exported
+	// snapshot outlives Stream's start (Stream does not end it), so that
+	// its tables can be read while the others stream.
 	ExportSnapshot(ctx context.Context) (Position, error)
 }
 

@@ -438,7 +438,12 @@ func continuityGaps(t *testing.T, mode transform.Mode) {
 		require.Len(t, resets, 1, name)
 		require.Equal(t, causes[name], resets[0].Cause, name)
 		require.NotNil(t, first, name)
-		require.Equal(t, memsource.Pos(8).String(), first[ledger.PropPosition], "%s: chunks commit at the exported position", name)
+		// Read beside the stream (the source exports snapshots, and a
+		// table streams), the chunks commit with the stream's checkpoints:
+		// never before the exported position.
+		firstPos, err := memsource.DecodePosition(first[ledger.PropPosition])
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, firstPos.Compare(memsource.Pos(8)), 0, "%s: chunks commit at or after the exported position", name)
 		require.NotContains(t, first, ledger.PropConvergeUntil, "%s: an exact snapshot does not converge", name)
 		require.Contains(t, logs.String(), "table lost continuity with its source")
 		require.Contains(t, logs.String(), "table=s."+name+" cause="+causes[name])

@@ -87,6 +87,9 @@ type Coordinator struct {
 	order  []*tableRun // discovery order, for stable logs and commits
 
 	nextCheckpoint int64
+	// beside reads the chunks of the tables snapshotted beside the
+	// stream (beside.go); nil when there are none.
+	beside *besideRun
 	// epoch is the run's epoch (Fencing), set once the tables are
 	// claimed; every commit carries it.
 	epoch int64
@@ -182,6 +185,9 @@ type tableRun struct {
 	floor capture.Position
 	// chunks holds the snapshot chunks whose rows are in buf or data.
 	chunks []readChunk
+	// beside is set while the table is snapshotted beside the stream
+	// (beside.go).
+	beside *besideTable
 	// dead holds the changes of this checkpoint that cannot be written
 	// to the table (deadletters.go): they go to the dead-letter table
 	// before the table's commit. deadSkip holds the identities of dead
@@ -267,13 +273,20 @@ func (c *Coordinator) run(ctx context.Context) error {
 		return err
 	}
 
-	if c.snapshotNeeded() {
+	switch {
+	case c.snapshotNeeded() && c.besideEligible(info):
+		if err := c.prepareBeside(ctx, info); err != nil { // beside.go
+			return err
+		}
+	case c.snapshotNeeded():
 		if err := c.snapshot(ctx, info); err != nil {
 			return err
 		}
-	} else if snap, ok := c.opts.Source.(capture.Snapshotter); ok {
-		if err := snap.EndSnapshot(ctx); err != nil {
-			return fmt.Errorf("end snapshot: %w", err)
+	default:
+		if snap, ok := c.opts.Source.(capture.Snapshotter); ok {
+			if err := snap.EndSnapshot(ctx); err != nil {
+				return fmt.Errorf("end snapshot: %w", err)
+			}
 		}
 	}
 	if ctx.Err() != nil || c.opts.SnapshotMode == SnapshotInitialOnly {

@@ -96,6 +96,7 @@ type chunkEncoders struct {
 	mode     transform.Mode
 	behavior transform.Behavior // pipeline.schema-change-behavior
 	m        map[*tableRun]*chunkEncoder
+	off      bool // every chunk goes through the Buffer
 }
 
 // get returns the encoder of t, or nil when t's chunks go through the
@@ -105,7 +106,7 @@ func (es *chunkEncoders) get(t *tableRun) (*chunkEncoder, error) {
 		return e, nil
 	}
 	var e *chunkEncoder
-	if directTable(t, es.mode) {
+	if !es.off && directTable(t, es.mode) {
 		skip, narrow := es.behavior.Projects()
 		proj, err := transform.NewProjector(transform.BufferOptions{Layout: t.layout, Mode: es.mode, Table: t.id.String(), SkipColumns: skip, Narrow: narrow})
 		if err != nil {

@@ -110,7 +110,11 @@
 //     at an exported snapshot are read under one a
 //     capture.SnapshotExporter takes at R: their commits carry R (their
 //     floor), their changes at or before R are skipped, and they need
-//     no convergence;
+//     no convergence. When some other table streams and none of them
+//     resumes a plan, they are read beside the stream (beside.go): the
+//     stream starts at once, their chunks are applied between its
+//     transactions through the buffer, and in upsert mode a chunk row
+//     whose key the stream changed after R is left out;
 //   - stream batches wait for the coordinator in a queue bounded by count
 //     and by size (capture.Batch.Size): it takes no batch from the source
 //     while it holds maxQueuedBytes, so it holds less than that plus one

@@ -95,7 +95,7 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 	plans := c.planStage(gctx, g, snap, todo, bar)
 	jobs := feedStage(gctx, g, todo, plans)
 	budget := newChunkBudget(snapshotBytes(c.opts.MemoryBudget))
-	results := c.readStage(gctx, g, snap, jobs, c.convergeReader(info), budget)
+	results := c.readStage(gctx, g, snap, jobs, c.convergeReader(info), budget, true)
 	applyErr := c.applyStage(ctx, writeCtx, results, cancelRead, bar, budget)
 	if err := g.Wait(); err != nil {
 		return err
@@ -223,7 +223,9 @@ func snapshotBytes(memoryBudget int64) int64 { return 2 * memoryBudget }
 // readBy, a position at or after its read.
 // Guarantees: a read that fails fails g (its error names the chunk and
 // the table); once gctx is done a read's rows are released, not sent.
-func (c *Coordinator) readStage(gctx context.Context, g *errgroup.Group, snap capture.Snapshotter, jobs <-chan chunkJob, rowReader capture.RowReader, budget *chunkBudget) <-chan chunkRead {
+// With direct false no chunk skips the Buffer (a snapshot beside the
+// stream, beside.go).
+func (c *Coordinator) readStage(gctx context.Context, g *errgroup.Group, snap capture.Snapshotter, jobs <-chan chunkJob, rowReader capture.RowReader, budget *chunkBudget, direct bool) <-chan chunkRead {
 	results := make(chan chunkRead, c.opts.SnapshotParallelism)
 	// A failed read cancels the others' (rctx) at once: the snapshot ends
 	// with it, not when the slowest read in flight ends (one on a silent
@@ -231,7 +233,7 @@ func (c *Coordinator) readStage(gctx context.Context, g *errgroup.Group, snap ca
 	readers, rctx := errgroup.WithContext(gctx)
 	for range c.opts.SnapshotParallelism {
 		readers.Go(func() error {
-			encoders := chunkEncoders{mode: c.opts.Mode, behavior: c.opts.SchemaChangeBehavior, m: map[*tableRun]*chunkEncoder{}}
+			encoders := chunkEncoders{mode: c.opts.Mode, behavior: c.opts.SchemaChangeBehavior, m: map[*tableRun]*chunkEncoder{}, off: !direct}
 			defer encoders.release()
 			for j := range jobs {
 				held, err := budget.reserve(rctx, j.table, j.first)

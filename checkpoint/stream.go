@@ -22,7 +22,13 @@ import (
 // transaction boundary.
 func (c *Coordinator) stream(ctx context.Context) error {
 	queue, streamDone, stopSource, cancel := c.startStream(ctx)
-	defer cancel() // also when Stream ended by itself: the queue stops
+	defer cancel()     // also when Stream ended by itself: the queue stops
+	c.startBeside(ctx) // beside.go
+	defer func() {
+		if err := c.stopBeside(); err != nil {
+			c.log.Warn("snapshot beside the stream", "err", err)
+		}
+	}()
 	// A checkpoint that has begun to commit finishes when ctx ends (the
 	// first signal: "stopping after the current checkpoint"); only the
 	// commit's own bounds end it. Cancelled mid-commit, it left some
@@ -59,6 +65,18 @@ func (c *Coordinator) stream(ctx context.Context) error {
 				err = errors.New("source stream ended unexpectedly")
 			}
 			return fmt.Errorf("stream: %w", err)
+		case r, ok := <-c.besideChunks(inTxn):
+			// Between transactions, so that the cuts it leads to are too.
+			if err := c.takeBesideChunk(commitCtx, r, ok); err != nil { // beside.go
+				return errors.Join(err, stopSource())
+			}
+			if c.volumeDue() {
+				if err := c.flush(commitCtx); err != nil {
+					return errors.Join(err, stopSource())
+				}
+				lastCut = time.Now()
+				timer.Reset(c.opts.Interval)
+			}
 		case <-c.opts.Control.wakeup():
 			if inTxn {
 				control = true
@@ -209,8 +227,10 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 		if t == nil {
 			return fmt.Errorf("change for table %s, which is not captured", ch.Table)
 		}
-		if t.committed != nil && b.Position.Compare(t.committed) <= 0 {
-			skipped++ // also a change the source could not decode: the table holds its effect
+		if held := laterOf(t.committed, t.floor); held != nil && b.Position.Compare(held) <= 0 {
+			// Also a change the source could not decode: the table holds
+			// its effect (committed, or in its snapshot at its floor).
+			skipped++
 			continue
 		}
 		if t.paused {
@@ -239,6 +259,7 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 		}
 		meta.Seq = seqBase + int64(i)
 		meta.Converging = t.convergeUntil != nil && b.Position.Compare(t.convergeUntil) <= 0
+		t.noteBesideChange(ch, c.opts.Mode) // beside.go; in the source's layout
 		ch.Schema = t.fit(ch.Schema)
 		if err := buf.Apply(ch, meta); err != nil {
 			if c.unplaceable(t, &ch, err) { // deadletters.go
@@ -344,8 +365,11 @@ func (c *Coordinator) adoptLayout(ctx context.Context, b capture.Batch, inTxn bo
 	if t == nil || src == nil || src == t.src {
 		return nil
 	}
-	if t.committed != nil && b.Position.Compare(t.committed) <= 0 {
+	if held := laterOf(t.committed, t.floor); held != nil && b.Position.Compare(held) <= 0 {
 		return nil
+	}
+	if t.beside != nil && keyChanged(t.src, src) {
+		return fmt.Errorf("table %s: %w (%w)", t.id, errBesideLayout, ErrRestart)
 	}
 	if t.paused {
 		// Its changes are replayed after the resume, this one with

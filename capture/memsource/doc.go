@@ -13,7 +13,9 @@
 // Out: a capture.Source per New, with the abilities capture.Snapshotter
 // (exact when started without a resume position and with a snapshot
 // requested; otherwise chunks read the current rows), capture.RowReader
-// and capture.SchemaFollower. Positions are Pos, the index of a committed
+// and capture.SchemaFollower; WithExport adds capture.SnapshotExporter
+// (an exact copy of the tables at the end of the log, which Stream does
+// not end). Positions are Pos, the index of a committed
 // transaction in the DB's log ("mem.v1:N").
 //
 // Invariants:

@@ -2,6 +2,7 @@ package memsource
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -44,10 +45,14 @@ type Source struct {
 	db  *DB
 	cfg Config
 
-	mu    sync.Mutex
-	from  Pos
-	snap  map[string]*table // an exact snapshot at from; nil: read current rows
-	acked capture.Position
+	mu   sync.Mutex
+	from Pos
+	snap map[string]*table // an exact snapshot at from (or snapAt); nil: read current rows
+	// snapAt is the position of the snapshot ExportSnapshot took, when
+	// exported is set (see Exporting).
+	snapAt   Pos
+	exported bool
+	acked    capture.Position
 }
 
 var (
@@ -282,6 +287,9 @@ func (s *Source) ReadChunk(_ context.Context, id capture.TableID, ch capture.Chu
 	}
 	s.mu.Lock()
 	from := s.from
+	if s.exported {
+		from = s.snapAt
+	}
 	s.mu.Unlock()
 	b, add := toolkit.ChunkBatch(id, ch, t.layout)
 	b.Position, b.CommitTime = from, time.Now().UTC()
@@ -296,9 +304,35 @@ func (s *Source) ReadChunk(_ context.Context, id capture.TableID, ch capture.Chu
 // EndSnapshot drops the exact snapshot.
 func (s *Source) EndSnapshot(context.Context) error {
 	s.mu.Lock()
-	s.snap = nil
+	s.snap, s.exported = nil, false
 	s.mu.Unlock()
 	return nil
+}
+
+// Exporting is a Source that also takes exact snapshots of its own
+// (capture.SnapshotExporter), as PostgreSQL does after a resumed start;
+// a plain Source has no such ability, so that tests choose the
+// coordinator's path. Create it with WithExport.
+type Exporting struct{ *Source }
+
+var _ capture.SnapshotExporter = Exporting{}
+
+// WithExport returns s with the SnapshotExporter ability.
+func WithExport(s *Source) Exporting { return Exporting{s} }
+
+// ExportSnapshot copies the captured tables as of the end of the log,
+// which chunks then read (at that position) until EndSnapshot; Stream
+// does not end it.
+func (e Exporting) ExportSnapshot(context.Context) (capture.Position, error) {
+	s := e.Source
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.exported {
+		return nil, errors.New("memsource: a snapshot is already exported")
+	}
+	snap, end := s.db.snapshotOf(s.cfg.Tables)
+	s.snap, s.snapAt, s.exported = snap, end, true
+	return end, nil
 }
 
 // snapshotTable returns the table as the snapshot reads it.

@@ -138,6 +138,9 @@ type Source struct {
 	snapName string
 	snapTime time.Time
 	snapConn *pgconn.PgConn // replication connection holding the exported snapshot
+	// exported is set while a snapshot ExportSnapshot took is held: Stream
+	// leaves it to EndSnapshot (capture.SnapshotExporter).
+	exported bool
 	readers  *readerPool
 
 	acked atomic.Uint64 // highest acknowledged LSN

@@ -64,7 +64,9 @@
 //     captured again on their own;
 //   - with the slot in place, ExportSnapshot takes an exact snapshot at its
 //     own consistent point R through a TEMPORARY slot created with
-//     EXPORT_SNAPSHOT, kept until EndSnapshot; chunks then carry R;
+//     EXPORT_SNAPSHOT, kept until EndSnapshot (Stream does not end it, so
+//     that its tables are read while the others stream); chunks then
+//     carry R;
 //   - a value a column's decoder rejects (schema.ValueError, naming the
 //     row's key) is carried on its change as Err, with the row as the
 //     server sent it as Raw (raw.go), in the stream and in snapshot chunks

@@ -386,7 +386,7 @@ func decodeRow(t *table, vals [][]byte, formats []int16) (schema.Row, error) {
 func (s *Source) EndSnapshot(ctx context.Context) error {
 	s.mu.Lock()
 	pool, conn := s.readers, s.snapConn
-	s.snapConn, s.snapName = nil, ""
+	s.snapConn, s.snapName, s.exported = nil, "", false
 	s.mu.Unlock()
 	if pool != nil {
 		pool.end()

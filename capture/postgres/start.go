@@ -320,7 +320,7 @@ func (s *Source) ExportSnapshot(ctx context.Context) (capture.Position, error) {
 	at := Position{LSN: lsn}
 	s.mu.Lock()
 	old := s.readers
-	s.snapConn, s.snapName, s.snapTime, s.exact, s.snapAt = rconn, res.SnapshotName, snapTime, true, at
+	s.snapConn, s.snapName, s.snapTime, s.exact, s.snapAt, s.exported = rconn, res.SnapshotName, snapTime, true, at, true
 	s.readers = newReaderPool(s, toolkit.ChunkReaders)
 	s.mu.Unlock()
 	if old != nil {

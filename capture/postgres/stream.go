@@ -35,9 +35,12 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	s.mu.Lock()
 	from := s.from
 	byName := s.tables.ByID()
+	exported := s.exported
 	s.mu.Unlock()
-	if err := s.EndSnapshot(ctx); err != nil {
-		s.base.Log.Warn("release exported snapshot", "error", err)
+	if !exported { // an ExportSnapshot's outlives the stream's start
+		if err := s.EndSnapshot(ctx); err != nil {
+			s.base.Log.Warn("release exported snapshot", "error", err)
+		}
 	}
 
 	conn, err := s.connectReplication(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -107,8 +108,14 @@ func TestPostgresTableAddedWhileRunning(t *testing.T) {
 	e.changeRows("a1", 2000)
 	e.catchUp(func() { e.changeRows("a3", 50000); e.changeRows("a2", 50000) })
 	t.Logf("floe verify:\n%s", e.mustVerify(3))
-	if !strings.Contains(e.tail(1<<20), `msg="table recovered" pipeline=pg_tadd table=public.a3`) {
+	log := e.tail(1 << 20)
+	if !strings.Contains(log, `msg="table recovered" pipeline=pg_tadd table=public.a3`) {
 		t.Fatalf("a3 was never recovered; log:\n%s", e.tail(40))
+	}
+	// The new table was read beside the stream (the others committing
+	// meanwhile), not before it.
+	if !regexp.MustCompile(`msg="snapshot planned" pipeline=pg_tadd table=public.a3 .*beside_stream=true`).MatchString(log) {
+		t.Fatalf("a3 was not snapshotted beside the stream; log:\n%s", e.tail(40))
 	}
 }
 

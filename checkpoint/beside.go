@@ -1,0 +1,338 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/transform"
+)
+
+// Snapshots beside the stream.
+//
+// A table that needs a snapshot while the others stream (a table reset
+// for a re-snapshot, online or for a change the stream cannot follow, or
+// a table created while Floe runs) is read beside the stream when the
+// source exports a snapshot of its own (capture.SnapshotExporter): the
+// other tables keep streaming and committing while its chunks are read.
+//
+// Before the stream starts, the snapshot is exported at a position F (the
+// tables' floor), every such table is planned, and a table to be reset is
+// emptied in one commit that records its plan, so that every commit of
+// the table from then on carries its snapshot's progress. The chunks are
+// then read on their own goroutines (under the exported snapshot, as of
+// F, written through the table's buffer, never straight to data files)
+// and applied by the coordinator between transactions of the stream.
+//
+// The stream skips the table's changes at or before F (the snapshot holds
+// them) and applies those after F as they come. In upsert mode a chunk
+// row must then not replace a newer image the stream already applied:
+// the coordinator keeps the keys of every change it applied to the table
+// after F (besideTable.changed) and drops a chunk row whose key is among
+// them; after a truncate of the table it drops every chunk row still to
+// come. In changelog mode every chunk row is kept: it is the row as of F
+// (_floe_pos F), ordered before every change after F.
+//
+// Once the last chunk is applied, a checkpoint commits it, the plans are
+// complete and the exported snapshot is released. A failed or stopped
+// attempt commits what was applied (a chunk is done exactly when the
+// commit that holds its rows records it); the next attempt, which has no
+// exported snapshot left, reads the remaining chunks before the stream
+// starts and converges by replay, as any resumed snapshot does. A change
+// of such a table's key columns while it is read ends the attempt
+// (ErrRestart) for the same path: chunk rows and the stream's changes are
+// matched by key, so their keys must be of one layout. Other layout
+// changes are followed as usual; the chunks keep the layout as of F.
+
+// errBesideLayout ends an attempt whose stream changed the key of a
+// table that is being snapshotted beside it.
+var errBesideLayout = errors.New("its key columns changed while it was snapshotted beside the stream; its snapshot resumes before the stream")
+
+// keyChanged reports whether layout b's key columns differ from a's in
+// name or type: keys of one table in the two would not compare equal.
+func keyChanged(a, b *schema.Table) bool {
+	if a == nil || b == nil || len(a.Key) != len(b.Key) {
+		return true
+	}
+	for i := range a.Key {
+		ca, cb := a.Columns[a.Key[i]], b.Columns[b.Key[i]]
+		if ca.Name != cb.Name || !ca.Type.Equals(cb.Type) {
+			return true
+		}
+	}
+	return false
+}
+
+// besideTable is the state of one table snapshotted beside the stream.
+type besideTable struct {
+	// changed holds the keys (schema.AppendKey in the table's source
+	// layout) of the changes applied to the table after its floor, in
+	// upsert mode: a chunk row with one of them is older than what the
+	// table holds.
+	changed map[string]struct{}
+	// truncated is set once a truncate after the floor was applied:
+	// every chunk row still to come is older than it.
+	truncated bool
+	left      int // chunks not applied yet
+}
+
+// besideRun is the reading of the chunks of the tables snapshotted beside
+// the stream.
+type besideRun struct {
+	tables  []*tableRun
+	results <-chan chunkRead
+	group   *errgroup.Group
+	cancel  context.CancelFunc
+	budget  *chunkBudget
+	stopped bool
+}
+
+// besideEligible reports whether the tables that need a snapshot can be
+// read beside the stream: some other table streams, the source exports
+// snapshots of its own, the stream does not start at an exported one, the
+// run goes on after the snapshot, and none of them resumes a plan (a
+// resumed plan's chunks are read at later positions, with no floor).
+func (c *Coordinator) besideEligible(info capture.StartInfo) bool {
+	if info.Exact || c.opts.SnapshotMode == SnapshotInitialOnly {
+		return false
+	}
+	if _, ok := c.opts.Source.(capture.SnapshotExporter); !ok {
+		return false
+	}
+	streaming := false
+	for _, t := range c.order {
+		switch {
+		case !t.needsSnapshot:
+			streaming = true
+		case t.plan != nil:
+			return false
+		}
+	}
+	return streaming
+}
+
+// prepareBeside exports the snapshot, plans every table that needs one
+// and empties those to be reset (see the top of this file). It runs
+// before the stream starts.
+func (c *Coordinator) prepareBeside(ctx context.Context, info capture.StartInfo) error {
+	snap, ok := c.opts.Source.(capture.Snapshotter)
+	if !ok {
+		return errors.New("this source cannot snapshot tables: set source.snapshot.mode: never")
+	}
+	if err := c.exportSnapshot(ctx, info); err != nil {
+		return err
+	}
+	c.opts.Metrics.SnapshotChunksPending.Set(0)
+	for _, t := range c.order {
+		if !t.needsSnapshot {
+			continue
+		}
+		if t.floor == nil {
+			return fmt.Errorf("snapshot of %s beside the stream: no exported position", t.id)
+		}
+		chunks, err := snap.PlanChunks(ctx, t.id, c.opts.SnapshotChunkRows)
+		if err != nil {
+			return fmt.Errorf("plan snapshot of %s: %w", t.id, err)
+		}
+		t.plan = &capture.SnapshotPlan{Chunks: chunks, Done: map[int]bool{}}
+		t.beside = &besideTable{changed: map[string]struct{}{}, left: len(chunks)}
+		c.log.Info("snapshot planned", "table", t.id.String(), "chunks", len(chunks), "remaining", len(chunks),
+			"beside_stream", true, "position", t.floor.String())
+		c.opts.Metrics.SnapshotChunksPending.Add(float64(len(chunks)))
+		if t.reset != nil {
+			// Emptied, with the plan, before the stream applies any
+			// change of it.
+			if err := c.resetTable(ctx, t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// startBeside starts reading the chunks of the tables planned by
+// prepareBeside, if any, SnapshotParallelism at a time, within the
+// snapshot's memory budget.
+func (c *Coordinator) startBeside(ctx context.Context) {
+	var tables []*tableRun
+	var jobs []chunkJob
+	for _, t := range c.order {
+		if t.beside == nil {
+			continue
+		}
+		tables = append(tables, t)
+		planned := &plannedTable{plan: t.plan, remaining: t.beside.left}
+		for k, ch := range t.plan.Remaining() {
+			jobs = append(jobs, chunkJob{table: t, chunk: ch, planned: planned, first: k == 0})
+		}
+	}
+	if len(tables) == 0 {
+		return
+	}
+	snap := c.opts.Source.(capture.Snapshotter) // prepareBeside checked
+	readCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	g, gctx := errgroup.WithContext(readCtx)
+	queued := make(chan chunkJob)
+	g.Go(func() error {
+		defer close(queued)
+		for _, j := range jobs {
+			select {
+			case queued <- j:
+			case <-gctx.Done():
+				return nil
+			}
+		}
+		return nil
+	})
+	budget := newChunkBudget(snapshotBytes(c.opts.MemoryBudget))
+	results := c.readStage(gctx, g, snap, queued, nil, budget, false)
+	c.beside = &besideRun{tables: tables, results: results, group: g, cancel: cancel, budget: budget}
+}
+
+// besideChunks is the channel the stream loop takes chunks from: nil
+// (never ready) when no snapshot runs beside the stream, or inside a
+// transaction, where a checkpoint cannot be cut.
+func (c *Coordinator) besideChunks(inTxn bool) <-chan chunkRead {
+	if c.beside == nil || inTxn {
+		return nil
+	}
+	return c.beside.results
+}
+
+// stopBeside stops the chunk readers and waits for them, releasing what
+// they read and nobody applied. It returns their error, if any, other
+// than being stopped. Safe to call more than once.
+func (c *Coordinator) stopBeside() error {
+	b := c.beside
+	if b == nil || b.stopped {
+		return nil
+	}
+	b.stopped = true
+	b.cancel()
+	for r := range b.results {
+		b.budget.free(r.held)
+		r.release()
+	}
+	err := b.group.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// takeBesideChunk handles what the chunk channel delivered: a chunk to
+// apply, or (ok false) the end of the reads, after which the snapshot is
+// finished once every chunk is applied.
+func (c *Coordinator) takeBesideChunk(ctx context.Context, r chunkRead, ok bool) error {
+	b := c.beside
+	if !ok {
+		b.stopped = true
+		if err := b.group.Wait(); err != nil {
+			return fmt.Errorf("snapshot beside the stream: %w", err)
+		}
+		return c.finishBeside(ctx)
+	}
+	err := c.applyBesideChunk(ctx, r)
+	b.budget.free(r.held)
+	return err
+}
+
+// applyBesideChunk applies one chunk read beside the stream to its
+// table's buffer, leaving out, in upsert mode, the rows the stream has
+// already superseded (see the top of this file).
+func (c *Coordinator) applyBesideChunk(ctx context.Context, r chunkRead) error {
+	if r.batch.Chunk == nil {
+		r.release()
+		return errors.New("snapshot batch without a chunk reference")
+	}
+	t := c.tables[r.batch.Chunk.Table]
+	if t == nil {
+		r.release()
+		return nil // dropped at the source while it was read, and retired
+	}
+	if t.beside == nil {
+		r.release()
+		return fmt.Errorf("snapshot batch for %s, which is not snapshotted beside the stream", r.batch.Chunk.Table)
+	}
+	if c.opts.Mode == transform.Upsert {
+		kept := r.batch.Changes[:0]
+		var key []byte
+		for _, ch := range r.batch.Changes {
+			if ch.After != nil && ch.Err == nil {
+				if t.beside.truncated {
+					continue
+				}
+				key = schema.AppendKey(key[:0], ch.Schema, ch.After)
+				if _, newer := t.beside.changed[string(key)]; newer {
+					continue
+				}
+			}
+			kept = append(kept, ch)
+		}
+		if dropped := len(r.batch.Changes) - len(kept); dropped > 0 {
+			c.log.Debug("snapshot rows superseded by the stream left out", "table", t.id.String(), "chunk", r.batch.Chunk.Index, "rows", dropped)
+		}
+		r.n = len(kept)
+		r.batch.Changes = kept
+	}
+	if err := c.applyChunk(ctx, r); err != nil {
+		return err
+	}
+	t.beside.left--
+	return nil
+}
+
+// noteBesideChange records the key of a change the stream applies to a
+// table snapshotted beside it (after the table's floor; see the top of
+// this file).
+func (t *tableRun) noteBesideChange(ch capture.Change, mode transform.Mode) {
+	if t.beside == nil || mode != transform.Upsert {
+		return
+	}
+	if ch.Op == capture.OpTruncate {
+		t.beside.truncated = true
+		return
+	}
+	for _, row := range []schema.Row{ch.Before, ch.After} {
+		if row != nil && ch.Schema != nil {
+			t.beside.changed[string(schema.AppendKey(nil, ch.Schema, row))] = struct{}{}
+		}
+	}
+}
+
+// finishBeside commits the last chunks read beside the stream, checks that
+// every plan is complete, keeps the plans whose chunk watermarks the
+// tables have not passed and releases the exported snapshot.
+func (c *Coordinator) finishBeside(ctx context.Context) error {
+	if err := c.flush(ctx); err != nil {
+		return err
+	}
+	for _, t := range c.beside.tables {
+		if c.tables[t.id] != t {
+			continue // dropped at the source while it was read, and retired
+		}
+		if t.plan != nil && !t.plan.Complete() {
+			return fmt.Errorf("snapshot of %s beside the stream ended with %d chunks unread", t.id, len(t.plan.Remaining()))
+		}
+		t.needsSnapshot, t.beside = false, nil
+		if t.plan != nil {
+			if err := c.openWindow(t, t.plan); err != nil {
+				return err
+			}
+		}
+		t.plan = nil
+		c.log.Info("snapshot complete", "table", t.id.String(), "beside_stream", true, "position", fmtPos(t.committed))
+	}
+	c.beside = nil
+	if snap, ok := c.opts.Source.(capture.Snapshotter); ok {
+		if err := snap.EndSnapshot(ctx); err != nil {
+			return fmt.Errorf("end snapshot: %w", err)
+		}
+	}
+	c.publishStatus()
+	return nil
+}
