@@ -224,21 +224,33 @@ func (c *Coordinator) stopBeside() error {
 	return err
 }
 
+// endBeside stops the chunk readers when the stream loop ends (see
+// stopBeside); their error, the loop's result being decided, is logged.
+func (c *Coordinator) endBeside() {
+	if err := c.stopBeside(); err != nil {
+		c.log.Warn("snapshot beside the stream", "err", err)
+	}
+}
+
 // takeBesideChunk handles what the chunk channel delivered: a chunk to
 // apply, or (ok false) the end of the reads, after which the snapshot is
-// finished once every chunk is applied.
-func (c *Coordinator) takeBesideChunk(ctx context.Context, r chunkRead, ok bool) error {
+// finished once every chunk is applied. It cuts a checkpoint when the
+// buffers are due by volume, or at the end; cut reports whether it did.
+func (c *Coordinator) takeBesideChunk(ctx context.Context, r chunkRead, ok bool) (cut bool, err error) {
 	b := c.beside
 	if !ok {
 		b.stopped = true
 		if err := b.group.Wait(); err != nil {
-			return fmt.Errorf("snapshot beside the stream: %w", err)
+			return false, fmt.Errorf("snapshot beside the stream: %w", err)
 		}
-		return c.finishBeside(ctx)
+		return true, c.finishBeside(ctx)
 	}
-	err := c.applyBesideChunk(ctx, r)
+	err = c.applyBesideChunk(ctx, r)
 	b.budget.free(r.held)
-	return err
+	if err != nil || !c.volumeDue() {
+		return false, err
+	}
+	return true, c.flush(ctx)
 }
 
 // applyBesideChunk applies one chunk read beside the stream to its

@@ -24,11 +24,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 	queue, streamDone, stopSource, cancel := c.startStream(ctx)
 	defer cancel()     // also when Stream ended by itself: the queue stops
 	c.startBeside(ctx) // beside.go
-	defer func() {
-		if err := c.stopBeside(); err != nil {
-			c.log.Warn("snapshot beside the stream", "err", err)
-		}
-	}()
+	defer c.endBeside()
 	// A checkpoint that has begun to commit finishes when ctx ends (the
 	// first signal: "stopping after the current checkpoint"); only the
 	// commit's own bounds end it. Cancelled mid-commit, it left some
@@ -51,15 +47,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			// Commit first, then stop the stream: its last standby status
-			// then reports this final acknowledgement.
-			if inTxn {
-				c.log.Warn("stopping inside a split transaction; its changes are replayed on restart")
-			} else if err := c.cut(context.WithoutCancel(ctx), false, true); err != nil {
-				return errors.Join(err, stopSource())
-			}
-			c.log.Info("stopped", "position", fmtPos(c.ackedPos))
-			return stopSource()
+			return c.stopStreaming(ctx, inTxn, stopSource)
 		case err := <-streamDone:
 			if err == nil {
 				err = errors.New("source stream ended unexpectedly")
@@ -67,13 +55,11 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			return fmt.Errorf("stream: %w", err)
 		case r, ok := <-c.besideChunks(inTxn):
 			// Between transactions, so that the cuts it leads to are too.
-			if err := c.takeBesideChunk(commitCtx, r, ok); err != nil { // beside.go
+			cut, err := c.takeBesideChunk(commitCtx, r, ok) // beside.go
+			if err != nil {
 				return errors.Join(err, stopSource())
 			}
-			if c.volumeDue() {
-				if err := c.flush(commitCtx); err != nil {
-					return errors.Join(err, stopSource())
-				}
+			if cut {
 				lastCut = time.Now()
 				timer.Reset(c.opts.Interval)
 			}
@@ -123,20 +109,44 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			if inTxn {
 				continue
 			}
-			if err := c.flush(commitCtx); err != nil {
-				return errors.Join(err, stopSource())
-			}
-			lastCut = time.Now()
-			// A pause requested while its table was not streaming yet
-			// takes effect at the first tick after it streams.
-			if err := c.takeControl(ctx, stopSource); err != nil {
+			if err := c.tick(ctx, commitCtx, stopSource); err != nil {
 				return err
 			}
-			if err := c.findNewTables(ctx); err != nil { // tables_online.go
-				return errors.Join(err, stopSource())
-			}
+			lastCut = time.Now()
 		}
 	}
+}
+
+// stopStreaming ends the stream loop on a signal: it commits first, then
+// stops the stream, whose last standby status then reports this final
+// acknowledgement. Inside a split transaction nothing is committed: its
+// changes are replayed on restart.
+func (c *Coordinator) stopStreaming(ctx context.Context, inTxn bool, stopSource func() error) error {
+	if inTxn {
+		c.log.Warn("stopping inside a split transaction; its changes are replayed on restart")
+	} else if err := c.cut(context.WithoutCancel(ctx), false, true); err != nil {
+		return errors.Join(err, stopSource())
+	}
+	c.log.Info("stopped", "position", fmtPos(c.ackedPos))
+	return stopSource()
+}
+
+// tick is what the checkpoint interval brings between transactions: a
+// cut, the Control's requests (a pause requested while its table was not
+// streaming yet takes effect at the first tick after it streams) and the
+// look for new tables (tables_online.go). Its errors have stopped the
+// source.
+func (c *Coordinator) tick(ctx, commitCtx context.Context, stopSource func() error) error {
+	if err := c.flush(commitCtx); err != nil {
+		return errors.Join(err, stopSource())
+	}
+	if err := c.takeControl(ctx, stopSource); err != nil {
+		return err
+	}
+	if err := c.findNewTables(ctx); err != nil {
+		return errors.Join(err, stopSource())
+	}
+	return nil
 }
 
 // endOfTxn decides, after b, the last batch of a transaction, whether to
