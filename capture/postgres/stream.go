@@ -149,7 +149,16 @@ type streamer struct {
 	watch      stallWatch
 	// endAt is when the server's WAL end was last given to Liveness.
 	endAt time.Time
+	// txnChanges is the number of changes of the last transaction
+	// emitted (at most changesHint): the capacity a transaction's changes
+	// start with, rather than growing one append at a time.
+	txnChanges int
 }
+
+// changesHint bounds streamer.txnChanges: a large transaction after a
+// small one grows its slice as before; a small one after a large one
+// reserves no more than this.
+const changesHint = 256
 
 // serverEnd gives Liveness the server's WAL end: at every keepalive, and
 // from data messages at most once a second (it costs a lock and an
@@ -370,6 +379,9 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 		if txn.skip || m.TransactionEndLSN <= st.last {
 			return nil
 		}
+		if len(txn.changes) > 0 {
+			st.txnChanges = min(len(txn.changes), changesHint)
+		}
 		st.last = m.TransactionEndLSN
 		return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: Position{LSN: m.TransactionEndLSN}, CommitTime: m.CommitTime.UTC(),
 			Barrier: len(txn.layouts) > 0, Layouts: txn.layouts})
@@ -466,6 +478,9 @@ func (st *streamer) change(ctx context.Context, rel uint32, op capture.Op, build
 		if err := st.emitPart(ctx, txn); err != nil {
 			return err
 		}
+	}
+	if txn.changes == nil {
+		txn.changes = make([]capture.Change, 0, st.txnChanges)
 	}
 	txn.changes = append(txn.changes, ch)
 	txn.bytes += ch.Size()
