@@ -117,8 +117,10 @@ type Buffer struct {
 	closed  bool
 	failed  error // a spill read failed where no error could be returned
 
-	row, before schema.Row // scratch rows in Layout
-	enc         []byte     // scratch encoding
+	row, before schema.Row                // scratch rows in Layout
+	meta        struct{ pos, micros any } // the last Meta.Pos and CommitMicros, boxed
+	enc         []byte                    // scratch encoding
+	kbuf        []byte                    // scratch key encoding
 
 	applied int64 // AppliedBytes
 }
@@ -220,12 +222,13 @@ func (b *Buffer) Apply(ch capture.Change, m Meta) error {
 	// The fill key is where the row lived before this change.
 	fillKey, fillRow, oldKey := key, row, ""
 	if hasBefore {
-		bk, err := b.keyOf(b.before)
+		bk, err := b.keyBytes(b.before)
 		if err != nil {
 			return err
 		}
-		if bk != key {
-			fillKey, fillRow, oldKey = bk, b.before, bk
+		if string(bk) != key { // no copy unless the key changed
+			oldKey = string(bk)
+			fillKey, fillRow = oldKey, b.before
 		}
 	}
 	var (
@@ -652,11 +655,27 @@ func (b *Buffer) errf(format string, args ...any) error {
 }
 
 func (b *Buffer) setMeta(row schema.Row, op capture.Op, m Meta) {
-	row[b.n] = op.String()
-	row[b.n+1] = m.CommitMicros
-	row[b.n+2] = m.Pos
+	// The changes of a batch share their position and commit time: their
+	// values are boxed once, not once a row.
+	if b.meta.pos == nil || m.Pos != b.meta.pos.(string) {
+		b.meta.pos = m.Pos
+	}
+	if b.meta.micros == nil || m.CommitMicros != b.meta.micros.(int64) {
+		b.meta.micros = m.CommitMicros
+	}
+	row[b.n] = opValues[op]
+	row[b.n+1] = b.meta.micros
+	row[b.n+2] = b.meta.pos
 	row[b.n+3] = m.Seq
 }
+
+// opValues holds every op's _floe_op value, boxed once.
+var opValues = func() (v [256]any) {
+	for i := range v {
+		v[i] = capture.Op(i).String()
+	}
+	return v
+}()
 
 func firstUnchanged(r schema.Row) int {
 	for i, v := range r {

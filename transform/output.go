@@ -533,12 +533,20 @@ func (b *Buffer) project(dst schema.Row, cm *colMap, img schema.Row) error {
 
 // keyOf returns the encoded key of r (a row in Layout).
 func (b *Buffer) keyOf(r schema.Row) (string, error) {
+	k, err := b.keyBytes(r)
+	return string(k), err
+}
+
+// keyBytes returns the encoded key of r (a row in Layout) in a scratch
+// slice, valid until the next call.
+func (b *Buffer) keyBytes(r schema.Row) ([]byte, error) {
 	for _, k := range b.layout.Key {
 		if schema.IsUnchanged(r[k]) {
-			return "", b.errf("key column %s has no value", b.layout.Columns[k].Name)
+			return nil, b.errf("key column %s has no value", b.layout.Columns[k].Name)
 		}
 	}
-	return string(schema.AppendKey(nil, b.layout, r)), nil
+	b.kbuf = schema.AppendKey(b.kbuf[:0], b.layout, r)
+	return b.kbuf, nil
 }
 
 // keyRow returns a new row holding the key values of r in key order.

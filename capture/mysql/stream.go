@@ -244,7 +244,16 @@ type streamer struct {
 	snapshotted map[capture.TableID]bool
 	serverAt    Position
 	checksum    bool // events end with a CRC32 (the format description says)
+	// txnChanges is the number of changes of the last transaction
+	// emitted (at most changesHint): the capacity a transaction's changes
+	// start with, rather than growing one append at a time.
+	txnChanges int
 }
+
+// changesHint bounds streamer.txnChanges: a large transaction after a
+// small one grows its slice as before; a small one after a large one
+// reserves no more than this.
+const changesHint = 256
 
 type txnState struct {
 	final   Position // GTID kinds: the position once this transaction commits
@@ -442,7 +451,11 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 // as key-only (BeforeKeyOnly), so that a delete, or an update that
 // corrects the row, still applies.
 func rowChanges(t *table, e *replication.RowsEvent, decode func(raw []any, keyOnly bool) (schema.Row, error)) ([]capture.Change, error) {
-	var out []capture.Change
+	n := len(e.Rows)
+	if e.Type() == replication.EnumRowsEventTypeUpdate {
+		n /= 2 // before and after images
+	}
+	out := make([]capture.Change, 0, n)
 	dead := func(op capture.Op, err error, raw []any) error {
 		var verr *schema.ValueError
 		if !errors.As(err, &verr) {
@@ -537,6 +550,9 @@ func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capt
 			return err
 		}
 	}
+	if txn.changes == nil {
+		txn.changes = make([]capture.Change, 0, st.txnChanges)
+	}
 	txn.changes = append(txn.changes, ch)
 	txn.bytes += ch.Size()
 	// A part that reached MaxBatchBytes goes at once: the stream does not
@@ -596,6 +612,9 @@ func (st *streamer) commit(ctx context.Context, h *replication.EventHeader) erro
 	ct := time.Unix(int64(h.Timestamp), 0).UTC()
 	if !txn.commit.IsZero() {
 		ct = txn.commit
+	}
+	if len(txn.changes) > 0 {
+		st.txnChanges = min(len(txn.changes), changesHint)
 	}
 	return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: pos, CommitTime: ct, Barrier: txn.barrier, Layouts: txn.layouts,
 		Dropped: txn.dropped, Added: txn.added})

@@ -152,7 +152,16 @@ type streamer struct {
 	watch      stallWatch
 	// endAt is when the server's WAL end was last given to Liveness.
 	endAt time.Time
+	// txnChanges is the number of changes of the last transaction
+	// emitted (at most changesHint): the capacity a transaction's changes
+	// start with, rather than growing one append at a time.
+	txnChanges int
 }
+
+// changesHint bounds streamer.txnChanges: a large transaction after a
+// small one grows its slice as before; a small one after a large one
+// reserves no more than this.
+const changesHint = 256
 
 // serverEnd gives Liveness the server's WAL end: at every keepalive, and
 // from data messages at most once a second (it costs a lock and an
@@ -177,27 +186,50 @@ type txnState struct {
 	layouts map[capture.TableID]*schema.Table
 }
 
+// run reads the replication stream until ctx is done or it fails.
+//
+// The wait for the server is bounded by a read deadline on the
+// connection, moved only when it has passed (or the next status update
+// is due before it), and ctx's end moves it to now: a context with a
+// deadline for every message would cost a timer and a cancellation
+// watch per message. A read that times out, even in the middle of a
+// message, resumes where it stopped.
 func (st *streamer) run(ctx context.Context) error {
 	st.nextStatus = time.Now().Add(st.s.cfg.StatusInterval)
+	nc := st.conn.Conn()
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetReadDeadline(time.Now()) })
+	defer func() {
+		stop()
+		_ = nc.SetReadDeadline(time.Time{})
+	}()
+	var wake time.Time // the read deadline set on nc
 	for {
 		// A new acknowledgement is reported within ackReportDelay, not
 		// only every StatusInterval: the slot then releases WAL sooner and
 		// a restart replays less.
+		now := time.Now()
 		fresh := st.s.acked.Load() > st.sentLSN
-		if !time.Now().Before(st.nextStatus) || (fresh && time.Since(st.sentAt) >= ackReportDelay) {
+		if !now.Before(st.nextStatus) || (fresh && now.Sub(st.sentAt) >= ackReportDelay) {
 			if err := st.sendStatus(); err != nil {
 				return err
 			}
 		}
 		// Wake at least every ackReportDelay: an ack that arrives while
 		// this loop waits for the server is then reported promptly.
-		deadline := st.nextStatus
-		if soon := time.Now().Add(ackReportDelay); soon.Before(deadline) {
-			deadline = soon
+		if !now.Before(wake) || st.nextStatus.Before(wake) {
+			wake = st.nextStatus
+			if soon := now.Add(ackReportDelay); soon.Before(wake) {
+				wake = soon
+			}
+			if err := nc.SetReadDeadline(wake); err != nil {
+				return fmt.Errorf("set replication read deadline: %w", err)
+			}
+			// ctx may have ended before the deadline was set.
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
-		rctx, cancel := context.WithDeadline(ctx, deadline)
-		msg, err := st.conn.ReceiveMessage(rctx)
-		cancel()
+		msg, err := st.conn.ReceiveMessage(context.Background())
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -350,6 +382,9 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 		if txn.skip || m.TransactionEndLSN <= st.last {
 			return nil
 		}
+		if len(txn.changes) > 0 {
+			st.txnChanges = min(len(txn.changes), changesHint)
+		}
 		st.last = m.TransactionEndLSN
 		return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: Position{LSN: m.TransactionEndLSN}, CommitTime: m.CommitTime.UTC(),
 			Barrier: len(txn.layouts) > 0, Layouts: txn.layouts})
@@ -446,6 +481,9 @@ func (st *streamer) change(ctx context.Context, rel uint32, op capture.Op, build
 		if err := st.emitPart(ctx, txn); err != nil {
 			return err
 		}
+	}
+	if txn.changes == nil {
+		txn.changes = make([]capture.Change, 0, st.txnChanges)
 	}
 	txn.changes = append(txn.changes, ch)
 	txn.bytes += ch.Size()
