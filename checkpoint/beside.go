@@ -69,15 +69,24 @@ func keyChanged(a, b *schema.Table) bool {
 
 // besideTable is the state of one table snapshotted beside the stream.
 type besideTable struct {
-	// changed holds the keys (schema.AppendKey in the table's source
-	// layout) of the changes applied to the table after its floor, in
-	// upsert mode: a chunk row with one of them is older than what the
-	// table holds.
-	changed map[string]struct{}
-	// truncated is set once a truncate after the floor was applied:
-	// every chunk row still to come is older than it.
-	truncated bool
-	left      int // chunks not applied yet
+	// changed maps the keys (schema.AppendKey in the table's source
+	// layout) of the changes the stream applied to the table to the
+	// position of the last one: a chunk row of such a key read at a
+	// watermark before it is older than what the table holds.
+	changed map[string]capture.Position
+	// truncatedAt is the position of the last truncate of the table the
+	// stream applied: a chunk read at a watermark before it is older.
+	truncatedAt capture.Position
+	left        int // chunks not applied yet
+}
+
+// besideSkip holds, for the keys of chunk rows applied beside the stream
+// at a watermark the stream has not passed yet, that watermark: the
+// stream's changes of such a key up to it are in the row already. It
+// outlives the snapshot until the stream passes until.
+type besideSkip struct {
+	keys  map[string]capture.Position
+	until capture.Position // the latest watermark in keys
 }
 
 // besideRun is the reading of the chunks of the tables snapshotted beside
@@ -92,23 +101,25 @@ type besideRun struct {
 }
 
 // besideEligible reports whether the tables that need a snapshot can be
-// read beside the stream: some other table streams, the source exports
-// snapshots of its own, the stream does not start at an exported one, the
-// run goes on after the snapshot, and none of them resumes a plan (a
-// resumed plan's chunks are read at later positions, with no floor).
+// read beside the stream: some other table streams, the stream does not
+// start at an exported snapshot, the run goes on after the snapshot, none
+// of them resumes a plan (a resumed plan's chunks are read at later
+// positions), and the source exports snapshots of its own or reads each
+// of their chunks at a watermark.
 func (c *Coordinator) besideEligible(info capture.StartInfo) bool {
 	if info.Exact || c.opts.SnapshotMode == SnapshotInitialOnly {
 		return false
 	}
-	if _, ok := c.opts.Source.(capture.SnapshotExporter); !ok {
-		return false
-	}
+	_, exports := c.opts.Source.(capture.SnapshotExporter)
+	wm, _ := c.opts.Source.(capture.Watermarker)
 	streaming := false
 	for _, t := range c.order {
 		switch {
 		case !t.needsSnapshot:
 			streaming = true
 		case t.plan != nil:
+			return false
+		case !exports && (wm == nil || !wm.Watermarked(t.id)):
 			return false
 		}
 	}
@@ -123,15 +134,16 @@ func (c *Coordinator) prepareBeside(ctx context.Context, info capture.StartInfo)
 	if !ok {
 		return errors.New("this source cannot snapshot tables: set source.snapshot.mode: never")
 	}
-	if err := c.exportSnapshot(ctx, info); err != nil {
+	if err := c.exportSnapshot(ctx, info); err != nil { // none without a SnapshotExporter
 		return err
 	}
+	_, exports := c.opts.Source.(capture.SnapshotExporter)
 	c.opts.Metrics.SnapshotChunksPending.Set(0)
 	for _, t := range c.order {
 		if !t.needsSnapshot {
 			continue
 		}
-		if t.floor == nil {
+		if exports && t.floor == nil {
 			return fmt.Errorf("snapshot of %s beside the stream: no exported position", t.id)
 		}
 		chunks, err := snap.PlanChunks(ctx, t.id, c.opts.SnapshotChunkRows)
@@ -139,9 +151,9 @@ func (c *Coordinator) prepareBeside(ctx context.Context, info capture.StartInfo)
 			return fmt.Errorf("plan snapshot of %s: %w", t.id, err)
 		}
 		t.plan = &capture.SnapshotPlan{Chunks: chunks, Done: map[int]bool{}}
-		t.beside = &besideTable{changed: map[string]struct{}{}, left: len(chunks)}
+		t.beside = &besideTable{changed: map[string]capture.Position{}, left: len(chunks)}
 		c.log.Info("snapshot planned", "table", t.id.String(), "chunks", len(chunks), "remaining", len(chunks),
-			"beside_stream", true, "position", t.floor.String())
+			"beside_stream", true, "position", fmtPos(t.floor))
 		c.opts.Metrics.SnapshotChunksPending.Add(float64(len(chunks)))
 		if t.reset != nil {
 			// Emptied, with the plan, before the stream applies any
@@ -271,26 +283,9 @@ func (c *Coordinator) applyBesideChunk(ctx context.Context, r chunkRead) error {
 		return fmt.Errorf("snapshot batch for %s, which is not snapshotted beside the stream", r.batch.Chunk.Table)
 	}
 	if c.opts.Mode == transform.Upsert {
-		kept := r.batch.Changes[:0]
-		var key []byte
-		for _, ch := range r.batch.Changes {
-			if ch.After != nil && ch.Err == nil {
-				if t.beside.truncated {
-					continue
-				}
-				key = schema.AppendKey(key[:0], ch.Schema, ch.After)
-				if _, newer := t.beside.changed[string(key)]; newer {
-					continue
-				}
-			}
-			kept = append(kept, ch)
-		}
-		if dropped := len(r.batch.Changes) - len(kept); dropped > 0 {
-			c.log.Debug("snapshot rows superseded by the stream left out", "table", t.id.String(), "chunk", r.batch.Chunk.Index, "rows", dropped)
-		}
-		r.n = len(kept)
-		r.batch.Changes = kept
+		c.dropSuperseded(t, &r)
 	}
+	c.noteChunkKeys(t, r.batch)
 	if err := c.applyChunk(ctx, r); err != nil {
 		return err
 	}
@@ -298,20 +293,87 @@ func (c *Coordinator) applyBesideChunk(ctx context.Context, r chunkRead) error {
 	return nil
 }
 
-// noteBesideChange records the key of a change the stream applies to a
-// table snapshotted beside it (after the table's floor; see the top of
-// this file).
-func (t *tableRun) noteBesideChange(ch capture.Change, mode transform.Mode) {
+// dropSuperseded leaves out of a chunk read at watermark W (its batch's
+// Position) the rows the stream already superseded: those of a key it
+// changed after W, and all of them after a truncate past W.
+func (c *Coordinator) dropSuperseded(t *tableRun, r *chunkRead) {
+	w := r.batch.Position
+	truncated := t.beside.truncatedAt != nil && t.beside.truncatedAt.Compare(w) > 0
+	kept := r.batch.Changes[:0]
+	var key []byte
+	for _, ch := range r.batch.Changes {
+		if ch.After != nil && ch.Err == nil {
+			if truncated {
+				continue
+			}
+			key = schema.AppendKey(key[:0], ch.Schema, ch.After)
+			if at, ok := t.beside.changed[string(key)]; ok && at.Compare(w) > 0 {
+				continue
+			}
+		}
+		kept = append(kept, ch)
+	}
+	if dropped := len(r.batch.Changes) - len(kept); dropped > 0 {
+		c.log.Debug("snapshot rows superseded by the stream left out", "table", t.id.String(), "chunk", r.batch.Chunk.Index, "rows", dropped)
+	}
+	r.n = len(kept)
+	r.batch.Changes = kept
+}
+
+// noteChunkKeys records the keys of a chunk's rows when the chunk was read
+// at a watermark the stream has not passed (besideSkip): the stream's
+// changes of them up to it are in the rows.
+func (c *Coordinator) noteChunkKeys(t *tableRun, b capture.Batch) {
+	w := b.Position
+	if w == nil || (c.lastPos != nil && w.Compare(c.lastPos) <= 0) || (t.floor != nil && w.Compare(t.floor) <= 0) {
+		return // the stream is past it, or the floor skips up to it anyway
+	}
+	if t.skip == nil {
+		t.skip = &besideSkip{keys: map[string]capture.Position{}}
+	}
+	for _, ch := range b.Changes {
+		if ch.After != nil && ch.Err == nil {
+			t.skip.keys[string(schema.AppendKey(nil, ch.Schema, ch.After))] = w
+		}
+	}
+	t.skip.until = laterOf(t.skip.until, w)
+}
+
+// besideSkips reports whether the change at pos is already in a chunk row
+// applied beside the stream (see besideSkip), and forgets the keys once
+// the stream has passed every watermark.
+func (t *tableRun) besideSkips(ch capture.Change, pos capture.Position) bool {
+	if t.skip == nil {
+		return false
+	}
+	if pos.Compare(t.skip.until) > 0 {
+		t.skip = nil
+		return false
+	}
+	for _, row := range []schema.Row{ch.Before, ch.After} {
+		if row == nil || ch.Schema == nil {
+			continue
+		}
+		if w, ok := t.skip.keys[string(schema.AppendKey(nil, ch.Schema, row))]; ok && pos.Compare(w) <= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// noteBesideChange records the key and position of a change the stream
+// applies to a table snapshotted beside it (see the top of this file).
+func (t *tableRun) noteBesideChange(ch capture.Change, pos capture.Position, mode transform.Mode) {
 	if t.beside == nil || mode != transform.Upsert {
 		return
 	}
 	if ch.Op == capture.OpTruncate {
-		t.beside.truncated = true
+		t.beside.truncatedAt = pos
 		return
 	}
 	for _, row := range []schema.Row{ch.Before, ch.After} {
 		if row != nil && ch.Schema != nil {
-			t.beside.changed[string(schema.AppendKey(nil, ch.Schema, row))] = struct{}{}
+			t.beside.changed[string(schema.AppendKey(nil, ch.Schema, row))] = pos
 		}
 	}
 }

@@ -245,6 +245,10 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 			skipped++
 			continue
 		}
+		if t.besideSkips(ch, b.Position) { // beside.go: in a chunk row read at a later watermark
+			skipped++
+			continue
+		}
 		if t.paused {
 			// It stays at the source: nothing past the table's position
 			// is acknowledged, and a resume replays it.
@@ -271,7 +275,7 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 		}
 		meta.Seq = seqBase + int64(i)
 		meta.Converging = t.convergeUntil != nil && b.Position.Compare(t.convergeUntil) <= 0
-		t.noteBesideChange(ch, c.opts.Mode) // beside.go; in the source's layout
+		t.noteBesideChange(ch, b.Position, c.opts.Mode) // beside.go; in the source's layout
 		ch.Schema = t.fit(ch.Schema)
 		if err := buf.Apply(ch, meta); err != nil {
 			if c.unplaceable(t, &ch, err) { // deadletters.go
