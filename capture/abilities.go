@@ -102,7 +102,8 @@ type Watermarker interface {
 	SetWatermarks(ctx context.Context, plans map[TableID]*SnapshotPlan) error
 	// Watermarked reports whether ReadChunk reads the table's chunks at
 	// watermarks of their own (after Start; false for a table it does
-	// not know).
+	// not know). Such chunks may also be read while Stream runs, until
+	// EndSnapshot: Stream does not end the snapshot.
 	Watermarked(table TableID) bool
 }
 

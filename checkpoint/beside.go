@@ -295,29 +295,42 @@ func (c *Coordinator) applyBesideChunk(ctx context.Context, r chunkRead) error {
 
 // dropSuperseded leaves out of a chunk read at watermark W (its batch's
 // Position) the rows the stream already superseded: those of a key it
-// changed after W, and all of them after a truncate past W.
+// changed after W, and all of them after a truncate past W. A row of a
+// key the stream changed at or before W (a watermarking source's chunk
+// read after the change) is newer than the image the stream wrote, which
+// may be committed already; a snapshot row carries no equality delete,
+// so the row is preceded by a delete of its key, which replaces that
+// image (the reset emptied everything older).
 func (c *Coordinator) dropSuperseded(t *tableRun, r *chunkRead) {
 	w := r.batch.Position
 	truncated := t.beside.truncatedAt != nil && t.beside.truncatedAt.Compare(w) > 0
-	kept := r.batch.Changes[:0]
+	out := make([]capture.Change, 0, len(r.batch.Changes))
+	rows, dropped := 0, 0
 	var key []byte
 	for _, ch := range r.batch.Changes {
 		if ch.After != nil && ch.Err == nil {
 			if truncated {
+				dropped++
 				continue
 			}
 			key = schema.AppendKey(key[:0], ch.Schema, ch.After)
-			if at, ok := t.beside.changed[string(key)]; ok && at.Compare(w) > 0 {
+			at, changed := t.beside.changed[string(key)]
+			if changed && at.Compare(w) > 0 {
+				dropped++
 				continue
 			}
+			if changed {
+				out = append(out, capture.Change{Table: ch.Table, Op: capture.OpDelete, Schema: ch.Schema, Before: ch.After})
+			}
 		}
-		kept = append(kept, ch)
+		rows++
+		out = append(out, ch)
 	}
-	if dropped := len(r.batch.Changes) - len(kept); dropped > 0 {
+	if dropped > 0 {
 		c.log.Debug("snapshot rows superseded by the stream left out", "table", t.id.String(), "chunk", r.batch.Chunk.Index, "rows", dropped)
 	}
-	r.n = len(kept)
-	r.batch.Changes = kept
+	r.n = rows
+	r.batch.Changes = out
 }
 
 // noteChunkKeys records the keys of a chunk's rows when the chunk was read

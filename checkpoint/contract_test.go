@@ -266,6 +266,11 @@ func (l *lake) sinkRows(name string) (map[int64]string, error) {
 			}
 			seen[k] = true
 		}
+		if l.mode == transform.Upsert {
+			if _, dup := out[r.id]; dup {
+				return nil, fmt.Errorf("table %s holds key %d twice", name, r.id)
+			}
+		}
 		switch r.op {
 		case "d":
 			delete(out, r.id)

@@ -120,7 +120,9 @@ const (
 
 // Source is the MySQL/MariaDB capture.Source, capture.Snapshotter and
 // capture.RowReader. Lifecycle: Discover -> Start ->
-// PlanChunks/ReadChunk/EndSnapshot -> Stream -> Close.
+// PlanChunks/ReadChunk/EndSnapshot -> Stream -> Close; on MariaDB,
+// chunks read at watermarks may also be read while Stream runs, until
+// EndSnapshot (capture.Watermarker).
 type Source struct {
 	cfg  Config
 	base toolkit.Base // log, table patterns, read bound, type choices

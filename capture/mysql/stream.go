@@ -31,7 +31,8 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	marks := s.marks
 	snapshotted, serverAt := s.snapshotted, s.serverAt
 	s.mu.Unlock()
-	_ = s.EndSnapshot(ctx)
+	// The snapshot stays open: chunks read at watermarks may be read
+	// while the stream runs, until EndSnapshot (capture.Watermarker).
 
 	syncer := s.binlogSyncer(flavor)
 	stalled := false
