@@ -19,8 +19,9 @@ type Chunk struct {
 }
 
 // SnapshotPlanVersion is the version of the SnapshotPlan encoding. Version
-// 2 added Watermarks; version 1 plans (none) are still read.
-const SnapshotPlanVersion = 2
+// 2 added Watermarks, version 3 Streamed (a plan without it is still
+// written as version 2); version 1 and 2 plans are still read.
+const SnapshotPlanVersion = 3
 
 // SnapshotPlan is the durable progress of one table's initial snapshot:
 // its chunks and which of them are committed. It is persisted in the
@@ -35,6 +36,11 @@ type SnapshotPlan struct {
 	// Watermarker) to that position's encoding (Position.String). Chunks
 	// read at StartInfo.From have none.
 	Watermarks map[int]string
+	// Streamed is set when the table takes changes from the stream while
+	// the plan is incomplete (a snapshot beside the stream): its Iceberg
+	// table may then hold rows of keys in chunks not read yet, which the
+	// rows read for those chunks must replace, not join.
+	Streamed bool
 }
 
 type snapshotPlanJSON struct {
@@ -44,6 +50,7 @@ type snapshotPlanJSON struct {
 	// Watermarks maps each watermark to its chunks' indexes as ranges
 	// ("0-17,19"): chunks read without writes in between share one.
 	Watermarks map[string]string `json:"w,omitempty"`
+	Streamed   bool              `json:"s,omitempty"` // version 3
 }
 
 // Remaining returns the chunks not yet done, in index order.
@@ -79,7 +86,7 @@ func (p *SnapshotPlan) MarkDone(i int, watermark string) {
 // Clone returns a deep copy of the done set and the watermarks sharing the
 // (immutable) chunks.
 func (p *SnapshotPlan) Clone() *SnapshotPlan {
-	return &SnapshotPlan{Chunks: p.Chunks, Done: maps.Clone(p.Done), Watermarks: maps.Clone(p.Watermarks)}
+	return &SnapshotPlan{Chunks: p.Chunks, Done: maps.Clone(p.Done), Watermarks: maps.Clone(p.Watermarks), Streamed: p.Streamed}
 }
 
 // Chunk returns the chunk with index i (false when the plan has none).
@@ -98,7 +105,10 @@ func (p *SnapshotPlan) Chunk(i int) (Chunk, bool) {
 // Encode renders the plan as versioned JSON; done chunks are written as
 // compact ranges ("0-17,19").
 func (p *SnapshotPlan) Encode() string {
-	j := snapshotPlanJSON{Version: SnapshotPlanVersion, Chunks: p.Chunks, Done: encodeRanges(p.Done)}
+	j := snapshotPlanJSON{Version: 2, Chunks: p.Chunks, Done: encodeRanges(p.Done), Streamed: p.Streamed}
+	if p.Streamed {
+		j.Version = SnapshotPlanVersion
+	}
 	if len(p.Watermarks) > 0 {
 		byMark := map[string]map[int]bool{}
 		for i, w := range p.Watermarks {
@@ -125,14 +135,14 @@ func DecodeSnapshotPlan(s string) (*SnapshotPlan, error) {
 	if err := json.Unmarshal([]byte(s), &j); err != nil {
 		return nil, fmt.Errorf("decode snapshot plan: %w", err)
 	}
-	if j.Version < 1 || j.Version > SnapshotPlanVersion || (j.Version == 1 && j.Watermarks != nil) {
+	if j.Version < 1 || j.Version > SnapshotPlanVersion || (j.Version == 1 && j.Watermarks != nil) || (j.Version < 3 && j.Streamed) {
 		return nil, fmt.Errorf("decode snapshot plan: unsupported version %d (this build reads 1 to %d)", j.Version, SnapshotPlanVersion)
 	}
 	done, err := decodeRanges(j.Done, len(j.Chunks))
 	if err != nil {
 		return nil, fmt.Errorf("decode snapshot plan: %w", err)
 	}
-	p := &SnapshotPlan{Chunks: j.Chunks, Done: done}
+	p := &SnapshotPlan{Chunks: j.Chunks, Done: done, Streamed: j.Streamed}
 	for w, ranges := range j.Watermarks {
 		set, err := decodeRanges(ranges, len(j.Chunks))
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -76,7 +77,7 @@ func TestSnapshotPlanV1StillRead(t *testing.T) {
 func TestDecodeSnapshotPlanErrors(t *testing.T) {
 	for _, s := range []string{
 		`not json`,
-		`{"v":3,"chunks":[],"done":""}`,
+		`{"v":4,"chunks":[],"done":""}`,
 		`{"v":1,"chunks":[{"i":0}],"done":"0","w":{"p":"0"}}`,
 		`{"v":2,"chunks":[{"i":0},{"i":1}],"done":"0","w":{"p":"1"}}`,
 		`{"v":2,"chunks":[{"i":0}],"done":"0","w":{"p":"0","q":"0"}}`,
@@ -119,5 +120,38 @@ func TestChunksFromBounds(t *testing.T) {
 	}
 	if one := ChunksFromBounds(nil); len(one) != 1 || one[0].Lower != nil || one[0].Upper != nil {
 		t.Errorf("no bounds = %+v, want one unbounded chunk", one)
+	}
+}
+
+// TestSnapshotPlanStreamedGolden pins version 3 (a plan of a snapshot
+// beside the stream): Streamed round-trips, a plan without it is still
+// written as version 2, and a version 2 plan claiming it is refused.
+func TestSnapshotPlanStreamedGolden(t *testing.T) {
+	p := &SnapshotPlan{Chunks: []Chunk{{Index: 0, Upper: []string{"5"}}, {Index: 1, Lower: []string{"5"}}},
+		Done: map[int]bool{0: true}, Watermarks: map[int]string{0: "src.v1:9"}, Streamed: true}
+	got := p.Encode()
+	golden := filepath.Join("testdata", "snapshot_plan_v3.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Fatalf("encoding changed:\n got %s\nwant %s\n(a persisted format: bump SnapshotPlanVersion and keep reading v1 to v3)", got, want)
+	}
+	back, err := DecodeSnapshotPlan(got)
+	if err != nil || !back.Streamed || !back.Clone().Streamed {
+		t.Fatalf("Streamed after round trip and Clone: %v, %v", back, err)
+	}
+	p.Streamed = false
+	if enc := p.Encode(); !strings.HasPrefix(enc, `{"v":2,`) {
+		t.Fatalf("a plan without Streamed encodes as %s, want version 2", enc)
+	}
+	if _, err := DecodeSnapshotPlan(strings.Replace(got, `"v":3`, `"v":2`, 1)); err == nil {
+		t.Fatal("a version 2 plan with Streamed was accepted")
 	}
 }

@@ -150,7 +150,7 @@ func (c *Coordinator) prepareBeside(ctx context.Context, info capture.StartInfo)
 		if err != nil {
 			return fmt.Errorf("plan snapshot of %s: %w", t.id, err)
 		}
-		t.plan = &capture.SnapshotPlan{Chunks: chunks, Done: map[int]bool{}}
+		t.plan = &capture.SnapshotPlan{Chunks: chunks, Done: map[int]bool{}, Streamed: true}
 		t.beside = &besideTable{changed: map[string]capture.Position{}, left: len(chunks)}
 		c.log.Info("snapshot planned", "table", t.id.String(), "chunks", len(chunks), "remaining", len(chunks),
 			"beside_stream", true, "position", fmtPos(t.floor))
@@ -331,6 +331,23 @@ func (c *Coordinator) dropSuperseded(t *tableRun, r *chunkRead) {
 	}
 	r.n = rows
 	r.batch.Changes = out
+}
+
+// replaceStreamed makes every row of a chunk of a plan the stream took
+// changes beside (capture.SnapshotPlan.Streamed), read before the stream
+// in a later attempt, replace what the table holds for its key: the
+// stream may have committed an image of it while the plan was
+// incomplete, and a snapshot row carries no equality delete, so each row
+// is preceded by a delete of its key.
+func replaceStreamed(b *capture.Batch) {
+	out := make([]capture.Change, 0, 2*len(b.Changes))
+	for _, ch := range b.Changes {
+		if ch.After != nil && ch.Err == nil {
+			out = append(out, capture.Change{Table: ch.Table, Op: capture.OpDelete, Schema: ch.Schema, Before: ch.After})
+		}
+		out = append(out, ch)
+	}
+	b.Changes = out
 }
 
 // noteChunkKeys records the keys of a chunk's rows when the chunk was read

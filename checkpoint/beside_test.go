@@ -148,12 +148,36 @@ func besideStream(t *testing.T, mode transform.Mode, wrap func(*memsource.Source
 }
 
 // TestContractSnapshotBesideStreamStopped: a run stopped while a table is
-// read beside the stream commits the chunks it applied; the next run,
-// without the exported snapshot, reads the rest before the stream (and
-// converges by replay), and the table ends equal to the source with
-// every change made before, during and after the stop.
+// read beside the stream commits the chunks it applied and the stream's
+// changes of the table, also of keys in chunks not read yet; the next
+// run, without the exported snapshot, reads the rest before the stream
+// (and converges by replay), its rows replacing what the stream wrote
+// (capture.SnapshotPlan.Streamed), and the table ends equal to the source
+// with every change made before, during and after the stop, no key held
+// twice. The same with chunks read at watermarks.
 func TestContractSnapshotBesideStreamStopped(t *testing.T) {
-	t.Parallel()
+	gate := func(ctx context.Context, id capture.TableID, ch capture.Chunk) error {
+		if id.Name == "b" && ch.Index >= 2 {
+			<-ctx.Done() // the read is cancelled, as a server's would be
+			return ctx.Err()
+		}
+		return nil
+	}
+	t.Run("exported", func(t *testing.T) {
+		t.Parallel()
+		besideStopped(t, func(s *memsource.Source) capture.Source {
+			return gatedSource{Exporting: memsource.WithExport(s), gate: gate}
+		}, func(s *memsource.Source) capture.Source { return memsource.WithExport(s) })
+	})
+	t.Run("watermarks", func(t *testing.T) {
+		t.Parallel()
+		besideStopped(t, func(s *memsource.Source) capture.Source {
+			return gatedWatermarks{Watermarking: memsource.WithWatermarks(s), gate: gate}
+		}, func(s *memsource.Source) capture.Source { return memsource.WithWatermarks(s) })
+	})
+}
+
+func besideStopped(t *testing.T, gated, plain func(*memsource.Source) capture.Source) {
 	l := newLake(t, transform.Upsert, "a", "b")
 	ids := make([]int, 100)
 	for i := range ids {
@@ -174,17 +198,13 @@ func TestContractSnapshotBesideStreamStopped(t *testing.T) {
 	}})
 	require.ErrorIs(t, err, ErrRestart)
 
-	// Chunks after the first two wait until the run is stopped (their
-	// reads are cancelled, as a server's would be).
-	src := l.source(memsource.Config{})
-	gated := gatedSource{Exporting: memsource.WithExport(src), gate: func(ctx context.Context, id capture.TableID, ch capture.Chunk) error {
-		if id.Name == "b" && ch.Index >= 2 {
-			<-ctx.Done()
-			return ctx.Err()
+	// Chunks after the first two wait until the run is stopped; it stops
+	// once b has committed changes of keys in them (99, 98, 101).
+	var changedAt memsource.Pos
+	err = l.run(gated(l.source(memsource.Config{})), runOpts{wantStream: true, status: board, control: ctl, until: func() bool {
+		if changedAt != 0 {
+			return l.committed("b") >= changedAt
 		}
-		return nil
-	}}
-	err = l.run(gated, runOpts{wantStream: true, status: board, control: ctl, until: func() bool {
 		if !l.snapshotting("b") {
 			return false
 		}
@@ -195,16 +215,17 @@ func TestContractSnapshotBesideStreamStopped(t *testing.T) {
 		if len(plan.Done) < 2 {
 			return false
 		}
-		l.exec("UPDATE b SET v = 'b1' WHERE id = 1", "UPDATE b SET v = 'b1' WHERE id = 99", "DELETE FROM b WHERE id = 98")
-		return true
+		changedAt = l.exec("UPDATE b SET v = 'b1' WHERE id = 1", "UPDATE b SET v = 'b1' WHERE id = 99", "DELETE FROM b WHERE id = 98",
+			"INSERT INTO b VALUES (101, 'b1')")
+		return false
 	}})
 	require.NoError(t, err)
 	require.True(t, l.snapshotting("b"), "stopped with chunks left")
 
 	l.exec("UPDATE b SET v = 'b2' WHERE id = 99", "INSERT INTO b VALUES (102, 'b2')")
 	end := l.db.Sync()
-	src = l.source(memsource.Config{})
-	require.NoError(t, l.run(memsource.WithExport(src), runOpts{wantStream: true, status: board, control: ctl, until: func() bool {
+	src := l.source(memsource.Config{})
+	require.NoError(t, l.run(plain(src), runOpts{wantStream: true, status: board, control: ctl, until: func() bool {
 		return acked(src, end)() && !l.snapshotting("b")
 	}}))
 	l.check("a")
@@ -223,4 +244,17 @@ func (g gatedSource) ReadChunk(ctx context.Context, id capture.TableID, ch captu
 		return capture.Batch{}, err
 	}
 	return g.Exporting.ReadChunk(ctx, id, ch)
+}
+
+// gatedWatermarks is gatedSource for a watermarking memsource.
+type gatedWatermarks struct {
+	memsource.Watermarking
+	gate func(ctx context.Context, id capture.TableID, ch capture.Chunk) error
+}
+
+func (g gatedWatermarks) ReadChunk(ctx context.Context, id capture.TableID, ch capture.Chunk) (capture.Batch, error) {
+	if err := g.gate(ctx, id, ch); err != nil {
+		return capture.Batch{}, err
+	}
+	return g.Watermarking.ReadChunk(ctx, id, ch)
 }

@@ -100,8 +100,12 @@ type chunkEncoders struct {
 }
 
 // get returns the encoder of t, or nil when t's chunks go through the
-// Buffer.
-func (es *chunkEncoders) get(t *tableRun) (*chunkEncoder, error) {
+// Buffer: always for a plan the stream took changes beside (its rows must
+// replace the stream's, see replaceStreamed).
+func (es *chunkEncoders) get(t *tableRun, plan *capture.SnapshotPlan) (*chunkEncoder, error) {
+	if plan != nil && plan.Streamed {
+		return nil, nil
+	}
 	if e, ok := es.m[t]; ok {
 		return e, nil
 	}

@@ -236,7 +236,7 @@ func TestChunkEncoderRoutes(t *testing.T) {
 	tr := &tableRun{id: capture.TableID{Schema: "s", Name: "t"}, src: fakeLayout, layout: tbl.Layout(), table: tbl}
 	es := chunkEncoders{mode: transform.Upsert, m: map[*tableRun]*chunkEncoder{}}
 	defer es.release()
-	enc, err := es.get(tr)
+	enc, err := es.get(tr, nil)
 	require.NoError(t, err)
 	require.NotNil(t, enc)
 
@@ -261,7 +261,7 @@ func TestChunkEncoderRoutes(t *testing.T) {
 	other := &tableRun{id: tr.id, src: rekeyed, layout: tbl.Layout(), table: tbl}
 	require.False(t, directTable(other, transform.Upsert))
 	require.True(t, directTable(other, transform.Changelog))
-	enc, err = es.get(other)
+	enc, err = es.get(other, nil)
 	require.NoError(t, err)
 	require.Nil(t, enc)
 }

@@ -283,7 +283,7 @@ func (c *Coordinator) readChunk(gctx context.Context, snap capture.Snapshotter, 
 		return chunkRead{}, err
 	}
 	read := chunkRead{batch: b, dead: dead, n: len(b.Changes), planned: j.planned, bytes: b.Size()}
-	enc, err := encoders.get(j.table)
+	enc, err := encoders.get(j.table, j.planned.plan)
 	if err != nil {
 		return chunkRead{}, err
 	}
@@ -366,6 +366,9 @@ func (c *Coordinator) takeChunk(ctx context.Context, r chunkRead, chunksLeft map
 				return err
 			}
 		}
+	}
+	if t.plan != nil && t.plan.Streamed && c.opts.Mode == transform.Upsert {
+		replaceStreamed(&r.batch) // beside.go
 	}
 	if err := c.applyChunk(ctx, r); err != nil {
 		return err
