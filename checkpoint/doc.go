@@ -111,10 +111,12 @@
 //     capture.SnapshotExporter takes at R: their commits carry R (their
 //     floor), their changes at or before R are skipped, and they need
 //     no convergence. When some other table streams and none of them
-//     resumes a plan, they are read beside the stream (beside.go): the
-//     stream starts at once, their chunks are applied between its
-//     transactions through the buffer, and in upsert mode a chunk row
-//     whose key the stream changed after R is left out;
+//     resumes a plan, they are read beside the stream (beside.go; also
+//     with a capture.Watermarker's chunk watermarks): the stream starts
+//     at once, their chunks are applied between its transactions through
+//     the buffer, and in upsert mode a chunk row whose key the stream
+//     changed after the chunk's position is left out; such a plan is
+//     Streamed, and a later attempt's rows for it replace the stream's;
 //   - stream batches wait for the coordinator in a queue bounded by count
 //     and by size (capture.Batch.Size): it takes no batch from the source
 //     while it holds maxQueuedBytes, so it holds less than that plus one
