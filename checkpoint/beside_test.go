@@ -32,20 +32,6 @@ func TestContractSnapshotBesideStream(t *testing.T) {
 	}
 }
 
-// TestContractSnapshotBesideStreamWatermarks is the same with a source
-// that reads each chunk at a watermark of its own (as MariaDB does)
-// instead of under an exported snapshot: chunk rows are then newer than
-// some of the stream's changes still to come (which are left out) and
-// older than others already applied (the rows are left out).
-func TestContractSnapshotBesideStreamWatermarks(t *testing.T) {
-	for _, mode := range []transform.Mode{transform.Upsert, transform.Changelog} {
-		t.Run(mode.String(), func(t *testing.T) {
-			t.Parallel()
-			besideStream(t, mode, func(s *memsource.Source) capture.Source { return memsource.WithWatermarks(s) })
-		})
-	}
-}
-
 func besideStream(t *testing.T, mode transform.Mode, wrap func(*memsource.Source) capture.Source) {
 	l := newLake(t, mode, "a", "b")
 	ids := make([]int, 100) // 5 chunks of 20 rows
@@ -154,7 +140,7 @@ func besideStream(t *testing.T, mode transform.Mode, wrap func(*memsource.Source
 // (and converges by replay), its rows replacing what the stream wrote
 // (capture.SnapshotPlan.Streamed), and the table ends equal to the source
 // with every change made before, during and after the stop, no key held
-// twice. The same with chunks read at watermarks.
+// twice.
 func TestContractSnapshotBesideStreamStopped(t *testing.T) {
 	gate := func(ctx context.Context, id capture.TableID, ch capture.Chunk) error {
 		if id.Name == "b" && ch.Index >= 2 {
@@ -168,12 +154,6 @@ func TestContractSnapshotBesideStreamStopped(t *testing.T) {
 		besideStopped(t, func(s *memsource.Source) capture.Source {
 			return gatedSource{Exporting: memsource.WithExport(s), gate: gate}
 		}, func(s *memsource.Source) capture.Source { return memsource.WithExport(s) })
-	})
-	t.Run("watermarks", func(t *testing.T) {
-		t.Parallel()
-		besideStopped(t, func(s *memsource.Source) capture.Source {
-			return gatedWatermarks{Watermarking: memsource.WithWatermarks(s), gate: gate}
-		}, func(s *memsource.Source) capture.Source { return memsource.WithWatermarks(s) })
 	})
 }
 
@@ -244,17 +224,4 @@ func (g gatedSource) ReadChunk(ctx context.Context, id capture.TableID, ch captu
 		return capture.Batch{}, err
 	}
 	return g.Exporting.ReadChunk(ctx, id, ch)
-}
-
-// gatedWatermarks is gatedSource for a watermarking memsource.
-type gatedWatermarks struct {
-	memsource.Watermarking
-	gate func(ctx context.Context, id capture.TableID, ch capture.Chunk) error
-}
-
-func (g gatedWatermarks) ReadChunk(ctx context.Context, id capture.TableID, ch capture.Chunk) (capture.Batch, error) {
-	if err := g.gate(ctx, id, ch); err != nil {
-		return capture.Batch{}, err
-	}
-	return g.Watermarking.ReadChunk(ctx, id, ch)
 }

@@ -111,8 +111,8 @@
 //     capture.SnapshotExporter takes at R: their commits carry R (their
 //     floor), their changes at or before R are skipped, and they need
 //     no convergence. When some other table streams and none of them
-//     resumes a plan, they are read beside the stream (beside.go; also
-//     with a capture.Watermarker's chunk watermarks): the stream starts
+//     resumes a plan, they are read beside the stream (beside.go): the
+//     stream starts
 //     at once, their chunks are applied between its transactions through
 //     the buffer, and in upsert mode a chunk row whose key the stream
 //     changed after the chunk's position is left out; such a plan is
