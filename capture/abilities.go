@@ -100,11 +100,6 @@ type Watermarker interface {
 	// that has chunks with watermarks the stream may not have passed yet
 	// (SnapshotPlan.Watermarks, from this run or a committed earlier one).
 	SetWatermarks(ctx context.Context, plans map[TableID]*SnapshotPlan) error
-	// Watermarked reports whether ReadChunk reads the table's chunks at
-	// watermarks of their own (after Start; false for a table it does
-	// not know). Such chunks may also be read while Stream runs, until
-	// EndSnapshot: Stream does not end the snapshot.
-	Watermarked(table TableID) bool
 }
 
 // RowReader is implemented by sources that can read current rows by key.

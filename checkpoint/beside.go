@@ -80,15 +80,6 @@ type besideTable struct {
 	left        int // chunks not applied yet
 }
 
-// besideSkip holds, for the keys of chunk rows applied beside the stream
-// at a watermark the stream has not passed yet, that watermark: the
-// stream's changes of such a key up to it are in the row already. It
-// outlives the snapshot until the stream passes until.
-type besideSkip struct {
-	keys  map[string]capture.Position
-	until capture.Position // the latest watermark in keys
-}
-
 // besideRun is the reading of the chunks of the tables snapshotted beside
 // the stream.
 type besideRun struct {
@@ -136,9 +127,9 @@ func (c *Coordinator) besideEligible(info capture.StartInfo) bool {
 // and empties those to be reset (see the top of this file). It runs
 // before the stream starts.
 func (c *Coordinator) prepareBeside(ctx context.Context, info capture.StartInfo) error {
-	snap, ok := c.opts.Source.(capture.Snapshotter)
-	if !ok {
-		return errors.New("this source cannot snapshot tables: set source.snapshot.mode: never")
+	snap, err := c.snapshotter()
+	if err != nil {
+		return err
 	}
 	if err := c.exportSnapshot(ctx, info); err != nil { // none without a SnapshotExporter
 		return err
@@ -291,7 +282,6 @@ func (c *Coordinator) applyBesideChunk(ctx context.Context, r chunkRead) error {
 	if c.opts.Mode == transform.Upsert {
 		c.dropSuperseded(t, &r)
 	}
-	c.noteChunkKeys(t, r.batch)
 	if err := c.applyChunk(ctx, r); err != nil {
 		return err
 	}
@@ -354,47 +344,6 @@ func replaceStreamed(b *capture.Batch) {
 		out = append(out, ch)
 	}
 	b.Changes = out
-}
-
-// noteChunkKeys records the keys of a chunk's rows when the chunk was read
-// at a watermark the stream has not passed (besideSkip): the stream's
-// changes of them up to it are in the rows.
-func (c *Coordinator) noteChunkKeys(t *tableRun, b capture.Batch) {
-	w := b.Position
-	if w == nil || (c.lastPos != nil && w.Compare(c.lastPos) <= 0) || (t.floor != nil && w.Compare(t.floor) <= 0) {
-		return // the stream is past it, or the floor skips up to it anyway
-	}
-	if t.skip == nil {
-		t.skip = &besideSkip{keys: map[string]capture.Position{}}
-	}
-	for _, ch := range b.Changes {
-		if ch.After != nil && ch.Err == nil {
-			t.skip.keys[string(schema.AppendKey(nil, ch.Schema, ch.After))] = w
-		}
-	}
-	t.skip.until = laterOf(t.skip.until, w)
-}
-
-// besideSkips reports whether the change at pos is already in a chunk row
-// applied beside the stream (see besideSkip), and forgets the keys once
-// the stream has passed every watermark.
-func (t *tableRun) besideSkips(ch capture.Change, pos capture.Position) bool {
-	if t.skip == nil {
-		return false
-	}
-	if pos.Compare(t.skip.until) > 0 {
-		t.skip = nil
-		return false
-	}
-	for _, row := range []schema.Row{ch.Before, ch.After} {
-		if row == nil || ch.Schema == nil {
-			continue
-		}
-		if w, ok := t.skip.keys[string(schema.AppendKey(nil, ch.Schema, row))]; ok && pos.Compare(w) <= 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // noteBesideChange records the key and position of a change the stream

@@ -185,11 +185,9 @@ type tableRun struct {
 	floor capture.Position
 	// chunks holds the snapshot chunks whose rows are in buf or data.
 	chunks []readChunk
-	// beside is set while the table is snapshotted beside the stream,
-	// and skip while keys its chunks read at watermarks are ahead of the
-	// stream (beside.go).
+	// beside is set while the table is snapshotted beside the stream
+	// (beside.go).
 	beside *besideTable
-	skip   *besideSkip
 	// dead holds the changes of this checkpoint that cannot be written
 	// to the table (deadletters.go): they go to the dead-letter table
 	// before the table's commit. deadSkip holds the identities of dead

@@ -70,9 +70,9 @@ func (r *chunkRead) release() {
 // It returns once every chunk is committed and the source's snapshot is
 // ended, or with nil after a signal once what was read is committed.
 func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) error {
-	snap, ok := c.opts.Source.(capture.Snapshotter)
-	if !ok {
-		return errors.New("this source cannot snapshot tables: set source.snapshot.mode: never")
+	snap, err := c.snapshotter()
+	if err != nil {
+		return err
 	}
 	if err := c.exportSnapshot(ctx, info); err != nil {
 		return err
@@ -104,6 +104,16 @@ func (c *Coordinator) snapshot(ctx context.Context, info capture.StartInfo) erro
 		return applyErr
 	}
 	return c.finishSnapshot(ctx, snap, info)
+}
+
+// snapshotter returns the source as a capture.Snapshotter, or the error
+// naming the setting when it cannot snapshot.
+func (c *Coordinator) snapshotter() (capture.Snapshotter, error) {
+	snap, ok := c.opts.Source.(capture.Snapshotter)
+	if !ok {
+		return nil, errors.New("this source cannot snapshot tables: set source.snapshot.mode: never")
+	}
+	return snap, nil
 }
 
 // progressBar returns the snapshot's progress bar, or nil without

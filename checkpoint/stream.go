@@ -245,10 +245,6 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 			skipped++
 			continue
 		}
-		if t.besideSkips(ch, b.Position) { // beside.go: in a chunk row read at a later watermark
-			skipped++
-			continue
-		}
 		if t.paused {
 			// It stays at the source: nothing past the table's position
 			// is acknowledged, and a resume replays it.

@@ -38,8 +38,6 @@ func (s *watermarkSource) SetWatermarks(_ context.Context, plans map[capture.Tab
 	return nil
 }
 
-func (s *watermarkSource) Watermarked(capture.TableID) bool { return true }
-
 func (s *watermarkSource) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	for _, b := range s.stream {
 		select {

@@ -53,8 +53,6 @@ type Source struct {
 	snapAt   Pos
 	exported bool
 	acked    capture.Position
-	// marks are the watermarked chunks by table name (see Watermarking).
-	marks map[string][]chunkMark
 }
 
 var (
@@ -187,7 +185,7 @@ func (s *Source) batchesOf(e entry, captured map[string]bool) ([]capture.Batch, 
 	}
 	var changes []capture.Change
 	for _, ch := range e.changes {
-		if captured[ch.Table.Name] && !s.marked(ch, e.pos) {
+		if captured[ch.Table.Name] {
 			changes = append(changes, ch)
 		}
 	}

@@ -120,9 +120,7 @@ const (
 
 // Source is the MySQL/MariaDB capture.Source, capture.Snapshotter and
 // capture.RowReader. Lifecycle: Discover -> Start ->
-// PlanChunks/ReadChunk/EndSnapshot -> Stream -> Close; on MariaDB,
-// chunks read at watermarks may also be read while Stream runs, until
-// EndSnapshot (capture.Watermarker).
+// PlanChunks/ReadChunk/EndSnapshot -> Stream -> Close.
 type Source struct {
 	cfg  Config
 	base toolkit.Base // log, table patterns, read bound, type choices

@@ -31,8 +31,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	marks := s.marks
 	snapshotted, serverAt := s.snapshotted, s.serverAt
 	s.mu.Unlock()
-	// The snapshot stays open: chunks read at watermarks may be read
-	// while the stream runs, until EndSnapshot (capture.Watermarker).
+	_ = s.EndSnapshot(ctx)
 
 	syncer := s.binlogSyncer(flavor)
 	stalled := false

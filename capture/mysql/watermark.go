@@ -565,11 +565,3 @@ func (st *streamer) reconcile(ctx context.Context, pos Position, ch capture.Chan
 	}
 	return ch, true, nil
 }
-
-// Watermarked reports whether the table's chunks are read at watermarks
-// of their own (capture.Watermarker): on MariaDB, for a key Go orders as
-// the server does.
-func (s *Source) Watermarked(id capture.TableID) bool {
-	t, err := s.tables.Get(id)
-	return err == nil && s.watermarked(t)
-}
