@@ -33,36 +33,7 @@ func TestContractSnapshotBesideStream(t *testing.T) {
 }
 
 func besideStream(t *testing.T, mode transform.Mode, wrap func(*memsource.Source) capture.Source) {
-	l := newLake(t, mode, "a", "b")
-	ids := make([]int, 100) // 5 chunks of 20 rows
-	for i := range ids {
-		ids[i] = i + 1
-	}
-	l.exec(append(inserts("a", "a0", 1, 2), inserts("b", "b0", ids...)...)...)
-	l.snapshotAll()
-	// b's new snapshot is then at a later position than its first: in
-	// changelog mode, rows of two snapshots at one position could not be
-	// told apart by (_floe_pos, _floe_seq).
-	l.exec(inserts("a", "a0", 3)...)
-	b := capture.TableID{Schema: "s", Name: "b"}
-	ctl, board := NewControl(), NewStatusBoard()
-
-	// The first attempt ends for the request (ErrRestart).
-	asked := false
-	var logs1 bytes.Buffer
-	defer func() {
-		if t.Failed() {
-			t.Log(logs1.String())
-		}
-	}()
-	err := l.run(l.source(memsource.Config{}), runOpts{logs: &logs1, status: board, control: ctl, deadline: 10 * time.Second, until: func() bool {
-		if _, ok := board.Load(); ok && !asked {
-			require.NoError(t, ctl.Resnapshot(b))
-			asked = true
-		}
-		return false
-	}})
-	require.ErrorIs(t, err, ErrRestart)
+	l, b, ctl, board := resnapshotAsked(t, mode)
 
 	// The second reads b beside the stream: its reads wait for release.
 	reading, release := make(chan struct{}), make(chan struct{})
@@ -89,7 +60,7 @@ func besideStream(t *testing.T, mode transform.Mode, wrap func(*memsource.Source
 			t.Log(logs.String())
 		}
 	}()
-	err = l.run(wrap(src), runOpts{logs: &logs, wantStream: true, status: board, control: ctl, until: func() bool {
+	err := l.run(wrap(src), runOpts{logs: &logs, wantStream: true, status: board, control: ctl, until: func() bool {
 		switch step {
 		case 0: // the export is taken and b's first chunk waits
 			select {
@@ -158,30 +129,12 @@ func TestContractSnapshotBesideStreamStopped(t *testing.T) {
 }
 
 func besideStopped(t *testing.T, gated, plain func(*memsource.Source) capture.Source) {
-	l := newLake(t, transform.Upsert, "a", "b")
-	ids := make([]int, 100)
-	for i := range ids {
-		ids[i] = i + 1
-	}
-	l.exec(append(inserts("a", "a0", 1, 2), inserts("b", "b0", ids...)...)...)
-	l.snapshotAll()
-	l.exec(inserts("a", "a0", 3)...)
-	b := capture.TableID{Schema: "s", Name: "b"}
-	ctl, board := NewControl(), NewStatusBoard()
-	asked := false
-	err := l.run(l.source(memsource.Config{}), runOpts{status: board, control: ctl, deadline: 10 * time.Second, until: func() bool {
-		if _, ok := board.Load(); ok && !asked {
-			require.NoError(t, ctl.Resnapshot(b))
-			asked = true
-		}
-		return false
-	}})
-	require.ErrorIs(t, err, ErrRestart)
+	l, _, ctl, board := resnapshotAsked(t, transform.Upsert)
 
 	// Chunks after the first two wait until the run is stopped; it stops
 	// once b has committed changes of keys in them (99, 98, 101).
 	var changedAt memsource.Pos
-	err = l.run(gated(l.source(memsource.Config{})), runOpts{wantStream: true, status: board, control: ctl, until: func() bool {
+	err := l.run(gated(l.source(memsource.Config{})), runOpts{wantStream: true, status: board, control: ctl, until: func() bool {
 		if changedAt != 0 {
 			return l.committed("b") >= changedAt
 		}
@@ -224,4 +177,35 @@ func (g gatedSource) ReadChunk(ctx context.Context, id capture.TableID, ch captu
 		return capture.Batch{}, err
 	}
 	return g.Exporting.ReadChunk(ctx, id, ch)
+}
+
+// resnapshotAsked sets up tables a (3 rows) and b (100 rows: 5 chunks of
+// 20), snapshots both, and runs a first attempt that ends for a
+// re-snapshot of b asked through the returned Control (ErrRestart). b's
+// new snapshot is at a later position than its first: in changelog mode,
+// rows of two snapshots at one position could not be told apart by
+// (_floe_pos, _floe_seq).
+func resnapshotAsked(t *testing.T, mode transform.Mode) (*lake, capture.TableID, *Control, *StatusBoard) {
+	t.Helper()
+	l := newLake(t, mode, "a", "b")
+	ids := make([]int, 100)
+	for i := range ids {
+		ids[i] = i + 1
+	}
+	l.exec(append(inserts("a", "a0", 1, 2), inserts("b", "b0", ids...)...)...)
+	l.snapshotAll()
+	l.exec(inserts("a", "a0", 3)...)
+	b := capture.TableID{Schema: "s", Name: "b"}
+	ctl, board := NewControl(), NewStatusBoard()
+	asked := false
+	var logs bytes.Buffer
+	err := l.run(l.source(memsource.Config{}), runOpts{logs: &logs, status: board, control: ctl, deadline: 10 * time.Second, until: func() bool {
+		if _, ok := board.Load(); ok && !asked {
+			require.NoError(t, ctl.Resnapshot(b))
+			asked = true
+		}
+		return false
+	}})
+	require.ErrorIs(t, err, ErrRestart, "first attempt; log:\n%s", logs.String())
+	return l, b, ctl, board
 }
