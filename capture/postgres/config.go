@@ -147,6 +147,9 @@ type Source struct {
 	// ddlTrigger is set when Discover found Floe's DDL event trigger on a
 	// server whose pgoutput streams its messages (ddltrigger.go).
 	ddlTrigger atomic.Bool
+	// beats are the heartbeats written and not yet delivered, with the
+	// WAL positions they end at (stall.go).
+	beats owedBeats
 }
 
 var _ toolkit.Backend = (*Source)(nil)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,7 +30,14 @@ import (
 // waiting) is going through WAL that yields nothing for Floe, such as a
 // long transaction of other tables, and the wait starts over. Without this
 // a long silent stretch of WAL would look like a stall, and reconnecting
-// to the same WAL would repeat it forever. A walsender that does not work,
+// to the same WAL would repeat it forever. Nor is it a stall when the
+// walsender waits for WAL while the oldest heartbeat not yet delivered
+// ends beyond what the server has flushed: a walsender decodes flushed WAL
+// only, a heartbeat (like any commit under synchronous_commit = off) is
+// flushed by the WAL writer, later, which takes seconds on a loaded
+// machine, and reconnecting cannot make it readable sooner; the wait
+// starts over, for as long as the server does not flush (lag then grows
+// and the metrics show it). A walsender that does not work,
 // is gone, or a server that does not answer within probeTimeout means a
 // stall: the walsender is terminated (best effort, to free the slot) and
 // Stream fails with a capture.StallError, which the caller treats as a
@@ -44,7 +52,7 @@ const heartbeatPrefix = "floe.heartbeat"
 // heartbeatSQL writes a non-transactional logical message; it reaches the
 // stream as a Message whose LSN can be acknowledged even when no captured
 // table changes. $1 is heartbeatContent.
-const heartbeatSQL = "SELECT pg_logical_emit_message(false, '" + heartbeatPrefix + "', $1)"
+const heartbeatSQL = "SELECT pg_logical_emit_message(false, '" + heartbeatPrefix + "', $1)::text"
 
 // heartbeatTxSQL writes a transactional logical message, for servers whose
 // pgoutput has no "messages" option (PostgreSQL 13): the message itself is
@@ -52,7 +60,7 @@ const heartbeatSQL = "SELECT pg_logical_emit_message(false, '" + heartbeatPrefix
 // (pgoutput skips empty transactions only since 15), and its commit
 // becomes the empty Batch. Its content cannot settle a debt, so Liveness
 // is not owed for it.
-const heartbeatTxSQL = "SELECT pg_logical_emit_message(true, '" + heartbeatPrefix + "', $1)"
+const heartbeatTxSQL = "SELECT pg_logical_emit_message(true, '" + heartbeatPrefix + "', $1)::text"
 
 // probeTimeout bounds one question to the server about a silent stream.
 const probeTimeout = 5 * time.Second
@@ -128,7 +136,8 @@ func (s *Source) heartbeat(ctx context.Context, activity *atomic.Int64, messages
 		if !messages {
 			beat = heartbeatTxSQL
 		}
-		_, err := conn.Exec(hctx, beat, heartbeatContent(s.cfg.SlotName, at))
+		var end string
+		err := conn.QueryRow(hctx, beat, heartbeatContent(s.cfg.SlotName, at)).Scan(&end)
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
@@ -140,8 +149,68 @@ func (s *Source) heartbeat(ctx context.Context, activity *atomic.Int64, messages
 		}
 		if messages {
 			live.Owe(at)
+			if lsn, err := pglogrepl.ParseLSN(end); err == nil {
+				s.beats.written(at, lsn)
+			}
 		}
 	}
+}
+
+// maxOwedBeats bounds owedBeats: during a long stall the oldest debts are
+// the ones that decide.
+const maxOwedBeats = 64
+
+// owedBeats are the heartbeats written and not yet delivered, oldest
+// first, each with the WAL position its record ends at. Heartbeats are
+// written one at a time and delivered in WAL order, so delivering one
+// settles every heartbeat written at or before it. Safe for concurrent
+// use (the heartbeat goroutine writes, the receiving one delivers).
+type owedBeats struct {
+	mu        sync.Mutex
+	beats     []owedBeat
+	delivered time.Time // the newest heartbeat delivered
+}
+
+type owedBeat struct {
+	at  time.Time
+	end pglogrepl.LSN
+}
+
+// written records a heartbeat written at at, ending at end. One the
+// stream already delivered (it can arrive before its writer returns) is
+// not owed.
+func (o *owedBeats) written(at time.Time, end pglogrepl.LSN) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !at.After(o.delivered) || len(o.beats) >= maxOwedBeats {
+		return
+	}
+	o.beats = append(o.beats, owedBeat{at: at, end: end})
+}
+
+// deliver settles the heartbeats written at or before at.
+func (o *owedBeats) deliver(at time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if at.After(o.delivered) {
+		o.delivered = at
+	}
+	n := 0
+	for n < len(o.beats) && !o.beats[n].at.After(at) {
+		n++
+	}
+	o.beats = append(o.beats[:0], o.beats[n:]...)
+}
+
+// oldest returns where the oldest owed heartbeat ends; false when none is
+// owed.
+func (o *owedBeats) oldest() (pglogrepl.LSN, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.beats) == 0 {
+		return 0, false
+	}
+	return o.beats[0].end, true
 }
 
 // stallWatch measures how long the stream has been silent while Floe
@@ -161,7 +230,18 @@ type stallWatch struct {
 type walsender struct {
 	sent      *pglogrepl.LSN
 	waitEvent string
-	err       error
+	// flushed is the server's flush position (its replay position on a
+	// standby): WAL a walsender may decode.
+	flushed pglogrepl.LSN
+	err     error
+}
+
+// unflushed reports whether a silent walsender is rightly waiting: it
+// waits for WAL (a heartbeat cannot be in flight while it is still being
+// decoded or sent), and the heartbeat owed longest ends beyond what the
+// server has flushed, so no walsender could have read it yet.
+func unflushed(beatEnd pglogrepl.LSN, ws walsender) bool {
+	return ws.err == nil && ws.waitEvent == "WalSenderWaitForWAL" && ws.flushed != 0 && beatEnd > ws.flushed
 }
 
 // heard restarts the silence: the server sent something, or a batch was
@@ -196,6 +276,12 @@ func (w *stallWatch) check(ctx context.Context) error {
 	if working {
 		w.s.base.Log.Debug("stream silent, but the walsender works", "walsender_pid", w.pid, "detail", detail,
 			"silent", silent.Round(time.Millisecond).String())
+		w.heard()
+		return nil
+	}
+	if beat, owed := w.s.beats.oldest(); owed && unflushed(beat, second) {
+		w.s.base.Log.Debug("stream silent: the server has not flushed the WAL of the heartbeat yet", "walsender_pid", w.pid,
+			"heartbeat_end", beat.String(), "flushed", second.flushed.String(), "silent", silent.Round(time.Millisecond).String())
 		w.heard()
 		return nil
 	}
@@ -249,8 +335,10 @@ func (s *Source) inspectWalsender(ctx context.Context, pid uint32) walsender {
 	}
 	defer conn.Close(context.Background())
 	var sent, wait *string
-	err = conn.QueryRow(pctx, `SELECT r.sent_lsn::text, a.wait_event
-		FROM pg_stat_activity a LEFT JOIN pg_stat_replication r ON r.pid = a.pid WHERE a.pid = $1`, int64(pid)).Scan(&sent, &wait)
+	var flushed string
+	err = conn.QueryRow(pctx, `SELECT r.sent_lsn::text, a.wait_event,
+			(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_flush_lsn() END)::text
+		FROM pg_stat_activity a LEFT JOIN pg_stat_replication r ON r.pid = a.pid WHERE a.pid = $1`, int64(pid)).Scan(&sent, &wait, &flushed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return walsender{err: errNoWalsender}
 	}
@@ -267,6 +355,9 @@ func (s *Source) inspectWalsender(ctx context.Context, pid uint32) walsender {
 	}
 	if wait != nil {
 		ws.waitEvent = *wait
+	}
+	if ws.flushed, err = pglogrepl.ParseLSN(flushed); err != nil {
+		return walsender{err: fmt.Errorf("parse flush position %q: %w", flushed, err)}
 	}
 	return ws
 }

@@ -61,3 +61,54 @@ func TestStallTimeoutNeedsMessages(t *testing.T) {
 		t.Fatal("stall detection must be off without logical messages (PostgreSQL before 14)")
 	}
 }
+
+// TestOwedBeats: delivering a heartbeat settles it and every older one;
+// one delivered before its writer recorded it is never owed.
+func TestOwedBeats(t *testing.T) {
+	base := time.Unix(1700000000, 0)
+	at := func(s int) time.Time { return base.Add(time.Duration(s) * time.Second) }
+	var o owedBeats
+	if _, ok := o.oldest(); ok {
+		t.Fatal("a fresh owedBeats owes a heartbeat")
+	}
+	o.written(at(1), 100)
+	o.written(at(2), 200)
+	o.written(at(3), 300)
+	if end, ok := o.oldest(); !ok || end != 100 {
+		t.Fatalf("oldest = %v %v, want 0/64", end, ok)
+	}
+	o.deliver(at(2))
+	if end, ok := o.oldest(); !ok || end != 300 {
+		t.Fatalf("after delivering the second: oldest = %v %v, want 0/12C", end, ok)
+	}
+	o.deliver(at(4)) // delivered before written() recorded it
+	o.written(at(4), 400)
+	if end, ok := o.oldest(); ok {
+		t.Fatalf("a heartbeat already delivered is owed: oldest = %v", end)
+	}
+	for i := range maxOwedBeats + 10 {
+		o.written(at(10+i), pglogrepl.LSN(1000+i))
+	}
+	if len(o.beats) != maxOwedBeats {
+		t.Fatalf("%d heartbeats owed, want at most %d", len(o.beats), maxOwedBeats)
+	}
+}
+
+func TestUnflushed(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		beat pglogrepl.LSN
+		ws   walsender
+		want bool
+	}{
+		{"heartbeat beyond the flush", 200, walsender{waitEvent: "WalSenderWaitForWAL", flushed: 100}, true},
+		{"heartbeat flushed", 100, walsender{waitEvent: "WalSenderWaitForWAL", flushed: 100}, false},
+		{"walsender blocked sending", 200, walsender{waitEvent: "WalSenderWriteData", flushed: 100}, false},
+		{"flush unknown", 200, walsender{waitEvent: "WalSenderWaitForWAL"}, false},
+		{"server did not answer", 200, walsender{waitEvent: "WalSenderWaitForWAL", flushed: 100, err: errNoWalsender}, false},
+	} {
+		if got := unflushed(c.beat, c.ws); got != c.want {
+			t.Errorf("%s: unflushed = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

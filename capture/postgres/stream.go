@@ -395,6 +395,7 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 		written, ours := parseHeartbeat(st.s.cfg.SlotName, m)
 		if ours {
 			st.s.cfg.Liveness.Delivered(written)
+			st.s.beats.deliver(written)
 		} else {
 			written = time.Now()
 		}

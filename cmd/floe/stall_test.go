@@ -250,6 +250,61 @@ func TestSilentBacklogIsNoStall(t *testing.T) {
 	e.mustVerify(1)
 }
 
+// TestUnflushedHeartbeatIsNoStall: a walsender decodes only WAL the
+// server has flushed, and a heartbeat (like any commit under
+// synchronous_commit = off, which the test servers run with) is flushed
+// by the WAL writer, later. On a loaded machine that can take seconds, so
+// the walsender waits for WAL while Floe's heartbeat is written but not
+// yet readable. That is no stall: reconnecting cannot make the WAL
+// readable sooner. The WAL writer is stopped (SIGSTOP) for four stall
+// timeouts while rows are written; floe waits, says why, and once the WAL
+// writer runs again delivers every row without having reconnected.
+func TestUnflushedHeartbeatIsNoStall(t *testing.T) {
+	needServers(t)
+	ctx := context.Background()
+	pg, err := testdb.StartPostgres(ctx, testdb.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Stop() })
+	e := newPipelineEnvOn(t, pg, "unflushed", `public\.orders`, "upsert", "  heartbeat-interval: 500ms\n  stall-timeout: 1s\n")
+	e.exec(`CREATE TABLE orders (id int PRIMARY KEY, item text)`, `INSERT INTO orders SELECT g, 'i' || g FROM generate_series(1, 100) g`,
+		`ALTER TABLE orders OWNER TO u_unflushed`)
+	r := e.start()
+	e.waitStreaming(r)
+	e.waitCaughtUp(r, time.Minute)
+
+	admin := e.conn()
+	defer admin.Close(ctx)
+	var syncCommit string
+	var walwriter int
+	if err := admin.QueryRow(ctx, `SELECT current_setting('synchronous_commit'), (SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter')`).Scan(&syncCommit, &walwriter); err != nil {
+		t.Fatal(err)
+	}
+	if syncCommit != "off" {
+		t.Fatalf("synchronous_commit is %q: commits would flush the WAL themselves and this test would show nothing", syncCommit)
+	}
+	if err := syscall.Kill(walwriter, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(walwriter, syscall.SIGCONT) })
+	e.exec(`INSERT INTO orders SELECT g, 'unflushed' FROM generate_series(101, 150) g`, `DELETE FROM orders WHERE id <= 10`)
+	stayUp(t, e, r, 4*time.Second, "while the WAL writer was stopped")
+	if err := syscall.Kill(walwriter, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	e.waitCaughtUp(r, time.Minute)
+	e.stop(r)
+	log := e.tail(1000000)
+	if strings.Contains(log, "stream stalled") {
+		t.Fatalf("a walsender waiting for the server to flush the heartbeat's WAL was taken for a stall; log:\n%s", e.tail(40))
+	}
+	if !strings.Contains(log, "not flushed the WAL of the heartbeat") {
+		t.Fatalf("the stream was never silent for the stall timeout while the WAL writer was stopped; log:\n%s", e.tail(40))
+	}
+	e.mustVerify(1)
+}
+
 // TestStalledStreamMariaDB: the connection between floe and MariaDB stops
 // carrying anything (a TCP proxy stops forwarding, as a network partition
 // would; stopping mariadbd would stall the whole server) for 20 s. The
