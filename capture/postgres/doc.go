@@ -32,7 +32,9 @@
 // heartbeat, for StallTimeout while Floe waits for it, and whose walsender
 // does not work meanwhile (its sent_lsn, or else its wait event), fails
 // with a capture.StallError after the walsender is terminated; a
-// walsender that works through WAL that yields nothing is waited for.
+// walsender that works through WAL that yields nothing is waited for, and
+// so is one waiting for WAL while the oldest undelivered heartbeat ends
+// beyond the server's flush position.
 // Config.Liveness receives the stream's state (streaming, heard, owed
 // heartbeats). StreamHolder names the walsender holding the slot. Every
 // regular (non-replication) connection is bounded the same way: a read
