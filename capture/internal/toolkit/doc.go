@@ -17,8 +17,10 @@
 // capture.Snapshotter.PlanChunks (PlanKeyRanges, KeyBound, ChunkReaders),
 // ReadChunk's query and batch (ChunkQuery, ChunkBatch), and the frame and
 // key batches of capture.RowReader.ReadRows (Tables.ReadRows, KeyReader,
-// KeyBatches), and the key-by-key handling of rows a verify scan cannot
-// decode (UndecodableByKey, for capture.TableScanner).
+// KeyBatches), the key-by-key handling of rows a verify scan cannot
+// decode (UndecodableByKey, for capture.TableScanner), and the open part
+// of a streamed transaction, emitted when it reaches MaxBatchChanges or
+// MaxBatchBytes (Part, PartLimits; capture.Batch.More).
 //
 // In: a backend's discovered tables, configuration and key values. Out:
 // the values and errors the capture contracts ask of every source, with
