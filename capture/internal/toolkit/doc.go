@@ -4,8 +4,10 @@
 // packages under capture.
 //
 // It provides the set of abilities every backend asserts it has
-// (Backend), what New derives from a validated configuration (Base: the
-// logger, the table patterns, the read bound, the column type choices),
+// (Backend), the end of every New (NewSource: a Config's problems as one
+// error, else the Source built on what a validated configuration derives,
+// Base: the logger, the table patterns, the read bound, the column type
+// choices),
 // the table registry a source's Discover installs (Tables),
 // the configured table patterns (TablePatterns), the Start/Stream/Close
 // order the capture.Source contract states (Lifecycle, and BeginStart,
