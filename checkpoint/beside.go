@@ -185,18 +185,14 @@ func (c *Coordinator) startBeside(ctx context.Context) {
 	snap := c.opts.Source.(capture.Snapshotter) // prepareBeside checked
 	readCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	g, gctx := errgroup.WithContext(readCtx)
-	queued := make(chan chunkJob)
-	g.Go(func() error {
-		defer close(queued)
-		for _, j := range jobs {
-			select {
-			case queued <- j:
-			case <-gctx.Done():
-				return nil
-			}
-		}
-		return nil
-	})
+	// Every job is known here: the queue holds them all, closed, so no
+	// goroutine feeds it. Once gctx is done a reader ends at its next job
+	// (readStage: the reservation or the read sees gctx's end).
+	queued := make(chan chunkJob, len(jobs))
+	for _, j := range jobs {
+		queued <- j
+	}
+	close(queued)
 	budget := newChunkBudget(snapshotBytes(c.opts.MemoryBudget))
 	results := c.readStage(gctx, g, snap, queued, nil, budget, false)
 	c.beside = &besideRun{tables: tables, results: results, group: g, cancel: cancel, budget: budget}

@@ -165,11 +165,9 @@ var (
 // not connect.
 func New(cfg Config) (*Source, error) {
 	cfg = cfg.withDefaults()
-	base, err := toolkit.NewBase(cfg.SourceConfig, cfg.Validate())
-	if err != nil {
-		return nil, err
-	}
-	return &Source{cfg: cfg, base: base}, nil
+	return toolkit.NewSource(cfg.SourceConfig, cfg.Validate(), func(base toolkit.Base) *Source {
+		return &Source{cfg: cfg, base: base}
+	})
 }
 
 // Problem is capture.Problem: one thing wrong with the source or its

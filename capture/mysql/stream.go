@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/schema"
 )
@@ -258,9 +259,8 @@ const changesHint = 256
 type txnState struct {
 	final   Position // GTID kinds: the position once this transaction commits
 	hasGTID bool
-	begun   bool // inside BEGIN ... COMMIT (MariaDB: a non-standalone GTID event)
-	changes []capture.Change
-	bytes   int                               // capture.Change.Size of changes
+	begun   bool                              // inside BEGIN ... COMMIT (MariaDB: a non-standalone GTID event)
+	part    toolkit.Part                      // changes not yet emitted
 	parts   int                               // parts already emitted with More
 	barrier bool                              // a DDL of a captured table: emitted as a Barrier
 	layouts map[capture.TableID]*schema.Table // layouts a DDL left (capture.Batch.Layouts)
@@ -530,9 +530,9 @@ func oldKey(raw []any, err error, decode func(raw []any, keyOnly bool) (schema.R
 	return row, true, nil
 }
 
-// add appends ch to the open transaction, emitting a part first when the
-// transaction has reached MaxBatchChanges, and after it when the part has
-// reached MaxBatchBytes.
+// add appends ch to the open transaction's part, emitting the part
+// first when it holds MaxBatchChanges changes, and after ch when it has
+// reached MaxBatchBytes (toolkit.Part.Add).
 func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capture.Change) error {
 	txn := st.txn
 	if len(st.marks) > 0 && st.marks[ch.Table] != nil {
@@ -545,34 +545,19 @@ func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capt
 			return err
 		}
 	}
-	if len(txn.changes) >= st.s.cfg.MaxBatchChanges {
-		if err := st.emitPart(ctx, h, txn); err != nil {
-			return err
-		}
-	}
-	if txn.changes == nil {
-		txn.changes = make([]capture.Change, 0, st.txnChanges)
-	}
-	txn.changes = append(txn.changes, ch)
-	txn.bytes += ch.Size()
-	// A part that reached MaxBatchBytes goes at once: the stream does not
-	// hold its values while it decodes the next event.
-	if txn.bytes >= st.s.cfg.MaxBatchBytes {
-		return st.emitPart(ctx, h, txn)
-	}
-	return nil
+	lim := toolkit.PartLimits{MaxChanges: st.s.cfg.MaxBatchChanges, MaxBytes: st.s.cfg.MaxBatchBytes, Hint: st.txnChanges}
+	return txn.part.Add(ch, lim, func(changes []capture.Change) error { return st.emitPart(ctx, h, txn, changes) })
 }
 
-// emitPart emits the changes of the open transaction so far as a part
+// emitPart emits changes, the open transaction's so far, as a part
 // (More set) with a provisional position: after every earlier
 // transaction and not after this one's final position.
-func (st *streamer) emitPart(ctx context.Context, h *replication.EventHeader, txn *txnState) error {
+func (st *streamer) emitPart(ctx context.Context, h *replication.EventHeader, txn *txnState, changes []capture.Change) error {
 	pos := txn.final
 	if !txn.hasGTID {
 		pos = Position{Kind: KindFile, File: st.file, Offset: h.LogPos}
 	}
-	part := capture.Batch{Changes: txn.changes, Position: pos, CommitTime: st.commitTime(h), More: true}
-	txn.changes, txn.bytes = make([]capture.Change, 0, min(len(txn.changes), st.s.cfg.MaxBatchChanges)), 0
+	part := capture.Batch{Changes: changes, Position: pos, CommitTime: st.commitTime(h), More: true}
 	txn.parts++
 	return st.emit(ctx, part)
 }
@@ -606,17 +591,17 @@ func (st *streamer) commit(ctx context.Context, h *replication.EventHeader) erro
 		return nil // at or before where the stream started
 	}
 	at := time.Now()
-	if len(txn.changes) == 0 && txn.parts == 0 && !txn.barrier && at.Sub(st.lastEmit) < st.s.cfg.HeartbeatInterval {
+	if len(txn.part.Changes) == 0 && txn.parts == 0 && !txn.barrier && at.Sub(st.lastEmit) < st.s.cfg.HeartbeatInterval {
 		return nil
 	}
 	ct := time.Unix(int64(h.Timestamp), 0).UTC()
 	if !txn.commit.IsZero() {
 		ct = txn.commit
 	}
-	if len(txn.changes) > 0 {
-		st.txnChanges = min(len(txn.changes), changesHint)
+	if len(txn.part.Changes) > 0 {
+		st.txnChanges = min(len(txn.part.Changes), changesHint)
 	}
-	return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: pos, CommitTime: ct, Barrier: txn.barrier, Layouts: txn.layouts,
+	return st.emit(ctx, capture.Batch{Changes: txn.part.Changes, Position: pos, CommitTime: ct, Barrier: txn.barrier, Layouts: txn.layouts,
 		Dropped: txn.dropped, Added: txn.added})
 }
 

@@ -79,10 +79,10 @@ func (st *streamer) ddl(ctx context.Context, m *pglogrepl.LogicalDecodingMessage
 	if st.rels[msg.OID] == cur {
 		st.rels[msg.OID] = next
 	}
-	if len(txn.changes) > 0 || txn.split {
+	if len(txn.part.Changes) > 0 || txn.split {
 		err := fmt.Errorf("schema change of captured table %s: %s in the transaction committing at %s, after changes of captured tables in the same transaction; the rename has no position of its own there, so the Iceberg table cannot follow it; re-snapshot the table with `floe resnapshot --config FILE --table %s`",
 			cur.id, strings.Join(renames, "; "), txn.finalLSN, cur.id)
-		txn.changes = append(txn.changes, capture.Change{Table: cur.id, Op: capture.OpUnreadable, Err: err})
+		txn.part.Changes = append(txn.part.Changes, capture.Change{Table: cur.id, Op: capture.OpUnreadable, Err: err})
 		return nil
 	}
 	if txn.layouts == nil {

@@ -427,7 +427,7 @@ type unreadable struct {
 // (capture.Batch.Layouts; see ddl), which are then no longer pending.
 func (st *streamer) barrier(ctx context.Context) error {
 	txn := st.txn
-	if txn == nil || txn.skip || len(txn.changes) > 0 || txn.split || txn.finalLSN <= st.last {
+	if txn == nil || txn.skip || len(txn.part.Changes) > 0 || txn.split || txn.finalLSN <= st.last {
 		return nil
 	}
 	st.last = txn.finalLSN

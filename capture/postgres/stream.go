@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/schema"
 )
@@ -176,9 +177,8 @@ func (st *streamer) serverEnd(end pglogrepl.LSN, keepalive bool) {
 type txnState struct {
 	finalLSN   pglogrepl.LSN
 	commitTime time.Time
-	changes    []capture.Change
-	bytes      int  // capture.Change.Size of changes
-	split      bool // a part was emitted
+	part       toolkit.Part // changes not yet emitted
+	split      bool         // a part was emitted
 	skip       bool
 	// layouts are the layouts DDL messages of this transaction left
 	// (renamed columns), not yet emitted: on a Barrier batch before the
@@ -382,11 +382,11 @@ func (st *streamer) handle(ctx context.Context, data []byte) error {
 		if txn.skip || m.TransactionEndLSN <= st.last {
 			return nil
 		}
-		if len(txn.changes) > 0 {
-			st.txnChanges = min(len(txn.changes), changesHint)
+		if len(txn.part.Changes) > 0 {
+			st.txnChanges = min(len(txn.part.Changes), changesHint)
 		}
 		st.last = m.TransactionEndLSN
-		return st.emit(ctx, capture.Batch{Changes: txn.changes, Position: Position{LSN: m.TransactionEndLSN}, CommitTime: m.CommitTime.UTC(),
+		return st.emit(ctx, capture.Batch{Changes: txn.part.Changes, Position: Position{LSN: m.TransactionEndLSN}, CommitTime: m.CommitTime.UTC(),
 			Barrier: len(txn.layouts) > 0, Layouts: txn.layouts})
 	case *pglogrepl.LogicalDecodingMessage:
 		if m.Prefix == DDLPrefix {
@@ -478,30 +478,15 @@ func (st *streamer) change(ctx context.Context, rel uint32, op capture.Op, build
 		}
 		ch.Table, ch.Schema = t.id, t.layout
 	}
-	if len(txn.changes) >= st.s.cfg.MaxBatchChanges {
-		if err := st.emitPart(ctx, txn); err != nil {
-			return err
-		}
-	}
-	if txn.changes == nil {
-		txn.changes = make([]capture.Change, 0, st.txnChanges)
-	}
-	txn.changes = append(txn.changes, ch)
-	txn.bytes += ch.Size()
-	// A part that reached MaxBatchBytes goes at once: the stream does not
-	// hold its values while it reads the next message.
-	if txn.bytes >= st.s.cfg.MaxBatchBytes {
-		return st.emitPart(ctx, txn)
-	}
-	return nil
+	lim := toolkit.PartLimits{MaxChanges: st.s.cfg.MaxBatchChanges, MaxBytes: st.s.cfg.MaxBatchBytes, Hint: st.txnChanges}
+	return txn.part.Add(ch, lim, func(changes []capture.Change) error { return st.emitPart(ctx, txn, changes) })
 }
 
-// emitPart emits the changes of the open transaction so far as a part
+// emitPart emits changes, the open transaction's so far, as a part
 // (More set) with a provisional position: after every earlier
 // transaction, not after this one's final position.
-func (st *streamer) emitPart(ctx context.Context, txn *txnState) error {
-	part := capture.Batch{Changes: txn.changes, Position: Position{LSN: txn.finalLSN + 1}, CommitTime: txn.commitTime, More: true}
+func (st *streamer) emitPart(ctx context.Context, txn *txnState, changes []capture.Change) error {
+	part := capture.Batch{Changes: changes, Position: Position{LSN: txn.finalLSN + 1}, CommitTime: txn.commitTime, More: true}
 	txn.split = true
-	txn.changes, txn.bytes = make([]capture.Change, 0, min(len(txn.changes), st.s.cfg.MaxBatchChanges)), 0
 	return st.emit(ctx, part)
 }

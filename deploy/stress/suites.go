@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,15 +62,15 @@ func parsePlan(s string) (plan, error) {
 	return p, nil
 }
 
+// suiteByName returns the suite called name; false when there is none.
 func suiteByName(name string) (suite, bool) {
-	for _, s := range suites {
-		if s.Name == name {
-			return s, true
-		}
+	if i := slices.IndexFunc(suites, func(s suite) bool { return s.Name == name }); i >= 0 {
+		return suites[i], true
 	}
 	return suite{}, false
 }
 
+// suiteNames are the names of the suites, in their order.
 func suiteNames() []string {
 	var names []string
 	for _, s := range suites {

@@ -16,21 +16,21 @@ type Base struct {
 	types    func(capture.TableID) schema.ColumnTypes
 }
 
-// NewBase is the check every backend's New makes once the defaults are
+// NewSource is the end of every backend's New, once the defaults are
 // applied to its Config: problems are what the Config's Validate found,
 // returned as a capture.Problems error when there are any; otherwise it
-// returns the Base of c, the Config's capture.SourceConfig. It does not
-// connect.
-func NewBase(c capture.SourceConfig, problems []capture.Problem) (Base, error) {
+// returns the Source build makes with the Base of c, the Config's
+// capture.SourceConfig. It does not connect.
+func NewSource[S any](c capture.SourceConfig, problems []capture.Problem, build func(Base) *S) (*S, error) {
 	if len(problems) > 0 {
-		return Base{}, capture.Problems(problems)
+		return nil, capture.Problems(problems)
 	}
-	return Base{
+	return build(Base{
 		Log:      c.Logger,
 		Patterns: NewTablePatterns(c.Tables),
 		Reads:    capture.NewReadBound(c.StallTimeout),
 		types:    c.ColumnTypes,
-	}, nil
+	}), nil
 }
 
 // ColumnTypes returns the user's type choices for table id (none when

@@ -4,8 +4,10 @@
 // packages under capture.
 //
 // It provides the set of abilities every backend asserts it has
-// (Backend), what New derives from a validated configuration (Base: the
-// logger, the table patterns, the read bound, the column type choices),
+// (Backend), the end of every New (NewSource: a Config's problems as one
+// error, else the Source built on what a validated configuration derives,
+// Base: the logger, the table patterns, the read bound, the column type
+// choices),
 // the table registry a source's Discover installs (Tables),
 // the configured table patterns (TablePatterns), the Start/Stream/Close
 // order the capture.Source contract states (Lifecycle, and BeginStart,
@@ -17,8 +19,10 @@
 // capture.Snapshotter.PlanChunks (PlanKeyRanges, KeyBound, ChunkReaders),
 // ReadChunk's query and batch (ChunkQuery, ChunkBatch), and the frame and
 // key batches of capture.RowReader.ReadRows (Tables.ReadRows, KeyReader,
-// KeyBatches), and the key-by-key handling of rows a verify scan cannot
-// decode (UndecodableByKey, for capture.TableScanner).
+// KeyBatches), the key-by-key handling of rows a verify scan cannot
+// decode (UndecodableByKey, for capture.TableScanner), and the open part
+// of a streamed transaction, emitted when it reaches MaxBatchChanges or
+// MaxBatchBytes (Part, PartLimits; capture.Batch.More).
 //
 // In: a backend's discovered tables, configuration and key values. Out:
 // the values and errors the capture contracts ask of every source, with
