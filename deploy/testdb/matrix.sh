@@ -70,13 +70,13 @@ fetch() {
 for v in $pg_versions; do
   if [ "$v" != 15 ]; then fetch postgres "$v" || continue; fi
   run "postgres-$v" capture "FLOE_TEST_PG=$v" ./capture/postgres/ '^(TestConformance|TestHeartbeatAckResume)$'
-  run "postgres-$v" decoders "FLOE_TEST_PG=$v" ./schema/ '^TestDecodersAgainstPostgres$'
+  run "postgres-$v" decoders "FLOE_TEST_PG=$v" ./schema/pgtype/ '^TestDecodersAgainstPostgres$'
   run "postgres-$v" crash "FLOE_TEST_PG=$v" ./cmd/floe/ '^TestCrashExactlyOnce$/^upsert$'
 done
 for s in $mysql_servers; do
   if [ "$s" != mariadb-10.11 ]; then fetch "${s%%-*}" "${s#*-}" || continue; fi
   run "$s" capture "FLOE_TEST_MYSQL=$s" ./capture/mysql/ '^(TestConformance|TestReaderWithOurServerID|TestTaggedGTIDs|TestCompressedTransactions)$'
-  run "$s" decoders "FLOE_TEST_MYSQL=$s" ./schema/ '^TestMySQLDecodersLive$'
+  run "$s" decoders "FLOE_TEST_MYSQL=$s" ./schema/mysqltype/ '^TestMySQLDecodersLive$'
   run "$s" crash "FLOE_TEST_MYSQL=$s" ./cmd/floe/ '^TestMySQLCrashExactlyOnce$/^upsert$'
 done
 
