@@ -62,6 +62,19 @@ func newPipelineEnv(t *testing.T, db, tables, sinkMode string, extraSource strin
 	return newPipelineEnvOn(t, sharedPG, db, tables, sinkMode, extraSource)
 }
 
+// ownPostgres starts a PostgreSQL cluster for one test alone (for tests
+// that stop, signal or starve its processes), stopped when the test ends.
+func ownPostgres(t *testing.T) *testdb.Postgres {
+	t.Helper()
+	needServers(t)
+	pg, err := testdb.StartPostgres(context.Background(), testdb.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Stop() })
+	return pg
+}
+
 // newPipelineEnvOn is newPipelineEnv on the cluster pg.
 func newPipelineEnvOn(t *testing.T, pg *testdb.Postgres, db, tables, sinkMode string, extraSource string) *pipelineEnv {
 	t.Helper()

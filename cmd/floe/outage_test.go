@@ -41,13 +41,8 @@ func retriesLogged(e *pipelineEnv, endpoint string) int {
 // each retry with the endpoint and the error, reconnects once the server
 // is back, and Iceberg ends equal to the source.
 func TestSourceOutagePostgres(t *testing.T) {
-	needServers(t)
 	ctx := context.Background()
-	pg, err := testdb.StartPostgres(ctx, testdb.PostgresOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pg.Stop() })
+	pg := ownPostgres(t)
 	e := newPipelineEnvOn(t, pg, "outage", `public\.orders`, "upsert", "")
 	e.exec(`CREATE TABLE orders (id int PRIMARY KEY, item text, qty int)`,
 		`INSERT INTO orders SELECT g, 'i' || g, g FROM generate_series(1, 2000) g`, `ALTER TABLE orders OWNER TO u_outage`)

@@ -157,13 +157,8 @@ func noStallWhileIdle(t *testing.T, e *pipelineEnv, r *running, d time.Duration)
 // runs again catches up: verify equal. Floe judges the walsender by its
 // wait event, or, for a role with pg_read_all_stats, by its sent_lsn.
 func TestStalledStreamPostgres(t *testing.T) {
-	needServers(t)
 	ctx := context.Background()
-	pg, err := testdb.StartPostgres(ctx, testdb.PostgresOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pg.Stop() })
+	pg := ownPostgres(t)
 	for _, tc := range []struct{ db, grant, judged string }{
 		{"stall", "", "stayed in wait event WalSenderWaitForWAL"},
 		{"stall_stats", "GRANT pg_read_all_stats TO u_stall_stats", "stayed at sent_lsn"},
@@ -217,13 +212,7 @@ func TestStalledStreamPostgres(t *testing.T) {
 // on. (Taking it for one would reconnect to the same WAL and repeat the
 // silence forever.)
 func TestSilentBacklogIsNoStall(t *testing.T) {
-	needServers(t)
-	ctx := context.Background()
-	pg, err := testdb.StartPostgres(ctx, testdb.PostgresOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pg.Stop() })
+	pg := ownPostgres(t)
 	e := newPipelineEnvOn(t, pg, "backlog", `public\.orders`, "upsert", "  heartbeat-interval: 500ms\n  stall-timeout: 1s\n")
 	e.exec(`CREATE TABLE orders (id int PRIMARY KEY, item text)`, `INSERT INTO orders SELECT g, 'i' || g FROM generate_series(1, 100) g`,
 		`CREATE TABLE other (id bigint, pad text)`, `ALTER TABLE orders OWNER TO u_backlog`, `ALTER TABLE other OWNER TO u_backlog`)
@@ -260,13 +249,8 @@ func TestSilentBacklogIsNoStall(t *testing.T) {
 // timeouts while rows are written; floe waits, says why, and once the WAL
 // writer runs again delivers every row without having reconnected.
 func TestUnflushedHeartbeatIsNoStall(t *testing.T) {
-	needServers(t)
 	ctx := context.Background()
-	pg, err := testdb.StartPostgres(ctx, testdb.PostgresOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pg.Stop() })
+	pg := ownPostgres(t)
 	e := newPipelineEnvOn(t, pg, "unflushed", `public\.orders`, "upsert", "  heartbeat-interval: 500ms\n  stall-timeout: 1s\n")
 	e.exec(`CREATE TABLE orders (id int PRIMARY KEY, item text)`, `INSERT INTO orders SELECT g, 'i' || g FROM generate_series(1, 100) g`,
 		`ALTER TABLE orders OWNER TO u_unflushed`)
