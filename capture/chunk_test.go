@@ -24,22 +24,7 @@ func TestSnapshotPlanGolden(t *testing.T) {
 		Watermarks: map[int]string{0: "src.v1:9", 1: "src.v1:9", 3: "src.v1:12"},
 	}
 	got := p.Encode()
-	golden := filepath.Join("testdata", "snapshot_plan_v2.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Fatalf("encoding changed:\n got %s\nwant %s\n(a persisted format: bump SnapshotPlanVersion and keep reading v1 and v2)", got, want)
-	}
+	planGolden(t, "snapshot_plan_v2.golden", got, "keep reading v1 and v2")
 	back, err := DecodeSnapshotPlan(got)
 	if err != nil {
 		t.Fatal(err)
@@ -130,19 +115,7 @@ func TestSnapshotPlanStreamedGolden(t *testing.T) {
 	p := &SnapshotPlan{Chunks: []Chunk{{Index: 0, Upper: []string{"5"}}, {Index: 1, Lower: []string{"5"}}},
 		Done: map[int]bool{0: true}, Watermarks: map[int]string{0: "src.v1:9"}, Streamed: true}
 	got := p.Encode()
-	golden := filepath.Join("testdata", "snapshot_plan_v3.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Fatalf("encoding changed:\n got %s\nwant %s\n(a persisted format: bump SnapshotPlanVersion and keep reading v1 to v3)", got, want)
-	}
+	planGolden(t, "snapshot_plan_v3.golden", got, "keep reading v1 to v3")
 	back, err := DecodeSnapshotPlan(got)
 	if err != nil || !back.Streamed || !back.Clone().Streamed {
 		t.Fatalf("Streamed after round trip and Clone: %v, %v", back, err)
@@ -153,5 +126,27 @@ func TestSnapshotPlanStreamedGolden(t *testing.T) {
 	}
 	if _, err := DecodeSnapshotPlan(strings.Replace(got, `"v":3`, `"v":2`, 1)); err == nil {
 		t.Fatal("a version 2 plan with Streamed was accepted")
+	}
+}
+
+// planGolden compares an encoded plan with testdata/name (rewritten with
+// -update); keep says which versions a bumped format must still read.
+func planGolden(t *testing.T, name, got, keep string) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Fatalf("encoding changed:\n got %s\nwant %s\n(a persisted format: bump SnapshotPlanVersion and %s)", got, want, keep)
 	}
 }
