@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -69,16 +70,18 @@ func (st *streamer) ddl(ctx context.Context, m *pglogrepl.LogicalDecodingMessage
 	if cur == nil {
 		return nil
 	}
-	next, renames := renamedLayout(cur, cols, commandRenames(msg.Command))
+	next, renames := renamedLayout(cur, cols, msg.Command)
+	if next != cur {
+		st.byName[cur.id] = next
+		if st.rels[msg.OID] == cur {
+			st.rels[msg.OID] = next
+		}
+	}
 	if len(renames) == 0 {
 		return nil
 	}
 	st.s.base.Log.Info("column renamed on a captured table", "table", cur.id.String(), "commit_lsn", txn.finalLSN.String(),
 		"renames", strings.Join(renames, "; "), "command", truncate(msg.Command, 200))
-	st.byName[cur.id] = next
-	if st.rels[msg.OID] == cur {
-		st.rels[msg.OID] = next
-	}
 	if len(txn.part.Changes) > 0 || txn.split {
 		err := fmt.Errorf("schema change of captured table %s: %s in the transaction committing at %s, after changes of captured tables in the same transaction; the rename has no position of its own there, so the Iceberg table cannot follow it; re-snapshot the table with `floe resnapshot --config FILE --table %s`",
 			cur.id, strings.Join(renames, "; "), txn.finalLSN, cur.id)
@@ -92,25 +95,48 @@ func (st *streamer) ddl(ctx context.Context, m *pglogrepl.LogicalDecodingMessage
 	return nil
 }
 
-// renamedLayout returns cur with the renames a DDL message shows: a column
-// whose attnum cols names differently is renamed; a rename named in the
-// command text (from -> to) whose new name cur has already, and whose old
-// one it lacks, marks that column. renames describes them; nil when there
-// is none (next is then cur).
-func renamedLayout(cur *table, cols map[int16]string, text []colRename) (next *table, renames []string) {
+// renamedLayout returns cur with the renames a DDL message shows (cols:
+// the table's columns by attnum after the command; command: the query
+// text). renames describes them; nil when there is none. next is cur
+// when nothing changed; it may differ from cur without a rename, sharing
+// its layout (attnums learned or forgotten, namesLive cleared).
+//
+//   - By name (see namesLive): when the command is a lone rename and
+//     cur's column names are the live ones, the column named from is
+//     renamed, and every column takes the attnum its name had before the
+//     command.
+//   - By attnum, otherwise: a column whose attnum cols names differently
+//     is renamed. When the command is a lone rename that says otherwise,
+//     the attnum (read from the catalog after the Relation message, which
+//     a replay may predate) belonged to a later column of that name: it
+//     is forgotten, and nothing renamed.
+//   - Replayed: a rename named in the command text (from -> to) whose new
+//     name cur has already (the discovered layout, when the stream replays
+//     the ALTER after a restart), and whose old one it lacks, marks that
+//     column.
+//
+// Any command but a lone rename clears namesLive.
+func renamedLayout(cur *table, cols map[int16]string, command string) (next *table, renames []string) {
 	out := slices.Clone(cur.layout.Columns)
 	for i := range out {
 		out[i].RenamedFrom = ""
 	}
-	for i, c := range cur.layout.Columns {
-		if num := cur.attNums[i]; num != 0 {
-			if name, ok := cols[num]; ok && name != c.Name {
-				out[i].Name, out[i].RenamedFrom = name, c.Name
-				renames = append(renames, fmt.Sprintf("rename column %s to %s", c.Name, name))
-			}
-		}
+	nums := slices.Clone(cur.attNums)
+	lone, isLone := loneRename(command)
+	renamed, live := -1, false
+	if isLone && cur.namesLive {
+		renamed, live = renameByName(out, nums, cols, lone)
 	}
-	for _, r := range text {
+	switch {
+	case renamed >= 0 && cur.attNums[renamed] == 0:
+		renames = append(renames, fmt.Sprintf("rename column %s to %s (the stream named the old column)", lone.from, lone.to))
+	case renamed >= 0:
+		renames = append(renames, fmt.Sprintf("rename column %s to %s", lone.from, lone.to))
+	}
+	if !live {
+		renames = renameByAttNum(cur, out, nums, cols, lone, isLone)
+	}
+	for _, r := range commandRenames(command) {
 		j := slices.IndexFunc(out, func(c schema.Column) bool { return c.Name == r.to })
 		if j < 0 || out[j].RenamedFrom != "" || slices.ContainsFunc(out, func(c schema.Column) bool { return c.Name == r.from }) ||
 			!slices.Contains(mapValues(cols), r.to) {
@@ -119,12 +145,97 @@ func renamedLayout(cur *table, cols map[int16]string, text []colRename) (next *t
 		out[j].RenamedFrom = r.from
 		renames = append(renames, fmt.Sprintf("rename column %s to %s (replayed)", r.from, r.to))
 	}
-	if len(renames) == 0 {
+	if len(renames) == 0 && slices.Equal(nums, cur.attNums) && live == cur.namesLive {
 		return cur, nil
 	}
 	n := *cur
-	n.layout = &schema.Table{Columns: out, Key: cur.layout.Key}
+	n.attNums, n.namesLive = nums, live
+	if len(renames) > 0 {
+		n.layout = &schema.Table{Columns: out, Key: cur.layout.Key}
+	}
 	return &n, renames
+}
+
+// renameByAttNum renames each column of out whose attnum cols names
+// differently; with a lone rename r, only when that is r (see
+// renamedLayout), the attnum being forgotten otherwise.
+func renameByAttNum(cur *table, out []schema.Column, nums []int16, cols map[int16]string, r colRename, isLone bool) (renames []string) {
+	for i, c := range cur.layout.Columns {
+		name, ok := cols[nums[i]]
+		if nums[i] == 0 || !ok || name == c.Name {
+			continue
+		}
+		if isLone && (r != colRename{from: c.Name, to: name}) {
+			nums[i] = 0
+			continue
+		}
+		out[i].Name, out[i].RenamedFrom = name, c.Name
+		renames = append(renames, fmt.Sprintf("rename column %s to %s", c.Name, name))
+	}
+	return renames
+}
+
+// Columns the stream knows by name.
+//
+// A Relation message names the table's columns without their attnums;
+// the catalog, read when it arrives, gives the attnum of each name it
+// has then. In a replay from before a rename the catalog has the new
+// name only, so the column the message calls by its old name has no
+// attnum (0), and the rename's DDL message, which lists the columns by
+// attnum after it, cannot show it renamed; and a name the catalog has
+// may since have gone to another column (a swap of two names), whose
+// attnum the column then carries. The names are right: right after a
+// Relation message the layout's columns are, by name, the live columns
+// of the table (namesLive, which generated columns aside the message
+// lists all of), and every ALTER TABLE of the table after it emits a
+// DDL message, so they stay so until one that may have dropped, added
+// or renamed a column. A lone rename (the query text holds only ALTER
+// TABLE ... RENAME [COLUMN] from TO to, so that statement emitted the
+// message) changes one name and nothing else, so the columns before it
+// are cols with to named from: the layout's column named from is the
+// one renamed, and every column's attnum is the one its name had. Any
+// other command ends namesLive until the next Relation message; a
+// later rename of a column of unknown attnum is then refused by that
+// message as without the trigger (the table is re-snapshotted).
+
+// renameByName follows lone rename r on out by name when the layout's
+// names are live (see namesLive): the columns before the command are
+// cols with r.to named r.from, which must hold every column of out; each
+// takes the attnum of its name there, and the one named r.from (its
+// index: renamed; -1 when out has none) is renamed r.to. live is false,
+// and nothing changed, when cols does not show r (to there, from not) or
+// lacks a column of out: the names are then not known to be live.
+func renameByName(out []schema.Column, nums []int16, cols map[int16]string, r colRename) (renamed int, live bool) {
+	toNum, ok := attNumOf(cols, r.to)
+	if _, stale := attNumOf(cols, r.from); !ok || stale {
+		return -1, false
+	}
+	before := maps.Clone(cols)
+	before[toNum] = r.from
+	learned := make([]int16, len(out))
+	for i, c := range out {
+		num, ok := attNumOf(before, c.Name)
+		if !ok {
+			return -1, false
+		}
+		learned[i] = num
+	}
+	copy(nums, learned)
+	renamed = slices.IndexFunc(out, func(c schema.Column) bool { return c.Name == r.from })
+	if renamed >= 0 {
+		out[renamed].Name, out[renamed].RenamedFrom = r.to, r.from
+	}
+	return renamed, true
+}
+
+// attNumOf returns the attnum cols gives column name.
+func attNumOf(cols map[int16]string, name string) (int16, bool) {
+	for num, n := range cols {
+		if n == name {
+			return num, true
+		}
+	}
+	return 0, false
 }
 
 func mapValues(m map[int16]string) []string {
@@ -168,6 +279,81 @@ func commandRenames(sql string) []colRename {
 		i = j + 2
 	}
 	return out
+}
+
+// loneRename returns the column rename of query text that holds one
+// statement besides transaction control (BEGIN, START TRANSACTION,
+// COMMIT, END): ALTER TABLE [IF EXISTS] [ONLY] name [*] RENAME [COLUMN]
+// from TO to, the table name bare, quoted or qualified. A DDL message
+// carrying such a text was emitted by that statement. ok is false for
+// any other text (several statements, a DO block, a function call).
+func loneRename(sql string) (r colRename, ok bool) {
+	var stmt []sqlToken
+	n := 0
+	for _, s := range splitStatements(sqlTokens(sql)) {
+		if len(s) == 0 || !s[0].quoted && slices.Contains([]string{"begin", "start", "commit", "end"}, s[0].text) {
+			continue
+		}
+		stmt, n = s, n+1
+	}
+	if n != 1 {
+		return r, false
+	}
+	return parseRenameColumn(stmt)
+}
+
+// parseRenameColumn parses the tokens of one ALTER TABLE ... RENAME
+// [COLUMN] from TO to statement, the whole of it.
+func parseRenameColumn(toks []sqlToken) (r colRename, ok bool) {
+	i := 0
+	word := func(w string) bool {
+		if i < len(toks) && !toks[i].quoted && toks[i].text == w {
+			i++
+			return true
+		}
+		return false
+	}
+	if !word("alter") || !word("table") {
+		return r, false
+	}
+	if word("if") && !word("exists") {
+		return r, false
+	}
+	word("only")
+	for part := 0; ; part++ { // name, schema.name or db.schema.name
+		if part == 3 || i >= len(toks) || !toks[i].ident {
+			return r, false
+		}
+		i++
+		if !word(".") {
+			break
+		}
+	}
+	word("*")
+	if !word("rename") {
+		return r, false
+	}
+	word("column")
+	if i+3 != len(toks) || !toks[i].ident || !toks[i+2].ident || toks[i+1].quoted || toks[i+1].text != "to" {
+		return r, false
+	}
+	if from := toks[i]; !from.quoted && (from.text == "to" || from.text == "constraint") {
+		return r, false
+	}
+	return colRename{from: toks[i].text, to: toks[i+2].text}, true
+}
+
+// splitStatements splits tokens at semicolons.
+func splitStatements(toks []sqlToken) [][]sqlToken {
+	var out [][]sqlToken
+	start := 0
+	for i, t := range toks {
+		if !t.ident && t.text == ";" {
+			out = append(out, toks[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, toks[start:])
 }
 
 type sqlToken struct {

@@ -53,13 +53,13 @@ func TestRenamedLayout(t *testing.T) {
 	}
 
 	// By attnum: a (2) is now a2; the key id (1) is now key.
-	next, renames := renamedLayout(cur, map[int16]string{1: "key", 2: "a2", 4: "c"}, nil)
+	next, renames := renamedLayout(cur, map[int16]string{1: "key", 2: "a2", 4: "c"}, "")
 	require.Equal(t, []string{"key<id", "a2<a", "c<"}, names(next))
 	require.Equal(t, []string{"rename column id to key", "rename column a to a2"}, renames)
 	require.Equal(t, "a", cur.layout.Columns[1].Name, "cur modified")
 
 	// Nothing renamed (an ADD or a type change): cur itself.
-	next, renames = renamedLayout(cur, map[int16]string{1: "id", 2: "a", 4: "c", 5: "d"}, nil)
+	next, renames = renamedLayout(cur, map[int16]string{1: "id", 2: "a", 4: "c", 5: "d"}, "")
 	require.Same(t, cur, next)
 	require.Nil(t, renames)
 
@@ -67,12 +67,201 @@ func TestRenamedLayout(t *testing.T) {
 	// already; the command text says what it was.
 	replay := &table{id: cur.id, attNums: []int16{1, 2, 4},
 		layout: &schema.Table{Columns: []schema.Column{{Name: "id", Type: P.Int64}, {Name: "a2", Type: P.Int32}, {Name: "c", Type: P.String}}, Key: []int{0}}}
-	next, renames = renamedLayout(replay, map[int16]string{1: "id", 2: "a2", 4: "c"}, commandRenames(`ALTER TABLE t RENAME a TO a2`))
+	next, renames = renamedLayout(replay, map[int16]string{1: "id", 2: "a2", 4: "c"}, `ALTER TABLE t RENAME a TO a2`)
 	require.Equal(t, []string{"id<", "a2<a", "c<"}, names(next))
 	require.Len(t, renames, 1)
 
 	// A text rename the message does not show (another statement of the
 	// query, already past) marks nothing.
-	next, _ = renamedLayout(replay, map[int16]string{1: "id", 2: "a3", 4: "c"}, commandRenames(`ALTER TABLE t RENAME a TO a2`))
+	next, _ = renamedLayout(replay, map[int16]string{1: "id", 2: "a3", 4: "c"}, `ALTER TABLE t RENAME a TO a2; ALTER TABLE t RENAME a2 TO a3`)
 	require.Equal(t, []string{"id<", "a3<a2", "c<"}, names(next))
+
+	// A lone rename the message contradicts: the attnum is forgotten.
+	next, renames = renamedLayout(replay, map[int16]string{1: "id", 2: "a3", 4: "c"}, `ALTER TABLE t RENAME a TO a2`)
+	require.Equal(t, []string{"id<", "a2<", "c<"}, names(next))
+	require.Equal(t, []int16{1, 0, 4}, next.attNums)
+	require.Nil(t, renames)
+}
+
+func TestLoneRename(t *testing.T) {
+	for _, tc := range []struct {
+		sql  string
+		want colRename
+		ok   bool
+	}{
+		{`ALTER TABLE t RENAME COLUMN a TO b`, colRename{"a", "b"}, true},
+		{`alter table if exists only public."T" * rename "Mixed Case" to Plain;`, colRename{"Mixed Case", "plain"}, true},
+		{`BEGIN; ALTER TABLE db.s.t RENAME x TO "Y""" /* note */; COMMIT;`, colRename{"x", `Y"`}, true},
+		{"-- migration 7\nSTART TRANSACTION; ALTER TABLE t RENAME COLUMN a TO b; END", colRename{"a", "b"}, true},
+		// Several statements: which one emitted the message is not known.
+		{`ALTER TABLE t RENAME a TO b; ALTER TABLE t RENAME c TO d`, colRename{}, false},
+		{`ALTER TABLE t RENAME a TO b; ALTER TABLE t ADD COLUMN a int`, colRename{}, false},
+		{`ALTER TABLE u ADD COLUMN z int; ALTER TABLE t RENAME a TO b`, colRename{}, false},
+		{`ALTER TABLE t RENAME a TO b; ROLLBACK`, colRename{}, false},
+		// Renames run by other statements, or not column renames.
+		{`DO $$ BEGIN ALTER TABLE t RENAME a TO b; END $$`, colRename{}, false},
+		{`SELECT rename_it()`, colRename{}, false},
+		{`ALTER TABLE t RENAME TO t2`, colRename{}, false},
+		{`ALTER TABLE t RENAME CONSTRAINT c TO d`, colRename{}, false},
+		{`ALTER TABLE t RENAME a TO b, ADD COLUMN c int`, colRename{}, false},
+		{`ALTER TABLE t DROP COLUMN a`, colRename{}, false},
+		{`ALTER TABLE t RENAME COLUMN a`, colRename{}, false},
+		{`ALTER TABLE a.b.c.d RENAME x TO y`, colRename{}, false},
+		{`ALTER TABLE t RENAME U&"a" TO b`, colRename{}, false},
+		{``, colRename{}, false},
+	} {
+		got, ok := loneRename(tc.sql)
+		require.Equal(t, tc.ok, ok, tc.sql)
+		require.Equal(t, tc.want, got, tc.sql)
+	}
+}
+
+// TestRenamedLayoutByName: a layout whose columns the stream knows by
+// name only (a Relation message from before a rename: the catalog no
+// longer has the old name, so its attnum is 0) follows a lone rename of
+// one of them exactly, learning the attnums, and every case that is not
+// exact renames nothing (the next Relation message then refuses, and the
+// table is re-snapshotted).
+func TestRenamedLayoutByName(t *testing.T) {
+	P := iceberg.PrimitiveTypes
+	// id (1) and c (4) are in the catalog now; a and b are not.
+	relation := &table{id: capture.TableID{Schema: "s", Name: "t"}, attNums: []int16{1, 0, 0, 4}, namesLive: true,
+		layout: &schema.Table{Columns: []schema.Column{{Name: "id", Type: P.Int64}, {Name: "a", Type: P.Int32},
+			{Name: "b", Type: P.String}, {Name: "c", Type: P.String}}, Key: []int{0}}}
+	type state struct {
+		names []string
+		nums  []int16
+		live  bool
+	}
+	of := func(v *table) state {
+		var s state
+		for _, c := range v.layout.Columns {
+			s.names = append(s.names, c.Name+"<"+c.RenamedFrom)
+		}
+		return state{s.names, v.attNums, v.namesLive}
+	}
+	type step struct {
+		cols    map[int16]string
+		command string
+		want    state
+		renames int
+	}
+	for _, tc := range []struct {
+		name  string
+		cur   *table
+		steps []step
+	}{
+		{"lone rename, then one of a learned attnum", relation, []step{
+			{map[int16]string{1: "id", 2: "a2", 3: "b", 4: "c"}, `ALTER TABLE t RENAME a TO a2`,
+				state{[]string{"id<", "a2<a", "b<", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+			{map[int16]string{1: "id", 2: "a2", 3: "b2", 4: "c"}, `ALTER TABLE s.t RENAME b TO b2; ALTER TABLE s.t RENAME c TO c2`,
+				state{[]string{"id<", "a2<", "b2<b", "c<"}, []int16{1, 2, 3, 4}, false}, 1},
+		}},
+		{"chain a to a2 to a3, quoted", relation, []step{
+			{map[int16]string{1: "id", 2: "A 2", 3: "b", 4: "c"}, `ALTER TABLE t RENAME COLUMN a TO "A 2"`,
+				state{[]string{"id<", "A 2<a", "b<", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+			{map[int16]string{1: "id", 2: "a3", 3: "b", 4: "c"}, `ALTER TABLE t RENAME "A 2" TO a3`,
+				state{[]string{"id<", "a3<A 2", "b<", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+		}},
+		{"swap through a temporary name, three lone statements", relation, []step{
+			{map[int16]string{1: "id", 2: "tmp", 3: "b", 4: "c"}, `ALTER TABLE t RENAME a TO tmp`,
+				state{[]string{"id<", "tmp<a", "b<", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+			{map[int16]string{1: "id", 2: "tmp", 3: "a", 4: "c"}, `ALTER TABLE t RENAME b TO a`,
+				state{[]string{"id<", "tmp<", "a<b", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+			{map[int16]string{1: "id", 2: "b", 3: "a", 4: "c"}, `ALTER TABLE t RENAME tmp TO b`,
+				state{[]string{"id<", "b<tmp", "a<", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+		}},
+		{"several renames in one query text: not followed by name", relation, []step{
+			{map[int16]string{1: "id", 2: "a2", 3: "b", 4: "c"}, `ALTER TABLE t RENAME a TO a2; ALTER TABLE t RENAME b TO b2`,
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+			{map[int16]string{1: "id", 2: "a2", 3: "b2", 4: "c"}, `ALTER TABLE t RENAME a TO a2; ALTER TABLE t RENAME b TO b2`,
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+		}},
+		{"a dropped and another added as a, then a lone rename of a", relation, []step{
+			{map[int16]string{1: "id", 3: "b", 4: "c"}, `ALTER TABLE t DROP COLUMN a`,
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+			{map[int16]string{1: "id", 3: "b", 4: "c", 5: "a"}, `ALTER TABLE t ADD COLUMN a int`,
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+			{map[int16]string{1: "id", 3: "b", 4: "c", 5: "a2"}, `ALTER TABLE t RENAME a TO a2`,
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+		}},
+		{"dropped and added again in one statement, then renamed", relation, []step{
+			{map[int16]string{1: "id", 3: "b", 4: "c", 5: "a"}, `ALTER TABLE t DROP COLUMN a, ADD COLUMN a int`,
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+			{map[int16]string{1: "id", 3: "b", 4: "c", 5: "a2"}, `ALTER TABLE t RENAME a TO a2`,
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+		}},
+		{"names not known live (no Relation since an ALTER)", withNamesLive(relation, false), []step{
+			{map[int16]string{1: "id", 2: "a2", 3: "b", 4: "c"}, `ALTER TABLE t RENAME a TO a2`,
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+		}},
+		{"the message does not show the rename: another table's, or a column the layout lacks", relation, []step{
+			{map[int16]string{1: "id", 2: "a", 3: "b", 4: "c"}, `ALTER TABLE t RENAME x TO y`,
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+		}},
+		{"the layout's id is not among the columns before the rename; its attnum is the renamed one's", relation, []step{
+			{map[int16]string{1: "a2", 3: "b", 4: "c"}, `ALTER TABLE t RENAME a TO a2`,
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{0, 0, 0, 4}, false}, 0},
+		}},
+		{"the old name still in the message", relation, []step{
+			{map[int16]string{1: "id", 2: "a", 3: "b", 4: "c", 5: "a2"}, `ALTER TABLE t RENAME a TO a2`,
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+		}},
+		{"the new name in the layout already", withNames(relation, "id", "a", "a2", "c"), []step{
+			{map[int16]string{1: "id", 2: "a2", 4: "c"}, `ALTER TABLE t RENAME a TO a2`,
+				state{[]string{"id<", "a<", "a2<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+		}},
+		// A replay from before a <-> b swapped through tmp: the catalog,
+		// read after the swap, gave a b's attnum and b a's.
+		{"swap replayed, the catalog's attnums stale", withNums(relation, 1, 3, 2, 4), []step{
+			{map[int16]string{1: "id", 2: "tmp", 3: "b", 4: "c"}, `ALTER TABLE t RENAME a TO tmp`,
+				state{[]string{"id<", "tmp<a", "b<", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+			{map[int16]string{1: "id", 2: "tmp", 3: "a", 4: "c"}, `ALTER TABLE t RENAME b TO a`,
+				state{[]string{"id<", "tmp<", "a<b", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+		}},
+		{"swap replayed, the catalog's attnums stale, names not live", withNamesLive(withNums(relation, 1, 3, 2, 4), false), []step{
+			{map[int16]string{1: "id", 2: "tmp", 3: "b", 4: "c"}, `ALTER TABLE t RENAME a TO tmp`,
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+		}},
+		{"several statements, by attnum as the message shows", withNums(relation, 1, 2, 3, 4), []step{
+			{map[int16]string{1: "id", 2: "a2", 3: "b2", 4: "c"}, `ALTER TABLE t RENAME a TO a2; ALTER TABLE t RENAME b TO b2`,
+				state{[]string{"id<", "a2<a", "b2<b", "c<"}, []int16{1, 2, 3, 4}, false}, 2},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cur := tc.cur
+			for i, s := range tc.steps {
+				next, renames := renamedLayout(cur, s.cols, s.command)
+				require.Equal(t, s.want, of(next), "step %d: %s", i, s.command)
+				require.Len(t, renames, s.renames, "step %d: %v", i, renames)
+				if s.renames == 0 {
+					require.Same(t, cur.layout, next.layout, "step %d: layout replaced without a rename", i)
+				}
+				cur = next
+			}
+			require.Equal(t, []string{"id<", "a<", "b<", "c<"}, of(relation).names, "the Relation's layout was modified")
+		})
+	}
+}
+
+func withNamesLive(t *table, live bool) *table {
+	n := *t
+	n.namesLive = live
+	return &n
+}
+
+func withNames(t *table, names ...string) *table {
+	n := *t
+	n.layout = &schema.Table{Key: t.layout.Key}
+	for i, c := range t.layout.Columns {
+		c.Name = names[i]
+		n.layout.Columns = append(n.layout.Columns, c)
+	}
+	return &n
+}
+
+func withNums(t *table, nums ...int16) *table {
+	n := *t
+	n.attNums = nums
+	return &n
 }

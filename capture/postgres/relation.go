@@ -123,6 +123,7 @@ func (s *Source) nextLayout(ctx context.Context, cur *table, m *pglogrepl.Relati
 		}
 	}
 	d.next = *cur
+	d.next.namesLive = true // the message names the live columns
 	d.next.layout = &schema.Table{}
 	d.next.decoders, d.next.attTypes, d.next.attMods, d.next.attNums = nil, nil, nil, nil
 	for _, c := range m.Columns {
@@ -394,7 +395,8 @@ func (st *streamer) relation(ctx context.Context, m *pglogrepl.RelationMessage) 
 		}
 	}
 	if rc.next == nil {
-		st.rels[m.RelationID] = cur
+		n := namesLiveNow(cur)
+		st.rels[m.RelationID], st.byName[id] = n, n
 		return nil
 	}
 	st.rels[m.RelationID], st.byName[id] = rc.next, rc.next
@@ -404,6 +406,17 @@ func (st *streamer) relation(ctx context.Context, m *pglogrepl.RelationMessage) 
 	st.s.base.Log.Info("schema change on a captured table", "table", id.String(), "commit_lsn", at,
 		"changes", strings.Join(rc.changes, "; "), "layout", describeLayout(rc.next.layout))
 	return st.barrier(ctx)
+}
+
+// namesLiveNow returns t, or a copy of it with namesLive set (sharing
+// its layout), for a Relation message that named t's columns as they are.
+func namesLiveNow(t *table) *table {
+	if t.namesLive || !slices.Contains(t.attNums, 0) {
+		return t
+	}
+	n := *t
+	n.namesLive = true
+	return &n
 }
 
 // unreadable is a refusal the changes of one relation carry as
