@@ -17,13 +17,13 @@ import (
 
 // table is one captured table as discovered.
 type table struct {
-	id        capture.TableID
-	oid       uint32
-	layout    *schema.Table
-	decoders  []schema.Decoder
-	attTypes  []uint32 // pg_attribute.atttypid per column: what Relation messages carry
-	attMods   []int32  // pg_attribute.atttypmod per column
-	attNums   []int16  // pg_attribute.attnum per column (0: not known)
+	id       capture.TableID
+	oid      uint32
+	layout   *schema.Table
+	decoders []schema.Decoder
+	attTypes []uint32 // pg_attribute.atttypid per column: what Relation messages carry
+	attMods  []int32  // pg_attribute.atttypmod per column
+	attNums  []int16  // pg_attribute.attnum per column (0: not known)
 	// namesLive: the columns whose attnum is not known are, by name, the
 	// table's live columns at the stream's position (see namesLive in
 	// ddlstream.go); set by a Relation message.
