@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/apache/iceberg-go"
+	"github.com/jackc/pglogrepl"
 	"github.com/stretchr/testify/require"
 
 	"github.com/floe-cdc/floe/capture"
@@ -264,4 +266,55 @@ func withNums(t *table, nums ...int16) *table {
 	n := *t
 	n.attNums = nums
 	return &n
+}
+
+// TestReplayedKey: the session's first Relation message may predate the
+// discovered layout; a key column renamed since is under its old name
+// there (flagged as key, in neither the layout nor the catalog), and is
+// taken for the key until the rename's DDL message; anything less exact
+// is no match (the missing key column is then refused as dropped).
+func TestReplayedKey(t *testing.T) {
+	P := iceberg.PrimitiveTypes
+	// Discovered now: (item_id, a, k2), key (item_id, k2) or (item_id).
+	discovered := func(key ...int) *table {
+		return &table{id: capture.TableID{Schema: "s", Name: "t"}, attNums: []int16{1, 2, 3},
+			layout: &schema.Table{Columns: []schema.Column{{Name: "item_id", Type: P.Int64}, {Name: "a", Type: P.Int32},
+				{Name: "k2", Type: P.Int32}}, Key: key}}
+	}
+	catalogNow := map[string]catalogAtt{"item_id": {num: 1}, "a": {num: 2}, "k2": {num: 3}}
+	rel := func(cols ...string) *pglogrepl.RelationMessage {
+		m := &pglogrepl.RelationMessage{}
+		for _, c := range cols {
+			name, key := strings.CutSuffix(c, "*")
+			col := &pglogrepl.RelationMessageColumn{Name: name}
+			if key {
+				col.Flags = 1
+			}
+			m.Columns = append(m.Columns, col)
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name   string
+		cur    *table
+		resent bool
+		live   map[string]catalogAtt
+		m      *pglogrepl.RelationMessage
+		want   string
+	}{
+		{"one key column under its old name", discovered(0), false, catalogNow, rel("id*", "a", "k2"), "id"},
+		{"a composite key, one column renamed", discovered(0, 2), false, catalogNow, rel("id*", "a", "k2*"), "id"},
+		{"a resent message: the layout is the stream's own", discovered(0), true, catalogNow, rel("id*", "a", "k2"), ""},
+		{"two key columns under other names", discovered(0, 2), false, catalogNow, rel("id*", "a", "x*"), ""},
+		{"the old name is in the catalog (another column now)", discovered(0), false,
+			map[string]catalogAtt{"item_id": {num: 1}, "a": {num: 2}, "k2": {num: 3}, "id": {num: 4}}, rel("id*", "a", "k2"), ""},
+		{"the key was another column of the layout", discovered(0), false, catalogNow, rel("x", "a*", "k2"), ""},
+		{"replica identity full: every column flagged", discovered(0), false, catalogNow, rel("id*", "a*", "k2*"), ""},
+		{"no key column flagged", discovered(0), false, catalogNow, rel("id", "a", "k2"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &relationDiff{cur: tc.cur, resent: tc.resent, live: tc.live}
+			require.Equal(t, tc.want, d.replayedKey(tc.m, 0))
+		})
+	}
 }
