@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
@@ -340,7 +341,21 @@ func parseRenameColumn(toks []sqlToken) (r colRename, ok bool) {
 	if from := toks[i]; !from.quoted && (from.text == "to" || from.text == "constraint") {
 		return r, false
 	}
-	return colRename{from: toks[i].text, to: toks[i+2].text}, true
+	return colRename{from: truncateIdent(toks[i].text), to: truncateIdent(toks[i+2].text)}, true
+}
+
+// truncateIdent shortens an identifier to the 63 bytes PostgreSQL keeps
+// (NAMEDATALEN - 1), at a character boundary of UTF-8.
+func truncateIdent(s string) string {
+	const max = 63
+	if len(s) <= max {
+		return s
+	}
+	n := max
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // splitStatements splits tokens at semicolons.

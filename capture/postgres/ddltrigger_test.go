@@ -111,6 +111,9 @@ func TestLoneRename(t *testing.T) {
 		{`ALTER TABLE a.b.c.d RENAME x TO y`, colRename{}, false},
 		{`ALTER TABLE t RENAME U&"a" TO b`, colRename{}, false},
 		{``, colRename{}, false},
+		// PostgreSQL keeps 63 bytes of an identifier.
+		{`ALTER TABLE t RENAME a TO ` + strings.Repeat("x", 70), colRename{"a", strings.Repeat("x", 63)}, true},
+		{`ALTER TABLE t RENAME a TO "` + strings.Repeat("x", 62) + `é"`, colRename{"a", strings.Repeat("x", 62)}, true},
 	} {
 		got, ok := loneRename(tc.sql)
 		require.Equal(t, tc.ok, ok, tc.sql)
