@@ -39,11 +39,11 @@ func (s *Source) readDDLTrigger(ctx context.Context, conn *pgx.Conn) error {
 func (s *Source) StatesRenames() bool { return s.ddlTrigger.Load() }
 
 // ddl handles a DDLPrefix message of the open transaction: it renames the
-// columns the message shows under a new name (same attnum) in the
-// table's layout, in a new layout whose columns carry
-// schema.Column.RenamedFrom, taken by the table's later changes and
-// emitted as capture.Batch.Layouts on a Barrier before them (barrier) or
-// with the commit. Other changes the message shows are left to the
+// columns the message shows under a new name (same attnum, or by name:
+// see renamedLayout) in the table's layout, in a new layout whose
+// columns carry schema.Column.RenamedFrom, taken by the table's later
+// changes and emitted as capture.Batch.Layouts on a Barrier before them
+// (barrier) or with the commit. Other changes the message shows are left to the
 // Relation message that precedes the table's first change in the new
 // layout (relation.go).
 //
@@ -52,7 +52,9 @@ func (s *Source) StatesRenames() bool { return s.ddlTrigger.Load() }
 // new name already, and the rename is read from the command text
 // (commandRenames) to mark the column. A rename in a transaction that
 // collected changes before it has no position of its own: the table's
-// changes there are OpUnreadable, naming the fix.
+// changes there are OpUnreadable, naming the fix. So is a message that
+// disagrees with the table's layout (renamedLayout's conflict): an
+// OpUnreadable change of the table at the message's transaction.
 func (st *streamer) ddl(ctx context.Context, m *pglogrepl.LogicalDecodingMessage) error {
 	txn := st.txn
 	if txn == nil || txn.skip || !m.Transactional {
@@ -71,12 +73,20 @@ func (st *streamer) ddl(ctx context.Context, m *pglogrepl.LogicalDecodingMessage
 	if cur == nil {
 		return nil
 	}
-	next, renames := renamedLayout(cur, cols, msg.Command)
+	next, renames, conflict := renamedLayout(cur, cols, msg.Command)
 	if next != cur {
 		st.byName[cur.id] = next
 		if st.rels[msg.OID] == cur {
 			st.rels[msg.OID] = next
 		}
+	}
+	if conflict != nil {
+		err := fmt.Errorf("schema change of captured table %s in the transaction committing at %s: %w; re-snapshot the table with `floe resnapshot --config FILE --table %s`",
+			cur.id, txn.finalLSN, conflict, cur.id)
+		st.s.base.Log.Warn("a DDL message does not match the stream's layout: the table's change there is unreadable", "table", cur.id.String(),
+			"commit_lsn", txn.finalLSN.String(), "error", err)
+		txn.part.Changes = append(txn.part.Changes, capture.Change{Table: cur.id, Op: capture.OpUnreadable, Err: err})
+		return nil
 	}
 	if len(renames) == 0 {
 		return nil
@@ -96,46 +106,63 @@ func (st *streamer) ddl(ctx context.Context, m *pglogrepl.LogicalDecodingMessage
 	return nil
 }
 
+// unseenRename explains a DDL message that disagrees with the stream's
+// layout.
+const unseenRename = "a column was renamed where the event trigger does not see it, by ALTER VIEW or ALTER FOREIGN TABLE ... RENAME COLUMN, or the catalog read for the stream's layout came after such a change"
+
 // renamedLayout returns cur with the renames a DDL message shows (cols:
 // the table's columns by attnum after the command; command: the query
 // text). renames describes them; nil when there is none. next is cur
 // when nothing changed; it may differ from cur without a rename, sharing
-// its layout (attnums learned or forgotten, namesLive cleared).
+// its layout (attnums learned, namesLive cleared).
 //
-//   - By name (see namesLive): when the command is a lone rename and
-//     cur's column names are the live ones, the column named from is
-//     renamed, and every column takes the attnum its name had before the
-//     command.
+//   - By name (see namesLive): when the command is a lone rename that
+//     cols shows and cur's column names are the live ones, the column
+//     named from is renamed, and every column takes the attnum its name
+//     had before the command.
 //   - By attnum, otherwise: a column whose attnum cols names differently
-//     is renamed. When the command is a lone rename that says otherwise,
-//     the attnum (read from the catalog after the Relation message, which
-//     a replay may predate) belonged to a later column of that name: it
-//     is forgotten, and nothing renamed.
+//     is renamed.
 //   - Replayed: a rename named in the command text (from -> to) whose new
 //     name cur has already (the discovered layout, when the stream replays
 //     the ALTER after a restart), and whose old one it lacks, marks that
 //     column.
 //
-// Any command but a lone rename clears namesLive.
-func renamedLayout(cur *table, cols map[int16]string, command string) (next *table, renames []string) {
+// A lone rename that cols shows is the whole change: when cur disagrees
+// with it (a column of live names missing before the command, a known
+// attnum renamed otherwise) a column was renamed where no message shows
+// it (ALTER VIEW or ALTER FOREIGN TABLE ... RENAME COLUMN, which the
+// trigger does not see) or the attnum, read from the catalog after the
+// Relation message, which a replay may predate, belongs to another
+// column now. Nothing is renamed then, and conflict says why. Any
+// command but a lone rename clears namesLive.
+func renamedLayout(cur *table, cols map[int16]string, command string) (next *table, renames []string, conflict error) {
 	out := slices.Clone(cur.layout.Columns)
 	for i := range out {
 		out[i].RenamedFrom = ""
 	}
 	nums := slices.Clone(cur.attNums)
 	lone, isLone := loneRename(command)
+	if isLone && !showsRename(cols, lone) {
+		isLone = false // a text this parser misread: by attnum, as for any text
+	}
 	renamed, live := -1, false
-	if isLone && cur.namesLive {
+	switch {
+	case isLone && cur.namesLive:
 		renamed, live = renameByName(out, nums, cols, lone)
+		if !live {
+			return cur, nil, fmt.Errorf("the DDL message of %q shows a column of the stream's layout %s gone before it (%s)", truncate(command, 200), describeLayout(cur.layout), unseenRename)
+		}
+	default:
+		renames = renameByAttNum(cur, out, nums, cols)
+		if isLone && len(renames) > 0 && (len(renames) > 1 || renamedPairs(out)[0] != lone) {
+			return cur, nil, fmt.Errorf("the DDL message of %q shows %s (%s)", truncate(command, 200), strings.Join(renames, "; "), unseenRename)
+		}
 	}
 	switch {
 	case renamed >= 0 && cur.attNums[renamed] == 0:
 		renames = append(renames, fmt.Sprintf("rename column %s to %s (the stream named the old column)", lone.from, lone.to))
 	case renamed >= 0:
 		renames = append(renames, fmt.Sprintf("rename column %s to %s", lone.from, lone.to))
-	}
-	if !live {
-		renames = renameByAttNum(cur, out, nums, cols, lone, isLone)
 	}
 	for _, r := range commandRenames(command) {
 		j := slices.IndexFunc(out, func(c schema.Column) bool { return c.Name == r.to })
@@ -147,27 +174,41 @@ func renamedLayout(cur *table, cols map[int16]string, command string) (next *tab
 		renames = append(renames, fmt.Sprintf("rename column %s to %s (replayed)", r.from, r.to))
 	}
 	if len(renames) == 0 && slices.Equal(nums, cur.attNums) && live == cur.namesLive {
-		return cur, nil
+		return cur, nil, nil
 	}
 	n := *cur
 	n.attNums, n.namesLive = nums, live
 	if len(renames) > 0 {
 		n.layout = &schema.Table{Columns: out, Key: cur.layout.Key}
 	}
-	return &n, renames
+	return &n, renames, nil
+}
+
+// renamedPairs returns the renames out's columns carry.
+func renamedPairs(out []schema.Column) []colRename {
+	var rs []colRename
+	for _, c := range out {
+		if c.RenamedFrom != "" {
+			rs = append(rs, colRename{from: c.RenamedFrom, to: c.Name})
+		}
+	}
+	return rs
+}
+
+// showsRename reports whether cols, a table's columns after a command,
+// show rename r: r.to there, r.from not.
+func showsRename(cols map[int16]string, r colRename) bool {
+	_, to := attNumOf(cols, r.to)
+	_, from := attNumOf(cols, r.from)
+	return to && !from
 }
 
 // renameByAttNum renames each column of out whose attnum cols names
-// differently; with a lone rename r, only when that is r (see
-// renamedLayout), the attnum being forgotten otherwise.
-func renameByAttNum(cur *table, out []schema.Column, nums []int16, cols map[int16]string, r colRename, isLone bool) (renames []string) {
+// differently.
+func renameByAttNum(cur *table, out []schema.Column, nums []int16, cols map[int16]string) (renames []string) {
 	for i, c := range cur.layout.Columns {
 		name, ok := cols[nums[i]]
 		if nums[i] == 0 || !ok || name == c.Name {
-			continue
-		}
-		if isLone && (r != colRename{from: c.Name, to: name}) {
-			nums[i] = 0
 			continue
 		}
 		out[i].Name, out[i].RenamedFrom = name, c.Name

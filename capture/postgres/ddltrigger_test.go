@@ -55,13 +55,13 @@ func TestRenamedLayout(t *testing.T) {
 	}
 
 	// By attnum: a (2) is now a2; the key id (1) is now key.
-	next, renames := renamedLayout(cur, map[int16]string{1: "key", 2: "a2", 4: "c"}, "")
+	next, renames, _ := renamedLayout(cur, map[int16]string{1: "key", 2: "a2", 4: "c"}, "")
 	require.Equal(t, []string{"key<id", "a2<a", "c<"}, names(next))
 	require.Equal(t, []string{"rename column id to key", "rename column a to a2"}, renames)
 	require.Equal(t, "a", cur.layout.Columns[1].Name, "cur modified")
 
 	// Nothing renamed (an ADD or a type change): cur itself.
-	next, renames = renamedLayout(cur, map[int16]string{1: "id", 2: "a", 4: "c", 5: "d"}, "")
+	next, renames, _ = renamedLayout(cur, map[int16]string{1: "id", 2: "a", 4: "c", 5: "d"}, "")
 	require.Same(t, cur, next)
 	require.Nil(t, renames)
 
@@ -69,20 +69,27 @@ func TestRenamedLayout(t *testing.T) {
 	// already; the command text says what it was.
 	replay := &table{id: cur.id, attNums: []int16{1, 2, 4},
 		layout: &schema.Table{Columns: []schema.Column{{Name: "id", Type: P.Int64}, {Name: "a2", Type: P.Int32}, {Name: "c", Type: P.String}}, Key: []int{0}}}
-	next, renames = renamedLayout(replay, map[int16]string{1: "id", 2: "a2", 4: "c"}, `ALTER TABLE t RENAME a TO a2`)
+	next, renames, _ = renamedLayout(replay, map[int16]string{1: "id", 2: "a2", 4: "c"}, `ALTER TABLE t RENAME a TO a2`)
 	require.Equal(t, []string{"id<", "a2<a", "c<"}, names(next))
 	require.Len(t, renames, 1)
 
 	// A text rename the message does not show (another statement of the
 	// query, already past) marks nothing.
-	next, _ = renamedLayout(replay, map[int16]string{1: "id", 2: "a3", 4: "c"}, `ALTER TABLE t RENAME a TO a2; ALTER TABLE t RENAME a2 TO a3`)
+	next, _, _ = renamedLayout(replay, map[int16]string{1: "id", 2: "a3", 4: "c"}, `ALTER TABLE t RENAME a TO a2; ALTER TABLE t RENAME a2 TO a3`)
 	require.Equal(t, []string{"id<", "a3<a2", "c<"}, names(next))
 
-	// A lone rename the message contradicts: the attnum is forgotten.
-	next, renames = renamedLayout(replay, map[int16]string{1: "id", 2: "a3", 4: "c"}, `ALTER TABLE t RENAME a TO a2`)
-	require.Equal(t, []string{"id<", "a2<", "c<"}, names(next))
-	require.Equal(t, []int16{1, 0, 4}, next.attNums)
+	// A lone rename the attnums contradict (a2, attnum 2, is a3 now, but
+	// the statement renamed x): nothing renamed, the conflict named.
+	next, renames, conflict := renamedLayout(replay, map[int16]string{1: "id", 2: "a3", 4: "c"}, `ALTER TABLE t RENAME x TO a3`)
+	require.Same(t, replay, next)
 	require.Nil(t, renames)
+	require.ErrorContains(t, conflict, `the DDL message of "ALTER TABLE t RENAME x TO a3" shows rename column a2 to a3`)
+
+	// A lone rename whose text the message does not show (a text this
+	// parser misread): by attnum, as any text.
+	next, _, conflict = renamedLayout(replay, map[int16]string{1: "id", 2: "a3", 4: "c"}, `ALTER TABLE t RENAME a TO a2`)
+	require.NoError(t, conflict)
+	require.Equal(t, []string{"id<", "a3<a2", "c<"}, names(next))
 }
 
 func TestLoneRename(t *testing.T) {
@@ -146,10 +153,11 @@ func TestRenamedLayoutByName(t *testing.T) {
 		return state{s.names, v.attNums, v.namesLive}
 	}
 	type step struct {
-		cols    map[int16]string
-		command string
-		want    state
-		renames int
+		cols     map[int16]string
+		command  string
+		want     state
+		renames  int
+		conflict bool // nothing renamed, cur returned
 	}
 	for _, tc := range []struct {
 		name  string
@@ -158,86 +166,102 @@ func TestRenamedLayoutByName(t *testing.T) {
 	}{
 		{"lone rename, then one of a learned attnum", relation, []step{
 			{map[int16]string{1: "id", 2: "a2", 3: "b", 4: "c"}, `ALTER TABLE t RENAME a TO a2`,
-				state{[]string{"id<", "a2<a", "b<", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+				state{[]string{"id<", "a2<a", "b<", "c<"}, []int16{1, 2, 3, 4}, true}, 1, false},
 			{map[int16]string{1: "id", 2: "a2", 3: "b2", 4: "c"}, `ALTER TABLE s.t RENAME b TO b2; ALTER TABLE s.t RENAME c TO c2`,
-				state{[]string{"id<", "a2<", "b2<b", "c<"}, []int16{1, 2, 3, 4}, false}, 1},
+				state{[]string{"id<", "a2<", "b2<b", "c<"}, []int16{1, 2, 3, 4}, false}, 1, false},
 		}},
 		{"chain a to a2 to a3, quoted", relation, []step{
 			{map[int16]string{1: "id", 2: "A 2", 3: "b", 4: "c"}, `ALTER TABLE t RENAME COLUMN a TO "A 2"`,
-				state{[]string{"id<", "A 2<a", "b<", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+				state{[]string{"id<", "A 2<a", "b<", "c<"}, []int16{1, 2, 3, 4}, true}, 1, false},
 			{map[int16]string{1: "id", 2: "a3", 3: "b", 4: "c"}, `ALTER TABLE t RENAME "A 2" TO a3`,
-				state{[]string{"id<", "a3<A 2", "b<", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+				state{[]string{"id<", "a3<A 2", "b<", "c<"}, []int16{1, 2, 3, 4}, true}, 1, false},
 		}},
 		{"swap through a temporary name, three lone statements", relation, []step{
 			{map[int16]string{1: "id", 2: "tmp", 3: "b", 4: "c"}, `ALTER TABLE t RENAME a TO tmp`,
-				state{[]string{"id<", "tmp<a", "b<", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+				state{[]string{"id<", "tmp<a", "b<", "c<"}, []int16{1, 2, 3, 4}, true}, 1, false},
 			{map[int16]string{1: "id", 2: "tmp", 3: "a", 4: "c"}, `ALTER TABLE t RENAME b TO a`,
-				state{[]string{"id<", "tmp<", "a<b", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+				state{[]string{"id<", "tmp<", "a<b", "c<"}, []int16{1, 2, 3, 4}, true}, 1, false},
 			{map[int16]string{1: "id", 2: "b", 3: "a", 4: "c"}, `ALTER TABLE t RENAME tmp TO b`,
-				state{[]string{"id<", "b<tmp", "a<", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+				state{[]string{"id<", "b<tmp", "a<", "c<"}, []int16{1, 2, 3, 4}, true}, 1, false},
 		}},
 		{"several renames in one query text: not followed by name", relation, []step{
 			{map[int16]string{1: "id", 2: "a2", 3: "b", 4: "c"}, `ALTER TABLE t RENAME a TO a2; ALTER TABLE t RENAME b TO b2`,
-				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0, false},
 			{map[int16]string{1: "id", 2: "a2", 3: "b2", 4: "c"}, `ALTER TABLE t RENAME a TO a2; ALTER TABLE t RENAME b TO b2`,
-				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0, false},
 		}},
 		{"a dropped and another added as a, then a lone rename of a", relation, []step{
 			{map[int16]string{1: "id", 3: "b", 4: "c"}, `ALTER TABLE t DROP COLUMN a`,
-				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0, false},
 			{map[int16]string{1: "id", 3: "b", 4: "c", 5: "a"}, `ALTER TABLE t ADD COLUMN a int`,
-				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0, false},
 			{map[int16]string{1: "id", 3: "b", 4: "c", 5: "a2"}, `ALTER TABLE t RENAME a TO a2`,
-				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0, false},
 		}},
 		{"dropped and added again in one statement, then renamed", relation, []step{
 			{map[int16]string{1: "id", 3: "b", 4: "c", 5: "a"}, `ALTER TABLE t DROP COLUMN a, ADD COLUMN a int`,
-				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0, false},
 			{map[int16]string{1: "id", 3: "b", 4: "c", 5: "a2"}, `ALTER TABLE t RENAME a TO a2`,
-				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0, false},
 		}},
 		{"names not known live (no Relation since an ALTER)", withNamesLive(relation, false), []step{
 			{map[int16]string{1: "id", 2: "a2", 3: "b", 4: "c"}, `ALTER TABLE t RENAME a TO a2`,
-				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0, false},
 		}},
 		{"the message does not show the rename: another table's, or a column the layout lacks", relation, []step{
 			{map[int16]string{1: "id", 2: "a", 3: "b", 4: "c"}, `ALTER TABLE t RENAME x TO y`,
-				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0, false},
 		}},
-		{"the layout's id is not among the columns before the rename; its attnum is the renamed one's", relation, []step{
+		{"the layout's id is not among the columns before the rename", relation, []step{
 			{map[int16]string{1: "a2", 3: "b", 4: "c"}, `ALTER TABLE t RENAME a TO a2`,
-				state{[]string{"id<", "a<", "b<", "c<"}, []int16{0, 0, 0, 4}, false}, 0},
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, true}, 0, true},
 		}},
 		{"the old name still in the message", relation, []step{
 			{map[int16]string{1: "id", 2: "a", 3: "b", 4: "c", 5: "a2"}, `ALTER TABLE t RENAME a TO a2`,
-				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0, false},
 		}},
 		{"the new name in the layout already", withNames(relation, "id", "a", "a2", "c"), []step{
 			{map[int16]string{1: "id", 2: "a2", 4: "c"}, `ALTER TABLE t RENAME a TO a2`,
-				state{[]string{"id<", "a<", "a2<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+				state{[]string{"id<", "a<", "a2<", "c<"}, []int16{1, 0, 0, 4}, true}, 0, true},
 		}},
 		// A replay from before a <-> b swapped through tmp: the catalog,
 		// read after the swap, gave a b's attnum and b a's.
 		{"swap replayed, the catalog's attnums stale", withNums(relation, 1, 3, 2, 4), []step{
 			{map[int16]string{1: "id", 2: "tmp", 3: "b", 4: "c"}, `ALTER TABLE t RENAME a TO tmp`,
-				state{[]string{"id<", "tmp<a", "b<", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+				state{[]string{"id<", "tmp<a", "b<", "c<"}, []int16{1, 2, 3, 4}, true}, 1, false},
 			{map[int16]string{1: "id", 2: "tmp", 3: "a", 4: "c"}, `ALTER TABLE t RENAME b TO a`,
-				state{[]string{"id<", "tmp<", "a<b", "c<"}, []int16{1, 2, 3, 4}, true}, 1},
+				state{[]string{"id<", "tmp<", "a<b", "c<"}, []int16{1, 2, 3, 4}, true}, 1, false},
 		}},
 		{"swap replayed, the catalog's attnums stale, names not live", withNamesLive(withNums(relation, 1, 3, 2, 4), false), []step{
 			{map[int16]string{1: "id", 2: "tmp", 3: "b", 4: "c"}, `ALTER TABLE t RENAME a TO tmp`,
-				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, false}, 0},
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 3, 2, 4}, false}, 0, true},
+		}},
+		// ALTER VIEW t RENAME COLUMN a TO x works on a table and emits no
+		// message (its tag is ALTER VIEW): the next lone rename shows it.
+		{"a column renamed where no message shows it, attnums known", withNamesLive(withNums(relation, 1, 2, 3, 4), false), []step{
+			{map[int16]string{1: "id", 2: "x", 3: "b2", 4: "c"}, `ALTER TABLE t RENAME b TO b2`,
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 2, 3, 4}, false}, 0, true},
+		}},
+		{"a column renamed where no message shows it, names live", relation, []step{
+			{map[int16]string{1: "id", 2: "x", 3: "b2", 4: "c"}, `ALTER TABLE t RENAME b TO b2`,
+				state{[]string{"id<", "a<", "b<", "c<"}, []int16{1, 0, 0, 4}, true}, 0, true},
 		}},
 		{"several statements, by attnum as the message shows", withNums(relation, 1, 2, 3, 4), []step{
 			{map[int16]string{1: "id", 2: "a2", 3: "b2", 4: "c"}, `ALTER TABLE t RENAME a TO a2; ALTER TABLE t RENAME b TO b2`,
-				state{[]string{"id<", "a2<a", "b2<b", "c<"}, []int16{1, 2, 3, 4}, false}, 2},
+				state{[]string{"id<", "a2<a", "b2<b", "c<"}, []int16{1, 2, 3, 4}, false}, 2, false},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cur := tc.cur
 			for i, s := range tc.steps {
-				next, renames := renamedLayout(cur, s.cols, s.command)
+				next, renames, conflict := renamedLayout(cur, s.cols, s.command)
 				require.Equal(t, s.want, of(next), "step %d: %s", i, s.command)
+				if s.conflict {
+					require.Error(t, conflict, "step %d", i)
+					require.Same(t, cur, next, "step %d", i)
+				} else {
+					require.NoError(t, conflict, "step %d", i)
+				}
 				require.Len(t, renames, s.renames, "step %d: %v", i, renames)
 				if s.renames == 0 {
 					require.Same(t, cur.layout, next.layout, "step %d: layout replaced without a rename", i)
