@@ -147,6 +147,11 @@ func renamedLayout(cur *table, cols map[int16]string, command string) (next *tab
 	}
 	renamed, live := -1, false
 	switch {
+	case !cur.streamNames:
+		renames, conflict = renameDiscovered(out, nums, cols, command, lone, isLone)
+		if conflict != nil {
+			return cur, nil, conflict
+		}
 	case isLone && cur.namesLive:
 		renamed, live = renameByName(out, nums, cols, lone)
 		if !live {
@@ -182,6 +187,46 @@ func renamedLayout(cur *table, cols map[int16]string, command string) (next *tab
 		n.layout = &schema.Table{Columns: out, Key: cur.layout.Key}
 	}
 	return &n, renames, nil
+}
+
+// renameDiscovered follows a DDL message on the discovered layout
+// (out, nums), whose names are the catalog's at discovery: a replay
+// reaches the message with the names the columns had then (cols, by
+// attnum, which identifies a column for its life). A lone rename that
+// cols shows renames the column of to's attnum, whatever its name at
+// discovery (a later rename gave it); other columns are left to later
+// messages. For another command a column cols names otherwise (P, its
+// discovered name F) is renamed F -> P as by attnum, unless the query
+// text renames another column to P: the command may have renamed a
+// column named otherwise than F to P (a chain in several statements of
+// one query text), which conflict reports.
+func renameDiscovered(out []schema.Column, nums []int16, cols map[int16]string, command string, lone colRename, isLone bool) (renames []string, conflict error) {
+	if isLone {
+		toNum, _ := attNumOf(cols, lone.to)
+		i := slices.Index(nums, toNum)
+		if i < 0 {
+			return nil, nil
+		}
+		suffix := ""
+		if out[i].Name != lone.from {
+			suffix = " (replayed)"
+		}
+		out[i].Name, out[i].RenamedFrom = lone.to, lone.from
+		return []string{fmt.Sprintf("rename column %s to %s%s", lone.from, lone.to, suffix)}, nil
+	}
+	text := commandRenames(command)
+	for i, c := range out {
+		name, ok := cols[nums[i]]
+		if nums[i] == 0 || !ok || name == c.Name {
+			continue
+		}
+		if !slices.Contains(text, colRename{from: c.Name, to: name}) && slices.ContainsFunc(text, func(r colRename) bool { return r.to == name }) {
+			return nil, fmt.Errorf("the DDL message of %q shows column %s named %s, and one of the several statements of the query text renames another column to %s: which column this one renamed is not known", truncate(command, 200), c.Name, name, name)
+		}
+		out[i].Name, out[i].RenamedFrom = name, c.Name
+		renames = append(renames, fmt.Sprintf("rename column %s to %s", c.Name, name))
+	}
+	return renames, nil
 }
 
 // renamedPairs returns the renames out's columns carry.

@@ -78,10 +78,20 @@ func TestRenamedLayout(t *testing.T) {
 	next, _, _ = renamedLayout(replay, map[int16]string{1: "id", 2: "a3", 4: "c"}, `ALTER TABLE t RENAME a TO a2; ALTER TABLE t RENAME a2 TO a3`)
 	require.Equal(t, []string{"id<", "a3<a2", "c<"}, names(next))
 
-	// A lone rename the attnums contradict (a2, attnum 2, is a3 now, but
-	// the statement renamed x): nothing renamed, the conflict named.
+	// On the discovered layout a lone rename renames the column of the
+	// new name's attnum, whatever its name at discovery.
 	next, renames, conflict := renamedLayout(replay, map[int16]string{1: "id", 2: "a3", 4: "c"}, `ALTER TABLE t RENAME x TO a3`)
-	require.Same(t, replay, next)
+	require.NoError(t, conflict)
+	require.Equal(t, []string{"id<", "a3<x", "c<"}, names(next))
+	require.Equal(t, []string{"rename column x to a3 (replayed)"}, renames)
+
+	// On a layout of the stream's names (after a Relation message), a
+	// lone rename the attnums contradict (a2, attnum 2, is a3 now, but the
+	// statement renamed x): nothing renamed, the conflict named.
+	stream := withNamesLive(replay, false)
+	stream.streamNames = true
+	next, renames, conflict = renamedLayout(stream, map[int16]string{1: "id", 2: "a3", 4: "c"}, `ALTER TABLE t RENAME x TO a3`)
+	require.Same(t, stream, next)
 	require.Nil(t, renames)
 	require.ErrorContains(t, conflict, `the DDL message of "ALTER TABLE t RENAME x TO a3" shows rename column a2 to a3`)
 
@@ -137,7 +147,7 @@ func TestLoneRename(t *testing.T) {
 func TestRenamedLayoutByName(t *testing.T) {
 	P := iceberg.PrimitiveTypes
 	// id (1) and c (4) are in the catalog now; a and b are not.
-	relation := &table{id: capture.TableID{Schema: "s", Name: "t"}, attNums: []int16{1, 0, 0, 4}, namesLive: true,
+	relation := &table{id: capture.TableID{Schema: "s", Name: "t"}, attNums: []int16{1, 0, 0, 4}, streamNames: true, namesLive: true,
 		layout: &schema.Table{Columns: []schema.Column{{Name: "id", Type: P.Int64}, {Name: "a", Type: P.Int32},
 			{Name: "b", Type: P.String}, {Name: "c", Type: P.String}}, Key: []int{0}}}
 	type state struct {
@@ -342,6 +352,66 @@ func TestReplayedKey(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d := &relationDiff{cur: tc.cur, resent: tc.resent, live: tc.live}
 			require.Equal(t, tc.want, d.replayedKey(tc.m, 0))
+		})
+	}
+}
+
+// TestRenamedLayoutDiscovered: before the stream's first Relation message
+// of a table its layout is the discovered one, whose names a replay may
+// predate; DDL messages, naming columns by attnum, rename the columns
+// they show renamed, a chain replayed one rename at a time, and several
+// statements of one query text that rename a column to a name the
+// message shows on another are a conflict.
+func TestRenamedLayoutDiscovered(t *testing.T) {
+	P := iceberg.PrimitiveTypes
+	discovered := func(names ...string) *table {
+		t := &table{id: capture.TableID{Schema: "s", Name: "t"}, layout: &schema.Table{Key: []int{0}}}
+		for i, n := range names {
+			t.layout.Columns = append(t.layout.Columns, schema.Column{Name: n, Type: P.Int32})
+			t.attNums = append(t.attNums, int16(i+1))
+		}
+		return t
+	}
+	type step struct {
+		cols     map[int16]string
+		command  string
+		want     []string // name<renamed-from per column
+		conflict bool
+	}
+	for _, tc := range []struct {
+		name  string
+		cur   *table
+		steps []step
+	}{
+		{"a chain replayed: v to v1 to v2, discovered as v2", discovered("id", "v2"), []step{
+			{map[int16]string{1: "id", 2: "v1"}, `ALTER TABLE t RENAME v TO v1`, []string{"id<", "v1<v"}, false},
+			{map[int16]string{1: "id", 2: "v2"}, `ALTER TABLE t RENAME v1 TO v2`, []string{"id<", "v2<v1"}, false},
+		}},
+		{"a chain in one query text", discovered("id", "v2"), []step{
+			{map[int16]string{1: "id", 2: "v1"}, `ALTER TABLE t RENAME v TO v1; ALTER TABLE t RENAME v1 TO v2`, []string{"id<", "v2<"}, true},
+		}},
+		{"several renames in one query text while the names are the discovered ones", discovered("id", "a", "c"), []step{
+			{map[int16]string{1: "id", 2: "b", 3: "c"}, `ALTER TABLE t RENAME a TO b; ALTER TABLE t RENAME c TO d`, []string{"id<", "b<a", "c<"}, false},
+			{map[int16]string{1: "id", 2: "b", 3: "d"}, `ALTER TABLE t RENAME a TO b; ALTER TABLE t RENAME c TO d`, []string{"id<", "b<a", "d<c"}, false}, // b<a stated again (replayed text): the table has b already
+		}},
+		{"another ALTER replayed before a rename the discovered layout has", discovered("id", "nickname"), []step{
+			{map[int16]string{1: "id", 2: "nick", 3: "tier"}, `ALTER TABLE t ADD COLUMN tier int`, []string{"id<", "nick<nickname"}, false},
+			{map[int16]string{1: "id", 2: "nickname", 3: "tier"}, `ALTER TABLE t RENAME nick TO nickname`, []string{"id<", "nickname<nick"}, false},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cur := tc.cur
+			for i, s := range tc.steps {
+				next, _, conflict := renamedLayout(cur, s.cols, s.command)
+				var got []string
+				for _, c := range next.layout.Columns {
+					got = append(got, c.Name+"<"+c.RenamedFrom)
+				}
+				require.Equal(t, s.want, got, "step %d: %s", i, s.command)
+				require.Equal(t, s.conflict, conflict != nil, "step %d: conflict %v", i, conflict)
+				require.False(t, next.streamNames, "step %d", i)
+				cur = next
+			}
 		})
 	}
 }

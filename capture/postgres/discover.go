@@ -24,9 +24,14 @@ type table struct {
 	attTypes []uint32 // pg_attribute.atttypid per column: what Relation messages carry
 	attMods  []int32  // pg_attribute.atttypmod per column
 	attNums  []int16  // pg_attribute.attnum per column (0: not known)
-	// namesLive: the columns whose attnum is not known are, by name, the
-	// table's live columns at the stream's position (see namesLive in
-	// ddlstream.go); set by a Relation message.
+	// streamNames: the layout's names are the stream's, set by a Relation
+	// message; false for the discovered layout, whose names are the
+	// catalog's at discovery, which a replay may predate (see
+	// renamedLayout).
+	streamNames bool
+	// namesLive: the layout's names are the table's live columns at the
+	// stream's position (see namesLive in ddlstream.go); set by a
+	// Relation message.
 	namesLive bool
 	hasPK     bool
 	replIdent byte // pg_class.relreplident: 'd', 'f', 'i' or 'n'

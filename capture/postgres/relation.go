@@ -123,7 +123,7 @@ func (s *Source) nextLayout(ctx context.Context, cur *table, m *pglogrepl.Relati
 		}
 	}
 	d.next = *cur
-	d.next.namesLive = true // the message names the live columns
+	d.next.streamNames, d.next.namesLive = true, true // the message names the live columns
 	d.next.layout = &schema.Table{}
 	d.next.decoders, d.next.attTypes, d.next.attMods, d.next.attNums = nil, nil, nil, nil
 	for _, c := range m.Columns {
@@ -470,14 +470,15 @@ func (st *streamer) relation(ctx context.Context, m *pglogrepl.RelationMessage) 
 	return st.barrier(ctx)
 }
 
-// namesLiveNow returns t, or a copy of it with namesLive set (sharing
-// its layout), for a Relation message that named t's columns as they are.
+// namesLiveNow returns t, or a copy of it with streamNames and namesLive
+// set (sharing its layout), for a Relation message that named t's
+// columns as they are.
 func namesLiveNow(t *table) *table {
-	if t.namesLive || !slices.Contains(t.attNums, 0) {
+	if t.streamNames && t.namesLive {
 		return t
 	}
 	n := *t
-	n.namesLive = true
+	n.streamNames, n.namesLive = true, true
 	return &n
 }
 

@@ -238,3 +238,26 @@ func TestPostgresRenameReplayedFromOldName(t *testing.T) {
 		t.Fatalf("other was not re-snapshotted for a rename in a query text of several statements:\n%s", e.tail(60))
 	}
 }
+
+// TestPostgresRenameChainReplayed: renames made while floe is down,
+// a column renamed twice, are replayed from the slot before any row of
+// the table: the discovered layout has the last name, and each DDL
+// message renames the Iceberg column once more, keeping its field id.
+func TestPostgresRenameChainReplayed(t *testing.T) {
+	e := newPGRenameEnv(t, "pgrename_chain")
+	e.exec(postgres.DDLTriggerSQL)
+	e.catchUp(nil)
+	ids0, _ := fieldIDs(t, e, "other")
+	e.exec(`ALTER TABLE other RENAME v TO v1`, `ALTER TABLE other RENAME v1 TO v2`, `UPDATE other SET v2 = v2 || '!' WHERE id % 2 = 0`)
+	e.catchUp(nil)
+	t.Logf("floe verify:\n%s", e.mustVerify(2))
+	ids, _ := fieldIDs(t, e, "other")
+	if ids["v2"] != ids0["v"] || ids["v"] != 0 || ids["v1"] != 0 {
+		t.Fatalf("other fields %v, want v2 with v's id %d and neither v nor v1", ids, ids0["v"])
+	}
+	for _, s := range sinkHistory(t, e, "other") {
+		if v := s.Props[ledger.PropReset]; v != "" {
+			t.Fatalf("other was reset (%s); the renames should have been followed in place", v)
+		}
+	}
+}
