@@ -17,13 +17,22 @@ import (
 
 // table is one captured table as discovered.
 type table struct {
-	id        capture.TableID
-	oid       uint32
-	layout    *schema.Table
-	decoders  []schema.Decoder
-	attTypes  []uint32 // pg_attribute.atttypid per column: what Relation messages carry
-	attMods   []int32  // pg_attribute.atttypmod per column
-	attNums   []int16  // pg_attribute.attnum per column (0: not known)
+	id       capture.TableID
+	oid      uint32
+	layout   *schema.Table
+	decoders []schema.Decoder
+	attTypes []uint32 // pg_attribute.atttypid per column: what Relation messages carry
+	attMods  []int32  // pg_attribute.atttypmod per column
+	attNums  []int16  // pg_attribute.attnum per column (0: not known)
+	// streamNames: the layout's names are the stream's, set by a Relation
+	// message; false for the discovered layout, whose names are the
+	// catalog's at discovery, which a replay may predate (see
+	// renamedLayout).
+	streamNames bool
+	// namesLive: the layout's names are the table's live columns at the
+	// stream's position (see namesLive in ddlstream.go); set by a
+	// Relation message.
+	namesLive bool
 	hasPK     bool
 	replIdent byte // pg_class.relreplident: 'd', 'f', 'i' or 'n'
 	// partitioned: a partitioned table (relkind 'p'), captured as one

@@ -122,9 +122,24 @@
 //     it shows under a new name is renamed in a new layout whose columns
 //     carry schema.Column.RenamedFrom, emitted as capture.Batch.Layouts on
 //     a Barrier at the transaction's position before any of its changes
-//     (ddlstream.go); StatesRenames reports the trigger. A rename after
-//     changes of captured tables in the same transaction is refused as
-//     an OpUnreadable change;
+//     (ddlstream.go); StatesRenames reports the trigger. A column the
+//     stream knows by name only (a Relation message replayed from before
+//     a rename names the old column, which the catalog no longer has) is
+//     renamed by name when the message's query text is a lone ALTER TABLE
+//     ... RENAME and no other ALTER TABLE of the table came since the
+//     Relation message (table.namesLive); the rename then gives every
+//     column its attnum. A key column renamed since the session's first
+//     Relation message is taken for the key under its old name there
+//     (replayedKey). On the discovered layout (before the table's first
+//     Relation message; its names may be later than the stream's) a lone
+//     rename renames the column of the new name's attnum, so a chain of
+//     renames replays one at a time. Anything less exact renames nothing,
+//     and the next Relation message refuses the change; a lone rename's
+//     message that disagrees with the layout (a rename the trigger did
+//     not see: ALTER VIEW ... RENAME COLUMN works on a table) is an
+//     OpUnreadable change of the table. A rename after changes of
+//     captured tables in the same transaction is refused as an
+//     OpUnreadable change;
 //   - a chunk read after its table was rewritten by an ALTER TABLE (the
 //     table reads as empty under the older snapshot) or lost a column it
 //     reads fails with capture.ErrLayoutChanged (relation_snapshot.go);

@@ -123,6 +123,7 @@ func (s *Source) nextLayout(ctx context.Context, cur *table, m *pglogrepl.Relati
 		}
 	}
 	d.next = *cur
+	d.next.streamNames, d.next.namesLive = true, true // the message names the live columns
 	d.next.layout = &schema.Table{}
 	d.next.decoders, d.next.attTypes, d.next.attMods, d.next.attNums = nil, nil, nil, nil
 	for _, c := range m.Columns {
@@ -136,7 +137,15 @@ func (s *Source) nextLayout(ctx context.Context, cur *table, m *pglogrepl.Relati
 		return relationChange{refusal: d.stop}, nil
 	}
 	for _, k := range cur.layout.Key {
-		d.next.layout.Key = append(d.next.layout.Key, d.next.layout.Index(cur.layout.Columns[k].Name))
+		name, replayed := d.keyAs[k]
+		if !replayed {
+			name = cur.layout.Columns[k].Name
+		}
+		j := d.next.layout.Index(name)
+		if replayed {
+			d.next.layout.Columns[j].Nullable = false // a key column is NOT NULL
+		}
+		d.next.layout.Key = append(d.next.layout.Key, j)
 	}
 	if d.refusal == nil && len(d.changes) == 0 && sameColumns(cur.layout, d.next.layout) {
 		return relationChange{}, nil
@@ -158,6 +167,9 @@ type relationDiff struct {
 	next    table
 	changes []string
 	added   []string
+	// keyAs names, by the index of a key column of cur the message
+	// lacks, the column the message has for it (see replayedKey).
+	keyAs   map[int]string
 	refusal error // the first change Floe cannot follow
 	stop    error // the refusal that ended the diff early
 }
@@ -270,6 +282,11 @@ func (d *relationDiff) dropped(m *pglogrepl.RelationMessage) bool {
 			continue
 		}
 		if slices.Contains(d.cur.layout.Key, i) {
+			if name := d.replayedKey(m, i); name != "" {
+				d.keyAs = map[int]string{i: name}
+				d.changes = append(d.changes, fmt.Sprintf("key column %s is %s in the stream, which replays from before the name changed", old.Name, name))
+				continue
+			}
 			d.stop = d.refuse(old.Name, "the key column was dropped")
 			return true
 		}
@@ -282,6 +299,52 @@ func (d *relationDiff) dropped(m *pglogrepl.RelationMessage) bool {
 		d.changes = append(d.changes, "drop column "+old.Name)
 	}
 	return false
+}
+
+// replayedKey returns the column of the session's first Relation
+// message m that is key column k of the discovered layout under another
+// name, or "". The discovered layout is the catalog's at start, which a
+// replay may predate: a key column renamed since is under its old name
+// in m, which the catalog no longer has, and the rename's DDL message
+// follows in the stream (see renamedLayout). It is that column when m's
+// key columns (flagged) are the discovered key's with k alone missing
+// and exactly one column neither the discovered layout nor the catalog
+// has. Anything else (a resent message, another key column missing, a
+// replica identity other than the key) is "": the missing key column is
+// refused as dropped.
+func (d *relationDiff) replayedKey(m *pglogrepl.RelationMessage, k int) string {
+	if d.resent {
+		return ""
+	}
+	var flagged []string
+	for _, c := range m.Columns {
+		if c.Flags&1 != 0 {
+			flagged = append(flagged, c.Name)
+		}
+	}
+	if len(flagged) != len(d.cur.layout.Key) {
+		return ""
+	}
+	name := ""
+	for _, key := range d.cur.layout.Key {
+		if key == k {
+			continue
+		}
+		if !slices.Contains(flagged, d.cur.layout.Columns[key].Name) {
+			return ""
+		}
+	}
+	for _, f := range flagged {
+		_, inCatalog := d.live[f]
+		if d.cur.layout.Index(f) >= 0 {
+			continue
+		}
+		if inCatalog || name != "" {
+			return ""
+		}
+		name = f
+	}
+	return name
 }
 
 // widens reports whether PostgreSQL type (from, fromMod) changed into
@@ -394,7 +457,8 @@ func (st *streamer) relation(ctx context.Context, m *pglogrepl.RelationMessage) 
 		}
 	}
 	if rc.next == nil {
-		st.rels[m.RelationID] = cur
+		n := namesLiveNow(cur)
+		st.rels[m.RelationID], st.byName[id] = n, n
 		return nil
 	}
 	st.rels[m.RelationID], st.byName[id] = rc.next, rc.next
@@ -404,6 +468,18 @@ func (st *streamer) relation(ctx context.Context, m *pglogrepl.RelationMessage) 
 	st.s.base.Log.Info("schema change on a captured table", "table", id.String(), "commit_lsn", at,
 		"changes", strings.Join(rc.changes, "; "), "layout", describeLayout(rc.next.layout))
 	return st.barrier(ctx)
+}
+
+// namesLiveNow returns t, or a copy of it with streamNames and namesLive
+// set (sharing its layout), for a Relation message that named t's
+// columns as they are.
+func namesLiveNow(t *table) *table {
+	if t.streamNames && t.namesLive {
+		return t
+	}
+	n := *t
+	n.streamNames, n.namesLive = true, true
+	return &n
 }
 
 // unreadable is a refusal the changes of one relation carry as
