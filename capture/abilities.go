@@ -17,6 +17,7 @@ import (
 //	Snapshotter       checkpoint: the initial snapshot and floe resnapshot's
 //	SnapshotExporter  checkpoint: tables read from scratch after a resumed start
 //	Watermarker       checkpoint: chunks read at positions of their own
+//	BesideWatermarker checkpoint: such chunks read beside the stream
 //	RowReader         checkpoint: convergence after an inexact snapshot
 //	SchemaFollower    checkpoint: evolving Iceberg tables with the stream
 //	AddedColumnChecker checkpoint: columns added while Floe was stopped
@@ -100,6 +101,34 @@ type Watermarker interface {
 	// that has chunks with watermarks the stream may not have passed yet
 	// (SnapshotPlan.Watermarks, from this run or a committed earlier one).
 	SetWatermarks(ctx context.Context, plans map[TableID]*SnapshotPlan) error
+}
+
+// BesideWatermarker is implemented by Watermarkers that can read a
+// table's chunks at watermarks while the stream runs, without an exported
+// snapshot (MariaDB).
+//
+// Used by the coordinator (checkpoint) to read such tables beside the
+// stream. It then hands their plans (SnapshotPlan.Streamed, no chunk
+// done) to SetWatermarks before Stream, and the source must, for each:
+//   - until a chunk is read, emit every change of a key in its range;
+//   - when ReadChunk reads a chunk at watermark W, from then on drop the
+//     changes of keys in its range at or before W (as for any chunk with
+//     a watermark), atomically with the read's registration;
+//   - append to that chunk's batch a delete (OpDelete, Before a key-only
+//     row, BeforeKeyOnly) of every key in its range that a change it
+//     emitted before the registration, at or before W, left present and
+//     that the chunk's rows lack: the key was removed at or before W by
+//     a change the stream dropped, or by none (ALTER TABLE ... DROP
+//     PARTITION), and only such a delete removes the image the emitted
+//     change wrote.
+//
+// Stream must keep PlanChunks and ReadChunk working for such plans until
+// EndSnapshot.
+type BesideWatermarker interface {
+	Watermarker
+	// ReadsAtWatermarks reports whether every chunk of table will be read
+	// at a watermark of its own (called after Start).
+	ReadsAtWatermarks(table TableID) bool
 }
 
 // RowReader is implemented by sources that can read current rows by key.

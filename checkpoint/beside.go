@@ -17,7 +17,8 @@ import (
 // A table that needs a snapshot while the others stream (a table reset
 // for a re-snapshot, online or for a change the stream cannot follow, or
 // a table created while Floe runs) is read beside the stream when the
-// source exports a snapshot of its own (capture.SnapshotExporter): the
+// source exports a snapshot of its own (capture.SnapshotExporter), or
+// reads its chunks at watermarks beside the stream (see below): the
 // other tables keep streaming and committing while its chunks are read.
 //
 // Before the stream starts, the snapshot is exported at a position F (the
@@ -37,12 +38,27 @@ import (
 // come. In changelog mode every chunk row is kept: it is the row as of F
 // (_floe_pos F), ordered before every change after F.
 //
+// A source that exports no snapshot but reads every chunk of each such
+// table at a watermark of its own while the stream runs
+// (capture.BesideWatermarker, MariaDB) is read beside the stream too
+// (byWatermark). The floor F is then the source's position before any
+// chunk is read (every watermark is at or after it). The source drops a
+// chunk's changes at or before its watermark W only once the chunk is
+// read, and puts into the chunk a delete of each key it sent a change of
+// at or before W that is gone at W. A chunk is applied only once the
+// stream has applied W, so that every change at or before W the source
+// sent is applied before it and none after; the keys of the stream's
+// changes are kept in both modes, and a chunk's delete is kept only for
+// a key whose last change the stream applied is at or before W.
+//
 // Once the last chunk is applied, a checkpoint commits it, the plans are
 // complete and the exported snapshot is released. A failed or stopped
 // attempt commits what was applied (a chunk is done exactly when the
 // commit that holds its rows records it); the next attempt, which has no
 // exported snapshot left, reads the remaining chunks before the stream
-// starts and converges by replay, as any resumed snapshot does. A change
+// starts and converges by replay, as any resumed snapshot does; with
+// chunks read at watermarks it resets the table instead
+// (restartBesidePlans). A change
 // of such a table's key columns while it is read ends the attempt
 // (ErrRestart) for the same path: chunk rows and the stream's changes are
 // matched by key, so their keys must be of one layout. Other layout
@@ -78,6 +94,11 @@ type besideTable struct {
 	// stream applied: a chunk read at a watermark before it is older.
 	truncatedAt capture.Position
 	left        int // chunks not applied yet
+	// byWatermark is set when the chunks are read at watermarks of their
+	// own (capture.BesideWatermarker): a chunk is applied only once the
+	// stream has applied its watermark, and the keys of changes are kept
+	// in changelog mode too (see the top of this file).
+	byWatermark bool
 }
 
 // besideRun is the reading of the chunks of the tables snapshotted beside
@@ -89,6 +110,11 @@ type besideRun struct {
 	cancel  context.CancelFunc
 	budget  *chunkBudget
 	stopped bool
+	// held are chunks read at watermarks the stream has not applied yet
+	// (byWatermark), in the order they came; readsDone is set once every
+	// read has come.
+	held      []chunkRead
+	readsDone bool
 }
 
 // besideEligible reports whether the tables that need a snapshot can be
@@ -101,16 +127,7 @@ func (c *Coordinator) besideEligible(info capture.StartInfo) bool {
 	if info.Exact || c.opts.SnapshotMode == SnapshotInitialOnly {
 		return false
 	}
-	// Chunks read at watermarks alone (a Watermarker that exports no
-	// snapshot, MariaDB) are not read beside the stream: the stream would
-	// replay the table's changes from before the watermarks, and a key
-	// removed without a row event before a chunk's watermark (DROP
-	// PARTITION) would keep the image a replayed insert wrote; the
-	// source's own filter, by key range, needs the plans before the
-	// stream starts (TestMySQLPartitionedTable found it).
-	if _, exports := c.opts.Source.(capture.SnapshotExporter); !exports {
-		return false
-	}
+	_, exports := c.opts.Source.(capture.SnapshotExporter)
 	streaming := false
 	for _, t := range c.order {
 		switch {
@@ -118,9 +135,43 @@ func (c *Coordinator) besideEligible(info capture.StartInfo) bool {
 			streaming = true
 		case t.plan != nil:
 			return false
+		case !exports && !c.readsAtWatermarks(t):
+			return false
 		}
 	}
 	return streaming
+}
+
+// readsAtWatermarks reports whether a source that exports no snapshot
+// reads every chunk of t at a watermark beside the stream
+// (capture.BesideWatermarker; MariaDB, a key Go orders as the server
+// does) and can tell a floor (capture.RowReader). MySQL proper reads its
+// chunks at no position, and such tables are read before the stream.
+func (c *Coordinator) readsAtWatermarks(t *tableRun) bool {
+	bw, ok := c.opts.Source.(capture.BesideWatermarker)
+	if _, reads := c.opts.Source.(capture.RowReader); !ok || !reads {
+		return false
+	}
+	return bw.ReadsAtWatermarks(t.id)
+}
+
+// watermarkFloor sets, for a source that exports no snapshot, the floor
+// of every table to be read beside the stream: the source's position
+// now, before any chunk is read. Every chunk's watermark is at or after
+// it, so the table's changes at or before it are in every chunk's rows
+// and the stream's are skipped.
+func (c *Coordinator) watermarkFloor(ctx context.Context) error {
+	rr := c.opts.Source.(capture.RowReader) // besideEligible checked
+	at, err := rr.CurrentPosition(ctx)
+	if err != nil {
+		return fmt.Errorf("position before the snapshot beside the stream: %w", err)
+	}
+	for _, t := range c.order {
+		if t.needsSnapshot {
+			t.floor = laterOf(t.floor, at)
+		}
+	}
+	return nil
 }
 
 // prepareBeside exports the snapshot, plans every table that needs one
@@ -135,6 +186,11 @@ func (c *Coordinator) prepareBeside(ctx context.Context, info capture.StartInfo)
 		return err
 	}
 	_, exports := c.opts.Source.(capture.SnapshotExporter)
+	if !exports {
+		if err := c.watermarkFloor(ctx); err != nil {
+			return err
+		}
+	}
 	c.opts.Metrics.SnapshotChunksPending.Set(0)
 	for _, t := range c.order {
 		if !t.needsSnapshot {
@@ -148,7 +204,7 @@ func (c *Coordinator) prepareBeside(ctx context.Context, info capture.StartInfo)
 			return fmt.Errorf("plan snapshot of %s: %w", t.id, err)
 		}
 		t.plan = &capture.SnapshotPlan{Chunks: chunks, Done: map[int]bool{}, Streamed: true}
-		t.beside = &besideTable{changed: map[string]capture.Position{}, left: len(chunks)}
+		t.beside = &besideTable{changed: map[string]capture.Position{}, left: len(chunks), byWatermark: !exports}
 		c.log.Info("snapshot planned", "table", t.id.String(), "chunks", len(chunks), "remaining", len(chunks),
 			"beside_stream", true, "position", fmtPos(t.floor))
 		c.opts.Metrics.SnapshotChunksPending.Add(float64(len(chunks)))
@@ -199,10 +255,10 @@ func (c *Coordinator) startBeside(ctx context.Context) {
 }
 
 // besideChunks is the channel the stream loop takes chunks from: nil
-// (never ready) when no snapshot runs beside the stream, or inside a
-// transaction, where a checkpoint cannot be cut.
+// (never ready) when no snapshot runs beside the stream, once every read
+// has come, or inside a transaction, where a checkpoint cannot be cut.
 func (c *Coordinator) besideChunks(inTxn bool) <-chan chunkRead {
-	if c.beside == nil || inTxn {
+	if c.beside == nil || c.beside.readsDone || inTxn {
 		return nil
 	}
 	return c.beside.results
@@ -218,6 +274,11 @@ func (c *Coordinator) stopBeside() error {
 	}
 	b.stopped = true
 	b.cancel()
+	for _, r := range b.held {
+		b.budget.free(r.held)
+		r.release()
+	}
+	b.held = nil
 	for r := range b.results {
 		b.budget.free(r.held)
 		r.release()
@@ -244,11 +305,16 @@ func (c *Coordinator) endBeside() {
 func (c *Coordinator) takeBesideChunk(ctx context.Context, r chunkRead, ok bool) (cut bool, err error) {
 	b := c.beside
 	if !ok {
-		b.stopped = true
+		b.readsDone = true
 		if err := b.group.Wait(); err != nil {
+			b.stopped = true
 			return false, fmt.Errorf("snapshot beside the stream: %w", err)
 		}
-		return true, c.finishBeside(ctx)
+		return c.applyHeldChunks(ctx)
+	}
+	if c.besideWaits(r) {
+		b.held = append(b.held, r)
+		return false, nil
 	}
 	err = c.applyBesideChunk(ctx, r)
 	b.budget.free(r.held)
@@ -256,6 +322,56 @@ func (c *Coordinator) takeBesideChunk(ctx context.Context, r chunkRead, ok bool)
 		return false, err
 	}
 	return true, c.flush(ctx)
+}
+
+// besideWaits reports whether chunk r, read at a watermark W beside the
+// stream (byWatermark), waits for the stream to apply W: every change at
+// or before W the source emitted (before it registered W) is then
+// applied before the chunk, which replaces their images; none is applied
+// after it, where it would bring an older image back.
+func (c *Coordinator) besideWaits(r chunkRead) bool {
+	if r.batch.Chunk == nil {
+		return false
+	}
+	t := c.tables[r.batch.Chunk.Table]
+	if t == nil || t.beside == nil || !t.beside.byWatermark {
+		return false
+	}
+	return c.lastPos == nil || r.batch.Position.Compare(c.lastPos) > 0
+}
+
+// applyHeldChunks applies the held chunks (see besideWaits) whose
+// watermarks the stream has applied, at the end of a transaction, and
+// finishes the snapshot once every read has come and none is held. It
+// cuts a checkpoint when the buffers are due by volume, or at the end;
+// cut reports whether it did.
+func (c *Coordinator) applyHeldChunks(ctx context.Context) (cut bool, err error) {
+	b := c.beside
+	if b == nil {
+		return false, nil
+	}
+	kept, applied := b.held[:0], 0
+	for i, r := range b.held {
+		if err != nil || c.besideWaits(r) {
+			kept = append(kept, b.held[i])
+			continue
+		}
+		err = c.applyBesideChunk(ctx, r)
+		b.budget.free(r.held)
+		applied++
+	}
+	clear(b.held[len(kept):])
+	b.held = kept
+	switch {
+	case err != nil:
+		return false, err
+	case b.readsDone && len(b.held) == 0:
+		b.stopped = true
+		return true, c.finishBeside(ctx)
+	case applied > 0 && c.volumeDue():
+		return true, c.flush(ctx)
+	}
+	return false, nil
 }
 
 // applyBesideChunk applies one chunk read beside the stream to its
@@ -275,7 +391,7 @@ func (c *Coordinator) applyBesideChunk(ctx context.Context, r chunkRead) error {
 		r.release()
 		return fmt.Errorf("snapshot batch for %s, which is not snapshotted beside the stream", r.batch.Chunk.Table)
 	}
-	if c.opts.Mode == transform.Upsert {
+	if c.opts.Mode == transform.Upsert || t.beside.byWatermark {
 		c.dropSuperseded(t, &r)
 	}
 	if err := c.applyChunk(ctx, r); err != nil {
@@ -286,21 +402,39 @@ func (c *Coordinator) applyBesideChunk(ctx context.Context, r chunkRead) error {
 }
 
 // dropSuperseded leaves out of a chunk read at watermark W (its batch's
-// Position) the rows the stream already superseded: those of a key it
-// changed after W, and all of them after a truncate past W. A row of a
-// key the stream changed at or before W (a watermarking source's chunk
-// read after the change) is newer than the image the stream wrote, which
-// may be committed already; a snapshot row carries no equality delete,
-// so the row is preceded by a delete of its key, which replaces that
-// image (the reset emptied everything older).
+// Position) the rows the stream already superseded (upsert mode): those
+// of a key it changed after W, and all of them after a truncate past W.
+// A row of a key the stream changed at or before W (a watermarking
+// source's chunk read after the change) is newer than the image the
+// stream wrote, which may be committed already; a snapshot row carries
+// no equality delete, so the row is preceded by a delete of its key,
+// which replaces that image (the reset emptied everything older).
+//
+// A chunk's delete (capture.BesideWatermarker: a key the source emitted a
+// change of at or before W is gone at W) is kept, in either mode, only
+// when the stream applied a change of the key at or before W and none
+// after: a change it skipped (at or before the table's floor) wrote no
+// image, and a later one's image is newer.
 func (c *Coordinator) dropSuperseded(t *tableRun, r *chunkRead) {
 	w := r.batch.Position
+	upsert := c.opts.Mode == transform.Upsert
 	truncated := t.beside.truncatedAt != nil && t.beside.truncatedAt.Compare(w) > 0
 	out := make([]capture.Change, 0, len(r.batch.Changes))
 	rows, dropped := 0, 0
 	var key []byte
 	for _, ch := range r.batch.Changes {
-		if ch.After != nil && ch.Err == nil {
+		if ch.Op == capture.OpDelete && ch.Before != nil {
+			key = schema.AppendKey(key[:0], ch.Schema, ch.Before)
+			at, changed := t.beside.changed[string(key)]
+			if (truncated && upsert) || !changed || at.Compare(w) > 0 {
+				dropped++
+				continue
+			}
+			rows++
+			out = append(out, ch)
+			continue
+		}
+		if upsert && ch.After != nil && ch.Err == nil {
 			if truncated {
 				dropped++
 				continue
@@ -342,14 +476,43 @@ func replaceStreamed(b *capture.Batch) {
 	b.Changes = out
 }
 
+// CauseBesideInterrupted is the reset cause (ledger.Reset.Cause) of a
+// table whose snapshot beside the stream, read at watermarks, was
+// interrupted (see restartBesidePlans).
+const CauseBesideInterrupted = "beside-snapshot-interrupted"
+
+// restartBesidePlans resets every table whose plan was read beside the
+// stream (SnapshotPlan.Streamed) and is incomplete, when the source
+// exports no snapshot: its remaining chunks would be read at new
+// watermarks W, and the source then drops a change of such a chunk at or
+// before W; a delete there of a key whose image an earlier attempt's
+// stream committed would be dropped while the chunk, lacking the key,
+// deletes nothing. Emptied again and planned anew, the table holds no
+// such image. It runs after recovery, before the continuity checks.
+func (c *Coordinator) restartBesidePlans() {
+	if _, exports := c.opts.Source.(capture.SnapshotExporter); exports {
+		return // an exported snapshot's rows replace the stream's (replaceStreamed)
+	}
+	for _, t := range c.order {
+		if t.reset != nil || t.plan == nil || !t.plan.Streamed || t.plan.Complete() {
+			continue
+		}
+		c.markGap(t, CauseBesideInterrupted, fmt.Sprintf("its snapshot beside the stream stopped with %d of %d chunks read; "+
+			"it is emptied and snapshotted again", len(t.plan.Done), len(t.plan.Chunks)))
+	}
+}
+
 // noteBesideChange records the key and position of a change the stream
 // applies to a table snapshotted beside it (see the top of this file).
 func (t *tableRun) noteBesideChange(ch capture.Change, pos capture.Position, mode transform.Mode) {
-	if t.beside == nil || mode != transform.Upsert {
+	if t.beside == nil || (mode != transform.Upsert && !t.beside.byWatermark) {
 		return
 	}
 	if ch.Op == capture.OpTruncate {
 		t.beside.truncatedAt = pos
+		if t.beside.byWatermark {
+			clear(t.beside.changed) // their images are gone
+		}
 		return
 	}
 	for _, row := range []schema.Row{ch.Before, ch.After} {

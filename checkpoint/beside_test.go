@@ -4,15 +4,20 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/apache/iceberg-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/floe-cdc/floe/capture"
 	"github.com/floe-cdc/floe/capture/memsource"
 	"github.com/floe-cdc/floe/lakewriter/ledger"
+	"github.com/floe-cdc/floe/schema"
 	"github.com/floe-cdc/floe/transform"
 )
 
@@ -208,4 +213,136 @@ func resnapshotAsked(t *testing.T, mode transform.Mode) (*lake, capture.TableID,
 	}})
 	require.ErrorIs(t, err, ErrRestart, "first attempt; log:\n%s", logs.String())
 	return l, b, ctl, board
+}
+
+// watermarkBeside is a source that reads chunks at watermarks beside the
+// stream (capture.BesideWatermarker) and exports no snapshot, as MariaDB.
+type watermarkBeside struct {
+	*memsource.Source
+	reads bool // ReadsAtWatermarks' answer
+}
+
+var _ capture.BesideWatermarker = watermarkBeside{}
+
+func (s watermarkBeside) SetWatermarks(context.Context, map[capture.TableID]*capture.SnapshotPlan) error {
+	return nil
+}
+
+func (s watermarkBeside) ReadsAtWatermarks(capture.TableID) bool { return s.reads }
+
+// TestBesideEligibleByWatermark: without an exported snapshot, tables are
+// read beside the stream only when the source reads every chunk of each
+// of them at a watermark of its own.
+func TestBesideEligibleByWatermark(t *testing.T) {
+	db := memsource.NewDB("s")
+	order := []*tableRun{{id: capture.TableID{Schema: "s", Name: "a"}}, {id: capture.TableID{Schema: "s", Name: "b"}, needsSnapshot: true}}
+	for _, tc := range []struct {
+		name string
+		src  capture.Source
+		want bool
+	}{
+		{"plain source", memsource.New(db, memsource.Config{}), false},
+		{"exporting source", memsource.WithExport(memsource.New(db, memsource.Config{})), true},
+		{"watermarks, not this table's", watermarkBeside{Source: memsource.New(db, memsource.Config{})}, false},
+		{"watermarks", watermarkBeside{Source: memsource.New(db, memsource.Config{}), reads: true}, true},
+	} {
+		c := &Coordinator{order: order, opts: Options{Source: tc.src}}
+		require.Equal(t, tc.want, c.besideEligible(capture.StartInfo{From: memsource.Pos(1)}), tc.name)
+	}
+}
+
+// TestBesideChunkByWatermark: a chunk read at watermark W beside the
+// stream waits until the stream has applied W; its rows and the source's
+// deletes of keys gone at W are then kept or left out by what the stream
+// applied of each key: in upsert mode a row of a key changed at or before
+// W replaces its image (a delete first) and one changed after W is left
+// out; in both modes a delete is kept only for a key the stream changed
+// at or before W and not after.
+func TestBesideChunkByWatermark(t *testing.T) {
+	layout := &schema.Table{Columns: []schema.Column{
+		{Name: "id", Type: iceberg.PrimitiveTypes.Int64}, {Name: "v", Type: iceberg.PrimitiveTypes.String}}, Key: []int{0}}
+	id := capture.TableID{Schema: "s", Name: "b"}
+	key := func(n int64) string { return string(schema.AppendKey(nil, layout, schema.Row{n, nil})) }
+	read := func(n int64) capture.Change {
+		return capture.Change{Table: id, Op: capture.OpRead, Schema: layout, After: schema.Row{n, "r"}}
+	}
+	gone := func(n int64) capture.Change {
+		return capture.Change{Table: id, Op: capture.OpDelete, Schema: layout, Before: schema.Row{n, nil}, BeforeKeyOnly: true}
+	}
+	// Changed before W (5, 8), after it (12), never (3, 6).
+	changed := map[string]capture.Position{key(1): memsource.Pos(5), key(2): memsource.Pos(12), key(4): memsource.Pos(8), key(5): memsource.Pos(12)}
+	chunk := []capture.Change{read(1), read(2), read(3), gone(4), gone(5), gone(6)}
+	describe := func(chs []capture.Change) []string {
+		var out []string
+		for _, ch := range chs {
+			row := ch.After
+			if row == nil {
+				row = ch.Before
+			}
+			out = append(out, fmt.Sprintf("%s %d", ch.Op, row[0]))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		mode transform.Mode
+		want []string
+	}{
+		{transform.Upsert, []string{"d 1", "r 1", "r 3", "d 4"}},
+		{transform.Changelog, []string{"r 1", "r 2", "r 3", "d 4"}},
+	} {
+		tbl := &tableRun{id: id, beside: &besideTable{changed: maps.Clone(changed), byWatermark: true, left: 1}}
+		c := &Coordinator{log: slog.New(slog.DiscardHandler), tables: map[capture.TableID]*tableRun{id: tbl}, opts: Options{Mode: tc.mode}}
+		r := chunkRead{batch: capture.Batch{Position: memsource.Pos(10), Chunk: &capture.ChunkRef{Table: id, Index: 0}, Changes: slices.Clone(chunk)}}
+		c.lastPos = memsource.Pos(9)
+		require.True(t, c.besideWaits(r), "%s: a chunk at 10 waits while the stream is at 9", tc.mode)
+		c.lastPos = memsource.Pos(10)
+		require.False(t, c.besideWaits(r), "%s: a chunk at 10 goes once the stream is at 10", tc.mode)
+		c.dropSuperseded(tbl, &r)
+		require.Equal(t, tc.want, describe(r.batch.Changes), tc.mode.String())
+	}
+	// A chunk of an exported snapshot (PostgreSQL) never waits.
+	tbl := &tableRun{id: id, beside: &besideTable{changed: map[string]capture.Position{}}}
+	c := &Coordinator{tables: map[capture.TableID]*tableRun{id: tbl}, lastPos: memsource.Pos(1)}
+	require.False(t, c.besideWaits(chunkRead{batch: capture.Batch{Position: memsource.Pos(10), Chunk: &capture.ChunkRef{Table: id}}}))
+}
+
+// TestBesideInterruptedPlanRestarts: an incomplete plan read beside the
+// stream resumes (its rows replacing the stream's) only from a source
+// that exports snapshots; from one that reads at watermarks the table is
+// reset and planned anew, and a complete or ordinary plan is left alone.
+func TestBesideInterruptedPlanRestarts(t *testing.T) {
+	db := memsource.NewDB("s")
+	plan := func(streamed bool, done ...int) *capture.SnapshotPlan {
+		p := &capture.SnapshotPlan{Chunks: []capture.Chunk{{Index: 0}, {Index: 1}}, Done: map[int]bool{}, Streamed: streamed}
+		for _, i := range done {
+			p.Done[i] = true
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name      string
+		src       capture.Source
+		plan      *capture.SnapshotPlan
+		wantReset bool
+	}{
+		{"watermarks, interrupted", watermarkBeside{Source: memsource.New(db, memsource.Config{}), reads: true}, plan(true, 0), true},
+		{"watermarks, nothing read", watermarkBeside{Source: memsource.New(db, memsource.Config{}), reads: true}, plan(true), true},
+		{"watermarks, complete", watermarkBeside{Source: memsource.New(db, memsource.Config{}), reads: true}, plan(true, 0, 1), false},
+		{"watermarks, read before the stream", watermarkBeside{Source: memsource.New(db, memsource.Config{}), reads: true}, plan(false, 0), false},
+		{"exported snapshot", memsource.WithExport(memsource.New(db, memsource.Config{})), plan(true, 0), false},
+	} {
+		tbl := &tableRun{id: capture.TableID{Schema: "s", Name: "b"}, plan: tc.plan, needsSnapshot: !tc.plan.Complete(), committed: memsource.Pos(7)}
+		c := &Coordinator{order: []*tableRun{tbl}, opts: Options{Source: tc.src}}
+		c.restartBesidePlans()
+		if !tc.wantReset {
+			require.Nil(t, tbl.reset, tc.name)
+			require.Same(t, tc.plan, tbl.plan, tc.name)
+			continue
+		}
+		require.NotNil(t, tbl.reset, tc.name)
+		require.Equal(t, CauseBesideInterrupted, tbl.reset.Cause, tc.name)
+		require.Equal(t, memsource.Pos(7).String(), tbl.reset.Previous, tc.name)
+		require.Nil(t, tbl.plan, tc.name)
+		require.True(t, tbl.needsSnapshot, tc.name)
+	}
 }

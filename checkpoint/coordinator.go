@@ -248,6 +248,7 @@ func (c *Coordinator) run(ctx context.Context) error {
 		return err
 	}
 	c.requestedResets()
+	c.restartBesidePlans()                         // beside.go
 	if err := c.recreatedTables(ctx); err != nil { // tables_online.go
 		return err
 	}

@@ -116,7 +116,12 @@
 //     at once, their chunks are applied between its transactions through
 //     the buffer, and in upsert mode a chunk row whose key the stream
 //     changed after the chunk's position is left out; such a plan is
-//     Streamed, and a later attempt's rows for it replace the stream's;
+//     Streamed, and a later attempt's rows for it replace the stream's.
+//     A capture.BesideWatermarker (MariaDB) has its tables read beside
+//     the stream too, each chunk at its own watermark W, from a floor
+//     taken before any read: a chunk waits until the stream has applied
+//     W, carries deletes of keys gone at W, and an interrupted such plan
+//     resets its table (restartBesidePlans);
 //   - stream batches wait for the coordinator in a queue bounded by count
 //     and by size (capture.Batch.Size): it takes no batch from the source
 //     while it holds maxQueuedBytes, so it holds less than that plus one

@@ -89,6 +89,12 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			inTxn, txnSeq = false, 0
 			c.lastPos = b.Position
 			c.opts.Metrics.observeBatch(b)
+			if cut, err := c.applyHeldChunks(commitCtx); err != nil { // beside.go
+				return errors.Join(err, stopSource())
+			} else if cut {
+				lastCut = time.Now()
+				timer.Reset(c.opts.Interval)
+			}
 			if control {
 				control = false
 				if err := c.takeControl(ctx, stopSource); err != nil {

@@ -58,7 +58,10 @@ func (c *Coordinator) closeWindow(t *tableRun) {
 func (c *Coordinator) setWatermarks(ctx context.Context) error {
 	plans := map[capture.TableID]*capture.SnapshotPlan{}
 	for _, t := range c.order {
-		if t.window != nil {
+		switch {
+		case t.beside != nil && t.beside.byWatermark:
+			plans[t.id] = t.plan // its chunks get watermarks as they are read (beside.go)
+		case t.window != nil:
 			plans[t.id] = t.window
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	driver "github.com/go-sql-driver/mysql"
@@ -149,6 +150,11 @@ type Source struct {
 	// collations are the server's collations by id, read once (see
 	// tablemap.go).
 	collations map[uint64]collationInfo
+
+	// besideWake is the latest watermark registered for a chunk read
+	// beside the stream that the stream has not emitted a batch at or
+	// past yet (see beside.go); nil when none.
+	besideWake atomic.Pointer[Position]
 
 	ackMu sync.Mutex
 	acked *Position

@@ -60,7 +60,12 @@
 // SetWatermarks, Stream drops each change of a key whose chunk holds it
 // already (at or before the chunk's watermark), so snapshot and stream
 // neither overlap nor leave a gap. Other chunks carry From and converge by
-// replay (full images make the replay idempotent). PlanChunks splits by
+// replay (full images make the replay idempotent). A plan SetWatermarks
+// gets as read beside the stream (capture.BesideWatermarker; beside.go)
+// gets each chunk's watermark when ReadChunk reads it, while Stream runs,
+// and the chunk carries deletes of the keys the stream sent rows for that
+// are gone at the watermark; Stream then leaves the snapshot open for
+// ReadChunk until the coordinator's EndSnapshot. PlanChunks splits by
 // primary key with ROW_NUMBER() (MySQL 8 / MariaDB 10.2+); binary key
 // bounds are hex-encoded.
 //

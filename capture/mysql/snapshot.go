@@ -288,6 +288,7 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 			b.Position = mark
 		}
 		s.chunkSizes.Note(b)
+		s.registerBeside(t, chunk, mark, b) // beside.go
 		return *b, nil
 	}
 	err = s.inSnapshot(ctx, func(tx *sql.Tx) error { return s.readChunkRows(ctx, tx, t, q, args, add, bad) })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -29,10 +30,12 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	s.mu.Lock()
 	from, flavor := s.from, s.flavor
 	byName := s.tables.ByID()
-	marks := s.marks
+	marks := maps.Clone(s.marks) // the stream forgets those it passed
 	snapshotted, serverAt := s.snapshotted, s.serverAt
 	s.mu.Unlock()
-	_ = s.EndSnapshot(ctx)
+	if !besidePending(marks) {
+		_ = s.EndSnapshot(ctx) // else the coordinator ends it (beside.go)
+	}
 
 	syncer := s.binlogSyncer(flavor)
 	stalled := false
@@ -541,7 +544,7 @@ func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capt
 		}
 		var keep bool
 		var err error
-		if ch, keep, err = st.reconcile(ctx, txn.final, ch); err != nil || !keep {
+		if ch, keep, err = st.reconcileBeside(ctx, txn.final, ch); err != nil || !keep {
 			return err
 		}
 	}
@@ -591,7 +594,8 @@ func (st *streamer) commit(ctx context.Context, h *replication.EventHeader) erro
 		return nil // at or before where the stream started
 	}
 	at := time.Now()
-	if len(txn.part.Changes) == 0 && txn.parts == 0 && !txn.barrier && at.Sub(st.lastEmit) < st.s.cfg.HeartbeatInterval {
+	woken := st.s.woken(pos) // beside.go
+	if len(txn.part.Changes) == 0 && txn.parts == 0 && !txn.barrier && at.Sub(st.lastEmit) < st.s.cfg.HeartbeatInterval && !woken {
 		return nil
 	}
 	ct := time.Unix(int64(h.Timestamp), 0).UTC()

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/iceberg-go"
@@ -245,6 +246,12 @@ type chunkMarks struct {
 	exprs   []string
 	weights []map[string]weight
 	db      *sql.DB
+
+	// beside is set for a plan read beside the stream (see beside.go):
+	// its chunks get their watermarks as ReadChunk reads them. mu then
+	// guards marks, end and beside between the stream and ReadChunk.
+	mu     sync.Mutex
+	beside *besideMarks
 }
 
 // SetWatermarks implements capture.Watermarker: the stream started next
@@ -271,8 +278,12 @@ func (s *Source) SetWatermarks(ctx context.Context, plans map[capture.TableID]*c
 }
 
 func (s *Source) buildMarks(ctx context.Context, t *table, plan *capture.SnapshotPlan) (*chunkMarks, error) {
-	if len(plan.Watermarks) == 0 {
+	beside := plan.Streamed && !plan.Complete()
+	if len(plan.Watermarks) == 0 && !beside {
 		return nil, nil
+	}
+	if beside && len(plan.Done) > 0 {
+		return nil, fmt.Errorf("a plan read beside the stream has %d chunks done already; only a new plan can be", len(plan.Done))
 	}
 	if err := s.orderableKey(t); err != nil {
 		return nil, err
@@ -327,6 +338,9 @@ func (s *Source) buildMarks(ctx context.Context, t *table, plan *capture.Snapsho
 		if m.end.Kind == 0 || p.Compare(m.end) > 0 {
 			m.end = p
 		}
+	}
+	if beside {
+		m.beside = newBesideMarks(t, chunks)
 	}
 	return m, nil
 }
@@ -403,15 +417,14 @@ func (m *chunkMarks) comparable(ctx context.Context, key schema.Row) (schema.Row
 // maxCachedWeights bounds each key column's weight cache.
 const maxCachedWeights = 1 << 17
 
-// chunkOf returns the index (in chunk order) of the chunk that holds the
-// key of row, a row in layout. Chunks are (previous Upper, Upper].
-func (m *chunkMarks) chunkOf(ctx context.Context, layout *schema.Table, row schema.Row) (int, error) {
+// keyOf returns the key values of row, a row in layout, in key order.
+func (m *chunkMarks) keyOf(layout *schema.Table, row schema.Row) (schema.Row, error) {
 	idx, ok := m.keyIdx[layout]
 	if !ok {
 		for _, name := range m.keyNames {
 			i := layout.Index(name)
 			if i < 0 {
-				return 0, fmt.Errorf("key column %s is not in the layout %s", name, layout)
+				return nil, fmt.Errorf("key column %s is not in the layout %s", name, layout)
 			}
 			idx = append(idx, i)
 		}
@@ -421,6 +434,21 @@ func (m *chunkMarks) chunkOf(ctx context.Context, layout *schema.Table, row sche
 	for i, k := range idx {
 		key[i] = row[k]
 	}
+	return key, nil
+}
+
+// chunkOf returns the index (in chunk order) of the chunk that holds the
+// key of row, a row in layout. Chunks are (previous Upper, Upper].
+func (m *chunkMarks) chunkOf(ctx context.Context, layout *schema.Table, row schema.Row) (int, error) {
+	key, err := m.keyOf(layout, row)
+	if err != nil {
+		return 0, err
+	}
+	return m.chunkOfKey(ctx, key)
+}
+
+// chunkOfKey is chunkOf for key values in key order.
+func (m *chunkMarks) chunkOfKey(ctx context.Context, key schema.Row) (int, error) {
 	key, err := m.comparable(ctx, key)
 	if err != nil {
 		return 0, err
@@ -498,7 +526,7 @@ func (st *streamer) reconcile(ctx context.Context, pos Position, ch capture.Chan
 	if m == nil {
 		return ch, true, nil
 	}
-	if pos.Compare(m.end) > 0 {
+	if (m.beside == nil || m.beside.pending == 0) && pos.Compare(m.end) > 0 {
 		delete(st.marks, ch.Table) // positions only grow from here
 		return ch, true, nil
 	}
@@ -546,6 +574,12 @@ func (st *streamer) reconcile(ctx context.Context, pos Position, ch capture.Chan
 		}
 		return ch, true, nil
 	case capture.OpTruncate:
+		if m.beside != nil {
+			// Read beside the stream: the coordinator applies it before
+			// every chunk read after it, and drops the rows of those read
+			// before it (see beside.go).
+			return ch, true, nil
+		}
 		before, after := 0, 0
 		for _, w := range m.marks {
 			switch {
