@@ -364,7 +364,9 @@ func (fr *faultRun) apply(t *testing.T, r *running, in injection, phase string) 
 		line, took, ok := fr.awaitReaction(e, r, before, fr.halfOpenBound)
 		if !ok {
 			clear()
-			t.Fatalf("%s on %s during %s: floe did not notice within %v (it neither restarted from the committed positions nor exited); log:\n%s",
+			dumpStacks(r)
+			t.Fatalf("%s on %s during %s: floe did not notice within %v (it neither restarted from the committed positions nor exited; "+
+				"its goroutines are at the end of the kept floe log); log:\n%s",
 				in.name(), fr.proxy, phase, fr.halfOpenBound, e.tail(30))
 		}
 		t.Logf("%s on %s during %s: floe noticed after %v: %s", in.name(), fr.proxy, phase, took.Round(100*time.Millisecond), line)
@@ -550,5 +552,18 @@ func (e *pipelineEnv) setSink(yaml string) {
 	}
 	if err := os.WriteFile(e.config, re.ReplaceAll(b, []byte("\n"+yaml)), 0o644); err != nil {
 		e.t.Fatal(err)
+	}
+}
+
+// dumpStacks makes a floe run that missed a fault print its goroutines
+// into its log (Go's SIGQUIT dump) and waits for it to exit, so that the
+// failed test's kept log shows where it waited.
+func dumpStacks(r *running) {
+	if r.Cmd.Process == nil || r.Cmd.Process.Signal(syscall.SIGQUIT) != nil {
+		return
+	}
+	select {
+	case <-r.Exited:
+	case <-time.After(10 * time.Second):
 	}
 }

@@ -30,7 +30,10 @@ func MySQLPosition(db *sql.DB, flavor string) (capture.Position, error) {
 
 // WaitCommitted waits until Iceberg table table has a commit of pipeline
 // whose floe.position (a MySQL position) is at or after target, or any
-// commit when target is nil. It fails when run, if not nil, exits first.
+// commit when target is nil, and no snapshot of the table is in progress
+// in that commit (a table read beside the stream commits positions past
+// target while its chunks are still being read). It fails when run, if
+// not nil, exits first.
 // timeout bounds the wait for progress, not the catch-up: progress, when
 // not nil, counts what floe has done so far (for example the checkpoint
 // commits in its log); while it grows the wait goes on, and a floe that
@@ -52,7 +55,8 @@ func WaitCommitted(ctx context.Context, cat *lakewriter.Catalog, table lakewrite
 		if err == nil {
 			props, err := tbl.LatestProps(ctx, ledger.CommitOf(pipeline))
 			if err == nil && props != nil {
-				if p, err := mysql.DecodePosition(props[ledger.PropPosition]); err == nil && (target == nil || p.Compare(target) >= 0) {
+				if p, err := mysql.DecodePosition(props[ledger.PropPosition]); err == nil && (target == nil || p.Compare(target) >= 0) &&
+					snapshotComplete(props[ledger.PropSnapshot]) {
 					return nil
 				}
 			}
@@ -68,4 +72,14 @@ func WaitCommitted(ctx context.Context, cat *lakewriter.Catalog, table lakewrite
 			return fmt.Errorf("floe did not commit %v to %s, and made no progress for %v", target, table, timeout)
 		}
 	}
+}
+
+// snapshotComplete reports whether a commit's floe.snapshot property
+// (empty when no snapshot is in progress) holds a complete plan.
+func snapshotComplete(enc string) bool {
+	if enc == "" {
+		return true
+	}
+	plan, err := capture.DecodeSnapshotPlan(enc)
+	return err == nil && plan.Complete()
 }
