@@ -102,15 +102,30 @@ func (t *Table) ScanOn(ctx context.Context, ref string, fn func(schema.Row) erro
 	return nil
 }
 
+// checkRef is check for a commit staged on a branch: against main's
+// history (tbl), where a newer run's claims land, and the branch's (view),
+// where the commits made on it record their epochs. A nil Fence checks
+// nothing.
+func (f *Fence) checkRef(tbl, view *table.Table, id Ident) error {
+	if f == nil {
+		return nil
+	}
+	if err := f.check(tbl, id); err != nil || view == tbl {
+		return err
+	}
+	return f.check(view, id)
+}
+
 // FastForward makes the branch's head main's current snapshot and removes
 // the branch, in one metadata commit that requires the branch's head to
 // be the one read (a commit to the branch meanwhile fails it, and it is
-// retried on the new head). Whatever main held meanwhile (a compaction's
+// retried on the new head). A Fence is checked first against main's and
+// the branch's histories, as for a Commit to the branch. Whatever main held meanwhile (a compaction's
 // snapshot) is left to history: readers of main go from its old content
 // to the branch's at once. A table without the branch is left as it is
 // (the fast-forward landed already, or there was none), so FastForward may
 // be repeated after a crash; it reports whether it moved main.
-func (t *Table) FastForward(ctx context.Context, branch string) (bool, error) {
+func (t *Table) FastForward(ctx context.Context, branch string, fence *Fence) (bool, error) {
 	if branch == "" || branch == table.MainBranch {
 		return false, fmt.Errorf("fast-forward %s: branch %q is not a side branch", t.id, branch)
 	}
@@ -126,6 +141,13 @@ func (t *Table) FastForward(ctx context.Context, branch string) (bool, error) {
 		head := tbl.SnapshotByName(branch)
 		if head == nil {
 			return false, nil
+		}
+		view, err := onRef(tbl, branch)
+		if err != nil {
+			return false, fmt.Errorf("fast-forward %s: %w", t.id, err)
+		}
+		if err := fence.checkRef(tbl, view, t.id); err != nil {
+			return false, err
 		}
 		if last = t.fastForwardOnce(ctx, tbl, branch, head.SnapshotID); last == nil {
 			t.log.Info("branch fast-forwarded to main", "branch", branch, "snapshot_id", head.SnapshotID)

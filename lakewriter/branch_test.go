@@ -11,6 +11,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 	"github.com/stretchr/testify/require"
 
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
 )
 
@@ -101,7 +102,7 @@ func TestBranchCommitsReachMainOnlyByFastForward(t *testing.T) {
 		require.Equal(t, simpleRow(2, "b"), r)
 	}
 
-	moved, err := tbl.FastForward(ctx, ResnapshotBranch)
+	moved, err := tbl.FastForward(ctx, ResnapshotBranch, nil)
 	require.NoError(t, err)
 	require.True(t, moved)
 	after := reopenSimple(t, dir, "onestate")
@@ -117,7 +118,7 @@ func TestBranchCommitsReachMainOnlyByFastForward(t *testing.T) {
 	require.Equal(t, []string{table.MainBranch}, refs)
 
 	// Repeated after it landed (a crash before its caller noted it): a no-op.
-	moved, err = after.FastForward(ctx, ResnapshotBranch)
+	moved, err = after.FastForward(ctx, ResnapshotBranch, nil)
 	require.NoError(t, err)
 	require.False(t, moved)
 	require.Equal(t, want, scanAll(t, after))
@@ -138,7 +139,7 @@ func TestFastForwardReplacesMainsOwnCommits(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []schema.Row{simpleRow(1, "a"), simpleRow(9, "z")}, scanAll(t, tbl))
 
-	moved, err := tbl.FastForward(ctx, ResnapshotBranch)
+	moved, err := tbl.FastForward(ctx, ResnapshotBranch, nil)
 	require.NoError(t, err)
 	require.True(t, moved)
 	require.Equal(t, []schema.Row{simpleRow(5, "e")}, scanAll(t, tbl))
@@ -167,4 +168,42 @@ func TestBranchCommitRetriesOnMovedHead(t *testing.T) {
 	require.Equal(t, 2, res.Attempts)
 	require.Equal(t, []schema.Row{simpleRow(1, "a"), simpleRow(2, "b")}, scanOn(t, tbl, ResnapshotBranch))
 	require.Empty(t, scanAll(t, tbl))
+}
+
+// A newer run's claim lands on main; an older run still committing to the
+// branch is fenced by it (checkRef reads main's history too), and so is
+// its fast-forward; the newer run's own commits to the branch pass, and
+// after its fast-forward main's head records its epoch.
+func TestBranchCommitsAreFencedByMainsClaims(t *testing.T) {
+	ctx := context.Background()
+	c, dir := openTestCatalog(t)
+	tbl := ensureSimple(t, c, "fenced")
+	branchCommit := func(tb *Table, epoch, checkpoint int64, rows ...schema.Row) error {
+		_, err := tb.Commit(ctx, Commit{Rows: seqOf(rows...), DeleteAll: checkpoint == 1,
+			Props: ledger.Commit{Pipeline: "p1", Checkpoint: checkpoint, Epoch: epoch}.Props(), Token: ledger.PropCheckpoint,
+			Fence: &Fence{Pipeline: "p1", Epoch: epoch}, Branch: ResnapshotBranch})
+		return err
+	}
+	require.NoError(t, fenceWriter{t: t, tbl: tbl, run: "r1", epoch: 1}.claim())
+	require.NoError(t, branchCommit(tbl, 1, 1, simpleRow(1, "a")))
+
+	c2 := openSecondCatalog(t, dir)
+	newer, err := c2.LoadTable(ctx, Ident{Namespace: "db", Name: "fenced"})
+	require.NoError(t, err)
+	w2 := fenceWriter{t: t, tbl: newer, run: "r2", epoch: 2}
+	require.NoError(t, w2.claim()) // on main
+
+	old := fenceWriter{t: t, tbl: tbl, run: "r1", epoch: 1}
+	old.fenced(branchCommit(tbl, 1, 2, simpleRow(2, "b")), 2, "r2", false)
+	_, err = tbl.FastForward(ctx, ResnapshotBranch, &Fence{Pipeline: "p1", Epoch: 1})
+	old.fenced(err, 2, "r2", false)
+
+	require.NoError(t, branchCommit(newer, 2, 3, simpleRow(3, "c")))
+	moved, err := newer.FastForward(ctx, ResnapshotBranch, &Fence{Pipeline: "p1", Epoch: 2})
+	require.NoError(t, err)
+	require.True(t, moved)
+	require.Equal(t, []schema.Row{simpleRow(1, "a"), simpleRow(3, "c")}, scanAll(t, newer))
+	own, err := newer.Epoch(ctx, "p1")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), own.Epoch)
 }

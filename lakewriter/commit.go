@@ -164,10 +164,8 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		if err != nil {
 			return res, fmt.Errorf("commit %s: %w", t.id, err)
 		}
-		if c.Fence != nil {
-			if err := c.Fence.check(view, t.id); err != nil {
-				return res, err
-			}
+		if err := c.Fence.checkRef(tbl, view, t.id); err != nil {
+			return res, err
 		}
 		if t.commitVia != nil {
 			tbl = t.commitVia(tbl)
