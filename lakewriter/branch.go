@@ -84,6 +84,29 @@ func (t *Table) LatestPropsOn(ctx context.Context, ref string, match func(map[st
 	return nil, nil
 }
 
+// HistoryOn is History reading ref's head and its ancestors (main's when
+// the table has no such ref).
+func (t *Table) HistoryOn(ctx context.Context, ref string) ([]Snapshot, error) {
+	ctx = t.cat.ioContext(ctx)
+	tbl, err := t.refresh(ctx)
+	if err != nil {
+		return nil, err
+	}
+	view, err := onRef(tbl, ref)
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", t.id, err)
+	}
+	var out []Snapshot
+	for s := range Ancestry(view) {
+		snap := Snapshot{ID: s.SnapshotID, TimestampMs: s.TimestampMs}
+		if s.Summary != nil {
+			snap.Props = map[string]string(s.Summary.Properties)
+		}
+		out = append(out, snap)
+	}
+	return out, nil
+}
+
 // ScanOn is Scan reading ref's head (main's when the table has no such
 // ref).
 func (t *Table) ScanOn(ctx context.Context, ref string, fn func(schema.Row) error) error {
