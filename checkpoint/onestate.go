@@ -14,10 +14,13 @@ import (
 // continuity.go) is committed to branch lakewriter.ResnapshotBranch from
 // its reset on, chunks and stream changes alike, each commit its own
 // snapshot as on main. Readers of main keep the old rows meanwhile. Once
-// the table holds the source's rows as of its committed position (its
-// plan complete, its chunk watermarks passed and its convergence done),
-// fastForward points main at the branch's head and removes the branch in
-// one metadata commit: readers go from the old rows to the new at once.
+// every chunk is committed (the plan complete), fastForward points main at
+// the branch's head and removes the branch in one metadata commit: readers
+// go from the old rows to the complete new ones at once. Rows read at
+// positions past the table's committed one (chunk watermarks, a snapshot
+// resumed before the stream) are then as after any snapshot: ahead of it,
+// never behind, until the stream passes those positions (window,
+// convergeUntil), whose bookkeeping the commits to main carry on.
 //
 // The branch is the state: recovery reads a table's last commit from the
 // branch when the table has it (resnapshotBranch), so a crash resumes the
@@ -42,12 +45,11 @@ type fastForwarder interface {
 }
 
 // fastForward publishes t's re-snapshot on main once it is complete: no
-// snapshot in progress or pending, no chunk watermarks or convergence
-// ahead and nothing uncommitted. Otherwise, or when t commits to main, it
-// does nothing.
+// snapshot in progress or pending and nothing uncommitted. Otherwise, or
+// when t commits to main, it does nothing.
 func (c *Coordinator) fastForward(ctx context.Context, t *tableRun) error {
 	if t.branch == "" || t.branch == table.MainBranch || t.needsSnapshot || t.reset != nil || t.plan != nil ||
-		t.window != nil || t.convergeUntil != nil || t.committed == nil || t.buf != nil || t.data != nil || len(t.chunks) > 0 {
+		t.committed == nil || t.buf != nil || t.data != nil || len(t.chunks) > 0 {
 		return nil
 	}
 	if ff, ok := c.opts.Source.(fastForwarder); ok {

@@ -110,10 +110,9 @@ func TestResnapshotOneTableStatePostgres(t *testing.T) {
 	for i := 15; i < 25; i++ {
 		change(i)
 	}
-	// The restart reads the remaining chunks at a later position (the
-	// exported snapshot ended with the killed run), and the table equals
-	// the source once the stream has replayed up to it: main is switched
-	// then. The changes go on until it is.
+	// The restart reads the remaining chunks before the stream (the
+	// exported snapshot ended with the killed run); main is switched once
+	// they are committed. The changes go on until it is.
 	r = a.floe().Start()
 	deadline := time.Now().Add(3 * time.Minute)
 	for i := 25; i < 35 || !strings.Contains(e.tail(1<<30), "re-snapshot published"); i++ {
