@@ -543,6 +543,9 @@ func (c *Coordinator) finishBeside(ctx context.Context) error {
 			}
 		}
 		t.plan = nil
+		if err := c.fastForward(ctx, t); err != nil { // onestate.go
+			return err
+		}
 		c.log.Info("snapshot complete", "table", t.id.String(), "beside_stream", true, "position", fmtPos(t.committed))
 	}
 	c.beside = nil

@@ -146,8 +146,9 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 		Data: data,
 		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, epoch: c.epoch, pos: pos, plan: kept, keepUntil: keepUntil,
 			convergeUntil: t.convergeUntil, source: t.sourceTable(), reset: t.reset, schemaChanges: t.schemaChanges}.props(),
-		Token: ledger.PropCheckpoint,
-		Fence: c.fence(),
+		Token:  ledger.PropCheckpoint,
+		Fence:  c.fence(),
+		Branch: t.branch,
 	}
 	rows := 0
 	for _, d := range data {
@@ -189,7 +190,7 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 		t.convergeUntil = nil
 	}
 	c.closeWindow(t)
-	return nil
+	return c.fastForward(ctx, t) // onestate.go
 }
 
 // resolve fills the unchanged TOAST values the buffer could not fill
@@ -204,7 +205,7 @@ func (c *Coordinator) resolve(ctx context.Context, t *tableRun) error {
 	var found map[string]schema.Row
 	if keys := buf.PendingKeys(); len(keys) > 0 {
 		var err error
-		if found, err = t.table.Lookup(ctx, keys, c.newer(t)); err != nil {
+		if found, err = t.table.LookupOn(ctx, t.branch, keys, c.newer(t)); err != nil {
 			return fmt.Errorf("look up %d unchanged-TOAST rows of %s: %w", len(keys), t.id, err)
 		}
 	}
@@ -287,8 +288,9 @@ func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint 
 	res, err := t.table.Commit(ctx, lakewriter.Commit{
 		Props: commitMeta{pipeline: c.opts.Pipeline, checkpoint: checkpoint, epoch: c.epoch, pos: pos, plan: t.window, keepUntil: t.windowEnd,
 			convergeUntil: t.convergeUntil, source: t.sourceTable(), schemaChanges: t.schemaChanges}.props(),
-		Token: ledger.PropCheckpoint,
-		Fence: c.fence(),
+		Token:  ledger.PropCheckpoint,
+		Fence:  c.fence(),
+		Branch: t.branch,
 	})
 	jitter.At(jitter.AfterCommit)
 	if err != nil {
@@ -301,7 +303,7 @@ func (c *Coordinator) advanceTable(ctx context.Context, t *tableRun, checkpoint 
 		t.convergeUntil = nil
 	}
 	c.closeWindow(t)
-	return nil
+	return c.fastForward(ctx, t) // onestate.go
 }
 
 // newer orders two rows of one key in a changelog table by position, then

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/lakewriter"
 	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/transform"
 )
@@ -233,8 +234,11 @@ func (c *Coordinator) exportSnapshot(ctx context.Context, info capture.StartInfo
 // plan (t.plan, nothing done yet), the reason (ledger.PropReset) and the position
 // its snapshot is read at: in upsert mode every row is dropped, in
 // changelog mode a truncate row is appended, ordered before the snapshot's
-// rows (_floe_seq -1). A crash after it resumes that snapshot; a crash
-// before it finds the gap again.
+// rows (_floe_seq -1). The commit, and every later one of t until its
+// snapshot is complete, goes to branch lakewriter.ResnapshotBranch, so
+// that readers of main see the old rows until then (onestate.go). A crash
+// after it resumes that snapshot on the branch; a crash before it finds
+// the gap again.
 func (c *Coordinator) resetTable(ctx context.Context, t *tableRun) error {
 	pos := laterOf(c.lastPos, t.floor)
 	buf, err := c.buffer(t)
@@ -248,7 +252,8 @@ func (c *Coordinator) resetTable(ctx context.Context, t *tableRun) error {
 	reset := t.reset
 	checkpoint := c.nextCheckpoint
 	c.nextCheckpoint++
-	t.committed = nil // what it held is dropped with it
+	t.committed = nil                      // what it held is dropped with it
+	t.branch = lakewriter.ResnapshotBranch // main keeps the old rows until the new ones are complete (onestate.go)
 	if err := c.commitTable(ctx, t, checkpoint, pos); err != nil {
 		return fmt.Errorf("reset %s: %w", t.id, err)
 	}

@@ -241,7 +241,9 @@ func atLeast(t *testing.T, cat *lakewriter.Catalog, p capture.Position, names ..
 			if err != nil {
 				return false
 			}
-			props, err := tbl.LatestProps(ctx, ledger.CommitOf("p"))
+			ref, err := resnapshotBranch(ctx, tbl) // the ledger recovery reads
+			require.NoError(t, err)
+			props, err := tbl.LatestPropsOn(ctx, ref, ledger.CommitOf("p"))
 			require.NoError(t, err)
 			s := props[ledger.PropPosition]
 			if s == "" {
@@ -266,8 +268,10 @@ func scanRows(t *testing.T, cat *lakewriter.Catalog, name string) map[int64]stri
 	ctx := context.Background()
 	tbl, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: "lake", Name: name})
 	require.NoError(t, err)
+	ref, err := resnapshotBranch(ctx, tbl) // the rows the ledger describes
+	require.NoError(t, err)
 	got := map[int64]string{}
-	require.NoError(t, tbl.Scan(ctx, func(r schema.Row) error {
+	require.NoError(t, tbl.ScanOn(ctx, ref, func(r schema.Row) error {
 		got[r[0].(int64)] = r[1].(string)
 		return nil
 	}))
@@ -511,7 +515,9 @@ func checkResetLog(t *testing.T, cat *lakewriter.Catalog, name string) {
 func tableHistory(t *testing.T, cat *lakewriter.Catalog, name string) ([]lakewriter.Snapshot, error) {
 	tbl, err := cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: "lake", Name: name})
 	require.NoError(t, err)
-	return tbl.History(context.Background())
+	ref, err := resnapshotBranch(context.Background(), tbl) // the ledger recovery reads
+	require.NoError(t, err)
+	return tbl.HistoryOn(context.Background(), ref)
 }
 
 // TestIdentityChangeWhileStreaming: a table that leaves the publication

@@ -132,14 +132,26 @@ func (l *lake) committed(name string) memsource.Pos {
 	return p
 }
 
-// committedOf is committed for any goroutine: it fails no test.
+// committedOf is committed for any goroutine: it fails no test. Like
+// recovery, it reads the re-snapshot branch when the table has one.
 func (l *lake) committedOf(name string) (memsource.Pos, error) {
+	return l.committedOn(name, "")
+}
+
+// committedOn is committedOf reading ref ("": the table's ledger, its
+// re-snapshot branch when it has one, else main).
+func (l *lake) committedOn(name, ref string) (memsource.Pos, error) {
 	ctx := context.Background()
 	tbl, err := l.cat.LoadTable(ctx, lakewriter.Ident{Namespace: "lake", Name: name})
 	if err != nil {
 		return 0, err
 	}
-	props, err := tbl.LatestProps(ctx, ledger.CommitOf("p"))
+	if ref == "" {
+		if ref, err = resnapshotBranch(ctx, tbl); err != nil {
+			return 0, err
+		}
+	}
+	props, err := tbl.LatestPropsOn(ctx, ref, ledger.CommitOf("p"))
 	if err != nil || props[ledger.PropPosition] == "" {
 		return 0, err
 	}
@@ -197,7 +209,11 @@ func (l *lake) snapshotting(name string) bool {
 	if err != nil {
 		return false
 	}
-	props, err := tbl.LatestProps(context.Background(), ledger.CommitOf("p"))
+	ref, err := resnapshotBranch(context.Background(), tbl)
+	if err != nil {
+		return false
+	}
+	props, err := tbl.LatestPropsOn(context.Background(), ref, ledger.CommitOf("p"))
 	if err != nil || props[ledger.PropSnapshot] == "" {
 		return false
 	}
@@ -249,7 +265,12 @@ type logRow struct {
 // rendered as one string (changelog tables folded by position and
 // sequence; a change logged twice is an error).
 func (l *lake) sinkRows(name string) (map[int64]string, error) {
-	rows, err := l.scanLog(name)
+	return l.sinkRowsOn(name, "")
+}
+
+// sinkRowsOn is sinkRows reading ref ("": as committedOn).
+func (l *lake) sinkRowsOn(name, ref string) (map[int64]string, error) {
+	rows, err := l.scanLogOn(name, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -285,10 +306,20 @@ func (l *lake) sinkRows(name string) (map[int64]string, error) {
 
 // scanLog reads the table's rows.
 func (l *lake) scanLog(name string) ([]logRow, error) {
+	return l.scanLogOn(name, "")
+}
+
+// scanLogOn is scanLog reading ref ("": as committedOn).
+func (l *lake) scanLogOn(name, ref string) ([]logRow, error) {
 	ctx := context.Background()
 	tbl, err := l.cat.LoadTable(ctx, lakewriter.Ident{Namespace: "lake", Name: name})
 	if err != nil {
 		return nil, err
+	}
+	if ref == "" {
+		if ref, err = resnapshotBranch(ctx, tbl); err != nil {
+			return nil, err
+		}
 	}
 	layout := tbl.Layout()
 	var cols []int // the source columns after id, in source order
@@ -298,7 +329,7 @@ func (l *lake) scanLog(name string) ([]logRow, error) {
 		}
 	}
 	var rows []logRow
-	err = tbl.Scan(ctx, func(r schema.Row) error {
+	err = tbl.ScanOn(ctx, ref, func(r schema.Row) error {
 		id, _ := r[0].(int64) // nil in a changelog's truncate row
 		lr := logRow{id: id}
 		vals := make([]any, len(cols))

@@ -188,6 +188,9 @@ type tableRun struct {
 	// beside is set while the table is snapshotted beside the stream
 	// (beside.go).
 	beside *besideTable
+	// branch is the Iceberg branch the table's commits go to while its
+	// re-snapshot is not complete ("": main; see onestate.go).
+	branch string
 	// dead holds the changes of this checkpoint that cannot be written
 	// to the table (deadletters.go): they go to the dead-letter table
 	// before the table's commit. deadSkip holds the identities of dead

@@ -103,7 +103,10 @@
 //     differs from the recorded one, and (after Start) a table whose
 //     position is behind the stream's start, lost changes: it is reset
 //     (emptied in one commit with its new plan and floe.reset) and
-//     snapshotted again while the others resume; with snapshot.mode
+//     snapshotted again while the others resume, its commits going to
+//     Iceberg branch floe-resnapshot until it is complete, when main is
+//     pointed at the branch's head in one metadata commit (onestate.go;
+//     recovery reads the branch while it exists); with snapshot.mode
 //     never the run refuses instead. Before every checkpoint's commits
 //     the identities are checked again, and a change stops the run;
 //   - tables read from scratch while the source's stream does not start
@@ -199,6 +202,8 @@
 //     Iceberg history (openTable), and the resume position, the lowest
 //     of them (resumePosition);
 //   - continuity.go: the identity and position checks and table resets;
+//   - onestate.go: a reset table's re-snapshot committed to a branch and
+//     published on main at once (fastForward);
 //   - snapshot.go: the initial snapshot in four stages joined by
 //     channels: planStage (tables to chunk plans), feedStage (plans to
 //     chunk jobs, table after table), readStage (chunk jobs to chunkReads,

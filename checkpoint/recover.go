@@ -131,7 +131,11 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo, tbl *
 	if err := arrange(ctx, tbl, target.Arrange); err != nil {
 		return nil, fmt.Errorf("table %s -> %s.%s: %w", ti.ID, ident.Namespace, ident.Name, err)
 	}
-	props, err := tbl.LatestProps(ctx, ledger.CommitOf(c.opts.Pipeline))
+	branch, err := resnapshotBranch(ctx, tbl) // onestate.go
+	if err != nil {
+		return nil, fmt.Errorf("read history of %s.%s: %w", ident.Namespace, ident.Name, err)
+	}
+	props, err := tbl.LatestPropsOn(ctx, branch, ledger.CommitOf(c.opts.Pipeline))
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s.%s: %w", ident.Namespace, ident.Name, err)
 	}
@@ -142,7 +146,7 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo, tbl *
 	t := &tableRun{
 		id: ti.ID, src: ti.Schema, target: target, layout: tbl.Layout(), table: tbl,
 		committed: st.position, checkpoint: st.checkpoint, plan: st.plan,
-		convergeUntil: st.convergeUntil, lastCommit: time.Now(), recorded: st.source,
+		convergeUntil: st.convergeUntil, lastCommit: time.Now(), recorded: st.source, branch: branch,
 	}
 	if deferred {
 		// A pointer no change carries: the first change adopts its own.

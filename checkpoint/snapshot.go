@@ -465,6 +465,9 @@ func (c *Coordinator) finishSnapshot(ctx context.Context, snap capture.Snapshott
 			}
 		}
 		t.plan = nil
+		if err := c.fastForward(ctx, t); err != nil { // onestate.go
+			return err
+		}
 	}
 	if err := snap.EndSnapshot(ctx); err != nil {
 		return fmt.Errorf("end snapshot: %w", err)

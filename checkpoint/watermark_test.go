@@ -90,7 +90,9 @@ func latestProps(t *testing.T, cat *lakewriter.Catalog, name string) map[string]
 	ctx := context.Background()
 	tbl, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: "lake", Name: name})
 	require.NoError(t, err)
-	props, err := tbl.LatestProps(ctx, ledger.CommitOf("p"))
+	ref, err := resnapshotBranch(ctx, tbl) // the ledger recovery reads
+	require.NoError(t, err)
+	props, err := tbl.LatestPropsOn(ctx, ref, ledger.CommitOf("p"))
 	require.NoError(t, err)
 	return props
 }

@@ -106,7 +106,19 @@ func Compact(ctx context.Context, t *lakewriter.Table, opts Options) (Result, er
 	opts.setDefaults()
 	res := Result{Table: t.Ident().String()}
 	start := time.Now()
-	if err := rewrite(ctx, t, opts, &res); err != nil {
+	// A table re-snapshotted on a branch gets main replaced by the
+	// branch's head when it is complete: rewriting main meanwhile is
+	// wasted, and the branch is Floe's to write. Expiry keeps the
+	// branch's head (and every snapshot the branch's retention keeps),
+	// and orphan removal counts every snapshot's files.
+	onBranch, err := t.HasBranch(ctx, lakewriter.ResnapshotBranch)
+	if err != nil {
+		return res, fmt.Errorf("compact %s: %w", res.Table, err)
+	}
+	if onBranch {
+		opts.Logger.Info("rewrite skipped: the table is being re-snapshotted on a branch that replaces main once complete",
+			"table", res.Table, "branch", lakewriter.ResnapshotBranch)
+	} else if err := rewrite(ctx, t, opts, &res); err != nil {
 		return res, err
 	}
 	if opts.ExpireOlderThan > 0 {

@@ -507,3 +507,38 @@ func TestExpireKeepsEachPipelinesDeadLetterMarks(t *testing.T) {
 	}
 	requireEqual(t, tbl, m)
 }
+
+// TestCompactLeavesTheResnapshotBranch: while a table is re-snapshotted
+// on lakewriter.ResnapshotBranch, a pass with expiry and orphan removal
+// as aggressive as they go rewrites nothing, main keeps its rows, and the
+// branch keeps its rows and its newest commit, so that the fast-forward
+// then makes them main's.
+func TestCompactLeavesTheResnapshotBranch(t *testing.T) {
+	ctx := context.Background()
+	tbl, m, _ := seeded(t, 3, 6, 20, 100)
+	next := model{}
+	for cp := int64(100); cp < 103; cp++ {
+		var batch []schema.Row
+		for id := (cp - 100) * 10; id < (cp-99)*10; id++ {
+			r := schema.Row{id, fmt.Sprintf("branch %d", cp), int32(cp)}
+			batch = append(batch, r)
+			next[id] = r
+		}
+		_, err := tbl.Commit(ctx, lakewriter.Commit{Rows: rows(batch), DeleteAll: cp == 100, Branch: lakewriter.ResnapshotBranch,
+			Props: ledger.Commit{Pipeline: "p", Checkpoint: cp}.Props(), Token: ledger.PropCheckpoint})
+		require.NoError(t, err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	res, err := Compact(ctx, tbl, Options{MinInputFiles: 2, ExpireOlderThan: time.Millisecond, RetainLast: 1, OrphansOlderThan: time.Millisecond})
+	require.NoError(t, err)
+	require.Zero(t, res.SnapshotID, "nothing rewritten while the branch exists")
+	requireEqual(t, tbl, m)
+	props, err := tbl.LatestPropsOn(ctx, lakewriter.ResnapshotBranch, ledger.CommitOf("p"))
+	require.NoError(t, err)
+	require.Equal(t, "102", props[ledger.PropCheckpoint])
+
+	moved, err := tbl.FastForward(ctx, lakewriter.ResnapshotBranch, nil)
+	require.NoError(t, err)
+	require.True(t, moved)
+	requireEqual(t, tbl, next)
+}

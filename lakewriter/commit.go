@@ -42,6 +42,11 @@ type Commit struct {
 	// Fence, when set, refuses the commit with a FencedError once the
 	// table records a newer epoch of the writer's pipeline (see Fence).
 	Fence *Fence
+	// Branch, when set and not main, is the branch the snapshot is
+	// committed to (created from main's head when the table has none):
+	// main stays as it is, and the commit's base, truncate, landed check
+	// and Fence read the branch's history (see FastForward).
+	Branch string
 }
 
 // CommitResult describes a successful commit.
@@ -117,8 +122,12 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 	if err != nil {
 		return res, err
 	}
+	baseView, err := onRef(base, c.Branch)
+	if err != nil {
+		return res, fmt.Errorf("commit %s: %w", t.id, err)
+	}
 	var baseID *int64
-	if s := base.CurrentSnapshot(); s != nil {
+	if s := baseView.CurrentSnapshot(); s != nil {
 		id := s.SnapshotID
 		baseID = &id
 	}
@@ -151,15 +160,17 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 	backoff := firstBackoff
 	for {
 		res.Attempts++
-		if c.Fence != nil {
-			if err := c.Fence.check(tbl, t.id); err != nil {
-				return res, err
-			}
+		view, err := onRef(tbl, c.Branch)
+		if err != nil {
+			return res, fmt.Errorf("commit %s: %w", t.id, err)
+		}
+		if err := c.Fence.checkRef(tbl, view, t.id); err != nil {
+			return res, err
 		}
 		if t.commitVia != nil {
 			tbl = t.commitVia(tbl)
 		}
-		next, err := commitOnce(ctx, tbl, c, dataFiles, delFiles)
+		next, err := commitOnce(ctx, tbl, view, c, dataFiles, delFiles)
 		if err == nil {
 			// A catalog file deleted while the commit ran took the commit
 			// with it: it must not count as durable.
@@ -167,15 +178,23 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 				return res, fmt.Errorf("commit %s: %w", t.id, err)
 			}
 			t.setCurrent(next)
-			res.SnapshotID = next.CurrentSnapshot().SnapshotID
+			head := next.CurrentSnapshot()
+			if c.Branch != "" {
+				head = next.SnapshotByName(c.Branch)
+			}
+			res.SnapshotID = head.SnapshotID
 			t.logCommit(res, start)
 			return res, nil
 		}
 		// The outcome is unknown: the catalog may have applied the commit
 		// and failed afterwards. The token in the history decides.
 		fresh, lerr := t.refresh(ctx)
+		var freshView *table.Table
 		if lerr == nil {
-			if id, ok := landed(fresh, baseID, c.Props); ok {
+			freshView, lerr = onRef(fresh, c.Branch)
+		}
+		if lerr == nil {
+			if id, ok := landed(freshView, baseID, c.Props); ok {
 				res.SnapshotID, res.Recovered = id, true
 				t.log.Warn("commit reported an error but landed", "snapshot_id", id, "error", err)
 				t.logCommit(res, start)
@@ -202,7 +221,7 @@ func (t *Table) logCommit(res CommitResult, start time.Time) {
 		"duration", time.Since(start))
 }
 
-// landed reports whether main's history above baseID (exclusive; nil =
+// landed reports whether tbl's main history above baseID (exclusive; nil =
 // the whole history) holds a snapshot whose summary carries every entry
 // of props, and returns its id.
 func landed(tbl *table.Table, baseID *int64, props map[string]string) (int64, bool) {
@@ -227,13 +246,22 @@ func landed(tbl *table.Table, baseID *int64, props map[string]string) (int64, bo
 	return 0, false
 }
 
-// commitOnce stages the snapshot for c on top of tbl and commits it.
-func commitOnce(ctx context.Context, tbl *table.Table, c Commit, dataFiles, delFiles []iceberg.DataFile) (*table.Table, error) {
-	tx := tbl.NewTransaction()
-	// Compare-and-swap on main even if the table enables iceberg-go's own
-	// retries, which would otherwise restage the commit on a newer head
-	// (past a Fence's claim) without this code seeing it.
-	if err := tx.AssertRefSnapshotID(table.MainBranch); err != nil {
+// commitOnce stages the snapshot for c on top of tbl (on c.Branch when
+// set; view is tbl as that branch's reader sees it) and commits it.
+func commitOnce(ctx context.Context, tbl, view *table.Table, c Commit, dataFiles, delFiles []iceberg.DataFile) (*table.Table, error) {
+	ref := table.MainBranch
+	if c.Branch != "" {
+		ref = c.Branch
+	}
+	tx, err := tbl.NewTransactionOnBranchWithError(ref)
+	if err != nil {
+		return nil, fmt.Errorf("open a transaction on %s: %w", ref, err)
+	}
+	// Compare-and-swap on the ref even if the table enables iceberg-go's
+	// own retries, which would otherwise restage the commit on a newer
+	// head (past a Fence's claim) without this code seeing it. On a
+	// branch not yet created it requires that it still not exist.
+	if err := tx.AssertRefSnapshotID(ref); err != nil {
 		return nil, fmt.Errorf("pin the base snapshot: %w", err)
 	}
 	if c.Fence != nil {
@@ -245,12 +273,11 @@ func commitOnce(ctx context.Context, tbl *table.Table, c Commit, dataFiles, delF
 	var liveData, liveDel []iceberg.DataFile
 	if c.DeleteAll {
 		var err error
-		liveData, liveDel, err = liveFiles(ctx, tbl)
+		liveData, liveDel, err = liveFiles(ctx, view)
 		if err != nil {
 			return nil, err
 		}
 	}
-	var err error
 	switch {
 	case len(liveData)+len(liveDel) > 0:
 		// Truncate: drop every live file in the same snapshot. Delete keys

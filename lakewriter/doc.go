@@ -17,7 +17,10 @@
 // snapshots carry the committer's properties; Scan and Lookup return live
 // rows as canonical values in Layout order; LatestProps returns the newest
 // matching summary in main's history, which is how callers recover their
-// committed position after a crash.
+// committed position after a crash. A Commit with Branch set goes to that
+// branch instead of main (LatestPropsOn, ScanOn, LookupOn and HistoryOn
+// read a branch), and FastForward points main at a branch's head and
+// removes the branch in one metadata commit (branch.go).
 //
 // Invariants:
 //   - One snapshot per Commit. Data files, the equality-delete file (on the

@@ -251,6 +251,12 @@ const maxFilterValues = 10000
 // share a key (changelog tables) the one for which newer(candidate, kept)
 // is true replaces the one kept; with newer nil the first row read wins.
 func (t *Table) Lookup(ctx context.Context, keys []schema.Row, newer func(a, b schema.Row) bool) (map[string]schema.Row, error) {
+	return t.LookupOn(ctx, table.MainBranch, keys, newer)
+}
+
+// LookupOn is Lookup reading ref's head (main's when the table has no
+// such ref; see Commit.Branch).
+func (t *Table) LookupOn(ctx context.Context, ref string, keys []schema.Row, newer func(a, b schema.Row) bool) (map[string]schema.Row, error) {
 	ctx = t.cat.ioContext(ctx)
 	out := make(map[string]schema.Row)
 	if len(keys) == 0 {
@@ -259,6 +265,9 @@ func (t *Table) Lookup(ctx context.Context, keys []schema.Row, newer func(a, b s
 	tbl, layout, err := t.readState(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if tbl, err = onRef(tbl, ref); err != nil {
+		return nil, fmt.Errorf("lookup in %s: %w", t.id, err)
 	}
 	if len(layout.Key) == 0 {
 		return nil, fmt.Errorf("lookup in %s: the table has no key", t.id)

@@ -53,7 +53,9 @@ func WaitCommitted(ctx context.Context, cat *lakewriter.Catalog, table lakewrite
 		}
 		tbl, err := cat.LoadTable(ctx, table)
 		if err == nil {
-			props, err := tbl.LatestProps(ctx, ledger.CommitOf(pipeline))
+			// What floe committed: on the re-snapshot branch while the
+			// table has one (main keeps the old rows until it is complete).
+			props, err := tbl.LatestPropsOn(ctx, lakewriter.ResnapshotBranch, ledger.CommitOf(pipeline))
 			if err == nil && props != nil {
 				if p, err := mysql.DecodePosition(props[ledger.PropPosition]); err == nil && (target == nil || p.Compare(target) >= 0) &&
 					snapshotComplete(props[ledger.PropSnapshot]) {
