@@ -251,7 +251,7 @@ const maxFilterValues = 10000
 // share a key (changelog tables) the one for which newer(candidate, kept)
 // is true replaces the one kept; with newer nil the first row read wins.
 func (t *Table) Lookup(ctx context.Context, keys []schema.Row, newer func(a, b schema.Row) bool) (map[string]schema.Row, error) {
-	return t.LookupOn(ctx, table.MainBranch, keys, newer)
+	return t.LookupOn(t.cat.ioContext(ctx), table.MainBranch, keys, newer)
 }
 
 // LookupOn is Lookup reading ref's head (main's when the table has no

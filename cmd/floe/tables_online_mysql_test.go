@@ -218,6 +218,10 @@ func TestMySQLTablesOnlineAdd(t *testing.T) {
 	r = e.start()
 	e.churn("t_new", 300_000, 10)
 	e.waitStreaming(r)
+	// The kill inside t_new's snapshot beside the stream makes this run
+	// read it again beside the stream (checkpoint.CauseBesideInterrupted):
+	// caught up is not enough, its snapshot must be complete.
+	e.waitLogCount(r, `msg="snapshot complete" pipeline=my_tadd table=my_tadd.t_new`, 1, 3*time.Minute)
 	e.churn("t_new", 400_000, 10)
 	e.churn("t_old", 4000, 10)
 	e.waitCaughtUp(r, 2*time.Minute)

@@ -30,10 +30,9 @@ func MySQLPosition(db *sql.DB, flavor string) (capture.Position, error) {
 
 // WaitCommitted waits until Iceberg table table has a commit of pipeline
 // whose floe.position (a MySQL position) is at or after target, or any
-// commit when target is nil, and no snapshot of the table is in progress
-// in that commit (a table read beside the stream commits positions past
-// target while its chunks are still being read). It fails when run, if
-// not nil, exits first.
+// commit when target is nil. It fails when run, if not nil, exits first.
+// A table read beside the stream commits positions past target while its
+// chunks are still being read: wait for its snapshot to complete first.
 // timeout bounds the wait for progress, not the catch-up: progress, when
 // not nil, counts what floe has done so far (for example the checkpoint
 // commits in its log); while it grows the wait goes on, and a floe that
@@ -57,8 +56,7 @@ func WaitCommitted(ctx context.Context, cat *lakewriter.Catalog, table lakewrite
 			// table has one (main keeps the old rows until it is complete).
 			props, err := tbl.LatestPropsOn(ctx, lakewriter.ResnapshotBranch, ledger.CommitOf(pipeline))
 			if err == nil && props != nil {
-				if p, err := mysql.DecodePosition(props[ledger.PropPosition]); err == nil && (target == nil || p.Compare(target) >= 0) &&
-					snapshotComplete(props[ledger.PropSnapshot]) {
+				if p, err := mysql.DecodePosition(props[ledger.PropPosition]); err == nil && (target == nil || p.Compare(target) >= 0) {
 					return nil
 				}
 			}
@@ -74,14 +72,4 @@ func WaitCommitted(ctx context.Context, cat *lakewriter.Catalog, table lakewrite
 			return fmt.Errorf("floe did not commit %v to %s, and made no progress for %v", target, table, timeout)
 		}
 	}
-}
-
-// snapshotComplete reports whether a commit's floe.snapshot property
-// (empty when no snapshot is in progress) holds a complete plan.
-func snapshotComplete(enc string) bool {
-	if enc == "" {
-		return true
-	}
-	plan, err := capture.DecodeSnapshotPlan(enc)
-	return err == nil && plan.Complete()
 }
