@@ -44,6 +44,13 @@ func (c *Coordinator) stream(ctx context.Context) error {
 		// a split transaction.
 		control bool
 	)
+	// markCut restarts the interval after a cut.
+	markCut := func(cut bool) {
+		if cut {
+			lastCut = time.Now()
+			timer.Reset(c.opts.Interval)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -59,10 +66,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			if err != nil {
 				return errors.Join(err, stopSource())
 			}
-			if cut {
-				lastCut = time.Now()
-				timer.Reset(c.opts.Interval)
-			}
+			markCut(cut)
 		case <-c.opts.Control.wakeup():
 			if inTxn {
 				control = true
@@ -87,28 +91,22 @@ func (c *Coordinator) stream(ctx context.Context) error {
 				continue
 			}
 			inTxn, txnSeq = false, 0
-			c.lastPos = b.Position
-			c.opts.Metrics.observeBatch(b)
-			if cut, err := c.applyHeldChunks(commitCtx); err != nil { // beside.go
+			cut, err := c.txnApplied(commitCtx, b)
+			if err != nil {
 				return errors.Join(err, stopSource())
-			} else if cut {
-				lastCut = time.Now()
-				timer.Reset(c.opts.Interval)
 			}
+			markCut(cut)
 			if control {
 				control = false
 				if err := c.takeControl(ctx, stopSource); err != nil {
 					return err
 				}
 			}
-			cut, err := c.endOfTxn(commitCtx, b, lastCut)
+			cut, err = c.endOfTxn(commitCtx, b, lastCut)
 			if err != nil {
 				return errors.Join(err, stopSource())
 			}
-			if cut {
-				lastCut = time.Now()
-				timer.Reset(c.opts.Interval)
-			}
+			markCut(cut)
 		case <-timer.C:
 			// Inside a split transaction the cut waits for its last part (the batch branch).
 			timer.Reset(c.opts.Interval)
@@ -121,6 +119,16 @@ func (c *Coordinator) stream(ctx context.Context) error {
 			lastCut = time.Now()
 		}
 	}
+}
+
+// txnApplied records the end of a transaction the stream applied (b, its
+// last batch): its position is the stream's, and the chunks read beside
+// the stream that waited for it are applied (beside.go). It reports
+// whether that cut a checkpoint.
+func (c *Coordinator) txnApplied(ctx context.Context, b capture.Batch) (bool, error) {
+	c.lastPos = b.Position
+	c.opts.Metrics.observeBatch(b)
+	return c.applyHeldChunks(ctx)
 }
 
 // stopStreaming ends the stream loop on a signal: it commits first, then

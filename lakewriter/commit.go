@@ -132,27 +132,9 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		baseID = &id
 	}
 	start := time.Now()
-	dataFiles, rows, err := t.writeData(ctx, base, c.Rows)
+	dataFiles, delFiles, rows, dels, err := t.writeFiles(ctx, base, c)
 	if err != nil {
-		t.removeFiles(ctx, base, dataFiles)
-		return res, fmt.Errorf("commit %s: write data: %w", t.id, err)
-	}
-	var delFiles []iceberg.DataFile
-	var dels int64
-	if !c.DeleteAll && c.DeleteKeys != nil {
-		delFiles, dels, err = t.writeDeletes(ctx, base, c.DeleteKeys)
-		if err != nil {
-			t.removeFiles(ctx, base, append(dataFiles, delFiles...))
-			return res, fmt.Errorf("commit %s: write deletes: %w", t.id, err)
-		}
-	}
-	for _, w := range c.Data {
-		if err := w.fits(base); err != nil {
-			t.removeFiles(ctx, base, append(dataFiles, delFiles...))
-			return res, fmt.Errorf("commit %s: %w", t.id, err)
-		}
-		dataFiles = append(dataFiles, w.files...)
-		rows += w.rows
+		return res, err
 	}
 	res.Rows, res.Deletes, res.DataFiles, res.DeleteFiles = rows, dels, len(dataFiles), len(delFiles)
 
@@ -213,6 +195,33 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
+}
+
+// writeFiles writes c's rows and delete keys into new files of base's
+// table and adds the files of c.Data. On an error every file it wrote is
+// removed again.
+func (t *Table) writeFiles(ctx context.Context, base *table.Table, c Commit) (dataFiles, delFiles []iceberg.DataFile, rows, dels int64, err error) {
+	dataFiles, rows, err = t.writeData(ctx, base, c.Rows)
+	if err != nil {
+		t.removeFiles(ctx, base, dataFiles)
+		return nil, nil, 0, 0, fmt.Errorf("commit %s: write data: %w", t.id, err)
+	}
+	if !c.DeleteAll && c.DeleteKeys != nil {
+		delFiles, dels, err = t.writeDeletes(ctx, base, c.DeleteKeys)
+		if err != nil {
+			t.removeFiles(ctx, base, append(dataFiles, delFiles...))
+			return nil, nil, 0, 0, fmt.Errorf("commit %s: write deletes: %w", t.id, err)
+		}
+	}
+	for _, w := range c.Data {
+		if err := w.fits(base); err != nil {
+			t.removeFiles(ctx, base, append(dataFiles, delFiles...))
+			return nil, nil, 0, 0, fmt.Errorf("commit %s: %w", t.id, err)
+		}
+		dataFiles = append(dataFiles, w.files...)
+		rows += w.rows
+	}
+	return dataFiles, delFiles, rows, dels, nil
 }
 
 func (t *Table) logCommit(res CommitResult, start time.Time) {
