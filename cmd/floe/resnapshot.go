@@ -90,11 +90,11 @@ func resnapshotOnline(ctx context.Context, cfg *Config, names []string, out io.W
 			continue
 		}
 		if res.State == "snapshotting" {
-			fmt.Fprintf(out, "%s (%s) was emptied and is being snapshotted again by floe run (%d of %d chunks done); floe status shows its progress\n",
-				res.Table, res.Sink, res.ChunksDone, res.ChunksTotal)
+			fmt.Fprintf(out, "%s (%s) is being snapshotted again by floe run on branch %s (%d of %d chunks done); readers of main see the old rows until it is complete; floe status shows its progress\n",
+				res.Table, res.Sink, lakewriter.ResnapshotBranch, res.ChunksDone, res.ChunksTotal)
 			continue
 		}
-		fmt.Fprintf(out, "%s (%s) was emptied and snapshotted again by floe run; it is %s again\n", res.Table, res.Sink, res.State)
+		fmt.Fprintf(out, "%s (%s) was snapshotted again by floe run, and main holds the new rows; it is %s again\n", res.Table, res.Sink, res.State)
 	}
 	return nil
 }
