@@ -537,13 +537,7 @@ func (c *Coordinator) finishBeside(ctx context.Context) error {
 			return fmt.Errorf("snapshot of %s beside the stream ended with %d chunks unread", t.id, len(t.plan.Remaining()))
 		}
 		t.needsSnapshot, t.beside = false, nil
-		if t.plan != nil {
-			if err := c.openWindow(t, t.plan); err != nil {
-				return err
-			}
-		}
-		t.plan = nil
-		if err := c.fastForward(ctx, t); err != nil { // onestate.go
+		if err := c.snapshotDone(ctx, t); err != nil {
 			return err
 		}
 		c.log.Info("snapshot complete", "table", t.id.String(), "beside_stream", true, "position", fmtPos(t.committed))

@@ -442,6 +442,19 @@ func (c *Coordinator) applyChunk(ctx context.Context, r chunkRead) error {
 	return nil
 }
 
+// snapshotDone ends a table's complete snapshot: its plan's watermarks
+// stay for the stream (openWindow) and a re-snapshot on a branch is
+// published on main (fastForward, onestate.go).
+func (c *Coordinator) snapshotDone(ctx context.Context, t *tableRun) error {
+	if t.plan != nil {
+		if err := c.openWindow(t, t.plan); err != nil {
+			return err
+		}
+	}
+	t.plan = nil
+	return c.fastForward(ctx, t)
+}
+
 // finishSnapshot commits what the stages applied, also when stopping on
 // a signal (finished chunks stay finished). Unless stopping, it then
 // checks that every table's plan is complete, keeps a plan whose chunk
@@ -459,13 +472,7 @@ func (c *Coordinator) finishSnapshot(ctx context.Context, snap capture.Snapshott
 			return fmt.Errorf("snapshot of %s ended with %d chunks unread", t.id, len(t.plan.Remaining()))
 		}
 		t.needsSnapshot = false
-		if t.plan != nil {
-			if err := c.openWindow(t, t.plan); err != nil {
-				return err
-			}
-		}
-		t.plan = nil
-		if err := c.fastForward(ctx, t); err != nil { // onestate.go
+		if err := c.snapshotDone(ctx, t); err != nil {
 			return err
 		}
 	}

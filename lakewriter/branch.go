@@ -53,6 +53,19 @@ func onRef(tbl *table.Table, ref string) (*table.Table, error) {
 	return table.New(tbl.Identifier(), md, tbl.MetadataLocation(), tbl.FS, nil), nil
 }
 
+// refView reloads the table and returns it as seen from ref (onRef).
+func (t *Table) refView(ctx context.Context, ref string) (*table.Table, error) {
+	tbl, err := t.refresh(ctx)
+	if err != nil {
+		return nil, err
+	}
+	view, err := onRef(tbl, ref)
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", t.id, err)
+	}
+	return view, nil
+}
+
 // HasBranch reports whether the table, reloaded now, has the branch.
 func (t *Table) HasBranch(ctx context.Context, branch string) (bool, error) {
 	ctx = t.cat.ioContext(ctx)
@@ -67,14 +80,9 @@ func (t *Table) HasBranch(ctx context.Context, branch string) (bool, error) {
 // (main's when the table has no such ref): the head of ref and its
 // ancestors, which include main's history up to where ref forked.
 func (t *Table) LatestPropsOn(ctx context.Context, ref string, match func(map[string]string) bool) (map[string]string, error) {
-	ctx = t.cat.ioContext(ctx)
-	tbl, err := t.refresh(ctx)
+	view, err := t.refView(t.cat.ioContext(ctx), ref)
 	if err != nil {
 		return nil, err
-	}
-	view, err := onRef(tbl, ref)
-	if err != nil {
-		return nil, fmt.Errorf("history of %s: %w", t.id, err)
 	}
 	for s := range Ancestry(view) {
 		if s.Summary != nil && match(s.Summary.Properties) {
@@ -87,14 +95,9 @@ func (t *Table) LatestPropsOn(ctx context.Context, ref string, match func(map[st
 // HistoryOn is History reading ref's head and its ancestors (main's when
 // the table has no such ref).
 func (t *Table) HistoryOn(ctx context.Context, ref string) ([]Snapshot, error) {
-	ctx = t.cat.ioContext(ctx)
-	tbl, err := t.refresh(ctx)
+	view, err := t.refView(t.cat.ioContext(ctx), ref)
 	if err != nil {
 		return nil, err
-	}
-	view, err := onRef(tbl, ref)
-	if err != nil {
-		return nil, fmt.Errorf("history of %s: %w", t.id, err)
 	}
 	var out []Snapshot
 	for s := range Ancestry(view) {

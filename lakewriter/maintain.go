@@ -52,20 +52,7 @@ type Snapshot struct {
 // History returns main's current snapshot and its ancestors, newest first
 // (as far back as the metadata still holds them).
 func (t *Table) History(ctx context.Context) ([]Snapshot, error) {
-	ctx = t.cat.ioContext(ctx)
-	tbl, err := t.refresh(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []Snapshot
-	for s := range Ancestry(tbl) {
-		snap := Snapshot{ID: s.SnapshotID, TimestampMs: s.TimestampMs}
-		if s.Summary != nil {
-			snap.Props = map[string]string(s.Summary.Properties)
-		}
-		out = append(out, snap)
-	}
-	return out, nil
+	return t.HistoryOn(t.cat.ioContext(ctx), table.MainBranch)
 }
 
 // FileCounts reports the live data and delete files of the table's

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
-	"maps"
 	"slices"
 	"sync"
 
@@ -143,17 +142,7 @@ func (t *Table) refresh(ctx context.Context) (*table.Table, error) {
 // "operation" key excluded). It returns nil, nil when no snapshot
 // matches or the table has no snapshot.
 func (t *Table) LatestProps(ctx context.Context, match func(map[string]string) bool) (map[string]string, error) {
-	ctx = t.cat.ioContext(ctx)
-	tbl, err := t.refresh(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for s := range Ancestry(tbl) {
-		if s.Summary != nil && match(s.Summary.Properties) {
-			return maps.Clone(map[string]string(s.Summary.Properties)), nil
-		}
-	}
-	return nil, nil
+	return t.LatestPropsOn(t.cat.ioContext(ctx), table.MainBranch, match)
 }
 
 // Ancestry yields main's current snapshot and then its ancestors, newest
@@ -179,15 +168,7 @@ func Ancestry(tbl *table.Table) iter.Seq[*table.Snapshot] {
 // (equality and position deletes applied), as a Row in Layout order. It
 // stops at the first error fn returns and returns it.
 func (t *Table) Scan(ctx context.Context, fn func(schema.Row) error) error {
-	ctx = t.cat.ioContext(ctx)
-	tbl, layout, err := t.readState(ctx)
-	if err != nil {
-		return err
-	}
-	if err := t.scan(ctx, tbl, layout, nil, fn); err != nil {
-		return fmt.Errorf("scan %s: %w", t.id, err)
-	}
-	return nil
+	return t.ScanOn(t.cat.ioContext(ctx), table.MainBranch, fn)
 }
 
 // scan reads the live rows of tbl as rows in layout (columns by name).
