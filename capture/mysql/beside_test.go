@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -112,14 +113,7 @@ func TestChunksBesideStream(t *testing.T) {
 	if !s.ReadsAtWatermarks(tid) {
 		t.Fatal("a BIGINT key is not read at watermarks")
 	}
-	chunks, err := s.PlanChunks(ctx, tid, 500)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := &capture.SnapshotPlan{Chunks: chunks, Done: map[int]bool{}, Streamed: true}
-	if err := s.SetWatermarks(ctx, map[capture.TableID]*capture.SnapshotPlan{tid: plan}); err != nil {
-		t.Fatal(err)
-	}
+	chunks := planBeside(t, s, tid, 500)
 	run := startStream(t, s)
 	m := &besideModel{rows: map[int64]string{}, changed: map[int64]capture.Position{}}
 	until := func(end capture.Position) {
@@ -224,14 +218,7 @@ func TestBesideWakesTheStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	tid := id(e.db, "bw")
-	chunks, err := s.PlanChunks(ctx, tid, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := &capture.SnapshotPlan{Chunks: chunks, Done: map[int]bool{}, Streamed: true}
-	if err := s.SetWatermarks(ctx, map[capture.TableID]*capture.SnapshotPlan{tid: plan}); err != nil {
-		t.Fatal(err)
-	}
+	chunks := planBeside(t, s, tid, 100)
 	run := startStream(t, s)
 	e.exec("INSERT INTO other VALUES (1)")
 	b, err := s.ReadChunk(ctx, tid, chunks[0])
@@ -254,4 +241,20 @@ func TestBesideWakesTheStream(t *testing.T) {
 			t.Fatalf("no batch at or past the chunk's watermark %s within 10s", b.Position)
 		}
 	}
+}
+
+// planBeside plans tid in chunks of rows and gives the plan to the
+// source as one read beside the stream (Streamed, nothing done yet).
+func planBeside(t *testing.T, s *Source, tid capture.TableID, rows int) []capture.Chunk {
+	t.Helper()
+	ctx := context.Background()
+	chunks, err := s.PlanChunks(ctx, tid, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := &capture.SnapshotPlan{Chunks: chunks, Done: map[int]bool{}, Streamed: true}
+	if err := s.SetWatermarks(ctx, map[capture.TableID]*capture.SnapshotPlan{tid: plan}); err != nil {
+		t.Fatal(err)
+	}
+	return chunks
 }
