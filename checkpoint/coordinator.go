@@ -105,8 +105,12 @@ type Coordinator struct {
 	// identity check, with a position every change of theirs is at or
 	// before (see dropPending in tables_online.go).
 	dropping map[capture.TableID]capture.Position
-	// newTablesAt is when findNewTables last asked the source.
+	// newTablesAt is when the last look for new tables ended; lookup is
+	// the one in flight (nil: none); newTables are the tables found and
+	// not yet acted on (newtables.go).
 	newTablesAt time.Time
+	lookup      *newTablesLookup
+	newTables   []capture.TableID
 	// dlqs are the dead-letter tables by sink namespace (deadletters.go);
 	// openDead is set while the open transaction holds dead letters
 	// without their identity (endDeadTxn).

@@ -165,9 +165,12 @@
 //     source position read when it was found (every change of it is at
 //     or before that), then marked with the stream's position and
 //     retired; a source whose stream does not announce new tables
-//     (newTableFinder: PostgreSQL) is asked for them at a checkpoint
-//     tick at most every NewTablesInterval, and one found ends the
-//     attempt with ErrRestart as an Added batch does (tables_online.go);
+//     (newTableFinder: PostgreSQL) is asked for them from a checkpoint
+//     tick, NewTablesInterval after the last look ended, on a goroutine
+//     of its own (the coordinator never waits for the source's answer,
+//     so a stream failure or a stop is seen while a look hangs), and one
+//     found ends the attempt with ErrRestart at the next tick, as an
+//     Added batch does (newtables.go);
 //   - a change the source could not decode (capture.Change.Err) is
 //     skipped when its table's committed position is at or after it;
 //     otherwise a value error (a *schema.ValueError) is a dead letter

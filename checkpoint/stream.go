@@ -25,6 +25,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 	defer cancel()     // also when Stream ended by itself: the queue stops
 	c.startBeside(ctx) // beside.go
 	defer c.endBeside()
+	defer c.endNewTablesLookup() // newtables.go
 	// A checkpoint that has begun to commit finishes when ctx ends (the
 	// first signal: "stopping after the current checkpoint"); only the
 	// commit's own bounds end it. Cancelled mid-commit, it left some
@@ -67,6 +68,8 @@ func (c *Coordinator) stream(ctx context.Context) error {
 				return errors.Join(err, stopSource())
 			}
 			markCut(cut)
+		case a := <-c.newTablesAnswered():
+			c.takeNewTablesAnswer(a) // acted on at the next tick
 		case <-c.opts.Control.wakeup():
 			if inTxn {
 				control = true
@@ -147,9 +150,9 @@ func (c *Coordinator) stopStreaming(ctx context.Context, inTxn bool, stopSource 
 
 // tick is what the checkpoint interval brings between transactions: a
 // cut, the Control's requests (a pause requested while its table was not
-// streaming yet takes effect at the first tick after it streams) and the
-// look for new tables (tables_online.go). Its errors have stopped the
-// source.
+// streaming yet takes effect at the first tick after it streams), a
+// restart for new tables a look found, and the start of the next look
+// (newtables.go). Its errors have stopped the source.
 func (c *Coordinator) tick(ctx, commitCtx context.Context, stopSource func() error) error {
 	if err := c.flush(commitCtx); err != nil {
 		return errors.Join(err, stopSource())
@@ -157,9 +160,10 @@ func (c *Coordinator) tick(ctx, commitCtx context.Context, stopSource func() err
 	if err := c.takeControl(ctx, stopSource); err != nil {
 		return err
 	}
-	if err := c.findNewTables(ctx); err != nil {
+	if err := c.restartForNewTables(); err != nil {
 		return errors.Join(err, stopSource())
 	}
+	c.startNewTablesLookup(ctx)
 	return nil
 }
 

@@ -301,51 +301,6 @@ func (c *Coordinator) retireDropping(ctx context.Context) error {
 	return nil
 }
 
-// newTableFinder is a source whose stream does not announce new tables
-// (capture/postgres: pgoutput carries no CREATE TABLE, and its
-// publication lists the captured tables).
-type newTableFinder interface {
-	NewTables(ctx context.Context) ([]capture.TableID, error)
-}
-
-// NewTablesInterval is how often a newTableFinder source is asked for
-// tables created since its discovery (at a checkpoint tick, after its
-// commits).
-const NewTablesInterval = 10 * time.Second
-
-// findNewTables asks a newTableFinder source, at most every
-// NewTablesInterval, for tables source.tables matches that the run does
-// not capture; it returns ErrRestart when there is one (everything is
-// committed: it runs right after a checkpoint, between transactions),
-// and the next attempt discovers it, adds it to the publication and
-// snapshots it. A failure to ask is logged, not fatal: the next tick asks
-// again.
-func (c *Coordinator) findNewTables(ctx context.Context) error {
-	f, ok := c.opts.Source.(newTableFinder)
-	if !ok || time.Since(c.newTablesAt) < NewTablesInterval || c.dirty() {
-		return nil
-	}
-	c.newTablesAt = time.Now()
-	ids, err := f.NewTables(ctx)
-	if err != nil {
-		c.log.Warn("could not look for new tables at the source", "err", err)
-		return nil
-	}
-	var added []string
-	for _, id := range ids {
-		// Once per table in a run: one that the next attempt does not
-		// capture after all is not restarted for every tick.
-		if c.tables[id] == nil && c.opts.Control.firstAdd(id, nil) {
-			added = append(added, id.String())
-		}
-	}
-	if len(added) == 0 {
-		return nil
-	}
-	c.log.Info("restarting the stream to capture a new table", "position", fmtPos(c.lastPos), "tables", fmt.Sprint(added))
-	return ErrRestart
-}
-
 // markDroppedWhileAway marks the Iceberg tables whose source table was
 // dropped while no run of this pipeline was there to see it (stopped,
 // killed, or restarted before its stream passed the drop, which the
