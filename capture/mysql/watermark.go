@@ -331,8 +331,8 @@ func (s *Source) buildMarks(ctx context.Context, t *table, plan *capture.Snapsho
 		if err != nil {
 			return nil, err
 		}
-		if p.Kind != KindMariaDB {
-			return nil, fmt.Errorf("chunk %d watermark %s is not a MariaDB GTID position", ch.Index, w)
+		if p.Kind != KindMariaDB && p.Kind != KindGTID {
+			return nil, fmt.Errorf("chunk %d watermark %s is not a GTID position", ch.Index, w)
 		}
 		m.marks[i] = &p
 		if m.end.Kind == 0 || p.Compare(m.end) > 0 {
@@ -537,7 +537,7 @@ func (st *streamer) reconcile(ctx context.Context, pos Position, ch capture.Chan
 		// hold its effect), kept otherwise (stopping the pipeline, or a
 		// dead letter).
 		for _, w := range m.marks {
-			if w == nil || pos.Compare(*w) > 0 {
+			if w == nil || !notAfter(pos, *w) {
 				return ch, true, nil
 			}
 		}
@@ -550,7 +550,7 @@ func (st *streamer) reconcile(ctx context.Context, pos Position, ch capture.Chan
 			err = werr
 			return true
 		}
-		return w != nil && pos.Compare(*w) <= 0
+		return w != nil && notAfter(pos, *w)
 	}
 	switch ch.Op {
 	case capture.OpInsert:
@@ -583,7 +583,7 @@ func (st *streamer) reconcile(ctx context.Context, pos Position, ch capture.Chan
 		before, after := 0, 0
 		for _, w := range m.marks {
 			switch {
-			case w == nil || pos.Compare(*w) > 0:
+			case w == nil || !notAfter(pos, *w):
 				after++
 			default:
 				before++

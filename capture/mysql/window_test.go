@@ -1,0 +1,334 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/deploy/testdb"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// mysqlOnly skips t when the test server is MariaDB: t tests a mechanism
+// only MySQL proper uses (why says which).
+func mysqlOnly(t *testing.T, why string) {
+	t.Helper()
+	if testMaria != nil && testMaria.Flavor != testdb.FlavorMySQL {
+		t.Skipf("MySQL only (the server is %s %s): %s", testMaria.Flavor, testMaria.Version, why)
+	}
+}
+
+// besideRun is a stream consumed in the background into a besideModel
+// while the test reads chunks: on MySQL a chunk read beside the stream
+// waits for the stream to pass its high watermark.
+type besideRun struct {
+	t  *testing.T
+	mu sync.Mutex
+	m  *besideModel
+}
+
+func consumeBeside(t *testing.T, s *Source) *besideRun {
+	run := startStream(t, s)
+	r := &besideRun{t: t, m: &besideModel{rows: map[int64]string{}, changed: map[int64]capture.Position{}}}
+	quit, stopped := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(quit); <-stopped }) // before run's cleanup stops Stream
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-quit:
+				return
+			case b := <-run.Out:
+				r.mu.Lock()
+				for _, ch := range b.Changes {
+					if ch.Err != nil {
+						t.Errorf("change of %s at %s: %v", ch.Table, b.Position, ch.Err)
+						ch.Before, ch.After = nil, nil
+					}
+				}
+				r.m.stream(t, b)
+				r.mu.Unlock()
+			case err := <-run.Done:
+				run.Returned()
+				if err != context.Canceled {
+					t.Errorf("stream ended: %v", err)
+				}
+				return
+			}
+		}
+	}()
+	return r
+}
+
+func (r *besideRun) chunk(b capture.Batch) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.m.chunk(b)
+}
+
+// until waits until the model has applied the stream up to end, with no
+// chunk held.
+func (r *besideRun) until(end capture.Position) {
+	r.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r.mu.Lock()
+		done := r.m.last != nil && r.m.last.Compare(end) >= 0 && len(r.m.held) == 0
+		r.mu.Unlock()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("the stream did not reach %s (or chunks still wait) within 30s", end)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// equalTo compares the model with the table's rows now.
+func (r *besideRun) equalTo(s *Source, tid capture.TableID) int {
+	r.t.Helper()
+	want := map[int64]string{}
+	if err := s.ScanTable(testCtx(r.t), tid, func(row schema.Row) error {
+		want[row[0].(int64)] = row[1].(string)
+		return nil
+	}, nil); err != nil {
+		r.t.Fatal(err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, v := range want {
+		if got, ok := r.m.rows[k]; !ok || got != v {
+			r.t.Errorf("id %d = %q (present %v), the table has %q", k, got, ok, v)
+		}
+	}
+	for k, v := range r.m.rows {
+		if _, ok := want[k]; !ok {
+			r.t.Errorf("id %d = %q, which the table does not have", k, v)
+		}
+	}
+	return len(want)
+}
+
+// TestWindowLeavesChangedKeysToTheStream: on MySQL a chunk read beside
+// the stream is read between a low and a high watermark. Changes of its
+// keys committed after the low one, some before its consistent snapshot
+// (the rows hold them) and some after it (they do not), are left to the
+// stream: the chunk, at the high watermark, has no row of those keys and
+// no delete of them, and applied as the coordinator applies it, stream
+// and chunks end equal to the table. Without the window (the chunk's rows
+// kept) the updates and deletes after the snapshot would be undone.
+func TestWindowLeavesChangedKeysToTheStream(t *testing.T) {
+	mysqlOnly(t, "MariaDB reads each chunk at its snapshot's exact binlog position")
+	e := newEnv(t)
+	e.exec(`CREATE TABLE bp (id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL)`, `CREATE TABLE other (id BIGINT PRIMARY KEY)`)
+	var vals []string
+	for i := range 1000 {
+		vals = append(vals, fmt.Sprintf("(%d, 's')", i*2))
+	}
+	e.exec("INSERT INTO bp VALUES " + strings.Join(vals, ","))
+	s := e.source(e.config(e.db+`\.bp`, e.db+`\.other`))
+	ctx := testCtx(t)
+	if _, err := s.Discover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, capture.StartRequest{Snapshot: true}); err != nil {
+		t.Fatal(err)
+	}
+	tid := id(e.db, "bp")
+	if !s.ReadsAtWatermarks(tid) {
+		t.Fatal("a BIGINT key is not read beside the stream")
+	}
+	chunks := planBeside(t, s, tid, 500)
+	r := consumeBeside(t, s)
+	// Emitted before the chunk is read: the window keeps its delete.
+	e.exec("UPDATE bp SET v = 'early' WHERE id = 100", "INSERT INTO bp VALUES (101, 'early')", "DELETE FROM bp WHERE id = 102")
+	r.until(current(t, s))
+	e.exec("DELETE FROM bp WHERE id = 101") // before the read: the stream's or the chunk's delete
+	var leftOut int
+	s.onWindowStep = func(step string, n int) {
+		switch step {
+		case "low": // in the snapshot
+			e.exec("UPDATE bp SET v = 'seen' WHERE id = 10", "DELETE FROM bp WHERE id = 20", "INSERT INTO bp VALUES (15, 'seen')")
+			e.tx("DELETE FROM bp WHERE id = 30", "INSERT INTO bp VALUES (30, 'seen again')")
+			e.exec("INSERT INTO other VALUES (1)")
+		case "read": // after it
+			e.exec("UPDATE bp SET v = 'unseen' WHERE id = 40", "DELETE FROM bp WHERE id = 50", "INSERT INTO bp VALUES (17, 'unseen')")
+			e.tx("DELETE FROM bp WHERE id = 60", "INSERT INTO bp VALUES (60, 'unseen again')")
+			e.exec("DELETE FROM bp WHERE id = 62", "INSERT INTO bp VALUES (62, 'back')")
+		case "closed":
+			leftOut = n
+		}
+	}
+	b, err := s.ReadChunk(ctx, tid, chunks[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.onWindowStep = nil
+	got := map[int64]capture.Op{}
+	for _, ch := range b.Changes {
+		switch {
+		case ch.After != nil:
+			got[ch.After[0].(int64)] = ch.Op
+		case ch.Before != nil:
+			got[ch.Before[0].(int64)] = ch.Op
+		}
+	}
+	for _, k := range []int64{10, 15, 20, 30, 40, 17, 50, 60, 62} {
+		if op, ok := got[k]; ok {
+			t.Errorf("the chunk has a %v of id %d, changed in its window", op, k)
+		}
+	}
+	if got[101] == capture.OpRead || got[100] != capture.OpRead {
+		t.Errorf("the chunk has %v of id 101 and %v of id 100, want no row (deleted before the read) and a row (changed before it)", got[101], got[100])
+	}
+	// The rows of 10, 15 and 30 (changed in the snapshot) and of 40, 50,
+	// 60 and 62 (changed after it).
+	if leftOut != 7 {
+		t.Errorf("the chunk left %d rows to the stream, want 7", leftOut)
+	}
+	r.chunk(b)
+	for _, c := range chunks[1:] {
+		b, err := s.ReadChunk(ctx, tid, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.chunk(b)
+	}
+	end := current(t, s)
+	r.until(end)
+	n := r.equalTo(s, tid)
+	t.Logf("chunk 0 at %s left %d rows to the stream; %d rows equal", b.Position, leftOut, n)
+}
+
+// TestWindowWithWriters: a table is read beside the stream while writers
+// update, delete and re-insert keys of the chunks being read (and of
+// another table), the window widened so that chunks see changes in it.
+// Applied as the coordinator applies them, stream and chunks end equal to
+// the table row by row. On MySQL some chunks must have left rows to the
+// stream (their windows held changes of their keys).
+func TestWindowWithWriters(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE bp (id BIGINT PRIMARY KEY, v VARCHAR(40) NOT NULL)`, `CREATE TABLE other (id BIGINT PRIMARY KEY, n INT NOT NULL)`)
+	const keys = 3000
+	var vals []string
+	for i := range keys {
+		vals = append(vals, fmt.Sprintf("(%d, 's')", i))
+	}
+	e.exec("INSERT INTO bp VALUES "+strings.Join(vals, ","), "INSERT INTO other VALUES (1, 0)")
+	s := e.source(e.config(e.db+`\.bp`, e.db+`\.other`))
+	ctx := testCtx(t)
+	if _, err := s.Discover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, capture.StartRequest{Snapshot: true}); err != nil {
+		t.Fatal(err)
+	}
+	tid := id(e.db, "bp")
+	chunks := planBeside(t, s, tid, 100)
+	r := consumeBeside(t, s)
+	var (
+		mu      sync.Mutex
+		leftOut int
+	)
+	s.onWindowStep = func(step string, n int) {
+		switch step {
+		case "low", "read":
+			time.Sleep(3 * time.Millisecond) // a window writers fall into
+		case "closed":
+			mu.Lock()
+			leftOut += n
+			mu.Unlock()
+		}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var writes sync.Map
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(w)))
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					writes.Store(w, i)
+					return
+				default:
+				}
+				k := rng.IntN(keys + 100)
+				var err error
+				switch rng.IntN(5) {
+				case 0, 1:
+					_, err = e.root.Exec("UPDATE bp SET v = ? WHERE id = ?", fmt.Sprintf("w%d-%d", w, i), k)
+				case 2:
+					_, err = e.root.Exec("DELETE FROM bp WHERE id = ?", k)
+				case 3:
+					_, err = e.root.Exec("INSERT IGNORE INTO bp VALUES (?, ?)", k, fmt.Sprintf("re%d-%d", w, i))
+				case 4:
+					err = reinsert(e, k, fmt.Sprintf("again%d-%d", w, i))
+				}
+				if err == nil && i%10 == 0 {
+					_, err = e.root.Exec("UPDATE other SET n = n + 1 WHERE id = 1")
+				}
+				if err != nil && !strings.Contains(err.Error(), "Deadlock") {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+			}
+		}()
+	}
+	for _, c := range chunks {
+		b, err := s.ReadChunk(ctx, tid, c)
+		if err != nil {
+			close(stop)
+			wg.Wait()
+			t.Fatal(err)
+		}
+		r.chunk(b)
+	}
+	close(stop)
+	wg.Wait()
+	s.onWindowStep = nil
+	end := current(t, s)
+	r.until(end)
+	n := r.equalTo(s, tid)
+	total := 0
+	writes.Range(func(_, v any) bool { total += v.(int); return true })
+	t.Logf("%d chunks read beside %d writes; %d rows left to the stream from their windows; %d rows equal", len(chunks), total, leftOut, n)
+	if testMaria.Flavor == testdb.FlavorMySQL && leftOut == 0 {
+		t.Errorf("no chunk window held a change of its keys: the test did not test the window")
+	}
+}
+
+// reinsert deletes key k and inserts it again with v in one transaction.
+func reinsert(e *testEnv, k int, v string) error {
+	tx, err := e.root.Begin()
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec("DELETE FROM bp WHERE id = ?", k); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if _, err := tx.Exec("INSERT INTO bp VALUES (?, ?)", k, v); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// current is the server's position now.
+func current(t *testing.T, s *Source) capture.Position {
+	t.Helper()
+	p, err := s.CurrentPosition(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
