@@ -44,7 +44,10 @@ import (
 // DATETIME read in a non-UTC server-time-zone, whose instants do not
 // follow wall-clock order across a DST gap) gets no watermarks and
 // converges by replay. MySQL reports no snapshot position, so its chunks
-// have none either.
+// read before the stream have none either; those of a plan read beside
+// the stream are read in watermark windows (window.go), and watermarks
+// are then GTID sets, compared with the stream's positions by
+// containment (notAfter).
 
 // watermarked reports whether t's chunks are read at watermarks.
 func (s *Source) watermarked(t *table) bool {
