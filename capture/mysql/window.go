@@ -110,7 +110,7 @@ func (s *Source) readChunkInWindow(ctx context.Context, m *chunkMarks, t *table,
 	if low.Kind != KindGTID || high.Kind != KindGTID {
 		return fmt.Errorf("watermarks %s and %s are not GTID sets (was gtid_mode changed?)", low, high)
 	}
-	i, ok := m.registerWindow(t, chunk, low)
+	i, ok := m.registerWindow(chunk, low)
 	if !ok {
 		return fmt.Errorf("chunk %d is not in the plan read beside the stream", chunk.Index)
 	}
@@ -159,7 +159,7 @@ func (s *Source) windowStep(step string, n int) {
 // registerWindow gives the chunk of the plan m its low watermark: from
 // now on the stream drops the chunk's changes at or before low and keeps
 // noting the later ones. It returns the chunk's place in chunk order.
-func (m *chunkMarks) registerWindow(t *table, chunk capture.Chunk, low Position) (int, bool) {
+func (m *chunkMarks) registerWindow(chunk capture.Chunk, low Position) (int, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	i, ok := m.beside.order[chunk.Index]
