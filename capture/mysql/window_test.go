@@ -332,3 +332,79 @@ func current(t *testing.T, s *Source) capture.Position {
 	}
 	return p
 }
+
+// TestCollatedKeyChunksMySQL is TestCollatedKeyChunks for MySQL's
+// collations (the window places the stream's changes in chunks too): the
+// chunk the stream assigns a string key to, by weight strings, is the one
+// the server's own comparison assigns it to, also for the UCA 9.0.0 NO
+// PAD collations MySQL defaults to.
+func TestCollatedKeyChunksMySQL(t *testing.T) {
+	mysqlOnly(t, "MariaDB's collations are TestCollatedKeyChunks'")
+	e := newEnv(t)
+	probes := []string{"", " ", "a", "A", "a ", "a\t", "a  ", "ab", "aB", "a b", "ä", "Ä", "ß", "ss", "SS", "z", "é", "e", "E",
+		"-", "_", "0", "9", "10", "ZZ", "o'x", "~", "😀", "Ω", "żółw", "ı", "i"}
+	collations := []struct{ charset, name string }{
+		{"utf8mb4", "utf8mb4_0900_ai_ci"}, {"utf8mb4", "utf8mb4_0900_as_cs"}, {"utf8mb4", "utf8mb4_0900_bin"},
+		{"utf8mb4", "utf8mb4_general_ci"}, {"utf8mb4", "utf8mb4_unicode_ci"}, {"utf8mb4", "utf8mb4_bin"},
+		{"latin1", "latin1_swedish_ci"}, {"latin1", "latin1_bin"},
+	}
+	ctx := testCtx(t)
+	for n, c := range collations {
+		name := fmt.Sprintf("c%d", n)
+		e.exec(fmt.Sprintf("CREATE TABLE %s (k VARCHAR(12) CHARACTER SET %s COLLATE %s PRIMARY KEY)", name, c.charset, c.name))
+		var usable []string
+		for i, p := range probes {
+			if c.charset == "latin1" && strings.ContainsFunc(p, func(r rune) bool { return r > 0xff }) {
+				continue
+			}
+			usable = append(usable, p)
+			if i%2 == 0 {
+				if _, err := e.root.Exec(fmt.Sprintf("INSERT IGNORE INTO %s VALUES (?)", name), p); err != nil {
+					t.Fatalf("%s: insert %q: %v", c.name, p, err)
+				}
+			}
+		}
+		s := e.source(e.config(e.db + `\.` + name))
+		if _, err := s.Discover(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Start(ctx, capture.StartRequest{Snapshot: true}); err != nil {
+			t.Fatal(err)
+		}
+		tid := id(e.db, name)
+		tbl, err := s.tables.Get(tid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.windowed(tbl) {
+			t.Fatalf("%s: a VARCHAR key in %s is not read in watermark windows", name, c.name)
+		}
+		chunks, err := s.PlanChunks(ctx, tid, 1) // every row's key is a chunk bound
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := &capture.SnapshotPlan{Chunks: chunks}
+		for _, ch := range chunks {
+			plan.MarkDone(ch.Index, fmt.Sprintf("mysql.v1:gtid:3e11fa47-71ca-11e1-9e33-c80aa9429562:1-%d", ch.Index+1))
+		}
+		m, err := s.buildMarks(ctx, tbl, plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range usable {
+			got, err := m.chunkOf(ctx, tbl.layout, schema.Row{p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want int
+			q := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE k < CONVERT(? USING %s) COLLATE %s", name, c.charset, c.name)
+			if err := e.root.QueryRow(q, p).Scan(&want); err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("%s: key %q is in chunk %d by weight strings, in chunk %d by the server", c.name, p, got, want)
+			}
+		}
+		t.Logf("%s: %d chunks, %d probes agree with the server", c.name, len(chunks), len(usable))
+	}
+}
