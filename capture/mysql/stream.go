@@ -39,7 +39,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	windows := besidePending(marks) && flavor == FlavorMySQL
 	if windows {
 		s.progress.advance(from) // window.go
-		defer s.progress.end()
+		defer func() { s.progress.end(ctx.Err()) }()
 	}
 
 	syncer := s.binlogSyncer(flavor)

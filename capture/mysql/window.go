@@ -254,7 +254,7 @@ var errStreamEnded = errors.New("the stream stopped")
 type streamProgress struct {
 	mu    sync.Mutex
 	at    *Position // after the stream's last transaction; nil before Stream
-	ended bool
+	ended error     // why the stream ended; nil while it runs
 	waits []progressWait
 }
 
@@ -281,11 +281,16 @@ func (p *streamProgress) advance(pos Position) {
 	p.waits = kept
 }
 
-// end releases every wait: the stream stopped.
-func (p *streamProgress) end() {
+// end releases every wait: the stream stopped, cancelled when cause is
+// its context's error (the waits then end with it: a stop, not a
+// failure), else for an error of its own.
+func (p *streamProgress) end(cause error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.ended = true
+	p.ended = errStreamEnded
+	if cause != nil {
+		p.ended = fmt.Errorf("%w: %w", errStreamEnded, cause)
+	}
 	for _, w := range p.waits {
 		close(w.done)
 	}
@@ -300,9 +305,10 @@ func (p *streamProgress) wait(ctx context.Context, pos Position) error {
 		p.mu.Unlock()
 		return nil
 	}
-	if p.ended {
+	if p.ended != nil {
+		err := p.ended
 		p.mu.Unlock()
-		return errStreamEnded
+		return err
 	}
 	w := progressWait{until: pos, done: make(chan struct{})}
 	p.waits = append(p.waits, w)
@@ -317,5 +323,5 @@ func (p *streamProgress) wait(ctx context.Context, pos Position) error {
 	if p.at != nil && p.at.Compare(pos) >= 0 {
 		return nil
 	}
-	return errStreamEnded
+	return p.ended
 }

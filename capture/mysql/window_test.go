@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -464,4 +465,53 @@ func TestWindowTruncate(t *testing.T) {
 	r.until(current(t, s))
 	n := r.equalTo(s, tid)
 	t.Logf("%d rows equal after the truncate", n)
+}
+
+// TestStreamProgress: a window's wait ends once the stream has read past
+// its high watermark, at once when it already has; when the stream stops
+// it ends with the stream's cause, so that a stop (its context cancelled)
+// reads as one (context.Canceled) and not as a failed chunk read.
+func TestStreamProgress(t *testing.T) {
+	gtid := func(n int) Position {
+		p, err := DecodePosition(fmt.Sprintf("mysql.v1:gtid:3e11fa47-71ca-11e1-9e33-c80aa9429562:1-%d", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ctx := context.Background()
+	var p streamProgress
+	p.advance(gtid(5))
+	if err := p.wait(ctx, gtid(4)); err != nil {
+		t.Fatalf("a wait the stream passed: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.wait(ctx, gtid(7)) }()
+	p.advance(gtid(6))
+	select {
+	case err := <-done:
+		t.Fatalf("the wait for 7 ended at 6: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	p.advance(gtid(7))
+	if err := <-done; err != nil {
+		t.Fatalf("the wait for 7 at 7: %v", err)
+	}
+	go func() { done <- p.wait(ctx, gtid(9)) }()
+	time.Sleep(10 * time.Millisecond)
+	p.end(context.Canceled)
+	if err := <-done; !errors.Is(err, context.Canceled) || !errors.Is(err, errStreamEnded) {
+		t.Fatalf("a wait when the stream is stopped ends with %v, want context.Canceled", err)
+	}
+	var failed streamProgress
+	failed.end(nil)
+	if err := failed.wait(ctx, gtid(1)); !errors.Is(err, errStreamEnded) || errors.Is(err, context.Canceled) {
+		t.Fatalf("a wait after the stream failed ends with %v", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	var idle streamProgress
+	if err := idle.wait(cctx, gtid(1)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled wait ends with %v", err)
+	}
 }
