@@ -34,8 +34,9 @@ type besideMarks struct {
 	layout  *schema.Table // the discovered layout: the chunks' rows and deletes
 	order   map[int]int   // chunk Index -> place in chunk order
 	pending int           // chunks unread (MariaDB) or with their window open (MySQL)
-	// seen holds, per chunk in chunk order, the keys (schema.AppendKey
-	// in layout) the stream emitted changes of: nil once the chunk is
+	// seen holds, per chunk in chunk order, the keys (schema.AppendKeyOf
+	// in layout, equal to schema.AppendKey of a row) the stream emitted
+	// changes of: nil once the chunk is
 	// read (MariaDB), or once its watermark window is closed (MySQL, see
 	// window.go).
 	seen []map[string]seenKey
