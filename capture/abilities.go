@@ -105,7 +105,7 @@ type Watermarker interface {
 
 // BesideWatermarker is implemented by Watermarkers that can read a
 // table's chunks at watermarks while the stream runs, without an exported
-// snapshot (MariaDB).
+// snapshot (MariaDB; MySQL with GTIDs, in watermark windows).
 //
 // Used by the coordinator (checkpoint) to read such tables beside the
 // stream. It then hands their plans (SnapshotPlan.Streamed, no chunk
@@ -113,14 +113,24 @@ type Watermarker interface {
 //   - until a chunk is read, emit every change of a key in its range;
 //   - when ReadChunk reads a chunk at watermark W, from then on drop the
 //     changes of keys in its range at or before W (as for any chunk with
-//     a watermark), atomically with the read's registration;
+//     a watermark), atomically with the read's registration; a chunk
+//     read in a window (rows holding every change up to a low watermark
+//     L before W and maybe later ones) drops those at or before L only,
+//     emits the later ones, and leaves out of the chunk the row of every
+//     key it emitted a change of after L (ReadChunk returns it once its
+//     stream has passed W): those changes give such a key's state;
 //   - append to that chunk's batch a delete (OpDelete, Before a key-only
 //     row, BeforeKeyOnly) of every key in its range that a change it
-//     emitted before the registration, at or before W, left present and
+//     emitted before the registration, at or before W (L for a window;
+//     none for a key changed after L), left present and
 //     that the chunk's rows lack: the key was removed at or before W by
 //     a change the stream dropped, or by none (ALTER TABLE ... DROP
 //     PARTITION), and only such a delete removes the image the emitted
 //     change wrote.
+//
+// So a chunk's rows and deletes, applied after every change at or before
+// W the source emitted, give their keys' state at W; a key of its range
+// with neither keeps what those changes gave it.
 //
 // Stream must keep PlanChunks and ReadChunk working for such plans until
 // EndSnapshot.

@@ -40,7 +40,9 @@ import (
 //
 // A source that exports no snapshot but reads every chunk of each such
 // table at a watermark of its own while the stream runs
-// (capture.BesideWatermarker, MariaDB) is read beside the stream too
+// (capture.BesideWatermarker: MariaDB; MySQL with GTIDs, whose W is the
+// high end of a watermark window whose changes the source sends and
+// leaves out of the chunk) is read beside the stream too
 // (byWatermark). The floor F is then the source's position before any
 // chunk is read (every watermark is at or after it). The source drops a
 // chunk's changes at or before its watermark W only once the chunk is
@@ -49,7 +51,10 @@ import (
 // stream has applied W, so that every change at or before W the source
 // sent is applied before it and none after; the keys of the stream's
 // changes are kept in both modes, and a chunk's delete is kept only for
-// a key whose last change the stream applied is at or before W.
+// a key whose last change the stream applied is at or before W. A key
+// of the chunk's range with neither a row nor a delete in it keeps what
+// the stream's changes gave it (a window's key, see the capture
+// contract).
 //
 // Once the last chunk is applied, a checkpoint commits it, the plans are
 // complete and the exported snapshot is released. A failed or stopped
@@ -144,9 +149,9 @@ func (c *Coordinator) besideEligible(info capture.StartInfo) bool {
 
 // readsAtWatermarks reports whether a source that exports no snapshot
 // reads every chunk of t at a watermark beside the stream
-// (capture.BesideWatermarker; MariaDB, a key Go orders as the server
-// does) and can tell a floor (capture.RowReader). MySQL proper reads its
-// chunks at no position, and such tables are read before the stream.
+// (capture.BesideWatermarker; MariaDB and MySQL with GTIDs, a key Go
+// orders as the server does) and can tell a floor (capture.RowReader).
+// Other tables are read before the stream.
 func (c *Coordinator) readsAtWatermarks(t *tableRun) bool {
 	bw, ok := c.opts.Source.(capture.BesideWatermarker)
 	if _, reads := c.opts.Source.(capture.RowReader); !ok || !reads {

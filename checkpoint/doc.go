@@ -120,11 +120,14 @@
 //     the buffer, and in upsert mode a chunk row whose key the stream
 //     changed after the chunk's position is left out; such a plan is
 //     Streamed, and a later attempt's rows for it replace the stream's.
-//     A capture.BesideWatermarker (MariaDB) has its tables read beside
-//     the stream too, each chunk at its own watermark W, from a floor
-//     taken before any read: a chunk waits until the stream has applied
-//     W, carries deletes of keys gone at W, and an interrupted such plan
-//     resets its table (restartBesidePlans);
+//     A capture.BesideWatermarker (MariaDB; MySQL with GTIDs) has its
+//     tables read beside the stream too, each chunk at its own watermark
+//     W, from a floor taken before any read: a chunk waits until the
+//     stream has applied W, carries deletes of keys gone at W, and an
+//     interrupted such plan resets its table (restartBesidePlans); on
+//     MySQL W is the high end of a watermark window, and the chunk has
+//     no row and no delete of a key whose change in the window the
+//     stream sent: such a key keeps what the stream gave it;
 //   - stream batches wait for the coordinator in a queue bounded by count
 //     and by size (capture.Batch.Size): it takes no batch from the source
 //     while it holds maxQueuedBytes, so it holds less than that plus one

@@ -33,10 +33,16 @@ import (
 type besideMarks struct {
 	layout  *schema.Table // the discovered layout: the chunks' rows and deletes
 	order   map[int]int   // chunk Index -> place in chunk order
-	pending int           // chunks without a watermark yet
-	// seen holds, per chunk in chunk order (nil once read), the keys
-	// (schema.AppendKeyOf in layout) the stream emitted changes of.
+	pending int           // chunks unread (MariaDB) or with their window open (MySQL)
+	// seen holds, per chunk in chunk order, the keys (schema.AppendKeyOf
+	// in layout, equal to schema.AppendKey of a row) the stream emitted
+	// changes of: nil once the chunk is
+	// read (MariaDB), or once its watermark window is closed (MySQL, see
+	// window.go).
 	seen []map[string]seenKey
+	// truncatedAt is the position of the last truncate of the table the
+	// stream emitted (window.go).
+	truncatedAt *Position
 }
 
 // seenKey is the last change of a key the stream emitted.
@@ -57,14 +63,17 @@ func newBesideMarks(t *table, chunks []capture.Chunk) *besideMarks {
 
 // ReadsAtWatermarks implements capture.BesideWatermarker: MariaDB reads
 // every chunk of a table whose key Go orders as the server does at a
-// watermark (see watermark.go).
+// watermark (see watermark.go); MySQL with GTIDs reads each chunk of such
+// a table read beside the stream in a watermark window, and gives it its
+// high watermark (see window.go).
 func (s *Source) ReadsAtWatermarks(id capture.TableID) bool {
 	t, err := s.tables.Get(id)
-	return err == nil && s.watermarked(t)
+	return err == nil && (s.watermarked(t) || s.windowed(t))
 }
 
-// noteBeside notes ch, a change the stream emits at pos, for the unread
-// chunks of a plan read beside the stream. The caller holds m.mu.
+// noteBeside notes ch, a change the stream emits at pos, for the chunks
+// of a plan read beside the stream that are unread or in their watermark
+// window (window.go). The caller holds m.mu.
 func (m *chunkMarks) noteBeside(ctx context.Context, pos Position, ch capture.Change) error {
 	b := m.beside
 	switch {
@@ -75,6 +84,7 @@ func (m *chunkMarks) noteBeside(ctx context.Context, pos Position, ch capture.Ch
 		for _, seen := range b.seen {
 			clear(seen)
 		}
+		b.truncatedAt = &pos
 		return nil
 	}
 	note := func(row schema.Row, present bool) error {
@@ -86,7 +96,7 @@ func (m *chunkMarks) noteBeside(ctx context.Context, pos Position, ch capture.Ch
 			return err
 		}
 		i, err := m.chunkOfKey(ctx, key)
-		if err != nil || i == len(m.uppers) || m.marks[i] != nil {
+		if err != nil || i == len(m.uppers) || b.seen[i] == nil {
 			return err
 		}
 		b.seen[i][string(schema.AppendKeyOf(nil, b.layout, key))] = seenKey{key: key, at: pos, present: present}

@@ -91,7 +91,7 @@ func (m *besideModel) applyHeld() {
 // stream and the chunks end equal to the table. Without those deletes
 // (the control) the dropped partition's emitted keys would stay.
 func TestChunksBesideStream(t *testing.T) {
-	mariaDBOnly(t, "MySQL reports no consistent-snapshot binlog position, so its chunks carry no watermarks")
+	mariaDBOnly(t, "the stream is held while the chunks are read, and a MySQL chunk's window waits for the stream (see TestWindowLeavesChangedKeysToTheStream)")
 	e := newEnv(t)
 	e.exec(`CREATE TABLE bp (id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL) PARTITION BY RANGE (id) (
 		PARTITION p0 VALUES LESS THAN (2000), PARTITION p1 VALUES LESS THAN (4000), PARTITION p2 VALUES LESS THAN MAXVALUE)`,
@@ -206,7 +206,6 @@ func TestChunksBesideStream(t *testing.T) {
 // applies the chunk only once the stream has applied its watermark), long
 // before HeartbeatInterval (an hour here).
 func TestBesideWakesTheStream(t *testing.T) {
-	mariaDBOnly(t, "MySQL reports no consistent-snapshot binlog position, so its chunks carry no watermarks")
 	e := newEnv(t)
 	e.exec(`CREATE TABLE bw (id BIGINT PRIMARY KEY)`, `CREATE TABLE other (id BIGINT PRIMARY KEY)`, `INSERT INTO bw VALUES (1), (2)`)
 	s := e.source(e.config(e.db + `\.bw`))

@@ -155,6 +155,10 @@ type Source struct {
 	// beside the stream that the stream has not emitted a batch at or
 	// past yet (see beside.go); nil when none.
 	besideWake atomic.Pointer[Position]
+	// progress is how far the stream has read, for chunks read in
+	// watermark windows (window.go); onWindowStep is a test hook there.
+	progress     streamProgress
+	onWindowStep func(step string, n int)
 
 	ackMu sync.Mutex
 	acked *Position

@@ -65,7 +65,14 @@
 // gets each chunk's watermark when ReadChunk reads it, while Stream runs,
 // and the chunk carries deletes of the keys the stream sent rows for that
 // are gone at the watermark; Stream then leaves the snapshot open for
-// ReadChunk until the coordinator's EndSnapshot. PlanChunks splits by
+// ReadChunk until the coordinator's EndSnapshot. On MySQL with GTIDs such
+// a plan's chunks, for the same keys, are read in watermark windows
+// (window.go): between a low watermark L and a high one H (gtid_executed
+// before the chunk's consistent snapshot and after its SELECT); the
+// stream drops the chunk's changes in L and keeps the later ones,
+// ReadChunk waits until the stream has passed H and returns the chunk at
+// H without the rows of the keys the stream sent a change of after L
+// (their changes, full images, give their state). PlanChunks splits by
 // primary key with ROW_NUMBER() (MySQL 8 / MariaDB 10.2+); binary key
 // bounds are hex-encoded.
 //

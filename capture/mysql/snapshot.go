@@ -257,8 +257,11 @@ func decodeText(t *table, vals []sql.RawBytes) (schema.Row, error) {
 // ReadChunk reads the chunk's rows in key order as OpRead changes, in one
 // consistent read. On MariaDB, for a key Go orders as the server does,
 // Position is the chunk's watermark: the position the read is consistent
-// with (see watermark.go). Otherwise it is StartInfo.From, and the rows
-// are as of a later point, which the coordinator converges by replay.
+// with (see watermark.go). On MySQL with GTIDs, a chunk of a plan read
+// beside the stream, for such a key, is read in a watermark window and
+// its Position is the window's high watermark (see window.go). Otherwise
+// it is StartInfo.From, and the rows are as of a later point, which the
+// coordinator converges by replay.
 func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk capture.Chunk) (capture.Batch, error) {
 	jitter.At(jitter.ChunkRead)
 	t, err := s.snapshotTable(id)
@@ -289,6 +292,13 @@ func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk captur
 		}
 		s.chunkSizes.Note(b)
 		s.registerBeside(t, chunk, mark, b) // beside.go
+		return *b, nil
+	}
+	if m := s.besideWindow(t); m != nil {
+		if err := s.readChunkInWindow(ctx, m, t, chunk, q, args, b, add, bad); err != nil { // window.go
+			return capture.Batch{}, fmt.Errorf("read chunk %d of %s: %w", chunk.Index, id, err)
+		}
+		s.chunkSizes.Note(b)
 		return *b, nil
 	}
 	err = s.inSnapshot(ctx, func(tx *sql.Tx) error { return s.readChunkRows(ctx, tx, t, q, args, add, bad) })

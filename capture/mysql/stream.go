@@ -36,6 +36,11 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	if !besidePending(marks) {
 		_ = s.EndSnapshot(ctx) // else the coordinator ends it (beside.go)
 	}
+	windows := besidePending(marks) && flavor == FlavorMySQL
+	if windows {
+		s.progress.advance(from) // window.go
+		defer func() { s.progress.end(ctx.Err()) }()
+	}
 
 	syncer := s.binlogSyncer(flavor)
 	stalled := false
@@ -61,7 +66,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 
 	st := &streamer{s: s, out: out, cur: from, last: from, byName: byName,
 		versions: map[string]*table{}, mapped: map[capture.TableID]bool{}, maps: map[uint64]*table{}, ignored: map[uint64]bool{}, decs: map[uint64]*rowDecoders{},
-		lastDecs: map[*table]*rowDecoders{}, lastEmit: time.Now(), marks: marks, snapshotted: snapshotted, serverAt: serverAt}
+		lastDecs: map[*table]*rowDecoders{}, lastEmit: time.Now(), marks: marks, snapshotted: snapshotted, serverAt: serverAt, windows: windows}
 	if from.Kind == KindFile {
 		st.file = from.File
 	}
@@ -247,7 +252,10 @@ type streamer struct {
 	// serverAt, the server's position at Start (see statementChanges).
 	snapshotted map[capture.TableID]bool
 	serverAt    Position
-	checksum    bool // events end with a CRC32 (the format description says)
+	// windows is set while chunks read in watermark windows may wait for
+	// the stream's progress (window.go).
+	windows  bool
+	checksum bool // events end with a CRC32 (the format description says)
 	// txnChanges is the number of changes of the last transaction
 	// emitted (at most changesHint): the capacity a transaction's changes
 	// start with, rather than growing one append at a time.
@@ -590,6 +598,9 @@ func (st *streamer) commit(ctx context.Context, h *replication.EventHeader) erro
 		return fmt.Errorf("binlog transaction ending at %s:%d has no GTID event", st.file, h.LogPos)
 	}
 	st.cur = pos
+	if st.windows {
+		st.s.progress.advance(pos) // window.go
+	}
 	if pos.Compare(st.last) <= 0 {
 		return nil // at or before where the stream started
 	}

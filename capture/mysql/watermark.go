@@ -44,7 +44,10 @@ import (
 // DATETIME read in a non-UTC server-time-zone, whose instants do not
 // follow wall-clock order across a DST gap) gets no watermarks and
 // converges by replay. MySQL reports no snapshot position, so its chunks
-// have none either.
+// read before the stream have none either; those of a plan read beside
+// the stream are read in watermark windows (window.go), and watermarks
+// are then GTID sets, compared with the stream's positions by
+// containment (notAfter).
 
 // watermarked reports whether t's chunks are read at watermarks.
 func (s *Source) watermarked(t *table) bool {
@@ -331,8 +334,8 @@ func (s *Source) buildMarks(ctx context.Context, t *table, plan *capture.Snapsho
 		if err != nil {
 			return nil, err
 		}
-		if p.Kind != KindMariaDB {
-			return nil, fmt.Errorf("chunk %d watermark %s is not a MariaDB GTID position", ch.Index, w)
+		if p.Kind != KindMariaDB && p.Kind != KindGTID {
+			return nil, fmt.Errorf("chunk %d watermark %s is not a GTID position", ch.Index, w)
 		}
 		m.marks[i] = &p
 		if m.end.Kind == 0 || p.Compare(m.end) > 0 {
@@ -537,7 +540,7 @@ func (st *streamer) reconcile(ctx context.Context, pos Position, ch capture.Chan
 		// hold its effect), kept otherwise (stopping the pipeline, or a
 		// dead letter).
 		for _, w := range m.marks {
-			if w == nil || pos.Compare(*w) > 0 {
+			if w == nil || !notAfter(pos, *w) {
 				return ch, true, nil
 			}
 		}
@@ -550,7 +553,7 @@ func (st *streamer) reconcile(ctx context.Context, pos Position, ch capture.Chan
 			err = werr
 			return true
 		}
-		return w != nil && pos.Compare(*w) <= 0
+		return w != nil && notAfter(pos, *w)
 	}
 	switch ch.Op {
 	case capture.OpInsert:
@@ -583,7 +586,7 @@ func (st *streamer) reconcile(ctx context.Context, pos Position, ch capture.Chan
 		before, after := 0, 0
 		for _, w := range m.marks {
 			switch {
-			case w == nil || pos.Compare(*w) > 0:
+			case w == nil || !notAfter(pos, *w):
 				after++
 			default:
 				before++
