@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -137,8 +138,9 @@ func TestContractResnapshotOneTableState(t *testing.T) {
 	// 1. Stopped mid-snapshot, after stream changes of keys in read and
 	// unread chunks committed to the branch.
 	var changedAt memsource.Pos
+	var logs1, logs2 bytes.Buffer // each run's log, shown when a step fails
 	src := l.source(memsource.Config{})
-	err = l.run(crashingSource{gatedSource{memsource.WithExport(src), gate}, none}, runOpts{wantStream: true, status: board, control: ctl,
+	err = l.run(crashingSource{gatedSource{memsource.WithExport(src), gate}, none}, runOpts{wantStream: true, status: board, control: ctl, logs: &logs1,
 		until: func() bool {
 			sample()
 			props, _, ok := l.branchState("b")
@@ -160,7 +162,7 @@ func TestContractResnapshotOneTableState(t *testing.T) {
 	require.NoError(t, err)
 	sample()
 	props, rows, ok := l.branchState("b")
-	require.True(t, ok, "stopped mid-snapshot: the branch holds it")
+	require.True(t, ok, "stopped mid-snapshot: the branch holds it; the run logged:\n%s", logs1.String())
 	require.GreaterOrEqual(t, branchDone(t, props), 2)
 	require.Less(t, len(rows), 100, "the branch holds only the chunks read so far")
 
@@ -174,11 +176,11 @@ func TestContractResnapshotOneTableState(t *testing.T) {
 			return crash
 		}
 		return nil
-	}}, runOpts{status: board, control: ctl})
+	}}, runOpts{status: board, control: ctl, logs: &logs2})
 	require.ErrorIs(t, err, crash)
 	sample()
 	props, rows, ok = l.branchState("b")
-	require.True(t, ok)
+	require.True(t, ok, "crashed before the fast-forward: the branch holds the snapshot; the first run logged:\n%s\nthe second:\n%s", logs1.String(), logs2.String())
 	require.Equal(t, -1, branchDone(t, props), "the branch holds the complete snapshot")
 	at, err := memsource.DecodePosition(props[ledger.PropPosition])
 	require.NoError(t, err)
