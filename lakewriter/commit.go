@@ -53,9 +53,13 @@ type Commit struct {
 type CommitResult struct {
 	SnapshotID  int64 // the snapshot that carries Props
 	Rows        int64 // data rows written
-	Deletes     int64 // delete keys written
+	Deletes     int64 // delete keys written (by position and by equality)
 	DataFiles   int
 	DeleteFiles int
+	// PositionDeletes and EqualityDeletes split Deletes by kind;
+	// SkippedDeletes are delete keys the table was known not to hold
+	// (new keys), which needed no delete (see Options.DeleteMode).
+	PositionDeletes, EqualityDeletes, SkippedDeletes int64
 	Attempts    int  // catalog commit attempts made
 	Recovered   bool // an attempt reported an error but had in fact landed
 }
@@ -132,11 +136,18 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		baseID = &id
 	}
 	start := time.Now()
-	dataFiles, delFiles, rows, dels, err := t.writeFiles(ctx, base, c)
+	// The key index follows only commits that land; every other outcome
+	// drops it (advanceIndex replaces it after a landing).
+	defer func() {
+		if res.SnapshotID == 0 {
+			t.idx = nil
+		}
+	}()
+	idx := t.indexFor(ctx, base, c)
+	dataFiles, delFiles, plan, err := t.writeFiles(ctx, base, c, idx, &res)
 	if err != nil {
 		return res, err
 	}
-	res.Rows, res.Deletes, res.DataFiles, res.DeleteFiles = rows, dels, len(dataFiles), len(delFiles)
 
 	tbl := base
 	backoff := firstBackoff
@@ -148,6 +159,14 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		}
 		if err := c.Fence.checkRef(tbl, view, t.id); err != nil {
 			return res, err
+		}
+		if plan != nil {
+			// Position deletes hold only on the snapshot they were
+			// planned on; on another base, restage them.
+			if delFiles, err = t.restage(ctx, view, plan); err != nil {
+				return res, fmt.Errorf("commit %s: %w", t.id, err)
+			}
+			plan.result(&res, len(delFiles))
 		}
 		if t.commitVia != nil {
 			tbl = t.commitVia(tbl)
@@ -165,6 +184,7 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 				head = next.SnapshotByName(c.Branch)
 			}
 			res.SnapshotID = head.SnapshotID
+			t.advanceIndex(ctx, next, c, plan, dataFiles)
 			t.logCommit(res, start)
 			return res, nil
 		}
@@ -178,6 +198,7 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		if lerr == nil {
 			if id, ok := landed(freshView, baseID, c.Props); ok {
 				res.SnapshotID, res.Recovered = id, true
+				t.idx = nil // not followed: the next commit rebuilds it
 				t.log.Warn("commit reported an error but landed", "snapshot_id", id, "error", err)
 				t.logCommit(res, start)
 				return res, nil
@@ -198,34 +219,51 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 }
 
 // writeFiles writes c's rows and delete keys into new files of base's
-// table and adds the files of c.Data. On an error every file it wrote is
-// removed again.
-func (t *Table) writeFiles(ctx context.Context, base *table.Table, c Commit) (dataFiles, delFiles []iceberg.DataFile, rows, dels int64, err error) {
-	dataFiles, rows, err = t.writeData(ctx, base, c.Rows)
+// table and adds the files of c.Data; it fills res's counts. With idx
+// (valid for base's main snapshot) the keys are deleted as a deletePlan
+// says, which it returns; otherwise by equality. On an error every file it
+// wrote is removed again.
+func (t *Table) writeFiles(ctx context.Context, base *table.Table, c Commit, idx *keyIndex, res *CommitResult) (dataFiles, delFiles []iceberg.DataFile, plan *deletePlan, err error) {
+	dataFiles, rows, err := t.writeData(ctx, base, c.Rows)
 	if err != nil {
 		t.removeFiles(ctx, base, dataFiles)
-		return nil, nil, 0, 0, fmt.Errorf("commit %s: write data: %w", t.id, err)
+		return nil, nil, nil, fmt.Errorf("commit %s: write data: %w", t.id, err)
 	}
-	if !c.DeleteAll && c.DeleteKeys != nil {
+	var dels int64
+	switch {
+	case c.DeleteAll || c.DeleteKeys == nil:
+	case idx != nil:
+		if plan, err = t.planDeletes(ctx, base, idx, c.DeleteKeys); err != nil {
+			t.removeFiles(ctx, base, dataFiles)
+			return nil, nil, nil, fmt.Errorf("commit %s: write position deletes: %w", t.id, err)
+		}
+		delFiles = plan.files()
+	default:
 		delFiles, dels, err = t.writeDeletes(ctx, base, c.DeleteKeys)
 		if err != nil {
 			t.removeFiles(ctx, base, append(dataFiles, delFiles...))
-			return nil, nil, 0, 0, fmt.Errorf("commit %s: write deletes: %w", t.id, err)
+			return nil, nil, nil, fmt.Errorf("commit %s: write deletes: %w", t.id, err)
 		}
 	}
 	for _, w := range c.Data {
 		if err := w.fits(base); err != nil {
 			t.removeFiles(ctx, base, append(dataFiles, delFiles...))
-			return nil, nil, 0, 0, fmt.Errorf("commit %s: %w", t.id, err)
+			return nil, nil, nil, fmt.Errorf("commit %s: %w", t.id, err)
 		}
 		dataFiles = append(dataFiles, w.files...)
 		rows += w.rows
 	}
-	return dataFiles, delFiles, rows, dels, nil
+	res.Rows, res.DataFiles = rows, len(dataFiles)
+	res.Deletes, res.EqualityDeletes, res.DeleteFiles = dels, dels, len(delFiles)
+	if plan != nil {
+		plan.result(res, len(delFiles))
+	}
+	return dataFiles, delFiles, plan, nil
 }
 
 func (t *Table) logCommit(res CommitResult, start time.Time) {
 	t.log.Debug("committed", "snapshot_id", res.SnapshotID, "rows", res.Rows, "deletes", res.Deletes,
+		"position_deletes", res.PositionDeletes, "equality_deletes", res.EqualityDeletes, "skipped_deletes", res.SkippedDeletes,
 		"data_files", res.DataFiles, "delete_files", res.DeleteFiles, "attempts", res.Attempts,
 		"duration", time.Since(start))
 }
