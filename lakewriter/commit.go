@@ -60,8 +60,8 @@ type CommitResult struct {
 	// SkippedDeletes are delete keys the table was known not to hold
 	// (new keys), which needed no delete (see Options.DeleteMode).
 	PositionDeletes, EqualityDeletes, SkippedDeletes int64
-	Attempts    int  // catalog commit attempts made
-	Recovered   bool // an attempt reported an error but had in fact landed
+	Attempts                                         int  // catalog commit attempts made
+	Recovered                                        bool // an attempt reported an error but had in fact landed
 }
 
 // maxAttempts bounds catalog commit attempts per Commit; backoff between
