@@ -677,33 +677,7 @@ func (w *DataWriter) Abort(ctx context.Context) {
 // writeDeletes writes key-only rows as equality-delete files on the
 // layout's key columns.
 func (t *Table) writeDeletes(ctx context.Context, tbl *table.Table, keys iter.Seq2[schema.Row, error]) ([]iceberg.DataFile, int64, error) {
-	names := t.layout.KeyNames()
-	if len(names) == 0 {
-		return nil, 0, errors.New("the table has no key columns to delete by")
-	}
-	sc := tbl.Schema()
-	delSc, err := sc.Select(true, names...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("key schema: %w", err)
-	}
-	ids := make([]int, len(names))
-	for i, name := range names {
-		f, ok := sc.FindFieldByName(name)
-		if !ok {
-			return nil, 0, fmt.Errorf("key column %s is not in the table", name)
-		}
-		ids[i] = f.ID
-	}
-	fields := delSc.Fields()
-	pos := make([]int, len(fields))
-	for i, f := range fields {
-		for j, name := range names {
-			if name == f.Name {
-				pos[i] = j
-			}
-		}
-	}
-	enc, err := newEncoder(delSc, pos, len(names))
+	enc, ids, err := t.keyEncoder(tbl)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -725,6 +699,43 @@ func (t *Table) writeDeletes(ctx context.Context, tbl *table.Table, keys iter.Se
 		}
 		return tx.WriteEqualityDeletes(ctx, ids, batches)
 	})
+}
+
+// keyEncoder returns the encoder of key-only rows (Layout().Key order)
+// into tbl's key columns, which validates them as data rows are, and the
+// key columns' field ids.
+func (t *Table) keyEncoder(tbl *table.Table) (*encoder, []int, error) {
+	names := t.layout.KeyNames()
+	if len(names) == 0 {
+		return nil, nil, errors.New("the table has no key columns to delete by")
+	}
+	sc := tbl.Schema()
+	delSc, err := sc.Select(true, names...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("key schema: %w", err)
+	}
+	ids := make([]int, len(names))
+	for i, name := range names {
+		f, ok := sc.FindFieldByName(name)
+		if !ok {
+			return nil, nil, fmt.Errorf("key column %s is not in the table", name)
+		}
+		ids[i] = f.ID
+	}
+	fields := delSc.Fields()
+	pos := make([]int, len(fields))
+	for i, f := range fields {
+		for j, name := range names {
+			if name == f.Name {
+				pos[i] = j
+			}
+		}
+	}
+	enc, err := newEncoder(delSc, pos, len(names))
+	if err != nil {
+		return nil, nil, err
+	}
+	return enc, ids, nil
 }
 
 // Memory of Parquet writing. A writer buffers a whole row group's pages

@@ -38,16 +38,29 @@ type deletePlan struct {
 // tbl's main snapshot) and writes the position-delete files.
 func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex, keys iter.Seq2[schema.Row, error]) (*deletePlan, error) {
 	layout := t.layout
+	// Keys are validated as an equality delete's would be: a key of a
+	// non-canonical type would otherwise miss the index and be taken
+	// for a new key.
+	enc, _, err := t.keyEncoder(tbl)
+	if err != nil {
+		return nil, err
+	}
+	defer enc.release()
 	p := &deletePlan{base: idx.snapshot, byFile: make(map[string][]schema.Row)}
 	seen := make(map[string]bool)
 	var locs []rowLoc
 	var buf []byte
+	var n int
 	for k, err := range keys {
+		n++
 		if err != nil {
-			return nil, fmt.Errorf("read delete key %d: %w", len(p.keys), err)
+			return nil, fmt.Errorf("read row %d: %w", n-1, err)
 		}
-		if len(k) != len(layout.Key) {
-			return nil, fmt.Errorf("delete key %d has %d values, the table's key %d", len(p.keys), len(k), len(layout.Key))
+		if err := enc.append(k); err != nil {
+			return nil, fmt.Errorf("row %d: %w", n-1, err)
+		}
+		if enc.full() {
+			enc.flush().Release()
 		}
 		buf = schema.AppendKeyOf(buf[:0], layout, k)
 		if seen[string(buf)] {

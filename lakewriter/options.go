@@ -110,7 +110,9 @@ func (o Options) Validate() []problem.Problem {
 	}
 	o.S3.check(&c)
 	c.Positive("sink.timeout", o.Timeout)
-	c.OneOf("sink.delete-mode", o.DeleteMode, DeleteModeAuto, DeleteModeEquality)
+	if o.DeleteMode != "" { // empty: the default
+		c.OneOf("sink.delete-mode", o.DeleteMode, DeleteModeAuto, DeleteModeEquality)
+	}
 	if o.PositionDeletesMaxKeys < 0 {
 		c.Add("sink.position-deletes-max-keys", "set a positive number of keys, e.g. 5000000, or sink.delete-mode: equality",
 			"%d is negative", o.PositionDeletesMaxKeys)
