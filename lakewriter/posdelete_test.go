@@ -48,7 +48,7 @@ func posDeleteRows(t *testing.T, tbl *Table, df iceberg.DataFile) ([]string, []i
 }
 
 // liveDeletes returns the live delete files of tbl by content.
-func liveDeletes(t *testing.T, tbl *Table) (pos, eq []iceberg.DataFile) {
+func liveDeletes(t testing.TB, tbl *Table) (pos, eq []iceberg.DataFile) {
 	t.Helper()
 	_, dels, err := liveFiles(context.Background(), tbl.current())
 	require.NoError(t, err)
