@@ -56,12 +56,14 @@ type CommitResult struct {
 	Deletes     int64 // delete keys written (by position and by equality)
 	DataFiles   int
 	DeleteFiles int
+	Attempts    int  // catalog commit attempts made
+	Recovered   bool // an attempt reported an error but had in fact landed
 	// PositionDeletes and EqualityDeletes split Deletes by kind;
 	// SkippedDeletes are delete keys the table was known not to hold
 	// (new keys), which needed no delete (see Options.DeleteMode).
-	PositionDeletes, EqualityDeletes, SkippedDeletes int64
-	Attempts                                         int  // catalog commit attempts made
-	Recovered                                        bool // an attempt reported an error but had in fact landed
+	PositionDeletes int64
+	EqualityDeletes int64
+	SkippedDeletes  int64
 }
 
 // maxAttempts bounds catalog commit attempts per Commit; backoff between
