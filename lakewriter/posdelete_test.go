@@ -401,3 +401,48 @@ func TestKeyIndexBound(t *testing.T) {
 	require.True(t, tbl.idxOff)
 	require.Equal(t, []schema.Row{simpleRow(1, "a2"), simpleRow(2, "b"), simpleRow(3, "c"), simpleRow(4, "d")}, scanAll(t, tbl))
 }
+
+// TestAbsentKeyAddedByAnotherWriter: another writer appends a row of a
+// key the commit planned as absent (no delete) after the plan and before
+// staging. The retry on the new base turns every planned delete into an
+// equality delete, so the other writer's row of that key is deleted as an
+// equality delete would have done, and the table holds one row per key.
+// Restaging only the position deletes of dead files leaves two rows of
+// key 5.
+func TestAbsentKeyAddedByAnotherWriter(t *testing.T) {
+	ctx := context.Background()
+	c, dir := openTestCatalog(t)
+	tbl := ensureSimple(t, c, "appended")
+	_, err := tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "a"), simpleRow(2, "b")), Props: props("1"), Token: "floe.checkpoint"})
+	require.NoError(t, err)
+	_, err = tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(2, "b2")), DeleteKeys: keysOf(2), Props: props("2"), Token: "floe.checkpoint"})
+	require.NoError(t, err)
+	require.NotNil(t, tbl.idx)
+
+	other, err := Open(ctx, Options{
+		URI: "sqlite://" + filepath.Join(dir, "catalog", "catalog.db"), Warehouse: filepath.Join(dir, "warehouse"),
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	require.NoError(t, err)
+	defer other.Close()
+	otherTbl, err := other.LoadTable(ctx, Ident{Namespace: "db", Name: "appended"})
+	require.NoError(t, err)
+	keys := func(yield func(schema.Row, error) bool) {
+		for _, id := range []int64{1, 5} {
+			if !yield(schema.Row{id}, nil) {
+				return
+			}
+		}
+		_, err := otherTbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(5, "other")), Props: map[string]string{"other.token": "x"}, Token: "other.token"})
+		require.NoError(t, err)
+	}
+	res, err := tbl.Commit(ctx, Commit{
+		Rows: seqOf(simpleRow(1, "a2"), simpleRow(5, "e")), DeleteKeys: keys,
+		Props: props("3"), Token: "floe.checkpoint",
+	})
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Attempts)
+	require.Equal(t, int64(2), res.EqualityDeletes, "1 and 5: the new base added data files")
+	require.Zero(t, res.SkippedDeletes)
+	require.Equal(t, []schema.Row{simpleRow(1, "a2"), simpleRow(2, "b2"), simpleRow(5, "e")}, scanAll(t, tbl))
+}
