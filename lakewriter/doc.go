@@ -38,7 +38,9 @@
 //     other Commit, or every Commit with DeleteModeEquality, deletes by
 //     equality. A Commit with delete keys whose base the index does not
 //     describe rebuilds it from the table first (key columns of the live
-//     data files, delete files applied). The index follows only a Commit
+//     data files, delete files applied), or, when every snapshot since
+//     only rewrote files (replace), follows them by reading the files
+//     they added. The index follows only a Commit
 //     that landed on its snapshot without restaging (and a truncate); any
 //     other outcome drops it. A commit attempt on another base restages
 //     the plan: a position delete whose file is not live there, and every

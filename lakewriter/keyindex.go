@@ -59,10 +59,11 @@ type keyIndex struct {
 	snapshot int64 // 0: the table has no snapshot
 	max      int
 	keys     map[string]rowLoc
+	files    map[string]bool // the live data files of snapshot
 }
 
 func newKeyIndex(snapshot int64, max int) *keyIndex {
-	return &keyIndex{snapshot: snapshot, max: max, keys: make(map[string]rowLoc)}
+	return &keyIndex{snapshot: snapshot, max: max, keys: make(map[string]rowLoc), files: make(map[string]bool)}
 }
 
 // add records key at loc. It fails when the key is already there (two
@@ -104,6 +105,18 @@ func buildKeyIndex(ctx context.Context, tbl *table.Table, layout *schema.Table, 
 	// A large file may be split into several tasks; its rows are read
 	// whole (positions count from its first row) and its live keys
 	// gathered from all of them.
+	order, byFile := tasksByFile(tasks)
+	for _, p := range order {
+		if err := x.addFile(ctx, tbl, layout, byFile[p]); err != nil {
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+// tasksByFile groups scan tasks by data file, in the order files first
+// appear.
+func tasksByFile(tasks []table.FileScanTask) ([]string, map[string][]table.FileScanTask) {
 	var order []string
 	byFile := make(map[string][]table.FileScanTask)
 	for _, task := range tasks {
@@ -113,18 +126,65 @@ func buildKeyIndex(ctx context.Context, tbl *table.Table, layout *schema.Table, 
 		}
 		byFile[p] = append(byFile[p], task)
 	}
-	for _, p := range order {
-		if err := x.addFile(ctx, tbl, layout, byFile[p]); err != nil {
-			return nil, err
+	return order, byFile
+}
+
+// followRewrites moves x to tbl's main snapshot when every snapshot since
+// x's only rewrote files (operation replace: the same live rows, e.g. a
+// compaction pass): keys in data files the rewrites removed are dropped,
+// and the live rows of the data files they added are read (with deletes
+// applied), instead of the whole table. It reports false, leaving x
+// unusable, when the history is anything else or the files disagree with
+// the index.
+func (x *keyIndex) followRewrites(ctx context.Context, tbl *table.Table, layout *schema.Table) (bool, error) {
+	head := mainSnapshotID(tbl)
+	if x.snapshot == 0 || !onlyRewritesSince(tbl, x.snapshot) {
+		return false, nil
+	}
+	tasks, err := tbl.Scan(table.WithSelectedFields(layout.KeyNames()...)).PlanFiles(ctx)
+	if err != nil {
+		return false, fmt.Errorf("plan the key scan: %w", err)
+	}
+	order, byFile := tasksByFile(tasks)
+	for k, loc := range x.keys {
+		if _, live := byFile[loc.file.path]; !live {
+			delete(x.keys, k)
 		}
 	}
-	return x, nil
+	old := x.files
+	x.files = make(map[string]bool, len(order))
+	for _, p := range order {
+		if old[p] {
+			x.files[p] = true
+			continue
+		}
+		if err := x.addFile(ctx, tbl, layout, byFile[p]); err != nil {
+			return false, err
+		}
+	}
+	x.snapshot = head
+	return true, nil
+}
+
+// onlyRewritesSince reports whether base is in tbl's main history and
+// every snapshot above it has operation replace.
+func onlyRewritesSince(tbl *table.Table, base int64) bool {
+	for s := range Ancestry(tbl) {
+		if s.SnapshotID == base {
+			return true
+		}
+		if s.Summary == nil || s.Summary.Operation != table.OpReplace {
+			return false
+		}
+	}
+	return false
 }
 
 // addFile adds the live rows of one data file, read through tasks.
 func (x *keyIndex) addFile(ctx context.Context, tbl *table.Table, layout *schema.Table, tasks []table.FileScanTask) error {
 	df := tasks[0].File
 	ref := newFileRef(df)
+	x.files[df.FilePath()] = true
 	pos, dups, err := readFileKeys(ctx, tbl, layout, df)
 	if err != nil {
 		return err
@@ -253,11 +313,24 @@ func (t *Table) indexFor(ctx context.Context, base *table.Table, c Commit) *keyI
 	if t.idx != nil && t.idx.snapshot == head {
 		return t.idx
 	}
+	prev := t.idx
 	t.idx = nil
 	if c.DeleteAll || c.DeleteKeys == nil {
 		return nil
 	}
 	start := time.Now()
+	if prev != nil {
+		ok, err := prev.followRewrites(ctx, base, t.layout)
+		if ok {
+			t.log.Debug("key index followed rewrites", "snapshot_id", head, "keys", len(prev.keys),
+				"duration", time.Since(start).Round(time.Millisecond).String())
+			t.idx = prev
+			return prev
+		}
+		if err != nil && ctx.Err() == nil {
+			t.log.Debug("key index could not follow rewrites; rebuilding it", "err", err)
+		}
+	}
 	idx, err := buildKeyIndex(ctx, base, t.layout, t.cat.maxIndexKeys)
 	if err != nil {
 		if errors.Is(err, errIndexTooLarge) || errors.Is(err, errIndexAmbiguous) {
@@ -271,6 +344,7 @@ func (t *Table) indexFor(ctx context.Context, base *table.Table, c Commit) *keyI
 	t.log.Info("key index built", "snapshot_id", head, "keys", len(idx.keys),
 		"duration", time.Since(start).Round(time.Millisecond).String())
 	t.idx = idx
+	t.idxBuilds++
 	return idx
 }
 
@@ -341,6 +415,7 @@ func (x *keyIndex) addWritten(ctx context.Context, tbl *table.Table, layout *sch
 		return fmt.Errorf("data file %s: %w", df.FilePath(), errIndexAmbiguous)
 	}
 	ref := newFileRef(df)
+	x.files[df.FilePath()] = true
 	for k, p := range pos {
 		if err := x.add(k, rowLoc{file: ref, pos: p}); err != nil {
 			return err

@@ -344,10 +344,13 @@ func TestKeyIndexIncrementalEqualsRebuild(t *testing.T) {
 	require.Equal(t, int64(2), res.PositionDeletes)
 	requireIndexMatchesRebuild(t, tbl)
 
-	// A rewrite: the index no longer describes main and is rebuilt.
+	// A rewrite: the index no longer describes main; it follows the
+	// replace snapshot (reading only the files it added), no rebuild.
+	builds := tbl.idxBuilds
 	rewriteEvery(t, tbl)
 	res = commit("3", []schema.Row{simpleRow(0, "v2"), simpleRow(7, "v2")}, []int64{0, 7, 9})
 	require.Equal(t, int64(3), res.PositionDeletes)
+	require.Equal(t, builds, tbl.idxBuilds, "followed the rewrite")
 	requireIndexMatchesRebuild(t, tbl)
 
 	// Rows written ahead (Commit.Data) get positions too.

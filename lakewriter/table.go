@@ -40,8 +40,9 @@ type Table struct {
 
 	// idx is the key index (keyindex.go), nil when none is valid;
 	// idxOff turns it off for good. Both are guarded by commitMu.
-	idx    *keyIndex
-	idxOff bool
+	idx       *keyIndex
+	idxOff    bool
+	idxBuilds int // full rebuilds, for tests
 
 	// commitVia, when set (tests only), replaces the table a commit
 	// attempt is staged on, e.g. to route it through a faulty catalog.
