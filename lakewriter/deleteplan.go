@@ -66,11 +66,11 @@ func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex
 		if seen[string(buf)] {
 			continue
 		}
-		enc := string(buf)
-		seen[enc] = true
-		p.keys = append(p.keys, enc)
+		ek := string(buf)
+		seen[ek] = true
+		p.keys = append(p.keys, ek)
 		key := slices.Clone(k)
-		if loc, ok := idx.keys[enc]; ok {
+		if loc, ok := idx.keys[ek]; ok {
 			p.byFile[loc.file.path] = append(p.byFile[loc.file.path], key)
 			locs = append(locs, loc)
 			p.counts.pos++
