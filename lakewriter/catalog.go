@@ -51,10 +51,10 @@ type Catalog struct {
 	file string
 	id   os.FileInfo
 
-	// deleteMode and maxIndexKeys are Options.DeleteMode and
-	// Options.PositionDeletesMaxKeys.
-	deleteMode   string
-	maxIndexKeys int
+	// deleteMode is Options.DeleteMode; indexKeys, the keys every
+	// table's key index may hold together, Options.PositionDeletesMaxKeys.
+	deleteMode string
+	indexKeys  *keyBudget
 }
 
 // tableLock returns the mutex that serialises writers of table id in
@@ -135,7 +135,7 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 		return nil, fmt.Errorf("initialise sql catalog: %w", err)
 	}
 	c := &Catalog{cat: cat, db: db, name: name, warehouse: warehouse, log: log, aws: awsCfg, file: file,
-		deleteMode: opts.DeleteMode, maxIndexKeys: opts.PositionDeletesMaxKeys}
+		deleteMode: opts.DeleteMode, indexKeys: &keyBudget{max: int64(opts.PositionDeletesMaxKeys)}}
 	if file != "" {
 		if c.id, err = os.Stat(file); err != nil {
 			db.Close()
@@ -172,7 +172,7 @@ func openService(ctx context.Context, opts Options, props iceberg.Properties) (*
 		return nil, err
 	}
 	return &Catalog{cat: cat, name: opts.CatalogName, warehouse: warehouse, log: opts.Logger, aws: awsCfg,
-		deleteMode: opts.DeleteMode, maxIndexKeys: opts.PositionDeletesMaxKeys}, nil
+		deleteMode: opts.DeleteMode, indexKeys: &keyBudget{max: int64(opts.PositionDeletesMaxKeys)}}, nil
 }
 
 // ErrCatalogGone is returned (wrapped) by every catalog operation of a

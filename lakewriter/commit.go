@@ -142,7 +142,7 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 	// drops it (advanceIndex replaces it after a landing).
 	defer func() {
 		if res.SnapshotID == 0 {
-			t.idx = nil
+			t.setIndex(nil)
 		}
 	}()
 	idx := t.indexFor(ctx, base, c)
@@ -200,7 +200,7 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		if lerr == nil {
 			if id, ok := landed(freshView, baseID, c.Props); ok {
 				res.SnapshotID, res.Recovered = id, true
-				t.idx = nil // not followed: the next commit rebuilds it
+				t.setIndex(nil) // not followed: the next commit rebuilds it
 				t.log.Warn("commit reported an error but landed", "snapshot_id", id, "error", err)
 				t.logCommit(res, start)
 				return res, nil

@@ -30,8 +30,8 @@
 //     still creates a snapshot carrying Props.
 //   - Delete keys (DeleteModeAuto, keyindex.go, deleteplan.go): each Table
 //     keeps a key index (key -> data file, row position) valid for one
-//     snapshot of main, in memory, at most Options.PositionDeletesMaxKeys
-//     keys. A Commit to main whose base is that snapshot deletes a key the
+//     snapshot of main, in memory; the indexes of a Catalog's tables hold
+//     at most Options.PositionDeletesMaxKeys keys together. A Commit to main whose base is that snapshot deletes a key the
 //     index locates by a position delete (one file per referenced data
 //     file, positions sorted, in that file's spec and partition, file_path
 //     lower = upper bound), and writes nothing for a key it lacks; any

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/iceberg-go"
@@ -23,12 +24,21 @@ const (
 	DeleteModeEquality = "equality"
 )
 
-// DefaultPositionDeletesMaxKeys bounds a table's key index (about 100
-// bytes of memory per key); a larger table is deleted from by equality.
+// DefaultPositionDeletesMaxKeys bounds the keys the key indexes of all
+// tables of a Catalog hold together (about 100 bytes of memory per key);
+// a table whose index does not fit is deleted from by equality.
 const DefaultPositionDeletesMaxKeys = 5_000_000
 
-// errIndexTooLarge stops building or growing an index past its bound.
-var errIndexTooLarge = errors.New("more live keys than sink.position-deletes-max-keys")
+// errIndexTooLarge stops building or growing an index past the budget.
+var errIndexTooLarge = errors.New("the key indexes would hold more keys than sink.position-deletes-max-keys")
+
+// keyBudget is the number of keys a Catalog's key indexes may hold
+// together; every key an index holds is counted in used until the index
+// is released.
+type keyBudget struct {
+	max  int64
+	used atomic.Int64
+}
 
 // fileRef is a data file the key index points into, with what a
 // position-delete file referencing it must carry: its spec and
@@ -57,13 +67,29 @@ type rowLoc struct {
 // written added); anything else drops it.
 type keyIndex struct {
 	snapshot int64 // 0: the table has no snapshot
-	max      int
+	budget   *keyBudget
 	keys     map[string]rowLoc
 	files    map[string]bool // the live data files of snapshot
 }
 
-func newKeyIndex(snapshot int64, max int) *keyIndex {
-	return &keyIndex{snapshot: snapshot, max: max, keys: make(map[string]rowLoc), files: make(map[string]bool)}
+func newKeyIndex(snapshot int64, budget *keyBudget) *keyIndex {
+	return &keyIndex{snapshot: snapshot, budget: budget, keys: make(map[string]rowLoc), files: make(map[string]bool)}
+}
+
+// remove drops key.
+func (x *keyIndex) remove(key string) {
+	if _, ok := x.keys[key]; ok {
+		delete(x.keys, key)
+		x.budget.used.Add(-1)
+	}
+}
+
+// release gives x's keys back to the budget; x is unusable after.
+func (x *keyIndex) release() {
+	if x != nil && x.keys != nil {
+		x.budget.used.Add(-int64(len(x.keys)))
+		x.keys = nil
+	}
 }
 
 // add records key at loc. It fails when the key is already there (two
@@ -73,7 +99,8 @@ func (x *keyIndex) add(key string, loc rowLoc) error {
 	if _, dup := x.keys[key]; dup {
 		return fmt.Errorf("two live rows share a key (in %s and %s): %w", x.keys[key].file.path, loc.file.path, errIndexAmbiguous)
 	}
-	if len(x.keys) >= x.max {
+	if x.budget.used.Add(1) > x.budget.max {
+		x.budget.used.Add(-1)
 		return errIndexTooLarge
 	}
 	x.keys[key] = loc
@@ -92,8 +119,8 @@ func mainSnapshotID(tbl *table.Table) int64 {
 // main snapshot with each row's position, and keeps the rows no delete
 // file (equality or position) removes: exactly the live rows. A key whose
 // row a file holds twice, or that two live rows share, fails the build.
-func buildKeyIndex(ctx context.Context, tbl *table.Table, layout *schema.Table, max int) (*keyIndex, error) {
-	x := newKeyIndex(mainSnapshotID(tbl), max)
+func buildKeyIndex(ctx context.Context, tbl *table.Table, layout *schema.Table, budget *keyBudget) (*keyIndex, error) {
+	x := newKeyIndex(mainSnapshotID(tbl), budget)
 	if x.snapshot == 0 {
 		return x, nil
 	}
@@ -108,6 +135,7 @@ func buildKeyIndex(ctx context.Context, tbl *table.Table, layout *schema.Table, 
 	order, byFile := tasksByFile(tasks)
 	for _, p := range order {
 		if err := x.addFile(ctx, tbl, layout, byFile[p]); err != nil {
+			x.release()
 			return nil, err
 		}
 	}
@@ -148,7 +176,7 @@ func (x *keyIndex) followRewrites(ctx context.Context, tbl *table.Table, layout 
 	order, byFile := tasksByFile(tasks)
 	for k, loc := range x.keys {
 		if _, live := byFile[loc.file.path]; !live {
-			delete(x.keys, k)
+			x.remove(k)
 		}
 	}
 	old := x.files
@@ -300,38 +328,46 @@ var errIndexAmbiguous = errors.New("the table does not hold one live row per key
 // onMain reports whether a Commit to branch goes to main.
 func onMain(branch string) bool { return branch == "" || branch == table.MainBranch }
 
+// setIndex makes x the table's key index, releasing the one it replaces.
+// Called with commitMu held.
+func (t *Table) setIndex(x *keyIndex) {
+	if t.idx != nil && t.idx != x {
+		t.idx.release()
+	}
+	t.idx = x
+}
+
 // indexFor returns the key index valid for base's main snapshot when c
-// may delete by position, rebuilding it from base when the one held
-// describes another snapshot (another writer, compaction, a restart); nil
-// when c deletes by equality. Called with commitMu held.
+// may delete by position: the one held, moved over rewrites since
+// (followRewrites), or one rebuilt from base (another writer, a restart);
+// nil when c deletes by equality. Called with commitMu held.
 func (t *Table) indexFor(ctx context.Context, base *table.Table, c Commit) *keyIndex {
 	if t.cat.deleteMode != DeleteModeAuto || t.idxOff || !onMain(c.Branch) {
-		t.idx = nil
+		t.setIndex(nil)
 		return nil
 	}
 	head := mainSnapshotID(base)
 	if t.idx != nil && t.idx.snapshot == head {
 		return t.idx
 	}
-	prev := t.idx
-	t.idx = nil
 	if c.DeleteAll || c.DeleteKeys == nil {
+		t.setIndex(nil)
 		return nil
 	}
 	start := time.Now()
-	if prev != nil {
-		ok, err := prev.followRewrites(ctx, base, t.layout)
+	if t.idx != nil {
+		ok, err := t.idx.followRewrites(ctx, base, t.layout)
 		if ok {
-			t.log.Debug("key index followed rewrites", "snapshot_id", head, "keys", len(prev.keys),
+			t.log.Debug("key index followed rewrites", "snapshot_id", head, "keys", len(t.idx.keys),
 				"duration", time.Since(start).Round(time.Millisecond).String())
-			t.idx = prev
-			return prev
+			return t.idx
 		}
+		t.setIndex(nil)
 		if err != nil && ctx.Err() == nil {
 			t.log.Debug("key index could not follow rewrites; rebuilding it", "err", err)
 		}
 	}
-	idx, err := buildKeyIndex(ctx, base, t.layout, t.cat.maxIndexKeys)
+	idx, err := buildKeyIndex(ctx, base, t.layout, t.cat.indexKeys)
 	if err != nil {
 		if errors.Is(err, errIndexTooLarge) || errors.Is(err, errIndexAmbiguous) {
 			t.disableIndex(err)
@@ -343,7 +379,7 @@ func (t *Table) indexFor(ctx context.Context, base *table.Table, c Commit) *keyI
 	}
 	t.log.Info("key index built", "snapshot_id", head, "keys", len(idx.keys),
 		"duration", time.Since(start).Round(time.Millisecond).String())
-	t.idx = idx
+	t.setIndex(idx)
 	t.idxBuilds++
 	return idx
 }
@@ -351,10 +387,11 @@ func (t *Table) indexFor(ctx context.Context, base *table.Table, c Commit) *keyI
 // disableIndex stops position deletes for the table for the life of this
 // Table, saying why once.
 func (t *Table) disableIndex(why error) {
-	t.idx, t.idxOff = nil, true
+	t.setIndex(nil)
+	t.idxOff = true
 	t.log.Warn("position deletes off for this table; it is deleted from by equality until floe restarts",
-		"reason", why.Error(), "max_keys", t.cat.maxIndexKeys,
-		"fix", "raise sink.position-deletes-max-keys if the table outgrew it")
+		"reason", why.Error(), "max_keys", t.cat.indexKeys.max,
+		"fix", "raise sink.position-deletes-max-keys if the tables outgrew it")
 }
 
 // advanceIndex moves the key index to the snapshot c just created (next's
@@ -365,43 +402,44 @@ func (t *Table) disableIndex(why error) {
 // Called with commitMu held, only after the commit landed.
 func (t *Table) advanceIndex(ctx context.Context, next *table.Table, c Commit, plan *deletePlan, dataFiles []iceberg.DataFile) {
 	prev := t.idx
-	t.idx = nil
-	if t.cat.deleteMode != DeleteModeAuto || t.idxOff || !onMain(c.Branch) {
-		return
-	}
 	head := next.CurrentSnapshot()
-	if head == nil {
+	if t.cat.deleteMode != DeleteModeAuto || t.idxOff || !onMain(c.Branch) || head == nil {
+		t.setIndex(nil)
 		return
 	}
 	var x *keyIndex
 	switch {
 	case c.DeleteAll:
-		x = newKeyIndex(head.SnapshotID, t.cat.maxIndexKeys)
-	case prev == nil || head.ParentSnapshotID == nil || *head.ParentSnapshotID != prev.snapshot:
-		return
-	case plan == nil && c.DeleteKeys != nil, plan != nil && plan.restaged:
+		x = newKeyIndex(head.SnapshotID, t.cat.indexKeys)
+	case prev == nil || head.ParentSnapshotID == nil || *head.ParentSnapshotID != prev.snapshot,
+		plan == nil && c.DeleteKeys != nil, plan != nil && plan.restaged:
+		t.setIndex(nil)
 		return
 	default:
 		x = prev
 		if plan != nil {
 			for _, k := range plan.keys {
-				delete(x.keys, k)
+				x.remove(k)
 			}
 		}
 		x.snapshot = head.SnapshotID
 	}
 	for _, df := range dataFiles {
 		if err := x.addWritten(ctx, next, t.layout, df); err != nil {
+			if x != prev {
+				x.release()
+			}
 			if errors.Is(err, errIndexTooLarge) || errors.Is(err, errIndexAmbiguous) {
 				t.disableIndex(err)
 			} else {
+				t.setIndex(nil)
 				t.log.Warn("could not read back the positions of rows written; the next commit rebuilds the key index",
 					"path", df.FilePath(), "err", err)
 			}
 			return
 		}
 	}
-	t.idx = x
+	t.setIndex(x)
 }
 
 // addWritten adds every row of df, a data file just committed (no delete

@@ -52,9 +52,10 @@ type Options struct {
 	// where it knows the key is new, by equality otherwise;
 	// DeleteModeEquality always by equality (see keyindex.go).
 	DeleteMode string
-	// PositionDeletesMaxKeys bounds a table's key index
-	// (sink.position-deletes-max-keys, about 100 bytes per key); a table
-	// with more live keys is deleted from by equality. Default
+	// PositionDeletesMaxKeys bounds the keys the key indexes of all
+	// tables hold together (sink.position-deletes-max-keys, about 100
+	// bytes of memory per key); a table whose index does not fit is
+	// deleted from by equality until floe restarts. Default
 	// DefaultPositionDeletesMaxKeys.
 	PositionDeletesMaxKeys int
 	// Logger receives debug lines about commits; nil discards them.

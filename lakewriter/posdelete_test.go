@@ -89,7 +89,7 @@ func requireIndexMatchesRebuild(t *testing.T, tbl *Table) {
 	cur := tbl.current()
 	require.NotNil(t, tbl.idx, "the index follows the commits")
 	require.Equal(t, mainSnapshotID(cur), tbl.idx.snapshot)
-	rebuilt, err := buildKeyIndex(context.Background(), cur, tbl.Layout(), 1000)
+	rebuilt, err := buildKeyIndex(context.Background(), cur, tbl.Layout(), &keyBudget{max: 1000})
 	require.NoError(t, err)
 	require.Equal(t, indexOf(rebuilt), indexOf(tbl.idx))
 }
@@ -382,6 +382,39 @@ func TestKeyIndexIncrementalEqualsRebuild(t *testing.T) {
 	require.Equal(t, int64(1), res.SkippedDeletes)
 	require.Equal(t, []schema.Row{simpleRow(50, "t2"), simpleRow(51, "n")}, scanAll(t, tbl))
 	requireIndexMatchesRebuild(t, tbl)
+	require.Equal(t, int64(len(tbl.idx.keys)), c.indexKeys.used.Load(), "the budget counts exactly the index's keys")
+}
+
+// TestKeyIndexBudgetShared: the bound is shared by the tables of a
+// catalog: once one table's index holds most of it, a second table's
+// does not fit and that table is deleted from by equality, while the
+// first keeps deleting by position.
+func TestKeyIndexBudgetShared(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c, err := Open(ctx, Options{
+		URI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: filepath.Join(dir, "warehouse"),
+		PositionDeletesMaxKeys: 5, Logger: slog.New(slog.DiscardHandler),
+	})
+	require.NoError(t, err)
+	defer c.Close()
+	a, b := ensureSimple(t, c, "a"), ensureSimple(t, c, "b")
+	for _, tbl := range []*Table{a, b} {
+		_, err = tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "x"), simpleRow(2, "y"), simpleRow(3, "z")), Props: props("1"), Token: "floe.checkpoint"})
+		require.NoError(t, err)
+	}
+	res, err := a.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "x2")), DeleteKeys: keysOf(1), Props: props("2"), Token: "floe.checkpoint"})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), res.PositionDeletes)
+	res, err = b.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "x2")), DeleteKeys: keysOf(1), Props: props("2"), Token: "floe.checkpoint"})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), res.EqualityDeletes, "3 + 3 keys exceed the budget of 5")
+	require.Equal(t, int64(3), c.indexKeys.used.Load(), "b's partial index was given back")
+	res, err = a.Commit(ctx, Commit{Rows: seqOf(simpleRow(2, "y2")), DeleteKeys: keysOf(2), Props: props("3"), Token: "floe.checkpoint"})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), res.PositionDeletes)
+	require.Equal(t, []schema.Row{simpleRow(1, "x2"), simpleRow(2, "y2"), simpleRow(3, "z")}, scanAll(t, a))
+	require.Equal(t, []schema.Row{simpleRow(1, "x2"), simpleRow(2, "y"), simpleRow(3, "z")}, scanAll(t, b))
 }
 
 // TestKeyIndexBound: a table with more live keys than the bound is

@@ -157,9 +157,9 @@ type SinkConfig struct {
 	// DeleteMode is delete-mode: auto (default; position deletes where
 	// Floe knows the row's place) or equality (lakewriter.Options).
 	DeleteMode string
-	// PositionDeletesMaxKeys is position-deletes-max-keys: the most live
-	// keys a table's key index holds before the table is deleted from by
-	// equality (lakewriter.Options.PositionDeletesMaxKeys).
+	// PositionDeletesMaxKeys is position-deletes-max-keys: the most keys
+	// the key indexes of all tables hold together
+	// (lakewriter.Options.PositionDeletesMaxKeys).
 	PositionDeletesMaxKeys int
 	// Arrange is partition-by and sort-by, the default of every route
 	// (config_partition.go).
