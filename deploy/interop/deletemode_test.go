@@ -16,10 +16,12 @@ import (
 )
 
 // TestTrinoReadsByDeleteMode writes the same upsert history (20k rows,
-// then 60 checkpoints of 200 updates of random keys and 20 inserts) into
-// two tables, one per sink.delete-mode, and reads both through Trino 476:
-// both must equal the model; the log shows each table's delete files and
-// the median time of a full aggregate scan and of a key lookup. A
+// then 60 checkpoints of 200 updates and 20 inserts) into two tables, one
+// per sink.delete-mode, and reads both through Trino 476: both must equal
+// the model; the log shows each table's delete files and the median time
+// of a full aggregate scan and of a key lookup. Updates hit random keys
+// ("random": a checkpoint touches many small files of earlier ones) or
+// keys never updated before ("fresh": only the first file). A
 // measurement beside a correctness check, not a benchmark: the machine is
 // shared.
 func TestTrinoReadsByDeleteMode(t *testing.T) {
@@ -35,6 +37,13 @@ func TestTrinoReadsByDeleteMode(t *testing.T) {
 		{Name: "name", Type: iceberg.PrimitiveTypes.String},
 		{Name: "qty", Type: iceberg.PrimitiveTypes.Int64},
 	}, Key: []int{0}}
+	for _, pattern := range []string{"random", "fresh"} {
+		t.Run(pattern, func(t *testing.T) { readsByDeleteMode(t, tr, l, layout, pattern) })
+	}
+}
+
+func readsByDeleteMode(t *testing.T, tr *Trino, l *lake, layout *schema.Table, pattern string) {
+	ctx := context.Background()
 	var model map[int64]schema.Row
 	for _, mode := range []string{lakewriter.DeleteModeEquality, lakewriter.DeleteModeAuto} {
 		pathStyle := true
@@ -46,12 +55,12 @@ func TestTrinoReadsByDeleteMode(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { cat.Close() })
-		tbl, err := cat.EnsureTable(ctx, lakewriter.Ident{Namespace: "lake", Name: "t_" + mode}, layout, layout.Key)
+		tbl, err := cat.EnsureTable(ctx, lakewriter.Ident{Namespace: "lake", Name: pattern + "_" + mode}, layout, layout.Key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		model = writeUpsertHistory(t, tbl)
+		model = writeUpsertHistory(t, tbl, pattern == "fresh")
 		t.Logf("%s: wrote the history in %s", mode, time.Since(start).Round(time.Millisecond))
 	}
 	var want int64
@@ -60,8 +69,8 @@ func TestTrinoReadsByDeleteMode(t *testing.T) {
 	}
 	probe := int64(7)
 	for _, mode := range []string{lakewriter.DeleteModeEquality, lakewriter.DeleteModeAuto} {
-		q := "delmode.lake.t_" + mode
-		files, err := tr.Query(ctx, fmt.Sprintf(`SELECT content, count(*) FROM delmode.lake."t_%s$files" GROUP BY content ORDER BY content`, mode))
+		q := "delmode.lake." + pattern + "_" + mode
+		files, err := tr.Query(ctx, fmt.Sprintf(`SELECT content, count(*) FROM delmode.lake."%s_%s$files" GROUP BY content ORDER BY content`, pattern, mode))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +104,7 @@ func medianQuery(t *testing.T, tr *Trino, sql, want string) time.Duration {
 
 // writeUpsertHistory commits the history TestTrinoReadsByDeleteMode reads
 // (the same for every call) and returns the rows the table must hold.
-func writeUpsertHistory(t *testing.T, tbl *lakewriter.Table) map[int64]schema.Row {
+func writeUpsertHistory(t *testing.T, tbl *lakewriter.Table, fresh bool) map[int64]schema.Row {
 	t.Helper()
 	ctx := context.Background()
 	const rows, checkpoints, updates, inserts = 20_000, 60, 200, 20
@@ -130,7 +139,11 @@ func writeUpsertHistory(t *testing.T, tbl *lakewriter.Table) map[int64]schema.Ro
 	for cp := 1; cp <= checkpoints; cp++ {
 		touched := map[int64]bool{}
 		for len(touched) < updates {
-			touched[rng.Int64N(next)] = true
+			if fresh {
+				touched[int64((cp-1)*updates+len(touched))] = true
+			} else {
+				touched[rng.Int64N(next)] = true
+			}
 		}
 		for range inserts {
 			touched[next] = true
