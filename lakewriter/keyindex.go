@@ -27,7 +27,7 @@ const (
 // DefaultPositionDeletesMaxKeys bounds the keys the key indexes of all
 // tables of a Catalog hold together (about 100 bytes of memory per key);
 // a table whose index does not fit is deleted from by equality.
-const DefaultPositionDeletesMaxKeys = 5_000_000
+const DefaultPositionDeletesMaxKeys = 1_000_000
 
 // errIndexTooLarge stops building or growing an index past the budget.
 var errIndexTooLarge = errors.New("the key indexes would hold more keys than sink.position-deletes-max-keys")

@@ -115,7 +115,7 @@ func (o Options) Validate() []problem.Problem {
 		c.OneOf("sink.delete-mode", o.DeleteMode, DeleteModeAuto, DeleteModeEquality)
 	}
 	if o.PositionDeletesMaxKeys < 0 {
-		c.Add("sink.position-deletes-max-keys", "set a positive number of keys, e.g. 5000000, or sink.delete-mode: equality",
+		c.Add("sink.position-deletes-max-keys", "set a positive number of keys, e.g. 1000000, or sink.delete-mode: equality",
 			"%d is negative", o.PositionDeletesMaxKeys)
 	}
 	return c.List

@@ -11,7 +11,7 @@ import (
 // TestOptionsDefaults pins the documented defaults (README: sink:).
 func TestOptionsDefaults(t *testing.T) {
 	require.Equal(t, Options{CatalogType: "sql", CatalogName: "floe", Timeout: time.Minute,
-		DeleteMode: "auto", PositionDeletesMaxKeys: 5_000_000}, Defaults())
+		DeleteMode: "auto", PositionDeletesMaxKeys: 1_000_000}, Defaults())
 	o := Options{URI: "sqlite:c.db", Warehouse: "w"}.withDefaults()
 	require.Equal(t, "sql", o.CatalogType)
 	require.Equal(t, "floe", o.CatalogName)

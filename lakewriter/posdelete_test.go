@@ -1,6 +1,7 @@
 package lakewriter
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -481,4 +482,67 @@ func TestAbsentKeyAddedByAnotherWriter(t *testing.T) {
 	require.Equal(t, int64(2), res.EqualityDeletes, "1 and 5: the new base added data files")
 	require.Zero(t, res.SkippedDeletes)
 	require.Equal(t, []schema.Row{simpleRow(1, "a2"), simpleRow(2, "b2"), simpleRow(5, "e")}, scanAll(t, tbl))
+}
+
+// A commit whose located keys lie in more data files than
+// MaxPositionDeleteFiles deletes them by one equality-delete file instead
+// of a position-delete file per data file; keys the table does not hold
+// still need no delete, and the rows read are the same.
+func TestPositionDeletesSpreadOverManyFiles(t *testing.T) {
+	ctx := context.Background()
+	c, _ := openTestCatalog(t)
+	tbl := ensureSimple(t, c, "spread")
+	// 2*MaxPositionDeleteFiles+1 files of one row each.
+	files := 2*MaxPositionDeleteFiles + 1
+	want := map[int64]schema.Row{}
+	for i := range files {
+		id := int64(i + 1)
+		_, err := tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(id, "a")), Props: props(fmt.Sprint(i + 1)), Token: "floe.checkpoint"})
+		require.NoError(t, err)
+		want[id] = simpleRow(id, "a")
+	}
+	require.Len(t, liveDataFiles(t, tbl), files)
+	update := func(checkpoint string, ids ...int64) CommitResult {
+		var keys, rows []schema.Row
+		for _, id := range ids {
+			keys, rows = append(keys, schema.Row{id}), append(rows, simpleRow(id, checkpoint))
+			want[id] = simpleRow(id, checkpoint)
+		}
+		res, err := tbl.Commit(ctx, Commit{Rows: seqOf(rows...), DeleteKeys: seqOf(keys...), Props: props(checkpoint), Token: "floe.checkpoint"})
+		require.NoError(t, err)
+		return res
+	}
+
+	// Keys 1..MaxPositionDeleteFiles, one per file: by position.
+	var ids []int64
+	for i := range MaxPositionDeleteFiles {
+		ids = append(ids, int64(i+1))
+	}
+	res := update("100", ids...)
+	require.Equal(t, int64(MaxPositionDeleteFiles), res.PositionDeletes)
+	require.Equal(t, int64(0), res.EqualityDeletes)
+	pos, eq := liveDeletes(t, tbl)
+	require.Len(t, pos, MaxPositionDeleteFiles)
+	require.Empty(t, eq)
+
+	// The next MaxPositionDeleteFiles+1 keys, each in a file of its own,
+	// and a new key: one equality-delete file, no delete for the new key.
+	ids = nil
+	for i := MaxPositionDeleteFiles; i < files; i++ {
+		ids = append(ids, int64(i+1))
+	}
+	res = update("101", append(ids, 1000)...)
+	require.Equal(t, int64(0), res.PositionDeletes)
+	require.Equal(t, int64(MaxPositionDeleteFiles+1), res.EqualityDeletes)
+	require.Equal(t, int64(1), res.SkippedDeletes, "key 1000 is not in the table")
+	pos, eq = liveDeletes(t, tbl)
+	require.Len(t, pos, MaxPositionDeleteFiles, "no new position-delete file")
+	require.Len(t, eq, 1, "one equality-delete file")
+
+	var wantRows []schema.Row
+	for _, r := range want {
+		wantRows = append(wantRows, r)
+	}
+	slices.SortFunc(wantRows, func(a, b schema.Row) int { return cmp.Compare(a[0].(int64), b[0].(int64)) })
+	require.Equal(t, wantRows, scanAll(t, tbl))
 }
