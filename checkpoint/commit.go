@@ -53,6 +53,7 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 	start := time.Now()
 	checkpoint := c.nextCheckpoint
 	pos := c.lastPos
+	c.deletes = deleteCounts{}
 	recorded := map[string]state.TableState{}
 	// Finish every table's snapshot data files at once, in parallel,
 	// before committing them one table after the other.
@@ -95,7 +96,8 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 	c.opts.Metrics.Checkpoints.Inc()
 	c.opts.Metrics.CheckpointSeconds.Observe(time.Since(start).Seconds())
 	c.log.Info("checkpoint committed", "checkpoint", checkpoint, "position", fmtPos(pos),
-		"tables", len(recorded), "acknowledged", fmtPos(c.ackedPos), "duration", time.Since(start).Round(time.Millisecond).String())
+		"tables", len(recorded), "acknowledged", fmtPos(c.ackedPos), "duration", time.Since(start).Round(time.Millisecond).String(),
+		"position_deletes", c.deletes.position, "equality_deletes", c.deletes.equality, "skipped_deletes", c.deletes.skipped)
 	return c.retireDropping(ctx) // tables_online.go
 }
 
@@ -168,7 +170,9 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 		return fmt.Errorf("commit %s (checkpoint %d): %w", t.id, checkpoint, err)
 	}
 	c.log.Debug("table committed", "table", t.id.String(), "checkpoint", checkpoint, "rows", rows,
-		"snapshot_id", res.SnapshotID)
+		"snapshot_id", res.SnapshotID, "position_deletes", res.PositionDeletes, "equality_deletes", res.EqualityDeletes,
+		"skipped_deletes", res.SkippedDeletes)
+	c.deletes.add(res)
 	c.opts.Metrics.CommittedRows.WithLabelValues(t.id.String()).Add(float64(rows))
 	if buf != nil {
 		if err := buf.Close(); err != nil {
@@ -191,6 +195,17 @@ func (c *Coordinator) commitTable(ctx context.Context, t *tableRun, checkpoint i
 	}
 	c.closeWindow(t)
 	return c.fastForward(ctx, t) // onestate.go
+}
+
+// deleteCounts are the delete keys of a checkpoint's commits by how
+// lakewriter deleted them (sink.delete-mode): by position, by equality,
+// or not at all (keys the table did not hold).
+type deleteCounts struct{ position, equality, skipped int64 }
+
+func (d *deleteCounts) add(res lakewriter.CommitResult) {
+	d.position += res.PositionDeletes
+	d.equality += res.EqualityDeletes
+	d.skipped += res.SkippedDeletes
 }
 
 // resolve fills the unchanged TOAST values the buffer could not fill

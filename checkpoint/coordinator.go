@@ -101,6 +101,8 @@ type Coordinator struct {
 	ackedPos capture.Position
 	// buffered counts changes applied since the last checkpoint.
 	buffered int
+	// deletes counts the current checkpoint's delete keys by kind.
+	deletes deleteCounts
 	// dropping holds the tables found dropped at the source by the
 	// identity check, with a position every change of theirs is at or
 	// before (see dropPending in tables_online.go).

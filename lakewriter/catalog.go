@@ -50,6 +50,11 @@ type Catalog struct {
 	// (device and inode) when it was opened; "" for other catalogs.
 	file string
 	id   os.FileInfo
+
+	// deleteMode is Options.DeleteMode; indexKeys, the keys every
+	// table's key index may hold together, Options.PositionDeletesMaxKeys.
+	deleteMode string
+	indexKeys  *keyBudget
 }
 
 // tableLock returns the mutex that serialises writers of table id in
@@ -129,7 +134,8 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 		db.Close()
 		return nil, fmt.Errorf("initialise sql catalog: %w", err)
 	}
-	c := &Catalog{cat: cat, db: db, name: name, warehouse: warehouse, log: log, aws: awsCfg, file: file}
+	c := &Catalog{cat: cat, db: db, name: name, warehouse: warehouse, log: log, aws: awsCfg, file: file,
+		deleteMode: opts.DeleteMode, indexKeys: &keyBudget{max: int64(opts.PositionDeletesMaxKeys)}}
 	if file != "" {
 		if c.id, err = os.Stat(file); err != nil {
 			db.Close()
@@ -165,7 +171,8 @@ func openService(ctx context.Context, opts Options, props iceberg.Properties) (*
 	if err != nil {
 		return nil, err
 	}
-	return &Catalog{cat: cat, name: opts.CatalogName, warehouse: warehouse, log: opts.Logger, aws: awsCfg}, nil
+	return &Catalog{cat: cat, name: opts.CatalogName, warehouse: warehouse, log: opts.Logger, aws: awsCfg,
+		deleteMode: opts.DeleteMode, indexKeys: &keyBudget{max: int64(opts.PositionDeletesMaxKeys)}}, nil
 }
 
 // ErrCatalogGone is returned (wrapped) by every catalog operation of a

@@ -53,11 +53,17 @@ type Commit struct {
 type CommitResult struct {
 	SnapshotID  int64 // the snapshot that carries Props
 	Rows        int64 // data rows written
-	Deletes     int64 // delete keys written
+	Deletes     int64 // delete keys written (by position and by equality)
 	DataFiles   int
 	DeleteFiles int
 	Attempts    int  // catalog commit attempts made
 	Recovered   bool // an attempt reported an error but had in fact landed
+	// PositionDeletes and EqualityDeletes split Deletes by kind;
+	// SkippedDeletes are delete keys the table was known not to hold
+	// (new keys), which needed no delete (see Options.DeleteMode).
+	PositionDeletes int64
+	EqualityDeletes int64
+	SkippedDeletes  int64
 }
 
 // maxAttempts bounds catalog commit attempts per Commit; backoff between
@@ -132,11 +138,18 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		baseID = &id
 	}
 	start := time.Now()
-	dataFiles, delFiles, rows, dels, err := t.writeFiles(ctx, base, c)
+	// The key index follows only commits that land; every other outcome
+	// drops it (advanceIndex replaces it after a landing).
+	defer func() {
+		if res.SnapshotID == 0 {
+			t.setIndex(nil)
+		}
+	}()
+	idx := t.indexFor(ctx, base, c)
+	dataFiles, delFiles, plan, err := t.writeFiles(ctx, base, c, idx, &res)
 	if err != nil {
 		return res, err
 	}
-	res.Rows, res.Deletes, res.DataFiles, res.DeleteFiles = rows, dels, len(dataFiles), len(delFiles)
 
 	tbl := base
 	backoff := firstBackoff
@@ -148,6 +161,14 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		}
 		if err := c.Fence.checkRef(tbl, view, t.id); err != nil {
 			return res, err
+		}
+		if plan != nil {
+			// Position deletes hold only on the snapshot they were
+			// planned on; on another base, restage them.
+			if delFiles, err = t.restage(ctx, view, plan); err != nil {
+				return res, fmt.Errorf("commit %s: %w", t.id, err)
+			}
+			plan.result(&res, len(delFiles))
 		}
 		if t.commitVia != nil {
 			tbl = t.commitVia(tbl)
@@ -165,6 +186,7 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 				head = next.SnapshotByName(c.Branch)
 			}
 			res.SnapshotID = head.SnapshotID
+			t.advanceIndex(ctx, next, c, plan, dataFiles)
 			t.logCommit(res, start)
 			return res, nil
 		}
@@ -178,6 +200,7 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		if lerr == nil {
 			if id, ok := landed(freshView, baseID, c.Props); ok {
 				res.SnapshotID, res.Recovered = id, true
+				t.setIndex(nil) // not followed: the next commit rebuilds it
 				t.log.Warn("commit reported an error but landed", "snapshot_id", id, "error", err)
 				t.logCommit(res, start)
 				return res, nil
@@ -198,34 +221,51 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 }
 
 // writeFiles writes c's rows and delete keys into new files of base's
-// table and adds the files of c.Data. On an error every file it wrote is
-// removed again.
-func (t *Table) writeFiles(ctx context.Context, base *table.Table, c Commit) (dataFiles, delFiles []iceberg.DataFile, rows, dels int64, err error) {
-	dataFiles, rows, err = t.writeData(ctx, base, c.Rows)
+// table and adds the files of c.Data; it fills res's counts. With idx
+// (valid for base's main snapshot) the keys are deleted as a deletePlan
+// says, which it returns; otherwise by equality. On an error every file it
+// wrote is removed again.
+func (t *Table) writeFiles(ctx context.Context, base *table.Table, c Commit, idx *keyIndex, res *CommitResult) (dataFiles, delFiles []iceberg.DataFile, plan *deletePlan, err error) {
+	dataFiles, rows, err := t.writeData(ctx, base, c.Rows)
 	if err != nil {
 		t.removeFiles(ctx, base, dataFiles)
-		return nil, nil, 0, 0, fmt.Errorf("commit %s: write data: %w", t.id, err)
+		return nil, nil, nil, fmt.Errorf("commit %s: write data: %w", t.id, err)
 	}
-	if !c.DeleteAll && c.DeleteKeys != nil {
+	var dels int64
+	switch {
+	case c.DeleteAll || c.DeleteKeys == nil:
+	case idx != nil:
+		if plan, err = t.planDeletes(ctx, base, idx, c.DeleteKeys); err != nil {
+			t.removeFiles(ctx, base, dataFiles)
+			return nil, nil, nil, fmt.Errorf("commit %s: write position deletes: %w", t.id, err)
+		}
+		delFiles = plan.files()
+	default:
 		delFiles, dels, err = t.writeDeletes(ctx, base, c.DeleteKeys)
 		if err != nil {
 			t.removeFiles(ctx, base, append(dataFiles, delFiles...))
-			return nil, nil, 0, 0, fmt.Errorf("commit %s: write deletes: %w", t.id, err)
+			return nil, nil, nil, fmt.Errorf("commit %s: write deletes: %w", t.id, err)
 		}
 	}
 	for _, w := range c.Data {
 		if err := w.fits(base); err != nil {
 			t.removeFiles(ctx, base, append(dataFiles, delFiles...))
-			return nil, nil, 0, 0, fmt.Errorf("commit %s: %w", t.id, err)
+			return nil, nil, nil, fmt.Errorf("commit %s: %w", t.id, err)
 		}
 		dataFiles = append(dataFiles, w.files...)
 		rows += w.rows
 	}
-	return dataFiles, delFiles, rows, dels, nil
+	res.Rows, res.DataFiles = rows, len(dataFiles)
+	res.Deletes, res.EqualityDeletes, res.DeleteFiles = dels, dels, len(delFiles)
+	if plan != nil {
+		plan.result(res, len(delFiles))
+	}
+	return dataFiles, delFiles, plan, nil
 }
 
 func (t *Table) logCommit(res CommitResult, start time.Time) {
 	t.log.Debug("committed", "snapshot_id", res.SnapshotID, "rows", res.Rows, "deletes", res.Deletes,
+		"position_deletes", res.PositionDeletes, "equality_deletes", res.EqualityDeletes, "skipped_deletes", res.SkippedDeletes,
 		"data_files", res.DataFiles, "delete_files", res.DeleteFiles, "attempts", res.Attempts,
 		"duration", time.Since(start))
 }
@@ -639,33 +679,7 @@ func (w *DataWriter) Abort(ctx context.Context) {
 // writeDeletes writes key-only rows as equality-delete files on the
 // layout's key columns.
 func (t *Table) writeDeletes(ctx context.Context, tbl *table.Table, keys iter.Seq2[schema.Row, error]) ([]iceberg.DataFile, int64, error) {
-	names := t.layout.KeyNames()
-	if len(names) == 0 {
-		return nil, 0, errors.New("the table has no key columns to delete by")
-	}
-	sc := tbl.Schema()
-	delSc, err := sc.Select(true, names...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("key schema: %w", err)
-	}
-	ids := make([]int, len(names))
-	for i, name := range names {
-		f, ok := sc.FindFieldByName(name)
-		if !ok {
-			return nil, 0, fmt.Errorf("key column %s is not in the table", name)
-		}
-		ids[i] = f.ID
-	}
-	fields := delSc.Fields()
-	pos := make([]int, len(fields))
-	for i, f := range fields {
-		for j, name := range names {
-			if name == f.Name {
-				pos[i] = j
-			}
-		}
-	}
-	enc, err := newEncoder(delSc, pos, len(names))
+	enc, ids, err := t.keyEncoder(tbl)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -687,6 +701,43 @@ func (t *Table) writeDeletes(ctx context.Context, tbl *table.Table, keys iter.Se
 		}
 		return tx.WriteEqualityDeletes(ctx, ids, batches)
 	})
+}
+
+// keyEncoder returns the encoder of key-only rows (Layout().Key order)
+// into tbl's key columns, which validates them as data rows are, and the
+// key columns' field ids.
+func (t *Table) keyEncoder(tbl *table.Table) (*encoder, []int, error) {
+	names := t.layout.KeyNames()
+	if len(names) == 0 {
+		return nil, nil, errors.New("the table has no key columns to delete by")
+	}
+	sc := tbl.Schema()
+	delSc, err := sc.Select(true, names...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("key schema: %w", err)
+	}
+	ids := make([]int, len(names))
+	for i, name := range names {
+		f, ok := sc.FindFieldByName(name)
+		if !ok {
+			return nil, nil, fmt.Errorf("key column %s is not in the table", name)
+		}
+		ids[i] = f.ID
+	}
+	fields := delSc.Fields()
+	pos := make([]int, len(fields))
+	for i, f := range fields {
+		for j, name := range names {
+			if name == f.Name {
+				pos[i] = j
+			}
+		}
+	}
+	enc, err := newEncoder(delSc, pos, len(names))
+	if err != nil {
+		return nil, nil, err
+	}
+	return enc, ids, nil
 }
 
 // Memory of Parquet writing. A writer buffers a whole row group's pages

@@ -21,7 +21,7 @@ import (
 
 func TestUpsertCommitShowsLatestImages(t *testing.T) {
 	ctx := context.Background()
-	c, _ := openTestCatalog(t)
+	c, _ := openTestCatalogMode(t, DeleteModeEquality) // pins the equality path; posdelete_test.go the position one
 	tbl := ensureSimple(t, c, "upsert")
 
 	_, err := tbl.Commit(ctx, Commit{

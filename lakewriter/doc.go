@@ -10,7 +10,8 @@
 // with its field and fix, and Open refuses Options Validate faults), a
 // table layout (schema.Table) per table, and
 // per checkpoint one Commit per table: data rows, key-only delete rows, an
-// optional truncate, and snapshot-summary properties.
+// optional truncate, and snapshot-summary properties. Options.DeleteMode
+// says how delete keys are written (below).
 //
 // Out: Iceberg format-version 2 tables (zstd Parquet; unpartitioned until
 // SetPartitioning gives them a partition spec and sort order) whose
@@ -23,10 +24,29 @@
 // removes the branch in one metadata commit (branch.go).
 //
 // Invariants:
-//   - One snapshot per Commit. Data files, the equality-delete file (on the
-//     layout's key columns) and a truncate land together or not at all, and
-//     Props are in that snapshot's summary. A Commit with nothing to write
+//   - One snapshot per Commit. Data files, the delete files and a truncate
+//     land together or not at all, and Props are in that snapshot's
+//     summary. A Commit with nothing to write
 //     still creates a snapshot carrying Props.
+//   - Delete keys (DeleteModeAuto, keyindex.go, deleteplan.go): each Table
+//     keeps a key index (key -> data file, row position) valid for one
+//     snapshot of main, in memory; the indexes of a Catalog's tables hold
+//     at most Options.PositionDeletesMaxKeys keys together. A Commit to main whose base is that snapshot deletes a key the
+//     index locates by a position delete (one file per referenced data
+//     file, positions sorted, in that file's spec and partition, file_path
+//     lower = upper bound), and writes nothing for a key it lacks; any
+//     other Commit, or every Commit with DeleteModeEquality, deletes by
+//     equality. A Commit with delete keys whose base the index does not
+//     describe rebuilds it from the table first (key columns of the live
+//     data files, delete files applied), or, when every snapshot since
+//     only rewrote files (replace), follows them by reading the files
+//     they added. The index follows only a Commit
+//     that landed on its snapshot without restaging (and a truncate); any
+//     other outcome drops it. A commit attempt on another base restages
+//     the plan: a position delete whose file is not live there, and every
+//     planned delete when a snapshot since added data files (other than a
+//     replace), becomes an equality delete. CommitResult counts the keys
+//     deleted by position, by equality and not at all.
 //   - Equality-delete files are written in the table's unpartitioned spec
 //     (every table Floe creates starts unpartitioned, spec 0, and
 //     SetPartitioning keeps that spec among the table's specs, adding one

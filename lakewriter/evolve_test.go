@@ -333,7 +333,7 @@ func TestEvolveSinkTable(t *testing.T) {
 // changelog tables (no equality deletes).
 func TestEvolveRefusesKeyWidening(t *testing.T) {
 	ctx := context.Background()
-	c, _ := openTestCatalog(t)
+	c, _ := openTestCatalogMode(t, DeleteModeEquality) // pins iceberg-go's equality deletes
 	P := iceberg.PrimitiveTypes
 	v1 := &schema.Table{Columns: []schema.Column{
 		{Name: "k", Type: P.Int32},

@@ -20,11 +20,19 @@ import (
 // openTestCatalog opens a SQLite catalog with a warehouse in a temp dir.
 func openTestCatalog(t testing.TB) (*Catalog, string) {
 	t.Helper()
+	return openTestCatalogMode(t, "")
+}
+
+// openTestCatalogMode is openTestCatalog with sink.delete-mode mode (""
+// the default, auto); tests of equality deletes use DeleteModeEquality.
+func openTestCatalogMode(t testing.TB, mode string) (*Catalog, string) {
+	t.Helper()
 	dir := t.TempDir()
 	c, err := Open(context.Background(), Options{
-		URI:       "sqlite://" + filepath.Join(dir, "catalog", "catalog.db"),
-		Warehouse: filepath.Join(dir, "warehouse"),
-		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		URI:        "sqlite://" + filepath.Join(dir, "catalog", "catalog.db"),
+		Warehouse:  filepath.Join(dir, "warehouse"),
+		DeleteMode: mode,
+		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })

@@ -46,13 +46,26 @@ type Options struct {
 	// timeouts.go for what each bounds; sink.timeout). Default
 	// DefaultTimeout.
 	Timeout time.Duration
+	// DeleteMode is how upsert commits delete the old rows of the keys
+	// they change (sink.delete-mode): DeleteModeAuto (the default) by
+	// position where the table's key index locates the row, not at all
+	// where it knows the key is new, by equality otherwise;
+	// DeleteModeEquality always by equality (see keyindex.go).
+	DeleteMode string
+	// PositionDeletesMaxKeys bounds the keys the key indexes of all
+	// tables hold together (sink.position-deletes-max-keys, about 100
+	// bytes of memory per key); a table whose index does not fit is
+	// deleted from by equality until floe restarts. Default
+	// DefaultPositionDeletesMaxKeys.
+	PositionDeletesMaxKeys int
 	// Logger receives debug lines about commits; nil discards them.
 	Logger *slog.Logger
 }
 
 // Defaults returns the defaults of every setting that has one.
 func Defaults() Options {
-	return Options{CatalogType: "sql", CatalogName: "floe", Timeout: DefaultTimeout}
+	return Options{CatalogType: "sql", CatalogName: "floe", Timeout: DefaultTimeout,
+		DeleteMode: DeleteModeAuto, PositionDeletesMaxKeys: DefaultPositionDeletesMaxKeys}
 }
 
 // withDefaults fills the zero fields of o from Defaults().
@@ -61,6 +74,8 @@ func (o Options) withDefaults() Options {
 	o.CatalogType = cmp.Or(o.CatalogType, d.CatalogType)
 	o.CatalogName = cmp.Or(o.CatalogName, d.CatalogName)
 	o.Timeout = cmp.Or(o.Timeout, d.Timeout)
+	o.DeleteMode = cmp.Or(o.DeleteMode, d.DeleteMode)
+	o.PositionDeletesMaxKeys = cmp.Or(o.PositionDeletesMaxKeys, d.PositionDeletesMaxKeys)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -96,6 +111,13 @@ func (o Options) Validate() []problem.Problem {
 	}
 	o.S3.check(&c)
 	c.Positive("sink.timeout", o.Timeout)
+	if o.DeleteMode != "" { // empty: the default
+		c.OneOf("sink.delete-mode", o.DeleteMode, DeleteModeAuto, DeleteModeEquality)
+	}
+	if o.PositionDeletesMaxKeys < 0 {
+		c.Add("sink.position-deletes-max-keys", "set a positive number of keys, e.g. 1000000, or sink.delete-mode: equality",
+			"%d is negative", o.PositionDeletesMaxKeys)
+	}
 	return c.List
 }
 

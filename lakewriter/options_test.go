@@ -10,7 +10,8 @@ import (
 
 // TestOptionsDefaults pins the documented defaults (README: sink:).
 func TestOptionsDefaults(t *testing.T) {
-	require.Equal(t, Options{CatalogType: "sql", CatalogName: "floe", Timeout: time.Minute}, Defaults())
+	require.Equal(t, Options{CatalogType: "sql", CatalogName: "floe", Timeout: time.Minute,
+		DeleteMode: "auto", PositionDeletesMaxKeys: 1_000_000}, Defaults())
 	o := Options{URI: "sqlite:c.db", Warehouse: "w"}.withDefaults()
 	require.Equal(t, "sql", o.CatalogType)
 	require.Equal(t, "floe", o.CatalogName)
@@ -45,6 +46,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"s3 endpoint", func(o *Options) { o.S3.Endpoint = "127.0.0.1:9000" }, `sink.s3.endpoint: "127.0.0.1:9000" is not an http:// or https:// URL`},
 		{"s3 key pair", func(o *Options) { o.S3.SecretAccessKey = "k:secret" }, "sink.s3.access-key-id: only one of the key pair is set"},
 		{"timeout", func(o *Options) { o.Timeout = 0 }, "sink.timeout: 0s is not positive"},
+		{"delete mode", func(o *Options) { o.DeleteMode = "position" }, `sink.delete-mode: unknown value "position" (fix: use auto or equality`},
+		{"max keys", func(o *Options) { o.PositionDeletesMaxKeys = -1 }, "sink.position-deletes-max-keys: -1 is negative"},
 	} {
 		o := good
 		tc.edit(&o)

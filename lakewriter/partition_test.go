@@ -120,7 +120,7 @@ func partRow(id int64, name, region string, day int32) schema.Row {
 // the moved rows twice.
 func TestPartitionedUpsertRowMovesBetweenPartitions(t *testing.T) {
 	ctx := context.Background()
-	c, _ := openTestCatalog(t)
+	c, _ := openTestCatalogMode(t, DeleteModeEquality) // TestPositionDeletesPartitioned: by position
 	tbl := ensurePart(t, c, "moves")
 	p := mustParts(t, "region", "day(ts)")
 	p.Sort = []SortField{{Column: "ts", Desc: true}}
@@ -213,7 +213,7 @@ func liveDataFiles(t *testing.T, tbl *Table) []iceberg.DataFile {
 // rows that move between partitions lose their old versions.
 func TestForeignPartitionedTable(t *testing.T) {
 	ctx := context.Background()
-	c, _ := openTestCatalog(t)
+	c, _ := openTestCatalogMode(t, DeleteModeEquality)
 	l := partLayout()
 	sc, err := icebergSchema(l, l.Key)
 	require.NoError(t, err)

@@ -100,7 +100,7 @@ func requireNoUUIDBounds(t *testing.T, tbl *Table, uuidFields []int, longField i
 
 func TestUUIDColumnsCarryNoBounds(t *testing.T) {
 	ctx := context.Background()
-	c, _ := openTestCatalog(t)
+	c, _ := openTestCatalogMode(t, DeleteModeEquality) // equality-delete files carry key bounds
 	l := uuidLayout()
 	tbl, err := c.EnsureTable(ctx, Ident{Namespace: "db", Name: "uuids"}, l, l.Key)
 	require.NoError(t, err)

@@ -38,6 +38,12 @@ type Table struct {
 	mu  sync.Mutex
 	tbl *table.Table // newest state seen
 
+	// idx is the key index (keyindex.go), nil when none is valid;
+	// idxOff turns it off for good. Both are guarded by commitMu.
+	idx       *keyIndex
+	idxOff    bool
+	idxBuilds int // full rebuilds, for tests
+
 	// commitVia, when set (tests only), replaces the table a commit
 	// attempt is staged on, e.g. to route it through a faulty catalog.
 	commitVia func(*table.Table) *table.Table

@@ -154,6 +154,13 @@ type SinkConfig struct {
 	// double or decimal(P,S); config_columns.go); default "", which keeps
 	// decimal(38,18).
 	NumericUnconstrained string
+	// DeleteMode is delete-mode: auto (default; position deletes where
+	// Floe knows the row's place) or equality (lakewriter.Options).
+	DeleteMode string
+	// PositionDeletesMaxKeys is position-deletes-max-keys: the most keys
+	// the key indexes of all tables hold together
+	// (lakewriter.Options.PositionDeletesMaxKeys).
+	PositionDeletesMaxKeys int
 	// Arrange is partition-by and sort-by, the default of every route
 	// (config_partition.go).
 	Arrange ArrangeConfig
@@ -272,7 +279,8 @@ func DefaultConfig() *Config {
 			DeadLetter: cp.DeadLetter},
 		Source: SourceConfig{Hostname: pg.Host, Port: pg.Port, SnapshotMode: cp.SnapshotMode,
 			SnapshotParallelism: cp.SnapshotParallelism, SnapshotChunkRows: cp.SnapshotChunkRows, HeartbeatInterval: pg.HeartbeatInterval},
-		Sink:       SinkConfig{Catalog: CatalogConfig{Type: sink.CatalogType, Name: sink.CatalogName}, Mode: transform.Upsert.String(), Timeout: sink.Timeout},
+		Sink: SinkConfig{Catalog: CatalogConfig{Type: sink.CatalogType, Name: sink.CatalogName}, Mode: transform.Upsert.String(), Timeout: sink.Timeout,
+			DeleteMode: sink.DeleteMode, PositionDeletesMaxKeys: sink.PositionDeletesMaxKeys},
 		Compaction: compaction.Defaults(),
 		Server:     ServerConfig{ReadyMaxLag: 5 * time.Minute},
 		Log:        LogConfig{Format: "text", Level: "info"},

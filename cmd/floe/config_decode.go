@@ -97,6 +97,8 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 			field{"mode", d.str(&k.Mode)},
 			field{"timeout", d.duration(&k.Timeout)},
 			field{"numeric-unconstrained", d.str(&k.NumericUnconstrained)},
+			field{"delete-mode", d.str(&k.DeleteMode)},
+			field{"position-deletes-max-keys", d.integer(&k.PositionDeletesMaxKeys)},
 			field{"partition-by", d.list(&k.Arrange.PartitionBy)}, field{"sort-by", d.list(&k.Arrange.SortBy)})},
 		{"route", d.routes(&c.Route)},
 		{"compaction", sec(field{"enabled", d.optBool(&c.Compaction.Enabled)},

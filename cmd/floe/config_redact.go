@@ -60,7 +60,8 @@ func (c *Config) Redacted() string {
 			"warehouse", str(redactURI(k.Warehouse)),
 			"s3", m("endpoint", str(k.S3.Endpoint), "region", str(k.S3.Region), "path-style", str(optBool(k.S3.PathStyle)),
 				"access-key-id", str(k.S3.AccessKeyID), "secret-access-key", str(mask(k.S3.SecretAccessKey))),
-			"namespace", str(k.Namespace), "mode", str(k.Mode), "timeout", str(k.Timeout.String())),
+			"namespace", str(k.Namespace), "mode", str(k.Mode), "timeout", str(k.Timeout.String()),
+			"delete-mode", str(k.DeleteMode), "position-deletes-max-keys", num(k.PositionDeletesMaxKeys)),
 	)
 	if s.Type == "mysql" {
 		src := root.Content[5] // the source mapping: pipeline, state, source

@@ -108,7 +108,9 @@ func sinkOptions(cfg *Config) lakewriter.Options {
 			AccessKeyID:     k.S3.AccessKeyID,
 			SecretAccessKey: k.S3.SecretAccessKey,
 		},
-		Timeout: k.Timeout,
+		Timeout:                k.Timeout,
+		DeleteMode:             k.DeleteMode,
+		PositionDeletesMaxKeys: k.PositionDeletesMaxKeys,
 	}
 }
 

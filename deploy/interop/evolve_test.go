@@ -251,9 +251,13 @@ func TestEvolvedTableReaders(t *testing.T) {
 	python(t)
 	l := newLake(t, "evolve")
 	pathStyle := true
+	// Equality deletes on purpose: the stage "v2 changes with equality
+	// deletes" reads them against v1 files (position deletes are read
+	// through Trino and PyIceberg by TestTrinoEndToEnd).
 	cat, err := lakewriter.Open(ctx, lakewriter.Options{CatalogType: "sql", URI: l.catalogDSN(), Warehouse: l.warehouse,
 		S3: lakewriter.S3Options{Endpoint: sharedS3.Endpoint, Region: sharedS3.Region, PathStyle: &pathStyle,
-			AccessKeyID: sharedS3.AccessKey, SecretAccessKey: sharedS3.SecretKey}})
+			AccessKeyID: sharedS3.AccessKey, SecretAccessKey: sharedS3.SecretKey},
+		DeleteMode: lakewriter.DeleteModeEquality})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,10 @@ writes for updates and deletes. For those tables the script still lets
 PyIceberg load the table and read its manifests, then reads the Parquet files
 with PyArrow and applies the equality deletes itself as the Iceberg spec says
 (a delete removes rows with equal key values from data files of a lower data
-sequence number); "reader" says which path was taken.
+sequence number), and the position deletes Floe writes beside them (a row
+position of a data file whose sequence number is not above the delete's);
+"reader" says which path was taken. A table with position deletes only is
+scanned by PyIceberg itself.
 """
 
 import json
@@ -107,13 +110,13 @@ def conform(t: pa.Table, tbl_schema) -> pa.Table:
 
 
 def live_rows_with_deletes(tbl) -> pa.Table:
-    """Scan tbl's current snapshot applying equality deletes by hand."""
+    """Scan tbl's current snapshot applying equality and position deletes by hand."""
     snap = tbl.current_snapshot()
     schema = tbl.schema().as_arrow()
     if snap is None:
         return schema.empty_table()
     io = tbl.io
-    data, deletes = [], []
+    data, deletes, pos_deletes = [], [], []
     for manifest in snap.manifests(io):
         for entry in manifest.fetch_manifest_entry(io, discard_deleted=True):
             df = entry.data_file
@@ -123,7 +126,7 @@ def live_rows_with_deletes(tbl) -> pa.Table:
             elif df.content == DataFileContent.EQUALITY_DELETES:
                 deletes.append((seq, df.file_path, list(df.equality_ids)))
             else:
-                raise ValueError(f"position deletes are not handled: {df.file_path}")
+                pos_deletes.append((seq, df.file_path))
 
     def read(path, columns=None):
         scheme, netloc, p = io.parse_location(path)
@@ -136,10 +139,20 @@ def live_rows_with_deletes(tbl) -> pa.Table:
         t = read(path, names)
         keys = set(zip(*[canonical_array(t.column(n).combine_chunks()) for n in names]))
         delete_sets.append((seq, names, keys))
+    # A position delete removes row pos of data file file_path when the
+    # data file's sequence number is not above the delete's.
+    dead_positions = {}
+    for dseq, path in pos_deletes:
+        t = read(path, ["file_path", "pos"])
+        for fp, pos in zip(t.column("file_path").to_pylist(), t.column("pos").to_pylist()):
+            dead_positions.setdefault(fp, []).append((dseq, pos))
     pieces = []
     for seq, path in data:
         t = conform(read(path), tbl.schema())
         keep = [True] * t.num_rows
+        for dseq, pos in dead_positions.get(path, []):
+            if dseq >= seq:
+                keep[pos] = False
         for dseq, names, keys in delete_sets:
             if dseq <= seq:
                 continue

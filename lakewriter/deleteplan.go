@@ -1,0 +1,219 @@
+package lakewriter
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"maps"
+	"slices"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/floe-cdc/floe/schema"
+)
+
+// deletePlan is how one Commit deletes its keys when the table's key
+// index is valid for the commit's base (DeleteModeAuto): a key whose live
+// row the index locates by a position delete, a key the index does not
+// hold (absent from the base) not at all.
+//
+// The positions and absences hold for the snapshot base only. A commit
+// attempt staged on another base first restages the plan (restage): a
+// position delete whose data file is no longer live there, and, unless
+// every snapshot since base only rewrote files or added none, every
+// planned delete, becomes an equality delete of its key.
+type deletePlan struct {
+	base     int64                            // main snapshot the plan describes
+	keys     []string                         // every delete key (encoded), for the index update
+	byFile   map[string][]schema.Row          // keys deleted by position, by data file path
+	posFiles map[string]iceberg.DataFile      // their position-delete files, by data file path
+	absent   []schema.Row                     // keys the base does not hold
+	eqFiles  []iceberg.DataFile               // equality deletes of keys converted by restage
+	restaged bool                             // staged on another base than the index's
+	counts   struct{ pos, eq, skipped int64 } // keys deleted by position, by equality, not at all
+}
+
+// planDeletes reads c.DeleteKeys, locates each key in idx (valid for
+// tbl's main snapshot) and writes the position-delete files.
+func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex, keys iter.Seq2[schema.Row, error]) (*deletePlan, error) {
+	layout := t.layout
+	// Keys are validated as an equality delete's would be: a key of a
+	// non-canonical type would otherwise miss the index and be taken
+	// for a new key.
+	enc, _, err := t.keyEncoder(tbl)
+	if err != nil {
+		return nil, err
+	}
+	defer enc.release()
+	p := &deletePlan{base: idx.snapshot, byFile: make(map[string][]schema.Row)}
+	seen := make(map[string]bool)
+	var locs []rowLoc
+	var buf []byte
+	var n int
+	for k, err := range keys {
+		n++
+		if err != nil {
+			return nil, fmt.Errorf("read row %d: %w", n-1, err)
+		}
+		if err := enc.append(k); err != nil {
+			return nil, fmt.Errorf("row %d: %w", n-1, err)
+		}
+		if enc.full() {
+			enc.flush().Release()
+		}
+		buf = schema.AppendKeyOf(buf[:0], layout, k)
+		if seen[string(buf)] {
+			continue
+		}
+		ek := string(buf)
+		seen[ek] = true
+		p.keys = append(p.keys, ek)
+		key := slices.Clone(k)
+		if loc, ok := idx.keys[ek]; ok {
+			p.byFile[loc.file.path] = append(p.byFile[loc.file.path], key)
+			locs = append(locs, loc)
+			p.counts.pos++
+		} else {
+			p.absent = append(p.absent, key)
+			p.counts.skipped++
+		}
+	}
+	if len(p.byFile) > MaxPositionDeleteFiles {
+		return p, t.spreadToEquality(ctx, tbl, p)
+	}
+	files, err := t.writePosDeletes(ctx, tbl, locs)
+	if err != nil {
+		return nil, err
+	}
+	p.posFiles = files
+	return p, nil
+}
+
+// MaxPositionDeleteFiles is the most data files one commit deletes rows
+// of by position. Position-delete files are file-scoped, one per data
+// file, so a commit whose deleted keys are spread over many data files
+// (updates of random keys) would add that many delete files, which
+// Trino opens at every full scan: measured with Trino 476 (README,
+// Performance), 60 checkpoints touching ~25 files each made 1,542 delete
+// files and full scans 1.4x as slow as one equality-delete file per
+// checkpoint. Such a commit deletes its located keys by equality instead;
+// keys the index knows absent still need no delete.
+const MaxPositionDeleteFiles = 4
+
+// spreadToEquality turns every position delete p planned into an
+// equality delete of its key (one file), for a commit whose deletes
+// spread over more than MaxPositionDeleteFiles data files.
+func (t *Table) spreadToEquality(ctx context.Context, tbl *table.Table, p *deletePlan) error {
+	var keys []schema.Row
+	for _, ks := range p.byFile {
+		keys = append(keys, ks...)
+	}
+	eq, n, err := t.writeDeletes(ctx, tbl, rowSeq(keys))
+	if err != nil {
+		t.removeFiles(ctx, tbl, eq)
+		return fmt.Errorf("equality deletes of keys in %d data files: %w", len(p.byFile), err)
+	}
+	p.byFile, p.posFiles = map[string][]schema.Row{}, map[string]iceberg.DataFile{}
+	p.eqFiles = append(p.eqFiles, eq...)
+	p.counts.eq, p.counts.pos = n, 0
+	return nil
+}
+
+// result sets res's delete counts from p (deleteFiles: how many files).
+func (p *deletePlan) result(res *CommitResult, deleteFiles int) {
+	res.PositionDeletes, res.EqualityDeletes, res.SkippedDeletes = p.counts.pos, p.counts.eq, p.counts.skipped
+	res.Deletes, res.DeleteFiles = p.counts.pos+p.counts.eq, deleteFiles
+}
+
+// files returns the plan's delete files, in a stable order.
+func (p *deletePlan) files() []iceberg.DataFile {
+	out := slices.Collect(maps.Values(p.posFiles))
+	sortDataFiles(out)
+	return append(out, p.eqFiles...)
+}
+
+// restage makes p correct on view (main as a commit attempt is staged on
+// it) and returns its delete files there. See deletePlan.
+func (t *Table) restage(ctx context.Context, view *table.Table, p *deletePlan) ([]iceberg.DataFile, error) {
+	head := mainSnapshotID(view)
+	if head == p.base {
+		return p.files(), nil
+	}
+	var convert []schema.Row
+	if keysStayAbsent(view, p.base) {
+		live, _, err := liveFiles(ctx, view)
+		if err != nil {
+			return nil, fmt.Errorf("restage deletes: %w", err)
+		}
+		paths := make(map[string]bool, len(live))
+		for _, df := range live {
+			paths[df.FilePath()] = true
+		}
+		for path, keys := range p.byFile {
+			if !paths[path] {
+				convert = append(convert, keys...)
+				delete(p.byFile, path)
+				delete(p.posFiles, path)
+			}
+		}
+	} else {
+		for _, keys := range p.byFile {
+			convert = append(convert, keys...)
+		}
+		convert = append(convert, p.absent...)
+		p.byFile, p.posFiles, p.absent = map[string][]schema.Row{}, map[string]iceberg.DataFile{}, nil
+	}
+	p.base, p.restaged = head, true
+	if len(convert) == 0 {
+		return p.files(), nil
+	}
+	eq, n, err := t.writeDeletes(ctx, view, rowSeq(convert))
+	if err != nil {
+		t.removeFiles(ctx, view, eq)
+		return nil, fmt.Errorf("restage deletes: %w", err)
+	}
+	t.log.Info("position deletes restaged as equality deletes: the table changed under the commit",
+		"keys", n, "base_snapshot_id", head)
+	p.eqFiles = append(p.eqFiles, eq...)
+	p.counts.eq += n
+	p.counts.pos = 0
+	for _, keys := range p.byFile {
+		p.counts.pos += int64(len(keys))
+	}
+	p.counts.skipped = int64(len(p.absent))
+	return p.files(), nil
+}
+
+// rowSeq yields rows as the sequence writeDeletes reads.
+func rowSeq(rows []schema.Row) iter.Seq2[schema.Row, error] {
+	return func(yield func(schema.Row, error) bool) {
+		for _, r := range rows {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+// keysStayAbsent reports whether every snapshot of view's main history
+// above base only rewrote files (operation replace: same rows) or added
+// no data file, so that a key base does not hold is still absent. It is
+// false when base is not in that history.
+func keysStayAbsent(view *table.Table, base int64) bool {
+	for s := range Ancestry(view) {
+		if s.SnapshotID == base {
+			return true
+		}
+		if s.Summary == nil {
+			return false
+		}
+		if s.Summary.Operation == table.OpReplace {
+			continue
+		}
+		if n := s.Summary.Properties["added-data-files"]; n != "" && n != "0" {
+			return false
+		}
+	}
+	return base == 0
+}

@@ -1,0 +1,463 @@
+package lakewriter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/floe-cdc/floe/schema"
+)
+
+// Delete modes (Options.DeleteMode, sink.delete-mode).
+const (
+	// DeleteModeAuto deletes a key whose live row the key index locates
+	// by position, a key the index knows is absent not at all, and any
+	// other key by equality.
+	DeleteModeAuto = "auto"
+	// DeleteModeEquality deletes every key by equality (one file per
+	// commit on the key columns), as Floe did before position deletes.
+	DeleteModeEquality = "equality"
+)
+
+// DefaultPositionDeletesMaxKeys bounds the keys the key indexes of all
+// tables of a Catalog hold together (about 100 bytes of memory per key);
+// a table whose index does not fit is deleted from by equality.
+const DefaultPositionDeletesMaxKeys = 1_000_000
+
+// errIndexTooLarge stops building or growing an index past the budget.
+var errIndexTooLarge = errors.New("the key indexes would hold more keys than sink.position-deletes-max-keys")
+
+// keyBudget is the number of keys a Catalog's key indexes may hold
+// together; every key an index holds is counted in used until the index
+// is released.
+type keyBudget struct {
+	max  int64
+	used atomic.Int64
+}
+
+// fileRef is a data file the key index points into, with what a
+// position-delete file referencing it must carry: its spec and
+// partition (Java and Trino index position deletes by partition).
+type fileRef struct {
+	path      string
+	specID    int
+	partition map[int]any
+}
+
+func newFileRef(df iceberg.DataFile) *fileRef {
+	return &fileRef{path: df.FilePath(), specID: int(df.SpecID()), partition: df.Partition()}
+}
+
+// rowLoc is where a live row is: its data file and row position.
+type rowLoc struct {
+	file *fileRef
+	pos  int64
+}
+
+// keyIndex maps the key (schema.AppendKeyOf encoding) of every live row of
+// main at snapshot `snapshot` to the row's location. It is a cache of
+// what the table holds, valid only for that snapshot: a Commit uses it
+// only when its base is that snapshot, and after the commit lands on it
+// the index is moved to the new snapshot (keys deleted removed, rows
+// written added); anything else drops it.
+type keyIndex struct {
+	snapshot int64 // 0: the table has no snapshot
+	budget   *keyBudget
+	keys     map[string]rowLoc
+	files    map[string]bool // the live data files of snapshot
+}
+
+func newKeyIndex(snapshot int64, budget *keyBudget) *keyIndex {
+	return &keyIndex{snapshot: snapshot, budget: budget, keys: make(map[string]rowLoc), files: make(map[string]bool)}
+}
+
+// remove drops key.
+func (x *keyIndex) remove(key string) {
+	if _, ok := x.keys[key]; ok {
+		delete(x.keys, key)
+		x.budget.used.Add(-1)
+	}
+}
+
+// release gives x's keys back to the budget; x is unusable after.
+func (x *keyIndex) release() {
+	if x != nil && x.keys != nil {
+		x.budget.used.Add(-int64(len(x.keys)))
+		x.keys = nil
+	}
+}
+
+// add records key at loc. It fails when the key is already there (two
+// live rows of one key: the table is not keyed as Floe keys it) or the
+// index would exceed its bound.
+func (x *keyIndex) add(key string, loc rowLoc) error {
+	if _, dup := x.keys[key]; dup {
+		return fmt.Errorf("two live rows share a key (in %s and %s): %w", x.keys[key].file.path, loc.file.path, errIndexAmbiguous)
+	}
+	if x.budget.used.Add(1) > x.budget.max {
+		x.budget.used.Add(-1)
+		return errIndexTooLarge
+	}
+	x.keys[key] = loc
+	return nil
+}
+
+// mainSnapshotID is the id of tbl's current snapshot of main, 0 when none.
+func mainSnapshotID(tbl *table.Table) int64 {
+	if s := tbl.CurrentSnapshot(); s != nil {
+		return s.SnapshotID
+	}
+	return 0
+}
+
+// buildKeyIndex reads the key columns of every live data file of tbl's
+// main snapshot with each row's position, and keeps the rows no delete
+// file (equality or position) removes: exactly the live rows. A key whose
+// row a file holds twice, or that two live rows share, fails the build.
+func buildKeyIndex(ctx context.Context, tbl *table.Table, layout *schema.Table, budget *keyBudget) (*keyIndex, error) {
+	x := newKeyIndex(mainSnapshotID(tbl), budget)
+	if x.snapshot == 0 {
+		return x, nil
+	}
+	scan := tbl.Scan(table.WithSelectedFields(layout.KeyNames()...))
+	tasks, err := scan.PlanFiles(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("plan the key scan: %w", err)
+	}
+	// A large file may be split into several tasks; its rows are read
+	// whole (positions count from its first row) and its live keys
+	// gathered from all of them.
+	order, byFile := tasksByFile(tasks)
+	for _, p := range order {
+		if err := x.addFile(ctx, tbl, layout, byFile[p]); err != nil {
+			x.release()
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+// tasksByFile groups scan tasks by data file, in the order files first
+// appear.
+func tasksByFile(tasks []table.FileScanTask) ([]string, map[string][]table.FileScanTask) {
+	var order []string
+	byFile := make(map[string][]table.FileScanTask)
+	for _, task := range tasks {
+		p := task.File.FilePath()
+		if _, ok := byFile[p]; !ok {
+			order = append(order, p)
+		}
+		byFile[p] = append(byFile[p], task)
+	}
+	return order, byFile
+}
+
+// followRewrites moves x to tbl's main snapshot when every snapshot since
+// x's only rewrote files (operation replace: the same live rows, e.g. a
+// compaction pass): keys in data files the rewrites removed are dropped,
+// and the live rows of the data files they added are read (with deletes
+// applied), instead of the whole table. It reports false, leaving x
+// unusable, when the history is anything else or the files disagree with
+// the index.
+func (x *keyIndex) followRewrites(ctx context.Context, tbl *table.Table, layout *schema.Table) (bool, error) {
+	head := mainSnapshotID(tbl)
+	if x.snapshot == 0 || !onlyRewritesSince(tbl, x.snapshot) {
+		return false, nil
+	}
+	tasks, err := tbl.Scan(table.WithSelectedFields(layout.KeyNames()...)).PlanFiles(ctx)
+	if err != nil {
+		return false, fmt.Errorf("plan the key scan: %w", err)
+	}
+	order, byFile := tasksByFile(tasks)
+	for k, loc := range x.keys {
+		if _, live := byFile[loc.file.path]; !live {
+			x.remove(k)
+		}
+	}
+	old := x.files
+	x.files = make(map[string]bool, len(order))
+	for _, p := range order {
+		if old[p] {
+			x.files[p] = true
+			continue
+		}
+		if err := x.addFile(ctx, tbl, layout, byFile[p]); err != nil {
+			return false, err
+		}
+	}
+	x.snapshot = head
+	return true, nil
+}
+
+// onlyRewritesSince reports whether base is in tbl's main history and
+// every snapshot above it has operation replace.
+func onlyRewritesSince(tbl *table.Table, base int64) bool {
+	for s := range Ancestry(tbl) {
+		if s.SnapshotID == base {
+			return true
+		}
+		if s.Summary == nil || s.Summary.Operation != table.OpReplace {
+			return false
+		}
+	}
+	return false
+}
+
+// addFile adds the live rows of one data file, read through tasks.
+func (x *keyIndex) addFile(ctx context.Context, tbl *table.Table, layout *schema.Table, tasks []table.FileScanTask) error {
+	df := tasks[0].File
+	ref := newFileRef(df)
+	x.files[df.FilePath()] = true
+	pos, dups, err := readFileKeys(ctx, tbl, layout, df)
+	if err != nil {
+		return err
+	}
+	deletes := false
+	for _, t := range tasks {
+		deletes = deletes || len(t.DeleteFiles)+len(t.EqualityDeleteFiles)+len(t.DeletionVectorFiles) > 0
+	}
+	if !deletes {
+		if len(dups) > 0 {
+			return fmt.Errorf("data file %s holds a key twice: %w", df.FilePath(), errIndexAmbiguous)
+		}
+		for k, p := range pos {
+			if err := x.add(k, rowLoc{file: ref, pos: p}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// The live rows are a subset of the file's rows; a key the file
+	// holds once is at the position the raw read found.
+	return scanKeys(ctx, tbl, layout, tasks, func(k []byte) error {
+		if dups[string(k)] {
+			return fmt.Errorf("data file %s holds a live key twice: %w", df.FilePath(), errIndexAmbiguous)
+		}
+		p, ok := pos[string(k)]
+		if !ok {
+			return fmt.Errorf("data file %s: a live key is missing from the file's rows", df.FilePath())
+		}
+		return x.add(string(k), rowLoc{file: ref, pos: p})
+	})
+}
+
+// readFileKeys reads the key of every row of data file df, deletes not
+// applied, and returns each key's row position (and the keys the file
+// holds more than once, which have no single position).
+func readFileKeys(ctx context.Context, tbl *table.Table, layout *schema.Table, df iceberg.DataFile) (map[string]int64, map[string]bool, error) {
+	pos := make(map[string]int64, df.Count())
+	var dups map[string]bool
+	var n int64
+	task := table.FileScanTask{File: df, Start: 0, Length: df.FileSizeBytes()}
+	err := scanKeys(ctx, tbl, layout, []table.FileScanTask{task}, func(k []byte) error {
+		if _, ok := pos[string(k)]; ok {
+			if dups == nil {
+				dups = make(map[string]bool)
+			}
+			dups[string(k)] = true
+		}
+		pos[string(k)] = n
+		n++
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if n != df.Count() {
+		return nil, nil, fmt.Errorf("data file %s: read %d rows, its manifest entry counts %d", df.FilePath(), n, df.Count())
+	}
+	return pos, dups, nil
+}
+
+// scanKeys reads the key columns of tasks in order (deletes the tasks
+// carry applied) and calls fn with each row's key encoding, which is
+// valid only during the call.
+func scanKeys(ctx context.Context, tbl *table.Table, layout *schema.Table, tasks []table.FileScanTask, fn func([]byte) error) error {
+	names := layout.KeyNames()
+	_, batches, err := tbl.Scan(table.WithSelectedFields(names...)).ReadTasks(ctx, tasks)
+	if err != nil {
+		return fmt.Errorf("read keys of %s: %w", tasks[0].File.FilePath(), err)
+	}
+	readers := make([]valueReader, len(names))
+	key := make(schema.Row, len(names))
+	var buf []byte
+	for rec, err := range batches {
+		if err != nil {
+			return fmt.Errorf("read keys of %s: %w", tasks[0].File.FilePath(), err)
+		}
+		err := func() error {
+			defer rec.Release()
+			for j, name := range names {
+				idx := rec.Schema().FieldIndices(name)
+				if len(idx) != 1 {
+					return fmt.Errorf("key column %s is missing from the key scan", name)
+				}
+				r, err := newReader(rec.Column(idx[0]), layout.Columns[layout.Key[j]].Type)
+				if err != nil {
+					return fmt.Errorf("key column %s: %w", name, err)
+				}
+				readers[j] = r
+			}
+			for i := range int(rec.NumRows()) {
+				for j, r := range readers {
+					key[j] = r(i)
+				}
+				buf = schema.AppendKeyOf(buf[:0], layout, key)
+				if err := fn(buf); err != nil {
+					return err
+				}
+			}
+			return nil
+		}()
+		if err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// errIndexAmbiguous stops building an index of a table whose rows are not
+// one per key (a file holding a key twice, two live rows of one key).
+var errIndexAmbiguous = errors.New("the table does not hold one live row per key")
+
+// onMain reports whether a Commit to branch goes to main.
+func onMain(branch string) bool { return branch == "" || branch == table.MainBranch }
+
+// setIndex makes x the table's key index, releasing the one it replaces.
+// Called with commitMu held.
+func (t *Table) setIndex(x *keyIndex) {
+	if t.idx != nil && t.idx != x {
+		t.idx.release()
+	}
+	t.idx = x
+}
+
+// indexFor returns the key index valid for base's main snapshot when c
+// may delete by position: the one held, moved over rewrites since
+// (followRewrites), or one rebuilt from base (another writer, a restart);
+// nil when c deletes by equality. Called with commitMu held.
+func (t *Table) indexFor(ctx context.Context, base *table.Table, c Commit) *keyIndex {
+	if t.cat.deleteMode != DeleteModeAuto || t.idxOff || !onMain(c.Branch) {
+		t.setIndex(nil)
+		return nil
+	}
+	head := mainSnapshotID(base)
+	if t.idx != nil && t.idx.snapshot == head {
+		return t.idx
+	}
+	if c.DeleteAll || c.DeleteKeys == nil {
+		t.setIndex(nil)
+		return nil
+	}
+	start := time.Now()
+	if t.idx != nil {
+		ok, err := t.idx.followRewrites(ctx, base, t.layout)
+		if ok {
+			t.log.Debug("key index followed rewrites", "snapshot_id", head, "keys", len(t.idx.keys),
+				"duration", time.Since(start).Round(time.Millisecond).String())
+			return t.idx
+		}
+		t.setIndex(nil)
+		if err != nil && ctx.Err() == nil {
+			t.log.Debug("key index could not follow rewrites; rebuilding it", "err", err)
+		}
+	}
+	idx, err := buildKeyIndex(ctx, base, t.layout, t.cat.indexKeys)
+	if err != nil {
+		if errors.Is(err, errIndexTooLarge) || errors.Is(err, errIndexAmbiguous) {
+			t.disableIndex(err)
+		} else if ctx.Err() == nil {
+			t.log.Warn("could not build the key index; this commit deletes by equality, the next one tries again",
+				"snapshot_id", head, "err", err)
+		}
+		return nil
+	}
+	t.log.Info("key index built", "snapshot_id", head, "keys", len(idx.keys),
+		"duration", time.Since(start).Round(time.Millisecond).String())
+	t.setIndex(idx)
+	t.idxBuilds++
+	return idx
+}
+
+// disableIndex stops position deletes for the table for the life of this
+// Table, saying why once.
+func (t *Table) disableIndex(why error) {
+	t.setIndex(nil)
+	t.idxOff = true
+	t.log.Warn("position deletes off for this table; it is deleted from by equality until floe restarts",
+		"reason", why.Error(), "max_keys", t.cat.indexKeys.max,
+		"fix", "raise sink.position-deletes-max-keys if the tables outgrew it")
+}
+
+// advanceIndex moves the key index to the snapshot c just created (next's
+// main head), or drops it: it follows only a commit to main staged on the
+// snapshot the index describes whose deletes were all planned against it
+// (plan, nil when c deleted nothing by key), or a truncate. The rows of
+// dataFiles (every data file c added) are read back for their positions.
+// Called with commitMu held, only after the commit landed.
+func (t *Table) advanceIndex(ctx context.Context, next *table.Table, c Commit, plan *deletePlan, dataFiles []iceberg.DataFile) {
+	prev := t.idx
+	head := next.CurrentSnapshot()
+	if t.cat.deleteMode != DeleteModeAuto || t.idxOff || !onMain(c.Branch) || head == nil {
+		t.setIndex(nil)
+		return
+	}
+	var x *keyIndex
+	switch {
+	case c.DeleteAll:
+		x = newKeyIndex(head.SnapshotID, t.cat.indexKeys)
+	case prev == nil || head.ParentSnapshotID == nil || *head.ParentSnapshotID != prev.snapshot,
+		plan == nil && c.DeleteKeys != nil, plan != nil && plan.restaged:
+		t.setIndex(nil)
+		return
+	default:
+		x = prev
+		if plan != nil {
+			for _, k := range plan.keys {
+				x.remove(k)
+			}
+		}
+		x.snapshot = head.SnapshotID
+	}
+	for _, df := range dataFiles {
+		if err := x.addWritten(ctx, next, t.layout, df); err != nil {
+			if x != prev {
+				x.release()
+			}
+			if errors.Is(err, errIndexTooLarge) || errors.Is(err, errIndexAmbiguous) {
+				t.disableIndex(err)
+			} else {
+				t.setIndex(nil)
+				t.log.Warn("could not read back the positions of rows written; the next commit rebuilds the key index",
+					"path", df.FilePath(), "err", err)
+			}
+			return
+		}
+	}
+	t.setIndex(x)
+}
+
+// addWritten adds every row of df, a data file just committed (no delete
+// applies to it).
+func (x *keyIndex) addWritten(ctx context.Context, tbl *table.Table, layout *schema.Table, df iceberg.DataFile) error {
+	pos, dups, err := readFileKeys(ctx, tbl, layout, df)
+	if err != nil {
+		return err
+	}
+	if len(dups) > 0 {
+		return fmt.Errorf("data file %s: %w", df.FilePath(), errIndexAmbiguous)
+	}
+	ref := newFileRef(df)
+	x.files[df.FilePath()] = true
+	for k, p := range pos {
+		if err := x.add(k, rowLoc{file: ref, pos: p}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
