@@ -463,12 +463,26 @@ func TestDeadLetterTableClaimedAtStart(t *testing.T) {
 	go func() {
 		errB <- l.run(srcB, runOpts{fencing: NewFencing(), until: stopB.Load, deadline: time.Minute})
 	}()
-	tblA, err := l.cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: "lake", Name: "a"})
-	require.NoError(t, err)
+	// The newer run claims a, then the dead-letter table, in one pass
+	// before it reads either; the older run's next commit (the dead
+	// letter's, first) is refused once both are claimed. (Between the two
+	// claims the older run may still commit its dead letter: the newer
+	// one then finds it when it reads the table, and the older one stops
+	// at a's commit.)
+	var claimed []*lakewriter.Table
+	for _, name := range []string{"a", DeadLetterTableName} {
+		tbl, err := l.cat.LoadTable(context.Background(), lakewriter.Ident{Namespace: "lake", Name: name})
+		require.NoError(t, err)
+		claimed = append(claimed, tbl)
+	}
 	require.Eventually(t, func() bool {
-		own, err := tblA.Epoch(context.Background(), "p")
-		return err == nil && own.Epoch == 2
-	}, 20*time.Second, 5*time.Millisecond, "the newer run claims a")
+		for _, tbl := range claimed {
+			if own, err := tbl.Epoch(context.Background(), "p"); err != nil || own.Epoch != 2 {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 5*time.Millisecond, "the newer run claims a and the dead-letter table")
 
 	bad := l.exec("INSERT INTO a VALUES (3, 'bad-a')")
 	l.db.Sync()
