@@ -29,8 +29,10 @@ func TestCompactRemovesPositionDeletes(t *testing.T) {
 		t.Helper()
 		var data, del []schema.Row
 		touched := map[int64]bool{}
-		for range 30 {
-			id := rng.Int64N(300)
+		// At most MaxPositionDeleteFiles keys, so at most as many data
+		// files: a commit spread over more deletes by equality.
+		for range lakewriter.MaxPositionDeleteFiles {
+			id := rng.Int64N(60)
 			touched[id] = true
 			if _, ok := m[id]; ok && rng.IntN(4) == 0 {
 				delete(m, id)
