@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/floe-cdc/floe/lakewriter"
 )
 
 // TestConfigDeleteMode: sink.delete-mode defaults to auto and reaches
@@ -15,7 +17,7 @@ func TestConfigDeleteMode(t *testing.T) {
 	cfg, err := ParseConfig("minimal.yaml", []byte(base), nil)
 	require.NoError(t, err)
 	require.Equal(t, "auto", cfg.Sink.DeleteMode)
-	require.Equal(t, 5_000_000, sinkOptions(cfg).PositionDeletesMaxKeys)
+	require.Equal(t, lakewriter.DefaultPositionDeletesMaxKeys, sinkOptions(cfg).PositionDeletesMaxKeys)
 
 	cfg, err = ParseConfig("c.yaml", []byte(base+"  delete-mode: equality\n  position-deletes-max-keys: 1000\n"), nil)
 	require.NoError(t, err)
