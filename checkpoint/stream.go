@@ -26,12 +26,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 	c.startBeside(ctx) // beside.go
 	defer c.endBeside()
 	defer c.endNewTablesLookup() // newtables.go
-	// A checkpoint that has begun to commit finishes when ctx ends (the
-	// first signal: "stopping after the current checkpoint"); only the
-	// commit's own bounds end it. Cancelled mid-commit, it left some
-	// tables committed and the others not, and the run stopped without
-	// its final cut.
-	commitCtx := context.WithoutCancel(ctx)
+	commitCtx := commitContext(ctx)
 
 	// The timer fires Interval after the last cut, so a checkpoint is
 	// never later than that when the source goes quiet.
@@ -123,6 +118,13 @@ func (c *Coordinator) stream(ctx context.Context) error {
 		}
 	}
 }
+
+// commitContext is the context of the stream's commits: a checkpoint that
+// has begun to commit finishes when ctx ends (the first signal: "stopping
+// after the current checkpoint"); only the commit's own bounds end it.
+// Cancelled mid-commit, it left some tables committed and the others not,
+// and the run stopped without its final cut.
+func commitContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 // txnApplied records the end of a transaction the stream applied (b, its
 // last batch): its position is the stream's, and the chunks read beside

@@ -175,20 +175,8 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		}
 		next, err := commitOnce(ctx, tbl, view, c, dataFiles, delFiles)
 		if err == nil {
-			// A catalog file deleted while the commit ran took the commit
-			// with it: it must not count as durable.
-			if err := t.cat.checkFile(); err != nil {
-				return res, fmt.Errorf("commit %s: %w", t.id, err)
-			}
-			t.setCurrent(next)
-			head := next.CurrentSnapshot()
-			if c.Branch != "" {
-				head = next.SnapshotByName(c.Branch)
-			}
-			res.SnapshotID = head.SnapshotID
-			t.advanceIndex(ctx, next, c, plan, dataFiles)
-			t.logCommit(res, start)
-			return res, nil
+			res, err = t.recordLanded(ctx, next, c, plan, dataFiles, res, start)
+			return res, err
 		}
 		// The outcome is unknown: the catalog may have applied the commit
 		// and failed afterwards. The token in the history decides.
@@ -218,6 +206,26 @@ func (t *Table) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
+}
+
+// recordLanded records c, which the catalog accepted as next: unless the catalog
+// file was deleted while the commit ran (it took the commit with it: it
+// must not count as durable), next becomes the table's current state,
+// res gets the snapshot of c's branch, and the key index follows.
+func (t *Table) recordLanded(ctx context.Context, next *table.Table, c Commit, plan *deletePlan, dataFiles []iceberg.DataFile,
+	res CommitResult, start time.Time) (CommitResult, error) {
+	if err := t.cat.checkFile(); err != nil {
+		return res, fmt.Errorf("commit %s: %w", t.id, err)
+	}
+	t.setCurrent(next)
+	head := next.CurrentSnapshot()
+	if c.Branch != "" {
+		head = next.SnapshotByName(c.Branch)
+	}
+	res.SnapshotID = head.SnapshotID
+	t.advanceIndex(ctx, next, c, plan, dataFiles)
+	t.logCommit(res, start)
+	return res, nil
 }
 
 // writeFiles writes c's rows and delete keys into new files of base's
