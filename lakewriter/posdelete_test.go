@@ -546,3 +546,35 @@ func TestPositionDeletesSpreadOverManyFiles(t *testing.T) {
 	slices.SortFunc(wantRows, func(a, b schema.Row) int { return cmp.Compare(a[0].(int64), b[0].(int64)) })
 	require.Equal(t, wantRows, scanAll(t, tbl))
 }
+
+// A table with more live data files than MaxIndexedDataFiles keeps no key
+// index (building and following it read every file): its deletes go by
+// equality, also for keys not in the table, until it is back under.
+func TestKeyIndexSkippedForManyDataFiles(t *testing.T) {
+	ctx := context.Background()
+	c, _ := openTestCatalog(t)
+	tbl := ensureSimple(t, c, "manyfiles")
+	want := map[int64]schema.Row{}
+	for i := range MaxIndexedDataFiles + 1 {
+		id := int64(i + 1)
+		_, err := tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(id, "a")), Props: props(fmt.Sprint(i + 1)), Token: "floe.checkpoint"})
+		require.NoError(t, err)
+		want[id] = simpleRow(id, "a")
+	}
+	require.Len(t, liveDataFiles(t, tbl), MaxIndexedDataFiles+1)
+	res, err := tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "b"), simpleRow(1000, "new")), DeleteKeys: keysOf(1, 1000),
+		Props: props("1000"), Token: "floe.checkpoint"})
+	require.NoError(t, err)
+	want[1], want[1000] = simpleRow(1, "b"), simpleRow(1000, "new")
+	require.Equal(t, int64(0), res.PositionDeletes)
+	require.Equal(t, int64(0), res.SkippedDeletes)
+	require.Equal(t, int64(2), res.EqualityDeletes)
+	require.Zero(t, tbl.idxBuilds, "no index built")
+
+	var wantRows []schema.Row
+	for _, r := range want {
+		wantRows = append(wantRows, r)
+	}
+	slices.SortFunc(wantRows, func(a, b schema.Row) int { return cmp.Compare(a[0].(int64), b[0].(int64)) })
+	require.Equal(t, wantRows, scanAll(t, tbl))
+}
