@@ -36,8 +36,9 @@
 //     file, positions sorted, in that file's spec and partition, file_path
 //     lower = upper bound), unless the located keys lie in more than
 //     MaxPositionDeleteFiles data files (then one equality-delete file),
-//     and writes nothing for a key it lacks; any other Commit, or every
-//     Commit with DeleteModeEquality, deletes by equality. A Commit with delete keys whose base the index does not
+//     and writes nothing for a key it lacks; any other Commit, every
+//     Commit with DeleteModeEquality, and every Commit to a table of more
+//     than MaxIndexedDataFiles live data files deletes by equality. A Commit with delete keys whose base the index does not
 //     describe rebuilds it from the table first (key columns of the live
 //     data files, delete files applied), or, when every snapshot since
 //     only rewrote files (replace), follows them by reading the files
