@@ -29,8 +29,13 @@ type lookingSource struct {
 	once      sync.Once
 }
 
-func newLookingSource(src *memsource.Source) *lookingSource {
-	return &lookingSource{Source: src, asked: make(chan struct{})}
+// lookingLake is a lake with table a (3 rows) snapshotted, and a
+// lookingSource over it.
+func lookingLake(t *testing.T) (*lake, *lookingSource) {
+	l := newLake(t, transform.Upsert, "a")
+	l.exec(inserts("a", "a0", 1, 2, 3)...)
+	l.snapshotAll()
+	return l, &lookingSource{Source: l.source(memsource.Config{}), asked: make(chan struct{})}
 }
 
 func (s *lookingSource) NewTables(ctx context.Context) ([]capture.TableID, error) {
@@ -68,10 +73,7 @@ func (s *lookingSource) Stream(ctx context.Context, out chan<- capture.Batch) er
 // half-open PostgreSQL connection went unnoticed for minutes.)
 func TestContractStreamEndSeenWhileLookingForTables(t *testing.T) {
 	t.Parallel()
-	l := newLake(t, transform.Upsert, "a")
-	l.exec(inserts("a", "a0", 1, 2, 3)...)
-	l.snapshotAll()
-	src := newLookingSource(l.source(memsource.Config{}))
+	l, src := lookingLake(t)
 	src.hang = true
 	src.streamErr = errors.New("injected: the stream stalled")
 	err := l.run(src, runOpts{interval: 10 * time.Millisecond})
@@ -84,10 +86,7 @@ func TestContractStreamEndSeenWhileLookingForTables(t *testing.T) {
 // cancelled.
 func TestContractStopWhileLookingForTables(t *testing.T) {
 	t.Parallel()
-	l := newLake(t, transform.Upsert, "a")
-	l.exec(inserts("a", "a0", 1, 2, 3)...)
-	l.snapshotAll()
-	src := newLookingSource(l.source(memsource.Config{}))
+	l, src := lookingLake(t)
 	src.hang = true
 	looking := func() bool {
 		select {
@@ -106,10 +105,7 @@ func TestContractStopWhileLookingForTables(t *testing.T) {
 // its commits, so the next attempt discovers and snapshots the table.
 func TestContractNewTableRestarts(t *testing.T) {
 	t.Parallel()
-	l := newLake(t, transform.Upsert, "a")
-	l.exec(inserts("a", "a0", 1, 2, 3)...)
-	l.snapshotAll()
-	src := newLookingSource(l.source(memsource.Config{}))
+	l, src := lookingLake(t)
 	src.found = []capture.TableID{{Schema: "s", Name: "a"}, {Schema: "s", Name: "b"}}
 	l.exec("UPDATE a SET v = 'a1' WHERE id = 2")
 	end := l.db.Sync()

@@ -281,14 +281,7 @@ func TestPositionDeleteOfRewrittenFile(t *testing.T) {
 	require.NotNil(t, tbl.idx)
 
 	// Another process compacts through a catalog of its own.
-	other, err := Open(ctx, Options{
-		URI: "sqlite://" + filepath.Join(dir, "catalog", "catalog.db"), Warehouse: filepath.Join(dir, "warehouse"),
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	require.NoError(t, err)
-	defer other.Close()
-	otherTbl, err := other.LoadTable(ctx, Ident{Namespace: "db", Name: "rewritten"})
-	require.NoError(t, err)
+	otherTbl := reopenSimple(t, dir, "rewritten") // another process's catalog
 	keys := func(yield func(schema.Row, error) bool) {
 		for _, id := range []int64{1, 3, 4} {
 			if !yield(schema.Row{id}, nil) {
@@ -456,14 +449,7 @@ func TestAbsentKeyAddedByAnotherWriter(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, tbl.idx)
 
-	other, err := Open(ctx, Options{
-		URI: "sqlite://" + filepath.Join(dir, "catalog", "catalog.db"), Warehouse: filepath.Join(dir, "warehouse"),
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	require.NoError(t, err)
-	defer other.Close()
-	otherTbl, err := other.LoadTable(ctx, Ident{Namespace: "db", Name: "appended"})
-	require.NoError(t, err)
+	otherTbl := reopenSimple(t, dir, "appended") // another process's catalog
 	keys := func(yield func(schema.Row, error) bool) {
 		for _, id := range []int64{1, 5} {
 			if !yield(schema.Row{id}, nil) {
