@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"maps"
@@ -20,7 +21,9 @@ import (
 // TestMySQLSnapshotBesideWriters: a table created while floe run streams
 // is read beside the stream while writers update, delete and re-insert
 // its rows (also in one transaction) and another table's, all through
-// its snapshot and a SIGKILL in the middle of it. The other table commits
+// its snapshot and a SIGKILL in the middle of it (a write lock on the new
+// table holds its reads from just before the kill, so that the kill lands
+// inside the snapshot however fast it goes). The other table commits
 // a change made while the new table is read, before its snapshot is
 // complete; on MySQL proper some chunks' watermark windows provably held
 // changes of their own keys (the debug log's rows_left_to_stream); and at
@@ -140,7 +143,12 @@ func snapshotBesideWriters(t *testing.T, mode string) {
 	// t_old commits a change made while t_new is read.
 	e.sql("UPDATE t_old SET v = 'during the snapshot' WHERE id = 7")
 	e.waitTablesCommitted(r, "t_old")
+	// The kill must land inside t_new's snapshot, however fast the
+	// machine reads it: a write lock on t_new holds its next chunk read
+	// (and the writers) until the kill.
+	unlock := lockTableWrite(t, e.root, "t_new")
 	if strings.Contains(e.tail(100000), complete) {
+		unlock()
 		t.Fatalf("t_new's snapshot was complete before t_old committed: nothing was shown; log:\n%s", e.tail(40))
 	}
 	// Killed in the snapshot: the next run empties t_new and reads it
@@ -148,9 +156,11 @@ func snapshotBesideWriters(t *testing.T, mode string) {
 	time.Sleep(time.Duration(rand.IntN(1500)) * time.Millisecond)
 	stillRunning(t, e.pipelineEnv, r)
 	if strings.Contains(e.tail(100000), complete) {
-		t.Fatalf("t_new's snapshot was complete before the kill; log:\n%s", e.tail(40))
+		unlock()
+		t.Fatalf("t_new's snapshot was complete under the test's write lock; log:\n%s", e.tail(40))
 	}
 	e.kill(r)
+	unlock()
 	r = e.start()
 	e.waitLogCount(r, planned, 2, time.Minute)
 	e.waitLogCount(r, complete, 1, 5*time.Minute)
@@ -194,4 +204,34 @@ func logLine(log, text string) string {
 		}
 	}
 	return ""
+}
+
+// lockTableWrite takes LOCK TABLES name WRITE on a connection of its own
+// of db, which holds every other session's reads and writes of the table
+// until the returned function releases it. The lock is awaited for at
+// most a minute (an open transaction on the table delays it).
+func lockTableWrite(t *testing.T, db *sql.DB, name string) (unlock func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{"SET SESSION lock_wait_timeout = 60", "LOCK TABLES " + name + " WRITE"} {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			_ = conn.Close()
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	var once sync.Once
+	unlock = func() {
+		once.Do(func() {
+			if _, err := conn.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+				t.Errorf("UNLOCK TABLES: %v", err)
+			}
+			_ = conn.Close()
+		})
+	}
+	t.Cleanup(unlock)
+	return unlock
 }
