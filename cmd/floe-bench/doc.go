@@ -28,7 +28,8 @@
 //   - bigtxn: the same for one transaction inserting -bigtxn rows.
 //
 //   - hugetxn (memory): the same for -hugetxn rows (10,000,000); floe's
-//     peak RSS is the figure of interest.
+//     peak RSS is the figure of interest (floe's own: sampled from /proc/<pid>/status VmHWM every
+//     10 ms while it runs, because the kernel's ru_maxrss of a child counts its parent's size).
 //
 //   - largevalues (memory): rows with a -large-value-mib (50) MiB text or
 //     binary value each (-large-both: both), read by a snapshot and then streamed (inserts, a

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/floe-cdc/floe/deploy/testdb"
@@ -173,6 +172,10 @@ func (r *floeRunner) startStreaming(ctx context.Context, d *pipelineDir, profile
 	return p, nil
 }
 
+// peakRSSInterval is how often a floe run's peak resident set is sampled:
+// growth within the last interval before it exits is not seen.
+const peakRSSInterval = 10 * time.Millisecond
+
 // start launches `floe run` for d, writing a CPU profile named profile
 // into the profiles directory when profiling is on.
 func (r *floeRunner) start(d *pipelineDir, profile string) (*floeProc, error) {
@@ -190,6 +193,7 @@ func (r *floeRunner) start(d *pipelineDir, profile string) (*floeProc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("floe: %w", err)
 	}
+	proc.TrackPeakRSS(peakRSSInterval)
 	p := &floeProc{Process: proc, started: time.Now(), logPath: d.log}
 	r.mu.Lock()
 	if r.live == nil {
@@ -275,17 +279,15 @@ func (p *floeProc) state() *os.ProcessState {
 	}
 }
 
-// peakRSS is the process's maximum resident set size in bytes (from the
-// kernel's rusage at exit); 0 before it has exited.
+// peakRSS is the process's peak resident set size in bytes, sampled from
+// its own address space while it ran (testdb.Process.TrackPeakRSS: the
+// kernel's ru_maxrss of a child would count this benchmark's own size);
+// 0 before it has exited.
 func (p *floeProc) peakRSS() int64 {
-	state := p.state()
-	if state == nil {
+	if p.state() == nil {
 		return 0
 	}
-	if ru, ok := state.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss * 1024
-	}
-	return 0
+	return p.PeakRSS()
 }
 
 // cpuSeconds is the user plus system CPU time the process used, in
