@@ -432,6 +432,46 @@ func TestKeyIndexBound(t *testing.T) {
 	require.Equal(t, []schema.Row{simpleRow(1, "a2"), simpleRow(2, "b"), simpleRow(3, "c"), simpleRow(4, "d")}, scanAll(t, tbl))
 }
 
+// TestKeyIndexFileThatCannotFitIsNotRead: a commit adding a data file of
+// more rows than the key budget has left turns the index off without
+// reading the file's keys (read first, a 10M-row transaction's keys
+// took the process to 2 GiB before the budget refused them).
+func TestKeyIndexFileThatCannotFitIsNotRead(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c, err := Open(ctx, Options{
+		URI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: filepath.Join(dir, "warehouse"),
+		PositionDeletesMaxKeys: 5, Logger: slog.New(slog.DiscardHandler),
+	})
+	require.NoError(t, err)
+	defer c.Close()
+	tbl := ensureSimple(t, c, "big")
+	_, err = tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "a"), simpleRow(2, "b")), Props: props("1"), Token: "floe.checkpoint"})
+	require.NoError(t, err)
+	res, err := tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "a2")), DeleteKeys: keysOf(1), Props: props("2"), Token: "floe.checkpoint"})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), res.PositionDeletes, "2 keys fit the budget of 5")
+	require.False(t, tbl.idxOff)
+
+	var rows []schema.Row
+	for id := int64(10); id < 20; id++ {
+		rows = append(rows, simpleRow(id, "n"))
+	}
+	read := c.indexKeys.filesRead.Load()
+	_, err = tbl.Commit(ctx, Commit{Rows: seqOf(rows...), Props: props("3"), Token: "floe.checkpoint"})
+	require.NoError(t, err)
+	require.True(t, tbl.idxOff, "2 + 10 keys exceed the budget of 5")
+	require.Equal(t, read, c.indexKeys.filesRead.Load(), "the 10-row file was not read")
+	require.Zero(t, c.indexKeys.used.Load(), "the index gave its keys back")
+
+	res, err = tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(2, "b2")), DeleteKeys: keysOf(2), Props: props("4"), Token: "floe.checkpoint"})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), res.EqualityDeletes)
+	want := []schema.Row{simpleRow(1, "a2"), simpleRow(2, "b2")}
+	want = append(want, rows...)
+	require.Equal(t, want, scanAll(t, tbl))
+}
+
 // TestAbsentKeyAddedByAnotherWriter: another writer appends a row of a
 // key the commit planned as absent (no delete) after the plan and before
 // staging. The retry on the new base turns every planned delete into an
