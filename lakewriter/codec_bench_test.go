@@ -49,15 +49,21 @@ func orderRow(g int64) schema.Row {
 	}
 }
 
+// orderRows are rows 1..n of the benchmark's orders table (orderRow).
+func orderRows(n int) []schema.Row {
+	data := make([]schema.Row, n)
+	for i := range data {
+		data[i] = orderRow(int64(i + 1))
+	}
+	return data
+}
+
 // BenchmarkCodec compares Parquet codecs on benchmark-shaped rows through
 // the snapshot path (RowEncoder -> DataWriter): rows/s and bytes a row.
 // Run: go test -run '^$' -bench Codec -benchtime 3x ./lakewriter/
 func BenchmarkCodec(b *testing.B) {
 	const rows = 200_000
-	data := make([]schema.Row, rows)
-	for i := range data {
-		data[i] = orderRow(int64(i + 1))
-	}
+	data := orderRows(rows)
 	for _, codec := range []struct{ name, codec, level string }{
 		{"zstd-default", "zstd", ""}, {"zstd-1", "zstd", "1"}, {"snappy", "snappy", ""}, {"uncompressed", "uncompressed", ""},
 	} {

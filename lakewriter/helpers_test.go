@@ -27,13 +27,18 @@ func openTestCatalog(t testing.TB) (*Catalog, string) {
 // the default, auto); tests of equality deletes use DeleteModeEquality.
 func openTestCatalogMode(t testing.TB, mode string) (*Catalog, string) {
 	t.Helper()
+	return openTestCatalogWith(t, Options{DeleteMode: mode})
+}
+
+// openTestCatalogWith opens a catalog with opts in a temporary directory
+// (its URI, Warehouse and Logger set here).
+func openTestCatalogWith(t testing.TB, opts Options) (*Catalog, string) {
+	t.Helper()
 	dir := t.TempDir()
-	c, err := Open(context.Background(), Options{
-		URI:        "sqlite://" + filepath.Join(dir, "catalog", "catalog.db"),
-		Warehouse:  filepath.Join(dir, "warehouse"),
-		DeleteMode: mode,
-		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	opts.URI = "sqlite://" + filepath.Join(dir, "catalog", "catalog.db")
+	opts.Warehouse = filepath.Join(dir, "warehouse")
+	opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, err := Open(context.Background(), opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c, dir

@@ -385,16 +385,10 @@ func TestKeyIndexIncrementalEqualsRebuild(t *testing.T) {
 // first keeps deleting by position.
 func TestKeyIndexBudgetShared(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	c, err := Open(ctx, Options{
-		URI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: filepath.Join(dir, "warehouse"),
-		PositionDeletesMaxKeys: 5, Logger: slog.New(slog.DiscardHandler),
-	})
-	require.NoError(t, err)
-	defer c.Close()
+	c, _ := openTestCatalogWith(t, Options{PositionDeletesMaxKeys: 5})
 	a, b := ensureSimple(t, c, "a"), ensureSimple(t, c, "b")
 	for _, tbl := range []*Table{a, b} {
-		_, err = tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "x"), simpleRow(2, "y"), simpleRow(3, "z")), Props: props("1"), Token: "floe.checkpoint"})
+		_, err := tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "x"), simpleRow(2, "y"), simpleRow(3, "z")), Props: props("1"), Token: "floe.checkpoint"})
 		require.NoError(t, err)
 	}
 	res, err := a.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "x2")), DeleteKeys: keysOf(1), Props: props("2"), Token: "floe.checkpoint"})
@@ -415,15 +409,9 @@ func TestKeyIndexBudgetShared(t *testing.T) {
 // deleted from by equality.
 func TestKeyIndexBound(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	c, err := Open(ctx, Options{
-		URI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: filepath.Join(dir, "warehouse"),
-		PositionDeletesMaxKeys: 3, Logger: slog.New(slog.DiscardHandler),
-	})
-	require.NoError(t, err)
-	defer c.Close()
+	c, _ := openTestCatalogWith(t, Options{PositionDeletesMaxKeys: 3})
 	tbl := ensureSimple(t, c, "bound")
-	_, err = tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "a"), simpleRow(2, "b"), simpleRow(3, "c"), simpleRow(4, "d")), Props: props("1"), Token: "floe.checkpoint"})
+	_, err := tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "a"), simpleRow(2, "b"), simpleRow(3, "c"), simpleRow(4, "d")), Props: props("1"), Token: "floe.checkpoint"})
 	require.NoError(t, err)
 	res, err := tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "a2")), DeleteKeys: keysOf(1), Props: props("2"), Token: "floe.checkpoint"})
 	require.NoError(t, err)
@@ -438,15 +426,9 @@ func TestKeyIndexBound(t *testing.T) {
 // took the process to 2 GiB before the budget refused them).
 func TestKeyIndexFileThatCannotFitIsNotRead(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	c, err := Open(ctx, Options{
-		URI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: filepath.Join(dir, "warehouse"),
-		PositionDeletesMaxKeys: 5, Logger: slog.New(slog.DiscardHandler),
-	})
-	require.NoError(t, err)
-	defer c.Close()
+	c, _ := openTestCatalogWith(t, Options{PositionDeletesMaxKeys: 5})
 	tbl := ensureSimple(t, c, "big")
-	_, err = tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "a"), simpleRow(2, "b")), Props: props("1"), Token: "floe.checkpoint"})
+	_, err := tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "a"), simpleRow(2, "b")), Props: props("1"), Token: "floe.checkpoint"})
 	require.NoError(t, err)
 	res, err := tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "a2")), DeleteKeys: keysOf(1), Props: props("2"), Token: "floe.checkpoint"})
 	require.NoError(t, err)

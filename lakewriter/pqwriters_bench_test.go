@@ -116,10 +116,7 @@ func unsafeBytes(s string) []byte { return []byte(s) }
 // with zstd level 1, no dictionary, data page v2: CPU per row and bytes.
 func BenchmarkParquetWriters(b *testing.B) {
 	const rows = 200_000
-	data := make([]schema.Row, rows)
-	for i := range data {
-		data[i] = orderRow(int64(i + 1))
-	}
+	data := orderRows(rows)
 	l := ordersLayout()
 	sc := testSchemaOf(b, l)
 	b.Run("arrow", func(b *testing.B) {
@@ -127,12 +124,7 @@ func BenchmarkParquetWriters(b *testing.B) {
 		cpu0 := cpuTime()
 		b.ResetTimer()
 		for range b.N {
-			pos := make([]int, len(l.Columns))
-			for i := range pos {
-				pos[i] = i
-			}
-			enc, err := newEncoder(sc, pos, len(l.Columns))
-			require.NoError(b, err)
+			enc := rowOrderEncoder(b, sc, len(l.Columns))
 			props := aparquet.NewWriterProperties(aparquet.WithCompression(benchArrowCodec),
 				aparquet.WithCompressionLevel(1), aparquet.WithDataPageVersion(aparquet.DataPageV2),
 				aparquet.WithDictionaryDefault(false), aparquet.WithMaxRowGroupLength(1<<20))
@@ -233,6 +225,18 @@ func TestParquetGoFileReadByArrow(t *testing.T) {
 	}
 }
 
+// rowOrderEncoder is Floe's Arrow encoder of rows whose values are in
+// the schema's column order.
+func rowOrderEncoder(tb testing.TB, sc *iceberg.Schema, columns int) *encoder {
+	pos := make([]int, columns)
+	for i := range pos {
+		pos[i] = i
+	}
+	enc, err := newEncoder(sc, pos, columns)
+	require.NoError(tb, err)
+	return enc
+}
+
 func testSchemaOf(tb testing.TB, l *schema.Table) *iceberg.Schema {
 	sc, err := icebergSchema(l, l.Key)
 	require.NoError(tb, err)
@@ -255,21 +259,13 @@ func init() {
 // writer's input: Arrow builders (Floe's encoder) or parquet.Row values.
 func BenchmarkRowConversions(b *testing.B) {
 	const rows = 200_000
-	data := make([]schema.Row, rows)
-	for i := range data {
-		data[i] = orderRow(int64(i + 1))
-	}
+	data := orderRows(rows)
 	l := ordersLayout()
 	sc := testSchemaOf(b, l)
 	b.Run("arrow-encoder", func(b *testing.B) {
 		cpu0 := cpuTime()
 		for range b.N {
-			pos := make([]int, len(l.Columns))
-			for i := range pos {
-				pos[i] = i
-			}
-			enc, err := newEncoder(sc, pos, len(l.Columns))
-			require.NoError(b, err)
+			enc := rowOrderEncoder(b, sc, len(l.Columns))
 			for i, r := range data {
 				require.NoError(b, enc.append(r))
 				if (i+1)%rowsPerBatchBench == 0 || i == len(data)-1 {

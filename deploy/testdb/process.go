@@ -1,7 +1,6 @@
 package testdb
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -117,13 +116,16 @@ func readPeakRSS(pid int) (bytesHWM int64, ok bool) {
 	if err != nil {
 		return 0, false
 	}
-	sc := bufio.NewScanner(bytes.NewReader(status))
-	for sc.Scan() {
-		rest, found := bytes.CutPrefix(sc.Bytes(), []byte("VmHWM:"))
+	for line := range bytes.Lines(status) {
+		rest, found := bytes.CutPrefix(line, []byte("VmHWM:"))
 		if !found {
 			continue
 		}
-		kib, err := strconv.ParseInt(string(bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte("kB")))), 10, 64)
+		fields := bytes.Fields(rest) // "123456 kB"
+		if len(fields) != 2 || string(fields[1]) != "kB" {
+			return 0, false
+		}
+		kib, err := strconv.ParseInt(string(fields[0]), 10, 64)
 		if err != nil {
 			return 0, false
 		}
