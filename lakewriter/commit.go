@@ -25,7 +25,9 @@ type Commit struct {
 	// DeleteKeys are key-only rows (values in Layout().Key order); every
 	// live row with one of these keys that was committed before this
 	// commit is deleted (one equality-delete file). Rows added by this same
-	// commit are not affected. Ignored when DeleteAll is set.
+	// commit are not affected. Ignored when DeleteAll is set. It may be
+	// read more than once (a retry on a changed table reads it again)
+	// and must yield the same keys each time.
 	DeleteKeys iter.Seq2[schema.Row, error]
 	// Data are data files a DataWriter of this table wrote ahead (see
 	// DataWriter.Close); they are added in the same snapshot as Rows.

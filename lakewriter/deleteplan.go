@@ -18,24 +18,30 @@ import (
 // row the index locates by a position delete, a key the index does not
 // hold (absent from the base) not at all.
 //
+// The plan holds only the keys it located, never more than the index
+// holds: a key absent from the base is counted and dropped, so a commit of
+// many new keys (a 10M-row transaction: every insert is an upsert's
+// delete key too) plans in the memory of its located keys.
+//
 // The positions and absences hold for the snapshot base only. A commit
 // attempt staged on another base first restages the plan (restage): a
-// position delete whose data file is no longer live there, and, unless
-// every snapshot since base only rewrote files or added none, every
-// planned delete, becomes an equality delete of its key.
+// position delete whose data file is no longer live there becomes an
+// equality delete of its key; and unless every snapshot since base only
+// rewrote files or added none, every key of the commit does, read again
+// from the commit's DeleteKeys.
 type deletePlan struct {
 	base     int64                            // main snapshot the plan describes
-	keys     []string                         // every delete key (encoded), for the index update
+	all      iter.Seq2[schema.Row, error]     // the commit's DeleteKeys, re-read by restage
+	keys     []string                         // the located keys (encoded), for the index update
 	byFile   map[string][]schema.Row          // keys deleted by position, by data file path
 	posFiles map[string]iceberg.DataFile      // their position-delete files, by data file path
-	absent   []schema.Row                     // keys the base does not hold
 	eqFiles  []iceberg.DataFile               // equality deletes of keys converted by restage
 	restaged bool                             // staged on another base than the index's
 	counts   struct{ pos, eq, skipped int64 } // keys deleted by position, by equality, not at all
 }
 
-// planDeletes reads c.DeleteKeys, locates each key in idx (valid for
-// tbl's main snapshot) and writes the position-delete files.
+// planDeletes reads keys (c.DeleteKeys), locates each key in idx (valid
+// for tbl's main snapshot) and writes the position-delete files.
 func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex, keys iter.Seq2[schema.Row, error]) (*deletePlan, error) {
 	layout := t.layout
 	// Keys are validated as an equality delete's would be: a key of a
@@ -46,8 +52,8 @@ func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex
 		return nil, err
 	}
 	defer enc.release()
-	p := &deletePlan{base: idx.snapshot, byFile: make(map[string][]schema.Row)}
-	seen := make(map[string]bool)
+	p := &deletePlan{base: idx.snapshot, all: keys, byFile: make(map[string][]schema.Row)}
+	located := make(map[string]bool) // a key yielded twice is deleted once
 	var locs []rowLoc
 	var buf []byte
 	var n int
@@ -63,21 +69,20 @@ func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex
 			enc.flush().Release()
 		}
 		buf = schema.AppendKeyOf(buf[:0], layout, k)
-		if seen[string(buf)] {
+		loc, ok := idx.keys[string(buf)]
+		if !ok {
+			p.counts.skipped++
+			continue
+		}
+		if located[string(buf)] {
 			continue
 		}
 		ek := string(buf)
-		seen[ek] = true
+		located[ek] = true
 		p.keys = append(p.keys, ek)
-		key := slices.Clone(k)
-		if loc, ok := idx.keys[ek]; ok {
-			p.byFile[loc.file.path] = append(p.byFile[loc.file.path], key)
-			locs = append(locs, loc)
-			p.counts.pos++
-		} else {
-			p.absent = append(p.absent, key)
-			p.counts.skipped++
-		}
+		p.byFile[loc.file.path] = append(p.byFile[loc.file.path], slices.Clone(k))
+		locs = append(locs, loc)
+		p.counts.pos++
 	}
 	if len(p.byFile) > MaxPositionDeleteFiles {
 		return p, t.spreadToEquality(ctx, tbl, p)
@@ -140,31 +145,39 @@ func (t *Table) restage(ctx context.Context, view *table.Table, p *deletePlan) (
 	if head == p.base {
 		return p.files(), nil
 	}
-	var convert []schema.Row
-	if keysStayAbsent(view, p.base) {
-		live, _, err := liveFiles(ctx, view)
+	p.restaged = true
+	if !keysStayAbsent(view, p.base) {
+		// A key absent from base may be live on view: every key of the
+		// commit is deleted by equality, as without an index.
+		eq, n, err := t.writeDeletes(ctx, view, p.all)
 		if err != nil {
+			t.removeFiles(ctx, view, eq)
 			return nil, fmt.Errorf("restage deletes: %w", err)
 		}
-		paths := make(map[string]bool, len(live))
-		for _, df := range live {
-			paths[df.FilePath()] = true
-		}
-		for path, keys := range p.byFile {
-			if !paths[path] {
-				convert = append(convert, keys...)
-				delete(p.byFile, path)
-				delete(p.posFiles, path)
-			}
-		}
-	} else {
-		for _, keys := range p.byFile {
-			convert = append(convert, keys...)
-		}
-		convert = append(convert, p.absent...)
-		p.byFile, p.posFiles, p.absent = map[string][]schema.Row{}, map[string]iceberg.DataFile{}, nil
+		t.log.Info("deletes restaged as equality deletes: the table gained rows under the commit",
+			"keys", n, "base_snapshot_id", head)
+		p.byFile, p.posFiles, p.eqFiles = map[string][]schema.Row{}, map[string]iceberg.DataFile{}, eq
+		p.counts.pos, p.counts.eq, p.counts.skipped = 0, n, 0
+		p.base = head
+		return p.files(), nil
 	}
-	p.base, p.restaged = head, true
+	live, _, err := liveFiles(ctx, view)
+	if err != nil {
+		return nil, fmt.Errorf("restage deletes: %w", err)
+	}
+	paths := make(map[string]bool, len(live))
+	for _, df := range live {
+		paths[df.FilePath()] = true
+	}
+	var convert []schema.Row
+	for path, keys := range p.byFile {
+		if !paths[path] {
+			convert = append(convert, keys...)
+			delete(p.byFile, path)
+			delete(p.posFiles, path)
+		}
+	}
+	p.base = head
 	if len(convert) == 0 {
 		return p.files(), nil
 	}
@@ -173,7 +186,7 @@ func (t *Table) restage(ctx context.Context, view *table.Table, p *deletePlan) (
 		t.removeFiles(ctx, view, eq)
 		return nil, fmt.Errorf("restage deletes: %w", err)
 	}
-	t.log.Info("position deletes restaged as equality deletes: the table changed under the commit",
+	t.log.Info("position deletes restaged as equality deletes: their data files were rewritten under the commit",
 		"keys", n, "base_snapshot_id", head)
 	p.eqFiles = append(p.eqFiles, eq...)
 	p.counts.eq += n
@@ -181,7 +194,6 @@ func (t *Table) restage(ctx context.Context, view *table.Table, p *deletePlan) (
 	for _, keys := range p.byFile {
 		p.counts.pos += int64(len(keys))
 	}
-	p.counts.skipped = int64(len(p.absent))
 	return p.files(), nil
 }
 
