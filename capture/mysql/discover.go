@@ -27,6 +27,12 @@ type table struct {
 	collation []collation
 	hasPK     bool
 	binKey    []bool // per key column: bounds are hex-encoded (binary collation bytes)
+	// Chunk planning sizes a row as boundBytes, the most bytes the
+	// types of its other columns allow, plus the LENGTH of its values in
+	// sizedCols, the columns whose types allow more than wideValueBytes
+	// or bound nothing (see keyBounds).
+	sizedCols  []int
+	boundBytes int64
 
 	qname      string // `db`.`table`
 	selectList string // quoted columns in layout order (binary keys as-is)
@@ -325,7 +331,28 @@ func (s *Source) buildTable(id capture.TableID, cols []colInfo, pk []string) (*t
 		t.binKey = append(t.binKey, types[k].Binary())
 	}
 	t.keyList = strings.Join(keys, ", ")
+	t.sizedCols, t.boundBytes = rowSizing(types)
 	return t, nil, nil
+}
+
+// wideValueBytes is the most bytes a column's type may allow for chunk
+// planning to count its values at that bound instead of reading their
+// LENGTH: VARCHAR(64) in utf8mb4 and every number and time still count at
+// their bound; TEXT, BLOB, JSON and long VARCHARs are read.
+const wideValueBytes = 256
+
+// rowSizing splits columns of types into those chunk planning reads the
+// LENGTH of and the total bound of the others (see table.sizedCols).
+func rowSizing(types []mysqltype.Type) (sized []int, bound int64) {
+	for i, typ := range types {
+		n, ok := typ.MaxBytes()
+		if !ok || n > wideValueBytes {
+			sized = append(sized, i)
+			continue
+		}
+		bound += n
+	}
+	return sized, bound
 }
 
 // decodeOptions are the schema options of every column: zero dates per

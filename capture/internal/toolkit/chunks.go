@@ -148,3 +148,27 @@ func ChunkQuery(selectList, qname, keyList string, nkey int, chunk capture.Chunk
 	}
 	return q, nil
 }
+
+// ChunkCuts decides where chunks end for a planning pass that reads
+// every row's key and size in key order: after every rowsPerChunk-th row,
+// and after each row that takes the running total of row sizes past a
+// multiple of ChunkBytes. Create it with NewChunkCuts.
+type ChunkCuts struct {
+	rowsPerChunk, maxBytes int64
+	rows, bytes            int64 // rows seen, their sizes' total
+}
+
+// NewChunkCuts returns the cuts for chunks of at most rowsPerChunk rows
+// (positive) and about ChunkBytes.
+func NewChunkCuts(rowsPerChunk int) *ChunkCuts {
+	return &ChunkCuts{rowsPerChunk: int64(rowsPerChunk), maxBytes: int64(ChunkBytes)}
+}
+
+// After takes the next row, of size bytes, and reports whether a chunk
+// ends with it (its key is a bound).
+func (c *ChunkCuts) After(size int64) bool {
+	c.rows++
+	before := c.bytes
+	c.bytes += size
+	return c.rows%c.rowsPerChunk == 0 || c.bytes/c.maxBytes > before/c.maxBytes
+}

@@ -1,6 +1,7 @@
 package toolkit
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/floe-cdc/floe/capture"
@@ -29,5 +30,25 @@ func TestChunkSizesAllocateOnce(t *testing.T) {
 	}
 	if other, _ := sizes.Batch(b, capture.Chunk{}, nil); cap(other.Changes) != 0 {
 		t.Fatalf("table b got capacity %d from a's chunks", cap(other.Changes))
+	}
+}
+
+// TestChunkCuts: a chunk ends at every rowsPerChunk-th row and at each row
+// that crosses a multiple of ChunkBytes, counting from the table's start.
+func TestChunkCuts(t *testing.T) {
+	defer func(b int) { ChunkBytes = b }(ChunkBytes)
+	ChunkBytes = 100
+	c := NewChunkCuts(3)
+	var got []int
+	for i, size := range []int64{10, 10, 10, 10, 150, 10, 10, 10, 10, 60, 30, 0} {
+		if c.After(size) {
+			got = append(got, i)
+		}
+	}
+	// rows 2, 5, 8, 11 by count; row 4 takes the total from 40 to 190
+	// (past 100), row 10 from 290 to 320 (past 300).
+	want := []int{2, 4, 5, 8, 10, 11}
+	if !slices.Equal(got, want) {
+		t.Errorf("cuts after rows %v, want %v", got, want)
 	}
 }
