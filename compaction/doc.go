@@ -6,12 +6,17 @@
 // Contract:
 //   - A pass never changes which rows a reader sees: the rewrite snapshot
 //     holds exactly the live rows of the snapshot it started from.
-//   - It runs beside ingestion. Inside one process it holds the table's
-//     commit lock (lakewriter.Table.Maintain), so it never races that
-//     process's commits. Against writers in other processes the rewrite
-//     commit is validated by iceberg-go: if a concurrent commit added
-//     deletes (or landed at all), the rewrite is not committed and
-//     Compact returns ErrConflict; a deleted row is never resurrected.
+//   - It runs beside ingestion and does not stop it: the rewrite reads
+//     and writes files outside the table's commit lock, holding it only
+//     to choose the files and to commit (lakewriter.Table.Maintain). Its
+//     files keep the data sequence number of the snapshot it read, so
+//     equality deletes committed meanwhile still apply to them; while it
+//     runs, this process deletes rows of the files it replaces by
+//     equality (lakewriter.Table.ReplacingFiles). If a commit since that
+//     snapshot added a position delete to one of those files (another
+//     process), or removed or rewrote data files, the rewrite is not
+//     committed and Compact returns ErrConflict; a deleted row is never
+//     resurrected.
 //   - Expiry never removes the newest snapshot an ingestion commit wrote
 //     (summary property floe.pipeline, ledger.IsCommit), nor, on a
 //     dead-letter table, the newest dead-letters commit of any pipeline

@@ -44,7 +44,8 @@ type Catalog struct {
 	// no S3 can be involved); see ioContext.
 	aws *aws.Config
 
-	locks sync.Map // Ident.String() -> *sync.Mutex, see tableLock
+	locks     sync.Map // Ident.String() -> *sync.Mutex, see tableLock
+	replacing sync.Map // Ident.String() -> *fileMarks, see Table.ReplacingFiles
 
 	// file is the SQLite catalog's database file and id its identity
 	// (device and inode) when it was opened; "" for other catalogs.

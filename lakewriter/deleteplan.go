@@ -18,6 +18,9 @@ import (
 // row the index locates by a position delete, a key the index does not
 // hold (absent from the base) not at all.
 //
+// A located key whose data file a rewrite in flight replaces
+// (Table.ReplacingFiles) is deleted by equality instead.
+//
 // The plan holds only the keys it located, never more than the index
 // holds: a key absent from the base is counted and dropped, so a commit of
 // many new keys (a 10M-row transaction: every insert is an upsert's
@@ -35,7 +38,7 @@ type deletePlan struct {
 	keys     []string                         // the located keys (encoded), for the index update
 	byFile   map[string][]schema.Row          // keys deleted by position, by data file path
 	posFiles map[string]iceberg.DataFile      // their position-delete files, by data file path
-	eqFiles  []iceberg.DataFile               // equality deletes of keys converted by restage
+	eqFiles  []iceberg.DataFile               // equality deletes: keys in files being rewritten, or converted
 	restaged bool                             // staged on another base than the index's
 	counts   struct{ pos, eq, skipped int64 } // keys deleted by position, by equality, not at all
 }
@@ -54,6 +57,8 @@ func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex
 	defer enc.release()
 	p := &deletePlan{base: idx.snapshot, all: keys, byFile: make(map[string][]schema.Row)}
 	located := make(map[string]bool) // a key yielded twice is deleted once
+	marks := t.cat.marks(t.id)
+	var replaced []schema.Row // located in files a rewrite in flight replaces
 	var locs []rowLoc
 	var buf []byte
 	var n int
@@ -80,15 +85,33 @@ func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex
 		ek := string(buf)
 		located[ek] = true
 		p.keys = append(p.keys, ek)
+		if marks.has(loc.file.path) {
+			replaced = append(replaced, slices.Clone(k))
+			continue
+		}
 		p.byFile[loc.file.path] = append(p.byFile[loc.file.path], slices.Clone(k))
 		locs = append(locs, loc)
 		p.counts.pos++
 	}
+	if len(replaced) > 0 {
+		// A rewrite in flight replaces their files (ReplacingFiles).
+		eq, n, err := t.writeDeletes(ctx, tbl, rowSeq(replaced))
+		if err != nil {
+			t.removeFiles(ctx, tbl, eq)
+			return nil, fmt.Errorf("equality deletes of keys in files being rewritten: %w", err)
+		}
+		p.eqFiles, p.counts.eq = eq, n
+	}
 	if len(p.byFile) > MaxPositionDeleteFiles {
-		return p, t.spreadToEquality(ctx, tbl, p)
+		if err := t.spreadToEquality(ctx, tbl, p); err != nil {
+			t.removeFiles(ctx, tbl, p.eqFiles)
+			return nil, err
+		}
+		return p, nil
 	}
 	files, err := t.writePosDeletes(ctx, tbl, locs)
 	if err != nil {
+		t.removeFiles(ctx, tbl, p.eqFiles)
 		return nil, err
 	}
 	p.posFiles = files
@@ -121,7 +144,7 @@ func (t *Table) spreadToEquality(ctx context.Context, tbl *table.Table, p *delet
 	}
 	p.byFile, p.posFiles = map[string][]schema.Row{}, map[string]iceberg.DataFile{}
 	p.eqFiles = append(p.eqFiles, eq...)
-	p.counts.eq, p.counts.pos = n, 0
+	p.counts.eq, p.counts.pos = p.counts.eq+n, 0
 	return nil
 }
 

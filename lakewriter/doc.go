@@ -124,7 +124,10 @@
 //     TestTrinoKeyTypes reads each through Trino).
 //   - Maintenance (compaction) runs through Table.Maintain, which holds the
 //     same per-table lock as Commit; every Table a Catalog opens for one
-//     identifier shares it.
+//     identifier shares it. A rewrite may write its files between two
+//     Maintain calls, without the lock, after marking the files it
+//     replaces with Table.ReplacingFiles: until it releases them, Commit
+//     deletes rows of those files by equality, never by position.
 //   - EnsureTable opens an existing table whose schema differs from the
 //     layout with the table's own layout (it refuses only different
 //     identifier fields); Table.Evolve then changes the schema in place

@@ -226,9 +226,10 @@ func newCompactionMetrics(reg prometheus.Registerer) *compactionMetrics {
 
 // compactor runs the maintenance passes of floe run: in the background
 // every compaction.interval (loop) and on demand (the admin API's
-// /actions/compact). It shares cat, and with it the tables' commit locks,
-// with the pipeline, so a pass never races an ingestion commit of this
-// process; passes run one at a time.
+// /actions/compact). It shares cat with the pipeline, and with it the
+// tables' commit locks and the marks of files being rewritten
+// (lakewriter.Table.ReplacingFiles), so a pass never conflicts with an
+// ingestion commit of this process; passes run one at a time.
 type compactor struct {
 	cfg  *Config
 	cat  *lakewriter.Catalog
