@@ -3,7 +3,6 @@ package interop
 import (
 	"context"
 	"fmt"
-	"iter"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -109,20 +108,11 @@ func writeUpsertHistory(t *testing.T, tbl *lakewriter.Table, fresh bool) map[int
 	ctx := context.Background()
 	const rows, checkpoints, updates, inserts = 20_000, 60, 200, 20
 	model := make(map[int64]schema.Row, rows)
-	seq := func(rs []schema.Row) iter.Seq2[schema.Row, error] {
-		return func(yield func(schema.Row, error) bool) {
-			for _, r := range rs {
-				if !yield(r, nil) {
-					return
-				}
-			}
-		}
-	}
 	commit := func(cp int, data, keys []schema.Row) {
 		props := map[string]string{"floe.pipeline": "p", "floe.checkpoint": fmt.Sprint(cp), "floe.version": "1"}
-		c := lakewriter.Commit{Rows: seq(data), Props: props, Token: "floe.checkpoint"}
+		c := lakewriter.Commit{Rows: rowSeq(data), Props: props, Token: "floe.checkpoint"}
 		if keys != nil {
-			c.DeleteKeys = seq(keys)
+			c.DeleteKeys = rowSeq(keys)
 		}
 		if _, err := tbl.Commit(ctx, c); err != nil {
 			t.Fatal(err)
