@@ -283,7 +283,8 @@ func (c *compactor) pass(ctx context.Context) ([]tableCompaction, error) {
 			return out, ctx.Err()
 		case errors.Is(err, compaction.ErrConflict):
 			tc.Outcome = "conflict"
-			c.log.Info("compaction: another writer committed during the pass; retrying next interval", "table", tc.Table)
+			c.log.Info("compaction: a commit during the pass conflicts with it (another writer, a truncate or a re-snapshot); retrying next interval",
+				"table", tc.Table, "reason", err.Error())
 		case err != nil:
 			tc.Outcome, tc.Error = "error", err.Error()
 			c.log.Warn("compaction pass failed; retrying next interval", "table", tc.Table, "err", err)
