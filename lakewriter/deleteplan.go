@@ -35,7 +35,7 @@ import (
 type deletePlan struct {
 	base     int64                            // main snapshot the plan describes
 	all      iter.Seq2[schema.Row, error]     // the commit's DeleteKeys, re-read by restage
-	keys     []string                         // the located keys (encoded), for the index update
+	keys     map[string]bool                  // the located keys (encoded), for the index update
 	byFile   map[string][]schema.Row          // keys deleted by position, by data file path
 	posFiles map[string]iceberg.DataFile      // their position-delete files, by data file path
 	eqFiles  []iceberg.DataFile               // equality deletes: keys in files being rewritten, or converted
@@ -55,10 +55,9 @@ func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex
 		return nil, err
 	}
 	defer enc.release()
-	p := &deletePlan{base: idx.snapshot, all: keys, byFile: make(map[string][]schema.Row)}
-	located := make(map[string]bool) // a key yielded twice is deleted once
+	p := &deletePlan{base: idx.snapshot, all: keys, keys: make(map[string]bool), byFile: make(map[string][]schema.Row)}
 	marks := t.cat.marks(t.id)
-	var replaced []schema.Row // located in files a rewrite in flight replaces
+	var byEquality []schema.Row // located keys deleted by equality (below)
 	var locs []rowLoc
 	var buf []byte
 	var n int
@@ -79,35 +78,34 @@ func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex
 			p.counts.skipped++
 			continue
 		}
-		if located[string(buf)] {
-			continue
+		if p.keys[string(buf)] {
+			continue // a key yielded twice is deleted once
 		}
-		ek := string(buf)
-		located[ek] = true
-		p.keys = append(p.keys, ek)
+		p.keys[string(buf)] = true
 		if marks.has(loc.file.path) {
-			replaced = append(replaced, slices.Clone(k))
+			byEquality = append(byEquality, slices.Clone(k))
 			continue
 		}
 		p.byFile[loc.file.path] = append(p.byFile[loc.file.path], slices.Clone(k))
 		locs = append(locs, loc)
 		p.counts.pos++
 	}
-	if len(replaced) > 0 {
-		// A rewrite in flight replaces their files (ReplacingFiles).
-		eq, n, err := t.writeDeletes(ctx, tbl, rowSeq(replaced))
+	// Located keys go by equality, in one file, when a rewrite in flight
+	// replaces their file, and all of them when they spread over more
+	// than MaxPositionDeleteFiles data files.
+	if len(p.byFile) > MaxPositionDeleteFiles {
+		for _, ks := range p.byFile {
+			byEquality = append(byEquality, ks...)
+		}
+		p.byFile, locs, p.counts.pos = map[string][]schema.Row{}, nil, 0
+	}
+	if len(byEquality) > 0 {
+		eq, n, err := t.writeDeletes(ctx, tbl, rowSeq(byEquality))
 		if err != nil {
 			t.removeFiles(ctx, tbl, eq)
-			return nil, fmt.Errorf("equality deletes of keys in files being rewritten: %w", err)
+			return nil, fmt.Errorf("equality deletes of %d located keys: %w", len(byEquality), err)
 		}
 		p.eqFiles, p.counts.eq = eq, n
-	}
-	if len(p.byFile) > MaxPositionDeleteFiles {
-		if err := t.spreadToEquality(ctx, tbl, p); err != nil {
-			t.removeFiles(ctx, tbl, p.eqFiles)
-			return nil, err
-		}
-		return p, nil
 	}
 	files, err := t.writePosDeletes(ctx, tbl, locs)
 	if err != nil {
@@ -128,25 +126,6 @@ func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex
 // checkpoint. Such a commit deletes its located keys by equality instead;
 // keys the index knows absent still need no delete.
 const MaxPositionDeleteFiles = 4
-
-// spreadToEquality turns every position delete p planned into an
-// equality delete of its key (one file), for a commit whose deletes
-// spread over more than MaxPositionDeleteFiles data files.
-func (t *Table) spreadToEquality(ctx context.Context, tbl *table.Table, p *deletePlan) error {
-	var keys []schema.Row
-	for _, ks := range p.byFile {
-		keys = append(keys, ks...)
-	}
-	eq, n, err := t.writeDeletes(ctx, tbl, rowSeq(keys))
-	if err != nil {
-		t.removeFiles(ctx, tbl, eq)
-		return fmt.Errorf("equality deletes of keys in %d data files: %w", len(p.byFile), err)
-	}
-	p.byFile, p.posFiles = map[string][]schema.Row{}, map[string]iceberg.DataFile{}
-	p.eqFiles = append(p.eqFiles, eq...)
-	p.counts.eq, p.counts.pos = p.counts.eq+n, 0
-	return nil
-}
 
 // result sets res's delete counts from p (deleteFiles: how many files).
 func (p *deletePlan) result(res *CommitResult, deleteFiles int) {

@@ -462,7 +462,7 @@ func (t *Table) advanceIndex(ctx context.Context, next *table.Table, c Commit, p
 	default:
 		x = prev
 		if plan != nil {
-			for _, k := range plan.keys {
+			for k := range plan.keys {
 				x.remove(k)
 			}
 		}
