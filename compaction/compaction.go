@@ -1,7 +1,6 @@
 package compaction
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -243,9 +242,7 @@ func commitRewrite(ctx context.Context, t *lakewriter.Table, head *table.Table, 
 		r.RewrittenDataFiles += len(gr.OldDataFiles)
 		r.AddedDataFiles += len(gr.NewDataFiles)
 		r.BytesBefore += gr.BytesBefore
-		for _, df := range gr.NewDataFiles {
-			r.BytesAfter += df.FileSizeBytes()
-		}
+		r.BytesAfter += gr.BytesAfter
 		for _, d := range slices.Concat(gr.SafePosDeletes, gr.SafeDeletionVectors) {
 			removed[d.FilePath()] = true
 		}
@@ -336,7 +333,7 @@ func positionDeletesAvoid(fs iceio.IO, s *table.Snapshot, rewritten map[string]s
 			if e.Status() != iceberg.EntryStatusADDED || df.ContentType() != iceberg.EntryContentPosDeletes {
 				continue
 			}
-			ref, ok := referencedDataFile(df)
+			ref, ok := lakewriter.ReferencedDataFile(df)
 			if !ok {
 				return fmt.Errorf("%w: snapshot %d added position deletes (%s) that do not name their data file", ErrConflict, s.SnapshotID, df.FilePath())
 			}
@@ -346,21 +343,6 @@ func positionDeletesAvoid(fs iceio.IO, s *table.Snapshot, rewritten map[string]s
 		}
 	}
 	return nil
-}
-
-// referencedDataFile returns the one data file position-delete file df
-// applies to: its referenced_data_file, or, as v2 manifests do not keep
-// that field, its file_path column's bounds when they are equal.
-func referencedDataFile(df iceberg.DataFile) (string, bool) {
-	if ref := df.ReferencedDataFile(); ref != nil {
-		return *ref, true
-	}
-	id := iceberg.PositionalDeleteSchema.Field(0).ID
-	lo, hi := df.LowerBoundValues()[id], df.UpperBoundValues()[id]
-	if lo == nil || !bytes.Equal(lo, hi) {
-		return "", false
-	}
-	return string(lo), true
 }
 
 // planRewrite chooses the files to rewrite. Once the table holds

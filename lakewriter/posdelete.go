@@ -1,6 +1,7 @@
 package lakewriter
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -35,6 +36,22 @@ const (
 	posDelPathID = 2147483546
 	posDelPosID  = 2147483545
 )
+
+// ReferencedDataFile returns the one data file position-delete file df
+// applies to: its referenced_data_file, or, as v2 manifests do not keep
+// that field, its file_path column's bounds when they are equal (Java and
+// iceberg-go scope a delete by them; Floe's position-delete files set
+// both). false: df may apply to several data files.
+func ReferencedDataFile(df iceberg.DataFile) (string, bool) {
+	if ref := df.ReferencedDataFile(); ref != nil {
+		return *ref, true
+	}
+	lo, hi := df.LowerBoundValues()[posDelPathID], df.UpperBoundValues()[posDelPathID]
+	if lo == nil || !bytes.Equal(lo, hi) {
+		return "", false
+	}
+	return string(lo), true
+}
 
 // writePosDeletes writes one position-delete file per data file that dels
 // reference and returns them by the data file's path. On error it removes

@@ -63,14 +63,13 @@ func liveDeletes(t testing.TB, tbl *Table) (pos, eq []iceberg.DataFile) {
 	return pos, eq
 }
 
-// referencedFile is the one data file a position-delete file applies to:
-// its file_path bounds are equal (v2 manifests carry no
-// referenced_data_file; Java and iceberg-go scope a delete by the bounds).
+// referencedFile is the one data file a position-delete file applies to
+// (ReferencedDataFile); it must be file-scoped.
 func referencedFile(t *testing.T, d iceberg.DataFile) string {
 	t.Helper()
-	lo, hi := d.LowerBoundValues()[posDelPathID], d.UpperBoundValues()[posDelPathID]
-	require.Equal(t, lo, hi, "file-scoped")
-	return string(lo)
+	ref, ok := ReferencedDataFile(d)
+	require.True(t, ok, "file-scoped")
+	return ref
 }
 
 // indexOf renders an index as key -> "path@pos" for comparison.
