@@ -14,11 +14,11 @@ import (
 // at once.
 const ChunkReaders = 4
 
-// ChunkBytes bounds the stored bytes of the rows of one planned chunk (as
-// the server reports their sizes: PostgreSQL's compressed size, MariaDB's
-// value lengths), besides its rows: planning cuts a chunk after the row
-// that takes the table's running total of row sizes past a multiple of
-// it. A chunk then holds at most rowsPerChunk rows and about ChunkBytes
+// ChunkBytes bounds the stored bytes of the rows of one planned chunk
+// (PostgreSQL: the values' compressed sizes; MariaDB: the LENGTH of its
+// long values plus the bound of the other columns' types), besides its
+// rows: planning cuts a chunk after the row that takes the table's running
+// total of row sizes past a multiple of it (ChunkCuts). A chunk then holds at most rowsPerChunk rows and about ChunkBytes
 // plus one row, so that rows of tens of megabytes are read, encoded and
 // held a few at a time, not rowsPerChunk at a time. A variable only so
 // that tests can lower it; nothing changes it at run time.
