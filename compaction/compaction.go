@@ -214,9 +214,21 @@ func rewrite(ctx context.Context, t *lakewriter.Table, opts Options, res *Result
 	if len(results) == 0 {
 		return nil
 	}
+	// The key index of this table (held by the pipeline's Table) follows
+	// the pass from the keys read here, not by reading the new files
+	// inside the next checkpoint's commit.
+	var added []iceberg.DataFile
+	for _, gr := range results {
+		added = append(added, gr.NewDataFiles...)
+	}
+	keys, err := t.ReadRewriteKeys(ctx, base, added)
+	if err != nil {
+		opts.Logger.Warn("compaction: could not read back the keys of the files it wrote; the next commit reads them", "table", t.Ident().String(), "err", err)
+		keys = nil
+	}
 	rewriteHook()
 	return t.Maintain(ctx, func(ctx context.Context, head *table.Table) (*table.Table, error) {
-		return commitRewrite(ctx, t, head, snap, rewritten, results, dead, res)
+		return commitRewrite(ctx, t, head, snap, rewritten, results, dead, keys, res)
 	})
 }
 
@@ -225,10 +237,12 @@ func rewrite(ctx context.Context, t *lakewriter.Table, opts Options, res *Result
 var rewriteHook = func() {}
 
 // commitRewrite commits the files a rewrite wrote from snapshot base on
-// head (see rewrite) and fills res. Files of a pass that does not land
+// head (see rewrite) and fills res; once it lands, the keys of its files
+// (nil when none were read) go to the table's key index
+// (lakewriter.Table.RewriteLanded). Files of a pass that does not land
 // are left for orphan removal.
 func commitRewrite(ctx context.Context, t *lakewriter.Table, head *table.Table, base *table.Snapshot, rewritten map[string]struct{},
-	results []table.CompactionGroupResult, dead []iceberg.DataFile, res *Result) (*table.Table, error) {
+	results []table.CompactionGroupResult, dead []iceberg.DataFile, keys *lakewriter.RewriteKeys, res *Result) (*table.Table, error) {
 	if err := noConflictSince(ctx, head, base.SnapshotID, rewritten); err != nil {
 		return nil, err
 	}
@@ -272,6 +286,7 @@ func commitRewrite(ctx context.Context, t *lakewriter.Table, head *table.Table, 
 		r.SnapshotID = landedID
 	} else {
 		r.SnapshotID = next.CurrentSnapshot().SnapshotID
+		t.RewriteLanded(keys, headID, r.SnapshotID, slices.Collect(maps.Keys(rewritten)))
 	}
 	r.Table = res.Table
 	*res = r

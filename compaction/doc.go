@@ -16,7 +16,10 @@
 //     snapshot added a position delete to one of those files (another
 //     process), or removed or rewrote data files, the rewrite is not
 //     committed and Compact returns ErrConflict; a deleted row is never
-//     resurrected.
+//     resurrected. Before committing it reads the keys of the files it
+//     wrote (lakewriter.Table.ReadRewriteKeys), still outside the lock,
+//     so that the next ingestion commit moves its key index over the
+//     rewrite without reading those files inside its own commit.
 //   - Expiry never removes the newest snapshot an ingestion commit wrote
 //     (summary property floe.pipeline, ledger.IsCommit), nor, on a
 //     dead-letter table, the newest dead-letters commit of any pipeline

@@ -46,6 +46,8 @@ type Catalog struct {
 
 	locks     sync.Map // Ident.String() -> *sync.Mutex, see tableLock
 	replacing sync.Map // Ident.String() -> *fileMarks, see Table.ReplacingFiles
+	// followSlots: Ident.String() -> *followSlot, see Table.RewriteLanded
+	followSlots sync.Map
 
 	// file is the SQLite catalog's database file and id its identity
 	// (device and inode) when it was opened; "" for other catalogs.

@@ -41,8 +41,10 @@
 //     than MaxIndexedDataFiles live data files deletes by equality. A Commit with delete keys whose base the index does not
 //     describe rebuilds it from the table first (key columns of the live
 //     data files, delete files applied), or, when every snapshot since
-//     only rewrote files (replace), follows them by reading the files
-//     they added. The index follows only a Commit
+//     only rewrote files (replace), follows them: from the keys the
+//     rewrite recorded (Table.ReadRewriteKeys outside the lock,
+//     Table.RewriteLanded after its commit) when it is the one snapshot
+//     since, otherwise by reading the files they added. The index follows only a Commit
 //     that landed on its snapshot without restaging (and a truncate); any
 //     other outcome drops it. A commit attempt on another base restages
 //     the plan: a position delete whose file is not live there, and every
@@ -127,7 +129,9 @@
 //     identifier shares it. A rewrite may write its files between two
 //     Maintain calls, without the lock, after marking the files it
 //     replaces with Table.ReplacingFiles: until it releases them, Commit
-//     deletes rows of those files by equality, never by position.
+//     deletes rows of those files by equality, never by position. It
+//     reads the keys of the files it wrote before it commits, so that the
+//     next Commit's key index follows it without reading a file.
 //   - EnsureTable opens an existing table whose schema differs from the
 //     layout with the table's own layout (it refuses only different
 //     identifier fields); Table.Evolve then changes the schema in place

@@ -356,6 +356,7 @@ func (t *Table) setIndex(x *keyIndex) {
 	if t.idx != nil && t.idx != x {
 		t.idx.release()
 	}
+	t.cat.follows(t.id).indexChanged(t.idx != nil, x != nil)
 	t.idx = x
 }
 
@@ -377,6 +378,18 @@ func (t *Table) indexFor(ctx context.Context, base *table.Table, c Commit) *keyI
 		return nil
 	}
 	start := time.Now()
+	if r := t.cat.follows(t.id).take(); t.idx != nil && r != nil && r.parent == t.idx.snapshot {
+		if t.idx.followRecorded(r) {
+			t.log.Debug("key index followed a rewrite from its recorded keys", "snapshot_id", r.snapshot, "keys", len(t.idx.keys),
+				"duration", time.Since(start).Round(time.Millisecond).String())
+		} else {
+			t.setIndex(nil)
+			t.log.Debug("a live key is missing from a rewrite's recorded keys; rebuilding the key index", "snapshot_id", r.snapshot)
+		}
+		if t.idx != nil && t.idx.snapshot == head {
+			return t.idx
+		}
+	}
 	if t.idx != nil {
 		ok, err := t.idx.followRewrites(ctx, base, t.layout)
 		if ok {
