@@ -433,40 +433,58 @@ func passID() string {
 // expire removes snapshots older than opts.ExpireOlderThan beyond the
 // newest opts.RetainLast, never the newest snapshot an ingestion commit
 // wrote (nor any after it): recovery reads the committed positions from
-// there. Files only the expired snapshots referenced are deleted.
+// there. Files only the expired snapshots referenced are deleted after
+// the expiry committed, outside the commit lock: reading the expired
+// snapshots' manifests to find them takes seconds on a table of hundreds
+// of snapshots, and no writer can reference those files again.
 func expire(ctx context.Context, t *lakewriter.Table, opts Options, res *Result) error {
-	return t.Maintain(ctx, func(ctx context.Context, tbl *table.Table) (*table.Table, error) {
-		before := len(tbl.Metadata().Snapshots())
+	var (
+		pre, next *table.Table
+		expired   []int64
+	)
+	err := t.Maintain(ctx, func(ctx context.Context, tbl *table.Table) (*table.Table, error) {
+		before := tbl.Metadata().Snapshots()
 		// Keep every snapshot from the oldest ledger entry recovery reads.
 		keep := max(opts.RetainLast, sinceLedger(tbl))
-		if before <= keep {
+		if len(before) <= keep {
 			return nil, nil
 		}
 		tx := tbl.NewTransaction()
-		if err := tx.ExpireSnapshots(table.WithOlderThan(opts.ExpireOlderThan), table.WithRetainLast(keep)); err != nil {
+		if err := tx.ExpireSnapshots(table.WithOlderThan(opts.ExpireOlderThan), table.WithRetainLast(keep), table.WithPostCommit(false)); err != nil {
 			return nil, fmt.Errorf("expire snapshots: %w", err)
 		}
-		next, err := tx.Commit(ctx)
-		if err != nil && (next == nil || len(next.Metadata().Snapshots()) >= before) {
+		committed, err := tx.Commit(ctx)
+		if err != nil {
 			return nil, fmt.Errorf("commit snapshot expiry: %w", err)
-		}
-		if next == nil {
-			return nil, errors.New("commit snapshot expiry: the catalog returned no table")
 		}
 		// With no snapshot older than opts.ExpireOlderThan beyond the kept
 		// ones, the commit succeeds and removes nothing: not an error.
-		if err != nil {
-			// The catalog took the expiry; removing the files that only
-			// expired snapshots referenced failed for some. iceberg-go also
-			// tries files an earlier expiry already removed (a data file a
-			// rewrite replaced is listed again by the rewrite's manifest),
-			// which fails as "no such file". What is left is an orphan for
-			// orphan removal.
-			opts.Logger.Debug("expiry left files behind", "table", res.Table, "err", err)
-		}
-		res.ExpiredSnapshots = before - len(next.Metadata().Snapshots())
-		return next, nil
+		expired = expiredSnapshots(before, committed)
+		pre, next = tbl, committed
+		res.ExpiredSnapshots = len(expired)
+		return committed, nil
 	})
+	if err != nil || len(expired) == 0 {
+		return err
+	}
+	// What this leaves behind (a failed delete; a file an earlier expiry
+	// already removed, which iceberg-go tries again when a rewrite's
+	// manifest lists it) is an orphan for orphan removal.
+	if err := table.NewRemoveSnapshotsUpdate(expired, true).PostCommit(ctx, pre, next); err != nil {
+		opts.Logger.Debug("expiry left files behind", "table", res.Table, "err", err)
+	}
+	return nil
+}
+
+// expiredSnapshots returns the ids of before that next no longer holds.
+func expiredSnapshots(before []table.Snapshot, next *table.Table) []int64 {
+	var ids []int64
+	for _, s := range before {
+		if next.Metadata().SnapshotByID(s.SnapshotID) == nil {
+			ids = append(ids, s.SnapshotID)
+		}
+	}
+	return ids
 }
 
 // sinceLedger counts the snapshots of main's history from the current one
@@ -505,16 +523,21 @@ func sinceLedger(tbl *table.Table) int {
 // whose snapshot chunks are written ahead of the commit for up to a
 // checkpoint interval, or another process's) are protected by that age
 // limit alone, which must exceed the longest such wait.
+//
+// It runs without the commit lock (lakewriter.Table.Inspect): it lists
+// every file under the table location and reads every snapshot's
+// manifests, seconds on a table of hundreds of snapshots, and the age
+// limit, not the lock, is what protects a writer's files.
 func removeOrphans(ctx context.Context, t *lakewriter.Table, opts Options, res *Result) error {
-	return t.Maintain(ctx, func(ctx context.Context, tbl *table.Table) (*table.Table, error) {
+	return t.Inspect(ctx, func(ctx context.Context, tbl *table.Table) error {
 		out, err := tbl.DeleteOrphanFiles(ctx, table.WithFilesOlderThan(opts.OrphansOlderThan))
 		if err != nil {
-			return nil, fmt.Errorf("remove orphan files: %w", err)
+			return fmt.Errorf("remove orphan files: %w", err)
 		}
 		res.RemovedOrphans = len(out.DeletedFiles)
 		if len(out.DeletedFiles) > 0 {
 			opts.Logger.Debug("removed orphan files", "table", res.Table, "files", out.DeletedFiles)
 		}
-		return nil, nil
+		return nil
 	})
 }

@@ -42,6 +42,23 @@ func (t *Table) Maintain(ctx context.Context, fn func(ctx context.Context, tbl *
 	return nil
 }
 
+// Inspect runs fn on the table's newest state without the commit lock:
+// Commits of this process go on meanwhile, so fn sees a state that may
+// be old by the time it returns. It is for maintenance that excludes no
+// writer: orphan removal (protected by the files' age alone) and
+// deleting the files of snapshots an expiry already committed.
+func (t *Table) Inspect(ctx context.Context, fn func(ctx context.Context, tbl *table.Table) error) error {
+	ctx = t.cat.ioContext(ctx)
+	tbl, err := t.refresh(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(ctx, tbl); err != nil {
+		return fmt.Errorf("inspect %s: %w", t.id, err)
+	}
+	return nil
+}
+
 // Snapshot identifies the current snapshot of a table and what it holds.
 type Snapshot struct {
 	ID          int64

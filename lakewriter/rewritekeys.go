@@ -144,8 +144,17 @@ func (s *followSlot) take() *landedRewrite {
 // unusable, when a live key is missing from the rewrite's files. Called
 // with commitMu held.
 func (x *keyIndex) followRecorded(r *landedRewrite) bool {
+	// Whether a file was removed, by its reference: the index's keys
+	// share one reference per file, and hashing a pointer per key costs
+	// a fraction of hashing its path.
+	removed := make(map[*fileRef]bool)
 	for k, loc := range x.keys {
-		if !r.removed[loc.file.path] {
+		gone, seen := removed[loc.file]
+		if !seen {
+			gone = r.removed[loc.file.path]
+			removed[loc.file] = gone
+		}
+		if !gone {
 			continue
 		}
 		moved, ok := r.keys.locs[k]

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
@@ -160,4 +161,63 @@ func idsOf(rows []schema.Row) []int64 {
 		out[i] = r[0].(int64)
 	}
 	return out
+}
+
+// TestInspectLeavesCommitsFree: Inspect runs without the commit lock, so
+// a commit of the same table lands while it runs (orphan removal and
+// expiry's file deletion ran under the lock and held every checkpoint of
+// the table for seconds).
+func TestInspectLeavesCommitsFree(t *testing.T) {
+	ctx := context.Background()
+	c, _ := openTestCatalog(t)
+	tbl := ensureSimple(t, c, "inspect")
+	other := ensureSimple(t, c, "inspect")
+	m := rewriteModel{}
+	upsertKeys(t, tbl, m, "1", "v0", []int64{1, 2}, nil)
+	require.NoError(t, other.Inspect(ctx, func(ctx context.Context, seen *table.Table) error {
+		done := make(chan CommitResult, 1)
+		go func() { done <- upsertKeys(t, tbl, m, "2", "v1", []int64{2, 3}, nil) }()
+		select {
+		case res := <-done:
+			require.NotEqual(t, seen.CurrentSnapshot().SnapshotID, res.SnapshotID)
+		case <-time.After(time.Minute):
+			t.Fatal("a commit waited for Inspect: it holds the commit lock")
+		}
+		return nil
+	}))
+	require.Equal(t, m.rows(tbl.Layout()), scanAll(t, other))
+}
+
+// TestKeyIndexKeptPastManyDataFiles: an index already held keeps
+// following single-file commits past MaxIndexedDataFiles live data files
+// (a table at 1 s checkpoints holds 60-65 just before each compaction
+// pass; dropping the index there made the first checkpoint after the pass
+// rebuild it inside the commit lock), and a commit without delete keys
+// after a rewrite moves it over the rewrite instead of dropping it.
+func TestKeyIndexKeptPastManyDataFiles(t *testing.T) {
+	c, _ := openTestCatalog(t)
+	tbl := ensureSimple(t, c, "manyfollowed")
+	compact := ensureSimple(t, c, "manyfollowed")
+	m := rewriteModel{}
+	upsertKeys(t, tbl, m, "0", "v0", []int64{0}, nil)
+	upsertKeys(t, tbl, m, "1", "v0", []int64{1}, nil)
+	builds := tbl.idxBuilds // the index of the first snapshot is built once
+	for i := 1; i < MaxIndexedDataFiles+2; i++ {
+		upsertKeys(t, tbl, m, fmt.Sprint(i+1), "v0", []int64{int64(i + 1)}, nil)
+	}
+	require.Greater(t, len(liveDataFiles(t, tbl)), MaxIndexedDataFiles)
+	res := upsertKeys(t, tbl, m, "u", "v1", []int64{3, 40}, nil)
+	require.Equal(t, int64(2), res.PositionDeletes)
+	require.Equal(t, builds, tbl.idxBuilds, "followed, not rebuilt")
+	requireIndexMatchesRebuild(t, tbl)
+
+	rewriteOutsideLock(t, compact, func() {}, func(*RewriteKeys) {})
+	_, err := tbl.Commit(context.Background(), Commit{Rows: seqOf(simpleRow(500, "ins")), Props: props("ins"), Token: "floe.checkpoint"})
+	require.NoError(t, err)
+	m[500] = "ins"
+	requireIndexMatchesRebuild(t, tbl)
+	res = upsertKeys(t, tbl, m, "u2", "v2", []int64{500, 7}, nil)
+	require.Equal(t, int64(2), res.PositionDeletes)
+	require.Equal(t, builds, tbl.idxBuilds, "never rebuilt")
+	require.Equal(t, m.rows(tbl.Layout()), scanAll(t, tbl))
 }

@@ -237,11 +237,33 @@ type compactor struct {
 	opts compaction.Options
 	log  *slog.Logger
 	mu   sync.Mutex
+	// orphansSwept is when each table's orphan files were last removed
+	// (see passOptions); guarded by mu.
+	orphansSwept map[string]time.Time
+}
+
+// passOptions are the options of one table's pass: orphan removal runs
+// at most once per compaction.MinOrphanAge per table. It reads every
+// snapshot's manifests (seconds of CPU on a table of hundreds of
+// snapshots) and removes only files older than that age, so running it
+// every interval (a minute, for fresh tables) spends the CPU the
+// checkpoints need and finds nothing new. Called with mu held.
+func (c *compactor) passOptions(table string, now time.Time) compaction.Options {
+	opts := c.opts
+	if opts.OrphansOlderThan <= 0 {
+		return opts
+	}
+	if last, ok := c.orphansSwept[table]; ok && now.Sub(last) < compaction.MinOrphanAge {
+		opts.OrphansOlderThan = 0
+		return opts
+	}
+	c.orphansSwept[table] = now
+	return opts
 }
 
 func newCompactor(cfg *Config, cat *lakewriter.Catalog, reg prometheus.Registerer, log *slog.Logger) *compactor {
 	opts := compactionOptions(cfg, log)
-	return &compactor{cfg: cfg, cat: cat, m: newCompactionMetrics(reg), opts: opts, log: opts.Logger}
+	return &compactor{cfg: cfg, cat: cat, m: newCompactionMetrics(reg), opts: opts, log: opts.Logger, orphansSwept: map[string]time.Time{}}
 }
 
 // tableCompaction is the outcome of one table's pass.
@@ -276,7 +298,7 @@ func (c *compactor) pass(ctx context.Context) ([]tableCompaction, error) {
 	}
 	out := make([]tableCompaction, 0, len(tables))
 	for _, t := range tables {
-		res, err := compaction.Compact(ctx, t, c.opts)
+		res, err := compaction.Compact(ctx, t, c.passOptions(t.Ident().String(), time.Now()))
 		tc := tableCompaction{Table: t.Ident().String(), Outcome: "ok"}
 		switch {
 		case ctx.Err() != nil:
