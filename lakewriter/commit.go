@@ -245,7 +245,20 @@ func (t *Table) writeFiles(ctx context.Context, base *table.Table, c Commit, idx
 	switch {
 	case c.DeleteAll || c.DeleteKeys == nil:
 	case idx != nil:
-		if plan, err = t.planDeletes(ctx, base, idx, c.DeleteKeys); err != nil {
+		plan, err = t.planDeletes(ctx, base, idx, c.DeleteKeys)
+		if errors.Is(err, errIndexStale) {
+			// The index no longer matches the table: drop it (the next
+			// commit rebuilds it) and delete every key by equality.
+			t.log.Warn("the key index does not match the table; this commit deletes by equality, the next one rebuilds the index", "err", err)
+			t.setIndex(nil)
+			delFiles, dels, err = t.writeDeletes(ctx, base, c.DeleteKeys)
+			if err != nil {
+				t.removeFiles(ctx, base, append(dataFiles, delFiles...))
+				return nil, nil, nil, fmt.Errorf("commit %s: write deletes: %w", t.id, err)
+			}
+			break
+		}
+		if err != nil {
 			t.removeFiles(ctx, base, dataFiles)
 			return nil, nil, nil, fmt.Errorf("commit %s: write position deletes: %w", t.id, err)
 		}

@@ -73,7 +73,10 @@ func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex
 			enc.flush().Release()
 		}
 		buf = schema.AppendKeyOf(buf[:0], layout, k)
-		loc, ok := idx.keys[string(buf)]
+		loc, ok, err := idx.lookup(string(buf))
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
 			p.counts.skipped++
 			continue

@@ -44,7 +44,10 @@
 //     only rewrote files (replace), follows them: from the keys the
 //     rewrite recorded (Table.ReadRewriteKeys outside the lock,
 //     Table.RewriteLanded after its commit) when it is the one snapshot
-//     since, otherwise by reading the files they added. The index follows only a Commit
+//     since, otherwise by reading the files they added. Following recorded
+//     keys costs the number of files rewritten; the keys themselves are
+//     brought up to date 100,000 per Commit, and a key deleted before its
+//     turn is looked up through the rewrites that moved it. The index follows only a Commit
 //     that landed on its snapshot without restaging (and a truncate); any
 //     other outcome drops it. A commit attempt on another base restages
 //     the plan: a position delete whose file is not live there, and every

@@ -64,6 +64,9 @@ type fileRef struct {
 	path      string
 	specID    int
 	partition map[int]any
+	// moved, once a rewrite the index followed removed the file, holds
+	// where the rows the file held live now (see keyIndex.lookup).
+	moved *RewriteKeys
 }
 
 func newFileRef(df iceberg.DataFile) *fileRef {
@@ -82,15 +85,86 @@ type rowLoc struct {
 // only when its base is that snapshot, and after the commit lands on it
 // the index is moved to the new snapshot (keys deleted removed, rows
 // written added); anything else drops it.
+//
+// A location may be stale: after a rewrite followed from its recorded
+// keys (followRecorded), a key still points into a file the rewrite
+// removed, whose fileRef.moved says where its row is now. Read locations
+// through lookup, which resolves them; resolveSome brings them up to
+// date a bounded number at a time, so that no commit pays for the whole
+// table at once.
 type keyIndex struct {
 	snapshot int64 // 0: the table has no snapshot
 	budget   *keyBudget
 	keys     map[string]rowLoc
-	files    map[string]bool // the live data files of snapshot
+	files    map[string]*fileRef // the live data files of snapshot
+	// resolving are the followed rewrites whose keys may still point
+	// into the files they removed, oldest first.
+	resolving []*resolveJob
 }
 
+// resolveJob is a followed rewrite and how far resolveSome got through
+// its keys.
+type resolveJob struct {
+	keys *RewriteKeys
+	next int
+}
+
+// errIndexStale reports a key whose location cannot be resolved: the
+// index no longer matches the table, and the commit deletes by equality.
+var errIndexStale = errors.New("a key of the index is missing from the rewrite that moved its row")
+
 func newKeyIndex(snapshot int64, budget *keyBudget) *keyIndex {
-	return &keyIndex{snapshot: snapshot, budget: budget, keys: make(map[string]rowLoc), files: make(map[string]bool)}
+	return &keyIndex{snapshot: snapshot, budget: budget, keys: make(map[string]rowLoc), files: make(map[string]*fileRef)}
+}
+
+// lookup returns the location of key's live row, following the rewrites
+// that moved it (and recording where it is now).
+func (x *keyIndex) lookup(key string) (rowLoc, bool, error) {
+	loc, ok := x.keys[key]
+	if !ok || loc.file.moved == nil {
+		return loc, ok, nil
+	}
+	for loc.file.moved != nil {
+		next, found := loc.file.moved.locs[key]
+		if !found {
+			return rowLoc{}, false, fmt.Errorf("key in %s: %w", loc.file.path, errIndexStale)
+		}
+		loc = next
+	}
+	x.keys[key] = loc
+	return loc, true, nil
+}
+
+// resolveSome resolves up to n keys of the followed rewrites (lookup), and
+// forgets each rewrite whose keys are all resolved: the memory of its
+// recorded keys is then free.
+func (x *keyIndex) resolveSome(n int) error {
+	for n > 0 && len(x.resolving) > 0 {
+		j := x.resolving[0]
+		end := min(len(j.keys.order), j.next+n)
+		for _, k := range j.keys.order[j.next:end] {
+			if _, _, err := x.lookup(k); err != nil {
+				return err
+			}
+		}
+		n -= end - j.next
+		j.next = end
+		if j.next == len(j.keys.order) {
+			x.resolving[0] = nil
+			x.resolving = x.resolving[1:]
+		}
+	}
+	return nil
+}
+
+// resolveAll resolves every key (resolveSome without a bound).
+func (x *keyIndex) resolveAll() error {
+	for len(x.resolving) > 0 {
+		if err := x.resolveSome(len(x.resolving[0].keys.order) - x.resolving[0].next); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // remove drops key.
@@ -191,16 +265,19 @@ func (x *keyIndex) followRewrites(ctx context.Context, tbl *table.Table, layout 
 		return false, fmt.Errorf("plan the key scan: %w", err)
 	}
 	order, byFile := tasksByFile(tasks)
+	if err := x.resolveAll(); err != nil {
+		return false, err
+	}
 	for k, loc := range x.keys {
 		if _, live := byFile[loc.file.path]; !live {
 			x.remove(k)
 		}
 	}
 	old := x.files
-	x.files = make(map[string]bool, len(order))
+	x.files = make(map[string]*fileRef, len(order))
 	for _, p := range order {
-		if old[p] {
-			x.files[p] = true
+		if ref := old[p]; ref != nil {
+			x.files[p] = ref
 			continue
 		}
 		if err := x.addFile(ctx, tbl, layout, byFile[p]); err != nil {
@@ -232,7 +309,7 @@ func (x *keyIndex) addFile(ctx context.Context, tbl *table.Table, layout *schema
 		return err
 	}
 	ref := newFileRef(df)
-	x.files[df.FilePath()] = true
+	x.files[df.FilePath()] = ref
 	pos, dups, err := readFileKeys(ctx, tbl, layout, df, x.budget)
 	if err != nil {
 		return err
@@ -376,6 +453,12 @@ func (t *Table) indexFor(ctx context.Context, base *table.Table, c Commit) *keyI
 	if t.idx != nil && t.idx.snapshot != head {
 		t.followTo(ctx, base, head, start)
 	}
+	if t.idx != nil {
+		if err := t.idx.resolveSome(resolvePerCommit); err != nil {
+			t.setIndex(nil)
+			t.log.Warn("the key index does not match the table; rebuilding it", "err", err)
+		}
+	}
 	if t.idx != nil || c.DeleteKeys == nil {
 		return t.idx
 	}
@@ -405,12 +488,7 @@ func (t *Table) indexFor(ctx context.Context, base *table.Table, c Commit) *keyI
 // they added. It drops the index when it cannot. Called with commitMu
 // held.
 func (t *Table) followTo(ctx context.Context, base *table.Table, head int64, start time.Time) {
-	if r := t.cat.follows(t.id).take(); r != nil && r.parent == t.idx.snapshot {
-		if !t.idx.followRecorded(r) {
-			t.setIndex(nil)
-			t.log.Debug("a live key is missing from a rewrite's recorded keys; rebuilding the key index", "snapshot_id", r.snapshot)
-			return
-		}
+	if r := t.cat.follows(t.id).take(); r != nil && r.parent == t.idx.snapshot && t.idx.followRecorded(r) {
 		t.log.Debug("key index followed a rewrite from its recorded keys", "snapshot_id", r.snapshot, "keys", len(t.idx.keys),
 			"duration", time.Since(start).Round(time.Millisecond).String())
 		if t.idx.snapshot == head {
@@ -428,6 +506,11 @@ func (t *Table) followTo(ctx context.Context, base *table.Table, head int64, sta
 		t.log.Debug("key index could not follow rewrites; rebuilding it", "err", err)
 	}
 }
+
+// resolvePerCommit is how many keys of followed rewrites each Commit
+// resolves (keyIndex.resolveSome): tens of milliseconds, so a table of 1M
+// keys is up to date ten commits after a compaction pass.
+var resolvePerCommit = 100_000 // a variable for tests
 
 // MaxIndexedDataFiles is the most live data files a table may have for
 // a key index to be built, and the most data files one commit may add
@@ -530,7 +613,7 @@ func (x *keyIndex) addWritten(ctx context.Context, tbl *table.Table, layout *sch
 		return fmt.Errorf("data file %s: %w", df.FilePath(), errIndexAmbiguous)
 	}
 	ref := newFileRef(df)
-	x.files[df.FilePath()] = true
+	x.files[df.FilePath()] = ref
 	for k, p := range pos {
 		if err := x.add(k, rowLoc{file: ref, pos: p}); err != nil {
 			return err

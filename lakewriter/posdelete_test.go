@@ -74,6 +74,9 @@ func referencedFile(t *testing.T, d iceberg.DataFile) string {
 
 // indexOf renders an index as key -> "path@pos" for comparison.
 func indexOf(x *keyIndex) map[string]string {
+	if err := x.resolveAll(); err != nil {
+		panic(err)
+	}
 	out := make(map[string]string, len(x.keys))
 	for k, loc := range x.keys {
 		out[k] = fmt.Sprintf("%s@%d", loc.file.path, loc.pos)

@@ -221,3 +221,48 @@ func TestKeyIndexKeptPastManyDataFiles(t *testing.T) {
 	require.Equal(t, builds, tbl.idxBuilds, "never rebuilt")
 	require.Equal(t, m.rows(tbl.Layout()), scanAll(t, tbl))
 }
+
+// TestKeyIndexResolvesLazilyOverCommits: after a followed rewrite the
+// index's keys are brought up to date a few per commit (here 2), and a
+// key a commit deletes before its turn is found through the rewrite that
+// moved it, also over two rewrites in a row; after enough commits nothing
+// is left to resolve, and the index equals one rebuilt from the table.
+func TestKeyIndexResolvesLazilyOverCommits(t *testing.T) {
+	prev := resolvePerCommit
+	resolvePerCommit = 2
+	t.Cleanup(func() { resolvePerCommit = prev })
+	c, _ := openTestCatalog(t)
+	tbl := ensureSimple(t, c, "lazy")
+	compact := ensureSimple(t, c, "lazy")
+	m := rewriteModel{}
+	for cp := range 4 {
+		var ids []int64
+		for id := int64(cp * 10); id < int64(cp*10+10); id++ {
+			ids = append(ids, id)
+		}
+		upsertKeys(t, tbl, m, fmt.Sprint(cp), "v0", ids, nil)
+	}
+	upsertKeys(t, tbl, m, "u0", "v1", []int64{5}, nil)
+	builds := tbl.idxBuilds
+
+	rewriteOutsideLock(t, compact, func() {}, func(*RewriteKeys) {})
+	res := upsertKeys(t, tbl, m, "u1", "v2", []int64{1, 22}, []int64{38})
+	require.Equal(t, int64(3), res.PositionDeletes)
+	require.Len(t, tbl.idx.resolving, 1, "2 of 40 keys resolved per commit")
+
+	rewriteOutsideLock(t, compact, func() {}, func(*RewriteKeys) {})
+	res = upsertKeys(t, tbl, m, "u2", "v3", []int64{3, 37, 1}, nil)
+	require.Equal(t, int64(3), res.PositionDeletes, "found through both rewrites")
+	require.Len(t, tbl.idx.resolving, 2)
+	require.Equal(t, m.rows(tbl.Layout()), scanAll(t, tbl))
+
+	for i := 0; len(tbl.idx.resolving) > 0; i++ {
+		require.Less(t, i, 60, "the keys are never all resolved")
+		_, err := tbl.Commit(context.Background(), Commit{Rows: seqOf(simpleRow(int64(100+i), "n")), Props: props(fmt.Sprint("n", i)), Token: "floe.checkpoint"})
+		require.NoError(t, err)
+		m[int64(100+i)] = "n"
+	}
+	require.Equal(t, builds, tbl.idxBuilds, "never rebuilt")
+	requireIndexMatchesRebuild(t, tbl)
+	require.Equal(t, m.rows(tbl.Layout()), scanAll(t, tbl))
+}
