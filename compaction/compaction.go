@@ -47,6 +47,11 @@ type Options struct {
 	ExpireOlderThan time.Duration
 	// RetainLast is the number of newest snapshots expiry always keeps.
 	RetainLast int
+	// MaxSnapshots expires every snapshot beyond the newest MaxSnapshots,
+	// whatever its age (never the newest ingestion commit or those after
+	// it): each snapshot adds ~1 KB to the metadata file every commit
+	// writes and every reader reads. Zero: no bound.
+	MaxSnapshots int
 	// OrphansOlderThan removes files under the table location that no
 	// snapshot references and that are older than this. It must exceed
 	// the longest time a writer takes from writing a file to committing
@@ -59,7 +64,7 @@ type Options struct {
 // DefaultOptions returns the Options of a pass under Defaults(): 128 MiB
 // files, bin-pack from 5 small files, apply deletes from the first delete
 // file, rewrite at most 2 GiB, expire snapshots after 24 hours keeping the
-// last 20, remove orphans older than 3 days.
+// last 20 and at most 2,000, remove orphans older than 3 days.
 func DefaultOptions() Options { return Defaults().Options(nil) }
 
 func (o *Options) setDefaults() {
@@ -123,7 +128,7 @@ func Compact(ctx context.Context, t *lakewriter.Table, opts Options) (Result, er
 	} else if err := rewrite(ctx, t, opts, &res); err != nil {
 		return res, err
 	}
-	if opts.ExpireOlderThan > 0 {
+	if opts.ExpireOlderThan > 0 || opts.MaxSnapshots > 0 {
 		if err := expire(ctx, t, opts, &res); err != nil {
 			return res, err
 		}
@@ -431,9 +436,10 @@ func passID() string {
 }
 
 // expire removes snapshots older than opts.ExpireOlderThan beyond the
-// newest opts.RetainLast, never the newest snapshot an ingestion commit
-// wrote (nor any after it): recovery reads the committed positions from
-// there. Files only the expired snapshots referenced are deleted after
+// newest opts.RetainLast, or, when the table holds more than
+// opts.MaxSnapshots, every snapshot beyond the newest MaxSnapshots; never
+// the newest snapshot an ingestion commit wrote (nor any after it):
+// recovery reads the committed positions from there. Files only the expired snapshots referenced are deleted after
 // the expiry committed, outside the commit lock: reading the expired
 // snapshots' manifests to find them takes seconds on a table of hundreds
 // of snapshots, and no writer can reference those files again.
@@ -446,11 +452,17 @@ func expire(ctx context.Context, t *lakewriter.Table, opts Options, res *Result)
 		before := tbl.Metadata().Snapshots()
 		// Keep every snapshot from the oldest ledger entry recovery reads.
 		keep := max(opts.RetainLast, sinceLedger(tbl))
+		olderThan := opts.ExpireOlderThan
+		if opts.MaxSnapshots > 0 && len(before) > max(opts.MaxSnapshots, keep) {
+			olderThan, keep = 0, max(opts.MaxSnapshots, keep)
+		} else if olderThan == 0 {
+			return nil, nil // within MaxSnapshots, and no expiry by age
+		}
 		if len(before) <= keep {
 			return nil, nil
 		}
 		tx := tbl.NewTransaction()
-		if err := tx.ExpireSnapshots(table.WithOlderThan(opts.ExpireOlderThan), table.WithRetainLast(keep), table.WithPostCommit(false)); err != nil {
+		if err := tx.ExpireSnapshots(table.WithOlderThan(olderThan), table.WithRetainLast(keep), table.WithPostCommit(false)); err != nil {
 			return nil, fmt.Errorf("expire snapshots: %w", err)
 		}
 		committed, err := tx.Commit(ctx)

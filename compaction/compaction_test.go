@@ -306,16 +306,10 @@ func TestExpireKeepsTheNewestIngestionSnapshot(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "8", props["floe.checkpoint"])
 	requireEqual(t, tbl, m)
-
-	// Files referenced only by expired snapshots are gone; the live ones stay.
-	live := dataFilesOnDisk(t, tbl)
-	for f := range oldFiles {
-		if live[f] {
-			continue
-		}
-		_, err := os.Stat(f)
-		require.True(t, os.IsNotExist(err), "file of an expired snapshot still on disk: %s", f)
-	}
+	// The kept ingestion commit still references every data file the
+	// rewrite replaced: none may be deleted (TestExpireBeyondMaxSnapshots
+	// sees files go).
+	require.Equal(t, len(oldFiles)+1, len(dataFilesOnDisk(t, tbl)), "the old files and the rewrite's")
 }
 
 func TestExpireWithNothingOldEnough(t *testing.T) {
@@ -333,6 +327,46 @@ func TestExpireWithNothingOldEnough(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, after, len(before)+1, "every snapshot kept, plus the rewrite")
 	requireEqual(t, tbl, m)
+}
+
+// TestExpireBeyondMaxSnapshots: a table holding more than MaxSnapshots
+// snapshots, none older than ExpireOlderThan, keeps only the newest
+// MaxSnapshots (each snapshot adds to the metadata file every commit
+// writes), never the newest ingestion commit, and the files only the
+// expired ones referenced are deleted.
+func TestExpireBeyondMaxSnapshots(t *testing.T) {
+	ctx := context.Background()
+	tbl, m, rng := seeded(t, 7, 8, 20, 100)
+	oldFiles := dataFilesOnDisk(t, tbl)
+	res, err := Compact(ctx, tbl, Options{MinInputFiles: 2})
+	require.NoError(t, err)
+	require.NotZero(t, res.SnapshotID, "the first pass rewrites, and expires nothing")
+	for cp := 9; cp <= 12; cp++ {
+		ingest(t, tbl, m, rng, cp, 20, 100)
+	}
+	before, err := tbl.History(ctx)
+	require.NoError(t, err)
+	res, err = Compact(ctx, tbl, Options{MinInputFiles: 100, ExpireOlderThan: time.Hour, RetainLast: 1, MaxSnapshots: 3})
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, res.ExpiredSnapshots, len(before)-3, "3 of the %d in main's history kept", len(before))
+	hist, err := tbl.History(ctx)
+	require.NoError(t, err)
+	require.Len(t, hist, 3)
+	props, err := tbl.LatestProps(ctx, ledger.CommitOf("p"))
+	require.NoError(t, err)
+	require.Equal(t, "12", props["floe.checkpoint"])
+	requireEqual(t, tbl, m)
+	// The data files the rewrite replaced were referenced only by the
+	// expired commits: deleted.
+	onDisk := dataFilesOnDisk(t, tbl)
+	for f := range oldFiles {
+		require.False(t, onDisk[f], "file of an expired snapshot still on disk: %s", f)
+	}
+
+	// Within the bound and with nothing old enough, nothing expires.
+	res, err = Compact(ctx, tbl, Options{MinInputFiles: 2, ExpireOlderThan: time.Hour, RetainLast: 1, MaxSnapshots: 3})
+	require.NoError(t, err)
+	require.Zero(t, res.ExpiredSnapshots)
 }
 
 func TestRemoveOrphansOnlyOldUnreferencedFiles(t *testing.T) {

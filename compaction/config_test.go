@@ -12,7 +12,7 @@ import (
 func TestConfigDefaults(t *testing.T) {
 	d := Defaults()
 	want := Config{Interval: 30 * time.Minute, TargetFileSizeMB: 128, MinInputFiles: 5, DeleteFileThreshold: 1, MaxRewriteMB: 2048,
-		ExpireSnapshotsOlderThan: 24 * time.Hour, RetainLast: 20, RemoveOrphansOlderThan: 72 * time.Hour}
+		ExpireSnapshotsOlderThan: 24 * time.Hour, RetainLast: 20, MaxSnapshots: 2000, RemoveOrphansOlderThan: 72 * time.Hour}
 	if d != want {
 		t.Fatalf("Defaults() = %+v, want %+v", d, want)
 	}
@@ -21,7 +21,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	o := DefaultOptions()
 	if o.TargetFileSize != 128<<20 || o.MaxRewriteBytes != 2048<<20 || o.MinInputFiles != 5 || o.DeleteFileThreshold != 1 ||
-		o.ExpireOlderThan != 24*time.Hour || o.RetainLast != 20 || o.OrphansOlderThan != 72*time.Hour {
+		o.ExpireOlderThan != 24*time.Hour || o.RetainLast != 20 || o.MaxSnapshots != 2000 || o.OrphansOlderThan != 72*time.Hour {
 		t.Fatalf("DefaultOptions() = %+v", o)
 	}
 	// Zero turns the rewrite bound off, as max-rewrite-mb: 0 does.

@@ -479,5 +479,9 @@ func tableProperties() iceberg.Properties {
 		"floe.table-version":      tableFormatVersion,
 		table.WriteDeleteModeKey:  table.WriteModeCopyOnWrite,
 		table.CommitNumRetriesKey: "0", // lakewriter retries itself (see Commit)
+		// Each commit deletes the metadata files beyond the newest 100
+		// (metadataCleanupProps).
+		table.MetadataDeleteAfterCommitEnabledKey: "true",
+		table.MetadataPreviousVersionsMaxKey:      "100",
 	}
 }

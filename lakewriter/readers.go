@@ -3,6 +3,7 @@ package lakewriter
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -68,10 +69,31 @@ func readerSafeProps(sc *iceberg.Schema, have iceberg.Properties) iceberg.Proper
 	return out
 }
 
+// metadataCleanupProps returns the properties a table with properties
+// have lacks so that each commit deletes the metadata files beyond the
+// newest write.metadata.previous-versions-max (100): without them every
+// commit leaves its metadata.json behind, one file a checkpoint, each
+// ~1 KB per snapshot the table holds (at 1 s checkpoints and a day of
+// snapshots, 86,400 files a day of up to 86 MB each, until orphan
+// removal). A value the table already holds, also false, is kept.
+func metadataCleanupProps(have iceberg.Properties) iceberg.Properties {
+	if _, ok := have[table.MetadataDeleteAfterCommitEnabledKey]; ok {
+		return nil
+	}
+	return iceberg.Properties{table.MetadataDeleteAfterCommitEnabledKey: "true"}
+}
+
+// missingProps is readerSafeProps and metadataCleanupProps.
+func missingProps(sc *iceberg.Schema, have iceberg.Properties) iceberg.Properties {
+	out := readerSafeProps(sc, have)
+	maps.Copy(out, metadataCleanupProps(have))
+	return out
+}
+
 // ensureReaderPropsLocked is ensureReaderProps under the table's commit
 // lock, taken only when a property is missing.
 func (c *Catalog) ensureReaderPropsLocked(ctx context.Context, id Ident, tbl *table.Table) (*table.Table, error) {
-	if len(readerSafeProps(tbl.Schema(), tbl.Properties())) == 0 {
+	if len(missingProps(tbl.Schema(), tbl.Properties())) == 0 {
 		return tbl, nil
 	}
 	mu := c.tableLock(id)
@@ -80,7 +102,7 @@ func (c *Catalog) ensureReaderPropsLocked(ctx context.Context, id Ident, tbl *ta
 	return c.ensureReaderProps(ctx, id, tbl)
 }
 
-// ensureReaderProps commits the properties readerSafeProps finds missing
+// ensureReaderProps commits the properties missingProps finds missing
 // from tbl (a table Floe created before it wrote them, or one created by
 // another tool) and returns the table with them; tbl itself when none are
 // missing. The caller holds the table's commit lock. A failed catalog
@@ -88,7 +110,7 @@ func (c *Catalog) ensureReaderPropsLocked(ctx context.Context, id Ident, tbl *ta
 func (c *Catalog) ensureReaderProps(ctx context.Context, id Ident, tbl *table.Table) (*table.Table, error) {
 	backoff := firstBackoff
 	for attempt := 1; ; attempt++ {
-		missing := readerSafeProps(tbl.Schema(), tbl.Properties())
+		missing := missingProps(tbl.Schema(), tbl.Properties())
 		if len(missing) == 0 {
 			return tbl, nil
 		}
@@ -99,9 +121,18 @@ func (c *Catalog) ensureReaderProps(ctx context.Context, id Ident, tbl *table.Ta
 			next, err = tx.Commit(ctx)
 		}
 		if err == nil {
+			if _, ok := missing[table.MetadataDeleteAfterCommitEnabledKey]; ok {
+				c.log.Info("each commit now deletes the table's metadata files beyond the newest write.metadata.previous-versions-max",
+					"table", id.String(), "property", table.MetadataDeleteAfterCommitEnabledKey)
+			}
 			cols := make([]string, 0, len(missing))
 			for k := range missing {
-				cols = append(cols, strings.TrimPrefix(k, table.MetricsModeColumnConfPrefix+"."))
+				if col, ok := strings.CutPrefix(k, table.MetricsModeColumnConfPrefix+"."); ok {
+					cols = append(cols, col)
+				}
+			}
+			if len(cols) == 0 {
+				return next, nil
 			}
 			slices.Sort(cols)
 			c.log.Info("uuid columns now get no lower/upper bounds in file metrics (metrics mode counts): Java readers compare them as signed longs",
@@ -113,12 +144,12 @@ func (c *Catalog) ensureReaderProps(ctx context.Context, id Ident, tbl *table.Ta
 			return next, nil
 		}
 		if attempt >= maxAttempts || ctx.Err() != nil {
-			return nil, fmt.Errorf("set metrics modes of %s: gave up after %d attempts: %w", id, attempt, err)
+			return nil, fmt.Errorf("set table properties of %s: gave up after %d attempts: %w", id, attempt, err)
 		}
-		c.log.Debug("metrics mode commit failed; retrying", "table", id.String(), "attempt", attempt, "error", err)
+		c.log.Debug("table properties commit failed; retrying", "table", id.String(), "attempt", attempt, "error", err)
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("set metrics modes of %s: %w (last attempt: %w)", id, ctx.Err(), err)
+			return nil, fmt.Errorf("set table properties of %s: %w (last attempt: %w)", id, ctx.Err(), err)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, maxBackoff)

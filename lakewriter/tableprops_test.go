@@ -2,8 +2,13 @@ package lakewriter
 
 import (
 	"context"
+	"fmt"
+	"net/url"
+	"path/filepath"
 	"testing"
 
+	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
 	"github.com/stretchr/testify/require"
 )
 
@@ -75,4 +80,38 @@ func TestEvolveProps(t *testing.T) {
 	require.Equal(t, "3", tbl.Properties()["floe.registry.version"])
 	require.NoError(t, tbl.SetProperties(ctx, p))
 	require.Equal(t, before+2, metadataFiles(t, tbl), "SetProperties is idempotent")
+}
+
+// TestMetadataFilesBounded: each commit deletes the table's metadata
+// files beyond the newest write.metadata.previous-versions-max (here 3):
+// without write.metadata.delete-after-commit.enabled every commit, one a
+// checkpoint, left its metadata.json behind until orphan removal. A table
+// created without the property (an older Floe, another tool) gets it when
+// Floe opens it.
+func TestMetadataFilesBounded(t *testing.T) {
+	ctx := context.Background()
+	c, _ := openTestCatalog(t)
+	l := simpleLayout()
+	sc, err := icebergSchema(l, l.Key)
+	require.NoError(t, err)
+	id := Ident{Namespace: "db", Name: "meta"}
+	require.NoError(t, c.ensureNamespace(ctx, id))
+	created := tableProperties()
+	delete(created, table.MetadataDeleteAfterCommitEnabledKey)
+	created[table.MetadataPreviousVersionsMaxKey] = "3"
+	_, err = c.cat.CreateTable(ctx, id.iceberg(), sc, catalog.WithProperties(created))
+	require.NoError(t, err)
+	tbl, err := c.EnsureTable(ctx, id, l, l.Key)
+	require.NoError(t, err)
+	require.Equal(t, "true", tbl.Properties()[table.MetadataDeleteAfterCommitEnabledKey])
+	for i := range 8 {
+		_, err := tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(int64(i), "a")), Props: props(fmt.Sprint(i)), Token: "floe.checkpoint"})
+		require.NoError(t, err)
+	}
+	u, err := url.Parse(tbl.Location())
+	require.NoError(t, err)
+	files, err := filepath.Glob(filepath.Join(u.Path, "metadata", "*.metadata.json"))
+	require.NoError(t, err)
+	require.Len(t, files, 4, "the current metadata file and the 3 before it; 10 commits wrote one each")
+	require.Len(t, scanAll(t, tbl), 8)
 }

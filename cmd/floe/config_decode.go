@@ -109,6 +109,7 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 			field{"max-rewrite-mb", d.integer(&c.Compaction.MaxRewriteMB)},
 			field{"expire-snapshots-older-than", d.duration(&c.Compaction.ExpireSnapshotsOlderThan)},
 			field{"retain-last", d.integer(&c.Compaction.RetainLast)},
+			field{"max-snapshots", d.integer(&c.Compaction.MaxSnapshots)},
 			field{"remove-orphans-older-than", d.duration(&c.Compaction.RemoveOrphansOlderThan)})},
 		{"server", sec(field{"metrics-address", d.str(&c.Server.MetricsAddress)},
 			field{"ready-max-lag", d.duration(&c.Server.ReadyMaxLag)},

@@ -91,7 +91,7 @@ func (c *Config) Redacted() string {
 		"target-file-size-mb", num(cc.TargetFileSizeMB), "min-input-files", num(cc.MinInputFiles),
 		"delete-file-threshold", num(cc.DeleteFileThreshold), "max-rewrite-mb", num(cc.MaxRewriteMB),
 		"expire-snapshots-older-than", str(cc.ExpireSnapshotsOlderThan.String()), "retain-last", num(cc.RetainLast),
-		"remove-orphans-older-than", str(cc.RemoveOrphansOlderThan.String()))
+		"max-snapshots", num(cc.MaxSnapshots), "remove-orphans-older-than", str(cc.RemoveOrphansOlderThan.String()))
 	if cc.Enabled != nil {
 		compaction.Content = append([]*yaml.Node{str("enabled"), str(optBool(cc.Enabled))}, compaction.Content...)
 	}

@@ -551,22 +551,23 @@ func TestConfigCompaction(t *testing.T) {
   max-rewrite-mb: 0
   expire-snapshots-older-than: 0s
   retain-last: 5
+  max-snapshots: 300
   remove-orphans-older-than: 48h
 `
 	cfg, err = ParseConfig("c.yaml", []byte(y), nil)
 	require.NoError(t, err)
 	want := CompactionConfig{Enabled: cfg.Compaction.Enabled, Interval: 5 * time.Minute, TargetFileSizeMB: 64,
-		MinInputFiles: 3, DeleteFileThreshold: 4, RetainLast: 5, RemoveOrphansOlderThan: 48 * time.Hour}
+		MinInputFiles: 3, DeleteFileThreshold: 4, RetainLast: 5, MaxSnapshots: 300, RemoveOrphansOlderThan: 48 * time.Hour}
 	require.Equal(t, want, cfg.Compaction)
 	require.False(t, cfg.Compaction.On())
 	back, err := ParseConfig("redacted", []byte(cfg.Redacted()), nil)
 	require.NoError(t, err, cfg.Redacted())
-	require.Equal(t, cfg.Compaction.On(), back.Compaction.On())
-	require.Equal(t, cfg.Compaction.RemoveOrphansOlderThan, back.Compaction.RemoveOrphansOlderThan)
+	require.Equal(t, cfg.Compaction, back.Compaction)
 
 	bad := minimalYAML + `compaction:
   interval: 0s
   retain-last: 0
+  max-snapshots: -1
   remove-orphans-older-than: 10m
   expire-snapshots-older-than: -1h
   min-input-file: 3
@@ -574,7 +575,7 @@ func TestConfigCompaction(t *testing.T) {
 `
 	_, err = ParseConfig("c.yaml", []byte(bad), nil)
 	require.Error(t, err)
-	for _, path := range []string{"compaction.interval", "compaction.retain-last", "compaction.remove-orphans-older-than",
+	for _, path := range []string{"compaction.interval", "compaction.retain-last", "compaction.max-snapshots", "compaction.remove-orphans-older-than",
 		"compaction.expire-snapshots-older-than", "compaction.min-input-file", "compaction.min-input-files"} {
 		require.Contains(t, err.Error(), path)
 	}
