@@ -115,3 +115,27 @@ func TestMetadataFilesBounded(t *testing.T) {
 	require.Len(t, files, 4, "the current metadata file and the 3 before it; 10 commits wrote one each")
 	require.Len(t, scanAll(t, tbl), 8)
 }
+
+// TestMetadataLocation: the metadata location read from the SQLite
+// catalog's database is the table's, and moves with each commit.
+func TestMetadataLocation(t *testing.T) {
+	ctx := context.Background()
+	c, _ := openTestCatalog(t)
+	tbl := ensureSimple(t, c, "loc")
+	id := Ident{Namespace: "db", Name: "loc"}
+	before, err := c.MetadataLocation(ctx, id)
+	require.NoError(t, err)
+	cur, err := tbl.refresh(ctx)
+	require.NoError(t, err)
+	require.Equal(t, cur.MetadataLocation(), before)
+	_, err = tbl.Commit(ctx, Commit{Rows: seqOf(simpleRow(1, "a")), Props: props("1"), Token: "floe.checkpoint"})
+	require.NoError(t, err)
+	after, err := c.MetadataLocation(ctx, id)
+	require.NoError(t, err)
+	require.NotEqual(t, before, after)
+	cur, err = tbl.refresh(ctx)
+	require.NoError(t, err)
+	require.Equal(t, cur.MetadataLocation(), after)
+	_, err = c.MetadataLocation(ctx, Ident{Namespace: "db", Name: "none"})
+	require.ErrorIs(t, err, ErrNoSuchTable)
+}
