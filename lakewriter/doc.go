@@ -38,7 +38,9 @@
 //     MaxPositionDeleteFiles data files (then one equality-delete file),
 //     and writes nothing for a key it lacks; any other Commit, every
 //     Commit with DeleteModeEquality, and every Commit to a table of more
-//     than MaxIndexedDataFiles live data files deletes by equality. A Commit with delete keys whose base the index does not
+//     than MaxIndexedDataFiles live data files that holds no index yet
+//     deletes by equality (an index held follows commits of up to
+//     MaxIndexedDataFiles files each). A Commit with delete keys whose base the index does not
 //     describe rebuilds it from the table first (key columns of the live
 //     data files, delete files applied), or, when every snapshot since
 //     only rewrote files (replace), follows them: from the keys the
