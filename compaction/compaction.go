@@ -1,7 +1,6 @@
 package compaction
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -94,10 +93,15 @@ type Result struct {
 	RewrittenDataFiles int
 	AddedDataFiles     int
 	RemovedDeleteFiles int
-	BytesBefore        int64
-	BytesAfter         int64
-	ExpiredSnapshots   int
-	RemovedOrphans     int
+	// ConvertedDataFiles are the data files left in place whose deletes
+	// the pass wrote as one position-delete file each; ConvertedDeleteRows
+	// the rows those files delete.
+	ConvertedDataFiles  int
+	ConvertedDeleteRows int64
+	BytesBefore         int64
+	BytesAfter          int64
+	ExpiredSnapshots    int
+	RemovedOrphans      int
 }
 
 // ErrConflict reports that a writer in another process committed deletes
@@ -140,6 +144,7 @@ func Compact(ctx context.Context, t *lakewriter.Table, opts Options) (Result, er
 	}
 	opts.Logger.Info("compaction pass", "table", res.Table, "rewritten_data_files", res.RewrittenDataFiles,
 		"added_data_files", res.AddedDataFiles, "removed_delete_files", res.RemovedDeleteFiles,
+		"converted_data_files", res.ConvertedDataFiles, "converted_delete_rows", res.ConvertedDeleteRows,
 		"bytes_before", res.BytesBefore, "bytes_after", res.BytesAfter,
 		"expired_snapshots", res.ExpiredSnapshots, "removed_orphans", res.RemovedOrphans,
 		"duration", time.Since(start).Round(time.Millisecond).String())
@@ -167,6 +172,7 @@ func rewrite(ctx context.Context, t *lakewriter.Table, opts Options, res *Result
 	var (
 		base      *table.Table
 		plan      icecompact.Plan
+		convert   []table.FileScanTask
 		rewritten = map[string]struct{}{}
 		release   = func() {}
 	)
@@ -180,7 +186,7 @@ func rewrite(ctx context.Context, t *lakewriter.Table, opts Options, res *Result
 		if err != nil {
 			return nil, fmt.Errorf("plan files: %w", err)
 		}
-		if plan, err = planRewrite(tasks, opts); err != nil || len(plan.Groups) == 0 {
+		if plan, convert, err = planPass(tasks, opts); err != nil || len(plan.Groups)+len(convert) == 0 {
 			return nil, err
 		}
 		for _, g := range plan.Groups {
@@ -191,19 +197,23 @@ func rewrite(ctx context.Context, t *lakewriter.Table, opts Options, res *Result
 		base, release = tbl, t.ReplacingFiles(slices.Collect(maps.Keys(rewritten)))
 		return nil, nil
 	})
-	defer release()
+	defer func() { release() }()
 	if err != nil || base == nil {
 		return err
 	}
+	conv, unplaceable, err := convertDeletes(ctx, t, base, convert, opts)
+	if err != nil {
+		return err
+	}
+	if len(unplaceable) > 0 {
+		more, err := markLate(ctx, t, unplaceable, rewritten, &plan)
+		if err != nil {
+			return err
+		}
+		prev := release
+		release = func() { prev(); more() }
+	}
 	snap := base.CurrentSnapshot()
-	fs, err := base.FS(ctx)
-	if err != nil {
-		return fmt.Errorf("open table io: %w", err)
-	}
-	dead, err := icecompact.CollectDeadEqualityDeletesWithSpecs(ctx, fs, base.Metadata(), snap, rewritten)
-	if err != nil {
-		return fmt.Errorf("find deletes the rewrite makes dead: %w", err)
-	}
 	var results []table.CompactionGroupResult
 	for _, g := range plan.Groups {
 		gr, err := table.ExecuteCompactionGroup(ctx, base,
@@ -216,7 +226,19 @@ func rewrite(ctx context.Context, t *lakewriter.Table, opts Options, res *Result
 			results = append(results, gr)
 		}
 	}
-	if len(results) == 0 {
+	fs, err := base.FS(ctx)
+	if err != nil {
+		return fmt.Errorf("open table io: %w", err)
+	}
+	applied := maps.Clone(rewritten)
+	for _, p := range conv.converted {
+		applied[p] = struct{}{}
+	}
+	dead, err := icecompact.CollectDeadEqualityDeletesWithSpecs(ctx, fs, base.Metadata(), snap, applied)
+	if err != nil {
+		return fmt.Errorf("find deletes the rewrite makes dead: %w", err)
+	}
+	if len(results) == 0 && len(conv.added)+len(conv.replaced)+len(dead) == 0 {
 		return nil
 	}
 	// The key index of this table (held by the pipeline's Table) follows
@@ -233,30 +255,75 @@ func rewrite(ctx context.Context, t *lakewriter.Table, opts Options, res *Result
 	}
 	rewriteHook()
 	return t.Maintain(ctx, func(ctx context.Context, head *table.Table) (*table.Table, error) {
-		return commitRewrite(ctx, t, head, snap, rewritten, results, dead, keys, res)
+		return commitRewrite(ctx, t, head, snap, passFiles{rewritten: rewritten, results: results, conv: conv, dead: dead}, keys, res)
 	})
+}
+
+// markLate adds tasks, files whose deletes could not be converted, to
+// the pass's rewrite: to rewritten and as groups of one to plan, marked
+// (lakewriter.Table.ReplacingFiles) from now on. A position delete
+// another commit added to one of them since the pass read the table
+// makes its commit refuse (noConflictSince).
+func markLate(ctx context.Context, t *lakewriter.Table, tasks []table.FileScanTask, rewritten map[string]struct{}, plan *icecompact.Plan) (release func(), err error) {
+	paths := make([]string, len(tasks))
+	for i, task := range tasks {
+		paths[i] = task.File.FilePath()
+		rewritten[paths[i]] = struct{}{}
+		plan.Groups = append(plan.Groups, icecompact.Group{Tasks: []table.FileScanTask{task}, TotalSizeBytes: task.File.FileSizeBytes()})
+	}
+	err = t.Maintain(ctx, func(context.Context, *table.Table) (*table.Table, error) {
+		release = t.ReplacingFiles(paths)
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return release, nil
 }
 
 // rewriteHook runs between a rewrite's files being written and its
 // commit; tests set it to commit beside the pass.
 var rewriteHook = func() {}
 
-// commitRewrite commits the files a rewrite wrote from snapshot base on
+// passFiles is what a pass wrote and what it replaces: the data files
+// it rewrote (by path) and the groups' results, the deletes it converted
+// and the equality deletes that no longer apply to any file.
+type passFiles struct {
+	rewritten map[string]struct{}
+	results   []table.CompactionGroupResult
+	conv      conversion
+	dead      []iceberg.DataFile
+}
+
+// commitRewrite commits the files a pass wrote from snapshot base on
 // head (see rewrite) and fills res; once it lands, the keys of its files
 // (nil when none were read) go to the table's key index
 // (lakewriter.Table.RewriteLanded). Files of a pass that does not land
 // are left for orphan removal.
-func commitRewrite(ctx context.Context, t *lakewriter.Table, head *table.Table, base *table.Snapshot, rewritten map[string]struct{},
-	results []table.CompactionGroupResult, dead []iceberg.DataFile, keys *lakewriter.RewriteKeys, res *Result) (*table.Table, error) {
-	if err := noConflictSince(ctx, head, base.SnapshotID, rewritten); err != nil {
+//
+// The position deletes a conversion wrote are committed first, in a
+// snapshot of their own (operation delete) in the same transaction, as
+// iceberg-go's rewrite does not turn equality deletes into position
+// deletes. They remove only rows that were already deleted, so that
+// snapshot reads exactly like head; the rewrite snapshot after it drops
+// the deletes they replace. Both carry the pass's id.
+func commitRewrite(ctx context.Context, t *lakewriter.Table, head *table.Table, base *table.Snapshot, f passFiles,
+	keys *lakewriter.RewriteKeys, res *Result) (*table.Table, error) {
+	if err := noConflictSince(ctx, head, base.SnapshotID, f.rewritten); err != nil {
 		return nil, err
 	}
 	id := passID()
+	props := iceberg.Properties(ledger.CompactionProps(id))
 	tx := head.NewTransaction()
-	rw := tx.NewRewrite(iceberg.Properties(ledger.CompactionProps(id))).DataSequenceNumber(base.SequenceNumber)
+	if len(f.conv.added) > 0 {
+		if err := tx.NewRowDelta(props).AddDeletes(f.conv.added...).Commit(ctx); err != nil {
+			return nil, fmt.Errorf("stage converted position deletes: %w", err)
+		}
+	}
+	rw := tx.NewRewrite(props).DataSequenceNumber(base.SequenceNumber)
 	removed := map[string]bool{}
-	var r Result
-	for _, gr := range results {
+	r := Result{ConvertedDataFiles: len(f.conv.converted), ConvertedDeleteRows: f.conv.rows}
+	for _, gr := range f.results {
 		rw.ApplyResult(gr)
 		r.RewrittenDataFiles += len(gr.OldDataFiles)
 		r.AddedDataFiles += len(gr.NewDataFiles)
@@ -266,15 +333,17 @@ func commitRewrite(ctx context.Context, t *lakewriter.Table, head *table.Table, 
 			removed[d.FilePath()] = true
 		}
 	}
-	for _, d := range dead {
+	for _, d := range slices.Concat(f.conv.replaced, f.dead) {
 		if !removed[d.FilePath()] {
 			removed[d.FilePath()] = true
 			rw.DeleteFile(d)
 		}
 	}
 	r.RemovedDeleteFiles = len(removed)
-	if err := rw.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("stage rewrite: %w", err)
+	if len(f.results) > 0 || len(removed) > 0 {
+		if err := rw.Commit(ctx); err != nil {
+			return nil, fmt.Errorf("stage rewrite: %w", err)
+		}
 	}
 	headID := head.CurrentSnapshot().SnapshotID
 	next, err := tx.Commit(ctx)
@@ -291,7 +360,7 @@ func commitRewrite(ctx context.Context, t *lakewriter.Table, head *table.Table, 
 		r.SnapshotID = landedID
 	} else {
 		r.SnapshotID = next.CurrentSnapshot().SnapshotID
-		t.RewriteLanded(keys, headID, r.SnapshotID, slices.Collect(maps.Keys(rewritten)))
+		t.RewriteLanded(keys, headID, r.SnapshotID, slices.Collect(maps.Keys(f.rewritten)))
 	}
 	r.Table = res.Table
 	*res = r
@@ -365,28 +434,20 @@ func positionDeletesAvoid(fs iceio.IO, s *table.Snapshot, rewritten map[string]s
 	return nil
 }
 
-// planRewrite chooses the files to rewrite. Once the table holds
-// DeleteFileThreshold delete files, every data file a delete applies to
-// is rewritten, packed together with the undersized files (below 3/4 of
-// TargetFileSize); groups holding deletes come first. Otherwise
-// undersized files are bin-packed when at least MinInputFiles (never
-// fewer than 2: rewriting one small file alone gains nothing) fill a bin.
-// MaxRewriteBytes then keeps a prefix of the groups.
-func planRewrite(tasks []table.FileScanTask, opts Options) (icecompact.Plan, error) {
+// planRewrite bin-packs tasks with iceberg-go's planner. forced: every
+// data file a delete applies to is rewritten, packed together with the
+// undersized files (below 3/4 of TargetFileSize), each of which is
+// rewritten even alone. Otherwise undersized files are bin-packed when at
+// least MinInputFiles (never fewer than 2: rewriting one small file alone
+// gains nothing) fill a bin, and deletes are applied only to the files
+// packed.
+func planRewrite(tasks []table.FileScanTask, opts Options, forced bool) (icecompact.Plan, error) {
 	cfg := icecompact.DefaultConfig()
 	cfg.TargetFileSizeBytes = opts.TargetFileSize
 	cfg.MinFileSizeBytes = opts.TargetFileSize * 3 / 4
 	cfg.MaxFileSizeBytes = opts.TargetFileSize * 9 / 5
 	cfg.DeleteRatioThreshold = 0
-	deletes := map[string]bool{}
-	for _, task := range tasks {
-		for _, files := range [][]iceberg.DataFile{task.EqualityDeleteFiles, task.DeleteFiles, task.DeletionVectorFiles} {
-			for _, d := range files {
-				deletes[d.FilePath()] = true
-			}
-		}
-	}
-	if len(deletes) >= opts.DeleteFileThreshold && len(deletes) > 0 {
+	if forced {
 		cfg.DeleteFileThreshold, cfg.MinInputFiles = 1, 1
 	} else {
 		cfg.DeleteFileThreshold = 1 << 30
@@ -395,18 +456,6 @@ func planRewrite(tasks []table.FileScanTask, opts Options) (icecompact.Plan, err
 	plan, err := cfg.PlanCompaction(tasks)
 	if err != nil {
 		return plan, fmt.Errorf("plan rewrite: %w", err)
-	}
-	slices.SortStableFunc(plan.Groups, func(a, b icecompact.Group) int {
-		return cmp.Compare(min(b.DeleteFileCount, 1), min(a.DeleteFileCount, 1))
-	})
-	if opts.MaxRewriteBytes > 0 {
-		var bytes int64
-		for i, g := range plan.Groups {
-			if bytes += g.TotalSizeBytes; i > 0 && bytes > opts.MaxRewriteBytes {
-				plan.Groups = plan.Groups[:i]
-				break
-			}
-		}
 	}
 	return plan, nil
 }

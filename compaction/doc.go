@@ -28,9 +28,18 @@
 //     dead-letter marks.
 //   - Orphan removal only deletes unreferenced files older than
 //     Options.OrphansOlderThan.
-//   - Rewrite snapshots carry floe.compaction (the pass id) and
+//   - Once deletes are due, small data files are rewritten with their
+//     deletes applied; settled ones (at least 1/8 of the target size)
+//     keep their rows in place, the rows their deletes remove written
+//     as one position-delete file each (lakewriter.Table.
+//     DeletesAsPositions), unless a fifth of their rows is deleted or
+//     bin-packing picks them (convert.go).
+//   - A pass's snapshots carry floe.compaction (the pass id) and
 //     floe.compaction-version (ledger.CompactionProps), and no
-//     floe.pipeline.
+//     floe.pipeline: the rewrite (operation replace) and, before it in
+//     the same transaction, the converted position deletes (operation
+//     delete, adding no data file), which remove only rows already
+//     deleted.
 //
 // Configuration: Config is the compaction: section (Defaults, Validate,
 // On); Config.Options gives the Options of one pass. DefaultOptions is

@@ -43,7 +43,9 @@
 //     MaxIndexedDataFiles files each). A Commit with delete keys whose base the index does not
 //     describe rebuilds it from the table first (key columns of the live
 //     data files, delete files applied), or, when every snapshot since
-//     only rewrote files (replace), follows them: from the keys the
+//     kept every live row in place (a replace, or a compaction pass's
+//     snapshot that only adds position deletes of rows already deleted:
+//     Table.DeletesAsPositions), follows them: from the keys the
 //     rewrite recorded (Table.ReadRewriteKeys outside the lock,
 //     Table.RewriteLanded after its commit) when it is the one snapshot
 //     since, otherwise by reading the files they added. Following recorded

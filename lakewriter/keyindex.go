@@ -11,6 +11,7 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 
+	"github.com/floe-cdc/floe/lakewriter/ledger"
 	"github.com/floe-cdc/floe/schema"
 )
 
@@ -289,17 +290,35 @@ func (x *keyIndex) followRewrites(ctx context.Context, tbl *table.Table, layout 
 }
 
 // onlyRewritesSince reports whether base is in tbl's main history and
-// every snapshot above it has operation replace.
+// every snapshot above it kept the live rows where they were
+// (keepsLiveRows).
 func onlyRewritesSince(tbl *table.Table, base int64) bool {
 	for s := range Ancestry(tbl) {
 		if s.SnapshotID == base {
 			return true
 		}
-		if s.Summary == nil || s.Summary.Operation != table.OpReplace {
+		if !keepsLiveRows(s) {
 			return false
 		}
 	}
 	return false
+}
+
+// keepsLiveRows reports whether snapshot s left every live row of main
+// in the data file and row it was in: a rewrite (operation replace), or
+// the position deletes a compaction pass wrote for rows already deleted
+// (DeletesAsPositions): a snapshot of a pass (ledger.IsCompaction) that
+// added and removed no data file.
+func keepsLiveRows(s *table.Snapshot) bool {
+	if s.Summary == nil {
+		return false
+	}
+	if s.Summary.Operation == table.OpReplace {
+		return true
+	}
+	p := s.Summary.Properties
+	none := func(k string) bool { return p[k] == "" || p[k] == "0" }
+	return ledger.IsCompaction(p) && none("added-data-files") && none("deleted-data-files")
 }
 
 // addFile adds the live rows of one data file, read through tasks.

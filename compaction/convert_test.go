@@ -1,0 +1,272 @@
+package compaction
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+	"github.com/stretchr/testify/require"
+
+	"github.com/floe-cdc/floe/lakewriter"
+	"github.com/floe-cdc/floe/schema"
+)
+
+// files lists tbl's live data files (path -> size) and its delete files
+// by content, from its current snapshot.
+type files struct {
+	data                map[string]int64
+	posDeletesOf        map[string]int // data file -> position-delete files naming it
+	eqDeletes, otherDel int
+}
+
+func listFiles(t *testing.T, tbl *lakewriter.Table) files {
+	t.Helper()
+	f := files{data: map[string]int64{}, posDeletesOf: map[string]int{}}
+	seen := map[string]bool{}
+	require.NoError(t, tbl.Inspect(context.Background(), func(ctx context.Context, it *table.Table) error {
+		tasks, err := it.Scan().PlanFiles(ctx)
+		if err != nil {
+			return err
+		}
+		for _, task := range tasks {
+			f.data[task.File.FilePath()] = task.File.FileSizeBytes()
+			for _, d := range append(task.EqualityDeleteFiles, task.DeleteFiles...) {
+				if seen[d.FilePath()] {
+					continue
+				}
+				seen[d.FilePath()] = true
+				ref, ok := lakewriter.ReferencedDataFile(d)
+				switch {
+				case d.ContentType() == iceberg.EntryContentEqDeletes:
+					f.eqDeletes++
+				case ok:
+					f.posDeletesOf[ref]++
+				default:
+					f.otherDel++
+				}
+			}
+		}
+		return nil
+	}))
+	return f
+}
+
+// equalityLake opens a lake whose commits delete by equality, as a table
+// above the key index's budget does.
+func equalityLake(t *testing.T) *lakewriter.Table {
+	t.Helper()
+	dir := t.TempDir()
+	c, err := lakewriter.Open(context.Background(), lakewriter.Options{
+		URI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: filepath.Join(dir, "warehouse"),
+		DeleteMode: lakewriter.DeleteModeEquality,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return ensure(t, c)
+}
+
+// loadKeys commits keys [0, n) as one checkpoint: one data file.
+func loadKeys(t *testing.T, tbl *lakewriter.Table, m model, n int) {
+	t.Helper()
+	var data []schema.Row
+	for id := range int64(n) {
+		m[id] = schema.Row{id, fmt.Sprintf("seed-%d", id), int32(id % 100)}
+		data = append(data, m[id])
+	}
+	_, err := tbl.Commit(context.Background(), lakewriter.Commit{
+		Rows: rows(data), Token: "floe.checkpoint",
+		Props: map[string]string{"floe.pipeline": "p", "floe.checkpoint": "0", "floe.version": "1"},
+	})
+	require.NoError(t, err)
+}
+
+// TestConvertKeepsLargeFilesInPlace: a large data file under a stream of
+// upserts deleted by equality is not rewritten by every pass. A pass
+// writes the rows the equality deletes remove from it as one position-
+// delete file and drops the equality deletes; the small files of the
+// checkpoints are rewritten. Once its deletes remove a fifth of its rows
+// a pass rewrites it. After every pass the table equals the model, row
+// by row, and no equality delete is left.
+func TestConvertKeepsLargeFilesInPlace(t *testing.T) {
+	ctx := context.Background()
+	tbl := equalityLake(t)
+	m := model{}
+	const keys = 20_000
+	loadKeys(t, tbl, m, keys)
+	start := listFiles(t, tbl)
+	require.Len(t, start.data, 1)
+	var big string
+	var size int64
+	for p, s := range start.data {
+		big, size = p, s
+	}
+	// The loaded file is settled (>= 1/8 of the target) and the only
+	// one; the checkpoints' rows stay below 5 settled files, so only its
+	// deletes can make a pass rewrite it.
+	opts := Options{TargetFileSize: 2 * size, MinInputFiles: 5}
+	rng := rand.New(rand.NewPCG(5, 6))
+	cp := 1
+	converted, rewrittenAt := 0, 0
+	for round := 1; round <= 6 && rewrittenAt == 0; round++ {
+		for range 5 {
+			ingest(t, tbl, m, rng, cp, 300, keys)
+			cp++
+		}
+		before := listFiles(t, tbl)
+		require.Positive(t, before.eqDeletes)
+		res, err := Compact(ctx, tbl, opts)
+		require.NoError(t, err)
+		requireEqual(t, tbl, m)
+		after := listFiles(t, tbl)
+		require.Zero(t, after.eqDeletes, "round %d: equality deletes left after the pass", round)
+		require.Zero(t, after.otherDel)
+		if _, kept := after.data[big]; kept {
+			require.GreaterOrEqual(t, res.ConvertedDataFiles, 1, "round %d", round)
+			require.Positive(t, res.ConvertedDeleteRows)
+			require.Equal(t, 1, after.posDeletesOf[big], "round %d: one position-delete file for the large file", round)
+			require.LessOrEqual(t, len(after.data), 3, "round %d: the checkpoints' small files were not packed", round)
+			converted++
+			continue
+		}
+		rewrittenAt = round
+		require.Positive(t, res.RewrittenDataFiles)
+	}
+	require.GreaterOrEqual(t, converted, 2, "passes converted the large file's deletes before rewriting it")
+	require.NotZero(t, rewrittenAt, "the large file was never rewritten, though a fifth of its rows were deleted")
+	t.Logf("converted in %d passes, rewritten in round %d", converted, rewrittenAt)
+}
+
+// TestConvertMergesPositionDeletes: with the key index (sink.delete-mode
+// auto), each checkpoint deletes old rows of the large file by position;
+// a pass merges its position-delete files into one instead of rewriting
+// it, and commits go on by position afterwards.
+//
+// The pass's snapshot of converted position deletes keeps every live row
+// where it was, so the key index follows it: the commit after the pass
+// does not rebuild the index.
+func TestConvertMergesPositionDeletes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var logBuf lockedBuffer
+	c, err := lakewriter.Open(ctx, lakewriter.Options{
+		URI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: filepath.Join(dir, "warehouse"),
+		Logger: slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	tbl := ensure(t, c)
+	m := model{}
+	const keys = 20_000
+	loadKeys(t, tbl, m, keys)
+	var size int64
+	for _, s := range listFiles(t, tbl).data {
+		size = s
+	}
+	opts := Options{TargetFileSize: 2 * size, MinInputFiles: 2}
+	rng := rand.New(rand.NewPCG(7, 8))
+	// Deletes only: no small data file, so the pass converts and
+	// rewrites nothing, and the index must follow its snapshots from the
+	// table's history.
+	for cp := 1; cp <= 6; cp++ {
+		var del []schema.Row
+		for range 50 {
+			id := rng.Int64N(keys)
+			delete(m, id)
+			del = append(del, schema.Row{id})
+		}
+		_, err := tbl.Commit(ctx, lakewriter.Commit{
+			DeleteKeys: rows(del), Token: "floe.checkpoint",
+			Props: map[string]string{"floe.pipeline": "p", "floe.checkpoint": fmt.Sprint(cp), "floe.version": "1"},
+		})
+		require.NoError(t, err)
+	}
+	before := listFiles(t, tbl)
+	require.Zero(t, before.eqDeletes, "the index deletes by position")
+	var big string
+	for p, n := range before.posDeletesOf {
+		if n > 1 {
+			big = p
+		}
+	}
+	require.NotEmpty(t, big, "some data file has several position-delete files")
+	res, err := Compact(ctx, tbl, opts)
+	require.NoError(t, err)
+	requireEqual(t, tbl, m)
+	after := listFiles(t, tbl)
+	require.Contains(t, after.data, big, "the large file was rewritten")
+	require.Equal(t, 1, after.posDeletesOf[big])
+	require.Equal(t, 1, res.ConvertedDataFiles)
+	require.Zero(t, res.RewrittenDataFiles)
+	builds := strings.Count(logBuf.String(), "key index built")
+	require.Positive(t, builds)
+	ingest(t, tbl, m, rng, 7, 100, keys)
+	requireEqual(t, tbl, m)
+	require.Zero(t, listFiles(t, tbl).eqDeletes, "the commit after the pass deletes by position")
+	require.Equal(t, builds, strings.Count(logBuf.String(), "key index built"),
+		"the commit after the pass rebuilt the key index instead of following the pass")
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestConvertFallsBackToRewrite: a large data file holding a key twice
+// cannot have its deletes converted by key (which copy is deleted?); the
+// pass rewrites it instead, and the table still equals the model.
+func TestConvertFallsBackToRewrite(t *testing.T) {
+	ctx := context.Background()
+	tbl := equalityLake(t)
+	m := model{}
+	var data []schema.Row
+	for id := range int64(5000) {
+		m[id] = schema.Row{id, "seed", int32(1)}
+		data = append(data, m[id])
+	}
+	data = append(data, schema.Row{int64(7), "seed", int32(1)}) // key 7 twice
+	_, err := tbl.Commit(ctx, lakewriter.Commit{
+		Rows: rows(data), Token: "floe.checkpoint",
+		Props: map[string]string{"floe.pipeline": "p", "floe.checkpoint": "0", "floe.version": "1"},
+	})
+	require.NoError(t, err)
+	var big string
+	var size int64
+	for p, s := range listFiles(t, tbl).data {
+		big, size = p, s
+	}
+	delete(m, 7)
+	_, err = tbl.Commit(ctx, lakewriter.Commit{
+		DeleteKeys: rows([]schema.Row{{int64(7)}}), Token: "floe.checkpoint",
+		Props: map[string]string{"floe.pipeline": "p", "floe.checkpoint": "1", "floe.version": "1"},
+	})
+	require.NoError(t, err)
+	res, err := Compact(ctx, tbl, Options{TargetFileSize: 2 * size, MinInputFiles: 2})
+	require.NoError(t, err)
+	require.Zero(t, res.ConvertedDataFiles)
+	require.Equal(t, 1, res.RewrittenDataFiles)
+	after := listFiles(t, tbl)
+	require.NotContains(t, after.data, big)
+	require.Zero(t, after.eqDeletes)
+	requireEqual(t, tbl, m)
+}
