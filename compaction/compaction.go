@@ -186,7 +186,7 @@ func rewrite(ctx context.Context, t *lakewriter.Table, opts Options, res *Result
 		if err != nil {
 			return nil, fmt.Errorf("plan files: %w", err)
 		}
-		if plan, convert, err = planPass(tasks, opts); err != nil || len(plan.Groups)+len(convert) == 0 {
+		if plan, convert, err = planPass(tasks, opts, tbl.Metadata().Version() < 3); err != nil || len(plan.Groups)+len(convert) == 0 {
 			return nil, err
 		}
 		for _, g := range plan.Groups {

@@ -45,8 +45,9 @@ const (
 
 // planPass chooses what a pass does with each data file of tasks: the
 // groups to rewrite (plan) and the settled data files whose deletes are
-// converted (see above).
-func planPass(tasks []table.FileScanTask, opts Options) (icecompact.Plan, []table.FileScanTask, error) {
+// converted (see above). Without positionDeletes (a v3 table, whose
+// position deletes must be deletion vectors) nothing is converted.
+func planPass(tasks []table.FileScanTask, opts Options, positionDeletes bool) (icecompact.Plan, []table.FileScanTask, error) {
 	if !deletesDue(tasks, opts) {
 		plan, err := planRewrite(tasks, opts, false)
 		return boundPlan(plan, opts), nil, err
@@ -72,7 +73,7 @@ func planPass(tasks []table.FileScanTask, opts Options) (icecompact.Plan, []tabl
 	for _, task := range settled {
 		switch {
 		case picked[task.File.FilePath()]:
-		case !convertible(task):
+		case !positionDeletes || !convertible(task):
 			small = append(small, task) // rewritten with its deletes applied
 		case len(task.EqualityDeleteFiles) > 0 || len(task.DeleteFiles) > 1:
 			convert = append(convert, task)
