@@ -23,18 +23,40 @@ import (
 // back while the same process commits upserts and deletes (passes rewrite
 // outside the commit lock, and their files keep the data sequence number
 // of the snapshot they read, so equality deletes committed meanwhile
-// still apply to the rewritten rows). Trino and PyIceberg must then read
-// the table equal to the model, row by row; the test also requires that
-// some pass committed files older, by data sequence number, than the
-// snapshot it landed on, i.e. that commits did land during a rewrite.
+// still apply to the rewritten rows), and convert the deletes of the
+// settled data files into position deletes in place. Trino and
+// PyIceberg must then read the table equal to the model, row by row.
+// The test also requires that some pass converted deletes, and that some
+// pass committed files older, by data sequence number, than the snapshot
+// it landed on, i.e. that commits did land during a rewrite.
+//
+// It runs on the SQL (JDBC) catalog and on Apache Iceberg's REST catalog,
+// whose commits of a pass's two snapshots (converted deletes, then the
+// rewrite) go through the REST protocol's table-update requirements.
 func TestReadersAfterRewritesBesideCommits(t *testing.T) {
 	needServers(t)
+	for _, kind := range []string{"sql", "rest"} {
+		t.Run(kind, func(t *testing.T) { readersAfterRewritesBesideCommits(t, kind) })
+	}
+}
+
+func readersAfterRewritesBesideCommits(t *testing.T, kind string) {
 	ctx := context.Background()
-	l := newSink(t, "rwbeside")
+	name := "rwbeside_" + kind
+	l := newSink(t, name)
 	pathStyle := true
-	cat, err := lakewriter.Open(ctx, lakewriter.Options{CatalogType: "sql", URI: l.catalogDSN(), Warehouse: l.warehouse,
-		S3: lakewriter.S3Options{Endpoint: sharedS3.Endpoint, Region: sharedS3.Region, PathStyle: &pathStyle,
-			AccessKeyID: sharedS3.AccessKey, SecretAccessKey: sharedS3.SecretKey}})
+	s3 := lakewriter.S3Options{Endpoint: sharedS3.Endpoint, Region: sharedS3.Region, PathStyle: &pathStyle,
+		AccessKeyID: sharedS3.AccessKey, SecretAccessKey: sharedS3.SecretKey}
+	opts := lakewriter.Options{CatalogType: "sql", URI: l.catalogDSN(), Warehouse: l.warehouse, S3: s3}
+	trinoProps, pyProps := l.trinoJDBCCatalog(), l.pySQLCatalog()
+	if kind == "rest" {
+		rc := startRESTFor(t, l)
+		opts = lakewriter.Options{CatalogType: "rest", URI: rc.URL, Warehouse: l.warehouse, S3: s3}
+		trinoProps, pyProps = trinoS3Props(), pyS3Props()
+		trinoProps["iceberg.catalog.type"], trinoProps["iceberg.rest-catalog.uri"] = "rest", rc.URL
+		pyProps["type"], pyProps["uri"] = "rest", rc.URL
+	}
+	cat, err := lakewriter.Open(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +104,7 @@ func TestReadersAfterRewritesBesideCommits(t *testing.T) {
 		stop             = make(chan struct{})
 		passErr          error
 		passes, conflict int
+		converted        int
 	)
 	wg.Go(func() {
 		for {
@@ -90,7 +113,10 @@ func TestReadersAfterRewritesBesideCommits(t *testing.T) {
 				return
 			default:
 			}
-			res, err := compaction.Compact(ctx, compactTbl, compaction.Options{MinInputFiles: 2, DeleteFileThreshold: 1})
+			// 64 KiB files: the first checkpoint's file (2,000 rows) is
+			// settled, so passes convert its deletes to position deletes
+			// in place rather than rewrite it.
+			res, err := compaction.Compact(ctx, compactTbl, compaction.Options{TargetFileSize: 64 << 10, MinInputFiles: 2, DeleteFileThreshold: 1})
 			switch {
 			case errors.Is(err, compaction.ErrConflict):
 				conflict++
@@ -99,6 +125,7 @@ func TestReadersAfterRewritesBesideCommits(t *testing.T) {
 				return
 			case res.SnapshotID != 0:
 				passes++
+				converted += res.ConvertedDataFiles
 			}
 		}
 	})
@@ -135,7 +162,11 @@ func TestReadersAfterRewritesBesideCommits(t *testing.T) {
 		t.Errorf("%d passes conflicted; in the committing process none may", conflict)
 	}
 	overlapped := rewritesOverCommits(t, ctx, compactTbl)
-	t.Logf("%d passes committed, %d of them over commits that landed while they rewrote", passes, overlapped)
+	t.Logf("%d passes committed, %d of them over commits that landed while they rewrote; %d data files had their deletes converted in place",
+		passes, overlapped, converted)
+	if converted == 0 {
+		t.Fatal("no pass converted deletes to position deletes; the readers did not read what the test is for")
+	}
 	if overlapped == 0 {
 		t.Fatal("no pass had a commit land while it rewrote; the test did not exercise what it checks")
 	}
@@ -154,10 +185,10 @@ func TestReadersAfterRewritesBesideCommits(t *testing.T) {
 	}
 	compareKeyed(t, "floe (iceberg-go)", want, got, n)
 	tr := trino(t)
-	if err := tr.CreateCatalog(ctx, "rwbeside", l.trinoJDBCCatalog()); err != nil {
+	if err := tr.CreateCatalog(ctx, name, trinoProps); err != nil {
 		t.Fatal(err)
 	}
-	res, err := tr.Query(ctx, "SELECT id, name, qty FROM rwbeside.lake.beside")
+	res, err := tr.Query(ctx, "SELECT id, name, qty FROM "+name+".lake.beside")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +198,7 @@ func TestReadersAfterRewritesBesideCommits(t *testing.T) {
 	}
 	compareKeyed(t, "trino", want, got, len(res.Rows))
 
-	py := readPython(t, l.pySQLCatalog(), "lake.beside")["lake.beside"]
+	py := readPython(t, pyProps, "lake.beside")["lake.beside"]
 	got = map[string]string{}
 	for _, r := range py.Rows {
 		got[*r[0]] = *r[1] + " " + *r[2]
