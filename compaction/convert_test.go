@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/apache/iceberg-go"
@@ -155,7 +154,7 @@ func TestConvertKeepsLargeFilesInPlace(t *testing.T) {
 func TestConvertMergesPositionDeletes(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	var logBuf lockedBuffer
+	var logBuf bytes.Buffer // the commits and the pass log from this goroutine
 	c, err := lakewriter.Open(ctx, lakewriter.Options{
 		URI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: filepath.Join(dir, "warehouse"),
 		Logger: slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -212,61 +211,4 @@ func TestConvertMergesPositionDeletes(t *testing.T) {
 	require.Zero(t, listFiles(t, tbl).eqDeletes, "the commit after the pass deletes by position")
 	require.Equal(t, builds, strings.Count(logBuf.String(), "key index built"),
 		"the commit after the pass rebuilt the key index instead of following the pass")
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// TestConvertFallsBackToRewrite: a large data file holding a key twice
-// cannot have its deletes converted by key (which copy is deleted?); the
-// pass rewrites it instead, and the table still equals the model.
-func TestConvertFallsBackToRewrite(t *testing.T) {
-	ctx := context.Background()
-	tbl := equalityLake(t)
-	m := model{}
-	var data []schema.Row
-	for id := range int64(5000) {
-		m[id] = schema.Row{id, "seed", int32(1)}
-		data = append(data, m[id])
-	}
-	data = append(data, schema.Row{int64(7), "seed", int32(1)}) // key 7 twice
-	_, err := tbl.Commit(ctx, lakewriter.Commit{
-		Rows: rows(data), Token: "floe.checkpoint",
-		Props: map[string]string{"floe.pipeline": "p", "floe.checkpoint": "0", "floe.version": "1"},
-	})
-	require.NoError(t, err)
-	var big string
-	var size int64
-	for p, s := range listFiles(t, tbl).data {
-		big, size = p, s
-	}
-	delete(m, 7)
-	_, err = tbl.Commit(ctx, lakewriter.Commit{
-		DeleteKeys: rows([]schema.Row{{int64(7)}}), Token: "floe.checkpoint",
-		Props: map[string]string{"floe.pipeline": "p", "floe.checkpoint": "1", "floe.version": "1"},
-	})
-	require.NoError(t, err)
-	res, err := Compact(ctx, tbl, Options{TargetFileSize: 2 * size, MinInputFiles: 2})
-	require.NoError(t, err)
-	require.Zero(t, res.ConvertedDataFiles)
-	require.Equal(t, 1, res.RewrittenDataFiles)
-	after := listFiles(t, tbl)
-	require.NotContains(t, after.data, big)
-	require.Zero(t, after.eqDeletes)
-	requireEqual(t, tbl, m)
 }
