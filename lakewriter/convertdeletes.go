@@ -60,25 +60,27 @@ func (t *Table) DeletesAsPositions(ctx context.Context, tbl *table.Table, task t
 		removedKeys = map[string]int{}
 		pos         int64
 	)
-	next, err, more := live()
-	err = scanKeys(ctx, tbl, layout, []table.FileScanTask{whole}, func(k []byte) error {
-		if err != nil {
-			return err
+	next, liveErr, more := live()
+	err := scanKeys(ctx, tbl, layout, []table.FileScanTask{whole}, func(k []byte) error {
+		if liveErr != nil {
+			return liveErr
 		}
 		if more && bytes.Equal(k, next) {
-			next, err, more = live()
+			next, liveErr, more = live()
 		} else {
 			removed = append(removed, pos)
 			removedKeys[string(k)]++
 		}
 		pos++
-		return err
+		return nil
 	})
-	if err == nil && more {
-		err = fmt.Errorf("data file %s: %w (a live row read back is not in the file's order)", df.FilePath(), ErrRowsNotPlaceable)
-	}
-	if err != nil {
+	switch {
+	case err != nil:
 		return ConvertedDeletes{}, err
+	case liveErr != nil:
+		return ConvertedDeletes{}, liveErr
+	case more:
+		return ConvertedDeletes{}, fmt.Errorf("data file %s: %w (a live row read back is not in the file's order)", df.FilePath(), ErrRowsNotPlaceable)
 	}
 	if pos != df.Count() {
 		return ConvertedDeletes{}, fmt.Errorf("data file %s: read %d rows, its manifest entry counts %d", df.FilePath(), pos, df.Count())
