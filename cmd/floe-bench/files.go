@@ -83,8 +83,11 @@ func (fs *fileSampler) finish(ctx context.Context, order []string) ([]TableFiles
 		if err != nil {
 			return nil, 0, fmt.Errorf("history of %s: %w", name, err)
 		}
+		// A pass that converts deletes commits two snapshots with its id.
+		ids := map[string]bool{}
 		for _, s := range hist {
-			if s.Props[ledger.PropCompaction] != "" {
+			if id := s.Props[ledger.PropCompaction]; id != "" && !ids[id] {
+				ids[id] = true
 				passes++
 			}
 		}
