@@ -54,7 +54,13 @@ func (p *Pipeline) Start() *testdb.Process {
 	if err != nil {
 		p.T.Fatal(err)
 	}
-	p.T.Cleanup(r.Kill)
+	p.T.Cleanup(func() {
+		if p.T.Failed() {
+			// Before TestDir keeps the log (cleanups run last in, first out).
+			r.DumpStacks(5 * time.Second)
+		}
+		r.Kill()
+	})
 	return r
 }
 

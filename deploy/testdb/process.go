@@ -47,6 +47,22 @@ func StartLogged(cmd *exec.Cmd, logPath string) (*Process, error) {
 	return p, nil
 }
 
+// DumpStacks asks a Go process still running to print every goroutine's
+// stack to its log and exit (SIGQUIT), waiting up to timeout for it: a
+// failed test that kept the log then shows where the process was.
+func (p *Process) DumpStacks(timeout time.Duration) {
+	select {
+	case <-p.Exited:
+		return
+	default:
+	}
+	_ = p.Cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-p.Exited:
+	case <-time.After(timeout):
+	}
+}
+
 // Kill sends SIGKILL and waits until the process is gone.
 func (p *Process) Kill() {
 	_ = p.Cmd.Process.Signal(syscall.SIGKILL)
