@@ -91,13 +91,20 @@ func readersAfterRewritesBesideCommits(t *testing.T, kind string) {
 			Props: map[string]string{"floe.pipeline": "p", "floe.checkpoint": strconv.Itoa(cp), "floe.version": "1"}})
 		return err
 	}
-	initial := make([]int64, 2000)
+	// 20,000 rows in one data file, which the passes' target size makes
+	// settled and not undersized: bin-packing never picks it, and the 80
+	// checkpoints delete under a fifth of its rows, so every pass that
+	// finds two or more position-delete files on it converts them. (With
+	// 2,000 rows and a fixed 64 KiB target, whether a pass converted
+	// depended on how the passes fell between the checkpoints.)
+	initial := make([]int64, 20_000)
 	for i := range initial {
 		initial[i] = int64(i)
 	}
 	if err := commit(0, initial, nil); err != nil {
 		t.Fatal(err)
 	}
+	target := dataFileSizes(t, ctx, compactTbl)[0]
 
 	var (
 		wg               sync.WaitGroup
@@ -113,10 +120,7 @@ func readersAfterRewritesBesideCommits(t *testing.T, kind string) {
 				return
 			default:
 			}
-			// 64 KiB files: the first checkpoint's file (2,000 rows) is
-			// settled, so passes convert its deletes to position deletes
-			// in place rather than rewrite it.
-			res, err := compaction.Compact(ctx, compactTbl, compaction.Options{TargetFileSize: 64 << 10, MinInputFiles: 2, DeleteFileThreshold: 1})
+			res, err := compaction.Compact(ctx, compactTbl, compaction.Options{TargetFileSize: target, MinInputFiles: 2, DeleteFileThreshold: 1})
 			switch {
 			case errors.Is(err, compaction.ErrConflict):
 				conflict++
@@ -301,4 +305,21 @@ func rewritesOverCommits(t *testing.T, ctx context.Context, tbl *lakewriter.Tabl
 		}
 	}
 	return n
+}
+
+// dataFileSizes returns the sizes of tbl's live data files.
+func dataFileSizes(t *testing.T, ctx context.Context, tbl *lakewriter.Table) []int64 {
+	t.Helper()
+	var sizes []int64
+	err := tbl.Inspect(ctx, func(ctx context.Context, it *icetable.Table) error {
+		tasks, err := it.Scan().PlanFiles(ctx)
+		for _, task := range tasks {
+			sizes = append(sizes, task.File.FileSizeBytes())
+		}
+		return err
+	})
+	if err != nil || len(sizes) == 0 {
+		t.Fatalf("data files of %s: %v (%d files)", tbl.Ident(), err, len(sizes))
+	}
+	return sizes
 }
