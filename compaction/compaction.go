@@ -56,6 +56,12 @@ type Options struct {
 	// the longest time a writer takes from writing a file to committing
 	// it (hours, not seconds). Zero: no orphan removal.
 	OrphansOlderThan time.Duration
+	// ReadConcurrency is how many data files a rewrite reads at once.
+	// Zero: as many as there are cores (iceberg-go's default), for `floe
+	// compact`, which has the machine to itself. The background passes of
+	// `floe run` read one at a time (encoding the output still runs beside
+	// the reading), leaving a core to the stream they share the machine with.
+	ReadConcurrency int
 	// Logger receives one line per pass; nil discards.
 	Logger *slog.Logger
 }
@@ -216,9 +222,13 @@ func rewrite(ctx context.Context, t *lakewriter.Table, opts Options, res *Result
 	snap := base.CurrentSnapshot()
 	var results []table.CompactionGroupResult
 	for _, g := range plan.Groups {
+		groupOpts := []table.CompactionGroupOption{table.WithCompactionTargetFileSize(opts.TargetFileSize)}
+		if opts.ReadConcurrency > 0 {
+			groupOpts = append(groupOpts, table.WithCompactionScanConcurrency(opts.ReadConcurrency))
+		}
 		gr, err := table.ExecuteCompactionGroup(ctx, base,
 			table.CompactionTaskGroup{PartitionKey: g.PartitionKey, Tasks: g.Tasks, TotalSizeBytes: g.TotalSizeBytes},
-			table.WithCompactionTargetFileSize(opts.TargetFileSize))
+			groupOpts...)
 		if err != nil {
 			return fmt.Errorf("rewrite data files: %w", err)
 		}

@@ -61,13 +61,15 @@
 //     count at the end, the most seen and the compaction passes are
 //     reported (files.go).
 //
-//   - reads (only when named; PostgreSQL only): Trino query latency
-//     while floe snapshots the tables and then streams a paced update-heavy
-//     load (insert:update:delete 1:8:1)
-//     (-reads-rate for -reads-duration at the -interval checkpoints): a
-//     full scan (count, sum) and a key lookup of the orders table, back
-//     to back, p50/p99; then floe stops, `floe compact` runs and the
-//     same queries run on the compacted table; the ratios streaming /
+//   - reads (only when named; PostgreSQL only): floe snapshots the
+//     tables and stops, and `floe compact` compacts them; floe then
+//     streams a paced update-heavy load (insert:update:delete 1:8:1;
+//     -reads-rate for -reads-duration at the -interval checkpoints,
+//     background compaction every -compaction-interval) while Trino runs
+//     a full scan (count, sum) and a key lookup of the orders table, each
+//     on the table as it is then and, back to back, on the snapshot
+//     `floe compact` left (FOR VERSION AS OF), so that both see the same
+//     load on the machine; p50/p99 of each and the ratios streaming /
 //     compacted (reads.go). The lake is a JDBC catalog database on the
 //     bench's PostgreSQL server and a bucket on deploy/interop's S3
 //     server, and Trino is deploy/interop's, started once per source.

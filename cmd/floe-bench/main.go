@@ -104,7 +104,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.freshTxnChanges, "fresh-txn-changes", 50, "changes per freshness transaction")
 	fs.IntVar(&o.runs, "runs", 3, "runs (rounds) per scenario; each run measures the raw source and floe back to back, alternating which goes first")
 	par := fs.String("parallelism", "1,2,all", "snapshot.parallelism values the snapshot scenario measures, comma-separated (all = every core); each is paired with the raw chunked read at the same parallelism")
-	fs.DurationVar(&o.compactEvery, "compaction-interval", 0, "freshness: run floe with background compaction every this long (compaction.interval); 0 = floe's default (30m: no pass in a short run)")
+	fs.DurationVar(&o.compactEvery, "compaction-interval", 0, "freshness and reads: run floe with background compaction every this long (compaction.interval); 0 = floe's default (30m: no pass in a short run)")
 	fs.DurationVar(&o.filesEvery, "files-every", 5*time.Second, "freshness: how often each table's live data and delete files are counted (the maximum over the run is reported)")
 	fs.Float64Var(&o.readsRate, "reads-rate", 2_000, "reads: changes/s floe streams while Trino queries (update-heavy: insert:update:delete 1:8:1)")
 	fs.DurationVar(&o.readsDuration, "reads-duration", time.Minute, "reads: how long Trino queries the table while floe streams (issue 12's goal: 30m)")
@@ -431,7 +431,7 @@ func runSource(ctx context.Context, o options, log *slog.Logger, kind, bin, floe
 			Runs: o.runs, SnapshotParallelism: o.parallelisms, ChunkRows: o.chunkRows, StreamInterval: o.streamInterval.String(),
 			CheckpointInterval: o.interval.String(), PollInterval: o.poll.String()},
 	}
-	if contains(o.scenarios, scFreshness) && o.compactEvery > 0 {
+	if (contains(o.scenarios, scFreshness) || contains(o.scenarios, scReads)) && o.compactEvery > 0 {
 		sr.Scale.CompactionInterval = o.compactEvery.String()
 	}
 	if contains(o.scenarios, scReads) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/floe-cdc/floe/deploy/interop"
@@ -90,7 +91,7 @@ func (b *bench) readsPipeline(ctx context.Context, svc *readServices, i int) (*p
 	lake := &lakewriter.Options{CatalogType: "sql", CatalogName: "floe", URI: uri, Warehouse: warehouse,
 		S3: lakewriter.S3Options{Endpoint: s3.Endpoint, Region: s3.Region, PathStyle: &pathStyle, AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}}
 	d, err := b.floe.newPipelineWith(name, "initial", b.tables, b.o.interval,
-		pipelineOpts{sink: sink, lake: lake, env: []string{"FLOE_BENCH_S3_SECRET=" + s3.SecretKey}})
+		pipelineOpts{sink: sink, lake: lake, env: []string{"FLOE_BENCH_S3_SECRET=" + s3.SecretKey}, compaction: b.freshnessOpts().compaction})
 	if err != nil {
 		return nil, "", err
 	}
@@ -115,22 +116,28 @@ func (b *bench) readsPipeline(ctx context.Context, svc *readServices, i int) (*p
 	return d, fmt.Sprintf("%s.%s.%s", name, lakeNamespace, readsTable), nil
 }
 
-// readQueries are the two queries of the scenario on table (qualified).
+// readQueries are the two queries of the scenario, each run on the
+// table as it is now (current) and as `floe compact` left it before the
+// stream (its snapshot compacted, read with FOR VERSION AS OF), back to
+// back in each round, so that both see the same load on the machine.
 type readQueries struct {
-	scan     string
-	lookup   func() string
-	scanLat  []float64
-	lookLat  []float64
-	trino    *interop.Trino
-	lo, span int64
-	rng      *rand.Rand
+	table     string
+	compacted int64 // the snapshot after floe compact
+	trino     *interop.Trino
+	lo, span  int64
+	rng       *rand.Rand
+	rounds    int
+	// lat holds the latencies by query (scan, lookup) and by table state
+	// (current, compacted).
+	lat [2][2][]float64
 }
 
-// newReadQueries reads the table's key range through Trino (the lookups
-// pick keys in it; a key deleted since returns no row, which costs a
-// reader the same work).
-func newReadQueries(ctx context.Context, tr *interop.Trino, table string) (*readQueries, error) {
-	res, err := tr.Query(ctx, "SELECT min(id), max(id) FROM "+table)
+// newReadQueries reads the key range of table's snapshot compacted
+// through Trino (the lookups pick keys in it; a key deleted since returns
+// no row, which costs a reader the same work).
+func newReadQueries(ctx context.Context, tr *interop.Trino, table string, compacted int64) (*readQueries, error) {
+	q := &readQueries{table: table, compacted: compacted, trino: tr, rng: rand.New(rand.NewPCG(12, 16))}
+	res, err := tr.Query(ctx, "SELECT min(id), max(id) FROM "+q.from(true))
 	if err != nil {
 		return nil, err
 	}
@@ -141,48 +148,61 @@ func newReadQueries(ctx context.Context, tr *interop.Trino, table string) (*read
 	if _, err := fmt.Sscan(fmt.Sprint(res.Rows[0][0], " ", res.Rows[0][1]), &lo, &hi); err != nil {
 		return nil, fmt.Errorf("key range of %s: %w", table, err)
 	}
-	q := &readQueries{scan: "SELECT count(*), sum(amount) FROM " + table, trino: tr, lo: lo, span: max(hi-lo+1, 1),
-		rng: rand.New(rand.NewPCG(12, 16))}
-	q.lookup = func() string { return fmt.Sprintf("SELECT * FROM %s WHERE id = %d", table, q.lo+q.rng.Int64N(q.span)) }
+	q.lo, q.span = lo, max(hi-lo+1, 1)
 	return q, nil
 }
 
-// round runs the scan and a lookup once each, recording their latency.
+// from names the table now, or at its compacted snapshot.
+func (q *readQueries) from(compacted bool) string {
+	if compacted {
+		return fmt.Sprintf("%s FOR VERSION AS OF %d", q.table, q.compacted)
+	}
+	return q.table
+}
+
+// round runs the scan and a lookup of one key on the table now and on
+// its compacted snapshot, recording their latency; which state goes
+// first alternates between rounds.
 func (q *readQueries) round(ctx context.Context) error {
-	for _, kind := range []bool{true, false} {
-		sql := q.scan
-		if !kind {
-			sql = q.lookup()
-		}
-		start := time.Now()
-		if _, err := q.trino.Query(ctx, sql); err != nil {
-			return err
-		}
-		sec := time.Since(start).Seconds()
-		if kind {
-			q.scanLat = append(q.scanLat, sec)
-		} else {
-			q.lookLat = append(q.lookLat, sec)
+	key := q.lo + q.rng.Int64N(q.span)
+	first := q.rounds%2 == 1
+	q.rounds++
+	for kind := range 2 {
+		for _, compacted := range []bool{first, !first} {
+			sql := "SELECT count(*), sum(amount) FROM " + q.from(compacted)
+			if kind == 1 {
+				sql = fmt.Sprintf("SELECT * FROM %s WHERE id = %d", q.from(compacted), key)
+			}
+			start := time.Now()
+			if _, err := q.trino.Query(ctx, sql); err != nil {
+				return err
+			}
+			state := 0
+			if compacted {
+				state = 1
+			}
+			q.lat[kind][state] = append(q.lat[kind][state], time.Since(start).Seconds())
 		}
 	}
 	return nil
 }
 
-// phase returns the latencies recorded so far as a phase and resets them.
-func (q *readQueries) phase() ReadPhase {
+// phases returns the latencies recorded on the table now (streaming) and
+// on its compacted snapshot.
+func (q *readQueries) phases() (streaming, compacted ReadPhase) {
 	lat := func(xs []float64) Latency {
 		return Latency{N: len(xs), P50: round3(percentile(xs, 50)), P99: round3(percentile(xs, 99)), Max: round3(percentile(xs, 100))}
 	}
-	p := ReadPhase{Scan: lat(q.scanLat), Lookup: lat(q.lookLat)}
-	q.scanLat, q.lookLat = nil, nil
-	return p
+	return ReadPhase{Scan: lat(q.lat[0][0]), Lookup: lat(q.lat[1][0])}, ReadPhase{Scan: lat(q.lat[0][1]), Lookup: lat(q.lat[1][1])}
 }
 
-// readsRun runs one reads run: floe snapshots the tables and streams a
-// paced load (-reads-rate for -reads-duration, at the -interval
-// checkpoint interval) while Trino runs the scan and a lookup back to
-// back; floe then catches up and stops, `floe compact` compacts, and the
-// same number of rounds (at most 50) runs on the compacted table.
+// readsRun runs one reads run: floe snapshots the tables and stops,
+// `floe compact` compacts them (snapshot S of the queried table); floe
+// then streams a paced load (-reads-rate for -reads-duration, at the
+// -interval checkpoint interval, with background compaction every
+// -compaction-interval) while Trino queries the table now and at S, back
+// to back. The ratio now / at S is the read cost of the files the stream
+// adds, with the machine's load the same on both sides.
 func (b *bench) readsRun(ctx context.Context, i int) (Run, error) {
 	svc, err := b.readServices(ctx)
 	if err != nil {
@@ -192,25 +212,23 @@ func (b *bench) readsRun(ctx context.Context, i int) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
+	if err := b.readsSnapshot(ctx, d); err != nil {
+		return Run{}, err
+	}
+	rr := &ReadRun{Table: table}
+	if rr.Compacted, err = b.withFiles(ctx, d, ReadPhase{}); err != nil {
+		return Run{}, err
+	}
+	if rr.CompactedSnapshot, err = currentSnapshot(ctx, svc.trino, table); err != nil {
+		return Run{}, err
+	}
 	profile := b.profileFile(scReads, i)
 	p, err := b.floe.start(d, profile)
 	if err != nil {
 		return Run{}, err
 	}
 	defer p.killIfRunning()
-	// The snapshot is committed, and the stream running, once a marker
-	// written now is committed in every table (which floe creates first).
-	if err := waitTables(ctx, d, b.tables, p, 5*time.Minute); err != nil {
-		return Run{}, d.withLog(err)
-	}
-	prime, err := b.src.Apply(ctx, workload{})
-	if err != nil {
-		return Run{}, fmt.Errorf("prime: %w", err)
-	}
-	if _, err := waitCommitted(ctx, d, b.tables, b.src.DecodeFloePosition, p, prime.Marker, runTimeout); err != nil {
-		return Run{}, d.withLog(fmt.Errorf("snapshot: %w", err))
-	}
-	q, err := newReadQueries(ctx, svc.trino, table)
+	q, err := newReadQueries(ctx, svc.trino, table, rr.CompactedSnapshot)
 	if err != nil {
 		return Run{}, err
 	}
@@ -224,31 +242,63 @@ func (b *bench) readsRun(ctx context.Context, i int) (Run, error) {
 	if err := p.stop(stopTimeout); err != nil {
 		return Run{}, err
 	}
-	streaming := q.phase()
-	rr := &ReadRun{Table: table}
+	streaming, compacted := q.phases()
 	if rr.Rows, err = b.lakeRowCount(ctx, d, []string{readsTable}); err != nil {
 		return Run{}, err
 	}
 	if rr.Streaming, err = b.withFiles(ctx, d, streaming); err != nil {
 		return Run{}, err
 	}
-	if err := b.floe.compact(ctx, d); err != nil {
-		return Run{}, err
-	}
-	for k := 0; k < min(streaming.Scan.N, 50); k++ {
-		if err := q.round(ctx); err != nil {
-			return Run{}, fmt.Errorf("query the compacted table: %w", err)
-		}
-	}
-	if rr.Compacted, err = b.withFiles(ctx, d, q.phase()); err != nil {
-		return Run{}, err
-	}
+	rr.Compacted.Scan, rr.Compacted.Lookup = compacted.Scan, compacted.Lookup
 	if err := b.src.DropPipeline(ctx, d.name); err != nil {
 		return Run{}, fmt.Errorf("drop pipeline %s: %w", d.name, err)
 	}
 	return Run{Floe: rr.Streaming.Scan.P99, Count: ap.Changes, Txns: ap.Txns, LoadRate: float64(ap.Changes) / ap.Elapsed.Seconds(),
 		FloeSeconds: ap.Elapsed.Seconds(), PeakRSSBytes: p.peakRSS(), CPUSeconds: round3(p.cpuSeconds()), Reads: rr,
 		Profile: b.profileName(profile)}, nil
+}
+
+// readsSnapshot runs floe until the tables are snapshotted and a marker
+// written after it is committed (the stream runs), stops it and runs
+// `floe compact`.
+func (b *bench) readsSnapshot(ctx context.Context, d *pipelineDir) error {
+	p, err := b.floe.start(d, "")
+	if err != nil {
+		return err
+	}
+	defer p.killIfRunning()
+	if err := waitTables(ctx, d, b.tables, p, 5*time.Minute); err != nil {
+		return d.withLog(err)
+	}
+	prime, err := b.src.Apply(ctx, workload{})
+	if err != nil {
+		return fmt.Errorf("prime: %w", err)
+	}
+	if _, err := waitCommitted(ctx, d, b.tables, b.src.DecodeFloePosition, p, prime.Marker, runTimeout); err != nil {
+		return d.withLog(fmt.Errorf("snapshot: %w", err))
+	}
+	if err := p.stop(stopTimeout); err != nil {
+		return err
+	}
+	return b.floe.compact(ctx, d)
+}
+
+// currentSnapshot is the id of table's current snapshot, read through
+// Trino.
+func currentSnapshot(ctx context.Context, tr *interop.Trino, table string) (int64, error) {
+	dot := strings.LastIndex(table, ".")
+	res, err := tr.Query(ctx, fmt.Sprintf(`SELECT snapshot_id FROM %s."%s$snapshots" ORDER BY committed_at DESC LIMIT 1`, table[:dot], table[dot+1:]))
+	if err != nil {
+		return 0, fmt.Errorf("current snapshot of %s: %w", table, err)
+	}
+	var id int64
+	if len(res.Rows) != 1 || len(res.Rows[0]) != 1 {
+		return 0, fmt.Errorf("current snapshot of %s: unexpected result %v", table, res.Rows)
+	}
+	if _, err := fmt.Sscan(fmt.Sprint(res.Rows[0][0]), &id); err != nil {
+		return 0, fmt.Errorf("current snapshot of %s: %w", table, err)
+	}
+	return id, nil
 }
 
 // streamWhileQuerying writes the paced load and runs query rounds until
@@ -266,7 +316,7 @@ func (b *bench) streamWhileQuerying(ctx context.Context, q *readQueries) (applyR
 		done <- applied{ap, err}
 	}()
 	var res *applied
-	for res == nil || len(q.scanLat) == 0 {
+	for res == nil || q.rounds == 0 {
 		if err := q.round(ctx); err != nil {
 			if res == nil {
 				stopLoad()
@@ -283,7 +333,7 @@ func (b *bench) streamWhileQuerying(ctx context.Context, q *readQueries) (applyR
 	if res.err != nil {
 		return applyResult{}, fmt.Errorf("reads load: %w", res.err)
 	}
-	b.log.Info("reads: load done", "changes", res.ap.Changes, "rounds", len(q.scanLat))
+	b.log.Info("reads: load done", "changes", res.ap.Changes, "rounds", q.rounds)
 	return res.ap, nil
 }
 

@@ -10,8 +10,8 @@ type Latency struct {
 	Max float64 `json:"max_seconds"`
 }
 
-// ReadPhase is the queries of one phase of a reads run and the table's
-// live files when it ended (streaming) or began (compacted).
+// ReadPhase is the queries of one table state of a reads run and the
+// table's live files in it (streaming: when the stream ended).
 type ReadPhase struct {
 	Scan        Latency `json:"scan"`   // SELECT count(*), sum(...) over the whole table
 	Lookup      Latency `json:"lookup"` // SELECT * ... WHERE id = <a live key>
@@ -20,12 +20,16 @@ type ReadPhase struct {
 }
 
 // ReadRun is one run of the reads scenario: the queries while floe
-// streamed, and the same queries on the table after floe compact.
+// streamed, on the table as it was then (Streaming) and on the table as
+// floe compact left it before the stream (Compacted: the same queries,
+// back to back with those on the table then, at snapshot
+// CompactedSnapshot).
 type ReadRun struct {
-	Table     string    `json:"table"`
-	Rows      int64     `json:"rows"` // live rows after the run
-	Streaming ReadPhase `json:"streaming"`
-	Compacted ReadPhase `json:"compacted"`
+	Table             string    `json:"table"`
+	Rows              int64     `json:"rows"` // live rows after the run
+	CompactedSnapshot int64     `json:"compacted_snapshot"`
+	Streaming         ReadPhase `json:"streaming"`
+	Compacted         ReadPhase `json:"compacted"`
 }
 
 // ReadSummary is the median over the runs of each query's streaming and

@@ -33,7 +33,13 @@ import (
 // most tables with MiBPerTable against PerTableFrom tables, and its load
 // in Scale (ManyTablesRows, ManyTablesRate, ManyTablesSeconds,
 // ManyTablesInterval). Version 4 files read as they are.
-const resultsVersion = 5
+//
+// Version 6: a reads run's compacted latencies are measured while floe
+// streams, back to back with the streaming ones, on the snapshot floe
+// compact left before the stream (ReadRun.CompactedSnapshot; before,
+// after the stream with floe stopped), and reads may run with background
+// compaction (Scale.CompactionInterval). Version 5 files read as they are.
+const resultsVersion = 6
 
 // Scenario names.
 const (
@@ -108,8 +114,8 @@ type Scale struct {
 	Parallelism         int   `json:"parallelism,omitempty"`
 	SnapshotParallelism []int `json:"snapshot_parallelism,omitempty"`
 	ChunkRows           int   `json:"chunk_rows"`
-	// CompactionInterval is freshness's compaction.interval ("" = floe's
-	// default, 30m).
+	// CompactionInterval is the compaction.interval of freshness and
+	// reads ("" = floe's default, 30m).
 	CompactionInterval string `json:"compaction_interval,omitempty"`
 	// ReadsRate and ReadsSeconds are the reads scenario's load.
 	ReadsRate          float64 `json:"reads_rate,omitempty"`

@@ -51,7 +51,9 @@ func markdown(r *Results) string {
 		"to back (odd runs the raw read first, even runs floe first) and its ratio pairs the two; the ratio shown is the " +
 		"median of the runs' ratios. Freshness: per transaction, " +
 		"source commit time (MariaDB: when COMMIT returned to the client, as binlog timestamps have 1 s resolution) to the " +
-		"poll that sees it committed in Iceberg, under a steady paced load. Floe CPU: user plus system seconds of the " +
+		"poll that sees it committed in Iceberg, under a steady paced load. Reads: Trino queries the table while floe " +
+		"streams, each query on the table then and, back to back, on the table as `floe compact` left it before the stream " +
+		"(FOR VERSION AS OF its snapshot), so both carry the same load on the machine. Floe CPU: user plus system seconds of the " +
 		"measured `floe run` processes per million rows or changes (s/M; per GiB of values for largevalues); raw CPU: " +
 		"the same for the raw reader's process (the client side only for both: the server's CPU is in neither). Memory " +
 		"scenarios: hugetxn as bigtxn with a larger transaction; largevalues snapshots rows of large values, then " +
@@ -138,7 +140,7 @@ func readRows(row func(...string), s Scenario, sc Scale) {
 	if rd == nil {
 		return
 	}
-	load := fmt.Sprintf("%s changes/s for %s s at checkpoint %s", fmtInt(int64(sc.ReadsRate)), fmtNum(sc.ReadsSeconds), sc.CheckpointInterval)
+	load := fmt.Sprintf("%s changes/s for %s s at checkpoint %s%s", fmtInt(int64(sc.ReadsRate)), fmtNum(sc.ReadsSeconds), sc.CheckpointInterval, compactionNote(sc))
 	for _, q := range []struct {
 		name string
 		r    ReadRatios
@@ -170,8 +172,8 @@ func scenarioLabel(s Scenario) string {
 	return s.Name
 }
 
-// compactionNote says how freshness ran compaction ("" for floe's
-// default interval).
+// compactionNote says how freshness and reads ran compaction ("" for
+// floe's default interval).
 func compactionNote(sc Scale) string {
 	if sc.CompactionInterval == "" {
 		return ""

@@ -66,7 +66,7 @@ func readResults(b []byte) (*Results, error) {
 		}}}
 		upgradeParallelism(&r.Sources[0])
 		return r, nil
-	case 2, 3, 4, resultsVersion:
+	case 2, 3, 4, 5, resultsVersion:
 		// Versions 2 and 3 have the same shape without the newer fields
 		// (version 2: without the spreads and shifts; its Ratio is the
 		// quotient of the medians, kept as it was written).

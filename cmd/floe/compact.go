@@ -119,6 +119,9 @@ func describe(r compaction.Result) string {
 		s = fmt.Sprintf("rewrote %d data files into %d (%s -> %s), dropped %d delete files",
 			r.RewrittenDataFiles, r.AddedDataFiles, mib(r.BytesBefore), mib(r.BytesAfter), r.RemovedDeleteFiles)
 	}
+	if r.ConvertedDataFiles > 0 {
+		s += fmt.Sprintf("; left %d data files in place, their %d deleted rows now position deletes", r.ConvertedDataFiles, r.ConvertedDeleteRows)
+	}
 	return fmt.Sprintf("%s; expired %d snapshots; removed %d orphan files", s, r.ExpiredSnapshots, r.RemovedOrphans)
 }
 
@@ -200,6 +203,7 @@ type compactionMetrics struct {
 	passes          *prometheus.CounterVec
 	rewrittenFiles  prometheus.Counter
 	removedDeletes  prometheus.Counter
+	convertedFiles  prometheus.Counter
 	expiredSnaps    prometheus.Counter
 	removedOrphans  prometheus.Counter
 	lastPassSeconds prometheus.Gauge
@@ -213,6 +217,8 @@ func newCompactionMetrics(reg prometheus.Registerer) *compactionMetrics {
 			Help: "Data files replaced by compaction rewrites."}),
 		removedDeletes: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_removed_delete_files_total",
 			Help: "Delete files applied and dropped by compaction rewrites."}),
+		convertedFiles: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_converted_data_files_total",
+			Help: "Data files left in place whose deletes compaction wrote as one position-delete file each."}),
 		expiredSnaps: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_expired_snapshots_total",
 			Help: "Snapshots expired."}),
 		removedOrphans: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_removed_orphan_files_total",
@@ -220,7 +226,7 @@ func newCompactionMetrics(reg prometheus.Registerer) *compactionMetrics {
 		lastPassSeconds: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_compaction_last_pass_duration_seconds",
 			Help: "Duration of the last maintenance pass over all tables."}),
 	}
-	reg.MustRegister(m.passes, m.rewrittenFiles, m.removedDeletes, m.expiredSnaps, m.removedOrphans, m.lastPassSeconds)
+	reg.MustRegister(m.passes, m.rewrittenFiles, m.removedDeletes, m.convertedFiles, m.expiredSnaps, m.removedOrphans, m.lastPassSeconds)
 	return m
 }
 
@@ -263,6 +269,7 @@ func (c *compactor) passOptions(table string, now time.Time) compaction.Options 
 
 func newCompactor(cfg *Config, cat *lakewriter.Catalog, reg prometheus.Registerer, log *slog.Logger) *compactor {
 	opts := compactionOptions(cfg, log)
+	opts.ReadConcurrency = 1 // beside the stream: see compaction.Options
 	return &compactor{cfg: cfg, cat: cat, m: newCompactionMetrics(reg), opts: opts, log: opts.Logger, orphansSwept: map[string]time.Time{}}
 }
 
@@ -278,8 +285,13 @@ type tableCompaction struct {
 	RewrittenDataFiles int   `json:"rewritten_data_files"`
 	AddedDataFiles     int   `json:"added_data_files"`
 	RemovedDeleteFiles int   `json:"removed_delete_files"`
-	ExpiredSnapshots   int   `json:"expired_snapshots"`
-	RemovedOrphans     int   `json:"removed_orphan_files"`
+	// ConvertedDataFiles are data files left in place whose deletes the
+	// pass wrote as one position-delete file each (ConvertedDeleteRows
+	// rows in all).
+	ConvertedDataFiles  int   `json:"converted_data_files"`
+	ConvertedDeleteRows int64 `json:"converted_delete_rows"`
+	ExpiredSnapshots    int   `json:"expired_snapshots"`
+	RemovedOrphans      int   `json:"removed_orphan_files"`
 }
 
 // pass runs one maintenance pass over the pipeline's tables. Failures of
@@ -313,8 +325,10 @@ func (c *compactor) pass(ctx context.Context) ([]tableCompaction, error) {
 		default:
 			tc.SnapshotID, tc.RewrittenDataFiles, tc.AddedDataFiles = res.SnapshotID, res.RewrittenDataFiles, res.AddedDataFiles
 			tc.RemovedDeleteFiles, tc.ExpiredSnapshots, tc.RemovedOrphans = res.RemovedDeleteFiles, res.ExpiredSnapshots, res.RemovedOrphans
+			tc.ConvertedDataFiles, tc.ConvertedDeleteRows = res.ConvertedDataFiles, res.ConvertedDeleteRows
 			c.m.rewrittenFiles.Add(float64(res.RewrittenDataFiles))
 			c.m.removedDeletes.Add(float64(res.RemovedDeleteFiles))
+			c.m.convertedFiles.Add(float64(res.ConvertedDataFiles))
 			c.m.expiredSnaps.Add(float64(res.ExpiredSnapshots))
 			c.m.removedOrphans.Add(float64(res.RemovedOrphans))
 		}

@@ -25,3 +25,23 @@ func TestOrphanRemovalAtMostHourly(t *testing.T) {
 	off := &compactor{opts: compaction.Options{}, orphansSwept: map[string]time.Time{}}
 	require.Zero(t, off.passOptions("db.a", t0).OrphansOlderThan)
 }
+
+// TestDescribeCompaction: floe compact's line for a table says what the
+// pass did, the data files it left in place with their deletes
+// converted included.
+func TestDescribeCompaction(t *testing.T) {
+	for _, tc := range []struct {
+		res  compaction.Result
+		want string
+	}{
+		{compaction.Result{}, "no files to rewrite; expired 0 snapshots; removed 0 orphan files"},
+		{compaction.Result{SnapshotID: 7, RewrittenDataFiles: 60, AddedDataFiles: 1, BytesBefore: 3 << 20, BytesAfter: 2 << 20,
+			RemovedDeleteFiles: 75, ConvertedDataFiles: 2, ConvertedDeleteRows: 1234, ExpiredSnapshots: 3},
+			"rewrote 60 data files into 1 (3.0 MiB -> 2.0 MiB), dropped 75 delete files; left 2 data files in place, " +
+				"their 1234 deleted rows now position deletes; expired 3 snapshots; removed 0 orphan files"},
+	} {
+		if got := describe(tc.res); got != tc.want {
+			t.Errorf("describe(%+v)\n got %q\nwant %q", tc.res, got, tc.want)
+		}
+	}
+}
