@@ -193,7 +193,7 @@ func (st *streamer) reconcileBeside(ctx context.Context, pos Position, ch captur
 func (s *Source) wakeAt(w Position) {
 	for {
 		cur := s.besideWake.Load()
-		if cur != nil && cur.Compare(w) >= 0 {
+		if cur != nil && cur.Kind == w.Kind && reached(*cur, w) {
 			return
 		}
 		if s.besideWake.CompareAndSwap(cur, &w) {
@@ -206,7 +206,7 @@ func (s *Source) wakeAt(w Position) {
 // forgets the request it answers.
 func (s *Source) woken(pos Position) bool {
 	w := s.besideWake.Load()
-	if w == nil || w.Kind != pos.Kind || pos.Compare(*w) < 0 {
+	if w == nil || w.Kind != pos.Kind || !reached(pos, *w) {
 		return false
 	}
 	s.besideWake.CompareAndSwap(w, nil) // a later request stays

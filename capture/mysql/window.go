@@ -246,6 +246,21 @@ func notAfter(pos, w Position) bool {
 	return pos.Compare(w) <= 0
 }
 
+// reached reports whether the stream, having read every transaction up
+// to pos, has read every transaction of the watermark w. For MySQL GTID
+// sets that is containment (pos holds every GTID of w). A watermark read
+// from gtid_executed may have a hole, a transaction committed after later
+// ones (binlog_order_commits=OFF, or a replica applying in parallel
+// without replica_preserve_commit_order); Compare orders sets that do not
+// contain each other by their size, which would call the stream past w
+// while the transaction in the hole is still to come.
+func reached(pos, w Position) bool {
+	if pos.Kind == KindGTID && w.Kind == KindGTID {
+		return notAfter(w, pos)
+	}
+	return pos.Compare(w) >= 0
+}
+
 // errStreamEnded ends a wait for the stream that stopped.
 var errStreamEnded = errors.New("the stream stopped")
 
@@ -271,7 +286,7 @@ func (p *streamProgress) advance(pos Position) {
 	p.at = &pos
 	kept := p.waits[:0]
 	for _, w := range p.waits {
-		if pos.Compare(w.until) >= 0 {
+		if reached(pos, w.until) {
 			close(w.done)
 			continue
 		}
@@ -301,7 +316,7 @@ func (p *streamProgress) end(cause error) {
 // with an error when ctx ends or the stream stopped first.
 func (p *streamProgress) wait(ctx context.Context, pos Position) error {
 	p.mu.Lock()
-	if p.at != nil && p.at.Compare(pos) >= 0 {
+	if p.at != nil && reached(*p.at, pos) {
 		p.mu.Unlock()
 		return nil
 	}
@@ -320,7 +335,7 @@ func (p *streamProgress) wait(ctx context.Context, pos Position) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.at != nil && p.at.Compare(pos) >= 0 {
+	if p.at != nil && reached(*p.at, pos) {
 		return nil
 	}
 	return p.ended

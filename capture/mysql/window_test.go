@@ -503,6 +503,30 @@ func TestStreamProgress(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) || !errors.Is(err, errStreamEnded) {
 		t.Fatalf("a wait when the stream is stopped ends with %v, want context.Canceled", err)
 	}
+	// A watermark with a hole (gtid_executed while an earlier
+	// transaction was still committing) is passed once the stream has
+	// read the transaction in the hole, not when it has read as many
+	// transactions as the watermark holds.
+	holed, err := DecodePosition("mysql.v1:gtid:3e11fa47-71ca-11e1-9e33-c80aa9429562:1-100:102")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hp streamProgress
+	hp.advance(gtid(100))
+	go func() { done <- hp.wait(ctx, holed) }()
+	hp.advance(gtid(101))
+	select {
+	case err := <-done:
+		t.Fatalf("the wait for %s ended at %s: %v", holed, gtid(101), err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	hp.advance(gtid(102))
+	if err := <-done; err != nil {
+		t.Fatalf("the wait for %s at %s: %v", holed, gtid(102), err)
+	}
+	if gtid(101).Compare(holed) < 0 {
+		t.Fatalf("Compare no longer orders 1-101 at or past 1-100:102 by size: this test no longer shows why waits use containment")
+	}
 	var failed streamProgress
 	failed.end(nil)
 	if err := failed.wait(ctx, gtid(1)); !errors.Is(err, errStreamEnded) || errors.Is(err, context.Canceled) {
