@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -85,8 +88,12 @@ func (b *bench) readsPipeline(ctx context.Context, svc *readServices, i int) (*p
 	s3 := svc.s3
 	warehouse := fmt.Sprintf("s3://%s/%s", readsBucket, name)
 	uri := fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable", catUser, pgPassword, pg.db.Port, catDB)
+	// The key index holds every table's keys, so that the stream's
+	// updates delete by position, as with fewer rows than the default
+	// bound (sink.position-deletes-max-keys, 1M).
 	sink := fmt.Sprintf("  catalog:\n    type: sql\n    name: floe\n    uri: %s\n  warehouse: %s\n  s3:\n    endpoint: %s\n    region: %s\n"+
-		"    path-style: true\n    access-key-id: %s\n    secret-access-key: ${FLOE_BENCH_S3_SECRET}\n", uri, warehouse, s3.Endpoint, s3.Region, s3.AccessKey)
+		"    path-style: true\n    access-key-id: %s\n    secret-access-key: ${FLOE_BENCH_S3_SECRET}\n  position-deletes-max-keys: %d\n",
+		uri, warehouse, s3.Endpoint, s3.Region, s3.AccessKey, readsMaxKeys(b.o.rows))
 	pathStyle := true
 	lake := &lakewriter.Options{CatalogType: "sql", CatalogName: "floe", URI: uri, Warehouse: warehouse,
 		S3: lakewriter.S3Options{Endpoint: s3.Endpoint, Region: s3.Region, PathStyle: &pathStyle, AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}}
@@ -258,30 +265,37 @@ func (b *bench) readsRun(ctx context.Context, i int) (Run, error) {
 		Profile: b.profileName(profile)}, nil
 }
 
-// readsSnapshot runs floe until the tables are snapshotted and a marker
-// written after it is committed (the stream runs), stops it and runs
-// `floe compact`.
+// readsSnapshot snapshots the tables with floe run under
+// snapshot.mode initial_only (a copy of d's config; floe exits once every
+// table is read) and runs `floe compact`; d's own config then streams
+// from there.
 func (b *bench) readsSnapshot(ctx context.Context, d *pipelineDir) error {
-	p, err := b.floe.start(d, "")
+	cfg, err := os.ReadFile(d.config)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	const streaming, snapshotOnly = "  snapshot.mode: initial\n", "  snapshot.mode: initial_only\n"
+	if !bytes.Contains(cfg, []byte(streaming)) {
+		return fmt.Errorf("config %s has no %q", d.config, strings.TrimSpace(streaming))
+	}
+	snap := *d
+	snap.config = filepath.Join(d.dir, "floe-snapshot.yaml")
+	if err := os.WriteFile(snap.config, bytes.Replace(cfg, []byte(streaming), []byte(snapshotOnly), 1), 0o644); err != nil {
+		return fmt.Errorf("write snapshot config: %w", err)
+	}
+	p, err := b.floe.start(&snap, "")
 	if err != nil {
 		return err
 	}
-	defer p.killIfRunning()
-	if err := waitTables(ctx, d, b.tables, p, 5*time.Minute); err != nil {
-		return d.withLog(err)
-	}
-	prime, err := b.src.Apply(ctx, workload{})
-	if err != nil {
-		return fmt.Errorf("prime: %w", err)
-	}
-	if _, err := waitCommitted(ctx, d, b.tables, b.src.DecodeFloePosition, p, prime.Marker, runTimeout); err != nil {
+	if err := p.wait(ctx, runTimeout); err != nil {
 		return d.withLog(fmt.Errorf("snapshot: %w", err))
-	}
-	if err := p.stop(stopTimeout); err != nil {
-		return err
 	}
 	return b.floe.compact(ctx, d)
 }
+
+// readsMaxKeys is the key-index bound of the reads pipeline: every row
+// of the tables and the inserts of the run, with room to spare.
+func readsMaxKeys(rows int64) int64 { return max(rows+rows/4, 1_000_000) }
 
 // currentSnapshot is the id of table's current snapshot, read through
 // Trino.
