@@ -40,8 +40,8 @@ type besideMarks struct {
 	// read (MariaDB), or once its watermark window is closed (MySQL, see
 	// window.go).
 	seen []map[string]seenKey
-	// truncatedAt is the position of the last truncate of the table the
-	// stream emitted (window.go).
+	// truncatedAt is the transaction (txnState.own) of the last truncate
+	// of the table the stream emitted (window.go).
 	truncatedAt *Position
 }
 
@@ -135,12 +135,10 @@ func (s *Source) registerBeside(t *table, chunk capture.Chunk, w Position, b *ca
 	m.marks[i] = &w
 	m.beside.pending--
 	s.wakeAt(w)
-	if m.end.Kind == 0 || w.Compare(m.end) > 0 {
-		m.end = w
-	}
+	m.end = withWatermark(m.end, w)
 	var gone []string
 	for k, seen := range m.beside.seen[i] {
-		if seen.present && seen.at.Compare(w) <= 0 && !rows[k] {
+		if seen.present && notAfter(seen.at, w) && !rows[k] {
 			gone = append(gone, k)
 		}
 	}

@@ -268,7 +268,12 @@ type streamer struct {
 const changesHint = 256
 
 type txnState struct {
-	final   Position // GTID kinds: the position once this transaction commits
+	final Position // GTID kinds: the position once this transaction commits
+	// own is the transaction itself, what the chunk watermarks are asked
+	// whether they hold (notAfter): for MySQL a GTID set of its GTID alone
+	// (a watermark with a hole may hold it without holding every
+	// transaction before it, or hold those without it); otherwise final.
+	own     Position
 	hasGTID bool
 	begun   bool                              // inside BEGIN ... COMMIT (MariaDB: a non-standalone GTID event)
 	part    toolkit.Part                      // changes not yet emitted
@@ -290,8 +295,8 @@ func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) err
 	case *replication.ExecuteLoadQueryEvent:
 		return st.loadQuery(ctx, ev)
 	case *replication.MariadbGTIDEvent:
-		st.txn = &txnState{hasGTID: true, begun: !e.IsStandalone(),
-			final: Position{Kind: KindMariaDB, Maria: addMaria(st.cur.Maria, MariaGTID{Domain: e.GTID.DomainID, Server: e.GTID.ServerID, Seq: e.GTID.SequenceNumber})}}
+		final := Position{Kind: KindMariaDB, Maria: addMaria(st.cur.Maria, MariaGTID{Domain: e.GTID.DomainID, Server: e.GTID.ServerID, Seq: e.GTID.SequenceNumber})}
+		st.txn = &txnState{hasGTID: true, begun: !e.IsStandalone(), final: final, own: final}
 	case *replication.GTIDEvent:
 		return st.mysqlGTID(e, gomysql.Tag{})
 	case *replication.GtidTaggedLogEvent:
@@ -337,7 +342,9 @@ func (st *streamer) mysqlGTID(e *replication.GTIDEvent, tag gomysql.Tag) error {
 		set = &e
 	}
 	set.AddGTIDWithTag(sid, tag, e.GNO)
-	st.txn = &txnState{hasGTID: true, final: Position{Kind: KindGTID, GTIDs: set}}
+	alone := gomysql.NewMysqlGTIDSet()
+	alone.AddGTIDWithTag(sid, tag, e.GNO)
+	st.txn = &txnState{hasGTID: true, final: Position{Kind: KindGTID, GTIDs: set}, own: Position{Kind: KindGTID, GTIDs: &alone}}
 	if e.ImmediateCommitTimestamp > 0 {
 		st.txn.commit = time.UnixMicro(int64(e.ImmediateCommitTimestamp)).UTC()
 	}
@@ -552,7 +559,7 @@ func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capt
 		}
 		var keep bool
 		var err error
-		if ch, keep, err = st.reconcileBeside(ctx, txn.final, ch); err != nil || !keep {
+		if ch, keep, err = st.reconcileBeside(ctx, txn.own, ch); err != nil || !keep {
 			return err
 		}
 	}

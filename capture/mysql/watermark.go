@@ -240,7 +240,7 @@ type chunkMarks struct {
 
 	uppers []schema.Row // each chunk's Upper bound, comparable (see comparable); nil = unbounded
 	marks  []*Position  // each chunk's watermark; nil = read at From
-	end    Position     // the latest watermark
+	end    Position     // every watermark's transactions (withWatermark)
 
 	// weighed are the key positions of collated string columns, with
 	// their weight expressions; weights caches the weight strings the
@@ -338,9 +338,7 @@ func (s *Source) buildMarks(ctx context.Context, t *table, plan *capture.Snapsho
 			return nil, fmt.Errorf("chunk %d watermark %s is not a GTID position", ch.Index, w)
 		}
 		m.marks[i] = &p
-		if m.end.Kind == 0 || p.Compare(m.end) > 0 {
-			m.end = p
-		}
+		m.end = withWatermark(m.end, p)
 	}
 	if beside {
 		m.beside = newBesideMarks(t, chunks)
@@ -520,16 +518,19 @@ func compareValue(a, b any) int {
 // spelled differently.
 func compareWeights(a, b weight) int { return bytes.Compare(a, b) }
 
-// reconcile applies the chunk watermarks to one change of a transaction at
-// pos: a change a chunk already holds is dropped (false); an update whose
-// old and new keys lie in chunks on different sides of pos keeps only the
-// side the chunk does not hold, as a delete or an insert.
+// reconcile applies the chunk watermarks to one change of transaction
+// pos (txnState.own): a change a chunk already holds is dropped (false);
+// an update whose old and new keys lie in chunks on different sides of
+// pos keeps only the side the chunk does not hold, as a delete or an
+// insert. Once the stream has read every transaction of the table's
+// watermarks before this one (st.cur reached m.end), the marks are
+// dropped: no later transaction is in any of them.
 func (st *streamer) reconcile(ctx context.Context, pos Position, ch capture.Change) (capture.Change, bool, error) {
 	m := st.marks[ch.Table]
 	if m == nil {
 		return ch, true, nil
 	}
-	if (m.beside == nil || m.beside.pending == 0) && pos.Compare(m.end) > 0 {
+	if (m.beside == nil || m.beside.pending == 0) && st.cur.Kind == m.end.Kind && reached(st.cur, m.end) {
 		delete(st.marks, ch.Table) // positions only grow from here
 		return ch, true, nil
 	}

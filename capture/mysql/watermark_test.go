@@ -240,8 +240,54 @@ func TestReconcileSplitsKeyChanges(t *testing.T) {
 	if _, _, err := st.reconcile(context.Background(), at(15), capture.Change{Table: tid, Op: capture.OpTruncate, Schema: layout}); err == nil {
 		t.Error("a truncate between two chunks' marks must be an error")
 	}
+	st.cur = at(20) // the stream has read every transaction of the marks
 	if _, keep, _ := st.reconcile(context.Background(), at(21), capture.Change{Table: tid, Op: capture.OpInsert, Schema: layout, After: row(7)}); !keep || st.marks[tid] != nil {
 		t.Error("past the latest mark every change is kept and the table's marks are dropped")
+	}
+}
+
+// TestReconcileGTIDHoles: MySQL watermarks read from gtid_executed may
+// have a hole, a transaction that committed after later ones
+// (binlog_order_commits=OFF, a replica applying in parallel). A change is
+// held by a chunk when its transaction's GTID is in the chunk's mark,
+// whatever came before it, and the marks stay until the stream has read
+// every transaction of them: by GTID size, 1-101 would pass 1-100:102 and
+// drop the marks before transaction 102, which the chunk holds, came.
+func TestReconcileGTIDHoles(t *testing.T) {
+	const sid = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+	set := func(s string) Position {
+		p, err := DecodePosition("mysql.v1:gtid:" + sid + ":" + s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	w := set("1-100:102")
+	if got := withWatermark(withWatermark(Position{}, w), set("1-101")); got.String() != set("1-102").String() {
+		t.Fatalf("the watermarks' transactions are %s, want their union %s", got, set("1-102"))
+	}
+	m := &chunkMarks{keyNames: []string{"id"}, keyIdx: map[*schema.Table][]int{}, uppers: []schema.Row{nil}, marks: []*Position{&w},
+		end: withWatermark(Position{}, w)}
+	layout := &schema.Table{Columns: []schema.Column{{Name: "id"}, {Name: "v"}}, Key: []int{0}}
+	tid := capture.TableID{Schema: "d", Name: "t"}
+	st := &streamer{marks: map[capture.TableID]*chunkMarks{tid: m}}
+	insert := capture.Change{Table: tid, Op: capture.OpInsert, Schema: layout, After: schema.Row{int64(7), "x"}}
+	for _, tc := range []struct {
+		cur, txn  string
+		keep      bool
+		marksKept bool
+	}{
+		{"1-99", "100", false, true},  // in the mark
+		{"1-100", "101", true, true},  // the hole: after the mark
+		{"1-101", "102", false, true}, // in the mark, after the hole
+		{"1-102", "103", true, false}, // every transaction of the mark read
+	} {
+		st.cur = set(tc.cur)
+		_, keep, err := st.reconcile(context.Background(), set(tc.txn), insert)
+		if err != nil || keep != tc.keep || (st.marks[tid] != nil) != tc.marksKept {
+			t.Errorf("transaction %s after %s: keep %v, marks kept %v, err %v; want keep %v, marks kept %v",
+				tc.txn, tc.cur, keep, st.marks[tid] != nil, err, tc.keep, tc.marksKept)
+		}
 	}
 }
 

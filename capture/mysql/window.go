@@ -167,9 +167,7 @@ func (m *chunkMarks) registerWindow(chunk capture.Chunk, low Position) (int, boo
 		return 0, false
 	}
 	m.marks[i] = &low
-	if m.end.Kind == 0 || low.Compare(m.end) > 0 {
-		m.end = low
-	}
+	m.end = withWatermark(m.end, low)
 	return i, true
 }
 
@@ -226,11 +224,13 @@ func keyDelete(t *table, key schema.Row) capture.Change {
 	return capture.Change{Table: t.id, Op: capture.OpDelete, Schema: t.layout, Before: row, BeforeKeyOnly: true}
 }
 
-// notAfter reports whether a transaction the stream reached at pos is
-// at or before the watermark w. For MySQL GTID sets that is containment
-// (every transaction up to pos is in w), never the size order Compare
-// falls back on for sets that do not contain each other: a transaction
-// not in gtid_executed when w was read may not be committed yet.
+// notAfter reports whether the transaction pos (txnState.own: for MySQL
+// the GTID set of its GTID alone) is at or before the watermark w, so
+// that a chunk read at w holds its effect. For MySQL GTID sets that is
+// containment (w holds its GTID), never the size order Compare falls
+// back on for sets that do not contain each other: a transaction not in
+// gtid_executed when w was read may not be committed yet, and w may hold
+// a transaction without every one before it (a hole, see reached).
 func notAfter(pos, w Position) bool {
 	if pos.Kind == KindGTID && w.Kind == KindGTID {
 		empty := gomysql.NewMysqlGTIDSet()
@@ -259,6 +259,28 @@ func reached(pos, w Position) bool {
 		return notAfter(w, pos)
 	}
 	return pos.Compare(w) >= 0
+}
+
+// withWatermark returns end, the transactions of a table's watermarks so
+// far (Kind 0: none), with those of watermark w: for MySQL GTID sets their
+// union, which holds every watermark even when they have holes that make
+// them not contain each other; otherwise the later of the two. The stream
+// drops a table's watermarks once it has read all of end before a
+// transaction (reconcile): no later transaction is in any of them.
+func withWatermark(end, w Position) Position {
+	switch {
+	case end.Kind == 0:
+		return w
+	case end.Kind == KindGTID && w.Kind == KindGTID && end.GTIDs != nil && w.GTIDs != nil:
+		union := end.GTIDs.Clone().(*gomysql.MysqlGTIDSet)
+		if err := union.Update(w.GTIDs.String()); err != nil {
+			panic(fmt.Sprintf("mysql: merge GTID sets %s and %s: %v", end.GTIDs, w.GTIDs, err)) // both parsed as GTID sets
+		}
+		return Position{Kind: KindGTID, GTIDs: union}
+	case w.Compare(end) > 0:
+		return w
+	}
+	return end
 }
 
 // errStreamEnded ends a wait for the stream that stopped.
