@@ -72,6 +72,9 @@ func (st *streamer) ddl(ctx context.Context, m *pglogrepl.LogicalDecodingMessage
 	if cur == nil {
 		return nil
 	}
+	if msg.notNull != nil {
+		st.ddlNotNull[msg.OID] = msg.notNull
+	}
 	next, renames, conflict := renamedLayout(cur, cols, msg.Command)
 	if next != cur {
 		st.byName[cur.id] = next

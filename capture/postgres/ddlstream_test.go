@@ -175,3 +175,85 @@ func TestStreamRenameReplayedFromOldName(t *testing.T) {
 		t.Fatalf("a rename after one the trigger did not see: got %+v", b)
 	}
 }
+
+// TestStreamNullabilityReplayed: a replay reaches a DROP NOT NULL that a
+// later SET NOT NULL has undone in the catalog. The DDL message carries
+// each column's nullability at its position, so the row holding NULL
+// after it comes in a layout where the column is nullable (the catalog
+// read when the Relation arrives says NOT NULL, which would leave the
+// Iceberg column required and the row unwritable), and the SET NOT NULL
+// is followed at its own position.
+func TestStreamNullabilityReplayed(t *testing.T) {
+	e := newEnv(t)
+	admin, err := pgx.Connect(testCtx(t), e.pg.AdminDSN(e.db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = admin.Exec(testCtx(t), DDLTriggerSQL)
+	admin.Close(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.exec(`CREATE TABLE a (id int PRIMARY KEY, v text NOT NULL)`, `INSERT INTO a VALUES (1, 'one')`)
+	cfg := e.config(`public\.a`)
+	info := startNoSnapshot(t, e.source(cfg))
+	e.exec(`ALTER TABLE a ALTER v DROP NOT NULL`,
+		`INSERT INTO a VALUES (2, NULL)`,
+		`UPDATE a SET v = 'two' WHERE id = 2`,
+		`ALTER TABLE a ALTER v SET NOT NULL`,
+		`INSERT INTO a VALUES (3, 'three')`)
+
+	s := e.source(cfg) // discovers the catalog now: v NOT NULL
+	if _, err := s.Start(testCtx(t), capture.StartRequest{Resume: info.From}); err != nil {
+		t.Fatal(err)
+	}
+	r := startStream(t, s)
+	var rows []string
+	for done := false; !done; {
+		for _, ch := range nextDDLBatch(t, r).Changes {
+			if ch.Op == capture.OpUnreadable {
+				t.Fatalf("unreadable change: %v", ch.Err)
+			}
+			rows = append(rows, fmt.Sprintf("%s %v v nullable %v", ch.Op, ch.After, ch.Schema.Columns[1].Nullable))
+			done = ch.Op == capture.OpInsert && ch.After[0] == int32(3)
+		}
+	}
+	require.Equal(t, []string{
+		"c [2 <nil>] v nullable true",
+		"u [2 two] v nullable true",
+		"c [3 three] v nullable false",
+	}, rows)
+}
+
+// TestDDLTriggerOutdated: floe check tells an older build's trigger
+// (message version 1, without NOT NULL) from this one's.
+func TestDDLTriggerOutdated(t *testing.T) {
+	e := newEnv(t)
+	s := e.source(e.config(`public\.a`))
+	install := func(sql string) {
+		t.Helper()
+		admin, err := pgx.Connect(testCtx(t), e.pg.AdminDSN(e.db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close(testCtx(t))
+		if _, err := admin.Exec(testCtx(t), sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outdated := func() bool {
+		t.Helper()
+		old, err := s.DDLTriggerOutdated(testCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return old
+	}
+	require.False(t, outdated(), "no trigger installed")
+	v1 := strings.NewReplacer("'v', 2,", "'v', 1,", "attname, attnotnull)", "attname)").Replace(DDLTriggerSQL)
+	require.NotEqual(t, DDLTriggerSQL, v1)
+	install(v1)
+	require.True(t, outdated(), "a version 1 trigger")
+	install(DDLTriggerSQL)
+	require.False(t, outdated(), "this build's trigger")
+}

@@ -18,10 +18,21 @@ func TestParseDDLMessage(t *testing.T) {
 	require.Equal(t, uint32(16384), m.OID)
 	require.Equal(t, map[int16]string{1: "id", 3: "b 2"}, cols)
 
-	_, _, err = parseDDLMessage([]byte(`{"v": 2, "oid": 1, "columns": []}`))
-	require.ErrorContains(t, err, "version 2, this build reads 1: install this build's event trigger")
+	require.Nil(t, m.notNull, "a version 1 message leaves nullability to the catalog")
+
+	m, cols, err = parseDDLMessage([]byte(`{"v": 2, "oid": 16384, "columns": [[1, "id", true], [3, "b", false]], "command": "ALTER TABLE t ALTER b DROP NOT NULL"}`))
+	require.NoError(t, err)
+	require.Equal(t, map[int16]string{1: "id", 3: "b"}, cols)
+	require.Equal(t, map[int16]bool{1: true, 3: false}, m.notNull)
+
+	_, _, err = parseDDLMessage([]byte(`{"v": 3, "oid": 1, "columns": []}`))
+	require.ErrorContains(t, err, "version 3, this build reads 1 to 2: install this build's event trigger")
 	_, _, err = parseDDLMessage([]byte(`{"v": 1, "oid": 1, "columns": [["x", 1]]}`))
 	require.ErrorContains(t, err, "is not [attnum, name]")
+	_, _, err = parseDDLMessage([]byte(`{"v": 2, "oid": 1, "columns": [[1, "id"]]}`))
+	require.ErrorContains(t, err, "is not [attnum, name, notnull]")
+	_, _, err = parseDDLMessage([]byte(`{"v": 2, "oid": 1, "columns": [[1, "id", "yes"]]}`))
+	require.ErrorContains(t, err, "is not [attnum, name, notnull]")
 	_, _, err = parseDDLMessage([]byte(`not json`))
 	require.ErrorContains(t, err, "decode floe.ddl message")
 }

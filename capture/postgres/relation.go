@@ -25,6 +25,9 @@ import (
 // what it cannot carry: each column's attnum (a renamed column keeps
 // it; a dropped and re-added one gets a new one), nullability, and
 // whether an added column has a default (atthasdef, atthasmissing).
+// Nullability comes from the stream's last DDL message of the table
+// instead, when the event trigger sent one (ddlNotNull): the catalog read
+// now may be later than the position a replay is at.
 //
 // A resent Relation whose layout differs from the one the stream had is
 // followed when every difference is one the rows in the stream carry:
@@ -104,7 +107,11 @@ type relationChange struct {
 // the table, compared with the discovered layout, which a replay may
 // predate) a type change is checked only when the Relation's type is the
 // catalog's now.
-func (s *Source) nextLayout(ctx context.Context, cur *table, m *pglogrepl.RelationMessage, resent bool) (relationChange, error) {
+//
+// notNull, the nullability of the table's columns by attnum in the
+// stream's last DDL message of it (nil: none), overrides the catalog's,
+// which a replay may postdate.
+func (s *Source) nextLayout(ctx context.Context, cur *table, m *pglogrepl.RelationMessage, resent bool, notNull map[int16]bool) (relationChange, error) {
 	conn, err := s.connect(ctx)
 	if err != nil {
 		return relationChange{}, err
@@ -113,6 +120,11 @@ func (s *Source) nextLayout(ctx context.Context, cur *table, m *pglogrepl.Relati
 	atts, err := readAtts(ctx, conn, m.RelationID)
 	if err != nil {
 		return relationChange{}, err
+	}
+	for i, a := range atts {
+		if v, ok := notNull[a.num]; ok && !a.dropped {
+			atts[i].notNull = v
+		}
 	}
 	d := &relationDiff{s: s, cur: cur, resent: resent, live: map[string]catalogAtt{}, byNum: map[int16]catalogAtt{},
 		res: &typeResolver{conn: conn, cache: map[uint32]pgtype.CatalogType{}}}
@@ -436,7 +448,7 @@ func (st *streamer) relation(ctx context.Context, m *pglogrepl.RelationMessage) 
 	// dropped; a column dropped and added again under its name and type,
 	// its existing rows' values gone without row events).
 	_, resent := st.rels[m.RelationID]
-	rc, err := st.s.nextLayout(ctx, cur, m, resent)
+	rc, err := st.s.nextLayout(ctx, cur, m, resent, st.ddlNotNull[m.RelationID])
 	if err != nil {
 		return fmt.Errorf("follow the layout of %s: %w", id, err)
 	}

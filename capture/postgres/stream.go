@@ -72,7 +72,8 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	st := &streamer{
 		s: s, conn: conn, out: out, start: from.LSN, last: from.LSN,
 		byName: byName, rels: map[uint32]*table{}, ignored: map[uint32]string{}, unreadable: map[uint32]unreadable{},
-		watch: stallWatch{s: s, pid: conn.PID(), timeout: stallTimeout(s.cfg, messages)},
+		ddlNotNull: map[uint32]map[int16]bool{},
+		watch:      stallWatch{s: s, pid: conn.PID(), timeout: stallTimeout(s.cfg, messages)},
 	}
 	st.watch.heard()
 	st.activity.Store(time.Now().UnixNano())
@@ -144,6 +145,13 @@ type streamer struct {
 	rels       map[uint32]*table     // relation id -> captured table
 	ignored    map[uint32]string     // relation ids of tables not captured
 	unreadable map[uint32]unreadable // relation ids whose changes are OpUnreadable (relation)
+	// ddlNotNull is, per relation id of a captured table, each column's
+	// NOT NULL (by attnum) in the last DDL message of the stream that
+	// named the table: its nullability at that position, which the next
+	// Relation message takes instead of the catalog's now (a replay may
+	// predate a later SET or DROP NOT NULL). Every ALTER TABLE emits a
+	// message, so it holds until the next one.
+	ddlNotNull map[uint32]map[int16]bool
 
 	txn        *txnState
 	nextStatus time.Time

@@ -94,6 +94,9 @@ func runCheck(cmd *cobra.Command, configPath string, fix bool, out io.Writer) er
 		if ok, err := trig.DDLTriggerInstalled(ctx); err == nil && !ok {
 			fmt.Fprintf(out, "%s: note: no DDL event trigger in database %s: a column rename stops the pipeline (Relation messages cannot tell it from a drop and an add); floe check --fix (as a superuser) installs it\n",
 				configPath, cfg.Source.Database)
+		} else if old, err := trig.DDLTriggerOutdated(ctx); err == nil && old {
+			fmt.Fprintf(out, "%s: note: the DDL event trigger in database %s is an older Floe's: its messages do not carry NOT NULL, so a replay after a restart takes nullability from the catalog now; floe check --fix (as a superuser) updates it\n",
+				configPath, cfg.Source.Database)
 		}
 	}
 	fmt.Fprintf(out, "%s: OK: %s source at %s:%d reachable, change capture ready, every table has a key and a sink table of its own\n",
@@ -140,5 +143,6 @@ func pipelineProblems(ctx context.Context, cfg *Config, src floeSource) []captur
 // it.
 type ddlTriggerSource interface {
 	DDLTriggerInstalled(ctx context.Context) (bool, error)
+	DDLTriggerOutdated(ctx context.Context) (bool, error)
 	InstallDDLTrigger(ctx context.Context) error
 }
