@@ -32,6 +32,20 @@ func nextDDLBatch(t *testing.T, r *capturetest.Running) capture.Batch {
 	}
 }
 
+// installAsSuperuser runs sql (a DDL event trigger: event triggers need
+// a superuser) in e's database as the server's superuser.
+func installAsSuperuser(t *testing.T, e *testEnv, sql string) {
+	t.Helper()
+	admin, err := pgx.Connect(testCtx(t), e.pg.AdminDSN(e.db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(testCtx(t))
+	if _, err := admin.Exec(testCtx(t), sql); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestStreamDDLRenames: with the DDL event trigger installed, a rename
 // arrives as a Barrier whose Layouts carry the renamed layout (RenamedFrom
 // set), before any change in it, also when the same transaction writes
@@ -41,15 +55,7 @@ func nextDDLBatch(t *testing.T, r *capturetest.Running) capture.Batch {
 // nothing gives no Layouts.
 func TestStreamDDLRenames(t *testing.T) {
 	e := newEnv(t)
-	admin, err := pgx.Connect(testCtx(t), e.pg.AdminDSN(e.db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = admin.Exec(testCtx(t), DDLTriggerSQL) // event triggers need a superuser
-	admin.Close(testCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	installAsSuperuser(t, e, DDLTriggerSQL)
 	e.exec(`CREATE TABLE a (id int PRIMARY KEY, n int)`)
 	s := e.source(e.config(`public\.a`))
 	startNoSnapshot(t, s)
@@ -110,15 +116,7 @@ func contains(s string, parts ...string) bool {
 // renamed layout, and no change is unreadable.
 func TestStreamRenameReplayedFromOldName(t *testing.T) {
 	e := newEnv(t)
-	admin, err := pgx.Connect(testCtx(t), e.pg.AdminDSN(e.db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = admin.Exec(testCtx(t), DDLTriggerSQL)
-	admin.Close(testCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	installAsSuperuser(t, e, DDLTriggerSQL)
 	e.exec(`CREATE TABLE a (id int PRIMARY KEY, n int, v text NOT NULL)`, `INSERT INTO a SELECT g, g, 'v' FROM generate_series(1, 5) g`)
 	cfg := e.config(`public\.a`)
 	info := startNoSnapshot(t, e.source(cfg))
@@ -185,15 +183,7 @@ func TestStreamRenameReplayedFromOldName(t *testing.T) {
 // is followed at its own position.
 func TestStreamNullabilityReplayed(t *testing.T) {
 	e := newEnv(t)
-	admin, err := pgx.Connect(testCtx(t), e.pg.AdminDSN(e.db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = admin.Exec(testCtx(t), DDLTriggerSQL)
-	admin.Close(testCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	installAsSuperuser(t, e, DDLTriggerSQL)
 	e.exec(`CREATE TABLE a (id int PRIMARY KEY, v text NOT NULL)`, `INSERT INTO a VALUES (1, 'one')`)
 	cfg := e.config(`public\.a`)
 	info := startNoSnapshot(t, e.source(cfg))
@@ -230,17 +220,6 @@ func TestStreamNullabilityReplayed(t *testing.T) {
 func TestDDLTriggerOutdated(t *testing.T) {
 	e := newEnv(t)
 	s := e.source(e.config(`public\.a`))
-	install := func(sql string) {
-		t.Helper()
-		admin, err := pgx.Connect(testCtx(t), e.pg.AdminDSN(e.db))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close(testCtx(t))
-		if _, err := admin.Exec(testCtx(t), sql); err != nil {
-			t.Fatal(err)
-		}
-	}
 	outdated := func() bool {
 		t.Helper()
 		old, err := s.DDLTriggerOutdated(testCtx(t))
@@ -252,8 +231,8 @@ func TestDDLTriggerOutdated(t *testing.T) {
 	require.False(t, outdated(), "no trigger installed")
 	v1 := strings.NewReplacer("'v', 2,", "'v', 1,", "attname, attnotnull)", "attname)").Replace(DDLTriggerSQL)
 	require.NotEqual(t, DDLTriggerSQL, v1)
-	install(v1)
+	installAsSuperuser(t, e, v1)
 	require.True(t, outdated(), "a version 1 trigger")
-	install(DDLTriggerSQL)
+	installAsSuperuser(t, e, DDLTriggerSQL)
 	require.False(t, outdated(), "this build's trigger")
 }
