@@ -1,7 +1,6 @@
 package checkpoint
 
 import (
-	"cmp"
 	"time"
 
 	"github.com/floe-cdc/floe/schema/problem"
@@ -113,20 +112,7 @@ func Defaults() Config {
 }
 
 // withDefaults fills the zero fields of c from Defaults().
-func (c Config) withDefaults() Config {
-	d := Defaults()
-	c.Interval = cmp.Or(c.Interval, d.Interval)
-	c.SchemaChangeBehavior = cmp.Or(c.SchemaChangeBehavior, d.SchemaChangeBehavior)
-	c.SnapshotMode = cmp.Or(c.SnapshotMode, d.SnapshotMode)
-	c.SnapshotParallelism = cmp.Or(c.SnapshotParallelism, d.SnapshotParallelism)
-	c.SnapshotChunkRows = cmp.Or(c.SnapshotChunkRows, d.SnapshotChunkRows)
-	c.MaxCheckpointChanges = cmp.Or(c.MaxCheckpointChanges, d.MaxCheckpointChanges)
-	c.MemoryBudget = cmp.Or(c.MemoryBudget, d.MemoryBudget)
-	c.IdleCommitInterval = cmp.Or(c.IdleCommitInterval, d.IdleCommitInterval)
-	c.UnfollowableChange = cmp.Or(c.UnfollowableChange, d.UnfollowableChange)
-	c.DeadLetter = cmp.Or(c.DeadLetter, d.DeadLetter)
-	return c
-}
+func (c Config) withDefaults() Config { return problem.WithDefaults(c, Defaults()) }
 
 // Validate returns every problem of c, each naming its field in the
 // configuration file and the fix; settings no file sets are named by

@@ -1,7 +1,6 @@
 package lakewriter
 
 import (
-	"cmp"
 	"log/slog"
 	"net/url"
 	"regexp"
@@ -70,12 +69,7 @@ func Defaults() Options {
 
 // withDefaults fills the zero fields of o from Defaults().
 func (o Options) withDefaults() Options {
-	d := Defaults()
-	o.CatalogType = cmp.Or(o.CatalogType, d.CatalogType)
-	o.CatalogName = cmp.Or(o.CatalogName, d.CatalogName)
-	o.Timeout = cmp.Or(o.Timeout, d.Timeout)
-	o.DeleteMode = cmp.Or(o.DeleteMode, d.DeleteMode)
-	o.PositionDeletesMaxKeys = cmp.Or(o.PositionDeletesMaxKeys, d.PositionDeletesMaxKeys)
+	o = problem.WithDefaults(o, Defaults())
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/spf13/cobra"
 
 	"github.com/floe-cdc/floe/checkpoint"
@@ -210,24 +211,18 @@ type compactionMetrics struct {
 }
 
 func newCompactionMetrics(reg prometheus.Registerer) *compactionMetrics {
-	m := &compactionMetrics{
-		passes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "floe_compaction_passes_total",
+	f := promauto.With(reg)
+	return &compactionMetrics{
+		passes: f.NewCounterVec(prometheus.CounterOpts{Name: "floe_compaction_passes_total",
 			Help: "Table maintenance passes by outcome (ok, conflict, error)."}, []string{"outcome"}),
-		rewrittenFiles: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_rewritten_data_files_total",
-			Help: "Data files replaced by compaction rewrites."}),
-		removedDeletes: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_removed_delete_files_total",
-			Help: "Delete files applied and dropped by compaction rewrites."}),
-		convertedFiles: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_converted_data_files_total",
-			Help: "Data files left in place whose deletes compaction wrote as one position-delete file each."}),
-		expiredSnaps: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_expired_snapshots_total",
-			Help: "Snapshots expired."}),
-		removedOrphans: prometheus.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_removed_orphan_files_total",
-			Help: "Orphan files removed."}),
-		lastPassSeconds: prometheus.NewGauge(prometheus.GaugeOpts{Name: "floe_compaction_last_pass_duration_seconds",
+		rewrittenFiles: f.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_rewritten_data_files_total", Help: "Data files replaced by compaction rewrites."}),
+		removedDeletes: f.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_removed_delete_files_total", Help: "Delete files applied and dropped by compaction rewrites."}),
+		convertedFiles: f.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_converted_data_files_total", Help: "Data files left in place whose deletes compaction wrote as one position-delete file each."}),
+		expiredSnaps:   f.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_expired_snapshots_total", Help: "Snapshots expired."}),
+		removedOrphans: f.NewCounter(prometheus.CounterOpts{Name: "floe_compaction_removed_orphan_files_total", Help: "Orphan files removed."}),
+		lastPassSeconds: f.NewGauge(prometheus.GaugeOpts{Name: "floe_compaction_last_pass_duration_seconds",
 			Help: "Duration of the last maintenance pass over all tables."}),
 	}
-	reg.MustRegister(m.passes, m.rewrittenFiles, m.removedDeletes, m.convertedFiles, m.expiredSnaps, m.removedOrphans, m.lastPassSeconds)
-	return m
 }
 
 // compactor runs the maintenance passes of floe run: in the background

@@ -3,6 +3,8 @@ package problem
 import (
 	"errors"
 	"io"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -101,5 +103,25 @@ func TestSuggest(t *testing.T) {
 		if got := Suggest(in, []string{"database", "initial_only", "sink", "username"}); got != want {
 			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestWithDefaults: every zero exported field takes the default, every
+// set one keeps its value, unexported fields are left alone.
+func TestWithDefaults(t *testing.T) {
+	type config struct {
+		Name    string
+		Workers int
+		Wait    time.Duration
+		Tags    []string
+		Log     *strings.Builder
+		hidden  int
+	}
+	log := &strings.Builder{}
+	defaults := config{Name: "floe", Workers: 2, Wait: time.Second, Tags: []string{"a"}, Log: log, hidden: 7}
+	got := WithDefaults(config{Workers: 5, Wait: 0, hidden: 0}, defaults)
+	want := config{Name: "floe", Workers: 5, Wait: time.Second, Tags: []string{"a"}, Log: log}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("WithDefaults = %+v, want %+v", got, want)
 	}
 }
