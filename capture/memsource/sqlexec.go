@@ -1,7 +1,6 @@
 package memsource
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -208,15 +207,8 @@ func compareValues(a, b any) int {
 	case b == nil:
 		return 1
 	}
-	switch x := a.(type) {
-	case int64:
-		return cmp.Compare(x, b.(int64))
-	case int32:
-		return cmp.Compare(x, b.(int32))
-	case string:
-		return cmp.Compare(x, b.(string))
-	case decimal128.Num:
-		return x.Cmp(b.(decimal128.Num))
+	if c, ok := schema.CompareValues(a, b); ok {
+		return c
 	}
 	panic(fmt.Sprintf("memsource: cannot compare %T", a))
 }

@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/hex"
@@ -13,7 +12,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/iceberg-go"
 
 	"github.com/floe-cdc/floe/capture"
@@ -480,31 +478,19 @@ func compareKeys(a, b schema.Row) int {
 	return 0
 }
 
+// compareValue orders two values of one key column as the server does:
+// strings by their collation's weights, the rest of orderableKey's types
+// by value (schema.CompareValues: the server's order for numbers,
+// decimals, booleans and binary strings).
 func compareValue(a, b any) int {
 	switch x := a.(type) {
-	case int32:
-		return cmp.Compare(x, b.(int32))
-	case int64:
-		return cmp.Compare(x, b.(int64))
-	case float32:
-		return cmp.Compare(x, b.(float32))
-	case float64:
-		return cmp.Compare(x, b.(float64))
-	case bool:
-		y := b.(bool)
-		switch {
-		case x == y:
-			return 0
-		case y:
-			return -1
-		}
-		return 1
-	case decimal128.Num:
-		return x.Cmp(b.(decimal128.Num))
-	case []byte:
-		return bytes.Compare(x, b.([]byte))
 	case weight:
 		return compareWeights(x, b.(weight))
+	case string:
+		panic("mysql: a key string reached the order without its collation weight") // orderableKey weighs every string
+	}
+	if c, ok := schema.CompareValues(a, b); ok {
+		return c
 	}
 	panic(fmt.Sprintf("mysql: key value of type %T is not orderable", a))
 }
