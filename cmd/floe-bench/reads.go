@@ -368,32 +368,3 @@ func (b *bench) withFiles(ctx context.Context, d *pipelineDir, ph ReadPhase) (Re
 	return ph, nil
 }
 
-// waitTables waits until floe run p has created every one of tables in
-// d's lake.
-func waitTables(ctx context.Context, d *pipelineDir, tables []string, p *floeProc, timeout time.Duration) error {
-	cat, err := openLake(ctx, d)
-	if err != nil {
-		return err
-	}
-	defer cat.Close()
-	deadline := time.Now().Add(timeout)
-	for _, name := range tables {
-		for {
-			_, err := cat.LoadTable(ctx, lakewriter.Ident{Namespace: lakeNamespace, Name: name})
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("floe did not create %s.%s within %s: %w", lakeNamespace, name, timeout, err)
-			}
-			select {
-			case <-p.Exited:
-				return fmt.Errorf("floe exited (%v) before creating %s.%s", p.Err, lakeNamespace, name)
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}
-	return nil
-}
