@@ -367,4 +367,3 @@ func (b *bench) withFiles(ctx context.Context, d *pipelineDir, ph ReadPhase) (Re
 	}
 	return ph, nil
 }
-
