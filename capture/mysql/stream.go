@@ -269,11 +269,11 @@ const changesHint = 256
 
 type txnState struct {
 	final Position // GTID kinds: the position once this transaction commits
-	// own is the transaction itself, what the chunk watermarks are asked
-	// whether they hold (notAfter): for MySQL a GTID set of its GTID alone
-	// (a watermark with a hole may hold it without holding every
-	// transaction before it, or hold those without it); otherwise final.
-	own     Position
+	// sid, tag and gno are a MySQL transaction's GTID (final.Kind
+	// KindGTID), for own.
+	sid     uuid.UUID
+	tag     gomysql.Tag
+	gno     int64
 	hasGTID bool
 	begun   bool                              // inside BEGIN ... COMMIT (MariaDB: a non-standalone GTID event)
 	part    toolkit.Part                      // changes not yet emitted
@@ -283,6 +283,20 @@ type txnState struct {
 	dropped []capture.TableID                 // captured tables a DDL dropped (capture.Batch.Dropped)
 	added   []capture.TableID                 // new tables a DDL created (capture.Batch.Added)
 	commit  time.Time                         // MySQL immediate commit timestamp, when known
+}
+
+// own is the transaction itself, what the chunk watermarks are asked
+// whether they hold (notAfter): for MySQL a GTID set of its GTID alone (a
+// watermark with a hole may hold it without holding every transaction
+// before it, or hold those without it); otherwise final. It is built when
+// asked, which only a table with chunk watermarks does.
+func (txn *txnState) own() Position {
+	if txn.final.Kind != KindGTID {
+		return txn.final
+	}
+	set := gomysql.NewMysqlGTIDSet()
+	set.AddGTIDWithTag(txn.sid, txn.tag, txn.gno)
+	return Position{Kind: KindGTID, GTIDs: &set}
 }
 
 // handle processes one binlog event.
@@ -295,8 +309,8 @@ func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) err
 	case *replication.ExecuteLoadQueryEvent:
 		return st.loadQuery(ctx, ev)
 	case *replication.MariadbGTIDEvent:
-		final := Position{Kind: KindMariaDB, Maria: addMaria(st.cur.Maria, MariaGTID{Domain: e.GTID.DomainID, Server: e.GTID.ServerID, Seq: e.GTID.SequenceNumber})}
-		st.txn = &txnState{hasGTID: true, begun: !e.IsStandalone(), final: final, own: final}
+		st.txn = &txnState{hasGTID: true, begun: !e.IsStandalone(),
+			final: Position{Kind: KindMariaDB, Maria: addMaria(st.cur.Maria, MariaGTID{Domain: e.GTID.DomainID, Server: e.GTID.ServerID, Seq: e.GTID.SequenceNumber})}}
 	case *replication.GTIDEvent:
 		return st.mysqlGTID(e, gomysql.Tag{})
 	case *replication.GtidTaggedLogEvent:
@@ -342,9 +356,7 @@ func (st *streamer) mysqlGTID(e *replication.GTIDEvent, tag gomysql.Tag) error {
 		set = &e
 	}
 	set.AddGTIDWithTag(sid, tag, e.GNO)
-	alone := gomysql.NewMysqlGTIDSet()
-	alone.AddGTIDWithTag(sid, tag, e.GNO)
-	st.txn = &txnState{hasGTID: true, final: Position{Kind: KindGTID, GTIDs: set}, own: Position{Kind: KindGTID, GTIDs: &alone}}
+	st.txn = &txnState{hasGTID: true, final: Position{Kind: KindGTID, GTIDs: set}, sid: sid, tag: tag, gno: e.GNO}
 	if e.ImmediateCommitTimestamp > 0 {
 		st.txn.commit = time.UnixMicro(int64(e.ImmediateCommitTimestamp)).UTC()
 	}
@@ -559,7 +571,7 @@ func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capt
 		}
 		var keep bool
 		var err error
-		if ch, keep, err = st.reconcileBeside(ctx, txn.own, ch); err != nil || !keep {
+		if ch, keep, err = st.reconcileBeside(ctx, txn.own(), ch); err != nil || !keep {
 			return err
 		}
 	}
