@@ -98,7 +98,7 @@ func (b *bench) readsPipeline(ctx context.Context, svc *readServices, i int) (*p
 	lake := &lakewriter.Options{CatalogType: "sql", CatalogName: "floe", URI: uri, Warehouse: warehouse,
 		S3: lakewriter.S3Options{Endpoint: s3.Endpoint, Region: s3.Region, PathStyle: &pathStyle, AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey}}
 	d, err := b.floe.newPipelineWith(name, "initial", b.tables, b.o.interval,
-		pipelineOpts{sink: sink, lake: lake, env: []string{"FLOE_BENCH_S3_SECRET=" + s3.SecretKey}, compaction: b.freshnessOpts().compaction})
+		pipelineOpts{sink: sink, lake: lake, env: []string{"FLOE_BENCH_S3_SECRET=" + s3.SecretKey}, compaction: b.backgroundCompaction()})
 	if err != nil {
 		return nil, "", err
 	}

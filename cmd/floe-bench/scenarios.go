@@ -342,7 +342,7 @@ func (b *bench) pacedLoad(ctx context.Context, d *pipelineDir, p *floeProc, i in
 // default checkpoint interval and measures, per transaction, the delay
 // from its source commit to the poll that saw it committed in Iceberg.
 func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
-	d, err := b.floe.newPipelineWith(fmt.Sprintf("fresh%d", i), "never", b.tables, b.o.interval, b.freshnessOpts())
+	d, err := b.floe.newPipelineWith(fmt.Sprintf("fresh%d", i), "never", b.tables, b.o.interval, pipelineOpts{compaction: b.backgroundCompaction()})
 	if err != nil {
 		return Run{}, err
 	}
@@ -412,14 +412,14 @@ func (b *bench) freshnessRun(ctx context.Context, i int) (Run, error) {
 		Files: files, CompactionPasses: passes, Profile: b.profileName(profile)}, nil
 }
 
-// freshnessOpts are the freshness pipeline's settings: background
-// compaction every -compaction-interval when set.
-func (b *bench) freshnessOpts() pipelineOpts {
-	var po pipelineOpts
-	if b.o.compactEvery > 0 {
-		po.compaction = fmt.Sprintf("  enabled: true\n  interval: %s\n", b.o.compactEvery)
+// backgroundCompaction is the compaction section of the freshness and
+// reads pipelines: a pass every -compaction-interval when set ("": floe's
+// default).
+func (b *bench) backgroundCompaction() string {
+	if b.o.compactEvery <= 0 {
+		return ""
 	}
-	return po
+	return fmt.Sprintf("  enabled: true\n  interval: %s\n", b.o.compactEvery)
 }
 
 // cleanup drops a finished pipeline's slot, publication and lake (unless
