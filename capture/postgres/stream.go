@@ -254,15 +254,11 @@ func (st *streamer) run(ctx context.Context) error {
 		st.s.cfg.Liveness.Heard()
 		switch m := msg.(type) {
 		case *pgproto3.CopyData:
-			if len(m.Data) == 0 {
-				continue
+			cd, err := ParseCopyData(m.Data)
+			if err != nil {
+				return err
 			}
-			switch m.Data[0] {
-			case pglogrepl.PrimaryKeepaliveMessageByteID:
-				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(m.Data[1:])
-				if err != nil {
-					return fmt.Errorf("parse keepalive: %w", err)
-				}
+			if ka := cd.Keepalive; cd.Kind == pglogrepl.PrimaryKeepaliveMessageByteID {
 				st.serverEnd(ka.ServerWALEnd, true)
 				if ka.ReplyRequested {
 					if err := st.sync(ctx, ka.ServerWALEnd); err != nil {
@@ -272,11 +268,8 @@ func (st *streamer) run(ctx context.Context) error {
 						return err
 					}
 				}
-			case pglogrepl.XLogDataByteID:
-				xld, err := pglogrepl.ParseXLogData(m.Data[1:])
-				if err != nil {
-					return fmt.Errorf("parse xlog data: %w", err)
-				}
+			}
+			if xld := cd.XLogData; cd.Kind == pglogrepl.XLogDataByteID {
 				st.serverEnd(xld.ServerWALEnd, false)
 				if err := st.handle(ctx, xld.WALData); err != nil {
 					return err

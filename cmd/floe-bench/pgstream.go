@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/floe-cdc/floe/capture/postgres"
 )
 
 // Apply writes the workload through one connection, one round trip per
@@ -146,26 +148,17 @@ func (w *walReader) next(ctx context.Context) ([]byte, error) {
 		case *pgproto3.ErrorResponse:
 			return nil, fmt.Errorf("replication on %s: %s", w.slot, m.Message)
 		case *pgproto3.CopyData:
-			if len(m.Data) == 0 {
-				continue
+			cd, err := postgres.ParseCopyData(m.Data)
+			if err != nil {
+				return nil, err
 			}
-			switch m.Data[0] {
-			case pglogrepl.PrimaryKeepaliveMessageByteID:
-				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(m.Data[1:])
-				if err != nil {
-					return nil, fmt.Errorf("parse keepalive: %w", err)
+			if cd.Kind == pglogrepl.XLogDataByteID {
+				return cd.XLogData.WALData, nil
+			}
+			if cd.Kind == pglogrepl.PrimaryKeepaliveMessageByteID && cd.Keepalive.ReplyRequested {
+				if err := w.status(ctx); err != nil {
+					return nil, err
 				}
-				if ka.ReplyRequested {
-					if err := w.status(ctx); err != nil {
-						return nil, err
-					}
-				}
-			case pglogrepl.XLogDataByteID:
-				xld, err := pglogrepl.ParseXLogData(m.Data[1:])
-				if err != nil {
-					return nil, fmt.Errorf("parse xlogdata: %w", err)
-				}
-				return xld.WALData, nil
 			}
 		}
 	}

@@ -65,14 +65,7 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 	sec := func(fs ...field) setter { return func(n *yaml.Node, p string) { d.mapping(n, p, fs) } }
 	s, k := &c.Source, &c.Sink
 	d.mapping(n, "", []field{
-		{"pipeline", sec(field{"name", d.str(&c.Pipeline.Name)},
-			field{"checkpoint-interval", d.duration(&c.Pipeline.CheckpointInterval)},
-			field{"memory-limit-mb", d.integer(&c.Pipeline.MemoryLimitMB)},
-			field{"on-unfollowable-change", d.str(&c.Pipeline.OnUnfollowableChange)},
-			field{"dead-letter", d.str(&c.Pipeline.DeadLetter)},
-			field{"checkpoint-max-changes", d.integer(&c.Pipeline.CheckpointMaxChanges)},
-			field{"checkpoint-max-mb", d.integer(&c.Pipeline.CheckpointMaxMB)},
-			field{"schema-change-behavior", d.str(&c.Pipeline.SchemaChangeBehavior)})},
+		{"pipeline", d.pipelineSection(&c.Pipeline)},
 		{"state", sec(field{"dir", d.str(&c.State.Dir)})},
 		{"source", sec(field{"type", d.str(&s.Type)}, field{"hostname", d.str(&s.Hostname)},
 			field{"port", d.integer(&s.Port)}, field{"username", d.str(&s.Username)},
@@ -101,22 +94,41 @@ func (d *decoder) root(doc *yaml.Node, c *Config) {
 			field{"position-deletes-max-keys", d.integer(&k.PositionDeletesMaxKeys)},
 			field{"partition-by", d.list(&k.Arrange.PartitionBy)}, field{"sort-by", d.list(&k.Arrange.SortBy)})},
 		{"route", d.routes(&c.Route)},
-		{"compaction", sec(field{"enabled", d.optBool(&c.Compaction.Enabled)},
-			field{"interval", d.duration(&c.Compaction.Interval)},
-			field{"target-file-size-mb", d.integer(&c.Compaction.TargetFileSizeMB)},
-			field{"min-input-files", d.integer(&c.Compaction.MinInputFiles)},
-			field{"delete-file-threshold", d.integer(&c.Compaction.DeleteFileThreshold)},
-			field{"max-rewrite-mb", d.integer(&c.Compaction.MaxRewriteMB)},
-			field{"expire-snapshots-older-than", d.duration(&c.Compaction.ExpireSnapshotsOlderThan)},
-			field{"retain-last", d.integer(&c.Compaction.RetainLast)},
-			field{"max-snapshots", d.integer(&c.Compaction.MaxSnapshots)},
-			field{"remove-orphans-older-than", d.duration(&c.Compaction.RemoveOrphansOlderThan)})},
+		{"compaction", d.compactionSection(&c.Compaction)},
 		{"server", sec(field{"metrics-address", d.str(&c.Server.MetricsAddress)},
 			field{"ready-max-lag", d.duration(&c.Server.ReadyMaxLag)},
 			field{"admin-address", d.str(&c.Server.AdminAddress)}, field{"admin-token", d.raw(&c.Server.AdminToken)})},
 		{"log", sec(field{"format", d.str(&c.Log.Format)}, field{"level", d.str(&c.Log.Level)})},
 		{"registry", d.registrySection(&c.Registry)},
 	})
+}
+
+// pipelineSection decodes the pipeline: section into pl. Keys are listed
+// in the order an unknown-key problem lists them.
+func (d *decoder) pipelineSection(pl *PipelineConfig) setter {
+	return func(n *yaml.Node, p string) {
+		d.mapping(n, p, []field{{"name", d.str(&pl.Name)},
+			{"checkpoint-interval", d.duration(&pl.CheckpointInterval)},
+			{"memory-limit-mb", d.integer(&pl.MemoryLimitMB)},
+			{"on-unfollowable-change", d.str(&pl.OnUnfollowableChange)}, {"dead-letter", d.str(&pl.DeadLetter)},
+			{"checkpoint-max-changes", d.integer(&pl.CheckpointMaxChanges)}, {"checkpoint-max-mb", d.integer(&pl.CheckpointMaxMB)},
+			{"schema-change-behavior", d.str(&pl.SchemaChangeBehavior)}})
+	}
+}
+
+// compactionSection decodes the compaction: section into cc. Keys are
+// listed in the order an unknown-key problem lists them, grouped by
+// concern: background passes, rewriting files, expiring snapshots,
+// removing orphan files.
+func (d *decoder) compactionSection(cc *CompactionConfig) setter {
+	return func(n *yaml.Node, p string) {
+		d.mapping(n, p, []field{{"enabled", d.optBool(&cc.Enabled)}, {"interval", d.duration(&cc.Interval)},
+			{"target-file-size-mb", d.integer(&cc.TargetFileSizeMB)}, {"min-input-files", d.integer(&cc.MinInputFiles)},
+			{"delete-file-threshold", d.integer(&cc.DeleteFileThreshold)}, {"max-rewrite-mb", d.integer(&cc.MaxRewriteMB)},
+			{"expire-snapshots-older-than", d.duration(&cc.ExpireSnapshotsOlderThan)},
+			{"retain-last", d.integer(&cc.RetainLast)}, {"max-snapshots", d.integer(&cc.MaxSnapshots)},
+			{"remove-orphans-older-than", d.duration(&cc.RemoveOrphansOlderThan)}})
+	}
 }
 
 func resolve(n *yaml.Node) *yaml.Node {

@@ -15,11 +15,13 @@ import (
 // a run commits only on top of a table whose epoch is not above its own
 // (see docs/checkpoint-protocol.md, "Fencing").
 
-// PropClaim holds a JSON Claim on the snapshot a run claims a table with.
-const PropClaim = "floe.claim"
-
-// ClaimVersion is the version of the PropClaim encoding.
-const ClaimVersion = 1
+// The summary property of a claim and the version of its encoding.
+const (
+	// PropClaim holds a JSON Claim on the snapshot a run claims a table with.
+	PropClaim = "floe.claim"
+	// ClaimVersion is the version of the PropClaim encoding.
+	ClaimVersion = 1
+)
 
 // Claim is the record of a run taking a table over.
 type Claim struct {
