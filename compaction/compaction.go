@@ -178,7 +178,7 @@ func rewrite(ctx context.Context, t *lakewriter.Table, opts Options, res *Result
 	var (
 		base      *table.Table
 		plan      icecompact.Plan
-		convert   []table.FileScanTask
+		convert   []conversionTask
 		rewritten = map[string]struct{}{}
 		release   = func() {}
 	)

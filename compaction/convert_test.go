@@ -22,13 +22,14 @@ import (
 // by content, from its current snapshot.
 type files struct {
 	data                map[string]int64
-	posDeletesOf        map[string]int // data file -> position-delete files naming it
+	posDeletesOf        map[string]int      // data file -> position-delete files naming it
+	posDeletePaths      map[string][]string // data file -> the paths of those files
 	eqDeletes, otherDel int
 }
 
 func listFiles(t *testing.T, tbl *lakewriter.Table) files {
 	t.Helper()
-	f := files{data: map[string]int64{}, posDeletesOf: map[string]int{}}
+	f := files{data: map[string]int64{}, posDeletesOf: map[string]int{}, posDeletePaths: map[string][]string{}}
 	seen := map[string]bool{}
 	require.NoError(t, tbl.Inspect(context.Background(), func(ctx context.Context, it *table.Table) error {
 		tasks, err := it.Scan().PlanFiles(ctx)
@@ -48,6 +49,7 @@ func listFiles(t *testing.T, tbl *lakewriter.Table) files {
 					f.eqDeletes++
 				case ok:
 					f.posDeletesOf[ref]++
+					f.posDeletePaths[ref] = append(f.posDeletePaths[ref], d.FilePath())
 				default:
 					f.otherDel++
 				}
@@ -211,4 +213,103 @@ func TestConvertMergesPositionDeletes(t *testing.T) {
 	require.Zero(t, listFiles(t, tbl).eqDeletes, "the commit after the pass deletes by position")
 	require.Equal(t, builds, strings.Count(logBuf.String(), "key index built"),
 		"the commit after the pass rebuilt the key index instead of following the pass")
+}
+
+// TestMergeKeepsTheLargestPositionDeleteFile: a pass merges the small
+// position-delete files the checkpoints added to a large data file and
+// keeps its largest one, until the small ones together hold a quarter of
+// the largest's rows; then it merges all of them. After every pass the
+// table equals the model, row by row.
+func TestMergeKeepsTheLargestPositionDeleteFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c, err := lakewriter.Open(ctx, lakewriter.Options{
+		URI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: filepath.Join(dir, "warehouse"),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	tbl := ensure(t, c)
+	m := model{}
+	const keys = 20_000
+	loadKeys(t, tbl, m, keys)
+	var big string
+	var size int64
+	for p, s := range listFiles(t, tbl).data {
+		big, size = p, s
+	}
+	opts := Options{TargetFileSize: 2 * size, MinInputFiles: 2}
+	order := rand.New(rand.NewPCG(3, 4)).Perm(keys)
+	cp := 0
+	deleteKeys := func(n int) { // one checkpoint deleting n live keys
+		t.Helper()
+		var del []schema.Row
+		for _, id := range order[:n] {
+			delete(m, int64(id))
+			del = append(del, schema.Row{int64(id)})
+		}
+		order = order[n:]
+		cp++
+		_, err := tbl.Commit(ctx, lakewriter.Commit{
+			DeleteKeys: rows(del), Token: "floe.checkpoint",
+			Props: map[string]string{"floe.pipeline": "p", "floe.checkpoint": fmt.Sprint(cp), "floe.version": "1"},
+		})
+		require.NoError(t, err)
+	}
+	pass := func() []string { // the position-delete files of big after a pass
+		t.Helper()
+		_, err := Compact(ctx, tbl, opts)
+		require.NoError(t, err)
+		requireEqual(t, tbl, m)
+		f := listFiles(t, tbl)
+		require.Contains(t, f.data, big, "the large file was rewritten")
+		require.Zero(t, f.eqDeletes)
+		return f.posDeletePaths[big]
+	}
+
+	for range 3 {
+		deleteKeys(100)
+	}
+	first := pass()
+	require.Len(t, first, 1, "three files of 100 rows merge into one")
+
+	deleteKeys(10)
+	deleteKeys(10)
+	second := pass()
+	require.Len(t, second, 2, "the 300-row file is kept, the two new ones merged")
+	require.Contains(t, second, first[0])
+
+	deleteKeys(20)
+	deleteKeys(20)
+	third := pass()
+	require.Len(t, third, 2, "20+40 rows are less than a quarter of 300: the largest is kept again")
+	require.Contains(t, third, first[0])
+
+	deleteKeys(20)
+	fourth := pass()
+	require.Len(t, fourth, 1, "80 rows beside 300 are more than a quarter: every file is merged")
+	require.NotContains(t, fourth, first[0])
+}
+
+// TestPositionDeletesToMerge pins the choice of positionDeletesToMerge.
+func TestPositionDeletesToMerge(t *testing.T) {
+	spec := iceberg.NewPartitionSpec()
+	file := func(name string, rows int64) iceberg.DataFile {
+		b, err := iceberg.NewDataFileBuilder(spec, iceberg.EntryContentPosDeletes, name, iceberg.ParquetFile, nil, nil, nil, rows, 100)
+		require.NoError(t, err)
+		return b.Build()
+	}
+	names := func(files []iceberg.DataFile) []string {
+		var out []string
+		for _, f := range files {
+			out = append(out, f.FilePath())
+		}
+		return out
+	}
+	big, a, b := file("big", 400), file("a", 10), file("b", 20)
+	require.Nil(t, positionDeletesToMerge(nil))
+	require.Nil(t, positionDeletesToMerge([]iceberg.DataFile{big}))
+	require.Nil(t, positionDeletesToMerge([]iceberg.DataFile{big, a}), "one small file beside the largest: nothing to merge")
+	require.Equal(t, []string{"a", "b"}, names(positionDeletesToMerge([]iceberg.DataFile{a, big, b})))
+	require.Equal(t, []string{"a", "b"}, names(positionDeletesToMerge([]iceberg.DataFile{file("a", 50), file("b", 50)})), "equal files: the others are a quarter")
+	require.Equal(t, []string{"big", "c"}, names(positionDeletesToMerge([]iceberg.DataFile{big, file("c", 100)})), "a quarter: all of them")
 }

@@ -1,24 +1,29 @@
 package lakewriter
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"iter"
+	"io"
+	"slices"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/iceberg-go"
+	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 )
 
 // ErrRowsNotPlaceable reports that the rows a data file's deletes remove
-// cannot be told by key: a key the deletes remove is in the file more
-// than once, or the rows read back do not follow the file's order. The
-// file must be rewritten instead (see DeletesAsPositions).
-var ErrRowsNotPlaceable = errors.New("the rows the deletes remove cannot be told apart by key")
+// cannot be told from its key column: the table has no key, or an
+// equality delete compares other columns than the key. The file must be
+// rewritten instead (see DeletesAsPositions).
+var ErrRowsNotPlaceable = errors.New("the rows the deletes remove cannot be told by key")
 
-// ConvertedDeletes is what DeletesAsPositions made of one data file's
-// deletes.
+// ConvertedDeletes is what DeletesAsPositions or MergePositionDeletes
+// made of one data file's deletes.
 type ConvertedDeletes struct {
 	// File is the position-delete file holding every position the
 	// deletes remove; nil when they remove no row of the data file.
@@ -35,98 +40,173 @@ type ConvertedDeletes struct {
 // costs a fraction of rewriting the file: compaction uses it for data
 // files that are already large and have few rows deleted.
 //
-// It reads the key column of the file three times, all in file order:
-// every row (their positions), the rows the deletes leave (with the
-// task's deletes applied, by the same reader every scan uses) and, to
-// check that each removed key names one row, every row again. A row is
-// removed when the next live row read does not have its key. When a key
-// the deletes remove is in the file twice, which row is live cannot be
-// told from the keys alone: ErrRowsNotPlaceable.
+// It reads the keys of the equality-delete files, the positions of the
+// position-delete files (each must name task.File alone) and the key
+// column of task.File once, in file order: a row is removed when its
+// position is deleted or its key is one an equality delete names, which
+// is the rule of Iceberg v2 for the deletes the planner applied to the
+// file. An equality delete on other columns than the table's key:
+// ErrRowsNotPlaceable.
 //
 // It writes nothing to the table's metadata; the caller commits File in
 // place of the task's deletes. Call it without the commit lock.
 func (t *Table) DeletesAsPositions(ctx context.Context, tbl *table.Table, task table.FileScanTask) (ConvertedDeletes, error) {
 	layout := t.Layout()
+	df := task.File
 	if len(layout.Key) == 0 {
-		return ConvertedDeletes{}, fmt.Errorf("data file %s: %w (the table has no key)", task.File.FilePath(), ErrRowsNotPlaceable)
+		return ConvertedDeletes{}, fmt.Errorf("data file %s: %w (the table has no key)", df.FilePath(), ErrRowsNotPlaceable)
+	}
+	keyIDs := make([]int, len(layout.Key))
+	for i, name := range layout.KeyNames() {
+		f, ok := tbl.Schema().FindFieldByName(name)
+		if !ok {
+			return ConvertedDeletes{}, fmt.Errorf("key column %s is not in the table's schema", name)
+		}
+		keyIDs[i] = f.ID
 	}
 	ctx = t.cat.ioContext(ctx)
-	df := task.File
-	whole := table.FileScanTask{File: df, Start: 0, Length: df.FileSizeBytes()}
-	live, stop := iter.Pull2(keySeq(ctx, tbl, t, task))
-	defer stop()
-	var (
-		removed     []int64
-		removedKeys = map[string]int{}
-		pos         int64
-	)
-	next, liveErr, more := live()
-	err := scanKeys(ctx, tbl, layout, []table.FileScanTask{whole}, func(k []byte) error {
-		if liveErr != nil {
-			return liveErr
+	removedKeys := map[string]struct{}{}
+	for _, eq := range task.EqualityDeleteFiles {
+		if !sameFieldIDs(eq.EqualityFieldIDs(), keyIDs) {
+			return ConvertedDeletes{}, fmt.Errorf("data file %s: %w (equality delete %s compares fields %v, the key is %v)",
+				df.FilePath(), ErrRowsNotPlaceable, eq.FilePath(), eq.EqualityFieldIDs(), keyIDs)
 		}
-		if more && bytes.Equal(k, next) {
-			next, liveErr, more = live()
-		} else {
-			removed = append(removed, pos)
-			removedKeys[string(k)]++
+		whole := table.FileScanTask{File: eq, Start: 0, Length: eq.FileSizeBytes()}
+		err := scanKeys(ctx, tbl, layout, []table.FileScanTask{whole}, func(k []byte) error {
+			removedKeys[string(k)] = struct{}{}
+			return nil
+		})
+		if err != nil {
+			return ConvertedDeletes{}, fmt.Errorf("equality delete %s: %w", eq.FilePath(), err)
 		}
-		pos++
-		return nil
-	})
-	switch {
-	case err != nil:
+	}
+	removed, err := deletedPositions(ctx, tbl, df, task.DeleteFiles)
+	if err != nil {
 		return ConvertedDeletes{}, err
-	case liveErr != nil:
-		return ConvertedDeletes{}, liveErr
-	case more:
-		return ConvertedDeletes{}, fmt.Errorf("data file %s: %w (a live row read back is not in the file's order)", df.FilePath(), ErrRowsNotPlaceable)
 	}
-	if pos != df.Count() {
-		return ConvertedDeletes{}, fmt.Errorf("data file %s: read %d rows, its manifest entry counts %d", df.FilePath(), pos, df.Count())
+	var pos int64
+	if len(removedKeys) > 0 {
+		whole := table.FileScanTask{File: df, Start: 0, Length: df.FileSizeBytes()}
+		err = scanKeys(ctx, tbl, layout, []table.FileScanTask{whole}, func(k []byte) error {
+			if _, ok := removedKeys[string(k)]; ok {
+				removed = append(removed, pos)
+			}
+			pos++
+			return nil
+		})
+		if err != nil {
+			return ConvertedDeletes{}, err
+		}
+		if pos != df.Count() {
+			return ConvertedDeletes{}, fmt.Errorf("data file %s: read %d rows, its manifest entry counts %d", df.FilePath(), pos, df.Count())
+		}
 	}
-	if len(removed) == 0 {
+	return writeMergedPositions(ctx, tbl, df, removed)
+}
+
+// sameFieldIDs reports whether a and b hold the same field ids.
+func sameFieldIDs(a, b []int) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(id int) bool { return !slices.Contains(b, id) })
+}
+
+// MergePositionDeletes writes the positions of files, position-delete
+// files that each name data file df alone (ReferencedDataFile), as one
+// file-scoped position-delete file for df, so that a reader opens one
+// file where it opened len(files). It reads only the pos column of each
+// file, never df: merging costs the size of the deletes, not of the data
+// file. A position named twice is written once.
+//
+// It writes nothing to the table's metadata; the caller commits File in
+// place of files. Call it without the commit lock.
+func (t *Table) MergePositionDeletes(ctx context.Context, tbl *table.Table, df iceberg.DataFile, files []iceberg.DataFile) (ConvertedDeletes, error) {
+	ctx = t.cat.ioContext(ctx)
+	positions, err := deletedPositions(ctx, tbl, df, files)
+	if err != nil {
+		return ConvertedDeletes{}, err
+	}
+	return writeMergedPositions(ctx, tbl, df, positions)
+}
+
+// deletedPositions reads the positions that files, position-delete files
+// that each name data file df alone, delete.
+func deletedPositions(ctx context.Context, tbl *table.Table, df iceberg.DataFile, files []iceberg.DataFile) ([]int64, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open table io: %w", err)
+	}
+	var positions []int64
+	for _, del := range files {
+		if ref, ok := ReferencedDataFile(del); !ok || ref != df.FilePath() {
+			return nil, fmt.Errorf("position-delete file %s does not name data file %s alone", del.FilePath(), df.FilePath())
+		}
+		if positions, err = appendDeletedPositions(ctx, fs, del, positions); err != nil {
+			return nil, err
+		}
+	}
+	return positions, nil
+}
+
+// writeMergedPositions writes positions of data file df (in any order,
+// possibly repeated) as one position-delete file, sorted and each once.
+// No positions: no file.
+func writeMergedPositions(ctx context.Context, tbl *table.Table, df iceberg.DataFile, positions []int64) (ConvertedDeletes, error) {
+	if len(positions) == 0 {
 		return ConvertedDeletes{}, nil
 	}
-	if err := eachKeyOnce(ctx, tbl, t, whole, removedKeys); err != nil {
-		return ConvertedDeletes{}, err
+	slices.Sort(positions)
+	positions = slices.Compact(positions)
+	if first, last := positions[0], positions[len(positions)-1]; first < 0 || last >= df.Count() {
+		return ConvertedDeletes{}, fmt.Errorf("the deletes of %s name rows %d..%d, the file has %d", df.FilePath(), first, last, df.Count())
 	}
-	out, err := writePosDeleteFile(ctx, tbl, newFileRef(df), removed)
+	out, err := writePosDeleteFile(ctx, tbl, newFileRef(df), positions)
 	if err != nil {
 		return ConvertedDeletes{}, fmt.Errorf("position deletes of %s: %w", df.FilePath(), err)
 	}
-	return ConvertedDeletes{File: out, Rows: int64(len(removed))}, nil
+	return ConvertedDeletes{File: out, Rows: int64(len(positions))}, nil
 }
 
-// keySeq yields the key of every row task reads (its deletes applied),
-// in file order; a read error ends it as the error of its last pair. Each
-// key is valid until the next one is pulled.
-func keySeq(ctx context.Context, tbl *table.Table, t *Table, task table.FileScanTask) iter.Seq2[[]byte, error] {
-	stopped := errors.New("stopped")
-	return func(yield func([]byte, error) bool) {
-		err := scanKeys(ctx, tbl, t.Layout(), []table.FileScanTask{task}, func(k []byte) error {
-			if !yield(k, nil) {
-				return stopped
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, stopped) {
-			yield(nil, err)
-		}
+// appendDeletedPositions appends the pos column of position-delete file
+// del to positions.
+func appendDeletedPositions(ctx context.Context, fs iceio.IO, del iceberg.DataFile, positions []int64) ([]int64, error) {
+	f, err := fs.Open(del.FilePath())
+	if err != nil {
+		return positions, fmt.Errorf("open %s: %w", del.FilePath(), err)
 	}
-}
-
-// eachKeyOnce fails with ErrRowsNotPlaceable when one of keys (counted
-// as removed) is in the file task reads more than once.
-func eachKeyOnce(ctx context.Context, tbl *table.Table, t *Table, task table.FileScanTask, keys map[string]int) error {
-	seen := make(map[string]int, len(keys))
-	return scanKeys(ctx, tbl, t.Layout(), []table.FileScanTask{task}, func(k []byte) error {
-		if _, ok := keys[string(k)]; !ok {
-			return nil
+	pf, err := file.NewParquetReader(f)
+	if err != nil {
+		f.Close()
+		return positions, fmt.Errorf("read %s: %w", del.FilePath(), err)
+	}
+	defer pf.Close() // closes f
+	col := pf.MetaData().Schema.ColumnIndexByName("pos")
+	if col < 0 {
+		return positions, fmt.Errorf("position-delete file %s has no pos column", del.FilePath())
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1 << 16}, memory.DefaultAllocator)
+	if err != nil {
+		return positions, fmt.Errorf("read %s: %w", del.FilePath(), err)
+	}
+	rr, err := fr.GetRecordReader(ctx, []int{col}, nil)
+	if err != nil {
+		return positions, fmt.Errorf("read %s: %w", del.FilePath(), err)
+	}
+	defer rr.Release()
+	start := len(positions)
+	for rr.Next() {
+		pos, ok := rr.RecordBatch().Column(0).(*array.Int64)
+		if !ok || pos.NullN() > 0 {
+			return positions, fmt.Errorf("position-delete file %s: pos is not a non-null int64 column", del.FilePath())
 		}
-		if seen[string(k)]++; seen[string(k)] > 1 {
-			return fmt.Errorf("data file %s: %w (a removed key is in the file twice)", task.File.FilePath(), ErrRowsNotPlaceable)
-		}
-		return nil
-	})
+		positions = append(positions, pos.Int64Values()...)
+	}
+	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return positions, fmt.Errorf("read %s: %w", del.FilePath(), err)
+	}
+	if n := int64(len(positions) - start); n != del.Count() {
+		return positions, fmt.Errorf("position-delete file %s: read %d rows, its manifest entry counts %d", del.FilePath(), n, del.Count())
+	}
+	return positions, nil
 }

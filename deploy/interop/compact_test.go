@@ -93,8 +93,9 @@ func readersAfterRewritesBesideCommits(t *testing.T, kind string) {
 	}
 	// 20,000 rows in one data file, which the passes' target size makes
 	// settled and not undersized: bin-packing never picks it, and the 80
-	// checkpoints delete under a fifth of its rows, so every pass that
-	// finds two or more position-delete files on it converts them. (With
+	// checkpoints delete under a fifth of its rows, so passes merge its
+	// position-delete files instead (compaction.positionDeletesToMerge),
+	// or convert them when equality deletes apply to it too. (With
 	// 2,000 rows and a fixed 64 KiB target, whether a pass converted
 	// depended on how the passes fell between the checkpoints.)
 	initial := make([]int64, 20_000)
