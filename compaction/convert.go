@@ -32,16 +32,15 @@ import (
 //     position-delete files that name other data files too).
 //
 // Otherwise, once deletes are due (DeleteFileThreshold), its deletes are
-// converted. With equality deletes, the rows its equality and position
-// deletes remove are written as one position-delete file for it (reading
-// only its key column, lakewriter.Table.DeletesAsPositions), its own
-// position-delete files are dropped, and equality deletes that then apply
-// to no file left unconverted and unrewritten are dropped too. With
-// position deletes only (every checkpoint that updates its rows adds one
-// while the key index locates them), some of them are merged into one
-// (lakewriter.Table.MergePositionDeletes, which reads the deletes, not
-// the data file; see positionDeletesToMerge). Small files are rewritten
-// with their deletes applied, as before.
+// converted, keeping the data file. The pass writes one position-delete
+// file for it holding the rows its equality deletes remove (one read of
+// its key column) and the positions of some of its position-delete files
+// (positionDeletesToMerge), which that file replaces; the equality deletes
+// that then apply to no file left unconverted and unrewritten are dropped
+// (lakewriter.Table.DeletesAsPositions). With no equality delete on it,
+// only its position-delete files are merged, reading the delete files and
+// not the data file, and only when there are two or more to merge. Small
+// files are rewritten with their deletes applied, as before.
 const (
 	settledFraction    = 8
 	rewriteDeleteRatio = 0.2
@@ -49,26 +48,25 @@ const (
 )
 
 // conversionTask is a settled data file whose deletes a pass converts:
-// with merge nil, all of task's deletes (lakewriter.Table.DeletesAsPositions);
-// otherwise the position-delete files in merge, into one
-// (lakewriter.Table.MergePositionDeletes).
+// its equality deletes, if any, and the position-delete files in merge
+// become one position-delete file (lakewriter.Table.DeletesAsPositions).
 type conversionTask struct {
 	task  table.FileScanTask
 	merge []iceberg.DataFile
 }
 
 // positionDeletesToMerge chooses which of a data file's position-delete
-// files (files, each naming that data file alone) a pass merges into one:
-// all but the largest, or all of them once the others together hold at
-// least 1/mergeTier of the largest's rows. A data file thus keeps at most
-// two position-delete files after a pass, and a pass reads and writes
-// about the positions added since the pass before, not every position the
-// data file ever lost; the largest file is rewritten only when those have
-// grown by a quarter of it. On the reads benchmark (2M-row data file,
-// a pass every 15 s) rewriting all of them cost a 300k-row file on every
-// pass. Nil: nothing to merge (fewer than two files would be merged).
+// files (files, each naming that data file alone) a pass merges into
+// the one it writes: all but the largest, or all of them once the others
+// together hold at least 1/mergeTier of the largest's rows. A data file
+// thus keeps at most two position-delete files after a pass, and a pass
+// reads and writes about the positions added since the pass before, not
+// every position the data file ever lost; the largest file is rewritten
+// only when those have grown by a quarter of it. On the reads benchmark
+// (a 2M-row data file, a pass every 15 s) rewriting all of them cost a
+// file of up to 300k positions on every pass.
 func positionDeletesToMerge(files []iceberg.DataFile) []iceberg.DataFile {
-	if len(files) < 2 {
+	if len(files) == 0 {
 		return nil
 	}
 	largest := 0
@@ -81,9 +79,6 @@ func positionDeletesToMerge(files []iceberg.DataFile) []iceberg.DataFile {
 	}
 	if rest -= files[largest].Count(); rest*mergeTier >= files[largest].Count() {
 		return files
-	}
-	if len(files) < 3 {
-		return nil
 	}
 	return slices.Concat(files[:largest], files[largest+1:])
 }
@@ -121,10 +116,9 @@ func planPass(tasks []table.FileScanTask, opts Options, positionDeletes bool) (i
 		case picked[task.File.FilePath()]:
 		case !positionDeletes || !convertible(task):
 			small = append(small, task) // rewritten with its deletes applied
-		case len(task.EqualityDeleteFiles) > 0:
-			convert = append(convert, conversionTask{task: task})
 		default:
-			if merge := positionDeletesToMerge(task.DeleteFiles); merge != nil {
+			merge := positionDeletesToMerge(task.DeleteFiles)
+			if len(task.EqualityDeleteFiles) > 0 || len(merge) > 1 {
 				convert = append(convert, conversionTask{task: task, merge: merge})
 			}
 		}
@@ -203,14 +197,8 @@ type conversion struct {
 // the pass to rewrite it.
 func convertDeletes(ctx context.Context, t *lakewriter.Table, base *table.Table, tasks []conversionTask, opts Options) (conv conversion, rewrite []table.FileScanTask, err error) {
 	for _, ct := range tasks {
-		task, replaced := ct.task, ct.merge
-		var c lakewriter.ConvertedDeletes
-		if replaced != nil {
-			c, err = t.MergePositionDeletes(ctx, base, task.File, replaced)
-		} else {
-			c, err = t.DeletesAsPositions(ctx, base, task)
-			replaced = task.DeleteFiles
-		}
+		task := ct.task
+		c, err := t.DeletesAsPositions(ctx, base, task, ct.merge)
 		if errors.Is(err, lakewriter.ErrRowsNotPlaceable) {
 			opts.Logger.Warn("compaction: rewriting a data file instead of converting its deletes", "table", t.Ident().String(), "err", err)
 			rewrite = append(rewrite, task)
@@ -223,7 +211,7 @@ func convertDeletes(ctx context.Context, t *lakewriter.Table, base *table.Table,
 			conv.added = append(conv.added, c.File)
 			conv.rows += c.Rows
 		}
-		conv.replaced = append(conv.replaced, replaced...)
+		conv.replaced = append(conv.replaced, ct.merge...)
 		conv.converted = append(conv.converted, task.File.FilePath())
 	}
 	return conv, rewrite, nil

@@ -132,7 +132,7 @@ func TestConvertKeepsLargeFilesInPlace(t *testing.T) {
 		if _, kept := after.data[big]; kept {
 			require.GreaterOrEqual(t, res.ConvertedDataFiles, 1, "round %d", round)
 			require.Positive(t, res.ConvertedDeleteRows)
-			require.Equal(t, 1, after.posDeletesOf[big], "round %d: one position-delete file for the large file", round)
+			require.LessOrEqual(t, after.posDeletesOf[big], 2, "round %d: at most two position-delete files for the large file", round)
 			require.LessOrEqual(t, len(after.data), 3, "round %d: the checkpoints' small files were not packed", round)
 			converted++
 			continue
@@ -306,9 +306,9 @@ func TestPositionDeletesToMerge(t *testing.T) {
 		return out
 	}
 	big, a, b := file("big", 400), file("a", 10), file("b", 20)
-	require.Nil(t, positionDeletesToMerge(nil))
-	require.Nil(t, positionDeletesToMerge([]iceberg.DataFile{big}))
-	require.Nil(t, positionDeletesToMerge([]iceberg.DataFile{big, a}), "one small file beside the largest: nothing to merge")
+	require.Empty(t, positionDeletesToMerge(nil))
+	require.Empty(t, positionDeletesToMerge([]iceberg.DataFile{big}), "the largest alone is kept")
+	require.Equal(t, []string{"a"}, names(positionDeletesToMerge([]iceberg.DataFile{big, a})))
 	require.Equal(t, []string{"a", "b"}, names(positionDeletesToMerge([]iceberg.DataFile{a, big, b})))
 	require.Equal(t, []string{"a", "b"}, names(positionDeletesToMerge([]iceberg.DataFile{file("a", 50), file("b", 50)})), "equal files: the others are a quarter")
 	require.Equal(t, []string{"big", "c"}, names(positionDeletesToMerge([]iceberg.DataFile{big, file("c", 100)})), "a quarter: all of them")

@@ -31,11 +31,10 @@
 //   - Once deletes are due, small data files are rewritten with their
 //     deletes applied; settled ones (at least 1/8 of the target size)
 //     keep their rows in place, unless a fifth of their rows is deleted
-//     or bin-packing picks them (convert.go): with equality deletes, the
-//     rows their deletes remove are written as one position-delete file
-//     each (lakewriter.Table.DeletesAsPositions); with position deletes
-//     only, the newer ones are merged into one beside the largest
-//     (lakewriter.Table.MergePositionDeletes, positionDeletesToMerge).
+//     or bin-packing picks them (convert.go): the rows their equality
+//     deletes remove and their newer position deletes are written as one
+//     position-delete file each, beside the largest one they had
+//     (lakewriter.Table.DeletesAsPositions, positionDeletesToMerge).
 //   - A pass's snapshots carry floe.compaction (the pass id) and
 //     floe.compaction-version (ledger.CompactionProps), and no
 //     floe.pipeline: the rewrite (operation replace) and, before it in

@@ -22,8 +22,8 @@ import (
 // rewritten instead (see DeletesAsPositions).
 var ErrRowsNotPlaceable = errors.New("the rows the deletes remove cannot be told by key")
 
-// ConvertedDeletes is what DeletesAsPositions or MergePositionDeletes
-// made of one data file's deletes.
+// ConvertedDeletes is what DeletesAsPositions made of one data file's
+// deletes.
 type ConvertedDeletes struct {
 	// File is the position-delete file holding every position the
 	// deletes remove; nil when they remove no row of the data file.
@@ -32,55 +32,36 @@ type ConvertedDeletes struct {
 	Rows int64
 }
 
-// DeletesAsPositions turns the deletes task carries (the equality and
-// position deletes that apply to task.File in the snapshot tbl planned
-// it from) into one file-scoped position-delete file for that data file,
-// holding exactly the rows they remove, so that the data file need not be
-// rewritten for its equality deletes to be dropped. Reading a key column
-// costs a fraction of rewriting the file: compaction uses it for data
-// files that are already large and have few rows deleted.
+// DeletesAsPositions writes one file-scoped position-delete file for
+// task.File holding the rows its equality deletes remove (task.
+// EqualityDeleteFiles: the ones that apply to it in the snapshot tbl
+// planned task from) and the positions of merge, some of its
+// position-delete files (each must name task.File alone), so that the
+// caller can drop the equality deletes as far as this file is concerned
+// and replace merge with the one file, without rewriting the data file.
+// Its other position-delete files stay as they are. Compaction uses it
+// for data files that are already large and have few rows deleted.
 //
-// It reads the keys of the equality-delete files, the positions of the
-// position-delete files (each must name task.File alone) and the key
-// column of task.File once, in file order: a row is removed when its
-// position is deleted or its key is one an equality delete names, which
-// is the rule of Iceberg v2 for the deletes the planner applied to the
-// file. An equality delete on other columns than the table's key:
-// ErrRowsNotPlaceable.
+// It reads the keys of the equality-delete files, the pos column of
+// merge and, only when equality deletes apply, the key column of task.
+// File once, in file order: a row is removed when its key is one an
+// equality delete names, which is the rule of Iceberg v2 for the deletes
+// the planner applied to the file. Merging position deletes alone costs
+// the size of the deletes, not of the data file. An equality delete on
+// other columns than the table's key: ErrRowsNotPlaceable. A position
+// named twice is written once; no position at all: no file.
 //
 // It writes nothing to the table's metadata; the caller commits File in
-// place of the task's deletes. Call it without the commit lock.
-func (t *Table) DeletesAsPositions(ctx context.Context, tbl *table.Table, task table.FileScanTask) (ConvertedDeletes, error) {
-	layout := t.Layout()
+// place of merge. Call it without the commit lock.
+func (t *Table) DeletesAsPositions(ctx context.Context, tbl *table.Table, task table.FileScanTask, merge []iceberg.DataFile) (ConvertedDeletes, error) {
 	df := task.File
-	if len(layout.Key) == 0 {
-		return ConvertedDeletes{}, fmt.Errorf("data file %s: %w (the table has no key)", df.FilePath(), ErrRowsNotPlaceable)
-	}
-	keyIDs := make([]int, len(layout.Key))
-	for i, name := range layout.KeyNames() {
-		f, ok := tbl.Schema().FindFieldByName(name)
-		if !ok {
-			return ConvertedDeletes{}, fmt.Errorf("key column %s is not in the table's schema", name)
-		}
-		keyIDs[i] = f.ID
-	}
 	ctx = t.cat.ioContext(ctx)
-	removedKeys := map[string]struct{}{}
-	for _, eq := range task.EqualityDeleteFiles {
-		if !sameFieldIDs(eq.EqualityFieldIDs(), keyIDs) {
-			return ConvertedDeletes{}, fmt.Errorf("data file %s: %w (equality delete %s compares fields %v, the key is %v)",
-				df.FilePath(), ErrRowsNotPlaceable, eq.FilePath(), eq.EqualityFieldIDs(), keyIDs)
-		}
-		whole := table.FileScanTask{File: eq, Start: 0, Length: eq.FileSizeBytes()}
-		err := scanKeys(ctx, tbl, layout, []table.FileScanTask{whole}, func(k []byte) error {
-			removedKeys[string(k)] = struct{}{}
-			return nil
-		})
-		if err != nil {
-			return ConvertedDeletes{}, fmt.Errorf("equality delete %s: %w", eq.FilePath(), err)
-		}
+	removedKeys, err := t.equalityDeletedKeys(ctx, tbl, task)
+	if err != nil {
+		return ConvertedDeletes{}, err
 	}
-	removed, err := deletedPositions(ctx, tbl, df, task.DeleteFiles)
+	layout := t.Layout()
+	removed, err := deletedPositions(ctx, tbl, df, merge)
 	if err != nil {
 		return ConvertedDeletes{}, err
 	}
@@ -104,27 +85,47 @@ func (t *Table) DeletesAsPositions(ctx context.Context, tbl *table.Table, task t
 	return writeMergedPositions(ctx, tbl, df, removed)
 }
 
+// equalityDeletedKeys reads the keys (schema.AppendKeyOf encoding) the
+// equality deletes of task name: ErrRowsNotPlaceable unless each compares
+// exactly the table's key columns.
+func (t *Table) equalityDeletedKeys(ctx context.Context, tbl *table.Table, task table.FileScanTask) (map[string]struct{}, error) {
+	if len(task.EqualityDeleteFiles) == 0 {
+		return nil, nil
+	}
+	layout := t.Layout()
+	df := task.File
+	if len(layout.Key) == 0 {
+		return nil, fmt.Errorf("data file %s: %w (the table has no key)", df.FilePath(), ErrRowsNotPlaceable)
+	}
+	keyIDs := make([]int, len(layout.Key))
+	for i, name := range layout.KeyNames() {
+		f, ok := tbl.Schema().FindFieldByName(name)
+		if !ok {
+			return nil, fmt.Errorf("key column %s is not in the table's schema", name)
+		}
+		keyIDs[i] = f.ID
+	}
+	keys := map[string]struct{}{}
+	for _, eq := range task.EqualityDeleteFiles {
+		if !sameFieldIDs(eq.EqualityFieldIDs(), keyIDs) {
+			return nil, fmt.Errorf("data file %s: %w (equality delete %s compares fields %v, the key is %v)",
+				df.FilePath(), ErrRowsNotPlaceable, eq.FilePath(), eq.EqualityFieldIDs(), keyIDs)
+		}
+		whole := table.FileScanTask{File: eq, Start: 0, Length: eq.FileSizeBytes()}
+		err := scanKeys(ctx, tbl, layout, []table.FileScanTask{whole}, func(k []byte) error {
+			keys[string(k)] = struct{}{}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("equality delete %s: %w", eq.FilePath(), err)
+		}
+	}
+	return keys, nil
+}
+
 // sameFieldIDs reports whether a and b hold the same field ids.
 func sameFieldIDs(a, b []int) bool {
 	return len(a) == len(b) && !slices.ContainsFunc(a, func(id int) bool { return !slices.Contains(b, id) })
-}
-
-// MergePositionDeletes writes the positions of files, position-delete
-// files that each name data file df alone (ReferencedDataFile), as one
-// file-scoped position-delete file for df, so that a reader opens one
-// file where it opened len(files). It reads only the pos column of each
-// file, never df: merging costs the size of the deletes, not of the data
-// file. A position named twice is written once.
-//
-// It writes nothing to the table's metadata; the caller commits File in
-// place of files. Call it without the commit lock.
-func (t *Table) MergePositionDeletes(ctx context.Context, tbl *table.Table, df iceberg.DataFile, files []iceberg.DataFile) (ConvertedDeletes, error) {
-	ctx = t.cat.ioContext(ctx)
-	positions, err := deletedPositions(ctx, tbl, df, files)
-	if err != nil {
-		return ConvertedDeletes{}, err
-	}
-	return writeMergedPositions(ctx, tbl, df, positions)
 }
 
 // deletedPositions reads the positions that files, position-delete files
