@@ -1,7 +1,6 @@
 package mysql
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -249,14 +248,15 @@ func scanRaw(rows *sql.Rows, n int, fn func([]sql.RawBytes) error) error {
 }
 
 // decodeText decodes one row of text values (nil = NULL). The driver
-// reuses the buffers, so every value is copied before decoding.
+// reuses the buffers; the decoders retain nothing of what they are given
+// (schema.Decoder), so the values are decoded in place.
 func decodeText(t *table, vals []sql.RawBytes) (schema.Row, error) {
 	row := make(schema.Row, len(vals))
 	for i, v := range vals {
 		if v == nil {
 			continue
 		}
-		val, err := t.text[i](bytes.Clone(v))
+		val, err := t.text[i](v)
 		if err != nil {
 			err = withRowKey(t, err, func(k int) []byte { return vals[k] })
 			return nil, fmt.Errorf("column %s: %w", t.layout.Columns[i].Name, err)

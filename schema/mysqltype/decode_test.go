@@ -328,3 +328,53 @@ func TestMySQLBinlogDecoderUnsupportedCharset(t *testing.T) {
 		t.Errorf("binlog decoder for gbk: %v, want an error naming the fix", err)
 	}
 }
+
+// TestTextDecodersRetainNothing: schema.Decoder promises that a decoder
+// never retains the bytes it is given, and the snapshot decodes the
+// driver's reused buffers in place on that promise. A value of every
+// family is decoded, its input overwritten, and it must read the same.
+func TestTextDecodersRetainNothing(t *testing.T) {
+	for _, c := range []struct{ colType, dataType, charset, text string }{
+		{"int(11)", "int", "", "-42"},
+		{"bigint(20) unsigned", "bigint", "", "18446744073709551615"},
+		{"decimal(10,2)", "decimal", "", "12.50"},
+		{"double", "double", "", "1.5"},
+		{"bit(8)", "bit", "", "\x05"},
+		{"varchar(20)", "varchar", "utf8mb4", "héllo"},
+		{"char(5)", "char", "utf8mb4", "ab   "},
+		{"enum('a','b')", "enum", "utf8mb4", "b"},
+		{"set('a','b')", "set", "utf8mb4", "a,b"},
+		{"varbinary(8)", "varbinary", "", "\x00\x01\x02"},
+		{"binary(4)", "binary", "", "\x01\x02"},
+		{"json", "json", "", `{"k": [1, 2]}`},
+		{"date", "date", "", "2026-12-05"},
+		{"time(3)", "time", "", "-12:34:56.789"},
+		{"datetime(6)", "datetime", "", "2026-12-05 01:02:03.456789"},
+		{"timestamp", "timestamp", "", "2026-12-05 01:02:03"},
+		{"year(4)", "year", "", "2026"},
+	} {
+		col, err := mysqlColumn("c", c.colType, c.dataType, c.charset, false)
+		if err != nil {
+			t.Fatalf("%s: %v", c.colType, err)
+		}
+		dec, err := TextDecoder(col, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.colType, err)
+		}
+		want, err := dec([]byte(c.text))
+		if err != nil {
+			t.Fatalf("%s %q: %v", c.colType, c.text, err)
+		}
+		buf := []byte(c.text)
+		got, err := dec(buf)
+		if err != nil {
+			t.Fatalf("%s %q: %v", c.colType, c.text, err)
+		}
+		for i := range buf {
+			buf[i] = 'x'
+		}
+		if !sameCanonical(got, want) {
+			t.Errorf("%s %q: decoded %#v, after its input was overwritten %#v", c.colType, c.text, want, got)
+		}
+	}
+}
