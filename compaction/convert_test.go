@@ -313,3 +313,37 @@ func TestPositionDeletesToMerge(t *testing.T) {
 	require.Equal(t, []string{"a", "b"}, names(positionDeletesToMerge([]iceberg.DataFile{file("a", 50), file("b", 50)})), "equal files: the others are a quarter")
 	require.Equal(t, []string{"big", "c"}, names(positionDeletesToMerge([]iceberg.DataFile{big, file("c", 100)})), "a quarter: all of them")
 }
+
+// TestTierSmallFiles pins which small data file tierSmallFiles keeps out
+// of the rewrite.
+func TestTierSmallFiles(t *testing.T) {
+	spec := iceberg.NewPartitionSpec()
+	task := func(name string, size int64) table.FileScanTask {
+		b, err := iceberg.NewDataFileBuilder(spec, iceberg.EntryContentData, name, iceberg.ParquetFile, nil, nil, nil, 10, size)
+		require.NoError(t, err)
+		return table.FileScanTask{File: b.Build(), Length: size}
+	}
+	names := func(tasks []table.FileScanTask) []string {
+		var out []string
+		for _, t := range tasks {
+			out = append(out, t.File.FilePath())
+		}
+		return out
+	}
+	opts := Options{TargetFileSize: 64 << 20} // floor: 1 MiB
+	for _, c := range []struct {
+		name                   string
+		small                  []table.FileScanTask
+		wantSmall, wantSettled []string
+	}{
+		{"none", nil, nil, nil},
+		{"the largest alone is kept", []table.FileScanTask{task("L", 4 << 20)}, nil, []string{"L"}},
+		{"the others under a quarter", []table.FileScanTask{task("a", 100 << 10), task("L", 4 << 20), task("b", 200 << 10)}, []string{"a", "b"}, []string{"L"}},
+		{"the others a quarter: all packed", []table.FileScanTask{task("a", 512 << 10), task("L", 4 << 20), task("b", 512 << 10)}, []string{"a", "L", "b"}, nil},
+		{"the largest under the floor", []table.FileScanTask{task("a", 10 << 10), task("L", 512 << 10)}, []string{"a", "L"}, nil},
+	} {
+		small, settled := tierSmallFiles(c.small, []table.FileScanTask{task("S", 40 << 20)}, opts)
+		require.Equal(t, c.wantSmall, names(small), c.name)
+		require.Equal(t, append([]string{"S"}, c.wantSettled...), names(settled), c.name)
+	}
+}
