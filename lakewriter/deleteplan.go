@@ -73,7 +73,7 @@ func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex
 			enc.flush().Release()
 		}
 		buf = schema.AppendKeyOf(buf[:0], layout, k)
-		loc, ok, err := idx.lookup(string(buf))
+		loc, ok, err := idx.lookup(buf)
 		if err != nil {
 			return nil, err
 		}

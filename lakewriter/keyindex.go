@@ -27,7 +27,8 @@ const (
 )
 
 // DefaultPositionDeletesMaxKeys bounds the keys the key indexes of all
-// tables of a Catalog hold together (about 100 bytes of memory per key);
+// tables of a Catalog hold together (about 60 bytes of memory per key
+// of 9 bytes, keyMap);
 // a table whose index does not fit is deleted from by equality.
 const DefaultPositionDeletesMaxKeys = 1_000_000
 
@@ -96,7 +97,7 @@ type rowLoc struct {
 type keyIndex struct {
 	snapshot int64 // 0: the table has no snapshot
 	budget   *keyBudget
-	keys     map[string]rowLoc
+	keys     *keyMap
 	files    map[string]*fileRef // the live data files of snapshot
 	// resolving are the followed rewrites whose keys may still point
 	// into the files they removed, oldest first.
@@ -107,7 +108,7 @@ type keyIndex struct {
 // its keys.
 type resolveJob struct {
 	keys *RewriteKeys
-	next int
+	next int // the slot of keys.locs to resolve from (keyMap.keysFrom)
 }
 
 // errIndexStale reports a key whose location cannot be resolved: the
@@ -115,24 +116,26 @@ type resolveJob struct {
 var errIndexStale = errors.New("a key of the index is missing from the rewrite that moved its row")
 
 func newKeyIndex(snapshot int64, budget *keyBudget) *keyIndex {
-	return &keyIndex{snapshot: snapshot, budget: budget, keys: make(map[string]rowLoc), files: make(map[string]*fileRef)}
+	return &keyIndex{snapshot: snapshot, budget: budget, keys: newKeyMap(0), files: make(map[string]*fileRef)}
 }
 
 // lookup returns the location of key's live row, following the rewrites
 // that moved it (and recording where it is now).
-func (x *keyIndex) lookup(key string) (rowLoc, bool, error) {
-	loc, ok := x.keys[key]
+func (x *keyIndex) lookup(key []byte) (rowLoc, bool, error) {
+	loc, ok := x.keys.get(key)
 	if !ok || loc.file.moved == nil {
 		return loc, ok, nil
 	}
 	for loc.file.moved != nil {
-		next, found := loc.file.moved.locs[key]
+		next, found := loc.file.moved.locs.get(key)
 		if !found {
 			return rowLoc{}, false, fmt.Errorf("key in %s: %w", loc.file.path, errIndexStale)
 		}
 		loc = next
 	}
-	x.keys[key] = loc
+	if _, err := x.keys.put(key, loc); err != nil {
+		return rowLoc{}, false, err
+	}
 	return loc, true, nil
 }
 
@@ -142,15 +145,18 @@ func (x *keyIndex) lookup(key string) (rowLoc, bool, error) {
 func (x *keyIndex) resolveSome(n int) error {
 	for n > 0 && len(x.resolving) > 0 {
 		j := x.resolving[0]
-		end := min(len(j.keys.order), j.next+n)
-		for _, k := range j.keys.order[j.next:end] {
-			if _, _, err := x.lookup(k); err != nil {
-				return err
-			}
+		visited := 0
+		next, err := j.keys.locs.keysFrom(j.next, n, func(k []byte) error {
+			visited++
+			_, _, err := x.lookup(k)
+			return err
+		})
+		if err != nil {
+			return err
 		}
-		n -= end - j.next
-		j.next = end
-		if j.next == len(j.keys.order) {
+		n -= visited
+		j.next = next
+		if j.next == j.keys.locs.slotCount() {
 			x.resolving[0] = nil
 			x.resolving = x.resolving[1:]
 		}
@@ -161,7 +167,7 @@ func (x *keyIndex) resolveSome(n int) error {
 // resolveAll resolves every key (resolveSome without a bound).
 func (x *keyIndex) resolveAll() error {
 	for len(x.resolving) > 0 {
-		if err := x.resolveSome(len(x.resolving[0].keys.order) - x.resolving[0].next); err != nil {
+		if err := x.resolveSome(x.resolving[0].keys.locs.len()); err != nil {
 			return err
 		}
 	}
@@ -169,9 +175,8 @@ func (x *keyIndex) resolveAll() error {
 }
 
 // remove drops key.
-func (x *keyIndex) remove(key string) {
-	if _, ok := x.keys[key]; ok {
-		delete(x.keys, key)
+func (x *keyIndex) remove(key []byte) {
+	if x.keys.del(key) {
 		x.budget.used.Add(-1)
 	}
 }
@@ -179,7 +184,7 @@ func (x *keyIndex) remove(key string) {
 // release gives x's keys back to the budget; x is unusable after.
 func (x *keyIndex) release() {
 	if x != nil && x.keys != nil {
-		x.budget.used.Add(-int64(len(x.keys)))
+		x.budget.used.Add(-int64(x.keys.len()))
 		x.keys = nil
 	}
 }
@@ -187,15 +192,18 @@ func (x *keyIndex) release() {
 // add records key at loc. It fails when the key is already there (two
 // live rows of one key: the table is not keyed as Floe keys it) or the
 // index would exceed its bound.
-func (x *keyIndex) add(key string, loc rowLoc) error {
-	if _, dup := x.keys[key]; dup {
-		return fmt.Errorf("two live rows share a key (in %s and %s): %w", x.keys[key].file.path, loc.file.path, errIndexAmbiguous)
+func (x *keyIndex) add(key []byte, loc rowLoc) error {
+	if held, dup := x.keys.get(key); dup {
+		return fmt.Errorf("two live rows share a key (in %s and %s): %w", held.file.path, loc.file.path, errIndexAmbiguous)
 	}
 	if x.budget.used.Add(1) > x.budget.max {
 		x.budget.used.Add(-1)
 		return errIndexTooLarge
 	}
-	x.keys[key] = loc
+	if _, err := x.keys.put(key, loc); err != nil {
+		x.budget.used.Add(-1)
+		return err
+	}
 	return nil
 }
 
@@ -269,11 +277,12 @@ func (x *keyIndex) followRewrites(ctx context.Context, tbl *table.Table, layout 
 	if err := x.resolveAll(); err != nil {
 		return false, err
 	}
-	for k, loc := range x.keys {
+	x.keys.each(func(k []byte, loc rowLoc) bool {
 		if _, live := byFile[loc.file.path]; !live {
 			x.remove(k)
 		}
-	}
+		return true
+	})
 	old := x.files
 	x.files = make(map[string]*fileRef, len(order))
 	for _, p := range order {
@@ -329,7 +338,7 @@ func (x *keyIndex) addFile(ctx context.Context, tbl *table.Table, layout *schema
 	}
 	ref := newFileRef(df)
 	x.files[df.FilePath()] = ref
-	pos, dups, err := readFileKeys(ctx, tbl, layout, df, x.budget)
+	pos, dups, err := readFileKeys(ctx, tbl, layout, ref, df, x.budget)
 	if err != nil {
 		return err
 	}
@@ -341,12 +350,7 @@ func (x *keyIndex) addFile(ctx context.Context, tbl *table.Table, layout *schema
 		if len(dups) > 0 {
 			return fmt.Errorf("data file %s holds a key twice: %w", df.FilePath(), errIndexAmbiguous)
 		}
-		for k, p := range pos {
-			if err := x.add(k, rowLoc{file: ref, pos: p}); err != nil {
-				return err
-			}
-		}
-		return nil
+		return x.addAll(pos)
 	}
 	// The live rows are a subset of the file's rows; a key the file
 	// holds once is at the position the raw read found.
@@ -354,32 +358,45 @@ func (x *keyIndex) addFile(ctx context.Context, tbl *table.Table, layout *schema
 		if dups[string(k)] {
 			return fmt.Errorf("data file %s holds a live key twice: %w", df.FilePath(), errIndexAmbiguous)
 		}
-		p, ok := pos[string(k)]
+		loc, ok := pos.get(k)
 		if !ok {
 			return fmt.Errorf("data file %s: a live key is missing from the file's rows", df.FilePath())
 		}
-		return x.add(string(k), rowLoc{file: ref, pos: p})
+		return x.add(k, loc)
 	})
 }
 
-// readFileKeys reads the key of every row of data file df, deletes not
-// applied, and returns each key's row position (and the keys the file
-// holds more than once, which have no single position). It counts the
-// read in budget.filesRead.
-func readFileKeys(ctx context.Context, tbl *table.Table, layout *schema.Table, df iceberg.DataFile, budget *keyBudget) (map[string]int64, map[string]bool, error) {
+// addAll adds every key of keys (a file's, from readFileKeys).
+func (x *keyIndex) addAll(keys *keyMap) error {
+	var err error
+	keys.each(func(k []byte, loc rowLoc) bool {
+		err = x.add(k, loc)
+		return err == nil
+	})
+	return err
+}
+
+// readFileKeys reads the key of every row of data file df (ref), deletes
+// not applied, and returns each key's row (and the keys the file holds
+// more than once, which have no single position: the last one is kept).
+// It counts the read in budget.filesRead.
+func readFileKeys(ctx context.Context, tbl *table.Table, layout *schema.Table, ref *fileRef, df iceberg.DataFile, budget *keyBudget) (*keyMap, map[string]bool, error) {
 	budget.filesRead.Add(1)
-	pos := make(map[string]int64, df.Count())
+	pos := newKeyMap(int(df.Count()))
 	var dups map[string]bool
 	var n int64
 	task := table.FileScanTask{File: df, Start: 0, Length: df.FileSizeBytes()}
 	err := scanKeys(ctx, tbl, layout, []table.FileScanTask{task}, func(k []byte) error {
-		if _, ok := pos[string(k)]; ok {
+		added, err := pos.put(k, rowLoc{file: ref, pos: n})
+		if err != nil {
+			return err
+		}
+		if !added {
 			if dups == nil {
 				dups = make(map[string]bool)
 			}
 			dups[string(k)] = true
 		}
-		pos[string(k)] = n
 		n++
 		return nil
 	})
@@ -494,7 +511,7 @@ func (t *Table) indexFor(ctx context.Context, base *table.Table, c Commit) *keyI
 		}
 		return nil
 	}
-	t.log.Info("key index built", "snapshot_id", head, "keys", len(idx.keys),
+	t.log.Info("key index built", "snapshot_id", head, "keys", idx.keys.len(),
 		"duration", time.Since(start).Round(time.Millisecond).String())
 	t.setIndex(idx)
 	t.idxBuilds++
@@ -508,7 +525,7 @@ func (t *Table) indexFor(ctx context.Context, base *table.Table, c Commit) *keyI
 // held.
 func (t *Table) followTo(ctx context.Context, base *table.Table, head int64, start time.Time) {
 	if r := t.cat.follows(t.id).take(); r != nil && r.parent == t.idx.snapshot && t.idx.followRecorded(r) {
-		t.log.Debug("key index followed a rewrite from its recorded keys", "snapshot_id", r.snapshot, "keys", len(t.idx.keys),
+		t.log.Debug("key index followed a rewrite from its recorded keys", "snapshot_id", r.snapshot, "keys", t.idx.keys.len(),
 			"duration", time.Since(start).Round(time.Millisecond).String())
 		if t.idx.snapshot == head {
 			return
@@ -516,7 +533,7 @@ func (t *Table) followTo(ctx context.Context, base *table.Table, head int64, sta
 	}
 	ok, err := t.idx.followRewrites(ctx, base, t.layout)
 	if ok {
-		t.log.Debug("key index followed rewrites", "snapshot_id", head, "keys", len(t.idx.keys),
+		t.log.Debug("key index followed rewrites", "snapshot_id", head, "keys", t.idx.keys.len(),
 			"duration", time.Since(start).Round(time.Millisecond).String())
 		return
 	}
@@ -595,7 +612,7 @@ func (t *Table) advanceIndex(ctx context.Context, next *table.Table, c Commit, p
 		x = prev
 		if plan != nil {
 			for k := range plan.keys {
-				x.remove(k)
+				x.remove([]byte(k))
 			}
 		}
 		x.snapshot = head.SnapshotID
@@ -624,19 +641,14 @@ func (x *keyIndex) addWritten(ctx context.Context, tbl *table.Table, layout *sch
 	if err := x.budget.fits(df.Count()); err != nil {
 		return err
 	}
-	pos, dups, err := readFileKeys(ctx, tbl, layout, df, x.budget)
+	ref := newFileRef(df)
+	pos, dups, err := readFileKeys(ctx, tbl, layout, ref, df, x.budget)
 	if err != nil {
 		return err
 	}
 	if len(dups) > 0 {
 		return fmt.Errorf("data file %s: %w", df.FilePath(), errIndexAmbiguous)
 	}
-	ref := newFileRef(df)
 	x.files[df.FilePath()] = ref
-	for k, p := range pos {
-		if err := x.add(k, rowLoc{file: ref, pos: p}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return x.addAll(pos)
 }

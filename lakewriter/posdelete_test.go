@@ -77,10 +77,11 @@ func indexOf(x *keyIndex) map[string]string {
 	if err := x.resolveAll(); err != nil {
 		panic(err)
 	}
-	out := make(map[string]string, len(x.keys))
-	for k, loc := range x.keys {
-		out[k] = fmt.Sprintf("%s@%d", loc.file.path, loc.pos)
-	}
+	out := make(map[string]string, x.keys.len())
+	x.keys.each(func(k []byte, loc rowLoc) bool {
+		out[string(k)] = fmt.Sprintf("%s@%d", loc.file.path, loc.pos)
+		return true
+	})
 	return out
 }
 
@@ -372,13 +373,13 @@ func TestKeyIndexIncrementalEqualsRebuild(t *testing.T) {
 	_, err = tbl.Commit(ctx, Commit{DeleteAll: true, Rows: seqOf(simpleRow(50, "t")), Props: props("7"), Token: "floe.checkpoint"})
 	require.NoError(t, err)
 	requireIndexMatchesRebuild(t, tbl)
-	require.Len(t, tbl.idx.keys, 1)
+	require.Equal(t, 1, tbl.idx.keys.len())
 	res = commit("8", []schema.Row{simpleRow(50, "t2"), simpleRow(51, "n")}, []int64{50, 51})
 	require.Equal(t, int64(1), res.PositionDeletes)
 	require.Equal(t, int64(1), res.SkippedDeletes)
 	require.Equal(t, []schema.Row{simpleRow(50, "t2"), simpleRow(51, "n")}, scanAll(t, tbl))
 	requireIndexMatchesRebuild(t, tbl)
-	require.Equal(t, int64(len(tbl.idx.keys)), c.indexKeys.used.Load(), "the budget counts exactly the index's keys")
+	require.Equal(t, int64(tbl.idx.keys.len()), c.indexKeys.used.Load(), "the budget counts exactly the index's keys")
 }
 
 // TestKeyIndexBudgetShared: the bound is shared by the tables of a

@@ -21,8 +21,7 @@ import (
 // freshness figures.
 type RewriteKeys struct {
 	files map[string]*fileRef // the data files read
-	locs  map[string]rowLoc   // key -> its row in files
-	order []string            // the keys of locs, for keyIndex.resolveSome
+	locs  *keyMap             // key -> its row in files
 	dups  bool                // some key is in files twice: the index cannot follow
 }
 
@@ -45,20 +44,24 @@ func (t *Table) ReadRewriteKeys(ctx context.Context, tbl *table.Table, files []i
 	}
 	ctx = t.cat.ioContext(ctx)
 	layout := t.Layout()
-	rk := &RewriteKeys{files: make(map[string]*fileRef, len(files)), locs: make(map[string]rowLoc, rows), order: make([]string, 0, rows)}
+	rk := &RewriteKeys{files: make(map[string]*fileRef, len(files)), locs: newKeyMap(int(rows))}
 	for _, df := range files {
-		pos, dups, err := readFileKeys(ctx, tbl, layout, df, t.cat.indexKeys)
+		ref := newFileRef(df)
+		pos, dups, err := readFileKeys(ctx, tbl, layout, ref, df, t.cat.indexKeys)
 		if err != nil {
 			return nil, err
 		}
-		ref := newFileRef(df)
 		rk.files[df.FilePath()] = ref
-		for k, p := range pos {
-			if _, twice := rk.locs[k]; twice || dups[k] {
+		rk.dups = rk.dups || len(dups) > 0
+		pos.each(func(k []byte, loc rowLoc) bool {
+			var added bool
+			if added, err = rk.locs.put(k, loc); !added {
 				rk.dups = true
 			}
-			rk.locs[k] = rowLoc{file: ref, pos: p}
-			rk.order = append(rk.order, k)
+			return err == nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return rk, nil

@@ -14,19 +14,21 @@ import (
 func BenchmarkFollowRecorded(b *testing.B) {
 	const n = 1_000_000
 	l := simpleLayout()
-	keys := make([]string, n)
+	keys := make([][]byte, n)
 	for i := range keys {
-		keys[i] = string(schema.AppendKeyOf(nil, l, schema.Row{int64(i)}))
+		keys[i] = schema.AppendKeyOf(nil, l, schema.Row{int64(i)})
 	}
 	nf := &fileRef{path: "file:///warehouse/bench.db/orders/data/new.parquet"}
-	rk := &RewriteKeys{files: map[string]*fileRef{nf.path: nf}, locs: make(map[string]rowLoc, n), order: keys}
+	rk := &RewriteKeys{files: map[string]*fileRef{nf.path: nf}, locs: newKeyMap(n)}
 	for i, k := range keys {
-		rk.locs[k] = rowLoc{file: nf, pos: int64(i)}
+		if _, err := rk.locs.put(k, rowLoc{file: nf, pos: int64(i)}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	for b.Loop() {
 		b.StopTimer()
 		old := make([]*fileRef, 60)
-		x := &keyIndex{snapshot: 1, budget: &keyBudget{max: 2 * n}, keys: make(map[string]rowLoc, n), files: map[string]*fileRef{}}
+		x := &keyIndex{snapshot: 1, budget: &keyBudget{max: 2 * n}, keys: newKeyMap(n), files: map[string]*fileRef{}}
 		removed := map[string]bool{}
 		for i := range old {
 			old[i] = &fileRef{path: fmt.Sprintf("file:///warehouse/bench.db/orders/data/00000-%d-5b9f0c1e-0-00001.parquet", i)}
@@ -34,7 +36,9 @@ func BenchmarkFollowRecorded(b *testing.B) {
 			removed[old[i].path] = true
 		}
 		for i, k := range keys {
-			x.keys[k] = rowLoc{file: old[i%len(old)], pos: int64(i)}
+			if _, err := x.keys.put(k, rowLoc{file: old[i%len(old)], pos: int64(i)}); err != nil {
+				b.Fatal(err)
+			}
 		}
 		b.StartTimer()
 		if !x.followRecorded(&landedRewrite{parent: 1, snapshot: 2, removed: removed, keys: rk}) {
