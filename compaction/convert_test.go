@@ -337,12 +337,12 @@ func TestTierSmallFiles(t *testing.T) {
 		wantSmall, wantSettled []string
 	}{
 		{"none", nil, nil, nil},
-		{"the largest alone is kept", []table.FileScanTask{task("L", 4 << 20)}, nil, []string{"L"}},
-		{"the others under a quarter", []table.FileScanTask{task("a", 100 << 10), task("L", 4 << 20), task("b", 200 << 10)}, []string{"a", "b"}, []string{"L"}},
-		{"the others a quarter: all packed", []table.FileScanTask{task("a", 512 << 10), task("L", 4 << 20), task("b", 512 << 10)}, []string{"a", "L", "b"}, nil},
-		{"the largest under the floor", []table.FileScanTask{task("a", 10 << 10), task("L", 512 << 10)}, []string{"a", "L"}, nil},
+		{"the largest alone is kept", []table.FileScanTask{task("L", 4<<20)}, nil, []string{"L"}},
+		{"the others under a quarter", []table.FileScanTask{task("a", 100<<10), task("L", 4<<20), task("b", 200<<10)}, []string{"a", "b"}, []string{"L"}},
+		{"the others a quarter: all packed", []table.FileScanTask{task("a", 512<<10), task("L", 4<<20), task("b", 512<<10)}, []string{"a", "L", "b"}, nil},
+		{"the largest under the floor", []table.FileScanTask{task("a", 10<<10), task("L", 512<<10)}, []string{"a", "L"}, nil},
 	} {
-		small, settled := tierSmallFiles(c.small, []table.FileScanTask{task("S", 40 << 20)}, opts)
+		small, settled := tierSmallFiles(c.small, []table.FileScanTask{task("S", 40<<20)}, opts)
 		require.Equal(t, c.wantSmall, names(small), c.name)
 		require.Equal(t, append([]string{"S"}, c.wantSettled...), names(settled), c.name)
 	}
