@@ -27,7 +27,9 @@ type keyMap struct {
 	seed  maphash.Seed
 	slots []keySlot // len 0 or a power of two
 	arena []byte
-	refs  []*fileRef          // keySlot.ref-1 indexes it
+	refs  []*fileRef          // keySlot.ref-1 indexes it; nil: free
+	uses  []int32             // the slots pointing at each of refs
+	free  []uint32            // the free indexes+1 of refs
 	refIx map[*fileRef]uint32 // the index+1 of each ref in refs
 	live  int                 // keys held
 	used  int                 // slots holding a key or a tombstone
@@ -96,7 +98,9 @@ func (m *keyMap) get(key []byte) (rowLoc, bool) {
 func (m *keyMap) put(key []byte, loc rowLoc) (bool, error) {
 	i, h := m.find(key)
 	if i >= 0 {
+		old := m.slots[i].ref
 		m.slots[i].ref, m.slots[i].pos = m.refOf(loc.file), loc.pos
+		m.unref(old)
 		return false, nil
 	}
 	if len(key) > maxKeyLen {
@@ -126,6 +130,7 @@ func (m *keyMap) del(key []byte) bool {
 		return false
 	}
 	m.dead += int(m.slots[i].at & maxKeyLen)
+	m.unref(m.slots[i].ref)
 	m.slots[i] = keySlot{ref: tombstone}
 	m.live--
 	return true
@@ -163,15 +168,34 @@ func (m *keyMap) keysFrom(from, n int, fn func(key []byte) error) (int, error) {
 // slotCount is where keysFrom ends.
 func (m *keyMap) slotCount() int { return len(m.slots) }
 
-// refOf returns ref's index+1 in m.refs, adding it.
+// refOf returns ref's index+1 in m.refs, adding it, and counts one more
+// slot pointing at it.
 func (m *keyMap) refOf(ref *fileRef) uint32 {
-	if i, ok := m.refIx[ref]; ok {
-		return i
+	i, ok := m.refIx[ref]
+	switch {
+	case ok:
+	case len(m.free) > 0:
+		i, m.free = m.free[len(m.free)-1], m.free[:len(m.free)-1]
+		m.refs[i-1] = ref
+		m.refIx[ref] = i
+	default:
+		m.refs, m.uses = append(m.refs, ref), append(m.uses, 0)
+		i = uint32(len(m.refs))
+		m.refIx[ref] = i
 	}
-	m.refs = append(m.refs, ref)
-	i := uint32(len(m.refs))
-	m.refIx[ref] = i
+	m.uses[i-1]++
 	return i
+}
+
+// unref counts one slot less pointing at refs[i-1] and frees the entry
+// when none is left, so that a file no key is in any more (and a
+// rewrite's recorded keys it holds, fileRef.moved) is not kept alive.
+func (m *keyMap) unref(i uint32) {
+	if m.uses[i-1]--; m.uses[i-1] == 0 {
+		delete(m.refIx, m.refs[i-1])
+		m.refs[i-1] = nil
+		m.free = append(m.free, i)
+	}
 }
 
 // rebuild makes the table room for keys keys at a load of at most a
@@ -180,7 +204,7 @@ func (m *keyMap) refOf(ref *fileRef) uint32 {
 func (m *keyMap) rebuild(keys int) {
 	n := max(minSlots, 1<<bits.Len(uint(keys*2)))
 	old, oldArena, oldRefs := m.slots, m.arena, m.refs
-	m.slots, m.arena, m.refs, m.refIx = make([]keySlot, n), make([]byte, 0, len(oldArena)-m.dead), nil, map[*fileRef]uint32{}
+	m.slots, m.arena, m.refs, m.uses, m.free, m.refIx = make([]keySlot, n), make([]byte, 0, len(oldArena)-m.dead), nil, nil, nil, map[*fileRef]uint32{}
 	m.used, m.dead = m.live, 0
 	mask := n - 1
 	for _, s := range old {

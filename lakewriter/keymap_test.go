@@ -75,7 +75,43 @@ func TestKeyMapMatchesAMap(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Len(t, visited, len(model))
-	require.LessOrEqual(t, len(m.refs), len(refs), "rebuilds keep only the refs in use")
+	inUse := map[*fileRef]bool{}
+	for _, loc := range model {
+		inUse[loc.file] = true
+	}
+	held := 0
+	for _, r := range m.refs {
+		if r != nil {
+			held++
+			require.True(t, inUse[r], "%s is held with no key in it", r.path)
+		}
+	}
+	require.Equal(t, len(inUse), held)
+}
+
+// TestKeyMapLetsGoOfFiles: once no key points into a file any more, the
+// map holds no reference to it (nor to the rewrite's keys it carries).
+func TestKeyMapLetsGoOfFiles(t *testing.T) {
+	m := newKeyMap(0)
+	a, b := &fileRef{path: "a"}, &fileRef{path: "b"}
+	for i := range 100 {
+		_, err := m.put([]byte(fmt.Sprint(i)), rowLoc{file: a, pos: int64(i)})
+		require.NoError(t, err)
+	}
+	for i := range 100 {
+		if i%2 == 0 {
+			require.True(t, m.del([]byte(fmt.Sprint(i))))
+			continue
+		}
+		added, err := m.put([]byte(fmt.Sprint(i)), rowLoc{file: b, pos: int64(i)})
+		require.NoError(t, err)
+		require.False(t, added)
+	}
+	require.NotContains(t, m.refs, a)
+	require.NotContains(t, m.refIx, a)
+	_, err := m.put([]byte("x"), rowLoc{file: a, pos: 1}) // reuses the freed entry
+	require.NoError(t, err)
+	require.Len(t, m.refs, 2)
 }
 
 // TestKeyMapDeleteWhileIterating: each may remove the key it is given.
