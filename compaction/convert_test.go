@@ -63,12 +63,16 @@ func listFiles(t *testing.T, tbl *lakewriter.Table) files {
 // equalityLake opens a lake whose commits delete by equality, as a table
 // above the key index's budget does.
 func equalityLake(t *testing.T) *lakewriter.Table {
+	return lakeWith(t, lakewriter.Options{DeleteMode: lakewriter.DeleteModeEquality})
+}
+
+// lakeWith opens the test table in a lake of its own (a SQLite catalog and
+// a local warehouse in a temporary dir) with opts otherwise.
+func lakeWith(t *testing.T, opts lakewriter.Options) *lakewriter.Table {
 	t.Helper()
 	dir := t.TempDir()
-	c, err := lakewriter.Open(context.Background(), lakewriter.Options{
-		URI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: filepath.Join(dir, "warehouse"),
-		DeleteMode: lakewriter.DeleteModeEquality,
-	})
+	opts.URI, opts.Warehouse = "sqlite://"+filepath.Join(dir, "catalog.db"), filepath.Join(dir, "warehouse")
+	c, err := lakewriter.Open(context.Background(), opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return ensure(t, c)
@@ -155,15 +159,8 @@ func TestConvertKeepsLargeFilesInPlace(t *testing.T) {
 // does not rebuild the index.
 func TestConvertMergesPositionDeletes(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	var logBuf bytes.Buffer // the commits and the pass log from this goroutine
-	c, err := lakewriter.Open(ctx, lakewriter.Options{
-		URI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: filepath.Join(dir, "warehouse"),
-		Logger: slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	tbl := ensure(t, c)
+	tbl := lakeWith(t, lakewriter.Options{Logger: slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	m := model{}
 	const keys = 20_000
 	loadKeys(t, tbl, m, keys)
@@ -222,13 +219,7 @@ func TestConvertMergesPositionDeletes(t *testing.T) {
 // table equals the model, row by row.
 func TestMergeKeepsTheLargestPositionDeleteFile(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	c, err := lakewriter.Open(ctx, lakewriter.Options{
-		URI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: filepath.Join(dir, "warehouse"),
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	tbl := ensure(t, c)
+	tbl := lakeWith(t, lakewriter.Options{})
 	m := model{}
 	const keys = 20_000
 	loadKeys(t, tbl, m, keys)
