@@ -50,12 +50,16 @@ func (a *adminEnv) verb(args ...string) string {
 	return out
 }
 
-// waitCommitted waits until /status shows sink committed at or past the
-// server's WAL position now.
+// waitCommitted writes a floe.sync message and waits until /status shows
+// sink committed at or past it: then sink holds every change committed
+// before the call. (The server's WAL position is no target: WAL that
+// carries nothing for the slot, such as a running-xacts record or another
+// database's, follows the last change, and a quiet table's position moves
+// over it only at a Sync or after the idle-commit interval.)
 func (a *adminEnv) waitCommitted(ctx context.Context, sink string) {
 	a.t.Helper()
 	var lsn string
-	if err := a.conn().QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+	if err := a.conn().QueryRow(ctx, "SELECT pg_logical_emit_message(false, $1, 'waitCommitted')::text", postgres.SyncPrefix).Scan(&lsn); err != nil {
 		a.t.Fatal(err)
 	}
 	wal, err := postgres.DecodePosition("pg.v1:" + lsn)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	_ "github.com/go-sql-driver/mysql" // database/sql driver "mysql"
+	"github.com/jackc/pgx/v5"
 )
 
 // This file is the test-facing side of the servers: each helper fails the
@@ -72,13 +73,20 @@ func (m *MariaDB) DatabaseForTest(t testing.TB, db, user, password, params strin
 // role user (CreateDatabase) and returns the role's DSN. At t's cleanup
 // the replication slot slot (when not "") is dropped unless a walsender
 // still holds it, so that the shared cluster does not retain WAL for a
-// finished test.
+// finished test; then the database and the role are dropped (best
+// effort: a slot still held keeps the database), so that the same test
+// can run again on the cluster (go test -count).
 func (p *Postgres) DatabaseForTest(t testing.TB, db, user, password, slot string) string {
 	t.Helper()
 	dsn, err := p.CreateDatabase(context.Background(), db, user, password)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		_ = p.Exec(context.Background(), "postgres",
+			fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", pgx.Identifier{db}.Sanitize()),
+			fmt.Sprintf("DROP ROLE IF EXISTS %s", pgx.Identifier{user}.Sanitize()))
+	})
 	if slot != "" {
 		t.Cleanup(func() { _ = p.DropSlot(context.Background(), slot) })
 	}
