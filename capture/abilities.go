@@ -9,23 +9,32 @@ import (
 // The optional abilities of a source, each found by a type assertion on
 // a Source, all declared here. Every source package asserts the ones it
 // has at compile time (var _ capture.X = (*Source)(nil); the database
-// backends assert the set they all have as toolkit.Backend), and callers
-// assert these declarations, never an interface of their own.
+// backends assert the set they all have as toolkit.Backend, and the rest
+// in their abilities.go), and callers assert these declarations, never an
+// interface of their own. The one exception is checkpoint's test hook
+// before a re-snapshot's fast-forward (fastForwarder in
+// checkpoint/onestate.go): its method is unexported, so only checkpoint's
+// own test sources can have it, and no source does.
 //
 // Who uses which:
 //
-//	Snapshotter       checkpoint: the initial snapshot and floe resnapshot's
-//	SnapshotExporter  checkpoint: tables read from scratch after a resumed start
-//	Watermarker       checkpoint: chunks read at positions of their own
-//	BesideWatermarker checkpoint: such chunks read beside the stream
-//	RowReader         checkpoint: convergence after an inexact snapshot
-//	SchemaFollower    checkpoint: evolving Iceberg tables with the stream
-//	AddedColumnChecker checkpoint: columns added while Floe was stopped
-//	TableIdentifier   checkpoint: continuity of a table across runs
-//	TableScanner      floe verify (checkpoint.Verify): source rows to compare
-//	Checker           floe check and floe run: the preflight
-//	ExclusiveChecker  floe check: another reader on what the pipeline reads
-//	StreamHolder      floe resnapshot: refuse while a floe run streams
+//	Snapshotter         checkpoint: the initial snapshot and floe resnapshot's
+//	SnapshotExporter    checkpoint: tables read from scratch after a resumed start
+//	Watermarker         checkpoint: chunks read at positions of their own
+//	BesideWatermarker   checkpoint: such chunks read beside the stream
+//	RowReader           checkpoint: convergence after an inexact snapshot
+//	SchemaFollower      checkpoint: evolving Iceberg tables with the stream
+//	AddedColumnChecker  checkpoint: columns added while Floe was stopped
+//	RenameStater        checkpoint: a rename while stopped left to the stream
+//	TableIdentifier     checkpoint: continuity of a table across runs
+//	TableLister         checkpoint: tables dropped while no run saw it
+//	DropFinder          checkpoint: drops the stream does not carry
+//	NewTableFinder      checkpoint: new tables the stream does not announce
+//	TableScanner        floe verify (checkpoint/verify): source rows to compare
+//	Checker             floe check and floe run: the preflight
+//	ExclusiveChecker    floe check: another reader on what the pipeline reads
+//	DDLTriggerInstaller floe check: the DDL event trigger, installed by --fix
+//	StreamHolder        floe resnapshot: refuse while a floe run streams
 //
 // Liveness is not an ability: a source reports its stream's liveness to
 // the capture.Liveness its Config names (both sources have the field).
@@ -82,6 +91,27 @@ type AddedColumnChecker interface {
 	CheckAddedColumns(ctx context.Context, table TableID, columns []string) error
 }
 
+// RenameStater is implemented by schema followers whose stream may state
+// column renames (schema.Column.RenamedFrom on a change's layout) at the
+// position of the DDL, from the DDL itself: MySQL/MariaDB always (the
+// binlog carries the DDL), PostgreSQL with Floe's DDL event trigger
+// installed (see DDLTriggerInstaller).
+//
+// Used by the coordinator (checkpoint) at start: when StatesRenames is
+// true and a table's current source layout replaces columns of its
+// Iceberg table (a rename since the table's position looks like a drop
+// and an add), the table is not evolved to that layout; the stream,
+// replayed from the table's position, says what changed, and the table
+// evolves by the first layout it carries. When false, the current layout
+// is adopted at start as for any source.
+type RenameStater interface {
+	// StatesRenames reports whether the stream states renames (for
+	// PostgreSQL: whether the trigger was installed at the last
+	// Discover). It is called at start, after Discover, and must be cheap
+	// (no server round trip).
+	StatesRenames() bool
+}
+
 // Watermarker is implemented by sources that read each snapshot chunk at
 // an exact position of its own, later than StartInfo.From (MariaDB: the
 // binlog position of the chunk's consistent snapshot). ReadChunk's batch
@@ -105,7 +135,8 @@ type Watermarker interface {
 
 // BesideWatermarker is implemented by Watermarkers that can read a
 // table's chunks at watermarks while the stream runs, without an exported
-// snapshot (MariaDB; MySQL with GTIDs, in watermark windows).
+// snapshot (MariaDB; MySQL, in watermark windows: with GTIDs, or with
+// file positions and the LOCK TABLES privilege).
 //
 // Used by the coordinator (checkpoint) to read such tables beside the
 // stream. It then hands their plans (SnapshotPlan.Streamed, no chunk
@@ -215,7 +246,7 @@ type SnapshotExporter interface {
 // ends the scan with its error. A row whose key itself cannot be decoded
 // ends the scan either way.
 //
-// Used by floe verify (checkpoint.Verify), which compares those rows with
+// Used by floe verify (package checkpoint/verify), which compares those rows with
 // the Iceberg table key by key, leaving the rows it was handed by bad out
 // of the comparison under pipeline.dead-letter table (their changes are
 // in the dead-letter table, not the Iceberg table); a source without it
@@ -253,6 +284,28 @@ type StreamHolder interface {
 	StreamHolder(ctx context.Context) (string, error)
 }
 
+// DDLTriggerInstaller is implemented by sources that capture DDL through
+// an event trigger of Floe's that must be installed in the source
+// database (PostgreSQL: floe_ddl, whose messages let the stream state
+// column renames; see RenameStater). Without it such a source still
+// captures, but a column rename stops the pipeline.
+//
+// Used by floe check, which notes a trigger missing or outdated once
+// every check passed, and with --fix installs it first (a failure to is
+// one more problem, naming the user).
+type DDLTriggerInstaller interface {
+	// DDLTriggerInstalled reports whether the trigger is installed and
+	// enabled.
+	DDLTriggerInstalled(ctx context.Context) (bool, error)
+	// DDLTriggerOutdated reports whether the installed trigger is an
+	// older build's, which floe check --fix replaces; false when none is
+	// installed.
+	DDLTriggerOutdated(ctx context.Context) (bool, error)
+	// InstallDDLTrigger installs the trigger, replacing an older one. It
+	// needs a superuser; another user's error says so.
+	InstallDDLTrigger(ctx context.Context) error
+}
+
 // TableLister is implemented by sources that can tell whether a table
 // exists at the source at all, matched by source.tables or not.
 //
@@ -264,4 +317,46 @@ type StreamHolder interface {
 type TableLister interface {
 	// TableExists reports whether table id exists at the source now.
 	TableExists(ctx context.Context, id TableID) (bool, error)
+}
+
+// DropFinder is implemented by sources whose stream carries no DROP TABLE
+// and that can tell a captured table dropped from one only taken out of
+// what they carry (PostgreSQL: pgoutput sends nothing for a DROP TABLE,
+// and the table leaves the publication with it, so TableIdentities
+// reports it as not carried either way).
+//
+// Used by the coordinator (checkpoint) when the identity check finds a
+// table no longer carried: a dropped table has no changes after its drop
+// and every change before it is still to come from the stream, so
+// instead of being reset as a table that lost changes, it passes the
+// check and is committed as any table until the stream passes the
+// position CurrentPosition returned when it was found; then it is marked
+// dropped and retired.
+type DropFinder interface {
+	// DroppedTables returns the captured tables (those Discover found)
+	// that no longer exist at the source: dropped since, or dropped and
+	// created again under the same name (another table). It may open a
+	// connection of its own.
+	DroppedTables(ctx context.Context) (map[TableID]bool, error)
+	// CurrentPosition returns a position at or after every transaction
+	// committed before the call (as RowReader's does).
+	CurrentPosition(ctx context.Context) (Position, error)
+}
+
+// NewTableFinder is implemented by sources whose stream does not announce
+// new tables (PostgreSQL: pgoutput carries no CREATE TABLE, and the
+// publication lists only the captured tables), so that a table created
+// after Discover that source.tables matches must be looked for.
+//
+// Used by the coordinator (checkpoint) from a checkpoint tick, on a
+// goroutine of its own, at most one look at a time and
+// checkpoint.NewTablesInterval after the last one ended; a table found
+// ends the attempt with checkpoint.ErrRestart at the next tick, and the next attempt's Discover and Start
+// capture it.
+type NewTableFinder interface {
+	// NewTables returns the tables the source's configuration matches that
+	// it does not capture (created since its Discover), without describing
+	// or capturing them. It runs beside the stream and must return once
+	// ctx ends, even against a server that stopped answering.
+	NewTables(ctx context.Context) ([]TableID, error)
 }

@@ -40,7 +40,7 @@ import (
 //
 // A source that exports no snapshot but reads every chunk of each such
 // table at a watermark of its own while the stream runs
-// (capture.BesideWatermarker: MariaDB; MySQL with GTIDs, whose W is the
+// (capture.BesideWatermarker: MariaDB; MySQL in watermark windows, whose W is the
 // high end of a watermark window whose changes the source sends and
 // leaves out of the chunk) is read beside the stream too
 // (byWatermark). The floor F is then the source's position before any
@@ -149,7 +149,7 @@ func (c *Coordinator) besideEligible(info capture.StartInfo) bool {
 
 // readsAtWatermarks reports whether a source that exports no snapshot
 // reads every chunk of t at a watermark beside the stream
-// (capture.BesideWatermarker; MariaDB and MySQL with GTIDs, a key Go
+// (capture.BesideWatermarker; MariaDB and MySQL in watermark windows, a key Go
 // orders as the server does) and can tell a floor (capture.RowReader).
 // Other tables are read before the stream.
 func (c *Coordinator) readsAtWatermarks(t *tableRun) bool {

@@ -67,9 +67,9 @@
 //     source states renamed (schema.Column.RenamedFrom) is renamed in
 //     Iceberg, keeping its field id; a layout at or before the table's
 //     committed position is not adopted; at start, a source that states
-//     renames (renameStater) and whose current layout replaces columns
-//     of the table (transform.ReplacedColumns) leaves the evolution to
-//     the stream;
+//     renames (capture.RenameStater) and whose current layout replaces
+//     columns of the table (transform.ReplacedColumns) leaves the
+//     evolution to the stream;
 //   - Config.SchemaChangeBehavior (pipeline.schema-change-behavior)
 //     decides that evolution (transform.PlanSinkChange): lenient (the
 //     default) as above; exception stops before the table changes, naming
@@ -120,7 +120,7 @@
 //     the buffer, and in upsert mode a chunk row whose key the stream
 //     changed after the chunk's position is left out; such a plan is
 //     Streamed, and a later attempt's rows for it replace the stream's.
-//     A capture.BesideWatermarker (MariaDB; MySQL with GTIDs) has its
+//     A capture.BesideWatermarker (MariaDB; MySQL in watermark windows) has its
 //     tables read beside the stream too, each chunk at its own watermark
 //     W, from a floor taken before any read: a chunk waits until the
 //     stream has applied W, carries deletes of keys gone at W, and an
@@ -161,19 +161,18 @@
 //     position and left (markDroppedWhileAway; its changes after its last
 //     commit are not in it). A table marked for a reset is evolved to
 //     the source's current layout first (acceptGaps), the layout its
-//     snapshot reads. A table the
-//     identity check finds dropped at a source that tells drops apart
-//     (dropFinder: PostgreSQL, whose stream carries no DROP) passes the
-//     check and is committed as any table until the stream passes the
-//     source position read when it was found (every change of it is at
-//     or before that), then marked with the stream's position and
-//     retired; a source whose stream does not announce new tables
-//     (newTableFinder: PostgreSQL) is asked for them from a checkpoint
-//     tick, NewTablesInterval after the last look ended, on a goroutine
-//     of its own (the coordinator never waits for the source's answer,
-//     so a stream failure or a stop is seen while a look hangs), and one
-//     found ends the attempt with ErrRestart at the next tick, as an
-//     Added batch does (newtables.go);
+//     snapshot reads. A table the identity check finds dropped at a
+//     source that tells drops apart (capture.DropFinder: PostgreSQL,
+//     whose stream carries no DROP) passes the check and is committed as
+//     any table until the stream passes the source position read when it
+//     was found (every change of it is at or before that), then marked
+//     with the stream's position and retired; a source whose stream does
+//     not announce new tables (capture.NewTableFinder: PostgreSQL) is
+//     asked for them from a checkpoint tick, NewTablesInterval after the
+//     last look ended, on a goroutine of its own (the coordinator never
+//     waits for the source's answer, so a stream failure or a stop is
+//     seen while a look hangs), and one found ends the attempt with
+//     ErrRestart at the next tick, as an Added batch does (newtables.go);
 //   - a change the source could not decode (capture.Change.Err) is
 //     skipped when its table's committed position is at or after it;
 //     otherwise a value error (a *schema.ValueError) is a dead letter

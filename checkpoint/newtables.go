@@ -8,14 +8,6 @@ import (
 	"github.com/floe-cdc/floe/capture"
 )
 
-// newTableFinder is a source whose stream does not announce new tables
-// (capture/postgres: pgoutput carries no CREATE TABLE, and its
-// publication lists the captured tables). NewTables runs beside the
-// stream and must return once ctx ends.
-type newTableFinder interface {
-	NewTables(ctx context.Context) ([]capture.TableID, error)
-}
-
 // NewTablesInterval is how long the coordinator waits after one look for
 // new tables ended before it starts the next (at a checkpoint tick).
 const NewTablesInterval = 10 * time.Second
@@ -37,12 +29,12 @@ type newTablesAnswer struct {
 	err error
 }
 
-// startNewTablesLookup asks a newTableFinder source, on its own
+// startNewTablesLookup asks a capture.NewTableFinder source, on its own
 // goroutine, for tables source.tables matches: at a tick with nothing
 // buffered, when no look is in flight and NewTablesInterval has passed
 // since the last one ended. The answer arrives on newTablesAnswered.
 func (c *Coordinator) startNewTablesLookup(ctx context.Context) {
-	f, ok := c.opts.Source.(newTableFinder)
+	f, ok := c.opts.Source.(capture.NewTableFinder)
 	if !ok || c.lookup != nil || time.Since(c.newTablesAt) < NewTablesInterval || c.dirty() {
 		return
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/floe-cdc/floe/transform"
 )
 
-// lookingSource is a memsource.Source that is also a newTableFinder.
+// lookingSource is a memsource.Source that is also a capture.NewTableFinder.
 // NewTables answers found, or, when hang is set, waits for its context to
 // end, as an ask to a source that stopped answering (a half-open
 // connection) does for its connect timeout. Its Stream fails with

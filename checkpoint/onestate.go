@@ -39,7 +39,11 @@ func resnapshotBranch(ctx context.Context, tbl *lakewriter.Table) (string, error
 }
 
 // fastForwarder is implemented by test sources that stop a run just
-// before a table's fast-forward (as a crash there would).
+// before a table's fast-forward (as a crash there would). It is the one
+// interface checkpoint finds on a source that capture/abilities.go does
+// not declare, on purpose: it is a test hook, not an ability of a
+// source; its method is unexported, so only this package's tests can
+// implement it, and the floe binary's sources never do.
 type fastForwarder interface {
 	beforeFastForward(capture.TableID) error
 }

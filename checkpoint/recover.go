@@ -105,13 +105,13 @@ func (c *Coordinator) openTable(ctx context.Context, ti capture.TableInfo, tbl *
 	// evolved now, before anything is buffered. Changes replayed from
 	// before that change fit the evolved layout too.
 	//
-	// Except when the source's stream states renames (renameStater) and
-	// the current layout replaces columns of the table: a rename since the
-	// table's position looks like that, and only the stream, replayed from
-	// that position, can say. The table is then evolved by the first
+	// Except when the source's stream states renames
+	// (capture.RenameStater) and the current layout replaces columns of
+	// the table: a rename since the table's position looks like that, and
+	// only the stream, replayed from that position, can say. The table is then evolved by the first
 	// layout the stream carries for it (a src no change has, below).
 	deferred := false
-	if rs, ok := c.opts.Source.(renameStater); ok && rs.StatesRenames() {
+	if rs, ok := c.opts.Source.(capture.RenameStater); ok && rs.StatesRenames() {
 		if gone, added := transform.ReplacedColumns(tbl.Layout(), ti.Schema); gone != nil {
 			c.log.Info("the source table's current layout replaces columns of the iceberg table; the stream says whether they were renamed",
 				"table", ti.ID.String(), "gone", strings.Join(gone, ","), "added", strings.Join(added, ","))
@@ -227,12 +227,4 @@ func (c *Coordinator) recordStart(ctx context.Context, from capture.Position) er
 	c.nextCheckpoint++
 	c.log.Info("start position recorded", "tables", len(fresh), "position", from.String())
 	return nil
-}
-
-// renameStater is implemented by sources whose stream states column
-// renames (schema.Column.RenamedFrom) at the position of the DDL, from
-// the DDL itself: MySQL/MariaDB always, PostgreSQL with Floe's event
-// trigger installed.
-type renameStater interface {
-	StatesRenames() bool
 }

@@ -227,14 +227,6 @@ func (c *Control) firstAdd(id capture.TableID, pos capture.Position) bool {
 	return true
 }
 
-// dropFinder is a source that tells a dropped captured table from one
-// taken out of what it carries (capture/postgres: pgoutput sends nothing
-// for a DROP TABLE, and the table leaves the publication with it).
-type dropFinder interface {
-	DroppedTables(ctx context.Context) (map[capture.TableID]bool, error)
-	CurrentPosition(ctx context.Context) (capture.Position, error)
-}
-
 // dropPending reports whether t, which the source no longer carries, was
 // dropped (the identity check then lets its commits pass). The first
 // time, it records the source's current position as the table's bound:
@@ -247,7 +239,7 @@ func (c *Coordinator) dropPending(ctx context.Context, t *tableRun) (bool, error
 	if _, ok := c.dropping[t.id]; ok {
 		return true, nil
 	}
-	f, ok := c.opts.Source.(dropFinder)
+	f, ok := c.opts.Source.(capture.DropFinder)
 	if !ok {
 		return false, nil
 	}

@@ -36,4 +36,6 @@
 //   - Config hooks (OnBatch, OnAck, OnReadChunk) run synchronously on the
 //     calling goroutine, so a test can pause the stream, check an
 //     acknowledgement against the sink, or fail a chunk read.
+//
+// See docs/checkpoint-protocol.md (contract tests).
 package memsource

@@ -63,7 +63,8 @@ func newBesideMarks(t *table, chunks []capture.Chunk) *besideMarks {
 
 // ReadsAtWatermarks implements capture.BesideWatermarker: MariaDB reads
 // every chunk of a table whose key Go orders as the server does at a
-// watermark (see watermark.go); MySQL with GTIDs reads each chunk of such
+// watermark (see watermark.go); MySQL (with GTIDs, or with file
+// positions and the LOCK TABLES privilege) reads each chunk of such
 // a table read beside the stream in a watermark window, and gives it its
 // high watermark (see window.go).
 func (s *Source) ReadsAtWatermarks(id capture.TableID) bool {

@@ -101,14 +101,8 @@ func TestChunksBesideStream(t *testing.T) {
 		vals = append(vals, fmt.Sprintf("(%d, 's')", i*2))
 	}
 	e.exec("INSERT INTO bp VALUES " + strings.Join(vals, ","))
-	s := e.source(e.config(e.db+`\.bp`, e.db+`\.filler`))
+	s := startedSource(t, e, capture.StartRequest{Snapshot: true}, e.db+`\.bp`, e.db+`\.filler`)
 	ctx := testCtx(t)
-	if _, err := s.Discover(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Start(ctx, capture.StartRequest{Snapshot: true}); err != nil {
-		t.Fatal(err)
-	}
 	tid := id(e.db, "bp")
 	if !s.ReadsAtWatermarks(tid) {
 		t.Fatal("a BIGINT key is not read at watermarks")
@@ -208,14 +202,8 @@ func TestChunksBesideStream(t *testing.T) {
 func TestBesideWakesTheStream(t *testing.T) {
 	e := newEnv(t)
 	e.exec(`CREATE TABLE bw (id BIGINT PRIMARY KEY)`, `CREATE TABLE other (id BIGINT PRIMARY KEY)`, `INSERT INTO bw VALUES (1), (2)`)
-	s := e.source(e.config(e.db + `\.bw`))
+	s := startedSource(t, e, capture.StartRequest{Snapshot: true}, e.db+`\.bw`)
 	ctx := testCtx(t)
-	if _, err := s.Discover(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Start(ctx, capture.StartRequest{Snapshot: true}); err != nil {
-		t.Fatal(err)
-	}
 	tid := id(e.db, "bw")
 	chunks := planBeside(t, s, tid, 100)
 	run := startStream(t, s)

@@ -136,6 +136,9 @@ type Source struct {
 	mu       sync.Mutex
 	flavor   string
 	gtidMode bool // MySQL gtid_mode=ON (MariaDB always uses GTIDs)
+	// lockable says, per database, whether the user may lock its tables
+	// (lockwindow.go; probed when first asked).
+	lockable map[string]bool
 	tables   toolkit.Tables[*table]
 	life     toolkit.Lifecycle
 	from     Position

@@ -5,7 +5,9 @@
 // In: a server with log_bin, binlog_format=ROW, binlog_row_image=FULL
 // (binlog_row_metadata=FULL recommended: row events are then checked
 // column by column), and a user with SELECT on the captured tables plus
-// REPLICATION SLAVE and REPLICATION CLIENT (MariaDB: BINLOG MONITOR).
+// REPLICATION SLAVE and REPLICATION CLIENT (MariaDB: BINLOG MONITOR); on
+// MySQL with gtid_mode OFF, LOCK TABLES on the captured databases too, for
+// tables snapshotted beside the stream (lockwindow.go).
 // Config names the tables by anchored regular expressions on
 // "database.table" and gives the replica ServerID, which must be unique
 // among the server's replicas (floe run derives it: DefaultServerID).
@@ -65,10 +67,13 @@
 // gets each chunk's watermark when ReadChunk reads it, while Stream runs,
 // and the chunk carries deletes of the keys the stream sent rows for that
 // are gone at the watermark; Stream then leaves the snapshot open for
-// ReadChunk until the coordinator's EndSnapshot. On MySQL with GTIDs such
-// a plan's chunks, for the same keys, are read in watermark windows
-// (window.go): between a low watermark L and a high one H (gtid_executed
-// before the chunk's consistent snapshot and after its SELECT); the
+// ReadChunk until the coordinator's EndSnapshot. On MySQL such a plan's
+// chunks, for the same keys, are read in watermark windows (window.go):
+// between a low watermark L and a high one H (gtid_executed before the
+// chunk's consistent snapshot and after its SELECT; with file positions,
+// gtid_mode OFF, L = H is the binlog offset read under the table's read
+// lock while the snapshot starts, lockwindow.go, given the LOCK TABLES
+// privilege); the
 // stream drops the chunk's changes in L and keeps the later ones,
 // ReadChunk waits until the stream has passed H and returns the chunk at
 // H without the rows of the keys the stream sent a change of after L

@@ -135,3 +135,17 @@ type (
 )
 
 func mustRE(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+
+// startedSource opens a source on e for the tables matching patterns,
+// discovers them and starts it with req.
+func startedSource(t *testing.T, e *testEnv, req capture.StartRequest, patterns ...string) *Source {
+	t.Helper()
+	s := e.source(e.config(patterns...))
+	if _, err := s.Discover(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(testCtx(t), req); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -269,9 +269,10 @@ func decodeText(t *table, vals []sql.RawBytes) (schema.Row, error) {
 // ReadChunk reads the chunk's rows in key order as OpRead changes, in one
 // consistent read. On MariaDB, for a key Go orders as the server does,
 // Position is the chunk's watermark: the position the read is consistent
-// with (see watermark.go). On MySQL with GTIDs, a chunk of a plan read
-// beside the stream, for such a key, is read in a watermark window and
-// its Position is the window's high watermark (see window.go). Otherwise
+// with (see watermark.go). On MySQL (with GTIDs, or with file positions
+// and the LOCK TABLES privilege), a chunk of a plan read beside the
+// stream, for such a key, is read in a watermark window and its Position
+// is the window's high watermark (see window.go, lockwindow.go). Otherwise
 // it is StartInfo.From, and the rows are as of a later point, which the
 // coordinator converges by replay.
 func (s *Source) ReadChunk(ctx context.Context, id capture.TableID, chunk capture.Chunk) (capture.Batch, error) {

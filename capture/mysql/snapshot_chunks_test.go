@@ -26,14 +26,8 @@ func TestSnapshotWideRowChunks(t *testing.T) {
 	for i := 101; i <= 150; i++ {
 		e.exec(fmt.Sprintf(`INSERT INTO wide VALUES (%d, 'small')`, i))
 	}
-	s := e.source(e.config(e.db + `\.wide`))
+	s := startedSource(t, e, capture.StartRequest{Snapshot: true}, e.db+`\.wide`)
 	ctx := testCtx(t)
-	if _, err := s.Discover(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Start(ctx, capture.StartRequest{Snapshot: true}); err != nil {
-		t.Fatal(err)
-	}
 	tid := id(e.db, "wide")
 	chunks, err := s.PlanChunks(ctx, tid, 1000)
 	if err != nil {

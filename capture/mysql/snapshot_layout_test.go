@@ -26,14 +26,8 @@ func TestChunkAfterSchemaChange(t *testing.T) {
 			e := newEnv(t)
 			e.exec(`CREATE TABLE lay (id BIGINT PRIMARY KEY, a FLOAT, v VARCHAR(10))`,
 				`INSERT INTO lay SELECT seq, seq / 3, 'x' FROM seq_1_to_400`)
-			s := e.source(e.config(e.db + `\.lay`))
+			s := startedSource(t, e, capture.StartRequest{Snapshot: true}, e.db+`\.lay`)
 			ctx := testCtx(t)
-			if _, err := s.Discover(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.Start(ctx, capture.StartRequest{Snapshot: true}); err != nil {
-				t.Fatal(err)
-			}
 			tid := id(e.db, "lay")
 			chunks, err := s.PlanChunks(ctx, tid, 100)
 			if err != nil {

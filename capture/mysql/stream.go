@@ -306,6 +306,9 @@ func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) err
 		st.file = string(e.NextLogName)
 	case *replication.FormatDescriptionEvent:
 		st.checksum = e.ChecksumAlgorithm == replication.BINLOG_CHECKSUM_ALG_CRC32
+		return st.headerPassed(ctx, ev.Header)
+	case *replication.PreviousGTIDsEvent:
+		return st.headerPassed(ctx, ev.Header)
 	case *replication.ExecuteLoadQueryEvent:
 		return st.loadQuery(ctx, ev)
 	case *replication.MariadbGTIDEvent:
@@ -339,6 +342,28 @@ func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) err
 				return st.emit(ctx, capture.Batch{Position: st.cur, CommitTime: time.Now().UTC()})
 			}
 		}
+	}
+	return nil
+}
+
+// headerPassed notes, in a stream of file positions with chunks waiting
+// in watermark windows, that the stream has read everything up to the
+// end of h, a header event of a binlog file (its format description or
+// previous-GTIDs event, not the artificial ones the server sends first,
+// whose LogPos is 0). After a rotation the server's position, and so a
+// window's watermark, is there, and no transaction may follow for a
+// while: the window's chunk then waits no longer for one.
+func (st *streamer) headerPassed(ctx context.Context, h *replication.EventHeader) error {
+	if !st.windows || st.txn != nil || st.cur.Kind != KindFile || h.LogPos == 0 {
+		return nil
+	}
+	pos := Position{Kind: KindFile, File: st.file, Offset: h.LogPos}
+	if pos.Compare(st.cur) <= 0 {
+		return nil
+	}
+	st.s.progress.advance(pos) // window.go
+	if st.s.woken(pos) && pos.Compare(st.last) > 0 {
+		return st.emit(ctx, capture.Batch{Position: pos, CommitTime: time.Now().UTC()})
 	}
 	return nil
 }
@@ -566,12 +591,22 @@ func oldKey(raw []any, err error, decode func(raw []any, keyOnly bool) (schema.R
 func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capture.Change) error {
 	txn := st.txn
 	if len(st.marks) > 0 && st.marks[ch.Table] != nil {
-		if !txn.hasGTID {
+		var own Position
+		switch {
+		case st.cur.Kind == KindFile:
+			// The row event's end: a window's low watermark, read while
+			// no transaction of the table could commit (lockwindow.go),
+			// has each of the table's transactions wholly before or
+			// wholly after it.
+			own = Position{Kind: KindFile, File: st.file, Offset: h.LogPos}
+		case !txn.hasGTID:
 			return fmt.Errorf("binlog transaction at %s:%d has no GTID event, but %s's snapshot chunks carry GTID watermarks", st.file, h.LogPos, ch.Table)
+		default:
+			own = txn.own()
 		}
 		var keep bool
 		var err error
-		if ch, keep, err = st.reconcileBeside(ctx, txn.own(), ch); err != nil || !keep {
+		if ch, keep, err = st.reconcileBeside(ctx, own, ch); err != nil || !keep {
 			return err
 		}
 	}
@@ -584,7 +619,7 @@ func (st *streamer) add(ctx context.Context, h *replication.EventHeader, ch capt
 // transaction and not after this one's final position.
 func (st *streamer) emitPart(ctx context.Context, h *replication.EventHeader, txn *txnState, changes []capture.Change) error {
 	pos := txn.final
-	if !txn.hasGTID {
+	if !txn.hasGTID || st.cur.Kind == KindFile { // with gtid_mode OFF each transaction has an anonymous GTID event
 		pos = Position{Kind: KindFile, File: st.file, Offset: h.LogPos}
 	}
 	part := capture.Batch{Changes: changes, Position: pos, CommitTime: st.commitTime(h), More: true}

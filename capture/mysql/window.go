@@ -25,11 +25,12 @@ import (
 // whole commit group (MYSQL_BIN_LOG::process_commit_stage_queue), so
 // every transaction in L is visible to the snapshot started after it. A
 // binlog file offset (SHOW BINARY LOG STATUS) would not do: it passes a
-// transaction once its events are flushed, before InnoDB commits it. So
-// the window needs gtid_mode=ON; with file positions the table is read
-// before the stream. After the SELECT the high watermark H is read
-// (gtid_executed again). The chunk's rows hold every change at or before
-// L and may hold some after it.
+// transaction once its events are flushed, before InnoDB commits it,
+// unless it is read under the table's lock: with file positions (gtid_mode
+// OFF) the low watermark is read so, and the snapshot started, under
+// LOCK TABLES ... READ (lockwindow.go); then H = L. With GTIDs, after the
+// SELECT the high watermark H is read (gtid_executed again). The chunk's
+// rows hold every change at or before L and may hold some after it.
 //
 // Once the read is done, the chunk is registered with L: from then on the
 // stream drops the chunk's changes at or before L (the rows hold them) and
@@ -51,20 +52,21 @@ import (
 // stream keeps those changes too and the coordinator applies them after
 // the chunk, or leaves the chunk's row out when it applied them first.
 //
-// The window costs two reads of gtid_executed per chunk, a chunk reader
+// The window costs two reads of gtid_executed (or a table lock) per chunk, a chunk reader
 // held until the stream passes H (while the stream catches up with a
 // backlog, reads beside it wait for it), the keys of the changes in the
 // window kept in memory until then, and those keys' rows read for
 // nothing.
 
 // windowed reports whether t's chunks, when read beside the stream, are
-// read in a watermark window: MySQL with GTIDs, a key Go orders as the
+// read in a watermark window: MySQL with GTIDs, or with file positions
+// and the right to lock t (lockwindow.go), and a key Go orders as the
 // server does.
 func (s *Source) windowed(t *table) bool {
 	s.mu.Lock()
 	flavor, gtid := s.flavor, s.gtidMode
 	s.mu.Unlock()
-	return flavor == FlavorMySQL && gtid && s.orderableKey(t) == nil
+	return flavor == FlavorMySQL && s.orderableKey(t) == nil && (gtid || s.lockWindows(t))
 }
 
 // besideWindow returns t's plan read beside the stream when its chunks
@@ -93,22 +95,41 @@ func (s *Source) readChunkInWindow(ctx context.Context, m *chunkMarks, t *table,
 		return err
 	}
 	defer c.Close()
-	low, err := s.currentPosition(ctx, c)
-	if err != nil {
-		return fmt.Errorf("low watermark: %w", err)
+	s.mu.Lock()
+	gtid := s.gtidMode
+	s.mu.Unlock()
+	var low, high Position
+	if gtid {
+		if low, err = s.currentPosition(ctx, c); err != nil {
+			return fmt.Errorf("low watermark: %w", err)
+		}
+		if low.Kind != KindGTID {
+			return fmt.Errorf("low watermark %s is not a GTID set (was gtid_mode changed?)", low)
+		}
+		s.windowStep("low", 0)
+		jitter.At(jitter.Watermark)
+		if err := beginConsistent(ctx, c); err != nil {
+			return err
+		}
+	} else {
+		if low, err = s.snapshotUnderLock(ctx, c, t); err != nil { // lockwindow.go
+			return err
+		}
+		s.windowStep("low", 0)
+		jitter.At(jitter.Watermark)
 	}
-	s.windowStep("low", 0)
-	jitter.At(jitter.Watermark)
-	if err := s.readConsistent(ctx, c, t, q, args, add, bad); err != nil {
+	if err := s.readInConsistent(ctx, c, t, q, args, add, bad); err != nil {
 		return err
 	}
 	s.windowStep("read", 0)
-	high, err := s.currentPosition(ctx, c)
-	if err != nil {
-		return fmt.Errorf("high watermark: %w", err)
-	}
-	if low.Kind != KindGTID || high.Kind != KindGTID {
-		return fmt.Errorf("watermarks %s and %s are not GTID sets (was gtid_mode changed?)", low, high)
+	high = low // exact at L
+	if gtid {
+		if high, err = s.currentPosition(ctx, c); err != nil {
+			return fmt.Errorf("high watermark: %w", err)
+		}
+		if high.Kind != KindGTID {
+			return fmt.Errorf("high watermark %s is not a GTID set (was gtid_mode changed?)", high)
+		}
 	}
 	i, ok := m.registerWindow(chunk, low)
 	if !ok {
@@ -126,17 +147,23 @@ func (s *Source) readChunkInWindow(ctx context.Context, m *chunkMarks, t *table,
 	return nil
 }
 
-// readConsistent reads a chunk's rows with q on c in a transaction
-// started WITH CONSISTENT SNAPSHOT (its read view is taken at once, not
-// at the first read), REPEATABLE READ and READ ONLY.
-func (s *Source) readConsistent(ctx context.Context, c *sql.Conn, t *table, q string, args []any, add func(schema.Row) error,
-	bad func(error, capture.RawRow) error) error {
+// beginConsistent starts on c the transaction a chunk is read in:
+// WITH CONSISTENT SNAPSHOT (its read view is taken at once, not at the
+// first read), REPEATABLE READ and READ ONLY.
+func beginConsistent(ctx context.Context, c *sql.Conn) error {
 	if _, err := c.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
 		return fmt.Errorf("set isolation level: %w", err)
 	}
 	if _, err := c.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
 		return fmt.Errorf("start consistent snapshot: %w", err)
 	}
+	return nil
+}
+
+// readInConsistent reads a chunk's rows with q on c, inside the
+// transaction beginConsistent started, and ends it.
+func (s *Source) readInConsistent(ctx context.Context, c *sql.Conn, t *table, q string, args []any, add func(schema.Row) error,
+	bad func(error, capture.RawRow) error) error {
 	if err := s.readChunkRows(ctx, c, t, q, args, add, bad); err != nil {
 		_, _ = c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		return err

@@ -38,8 +38,8 @@ func checkCommand() *cobra.Command {
 // the local paths, the source (Check), and what floe run checks once the
 // tables are known (routes, metadata column names). It changes nothing on
 // the source or the sink, unless fix is set: then it first installs
-// PostgreSQL's DDL event trigger (ddlTriggerSource), and a failure to is
-// one more problem.
+// PostgreSQL's DDL event trigger (capture.DDLTriggerInstaller), and a
+// failure to is one more problem.
 func runCheck(cmd *cobra.Command, configPath string, fix bool, out io.Writer) error {
 	cfg, err := LoadConfig(configPath)
 	var cerr *ConfigError
@@ -61,7 +61,7 @@ func runCheck(cmd *cobra.Command, configPath string, fix bool, out io.Writer) er
 	defer src.Close()
 	ctx := cmd.Context()
 	var found []capture.Problem
-	trig, hasTrigger := src.(ddlTriggerSource)
+	trig, hasTrigger := src.(capture.DDLTriggerInstaller)
 	if fix && hasTrigger {
 		if err := trig.InstallDDLTrigger(ctx); err != nil {
 			found = append(found, capture.Problem{Field: "source.username", Message: err.Error(),
@@ -136,13 +136,4 @@ func pipelineProblems(ctx context.Context, cfg *Config, src floeSource) []captur
 		out = append(out, capture.Problem{Field: "route", Message: err.Error(), Fix: "correct the routes"})
 	}
 	return out
-}
-
-// ddlTriggerSource is a source that can capture DDL with an event trigger
-// (PostgreSQL): check reports whether it is installed, and --fix installs
-// it.
-type ddlTriggerSource interface {
-	DDLTriggerInstalled(ctx context.Context) (bool, error)
-	DDLTriggerOutdated(ctx context.Context) (bool, error)
-	InstallDDLTrigger(ctx context.Context) error
 }

@@ -1,5 +1,8 @@
-// Command floe streams row changes from PostgreSQL into Apache Iceberg
-// tables, exactly once. Run `floe --help` for the verbs.
+// Command floe streams row changes from PostgreSQL (logical replication)
+// and MySQL/MariaDB (the binlog) into Apache Iceberg tables, exactly once.
+// Run `floe --help` for the verbs (run, check, verify, status, compact,
+// resnapshot, pause, resume, version); docs/architecture.md walks through
+// the packages it wires together.
 package main
 
 import (

@@ -31,8 +31,16 @@ import (
 // upsert mode the harness comparison). Both sink modes.
 func TestMySQLSnapshotBesideWriters(t *testing.T) {
 	for _, mode := range []string{"upsert", "changelog"} {
-		t.Run(mode, func(t *testing.T) { snapshotBesideWriters(t, mode) })
+		t.Run(mode, func(t *testing.T) { snapshotBesideWriters(t, testdb.MariaDBOptions{}, mode) })
 	}
+}
+
+// TestMySQLSnapshotBesideWritersFilePositions is
+// TestMySQLSnapshotBesideWriters (upsert) on MySQL with gtid_mode OFF,
+// whose positions are binlog files and offsets: each chunk's low
+// watermark is read under the table's lock (capture/mysql lockwindow.go).
+func TestMySQLSnapshotBesideWritersFilePositions(t *testing.T) {
+	snapshotBesideWriters(t, testdb.MariaDBOptions{Server: "mysql-9.7", ExtraConf: []string{"gtid_mode=OFF", "enforce_gtid_consistency=OFF"}}, "upsert")
 }
 
 // besideWriters change rows of t_new (ids up to keys, and a few past
@@ -122,10 +130,10 @@ func (w *besideWriters) end(t *testing.T) int {
 	return w.writes
 }
 
-func snapshotBesideWriters(t *testing.T, mode string) {
+func snapshotBesideWriters(t *testing.T, server testdb.MariaDBOptions, mode string) {
 	const ddl = "(id BIGINT PRIMARY KEY, v VARCHAR(100) NOT NULL)"
 	const keys = 80_000
-	e := newTablesOnlineEnv(t, "my_bwrite", mode, "CREATE TABLE t_old "+ddl)
+	e := newTablesOnlineEnvOn(t, server, "my_bwrite", mode, "CREATE TABLE t_old "+ddl)
 	rewriteConfig(t, e.pipelineEnv, "snapshot.chunk-rows: 100", "snapshot.chunk-rows: 200")
 	e.sql(fmt.Sprintf("INSERT INTO t_old SELECT seq, CONCAT('seed ', seq) FROM %s", e.m.Seq(1, 600)))
 	r := e.start()

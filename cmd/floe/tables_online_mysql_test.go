@@ -22,10 +22,16 @@ import (
 // floe_marker and the tables of ddl.
 func newTablesOnlineEnv(t *testing.T, db, mode string, ddl ...string) *mysqlEnv {
 	t.Helper()
+	return newTablesOnlineEnvOn(t, testdb.MariaDBOptions{}, db, mode, ddl...)
+}
+
+// newTablesOnlineEnvOn is newTablesOnlineEnv on a server started with opts.
+func newTablesOnlineEnvOn(t *testing.T, opts testdb.MariaDBOptions, db, mode string, ddl ...string) *mysqlEnv {
+	t.Helper()
 	needServers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	m := testdb.StartMariaDBForTest(ctx, t, testdb.MariaDBOptions{})
+	m := testdb.StartMariaDBForTest(ctx, t, opts)
 	root := m.DatabaseForTest(t, db, "u_"+db, testPassword, "")
 	f := e2e.NewPipeline(t, floeBin)
 	e := &mysqlEnv{pipelineEnv: &pipelineEnv{t: t, db: db, dir: f.Dir, config: f.Config, logPath: f.Log}, m: m, root: root}

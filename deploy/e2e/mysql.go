@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/floe-cdc/floe/capture"
@@ -19,6 +20,13 @@ import (
 func MySQLPosition(db *sql.DB, flavor string) (capture.Position, error) {
 	query, form := "SELECT @@GLOBAL.gtid_binlog_pos", "mysql.v1:mariadb:"
 	if flavor == testdb.FlavorMySQL {
+		var mode string
+		if err := db.QueryRow("SELECT @@GLOBAL.gtid_mode").Scan(&mode); err != nil {
+			return nil, fmt.Errorf("read gtid_mode: %w", err)
+		}
+		if !strings.EqualFold(mode, "ON") {
+			return mysqlFilePosition(db)
+		}
 		query, form = "SELECT REPLACE(@@GLOBAL.gtid_executed, '\n', '')", "mysql.v1:gtid:"
 	}
 	var gtid string
@@ -26,6 +34,32 @@ func MySQLPosition(db *sql.DB, flavor string) (capture.Position, error) {
 		return nil, fmt.Errorf("read the server's GTID position: %w", err)
 	}
 	return mysql.DecodePosition(form + gtid)
+}
+
+// mysqlFilePosition is the binlog file and offset MySQL (gtid_mode OFF)
+// writes at.
+func mysqlFilePosition(db *sql.DB) (capture.Position, error) {
+	rows, err := db.Query("SHOW BINARY LOG STATUS")
+	if err != nil {
+		return nil, fmt.Errorf("read the server's binlog position: %w", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	if !rows.Next() {
+		return nil, fmt.Errorf("SHOW BINARY LOG STATUS returned no row (is log_bin on?): %w", rows.Err())
+	}
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	return mysql.DecodePosition(fmt.Sprintf("mysql.v1:file:%s:%s", vals[0], vals[1]))
 }
 
 // WaitCommitted waits until Iceberg table table has a commit of pipeline

@@ -18,4 +18,6 @@
 //
 // It has no non-test code beyond this comment, so nothing links the
 // Kubernetes, Helm or Prometheus libraries but these tests.
+//
+// See docs/architecture.md (the package map).
 package validate

@@ -8,4 +8,7 @@
 //
 // It is a leaf package (standard library only) so that both checkpoint
 // and lakewriter may import it; lakewriter must not import checkpoint.
+//
+// See docs/architecture.md (the package map) and docs/decisions.md
+// (repetition left on purpose).
 package bytebound

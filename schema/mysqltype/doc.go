@@ -37,4 +37,7 @@
 //   - a Type built from the binlog states only what the binlog carries
 //     (no display widths, no spatial subtypes): compare it with a
 //     discovered one with SameValues, not by text.
+//
+// See docs/decisions.md (one decoder per column, for snapshot and stream)
+// and docs/architecture.md (the package map).
 package mysqltype

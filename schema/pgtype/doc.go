@@ -29,4 +29,7 @@
 //   - what Iceberg cannot hold exactly (infinite dates and timestamps, NaN
 //     decimals, multi-dimensional arrays, ...) is a *schema.ValueError
 //     naming the column, the type and the value.
+//
+// See docs/decisions.md (one decoder per column, for snapshot and stream)
+// and docs/architecture.md (the package map).
 package pgtype

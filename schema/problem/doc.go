@@ -32,4 +32,7 @@
 //     tell a refused connection from a lasting misconfiguration;
 //   - Redact hides a secret only inside quoted values (%q), never in the
 //     text around them.
+//
+// See docs/architecture.md (the package map and the dependency
+// direction).
 package problem

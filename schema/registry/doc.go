@@ -55,4 +55,7 @@
 // (format 1, pinned by testdata/subject_v1.golden; a deleted version is
 // kept and marked "deleted"); schema IDs are
 // allocated in a second table, one per distinct schema text.
+//
+// See docs/architecture.md (the package map, and where a change's new
+// layout is registered on its way to Iceberg).
 package registry
