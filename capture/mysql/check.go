@@ -71,7 +71,8 @@ func (s *Source) Check(ctx context.Context) []Problem {
 				"source.server-id %d is the server's own server_id", s.cfg.ServerID)
 		}
 		if s.Flavor() == FlavorMySQL && !strings.EqualFold(vars["gtid_mode"], "ON") {
-			s.base.Log.Info("gtid_mode is not ON: positions are binlog file and offset", "gtid_mode", vars["gtid_mode"])
+			s.base.Log.Info("gtid_mode is not ON: positions are binlog file and offset; a table snapshotted while Floe runs is read beside the stream given the LOCK TABLES privilege on its database (a brief read lock per chunk), before the stream without it",
+				"gtid_mode", vars["gtid_mode"])
 		}
 	}
 

@@ -194,6 +194,29 @@ func (q *readQueries) round(ctx context.Context) error {
 	return nil
 }
 
+// explain runs the scan under EXPLAIN ANALYZE VERBOSE on the table now
+// and on its compacted snapshot and returns both plans, with their
+// operators' input rows, bytes and CPU: where a scan of the live table
+// spends what the compacted one does not.
+func (q *readQueries) explain(ctx context.Context) (string, error) {
+	var out strings.Builder
+	for _, compacted := range []bool{false, true} {
+		sql := "EXPLAIN ANALYZE VERBOSE SELECT count(*), sum(amount) FROM " + q.from(compacted)
+		res, err := q.trino.Query(ctx, sql)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", sql, err)
+		}
+		fmt.Fprintf(&out, "-- %s (at %s)\n", sql, time.Now().UTC().Format(time.RFC3339))
+		for _, row := range res.Rows {
+			for _, v := range row {
+				fmt.Fprintln(&out, v)
+			}
+		}
+		out.WriteString("\n")
+	}
+	return out.String(), nil
+}
+
 // phases returns the latencies recorded on the table now (streaming) and
 // on its compacted snapshot.
 func (q *readQueries) phases() (streaming, compacted ReadPhase) {
@@ -239,7 +262,11 @@ func (b *bench) readsRun(ctx context.Context, i int) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
-	ap, err := b.streamWhileQuerying(ctx, q)
+	explainTo := ""
+	if b.floe.profiles != "" {
+		explainTo = filepath.Join(b.floe.profiles, strings.TrimSuffix(profile, ".pprof")+".explain.txt")
+	}
+	ap, err := b.streamWhileQuerying(ctx, q, explainTo)
 	if err != nil {
 		return Run{}, err
 	}
@@ -316,8 +343,10 @@ func currentSnapshot(ctx context.Context, tr *interop.Trino, table string) (int6
 }
 
 // streamWhileQuerying writes the paced load and runs query rounds until
-// it is done (at least one round).
-func (b *bench) streamWhileQuerying(ctx context.Context, q *readQueries) (applyResult, error) {
+// it is done (at least one round). When explainTo is not "", the scan's
+// plans (readQueries.explain) at half the load's duration and at its end
+// are written there.
+func (b *bench) streamWhileQuerying(ctx context.Context, q *readQueries, explainTo string) (applyResult, error) {
 	type applied struct {
 		ap  applyResult
 		err error
@@ -330,7 +359,26 @@ func (b *bench) streamWhileQuerying(ctx context.Context, q *readQueries) (applyR
 		done <- applied{ap, err}
 	}()
 	var res *applied
+	var plans []string
+	explain := func() error {
+		if explainTo == "" {
+			return nil
+		}
+		p, err := q.explain(ctx)
+		if err != nil {
+			return err
+		}
+		plans = append(plans, p)
+		return os.WriteFile(explainTo, []byte(strings.Join(plans, "")), 0o644)
+	}
+	half := time.Now().Add(b.o.readsDuration / 2)
 	for res == nil || q.rounds == 0 {
+		if len(plans) == 0 && time.Now().After(half) {
+			if err := explain(); err != nil {
+				b.log.Warn("reads: explain failed", "err", err)
+				explainTo = ""
+			}
+		}
 		if err := q.round(ctx); err != nil {
 			if res == nil {
 				stopLoad()
@@ -346,6 +394,9 @@ func (b *bench) streamWhileQuerying(ctx context.Context, q *readQueries) (applyR
 	}
 	if res.err != nil {
 		return applyResult{}, fmt.Errorf("reads load: %w", res.err)
+	}
+	if err := explain(); err != nil {
+		b.log.Warn("reads: explain failed", "err", err)
 	}
 	b.log.Info("reads: load done", "changes", res.ap.Changes, "rounds", q.rounds)
 	return res.ap, nil
