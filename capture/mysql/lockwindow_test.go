@@ -84,6 +84,32 @@ func TestWindowsWithFilePositions(t *testing.T) {
 		r.until(current(t, s))
 		r.equalTo(s, tid)
 	})
+	t.Run("WatermarksOfACompletePlan", func(t *testing.T) {
+		// A restart hands the stream the plan of a snapshot whose
+		// watermarks (here: file positions, H = L) a table has not
+		// committed past yet; the stream drops what its chunks hold.
+		e := newEnvOn(t, m)
+		e.exec(`CREATE TABLE bp (id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL)`, "INSERT INTO bp VALUES (1, 's'), (2, 's')")
+		s := startedSource(t, e, capture.StartRequest{}, e.db+`\.bp`)
+		tid := id(e.db, "bp")
+		chunks, err := s.PlanChunks(testCtx(t), tid, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.exec("UPDATE bp SET v = 'held' WHERE id = 1")
+		mark := asPosition(current(t, s))
+		e.exec("UPDATE bp SET v = 'after' WHERE id = 2")
+		plan := &capture.SnapshotPlan{Chunks: chunks, Done: map[int]bool{chunks[0].Index: true},
+			Watermarks: map[int]string{chunks[0].Index: mark.String()}}
+		if err := s.SetWatermarks(testCtx(t), map[capture.TableID]*capture.SnapshotPlan{tid: plan}); err != nil {
+			t.Fatalf("SetWatermarks with a file-position watermark: %v", err)
+		}
+		run := startStream(t, s)
+		b := run.Next()
+		if len(b.Changes) != 1 || b.Changes[0].After[0] != int64(2) {
+			t.Errorf("the stream sent %+v, want only the update of id 2 (id 1's is in the chunk, at or before %s)", b.Changes, mark)
+		}
+	})
 	t.Run("WithoutLockPrivilege", func(t *testing.T) {
 		e := newEnvOn(t, m)
 		e.exec(`CREATE TABLE bp (id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL)`)

@@ -45,7 +45,8 @@ import (
 // read before the stream have none either; those of a plan read beside
 // the stream are read in watermark windows (window.go), and watermarks
 // are then GTID sets, compared with the stream's positions by
-// containment (notAfter).
+// containment (notAfter), or with gtid_mode OFF binlog file positions,
+// compared in order (lockwindow.go).
 
 // watermarked reports whether t's chunks are read at watermarks.
 func (s *Source) watermarked(t *table) bool {
@@ -332,8 +333,8 @@ func (s *Source) buildMarks(ctx context.Context, t *table, plan *capture.Snapsho
 		if err != nil {
 			return nil, err
 		}
-		if p.Kind != KindMariaDB && p.Kind != KindGTID {
-			return nil, fmt.Errorf("chunk %d watermark %s is not a GTID position", ch.Index, w)
+		if p.Kind == 0 {
+			return nil, fmt.Errorf("chunk %d watermark %s is no position", ch.Index, w)
 		}
 		m.marks[i] = &p
 		m.end = withWatermark(m.end, p)
