@@ -52,11 +52,11 @@ import (
 // stream keeps those changes too and the coordinator applies them after
 // the chunk, or leaves the chunk's row out when it applied them first.
 //
-// The window costs two reads of gtid_executed (or a table lock) per chunk, a chunk reader
-// held until the stream passes H (while the stream catches up with a
-// backlog, reads beside it wait for it), the keys of the changes in the
-// window kept in memory until then, and those keys' rows read for
-// nothing.
+// The window costs two reads of gtid_executed (or a table lock) per
+// chunk, a chunk reader held until the stream passes H (while the stream
+// catches up with a backlog, reads beside it wait for it), the keys of
+// the changes in the window kept in memory until then, and those keys'
+// rows read for nothing.
 
 // windowed reports whether t's chunks, when read beside the stream, are
 // read in a watermark window: MySQL with GTIDs, or with file positions

@@ -31,13 +31,17 @@ var suites = []suite{
 	// of make test's short round.
 	{Name: "mysql-crash-upsert", Package: "./cmd/floe", Run: "^TestMySQLCrashExactlyOnce$/^upsert$", Timeout: 15 * time.Minute, Floe: true},
 	{Name: "watermark", Package: "./capture/mysql", Run: "^TestChunkWatermarksReconcile$", Timeout: 5 * time.Minute},
+	// MySQL with gtid_mode OFF (a MySQL 9.7 of its own): chunks read
+	// beside the stream under a table lock's watermark, with writers.
+	{Name: "window-file", Package: "./capture/mysql", Run: "^TestWindowsWithFilePositions$", Timeout: 5 * time.Minute},
 	{Name: "converge-mysql", Package: "./capture/mysql", Run: "^TestConformance$/^SnapshotConverges$", Timeout: 5 * time.Minute},
 	{Name: "converge-pg", Package: "./capture/postgres", Run: "^TestConformance$/^SnapshotConverges$", Timeout: 5 * time.Minute},
 }
 
 // fullPlan is the target of make stress: 50 consecutive stressed runs of
-// each crash test and 200 of the watermark and convergence tests.
-const fullPlan = "pg-crash=50,mysql-crash=50,watermark=200,converge-mysql=200,converge-pg=200"
+// each crash test, 200 of the watermark and convergence tests and 100 of
+// the file-position window test.
+const fullPlan = "pg-crash=50,mysql-crash=50,watermark=200,window-file=100,converge-mysql=200,converge-pg=200"
 
 // shortPlan is the stressed round of make test: a few minutes.
 const shortPlan = "mysql-crash-upsert=1,watermark=10,converge-mysql=4,converge-pg=4"
