@@ -101,11 +101,8 @@ func (s *Source) readAtSnapshotPosition(ctx context.Context, t *table, q string,
 		return Position{}, err
 	}
 	jitter.At(jitter.Watermark)
-	if _, err := c.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
-		return Position{}, fmt.Errorf("set isolation level: %w", err)
-	}
-	if _, err := c.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
-		return Position{}, fmt.Errorf("start consistent snapshot: %w", err)
+	if err := beginConsistent(ctx, c); err != nil { // window.go
+		return Position{}, err
 	}
 	done := false
 	defer func() {
