@@ -26,6 +26,10 @@ var charsetDecoders = map[string]func([]byte) (string, bool){
 	"utf32":   utf32Text,
 }
 
+// utf8Charsets are the character sets charsetDecoders reads with
+// utf8Text.
+var utf8Charsets = map[string]bool{"": true, "utf8mb4": true, "utf8mb3": true, "utf8": true, "ascii": true, "binary": true}
+
 func utf8Text(b []byte) (string, bool) { return string(b), utf8.Valid(b) }
 
 // latin1High maps bytes 0x80-0x9F of MySQL's latin1, which is

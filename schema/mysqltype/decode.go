@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/iceberg-go"
@@ -91,6 +92,11 @@ type dec struct {
 	zone            *time.Location // DATETIME wall clocks' zone, nil: none
 	zeroDate        string
 	binlogCharsetOK bool
+	// charset decodes a famChars binlog value of the column's character
+	// set (charsetDecoders); utf8 is set when that is utf8Text, whose
+	// strings need only be validated and copied.
+	charset func([]byte) (string, bool)
+	utf8    bool
 }
 
 // Column families: how a value is read.
@@ -144,7 +150,8 @@ func newDec(c schema.Column, o Options) (*dec, error) {
 			d.family = famBinary
 		case charTypes[t.base]:
 			d.family = famChars
-			_, d.binlogCharsetOK = charsetDecoders[t.charset]
+			d.charset, d.binlogCharsetOK = charsetDecoders[t.charset]
+			d.utf8 = utf8Charsets[t.charset]
 		default:
 			fam, ok := families[t.base]
 			if !ok {
@@ -307,6 +314,14 @@ func (d *dec) binlogBytes(v any) (any, error) {
 	var b []byte
 	switch x := v.(type) {
 	case string:
+		if d.family == famChars && d.utf8 {
+			// go-mysql's string is a view of its packet buffer: validated
+			// in place and copied once.
+			if !utf8.ValidString(x) {
+				return nil, d.fail([]byte(x), "not valid "+d.t.charset+" text")
+			}
+			return strings.Clone(d.charsOut(x)), nil
+		}
 		b = []byte(x)
 	case []byte:
 		b = x
@@ -319,7 +334,10 @@ func (d *dec) binlogBytes(v any) (any, error) {
 	case famJSON:
 		return d.jsonOut(b)
 	}
-	s, ok := charsetDecoders[d.t.charset](b)
+	if d.charset == nil {
+		return nil, d.fail(b, "character set "+d.t.charset+" is not supported")
+	}
+	s, ok := d.charset(b)
 	if !ok {
 		return nil, d.fail(b, "not valid "+d.t.charset+" text")
 	}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/iceberg-go"
@@ -375,6 +377,68 @@ func TestTextDecodersRetainNothing(t *testing.T) {
 		}
 		if !sameCanonical(got, want) {
 			t.Errorf("%s %q: decoded %#v, after its input was overwritten %#v", c.colType, c.text, want, got)
+		}
+	}
+}
+
+// TestBinlogStringsRetainNothing: go-mysql hands text values as strings
+// that view its packet buffer, which it reuses. The binlog decoder must
+// copy them: a value decoded from such a view, whose bytes are then
+// overwritten, must read the same. Invalid UTF-8 in a utf8mb4 column
+// stays an error.
+func TestBinlogStringsRetainNothing(t *testing.T) {
+	for _, c := range []struct{ colType, dataType, charset, text, want string }{
+		{"varchar(20)", "varchar", "utf8mb4", "héllo", "héllo"},
+		{"char(5)", "char", "utf8mb4", "ab   ", "ab"},
+		{"varchar(20)", "varchar", "ascii", "plain", "plain"},
+		{"varchar(20)", "varchar", "latin1", "caf\xe9", "café"},
+	} {
+		col, err := mysqlColumn("c", c.colType, c.dataType, c.charset, false)
+		if err != nil {
+			t.Fatalf("%s: %v", c.colType, err)
+		}
+		dec, err := BinlogDecoder(col, Options{})
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.colType, c.charset, err)
+		}
+		buf := []byte(c.text)
+		got, err := dec(unsafe.String(&buf[0], len(buf)))
+		if err != nil {
+			t.Fatalf("%s %s %q: %v", c.colType, c.charset, c.text, err)
+		}
+		for i := range buf {
+			buf[i] = 'x'
+		}
+		if got != c.want {
+			t.Errorf("%s %s %q: decoded %q after its input was overwritten, want %q", c.colType, c.charset, c.text, got, c.want)
+		}
+	}
+	col, err := mysqlColumn("c", "varchar(20)", "varchar", "utf8mb4", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := BinlogDecoder(col, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := dec("a\xffb"); err == nil {
+		t.Errorf("invalid UTF-8 decoded as %q, want an error", v)
+	}
+}
+
+// TestUTF8Charsets: utf8Charsets names exactly the character sets that
+// charsetDecoders reads with utf8Text, whose binlog strings the decoder
+// only validates and copies.
+func TestUTF8Charsets(t *testing.T) {
+	utf8Fn := reflect.ValueOf(utf8Text).Pointer()
+	for cs, fn := range charsetDecoders {
+		if isUTF8 := reflect.ValueOf(fn).Pointer() == utf8Fn; isUTF8 != utf8Charsets[cs] {
+			t.Errorf("charset %q: decoded by utf8Text %v, in utf8Charsets %v", cs, isUTF8, utf8Charsets[cs])
+		}
+	}
+	for cs := range utf8Charsets {
+		if _, ok := charsetDecoders[cs]; !ok {
+			t.Errorf("utf8Charsets names %q, which charsetDecoders lacks", cs)
 		}
 	}
 }
