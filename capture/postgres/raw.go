@@ -31,17 +31,17 @@ func rawTuple(t *table, td *pglogrepl.TupleData) capture.RawRow {
 
 // rawValues is a snapshot row as the server returned it (capture.RawRow):
 // vals in the table's column order, nil for NULL. A value read in binary
-// (bytea, see rowFormats) is given in PostgreSQL's hex text form.
-func rawValues(t *table, vals [][]byte, formats []int16) capture.RawRow {
+// form (see readCodec) is given as PostgreSQL prints it (bytea in hex).
+func rawValues(t *table, vals [][]byte, codec rowCodec) capture.RawRow {
 	if len(vals) != len(t.layout.Columns) {
 		return nil
 	}
 	raw := make(capture.RawRow, len(vals))
 	for i, v := range vals {
 		raw[i].Column = t.layout.Columns[i].Name
-		if v != nil && formats != nil && formats[i] == 1 {
-			hex := `\x` + hexString(v)
-			raw[i].Text = &hex
+		if v != nil && codec.binaryAt(i) {
+			text := codec.text(i, v)
+			raw[i].Text = &text
 			continue
 		}
 		raw[i].Text = capture.NewRawText(v)

@@ -17,6 +17,7 @@ import (
 	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/schema/pgtype"
 )
 
 // textFormat asks for every result column in text form, the form the
@@ -26,22 +27,60 @@ var textFormat = []int16{0}
 // oidBytea is the type OID of bytea.
 const oidBytea = 17
 
-// rowFormats returns the result formats in which rows of t are read:
-// binary for bytea columns (their binary form is the value's bytes, half
-// the size of the hex text, and decoding it is a copy), text for the
-// others (see textFormat). Nil when t has no bytea column.
-func rowFormats(t *table) []int16 {
-	var formats []int16
+// rowCodec is how the rows of a table are read: each result column's
+// format (0 text, 1 binary) and, for a column read in binary form other
+// than bytea, its decoder.
+type rowCodec struct {
+	formats []int16          // nil: every column in text
+	binary  []schema.Decoder // per column: pgtype.BinaryDecoder's, nil for text and bytea
+	oids    []uint32         // the columns' type OIDs (t.attTypes)
+}
+
+// readCodec returns how the rows of t are read: bytea columns in binary
+// (their binary form is the value's bytes, half the size of the hex text,
+// and decoding it is a copy); integers, booleans, uuids, dates and
+// timestamps in binary when pgtype.BinaryDecoder reads them for their
+// column (the server copies such a value instead of printing it, and Floe
+// reads it instead of parsing it); the others in text (see textFormat).
+func readCodec(t *table) rowCodec {
+	c := rowCodec{oids: t.attTypes}
 	for i, oid := range t.attTypes {
+		var dec schema.Decoder
 		if oid != oidBytea {
-			continue
+			var ok bool
+			if i >= len(t.layout.Columns) {
+				break
+			}
+			if dec, ok = pgtype.BinaryDecoder(t.layout.Columns[i], oid); !ok {
+				continue
+			}
 		}
-		if formats == nil {
-			formats = make([]int16, len(t.attTypes))
+		if c.formats == nil {
+			c.formats = make([]int16, len(t.attTypes))
+			c.binary = make([]schema.Decoder, len(t.attTypes))
 		}
-		formats[i] = 1
+		c.formats[i], c.binary[i] = 1, dec
 	}
-	return formats
+	return c
+}
+
+// binaryAt reports whether column i is read in binary form.
+func (c rowCodec) binaryAt(i int) bool { return c.formats != nil && c.formats[i] == 1 }
+
+// text returns column i's non-NULL value v as PostgreSQL prints it: v
+// itself when read in text, bytea's hex form, pgtype.BinaryText's for the
+// others.
+func (c rowCodec) text(i int, v []byte) string {
+	if !c.binaryAt(i) {
+		return string(v)
+	}
+	if c.binary[i] == nil {
+		return `\x` + hexString(v)
+	}
+	if text, ok := pgtype.BinaryText(c.oids[i], v); ok {
+		return text
+	}
+	return `\x` + hexString(v) // not of the type's width: the bytes as they came
 }
 
 // readerPool hands out chunk-reader connections. Each use runs its own
@@ -310,10 +349,10 @@ func chunkQuery(t *table, chunk capture.Chunk) (string, [][]byte, []uint32, erro
 // must discard the connection.
 func readRows(ctx context.Context, c *pgconn.PgConn, t *table, sql string, params [][]byte, oids []uint32, fn func(schema.Row) error,
 	bad func(error, capture.RawRow) error) error {
-	formats := rowFormats(t)
+	codec := readCodec(t)
 	asked := textFormat
-	if formats != nil {
-		asked = formats
+	if codec.formats != nil {
+		asked = codec.formats
 	}
 	rr := c.ExecParams(ctx, sql, params, oids, nil, asked)
 	if err := resultInLayout(rr.FieldDescriptions(), t); err != nil {
@@ -321,10 +360,10 @@ func readRows(ctx context.Context, c *pgconn.PgConn, t *table, sql string, param
 		return err
 	}
 	for rr.NextRow() {
-		row, err := decodeRow(t, rr.Values(), formats)
+		row, err := decodeRow(t, rr.Values(), codec)
 		var verr *schema.ValueError
 		if err != nil && bad != nil && errors.As(err, &verr) {
-			if err := bad(err, rawValues(t, rr.Values(), formats)); err != nil {
+			if err := bad(err, rawValues(t, rr.Values(), codec)); err != nil {
 				return err
 			}
 			continue
@@ -372,10 +411,10 @@ func resultInLayout(fields []pgconn.FieldDescription, t *table) error {
 // (FirstNormalObjectId): lower ones are built in.
 const firstUserOID = 16384
 
-// decodeRow decodes one row of values in formats (nil = NULL; see
-// rowFormats): a binary bytea value is copied, the others decoded from
-// text.
-func decodeRow(t *table, vals [][]byte, formats []int16) (schema.Row, error) {
+// decodeRow decodes one row of values read as codec says (nil = NULL):
+// a binary bytea value is copied, the other binary values decoded by
+// their binary decoders, the rest decoded from text.
+func decodeRow(t *table, vals [][]byte, codec rowCodec) (schema.Row, error) {
 	if len(vals) != len(t.decoders) {
 		return nil, fmt.Errorf("row has %d values, the layout has %d columns", len(vals), len(t.decoders))
 	}
@@ -384,13 +423,23 @@ func decodeRow(t *table, vals [][]byte, formats []int16) (schema.Row, error) {
 		if v == nil {
 			continue // NULL
 		}
-		if formats != nil && formats[i] == 1 {
-			row[i] = bytes.Clone(v) // bytea's binary form; never nil for a non-NULL value
-			continue
+		var val any
+		var err error
+		switch {
+		case !codec.binaryAt(i):
+			val, err = t.decoders[i](v) // decoders never retain their input
+		case codec.binary[i] == nil:
+			val = bytes.Clone(v) // bytea's binary form; never nil for a non-NULL value
+		default:
+			val, err = codec.binary[i](v)
 		}
-		val, err := t.decoders[i](v) // decoders never retain their input
 		if err != nil {
-			return nil, withRowKey(t, err, func(k int) []byte { return vals[k] })
+			return nil, withRowKey(t, err, func(k int) []byte {
+				if vals[k] == nil {
+					return nil
+				}
+				return []byte(codec.text(k, vals[k]))
+			})
 		}
 		row[i] = val
 	}

@@ -345,8 +345,8 @@ func TestSnapshotByteaBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := rowFormats(tb); !reflect.DeepEqual(f, []int16{0, 1, 0}) {
-		t.Errorf("rowFormats = %v, want bytea (column 2) binary, the rest text", f)
+	if f := readCodec(tb).formats; !reflect.DeepEqual(f, []int16{1, 1, 0}) {
+		t.Errorf("formats = %v, want the int4 key and bytea (column 2) binary, the text column text", f)
 	}
 	all := make([]byte, 256)
 	for i := range all {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/iceberg-go"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/floe-cdc/floe/deploy/testdb"
@@ -227,6 +228,8 @@ func TestDecodersAgainstPostgres(t *testing.T) {
 		}
 	}
 
+	checkBinaryForms(ctx, t, conn)
+
 	// Other session zones print other offsets (with seconds for LMT);
 	// the decoded instant does not change.
 	zoneCases := []struct{ zone, expr string }{
@@ -256,5 +259,99 @@ func TestDecodersAgainstPostgres(t *testing.T) {
 		if string(text) == string(utcText) {
 			t.Errorf("%s in %s printed the UTC text %q; the zone case tests nothing", zc.expr, zc.zone, text)
 		}
+	}
+}
+
+// selectBinary runs SELECT expr with a binary result and returns the
+// value's bytes and its type OID.
+func selectBinary(ctx context.Context, t *testing.T, conn *pgx.Conn, expr string) ([]byte, uint32) {
+	t.Helper()
+	res := conn.PgConn().ExecParams(ctx, "SELECT "+expr, nil, nil, nil, []int16{1}).Read()
+	if res.Err != nil {
+		t.Fatalf("SELECT %s: %v", expr, res.Err)
+	}
+	if len(res.Rows) != 1 || len(res.FieldDescriptions) != 1 {
+		t.Fatalf("SELECT %s: %d rows", expr, len(res.Rows))
+	}
+	return res.Rows[0][0], res.FieldDescriptions[0].DataTypeOID
+}
+
+// checkBinaryForms: for every type BinaryDecoder reads, the value of each
+// expression read in binary form decodes to what its text decodes to (or
+// fails with the same reason and text), BinaryText prints exactly the
+// server's own text, and a column read as text stays so.
+func checkBinaryForms(ctx context.Context, t *testing.T, conn *pgx.Conn) {
+	exprs := []string{
+		"0::int2", "(-32768)::int2", "32767::int2",
+		"0::int4", "(-2147483648)::int4", "2147483647::int4",
+		"0::int8", "(-9223372036854775808)::int8", "9223372036854775807::int8",
+		"true", "false",
+		"'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid", "'00000000-0000-0000-0000-000000000000'::uuid", "'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid",
+		"'1970-01-01'::date", "'2000-01-01'::date", "'1999-12-31'::date", "'2000-02-29'::date", "'0001-01-01'::date",
+		"'0001-12-31 BC'::date", "'0044-03-15 BC'::date", "'4714-11-24 BC'::date", "'10000-01-01'::date",
+		"'5874897-12-31'::date", "'infinity'::date", "'-infinity'::date",
+		"'2000-01-01 00:00:00'::timestamp", "'1999-12-31 23:59:59.999999'::timestamp", "'1970-01-01 00:00:00'::timestamp",
+		"'2024-01-02 03:04:05.1'::timestamp", "'2024-01-02 03:04:05.123456'::timestamp", "'2024-01-02 03:04:05.000001'::timestamp",
+		"'0044-03-15 12:00:00.5 BC'::timestamp", "'4714-11-24 00:00:00 BC'::timestamp", "'10000-01-01 00:00:00'::timestamp",
+		"'294246-12-31 23:59:59.999999'::timestamp", "'294276-12-31 23:59:59.999999'::timestamp",
+		"'infinity'::timestamp", "'-infinity'::timestamp",
+		"'2024-01-02 03:04:05.123456+05:30'::timestamptz", "'1999-12-31 23:59:59.999999+00'::timestamptz",
+		"'0044-03-15 12:00:00+00 BC'::timestamptz", "'294276-12-31 23:59:59.999999+00'::timestamptz",
+		"'infinity'::timestamptz", "'-infinity'::timestamptz",
+	}
+	for _, expr := range exprs {
+		text, src := selectText(ctx, t, conn, expr)
+		bin, oid := selectBinary(ctx, t, conn, expr)
+		c, err := Column("v", src, false)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		if got, ok := BinaryText(oid, bin); !ok || got != string(text) {
+			t.Errorf("%s: BinaryText %q, %v; the server prints %q", expr, got, ok, text)
+		}
+		cols := []schema.Column{c}
+		if oid == oidInt2 || oid == oidInt4 {
+			wide := c
+			wide.Type = iceberg.PrimitiveTypes.Int64 // widened to long
+			cols = append(cols, wide)
+		}
+		for _, c := range cols {
+			bd, ok := BinaryDecoder(c, oid)
+			if !ok {
+				t.Errorf("%s: no binary decoder for %s as %s", expr, src.describe(), c.Type)
+				continue
+			}
+			want, werr := mustDecoder(t, c)(text)
+			got, gerr := bd(bin)
+			var wve, gve *schema.ValueError
+			switch {
+			case werr != nil || gerr != nil:
+				if !errors.As(werr, &wve) || !errors.As(gerr, &gve) || wve.Error() != gve.Error() {
+					t.Errorf("%s as %s: text gives %v, %v; binary %v, %v", expr, c.Type, want, werr, got, gerr)
+				}
+			case !sameValue(got, want):
+				t.Errorf("%s as %s: binary decoded to %T %v, text to %T %v", expr, c.Type, got, got, want, want)
+			}
+		}
+	}
+	for _, expr := range []string{"1.5::float4", "1.5::float8", "1.5::numeric(5,2)", "'x'::text", "ARRAY[1]::int4[]", "'12:00'::time"} {
+		text, src := selectText(ctx, t, conn, expr)
+		_, oid := selectBinary(ctx, t, conn, expr)
+		c, err := Column("v", src, false)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		if _, ok := BinaryDecoder(c, oid); ok {
+			t.Errorf("%s (%q): read in binary form, want text", expr, text)
+		}
+	}
+	ts, src := selectText(ctx, t, conn, "'2024-01-02 03:04:05'::timestamp")
+	c, err := Column("v", src, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Type = iceberg.PrimitiveTypes.String // an override to text
+	if _, ok := BinaryDecoder(c, oidTimestamp); ok {
+		t.Errorf("timestamp %q overridden to string: read in binary form, want text", ts)
 	}
 }
