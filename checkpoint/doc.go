@@ -212,7 +212,8 @@
 //   - snapshot.go: the initial snapshot in four stages joined by
 //     channels: planStage (tables to chunk plans), feedStage (plans to
 //     chunk jobs, table after table), readStage (chunk jobs to chunkReads,
-//     encoded for data files when the chunk may skip the Buffer) and
+//     encoded for data files when the chunk may skip the Buffer, each
+//     reader a goroutine that reads and one that encodes) and
 //     applyStage (chunkReads into buffers or data writers, checkpoints),
 //     the only one that touches a tableRun; then finishSnapshot. direct.go
 //     holds the data writers of chunks that skip the Buffer; budget.go the

@@ -19,7 +19,7 @@ import (
 //
 //	plan  (planStage, SnapshotParallelism goroutines): table -> its chunk plan
 //	feed  (feedStage, one goroutine):                  plans -> chunk jobs, table after table
-//	read  (readStage, SnapshotParallelism goroutines): chunk job -> chunkRead (rows, encoded or not)
+//	read  (readStage, SnapshotParallelism readers):    chunk job -> chunkRead (rows, encoded or not)
 //	apply (applyStage, the coordinator's goroutine):   chunkRead -> buffer or data writer, checkpoints
 //
 // finishSnapshot then commits what is left and hands the stream the
@@ -235,6 +235,12 @@ func snapshotBytes(memoryBudget int64) int64 { return 2 * memoryBudget }
 // the table); once gctx is done a read's rows are released, not sent.
 // With direct false no chunk skips the Buffer (a snapshot beside the
 // stream, beside.go).
+//
+// Each of the SnapshotParallelism readers is two goroutines: one reads
+// chunks from the source (readChunk), the other encodes them for the
+// data files (encodeChunk), so that the connection reads the next chunk
+// while the last one is encoded. A chunk between them holds its budget
+// reservation like any chunk read and not yet applied.
 func (c *Coordinator) readStage(gctx context.Context, g *errgroup.Group, snap capture.Snapshotter, jobs <-chan chunkJob, rowReader capture.RowReader, budget *chunkBudget, direct bool) <-chan chunkRead {
 	results := make(chan chunkRead, c.opts.SnapshotParallelism)
 	// A failed read cancels the others' (rctx) at once: the snapshot ends
@@ -242,31 +248,57 @@ func (c *Coordinator) readStage(gctx context.Context, g *errgroup.Group, snap ca
 	// connection waits for its read bound).
 	readers, rctx := errgroup.WithContext(gctx)
 	for range c.opts.SnapshotParallelism {
+		read := make(chan jobRead, 1)
 		readers.Go(func() error {
-			encoders := chunkEncoders{mode: c.opts.Mode, behavior: c.opts.SchemaChangeBehavior, m: map[*tableRun]*chunkEncoder{}, off: !direct}
-			defer encoders.release()
+			defer close(read)
 			for j := range jobs {
 				held, err := budget.reserve(rctx, j.table, j.first)
 				if err != nil {
 					return nil // rctx is done
 				}
-				read, err := c.readChunk(rctx, snap, &encoders, j, rowReader)
+				r, err := c.readChunk(rctx, snap, j, rowReader)
 				if err == nil && rctx.Err() == nil {
-					read.held, err = budget.settle(rctx, j.table, held, read.bytes)
-					held = 0 // settle holds read.held, or nothing on an error
+					r.held, err = budget.settle(rctx, j.table, held, r.bytes)
+					held = 0 // settle holds r.held, or nothing on an error
 				}
 				if err != nil || rctx.Err() != nil {
-					budget.free(held + read.held)
-					read.release()
+					budget.free(held + r.held)
 					return err
 				}
 				select {
-				case results <- read:
+				case read <- jobRead{job: j, read: r}:
 				case <-rctx.Done():
-					budget.free(read.held)
-					read.release()
+					budget.free(r.held)
 					return nil
 				}
+			}
+			return nil
+		})
+		readers.Go(func() error {
+			encoders := chunkEncoders{mode: c.opts.Mode, behavior: c.opts.SchemaChangeBehavior, m: map[*tableRun]*chunkEncoder{}, off: !direct}
+			defer encoders.release()
+			// Every chunk read is sent or freed until the reader closes
+			// read, except one left in it after an encoding failure, which
+			// fails the snapshot (and its budget) anyway.
+			for jr := range read {
+				r := jr.read
+				if rctx.Err() == nil {
+					err := encodeChunk(&encoders, jr.job, &r)
+					if err == nil {
+						select {
+						case results <- r:
+							continue
+						case <-rctx.Done():
+						}
+					}
+					if err != nil {
+						budget.free(r.held)
+						r.release()
+						return err // cancels rctx: the reader stops and closes read
+					}
+				}
+				budget.free(r.held)
+				r.release()
 			}
 			return nil
 		})
@@ -278,9 +310,16 @@ func (c *Coordinator) readStage(gctx context.Context, g *errgroup.Group, snap ca
 	return results
 }
 
-// readChunk reads one chunk and prepares it for the apply stage (see
-// readStage). A read that fails because gctx is done returns no error.
-func (c *Coordinator) readChunk(gctx context.Context, snap capture.Snapshotter, encoders *chunkEncoders, j chunkJob, rowReader capture.RowReader) (chunkRead, error) {
+// jobRead is a chunk read and the job it was read for, on its way from a
+// reader to its encoder (readStage).
+type jobRead struct {
+	job  chunkJob
+	read chunkRead
+}
+
+// readChunk reads one chunk (see readStage). A read that fails because
+// gctx is done returns no error.
+func (c *Coordinator) readChunk(gctx context.Context, snap capture.Snapshotter, j chunkJob, rowReader capture.RowReader) (chunkRead, error) {
 	b, err := snap.ReadChunk(gctx, j.table.id, j.chunk)
 	if err != nil {
 		if gctx.Err() != nil {
@@ -293,26 +332,30 @@ func (c *Coordinator) readChunk(gctx context.Context, snap capture.Snapshotter, 
 		return chunkRead{}, err
 	}
 	read := chunkRead{batch: b, dead: dead, n: len(b.Changes), planned: j.planned, bytes: b.Size()}
-	enc, err := encoders.get(j.table, j.planned.plan)
-	if err != nil {
-		return chunkRead{}, err
-	}
-	if enc != nil {
-		if read.rows, err = enc.encode(b); err != nil {
-			return chunkRead{}, fmt.Errorf("chunk %d of %s: %w", j.chunk.Index, j.table.id, err)
-		}
-		if read.rows != nil { // an empty chunk still makes a (empty) buffer, so it is committed
-			read.direct = true
-			read.batch.Changes = nil // encoded: free the decoded rows now
-		}
-	}
 	if rowReader != nil && j.table.floor == nil {
 		if read.readBy, err = rowReader.CurrentPosition(gctx); err != nil {
-			read.release()
 			return chunkRead{}, fmt.Errorf("position after chunk %d of %s: %w", j.chunk.Index, j.table.id, err)
 		}
 	}
 	return read, nil
+}
+
+// encodeChunk encodes read's rows for the data files of j's table when
+// they may skip the Buffer (direct.go), and leaves them as they are
+// otherwise.
+func encodeChunk(encoders *chunkEncoders, j chunkJob, read *chunkRead) error {
+	enc, err := encoders.get(j.table, j.planned.plan)
+	if err != nil || enc == nil {
+		return err
+	}
+	if read.rows, err = enc.encode(read.batch); err != nil {
+		return fmt.Errorf("chunk %d of %s: %w", j.chunk.Index, j.table.id, err)
+	}
+	if read.rows != nil { // an empty chunk still makes a (empty) buffer, so it is committed
+		read.direct = true
+		read.batch.Changes = nil // encoded: free the decoded rows now
+	}
+	return nil
 }
 
 // applyStage applies the chunks read, on the coordinator's goroutine.

@@ -187,6 +187,23 @@ func (d *dec) fail(v any, reason string) error {
 	return schema.NewValueError(d.c.Name, d.t.String(), b, reason)
 }
 
+// rawValue is the value a decoder was given, kept for its errors:
+// text-protocol bytes, or a go-mysql binlog value. Passing it allocates
+// nothing; only an error boxes it (a []byte passed as an any is boxed at
+// every call: 4 % of the MariaDB snapshot's CPU at parallelism 1).
+type rawValue struct {
+	text   []byte
+	binlog any
+}
+
+// failRaw is fail for a rawValue.
+func (d *dec) failRaw(r rawValue, reason string) error {
+	if r.binlog != nil {
+		return d.fail(r.binlog, reason)
+	}
+	return d.fail(r.text, reason)
+}
+
 // text decodes one text-protocol value.
 func (d *dec) text(b []byte) (any, error) {
 	switch d.family {
@@ -195,7 +212,7 @@ func (d *dec) text(b []byte) (any, error) {
 		if !ok {
 			return nil, d.fail(b, "not an integer")
 		}
-		return d.intOut(b, neg, mag)
+		return d.intOut(rawValue{text: b}, neg, mag)
 	case famDecimal:
 		return d.decimalOut(b)
 	case famFloat:
@@ -207,7 +224,7 @@ func (d *dec) text(b []byte) (any, error) {
 		if err != nil {
 			return nil, d.fail(b, "not a floating-point number")
 		}
-		return d.floatOut(b, f)
+		return d.floatOut(rawValue{text: b}, f)
 	case famBit:
 		if len(b) > 8 {
 			return nil, d.fail(b, "BIT value longer than 8 bytes")
@@ -216,7 +233,7 @@ func (d *dec) text(b []byte) (any, error) {
 		for _, x := range b {
 			u = u<<8 | uint64(x)
 		}
-		return d.bitOut(b, u)
+		return d.bitOut(rawValue{text: b}, u)
 	case famChars, famEnum, famSet:
 		s, ok := charsetDecoders["utf8mb4"](b)
 		if !ok {
@@ -231,7 +248,7 @@ func (d *dec) text(b []byte) (any, error) {
 	case famJSON:
 		return d.jsonOut(b)
 	default:
-		return d.temporal(b, string(b), false)
+		return d.temporal(rawValue{text: b}, string(b), false)
 	}
 }
 
@@ -243,7 +260,7 @@ func (d *dec) binlog(v any) (any, error) {
 		if !ok {
 			return nil, d.fail(v, fmt.Sprintf("binlog value of Go type %T is not an integer", v))
 		}
-		return d.intOut(v, neg, mag)
+		return d.intOut(rawValue{binlog: v}, neg, mag)
 	case famDecimal:
 		switch x := v.(type) {
 		case string:
@@ -256,26 +273,26 @@ func (d *dec) binlog(v any) (any, error) {
 	case famFloat:
 		switch x := v.(type) {
 		case float32:
-			return d.floatOut(v, float64(x))
+			return d.floatOut(rawValue{binlog: v}, float64(x))
 		case float64:
-			return d.floatOut(v, x)
+			return d.floatOut(rawValue{binlog: v}, x)
 		}
 	case famBit:
 		if n, ok := v.(int64); ok {
-			return d.bitOut(v, uint64(n))
+			return d.bitOut(rawValue{binlog: v}, uint64(n))
 		}
 	case famEnum, famSet:
 		if n, ok := v.(int64); ok {
-			return d.labelsOut(v, n)
+			return d.labelsOut(rawValue{binlog: v}, n)
 		}
 	case famChars, famBinary, famJSON:
 		return d.binlogBytes(v)
 	default:
 		switch x := v.(type) {
 		case string:
-			return d.temporal(v, x, true)
+			return d.temporal(rawValue{binlog: v}, x, true)
 		case []byte:
-			return d.temporal(v, string(x), true)
+			return d.temporal(rawValue{binlog: v}, string(x), true)
 		case time.Time:
 			return d.timeValue(x)
 		}
@@ -285,7 +302,7 @@ func (d *dec) binlog(v any) (any, error) {
 
 // labelsOut renders an ENUM value's 1-based index (0: the error value
 // ”) or a SET value's member bitmask as its labels.
-func (d *dec) labelsOut(raw any, n int64) (any, error) {
+func (d *dec) labelsOut(raw rawValue, n int64) (any, error) {
 	if d.family == famEnum {
 		switch {
 		case n == 0:
@@ -293,7 +310,7 @@ func (d *dec) labelsOut(raw any, n int64) (any, error) {
 		case n > 0 && int(n) <= len(d.t.args):
 			return d.t.args[n-1], nil
 		}
-		return nil, d.fail(raw, "ENUM index out of range of the column's members")
+		return nil, d.failRaw(raw, "ENUM index out of range of the column's members")
 	}
 	var labels []string
 	for i, m := 0, uint64(n); m != 0; i, m = i+1, m>>1 {
@@ -301,7 +318,7 @@ func (d *dec) labelsOut(raw any, n int64) (any, error) {
 			continue
 		}
 		if i >= len(d.t.args) {
-			return nil, d.fail(raw, "SET bitmask names a member the column does not have")
+			return nil, d.failRaw(raw, "SET bitmask names a member the column does not have")
 		}
 		labels = append(labels, d.t.args[i])
 	}
@@ -396,7 +413,7 @@ func parseInt(b []byte) (neg bool, mag uint64, ok bool) {
 }
 
 // intOut renders an integer as c.Type: int, long or decimal(p,0).
-func (d *dec) intOut(raw any, neg bool, mag uint64) (any, error) {
+func (d *dec) intOut(raw rawValue, neg bool, mag uint64) (any, error) {
 	switch t := d.c.Type.(type) {
 	case iceberg.Int32Type:
 		if !neg && mag <= math.MaxInt32 {
@@ -424,7 +441,7 @@ func (d *dec) intOut(raw any, neg bool, mag uint64) (any, error) {
 			return n, nil
 		}
 	}
-	return nil, d.fail(raw, "integer out of range of Iceberg "+d.c.Type.String())
+	return nil, d.failRaw(raw, "integer out of range of Iceberg "+d.c.Type.String())
 }
 
 // decimalOut parses DECIMAL text into decimal(p,s) or canonical text.
@@ -485,20 +502,20 @@ func canonDecimalText(b []byte, scale int) (string, bool) {
 	return s, true
 }
 
-func (d *dec) floatOut(raw any, f float64) (any, error) {
+func (d *dec) floatOut(raw rawValue, f float64) (any, error) {
 	switch d.c.Type.(type) {
 	case iceberg.Float32Type:
 		return float32(f), nil
 	case iceberg.Float64Type:
 		return f, nil
 	}
-	return nil, d.fail(raw, "no float form for Iceberg "+d.c.Type.String())
+	return nil, d.failRaw(raw, "no float form for Iceberg "+d.c.Type.String())
 }
 
 // bitOut renders BIT bits as long, or as 8 big-endian bytes (BIT(64)).
-func (d *dec) bitOut(raw any, u uint64) (any, error) {
+func (d *dec) bitOut(raw rawValue, u uint64) (any, error) {
 	if d.bits < 64 && u>>d.bits != 0 {
-		return nil, d.fail(raw, fmt.Sprintf("value has more than %d bits", d.bits))
+		return nil, d.failRaw(raw, fmt.Sprintf("value has more than %d bits", d.bits))
 	}
 	switch d.c.Type.(type) {
 	case iceberg.Int64Type:
@@ -508,7 +525,7 @@ func (d *dec) bitOut(raw any, u uint64) (any, error) {
 	case iceberg.BinaryType:
 		return binary.BigEndian.AppendUint64(nil, u), nil
 	}
-	return nil, d.fail(raw, "BIT value does not fit Iceberg "+d.c.Type.String())
+	return nil, d.failRaw(raw, "BIT value does not fit Iceberg "+d.c.Type.String())
 }
 
 // members reports whether s is a valid ENUM or SET value of the column.

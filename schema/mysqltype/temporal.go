@@ -12,30 +12,30 @@ import (
 // "YYYY-MM-DD HH:MM:SS[.f]", "[-]HHH:MM:SS[.f]" (f: 1 to 6 digits).
 // TIMESTAMP text is in UTC when it comes from the binlog, else in the
 // session time zone (Options.ServerTimeZone).
-func (d *dec) temporal(raw any, s string, fromBinlog bool) (any, error) {
+func (d *dec) temporal(raw rawValue, s string, fromBinlog bool) (any, error) {
 	if d.family == famTime {
 		us, ok := parseTime(s)
 		if !ok {
-			return nil, d.fail(raw, "not MySQL TIME text [-]HHH:MM:SS[.ffffff]")
+			return nil, d.failRaw(raw, "not MySQL TIME text [-]HHH:MM:SS[.ffffff]")
 		}
 		return us, nil
 	}
 	y, m, day, rest, ok := scanYMD(s)
 	if !ok {
-		return nil, d.fail(raw, "not MySQL date text YYYY-MM-DD")
+		return nil, d.failRaw(raw, "not MySQL date text YYYY-MM-DD")
 	}
 	var tod int64
 	if d.family != famDate {
 		if len(rest) == 0 || rest[0] != ' ' {
-			return nil, d.fail(raw, "not MySQL datetime text YYYY-MM-DD HH:MM:SS[.ffffff]")
+			return nil, d.failRaw(raw, "not MySQL datetime text YYYY-MM-DD HH:MM:SS[.ffffff]")
 		}
 		var left []byte
 		tod, left, ok = schema.ParseClock([]byte(rest[1:]))
 		if !ok || len(left) != 0 || tod >= schema.DayMicros {
-			return nil, d.fail(raw, "not MySQL datetime text YYYY-MM-DD HH:MM:SS[.ffffff]")
+			return nil, d.failRaw(raw, "not MySQL datetime text YYYY-MM-DD HH:MM:SS[.ffffff]")
 		}
 	} else if rest != "" {
-		return nil, d.fail(raw, "not MySQL date text YYYY-MM-DD")
+		return nil, d.failRaw(raw, "not MySQL date text YYYY-MM-DD")
 	}
 	if !schema.ValidDate(y, m, day) {
 		return d.zero(raw)
@@ -82,13 +82,13 @@ func (d *dec) timeValue(t time.Time) (any, error) {
 
 // zero applies the zero-date treatment to a value that is not a calendar
 // date ('0000-00-00', '2020-05-00', '2021-02-30').
-func (d *dec) zero(raw any) (any, error) {
+func (d *dec) zero(raw rawValue) (any, error) {
 	switch d.zeroDate {
 	case ZeroDateNull:
 		if d.c.Nullable {
 			return nil, nil
 		}
-		return nil, d.fail(raw, "zero or invalid date in a NOT NULL column cannot become NULL; "+
+		return nil, d.failRaw(raw, "zero or invalid date in a NOT NULL column cannot become NULL; "+
 			"set the zero-date treatment to epoch, or fix the row")
 	case ZeroDateEpoch:
 		if d.family == famDate {
@@ -96,7 +96,7 @@ func (d *dec) zero(raw any) (any, error) {
 		}
 		return int64(0), nil
 	}
-	return nil, d.fail(raw, "zero or invalid date (MySQL zero date) has no Iceberg form; "+
+	return nil, d.failRaw(raw, "zero or invalid date (MySQL zero date) has no Iceberg form; "+
 		"set the zero-date treatment to null or epoch, or fix the row")
 }
 
