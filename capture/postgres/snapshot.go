@@ -65,7 +65,7 @@ func readCodec(t *table) rowCodec {
 }
 
 // binaryAt reports whether column i is read in binary form.
-func (c rowCodec) binaryAt(i int) bool { return c.formats != nil && c.formats[i] == 1 }
+func (c rowCodec) binaryAt(i int) bool { return i < len(c.formats) && c.formats[i] == 1 }
 
 // text returns column i's non-NULL value v as PostgreSQL prints it: v
 // itself when read in text, bytea's hex form, pgtype.BinaryText's for the
