@@ -48,7 +48,10 @@
 //   - every connection runs with DateStyle=ISO, IntervalStyle=iso_8601,
 //     TimeZone=UTC, extra_float_digits=3, bytea_output=hex, lc_monetary=C,
 //     and every value, snapshot or stream, is decoded from its text form by
-//     the column's pgtype.TextDecoder: one code path for both;
+//     the column's pgtype.TextDecoder: one code path for both; except that
+//     snapshot reads take bytea, and integers, booleans, uuids, dates and
+//     timestamps (pgtype.BinaryDecoder: the same values and errors), in
+//     binary form (readCodec in snapshot.go);
 //   - the publication holds exactly the captured tables;
 //   - the slot's confirmed position (standby status write/flush/apply) is
 //     only ever an acknowledged position, and never moves backwards;

@@ -1,7 +1,8 @@
 // Package pgtype is Floe's model of PostgreSQL column types: one value,
 // Type, whatever describes the type, the mapping of each type to its
 // Iceberg type, and the decoder of its text output into canonical values
-// (see schema.Row).
+// (see schema.Row), with a decoder of the binary form of a few fixed-width
+// types that gives the same values (BinaryDecoder, binary.go).
 //
 // In: a type as a pgoutput Relation message gives it (OID and typmod:
 // FromOID), as the catalog does (pg_type rows through CatalogQuery:
@@ -15,7 +16,12 @@
 //   - the snapshot and the change stream decode every value of a column
 //     through the one decoder TextDecoder returns, so a value never changes
 //     type between them; the decoder is chosen by the column's Iceberg
-//     type, so a widened column (int -> long) decodes into the wider type;
+//     type, so a widened column (int -> long) decodes into the wider type.
+//     The one exception, BinaryDecoder, reads the snapshot's integers,
+//     booleans, uuids, dates and timestamps in binary form into exactly
+//     the values and errors TextDecoder gives for their text (checked
+//     against the server's own text in the integration test), and only
+//     for a column whose Iceberg type is that form's exact mapping;
 //   - decoders assume the session settings DateStyle=ISO,
 //     IntervalStyle=iso_8601, TimeZone=UTC, extra_float_digits=3,
 //     bytea_output=hex and lc_monetary=C, and never consult the process's
