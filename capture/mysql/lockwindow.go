@@ -97,7 +97,7 @@ func (s *Source) probeLock(ctx context.Context, t *table) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer discardConn(c)
 	err = lockTableRead(ctx, c, t)
 	if err == nil {
 		return unlockTables(ctx, c)
@@ -130,6 +130,17 @@ func isLockTimeout(err error) bool {
 	return errors.As(err, &me) && me.Number == errLockWaitTimeout
 }
 
+// discardConn closes c without returning it to the pool: lockTableRead
+// set its session's lock_wait_timeout to lockWaitSeconds, and a pooled
+// connection keeping it would give any later statement on it (a chunk's
+// read waiting for a table's metadata lock behind a DDL, say) one second
+// before failing with ER_LOCK_WAIT_TIMEOUT. A fresh-clone run failed so
+// on 2026-12-05: "read chunk 50 of my_bwrite.t_new: Error 1205".
+func discardConn(c *sql.Conn) {
+	_ = c.Raw(func(any) error { return sqldriver.ErrBadConn })
+	_ = c.Close()
+}
+
 // unlockTables releases c's table locks. When that fails, c is discarded
 // rather than returned to the pool still holding them.
 func unlockTables(ctx context.Context, c *sql.Conn) error {
@@ -149,7 +160,7 @@ func (s *Source) snapshotUnderLock(ctx context.Context, c *sql.Conn, t *table) (
 	if err != nil {
 		return Position{}, err
 	}
-	defer lc.Close()
+	defer discardConn(lc)
 	for {
 		err := lockTableRead(ctx, lc, t)
 		if err == nil {
