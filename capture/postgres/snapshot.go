@@ -44,13 +44,10 @@ type rowCodec struct {
 // reads it instead of parsing it); the others in text (see textFormat).
 func readCodec(t *table) rowCodec {
 	c := rowCodec{oids: t.attTypes}
-	for i, oid := range t.attTypes {
+	for i, oid := range t.attTypes[:min(len(t.attTypes), len(t.layout.Columns))] {
 		var dec schema.Decoder
 		if oid != oidBytea {
 			var ok bool
-			if i >= len(t.layout.Columns) {
-				break
-			}
 			if dec, ok = pgtype.BinaryDecoder(t.layout.Columns[i], oid); !ok {
 				continue
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/floe-cdc/floe/deploy/testdb"
 	"github.com/floe-cdc/floe/schema"
@@ -41,15 +42,22 @@ func pgSourceType(ctx context.Context, t *testing.T, conn *pgx.Conn, oid uint32,
 // text and its column type.
 func selectText(ctx context.Context, t *testing.T, conn *pgx.Conn, expr string) ([]byte, Type) {
 	t.Helper()
-	res := conn.PgConn().ExecParams(ctx, "SELECT "+expr, nil, nil, nil, []int16{0}).Read()
+	v, fd := selectIn(ctx, t, conn, expr, 0)
+	return v, pgSourceType(ctx, t, conn, fd.DataTypeOID, fd.TypeModifier)
+}
+
+// selectIn runs SELECT expr with its result in format (0 text, 1
+// binary) and returns the value and its column's description.
+func selectIn(ctx context.Context, t *testing.T, conn *pgx.Conn, expr string, format int16) ([]byte, pgconn.FieldDescription) {
+	t.Helper()
+	res := conn.PgConn().ExecParams(ctx, "SELECT "+expr, nil, nil, nil, []int16{format}).Read()
 	if res.Err != nil {
 		t.Fatalf("SELECT %s: %v", expr, res.Err)
 	}
 	if len(res.Rows) != 1 || len(res.FieldDescriptions) != 1 {
 		t.Fatalf("SELECT %s: %d rows", expr, len(res.Rows))
 	}
-	fd := res.FieldDescriptions[0]
-	return res.Rows[0][0], pgSourceType(ctx, t, conn, fd.DataTypeOID, fd.TypeModifier)
+	return res.Rows[0][0], res.FieldDescriptions[0]
 }
 
 func TestDecodersAgainstPostgres(t *testing.T) {
@@ -262,20 +270,6 @@ func TestDecodersAgainstPostgres(t *testing.T) {
 	}
 }
 
-// selectBinary runs SELECT expr with a binary result and returns the
-// value's bytes and its type OID.
-func selectBinary(ctx context.Context, t *testing.T, conn *pgx.Conn, expr string) ([]byte, uint32) {
-	t.Helper()
-	res := conn.PgConn().ExecParams(ctx, "SELECT "+expr, nil, nil, nil, []int16{1}).Read()
-	if res.Err != nil {
-		t.Fatalf("SELECT %s: %v", expr, res.Err)
-	}
-	if len(res.Rows) != 1 || len(res.FieldDescriptions) != 1 {
-		t.Fatalf("SELECT %s: %d rows", expr, len(res.Rows))
-	}
-	return res.Rows[0][0], res.FieldDescriptions[0].DataTypeOID
-}
-
 // checkBinaryForms: for every type BinaryDecoder reads, the value of each
 // expression read in binary form decodes to what its text decodes to (or
 // fails with the same reason and text), BinaryText prints exactly the
@@ -301,7 +295,8 @@ func checkBinaryForms(ctx context.Context, t *testing.T, conn *pgx.Conn) {
 	}
 	for _, expr := range exprs {
 		text, src := selectText(ctx, t, conn, expr)
-		bin, oid := selectBinary(ctx, t, conn, expr)
+		bin, fd := selectIn(ctx, t, conn, expr, 1)
+		oid := fd.DataTypeOID
 		c, err := Column("v", src, false)
 		if err != nil {
 			t.Fatalf("%s: %v", expr, err)
@@ -336,7 +331,8 @@ func checkBinaryForms(ctx context.Context, t *testing.T, conn *pgx.Conn) {
 	}
 	for _, expr := range []string{"1.5::float4", "1.5::float8", "1.5::numeric(5,2)", "'x'::text", "ARRAY[1]::int4[]", "'12:00'::time"} {
 		text, src := selectText(ctx, t, conn, expr)
-		_, oid := selectBinary(ctx, t, conn, expr)
+		_, fd := selectIn(ctx, t, conn, expr, 1)
+		oid := fd.DataTypeOID
 		c, err := Column("v", src, false)
 		if err != nil {
 			t.Fatalf("%s: %v", expr, err)
