@@ -115,17 +115,23 @@ func besideWrite(db *sql.DB, rng *rand.Rand, keys int, v string) error {
 	return err
 }
 
-// end stops the writers and returns how many changes they made.
-func (w *besideWriters) end(t *testing.T) int {
-	t.Helper()
+// halt stops the writers, waits for them and returns the first error
+// one of them met; it may be called more than once.
+func (w *besideWriters) halt() error {
 	select {
 	case <-w.stop:
 	default:
 		close(w.stop)
 	}
 	w.wg.Wait()
-	if w.err != nil {
-		t.Fatalf("writer: %v", w.err)
+	return w.err
+}
+
+// end stops the writers and returns how many changes they made.
+func (w *besideWriters) end(t *testing.T) int {
+	t.Helper()
+	if err := w.halt(); err != nil {
+		t.Fatalf("writer: %v", err)
 	}
 	return w.writes
 }
@@ -141,7 +147,14 @@ func snapshotBesideWriters(t *testing.T, server testdb.MariaDBOptions, mode stri
 	e.sql("CREATE TABLE stage_new "+ddl, fmt.Sprintf("INSERT INTO stage_new SELECT seq, CONCAT('new ', seq) FROM %s", e.m.Seq(1, keys)))
 	e.sql("RENAME TABLE stage_new TO t_new")
 	w := startBesideWriters(e.root, keys)
-	defer w.end(t)
+	// A cleanup, not a defer: the writers may wait on the test's write
+	// lock below, whose release is a cleanup registered later, so run
+	// earlier (a defer would run first and wait for them forever).
+	t.Cleanup(func() {
+		if err := w.halt(); err != nil {
+			t.Errorf("writer: %v", err)
+		}
+	})
 	const planned = `table=my_bwrite.t_new chunks=`
 	const complete = `msg="snapshot complete" pipeline=my_bwrite table=my_bwrite.t_new`
 	e.waitLogCount(r, planned, 1, time.Minute)
