@@ -105,14 +105,18 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 // for a server of flavor.
 func (s *Source) binlogSyncer(flavor string) *replication.BinlogSyncer {
 	return replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
-		ServerID:                s.cfg.ServerID,
-		Flavor:                  flavor,
-		Host:                    s.cfg.Host,
-		Port:                    uint16(s.cfg.Port),
-		User:                    s.cfg.User,
-		Password:                s.cfg.Password,
-		Localhost:               "floe",
-		Charset:                 "utf8mb4",
+		ServerID:  s.cfg.ServerID,
+		Flavor:    flavor,
+		Host:      s.cfg.Host,
+		Port:      uint16(s.cfg.Port),
+		User:      s.cfg.User,
+		Password:  s.cfg.Password,
+		Localhost: "floe",
+		Charset:   "utf8mb4",
+		// Not ParseTime: go-mysql builds a DATETIME's time.Time with
+		// time.Date, which moves an invalid date that ALLOW_INVALID_DATES
+		// let in ('2021-02-30') to a valid one; its text keeps it, and
+		// mysqltype gives it the zero-date treatment.
 		ParseTime:               false,
 		UseDecimal:              false,
 		TimestampStringLocation: time.UTC,
