@@ -235,7 +235,7 @@ func (d *dec) text(b []byte) (any, error) {
 		}
 		return d.bitOut(rawValue{text: b}, u)
 	case famChars, famEnum, famSet:
-		s, ok := charsetDecoders["utf8mb4"](b)
+		s, ok := utf8Text(b) // charsetDecoders["utf8mb4"], without a map lookup per value
 		if !ok {
 			return nil, d.fail(b, "not valid UTF-8; the connection must use character set utf8mb4")
 		}

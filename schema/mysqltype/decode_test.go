@@ -442,3 +442,12 @@ func TestUTF8Charsets(t *testing.T) {
 		}
 	}
 }
+
+// TestTextCharsetIsUTF8: the text decoders read character values with
+// utf8Text directly, which must stay the decoder of the connection's
+// character set (utf8mb4) in charsetDecoders.
+func TestTextCharsetIsUTF8(t *testing.T) {
+	if reflect.ValueOf(charsetDecoders["utf8mb4"]).Pointer() != reflect.ValueOf(utf8Text).Pointer() {
+		t.Fatal(`charsetDecoders["utf8mb4"] is not utf8Text: the text decoders must use it too`)
+	}
+}
