@@ -18,6 +18,7 @@ import (
 	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/schema"
+	"github.com/floe-cdc/floe/schema/mysqltype"
 )
 
 // Stream reads the binlog after StartInfo.From and sends one Batch per
@@ -136,7 +137,7 @@ func (s *Source) binlogSyncer(flavor string) *replication.BinlogSyncer {
 		// event ahead keeps reading overlapped with decoding; the
 		// coordinator's queue, bounded by bytes, buffers decoded batches.
 		EventCacheCount:     1,
-		RowsEventDecodeFunc: decodeRowsSigned,
+		RowsEventDecodeFunc: mysqltype.DecodeRowsEvent,
 		Logger:              s.base.Log.With("component", "binlog"),
 		Option: func(c *client.Conn) error {
 			// Sessions of the dump connection read TIMESTAMP defaults in UTC too.
@@ -144,30 +145,6 @@ func (s *Source) binlogSyncer(flavor string) *replication.BinlogSyncer {
 			return err
 		},
 	})
-}
-
-// decodeRowsSigned decodes a rows event as go-mysql does, except that
-// every integer comes as the signed Go type of its width, as it does from
-// a server without binlog_row_metadata=FULL: the decoders read an
-// UNSIGNED column's value back by the column's width
-// (mysqltype's binlogInt), knowing the column from the table's discovered
-// layout. With the signedness bitmap of the TABLE_MAP event, go-mysql
-// builds a map of the table's numeric columns for every row image it
-// decodes: in the bench's MariaDB catch-up that was 6 % of the bytes the
-// process allocated. The event's TABLE_MAP is replaced by a copy without
-// the bitmap; go-mysql's own TABLE_MAP event, which the stream reads,
-// keeps it. It runs on go-mysql's parsing goroutines and shares nothing.
-func decodeRowsSigned(e *replication.RowsEvent, data []byte) error {
-	pos, err := e.DecodeHeader(data)
-	if err != nil {
-		return err
-	}
-	if e.Table != nil && len(e.Table.SignednessBitmap) > 0 {
-		t := *e.Table
-		t.SignednessBitmap = nil
-		e.Table = &t
-	}
-	return e.DecodeData(pos, data)
 }
 
 // startSync starts syncer's binlog dump after from.

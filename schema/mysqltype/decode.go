@@ -29,8 +29,9 @@ import (
 // Binlog (BinlogDecoder): one non-NULL value of a go-mysql v1.16.0
 // replication.RowsEvent row, decoded with BinlogSyncerConfig ParseTime
 // false, UseDecimal false, UseFloatWithTrailingZero false,
-// TimestampStringLocation time.UTC and (for MySQL JSON)
-// RenderJSONAsMySQLText true. Accepted Go types:
+// TimestampStringLocation time.UTC, (for MySQL JSON)
+// RenderJSONAsMySQLText true and, to save printing and parsing temporal
+// values, RowsEventDecodeFunc DecodeRowsEvent. Accepted Go types:
 //
 //	integers          int8..int64, uint8..uint64, int (signed values of an UNSIGNED column are reinterpreted)
 //	DECIMAL           string (also []byte or a fmt.Stringer such as decimal.Decimal)
@@ -39,10 +40,10 @@ import (
 //	YEAR              int
 //	character types   string or []byte in the column's character set
 //	binary, GEOMETRY  string or []byte
-//	DATE, TIME        string
-//	DATETIME          string, or time.Time (wall clock in its location; with
-//	                  Options.DatetimeZone, the instant of that wall clock in that zone)
-//	TIMESTAMP         string in UTC, or time.Time (the instant)
+//	DATE, TIME        string; DATE also BinlogTemporal (DecodeRowsEvent)
+//	DATETIME          string, BinlogTemporal, or time.Time (wall clock in its location;
+//	                  with Options.DatetimeZone, the instant of that wall clock in that zone)
+//	TIMESTAMP         string in UTC, BinlogTemporal, or time.Time (the instant)
 //	JSON              string or []byte
 //
 // A value a decoder cannot represent exactly is a *schema.ValueError; the
@@ -293,6 +294,8 @@ func (d *dec) binlog(v any) (any, error) {
 			return d.temporal(rawValue{binlog: v}, x, true)
 		case []byte:
 			return d.temporal(rawValue{binlog: v}, string(x), true)
+		case BinlogTemporal:
+			return d.packedTemporal(x)
 		case time.Time:
 			return d.timeValue(x)
 		}

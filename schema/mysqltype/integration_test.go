@@ -104,6 +104,14 @@ func mysqlLiveCases() []mysqlLiveCase {
 		{"datetime(6)", iceberg.PrimitiveTypes.Timestamp, []string{"'2024-02-29 23:59:59.999999'", "'9999-12-31 23:59:59.000001'"},
 			[]any{dt("2024-02-29 23:59:59.999999"), dt("9999-12-31 23:59:59.000001")}},
 		{"datetime(3)", iceberg.PrimitiveTypes.Timestamp, []string{"'2001-02-03 04:05:06.7'"}, []any{dt("2001-02-03 04:05:06.700")}},
+		{"datetime(1)", iceberg.PrimitiveTypes.Timestamp, []string{"'2001-02-03 04:05:06.7'", "'0000-00-00 00:00:00.0'", "'1970-01-01 00:00:00'"},
+			[]any{dt("2001-02-03 04:05:06.700"), nil, dt("1970-01-01 00:00:00")}},
+		{"datetime(4)", iceberg.PrimitiveTypes.Timestamp, []string{"'2001-02-03 04:05:06.1234'", "'9999-12-31 23:59:59.9999'"},
+			[]any{dt("2001-02-03 04:05:06.123400"), dt("9999-12-31 23:59:59.999900")}},
+		{"datetime(5)", iceberg.PrimitiveTypes.Timestamp, []string{"'1000-01-01 00:00:00.00001'"}, []any{dt("1000-01-01 00:00:00.000010")}},
+		{"timestamp null", iceberg.PrimitiveTypes.TimestampTz, []string{"'2000-01-01 00:00:00'", "'0000-00-00 00:00:00'", "'1970-01-01 00:00:01'"},
+			[]any{int64(946684800_000000), nil, int64(1_000_000)}},
+		{"timestamp(4) null", iceberg.PrimitiveTypes.TimestampTz, []string{"'2038-01-19 03:14:07.9999'"}, []any{int64(2147483647_999900)}},
 		{"timestamp(6) null", iceberg.PrimitiveTypes.TimestampTz, []string{"'1970-01-01 00:00:01'", "'2038-01-19 03:14:07.999999'", "'0000-00-00 00:00:00'"},
 			[]any{int64(1_000_000), int64(2147483647_999999), nil}},
 		{"timestamp(2) null", iceberg.PrimitiveTypes.TimestampTz, []string{"'2000-01-01 00:00:00.25'"}, []any{int64(946684800_250000)}},
@@ -277,44 +285,73 @@ func TestMySQLDecodersLive(t *testing.T) {
 		}
 	}
 
-	// Binlog: the WRITE_ROWS event of the insert, read as capture/mysql
-	// reads it (ParseTime false: go-mysql's time.Time would turn the
-	// invalid '2021-02-30' into March 2nd).
-	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
-		ServerID: 4242, Flavor: flavor, Host: "127.0.0.1", Port: uint16(m.Port), User: "floe", Password: "pw",
-		TimestampStringLocation: time.UTC, RenderJSONAsMySQLText: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	defer syncer.Close()
-	streamer, err := syncer.StartSync(mysql.Position{Name: file, Pos: uint32(pos)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var binRows [][]any
-	for len(binRows) < nrows {
-		ev, err := streamer.GetEvent(ctx)
+	// Binlog: the WRITE_ROWS event of the insert, read twice: as go-mysql
+	// decodes it by default (ParseTime false: go-mysql's time.Time would
+	// turn the invalid '2021-02-30' into March 2nd), and with
+	// DecodeRowsEvent, as capture/mysql reads it. Both decode to the same
+	// values, and a BinlogTemporal prints as go-mysql's text (what errors
+	// and dead letters show).
+	readBinlog := func(decode func(*replication.RowsEvent, []byte) error) (rows [][]any, raw [][]any) {
+		syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+			ServerID: 4242, Flavor: flavor, Host: "127.0.0.1", Port: uint16(m.Port), User: "floe", Password: "pw",
+			TimestampStringLocation: time.UTC, RenderJSONAsMySQLText: true, RowsEventDecodeFunc: decode,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+		defer syncer.Close()
+		streamer, err := syncer.StartSync(mysql.Position{Name: file, Pos: uint32(pos)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		re, ok := ev.Event.(*replication.RowsEvent)
-		if !ok || string(re.Table.Table) != "t" {
-			continue
-		}
-		for _, row := range re.Rows {
-			var out []any
-			for i, v := range row {
-				if v == nil {
-					out = append(out, nil)
-					continue
-				}
-				val, err := binDec[i](v)
-				if err != nil {
-					t.Errorf("binlog row %d %s: %v (%T %#v)", len(binRows), columns[i].Source.String(), err, v, v)
-				}
-				out = append(out, val)
+		for len(rows) < nrows {
+			ev, err := streamer.GetEvent(ctx)
+			if err != nil {
+				t.Fatal(err)
 			}
-			binRows = append(binRows, out)
+			re, ok := ev.Event.(*replication.RowsEvent)
+			if !ok || string(re.Table.Table) != "t" {
+				continue
+			}
+			for _, row := range re.Rows {
+				var out []any
+				for i, v := range row {
+					if v == nil {
+						out = append(out, nil)
+						continue
+					}
+					val, err := binDec[i](v)
+					if err != nil {
+						t.Errorf("binlog row %d %s: %v (%T %#v)", len(rows), columns[i].Source.String(), err, v, v)
+					}
+					out = append(out, val)
+				}
+				rows, raw = append(rows, out), append(raw, row)
+			}
 		}
+		return rows, raw
+	}
+	binRows, plainRaw := readBinlog(nil)
+	packedRows, packedRaw := readBinlog(DecodeRowsEvent)
+	packed := 0
+	for r := range nrows {
+		for i := range columns {
+			pv, ok := packedRaw[r][i].(BinlogTemporal)
+			if !ok {
+				continue
+			}
+			packed++
+			if got, want := pv.String(), fmt.Sprint(plainRaw[r][i]); got != want {
+				t.Errorf("row %d %s: BinlogTemporal prints %q, go-mysql %q", r, columns[i].Source.String(), got, want)
+			}
+		}
+		for i := range columns {
+			if !sameCanonical(packedRows[r][i], binRows[r][i]) {
+				t.Errorf("row %d %s: decoded from DecodeRowsEvent's %#v: %#v, from go-mysql's %#v: %#v", r, columns[i].Source.String(),
+					packedRaw[r][i], packedRows[r][i], plainRaw[r][i], binRows[r][i])
+			}
+		}
+	}
+	if packed == 0 {
+		t.Fatal("DecodeRowsEvent gave no BinlogTemporal: the packed path was not tested")
 	}
 
 	for r := range nrows {

@@ -37,6 +37,13 @@ func (d *dec) temporal(raw rawValue, s string, fromBinlog bool) (any, error) {
 	} else if rest != "" {
 		return nil, d.failRaw(raw, "not MySQL date text YYYY-MM-DD")
 	}
+	return d.civil(raw, y, m, day, tod, fromBinlog)
+}
+
+// civil decodes a DATE, DATETIME or TIMESTAMP value given by its
+// calendar fields, tod the microseconds since midnight (0 for a DATE),
+// as temporal does once it has read them from text.
+func (d *dec) civil(raw rawValue, y int64, m, day int, tod int64, fromBinlog bool) (any, error) {
 	if !schema.ValidDate(y, m, day) {
 		return d.zero(raw)
 	}
