@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -205,6 +206,15 @@ func s3Faults(t *testing.T) *faultRun {
 		t.Fatal(err)
 	}
 	e := newPipelineEnv(t, "faults_s3", `public\.(accounts|events|notes|scratch)`, "upsert", "  snapshot.chunk-rows: 500\n")
+	// A failed run keeps the S3 server's files and log with floe's (this
+	// cleanup runs before the one of TestDir that copies them away).
+	t.Cleanup(func() {
+		if t.Failed() {
+			if err := os.CopyFS(filepath.Join(e.dir, "s3-server"), os.DirFS(filepath.Dir(s3.Dir))); err != nil {
+				t.Logf("keep the S3 server's files: %v", err)
+			}
+		}
+	})
 	const seeded = 8000
 	e.exec(testSchema)
 	e.exec(seedSQL(seeded)...)
