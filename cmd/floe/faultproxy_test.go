@@ -102,8 +102,9 @@ var (
 	faultLatency   = fault{name: "latency", toxic: "latency", attrs: map[string]any{"latency": 150, "jitter": 100}}
 	faultBandwidth = fault{name: "bandwidth", toxic: "bandwidth", attrs: map[string]any{"rate": 48}} // KB/s
 	faultReset     = fault{name: "reset", toxic: "reset_peer", attrs: map[string]any{"timeout": 0}}
-	// timeout 0: the data is dropped and the connection stays open, with
-	// no RST and no FIN, until the toxic is removed.
+	// timeout 0: a connection that carries data while the toxic is on is
+	// reset (RST) at once, and that data is dropped (toxiproxy's
+	// ResetToxic); a connection that carries none is left alone.
 	faultHalfOpen = fault{name: "half-open", toxic: "timeout", attrs: map[string]any{"timeout": 0}, halfOpen: true}
 )
 
