@@ -40,7 +40,11 @@ func StartS3(ctx context.Context) (*S3Server, error) {
 	}
 	s := &S3Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), Region: "us-east-1",
 		AccessKey: "floe-test-key", SecretKey: "floe-test-secret-0123456789", Dir: root}
-	cmd := exec.Command(bin, "--port", "127.0.0.1:"+strconv.Itoa(port), "posix", root)
+	// The access log (one line per request, kept beside versitygw.log)
+	// says which requests the server saw for an object when a test finds
+	// it missing.
+	cmd := exec.Command(bin, "--port", "127.0.0.1:"+strconv.Itoa(port),
+		"--access-log", filepath.Join(dir, "access.log"), "posix", root)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey,
 		"VGW_REGION="+s.Region)
 	s.proc, err = startProcess("versitygw", cmd, dir, filepath.Join(dir, "versitygw.log"))
