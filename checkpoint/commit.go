@@ -205,7 +205,10 @@ func (c *Coordinator) prepareCommit(ctx context.Context, t *tableRun, checkpoint
 	}
 	if buf != nil {
 		p.buf = buf
-		p.commit.Rows, p.commit.DeleteAll = buf.Rows(), buf.Truncated()
+		// The buffered rows go to the writer encoded, as the buffer holds
+		// them: each value is copied into its Arrow builder, not decoded.
+		p.commit.Encoded = &lakewriter.EncodedRows{Layout: buf.Layout(), Rows: buf.EncodedRows()}
+		p.commit.DeleteAll = buf.Truncated()
 		if c.opts.Mode == transform.Upsert && buf.NumDeleteKeys() > 0 {
 			p.commit.DeleteKeys = buf.DeleteKeys()
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"unsafe"
 
@@ -49,6 +50,12 @@ type encoder struct {
 	// after a flush, the builders are reserved at the size of the batch
 	// just cut (see flush).
 	fieldBytes []int
+	// raws are the fields' raw writers (nil: none for the field's type),
+	// layout the table encoded rows are scanned as (layoutEncoder's), and
+	// scanned the values of the last one.
+	raws    []rawWriter
+	layout  *schema.Table
+	scanned []schema.RawValue
 }
 
 type valueWriter func(v any) error
@@ -76,6 +83,7 @@ func newEncoder(sc *iceberg.Schema, pos []int, width int) (*encoder, error) {
 			return nil, err
 		}
 		e.writers[i] = w
+		e.raws = append(e.raws, newRawWriter(e.rb.Field(i), f.Type, f.Required))
 	}
 	return e, nil
 }
@@ -96,6 +104,42 @@ func (e *encoder) append(r schema.Row) error {
 	}
 	e.rows++
 	return nil
+}
+
+// appendRaw is append for the values of a row scanned by schema.ScanRow.
+// A value its field's raw writer takes is appended without being boxed;
+// any other (a type without a raw writer, or a value that is an error)
+// goes boxed to the writer append uses, so both append the same values
+// and fail with the same errors.
+func (e *encoder) appendRaw(r []schema.RawValue) error {
+	if len(r) != e.width {
+		return fmt.Errorf("row has %d values, want %d", len(r), e.width)
+	}
+	for i, w := range e.writers {
+		v := &r[e.pos[i]]
+		if raw := e.raws[i]; raw == nil || !raw(v) {
+			if err := w(v.Box()); err != nil {
+				return err
+			}
+		}
+		size := v.Size()
+		e.bytes += size
+		e.fieldBytes[i] += size
+	}
+	e.rows++
+	return nil
+}
+
+// add appends a data row: a Row, or the encoding of one in e.layout.
+func (e *encoder) add(r dataRow) error {
+	if !r.isEncoded {
+		return e.append(r.row)
+	}
+	var err error
+	if e.scanned, err = schema.ScanRow(e.layout, r.encoded, e.scanned); err != nil {
+		return err
+	}
+	return e.appendRaw(e.scanned)
 }
 
 // full reports whether the batch has reached batchRows rows or batchBytes
@@ -136,7 +180,12 @@ func (t *Table) layoutEncoder(sc *iceberg.Schema) (*encoder, error) {
 			return nil, fmt.Errorf("table column %s is not in the layout", f.Name)
 		}
 	}
-	return newEncoder(sc, pos, len(t.layout.Columns))
+	e, err := newEncoder(sc, pos, len(t.layout.Columns))
+	if err != nil {
+		return nil, err
+	}
+	e.layout = t.layout
+	return e, nil
 }
 
 // RowBatch is rows encoded by a RowEncoder, ready for a DataWriter of the
@@ -340,6 +389,94 @@ func newWriter(b array.Builder, t iceberg.Type, required bool, col string) (valu
 		}
 		return app(v)
 	}, nil
+}
+
+// rawWriter appends one value of a row scanned by schema.ScanRow to its
+// field's builder and reports true, or appends nothing and reports false
+// for a value it leaves to the field's valueWriter: one of another kind
+// (an error there), NULL in a required field, Unchanged, a decimal
+// beyond the field's precision.
+type rawWriter func(v *schema.RawValue) bool
+
+// newRawWriter returns the raw writer of values of type t into b, or nil
+// for a type whose values all go to the valueWriter (lists, fixed).
+func newRawWriter(b array.Builder, t iceberg.Type, required bool) rawWriter {
+	var app rawWriter
+	switch t := t.(type) {
+	case iceberg.BooleanType:
+		bb := b.(*array.BooleanBuilder)
+		app = rawOf(schema.RawBool, func(v *schema.RawValue) { bb.Append(v.Int != 0) })
+	case iceberg.Int32Type:
+		ib := b.(*array.Int32Builder)
+		app = rawOf(schema.RawInt32, func(v *schema.RawValue) { ib.Append(int32(v.Int)) })
+	case iceberg.Int64Type:
+		ib := b.(*array.Int64Builder)
+		app = rawOf(schema.RawInt64, func(v *schema.RawValue) { ib.Append(v.Int) })
+	case iceberg.Float32Type:
+		fb := b.(*array.Float32Builder)
+		app = rawOf(schema.RawFloat32, func(v *schema.RawValue) { fb.Append(math.Float32frombits(uint32(v.Bits))) })
+	case iceberg.Float64Type:
+		fb := b.(*array.Float64Builder)
+		app = rawOf(schema.RawFloat64, func(v *schema.RawValue) { fb.Append(math.Float64frombits(v.Bits)) })
+	case iceberg.DecimalType:
+		db := b.(*array.Decimal128Builder)
+		prec := int32(t.Precision())
+		app = func(v *schema.RawValue) bool {
+			if v.Kind != schema.RawDecimal {
+				return false
+			}
+			x := decimal128.New(v.High, v.Bits)
+			if !x.FitsInPrecision(prec) {
+				return false
+			}
+			db.Append(x)
+			return true
+		}
+	case iceberg.StringType:
+		sb := b.(*array.StringBuilder).BinaryBuilder
+		app = rawOf(schema.RawString, func(v *schema.RawValue) { appendBytes(sb, v.Bytes) })
+	case iceberg.BinaryType:
+		bb := b.(*array.BinaryBuilder)
+		app = rawOf(schema.RawBinary, func(v *schema.RawValue) { appendBytes(bb, v.Bytes) })
+	case iceberg.UUIDType:
+		ub, ok := b.(interface{ AppendBytes([16]byte) })
+		if !ok {
+			return nil
+		}
+		app = rawOf(schema.RawUUID, func(v *schema.RawValue) { ub.AppendBytes([16]byte(v.Bytes)) })
+	case iceberg.DateType:
+		db := b.(*array.Date32Builder)
+		app = rawOf(schema.RawInt32, func(v *schema.RawValue) { db.Append(arrow.Date32(v.Int)) })
+	case iceberg.TimeType:
+		tb := b.(*array.Time64Builder)
+		app = rawOf(schema.RawInt64, func(v *schema.RawValue) { tb.Append(arrow.Time64(v.Int)) })
+	case iceberg.TimestampType, iceberg.TimestampTzType:
+		tb := b.(*array.TimestampBuilder)
+		app = rawOf(schema.RawInt64, func(v *schema.RawValue) { tb.Append(arrow.Timestamp(v.Int)) })
+	default:
+		return nil
+	}
+	return func(v *schema.RawValue) bool {
+		if v.Kind == schema.RawNull {
+			if required {
+				return false
+			}
+			b.AppendNull()
+			return true
+		}
+		return app(v)
+	}
+}
+
+// rawOf returns the raw writer that appends values of kind k with app.
+func rawOf(k schema.RawKind, app func(v *schema.RawValue)) rawWriter {
+	return func(v *schema.RawValue) bool {
+		if v.Kind != k {
+			return false
+		}
+		app(v)
+		return true
+	}
 }
 
 // valueReader returns the canonical value at row i of one Arrow column.

@@ -22,6 +22,11 @@ import (
 type Commit struct {
 	// Rows are the data rows to add, in Layout order; nil means none.
 	Rows iter.Seq2[schema.Row, error]
+	// Encoded, when set, are data rows to add as well, in the row
+	// encoding (schema.AppendRow) of the table's Layout: written without
+	// being decoded into a Row, each value straight into its Arrow
+	// builder. They are validated as Rows are, with the same errors.
+	Encoded *EncodedRows
 	// DeleteKeys are key-only rows (values in Layout().Key order); every
 	// live row with one of these keys that was committed before this
 	// commit is deleted (one equality-delete file). Rows added by this same
@@ -49,6 +54,17 @@ type Commit struct {
 	// main stays as it is, and the commit's base, truncate, landed check
 	// and Fence read the branch's history (see FastForward).
 	Branch string
+}
+
+// EncodedRows are data rows in the row encoding of schema.AppendRow.
+type EncodedRows struct {
+	// Layout is the table the rows are encoded as: it must have the
+	// columns of the Table's Layout, names and types in order, or the
+	// commit fails.
+	Layout *schema.Table
+	// Rows yields each row's encoding, which need stay unchanged only
+	// until the next row is asked for.
+	Rows iter.Seq2[[]byte, error]
 }
 
 // CommitResult describes a successful commit.
@@ -236,7 +252,7 @@ func (t *Table) recordLanded(ctx context.Context, next *table.Table, c Commit, p
 // says, which it returns; otherwise by equality. On an error every file it
 // wrote is removed again.
 func (t *Table) writeFiles(ctx context.Context, base *table.Table, c Commit, idx *keyIndex, res *CommitResult) (dataFiles, delFiles []iceberg.DataFile, plan *deletePlan, err error) {
-	dataFiles, rows, err := t.writeData(ctx, base, c.Rows)
+	dataFiles, rows, err := t.writeData(ctx, base, c.Rows, c.Encoded)
 	if err != nil {
 		t.removeFiles(ctx, base, dataFiles)
 		return nil, nil, nil, fmt.Errorf("commit %s: write data: %w", t.id, err)
@@ -400,11 +416,11 @@ func liveFiles(ctx context.Context, tbl *table.Table) (data, deletes []iceberg.D
 	return data, deletes, nil
 }
 
-// rowBatches turns rows into Arrow batches of at most batchRows rows via
-// enc. It never yields an error (some iceberg-go writers panic on one);
+// rowBatches turns rows into Arrow batches of at most batchRows rows,
+// add appending each row to enc. It never yields an error (some iceberg-go writers panic on one);
 // instead it stops and records the error, which the caller reads with
 // the returned function once the writer is done.
-func rowBatches(rows iter.Seq2[schema.Row, error], enc *encoder, count *int64) (iter.Seq2[arrow.RecordBatch, error], func() error) {
+func rowBatches[R any](rows iter.Seq2[R, error], add func(R) error, enc *encoder, count *int64) (iter.Seq2[arrow.RecordBatch, error], func() error) {
 	var mu sync.Mutex
 	var failed error
 	seq := func(yield func(arrow.RecordBatch, error) bool) {
@@ -424,7 +440,7 @@ func rowBatches(rows iter.Seq2[schema.Row, error], enc *encoder, count *int64) (
 				fail(fmt.Errorf("read row %d: %w", n, err))
 				return
 			}
-			if err := enc.append(r); err != nil {
+			if err := add(r); err != nil {
 				fail(fmt.Errorf("row %d: %w", n, err))
 				return
 			}
@@ -444,11 +460,17 @@ func rowBatches(rows iter.Seq2[schema.Row, error], enc *encoder, count *int64) (
 	}
 }
 
-// writeData writes rows as Parquet data files for tbl's current schema.
-// It returns the files written so far even on error, for cleanup.
-func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[schema.Row, error]) ([]iceberg.DataFile, int64, error) {
-	if rows == nil {
+// writeData writes rows and then the encoded rows as Parquet data files
+// for tbl's current schema. It returns the files written so far even on
+// error, for cleanup.
+func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[schema.Row, error], encoded *EncodedRows) ([]iceberg.DataFile, int64, error) {
+	if rows == nil && encoded == nil {
 		return nil, 0, nil
+	}
+	if encoded != nil {
+		if err := sameColumns(encoded.Layout, t.layout); err != nil {
+			return nil, 0, fmt.Errorf("encoded rows: %w", err)
+		}
 	}
 	enc, err := t.layoutEncoder(tbl.Schema())
 	if err != nil {
@@ -459,7 +481,7 @@ func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[
 	if err != nil {
 		return nil, 0, err
 	}
-	return writeEncoded(rows, enc, func(batches iter.Seq2[arrow.RecordBatch, error], failed func() error) ([]iceberg.DataFile, error) {
+	return writeEncoded(t.dataRows(rows, encoded), enc.add, enc, func(batches iter.Seq2[arrow.RecordBatch, error], failed func() error) ([]iceberg.DataFile, error) {
 		large := newLargeWriter(ctx, view, enc.schema)
 		var files []iceberg.DataFile
 		// One batch queued at the writer: the rows wait in the buffer (or
@@ -476,13 +498,59 @@ func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[
 	})
 }
 
-// writeEncoded encodes rows into Arrow batches with enc (rowBatches) and
-// hands them to write, which also gets the encoding's error function. It
-// returns the files write made (also on error, for cleanup) and, when
-// neither write nor the encoding failed, the number of rows.
-func writeEncoded(rows iter.Seq2[schema.Row, error], enc *encoder, write func(iter.Seq2[arrow.RecordBatch, error], func() error) ([]iceberg.DataFile, error)) ([]iceberg.DataFile, int64, error) {
+// dataRow is one data row to write: a Row, or the encoding of one.
+type dataRow struct {
+	row       schema.Row
+	encoded   []byte
+	isEncoded bool
+}
+
+// dataRows yields rows, then the encoded rows.
+func (t *Table) dataRows(rows iter.Seq2[schema.Row, error], encoded *EncodedRows) iter.Seq2[dataRow, error] {
+	return func(yield func(dataRow, error) bool) {
+		if rows != nil {
+			for r, err := range rows {
+				if !yield(dataRow{row: r}, err) || err != nil {
+					return
+				}
+			}
+		}
+		if encoded == nil {
+			return
+		}
+		for b, err := range encoded.Rows {
+			if !yield(dataRow{encoded: b, isEncoded: true}, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// sameColumns fails unless got has want's columns: names and types, in
+// order.
+func sameColumns(got, want *schema.Table) error {
+	if got == nil {
+		return errors.New("no layout")
+	}
+	if len(got.Columns) != len(want.Columns) {
+		return fmt.Errorf("layout of %d columns, the table's has %d", len(got.Columns), len(want.Columns))
+	}
+	for i, c := range got.Columns {
+		if w := want.Columns[i]; c.Name != w.Name || !c.Type.Equals(w.Type) {
+			return fmt.Errorf("layout column %d is %s %s, the table's is %s %s", i, c.Name, c.Type, w.Name, w.Type)
+		}
+	}
+	return nil
+}
+
+// writeEncoded encodes rows into Arrow batches with enc, add appending
+// each row (rowBatches), and hands them to write, which also gets the
+// encoding's error function. It returns the files write made (also on
+// error, for cleanup) and, when neither write nor the encoding failed,
+// the number of rows.
+func writeEncoded[R any](rows iter.Seq2[R, error], add func(R) error, enc *encoder, write func(iter.Seq2[arrow.RecordBatch, error], func() error) ([]iceberg.DataFile, error)) ([]iceberg.DataFile, int64, error) {
 	var n int64
-	batches, failed := rowBatches(rows, enc, &n)
+	batches, failed := rowBatches(rows, add, enc, &n)
 	files, err := write(batches, failed)
 	if err != nil {
 		return files, 0, err
@@ -707,7 +775,7 @@ func (t *Table) writeDeletes(ctx context.Context, tbl *table.Table, keys iter.Se
 		return nil, 0, err
 	}
 	defer enc.release()
-	return writeEncoded(keys, enc, func(batches iter.Seq2[arrow.RecordBatch, error], _ func() error) ([]iceberg.DataFile, error) {
+	return writeEncoded(keys, enc.append, enc, func(batches iter.Seq2[arrow.RecordBatch, error], _ func() error) ([]iceberg.DataFile, error) {
 		// The writer gathers a whole file's batches in memory before
 		// writing it (iceberg-go packs batches into files of the target
 		// size), so the delete files of this throwaway transaction are

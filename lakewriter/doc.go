@@ -86,6 +86,10 @@
 //     column (iceberg-go would write 0), schema.Unchanged, a non-canonical
 //     Go type, a decimal beyond its precision or a wrong-length fixed value
 //     fails the Commit with an error naming table, row and column.
+//     Commit.Encoded rows (the checkpoint buffer's encodings) are written
+//     from their encoding, each value copied into its Arrow builder
+//     without being boxed in a schema.Row, and fail with the same errors
+//     (a value the unboxed path does not take goes the boxed way).
 //   - Rows are converted to Arrow in batches of at most batchRows rows and
 //     batchBytes of values (a larger value is a batch of its own), and a
 //     writer queues one batch, so memory stays bounded however many rows

@@ -167,7 +167,7 @@ func TestRowBatchesCutByBytes(t *testing.T) {
 			}
 		}
 		var n int64
-		batches, failed := rowBatches(seq, enc, &n)
+		batches, failed := rowBatches(seq, enc.append, enc, &n)
 		total := 0
 		for b := range batches {
 			require.LessOrEqual(t, int(b.NumRows()), tc.maxRows)

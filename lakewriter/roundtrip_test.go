@@ -67,15 +67,11 @@ func TestRoundTripAllTypes(t *testing.T) {
 	}
 }
 
-func roundTripAllTypes(t *testing.T, large bool) {
-	ctx := context.Background()
-	c, dir := openTestCatalog(t)
-	layout := allTypesLayout()
-	tbl, err := c.EnsureTable(ctx, Ident{Namespace: "db", Name: "all_types"}, layout, layout.Key)
-	require.NoError(t, err)
-
+// allTypesRows are rows of allTypesLayout: typical values, NULLs and
+// each type's extremes.
+func allTypesRows(t testing.TB) []schema.Row {
 	u := [16]byte{0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17, 0x40, 0x00}
-	rows := []schema.Row{
+	return []schema.Row{
 		{ // typical values
 			int64(1), true, int32(42), int64(-7), float32(1.5), 2.25,
 			mustDecimal(t, "12345.6789012345", 38, 10), mustDecimal(t, "-0.05", 9, 2),
@@ -110,6 +106,16 @@ func roundTripAllTypes(t *testing.T, large bool) {
 			"z", int64(math.MinInt64),
 		},
 	}
+}
+
+func roundTripAllTypes(t *testing.T, large bool) {
+	ctx := context.Background()
+	c, dir := openTestCatalog(t)
+	layout := allTypesLayout()
+	tbl, err := c.EnsureTable(ctx, Ident{Namespace: "db", Name: "all_types"}, layout, layout.Key)
+	require.NoError(t, err)
+
+	rows := allTypesRows(t)
 	res, err := tbl.Commit(ctx, Commit{Rows: seqOf(rows...), Props: props("1"), Token: "floe.checkpoint"})
 	require.NoError(t, err)
 	require.Equal(t, int64(len(rows)), res.Rows)

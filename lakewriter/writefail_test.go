@@ -70,7 +70,7 @@ func TestWriteFailureNamesItsCause(t *testing.T) {
 	}
 	closed := 0
 	for range 10 {
-		_, _, err := lt.writeData(ctx, full, rows)
+		_, _, err := lt.writeData(ctx, full, rows, nil)
 		require.Error(t, err)
 		if errors.Is(err, table.ErrWriterClosed) || errors.Is(err, context.Canceled) {
 			closed++ // what iceberg-go said; the cause is joined to it

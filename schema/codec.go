@@ -266,6 +266,13 @@ func DecodeKey(t *Table, b []byte) (Row, error) {
 // keep[i] (every column when keep is nil); the other values are skipped
 // without being copied.
 func decodeRow(t *Table, b []byte, keep []bool, set func(i int, v any)) error {
+	return scanRow(t, b, keep, func(i int, v RawValue) { set(i, v.Box()) })
+}
+
+// scanRow checks b and passes set the unboxed value of every column i
+// with keep[i] (every column when keep is nil); the lists of the other
+// columns are checked without being decoded.
+func scanRow(t *Table, b []byte, keep []bool, set func(i int, v RawValue)) error {
 	if len(b) == 0 {
 		return fmt.Errorf("decode row: %w: empty", errCorrupt)
 	}
@@ -296,7 +303,7 @@ func decodeRow(t *Table, b []byte, keep []bool, set func(i int, v any)) error {
 type rowDecoder struct {
 	b    []byte
 	i    int
-	skip bool // check values but copy nothing out: strings, bytes and lists decode as nil
+	skip bool // check values but decode no list
 }
 
 func (d *rowDecoder) uvarint() (uint64, bool) {
@@ -330,101 +337,102 @@ func (d *rowDecoder) take(n uint64) ([]byte, bool) {
 }
 
 // value decodes one value of type typ; top marks a row-level value (only
-// those may be Unchanged).
-func (d *rowDecoder) value(typ iceberg.Type, top bool) (any, bool) {
+// those may be Unchanged). Strings, byte slices and uuids are views into
+// d.b; a list is decoded into its canonical []any unless d.skip.
+func (d *rowDecoder) value(typ iceberg.Type, top bool) (RawValue, bool) {
 	if d.i >= len(d.b) {
-		return nil, false
+		return RawValue{}, false
 	}
 	tag := d.b[d.i]
 	d.i++
 	switch tag {
 	case tagNull:
-		return nil, true
+		return RawValue{Kind: RawNull}, true
 	case tagUnchanged:
-		return Unchanged, top
+		return RawValue{Kind: RawUnchanged}, top
 	}
 	want := tagFor(typ)
 	if tag != want && !(want == tagTrue && tag == tagFalse) {
-		return nil, false
+		return RawValue{}, false
 	}
 	switch tag {
 	case tagFalse:
-		return false, true
+		return RawValue{Kind: RawBool}, true
 	case tagTrue:
-		return true, true
+		return RawValue{Kind: RawBool, Int: 1}, true
 	case tagInt32:
 		v, ok := d.varint()
 		if !ok || v != int64(int32(v)) {
-			return nil, false
+			return RawValue{}, false
 		}
-		return int32(v), true
+		return RawValue{Kind: RawInt32, Int: v}, true
 	case tagInt64:
-		return d.varint()
+		v, ok := d.varint()
+		return RawValue{Kind: RawInt64, Int: v}, ok
 	case tagFloat32:
 		p, ok := d.take(4)
 		if !ok {
-			return nil, false
+			return RawValue{}, false
 		}
-		return math.Float32frombits(binary.LittleEndian.Uint32(p)), true
+		return RawValue{Kind: RawFloat32, Bits: uint64(binary.LittleEndian.Uint32(p))}, true
 	case tagFloat64:
 		p, ok := d.take(8)
 		if !ok {
-			return nil, false
+			return RawValue{}, false
 		}
-		return math.Float64frombits(binary.LittleEndian.Uint64(p)), true
+		return RawValue{Kind: RawFloat64, Bits: binary.LittleEndian.Uint64(p)}, true
 	case tagDecimal:
 		p, ok := d.take(16)
 		if !ok {
-			return nil, false
+			return RawValue{}, false
 		}
-		return decimal128.New(int64(binary.LittleEndian.Uint64(p[8:])), binary.LittleEndian.Uint64(p)), true
+		return RawValue{Kind: RawDecimal, Bits: binary.LittleEndian.Uint64(p), High: int64(binary.LittleEndian.Uint64(p[8:]))}, true
 	case tagString, tagBinary:
 		n, ok := d.uvarint()
 		if !ok {
-			return nil, false
+			return RawValue{}, false
 		}
 		p, ok := d.take(n)
 		if !ok {
-			return nil, false
+			return RawValue{}, false
 		}
-		switch {
-		case d.skip:
-			return nil, true
-		case tag == tagString:
-			return string(p), true
+		if tag == tagString {
+			return RawValue{Kind: RawString, Bytes: p}, true
 		}
-		return append([]byte{}, p...), true
+		return RawValue{Kind: RawBinary, Bytes: p}, true
 	case tagUUID:
 		p, ok := d.take(16)
 		if !ok {
-			return nil, false
+			return RawValue{}, false
 		}
-		return [16]byte(p), true
+		return RawValue{Kind: RawUUID, Bytes: p}, true
 	case tagList:
 		n, ok := d.uvarint()
 		if !ok || n > uint64(len(d.b)-d.i) { // every element takes at least one byte
-			return nil, false
+			return RawValue{}, false
 		}
 		lt := typ.(*iceberg.ListType)
 		if lt == nil {
-			return nil, false
+			return RawValue{}, false
 		}
 		elem := lt.Element
 		if d.skip {
 			for range n {
 				if _, ok = d.value(elem, false); !ok {
-					return nil, false
+					return RawValue{}, false
 				}
 			}
-			return nil, true
+			return RawValue{Kind: RawList}, true
 		}
 		out := make([]any, n)
 		for j := range out {
-			if out[j], ok = d.value(elem, false); !ok {
-				return nil, false
+			e, ok := d.value(elem, false)
+			if !ok {
+				return RawValue{}, false
 			}
+			out[j] = e.Box()
 		}
-		return out, true
+		return RawValue{Kind: RawList, List: out}, true
 	}
-	return nil, false
+	return RawValue{}, false
 }

@@ -686,19 +686,21 @@ func firstUnchanged(r schema.Row) int {
 	return -1
 }
 
-// walk turns fn into an iterator that yields fn's error, if any, last.
-func (b *Buffer) walk(fn func(yield func(schema.Row, error) bool) error) iter.Seq2[schema.Row, error] {
-	return func(yield func(schema.Row, error) bool) {
+// walk turns fn into an iterator over b that yields fn's error, if any,
+// last.
+func walk[T any](b *Buffer, fn func(yield func(T, error) bool) error) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
 		if b.closed {
-			yield(nil, b.errf("%w", errClosed))
+			yield(zero, b.errf("%w", errClosed))
 			return
 		}
 		if b.failed != nil {
-			yield(nil, b.failed)
+			yield(zero, b.failed)
 			return
 		}
 		if err := fn(yield); err != nil {
-			yield(nil, err)
+			yield(zero, err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
@@ -93,8 +94,40 @@ func fmtRow(r schema.Row) string {
 	return strings.Join(parts, " ")
 }
 
+// requireEncodedLikeRows fails t unless EncodedRows yields, in the same
+// order, the encodings of the rows Rows yields (when Rows yields them
+// all: EncodedRows leaves an unresolved value to the writer).
+func requireEncodedLikeRows(t *testing.T, b *Buffer) {
+	t.Helper()
+	var want [][]byte
+	for r, err := range b.Rows() {
+		if err != nil {
+			return
+		}
+		enc, err := schema.AppendRow(nil, b.Layout(), r)
+		if err != nil {
+			t.Fatalf("encode row %v: %v", r, err)
+		}
+		want = append(want, enc)
+	}
+	i := 0
+	for enc, err := range b.EncodedRows() {
+		if err != nil {
+			t.Fatalf("EncodedRows: %v", err)
+		}
+		if i >= len(want) || !bytes.Equal(enc, want[i]) {
+			t.Fatalf("EncodedRows row %d is %x, Rows gives %d rows (%x)", i, enc, len(want), want[min(i, len(want)-1):])
+		}
+		i++
+	}
+	if i != len(want) {
+		t.Fatalf("EncodedRows yielded %d rows, Rows %d", i, len(want))
+	}
+}
+
 func collect(t *testing.T, b *Buffer) (rows []string, dels []int64, err error) {
 	t.Helper()
+	requireEncodedLikeRows(t, b)
 	for r, err := range b.Rows() {
 		if err != nil {
 			return nil, nil, err

@@ -321,7 +321,7 @@ func (r *resolver) entry(e *entry) (gone bool, err error) {
 // It fails if a value is still Unchanged (Resolve was not called or
 // failed). Each row is the caller's.
 func (b *Buffer) Rows() iter.Seq2[schema.Row, error] {
-	return b.walk(func(yield func(schema.Row, error) bool) error {
+	return walk(b, func(yield func(schema.Row, error) bool) error {
 		emit := func(row schema.Row, err error) error {
 			if err != nil {
 				return err
@@ -360,12 +360,59 @@ func (b *Buffer) Rows() iter.Seq2[schema.Row, error] {
 	})
 }
 
+// EncodedRows yields what Rows yields, each row as its encoding
+// (schema.AppendRow) in Layout instead of decoded: for a writer that
+// copies the values out (lakewriter.EncodedRows). An encoding stays
+// unchanged only until the next one is asked for. Unlike Rows it does not
+// look into the values: a value still Unchanged (Resolve was not called
+// or failed) is the writer's to refuse.
+func (b *Buffer) EncodedRows() iter.Seq2[[]byte, error] {
+	return walk(b, func(yield func([]byte, error) bool) error {
+		emit := func(rec []byte) error {
+			if !yield(rec, nil) {
+				return errStop
+			}
+			return nil
+		}
+		var err error
+		if b.o.Mode == Changelog {
+			err = b.log.scan(func(off int64, rec []byte) error {
+				if r, ok := b.repl[off]; ok {
+					raw, err := b.log.read(r)
+					if err != nil {
+						return b.errf("%w", err)
+					}
+					return emit(raw)
+				}
+				if b.dropped[off] || b.replRecs[off] {
+					return nil
+				}
+				return emit(rec)
+			})
+		} else {
+			err = b.eachEntry(func(e *entry) error {
+				if e.dead {
+					return nil
+				}
+				return emit(e.img)
+			})
+		}
+		if errors.Is(err, errStop) {
+			return nil
+		}
+		return err
+	})
+}
+
+// Layout is the sink layout of the rows the Buffer yields (Options.Layout).
+func (b *Buffer) Layout() *schema.Table { return b.layout }
+
 // DeleteKeys yields the key-only rows (Layout key order) that need an
 // equality delete: in Upsert mode every key touched by a stream change
 // (inserted, updated, deleted, or the old key of a key change); snapshot
 // reads need none. Changelog mode yields nothing.
 func (b *Buffer) DeleteKeys() iter.Seq2[schema.Row, error] {
-	return b.walk(func(yield func(schema.Row, error) bool) error {
+	return walk(b, func(yield func(schema.Row, error) bool) error {
 		if b.o.Mode == Changelog {
 			return nil
 		}

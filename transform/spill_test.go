@@ -77,6 +77,7 @@ func TestBufferSpill(t *testing.T) {
 		t.Fatalf("Len=%d NumDeleteKeys=%d, want %d", b.Len(), b.NumDeleteKeys(), keys)
 	}
 
+	requireEncodedLikeRows(t, b)
 	seen := make([]bool, keys)
 	n := 0
 	for r, err := range b.Rows() {
@@ -157,6 +158,7 @@ func TestBufferSpillChangelog(t *testing.T) {
 	if _, err := b.Resolve(icebergRows(b.layout, found...), nil); err != nil {
 		t.Fatal(err)
 	}
+	requireEncodedLikeRows(t, b)
 	i := 0
 	for r, err := range b.Rows() {
 		if err != nil {
@@ -255,6 +257,7 @@ func runStream(t *testing.T, mode Mode, budget int64, changes []capture.Change, 
 		res.Dropped = 0
 		return res
 	}
+	requireEncodedLikeRows(t, b)
 	for r, err := range b.Rows() {
 		if err != nil {
 			res.RowsErr = err.Error()
