@@ -266,36 +266,49 @@ func DecodeKey(t *Table, b []byte) (Row, error) {
 // keep[i] (every column when keep is nil); the other values are skipped
 // without being copied.
 func decodeRow(t *Table, b []byte, keep []bool, set func(i int, v any)) error {
-	return scanRow(t, b, keep, func(i int, v RawValue) { set(i, v.Box()) })
+	d, err := rowHeader(t, b)
+	if err != nil {
+		return err
+	}
+	var v RawValue
+	for i, c := range t.Columns {
+		d.skip = keep != nil && !keep[i]
+		if !d.value(c.Type, true, &v) {
+			return d.corrupt(c)
+		}
+		if !d.skip {
+			set(i, v.Box())
+		}
+	}
+	return d.end()
 }
 
-// scanRow checks b and passes set the unboxed value of every column i
-// with keep[i] (every column when keep is nil); the lists of the other
-// columns are checked without being decoded.
-func scanRow(t *Table, b []byte, keep []bool, set func(i int, v RawValue)) error {
+// rowHeader checks the version and column count of b, an encoding of a
+// row of t, and returns the decoder of its values.
+func rowHeader(t *Table, b []byte) (rowDecoder, error) {
 	if len(b) == 0 {
-		return fmt.Errorf("decode row: %w: empty", errCorrupt)
+		return rowDecoder{}, fmt.Errorf("decode row: %w: empty", errCorrupt)
 	}
 	if b[0] != RowCodecVersion {
-		return fmt.Errorf("decode row: unknown codec version %d", b[0])
+		return rowDecoder{}, fmt.Errorf("decode row: unknown codec version %d", b[0])
 	}
 	d := rowDecoder{b: b, i: 1}
 	n, ok := d.uvarint()
 	if !ok || n != uint64(len(t.Columns)) {
-		return fmt.Errorf("decode row: %w: column count does not match %d columns", errCorrupt, len(t.Columns))
+		return rowDecoder{}, fmt.Errorf("decode row: %w: column count does not match %d columns", errCorrupt, len(t.Columns))
 	}
-	for i, c := range t.Columns {
-		d.skip = keep != nil && !keep[i]
-		v, ok := d.value(c.Type, true)
-		if !ok {
-			return fmt.Errorf("decode row: %w: column %s (%s) at byte %d", errCorrupt, c.Name, c.Type, d.i)
-		}
-		if !d.skip {
-			set(i, v)
-		}
-	}
-	if d.i != len(b) {
-		return fmt.Errorf("decode row: %w: %d trailing bytes", errCorrupt, len(b)-d.i)
+	return d, nil
+}
+
+// corrupt is the error of a value of column c that does not decode.
+func (d *rowDecoder) corrupt(c Column) error {
+	return fmt.Errorf("decode row: %w: column %s (%s) at byte %d", errCorrupt, c.Name, c.Type, d.i)
+}
+
+// end fails unless every byte was decoded.
+func (d *rowDecoder) end() error {
+	if d.i != len(d.b) {
+		return fmt.Errorf("decode row: %w: %d trailing bytes", errCorrupt, len(d.b)-d.i)
 	}
 	return nil
 }
@@ -339,100 +352,109 @@ func (d *rowDecoder) take(n uint64) ([]byte, bool) {
 // value decodes one value of type typ; top marks a row-level value (only
 // those may be Unchanged). Strings, byte slices and uuids are views into
 // d.b; a list is decoded into its canonical []any unless d.skip.
-func (d *rowDecoder) value(typ iceberg.Type, top bool) (RawValue, bool) {
+func (d *rowDecoder) value(typ iceberg.Type, top bool, out *RawValue) bool {
+	*out = RawValue{}
 	if d.i >= len(d.b) {
-		return RawValue{}, false
+		return false
 	}
 	tag := d.b[d.i]
 	d.i++
 	switch tag {
 	case tagNull:
-		return RawValue{Kind: RawNull}, true
+		return true
 	case tagUnchanged:
-		return RawValue{Kind: RawUnchanged}, top
+		out.Kind = RawUnchanged
+		return top
 	}
 	want := tagFor(typ)
 	if tag != want && !(want == tagTrue && tag == tagFalse) {
-		return RawValue{}, false
+		return false
 	}
 	switch tag {
 	case tagFalse:
-		return RawValue{Kind: RawBool}, true
+		out.Kind = RawBool
+		return true
 	case tagTrue:
-		return RawValue{Kind: RawBool, Int: 1}, true
+		out.Kind, out.Int = RawBool, 1
+		return true
 	case tagInt32:
 		v, ok := d.varint()
-		if !ok || v != int64(int32(v)) {
-			return RawValue{}, false
-		}
-		return RawValue{Kind: RawInt32, Int: v}, true
+		out.Kind, out.Int = RawInt32, v
+		return ok && v == int64(int32(v))
 	case tagInt64:
 		v, ok := d.varint()
-		return RawValue{Kind: RawInt64, Int: v}, ok
+		out.Kind, out.Int = RawInt64, v
+		return ok
 	case tagFloat32:
 		p, ok := d.take(4)
 		if !ok {
-			return RawValue{}, false
+			return false
 		}
-		return RawValue{Kind: RawFloat32, Bits: uint64(binary.LittleEndian.Uint32(p))}, true
+		out.Kind, out.Bits = RawFloat32, uint64(binary.LittleEndian.Uint32(p))
+		return true
 	case tagFloat64:
 		p, ok := d.take(8)
 		if !ok {
-			return RawValue{}, false
+			return false
 		}
-		return RawValue{Kind: RawFloat64, Bits: binary.LittleEndian.Uint64(p)}, true
+		out.Kind, out.Bits = RawFloat64, binary.LittleEndian.Uint64(p)
+		return true
 	case tagDecimal:
 		p, ok := d.take(16)
 		if !ok {
-			return RawValue{}, false
+			return false
 		}
-		return RawValue{Kind: RawDecimal, Bits: binary.LittleEndian.Uint64(p), High: int64(binary.LittleEndian.Uint64(p[8:]))}, true
+		out.Kind, out.Bits, out.High = RawDecimal, binary.LittleEndian.Uint64(p), int64(binary.LittleEndian.Uint64(p[8:]))
+		return true
 	case tagString, tagBinary:
 		n, ok := d.uvarint()
 		if !ok {
-			return RawValue{}, false
+			return false
 		}
 		p, ok := d.take(n)
 		if !ok {
-			return RawValue{}, false
+			return false
 		}
+		out.Kind, out.Bytes = RawBinary, p
 		if tag == tagString {
-			return RawValue{Kind: RawString, Bytes: p}, true
+			out.Kind = RawString
 		}
-		return RawValue{Kind: RawBinary, Bytes: p}, true
+		return true
 	case tagUUID:
 		p, ok := d.take(16)
 		if !ok {
-			return RawValue{}, false
+			return false
 		}
-		return RawValue{Kind: RawUUID, Bytes: p}, true
+		out.Kind, out.Bytes = RawUUID, p
+		return true
 	case tagList:
 		n, ok := d.uvarint()
 		if !ok || n > uint64(len(d.b)-d.i) { // every element takes at least one byte
-			return RawValue{}, false
+			return false
 		}
 		lt := typ.(*iceberg.ListType)
 		if lt == nil {
-			return RawValue{}, false
+			return false
 		}
-		elem := lt.Element
+		out.Kind = RawList
+		var e RawValue
 		if d.skip {
 			for range n {
-				if _, ok = d.value(elem, false); !ok {
-					return RawValue{}, false
+				if !d.value(lt.Element, false, &e) {
+					return false
 				}
 			}
-			return RawValue{Kind: RawList}, true
+			return true
 		}
-		out := make([]any, n)
-		for j := range out {
-			e, ok := d.value(elem, false)
-			if !ok {
-				return RawValue{}, false
+		list := make([]any, n)
+		for j := range list {
+			if !d.value(lt.Element, false, &e) {
+				return false
 			}
-			out[j] = e.Box()
+			list[j] = e.Box()
 		}
-		return RawValue{Kind: RawList, List: out}, true
+		out.List = list
+		return true
 	}
-	return RawValue{}, false
+	return false
 }

@@ -292,7 +292,8 @@ func TestKeyEncodingGolden(t *testing.T) {
 	goldenCompare(t, "key_v1.golden", out)
 }
 
-// FuzzDecodeRow: DecodeRow never panics, and whatever it accepts
+// FuzzDecodeRow: DecodeRow never panics, ScanRow accepts and yields
+// what it does (scanLikeDecode), and whatever it accepts
 // re-encodes to bytes that decode to the same encoding again; DecodeKey
 // accepts exactly what DecodeRow accepts and yields the row's key.
 func FuzzDecodeRow(f *testing.F) {
@@ -310,6 +311,7 @@ func FuzzDecodeRow(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		scanLikeDecode(t, tab, b)
 		r, err := DecodeRow(tab, b)
 		key, kerr := DecodeKey(tab, b)
 		if (err == nil) != (kerr == nil) {

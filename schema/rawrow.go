@@ -77,7 +77,16 @@ func ScanRow(t *Table, b []byte, dst []RawValue) ([]RawValue, error) {
 		dst = make([]RawValue, len(t.Columns))
 	}
 	dst = dst[:len(t.Columns)]
-	if err := scanRow(t, b, nil, func(i int, v RawValue) { dst[i] = v }); err != nil {
+	d, err := rowHeader(t, b)
+	if err != nil {
+		return dst[:0], err
+	}
+	for i, c := range t.Columns {
+		if !d.value(c.Type, true, &dst[i]) {
+			return dst[:0], d.corrupt(c)
+		}
+	}
+	if err := d.end(); err != nil {
 		return dst[:0], err
 	}
 	return dst, nil
