@@ -273,6 +273,7 @@ func (c *Coordinator) finishCommit(ctx context.Context, p *tableCommit) error {
 	c.deletes.add(res)
 	c.opts.Metrics.CommittedRows.WithLabelValues(t.id.String()).Add(float64(p.rows))
 	if p.buf != nil {
+		t.bufKeys = p.buf.PeakKeys()
 		if err := p.buf.Close(); err != nil {
 			c.log.Warn("close buffer", "table", t.id.String(), "err", err)
 		}

@@ -165,6 +165,9 @@ type tableRun struct {
 	fitted          map[*schema.Table]*schema.Table
 
 	buf *transform.Buffer
+	// bufKeys is the PeakKeys of the table's last committed buffer: the
+	// next one's SizeHint.
+	bufKeys int
 	// data holds the rows of snapshot chunks written straight to data
 	// files, bypassing buf (see direct.go); nil when none.
 	data *chunkWriter
@@ -345,7 +348,7 @@ func (c *Coordinator) buffer(t *tableRun) (*transform.Buffer, error) {
 	buf, err := transform.NewBuffer(transform.BufferOptions{
 		Layout: t.layout, Mode: c.opts.Mode, SpillDir: c.opts.SpillDir,
 		MemoryBudget: c.opts.MemoryBudget, Table: t.id.String(),
-		SkipColumns: skip, Narrow: narrow,
+		SkipColumns: skip, Narrow: narrow, SizeHint: t.bufKeys,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("buffer for %s: %w", t.id, err)

@@ -48,6 +48,12 @@ type BufferOptions struct {
 	// SkipColumns leaves out the values of change columns the sink
 	// layout lacks instead of refusing the change (Behavior.Projects).
 	SkipColumns bool
+	// SizeHint is how many keys the buffer is expected to hold in memory
+	// at once in Upsert mode (its table's last buffer's PeakKeys): its
+	// index and entries are allocated for that many up front, at most
+	// for as many as MemoryBudget holds, instead of being grown by
+	// doubling (copied and rehashed) as the keys arrive. 0: none.
+	SizeHint int
 	// Narrow writes values of a change column wider than its sink column
 	// (schema.Promotable(sink type, change type)) in the sink type when
 	// they fit exactly; one that does not, and a NULL in a required
@@ -94,6 +100,7 @@ type Buffer struct {
 	// their memory), and older ones in sorted runs (values: entry.encode).
 	index     map[string]int32
 	entries   []entry
+	peakKeys  int // the most entries held in memory at once (PeakKeys)
 	memBytes  int64
 	runs      runSet
 	counts    *entryCounts // of the merged runs, once counted
@@ -149,6 +156,10 @@ func NewBuffer(o BufferOptions) (*Buffer, error) {
 		kl.Key = append(kl.Key, i)
 	}
 	seed := maphash.MakeSeed()
+	hint := 0
+	if o.Mode == Upsert {
+		hint = int(min(int64(max(o.SizeHint, 0)), o.MemoryBudget/entryOverhead))
+	}
 	return &Buffer{
 		o:         o,
 		layout:    o.Layout,
@@ -156,7 +167,8 @@ func NewBuffer(o BufferOptions) (*Buffer, error) {
 		n:         n,
 		keyed:     len(o.Layout.Key) > 0,
 		maps:      map[*schema.Table]*colMap{},
-		index:     map[string]int32{},
+		index:     make(map[string]int32, hint),
+		entries:   make([]entry, 0, hint),
 		runs:      runSet{dir: o.SpillDir, seed: seed, combine: combineEntries},
 		log:       rowLog{dir: o.SpillDir, limit: int(max(o.MemoryBudget/2, 1))},
 		rowPend:   map[int64]string{},
@@ -439,6 +451,7 @@ func (b *Buffer) put(key string, e entry) error {
 	} else {
 		b.index[key] = int32(len(b.entries))
 		b.entries = append(b.entries, e)
+		b.peakKeys = max(b.peakKeys, len(b.entries))
 		b.memBytes += int64(len(e.img)+len(e.lookup)+2*len(key)) + entryOverhead
 	}
 	if b.memBytes > b.o.MemoryBudget {
@@ -602,6 +615,11 @@ func (b *Buffer) wrapErr(err error) error {
 // buffered before it are already gone). Always false in Changelog mode,
 // where a truncate is recorded as a row with _floe_op 't'.
 func (b *Buffer) Truncated() bool { return b.truncated }
+
+// PeakKeys is the most keys the buffer held in memory at once (Upsert
+// mode; 0 in Changelog mode): the next buffer of its table takes it as
+// its SizeHint.
+func (b *Buffer) PeakKeys() int { return b.peakKeys }
 
 // Len is the number of buffered entries: in Upsert mode the keys touched
 // (images and deletions), in Changelog mode the rows. Zero means Rows and

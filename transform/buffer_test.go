@@ -508,3 +508,66 @@ func TestNewBufferErrors(t *testing.T) {
 		t.Fatalf("keyless toast: %v", err)
 	}
 }
+
+// TestBufferSizeHint: a buffer sized by the last one's PeakKeys holds
+// that many keys without growing its entries, never more than its memory
+// budget holds, and yields what an unsized buffer yields.
+func TestBufferSizeHint(t *testing.T) {
+	var changes []capture.Change
+	for i := range 300 {
+		changes = append(changes, ins(int64(i%200), "n", "b"))
+	}
+	plain := newBuf(t, Upsert, 0)
+	if err := apply(plain, changes); err != nil {
+		t.Fatal(err)
+	}
+	if plain.PeakKeys() != 200 {
+		t.Fatalf("PeakKeys = %d after 200 distinct keys", plain.PeakKeys())
+	}
+	sized, err := NewBuffer(BufferOptions{Layout: SinkLayout(src, Upsert), Mode: Upsert, SpillDir: t.TempDir(), Table: "lake.t", SizeHint: plain.PeakKeys()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sized.Close()
+	entries := cap(sized.entries)
+	if entries != 200 {
+		t.Fatalf("entries allocated for %d keys, want 200", entries)
+	}
+	if err := apply(sized, changes); err != nil {
+		t.Fatal(err)
+	}
+	if cap(sized.entries) != entries {
+		t.Errorf("entries grew from %d to %d for the hinted 200 keys", entries, cap(sized.entries))
+	}
+	wantRows, wantDels, err := collect(t, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotRows, gotDels, err := collect(t, sized)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(gotRows, wantRows) || !slices.Equal(gotDels, wantDels) {
+		t.Fatalf("sized buffer yields %v / %v, unsized %v / %v", gotRows, gotDels, wantRows, wantDels)
+	}
+
+	for _, c := range []struct {
+		mode   Mode
+		budget int64
+		hint   int
+		want   int
+	}{
+		{Upsert, 16 * entryOverhead, 1 << 20, 16}, // capped by the budget
+		{Upsert, 0, -5, 0},
+		{Changelog, 0, 1000, 0}, // Changelog mode keeps no entries
+	} {
+		b, err := NewBuffer(BufferOptions{Layout: SinkLayout(src, c.mode), Mode: c.mode, SpillDir: t.TempDir(), Table: "lake.t", MemoryBudget: c.budget, SizeHint: c.hint})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cap(b.entries); got != c.want {
+			t.Errorf("mode %v budget %d hint %d: entries allocated for %d keys, want %d", c.mode, c.budget, c.hint, got, c.want)
+		}
+		b.Close()
+	}
+}
