@@ -585,6 +585,15 @@ func (b *Buffer) image(raw []byte) (schema.Row, error) {
 
 // rowImage decodes changelog row i, as resolved if it was.
 func (b *Buffer) rowImage(i int64) (schema.Row, error) {
+	raw, err := b.rowRecord(i)
+	if err != nil {
+		return nil, err
+	}
+	return b.image(raw)
+}
+
+// rowRecord reads the encoding of changelog row i, as resolved if it was.
+func (b *Buffer) rowRecord(i int64) ([]byte, error) {
 	if r, ok := b.repl[i]; ok {
 		i = r
 	}
@@ -592,7 +601,7 @@ func (b *Buffer) rowImage(i int64) (schema.Row, error) {
 	if err != nil {
 		return nil, b.errf("%w", err)
 	}
-	return b.image(raw)
+	return raw, nil
 }
 
 func (b *Buffer) decode(t *schema.Table, raw []byte) (schema.Row, error) {

@@ -322,7 +322,8 @@ func (r *resolver) entry(e *entry) (gone bool, err error) {
 // failed). Each row is the caller's.
 func (b *Buffer) Rows() iter.Seq2[schema.Row, error] {
 	return walk(b, func(yield func(schema.Row, error) bool) error {
-		emit := func(row schema.Row, err error) error {
+		return b.eachImage(func(rec []byte) error {
+			row, err := b.image(rec)
 			if err != nil {
 				return err
 			}
@@ -333,30 +334,7 @@ func (b *Buffer) Rows() iter.Seq2[schema.Row, error] {
 				return errStop
 			}
 			return nil
-		}
-		var err error
-		if b.o.Mode == Changelog {
-			err = b.log.scan(func(off int64, rec []byte) error {
-				if _, ok := b.repl[off]; ok {
-					return emit(b.rowImage(off))
-				}
-				if b.dropped[off] || b.replRecs[off] {
-					return nil
-				}
-				return emit(b.image(rec))
-			})
-		} else {
-			err = b.eachEntry(func(e *entry) error {
-				if e.dead {
-					return nil
-				}
-				return emit(b.image(e.img))
-			})
-		}
-		if errors.Is(err, errStop) {
-			return nil
-		}
-		return err
+		})
 	})
 }
 
@@ -368,40 +346,48 @@ func (b *Buffer) Rows() iter.Seq2[schema.Row, error] {
 // or failed) is the writer's to refuse.
 func (b *Buffer) EncodedRows() iter.Seq2[[]byte, error] {
 	return walk(b, func(yield func([]byte, error) bool) error {
-		emit := func(rec []byte) error {
+		return b.eachImage(func(rec []byte) error {
 			if !yield(rec, nil) {
 				return errStop
 			}
 			return nil
-		}
-		var err error
-		if b.o.Mode == Changelog {
-			err = b.log.scan(func(off int64, rec []byte) error {
-				if r, ok := b.repl[off]; ok {
-					raw, err := b.log.read(r)
-					if err != nil {
-						return b.errf("%w", err)
-					}
-					return emit(raw)
-				}
-				if b.dropped[off] || b.replRecs[off] {
-					return nil
-				}
-				return emit(rec)
-			})
-		} else {
-			err = b.eachEntry(func(e *entry) error {
-				if e.dead {
-					return nil
-				}
-				return emit(e.img)
-			})
-		}
-		if errors.Is(err, errStop) {
-			return nil
-		}
-		return err
+		})
 	})
+}
+
+// eachImage calls fn with the encoding of each row Rows yields, in its
+// order: in Upsert mode the last image of every live key, in Changelog
+// mode every change applied (as resolved, without the dropped ones).
+// The encoding is valid only during the call. fn returning errStop ends
+// the walk without an error.
+func (b *Buffer) eachImage(fn func(rec []byte) error) error {
+	var err error
+	if b.o.Mode == Changelog {
+		err = b.log.scan(func(off int64, rec []byte) error {
+			if _, ok := b.repl[off]; ok {
+				raw, err := b.rowRecord(off)
+				if err != nil {
+					return err
+				}
+				return fn(raw)
+			}
+			if b.dropped[off] || b.replRecs[off] {
+				return nil
+			}
+			return fn(rec)
+		})
+	} else {
+		err = b.eachEntry(func(e *entry) error {
+			if e.dead {
+				return nil
+			}
+			return fn(e.img)
+		})
+	}
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
 }
 
 // Layout is the sink layout of the rows the Buffer yields (Options.Layout).
