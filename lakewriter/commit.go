@@ -417,9 +417,10 @@ func liveFiles(ctx context.Context, tbl *table.Table) (data, deletes []iceberg.D
 }
 
 // rowBatches turns rows into Arrow batches of at most batchRows rows,
-// add appending each row to enc. It never yields an error (some iceberg-go writers panic on one);
-// instead it stops and records the error, which the caller reads with
-// the returned function once the writer is done.
+// add appending each row to enc. It never yields an error (some
+// iceberg-go writers panic on one); instead it stops and records the
+// error, which the caller reads with the returned function once the
+// writer is done.
 func rowBatches[R any](rows iter.Seq2[R, error], add func(R) error, enc *encoder, count *int64) (iter.Seq2[arrow.RecordBatch, error], func() error) {
 	var mu sync.Mutex
 	var failed error
@@ -481,7 +482,7 @@ func (t *Table) writeData(ctx context.Context, tbl *table.Table, rows iter.Seq2[
 	if err != nil {
 		return nil, 0, err
 	}
-	return writeEncoded(t.dataRows(rows, encoded), enc.add, enc, func(batches iter.Seq2[arrow.RecordBatch, error], failed func() error) ([]iceberg.DataFile, error) {
+	return writeEncoded(dataRows(rows, encoded), enc.add, enc, func(batches iter.Seq2[arrow.RecordBatch, error], failed func() error) ([]iceberg.DataFile, error) {
 		large := newLargeWriter(ctx, view, enc.schema)
 		var files []iceberg.DataFile
 		// One batch queued at the writer: the rows wait in the buffer (or
@@ -506,7 +507,7 @@ type dataRow struct {
 }
 
 // dataRows yields rows, then the encoded rows.
-func (t *Table) dataRows(rows iter.Seq2[schema.Row, error], encoded *EncodedRows) iter.Seq2[dataRow, error] {
+func dataRows(rows iter.Seq2[schema.Row, error], encoded *EncodedRows) iter.Seq2[dataRow, error] {
 	return func(yield func(dataRow, error) bool) {
 		if rows != nil {
 			for r, err := range rows {

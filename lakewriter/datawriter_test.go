@@ -55,11 +55,8 @@ func parquetFiles(t *testing.T, dir string) int {
 func TestDataWriterEqualsRows(t *testing.T) {
 	ctx := context.Background()
 	c, _ := openTestCatalog(t)
-	layout := allTypesLayout()
-	viaRows, err := c.EnsureTable(ctx, Ident{Namespace: "db", Name: "via_rows"}, layout, layout.Key)
-	require.NoError(t, err)
-	viaData, err := c.EnsureTable(ctx, Ident{Namespace: "db", Name: "via_data"}, layout, layout.Key)
-	require.NoError(t, err)
+	viaRows, _ := ensureAllTypes(t, c, "via_rows")
+	viaData, _ := ensureAllTypes(t, c, "via_data")
 
 	var rows []schema.Row
 	for i := int64(0); i < 50; i++ {
@@ -75,7 +72,7 @@ func TestDataWriterEqualsRows(t *testing.T) {
 	rows[7] = schema.Row{int64(7), nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
 		nil, nil, nil, nil, nil, nil, nil, nil, "", int64(-1)}
 
-	_, err = viaRows.Commit(ctx, Commit{Rows: seqOf(rows...), Props: props("1"), Token: "floe.checkpoint"})
+	_, err := viaRows.Commit(ctx, Commit{Rows: seqOf(rows...), Props: props("1"), Token: "floe.checkpoint"})
 	require.NoError(t, err)
 
 	// Two writers (as two checkpoints' worth would be), the last rows via Rows.

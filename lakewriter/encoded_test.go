@@ -82,11 +82,8 @@ func randomAllTypesRow(rng *rand.Rand, id int64) schema.Row {
 // and fails with the same error where the boxed append does: NULL in a
 // required column, Unchanged, a decimal beyond its column's precision.
 func TestAppendRawLikeAppend(t *testing.T) {
-	ctx := context.Background()
 	c, _ := openTestCatalog(t)
-	layout := allTypesLayout()
-	tbl, err := c.EnsureTable(ctx, Ident{Namespace: "db", Name: "raw_like_boxed"}, layout, layout.Key)
-	require.NoError(t, err)
+	tbl, layout := ensureAllTypes(t, c, "raw_like_boxed")
 	encoders := func() (boxed, raw *encoder) {
 		boxed, err := tbl.layoutEncoder(tbl.current().Schema())
 		require.NoError(t, err)
@@ -147,9 +144,7 @@ func TestAppendRawLikeAppend(t *testing.T) {
 func TestCommitEncodedRows(t *testing.T) {
 	ctx := context.Background()
 	c, _ := openTestCatalog(t)
-	layout := allTypesLayout()
-	tbl, err := c.EnsureTable(ctx, Ident{Namespace: "db", Name: "encoded_rows"}, layout, layout.Key)
-	require.NoError(t, err)
+	tbl, layout := ensureAllTypes(t, c, "encoded_rows")
 	rows := allTypesRows(t)
 	rng := rand.New(rand.NewPCG(5, 6))
 	var more []schema.Row

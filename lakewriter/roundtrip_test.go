@@ -52,6 +52,16 @@ func allTypesLayout() *schema.Table {
 	}
 }
 
+// ensureAllTypes creates the table db.<name> of allTypesLayout in c and
+// returns it with its layout.
+func ensureAllTypes(t testing.TB, c *Catalog, name string) (*Table, *schema.Table) {
+	t.Helper()
+	layout := allTypesLayout()
+	tbl, err := c.EnsureTable(context.Background(), Ident{Namespace: "db", Name: name}, layout, layout.Key)
+	require.NoError(t, err)
+	return tbl, layout
+}
+
 // TestRoundTripAllTypes commits rows of every type and reads them back
 // exactly, written by iceberg-go's writer and, with every batch taken for
 // one of large values, by Floe's writer of large rows.
@@ -111,9 +121,7 @@ func allTypesRows(t testing.TB) []schema.Row {
 func roundTripAllTypes(t *testing.T, large bool) {
 	ctx := context.Background()
 	c, dir := openTestCatalog(t)
-	layout := allTypesLayout()
-	tbl, err := c.EnsureTable(ctx, Ident{Namespace: "db", Name: "all_types"}, layout, layout.Key)
-	require.NoError(t, err)
+	tbl, layout := ensureAllTypes(t, c, "all_types")
 
 	rows := allTypesRows(t)
 	res, err := tbl.Commit(ctx, Commit{Rows: seqOf(rows...), Props: props("1"), Token: "floe.checkpoint"})
@@ -152,11 +160,8 @@ func roundTripAllTypes(t *testing.T, large bool) {
 // TestTableFormatGolden pins the schema and properties of a table Floe
 // creates (a persisted format). Regenerate with -update.
 func TestTableFormatGolden(t *testing.T) {
-	ctx := context.Background()
 	c, _ := openTestCatalog(t)
-	layout := allTypesLayout()
-	tbl, err := c.EnsureTable(ctx, Ident{Namespace: "db", Name: "golden"}, layout, layout.Key)
-	require.NoError(t, err)
+	tbl, _ := ensureAllTypes(t, c, "golden")
 	meta := tbl.current().Metadata()
 	props := map[string]string{}
 	for k, v := range meta.Properties() {
