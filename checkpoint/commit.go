@@ -36,6 +36,17 @@ func (c *Coordinator) flush(ctx context.Context) error {
 // tables does not stop the commits: the next run checks them against what
 // the commits record before it streams.
 func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
+	return c.cutCheckpoint(ctx, all, lenient, false)
+}
+
+// cutCheckpoint is cut. With overlap set (flushOverlapped) and a plain
+// checkpoint (overlapped), the table commits are left landing in the
+// background and settle finishes them; otherwise they land before it
+// returns. A checkpoint still landing is settled first.
+func (c *Coordinator) cutCheckpoint(ctx context.Context, all, lenient, overlap bool) error {
+	if err := c.settle(ctx); err != nil {
+		return err
+	}
 	idle := c.idleTables(all)
 	if !c.dirty() && len(idle) == 0 {
 		// Nothing to commit, but the stream may have moved up to tables
@@ -56,7 +67,7 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 	checkpoint := c.nextCheckpoint
 	pos := c.lastPos
 	c.deletes = deleteCounts{}
-	recorded := map[string]state.TableState{}
+	overlap = overlap && !all && !lenient && len(idle) == 0 && c.overlappable()
 	// Finish every table's snapshot data files at once, in parallel,
 	// before committing them one table after the other.
 	for _, t := range c.order {
@@ -80,7 +91,20 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 		}
 		commits = append(commits, p)
 	}
+	if overlap {
+		c.launch(ctx, commits, checkpoint, pos, start) // overlap.go
+		return nil
+	}
 	landAll(ctx, commits)
+	return c.finishCut(ctx, commits, idle, checkpoint, pos, start, false)
+}
+
+// finishCut records the landed commits of a checkpoint (finishCommit),
+// advances the idle tables, acknowledges and reports it. launched is set
+// for a checkpoint that landed in the background (launch already counted
+// it).
+func (c *Coordinator) finishCut(ctx context.Context, commits []*tableCommit, idle []*tableRun, checkpoint int64, pos capture.Position, start time.Time, launched bool) error {
+	recorded := map[string]state.TableState{}
 	// Every landed commit is recorded before the first failure is
 	// returned.
 	var failed error
@@ -102,8 +126,10 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 		}
 		recorded[t.id.String()] = state.TableState{Checkpoint: checkpoint}
 	}
-	c.nextCheckpoint++
-	c.buffered = 0
+	if !launched {
+		c.nextCheckpoint++
+		c.buffered = 0
+	}
 	c.ackCommitted()
 	if c.opts.Store != nil {
 		// Evidence for the next start that these tables hold commits (see
@@ -145,6 +171,10 @@ type tableCommit struct {
 	commit     lakewriter.Commit
 	buf        *transform.Buffer // nil when the commit carries no streamed rows
 	rows       int
+	// detached is set when the table took a new buffer while this commit
+	// landed (launch): finishCommit then leaves the table's buffer and
+	// per-checkpoint state alone, as they belong to the next checkpoint.
+	detached bool
 
 	res lakewriter.CommitResult
 	err error // land's
@@ -278,11 +308,13 @@ func (c *Coordinator) finishCommit(ctx context.Context, p *tableCommit) error {
 			c.log.Warn("close buffer", "table", t.id.String(), "err", err)
 		}
 	}
-	t.buf = nil
-	t.chunks = nil
-	t.dead, t.deadSkip = nil, nil
-	t.schemaChanges = nil
-	t.reset = nil
+	if !p.detached {
+		t.buf = nil
+		t.chunks = nil
+		t.dead, t.deadSkip = nil, nil
+		t.schemaChanges = nil
+		t.reset = nil
+	}
 	t.plan = p.plan
 	t.committed = p.pos
 	t.checkpoint = p.checkpoint

@@ -166,6 +166,7 @@ type runOpts struct {
 	metrics    *Metrics // Options.Metrics; nil: unregistered ones
 	routes     []transform.Route
 	behavior   transform.Behavior // Config.SchemaChangeBehavior ("": the default)
+	maxChanges int                // Config.MaxCheckpointChanges (0: the default)
 }
 
 // runCoordinator runs one coordinator over src until o.until holds, then
@@ -191,7 +192,8 @@ func runCoordinator(t *testing.T, src capture.Source, cat *lakewriter.Catalog, o
 	c, err := New(Options{
 		Pipeline: "p", Source: src, Catalog: cat, Router: transform.NewRouter("lake", o.routes), Mode: o.mode,
 		Config: Config{SnapshotMode: o.snapshot, SnapshotParallelism: 2, SnapshotChunkRows: 20,
-			Interval: o.interval, IdleCommitInterval: o.idle, DeadLetter: o.deadLetter, SchemaChangeBehavior: o.behavior},
+			Interval: o.interval, IdleCommitInterval: o.idle, DeadLetter: o.deadLetter, SchemaChangeBehavior: o.behavior,
+			MaxCheckpointChanges: o.maxChanges},
 		SpillDir: t.TempDir(), Logger: log, Fencing: o.fencing, Status: o.status, Control: o.control, Metrics: o.metrics,
 	})
 	require.NoError(t, err)

@@ -118,6 +118,10 @@ type Coordinator struct {
 	// without their identity (endDeadTxn).
 	dlqs     map[string]*dlqState
 	openDead bool
+	// landing is the checkpoint whose commits land in the background
+	// while the stream loop applies the next changes (overlap.go); nil
+	// when none is.
+	landing *landing
 }
 
 // tableRun is the coordinator's view of one captured table.

@@ -29,6 +29,12 @@
 //     a quiet table moves up by an empty commit after IdleCommitInterval,
 //     or at once on a capture.Batch.Sync;
 //   - a table's committed position never moves backwards;
+//   - a checkpoint of streamed changes only, cut by the interval or a
+//     volume trigger, lands in the background while the stream applies
+//     the next changes into new buffers (overlap.go); it is finished
+//     (positions recorded, then acknowledged) before the next cut and
+//     before any schema change, table change or stop; a failed commit
+//     there ends the run;
 //   - fencing: a run (one Fencing, shared by its attempts) claims every
 //     table for its epoch (one above the highest any of them records)
 //     before it reads any table's history, and each of its commits is

@@ -85,7 +85,7 @@ func (c *Coordinator) endNewTablesLookup() {
 // run does not capture: called at a tick, right after its commits and
 // between transactions; the next attempt discovers the table, adds it to
 // the publication and snapshots it.
-func (c *Coordinator) restartForNewTables() error {
+func (c *Coordinator) restartForNewTables(ctx context.Context) error {
 	var added []string
 	for _, id := range c.newTables {
 		// Once per table in a run: one that the next attempt does not
@@ -97,6 +97,10 @@ func (c *Coordinator) restartForNewTables() error {
 	c.newTables = nil
 	if len(added) == 0 {
 		return nil
+	}
+	// The attempt ends: what is landing is settled first (overlap.go).
+	if err := c.settle(ctx); err != nil {
+		return err
 	}
 	c.log.Info("restarting the stream to capture a new table", "position", fmtPos(c.lastPos), "tables", fmt.Sprint(added))
 	return ErrRestart

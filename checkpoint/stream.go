@@ -27,6 +27,7 @@ func (c *Coordinator) stream(ctx context.Context) error {
 	defer c.endBeside()
 	defer c.endNewTablesLookup() // newtables.go
 	commitCtx := commitContext(ctx)
+	defer c.abandonLanding() // overlap.go; settled on every other way out
 
 	// The timer fires Interval after the last cut, so a checkpoint is
 	// never later than that when the source goes quiet.
@@ -63,6 +64,11 @@ func (c *Coordinator) stream(ctx context.Context) error {
 				return errors.Join(err, stopSource())
 			}
 			markCut(cut)
+		case <-c.landed():
+			// The checkpoint left landing has landed: acknowledge it now.
+			if err := c.settle(commitCtx); err != nil {
+				return errors.Join(err, stopSource())
+			}
 		case a := <-c.newTablesAnswered():
 			c.takeNewTablesAnswer(a) // acted on at the next tick
 		case <-c.opts.Control.wakeup():
@@ -156,13 +162,13 @@ func (c *Coordinator) stopStreaming(ctx context.Context, inTxn bool, stopSource 
 // restart for new tables a look found, and the start of the next look
 // (newtables.go). Its errors have stopped the source.
 func (c *Coordinator) tick(ctx, commitCtx context.Context, stopSource func() error) error {
-	if err := c.flush(commitCtx); err != nil {
+	if err := c.flushOverlapped(commitCtx); err != nil {
 		return errors.Join(err, stopSource())
 	}
 	if err := c.takeControl(ctx, stopSource); err != nil {
 		return err
 	}
-	if err := c.restartForNewTables(); err != nil {
+	if err := c.restartForNewTables(commitCtx); err != nil {
 		return errors.Join(err, stopSource())
 	}
 	c.startNewTablesLookup(ctx)
@@ -184,8 +190,10 @@ func (c *Coordinator) endOfTxn(ctx context.Context, b capture.Batch, lastCut tim
 		return true, c.cut(ctx, true, true)
 	case !c.dirty():
 		return false, nil
-	case b.Barrier || c.volumeDue() || time.Since(lastCut) >= c.opts.Interval:
+	case b.Barrier:
 		return true, c.flush(ctx)
+	case c.volumeDue() || time.Since(lastCut) >= c.opts.Interval:
+		return true, c.flushOverlapped(ctx)
 	}
 	return false, nil
 }
@@ -424,6 +432,10 @@ func (c *Coordinator) adoptLayout(ctx context.Context, b capture.Batch, inTxn bo
 	t := c.tables[id]
 	if t == nil || src == nil || src == t.src {
 		return nil
+	}
+	// A new layout may evolve the table: not while a commit lands.
+	if err := c.settle(context.WithoutCancel(ctx)); err != nil {
+		return err
 	}
 	if held := laterOf(t.committed, t.floor); held != nil && b.Position.Compare(held) <= 0 {
 		return nil

@@ -57,6 +57,9 @@ const CauseRecreated = "recreated"
 // are applied (b is a complete transaction, the last applied). It
 // returns ErrRestart when a new table is to be captured.
 func (c *Coordinator) tablesChanged(ctx context.Context, b capture.Batch) error {
+	if err := c.settle(ctx); err != nil { // overlap.go
+		return err
+	}
 	var dropped []*tableRun
 	for _, id := range b.Dropped {
 		t := c.tables[id]
