@@ -18,7 +18,6 @@ import (
 	"github.com/floe-cdc/floe/capture/internal/toolkit"
 	"github.com/floe-cdc/floe/capture/jitter"
 	"github.com/floe-cdc/floe/schema"
-	"github.com/floe-cdc/floe/schema/mysqltype"
 )
 
 // Stream reads the binlog after StartInfo.From and sends one Batch per
@@ -43,7 +42,11 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 		defer func() { s.progress.end(ctx.Err()) }()
 	}
 
-	syncer := s.binlogSyncer(flavor)
+	// Closed before the syncer is (defers run last first): go-mysql's
+	// goroutine may wait in prefetch.decode, and Close waits for it.
+	stop := make(chan struct{})
+	ahead := newPrefetch(stop)
+	syncer := s.binlogSyncer(flavor, ahead)
 	stalled := false
 	defer func() {
 		if stalled {
@@ -55,6 +58,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 		}
 		syncer.Close()
 	}()
+	defer close(stop)
 	bs, err := startSync(syncer, from)
 	if err != nil {
 		return s.streamError(from, err)
@@ -91,7 +95,9 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 		}
 		lastEvent = time.Now()
 		live.Delivered(lastEvent)
-		if err := st.handle(ctx, ev); err != nil {
+		err = st.handle(ctx, ev)
+		ahead.taken(ev)
+		if err != nil {
 			if ctx.Err() != nil {
 				live.Ended(nil)
 				return ctx.Err()
@@ -104,7 +110,7 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 
 // binlogSyncer returns the binlog connection of Stream (not connected yet)
 // for a server of flavor.
-func (s *Source) binlogSyncer(flavor string) *replication.BinlogSyncer {
+func (s *Source) binlogSyncer(flavor string, ahead *prefetch) *replication.BinlogSyncer {
 	return replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 		ServerID:  s.cfg.ServerID,
 		Flavor:    flavor,
@@ -131,13 +137,12 @@ func (s *Source) binlogSyncer(flavor string) *replication.BinlogSyncer {
 		HeartbeatPeriod:  s.cfg.HeartbeatInterval,
 		ReadTimeout:      s.cfg.StallTimeout,
 		DisableRetrySync: true,
-		// go-mysql reads and parses events ahead into a channel of
-		// EventCacheCount (10,240 by default): a backlog of large rows
-		// events would wait there in memory, unbounded by bytes. One
-		// event ahead keeps reading overlapped with decoding; the
-		// coordinator's queue, bounded by bytes, buffers decoded batches.
-		EventCacheCount:     1,
-		RowsEventDecodeFunc: mysqltype.DecodeRowsEvent,
+		// go-mysql reads and decodes events ahead into a channel of
+		// EventCacheCount; the rows events in it are bounded by bytes
+		// (prefetch.go). The coordinator's queue, bounded by bytes too,
+		// buffers the decoded batches.
+		EventCacheCount:     prefetchEvents,
+		RowsEventDecodeFunc: ahead.decode,
 		Logger:              s.base.Log.With("component", "binlog"),
 		Option: func(c *client.Conn) error {
 			// Sessions of the dump connection read TIMESTAMP defaults in UTC too.
