@@ -241,6 +241,7 @@ func (c *Coordinator) prepareCommit(ctx context.Context, t *tableRun, checkpoint
 		p.commit.DeleteAll = buf.Truncated()
 		if c.opts.Mode == transform.Upsert && buf.NumDeleteKeys() > 0 {
 			p.commit.DeleteKeys = buf.DeleteKeys()
+			p.commit.DeleteKeyImages = &lakewriter.KeyImages{Layout: buf.Layout(), Keys: buf.DeleteKeyImages()}
 		}
 		p.rows += buf.Len()
 	}

@@ -34,6 +34,12 @@ type Commit struct {
 	// read more than once (a retry on a changed table reads it again)
 	// and must yield the same keys each time.
 	DeleteKeys iter.Seq2[schema.Row, error]
+	// DeleteKeyImages, when set, are the keys DeleteKeys yields, in its
+	// order, undecoded: the key index looks each one up by its encoding,
+	// and only the keys it finds are decoded. DeleteKeys is still read
+	// where keys are written by equality, and in place of these when the
+	// key columns of their Layout are not the table's.
+	DeleteKeyImages *KeyImages
 	// Data are data files a DataWriter of this table wrote ahead (see
 	// DataWriter.Close); they are added in the same snapshot as Rows.
 	// They must match the table's current schema and partition spec, or
@@ -65,6 +71,15 @@ type EncodedRows struct {
 	// Rows yields each row's encoding, which need stay unchanged only
 	// until the next row is asked for.
 	Rows iter.Seq2[[]byte, error]
+}
+
+// KeyImages are delete keys as a keyed buffer holds them.
+type KeyImages struct {
+	// Layout is the table the keys are encoded as (schema.KeyImage).
+	Layout *schema.Table
+	// Keys yields each key, which need stay unchanged only until the next
+	// one is asked for.
+	Keys iter.Seq2[schema.KeyImage, error]
 }
 
 // CommitResult describes a successful commit.
@@ -261,7 +276,7 @@ func (t *Table) writeFiles(ctx context.Context, base *table.Table, c Commit, idx
 	switch {
 	case c.DeleteAll || c.DeleteKeys == nil:
 	case idx != nil:
-		plan, err = t.planDeletes(ctx, base, idx, c.DeleteKeys)
+		plan, err = t.planDeletes(ctx, base, idx, c.DeleteKeys, t.keyImages(c.DeleteKeyImages))
 		if errors.Is(err, errIndexStale) {
 			// The index no longer matches the table: drop it (the next
 			// commit rebuilds it) and delete every key by equality.
@@ -542,6 +557,16 @@ func sameColumns(got, want *schema.Table) error {
 		}
 	}
 	return nil
+}
+
+// keyImages returns the keys of ki when their key columns are the
+// table's, nil (none: DeleteKeys is read) otherwise: a key encoded as
+// another type would not be found by its encoding.
+func (t *Table) keyImages(ki *KeyImages) iter.Seq2[schema.KeyImage, error] {
+	if ki == nil || ki.Layout == nil || sameColumns(schema.KeyTable(ki.Layout), schema.KeyTable(t.layout)) != nil {
+		return nil
+	}
+	return ki.Keys
 }
 
 // writeEncoded encodes rows into Arrow batches with enc, add appending

@@ -43,13 +43,16 @@ type deletePlan struct {
 	counts   struct{ pos, eq, skipped int64 } // keys deleted by position, by equality, not at all
 }
 
-// planDeletes reads keys (c.DeleteKeys), locates each key in idx (valid
+// planDeletes reads keys (c.DeleteKeys), or images in their place (the
+// keys of c.DeleteKeyImages, see keyImages), locates each key in idx (valid
 // for tbl's main snapshot) and writes the position-delete files.
-func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex, keys iter.Seq2[schema.Row, error]) (*deletePlan, error) {
+func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex, keys iter.Seq2[schema.Row, error], images iter.Seq2[schema.KeyImage, error]) (*deletePlan, error) {
 	layout := t.layout
 	// Keys are validated as an equality delete's would be: a key of a
 	// non-canonical type would otherwise miss the index and be taken
-	// for a new key.
+	// for a new key. Keys from images were encoded from their values,
+	// so they are found by their encoding; only those located are
+	// written, and validated.
 	enc, _, err := t.keyEncoder(tbl)
 	if err != nil {
 		return nil, err
@@ -59,39 +62,82 @@ func (t *Table) planDeletes(ctx context.Context, tbl *table.Table, idx *keyIndex
 	marks := t.cat.marks(t.id)
 	var byEquality []schema.Row // located keys deleted by equality (below)
 	var locs []rowLoc
-	var buf []byte
-	var n int
-	for k, err := range keys {
-		n++
-		if err != nil {
-			return nil, fmt.Errorf("read row %d: %w", n-1, err)
-		}
+	validate := func(k schema.Row) error {
 		if err := enc.append(k); err != nil {
-			return nil, fmt.Errorf("row %d: %w", n-1, err)
+			return err
 		}
 		if enc.full() {
 			enc.flush().Release()
 		}
-		buf = schema.AppendKeyOf(buf[:0], layout, k)
-		loc, ok, err := idx.lookup(buf)
+		return nil
+	}
+	// locate plans the delete of the key encoded as key, whose values
+	// values gives.
+	locate := func(key []byte, values func() (schema.Row, error)) error {
+		loc, ok, err := idx.lookup(key)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !ok {
 			p.counts.skipped++
-			continue
+			return nil
 		}
-		if p.keys[string(buf)] {
-			continue // a key yielded twice is deleted once
+		if p.keys[string(key)] {
+			return nil // a key yielded twice is deleted once
 		}
-		p.keys[string(buf)] = true
+		p.keys[string(key)] = true
+		k, err := values()
+		if err != nil {
+			return err
+		}
 		if marks.has(loc.file.path) {
-			byEquality = append(byEquality, slices.Clone(k))
-			continue
+			byEquality = append(byEquality, k)
+			return nil
 		}
-		p.byFile[loc.file.path] = append(p.byFile[loc.file.path], slices.Clone(k))
+		p.byFile[loc.file.path] = append(p.byFile[loc.file.path], k)
 		locs = append(locs, loc)
 		p.counts.pos++
+		return nil
+	}
+	n := 0
+	if images != nil {
+		var cur schema.KeyImage
+		kt := schema.KeyTable(layout)
+		values := func() (schema.Row, error) {
+			k, err := cur.Values(layout, kt)
+			if err != nil {
+				return nil, fmt.Errorf("decode key %x: %w", cur.Key, err)
+			}
+			return k, validate(k)
+		}
+		for k, err := range images {
+			if err != nil {
+				return nil, fmt.Errorf("read key %d: %w", n, err)
+			}
+			cur = k
+			if err := locate(k.Key, values); err != nil {
+				return nil, fmt.Errorf("key %d: %w", n, err)
+			}
+			n++
+		}
+	} else {
+		var cur schema.Row
+		values := func() (schema.Row, error) { return slices.Clone(cur), nil }
+		var buf []byte
+		for k, err := range keys {
+			if err != nil {
+				return nil, fmt.Errorf("read row %d: %w", n, err)
+			}
+			if err := validate(k); err != nil {
+				return nil, fmt.Errorf("row %d: %w", n, err)
+			}
+			cur = k
+			buf = schema.AppendKeyOf(buf[:0], layout, k)
+			if err := locate(buf, values); err != nil {
+				return nil, fmt.Errorf("row %d: %w", n, err)
+			}
+			n++
+		}
 	}
 	// Located keys go by equality, in one file, when a rewrite in flight
 	// replaces their file, and all of them when they spread over more

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"iter"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -634,5 +635,91 @@ func TestDeletePlanHoldsOnlyLocatedKeys(t *testing.T) {
 	require.Zero(t, res.EqualityDeletes)
 	require.Less(t, grown, int64(16<<20), "the plan held the keys it did not locate") // 123 MiB when it did
 	require.Equal(t, []schema.Row{simpleRow(1, "a2")}, scanAll(t, tbl))
+	requireIndexMatchesRebuild(t, tbl)
+}
+
+// imagesOf returns the key images of rows of layout: a full row image,
+// or with keyOnly the image of its key row.
+func imagesOf(t *testing.T, layout *schema.Table, keyOnly bool, rows ...schema.Row) iter.Seq2[schema.KeyImage, error] {
+	t.Helper()
+	var images []schema.KeyImage
+	for _, r := range rows {
+		img, err := schema.AppendRow(nil, layout, r)
+		if keyOnly {
+			img, err = schema.AppendRow(nil, schema.KeyTable(layout), schema.KeyRow(layout, r))
+		}
+		require.NoError(t, err)
+		images = append(images, schema.KeyImage{Key: schema.AppendKey(nil, layout, r), Image: img, KeyOnly: keyOnly})
+	}
+	return func(yield func(schema.KeyImage, error) bool) {
+		for _, k := range images {
+			if !yield(k, nil) {
+				return
+			}
+		}
+	}
+}
+
+// counted counts the reads of keys.
+func counted(keys iter.Seq2[schema.Row, error], reads *int) iter.Seq2[schema.Row, error] {
+	return func(yield func(schema.Row, error) bool) {
+		*reads++
+		keys(yield)
+	}
+}
+
+// TestPositionDeletesFromKeyImages: delete keys given as images (as a
+// buffer holds them) are located by their encoding, without DeleteKeys
+// being read, and delete what DeleteKeys would: updated rows' keys from
+// full row images, deleted ones' from key-only images, new keys skipped.
+// Images of another key type are not used: DeleteKeys is read instead.
+func TestPositionDeletesFromKeyImages(t *testing.T) {
+	ctx := context.Background()
+	c, _ := openTestCatalog(t)
+	tbl := ensureSimple(t, c, "keyimages")
+	layout := simpleLayout()
+	_, err := tbl.Commit(ctx, Commit{
+		Rows:  seqOf(simpleRow(1, "a"), simpleRow(2, "b"), simpleRow(3, "c"), simpleRow(4, "d")),
+		Props: props("1"), Token: "floe.checkpoint",
+	})
+	require.NoError(t, err)
+
+	updated := []schema.Row{simpleRow(3, "c2"), simpleRow(2, "b2"), simpleRow(5, "e")}
+	images := func(yield func(schema.KeyImage, error) bool) {
+		for k, err := range imagesOf(t, layout, false, updated...) {
+			if !yield(k, err) {
+				return
+			}
+		}
+		imagesOf(t, layout, true, simpleRow(4, ""), simpleRow(99, ""))(yield)
+	}
+	reads := 0
+	res, err := tbl.Commit(ctx, Commit{
+		Rows:            seqOf(updated...),
+		DeleteKeys:      counted(keysOf(3, 2, 5, 4, 99), &reads),
+		DeleteKeyImages: &KeyImages{Layout: layout, Keys: images},
+		Props:           props("2"), Token: "floe.checkpoint",
+	})
+	require.NoError(t, err)
+	require.Zero(t, reads, "DeleteKeys was read")
+	require.Equal(t, int64(3), res.PositionDeletes)
+	require.Equal(t, int64(2), res.SkippedDeletes, "5 and 99 are not in the table")
+	require.Equal(t, []schema.Row{simpleRow(1, "a"), simpleRow(2, "b2"), simpleRow(3, "c2"), simpleRow(5, "e")}, scanAll(t, tbl))
+	requireIndexMatchesRebuild(t, tbl)
+
+	// A layout whose key is an int, not the table's long: its key
+	// encodings are not the table's, so DeleteKeys is read.
+	other := simpleLayout()
+	other.Columns[0].Type = iceberg.PrimitiveTypes.Int32
+	reads = 0
+	res, err = tbl.Commit(ctx, Commit{
+		DeleteKeys:      counted(keysOf(1, 5), &reads),
+		DeleteKeyImages: &KeyImages{Layout: other, Keys: imagesOf(t, other, true, schema.Row{int32(1), "", nil}, schema.Row{int32(5), "", nil})},
+		Props:           props("3"), Token: "floe.checkpoint",
+	})
+	require.NoError(t, err)
+	require.Positive(t, reads, "DeleteKeys was not read")
+	require.Equal(t, int64(2), res.PositionDeletes)
+	require.Equal(t, []schema.Row{simpleRow(2, "b2"), simpleRow(3, "c2")}, scanAll(t, tbl))
 	requireIndexMatchesRebuild(t, tbl)
 }

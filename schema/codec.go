@@ -108,6 +108,35 @@ func AppendKeyOf(dst []byte, t *Table, key Row) []byte {
 	return dst
 }
 
+// KeyTable returns the table of t's key columns alone, in t.Key order,
+// every one of them a key column: the layout of a key-only row (KeyRow).
+func KeyTable(t *Table) *Table {
+	kt := &Table{Columns: make([]Column, len(t.Key)), Key: make([]int, len(t.Key))}
+	for i, k := range t.Key {
+		kt.Columns[i], kt.Key[i] = t.Columns[k], i
+	}
+	return kt
+}
+
+// KeyImage is a key as a keyed buffer holds it, undecoded: Key is its
+// AppendKey encoding under a table t, Image an AppendRow encoding of the
+// row it belongs to, of t or, when KeyOnly, of KeyTable(t). Readers that
+// look keys up by their encoding decode the values (Values) only of the
+// keys they find.
+type KeyImage struct {
+	Key, Image []byte
+	KeyOnly    bool
+}
+
+// Values decodes the key values of k (t.Key order, as KeyRow gives them);
+// kt is KeyTable(t).
+func (k KeyImage) Values(t, kt *Table) (Row, error) {
+	if k.KeyOnly {
+		return DecodeRow(kt, k.Image)
+	}
+	return DecodeKey(t, k.Image)
+}
+
 // KeyRow returns the key values of r in t.Key order (a new Row).
 func KeyRow(t *Table, r Row) Row {
 	key := make(Row, len(t.Key))

@@ -150,11 +150,7 @@ func NewBuffer(o BufferOptions) (*Buffer, error) {
 		o.MemoryBudget = DefaultMemoryBudget
 	}
 	n := len(o.Layout.Columns) - numMeta
-	kl := &schema.Table{}
-	for i, k := range o.Layout.Key {
-		kl.Columns = append(kl.Columns, o.Layout.Columns[k])
-		kl.Key = append(kl.Key, i)
-	}
+	kl := schema.KeyTable(o.Layout)
 	seed := maphash.MakeSeed()
 	hint := 0
 	if o.Mode == Upsert {

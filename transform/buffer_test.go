@@ -125,9 +125,36 @@ func requireEncodedLikeRows(t *testing.T, b *Buffer) {
 	}
 }
 
+// requireKeyImagesLikeKeys fails t unless each key DeleteKeyImages
+// yields is the encoding of the key values its image decodes to: the
+// key index of lakewriter finds keys by that encoding.
+func requireKeyImagesLikeKeys(t *testing.T, b *Buffer) {
+	t.Helper()
+	layout := b.Layout()
+	kt := schema.KeyTable(layout)
+	n := 0
+	for k, err := range b.DeleteKeyImages() {
+		if err != nil {
+			return // DeleteKeys fails the same way; the caller checks it
+		}
+		key, err := k.Values(layout, kt)
+		if err != nil {
+			t.Fatalf("delete key %d: decode %x (key only %v): %v", n, k.Image, k.KeyOnly, err)
+		}
+		if want := schema.AppendKeyOf(nil, layout, key); !bytes.Equal(k.Key, want) {
+			t.Fatalf("delete key %d %v: encoded %x, its values encode to %x", n, key, k.Key, want)
+		}
+		n++
+	}
+	if want := b.NumDeleteKeys(); n != want {
+		t.Fatalf("DeleteKeyImages yielded %d keys, NumDeleteKeys is %d", n, want)
+	}
+}
+
 func collect(t *testing.T, b *Buffer) (rows []string, dels []int64, err error) {
 	t.Helper()
 	requireEncodedLikeRows(t, b)
+	requireKeyImagesLikeKeys(t, b)
 	for r, err := range b.Rows() {
 		if err != nil {
 			return nil, nil, err

@@ -398,31 +398,42 @@ func (b *Buffer) Layout() *schema.Table { return b.layout }
 // (inserted, updated, deleted, or the old key of a key change); snapshot
 // reads need none. Changelog mode yields nothing.
 func (b *Buffer) DeleteKeys() iter.Seq2[schema.Row, error] {
-	return walk(b, func(yield func(schema.Row, error) bool) error {
+	return func(yield func(schema.Row, error) bool) {
+		for k, err := range b.DeleteKeyImages() {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			// Only the key is decoded: the row's other values, however
+			// large, are not copied for its delete.
+			key, err := k.Values(b.layout, b.keyLayout)
+			if err != nil {
+				yield(nil, b.errf("decode buffered row: %w", err))
+				return
+			}
+			if !yield(key, nil) {
+				return
+			}
+		}
+	}
+}
+
+// DeleteKeyImages yields the keys DeleteKeys yields, in its order,
+// undecoded: each one's encoding (schema.AppendKey of Layout) and the
+// image it decodes from (KeyImage.Values with Layout). Both are valid
+// only during the yield.
+func (b *Buffer) DeleteKeyImages() iter.Seq2[schema.KeyImage, error] {
+	return walk(b, func(yield func(schema.KeyImage, error) bool) error {
 		if b.o.Mode == Changelog {
 			return nil
 		}
+		var key []byte
 		err := b.eachEntry(func(e *entry) error {
 			if !e.del {
 				return nil
 			}
-			var key schema.Row
-			if e.dead {
-				k, err := b.decode(b.keyLayout, e.img)
-				if err != nil {
-					return err
-				}
-				key = k
-			} else {
-				// Only the key is decoded: the row's other values,
-				// however large, are not copied for its delete.
-				k, err := schema.DecodeKey(b.layout, e.img)
-				if err != nil {
-					return b.errf("decode buffered row: %w", err)
-				}
-				key = k
-			}
-			if !yield(key, nil) {
+			key = append(key[:0], e.key...)
+			if !yield(schema.KeyImage{Key: key, Image: e.img, KeyOnly: e.dead}, nil) {
 				return errStop
 			}
 			return nil

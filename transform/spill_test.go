@@ -258,6 +258,7 @@ func runStream(t *testing.T, mode Mode, budget int64, changes []capture.Change, 
 		return res
 	}
 	requireEncodedLikeRows(t, b)
+	requireKeyImagesLikeKeys(t, b)
 	for r, err := range b.Rows() {
 		if err != nil {
 			res.RowsErr = err.Error()
