@@ -127,7 +127,7 @@ type Buffer struct {
 	row, before schema.Row                // scratch rows in Layout
 	meta        struct{ pos, micros any } // the last Meta.Pos and CommitMicros, boxed
 	enc         []byte                    // scratch encoding
-	kbuf        []byte                    // scratch key encoding
+	kbuf, bkbuf []byte                    // scratch key encodings (of a change's new and old row)
 
 	applied int64 // AppliedBytes
 }
@@ -223,20 +223,23 @@ func (b *Buffer) Apply(ch capture.Change, m Meta) error {
 		return err
 	}
 	b.setMeta(row, ch.Op, m)
-	key, err := b.keyOf(row)
+	// The key stays in scratch (b.kbuf): it is copied only where it is
+	// kept, for a key the buffer does not hold yet.
+	b.kbuf, err = b.appendKey(b.kbuf[:0], row)
 	if err != nil {
 		return err
 	}
+	key := b.kbuf
 	// The fill key is where the row lived before this change.
-	fillKey, fillRow, oldKey := key, row, ""
+	fillRow, oldKey := row, ""
 	if hasBefore {
-		bk, err := b.keyBytes(b.before)
+		b.bkbuf, err = b.appendKey(b.bkbuf[:0], b.before)
 		if err != nil {
 			return err
 		}
-		if string(bk) != key { // no copy unless the key changed
-			oldKey = string(bk)
-			fillKey, fillRow = oldKey, b.before
+		if !bytes.Equal(b.bkbuf, key) { // no copy unless the key changed
+			oldKey = string(b.bkbuf)
+			fillRow = b.before
 		}
 	}
 	var (
@@ -253,6 +256,10 @@ func (b *Buffer) Apply(ch capture.Change, m Meta) error {
 			}
 		}
 		if schema.Row(row[:b.n]).HasUnchanged() {
+			fillKey := oldKey
+			if fillKey == "" {
+				fillKey = string(key)
+			}
 			var inherited bool
 			if lookup, pend, inherited, err = b.fillFromState(row, fillKey, fillRow); err != nil {
 				return err
@@ -271,10 +278,10 @@ func (b *Buffer) Apply(ch capture.Change, m Meta) error {
 				return err
 			}
 		}
-		return b.appendRow(key, row, lookup, pend, conv, "")
+		return b.appendRow(string(key), row, lookup, pend, conv, "")
 	}
 	if oldKey != "" {
-		if err := b.tombstone(oldKey, b.before); err != nil {
+		if err := b.tombstone([]byte(oldKey), b.before); err != nil {
 			return err
 		}
 	}
@@ -282,14 +289,14 @@ func (b *Buffer) Apply(ch capture.Change, m Meta) error {
 }
 
 func (b *Buffer) applyDelete(ch capture.Change, m Meta) error {
-	key, err := b.keyOf(b.before)
-	if err != nil {
+	var err error
+	if b.kbuf, err = b.appendKey(b.kbuf[:0], b.before); err != nil {
 		return err
 	}
 	if b.o.Mode == Upsert {
-		return b.tombstone(key, b.before)
+		return b.tombstone(b.kbuf, b.before)
 	}
-	return b.appendDeleteRow(key, ch.BeforeKeyOnly, m)
+	return b.appendDeleteRow(string(b.kbuf), ch.BeforeKeyOnly, m)
 }
 
 // appendDeleteRow appends a changelog delete row for key from b.before. A
@@ -412,40 +419,51 @@ func (b *Buffer) fillFromState(row schema.Row, fillKey string, fillRow schema.Ro
 		b.formatKey(b.keyRow(row)), b.layout.Columns[firstUnchanged(row[:b.n])].Name, reason)
 }
 
-// upsert stores row as the image of key.
-func (b *Buffer) upsert(key string, row schema.Row, lookup string, pend, conv, del bool) error {
-	img, err := b.encode(b.layout, row)
-	if err != nil {
+// upsert stores row as the image of key (encoded, not kept).
+func (b *Buffer) upsert(key []byte, row schema.Row, lookup string, pend, conv, del bool) error {
+	var err error
+	if b.enc, err = b.appendEncoded(b.enc[:0], b.layout, row); err != nil {
 		return err
 	}
-	return b.put(key, entry{img: img, lookup: lookup, pend: pend, conv: conv, del: del})
+	return b.put(key, b.enc, entry{lookup: lookup, pend: pend, conv: conv, del: del})
 }
 
-// tombstone marks the key of src (a row in Layout) deleted.
-func (b *Buffer) tombstone(key string, src schema.Row) error {
-	img, err := b.encode(b.keyLayout, b.keyRow(src))
-	if err != nil {
+// tombstone marks the key of src (a row in Layout) deleted; key is its
+// encoding, not kept.
+func (b *Buffer) tombstone(key []byte, src schema.Row) error {
+	var err error
+	if b.enc, err = b.appendEncoded(b.enc[:0], b.keyLayout, b.keyRow(src)); err != nil {
 		return err
 	}
-	return b.put(key, entry{img: img, dead: true, del: true})
+	return b.put(key, b.enc, entry{dead: true, del: true})
 }
 
 // entryOverhead estimates the memory of one in-memory entry besides its
 // image and key bytes: the entry, its index slot and the allocations.
 const entryOverhead = 160
 
-// put makes e the state of key. The key's earlier state, in memory or in
-// a run, is replaced; its del flag carries over (here, or when the runs
-// are merged). Past the memory budget the entries are written to a run.
-func (b *Buffer) put(key string, e entry) error {
-	e.key = key
-	if i, ok := b.index[key]; ok {
+// put makes e, with image img (the scratch encoding b.enc, copied), the
+// state of key (copied when the buffer does not hold it in memory yet).
+// The key's earlier state, in memory or in a run, is replaced; its del
+// flag carries over (here, or when the runs are merged). An image in
+// memory is overwritten in place when the new one fits it. Past the
+// memory budget the entries are written to a run.
+func (b *Buffer) put(key, img []byte, e entry) error {
+	if i, ok := b.index[string(key)]; ok {
 		old := &b.entries[i]
+		e.key = old.key
 		e.del = e.del || old.del
+		if len(img) <= cap(old.img) {
+			e.img = append(old.img[:0], img...)
+		} else {
+			e.img = b.ownScratch(img)
+		}
 		b.memBytes += int64(len(e.img)+len(e.lookup)) - int64(len(old.img)+len(old.lookup))
 		*old = e
 	} else {
-		b.index[key] = int32(len(b.entries))
+		e.key = string(key)
+		e.img = b.ownScratch(img)
+		b.index[e.key] = int32(len(b.entries))
 		b.entries = append(b.entries, e)
 		b.peakKeys = max(b.peakKeys, len(b.entries))
 		b.memBytes += int64(len(e.img)+len(e.lookup)+2*len(key)) + entryOverhead
@@ -556,14 +574,19 @@ func (b *Buffer) encode(t *schema.Table, row schema.Row) ([]byte, error) {
 	if b.enc, err = b.appendEncoded(b.enc[:0], t, row); err != nil {
 		return nil, err
 	}
+	return b.ownScratch(b.enc), nil
+}
+
+// ownScratch returns a slice of its own holding enc, the scratch encoding
+// b.enc.
+func (b *Buffer) ownScratch(enc []byte) []byte {
 	if cap(b.enc) > 1<<20 {
 		// A large row: hand the scratch over rather than copy it (and
 		// keep no scratch of that size).
-		out := b.enc
 		b.enc = nil
-		return out, nil
+		return enc
 	}
-	return bytes.Clone(b.enc), nil
+	return bytes.Clone(enc)
 }
 
 func (b *Buffer) appendEncoded(dst []byte, t *schema.Table, row schema.Row) ([]byte, error) {

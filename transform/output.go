@@ -575,22 +575,14 @@ func (b *Buffer) project(dst schema.Row, cm *colMap, img schema.Row) error {
 	return nil
 }
 
-// keyOf returns the encoded key of r (a row in Layout).
-func (b *Buffer) keyOf(r schema.Row) (string, error) {
-	k, err := b.keyBytes(r)
-	return string(k), err
-}
-
-// keyBytes returns the encoded key of r (a row in Layout) in a scratch
-// slice, valid until the next call.
-func (b *Buffer) keyBytes(r schema.Row) ([]byte, error) {
+// appendKey appends the encoded key of r (a row in Layout) to dst.
+func (b *Buffer) appendKey(dst []byte, r schema.Row) ([]byte, error) {
 	for _, k := range b.layout.Key {
 		if schema.IsUnchanged(r[k]) {
-			return nil, b.errf("key column %s has no value", b.layout.Columns[k].Name)
+			return dst, b.errf("key column %s has no value", b.layout.Columns[k].Name)
 		}
 	}
-	b.kbuf = schema.AppendKey(b.kbuf[:0], b.layout, r)
-	return b.kbuf, nil
+	return schema.AppendKey(dst, b.layout, r), nil
 }
 
 // keyRow returns a new row holding the key values of r in key order.
