@@ -40,10 +40,10 @@ import (
 //	YEAR              int
 //	character types   string or []byte in the column's character set
 //	binary, GEOMETRY  string or []byte
-//	DATE, TIME        string; DATE also BinlogTemporal (DecodeRowsEvent)
-//	DATETIME          string, BinlogTemporal, or time.Time (wall clock in its location;
+//	DATE, TIME        string; DATE also (*)BinlogTemporal (DecodeRowsEvent)
+//	DATETIME          string, (*)BinlogTemporal, or time.Time (wall clock in its location;
 //	                  with Options.DatetimeZone, the instant of that wall clock in that zone)
-//	TIMESTAMP         string in UTC, BinlogTemporal, or time.Time (the instant)
+//	TIMESTAMP         string in UTC, (*)BinlogTemporal, or time.Time (the instant)
 //	JSON              string or []byte
 //
 // A value a decoder cannot represent exactly is a *schema.ValueError; the
@@ -98,6 +98,10 @@ type dec struct {
 	// strings need only be validated and copied.
 	charset func([]byte) (string, bool)
 	utf8    bool
+	// keepInt32 and keepInt64 are set for a signed integer column of
+	// Iceberg type int and long: a binlog int32, resp. int64, is then
+	// the value itself, passed on without being boxed again.
+	keepInt32, keepInt64 bool
 }
 
 // Column families: how a value is read.
@@ -163,6 +167,10 @@ func newDec(c schema.Column, o Options) (*dec, error) {
 	}
 	if d.family == famBit {
 		d.bits = t.width(0, 1)
+	}
+	if d.family == famInt && !t.unsigned {
+		_, d.keepInt32 = c.Type.(iceberg.Int32Type)
+		_, d.keepInt64 = c.Type.(iceberg.Int64Type)
 	}
 	if d.family == famDatetime {
 		d.zone = o.DatetimeZone
@@ -257,6 +265,16 @@ func (d *dec) text(b []byte) (any, error) {
 func (d *dec) binlog(v any) (any, error) {
 	switch d.family {
 	case famInt, famYear:
+		switch v.(type) {
+		case int32:
+			if d.keepInt32 {
+				return v, nil
+			}
+		case int64:
+			if d.keepInt64 {
+				return v, nil
+			}
+		}
 		neg, mag, ok := d.binlogInt(v)
 		if !ok {
 			return nil, d.fail(v, fmt.Sprintf("binlog value of Go type %T is not an integer", v))
@@ -294,8 +312,10 @@ func (d *dec) binlog(v any) (any, error) {
 			return d.temporal(rawValue{binlog: v}, x, true)
 		case []byte:
 			return d.temporal(rawValue{binlog: v}, string(x), true)
-		case BinlogTemporal:
+		case *BinlogTemporal:
 			return d.packedTemporal(x)
+		case BinlogTemporal:
+			return d.packedTemporal(&x)
 		case time.Time:
 			return d.timeValue(x)
 		}

@@ -426,6 +426,42 @@ func TestBinlogStringsRetainNothing(t *testing.T) {
 	}
 }
 
+// TestBinlogIntegersPassedOn: a signed INT's or BIGINT's binlog value is
+// already its Iceberg int's or long's: the decoder passes the boxed value
+// on with no allocation, and still decodes every other integer column.
+func TestBinlogIntegersPassedOn(t *testing.T) {
+	for _, c := range []struct {
+		colType string
+		in, out any
+		kept    bool // passed on as it is
+	}{
+		{"int(11)", int32(-2147483648), int32(-2147483648), true},
+		{"mediumint(8)", int32(8388607), int32(8388607), true},
+		{"bigint(20)", int64(math.MaxInt64), int64(math.MaxInt64), true},
+		{"int(10) unsigned", int32(-1), int64(4294967295), false},
+		{"bigint(20) unsigned", int64(1 << 40), mustDec(t, "1099511627776", 20, 0), false},
+	} {
+		col, err := mysqlColumn("c", c.colType, strings.Fields(strings.ReplaceAll(c.colType, "(", " "))[0], "", false)
+		if err != nil {
+			t.Fatalf("%s: %v", c.colType, err)
+		}
+		dec, err := BinlogDecoder(col, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.colType, err)
+		}
+		got, err := dec(c.in)
+		if err != nil || got != c.out {
+			t.Errorf("%s: %#v decoded to %#v (%v), want %#v", c.colType, c.in, got, err, c.out)
+		}
+		if !c.kept {
+			continue
+		}
+		if n := testing.AllocsPerRun(100, func() { _, _ = dec(c.in) }); n != 0 {
+			t.Errorf("%s: %v allocations decoding %#v, want none", c.colType, n, c.in)
+		}
+	}
+}
+
 // TestUTF8Charsets: utf8Charsets names exactly the character sets that
 // charsetDecoders reads with utf8Text, whose binlog strings the decoder
 // only validates and copies.

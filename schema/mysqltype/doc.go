@@ -22,7 +22,7 @@
 //     same canonical value: both reduce a value to one intermediate form
 //     (digits, bytes, calendar fields) and share one conversion per
 //     column (a binlog DATE, DATETIME or TIMESTAMP comes from
-//     DecodeRowsEvent as its stored bytes, BinlogTemporal, and is
+//     DecodeRowsEvent as its stored bytes, *BinlogTemporal, and is
 //     unpacked to the fields its text would give);
 //   - a value Iceberg cannot hold exactly (a zero date under the default
 //     treatment, an out-of-range integer, a value that is not a member of

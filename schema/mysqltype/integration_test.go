@@ -334,7 +334,7 @@ func TestMySQLDecodersLive(t *testing.T) {
 	packed := 0
 	for r := range nrows {
 		for i := range columns {
-			if pv, ok := packedRaw[r][i].(BinlogTemporal); ok {
+			if pv, ok := packedRaw[r][i].(*BinlogTemporal); ok {
 				packed++
 				if got, want := pv.String(), fmt.Sprint(plainRaw[r][i]); got != want {
 					t.Errorf("row %d %s: BinlogTemporal prints %q, go-mysql %q", r, columns[i].Source.String(), got, want)

@@ -44,7 +44,7 @@ func packedWidth(code byte, meta uint16) int {
 // DecodeRowsEvent decodes a rows event's images for
 // replication.BinlogSyncerConfig.RowsEventDecodeFunc, as go-mysql does
 // with two differences that save it work: DATE, DATETIME2 and TIMESTAMP2
-// values come as BinlogTemporal instead of text, and the TABLE_MAP's
+// values come as *BinlogTemporal instead of text, and the TABLE_MAP's
 // signedness bitmap is left out, so that every integer comes as the
 // signed Go type of its width, as from a server without
 // binlog_row_metadata=FULL (go-mysql would build a map of the table's
@@ -92,6 +92,9 @@ func DecodeRowsEvent(e *replication.RowsEvent, data []byte) error {
 	if err != nil {
 		return err
 	}
+	// One array holds the event's values, each row pointing at its own:
+	// a pointer goes into an interface without an allocation of its own.
+	values := make([]BinlogTemporal, 0, len(e.Rows)*len(packed))
 	for _, row := range e.Rows {
 		for _, i := range packed {
 			if i >= len(row) || row[i] == nil {
@@ -101,7 +104,8 @@ func DecodeRowsEvent(e *replication.RowsEvent, data []byte) error {
 			if !ok {
 				return fmt.Errorf("column %d: go-mysql gave %T for a %d-byte BIT", i, row[i], packedWidth(shown.ColumnType[i], shown.ColumnMeta[i]))
 			}
-			row[i] = BinlogTemporal{Code: shown.ColumnType[i], Meta: shown.ColumnMeta[i], Packed: uint64(n)}
+			values = append(values, BinlogTemporal{Code: shown.ColumnType[i], Meta: shown.ColumnMeta[i], Packed: uint64(n)})
+			row[i] = &values[len(values)-1]
 		}
 	}
 	return nil
@@ -193,8 +197,8 @@ func (v BinlogTemporal) digits() int {
 // decode to (temporal with fromBinlog), without the text: values whose
 // fields text could not hold as MySQL prints them (beyond a calendar's
 // ranges; MySQL does not write them) go through the text.
-func (d *dec) packedTemporal(v BinlogTemporal) (any, error) {
-	raw := rawValue{binlog: v}
+func (d *dec) packedTemporal(v *BinlogTemporal) (any, error) {
+	raw := rawValue{binlog: v} // a pointer: boxed without an allocation
 	if packedWidth(v.Code, v.Meta) == 0 {
 		return nil, d.failRaw(raw, "not a DATE, DATETIME2 or TIMESTAMP2 the binlog can hold")
 	}

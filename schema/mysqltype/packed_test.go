@@ -59,7 +59,11 @@ func TestBinlogTemporalLikeItsText(t *testing.T) {
 				}
 				for i := range 3000 {
 					v := BinlogTemporal{Code: k.code, Meta: k.meta, Packed: randomPacked(rng, k.code, k.meta, width, i)}
-					got, gotErr := bd(v)
+					var in any = v
+					if i%2 == 1 {
+						in = &v // as DecodeRowsEvent gives it
+					}
+					got, gotErr := bd(in)
 					want, wantErr := bd(v.String())
 					var ve *schema.ValueError
 					switch {
@@ -131,4 +135,42 @@ func randomFraction(rng *rand.Rand, dec uint16) uint64 {
 
 func fmtOptions(o Options) string {
 	return fmt.Sprintf("zero-date %q, zone %v", o.ZeroDate, o.DatetimeZone)
+}
+
+// TestBinlogTemporalAllocatesItsValueOnly: a *BinlogTemporal, as
+// DecodeRowsEvent gives it, decodes with one allocation, the value's own
+// box: the packed value is not boxed again on the way.
+func TestBinlogTemporalAllocatesItsValueOnly(t *testing.T) {
+	date := uint64(2026<<9 | 12<<5 | 5)
+	for _, k := range []struct {
+		colType, text string
+		v             BinlogTemporal
+	}{
+		{"date", "2026-12-05", BinlogTemporal{Code: gomysql.MYSQL_TYPE_DATE,
+			Packed: date&0xff<<16 | date>>8&0xff<<8 | date>>16&0xff}},
+		{"timestamp", "2026-12-05 18:30:00", BinlogTemporal{Code: gomysql.MYSQL_TYPE_TIMESTAMP2, Packed: 1796495400}},
+		{"datetime", "2026-12-05 18:30:00", BinlogTemporal{Code: gomysql.MYSQL_TYPE_DATETIME2,
+			Packed: ((2026*13+12)<<5|5)<<17 | 18<<12 | 30<<6 | datetimeIntOffset}},
+	} {
+		typ, err := Parse(k.colType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Column("c", typ, true, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bd, err := BinlogDecoder(c, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		packed := &k.v
+		got, err := bd(packed)
+		if want, wantErr := bd(k.text); err != nil || wantErr != nil || got != want {
+			t.Fatalf("%s: %v decodes to %#v (%v), %s to %#v (%v)", k.colType, packed, got, err, k.text, want, wantErr)
+		}
+		if n := testing.AllocsPerRun(100, func() { _, _ = bd(packed) }); n > 1 {
+			t.Errorf("%s: %v allocations decoding %v, want at most 1", k.colType, n, packed)
+		}
+	}
 }
