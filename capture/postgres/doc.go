@@ -55,6 +55,9 @@
 //   - the publication holds exactly the captured tables;
 //   - the slot's confirmed position (standby status write/flush/apply) is
 //     only ever an acknowledged position, and never moves backwards;
+//   - a Stream stopped by its context returns once its walsender has
+//     released the slot (bounded by slotReleaseTimeout), so a Stream
+//     started right after it is not refused the slot;
 //   - a keepalive that asks for a reply, outside a transaction and at a WAL
 //     end beyond the acknowledged position, becomes an empty Sync batch at
 //     that WAL end (everything before it was sent; at a fast shutdown the

@@ -27,7 +27,8 @@ const messagesSince = 14
 
 // Stream starts logical replication after StartInfo.From and sends one
 // Batch per transaction (see the package doc) until ctx is done; it then
-// returns ctx.Err(). It releases the exported snapshot if EndSnapshot was
+// returns ctx.Err(), once the server has released the slot (see
+// awaitSlotReleased). It releases the exported snapshot if EndSnapshot was
 // not called. Called once.
 func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 	if err := s.life.BeginStream(); err != nil {
@@ -93,9 +94,53 @@ func (s *Source) Stream(ctx context.Context, out chan<- capture.Batch) error {
 		if serr := st.sendStatus(); serr != nil {
 			s.base.Log.Debug("final standby status", "error", serr)
 		}
+		closeConn(conn)
+		s.awaitSlotReleased(conn.PID())
 		return ctx.Err()
 	}
 	return err
+}
+
+// slotReleaseTimeout bounds how long a stopped Stream waits for its
+// walsender to release the slot.
+const slotReleaseTimeout = 10 * time.Second
+
+// awaitSlotReleased waits until walsender pid, whose connection a stopped
+// Stream has closed, no longer holds the slot. The server ends the
+// walsender a moment after the connection closes, on a busy machine
+// long enough for a Stream started at once (a restart, the resume of
+// the conformance tests) to be refused the slot: "replication slot ...
+// is active for PID ...". A failed check, or a walsender still there
+// after slotReleaseTimeout, is only logged: the next Stream's start then
+// fails, and its caller retries.
+func (s *Source) awaitSlotReleased(pid uint32) {
+	ctx, cancel := context.WithTimeout(context.Background(), slotReleaseTimeout)
+	defer cancel()
+	conn, err := s.connect(ctx)
+	if err != nil {
+		s.base.Log.Debug("check that the stopped stream released its slot", "slot", s.cfg.SlotName, "error", err)
+		return
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for {
+		var held bool
+		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active_pid = $2)`,
+			s.cfg.SlotName, int32(pid)).Scan(&held)
+		switch {
+		case err != nil:
+			s.base.Log.Debug("check that the stopped stream released its slot", "slot", s.cfg.SlotName, "error", err)
+			return
+		case !held:
+			return
+		}
+		select {
+		case <-ctx.Done():
+			s.base.Log.Warn("the stopped stream's walsender still holds the replication slot; a stream started now waits for it",
+				"slot", s.cfg.SlotName, "walsender_pid", pid, "waited", slotReleaseTimeout.String())
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // serverMajor returns the server's major version, 0 if unknown.

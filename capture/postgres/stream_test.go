@@ -266,6 +266,44 @@ func TestHeartbeatAckResume(t *testing.T) {
 	}
 }
 
+// TestStoppedStreamReleasesSlot: once a Stream stopped by its context
+// has returned, its walsender no longer holds the slot, so a Stream
+// started at once is not refused it ("replication slot ... is active for
+// PID"), which failed the conformance test ResumeAfterSplit on a busy
+// machine. Stopped and started again five times, each stop checked.
+func TestStoppedStreamReleasesSlot(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE rel (id int PRIMARY KEY)`)
+	cfg := e.config(`public\.rel`)
+	var resume capture.Position
+	for i := range 5 {
+		s := e.source(cfg)
+		info, err := s.Start(testCtx(t), capture.StartRequest{Resume: resume})
+		if err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		r := startStream(t, s)
+		e.exec(fmt.Sprintf(`INSERT INTO rel VALUES (%d)`, i))
+		b := r.Next()
+		if len(b.Changes) != 1 || b.Changes[0].After[0] != int32(i) {
+			t.Fatalf("run %d from %v: batch %+v, want row %d", i, info.From, b, i)
+		}
+		s.Ack(b.Position)
+		resume = b.Position
+		r.Stop()
+		var active bool
+		if err := e.connect().QueryRow(testCtx(t), `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, e.slot).Scan(&active); err != nil {
+			t.Fatal(err)
+		}
+		if active {
+			t.Fatalf("run %d: the slot is still active after Stream returned", i)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestStartSlotMissing(t *testing.T) {
 	e := newEnv(t)
 	e.exec(`CREATE TABLE t1 (id int PRIMARY KEY)`)
