@@ -40,7 +40,7 @@ func (c *Coordinator) cut(ctx context.Context, all, lenient bool) error {
 }
 
 // cutCheckpoint is cut. With overlap set (flushOverlapped) and a plain
-// checkpoint (overlapped), the table commits are left landing in the
+// checkpoint (overlappable), the table commits are left landing in the
 // background and settle finishes them; otherwise they land before it
 // returns. A checkpoint still landing is settled first.
 func (c *Coordinator) cutCheckpoint(ctx context.Context, all, lenient, overlap bool) error {
