@@ -126,7 +126,7 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open catalog database: %w", err)
 	}
-	if err := db.PingContext(ctx); err != nil {
+	if err := pingCatalog(ctx, db.PingContext); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to catalog database %s: %w", redactURI(opts.URI), err)
 	}

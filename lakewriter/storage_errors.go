@@ -1,10 +1,12 @@
 package lakewriter
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
 	"syscall"
+	"time"
 
 	"modernc.org/sqlite"
 )
@@ -126,4 +128,32 @@ func failedPath(err error) (string, bool) {
 		return le.New, true
 	}
 	return "", false
+}
+
+// sqliteBusyWait bounds how long pingCatalog waits for a SQLite catalog
+// file another process holds locked (the DSN's busy_timeout).
+const sqliteBusyWait = 10 * time.Second
+
+// pingCatalog opens the catalog database's first connection (ping),
+// trying again for up to sqliteBusyWait while SQLite answers SQLITE_BUSY.
+// SQLite waits out busy_timeout for most locks, but not everywhere: two
+// floe runs opening one new catalog file at the same moment (shards
+// started together) stopped one of them with "database is locked (5)
+// (SQLITE_BUSY)" at this first connection (TestShardingTableOwnership,
+// once in a fresh-clone make test; switching a new file to WAL takes an
+// exclusive lock without the busy handler). Other errors return at once.
+func pingCatalog(ctx context.Context, ping func(context.Context) error) error {
+	deadline := time.Now().Add(sqliteBusyWait)
+	for {
+		err := ping(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != 5 || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
