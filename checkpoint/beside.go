@@ -36,7 +36,13 @@ import (
 // after F (besideTable.changed) and drops a chunk row whose key is among
 // them; after a truncate of the table it drops every chunk row still to
 // come. In changelog mode every chunk row is kept: it is the row as of F
-// (_floe_pos F), ordered before every change after F.
+// (_floe_pos F), ordered before every change after F; a row of such a key
+// is marked Superseded (transform.Meta), so that it never becomes the
+// key's last image in the buffer, which stays the stream's. A change the
+// stream applies to such a table is Converging (transform.Meta): an
+// unchanged TOAST value it lacks is read from the source's current row,
+// since Iceberg holds no row of the key while its chunk is still to come,
+// and the chunk row that would hold it is left out as superseded.
 //
 // A source that exports no snapshot but reads every chunk of each such
 // table at a watermark of its own while the stream runs
@@ -101,8 +107,9 @@ type besideTable struct {
 	left        int // chunks not applied yet
 	// byWatermark is set when the chunks are read at watermarks of their
 	// own (capture.BesideWatermarker): a chunk is applied only once the
-	// stream has applied its watermark, and the keys of changes are kept
-	// in changelog mode too (see the top of this file).
+	// stream has applied its watermark, and a chunk's deletes are kept
+	// only for keys the stream changed at or before it (see the top of
+	// this file).
 	byWatermark bool
 }
 
@@ -396,9 +403,7 @@ func (c *Coordinator) applyBesideChunk(ctx context.Context, r chunkRead) error {
 		r.release()
 		return fmt.Errorf("snapshot batch for %s, which is not snapshotted beside the stream", r.batch.Chunk.Table)
 	}
-	if c.opts.Mode == transform.Upsert || t.beside.byWatermark {
-		c.dropSuperseded(t, &r)
-	}
+	c.dropSuperseded(t, &r)
 	if err := c.applyChunk(ctx, r); err != nil {
 		return err
 	}
@@ -409,6 +414,10 @@ func (c *Coordinator) applyBesideChunk(ctx context.Context, r chunkRead) error {
 // dropSuperseded leaves out of a chunk read at watermark W (its batch's
 // Position) the rows the stream already superseded (upsert mode): those
 // of a key it changed after W, and all of them after a truncate past W.
+// In changelog mode such rows are kept, ordered by W before the stream's
+// changes, but marked Superseded (transform.Meta): the key's last image
+// in the buffer stays the stream's, so a later change's unchanged TOAST
+// value is never filled from the older chunk row.
 // A row of a key the stream changed at or before W (a watermarking
 // source's chunk read after the change) is newer than the image the
 // stream wrote, which may be committed already; a snapshot row carries
@@ -427,6 +436,7 @@ func (c *Coordinator) dropSuperseded(t *tableRun, r *chunkRead) {
 	out := make([]capture.Change, 0, len(r.batch.Changes))
 	rows, dropped := 0, 0
 	var key []byte
+	var marked []int // indexes in out of rows kept as Superseded (changelog mode)
 	for _, ch := range r.batch.Changes {
 		if ch.Op == capture.OpDelete && ch.Before != nil {
 			key = schema.AppendKey(key[:0], ch.Schema, ch.Before)
@@ -439,19 +449,18 @@ func (c *Coordinator) dropSuperseded(t *tableRun, r *chunkRead) {
 			out = append(out, ch)
 			continue
 		}
-		if upsert && ch.After != nil && ch.Err == nil {
-			if truncated {
-				dropped++
-				continue
-			}
+		if ch.After != nil && ch.Err == nil {
 			key = schema.AppendKey(key[:0], ch.Schema, ch.After)
 			at, changed := t.beside.changed[string(key)]
-			if changed && at.Compare(w) > 0 {
+			older := truncated || (changed && at.Compare(w) > 0)
+			switch {
+			case upsert && older:
 				dropped++
 				continue
-			}
-			if changed {
+			case upsert && changed:
 				out = append(out, capture.Change{Table: ch.Table, Op: capture.OpDelete, Schema: ch.Schema, Before: ch.After})
+			case older:
+				marked = append(marked, len(out))
 			}
 		}
 		rows++
@@ -459,6 +468,13 @@ func (c *Coordinator) dropSuperseded(t *tableRun, r *chunkRead) {
 	}
 	if dropped > 0 {
 		c.log.Debug("snapshot rows superseded by the stream left out", "table", t.id.String(), "chunk", r.batch.Chunk.Index, "rows", dropped)
+	}
+	if len(marked) > 0 {
+		r.superseded = make([]bool, len(out))
+		for _, i := range marked {
+			r.superseded[i] = true
+		}
+		c.log.Debug("snapshot rows superseded by the stream logged", "table", t.id.String(), "chunk", r.batch.Chunk.Index, "rows", len(marked))
 	}
 	r.n = rows
 	r.batch.Changes = out
@@ -509,8 +525,8 @@ func (c *Coordinator) restartBesidePlans() {
 
 // noteBesideChange records the key and position of a change the stream
 // applies to a table snapshotted beside it (see the top of this file).
-func (t *tableRun) noteBesideChange(ch capture.Change, pos capture.Position, mode transform.Mode) {
-	if t.beside == nil || (mode != transform.Upsert && !t.beside.byWatermark) {
+func (t *tableRun) noteBesideChange(ch capture.Change, pos capture.Position) {
+	if t.beside == nil {
 		return
 	}
 	if ch.Op == capture.OpTruncate {

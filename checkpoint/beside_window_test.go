@@ -50,7 +50,7 @@ func TestBesideChunkWindow(t *testing.T) {
 	c := &Coordinator{log: slog.New(slog.DiscardHandler), tables: map[capture.TableID]*tableRun{id: tbl}, opts: Options{Mode: transform.Upsert}}
 	for _, s := range stream {
 		s.ch.Table, s.ch.Schema = id, layout
-		tbl.noteBesideChange(s.ch, memsource.Pos(s.at), transform.Upsert)
+		tbl.noteBesideChange(s.ch, memsource.Pos(s.at))
 		apply(s.ch)
 		c.lastPos = memsource.Pos(s.at)
 	}
@@ -77,4 +77,46 @@ func TestBesideChunkWindow(t *testing.T) {
 		apply(ch)
 	}
 	require.Equal(t, "r", table[7], "a row of 7 as of L would have undone its change in the window")
+}
+
+// TestBesideChangelogMarksSuperseded: in changelog mode, a chunk read
+// beside the stream under an exported snapshot at F 10 keeps every row,
+// but marks Superseded the rows of keys the stream changed after F (2,
+// updated at 12), so that they never become their key's last image; after
+// a truncate past F every row is marked. Upsert mode leaves those rows out.
+func TestBesideChangelogMarksSuperseded(t *testing.T) {
+	layout := &schema.Table{Columns: []schema.Column{
+		{Name: "id", Type: iceberg.PrimitiveTypes.Int64}, {Name: "v", Type: iceberg.PrimitiveTypes.String}}, Key: []int{0}}
+	id := capture.TableID{Schema: "s", Name: "b"}
+	row := func(n int64, v string) schema.Row { return schema.Row{n, v} }
+	chunk := func() chunkRead {
+		return chunkRead{batch: capture.Batch{Position: memsource.Pos(10), Chunk: &capture.ChunkRef{Table: id}, Changes: []capture.Change{
+			{Table: id, Op: capture.OpRead, Schema: layout, After: row(1, "r")},
+			{Table: id, Op: capture.OpRead, Schema: layout, After: row(2, "r")},
+			{Table: id, Op: capture.OpRead, Schema: layout, After: row(3, "r")},
+		}}}
+	}
+	for _, mode := range []transform.Mode{transform.Changelog, transform.Upsert} {
+		tbl := &tableRun{id: id, beside: &besideTable{changed: map[string]capture.Position{}, left: 2}}
+		c := &Coordinator{log: slog.New(slog.DiscardHandler), tables: map[capture.TableID]*tableRun{id: tbl}, opts: Options{Mode: mode}}
+		tbl.noteBesideChange(capture.Change{Table: id, Op: capture.OpUpdate, Schema: layout, After: row(2, "s12")}, memsource.Pos(12))
+		r := chunk()
+		c.dropSuperseded(tbl, &r)
+		if mode == transform.Changelog {
+			require.Len(t, r.batch.Changes, 3)
+			require.Equal(t, []bool{false, true, false}, r.superseded)
+		} else {
+			require.Len(t, r.batch.Changes, 2)
+			require.Nil(t, r.superseded)
+		}
+
+		tbl.noteBesideChange(capture.Change{Table: id, Op: capture.OpTruncate}, memsource.Pos(13))
+		r = chunk()
+		c.dropSuperseded(tbl, &r)
+		if mode == transform.Changelog {
+			require.Equal(t, []bool{true, true, true}, r.superseded, "after a truncate past F")
+		} else {
+			require.Empty(t, r.batch.Changes, "after a truncate past F")
+		}
+	}
 }

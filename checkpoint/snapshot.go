@@ -56,6 +56,10 @@ type chunkRead struct {
 	dead    []capture.Change // rows that cannot be written (dead letters)
 	bytes   int              // capture.Batch.Size of the rows as read
 	held    int64            // of the chunkBudget, freed once applied
+	// superseded marks the changes of batch that are Superseded
+	// (transform.Meta) in changelog mode; nil when none is (see
+	// dropSuperseded).
+	superseded []bool
 }
 
 func (r *chunkRead) release() {
@@ -463,6 +467,7 @@ func (c *Coordinator) applyChunk(ctx context.Context, r chunkRead) error {
 		meta := transform.Meta{Pos: b.Position.String(), CommitMicros: b.CommitTime.UnixMicro()}
 		for i, ch := range b.Changes {
 			meta.Seq = int64(i)
+			meta.Superseded = r.superseded != nil && r.superseded[i]
 			if err := buf.Apply(ch, meta); err != nil {
 				if c.unplaceable(t, &ch, err) { // deadletters.go
 					r.dead = append(r.dead, ch)

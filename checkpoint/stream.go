@@ -298,8 +298,13 @@ func (c *Coordinator) applyStream(b capture.Batch, seqBase int64) error {
 			return err
 		}
 		meta.Seq = seqBase + int64(i)
-		meta.Converging = t.convergeUntil != nil && b.Position.Compare(t.convergeUntil) <= 0
-		t.noteBesideChange(ch, b.Position, c.opts.Mode) // beside.go; in the source's layout
+		// A table snapshotted beside the stream was emptied at its floor and
+		// its chunk rows come later, or are left out as superseded: Iceberg
+		// holds no reliable row to fill an unchanged value from, so such a
+		// value is read from the source's current row, as in a convergence
+		// window (see beside.go).
+		meta.Converging = (t.convergeUntil != nil && b.Position.Compare(t.convergeUntil) <= 0) || t.beside != nil
+		t.noteBesideChange(ch, b.Position) // beside.go; in the source's layout
 		ch.Schema = t.fit(ch.Schema)
 		if err := buf.Apply(ch, meta); err != nil {
 			if c.unplaceable(t, &ch, err) { // deadletters.go

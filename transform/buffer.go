@@ -20,10 +20,20 @@ type Meta struct {
 	CommitMicros int64  // source commit time, microseconds since the Unix epoch (UTC)
 	Seq          int64  // order of the change inside its batch, from 0
 	// Converging marks a change replayed over rows that a resumed
-	// (non-exported) snapshot read at a later position. The Iceberg rows
-	// are then no reliable source for its unchanged TOAST values: they
-	// are taken from the source's current row instead (see RereadKeys).
+	// (non-exported) snapshot read at a later position, or a change of a
+	// table being snapshotted beside the stream (emptied, its chunk rows
+	// still to come). The Iceberg rows are then no reliable source for
+	// its unchanged TOAST values: they are taken from the source's
+	// current row instead (see RereadKeys).
 	Converging bool
+	// Superseded marks a snapshot row (OpRead) older than a change of its
+	// key the stream already applied: a row of a chunk read beside the
+	// stream, of a key the stream changed after the chunk's position. In
+	// Changelog mode it is logged as it is, ordered by its position, but
+	// never becomes the key's last image, so no later change's unchanged
+	// value is filled from it. Upsert mode refuses it: the caller leaves
+	// such rows out, as they would replace a newer image.
+	Superseded bool
 }
 
 // DefaultMemoryBudget is the MemoryBudget used when none is given.
@@ -217,6 +227,9 @@ func (b *Buffer) Apply(ch capture.Change, m Meta) error {
 	if ch.Op == capture.OpDelete {
 		return b.applyDelete(ch, m)
 	}
+	if m.Superseded && (ch.Op != capture.OpRead || b.o.Mode != Changelog) {
+		return b.errf("a superseded %s change in %s mode: only a snapshot row can be superseded, and only a change log keeps it", ch.Op, b.o.Mode)
+	}
 
 	row := b.row
 	if err := b.project(row, cm, ch.After); err != nil {
@@ -278,7 +291,11 @@ func (b *Buffer) Apply(ch capture.Change, m Meta) error {
 				return err
 			}
 		}
-		return b.appendRow(string(key), row, lookup, pend, conv, "")
+		last := string(key)
+		if m.Superseded {
+			last = "" // logged, but the key's last image stays the stream's
+		}
+		return b.appendRow(last, row, lookup, pend, conv, "")
 	}
 	if oldKey != "" {
 		if err := b.tombstone([]byte(oldKey), b.before); err != nil {

@@ -180,3 +180,48 @@ func TestBufferConvergingRereadAfterDrop(t *testing.T) {
 		t.Fatalf("Resolve with the TOAST column gone at the source: %v, want an error naming column body and floe resnapshot", err)
 	}
 }
+
+// TestBufferSupersededSnapshotRow: in changelog mode a snapshot row
+// marked Superseded (a chunk read beside the stream, older than the
+// stream's change of its key) is logged, but a later change's unchanged
+// value is filled from the stream's image, not from it, also when the key
+// has no image in the buffer yet; upsert mode refuses such a row, and so
+// does changelog mode for any other change.
+func TestBufferSupersededSnapshotRow(t *testing.T) {
+	b := newBuf(t, Changelog, 0)
+	for i, ap := range []struct {
+		ch         capture.Change
+		superseded bool
+	}{
+		{upd(1, "a", "T1"), false},
+		{read(1, "old", "T0"), true},
+		{upd(1, "b", U), false},
+		{read(2, "old", "T0"), true},
+		{upd(2, "c", U), false},
+	} {
+		if err := b.Apply(ap.ch, Meta{Pos: "q", Seq: int64(i), Superseded: ap.superseded}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := b.PendingKeys(); len(p) != 1 || p[0][0] != int64(2) {
+		t.Fatalf("PendingKeys = %v, want [[2]]: key 2's unchanged value is not the superseded row's", p)
+	}
+	if _, err := b.Resolve(icebergRows(b.layout, schema.Row{int64(2), "s", "T2", "u"}), nil); err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := collect(t, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"1 a T1 u 0", "1 old T0 r 1", "1 b T1 u 2", "2 old T0 r 3", "2 c T2 u 4"}; !slices.Equal(rows, want) {
+		t.Errorf("rows = %q, want %q", rows, want)
+	}
+
+	up := newBuf(t, Upsert, 0)
+	if err := up.Apply(read(1, "old", "T0"), Meta{Pos: "q", Superseded: true}); err == nil || !strings.Contains(err.Error(), "superseded") {
+		t.Errorf("upsert mode applied a superseded row: %v", err)
+	}
+	if err := b.Apply(upd(3, "x", "y"), Meta{Pos: "q", Superseded: true}); err == nil || !strings.Contains(err.Error(), "superseded") {
+		t.Errorf("changelog mode applied a superseded update: %v", err)
+	}
+}
