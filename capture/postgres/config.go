@@ -150,6 +150,9 @@ type Source struct {
 	// beats are the heartbeats written and not yet delivered, with the
 	// WAL positions they end at (stall.go).
 	beats owedBeats
+	// inspect looks at the stream's walsender for the stall check;
+	// nil means inspectWalsender (a test may see the looks take time).
+	inspect func(ctx context.Context, pid uint32) walsender
 }
 
 var _ toolkit.Backend = (*Source)(nil)

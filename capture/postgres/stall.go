@@ -39,10 +39,14 @@ import (
 // starts over, for as long as the server does not flush (lag then grows
 // and the metrics show it). A walsender that does not work,
 // is gone, or a server that does not answer within probeTimeout means a
-// stall: the walsender is terminated (best effort, to free the slot) and
+// stall, unless a message arrived while Floe looked: the looks take time,
+// and a walsender that has just sent what it had waits for WAL again, so
+// the stream reads once more, for stallRecheck, before it decides. On a
+// stall the walsender is terminated (best effort, to free the slot) and
 // Stream fails with a capture.StallError, which the caller treats as a
 // lost connection. A stall is detected StallTimeout after the last
-// message, later by up to 2 x probeTimeout when the server answers slowly.
+// message, later by up to 2 x probeTimeout + stallRecheck when the server
+// answers slowly.
 //
 // Time spent handing batches downstream (backpressure) is not silence.
 
@@ -251,7 +255,9 @@ func (w *stallWatch) heard() {
 }
 
 // check is called whenever a wait for the server timed out. It returns a
-// *capture.StallError when the stream has stalled.
+// *capture.StallError when the looks at the walsender say the stream has
+// stalled (the caller reads once more, since something may have arrived
+// while it looked, then calls stalled), or ctx's error.
 func (w *stallWatch) check(ctx context.Context) error {
 	if w.timeout <= 0 {
 		return nil
@@ -261,14 +267,14 @@ func (w *stallWatch) check(ctx context.Context) error {
 		return nil
 	}
 	if w.first == nil {
-		ws := w.s.inspectWalsender(ctx, w.pid)
+		ws := w.s.lookAt(ctx, w.pid)
 		w.first = &ws
 		return nil
 	}
 	if silent < w.timeout {
 		return nil
 	}
-	second := w.s.inspectWalsender(ctx, w.pid)
+	second := w.s.lookAt(ctx, w.pid)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -279,18 +285,29 @@ func (w *stallWatch) check(ctx context.Context) error {
 		w.heard()
 		return nil
 	}
-	if beat, owed := w.s.beats.oldest(); owed && unflushed(beat, second) {
+	beat, owed := w.s.beats.oldest()
+	if owed && unflushed(beat, second) {
 		w.s.base.Log.Debug("stream silent: the server has not flushed the WAL of the heartbeat yet", "walsender_pid", w.pid,
 			"heartbeat_end", beat.String(), "flushed", second.flushed.String(), "silent", silent.Round(time.Millisecond).String())
 		w.heard()
 		return nil
 	}
 	detail = fmt.Sprintf("walsender PID %d %s", w.pid, detail)
+	if owed {
+		// What the looks saw, for whoever reads the log after a stall.
+		detail += fmt.Sprintf("; first look: wait event %q, flushed %s; second: flushed %s; the oldest heartbeat owed ends at %s",
+			w.first.waitEvent, w.first.flushed, second.flushed, beat)
+	}
 	if behind := w.s.cfg.Liveness.Behind(); behind > 0 {
 		detail = fmt.Sprintf("a heartbeat written %s ago has not arrived; %s", behind.Round(100*time.Millisecond), detail)
 	}
-	w.s.terminateWalsender(w.pid)
 	return &capture.StallError{Source: "PostgreSQL at " + w.s.addr(), Silent: silent, Detail: detail}
+}
+
+// stalled ends the walsender of a stream check judged stalled (best
+// effort, to free the slot), once nothing arrived after the looks either.
+func (w *stallWatch) stalled() {
+	w.s.terminateWalsender(w.pid)
 }
 
 // idleWaits are the wait events of a walsender that has nothing to do
@@ -324,6 +341,14 @@ func advancing(first, second walsender) (bool, string) {
 
 // errNoWalsender reports a walsender the server no longer lists.
 var errNoWalsender = errors.New("the server lists no such walsender")
+
+// lookAt looks at walsender pid for the stall check (Source.inspect).
+func (s *Source) lookAt(ctx context.Context, pid uint32) walsender {
+	if s.inspect != nil {
+		return s.inspect(ctx, pid)
+	}
+	return s.inspectWalsender(ctx, pid)
+}
 
 // inspectWalsender looks at walsender pid, within probeTimeout.
 func (s *Source) inspectWalsender(ctx context.Context, pid uint32) walsender {

@@ -1,8 +1,10 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,5 +112,42 @@ func TestUnflushed(t *testing.T) {
 		if got := unflushed(c.beat, c.ws); got != c.want {
 			t.Errorf("%s: unflushed = %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestStallCheckReadsWhatArrivedDuringTheLooks: the stall check's looks
+// at the walsender take time on a loaded machine, and a walsender that
+// sends what it has during them is found waiting for WAL again: the
+// looks say stuck while the message waits unread on the connection. A
+// row inserted during the second look (which then reports the walsender
+// waiting, as the server would) is read and delivered; the stream does
+// not fail, and it was silent for the stall timeout before the insert.
+func TestStallCheckReadsWhatArrivedDuringTheLooks(t *testing.T) {
+	e := newEnv(t)
+	e.exec(`CREATE TABLE rel (id int PRIMARY KEY)`)
+	cfg := e.config(`public\.rel`)
+	// Silence: heartbeats are hourly, and no status update wakes the
+	// walsender (each would make it send a keepalive).
+	cfg.StatusInterval = time.Hour
+	s := e.source(cfg)
+	s.cfg.StallTimeout = time.Second
+	var looks atomic.Int32
+	s.inspect = func(ctx context.Context, pid uint32) walsender {
+		if looks.Add(1) == 2 {
+			e.exec(`INSERT INTO rel VALUES (1)`)
+			time.Sleep(300 * time.Millisecond) // the walsender sends the row and waits again
+		}
+		return walsender{waitEvent: "WalSenderWaitForWAL"}
+	}
+	if _, err := s.Start(testCtx(t), capture.StartRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	r := startStream(t, s)
+	b := r.Next()
+	if len(b.Changes) != 1 || b.Changes[0].After[0] != int32(1) {
+		t.Fatalf("batch %+v, want row 1", b)
+	}
+	if n := looks.Load(); n < 2 {
+		t.Fatalf("the walsender was looked at %d times: the stream was never silent for the stall timeout", n)
 	}
 }

@@ -283,15 +283,32 @@ func (st *streamer) run(ctx context.Context) error {
 			}
 		}
 		msg, err := st.conn.ReceiveMessage(context.Background())
+		if err != nil && pgconn.Timeout(err) && ctx.Err() == nil {
+			stall := st.watch.check(ctx)
+			if stall == nil {
+				continue
+			}
+			if errors.Is(stall, ctx.Err()) {
+				return stall
+			}
+			// The looks at the walsender took a while, and what it sent
+			// meanwhile (having sent it, it waits) is unread: one more
+			// short read decides.
+			wake = time.Now().Add(stallRecheck)
+			if err := nc.SetReadDeadline(wake); err != nil {
+				return fmt.Errorf("set replication read deadline: %w", err)
+			}
+			if msg, err = st.conn.ReceiveMessage(context.Background()); err != nil && pgconn.Timeout(err) && ctx.Err() == nil {
+				st.watch.stalled()
+				return stall
+			}
+			if err == nil {
+				st.s.base.Log.Debug("stream silent, but a message arrived while the walsender was looked at", "walsender_pid", st.watch.pid)
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
-			}
-			if pgconn.Timeout(err) {
-				if err := st.watch.check(ctx); err != nil {
-					return err
-				}
-				continue
 			}
 			return fmt.Errorf("receive replication message: %w", err)
 		}
@@ -368,6 +385,11 @@ func (st *streamer) sendStatus() error {
 	st.nextStatus = time.Now().Add(st.s.cfg.StatusInterval)
 	return nil
 }
+
+// stallRecheck is how long the stream reads once more before a silence
+// the walsender's looks judged a stall is taken for one: a message that
+// arrived during the looks is already on the connection.
+const stallRecheck = 100 * time.Millisecond
 
 // ackReportDelay bounds how long a new acknowledgement waits before a
 // standby status update reports it.
