@@ -91,19 +91,22 @@ func (c *Coordinator) cutCheckpoint(ctx context.Context, all, lenient, overlap b
 		}
 		commits = append(commits, p)
 	}
+	// The checkpoint is counted once its commits are prepared, also when
+	// they land in the background: what is applied from here on belongs
+	// to the next one.
+	c.nextCheckpoint++
+	c.buffered = 0
 	if overlap {
 		c.launch(ctx, commits, checkpoint, pos, start) // overlap.go
 		return nil
 	}
 	landAll(ctx, commits)
-	return c.finishCut(ctx, commits, idle, checkpoint, pos, start, false)
+	return c.finishCut(ctx, commits, idle, checkpoint, pos, start)
 }
 
 // finishCut records the landed commits of a checkpoint (finishCommit),
-// advances the idle tables, acknowledges and reports it. launched is set
-// for a checkpoint that landed in the background (launch already counted
-// it).
-func (c *Coordinator) finishCut(ctx context.Context, commits []*tableCommit, idle []*tableRun, checkpoint int64, pos capture.Position, start time.Time, launched bool) error {
+// advances the idle tables, acknowledges and reports it.
+func (c *Coordinator) finishCut(ctx context.Context, commits []*tableCommit, idle []*tableRun, checkpoint int64, pos capture.Position, start time.Time) error {
 	recorded := map[string]state.TableState{}
 	// Every landed commit is recorded before the first failure is
 	// returned.
@@ -125,10 +128,6 @@ func (c *Coordinator) finishCut(ctx context.Context, commits []*tableCommit, idl
 			return err
 		}
 		recorded[t.id.String()] = state.TableState{Checkpoint: checkpoint}
-	}
-	if !launched {
-		c.nextCheckpoint++
-		c.buffered = 0
 	}
 	c.ackCommitted()
 	if c.opts.Store != nil {
@@ -303,12 +302,7 @@ func (c *Coordinator) finishCommit(ctx context.Context, p *tableCommit) error {
 		"skipped_deletes", res.SkippedDeletes)
 	c.deletes.add(res)
 	c.opts.Metrics.CommittedRows.WithLabelValues(t.id.String()).Add(float64(p.rows))
-	if p.buf != nil {
-		t.bufKeys = p.buf.PeakKeys()
-		if err := p.buf.Close(); err != nil {
-			c.log.Warn("close buffer", "table", t.id.String(), "err", err)
-		}
-	}
+	c.closeCommitBuffer(p)
 	if !p.detached {
 		t.buf = nil
 		t.chunks = nil
@@ -327,6 +321,19 @@ func (c *Coordinator) finishCommit(ctx context.Context, p *tableCommit) error {
 	}
 	c.closeWindow(t)
 	return c.fastForward(ctx, t) // onestate.go
+}
+
+// closeCommitBuffer closes the buffer a commit was written from, keeping
+// its peak key count for the next buffer's sizing.
+func (c *Coordinator) closeCommitBuffer(p *tableCommit) {
+	if p.buf == nil {
+		return
+	}
+	p.t.bufKeys = p.buf.PeakKeys()
+	if err := p.buf.Close(); err != nil {
+		c.log.Warn("close buffer", "table", p.t.id.String(), "err", err)
+	}
+	p.buf = nil
 }
 
 // deleteCounts are the delete keys of a checkpoint's commits by how

@@ -71,8 +71,6 @@ func (c *Coordinator) launch(ctx context.Context, commits []*tableCommit, checkp
 	}
 	l := &landing{commits: commits, checkpoint: checkpoint, pos: pos, start: start, done: make(chan struct{})}
 	c.landing = l
-	c.nextCheckpoint++
-	c.buffered = 0
 	go func() {
 		defer close(l.done)
 		landAll(ctx, commits)
@@ -98,7 +96,7 @@ func (c *Coordinator) settle(ctx context.Context) error {
 	}
 	<-l.done
 	c.landing = nil
-	return c.finishCut(ctx, l.commits, nil, l.checkpoint, l.pos, l.start, true)
+	return c.finishCut(ctx, l.commits, nil, l.checkpoint, l.pos, l.start)
 }
 
 // abandonLanding waits for a landing checkpoint that the stream loop
@@ -112,10 +110,6 @@ func (c *Coordinator) abandonLanding() {
 	<-l.done
 	c.landing = nil
 	for _, p := range l.commits {
-		if p.buf != nil {
-			if err := p.buf.Close(); err != nil {
-				c.log.Warn("close buffer", "table", p.t.id.String(), "err", err)
-			}
-		}
+		c.closeCommitBuffer(p)
 	}
 }
