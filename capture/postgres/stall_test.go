@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/floe-cdc/floe/capture"
 )
@@ -132,10 +133,27 @@ func TestStallCheckReadsWhatArrivedDuringTheLooks(t *testing.T) {
 	s := e.source(cfg)
 	s.cfg.StallTimeout = time.Second
 	var looks atomic.Int32
+	admin, err := pgx.Connect(testCtx(t), e.pg.AdminDSN(e.db)) // pg_stat_replication shows sent_lsn to a superuser
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
 	s.inspect = func(ctx context.Context, pid uint32) walsender {
 		if looks.Add(1) == 2 {
-			e.exec(`INSERT INTO rel VALUES (1)`)
-			time.Sleep(300 * time.Millisecond) // the walsender sends the row and waits again
+			// The row is written, and the look returns once the walsender
+			// has sent it (its sent_lsn is past the row's commit).
+			var end string
+			if err := admin.QueryRow(ctx, `INSERT INTO rel VALUES (1) RETURNING pg_current_wal_insert_lsn()::text`).Scan(&end); err != nil {
+				t.Errorf("insert during the look: %v", err)
+				return walsender{err: err}
+			}
+			for sent := false; !sent; time.Sleep(10 * time.Millisecond) {
+				err := admin.QueryRow(ctx, `SELECT coalesce(sent_lsn >= $1::pg_lsn, false) FROM pg_stat_replication WHERE pid = $2`, end, int(pid)).Scan(&sent)
+				if err != nil {
+					t.Errorf("walsender's sent_lsn: %v", err)
+					return walsender{err: err}
+				}
+			}
 		}
 		return walsender{waitEvent: "WalSenderWaitForWAL"}
 	}
