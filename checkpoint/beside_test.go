@@ -41,22 +41,8 @@ func besideStream(t *testing.T, mode transform.Mode, wrap func(*memsource.Source
 	l, b, ctl, board := resnapshotAsked(t, mode)
 
 	// The second reads b beside the stream: its reads wait for release.
-	reading, release := make(chan struct{}), make(chan struct{})
-	var readOnce, releaseOnce sync.Once
-	cfg := memsource.Config{
-		OnReadChunk: func(id capture.TableID, _ capture.Chunk) error {
-			if id.Name != "b" {
-				return nil
-			}
-			readOnce.Do(func() { close(reading) })
-			select {
-			case <-release:
-			case <-time.After(30 * time.Second): // the test failed; let the run stop
-			}
-			return nil
-		},
-	}
-	src := l.source(cfg)
+	held := holdReads("b")
+	src := l.source(held.config())
 	var aChanged, end memsource.Pos
 	step := 0
 	var logs bytes.Buffer
@@ -68,9 +54,7 @@ func besideStream(t *testing.T, mode transform.Mode, wrap func(*memsource.Source
 	err := l.run(wrap(src), runOpts{logs: &logs, wantStream: true, status: board, control: ctl, until: func() bool {
 		switch step {
 		case 0: // the export is taken and b's first chunk waits
-			select {
-			case <-reading:
-			default:
+			if !held.began() {
 				return false
 			}
 			l.exec("UPDATE b SET v = 'b1' WHERE id = 95", "DELETE FROM b WHERE id = 96", "INSERT INTO b VALUES (101, 'b1')",
@@ -81,7 +65,7 @@ func besideStream(t *testing.T, mode transform.Mode, wrap func(*memsource.Source
 			if l.committed("a") < aChanged {
 				return false
 			}
-			releaseOnce.Do(func() { close(release) })
+			held.free()
 			l.exec("UPDATE b SET v = 'b2' WHERE id = 95", "DELETE FROM b WHERE id = 97", "UPDATE b SET v = 'b2' WHERE id = 50")
 			end = l.db.Sync()
 			step++
@@ -99,7 +83,7 @@ func besideStream(t *testing.T, mode transform.Mode, wrap func(*memsource.Source
 		}
 		return false
 	}})
-	releaseOnce.Do(func() { close(release) })
+	held.free()
 	require.NoError(t, err)
 	require.False(t, ctl.ResnapshotPending(b))
 	l.check("a")
@@ -169,6 +153,48 @@ func besideStopped(t *testing.T, gated, plain func(*memsource.Source) capture.So
 	l.check("a")
 	l.check("b")
 }
+
+// heldReads holds a memsource's chunk reads of one table until free.
+type heldReads struct {
+	table             string
+	reading, release  chan struct{}
+	readOnce, freeOne sync.Once
+}
+
+func holdReads(table string) *heldReads {
+	return &heldReads{table: table, reading: make(chan struct{}), release: make(chan struct{})}
+}
+
+// config is a memsource.Config whose chunk reads of the table wait until
+// free (or 30 s, when the test failed and the run is to stop).
+func (h *heldReads) config() memsource.Config {
+	return memsource.Config{
+		OnReadChunk: func(id capture.TableID, _ capture.Chunk) error {
+			if id.Name != h.table {
+				return nil
+			}
+			h.readOnce.Do(func() { close(h.reading) })
+			select {
+			case <-h.release:
+			case <-time.After(30 * time.Second):
+			}
+			return nil
+		},
+	}
+}
+
+// began reports whether a read of the table has begun.
+func (h *heldReads) began() bool {
+	select {
+	case <-h.reading:
+		return true
+	default:
+		return false
+	}
+}
+
+// free lets the reads go on; calling it again does nothing.
+func (h *heldReads) free() { h.freeOne.Do(func() { close(h.release) }) }
 
 // gatedSource holds chunk reads of an exporting memsource at gate, which
 // sees the read's context.

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -22,30 +20,18 @@ import (
 type toastingExport struct{ memsource.Exporting }
 
 func (s toastingExport) Stream(ctx context.Context, out chan<- capture.Batch) error {
-	in := make(chan capture.Batch)
-	done := make(chan error, 1)
-	go func() { done <- s.Exporting.Stream(ctx, in) }()
-	for {
-		select {
-		case err := <-done:
-			return err
-		case b := <-in:
-			b.Changes = slices.Clone(b.Changes)
-			for i, ch := range b.Changes {
-				if ch.Op == capture.OpUpdate && ch.Before != nil && ch.After[0] == ch.Before[0] && ch.After[1] == ch.Before[1] {
-					ch.After = slices.Clone(ch.After) // the DB holds ch.After
-					ch.After[1] = schema.Unchanged
-					ch.Before = nil // as pgoutput sends an update of an unchanged key
-					b.Changes[i] = ch
-				}
-			}
-			select {
-			case out <- b:
-			case <-ctx.Done():
-				return <-done
+	return rewriteStream(ctx, s.Exporting.Stream, out, func(b capture.Batch) capture.Batch {
+		b.Changes = slices.Clone(b.Changes)
+		for i, ch := range b.Changes {
+			if ch.Op == capture.OpUpdate && ch.Before != nil && ch.After[0] == ch.Before[0] && ch.After[1] == ch.Before[1] {
+				ch.After = slices.Clone(ch.After) // the DB holds ch.After
+				ch.After[1] = schema.Unchanged
+				ch.Before = nil // as pgoutput sends an update of an unchanged key
+				b.Changes[i] = ch
 			}
 		}
-	}
+		return b
+	})
 }
 
 // TestBesideUnchangedValueBeforeItsChunk: a table re-snapshotted beside
@@ -73,23 +59,9 @@ func besideUnchanged(t *testing.T, mode transform.Mode) {
 	// and the rows Iceberg held before the reset do not.
 	l.exec("UPDATE b SET v = 'b9' WHERE id = 95")
 
-	reading, release := make(chan struct{}), make(chan struct{})
-	var readOnce, releaseOnce sync.Once
-	defer releaseOnce.Do(func() { close(release) })
-	cfg := memsource.Config{
-		OnReadChunk: func(id capture.TableID, _ capture.Chunk) error {
-			if id.Name != "b" {
-				return nil
-			}
-			readOnce.Do(func() { close(reading) })
-			select {
-			case <-release:
-			case <-time.After(30 * time.Second): // the test failed; let the run stop
-			}
-			return nil
-		},
-	}
-	src := l.source(cfg)
+	held := holdReads("b")
+	defer held.free()
+	src := l.source(held.config())
 	var changed, end memsource.Pos
 	step := 0
 	var logs bytes.Buffer
@@ -101,9 +73,7 @@ func besideUnchanged(t *testing.T, mode transform.Mode) {
 	err := l.run(toastingExport{memsource.WithExport(src)}, runOpts{logs: &logs, wantStream: true, status: board, control: ctl, until: func() bool {
 		switch step {
 		case 0: // the export is taken and b's first chunk waits
-			select {
-			case <-reading:
-			default:
+			if !held.began() {
 				return false
 			}
 			changed = l.exec("UPDATE b SET v = 'b9' WHERE id = 95", // v unchanged, its chunk not read
@@ -115,7 +85,7 @@ func besideUnchanged(t *testing.T, mode transform.Mode) {
 			if l.committed("b") < changed {
 				return false
 			}
-			releaseOnce.Do(func() { close(release) })
+			held.free()
 			l.exec("UPDATE b SET v = 'b0' WHERE id = 96", "UPDATE b SET v = 'b1' WHERE id = 94", "UPDATE b SET v = 'b1' WHERE id = 94")
 			end = l.db.Sync()
 			step++

@@ -58,26 +58,35 @@ func poisonChange(ch capture.Change) capture.Change {
 }
 
 func (s *poisonSource) Stream(ctx context.Context, out chan<- capture.Batch) error {
+	return rewriteStream(ctx, s.Source.Stream, out, func(b capture.Batch) capture.Batch {
+		changes := make([]capture.Change, len(b.Changes))
+		poisoned := false
+		for i, ch := range b.Changes {
+			changes[i] = poisonChange(ch)
+			poisoned = poisoned || changes[i].Err != nil
+		}
+		b.Changes = changes
+		if poisoned && s.onDead != nil {
+			s.onDead()
+		}
+		return b
+	})
+}
+
+// rewriteStream runs stream and passes each of its batches to out as
+// rewrite returns it, until stream ends or ctx is done.
+func rewriteStream(ctx context.Context, stream func(context.Context, chan<- capture.Batch) error, out chan<- capture.Batch,
+	rewrite func(capture.Batch) capture.Batch) error {
 	in := make(chan capture.Batch)
 	done := make(chan error, 1)
-	go func() { done <- s.Source.Stream(ctx, in) }()
+	go func() { done <- stream(ctx, in) }()
 	for {
 		select {
 		case err := <-done:
 			return err
 		case b := <-in:
-			changes := make([]capture.Change, len(b.Changes))
-			poisoned := false
-			for i, ch := range b.Changes {
-				changes[i] = poisonChange(ch)
-				poisoned = poisoned || changes[i].Err != nil
-			}
-			b.Changes = changes
-			if poisoned && s.onDead != nil {
-				s.onDead()
-			}
 			select {
-			case out <- b:
+			case out <- rewrite(b):
 			case <-ctx.Done():
 				<-done
 				return ctx.Err()
