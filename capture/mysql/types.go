@@ -48,6 +48,8 @@ func binlogText(v any) []byte {
 		return nil
 	case []byte:
 		return x
+	case *string: // mysqltype.DecodeRowsEvent's strings
+		return []byte(*x)
 	}
 	return fmt.Append(nil, v)
 }

@@ -1,6 +1,7 @@
 package mysqltype
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/iceberg-go"
@@ -34,12 +36,12 @@ import (
 // values, RowsEventDecodeFunc DecodeRowsEvent. Accepted Go types:
 //
 //	integers          int8..int64, uint8..uint64, int (signed values of an UNSIGNED column are reinterpreted)
-//	DECIMAL           string (also []byte or a fmt.Stringer such as decimal.Decimal)
+//	DECIMAL           string (also []byte, *BinlogDecimal (DecodeRowsEvent) or a fmt.Stringer such as decimal.Decimal)
 //	FLOAT, DOUBLE     float32, float64
 //	BIT, ENUM, SET    int64 (bits, 1-based index, member bitmask)
 //	YEAR              int
-//	character types   string or []byte in the column's character set
-//	binary, GEOMETRY  string or []byte
+//	character types   string, *string (DecodeRowsEvent) or []byte in the column's character set
+//	binary, GEOMETRY  string, *string or []byte
 //	DATE, TIME        string; DATE also (*)BinlogTemporal (DecodeRowsEvent)
 //	DATETIME          string, (*)BinlogTemporal, or time.Time (wall clock in its location;
 //	                  with Options.DatetimeZone, the instant of that wall clock in that zone)
@@ -190,6 +192,8 @@ func (d *dec) fail(v any, reason string) error {
 		b = x
 	case string:
 		b = []byte(x)
+	case *string:
+		b = []byte(*x)
 	default:
 		b = fmt.Appendf(nil, "%v", v)
 	}
@@ -282,6 +286,8 @@ func (d *dec) binlog(v any) (any, error) {
 		return d.intOut(rawValue{binlog: v}, neg, mag)
 	case famDecimal:
 		switch x := v.(type) {
+		case *BinlogDecimal:
+			return d.binlogDecimal(x)
 		case string:
 			return d.decimalOut([]byte(x))
 		case []byte:
@@ -353,21 +359,54 @@ func (d *dec) labelsOut(raw rawValue, n int64) (any, error) {
 func (d *dec) binlogBytes(v any) (any, error) {
 	var b []byte
 	switch x := v.(type) {
+	case *string:
+		return d.binlogString(*x)
 	case string:
-		if d.family == famChars && d.utf8 {
-			// go-mysql's string is a view of its packet buffer: validated
-			// in place and copied once.
-			if !utf8.ValidString(x) {
-				return nil, d.fail([]byte(x), "not valid "+d.t.charset+" text")
-			}
-			return strings.Clone(d.charsOut(x)), nil
-		}
-		b = []byte(x)
+		return d.binlogString(x)
 	case []byte:
 		b = x
 	default:
 		return nil, d.fail(v, fmt.Sprintf("binlog value of Go type %T is not a string", v))
 	}
+	return d.bytesOut(b)
+}
+
+// binlogString decodes a binlog value given as a string (a view of the
+// event's bytes) of a character, binary or JSON column.
+func (d *dec) binlogString(x string) (any, error) {
+	if d.family == famChars && d.utf8 {
+		// The string is a view of the event's bytes: validated in place
+		// and copied once.
+		if !utf8.ValidString(x) {
+			return nil, d.fail([]byte(x), "not valid "+d.t.charset+" text")
+		}
+		return strings.Clone(d.charsOut(x)), nil
+	}
+	if d.family == famBinary {
+		// binaryOut copies: it reads the event's bytes in place.
+		return d.binaryOut(unsafe.Slice(unsafe.StringData(x), len(x))), nil
+	}
+	return d.bytesOut([]byte(x))
+}
+
+// binlogDecimal decodes a DECIMAL as the binlog stores it through its
+// text (what go-mysql would give), printed on the stack.
+func (d *dec) binlogDecimal(x *BinlogDecimal) (any, error) {
+	var buf [80]byte // 65 digits, a sign, a point and a leading zero
+	text := x.AppendText(buf[:0])
+	if t, ok := d.c.Type.(iceberg.DecimalType); ok {
+		n, reason := schema.ParseDecimal(text, t.Precision(), t.Scale())
+		if reason != "" {
+			return nil, d.failRaw(rawValue{binlog: x}, reason)
+		}
+		return n, nil
+	}
+	return d.decimalOut(bytes.Clone(text))
+}
+
+// bytesOut decodes the bytes of a character, binary or JSON column's
+// binlog value.
+func (d *dec) bytesOut(b []byte) (any, error) {
 	switch d.family {
 	case famBinary:
 		return d.binaryOut(b), nil

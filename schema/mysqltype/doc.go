@@ -23,7 +23,11 @@
 //     (digits, bytes, calendar fields) and share one conversion per
 //     column (a binlog DATE, DATETIME or TIMESTAMP comes from
 //     DecodeRowsEvent as its stored bytes, *BinlogTemporal, and is
-//     unpacked to the fields its text would give);
+//     unpacked to the fields its text would give; a DECIMAL as its stored
+//     bytes, *BinlogDecimal, printed to go-mysql's text);
+//   - DecodeRowsEvent gives the values go-mysql gives, in cheaper
+//     forms: it decodes the images of a table of common column types
+//     itself (rowimage.go) and leaves any other event to go-mysql whole;
 //   - a value Iceberg cannot hold exactly (a zero date under the default
 //     treatment, an out-of-range integer, a value that is not a member of
 //     its ENUM) is a *schema.ValueError naming the column, the type and

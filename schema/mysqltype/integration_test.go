@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,6 +70,9 @@ func mysqlLiveCases() []mysqlLiveCase {
 		{"decimal(5,5)", iceberg.DecimalTypeOf(5, 5), []string{"-0.00001", "0.99999"}, []any{dps("-0.00001", 5, 5), dps("0.99999", 5, 5)}},
 		{"decimal(38,10) unsigned", iceberg.DecimalTypeOf(38, 10), []string{"9999999999999999999999999999.9999999999"},
 			[]any{dps("9999999999999999999999999999.9999999999", 38, 10)}},
+		{"decimal(18,9)", iceberg.DecimalTypeOf(18, 9), []string{"-123456789.123456789", "0.000000001", "-0.5"},
+			[]any{dps("-123456789.123456789", 18, 9), dps("0.000000001", 18, 9), dps("-0.5", 18, 9)}},
+		{"decimal(9,0)", iceberg.DecimalTypeOf(9, 0), []string{"-999999999", "1000"}, []any{dps("-999999999", 9, 0), dps("1000", 9, 0)}},
 		{"decimal(65,30)", str, []string{"-12345678901234567890123456789012345.123456789012345678901234567890", "0.5"},
 			[]any{"-12345678901234567890123456789012345.123456789012345678901234567890", "0.500000000000000000000000000000"}},
 		{"float", iceberg.PrimitiveTypes.Float32, []string{"1.2345678", "-3.4028235e38", "0.1", "1.17549435e-38", "-0e0"},
@@ -88,6 +92,8 @@ func mysqlLiveCases() []mysqlLiveCase {
 		{"varchar(10) character set ucs2", str, []string{"'Ωé'"}, []any{"Ωé"}},
 		{"varchar(10) character set utf16", str, []string{"'😀é'"}, []any{"😀é"}},
 		{"varchar(10) character set utf32", str, []string{"'😀é'"}, []any{"😀é"}},
+		{"char(100)", str, []string{"'x  '", "REPEAT('ü', 100)"}, []any{"x", strings.Repeat("ü", 100)}},
+		{"varchar(300)", str, []string{"REPEAT('y', 290)", "''"}, []any{strings.Repeat("y", 290), ""}},
 		{"char(3) character set ascii", str, []string{"'a\\tb'"}, []any{"a\tb"}},
 		{"tinytext", str, []string{"'t\\ni'"}, []any{"t\ni"}},
 		{"text character set latin1", str, []string{"'Grüße'"}, []any{"Grüße"}},
@@ -133,6 +139,17 @@ func mysqlLiveCases() []mysqlLiveCase {
 		{"point", bin, []string{"ST_PointFromText('POINT(1 2)', 4326)"},
 			[]any{[]byte{0xe6, 0x10, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0x40}}},
 	}
+}
+
+// slowInBinlog reports whether DecodeRowsEvent leaves the binlog values
+// of a column of type decl to go-mysql (see rowimage.go).
+func slowInBinlog(decl string) bool {
+	for _, prefix := range []string{"json", "point", "time"} {
+		if strings.HasPrefix(decl, prefix) && !strings.HasPrefix(decl, "timestamp") {
+			return true
+		}
+	}
+	return false
 }
 
 // anyZero as a want accepts 0 or -0, as long as both decoders agree.
@@ -184,7 +201,7 @@ func TestMySQLDecodersLive(t *testing.T) {
 		cols = append(cols, fmt.Sprintf("c%d %s", k, c.decl))
 		nrows = max(nrows, len(c.values))
 	}
-	var rows []string
+	var rows [][]string
 	for r := range nrows {
 		vals := []string{strconv.Itoa(r)}
 		for _, c := range cases {
@@ -194,9 +211,25 @@ func TestMySQLDecodersLive(t *testing.T) {
 				vals = append(vals, "NULL")
 			}
 		}
-		rows = append(rows, "("+strings.Join(vals, ", ")+")")
+		rows = append(rows, vals)
 	}
 	if err := m.Exec(ctx, "typ", "CREATE TABLE t ("+strings.Join(cols, ", ")+") CHARACTER SET utf8mb4"); err != nil {
+		t.Fatal(err)
+	}
+	// tf has the columns whose binlog values DecodeRowsEvent decodes
+	// itself (rowimage.go); t has a JSON column, so go-mysql decodes it.
+	// The same rows go into both.
+	fast := []int{0} // indexes into t's columns, id first
+	for k, c := range cases {
+		if !slowInBinlog(c.decl) {
+			fast = append(fast, k+1)
+		}
+	}
+	fastCols, fastRows := make([]string, len(fast)), make([]string, nrows)
+	for j, i := range fast {
+		fastCols[j] = cols[i]
+	}
+	if err := m.Exec(ctx, "typ", "CREATE TABLE tf ("+strings.Join(fastCols, ", ")+") CHARACTER SET utf8mb4"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -219,7 +252,19 @@ func TestMySQLDecodersLive(t *testing.T) {
 	}
 	file, _ := st.GetString(0, 0)
 	pos, _ := st.GetInt(0, 1)
-	if _, err := conn.Execute("INSERT INTO t VALUES " + strings.Join(rows, ", ")); err != nil {
+	allRows := make([]string, nrows)
+	for r, vals := range rows {
+		allRows[r] = "(" + strings.Join(vals, ", ") + ")"
+		var picked []string
+		for _, i := range fast {
+			picked = append(picked, vals[i])
+		}
+		fastRows[r] = "(" + strings.Join(picked, ", ") + ")"
+	}
+	if _, err := conn.Execute("INSERT INTO t VALUES " + strings.Join(allRows, ", ")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Execute("INSERT INTO tf VALUES " + strings.Join(fastRows, ", ")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -291,7 +336,7 @@ func TestMySQLDecodersLive(t *testing.T) {
 	// DecodeRowsEvent, as capture/mysql reads it. Both decode to the same
 	// values, and a BinlogTemporal prints as go-mysql's text (what errors
 	// and dead letters show).
-	readBinlog := func(decode func(*replication.RowsEvent, []byte) error) (rows [][]any, raw [][]any) {
+	readBinlog := func(table string, decode func(*replication.RowsEvent, []byte) error) (rows [][]any, raw [][]any) {
 		syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 			ServerID: 4242, Flavor: flavor, Host: "127.0.0.1", Port: uint16(m.Port), User: "floe", Password: "pw",
 			TimestampStringLocation: time.UTC, RenderJSONAsMySQLText: true, RowsEventDecodeFunc: decode,
@@ -308,8 +353,12 @@ func TestMySQLDecodersLive(t *testing.T) {
 				t.Fatal(err)
 			}
 			re, ok := ev.Event.(*replication.RowsEvent)
-			if !ok || string(re.Table.Table) != "t" {
+			if !ok || string(re.Table.Table) != table {
 				continue
+			}
+			colOf := func(i int) int { return i }
+			if table == "tf" {
+				colOf = func(i int) int { return fast[i] }
 			}
 			for _, row := range re.Rows {
 				var out []any
@@ -318,9 +367,9 @@ func TestMySQLDecodersLive(t *testing.T) {
 						out = append(out, nil)
 						continue
 					}
-					val, err := binDec[i](v)
+					val, err := binDec[colOf(i)](v)
 					if err != nil {
-						t.Errorf("binlog row %d %s: %v (%T %#v)", len(rows), columns[i].Source.String(), err, v, v)
+						t.Errorf("binlog %s row %d %s: %v (%T %#v)", table, len(rows), columns[colOf(i)].Source.String(), err, v, v)
 					}
 					out = append(out, val)
 				}
@@ -329,8 +378,8 @@ func TestMySQLDecodersLive(t *testing.T) {
 		}
 		return rows, raw
 	}
-	binRows, plainRaw := readBinlog(nil)
-	packedRows, packedRaw := readBinlog(DecodeRowsEvent)
+	binRows, plainRaw := readBinlog("t", nil)
+	packedRows, packedRaw := readBinlog("t", DecodeRowsEvent)
 	packed := 0
 	for r := range nrows {
 		for i := range columns {
@@ -348,6 +397,50 @@ func TestMySQLDecodersLive(t *testing.T) {
 	}
 	if packed == 0 {
 		t.Fatal("DecodeRowsEvent gave no BinlogTemporal: the packed path was not tested")
+	}
+
+	// tf, decoded by DecodeRowsEvent itself: the same values as when it
+	// leaves the event to go-mysql, and, through the decoders, the same
+	// canonical values as t's.
+	fastPlainRows, fastPlainRaw := readBinlog("tf", func(e *replication.RowsEvent, data []byte) error { return decodeRowsEvent(e, data, false) })
+	fastRowsGot, fastRaw := readBinlog("tf", DecodeRowsEvent)
+	ownTypes := map[string]int{}
+	for r := range nrows {
+		for j, i := range fast {
+			got, plain := fastRaw[r][j], fastPlainRaw[r][j]
+			switch x := got.(type) {
+			case *string:
+				ownTypes["string"]++
+				p := fmt.Sprint(plain)
+				if b, ok := plain.([]byte); ok { // go-mysql's BLOB values
+					p = string(b)
+				}
+				if p != *x {
+					t.Errorf("tf row %d %s: DecodeRowsEvent's string %q, go-mysql's %q", r, columns[i].Source.String(), *x, p)
+				}
+			case *BinlogDecimal:
+				ownTypes["decimal"]++
+				if x.String() != plain {
+					t.Errorf("tf row %d %s: DecodeRowsEvent's decimal prints %q, go-mysql's %q", r, columns[i].Source.String(), x.String(), plain)
+				}
+			case *BinlogTemporal:
+				if x.String() != fmt.Sprint(plain) {
+					t.Errorf("tf row %d %s: BinlogTemporal prints %q, go-mysql %q", r, columns[i].Source.String(), x.String(), plain)
+				}
+			default:
+				if !reflect.DeepEqual(got, plain) {
+					t.Errorf("tf row %d %s: DecodeRowsEvent's %T %v, go-mysql's %T %v", r, columns[i].Source.String(), got, got, plain, plain)
+				}
+			}
+			for _, want := range []any{fastPlainRows[r][j], binRows[r][i]} {
+				if !sameCanonical(fastRowsGot[r][j], want) {
+					t.Errorf("tf row %d %s: decoded from DecodeRowsEvent's %#v: %#v, want %#v", r, columns[i].Source.String(), got, fastRowsGot[r][j], want)
+				}
+			}
+		}
+	}
+	if ownTypes["string"] == 0 || ownTypes["decimal"] == 0 {
+		t.Fatalf("DecodeRowsEvent did not decode tf itself (values of its own types: %v)", ownTypes)
 	}
 
 	for r := range nrows {

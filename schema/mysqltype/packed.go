@@ -43,7 +43,10 @@ func packedWidth(code byte, meta uint16) int {
 
 // DecodeRowsEvent decodes a rows event's images for
 // replication.BinlogSyncerConfig.RowsEventDecodeFunc, as go-mysql does
-// with two differences that save it work: DATE, DATETIME2 and TIMESTAMP2
+// with differences that save it work. The images of a table of common
+// column types are decoded here (decodeImages in rowimage.go: strings and
+// DECIMALs come as *string and *BinlogDecimal), the others by go-mysql.
+// Either way, DATE, DATETIME2 and TIMESTAMP2
 // values come as *BinlogTemporal instead of text, and the TABLE_MAP's
 // signedness bitmap is left out, so that every integer comes as the
 // signed Go type of its width, as from a server without
@@ -60,6 +63,12 @@ func packedWidth(code byte, meta uint16) int {
 // bytes pass through untouched, and is then wrapped in a BinlogTemporal
 // with its real type.
 func DecodeRowsEvent(e *replication.RowsEvent, data []byte) error {
+	return decodeRowsEvent(e, data, true)
+}
+
+// decodeRowsEvent is DecodeRowsEvent; own false leaves every event to
+// go-mysql (tests compare the two).
+func decodeRowsEvent(e *replication.RowsEvent, data []byte, own bool) error {
 	pos, err := e.DecodeHeader(data)
 	if err != nil {
 		return err
@@ -69,6 +78,10 @@ func DecodeRowsEvent(e *replication.RowsEvent, data []byte) error {
 	}
 	shown := *e.Table
 	shown.SignednessBitmap = nil
+	if plan, ok := planImages(&shown); own && ok && decodable(e) {
+		e.Table = &shown
+		return decodeImages(e, plan, data[pos:])
+	}
 	var packed []int // columns decoded as BIT
 	for i, code := range shown.ColumnType {
 		if i < len(shown.ColumnMeta) && packedWidth(code, shown.ColumnMeta[i]) > 0 {
