@@ -358,9 +358,9 @@ func decodeImages(e *replication.RowsEvent, p imagePlan, data []byte) error {
 		if len(e.Rows) == 0 {
 			return min(16, len(data)/p.minImage+1)
 		}
-		return (len(data)-start)/(start/len(e.Rows)) + 1
+		return (len(data)-start)/max(1, start/len(e.Rows)) + 1
 	}
-	e.SkippedColumns = nil
+	e.SkippedColumns, e.Rows = nil, nil // a reused event's are not this one's
 	e.Rows = make([][]any, 0, rowsLeft())
 	for pos := 0; pos < len(data); {
 		start = pos

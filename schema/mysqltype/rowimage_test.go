@@ -197,6 +197,14 @@ func TestDecodeImages(t *testing.T) {
 	if len(e.SkippedColumns) != 0 {
 		t.Errorf("SkippedColumns %v, want none", e.SkippedColumns)
 	}
+	// A RowsEvent decoded again (as BenchmarkDecodeRowsEvent does) holds
+	// the new event's rows only.
+	if err := decodeImages(e, plan, data); err != nil {
+		t.Fatalf("decoding into a used RowsEvent: %v", err)
+	}
+	if len(e.Rows) != 1 || !reflect.DeepEqual(e.Rows[0], want) {
+		t.Errorf("decoding into a used RowsEvent: %d rows, want the one of the new event", len(e.Rows))
+	}
 
 	for cut := 1; cut < len(data); cut++ {
 		e := &replication.RowsEvent{}
