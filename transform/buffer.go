@@ -115,6 +115,11 @@ type Buffer struct {
 	runs      runSet
 	counts    *entryCounts // of the merged runs, once counted
 	truncated bool
+	// anyPend and anyConv are set once an entry is put pending (and
+	// Converging): until then PendingKeys and RereadKeys have nothing to
+	// look for and scan no entries (a spilled buffer's would be read back
+	// from its runs).
+	anyPend, anyConv bool
 
 	// Changelog mode: the rows in order in a spill log, each known by its
 	// offset there; maps by offset for the rows holding Unchanged values.
@@ -466,6 +471,8 @@ const entryOverhead = 160
 // memory is overwritten in place when the new one fits it. Past the
 // memory budget the entries are written to a run.
 func (b *Buffer) put(key, img []byte, e entry) error {
+	b.anyPend = b.anyPend || e.pend
+	b.anyConv = b.anyConv || (e.pend && e.conv)
 	if i, ok := b.index[string(key)]; ok {
 		old := &b.entries[i]
 		e.key = old.key

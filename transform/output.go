@@ -35,6 +35,9 @@ func (b *Buffer) PendingKeys() []schema.Row {
 		}
 		return out
 	}
+	if !b.anyPend {
+		return nil
+	}
 	err := b.eachEntry(func(e *entry) error {
 		if e.pend && !e.conv && !e.dead {
 			add(e.lookup)
@@ -73,6 +76,9 @@ func (b *Buffer) RereadKeys() ([]schema.Row, error) {
 			add(img)
 		}
 		return out, nil
+	}
+	if !b.anyConv {
+		return nil, nil
 	}
 	err := b.eachEntry(func(e *entry) error {
 		if e.pend && e.conv && !e.dead {

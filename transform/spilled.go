@@ -67,12 +67,13 @@ func combineEntries(newer, older []byte) []byte {
 
 // flushRun writes the in-memory entries to a new sorted run.
 func (b *Buffer) flushRun() error {
-	slices.SortFunc(b.entries, func(x, y entry) int { return strings.Compare(x.key, y.key) })
+	order := sortedKeys(b.entries)
 	var buf []byte
 	err := b.runs.add(len(b.entries), func(add func(string, []byte) error) error {
-		for i := range b.entries {
-			buf = b.entries[i].encode(buf[:0])
-			if err := add(b.entries[i].key, buf); err != nil {
+		for _, r := range order {
+			e := &b.entries[r.entry]
+			buf = e.encode(buf[:0])
+			if err := add(e.key, buf); err != nil {
 				return err
 			}
 		}
@@ -86,6 +87,39 @@ func (b *Buffer) flushRun() error {
 	clear(b.index)
 	b.memBytes = 0
 	return nil
+}
+
+// keyRef is an entry's place in the order of keys: the first 8 bytes of
+// its key, big-endian (0-padded), and the entry's index.
+type keyRef struct {
+	prefix uint64
+	entry  int
+}
+
+// sortedKeys returns the entries' indexes in the order of their keys
+// (bytewise). It sorts the small keyRefs by their prefixes, comparing
+// whole keys only when the prefixes are equal, rather than moving the
+// entries themselves: sorting the entries by strings.Compare took 7 % of
+// the CPU of the bench's MariaDB 1M-row transaction, whose buffer spills.
+// (Keys do not come in their byte order even from an ascending integer
+// key: schema.AppendKey encodes integers as varints.)
+func sortedKeys(entries []entry) []keyRef {
+	order := make([]keyRef, len(entries))
+	for i := range entries {
+		var p [8]byte
+		copy(p[:], entries[i].key)
+		order[i] = keyRef{prefix: binary.BigEndian.Uint64(p[:]), entry: i}
+	}
+	slices.SortFunc(order, func(x, y keyRef) int {
+		switch {
+		case x.prefix < y.prefix:
+			return -1
+		case x.prefix > y.prefix:
+			return 1
+		}
+		return strings.Compare(entries[x.entry].key, entries[y.entry].key)
+	})
+	return order
 }
 
 // seal prepares the entries for reading: when some are in runs, the ones
@@ -124,8 +158,10 @@ func (b *Buffer) eachEntry(fn func(e *entry) error) error {
 		return err
 	}
 	var failed error // fn's own error
+	var e entry      // one for all: an entry from a run is valid during fn only
 	err := b.runs.scan(func(key string, val []byte) error {
-		e, err := decodeEntry(key, val)
+		var err error
+		e, err = decodeEntry(key, val)
 		if err != nil {
 			return fmt.Errorf("spill run: %w", err)
 		}
