@@ -204,9 +204,9 @@ func queryRows(ctx context.Context, db interface {
 	if len(cols) != len(t.text) {
 		return fmt.Errorf("query returned %d columns, the layout has %d", len(cols), len(t.text))
 	}
-	var slab rowSlab
+	var slab toolkit.RowSlab
 	return scanRaw(rows, len(cols), func(vals []sql.RawBytes) error {
-		row := slab.next(len(vals))
+		row := slab.Next(len(vals))
 		err := decodeText(t, vals, row)
 		var verr *schema.ValueError
 		if err != nil && bad != nil && errors.As(err, &verr) {
@@ -250,7 +250,7 @@ func scanRaw(rows *sql.Rows, n int, fn func([]sql.RawBytes) error) error {
 }
 
 // decodeText decodes one row of text values (nil = NULL) into row, whose
-// values are nil (rowSlab.next). The driver reuses the buffers; the
+// values are nil (toolkit.RowSlab). The driver reuses the buffers; the
 // decoders retain nothing of what they are given (schema.Decoder), so the
 // values are decoded in place.
 func decodeText(t *table, vals []sql.RawBytes, row schema.Row) error {
@@ -266,27 +266,6 @@ func decodeText(t *table, vals []sql.RawBytes, row schema.Row) error {
 		row[i] = val
 	}
 	return nil
-}
-
-// rowSlab hands out the rows of one query from arrays of slabRows rows:
-// one allocation per slab rather than one per row (the rows' slices were
-// 3 % of the CPU of the bench's MariaDB snapshot). A row kept after the
-// others keeps its slab, and what the slab's other rows hold, alive; the
-// rows of one query are kept and dropped together (a chunk's batch).
-type rowSlab []any
-
-// slabRows is how many rows a rowSlab array holds.
-const slabRows = 128
-
-// next returns a new row of n nil values, capped so that appending to
-// it cannot reach the next row.
-func (s *rowSlab) next(n int) schema.Row {
-	if len(*s) < n {
-		*s = make([]any, n*slabRows)
-	}
-	row := schema.Row((*s)[:n:n])
-	*s = (*s)[n:]
-	return row
 }
 
 // ReadChunk reads the chunk's rows in key order as OpRead changes, in one

@@ -356,8 +356,9 @@ func readRows(ctx context.Context, c *pgconn.PgConn, t *table, sql string, param
 		rr.Close()
 		return err
 	}
+	var slab toolkit.RowSlab
 	for rr.NextRow() {
-		row, err := decodeRow(t, rr.Values(), codec)
+		row, err := decodeRow(t, rr.Values(), codec, slab.Next(len(t.decoders)))
 		var verr *schema.ValueError
 		if err != nil && bad != nil && errors.As(err, &verr) {
 			if err := bad(err, rawValues(t, rr.Values(), codec)); err != nil {
@@ -408,14 +409,14 @@ func resultInLayout(fields []pgconn.FieldDescription, t *table) error {
 // (FirstNormalObjectId): lower ones are built in.
 const firstUserOID = 16384
 
-// decodeRow decodes one row of values read as codec says (nil = NULL):
-// a binary bytea value is copied, the other binary values decoded by
-// their binary decoders, the rest decoded from text.
-func decodeRow(t *table, vals [][]byte, codec rowCodec) (schema.Row, error) {
-	if len(vals) != len(t.decoders) {
+// decodeRow decodes one row of values read as codec says (nil = NULL)
+// into row, whose values are nil (toolkit.RowSlab): a binary bytea value
+// is copied, the other binary values decoded by their binary decoders,
+// the rest decoded from text.
+func decodeRow(t *table, vals [][]byte, codec rowCodec, row schema.Row) (schema.Row, error) {
+	if len(vals) != len(t.decoders) || len(row) != len(vals) {
 		return nil, fmt.Errorf("row has %d values, the layout has %d columns", len(vals), len(t.decoders))
 	}
-	row := make(schema.Row, len(vals))
 	for i, v := range vals {
 		if v == nil {
 			continue // NULL

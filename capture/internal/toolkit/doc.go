@@ -19,7 +19,8 @@
 // capture.Snapshotter.PlanChunks (PlanKeyRanges, KeyBound, ChunkReaders),
 // ReadChunk's query and batch (ChunkQuery, ChunkBatch), and the frame and
 // key batches of capture.RowReader.ReadRows (Tables.ReadRows, KeyReader,
-// KeyBatches), the key-by-key handling of rows a verify scan cannot
+// KeyBatches), the rows of one query carved from shared arrays
+// (RowSlab), the key-by-key handling of rows a verify scan cannot
 // decode (UndecodableByKey, for capture.TableScanner), and the open part
 // of a streamed transaction, emitted when it reaches MaxBatchChanges or
 // MaxBatchBytes (Part, PartLimits; capture.Batch.More).

@@ -1,0 +1,25 @@
+package toolkit
+
+import "github.com/floe-cdc/floe/schema"
+
+// RowSlab hands out the rows of one query (a snapshot chunk, a table
+// scan, a reread) from arrays of slabRows rows: one allocation per slab
+// rather than one per row (the rows' slices were 3 % of the CPU of the
+// bench's MariaDB snapshot). A row kept after the others keeps its slab,
+// and what the slab's other rows hold, alive; the rows of one query are
+// kept and dropped together. The zero RowSlab is ready to use.
+type RowSlab []any
+
+// slabRows is how many rows a RowSlab array holds.
+const slabRows = 128
+
+// Next returns a new row of n nil values, capped so that appending to it
+// cannot reach the next row.
+func (s *RowSlab) Next(n int) schema.Row {
+	if len(*s) < n {
+		*s = make([]any, n*slabRows)
+	}
+	row := schema.Row((*s)[:n:n])
+	*s = (*s)[n:]
+	return row
+}
