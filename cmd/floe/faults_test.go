@@ -461,7 +461,8 @@ func (fr *faultRun) verifyNow(t *testing.T, r *running) {
 	// nothing times out: SIGQUIT makes it write where it waits into its
 	// log (kept with the failed test's files) before catching up fails.
 	dump := time.AfterFunc(catchUpTimeout-10*time.Second, func() {
-		t.Logf("floe has not caught up after %v; SIGQUIT for a goroutine dump in its log", catchUpTimeout-10*time.Second)
+		t.Logf("floe has not caught up after %v; replication: %s; SIGQUIT for a goroutine dump in its log",
+			catchUpTimeout-10*time.Second, e.replicationState())
 		_ = r.Cmd.Process.Signal(syscall.SIGQUIT)
 	})
 	defer dump.Stop()

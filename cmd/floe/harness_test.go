@@ -140,6 +140,31 @@ func (e *pipelineEnv) waitCaughtUp(r *running, timeout time.Duration) {
 	}
 }
 
+// replicationState describes the slot and its walsender as the server
+// sees them, for a failure message: where WAL is written and flushed, how
+// far the walsender sent and floe confirmed, and what the walsender waits
+// on. It never fails the test: an error is part of the description.
+func (e *pipelineEnv) replicationState() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, e.pg.AdminDSN(e.db))
+	if err != nil {
+		return "connect: " + err.Error()
+	}
+	defer c.Close(context.Background())
+	var out string
+	err = c.QueryRow(ctx, `SELECT format('wal insert %s, flushed %s; slot confirmed %s, restart %s, active pid %s; walsender %s',
+			pg_current_wal_insert_lsn(), pg_current_wal_flush_lsn(), s.confirmed_flush_lsn, s.restart_lsn, s.active_pid,
+			COALESCE((SELECT format('state %s, sent %s, written %s, flushed %s, wait event %s/%s', r.state, r.sent_lsn, r.write_lsn,
+				r.flush_lsn, a.wait_event_type, a.wait_event)
+				FROM pg_stat_replication r LEFT JOIN pg_stat_activity a ON a.pid = r.pid WHERE r.pid = s.active_pid), 'none'))
+		FROM pg_replication_slots s WHERE s.slot_name = $1`, e.slot).Scan(&out)
+	if err != nil {
+		return "query: " + err.Error()
+	}
+	return out
+}
+
 // verify runs `floe verify` and returns its output and exit code.
 func (e *pipelineEnv) verify() (string, int) {
 	e.t.Helper()
