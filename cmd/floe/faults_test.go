@@ -466,7 +466,9 @@ func (fr *faultRun) verifyNow(t *testing.T, r *running) {
 		_ = r.Cmd.Process.Signal(syscall.SIGQUIT)
 	})
 	defer dump.Stop()
+	start := time.Now()
 	fr.env.waitCaughtUp(r, catchUpTimeout)
+	t.Logf("floe caught up in %v", time.Since(start).Round(100*time.Millisecond))
 	e.mustVerify(len(fr.sinkTables))
 }
 
