@@ -74,29 +74,10 @@ func BenchmarkDecodeRowsEvent(b *testing.B) {
 		data []byte
 	}
 	var events []event
-	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
-		ServerID: 4243, Flavor: mysql.MariaDBFlavor, Host: "127.0.0.1", Port: uint16(m.Port), User: "floe", Password: "pw",
-		TimestampStringLocation: time.UTC, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		RowsEventDecodeFunc: func(e *replication.RowsEvent, data []byte) error {
-			events = append(events, event{e, append([]byte(nil), data...)})
-			return DecodeRowsEvent(e, data)
-		},
+	readRowsEvents(ctx, b, m, file, pos, "orders", rows, func(e *replication.RowsEvent, data []byte) error {
+		events = append(events, event{e, append([]byte(nil), data...)})
+		return DecodeRowsEvent(e, data)
 	})
-	defer syncer.Close()
-	streamer, err := syncer.StartSync(mysql.Position{Name: file, Pos: uint32(pos)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for n := 0; n < rows; {
-		ev, err := streamer.GetEvent(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if re, ok := ev.Event.(*replication.RowsEvent); ok && string(re.Table.Table) == "orders" {
-			n += len(re.Rows)
-		}
-	}
-	syncer.Close()
 
 	for _, c := range []struct {
 		name string
@@ -124,4 +105,34 @@ func BenchmarkDecodeRowsEvent(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
 		})
 	}
+}
+
+// readRowsEvents reads MariaDB m's binlog from file:pos, decoding rows
+// events with decode, until it has read rows rows of table, and returns
+// table's rows events.
+func readRowsEvents(ctx context.Context, tb testing.TB, m *testdb.MariaDB, file string, pos int64, table string, rows int,
+	decode func(*replication.RowsEvent, []byte) error) []*replication.RowsEvent {
+	tb.Helper()
+	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID: 4243, Flavor: mysql.MariaDBFlavor, Host: "127.0.0.1", Port: uint16(m.Port), User: "floe", Password: "pw",
+		TimestampStringLocation: time.UTC, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		RowsEventDecodeFunc: decode,
+	})
+	defer syncer.Close()
+	streamer, err := syncer.StartSync(mysql.Position{Name: file, Pos: uint32(pos)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []*replication.RowsEvent
+	for n := 0; n < rows; {
+		ev, err := streamer.GetEvent(ctx)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if re, ok := ev.Event.(*replication.RowsEvent); ok && string(re.Table.Table) == table {
+			out = append(out, re)
+			n += len(re.Rows)
+		}
+	}
+	return out
 }
