@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/floe-cdc/floe/capture"
+	"github.com/floe-cdc/floe/capture/mysql"
 	"github.com/floe-cdc/floe/deploy/e2e"
 	"github.com/floe-cdc/floe/deploy/testdb"
 	"github.com/floe-cdc/floe/lakewriter"
@@ -157,6 +160,35 @@ func (e *mysqlEnv) waitCaughtUp(r *running, timeout time.Duration) {
 	if err := e2e.WaitCommitted(ctx, cat, marker, cfg.Pipeline.Name, target, timeout, r, commits); err != nil {
 		e.t.Fatalf("%v; log:\n%s", err, e.tail(60))
 	}
+	// The marker's table lands beside the checkpoint's other tables, not
+	// after them: wait for the checkpoint itself, logged once every table
+	// of it has landed.
+	deadline := time.Now().Add(timeout)
+	for !checkpointLoggedAt(e.tail(100000), target) {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("floe committed %v to floe_marker but logged no checkpoint at or past it within %v; log:\n%s", target, timeout, e.tail(60))
+		}
+		select {
+		case <-r.Exited:
+			e.t.Fatalf("floe run exited while its checkpoint landed: %v; log:\n%s", r.Err, e.tail(60))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// checkpointCommitted finds the position of each "checkpoint committed"
+// line of a floe log.
+var checkpointCommitted = regexp.MustCompile(`msg="checkpoint committed" .*?\bposition=(\S+)`)
+
+// checkpointLoggedAt reports whether log has a committed checkpoint at or
+// past target.
+func checkpointLoggedAt(log string, target capture.Position) bool {
+	for _, m := range checkpointCommitted.FindAllStringSubmatch(log, -1) {
+		if p, err := mysql.DecodePosition(m[1]); err == nil && p.Compare(target) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func TestMySQLEndToEnd(t *testing.T) {
