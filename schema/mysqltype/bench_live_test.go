@@ -31,17 +31,10 @@ func BenchmarkDecodeRowsEvent(b *testing.B) {
 		amount DECIMAL(12,2), qty INT, placed_at TIMESTAMP(6) NULL, shipped_at DATETIME(6), ref BINARY(16), comment TEXT)`); err != nil {
 		b.Fatal(err)
 	}
-	conn, err := client.Connect(m.Addr(), "floe", "pw", "bench")
-	if err != nil {
-		b.Fatal(err)
+	if m.Flavor == testdb.FlavorMySQL {
+		b.Skip("the rows come from MariaDB's sequence engine")
 	}
-	defer conn.Close()
-	st, err := conn.Execute("SHOW MASTER STATUS")
-	if err != nil {
-		b.Skipf("SHOW MASTER STATUS: %v (MariaDB only)", err)
-	}
-	file, _ := st.GetString(0, 0)
-	pos, _ := st.GetInt(0, 1)
+	conn, file, pos, _ := connectAtBinlogEnd(b, m, "bench")
 	if _, err := conn.Execute(`INSERT INTO orders SELECT seq, 1 + seq % 500000, ELT(1 + seq % 4, 'new','paid','shipped','done'),
 		(seq % 99991) / 10, 1 + seq % 7, TIMESTAMP'2021-01-01 00:00:00' + INTERVAL seq * 11 SECOND,
 		TIMESTAMP'2021-01-02 00:00:00' + INTERVAL seq * 13 SECOND, UNHEX(MD5(seq)), CONCAT('order ', MD5(seq * 7))
@@ -105,6 +98,29 @@ func BenchmarkDecodeRowsEvent(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
 		})
 	}
+}
+
+// connectAtBinlogEnd connects to database db on m as floe (closed when the
+// test ends) and returns the connection, the binlog file and position the
+// next write starts at, and go-mysql's flavor for m.
+func connectAtBinlogEnd(tb testing.TB, m *testdb.MariaDB, db string) (conn *client.Conn, file string, pos int64, flavor string) {
+	tb.Helper()
+	conn, err := client.Connect(m.Addr(), "floe", "pw", db)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = conn.Close() })
+	status, flavor := "SHOW MASTER STATUS", mysql.MariaDBFlavor
+	if m.Flavor == testdb.FlavorMySQL {
+		status, flavor = "SHOW BINARY LOG STATUS", mysql.MySQLFlavor // MySQL 8.4+ dropped SHOW MASTER STATUS
+	}
+	st, err := conn.Execute(status)
+	if err != nil {
+		tb.Fatalf("%s: %v", status, err)
+	}
+	file, _ = st.GetString(0, 0)
+	pos, _ = st.GetInt(0, 1)
+	return conn, file, pos, flavor
 }
 
 // readRowsEvents reads MariaDB m's binlog from file:pos, decoding rows

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/floe-cdc/floe/deploy/testdb"
@@ -31,17 +30,7 @@ func TestDecodeRowsEventCompressedLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = m.Exec(context.Background(), "cmp", "SET GLOBAL log_bin_compress = OFF") }()
-	conn, err := client.Connect(m.Addr(), "floe", "pw", "cmp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	st, err := conn.Execute("SHOW MASTER STATUS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	file, _ := st.GetString(0, 0)
-	pos, _ := st.GetInt(0, 1)
+	conn, file, pos, _ := connectAtBinlogEnd(t, m, "cmp")
 	const rows = 200
 	if _, err := conn.Execute("INSERT INTO t SELECT seq, REPEAT(CONCAT('v', seq), 40), seq / 4 FROM seq_1_to_200"); err != nil {
 		t.Fatal(err)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/iceberg-go"
-	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
@@ -233,25 +232,13 @@ func TestMySQLDecodersLive(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	conn, err := client.Connect(m.Addr(), "floe", "pw", "typ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, file, pos, flavor := connectAtBinlogEnd(t, m, "typ")
 	if _, err := conn.Execute("SET time_zone = '+00:00', sql_mode = 'ALLOW_INVALID_DATES'"); err != nil {
 		t.Fatal(err)
 	}
-	status, flavor := "SHOW MASTER STATUS", mysql.MariaDBFlavor
 	if m.Flavor == testdb.FlavorMySQL {
-		status, flavor = "SHOW BINARY LOG STATUS", mysql.MySQLFlavor // MySQL 8.4+ dropped SHOW MASTER STATUS
 		mysqlStoresOtherwise(cases)
 	}
-	st, err := conn.Execute(status)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file, _ := st.GetString(0, 0)
-	pos, _ := st.GetInt(0, 1)
 	allRows := make([]string, nrows)
 	for r, vals := range rows {
 		allRows[r] = "(" + strings.Join(vals, ", ") + ")"
