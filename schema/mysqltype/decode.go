@@ -59,7 +59,11 @@ func TextDecoder(c schema.Column, o Options) (schema.Decoder, error) {
 
 // BinlogDecoder returns the decoder of c's go-mysql row-event values
 // (see above) into the canonical value TextDecoder gives for the same
-// stored value. c must come from Column.
+// stored value. c must come from Column. The decoder copies what it keeps,
+// with one exception: a UTF-8 character value given as *string (by
+// DecodeRowsEvent) decodes to a string that is a view of the event's
+// bytes, which go-mysql reads into memory of each event's own and never
+// reuses; the value keeps those bytes alive while it lives.
 func BinlogDecoder(c schema.Column, o Options) (func(v any) (any, error), error) {
 	return decoderFor(c, o, func(d *dec) (func(any) (any, error), error) {
 		if !d.binlogCharsetOK {
@@ -360,9 +364,9 @@ func (d *dec) binlogBytes(v any) (any, error) {
 	var b []byte
 	switch x := v.(type) {
 	case *string:
-		return d.binlogString(*x)
+		return d.binlogString(*x, true)
 	case string:
-		return d.binlogString(x)
+		return d.binlogString(x, false)
 	case []byte:
 		b = x
 	default:
@@ -372,13 +376,17 @@ func (d *dec) binlogBytes(v any) (any, error) {
 }
 
 // binlogString decodes a binlog value given as a string (a view of the
-// event's bytes) of a character, binary or JSON column.
-func (d *dec) binlogString(x string) (any, error) {
+// event's bytes) of a character, binary or JSON column. owned says the
+// event's bytes are DecodeRowsEvent's: then UTF-8 text is given as a view
+// of them (see BinlogDecoder), else as a copy.
+func (d *dec) binlogString(x string, owned bool) (any, error) {
 	if d.family == famChars && d.utf8 {
-		// The string is a view of the event's bytes: validated in place
-		// and copied once.
+		// Validated in place, and copied at most once.
 		if !utf8.ValidString(x) {
 			return nil, d.fail([]byte(x), "not valid "+d.t.charset+" text")
+		}
+		if owned {
+			return d.charsOut(x), nil
 		}
 		return strings.Clone(d.charsOut(x)), nil
 	}
