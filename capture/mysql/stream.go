@@ -271,6 +271,9 @@ type streamer struct {
 	// emitted (at most changesHint): the capacity a transaction's changes
 	// start with, rather than growing one append at a time.
 	txnChanges int
+	// rowSlab hands out the decoded rows of rows events. The rows live until
+	// the coordinator has applied their batch, all about as long.
+	rowSlab toolkit.RowSlab
 }
 
 // changesHint bounds streamer.txnChanges: a large transaction after a
@@ -482,7 +485,7 @@ func (st *streamer) rows(ctx context.Context, h *replication.EventHeader, e *rep
 		if len(raw) != len(dec) {
 			return nil, fmt.Errorf("row of %s has %d values, the layout %d columns", t.id, len(raw), len(dec))
 		}
-		row := make(schema.Row, len(raw))
+		row := st.rowSlab.Next(len(raw))
 		for i, v := range raw {
 			if v == nil || (keyOnly && !slices.Contains(t.layout.Key, i)) {
 				continue
