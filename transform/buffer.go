@@ -142,6 +142,7 @@ type Buffer struct {
 	row, before schema.Row                // scratch rows in Layout
 	meta        struct{ pos, micros any } // the last Meta.Pos and CommitMicros, boxed
 	enc         []byte                    // scratch encoding
+	arena       byteArena                 // the keys and images of new entries
 	kbuf, bkbuf []byte                    // scratch key encodings (of a change's new and old row)
 
 	applied int64 // AppliedBytes
@@ -480,13 +481,13 @@ func (b *Buffer) put(key, img []byte, e entry) error {
 		if len(img) <= cap(old.img) {
 			e.img = append(old.img[:0], img...)
 		} else {
-			e.img = b.ownScratch(img)
+			e.img = b.ownImage(img)
 		}
 		b.memBytes += int64(len(e.img)+len(e.lookup)) - int64(len(old.img)+len(old.lookup))
 		*old = e
 	} else {
-		e.key = string(key)
-		e.img = b.ownScratch(img)
+		e.key = b.arena.string(key)
+		e.img = b.ownImage(img)
 		b.index[e.key] = int32(len(b.entries))
 		b.entries = append(b.entries, e)
 		b.peakKeys = max(b.peakKeys, len(b.entries))
@@ -599,6 +600,15 @@ func (b *Buffer) encode(t *schema.Table, row schema.Row) ([]byte, error) {
 		return nil, err
 	}
 	return b.ownScratch(b.enc), nil
+}
+
+// ownImage returns a copy of img, the scratch encoding b.enc, for an
+// entry: from the arena when small.
+func (b *Buffer) ownImage(img []byte) []byte {
+	if len(img) <= arenaMaxValue {
+		return b.arena.copy(img)
+	}
+	return b.ownScratch(img)
 }
 
 // ownScratch returns a slice of its own holding enc, the scratch encoding

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 )
 
 // Sorted runs keep a Buffer's per-key state past its memory budget on
@@ -144,7 +145,9 @@ func (w *runWriter) add(key string, val []byte) error {
 		return fmt.Errorf("spill run %s: keys out of order", w.r.f.Name())
 	}
 	if w.off >= w.nextMark {
-		w.r.blocks = append(w.r.blocks, runIndexEntry{key: key, off: w.off})
+		// The index outlives the caller's key, which may be a view of a
+		// larger buffer (byteArena): it keeps a copy.
+		w.r.blocks = append(w.r.blocks, runIndexEntry{key: strings.Clone(key), off: w.off})
 		w.nextMark = w.off + runBlock
 	}
 	h := binary.PutUvarint(w.hdr[:], uint64(len(key)))
