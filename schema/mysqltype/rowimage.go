@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -17,7 +18,7 @@ import (
 // of the event, so that boxing them into the row's interfaces allocates
 // nothing:
 //
-//	CHAR, VARCHAR, BINARY, VARBINARY, TEXT, BLOB   *string, a view of the event's bytes
+//	CHAR, VARCHAR, BINARY, VARBINARY, TEXT, BLOB   *string, a view of the event's bytes (a copy in an event over viewEventBytes)
 //	DECIMAL                                        *BinlogDecimal, its stored bytes
 //	DATE, DATETIME2, TIMESTAMP2                    *BinlogTemporal, as before
 //	integers, FLOAT, DOUBLE, YEAR, BIT, ENUM, SET  as go-mysql gives them
@@ -34,6 +35,15 @@ import (
 // rows event (go-mysql keeps that it is compressed in a field of its own,
 // read by reflection: if a go-mysql version renamed it, every event would
 // simply go to go-mysql).
+
+// viewEventBytes is the largest rows event whose strings DecodeRowsEvent
+// gives as views of its bytes. The decoders keep a UTF-8 string as such a
+// view (BinlogDecoder), so a small value would keep a whole event alive:
+// past this size (only a row larger than binlog_row_event_max_size makes
+// an event that large) each string is a copy of its own. With views of
+// events of 50 MiB values, the bench's largevalues scenario peaked at
+// 0.94-1.1 GiB instead of 0.85-0.92.
+const viewEventBytes = 64 << 10
 
 // BinlogDecimal is a DECIMAL value of a rows event as the binlog stores
 // it (MySQL's binary decimal format): DecodeRowsEvent gives these in place
@@ -444,7 +454,11 @@ func decodeImages(e *replication.RowsEvent, p imagePlan, data []byte) error {
 				if len(strs) == cap(strs) {
 					strs = make([]string, 0, p.strings*rowsLeft())
 				}
-				strs = append(strs, unsafe.String(unsafe.SliceData(data[pos+c.width:end]), length))
+				str := unsafe.String(unsafe.SliceData(data[pos+c.width:end]), length)
+				if len(data) > viewEventBytes {
+					str = strings.Clone(str)
+				}
+				strs = append(strs, str)
 				row[i] = &strs[len(strs)-1]
 			}
 			pos = end

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -251,5 +252,36 @@ func TestPlanImagesLeavesOthersToGoMySQL(t *testing.T) {
 func TestGoMySQLKeepsCompressedField(t *testing.T) {
 	if compressedField < 0 {
 		t.Fatal("go-mysql's RowsEvent has no bool field \"compressed\": DecodeRowsEvent leaves every event to go-mysql")
+	}
+}
+
+// TestDecodeImagesCopiesStringsOfLargeEvents: the strings of an event up
+// to viewEventBytes are views of its bytes; past that, copies, so that a
+// small value the decoders keep as it is cannot keep a large event alive.
+func TestDecodeImagesCopiesStringsOfLargeEvents(t *testing.T) {
+	tm := &replication.TableMapEvent{
+		ColumnType: []byte{gomysql.MYSQL_TYPE_VARCHAR, gomysql.MYSQL_TYPE_BLOB},
+		ColumnMeta: []uint16{20, 4},
+	}
+	plan, ok := planImages(tm)
+	if !ok {
+		t.Fatal("planImages refused VARCHAR and BLOB")
+	}
+	for _, blob := range []int{100, viewEventBytes} {
+		data := append([]byte{0, 2}, "hi"...) // no NULLs; VARCHAR "hi"
+		data = binary.LittleEndian.AppendUint32(data, uint32(blob))
+		data = append(data, make([]byte, blob)...)
+		e := &replication.RowsEvent{}
+		if err := decodeImages(e, plan, data); err != nil {
+			t.Fatal(err)
+		}
+		s := *e.Rows[0][0].(*string)
+		if s != "hi" {
+			t.Fatalf("VARCHAR = %q, want hi", s)
+		}
+		view := unsafe.StringData(s) == &data[2]
+		if large := len(data) > viewEventBytes; view == large {
+			t.Errorf("event of %d bytes: string is a view of the event: %v, want %v", len(data), view, !large)
+		}
 	}
 }
