@@ -100,9 +100,16 @@ func (l *Liveness) Ended(err error) {
 	})
 }
 
-// Heard records that the server sent something (any message).
-func (l *Liveness) Heard() {
-	l.update(func(now time.Time) { l.lastHeard = now })
+// Heard records that the server sent something (any message) at at, the
+// caller's clock reading of when it arrived (which the caller shares with
+// its other bookkeeping: the stream reads the clock once per message).
+func (l *Liveness) Heard(at time.Time) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lastHeard = at
 }
 
 // Delivered records that the stream brought something the server wrote at

@@ -43,8 +43,8 @@ func TestLivenessBehind(t *testing.T) {
 	}
 
 	// A lost stream owes everything since it was last heard.
-	l.Heard()
 	heard := time.Now()
+	l.Heard(heard)
 	l.Ended(errors.New("connection reset"))
 	st := l.Status(heard.Add(10 * time.Second))
 	if st.Streaming || !st.Streamed || st.Behind < 9*time.Second || st.Reason != "reconnecting after: connection reset" {

@@ -248,10 +248,11 @@ func unflushed(beatEnd pglogrepl.LSN, ws walsender) bool {
 	return ws.err == nil && ws.waitEvent == "WalSenderWaitForWAL" && ws.flushed != 0 && beatEnd > ws.flushed
 }
 
-// heard restarts the silence: the server sent something, or a batch was
-// handed downstream (time spent waiting on the consumer is not silence).
-func (w *stallWatch) heard() {
-	w.since, w.first = time.Now(), nil
+// heard restarts the silence at at: the server sent something, or a batch
+// was handed downstream (time spent waiting on the consumer is not
+// silence).
+func (w *stallWatch) heard(at time.Time) {
+	w.since, w.first = at, nil
 }
 
 // check is called whenever a wait for the server timed out. It returns a
@@ -282,14 +283,14 @@ func (w *stallWatch) check(ctx context.Context) error {
 	if working {
 		w.s.base.Log.Debug("stream silent, but the walsender works", "walsender_pid", w.pid, "detail", detail,
 			"silent", silent.Round(time.Millisecond).String())
-		w.heard()
+		w.heard(time.Now())
 		return nil
 	}
 	beat, owed := w.s.beats.oldest()
 	if owed && unflushed(beat, second) {
 		w.s.base.Log.Debug("stream silent: the server has not flushed the WAL of the heartbeat yet", "walsender_pid", w.pid,
 			"heartbeat_end", beat.String(), "flushed", second.flushed.String(), "silent", silent.Round(time.Millisecond).String())
-		w.heard()
+		w.heard(time.Now())
 		return nil
 	}
 	detail = fmt.Sprintf("walsender PID %d %s", w.pid, detail)
