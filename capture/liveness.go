@@ -104,12 +104,7 @@ func (l *Liveness) Ended(err error) {
 // caller's clock reading of when it arrived (which the caller shares with
 // its other bookkeeping: the stream reads the clock once per message).
 func (l *Liveness) Heard(at time.Time) {
-	if l == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lastHeard = at
+	l.updateAt(at, func(now time.Time) { l.lastHeard = now })
 }
 
 // Delivered records that the stream brought something the server wrote at
@@ -132,12 +127,20 @@ func (l *Liveness) Owe(at time.Time) {
 
 // update runs record under the lock with the current time, read before
 // the lock is taken; on a nil Liveness it does nothing. Every method that
-// records something goes through it.
+// records something goes through it, or through updateAt when the caller
+// has read the clock already.
 func (l *Liveness) update(record func(now time.Time)) {
 	if l == nil {
 		return
 	}
-	now := time.Now()
+	l.updateAt(time.Now(), record)
+}
+
+// updateAt is update with the caller's reading of the current time.
+func (l *Liveness) updateAt(now time.Time, record func(now time.Time)) {
+	if l == nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	record(now)
