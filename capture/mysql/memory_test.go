@@ -17,27 +17,8 @@ import (
 // and all of them arrive once the consumer reads.
 func TestStreamReadsAheadBounded(t *testing.T) {
 	e := newEnv(t)
-	e.exec("CREATE TABLE t (id INT PRIMARY KEY, v LONGBLOB)")
-	s := e.source(e.config(e.db + `\.t`))
-	ctx, cancel := context.WithCancel(testCtx(t))
-	if _, err := s.Start(ctx, capture.StartRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	out := make(chan capture.Batch) // nobody reads until the end
-	done := make(chan error, 1)
-	go func() { done <- s.Stream(ctx, out) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-
-	heap := func() int64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return int64(ms.HeapAlloc)
-	}
-	base := heap()
+	out, done := streamTable(t, e, "CREATE TABLE t (id INT PRIMARY KEY, v LONGBLOB)") // nobody reads until the end
+	base := heapAlloc()
 	const rows, size = 48, 1 << 20
 	value := strings.Repeat("b", size)
 	for i := range rows {
@@ -47,7 +28,7 @@ func TestStreamReadsAheadBounded(t *testing.T) {
 	// moments; give it a few seconds, checking all along.
 	var peak int64
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		peak = max(peak, heap()-base)
+		peak = max(peak, heapAlloc()-base)
 		if peak > 16<<20 {
 			t.Fatalf("with no consumer the stream holds %d MiB of a %d MiB backlog: it reads ahead without bound", peak>>20, rows*size>>20)
 		}
@@ -74,26 +55,8 @@ func TestStreamReadsAheadBounded(t *testing.T) {
 // events held every row decoded into it, applied or not.)
 func TestStreamKeepsNoRowsItHandedOver(t *testing.T) {
 	e := newEnv(t)
-	e.exec("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20), v LONGTEXT, b LONGBLOB)")
-	s := e.source(e.config(e.db + `\.t`))
-	ctx, cancel := context.WithCancel(testCtx(t))
-	if _, err := s.Start(ctx, capture.StartRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	out := make(chan capture.Batch)
-	done := make(chan error, 1)
-	go func() { done <- s.Stream(ctx, out) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	heap := func() int64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return int64(ms.HeapAlloc)
-	}
-	base := heap()
+	out, done := streamTable(t, e, "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20), v LONGTEXT, b LONGBLOB)")
+	base := heapAlloc()
 	const rows, size = 48, 1 << 19
 	value := strings.Repeat("v", size)
 	for i := range rows {
@@ -109,9 +72,42 @@ func TestStreamKeepsNoRowsItHandedOver(t *testing.T) {
 			t.Fatalf("row %d never arrived", i)
 		}
 	}
-	if grew := heap() - base; grew > 16<<20 {
+	if grew := heapAlloc() - base; grew > 16<<20 {
 		t.Fatalf("after the consumer dropped %d rows of %d MiB each, the heap is %d MiB larger: the stream keeps rows it handed over", rows, 2*size>>20, grew>>20)
 	} else {
 		t.Logf("heap grew by %d MiB after %d MiB of rows were handed over and dropped", grew>>20, rows*2*size>>20)
 	}
+}
+
+// streamTable creates table t with create, starts a source capturing it
+// and streams into the returned channel, unbuffered, until the test ends;
+// done receives what Stream returned.
+func streamTable(t *testing.T, e *testEnv, create string) (out chan capture.Batch, done chan error) {
+	t.Helper()
+	e.exec(create)
+	s := e.source(e.config(e.db + `\.t`))
+	ctx, cancel := context.WithCancel(testCtx(t))
+	if _, err := s.Start(ctx, capture.StartRequest{}); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	out, done = make(chan capture.Batch), make(chan error, 1)
+	finished := make(chan struct{}) // also when the test took Stream's error from done
+	go func() {
+		done <- s.Stream(ctx, out)
+		close(finished)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-finished
+	})
+	return out, done
+}
+
+// heapAlloc returns the heap's live bytes after a collection.
+func heapAlloc() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }
